@@ -1,0 +1,540 @@
+// Package cache decides, for each module proxy request, whether to answer
+// from storage or from the upstream, and fills storage on a miss.
+//
+// Immutable artifacts (.info, .mod and .zip of canonical versions) are
+// storage-first and kept forever; each is fetched once, verified against the
+// checksum database, and stored atomically. Mutable answers (list, @latest)
+// are upstream-first under a short deadline and fall back to what storage
+// holds (stale-if-error); list is the union of the two. Concurrent misses for
+// one artifact share one upstream fetch, which runs to completion even if
+// every client that asked for it goes away.
+package cache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Verifier checks artifacts against a checksum database. *sumdb.Verifier
+// implements it.
+type Verifier interface {
+	// Exempt reports whether path is never verified (GONOSUMDB).
+	Exempt(path string) bool
+	// Lookup fetches the database's record for path@version ahead of the
+	// checks, so that the round trip overlaps the download.
+	Lookup(ctx context.Context, path, version string) ([]string, error)
+	CheckGoMod(ctx context.Context, path, version string, gomod []byte) error
+	CheckZip(ctx context.Context, path, version, h1 string) error
+}
+
+// Source says where an answer came from, for logs and metrics.
+type Source string
+
+const (
+	Hit   Source = "hit"   // from storage, upstream not asked
+	Miss  Source = "miss"  // fetched from the upstream (and stored if immutable)
+	Fresh Source = "fresh" // mutable answer, from the upstream
+	Stale Source = "stale" // mutable answer, from storage because the upstream failed
+)
+
+// Options configures a Mirror.
+type Options struct {
+	Storage  storage.Storage
+	Upstream upstream.Fetcher
+	// Verifier may be nil: nothing is verified (the checksum database is "off").
+	Verifier Verifier
+	// FreshTimeout is how long a list or @latest request waits for the
+	// upstream when storage has an answer to fall back on. Default 3s.
+	FreshTimeout time.Duration
+	// FetchTimeout bounds one upstream fetch and its verification. Default 10m.
+	FetchTimeout time.Duration
+	// TempDir holds zips while they are checked; default os.TempDir().
+	TempDir string
+	Logger  *slog.Logger
+	// OnFetch, if set, is called after every upstream fetch.
+	OnFetch func(op, upstream string, d time.Duration, err error)
+}
+
+// Mirror answers module proxy requests from storage and the upstream.
+type Mirror struct {
+	opts   Options
+	flight singleflight.Group
+	fills  sync.WaitGroup
+}
+
+// New returns a Mirror.
+func New(opts Options) *Mirror {
+	if opts.FreshTimeout == 0 {
+		opts.FreshTimeout = 3 * time.Second
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = 10 * time.Minute
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = os.TempDir()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Mirror{opts: opts}
+}
+
+// Wait blocks until every fill in progress has finished or ctx is done.
+// Call it after the HTTP server stops accepting requests.
+func (m *Mirror) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { m.fills.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// BadRequestError is a request for something that cannot exist, such as a
+// non-canonical version of a .mod or .zip.
+type BadRequestError struct {
+	Module, Version string
+	Err             error
+}
+
+func (e *BadRequestError) Error() string {
+	return fmt.Sprintf("%s@%s: %v", e.Module, e.Version, e.Err)
+}
+func (e *BadRequestError) Unwrap() error { return e.Err }
+
+// IsCanonical reports whether version is a canonical version of path, the
+// only kind whose artifacts are immutable and stored.
+func IsCanonical(path, version string) bool {
+	return version != "" && module.CanonicalVersion(version) == version && module.Check(path, version) == nil
+}
+
+func versionKey(path, version, ext string) (string, error) {
+	escPath, err := module.EscapePath(path)
+	if err != nil {
+		return "", err
+	}
+	escVer, err := module.EscapeVersion(version)
+	if err != nil {
+		return "", err
+	}
+	return escPath + "/@v/" + escVer + ext, nil
+}
+
+func moduleKey(path, file string) (string, error) {
+	escPath, err := module.EscapePath(path)
+	if err != nil {
+		return "", err
+	}
+	return escPath + "/" + file, nil
+}
+
+// fetch runs an upstream call with timing and reporting.
+func (m *Mirror) fetch(ctx context.Context, op string, call func(ctx context.Context) error) error {
+	var answered upstream.Answered
+	start := time.Now()
+	err := call(upstream.WithReport(ctx, &answered))
+	if name := answered.Name(); name != "" {
+		upstream.Report(ctx, name)
+	}
+	if m.opts.OnFetch != nil {
+		name := answered.Name()
+		if name == "" {
+			name = m.opts.Upstream.String()
+		}
+		m.opts.OnFetch(op, name, time.Since(start), err)
+	}
+	return err
+}
+
+// fill runs f once for key however many callers ask at the same time. f runs
+// with a context that is not cancelled when the callers go away, bounded by
+// FetchTimeout, so that a fill is never abandoned half-way.
+func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Context) error) error {
+	ch := m.flight.DoChan(key, func() (any, error) {
+		m.fills.Add(1)
+		defer m.fills.Done()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
+		defer cancel()
+		return nil, f(fctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Info answers $module/@v/$query.info.
+func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, error) {
+	if !IsCanonical(path, query) {
+		// A query (branch, commit, version prefix) is resolved by the
+		// upstream every time; its answer names the canonical version.
+		var b []byte
+		err := m.fetch(ctx, "info", func(ctx context.Context) (err error) {
+			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
+			defer cancel()
+			b, err = m.opts.Upstream.Info(ctx, path, query)
+			return err
+		})
+		if err != nil {
+			return nil, Miss, err
+		}
+		if _, err := parseInfo(b); err != nil {
+			return nil, Miss, upstreamErr("info", path, query, err)
+		}
+		return b, Miss, nil
+	}
+	key, err := versionKey(path, query, ".info")
+	if err != nil {
+		return nil, Miss, &BadRequestError{path, query, err}
+	}
+	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
+		var b []byte
+		err := m.fetch(ctx, "info", func(ctx context.Context) (err error) {
+			b, err = m.opts.Upstream.Info(ctx, path, query)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		info, err := parseInfo(b)
+		if err != nil {
+			return nil, upstreamErr("info", path, query, err)
+		}
+		if info.Version != query {
+			return nil, upstreamErr("info", path, query, fmt.Errorf("upstream answered version %q", info.Version))
+		}
+		return b, nil
+	})
+}
+
+// GoMod answers $module/@v/$version.mod for a canonical version.
+func (m *Mirror) GoMod(ctx context.Context, path, version string) ([]byte, Source, error) {
+	key, err := m.canonicalKey(path, version, ".mod")
+	if err != nil {
+		return nil, Miss, err
+	}
+	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
+		m.prefetchLookup(ctx, path, version)
+		var b []byte
+		err := m.fetch(ctx, "mod", func(ctx context.Context) (err error) {
+			b, err = m.opts.Upstream.GoMod(ctx, path, version)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := m.verify(path, func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
+			return nil, err
+		}
+		return b, nil
+	})
+}
+
+// Zip answers $module/@v/$version.zip for a canonical version. The caller
+// closes the returned object's Body.
+func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object, Source, error) {
+	key, err := m.canonicalKey(path, version, ".zip")
+	if err != nil {
+		return nil, Miss, err
+	}
+	if obj, err := m.opts.Storage.Get(ctx, key); err == nil {
+		return obj, Hit, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, Hit, err
+	}
+	err = m.fill(ctx, key, func(ctx context.Context) error {
+		if _, err := m.opts.Storage.Stat(ctx, key); err == nil {
+			return nil // filled by a fill that finished just before ours began
+		}
+		return m.fillZip(ctx, key, path, version)
+	})
+	if err != nil {
+		return nil, Miss, err
+	}
+	obj, err := m.opts.Storage.Get(ctx, key)
+	return obj, Miss, err
+}
+
+func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
+	m.prefetchLookup(ctx, path, version)
+	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	err = m.fetch(ctx, "zip", func(ctx context.Context) error {
+		body, size, err := m.opts.Upstream.Zip(ctx, path, version)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		if size > modzip.MaxZipFile {
+			return upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
+		}
+		n, err := io.Copy(tmp, io.LimitReader(body, modzip.MaxZipFile+1))
+		if err != nil {
+			return upstreamErr("zip", path, version, fmt.Errorf("reading zip: %w", err))
+		}
+		if n > modzip.MaxZipFile {
+			return upstreamErr("zip", path, version, fmt.Errorf("zip larger than the %d bytes allowed", int64(modzip.MaxZipFile)))
+		}
+		if size >= 0 && n != size {
+			return upstreamErr("zip", path, version, fmt.Errorf("truncated zip: got %d of %d bytes", n, size))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	mv := module.Version{Path: path, Version: version}
+	if _, err := modzip.CheckZip(mv, tmp.Name()); err != nil {
+		return upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
+	}
+	if err := m.verify(path, func(v Verifier) error {
+		h1, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
+		if err != nil {
+			return upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
+		}
+		return v.CheckZip(ctx, path, version, h1)
+	}); err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return m.opts.Storage.Put(ctx, key, tmp)
+}
+
+// prefetchLookup starts the checksum database lookup for path@version so
+// that it runs while the artifact downloads.
+func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
+	if v := m.opts.Verifier; v != nil && !v.Exempt(path) {
+		go v.Lookup(ctx, path, version)
+	}
+}
+
+func (m *Mirror) verify(path string, check func(Verifier) error) error {
+	v := m.opts.Verifier
+	if v == nil || v.Exempt(path) {
+		return nil
+	}
+	if err := check(v); err != nil {
+		m.opts.Logger.Error("verification failed; artifact refused", "module", path, "err", err)
+		return err
+	}
+	return nil
+}
+
+func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
+	if !IsCanonical(path, version) {
+		return "", &BadRequestError{path, version, errors.New("invalid version: not a canonical version of this module")}
+	}
+	key, err := versionKey(path, version, ext)
+	if err != nil {
+		return "", &BadRequestError{path, version, err}
+	}
+	return key, nil
+}
+
+// immutableBytes serves a small immutable artifact from storage, filling it
+// from fetch on a miss.
+func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) ([]byte, Source, error) {
+	if b, err := storage.ReadAll(ctx, m.opts.Storage, key); err == nil {
+		return b, Hit, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, Hit, err
+	}
+	var out []byte
+	err := m.fill(ctx, key, func(ctx context.Context) error {
+		b, err := fetch(ctx)
+		if err != nil {
+			return err
+		}
+		if err := storage.PutBytes(ctx, m.opts.Storage, key, b); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Miss, err
+	}
+	out, err = storage.ReadAll(ctx, m.opts.Storage, key)
+	return out, Miss, err
+}
+
+// List answers $module/@v/list: the upstream's versions together with every
+// version in storage, so that nothing once served disappears.
+func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) {
+	key, err := moduleKey(path, "@v/list")
+	if err != nil {
+		return nil, Miss, &BadRequestError{path, "", err}
+	}
+	stored, storedErr := m.storedVersions(ctx, path, key)
+	fresh, err := m.mutable(ctx, "list", key, len(stored) > 0, func(ctx context.Context) ([]byte, error) {
+		return m.opts.Upstream.List(ctx, path)
+	})
+	if err != nil && (storedErr != nil || len(stored) == 0) {
+		return nil, Miss, err
+	}
+	src := Fresh
+	if err != nil {
+		src = Stale
+		m.opts.Logger.Warn("upstream failed; serving stored list", "module", path, "err", err)
+	}
+	versions := slices.Clone(stored)
+	for v := range strings.FieldsSeq(string(fresh)) {
+		if semver.IsValid(v) {
+			versions = append(versions, v)
+		}
+	}
+	semver.Sort(versions)
+	versions = slices.Compact(versions)
+	var b bytes.Buffer
+	for _, v := range versions {
+		b.WriteString(v + "\n")
+	}
+	if src == Fresh {
+		m.storeIfChanged(ctx, key, b.Bytes())
+	}
+	return b.Bytes(), src, nil
+}
+
+// storedVersions returns the tagged versions in the stored list and the
+// versions that have artifacts in storage.
+func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]string, error) {
+	var versions []string
+	b, err := storage.ReadAll(ctx, m.opts.Storage, listKey)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	versions = append(versions, strings.Fields(string(b))...)
+	prefix := strings.TrimSuffix(listKey, "list")
+	keys, err := m.opts.Storage.List(ctx, prefix)
+	if err != nil {
+		return versions, err
+	}
+	for _, k := range keys {
+		name := strings.TrimPrefix(k, prefix)
+		ext := name[strings.LastIndexByte(name, '.')+1:]
+		if ext != "info" && ext != "mod" && ext != "zip" {
+			continue
+		}
+		v, err := module.UnescapeVersion(strings.TrimSuffix(name, "."+ext))
+		if err == nil && semver.IsValid(v) && !module.IsPseudoVersion(v) {
+			versions = append(versions, v)
+		}
+	}
+	return versions, nil
+}
+
+// Latest answers $module/@latest.
+func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error) {
+	key, err := moduleKey(path, "@latest")
+	if err != nil {
+		return nil, Miss, &BadRequestError{path, "", err}
+	}
+	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
+	b, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
+		b, err := m.opts.Upstream.Latest(ctx, path)
+		if err == nil {
+			_, err = parseInfo(b)
+			if err != nil {
+				err = upstreamErr("latest", path, "", err)
+			}
+		}
+		return b, err
+	})
+	if err == nil {
+		m.storeIfChanged(ctx, key, b)
+		return b, Fresh, nil
+	}
+	if storedErr == nil {
+		m.opts.Logger.Warn("upstream failed; serving stored @latest", "module", path, "err", err)
+		return stored, Stale, nil
+	}
+	return nil, Miss, err
+}
+
+// mutable asks the upstream for a mutable answer, sharing the request among
+// concurrent callers. With a fallback in storage it waits only FreshTimeout.
+func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool, get func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	ch := m.flight.DoChan(key, func() (any, error) {
+		timeout := m.opts.FetchTimeout
+		if haveFallback {
+			timeout = m.opts.FreshTimeout
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		var b []byte
+		err := m.fetch(fctx, op, func(ctx context.Context) (err error) {
+			b, err = get(ctx)
+			return err
+		})
+		return b, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]byte), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (m *Mirror) storeIfChanged(ctx context.Context, key string, b []byte) {
+	if old, err := storage.ReadAll(ctx, m.opts.Storage, key); err == nil && bytes.Equal(old, b) {
+		return
+	}
+	if err := storage.PutBytes(context.WithoutCancel(ctx), m.opts.Storage, key, b); err != nil {
+		m.opts.Logger.Warn("storing", "key", key, "err", err)
+	}
+}
+
+// Info is the JSON of a .info file.
+type Info struct {
+	Version string
+	Time    time.Time
+}
+
+func parseInfo(b []byte) (*Info, error) {
+	var info Info
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("malformed info: %w", err)
+	}
+	if !semver.IsValid(info.Version) || module.CanonicalVersion(info.Version) != info.Version {
+		return nil, fmt.Errorf("malformed info: version %q is not canonical", info.Version)
+	}
+	return &info, nil
+}
+
+func upstreamErr(op, path, version string, err error) error {
+	return &upstream.Error{Upstream: "upstream", Op: op, Module: path, Version: version, Err: err}
+}

@@ -1,0 +1,95 @@
+// Command gomirror is a self-hosted Go module mirror.
+//
+//	gomirror serve [flags]    run the mirror (see gomirror serve --help)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/server"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "gomirror:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gomirror",
+		Short:         "A self-hosted Go module mirror",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServe())
+	return root
+}
+
+func newServe() *cobra.Command {
+	defaults := config.Defaults()
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the module mirror (a GOPROXY server)",
+		Long: `Run the module mirror: a GOPROXY server that stores every artifact it serves
+and verifies every module against the checksum database.
+
+Every setting is also a YAML key in --config and an environment variable
+GOMIRROR_<NAME> (upper case, '-' as '_'); flags win over the environment,
+which wins over the file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if configFile == "" {
+				configFile = os.Getenv("GOMIRROR_CONFIG")
+			}
+			cfg, err := config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv)
+			if err != nil {
+				return err
+			}
+			log := server.NewLogger(os.Stderr, cfg)
+			srv, err := server.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return srv.Run(ctx, nil)
+		},
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file (env GOMIRROR_CONFIG)")
+	config.RegisterFlags(cmd.Flags(), &defaults)
+	return cmd
+}
+
+// goEnv asks the go command for variables. An argument of the form K=V is
+// set in the go command's environment instead of being asked for.
+func goEnv(vars ...string) (map[string]string, error) {
+	var ask, env []string
+	for _, v := range vars {
+		if strings.Contains(v, "=") {
+			env = append(env, v)
+		} else {
+			ask = append(ask, v)
+		}
+	}
+	cmd := exec.CommandContext(context.Background(), "go", append([]string{"env", "-json"}, ask...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	return m, json.Unmarshal(out, &m)
+}

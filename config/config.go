@@ -1,0 +1,347 @@
+// Package config holds gomirror's typed configuration and loads it from, in
+// increasing precedence: built-in defaults, a YAML file, GOMIRROR_* environment
+// variables, and command-line flags. Every setting has one name, used as the
+// YAML key, the flag (--name) and the environment variable (GOMIRROR_NAME,
+// upper case with '-' as '_'). Load validates the result once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Serve is the configuration of `gomirror serve`.
+type Serve struct {
+	Listen          string        `name:"listen" help:"address to listen on"`
+	StorageDir      string        `name:"storage-dir" help:"directory for stored artifacts (default <user cache dir>/gomirror)"`
+	Upstream        string        `name:"upstream" help:"upstreams in GOPROXY syntax (default: go env GOPROXY)"`
+	SumDB           string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
+	NoSumDB         string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
+	LogFormat       string        `name:"log-format" help:"log format: text or json"`
+	LogLevel        string        `name:"log-level" help:"log level: debug, info, warn or error"`
+	FreshTimeout    time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
+	FetchTimeout    time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
+	DirectDir       string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
+	DirectProcs     int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches"`
+
+	// GoEnv is how unset go-derived defaults are looked up; nil means
+	// running `go env`. Tests replace it.
+	GoEnv func(vars ...string) (map[string]string, error) `name:"-"`
+}
+
+// Defaults returns the built-in defaults. Settings that default to what the
+// go command says are filled in by Load only when nothing else sets them.
+func Defaults() Serve {
+	return Serve{
+		Listen:          "127.0.0.1:3000",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		FreshTimeout:    3 * time.Second,
+		FetchTimeout:    10 * time.Minute,
+		ShutdownTimeout: 30 * time.Second,
+		DirectProcs:     4,
+	}
+}
+
+// Error is an invalid setting.
+type Error struct {
+	Key    string // the setting's name
+	Source string // "flag", "env GOMIRROR_X", "file F", or "default"
+	Err    error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("config: %s (from %s): %v", e.Key, e.Source, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// field is one setting of a config struct.
+type field struct {
+	name, help string
+	v          reflect.Value
+}
+
+func fields(cfg any) []field {
+	v := reflect.ValueOf(cfg).Elem()
+	var fs []field
+	for i := 0; i < v.NumField(); i++ {
+		sf := v.Type().Field(i)
+		name := sf.Tag.Get("name")
+		if name == "" || name == "-" {
+			continue
+		}
+		fs = append(fs, field{name: name, help: sf.Tag.Get("help"), v: v.Field(i)})
+	}
+	return fs
+}
+
+// EnvName is the environment variable for setting name.
+func EnvName(name string) string {
+	return "GOMIRROR_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// RegisterFlags defines a flag for every setting of cfg (a pointer to a
+// config struct), with cfg's current values shown as defaults.
+func RegisterFlags(flags *pflag.FlagSet, cfg any) {
+	for _, f := range fields(cfg) {
+		help := f.help
+		switch p := f.v.Addr().Interface().(type) {
+		case *string:
+			flags.String(f.name, *p, help)
+		case *int:
+			flags.Int(f.name, *p, help)
+		case *bool:
+			flags.Bool(f.name, *p, help)
+		case *time.Duration:
+			flags.Duration(f.name, *p, help)
+		}
+	}
+}
+
+// Sources are the places settings come from, besides the defaults.
+type Sources struct {
+	File  string // YAML file path; empty for none
+	Env   func(string) (string, bool)
+	Flags *pflag.FlagSet // flags registered with RegisterFlags, already parsed
+}
+
+// apply sets cfg (a pointer to a config struct) from the file, the
+// environment and the changed flags, in that order.
+func apply(cfg any, src Sources) error {
+	fs := fields(cfg)
+	if src.File != "" {
+		b, err := os.ReadFile(src.File)
+		if err != nil {
+			return &Error{Key: "config", Source: "flag --config", Err: err}
+		}
+		var raw map[string]yaml.Node
+		if err := yaml.Unmarshal(b, &raw); err != nil {
+			return &Error{Key: "config", Source: "file " + src.File, Err: err}
+		}
+		known := map[string]field{}
+		for _, f := range fs {
+			known[f.name] = f
+		}
+		for key, node := range raw {
+			f, ok := known[key]
+			if !ok {
+				return &Error{Key: key, Source: "file " + src.File, Err: errors.New("unknown setting")}
+			}
+			if node.Kind != yaml.ScalarNode {
+				return &Error{Key: key, Source: "file " + src.File, Err: errors.New("must be a single value")}
+			}
+			if err := set(f.v, node.Value); err != nil {
+				return &Error{Key: key, Source: "file " + src.File, Err: err}
+			}
+		}
+	}
+	if src.Env != nil {
+		for _, f := range fs {
+			if val, ok := src.Env(EnvName(f.name)); ok {
+				if err := set(f.v, val); err != nil {
+					return &Error{Key: f.name, Source: "env " + EnvName(f.name), Err: err}
+				}
+			}
+		}
+	}
+	if src.Flags != nil {
+		for _, f := range fs {
+			if fl := src.Flags.Lookup(f.name); fl != nil && fl.Changed {
+				if err := set(f.v, fl.Value.String()); err != nil {
+					return &Error{Key: f.name, Source: "flag --" + f.name, Err: err}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// set parses s into the setting v.
+func set(v reflect.Value, s string) error {
+	switch p := v.Addr().Interface().(type) {
+	case *string:
+		*p = s
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("not an integer: %q", s)
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", s)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("not a duration (like 30s or 5m): %q", s)
+		}
+		*p = d
+	default:
+		return fmt.Errorf("unsupported setting type %s", v.Type())
+	}
+	return nil
+}
+
+// which reports where setting name of cfg was last set, for error messages.
+func which(name string, src Sources) string {
+	if src.Flags != nil {
+		if fl := src.Flags.Lookup(name); fl != nil && fl.Changed {
+			return "flag --" + name
+		}
+	}
+	if src.Env != nil {
+		if _, ok := src.Env(EnvName(name)); ok {
+			return "env " + EnvName(name)
+		}
+	}
+	if src.File != "" {
+		return "file " + src.File + " or default"
+	}
+	return "default"
+}
+
+// LoadServe builds the serve configuration from defaults and src, fills the
+// go-derived defaults, and validates it.
+func LoadServe(src Sources, goEnv func(vars ...string) (map[string]string, error)) (*Serve, error) {
+	cfg := Defaults()
+	if err := apply(&cfg, src); err != nil {
+		return nil, err
+	}
+	cfg.GoEnv = goEnv
+	if err := cfg.fillFromGoEnv(src); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(src); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Serve) fillFromGoEnv(src Sources) error {
+	if c.StorageDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return &Error{Key: "storage-dir", Source: "default", Err: err}
+		}
+		c.StorageDir = dir + string(os.PathSeparator) + "gomirror"
+	}
+	if c.DirectDir == "" {
+		c.DirectDir = c.StorageDir + string(os.PathSeparator) + ".gomirror" + string(os.PathSeparator) + "direct"
+	}
+	need := c.Upstream == "" || c.SumDB == ""
+	if !need {
+		return nil
+	}
+	env, err := c.GoEnv("GOPROXY", "GOSUMDB", "GONOSUMDB")
+	if err != nil {
+		return &Error{Key: "upstream", Source: "default", Err: fmt.Errorf("asking the go command (go env): %w; set upstream and sumdb explicitly", err)}
+	}
+	fromGoEnv := c.Upstream == ""
+	if c.Upstream == "" {
+		c.Upstream = env["GOPROXY"]
+	}
+	if c.SumDB == "" {
+		c.SumDB = env["GOSUMDB"]
+		if c.NoSumDB == "" && which("nosumdb", src) == "default" {
+			c.NoSumDB = env["GONOSUMDB"]
+		}
+	}
+	if fromGoEnv && PointsAt(c.Upstream, c.Listen) {
+		// `go env -w GOPROXY=<this server>` would make gomirror its own
+		// upstream. Use the go command's defaults without the user's go env
+		// file instead.
+		envOff, err := c.GoEnv("GOPROXY", "GOENV=off")
+		if err == nil && !PointsAt(envOff["GOPROXY"], c.Listen) {
+			c.Upstream = envOff["GOPROXY"]
+		}
+	}
+	if c.Upstream == "" {
+		c.Upstream = "off"
+	}
+	if c.SumDB == "" {
+		c.SumDB = "off"
+	}
+	return nil
+}
+
+// PointsAt reports whether the GOPROXY-syntax list names a proxy at the
+// listen address.
+func PointsAt(list, listen string) bool {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	for _, elem := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '|' }) {
+		elem = strings.TrimSpace(elem)
+		for _, prefix := range []string{"http://", "https://"} {
+			if rest, ok := strings.CutPrefix(elem, prefix); ok {
+				hostport, _, _ := strings.Cut(rest, "/")
+				h, p, err := net.SplitHostPort(hostport)
+				if err != nil || p != port {
+					continue
+				}
+				if h == host || (isLoopback(h) && (isLoopback(host) || host == "" || host == "0.0.0.0" || host == "::")) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func isLoopback(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Serve) validate(src Sources) error {
+	bad := func(key string, err error) error { return &Error{Key: key, Source: which(key, src), Err: err} }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", err)
+	}
+	if strings.TrimSpace(c.Upstream) == "" {
+		return bad("upstream", errors.New("empty; use \"off\" to serve from storage only"))
+	}
+	if PointsAt(c.Upstream, c.Listen) {
+		return bad("upstream", fmt.Errorf("%q points at this server's own address %s", c.Upstream, c.Listen))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return bad("log-format", fmt.Errorf("%q: want text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log-level", fmt.Errorf("%q: want debug, info, warn or error", c.LogLevel))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"fresh-timeout", c.FreshTimeout}, {"fetch-timeout", c.FetchTimeout}, {"shutdown-timeout", c.ShutdownTimeout}} {
+		if d.v <= 0 {
+			return bad(d.key, fmt.Errorf("must be positive, not %v", d.v))
+		}
+	}
+	if c.DirectProcs < 1 {
+		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+// Package obs holds gomirror's Prometheus metrics and the per-request record
+// that the access log is written from.
+package obs
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the server's Prometheus collectors, on a registry of their own.
+type Metrics struct {
+	reg             *prometheus.Registry
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	cache           *prometheus.CounterVec
+	fetches         *prometheus.CounterVec
+	fetchDuration   *prometheus.HistogramVec
+	bytesServed     *prometheus.CounterVec
+}
+
+// NewMetrics creates and registers the collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomirror_http_requests_total",
+			Help: "HTTP requests by kind of artifact and status code.",
+		}, []string{"kind", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gomirror_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by kind of artifact.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"kind"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomirror_cache_requests_total",
+			Help: "Answers by where they came from: hit (storage), miss (fetched), fresh (mutable, upstream), stale (mutable, storage after an upstream failure).",
+		}, []string{"kind", "result"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomirror_upstream_fetches_total",
+			Help: "Upstream fetches by operation, upstream and result (ok, not_found, error).",
+		}, []string{"op", "upstream", "result"}),
+		fetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gomirror_upstream_fetch_duration_seconds",
+			Help:    "Time taken by upstream fetches.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10),
+		}, []string{"op", "upstream"}),
+		bytesServed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomirror_bytes_served_total",
+			Help: "Response body bytes sent, by kind of artifact.",
+		}, []string{"kind"}),
+	}
+	m.reg.MustRegister(m.requests, m.requestDuration, m.cache, m.fetches, m.fetchDuration, m.bytesServed,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry returns the registry, for collectors of other packages.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveRequest records one finished HTTP request.
+func (m *Metrics) ObserveRequest(r *Request) {
+	kind := r.Kind
+	if kind == "" {
+		kind = "other"
+	}
+	m.requests.WithLabelValues(kind, statusLabel(r.Status)).Inc()
+	m.requestDuration.WithLabelValues(kind).Observe(r.Duration.Seconds())
+	m.bytesServed.WithLabelValues(kind).Add(float64(r.Bytes))
+	if c := r.Cache(); c != "" {
+		m.cache.WithLabelValues(kind, c).Inc()
+	}
+}
+
+// ObserveFetch records one upstream fetch.
+func (m *Metrics) ObserveFetch(op, upstream string, d time.Duration, err error) {
+	result := "ok"
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		result = "not_found"
+	case err != nil:
+		result = "error"
+	}
+	m.fetches.WithLabelValues(op, upstream, result).Inc()
+	m.fetchDuration.WithLabelValues(op, upstream).Observe(d.Seconds())
+}
+
+func statusLabel(code int) string {
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return strconv.Itoa(code)
+}
+
+// Request is what the access log says about one request. The handler that
+// answers it fills in Kind and Cache; the middleware fills in the rest.
+type Request struct {
+	Method, Path string
+	Kind         string // list, latest, info, mod, zip, sumdb, health, metrics
+	Status       int
+	Bytes        int64
+	Duration     time.Duration
+	cache        atomic.Value // string: hit, miss, fresh, stale
+}
+
+// SetCache records where the answer came from.
+func (r *Request) SetCache(source string) { r.cache.Store(source) }
+
+// Cache returns where the answer came from, or "".
+func (r *Request) Cache() string {
+	s, _ := r.cache.Load().(string)
+	return s
+}
+
+type requestKey struct{}
+
+// WithRequest returns a context carrying r.
+func WithRequest(ctx context.Context, r *Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestFrom returns the Request in ctx, or a throwaway one.
+func RequestFrom(ctx context.Context) *Request {
+	if r, ok := ctx.Value(requestKey{}).(*Request); ok {
+		return r
+	}
+	return &Request{}
+}

@@ -1,0 +1,281 @@
+// Package proxy is gomirror's HTTP edge: it serves the module proxy protocol
+// (go.dev/ref/mod#goproxy-protocol) and the checksum database proxy
+// protocol, and it is the one place where errors become HTTP statuses.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/sumdb"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Cache-Control values.
+const (
+	cacheImmutable = "public, max-age=31536000, immutable"
+	cacheMutable   = "public, max-age=60"
+	cacheNegative  = "public, max-age=60"
+	cacheNone      = "no-store"
+)
+
+// Mirror is what the handler needs from the cache layer. *cache.Mirror
+// implements it.
+type Mirror interface {
+	List(ctx context.Context, path string) ([]byte, cache.Source, error)
+	Latest(ctx context.Context, path string) ([]byte, cache.Source, error)
+	Info(ctx context.Context, path, query string) ([]byte, cache.Source, error)
+	GoMod(ctx context.Context, path, version string) ([]byte, cache.Source, error)
+	Zip(ctx context.Context, path, version string) (*storage.Object, cache.Source, error)
+}
+
+var _ Mirror = (*cache.Mirror)(nil)
+
+// SumDB is what the handler needs from the checksum database proxy.
+// *sumdb.Proxy implements it.
+type SumDB interface {
+	Name() string
+	Get(ctx context.Context, path string) ([]byte, sumdb.Kind, error)
+}
+
+var _ SumDB = (*sumdb.Proxy)(nil)
+
+// Handler serves the module proxy protocol.
+type Handler struct {
+	mirror Mirror
+	sumdb  SumDB // nil if the checksum database is off
+	log    *slog.Logger
+}
+
+// NewHandler returns a Handler. db may be nil.
+func NewHandler(m Mirror, db SumDB, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{mirror: m, sumdb: db, log: log}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := obs.RequestFrom(r.Context())
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.writeError(w, r, &statusError{http.StatusMethodNotAllowed, "method not allowed"})
+		return
+	}
+	req, err := ParsePath(r.URL.Path)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	rec.Kind = string(req.Kind)
+	ctx := r.Context()
+
+	if req.Kind == KindSumDB {
+		h.serveSumDB(w, r, req)
+		return
+	}
+	var (
+		b   []byte
+		src cache.Source
+	)
+	switch req.Kind {
+	case KindList:
+		b, src, err = h.mirror.List(ctx, req.Module)
+	case KindLatest:
+		b, src, err = h.mirror.Latest(ctx, req.Module)
+	case KindInfo:
+		b, src, err = h.mirror.Info(ctx, req.Module, req.Version)
+	case KindMod:
+		b, src, err = h.mirror.GoMod(ctx, req.Module, req.Version)
+	case KindZip:
+		h.serveZip(w, r, req)
+		return
+	}
+	rec.SetCache(string(src))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	cc := cacheMutable
+	if (req.Kind == KindInfo || req.Kind == KindMod) && cache.IsCanonical(req.Module, req.Version) {
+		cc = cacheImmutable
+	}
+	h.serveBytes(w, r, b, contentType(req.Kind), cc)
+}
+
+func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request) {
+	obj, src, err := h.mirror.Zip(r.Context(), req.Module, req.Version)
+	obs.RequestFrom(r.Context()).SetCache(string(src))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer obj.Body.Close()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/zip")
+	hdr.Set("Cache-Control", cacheImmutable)
+	// The content at a canonical version's key never changes, so the key
+	// and size identify it on every replica.
+	sum := sha256.Sum256([]byte(r.URL.Path))
+	hdr.Set("ETag", `"`+hex.EncodeToString(sum[:12])+"-"+strconv.FormatInt(obj.Size, 16)+`"`)
+	if rs, ok := obj.Body.(io.ReadSeeker); ok {
+		// Ranges, conditional requests, and sendfile for *os.File.
+		http.ServeContent(w, r, "", obj.ModTime, rs)
+		return
+	}
+	hdr.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	hdr.Set("Last-Modified", obj.ModTime.UTC().Format(http.TimeFormat))
+	if r.Method == http.MethodHead {
+		return
+	}
+	io.Copy(w, obj.Body)
+}
+
+func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, req *Request) {
+	if h.sumdb == nil || req.DB != h.sumdb.Name() {
+		// Not ours: the go command then connects to that database itself.
+		h.writeError(w, r, upstream.NotExist("not found: this server does not proxy checksum database "+req.DB))
+		return
+	}
+	b, kind, err := h.sumdb.Get(r.Context(), req.DBPath)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	cc := cacheImmutable
+	switch kind {
+	case sumdb.KindSupported:
+		cc = cacheMutable
+	case sumdb.KindLatest:
+		cc = "public, max-age=10"
+	}
+	h.serveBytes(w, r, b, "text/plain; charset=utf-8", cc)
+}
+
+func (h *Handler) serveBytes(w http.ResponseWriter, r *http.Request, b []byte, ctype, cacheControl string) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", ctype)
+	hdr.Set("Cache-Control", cacheControl)
+	sum := sha256.Sum256(b)
+	hdr.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+}
+
+func contentType(k Kind) string {
+	switch k {
+	case KindInfo, KindLatest:
+		return "application/json"
+	case KindZip:
+		return "application/zip"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// statusError is an error with a status chosen at the edge.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// Status returns the HTTP status for err. It is the only place in gomirror
+// where errors become statuses:
+//   - malformed requests: 400;
+//   - modules and versions that do not exist: 404, or the upstream's 404/410;
+//   - other refusals by the upstream (403 "not available", 429): its own code;
+//   - checksum mismatch, unreachable upstream or checksum database: 502;
+//   - the upstream taking too long: 504.
+//
+// A module that merely does not exist never gets a 5xx, which would stop the
+// go command from falling through to its next GOPROXY entry.
+func Status(err error) int {
+	var (
+		se  *statusError
+		use *upstream.StatusError
+		pe  *ParseError
+		cbr *cache.BadRequestError
+		sbr *sumdb.BadRequestError
+		mm  *sumdb.MismatchError
+		ua  *sumdb.UnavailableError
+	)
+	switch {
+	case errors.As(err, &se):
+		return se.code
+	case errors.As(err, &pe), errors.As(err, &cbr), errors.As(err, &sbr):
+		return http.StatusBadRequest
+	case errors.As(err, &mm):
+		return http.StatusBadGateway
+	case errors.As(err, &use) && use.Code >= 400 && use.Code < 500:
+		if use.Code == http.StatusNotFound || use.Code == http.StatusGone || use.Code == http.StatusForbidden || use.Code == http.StatusTooManyRequests {
+			return use.Code
+		}
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrNotExist):
+		return http.StatusNotFound
+	case errors.As(err, &ua):
+		return http.StatusBadGateway
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		return 499 // the client went away; nobody reads this
+	}
+	return http.StatusBadGateway
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := Status(err)
+	msg := clientMessage(code, err)
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	switch {
+	case code == http.StatusNotFound || code == http.StatusGone:
+		hdr.Set("Cache-Control", cacheNegative)
+	default:
+		hdr.Set("Cache-Control", cacheNone)
+	}
+	if code >= 500 {
+		h.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
+	}
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, msg+"\n")
+	}
+}
+
+// clientMessage is the text the go command prints after "server response:".
+func clientMessage(code int, err error) string {
+	var mm *sumdb.MismatchError
+	if errors.As(err, &mm) {
+		return mm.Error()
+	}
+	msg := err.Error()
+	if code == http.StatusNotFound || code == http.StatusGone {
+		var use *upstream.StatusError
+		if errors.As(err, &use) && use.Text != "" {
+			msg = use.Text
+		}
+		if !strings.HasPrefix(msg, "not found") {
+			msg = "not found: " + msg
+		}
+	}
+	if len(msg) > 4096 {
+		msg = msg[:4096] + "..."
+	}
+	return msg
+}
+

@@ -1,0 +1,259 @@
+// Package server assembles gomirror's parts (storage, upstream chain,
+// checksum database, cache, HTTP edge, metrics) from a config.Serve and runs
+// the HTTP server until its context is cancelled.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/proxy"
+	"github.com/gomirror/gomirror/storage"
+	fsstore "github.com/gomirror/gomirror/storage/fs"
+	"github.com/gomirror/gomirror/sumdb"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Server is an assembled gomirror server.
+type Server struct {
+	cfg     *config.Serve
+	log     *slog.Logger
+	store   storage.Storage
+	mirror  *cache.Mirror
+	metrics *obs.Metrics
+	handler http.Handler
+}
+
+// New assembles a server from cfg. Errors in settings that are only checked
+// here (upstream and sumdb syntax) are *config.Error.
+func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
+	store, err := fsstore.New(cfg.StorageDir)
+	if err != nil {
+		return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+	}
+	client := &http.Client{Transport: upstream.NewTransport()}
+	direct, err := upstream.NewDirect(cfg.DirectDir, cfg.DirectProcs)
+	if err != nil {
+		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
+	}
+	direct.Timeout = cfg.FetchTimeout
+	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct})
+	if err != nil {
+		return nil, &config.Error{Key: "upstream", Source: cfg.Upstream, Err: err}
+	}
+	metrics := obs.NewMetrics()
+
+	var (
+		verifier cache.Verifier
+		dbProxy  proxy.SumDB
+	)
+	if strings.TrimSpace(cfg.SumDB) != "off" {
+		db, err := parseSumDB(cfg.SumDB)
+		if err != nil {
+			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
+		}
+		remote, err := sumdb.NewRemote(db, chain, client)
+		if err != nil {
+			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
+		}
+		v := sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: cfg.NoSumDB, Logger: log})
+		verifier = v
+		dbProxy = sumdb.NewProxy(v, store, remote, time.Minute)
+	}
+
+	tmp := filepath.Join(cfg.StorageDir, ".gomirror", "tmp")
+	mirror := cache.New(cache.Options{
+		Storage:      store,
+		Upstream:     chain,
+		Verifier:     verifier,
+		FreshTimeout: cfg.FreshTimeout,
+		FetchTimeout: cfg.FetchTimeout,
+		TempDir:      tmp,
+		Logger:       log,
+		OnFetch:      metrics.ObserveFetch,
+	})
+	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, metrics: metrics}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		obs.RequestFrom(r.Context()).Kind = "health"
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.Handle("/", proxy.NewHandler(mirror, dbProxy, log))
+	s.handler = s.accessLog(mux)
+	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB, "nosumdb", cfg.NoSumDB)
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// parseSumDB parses a GOSUMDB value, reading the go command's table of known
+// keys only when the value names a database without its key.
+func parseSumDB(value string) (*sumdb.DB, error) {
+	var known map[string]string
+	if name := strings.Fields(value); len(name) > 0 && !strings.Contains(name[0], "+") {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			return nil, fmt.Errorf("finding the go command's known keys (go env GOROOT): %v; give the database as <name>+<hash>+<key>", err)
+		}
+		if known, err = sumdb.KnownKeys(strings.TrimSpace(string(out))); err != nil {
+			return nil, err
+		}
+	}
+	return sumdb.ParseGOSUMDB(value, known)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	obs.RequestFrom(r.Context()).Kind = "health"
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	const probe = ".gomirror/readyz"
+	err := storage.PutBytes(ctx, s.store, probe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	if err == nil {
+		err = s.store.Delete(ctx, probe)
+	}
+	if err != nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "storage not writable: %v\n", err)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// Run serves on cfg.Listen until ctx is cancelled, then stops accepting,
+// lets in-flight requests and fills finish within ShutdownTimeout, and
+// returns. ready, if not nil, receives the bound address once listening.
+func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return &config.Error{Key: "listen", Source: s.cfg.Listen, Err: err}
+	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("gomirror listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if werr := s.mirror.Wait(sctx); werr != nil && err == nil {
+		err = fmt.Errorf("fills still running at shutdown: %w", werr)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("shutdown grace period over; dropping remaining requests")
+		srv.Close()
+	}
+	return err
+}
+
+// accessLog writes one log line per request and feeds the request metrics.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &obs.Request{Method: r.Method, Path: r.URL.Path}
+		var answered upstream.Answered
+		ctx := obs.WithRequest(upstream.WithReport(r.Context(), &answered), rec)
+		cw := &countingWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r.WithContext(ctx))
+		rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)
+		if rec.Status == 0 {
+			rec.Status = http.StatusOK
+		}
+		s.metrics.ObserveRequest(rec)
+		level := slog.LevelInfo
+		if rec.Kind == "health" || rec.Kind == "" && r.URL.Path == "/metrics" {
+			level = slog.LevelDebug
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", rec.Method),
+			slog.String("path", rec.Path),
+			slog.Int("status", rec.Status),
+			slog.Int64("bytes", rec.Bytes),
+			slog.Duration("duration", rec.Duration),
+			slog.String("cache", rec.Cache()),
+			slog.String("upstream", answered.Name()),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
+
+// countingWriter records the status and body size. It keeps io.ReaderFrom
+// so that files still go out through sendfile.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	w.n += n
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// NewLogger returns the logger for cfg: text or JSON on w.
+func NewLogger(w io.Writer, cfg *config.Serve) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+

@@ -1,0 +1,228 @@
+// Package fs is the local-disk storage driver, gomirror's default.
+//
+// The directory layout is the GOPROXY URL space itself: the object stored at
+// key "golang.org/x/mod/@v/v0.20.0.zip" is the file <root>/golang.org/x/mod/@v/v0.20.0.zip,
+// so a storage directory can be handed to the go command as GOPROXY=file://<root>.
+// Writes go to a temporary file under <root>/.gomirror/tmp, are synced, and are
+// renamed into place, so a reader never sees a partial file and a crash leaves
+// at most an orphaned temporary file, which New removes.
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gomirror/gomirror/storage"
+)
+
+// tmpDir is where partial writes live, relative to the root.
+const tmpDir = ".gomirror/tmp"
+
+// staleTemp is how old an orphaned temporary file must be before New removes
+// it; younger ones may belong to another process writing right now.
+const staleTemp = time.Hour
+
+// Store is a storage.Storage on local disk.
+type Store struct {
+	root string
+}
+
+var _ storage.Storage = (*Store)(nil)
+
+// New returns a Store rooted at dir, creating it if needed, and removes
+// temporary files left behind by a crash.
+func New(dir string) (*Store, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o755); err != nil {
+		return nil, fmt.Errorf("storage dir: %w", err)
+	}
+	s := &Store{root: root}
+	s.removeStaleTemps()
+	return s, nil
+}
+
+// Root returns the absolute path of the storage directory.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) removeStaleTemps() {
+	entries, _ := os.ReadDir(filepath.Join(s.root, tmpDir))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(s.root, tmpDir, e.Name()))
+		}
+	}
+}
+
+func (s *Store) path(key string) (string, error) {
+	if err := storage.ValidKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+// Get opens key. The returned Body is the *os.File, so net/http can use
+// sendfile for it.
+func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, notExist(key, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if info.IsDir() {
+		f.Close()
+		return nil, storage.NotFound(key)
+	}
+	return &storage.Object{Info: storage.Info{Size: info.Size(), ModTime: info.ModTime()}, Body: f}, nil
+}
+
+// Stat reports key's size and modification time.
+func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return storage.Info{}, notExist(key, err)
+	}
+	if info.IsDir() {
+		return storage.Info{}, storage.NotFound(key)
+	}
+	return storage.Info{Size: info.Size(), ModTime: info.ModTime()}, nil
+}
+
+// Put writes r to a temporary file, syncs it and renames it to key.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// Delete removes key; a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// List returns the keys under prefix, in lexical order. Temporary files are
+// never listed.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	// Walk the deepest directory that contains every key with this prefix.
+	dir := prefix
+	if i := strings.LastIndex(dir, "/"); i >= 0 {
+		dir = dir[:i]
+	} else {
+		dir = ""
+	}
+	start := s.root
+	if dir != "" {
+		p, err := s.path(dir)
+		if err != nil {
+			return nil, err
+		}
+		start = p
+	}
+	var keys []string
+	err := filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, iofs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.root, p)
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if key == tmpDir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	sort.Strings(keys)
+	return keys, err
+}
+
+func notExist(key string, err error) error {
+	if errors.Is(err, iofs.ErrNotExist) {
+		return storage.NotFound(key)
+	}
+	// A path through a regular file ("a.zip/b") is ENOTDIR: also absent.
+	if errors.Is(err, syscall.ENOTDIR) {
+		return storage.NotFound(key)
+	}
+	return err
+}
+
+// ctxReader stops a copy once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

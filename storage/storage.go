@@ -1,0 +1,104 @@
+// Package storage defines the interface gomirror keeps its artifacts behind.
+//
+// Keys are slash-separated paths in the GOPROXY URL space, without a leading
+// slash: "github.com/!burnt!sushi/toml/@v/v1.4.0.zip", "golang.org/x/mod/@v/list",
+// "sumdb/<name>/tile/8/0/001". Keys whose first element starts with a dot
+// (".gomirror/...") hold gomirror's own state; no module path can start with a
+// dot, so they never collide with artifacts.
+//
+// Every driver must pass the conformance suite in package storagetest.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+)
+
+// Storage stores immutable and mutable blobs by key.
+//
+// Contracts every driver honours:
+//   - A missing key is reported with an error for which errors.Is(err, fs.ErrNotExist).
+//   - Put is atomic: readers see either the previous content or the complete new
+//     content, never a prefix. If Put fails (including because r fails or ctx is
+//     cancelled), the previous content, if any, is left unchanged.
+//   - Keys are validated with ValidKey; an invalid key is an error, never a path
+//     outside the store.
+type Storage interface {
+	// Get opens the content stored at key. The caller must close Body.
+	Get(ctx context.Context, key string) (*Object, error)
+	// Stat reports the size and modification time of key without opening it.
+	Stat(ctx context.Context, key string) (Info, error)
+	// Put stores everything read from r at key, atomically replacing any
+	// previous content.
+	Put(ctx context.Context, key string, r io.Reader) error
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List returns the keys that start with prefix, in lexical order.
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Info describes a stored object.
+type Info struct {
+	Size    int64
+	ModTime time.Time
+}
+
+// Object is an open stored object.
+type Object struct {
+	Info
+	// Body yields the object's bytes. Drivers return an io.ReadSeeker where
+	// they can (ranges are then served without buffering) and, for local
+	// disk, the *os.File itself so that the kernel can send it (sendfile).
+	Body io.ReadCloser
+}
+
+// ReadAll reads the whole object stored at key. It is meant for small
+// objects (.info, .mod, lists); stream zips through Get instead.
+func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
+	obj, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Body.Close()
+	return io.ReadAll(obj.Body)
+}
+
+// PutBytes stores b at key.
+func PutBytes(ctx context.Context, s Storage, key string, b []byte) error {
+	return s.Put(ctx, key, strings.NewReader(string(b)))
+}
+
+// ErrInvalidKey is returned for keys that ValidKey rejects.
+var ErrInvalidKey = errors.New("invalid storage key")
+
+// MaxKeyLen bounds the length of a key; longer keys are invalid.
+const MaxKeyLen = 1024
+
+// ValidKey reports whether key is a clean, relative, slash-separated path
+// with no empty, "." or ".." elements, no backslashes or NULs, no element
+// longer than 255 bytes, and at most MaxKeyLen bytes in all.
+func ValidKey(key string) error {
+	if key == "" || len(key) > MaxKeyLen || !fs.ValidPath(key) || strings.ContainsAny(key, "\\\x00") {
+		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	for elem := range strings.SplitSeq(key, "/") {
+		if len(elem) > 255 {
+			return fmt.Errorf("%w: element longer than 255 bytes", ErrInvalidKey)
+		}
+	}
+	if path.Clean(key) != key {
+		return fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return nil
+}
+
+// NotFound returns an error that wraps fs.ErrNotExist for key.
+func NotFound(key string) error {
+	return &fs.PathError{Op: "get", Path: key, Err: fs.ErrNotExist}
+}

@@ -1,0 +1,263 @@
+// Package storagetest is the conformance suite every storage driver must pass.
+//
+// A driver's test calls Run with a constructor that returns an empty store:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) storage.Storage { return New(t.TempDir()) })
+//	}
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Run runs the conformance suite. newStore must return a new, empty store
+// each time it is called.
+func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
+	t.Run("missing key is fs.ErrNotExist", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		if _, err := s.Get(ctx, "example.com/m/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Get missing: err = %v, want fs.ErrNotExist", err)
+		}
+		if _, err := s.Stat(ctx, "example.com/m/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Stat missing: err = %v, want fs.ErrNotExist", err)
+		}
+		if err := s.Delete(ctx, "example.com/m/@v/v1.0.0.zip"); err != nil {
+			t.Errorf("Delete missing: err = %v, want nil", err)
+		}
+	})
+
+	t.Run("a key's directory is not an object", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		mustPut(t, s, "example.com/m/@v/list", "v1.0.0\n")
+		for _, key := range []string{"example.com/m", "example.com/m/@v", "example.com/m/@v/list/x"} {
+			if _, err := s.Get(ctx, key); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("Get(%q): err = %v, want fs.ErrNotExist", key, err)
+			}
+		}
+	})
+
+	t.Run("put then get round-trips bytes, size and modtime", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		data := make([]byte, 3<<20+17) // larger than any single buffer
+		rand.Read(data)
+		key := "github.com/!burnt!sushi/toml/@v/v1.4.0.zip"
+		if err := s.Put(ctx, key, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Body.Close()
+		got, err := io.ReadAll(obj.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Errorf("Get returned %d bytes that differ from the %d put", len(got), len(data))
+		}
+		if obj.Size != int64(len(data)) {
+			t.Errorf("Object.Size = %d, want %d", obj.Size, len(data))
+		}
+		info, err := s.Stat(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size != int64(len(data)) || info.ModTime.IsZero() {
+			t.Errorf("Stat = %+v, want size %d and a modtime", info, len(data))
+		}
+	})
+
+	t.Run("seekable bodies seek", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		mustPut(t, s, "m.example/x/@v/v1.0.0.mod", "module m.example/x\n")
+		obj, err := s.Get(ctx, "m.example/x/@v/v1.0.0.mod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Body.Close()
+		rs, ok := obj.Body.(io.ReadSeeker)
+		if !ok {
+			t.Skip("driver returns a non-seekable body")
+		}
+		if _, err := rs.Seek(7, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(rs)
+		if string(rest) != "m.example/x\n" {
+			t.Errorf("after Seek(7): %q", rest)
+		}
+	})
+
+	t.Run("put replaces previous content", func(t *testing.T) {
+		s := newStore(t)
+		mustPut(t, s, "m.example/x/@v/list", "v1.0.0\n")
+		mustPut(t, s, "m.example/x/@v/list", "v1.0.0\nv1.1.0\n")
+		if got := mustGet(t, s, "m.example/x/@v/list"); got != "v1.0.0\nv1.1.0\n" {
+			t.Errorf("after replace: %q", got)
+		}
+	})
+
+	t.Run("empty object", func(t *testing.T) {
+		s := newStore(t)
+		mustPut(t, s, "m.example/x/@v/list", "")
+		if got := mustGet(t, s, "m.example/x/@v/list"); got != "" {
+			t.Errorf("got %q, want empty", got)
+		}
+	})
+
+	t.Run("failed put leaves nothing behind", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		mustPut(t, s, "m.example/x/@v/v1.0.0.info", `{"Version":"v1.0.0"}`)
+		boom := errors.New("reader failed")
+		r := io.MultiReader(bytes.NewReader(make([]byte, 1<<20)), errReader{boom})
+		if err := s.Put(ctx, "m.example/x/@v/v1.0.0.info", r); !errors.Is(err, boom) {
+			t.Errorf("Put with failing reader: err = %v, want %v", err, boom)
+		}
+		if got := mustGet(t, s, "m.example/x/@v/v1.0.0.info"); got != `{"Version":"v1.0.0"}` {
+			t.Errorf("previous content damaged by failed Put: %q", got)
+		}
+		if err := s.Put(ctx, "m.example/x/@v/v1.0.0.zip", io.MultiReader(bytes.NewReader(make([]byte, 1<<20)), errReader{boom})); err == nil {
+			t.Fatal("Put with failing reader succeeded")
+		}
+		if _, err := s.Get(ctx, "m.example/x/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("partial object visible after failed Put: err = %v", err)
+		}
+		keys, err := s.List(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(keys, []string{"m.example/x/@v/v1.0.0.info"}) {
+			t.Errorf("List after failed Put = %q, want only the earlier object", keys)
+		}
+	})
+
+	t.Run("cancelled put stores nothing", func(t *testing.T) {
+		s := newStore(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.Put(ctx, "m.example/x/@v/v1.0.0.zip", bytes.NewReader(make([]byte, 1<<20)))
+		if _, err := s.Get(context.Background(), "m.example/x/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("object visible after cancelled Put: err = %v", err)
+		}
+	})
+
+	t.Run("concurrent puts of one key leave one complete value", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		const writers = 8
+		values := make([]string, writers)
+		for i := range values {
+			values[i] = fmt.Sprint(i) + string(bytes.Repeat([]byte{'a' + byte(i)}, 256<<10))
+		}
+		var wg sync.WaitGroup
+		for _, v := range values {
+			wg.Go(func() {
+				if err := s.Put(ctx, "m.example/x/@v/v1.0.0.zip", bytes.NewReader([]byte(v))); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		got := mustGet(t, s, "m.example/x/@v/v1.0.0.zip")
+		if !slices.Contains(values, got) {
+			t.Errorf("after concurrent puts: a %d-byte value that no writer wrote", len(got))
+		}
+	})
+
+	t.Run("delete removes", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		mustPut(t, s, "m.example/x/@v/v1.0.0.mod", "module m.example/x\n")
+		if err := s.Delete(ctx, "m.example/x/@v/v1.0.0.mod"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "m.example/x/@v/v1.0.0.mod"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Get after Delete: err = %v", err)
+		}
+	})
+
+	t.Run("list by prefix in lexical order", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		keys := []string{
+			"m.example/x/@v/v1.1.0.info",
+			"m.example/x/@v/v1.0.0.info",
+			"m.example/x/@v/v1.0.0.mod",
+			"m.example/xy/@v/v2.0.0.info",
+			"m.example/x/sub/@v/v0.1.0.info",
+			"other.example/y/@v/list",
+		}
+		for _, k := range keys {
+			mustPut(t, s, k, k)
+		}
+		tests := []struct {
+			prefix string
+			want   []string
+		}{
+			{"m.example/x/@v/", []string{"m.example/x/@v/v1.0.0.info", "m.example/x/@v/v1.0.0.mod", "m.example/x/@v/v1.1.0.info"}},
+			{"m.example/x/@v/v1.0", []string{"m.example/x/@v/v1.0.0.info", "m.example/x/@v/v1.0.0.mod"}},
+			{"m.example/x", []string{"m.example/x/@v/v1.0.0.info", "m.example/x/@v/v1.0.0.mod", "m.example/x/@v/v1.1.0.info", "m.example/x/sub/@v/v0.1.0.info", "m.example/xy/@v/v2.0.0.info"}},
+			{"nothing.example/", nil},
+		}
+		for _, tt := range tests {
+			got, err := s.List(ctx, tt.prefix)
+			if err != nil {
+				t.Fatalf("List(%q): %v", tt.prefix, err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("List(%q) = %q, want %q", tt.prefix, got, tt.want)
+			}
+		}
+	})
+
+	t.Run("invalid keys are rejected", func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		for _, key := range []string{"", "/abs", "../escape", "a/../../b", "a//b", "a/./b", "a\\b", "trailing/", string(make([]byte, 2000))} {
+			if err := s.Put(ctx, key, bytes.NewReader([]byte("x"))); !errors.Is(err, storage.ErrInvalidKey) {
+				t.Errorf("Put(%q): err = %v, want ErrInvalidKey", key, err)
+			}
+			if _, err := s.Get(ctx, key); !errors.Is(err, storage.ErrInvalidKey) {
+				t.Errorf("Get(%q): err = %v, want ErrInvalidKey", key, err)
+			}
+		}
+	})
+}
+
+func mustPut(t *testing.T, s storage.Storage, key, value string) {
+	t.Helper()
+	if err := storage.PutBytes(context.Background(), s, key, []byte(value)); err != nil {
+		t.Fatalf("Put(%q): %v", key, err)
+	}
+}
+
+func mustGet(t *testing.T, s storage.Storage, key string) string {
+	t.Helper()
+	b, err := storage.ReadAll(context.Background(), s, key)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	return string(b)
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

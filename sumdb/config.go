@@ -1,0 +1,89 @@
+// Package sumdb verifies modules against a checksum database and proxies
+// that database to clients.
+//
+// Verification uses golang.org/x/mod/sumdb.Client, whose tiles, lookups and
+// verified tree head live in gomirror's storage: tiles and lookups under
+// "sumdb/<name>/..." (the GOPROXY URL space, so the same bytes also answer
+// clients' /sumdb/ requests) and the verified tree head under
+// ".gomirror/sumdb/<name>/latest", so that it cannot be rolled back across
+// restarts.
+package sumdb
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// DB names a checksum database: the parsed form of a GOSUMDB value.
+type DB struct {
+	Name string // e.g. the database's host name
+	Key  string // verifier key, "<name>+<hash>+<keydata>"
+	URL  string // where to reach it directly, without the trailing slash
+}
+
+// ParseGOSUMDB parses a GOSUMDB value: "off", "<name>", "<name>+<hash>+<key>",
+// or either of the last two followed by a space and a URL. A bare name
+// takes its key from knownKeys. It returns nil, nil for "off".
+func ParseGOSUMDB(value string, knownKeys map[string]string) (*DB, error) {
+	value = strings.TrimSpace(value)
+	if value == "off" {
+		return nil, nil
+	}
+	if value == "" {
+		return nil, errors.New("empty checksum database setting (use \"off\" to disable)")
+	}
+	fields := strings.Fields(value)
+	if len(fields) > 2 {
+		return nil, fmt.Errorf("%q: want <name>[+<key>] [<url>]", value)
+	}
+	key := fields[0]
+	if !strings.Contains(key, "+") {
+		k, ok := knownKeys[key]
+		if !ok {
+			return nil, fmt.Errorf("%q: no known key for this database; give it as <name>+<hash>+<key>", key)
+		}
+		key = k
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return nil, fmt.Errorf("%q: invalid key: %v", value, err)
+	}
+	db := &DB{Name: v.Name(), Key: key, URL: "https://" + v.Name()}
+	if len(fields) == 2 {
+		u := strings.TrimSuffix(fields[1], "/")
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			return nil, fmt.Errorf("%q: URL must start with https:// or http://", value)
+		}
+		db.URL = u
+	}
+	return db, nil
+}
+
+// knownKeyLine matches the entries of the go command's table of known
+// checksum databases.
+var knownKeyLine = regexp.MustCompile(`"([^"\s]+)":\s*"([^"\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+)"`)
+
+// KnownKeys reads the go command's table of checksum databases whose keys it
+// knows (the ones a bare GOSUMDB name may refer to) from the Go installation
+// at goroot. gomirror reads the table at run time rather than carrying a
+// copy, so it always agrees with the go command installed next to it.
+func KnownKeys(goroot string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(goroot, "src", "cmd", "go", "internal", "modfetch", "key.go"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the go command's known checksum database keys: %w", err)
+	}
+	keys := make(map[string]string)
+	for _, m := range knownKeyLine.FindAllStringSubmatch(string(b), -1) {
+		keys[m[1]] = m[2]
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no checksum database keys found in %s", goroot)
+	}
+	return keys, nil
+}

@@ -1,0 +1,169 @@
+package sumdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Proxy answers the checksum database requests that clients send to
+// <gomirror>/sumdb/<name>/: it says "supported", keeps "latest" for a short
+// time (serving the last copy if the database cannot be reached), and keeps
+// tiles and verified lookups forever.
+type Proxy struct {
+	v         *Verifier
+	store     storage.Storage
+	remote    *Remote
+	latestTTL time.Duration
+	now       func() time.Time
+
+	flight   singleflight.Group
+	mu       sync.Mutex
+	latest   []byte
+	latestAt time.Time
+}
+
+// NewProxy returns a Proxy for v's database. latestTTL is how long a fetched
+// tree head is served before the database is asked again.
+func NewProxy(v *Verifier, store storage.Storage, remote *Remote, latestTTL time.Duration) *Proxy {
+	return &Proxy{v: v, store: store, remote: remote, latestTTL: latestTTL, now: time.Now}
+}
+
+// Name returns the database's name, the <name> in /sumdb/<name>/.
+func (p *Proxy) Name() string { return p.v.db.Name }
+
+// Kind classifies a database path for caching headers.
+type Kind int
+
+const (
+	KindSupported Kind = iota
+	KindLatest         // mutable: cache briefly
+	KindImmutable      // tiles and lookups
+)
+
+// Get returns the content for path, the part of the URL after
+// /sumdb/<name>/. Unknown paths are fs.ErrNotExist.
+func (p *Proxy) Get(ctx context.Context, path string) ([]byte, Kind, error) {
+	switch {
+	case path == "supported":
+		return nil, KindSupported, nil
+	case path == "latest":
+		b, err := p.getLatest(ctx)
+		return b, KindLatest, err
+	case strings.HasPrefix(path, "lookup/"):
+		b, err := p.getLookup(ctx, strings.TrimPrefix(path, "lookup/"))
+		return b, KindImmutable, err
+	case strings.HasPrefix(path, "tile/"):
+		b, err := p.getTile(ctx, path)
+		return b, KindImmutable, err
+	}
+	return nil, 0, upstream.NotExist("not found: " + path)
+}
+
+func (p *Proxy) key(path string) string { return CacheKey(p.Name() + "/" + path) }
+
+func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
+	p.mu.Lock()
+	if p.latest != nil && p.now().Sub(p.latestAt) < p.latestTTL {
+		b := p.latest
+		p.mu.Unlock()
+		return b, nil
+	}
+	p.mu.Unlock()
+
+	v, err, _ := p.flight.Do("latest", func() (any, error) {
+		b, err := p.remote.Get(ctx, "latest")
+		if err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		p.latest, p.latestAt = b, p.now()
+		p.mu.Unlock()
+		if err := storage.PutBytes(context.WithoutCancel(ctx), p.store, p.key("latest"), b); err != nil {
+			p.v.ops.log.Warn("storing checksum database tree head", "err", err)
+		}
+		return b, nil
+	})
+	if err == nil {
+		return v.([]byte), nil
+	}
+	// Stale if error: the last tree head we had is still a valid one.
+	if b, serr := storage.ReadAll(ctx, p.store, p.key("latest")); serr == nil {
+		return b, nil
+	}
+	return nil, &UnavailableError{DB: p.Name(), Err: err}
+}
+
+func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
+	escPath, escVers, ok := strings.Cut(rest, "@")
+	if !ok {
+		return nil, &BadRequestError{fmt.Sprintf("malformed lookup %q", rest)}
+	}
+	path, err1 := module.UnescapePath(escPath)
+	vers, err2 := module.UnescapeVersion(escVers)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, &BadRequestError{fmt.Sprintf("malformed lookup %q: %v", rest, err)}
+	}
+	if p.v.Exempt(path) {
+		// Never ask the database about a path it must not learn of.
+		return nil, upstream.NotExist(fmt.Sprintf("not found: %s is not looked up in the checksum database by this server", path))
+	}
+	key := p.key("lookup/" + rest)
+	if b, err := storage.ReadAll(ctx, p.store, key); err == nil {
+		return b, nil
+	}
+	// Looking up through the Verifier checks the record against the tree
+	// and stores it (ReadCache/WriteCache use the same key).
+	if _, err := p.v.Lookup(ctx, path, vers); err != nil {
+		return nil, err
+	}
+	if b, err := storage.ReadAll(ctx, p.store, key); err == nil {
+		return b, nil
+	}
+	return p.remote.Get(ctx, "lookup/"+rest) // verified, but storing failed
+}
+
+func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
+	if _, err := tlog.ParseTilePath(path); err != nil {
+		return nil, &BadRequestError{fmt.Sprintf("malformed tile path %q", path)}
+	}
+	key := p.key(path)
+	if b, err := storage.ReadAll(ctx, p.store, key); err == nil {
+		return b, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	v, err, _ := p.flight.Do(path, func() (any, error) {
+		b, err := p.remote.Get(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		if err := storage.PutBytes(context.WithoutCancel(ctx), p.store, key, b); err != nil {
+			p.v.ops.log.Warn("storing checksum database tile", "tile", path, "err", err)
+		}
+		return b, nil
+	})
+	if err != nil {
+		if !upstream.IsNotExist(err) && !IsUnavailable(err) {
+			err = &UnavailableError{DB: p.Name(), Err: err}
+		}
+		return nil, err
+	}
+	return v.([]byte), nil
+}
+
+// BadRequestError is a malformed request.
+type BadRequestError struct{ Msg string }
+
+func (e *BadRequestError) Error() string { return e.Msg }

@@ -1,0 +1,100 @@
+package sumdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Remote reads a checksum database the way the go command does: through the
+// first upstream proxy that answers /sumdb/<name>/supported, else directly.
+type Remote struct {
+	db     *DB
+	chain  *upstream.Chain
+	direct *upstream.Proxy
+	client *http.Client
+
+	mu   sync.Mutex
+	base *upstream.Proxy // resolved access point; nil until resolved
+}
+
+// NewRemote returns a Remote for db that looks for proxy support along chain.
+// client may be nil.
+func NewRemote(db *DB, chain *upstream.Chain, client *http.Client) (*Remote, error) {
+	direct, err := upstream.NewProxy(db.URL, client)
+	if err != nil {
+		return nil, fmt.Errorf("checksum database URL: %w", err)
+	}
+	return &Remote{db: db, chain: chain, direct: direct, client: client}, nil
+}
+
+// Get fetches path ("latest", "lookup/...", "tile/...") from the database.
+func (r *Remote) Get(ctx context.Context, path string) ([]byte, error) {
+	base, err := r.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return base.GetBytes(ctx, path)
+}
+
+// Via names the access point in use, resolving it if needed.
+func (r *Remote) Via(ctx context.Context) (string, error) {
+	base, err := r.resolve(ctx)
+	if err != nil {
+		return "", err
+	}
+	return base.String(), nil
+}
+
+// resolve finds the access point once; a failure is retried on the next call.
+func (r *Remote) resolve(ctx context.Context) (*upstream.Proxy, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.base != nil {
+		return r.base, nil
+	}
+	rel := "sumdb/" + r.db.Name
+	for _, l := range r.chain.Links() {
+		p, ok := l.Fetcher.(*upstream.Proxy)
+		if !ok {
+			break // "direct" or "off": connect to the database itself
+		}
+		_, err := p.GetBytes(ctx, rel+"/supported")
+		if err == nil {
+			via, err := upstream.NewProxy(p.URL().JoinPath(rel).String(), r.client)
+			if err != nil {
+				return nil, err
+			}
+			r.base = via
+			return via, nil
+		}
+		if !upstream.IsNotExist(err) && !l.FallOnAnyErr {
+			return nil, &UnavailableError{DB: r.db.Name, Err: fmt.Errorf("%s: %w", p, err)}
+		}
+	}
+	r.base = r.direct
+	return r.base, nil
+}
+
+// UnavailableError means the checksum database could not be reached, so a
+// module could not be verified.
+type UnavailableError struct {
+	DB  string
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("checksum database %s unreachable: %v", e.DB, e.Err)
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// IsUnavailable reports whether err means the database could not be reached.
+func IsUnavailable(err error) bool {
+	var ue *UnavailableError
+	return errors.As(err, &ue)
+}

@@ -1,0 +1,237 @@
+package sumdb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Verifier checks module hashes against a checksum database.
+type Verifier struct {
+	db      *DB
+	noSumDB string
+	client  *sumdb.Client
+	ops     *clientOps
+}
+
+// VerifierOptions configures a Verifier.
+type VerifierOptions struct {
+	// NoSumDB lists module path patterns (GONOSUMDB syntax) that are never
+	// looked up; modules matching them are exempt from verification.
+	NoSumDB string
+	// Timeout bounds each request to the database; zero means 30 seconds.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// NewVerifier returns a Verifier for db that keeps its state in store and
+// reaches the database through remote.
+func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOptions) *Verifier {
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ops := &clientOps{db: db, store: store, remote: remote, timeout: opts.Timeout, log: opts.Logger}
+	c := sumdb.NewClient(ops)
+	c.SetGONOSUMDB(opts.NoSumDB)
+	return &Verifier{db: db, noSumDB: opts.NoSumDB, client: c, ops: ops}
+}
+
+// DB returns the database the Verifier checks against.
+func (v *Verifier) DB() *DB { return v.db }
+
+// Exempt reports whether path is exempt from verification (matches NoSumDB).
+func (v *Verifier) Exempt(path string) bool {
+	return module.MatchPrefixPatterns(v.noSumDB, path)
+}
+
+// MismatchError reports a module whose bytes disagree with the database.
+type MismatchError struct {
+	Module, Version string
+	File            string // "go.mod" or "zip"
+	Got, Want       string // h1: hashes
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("verifying %s@%s %s: checksum mismatch\n\tupstream served: %s\n\t%s says:  %s\nSECURITY ERROR: the upstream's %s differs from what the checksum database recorded; gomirror refused to store or serve it",
+		e.Module, e.Version, e.File, e.Got, "checksum database", e.Want, e.File)
+}
+
+// Lookup fetches and verifies the database's go.sum lines for path@version,
+// both the module's and its go.mod's. The result is cached in storage, so
+// calling Lookup ahead of CheckZip or CheckGoMod overlaps the database round
+// trip with the download.
+func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	type result struct {
+		lines []string
+		err   error
+	}
+	// sumdb.Client takes no context; each of its requests has its own
+	// timeout, and an abandoned lookup still completes into the cache.
+	ch := make(chan result, 1)
+	go func() {
+		lines, err := v.client.Lookup(path, version)
+		ch <- result{lines, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.lines, v.lookupErr(path, version, r.err)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (v *Verifier) lookupErr(path, version string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		// The database does not know the module: its own words say why.
+		return fmt.Errorf("verifying %s@%s: %s: %w", path, version, v.db.Name, err)
+	case errors.Is(err, sumdb.ErrSecurity):
+		return fmt.Errorf("verifying %s@%s: %w (the checksum database's answers are inconsistent; see the server log)", path, version, err)
+	case IsUnavailable(err):
+		return err
+	}
+	return &UnavailableError{DB: v.db.Name, Err: fmt.Errorf("verifying %s@%s: %w", path, version, err)}
+}
+
+// CheckGoMod verifies the go.mod file of path@version.
+func (v *Verifier) CheckGoMod(ctx context.Context, path, version string, gomod []byte) error {
+	got, err := HashGoMod(gomod)
+	if err != nil {
+		return err
+	}
+	return v.check(ctx, path, version, "go.mod", version+"/go.mod", got)
+}
+
+// CheckZip verifies the h1: hash of path@version's zip (see HashZip).
+func (v *Verifier) CheckZip(ctx context.Context, path, version, h1 string) error {
+	return v.check(ctx, path, version, "zip", version, h1)
+}
+
+func (v *Verifier) check(ctx context.Context, path, version, file, sumVersion, got string) error {
+	// sumVersion is version or version/go.mod; both read the same record.
+	lines, err := v.Lookup(ctx, path, sumVersion)
+	if err != nil {
+		return err
+	}
+	prefix := path + " " + sumVersion + " "
+	for _, line := range lines {
+		if want, ok := strings.CutPrefix(line, prefix); ok {
+			if want == got {
+				return nil
+			}
+			return &MismatchError{Module: path, Version: version, File: file, Got: got, Want: want}
+		}
+	}
+	return fmt.Errorf("verifying %s@%s %s: the checksum database has no %s hash for it", path, version, file, file)
+}
+
+// HashGoMod returns the go.sum hash of a go.mod file.
+func HashGoMod(gomod []byte) (string, error) {
+	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(gomod)), nil
+	})
+}
+
+// clientOps implements sumdb.ClientOps over gomirror's storage and Remote.
+type clientOps struct {
+	db      *DB
+	store   storage.Storage
+	remote  *Remote
+	timeout time.Duration
+	log     *slog.Logger
+
+	configMu sync.Mutex // serialises WriteConfig's compare-and-swap
+}
+
+var _ sumdb.ClientOps = (*clientOps)(nil)
+
+func (o *clientOps) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), o.timeout)
+}
+
+func (o *clientOps) ReadRemote(path string) ([]byte, error) {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	b, err := o.remote.Get(ctx, strings.TrimPrefix(path, "/"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !IsUnavailable(err) {
+		err = &UnavailableError{DB: o.db.Name, Err: err}
+	}
+	return b, err
+}
+
+// configKey maps the client's config file names to storage keys.
+func configKey(file string) string { return ".gomirror/sumdb/" + file }
+
+func (o *clientOps) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.db.Key), nil
+	}
+	ctx, cancel := o.ctx()
+	defer cancel()
+	b, err := storage.ReadAll(ctx, o.store, configKey(file))
+	if errors.Is(err, fs.ErrNotExist) {
+		return []byte{}, nil // first contact: no verified tree head yet
+	}
+	return b, err
+}
+
+func (o *clientOps) WriteConfig(file string, old, new []byte) error {
+	if file == "key" {
+		return errors.New("the checksum database key is not writable")
+	}
+	o.configMu.Lock()
+	defer o.configMu.Unlock()
+	cur, err := o.ReadConfig(file)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cur, old) {
+		return sumdb.ErrWriteConflict
+	}
+	ctx, cancel := o.ctx()
+	defer cancel()
+	return storage.PutBytes(ctx, o.store, configKey(file), new)
+}
+
+// CacheKey maps the client's cache file names ("<name>/lookup/...",
+// "<name>/tile/...") to storage keys, which are the paths under which the
+// proxy serves them.
+func CacheKey(file string) string { return "sumdb/" + file }
+
+func (o *clientOps) ReadCache(file string) ([]byte, error) {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	return storage.ReadAll(ctx, o.store, CacheKey(file))
+}
+
+func (o *clientOps) WriteCache(file string, data []byte) {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	if err := storage.PutBytes(ctx, o.store, CacheKey(file), data); err != nil {
+		o.log.Warn("storing checksum database data", "file", file, "err", err)
+	}
+}
+
+func (o *clientOps) Log(msg string) { o.log.Debug("sumdb", "msg", msg) }
+
+func (o *clientOps) SecurityError(msg string) {
+	o.log.Error("checksum database security error", "db", o.db.Name, "msg", msg)
+}

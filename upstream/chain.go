@@ -1,0 +1,210 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+)
+
+// Chain is a list of upstreams tried in order with the go command's GOPROXY
+// rules: after an upstream followed by ',' the next is tried only if the
+// error was "not found" (404/410); after '|', on any error.
+type Chain struct {
+	links []link
+}
+
+type link struct {
+	f            Fetcher
+	fallOnAnyErr bool // separator after this entry was '|'
+}
+
+var _ Fetcher = (*Chain)(nil)
+
+// Options configures the Fetchers that ParseChain creates.
+type Options struct {
+	// Client is used for proxy upstreams; nil means a client over NewTransport.
+	Client *http.Client
+	// Direct is used for the "direct" element; nil means "direct" is refused.
+	Direct Fetcher
+}
+
+// ParseChain parses a list in GOPROXY syntax: URLs, "direct" and "off",
+// separated by ',' or '|'. An empty list is an error.
+func ParseChain(list string, opts Options) (*Chain, error) {
+	if opts.Client == nil {
+		opts.Client = &http.Client{Transport: NewTransport()}
+	}
+	c := &Chain{}
+	for list != "" {
+		var elem string
+		fallOnAny := false
+		if i := strings.IndexAny(list, ",|"); i >= 0 {
+			elem, fallOnAny, list = list[:i], list[i] == '|', list[i+1:]
+		} else {
+			elem, list = list, ""
+		}
+		elem = strings.TrimSpace(elem)
+		if elem == "" {
+			continue
+		}
+		var f Fetcher
+		switch elem {
+		case "off":
+			f = Off{}
+		case "direct":
+			if opts.Direct == nil {
+				return nil, errors.New(`"direct" is not available`)
+			}
+			f = opts.Direct
+		case "noproxy":
+			return nil, errors.New(`"noproxy" is reserved by the go command and cannot be used`)
+		default:
+			p, err := NewProxy(elem, opts.Client)
+			if err != nil {
+				return nil, err
+			}
+			f = p
+		}
+		c.links = append(c.links, link{f: f, fallOnAnyErr: fallOnAny})
+	}
+	if len(c.links) == 0 {
+		return nil, errors.New("no upstream given")
+	}
+	return c, nil
+}
+
+// NewChain builds a chain from fetchers. fallOnAnyErr[i] says whether the
+// separator after fetchers[i] is '|' (true) or ',' (false).
+func NewChain(fetchers []Fetcher, fallOnAnyErr []bool) *Chain {
+	c := &Chain{}
+	for i, f := range fetchers {
+		c.links = append(c.links, link{f: f, fallOnAnyErr: i < len(fallOnAnyErr) && fallOnAnyErr[i]})
+	}
+	return c
+}
+
+// Link is one element of a chain.
+type Link struct {
+	Fetcher Fetcher
+	// FallOnAnyErr is true if the separator after this element is '|'.
+	FallOnAnyErr bool
+}
+
+// Links returns the chain's elements in order.
+func (c *Chain) Links() []Link {
+	links := make([]Link, len(c.links))
+	for i, l := range c.links {
+		links[i] = Link{Fetcher: l.f, FallOnAnyErr: l.fallOnAnyErr}
+	}
+	return links
+}
+
+// Offline reports whether the chain can never fetch anything (it is "off").
+func (c *Chain) Offline() bool {
+	_, off := c.links[0].f.(Off)
+	return off
+}
+
+func (c *Chain) String() string {
+	var b strings.Builder
+	for i, l := range c.links {
+		if i > 0 {
+			if c.links[i-1].fallOnAnyErr {
+				b.WriteByte('|')
+			} else {
+				b.WriteByte(',')
+			}
+		}
+		b.WriteString(l.f.String())
+	}
+	return b.String()
+}
+
+// try calls f on each link in turn until one succeeds or the rules stop the
+// walk. Like the go command, it reports the most informative error: one from
+// "direct" over one from a proxy over a "not found".
+func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
+	const (
+		rankNotExist = iota
+		rankProxy
+		rankDirect
+	)
+	var best error
+	bestRank := rankNotExist
+	for _, l := range c.links {
+		err := f(l.f)
+		if err == nil {
+			Report(ctx, l.f.String())
+			return nil
+		}
+		notExist := IsNotExist(err)
+		switch {
+		case l.f.String() == "direct":
+			best, bestRank = err, rankDirect
+		case !notExist && bestRank <= rankProxy:
+			best, bestRank = err, rankProxy
+		case bestRank == rankNotExist:
+			best = err
+		}
+		if ctx.Err() != nil || (!l.fallOnAnyErr && !notExist) {
+			break
+		}
+	}
+	return best
+}
+
+func (c *Chain) List(ctx context.Context, path string) (b []byte, err error) {
+	err = c.try(ctx, func(f Fetcher) error { b, err = f.List(ctx, path); return err })
+	return b, err
+}
+
+func (c *Chain) Latest(ctx context.Context, path string) (b []byte, err error) {
+	err = c.try(ctx, func(f Fetcher) error { b, err = f.Latest(ctx, path); return err })
+	return b, err
+}
+
+func (c *Chain) Info(ctx context.Context, path, query string) (b []byte, err error) {
+	err = c.try(ctx, func(f Fetcher) error { b, err = f.Info(ctx, path, query); return err })
+	return b, err
+}
+
+func (c *Chain) GoMod(ctx context.Context, path, version string) (b []byte, err error) {
+	err = c.try(ctx, func(f Fetcher) error { b, err = f.GoMod(ctx, path, version); return err })
+	return b, err
+}
+
+func (c *Chain) Zip(ctx context.Context, path, version string) (body io.ReadCloser, size int64, err error) {
+	err = c.try(ctx, func(f Fetcher) error { body, size, err = f.Zip(ctx, path, version); return err })
+	return body, size, err
+}
+
+// reportKey carries the *Answered that Report fills.
+type reportKey struct{}
+
+// Answered records which upstream answered a request, for access logging.
+// It is safe for concurrent use: a fill may outlive the request that began it.
+type Answered struct{ name atomic.Pointer[string] }
+
+// Name returns the recorded upstream, or "" if none answered.
+func (a *Answered) Name() string {
+	if p := a.name.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// WithReport returns a context in which the upstream that answers is
+// recorded into a.
+func WithReport(ctx context.Context, a *Answered) context.Context {
+	return context.WithValue(ctx, reportKey{}, a)
+}
+
+// Report records name as the upstream that answered, if ctx asks for it.
+func Report(ctx context.Context, name string) {
+	if a, ok := ctx.Value(reportKey{}).(*Answered); ok {
+		a.name.Store(&name)
+	}
+}

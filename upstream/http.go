@@ -1,0 +1,194 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+)
+
+// maxMetadata bounds .info, .mod, list and @latest bodies; the go command
+// itself refuses larger go.mod files.
+const maxMetadata = 16 << 20
+
+// NewTransport returns the HTTP transport gomirror uses for upstreams: it
+// keeps connections alive and reuses them across requests and goroutines.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}
+
+// Proxy is a Fetcher for a module proxy speaking the GOPROXY protocol.
+type Proxy struct {
+	base   *url.URL
+	name   string // base with any user info removed
+	client *http.Client
+}
+
+var _ Fetcher = (*Proxy)(nil)
+
+// NewProxy returns a Fetcher for the proxy at rawURL (http, https or file).
+// client may be nil for a client over NewTransport.
+func NewProxy(rawURL string, client *http.Client) (*Proxy, error) {
+	u, err := url.Parse(strings.TrimSuffix(rawURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", rawURL, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return nil, fmt.Errorf("upstream %q: missing host", rawURL)
+		}
+	case "file":
+	default:
+		return nil, fmt.Errorf("upstream %q: scheme must be http, https or file", rawURL)
+	}
+	if client == nil {
+		client = &http.Client{Transport: NewTransport()}
+	}
+	if u.Scheme == "file" {
+		t := &http.Transport{}
+		t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
+		client = &http.Client{Transport: t}
+	}
+	redacted := *u
+	redacted.User = nil
+	return &Proxy{base: u, name: redacted.String(), client: client}, nil
+}
+
+func (p *Proxy) String() string { return p.name }
+
+// URL returns the proxy's base URL, including any credentials it was given.
+func (p *Proxy) URL() *url.URL { u := *p.base; return &u }
+
+func (p *Proxy) List(ctx context.Context, path string) ([]byte, error) {
+	b, err := p.getModule(ctx, path, "@v/list")
+	return b, p.wrap("list", path, "", err)
+}
+
+func (p *Proxy) Latest(ctx context.Context, path string) ([]byte, error) {
+	b, err := p.getModule(ctx, path, "@latest")
+	return b, p.wrap("latest", path, "", err)
+}
+
+func (p *Proxy) Info(ctx context.Context, path, query string) ([]byte, error) {
+	b, err := p.getVersion(ctx, path, query, ".info")
+	return b, p.wrap("info", path, query, err)
+}
+
+func (p *Proxy) GoMod(ctx context.Context, path, version string) ([]byte, error) {
+	b, err := p.getVersion(ctx, path, version, ".mod")
+	return b, p.wrap("mod", path, version, err)
+}
+
+func (p *Proxy) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
+	rel, err := versionFile(path, version, ".zip")
+	if err != nil {
+		return nil, 0, p.wrap("zip", path, version, err)
+	}
+	resp, err := p.Get(ctx, rel)
+	if err != nil {
+		return nil, 0, p.wrap("zip", path, version, err)
+	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+// Get requests base/rel and returns the response if its status is 200;
+// otherwise it returns a *StatusError. The caller closes the body.
+func (p *Proxy) Get(ctx context.Context, rel string) (*http.Response, error) {
+	u := p.base.JoinPath(rel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, redactErr(err, p.base)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		text, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, &StatusError{Code: resp.StatusCode, Text: strings.TrimSpace(string(text))}
+	}
+	return resp, nil
+}
+
+// GetBytes is Get for small bodies.
+func (p *Proxy) GetBytes(ctx context.Context, rel string) ([]byte, error) {
+	resp, err := p.Get(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadata+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMetadata {
+		return nil, fmt.Errorf("response larger than %d bytes", maxMetadata)
+	}
+	if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
+		return nil, fmt.Errorf("truncated response: %d of %d bytes", len(b), resp.ContentLength)
+	}
+	return b, nil
+}
+
+func (p *Proxy) getModule(ctx context.Context, path, file string) ([]byte, error) {
+	enc, err := module.EscapePath(path)
+	if err != nil {
+		return nil, err
+	}
+	return p.GetBytes(ctx, enc+"/"+file)
+}
+
+func (p *Proxy) getVersion(ctx context.Context, path, version, ext string) ([]byte, error) {
+	rel, err := versionFile(path, version, ext)
+	if err != nil {
+		return nil, err
+	}
+	return p.GetBytes(ctx, rel)
+}
+
+func (p *Proxy) wrap(op, path, version string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Upstream: p.name, Op: op, Module: path, Version: version, Err: err}
+}
+
+func versionFile(path, version, ext string) (string, error) {
+	enc, err := module.EscapePath(path)
+	if err != nil {
+		return "", err
+	}
+	encVer, err := module.EscapeVersion(version)
+	if err != nil {
+		return "", err
+	}
+	return enc + "/@v/" + encVer + ext, nil
+}
+
+// redactErr removes the password of base from err's text, which net/http
+// includes in *url.Error.
+func redactErr(err error, base *url.URL) error {
+	if ue, ok := err.(*url.Error); ok && base.User != nil {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.User = nil
+			ue.URL = u.String()
+		}
+	}
+	return err
+}
+
+func statusText(code int) string { return http.StatusText(code) }
