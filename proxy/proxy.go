@@ -278,4 +278,3 @@ func clientMessage(code int, err error) string {
 	}
 	return msg
 }
-

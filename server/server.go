@@ -32,6 +32,7 @@ type Server struct {
 	log     *slog.Logger
 	store   storage.Storage
 	mirror  *cache.Mirror
+	sumdb   *sumdb.Verifier // nil if the checksum database is off
 	metrics *obs.Metrics
 	handler http.Handler
 }
@@ -58,6 +59,7 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 	var (
 		verifier cache.Verifier
 		dbProxy  proxy.SumDB
+		v        *sumdb.Verifier
 	)
 	if strings.TrimSpace(cfg.SumDB) != "off" {
 		db, err := parseSumDB(cfg.SumDB)
@@ -68,7 +70,7 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
 		}
-		v := sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: cfg.NoSumDB, Logger: log})
+		v = sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: cfg.NoSumDB, Logger: log})
 		verifier = v
 		dbProxy = sumdb.NewProxy(v, store, remote, time.Minute)
 	}
@@ -84,7 +86,7 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,
 	})
-	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, metrics: metrics}
+	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +99,18 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 	s.handler = s.accessLog(mux)
 	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB, "nosumdb", cfg.NoSumDB)
 	return s, nil
+}
+
+// WaitFills blocks until every upstream fill and checksum database lookup
+// in progress has finished.
+func (s *Server) WaitFills(ctx context.Context) error {
+	if err := s.mirror.Wait(ctx); err != nil {
+		return err
+	}
+	if s.sumdb != nil {
+		return s.sumdb.Wait(ctx)
+	}
+	return nil
 }
 
 // Handler returns the server's HTTP handler.
@@ -170,7 +184,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	if werr := s.mirror.Wait(sctx); werr != nil && err == nil {
+	if werr := s.WaitFills(sctx); werr != nil && err == nil {
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -256,4 +270,3 @@ func NewLogger(w io.Writer, cfg *config.Serve) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
-

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -23,8 +24,26 @@ import (
 type Verifier struct {
 	db      *DB
 	noSumDB string
-	client  *sumdb.Client
 	ops     *clientOps
+	// client is replaced after a failed lookup: sumdb.Client remembers
+	// failures for the life of the client, and a database outage or a
+	// module not yet known to the database must not outlive its cause. The
+	// replacement starts from the state kept in storage.
+	client atomic.Pointer[sumdb.Client]
+	// running counts lookups in progress, which outlive their callers.
+	running sync.WaitGroup
+}
+
+// Wait blocks until every lookup in progress has finished or ctx is done.
+func (v *Verifier) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { v.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // VerifierOptions configures a Verifier.
@@ -47,9 +66,15 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 		opts.Logger = slog.Default()
 	}
 	ops := &clientOps{db: db, store: store, remote: remote, timeout: opts.Timeout, log: opts.Logger}
-	c := sumdb.NewClient(ops)
-	c.SetGONOSUMDB(opts.NoSumDB)
-	return &Verifier{db: db, noSumDB: opts.NoSumDB, client: c, ops: ops}
+	v := &Verifier{db: db, noSumDB: opts.NoSumDB, ops: ops}
+	v.client.Store(v.newClient())
+	return v
+}
+
+func (v *Verifier) newClient() *sumdb.Client {
+	c := sumdb.NewClient(v.ops)
+	c.SetGONOSUMDB(v.noSumDB)
+	return c
 }
 
 // DB returns the database the Verifier checks against.
@@ -84,8 +109,19 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 	// sumdb.Client takes no context; each of its requests has its own
 	// timeout, and an abandoned lookup still completes into the cache.
 	ch := make(chan result, 1)
+	v.running.Add(1)
 	go func() {
-		lines, err := v.client.Lookup(path, version)
+		defer v.running.Done()
+		c := v.client.Load()
+		lines, err := c.Lookup(path, version)
+		if err != nil {
+			v.client.CompareAndSwap(c, v.newClient())
+			// sumdb.Client flattens errors to text; recover the remote
+			// error of the lookup itself, which says "not found".
+			if remoteErr := v.ops.takeErr(lookupPath(path, version)); remoteErr != nil {
+				err = remoteErr
+			}
+		}
 		ch <- result{lines, err}
 	}()
 	select {
@@ -159,6 +195,22 @@ type clientOps struct {
 	log     *slog.Logger
 
 	configMu sync.Mutex // serialises WriteConfig's compare-and-swap
+	errs     sync.Map   // remote path -> error of its last failed fetch
+}
+
+// lookupPath is the remote path the client reads for path@version.
+func lookupPath(path, version string) string {
+	escPath, _ := module.EscapePath(path)
+	escVers, _ := module.EscapeVersion(strings.TrimSuffix(version, "/go.mod"))
+	return "/lookup/" + escPath + "@" + escVers
+}
+
+// takeErr returns and forgets the error of the last failed fetch of path.
+func (o *clientOps) takeErr(path string) error {
+	if err, ok := o.errs.LoadAndDelete(path); ok {
+		return err.(error)
+	}
+	return nil
 }
 
 var _ sumdb.ClientOps = (*clientOps)(nil)
@@ -173,6 +225,9 @@ func (o *clientOps) ReadRemote(path string) ([]byte, error) {
 	b, err := o.remote.Get(ctx, strings.TrimPrefix(path, "/"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !IsUnavailable(err) {
 		err = &UnavailableError{DB: o.db.Name, Err: err}
+	}
+	if err != nil && strings.HasPrefix(path, "/lookup/") {
+		o.errs.Store(path, err)
 	}
 	return b, err
 }
