@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -208,10 +209,27 @@ func which(name string, src Sources) string {
 			return "env " + EnvName(name)
 		}
 	}
-	if src.File != "" {
-		return "file " + src.File + " or default"
+	if inFile(name, src) {
+		return "file " + src.File
 	}
 	return "default"
+}
+
+// inFile reports whether the config file of src sets name.
+func inFile(name string, src Sources) bool {
+	if src.File == "" {
+		return false
+	}
+	b, err := os.ReadFile(src.File)
+	if err != nil {
+		return false
+	}
+	var raw map[string]yaml.Node
+	if yaml.Unmarshal(b, &raw) != nil {
+		return false
+	}
+	_, ok := raw[name]
+	return ok
 }
 
 // LoadServe builds the serve configuration from defaults and src, fills the
@@ -286,18 +304,19 @@ func PointsAt(list, listen string) bool {
 		return false
 	}
 	for _, elem := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '|' }) {
-		elem = strings.TrimSpace(elem)
-		for _, prefix := range []string{"http://", "https://"} {
-			if rest, ok := strings.CutPrefix(elem, prefix); ok {
-				hostport, _, _ := strings.Cut(rest, "/")
-				h, p, err := net.SplitHostPort(hostport)
-				if err != nil || p != port {
-					continue
-				}
-				if h == host || (isLoopback(h) && (isLoopback(host) || host == "" || host == "0.0.0.0" || host == "::")) {
-					return true
-				}
-			}
+		u, err := url.Parse(strings.TrimSpace(elem))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			continue
+		}
+		h, p := u.Hostname(), u.Port()
+		if p == "" {
+			p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if p != port {
+			continue
+		}
+		if h == host || (isLoopback(h) && (isLoopback(host) || host == "" || host == "0.0.0.0" || host == "::")) {
+			return true
 		}
 	}
 	return false

@@ -69,6 +69,11 @@ func ParseChain(list string, opts Options) (*Chain, error) {
 			f = p
 		}
 		c.links = append(c.links, link{f: f, fallOnAnyErr: fallOnAny})
+		if elem == "off" {
+			// Like the go command: "off" fails hard, so nothing after it
+			// is ever tried.
+			break
+		}
 	}
 	if len(c.links) == 0 {
 		return nil, errors.New("no upstream given")

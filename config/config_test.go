@@ -1,0 +1,393 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gomirror/gomirror/config"
+)
+
+// fakeGoEnv answers like `go env` from vars, with offVars as the answer when
+// asked with GOENV=off, and records every call.
+type fakeGoEnv struct {
+	vars, offVars map[string]string
+	err           error
+
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (g *fakeGoEnv) GoEnv(vars ...string) (map[string]string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls = append(g.calls, slices.Clone(vars))
+	if g.err != nil {
+		return nil, g.err
+	}
+	src := g.vars
+	if slices.Contains(vars, "GOENV=off") && g.offVars != nil {
+		src = g.offVars
+	}
+	out := map[string]string{}
+	for _, v := range vars {
+		if !strings.Contains(v, "=") {
+			out[v] = src[v]
+		}
+	}
+	return out, nil
+}
+
+func (g *fakeGoEnv) askedWithGOENVOff() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.ContainsFunc(g.calls, func(c []string) bool { return slices.Contains(c, "GOENV=off") })
+}
+
+func (g *fakeGoEnv) numCalls() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.calls)
+}
+
+// goEnvAnswer is what the fake go command says unless a test wants otherwise.
+var goEnvAnswer = map[string]string{
+	"GOPROXY":   "http://127.0.0.1:9/goenv-proxy,direct",
+	"GOSUMDB":   "sum.example.test+goenvkey",
+	"GONOSUMDB": "example.test/private",
+}
+
+// sources builds Sources from a YAML file body (none if empty), an
+// environment and command-line arguments.
+func sources(t *testing.T, yaml string, env map[string]string, args ...string) config.Sources {
+	t.Helper()
+	var src config.Sources
+	if yaml != "" {
+		src.File = filepath.Join(t.TempDir(), "gomirror.yaml")
+		if err := os.WriteFile(src.File, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.Env = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	flags := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	defaults := config.Defaults()
+	config.RegisterFlags(flags, &defaults)
+	if err := flags.Parse(args); err != nil {
+		t.Fatalf("parsing %q: %v", args, err)
+	}
+	src.Flags = flags
+	return src
+}
+
+func load(t *testing.T, src config.Sources, g *fakeGoEnv) (*config.Serve, error) {
+	t.Helper()
+	if g == nil {
+		g = &fakeGoEnv{vars: goEnvAnswer}
+	}
+	return config.LoadServe(src, g.GoEnv)
+}
+
+func TestPrecedenceFlagEnvFileDefault(t *testing.T) {
+	const (
+		fileYAML = "log-level: warn\ndirect-procs: 5\nfresh-timeout: 4s\n"
+	)
+	env := map[string]string{
+		"GOMIRROR_LOG_LEVEL":     "error",
+		"GOMIRROR_DIRECT_PROCS":  "6",
+		"GOMIRROR_FRESH_TIMEOUT": "5s",
+	}
+	flags := []string{"--log-level=debug", "--direct-procs=7", "--fresh-timeout=6s"}
+	def := config.Defaults()
+
+	type want struct {
+		level string
+		procs int
+		fresh time.Duration
+	}
+	fromDefault := want{def.LogLevel, def.DirectProcs, def.FreshTimeout}
+	fromFile := want{"warn", 5, 4 * time.Second}
+	fromEnv := want{"error", 6, 5 * time.Second}
+	fromFlag := want{"debug", 7, 6 * time.Second}
+	if fromDefault == fromFile || fromDefault == fromEnv || fromDefault == fromFlag {
+		t.Fatalf("the layers must differ from the defaults %+v", fromDefault)
+	}
+
+	tests := []struct {
+		name             string
+		file, env, flags bool
+		want             want
+	}{
+		{"defaults alone", false, false, false, fromDefault},
+		{"file beats default", true, false, false, fromFile},
+		{"env beats default", false, true, false, fromEnv},
+		{"env beats file", true, true, false, fromEnv},
+		{"flag beats default", false, false, true, fromFlag},
+		{"flag beats file", true, false, true, fromFlag},
+		{"flag beats env", false, true, true, fromFlag},
+		{"flag beats env and file", true, true, true, fromFlag},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var y string
+			var e map[string]string
+			var a []string
+			if tt.file {
+				y = fileYAML
+			}
+			if tt.env {
+				e = env
+			}
+			if tt.flags {
+				a = flags
+			}
+			cfg, err := load(t, sources(t, y, e, a...), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{cfg.LogLevel, cfg.DirectProcs, cfg.FreshTimeout}
+			if got != tt.want {
+				t.Errorf("got %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("a flag given its default value still wins", func(t *testing.T) {
+		cfg, err := load(t, sources(t, fileYAML, env, "--log-level="+def.LogLevel), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.LogLevel != def.LogLevel {
+			t.Errorf("log-level = %q; want the flag's %q", cfg.LogLevel, def.LogLevel)
+		}
+	})
+}
+
+func TestInvalidSettings(t *testing.T) {
+	tests := []struct {
+		name       string
+		yaml       string
+		env        map[string]string
+		args       []string
+		wantKey    string
+		wantSource string // "file" stands for "file <the file's path>"
+		wantMsg    string
+	}{
+		{"unknown key in the file", "listen: 127.0.0.1:1\nbogus-key: 1\n", nil, nil, "bogus-key", "file", "unknown setting"},
+		{"a list in the file", "upstream: [a, b]\n", nil, nil, "upstream", "file", "single value"},
+		{"a mapping in the file", "listen:\n  host: 127.0.0.1\n", nil, nil, "listen", "file", "single value"},
+		{"bad duration in the file", "fresh-timeout: soon\n", nil, nil, "fresh-timeout", "file", "not a duration"},
+		{"bad duration in the env", "", map[string]string{"GOMIRROR_FETCH_TIMEOUT": "10"}, nil,
+			"fetch-timeout", "env GOMIRROR_FETCH_TIMEOUT", "not a duration"},
+		{"bad int in the file", "direct-procs: many\n", nil, nil, "direct-procs", "file", "not an integer"},
+		{"bad int in the env", "", map[string]string{"GOMIRROR_DIRECT_PROCS": "1.5"}, nil,
+			"direct-procs", "env GOMIRROR_DIRECT_PROCS", "not an integer"},
+		{"bad log-format from a flag", "", nil, []string{"--log-format=xml"}, "log-format", "flag --log-format", "want text or json"},
+		{"bad log-format from the env", "", map[string]string{"GOMIRROR_LOG_FORMAT": "xml"}, nil,
+			"log-format", "env GOMIRROR_LOG_FORMAT", "want text or json"},
+		{"bad log-format from the file", "log-format: xml\n", nil, nil, "log-format", "file", "want text or json"},
+		{"bad log-level from the file", "log-level: loud\n", nil, nil, "log-level", "file", "want debug"},
+		{"negative duration from a flag", "", nil, []string{"--shutdown-timeout=-1s"}, "shutdown-timeout", "flag --shutdown-timeout", "must be positive"},
+		{"zero procs from the env", "", map[string]string{"GOMIRROR_DIRECT_PROCS": "0"}, nil,
+			"direct-procs", "env GOMIRROR_DIRECT_PROCS", "at least 1"},
+		{"listen without a port", "", nil, []string{"--listen=localhost"}, "listen", "flag --listen", "port"},
+		{"malformed YAML", "listen: [\n", nil, nil, "config", "file", "yaml"},
+		{"a YAML list at the top", "- listen\n", nil, nil, "config", "file", "yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := sources(t, tt.yaml, tt.env, tt.args...)
+			wantSource := tt.wantSource
+			if wantSource == "file" {
+				wantSource = "file " + src.File
+			}
+			cfg, err := load(t, src, nil)
+			if err == nil {
+				t.Fatalf("LoadServe = %+v; want an error", cfg)
+			}
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %#v is not a *config.Error", err)
+			}
+			if ce.Key != tt.wantKey || ce.Source != wantSource {
+				t.Errorf("Error{Key: %q, Source: %q}; want {%q, %q}", ce.Key, ce.Source, tt.wantKey, wantSource)
+			}
+			msg := err.Error()
+			for _, want := range []string{tt.wantKey, wantSource, tt.wantMsg} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not mention %q", msg, want)
+				}
+			}
+		})
+	}
+
+	t.Run("a missing config file", func(t *testing.T) {
+		src := sources(t, "", nil)
+		src.File = filepath.Join(t.TempDir(), "nonexistent.yaml")
+		_, err := load(t, src, nil)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Key != "config" || !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("LoadServe = %v; want a config.Error for key config wrapping not-exist", err)
+		}
+	})
+}
+
+func TestGoEnvDefaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		env       map[string]string
+		args      []string
+		goenv     map[string]string
+		wantUp    string
+		wantSum   string
+		wantNoSum string
+		wantCalls int // -1: any number
+	}{
+		{"nothing set: all three from go env", "", nil, nil, goEnvAnswer,
+			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], goEnvAnswer["GONOSUMDB"], 1},
+		{"a config file that sets none of them: all three from go env", "listen: 127.0.0.1:3001\n", nil, nil, goEnvAnswer,
+			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], goEnvAnswer["GONOSUMDB"], 1},
+		{"upstream set: it is kept", "", nil, []string{"--upstream=http://127.0.0.1:7/mine"}, goEnvAnswer,
+			"http://127.0.0.1:7/mine", goEnvAnswer["GOSUMDB"], goEnvAnswer["GONOSUMDB"], 1},
+		{"sumdb set: it is kept and nosumdb is not taken from go env", "", map[string]string{"GOMIRROR_SUMDB": "off"}, nil, goEnvAnswer,
+			goEnvAnswer["GOPROXY"], "off", "", 1},
+		{"nosumdb set in the file: it is kept", "nosumdb: example.test/mine\n", nil, nil, goEnvAnswer,
+			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], "example.test/mine", 1},
+		{"nosumdb set empty in the env: it stays empty", "", map[string]string{"GOMIRROR_NOSUMDB": ""}, nil, goEnvAnswer,
+			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], "", 1},
+		{"nosumdb set empty in the file: it stays empty", "nosumdb: \"\"\n", nil, nil, goEnvAnswer,
+			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], "", 1},
+		{"upstream and sumdb set: go env is not asked", "upstream: off\n", nil, []string{"--sumdb=off"}, goEnvAnswer,
+			"off", "off", "", 0},
+		{"go env says nothing: off", "", nil, nil, map[string]string{},
+			"off", "off", "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &fakeGoEnv{vars: tt.goenv}
+			cfg, err := load(t, sources(t, tt.yaml, tt.env, tt.args...), g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Upstream != tt.wantUp || cfg.SumDB != tt.wantSum || cfg.NoSumDB != tt.wantNoSum {
+				t.Errorf("upstream, sumdb, nosumdb = %q, %q, %q; want %q, %q, %q",
+					cfg.Upstream, cfg.SumDB, cfg.NoSumDB, tt.wantUp, tt.wantSum, tt.wantNoSum)
+			}
+			if tt.wantCalls >= 0 && g.numCalls() != tt.wantCalls {
+				t.Errorf("go env asked %d times (%q); want %d", g.numCalls(), g.calls, tt.wantCalls)
+			}
+		})
+	}
+
+	t.Run("go env failing is an error naming upstream", func(t *testing.T) {
+		g := &fakeGoEnv{err: errors.New("exec: go: not found")}
+		_, err := load(t, sources(t, "", nil), g)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Key != "upstream" || !strings.Contains(err.Error(), "go env") {
+			t.Errorf("LoadServe = %v; want a config.Error for upstream that mentions go env", err)
+		}
+	})
+	t.Run("go env failing does not matter when upstream and sumdb are set", func(t *testing.T) {
+		g := &fakeGoEnv{err: errors.New("exec: go: not found")}
+		if _, err := load(t, sources(t, "", nil, "--upstream=off", "--sumdb=off"), g); err != nil {
+			t.Errorf("LoadServe: %v", err)
+		}
+	})
+}
+
+func TestSelfLoopGuard(t *testing.T) {
+	const listen = "127.0.0.1:3000"
+	self := "http://localhost:3000"
+	fallback := "http://127.0.0.1:9/default-proxy,direct"
+	tests := []struct {
+		name       string
+		goenv      string // GOPROXY from go env
+		goenvOff   string // GOPROXY from go env with GOENV=off
+		args       []string
+		wantUp     string // "" when an error is wanted
+		wantSource string // of the error
+		wantOff    bool   // GOENV=off is asked
+	}{
+		{"go env points at us: the GOENV=off answer is used", self, fallback, nil, fallback, "", true},
+		{"go env does not point at us: it is used as is", fallback, "http://127.0.0.1:8/other", nil, fallback, "", false},
+		{"both answers point at us: refused", self, self + "/", nil, "", "default", true},
+		{"an explicit upstream pointing at us is refused, not replaced", fallback, fallback,
+			[]string{"--upstream=" + self}, "", "flag --upstream", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &fakeGoEnv{
+				vars:    map[string]string{"GOPROXY": tt.goenv, "GOSUMDB": "off"},
+				offVars: map[string]string{"GOPROXY": tt.goenvOff, "GOSUMDB": "off"},
+			}
+			args := append([]string{"--listen=" + listen}, tt.args...)
+			cfg, err := load(t, sources(t, "", nil, args...), g)
+			if g.askedWithGOENVOff() != tt.wantOff {
+				t.Errorf("asked go env with GOENV=off: %v; want %v (calls %q)", !tt.wantOff, tt.wantOff, g.calls)
+			}
+			if tt.wantUp != "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Upstream != tt.wantUp {
+					t.Errorf("upstream = %q; want %q", cfg.Upstream, tt.wantUp)
+				}
+				return
+			}
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.Key != "upstream" || ce.Source != tt.wantSource {
+				t.Fatalf("LoadServe error %v; want a config.Error for upstream from %s", err, tt.wantSource)
+			}
+			if !strings.Contains(err.Error(), "points at this server") {
+				t.Errorf("error %q does not say why", err)
+			}
+		})
+	}
+}
+
+func TestPointsAt(t *testing.T) {
+	tests := []struct {
+		name   string
+		list   string
+		listen string
+		want   bool
+	}{
+		{"same address", "http://127.0.0.1:3000", "127.0.0.1:3000", true},
+		{"https and a path", "https://127.0.0.1:3000/go/", "127.0.0.1:3000", true},
+		{"localhost for 127.0.0.1", "http://localhost:3000", "127.0.0.1:3000", true},
+		{"IPv6 loopback for 127.0.0.1", "http://[::1]:3000", "127.0.0.1:3000", true},
+		{"loopback for all interfaces", "http://127.0.0.1:3000", "0.0.0.0:3000", true},
+		{"loopback for an empty host", "http://localhost:3000", ":3000", true},
+		{"loopback for IPv6 any", "http://127.0.0.1:3000", "[::]:3000", true},
+		{"later in a list", "direct,http://127.0.0.1:1|http://localhost:3000,off", "127.0.0.1:3000", true},
+		{"spaces around elements", " http://127.0.0.1:3000 ", "127.0.0.1:3000", true},
+		{"same host name", "http://mirror.example.test:3000", "mirror.example.test:3000", true},
+		{"credentials before the host", "http://user:pw@127.0.0.1:3000", "127.0.0.1:3000", true},
+		{"default http port", "http://127.0.0.1/", "127.0.0.1:80", true},
+		{"default https port", "https://localhost", "127.0.0.1:443", true},
+
+		{"another port", "http://127.0.0.1:3001", "127.0.0.1:3000", false},
+		{"a port that only starts the same", "http://127.0.0.1:30000", "127.0.0.1:3000", false},
+		{"another host", "http://192.0.2.1:3000", "127.0.0.1:3000", false},
+		{"loopback proxy, server on another address", "http://127.0.0.1:3000", "192.0.2.1:3000", false},
+		{"a host name for all interfaces", "http://mirror.example.test:3000", "0.0.0.0:3000", false},
+		{"direct and off only", "direct,off", "127.0.0.1:3000", false},
+		{"a bad listen address", "http://127.0.0.1:3000", "nonsense", false},
+		{"the port in the path only", "http://127.0.0.1:1/127.0.0.1:3000", "127.0.0.1:3000", false},
+		{"empty list", "", "127.0.0.1:3000", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := config.PointsAt(tt.list, tt.listen); got != tt.want {
+				t.Errorf("PointsAt(%q, %q) = %v; want %v", tt.list, tt.listen, got, tt.want)
+			}
+		})
+	}
+}
