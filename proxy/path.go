@@ -55,7 +55,7 @@ func ParsePath(p string) (*Request, error) {
 		return bad("not absolute")
 	}
 	if db, dbPath, ok := strings.Cut(strings.TrimPrefix(rest, "sumdb/"), "/"); ok && strings.HasPrefix(rest, "sumdb/") {
-		if db == "" || dbPath == "" || strings.Contains(dbPath, "..") || strings.Contains(dbPath, "//") {
+		if db == "" || dbPath == "" || strings.Contains(db, "..") || strings.Contains(dbPath, "..") || strings.Contains(dbPath, "//") {
 			return bad("malformed checksum database path")
 		}
 		return &Request{Kind: KindSumDB, DB: db, DBPath: dbPath}, nil

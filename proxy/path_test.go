@@ -1,0 +1,232 @@
+package proxy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/module"
+)
+
+// pathOfLen returns a syntactically valid list request path of exactly n
+// bytes.
+func pathOfLen(n int) string {
+	const head, tail = "/example.com", "/@v/list"
+	var b strings.Builder
+	b.WriteString(head)
+	for left := n - len(head) - len(tail); left > 0; {
+		seg := min(left-1, 60)
+		if left-1-seg == 1 { // never leave room for only "/"
+			seg--
+		}
+		b.WriteString("/" + strings.Repeat("a", seg))
+		left -= 1 + seg
+	}
+	b.WriteString(tail)
+	return b.String()
+}
+
+func TestParsePath(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		want *Request // nil: a 400-class rejection
+	}{
+		{"version list", "/example.com/x/@v/list", &Request{Kind: KindList, Module: "example.com/x"}},
+		{"latest", "/example.com/x/@latest", &Request{Kind: KindLatest, Module: "example.com/x"}},
+		{"info for a version", "/example.com/x/@v/v1.0.0.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "v1.0.0"}},
+		{"info for a branch query", "/example.com/x/@v/main.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "main"}},
+		{"info for a mixed-case branch", "/example.com/x/@v/!dev-!branch.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "Dev-Branch"}},
+		{"info for a commit prefix", "/example.com/x/@v/0123abcd.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "0123abcd"}},
+		{"go.mod", "/example.com/x/@v/v1.2.3.mod", &Request{Kind: KindMod, Module: "example.com/x", Version: "v1.2.3"}},
+		{"zip", "/example.com/x/@v/v1.2.3.zip", &Request{Kind: KindZip, Module: "example.com/x", Version: "v1.2.3"}},
+		{"mixed-case module", "/example.com/!mixed!case/@v/list", &Request{Kind: KindList, Module: "example.com/MixedCase"}},
+		{"mixed-case module and version", "/example.com/!mixed!case/@v/v1.0.0-!r!c.1.zip",
+			&Request{Kind: KindZip, Module: "example.com/MixedCase", Version: "v1.0.0-RC.1"}},
+		{"major version suffix and +incompatible", "/example.com/x/v2/@v/v2.0.0+incompatible.info",
+			&Request{Kind: KindInfo, Module: "example.com/x/v2", Version: "v2.0.0+incompatible"}},
+		{"pseudo-version", "/example.com/x/@v/v0.0.0-20240101000000-0123456789ab.mod",
+			&Request{Kind: KindMod, Module: "example.com/x", Version: "v0.0.0-20240101000000-0123456789ab"}},
+		{"sumdb latest", "/sumdb/sum.example.test/latest", &Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "latest"}},
+		{"sumdb supported", "/sumdb/sum.example.test/supported", &Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "supported"}},
+		{"sumdb lookup", "/sumdb/sum.example.test/lookup/example.com/x@v1.0.0",
+			&Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "lookup/example.com/x@v1.0.0"}},
+		{"sumdb tile", "/sumdb/sum.example.test/tile/8/0/x001/234.p/5",
+			&Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "tile/8/0/x001/234.p/5"}},
+		{"path of exactly MaxPathLen", pathOfLen(MaxPathLen),
+			&Request{Kind: KindList, Module: strings.TrimSuffix(strings.TrimPrefix(pathOfLen(MaxPathLen), "/"), "/@v/list")}},
+
+		{"parent directory at the top", "/../etc/passwd", nil},
+		{"parent directory in the module path", "/example.com/../x/@v/list", nil},
+		{"dot element in the module path", "/example.com/./x/@v/list", nil},
+		{"empty element in the module path", "/example.com//x/@v/list", nil},
+		{"leading dot element: gomirror's own state", "/.gomirror/x/@v/list", nil},
+		{"upper case not escaped", "/example.com/Foo/@v/list", nil},
+		{"bad escape", "/example.com/!/@v/list", nil},
+		{"escape of a non-letter", "/example.com/!1x/@v/list", nil},
+		{"upper case version not escaped", "/example.com/x/@v/V1.0.0.info", nil},
+		{"bad escape in the version", "/example.com/x/@v/v1.0.0-!.info", nil},
+		{"nothing after @v", "/example.com/x/@v/", nil},
+		{"unknown file after @v", "/example.com/x/@v/v1.0.0.exe", nil},
+		{"something after list", "/example.com/x/@v/list/more", nil},
+		{"empty version", "/example.com/x/@v/.info", nil},
+		{"dot-dot version", "/example.com/x/@v/...info", nil},
+		{"version with a slash", "/example.com/x/@v/v1.0.0/../../y.info", nil},
+		{"neither @v nor @latest", "/example.com/x", nil},
+		{"@latest inside the module path", "/example.com/x/@latest/@v/list", nil},
+		{"first element without a dot", "/localhost/x/@v/list", nil},
+		{"path over MaxPathLen", pathOfLen(MaxPathLen + 1), nil},
+		{"missing leading slash", "example.com/x/@v/list", nil},
+		{"empty", "", nil},
+		{"root", "/", nil},
+		{"NUL byte in the module path", "/example.com/x\x00y/@v/list", nil},
+		{"NUL byte in the version", "/example.com/x/@v/v1.0.0\x00.info", nil},
+		{"backslash in the module path", "/example.com\\x/@v/list", nil},
+		{"sumdb without a path", "/sumdb/sum.example.test", nil},
+		{"sumdb with an empty path", "/sumdb/sum.example.test/", nil},
+		{"sumdb with an empty name", "/sumdb//latest", nil},
+		{"sumdb parent directory in the path", "/sumdb/sum.example.test/../x", nil},
+		{"sumdb parent directory as the name", "/sumdb/../latest", nil},
+		{"sumdb double slash", "/sumdb/sum.example.test/tile//1", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParsePath(tt.path)
+			if tt.want == nil {
+				if err == nil {
+					t.Fatalf("ParsePath(%q) = %+v; want a rejection", tt.path, got)
+				}
+				var pe *ParseError
+				if !errors.As(err, &pe) || pe.Path != tt.path {
+					t.Errorf("ParsePath(%q) error %#v; want a *ParseError for the path", tt.path, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParsePath(%q): %v", tt.path, err)
+			}
+			if *got != *tt.want {
+				t.Errorf("ParsePath(%q) = %+v; want %+v", tt.path, *got, *tt.want)
+			}
+		})
+	}
+	if len(pathOfLen(MaxPathLen)) != MaxPathLen || len(pathOfLen(MaxPathLen+1)) != MaxPathLen+1 {
+		t.Fatal("pathOfLen is wrong")
+	}
+}
+
+// checkParsed checks the properties every ParsePath answer has: no panic
+// (the fuzzer reports one), and on success a valid module path, a request
+// that re-escapes to exactly the path it came from, and no ".." element
+// anywhere.
+func checkParsed(t *testing.T, p string) {
+	t.Helper()
+	req, err := ParsePath(p)
+	if err != nil {
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Path != p {
+			t.Fatalf("ParsePath(%q) error %#v; want a *ParseError for the path", p, err)
+		}
+		if req != nil {
+			t.Fatalf("ParsePath(%q) = %+v and an error", p, req)
+		}
+		return
+	}
+	if len(p) > MaxPathLen {
+		t.Errorf("ParsePath accepted %d bytes; the limit is %d", len(p), MaxPathLen)
+	}
+	noDotDot := func(what, s string) {
+		for elem := range strings.SplitSeq(s, "/") {
+			if elem == ".." {
+				t.Errorf("ParsePath(%q): %s %q has a \"..\" element", p, what, s)
+			}
+		}
+	}
+
+	if req.Kind == KindSumDB {
+		if req.Module != "" || req.Version != "" || req.DB == "" || req.DBPath == "" {
+			t.Errorf("ParsePath(%q) = %+v: want only DB and DBPath", p, req)
+		}
+		if back := "/sumdb/" + req.DB + "/" + req.DBPath; back != p {
+			t.Errorf("ParsePath(%q) = %+v, which rebuilds %q", p, req, back)
+		}
+		noDotDot("DB", req.DB)
+		noDotDot("DBPath", req.DBPath)
+		return
+	}
+
+	if err := module.CheckPath(req.Module); err != nil {
+		t.Errorf("ParsePath(%q) accepted module %q: %v", p, req.Module, err)
+	}
+	escPath, err := module.EscapePath(req.Module)
+	if err != nil {
+		t.Fatalf("EscapePath(%q): %v", req.Module, err)
+	}
+	var back string
+	switch req.Kind {
+	case KindList:
+		back = "/" + escPath + "/@v/list"
+	case KindLatest:
+		back = "/" + escPath + "/@latest"
+	case KindInfo, KindMod, KindZip:
+		escVer, err := module.EscapeVersion(req.Version)
+		if err != nil {
+			t.Fatalf("ParsePath(%q) accepted version %q that does not escape: %v", p, req.Version, err)
+		}
+		back = "/" + escPath + "/@v/" + escVer + "." + string(req.Kind)
+		if strings.Contains(req.Version, "/") {
+			t.Errorf("ParsePath(%q): version %q contains a slash", p, req.Version)
+		}
+	default:
+		t.Fatalf("ParsePath(%q): unknown kind %q", p, req.Kind)
+	}
+	if (req.Kind == KindList || req.Kind == KindLatest) && req.Version != "" {
+		t.Errorf("ParsePath(%q) = %+v: a %s request has no version", p, req, req.Kind)
+	}
+	if back != p {
+		t.Errorf("ParsePath(%q) = %+v, which escapes back to %q", p, req, back)
+	}
+	noDotDot("module", req.Module)
+	noDotDot("version", req.Version)
+}
+
+var parsePathSeeds = []string{
+	"/example.com/x/@v/list",
+	"/example.com/x/@latest",
+	"/example.com/x/@v/v1.0.0.info",
+	"/example.com/x/@v/main.info",
+	"/example.com/!mixed!case/@v/v1.0.0-!r!c.1.zip",
+	"/example.com/x/v2/@v/v2.0.0+incompatible.mod",
+	"/example.com/x/@v/v0.0.0-20240101000000-0123456789ab.zip",
+	"/sumdb/sum.example.test/latest",
+	"/sumdb/sum.example.test/lookup/example.com/x@v1.0.0",
+	"/sumdb/sum.example.test/tile/8/0/x001/234.p/5",
+	"/sumdb/../latest",
+	"/sumdb/x/../y",
+	"/../etc/passwd",
+	"/example.com/../x/@v/list",
+	"/example.com/Foo/@v/list",
+	"/example.com/!/@v/list",
+	"/example.com/x/@v/",
+	"/example.com/x/@v/v1.0.0.exe",
+	"/example.com/x/@v/...info",
+	"/example.com/x/@v/v1.0.0/../../y.info",
+	"/example.com/x\x00/@v/list",
+	"example.com/x/@v/list",
+	"",
+}
+
+func TestParsePathProperties(t *testing.T) {
+	for _, p := range parsePathSeeds {
+		checkParsed(t, p)
+	}
+}
+
+func FuzzParsePath(f *testing.F) {
+	for _, p := range parsePathSeeds {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		checkParsed(t, p)
+	})
+}
