@@ -68,7 +68,8 @@ type Options struct {
 	FreshTimeout time.Duration
 	// FetchTimeout bounds one upstream fetch and its verification. Default 10m.
 	FetchTimeout time.Duration
-	// TempDir holds zips while they are checked; default os.TempDir().
+	// TempDir holds zips while they are checked; default: the storage's own
+	// temporary directory if it has one (storage.TempDirer), else os.TempDir().
 	TempDir string
 	Logger  *slog.Logger
 	// OnFetch, if set, is called after every upstream fetch.
@@ -91,7 +92,11 @@ func New(opts Options) *Mirror {
 		opts.FetchTimeout = 10 * time.Minute
 	}
 	if opts.TempDir == "" {
-		opts.TempDir = os.TempDir()
+		if td, ok := opts.Storage.(storage.TempDirer); ok {
+			opts.TempDir = td.TempDir()
+		} else {
+			opts.TempDir = os.TempDir()
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -212,6 +217,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		return nil, Miss, &BadRequestError{path, query, err}
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
+		m.prefetchLookup(ctx, path, query) // the .mod and .zip usually follow
 		var b []byte
 		err := m.fetch(ctx, "info", func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -324,6 +330,12 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 		return v.CheckZip(ctx, path, version, h1)
 	}); err != nil {
 		return err
+	}
+	if a, ok := m.opts.Storage.(storage.FileAdopter); ok {
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		return a.AdoptFile(ctx, key, tmp.Name())
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -75,14 +74,12 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		dbProxy = sumdb.NewProxy(v, store, remote, time.Minute)
 	}
 
-	tmp := filepath.Join(cfg.StorageDir, ".gomirror", "tmp")
 	mirror := cache.New(cache.Options{
 		Storage:      store,
 		Upstream:     chain,
 		Verifier:     verifier,
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
-		TempDir:      tmp,
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,
 	})

@@ -43,6 +43,23 @@ type Storage interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
+// FileAdopter is an optional capability of a Storage: it takes over a
+// complete local file as the content of key, atomically, and removes it from
+// its old place. The local-disk driver renames the file instead of copying
+// it. Callers find it by type assertion and fall back to Put.
+type FileAdopter interface {
+	// AdoptFile moves the file at name to key. The file must not be written
+	// to afterwards.
+	AdoptFile(ctx context.Context, key, name string) error
+}
+
+// TempDirer is an optional capability of a Storage: TempDir names a local
+// directory for files that will be adopted, on the same filesystem as the
+// store, so that AdoptFile is a rename.
+type TempDirer interface {
+	TempDir() string
+}
+
 // Info describes a stored object.
 type Info struct {
 	Size    int64

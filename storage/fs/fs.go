@@ -36,7 +36,11 @@ type Store struct {
 	root string
 }
 
-var _ storage.Storage = (*Store)(nil)
+var (
+	_ storage.Storage     = (*Store)(nil)
+	_ storage.FileAdopter = (*Store)(nil)
+	_ storage.TempDirer   = (*Store)(nil)
+)
 
 // New returns a Store rooted at dir, creating it if needed, and removes
 // temporary files left behind by a crash.
@@ -143,6 +147,51 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 		return err
 	}
 	return os.Rename(tmp.Name(), p)
+}
+
+// TempDir returns the directory where the store keeps partial writes; files
+// created there are adopted by rename.
+func (s *Store) TempDir() string { return filepath.Join(s.root, tmpDir) }
+
+// AdoptFile syncs the file at name and renames it to key. A file on another
+// filesystem is copied with Put instead.
+func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(name, 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(name, p); err != nil {
+		if !errors.Is(err, syscall.EXDEV) {
+			return err
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := s.Put(ctx, key, f); err != nil {
+			return err
+		}
+		return os.Remove(name)
+	}
+	return nil
 }
 
 // Delete removes key; a missing key is not an error.

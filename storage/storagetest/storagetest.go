@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -225,6 +226,38 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("List(%q) = %q, want %q", tt.prefix, got, tt.want)
 			}
+		}
+	})
+
+	t.Run("adopting a file stores its bytes and removes it", func(t *testing.T) {
+		s := newStore(t)
+		a, ok := s.(storage.FileAdopter)
+		if !ok {
+			t.Skip("driver does not adopt files")
+		}
+		dir := t.TempDir()
+		if td, ok := s.(storage.TempDirer); ok {
+			dir = td.TempDir()
+		}
+		f, err := os.CreateTemp(dir, "adopt-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := bytes.Repeat([]byte("zip"), 1000)
+		f.Write(data)
+		f.Close()
+		if err := a.AdoptFile(context.Background(), "m.example/x/@v/v1.0.0.zip", f.Name()); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, s, "m.example/x/@v/v1.0.0.zip"); got != string(data) {
+			t.Errorf("adopted object has %d bytes, want %d", len(got), len(data))
+		}
+		if _, err := os.Stat(f.Name()); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("adopted file still at its old place: %v", err)
+		}
+		keys, _ := s.List(context.Background(), "")
+		if !slices.Equal(keys, []string{"m.example/x/@v/v1.0.0.zip"}) {
+			t.Errorf("List after AdoptFile = %q", keys)
 		}
 	})
 
