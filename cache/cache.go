@@ -72,15 +72,19 @@ type Options struct {
 	// temporary directory if it has one (storage.TempDirer), else os.TempDir().
 	TempDir string
 	Logger  *slog.Logger
+	// NegativeTTL is how long the upstream's "not found" for a key is
+	// remembered; zero means 1 minute, negative disables it.
+	NegativeTTL time.Duration
 	// OnFetch, if set, is called after every upstream fetch.
 	OnFetch func(op, upstream string, d time.Duration, err error)
 }
 
 // Mirror answers module proxy requests from storage and the upstream.
 type Mirror struct {
-	opts   Options
-	flight singleflight.Group
-	fills  sync.WaitGroup
+	opts     Options
+	flight   singleflight.Group
+	fills    sync.WaitGroup
+	negative *negativeCache // nil if disabled
 }
 
 // New returns a Mirror.
@@ -101,7 +105,14 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Mirror{opts: opts}
+	m := &Mirror{opts: opts}
+	switch {
+	case opts.NegativeTTL == 0:
+		m.negative = newNegativeCache(time.Minute, 100_000)
+	case opts.NegativeTTL > 0:
+		m.negative = newNegativeCache(opts.NegativeTTL, 100_000)
+	}
+	return m
 }
 
 // Wait blocks until every fill in progress has finished or ctx is done.
@@ -155,8 +166,21 @@ func moduleKey(path, file string) (string, error) {
 	return escPath + "/" + file, nil
 }
 
-// fetch runs an upstream call with timing and reporting.
-func (m *Mirror) fetch(ctx context.Context, op string, call func(ctx context.Context) error) error {
+// fetch runs an upstream call for the artifact at key with timing and
+// reporting. A "not found" is remembered for NegativeTTL and returned again
+// without asking the upstream.
+func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) error) error {
+	if err := m.negative.get(key); err != nil {
+		return err
+	}
+	err := m.fetchUpstream(ctx, op, call)
+	if upstream.IsNotExist(err) {
+		m.negative.put(key, err)
+	}
+	return err
+}
+
+func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx context.Context) error) error {
 	var answered upstream.Answered
 	start := time.Now()
 	err := call(upstream.WithReport(ctx, &answered))
@@ -198,7 +222,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
 		var b []byte
-		err := m.fetch(ctx, "info", func(ctx context.Context) (err error) {
+		err := m.fetch(ctx, "info", path+"/@v/"+query+".info", func(ctx context.Context) (err error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
 			defer cancel()
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -219,7 +243,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
 		m.prefetchLookup(ctx, path, query) // the .mod and .zip usually follow
 		var b []byte
-		err := m.fetch(ctx, "info", func(ctx context.Context) (err error) {
+		err := m.fetch(ctx, "info", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.Info(ctx, path, query)
 			return err
 		})
@@ -246,7 +270,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) ([]byte, Sourc
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
 		m.prefetchLookup(ctx, path, version)
 		var b []byte
-		err := m.fetch(ctx, "mod", func(ctx context.Context) (err error) {
+		err := m.fetch(ctx, "mod", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.GoMod(ctx, path, version)
 			return err
 		})
@@ -294,7 +318,7 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	err = m.fetch(ctx, "zip", func(ctx context.Context) error {
+	err = m.fetch(ctx, "zip", key, func(ctx context.Context) error {
 		body, size, err := m.opts.Upstream.Zip(ctx, path, version)
 		if err != nil {
 			return err
@@ -504,7 +528,7 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
 		var b []byte
-		err := m.fetch(fctx, op, func(ctx context.Context) (err error) {
+		err := m.fetch(fctx, op, key, func(ctx context.Context) (err error) {
 			b, err = get(ctx)
 			return err
 		})

@@ -31,6 +31,7 @@ type Serve struct {
 	LogLevel        string        `name:"log-level" help:"log level: debug, info, warn or error"`
 	FreshTimeout    time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
 	FetchTimeout    time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
+	NegativeTTL     time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
 	DirectDir       string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
 	DirectProcs     int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches"`
@@ -49,6 +50,7 @@ func Defaults() Serve {
 		LogLevel:        "info",
 		FreshTimeout:    3 * time.Second,
 		FetchTimeout:    10 * time.Minute,
+		NegativeTTL:     time.Minute,
 		ShutdownTimeout: 30 * time.Second,
 		DirectProcs:     4,
 	}
@@ -358,6 +360,9 @@ func (c *Serve) validate(src Sources) error {
 		if d.v <= 0 {
 			return bad(d.key, fmt.Errorf("must be positive, not %v", d.v))
 		}
+	}
+	if c.NegativeTTL < 0 {
+		return bad("negative-ttl", fmt.Errorf("must not be negative, not %v", c.NegativeTTL))
 	}
 	if c.DirectProcs < 1 {
 		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))

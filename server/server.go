@@ -80,6 +80,7 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		Verifier:     verifier,
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
+		NegativeTTL:  negativeTTL(cfg.NegativeTTL),
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,
 	})
@@ -108,6 +109,14 @@ func (s *Server) WaitFills(ctx context.Context) error {
 		return s.sumdb.Wait(ctx)
 	}
 	return nil
+}
+
+// negativeTTL maps the setting (0 disables) to cache.Options (negative disables).
+func negativeTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // Handler returns the server's HTTP handler.

@@ -744,3 +744,32 @@ func waitRefused(t *testing.T, addr string) {
 	}
 	t.Fatal("listener still accepting after shutdown began")
 }
+
+func TestNotFoundIsRememberedBriefly(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, nil)
+	for range 3 {
+		if r := get(t, s.URL+"/example.com/nope/@v/v1.0.0.info"); r.code != 410 {
+			t.Fatalf("unknown version: %d", r.code)
+		}
+	}
+	if n := up.Hits("/example.com/nope/@v/v1.0.0.info"); n != 1 {
+		t.Errorf("upstream asked %d times for a version it said does not exist, want 1", n)
+	}
+	off := start(t, up, func(c *config.Serve) { c.NegativeTTL = 0 })
+	get(t, off.URL+"/example.com/nope/@v/v2.0.0.info")
+	get(t, off.URL+"/example.com/nope/@v/v2.0.0.info")
+	if n := up.Hits("/example.com/nope/@v/v2.0.0.info"); n != 2 {
+		t.Errorf("with negative-ttl 0 the upstream was asked %d times, want 2", n)
+	}
+}
+
+func TestJSONLogFormat(t *testing.T) {
+	var buf syncBuffer
+	cfg := config.Defaults()
+	cfg.LogFormat = "json"
+	NewLogger(&buf, &cfg).Info("request", "path", "/x")
+	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"path":"/x"`) {
+		t.Errorf("json log line: %q", buf.String())
+	}
+}
