@@ -140,12 +140,15 @@ func goEnv(t *testing.T, proxy, sumdb string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "GO") && k != "GOROOT" && k != "GOPATH" && k != "GOCACHE" {
+		if strings.HasPrefix(k, "GO") && k != "GOROOT" && k != "GOCACHE" {
 			continue
 		}
 		env = append(env, kv)
 	}
 	return append(env,
+		// Its own GOPATH: the go command keeps checksum database state in
+		// $GOPATH/pkg/sumdb, which must not leak between tests.
+		"GOPATH="+t.TempDir(),
 		"GOPROXY="+proxy,
 		"GOSUMDB="+sumdb,
 		"GOMODCACHE="+t.TempDir(),

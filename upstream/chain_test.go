@@ -166,7 +166,7 @@ func TestChainFallThrough(t *testing.T) {
 				ctx := context.Background()
 				if tt.fault.hang {
 					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+					ctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
 					defer cancel()
 				}
 				var answered upstream.Answered
@@ -284,11 +284,11 @@ func (d *fakeDirect) Calls() int {
 	defer d.mu.Unlock()
 	return d.calls
 }
-func (d *fakeDirect) List(context.Context, string) ([]byte, error)           { return d.do() }
-func (d *fakeDirect) Latest(context.Context, string) ([]byte, error)         { return d.do() }
-func (d *fakeDirect) Info(context.Context, string, string) ([]byte, error)   { return d.do() }
-func (d *fakeDirect) GoMod(context.Context, string, string) ([]byte, error)  { return d.do() }
-func (d *fakeDirect) String() string                                         { return "direct" }
+func (d *fakeDirect) List(context.Context, string) ([]byte, error)          { return d.do() }
+func (d *fakeDirect) Latest(context.Context, string) ([]byte, error)        { return d.do() }
+func (d *fakeDirect) Info(context.Context, string, string) ([]byte, error)  { return d.do() }
+func (d *fakeDirect) GoMod(context.Context, string, string) ([]byte, error) { return d.do() }
+func (d *fakeDirect) String() string                                        { return "direct" }
 func (d *fakeDirect) Zip(context.Context, string, string) (io.ReadCloser, int64, error) {
 	b, err := d.do()
 	if err != nil {

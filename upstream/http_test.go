@@ -384,4 +384,3 @@ func TestFileProxy(t *testing.T) {
 		t.Errorf("Info of a missing file = %v; want not-exist", err)
 	}
 }
-
