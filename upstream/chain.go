@@ -69,9 +69,9 @@ func ParseChain(list string, opts Options) (*Chain, error) {
 			f = p
 		}
 		c.links = append(c.links, link{f: f, fallOnAnyErr: fallOnAny})
-		if elem == "off" {
-			// Like the go command: "off" fails hard, so nothing after it
-			// is ever tried.
+		if elem == "off" || elem == "direct" {
+			// Like the go command: "off" fails hard, and "direct" is the
+			// end of the line, so nothing after either is ever tried.
 			break
 		}
 	}

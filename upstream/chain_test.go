@@ -526,3 +526,13 @@ func TestChainReportsAnsweringUpstream(t *testing.T) {
 		}
 	})
 }
+
+func TestParseChainStopsAfterDirect(t *testing.T) {
+	c, err := upstream.ParseChain("direct|http://127.0.0.1:1,http://127.0.0.1:2", upstream.Options{Direct: &fakeDirect{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.String(); got != "direct" {
+		t.Errorf("chain = %q, want only \"direct\": the go command ignores what follows it", got)
+	}
+}
