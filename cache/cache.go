@@ -31,6 +31,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -118,14 +119,7 @@ func New(opts Options) *Mirror {
 // Wait blocks until every fill in progress has finished or ctx is done.
 // Call it after the HTTP server stops accepting requests.
 func (m *Mirror) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { m.fills.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return syncx.Wait(ctx, &m.fills)
 }
 
 // BadRequestError is a request for something that cannot exist, such as a

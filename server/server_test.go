@@ -26,8 +26,21 @@ import (
 type testServer struct {
 	*Server
 	URL  string
+	Addr string
 	Dir  string // storage dir
 	Logs *syncBuffer
+
+	cancel context.CancelFunc // begins a graceful shutdown, like SIGTERM
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// stop shuts the server down and returns what Serve returned.
+func (s *testServer) stop() error {
+	s.cancel()
+	s.once.Do(func() { s.err = <-s.done })
+	return s.err
 }
 
 type syncBuffer struct {
@@ -78,15 +91,15 @@ func run(t *testing.T, cfg *config.Serve) *testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }()
+	s := &testServer{Server: srv, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
+		Dir: cfg.StorageDir, Logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- srv.Serve(ctx, ln, nil) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := s.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testServer{Server: srv, URL: "http://" + ln.Addr().String(), Dir: cfg.StorageDir, Logs: logs}
+	return s
 }
 
 type response struct {
@@ -681,20 +694,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		}
 		return false
 	})
-	cfg := config.Defaults()
-	cfg.Listen, cfg.StorageDir, cfg.DirectDir = "127.0.0.1:0", t.TempDir(), t.TempDir()
-	cfg.Upstream, cfg.SumDB = up.URL, up.DBKey
-	srv, err := New(&cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }()
+	s := start(t, up, nil)
 	type result struct {
 		code int
 		body []byte
@@ -702,7 +702,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	resc := make(chan result, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/example.com/hello/@v/v1.0.0.zip")
+		resp, err := http.Get(s.URL + "/example.com/hello/@v/v1.0.0.zip")
 		if err != nil {
 			resc <- result{err: err}
 			return
@@ -712,18 +712,18 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		resc <- result{resp.StatusCode, b, err}
 	}()
 	<-inFill
-	cancel() // SIGTERM
+	s.cancel() // SIGTERM
 	// New connections are refused once shutdown has begun.
-	waitRefused(t, ln.Addr().String())
+	waitRefused(t, s.Addr)
 	close(release)
 	res := <-resc
 	if res.err != nil || res.code != 200 || !bytes.Equal(res.body, up.Module("example.com/hello", "v1.0.0").Zip) {
 		t.Errorf("in-flight request: %d, %d bytes, %v", res.code, len(res.body), res.err)
 	}
-	if err := <-done; err != nil {
+	if err := s.stop(); err != nil {
 		t.Errorf("Serve: %v", err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(cfg.StorageDir, ".gomirror", "tmp"))
+	entries, _ := os.ReadDir(filepath.Join(s.Dir, ".gomirror", "tmp"))
 	if len(entries) != 0 {
 		t.Errorf("temporary files left after shutdown: %v", entries)
 	}

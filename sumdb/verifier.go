@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
 
+	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -36,14 +37,7 @@ type Verifier struct {
 
 // Wait blocks until every lookup in progress has finished or ctx is done.
 func (v *Verifier) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { v.running.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return syncx.Wait(ctx, &v.running)
 }
 
 // VerifierOptions configures a Verifier.
