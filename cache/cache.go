@@ -73,6 +73,12 @@ type Options struct {
 	// temporary directory if it has one (storage.TempDirer), else os.TempDir().
 	TempDir string
 	Logger  *slog.Logger
+	// Prefetch, if positive, is how many .mod and .zip fills may run ahead of
+	// the client: a miss on a canonical .info starts the fills of that
+	// version's .mod and .zip, which the go command asks for next, so that
+	// they overlap with its requests instead of following them. Zero
+	// disables prefetching.
+	Prefetch int
 	// NegativeTTL is how long the upstream's "not found" for a key is
 	// remembered; zero means 1 minute, negative disables it.
 	NegativeTTL time.Duration
@@ -86,6 +92,7 @@ type Mirror struct {
 	flight   singleflight.Group
 	fills    sync.WaitGroup
 	negative *negativeCache // nil if disabled
+	prefetch chan struct{}  // semaphore for prefetches; nil if disabled
 }
 
 // New returns a Mirror.
@@ -107,6 +114,9 @@ func New(opts Options) *Mirror {
 		opts.Logger = slog.Default()
 	}
 	m := &Mirror{opts: opts}
+	if opts.Prefetch > 0 {
+		m.prefetch = make(chan struct{}, opts.Prefetch)
+	}
 	switch {
 	case opts.NegativeTTL == 0:
 		m.negative = newNegativeCache(time.Minute, 100_000)
@@ -235,7 +245,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		return nil, Miss, &BadRequestError{path, query, err}
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
-		m.prefetchLookup(ctx, path, query) // the .mod and .zip usually follow
+		m.prefetchVersion(ctx, path, query) // the .mod and .zip usually follow
 		var b []byte
 		err := m.fetch(ctx, "info", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -359,6 +369,40 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 		return err
 	}
 	return m.opts.Storage.Put(ctx, key, tmp)
+}
+
+// prefetchVersion starts the fills of path@version's .mod and .zip in the
+// background, if a prefetch slot is free; otherwise it starts only the
+// checksum database lookup. Failures are left for the client's own request
+// to meet and report.
+func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
+	select {
+	case m.prefetch <- struct{}{}:
+	default:
+		m.prefetchLookup(ctx, path, version)
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	m.fills.Add(1)
+	go func() {
+		defer m.fills.Done()
+		defer func() { <-m.prefetch }()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, _, err := m.GoMod(ctx, path, version); err != nil {
+				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "mod", "err", err)
+			}
+		})
+		wg.Go(func() {
+			obj, _, err := m.Zip(ctx, path, version)
+			if err != nil {
+				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "zip", "err", err)
+				return
+			}
+			obj.Body.Close()
+		})
+		wg.Wait()
+	}()
 }
 
 // prefetchLookup starts the checksum database lookup for path@version so

@@ -31,6 +31,7 @@ type Serve struct {
 	LogLevel        string        `name:"log-level" help:"log level: debug, info, warn or error"`
 	FreshTimeout    time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
 	FetchTimeout    time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
+	Prefetch        int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
 	NegativeTTL     time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
 	DirectDir       string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
@@ -50,6 +51,7 @@ func Defaults() Serve {
 		LogLevel:        "info",
 		FreshTimeout:    3 * time.Second,
 		FetchTimeout:    10 * time.Minute,
+		Prefetch:        16,
 		NegativeTTL:     time.Minute,
 		ShutdownTimeout: 30 * time.Second,
 		DirectProcs:     4,
@@ -360,6 +362,9 @@ func (c *Serve) validate(src Sources) error {
 		if d.v <= 0 {
 			return bad(d.key, fmt.Errorf("must be positive, not %v", d.v))
 		}
+	}
+	if c.Prefetch < 0 {
+		return bad("prefetch", fmt.Errorf("must not be negative, not %d", c.Prefetch))
 	}
 	if c.NegativeTTL < 0 {
 		return bad("negative-ttl", fmt.Errorf("must not be negative, not %v", c.NegativeTTL))

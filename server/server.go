@@ -80,6 +80,7 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		Verifier:     verifier,
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
+		Prefetch:     cfg.Prefetch,
 		NegativeTTL:  negativeTTL(cfg.NegativeTTL),
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,

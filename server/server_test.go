@@ -773,3 +773,39 @@ func TestJSONLogFormat(t *testing.T) {
 		t.Errorf("json log line: %q", buf.String())
 	}
 }
+
+func TestInfoMissPrefetchesModAndZip(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		prefetch int
+		stored   bool
+	}{
+		{"prefetch on", 4, true},
+		{"prefetch off", 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := fakeproxy.New(t)
+			s := start(t, up, func(c *config.Serve) { c.Prefetch = tt.prefetch })
+			if r := get(t, s.URL+"/example.com/hello/@v/v1.1.0.info"); r.code != 200 {
+				t.Fatalf("info: %d", r.code)
+			}
+			if err := s.WaitFills(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []string{"example.com/hello/@v/v1.1.0.mod", "example.com/hello/@v/v1.1.0.zip"} {
+				_, err := s.stored(key)
+				if got := err == nil; got != tt.stored {
+					t.Errorf("%s stored = %v, want %v (%v)", key, got, tt.stored, err)
+				}
+			}
+			// Whatever ran ahead, the client's own requests fetch nothing twice.
+			get(t, s.URL+"/example.com/hello/@v/v1.1.0.mod")
+			get(t, s.URL+"/example.com/hello/@v/v1.1.0.zip")
+			for _, p := range []string{"/example.com/hello/@v/v1.1.0.mod", "/example.com/hello/@v/v1.1.0.zip"} {
+				if n := up.Hits(p); n != 1 {
+					t.Errorf("upstream hits for %s = %d, want 1", p, n)
+				}
+			}
+		})
+	}
+}
