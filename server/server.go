@@ -69,9 +69,12 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
 		}
-		v = sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: cfg.NoSumDB, Logger: log})
+		// Tiles and records are verified whenever they are read and can be
+		// fetched again, so they skip the fsync that artifacts get.
+		dbStore := store.Unsynced()
+		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: cfg.NoSumDB, Logger: log})
 		verifier = v
-		dbProxy = sumdb.NewProxy(v, store, remote, time.Minute)
+		dbProxy = sumdb.NewProxy(v, dbStore, remote, time.Minute)
 	}
 
 	mirror := cache.New(cache.Options{

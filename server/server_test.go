@@ -809,3 +809,25 @@ func TestInfoMissPrefetchesModAndZip(t *testing.T) {
 		})
 	}
 }
+
+func TestDamagedTreeHeadIsRecovered(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, nil)
+	head := filepath.Join(s.Dir, ".gomirror", "sumdb", fakeproxy.DBName, "latest")
+	if err := os.MkdirAll(filepath.Dir(head), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(head, []byte("go.sum database tree\n\x00\x00torn"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, s.URL+"/example.com/hello/@v/v1.0.0.mod"); r.code != 200 {
+		t.Fatalf("with a damaged stored tree head: %d %s", r.code, r.body)
+	}
+	if !strings.Contains(s.Logs.String(), "tree head is damaged") {
+		t.Errorf("the damaged tree head was not reported in the log")
+	}
+	b, err := os.ReadFile(head)
+	if err != nil || !strings.HasPrefix(string(b), "go.sum database tree\n") || strings.Contains(string(b), "torn") {
+		t.Errorf("tree head not replaced by a verified one: %q, %v", b, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/storage"
@@ -239,7 +240,25 @@ func (o *clientOps) ReadConfig(file string) ([]byte, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return []byte{}, nil // first contact: no verified tree head yet
 	}
+	if err == nil && file == o.db.Name+"/latest" && len(b) > 0 {
+		// A tree head damaged on disk (say, by a power cut) would stop
+		// every lookup; start again from the database's word instead.
+		if verr := o.checkNote(b); verr != nil {
+			o.log.Error("stored checksum database tree head is damaged; starting over", "db", o.db.Name, "err", verr)
+			return []byte{}, nil
+		}
+	}
 	return b, err
+}
+
+// checkNote reports whether b is a tree head signed by the database.
+func (o *clientOps) checkNote(b []byte) error {
+	v, err := note.NewVerifier(o.db.Key)
+	if err != nil {
+		return err
+	}
+	_, err = note.Open(b, note.VerifierList(v))
+	return err
 }
 
 func (o *clientOps) WriteConfig(file string, old, new []byte) error {

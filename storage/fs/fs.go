@@ -34,6 +34,9 @@ const staleTemp = time.Hour
 // Store is a storage.Storage on local disk.
 type Store struct {
 	root string
+	// sync makes Put and AdoptFile fsync the file before renaming it, so
+	// that it survives an operating system crash, not only a process crash.
+	sync bool
 }
 
 var (
@@ -52,10 +55,16 @@ func New(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o755); err != nil {
 		return nil, fmt.Errorf("storage dir: %w", err)
 	}
-	s := &Store{root: root}
+	s := &Store{root: root, sync: true}
 	s.removeStaleTemps()
 	return s, nil
 }
+
+// Unsynced returns a Store over the same directory whose writes are atomic
+// but not fsynced: for data that is cheap to fetch again and checked when
+// read (the checksum database's tiles and records), where an fsync per
+// write would dominate the time taken.
+func (s *Store) Unsynced() *Store { return &Store{root: s.root, sync: false} }
 
 // Root returns the absolute path of the storage directory.
 func (s *Store) Root() string { return s.root }
@@ -134,8 +143,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	if _, err = io.Copy(tmp, ctxReader{ctx, r}); err != nil {
 		return err
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
+	if s.sync {
+		if err = tmp.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = tmp.Close(); err != nil {
 		return err
@@ -164,7 +175,9 @@ func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	if s.sync {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -21,6 +21,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceUnsynced(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Storage {
+		s, err := New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Unsynced()
+	})
+}
+
 func TestLayoutIsGOPROXYURLSpace(t *testing.T) {
 	dir := t.TempDir()
 	s, err := New(dir)
