@@ -446,14 +446,14 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 	}
 	var out []byte
 	err := m.fill(ctx, key, func(ctx context.Context) error {
+		if _, err := m.opts.Storage.Stat(ctx, key); err == nil {
+			return nil // filled by a fill that finished just before ours began
+		}
 		b, err := fetch(ctx)
 		if err != nil {
 			return err
 		}
-		if err := storage.PutBytes(ctx, m.opts.Storage, key, b); err != nil {
-			return err
-		}
-		return nil
+		return storage.PutBytes(ctx, m.opts.Storage, key, b)
 	})
 	if err != nil {
 		return nil, Miss, err
