@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
+#
+#   bench/run.sh                  all four (about 10 minutes on 2 cores)
+#   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
+#                                 need no network)
+#
+# WarmDownload and ColdFill fetch testdata/bigproject from the upstream that
+# `go env GOPROXY` names first; everything else stays on 127.0.0.1.
+# The full `go test -v` output is kept in a temporary file named at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+pattern=${1:-.}
+out=$(mktemp -t gomirror-bench-XXXXXX.txt)
+
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -srm), $(nproc) cores, $(go version | cut -d' ' -f3-)"
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== go test -run '^\$' -bench '$pattern' -benchtime 1x -timeout 60m -v ./bench/"
+start=$(date +%s)
+go test -run '^$' -bench "$pattern" -benchtime 1x -timeout 60m -v ./bench/ 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+elapsed=$(($(date +%s) - start))
+
+echo
+echo "== summary ($((elapsed / 60))m$((elapsed % 60))s; full output: $out)"
+awk '
+function num(x) { return x + 0 }
+function verdict(ok) { return ok ? "PASS" : "MISSED" }
+/^Benchmark[A-Za-z0-9_]+$/ { cur = $1; order[++n] = cur; next }
+/^Benchmark[A-Za-z0-9_]+-[0-9]+[ \t]/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i += 2) m[name, $(i + 1)] = $i
+	done[name] = 1
+	next
+}
+/^--- FAIL: Benchmark/ { name = $3; sub(/-[0-9]+$/, "", name); failed[name] = 1; next }
+/other processes used/ && cur != "" {
+	if (match($0, /\(([0-9.]+) of [0-9]+ cores\)/)) {
+		s = substr($0, RSTART + 1); split(s, a, " ")
+		if (!(cur in busy) || num(a[1]) > num(busy[cur])) busy[cur] = a[1]
+	}
+}
+/PROBLEM:|5xx during|answered [0-9]+ requests with a 5xx|failed requests|clients failed/ && cur != "" {
+	line = $0; sub(/^[ \t]+/, "", line); problems[cur] = problems[cur] "\n      ! " line
+}
+END {
+	for (k = 1; k <= n; k++) {
+		b = order[k]; short = b; sub(/^Benchmark/, "", short)
+		if (!(b in done)) { printf "  %-20s %s\n", short, (b in failed) ? "FAILED (see output)" : "no result (skipped?)"; continue }
+		if (short == "WarmDownload") {
+			printf "  %-20s ratio %.3f  (gomirror %.2f s, file:// %.2f s; medians)  target <= 1.3: %s\n", short,
+				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"], verdict(num(m[b, "ratio"]) <= 1.3)
+		} else if (short == "ColdFill") {
+			printf "  %-20s ratio %.3f  (gomirror %.2f s, upstream %.2f s; medians)  target <= 1.1: %s\n", short,
+				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"], verdict(num(m[b, "ratio"]) <= 1.1)
+		} else if (short == "CachedInfoRPS") {
+			printf "  %-20s ratio %.3f  (gomirror %.0f req/s p50 %.2f ms p99 %.2f ms; FileServer %.0f req/s p50 %.2f ms p99 %.2f ms)  no fixed target\n", short,
+				m[b, "ratio"], m[b, "req/s"], m[b, "ms-p50"], m[b, "ms-p99"], m[b, "req/s-baseline"], m[b, "ms-p50-baseline"], m[b, "ms-p99-baseline"]
+		} else if (short == "SameZip100Clients") {
+			ok = num(m[b, "MB-rss-growth"]) < 50 && num(m[b, "MB-rss-growth-warm"]) < 50
+			printf "  %-20s RSS growth cold %.1f MB, warm %.1f MB  target < 50 MB: %s\n", short,
+				m[b, "MB-rss-growth"], m[b, "MB-rss-growth-warm"], verdict(ok)
+			printf "  %-20s throughput cold %.0f MB/s (fill: first byte after %.2f s), warm %.0f MB/s, FileServer %.0f MB/s (ratio warm/FileServer %.3f)\n", "",
+				m[b, "MB/s"], m[b, "s/fill"], m[b, "MB/s-warm"], m[b, "MB/s-baseline"], m[b, "ratio"]
+		} else {
+			printf "  %-20s", short
+			for (key in m) { split(key, kk, SUBSEP); if (kk[1] == b) printf " %s %s", m[key], kk[2] }
+			printf "\n"
+		}
+		if (b in busy) printf "  %-20s other processes kept up to %s of the cores busy during a measurement\n", "", busy[b]
+		if (problems[b] != "") printf "%s\n", substr(problems[b], 2)
+	}
+}' "$out"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+exit "$status"
