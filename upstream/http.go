@@ -34,6 +34,10 @@ type Proxy struct {
 	base   *url.URL
 	name   string // base with any user info removed
 	client *http.Client
+	// bulk carries zips on connections of their own, so that a large
+	// download does not queue the small, latency-bound requests (.info,
+	// .mod, checksum lookups) behind it on one HTTP/2 connection.
+	bulk *http.Client
 }
 
 var _ Fetcher = (*Proxy)(nil)
@@ -64,7 +68,13 @@ func NewProxy(rawURL string, client *http.Client) (*Proxy, error) {
 	}
 	redacted := *u
 	redacted.User = nil
-	return &Proxy{base: u, name: redacted.String(), client: client}, nil
+	bulk := client
+	if t, ok := client.Transport.(*http.Transport); ok && u.Scheme != "file" {
+		c := *client
+		c.Transport = t.Clone()
+		bulk = &c
+	}
+	return &Proxy{base: u, name: redacted.String(), client: client, bulk: bulk}, nil
 }
 
 func (p *Proxy) String() string { return p.name }
@@ -97,7 +107,7 @@ func (p *Proxy) Zip(ctx context.Context, path, version string) (io.ReadCloser, i
 	if err != nil {
 		return nil, 0, p.wrap("zip", path, version, err)
 	}
-	resp, err := p.Get(ctx, rel)
+	resp, err := p.get(ctx, p.bulk, rel)
 	if err != nil {
 		return nil, 0, p.wrap("zip", path, version, err)
 	}
@@ -107,12 +117,16 @@ func (p *Proxy) Zip(ctx context.Context, path, version string) (io.ReadCloser, i
 // Get requests base/rel and returns the response if its status is 200;
 // otherwise it returns a *StatusError. The caller closes the body.
 func (p *Proxy) Get(ctx context.Context, rel string) (*http.Response, error) {
+	return p.get(ctx, p.client, rel)
+}
+
+func (p *Proxy) get(ctx context.Context, client *http.Client, rel string) (*http.Response, error) {
 	u := p.base.JoinPath(rel)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, redactErr(err, p.base)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
 
 // recordingServer answers every request with 200 and body, and records the
@@ -382,5 +384,45 @@ func TestFileProxy(t *testing.T) {
 	}
 	if _, err := p.Info(ctx, "example.com/MixedCase", "v1.0.0"); !IsNotExist(err) {
 		t.Errorf("Info of a missing file = %v; want not-exist", err)
+	}
+}
+
+func TestZipsUseTheirOwnConnections(t *testing.T) {
+	up := fakeproxy.New(t)
+	var mu sync.Mutex
+	conns := map[string]string{} // request path -> client address
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		conns[r.URL.Path] = r.RemoteAddr
+		mu.Unlock()
+		return false
+	})
+	p, err := NewProxy(up.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 { // the second round reuses whatever connections the first left idle
+		if _, err := p.Info(ctx, "example.com/hello", "v1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+		body, _, err := p.Zip(ctx, "example.com/hello", "v1.0.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, body)
+		body.Close()
+		if _, err := p.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	info, zip, mod := conns["/example.com/hello/@v/v1.0.0.info"], conns["/example.com/hello/@v/v1.0.0.zip"], conns["/example.com/hello/@v/v1.0.0.mod"]
+	if info != mod {
+		t.Errorf(".info and .mod on different connections (%s, %s): metadata connections are not reused", info, mod)
+	}
+	if zip == info {
+		t.Errorf("the zip shared the metadata connection %s", zip)
 	}
 }
