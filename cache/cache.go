@@ -409,7 +409,13 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 // that it runs while the artifact downloads.
 func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
 	if v := m.opts.Verifier; v != nil && !v.Exempt(path) {
-		go v.Lookup(ctx, path, version)
+		// Counted as a fill: shutdown waits for it like for the fill
+		// that started it.
+		m.fills.Add(1)
+		go func() {
+			defer m.fills.Done()
+			v.Lookup(ctx, path, version)
+		}()
 	}
 }
 

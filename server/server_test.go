@@ -620,6 +620,9 @@ func TestSumDBProxy(t *testing.T) {
 	if lookup.code != 200 || !strings.Contains(lookup.body, "example.com/hello v1.0.0 h1:") {
 		t.Fatalf("lookup: %d %q", lookup.code, lookup.body)
 	}
+	if err := s.WaitFills(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.stored("sumdb/" + fakeproxy.DBName + "/lookup/example.com/hello@v1.0.0"); err != nil {
 		t.Errorf("lookup not stored: %v", err)
 	}

@@ -36,9 +36,13 @@ type Verifier struct {
 	running sync.WaitGroup
 }
 
-// Wait blocks until every lookup in progress has finished or ctx is done.
+// Wait blocks until every lookup and background write in progress has
+// finished or ctx is done.
 func (v *Verifier) Wait(ctx context.Context) error {
-	return syncx.Wait(ctx, &v.running)
+	if err := syncx.Wait(ctx, &v.running); err != nil {
+		return err
+	}
+	return syncx.Wait(ctx, &v.ops.writes)
 }
 
 // VerifierOptions configures a Verifier.
@@ -189,8 +193,10 @@ type clientOps struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	configMu sync.Mutex // serialises WriteConfig's compare-and-swap
-	errs     sync.Map   // remote path -> error of its last failed fetch
+	configMu sync.Mutex     // serialises WriteConfig's compare-and-swap
+	errs     sync.Map       // remote path -> error of its last failed fetch
+	pending  sync.Map       // storage key -> *[]byte being written behind
+	writes   sync.WaitGroup // writes behind in progress
 }
 
 // lookupPath is the remote path the client reads for path@version.
@@ -287,15 +293,37 @@ func CacheKey(file string) string { return "sumdb/" + file }
 func (o *clientOps) ReadCache(file string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
-	return storage.ReadAll(ctx, o.store, CacheKey(file))
+	return o.read(ctx, CacheKey(file))
 }
 
 func (o *clientOps) WriteCache(file string, data []byte) {
-	ctx, cancel := o.ctx()
-	defer cancel()
-	if err := storage.PutBytes(ctx, o.store, CacheKey(file), data); err != nil {
-		o.log.Warn("storing checksum database data", "file", file, "err", err)
+	o.writeBehind(CacheKey(file), data)
+}
+
+// read returns the cached data at key, including data still being written.
+func (o *clientOps) read(ctx context.Context, key string) ([]byte, error) {
+	if b, ok := o.pending.Load(key); ok {
+		return *b.(*[]byte), nil
 	}
+	return storage.ReadAll(ctx, o.store, key)
+}
+
+// writeBehind stores data at key in the background: it is visible to read
+// at once, and a lookup does not wait for the disk (several files per
+// lookup, a millisecond each on a busy disk). Wait waits for the writes.
+func (o *clientOps) writeBehind(key string, data []byte) {
+	entry := &data // a pointer, so that only this write's entry is deleted
+	o.pending.Store(key, entry)
+	o.writes.Add(1)
+	go func() {
+		defer o.writes.Done()
+		ctx, cancel := o.ctx()
+		defer cancel()
+		if err := storage.PutBytes(ctx, o.store, key, data); err != nil {
+			o.log.Warn("storing checksum database data", "key", key, "err", err)
+		}
+		o.pending.CompareAndDelete(key, entry)
+	}()
 }
 
 func (o *clientOps) Log(msg string) { o.log.Debug("sumdb", "msg", msg) }
