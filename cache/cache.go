@@ -92,6 +92,7 @@ type Mirror struct {
 	flight   singleflight.Group
 	fills    sync.WaitGroup
 	negative *negativeCache // nil if disabled
+	pending  sync.Map       // storage key -> *[]byte of small artifacts being stored
 	prefetch chan struct{}  // semaphore for prefetches; nil if disabled
 }
 
@@ -205,18 +206,24 @@ func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx con
 // with a context that is not cancelled when the callers go away, bounded by
 // FetchTimeout, so that a fill is never abandoned half-way.
 func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Context) error) error {
+	_, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) { return nil, f(ctx) })
+	return err
+}
+
+// fillValue is fill for a fill that yields a value, shared by all callers.
+func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.Context) (any, error)) (any, error) {
 	ch := m.flight.DoChan(key, func() (any, error) {
 		m.fills.Add(1)
 		defer m.fills.Done()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
 		defer cancel()
-		return nil, f(fctx)
+		return f(fctx)
 	})
 	select {
 	case r := <-ch:
-		return r.Err
+		return r.Val, r.Err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -443,29 +450,56 @@ func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
 }
 
 // immutableBytes serves a small immutable artifact from storage, filling it
-// from fetch on a miss.
+// from fetch on a miss. A filled artifact is answered from memory while it
+// is written to storage in the background (see storeBehind).
 func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) ([]byte, Source, error) {
-	if b, err := storage.ReadAll(ctx, m.opts.Storage, key); err == nil {
+	if b, err := m.readSmall(ctx, key); err == nil {
 		return b, Hit, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Hit, err
 	}
-	var out []byte
-	err := m.fill(ctx, key, func(ctx context.Context) error {
-		if _, err := m.opts.Storage.Stat(ctx, key); err == nil {
-			return nil // filled by a fill that finished just before ours began
+	v, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) {
+		if b, err := m.readSmall(ctx, key); err == nil {
+			return b, nil // filled by a fill that finished just before ours began
 		}
 		b, err := fetch(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return storage.PutBytes(ctx, m.opts.Storage, key, b)
+		m.storeBehind(key, b)
+		return b, nil
 	})
 	if err != nil {
 		return nil, Miss, err
 	}
-	out, err = storage.ReadAll(ctx, m.opts.Storage, key)
-	return out, Miss, err
+	return v.([]byte), Miss, nil
+}
+
+// readSmall reads a small artifact, including one still being written.
+func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
+	if b, ok := m.pending.Load(key); ok {
+		return *b.(*[]byte), nil
+	}
+	return storage.ReadAll(ctx, m.opts.Storage, key)
+}
+
+// storeBehind writes a verified small artifact to storage in the background.
+// Until the write ends, readSmall answers from memory, so the client does
+// not wait for the disk and nothing is fetched twice; if the write fails,
+// the next request fetches the artifact again. Wait waits for the writes.
+func (m *Mirror) storeBehind(key string, b []byte) {
+	entry := &b // a pointer, so that only this write's entry is deleted
+	m.pending.Store(key, entry)
+	m.fills.Add(1)
+	go func() {
+		defer m.fills.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), m.opts.FetchTimeout)
+		defer cancel()
+		if err := storage.PutBytes(ctx, m.opts.Storage, key, b); err != nil {
+			m.opts.Logger.Error("storing artifact", "key", key, "err", err)
+		}
+		m.pending.CompareAndDelete(key, entry)
+	}()
 }
 
 // List answers $module/@v/list: the upstream's versions together with every
@@ -519,6 +553,12 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]st
 	if err != nil {
 		return versions, err
 	}
+	m.pending.Range(func(k, _ any) bool { // stored a moment from now
+		if key := k.(string); strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return true
+	})
 	for _, k := range keys {
 		name := strings.TrimPrefix(k, prefix)
 		ext := name[strings.LastIndexByte(name, '.')+1:]
