@@ -158,9 +158,13 @@ func BenchmarkCachedInfoRPS(b *testing.B) {
 	m := startMirror(b, tmp, "--storage-dir", store, "--upstream", up.URL, "--sumdb", up.DBKey)
 	fsURL := fileServer(b, store)
 
-	// Fill once, then check both servers give the same bytes.
+	// Fill once, then check both servers give the same bytes. gomirror
+	// answers a filled .info before its background write lands on disk,
+	// so wait for the file before asking the file server.
 	for _, p := range paths {
-		a, b1 := get(b, m.URL+p), get(b, fsURL+p)
+		a := get(b, m.URL+p)
+		waitForFile(b, filepath.Join(store, filepath.FromSlash(p)))
+		b1 := get(b, fsURL+p)
 		if !bytes.Equal(a, b1) {
 			b.Fatalf("%s: gomirror served %q, the file server %q", p, a, b1)
 		}
@@ -396,4 +400,19 @@ func get(b *testing.B, url string) []byte {
 		b.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
 	}
 	return body
+}
+
+// waitForFile polls until path exists, for at most 10 seconds.
+func waitForFile(b *testing.B, path string) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s did not appear within 10s", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
