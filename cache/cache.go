@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gomirror/gomirror/internal/syncx"
+	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -91,9 +92,9 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	fills    sync.WaitGroup
-	negative *negativeCache // nil if disabled
-	pending  sync.Map       // storage key -> *[]byte of small artifacts being stored
-	prefetch chan struct{}  // semaphore for prefetches; nil if disabled
+	negative *negativeCache      // nil if disabled
+	behind   *writebehind.Writer // small artifacts being stored
+	prefetch chan struct{}       // semaphore for prefetches; nil if disabled
 }
 
 // New returns a Mirror.
@@ -114,7 +115,7 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts}
+	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 	}
@@ -127,10 +128,14 @@ func New(opts Options) *Mirror {
 	return m
 }
 
-// Wait blocks until every fill in progress has finished or ctx is done.
-// Call it after the HTTP server stops accepting requests.
+// Wait blocks until every fill and background write in progress has
+// finished or ctx is done. Call it after the HTTP server stops accepting
+// requests.
 func (m *Mirror) Wait(ctx context.Context) error {
-	return syncx.Wait(ctx, &m.fills)
+	if err := syncx.Wait(ctx, &m.fills); err != nil {
+		return err
+	}
+	return m.behind.Wait(ctx)
 }
 
 // BadRequestError is a request for something that cannot exist, such as a
@@ -451,7 +456,7 @@ func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
 
 // immutableBytes serves a small immutable artifact from storage, filling it
 // from fetch on a miss. A filled artifact is answered from memory while it
-// is written to storage in the background (see storeBehind).
+// is written to storage in the background.
 func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) ([]byte, Source, error) {
 	if b, err := m.readSmall(ctx, key); err == nil {
 		return b, Hit, nil
@@ -466,7 +471,10 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 		if err != nil {
 			return nil, err
 		}
-		m.storeBehind(key, b)
+		// The client need not wait for the disk; until the write lands,
+		// readSmall answers from memory, so nothing is fetched twice. If
+		// it fails, the next request fetches the artifact again.
+		m.behind.Put(key, b)
 		return b, nil
 	})
 	if err != nil {
@@ -477,29 +485,7 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 
 // readSmall reads a small artifact, including one still being written.
 func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
-	if b, ok := m.pending.Load(key); ok {
-		return *b.(*[]byte), nil
-	}
-	return storage.ReadAll(ctx, m.opts.Storage, key)
-}
-
-// storeBehind writes a verified small artifact to storage in the background.
-// Until the write ends, readSmall answers from memory, so the client does
-// not wait for the disk and nothing is fetched twice; if the write fails,
-// the next request fetches the artifact again. Wait waits for the writes.
-func (m *Mirror) storeBehind(key string, b []byte) {
-	entry := &b // a pointer, so that only this write's entry is deleted
-	m.pending.Store(key, entry)
-	m.fills.Add(1)
-	go func() {
-		defer m.fills.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.FetchTimeout)
-		defer cancel()
-		if err := storage.PutBytes(ctx, m.opts.Storage, key, b); err != nil {
-			m.opts.Logger.Error("storing artifact", "key", key, "err", err)
-		}
-		m.pending.CompareAndDelete(key, entry)
-	}()
+	return m.behind.Read(ctx, key)
 }
 
 // List answers $module/@v/list: the upstream's versions together with every
@@ -553,12 +539,7 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]st
 	if err != nil {
 		return versions, err
 	}
-	m.pending.Range(func(k, _ any) bool { // stored a moment from now
-		if key := k.(string); strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
-		}
-		return true
-	})
+	keys = append(keys, m.behind.Pending(prefix)...) // stored a moment from now
 	for _, k := range keys {
 		name := strings.TrimPrefix(k, prefix)
 		ext := name[strings.LastIndexByte(name, '.')+1:]

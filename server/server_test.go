@@ -209,6 +209,20 @@ func TestServesProtocol(t *testing.T) {
 	})
 }
 
+// holdZip makes up hold the first zip request: inFill is closed when it
+// arrives, and the request goes on when release is closed.
+func holdZip(up *fakeproxy.Server) (inFill, release chan struct{}) {
+	inFill, release = make(chan struct{}), make(chan struct{})
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, ".zip") {
+			close(inFill)
+			<-release
+		}
+		return false
+	})
+	return inFill, release
+}
+
 func truncate(s string) string {
 	if len(s) > 80 {
 		return s[:80] + "..."
@@ -482,15 +496,7 @@ func TestConcurrentMissesFetchOnce(t *testing.T) {
 
 func TestClientDisconnectDoesNotAbortFill(t *testing.T) {
 	up := fakeproxy.New(t)
-	inFill := make(chan struct{})
-	release := make(chan struct{})
-	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.HasSuffix(r.URL.Path, ".zip") {
-			close(inFill)
-			<-release
-		}
-		return false
-	})
+	inFill, release := holdZip(up)
 	s := start(t, up, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/example.com/hello/@v/v1.0.0.zip", nil)
@@ -688,15 +694,7 @@ func TestReadyzFailsWhenStorageNotWritable(t *testing.T) {
 
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	up := fakeproxy.New(t)
-	inFill := make(chan struct{})
-	release := make(chan struct{})
-	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.HasSuffix(r.URL.Path, ".zip") {
-			close(inFill)
-			<-release
-		}
-		return false
-	})
+	inFill, release := holdZip(up)
 	s := start(t, up, nil)
 	type result struct {
 		code int

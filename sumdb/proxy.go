@@ -120,7 +120,7 @@ func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
 		return nil, upstream.NotExist(fmt.Sprintf("not found: %s is not looked up in the checksum database by this server", path))
 	}
 	key := p.key("lookup/" + rest)
-	if b, err := p.v.ops.read(ctx, key); err == nil {
+	if b, err := p.v.ops.behind.Read(ctx, key); err == nil {
 		return b, nil
 	}
 	// Looking up through the Verifier checks the record against the tree
@@ -128,7 +128,7 @@ func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
 	if _, err := p.v.Lookup(ctx, path, vers); err != nil {
 		return nil, err
 	}
-	if b, err := p.v.ops.read(ctx, key); err == nil {
+	if b, err := p.v.ops.behind.Read(ctx, key); err == nil {
 		return b, nil
 	}
 	return p.remote.Get(ctx, "lookup/"+rest) // verified, but storing failed
@@ -139,7 +139,7 @@ func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
 		return nil, &BadRequestError{fmt.Sprintf("malformed tile path %q", path)}
 	}
 	key := p.key(path)
-	if b, err := p.v.ops.read(ctx, key); err == nil {
+	if b, err := p.v.ops.behind.Read(ctx, key); err == nil {
 		return b, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -149,7 +149,7 @@ func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.v.ops.writeBehind(key, b)
+		p.v.ops.behind.Put(key, b)
 		return b, nil
 	})
 	if err != nil {

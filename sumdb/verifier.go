@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gomirror/gomirror/internal/syncx"
+	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -42,7 +43,7 @@ func (v *Verifier) Wait(ctx context.Context) error {
 	if err := syncx.Wait(ctx, &v.running); err != nil {
 		return err
 	}
-	return syncx.Wait(ctx, &v.ops.writes)
+	return v.ops.behind.Wait(ctx)
 }
 
 // VerifierOptions configures a Verifier.
@@ -64,7 +65,8 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	ops := &clientOps{db: db, store: store, remote: remote, timeout: opts.Timeout, log: opts.Logger}
+	ops := &clientOps{db: db, store: store, remote: remote, timeout: opts.Timeout, log: opts.Logger,
+		behind: writebehind.New(store, opts.Timeout, opts.Logger)}
 	v := &Verifier{db: db, noSumDB: opts.NoSumDB, ops: ops}
 	v.client.Store(v.newClient())
 	return v
@@ -193,10 +195,9 @@ type clientOps struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	configMu sync.Mutex     // serialises WriteConfig's compare-and-swap
-	errs     sync.Map       // remote path -> error of its last failed fetch
-	pending  sync.Map       // storage key -> *[]byte being written behind
-	writes   sync.WaitGroup // writes behind in progress
+	configMu sync.Mutex // serialises WriteConfig's compare-and-swap
+	errs     sync.Map   // remote path -> error of its last failed fetch
+	behind   *writebehind.Writer
 }
 
 // lookupPath is the remote path the client reads for path@version.
@@ -293,37 +294,13 @@ func CacheKey(file string) string { return "sumdb/" + file }
 func (o *clientOps) ReadCache(file string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
-	return o.read(ctx, CacheKey(file))
+	return o.behind.Read(ctx, CacheKey(file))
 }
 
+// WriteCache stores validated data behind the lookup: a lookup writes
+// several files, a millisecond each on a busy disk, and need not wait.
 func (o *clientOps) WriteCache(file string, data []byte) {
-	o.writeBehind(CacheKey(file), data)
-}
-
-// read returns the cached data at key, including data still being written.
-func (o *clientOps) read(ctx context.Context, key string) ([]byte, error) {
-	if b, ok := o.pending.Load(key); ok {
-		return *b.(*[]byte), nil
-	}
-	return storage.ReadAll(ctx, o.store, key)
-}
-
-// writeBehind stores data at key in the background: it is visible to read
-// at once, and a lookup does not wait for the disk (several files per
-// lookup, a millisecond each on a busy disk). Wait waits for the writes.
-func (o *clientOps) writeBehind(key string, data []byte) {
-	entry := &data // a pointer, so that only this write's entry is deleted
-	o.pending.Store(key, entry)
-	o.writes.Add(1)
-	go func() {
-		defer o.writes.Done()
-		ctx, cancel := o.ctx()
-		defer cancel()
-		if err := storage.PutBytes(ctx, o.store, key, data); err != nil {
-			o.log.Warn("storing checksum database data", "key", key, "err", err)
-		}
-		o.pending.CompareAndDelete(key, entry)
-	}()
+	o.behind.Put(CacheKey(file), data)
 }
 
 func (o *clientOps) Log(msg string) { o.log.Debug("sumdb", "msg", msg) }

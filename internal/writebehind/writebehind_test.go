@@ -1,0 +1,78 @@
+package writebehind
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/storage"
+	fsstore "github.com/gomirror/gomirror/storage/fs"
+)
+
+// gate holds every Put until released, then makes it fail with err if set.
+type gate struct {
+	storage.Storage
+	release chan struct{}
+	err     error
+}
+
+func (g *gate) Put(ctx context.Context, key string, r io.Reader) error {
+	<-g.release
+	if g.err != nil {
+		return g.err
+	}
+	return g.Storage.Put(ctx, key, r)
+}
+
+func newGate(t *testing.T, err error) (*gate, storage.Storage) {
+	s, e := fsstore.New(t.TempDir())
+	if e != nil {
+		t.Fatal(e)
+	}
+	return &gate{Storage: s, release: make(chan struct{}), err: err}, s
+}
+
+func TestReadableWhileWritingThenStored(t *testing.T) {
+	g, disk := newGate(t, nil)
+	w := New(g, time.Minute, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	w.Put("m.example/x/@v/v1.0.0.mod", []byte("module m.example/x\n"))
+	if b, err := w.Read(ctx, "m.example/x/@v/v1.0.0.mod"); err != nil || string(b) != "module m.example/x\n" {
+		t.Errorf("Read while the write is held: %q, %v", b, err)
+	}
+	if got := w.Pending("m.example/x/@v/"); !slices.Equal(got, []string{"m.example/x/@v/v1.0.0.mod"}) {
+		t.Errorf("Pending = %q", got)
+	}
+	if _, err := storage.ReadAll(ctx, disk, "m.example/x/@v/v1.0.0.mod"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("on disk before the write was released: %v", err)
+	}
+	close(g.release)
+	if err := w.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := storage.ReadAll(ctx, disk, "m.example/x/@v/v1.0.0.mod"); err != nil || string(b) != "module m.example/x\n" {
+		t.Errorf("after Wait: %q, %v", b, err)
+	}
+	if got := w.Pending(""); len(got) != 0 {
+		t.Errorf("still pending after Wait: %q", got)
+	}
+}
+
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	g, _ := newGate(t, errors.New("disk full"))
+	close(g.release)
+	w := New(g, time.Minute, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	w.Put("m.example/x/@v/v1.0.0.info", []byte("{}"))
+	if err := w.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Read(ctx, "m.example/x/@v/v1.0.0.info"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after a failed write: %v, want fs.ErrNotExist", err)
+	}
+}
