@@ -147,6 +147,11 @@ func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
 		}
 		notExist := IsNotExist(err)
 		switch {
+		case l.f.String() == "direct" && IsUnreachable(err) && best != nil && IsNotExist(best):
+			// Unlike the go command: a direct fetch that reached no server
+			// learned nothing, so a proxy's "not found" stands. Otherwise a
+			// mirror without VCS access would answer 5xx for every unknown
+			// module and break its clients' fallbacks and path probing.
 		case l.f.String() == "direct":
 			best, bestRank = err, rankDirect
 		case !notExist && bestRank <= rankProxy:

@@ -303,6 +303,7 @@ func (d *fakeDirect) Zip(context.Context, string, string) (io.ReadCloser, int64,
 func TestChainReportsMostInformativeError(t *testing.T) {
 	directNotFound := upstream.NotExist("direct: no such repository (direct's words)")
 	directBroken := errors.New("direct: git exploded (direct's words)")
+	directUnreachable := &upstream.UnreachableError{Text: "direct: Could not resolve host (direct's words)"}
 	tests := []struct {
 		name         string
 		first        fault
@@ -318,6 +319,8 @@ func TestChainReportsMostInformativeError(t *testing.T) {
 		{"of two not-founds the later is reported", fault404, ",", &fault410, nil, "410: second", true},
 		{"direct's not-found beats a proxy error", fault500, "|", nil, directNotFound, "direct's words", true},
 		{"direct's failure beats a proxy not-found", fault404, ",", nil, directBroken, "direct's words", false},
+		{"a proxy not-found beats direct reaching no server", fault404, ",", nil, directUnreachable, "404: first", true},
+		{"direct reaching no server beats a proxy error", fault500, "|", nil, directUnreachable, "direct's words", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -259,13 +259,34 @@ func goError(text string) error {
 		text = text[:2000] + "..."
 	}
 	for _, s := range []string{
+		"Could not resolve host", "Failed to connect", "Connection refused", "Connection timed out",
+		"Network is unreachable", "no such host", "i/o timeout", "connection refused",
+	} {
+		if strings.Contains(text, s) {
+			return &UnreachableError{Text: text}
+		}
+	}
+	for _, s := range []string{
 		"not found", "unknown revision", "invalid version", "no matching versions",
 		"does not contain package", "repository does not exist", "malformed module path",
-		"unrecognized import path", "no such host",
+		"unrecognized import path",
 	} {
 		if strings.Contains(text, s) {
 			return NotExist(text)
 		}
 	}
 	return errors.New(text)
+}
+
+// UnreachableError means a direct fetch could not reach the version control
+// server at all (name resolution, connection): it says nothing about whether
+// the module exists.
+type UnreachableError struct{ Text string }
+
+func (e *UnreachableError) Error() string { return e.Text }
+
+// IsUnreachable reports whether err means the source could not be reached.
+func IsUnreachable(err error) bool {
+	var ue *UnreachableError
+	return errors.As(err, &ue)
 }
