@@ -77,11 +77,7 @@ func BenchmarkWarmDownload(b *testing.B) {
 	if n := st.count5xx(); n > 0 {
 		b.Errorf("gomirror answered %d requests with a 5xx during the timed rounds", n)
 	}
-	mm, bm := median(mir), median(base)
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(mm, "s/mirror")
-	b.ReportMetric(bm, "s/baseline")
-	b.ReportMetric(mm/bm, "ratio")
+	reportRatio(b, mir, base)
 }
 
 // BenchmarkColdFill: `go mod download` of bigproject through a fresh gomirror
@@ -129,11 +125,7 @@ func BenchmarkColdFill(b *testing.B) {
 	b.StopTimer()
 
 	b.Logf("gomirror s/round %s; upstream s/round %s; load average after: %s", secs(mir), secs(base), loadAvg())
-	mm, bm := median(mir), median(base)
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(mm, "s/mirror")
-	b.ReportMetric(bm, "s/baseline")
-	b.ReportMetric(mm/bm, "ratio")
+	reportRatio(b, mir, base)
 }
 
 // BenchmarkCachedInfoRPS: 64 keep-alive clients hammer stored .info files for
@@ -415,4 +407,14 @@ func waitForFile(b *testing.B, path string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// reportRatio reports the medians of the mirror's and the baseline's round
+// times and their ratio.
+func reportRatio(b *testing.B, mir, base []float64) {
+	mm, bm := median(mir), median(base)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(mm, "s/mirror")
+	b.ReportMetric(bm, "s/baseline")
+	b.ReportMetric(mm/bm, "ratio")
 }

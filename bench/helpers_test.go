@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -242,11 +243,7 @@ func requestKind(path string) string {
 // durationSummary is, by kind, the count, sum, median and max of request
 // durations.
 func (s *logStats) durationSummary() string {
-	kinds := make([]string, 0, len(s.Durations))
-	for k := range s.Durations {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
+	kinds := slices.Sorted(maps.Keys(s.Durations))
 	var parts []string
 	for _, k := range kinds {
 		ds := slices.Clone(s.Durations[k])
@@ -272,20 +269,12 @@ func (s *logStats) count5xx() int {
 }
 
 func (s *logStats) String() string {
-	codes := make([]int, 0, len(s.Status))
-	for c := range s.Status {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
+	codes := slices.Sorted(maps.Keys(s.Status))
 	var parts []string
 	for _, c := range codes {
 		parts = append(parts, fmt.Sprintf("%d×%d", s.Status[c], c))
 	}
-	caches := make([]string, 0, len(s.Cache))
-	for c := range s.Cache {
-		caches = append(caches, c)
-	}
-	slices.Sort(caches)
+	caches := slices.Sorted(maps.Keys(s.Cache))
 	var cparts []string
 	for _, c := range caches {
 		cparts = append(cparts, fmt.Sprintf("%s=%d", c, s.Cache[c]))
