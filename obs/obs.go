@@ -68,9 +68,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry returns the registry, for collectors of other packages.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // ObserveRequest records one finished HTTP request.
 func (m *Metrics) ObserveRequest(r *Request) {
 	kind := r.Kind

@@ -41,15 +41,6 @@ func (r *Remote) Get(ctx context.Context, path string) ([]byte, error) {
 	return base.GetBytes(ctx, path)
 }
 
-// Via names the access point in use, resolving it if needed.
-func (r *Remote) Via(ctx context.Context) (string, error) {
-	base, err := r.resolve(ctx)
-	if err != nil {
-		return "", err
-	}
-	return base.String(), nil
-}
-
 // resolve finds the access point once; a failure is retried on the next call.
 func (r *Remote) resolve(ctx context.Context) (*upstream.Proxy, error) {
 	r.mu.Lock()

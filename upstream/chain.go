@@ -81,16 +81,6 @@ func ParseChain(list string, opts Options) (*Chain, error) {
 	return c, nil
 }
 
-// NewChain builds a chain from fetchers. fallOnAnyErr[i] says whether the
-// separator after fetchers[i] is '|' (true) or ',' (false).
-func NewChain(fetchers []Fetcher, fallOnAnyErr []bool) *Chain {
-	c := &Chain{}
-	for i, f := range fetchers {
-		c.links = append(c.links, link{f: f, fallOnAnyErr: i < len(fallOnAnyErr) && fallOnAnyErr[i]})
-	}
-	return c
-}
-
 // Link is one element of a chain.
 type Link struct {
 	Fetcher Fetcher
