@@ -85,6 +85,9 @@ type Options struct {
 	NegativeTTL time.Duration
 	// OnFetch, if set, is called after every upstream fetch.
 	OnFetch func(op, upstream string, d time.Duration, err error)
+	// OnVerify, if set, is called after every check against the checksum
+	// database with the file checked ("go.mod" or "zip") and its outcome.
+	OnVerify func(file string, err error)
 }
 
 // Mirror answers module proxy requests from storage and the upstream.
@@ -293,7 +296,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) ([]byte, Sourc
 		if err != nil {
 			return nil, err
 		}
-		if err := m.verify(path, func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
+		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
 			return nil, err
 		}
 		return b, nil
@@ -362,7 +365,7 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	if _, err := modzip.CheckZip(mv, tmp.Name()); err != nil {
 		return upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
 	}
-	if err := m.verify(path, func(v Verifier) error {
+	if err := m.verify(path, "zip", func(v Verifier) error {
 		h1, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
 		if err != nil {
 			return upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
@@ -431,12 +434,16 @@ func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
 	}
 }
 
-func (m *Mirror) verify(path string, check func(Verifier) error) error {
+func (m *Mirror) verify(path, file string, check func(Verifier) error) error {
 	v := m.opts.Verifier
 	if v == nil || v.Exempt(path) {
 		return nil
 	}
-	if err := check(v); err != nil {
+	err := check(v)
+	if m.opts.OnVerify != nil {
+		m.opts.OnVerify(file, err)
+	}
+	if err != nil {
 		m.opts.Logger.Error("verification failed; artifact refused", "module", path, "err", err)
 		return err
 	}

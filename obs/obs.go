@@ -25,6 +25,7 @@ type Metrics struct {
 	fetches         *prometheus.CounterVec
 	fetchDuration   *prometheus.HistogramVec
 	bytesServed     *prometheus.CounterVec
+	verifications   *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the collectors.
@@ -57,8 +58,12 @@ func NewMetrics() *Metrics {
 			Name: "gomirror_bytes_served_total",
 			Help: "Response body bytes sent, by kind of artifact.",
 		}, []string{"kind"}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomirror_verifications_total",
+			Help: "Checks of go.mod files and zips against the checksum database, by result: ok, mismatch (refused), unavailable (database unreachable), error.",
+		}, []string{"file", "result"}),
 	}
-	m.reg.MustRegister(m.requests, m.requestDuration, m.cache, m.fetches, m.fetchDuration, m.bytesServed,
+	m.reg.MustRegister(m.requests, m.requestDuration, m.cache, m.fetches, m.fetchDuration, m.bytesServed, m.verifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -93,6 +98,16 @@ func (m *Metrics) ObserveFetch(op, upstream string, d time.Duration, err error) 
 	}
 	m.fetches.WithLabelValues(op, upstream, result).Inc()
 	m.fetchDuration.WithLabelValues(op, upstream).Observe(d.Seconds())
+}
+
+// ObserveVerify records one check against the checksum database. classify
+// names the kind of failure ("mismatch", "unavailable", "error").
+func (m *Metrics) ObserveVerify(file string, err error, classify func(error) string) {
+	result := "ok"
+	if err != nil {
+		result = classify(err)
+	}
+	m.verifications.WithLabelValues(file, result).Inc()
 }
 
 func statusLabel(code int) string {

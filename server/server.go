@@ -87,6 +87,9 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		NegativeTTL:  negativeTTL(cfg.NegativeTTL),
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,
+		OnVerify: func(file string, err error) {
+			metrics.ObserveVerify(file, err, sumdb.Classify)
+		},
 	})
 	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics}
 

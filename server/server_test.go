@@ -340,6 +340,10 @@ func TestTamperedArtifactsRefusedAndNotStored(t *testing.T) {
 			if !strings.Contains(s.Logs.String(), "verification failed") {
 				t.Errorf("refusal not logged")
 			}
+			file := map[bool]string{true: "zip", false: "go.mod"}[tt.zip]
+			if m := get(t, s.URL+"/metrics").body; !strings.Contains(m, `gomirror_verifications_total{file="`+file+`",result="mismatch"} 1`) {
+				t.Errorf("metrics do not count the refused %s", file)
+			}
 			// An untouched version of the same module still verifies.
 			if r := get(t, s.URL+"/example.com/hello/@v/v1.1.0.zip"); r.code != 200 {
 				t.Errorf("good version: %d %s", r.code, r.body)
@@ -386,6 +390,9 @@ func TestChecksumDatabaseUnreachableFailsClosed(t *testing.T) {
 	}
 	if _, err := s.stored("example.com/hello/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("unverified zip stored: %v", err)
+	}
+	if m := get(t, s.URL+"/metrics").body; !strings.Contains(m, `gomirror_verifications_total{file="zip",result="unavailable"} 1`) {
+		t.Errorf("metrics do not count the check that could not reach the database")
 	}
 	up.SetHook(nil)
 	if r := get(t, s.URL+"/example.com/hello/@v/v1.0.0.zip"); r.code != 200 {

@@ -98,6 +98,19 @@ func (e *MismatchError) Error() string {
 		e.Module, e.Version, e.File, e.Got, "checksum database", e.Want, e.File)
 }
 
+// Classify names the kind of a verification failure for metrics:
+// "mismatch", "unavailable" or "error".
+func Classify(err error) string {
+	var mm *MismatchError
+	switch {
+	case errors.As(err, &mm):
+		return "mismatch"
+	case IsUnavailable(err):
+		return "unavailable"
+	}
+	return "error"
+}
+
 // Lookup fetches and verifies the database's go.sum lines for path@version,
 // both the module's and its go.mod's. The result is cached in storage, so
 // calling Lookup ahead of CheckZip or CheckGoMod overlaps the database round
