@@ -839,3 +839,32 @@ func TestDamagedTreeHeadIsRecovered(t *testing.T) {
 		t.Errorf("tree head not replaced by a verified one: %q, %v", b, err)
 	}
 }
+
+func TestDamagedTileNotStored(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, nil)
+	// Let the database grow a little, so that a tile exists.
+	if r := get(t, s.URL+"/sumdb/"+fakeproxy.DBName+"/lookup/example.com/hello@v1.0.0"); r.code != 200 {
+		t.Fatalf("lookup: %d %s", r.code, r.body)
+	}
+	const tile = "tile/8/0/000.p/1"
+	good := get(t, s.URL+"/sumdb/"+fakeproxy.DBName+"/"+tile)
+	if good.code != 200 || len(good.body) != 32 {
+		t.Fatalf("good tile: %d, %d bytes", good.code, len(good.body))
+	}
+	const other = "tile/8/1/000.p/1" // not fetched yet: the upstream will cut it short
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, other) {
+			w.Write([]byte("short"))
+			return true
+		}
+		return false
+	})
+	if r := get(t, s.URL+"/sumdb/"+fakeproxy.DBName+"/"+other); r.code != http.StatusBadGateway {
+		t.Errorf("damaged tile: %d, want 502", r.code)
+	}
+	s.WaitFills(context.Background())
+	if _, err := s.stored("sumdb/" + fakeproxy.DBName + "/" + other); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("damaged tile stored: %v", err)
+	}
+}

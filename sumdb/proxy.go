@@ -135,7 +135,8 @@ func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
 }
 
 func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
-	if _, err := tlog.ParseTilePath(path); err != nil {
+	tile, err := tlog.ParseTilePath(path)
+	if err != nil {
 		return nil, &BadRequestError{fmt.Sprintf("malformed tile path %q", path)}
 	}
 	key := p.key(path)
@@ -148,6 +149,16 @@ func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
 		b, err := p.remote.Get(ctx, path)
 		if err != nil {
 			return nil, err
+		}
+		if tile.L < 0 {
+			// A data tile's size says nothing about its content, and the
+			// go command never asks for one: pass it through unstored.
+			return b, nil
+		}
+		// A hash tile holds exactly W hashes. A tile of another size is
+		// damaged (truncated, padded); stored, it would be served forever.
+		if len(b) != tile.W*tlog.HashSize {
+			return nil, &UnavailableError{DB: p.Name(), Err: fmt.Errorf("tile %s: %d bytes, want %d", path, len(b), tile.W*tlog.HashSize)}
 		}
 		p.v.ops.behind.Put(key, b)
 		return b, nil
