@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var listening = regexp.MustCompile(`msg="gomirror listening" addr=(\S+)`)
+var listening = regexp.MustCompile(`msg="gomirror listening" addr=(\S+)|"msg":"gomirror listening","addr":"([^"]+)"`)
 
 // startMirror runs `gomirror serve` with args on a free loopback port and
 // waits until it listens. It is stopped with SIGTERM at the end of the test.
@@ -89,7 +90,7 @@ func startMirror(t *testing.T, args ...string) *mirror {
 			line := sc.Text()
 			m.logs.Write([]byte(line + "\n"))
 			if mm := listening.FindStringSubmatch(line); mm != nil {
-				addr <- mm[1]
+				addr <- mm[1] + mm[2]
 			}
 		}
 		io.Copy(io.Discard, stderr)
@@ -106,6 +107,20 @@ func startMirror(t *testing.T, args ...string) *mirror {
 	}
 	t.Cleanup(func() { m.stop(t) })
 	return m
+}
+
+// httpGet returns the body of a 200 response to GET url.
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	return string(b), err
 }
 
 // stop sends SIGTERM and waits for a clean exit.
