@@ -83,6 +83,12 @@ type Options struct {
 	// NegativeTTL is how long the upstream's "not found" for a key is
 	// remembered; zero means 1 minute, negative disables it.
 	NegativeTTL time.Duration
+	// ListTTL is how long a list or @latest answer that came from a
+	// "direct" upstream (version control, through the go command) is served
+	// from storage before the upstream is asked again: each such question
+	// costs a go and a git process. Zero asks every time. Answers from
+	// proxies are always fresh (FreshTimeout): proxies cache for themselves.
+	ListTTL time.Duration
 	// OnFetch, if set, is called after every upstream fetch.
 	OnFetch func(op, upstream string, d time.Duration, err error)
 	// OnVerify, if set, is called after every check against the checksum
@@ -95,7 +101,8 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	fills    sync.WaitGroup
-	negative *negativeCache      // nil if disabled
+	negative *expiring[error]    // upstream "not found" by key; nil if disabled
+	recent   *expiring[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
 	behind   *writebehind.Writer // small artifacts being stored
 	prefetch chan struct{}       // semaphore for prefetches; nil if disabled
 }
@@ -124,9 +131,12 @@ func New(opts Options) *Mirror {
 	}
 	switch {
 	case opts.NegativeTTL == 0:
-		m.negative = newNegativeCache(time.Minute, 100_000)
+		m.negative = newExpiring[error](time.Minute, 100_000)
 	case opts.NegativeTTL > 0:
-		m.negative = newNegativeCache(opts.NegativeTTL, 100_000)
+		m.negative = newExpiring[error](opts.NegativeTTL, 100_000)
+	}
+	if opts.ListTTL > 0 {
+		m.recent = newExpiring[struct{}](opts.ListTTL, 100_000)
 	}
 	return m
 }
@@ -183,7 +193,7 @@ func moduleKey(path, file string) (string, error) {
 // reporting. A "not found" is remembered for NegativeTTL and returned again
 // without asking the upstream.
 func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) error) error {
-	if err := m.negative.get(key); err != nil {
+	if err, ok := m.negative.get(key); ok {
 		return err
 	}
 	err := m.fetchUpstream(ctx, op, call)
@@ -503,16 +513,23 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 		return nil, Miss, &BadRequestError{path, "", err}
 	}
 	stored, storedErr := m.storedVersions(ctx, path, key)
-	fresh, err := m.mutable(ctx, "list", key, len(stored) > 0, func(ctx context.Context) ([]byte, error) {
-		return m.opts.Upstream.List(ctx, path)
-	})
-	if err != nil && (storedErr != nil || len(stored) == 0) {
-		return nil, Miss, err
-	}
-	src := Fresh
-	if err != nil {
-		src = Stale
-		m.opts.Logger.Warn("upstream failed; serving stored list", "module", path, "err", err)
+	var (
+		fresh, answerer = []byte(nil), ""
+		src             = Fresh
+	)
+	if _, ok := m.recent.get(key); ok && storedErr == nil {
+		src = Hit // asked the version control server less than ListTTL ago
+	} else {
+		fresh, answerer, err = m.mutable(ctx, "list", key, len(stored) > 0, func(ctx context.Context) ([]byte, error) {
+			return m.opts.Upstream.List(ctx, path)
+		})
+		if err != nil && (storedErr != nil || len(stored) == 0) {
+			return nil, Miss, err
+		}
+		if err != nil {
+			src = Stale
+			m.opts.Logger.Warn("upstream failed; serving stored list", "module", path, "err", err)
+		}
 	}
 	versions := slices.Clone(stored)
 	for v := range strings.FieldsSeq(string(fresh)) {
@@ -528,6 +545,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 	}
 	if src == Fresh {
 		m.storeIfChanged(ctx, key, b.Bytes())
+		m.markRecent(key, answerer)
 	}
 	return b.Bytes(), src, nil
 }
@@ -568,7 +586,10 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 		return nil, Miss, &BadRequestError{path, "", err}
 	}
 	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
-	b, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
+	if _, ok := m.recent.get(key); ok && storedErr == nil {
+		return stored, Hit, nil // asked the version control server less than ListTTL ago
+	}
+	b, answerer, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
 		b, err := m.opts.Upstream.Latest(ctx, path)
 		if err == nil {
 			_, err = parseInfo(b)
@@ -580,6 +601,7 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 	})
 	if err == nil {
 		m.storeIfChanged(ctx, key, b)
+		m.markRecent(key, answerer)
 		return b, Fresh, nil
 	}
 	if storedErr == nil {
@@ -591,7 +613,12 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 
 // mutable asks the upstream for a mutable answer, sharing the request among
 // concurrent callers. With a fallback in storage it waits only FreshTimeout.
-func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool, get func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+// It returns the answer and the name of the upstream that gave it.
+func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool, get func(ctx context.Context) ([]byte, error)) ([]byte, string, error) {
+	type answer struct {
+		b    []byte
+		from string
+	}
 	ch := m.flight.DoChan(key, func() (any, error) {
 		timeout := m.opts.FetchTimeout
 		if haveFallback {
@@ -599,21 +626,36 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
-		var b []byte
-		err := m.fetch(fctx, op, key, func(ctx context.Context) (err error) {
+		var (
+			b        []byte
+			answered upstream.Answered
+		)
+		err := m.fetch(upstream.WithReport(fctx, &answered), op, key, func(ctx context.Context) (err error) {
 			b, err = get(ctx)
 			return err
 		})
-		return b, err
+		if name := answered.Name(); name != "" {
+			upstream.Report(ctx, name)
+		}
+		return answer{b, answered.Name()}, err
 	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, r.Err
+			return nil, "", r.Err
 		}
-		return r.Val.([]byte), nil
+		a := r.Val.(answer)
+		return a.b, a.from, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
+	}
+}
+
+// markRecent remembers that key was just fetched from answerer: answers
+// from version control are reused for ListTTL.
+func (m *Mirror) markRecent(key, answerer string) {
+	if answerer == "direct" {
+		m.recent.put(key, struct{}{})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"strconv"
 	"strings"
@@ -36,10 +37,45 @@ type Serve struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
 	DirectDir       string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
 	DirectProcs     int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches"`
+	ListTTL         time.Duration `name:"list-ttl" help:"how long list and @latest answers fetched directly from version control are reused before asking again"`
+
+	Private string `name:"private" help:"private module path patterns, GOPRIVATE syntax: fetched only directly from version control, never named to an upstream proxy or the checksum database (default: go env GOPRIVATE)"`
+	NoProxy string `name:"noproxy" help:"more patterns fetched only directly from version control, GONOPROXY syntax (added to private)"`
+
+	VCSNetrc         string          `name:"vcs-netrc" help:".netrc file with credentials for version control hosts"`
+	VCSSSHKey        string          `name:"vcs-ssh-key" help:"SSH private key for ssh:// and git@ remotes"`
+	VCSSSHKnownHosts string          `name:"vcs-ssh-known-hosts" help:"known_hosts file for SSH remotes (unknown hosts are refused)"`
+	VCSCredentials   []VCSCredential `name:"vcs-credentials" help:"per-host credentials for version control: a YAML list of {host, username, password-env | password-file}"`
+
+	TLSCert string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set, together with tls-key"`
+	TLSKey  string `name:"tls-key" help:"TLS private key file (PEM)"`
+
+	Auth       string     `name:"auth" help:"who must present a token: off, private (private modules need one) or all"`
+	TokensFile string     `name:"tokens-file" help:"file of hashed client tokens, managed with gomirror token"`
+	AuthRules  []AuthRule `name:"auth-rules" help:"module patterns open only to named tokens: a YAML list of {modules, tokens}; first match wins"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
 	GoEnv func(vars ...string) (map[string]string, error) `name:"-"`
+}
+
+// VCSCredential is a username and secret for one version control host. The
+// secret itself is never part of the configuration: it is read from an
+// environment variable or a file when the server starts.
+type VCSCredential struct {
+	// Host is a host name ("git.corp.example", meaning https) or a base URL
+	// ("http://127.0.0.1:8080"), with a port if not the scheme's default.
+	Host         string `yaml:"host"`
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password-env"`
+	PasswordFile string `yaml:"password-file"`
+}
+
+// AuthRule restricts the modules matching Modules (GOPRIVATE syntax) to the
+// client tokens named in Tokens.
+type AuthRule struct {
+	Modules string   `yaml:"modules"`
+	Tokens  []string `yaml:"tokens"`
 }
 
 // Defaults returns the built-in defaults. Settings that default to what the
@@ -55,6 +91,8 @@ func Defaults() Serve {
 		NegativeTTL:     time.Minute,
 		ShutdownTimeout: 30 * time.Second,
 		DirectProcs:     4,
+		ListTTL:         time.Minute,
+		Auth:            "off",
 	}
 }
 
@@ -143,6 +181,12 @@ func apply(cfg any, src Sources) error {
 			if !ok {
 				return &Error{Key: key, Source: "file " + src.File, Err: errors.New("unknown setting")}
 			}
+			if structured(f.v) {
+				if err := node.Decode(f.v.Addr().Interface()); err != nil {
+					return &Error{Key: key, Source: "file " + src.File, Err: err}
+				}
+				continue
+			}
 			if node.Kind != yaml.ScalarNode {
 				return &Error{Key: key, Source: "file " + src.File, Err: errors.New("must be a single value")}
 			}
@@ -172,8 +216,21 @@ func apply(cfg any, src Sources) error {
 	return nil
 }
 
+// structured reports whether a setting is a list or a struct: YAML only in
+// the file, YAML (or JSON) text in the environment, and no flag.
+func structured(v reflect.Value) bool {
+	k := v.Kind()
+	return k == reflect.Slice || k == reflect.Struct || k == reflect.Map
+}
+
 // set parses s into the setting v.
 func set(v reflect.Value, s string) error {
+	if structured(v) {
+		if err := yaml.Unmarshal([]byte(s), v.Addr().Interface()); err != nil {
+			return fmt.Errorf("not valid YAML for this setting: %v", err)
+		}
+		return nil
+	}
 	switch p := v.Addr().Interface().(type) {
 	case *string:
 		*p = s
@@ -268,13 +325,16 @@ func (c *Serve) fillFromGoEnv(src Sources) error {
 	if !need {
 		return nil
 	}
-	env, err := c.GoEnv("GOPROXY", "GOSUMDB", "GONOSUMDB")
+	env, err := c.GoEnv("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
 	if err != nil {
 		return &Error{Key: "upstream", Source: "default", Err: fmt.Errorf("asking the go command (go env): %w; set upstream and sumdb explicitly", err)}
 	}
 	fromGoEnv := c.Upstream == ""
 	if c.Upstream == "" {
 		c.Upstream = env["GOPROXY"]
+		if c.Private == "" && which("private", src) == "default" {
+			c.Private = env["GOPRIVATE"]
+		}
 	}
 	if c.SumDB == "" {
 		c.SumDB = env["GOSUMDB"]
@@ -371,6 +431,93 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.DirectProcs < 1 {
 		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))
+	}
+	if c.ListTTL < 0 {
+		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))
+	}
+	for _, p := range []struct{ key, v string }{{"private", c.Private}, {"noproxy", c.NoProxy}, {"nosumdb", c.NoSumDB}} {
+		if err := checkPatterns(p.v); err != nil {
+			return bad(p.key, err)
+		}
+	}
+	for i, vc := range c.VCSCredentials {
+		if err := vc.check(); err != nil {
+			return bad("vcs-credentials", fmt.Errorf("entry %d: %w", i+1, err))
+		}
+	}
+	for _, f := range []struct{ key, v string }{{"vcs-netrc", c.VCSNetrc}, {"vcs-ssh-key", c.VCSSSHKey}, {"vcs-ssh-known-hosts", c.VCSSSHKnownHosts}, {"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
+		if f.v == "" {
+			continue
+		}
+		if _, err := os.Stat(f.v); err != nil {
+			return bad(f.key, err)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		key := "tls-key"
+		if c.TLSCert == "" {
+			key = "tls-cert"
+		}
+		return bad(key, errors.New("tls-cert and tls-key go together"))
+	}
+	switch c.Auth {
+	case "off":
+	case "private", "all":
+		if c.TokensFile == "" {
+			return bad("tokens-file", fmt.Errorf("required with auth %q", c.Auth))
+		}
+		if c.TLSCert == "" {
+			return bad("auth", errors.New("needs tls-cert and tls-key: the go command sends credentials only over HTTPS"))
+		}
+	default:
+		return bad("auth", fmt.Errorf("%q: want off, private or all", c.Auth))
+	}
+	for i, r := range c.AuthRules {
+		if strings.TrimSpace(r.Modules) == "" || len(r.Tokens) == 0 {
+			return bad("auth-rules", fmt.Errorf("entry %d: needs modules and at least one token name", i+1))
+		}
+		if err := checkPatterns(r.Modules); err != nil {
+			return bad("auth-rules", fmt.Errorf("entry %d: %w", i+1, err))
+		}
+	}
+	if len(c.AuthRules) > 0 && c.Auth == "off" {
+		return bad("auth-rules", errors.New("have no effect with auth off"))
+	}
+	return nil
+}
+
+// checkPatterns checks a GOPRIVATE-syntax list: comma-separated path
+// prefixes or globs as path.Match understands them.
+func checkPatterns(list string) error {
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("bad pattern %q: %v", p, err)
+		}
+	}
+	return nil
+}
+
+func (vc VCSCredential) check() error {
+	if vc.Host == "" {
+		return errors.New("host is required")
+	}
+	if strings.Contains(vc.Host, "://") {
+		u, err := url.Parse(vc.Host)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return fmt.Errorf("host %q: want a host name or an http(s) base URL without credentials", vc.Host)
+		}
+	} else if strings.ContainsAny(vc.Host, "/@ ") {
+		return fmt.Errorf("host %q: want a host name or an http(s) base URL", vc.Host)
+	}
+	if vc.Username == "" {
+		return fmt.Errorf("host %s: username is required", vc.Host)
+	}
+	if (vc.PasswordEnv == "") == (vc.PasswordFile == "") {
+		return fmt.Errorf("host %s: give exactly one of password-env and password-file", vc.Host)
 	}
 	return nil
 }

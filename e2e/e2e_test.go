@@ -66,14 +66,20 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var listening = regexp.MustCompile(`msg="gomirror listening" addr=(\S+)|"msg":"gomirror listening","addr":"([^"]+)"`)
+var listening = regexp.MustCompile(`msg="gomirror listening" addr=\S+ url=(\S+)|"msg":"gomirror listening","addr":"[^"]+","url":"([^"]+)"`)
 
 // startMirror runs `gomirror serve` with args on a free loopback port and
 // waits until it listens. It is stopped with SIGTERM at the end of the test.
 func startMirror(t *testing.T, args ...string) *mirror {
 	t.Helper()
+	return startMirrorEnv(t, nil, args...)
+}
+
+// startMirrorEnv is startMirror with env added to gomirror's environment.
+func startMirrorEnv(t *testing.T, env []string, args ...string) *mirror {
+	t.Helper()
 	cmd := exec.Command(gomirrorBin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	cmd.Env = append(append(os.Environ(), "GOFLAGS="), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +104,7 @@ func startMirror(t *testing.T, args ...string) *mirror {
 	}()
 	select {
 	case a := <-addr:
-		m.URL = "http://" + a
+		m.URL = a
 	case err := <-m.done:
 		t.Fatalf("gomirror exited before listening: %v\n%s", err, m.logs)
 	case <-time.After(30 * time.Second):

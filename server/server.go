@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
+	"github.com/gomirror/gomirror/vcscred"
 )
 
 // Server is an assembled gomirror server.
@@ -39,6 +43,11 @@ type Server struct {
 // New assembles a server from cfg. Errors in settings that are only checked
 // here (upstream and sumdb syntax) are *config.Error.
 func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
+	if cfg.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, &config.Error{Key: "tls-cert", Source: cfg.TLSCert, Err: err}
+		}
+	}
 	store, err := fsstore.New(cfg.StorageDir)
 	if err != nil {
 		return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
@@ -49,9 +58,27 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
 	}
 	direct.Timeout = cfg.FetchTimeout
+	credDir := filepath.Join(cfg.DirectDir, "credentials")
+	direct.Env, err = vcscred.Setup(credDir, vcscred.Config{
+		Credentials:   vcsCredentials(cfg.VCSCredentials),
+		Netrc:         cfg.VCSNetrc,
+		SSHKey:        cfg.VCSSSHKey,
+		SSHKnownHosts: cfg.VCSSSHKnownHosts,
+	})
+	if err != nil {
+		return nil, &config.Error{Key: "vcs-credentials", Source: "startup", Err: err}
+	}
 	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct})
 	if err != nil {
 		return nil, &config.Error{Key: "upstream", Source: cfg.Upstream, Err: err}
+	}
+	// Private modules go to their version control servers only, and are
+	// never named to the checksum database.
+	noProxy := joinPatterns(cfg.Private, cfg.NoProxy)
+	noSumDB := joinPatterns(cfg.Private, cfg.NoSumDB)
+	var fetcher upstream.Fetcher = chain
+	if noProxy != "" {
+		fetcher = &upstream.Route{Patterns: noProxy, Private: direct, Public: chain}
 	}
 	metrics := obs.NewMetrics()
 
@@ -72,15 +99,16 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		// Tiles and records are verified whenever they are read and can be
 		// fetched again, so they skip the fsync that artifacts get.
 		dbStore := store.Unsynced()
-		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: cfg.NoSumDB, Logger: log})
+		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
 		verifier = v
 		dbProxy = sumdb.NewProxy(v, dbStore, remote, time.Minute)
 	}
 
 	mirror := cache.New(cache.Options{
 		Storage:      store,
-		Upstream:     chain,
+		Upstream:     fetcher,
 		Verifier:     verifier,
+		ListTTL:      cfg.ListTTL,
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
 		Prefetch:     cfg.Prefetch,
@@ -102,8 +130,30 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.Handle("/", proxy.NewHandler(mirror, dbProxy, log))
 	s.handler = s.accessLog(mux)
-	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB, "nosumdb", cfg.NoSumDB)
+	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB,
+		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
+}
+
+// joinPatterns joins GOPRIVATE-syntax lists.
+func joinPatterns(lists ...string) string {
+	var all []string
+	for _, l := range lists {
+		for _, p := range strings.Split(l, ",") {
+			if p = strings.TrimSpace(p); p != "" && !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	return strings.Join(all, ",")
+}
+
+func vcsCredentials(in []config.VCSCredential) []vcscred.Credential {
+	out := make([]vcscred.Credential, len(in))
+	for i, c := range in {
+		out[i] = vcscred.Credential(c)
+	}
+	return out
 }
 
 // WaitFills blocks until every upstream fill and checksum database lookup
@@ -183,8 +233,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("gomirror listening", "addr", ln.Addr().String())
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -266,7 +322,13 @@ func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	n, err := w.ResponseWriter.(io.ReaderFrom).ReadFrom(r)
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r) // HTTP/1: sendfile for files
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r) // HTTP/2
+	}
 	w.n += n
 	return n, err
 }

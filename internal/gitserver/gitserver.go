@@ -43,7 +43,9 @@ package gitserver
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -74,10 +76,11 @@ type Server struct {
 	git string // path of the git binary
 	ts  *httptest.Server
 
-	mu     sync.Mutex
-	hook   func(w http.ResponseWriter, r *http.Request) bool
-	log    []string
-	stderr bytes.Buffer // http-backend's standard error
+	mu      sync.Mutex
+	hook    func(w http.ResponseWriter, r *http.Request) bool
+	log     []string
+	fetches []Fetch
+	stderr  bytes.Buffer // http-backend's standard error
 }
 
 // An Option configures New.
@@ -113,8 +116,16 @@ func New(t testing.TB, opts ...Option) *Server {
 		Stderr:     lockedWriter{&s.mu, &s.stderr},
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetch, err := readFetch(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		s.mu.Lock()
 		s.log = append(s.log, r.URL.Path)
+		if fetch != nil {
+			s.fetches = append(s.fetches, *fetch)
+		}
 		hook := s.hook
 		s.mu.Unlock()
 		if hook != nil && hook(w, r) {
@@ -169,6 +180,59 @@ func (s *Server) Requests() []string {
 	return slices.Clone(s.log)
 }
 
+// Fetch is one fetch negotiation a client sent to git-upload-pack.
+type Fetch struct {
+	Repo  string // the repository's URL path, like "/hello/git-upload-pack" minus the suffix
+	Wants int    // objects asked for
+	Haves int    // objects the client said it already has: 0 for a clone
+}
+
+// Fetches returns the fetch negotiations received, in order. A client with
+// an empty repository (a clone, or the go command's first fetch into its
+// module cache) sends no "have" lines.
+func (s *Server) Fetches() []Fetch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.fetches)
+}
+
+// readFetch reads the body of an upload-pack POST (leaving it readable for
+// the backend) and counts its want and have lines. It returns nil for other
+// requests and for protocol v2 commands other than fetch.
+func readFetch(r *http.Request) (*Fetch, error) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+		return nil, nil
+	}
+	raw, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	body := raw
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			return nil, err
+		}
+	}
+	text := string(body)
+	if strings.Contains(text, "command=") && !strings.Contains(text, "command=fetch") {
+		return nil, nil // protocol v2 ls-refs and the like
+	}
+	f := &Fetch{Repo: strings.TrimSuffix(r.URL.Path, "/git-upload-pack")}
+	// pkt-lines: 4 hex digits of length, then the payload.
+	f.Wants = strings.Count(text, "want ")
+	f.Haves = strings.Count(text, "have ")
+	if f.Wants == 0 {
+		return nil, nil
+	}
+	return f, nil
+}
+
 // Close stops the server: later requests fail to connect.
 func (s *Server) Close() { s.ts.Close() }
 
@@ -190,8 +254,20 @@ func (s *Server) RepoURL(name string) string { return s.cloneURL() + "/" + name 
 // GIT_CONFIG_GLOBAL at it.
 func (s *Server) GitConfig(t testing.TB) string {
 	t.Helper()
+	return s.writeGitConfig(t, s.cloneURL())
+}
+
+// PlainGitConfig is GitConfig without the credentials in the rewritten URL:
+// git must get them some other way (a credential helper, say).
+func (s *Server) PlainGitConfig(t testing.TB) string {
+	t.Helper()
+	return s.writeGitConfig(t, s.URL)
+}
+
+func (s *Server) writeGitConfig(t testing.TB, base string) string {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "gitconfig")
-	cfg := fmt.Sprintf("[url %q]\n\tinsteadOf = https://%s/\n", s.cloneURL()+"/", Host)
+	cfg := fmt.Sprintf("[url %q]\n\tinsteadOf = https://%s/\n", base+"/", Host)
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +345,12 @@ func (r *Repo) Tag(t testing.TB, tag string) {
 func (r *Repo) Branch(t testing.TB, name string) {
 	t.Helper()
 	r.git(t, "branch", "-f", name)
+}
+
+// Checkout switches the working tree to branch or commit ref.
+func (r *Repo) Checkout(t testing.TB, ref string) {
+	t.Helper()
+	r.git(t, "checkout", "-q", ref)
 }
 
 // git runs git in the working tree and returns its trimmed output.

@@ -1,0 +1,62 @@
+package upstream_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gomirror/gomirror/upstream"
+)
+
+func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
+	tests := []struct {
+		name        string
+		patterns    string
+		module      string
+		wantPrivate bool
+	}{
+		{"exact prefix", "corp.example", "corp.example/team/lib", true},
+		{"glob element", "*.corp.example", "git.corp.example/lib", true},
+		{"second pattern of a list", "other.example,corp.example/team", "corp.example/team/lib", true},
+		{"prefix stops at element boundary", "corp.example/team", "corp.example/teamwork/lib", false},
+		{"public module", "corp.example", "example.com/public", false},
+		{"no patterns", "", "corp.example/team/lib", false},
+	}
+	ops := []struct {
+		name string
+		call func(f upstream.Fetcher, ctx context.Context, path string) error
+	}{
+		{"list", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.List(ctx, p); return err }},
+		{"latest", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.Latest(ctx, p); return err }},
+		{"info", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.Info(ctx, p, "main"); return err }},
+		{"mod", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.GoMod(ctx, p, chainVer); return err }},
+		{"zip", func(f upstream.Fetcher, ctx context.Context, p string) error {
+			rc, _, err := f.Zip(ctx, p, chainVer)
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		for _, op := range ops {
+			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
+				private, public := &fakeDirect{}, &fakeDirect{}
+				r := &upstream.Route{Patterns: tt.patterns, Private: private, Public: public}
+				var answered upstream.Answered
+				if err := op.call(r, upstream.WithReport(t.Context(), &answered), tt.module); err != nil {
+					t.Fatal(err)
+				}
+				wantPriv, wantPub := 0, 1
+				if tt.wantPrivate {
+					wantPriv, wantPub = 1, 0
+				}
+				if private.Calls() != wantPriv || public.Calls() != wantPub {
+					t.Errorf("calls: private %d, public %d; want %d, %d", private.Calls(), public.Calls(), wantPriv, wantPub)
+				}
+				if tt.wantPrivate && answered.Name() != "direct" {
+					t.Errorf("answered = %q, want direct", answered.Name())
+				}
+			})
+		}
+	}
+}
