@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -211,8 +211,20 @@ func TestPrivateModulesEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	p := newPrivateRepo(t)
-	m := startPrivateMirror(t, p, "", "--list-ttl", "1s")
-	_ = tls.VersionTLS12
+	tokens := filepath.Join(t.TempDir(), "tokens.json")
+	devToken := addToken(t, tokens, "dev")
+	ciToken := addToken(t, tokens, "ci")
+	m := startPrivateMirror(t, p, fmt.Sprintf(`auth: private
+tokens-file: %s
+auth-rules:
+  - modules: %s/secret.git
+    tokens: [ci]
+`, tokens, gitserver.Host), "--list-ttl", "1s")
+	host := strings.TrimPrefix(m.URL, "https://")
+	netrc := filepath.Join(t.TempDir(), "netrc")
+	if err := os.WriteFile(netrc, []byte("machine "+host+" login dev password "+devToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	project := t.TempDir()
 	writeFiles(t, project, map[string]string{
@@ -232,6 +244,7 @@ func main() { fmt.Println(private.Version(), "|", private2.Version(), "|", hello
 	})
 	env := append(goEnv(t, m.URL, m.up.DBKey),
 		"GONOSUMDB="+gitserver.Host,
+		"NETRC="+netrc,
 		"SSL_CERT_FILE="+m.cert.CertFile, // trusts the test certificate
 	)
 	mustGo(ctx, t, project, env, "mod", "tidy")
@@ -240,9 +253,53 @@ func main() { fmt.Println(private.Version(), "|", private2.Version(), "|", hello
 		t.Errorf("program output %q, want %q", out, want)
 	}
 
+	// The same with GOAUTH instead of .netrc, into a fresh module cache.
+	authCmd := filepath.Join(t.TempDir(), "goauth.sh")
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n\\nAuthorization: Bearer %%s\\n\\n' %q %q\n", m.URL, ciToken)
+	if err := os.WriteFile(authCmd, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	envAuth := append(goEnv(t, m.URL, m.up.DBKey),
+		"GONOSUMDB="+gitserver.Host, "GOAUTH="+authCmd, "SSL_CERT_FILE="+m.cert.CertFile)
+	mustGo(ctx, t, project, envAuth, "mod", "download")
+	if out := mustGo(ctx, t, project, envAuth, "run", "."); !strings.Contains(out, "private v1.1.0") {
+		t.Errorf("program output with GOAUTH %q", out)
+	}
+
+	// Without the mirror's token, the go command is refused.
+	envNoAuth := append(goEnv(t, m.URL, m.up.DBKey), "GONOSUMDB="+gitserver.Host, "SSL_CERT_FILE="+m.cert.CertFile,
+		"NETRC="+filepath.Join(t.TempDir(), "none"))
+	if out, err := goCmd(ctx, t, project, envNoAuth, "mod", "download", p.path+"@v1.0.0"); err == nil || !strings.Contains(out, "401") {
+		t.Errorf("go mod download without a token: err %v, output %q; want a 401 failure", err, out)
+	}
+
 	mod := "/" + escaped(t, p.path)
+	zip := mod + "/@v/v1.1.0.zip"
+	for _, tt := range []struct {
+		name, path, user, password string
+		want                       int
+	}{
+		{"no credentials, private zip", zip, "", "", http.StatusUnauthorized},
+		{"wrong token, private zip", zip, "dev", devToken + "x", http.StatusUnauthorized},
+		{"unknown user, private list", mod + "/@v/list", "mallory", devToken, http.StatusUnauthorized},
+		{"no credentials, public module", "/example.com/hello/@v/v1.1.0.info", "", "", http.StatusOK},
+		{"token outside its rules", "/" + gitserver.Host + "/secret.git/@v/list", "dev", devToken, http.StatusForbidden},
+		{"valid token, private zip", zip, "dev", devToken, http.StatusOK},
+	} {
+		code, h, body := m.get(t, tt.path, tt.user, tt.password)
+		if code != tt.want {
+			t.Errorf("%s: %d %q, want %d", tt.name, code, body, tt.want)
+		}
+		if code == http.StatusUnauthorized && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Basic") {
+			t.Errorf("%s: 401 without WWW-Authenticate: Basic (got %q)", tt.name, h.Get("WWW-Authenticate"))
+		}
+		if code >= 400 && (strings.Contains(body, "private v1") || strings.Contains(body, "PK")) {
+			t.Errorf("%s: refusal carries module data: %q", tt.name, body)
+		}
+	}
+	get := func(path string) (int, http.Header, string) { return m.get(t, path, "dev", devToken) }
 	// Freshness: a tag pushed now shows up in list within the list TTL.
-	_, _, list := m.get(t, mod+"/@v/list", "", "")
+	_, _, list := get(mod + "/@v/list")
 	if !strings.Contains(list, "v1.1.0") || strings.Contains(list, "v1.2.0") {
 		t.Fatalf("list before the push = %q", list)
 	}
@@ -251,7 +308,7 @@ func main() { fmt.Println(private.Version(), "|", private2.Version(), "|", hello
 	p.repo.Checkout(t, "main")
 	pushed := time.Now()
 	for {
-		if _, _, list = m.get(t, mod+"/@v/list", "", ""); strings.Contains(list, "v1.2.0") {
+		if _, _, list = get(mod + "/@v/list"); strings.Contains(list, "v1.2.0") {
 			break
 		}
 		if time.Since(pushed) > 1*time.Second+30*time.Second {
@@ -261,30 +318,50 @@ func main() { fmt.Println(private.Version(), "|", private2.Version(), "|", hello
 	t.Logf("pushed tag appeared in list after %v (list TTL 1s)", time.Since(pushed).Round(time.Millisecond))
 
 	// A branch query resolves to the branch head, and follows it.
-	code, _, info := m.get(t, mod+"/@v/feature.info", "", "")
+	code, _, info := get(mod + "/@v/feature.info")
 	if code != http.StatusOK || !strings.Contains(info, p.featureAt[:12]) {
 		t.Fatalf("feature.info = %d %q, want a pseudo-version of %s", code, info, p.featureAt[:12])
 	}
 	p.repo.Checkout(t, "feature")
 	next := p.repo.Commit(t, map[string]string{"more.go": "package private\n"}, "feature 2")
 	p.repo.Checkout(t, "main")
-	if code, _, info = m.get(t, mod+"/@v/feature.info", "", ""); code != http.StatusOK || !strings.Contains(info, next[:12]) {
+	if code, _, info = get(mod + "/@v/feature.info"); code != http.StatusOK || !strings.Contains(info, next[:12]) {
 		t.Fatalf("feature.info after a new commit = %d %q, want a pseudo-version of %s", code, info, next[:12])
 	}
 	// An untagged commit on main resolves to a /v2 pseudo-version.
-	if code, _, info = m.get(t, mod+"/v2/@v/"+p.untagged[:12]+".info", "", ""); code != http.StatusOK || !strings.Contains(info, "v2.0.1-0.") {
+	if code, _, info = get(mod + "/v2/@v/" + p.untagged[:12] + ".info"); code != http.StatusOK || !strings.Contains(info, "v2.0.1-0.") {
 		t.Fatalf("untagged commit info = %d %q, want a v2.0.1-0. pseudo-version", code, info)
 	}
 
 	// A checksum database lookup of a private path is answered without
 	// asking anyone.
-	if code, _, body := m.get(t, "/sumdb/"+fakeproxy.DBName+"/lookup"+mod+"@v1.1.0", "", ""); code != http.StatusNotFound {
+	if code, _, body := get("/sumdb/" + fakeproxy.DBName + "/lookup" + mod + "@v1.1.0"); code != http.StatusNotFound {
 		t.Errorf("sumdb lookup of a private module = %d %q, want 404", code, body)
 	}
 	if leaks := m.leaks(); len(leaks) > 0 {
 		t.Errorf("the public upstream and its checksum database were asked about the private module: %q", leaks)
 	}
-	if logs := m.logs.String(); strings.Contains(logs, vcsPassword) {
-		t.Errorf("the VCS password is in gomirror's log")
+	logs := m.logs.String()
+	for name, secret := range map[string]string{"the VCS password": vcsPassword, "a client token": devToken, "the other client token": ciToken} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("%s is in gomirror's log", name)
+		}
 	}
+	if !strings.Contains(logs, "client=dev") || !strings.Contains(logs, "client=ci") {
+		t.Errorf("the access log does not name the authenticated clients")
+	}
+}
+
+// addToken runs `gomirror token add` and returns the secret it prints.
+func addToken(t *testing.T, file, name string) string {
+	t.Helper()
+	out, err := exec.Command(gomirrorBin, "token", "add", name, "--tokens-file", file).Output()
+	if err != nil {
+		t.Fatalf("gomirror token add %s: %v", name, err)
+	}
+	secret := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(secret, "gm_") || strings.Contains(secret, "\n") {
+		t.Fatalf("gomirror token add printed %q, want one gm_ token", out)
+	}
+	return secret
 }

@@ -122,6 +122,7 @@ func statusLabel(code int) string {
 type Request struct {
 	Method, Path string
 	Kind         string // list, latest, info, mod, zip, sumdb, health, metrics
+	Client       string // the authenticated client's token name, or ""
 	Status       int
 	Bytes        int64
 	Duration     time.Duration

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -102,4 +103,24 @@ func ParsePath(p string) (*Request, error) {
 		req.Version = v
 	}
 	return req, nil
+}
+
+// ModuleOf returns the module path a request names: the module of a proxy
+// request, or the module of a checksum database lookup. Requests that name
+// no module (tiles, latest, malformed paths) return ok false.
+func ModuleOf(r *http.Request) (path string, ok bool) {
+	req, err := ParsePath(r.URL.Path)
+	if err != nil {
+		return "", false
+	}
+	if req.Kind != KindSumDB {
+		return req.Module, true
+	}
+	lookup, ok := strings.CutPrefix(req.DBPath, "lookup/")
+	if !ok {
+		return "", false
+	}
+	escPath, _, _ := strings.Cut(lookup, "@")
+	path, err = module.UnescapePath(escPath)
+	return path, err == nil
 }

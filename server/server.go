@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/obs"
@@ -127,12 +128,39 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("/", proxy.NewHandler(mirror, dbProxy, log))
+	authn, err := auth.New(auth.Options{
+		Mode:       auth.Mode(cfg.Auth),
+		Private:    cfg.Private,
+		Rules:      authRules(cfg.AuthRules),
+		TokensFile: cfg.TokensFile,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, &config.Error{Key: "auth", Source: cfg.Auth, Err: err}
+	}
+	// Health checks stay anonymous; metrics need a token only with auth "all".
+	mux.Handle("GET /metrics", authn.Wrap(metrics.Handler(), nil))
+	mux.Handle("/", authn.Wrap(recordClient(proxy.NewHandler(mirror, dbProxy, log)), proxy.ModuleOf))
 	s.handler = s.accessLog(mux)
 	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB,
 		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
+}
+
+// recordClient notes the authenticated client's token name for the access log.
+func recordClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.RequestFrom(r.Context()).Client = auth.Identity(r.Context())
+		next.ServeHTTP(w, r)
+	})
+}
+
+func authRules(in []config.AuthRule) []auth.Rule {
+	out := make([]auth.Rule, len(in))
+	for i, r := range in {
+		out[i] = auth.Rule(r)
+	}
+	return out
 }
 
 // joinPatterns joins GOPRIVATE-syntax lists.
@@ -290,6 +318,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("cache", rec.Cache()),
 			slog.String("upstream", answered.Name()),
 			slog.String("remote", r.RemoteAddr),
+			slog.String("client", rec.Client),
 		)
 	})
 }

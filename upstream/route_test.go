@@ -27,8 +27,14 @@ func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
 	}{
 		{"list", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.List(ctx, p); return err }},
 		{"latest", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.Latest(ctx, p); return err }},
-		{"info", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.Info(ctx, p, "main"); return err }},
-		{"mod", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.GoMod(ctx, p, chainVer); return err }},
+		{"info", func(f upstream.Fetcher, ctx context.Context, p string) error {
+			_, err := f.Info(ctx, p, "main")
+			return err
+		}},
+		{"mod", func(f upstream.Fetcher, ctx context.Context, p string) error {
+			_, err := f.GoMod(ctx, p, chainVer)
+			return err
+		}},
 		{"zip", func(f upstream.Fetcher, ctx context.Context, p string) error {
 			rc, _, err := f.Zip(ctx, p, chainVer)
 			if err == nil {
