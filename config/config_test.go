@@ -199,6 +199,22 @@ func TestInvalidSettings(t *testing.T) {
 		{"listen without a port", "", nil, []string{"--listen=localhost"}, "listen", "flag --listen", "port"},
 		{"malformed YAML", "listen: [\n", nil, nil, "config", "file", "yaml"},
 		{"a YAML list at the top", "- listen\n", nil, nil, "config", "file", "yaml"},
+		{"unknown auth mode", "auth: some\n", nil, nil, "auth", "file", "want off, private or all"},
+		{"auth without a tokens file", "auth: private\n", nil, nil, "tokens-file", "default", "required"},
+		{"auth without TLS", "auth: all\ntokens-file: /tmp/t.json\n", nil, nil, "auth", "file", "only over HTTPS"},
+		{"tls-key without tls-cert", "", nil, []string{"--tls-key=" + os.DevNull}, "tls-cert", "default", "go together"},
+		{"a TLS file that does not exist", "tls-cert: /nonexistent/cert.pem\n", nil, nil, "tls-cert", "file", "no such file"},
+		{"VCS credential without a secret source", "vcs-credentials:\n  - host: git.corp.example\n    username: bot\n", nil, nil,
+			"vcs-credentials", "file", "exactly one of password-env and password-file"},
+		{"VCS credential with both secret sources", "", map[string]string{"GOMIRROR_VCS_CREDENTIALS": `[{host: git.corp.example, username: bot, password-env: A, password-file: /b}]`}, nil,
+			"vcs-credentials", "env GOMIRROR_VCS_CREDENTIALS", "exactly one"},
+		{"VCS credential host with credentials in it", "vcs-credentials:\n  - {host: 'https://u:p@git.corp.example', username: bot, password-env: X}\n", nil, nil,
+			"vcs-credentials", "file", "without credentials"},
+		{"VCS credentials not a list", "", map[string]string{"GOMIRROR_VCS_CREDENTIALS": "host: x"}, nil,
+			"vcs-credentials", "env GOMIRROR_VCS_CREDENTIALS", "YAML"},
+		{"bad private pattern", "", nil, []string{"--private=corp.example/[x"}, "private", "flag --private", "bad pattern"},
+		{"auth rules with auth off", "auth-rules:\n  - {modules: corp.example, tokens: [ci]}\n", nil, nil, "auth-rules", "file", "no effect"},
+		{"negative list-ttl", "", nil, []string{"--list-ttl=-1s"}, "list-ttl", "flag --list-ttl", "negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -389,5 +405,73 @@ func TestPointsAt(t *testing.T) {
 				t.Errorf("PointsAt(%q, %q) = %v; want %v", tt.list, tt.listen, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStructuredSettings(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `private: corp.example,*.corp.example
+vcs-credentials:
+  - host: git.corp.example
+    username: bot
+    password-env: CORP_TOKEN
+  - host: http://127.0.0.1:8080
+    username: ci
+    password-file: ` + secretFile + `
+auth: private
+tokens-file: /etc/gomirror/tokens.json
+tls-cert: ` + os.DevNull + `
+tls-key: ` + os.DevNull + `
+auth-rules:
+  - modules: corp.example/payroll
+    tokens: [payroll-ci, alice]
+`
+	cfg, err := load(t, sources(t, yaml, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCreds := []config.VCSCredential{
+		{Host: "git.corp.example", Username: "bot", PasswordEnv: "CORP_TOKEN"},
+		{Host: "http://127.0.0.1:8080", Username: "ci", PasswordFile: secretFile},
+	}
+	if !slices.Equal(cfg.VCSCredentials, wantCreds) {
+		t.Errorf("vcs-credentials = %+v, want %+v", cfg.VCSCredentials, wantCreds)
+	}
+	if len(cfg.AuthRules) != 1 || cfg.AuthRules[0].Modules != "corp.example/payroll" || !slices.Equal(cfg.AuthRules[0].Tokens, []string{"payroll-ci", "alice"}) {
+		t.Errorf("auth-rules = %+v", cfg.AuthRules)
+	}
+	if cfg.Private != "corp.example,*.corp.example" || cfg.Auth != "private" {
+		t.Errorf("private = %q, auth = %q", cfg.Private, cfg.Auth)
+	}
+
+	// The environment replaces the file's list as a whole, in YAML flow syntax.
+	env := map[string]string{"GOMIRROR_VCS_CREDENTIALS": `[{host: git.other.example, username: u, password-env: OTHER}]`}
+	cfg, err = load(t, sources(t, yaml, env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.VCSCredentials) != 1 || cfg.VCSCredentials[0].Host != "git.other.example" {
+		t.Errorf("vcs-credentials from env = %+v", cfg.VCSCredentials)
+	}
+}
+
+func TestPrivateDefaultsToGoEnv(t *testing.T) {
+	g := &fakeGoEnv{vars: map[string]string{"GOPROXY": "http://127.0.0.1:9/p", "GOSUMDB": "off", "GOPRIVATE": "corp.example"}}
+	cfg, err := load(t, sources(t, "", nil), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Private != "corp.example" {
+		t.Errorf("private = %q, want go env GOPRIVATE", cfg.Private)
+	}
+	cfg, err = load(t, sources(t, "", nil, "--private=other.example"), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Private != "other.example" {
+		t.Errorf("private = %q, want the flag's", cfg.Private)
 	}
 }

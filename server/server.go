@@ -12,8 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -39,16 +39,23 @@ type Server struct {
 	sumdb   *sumdb.Verifier // nil if the checksum database is off
 	metrics *obs.Metrics
 	handler http.Handler
+	credDir string // VCS credential files; "" if none
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
 // here (upstream and sumdb syntax) are *config.Error.
-func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
+func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if cfg.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return nil, &config.Error{Key: "tls-cert", Source: cfg.TLSCert, Err: err}
 		}
 	}
+	var credDir string
+	defer func() {
+		if err != nil && credDir != "" {
+			os.RemoveAll(credDir)
+		}
+	}()
 	store, err := fsstore.New(cfg.StorageDir)
 	if err != nil {
 		return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
@@ -59,7 +66,13 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
 	}
 	direct.Timeout = cfg.FetchTimeout
-	credDir := filepath.Join(cfg.DirectDir, "credentials")
+	// The credential files live outside storage (which may be served as a
+	// file:// tree) in a private temporary directory, removed by Run.
+	if len(cfg.VCSCredentials) > 0 || cfg.VCSNetrc != "" {
+		if credDir, err = os.MkdirTemp("", "gomirror-vcs-credentials-"); err != nil {
+			return nil, err
+		}
+	}
 	direct.Env, err = vcscred.Setup(credDir, vcscred.Config{
 		Credentials:   vcsCredentials(cfg.VCSCredentials),
 		Netrc:         cfg.VCSNetrc,
@@ -120,7 +133,7 @@ func New(cfg *config.Serve, log *slog.Logger) (*Server, error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 		},
 	})
-	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics}
+	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -254,6 +267,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
+	if s.credDir != "" {
+		defer os.RemoveAll(s.credDir)
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

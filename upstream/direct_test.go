@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,5 +361,67 @@ func TestDirectTimeoutKillsProcessGroup(t *testing.T) {
 				t.Error("the hanging git request was still open 10s after the deadline: the go command's git child survived")
 			}
 		})
+	}
+}
+
+// TestDirectBoundsConcurrentProcesses runs more fetches at once than the
+// Direct's process limit and reads, from a wrapper around the go command,
+// how many go processes ever ran at the same time.
+func TestDirectBoundsConcurrentProcesses(t *testing.T) {
+	const limit = 2
+	h := newHelloRepo(t)
+	d, err := upstream.NewDirect(gitserver.TempDir(t), limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Env = h.srv.Env(t)
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events")
+	// Each echo is one append-mode write, so lines never interleave.
+	wrapper := fmt.Sprintf("#!/bin/sh\necho start >> %q\n%q \"$@\"\nrc=$?\necho end >> %q\nexit $rc\n", events, goBin(t), events)
+	d.GoBin = filepath.Join(dir, "go-wrapper")
+	if err := os.WriteFile(d.GoBin, []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	calls := []func() error{
+		func() error { _, err := d.Info(t.Context(), h.path, "v1.0.0"); return err },
+		func() error { _, err := d.Info(t.Context(), h.path, "v1.1.0"); return err },
+		func() error { _, err := d.Info(t.Context(), h.path, "dev"); return err },
+		func() error { _, err := d.GoMod(t.Context(), h.path, "v1.0.0"); return err },
+		func() error { _, err := d.GoMod(t.Context(), h.path, "v1.1.0"); return err },
+		func() error { _, err := d.List(t.Context(), h.path); return err },
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(calls))
+	for i, call := range calls {
+		wg.Go(func() { errs[i] = call() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	b, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, peak, started := 0, 0, 0
+	for _, ev := range strings.Fields(string(b)) {
+		if ev == "start" {
+			running++
+			started++
+		} else {
+			running--
+		}
+		peak = max(peak, running)
+	}
+	t.Logf("%d go processes, at most %d at once (limit %d)", started, peak, limit)
+	if started != len(calls) {
+		t.Errorf("%d go processes started, want %d", started, len(calls))
+	}
+	if peak > limit {
+		t.Errorf("%d go processes ran at once; the limit is %d", peak, limit)
 	}
 }

@@ -230,18 +230,3 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
-// Remove deletes the files Setup wrote into dir.
-func Remove(dir string) error {
-	return errors.Join(
-		ignoreNotExist(os.Remove(filepath.Join(dir, "git-credentials"))),
-		ignoreNotExist(os.Remove(filepath.Join(dir, "netrc"))),
-	)
-}
-
-func ignoreNotExist(err error) error {
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	return err
-}
