@@ -341,6 +341,25 @@ func main() { fmt.Println(private.Version(), "|", private2.Version(), "|", hello
 	if leaks := m.leaks(); len(leaks) > 0 {
 		t.Errorf("the public upstream and its checksum database were asked about the private module: %q", leaks)
 	}
+	// A revoked token stops working on the running server.
+	if out, err := exec.Command(gomirrorBin, "token", "revoke", "dev", "--tokens-file", tokens).CombinedOutput(); err != nil {
+		t.Fatalf("gomirror token revoke dev: %v\n%s", err, out)
+	}
+	revoked := time.Now()
+	for {
+		code, _, _ := m.get(t, zip, "dev", devToken)
+		if code == http.StatusUnauthorized {
+			t.Logf("revoked token refused after %v", time.Since(revoked).Round(time.Millisecond))
+			break
+		}
+		if time.Since(revoked) > 10*time.Second {
+			t.Fatalf("revoked token still answered %d after %v", code, time.Since(revoked))
+		}
+	}
+	if code, _, _ := m.get(t, zip, "ci", ciToken); code != http.StatusOK {
+		t.Errorf("the other token after a revoke: %d, want 200", code)
+	}
+
 	logs := m.logs.String()
 	for name, secret := range map[string]string{"the VCS password": vcsPassword, "a client token": devToken, "the other client token": ciToken} {
 		if strings.Contains(logs, secret) {
