@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -102,7 +101,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		v        *sumdb.Verifier
 	)
 	if strings.TrimSpace(cfg.SumDB) != "off" {
-		db, err := parseSumDB(cfg.SumDB)
+		db, err := sumdb.Parse(cfg.SumDB)
 		if err != nil {
 			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
 		}
@@ -219,22 +218,6 @@ func negativeTTL(d time.Duration) time.Duration {
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// parseSumDB parses a GOSUMDB value, reading the go command's table of known
-// keys only when the value names a database without its key.
-func parseSumDB(value string) (*sumdb.DB, error) {
-	var known map[string]string
-	if name := strings.Fields(value); len(name) > 0 && !strings.Contains(name[0], "+") {
-		out, err := exec.Command("go", "env", "GOROOT").Output()
-		if err != nil {
-			return nil, fmt.Errorf("finding the go command's known keys (go env GOROOT): %v; give the database as <name>+<hash>+<key>", err)
-		}
-		if known, err = sumdb.KnownKeys(strings.TrimSpace(string(out))); err != nil {
-			return nil, err
-		}
-	}
-	return sumdb.ParseGOSUMDB(value, known)
-}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	obs.RequestFrom(r.Context()).Kind = "health"

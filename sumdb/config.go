@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -63,6 +64,23 @@ func ParseGOSUMDB(value string, knownKeys map[string]string) (*DB, error) {
 		db.URL = u
 	}
 	return db, nil
+}
+
+// Parse is ParseGOSUMDB with the known keys of the go command in PATH,
+// which it reads (through go env GOROOT) only when value names a database
+// without its key.
+func Parse(value string) (*DB, error) {
+	var known map[string]string
+	if name := strings.Fields(value); len(name) > 0 && !strings.Contains(name[0], "+") && name[0] != "off" {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			return nil, fmt.Errorf("finding the go command's known keys (go env GOROOT): %v; give the database as <name>+<hash>+<key>", err)
+		}
+		if known, err = KnownKeys(strings.TrimSpace(string(out))); err != nil {
+			return nil, err
+		}
+	}
+	return ParseGOSUMDB(value, known)
 }
 
 // knownKeyLine matches the entries of the go command's table of known
