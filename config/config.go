@@ -25,7 +25,7 @@ import (
 type Serve struct {
 	Listen          string        `name:"listen" help:"address to listen on"`
 	StorageDir      string        `name:"storage-dir" help:"directory for stored artifacts (default <user cache dir>/gomirror)"`
-	Upstream        string        `name:"upstream" help:"upstreams in GOPROXY syntax (default: go env GOPROXY)"`
+	Upstream        string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY)"`
 	SumDB           string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
 	NoSumDB         string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
 	LogFormat       string        `name:"log-format" help:"log format: text or json"`
@@ -46,6 +46,8 @@ type Serve struct {
 	VCSSSHKey        string          `name:"vcs-ssh-key" help:"SSH private key for ssh:// and git@ remotes"`
 	VCSSSHKnownHosts string          `name:"vcs-ssh-known-hosts" help:"known_hosts file for SSH remotes (unknown hosts are refused)"`
 	VCSCredentials   []VCSCredential `name:"vcs-credentials" help:"per-host credentials for version control: a YAML list of {host, username, password-env | password-file}"`
+
+	UpstreamGroups []UpstreamGroup `name:"upstream-groups" help:"named groups of equivalent mirrors that upstream may name: a YAML list of {name, mirrors, ...tuning}"`
 
 	TLSCert string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set, together with tls-key"`
 	TLSKey  string `name:"tls-key" help:"TLS private key file (PEM)"`
@@ -69,6 +71,57 @@ type VCSCredential struct {
 	Username     string `yaml:"username"`
 	PasswordEnv  string `yaml:"password-env"`
 	PasswordFile string `yaml:"password-file"`
+}
+
+// UpstreamGroup is a named set of equivalent mirrors. gomirror sends each
+// request to the healthiest, hedges slow requests, retries failures on the
+// next, and keeps a circuit breaker per mirror. Unset tuning fields take the
+// defaults of upstream.GroupOptions.
+type UpstreamGroup struct {
+	Name            string        `yaml:"name"`
+	Mirrors         []string      `yaml:"mirrors"`
+	Timeout         time.Duration `yaml:"timeout"`
+	Retries         *int          `yaml:"retries"`
+	RetryBackoff    time.Duration `yaml:"retry-backoff"`
+	MaxRetryAfter   time.Duration `yaml:"max-retry-after"`
+	Hedge           *bool         `yaml:"hedge"`
+	HedgeAfterMin   time.Duration `yaml:"hedge-after-min"`
+	LatencyWeight   float64       `yaml:"latency-weight"`
+	ErrorWeight     float64       `yaml:"error-weight"`
+	SwitchThreshold float64       `yaml:"switch-threshold"`
+	BreakerFailures int           `yaml:"breaker-failures"`
+	BreakerCooldown time.Duration `yaml:"breaker-cooldown"`
+	ProbeInterval   time.Duration `yaml:"probe-interval"`
+	ProbePath       string        `yaml:"probe-path"`
+}
+
+func (g UpstreamGroup) check(listen string) error {
+	switch {
+	case g.Name == "":
+		return errors.New("name is required")
+	case g.Name == "direct" || g.Name == "off" || g.Name == "noproxy" || strings.ContainsAny(g.Name, ",| :/"):
+		return fmt.Errorf("name %q: want a plain word, not direct, off or a URL", g.Name)
+	case len(g.Mirrors) == 0:
+		return fmt.Errorf("group %s: mirrors is required", g.Name)
+	}
+	for _, m := range g.Mirrors {
+		u, err := url.Parse(m)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("group %s: mirror %q: want an http(s) URL", g.Name, m)
+		}
+		if PointsAt(m, listen) {
+			return fmt.Errorf("group %s: mirror %q points at this server's own address", g.Name, m)
+		}
+	}
+	for _, d := range []time.Duration{g.Timeout, g.RetryBackoff, g.MaxRetryAfter, g.HedgeAfterMin, g.BreakerCooldown} {
+		if d < 0 {
+			return fmt.Errorf("group %s: durations must not be negative", g.Name)
+		}
+	}
+	if g.LatencyWeight < 0 || g.ErrorWeight < 0 || g.SwitchThreshold < 0 || g.BreakerFailures < 0 || (g.Retries != nil && *g.Retries < 0) {
+		return fmt.Errorf("group %s: weights, thresholds and counts must not be negative", g.Name)
+	}
+	return nil
 }
 
 // AuthRule restricts the modules matching Modules (GOPRIVATE syntax) to the
@@ -438,6 +491,22 @@ func (c *Serve) validate(src Sources) error {
 	for _, p := range []struct{ key, v string }{{"private", c.Private}, {"noproxy", c.NoProxy}, {"nosumdb", c.NoSumDB}} {
 		if err := checkPatterns(p.v); err != nil {
 			return bad(p.key, err)
+		}
+	}
+	groups := map[string]bool{}
+	for i, g := range c.UpstreamGroups {
+		if err := g.check(c.Listen); err != nil {
+			return bad("upstream-groups", fmt.Errorf("entry %d: %w", i+1, err))
+		}
+		if groups[g.Name] {
+			return bad("upstream-groups", fmt.Errorf("group %s is defined twice", g.Name))
+		}
+		groups[g.Name] = true
+	}
+	for _, elem := range strings.FieldsFunc(c.Upstream, func(r rune) bool { return r == ',' || r == '|' }) {
+		elem = strings.TrimSpace(elem)
+		if elem != "direct" && elem != "off" && !strings.Contains(elem, "://") && !groups[elem] {
+			return bad("upstream", fmt.Errorf("%q is not a URL, direct, off or the name of an upstream group", elem))
 		}
 	}
 	for i, vc := range c.VCSCredentials {

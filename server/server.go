@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,8 @@ type Server struct {
 	sumdb   *sumdb.Verifier // nil if the checksum database is off
 	metrics *obs.Metrics
 	handler http.Handler
-	credDir string // VCS credential files; "" if none
+	credDir string            // VCS credential files; "" if none
+	groups  []*upstream.Group // probed while serving
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -81,7 +83,17 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, &config.Error{Key: "vcs-credentials", Source: "startup", Err: err}
 	}
-	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct})
+	groups := map[string]*upstream.Group{}
+	var groupList []*upstream.Group
+	for _, gc := range cfg.UpstreamGroups {
+		g, err := upstream.NewGroup(gc.Name, gc.Mirrors, client, groupOptions(gc, log))
+		if err != nil {
+			return nil, &config.Error{Key: "upstream-groups", Source: gc.Name, Err: err}
+		}
+		groups[gc.Name] = g
+		groupList = append(groupList, g)
+	}
+	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct, Groups: groups})
 	if err != nil {
 		return nil, &config.Error{Key: "upstream", Source: cfg.Upstream, Err: err}
 	}
@@ -132,7 +144,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 		},
 	})
-	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir}
+	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList}
+	metrics.WatchMirrors(s.mirrorMetrics)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -152,11 +165,78 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	// Health checks stay anonymous; metrics need a token only with auth "all".
 	mux.Handle("GET /metrics", authn.Wrap(metrics.Handler(), nil))
+	mux.Handle("GET /upstreams", authn.Wrap(http.HandlerFunc(s.upstreams), nil))
 	mux.Handle("/", authn.Wrap(recordClient(proxy.NewHandler(mirror, dbProxy, log)), proxy.ModuleOf))
 	s.handler = s.accessLog(mux)
 	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB,
 		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
+}
+
+// groupOptions maps a group's config to upstream.GroupOptions.
+func groupOptions(gc config.UpstreamGroup, log *slog.Logger) upstream.GroupOptions {
+	o := upstream.GroupOptions{
+		Timeout:         gc.Timeout,
+		RetryBackoff:    gc.RetryBackoff,
+		MaxRetryAfter:   gc.MaxRetryAfter,
+		HedgeAfterMin:   gc.HedgeAfterMin,
+		LatencyWeight:   gc.LatencyWeight,
+		ErrorWeight:     gc.ErrorWeight,
+		SwitchThreshold: gc.SwitchThreshold,
+		BreakerFailures: gc.BreakerFailures,
+		BreakerCooldown: gc.BreakerCooldown,
+		ProbeInterval:   gc.ProbeInterval,
+		ProbePath:       gc.ProbePath,
+		Logger:          log,
+	}
+	if gc.Retries != nil {
+		o.Retries = *gc.Retries
+		if o.Retries == 0 {
+			o.Retries = -1 // none
+		}
+	}
+	if gc.Hedge != nil && !*gc.Hedge {
+		o.NoHedge = true
+	}
+	return o
+}
+
+// mirrorStatus returns every group's mirrors.
+func (s *Server) mirrorStatus() []upstream.MirrorStatus {
+	var out []upstream.MirrorStatus
+	for _, g := range s.groups {
+		out = append(out, g.Status()...)
+	}
+	return out
+}
+
+func (s *Server) mirrorMetrics() []obs.Mirror {
+	st := s.mirrorStatus()
+	out := make([]obs.Mirror, len(st))
+	for i, m := range st {
+		breaker := map[string]int{"closed": 0, "half-open": 1, "open": 2}[m.Breaker]
+		out[i] = obs.Mirror{Group: m.Group, URL: m.URL, Score: m.Score, P50: m.P50, P95: m.P95,
+			ErrorRate: m.ErrorRate, Breaker: breaker, Preferred: m.Preferred, Requests: m.Requests, Failures: m.Failures}
+	}
+	return out
+}
+
+// upstreams answers /upstreams: the chain and the state of every mirror of
+// its groups, as JSON.
+func (s *Server) upstreams(w http.ResponseWriter, r *http.Request) {
+	obs.RequestFrom(r.Context()).Kind = "upstreams"
+	mirrors := s.mirrorStatus()
+	if mirrors == nil {
+		mirrors = []upstream.MirrorStatus{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(struct {
+		Upstream string                  `json:"upstream"`
+		Mirrors  []upstream.MirrorStatus `json:"mirrors"`
+	}{s.cfg.Upstream, mirrors})
 }
 
 // recordClient notes the authenticated client's token name for the access log.
@@ -258,6 +338,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProbes()
+	for _, g := range s.groups {
+		go g.Run(probes)
 	}
 	errc := make(chan error, 1)
 	scheme := "http"

@@ -11,7 +11,8 @@ import (
 )
 
 // Remote reads a checksum database the way the go command does: through the
-// first upstream proxy that answers /sumdb/<name>/supported, else directly.
+// first upstream proxy (or group of mirrors) that answers
+// /sumdb/<name>/supported, else directly.
 type Remote struct {
 	db     *DB
 	chain  *upstream.Chain
@@ -19,8 +20,27 @@ type Remote struct {
 	client *http.Client
 
 	mu   sync.Mutex
-	base *upstream.Proxy // resolved access point; nil until resolved
+	base getter // resolved access point; nil until resolved
 }
+
+// getter is what Remote needs of an upstream: *upstream.Proxy and
+// *upstream.Group (which picks its healthiest mirror) both have it.
+type getter interface {
+	GetBytes(ctx context.Context, rel string) ([]byte, error)
+	String() string
+}
+
+// under is g's subtree at prefix.
+type under struct {
+	g      getter
+	prefix string
+}
+
+func (u under) GetBytes(ctx context.Context, rel string) ([]byte, error) {
+	return u.g.GetBytes(ctx, u.prefix+"/"+rel)
+}
+
+func (u under) String() string { return u.g.String() + "/" + u.prefix }
 
 // NewRemote returns a Remote for db that looks for proxy support along chain.
 // client may be nil.
@@ -42,7 +62,7 @@ func (r *Remote) Get(ctx context.Context, path string) ([]byte, error) {
 }
 
 // resolve finds the access point once; a failure is retried on the next call.
-func (r *Remote) resolve(ctx context.Context) (*upstream.Proxy, error) {
+func (r *Remote) resolve(ctx context.Context) (getter, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.base != nil {
@@ -50,18 +70,14 @@ func (r *Remote) resolve(ctx context.Context) (*upstream.Proxy, error) {
 	}
 	rel := "sumdb/" + r.db.Name
 	for _, l := range r.chain.Links() {
-		p, ok := l.Fetcher.(*upstream.Proxy)
+		p, ok := l.Fetcher.(getter)
 		if !ok {
 			break // "direct" or "off": connect to the database itself
 		}
 		_, err := p.GetBytes(ctx, rel+"/supported")
 		if err == nil {
-			via, err := upstream.NewProxy(p.URL().JoinPath(rel).String(), r.client)
-			if err != nil {
-				return nil, err
-			}
-			r.base = via
-			return via, nil
+			r.base = under{p, rel}
+			return r.base, nil
 		}
 		if !upstream.IsNotExist(err) && !l.FallOnAnyErr {
 			return nil, &UnavailableError{DB: r.db.Name, Err: fmt.Errorf("%s: %w", p, err)}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -29,6 +30,9 @@ type Options struct {
 	Client *http.Client
 	// Direct is used for the "direct" element; nil means "direct" is refused.
 	Direct Fetcher
+	// Groups are the named groups of mirrors an element may name instead
+	// of a URL.
+	Groups map[string]*Group
 }
 
 // ParseChain parses a list in GOPROXY syntax: URLs, "direct" and "off",
@@ -62,6 +66,13 @@ func ParseChain(list string, opts Options) (*Chain, error) {
 		case "noproxy":
 			return nil, errors.New(`"noproxy" is reserved by the go command and cannot be used`)
 		default:
+			if g, ok := opts.Groups[elem]; ok {
+				f = g
+				break
+			}
+			if !strings.Contains(elem, "://") {
+				return nil, fmt.Errorf("upstream %q: want a URL with a scheme (https://...), direct, off or the name of an upstream group", elem)
+			}
 			p, err := NewProxy(elem, opts.Client)
 			if err != nil {
 				return nil, err
@@ -132,7 +143,9 @@ func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
 	for _, l := range c.links {
 		err := f(l.f)
 		if err == nil {
-			Report(ctx, l.f.String())
+			if _, self := l.f.(interface{ reportsItself() }); !self {
+				Report(ctx, l.f.String())
+			}
 			return nil
 		}
 		notExist := IsNotExist(err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"time"
 )
 
 // A Fetcher answers the module proxy protocol's questions for one upstream.
@@ -61,6 +62,9 @@ type StatusError struct {
 	// Text is the start of the upstream's response body, which for the go
 	// command's proxies says what went wrong ("not found: ...").
 	Text string
+	// RetryAfter is the delay the upstream asked for with Retry-After
+	// (on 429 and 503), or 0.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
