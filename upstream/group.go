@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -318,6 +319,7 @@ func (g *Group) backoff(ctx context.Context, attempt int, err error, allTried bo
 func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(ctx context.Context, p *Proxy) (T, error), release func(T)) (T, *member, error) {
 	results := make(chan result[T], 2)
 	cancels := map[*member]context.CancelFunc{}
+	var decided atomic.Bool // a winner was picked; the other attempt lost
 	start := func(m *member) {
 		actx, cancel := context.WithCancel(ctx)
 		cancels[m] = cancel
@@ -331,14 +333,16 @@ func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(
 			}
 			d := g.opts.Now().Sub(begin)
 			switch {
-			case actx.Err() != nil && ctx.Err() == nil && !timedOut:
-				m.h.slow(d) // lost the race
-			case isFailure(err):
+			case err == nil || (!isFailure(err) && !timedOut):
+				m.h.success(d, g.opts.Now())
+			case decided.Load():
+				m.h.slow(d) // cancelled: the other mirror answered first
+			case ctx.Err() != nil:
+				m.h.release() // the caller gave up: nothing learned
+			default:
 				if m.h.failure(err, g.opts.Now(), g.opts.BreakerFailures, retryAfterOf(err)) {
 					g.opts.Logger.Warn("upstream mirror breaker opened", "group", g.name, "mirror", m.p.String(), "err", err)
 				}
-			default:
-				m.h.success(d, g.opts.Now())
 			}
 			results <- result[T]{v, err, m}
 		}()
@@ -367,6 +371,7 @@ func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(
 				// The winner: cancel the loser, and free its value if it
 				// arrives anyway. The winner's own context stays alive:
 				// a zip body is still being read from it.
+				decided.Store(true)
 				for m, cancel := range cancels {
 					if m != r.m {
 						cancel()
