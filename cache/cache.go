@@ -8,6 +8,12 @@
 // holds (stale-if-error); list is the union of the two. Concurrent misses for
 // one artifact share one upstream fetch, which runs to completion even if
 // every client that asked for it goes away.
+//
+// Every stored .zip and .mod has its h1: hash recorded next to it (see
+// HashKey), stored before the artifact itself: a .zip's hash before the zip
+// is renamed into place, a .mod's hash before the .mod in the same
+// background write. So a .zip or .mod visible in storage always has its
+// hash; a crash may leave a hash without its artifact, which is harmless.
 package cache
 
 import (
@@ -34,6 +40,7 @@ import (
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -125,7 +132,7 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger)}
+	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 	}
@@ -150,6 +157,9 @@ func (m *Mirror) Wait(ctx context.Context) error {
 	}
 	return m.behind.Wait(ctx)
 }
+
+// FetchTimeout returns the limit for one upstream fetch (Options.FetchTimeout).
+func (m *Mirror) FetchTimeout() time.Duration { return m.opts.FetchTimeout }
 
 // BadRequestError is a request for something that cannot exist, such as a
 // non-canonical version of a .mod or .zip.
@@ -356,7 +366,11 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 		if size > modzip.MaxZipFile {
 			return upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
 		}
-		n, err := io.Copy(tmp, io.LimitReader(body, modzip.MaxZipFile+1))
+		w := &errWriter{w: tmp}
+		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
+		if w.err != nil { // our disk, not the upstream
+			return fmt.Errorf("storing zip %s@%s: %w", path, version, w.err)
+		}
 		if err != nil {
 			return upstreamErr("zip", path, version, fmt.Errorf("reading zip: %w", err))
 		}
@@ -375,13 +389,17 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	if _, err := modzip.CheckZip(mv, tmp.Name()); err != nil {
 		return upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
 	}
-	if err := m.verify(path, "zip", func(v Verifier) error {
-		h1, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
-		if err != nil {
-			return upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
-		}
-		return v.CheckZip(ctx, path, version, h1)
-	}); err != nil {
+	h1, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
+	if err != nil {
+		return upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
+	}
+	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
+		return err
+	}
+	// The hash lands before the zip becomes visible, so that a stored zip
+	// always has its recorded hash. A crash in between leaves a hash
+	// without a zip, which is harmless: the next fill writes it again.
+	if err := storage.PutBytes(ctx, m.opts.Storage, HashKey(key), []byte(h1+"\n")); err != nil {
 		return err
 	}
 	if a, ok := m.opts.Storage.(storage.FileAdopter); ok {
@@ -450,6 +468,10 @@ func (m *Mirror) verify(path, file string, check func(Verifier) error) error {
 		return nil
 	}
 	err := check(v)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Only the wait for the database can time out here; say so.
+		err = fmt.Errorf("verifying %s %s: the checksum database did not answer within the fetch timeout (%v): %w", path, file, m.opts.FetchTimeout, err)
+	}
 	if m.opts.OnVerify != nil {
 		m.opts.OnVerify(file, err)
 	}
@@ -500,6 +522,42 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 	return v.([]byte), Miss, nil
 }
 
+// HashKey returns the key at which the h1: hash of the artifact stored at
+// key is recorded: "<...>.ziphash" for "<...>.zip" (the go command's module
+// cache keeps the same file next to each zip) and "<...>.modhash" for
+// "<...>.mod" (the go.sum hash of the go.mod file). A recorded hash is the
+// hash followed by a newline. Every zip and go.mod the Mirror stores has
+// one, whether or not its module was verified against the checksum
+// database, so that `gomirror verify` can check modules the database does
+// not know (GONOSUMDB, private). Neither the go command (GOPROXY=file://)
+// nor the Mirror's version listing looks at these files.
+func HashKey(key string) string { return key + "hash" }
+
+// modHashFirst is the storage that small artifacts are written behind to:
+// before it stores a .mod, it stores that file's hash at HashKey, so that
+// a stored .mod always has its recorded hash. If the hash cannot be stored,
+// neither is the .mod (the next request fetches it again); a crash between
+// the two leaves a hash without a .mod, which is harmless.
+type modHashFirst struct{ storage.Storage }
+
+func (s modHashFirst) Put(ctx context.Context, key string, r io.Reader) error {
+	if !strings.HasSuffix(key, ".mod") {
+		return s.Storage.Put(ctx, key, r)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	h1, err := sumdb.HashGoMod(b)
+	if err != nil {
+		return err
+	}
+	if err := storage.PutBytes(ctx, s.Storage, HashKey(key), []byte(h1+"\n")); err != nil {
+		return err
+	}
+	return s.Storage.Put(ctx, key, bytes.NewReader(b))
+}
+
 // readSmall reads a small artifact, including one still being written.
 func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
 	return m.behind.Read(ctx, key)
@@ -533,7 +591,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 	}
 	versions := slices.Clone(stored)
 	for v := range strings.FieldsSeq(string(fresh)) {
-		if semver.IsValid(v) {
+		if listable(v) {
 			versions = append(versions, v)
 		}
 	}
@@ -558,7 +616,11 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]st
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	versions = append(versions, strings.Fields(string(b))...)
+	for v := range strings.FieldsSeq(string(b)) {
+		if listable(v) {
+			versions = append(versions, v)
+		}
+	}
 	prefix := strings.TrimSuffix(listKey, "list")
 	keys, err := m.opts.Storage.List(ctx, prefix)
 	if err != nil {
@@ -577,6 +639,13 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]st
 		}
 	}
 	return versions, nil
+}
+
+// listable reports whether v, a line of a list answer, is a version to
+// list: canonical, so that a list cut short by the upstream ("v1.2" of
+// "v1.2.0") adds no version that does not exist, and none is stored.
+func listable(v string) bool {
+	return semver.IsValid(v) && module.CanonicalVersion(v) == v
 }
 
 // Latest answers $module/@latest.
@@ -687,4 +756,19 @@ func parseInfo(b []byte) (*Info, error) {
 
 func upstreamErr(op, path, version string, err error) error {
 	return &upstream.Error{Upstream: "upstream", Op: op, Module: path, Version: version, Err: err}
+}
+
+// errWriter remembers the error of a failed write, so that a copy's local
+// failure (disk full, read-only) is told apart from the upstream's.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/storage"
@@ -38,7 +39,14 @@ func newMirror(t *testing.T, store storage.Storage) (*Mirror, *fakeproxy.Server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{Storage: store, Upstream: p, Logger: slog.New(slog.DiscardHandler)}), up
+	m := New(Options{Storage: store, Upstream: p, Logger: slog.New(slog.DiscardHandler)})
+	// Background writes must land before the storage directory is removed.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Wait(ctx)
+	})
+	return m, up
 }
 
 func TestSmallArtifactsAreAnsweredBeforeTheyAreStored(t *testing.T) {

@@ -33,7 +33,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken())
+	root.AddCommand(newServe(), newToken(), newVerify())
 	return root
 }
 
