@@ -9,12 +9,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomirror/gomirror/cache"
@@ -150,8 +152,20 @@ func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, req *Reques
 		h.writeError(w, r, upstream.NotExist("not found: this server does not proxy checksum database "+req.DB))
 		return
 	}
-	b, kind, err := h.sumdb.Get(r.Context(), req.DBPath)
+	// A database that stalls must not hold the go command (and, for
+	// "latest", everyone waiting on the same fetch) forever: the fetch
+	// timeout bounds these fetches like every other upstream fetch.
+	ctx := r.Context()
+	if ft, ok := h.mirror.(interface{ FetchTimeout() time.Duration }); ok && ft.FetchTimeout() > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, ft.FetchTimeout())
+		defer cancel()
+	}
+	b, kind, err := h.sumdb.Get(ctx, req.DBPath)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil && !sumdb.IsUnavailable(err) {
+			err = fmt.Errorf("checksum database %s did not answer within the fetch timeout: %w", req.DB, err)
+		}
 		h.writeError(w, r, err)
 		return
 	}
@@ -198,6 +212,7 @@ func (e *statusError) Error() string { return e.msg }
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
 //   - other refusals by the upstream (403 "not available", 429): its own code;
 //   - checksum mismatch, unreachable upstream or checksum database: 502;
+//   - storage full or read-only: 503;
 //   - the upstream taking too long: 504.
 //
 // A module that merely does not exist never gets a 5xx, which would stop the
@@ -228,6 +243,8 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.As(err, &ua):
 		return http.StatusBadGateway
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EROFS):
+		return http.StatusServiceUnavailable // our storage, as /readyz says
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, context.Canceled):

@@ -49,6 +49,8 @@ type Server struct {
 	hits map[string]int     // by request path
 	log  []string
 	hook func(w http.ResponseWriter, r *http.Request) bool
+
+	faults faultState // see faults.go
 }
 
 // Module is one module version the server knows.
@@ -78,6 +80,8 @@ func New(t testing.TB) *Server {
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
+	// Runs before Close: requests held by a fault end first.
+	t.Cleanup(s.Heal)
 	return s
 }
 
@@ -229,6 +233,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil && hook(w, r) {
 		return
 	}
+	s.answer(w, r)
+}
+
+// answer serves r as a healthy upstream does: no hook, no counting.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/sumdb/"+DBName+"/"); ok {
 		if rest == "supported" {
 			return
