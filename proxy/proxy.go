@@ -241,8 +241,8 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, fs.ErrNotExist):
 		return http.StatusNotFound
-	case errors.As(err, &ua):
-		return http.StatusBadGateway
+	case errors.As(err, &ua) && !errors.Is(err, context.DeadlineExceeded):
+		return http.StatusBadGateway // a database that answered too late is a 504
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EROFS):
 		return http.StatusServiceUnavailable // our storage, as /readyz says
 	case errors.Is(err, context.DeadlineExceeded):

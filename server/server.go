@@ -124,7 +124,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		// Tiles and records are verified whenever they are read and can be
 		// fetched again, so they skip the fsync that artifacts get.
 		dbStore := store.Unsynced()
-		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
+		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log,
+			// A request to the database that stalls holds every lookup of
+			// the same module that joins it: bound it like a fetch.
+			Timeout: min(cfg.FetchTimeout, 30*time.Second)})
 		verifier = v
 		dbProxy = sumdb.NewProxy(v, dbStore, remote, time.Minute)
 	}

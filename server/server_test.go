@@ -868,3 +868,48 @@ func TestDamagedTileNotStored(t *testing.T) {
 		t.Errorf("damaged tile stored: %v", err)
 	}
 }
+
+// TestClientTilesStoredOnlyWhenVerified: a tile a client asks for through
+// /sumdb/ is kept only if it is proven to belong to the tree gomirror has
+// verified; one beyond that tree is passed through unstored.
+func TestClientTilesStoredOnlyWhenVerified(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, nil)
+	db := "/sumdb/" + fakeproxy.DBName + "/"
+	for _, m := range []string{"example.com/hello@v1.0.0", "example.com/dep@v1.0.0"} {
+		if r := get(t, s.URL+db+"lookup/"+m); r.code != 200 {
+			t.Fatalf("lookup %s: %d %s", m, r.code, r.body)
+		}
+	}
+	s.WaitFills(context.Background())
+	// The verifier stored the tile it needed; take it away so that only
+	// the client's request can bring it back.
+	const inTree = "tile/8/0/000.p/2"
+	key := filepath.Join(s.Dir, "sumdb", fakeproxy.DBName, filepath.FromSlash(inTree))
+	if err := os.Remove(key); err != nil {
+		t.Fatalf("the verifier did not store %s: %v", inTree, err)
+	}
+	if r := get(t, s.URL+db+inTree); r.code != 200 || len(r.body) != 2*32 {
+		t.Fatalf("%s: %d, %d bytes", inTree, r.code, len(r.body))
+	}
+	s.WaitFills(context.Background())
+	if _, err := os.Stat(key); err != nil {
+		t.Errorf("a verified tile was not stored: %v", err)
+	}
+
+	// The database grows behind gomirror's back: tiles of the bigger tree
+	// are served but not kept.
+	for _, m := range []string{"example.com/hello@v1.1.0", "example.com/hello@v1.2.0"} {
+		if r := get(t, up.URL+db+"lookup/"+m); r.code != 200 {
+			t.Fatalf("lookup %s at the fake: %d", m, r.code)
+		}
+	}
+	const beyond = "tile/8/0/000.p/4"
+	if r := get(t, s.URL+db+beyond); r.code != 200 || len(r.body) != 4*32 {
+		t.Fatalf("%s: %d, %d bytes", beyond, r.code, len(r.body))
+	}
+	s.WaitFills(context.Background())
+	if _, err := s.stored("sumdb/" + fakeproxy.DBName + "/" + beyond); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a tile beyond the verified tree was stored: %v", err)
+	}
+}

@@ -87,6 +87,11 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A tree head damaged in transit must be neither served nor kept
+		// as the copy served when the database cannot be reached.
+		if err := p.v.ops.checkNote(b); err != nil {
+			return nil, &UnavailableError{DB: p.Name(), Err: fmt.Errorf("tree head: %w", err)}
+		}
 		p.mu.Lock()
 		p.latest, p.latestAt = b, p.now()
 		p.mu.Unlock()
@@ -156,11 +161,17 @@ func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
 			return b, nil
 		}
 		// A hash tile holds exactly W hashes. A tile of another size is
-		// damaged (truncated, padded); stored, it would be served forever.
+		// damaged (truncated, padded).
 		if len(b) != tile.W*tlog.HashSize {
 			return nil, &UnavailableError{DB: p.Name(), Err: fmt.Errorf("tile %s: %d bytes, want %d", path, len(b), tile.W*tlog.HashSize)}
 		}
-		p.v.ops.behind.Put(key, b)
+		// Stored, a tile is served forever, so only a tile proven to
+		// belong to the tree gomirror has verified is stored. Others
+		// (damaged, or beyond that tree) pass through: the go command
+		// verifies every tile itself.
+		if p.v.ops.verifyTile(ctx, tile, b) {
+			p.v.ops.behind.Put(key, b)
+		}
 		return b, nil
 	})
 	if err != nil {

@@ -131,9 +131,12 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 		if err != nil {
 			v.client.CompareAndSwap(c, v.newClient())
 			// sumdb.Client flattens errors to text; recover the remote
-			// error of the lookup itself, which says "not found".
+			// error of the lookup itself, which says "not found", or a
+			// failure of our own storage, which is not the database's.
 			if remoteErr := v.ops.takeErr(lookupPath(path, version)); remoteErr != nil {
 				err = remoteErr
+			} else if storeErr := v.ops.storeErr.Swap(nil); storeErr != nil {
+				err = storeErr
 			}
 		}
 		ch <- result{lines, err}
@@ -155,8 +158,12 @@ func (v *Verifier) lookupErr(path, version string, err error) error {
 		return fmt.Errorf("verifying %s@%s: %s: %w", path, version, v.db.Name, err)
 	case errors.Is(err, sumdb.ErrSecurity):
 		return fmt.Errorf("verifying %s@%s: %w (the checksum database's answers are inconsistent; see the server log)", path, version, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return &UnavailableError{DB: v.db.Name, Err: fmt.Errorf("verifying %s@%s: the checksum database did not answer within %v: %w", path, version, v.ops.timeout, err)}
 	case IsUnavailable(err):
 		return err
+	case errors.As(err, new(*StorageError)):
+		return fmt.Errorf("verifying %s@%s: %w", path, version, err)
 	}
 	return &UnavailableError{DB: v.db.Name, Err: fmt.Errorf("verifying %s@%s: %w", path, version, err)}
 }
@@ -208,8 +215,9 @@ type clientOps struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	configMu sync.Mutex // serialises WriteConfig's compare-and-swap
-	errs     sync.Map   // remote path -> error of its last failed fetch
+	configMu sync.Mutex                   // serialises WriteConfig's compare-and-swap
+	errs     sync.Map                     // remote path -> error of its last failed fetch
+	storeErr atomic.Pointer[StorageError] // the last failed state read or write, or nil
 	behind   *writebehind.Writer
 }
 
@@ -220,9 +228,11 @@ func lookupPath(path, version string) string {
 	return "/lookup/" + escPath + "@" + escVers
 }
 
-// takeErr returns and forgets the error of the last failed fetch of path.
+// takeErr returns the error of the last failed fetch of path. It is kept
+// (until the next fetch of path) because every lookup that joined the
+// failed one inside sumdb.Client gets the same flattened error.
 func (o *clientOps) takeErr(path string) error {
-	if err, ok := o.errs.LoadAndDelete(path); ok {
+	if err, ok := o.errs.Load(path); ok {
 		return err.(error)
 	}
 	return nil
@@ -237,6 +247,9 @@ func (o *clientOps) ctx() (context.Context, context.CancelFunc) {
 func (o *clientOps) ReadRemote(path string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
+	if strings.HasPrefix(path, "/lookup/") {
+		o.errs.Delete(path)
+	}
 	b, err := o.remote.Get(ctx, strings.TrimPrefix(path, "/"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !IsUnavailable(err) {
 		err = &UnavailableError{DB: o.db.Name, Err: err}
@@ -259,6 +272,11 @@ func (o *clientOps) ReadConfig(file string) ([]byte, error) {
 	b, err := storage.ReadAll(ctx, o.store, configKey(file))
 	if errors.Is(err, fs.ErrNotExist) {
 		return []byte{}, nil // first contact: no verified tree head yet
+	}
+	if err != nil {
+		se := &StorageError{Op: "reading", Err: err}
+		o.storeErr.Store(se)
+		return nil, se
 	}
 	if err == nil && file == o.db.Name+"/latest" && len(b) > 0 {
 		// A tree head damaged on disk (say, by a power cut) would stop
@@ -296,8 +314,26 @@ func (o *clientOps) WriteConfig(file string, old, new []byte) error {
 	}
 	ctx, cancel := o.ctx()
 	defer cancel()
-	return storage.PutBytes(ctx, o.store, configKey(file), new)
+	if err := storage.PutBytes(ctx, o.store, configKey(file), new); err != nil {
+		se := &StorageError{Op: "storing", Err: err}
+		o.storeErr.Store(se)
+		return se
+	}
+	return nil
 }
+
+// StorageError is a failure of gomirror's own storage while it kept the
+// checksum database's verified tree head: not the database's fault.
+type StorageError struct {
+	Op  string // "reading" or "storing"
+	Err error
+}
+
+func (e *StorageError) Error() string {
+	return fmt.Sprintf("%s the verified checksum database tree head: %v", e.Op, e.Err)
+}
+
+func (e *StorageError) Unwrap() error { return e.Err }
 
 // CacheKey maps the client's cache file names ("<name>/lookup/...",
 // "<name>/tile/...") to storage keys, which are the paths under which the
