@@ -1,6 +1,8 @@
 // Command gomirror is a self-hosted Go module mirror.
 //
-//	gomirror serve [flags]    run the mirror (see gomirror serve --help)
+//	gomirror serve [flags]              run the mirror (see gomirror serve --help)
+//	gomirror verify [--repair] [flags]  re-check every stored artifact
+//	gomirror token add|list|revoke      manage client tokens
 package main
 
 import (
