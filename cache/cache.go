@@ -357,7 +357,13 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	err = m.fetch(ctx, "zip", key, func(ctx context.Context) error {
+	download := func(ctx context.Context) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
 		body, size, err := m.opts.Upstream.Zip(ctx, path, version)
 		if err != nil {
 			return err
@@ -372,16 +378,28 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 			return fmt.Errorf("storing zip %s@%s: %w", path, version, w.err)
 		}
 		if err != nil {
-			return upstreamErr("zip", path, version, fmt.Errorf("reading zip: %w", err))
+			return upstreamErr("zip", path, version, &transferError{fmt.Errorf("reading zip: %w", err)})
 		}
 		if n > modzip.MaxZipFile {
 			return upstreamErr("zip", path, version, fmt.Errorf("zip larger than the %d bytes allowed", int64(modzip.MaxZipFile)))
 		}
 		if size >= 0 && n != size {
-			return upstreamErr("zip", path, version, fmt.Errorf("truncated zip: got %d of %d bytes", n, size))
+			return upstreamErr("zip", path, version, &transferError{fmt.Errorf("truncated zip: got %d of %d bytes", n, size)})
 		}
 		return nil
-	})
+	}
+	// A zip that breaks off in transit (reset, truncation) is asked for
+	// again, a bounded number of times: unlike a small answer, it is not
+	// retried below the cache (an upstream group retries only until a body
+	// starts), and a client's go command does not retry at all.
+	for attempt := 0; ; attempt++ {
+		err = m.fetch(ctx, "zip", key, download)
+		var te *transferError
+		if err == nil || !errors.As(err, &te) || attempt == zipTransferRetries || ctx.Err() != nil {
+			break
+		}
+		m.opts.Logger.Warn("zip transfer broke off; asking again", "module", path, "version", version, "attempt", attempt+1, "err", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -521,6 +539,16 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 	}
 	return v.([]byte), Miss, nil
 }
+
+// zipTransferRetries is how many more times a zip whose transfer broke off
+// is asked for.
+const zipTransferRetries = 2
+
+// transferError is a zip body that broke off in transit.
+type transferError struct{ err error }
+
+func (e *transferError) Error() string { return e.err.Error() }
+func (e *transferError) Unwrap() error { return e.err }
 
 // HashKey returns the key at which the h1: hash of the artifact stored at
 // key is recorded: "<...>.ziphash" for "<...>.zip" (the go command's module
