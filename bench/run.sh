@@ -4,6 +4,9 @@
 #   bench/run.sh                  all four (about 10 minutes on 2 cores)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
+#   bench/run.sh LoadWithFaults   the load run with faults (no network; about
+#                                 1.5 minutes; GOMIRROR_LOAD_SECONDS=10 for a
+#                                 quick try)
 #
 # WarmDownload and ColdFill fetch testdata/bigproject from the upstream that
 # `go env GOPROXY` names first; everything else stays on 127.0.0.1.
@@ -63,6 +66,12 @@ END {
 				m[b, "MB-rss-growth"], m[b, "MB-rss-growth-warm"], verdict(ok)
 			printf "  %-20s throughput cold %.0f MB/s (fill: first byte after %.2f s), warm %.0f MB/s, FileServer %.0f MB/s (ratio warm/FileServer %.3f)\n", "",
 				m[b, "MB/s"], m[b, "s/fill"], m[b, "MB/s-warm"], m[b, "MB/s-baseline"], m[b, "ratio"]
+		} else if (short == "LoadWithFaults") {
+			ok = num(m[b, "wrong-bytes"]) == 0 && num(m[b, "cached-5xx"]) == 0
+			printf "  %-20s %.0f requests, %.0f req/s; cached p50 %.1f ms p99 %.1f ms; uncached p50 %.1f ms p99 %.1f ms, %.2f%% ok\n", short,
+				m[b, "requests"], m[b, "req/s"], m[b, "ms-cached-p50"], m[b, "ms-cached-p99"], m[b, "ms-uncached-p50"], m[b, "ms-uncached-p99"], m[b, "uncached-ok-%"]
+			printf "  %-20s %d faults injected; wrong bytes %d, cached 5xx %d (target 0 and 0: %s); gomirror peak RSS %.1f MB\n", "",
+				m[b, "faults"], m[b, "wrong-bytes"], m[b, "cached-5xx"], verdict(ok), m[b, "MB-peak-rss"]
 		} else {
 			printf "  %-20s", short
 			for (key in m) { split(key, kk, SUBSEP); if (kk[1] == b) printf " %s %s", m[key], kk[2] }

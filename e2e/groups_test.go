@@ -22,7 +22,10 @@ import (
 func TestUpstreamGroupThroughTheBinary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	slow, flaky, healthy := fakeproxy.New(t), fakeproxy.New(t), fakeproxy.New(t)
+	// Three equivalent mirrors of one origin: the same modules and the same
+	// checksum database (key and tree), whichever mirror a lookup reaches.
+	origin := fakeproxy.New(t)
+	slow, flaky, healthy := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
 	slow.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		select {
 		case <-time.After(300 * time.Millisecond):
@@ -50,15 +53,14 @@ upstream-groups:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// All three fakes share the same test checksum database key.
-	m := startMirror(t, "--config", cfg, "--storage-dir", t.TempDir(), "--sumdb", healthy.DBKey)
+	m := startMirror(t, "--config", cfg, "--storage-dir", t.TempDir(), "--sumdb", origin.DBKey)
 
 	project := t.TempDir()
 	writeFiles(t, project, map[string]string{
 		"go.mod":  "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n",
 		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/hello\"\n)\n\nfunc main() { fmt.Println(hello.Hello()) }\n",
 	})
-	env := goEnv(t, m.URL, healthy.DBKey)
+	env := goEnv(t, m.URL, origin.DBKey)
 	mustGo(ctx, t, project, env, "mod", "tidy")
 	if out := mustGo(ctx, t, project, env, "run", "."); !strings.Contains(out, "hello v1.1.0") {
 		t.Errorf("program output %q", out)

@@ -14,15 +14,17 @@ import (
 	"github.com/gomirror/gomirror/upstream"
 )
 
-// mirrorSet is three equivalent fake mirrors: one slow, one flaky, one
-// healthy, whose misbehaviour the test can change while it runs.
+// mirrorSet is three equivalent fake mirrors (fakeproxy.NewMirror of one
+// origin: the same modules and checksum database): one slow, one flaky,
+// one healthy, whose misbehaviour the test can change while it runs.
 type mirrorSet struct {
 	slow, flaky, healthy *fakeproxy.Server
 	healthyDown          atomic.Bool
 }
 
 func newMirrorSet(t *testing.T) *mirrorSet {
-	ms := &mirrorSet{slow: fakeproxy.New(t), flaky: fakeproxy.New(t), healthy: fakeproxy.New(t)}
+	origin := fakeproxy.New(t)
+	ms := &mirrorSet{slow: fakeproxy.NewMirror(t, origin), flaky: fakeproxy.NewMirror(t, origin), healthy: fakeproxy.NewMirror(t, origin)}
 	ms.slow.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		select {
 		case <-time.After(300 * time.Millisecond): // the injected fault itself
@@ -166,7 +168,8 @@ func TestGroupPrefersTheHealthyMirrorAndFailsOver(t *testing.T) {
 }
 
 func TestGroupHedgesASlowRequest(t *testing.T) {
-	slowOnce, fast := fakeproxy.New(t), fakeproxy.New(t)
+	origin := fakeproxy.New(t)
+	slowOnce, fast := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	slowOnce.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
@@ -220,7 +223,8 @@ func TestGroupHonoursRetryAfterAndKeepsAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			first, second := fakeproxy.New(t), fakeproxy.New(t)
+			origin := fakeproxy.New(t)
+			first, second := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
 			first.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 				if tt.retryAfter != "" {
 					w.Header().Set("Retry-After", tt.retryAfter)

@@ -3,10 +3,17 @@
 // txtar fixtures under testdata/mod (or added by the test), runs a real
 // checksum database (golang.org/x/mod/sumdb) behind /sumdb/<name>/, counts
 // every request, and lets a test inject faults.
+//
+// New starts an independent server: its own modules and its own checksum
+// database key. NewMirror starts an equivalent mirror of a server, as a
+// group of mirrors (config upstream-groups) expects: same modules, same
+// checksum database, its own URL, faults and counters.
 package fakeproxy
 
 import (
+	"archive/zip"
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -40,17 +47,28 @@ const DBName = "sum.example.test"
 type Server struct {
 	URL string // base URL, without trailing slash
 	// DBKey is the checksum database's verifier key: a GOSUMDB value.
+	// Mirrors (NewMirror) have their origin's.
 	DBKey string
 
-	ts   *httptest.Server
-	db   http.Handler
-	mu   sync.Mutex
-	mods map[string]*Module // by path@version
-	hits map[string]int     // by request path
+	ts     *httptest.Server
+	data   *content // shared by an origin and its mirrors
+	origin *Server  // the server this one mirrors; nil for New
+
+	mu   sync.Mutex     // guards what follows: this server's own state
+	hits map[string]int // by request path
 	log  []string
 	hook func(w http.ResponseWriter, r *http.Request) bool
 
 	faults faultState // see faults.go
+}
+
+// content is what equivalent mirrors share: the module versions (with their
+// Tamper state) and the checksum database that records them.
+type content struct {
+	db     http.Handler
+	mu     sync.Mutex
+	mods   map[string]*Module   // by path@version
+	byPath map[string][]*Module // by path, in semver order
 }
 
 // Module is one module version the server knows.
@@ -67,7 +85,7 @@ type Module struct {
 // the test.
 func New(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{mods: map[string]*Module{}, hits: map[string]int{}}
+	s := &Server{data: &content{mods: map[string]*Module{}, byPath: map[string][]*Module{}}}
 	if err := s.loadFixtures(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +94,53 @@ func New(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s.DBKey = vkey
-	s.db = sumdb.NewServer(sumdb.NewTestServer(skey, s.gosum))
+	s.data.db = sumdb.NewServer(sumdb.NewTestServer(skey, s.gosum))
+	s.start(t)
+	return s
+}
+
+// NewMirror starts a server that is an equivalent mirror of origin, and
+// stops it at the end of the test. It serves exactly origin's modules:
+// those origin has now, those added later to origin or to any of its
+// mirrors (Add on any of them adds to all), and their Tamper state (Tamper
+// and Untamper on any of them apply to all: the bytes are the same
+// everywhere, as on real mirrors of one tampered source; to damage what
+// one mirror sends, inject a fault such as Flip into it instead). It
+// serves origin's checksum database itself, the same in-memory database
+// (same DBKey, same tree, same signed heads): a lookup through any of
+// them verifies against the others' tree heads, and it keeps answering
+// when origin is closed.
+//
+// The mirror has its own URL, hook and faults (SetHook, Inject, Heal),
+// hit counters and request log (Hits, Requests, Injected): faults injected
+// into one mirror do not affect the others. A mirror of a mirror is a
+// mirror of the same origin.
+func NewMirror(t testing.TB, origin *Server) *Server {
+	t.Helper()
+	for origin.origin != nil {
+		origin = origin.origin
+	}
+	s := &Server{DBKey: origin.DBKey, data: origin.data, origin: origin}
+	s.start(t)
+	return s
+}
+
+// Origin returns the server s mirrors (see NewMirror), or s itself.
+func (s *Server) Origin() *Server {
+	if s.origin != nil {
+		return s.origin
+	}
+	return s
+}
+
+// start listens on a loopback port and stops the server at the end of t.
+func (s *Server) start(t testing.TB) {
+	s.hits = map[string]int{}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
 	// Runs before Close: requests held by a fault end first.
 	t.Cleanup(s.Heal)
-	return s
 }
 
 // Close stops the server: later requests fail to connect.
@@ -112,22 +170,22 @@ func (s *Server) Requests() []string {
 
 // Module returns the module version path@version, or nil.
 func (s *Server) Module(path, version string) *Module {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mods[path+"@"+version]
+	s.data.mu.Lock()
+	defer s.data.mu.Unlock()
+	return s.data.mods[path+"@"+version]
 }
 
 // Tamper makes the server serve different bytes than the checksum database
 // records for path@version: a zip with an extra file, and/or a go.mod with an
-// extra line.
+// extra line. It applies to the server's origin and all its mirrors.
 func (s *Server) Tamper(t testing.TB, path, version string, zip, mod bool) {
 	t.Helper()
 	m := s.Module(path, version)
 	if m == nil {
 		t.Fatalf("Tamper: no module %s@%s", path, version)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.data.mu.Lock()
+	defer s.data.mu.Unlock()
 	if mod {
 		m.ServedMod = append(slices.Clone(m.Mod), []byte("// tampered\n")...)
 	}
@@ -146,7 +204,9 @@ func (s *Server) Tamper(t testing.TB, path, version string, zip, mod bool) {
 }
 
 // Add adds a module version built from files (name to content). A go.mod in
-// files is also its .mod; without one the .mod is "module <path>".
+// files is also its .mod; without one the .mod is "module <path>". The
+// server's origin and all its mirrors serve it. Adding a version again
+// replaces it; the checksum database keeps what it recorded first.
 func (s *Server) Add(path, version string, files map[string][]byte) (*Module, error) {
 	var list []modzip.File
 	for name, data := range files {
@@ -170,9 +230,20 @@ func (s *Server) add(path, version string, files []modzip.File) (*Module, error)
 	}
 	m := &Module{Path: path, Version: version, Mod: mod, Zip: z,
 		Time: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}
-	s.mu.Lock()
-	s.mods[path+"@"+version] = m
-	s.mu.Unlock()
+	d := s.data
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old := d.mods[path+"@"+version]; old != nil {
+		vs := d.byPath[path]
+		vs[slices.Index(vs, old)] = m
+	} else {
+		vs := append(d.byPath[path], m)
+		slices.SortFunc(vs, func(a, b *Module) int {
+			return cmp.Or(semver.Compare(a.Version, b.Version), strings.Compare(a.Version, b.Version)) // as semver.Sort
+		})
+		d.byPath[path] = vs
+	}
+	d.mods[path+"@"+version] = m
 	return m, nil
 }
 
@@ -211,7 +282,7 @@ func (s *Server) gosum(path, vers string) ([]byte, error) {
 		// sumdb.Server tests with os.IsNotExist, which does not unwrap %w.
 		return nil, &fs.PathError{Op: "lookup", Path: path + "@" + vers, Err: fs.ErrNotExist}
 	}
-	zh, err := hashZipBytes(m.Zip)
+	zh, err := hashZip(m.Zip)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +293,28 @@ func (s *Server) gosum(path, vers string) ([]byte, error) {
 		return nil, err
 	}
 	return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", path, vers, zh, path, vers, mh), nil
+}
+
+// hashZip is dirhash.HashZip for a zip in memory (hashZipBytes without the
+// temporary file: a load test looks up thousands of modules).
+func hashZip(z []byte) (string, error) {
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	byName := map[string]*zip.File{}
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		byName[f.Name] = f
+	}
+	return dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
+		f := byName[name]
+		if f == nil {
+			return nil, fmt.Errorf("file %q not found in zip", name)
+		}
+		return f.Open()
+	})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -242,7 +335,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 		if rest == "supported" {
 			return
 		}
-		http.StripPrefix("/sumdb/"+DBName, s.db).ServeHTTP(w, r)
+		http.StripPrefix("/sumdb/"+DBName, s.data.db).ServeHTTP(w, r)
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
@@ -285,7 +378,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found: "+modPath+"@"+version+": invalid version: unknown revision", http.StatusGone)
 		return
 	}
-	s.mu.Lock()
+	s.data.mu.Lock()
 	mod, zip := m.Mod, m.Zip
 	if m.ServedMod != nil {
 		mod = m.ServedMod
@@ -293,7 +386,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	if m.ServedZip != nil {
 		zip = m.ServedZip
 	}
-	s.mu.Unlock()
+	s.data.mu.Unlock()
 	switch ext {
 	case ".info":
 		json.NewEncoder(w).Encode(map[string]any{"Version": m.Version, "Time": m.Time})
@@ -320,15 +413,12 @@ func (s *Server) serveLatest(w http.ResponseWriter, escPath string) {
 
 // versions returns the known versions of modPath in semver order.
 func (s *Server) versions(modPath string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.data.mu.Lock()
+	defer s.data.mu.Unlock()
 	var vs []string
-	for _, m := range s.mods {
-		if m.Path == modPath {
-			vs = append(vs, m.Version)
-		}
+	for _, m := range s.data.byPath[modPath] {
+		vs = append(vs, m.Version)
 	}
-	semver.Sort(vs)
 	return vs
 }
 

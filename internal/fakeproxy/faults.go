@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // A Fault answers a request the way a broken upstream does: slowly, with an
@@ -71,6 +74,23 @@ var Modules = Not(Prefix("/sumdb/"))
 // proxies it.
 var SumDB Match = func(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/sumdb/") && !strings.HasSuffix(r.URL.Path, "/supported")
+}
+
+// Sample matches a fraction p (0..1) of the requests m matches, picked at
+// random by a generator seeded with seed: the sequence of picks is the same
+// in every run (which request gets which pick depends on arrival order).
+// It is safe for concurrent use.
+func Sample(m Match, p float64, seed uint64) Match {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return func(r *http.Request) bool {
+		if !m(r) {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.Float64() < p
+	}
 }
 
 // faultState is the Server's injected fault.
@@ -174,11 +194,11 @@ func (s *Server) InjectedTotal() int {
 }
 
 // Untamper undoes Tamper: path@version is served as the checksum database
-// records it again.
+// records it again, by the server's origin and all its mirrors.
 func (s *Server) Untamper(path, version string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m := s.mods[path+"@"+version]; m != nil {
+	s.data.mu.Lock()
+	defer s.data.mu.Unlock()
+	if m := s.data.mods[path+"@"+version]; m != nil {
 		m.ServedMod, m.ServedZip = nil, nil
 	}
 }
@@ -186,6 +206,46 @@ func (s *Server) Untamper(path, version string) {
 // Status answers with code and msg, as http.Error does.
 func Status(code int, msg string) Fault {
 	return func(c *Call) { http.Error(c.W, msg, code) }
+}
+
+// WithHeader is f with the response header key set to value first, as in
+// WithHeader("Retry-After", "1", Status(503, "busy")). It applies to faults
+// that answer through the ResponseWriter (Status, Slow, Stall, Flip), not to
+// those that write the raw connection (Reset, Truncate, WrongLength).
+func WithHeader(key, value string, f Fault) Fault {
+	return func(c *Call) {
+		c.W.Header().Set(key, value)
+		f(c)
+	}
+}
+
+// Mix answers each call with one of faults, picked at random by a generator
+// seeded with seed. It is safe for concurrent use.
+func Mix(seed uint64, faults ...Fault) Fault {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return func(c *Call) {
+		mu.Lock()
+		f := faults[rng.IntN(len(faults))]
+		mu.Unlock()
+		f(c)
+	}
+}
+
+// Slow answers in full after d (at once if the fault is healed first), or
+// not at all if the client gives up before: a slow upstream.
+func Slow(d time.Duration) Fault {
+	return func(c *Call) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-c.R.Context().Done():
+			return
+		case <-t.C:
+		case <-c.Healed:
+		}
+		c.s.answer(c.W, c.R)
+	}
 }
 
 // Hang does not answer until the client gives up; if the fault is healed
