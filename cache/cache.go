@@ -598,7 +598,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 	if err != nil {
 		return nil, Miss, &BadRequestError{path, "", err}
 	}
-	stored, storedErr := m.storedVersions(ctx, path, key)
+	stored, hadList, storedErr := m.storedVersions(ctx, path, key)
 	var (
 		fresh, answerer = []byte(nil), ""
 		src             = Fresh
@@ -606,7 +606,11 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 	if _, ok := m.recent.get(key); ok && storedErr == nil {
 		src = Hit // asked the version control server less than ListTTL ago
 	} else {
-		fresh, answerer, err = m.mutable(ctx, "list", key, len(stored) > 0, func(ctx context.Context) ([]byte, error) {
+		// Only a stored list is a fallback worth answering with after the
+		// short fresh-timeout; the versions of the stored files alone are
+		// likely incomplete, so the upstream gets the full fetch timeout
+		// (they are still served if it fails).
+		fresh, answerer, err = m.mutable(ctx, "list", key, hadList, func(ctx context.Context) ([]byte, error) {
 			return m.opts.Upstream.List(ctx, path)
 		})
 		if err != nil && (storedErr != nil || len(stored) == 0) {
@@ -637,13 +641,14 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 }
 
 // storedVersions returns the tagged versions in the stored list and the
-// versions that have artifacts in storage.
-func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]string, error) {
-	var versions []string
+// versions that have artifacts in storage, and whether there was a stored
+// list.
+func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (versions []string, hadList bool, err error) {
 	b, err := storage.ReadAll(ctx, m.opts.Storage, listKey)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, false, err
 	}
+	hadList = err == nil
 	for v := range strings.FieldsSeq(string(b)) {
 		if listable(v) {
 			versions = append(versions, v)
@@ -652,7 +657,7 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]st
 	prefix := strings.TrimSuffix(listKey, "list")
 	keys, err := m.opts.Storage.List(ctx, prefix)
 	if err != nil {
-		return versions, err
+		return versions, hadList, err
 	}
 	keys = append(keys, m.behind.Pending(prefix)...) // stored a moment from now
 	for _, k := range keys {
@@ -666,7 +671,7 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) ([]st
 			versions = append(versions, v)
 		}
 	}
-	return versions, nil
+	return versions, hadList, nil
 }
 
 // listable reports whether v, a line of a list answer, is a version to

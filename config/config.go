@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -553,6 +554,28 @@ func (c *Serve) validate(src Sources) error {
 		return bad("auth-rules", errors.New("have no effect with auth off"))
 	}
 	return nil
+}
+
+// NoProxyPatterns returns the module path patterns fetched only from
+// version control: private and noproxy together.
+func (c *Serve) NoProxyPatterns() string { return joinPatterns(c.Private, c.NoProxy) }
+
+// NoSumDBPatterns returns the module path patterns never looked up in the
+// checksum database: private and nosumdb together.
+func (c *Serve) NoSumDBPatterns() string { return joinPatterns(c.Private, c.NoSumDB) }
+
+// joinPatterns joins GOPRIVATE-syntax lists, dropping empty and repeated
+// patterns.
+func joinPatterns(lists ...string) string {
+	var all []string
+	for _, l := range lists {
+		for _, p := range strings.Split(l, ",") {
+			if p = strings.TrimSpace(p); p != "" && !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	return strings.Join(all, ",")
 }
 
 // checkPatterns checks a GOPRIVATE-syntax list: comma-separated path

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -83,24 +82,13 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, &config.Error{Key: "vcs-credentials", Source: "startup", Err: err}
 	}
-	groups := map[string]*upstream.Group{}
-	var groupList []*upstream.Group
-	for _, gc := range cfg.UpstreamGroups {
-		g, err := upstream.NewGroup(gc.Name, gc.Mirrors, client, groupOptions(gc, log))
-		if err != nil {
-			return nil, &config.Error{Key: "upstream-groups", Source: gc.Name, Err: err}
-		}
-		groups[gc.Name] = g
-		groupList = append(groupList, g)
-	}
-	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct, Groups: groups})
+	chain, groupList, err := NewChain(cfg, client, direct, log)
 	if err != nil {
-		return nil, &config.Error{Key: "upstream", Source: cfg.Upstream, Err: err}
+		return nil, err
 	}
 	// Private modules go to their version control servers only, and are
 	// never named to the checksum database.
-	noProxy := joinPatterns(cfg.Private, cfg.NoProxy)
-	noSumDB := joinPatterns(cfg.Private, cfg.NoSumDB)
+	noProxy, noSumDB := cfg.NoProxyPatterns(), cfg.NoSumDBPatterns()
 	var fetcher upstream.Fetcher = chain
 	if noProxy != "" {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: direct, Public: chain}
@@ -258,17 +246,25 @@ func authRules(in []config.AuthRule) []auth.Rule {
 	return out
 }
 
-// joinPatterns joins GOPRIVATE-syntax lists.
-func joinPatterns(lists ...string) string {
-	var all []string
-	for _, l := range lists {
-		for _, p := range strings.Split(l, ",") {
-			if p = strings.TrimSpace(p); p != "" && !slices.Contains(all, p) {
-				all = append(all, p)
-			}
+// NewChain builds the upstream chain of cfg, with its groups of mirrors
+// (which the caller probes with Group.Run while serving). direct serves the
+// "direct" element; errors are *config.Error.
+func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, log *slog.Logger) (*upstream.Chain, []*upstream.Group, error) {
+	groups := map[string]*upstream.Group{}
+	var list []*upstream.Group
+	for _, gc := range cfg.UpstreamGroups {
+		g, err := upstream.NewGroup(gc.Name, gc.Mirrors, client, groupOptions(gc, log))
+		if err != nil {
+			return nil, nil, &config.Error{Key: "upstream-groups", Source: "group " + gc.Name, Err: err}
 		}
+		groups[gc.Name] = g
+		list = append(list, g)
 	}
-	return strings.Join(all, ",")
+	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct, Groups: groups})
+	if err != nil {
+		return nil, nil, &config.Error{Key: "upstream", Source: fmt.Sprintf("value %q", cfg.Upstream), Err: err}
+	}
+	return chain, list, nil
 }
 
 func vcsCredentials(in []config.VCSCredential) []vcscred.Credential {

@@ -913,3 +913,20 @@ func TestClientTilesStoredOnlyWhenVerified(t *testing.T) {
 		t.Errorf("a tile beyond the verified tree was stored: %v", err)
 	}
 }
+
+// TestListWithoutStoredListWaitsForTheUpstream: the versions of stored
+// files alone are no substitute for a list, so a slow upstream (slower than
+// fresh-timeout, within fetch-timeout) still gives the full answer.
+func TestListWithoutStoredListWaitsForTheUpstream(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, func(c *config.Serve) { c.FreshTimeout = 50 * time.Millisecond })
+	if r := get(t, s.URL+"/example.com/hello/@v/v1.0.0.info"); r.code != 200 {
+		t.Fatalf("info: %d %s", r.code, r.body)
+	}
+	s.WaitFills(context.Background())
+	up.Inject(fakeproxy.Suffix("/@v/list"), fakeproxy.Slow(300*time.Millisecond))
+	r := get(t, s.URL+"/example.com/hello/@v/list")
+	if r.code != 200 || !strings.Contains(r.body, "v1.1.0") || !strings.Contains(r.body, "v1.2.0") {
+		t.Errorf("list with a slow upstream and only a stored .info: %d %q; want the upstream's full list", r.code, r.body)
+	}
+}

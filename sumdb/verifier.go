@@ -33,9 +33,18 @@ type Verifier struct {
 	// module not yet known to the database must not outlive its cause. The
 	// replacement starts from the state kept in storage.
 	client atomic.Pointer[sumdb.Client]
+	// lookups counts the current client's lookups: sumdb.Client keeps
+	// every record and tile it reads in memory for its lifetime, so it is
+	// replaced every clientLookups lookups to bound memory (the new one
+	// reads what it needs back from storage).
+	lookups atomic.Int64
 	// running counts lookups in progress, which outlive their callers.
 	running sync.WaitGroup
 }
+
+// clientLookups is how many lookups a sumdb.Client serves before the
+// Verifier replaces it (see Verifier.lookups).
+const clientLookups = 2000
 
 // Wait blocks until every lookup and background write in progress has
 // finished or ctx is done.
@@ -127,6 +136,9 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 	go func() {
 		defer v.running.Done()
 		c := v.client.Load()
+		if v.lookups.Add(1) >= clientLookups && v.client.CompareAndSwap(c, v.newClient()) {
+			v.lookups.Store(0)
+		}
 		lines, err := c.Lookup(path, version)
 		if err != nil {
 			v.client.CompareAndSwap(c, v.newClient())

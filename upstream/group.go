@@ -159,8 +159,10 @@ func (g *Group) Status() []MirrorStatus {
 }
 
 // candidates returns the mirrors that may take a request now, best first.
-// If every breaker is open, the one that opened first gets a trial anyway:
-// a request that might succeed beats a certain failure.
+// If none may (every breaker open or cooling down, or every mirror asked
+// for quiet with Retry-After), all of them are returned, the one available
+// soonest first: a request that might succeed beats a certain failure, and
+// its retries and hedges still spread over the group.
 func (g *Group) candidates() []*member {
 	now := g.opts.Now()
 	type scored struct {
@@ -174,17 +176,11 @@ func (g *Group) candidates() []*member {
 		}
 	}
 	if len(ok) == 0 {
-		oldest := g.members[0]
-		for _, m := range g.members[1:] {
-			m.h.mu.Lock()
-			o := oldest.h.openedAt
-			earlier := m.h.openedAt.Before(o)
-			m.h.mu.Unlock()
-			if earlier {
-				oldest = m
-			}
-		}
-		return []*member{oldest}
+		all := slices.Clone(g.members)
+		slices.SortStableFunc(all, func(a, b *member) int {
+			return a.h.availableAt(g.opts.BreakerCooldown).Compare(b.h.availableAt(g.opts.BreakerCooldown))
+		})
+		return all
 	}
 	slices.SortStableFunc(ok, func(a, b scored) int {
 		switch {

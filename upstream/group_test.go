@@ -257,3 +257,40 @@ func TestGroupHonoursRetryAfterAndKeepsAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupEveryMirrorAskedForQuiet: when every mirror has answered with
+// Retry-After, requests still go to all of them in turn (the one that asked
+// for the shortest quiet first), not always to the first configured one.
+func TestGroupEveryMirrorAskedForQuiet(t *testing.T) {
+	origin := fakeproxy.New(t)
+	broken, recovering := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	busy := func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "injected: busy", http.StatusServiceUnavailable)
+	}
+	broken.SetHook(func(w http.ResponseWriter, r *http.Request) bool { busy(w); return true })
+	var calls atomic.Int64
+	recovering.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if calls.Add(1) == 1 {
+			busy(w)
+			return true
+		}
+		return false
+	})
+	g, err := upstream.NewGroup("g", []string{broken.URL, recovering.URL}, nil, upstream.GroupOptions{
+		ProbeInterval: -1, NoHedge: true, RetryBackoff: time.Millisecond, MaxRetryAfter: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Info(t.Context(), "example.com/hello", "v1.0.0"); err == nil {
+		t.Fatal("first request succeeded although both mirrors answered 503")
+	}
+	b, err := g.Info(t.Context(), "example.com/hello", "v1.0.0")
+	if err != nil {
+		t.Fatalf("second request, with both mirrors inside their Retry-After: %v", err)
+	}
+	if !strings.Contains(string(b), `"v1.0.0"`) {
+		t.Errorf("info %q", b)
+	}
+}

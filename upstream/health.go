@@ -151,6 +151,20 @@ func (h *health) admit(now time.Time, cooldown time.Duration) bool {
 	return true
 }
 
+// availableAt is when the mirror will next take requests: after its
+// Retry-After and, if its breaker is open, its cool-down.
+func (h *health) availableAt(cooldown time.Duration) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.notBefore
+	if h.state == BreakerOpen {
+		if end := h.openedAt.Add(cooldown); end.After(t) {
+			t = end
+		}
+	}
+	return t
+}
+
 // release gives back a half-open trial that was claimed but not used.
 func (h *health) release() {
 	h.mu.Lock()

@@ -49,6 +49,7 @@ import (
 
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/server"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
@@ -154,9 +155,9 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 	client := &http.Client{Transport: upstream.NewTransport()}
 	// Only the checksum database is read through the chain; "direct" in
 	// it means connecting to the database itself, as for the server.
-	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: upstream.Off{}})
+	chain, _, err := server.NewChain(cfg, client, upstream.Off{}, log)
 	if err != nil {
-		return Options{}, &config.Error{Key: "upstream", Source: cfg.Upstream, Err: err}
+		return Options{}, err
 	}
 	opts := Options{Storage: store, Logger: log}
 	if strings.TrimSpace(cfg.SumDB) == "off" {
@@ -171,22 +172,9 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 		return Options{}, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
 	}
 	// Private modules are never named to the checksum database.
-	noSumDB := joinPatterns(cfg.Private, cfg.NoSumDB)
+	noSumDB := cfg.NoSumDBPatterns()
 	opts.Checker = sumdb.NewVerifier(db, store.Unsynced(), remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
 	return opts, nil
-}
-
-// joinPatterns joins GOPRIVATE-syntax lists.
-func joinPatterns(lists ...string) string {
-	var all []string
-	for _, l := range lists {
-		for p := range strings.SplitSeq(l, ",") {
-			if p = strings.TrimSpace(p); p != "" && !slices.Contains(all, p) {
-				all = append(all, p)
-			}
-		}
-	}
-	return strings.Join(all, ",")
 }
 
 type outcome int

@@ -247,6 +247,29 @@ func TestCleanMirrorVerifies(t *testing.T) {
 	}
 }
 
+// TestUpstreamGroupConfig: an upstream that names a group of mirrors (as
+// the server's config may) reaches the checksum database through it.
+func TestUpstreamGroupConfig(t *testing.T) {
+	up := newUpstream(t)
+	dir := fill(t, up)
+	// Lookups and tiles were stored by the fill; remove them so that the
+	// checksum database must be asked through the group.
+	if err := os.RemoveAll(filepath.Join(dir, "sumdb")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.StorageDir, cfg.Upstream, cfg.SumDB, cfg.NoSumDB = dir, "mirrors", up.DBKey, exempt
+	cfg.UpstreamGroups = []config.UpstreamGroup{{Name: "mirrors", Mirrors: []string{up.URL}}}
+	opts, err := FromConfig(&cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("FromConfig with an upstream group: %v", err)
+	}
+	rep := run(t, opts)
+	if n := 3 * len(stored); rep.Checked != n || rep.OK != n {
+		t.Fatalf("through a group: %+v; want %d artifacts all ok", rep, n)
+	}
+}
+
 func TestTamperedArtifactsAreCorruptAndRepaired(t *testing.T) {
 	up := newUpstream(t)
 	dir := fill(t, up)
