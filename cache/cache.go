@@ -191,6 +191,9 @@ func versionKey(path, version, ext string) (string, error) {
 	return escPath + "/@v/" + escVer + ext, nil
 }
 
+// ZipKey returns the storage key of path@version's zip.
+func ZipKey(path, version string) (string, error) { return versionKey(path, version, ".zip") }
+
 func moduleKey(path, file string) (string, error) {
 	escPath, err := module.EscapePath(path)
 	if err != nil {

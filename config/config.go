@@ -25,7 +25,17 @@ import (
 // Serve is the configuration of `gomirror serve`.
 type Serve struct {
 	Listen          string        `name:"listen" help:"address to listen on"`
-	StorageDir      string        `name:"storage-dir" help:"directory for stored artifacts (default <user cache dir>/gomirror)"`
+	Storage         string        `name:"storage" help:"where artifacts are stored: fs (storage-dir) or s3 (the s3-* settings)"`
+	StorageDir      string        `name:"storage-dir" help:"directory for stored artifacts with storage fs, and for gomirror's local work files with any storage (default <user cache dir>/gomirror)"`
+	S3Endpoint      string        `name:"s3-endpoint" help:"S3 API host[:port], without a scheme"`
+	S3Region        string        `name:"s3-region" help:"S3 region (default: discovered)"`
+	S3Bucket        string        `name:"s3-bucket" help:"S3 bucket (must exist)"`
+	S3Prefix        string        `name:"s3-prefix" help:"prefix for every object name in the bucket"`
+	S3PathStyle     bool          `name:"s3-path-style" help:"path-style requests (endpoint/bucket/key), as MinIO and many S3-compatible stores need"`
+	S3Insecure      bool          `name:"s3-insecure" help:"plain HTTP to the S3 endpoint instead of HTTPS"`
+	S3AccessKey     string        `name:"s3-access-key" help:"S3 access key (default: AWS_/MINIO_ environment, AWS files, instance role)"`
+	S3SecretKey     string        `name:"s3-secret-key" help:"S3 secret key; prefer the environment (GOMIRROR_S3_SECRET_KEY or AWS_SECRET_ACCESS_KEY)"`
+	S3ZipRedirect   bool          `name:"s3-zip-redirect" help:"answer zip requests with a redirect to a presigned S3 URL instead of streaming them"`
 	Upstream        string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY)"`
 	SumDB           string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
 	NoSumDB         string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
@@ -146,6 +156,7 @@ func Defaults() Serve {
 		ShutdownTimeout: 30 * time.Second,
 		DirectProcs:     4,
 		ListTTL:         time.Minute,
+		Storage:         "fs",
 		Auth:            "off",
 	}
 }
@@ -485,6 +496,28 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.DirectProcs < 1 {
 		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))
+	}
+	switch c.Storage {
+	case "fs":
+	case "s3":
+		if c.S3Endpoint == "" || c.S3Bucket == "" {
+			key := "s3-endpoint"
+			if c.S3Endpoint != "" {
+				key = "s3-bucket"
+			}
+			return bad(key, errors.New("required with storage s3"))
+		}
+		if strings.Contains(c.S3Endpoint, "://") {
+			return bad("s3-endpoint", fmt.Errorf("%q: give host[:port] without a scheme (s3-insecure for plain HTTP)", c.S3Endpoint))
+		}
+		if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
+			return bad("s3-access-key", errors.New("s3-access-key and s3-secret-key go together"))
+		}
+	default:
+		return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
+	}
+	if c.S3ZipRedirect && c.Storage != "s3" {
+		return bad("s3-zip-redirect", errors.New("needs storage s3"))
 	}
 	if c.ListTTL < 0 {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))

@@ -215,6 +215,12 @@ func TestInvalidSettings(t *testing.T) {
 		{"bad private pattern", "", nil, []string{"--private=corp.example/[x"}, "private", "flag --private", "bad pattern"},
 		{"auth rules with auth off", "auth-rules:\n  - {modules: corp.example, tokens: [ci]}\n", nil, nil, "auth-rules", "file", "no effect"},
 		{"negative list-ttl", "", nil, []string{"--list-ttl=-1s"}, "list-ttl", "flag --list-ttl", "negative"},
+		{"unknown storage", "storage: nfs\n", nil, nil, "storage", "file", "want fs or s3"},
+		{"s3 without an endpoint", "storage: s3\ns3-bucket: b\n", nil, nil, "s3-endpoint", "default", "required with storage s3"},
+		{"s3 without a bucket", "storage: s3\ns3-endpoint: minio.lan:9000\n", nil, nil, "s3-bucket", "default", "required with storage s3"},
+		{"s3 endpoint with a scheme", "", nil, []string{"--storage=s3", "--s3-bucket=b", "--s3-endpoint=https://minio.lan"}, "s3-endpoint", "flag --s3-endpoint", "without a scheme"},
+		{"s3 access key without its secret", "", map[string]string{"GOMIRROR_S3_ACCESS_KEY": "AK"}, []string{"--storage=s3", "--s3-bucket=b", "--s3-endpoint=minio.lan"}, "s3-access-key", "env GOMIRROR_S3_ACCESS_KEY", "go together"},
+		{"zip redirect without s3", "s3-zip-redirect: true\n", nil, nil, "s3-zip-redirect", "file", "needs storage s3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

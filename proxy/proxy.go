@@ -60,6 +60,17 @@ type Handler struct {
 	mirror Mirror
 	sumdb  SumDB // nil if the checksum database is off
 	log    *slog.Logger
+	// zipURL, if set, names where a stored zip can be downloaded directly
+	// (a presigned object-store URL); zips are then redirected there.
+	zipURL func(ctx context.Context, path, version string) (string, error)
+}
+
+// RedirectZips makes the handler answer GET requests for zips with a
+// temporary redirect to the URL f returns for the stored zip (after
+// filling it as usual), instead of streaming it. If f fails, the zip is
+// streamed.
+func (h *Handler) RedirectZips(f func(ctx context.Context, path, version string) (string, error)) {
+	h.zipURL = f
 }
 
 // NewHandler returns a Handler. db may be nil.
@@ -127,6 +138,16 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request)
 	}
 	defer obj.Body.Close()
 	hdr := w.Header()
+	if h.zipURL != nil && r.Method == http.MethodGet {
+		u, err := h.zipURL(r.Context(), req.Module, req.Version)
+		if err == nil {
+			// The URL expires: clients and caches may not keep the redirect.
+			hdr.Set("Cache-Control", "no-store")
+			http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+			return
+		}
+		h.log.Warn("no direct URL for a zip; streaming it", "module", req.Module, "version", req.Version, "err", err)
+	}
 	hdr.Set("Content-Type", "application/zip")
 	hdr.Set("Cache-Control", cacheImmutable)
 	// The content at a canonical version's key never changes, so the key

@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
+	s3store "github.com/gomirror/gomirror/storage/s3"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
@@ -56,9 +59,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			os.RemoveAll(credDir)
 		}
 	}()
-	store, err := fsstore.New(cfg.StorageDir)
+	store, err := OpenStorage(cfg)
 	if err != nil {
-		return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+		return nil, err
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
 	direct, err := upstream.NewDirect(cfg.DirectDir, cfg.DirectProcs)
@@ -111,7 +114,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		}
 		// Tiles and records are verified whenever they are read and can be
 		// fetched again, so they skip the fsync that artifacts get.
-		dbStore := store.Unsynced()
+		dbStore := store
+		if u, ok := store.(interface{ Unsynced() storage.Storage }); ok {
+			dbStore = u.Unsynced()
+		}
 		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log,
 			// A request to the database that stalls holds every lookup of
 			// the same module that joins it: bound it like a fetch.
@@ -120,7 +126,15 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		dbProxy = sumdb.NewProxy(v, dbStore, remote, time.Minute)
 	}
 
+	var tempDir string // zips being checked; fs keeps them next to storage itself
+	if _, ok := store.(storage.TempDirer); !ok {
+		tempDir = filepath.Join(cfg.StorageDir, "tmp")
+		if err := os.MkdirAll(tempDir, 0o700); err != nil {
+			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+		}
+	}
 	mirror := cache.New(cache.Options{
+		TempDir:      tempDir,
 		Storage:      store,
 		Upstream:     fetcher,
 		Verifier:     verifier,
@@ -157,9 +171,25 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	// Health checks stay anonymous; metrics need a token only with auth "all".
 	mux.Handle("GET /metrics", authn.Wrap(metrics.Handler(), nil))
 	mux.Handle("GET /upstreams", authn.Wrap(http.HandlerFunc(s.upstreams), nil))
-	mux.Handle("/", authn.Wrap(recordClient(proxy.NewHandler(mirror, dbProxy, log)), proxy.ModuleOf))
+	ph := proxy.NewHandler(mirror, dbProxy, log)
+	if p, ok := store.(interface {
+		PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error)
+	}); ok && cfg.S3ZipRedirect {
+		ph.RedirectZips(func(ctx context.Context, path, version string) (string, error) {
+			key, err := cache.ZipKey(path, version)
+			if err != nil {
+				return "", err
+			}
+			u, err := p.PresignGet(ctx, key, 15*time.Minute)
+			if err != nil {
+				return "", err
+			}
+			return u.String(), nil
+		})
+	}
+	mux.Handle("/", authn.Wrap(recordClient(ph), proxy.ModuleOf))
 	s.handler = s.accessLog(mux)
-	log.Info("gomirror configured", "storage", store.Root(), "upstream", chain.String(), "sumdb", cfg.SumDB,
+	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", chain.String(), "sumdb", cfg.SumDB,
 		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
 }
@@ -244,6 +274,33 @@ func authRules(in []config.AuthRule) []auth.Rule {
 		out[i] = auth.Rule(r)
 	}
 	return out
+}
+
+// OpenStorage opens the storage cfg names. Errors are *config.Error.
+func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
+	if cfg.Storage != "s3" {
+		store, err := fsstore.New(cfg.StorageDir)
+		if err != nil {
+			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+		}
+		return store, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := s3store.New(ctx, s3store.Config{
+		Endpoint:  cfg.S3Endpoint,
+		Region:    cfg.S3Region,
+		Bucket:    cfg.S3Bucket,
+		Prefix:    cfg.S3Prefix,
+		PathStyle: cfg.S3PathStyle,
+		Insecure:  cfg.S3Insecure,
+		AccessKey: cfg.S3AccessKey,
+		SecretKey: cfg.S3SecretKey,
+	})
+	if err != nil {
+		return nil, &config.Error{Key: "s3-endpoint", Source: cfg.S3Endpoint, Err: err}
+	}
+	return store, nil
 }
 
 // NewChain builds the upstream chain of cfg, with its groups of mirrors

@@ -51,7 +51,6 @@ import (
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/server"
 	"github.com/gomirror/gomirror/storage"
-	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -143,14 +142,17 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if fi, err := os.Stat(cfg.StorageDir); err != nil {
-		return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
-	} else if !fi.IsDir() {
-		return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: errors.New("not a directory")}
+	if cfg.Storage != "s3" {
+		// A store that is not there is a mistake, not an empty store.
+		if fi, err := os.Stat(cfg.StorageDir); err != nil {
+			return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+		} else if !fi.IsDir() {
+			return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: errors.New("not a directory")}
+		}
 	}
-	store, err := fsstore.New(cfg.StorageDir)
+	store, err := server.OpenStorage(cfg)
 	if err != nil {
-		return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+		return Options{}, err
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
 	// Only the checksum database is read through the chain; "direct" in
@@ -173,7 +175,11 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 	}
 	// Private modules are never named to the checksum database.
 	noSumDB := cfg.NoSumDBPatterns()
-	opts.Checker = sumdb.NewVerifier(db, store.Unsynced(), remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
+	dbStore := store
+	if u, ok := store.(interface{ Unsynced() storage.Storage }); ok {
+		dbStore = u.Unsynced()
+	}
+	opts.Checker = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
 	return opts, nil
 }
 

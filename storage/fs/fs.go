@@ -78,6 +78,9 @@ func (s *Store) removeStaleTemps() {
 	}
 }
 
+// String names the store for logs: its root directory.
+func (s *Store) String() string { return s.Root() }
+
 func (s *Store) path(key string) (string, error) {
 	if err := storage.ValidKey(key); err != nil {
 		return "", err

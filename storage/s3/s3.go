@@ -1,0 +1,254 @@
+// Package s3 stores gomirror's artifacts in an S3-compatible object store
+// (AWS S3, MinIO, Ceph, Aliyun OSS, Tencent COS, ...) through minio-go.
+//
+// Keys map to object names under an optional prefix, so a bucket prefix is a
+// GOPROXY URL tree like the local-disk layout. Every write is a single
+// object PUT or a multipart upload, which S3 makes visible only once it is
+// complete: a reader sees the previous object or the whole new one, never a
+// part. Objects are served by streaming (the body is an io.ReadSeeker, so
+// ranges work), or, for drivers' callers that want it, through presigned
+// URLs (see PresignGet).
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Config locates a bucket and says how to reach it.
+type Config struct {
+	// Endpoint is host[:port] of the S3 API, without a scheme.
+	Endpoint string
+	// Region is the bucket's region; empty lets the client discover it.
+	Region string
+	Bucket string
+	// Prefix is prepended to every key ("mirror/" stores under mirror/...).
+	Prefix string
+	// PathStyle forces path-style requests (endpoint/bucket/key), which
+	// MinIO and many S3-compatible stores need; otherwise the client
+	// chooses (virtual-host style for AWS).
+	PathStyle bool
+	// Insecure talks plain HTTP instead of HTTPS.
+	Insecure bool
+	// AccessKey and SecretKey are static credentials. If empty, the
+	// credentials come from the environment (AWS_ACCESS_KEY_ID ...,
+	// MINIO_ROOT_USER ...), the AWS files, or the instance role, in that
+	// order.
+	AccessKey, SecretKey, SessionToken string
+	// Transport, if set, is used for the API requests.
+	Transport http.RoundTripper
+}
+
+// Store is a storage.Storage in a bucket.
+type Store struct {
+	c      *minio.Client
+	bucket string
+	prefix string
+}
+
+var (
+	_ storage.Storage     = (*Store)(nil)
+	_ storage.FileAdopter = (*Store)(nil)
+)
+
+// New connects to the bucket of cfg and checks that it exists.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("s3: endpoint and bucket are required")
+	}
+	if strings.Contains(cfg.Endpoint, "://") {
+		return nil, fmt.Errorf("s3: endpoint %q: give host[:port] without a scheme (use insecure for plain HTTP)", cfg.Endpoint)
+	}
+	var creds *credentials.Credentials
+	if cfg.AccessKey != "" {
+		creds = credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)
+	} else {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{},
+			&credentials.EnvMinio{},
+			&credentials.FileAWSCredentials{},
+			&credentials.IAM{},
+		})
+	}
+	lookup := minio.BucketLookupAuto
+	if cfg.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:        creds,
+		Secure:       !cfg.Insecure,
+		Region:       cfg.Region,
+		BucketLookup: lookup,
+		Transport:    cfg.Transport,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
+	}
+	ok, err := c.BucketExists(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("s3: checking bucket %s at %s: %w", cfg.Bucket, cfg.Endpoint, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("s3: bucket %s does not exist at %s", cfg.Bucket, cfg.Endpoint)
+	}
+	prefix := strings.Trim(cfg.Prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	return &Store{c: c, bucket: cfg.Bucket, prefix: prefix}, nil
+}
+
+// String names the bucket for logs.
+func (s *Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+
+func (s *Store) name(key string) (string, error) {
+	if err := storage.ValidKey(key); err != nil {
+		return "", err
+	}
+	return s.prefix + key, nil
+}
+
+// mapErr maps S3's "no such key" to fs.ErrNotExist.
+func (s *Store) mapErr(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch minio.ToErrorResponse(err).Code {
+	case minio.NoSuchKey, "NotFound":
+		return storage.NotFound(key)
+	}
+	return fmt.Errorf("s3 %s: %w", key, err)
+}
+
+func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
+	name, err := s.name(key)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.c.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.mapErr(key, err)
+	}
+	info, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return nil, s.mapErr(key, err)
+	}
+	// *minio.Object reads lazily and seeks by asking for ranges, so
+	// http.ServeContent serves ranges without reading the whole object.
+	return &storage.Object{Info: storage.Info{Size: info.Size, ModTime: info.LastModified}, Body: obj}, nil
+}
+
+func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+	name, err := s.name(key)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	info, err := s.c.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{})
+	if err != nil {
+		return storage.Info{}, s.mapErr(key, err)
+	}
+	return storage.Info{Size: info.Size, ModTime: info.LastModified}, nil
+}
+
+// Put uploads r as key: one PUT when the size is known and small, else a
+// multipart upload, completed only after r has been read without error.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	name, err := s.name(key)
+	if err != nil {
+		return err
+	}
+	size := int64(-1)
+	switch v := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		size = int64(v.Len())
+	case *os.File:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	}
+	// A reader that fails must fail the upload, whatever minio-go does
+	// with short reads: remember its error.
+	er := &errReader{r: r}
+	_, err = s.c.PutObject(ctx, s.bucket, name, er, size, minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+		PartSize:    16 << 20,
+	})
+	if er.err != nil {
+		return fmt.Errorf("s3 %s: %w", key, er.err)
+	}
+	return s.mapErr(key, err)
+}
+
+// AdoptFile uploads the file at name as key and removes it.
+func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
+	obj, err := s.name(key)
+	if err != nil {
+		return err
+	}
+	if _, err := s.c.FPutObject(ctx, s.bucket, obj, name, minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20}); err != nil {
+		return s.mapErr(key, err)
+	}
+	return os.Remove(name)
+}
+
+func (s *Store) Delete(ctx context.Context, key string) error {
+	name, err := s.name(key)
+	if err != nil {
+		return err
+	}
+	err = s.mapErr(key, s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// List returns the keys under prefix in lexical order, as S3 lists them.
+func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list %s: %w", prefix, obj.Err)
+		}
+		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
+	}
+	return keys, nil
+}
+
+// PresignGet returns a URL from which key can be downloaded directly for
+// ttl, for serving zips by redirect instead of through gomirror.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error) {
+	name, err := s.name(key)
+	if err != nil {
+		return nil, err
+	}
+	return s.c.PresignedGetObject(ctx, s.bucket, name, ttl, nil)
+}
+
+// errReader remembers the first error of r other than io.EOF.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
