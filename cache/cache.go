@@ -56,6 +56,27 @@ type Verifier interface {
 	CheckZip(ctx context.Context, path, version, h1 string) error
 }
 
+// Coordinator coordinates replicas that share one storage (see package
+// coord for the Redis one).
+type Coordinator interface {
+	// TryLock takes the cross-replica fill lock for key, or returns an
+	// error wrapping ErrLockHeld if another replica holds it.
+	TryLock(ctx context.Context, key string) (Lease, error)
+	GetShared(ctx context.Context, key string) ([]byte, bool, error)
+	SetShared(ctx context.Context, key string, b []byte, ttl time.Duration) error
+}
+
+// A Lease is a held fill lock.
+type Lease interface {
+	// Valid reports whether the lock is still held (checked before the
+	// final write, so that a replica that lost it does not write).
+	Valid(ctx context.Context) bool
+	Unlock()
+}
+
+// ErrLockHeld means another replica holds a fill lock.
+var ErrLockHeld = errors.New("fill lock held by another replica")
+
 // Source says where an answer came from, for logs and metrics.
 type Source string
 
@@ -96,6 +117,12 @@ type Options struct {
 	// costs a go and a git process. Zero asks every time. Answers from
 	// proxies are always fresh (FreshTimeout): proxies cache for themselves.
 	ListTTL time.Duration
+	// Coordinator, if set, makes replicas that share Storage fill each
+	// artifact once between them and share fresh list/@latest answers for
+	// SharedTTL (default 5s). Its failures are logged and the replica goes
+	// on alone.
+	Coordinator Coordinator
+	SharedTTL   time.Duration
 	// OnFetch, if set, is called after every upstream fetch.
 	OnFetch func(op, upstream string, d time.Duration, err error)
 	// OnVerify, if set, is called after every check against the checksum
@@ -135,6 +162,9 @@ func New(opts Options) *Mirror {
 	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
+	}
+	if m.opts.SharedTTL == 0 {
+		m.opts.SharedTTL = 5 * time.Second
 	}
 	switch {
 	case opts.NegativeTTL == 0:
@@ -258,6 +288,62 @@ func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.C
 	}
 }
 
+// leaseKey carries the fill lock a coordinated fill holds.
+type leaseKey struct{}
+
+// coordinated runs fill for key once across replicas: it takes the
+// cross-replica lock, or waits while another replica holds it until stored
+// reports the artifact there (or the lock is free, for instance because
+// its holder died and it expired). Without a coordinator, or if the
+// coordinator fails, the replica fills alone.
+func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx context.Context) bool, fill func(ctx context.Context) error) error {
+	c := m.opts.Coordinator
+	if c == nil {
+		return fill(ctx)
+	}
+	for {
+		lease, err := c.TryLock(ctx, key)
+		switch {
+		case err == nil:
+			if stored(ctx) {
+				lease.Unlock()
+				return nil // another replica filled it while we waited
+			}
+			err := fill(context.WithValue(ctx, leaseKey{}, lease))
+			lease.Unlock()
+			if !errors.Is(err, errLostLease) {
+				return err
+			}
+			// Another replica took the lock over (ours expired): wait
+			// for its result like any other waiter.
+		case errors.Is(err, ErrLockHeld):
+			if stored(ctx) {
+				return nil
+			}
+			t := time.NewTimer(50 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		default:
+			m.opts.Logger.Warn("replica coordination unavailable; filling alone", "key", key, "err", err)
+			return fill(ctx)
+		}
+	}
+}
+
+// lostLease reports whether ctx's fill lock was lost (expired and taken
+// over): the fill must not write, the new holder does.
+func lostLease(ctx context.Context) bool {
+	l, ok := ctx.Value(leaseKey{}).(Lease)
+	return ok && !l.Valid(ctx)
+}
+
+// errLostLease is a fill that stopped because another replica took over.
+var errLostLease = errors.New("fill lock lost to another replica; not writing")
+
 // Info answers $module/@v/$query.info.
 func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, error) {
 	if !IsCanonical(path, query) {
@@ -338,11 +424,17 @@ func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Hit, err
 	}
+	stored := func(ctx context.Context) bool {
+		_, err := m.opts.Storage.Stat(ctx, key)
+		return err == nil
+	}
 	err = m.fill(ctx, key, func(ctx context.Context) error {
-		if _, err := m.opts.Storage.Stat(ctx, key); err == nil {
+		if stored(ctx) {
 			return nil // filled by a fill that finished just before ours began
 		}
-		return m.fillZip(ctx, key, path, version)
+		return m.coordinated(ctx, key, stored, func(ctx context.Context) error {
+			return m.fillZip(ctx, key, path, version)
+		})
 	})
 	if err != nil {
 		return nil, Miss, err
@@ -416,6 +508,9 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	}
 	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
 		return err
+	}
+	if lostLease(ctx) {
+		return errLostLease
 	}
 	// The hash lands before the zip becomes visible, so that a stored zip
 	// always has its recorded hash. A crash in between leaves a hash
@@ -527,15 +622,36 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 		if b, err := m.readSmall(ctx, key); err == nil {
 			return b, nil // filled by a fill that finished just before ours began
 		}
-		b, err := fetch(ctx)
-		if err != nil {
-			return nil, err
+		if m.opts.Coordinator == nil {
+			b, err := fetch(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// The client need not wait for the disk; until the write
+			// lands, readSmall answers from memory, so nothing is fetched
+			// twice. If it fails, the next request fetches it again.
+			m.behind.Put(key, b)
+			return b, nil
 		}
-		// The client need not wait for the disk; until the write lands,
-		// readSmall answers from memory, so nothing is fetched twice. If
-		// it fails, the next request fetches the artifact again.
-		m.behind.Put(key, b)
-		return b, nil
+		// Other replicas wait for the artifact in storage, so it is
+		// written before the fill lock is released.
+		var b []byte
+		stored := func(ctx context.Context) bool {
+			var err error
+			b, err = m.readSmall(ctx, key)
+			return err == nil
+		}
+		err := m.coordinated(ctx, key, stored, func(ctx context.Context) error {
+			var err error
+			if b, err = fetch(ctx); err != nil {
+				return err
+			}
+			if lostLease(ctx) {
+				return nil // the new holder writes it; b is still a verified answer
+			}
+			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(b))
+		})
+		return b, err
 	})
 	if err != nil {
 		return nil, Miss, err
@@ -731,6 +847,14 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
+		c := m.opts.Coordinator
+		if c != nil {
+			if b, ok, err := c.GetShared(fctx, key); ok {
+				return answer{b, ""}, nil // another replica asked a moment ago
+			} else if err != nil {
+				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
+			}
+		}
 		var (
 			b        []byte
 			answered upstream.Answered
@@ -741,6 +865,11 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 		})
 		if name := answered.Name(); name != "" {
 			upstream.Report(ctx, name)
+		}
+		if err == nil && c != nil {
+			if err := c.SetShared(fctx, key, b, m.opts.SharedTTL); err != nil {
+				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
+			}
 		}
 		return answer{b, answered.Name()}, err
 	})

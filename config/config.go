@@ -60,6 +60,10 @@ type Serve struct {
 
 	UpstreamGroups []UpstreamGroup `name:"upstream-groups" help:"named groups of equivalent mirrors that upstream may name: a YAML list of {name, mirrors, ...tuning}"`
 
+	Redis          string        `name:"redis" help:"Redis URL (redis://host:port/db) for replicas sharing one storage: cross-replica fill locks and a shared short-lived cache"`
+	RedisLockTTL   time.Duration `name:"redis-lock-ttl" help:"how long a fill lock outlives a replica that stopped renewing it (died)"`
+	RedisSharedTTL time.Duration `name:"redis-shared-ttl" help:"how long replicas share a list, @latest or checksum database tree head answer"`
+
 	TLSCert string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set, together with tls-key"`
 	TLSKey  string `name:"tls-key" help:"TLS private key file (PEM)"`
 
@@ -157,6 +161,8 @@ func Defaults() Serve {
 		DirectProcs:     4,
 		ListTTL:         time.Minute,
 		Storage:         "fs",
+		RedisLockTTL:    10 * time.Second,
+		RedisSharedTTL:  5 * time.Second,
 		Auth:            "off",
 	}
 }
@@ -518,6 +524,15 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.S3ZipRedirect && c.Storage != "s3" {
 		return bad("s3-zip-redirect", errors.New("needs storage s3"))
+	}
+	if c.Redis != "" && !strings.HasPrefix(c.Redis, "redis://") && !strings.HasPrefix(c.Redis, "rediss://") {
+		return bad("redis", errors.New("want a URL like redis://host:port/db or rediss://..."))
+	}
+	if c.RedisLockTTL < 100*time.Millisecond {
+		return bad("redis-lock-ttl", fmt.Errorf("%v: want at least 100ms", c.RedisLockTTL))
+	}
+	if c.RedisSharedTTL < 0 {
+		return bad("redis-shared-ttl", fmt.Errorf("must not be negative, not %v", c.RedisSharedTTL))
 	}
 	if c.ListTTL < 0 {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))

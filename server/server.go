@@ -22,6 +22,7 @@ import (
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
@@ -62,6 +63,16 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	store, err := OpenStorage(cfg)
 	if err != nil {
 		return nil, err
+	}
+	var coordinator cache.Coordinator
+	if cfg.Redis != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		r, err := coord.New(ctx, cfg.Redis, coord.Options{LockTTL: cfg.RedisLockTTL, Logger: log})
+		cancel()
+		if err != nil {
+			return nil, &config.Error{Key: "redis", Source: redactURL(cfg.Redis), Err: err}
+		}
+		coordinator = redisCoordinator{r}
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
 	direct, err := upstream.NewDirect(cfg.DirectDir, cfg.DirectProcs)
@@ -123,7 +134,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			// the same module that joins it: bound it like a fetch.
 			Timeout: min(cfg.FetchTimeout, 30*time.Second)})
 		verifier = v
-		dbProxy = sumdb.NewProxy(v, dbStore, remote, time.Minute)
+		sp := sumdb.NewProxy(v, dbStore, remote, time.Minute)
+		if coordinator != nil {
+			sp.ShareLatest(coordinator)
+		}
+		dbProxy = sp
 	}
 
 	var tempDir string // zips being checked; fs keeps them next to storage itself
@@ -135,6 +150,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	mirror := cache.New(cache.Options{
 		TempDir:      tempDir,
+		Coordinator:  coordinator,
+		SharedTTL:    cfg.RedisSharedTTL,
 		Storage:      store,
 		Upstream:     fetcher,
 		Verifier:     verifier,
@@ -274,6 +291,29 @@ func authRules(in []config.AuthRule) []auth.Rule {
 		out[i] = auth.Rule(r)
 	}
 	return out
+}
+
+// redisCoordinator adapts coord.Redis to cache.Coordinator.
+type redisCoordinator struct{ *coord.Redis }
+
+func (c redisCoordinator) TryLock(ctx context.Context, key string) (cache.Lease, error) {
+	l, err := c.Redis.TryLock(ctx, key)
+	if errors.Is(err, coord.ErrHeld) {
+		return nil, cache.ErrLockHeld
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// redactURL drops the password from a URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // OpenStorage opens the storage cfg names. Errors are *config.Error.

@@ -32,7 +32,19 @@ type Proxy struct {
 	mu       sync.Mutex
 	latest   []byte
 	latestAt time.Time
+
+	shared Shared // nil: no replicas to share "latest" with
 }
+
+// Shared is a cache shared by replicas (see package coord).
+type Shared interface {
+	GetShared(ctx context.Context, key string) ([]byte, bool, error)
+	SetShared(ctx context.Context, key string, b []byte, ttl time.Duration) error
+}
+
+// ShareLatest makes replicas share the tree head they fetch, for the
+// latest TTL, so that they do not each ask the database.
+func (p *Proxy) ShareLatest(s Shared) { p.shared = s }
 
 // NewProxy returns a Proxy for v's database. latestTTL is how long a fetched
 // tree head is served before the database is asked again.
@@ -83,6 +95,15 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 	p.mu.Unlock()
 
 	v, err, _ := p.flight.Do("latest", func() (any, error) {
+		sharedKey := "sumdb/" + p.Name() + "/latest"
+		if p.shared != nil {
+			if b, ok, _ := p.shared.GetShared(ctx, sharedKey); ok && p.v.ops.checkNote(b) == nil {
+				p.mu.Lock()
+				p.latest, p.latestAt = b, p.now()
+				p.mu.Unlock()
+				return b, nil
+			}
+		}
 		b, err := p.remote.Get(ctx, "latest")
 		if err != nil {
 			return nil, err
@@ -95,6 +116,11 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 		p.mu.Lock()
 		p.latest, p.latestAt = b, p.now()
 		p.mu.Unlock()
+		if p.shared != nil {
+			if err := p.shared.SetShared(ctx, sharedKey, b, p.latestTTL); err != nil {
+				p.v.ops.log.Warn("sharing the checksum database tree head", "err", err)
+			}
+		}
 		if err := storage.PutBytes(context.WithoutCancel(ctx), p.store, p.key("latest"), b); err != nil {
 			p.v.ops.log.Warn("storing checksum database tree head", "err", err)
 		}
