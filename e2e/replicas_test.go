@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -161,5 +163,54 @@ func TestReplicaKilledMidFill(t *testing.T) {
 	}
 	if n := rs.up.Hits(zipPath); n != 2 {
 		t.Errorf("upstream zip requests after the third replica: %d, want still 2", n)
+	}
+}
+
+// TestReplicasBigProject: the real go command downloads the 282-module
+// project through three replicas on one MinIO bucket and one Redis, in
+// turn, each time into a fresh module cache, from the real upstream.
+func TestReplicasBigProject(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real upstream; skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	minio := miniotest.Start(t)
+	bucket := minio.Bucket(t)
+	rdb := redistest.Start(t)
+	env := []string{"GOMIRROR_S3_ACCESS_KEY=" + minio.AccessKey, "GOMIRROR_S3_SECRET_KEY=" + minio.SecretKey}
+	var replicas []*mirror
+	for range 3 {
+		replicas = append(replicas, startMirrorEnv(t, env,
+			"--storage", "s3", "--s3-endpoint", minio.Endpoint, "--s3-bucket", bucket, "--s3-path-style", "--s3-insecure",
+			"--storage-dir", t.TempDir(), "--redis", rdb.URL))
+	}
+	project, err := filepath.Abs("../testdata/bigproject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumdbName := goEnvValue(t, "GOSUMDB")
+	want := 0
+	for i, r := range replicas {
+		start := time.Now()
+		out := mustGo(ctx, t, project, goEnv(t, r.URL, sumdbName), "mod", "download", "-json")
+		zips := strings.Count(out, `"Zip":`)
+		if strings.Contains(out, `"Error"`) || zips < 150 || (want > 0 && zips != want) {
+			t.Fatalf("replica %d: %d zips (want >= 150 and %d)\n%s", i, zips, want, tail(out, 30))
+		}
+		want = zips
+		t.Logf("replica %d: %d zips in %v", i, zips, time.Since(start).Round(time.Millisecond))
+	}
+	// After the first, the replicas served zips from the shared bucket.
+	for i, r := range replicas[1:] {
+		misses := 0
+		for _, line := range strings.Split(r.logs.String(), "\n") {
+			if strings.Contains(line, ".zip status=200") && strings.Contains(line, "cache=miss") {
+				misses++
+			}
+		}
+		if misses > 0 {
+			t.Errorf("replica %d fetched %d zips from the upstream that replica 0 had stored", i+1, misses)
+		}
 	}
 }
