@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all five (about 12 minutes on 2 cores)
+#   bench/run.sh                  all six (about 15 minutes on 2 cores)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
 #   bench/run.sh LoadWithFaults   the load run with faults (no network; about
@@ -66,6 +66,9 @@ END {
 				m[b, "MB-rss-growth"], m[b, "MB-rss-growth-warm"], verdict(ok)
 			printf "  %-20s throughput cold %.0f MB/s (fill: first byte after %.2f s), warm %.0f MB/s, FileServer %.0f MB/s (ratio warm/FileServer %.3f)\n", "",
 				m[b, "MB/s"], m[b, "s/fill"], m[b, "MB/s-warm"], m[b, "MB/s-baseline"], m[b, "ratio"]
+		} else if (short == "WarmDownloadS3") {
+			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,
+				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"]
 		} else if (short == "LoadWithFaults") {
 			ok = num(m[b, "wrong-bytes"]) == 0 && num(m[b, "cached-5xx"]) == 0
 			printf "  %-20s %.0f requests, %.0f req/s; cached p50 %.1f ms p99 %.1f ms; uncached p50 %.1f ms p99 %.1f ms, %.2f%% ok\n", short,
