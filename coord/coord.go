@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -49,9 +48,10 @@ type Redis struct {
 	holder string // this replica's random identity
 }
 
-// New connects to the Redis at url (redis://[user:password@]host:port/db,
-// or rediss:// for TLS) and checks that it answers.
-func New(ctx context.Context, url string, opts Options) (*Redis, error) {
+// New returns a coordinator for the Redis at url
+// (redis://[user:password@]host:port/db, or rediss:// for TLS). It does not
+// connect yet; see Ping.
+func New(url string, opts Options) (*Redis, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
@@ -65,14 +65,25 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Coordination saves work but must never cost much: a Redis that is
+	// down or slow fails fast, and the replica goes on alone.
+	o.MaxRetries = 1
+	o.DialTimeout = time.Second
+	o.ReadTimeout = time.Second
+	o.WriteTimeout = time.Second
 	id := make([]byte, 8)
 	rand.Read(id)
-	r := &Redis{c: redis.NewClient(o), opts: opts, holder: hex.EncodeToString(id)}
+	return &Redis{c: redis.NewClient(o), opts: opts, holder: hex.EncodeToString(id)}, nil
+}
+
+// Ping checks that Redis answers. A Redis that does not answer yet is no
+// reason not to start: until it does, every call fails and its callers go
+// on alone; the client reconnects by itself.
+func (r *Redis) Ping(ctx context.Context) error {
 	if err := r.c.Ping(ctx).Err(); err != nil {
-		r.c.Close()
-		return nil, fmt.Errorf("redis %s: %w", o.Addr, err)
+		return fmt.Errorf("redis %s: %w", r.c.Options().Addr, err)
 	}
-	return r, nil
+	return nil
 }
 
 // Close closes the connection pool.
@@ -86,7 +97,7 @@ func (r *Redis) cacheKey(key string) string { return r.opts.Prefix + "cache:" + 
 type Lease struct {
 	r     *Redis
 	key   string
-	token string // holder:fence
+	token string // holder:nonce, what the lock key holds
 	// Fence increases with every lock taken on the key, across replicas.
 	Fence int64
 
@@ -103,11 +114,9 @@ var ErrHeld = errors.New("lock held by another replica")
 // TryLock takes the lock for key if it is free; otherwise it returns
 // ErrHeld. Other errors mean Redis could not be asked.
 func (r *Redis) TryLock(ctx context.Context, key string) (*Lease, error) {
-	fence, err := r.c.Incr(ctx, r.fenceKey(key)).Result()
-	if err != nil {
-		return nil, err
-	}
-	token := r.holder + ":" + strconv.FormatInt(fence, 10)
+	nonce := make([]byte, 8)
+	rand.Read(nonce)
+	token := r.holder + ":" + hex.EncodeToString(nonce)
 	ok, err := r.c.SetNX(ctx, r.lockKey(key), token, r.opts.LockTTL).Result()
 	if err != nil {
 		return nil, err
@@ -115,6 +124,17 @@ func (r *Redis) TryLock(ctx context.Context, key string) (*Lease, error) {
 	if !ok {
 		return nil, ErrHeld
 	}
+	// The fence is drawn after the lock is taken, so each holder's is
+	// larger than every earlier holder's; waiters polling a held lock draw
+	// none. The counter lives a day past its last use.
+	pipe := r.c.TxPipeline()
+	incr := pipe.Incr(ctx, r.fenceKey(key))
+	pipe.Expire(ctx, r.fenceKey(key), 24*time.Hour)
+	if _, err := pipe.Exec(ctx); err != nil {
+		unlockScript.Run(context.WithoutCancel(ctx), r.c, []string{r.lockKey(key)}, token)
+		return nil, err
+	}
+	fence := incr.Val()
 	l := &Lease{r: r, key: key, token: token, Fence: fence, stop: make(chan struct{}), done: make(chan struct{})}
 	go l.renew()
 	return l, nil

@@ -12,8 +12,11 @@ import (
 
 func newRedis(t *testing.T, url string, ttl time.Duration) *coord.Redis {
 	t.Helper()
-	r, err := coord.New(context.Background(), url, coord.Options{LockTTL: ttl})
+	r, err := coord.New(url, coord.Options{LockTTL: ttl})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })

@@ -214,3 +214,37 @@ func TestReplicasBigProject(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisDownServesAlone: a replica whose Redis does not answer (at
+// start, or later) serves as if it were alone.
+func TestRedisDownServesAlone(t *testing.T) {
+	up := fakeproxy.New(t)
+	rdb := redistest.Start(t)
+	m := startMirror(t, "--storage-dir", t.TempDir(), "--upstream", up.URL, "--sumdb", up.DBKey,
+		"--redis", rdb.URL, "--redis-lock-ttl", "1s")
+	get := func(p string) {
+		t.Helper()
+		want := up.Module("example.com/hello", strings.TrimSuffix(strings.TrimPrefix(p, "/example.com/hello/@v/"), ".zip"))
+		b, err := getBytes(&http.Client{Timeout: time.Minute}, m.URL+p)
+		if err != nil || !bytes.Equal(b, want.Zip) {
+			t.Fatalf("%s: %d bytes, %v", p, len(b), err)
+		}
+	}
+	get("/example.com/hello/@v/v1.0.0.zip") // coordinated
+	rdb.Stop()
+	get("/example.com/hello/@v/v1.1.0.zip") // Redis gone: alone
+	if !strings.Contains(m.logs.String(), "replica coordination unavailable; filling alone") {
+		t.Errorf("the log does not say that the replica went on alone")
+	}
+
+	// Started with no Redis at all.
+	alone := startMirror(t, "--storage-dir", t.TempDir(), "--upstream", up.URL, "--sumdb", up.DBKey,
+		"--redis", "redis://"+rdb.Addr+"/0")
+	b, err := getBytes(&http.Client{Timeout: time.Minute}, alone.URL+"/example.com/hello/@v/v1.0.0.zip")
+	if err != nil || !bytes.Equal(b, up.Module("example.com/hello", "v1.0.0").Zip) {
+		t.Fatalf("replica started without Redis: %d bytes, %v", len(b), err)
+	}
+	if !strings.Contains(alone.logs.String(), "redis does not answer") {
+		t.Errorf("the start-up log does not warn that Redis does not answer")
+	}
+}

@@ -66,12 +66,16 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	var coordinator cache.Coordinator
 	if cfg.Redis != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		r, err := coord.New(ctx, cfg.Redis, coord.Options{LockTTL: cfg.RedisLockTTL, Logger: log})
-		cancel()
+		r, err := coord.New(cfg.Redis, coord.Options{LockTTL: cfg.RedisLockTTL, Logger: log})
 		if err != nil {
 			return nil, &config.Error{Key: "redis", Source: redactURL(cfg.Redis), Err: err}
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.Ping(ctx); err != nil {
+			// Serve anyway, alone, until Redis answers.
+			log.Warn("redis does not answer; serving without replica coordination until it does", "redis", redactURL(cfg.Redis), "err", err)
+		}
+		cancel()
 		coordinator = redisCoordinator{r}
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
