@@ -44,6 +44,8 @@ type Server struct {
 	handler http.Handler
 	credDir string            // VCS credential files; "" if none
 	groups  []*upstream.Group // probed while serving
+	// closeRedis closes the coordinator's connections; nil without Redis.
+	closeRedis func() error
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -64,7 +66,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var coordinator cache.Coordinator
+	var (
+		coordinator cache.Coordinator
+		closeRedis  func() error
+	)
 	if cfg.Redis != "" {
 		r, err := coord.New(cfg.Redis, coord.Options{LockTTL: cfg.RedisLockTTL, Logger: log})
 		if err != nil {
@@ -77,6 +82,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		}
 		cancel()
 		coordinator = redisCoordinator{r}
+		closeRedis = r.Close
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
 	direct, err := upstream.NewDirect(cfg.DirectDir, cfg.DirectProcs)
@@ -170,7 +176,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 		},
 	})
-	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList}
+	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis}
 	metrics.WatchMirrors(s.mirrorMetrics)
 
 	mux := http.NewServeMux()
@@ -432,6 +438,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
 	if s.credDir != "" {
 		defer os.RemoveAll(s.credDir)
+	}
+	if s.closeRedis != nil {
+		defer s.closeRedis() // after the fills, which use it
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
