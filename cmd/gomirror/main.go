@@ -35,7 +35,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain())
 	return root
 }
 

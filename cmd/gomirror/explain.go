@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomirror/gomirror/client/explain"
+)
+
+// newExplain returns `gomirror explain`: explain go command errors.
+func newExplain() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "explain [FILE]",
+		Short: "Explain the errors in go command output",
+		Long: `Read what the go command printed (from FILE, or standard input) and say, for
+every error in it, what most likely caused it and how to fix it:
+
+	go mod download 2>&1 | gomirror explain
+
+An error is a line with the indented lines that continue it; progress lines
+such as "go: downloading ..." are skipped. An error that matches no known
+class is reported as unknown, with no guess.
+
+Exit status: 0 once the input was read, whether or not its errors were all
+explained (the summary line and --json's "unknown" count say); 1 for a usage
+error or input that cannot be read.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in io.Reader = cmd.InOrStdin()
+			if len(args) == 1 && args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			errs, err := explain.Parse(in)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(explain.NewReport(errs))
+			}
+			return explain.WriteText(cmd.OutOrStdout(), errs)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON report instead of text")
+	return cmd
+}
