@@ -1,0 +1,481 @@
+package mirrorbench
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	modzip "golang.org/x/mod/zip"
+)
+
+// DefaultModules are the module versions benchmarked when none are given:
+// small, widely used modules that any public mirror holds.
+var DefaultModules = []module.Version{
+	{Path: "golang.org/x/mod", Version: "v0.20.0"},
+	{Path: "golang.org/x/text", Version: "v0.16.0"},
+	{Path: "github.com/google/uuid", Version: "v1.6.0"},
+}
+
+// DefaultSamples is how many times each request is made by default.
+const DefaultSamples = 5
+
+// DefaultTimeout is the default time limit for one request.
+const DefaultTimeout = 30 * time.Second
+
+// LatencyTolerance is how close (as a fraction of the larger) two mirrors'
+// info+mod medians must be to count as equal for the recommendation.
+const LatencyTolerance = 0.05
+
+// Kinds are the requests made for each module version, in order.
+var Kinds = []string{"list", "info", "mod", "zip"}
+
+// ParseModules parses "path@version" arguments (canonical semantic versions).
+func ParseModules(args []string) ([]module.Version, error) {
+	var out []module.Version
+	for _, a := range args {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		p, v, ok := strings.Cut(a, "@")
+		if !ok || p == "" || v == "" {
+			return nil, fmt.Errorf("module %q: want path@version", a)
+		}
+		if err := module.Check(p, v); err != nil {
+			return nil, fmt.Errorf("module %q: %v", a, err)
+		}
+		if module.CanonicalVersion(v) != v {
+			return nil, fmt.Errorf("module %q: version %s is not canonical (want %s)", a, v, module.CanonicalVersion(v))
+		}
+		out = append(out, module.Version{Path: p, Version: v})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no modules given")
+	}
+	return out, nil
+}
+
+// NormalizeURL checks that s is an http or https mirror URL and returns it
+// without a trailing slash.
+func NormalizeURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("mirror URL: %v", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("mirror URL %q: want http://host or https://host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("mirror URL %q: no query or fragment allowed", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// Config is what Run benchmarks.
+type Config struct {
+	Mirrors []string         // mirror base URLs
+	Modules []module.Version // DefaultModules if empty
+	Samples int              // DefaultSamples if zero
+	Timeout time.Duration    // per request; DefaultTimeout if zero
+	// Progress, if set, is called after each sample (1-based) is done.
+	Progress func(sample, samples int)
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Samples int      `json:"samples"`
+	Modules []string `json:"modules"` // path@version
+	Mirrors []Mirror `json:"mirrors"` // in the order given
+	Best    string   `json:"best"`    // URL of the recommended mirror; "" if none
+	Reason  string   `json:"reason"`  // why Best, or why none
+}
+
+// Mirror is one mirror's results.
+type Mirror struct {
+	URL        string  `json:"url"`
+	Requests   int     `json:"requests"`
+	OK         int     `json:"ok"`
+	SuccessPct float64 `json:"success_pct"`
+	List       Stats   `json:"list"`
+	Info       Stats   `json:"info"`
+	Mod        Stats   `json:"mod"`
+	Zip        Stats   `json:"zip"`
+	ZipBytes   int64   `json:"zip_bytes"`
+	// ZipMBps is the throughput of the successful zip downloads in MB/s
+	// (10^6 bytes); 0 if none succeeded.
+	ZipMBps float64 `json:"zip_mb_per_s"`
+	// Errors are the distinct failures, most frequent first.
+	Errors []Failure `json:"errors,omitempty"`
+
+	zipTime time.Duration
+	times   map[string][]time.Duration
+}
+
+// Stats are the results of one kind of request. The latencies, in
+// milliseconds, are over the successful requests; 0 if none succeeded.
+type Stats struct {
+	Requests int     `json:"requests"`
+	OK       int     `json:"ok"`
+	P50Ms    float64 `json:"p50_ms,omitempty"`
+	P95Ms    float64 `json:"p95_ms,omitempty"`
+}
+
+// Failure is one kind of failure and how often it happened.
+type Failure struct {
+	Error string `json:"error"`
+	Count int    `json:"count"`
+}
+
+// Run benchmarks the mirrors. It returns an error only for a bad Config or
+// when ctx is done; failing requests are part of the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if len(cfg.Mirrors) == 0 {
+		return nil, errors.New("no mirrors given")
+	}
+	mods := cfg.Modules
+	if len(mods) == 0 {
+		mods = DefaultModules
+	}
+	samples := cfg.Samples
+	if samples == 0 {
+		samples = DefaultSamples
+	}
+	if samples < 0 {
+		return nil, fmt.Errorf("samples %d: want at least 1", samples)
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	rep := &Report{Samples: samples}
+	for _, m := range mods {
+		rep.Modules = append(rep.Modules, m.String())
+	}
+	type target struct {
+		base   string
+		client *http.Client
+		res    *Mirror
+		errs   map[string]int
+	}
+	targets := make([]*target, len(cfg.Mirrors))
+	rep.Mirrors = make([]Mirror, len(cfg.Mirrors))
+	for i, u := range cfg.Mirrors {
+		base, err := NormalizeURL(u)
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		defer tr.CloseIdleConnections()
+		rep.Mirrors[i] = Mirror{URL: base, times: map[string][]time.Duration{}}
+		targets[i] = &target{base: base, client: &http.Client{Transport: tr}, res: &rep.Mirrors[i], errs: map[string]int{}}
+	}
+
+	turn := 0
+	for s := 0; s < samples; s++ {
+		for _, m := range mods {
+			for _, kind := range Kinds {
+				// One request to every mirror, the first one rotating.
+				for j := range targets {
+					t := targets[(turn+j)%len(targets)]
+					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout)
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					t.res.record(kind, n, d, err)
+					if err != nil {
+						t.errs[err.Error()]++
+					}
+				}
+				turn++
+			}
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(s+1, samples)
+		}
+	}
+	for _, t := range targets {
+		t.res.finish(t.errs)
+	}
+	rep.Best, rep.Reason = recommend(rep.Mirrors)
+	return rep, nil
+}
+
+func (m *Mirror) stats(kind string) *Stats {
+	switch kind {
+	case "list":
+		return &m.List
+	case "info":
+		return &m.Info
+	case "mod":
+		return &m.Mod
+	}
+	return &m.Zip
+}
+
+func (m *Mirror) record(kind string, n int64, d time.Duration, err error) {
+	st := m.stats(kind)
+	st.Requests++
+	m.Requests++
+	if err != nil {
+		return
+	}
+	st.OK++
+	m.OK++
+	m.times[kind] = append(m.times[kind], d)
+	if kind == "zip" {
+		m.ZipBytes += n
+		m.zipTime += d
+	}
+}
+
+func (m *Mirror) finish(errs map[string]int) {
+	if m.Requests > 0 {
+		m.SuccessPct = 100 * float64(m.OK) / float64(m.Requests)
+	}
+	for _, kind := range Kinds {
+		ds := m.times[kind]
+		slices.Sort(ds)
+		st := m.stats(kind)
+		st.P50Ms = ms(percentile(ds, 50))
+		st.P95Ms = ms(percentile(ds, 95))
+	}
+	if m.zipTime > 0 {
+		m.ZipMBps = float64(m.ZipBytes) / 1e6 / m.zipTime.Seconds()
+	}
+	for e, n := range errs {
+		m.Errors = append(m.Errors, Failure{e, n})
+	}
+	sort.Slice(m.Errors, func(i, j int) bool {
+		a, b := m.Errors[i], m.Errors[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Error < b.Error
+	})
+}
+
+// percentile is the nearest-rank p-th percentile of sorted ds; 0 if empty.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(float64(p)/100*float64(len(ds)))) - 1
+	return ds[max(0, min(i, len(ds)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// fetch makes one request and checks its answer; it returns the body size
+// and the time to the body's last byte.
+func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind string, timeout time.Duration) (int64, time.Duration, error) {
+	escPath, err := module.EscapePath(m.Path)
+	if err != nil {
+		return 0, 0, err
+	}
+	escVers, err := module.EscapeVersion(m.Version)
+	if err != nil {
+		return 0, 0, err
+	}
+	u := base + "/" + escPath + "/@v/"
+	if kind == "list" {
+		u += "list"
+	} else {
+		u += escVers + "." + kind
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, 0, shortErr(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, modzip.MaxZipFile+1))
+	d := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: reading body: %v", kind, shortErr(err))
+	}
+	if resp.StatusCode/100 != 2 {
+		return 0, 0, fmt.Errorf("%s: %s", kind, resp.Status)
+	}
+	if err := plausible(m, kind, body); err != nil {
+		return 0, 0, fmt.Errorf("%s: %v", kind, err)
+	}
+	return int64(len(body)), d, nil
+}
+
+// shortErr drops the URL from a client error: it is the same for every
+// failure of a kind, so failures group by their cause.
+func shortErr(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		if errors.Is(ue.Err, context.DeadlineExceeded) {
+			return errors.New("timeout")
+		}
+		return ue.Err
+	}
+	return err
+}
+
+// plausible checks that body is what a module proxy answers for kind.
+func plausible(m module.Version, kind string, body []byte) error {
+	switch kind {
+	case "list":
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) > 0 && !semver.IsValid(f[0]) {
+				return fmt.Errorf("list line %q is not a version", sc.Text())
+			}
+		}
+	case "info":
+		var info struct{ Version string }
+		if err := json.Unmarshal(body, &info); err != nil {
+			return fmt.Errorf("info is not JSON: %v", err)
+		}
+		if info.Version != m.Version {
+			return fmt.Errorf("info names version %q", info.Version)
+		}
+	case "mod":
+		if p := modfile.ModulePath(body); p != m.Path {
+			return fmt.Errorf("go.mod names module %q", p)
+		}
+	case "zip":
+		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+		if err != nil {
+			return fmt.Errorf("not a zip file: %v", err)
+		}
+		prefix := m.String() + "/"
+		for _, f := range zr.File {
+			if !strings.HasPrefix(f.Name, prefix) {
+				return fmt.Errorf("zip file %q is not under %s", f.Name, prefix)
+			}
+		}
+	}
+	return nil
+}
+
+// recommend picks the best mirror and says why.
+func recommend(ms []Mirror) (best, reason string) {
+	var cands []*Mirror
+	for i := range ms {
+		if ms[i].OK > 0 {
+			cands = append(cands, &ms[i])
+		}
+	}
+	if len(cands) == 0 {
+		return "", "no mirror answered any request successfully"
+	}
+	pick := func(c []*Mirror) *Mirror {
+		b := c[0]
+		for _, m := range c[1:] {
+			if _, better := compare(m, b); better {
+				b = m
+			}
+		}
+		return b
+	}
+	b := pick(cands)
+	if len(ms) == 1 {
+		return b.URL, "the only mirror"
+	}
+	rest := slices.DeleteFunc(slices.Clone(cands), func(m *Mirror) bool { return m == b })
+	if len(rest) == 0 {
+		return b.URL, fmt.Sprintf("the only mirror that answered successfully (%.0f%% of requests)", b.SuccessPct)
+	}
+	why, _ := compare(b, pick(rest))
+	return b.URL, why
+}
+
+// compare says whether a is better than b, and which criterion decides.
+func compare(a, b *Mirror) (why string, better bool) {
+	ra, rb := float64(a.OK)/float64(a.Requests), float64(b.OK)/float64(b.Requests)
+	if ra != rb {
+		return fmt.Sprintf("highest success rate: %s of requests, against %s for %s", pct(a.SuccessPct), pct(b.SuccessPct), b.URL), ra > rb
+	}
+	la, lb := infoMod(a), infoMod(b)
+	if math.Abs(la-lb) > LatencyTolerance*max(la, lb) {
+		return fmt.Sprintf("same success rate (%s) and lowest info+mod median latency: %.1fms, against %.1fms for %s", pct(a.SuccessPct), la, lb, b.URL), la < lb
+	}
+	return fmt.Sprintf("same success rate (%s), info+mod median latency within %.0f%% (%.1fms, %.1fms for %s), and highest zip throughput: %.2f MB/s, against %.2f MB/s",
+		pct(a.SuccessPct), 100*LatencyTolerance, la, lb, b.URL, a.ZipMBps, b.ZipMBps), a.ZipMBps > b.ZipMBps
+}
+
+// infoMod is the sum of the .info and .mod medians, in ms; +Inf if either
+// was never measured.
+func infoMod(m *Mirror) float64 {
+	if m.Info.OK == 0 || m.Mod.OK == 0 {
+		return math.Inf(1)
+	}
+	return m.Info.P50Ms + m.Mod.P50Ms
+}
+
+func pct(p float64) string {
+	s := fmt.Sprintf("%.1f", p)
+	return strings.TrimSuffix(s, ".0") + "%"
+}
+
+// WriteTable writes the report as a table with the recommendation and the
+// failures under it.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MIRROR\tSUCCESS\tLIST p50/p95\tINFO p50/p95\tMOD p50/p95\tZIP MB/s\t")
+	for _, m := range r.Mirrors {
+		zip := "-"
+		if m.Zip.OK > 0 {
+			zip = fmt.Sprintf("%.2f", m.ZipMBps)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.URL, pct(m.SuccessPct), lat(m.List), lat(m.Info), lat(m.Mod), zip)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d sample(s) of %d module versions (%s)\n", r.Samples, len(r.Modules), strings.Join(r.Modules, ", "))
+	if r.Best != "" {
+		fmt.Fprintf(w, "Recommended: %s (%s)\n", r.Best, r.Reason)
+	} else {
+		fmt.Fprintf(w, "No recommendation: %s\n", r.Reason)
+	}
+	for _, m := range r.Mirrors {
+		for i, f := range m.Errors {
+			if i == 3 {
+				fmt.Fprintf(w, "%s: ... and %d more kinds of failure\n", m.URL, len(m.Errors)-3)
+				break
+			}
+			fmt.Fprintf(w, "%s: %d× %s\n", m.URL, f.Count, f.Error)
+		}
+	}
+	return nil
+}
+
+func lat(s Stats) string {
+	if s.OK == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%s/%s", fmtMs(s.P50Ms), fmtMs(s.P95Ms))
+}
+
+func fmtMs(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.1fms", v)
+	}
+	return fmt.Sprintf("%.0fms", v)
+}

@@ -1,0 +1,470 @@
+package warm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+)
+
+// Fetch is one file to fetch from the mirror.
+type Fetch struct {
+	Mod module.Version
+	Ext string // ".info", ".mod" or ".zip"
+}
+
+func (f Fetch) String() string { return f.Mod.Path + "@" + f.Mod.Version + " " + f.Ext }
+
+// URL is the file's address under the mirror base URL.
+func (f Fetch) URL(mirror string) (string, error) {
+	p, err := module.EscapePath(f.Mod.Path)
+	if err != nil {
+		return "", err
+	}
+	v, err := module.EscapeVersion(f.Mod.Version)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(mirror, "/") + "/" + p + "/@v/" + v + f.Ext, nil
+}
+
+// Plan is what Resolve found to fetch.
+type Plan struct {
+	Modules []module.Version // every module version in the graph, sorted
+	Fetches []Fetch          // .info and .mod of each, .zip of those in the build list
+}
+
+// GoCommand runs the real go command.
+type GoCommand struct {
+	Path string   // the go command; "go" (looked up in PATH) if empty
+	Env  []string // its environment before Resolve's changes; os.Environ if nil
+}
+
+func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
+	path := g.Path
+	if path == "" {
+		path = "go"
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("go %s: %s", strings.Join(args, " "), msg)
+	}
+	return out, nil
+}
+
+// env is the go command's environment for resolving through mirror: every
+// module from the mirror, none from anywhere else, nothing written outside
+// tmp. Checksums are not checked here: the mirror checks every module
+// against the checksum database before it serves it.
+func (g GoCommand) env(mirror, tmp string) []string {
+	base := g.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	set := map[string]string{
+		"GOPROXY":     mirror,
+		"GOMODCACHE":  filepath.Join(tmp, "modcache"),
+		"GOFLAGS":     "-mod=mod -modcacherw",
+		"GOSUMDB":     "off",
+		"GONOSUMDB":   "",
+		"GONOPROXY":   "",
+		"GOPRIVATE":   "",
+		"GOWORK":      "off",
+		"GOTOOLCHAIN": "local",
+		"GO111MODULE": "on",
+	}
+	var env []string
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range set {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// Resolve asks the go command, through mirror, for everything needed to
+// build with the go.mod file gomod (its go.sum next to it is used if it
+// exists); if gomod is empty, for the module@version arguments mods.
+// Neither the go.mod nor the go.sum is changed.
+func Resolve(ctx context.Context, g GoCommand, mirror, gomod string, mods []string) (*Plan, error) {
+	tmp, err := os.MkdirTemp("", "gomirror-warm-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	env := g.env(mirror, tmp)
+	alt := filepath.Join(tmp, "go.mod")
+	var dir string
+	if gomod != "" {
+		data, err := os.ReadFile(gomod)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(alt, data, 0o644); err != nil {
+			return nil, err
+		}
+		sum, err := os.ReadFile(strings.TrimSuffix(gomod, ".mod") + ".sum")
+		if err == nil {
+			err = os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o644)
+		} else if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Run in the project directory, so that relative paths in replace
+		// directives mean what they mean there.
+		if dir, err = filepath.Abs(filepath.Dir(gomod)); err != nil {
+			return nil, err
+		}
+	} else {
+		data, err := MainModule(mods, goVersion(ctx, g, env, tmp))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(alt, data, 0o644); err != nil {
+			return nil, err
+		}
+		dir = tmp
+	}
+	modfileFlag := "-modfile=" + alt
+	list, err := g.run(ctx, dir, env, "list", modfileFlag, "-m", "-json", "all")
+	if err != nil {
+		return nil, err
+	}
+	graph, err := g.run(ctx, dir, env, "mod", "graph", modfileFlag)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(alt) // after -mod=mod, as the go command sees it
+	if err != nil {
+		return nil, err
+	}
+	f, err := modfile.ParseLax(alt, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	return NewPlan(list, graph, f.Replace)
+}
+
+// goVersion is the go command's language version, for the go line of a
+// temporary main module, or "" if it cannot tell.
+func goVersion(ctx context.Context, g GoCommand, env []string, dir string) string {
+	out, err := g.run(ctx, dir, env, "env", "GOVERSION")
+	if err != nil {
+		return ""
+	}
+	v, _, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	v, ok := strings.CutPrefix(v, "go")
+	if !ok || !modfile.GoVersionRE.MatchString(v) {
+		return ""
+	}
+	return v
+}
+
+// MainModule is a go.mod requiring the module@version arguments mods, with
+// go line goVersion if not empty.
+func MainModule(mods []string, goVersion string) ([]byte, error) {
+	f := &modfile.File{}
+	if err := f.AddModuleStmt("gomirror.warm.invalid/main"); err != nil {
+		return nil, err
+	}
+	if goVersion != "" {
+		if err := f.AddGoStmt(goVersion); err != nil {
+			return nil, err
+		}
+	}
+	for _, arg := range mods {
+		p, v, ok := strings.Cut(arg, "@")
+		if !ok || v == "" {
+			return nil, fmt.Errorf("%q: want module@version", arg)
+		}
+		if err := module.Check(p, v); err != nil {
+			return nil, err
+		}
+		if err := f.AddRequire(p, v); err != nil {
+			return nil, err
+		}
+	}
+	return f.Format()
+}
+
+// listModule is the part of `go list -m -json` output NewPlan uses.
+type listModule struct {
+	Path, Version string
+	Main          bool
+	Replace       *listModule
+}
+
+// NewPlan makes a plan from the output of `go list -m -json all` and
+// `go mod graph` and the main module's replacements.
+func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
+	// apply returns what m is replaced by; ok is false for a local directory.
+	apply := func(m module.Version) (module.Version, bool) {
+		var best *modfile.Replace
+		for _, r := range replace {
+			if r.Old.Path == m.Path && (r.Old.Version == m.Version || r.Old.Version == "" && best == nil) {
+				best = r
+			}
+		}
+		if best == nil {
+			return m, true
+		}
+		return best.New, best.New.Version != ""
+	}
+	mods := map[module.Version]bool{} // to true if its zip is needed
+	add := func(m module.Version, zip bool) {
+		if m.Version == "" || m.Path == "go" || m.Path == "toolchain" {
+			return
+		}
+		m, ok := apply(m)
+		if ok {
+			mods[m] = mods[m] || zip
+		}
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(list))
+	for {
+		var lm listModule
+		if err := dec.Decode(&lm); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("reading go list -m -json output: %v", err)
+		}
+		if lm.Main {
+			continue
+		}
+		// go list has applied the replacement already.
+		if r := lm.Replace; r != nil {
+			if r.Version != "" {
+				mods[module.Version{Path: r.Path, Version: r.Version}] = true
+			}
+			continue
+		}
+		add(module.Version{Path: lm.Path, Version: lm.Version}, true)
+	}
+
+	sc := bufio.NewScanner(bytes.NewReader(graph))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("unexpected go mod graph line %q", sc.Text())
+		}
+		for _, node := range fields {
+			p, v, _ := strings.Cut(node, "@")
+			add(module.Version{Path: p, Version: v}, false)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+
+	plan := &Plan{}
+	for m := range mods {
+		plan.Modules = append(plan.Modules, m)
+	}
+	module.Sort(plan.Modules)
+	for _, m := range plan.Modules {
+		plan.Fetches = append(plan.Fetches, Fetch{m, ".info"}, Fetch{m, ".mod"})
+		if mods[m] {
+			plan.Fetches = append(plan.Fetches, Fetch{m, ".zip"})
+		}
+	}
+	return plan, nil
+}
+
+// Failure is a fetch that did not get a 200 and the whole body.
+type Failure struct {
+	Fetch  Fetch
+	Reason string
+}
+
+// Summary is what Run did.
+type Summary struct {
+	Modules  int   // module versions in the plan
+	Files    int   // files fetched (status 200, whole body read)
+	Bytes    int64 // bytes of those bodies
+	Failures []Failure
+}
+
+// Progress gets told about each fetch as it finishes. Calls may come from
+// several goroutines at once.
+type Progress interface {
+	Done(f Fetch, bytes int64, err error)
+}
+
+// Run fetches every file of plan from mirror, jobs at a time (1 if less),
+// and reports each one to progress (if not nil). The failures are sorted.
+func Run(ctx context.Context, client *http.Client, mirror string, plan *Plan, jobs int, progress Progress) Summary {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	jobs = max(jobs, 1)
+	var (
+		mu    sync.Mutex
+		sum   = Summary{Modules: len(plan.Modules)}
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		fetch = plan.Fetches
+	)
+	for range min(jobs, len(fetch)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(fetch) {
+					return
+				}
+				f := fetch[i]
+				n, err := get(ctx, client, mirror, f)
+				mu.Lock()
+				if err != nil {
+					sum.Failures = append(sum.Failures, Failure{f, err.Error()})
+				} else {
+					sum.Files++
+					sum.Bytes += n
+				}
+				mu.Unlock()
+				if progress != nil {
+					progress.Done(f, n, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(sum.Failures, func(a, b Failure) int { return strings.Compare(a.Fetch.String(), b.Fetch.String()) })
+	return sum
+}
+
+// get fetches one file and returns the size of its body.
+func get(ctx context.Context, client *http.Client, mirror string, f Fetch) (int64, error) {
+	u, err := f.URL(mirror)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		msg := strings.TrimSpace(string(b))
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		if msg != "" {
+			return 0, fmt.Errorf("%s: %s", resp.Status, msg)
+		}
+		return 0, errors.New(resp.Status)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("reading body after %d bytes: %v", n, err)
+	}
+	return n, nil
+}
+
+// Reporter is a Progress writing to W: a bar redrawn in place if TTY,
+// otherwise a line every Every fetches or Interval (whichever comes first,
+// checked as fetches finish).
+type Reporter struct {
+	W        io.Writer
+	Total    int
+	TTY      bool
+	Every    int           // lines: every this many fetches; 50 if 0
+	Interval time.Duration // lines: at least this often while fetches finish; 5s if 0
+
+	mu     sync.Mutex
+	done   int
+	failed int
+	bytes  int64
+	last   time.Time
+	lastN  int
+}
+
+// Done implements Progress.
+func (r *Reporter) Done(_ Fetch, n int64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done++
+	r.bytes += n
+	if err != nil {
+		r.failed++
+	}
+	if r.TTY {
+		const width = 30
+		fill := width
+		if r.Total > 0 {
+			fill = width * r.done / r.Total
+		}
+		fmt.Fprintf(r.W, "\r[%s%s] %d/%d files, %s, %d failed", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), r.done, r.Total, Bytes(r.bytes), r.failed)
+		if r.done == r.Total {
+			fmt.Fprintln(r.W)
+		}
+		return
+	}
+	every, interval := r.Every, r.Interval
+	if every <= 0 {
+		every = 50
+	}
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	now := time.Now()
+	if r.last.IsZero() {
+		r.last = now
+	}
+	if r.done-r.lastN >= every || now.Sub(r.last) >= interval || r.done == r.Total {
+		fmt.Fprintf(r.W, "warm: %d/%d files, %s, %d failed\n", r.done, r.Total, Bytes(r.bytes), r.failed)
+		r.last, r.lastN = now, r.done
+	}
+}
+
+// Bytes formats n for people: 512 B, 1.5 KiB, 3.2 MiB.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/client/mirrorbench"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+)
+
+// runBench runs `gomirror bench args...` in process.
+func runBench(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := newBench()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	cmd.SilenceUsage = true
+	cmd.SilenceErrors = true
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func benchMirrors(t *testing.T) (fast, slow *fakeproxy.Server) {
+	fast = fakeproxy.New(t)
+	slow = fakeproxy.NewMirror(t, fast)
+	slow.Inject(fakeproxy.Modules, fakeproxy.Slow(50*time.Millisecond))
+	return fast, slow
+}
+
+const benchModules = "--modules=example.com/hello@v1.1.0,example.com/dep@v1.0.0"
+
+func TestBenchTable(t *testing.T) {
+	fast, slow := benchMirrors(t)
+	out, errOut, err := runBench(t, benchModules, "--samples=2", slow.URL, fast.URL+"/")
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "MIRROR") || !strings.Contains(lines[0], "INFO p50/p95") || !strings.Contains(lines[0], "ZIP MB/s") {
+		t.Errorf("header = %q", lines[0])
+	}
+	// The slow mirror's row shows info and mod medians of 50ms and more,
+	// the fast one's less.
+	p50 := func(cell string) float64 {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.Split(cell, "/")[0], "ms"), 64)
+		if err != nil {
+			t.Fatalf("latency cell %q: %v", cell, err)
+		}
+		return v
+	}
+	slowRow, fastRow := strings.Fields(lines[1]), strings.Fields(lines[2])
+	if len(slowRow) != 6 || len(fastRow) != 6 {
+		t.Fatalf("rows = %q, %q", lines[1], lines[2])
+	}
+	if slowRow[0] != slow.URL || slowRow[1] != "100%" || fastRow[0] != fast.URL || fastRow[1] != "100%" {
+		t.Errorf("rows = %q, %q", lines[1], lines[2])
+	}
+	for col := 3; col <= 4; col++ {
+		if s, f := p50(slowRow[col]), p50(fastRow[col]); s < 50 || f >= s {
+			t.Errorf("column %d: slow p50 %vms, fast %vms", col, s, f)
+		}
+	}
+	if !strings.Contains(out, "Recommended: "+fast.URL+" (same success rate (100%) and lowest info+mod median latency") {
+		t.Errorf("no recommendation of the fast mirror in:\n%s", out)
+	}
+	if !strings.Contains(errOut, "sample 2/2 done") {
+		t.Errorf("stderr = %q", errOut)
+	}
+}
+
+func TestBenchJSON(t *testing.T) {
+	fast, slow := benchMirrors(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	broken := fakeproxy.NewMirror(t, fast)
+	broken.Inject(fakeproxy.Suffix(".zip"), fakeproxy.Status(http.StatusBadGateway, "bad gateway"))
+
+	out, errOut, err := runBench(t, benchModules, "--samples=1", "--json", dead, broken.URL, slow.URL, fast.URL)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var rep mirrorbench.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	if rep.Best != fast.URL || rep.Samples != 1 || len(rep.Modules) != 2 || len(rep.Mirrors) != 4 {
+		t.Errorf("report = %+v", rep)
+	}
+	pcts := []float64{0, 75, 100, 100}
+	for i, m := range rep.Mirrors {
+		if m.SuccessPct != pcts[i] {
+			t.Errorf("%s: success %v%%, want %v%%", m.URL, m.SuccessPct, pcts[i])
+		}
+	}
+	s, f := rep.Mirrors[2], rep.Mirrors[3]
+	if s.Info.P50Ms < 50 || s.Mod.P50Ms < 50 || f.Info.P50Ms >= s.Info.P50Ms || f.Mod.P50Ms >= s.Mod.P50Ms {
+		t.Errorf("info/mod p50: slow %v/%v ms, fast %v/%v ms", s.Info.P50Ms, s.Mod.P50Ms, f.Info.P50Ms, f.Mod.P50Ms)
+	}
+	if f.ZipMBps <= 0 || f.ZipBytes == 0 {
+		t.Errorf("fast zip: %d bytes, %v MB/s", f.ZipBytes, f.ZipMBps)
+	}
+	// The raw JSON uses the documented keys.
+	for _, k := range []string{`"success_pct"`, `"p50_ms"`, `"p95_ms"`, `"zip_mb_per_s"`, `"best"`, `"reason"`} {
+		if !strings.Contains(out, k) {
+			t.Errorf("JSON has no %s", k)
+		}
+	}
+}
+
+func TestBenchNoMirrorAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	out, _, err := runBench(t, benchModules, "--samples=1", dead)
+	if err == nil || !strings.Contains(err.Error(), "no mirror to recommend") {
+		t.Errorf("err = %v", err)
+	}
+	if !strings.Contains(out, dead) || !strings.Contains(out, "0%") || !strings.Contains(out, "connection refused") {
+		t.Errorf("stdout = %q", out)
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--samples=0", "http://127.0.0.1:1"},
+		{"--timeout=0s", "http://127.0.0.1:1"},
+		{"--modules=example.com/hello", "http://127.0.0.1:1"},
+		{"--modules=example.com/hello@v1", "http://127.0.0.1:1"},
+		{"127.0.0.1:1"},
+	} {
+		if _, _, err := runBench(t, args...); err == nil {
+			t.Errorf("bench %q succeeded", args)
+		}
+	}
+}
