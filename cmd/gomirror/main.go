@@ -3,6 +3,7 @@
 //	gomirror serve [flags]              run the mirror (see gomirror serve --help)
 //	gomirror verify [--repair] [flags]  re-check every stored artifact
 //	gomirror token add|list|revoke      manage client tokens
+//	gomirror setup|doctor|explain|bench|warm   client tools (see each --help)
 package main
 
 import (
@@ -35,7 +36,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor())
 	return root
 }
 

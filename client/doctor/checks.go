@@ -1,0 +1,442 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"go/version"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/net/http/httpproxy"
+)
+
+// checkVersion reports `go version` output, warning below go1.21.
+func checkVersion(out string) Result {
+	r := Result{Check: "go-version", Status: OK, Message: out}
+	f := strings.Fields(out)
+	v := ""
+	if len(f) >= 3 && f[0] == "go" && f[1] == "version" {
+		v = f[2]
+	}
+	switch {
+	case !version.IsValid(v):
+		r.Message = out + " (not a release version; not compared)"
+	case version.Compare(v, "go1.21") < 0:
+		r.Status, r.Problem = Warn, "old-go"
+		r.Message = v + " is older than go1.21, which lacks toolchain management (GOTOOLCHAIN) and the go line checks of newer modules"
+		r.Fix = "Install a current Go release from https://go.dev/dl/."
+	}
+	return r
+}
+
+// proxySpec is one GOPROXY entry, as the go command reads it.
+type proxySpec struct {
+	URL             string
+	FallBackOnError bool // followed by '|'
+}
+
+// parseGOPROXY parses GOPROXY the way the go command does
+// (cmd/go/internal/modfetch/proxy.go): entries separated by ',' or '|',
+// "direct" and "off" end the list, and an entry containing '.', ':' or '/'
+// but no ":/" and not an absolute path gets "https://". ignored are the
+// entries after "direct" or "off".
+func parseGOPROXY(s string) (list []proxySpec, ignored []string, err error) {
+	stopped := false
+	for s != "" {
+		var u string
+		fallBack := false
+		if i := strings.IndexAny(s, ",|"); i >= 0 {
+			u, fallBack, s = s[:i], s[i] == '|', s[i+1:]
+		} else {
+			u, s = s, ""
+		}
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue
+		}
+		if stopped {
+			ignored = append(ignored, u)
+			continue
+		}
+		if u == "off" || u == "direct" {
+			list = append(list, proxySpec{URL: u})
+			stopped = true
+			continue
+		}
+		if strings.ContainsAny(u, ".:/") && !strings.Contains(u, ":/") && !filepath.IsAbs(u) && !path.IsAbs(u) {
+			u = "https://" + u
+		}
+		pu, perr := url.Parse(u)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("invalid proxy URL %q: %v", u, perr)
+		}
+		switch pu.Scheme {
+		case "http", "https":
+			if pu.Host == "" {
+				return nil, nil, fmt.Errorf("invalid proxy URL %q: no host", u)
+			}
+		case "file":
+		default:
+			return nil, nil, fmt.Errorf("invalid proxy URL %q: scheme must be https, http or file", u)
+		}
+		list = append(list, proxySpec{URL: strings.TrimRight(u, "/"), FallBackOnError: fallBack})
+	}
+	if len(list) == 0 {
+		return nil, nil, errors.New("GOPROXY has no entries")
+	}
+	return list, ignored, nil
+}
+
+// checkGOPROXY checks GOPROXY's syntax and shape and returns the proxy URLs
+// (http, https and file) to check.
+func checkGOPROXY(v string) ([]string, []Result) {
+	base := Result{Check: "goproxy", Target: v}
+	list, ignored, err := parseGOPROXY(v)
+	if err != nil {
+		r := base
+		r.Status, r.Problem = Fail, "goproxy-syntax"
+		r.Message = fmt.Sprintf("GOPROXY=%q cannot be used: %v; every go command that downloads will fail", v, err)
+		r.Fix = "Set a valid list, e.g. go env -w GOPROXY=https://your-mirror.example,direct"
+		return nil, []Result{r}
+	}
+	var urls []string
+	hasDirect, hasOff := false, false
+	for _, p := range list {
+		switch p.URL {
+		case "direct":
+			hasDirect = true
+		case "off":
+			hasOff = true
+		default:
+			urls = append(urls, p.URL)
+		}
+	}
+	var out []Result
+	if hasOff {
+		r := base
+		r.Status, r.Problem = Fail, "goproxy-off"
+		r.Message = "GOPROXY ends in \"off\": nothing can be downloaded; any module not already in the module cache fails with \"module lookup disabled by GOPROXY=off\""
+		r.Fix = "Point it at your mirror, e.g. gomirror setup https://your-mirror.example (or go env -w GOPROXY=https://your-mirror.example,direct)"
+		if len(urls) > 0 {
+			r.Message = fmt.Sprintf("GOPROXY ends in \"off\" after %s: a module those proxies do not have cannot be downloaded", strings.Join(urls, ", "))
+			r.Status = Warn
+			r.Fix = fmt.Sprintf("If the proxies should not be the only source, end the list with direct: go env -w GOPROXY=%s,direct", strings.Join(urls, ","))
+		}
+		out = append(out, r)
+	} else if !hasDirect {
+		r := base
+		r.Status, r.Problem = Warn, "no-direct"
+		r.Message = "GOPROXY has no \"direct\" fallback: a module the proxies answer 404/410 for (one they cannot reach, e.g. a private one) cannot be fetched from its origin"
+		r.Fix = fmt.Sprintf("go env -w GOPROXY=%s,direct (or list private modules in GOPRIVATE, which bypasses GOPROXY for them)", strings.Join(urls, ","))
+		out = append(out, r)
+	}
+	if len(ignored) > 0 {
+		r := base
+		r.Status, r.Problem = Warn, "goproxy-ignored"
+		r.Message = fmt.Sprintf("GOPROXY entries after \"direct\"/\"off\" are never used: %s", strings.Join(ignored, ", "))
+		r.Fix = "Move them before direct, or remove them."
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		r := base
+		r.Status = OK
+		r.Message = fmt.Sprintf("%d proxy URL(s), with direct fallback", len(urls))
+		out = append(out, r)
+	}
+	return urls, out
+}
+
+// covered reports whether every path matching pattern p also matches one of
+// the comma-separated patterns in list (approximately: p itself, read as a
+// path, must match the list).
+func covered(list, p string) bool {
+	return module.MatchPrefixPatterns(list, p)
+}
+
+func splitPatterns(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// checkPrivate compares GOPRIVATE with GONOSUMDB and GONOPROXY. When those
+// are not set, go env reports GOPRIVATE's value for them, so a difference
+// means they were set explicitly.
+func checkPrivate(env map[string]string) []Result {
+	priv := env["GOPRIVATE"]
+	var out []Result
+	if nosum := env["GONOSUMDB"]; nosum != priv && env["GOSUMDB"] != "off" {
+		var miss []string
+		for _, p := range splitPatterns(priv) {
+			if !covered(nosum, p) {
+				miss = append(miss, p)
+			}
+		}
+		if len(miss) > 0 {
+			out = append(out, Result{Check: "private", Status: Fail, Problem: "private-sent-to-sumdb",
+				Message: fmt.Sprintf("GONOSUMDB=%q is set explicitly and does not cover GOPRIVATE pattern(s) %s: private module paths are sent to the checksum database (and their downloads fail verification)", nosum, strings.Join(miss, ", ")),
+				Fix:     fmt.Sprintf("go env -w GONOSUMDB=%s (or go env -u GONOSUMDB to let it follow GOPRIVATE)", strings.Join(append(splitPatterns(nosum), miss...), ","))})
+		}
+	}
+	if noproxy := env["GONOPROXY"]; noproxy != priv {
+		var miss []string
+		for _, p := range splitPatterns(priv) {
+			if !covered(noproxy, p) {
+				miss = append(miss, p)
+			}
+		}
+		if len(miss) > 0 {
+			out = append(out, Result{Check: "private", Status: Warn, Problem: "private-via-proxy",
+				Message: fmt.Sprintf("GONOPROXY=%q does not cover GOPRIVATE pattern(s) %s: those private modules are requested from GOPROXY, which tells the proxy their paths (fine only if your own mirror serves them)", noproxy, strings.Join(miss, ", ")),
+				Fix:     fmt.Sprintf("go env -w GONOPROXY=%s, or go env -u GONOPROXY to let it follow GOPRIVATE", strings.Join(append(splitPatterns(noproxy), miss...), ","))})
+		}
+	}
+	if len(out) == 0 {
+		msg := "GOPRIVATE is not set"
+		if priv != "" {
+			msg = fmt.Sprintf("GOPRIVATE=%s is covered by GONOSUMDB and GONOPROXY", priv)
+		}
+		out = append(out, Result{Check: "private", Status: OK, Message: msg})
+	}
+	return out
+}
+
+// checkInsecure warns about a GOINSECURE that covers everything, a whole
+// top-level domain, the probe module (a public module) or the checksum
+// database.
+func checkInsecure(env map[string]string, probe string) Result {
+	v := env["GOINSECURE"]
+	r := Result{Check: "goinsecure", Status: OK, Message: "GOINSECURE is not set"}
+	if v == "" {
+		return r
+	}
+	var bad []string
+	for _, p := range splitPatterns(v) {
+		first, _, _ := strings.Cut(p, "/")
+		literal := 0
+		for l := range strings.SplitSeq(first, ".") {
+			if !strings.ContainsAny(l, "*?[") {
+				literal++
+			}
+		}
+		if literal < 2 || covered(p, probe) || (sumDBName(env["GOSUMDB"]) != "" && covered(p, sumDBName(env["GOSUMDB"]))) {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) == 0 {
+		r.Message = fmt.Sprintf("GOINSECURE=%s (plain HTTP and unverified TLS allowed for these paths only)", v)
+		return r
+	}
+	r.Status, r.Problem = Warn, "insecure-public"
+	r.Message = fmt.Sprintf("GOINSECURE pattern(s) %s cover public hosts: their modules may be fetched over plain HTTP or unverified TLS", strings.Join(bad, ", "))
+	r.Fix = "Limit GOINSECURE to your own hosts, e.g. go env -w GOINSECURE=git.corp.internal (better: give them a trusted certificate and go env -u GOINSECURE)"
+	return r
+}
+
+// sumDBName is the checksum database's name in GOSUMDB ("" for off or unset).
+func sumDBName(v string) string {
+	f := strings.Fields(v)
+	if len(f) == 0 || f[0] == "off" {
+		return ""
+	}
+	name, _, _ := strings.Cut(f[0], "+")
+	return name
+}
+
+func checkSumDB(v string) Result {
+	if v == "off" {
+		return Result{Check: "gosumdb", Status: Warn, Problem: "sumdb-off",
+			Message: "GOSUMDB=off: no checksum verification for modules not yet in go.sum; a proxy or origin serving altered code is not detected",
+			Fix:     "go env -u GOSUMDB (list private modules in GOPRIVATE or GONOSUMDB instead)"}
+	}
+	if v == "" {
+		return Result{Check: "gosumdb", Status: OK, Message: "GOSUMDB is empty (the go command's default database)"}
+	}
+	return Result{Check: "gosumdb", Status: OK, Message: "GOSUMDB=" + v}
+}
+
+// goFlags are the flags GOFLAGS may usefully hold (build, module and test flags).
+var goFlags = map[string]bool{}
+
+func init() {
+	for f := range strings.FieldsSeq("a n p race msan asan cover covermode coverpkg v work x asmflags buildmode buildvcs compiler gccgoflags gcflags installsuffix ldflags linkshared mod modcacherw modfile overlay pgo pkgdir tags trimpath toolexec json e " +
+		"count failfast short timeout run skip bench benchtime benchmem cpu shuffle vet parallel fullpath") {
+		goFlags[f] = true
+	}
+}
+
+func checkGOFLAGS(v string) []Result {
+	var out []Result
+	for _, f := range strings.Fields(v) {
+		if !strings.HasPrefix(f, "-") {
+			out = append(out, Result{Check: "goflags", Status: Fail, Problem: "goflags-syntax",
+				Message: fmt.Sprintf("GOFLAGS holds %q, which is not a flag: every go command fails parsing $GOFLAGS", f),
+				Fix:     "go env -w GOFLAGS='<flags starting with ->' (or go env -u GOFLAGS)"})
+			continue
+		}
+		name, val, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		switch {
+		case name == "mod" && val == "mod":
+			out = append(out, Result{Check: "goflags", Status: Warn, Problem: "goflags-mod-mod",
+				Message: "GOFLAGS has -mod=mod: builds and tests silently change go.mod and go.sum instead of failing on a missing requirement",
+				Fix:     "Remove it (go env -w GOFLAGS=... without -mod=mod); run go mod tidy or go get when you mean to change go.mod"})
+		case name == "insecure":
+			out = append(out, Result{Check: "goflags", Status: Warn, Problem: "goflags-insecure",
+				Message: "GOFLAGS has -insecure, which the go command removed (Go 1.17): it is ignored, or makes go get fail",
+				Fix:     "Remove it and use GOINSECURE=<your hosts> for the few hosts that need it"})
+		case !goFlags[name]:
+			out = append(out, Result{Check: "goflags", Status: Warn, Problem: "goflags-unknown",
+				Message: fmt.Sprintf("GOFLAGS has %s, which no go command knows: it is silently ignored (a typo?)", f),
+				Fix:     "Fix or remove it: go env -w GOFLAGS=... (see go help build)"})
+		}
+	}
+	if len(out) == 0 {
+		msg := "GOFLAGS is not set"
+		if v != "" {
+			msg = "GOFLAGS=" + v
+		}
+		out = append(out, Result{Check: "goflags", Status: OK, Message: msg})
+	}
+	return out
+}
+
+func proxyConfig(getenv func(string) string) *httpproxy.Config {
+	get := func(a, b string) string {
+		if v := getenv(a); v != "" {
+			return v
+		}
+		return getenv(b)
+	}
+	return &httpproxy.Config{
+		HTTPProxy:  get("HTTP_PROXY", "http_proxy"),
+		HTTPSProxy: get("HTTPS_PROXY", "https_proxy"),
+		NoProxy:    get("NO_PROXY", "no_proxy"),
+		CGI:        getenv("REQUEST_METHOD") != "",
+	}
+}
+
+// privateHost reports whether host is on a private network: a loopback or
+// private IP address, localhost, or a name without a dot or under a
+// private-use suffix.
+func privateHost(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
+	}
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || !strings.Contains(h, ".") {
+		return true
+	}
+	for _, s := range []string{".localhost", ".local", ".internal", ".lan", ".corp", ".home.arpa", ".intranet"} {
+		if strings.HasSuffix(h, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkHTTPProxy(getenv func(string) string, proxies []string) Result {
+	cfg := proxyConfig(getenv)
+	r := Result{Check: "http-proxy", Status: OK}
+	if cfg.HTTPProxy == "" && cfg.HTTPSProxy == "" {
+		r.Message = "no HTTP proxy set (HTTP_PROXY, HTTPS_PROXY)"
+		return r
+	}
+	r.Message = fmt.Sprintf("HTTP_PROXY=%q HTTPS_PROXY=%q NO_PROXY=%q", cfg.HTTPProxy, cfg.HTTPSProxy, cfg.NoProxy)
+	pf := cfg.ProxyFunc()
+	var bad []string
+	var hosts []string
+	for _, p := range proxies {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			continue
+		}
+		via, err := pf(u)
+		if err == nil && via != nil && privateHost(u.Hostname()) {
+			bad = append(bad, p)
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	if len(bad) > 0 {
+		r.Status, r.Problem = Warn, "proxy-not-in-no-proxy"
+		r.Message += fmt.Sprintf("; GOPROXY entries on a private network go through the HTTP proxy: %s", strings.Join(bad, ", "))
+		np := cfg.NoProxy
+		if np != "" {
+			np += ","
+		}
+		r.Fix = fmt.Sprintf("Add them to NO_PROXY: export NO_PROXY=%s%s", np, strings.Join(hosts, ","))
+	}
+	return r
+}
+
+// checkModCache checks that the module cache exists or can be created, is
+// writable, and has free space.
+func checkModCache(dir string) Result {
+	r := Result{Check: "modcache", Target: dir, Status: OK}
+	if dir == "" {
+		r.Status, r.Problem = Fail, "modcache-unset"
+		r.Message = "GOMODCACHE is empty (GOPATH unset?): modules cannot be downloaded"
+		r.Fix = "go env -w GOPATH=$HOME/go (or GOMODCACHE=<a writable directory>)"
+		return r
+	}
+	existing, exists := dir, true
+	for {
+		fi, err := os.Stat(existing)
+		if err == nil {
+			if !fi.IsDir() {
+				r.Status, r.Problem = Fail, "modcache-not-dir"
+				r.Message = fmt.Sprintf("%s is not a directory", existing)
+				r.Fix = fmt.Sprintf("Remove or move %s, or go env -w GOMODCACHE=<a writable directory>", existing)
+				return r
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			r.Status, r.Problem = Fail, "modcache-unreadable"
+			r.Message = err.Error()
+			r.Fix = "Fix the permissions, or go env -w GOMODCACHE=<a writable directory>"
+			return r
+		}
+		exists = false
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			break
+		}
+		existing = parent
+	}
+	f, err := os.CreateTemp(existing, ".gomirror-doctor-*")
+	if err != nil {
+		r.Status, r.Problem = Fail, "modcache-not-writable"
+		r.Message = fmt.Sprintf("cannot write in %s: %v", existing, err)
+		r.Fix = fmt.Sprintf("Fix the permissions of %s (chown it to your user), or go env -w GOMODCACHE=<a writable directory>", existing)
+		return r
+	}
+	f.Close()
+	os.Remove(f.Name())
+	if exists {
+		r.Message = "exists and is writable"
+	} else {
+		r.Message = fmt.Sprintf("does not exist yet; the go command can create it (%s is writable)", existing)
+	}
+	free, ok := freeBytes(existing)
+	switch {
+	case !ok:
+		r.Message += "; free space unknown on this system"
+	case free < 1<<30:
+		r.Status, r.Problem = Warn, "modcache-low-space"
+		r.Message += fmt.Sprintf("; only %.1f MiB free", float64(free)/(1<<20))
+		r.Fix = "Free disk space (go clean -modcache removes every cached module), or move the cache: go env -w GOMODCACHE=<a larger disk>"
+	default:
+		r.Message += fmt.Sprintf("; %.1f GiB free", float64(free)/(1<<30))
+	}
+	return r
+}

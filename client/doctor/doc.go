@@ -1,0 +1,40 @@
+// Package doctor checks a machine's go command settings and its route to the
+// module proxies it uses; it is the logic behind `gomirror doctor`.
+//
+// [Run] reads the settings with the go command itself (`go version` and
+// `go env -json`, through a [setup.Runner], so tests can inject values) and
+// returns a [Report]: one [Result] per finding, each ok, warn or fail, with a
+// problem name that is stable for machines (Result.Problem), a sentence for
+// people and, for every problem, a concrete fix.
+//
+// The checks:
+//
+//   - go version: reported; warn below go1.21, which has no toolchain
+//     management (GOTOOLCHAIN).
+//   - GOPROXY, parsed as the go command parses it (',' and '|' separators,
+//     "direct" and "off" ending the list, bare host names getting https://):
+//     fail for a syntax error or "off", warn without a "direct" fallback and
+//     for entries after "direct"/"off" that are never used.
+//   - GOPRIVATE against GONOSUMDB and GONOPROXY when those are set
+//     explicitly (fail: private module paths sent to the checksum database;
+//     warn: private modules fetched through the proxy), GOINSECURE covering
+//     everything or the probe module or the checksum database, GOSUMDB=off,
+//     and GOFLAGS (-mod=mod, -insecure, unknown flags).
+//   - HTTP_PROXY, HTTPS_PROXY, NO_PROXY: reported; warn when a GOPROXY host
+//     on a private network would be sent to the HTTP proxy.
+//   - every proxy URL in GOPROXY, step by step with latencies: DNS (skipped
+//     for IP addresses), TCP connect, TLS handshake for https (naming an
+//     unknown authority, a self-signed certificate, a hostname mismatch or an
+//     expired certificate) and the protocol itself (GET <proxy>/<probe>/@v/list
+//     must answer 200 text/plain or 404/410); then the checksum database
+//     through it (<proxy>/sumdb/<name>/supported). A step slower than
+//     Options.Slow is a warning; every step has its own Options.Timeout, so a
+//     dead or hanging server cannot stall the run. Proxies are checked in
+//     parallel.
+//   - the module cache (GOMODCACHE): exists or can be created, is writable
+//     (a temporary file is created and removed), and has at least 1 GiB free.
+//
+// The connection steps are skipped for a proxy that the go command would
+// reach through an HTTP proxy; the protocol step then goes through that HTTP
+// proxy, as the go command's requests do.
+package doctor

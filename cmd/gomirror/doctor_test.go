@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// runDoctor runs newDoctor() with args against a sandboxed go env (see
+// setupSandbox) whose GOENV file holds goenvFile.
+func runDoctor(t *testing.T, goenvFile string, args ...string) (stdout string, err error) {
+	t.Helper()
+	setupSandbox(t, &goenvFile)
+	for _, k := range []string{"GOINSECURE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "GOMODCACHE"} {
+		t.Setenv(k, "")
+	}
+	cmd := newDoctor()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	cmd.SilenceUsage = true
+	err = cmd.Execute()
+	return out.String(), err
+}
+
+func TestDoctorCommandGood(t *testing.T) {
+	srv := fakeProxy(t)
+	out, err := runDoctor(t, "GOPROXY="+srv.URL+",direct\n", "--json", "--timeout", "5s")
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	var rep struct {
+		Verdict string `json:"verdict"`
+		Results []struct {
+			Check, Target, Status, Problem string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	found := false
+	for _, r := range rep.Results {
+		if r.Check == "proxy" && r.Target == srv.URL {
+			found = true
+			if r.Status != "ok" {
+				t.Errorf("proxy %s: %s %s", r.Target, r.Status, r.Problem)
+			}
+		}
+	}
+	if !found || rep.Verdict == "fail" {
+		t.Errorf("verdict %s, proxy found %v:\n%s", rep.Verdict, found, out)
+	}
+}
+
+func TestDoctorCommandFails(t *testing.T) {
+	out, err := runDoctor(t, "GOPROXY=off\n")
+	if err == nil || !strings.Contains(err.Error(), "failed") {
+		t.Errorf("err = %v, want a failure (exit 1)", err)
+	}
+	for _, want := range []string{"fail  goproxy off:", "nothing can be downloaded", "fix: ", "verdict: fail"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
