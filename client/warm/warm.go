@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/client/setup"
 )
 
 // Fetch is one file to fetch from the mirror.
@@ -56,23 +57,7 @@ type GoCommand struct {
 }
 
 func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
-	path := g.Path
-	if path == "" {
-		path = "go"
-	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return nil, fmt.Errorf("go %s: %s", strings.Join(args, " "), msg)
-	}
-	return out, nil
+	return setup.GoCommand{Path: g.Path, Env: env, Dir: dir}.Go(ctx, args...)
 }
 
 // env is the go command's environment for resolving through mirror: every
