@@ -135,10 +135,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		}
 		// Tiles and records are verified whenever they are read and can be
 		// fetched again, so they skip the fsync that artifacts get.
-		dbStore := store
-		if u, ok := store.(interface{ Unsynced() storage.Storage }); ok {
-			dbStore = u.Unsynced()
-		}
+		dbStore := storage.Unsynced(store)
 		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log,
 			// A request to the database that stalls holds every lookup of
 			// the same module that joins it: bound it like a fetch.

@@ -60,6 +60,22 @@ type TempDirer interface {
 	TempDir() string
 }
 
+// Unsyncer is an optional capability of a Storage: Unsynced returns a view
+// of the same store whose writes stay atomic but skip what makes them
+// durable against a power cut (fsync), for data that is cheap to fetch again
+// and checked whenever it is read.
+type Unsyncer interface {
+	Unsynced() Storage
+}
+
+// Unsynced returns s's unsynced view if it has one (see Unsyncer), else s.
+func Unsynced(s Storage) Storage {
+	if u, ok := s.(Unsyncer); ok {
+		return u.Unsynced()
+	}
+	return s
+}
+
 // Info describes a stored object.
 type Info struct {
 	Size    int64

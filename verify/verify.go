@@ -175,11 +175,7 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 	}
 	// Private modules are never named to the checksum database.
 	noSumDB := cfg.NoSumDBPatterns()
-	dbStore := store
-	if u, ok := store.(interface{ Unsynced() storage.Storage }); ok {
-		dbStore = u.Unsynced()
-	}
-	opts.Checker = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
+	opts.Checker = sumdb.NewVerifier(db, storage.Unsynced(store), remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
 	return opts, nil
 }
 

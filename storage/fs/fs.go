@@ -43,6 +43,7 @@ var (
 	_ storage.Storage     = (*Store)(nil)
 	_ storage.FileAdopter = (*Store)(nil)
 	_ storage.TempDirer   = (*Store)(nil)
+	_ storage.Unsyncer    = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -64,7 +65,7 @@ func New(dir string) (*Store, error) {
 // but not fsynced: for data that is cheap to fetch again and checked when
 // read (the checksum database's tiles and records), where an fsync per
 // write would dominate the time taken.
-func (s *Store) Unsynced() *Store { return &Store{root: s.root, sync: false} }
+func (s *Store) Unsynced() storage.Storage { return &Store{root: s.root, sync: false} }
 
 // Root returns the absolute path of the storage directory.
 func (s *Store) Root() string { return s.root }

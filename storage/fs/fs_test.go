@@ -70,3 +70,17 @@ func TestNewRemovesStaleTemporaryFiles(t *testing.T) {
 		t.Errorf("fresh temporary file (maybe another writer's) was removed: %v", err)
 	}
 }
+
+// TestUnsyncedCapability: callers find the unsynced view through
+// storage.Unsynced; a wrong method signature would silently give them the
+// synced store (an fsync per checksum database tile and record).
+func TestUnsyncedCapability(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := storage.Unsynced(s).(*Store)
+	if !ok || u == s || u.sync {
+		t.Errorf("storage.Unsynced(fs store) = %#v; want an unsynced *Store over the same root", storage.Unsynced(s))
+	}
+}
