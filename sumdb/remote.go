@@ -30,6 +30,11 @@ type getter interface {
 	String() string
 }
 
+var (
+	_ getter = (*upstream.Proxy)(nil)
+	_ getter = (*upstream.Group)(nil)
+)
+
 // under is g's subtree at prefix.
 type under struct {
 	g      getter

@@ -115,7 +115,10 @@ type member struct {
 	h health
 }
 
-var _ Fetcher = (*Group)(nil)
+var (
+	_ Fetcher                      = (*Group)(nil)
+	_ interface{ reportsItself() } = (*Group)(nil) // Chain leaves the answering mirror's name
+)
 
 // NewGroup returns a group named name of the mirrors at urls.
 func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions) (*Group, error) {
