@@ -35,6 +35,30 @@ type Options struct {
 	Groups map[string]*Group
 }
 
+// ListElem is one element of a GOPROXY-syntax list.
+type ListElem struct {
+	Value        string // trimmed: a URL, "direct", "off", or a group name
+	FallOnAnyErr bool   // the separator after it was '|' (any error), not ','
+}
+
+// SplitList splits a GOPROXY-syntax list at ',' and '|', dropping empty
+// elements. It does not interpret the elements.
+func SplitList(list string) []ListElem {
+	var elems []ListElem
+	for list != "" {
+		var e ListElem
+		if i := strings.IndexAny(list, ",|"); i >= 0 {
+			e.Value, e.FallOnAnyErr, list = list[:i], list[i] == '|', list[i+1:]
+		} else {
+			e.Value, list = list, ""
+		}
+		if e.Value = strings.TrimSpace(e.Value); e.Value != "" {
+			elems = append(elems, e)
+		}
+	}
+	return elems
+}
+
 // ParseChain parses a list in GOPROXY syntax: URLs, "direct" and "off",
 // separated by ',' or '|'. An empty list is an error.
 func ParseChain(list string, opts Options) (*Chain, error) {
@@ -42,18 +66,8 @@ func ParseChain(list string, opts Options) (*Chain, error) {
 		opts.Client = &http.Client{Transport: NewTransport()}
 	}
 	c := &Chain{}
-	for list != "" {
-		var elem string
-		fallOnAny := false
-		if i := strings.IndexAny(list, ",|"); i >= 0 {
-			elem, fallOnAny, list = list[:i], list[i] == '|', list[i+1:]
-		} else {
-			elem, list = list, ""
-		}
-		elem = strings.TrimSpace(elem)
-		if elem == "" {
-			continue
-		}
+	for _, e := range SplitList(list) {
+		elem, fallOnAny := e.Value, e.FallOnAnyErr
 		var f Fetcher
 		switch elem {
 		case "off":

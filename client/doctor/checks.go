@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // checkVersion reports `go version` output, warning below go1.21.
@@ -48,18 +50,8 @@ type proxySpec struct {
 // entries after "direct" or "off".
 func parseGOPROXY(s string) (list []proxySpec, ignored []string, err error) {
 	stopped := false
-	for s != "" {
-		var u string
-		fallBack := false
-		if i := strings.IndexAny(s, ",|"); i >= 0 {
-			u, fallBack, s = s[:i], s[i] == '|', s[i+1:]
-		} else {
-			u, s = s, ""
-		}
-		u = strings.TrimSpace(u)
-		if u == "" {
-			continue
-		}
+	for _, e := range upstream.SplitList(s) {
+		u, fallBack := e.Value, e.FallOnAnyErr
 		if stopped {
 			ignored = append(ignored, u)
 			continue
