@@ -5,12 +5,13 @@
 // GOPROXY URL tree like the local-disk layout. Every write is a single
 // object PUT or a multipart upload, which S3 makes visible only once it is
 // complete: a reader sees the previous object or the whole new one, never a
-// part. Objects are served by streaming (the body is an io.ReadSeeker, so
-// ranges work), or, for drivers' callers that want it, through presigned
-// URLs (see PresignGet).
+// part. Objects are served by streaming (small ones from memory, so that
+// their body seeks), or, for callers that want it, through presigned URLs
+// (see PresignGet).
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -138,19 +139,34 @@ func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj, err := s.c.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
+	// One GET, answered with the object's size and date. (minio-go's lazy
+	// Object would first ask for the object's information and then read it
+	// with If-Match: an object replaced in between, such as a tree head
+	// or a list another replica rewrites, would fail with 412.)
+	body, info, _, err := minio.Core{Client: s.c}.GetObject(ctx, s.bucket, name, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s.mapErr(key, err)
 	}
-	info, err := obj.Stat()
-	if err != nil {
-		obj.Close()
-		return nil, s.mapErr(key, err)
+	obj := &storage.Object{Info: storage.Info{Size: info.Size, ModTime: info.LastModified}, Body: body}
+	if info.Size <= smallObject {
+		// Small objects are read now, so that their body can seek (ranges
+		// and conditional requests in http.ServeContent).
+		b, err := io.ReadAll(body)
+		body.Close()
+		if err != nil {
+			return nil, s.mapErr(key, err)
+		}
+		obj.Body = readSeekCloser{bytes.NewReader(b)}
 	}
-	// *minio.Object reads lazily and seeks by asking for ranges, so
-	// http.ServeContent serves ranges without reading the whole object.
-	return &storage.Object{Info: storage.Info{Size: info.Size, ModTime: info.LastModified}, Body: obj}, nil
+	return obj, nil
 }
+
+// smallObject is the size up to which Get reads an object into memory.
+const smallObject = 1 << 20
+
+type readSeekCloser struct{ *bytes.Reader }
+
+func (readSeekCloser) Close() error { return nil }
 
 func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	name, err := s.name(key)

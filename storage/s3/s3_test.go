@@ -69,3 +69,40 @@ func TestPresignedURLServesTheObject(t *testing.T) {
 		t.Errorf("GET presigned URL: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestReadWhileReplaced: an object rewritten while it is read (a tree head
+// or a list that several replicas write) reads as one complete version,
+// never as an error.
+func TestReadWhileReplaced(t *testing.T) {
+	srv := miniotest.Start(t)
+	s := newStore(t, srv, "")
+	ctx := context.Background()
+	values := []string{strings.Repeat("a", 300), strings.Repeat("b", 500)}
+	if err := storage.PutBytes(ctx, s, "sumdb/db/latest", []byte(values[0])); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			storage.PutBytes(ctx, s, "sumdb/db/latest", []byte(values[i%2]))
+		}
+	}()
+	for i := range 200 {
+		b, err := storage.ReadAll(ctx, s, "sumdb/db/latest")
+		if err != nil {
+			t.Fatalf("read %d while the object is replaced: %v", i, err)
+		}
+		if string(b) != values[0] && string(b) != values[1] {
+			t.Fatalf("read %d: %d bytes that no writer wrote", i, len(b))
+		}
+	}
+	close(done)
+	<-writerDone
+}
