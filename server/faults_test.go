@@ -18,7 +18,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -766,21 +765,7 @@ func startWithFaultyStore(t *testing.T, up *fakeproxy.Server, fail *atomic.Point
 	mux.HandleFunc("GET /readyz", srv.readyz)
 	mux.Handle("/", proxy.NewHandler(mirror, sumdb.NewProxy(v, dbStore, remote, time.Minute), log))
 	srv.handler = srv.accessLog(mux)
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{Server: srv, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
-		Dir: cfg.StorageDir, Logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- srv.Serve(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return s
+	return serve(t, srv, &cfg, logs)
 }
 
 // storageFault makes a server's storage full or read-only, and undoes it.

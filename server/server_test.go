@@ -86,6 +86,12 @@ func run(t *testing.T, cfg *config.Serve) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, srv, cfg, logs)
+}
+
+// serve runs srv on cfg.Listen until the end of the test.
+func serve(t *testing.T, srv *Server, cfg *config.Serve, logs *syncBuffer) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		t.Fatal(err)
