@@ -498,13 +498,9 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	if err != nil {
 		return err
 	}
-	mv := module.Version{Path: path, Version: version}
-	if _, err := modzip.CheckZip(mv, tmp.Name()); err != nil {
-		return upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
-	}
-	h1, err := dirhash.HashZip(tmp.Name(), dirhash.Hash1)
+	h1, err := checkZip(path, version, tmp.Name())
 	if err != nil {
-		return upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
+		return err
 	}
 	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
 		return err
@@ -528,6 +524,19 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 		return err
 	}
 	return m.opts.Storage.Put(ctx, key, tmp)
+}
+
+// checkZip checks that the zip in file is a valid module zip for
+// path@version and returns its h1: hash.
+func checkZip(path, version, file string) (string, error) {
+	if _, err := modzip.CheckZip(module.Version{Path: path, Version: version}, file); err != nil {
+		return "", upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
+	}
+	h1, err := dirhash.HashZip(file, dirhash.Hash1)
+	if err != nil {
+		return "", upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
+	}
+	return h1, nil
 }
 
 // prefetchVersion starts the fills of path@version's .mod and .zip in the

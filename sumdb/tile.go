@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"strings"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -24,15 +23,7 @@ func (o *clientOps) verifiedTree() (tlog.Tree, error) {
 	if len(b) == 0 {
 		return tlog.Tree{}, errors.New("no verified tree head yet")
 	}
-	v, err := note.NewVerifier(o.db.Key)
-	if err != nil {
-		return tlog.Tree{}, err
-	}
-	n, err := note.Open(b, note.VerifierList(v))
-	if err != nil {
-		return tlog.Tree{}, err
-	}
-	return tlog.ParseTree([]byte(n.Text))
+	return o.treeHead(b)
 }
 
 // verifyTile reports whether data is the content of the hash tile t in the

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
@@ -76,6 +77,11 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 	}
 	ops := &clientOps{db: db, store: store, remote: remote, timeout: opts.Timeout, log: opts.Logger,
 		behind: writebehind.New(store, opts.Timeout, opts.Logger)}
+	ops.ahead = newReadAhead(func(path string) ([]byte, error) {
+		ctx, cancel := ops.ctx()
+		defer cancel()
+		return remote.Get(ctx, path)
+	})
 	v := &Verifier{db: db, noSumDB: opts.NoSumDB, ops: ops}
 	v.client.Store(v.newClient())
 	return v
@@ -231,6 +237,12 @@ type clientOps struct {
 	errs     sync.Map                     // remote path -> error of its last failed fetch
 	storeErr atomic.Pointer[StorageError] // the last failed state read or write, or nil
 	behind   *writebehind.Writer
+	ahead    *readAhead
+	latest   atomic.Pointer[[]byte] // the verified tree head last read or written
+
+	treeMu   sync.Mutex // guards treeNote and tree, the last tree head parsed
+	treeNote []byte
+	tree     tlog.Tree
 }
 
 // lookupPath is the remote path the client reads for path@version.
@@ -259,17 +271,65 @@ func (o *clientOps) ctx() (context.Context, context.CancelFunc) {
 func (o *clientOps) ReadRemote(path string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
-	if strings.HasPrefix(path, "/lookup/") {
+	rel := strings.TrimPrefix(path, "/")
+	lookup := strings.HasPrefix(rel, "lookup/")
+	if lookup {
 		o.errs.Delete(path)
+	} else if b, ok := o.ahead.take(ctx, rel); ok {
+		return b, nil
 	}
-	b, err := o.remote.Get(ctx, strings.TrimPrefix(path, "/"))
+	b, err := o.remote.Get(ctx, rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !IsUnavailable(err) {
 		err = &UnavailableError{DB: o.db.Name, Err: err}
 	}
-	if err != nil && strings.HasPrefix(path, "/lookup/") {
+	if err != nil && lookup {
 		o.errs.Store(path, err)
 	}
+	if err == nil && lookup {
+		o.readAheadFor(b)
+	}
 	return b, err
+}
+
+// readAheadFor starts fetching the tiles that checking the lookup answer b
+// will need (see readAhead). A malformed answer starts nothing: the client
+// is about to reject it.
+func (o *clientOps) readAheadFor(b []byte) {
+	id, _, treeNote, err := tlog.ParseRecord(b)
+	if err != nil {
+		return
+	}
+	var verified tlog.Tree // none yet: no consistency proof to plan
+	if b := o.latest.Load(); b != nil && len(*b) > 0 {
+		if verified, err = o.treeHead(*b); err != nil {
+			return
+		}
+	}
+	verifier, err := o.noteVerifier()
+	if err != nil {
+		return
+	}
+	tiles, err := proofTiles(verified, treeNote, id, note.VerifierList(verifier))
+	if err != nil {
+		return
+	}
+	o.ahead.start(tiles, o.tileCached)
+}
+
+// tileCached reports whether the client will find t in the cache rather
+// than ask the database for it: sumdb.Client also accepts the full tile in
+// place of a partial one.
+func (o *clientOps) tileCached(t tlog.Tile) bool {
+	ctx, cancel := o.ctx()
+	defer cancel()
+	full := t
+	full.W = 1 << uint(t.H)
+	for _, c := range []tlog.Tile{t, full} {
+		if _, err := o.behind.Read(ctx, CacheKey(o.db.Name+"/"+c.Path())); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // configKey maps the client's config file names to storage keys.
@@ -297,18 +357,45 @@ func (o *clientOps) ReadConfig(file string) ([]byte, error) {
 			o.log.Error("stored checksum database tree head is damaged; starting over", "db", o.db.Name, "err", verr)
 			return []byte{}, nil
 		}
+		o.latest.Store(&b)
 	}
 	return b, err
 }
 
+// treeHead returns the tree head in b if the database signed it. The last
+// one is remembered: the verified tree head is read back often and changes
+// less often.
+func (o *clientOps) treeHead(b []byte) (tlog.Tree, error) {
+	o.treeMu.Lock()
+	defer o.treeMu.Unlock()
+	if o.treeNote != nil && bytes.Equal(b, o.treeNote) {
+		return o.tree, nil
+	}
+	v, err := o.noteVerifier()
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	n, err := note.Open(b, note.VerifierList(v))
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	tree, err := tlog.ParseTree([]byte(n.Text))
+	if err != nil {
+		return tlog.Tree{}, err
+	}
+	o.treeNote, o.tree = bytes.Clone(b), tree
+	return tree, nil
+}
+
 // checkNote reports whether b is a tree head signed by the database.
 func (o *clientOps) checkNote(b []byte) error {
-	v, err := note.NewVerifier(o.db.Key)
-	if err != nil {
-		return err
-	}
-	_, err = note.Open(b, note.VerifierList(v))
+	_, err := o.treeHead(b)
 	return err
+}
+
+// noteVerifier returns the verifier of the database's signatures.
+func (o *clientOps) noteVerifier() (note.Verifier, error) {
+	return note.NewVerifier(o.db.Key)
 }
 
 func (o *clientOps) WriteConfig(file string, old, new []byte) error {
@@ -330,6 +417,9 @@ func (o *clientOps) WriteConfig(file string, old, new []byte) error {
 		se := &StorageError{Op: "storing", Err: err}
 		o.storeErr.Store(se)
 		return se
+	}
+	if file == o.db.Name+"/latest" {
+		o.latest.Store(&new)
 	}
 	return nil
 }
