@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -42,7 +43,8 @@ func BenchmarkWarmDownload(b *testing.B) {
 	store := filepath.Join(tmp, "storage")
 	m := startMirror(b, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
 
-	fill, zips := downloadBig(b, tmp, m.URL, sumdb, "setup fill through gomirror", m.Pid())
+	setup := downloadBig(b, tmp, m.URL, sumdb, "setup fill through gomirror", m.Pid())
+	fill, zips := setup.wall, setup.zips
 	if zips < 150 {
 		b.Fatalf("the fill downloaded %d zips, want at least 150", zips)
 	}
@@ -54,16 +56,16 @@ func BenchmarkWarmDownload(b *testing.B) {
 	b.ResetTimer()
 	var mir, base []float64
 	for i := range warmRounds {
-		d, n := downloadBig(b, tmp, m.URL, sumdb, fmt.Sprintf("round %d gomirror", i), m.Pid())
-		if n != zips {
-			b.Errorf("round %d: %d zips through gomirror, want %d", i, n, zips)
+		d := downloadBig(b, tmp, m.URL, sumdb, fmt.Sprintf("round %d gomirror", i), m.Pid())
+		if d.zips != zips {
+			b.Errorf("round %d: %d zips through gomirror, want %d", i, d.zips, zips)
 		}
-		mir = append(mir, d.Seconds())
-		d, n = downloadBig(b, tmp, fileURL, sumdb, fmt.Sprintf("round %d file://", i), m.Pid())
-		if n != zips {
-			b.Errorf("round %d: %d zips from file://, want %d", i, n, zips)
+		mir = append(mir, d.wall.Seconds())
+		d = downloadBig(b, tmp, fileURL, sumdb, fmt.Sprintf("round %d file://", i), m.Pid())
+		if d.zips != zips {
+			b.Errorf("round %d: %d zips from file://, want %d", i, d.zips, zips)
 		}
-		base = append(base, d.Seconds())
+		base = append(base, d.wall.Seconds())
 	}
 	b.StopTimer()
 
@@ -90,15 +92,16 @@ func BenchmarkColdFill(b *testing.B) {
 	b.Logf("load average before the rounds: %s", loadAvg())
 
 	b.ResetTimer()
-	var mir, base []float64
+	var mir, base, floor, serverCPU []float64
 	zips := -1
+	cores := runtime.NumCPU()
 	for i := range coldRounds {
 		store, err := os.MkdirTemp(tmp, "storage-*")
 		if err != nil {
 			b.Fatal(err)
 		}
 		m := startMirror(b, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
-		d, n := downloadBig(b, tmp, m.URL, sumdb, fmt.Sprintf("round %d gomirror", i), m.Pid())
+		dm := downloadBig(b, tmp, m.URL, sumdb, fmt.Sprintf("round %d gomirror", i), m.Pid())
 		fetches := m.upstreamFetchTimes()
 		m.stop(b) // waits for background checksum lookups, outside the timing
 		st := m.stats(0)
@@ -110,22 +113,35 @@ func BenchmarkColdFill(b *testing.B) {
 			b.Errorf("round %d: gomirror answered %d requests with a 5xx", i, c)
 		}
 		if zips < 0 {
-			zips = n
-		} else if n != zips {
-			b.Errorf("round %d: %d zips through gomirror, want %d", i, n, zips)
+			zips = dm.zips
+		} else if dm.zips != zips {
+			b.Errorf("round %d: %d zips through gomirror, want %d", i, dm.zips, zips)
 		}
-		mir = append(mir, d.Seconds())
+		mir = append(mir, dm.wall.Seconds())
+		serverCPU = append(serverCPU, dm.serverCPU)
 
-		d, n = downloadBig(b, tmp, up, sumdb, fmt.Sprintf("round %d upstream", i))
-		if n != zips {
-			b.Errorf("round %d: %d zips from the upstream, want %d", i, n, zips)
+		du := downloadBig(b, tmp, up, sumdb, fmt.Sprintf("round %d upstream", i))
+		if du.zips != zips {
+			b.Errorf("round %d: %d zips from the upstream, want %d", i, du.zips, zips)
 		}
-		base = append(base, d.Seconds())
+		base = append(base, du.wall.Seconds())
+
+		// gomirror and the go command share this machine's cores, so the
+		// mirrored download cannot take less wall time than their CPU
+		// time spread over all cores, however well gomirror overlapped
+		// its work with the client's.
+		cpu := dm.goCPU + dm.serverCPU
+		f := max(1, cpu/float64(cores)/du.wall.Seconds())
+		floor = append(floor, f)
+		b.Logf("round %d CPU floor: the mirrored download used %.2f CPU-s (go command %.2f, gomirror %.2f; the go command alone from the upstream: %.2f), so on %d cores it takes at least %.2fs: %.3f× the upstream's %.2fs before any added latency",
+			i, cpu, dm.goCPU, dm.serverCPU, du.goCPU, cores, cpu/float64(cores), f, du.wall.Seconds())
 	}
 	b.StopTimer()
 
-	b.Logf("gomirror s/round %s; upstream s/round %s; load average after: %s", secs(mir), secs(base), loadAvg())
+	b.Logf("gomirror s/round %s; upstream s/round %s; CPU floor ratio/round %s; load average after: %s", secs(mir), secs(base), secs(floor), loadAvg())
 	reportRatio(b, mir, base)
+	b.ReportMetric(median(floor), "cpu-floor")
+	b.ReportMetric(median(serverCPU), "cpu-s/gomirror")
 }
 
 // BenchmarkCachedInfoRPS: 64 keep-alive clients hammer stored .info files for

@@ -379,12 +379,21 @@ func bigProject(b *testing.B) string {
 	return p
 }
 
+// download is one timed `go mod download -json` of bigproject.
+type download struct {
+	wall time.Duration
+	zips int
+	// goCPU is the go command's CPU time (user + system) and serverCPU
+	// that of the processes downloadBig was given (gomirror), meanwhile.
+	goCPU, serverCPU float64
+}
+
 // downloadBig runs `go mod download -json` of bigproject with a fresh module
 // cache (created under tmp, kept until the run ends: see runDir) and returns
-// how long the go command took and how many zips it reported, and logs how
-// busy the rest of the machine was meanwhile (pids: our other processes
-// taking part).
-func downloadBig(b *testing.B, tmp, proxy, sumdb, label string, pids ...int) (time.Duration, int) {
+// how long the go command took, how many zips it reported and the CPU time
+// it and the servers pids used, and logs how busy the rest of the machine
+// was meanwhile.
+func downloadBig(b *testing.B, tmp, proxy, sumdb, label string, pids ...int) download {
 	b.Helper()
 	modcache, err := os.MkdirTemp(tmp, "modcache-*")
 	if err != nil {
@@ -402,13 +411,20 @@ func downloadBig(b *testing.B, tmp, proxy, sumdb, label string, pids ...int) (ti
 	meter := startCPU(pids...)
 	start := time.Now()
 	err = cmd.Run()
-	d := time.Since(start)
-	zips := strings.Count(out.String(), `"Zip":`)
+	d := download{wall: time.Since(start), zips: strings.Count(out.String(), `"Zip":`), serverCPU: meter.pidsCPU()}
 	if err != nil || strings.Contains(out.String(), `"Error"`) {
-		b.Fatalf("go mod download via %s: %v (%d zips)\n%s\n%s", proxy, err, zips, lastLines(errOut.String(), 20), errorLines(out.String()))
+		b.Fatalf("go mod download via %s: %v (%d zips)\n%s\n%s", proxy, err, d.zips, lastLines(errOut.String(), 20), errorLines(out.String()))
 	}
-	b.Logf("%s: %.2fs, %d zips; %s", label, d.Seconds(), zips, meter)
-	return d, zips
+	d.goCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	b.Logf("%s: %.2fs, %d zips; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), d.zips, d.goCPU, serverCPU(d, pids), meter)
+	return d
+}
+
+func serverCPU(d download, pids []int) string {
+	if len(pids) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", gomirror %.2fs", d.serverCPU)
 }
 
 func lastLines(s string, n int) string {
@@ -686,14 +702,20 @@ func startCPU(pids ...int) *cpuMeter {
 	return m
 }
 
+// pidsCPU returns the CPU seconds the given processes used since the start.
+func (m *cpuMeter) pidsCPU() float64 {
+	var cpu float64
+	for i, p := range m.pids {
+		cpu += procCPU(p) - m.pid0[i]
+	}
+	return cpu
+}
+
 // other returns the CPU seconds used by other processes since the start,
 // the wall time, and so the average number of cores they kept busy.
 func (m *cpuMeter) other() (cpu float64, wall time.Duration) {
 	wall = time.Since(m.t0)
-	own := ownCPU() - m.own0
-	for i, p := range m.pids {
-		own += procCPU(p) - m.pid0[i]
-	}
+	own := ownCPU() - m.own0 + m.pidsCPU()
 	return max(systemBusy()-m.busy0-own, 0), wall
 }
 

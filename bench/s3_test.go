@@ -18,14 +18,14 @@ func BenchmarkWarmDownloadS3(b *testing.B) {
 	up, sumdb := realUpstream(b)
 	tmp := workDir(b)
 	fsMirror := startMirror(b, tmp, "--storage-dir", filepath.Join(tmp, "storage"), "--upstream", up, "--sumdb", sumdb)
-	_, zips := downloadBig(b, tmp, fsMirror.URL, sumdb, "setup fill of the local-disk mirror", fsMirror.Pid())
+	zips := downloadBig(b, tmp, fsMirror.URL, sumdb, "setup fill of the local-disk mirror", fsMirror.Pid()).zips
 
 	minio := miniotest.Start(b)
 	bucket := minio.Bucket(b)
 	s3Mirror := startMirror(b, tmp, "--storage", "s3", "--s3-endpoint", minio.Endpoint, "--s3-bucket", bucket,
 		"--s3-path-style", "--s3-insecure", "--s3-access-key", minio.AccessKey, "--s3-secret-key", minio.SecretKey,
 		"--storage-dir", filepath.Join(tmp, "s3-work"), "--upstream", fsMirror.URL, "--sumdb", sumdb)
-	if _, n := downloadBig(b, tmp, s3Mirror.URL, sumdb, "setup fill of the MinIO mirror", s3Mirror.Pid()); n != zips {
+	if n := downloadBig(b, tmp, s3Mirror.URL, sumdb, "setup fill of the MinIO mirror", s3Mirror.Pid()).zips; n != zips {
 		b.Fatalf("MinIO fill: %d zips, want %d", n, zips)
 	}
 	offset := s3Mirror.logSize()
@@ -33,16 +33,16 @@ func BenchmarkWarmDownloadS3(b *testing.B) {
 	b.ResetTimer()
 	var s3, fs []float64
 	for i := range warmRounds {
-		d, n := downloadBig(b, tmp, s3Mirror.URL, sumdb, fmt.Sprintf("round %d MinIO", i), s3Mirror.Pid())
-		if n != zips {
-			b.Errorf("round %d: %d zips through the MinIO mirror, want %d", i, n, zips)
+		d := downloadBig(b, tmp, s3Mirror.URL, sumdb, fmt.Sprintf("round %d MinIO", i), s3Mirror.Pid())
+		if d.zips != zips {
+			b.Errorf("round %d: %d zips through the MinIO mirror, want %d", i, d.zips, zips)
 		}
-		s3 = append(s3, d.Seconds())
-		d, n = downloadBig(b, tmp, fsMirror.URL, sumdb, fmt.Sprintf("round %d local disk", i), fsMirror.Pid())
-		if n != zips {
-			b.Errorf("round %d: %d zips through the local-disk mirror, want %d", i, n, zips)
+		s3 = append(s3, d.wall.Seconds())
+		d = downloadBig(b, tmp, fsMirror.URL, sumdb, fmt.Sprintf("round %d local disk", i), fsMirror.Pid())
+		if d.zips != zips {
+			b.Errorf("round %d: %d zips through the local-disk mirror, want %d", i, d.zips, zips)
 		}
-		fs = append(fs, d.Seconds())
+		fs = append(fs, d.wall.Seconds())
 	}
 	b.StopTimer()
 	st := s3Mirror.stats(offset)
