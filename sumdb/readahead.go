@@ -36,10 +36,15 @@ type tileFetch struct {
 	started time.Time
 }
 
-// readAheadTTL is how long a prefetched tile waits to be claimed. The
-// client asks within moments or not at all (it had the tile in memory, or
-// the prediction was off), so this only bounds memory.
-const readAheadTTL = time.Minute
+// A prefetched tile waits readAheadTTL to be claimed: the client asks
+// within moments or not at all (the prediction was off: another lookup
+// moved the verified tree head in between). At most readAheadMax wait at
+// once, which bounds the memory they hold (a tile is at most 8 KiB); beyond
+// that, lookups go without read-ahead.
+const (
+	readAheadTTL = 10 * time.Second
+	readAheadMax = 1024
+)
 
 func newReadAhead(get func(path string) ([]byte, error)) *readAhead {
 	return &readAhead{get: get, now: time.Now, pending: map[string]*tileFetch{}}
@@ -62,6 +67,9 @@ func (ra *readAhead) start(tiles []tlog.Tile, cached func(tlog.Tile) bool) {
 		path := t.Path()
 		if _, ok := ra.pending[path]; ok {
 			continue
+		}
+		if len(ra.pending) >= readAheadMax {
+			return
 		}
 		f := &tileFetch{done: make(chan struct{}), started: now}
 		ra.pending[path] = f
