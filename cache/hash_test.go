@@ -16,10 +16,10 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/sumdbtest"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
-	"github.com/gomirror/gomirror/upstream"
 )
 
 // orderStore records the order in which keys become visible (Put and
@@ -88,26 +88,12 @@ func hashZipBytes(t *testing.T, z []byte) string {
 func verifyingMirror(t *testing.T, store storage.Storage, noSumDB string) (*Mirror, *fakeproxy.Server) {
 	t.Helper()
 	up := fakeproxy.New(t)
-	db, err := sumdb.ParseGOSUMDB(up.DBKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain, err := upstream.ParseChain(up.URL, upstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote, err := sumdb.NewRemote(db, chain, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	v := sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
-	m := New(Options{Storage: store, Upstream: chain, Verifier: v, Logger: log})
+	v, chain := sumdbtest.Verifier(t, up, store, noSumDB)
+	m := New(Options{Storage: store, Upstream: chain, Verifier: v, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		m.Wait(ctx)
-		v.Wait(ctx)
 	})
 	return m, up
 }

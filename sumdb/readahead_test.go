@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/sumdbtest"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
-	"github.com/gomirror/gomirror/upstream"
 )
 
 // growDB adds modules example.com/mNNN@v1.0.0 for n in [from, to) to the
@@ -41,28 +40,11 @@ func growDB(t *testing.T, up *fakeproxy.Server, from, to int) {
 
 func newVerifier(t *testing.T, up *fakeproxy.Server) *sumdb.Verifier {
 	t.Helper()
-	db, err := sumdb.ParseGOSUMDB(up.DBKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain, err := upstream.ParseChain(up.URL, upstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote, err := sumdb.NewRemote(db, chain, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	store, err := fsstore.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{Logger: slog.New(slog.DiscardHandler)})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		v.Wait(ctx)
-	})
+	v, _ := sumdbtest.Verifier(t, up, store, "")
 	return v
 }
 

@@ -20,9 +20,8 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/sumdbtest"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
-	"github.com/gomirror/gomirror/sumdb"
-	"github.com/gomirror/gomirror/upstream"
 )
 
 // exempt is the nosumdb pattern of the tests: modules under it are never
@@ -68,21 +67,8 @@ func newMirror(t *testing.T, dir string, up *fakeproxy.Server) (*cache.Mirror, f
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sumdb.ParseGOSUMDB(up.DBKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain, err := upstream.ParseChain(up.URL, upstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote, err := sumdb.NewRemote(db, chain, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	v := sumdb.NewVerifier(db, store.Unsynced(), remote, sumdb.VerifierOptions{NoSumDB: exempt, Logger: log})
-	m := cache.New(cache.Options{Storage: store, Upstream: chain, Verifier: v, Logger: log})
+	v, chain := sumdbtest.Verifier(t, up, store.Unsynced(), exempt)
+	m := cache.New(cache.Options{Storage: store, Upstream: chain, Verifier: v, Logger: slog.New(slog.DiscardHandler)})
 	wait := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
