@@ -11,11 +11,13 @@ import (
 )
 
 // readAhead fetches the tiles a lookup's proofs need as soon as the lookup's
-// answer arrives. Left to itself, sumdb.Client reads them in two rounds, one
-// after the other: first the tiles proving the answer's tree head consistent
-// with the verified one, then those proving the record is in the tree. Both
-// sets follow from the answer and the verified tree head alone, so they can
-// be fetched in one parallel round, saving a round trip per lookup.
+// answer arrives. When the answer's tree head differs from the verified
+// one, sumdb.Client reads them in two rounds, one after the other: first
+// the tiles proving the two heads consistent, then those proving the record
+// is in the tree. Both sets follow from the answer and the verified tree
+// head alone, so they can be fetched in one parallel round, saving a round
+// trip. (When the heads agree there is one round either way, and it only
+// starts a little earlier.)
 //
 // Prefetched tiles are handed to the client through ReadRemote, exactly as
 // the database sent them: the client verifies them as it would any answer,
