@@ -33,7 +33,6 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/singleflight"
 
@@ -139,6 +138,7 @@ type Mirror struct {
 	recent   *expiring[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
 	behind   *writebehind.Writer // small artifacts being stored
 	prefetch chan struct{}       // semaphore for prefetches; nil if disabled
+	hasher   *zipHasher
 }
 
 // New returns a Mirror.
@@ -159,7 +159,7 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger)}
+	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 	}
@@ -498,7 +498,7 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	if err != nil {
 		return err
 	}
-	h1, err := checkZip(path, version, tmp.Name())
+	h1, err := m.checkZip(ctx, path, version, tmp.Name())
 	if err != nil {
 		return err
 	}
@@ -528,11 +528,11 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 
 // checkZip checks that the zip in file is a valid module zip for
 // path@version and returns its h1: hash.
-func checkZip(path, version, file string) (string, error) {
+func (m *Mirror) checkZip(ctx context.Context, path, version, file string) (string, error) {
 	if _, err := modzip.CheckZip(module.Version{Path: path, Version: version}, file); err != nil {
 		return "", upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
 	}
-	h1, err := dirhash.HashZip(file, dirhash.Hash1)
+	h1, err := m.hasher.hash(ctx, file)
 	if err != nil {
 		return "", upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
 	}
