@@ -180,16 +180,21 @@ func (l *Lease) renew() {
 // Abandon stops renewing the lock without releasing it, as a replica that
 // dies does: the lock stays until its TTL runs out. For tests and for
 // holders that must not release a lock they can no longer vouch for.
-func (l *Lease) Abandon() {
+func (l *Lease) Abandon() { l.stopRenewal() }
+
+// stopRenewal stops the renewal and waits for it to end; it reports false
+// if an earlier Abandon or Unlock already did.
+func (l *Lease) stopRenewal() bool {
 	l.mu.Lock()
 	if l.unlocked {
 		l.mu.Unlock()
-		return
+		return false
 	}
 	l.unlocked = true
 	l.mu.Unlock()
 	close(l.stop)
 	<-l.done
+	return true
 }
 
 // Valid reports whether the lease still holds its lock: a holder checks it
@@ -208,15 +213,9 @@ func (l *Lease) Valid(ctx context.Context) bool {
 
 // Unlock stops the renewal and releases the lock if it is still held.
 func (l *Lease) Unlock() {
-	l.mu.Lock()
-	if l.unlocked {
-		l.mu.Unlock()
+	if !l.stopRenewal() {
 		return
 	}
-	l.unlocked = true
-	l.mu.Unlock()
-	close(l.stop)
-	<-l.done
 	ctx, cancel := context.WithTimeout(context.Background(), l.r.opts.LockTTL/3)
 	defer cancel()
 	unlockScript.Run(ctx, l.r.c, []string{l.r.lockKey(l.key)}, l.token)

@@ -77,6 +77,7 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 	}
 	ops := &clientOps{db: db, store: store, remote: remote, timeout: opts.Timeout, log: opts.Logger,
 		behind: writebehind.New(store, opts.Timeout, opts.Logger)}
+	ops.noteVerifier = sync.OnceValues(func() (note.Verifier, error) { return note.NewVerifier(db.Key) })
 	ops.ahead = newReadAhead(func(path string) ([]byte, error) {
 		ctx, cancel := ops.ctx()
 		defer cancel()
@@ -238,7 +239,10 @@ type clientOps struct {
 	storeErr atomic.Pointer[StorageError] // the last failed state read or write, or nil
 	behind   *writebehind.Writer
 	ahead    *readAhead
-	latest   atomic.Pointer[[]byte] // the verified tree head last read or written
+	// noteVerifier returns the verifier of the database's signatures,
+	// parsed from its key once.
+	noteVerifier func() (note.Verifier, error)
+	latest       atomic.Pointer[[]byte] // the verified tree head last read or written
 
 	treeMu   sync.Mutex // guards treeNote and tree, the last tree head parsed
 	treeNote []byte
@@ -391,11 +395,6 @@ func (o *clientOps) treeHead(b []byte) (tlog.Tree, error) {
 func (o *clientOps) checkNote(b []byte) error {
 	_, err := o.treeHead(b)
 	return err
-}
-
-// noteVerifier returns the verifier of the database's signatures.
-func (o *clientOps) noteVerifier() (note.Verifier, error) {
-	return note.NewVerifier(o.db.Key)
 }
 
 func (o *clientOps) WriteConfig(file string, old, new []byte) error {
