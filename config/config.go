@@ -24,31 +24,32 @@ import (
 
 // Serve is the configuration of `gomirror serve`.
 type Serve struct {
-	Listen          string        `name:"listen" help:"address to listen on"`
-	Storage         string        `name:"storage" help:"where artifacts are stored: fs (storage-dir) or s3 (the s3-* settings)"`
-	StorageDir      string        `name:"storage-dir" help:"directory for stored artifacts with storage fs, and for gomirror's local work files with any storage (default <user cache dir>/gomirror)"`
-	S3Endpoint      string        `name:"s3-endpoint" help:"S3 API host[:port], without a scheme"`
-	S3Region        string        `name:"s3-region" help:"S3 region (default: discovered)"`
-	S3Bucket        string        `name:"s3-bucket" help:"S3 bucket (must exist)"`
-	S3Prefix        string        `name:"s3-prefix" help:"prefix for every object name in the bucket"`
-	S3PathStyle     bool          `name:"s3-path-style" help:"path-style requests (endpoint/bucket/key), as MinIO and many S3-compatible stores need"`
-	S3Insecure      bool          `name:"s3-insecure" help:"plain HTTP to the S3 endpoint instead of HTTPS"`
-	S3AccessKey     string        `name:"s3-access-key" help:"S3 access key (default: AWS_/MINIO_ environment, AWS files, instance role)"`
-	S3SecretKey     string        `name:"s3-secret-key" help:"S3 secret key; prefer the environment (GOMIRROR_S3_SECRET_KEY or AWS_SECRET_ACCESS_KEY)"`
-	S3ZipRedirect   bool          `name:"s3-zip-redirect" help:"answer zip requests with a redirect to a presigned S3 URL instead of streaming them"`
-	Upstream        string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY)"`
-	SumDB           string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
-	NoSumDB         string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
-	LogFormat       string        `name:"log-format" help:"log format: text or json"`
-	LogLevel        string        `name:"log-level" help:"log level: debug, info, warn or error"`
-	FreshTimeout    time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
-	FetchTimeout    time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
-	Prefetch        int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
-	NegativeTTL     time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
-	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
-	DirectDir       string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
-	DirectProcs     int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches"`
-	ListTTL         time.Duration `name:"list-ttl" help:"how long list and @latest answers fetched directly from version control are reused before asking again"`
+	Listen             string        `name:"listen" help:"address to listen on"`
+	Storage            string        `name:"storage" help:"where artifacts are stored: fs (storage-dir) or s3 (the s3-* settings)"`
+	StorageDir         string        `name:"storage-dir" help:"directory for stored artifacts with storage fs, and for gomirror's local work files with any storage (default <user cache dir>/gomirror)"`
+	S3Endpoint         string        `name:"s3-endpoint" help:"S3 API host[:port], without a scheme"`
+	S3Region           string        `name:"s3-region" help:"S3 region (default: discovered)"`
+	S3Bucket           string        `name:"s3-bucket" help:"S3 bucket (must exist)"`
+	S3Prefix           string        `name:"s3-prefix" help:"prefix for every object name in the bucket"`
+	S3PathStyle        bool          `name:"s3-path-style" help:"path-style requests (endpoint/bucket/key), as MinIO and many S3-compatible stores need"`
+	S3Insecure         bool          `name:"s3-insecure" help:"plain HTTP to the S3 endpoint instead of HTTPS"`
+	S3AccessKey        string        `name:"s3-access-key" help:"S3 access key (default: AWS_/MINIO_ environment, AWS files, instance role)"`
+	S3SecretKey        string        `name:"s3-secret-key" help:"S3 secret key; prefer the environment (GOMIRROR_S3_SECRET_KEY or AWS_SECRET_ACCESS_KEY)"`
+	S3ZipRedirect      bool          `name:"s3-zip-redirect" help:"answer zip requests with a redirect to a presigned S3 URL instead of streaming them"`
+	Upstream           string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY)"`
+	SumDB              string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
+	NoSumDB            string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
+	LogFormat          string        `name:"log-format" help:"log format: text or json"`
+	LogLevel           string        `name:"log-level" help:"log level: debug, info, warn or error"`
+	FreshTimeout       time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
+	FetchTimeout       time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
+	Prefetch           int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
+	NegativeTTL        time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
+	ShutdownTimeout    time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
+	DirectDir          string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
+	DirectProcs        int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches, in each of the two sandboxes (public modules, private modules)"`
+	DirectQueueTimeout time.Duration `name:"direct-queue-timeout" help:"how long a direct fetch waits for a free go command slot before the client gets 503 with Retry-After"`
+	ListTTL            time.Duration `name:"list-ttl" help:"how long list and @latest answers fetched directly from version control are reused before asking again"`
 
 	Private string `name:"private" help:"private module path patterns, GOPRIVATE syntax: fetched only directly from version control, never named to an upstream proxy or the checksum database (default: go env GOPRIVATE)"`
 	NoProxy string `name:"noproxy" help:"more patterns fetched only directly from version control, GONOPROXY syntax (added to private)"`
@@ -150,20 +151,21 @@ type AuthRule struct {
 // go command says are filled in by Load only when nothing else sets them.
 func Defaults() Serve {
 	return Serve{
-		Listen:          "127.0.0.1:3000",
-		LogFormat:       "text",
-		LogLevel:        "info",
-		FreshTimeout:    3 * time.Second,
-		FetchTimeout:    10 * time.Minute,
-		Prefetch:        16,
-		NegativeTTL:     time.Minute,
-		ShutdownTimeout: 30 * time.Second,
-		DirectProcs:     4,
-		ListTTL:         time.Minute,
-		Storage:         "fs",
-		RedisLockTTL:    10 * time.Second,
-		RedisSharedTTL:  5 * time.Second,
-		Auth:            "off",
+		Listen:             "127.0.0.1:3000",
+		LogFormat:          "text",
+		LogLevel:           "info",
+		FreshTimeout:       3 * time.Second,
+		FetchTimeout:       10 * time.Minute,
+		Prefetch:           16,
+		NegativeTTL:        time.Minute,
+		ShutdownTimeout:    30 * time.Second,
+		DirectProcs:        4,
+		DirectQueueTimeout: 30 * time.Second,
+		ListTTL:            time.Minute,
+		Storage:            "fs",
+		RedisLockTTL:       10 * time.Second,
+		RedisSharedTTL:     5 * time.Second,
+		Auth:               "off",
 	}
 }
 
@@ -502,6 +504,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.DirectProcs < 1 {
 		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))
+	}
+	if c.DirectQueueTimeout <= 0 {
+		return bad("direct-queue-timeout", fmt.Errorf("must be positive, not %v", c.DirectQueueTimeout))
 	}
 	switch c.Storage {
 	case "fs":

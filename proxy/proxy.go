@@ -233,7 +233,9 @@ func (e *statusError) Error() string { return e.msg }
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
 //   - other refusals by the upstream (403 "not available", 429): its own code;
 //   - checksum mismatch, unreachable upstream or checksum database: 502;
-//   - storage full or read-only: 503;
+//   - a direct fetch refused by the egress policy: 403;
+//   - storage full or read-only, or no direct fetch slot free in time: 503
+//     (the latter with Retry-After);
 //   - the upstream taking too long: 504.
 //
 // A module that merely does not exist never gets a 5xx, which would stop the
@@ -247,10 +249,16 @@ func Status(err error) int {
 		sbr *sumdb.BadRequestError
 		mm  *sumdb.MismatchError
 		ua  *sumdb.UnavailableError
+		be  *upstream.BusyError
+		re  *upstream.RefusedError
 	)
 	switch {
 	case errors.As(err, &se):
 		return se.code
+	case errors.As(err, &be):
+		return http.StatusServiceUnavailable // with Retry-After
+	case errors.As(err, &re):
+		return http.StatusForbidden
 	case errors.As(err, &pe), errors.As(err, &cbr), errors.As(err, &sbr):
 		return http.StatusBadRequest
 	case errors.As(err, &mm):
@@ -288,6 +296,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	if code >= 500 {
 		h.log.Warn("request failed", "path", r.URL.Path, "status", code, "err", err)
+	}
+	if be := (*upstream.BusyError)(nil); errors.As(err, &be) && be.RetryAfter > 0 {
+		hdr.Set("Retry-After", strconv.Itoa(int(be.RetryAfter.Round(time.Second)/time.Second)))
 	}
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {

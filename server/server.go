@@ -42,7 +42,7 @@ type Server struct {
 	sumdb   *sumdb.Verifier // nil if the checksum database is off
 	metrics *obs.Metrics
 	handler http.Handler
-	credDir string            // VCS credential files; "" if none
+	credDir string            // VCS credential files
 	groups  []*upstream.Group // probed while serving
 	// closeRedis closes the coordinator's connections; nil without Redis.
 	closeRedis func() error
@@ -85,19 +85,31 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		closeRedis = r.Close
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
-	direct, err := upstream.NewDirect(cfg.DirectDir, cfg.DirectProcs)
+	// Two sandboxes that share nothing: private modules are fetched with
+	// the VCS credentials and the operator's git configuration; public
+	// paths, which any client may name, without either.
+	privateDirect, err := upstream.NewDirect(filepath.Join(cfg.DirectDir, "private"), cfg.DirectProcs)
 	if err != nil {
 		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
 	}
-	direct.Timeout = cfg.FetchTimeout
-	// The credential files live outside storage (which may be served as a
-	// file:// tree) in a private temporary directory, removed by Run.
-	if len(cfg.VCSCredentials) > 0 || cfg.VCSNetrc != "" {
-		if credDir, err = os.MkdirTemp("", "gomirror-vcs-credentials-"); err != nil {
-			return nil, err
-		}
+	publicDirect, err := upstream.NewDirect(filepath.Join(cfg.DirectDir, "public"), cfg.DirectProcs)
+	if err != nil {
+		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
 	}
-	direct.Env, err = vcscred.Setup(credDir, vcscred.Config{
+	for _, d := range []*upstream.Direct{privateDirect, publicDirect} {
+		d.Timeout, d.QueueTimeout, d.Logger = cfg.FetchTimeout, cfg.DirectQueueTimeout, log
+	}
+	publicDirect.Isolated = true
+	// No anonymous client may hold more than half of the public pool.
+	publicDirect.Share = max(1, cfg.DirectProcs/2)
+	// The credential files live outside storage (which may be served as a
+	// file:// tree) in a 0700 directory of gomirror's own, emptied now (a
+	// killed server leaves them behind) and removed by Serve.
+	credDir = filepath.Join(cfg.DirectDir, "credentials")
+	if err := os.RemoveAll(credDir); err != nil {
+		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
+	}
+	privateDirect.Env, err = vcscred.Setup(credDir, vcscred.Config{
 		Credentials:   vcsCredentials(cfg.VCSCredentials),
 		Netrc:         cfg.VCSNetrc,
 		SSHKey:        cfg.VCSSSHKey,
@@ -106,7 +118,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, &config.Error{Key: "vcs-credentials", Source: "startup", Err: err}
 	}
-	chain, groupList, err := NewChain(cfg, client, direct, log)
+	chain, groupList, err := NewChain(cfg, client, publicDirect, log)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +127,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	noProxy, noSumDB := cfg.NoProxyPatterns(), cfg.NoSumDBPatterns()
 	var fetcher upstream.Fetcher = chain
 	if noProxy != "" {
-		fetcher = &upstream.Route{Patterns: noProxy, Private: direct, Public: chain}
+		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
 
@@ -284,11 +296,19 @@ func (s *Server) upstreams(w http.ResponseWriter, r *http.Request) {
 	}{s.cfg.Upstream, mirrors})
 }
 
-// recordClient notes the authenticated client's token name for the access log.
+// recordClient notes the authenticated client's token name for the access
+// log, and marks the request as that client's (or, anonymous, its
+// address's) for the direct fetch pools' fair shares.
 func recordClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		obs.RequestFrom(r.Context()).Client = auth.Identity(r.Context())
-		next.ServeHTTP(w, r)
+		who := auth.Identity(r.Context())
+		obs.RequestFrom(r.Context()).Client = who
+		if who != "" {
+			who = "token " + who
+		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			who = "address " + host
+		}
+		next.ServeHTTP(w, r.WithContext(upstream.WithRequester(r.Context(), who)))
 	})
 }
 
@@ -433,9 +453,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
-	if s.credDir != "" {
-		defer os.RemoveAll(s.credDir)
-	}
+	defer os.RemoveAll(s.credDir)
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}

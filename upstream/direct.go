@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,8 +24,20 @@ import (
 // GOFLAGS cleared and prompts disabled, a deadline per process, and the whole
 // process group killed when the deadline passes.
 //
+// gomirror runs two of them that share nothing (see the server package):
+// one for private modules, which holds the VCS credentials and sees the
+// operator's git configuration, and an Isolated one for public modules,
+// which anyone may make fetch anything and so gets no credentials, no
+// configuration and no network but what its Env (an egress proxy) allows.
+// Their module caches are separate, so a public path can never be answered
+// from what the private sandbox fetched with credentials.
+//
 // Checksums are not checked here (GOSUMDB=off): the caller verifies every
 // module against the checksum database itself, exactly as for proxies.
+//
+// Errors name the module and the class of failure (not found, unreachable,
+// refused by the egress policy, busy); the go command's own output, which
+// holds sandbox paths and other hosts' answers, goes only to Logger.
 type Direct struct {
 	// Dir holds the sandbox's GOPATH and module cache. It persists across
 	// runs so that repositories are not fetched again for each version.
@@ -32,21 +47,61 @@ type Direct struct {
 	// Timeout bounds each go command run; zero means 10 minutes.
 	Timeout time.Duration
 	// Env lists extra VAR=value pairs for the go command (GOPRIVATE, GOVCS,
-	// GIT_CONFIG_GLOBAL ...). They are applied after the allow-list.
+	// GIT_CONFIG_GLOBAL ...). They are applied after the sandbox's own.
 	Env []string
-	// sem bounds concurrent go processes.
-	sem chan struct{}
+	// Isolated gives the go command and git nothing of gomirror's
+	// environment but PATH, locale, temp dir and CA certificates: a HOME of
+	// the sandbox's own (no .netrc, .gitconfig or ssh keys), no system or
+	// global git configuration, no credential helper, no inherited proxy
+	// settings, git restricted to https (GIT_ALLOW_PROTOCOL) and the go
+	// command to git (GOVCS).
+	Isolated bool
+	// CheckHost, if set, is asked about the first element of a module path
+	// before any go command runs for it; an error refuses the fetch. It is
+	// how an Isolated sandbox refuses IP literals that its egress proxy
+	// would not see (the go command does not proxy loopback literals).
+	CheckHost func(host string) error
+	// QueueTimeout bounds the wait for a process slot; then the fetch
+	// fails with a *BusyError. Zero means DefaultQueueTimeout.
+	QueueTimeout time.Duration
+	// Share is how many process slots one requester (WithRequester) may
+	// hold at once, so that no client can take the whole pool; 0 means no
+	// limit.
+	Share int
+	// Logger receives the go command's output of failed runs; nil
+	// discards it.
+	Logger *slog.Logger
+
+	sem chan struct{} // bounds concurrent go processes
+
+	mu     sync.Mutex
+	shares map[string]*share // per requester, while it has fetches waiting or running
+}
+
+// DefaultQueueTimeout is Direct.QueueTimeout's default.
+const DefaultQueueTimeout = 30 * time.Second
+
+// share is one requester's part of the pool.
+type share struct {
+	slots chan struct{}
+	users int
 }
 
 var _ Fetcher = (*Direct)(nil)
 
-// allowedEnv is the part of gomirror's own environment a direct fetch sees.
-var allowedEnv = []string{
+// inheritedEnv is the part of gomirror's own environment a direct fetch of
+// a private module sees: the operator's git and proxy configuration apply.
+var inheritedEnv = []string{
 	"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL",
 	"SSL_CERT_FILE", "SSL_CERT_DIR",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 	"GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO",
 }
+
+// isolatedEnv is the part of gomirror's own environment an Isolated
+// sandbox sees: nothing that names a credential, a configuration or a
+// route.
+var isolatedEnv = []string{"PATH", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR"}
 
 // NewDirect returns a Direct fetcher keeping its sandbox in dir and running
 // at most maxProcs go processes at once.
@@ -61,7 +116,7 @@ func NewDirect(dir string, maxProcs int) (*Direct, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("direct fetch dir: %w", err)
 	}
-	return &Direct{Dir: dir, sem: make(chan struct{}, maxProcs)}, nil
+	return &Direct{Dir: dir, sem: make(chan struct{}, maxProcs), shares: map[string]*share{}}, nil
 }
 
 func (d *Direct) String() string { return "direct" }
@@ -147,6 +202,12 @@ func (d *Direct) download(ctx context.Context, op, path, version string) (*modul
 
 // goJSON runs the go command with args in the sandbox and decodes its JSON.
 func (d *Direct) goJSON(ctx context.Context, op, path, version string, args ...string) (*moduleJSON, error) {
+	if d.CheckHost != nil {
+		host, _, _ := strings.Cut(path, "/")
+		if err := d.CheckHost(host); err != nil {
+			return nil, d.wrap(op, path, version, &RefusedError{Reason: err.Error()})
+		}
+	}
 	out, err := d.run(ctx, args...)
 	var m moduleJSON
 	if len(out) > 0 {
@@ -156,6 +217,9 @@ func (d *Direct) goJSON(ctx context.Context, op, path, version string, args ...s
 	}
 	if err == nil && m.Error != nil {
 		err = goError(fmt.Sprint(errorText(m.Error)))
+	}
+	if f := (*goFailure)(nil); errors.As(err, &f) && d.Logger != nil {
+		d.Logger.Warn("direct fetch failed", "op", op, "module", path, "version", version, "class", f.Error(), "output", f.detail)
 	}
 	return &m, d.wrap(op, path, version, err)
 }
@@ -167,14 +231,79 @@ func (d *Direct) wrap(op, path, version string, err error) error {
 	return &Error{Upstream: "direct", Op: op, Module: path, Version: version, Err: err}
 }
 
-// run runs the go command in the sandbox and returns its standard output.
-func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
+// acquire waits for a process slot, within the requester's share, for at
+// most QueueTimeout. release gives it back.
+func (d *Direct) acquire(ctx context.Context) (release func(), err error) {
+	wait := d.QueueTimeout
+	if wait <= 0 {
+		wait = DefaultQueueTimeout
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	busy := &BusyError{RetryAfter: min(wait, 30*time.Second)}
+
+	var sh *share
+	if who := requester(ctx); d.Share > 0 && who != "" {
+		d.mu.Lock()
+		if d.shares == nil {
+			d.shares = map[string]*share{}
+		}
+		sh = d.shares[who]
+		if sh == nil {
+			sh = &share{slots: make(chan struct{}, d.Share)}
+			d.shares[who] = sh
+		}
+		sh.users++
+		d.mu.Unlock()
+		leave := func() {
+			d.mu.Lock()
+			if sh.users--; sh.users == 0 {
+				delete(d.shares, who)
+			}
+			d.mu.Unlock()
+		}
+		select {
+		case sh.slots <- struct{}{}:
+		case <-ctx.Done():
+			leave()
+			return nil, ctx.Err()
+		case <-timer.C:
+			leave()
+			busy.Own = true
+			return nil, busy
+		}
+		prev := leave
+		leave = func() { <-sh.slots; prev() }
+		defer func() {
+			if err != nil {
+				leave()
+			}
+		}()
+		release = leave
+	}
 	select {
 	case d.sem <- struct{}{}:
-		defer func() { <-d.sem }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-timer.C:
+		return nil, busy
 	}
+	own := release
+	return func() {
+		<-d.sem
+		if own != nil {
+			own()
+		}
+	}, nil
+}
+
+// run runs the go command in the sandbox and returns its standard output.
+func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
+	release, err := d.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	timeout := d.Timeout
 	if timeout == 0 {
 		timeout = 10 * time.Minute
@@ -186,13 +315,17 @@ func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
+	env, err := d.env()
+	if err != nil {
+		return nil, err
+	}
 	goBin := d.GoBin
 	if goBin == "" {
 		goBin = "go"
 	}
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = work // no go.mod here: module queries outside any main module
-	cmd.Env = d.env()
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// Kill the whole group: the go command's git children too.
@@ -201,7 +334,7 @@ func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("go %s: %w", args[0], ctx.Err())
 	}
@@ -215,9 +348,15 @@ func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-func (d *Direct) env() []string {
+// env returns the go command's environment, creating the Isolated
+// sandbox's home on first use.
+func (d *Direct) env() ([]string, error) {
+	inherit := inheritedEnv
+	if d.Isolated {
+		inherit = isolatedEnv
+	}
 	var env []string
-	for _, k := range allowedEnv {
+	for _, k := range inherit {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
@@ -237,7 +376,26 @@ func (d *Direct) env() []string {
 		"GIT_ASKPASS=true",
 		"SSH_ASKPASS=true",
 	)
-	return append(env, d.Env...)
+	if d.Isolated {
+		home := filepath.Join(d.Dir, "home")
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return nil, err
+		}
+		env = append(env,
+			"HOME="+home,
+			"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+			"GIT_CONFIG_NOSYSTEM=1",
+			"GIT_CONFIG_GLOBAL="+os.DevNull,
+			// No credential helper, whatever a configuration says.
+			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=credential.helper", "GIT_CONFIG_VALUE_0=",
+			"GIT_ALLOW_PROTOCOL=https",
+			"GOVCS=*:git",
+			"GOAUTH=off",
+			"NETRC="+os.DevNull,
+			"GIT_SSH_COMMAND=false", // no ssh at all (GIT_ALLOW_PROTOCOL forbids it too)
+		)
+	}
+	return append(env, d.Env...), nil
 }
 
 func errorText(e any) any {
@@ -249,33 +407,58 @@ func errorText(e any) any {
 	return e
 }
 
-// goError turns the go command's error text into an error, recognising the
-// messages that mean the module or version does not exist.
+// goFailure is a go command run that failed: its Error is the class of
+// failure, fit for a client; detail is the command's output, which names
+// sandbox paths and quotes other hosts' answers, for the server's log only.
+type goFailure struct {
+	class  string
+	detail string
+	kind   error // fs.ErrNotExist, an *UnreachableError, a *RefusedError or nil
+}
+
+func (e *goFailure) Error() string { return e.class }
+func (e *goFailure) Unwrap() error { return e.kind }
+
+// goError classifies the go command's error text.
 func goError(text string) error {
-	if text == "" {
-		text = "go command failed"
+	if len(text) > 4000 {
+		text = text[:4000] + "..."
 	}
-	if len(text) > 2000 {
-		text = text[:2000] + "..."
+	f := &goFailure{class: "the go command failed (the server log has its output)", detail: text}
+	// The egress proxy's refusals: the go command prints the reason
+	// phrase of the proxy's answer, git only its status.
+	for _, s := range []string{"egress policy", "CONNECT tunnel failed, response 403"} {
+		if strings.Contains(text, s) {
+			r := &RefusedError{Reason: "the module's host or repository is on a network gomirror does not reach for public modules"}
+			f.class, f.kind = r.Error(), r
+			return f
+		}
 	}
 	for _, s := range []string{
 		"Could not resolve host", "Failed to connect", "Connection refused", "Connection timed out",
 		"Network is unreachable", "no such host", "i/o timeout", "connection refused",
+		"CONNECT tunnel failed, response 502",
 	} {
 		if strings.Contains(text, s) {
-			return &UnreachableError{Text: text}
+			u := &UnreachableError{Text: "its version control server could not be reached"}
+			f.class, f.kind = u.Text, u
+			return f
 		}
 	}
+	// The go command says "invalid version" also when a git command
+	// failed on the way ("invalid version: git fetch ... exit status 128"):
+	// that is a broken server, not a missing version.
+	vcsFailed := strings.Contains(text, "exit status")
 	for _, s := range []string{
-		"not found", "unknown revision", "invalid version", "no matching versions",
-		"does not contain package", "repository does not exist", "malformed module path",
-		"unrecognized import path",
+		"unknown revision", "invalid version", "no matching versions", "does not contain package",
+		"repository does not exist", "malformed module path", "unrecognized import path", "not found",
 	} {
-		if strings.Contains(text, s) {
-			return NotExist(text)
+		if strings.Contains(text, s) && !(s == "invalid version" && vcsFailed) {
+			f.class, f.kind = "not found: "+s, fs.ErrNotExist
+			return f
 		}
 	}
-	return errors.New(text)
+	return f
 }
 
 // UnreachableError means a direct fetch could not reach the version control
@@ -289,4 +472,40 @@ func (e *UnreachableError) Error() string { return e.Text }
 func IsUnreachable(err error) bool {
 	var ue *UnreachableError
 	return errors.As(err, &ue)
+}
+
+// RefusedError is a fetch that gomirror refused to make: its destination is
+// outside what the sandbox may reach.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return "refused: " + e.Reason }
+
+// BusyError is a fetch that found no free process slot within the queue
+// timeout. Own means the requester's own share was full.
+type BusyError struct {
+	RetryAfter time.Duration
+	Own        bool
+}
+
+func (e *BusyError) Error() string {
+	if e.Own {
+		return "too many direct fetches from this client at once; try again later"
+	}
+	return "all direct fetch slots are busy; try again later"
+}
+
+// requesterKey carries who asked for a fetch.
+type requesterKey struct{}
+
+// WithRequester returns ctx marked as a request of who (a token name or a
+// client address): a Direct with a Share gives each requester at most that
+// many of its process slots. The mark survives context.WithoutCancel, so
+// that a fill started for a request is counted against its requester.
+func WithRequester(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, requesterKey{}, who)
+}
+
+func requester(ctx context.Context) string {
+	s, _ := ctx.Value(requesterKey{}).(string)
+	return s
 }
