@@ -77,6 +77,13 @@ type privateMirror struct {
 
 func startPrivateMirror(t *testing.T, p *privateRepo, yaml string, args ...string) *privateMirror {
 	t.Helper()
+	return startPrivateMirrorEnv(t, p, nil, yaml, args...)
+}
+
+// startPrivateMirrorEnv is startPrivateMirror with more variables in
+// gomirror's environment.
+func startPrivateMirrorEnv(t *testing.T, p *privateRepo, extraEnv []string, yaml string, args ...string) *privateMirror {
+	t.Helper()
 	up := fakeproxy.New(t)
 	cert := testcert.New(t)
 	store := t.TempDir()
@@ -99,7 +106,7 @@ tls-key: %s
 		"GIT_CONFIG_GLOBAL=" + p.srv.PlainGitConfig(t),
 		"GIT_CONFIG_NOSYSTEM=1",
 	}
-	m := startMirrorEnv(t, env, append([]string{"--config", cfg, "--storage-dir", store,
+	m := startMirrorEnv(t, append(env, extraEnv...), append([]string{"--config", cfg, "--storage-dir", store,
 		"--upstream", up.URL, "--sumdb", up.DBKey, "--direct-dir", gitserver.TempDir(t)}, args...)...)
 	return &privateMirror{
 		mirror: m, up: up, cert: cert, store: store,

@@ -19,15 +19,33 @@ import (
 	"time"
 )
 
-// Cert is a self-signed certificate for 127.0.0.1, ::1 and localhost.
+// Cert is a self-signed certificate (its own CA).
 type Cert struct {
 	CertFile, KeyFile string         // PEM files; CertFile is also the CA to trust
 	Pool              *x509.CertPool // a pool holding the certificate
 }
 
-// New writes a fresh certificate and key into a temporary directory.
+// New writes a fresh certificate for 127.0.0.1, ::1 and localhost and its
+// key into a temporary directory.
 func New(t testing.TB) *Cert {
 	t.Helper()
+	return NewFor(t, "127.0.0.1", "::1", "localhost")
+}
+
+// NewFor is New for the given hosts: IP addresses or DNS names.
+func NewFor(t testing.TB, hosts ...string) *Cert {
+	t.Helper()
+	var (
+		ips   []net.IP
+		names []string
+	)
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			names = append(names, h)
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -41,8 +59,8 @@ func New(t testing.TB) *Cert {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
+		IPAddresses:           ips,
+		DNSNames:              names,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
