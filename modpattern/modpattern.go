@@ -27,6 +27,7 @@ package modpattern
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -42,7 +43,8 @@ type List struct {
 
 // Parse parses a comma-separated list of patterns. Spaces around a pattern
 // and a trailing slash are removed, empty patterns are skipped, and a
-// pattern that repeats an earlier one (ignoring case) is dropped. A pattern
+// pattern that repeats an earlier one exactly is dropped (one that differs
+// in case is kept: it matters to MatchExact). A pattern
 // that path.Match rejects (such as "corp.example/[x") is an error naming it:
 // the go command would silently never match it, which for a privacy setting
 // means the module it was meant to protect is public.
@@ -78,11 +80,8 @@ func Join(lists ...List) List {
 
 // with returns l with p (trimmed, valid) added unless l has it already.
 func (l List) with(p string) List {
-	f := fold(p)
-	for _, q := range l.pats {
-		if fold(q) == f {
-			return l
-		}
+	if slices.Contains(l.pats, p) {
+		return l
 	}
 	out := List{pats: append(l.pats[:len(l.pats):len(l.pats)], p)}
 	out.exact = strings.Join(out.pats, ",")
