@@ -155,3 +155,21 @@ func TestJoin(t *testing.T) {
 		t.Error("the zero List matches")
 	}
 }
+
+// BenchmarkMatch is the cost Match adds to each request (auth, routing,
+// the checksum exemption): a path already in lower case is folded without
+// allocating.
+func BenchmarkMatch(b *testing.B) {
+	l, err := modpattern.Parse("github.com/mycorp,*.corp.example,corp.example/*/lib")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{"golang.org/x/mod", "github.com/!my!corp/tool"} {
+		b.Run(path, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.Match(path)
+			}
+		})
+	}
+}
