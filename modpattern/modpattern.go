@@ -44,10 +44,10 @@ type List struct {
 // Parse parses a comma-separated list of patterns. Spaces around a pattern
 // and a trailing slash are removed, empty patterns are skipped, and a
 // pattern that repeats an earlier one exactly is dropped (one that differs
-// in case is kept: it matters to MatchExact). A pattern
-// that path.Match rejects (such as "corp.example/[x") is an error naming it:
-// the go command would silently never match it, which for a privacy setting
-// means the module it was meant to protect is public.
+// in case is kept: it matters to MatchExact). A pattern that path.Match
+// rejects (such as "corp.example/[x") is an error naming it: the go command
+// would silently never match it, which for a privacy setting means the
+// module it was meant to protect is public.
 func Parse(list string) (List, error) {
 	var l List
 	for p := range strings.SplitSeq(list, ",") {
