@@ -28,13 +28,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/mod/module"
+	"github.com/gomirror/gomirror/modpattern"
 )
 
 // Mode says which requests need a token when no Rule matches.
@@ -64,7 +63,9 @@ func ParseMode(s string) (Mode, error) {
 // Rule restricts modules to some tokens.
 type Rule struct {
 	// Modules is a comma-separated list of module path patterns in
-	// GOPRIVATE syntax (glob patterns matching path prefixes).
+	// GOPRIVATE syntax (glob patterns matching path prefixes), matched
+	// ignoring case as modpattern.List.Match does: a case variant of a
+	// guarded path is guarded too.
 	Modules string
 	// Tokens names the tokens that may read these modules.
 	Tokens []string
@@ -76,7 +77,8 @@ type Options struct {
 	// ModeOff.
 	Mode Mode
 	// Private lists the private module path patterns, GOPRIVATE syntax,
-	// for ModePrivate. Other modes ignore it.
+	// for ModePrivate, matched ignoring case (modpattern.List.Match). Other
+	// modes ignore it.
 	Private string
 	// Rules are checked in order before Mode; the first whose Modules
 	// match a request's module decides which tokens may read it. Rules
@@ -116,7 +118,7 @@ const reloadInterval = time.Second
 // concurrent use.
 type Authenticator struct {
 	mode    Mode
-	private string // normalised patterns
+	private modpattern.List
 	rules   []rule
 	path    string
 	log     *slog.Logger
@@ -130,7 +132,7 @@ type Authenticator struct {
 }
 
 type rule struct {
-	modules string // normalised patterns
+	modules modpattern.List
 	allowed map[string]bool
 }
 
@@ -155,7 +157,7 @@ func New(opts Options) (*Authenticator, error) {
 		return a, nil
 	}
 
-	if a.private, err = normalizePatterns(opts.Private); err != nil {
+	if a.private, err = modpattern.Parse(opts.Private); err != nil {
 		return nil, &OptionError{Option: "Private", Value: opts.Private, Err: err}
 	}
 	for i, r := range opts.Rules {
@@ -163,7 +165,7 @@ func New(opts Options) (*Authenticator, error) {
 		if strings.Trim(r.Modules, ", ") == "" {
 			return nil, &OptionError{Option: field + ".Modules", Value: r.Modules, Err: errors.New("a rule needs module patterns")}
 		}
-		pats, err := normalizePatterns(r.Modules)
+		pats, err := modpattern.Parse(r.Modules)
 		if err != nil {
 			return nil, &OptionError{Option: field + ".Modules", Value: r.Modules, Err: err}
 		}
@@ -213,44 +215,10 @@ func New(opts Options) (*Authenticator, error) {
 			}
 		}
 	}
-	if mode == ModePrivate && a.private == "" && len(a.rules) == 0 {
+	if mode == ModePrivate && a.private.Empty() && len(a.rules) == 0 {
 		log.Warn("auth: mode private without private patterns or rules: no request needs a token")
 	}
 	return a, nil
-}
-
-// normalizePatterns checks a GOPRIVATE-style pattern list and returns it
-// cleaned: spaces around patterns and trailing slashes removed, and lower
-// case, because module paths are matched case-insensitively (a request for
-// a case variant of a private path must not slip through as public).
-func normalizePatterns(list string) (string, error) {
-	var out []string
-	for p := range strings.SplitSeq(list, ",") {
-		p = strings.TrimSuffix(strings.TrimSpace(p), "/")
-		if p == "" {
-			continue
-		}
-		if _, err := path.Match(p, ""); err != nil {
-			return "", fmt.Errorf("pattern %q: %w", p, err)
-		}
-		out = append(out, strings.ToLower(p))
-	}
-	return strings.Join(out, ","), nil
-}
-
-// matchModule reports whether mod matches normalised patterns. mod should
-// be a module path as decoded from a request; an escaped one (with '!'
-// before upper-case letters, as in GOPROXY URLs) is decoded first.
-func matchModule(patterns, mod string) bool {
-	if patterns == "" {
-		return false
-	}
-	if strings.Contains(mod, "!") {
-		if u, err := module.UnescapePath(mod); err == nil {
-			mod = u
-		}
-	}
-	return module.MatchPrefixPatterns(patterns, strings.ToLower(mod))
 }
 
 // Mode returns the mode in effect.
@@ -322,11 +290,11 @@ type need struct {
 func (a *Authenticator) needFor(mod string, isModule bool) need {
 	if isModule {
 		for _, r := range a.rules {
-			if matchModule(r.modules, mod) {
+			if r.modules.Match(mod) {
 				return need{token: true, allowed: r.allowed}
 			}
 		}
-		if a.mode == ModePrivate && matchModule(a.private, mod) {
+		if a.mode == ModePrivate && a.private.Match(mod) {
 			return need{token: true}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/proxy"
 )
 
 // moduleData is what the guarded handler serves; it must never reach a
@@ -625,5 +626,52 @@ func TestParseMode(t *testing.T) {
 		if got != tt.want || (err == nil) != tt.ok {
 			t.Errorf("ParseMode(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestCaseVariantsOfPrivatePaths asks, through the proxy's own reading of
+// request paths, for case variants of private paths (issue 11): each needs a
+// token like the private path itself, in mode private and under a rule.
+func TestCaseVariantsOfPrivatePaths(t *testing.T) {
+	opts := auth.Options{
+		Mode:    auth.ModePrivate,
+		Private: "github.com/mycorp",
+		Rules:   []auth.Rule{{Modules: "corp.example/secret", Tokens: []string{"ci"}}},
+	}
+	for _, tt := range []struct {
+		path       string
+		cred       cred
+		wantStatus int
+		wantBody   string
+	}{
+		{"/github.com/!my!corp/x/@v/v1.0.0.info", nil, 401, `module "github.com/MyCorp/x"`},
+		{"/github.com/!m!y!c!o!r!p/x/@latest", nil, 401, `module "github.com/MYCORP/x"`},
+		{"/sumdb/sum.example/lookup/github.com/!my!corp/x@v1.0.0", nil, 401, `module "github.com/MyCorp/x"`},
+		{"/corp.example/!secret/x/@v/v1.0.0.zip", basic("dev", "dev"), 403, `token "dev" may not read module "corp.example/Secret/x"`},
+		{"/corp.example/!secret/x/@v/v1.0.0.zip", basic("ci", "ci"), 200, moduleData},
+		{"/github.com/!my!corp/x/@v/v1.0.0.info", bearer("dev"), 200, moduleData},
+		{"/github.com/!other/x/@v/v1.0.0.info", nil, 200, moduleData},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			e := newEnv(t, opts, "ci", "dev")
+			served := 0
+			h := e.auth.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				served++
+				io.WriteString(w, moduleData)
+			}), proxy.ModuleOf)
+			r := httptest.NewRequest("GET", tt.path, nil)
+			r.RemoteAddr = "192.0.2.1:1234"
+			if tt.cred != nil {
+				tt.cred(e, r)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.wantStatus || !strings.Contains(w.Body.String(), tt.wantBody) {
+				t.Errorf("%s: %d %q, want %d and %q", tt.path, w.Code, w.Body, tt.wantStatus, tt.wantBody)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tt.wantStatus == 200]; served != want {
+				t.Errorf("the guarded handler served %d requests, want %d", served, want)
+			}
+		})
 	}
 }

@@ -11,15 +11,15 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gomirror/gomirror/modpattern"
 )
 
 // Serve is the configuration of `gomirror serve`.
@@ -51,7 +51,7 @@ type Serve struct {
 	DirectQueueTimeout time.Duration `name:"direct-queue-timeout" help:"how long a direct fetch waits for a free go command slot before the client gets 503 with Retry-After"`
 	ListTTL            time.Duration `name:"list-ttl" help:"how long list and @latest answers fetched directly from version control are reused before asking again"`
 
-	Private string `name:"private" help:"private module path patterns, GOPRIVATE syntax: fetched only directly from version control, never named to an upstream proxy or the checksum database (default: go env GOPRIVATE)"`
+	Private string `name:"private" help:"private module path patterns, GOPRIVATE syntax, matched ignoring case: fetched only directly from version control, never named to an upstream proxy or the checksum database (default: go env GOPRIVATE, whatever else is set; \"\" for none)"`
 	NoProxy string `name:"noproxy" help:"more patterns fetched only directly from version control, GONOPROXY syntax (added to private)"`
 
 	VCSNetrc         string          `name:"vcs-netrc" help:".netrc file with credentials for version control hosts"`
@@ -394,20 +394,32 @@ func (c *Serve) fillFromGoEnv(src Sources) error {
 	if c.DirectDir == "" {
 		c.DirectDir = c.StorageDir + string(os.PathSeparator) + ".gomirror" + string(os.PathSeparator) + "direct"
 	}
-	need := c.Upstream == "" || c.SumDB == ""
-	if !need {
+	// private follows go env GOPRIVATE whatever else is set: a mirror
+	// given its upstream explicitly must not silently lose the private
+	// protection of its environment. Only an explicit value, even an empty
+	// one, replaces it.
+	needPrivate := which("private", src) == "default"
+	if c.Upstream != "" && c.SumDB != "" {
+		if !needPrivate {
+			return nil
+		}
+		env, err := c.GoEnv("GOPRIVATE")
+		if err != nil {
+			return &Error{Key: "private", Source: "default", Err: fmt.Errorf("asking the go command (go env GOPRIVATE): %w; set private explicitly (\"\" for none)", err)}
+		}
+		c.Private = env["GOPRIVATE"]
 		return nil
 	}
 	env, err := c.GoEnv("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
 	if err != nil {
 		return &Error{Key: "upstream", Source: "default", Err: fmt.Errorf("asking the go command (go env): %w; set upstream and sumdb explicitly", err)}
 	}
+	if needPrivate {
+		c.Private = env["GOPRIVATE"]
+	}
 	fromGoEnv := c.Upstream == ""
 	if c.Upstream == "" {
 		c.Upstream = env["GOPROXY"]
-		if c.Private == "" && which("private", src) == "default" {
-			c.Private = env["GOPRIVATE"]
-		}
 	}
 	if c.SumDB == "" {
 		c.SumDB = env["GOSUMDB"]
@@ -543,7 +555,7 @@ func (c *Serve) validate(src Sources) error {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))
 	}
 	for _, p := range []struct{ key, v string }{{"private", c.Private}, {"noproxy", c.NoProxy}, {"nosumdb", c.NoSumDB}} {
-		if err := checkPatterns(p.v); err != nil {
+		if _, err := modpattern.Parse(p.v); err != nil {
 			return bad(p.key, err)
 		}
 	}
@@ -599,7 +611,7 @@ func (c *Serve) validate(src Sources) error {
 		if strings.TrimSpace(r.Modules) == "" || len(r.Tokens) == 0 {
 			return bad("auth-rules", fmt.Errorf("entry %d: needs modules and at least one token name", i+1))
 		}
-		if err := checkPatterns(r.Modules); err != nil {
+		if _, err := modpattern.Parse(r.Modules); err != nil {
 			return bad("auth-rules", fmt.Errorf("entry %d: %w", i+1, err))
 		}
 	}
@@ -610,40 +622,25 @@ func (c *Serve) validate(src Sources) error {
 }
 
 // NoProxyPatterns returns the module path patterns fetched only from
-// version control: private and noproxy together.
-func (c *Serve) NoProxyPatterns() string { return joinPatterns(c.Private, c.NoProxy) }
+// version control: private and noproxy together. The error is a bad
+// pattern, which only a configuration that was not validated can have.
+func (c *Serve) NoProxyPatterns() (modpattern.List, error) { return joinPatterns(c.Private, c.NoProxy) }
 
 // NoSumDBPatterns returns the module path patterns never looked up in the
-// checksum database: private and nosumdb together.
-func (c *Serve) NoSumDBPatterns() string { return joinPatterns(c.Private, c.NoSumDB) }
+// checksum database: private and nosumdb together. The error is as for
+// NoProxyPatterns.
+func (c *Serve) NoSumDBPatterns() (modpattern.List, error) { return joinPatterns(c.Private, c.NoSumDB) }
 
-// joinPatterns joins GOPRIVATE-syntax lists, dropping empty and repeated
-// patterns.
-func joinPatterns(lists ...string) string {
-	var all []string
-	for _, l := range lists {
-		for _, p := range strings.Split(l, ",") {
-			if p = strings.TrimSpace(p); p != "" && !slices.Contains(all, p) {
-				all = append(all, p)
-			}
+// joinPatterns parses GOPRIVATE-syntax lists and joins them.
+func joinPatterns(lists ...string) (modpattern.List, error) {
+	parsed := make([]modpattern.List, len(lists))
+	for i, l := range lists {
+		var err error
+		if parsed[i], err = modpattern.Parse(l); err != nil {
+			return modpattern.List{}, err
 		}
 	}
-	return strings.Join(all, ",")
-}
-
-// checkPatterns checks a GOPRIVATE-syntax list: comma-separated path
-// prefixes or globs as path.Match understands them.
-func checkPatterns(list string) error {
-	for _, p := range strings.Split(list, ",") {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("bad pattern %q: %v", p, err)
-		}
-	}
-	return nil
+	return modpattern.Join(parsed...), nil
 }
 
 func (vc VCSCredential) check() error {

@@ -286,8 +286,8 @@ func TestGoEnvDefaults(t *testing.T) {
 			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], "", 1},
 		{"nosumdb set empty in the file: it stays empty", "nosumdb: \"\"\n", nil, nil, goEnvAnswer,
 			goEnvAnswer["GOPROXY"], goEnvAnswer["GOSUMDB"], "", 1},
-		{"upstream and sumdb set: go env is not asked", "upstream: off\n", nil, []string{"--sumdb=off"}, goEnvAnswer,
-			"off", "off", "", 0},
+		{"upstream and sumdb set: go env is asked only for GOPRIVATE", "upstream: off\n", nil, []string{"--sumdb=off"}, goEnvAnswer,
+			"off", "off", "", 1},
 		{"go env says nothing: off", "", nil, nil, map[string]string{},
 			"off", "off", "", 1},
 	}
@@ -316,9 +316,9 @@ func TestGoEnvDefaults(t *testing.T) {
 			t.Errorf("LoadServe = %v; want a config.Error for upstream that mentions go env", err)
 		}
 	})
-	t.Run("go env failing does not matter when upstream and sumdb are set", func(t *testing.T) {
+	t.Run("go env failing does not matter when upstream, sumdb and private are set", func(t *testing.T) {
 		g := &fakeGoEnv{err: errors.New("exec: go: not found")}
-		if _, err := load(t, sources(t, "", nil, "--upstream=off", "--sumdb=off"), g); err != nil {
+		if _, err := load(t, sources(t, "", nil, "--upstream=off", "--sumdb=off", "--private="), g); err != nil {
 			t.Errorf("LoadServe: %v", err)
 		}
 	})
@@ -464,20 +464,60 @@ auth-rules:
 	}
 }
 
+// TestPrivateDefaultsToGoEnv: private is go env GOPRIVATE whatever else is
+// set (issue 11: --upstream given with GOPRIVATE in the environment used to
+// drop private protection silently); only an explicit value, even an empty
+// one, replaces it.
 func TestPrivateDefaultsToGoEnv(t *testing.T) {
-	g := &fakeGoEnv{vars: map[string]string{"GOPROXY": "http://127.0.0.1:9/p", "GOSUMDB": "off", "GOPRIVATE": "corp.example"}}
-	cfg, err := load(t, sources(t, "", nil), g)
-	if err != nil {
-		t.Fatal(err)
+	goenv := map[string]string{"GOPROXY": "http://127.0.0.1:9/p", "GOSUMDB": "off", "GOPRIVATE": "corp.example"}
+	tests := []struct {
+		name      string
+		yaml      string
+		env       map[string]string
+		args      []string
+		want      string
+		wantCalls [][]string
+	}{
+		{"nothing set", "", nil, nil, "corp.example",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"upstream given as a flag", "", nil, []string{"--upstream=http://127.0.0.1:7/mine"}, "corp.example",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"upstream given in the environment", "", map[string]string{"GOMIRROR_UPSTREAM": "http://127.0.0.1:7/mine"}, nil, "corp.example",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"upstream and sumdb given: go env is asked for GOPRIVATE alone", "upstream: http://127.0.0.1:7/mine\n", nil, []string{"--sumdb=off"}, "corp.example",
+			[][]string{{"GOPRIVATE"}}},
+		{"a flag replaces it", "", nil, []string{"--upstream=http://127.0.0.1:7/mine", "--private=other.example"}, "other.example",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"an empty flag turns it off", "", nil, []string{"--upstream=http://127.0.0.1:7/mine", "--private="}, "",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"an empty env var turns it off", "", map[string]string{"GOMIRROR_PRIVATE": ""}, nil, "",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"empty in the file turns it off", "private: \"\"\n", nil, []string{"--upstream=http://127.0.0.1:7/mine"}, "",
+			[][]string{{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE"}}},
+		{"all three given: go env is not asked", "private: \"\"\n", nil, []string{"--upstream=off", "--sumdb=off"}, "", nil},
 	}
-	if cfg.Private != "corp.example" {
-		t.Errorf("private = %q, want go env GOPRIVATE", cfg.Private)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &fakeGoEnv{vars: goenv}
+			cfg, err := load(t, sources(t, tt.yaml, tt.env, tt.args...), g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Private != tt.want {
+				t.Errorf("private = %q, want %q", cfg.Private, tt.want)
+			}
+			if !slices.EqualFunc(g.calls, tt.wantCalls, slices.Equal) {
+				t.Errorf("go env asked %q, want %q", g.calls, tt.wantCalls)
+			}
+		})
 	}
-	cfg, err = load(t, sources(t, "", nil, "--private=other.example"), g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Private != "other.example" {
-		t.Errorf("private = %q, want the flag's", cfg.Private)
-	}
+
+	t.Run("go env failing is an error naming private when it is not given", func(t *testing.T) {
+		g := &fakeGoEnv{err: errors.New("exec: go: not found")}
+		_, err := load(t, sources(t, "", nil, "--upstream=off", "--sumdb=off"), g)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Key != "private" || !strings.Contains(err.Error(), "GOPRIVATE") {
+			t.Errorf("LoadServe = %v; want a config.Error for private that mentions GOPRIVATE", err)
+		}
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/coord"
+	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
@@ -124,9 +125,20 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	// Private modules go to their version control servers only, and are
 	// never named to the checksum database.
-	noProxy, noSumDB := cfg.NoProxyPatterns(), cfg.NoSumDBPatterns()
+	private, err := modpattern.Parse(cfg.Private)
+	if err != nil {
+		return nil, &config.Error{Key: "private", Source: "startup", Err: err}
+	}
+	noProxy, err := cfg.NoProxyPatterns()
+	if err != nil {
+		return nil, &config.Error{Key: "private", Source: "startup", Err: err}
+	}
+	noSumDB, err := cfg.NoSumDBPatterns()
+	if err != nil {
+		return nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
+	}
 	var fetcher upstream.Fetcher = chain
-	if noProxy != "" {
+	if !noProxy.Empty() {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
@@ -226,8 +238,19 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	mux.Handle("/", authn.Wrap(recordClient(ph), proxy.ModuleOf))
 	s.handler = s.accessLog(mux)
 	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", chain.String(), "sumdb", cfg.SumDB,
-		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
+		"private", patternsForLog(private, "none: no module is kept from the upstream and the checksum database as private"),
+		"direct_only", patternsForLog(noProxy, "none"), "nosumdb", patternsForLog(noSumDB, "none"),
+		"vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
+}
+
+// patternsForLog shows a list of module path patterns in the start-up log,
+// or empty when it has none.
+func patternsForLog(l modpattern.List, empty string) string {
+	if l.Empty() {
+		return empty
+	}
+	return l.String()
 }
 
 // groupOptions maps a group's config to upstream.GroupOptions.

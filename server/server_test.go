@@ -380,6 +380,36 @@ func TestNoSumDBExemptsModules(t *testing.T) {
 	}
 }
 
+// TestCaseVariantOfPrivatePathIsNotLookedUp is issue 11's checksum attack
+// through the HTTP edge: with private example.com/mycorp, a lookup of the
+// escaped case variant example.com/!my!corp/x is 404 and reaches neither
+// the upstream nor its checksum database. The start-up log names the
+// effective private patterns.
+func TestCaseVariantOfPrivatePathIsNotLookedUp(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, func(c *config.Serve) { c.Private = "example.com/mycorp" })
+	for _, lookup := range []string{"example.com/!my!corp/x@v1.0.0", "example.com/!my!c!o!r!p@v1.0.0"} {
+		if r := get(t, s.URL+"/sumdb/"+fakeproxy.DBName+"/lookup/"+lookup); r.code != http.StatusNotFound {
+			t.Errorf("lookup of %s: %d %q, want 404", lookup, r.code, r.body)
+		}
+	}
+	for _, p := range up.Requests() {
+		if strings.Contains(strings.ToLower(p), "corp") {
+			t.Errorf("a case variant of a private path reached the upstream: %s", p)
+		}
+	}
+	if logs := s.Logs.String(); !strings.Contains(logs, "private=example.com/mycorp") || !strings.Contains(logs, "nosumdb=example.com/mycorp") {
+		t.Errorf("the start-up log does not name the private patterns:\n%s", logs)
+	}
+}
+
+func TestStartLogSaysWhenNothingIsPrivate(t *testing.T) {
+	s := start(t, fakeproxy.New(t), nil)
+	if logs := s.Logs.String(); !strings.Contains(logs, `private="none: no module is kept from the upstream`) {
+		t.Errorf("with no private patterns the start-up log does not say so:\n%s", logs)
+	}
+}
+
 func TestChecksumDatabaseUnreachableFailsClosed(t *testing.T) {
 	up := fakeproxy.New(t)
 	s := start(t, up, nil)

@@ -21,14 +21,15 @@ import (
 
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
+	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/storage"
 )
 
 // Verifier checks module hashes against a checksum database.
 type Verifier struct {
-	db      *DB
-	noSumDB string
-	ops     *clientOps
+	db     *DB
+	exempt modpattern.List
+	ops    *clientOps
 	// client is replaced after a failed lookup: sumdb.Client remembers
 	// failures for the life of the client, and a database outage or a
 	// module not yet known to the database must not outlive its cause. The
@@ -59,8 +60,9 @@ func (v *Verifier) Wait(ctx context.Context) error {
 // VerifierOptions configures a Verifier.
 type VerifierOptions struct {
 	// NoSumDB lists module path patterns (GONOSUMDB syntax) that are never
-	// looked up; modules matching them are exempt from verification.
-	NoSumDB string
+	// looked up; modules matching them, ignoring case, are exempt from
+	// verification.
+	NoSumDB modpattern.List
 	// Timeout bounds each request to the database; zero means 30 seconds.
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -83,24 +85,32 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 		defer cancel()
 		return remote.Get(ctx, path)
 	})
-	v := &Verifier{db: db, noSumDB: opts.NoSumDB, ops: ops}
+	v := &Verifier{db: db, exempt: opts.NoSumDB, ops: ops}
 	v.client.Store(v.newClient())
 	return v
 }
 
 func (v *Verifier) newClient() *sumdb.Client {
 	c := sumdb.NewClient(v.ops)
-	c.SetGONOSUMDB(v.noSumDB)
+	// The client's own GONOSUMDB check is case-sensitive: Lookup decides
+	// before asking it (Exempt). This is a second line only.
+	c.SetGONOSUMDB(v.exempt.String())
 	return c
 }
 
 // DB returns the database the Verifier checks against.
 func (v *Verifier) DB() *DB { return v.db }
 
-// Exempt reports whether path is exempt from verification (matches NoSumDB).
+// Exempt reports whether path is exempt from verification: it matches
+// NoSumDB, ignoring case, so that a case variant of an exempt (private)
+// path is exempt too and never named to the database.
 func (v *Verifier) Exempt(path string) bool {
-	return module.MatchPrefixPatterns(v.noSumDB, path)
+	return v.exempt.Match(path)
 }
+
+// ErrExempt is the error of a Lookup of a path that is Exempt: the database
+// is not asked.
+var ErrExempt = errors.New("exempt from checksum verification (nosumdb or private): not looked up in the checksum database")
 
 // MismatchError reports a module whose bytes disagree with the database.
 type MismatchError struct {
@@ -130,8 +140,12 @@ func Classify(err error) string {
 // Lookup fetches and verifies the database's go.sum lines for path@version,
 // both the module's and its go.mod's. The result is cached in storage, so
 // calling Lookup ahead of CheckZip or CheckGoMod overlaps the database round
-// trip with the download.
+// trip with the download. For a path that is Exempt it returns an error
+// wrapping ErrExempt without asking anyone.
 func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	if v.Exempt(path) {
+		return nil, fmt.Errorf("verifying %s@%s: %w", path, version, ErrExempt)
+	}
 	type result struct {
 		lines []string
 		err   error

@@ -4,15 +4,16 @@ import (
 	"context"
 	"io"
 
-	"golang.org/x/mod/module"
+	"github.com/gomirror/gomirror/modpattern"
 )
 
 // Route sends modules whose paths match Patterns to Private and everything
 // else to Public. It is how private modules (GOPRIVATE, GONOPROXY) reach
-// only their version control servers: Public never hears of them.
+// only their version control servers: Public never hears of them, nor of a
+// path that differs from a private one only in case (modpattern.List.Match).
 type Route struct {
-	// Patterns is a GOPRIVATE-syntax list of module path patterns.
-	Patterns string
+	// Patterns lists the private module path patterns.
+	Patterns modpattern.List
 	Private  Fetcher
 	Public   Fetcher
 }
@@ -21,7 +22,7 @@ var _ Fetcher = (*Route)(nil)
 
 // For returns the fetcher that serves path.
 func (r *Route) For(path string) Fetcher {
-	if r.Patterns != "" && module.MatchPrefixPatterns(r.Patterns, path) {
+	if r.Patterns.Match(path) {
 		return r.Private
 	}
 	return r.Public

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -20,6 +21,11 @@ func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
 		{"prefix stops at element boundary", "corp.example/team", "corp.example/teamwork/lib", false},
 		{"public module", "corp.example", "example.com/public", false},
 		{"no patterns", "", "corp.example/team/lib", false},
+		// A case variant of a private path is private: it must not be
+		// named to the public side (issue 11).
+		{"case variant of the path", "github.com/mycorp", "github.com/MyCorp/x", true},
+		{"case variant of the pattern", "corp.example/Team", "corp.example/team/lib", true},
+		{"case variant under a glob", "corp.example/*/lib", "corp.example/team/LIB", true},
 	}
 	ops := []struct {
 		name string
@@ -47,7 +53,11 @@ func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
 		for _, op := range ops {
 			t.Run(tt.name+"/"+op.name, func(t *testing.T) {
 				private, public := &fakeDirect{}, &fakeDirect{}
-				r := &upstream.Route{Patterns: tt.patterns, Private: private, Public: public}
+				patterns, err := modpattern.Parse(tt.patterns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := &upstream.Route{Patterns: patterns, Private: private, Public: public}
 				var answered upstream.Answered
 				if err := op.call(r, upstream.WithReport(t.Context(), &answered), tt.module); err != nil {
 					t.Fatal(err)

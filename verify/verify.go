@@ -174,7 +174,10 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 		return Options{}, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
 	}
 	// Private modules are never named to the checksum database.
-	noSumDB := cfg.NoSumDBPatterns()
+	noSumDB, err := cfg.NoSumDBPatterns()
+	if err != nil {
+		return Options{}, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
+	}
 	opts.Checker = sumdb.NewVerifier(db, storage.Unsynced(store), remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
 	return opts, nil
 }

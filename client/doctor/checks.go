@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/mod/module"
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -144,29 +144,54 @@ func checkGOPROXY(v string) ([]string, []Result) {
 	return urls, out
 }
 
-// covered reports whether every path matching pattern p also matches one of
-// the comma-separated patterns in list (approximately: p itself, read as a
-// path, must match the list).
+// goPatterns parses a go env list of module path patterns (GOPRIVATE
+// syntax) as the go command reads it, keeping apart the patterns it can
+// never match because path.Match rejects them.
+func goPatterns(s string) (l modpattern.List, bad []string) {
+	for p := range strings.SplitSeq(s, ",") {
+		one, err := modpattern.Parse(p)
+		if err != nil {
+			bad = append(bad, strings.TrimSpace(p))
+			continue
+		}
+		l = modpattern.Join(l, one)
+	}
+	return l, bad
+}
+
+// covered reports whether the go command, given list as GOPRIVATE-syntax
+// setting, treats every path matching pattern p as matching list
+// (approximately: p itself, read as a path, must match the list). It is the
+// go command's case-sensitive rule (modpattern.List.MatchExact): a list that
+// covers p only in another case does not protect p's modules.
 func covered(list, p string) bool {
-	return module.MatchPrefixPatterns(list, p)
+	l, _ := goPatterns(list)
+	return l.MatchExact(p)
 }
 
 func splitPatterns(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	l, _ := goPatterns(s)
+	return l.Patterns()
 }
 
 // checkPrivate compares GOPRIVATE with GONOSUMDB and GONOPROXY. When those
 // are not set, go env reports GOPRIVATE's value for them, so a difference
-// means they were set explicitly.
+// means they were set explicitly. A pattern of any of them that the go
+// command can never match is a failure: the modules it names are not
+// private.
 func checkPrivate(env map[string]string) []Result {
 	priv := env["GOPRIVATE"]
 	var out []Result
+	for _, k := range []string{"GOPRIVATE", "GONOSUMDB", "GONOPROXY"} {
+		if k != "GOPRIVATE" && env[k] == priv {
+			continue // follows GOPRIVATE: reported once
+		}
+		if _, bad := goPatterns(env[k]); len(bad) > 0 {
+			out = append(out, Result{Check: "private", Status: Fail, Problem: "bad-pattern",
+				Message: fmt.Sprintf("%s has pattern(s) that are not valid globs: %s; the go command never matches them, so the modules they were meant to cover are not private", k, strings.Join(bad, ", ")),
+				Fix:     fmt.Sprintf("go env -w %s=... with the pattern(s) corrected (path.Match syntax: *, ?, [a-z], \\ escapes)", k)})
+		}
+	}
 	if nosum := env["GONOSUMDB"]; nosum != priv && env["GOSUMDB"] != "off" {
 		var miss []string
 		for _, p := range splitPatterns(priv) {

@@ -16,8 +16,10 @@
 //     fail for a syntax error or "off", warn without a "direct" fallback and
 //     for entries after "direct"/"off" that are never used.
 //   - GOPRIVATE against GONOSUMDB and GONOPROXY when those are set
-//     explicitly (fail: private module paths sent to the checksum database;
-//     warn: private modules fetched through the proxy), GOINSECURE covering
+//     explicitly, matched as the go command does, case-sensitively (fail:
+//     private module paths sent to the checksum database; warn: private
+//     modules fetched through the proxy), patterns in them that are not
+//     valid globs and so never match (fail), GOINSECURE covering
 //     everything or the probe module or the checksum database, GOSUMDB=off,
 //     and GOFLAGS (-mod=mod, -insecure, unknown flags).
 //   - HTTP_PROXY, HTTPS_PROXY, NO_PROXY: reported; warn when a GOPROXY host

@@ -304,6 +304,39 @@ func TestPrivateConflict(t *testing.T) {
 	named(t, find(t, rep, "private", ""), text, js, Warn, "private-via-proxy", "requested from GOPROXY")
 }
 
+// TestPrivateCoverageIsTheGoCommands: the go command matches GOPRIVATE,
+// GONOSUMDB and GONOPROXY case-sensitively, so a GONOSUMDB that names a
+// private path only in another case does not keep it from the checksum
+// database; and a pattern that is not a valid glob never matches at all.
+func TestPrivateCoverageIsTheGoCommands(t *testing.T) {
+	srv := goodProxy(t)
+	e := env(t, srv.URL+",direct", "GOPRIVATE", "github.com/MyCorp", "GONOSUMDB", "github.com/mycorp", "GONOPROXY", "github.com/MyCorp")
+	rep, text, js := run(t, e, nil)
+	named(t, find(t, rep, "private", ""), text, js, Fail, "private-sent-to-sumdb", "github.com/MyCorp")
+
+	// Both spellings listed: covered.
+	e = env(t, srv.URL+",direct", "GOPRIVATE", "github.com/MyCorp", "GONOSUMDB", "github.com/mycorp,github.com/MyCorp", "GONOPROXY", "github.com/MyCorp")
+	rep, _, _ = run(t, e, nil)
+	if r := find(t, rep, "private", ""); r.Status != OK {
+		t.Errorf("covered in the same case: %s %s", r.Status, r.Message)
+	}
+
+	bad := "corp.example/[x,other.example"
+	e = env(t, srv.URL+",direct", "GOPRIVATE", bad, "GONOSUMDB", bad, "GONOPROXY", bad)
+	rep, text, js = run(t, e, nil)
+	r := find(t, rep, "private", "")
+	named(t, r, text, js, Fail, "bad-pattern", "corp.example/[x")
+	n := 0
+	for _, r := range rep.Results {
+		if r.Problem == "bad-pattern" {
+			n++
+		}
+	}
+	if strings.Contains(r.Message, "other.example") || n != 1 {
+		t.Errorf("want one bad-pattern result naming only the bad pattern, got %d: %s", n, r.Message)
+	}
+}
+
 func TestGOPROXYOff(t *testing.T) {
 	rep, text, js := run(t, env(t, "off"), nil)
 	named(t, find(t, rep, "goproxy", ""), text, js, Fail, "goproxy-off", "nothing can be downloaded")

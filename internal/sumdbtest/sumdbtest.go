@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
@@ -33,7 +34,11 @@ func Verifier(t testing.TB, up *fakeproxy.Server, store storage.Storage, noSumDB
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: slog.New(slog.DiscardHandler)})
+	exempt, err := modpattern.Parse(noSumDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := sumdb.NewVerifier(db, store, remote, sumdb.VerifierOptions{NoSumDB: exempt, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
