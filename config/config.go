@@ -660,7 +660,7 @@ func (c *Serve) validateEdge(bad func(string, error) error) error {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			return bad("admin-listen", err)
 		}
-		if c.AdminListen == c.Listen {
+		if _, port, _ := net.SplitHostPort(c.AdminListen); c.AdminListen == c.Listen && port != "0" {
 			return bad("admin-listen", fmt.Errorf("%s is listen too: give another address", c.AdminListen))
 		}
 	}
