@@ -85,7 +85,7 @@ type Options struct {
 	// need a mode other than ModeOff.
 	Rules []Rule
 	// TokensFile is the tokens file (see Tokens); required unless Mode is
-	// ModeOff. With ModeOff it is still loaded if set, for the admin
+	// ModeOff. With ModeOff it is loaded only with Admin, for the admin
 	// tokens that WrapAdmin checks. Changes to it take effect within about
 	// a second.
 	TokensFile string
@@ -201,11 +201,11 @@ func New(opts Options) (*Authenticator, error) {
 	}
 	a.limiter = newFailureLimiter(burst, refill)
 
-	if opts.TokensFile == "" {
+	if opts.TokensFile == "" || mode == ModeOff && !opts.Admin {
 		if mode != ModeOff {
 			return nil, &OptionError{Option: "TokensFile", Value: "", Err: fmt.Errorf("auth mode %s needs a tokens file", mode)}
 		}
-		a.set = &tokenSet{byName: map[string]int{}}
+		a.set, a.path = &tokenSet{byName: map[string]int{}}, ""
 		if opts.Admin {
 			log.Warn("auth: the operator endpoints need an admin token, but there is no tokens file: they refuse everyone; set tokens-file and add one with gomirror token add --role admin NAME")
 		}
