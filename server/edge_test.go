@@ -16,6 +16,7 @@ import (
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testcert"
 )
 
 // edgeServer is a server whose main listener is on 127.0.0.1 whatever
@@ -184,7 +185,7 @@ func TestOperatorEndpointsNotAnonymousOnAnOpenListener(t *testing.T) {
 		c.Listen = "0.0.0.0:0"
 		c.Upstream = withUser(up.URL, "alice:hunter2")
 	})
-	for _, p := range []string{"/upstreams", "/metrics"} {
+	for _, p := range []string{"/upstreams", "/metrics", "//upstreams", "/./metrics", "/x/../upstreams", "/metrics?format=text"} {
 		r := get(t, s.URL+p)
 		if r.code != http.StatusUnauthorized {
 			t.Errorf("anonymous GET %s on 0.0.0.0: %d, want 401", p, r.code)
@@ -432,5 +433,38 @@ func TestUpstreamNetrc(t *testing.T) {
 	}
 	if !strings.Contains(s.Logs.String(), "hosts="+host+","+mirrorHost) && !strings.Contains(s.Logs.String(), "hosts="+mirrorHost+","+host) {
 		t.Errorf("the log does not say which hosts got netrc credentials:\n%s", s.Logs)
+	}
+}
+
+// TestAdminListenServesHTTPSWithTLS: with tls-cert, the admin listener
+// speaks HTTPS like the main one, so admin tokens are not sent in clear.
+func TestAdminListenServesHTTPSWithTLS(t *testing.T) {
+	up := fakeproxy.New(t)
+	cert := testcert.New(t)
+	path, _, admin := tokensFile(t)
+	s := startEdge(t, up, func(c *config.Serve) {
+		c.TLSCert, c.TLSKey, c.TokensFile = cert.CertFile, cert.KeyFile, path
+		c.AdminListen, c.AdminAuth = "127.0.0.1:0", "token"
+	})
+	if s.AdminURL == "" {
+		t.Fatal("no admin listener")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}
+	adminHTTPS := strings.Replace(s.AdminURL, "http://", "https://", 1)
+	req, _ := http.NewRequest("GET", adminHTTPS+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("HTTPS to the admin listener: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /metrics over HTTPS with an admin token: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get(s.AdminURL + "/metrics"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest { // Go's answer to plain HTTP on a TLS port
+			t.Errorf("plain HTTP to the admin listener: %d, want it refused", resp.StatusCode)
+		}
 	}
 }
