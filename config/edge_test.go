@@ -46,6 +46,9 @@ func TestEdgeSettingErrors(t *testing.T) {
 		{"admin-auth token without tokens", []string{"--admin-auth=token"}, nil, "tokens-file", "admin-auth token"},
 		{"admin-listen not an address", []string{"--admin-listen=3001"}, nil, "admin-listen", "missing port"},
 		{"admin-listen is listen", []string{"--admin-listen=127.0.0.1:3000"}, nil, "admin-listen", "another address"},
+		{"upstream without a scheme, with credentials", []string{"--upstream=alice:" + fileSecret + "@127.0.0.1:1"}, nil, "upstream", "is not a URL"},
+		{"upstream pointing at itself, with credentials", []string{"--upstream=http://alice:" + fileSecret + "@127.0.0.1:3000"}, nil, "upstream", "own address"},
+		{"group mirror not http, with credentials", nil, map[string]string{"GOMIRROR_UPSTREAM_GROUPS": "[{name: g, mirrors: ['ftp://alice:" + fileSecret + "@127.0.0.1:1']}]"}, "upstream-groups", "want an http(s) URL"},
 		{"trusted-proxies not networks", []string{"--trusted-proxies=10.0.0.0/8,proxy.lan"}, nil, "trusted-proxies", `"proxy.lan"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
