@@ -36,10 +36,14 @@ import (
 // reach a listener that is not loopback.
 func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler) (onMain, onAdmin http.Handler) {
 	anonymous, on := s.cfg.AdminAnonymous()
-	guarded := http.Handler(s.operator)
+	guard := http.Handler(s.operator)
 	if !anonymous {
-		guarded = authn.WrapAdmin(s.operator)
+		guard = authn.WrapAdmin(s.operator)
 	}
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.RequestFrom(r.Context()).Kind = "operator" // a handler may refine it
+		guard.ServeHTTP(w, r)
+	})
 	if anonymous && !config.LoopbackListen(on) {
 		s.log.Warn("the operator endpoints (/metrics, /upstreams) are open to anyone who can reach this listener; set admin-auth auto or token, or admin-listen on a loopback address",
 			"listener", on, "admin_auth", s.cfg.AdminAuth)
@@ -63,7 +67,6 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 func (s *Server) withOperator(op, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.operator.Handler(r); pattern != "" {
-			obs.RequestFrom(r.Context()).Kind = "operator"
 			op.ServeHTTP(w, r)
 			return
 		}
