@@ -60,8 +60,10 @@ func List(list string) string {
 }
 
 // inText matches the userinfo of a URL in free text: a scheme, "://", then
-// anything up to an '@' that is not a delimiter of the authority.
-var inText = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s"'<>@]*@`)
+// everything up to the last '@' before the authority ends (at '/', '?',
+// '#', white space or a quote), so that an unescaped '@' in a password
+// does not leave part of it behind.
+var inText = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s"'<>]*@`)
 
 // Text returns s with the userinfo of every URL in it removed.
 func Text(s string) string {

@@ -40,6 +40,12 @@ func TestList(t *testing.T) {
 func TestTextAndErr(t *testing.T) {
 	inner := errors.New(`failed to parse Location header "http://a:` + secret + `@other.example/x": bad`)
 	ue := &url.Error{Op: "Get", URL: "http://" + secret + "@127.0.0.1:9/github.com/x/@v/v1.0.0.info", Err: inner}
+	if got := Text(`Get "http://u:p@` + secret + `@127.0.0.1/x/@v/list": refused`); strings.Contains(got, secret) || !strings.Contains(got, "http://127.0.0.1/x/@v/list") {
+		t.Errorf("Text with an unescaped '@' in the password = %q", got)
+	}
+	if got := Text("see http://127.0.0.1/a/@v/list and mail user@example.com"); got != "see http://127.0.0.1/a/@v/list and mail user@example.com" {
+		t.Errorf("Text changed text without userinfo: %q", got)
+	}
 	err := Err(fmt.Errorf("info x from proxy: %w", ue))
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("Err(...).Error() = %q: contains the secret", err)
