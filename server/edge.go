@@ -56,7 +56,7 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 		return guarded, nil
 	}
 	admin := http.NewServeMux()
-	admin.Handle("/healthz", health)
+	admin.Handle("GET /healthz", health)
 	admin.HandleFunc("GET /readyz", s.readyz)
 	admin.Handle("/", guarded)
 	return http.NotFoundHandler(), admin
