@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/modpattern"
 )
 
@@ -85,8 +86,13 @@ type Options struct {
 	// need a mode other than ModeOff.
 	Rules []Rule
 	// TokensFile is the tokens file (see Tokens); required unless Mode is
-	// ModeOff. Changes to it take effect within about a second.
+	// ModeOff. With ModeOff it is loaded only with Admin, for the admin
+	// tokens that WrapAdmin checks. Changes to it take effect within about
+	// a second.
 	TokensFile string
+	// Admin says that the operator endpoints are guarded by WrapAdmin. It
+	// only adds warnings at New when no admin token can pass.
+	Admin bool
 	// Logger receives failed attempts and reload errors; nil discards.
 	Logger *slog.Logger
 	// FailureBurst is how many wrong credentials one client address may
@@ -150,11 +156,8 @@ func New(opts Options) (*Authenticator, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Authenticator{mode: mode, path: opts.TokensFile, log: log, now: time.Now}
-	if mode == ModeOff {
-		if len(opts.Rules) > 0 {
-			return nil, &OptionError{Option: "Mode", Value: string(opts.Mode), Err: errors.New("auth rules need mode private or all; mode off authenticates nothing")}
-		}
-		return a, nil
+	if mode == ModeOff && len(opts.Rules) > 0 {
+		return nil, &OptionError{Option: "Mode", Value: string(opts.Mode), Err: errors.New("auth rules need mode private or all; mode off authenticates nothing")}
 	}
 
 	if a.private, err = modpattern.Parse(opts.Private); err != nil {
@@ -197,16 +200,26 @@ func New(opts Options) (*Authenticator, error) {
 	}
 	a.limiter = newFailureLimiter(burst, refill)
 
-	if opts.TokensFile == "" {
-		return nil, &OptionError{Option: "TokensFile", Value: "", Err: fmt.Errorf("auth mode %s needs a tokens file", mode)}
+	if opts.TokensFile == "" || mode == ModeOff && !opts.Admin {
+		if mode != ModeOff {
+			return nil, &OptionError{Option: "TokensFile", Value: "", Err: fmt.Errorf("auth mode %s needs a tokens file", mode)}
+		}
+		a.set, a.path = &tokenSet{byName: map[string]int{}}, ""
+		if opts.Admin {
+			log.Warn("auth: the operator endpoints need an admin token, but there is no tokens file: they refuse everyone; set tokens-file and add one with gomirror token add --role admin NAME")
+		}
+		return a, nil
 	}
 	if err := a.load(); err != nil {
 		return nil, &OptionError{Option: "TokensFile", Value: opts.TokensFile, Err: err}
 	}
 	a.checked = a.now()
 
-	if len(a.set.entries) == 0 {
-		log.Warn("auth: no tokens yet; add one with gomirror token add", "tokens_file", a.path)
+	if mode != ModeOff && a.set.count(RoleClient) == 0 {
+		log.Warn("auth: no client tokens yet; add one with gomirror token add", "tokens_file", a.path)
+	}
+	if opts.Admin && a.set.count(RoleAdmin) == 0 {
+		log.Warn("auth: no admin tokens yet, so the operator endpoints refuse everyone; add one with gomirror token add --role admin NAME", "tokens_file", a.path)
 	}
 	for i, r := range opts.Rules {
 		for _, name := range r.Tokens {
@@ -256,6 +269,9 @@ func (a *Authenticator) tokens() *tokenSet {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.path == "" {
+		return a.set
+	}
 	if d := now.Sub(a.checked); d >= 0 && d < reloadInterval {
 		return a.set
 	}
@@ -372,9 +388,8 @@ func (a *Authenticator) Wrap(next http.Handler, moduleOf func(*http.Request) (mo
 			mod, isModule = moduleOf(r)
 		}
 		n := a.needFor(mod, isModule)
-		creds := credentialsOf(r)
 		if !n.token {
-			if creds.scheme != "" {
+			if creds := credentialsOf(r); creds.scheme != "" {
 				if name, ok := a.tokens().check(creds); ok {
 					r = r.WithContext(context.WithValue(r.Context(), identityKey{}, name))
 				}
@@ -383,34 +398,87 @@ func (a *Authenticator) Wrap(next http.Handler, moduleOf func(*http.Request) (mo
 			return
 		}
 
-		now := a.now()
-		key := clientKey(r.RemoteAddr)
-		if wait, blocked := a.limiter.blocked(key, now); blocked {
-			a.log.Debug("auth: too many failed attempts", "remote", r.RemoteAddr, "module", mod, "path", r.URL.Path)
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
-			deny(w, http.StatusTooManyRequests, "gomirror: too many failed authentication attempts; try again later")
-			return
-		}
-		if creds.scheme == "" {
-			a.log.Debug("auth: no credentials", "remote", r.RemoteAddr, "module", mod, "path", r.URL.Path)
-			unauthorized(w, r, mod, isModule)
-			return
-		}
-		set := a.tokens()
-		name, ok := set.check(creds)
+		name, role, ok := a.authenticate(w, r, mod, func() { unauthorized(w, r, mod, isModule) })
 		if !ok {
-			a.limiter.fail(key, now)
-			attrs := []any{"remote", r.RemoteAddr, "scheme", creds.scheme, "module", mod, "path", r.URL.Path}
-			if creds.scheme == "basic" {
-				attrs = append(attrs, "token", loggableName(set, creds.name))
-			}
-			a.log.Warn("auth: wrong credentials", attrs...)
-			unauthorized(w, r, mod, isModule)
+			return
+		}
+		if role != RoleClient {
+			a.log.Warn("auth: token of another role used to read a module", "remote", clientaddr.From(r), "token", name, "role", role, "module", mod, "path", r.URL.Path)
+			deny(w, http.StatusForbidden, fmt.Sprintf("gomirror: token %q is an %s token; it may not read modules", name, role))
 			return
 		}
 		if n.allowed != nil && !n.allowed[name] {
-			a.log.Warn("auth: token not allowed for module", "remote", r.RemoteAddr, "token", name, "module", mod, "path", r.URL.Path)
+			a.log.Warn("auth: token not allowed for module", "remote", clientaddr.From(r), "token", name, "module", mod, "path", r.URL.Path)
 			deny(w, http.StatusForbidden, fmt.Sprintf("gomirror: token %q may not read module %q", name, mod))
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, name))
+		next.ServeHTTP(&privateWriter{ResponseWriter: w}, r)
+	})
+}
+
+// authenticate checks the credentials of a request that needs a token and
+// returns the token's name and role. If they do not authenticate, it has answered
+// the request: 429 when the client address (clientaddr.From) has no
+// failures left, else unauthorized's answer (wrong credentials count
+// against the address).
+func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request, mod string, unauthorized func()) (string, Role, bool) {
+	now := a.now()
+	remote := clientaddr.From(r)
+	key := clientKey(remote)
+	if wait, blocked := a.limiter.blocked(key, now); blocked {
+		a.log.Debug("auth: too many failed attempts", "remote", remote, "module", mod, "path", r.URL.Path)
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+		deny(w, http.StatusTooManyRequests, "gomirror: too many failed authentication attempts; try again later")
+		return "", "", false
+	}
+	creds := credentialsOf(r)
+	if creds.scheme == "" {
+		a.log.Debug("auth: no credentials", "remote", remote, "module", mod, "path", r.URL.Path)
+		unauthorized()
+		return "", "", false
+	}
+	set := a.tokens()
+	name, ok := set.check(creds)
+	if !ok {
+		a.limiter.fail(key, now)
+		attrs := []any{"remote", remote, "scheme", creds.scheme, "module", mod, "path", r.URL.Path}
+		if creds.scheme == "basic" {
+			attrs = append(attrs, "token", loggableName(set, creds.name))
+		}
+		a.log.Warn("auth: wrong credentials", attrs...)
+		unauthorized()
+		return "", "", false
+	}
+	return name, set.role(name), true
+}
+
+// WrapAdmin returns next, an operator endpoint, guarded by a: every request
+// needs an admin token (RoleAdmin), whatever the mode, and is answered
+// without calling next
+//   - 429 with Retry-After if its client address has used up its allowance
+//     of wrong credentials (shared with Wrap);
+//   - 401 with WWW-Authenticate if it has no credentials or wrong ones;
+//   - 403 if its token is valid but not an admin token.
+//
+// A nil a refuses every request with 401.
+func (a *Authenticator) WrapAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adminUnauthorized := func() {
+			w.Header().Set("WWW-Authenticate", `Basic realm="gomirror operator"`)
+			deny(w, http.StatusUnauthorized, "gomirror: this operator endpoint needs an admin token (gomirror token add --role admin NAME): send \"Authorization: Bearer TOKEN\" or Basic NAME:TOKEN")
+		}
+		if a == nil {
+			adminUnauthorized()
+			return
+		}
+		name, role, ok := a.authenticate(w, r, "", adminUnauthorized)
+		if !ok {
+			return
+		}
+		if role != RoleAdmin {
+			a.log.Warn("auth: non-admin token used on an operator endpoint", "remote", clientaddr.From(r), "token", name, "role", role, "path", r.URL.Path)
+			deny(w, http.StatusForbidden, fmt.Sprintf("gomirror: token %q is not an admin token", name))
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, name))

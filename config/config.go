@@ -19,6 +19,8 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomirror/gomirror/internal/clientaddr"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/modpattern"
 )
 
@@ -33,10 +35,10 @@ type Serve struct {
 	S3Prefix           string        `name:"s3-prefix" help:"prefix for every object name in the bucket"`
 	S3PathStyle        bool          `name:"s3-path-style" help:"path-style requests (endpoint/bucket/key), as MinIO and many S3-compatible stores need"`
 	S3Insecure         bool          `name:"s3-insecure" help:"plain HTTP to the S3 endpoint instead of HTTPS"`
-	S3AccessKey        string        `name:"s3-access-key" help:"S3 access key (default: AWS_/MINIO_ environment, AWS files, instance role)"`
-	S3SecretKey        string        `name:"s3-secret-key" help:"S3 secret key; prefer the environment (GOMIRROR_S3_SECRET_KEY or AWS_SECRET_ACCESS_KEY)"`
+	S3AccessKey        string        `name:"s3-access-key" secret:"true" help:"S3 access key (default: AWS_/MINIO_ environment, AWS files, instance role); or s3-access-key-file"`
+	S3SecretKey        string        `name:"s3-secret-key" secret:"true" help:"S3 secret key; on a command line it shows in ps: use s3-secret-key-file or the environment (GOMIRROR_S3_SECRET_KEY or AWS_SECRET_ACCESS_KEY)"`
 	S3ZipRedirect      bool          `name:"s3-zip-redirect" help:"answer zip requests with a redirect to a presigned S3 URL instead of streaming them"`
-	Upstream           string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY)"`
+	Upstream           string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY); user:password@ in a URL on a command line shows in ps: put credentials in upstream-netrc"`
 	SumDB              string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
 	NoSumDB            string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
 	LogFormat          string        `name:"log-format" help:"log format: text or json"`
@@ -61,7 +63,7 @@ type Serve struct {
 
 	UpstreamGroups []UpstreamGroup `name:"upstream-groups" help:"named groups of equivalent mirrors that upstream may name: a YAML list of {name, mirrors, ...tuning}"`
 
-	Redis          string        `name:"redis" help:"Redis URL (redis://host:port/db) for replicas sharing one storage: cross-replica fill locks and a shared short-lived cache"`
+	Redis          string        `name:"redis" help:"Redis URL (redis://host:port/db) for replicas sharing one storage: cross-replica fill locks and a shared short-lived cache; a password in the URL on a command line shows in ps: use redis-password-file"`
 	RedisLockTTL   time.Duration `name:"redis-lock-ttl" help:"how long a fill lock outlives a replica that stopped renewing it (died)"`
 	RedisSharedTTL time.Duration `name:"redis-shared-ttl" help:"how long replicas share a list, @latest or checksum database tree head answer"`
 
@@ -71,6 +73,15 @@ type Serve struct {
 	Auth       string     `name:"auth" help:"who must present a token: off, private (private modules need one) or all"`
 	TokensFile string     `name:"tokens-file" help:"file of hashed client tokens, managed with gomirror token"`
 	AuthRules  []AuthRule `name:"auth-rules" help:"module patterns open only to named tokens: a YAML list of {modules, tokens}; first match wins"`
+
+	AdminListen    string `name:"admin-listen" help:"a separate address for the operator endpoints (/metrics, /upstreams); they then answer 404 on listen"`
+	AdminAuth      string `name:"admin-auth" help:"who may use the operator endpoints: auto (anonymous only on a loopback listener, and on listen only with auth off; else an admin token), token (always an admin token) or off (anyone)"`
+	TrustedProxies string `name:"trusted-proxies" help:"reverse proxies (CIDRs or addresses) whose X-Forwarded-For is believed: the client address is its right-most address that is not a trusted proxy"`
+
+	S3AccessKeyFile   string `name:"s3-access-key-file" help:"file holding the S3 access key, read once at start (instead of s3-access-key)"`
+	S3SecretKeyFile   string `name:"s3-secret-key-file" help:"file holding the S3 secret key, read once at start (instead of s3-secret-key)"`
+	RedisPasswordFile string `name:"redis-password-file" help:"file holding the Redis password, read once at start (instead of a password in the redis URL)"`
+	UpstreamNetrc     string `name:"upstream-netrc" help:".netrc file with basic-auth credentials for upstream proxies: a machine entry (host[:port] as in the URL) applies to upstream and upstream-groups URLs without user:password@"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
@@ -123,10 +134,10 @@ func (g UpstreamGroup) check(listen string) error {
 	for _, m := range g.Mirrors {
 		u, err := url.Parse(m)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("group %s: mirror %q: want an http(s) URL", g.Name, m)
+			return fmt.Errorf("group %s: mirror %q: want an http(s) URL", g.Name, redact.URL(m))
 		}
 		if PointsAt(m, listen) {
-			return fmt.Errorf("group %s: mirror %q points at this server's own address", g.Name, m)
+			return fmt.Errorf("group %s: mirror %q points at this server's own address", g.Name, redact.URL(m))
 		}
 	}
 	for _, d := range []time.Duration{g.Timeout, g.RetryBackoff, g.MaxRetryAfter, g.HedgeAfterMin, g.BreakerCooldown} {
@@ -166,6 +177,7 @@ func Defaults() Serve {
 		RedisLockTTL:       10 * time.Second,
 		RedisSharedTTL:     5 * time.Second,
 		Auth:               "off",
+		AdminAuth:          "auto",
 	}
 }
 
@@ -185,6 +197,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // field is one setting of a config struct.
 type field struct {
 	name, help string
+	secret     bool // tagged secret:"true": its value is never shown
 	v          reflect.Value
 }
 
@@ -197,7 +210,7 @@ func fields(cfg any) []field {
 		if name == "" || name == "-" {
 			continue
 		}
-		fs = append(fs, field{name: name, help: sf.Tag.Get("help"), v: v.Field(i)})
+		fs = append(fs, field{name: name, help: sf.Tag.Get("help"), secret: sf.Tag.Get("secret") == "true", v: v.Field(i)})
 	}
 	return fs
 }
@@ -208,13 +221,22 @@ func EnvName(name string) string {
 }
 
 // RegisterFlags defines a flag for every setting of cfg (a pointer to a
-// config struct), with cfg's current values shown as defaults.
+// config struct), with cfg's current values shown as defaults. A default
+// shown in --help never holds a secret: the value of a setting tagged
+// secret:"true" is shown as "(hidden)", and URLs lose their userinfo.
 func RegisterFlags(flags *pflag.FlagSet, cfg any) {
 	for _, f := range fields(cfg) {
 		help := f.help
 		switch p := f.v.Addr().Interface().(type) {
 		case *string:
 			flags.String(f.name, *p, help)
+			fl := flags.Lookup(f.name)
+			switch {
+			case f.secret && *p != "":
+				fl.DefValue = "(hidden)"
+			default:
+				fl.DefValue = redact.List(*p)
+			}
 		case *int:
 			flags.Int(f.name, *p, help)
 		case *bool:
@@ -488,7 +510,7 @@ func (c *Serve) validate(src Sources) error {
 		return bad("upstream", errors.New("empty; use \"off\" to serve from storage only"))
 	}
 	if PointsAt(c.Upstream, c.Listen) {
-		return bad("upstream", fmt.Errorf("%q points at this server's own address %s", c.Upstream, c.Listen))
+		return bad("upstream", fmt.Errorf("%q points at this server's own address %s", redact.List(c.Upstream), c.Listen))
 	}
 	switch c.LogFormat {
 	case "text", "json":
@@ -533,8 +555,8 @@ func (c *Serve) validate(src Sources) error {
 		if strings.Contains(c.S3Endpoint, "://") {
 			return bad("s3-endpoint", fmt.Errorf("%q: give host[:port] without a scheme (s3-insecure for plain HTTP)", c.S3Endpoint))
 		}
-		if (c.S3AccessKey == "") != (c.S3SecretKey == "") {
-			return bad("s3-access-key", errors.New("s3-access-key and s3-secret-key go together"))
+		if (c.S3AccessKey == "" && c.S3AccessKeyFile == "") != (c.S3SecretKey == "" && c.S3SecretKeyFile == "") {
+			return bad("s3-access-key", errors.New("s3-access-key and s3-secret-key (or their -file settings) go together"))
 		}
 	default:
 		return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
@@ -572,7 +594,7 @@ func (c *Serve) validate(src Sources) error {
 	for _, elem := range strings.FieldsFunc(c.Upstream, func(r rune) bool { return r == ',' || r == '|' }) {
 		elem = strings.TrimSpace(elem)
 		if elem != "direct" && elem != "off" && !strings.Contains(elem, "://") && !groups[elem] {
-			return bad("upstream", fmt.Errorf("%q is not a URL, direct, off or the name of an upstream group", elem))
+			return bad("upstream", fmt.Errorf("%q is not a URL, direct, off or the name of an upstream group", redact.URL(elem)))
 		}
 	}
 	for i, vc := range c.VCSCredentials {
@@ -607,6 +629,9 @@ func (c *Serve) validate(src Sources) error {
 	default:
 		return bad("auth", fmt.Errorf("%q: want off, private or all", c.Auth))
 	}
+	if err := c.validateEdge(bad); err != nil {
+		return err
+	}
 	for i, r := range c.AuthRules {
 		if strings.TrimSpace(r.Modules) == "" || len(r.Tokens) == 0 {
 			return bad("auth-rules", fmt.Errorf("entry %d: needs modules and at least one token name", i+1))
@@ -619,6 +644,121 @@ func (c *Serve) validate(src Sources) error {
 		return bad("auth-rules", errors.New("have no effect with auth off"))
 	}
 	return nil
+}
+
+// validateEdge checks the settings of secrets kept in files and of who may
+// reach what: admin-listen, admin-auth, trusted-proxies.
+func (c *Serve) validateEdge(bad func(string, error) error) error {
+	for _, f := range []struct{ key, file, inlineKey, inline string }{
+		{"s3-access-key-file", c.S3AccessKeyFile, "s3-access-key", c.S3AccessKey},
+		{"s3-secret-key-file", c.S3SecretKeyFile, "s3-secret-key", c.S3SecretKey},
+		{"redis-password-file", c.RedisPasswordFile, "redis", redisPassword(c.Redis)},
+		{"upstream-netrc", c.UpstreamNetrc, "", ""},
+	} {
+		if f.file == "" {
+			continue
+		}
+		if f.inline != "" {
+			what := f.inlineKey
+			if f.key == "redis-password-file" {
+				what = "a password in the redis URL"
+			}
+			return bad(f.key, fmt.Errorf("give either %s or %s, not both", f.key, what))
+		}
+		if err := readable(f.file); err != nil {
+			return bad(f.key, err)
+		}
+	}
+	if c.RedisPasswordFile != "" && c.Redis == "" {
+		return bad("redis-password-file", errors.New("needs redis"))
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			return bad("admin-listen", err)
+		}
+		if _, port, _ := net.SplitHostPort(c.AdminListen); c.AdminListen == c.Listen && port != "0" {
+			return bad("admin-listen", fmt.Errorf("%s is listen too: give another address", c.AdminListen))
+		}
+	}
+	switch c.AdminAuth {
+	case "auto", "off":
+	case "token":
+		if c.TokensFile == "" {
+			return bad("tokens-file", errors.New("required with admin-auth token"))
+		}
+	default:
+		return bad("admin-auth", fmt.Errorf("%q: want auto, token or off", c.AdminAuth))
+	}
+	if _, err := clientaddr.Parse(c.TrustedProxies); err != nil {
+		return bad("trusted-proxies", err)
+	}
+	return nil
+}
+
+// readable checks that file can be opened for reading, without reading it.
+func readable(file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", file)
+	}
+	return nil
+}
+
+// redisPassword returns the password in a Redis URL, or "".
+func redisPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// ReadSecretFile returns the contents of a file holding one secret (such
+// as s3-secret-key-file), without a trailing newline. Errors name the file,
+// never its contents.
+func ReadSecretFile(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", file)
+	}
+	return s, nil
+}
+
+// AdminAnonymous reports whether the operator endpoints are open without a
+// token, and on which listener they are served (admin-listen if set, else
+// listen). With admin-auth auto they are anonymous only on a loopback
+// listener, and on the main listener only with auth off too (a server that
+// asks clients for tokens asks its operators for one as well).
+func (c *Serve) AdminAnonymous() (anonymous bool, on string) {
+	on = c.Listen
+	if c.AdminListen != "" {
+		on = c.AdminListen
+	}
+	switch c.AdminAuth {
+	case "off":
+		return true, on
+	case "token":
+		return false, on
+	}
+	host, _, _ := net.SplitHostPort(on)
+	return isLoopback(host) && (c.AdminListen != "" || c.Auth == "off"), on
+}
+
+// LoopbackListen reports whether the listen address addr accepts only
+// loopback connections (a loopback IP or localhost, not an unspecified
+// address).
+func LoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && isLoopback(host)
 }
 
 // NoProxyPatterns returns the module path patterns fetched only from

@@ -39,6 +39,9 @@ type Options struct {
 	// Prefix namespaces the keys (default "gomirror:").
 	Prefix string
 	Logger *slog.Logger
+	// Password, if not empty, is the password to authenticate with,
+	// instead of one in the URL (so that it need not be on a command line).
+	Password string
 }
 
 // Redis is a coordinator over one Redis server.
@@ -55,6 +58,9 @@ func New(url string, opts Options) (*Redis, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	if opts.Password != "" {
+		o.Password = opts.Password
 	}
 	if opts.LockTTL <= 0 {
 		opts.LockTTL = 10 * time.Second

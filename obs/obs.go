@@ -127,6 +127,11 @@ type Request struct {
 	Bytes        int64
 	Duration     time.Duration
 	cache        atomic.Value // string: hit, miss, fresh, stale
+
+	// Remote is the client's address as clientaddr decides it: the socket
+	// peer's, or from X-Forwarded-For when the peer is a trusted proxy.
+	// Everything per client (logs, limits, audit) uses it.
+	Remote string
 }
 
 // SetCache records where the answer came from.

@@ -17,12 +17,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/coord"
+	"github.com/gomirror/gomirror/internal/clientaddr"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
@@ -47,6 +50,12 @@ type Server struct {
 	groups  []*upstream.Group // probed while serving
 	// closeRedis closes the coordinator's connections; nil without Redis.
 	closeRedis func() error
+
+	// operator is the mux of the operator endpoints (edge.go); admin
+	// serves it on admin-listen (nil without).
+	operator  *http.ServeMux
+	admin     http.Handler
+	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -72,14 +81,20 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		closeRedis  func() error
 	)
 	if cfg.Redis != "" {
-		r, err := coord.New(cfg.Redis, coord.Options{LockTTL: cfg.RedisLockTTL, Logger: log})
+		var password string
+		if cfg.RedisPasswordFile != "" {
+			if password, err = config.ReadSecretFile(cfg.RedisPasswordFile); err != nil {
+				return nil, &config.Error{Key: "redis-password-file", Source: cfg.RedisPasswordFile, Err: err}
+			}
+		}
+		r, err := coord.New(cfg.Redis, coord.Options{LockTTL: cfg.RedisLockTTL, Logger: log, Password: password})
 		if err != nil {
-			return nil, &config.Error{Key: "redis", Source: redactURL(cfg.Redis), Err: err}
+			return nil, &config.Error{Key: "redis", Source: redact.URL(cfg.Redis), Err: redact.Err(err)}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := r.Ping(ctx); err != nil {
 			// Serve anyway, alone, until Redis answers.
-			log.Warn("redis does not answer; serving without replica coordination until it does", "redis", redactURL(cfg.Redis), "err", err)
+			log.Warn("redis does not answer; serving without replica coordination until it does", "redis", redact.URL(cfg.Redis), "err", err)
 		}
 		cancel()
 		coordinator = redisCoordinator{r}
@@ -151,11 +166,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if strings.TrimSpace(cfg.SumDB) != "off" {
 		db, err := sumdb.Parse(cfg.SumDB)
 		if err != nil {
-			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
+			return nil, &config.Error{Key: "sumdb", Source: redact.Text(cfg.SumDB), Err: redact.Err(err)}
 		}
 		remote, err := sumdb.NewRemote(db, chain, client)
 		if err != nil {
-			return nil, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
+			return nil, &config.Error{Key: "sumdb", Source: redact.Text(cfg.SumDB), Err: redact.Err(err)}
 		}
 		// Tiles and records are verified whenever they are read and can be
 		// fetched again, so they skip the fsync that artifacts get.
@@ -201,24 +216,29 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	metrics.WatchMirrors(s.mirrorMetrics)
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		obs.RequestFrom(r.Context()).Kind = "health"
 		io.WriteString(w, "ok\n")
 	})
+	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	anonymousAdmin, _ := cfg.AdminAnonymous()
 	authn, err := auth.New(auth.Options{
 		Mode:       auth.Mode(cfg.Auth),
 		Private:    cfg.Private,
 		Rules:      authRules(cfg.AuthRules),
 		TokensFile: cfg.TokensFile,
+		Admin:      !anonymousAdmin,
 		Logger:     log,
 	})
 	if err != nil {
 		return nil, &config.Error{Key: "auth", Source: cfg.Auth, Err: err}
 	}
-	// Health checks stay anonymous; metrics need a token only with auth "all".
-	mux.Handle("GET /metrics", authn.Wrap(metrics.Handler(), nil))
-	mux.Handle("GET /upstreams", authn.Wrap(http.HandlerFunc(s.upstreams), nil))
+	// Operator endpoints: their access rule is in edge.go.
+	s.operator = http.NewServeMux()
+	s.operator.Handle("GET /metrics", metrics.Handler())
+	s.operator.HandleFunc("GET /upstreams", s.upstreams)
+	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbProxy, log)
 	if p, ok := store.(interface {
 		PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error)
@@ -236,8 +256,15 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		})
 	}
 	mux.Handle("/", authn.Wrap(recordClient(ph), proxy.ModuleOf))
-	s.handler = s.accessLog(mux)
-	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", chain.String(), "sumdb", cfg.SumDB,
+	clients, err := clientaddr.Parse(cfg.TrustedProxies)
+	if err != nil {
+		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
+	}
+	s.handler = clients.Middleware(s.accessLog(s.withOperator(opMain, mux)))
+	if opAdmin != nil {
+		s.admin = clients.Middleware(s.accessLog(opAdmin))
+	}
+	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", redact.List(chain.String()), "sumdb", redact.Text(cfg.SumDB),
 		"private", patternsForLog(private, "none: no module is kept from the upstream and the checksum database as private"),
 		"direct_only", patternsForLog(noProxy, "none"), "nosumdb", patternsForLog(noSumDB, "none"),
 		"vcs_credentials", len(cfg.VCSCredentials))
@@ -316,7 +343,7 @@ func (s *Server) upstreams(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(struct {
 		Upstream string                  `json:"upstream"`
 		Mirrors  []upstream.MirrorStatus `json:"mirrors"`
-	}{s.cfg.Upstream, mirrors})
+	}{redact.List(s.cfg.Upstream), mirrors})
 }
 
 // recordClient notes the authenticated client's token name for the access
@@ -328,8 +355,8 @@ func recordClient(next http.Handler) http.Handler {
 		obs.RequestFrom(r.Context()).Client = who
 		if who != "" {
 			who = "token " + who
-		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			who = "address " + host
+		} else {
+			who = "address " + clientaddr.From(r)
 		}
 		next.ServeHTTP(w, r.WithContext(upstream.WithRequester(r.Context(), who)))
 	})
@@ -357,15 +384,6 @@ func (c redisCoordinator) TryLock(ctx context.Context, key string) (cache.Lease,
 	return l, nil
 }
 
-// redactURL drops the password from a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
 // OpenStorage opens the storage cfg names. Errors are *config.Error.
 func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
 	if cfg.Storage != "s3" {
@@ -374,6 +392,20 @@ func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
 			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
 		}
 		return store, nil
+	}
+	accessKey, secretKey := cfg.S3AccessKey, cfg.S3SecretKey
+	for _, f := range []struct {
+		key, file string
+		v         *string
+	}{{"s3-access-key-file", cfg.S3AccessKeyFile, &accessKey}, {"s3-secret-key-file", cfg.S3SecretKeyFile, &secretKey}} {
+		if f.file == "" {
+			continue
+		}
+		v, err := config.ReadSecretFile(f.file)
+		if err != nil {
+			return nil, &config.Error{Key: f.key, Source: f.file, Err: err}
+		}
+		*f.v = v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -384,8 +416,8 @@ func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
 		Prefix:    cfg.S3Prefix,
 		PathStyle: cfg.S3PathStyle,
 		Insecure:  cfg.S3Insecure,
-		AccessKey: cfg.S3AccessKey,
-		SecretKey: cfg.S3SecretKey,
+		AccessKey: accessKey,
+		SecretKey: secretKey,
 	})
 	if err != nil {
 		return nil, &config.Error{Key: "s3-endpoint", Source: cfg.S3Endpoint, Err: err}
@@ -397,19 +429,28 @@ func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
 // (which the caller probes with Group.Run while serving). direct serves the
 // "direct" element; errors are *config.Error.
 func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, log *slog.Logger) (*upstream.Chain, []*upstream.Group, error) {
+	creds, err := netrcCredentials(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	logNetrcUse(log, cfg, creds)
 	groups := map[string]*upstream.Group{}
 	var list []*upstream.Group
 	for _, gc := range cfg.UpstreamGroups {
-		g, err := upstream.NewGroup(gc.Name, gc.Mirrors, client, groupOptions(gc, log))
+		mirrors := make([]string, len(gc.Mirrors))
+		for i, m := range gc.Mirrors {
+			mirrors[i] = withCredentials(m, creds)
+		}
+		g, err := upstream.NewGroup(gc.Name, mirrors, client, groupOptions(gc, log))
 		if err != nil {
 			return nil, nil, &config.Error{Key: "upstream-groups", Source: "group " + gc.Name, Err: err}
 		}
 		groups[gc.Name] = g
 		list = append(list, g)
 	}
-	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct, Groups: groups})
+	chain, err := upstream.ParseChain(withCredentialsList(cfg.Upstream, creds), upstream.Options{Client: client, Direct: direct, Groups: groups})
 	if err != nil {
-		return nil, nil, &config.Error{Key: "upstream", Source: fmt.Sprintf("value %q", cfg.Upstream), Err: err}
+		return nil, nil, &config.Error{Key: "upstream", Source: fmt.Sprintf("value %q", redact.List(cfg.Upstream)), Err: err}
 	}
 	return chain, list, nil
 }
@@ -492,6 +533,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		go g.Run(probes)
 	}
 	errc := make(chan error, 1)
+	stopAdmin, aerr := s.serveAdmin(errc)
+	if aerr != nil {
+		return aerr
+	}
+	defer stopAdmin()
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
 		scheme = "https"
@@ -526,7 +572,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &obs.Request{Method: r.Method, Path: r.URL.Path}
+		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: clientaddr.From(r)}
 		var answered upstream.Answered
 		ctx := obs.WithRequest(upstream.WithReport(r.Context(), &answered), rec)
 		cw := &countingWriter{ResponseWriter: w}
@@ -537,10 +583,14 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		s.metrics.ObserveRequest(rec)
 		level := slog.LevelInfo
-		if rec.Kind == "health" || rec.Kind == "" && r.URL.Path == "/metrics" {
+		if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
-		s.log.LogAttrs(r.Context(), level, "request",
+		var via []slog.Attr
+		if peer := clientaddr.Peer(r); peer != rec.Remote {
+			via = append(via, slog.String("via", peer)) // the trusted proxy
+		}
+		s.log.LogAttrs(r.Context(), level, "request", append([]slog.Attr{
 			slog.String("method", rec.Method),
 			slog.String("path", rec.Path),
 			slog.Int("status", rec.Status),
@@ -548,9 +598,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Duration("duration", rec.Duration),
 			slog.String("cache", rec.Cache()),
 			slog.String("upstream", answered.Name()),
-			slog.String("remote", r.RemoteAddr),
+			slog.String("remote", rec.Remote),
 			slog.String("client", rec.Client),
-		)
+		}, via...)...)
 	})
 }
 

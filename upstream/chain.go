@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // Chain is a list of upstreams tried in order with the go command's GOPROXY
@@ -85,7 +87,7 @@ func ParseChain(list string, opts Options) (*Chain, error) {
 				break
 			}
 			if !strings.Contains(elem, "://") {
-				return nil, fmt.Errorf("upstream %q: want a URL with a scheme (https://...), direct, off or the name of an upstream group", elem)
+				return nil, fmt.Errorf("upstream %q: want a URL with a scheme (https://...), direct, off or the name of an upstream group", redact.URL(elem))
 			}
 			p, err := NewProxy(elem, opts.Client)
 			if err != nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // GroupOptions tunes a Group. Zero values mean the defaults given.
@@ -133,7 +135,7 @@ func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions
 			return nil, fmt.Errorf("group %s: %w", name, err)
 		}
 		if p.base.Scheme == "file" {
-			return nil, fmt.Errorf("group %s: %s: a group's mirrors must be http or https", name, u)
+			return nil, fmt.Errorf("group %s: %s: a group's mirrors must be http or https", name, redact.URL(u))
 		}
 		g.members = append(g.members, &member{p: p})
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // maxMetadata bounds .info, .mod, list and @latest bodies; the go command
@@ -33,7 +36,7 @@ func NewTransport() *http.Transport {
 // Proxy is a Fetcher for a module proxy speaking the GOPROXY protocol.
 type Proxy struct {
 	base   *url.URL
-	name   string // base with any user info removed
+	name   string // base without its userinfo (redact.URL)
 	client *http.Client
 	// bulk carries zips on connections of their own, so that a large
 	// download does not queue the small, latency-bound requests (.info,
@@ -46,18 +49,23 @@ var _ Fetcher = (*Proxy)(nil)
 // NewProxy returns a Fetcher for the proxy at rawURL (http, https or file).
 // client may be nil for a client over NewTransport.
 func NewProxy(rawURL string, client *http.Client) (*Proxy, error) {
+	shown := redact.URL(rawURL)
 	u, err := url.Parse(strings.TrimSuffix(rawURL, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("upstream %q: %w", rawURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold credentials
+		}
+		return nil, fmt.Errorf("upstream %q: %w", shown, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
-			return nil, fmt.Errorf("upstream %q: missing host", rawURL)
+			return nil, fmt.Errorf("upstream %q: missing host", shown)
 		}
 	case "file":
 	default:
-		return nil, fmt.Errorf("upstream %q: scheme must be http, https or file", rawURL)
+		return nil, fmt.Errorf("upstream %q: scheme must be http, https or file", shown)
 	}
 	if client == nil {
 		client = &http.Client{Transport: NewTransport()}
@@ -67,15 +75,13 @@ func NewProxy(rawURL string, client *http.Client) (*Proxy, error) {
 		t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
 		client = &http.Client{Transport: t}
 	}
-	redacted := *u
-	redacted.User = nil
 	bulk := client
 	if t, ok := client.Transport.(*http.Transport); ok && u.Scheme != "file" {
 		c := *client
 		c.Transport = t.Clone()
 		bulk = &c
 	}
-	return &Proxy{base: u, name: redacted.String(), client: client, bulk: bulk}, nil
+	return &Proxy{base: u, name: redact.URL(u.String()), client: client, bulk: bulk}, nil
 }
 
 func (p *Proxy) String() string { return p.name }
@@ -129,7 +135,7 @@ func (p *Proxy) get(ctx context.Context, client *http.Client, rel string) (*http
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, redactErr(err, p.base)
+		return nil, redact.Err(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -207,18 +213,6 @@ func versionFile(path, version, ext string) (string, error) {
 		return "", err
 	}
 	return enc + "/@v/" + encVer + ext, nil
-}
-
-// redactErr removes the password of base from err's text, which net/http
-// includes in *url.Error.
-func redactErr(err error, base *url.URL) error {
-	if ue, ok := err.(*url.Error); ok && base.User != nil {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.User = nil
-			ue.URL = u.String()
-		}
-	}
-	return err
 }
 
 func statusText(code int) string { return http.StatusText(code) }

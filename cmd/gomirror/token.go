@@ -43,24 +43,41 @@ or from a GOAUTH command printing "Authorization: Bearer TOKEN".`,
 		return auth.NewTokens(path), nil
 	}
 
-	cmd.AddCommand(&cobra.Command{
+	var role string
+	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a token and print its secret (shown only this once)",
 		Long: `Add a token named NAME (1-64 letters, digits, '.', '_' or '-') and print its
 secret on standard output, once: it cannot be shown again. How to use it goes
-to standard error.`,
+to standard error.
+
+--role client (the default) makes a token that reads modules; --role admin
+one that reaches the operator endpoints (/metrics, /upstreams) and nothing
+else: give that one to your metrics scraper.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := store()
 			if err != nil {
 				return err
 			}
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return err
+			}
 			name := args[0]
-			secret, err := s.Add(name)
+			secret, err := s.AddRole(name, r)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
+			if r == auth.RoleAdmin {
+				fmt.Fprintf(cmd.ErrOrStderr(), `Admin token %q added to %s. Its secret, above, is shown only this once.
+It opens the operator endpoints (/metrics, /upstreams), not modules. Send it as
+	Authorization: Bearer <token>
+(Prometheus: authorization: {credentials: <token>}) or as Basic %s:<token>.
+`, name, s.Path(), name)
+				return nil
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), `Token %q added to %s. Its secret, above, is shown only this once.
 Clients use it in .netrc:
 	machine <mirror host[:port]> login %s password <token>
@@ -68,11 +85,13 @@ or with a GOAUTH command printing "Authorization: Bearer <token>".
 `, name, s.Path(), name)
 			return nil
 		},
-	})
+	}
+	add.Flags().StringVar(&role, "role", string(auth.RoleClient), "client (reads modules) or admin (operator endpoints only)")
+	cmd.AddCommand(add)
 
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
-		Short: "List the tokens' names and creation times",
+		Short: "List the tokens' names, roles and creation times",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := store()
@@ -84,13 +103,13 @@ or with a GOAUTH command printing "Authorization: Bearer <token>".
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED")
+			fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
 			for _, t := range list {
 				created := "-"
 				if !t.Created.IsZero() {
 					created = t.Created.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\n", t.Name, created)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Role, created)
 			}
 			return tw.Flush()
 		},

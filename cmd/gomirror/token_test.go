@@ -108,6 +108,17 @@ func TestTokenCommands(t *testing.T) {
 			wantStdout: []string{"dev "},
 		},
 		{
+			name:       "list shows roles",
+			setup:      [][]string{{"add", "ci"}, {"add", "--role", "admin", "prom"}},
+			args:       []string{"list"},
+			wantStdout: []string{"ROLE", "ci   ", "client", "prom ", "admin"},
+		},
+		{
+			name:    "add with an unknown role fails",
+			args:    []string{"add", "--role", "root", "x"},
+			wantErr: `unknown token role "root"`,
+		},
+		{
 			name:    "add needs exactly one name",
 			args:    []string{"add"},
 			wantErr: "accepts 1 arg",

@@ -1,0 +1,163 @@
+// Package clientaddr decides which address a request comes from: the one
+// place where gomirror computes it. Everything per client (the auth failure
+// limit, the access log, the request record) uses the address it returns.
+//
+// Without trusted proxies the client address is the socket peer's, and
+// X-Forwarded-For is ignored: anyone can send that header. With trusted
+// proxies (reverse proxies or load balancers that append the address they
+// received a request from to X-Forwarded-For), a request whose socket peer
+// is one of them has its client address taken from X-Forwarded-For: the
+// right-most address in it that is not itself a trusted proxy. Addresses
+// to the left of that one were written by the client or by proxies it
+// chose, so they are never believed. Walking from the right, a value that
+// is not an IP address stops the walk: the client address is then the
+// last trusted proxy passed (the socket peer if none was), because nothing
+// written before a malformed hop can be vouched for. If every address is a
+// trusted proxy, the left-most is the client.
+package clientaddr
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Resolver computes client addresses. The zero value and nil trust no
+// proxy.
+type Resolver struct {
+	trusted []netip.Prefix
+}
+
+// Parse returns a Resolver that trusts the networks in list: CIDR prefixes
+// or single addresses, separated by commas or spaces. An empty list trusts
+// no proxy.
+func Parse(list string) (*Resolver, error) {
+	r := &Resolver{}
+	for _, s := range strings.FieldsFunc(list, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' || c == '\n' }) {
+		var p netip.Prefix
+		var err error
+		if strings.Contains(s, "/") {
+			p, err = netip.ParsePrefix(s)
+			p = p.Masked()
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(s); err == nil && a.Zone() != "" {
+				err = fmt.Errorf("zone")
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if err != nil || !p.IsValid() {
+			return nil, fmt.Errorf("%q: want a CIDR prefix (10.0.0.0/8) or an IP address", s)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		r.trusted = append(r.trusted, p)
+	}
+	return r, nil
+}
+
+// Trusts reports whether any proxy is trusted.
+func (r *Resolver) Trusts() bool { return r != nil && len(r.trusted) > 0 }
+
+func (r *Resolver) trustedAddr(a netip.Addr) bool {
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parse returns s (an address, an address with a port, or an IPv6 address
+// in brackets) as a canonical address: no zone, IPv4-mapped IPv6 unmapped.
+func parse(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.WithZone("").Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().WithZone("").Unmap(), true
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
+			return a.WithZone("").Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Addr returns the client address of req (see the package comment) and
+// whether it came from X-Forwarded-For. A socket peer that is not an IP
+// address (a Unix socket, a test's made-up RemoteAddr) is returned as it
+// is.
+func (r *Resolver) Addr(req *http.Request) (addr string, forwarded bool) {
+	peer, ok := parse(hostOf(req.RemoteAddr))
+	if !ok {
+		return req.RemoteAddr, false
+	}
+	if !r.Trusts() || !r.trustedAddr(peer) {
+		return peer.String(), false
+	}
+	client, fromHeader := peer, false
+	hops := req.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		elems := strings.Split(hops[i], ",")
+		for j := len(elems) - 1; j >= 0; j-- {
+			if strings.TrimSpace(elems[j]) == "" {
+				continue // "a,,b" or a trailing comma: no hop
+			}
+			a, ok := parse(elems[j])
+			if !ok {
+				return client.String(), fromHeader
+			}
+			client, fromHeader = a, true
+			if !r.trustedAddr(a) {
+				return client.String(), true
+			}
+		}
+	}
+	return client.String(), fromHeader
+}
+
+func hostOf(remoteAddr string) string {
+	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return h
+	}
+	return remoteAddr
+}
+
+type key struct{}
+
+// Middleware stores each request's client address (Resolver.Addr) in its
+// context for From, then calls next.
+func (r *Resolver) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		addr, _ := r.Addr(req)
+		next.ServeHTTP(w, req.WithContext(With(req.Context(), addr)))
+	})
+}
+
+// With returns ctx carrying addr as the client address.
+func With(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, key{}, addr)
+}
+
+// From returns the client address stored for req, or, if none was (no
+// Middleware in front), Peer(req).
+func From(req *http.Request) string {
+	if a, ok := req.Context().Value(key{}).(string); ok {
+		return a
+	}
+	return Peer(req)
+}
+
+// Peer returns req's socket peer address in the form Addr uses (no port,
+// no zone, IPv4-mapped IPv6 unmapped), whatever X-Forwarded-For says.
+func Peer(req *http.Request) string {
+	addr, _ := (*Resolver)(nil).Addr(req)
+	return addr
+}
