@@ -36,6 +36,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/storage"
@@ -102,10 +103,10 @@ type Options struct {
 	TempDir string
 	Logger  *slog.Logger
 	// Prefetch, if positive, is how many .mod and .zip fills may run ahead of
-	// the client: a miss on a canonical .info starts the fills of that
-	// version's .mod and .zip, which the go command asks for next, so that
-	// they overlap with its requests instead of following them. Zero
-	// disables prefetching.
+	// the client: a miss on a canonical .info, once the upstream's answer
+	// has arrived and is valid, starts the fills of that version's .mod and
+	// .zip, which the go command asks for next, so that they overlap with
+	// its requests instead of following them. Zero disables prefetching.
 	Prefetch int
 	// NegativeTTL is how long the upstream's "not found" for a key is
 	// remembered; zero means 1 minute, negative disables it.
@@ -134,10 +135,10 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	fills    sync.WaitGroup
-	negative *expiring[error]    // upstream "not found" by key; nil if disabled
-	recent   *expiring[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
-	behind   *writebehind.Writer // small artifacts being stored
-	prefetch chan struct{}       // semaphore for prefetches; nil if disabled
+	negative *expiring.Map[error]    // upstream "not found" by key; nil if disabled
+	recent   *expiring.Map[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
+	behind   *writebehind.Writer     // small artifacts being stored
+	prefetch chan struct{}           // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
 
@@ -168,12 +169,12 @@ func New(opts Options) *Mirror {
 	}
 	switch {
 	case opts.NegativeTTL == 0:
-		m.negative = newExpiring[error](time.Minute, 100_000)
+		m.negative = expiring.New[error](time.Minute, 100_000)
 	case opts.NegativeTTL > 0:
-		m.negative = newExpiring[error](opts.NegativeTTL, 100_000)
+		m.negative = expiring.New[error](opts.NegativeTTL, 100_000)
 	}
 	if opts.ListTTL > 0 {
-		m.recent = newExpiring[struct{}](opts.ListTTL, 100_000)
+		m.recent = expiring.New[struct{}](opts.ListTTL, 100_000)
 	}
 	return m
 }
@@ -236,12 +237,12 @@ func moduleKey(path, file string) (string, error) {
 // reporting. A "not found" is remembered for NegativeTTL and returned again
 // without asking the upstream.
 func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) error) error {
-	if err, ok := m.negative.get(key); ok {
+	if err, ok := m.negative.Get(key); ok {
 		return err
 	}
 	err := m.fetchUpstream(ctx, op, call)
 	if upstream.IsNotExist(err) {
-		m.negative.put(key, err)
+		m.negative.Put(key, err)
 	}
 	return err
 }
@@ -369,7 +370,6 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		return nil, Miss, &BadRequestError{path, query, err}
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
-		m.prefetchVersion(ctx, path, query) // the .mod and .zip usually follow
 		var b []byte
 		err := m.fetch(ctx, "info", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -385,6 +385,11 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		if info.Version != query {
 			return nil, upstreamErr("info", path, query, fmt.Errorf("upstream answered version %q", info.Version))
 		}
+		// Only now is the version known to exist. The go command asks for
+		// its .mod and .zip next: they are fetched ahead. Starting them
+		// before the .info answer would cost a version that does not exist
+		// three upstream requests and a checksum lookup instead of one.
+		m.prefetchVersion(ctx, path, query)
 		return b, nil
 	})
 }
@@ -396,7 +401,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) ([]byte, Sourc
 		return nil, Miss, err
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
-		m.prefetchLookup(ctx, path, version)
+		m.lookupAhead(ctx, key, path, version)
 		var b []byte
 		err := m.fetch(ctx, "mod", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.GoMod(ctx, path, version)
@@ -444,7 +449,7 @@ func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object
 }
 
 func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
-	m.prefetchLookup(ctx, path, version)
+	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
 	if err != nil {
 		return err
@@ -542,7 +547,8 @@ func (m *Mirror) checkZip(ctx context.Context, path, version, file string) (stri
 // prefetchVersion starts the fills of path@version's .mod and .zip in the
 // background, if a prefetch slot is free; otherwise it starts only the
 // checksum database lookup. Failures are left for the client's own request
-// to meet and report.
+// to meet and report. Call it only for a version the upstream has said
+// exists (by its valid .info answer).
 func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 	select {
 	case m.prefetch <- struct{}{}:
@@ -571,6 +577,25 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 		})
 		wg.Wait()
 	}()
+}
+
+// lookupAhead starts the checksum database lookup for path@version while
+// the artifact at key downloads, unless the upstream said within
+// NegativeTTL that it does not have that artifact (the fetch then asks
+// nobody, and neither does the lookup).
+//
+// The lookup starts before the upstream has said whether the version
+// exists, so a .mod or .zip of a version that does not exist costs a
+// lookup as well as the fetch: one request to the database, whose "not
+// found" the Verifier remembers for the negative TTL (no tiles are read
+// for it). The overlap is worth it for versions that do exist: a .mod the
+// go command asks for directly (a go.mod-only requirement) is otherwise
+// answered a database round trip later.
+func (m *Mirror) lookupAhead(ctx context.Context, key, path, version string) {
+	if _, notFound := m.negative.Get(key); notFound {
+		return
+	}
+	m.prefetchLookup(ctx, path, version)
 }
 
 // prefetchLookup starts the checksum database lookup for path@version so
@@ -731,7 +756,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 		fresh, answerer = []byte(nil), ""
 		src             = Fresh
 	)
-	if _, ok := m.recent.get(key); ok && storedErr == nil {
+	if _, ok := m.recent.Get(key); ok && storedErr == nil {
 		src = Hit // asked the version control server less than ListTTL ago
 	} else {
 		// Only a stored list is a fallback worth answering with after the
@@ -816,7 +841,7 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 		return nil, Miss, &BadRequestError{path, "", err}
 	}
 	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
-	if _, ok := m.recent.get(key); ok && storedErr == nil {
+	if _, ok := m.recent.Get(key); ok && storedErr == nil {
 		return stored, Hit, nil // asked the version control server less than ListTTL ago
 	}
 	b, answerer, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
@@ -898,7 +923,7 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 // from version control are reused for ListTTL.
 func (m *Mirror) markRecent(key, answerer string) {
 	if answerer == "direct" {
-		m.recent.put(key, struct{}{})
+		m.recent.Put(key, struct{}{})
 	}
 }
 

@@ -137,6 +137,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		// fetched again, so they skip the fsync that artifacts get.
 		dbStore := storage.Unsynced(store)
 		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log,
+			NegativeTTL: negativeTTL(cfg.NegativeTTL),
 			// A request to the database that stalls holds every lookup of
 			// the same module that joins it: bound it like a fetch.
 			Timeout: min(cfg.FetchTimeout, 30*time.Second)})

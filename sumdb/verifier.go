@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/storage"
@@ -41,6 +42,12 @@ type Verifier struct {
 	lookups atomic.Int64
 	// running counts lookups in progress, which outlive their callers.
 	running sync.WaitGroup
+	// notFound remembers the database's "not found" for a module version
+	// (by path@version) for VerifierOptions.NegativeTTL, so that the
+	// lookups started for each artifact of a version that does not exist
+	// (and clients' own lookups of it) ask the database once; nil if
+	// disabled.
+	notFound *expiring.Map[error]
 }
 
 // clientLookups is how many lookups a sumdb.Client serves before the
@@ -63,7 +70,10 @@ type VerifierOptions struct {
 	NoSumDB string
 	// Timeout bounds each request to the database; zero means 30 seconds.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// NegativeTTL is how long the database's "not found" for a module
+	// version is remembered; zero means 1 minute, negative disables it.
+	NegativeTTL time.Duration
+	Logger      *slog.Logger
 }
 
 // NewVerifier returns a Verifier for db that keeps its state in store and
@@ -84,6 +94,12 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 		return remote.Get(ctx, path)
 	})
 	v := &Verifier{db: db, noSumDB: opts.NoSumDB, ops: ops}
+	switch {
+	case opts.NegativeTTL == 0:
+		v.notFound = expiring.New[error](time.Minute, 100_000)
+	case opts.NegativeTTL > 0:
+		v.notFound = expiring.New[error](opts.NegativeTTL, 100_000)
+	}
 	v.client.Store(v.newClient())
 	return v
 }
@@ -130,8 +146,13 @@ func Classify(err error) string {
 // Lookup fetches and verifies the database's go.sum lines for path@version,
 // both the module's and its go.mod's. The result is cached in storage, so
 // calling Lookup ahead of CheckZip or CheckGoMod overlaps the database round
-// trip with the download.
+// trip with the download. The database's "not found" is remembered for
+// VerifierOptions.NegativeTTL and returned again without asking it.
 func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	record := path + "@" + strings.TrimSuffix(version, "/go.mod") // both read one record
+	if err, ok := v.notFound.Get(record); ok {
+		return nil, err
+	}
 	type result struct {
 		lines []string
 		err   error
@@ -158,11 +179,17 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 				err = storeErr
 			}
 		}
+		err = v.lookupErr(path, version, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Remembered here, not by the caller: a lookup started
+			// ahead of a download outlives a caller that went away.
+			v.notFound.Put(record, err)
+		}
 		ch <- result{lines, err}
 	}()
 	select {
 	case r := <-ch:
-		return r.lines, v.lookupErr(path, version, r.err)
+		return r.lines, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
