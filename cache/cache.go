@@ -360,7 +360,8 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		if err != nil {
 			return nil, Miss, err
 		}
-		if _, err := parseInfo(b); err != nil {
+		b, err = checkInfo(b, path, "")
+		if err != nil {
 			return nil, Miss, upstreamErr("info", path, query, err)
 		}
 		return b, Miss, nil
@@ -378,12 +379,9 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		if err != nil {
 			return nil, err
 		}
-		info, err := parseInfo(b)
+		b, err = checkInfo(b, path, query)
 		if err != nil {
 			return nil, upstreamErr("info", path, query, err)
-		}
-		if info.Version != query {
-			return nil, upstreamErr("info", path, query, fmt.Errorf("upstream answered version %q", info.Version))
 		}
 		// Only now is the version known to exist. The go command asks for
 		// its .mod and .zip next: they are fetched ahead. Starting them
@@ -847,7 +845,7 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 	b, answerer, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
 		b, err := m.opts.Upstream.Latest(ctx, path)
 		if err == nil {
-			_, err = parseInfo(b)
+			b, err = checkInfo(b, path, "")
 			if err != nil {
 				err = upstreamErr("latest", path, "", err)
 			}
@@ -936,21 +934,59 @@ func (m *Mirror) storeIfChanged(ctx context.Context, key string, b []byte) {
 	}
 }
 
-// Info is the JSON of a .info file.
+// Info is the JSON of a .info file (and of @latest), with the fields the
+// go command writes: the canonical version, its time, and where it came
+// from.
 type Info struct {
 	Version string
 	Time    time.Time
+	Origin  *Origin `json:",omitempty"`
 }
 
-func parseInfo(b []byte) (*Info, error) {
-	var info Info
+// Origin says where a version came from (the go command's
+// codehost.Origin), which lets the go command reuse earlier answers
+// (-reuse).
+type Origin struct {
+	VCS       string `json:",omitempty"`
+	URL       string `json:",omitempty"`
+	Subdir    string `json:",omitempty"`
+	Hash      string `json:",omitempty"`
+	TagPrefix string `json:",omitempty"`
+	TagSum    string `json:",omitempty"`
+	Ref       string `json:",omitempty"`
+	RepoSum   string `json:",omitempty"`
+}
+
+// checkInfo validates an upstream's .info or @latest answer for module
+// path: at most upstream.MaxInfo bytes (any Fetcher's), a JSON object whose Version is want (the
+// canonical version asked for) or, if want is "" (@latest, queries), any
+// canonical version of path, and whose Time is present and in RFC 3339.
+// It returns the answer re-encoded as an Info, so that whatever else the
+// upstream put in it is neither stored nor served.
+func checkInfo(b []byte, path, want string) ([]byte, error) {
+	if len(b) > upstream.MaxInfo {
+		return nil, fmt.Errorf("malformed info: %d bytes, more than the %d allowed", len(b), upstream.MaxInfo)
+	}
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New("malformed info: not a JSON object")
+	}
+	var info struct {
+		Version string
+		Time    *time.Time // RFC 3339, as time.Time's UnmarshalJSON requires
+		Origin  *Origin
+	}
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, fmt.Errorf("malformed info: %w", err)
 	}
-	if !semver.IsValid(info.Version) || module.CanonicalVersion(info.Version) != info.Version {
-		return nil, fmt.Errorf("malformed info: version %q is not canonical", info.Version)
+	switch {
+	case want != "" && info.Version != want:
+		return nil, fmt.Errorf("malformed info: upstream answered version %q, not %q", info.Version, want)
+	case !IsCanonical(path, info.Version):
+		return nil, fmt.Errorf("malformed info: version %q is not a canonical version of %s", info.Version, path)
+	case info.Time == nil:
+		return nil, errors.New("malformed info: no Time")
 	}
-	return &info, nil
+	return json.Marshal(Info{Version: info.Version, Time: *info.Time, Origin: info.Origin})
 }
 
 func upstreamErr(op, path, version string, err error) error {

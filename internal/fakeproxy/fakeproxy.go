@@ -389,7 +389,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	s.data.mu.Unlock()
 	switch ext {
 	case ".info":
-		json.NewEncoder(w).Encode(map[string]any{"Version": m.Version, "Time": m.Time})
+		w.Write(m.info())
 	case ".mod":
 		w.Write(mod)
 	case ".zip":
@@ -408,7 +408,17 @@ func (s *Server) serveLatest(w http.ResponseWriter, escPath string) {
 		return
 	}
 	m := s.Module(modPath, vs[len(vs)-1])
-	json.NewEncoder(w).Encode(map[string]any{"Version": m.Version, "Time": m.Time})
+	w.Write(m.info())
+}
+
+// info is m's .info (and @latest) answer, encoded as the go command
+// encodes it: fields in the order of its RevInfo, no newline.
+func (m *Module) info() []byte {
+	b, _ := json.Marshal(struct {
+		Version string
+		Time    time.Time
+	}{m.Version, m.Time})
+	return b
 }
 
 // versions returns the known versions of modPath in semver order.
