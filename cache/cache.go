@@ -210,27 +210,61 @@ func IsCanonical(path, version string) bool {
 	return version != "" && module.CanonicalVersion(version) == version && module.Check(path, version) == nil
 }
 
+// NotStorableError is a module path or version whose files cannot be
+// stored because a storage key would be invalid: one with an element
+// longer than 255 bytes, which no file system holds (nor, so, the go
+// command's module cache). It is a "not found": this mirror never has it.
+type NotStorableError struct {
+	Module, Version string // Version is "" for a module's list or @latest
+	Err             error  // from storage.ValidKey
+}
+
+func (e *NotStorableError) Error() string {
+	target := e.Module
+	if e.Version != "" {
+		target += "@" + e.Version
+	}
+	return fmt.Sprintf("not found: %s cannot be stored: %v", target, e.Err)
+}
+
+func (e *NotStorableError) Unwrap() error { return fs.ErrNotExist }
+
+// versionKey returns the storage key of path@version's file with extension
+// ext (".info", ".mod", ".zip"). It fails with a *BadRequestError for a
+// path or version that does not escape, and with a *NotStorableError if
+// any file of the version (the longest key is the zip's recorded hash)
+// would have an invalid key.
 func versionKey(path, version, ext string) (string, error) {
 	escPath, err := module.EscapePath(path)
 	if err != nil {
-		return "", err
+		return "", &BadRequestError{path, version, err}
 	}
 	escVer, err := module.EscapeVersion(version)
 	if err != nil {
-		return "", err
+		return "", &BadRequestError{path, version, err}
 	}
-	return escPath + "/@v/" + escVer + ext, nil
+	base := escPath + "/@v/" + escVer
+	if err := storage.ValidKey(HashKey(base + ".zip")); err != nil {
+		return "", &NotStorableError{path, version, err}
+	}
+	return base + ext, nil
 }
 
 // ZipKey returns the storage key of path@version's zip.
 func ZipKey(path, version string) (string, error) { return versionKey(path, version, ".zip") }
 
+// moduleKey returns the storage key of path's file ("@v/list", "@latest"),
+// failing like versionKey.
 func moduleKey(path, file string) (string, error) {
 	escPath, err := module.EscapePath(path)
 	if err != nil {
-		return "", err
+		return "", &BadRequestError{path, "", err}
 	}
-	return escPath + "/" + file, nil
+	key := escPath + "/" + file
+	if err := storage.ValidKey(key); err != nil {
+		return "", &NotStorableError{path, "", err}
+	}
+	return key, nil
 }
 
 // fetch runs an upstream call for the artifact at key with timing and
@@ -350,6 +384,9 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 	if !IsCanonical(path, query) {
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
+		if _, err := moduleKey(path, "@v/list"); err != nil {
+			return nil, Miss, err // no version of it can be stored
+		}
 		var b []byte
 		err := m.fetch(ctx, "info", path+"/@v/"+query+".info", func(ctx context.Context) (err error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
@@ -368,7 +405,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 	}
 	key, err := versionKey(path, query, ".info")
 	if err != nil {
-		return nil, Miss, &BadRequestError{path, query, err}
+		return nil, Miss, err
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
 		var b []byte
@@ -634,11 +671,7 @@ func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
 	if !IsCanonical(path, version) {
 		return "", &BadRequestError{path, version, errors.New("invalid version: not a canonical version of this module")}
 	}
-	key, err := versionKey(path, version, ext)
-	if err != nil {
-		return "", &BadRequestError{path, version, err}
-	}
-	return key, nil
+	return versionKey(path, version, ext)
 }
 
 // immutableBytes serves a small immutable artifact from storage, filling it
@@ -747,7 +780,7 @@ func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
 func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) {
 	key, err := moduleKey(path, "@v/list")
 	if err != nil {
-		return nil, Miss, &BadRequestError{path, "", err}
+		return nil, Miss, err
 	}
 	stored, hadList, storedErr := m.storedVersions(ctx, path, key)
 	var (
@@ -836,7 +869,7 @@ func listable(v string) bool {
 func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error) {
 	key, err := moduleKey(path, "@latest")
 	if err != nil {
-		return nil, Miss, &BadRequestError{path, "", err}
+		return nil, Miss, err
 	}
 	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
 	if _, ok := m.recent.Get(key); ok && storedErr == nil {
