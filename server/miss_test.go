@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
 
@@ -84,5 +85,22 @@ func TestMissesForNothingAreNotAmplified(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUpstreamOffFetchesNoPrivateModule: with the upstream "off", a module
+// matching private is not fetched from version control either (the host
+// is loopback, so an implementation that tries reaches nothing else): it
+// is a 404 saying the upstream is off.
+func TestUpstreamOffFetchesNoPrivateModule(t *testing.T) {
+	up := fakeproxy.New(t)
+	s := start(t, up, func(c *config.Serve) {
+		c.Upstream = "off"
+		c.Private = "127.0.0.1/private"
+	})
+	for _, p := range []string{"/127.0.0.1/private/x/@v/list", "/127.0.0.1/private/x/@v/v1.0.0.info", "/127.0.0.1/private/x/@latest"} {
+		if r := get(t, s.URL+p); r.code != 404 || !strings.Contains(r.body, `upstream "off"`) {
+			t.Errorf("GET %s with the upstream off: %d %q; want 404 saying the upstream is off", p, r.code, r.body)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,7 +115,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	// never named to the checksum database.
 	noProxy, noSumDB := cfg.NoProxyPatterns(), cfg.NoSumDBPatterns()
 	var fetcher upstream.Fetcher = chain
-	if noProxy != "" {
+	// With the upstream "off", private modules are not fetched either:
+	// "off" means gomirror makes no outbound connection at all.
+	if noProxy != "" && !chain.Offline() {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: direct, Public: chain}
 	}
 	metrics := obs.NewMetrics()
@@ -214,6 +217,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	mux.Handle("/", authn.Wrap(recordClient(ph), proxy.ModuleOf))
 	s.handler = s.accessLog(mux)
+	if chain.Offline() {
+		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
+	}
 	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", chain.String(), "sumdb", cfg.SumDB,
 		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
@@ -351,25 +357,30 @@ func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
 	return store, nil
 }
 
-// NewChain builds the upstream chain of cfg, with its groups of mirrors
-// (which the caller probes with Group.Run while serving). direct serves the
-// "direct" element; errors are *config.Error.
+// NewChain builds the upstream chain of cfg, with the groups of mirrors it
+// uses (which the caller probes with Group.Run while serving: a group the
+// chain does not name, say with the upstream "off", connects to nothing).
+// direct serves the "direct" element; errors are *config.Error.
 func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, log *slog.Logger) (*upstream.Chain, []*upstream.Group, error) {
 	groups := map[string]*upstream.Group{}
-	var list []*upstream.Group
 	for _, gc := range cfg.UpstreamGroups {
 		g, err := upstream.NewGroup(gc.Name, gc.Mirrors, client, groupOptions(gc, log))
 		if err != nil {
 			return nil, nil, &config.Error{Key: "upstream-groups", Source: "group " + gc.Name, Err: err}
 		}
 		groups[gc.Name] = g
-		list = append(list, g)
 	}
 	chain, err := upstream.ParseChain(cfg.Upstream, upstream.Options{Client: client, Direct: direct, Groups: groups})
 	if err != nil {
 		return nil, nil, &config.Error{Key: "upstream", Source: fmt.Sprintf("value %q", cfg.Upstream), Err: err}
 	}
-	return chain, list, nil
+	var used []*upstream.Group
+	for _, l := range chain.Links() {
+		if g, ok := l.Fetcher.(*upstream.Group); ok && !slices.Contains(used, g) {
+			used = append(used, g)
+		}
+	}
+	return chain, used, nil
 }
 
 func vcsCredentials(in []config.VCSCredential) []vcscred.Credential {

@@ -133,6 +133,9 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 	if b, serr := storage.ReadAll(ctx, p.store, p.key("latest")); serr == nil {
 		return b, nil
 	}
+	if errors.As(err, new(*OfflineError)) {
+		return nil, err // not unreachable: not asked
+	}
 	return nil, &UnavailableError{DB: p.Name(), Err: err}
 }
 

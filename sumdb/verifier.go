@@ -177,6 +177,9 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 				err = remoteErr
 			} else if storeErr := v.ops.storeErr.Swap(nil); storeErr != nil {
 				err = storeErr
+			} else if v.ops.remote.Offline() {
+				// The record was stored but a tile to check it is not.
+				err = &OfflineError{DB: v.db.Name, What: "the tiles that prove " + strings.TrimPrefix(lookupPath(path, version), "/")}
 			}
 		}
 		err = v.lookupErr(path, version, err)
@@ -199,6 +202,8 @@ func (v *Verifier) lookupErr(path, version string, err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, new(*OfflineError)):
+		return err // it names the lookup and says why
 	case errors.Is(err, fs.ErrNotExist):
 		// The database does not know the module: its own words say why.
 		return fmt.Errorf("verifying %s@%s: %s: %w", path, version, v.db.Name, err)

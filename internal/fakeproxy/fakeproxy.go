@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -54,10 +55,11 @@ type Server struct {
 	data   *content // shared by an origin and its mirrors
 	origin *Server  // the server this one mirrors; nil for New
 
-	mu   sync.Mutex     // guards what follows: this server's own state
-	hits map[string]int // by request path
-	log  []string
-	hook func(w http.ResponseWriter, r *http.Request) bool
+	mu    sync.Mutex     // guards what follows: this server's own state
+	hits  map[string]int // by request path
+	log   []string
+	conns int // connections accepted
+	hook  func(w http.ResponseWriter, r *http.Request) bool
 
 	faults faultState // see faults.go
 }
@@ -136,7 +138,15 @@ func (s *Server) Origin() *Server {
 // start listens on a loopback port and stops the server at the end of t.
 func (s *Server) start(t testing.TB) {
 	s.hits = map[string]int{}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
+	s.ts.Start()
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
 	// Runs before Close: requests held by a fault end first.
@@ -159,6 +169,15 @@ func (s *Server) Hits(p string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hits[p]
+}
+
+// Conns returns how many connections the server has accepted, to its
+// module proxy and its checksum database alike, whether or not a request
+// followed.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Requests returns every request path received, in order.
