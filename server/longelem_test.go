@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
 
@@ -30,7 +32,10 @@ func TestLongElementsAreNotServerErrors(t *testing.T) {
 	}
 	var paths []string
 	for _, v := range versions {
-		ep := escapePath(v.path)
+		ep, err := module.EscapePath(v.path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, ext := range []string{".info", ".mod", ".zip"} {
 			paths = append(paths, "/"+ep+"/@v/"+v.version+ext)
 		}
@@ -55,18 +60,4 @@ func TestLongElementsAreNotServerErrors(t *testing.T) {
 	if reqs := up.Requests()[before:]; len(reqs) != 0 {
 		t.Errorf("the upstream was asked %d times: %.200q", len(reqs), reqs)
 	}
-}
-
-// escapePath is module.EscapePath for the paths above (lower case but for
-// the one upper-case test).
-func escapePath(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if 'A' <= r && r <= 'Z' {
-			b.WriteByte('!')
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
