@@ -36,6 +36,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/storage"
@@ -102,10 +103,10 @@ type Options struct {
 	TempDir string
 	Logger  *slog.Logger
 	// Prefetch, if positive, is how many .mod and .zip fills may run ahead of
-	// the client: a miss on a canonical .info starts the fills of that
-	// version's .mod and .zip, which the go command asks for next, so that
-	// they overlap with its requests instead of following them. Zero
-	// disables prefetching.
+	// the client: a miss on a canonical .info, once the upstream's answer
+	// has arrived and is valid, starts the fills of that version's .mod and
+	// .zip, which the go command asks for next, so that they overlap with
+	// its requests instead of following them. Zero disables prefetching.
 	Prefetch int
 	// NegativeTTL is how long the upstream's "not found" for a key is
 	// remembered; zero means 1 minute, negative disables it.
@@ -134,10 +135,10 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	fills    sync.WaitGroup
-	negative *expiring[error]    // upstream "not found" by key; nil if disabled
-	recent   *expiring[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
-	behind   *writebehind.Writer // small artifacts being stored
-	prefetch chan struct{}       // semaphore for prefetches; nil if disabled
+	negative *expiring.Map[error]    // upstream "not found" by key; nil if disabled
+	recent   *expiring.Map[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
+	behind   *writebehind.Writer     // small artifacts being stored
+	prefetch chan struct{}           // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
 
@@ -168,12 +169,12 @@ func New(opts Options) *Mirror {
 	}
 	switch {
 	case opts.NegativeTTL == 0:
-		m.negative = newExpiring[error](time.Minute, 100_000)
+		m.negative = expiring.New[error](time.Minute, 100_000)
 	case opts.NegativeTTL > 0:
-		m.negative = newExpiring[error](opts.NegativeTTL, 100_000)
+		m.negative = expiring.New[error](opts.NegativeTTL, 100_000)
 	}
 	if opts.ListTTL > 0 {
-		m.recent = newExpiring[struct{}](opts.ListTTL, 100_000)
+		m.recent = expiring.New[struct{}](opts.ListTTL, 100_000)
 	}
 	return m
 }
@@ -209,39 +210,73 @@ func IsCanonical(path, version string) bool {
 	return version != "" && module.CanonicalVersion(version) == version && module.Check(path, version) == nil
 }
 
+// NotStorableError is a module path or version whose files cannot be
+// stored because a storage key would be invalid: one with an element
+// longer than 255 bytes, which no file system holds (nor, so, the go
+// command's module cache). It is a "not found": this mirror never has it.
+type NotStorableError struct {
+	Module, Version string // Version is "" for a module's list or @latest
+	Err             error  // from storage.ValidKey
+}
+
+func (e *NotStorableError) Error() string {
+	target := e.Module
+	if e.Version != "" {
+		target += "@" + e.Version
+	}
+	return fmt.Sprintf("not found: %s cannot be stored: %v", target, e.Err)
+}
+
+func (e *NotStorableError) Unwrap() error { return fs.ErrNotExist }
+
+// versionKey returns the storage key of path@version's file with extension
+// ext (".info", ".mod", ".zip"). It fails with a *BadRequestError for a
+// path or version that does not escape, and with a *NotStorableError if
+// any file of the version (the longest key is the zip's recorded hash)
+// would have an invalid key.
 func versionKey(path, version, ext string) (string, error) {
 	escPath, err := module.EscapePath(path)
 	if err != nil {
-		return "", err
+		return "", &BadRequestError{path, version, err}
 	}
 	escVer, err := module.EscapeVersion(version)
 	if err != nil {
-		return "", err
+		return "", &BadRequestError{path, version, err}
 	}
-	return escPath + "/@v/" + escVer + ext, nil
+	base := escPath + "/@v/" + escVer
+	if err := storage.ValidKey(HashKey(base + ".zip")); err != nil {
+		return "", &NotStorableError{path, version, err}
+	}
+	return base + ext, nil
 }
 
 // ZipKey returns the storage key of path@version's zip.
 func ZipKey(path, version string) (string, error) { return versionKey(path, version, ".zip") }
 
+// moduleKey returns the storage key of path's file ("@v/list", "@latest"),
+// failing like versionKey.
 func moduleKey(path, file string) (string, error) {
 	escPath, err := module.EscapePath(path)
 	if err != nil {
-		return "", err
+		return "", &BadRequestError{path, "", err}
 	}
-	return escPath + "/" + file, nil
+	key := escPath + "/" + file
+	if err := storage.ValidKey(key); err != nil {
+		return "", &NotStorableError{path, "", err}
+	}
+	return key, nil
 }
 
 // fetch runs an upstream call for the artifact at key with timing and
 // reporting. A "not found" is remembered for NegativeTTL and returned again
 // without asking the upstream.
 func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) error) error {
-	if err, ok := m.negative.get(key); ok {
+	if err, ok := m.negative.Get(key); ok {
 		return err
 	}
 	err := m.fetchUpstream(ctx, op, call)
 	if upstream.IsNotExist(err) {
-		m.negative.put(key, err)
+		m.negative.Put(key, err)
 	}
 	return err
 }
@@ -349,6 +384,9 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 	if !IsCanonical(path, query) {
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
+		if _, err := moduleKey(path, "@v/list"); err != nil {
+			return nil, Miss, err // no version of it can be stored
+		}
 		var b []byte
 		err := m.fetch(ctx, "info", path+"/@v/"+query+".info", func(ctx context.Context) (err error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
@@ -359,17 +397,17 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		if err != nil {
 			return nil, Miss, err
 		}
-		if _, err := parseInfo(b); err != nil {
+		b, err = checkInfo(b, path, "")
+		if err != nil {
 			return nil, Miss, upstreamErr("info", path, query, err)
 		}
 		return b, Miss, nil
 	}
 	key, err := versionKey(path, query, ".info")
 	if err != nil {
-		return nil, Miss, &BadRequestError{path, query, err}
+		return nil, Miss, err
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
-		m.prefetchVersion(ctx, path, query) // the .mod and .zip usually follow
 		var b []byte
 		err := m.fetch(ctx, "info", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -378,13 +416,15 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		if err != nil {
 			return nil, err
 		}
-		info, err := parseInfo(b)
+		b, err = checkInfo(b, path, query)
 		if err != nil {
 			return nil, upstreamErr("info", path, query, err)
 		}
-		if info.Version != query {
-			return nil, upstreamErr("info", path, query, fmt.Errorf("upstream answered version %q", info.Version))
-		}
+		// Only now is the version known to exist. The go command asks for
+		// its .mod and .zip next: they are fetched ahead. Starting them
+		// before the .info answer would cost a version that does not exist
+		// three upstream requests and a checksum lookup instead of one.
+		m.prefetchVersion(ctx, path, query)
 		return b, nil
 	})
 }
@@ -396,7 +436,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) ([]byte, Sourc
 		return nil, Miss, err
 	}
 	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
-		m.prefetchLookup(ctx, path, version)
+		m.lookupAhead(ctx, key, path, version)
 		var b []byte
 		err := m.fetch(ctx, "mod", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.GoMod(ctx, path, version)
@@ -444,7 +484,7 @@ func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object
 }
 
 func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
-	m.prefetchLookup(ctx, path, version)
+	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
 	if err != nil {
 		return err
@@ -542,7 +582,8 @@ func (m *Mirror) checkZip(ctx context.Context, path, version, file string) (stri
 // prefetchVersion starts the fills of path@version's .mod and .zip in the
 // background, if a prefetch slot is free; otherwise it starts only the
 // checksum database lookup. Failures are left for the client's own request
-// to meet and report.
+// to meet and report. Call it only for a version the upstream has said
+// exists (by its valid .info answer).
 func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 	select {
 	case m.prefetch <- struct{}{}:
@@ -571,6 +612,25 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 		})
 		wg.Wait()
 	}()
+}
+
+// lookupAhead starts the checksum database lookup for path@version while
+// the artifact at key downloads, unless the upstream said within
+// NegativeTTL that it does not have that artifact (the fetch then asks
+// nobody, and neither does the lookup).
+//
+// The lookup starts before the upstream has said whether the version
+// exists, so a .mod or .zip of a version that does not exist costs a
+// lookup as well as the fetch: one request to the database, whose "not
+// found" the Verifier remembers for the negative TTL (no tiles are read
+// for it). The overlap is worth it for versions that do exist: a .mod the
+// go command asks for directly (a go.mod-only requirement) is otherwise
+// answered a database round trip later.
+func (m *Mirror) lookupAhead(ctx context.Context, key, path, version string) {
+	if _, notFound := m.negative.Get(key); notFound {
+		return
+	}
+	m.prefetchLookup(ctx, path, version)
 }
 
 // prefetchLookup starts the checksum database lookup for path@version so
@@ -611,11 +671,7 @@ func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
 	if !IsCanonical(path, version) {
 		return "", &BadRequestError{path, version, errors.New("invalid version: not a canonical version of this module")}
 	}
-	key, err := versionKey(path, version, ext)
-	if err != nil {
-		return "", &BadRequestError{path, version, err}
-	}
-	return key, nil
+	return versionKey(path, version, ext)
 }
 
 // immutableBytes serves a small immutable artifact from storage, filling it
@@ -724,14 +780,14 @@ func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
 func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) {
 	key, err := moduleKey(path, "@v/list")
 	if err != nil {
-		return nil, Miss, &BadRequestError{path, "", err}
+		return nil, Miss, err
 	}
 	stored, hadList, storedErr := m.storedVersions(ctx, path, key)
 	var (
 		fresh, answerer = []byte(nil), ""
 		src             = Fresh
 	)
-	if _, ok := m.recent.get(key); ok && storedErr == nil {
+	if _, ok := m.recent.Get(key); ok && storedErr == nil {
 		src = Hit // asked the version control server less than ListTTL ago
 	} else {
 		// Only a stored list is a fallback worth answering with after the
@@ -813,16 +869,16 @@ func listable(v string) bool {
 func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error) {
 	key, err := moduleKey(path, "@latest")
 	if err != nil {
-		return nil, Miss, &BadRequestError{path, "", err}
+		return nil, Miss, err
 	}
 	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
-	if _, ok := m.recent.get(key); ok && storedErr == nil {
+	if _, ok := m.recent.Get(key); ok && storedErr == nil {
 		return stored, Hit, nil // asked the version control server less than ListTTL ago
 	}
 	b, answerer, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
 		b, err := m.opts.Upstream.Latest(ctx, path)
 		if err == nil {
-			_, err = parseInfo(b)
+			b, err = checkInfo(b, path, "")
 			if err != nil {
 				err = upstreamErr("latest", path, "", err)
 			}
@@ -898,7 +954,7 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 // from version control are reused for ListTTL.
 func (m *Mirror) markRecent(key, answerer string) {
 	if answerer == "direct" {
-		m.recent.put(key, struct{}{})
+		m.recent.Put(key, struct{}{})
 	}
 }
 
@@ -911,21 +967,59 @@ func (m *Mirror) storeIfChanged(ctx context.Context, key string, b []byte) {
 	}
 }
 
-// Info is the JSON of a .info file.
+// Info is the JSON of a .info file (and of @latest), with the fields the
+// go command writes: the canonical version, its time, and where it came
+// from.
 type Info struct {
 	Version string
 	Time    time.Time
+	Origin  *Origin `json:",omitempty"`
 }
 
-func parseInfo(b []byte) (*Info, error) {
-	var info Info
+// Origin says where a version came from (the go command's
+// codehost.Origin), which lets the go command reuse earlier answers
+// (-reuse).
+type Origin struct {
+	VCS       string `json:",omitempty"`
+	URL       string `json:",omitempty"`
+	Subdir    string `json:",omitempty"`
+	Hash      string `json:",omitempty"`
+	TagPrefix string `json:",omitempty"`
+	TagSum    string `json:",omitempty"`
+	Ref       string `json:",omitempty"`
+	RepoSum   string `json:",omitempty"`
+}
+
+// checkInfo validates an upstream's .info or @latest answer for module
+// path: at most upstream.MaxInfo bytes (any Fetcher's), a JSON object whose Version is want (the
+// canonical version asked for) or, if want is "" (@latest, queries), any
+// canonical version of path, and whose Time is present and in RFC 3339.
+// It returns the answer re-encoded as an Info, so that whatever else the
+// upstream put in it is neither stored nor served.
+func checkInfo(b []byte, path, want string) ([]byte, error) {
+	if len(b) > upstream.MaxInfo {
+		return nil, fmt.Errorf("malformed info: %d bytes, more than the %d allowed", len(b), upstream.MaxInfo)
+	}
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return nil, errors.New("malformed info: not a JSON object")
+	}
+	var info struct {
+		Version string
+		Time    *time.Time // RFC 3339, as time.Time's UnmarshalJSON requires
+		Origin  *Origin
+	}
 	if err := json.Unmarshal(b, &info); err != nil {
 		return nil, fmt.Errorf("malformed info: %w", err)
 	}
-	if !semver.IsValid(info.Version) || module.CanonicalVersion(info.Version) != info.Version {
-		return nil, fmt.Errorf("malformed info: version %q is not canonical", info.Version)
+	switch {
+	case want != "" && info.Version != want:
+		return nil, fmt.Errorf("malformed info: upstream answered version %q, not %q", info.Version, want)
+	case !IsCanonical(path, info.Version):
+		return nil, fmt.Errorf("malformed info: version %q is not a canonical version of %s", info.Version, path)
+	case info.Time == nil:
+		return nil, errors.New("malformed info: no Time")
 	}
-	return &info, nil
+	return json.Marshal(Info{Version: info.Version, Time: *info.Time, Origin: info.Origin})
 }
 
 func upstreamErr(op, path, version string, err error) error {

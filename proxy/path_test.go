@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/storage"
 )
 
 // pathOfLen returns a syntactically valid list request path of exactly n
@@ -188,6 +191,25 @@ func checkParsed(t *testing.T, p string) {
 	}
 	noDotDot("module", req.Module)
 	noDotDot("version", req.Version)
+
+	// A canonical version is either storable, every file of it under a
+	// valid storage key, or refused with a 4xx before storage is touched:
+	// never a storage error, which would be a 5xx.
+	if req.Version != "" && cache.IsCanonical(req.Module, req.Version) {
+		key, err := cache.ZipKey(req.Module, req.Version)
+		if err != nil {
+			if code := Status(err); code >= 500 {
+				t.Errorf("ParsePath(%q): key of %s@%s: %v, status %d; want a 4xx", p, req.Module, req.Version, err, code)
+			}
+			return
+		}
+		base := strings.TrimSuffix(key, ".zip")
+		for _, k := range []string{base + ".info", base + ".mod", key, cache.HashKey(key), cache.HashKey(base + ".mod")} {
+			if err := storage.ValidKey(k); err != nil {
+				t.Errorf("ParsePath(%q): %s@%s has an invalid storage key: %v", p, req.Module, req.Version, err)
+			}
+		}
+	}
 }
 
 var parsePathSeeds = []string{
@@ -214,6 +236,13 @@ var parsePathSeeds = []string{
 	"/example.com/x\x00/@v/list",
 	"example.com/x/@v/list",
 	"",
+	// Elements longer than 255 bytes, which storage cannot hold.
+	"/example.com/x/@v/v1.0.0-" + strings.Repeat("a", 300) + ".info",
+	"/example.com/x/@v/v1.2.3-" + strings.Repeat("a", 300) + ".0.20240102030405-abcdefabcdef.mod",
+	"/example.com/x/@v/v2.0.0-" + strings.Repeat("a", 300) + "+incompatible.zip",
+	"/example.com/x/@v/v1.0.0-" + strings.Repeat("c", 245) + ".zip",
+	"/example.com/" + strings.Repeat("a", 300) + "/@v/v1.0.0.info",
+	"/example.com/" + strings.Repeat("!a", 130) + "/@v/list",
 }
 
 func TestParsePathProperties(t *testing.T) {

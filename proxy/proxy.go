@@ -231,8 +231,13 @@ func (e *statusError) Error() string { return e.msg }
 // where errors become statuses:
 //   - malformed requests: 400;
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
+//     also those that cannot be stored (cache.NotStorableError: an element
+//     longer than 255 bytes), and, with the upstream "off", whatever is not
+//     stored (upstream.ErrOff, sumdb.OfflineError): an offline mirror does
+//     not have it, no upstream failed, and retrying changes nothing;
 //   - other refusals by the upstream (403 "not available", 429): its own code;
-//   - checksum mismatch, unreachable upstream or checksum database: 502;
+//   - checksum mismatch, unreachable upstream or checksum database, an
+//     upstream answer that fails its checks (oversized, malformed .info): 502;
 //   - a direct fetch refused by the egress policy: 403;
 //   - storage full or read-only, or no direct fetch slot free in time: 503
 //     (the latter with Retry-After);

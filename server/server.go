@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -153,7 +154,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		return nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
 	}
 	var fetcher upstream.Fetcher = chain
-	if !noProxy.Empty() {
+	// With the upstream "off", private modules are not fetched either:
+	// "off" means gomirror makes no outbound connection at all.
+	if !noProxy.Empty() && !chain.Offline() {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
@@ -176,6 +179,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		// fetched again, so they skip the fsync that artifacts get.
 		dbStore := storage.Unsynced(store)
 		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log,
+			NegativeTTL: negativeTTL(cfg.NegativeTTL),
 			// A request to the database that stalls holds every lookup of
 			// the same module that joins it: bound it like a fetch.
 			Timeout: min(cfg.FetchTimeout, 30*time.Second)})
@@ -263,6 +267,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.handler = clients.Middleware(s.accessLog(s.withOperator(opMain, mux)))
 	if opAdmin != nil {
 		s.admin = clients.Middleware(s.accessLog(opAdmin))
+	}
+	if chain.Offline() {
+		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
 	}
 	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", redact.List(chain.String()), "sumdb", redact.Text(cfg.SumDB),
 		"private", patternsForLog(private, "none: no module is kept from the upstream and the checksum database as private"),
@@ -425,9 +432,10 @@ func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
 	return store, nil
 }
 
-// NewChain builds the upstream chain of cfg, with its groups of mirrors
-// (which the caller probes with Group.Run while serving). direct serves the
-// "direct" element; errors are *config.Error.
+// NewChain builds the upstream chain of cfg, with the groups of mirrors it
+// uses (which the caller probes with Group.Run while serving: a group the
+// chain does not name, say with the upstream "off", connects to nothing).
+// direct serves the "direct" element; errors are *config.Error.
 func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, log *slog.Logger) (*upstream.Chain, []*upstream.Group, error) {
 	creds, err := netrcCredentials(cfg)
 	if err != nil {
@@ -435,7 +443,6 @@ func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, l
 	}
 	logNetrcUse(log, cfg, creds)
 	groups := map[string]*upstream.Group{}
-	var list []*upstream.Group
 	for _, gc := range cfg.UpstreamGroups {
 		mirrors := make([]string, len(gc.Mirrors))
 		for i, m := range gc.Mirrors {
@@ -446,13 +453,18 @@ func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, l
 			return nil, nil, &config.Error{Key: "upstream-groups", Source: "group " + gc.Name, Err: err}
 		}
 		groups[gc.Name] = g
-		list = append(list, g)
 	}
 	chain, err := upstream.ParseChain(withCredentialsList(cfg.Upstream, creds), upstream.Options{Client: client, Direct: direct, Groups: groups})
 	if err != nil {
 		return nil, nil, &config.Error{Key: "upstream", Source: fmt.Sprintf("value %q", redact.List(cfg.Upstream)), Err: err}
 	}
-	return chain, list, nil
+	var used []*upstream.Group
+	for _, l := range chain.Links() {
+		if g, ok := l.Fetcher.(*upstream.Group); ok && !slices.Contains(used, g) {
+			used = append(used, g)
+		}
+	}
+	return chain, used, nil
 }
 
 func vcsCredentials(in []config.VCSCredential) []vcscred.Credential {

@@ -133,6 +133,9 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 	if b, serr := storage.ReadAll(ctx, p.store, p.key("latest")); serr == nil {
 		return b, nil
 	}
+	if errors.As(err, new(*OfflineError)) {
+		return nil, err // not unreachable: not asked
+	}
 	return nil, &UnavailableError{DB: p.Name(), Err: err}
 }
 
@@ -146,11 +149,16 @@ func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, &BadRequestError{fmt.Sprintf("malformed lookup %q: %v", rest, err)}
 	}
+	key := p.key("lookup/" + rest)
+	if err := storage.ValidKey(key); err != nil {
+		// An element longer than 255 bytes: no file system, nor the go
+		// command's module cache, holds such a module.
+		return nil, upstream.NotExist(fmt.Sprintf("not found: checksum database lookup %s@%s cannot be stored: %v", path, vers, err))
+	}
 	if p.v.Exempt(path) {
 		// Never ask the database about a path it must not learn of.
 		return nil, upstream.NotExist(fmt.Sprintf("not found: %s is not looked up in the checksum database by this server", path))
 	}
-	key := p.key("lookup/" + rest)
 	if b, err := p.v.ops.behind.Read(ctx, key); err == nil {
 		return b, nil
 	}

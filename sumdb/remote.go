@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"sync"
 
@@ -12,12 +13,17 @@ import (
 
 // Remote reads a checksum database the way the go command does: through the
 // first upstream proxy (or group of mirrors) that answers
-// /sumdb/<name>/supported, else directly.
+// /sumdb/<name>/supported, else directly; with the upstream "off", not at
+// all.
 type Remote struct {
 	db     *DB
 	chain  *upstream.Chain
 	direct *upstream.Proxy
 	client *http.Client
+	// offline is set when the chain is "off": the Remote connects to
+	// nothing, not even the database's own URL, and every Get fails with
+	// an *OfflineError.
+	offline bool
 
 	mu   sync.Mutex
 	base getter // resolved access point; nil until resolved
@@ -48,17 +54,41 @@ func (u under) GetBytes(ctx context.Context, rel string) ([]byte, error) {
 func (u under) String() string { return u.g.String() + "/" + u.prefix }
 
 // NewRemote returns a Remote for db that looks for proxy support along chain.
-// client may be nil.
+// client may be nil. If the chain is "off" (upstream.Chain.Offline), the
+// Remote never connects anywhere: gomirror then serves only the checksum
+// database data it has stored.
 func NewRemote(db *DB, chain *upstream.Chain, client *http.Client) (*Remote, error) {
 	direct, err := upstream.NewProxy(db.URL, client)
 	if err != nil {
 		return nil, fmt.Errorf("checksum database URL: %w", err)
 	}
-	return &Remote{db: db, chain: chain, direct: direct, client: client}, nil
+	return &Remote{db: db, chain: chain, direct: direct, client: client, offline: chain.Offline()}, nil
 }
+
+// Offline reports whether the Remote connects to nothing (the upstream is
+// "off").
+func (r *Remote) Offline() bool { return r.offline }
+
+// OfflineError is a request for checksum database data that gomirror has
+// not stored, made while the upstream is "off": gomirror makes no outbound
+// connection, so it cannot fetch it. It is a "not found", like every other
+// answer of an offline mirror that it does not have (upstream.ErrOff).
+type OfflineError struct {
+	DB   string // the database's name
+	What string // what was asked: "lookup/<path>@<version>", "tile/...", "latest"
+}
+
+func (e *OfflineError) Error() string {
+	return fmt.Sprintf("not found: checksum database %s: %s is not stored here, and the upstream is off (gomirror makes no outbound connections)", e.DB, e.What)
+}
+
+func (e *OfflineError) Unwrap() error { return fs.ErrNotExist }
 
 // Get fetches path ("latest", "lookup/...", "tile/...") from the database.
 func (r *Remote) Get(ctx context.Context, path string) ([]byte, error) {
+	if r.offline {
+		return nil, &OfflineError{DB: r.db.Name, What: path}
+	}
 	base, err := r.resolve(ctx)
 	if err != nil {
 		return nil, err

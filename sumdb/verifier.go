@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/modpattern"
@@ -42,6 +43,12 @@ type Verifier struct {
 	lookups atomic.Int64
 	// running counts lookups in progress, which outlive their callers.
 	running sync.WaitGroup
+	// notFound remembers the database's "not found" for a module version
+	// (by path@version) for VerifierOptions.NegativeTTL, so that the
+	// lookups started for each artifact of a version that does not exist
+	// (and clients' own lookups of it) ask the database once; nil if
+	// disabled.
+	notFound *expiring.Map[error]
 }
 
 // clientLookups is how many lookups a sumdb.Client serves before the
@@ -65,7 +72,10 @@ type VerifierOptions struct {
 	NoSumDB modpattern.List
 	// Timeout bounds each request to the database; zero means 30 seconds.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// NegativeTTL is how long the database's "not found" for a module
+	// version is remembered; zero means 1 minute, negative disables it.
+	NegativeTTL time.Duration
+	Logger      *slog.Logger
 }
 
 // NewVerifier returns a Verifier for db that keeps its state in store and
@@ -86,6 +96,12 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 		return remote.Get(ctx, path)
 	})
 	v := &Verifier{db: db, exempt: opts.NoSumDB, ops: ops}
+	switch {
+	case opts.NegativeTTL == 0:
+		v.notFound = expiring.New[error](time.Minute, 100_000)
+	case opts.NegativeTTL > 0:
+		v.notFound = expiring.New[error](opts.NegativeTTL, 100_000)
+	}
 	v.client.Store(v.newClient())
 	return v
 }
@@ -141,10 +157,16 @@ func Classify(err error) string {
 // both the module's and its go.mod's. The result is cached in storage, so
 // calling Lookup ahead of CheckZip or CheckGoMod overlaps the database round
 // trip with the download. For a path that is Exempt it returns an error
-// wrapping ErrExempt without asking anyone.
+// wrapping ErrExempt without asking anyone. The database's "not found" is
+// remembered for VerifierOptions.NegativeTTL and returned again without
+// asking it.
 func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, error) {
 	if v.Exempt(path) {
 		return nil, fmt.Errorf("verifying %s@%s: %w", path, version, ErrExempt)
+	}
+	record := path + "@" + strings.TrimSuffix(version, "/go.mod") // both read one record
+	if err, ok := v.notFound.Get(record); ok {
+		return nil, err
 	}
 	type result struct {
 		lines []string
@@ -170,13 +192,22 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 				err = remoteErr
 			} else if storeErr := v.ops.storeErr.Swap(nil); storeErr != nil {
 				err = storeErr
+			} else if v.ops.remote.Offline() {
+				// The record was stored but a tile to check it is not.
+				err = &OfflineError{DB: v.db.Name, What: "the tiles that prove " + strings.TrimPrefix(lookupPath(path, version), "/")}
 			}
+		}
+		err = v.lookupErr(path, version, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Remembered here, not by the caller: a lookup started
+			// ahead of a download outlives a caller that went away.
+			v.notFound.Put(record, err)
 		}
 		ch <- result{lines, err}
 	}()
 	select {
 	case r := <-ch:
-		return r.lines, v.lookupErr(path, version, r.err)
+		return r.lines, r.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -186,6 +217,8 @@ func (v *Verifier) lookupErr(path, version string, err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, new(*OfflineError)):
+		return err // it names the lookup and says why
 	case errors.Is(err, fs.ErrNotExist):
 		// The database does not know the module: its own words say why.
 		return fmt.Errorf("verifying %s@%s: %s: %w", path, version, v.db.Name, err)

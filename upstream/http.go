@@ -17,9 +17,23 @@ import (
 	"github.com/gomirror/gomirror/internal/redact"
 )
 
-// maxMetadata bounds .info, .mod, list and @latest bodies; the go command
-// itself refuses larger go.mod files.
-const maxMetadata = 16 << 20
+// Limits on the answers read into memory. An answer over its limit is
+// refused as soon as its Content-Length announces it, or once the limit is
+// read past: no more than limit+1 bytes of it are ever buffered.
+const (
+	// MaxInfo bounds .info and @latest answers: the go command's, Origin
+	// included, are a few hundred bytes.
+	MaxInfo = 64 << 10
+	// maxList bounds @v/list answers: about 100,000 versions.
+	maxList = 4 << 20
+	// maxGoMod bounds .mod answers: the go command refuses larger go.mod
+	// files.
+	maxGoMod = 16 << 20
+	// maxSmall bounds what GetBytes reads, the checksum database's answers:
+	// a lookup record with its signed tree head, or a tile of at most 256
+	// hashes or records, a few KiB to a few hundred.
+	maxSmall = 1 << 20
+)
 
 // NewTransport returns the HTTP transport gomirror uses for upstreams: it
 // keeps connections alive and reuses them across requests and goroutines.
@@ -90,22 +104,22 @@ func (p *Proxy) String() string { return p.name }
 func (p *Proxy) URL() *url.URL { u := *p.base; return &u }
 
 func (p *Proxy) List(ctx context.Context, path string) ([]byte, error) {
-	b, err := p.getModule(ctx, path, "@v/list")
+	b, err := p.getModule(ctx, path, "@v/list", maxList)
 	return b, p.wrap("list", path, "", err)
 }
 
 func (p *Proxy) Latest(ctx context.Context, path string) ([]byte, error) {
-	b, err := p.getModule(ctx, path, "@latest")
+	b, err := p.getModule(ctx, path, "@latest", MaxInfo)
 	return b, p.wrap("latest", path, "", err)
 }
 
 func (p *Proxy) Info(ctx context.Context, path, query string) ([]byte, error) {
-	b, err := p.getVersion(ctx, path, query, ".info")
+	b, err := p.getVersion(ctx, path, query, ".info", MaxInfo)
 	return b, p.wrap("info", path, query, err)
 }
 
 func (p *Proxy) GoMod(ctx context.Context, path, version string) ([]byte, error) {
-	b, err := p.getVersion(ctx, path, version, ".mod")
+	b, err := p.getVersion(ctx, path, version, ".mod", maxGoMod)
 	return b, p.wrap("mod", path, version, err)
 }
 
@@ -160,19 +174,28 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
-// GetBytes is Get for small bodies.
+// GetBytes is Get for small bodies, such as the checksum database's
+// answers: a body over 1 MiB is refused, read no further than that.
 func (p *Proxy) GetBytes(ctx context.Context, rel string) ([]byte, error) {
+	return p.getBytes(ctx, rel, maxSmall)
+}
+
+// getBytes is Get for a body of at most limit bytes.
+func (p *Proxy) getBytes(ctx context.Context, rel string, limit int64) ([]byte, error) {
 	resp, err := p.Get(ctx, rel)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadata+1))
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("response of %d bytes, more than the %d allowed", resp.ContentLength, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxMetadata {
-		return nil, fmt.Errorf("response larger than %d bytes", maxMetadata)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("response larger than the %d bytes allowed", limit)
 	}
 	if resp.ContentLength >= 0 && int64(len(b)) != resp.ContentLength {
 		return nil, fmt.Errorf("truncated response: %d of %d bytes", len(b), resp.ContentLength)
@@ -180,20 +203,20 @@ func (p *Proxy) GetBytes(ctx context.Context, rel string) ([]byte, error) {
 	return b, nil
 }
 
-func (p *Proxy) getModule(ctx context.Context, path, file string) ([]byte, error) {
+func (p *Proxy) getModule(ctx context.Context, path, file string, limit int64) ([]byte, error) {
 	enc, err := module.EscapePath(path)
 	if err != nil {
 		return nil, err
 	}
-	return p.GetBytes(ctx, enc+"/"+file)
+	return p.getBytes(ctx, enc+"/"+file, limit)
 }
 
-func (p *Proxy) getVersion(ctx context.Context, path, version, ext string) ([]byte, error) {
+func (p *Proxy) getVersion(ctx context.Context, path, version, ext string, limit int64) ([]byte, error) {
 	rel, err := versionFile(path, version, ext)
 	if err != nil {
 		return nil, err
 	}
-	return p.GetBytes(ctx, rel)
+	return p.getBytes(ctx, rel, limit)
 }
 
 func (p *Proxy) wrap(op, path, version string, err error) error {

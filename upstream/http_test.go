@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,7 +122,7 @@ func TestProxyEscapesPathsOnTheWire(t *testing.T) {
 }
 
 func TestGetBytesRefusesBadBodies(t *testing.T) {
-	big := strings.Repeat("x", maxMetadata+1)
+	big := strings.Repeat("x", maxSmall+1)
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -149,27 +151,27 @@ func TestGetBytesRefusesBadBodies(t *testing.T) {
 			"unexpected EOF", 0,
 		},
 		{
-			"chunked body over the metadata limit",
+			"chunked body over the limit",
 			func(w http.ResponseWriter, r *http.Request) {
 				w.(http.Flusher).Flush() // no Content-Length: chunked
 				io.WriteString(w, big)
 			},
-			fmt.Sprintf("larger than %d bytes", maxMetadata), 0,
+			fmt.Sprintf("larger than the %d bytes allowed", maxSmall), 0,
 		},
 		{
-			"announced body over the metadata limit",
+			"announced body over the limit",
 			func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", fmt.Sprint(len(big)))
 				io.WriteString(w, big)
 			},
-			fmt.Sprintf("larger than %d bytes", maxMetadata), 0,
+			fmt.Sprintf("more than the %d allowed", maxSmall), 0,
 		},
 		{
 			"body exactly at the limit is accepted",
 			func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, big[:maxMetadata])
+				io.WriteString(w, big[:maxSmall])
 			},
-			"", maxMetadata,
+			"", maxSmall,
 		},
 		{
 			"complete small body is accepted",
@@ -424,5 +426,74 @@ func TestZipsUseTheirOwnConnections(t *testing.T) {
 	}
 	if zip == info {
 		t.Errorf("the zip shared the metadata connection %s", zip)
+	}
+}
+
+// TestSmallAnswersAreReadWithinTheirLimits has an upstream stream junk
+// without end (announced or chunked) to each of the Fetcher's small reads
+// and to GetBytes: each is refused, saying what was too large, and stops
+// reading near its limit rather than buffering the whole answer. Answers at
+// their limit are accepted.
+func TestSmallAnswersAreReadWithinTheirLimits(t *testing.T) {
+	const stream = 256 << 20 // far more than any limit, and than socket buffers
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		limit int
+		call  func(p *Proxy) ([]byte, error)
+	}{
+		{".info", MaxInfo, func(p *Proxy) ([]byte, error) { return p.Info(ctx, "example.com/x", "v1.0.0") }},
+		{"@latest", MaxInfo, func(p *Proxy) ([]byte, error) { return p.Latest(ctx, "example.com/x") }},
+		{"list", maxList, func(p *Proxy) ([]byte, error) { return p.List(ctx, "example.com/x") }},
+		{".mod", maxGoMod, func(p *Proxy) ([]byte, error) { return p.GoMod(ctx, "example.com/x", "v1.0.0") }},
+		{"checksum database (GetBytes)", maxSmall, func(p *Proxy) ([]byte, error) {
+			return p.GetBytes(ctx, "sumdb/sum.example.test/lookup/example.com/x@v1.0.0")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, announced := range []bool{false, true} {
+				var written atomic.Int64
+				done := make(chan struct{})
+				s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					defer close(done)
+					if announced {
+						w.Header().Set("Content-Length", fmt.Sprint(stream))
+					}
+					chunk := bytes.Repeat([]byte(`{"Junk":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`), 1024)
+					for written.Load() < stream {
+						n, err := w.Write(chunk)
+						written.Add(int64(n))
+						if err != nil {
+							return // the client hung up
+						}
+					}
+				}))
+				p := newTestProxy(t, s.URL)
+				b, err := tc.call(p)
+				if err == nil {
+					t.Fatalf("announced=%v: %d bytes accepted", announced, len(b))
+				}
+				want := fmt.Sprintf("more than the %d allowed", tc.limit)
+				if !announced {
+					want = fmt.Sprintf("larger than the %d bytes allowed", tc.limit)
+				}
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("announced=%v: error %q does not say %q", announced, err, want)
+				}
+				<-done // the handler ends when the client hangs up
+				s.Close()
+				if n := written.Load(); n >= stream/2 {
+					t.Errorf("announced=%v: the upstream wrote %d bytes before the client stopped reading; limit %d", announced, n, tc.limit)
+				}
+			}
+			// An answer of exactly the limit is read whole.
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write(bytes.Repeat([]byte("x"), tc.limit))
+			}))
+			defer s.Close()
+			if b, err := tc.call(newTestProxy(t, s.URL)); err != nil || len(b) != tc.limit {
+				t.Errorf("answer at the limit: %d bytes, %v", len(b), err)
+			}
+		})
 	}
 }

@@ -523,11 +523,14 @@ func (r *runner) compare(ctx context.Context, key, modPath, file, got string, ch
 			return skipped, "", ctx.Err()
 		case errors.As(err, &mm):
 			return corrupt, fmt.Sprintf("checksum mismatch: the stored %s hashes to %s, the checksum database says %s", file, mm.Got, mm.Want), nil
-		case sumdb.IsUnavailable(err):
+		case sumdb.IsUnavailable(err), errors.As(err, new(*sumdb.OfflineError)):
 			// What was recorded after verification at store time still
 			// tells a changed artifact.
 			if rec, found, _ := r.recorded(ctx, key); found && rec != got {
 				return corrupt, fmt.Sprintf("checksum mismatch: the stored %s hashes to %s, recorded when it was stored: %s (checksum database unreachable)", file, got, rec), nil
+			}
+			if oe := new(sumdb.OfflineError); errors.As(err, &oe) {
+				return unverifiable, "checksum database unreachable: " + oe.Error(), nil // the upstream is off
 			}
 			var ue *sumdb.UnavailableError
 			for errors.As(err, &ue) {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -54,10 +55,11 @@ type Server struct {
 	data   *content // shared by an origin and its mirrors
 	origin *Server  // the server this one mirrors; nil for New
 
-	mu   sync.Mutex     // guards what follows: this server's own state
-	hits map[string]int // by request path
-	log  []string
-	hook func(w http.ResponseWriter, r *http.Request) bool
+	mu    sync.Mutex     // guards what follows: this server's own state
+	hits  map[string]int // by request path
+	log   []string
+	conns int // connections accepted
+	hook  func(w http.ResponseWriter, r *http.Request) bool
 
 	faults faultState // see faults.go
 }
@@ -136,7 +138,15 @@ func (s *Server) Origin() *Server {
 // start listens on a loopback port and stops the server at the end of t.
 func (s *Server) start(t testing.TB) {
 	s.hits = map[string]int{}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
+	s.ts.Start()
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
 	// Runs before Close: requests held by a fault end first.
@@ -159,6 +169,15 @@ func (s *Server) Hits(p string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hits[p]
+}
+
+// Conns returns how many connections the server has accepted, to its
+// module proxy and its checksum database alike, whether or not a request
+// followed.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
 }
 
 // Requests returns every request path received, in order.
@@ -389,7 +408,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	s.data.mu.Unlock()
 	switch ext {
 	case ".info":
-		json.NewEncoder(w).Encode(map[string]any{"Version": m.Version, "Time": m.Time})
+		w.Write(m.info())
 	case ".mod":
 		w.Write(mod)
 	case ".zip":
@@ -408,7 +427,17 @@ func (s *Server) serveLatest(w http.ResponseWriter, escPath string) {
 		return
 	}
 	m := s.Module(modPath, vs[len(vs)-1])
-	json.NewEncoder(w).Encode(map[string]any{"Version": m.Version, "Time": m.Time})
+	w.Write(m.info())
+}
+
+// info is m's .info (and @latest) answer, encoded as the go command
+// encodes it: fields in the order of its RevInfo, no newline.
+func (m *Module) info() []byte {
+	b, _ := json.Marshal(struct {
+		Version string
+		Time    time.Time
+	}{m.Version, m.Time})
+	return b
 }
 
 // versions returns the known versions of modPath in semver order.
