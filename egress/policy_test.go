@@ -8,99 +8,10 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 )
-
-// resolverFunc is a Resolver made of a function.
-type resolverFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
-
-func (f resolverFunc) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
-	return f(ctx, network, host)
-}
-
-// hosts resolves the names in m (to loopback addresses only: a broken
-// policy must not be able to connect anywhere else) and nothing else.
-func hosts(m map[string]string) Resolver {
-	return resolverFunc(func(_ context.Context, _, host string) ([]netip.Addr, error) {
-		var out []netip.Addr
-		for _, s := range strings.Split(m[host], ",") {
-			if s != "" {
-				out = append(out, netip.MustParseAddr(s))
-			}
-		}
-		if len(out) == 0 {
-			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-		}
-		return out, nil
-	})
-}
-
-// target is a loopback listener that counts the connections it accepts
-// and closes them.
-type target struct {
-	ln   net.Listener
-	port string
-	wg   sync.WaitGroup
-
-	mu        sync.Mutex
-	cond      *sync.Cond
-	n         int64           // connections accepted, sentinels included
-	sentinels int64           // connections count made itself
-	seen      map[string]bool // remote addresses accepted
-}
-
-func listen(t *testing.T, addr string) *target {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg := &target{ln: ln, seen: map[string]bool{}}
-	tg.cond = sync.NewCond(&tg.mu)
-	_, tg.port, _ = net.SplitHostPort(ln.Addr().String())
-	tg.wg.Add(1)
-	go func() {
-		defer tg.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tg.mu.Lock()
-			tg.n++
-			tg.seen[c.RemoteAddr().String()] = true
-			tg.cond.Broadcast()
-			tg.mu.Unlock()
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); tg.wg.Wait() })
-	return tg
-}
-
-// count returns how many connections reached the target so far. A
-// connection whose handshake completed before count was called is counted
-// even if the accept loop had not seen it yet: count connects itself and
-// waits until the loop has accepted that connection, which is queued after
-// every earlier one.
-func (tg *target) count() int64 {
-	c, err := net.Dial("tcp", tg.ln.Addr().String())
-	if err != nil {
-		panic(err)
-	}
-	defer c.Close()
-	me := c.LocalAddr().String()
-	tg.mu.Lock()
-	defer tg.mu.Unlock()
-	tg.sentinels++
-	for !tg.seen[me] {
-		tg.cond.Wait()
-	}
-	return tg.n - tg.sentinels
-}
 
 func TestCheck(t *testing.T) {
 	allowing := &Policy{Allow: mustNetworks(t, "10.0.0.0/8, 127.0.0.2, fd00:ec2::/32, 169.254.169.254")}
