@@ -23,6 +23,7 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/coord"
+	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
@@ -84,7 +85,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		coordinator = redisCoordinator{r}
 		closeRedis = r.Close
 	}
-	client := &http.Client{Transport: upstream.NewTransport()}
+	allow, err := egress.ParseNetworks(cfg.DirectAllowNetworks)
+	if err != nil {
+		return nil, &config.Error{Key: "direct-allow-networks", Source: cfg.DirectAllowNetworks, Err: err}
+	}
+	policy := &egress.Policy{Allow: allow}
+	client := upstreamClient(cfg, policy)
 	direct, err := upstream.NewDirect(cfg.DirectDir, cfg.DirectProcs)
 	if err != nil {
 		return nil, &config.Error{Key: "direct-dir", Source: cfg.DirectDir, Err: err}
