@@ -310,7 +310,7 @@ func (p *Policy) checkDialled(address string) error {
 }
 
 // DialContext connects to addr ("host:port") like net.Dialer.DialContext,
-// for networks tcp, tcp4 and tcp6. It resolves the host with p.Resolver,
+// for networks tcp, tcp4 and tcp6, within the Dialer's Timeout. It resolves the host with p.Resolver,
 // checks every address, and tries only the allowed ones, in the resolver's
 // order, by address: the name is not resolved again. The socket's
 // destination is checked once more just before it connects. If no address
@@ -326,16 +326,16 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := p.allowedAddrs(ctx, network, host)
-	if err != nil {
-		return nil, err
-	}
 	d := p.dialer()
 	if d.Timeout > 0 {
-		// One budget for all addresses, as net.Dialer has.
+		// One budget for resolving and all addresses, as net.Dialer has.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
+	}
+	addrs, err := p.allowedAddrs(ctx, network, host)
+	if err != nil {
+		return nil, err
 	}
 	var firstErr error
 	for _, a := range addrs {

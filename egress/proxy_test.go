@@ -172,18 +172,30 @@ func TestProxyConnectDenied(t *testing.T) {
 func tlsServer(t *testing.T, h http.Handler) (*httptest.Server, *counter, *testcert.Cert) {
 	t.Helper()
 	cert := testcert.New(t)
+	ts, cnt := tlsServerOn(t, nil, h, cert)
+	return ts, cnt, cert
+}
+
+// tlsServerOn starts an HTTPS server with cert on ln (nil: a free port of
+// 127.0.0.1) and counts its connections.
+func tlsServerOn(t *testing.T, ln net.Listener, h http.Handler, cert *testcert.Cert) (*httptest.Server, *counter) {
+	t.Helper()
 	kp, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewUnstartedServer(h)
+	if ln != nil {
+		ts.Listener.Close()
+		ts.Listener = ln
+	}
 	cnt := newCounter(ts.Listener)
 	ts.Listener = cnt
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{kp}}
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0) // count's own connections fail the handshake
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	return ts, cnt, cert
+	return ts, cnt
 }
 
 func TestProxyConnectAllowed(t *testing.T) {
@@ -523,5 +535,19 @@ func TestProxyClose(t *testing.T) {
 	}
 	if err := x.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestProxyResolveTimeout: a name server that never answers costs at most
+// the dial timeout, then 504.
+func TestProxyResolveTimeout(t *testing.T) {
+	x := startProxy(t, &Policy{Resolver: resolverFunc(func(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})}, ProxyOptions{DialTimeout: 100 * time.Millisecond})
+	resp, _, c := connect(t, x, "slow.test:443", auth(t, x)) // the test's timeout catches a hang
+	c.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("CONNECT to a name that never resolves: %d; want 504", resp.StatusCode)
 	}
 }

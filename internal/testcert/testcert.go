@@ -19,14 +19,16 @@ import (
 	"time"
 )
 
-// Cert is a self-signed certificate for 127.0.0.1, ::1 and localhost.
+// Cert is a self-signed certificate for 127.0.0.1, ::1 and localhost (and
+// the names given to New).
 type Cert struct {
 	CertFile, KeyFile string         // PEM files; CertFile is also the CA to trust
 	Pool              *x509.CertPool // a pool holding the certificate
 }
 
-// New writes a fresh certificate and key into a temporary directory.
-func New(t testing.TB) *Cert {
+// New writes a fresh certificate and key into a temporary directory. The
+// certificate is also valid for the extra DNS names given.
+func New(t testing.TB, names ...string) *Cert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -42,7 +44,7 @@ func New(t testing.TB) *Cert {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
+		DNSNames:              append([]string{"localhost"}, names...),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
