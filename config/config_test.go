@@ -485,3 +485,20 @@ func TestPrivateDefaultsToGoEnv(t *testing.T) {
 		t.Errorf("private = %q, want the flag's", cfg.Private)
 	}
 }
+
+func TestDirectAllowNetworks(t *testing.T) {
+	cfg, err := load(t, sources(t, "direct-allow-networks: 10.20.0.0/16, 192.168.1.5 fd00:1::/48\n", nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DirectAllowNetworks != "10.20.0.0/16, 192.168.1.5 fd00:1::/48" {
+		t.Errorf("direct-allow-networks = %q", cfg.DirectAllowNetworks)
+	}
+	cfg, err = load(t, sources(t, "", nil, "--direct-allow-networks=127.0.0.0/8"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DirectAllowNetworks != "127.0.0.0/8" {
+		t.Errorf("from a flag: %q", cfg.DirectAllowNetworks)
+	}
+}

@@ -338,8 +338,18 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, err
 	}
 	var firstErr error
-	for _, a := range addrs {
-		c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+	for i, a := range addrs {
+		// As net.Dialer does, each address gets a share of what is left
+		// (at least 2s), so that one unreachable address does not use up
+		// the whole budget.
+		actx := ctx
+		if dl, ok := ctx.Deadline(); ok && len(addrs)-i > 1 {
+			share := max(time.Until(dl)/time.Duration(len(addrs)-i), 2*time.Second)
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, share)
+			defer cancel()
+		}
+		c, err := d.DialContext(actx, network, net.JoinHostPort(a.String(), port))
 		if err == nil {
 			return c, nil
 		}
