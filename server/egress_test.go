@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // countedServer is an HTTP server on 127.0.0.1 that counts the connections
@@ -125,5 +126,32 @@ func TestUpstreamRedirectsFollowAddressRules(t *testing.T) {
 	}
 	if n := internal.connections(t); n == 0 {
 		t.Error("redirect to an allowed network made no connection")
+	}
+}
+
+func TestTrustedHostPorts(t *testing.T) {
+	_, vkey, err := note.GenerateKey(nil, "sum.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Serve{
+		Upstream: "https://u:p@Mirror.Corp.Example|grp, http://10.1.2.3:8080/base,direct,file:///srv/mirror,off",
+		SumDB:    vkey + " https://sumdb.corp.example:8443",
+		UpstreamGroups: []config.UpstreamGroup{
+			{Name: "grp", Mirrors: []string{"https://[fd00::5]/", "http://mirror-b.corp.example"}},
+		},
+	}
+	got := strings.Join(trustedHostPorts(cfg), " ")
+	want := "Mirror.Corp.Example:443 10.1.2.3:8080 [fd00::5]:443 mirror-b.corp.example:80 sumdb.corp.example:8443"
+	if got != want {
+		t.Errorf("trusted = %s; want %s", got, want)
+	}
+
+	t.Setenv("HTTPS_PROXY", "proxy.corp.example:3128")
+	t.Setenv("HTTP_PROXY", "https://proxy2.corp.example")
+	t.Setenv("https_proxy", "")
+	t.Setenv("http_proxy", "")
+	if got := strings.Join(envProxyHostPorts(), " "); got != "proxy.corp.example:3128 proxy2.corp.example:443" {
+		t.Errorf("environment proxies = %s", got)
 	}
 }
