@@ -83,7 +83,7 @@ func (e *DeniedError) Error() string {
 		what = "is"
 	}
 	article := "a"
-	if strings.ContainsRune("aeiou", rune(e.Class[0])) {
+	if e.Class != "" && strings.ContainsRune("aeiou", rune(e.Class[0])) {
 		article = "an"
 	}
 	return fmt.Sprintf("%s %s %s %s address, which gomirror does not connect to unless direct-allow-networks lists it",
