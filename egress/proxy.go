@@ -139,7 +139,7 @@ func NewProxy(p *Policy, opts ProxyOptions) (*Proxy, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	x.srv = &http.Server{
-		Handler:           x,
+		Handler:           http.HandlerFunc(x.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -230,7 +230,7 @@ func (x *Proxy) untrack(cs ...net.Conn) {
 	}
 }
 
-func (x *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (x *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !x.enter() {
 		http.Error(w, "egress proxy closing", http.StatusServiceUnavailable)
 		return
