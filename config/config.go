@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomirror/gomirror/egress"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
@@ -52,6 +53,8 @@ type Serve struct {
 	DirectProcs        int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches, in each of the two sandboxes (public modules, private modules)"`
 	DirectQueueTimeout time.Duration `name:"direct-queue-timeout" help:"how long a direct fetch waits for a free go command slot before the client gets 503 with Retry-After"`
 	ListTTL            time.Duration `name:"list-ttl" help:"how long list and @latest answers fetched directly from version control are reused before asking again"`
+
+	DirectAllowNetworks string `name:"direct-allow-networks" help:"networks that public direct fetches and upstream redirects may reach although they are loopback, private, link-local or otherwise internal: CIDRs or addresses separated by commas (default none)"`
 
 	Private string `name:"private" help:"private module path patterns, GOPRIVATE syntax, matched ignoring case: fetched only directly from version control, never named to an upstream proxy or the checksum database (default: go env GOPRIVATE, whatever else is set; \"\" for none)"`
 	NoProxy string `name:"noproxy" help:"more patterns fetched only directly from version control, GONOPROXY syntax (added to private)"`
@@ -575,6 +578,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.ListTTL < 0 {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))
+	}
+	if _, err := egress.ParseNetworks(c.DirectAllowNetworks); err != nil {
+		return bad("direct-allow-networks", err)
 	}
 	for _, p := range []struct{ key, v string }{{"private", c.Private}, {"noproxy", c.NoProxy}, {"nosumdb", c.NoSumDB}} {
 		if _, err := modpattern.Parse(p.v); err != nil {

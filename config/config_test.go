@@ -215,6 +215,10 @@ func TestInvalidSettings(t *testing.T) {
 		{"bad private pattern", "", nil, []string{"--private=corp.example/[x"}, "private", "flag --private", "bad pattern"},
 		{"auth rules with auth off", "auth-rules:\n  - {modules: corp.example, tokens: [ci]}\n", nil, nil, "auth-rules", "file", "no effect"},
 		{"negative list-ttl", "", nil, []string{"--list-ttl=-1s"}, "list-ttl", "flag --list-ttl", "negative"},
+		{"direct-allow-networks with a host name", "direct-allow-networks: 10.0.0.0/8, git.corp.example\n", nil, nil,
+			"direct-allow-networks", "file", "not an IP address"},
+		{"direct-allow-networks with host bits", "", map[string]string{"GOMIRROR_DIRECT_ALLOW_NETWORKS": "10.1.2.3/8"}, nil,
+			"direct-allow-networks", "env GOMIRROR_DIRECT_ALLOW_NETWORKS", "did you mean 10.0.0.0/8"},
 		{"unknown storage", "storage: nfs\n", nil, nil, "storage", "file", "want fs or s3"},
 		{"s3 without an endpoint", "storage: s3\ns3-bucket: b\n", nil, nil, "s3-endpoint", "default", "required with storage s3"},
 		{"s3 without a bucket", "storage: s3\ns3-endpoint: minio.lan:9000\n", nil, nil, "s3-bucket", "default", "required with storage s3"},
@@ -520,4 +524,21 @@ func TestPrivateDefaultsToGoEnv(t *testing.T) {
 			t.Errorf("LoadServe = %v; want a config.Error for private that mentions GOPRIVATE", err)
 		}
 	})
+}
+
+func TestDirectAllowNetworks(t *testing.T) {
+	cfg, err := load(t, sources(t, "direct-allow-networks: 10.20.0.0/16, 192.168.1.5 fd00:1::/48\n", nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DirectAllowNetworks != "10.20.0.0/16, 192.168.1.5 fd00:1::/48" {
+		t.Errorf("direct-allow-networks = %q", cfg.DirectAllowNetworks)
+	}
+	cfg, err = load(t, sources(t, "", nil, "--direct-allow-networks=127.0.0.0/8"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DirectAllowNetworks != "127.0.0.0/8" {
+		t.Errorf("from a flag: %q", cfg.DirectAllowNetworks)
+	}
 }

@@ -294,7 +294,7 @@ func TestPublicDirectThroughTheEgressProxy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	g := newHTTPSGit(t, "127.0.0.35", "pub")
-	m := startMirrorEnv(t, []string{"SSL_CERT_FILE=" + g.cert.CertFile},
+	m := startMirrorEnv(t, []string{"SSL_CERT_FILE=" + g.cert.CertFile, "GIT_SSL_CAINFO=" + g.cert.CertFile},
 		"--upstream", "direct", "--sumdb", "off", "--storage-dir", t.TempDir(),
 		"--direct-dir", gitserver.TempDir(t), "--direct-allow-networks", g.ip+"/32")
 	project := t.TempDir()
@@ -322,7 +322,7 @@ func TestPrivateFetchesNotStarvedByStalledPublicOnes(t *testing.T) {
 	p := newPrivateRepo(t)
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	devToken := addToken(t, tokens, "dev")
-	m := startPrivateMirrorEnv(t, p, []string{"SSL_CERT_FILE=" + g.cert.CertFile}, fmt.Sprintf(`auth: private
+	m := startPrivateMirrorEnv(t, p, []string{"SSL_CERT_FILE=" + g.cert.CertFile, "GIT_SSL_CAINFO=" + g.cert.CertFile}, fmt.Sprintf(`auth: private
 tokens-file: %s
 direct-procs: 2
 direct-queue-timeout: 3s

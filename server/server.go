@@ -25,6 +25,7 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/coord"
+	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/modpattern"
@@ -51,6 +52,8 @@ type Server struct {
 	groups  []*upstream.Group // probed while serving
 	// closeRedis closes the coordinator's connections; nil without Redis.
 	closeRedis func() error
+	// egress is the public direct fetches' way out; nil without direct.
+	egress *egress.Proxy
 
 	// operator is the mux of the operator endpoints (edge.go); admin
 	// serves it on admin-listen (nil without).
@@ -67,10 +70,16 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			return nil, &config.Error{Key: "tls-cert", Source: cfg.TLSCert, Err: err}
 		}
 	}
-	var credDir string
+	var (
+		credDir  string
+		egressTo *egress.Proxy
+	)
 	defer func() {
 		if err != nil && credDir != "" {
 			os.RemoveAll(credDir)
+		}
+		if err != nil && egressTo != nil {
+			egressTo.Close()
 		}
 	}()
 	store, err := OpenStorage(cfg)
@@ -101,7 +110,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		coordinator = redisCoordinator{r}
 		closeRedis = r.Close
 	}
-	client := &http.Client{Transport: upstream.NewTransport()}
+	allow, err := egress.ParseNetworks(cfg.DirectAllowNetworks)
+	if err != nil {
+		return nil, &config.Error{Key: "direct-allow-networks", Source: cfg.DirectAllowNetworks, Err: err}
+	}
+	policy := &egress.Policy{Allow: allow}
+	client := upstreamClient(cfg, policy)
 	// Two sandboxes that share nothing: private modules are fetched with
 	// the VCS credentials and the operator's git configuration; public
 	// paths, which any client may name, without either.
@@ -119,6 +133,17 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	publicDirect.Isolated = true
 	// No anonymous client may hold more than half of the public pool.
 	publicDirect.Share = max(1, cfg.DirectProcs/2)
+	if usesDirect(cfg.Upstream) {
+		// The public sandbox reaches the network only through the egress
+		// proxy, which checks every destination after resolution. The go
+		// command does not proxy IP literals of loopback, so a module
+		// path naming one is checked before any go command runs.
+		if egressTo, err = egress.NewProxy(policy, egress.ProxyOptions{Logger: log}); err != nil {
+			return nil, err
+		}
+		publicDirect.Env = egressTo.Env()
+		publicDirect.CheckHost = hostChecker(policy)
+	}
 	// The credential files live outside storage (which may be served as a
 	// file:// tree) in a 0700 directory of gomirror's own, emptied now (a
 	// killed server leaves them behind) and removed by Serve.
@@ -216,7 +241,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 		},
 	})
-	s := &Server{cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis}
+	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis}
 	metrics.WatchMirrors(s.mirrorMetrics)
 
 	mux := http.NewServeMux()
@@ -530,6 +555,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
 	defer os.RemoveAll(s.credDir)
+	if s.egress != nil {
+		defer s.egress.Close() // after the fills, which use it
+	}
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}

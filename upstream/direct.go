@@ -101,7 +101,7 @@ var inheritedEnv = []string{
 // isolatedEnv is the part of gomirror's own environment an Isolated
 // sandbox sees: nothing that names a credential, a configuration or a
 // route.
-var isolatedEnv = []string{"PATH", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+var isolatedEnv = []string{"PATH", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"}
 
 // NewDirect returns a Direct fetcher keeping its sandbox in dir and running
 // at most maxProcs go processes at once.

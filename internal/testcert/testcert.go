@@ -25,11 +25,11 @@ type Cert struct {
 	Pool              *x509.CertPool // a pool holding the certificate
 }
 
-// New writes a fresh certificate for 127.0.0.1, ::1 and localhost and its
-// key into a temporary directory.
-func New(t testing.TB) *Cert {
+// New writes a fresh certificate for 127.0.0.1, ::1, localhost and the
+// extra DNS names given, and its key, into a temporary directory.
+func New(t testing.TB, names ...string) *Cert {
 	t.Helper()
-	return NewFor(t, "127.0.0.1", "::1", "localhost")
+	return NewFor(t, append([]string{"127.0.0.1", "::1", "localhost"}, names...)...)
 }
 
 // NewFor is New for the given hosts: IP addresses or DNS names.
