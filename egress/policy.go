@@ -29,8 +29,13 @@
 // http.ProxyFromEnvironment, however, which the go command uses for its own
 // ?go-get=1 meta tag requests, never uses a proxy for the host "localhost"
 // or for loopback IP literals (golang.org/x/net/http/httpproxy, useProxy):
-// the go command connects to those directly. Whoever runs the go command
-// must close that gap by other means; this package does not.
+// the go command connects to those directly. gomirror checks a module
+// path's host with Check before it runs the go command (upstream.Direct's
+// CheckHost), which covers the first request; a public host that
+// redirects its meta tag request to a loopback literal is not covered (the
+// go command then attempts a TLS handshake with that loopback port; it
+// sends no request unless the port presents a certificate valid for that
+// address).
 package egress
 
 import (
