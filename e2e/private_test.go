@@ -124,16 +124,7 @@ func (m *privateMirror) get(t *testing.T, path, user, password string) (int, htt
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	resp, err := m.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	return do(t, m.client, req)
 }
 
 // leaks returns the upstream requests that name the private module.

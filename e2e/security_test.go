@@ -115,7 +115,17 @@ func holdingListener(t *testing.T, ln net.Listener) {
 // getBody fetches url with client and returns the status and body.
 func getBody(t *testing.T, client *http.Client, url string) (int, http.Header, string) {
 	t.Helper()
-	resp, err := client.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, client, req)
+}
+
+// do sends req with client and returns the status, header and body.
+func do(t *testing.T, client *http.Client, req *http.Request) (int, http.Header, string) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,16 +247,13 @@ direct-allow-networks: 127.0.0.34/32
 	}
 
 	// The credentials still serve the token holder's private modules.
-	req, _ := http.NewRequest("GET", m.URL+"/"+escaped(t, p.path)+"/@v/v1.0.0.info", nil)
-	req.SetBasicAuth("dev", devToken)
-	resp, err := client.Do(req)
+	req, err := http.NewRequest("GET", m.URL+"/"+escaped(t, p.path)+"/@v/v1.0.0.info", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("the token holder's private .info = %d %q", resp.StatusCode, b)
+	req.SetBasicAuth("dev", devToken)
+	if code, _, body := do(t, client, req); code != http.StatusOK {
+		t.Errorf("the token holder's private .info = %d %q", code, body)
 	}
 }
 

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
@@ -29,43 +26,8 @@ type edgeServer struct {
 
 func startEdge(t *testing.T, up *fakeproxy.Server, edit func(*config.Serve)) *edgeServer {
 	t.Helper()
-	cfg := config.Defaults()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.StorageDir = t.TempDir()
-	cfg.DirectDir = t.TempDir()
-	cfg.Upstream = up.URL
-	cfg.SumDB = up.DBKey
-	cfg.FetchTimeout = 30 * time.Second
-	cfg.ShutdownTimeout = 10 * time.Second
-	if edit != nil {
-		edit(&cfg)
-	}
-	logs := &syncBuffer{}
-	srv, err := New(&cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{Server: srv, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
-		Dir: cfg.StorageDir, Logs: logs, cancel: cancel, done: make(chan error, 1)}
-	ready := make(chan struct{})
-	go func() { s.done <- srv.Serve(ctx, ln, func(net.Addr) { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-s.done:
-		t.Fatalf("Serve: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.stop(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	e := &edgeServer{testServer: s}
-	if a := srv.AdminAddr(); a != nil {
+	e := &edgeServer{testServer: start(t, up, edit)}
+	if a := e.AdminAddr(); a != nil {
 		e.AdminURL = "http://" + a.String()
 	}
 	return e

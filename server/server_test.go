@@ -99,7 +99,13 @@ func serve(t *testing.T, srv *Server, cfg *config.Serve, logs *syncBuffer) *test
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{Server: srv, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
 		Dir: cfg.StorageDir, Logs: logs, cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- srv.Serve(ctx, ln, nil) }()
+	ready := make(chan struct{})
+	go func() { s.done <- srv.Serve(ctx, ln, func(net.Addr) { close(ready) }) }()
+	select {
+	case <-ready: // every listener, admin-listen's too, is bound
+	case err := <-s.done:
+		t.Fatalf("Serve: %v", err)
+	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
