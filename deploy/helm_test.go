@@ -450,12 +450,16 @@ func checkDeployment(t *testing.T, d map[string]any, values map[string]any, rend
 	if str(c, "ports", "0", "containerPort") != portOf(t, str(values, "config", "listen")) {
 		t.Errorf("containerPort %s, but gomirror listens on %s", str(c, "ports", "0", "containerPort"), str(values, "config", "listen"))
 	}
+	adminPort := ""
+	if a := str(values, "config", "admin-listen"); a != "" {
+		adminPort = portOf(t, a)
+	}
 	for _, p := range listAt(c, "ports") {
-		if str(p, "name") == "metrics" && str(p, "containerPort") != portOf(t, str(values, "config", "admin-listen")) {
+		if str(p, "name") == "metrics" && str(p, "containerPort") != adminPort {
 			t.Errorf("container port metrics %s, but admin-listen is %s", str(p, "containerPort"), str(values, "config", "admin-listen"))
 		}
 	}
-	if a := str(d, "spec", "template", "metadata", "annotations", "prometheus.io/port"); a != "" && a != portOf(t, str(values, "config", "admin-listen")) {
+	if a := str(d, "spec", "template", "metadata", "annotations", "prometheus.io/port"); a != "" && a != adminPort {
 		t.Errorf("pod annotation prometheus.io/port %s, but the operator endpoints are on admin-listen %s", a, str(values, "config", "admin-listen"))
 	}
 	scheme := "HTTP"
@@ -618,10 +622,18 @@ func TestHelmRender(t *testing.T) {
 					svc = s
 				}
 			}
-			if svc == nil || metricsSvc == nil || len(byKind["Service"]) != 2 {
-				t.Fatalf("Services %v: want the main one and the metrics one", byKind["Service"])
+			if svc == nil {
+				t.Fatal("no main Service")
 			}
-			adminPort := portOf(t, str(values, "config", "admin-listen"))
+			if metricsSvc == nil || len(byKind["Service"]) != 2 {
+				t.Errorf("%d Services, metrics Service %v: want the main one and the metrics one", len(byKind["Service"]), metricsSvc != nil)
+			}
+			adminPort := ""
+			if a := str(values, "config", "admin-listen"); a == "" {
+				t.Error("config.admin-listen is empty: the operator endpoints share the clients' port")
+			} else {
+				adminPort = portOf(t, a)
+			}
 			for _, s := range byKind["Service"] {
 				selects("Service "+str(s, "metadata", "name"), mapAt(s, "spec", "selector"))
 				checkServicePorts(t, s, adminPort)
@@ -715,7 +727,7 @@ func TestHelmRender(t *testing.T) {
 
 			// The operator endpoints, with the server this config builds:
 			// every scraper the chart sets up gets in, with what it sends.
-			if portOf(t, cfg.AdminListen) != adminPort || config.LoopbackListen(cfg.AdminListen) {
+			if cfg.AdminListen == "" || portOf(t, cfg.AdminListen) != adminPort || config.LoopbackListen(cfg.AdminListen) {
 				t.Errorf("admin-listen %q: want the metrics port %s, not loopback", cfg.AdminListen, adminPort)
 			}
 			if smToken.secret != "" && smToken.value == "" {

@@ -81,11 +81,11 @@ func checkOperatorAccess(t *testing.T, where string, cfg *config.Serve, want ope
 	s, _ := offlineServer(t, cfg)
 	const peer = "192.0.2.10:40000" // not loopback, not a trusted proxy
 	scraped := s.Handler()
-	if want.adminOnly {
-		if cfg.AdminListen == "" || s.AdminHandler() == nil {
-			t.Errorf("%s: the operator endpoints should be on admin-listen, but admin-listen is %q", where, cfg.AdminListen)
-			return
-		}
+	switch {
+	case want.adminOnly && (cfg.AdminListen == "" || s.AdminHandler() == nil):
+		// Go on with listen, to show what its scraper gets there.
+		t.Errorf("%s: the operator endpoints should be on admin-listen, but admin-listen is %q", where, cfg.AdminListen)
+	case want.adminOnly:
 		scraped = s.AdminHandler()
 		for _, p := range []string{"/metrics", "/upstreams"} {
 			if code := get(s.Handler(), p, peer, bearer(want.token)...); code != http.StatusNotFound {
