@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -536,5 +538,175 @@ func checkNginx(t *testing.T, services map[string]any, replicas []string, port s
 	m := regexp.MustCompile(`:(\d+)(/\S*)`).FindStringSubmatch(hc)
 	if m == nil || m[1] != listen.args[0] || nginxFind(server.block, "location", "=", m[2]) == nil {
 		t.Errorf("nginx healthcheck %q does not ask a location of the server on port %s", hc, listen.args[0])
+	}
+}
+
+// envExample returns the settings of compose/env.example: the set ones, and
+// the commented-out ones ("#NAME=value").
+func envExample(t *testing.T) (set, commented map[string]string) {
+	t.Helper()
+	set, commented = map[string]string{}, map[string]string{}
+	for _, line := range strings.Split(string(readFile(t, filepath.Join("compose", "env.example"))), "\n") {
+		m := regexp.MustCompile(`^(#?)([A-Z][A-Z0-9_]*)=(.*)$`).FindStringSubmatch(line)
+		switch {
+		case m == nil:
+		case m[1] == "#":
+			commented[m[2]] = m[3]
+		default:
+			set[m[2]] = m[3]
+		}
+	}
+	return set, commented
+}
+
+// composeReplicaConfig loads the compose file with env and returns the
+// services and the gomirror configuration of every replica.
+func composeReplicaConfig(t *testing.T, env map[string]string) (map[string]any, map[string]*config.Serve) {
+	t.Helper()
+	c, err := loadCompose(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := mapAt(c, "services")
+	cfgs := map[string]*config.Serve{}
+	for name, s := range services {
+		svc, _ := s.(map[string]any)
+		if !isGomirror(svc) {
+			continue
+		}
+		e := map[string]string{}
+		for k, v := range composeMap(svc["environment"]) {
+			e[k] = fmt.Sprint(v)
+		}
+		cfg, err := loadServe("", e)
+		if err != nil {
+			t.Fatalf("service %s: gomirror refuses its environment: %v", name, err)
+		}
+		cfgs[name] = cfg
+	}
+	if len(cfgs) < 2 {
+		t.Fatalf("%d gomirror services", len(cfgs))
+	}
+	return services, cfgs
+}
+
+// TestComposeOperatorEndpoints checks the compose example against the
+// servers its configuration builds: the operator endpoints are on each
+// replica's admin-listen, anonymous on its loopback by default, 404 on the
+// port nginx proxies to (so never reachable through nginx), reachable
+// the way the compose file's header says (docker compose exec ... curl);
+// with the override env.example documents for a Prometheus on the compose
+// network, anonymous on the network but on a port no service publishes.
+func TestComposeOperatorEndpoints(t *testing.T) {
+	header := string(readFile(t, filepath.Join("compose", "docker-compose.yml")))
+	doc := regexp.MustCompile(`docker compose exec (\S+) curl -fsS http://(\S+)/metrics`).FindStringSubmatch(header)
+	if doc == nil {
+		t.Error("docker-compose.yml does not say how to read /metrics (docker compose exec SERVICE curl -fsS http://ADDR/metrics)")
+	}
+	services, cfgs := composeReplicaConfig(t, composeEnv)
+	if doc != nil && cfgs[doc[1]] == nil {
+		t.Errorf("docker-compose.yml reads /metrics in service %s, which is not a gomirror replica", doc[1])
+	}
+	for name, cfg := range cfgs {
+		if doc != nil && cfg.AdminListen != doc[2] {
+			t.Errorf("service %s: admin-listen %q, but the compose file reads /metrics at %s", name, cfg.AdminListen, doc[2])
+		}
+		if !config.LoopbackListen(cfg.AdminListen) {
+			t.Errorf("service %s: admin-listen %q is not loopback by default", name, cfg.AdminListen)
+		}
+		checkOperatorAccess(t, "service "+name, cfg, operatorAccess{adminOnly: true})
+	}
+
+	_, commented := envExample(t)
+	override := maps.Clone(composeEnv)
+	for _, k := range []string{"GOMIRROR_ADMIN_LISTEN", "GOMIRROR_ADMIN_AUTH"} {
+		v, ok := commented[k]
+		if !ok {
+			t.Errorf("env.example does not document %s for scraping from the compose network", k)
+			continue
+		}
+		override[k] = v
+	}
+	services, cfgs = composeReplicaConfig(t, override)
+	for name, cfg := range cfgs {
+		if config.LoopbackListen(cfg.AdminListen) {
+			t.Errorf("service %s with env.example's scraping override: admin-listen %q is still loopback", name, cfg.AdminListen)
+		}
+		checkOperatorAccess(t, "service "+name+" (env.example's scraping override)", cfg, operatorAccess{adminOnly: true})
+		port := portOf(t, cfg.AdminListen)
+		for other, s := range services {
+			for _, p := range stringList(mapAt(services, other)["ports"]) {
+				if strings.HasSuffix(p, ":"+port) && (other == name || isGomirror(s.(map[string]any))) {
+					t.Errorf("service %s publishes %s: the anonymous admin port %s of the replicas must stay on the compose network", other, p, port)
+				}
+			}
+		}
+		if len(stringList(mapAt(services, name)["ports"])) > 0 {
+			t.Errorf("service %s publishes ports %v: clients must come through nginx", name, mapAt(services, name)["ports"])
+		}
+	}
+}
+
+// TestComposeTrustedProxies checks that the replicas believe nginx's
+// X-Forwarded-For and nobody else's, with the servers their configuration
+// builds: nginx has a fixed address in the compose network's subnet, it is
+// the replicas' trusted-proxies, a request through nginx is logged with the
+// client's address, and one from the network's gateway (where the host's
+// own connections come from) cannot choose its address with
+// X-Forwarded-For. Also with the MIRROR_SUBNET and NGINX_ADDRESS that
+// env.example suggests changing together.
+func TestComposeTrustedProxies(t *testing.T) {
+	_, commented := envExample(t)
+	overridden := maps.Clone(composeEnv)
+	for _, k := range []string{"MIRROR_SUBNET", "NGINX_ADDRESS"} {
+		if _, ok := commented[k]; !ok {
+			t.Errorf("env.example does not document %s", k)
+		}
+	}
+	// Another subnet, to see that both follow the variables.
+	overridden["MIRROR_SUBNET"], overridden["NGINX_ADDRESS"] = "10.77.5.0/24", "10.77.5.20"
+	for _, env := range []map[string]string{composeEnv, overridden} {
+		c, err := loadCompose(t, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		services, cfgs := composeReplicaConfig(t, env)
+		// Without a fixed subnet and address, what Docker would likely
+		// assign, so that the requests below still show what happens.
+		subnet, nginxAddr := netip.MustParsePrefix("172.18.0.0/16"), netip.MustParseAddr("172.18.0.5")
+		if subnets := listAt(c, "networks", "default", "ipam", "config"); len(subnets) != 1 {
+			t.Errorf("networks.default.ipam.config %v: want one fixed subnet", subnets)
+		} else if subnet, err = netip.ParsePrefix(str(subnets[0], "subnet")); err != nil {
+			t.Fatalf("compose network subnet: %v", err)
+		}
+		if a, err := netip.ParseAddr(str(services, "nginx", "networks", "default", "ipv4_address")); err != nil {
+			t.Errorf("nginx has no fixed address on the default network: %v", err)
+		} else {
+			nginxAddr = a
+		}
+		gateway := subnet.Masked().Addr().Next() // Docker's default gateway
+		if !subnet.Contains(nginxAddr) || nginxAddr == gateway {
+			t.Errorf("nginx address %s: want an address of %s other than the gateway %s", nginxAddr, subnet, gateway)
+		}
+		for name, cfg := range cfgs {
+			if cfg.TrustedProxies != nginxAddr.String() {
+				t.Errorf("service %s: trusted-proxies %q, want nginx's address %s only", name, cfg.TrustedProxies, nginxAddr)
+			}
+			// nginx appends the address it got the request from.
+			if got := clientAddr(t, cfg, netip.AddrPortFrom(nginxAddr, 51000).String(), "203.0.113.5, 198.51.100.7"); got != "198.51.100.7" {
+				t.Errorf("service %s: a request through nginx for client 198.51.100.7 is logged as from %q", name, got)
+			}
+			if got := clientAddr(t, cfg, netip.AddrPortFrom(gateway, 51000).String(), "198.51.100.66"); got != gateway.String() {
+				t.Errorf("service %s: a request from the gateway %s that claims X-Forwarded-For 198.51.100.66 is logged as from %q", name, gateway, got)
+			}
+		}
+	}
+	conf, err := parseNginx(string(readFile(t, filepath.Join("compose", "nginx.conf"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := nginxFind(nginxFind(nginxFind(conf, "http").block, "server").block, "location", "/")
+	if d := nginxFind(loc.block, "proxy_set_header", "X-Forwarded-For"); d == nil || d.args[1] != "$proxy_add_x_forwarded_for" {
+		t.Error("nginx.conf location /: X-Forwarded-For must be $proxy_add_x_forwarded_for (nginx appends the address it received the request from)")
 	}
 }

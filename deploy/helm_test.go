@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/config"
 )
 
 // helmVersion is the Helm release the tests build when no helm is in PATH.
@@ -35,6 +38,7 @@ var kinds = map[string]string{
 	"ServiceMonitor":          "monitoring.coreos.com/v1",
 	"Secret":                  "v1",
 	"ConfigMap":               "v1",
+	"NetworkPolicy":           "networking.k8s.io/v1",
 }
 
 const (
@@ -120,7 +124,7 @@ func chartConfig(t *testing.T, values map[string]any) []byte {
 // loadChartConfig loads a gomirror config file as a pod would see it: paths
 // under /etc/gomirror/secret/ point at files (the chart's Secret), and env
 // holds the environment Secret.
-func loadChartConfig(t *testing.T, cfgYAML []byte, files map[string][]byte, env map[string]string) error {
+func loadChartConfig(t *testing.T, cfgYAML []byte, files map[string][]byte, env map[string]string) (*config.Serve, error) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, b := range files {
@@ -130,7 +134,7 @@ func loadChartConfig(t *testing.T, cfgYAML []byte, files map[string][]byte, env 
 	}
 	var cfg map[string]any
 	if err := yaml.Unmarshal(cfgYAML, &cfg); err != nil {
-		return err
+		return nil, err
 	}
 	for k, v := range cfg {
 		if s, ok := v.(string); ok && strings.HasPrefix(s, secretFileDir+"/") {
@@ -152,8 +156,7 @@ func loadChartConfig(t *testing.T, cfgYAML []byte, files map[string][]byte, env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = loadServe(writeTemp(t, "gomirror.yaml", b), env)
-	return err
+	return loadServe(writeTemp(t, "gomirror.yaml", b), env)
 }
 
 // checkValues checks values.yaml against the binary and the image: config
@@ -163,11 +166,15 @@ func loadChartConfig(t *testing.T, cfgYAML []byte, files map[string][]byte, env 
 func checkValues(t *testing.T, values map[string]any) {
 	t.Helper()
 	checkSettingNames(t, "values.yaml config", sortedKeys(mapAt(values, "config")))
-	if err := loadChartConfig(t, chartConfig(t, values), nil, nil); err != nil {
+	cfg, err := loadChartConfig(t, chartConfig(t, values), nil, nil)
+	if err != nil {
 		t.Errorf("gomirror refuses the chart's default config: %v", err)
 	}
 	if p := portOf(t, str(values, "config", "listen")); p != str(values, "service", "targetPort") {
 		t.Errorf("config.listen port %s != service.targetPort %s", p, str(values, "service", "targetPort"))
+	}
+	if cfg != nil {
+		checkChartOperatorDefaults(t, cfg, values)
 	}
 	grace, _ := path(values, "terminationGracePeriodSeconds")
 	sleep, _ := path(values, "preStopSleepSeconds")
@@ -244,11 +251,81 @@ func TestHelmChart(t *testing.T) {
 		docs = append(docs, ds...)
 	}
 	checkKinds(t, docs, slices.Sorted(maps.Keys(kinds)), false)
+	var services int
 	for _, d := range docs {
-		if str(d, "kind") == "Deployment" {
+		switch str(d, "kind") {
+		case "Deployment":
 			checkDeployment(t, d, values, false)
+		case "Service":
+			services++
+			checkServicePorts(t, d, "")
 		}
 	}
+	if services != 2 {
+		t.Errorf("%d Service templates, want 2 (the main one and the metrics one)", services)
+	}
+}
+
+// isMetricsService reports whether a Service is the chart's metrics
+// Service (label app.kubernetes.io/component: metrics).
+func isMetricsService(svc map[string]any) bool {
+	return str(svc, "metadata", "labels", "app.kubernetes.io/component") == "metrics"
+}
+
+// checkServicePorts checks a Service's ports: the main Service exposes the
+// container port http only, the metrics Service the container port metrics
+// only. adminPort, if known, is a port number the main Service must not
+// use either.
+func checkServicePorts(t *testing.T, svc map[string]any, adminPort string) {
+	t.Helper()
+	want := "http"
+	if isMetricsService(svc) {
+		want = "metrics"
+	}
+	ports := listAt(svc, "spec", "ports")
+	if len(ports) == 0 {
+		t.Errorf("Service %s has no ports", str(svc, "metadata", "name"))
+	}
+	for _, p := range ports {
+		if tp := str(p, "targetPort"); tp != want || str(p, "name") != want {
+			t.Errorf("Service %s: port %v, want only the container port %s", str(svc, "metadata", "name"), p, want)
+		}
+		if !isMetricsService(svc) && adminPort != "" && (str(p, "port") == adminPort || str(p, "targetPort") == adminPort) {
+			t.Errorf("the main Service %s exposes the admin-listen port %s", str(svc, "metadata", "name"), adminPort)
+		}
+	}
+	if want == "metrics" && str(svc, "spec", "type") != "ClusterIP" {
+		t.Errorf("metrics Service type %q, want ClusterIP", str(svc, "spec", "type"))
+	}
+}
+
+// checkChartOperatorDefaults checks the chart's default configuration with
+// the server it builds: the operator endpoints are on admin-listen, on
+// another port than listen, need an admin token there (secure by default:
+// a pod IP is not loopback), and the recipe in values.yaml (a tokens file
+// with an admin token from gomirror token add --role admin) lets a scraper
+// in. The pod annotations, whose scrapers send no token, are off.
+func checkChartOperatorDefaults(t *testing.T, cfg *config.Serve, values map[string]any) {
+	t.Helper()
+	if cfg.AdminListen == "" || portOf(t, cfg.AdminListen) == portOf(t, cfg.Listen) {
+		t.Errorf("values.yaml: admin-listen %q, want a port of its own (listen %s)", cfg.AdminListen, cfg.Listen)
+	}
+	if config.LoopbackListen(cfg.AdminListen) {
+		t.Errorf("values.yaml: admin-listen %q is loopback: Prometheus cannot scrape it", cfg.AdminListen)
+	}
+	if anonymous, _ := cfg.AdminAnonymous(); anonymous {
+		t.Errorf("values.yaml: the operator endpoints are anonymous on %s by default", cfg.AdminListen)
+	}
+	if v, _ := path(values, "metrics", "podAnnotations"); v == true {
+		t.Error("values.yaml: metrics.podAnnotations is on by default, but annotation-based scrapers send no admin token")
+	}
+	withToken := *cfg
+	withToken.TokensFile = filepath.Join(t.TempDir(), "tokens.json")
+	token, err := auth.NewTokens(withToken.TokensFile).AddRole("prometheus", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOperatorAccess(t, "values.yaml with an admin token", &withToken, operatorAccess{adminOnly: true, token: token})
 }
 
 // checkKinds checks that docs are exactly of the wanted kinds (each at
@@ -334,6 +411,9 @@ func checkDeployment(t *testing.T, d map[string]any, values map[string]any, rend
 	for _, p := range listAt(c, "ports") {
 		ports[str(p, "name")] = true
 	}
+	if !ports["metrics"] {
+		t.Error("the container has no port named metrics (config.admin-listen)")
+	}
 	for probe, want := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProbe": "/healthz"} {
 		if got := str(c, probe, "httpGet", "path"); got != want {
 			t.Errorf("%s path %q, want %s", probe, got, want)
@@ -369,6 +449,18 @@ func checkDeployment(t *testing.T, d map[string]any, values map[string]any, rend
 	}
 	if str(c, "ports", "0", "containerPort") != portOf(t, str(values, "config", "listen")) {
 		t.Errorf("containerPort %s, but gomirror listens on %s", str(c, "ports", "0", "containerPort"), str(values, "config", "listen"))
+	}
+	adminPort := ""
+	if a := str(values, "config", "admin-listen"); a != "" {
+		adminPort = portOf(t, a)
+	}
+	for _, p := range listAt(c, "ports") {
+		if str(p, "name") == "metrics" && str(p, "containerPort") != adminPort {
+			t.Errorf("container port metrics %s, but admin-listen is %s", str(p, "containerPort"), str(values, "config", "admin-listen"))
+		}
+	}
+	if a := str(d, "spec", "template", "metadata", "annotations", "prometheus.io/port"); a != "" && a != adminPort {
+		t.Errorf("pod annotation prometheus.io/port %s, but the operator endpoints are on admin-listen %s", a, str(values, "config", "admin-listen"))
 	}
 	scheme := "HTTP"
 	if str(values, "config", "tls-cert") != "" {
@@ -437,6 +529,17 @@ func helmBinary(t *testing.T) string {
 // helm runs a helm command with its home directories in a temp dir.
 func helm(t *testing.T, args ...string) []byte {
 	t.Helper()
+	out, err := helmErr(t, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// helmErr is helm, returning the error and, when there is one, the output
+// followed by stderr.
+func helmErr(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(helmBinary(t), args...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
@@ -444,9 +547,9 @@ func helm(t *testing.T, args ...string) []byte {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("helm %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+		return append(out, stderr.String()...), err
 	}
-	return out
+	return out, nil
 }
 
 // TestHelmRender lints and renders the chart with Helm, with the default
@@ -467,6 +570,7 @@ func TestHelmRender(t *testing.T) {
 	}{
 		{"defaults", "", []string{"Deployment", "Service", "PodDisruptionBudget", "Secret", "ConfigMap"}},
 		{"full", filepath.Join("ci", "full-values.yaml"), slices.Sorted(maps.Keys(kinds))},
+		{"open-metrics", filepath.Join("ci", "open-metrics-values.yaml"), []string{"Deployment", "Service", "PodDisruptionBudget", "Secret", "ConfigMap", "ServiceMonitor", "NetworkPolicy"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -510,10 +614,29 @@ func TestHelmRender(t *testing.T) {
 				}
 			}
 			selects("Deployment", mapAt(deploy, "spec", "selector", "matchLabels"))
-			svc := byKind["Service"][0]
-			selects("Service", mapAt(svc, "spec", "selector"))
-			if str(svc, "spec", "ports", "0", "targetPort") != "http" {
-				t.Errorf("Service targetPort %q, want the container port http", str(svc, "spec", "ports", "0", "targetPort"))
+			var svc, metricsSvc map[string]any
+			for _, s := range byKind["Service"] {
+				if isMetricsService(s) {
+					metricsSvc = s
+				} else {
+					svc = s
+				}
+			}
+			if svc == nil {
+				t.Fatal("no main Service")
+			}
+			if metricsSvc == nil || len(byKind["Service"]) != 2 {
+				t.Errorf("%d Services, metrics Service %v: want the main one and the metrics one", len(byKind["Service"]), metricsSvc != nil)
+			}
+			adminPort := ""
+			if a := str(values, "config", "admin-listen"); a == "" {
+				t.Error("config.admin-listen is empty: the operator endpoints share the clients' port")
+			} else {
+				adminPort = portOf(t, a)
+			}
+			for _, s := range byKind["Service"] {
+				selects("Service "+str(s, "metadata", "name"), mapAt(s, "spec", "selector"))
+				checkServicePorts(t, s, adminPort)
 			}
 			for _, pdb := range byKind["PodDisruptionBudget"] {
 				selects("PodDisruptionBudget", mapAt(pdb, "spec", "selector", "matchLabels"))
@@ -523,15 +646,28 @@ func TestHelmRender(t *testing.T) {
 					t.Errorf("HPA scales %v, not the Deployment", mapAt(hpa, "spec", "scaleTargetRef"))
 				}
 			}
-			for _, sm := range byKind["ServiceMonitor"] {
-				for k, v := range mapAt(sm, "spec", "selector", "matchLabels") {
-					if mapAt(svc, "metadata", "labels")[k] != v {
-						t.Errorf("ServiceMonitor selects %s=%v, the Service has %v", k, v, mapAt(svc, "metadata", "labels")[k])
+			labelsMatch := func(sel, labels map[string]any) bool {
+				for k, v := range sel {
+					if labels[k] != v {
+						return false
 					}
 				}
-				if str(sm, "spec", "endpoints", "0", "port") != str(svc, "spec", "ports", "0", "name") || str(sm, "spec", "endpoints", "0", "path") != "/metrics" {
-					t.Errorf("ServiceMonitor endpoint %v does not scrape the Service's port at /metrics", listAt(sm, "spec", "endpoints"))
+				return true
+			}
+			for _, sm := range byKind["ServiceMonitor"] {
+				sel := mapAt(sm, "spec", "selector", "matchLabels")
+				if !labelsMatch(sel, mapAt(metricsSvc, "metadata", "labels")) {
+					t.Errorf("ServiceMonitor selects %v, not the metrics Service (labels %v)", sel, mapAt(metricsSvc, "metadata", "labels"))
 				}
+				if labelsMatch(sel, mapAt(svc, "metadata", "labels")) {
+					t.Errorf("ServiceMonitor selects %v, which selects the main Service too", sel)
+				}
+				if len(listAt(sm, "spec", "endpoints")) != 1 || str(sm, "spec", "endpoints", "0", "port") != str(metricsSvc, "spec", "ports", "0", "name") || str(sm, "spec", "endpoints", "0", "path") != "/metrics" {
+					t.Errorf("ServiceMonitor endpoints %v: want the metrics Service's port at /metrics", listAt(sm, "spec", "endpoints"))
+				}
+			}
+			for _, np := range byKind["NetworkPolicy"] {
+				checkNetworkPolicy(t, np, podLabels)
 			}
 
 			// The Secrets and the config.
@@ -545,6 +681,15 @@ func TestHelmRender(t *testing.T) {
 				}
 			}
 			envSecret := str(pod, "containers", "0", "envFrom", "0", "secretRef", "name")
+			var smToken struct{ secret, key, value string }
+			for _, sm := range byKind["ServiceMonitor"] {
+				if a := mapAt(sm, "spec", "endpoints", "0", "authorization"); a != nil {
+					if str(a, "type") != "Bearer" {
+						t.Errorf("ServiceMonitor authorization type %q, want Bearer", str(a, "type"))
+					}
+					smToken.secret, smToken.key = str(a, "credentials", "name"), str(a, "credentials", "key")
+				}
+			}
 			for _, s := range byKind["Secret"] {
 				for k, v := range mapAt(s, "data") {
 					b, err := base64.StdEncoding.DecodeString(fmt.Sprint(v))
@@ -552,6 +697,10 @@ func TestHelmRender(t *testing.T) {
 						t.Errorf("Secret %s key %s: %v", str(s, "metadata", "name"), k, err)
 					}
 					switch str(s, "metadata", "name") {
+					case smToken.secret:
+						if k == smToken.key {
+							smToken.value = string(b)
+						}
 					case filesSecret:
 						files[k] = b
 					case envSecret:
@@ -571,8 +720,24 @@ func TestHelmRender(t *testing.T) {
 			cfgYAML := []byte(str(cm, "data", "gomirror.yaml"))
 			keys, _ := yamlKeys(t, cfgYAML)
 			checkSettingNames(t, "ConfigMap gomirror.yaml", keys)
-			if err := loadChartConfig(t, cfgYAML, files, env); err != nil {
-				t.Errorf("gomirror refuses the rendered config: %v\n%s", err, cfgYAML)
+			cfg, err := loadChartConfig(t, cfgYAML, files, env)
+			if err != nil {
+				t.Fatalf("gomirror refuses the rendered config: %v\n%s", err, cfgYAML)
+			}
+
+			// The operator endpoints, with the server this config builds:
+			// every scraper the chart sets up gets in, with what it sends.
+			if cfg.AdminListen == "" || portOf(t, cfg.AdminListen) != adminPort || config.LoopbackListen(cfg.AdminListen) {
+				t.Errorf("admin-listen %q: want the metrics port %s, not loopback", cfg.AdminListen, adminPort)
+			}
+			if smToken.secret != "" && smToken.value == "" {
+				t.Errorf("the ServiceMonitor sends the token in Secret %s key %s, which the chart does not render", smToken.secret, smToken.key)
+			}
+			if len(byKind["ServiceMonitor"]) > 0 {
+				checkOperatorAccess(t, "ServiceMonitor", cfg, operatorAccess{adminOnly: true, token: smToken.value})
+			}
+			if str(deploy, "spec", "template", "metadata", "annotations", "prometheus.io/scrape") == "true" {
+				checkOperatorAccess(t, "prometheus.io pod annotations", cfg, operatorAccess{adminOnly: true})
 			}
 			if want := chartConfig(t, values); !yamlEqual(t, cfgYAML, want) {
 				t.Errorf("rendered gomirror.yaml:\n%s\nwant (values.config without empty values):\n%s", cfgYAML, want)
@@ -610,4 +775,72 @@ func yamlEqual(t *testing.T, a, b []byte) bool {
 		t.Fatalf("yamlEqual: %v %v", err1, err2)
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// checkNetworkPolicy checks the chart's NetworkPolicy: it selects the pods,
+// isolates their ingress, lets clients reach the port http, and lets only
+// named peers reach the port metrics (a rule for it without from would let
+// everyone in).
+func checkNetworkPolicy(t *testing.T, np map[string]any, podLabels map[string]any) {
+	t.Helper()
+	for k, v := range mapAt(np, "spec", "podSelector", "matchLabels") {
+		if podLabels[k] != v {
+			t.Errorf("NetworkPolicy selects %s=%v, the pods have %v", k, v, podLabels[k])
+		}
+	}
+	if !slices.Contains(stringList(mapAt(np, "spec")["policyTypes"]), "Ingress") {
+		t.Error("NetworkPolicy does not restrict Ingress")
+	}
+	var httpOpen, metricsRestricted bool
+	for _, r := range listAt(np, "spec", "ingress") {
+		for _, p := range listAt(r, "ports") {
+			switch str(p, "port") {
+			case "http":
+				httpOpen = httpOpen || len(listAt(r, "from")) == 0
+			case "metrics":
+				if len(listAt(r, "from")) == 0 {
+					t.Errorf("NetworkPolicy rule %v lets everyone reach the metrics port", r)
+				} else {
+					metricsRestricted = true
+				}
+			default:
+				t.Errorf("NetworkPolicy rule %v opens port %v", r, str(p, "port"))
+			}
+		}
+		if len(listAt(r, "ports")) == 0 {
+			t.Errorf("NetworkPolicy rule %v opens every port", r)
+		}
+	}
+	if !httpOpen || !metricsRestricted {
+		t.Errorf("NetworkPolicy ingress %v: want the http port open and the metrics port open to named peers only", listAt(np, "spec", "ingress"))
+	}
+}
+
+// TestHelmRenderRefuses checks that the chart refuses values with which
+// scraping cannot work or the metrics port would be open to everyone,
+// with a message that says what to set.
+func TestHelmRenderRefuses(t *testing.T) {
+	helmBinary(t)
+	cases := []struct {
+		name, values, want string
+	}{
+		{"ServiceMonitor without a token", "metrics: {serviceMonitor: {enabled: true}}", "metrics.adminToken"},
+		{"ServiceMonitor token without a tokens file", "metrics: {serviceMonitor: {enabled: true}, adminToken: {value: gm_x}}", "config.tokens-file"},
+		{"NetworkPolicy open to all", "metrics: {networkPolicy: {enabled: true}}", "metrics.networkPolicy.from"},
+		{"loopback admin-listen", "config: {admin-listen: 127.0.0.1:3001, admin-auth: \"off\"}\nmetrics: {podAnnotations: true}", "loopback"},
+		{"no admin-listen", "config: {admin-listen: \"\", admin-auth: \"off\"}\nmetrics: {serviceMonitor: {enabled: true}}", "admin-listen is empty"},
+		{"bare off", "config: {admin-auth: off}", "in quotes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeTemp(t, "values.yaml", []byte(tc.values))
+			out, err := helmErr(t, "template", "rel", chartDir, "--api-versions", "monitoring.coreos.com/v1", "--values", file)
+			if err == nil {
+				t.Fatalf("helm template with %s: no error, want one naming %q\n%s", tc.values, tc.want, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("helm template with %s: %s\nwant a message naming %q", tc.values, out, tc.want)
+			}
+		})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
 )
 
@@ -191,6 +192,35 @@ func TestSystemdUnit(t *testing.T) {
 	if def := config.Defaults().ShutdownTimeout; stop <= def {
 		t.Errorf("TimeoutStopSec=%v is not above the default shutdown-timeout %v", stop, def)
 	}
+
+	// Scraping: on this host, from the loopback admin-listen the example
+	// names, without a token; from another host, with the commented-out
+	// admin-listen and admin-auth and an admin token.
+	if m := regexp.MustCompile(`scrapes\s+http://(\S+)/metrics`).FindSubmatch(src); m == nil || string(m[1]) != cfg.AdminListen {
+		t.Errorf("%s: admin-listen %q, but the comment that says where a local Prometheus scrapes /metrics says %q", cfgPath, cfg.AdminListen, m)
+	}
+	if !config.LoopbackListen(cfg.AdminListen) {
+		t.Errorf("%s: admin-listen %q is not loopback", cfgPath, cfg.AdminListen)
+	}
+	checkOperatorAccess(t, cfgPath, cfg, operatorAccess{adminOnly: true})
+	remote := *cfg
+	for _, m := range regexp.MustCompile(`(?m)^#(admin-listen|admin-auth): (\S+)$`).FindAllSubmatch(src, -1) {
+		switch string(m[1]) {
+		case "admin-listen":
+			remote.AdminListen = string(m[2])
+		case "admin-auth":
+			remote.AdminAuth = string(m[2])
+		}
+	}
+	if remote.AdminListen == cfg.AdminListen || config.LoopbackListen(remote.AdminListen) {
+		t.Errorf("%s: no commented-out admin-listen for a Prometheus on another host", cfgPath)
+	}
+	remote.TokensFile = filepath.Join(t.TempDir(), "tokens.json")
+	token, err := auth.NewTokens(remote.TokensFile).AddRole("prometheus", auth.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOperatorAccess(t, cfgPath+" (for a remote Prometheus)", &remote, operatorAccess{adminOnly: true, token: token})
 }
 
 // TestSystemdAnalyze runs systemd-analyze verify (and security, for an
