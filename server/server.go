@@ -17,7 +17,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
@@ -46,6 +49,8 @@ type Server struct {
 	groups  []*upstream.Group // probed while serving
 	// closeRedis closes the coordinator's connections; nil without Redis.
 	closeRedis func() error
+	readyOnce  sync.Once
+	ready      *readiness // /readyz's storage probe, shared and reused briefly
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -212,7 +217,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		})
 	}
 	mux.Handle("/", authn.Wrap(recordClient(ph), proxy.ModuleOf))
-	s.handler = s.accessLog(mux)
+	s.ready = newReadiness(readyTTL, s.probeStorage)
+	writeTimeout := cfg.WriteTimeout
+	if writeTimeout <= 0 {
+		writeTimeout = config.Defaults().WriteTimeout
+	}
+	s.handler = withWriteDeadline(s.accessLog(mux), writeTimeout)
 	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", chain.String(), "sumdb", cfg.SumDB,
 		"private", noProxy, "nosumdb", noSumDB, "vcs_credentials", len(cfg.VCSCredentials))
 	return s, nil
@@ -402,22 +412,33 @@ func negativeTTL(d time.Duration) time.Duration {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// readyz answers /readyz: whether storage takes writes. The probe (an
+// fsynced write) runs at most once per readyTTL, shared by concurrent
+// requests, so that a flood of requests is not a flood of writes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	obs.RequestFrom(r.Context()).Kind = "health"
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	const probe = ".gomirror/readyz"
-	err := storage.PutBytes(ctx, s.store, probe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
-	if err == nil {
-		err = s.store.Delete(ctx, probe)
-	}
-	if err != nil {
+	s.readyOnce.Do(func() {
+		if s.ready == nil {
+			s.ready = newReadiness(readyTTL, s.probeStorage)
+		}
+	})
+	if err := s.ready.check(r.Context()); err != nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "storage not writable: %v\n", err)
 		return
 	}
 	io.WriteString(w, "ready\n")
+}
+
+// probeStorage writes and deletes a small object in storage.
+func (s *Server) probeStorage(ctx context.Context) error {
+	const probe = ".gomirror/readyz"
+	err := storage.PutBytes(ctx, s.store, probe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	if err == nil {
+		err = s.store.Delete(ctx, probe)
+	}
+	return err
 }
 
 // Run serves on cfg.Listen until ctx is cancelled, then stops accepting,
@@ -439,10 +460,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}
+	// Every connection is bounded in number (max-conns) and in how long it
+	// can hold its place without progress: request headers within
+	// ReadHeaderTimeout, the whole request (gomirror takes no bodies)
+	// within ReadTimeout, idle keep-alive within IdleTimeout, and responses
+	// by the per-chunk write deadline of withWriteDeadline (HTTP/2: also
+	// WriteByteTimeout for the connection).
+	maxConns, writeTimeout := s.cfg.MaxConns, s.cfg.WriteTimeout
+	if maxConns <= 0 {
+		maxConns = config.Defaults().MaxConns
+	}
+	if writeTimeout <= 0 {
+		writeTimeout = config.Defaults().WriteTimeout
+	}
+	ln = netutil.LimitListener(ln, maxConns)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		HTTP2:             &http.HTTP2Config{WriteByteTimeout: writeTimeout},
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// writeChunk is the most a response writes between two extensions of its
+// write deadline: a client that takes in less than this in write-timeout is
+// cut off.
+const writeChunk = 64 << 10
+
+// withWriteDeadline cuts off responses whose client stops reading. Before
+// every chunk of at most writeChunk bytes, the response's write deadline is
+// set to timeout from now (http.ResponseController.SetWriteDeadline), so a
+// slow client that keeps reading gets the whole body however long it takes,
+// and one that takes in nothing for timeout loses its connection (HTTP/1) or
+// stream (HTTP/2), and with it what the response held. Files still go out
+// with sendfile on HTTP/1: ReadFrom hands the connection one
+// *io.LimitedReader over the same *os.File per chunk.
+func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout}
+		next.ServeHTTP(dw, r)
+		// HTTP/1 writes the buffered end of the response (or all of a
+		// response without a body) after the handler returns.
+		dw.extend()
+	})
+}
+
+// deadlineWriter extends the write deadline before each chunk it writes.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// extend moves the write deadline to timeout from now. A ResponseWriter
+// that cannot (a test recorder) has no connection to protect.
+func (w *deadlineWriter) extend() { w.rc.SetWriteDeadline(time.Now().Add(w.timeout)) }
+
+func (w *deadlineWriter) WriteHeader(code int) {
+	w.extend() // the handler may have taken long to get here (a fill)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		w.extend()
+		return w.ResponseWriter.Write(p)
+	}
+	var n int
+	for len(p) > 0 {
+		c := min(len(p), writeChunk)
+		w.extend()
+		m, err := w.ResponseWriter.Write(p[:c])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[c:]
+	}
+	return n, nil
+}
+
+// ReadFrom copies r in chunks of writeChunk, extending the deadline before
+// each. If r is an *io.LimitedReader (as http.ServeContent passes), each
+// chunk is an *io.LimitedReader over its R, so that an *os.File under it
+// still reaches the connection's sendfile.
+func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok { // HTTP/2
+		return io.Copy(writerOnly{w}, r)
+	}
+	src, remaining := r, int64(-1) // -1: until EOF
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		src, remaining = lr.R, lr.N
+	}
+	var total int64
+	for remaining != 0 {
+		want := int64(writeChunk)
+		if remaining > 0 {
+			want = min(want, remaining)
+		}
+		w.extend()
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: want})
+		total += n
+		if limited {
+			remaining -= n
+			lr.N = remaining
+		}
+		if err != nil || n < want {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writerOnly hides a writer's ReadFrom, so that io.Copy uses its Write.
+type writerOnly struct{ io.Writer }
+
+// readyTTL is how long a /readyz answer is reused.
+const readyTTL = time.Second
+
+// readiness runs a probe at most once per ttl, however many callers ask:
+// concurrent callers share one run, and its result is reused for ttl.
+type readiness struct {
+	probe func(ctx context.Context) error
+	ttl   time.Duration
+	now   func() time.Time
+
+	flight singleflight.Group
+	mu     sync.Mutex
+	at     time.Time // when err was found; zero: never
+	err    error
+}
+
+func newReadiness(ttl time.Duration, probe func(ctx context.Context) error) *readiness {
+	return &readiness{probe: probe, ttl: ttl, now: time.Now}
+}
+
+// check returns the probe's result, run anew if the last one is older than
+// ttl. The probe runs detached from ctx, bounded by 5s, so that a caller
+// that goes away does not fail the others; check returns ctx.Err() if ctx
+// ends first.
+func (r *readiness) check(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.at.IsZero() && r.now().Sub(r.at) < r.ttl {
+		err := r.err
+		r.mu.Unlock()
+		return err
+	}
+	r.mu.Unlock()
+	ch := r.flight.DoChan("probe", func() (any, error) {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := r.probe(pctx)
+		r.mu.Lock()
+		r.at, r.err = r.now(), err
+		r.mu.Unlock()
+		return nil, err
+	})
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
