@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -26,6 +29,9 @@ const writeChunk = 64 << 10
 func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout}
+		if r.ProtoMajor == 1 {
+			dw.raw = rawConn(r.Context())
+		}
 		next.ServeHTTP(dw, r)
 		// HTTP/1 writes the buffered end of the response (or all of a
 		// response without a body) after the handler returns.
@@ -38,6 +44,36 @@ type deadlineWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	// raw is the HTTP/1 connection's socket, if known (withConn): ReadFrom
+	// waits for it to take data before it copies.
+	raw syscall.RawConn
+}
+
+// connKey is the context key of the request's net.Conn.
+type connKey struct{}
+
+// withConn is an http.Server.ConnContext that makes each connection's
+// net.Conn known to withWriteDeadline.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// rawConn returns the socket of the connection ctx belongs to (under TLS,
+// the socket under it), or nil.
+func rawConn(ctx context.Context) syscall.RawConn {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // extend moves the write deadline to timeout from now. A ResponseWriter
@@ -71,7 +107,10 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 // ReadFrom copies r in chunks of writeChunk, extending the deadline before
 // each. If r is an *io.LimitedReader (as http.ServeContent passes), each
 // chunk is an *io.LimitedReader over its R, so that an *os.File under it
-// still reaches the connection's sendfile.
+// still reaches the connection's sendfile. On HTTP/1 each chunk first waits
+// for the socket to take data and is no bigger than what it can take, so
+// that a stalled client's response waits without holding net/http's copy
+// buffer (32 KiB, taken for every ReadFrom even when it ends in sendfile).
 func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok { // HTTP/2
@@ -89,6 +128,13 @@ func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 			want = min(want, remaining)
 		}
 		w.extend()
+		if w.raw != nil {
+			space, err := waitSendSpace(w.raw)
+			if err != nil {
+				return total, err
+			}
+			want = min(want, int64(space))
+		}
 		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: want})
 		total += n
 		if limited {
@@ -154,4 +200,68 @@ func (r *readiness) check(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// capListener accepts at most n connections at once: Accept waits while n
+// are open, and the others wait in the kernel's listen queue. It is
+// x/net/netutil.LimitListener, except that a TCP connection stays a
+// *net.TCPConn underneath (embedded, so its ReadFrom and SyscallConn stay
+// visible): net/http sends files with sendfile only through the
+// connection's ReadFrom, which LimitListener's wrapper hides.
+type capListener struct {
+	net.Listener
+	sem       chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newCapListener(l net.Listener, n int) *capListener {
+	return &capListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	release := sync.OnceFunc(func() { <-l.sem })
+	if tc, ok := c.(*net.TCPConn); ok {
+		return &cappedTCPConn{TCPConn: tc, release: release}, nil
+	}
+	return &cappedConn{Conn: c, release: release}, nil
+}
+
+func (l *capListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// cappedTCPConn gives its place back when closed.
+type cappedTCPConn struct {
+	*net.TCPConn
+	release func()
+}
+
+func (c *cappedTCPConn) Close() error {
+	err := c.TCPConn.Close()
+	c.release()
+	return err
+}
+
+// cappedConn is cappedTCPConn for other connections.
+type cappedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *cappedConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
 }

@@ -346,3 +346,29 @@ func TestReadyzBurstWritesOnce(t *testing.T) {
 		t.Errorf("after readyTTL: %d storage writes, want 2", n)
 	}
 }
+
+// The connection cap keeps what sendfile needs: net/http sends a file with
+// sendfile only through the connection's io.ReaderFrom (which
+// x/net/netutil.LimitListener's wrapper hides), and withWriteDeadline waits
+// for the socket through syscall.Conn.
+func TestCapListenerKeepsSendfile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := newCapListener(ln, 1)
+	defer cl.Close()
+	client := dialRcvBuf(t, ln.Addr().String(), 64<<10)
+	defer client.Close()
+	c, err := cl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(io.ReaderFrom); !ok {
+		t.Errorf("accepted %T: no io.ReaderFrom, so no sendfile", c)
+	}
+	if rawConn(context.WithValue(context.Background(), connKey{}, c)) == nil {
+		t.Errorf("accepted %T: no syscall.Conn", c)
+	}
+}

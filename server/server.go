@@ -20,8 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
@@ -460,7 +458,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}
-	// Every connection is bounded in number (max-conns) and in how long it
+	// Every connection is bounded in number (max-conns, capListener) and in how long it
 	// can hold its place without progress: request headers within
 	// ReadHeaderTimeout, the whole request (gomirror takes no bodies)
 	// within ReadTimeout, idle keep-alive within IdleTimeout, and responses
@@ -473,13 +471,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if writeTimeout <= 0 {
 		writeTimeout = config.Defaults().WriteTimeout
 	}
-	ln = netutil.LimitListener(ln, maxConns)
+	ln = newCapListener(ln, maxConns)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		HTTP2:             &http.HTTP2Config{WriteByteTimeout: writeTimeout},
+		ConnContext:       withConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
