@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +17,7 @@ import (
 )
 
 const (
-	stallConns   = 1000     // BenchmarkStalledReaders: connections that stall
+	stallConns   = 1000     // BenchmarkStalledReaders: connections that stall (GOMIRROR_STALL_CONNS overrides)
 	stallModSize = 15 << 20 // bytes of the go.mod they ask for
 	stallRounds  = 3        // alternating rounds of each side
 	stallWindow  = 3 * time.Second
@@ -29,7 +30,11 @@ const (
 // ordinary cached .info requests from another client during the stall, as
 // a ratio to the same requests without it (alternating rounds).
 func BenchmarkStalledReaders(b *testing.B) {
-	raiseFileLimit(b, stallConns+200)
+	conns := stallConns
+	if v, err := strconv.Atoi(os.Getenv("GOMIRROR_STALL_CONNS")); err == nil && v > 0 && v <= 4000 {
+		conns = v
+	}
+	raiseFileLimit(b, uint64(conns)+200)
 	tmp := workDir(b)
 	store := filepath.Join(tmp, "storage")
 	const bigKey = "example.com/bench/bigmod/@v/v1.0.0.mod"
@@ -81,17 +86,17 @@ func BenchmarkStalledReaders(b *testing.B) {
 		}
 		sampler := sampleRSS(pid, 50*time.Millisecond)
 		t0 := time.Now()
-		conns := stall(b, addr, bigPath)
-		waiting := waitStalled(conns, 30*time.Second)
+		stalled := stall(b, addr, bigPath, conns)
+		waiting := waitStalled(stalled, 30*time.Second)
 		b.Logf("round %d: %d connections stalled on %s in %.2fs; %d of them have response bytes waiting unread",
-			i, len(conns), bigPath, time.Since(t0).Seconds(), waiting)
-		if waiting < len(conns) {
-			b.Errorf("round %d: only %d of %d stalled connections got a response started", i, waiting, len(conns))
+			i, len(stalled), bigPath, time.Since(t0).Seconds(), waiting)
+		if waiting < len(stalled) {
+			b.Errorf("round %d: only %d of %d stalled connections got a response started", i, waiting, len(stalled))
 		}
 		s := infoLoad(fmt.Sprintf("round %d during the stall", i))
 		stallP50, stallP99 = append(stallP50, ms(s.Percentile(0.5))), append(stallP99, ms(s.Percentile(0.99)))
 		peakKB, samples := sampler.stop(hwmReset)
-		for _, c := range conns {
+		for _, c := range stalled {
 			c.Close()
 		}
 		afterKB, _, _ := procMem(pid)
@@ -136,9 +141,9 @@ func writeStored(b *testing.B, store, key string, content []byte) {
 	}
 }
 
-// stall opens stallConns connections to addr with a small receive buffer,
-// sends a GET for path on each and reads nothing. The caller closes them.
-func stall(b *testing.B, addr, path string) []net.Conn {
+// stall opens n connections to addr with a small receive buffer, sends a
+// GET for path on each and reads nothing. The caller closes them.
+func stall(b *testing.B, addr, path string, n int) []net.Conn {
 	b.Helper()
 	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -150,8 +155,8 @@ func stall(b *testing.B, addr, path string) []net.Conn {
 		return serr
 	}}
 	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n")
-	conns := make([]net.Conn, 0, stallConns)
-	for range stallConns {
+	conns := make([]net.Conn, 0, n)
+	for range n {
 		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			for _, c := range conns {

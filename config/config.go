@@ -46,7 +46,7 @@ type Serve struct {
 	Prefetch        int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
 	NegativeTTL     time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
-	WriteTimeout    time.Duration `name:"write-timeout" help:"a response whose client takes in less than 64 KiB in this time is cut off (slow but moving clients are served)"`
+	WriteTimeout    time.Duration `name:"write-timeout" help:"a response whose connection accepts none of it for this long is cut off (slow clients that keep reading are served to the end)"`
 	MaxConns        int           `name:"max-conns" help:"most client connections open at once; more wait to be accepted"`
 	DirectDir       string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
 	DirectProcs     int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches"`

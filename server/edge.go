@@ -14,9 +14,12 @@ import (
 )
 
 // writeChunk is the most a response writes between two extensions of its
-// write deadline: a client that takes in less than this in write-timeout is
-// cut off.
-const writeChunk = 64 << 10
+// write deadline, unless the chunk is sized to the room in the socket
+// (up to maxRoomChunk): such a chunk is taken at once.
+const (
+	writeChunk   = 64 << 10
+	maxRoomChunk = 4 << 20
+)
 
 // withWriteDeadline cuts off responses whose client stops reading. Before
 // every chunk of at most writeChunk bytes, the response's write deadline is
@@ -124,6 +127,9 @@ func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
 	for remaining != 0 {
 		want := int64(writeChunk)
+		if w.raw != nil {
+			want = maxRoomChunk // cut to the room below
+		}
 		if remaining > 0 {
 			want = min(want, remaining)
 		}
