@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all six (about 15 minutes on 2 cores)
+#   bench/run.sh                  all seven (about 16 minutes on 2 cores)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
 #   bench/run.sh LoadWithFaults   the load run with faults (no network; about
 #                                 1.5 minutes; GOMIRROR_LOAD_SECONDS=10 for a
 #                                 quick try)
+#   bench/run.sh StalledReaders   1000 connections stalled on a 15 MiB .mod
+#                                 (no network; about 30 seconds)
 #
 # WarmDownload and ColdFill fetch testdata/bigproject from the upstream that
 # `go env GOPROXY` names first; everything else stays on 127.0.0.1.
