@@ -202,6 +202,10 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 		http.ServeContent(w, r, "", obj.ModTime, rs)
 		return
 	}
+	if etagListed(r.Header.Get("If-None-Match"), hdr.Get("ETag")) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	hdr.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
 	if !obj.ModTime.IsZero() {
 		hdr.Set("Last-Modified", obj.ModTime.UTC().Format(http.TimeFormat))
@@ -210,6 +214,18 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 		return
 	}
 	io.Copy(w, obj.Body)
+}
+
+// etagListed reports whether an If-None-Match header lists etag (or is
+// "*"), comparing weakly as RFC 9110 asks for If-None-Match.
+func etagListed(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t != "" && t == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, req *Request) {
