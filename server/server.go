@@ -458,12 +458,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}
-	// Every connection is bounded in number (max-conns, capListener) and in how long it
-	// can hold its place without progress: request headers within
-	// ReadHeaderTimeout, the whole request (gomirror takes no bodies)
-	// within ReadTimeout, idle keep-alive within IdleTimeout, and responses
-	// by the per-chunk write deadline of withWriteDeadline (HTTP/2: also
-	// WriteByteTimeout for the connection).
+	// Every connection is bounded in number (max-conns, capListener) and
+	// in how long it can hold its place without progress: request headers
+	// (and the TLS handshake) within ReadHeaderTimeout, the whole request
+	// (gomirror takes no bodies; a trickled one would otherwise hold the
+	// connection while net/http discards it) within ReadTimeout, idle
+	// keep-alive within IdleTimeout, and responses by the per-chunk write
+	// deadline of withWriteDeadline (HTTP/2: also WriteByteTimeout for the
+	// connection).
 	maxConns, writeTimeout := s.cfg.MaxConns, s.cfg.WriteTimeout
 	if maxConns <= 0 {
 		maxConns = config.Defaults().MaxConns
