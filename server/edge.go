@@ -22,8 +22,9 @@ const (
 )
 
 // withWriteDeadline cuts off responses whose client stops reading. Before
-// every chunk of at most writeChunk bytes, the response's write deadline is
-// set to timeout from now (http.ResponseController.SetWriteDeadline), so a
+// every chunk (at most writeChunk bytes, or on HTTP/1 what the socket has
+// room for, see ReadFrom), the response's write deadline is set to timeout
+// from now (http.ResponseController.SetWriteDeadline), so a
 // slow client that keeps reading gets the whole body however long it takes,
 // and one that takes in nothing for timeout loses its connection (HTTP/1) or
 // stream (HTTP/2), and with it what the response held. Files still go out
