@@ -13,6 +13,12 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
+// maxStreams is the most streams one HTTP/2 connection may have open:
+// each may hold a response stalled by flow control (a goroutine and about
+// 30 KB), so it multiplies what max-conns bounds. Go's default is 250; the
+// go command opens another connection when a server allows fewer.
+const maxStreams = 100
+
 // writeChunk is the most a response writes between two extensions of its
 // write deadline, unless the chunk is sized to the room in the socket
 // (up to maxRoomChunk): such a chunk is taken at once.
@@ -31,8 +37,9 @@ const (
 // with sendfile on HTTP/1: ReadFrom hands the connection one
 // *io.LimitedReader over the same *os.File per chunk.
 func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
+	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout}
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, bufs: bufs}
 		if r.ProtoMajor == 1 {
 			dw.raw = rawConn(r.Context())
 		}
@@ -51,6 +58,8 @@ type deadlineWriter struct {
 	// raw is the HTTP/1 connection's socket, if known (withConn): ReadFrom
 	// waits for it to take data before it copies.
 	raw syscall.RawConn
+	// bufs holds the copy buffers of HTTP/2 responses.
+	bufs *sync.Pool
 }
 
 // connKey is the context key of the request's net.Conn.
@@ -118,7 +127,11 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok { // HTTP/2
-		return io.Copy(writerOnly{w}, r)
+		// A stream stalled by flow control holds its copy buffer: keep it
+		// to one frame (16 KiB, the default maximum), not io.Copy's 32 KiB.
+		buf := w.bufs.Get().(*[]byte)
+		defer w.bufs.Put(buf)
+		return io.CopyBuffer(writerOnly{w}, r, *buf)
 	}
 	src, remaining := r, int64(-1) // -1: until EOF
 	lr, limited := r.(*io.LimitedReader)

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/testcert"
@@ -371,5 +375,85 @@ func TestCapListenerKeepsSendfile(t *testing.T) {
 	}
 	if rawConn(context.WithValue(context.Background(), connKey{}, c)) == nil {
 		t.Errorf("accepted %T: no syscall.Conn", c)
+	}
+}
+
+// Streams are HTTP/2's connections: a client that opens many on one
+// connection and grants no flow-control window (SETTINGS_INITIAL_WINDOW_SIZE
+// 0) gets every response started and none sent. Together they must cost
+// less than one copy of what they ask for, and each is reset after
+// write-timeout.
+func TestHTTP2ZeroWindowStreams(t *testing.T) {
+	const streams = 50
+	mod := bigMod(4 << 20)
+	cert := testcert.New(t)
+	s := startOffline(t, map[string][]byte{bigModKey: mod}, func(c *config.Serve) {
+		c.WriteTimeout = time.Second
+		c.TLSCert, c.TLSKey = cert.CertFile, cert.KeyFile
+	})
+	cfg := cert.ClientConfig()
+	cfg.NextProtos = []string{"h2"}
+	c, err := tls.Dial("tcp", s.Addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	headers, resets := make(chan uint32, streams), make(chan uint32, streams)
+	go func() {
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.HeadersFrame:
+				headers <- f.StreamID
+			case *http2.RSTStreamFrame:
+				resets <- f.StreamID
+			}
+		}
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for i := range streams {
+		hb.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", s.Addr}, {":path", bigModPath}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	timeout := time.After(20 * time.Second)
+	for range streams { // every response has started
+		select {
+		case <-headers:
+		case <-timeout:
+			t.Fatal("not every stream got its response headers")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	live := int64(after.HeapAlloc) - int64(before.HeapAlloc) + int64(after.StackInuse) - int64(before.StackInuse)
+	t.Logf("%d zero-window streams on a %d-byte go.mod: %d bytes more in use", streams, len(mod), live)
+	if live >= int64(len(mod)) {
+		t.Errorf("%d zero-window streams hold %d bytes, %.1f copies of the go.mod", streams, live, float64(live)/float64(len(mod)))
+	}
+	for range streams { // and write-timeout later, each is reset
+		select {
+		case <-resets:
+		case <-timeout:
+			t.Fatal("not every stalled stream was reset")
+		}
 	}
 }

@@ -479,9 +479,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		HTTP2:             &http.HTTP2Config{WriteByteTimeout: writeTimeout},
-		ConnContext:       withConn,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// HTTP/2 multiplies what one connection can hold by its streams.
+		HTTP2:       &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams},
+		ConnContext: withConn,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
