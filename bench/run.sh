@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all six (about 15 minutes on 2 cores)
+#   bench/run.sh                  all seven (about 16 minutes on 2 cores)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
 #   bench/run.sh LoadWithFaults   the load run with faults (no network; about
 #                                 1.5 minutes; GOMIRROR_LOAD_SECONDS=10 for a
 #                                 quick try)
+#   bench/run.sh StalledReaders   1000 connections stalled on a 15 MiB .mod
+#                                 (no network; about 30 seconds)
 #
 # WarmDownload and ColdFill fetch testdata/bigproject from the upstream that
 # `go env GOPROXY` names first; everything else stays on 127.0.0.1.
@@ -68,6 +70,11 @@ END {
 				m[b, "MB-rss-growth"], m[b, "MB-rss-growth-warm"], verdict(ok)
 			printf "  %-20s throughput cold %.0f MB/s (fill: first byte after %.2f s), warm %.0f MB/s, FileServer %.0f MB/s (ratio warm/FileServer %.3f)\n", "",
 				m[b, "MB/s"], m[b, "s/fill"], m[b, "MB/s-warm"], m[b, "MB/s-baseline"], m[b, "ratio"]
+		} else if (short == "StalledReaders") {
+			printf "  %-20s RSS growth %.1f MB with 1000 connections stalled on a 15 MiB .mod  target < 100 MB: %s\n", short,
+				m[b, "MB-rss-growth"], verdict(num(m[b, "MB-rss-growth"]) < 100)
+			printf "  %-20s cached .info during the stall: p50 %.2f ms (ratio %.3f), p99 %.2f ms (ratio %.3f); without: p50 %.2f ms, p99 %.2f ms\n", "",
+				m[b, "ms-p50"], m[b, "ratio"], m[b, "ms-p99"], m[b, "ratio-p99"], m[b, "ms-p50-baseline"], m[b, "ms-p99-baseline"]
 		} else if (short == "WarmDownloadS3") {
 			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,
 				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"]

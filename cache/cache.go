@@ -379,8 +379,11 @@ func lostLease(ctx context.Context) bool {
 // errLostLease is a fill that stopped because another replica took over.
 var errLostLease = errors.New("fill lock lost to another replica; not writing")
 
-// Info answers $module/@v/$query.info.
-func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, error) {
+// Info answers $module/@v/$query.info. The caller closes the returned
+// object's Body. For a canonical version it is the stored object (or, while
+// a fill's write is pending, a reader over the fill's one copy); for a query
+// it is the upstream's answer in memory.
+func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object, Source, error) {
 	if !IsCanonical(path, query) {
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
@@ -401,13 +404,13 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 		if err != nil {
 			return nil, Miss, upstreamErr("info", path, query, err)
 		}
-		return b, Miss, nil
+		return storage.BytesObject(b), Miss, nil
 	}
 	key, err := versionKey(path, query, ".info")
 	if err != nil {
 		return nil, Miss, err
 	}
-	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
+	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
 		var b []byte
 		err := m.fetch(ctx, "info", key, func(ctx context.Context) (err error) {
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -429,13 +432,14 @@ func (m *Mirror) Info(ctx context.Context, path, query string) ([]byte, Source, 
 	})
 }
 
-// GoMod answers $module/@v/$version.mod for a canonical version.
-func (m *Mirror) GoMod(ctx context.Context, path, version string) ([]byte, Source, error) {
+// GoMod answers $module/@v/$version.mod for a canonical version. The
+// caller closes the returned object's Body (see Info).
+func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Object, Source, error) {
 	key, err := m.canonicalKey(path, version, ".mod")
 	if err != nil {
 		return nil, Miss, err
 	}
-	return m.immutableBytes(ctx, key, func(ctx context.Context) ([]byte, error) {
+	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
 		m.lookupAhead(ctx, key, path, version)
 		var b []byte
 		err := m.fetch(ctx, "mod", key, func(ctx context.Context) (err error) {
@@ -598,9 +602,12 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 		defer func() { <-m.prefetch }()
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			if _, _, err := m.GoMod(ctx, path, version); err != nil {
+			obj, _, err := m.GoMod(ctx, path, version)
+			if err != nil {
 				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "mod", "err", err)
+				return
 			}
+			obj.Body.Close()
 		})
 		wg.Go(func() {
 			obj, _, err := m.Zip(ctx, path, version)
@@ -674,12 +681,18 @@ func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
 	return versionKey(path, version, ext)
 }
 
-// immutableBytes serves a small immutable artifact from storage, filling it
-// from fetch on a miss. A filled artifact is answered from memory while it
-// is written to storage in the background.
-func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) ([]byte, Source, error) {
-	if b, err := m.readSmall(ctx, key); err == nil {
-		return b, Hit, nil
+// immutable serves a small immutable artifact (.info, .mod) from storage,
+// filling it from fetch on a miss. A filled artifact is answered from memory
+// while it is written to storage in the background.
+//
+// Memory does not grow with the number of readers: a hit is the stored
+// object, streamed (on local disk the *os.File, sent with sendfile); the
+// answer of a fill, and a pending write, is one slice that every reader
+// reads through its own bytes.Reader, never a copy per request. The caller
+// closes the object's Body.
+func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) (*storage.Object, Source, error) {
+	if obj, err := m.behind.Get(ctx, key); err == nil {
+		return obj, Hit, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Hit, err
 	}
@@ -721,7 +734,7 @@ func (m *Mirror) immutableBytes(ctx context.Context, key string, fetch func(ctx 
 	if err != nil {
 		return nil, Miss, err
 	}
-	return v.([]byte), Miss, nil
+	return storage.BytesObject(v.([]byte)), Miss, nil
 }
 
 // zipTransferRetries is how many more times a zip whose transfer broke off

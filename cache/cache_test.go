@@ -49,6 +49,16 @@ func newMirror(t *testing.T, store storage.Storage) (*Mirror, *fakeproxy.Server)
 	return m, up
 }
 
+// readObject reads and closes the body of an object the Mirror returned.
+func readObject(obj *storage.Object, src Source, err error) ([]byte, Source, error) {
+	if err != nil {
+		return nil, src, err
+	}
+	defer obj.Body.Close()
+	b, err := io.ReadAll(obj.Body)
+	return b, src, err
+}
+
 func TestSmallArtifactsAreAnsweredBeforeTheyAreStored(t *testing.T) {
 	fsys, err := fsstore.New(t.TempDir())
 	if err != nil {
@@ -60,12 +70,12 @@ func TestSmallArtifactsAreAnsweredBeforeTheyAreStored(t *testing.T) {
 	want := up.Module("example.com/hello", "v1.0.0").Mod
 
 	// The write is held, yet the client gets its answer.
-	b, src, err := m.GoMod(ctx, "example.com/hello", "v1.0.0")
+	b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0"))
 	if err != nil || string(b) != string(want) || src != Miss {
 		t.Fatalf("GoMod while the write is held: %q, %s, %v", b, src, err)
 	}
 	// Meanwhile another request is answered from memory, not refetched.
-	if b, src, err := m.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil || string(b) != string(want) || src != Hit {
+	if b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0")); err != nil || string(b) != string(want) || src != Hit {
 		t.Errorf("second GoMod: %q, %s, %v", b, src, err)
 	}
 	if n := up.Hits("/example.com/hello/@v/v1.0.0.mod"); n != 1 {

@@ -49,6 +49,8 @@ type Serve struct {
 	Prefetch           int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
 	NegativeTTL        time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout    time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
+	WriteTimeout       time.Duration `name:"write-timeout" help:"a response whose connection accepts none of it for this long is cut off (slow clients that keep reading are served to the end)"`
+	MaxConns           int           `name:"max-conns" help:"most client connections open at once; more wait to be accepted"`
 	DirectDir          string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
 	DirectProcs        int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches, in each of the two sandboxes (public modules, private modules)"`
 	DirectQueueTimeout time.Duration `name:"direct-queue-timeout" help:"how long a direct fetch waits for a free go command slot before the client gets 503 with Retry-After"`
@@ -173,6 +175,8 @@ func Defaults() Serve {
 		Prefetch:           16,
 		NegativeTTL:        time.Minute,
 		ShutdownTimeout:    30 * time.Second,
+		WriteTimeout:       time.Minute,
+		MaxConns:           4096,
 		DirectProcs:        4,
 		DirectQueueTimeout: 30 * time.Second,
 		ListTTL:            time.Minute,
@@ -528,7 +532,7 @@ func (c *Serve) validate(src Sources) error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"fresh-timeout", c.FreshTimeout}, {"fetch-timeout", c.FetchTimeout}, {"shutdown-timeout", c.ShutdownTimeout}} {
+	}{{"fresh-timeout", c.FreshTimeout}, {"fetch-timeout", c.FetchTimeout}, {"shutdown-timeout", c.ShutdownTimeout}, {"write-timeout", c.WriteTimeout}} {
 		if d.v <= 0 {
 			return bad(d.key, fmt.Errorf("must be positive, not %v", d.v))
 		}
@@ -538,6 +542,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.NegativeTTL < 0 {
 		return bad("negative-ttl", fmt.Errorf("must not be negative, not %v", c.NegativeTTL))
+	}
+	if c.MaxConns < 1 {
+		return bad("max-conns", fmt.Errorf("must be at least 1, not %d", c.MaxConns))
 	}
 	if c.DirectProcs < 1 {
 		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))

@@ -196,6 +196,8 @@ func TestInvalidSettings(t *testing.T) {
 		{"negative duration from a flag", "", nil, []string{"--shutdown-timeout=-1s"}, "shutdown-timeout", "flag --shutdown-timeout", "must be positive"},
 		{"zero procs from the env", "", map[string]string{"GOMIRROR_DIRECT_PROCS": "0"}, nil,
 			"direct-procs", "env GOMIRROR_DIRECT_PROCS", "at least 1"},
+		{"zero write-timeout from a flag", "", nil, []string{"--write-timeout=0s"}, "write-timeout", "flag --write-timeout", "must be positive"},
+		{"zero max-conns from the file", "max-conns: 0\n", nil, nil, "max-conns", "file", "at least 1"},
 		{"listen without a port", "", nil, []string{"--listen=localhost"}, "listen", "flag --listen", "port"},
 		{"malformed YAML", "listen: [\n", nil, nil, "config", "file", "yaml"},
 		{"a YAML list at the top", "- listen\n", nil, nil, "config", "file", "yaml"},

@@ -39,8 +39,12 @@ const (
 type Mirror interface {
 	List(ctx context.Context, path string) ([]byte, cache.Source, error)
 	Latest(ctx context.Context, path string) ([]byte, cache.Source, error)
-	Info(ctx context.Context, path, query string) ([]byte, cache.Source, error)
-	GoMod(ctx context.Context, path, version string) ([]byte, cache.Source, error)
+	// Info, GoMod and Zip return an object whose Body the handler streams
+	// and closes (an io.ReadSeeker serves ranges and conditional requests;
+	// an *os.File goes out with sendfile), so that concurrent readers of
+	// one artifact do not each hold a copy of it.
+	Info(ctx context.Context, path, query string) (*storage.Object, cache.Source, error)
+	GoMod(ctx context.Context, path, version string) (*storage.Object, cache.Source, error)
 	Zip(ctx context.Context, path, version string) (*storage.Object, cache.Source, error)
 }
 
@@ -109,10 +113,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, src, err = h.mirror.List(ctx, req.Module)
 	case KindLatest:
 		b, src, err = h.mirror.Latest(ctx, req.Module)
-	case KindInfo:
-		b, src, err = h.mirror.Info(ctx, req.Module, req.Version)
-	case KindMod:
-		b, src, err = h.mirror.GoMod(ctx, req.Module, req.Version)
+	case KindInfo, KindMod:
+		h.serveSmall(w, r, req)
+		return
 	case KindZip:
 		h.serveZip(w, r, req)
 		return
@@ -122,11 +125,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	cc := cacheMutable
-	if (req.Kind == KindInfo || req.Kind == KindMod) && cache.IsCanonical(req.Module, req.Version) {
-		cc = cacheImmutable
+	h.serveBytes(w, r, b, contentType(req.Kind), cacheMutable)
+}
+
+// serveSmall serves a .info or .mod. A canonical version's is immutable and
+// streamed from the object the mirror returns; a query's .info is the
+// upstream's answer of the moment, in memory.
+func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Request) {
+	var (
+		obj *storage.Object
+		src cache.Source
+		err error
+	)
+	if req.Kind == KindInfo {
+		obj, src, err = h.mirror.Info(r.Context(), req.Module, req.Version)
+	} else {
+		obj, src, err = h.mirror.GoMod(r.Context(), req.Module, req.Version)
 	}
-	h.serveBytes(w, r, b, contentType(req.Kind), cc)
+	obs.RequestFrom(r.Context()).SetCache(string(src))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer obj.Body.Close()
+	if !cache.IsCanonical(req.Module, req.Version) {
+		b, err := io.ReadAll(obj.Body)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.serveBytes(w, r, b, contentType(req.Kind), cacheMutable)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", contentType(req.Kind))
+	hdr.Set("Cache-Control", cacheImmutable)
+	h.serveObject(w, r, obj)
 }
 
 func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request) {
@@ -150,8 +184,17 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request)
 	}
 	hdr.Set("Content-Type", "application/zip")
 	hdr.Set("Cache-Control", cacheImmutable)
+	h.serveObject(w, r, obj)
+}
+
+// serveObject streams the immutable artifact obj (a canonical version's
+// .info, .mod or .zip), with ranges and conditional requests where its body
+// can seek. The caller sets Content-Type and Cache-Control.
+func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *storage.Object) {
+	hdr := w.Header()
 	// The content at a canonical version's key never changes, so the key
-	// and size identify it on every replica.
+	// and size identify it on every replica, whether it is read from
+	// storage or from the fill that is storing it.
 	sum := sha256.Sum256([]byte(r.URL.Path))
 	hdr.Set("ETag", `"`+hex.EncodeToString(sum[:12])+"-"+strconv.FormatInt(obj.Size, 16)+`"`)
 	if rs, ok := obj.Body.(io.ReadSeeker); ok {
@@ -159,12 +202,30 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request)
 		http.ServeContent(w, r, "", obj.ModTime, rs)
 		return
 	}
+	if etagListed(r.Header.Get("If-None-Match"), hdr.Get("ETag")) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	hdr.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
-	hdr.Set("Last-Modified", obj.ModTime.UTC().Format(http.TimeFormat))
+	if !obj.ModTime.IsZero() {
+		hdr.Set("Last-Modified", obj.ModTime.UTC().Format(http.TimeFormat))
+	}
 	if r.Method == http.MethodHead {
 		return
 	}
 	io.Copy(w, obj.Body)
+}
+
+// etagListed reports whether an If-None-Match header lists etag (or is
+// "*"), comparing weakly as RFC 9110 asks for If-None-Match.
+func etagListed(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t != "" && t == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, req *Request) {

@@ -830,6 +830,20 @@ func fillTmpfs(t *testing.T, s *testServer) {
 	}
 }
 
+// waitReadyz asks /readyz until it answers code, for a little longer than
+// the readyTTL that its answer is reused for, and returns the last answer.
+func waitReadyz(t *testing.T, s *testServer, code int) response {
+	t.Helper()
+	deadline := time.Now().Add(readyTTL + 5*time.Second)
+	for {
+		r := get(t, s.URL+"/readyz")
+		if r.code == code || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(50 * time.Millisecond) // polling
+	}
+}
+
 func TestFaultStorage(t *testing.T) {
 	full, readOnly := error(syscall.ENOSPC), error(syscall.EROFS)
 	failing := func(fail *atomic.Pointer[error], err error) storageFault {
@@ -882,8 +896,8 @@ func TestFaultStorage(t *testing.T) {
 			e := warmUp(t, up, s)
 			f.inject(t, s)
 
-			// /readyz says why.
-			if r := get(t, s.URL+"/readyz"); r.code != http.StatusServiceUnavailable ||
+			// /readyz says why (within readyTTL: its answer is reused).
+			if r := waitReadyz(t, s, http.StatusServiceUnavailable); r.code != http.StatusServiceUnavailable ||
 				!strings.Contains(r.body, "storage not writable") || !strings.Contains(r.body, tc.words) {
 				t.Errorf("/readyz with the storage %s: %d %q, want 503 saying so", tc.name, r.code, r.body)
 			}
@@ -925,7 +939,7 @@ func TestFaultStorage(t *testing.T) {
 			e.checkStoredStillServed(t)
 
 			f.heal(t, s)
-			if r := get(t, s.URL+"/readyz"); r.code != http.StatusOK {
+			if r := waitReadyz(t, s, http.StatusOK); r.code != http.StatusOK {
 				t.Errorf("/readyz after the storage recovered: %d %q", r.code, r.body)
 			}
 			e.checkHealed(t)

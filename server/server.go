@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,9 @@ type Server struct {
 	operator  *http.ServeMux
 	admin     http.Handler
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
+
+	readyOnce sync.Once
+	ready     *readiness // /readyz's storage probe, shared and reused briefly
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -289,9 +293,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
 	}
-	s.handler = clients.Middleware(s.accessLog(s.withOperator(opMain, mux)))
+	s.ready = newReadiness(readyTTL, s.probeStorage)
+	writeTimeout := cfg.WriteTimeout
+	if writeTimeout <= 0 {
+		writeTimeout = config.Defaults().WriteTimeout
+	}
+	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, mux)), writeTimeout))
 	if opAdmin != nil {
-		s.admin = clients.Middleware(s.accessLog(opAdmin))
+		s.admin = clients.Middleware(withWriteDeadline(s.accessLog(opAdmin), writeTimeout))
 	}
 	if chain.Offline() {
 		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
@@ -523,22 +532,33 @@ func negativeTTL(d time.Duration) time.Duration {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// readyz answers /readyz: whether storage takes writes. The probe (an
+// fsynced write) runs at most once per readyTTL, shared by concurrent
+// requests, so that a flood of requests is not a flood of writes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	obs.RequestFrom(r.Context()).Kind = "health"
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	const probe = ".gomirror/readyz"
-	err := storage.PutBytes(ctx, s.store, probe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
-	if err == nil {
-		err = s.store.Delete(ctx, probe)
-	}
-	if err != nil {
+	s.readyOnce.Do(func() {
+		if s.ready == nil {
+			s.ready = newReadiness(readyTTL, s.probeStorage)
+		}
+	})
+	if err := s.ready.check(r.Context()); err != nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "storage not writable: %v\n", err)
 		return
 	}
 	io.WriteString(w, "ready\n")
+}
+
+// probeStorage writes and deletes a small object in storage.
+func (s *Server) probeStorage(ctx context.Context) error {
+	const probe = ".gomirror/readyz"
+	err := storage.PutBytes(ctx, s.store, probe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	if err == nil {
+		err = s.store.Delete(ctx, probe)
+	}
+	return err
 }
 
 // Run serves on cfg.Listen until ctx is cancelled, then stops accepting,
@@ -561,11 +581,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}
+	// Every connection is bounded in number (max-conns, capListener) and
+	// in how long it can hold its place without progress: request headers
+	// (and the TLS handshake) within ReadHeaderTimeout, the whole request
+	// (gomirror takes no bodies; a trickled one would otherwise hold the
+	// connection while net/http discards it) within ReadTimeout, idle
+	// keep-alive within IdleTimeout, and responses by the per-chunk write
+	// deadline of withWriteDeadline (HTTP/2: also WriteByteTimeout for the
+	// connection).
+	maxConns, writeTimeout := s.cfg.MaxConns, s.cfg.WriteTimeout
+	if maxConns <= 0 {
+		maxConns = config.Defaults().MaxConns
+	}
+	if writeTimeout <= 0 {
+		writeTimeout = config.Defaults().WriteTimeout
+	}
+	ln = newCapListener(ln, maxConns)
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// HTTP/2 multiplies what one connection can hold by its streams.
+		HTTP2:       &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams},
+		ConnContext: withConn,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()

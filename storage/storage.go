@@ -10,6 +10,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,18 @@ func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
 	defer obj.Body.Close()
 	return io.ReadAll(obj.Body)
 }
+
+// BytesObject returns an object whose body reads b without copying it: an
+// io.ReadSeeker (ranges and conditional requests work) whose Close does
+// nothing. Its modification time is unknown (zero). Many objects may share
+// one b; b must not be modified afterwards.
+func BytesObject(b []byte) *Object {
+	return &Object{Info: Info{Size: int64(len(b))}, Body: bytesBody{bytes.NewReader(b)}}
+}
+
+type bytesBody struct{ *bytes.Reader }
+
+func (bytesBody) Close() error { return nil }
 
 // PutBytes stores b at key.
 func PutBytes(ctx context.Context, s Storage, key string, b []byte) error {

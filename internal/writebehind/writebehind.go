@@ -55,6 +55,17 @@ func (w *Writer) Read(ctx context.Context, key string) ([]byte, error) {
 	return storage.ReadAll(ctx, w.store, key)
 }
 
+// Get opens the content of key: while it is still being written, a reader
+// over the one in-memory copy Put was given (shared by every reader, never
+// copied); after that, the stored object (on local disk an *os.File, which
+// the HTTP server can send with sendfile). The caller closes Body.
+func (w *Writer) Get(ctx context.Context, key string) (*storage.Object, error) {
+	if b, ok := w.pending.Load(key); ok {
+		return storage.BytesObject(*b.(*[]byte)), nil
+	}
+	return w.store.Get(ctx, key)
+}
+
 // Pending returns the keys with prefix that are still being written.
 func (w *Writer) Pending(prefix string) []string {
 	var keys []string

@@ -161,8 +161,10 @@ func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
 	return obj, nil
 }
 
-// smallObject is the size up to which Get reads an object into memory.
-const smallObject = 1 << 20
+// smallObject is the size up to which Get reads an object into memory:
+// every reader gets a copy, so it is kept small (a stalled reader of a
+// bigger object holds its stream, not its bytes).
+const smallObject = 64 << 10
 
 type readSeekCloser struct{ *bytes.Reader }
 

@@ -1,0 +1,80 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/storage"
+)
+
+// objMirror answers GoMod with a fresh object from newBody.
+type objMirror struct {
+	Mirror
+	newBody func() io.ReadCloser
+	size    int64
+}
+
+func (m objMirror) GoMod(ctx context.Context, path, version string) (*storage.Object, cache.Source, error) {
+	return &storage.Object{Info: storage.Info{Size: m.size, ModTime: time.Unix(1e9, 0)}, Body: m.newBody()}, cache.Hit, nil
+}
+
+// A stored .mod is streamed from the object the mirror returns, with
+// Content-Length, ETag, HEAD and conditional requests whether or not its
+// body can seek, and ranges where it can.
+func TestModServedFromObject(t *testing.T) {
+	const mod = "module example.com/m\n\ngo 1.21\n"
+	for _, tc := range []struct {
+		name     string
+		seekable bool
+	}{{"seekable (local disk)", true}, {"stream (big object in S3)", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			newBody := func() io.ReadCloser {
+				if tc.seekable {
+					return storage.BytesObject([]byte(mod)).Body
+				}
+				return io.NopCloser(strings.NewReader(mod))
+			}
+			h := NewHandler(objMirror{newBody: newBody, size: int64(len(mod))}, nil, nil)
+			do := func(method string, hdr map[string]string) *http.Response {
+				r := httptest.NewRequest(method, "/example.com/m/@v/v1.0.0.mod", nil)
+				for k, v := range hdr {
+					r.Header.Set(k, v)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				return w.Result()
+			}
+			resp := do(http.MethodGet, nil)
+			body, _ := io.ReadAll(resp.Body)
+			etag := resp.Header.Get("ETag")
+			if resp.StatusCode != 200 || string(body) != mod || resp.Header.Get("Content-Length") != "30" || etag == "" {
+				t.Fatalf("GET: %d %q, headers %v", resp.StatusCode, body, resp.Header)
+			}
+			if resp.Header.Get("Cache-Control") != cacheImmutable {
+				t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
+			}
+			if resp := do(http.MethodGet, map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusNotModified {
+				t.Errorf("If-None-Match: %d, want 304", resp.StatusCode)
+			}
+			if resp := do(http.MethodGet, map[string]string{"If-None-Match": `"other"`}); resp.StatusCode != 200 {
+				t.Errorf("If-None-Match of another ETag: %d, want 200", resp.StatusCode)
+			}
+			resp = do(http.MethodHead, nil)
+			if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || len(b) != 0 || resp.Header.Get("Content-Length") != "30" {
+				t.Errorf("HEAD: %d, %d body bytes, headers %v", resp.StatusCode, len(b), resp.Header)
+			}
+			if tc.seekable {
+				resp := do(http.MethodGet, map[string]string{"Range": "bytes=7-19"})
+				if b, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusPartialContent || string(b) != mod[7:20] {
+					t.Errorf("range: %d %q", resp.StatusCode, b)
+				}
+			}
+		})
+	}
+}

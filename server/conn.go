@@ -1,0 +1,287 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// maxStreams is the most streams one HTTP/2 connection may have open:
+// each may hold a response stalled by flow control (a goroutine and about
+// 30 KB), so it multiplies what max-conns bounds. Go's default is 250; the
+// go command opens another connection when a server allows fewer.
+const maxStreams = 100
+
+// writeChunk is the most a response writes between two extensions of its
+// write deadline, unless the chunk is sized to the room in the socket
+// (up to maxRoomChunk): such a chunk is taken at once.
+const (
+	writeChunk   = 64 << 10
+	maxRoomChunk = 4 << 20
+)
+
+// withWriteDeadline cuts off responses whose client stops reading. Before
+// every chunk (at most writeChunk bytes, or on HTTP/1 what the socket has
+// room for, see ReadFrom), the response's write deadline is set to timeout
+// from now (http.ResponseController.SetWriteDeadline), so a
+// slow client that keeps reading gets the whole body however long it takes,
+// and one that takes in nothing for timeout loses its connection (HTTP/1) or
+// stream (HTTP/2), and with it what the response held. Files still go out
+// with sendfile on HTTP/1: ReadFrom hands the connection one
+// *io.LimitedReader over the same *os.File per chunk.
+func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
+	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, bufs: bufs}
+		if r.ProtoMajor == 1 {
+			dw.raw = rawConn(r.Context())
+		}
+		next.ServeHTTP(dw, r)
+		// HTTP/1 writes the buffered end of the response (or all of a
+		// response without a body) after the handler returns.
+		dw.extend()
+	})
+}
+
+// deadlineWriter extends the write deadline before each chunk it writes.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	// raw is the HTTP/1 connection's socket, if known (withConn): ReadFrom
+	// waits for it to take data before it copies.
+	raw syscall.RawConn
+	// bufs holds the copy buffers of HTTP/2 responses.
+	bufs *sync.Pool
+}
+
+// connKey is the context key of the request's net.Conn.
+type connKey struct{}
+
+// withConn is an http.Server.ConnContext that makes each connection's
+// net.Conn known to withWriteDeadline.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// rawConn returns the socket of the connection ctx belongs to (under TLS,
+// the socket under it), or nil.
+func rawConn(ctx context.Context) syscall.RawConn {
+	c, _ := ctx.Value(connKey{}).(net.Conn)
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// extend moves the write deadline to timeout from now. A ResponseWriter
+// that cannot (a test recorder) has no connection to protect.
+func (w *deadlineWriter) extend() { w.rc.SetWriteDeadline(time.Now().Add(w.timeout)) }
+
+func (w *deadlineWriter) WriteHeader(code int) {
+	w.extend() // the handler may have taken long to get here (a fill)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		w.extend()
+		return w.ResponseWriter.Write(p)
+	}
+	var n int
+	for len(p) > 0 {
+		c := min(len(p), writeChunk)
+		w.extend()
+		m, err := w.ResponseWriter.Write(p[:c])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[c:]
+	}
+	return n, nil
+}
+
+// ReadFrom copies r in chunks of writeChunk, extending the deadline before
+// each. If r is an *io.LimitedReader (as http.ServeContent passes), each
+// chunk is an *io.LimitedReader over its R, so that an *os.File under it
+// still reaches the connection's sendfile. On HTTP/1 each chunk first waits
+// for the socket to take data and is no bigger than what it can take, so
+// that a stalled client's response waits without holding net/http's copy
+// buffer (32 KiB, taken for every ReadFrom even when it ends in sendfile).
+func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok { // HTTP/2
+		// A stream stalled by flow control holds its copy buffer: keep it
+		// to one frame (16 KiB, the default maximum), not io.Copy's 32 KiB.
+		buf := w.bufs.Get().(*[]byte)
+		defer w.bufs.Put(buf)
+		return io.CopyBuffer(writerOnly{w}, r, *buf)
+	}
+	src, remaining := r, int64(-1) // -1: until EOF
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		src, remaining = lr.R, lr.N
+	}
+	var total int64
+	for remaining != 0 {
+		want := int64(writeChunk)
+		if w.raw != nil {
+			want = maxRoomChunk // cut to the room below
+		}
+		if remaining > 0 {
+			want = min(want, remaining)
+		}
+		w.extend()
+		if w.raw != nil {
+			space, err := waitSendSpace(w.raw)
+			if err != nil {
+				return total, err
+			}
+			want = min(want, int64(space))
+		}
+		n, err := rf.ReadFrom(&io.LimitedReader{R: src, N: want})
+		total += n
+		if limited {
+			remaining -= n
+			lr.N = remaining
+		}
+		if err != nil || n < want {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writerOnly hides a writer's ReadFrom, so that io.Copy uses its Write.
+type writerOnly struct{ io.Writer }
+
+// readyTTL is how long a /readyz answer is reused.
+const readyTTL = time.Second
+
+// readiness runs a probe at most once per ttl, however many callers ask:
+// concurrent callers share one run, and its result is reused for ttl.
+type readiness struct {
+	probe func(ctx context.Context) error
+	ttl   time.Duration
+	now   func() time.Time
+
+	flight singleflight.Group
+	mu     sync.Mutex
+	at     time.Time // when err was found; zero: never
+	err    error
+}
+
+func newReadiness(ttl time.Duration, probe func(ctx context.Context) error) *readiness {
+	return &readiness{probe: probe, ttl: ttl, now: time.Now}
+}
+
+// check returns the probe's result, run anew if the last one is older than
+// ttl. The probe runs detached from ctx, bounded by 5s, so that a caller
+// that goes away does not fail the others; check returns ctx.Err() if ctx
+// ends first.
+func (r *readiness) check(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.at.IsZero() && r.now().Sub(r.at) < r.ttl {
+		err := r.err
+		r.mu.Unlock()
+		return err
+	}
+	r.mu.Unlock()
+	ch := r.flight.DoChan("probe", func() (any, error) {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := r.probe(pctx)
+		r.mu.Lock()
+		r.at, r.err = r.now(), err
+		r.mu.Unlock()
+		return nil, err
+	})
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// capListener accepts at most n connections at once: Accept waits while n
+// are open, and the others wait in the kernel's listen queue. It is
+// x/net/netutil.LimitListener, except that a TCP connection stays a
+// *net.TCPConn underneath (embedded, so its ReadFrom and SyscallConn stay
+// visible): net/http sends files with sendfile only through the
+// connection's ReadFrom, which LimitListener's wrapper hides.
+type capListener struct {
+	net.Listener
+	sem       chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newCapListener(l net.Listener, n int) *capListener {
+	return &capListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *capListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	release := sync.OnceFunc(func() { <-l.sem })
+	if tc, ok := c.(*net.TCPConn); ok {
+		return &cappedTCPConn{TCPConn: tc, release: release}, nil
+	}
+	return &cappedConn{Conn: c, release: release}, nil
+}
+
+func (l *capListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// cappedTCPConn gives its place back when closed.
+type cappedTCPConn struct {
+	*net.TCPConn
+	release func()
+}
+
+func (c *cappedTCPConn) Close() error {
+	err := c.TCPConn.Close()
+	c.release()
+	return err
+}
+
+// cappedConn is cappedTCPConn for other connections.
+type cappedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *cappedConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
