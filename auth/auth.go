@@ -77,8 +77,9 @@ type Options struct {
 	// Mode says which requests need a token when no rule matches; "" is
 	// ModeOff.
 	Mode Mode
-	// Private lists the private module path patterns, GOPRIVATE syntax,
-	// for ModePrivate, matched ignoring case (modpattern.List.Match). Other
+	// Private lists the private module path patterns, GOPRIVATE syntax
+	// (gomirror passes private and noproxy: every module it fetches with
+	// its VCS credentials), for ModePrivate, matched ignoring case (modpattern.List.Match). Other
 	// modes ignore it.
 	Private string
 	// Rules are checked in order before Mode; the first whose Modules

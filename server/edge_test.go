@@ -430,3 +430,27 @@ func TestAdminListenServesHTTPSWithTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestNoProxyModulesNeedATokenLikePrivateOnes is the confused deputy
+// through noproxy: noproxy modules are fetched in the private sandbox, with
+// the VCS credentials, so with auth private an anonymous client must not get
+// them, whatever the private setting says. Nothing here reaches a VCS: the
+// refusal comes first.
+func TestNoProxyModulesNeedATokenLikePrivateOnes(t *testing.T) {
+	up := fakeproxy.New(t)
+	path, client, _ := tokensFile(t)
+	s := startEdge(t, up, func(c *config.Serve) {
+		c.TokensFile, c.Auth, c.Private, c.NoProxy = path, "private", "secret.example", "corp.example"
+	})
+	for _, p := range []string{"/corp.example/x/@v/list", "/corp.example/x/@v/v1.0.0.info", "/corp.example/x/@latest", "/corp.example/!x/@v/list"} {
+		if r := do(t, "GET", s.URL+p, nil); r.code != http.StatusUnauthorized {
+			t.Errorf("anonymous GET %s: %d %s, want 401", p, r.code, r.body)
+		}
+	}
+	if r := do(t, "GET", s.URL+"/example.com/hello/@v/list", bearer(client)); r.code != 200 {
+		t.Errorf("a public module with a client token: %d %s, want 200", r.code, r.body)
+	}
+	if r := do(t, "GET", s.URL+"/example.com/hello/@v/list", nil); r.code != 200 {
+		t.Errorf("a public module anonymously: %d %s, want 200", r.code, r.body)
+	}
+}

@@ -257,8 +257,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	anonymousAdmin, _ := cfg.AdminAnonymous()
 	authn, err := auth.New(auth.Options{
-		Mode:       auth.Mode(cfg.Auth),
-		Private:    cfg.Private,
+		Mode: auth.Mode(cfg.Auth),
+		// Everything fetched with the VCS credentials (private and
+		// noproxy: the private sandbox) needs a token with auth private.
+		Private:    noProxy.String(),
 		Rules:      authRules(cfg.AuthRules),
 		TokensFile: cfg.TokensFile,
 		Admin:      !anonymousAdmin,
