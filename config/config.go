@@ -53,6 +53,7 @@ type Serve struct {
 	MaxConns           int           `name:"max-conns" help:"most client connections open at once; more wait to be accepted"`
 	DirectDir          string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
 	DirectProcs        int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches, in each of the two sandboxes (public modules, private modules)"`
+	DirectCAFile       string        `name:"direct-ca-file" help:"PEM file of the certificate authorities that public direct fetches trust instead of the system's (for a network that inspects TLS); gomirror's own SSL_CERT_FILE is not passed on to them"`
 	DirectQueueTimeout time.Duration `name:"direct-queue-timeout" help:"how long a direct fetch waits for a free go command slot before the client gets 503 with Retry-After"`
 	ListTTL            time.Duration `name:"list-ttl" help:"how long list and @latest answers fetched directly from version control are reused before asking again"`
 
@@ -615,7 +616,7 @@ func (c *Serve) validate(src Sources) error {
 			return bad("vcs-credentials", fmt.Errorf("entry %d: %w", i+1, err))
 		}
 	}
-	for _, f := range []struct{ key, v string }{{"vcs-netrc", c.VCSNetrc}, {"vcs-ssh-key", c.VCSSSHKey}, {"vcs-ssh-known-hosts", c.VCSSSHKnownHosts}, {"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
+	for _, f := range []struct{ key, v string }{{"vcs-netrc", c.VCSNetrc}, {"direct-ca-file", c.DirectCAFile}, {"vcs-ssh-key", c.VCSSSHKey}, {"vcs-ssh-known-hosts", c.VCSSSHKnownHosts}, {"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}} {
 		if f.v == "" {
 			continue
 		}

@@ -154,12 +154,31 @@ func TestDirectRefusesInternalAddresses(t *testing.T) {
 	// The allowed host's tags send git on to the internal services.
 	mux.Handle("/hop-literal", metaServer("127.0.0.32/hop-literal", "https://127.0.0.31/secret"))
 	mux.Handle("/hop-name", metaServer("127.0.0.32/hop-name", "https://localhost/secret"))
+	// ... or redirect the go command's own ?go-get=1 request to a loopback
+	// literal, which the go command does not send through a proxy.
+	mux.HandleFunc("/redirect-open", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://127.0.0.33/internal/admin?go-get=1", http.StatusFound)
+	})
+	mux.HandleFunc("/redirect-closed", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://127.0.0.33:1/internal/admin?go-get=1", http.StatusFound)
+	})
 	serveTLS(t, allowedMeta, cert, mux)
+	// An internal HTTPS service whose certificate the operator's own
+	// certificate authorities (gomirror's SSL_CERT_FILE) vouch for.
+	victim := listen443(t, "127.0.0.33")
+	victimCert := testcert.NewFor(t, "127.0.0.33")
+	var victimRequests atomic.Int64
+	serveTLS(t, victim, victimCert, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		victimRequests.Add(1)
+		fmt.Fprintf(w, "<meta name=\"go-import\" content=\"127.0.0.32/redirect-open mod https://127.0.0.33/internal\">")
+	}))
+	operatorCAs := filepath.Join(t.TempDir(), "cas.pem")
+	writeConcat(t, operatorCAs, cert.CertFile, victimCert.CertFile)
 
 	directDir := t.TempDir()
-	m := startMirrorEnv(t, []string{"SSL_CERT_FILE=" + cert.CertFile},
+	m := startMirrorEnv(t, []string{"SSL_CERT_FILE=" + operatorCAs},
 		"--upstream", "direct", "--sumdb", "off", "--storage-dir", t.TempDir(),
-		"--direct-dir", directDir, "--direct-allow-networks", "127.0.0.32/32")
+		"--direct-dir", directDir, "--direct-allow-networks", "127.0.0.32/32", "--direct-ca-file", cert.CertFile)
 
 	for _, tt := range []struct {
 		name, path string
@@ -190,6 +209,36 @@ func TestDirectRefusesInternalAddresses(t *testing.T) {
 	if n := allowedMeta.n.Load(); n == 0 {
 		t.Error("the allowed host was never asked: the hop tests proved nothing")
 	}
+
+	// The redirect to a loopback literal: the go command may knock (it
+	// connects without the proxy), but with only direct-ca-file to trust
+	// it cannot complete TLS, so no request reaches the service, and the
+	// answer is the same whether the port is open or closed.
+	openCode, _, openBody := getBody(t, http.DefaultClient, m.URL+"/127.0.0.32/redirect-open/@v/list")
+	closedCode, _, closedBody := getBody(t, http.DefaultClient, m.URL+"/127.0.0.32/redirect-closed/@v/list")
+	if n := victimRequests.Load(); n > 0 {
+		t.Errorf("%d requests reached the internal service behind a redirect", n)
+	}
+	if openCode == http.StatusOK || openCode != closedCode {
+		t.Errorf("redirected to an open port: %d %q; to a closed one: %d %q; want the same refusal (no port scanning)", openCode, openBody, closedCode, closedBody)
+	}
+	t.Logf("redirect to an open loopback port: %d %s; to a closed one: %d %s", openCode, strings.TrimSpace(openBody), closedCode, strings.TrimSpace(closedBody))
+}
+
+// writeConcat writes the concatenation of files to name.
+func writeConcat(t *testing.T, name string, files ...string) {
+	t.Helper()
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if err := os.WriteFile(name, all, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestPublicDirectNeverUsesTheVCSCredentials is the confused deputy of the
@@ -217,7 +266,8 @@ tls-key: %s
 auth: private
 tokens-file: %s
 direct-allow-networks: 127.0.0.34/32
-`, gitserver.Host, p.srv.URL, vcsUser, cert.CertFile, cert.KeyFile, tokens)
+direct-ca-file: %s
+`, gitserver.Host, p.srv.URL, vcsUser, cert.CertFile, cert.KeyFile, tokens, cert.CertFile)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +275,6 @@ direct-allow-networks: 127.0.0.34/32
 		"GIT_TOKEN=" + vcsPassword,
 		"GIT_CONFIG_GLOBAL=" + p.srv.PlainGitConfig(t),
 		"GIT_CONFIG_NOSYSTEM=1",
-		"SSL_CERT_FILE=" + cert.CertFile,
 	}, "--config", cfg, "--storage-dir", t.TempDir(), "--upstream", up.URL+",direct", "--sumdb", "off",
 		"--direct-dir", gitserver.TempDir(t))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}
@@ -301,9 +350,8 @@ func TestPublicDirectThroughTheEgressProxy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	g := newHTTPSGit(t, "127.0.0.35", "pub")
-	m := startMirrorEnv(t, []string{"SSL_CERT_FILE=" + g.cert.CertFile, "GIT_SSL_CAINFO=" + g.cert.CertFile},
-		"--upstream", "direct", "--sumdb", "off", "--storage-dir", t.TempDir(),
-		"--direct-dir", gitserver.TempDir(t), "--direct-allow-networks", g.ip+"/32")
+	m := startMirror(t, "--upstream", "direct", "--sumdb", "off", "--storage-dir", t.TempDir(),
+		"--direct-dir", gitserver.TempDir(t), "--direct-allow-networks", g.ip+"/32", "--direct-ca-file", g.cert.CertFile)
 	project := t.TempDir()
 	writeFiles(t, project, map[string]string{
 		"go.mod":  "module example.com/app\n\ngo 1.21\n\nrequire " + g.module + " v1.0.0\n",
@@ -329,12 +377,13 @@ func TestPrivateFetchesNotStarvedByStalledPublicOnes(t *testing.T) {
 	p := newPrivateRepo(t)
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	devToken := addToken(t, tokens, "dev")
-	m := startPrivateMirrorEnv(t, p, []string{"SSL_CERT_FILE=" + g.cert.CertFile, "GIT_SSL_CAINFO=" + g.cert.CertFile}, fmt.Sprintf(`auth: private
+	m := startPrivateMirror(t, p, fmt.Sprintf(`auth: private
 tokens-file: %s
 direct-procs: 2
 direct-queue-timeout: 3s
 direct-allow-networks: 127.0.0.36/32, 127.0.0.37/32
-`, tokens), "--upstream", "direct", "--sumdb", "off", "--fetch-timeout", "20s")
+direct-ca-file: %s
+`, tokens, g.cert.CertFile), "--upstream", "direct", "--sumdb", "off", "--fetch-timeout", "20s")
 	// The private repository is cloned once beforehand, so that the timing
 	// below measures waiting for a slot, not the clone.
 	code, _, body := m.get(t, "/"+escaped(t, p.path)+"/@v/v1.0.0.info", "dev", devToken)

@@ -421,7 +421,7 @@ func (x *Proxy) fail(w http.ResponseWriter, host string, err error) {
 		if x.opts.OnDenied != nil {
 			x.opts.OnDenied(denied)
 		}
-		http.Error(w, "egress: "+denied.Error(), http.StatusForbidden)
+		forbid(w, "egress: "+denied.Error())
 	case errors.As(err, &dns):
 		x.log.Debug("egress: cannot resolve", "host", host, "err", err)
 		http.Error(w, fmt.Sprintf("egress: cannot resolve %s", host), http.StatusBadGateway)
@@ -432,6 +432,27 @@ func (x *Proxy) fail(w http.ResponseWriter, host string, err error) {
 		x.log.Debug("egress: cannot connect", "host", host, "err", err)
 		http.Error(w, fmt.Sprintf("egress: cannot connect to %s", host), http.StatusBadGateway)
 	}
+}
+
+// ReasonDenied is the reason phrase of the proxy's 403: Go clients (the go
+// command) report a failed CONNECT by its reason phrase alone, so this is
+// how their callers tell a refusal from other failures.
+const ReasonDenied = "Forbidden by gomirror egress policy"
+
+// forbid answers 403 with ReasonDenied as the reason phrase, which
+// net/http's ResponseWriter cannot set: on HTTP/1 the connection is taken
+// over and the answer written by hand.
+func forbid(w http.ResponseWriter, msg string) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, msg, http.StatusForbidden)
+		return
+	}
+	defer conn.Close()
+	body := msg + "\n"
+	fmt.Fprintf(brw, "HTTP/1.1 403 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		ReasonDenied, len(body), body)
+	brw.Flush()
 }
 
 // idleConn is a connection whose every read and write must make progress

@@ -134,7 +134,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	for _, d := range []*upstream.Direct{privateDirect, publicDirect} {
 		d.Timeout, d.QueueTimeout, d.Logger = cfg.FetchTimeout, cfg.DirectQueueTimeout, log
 	}
-	publicDirect.Isolated = true
+	publicDirect.Isolated, publicDirect.CAFile = true, cfg.DirectCAFile
 	// No anonymous client may hold more than half of the public pool.
 	publicDirect.Share = max(1, cfg.DirectProcs/2)
 	if usesDirect(cfg.Upstream) {

@@ -56,6 +56,13 @@ type Direct struct {
 	// settings, git restricted to https (GIT_ALLOW_PROTOCOL) and the go
 	// command to git (GOVCS).
 	Isolated bool
+	// CAFile, for an Isolated sandbox, is the PEM file of the certificate
+	// authorities its go command and git trust instead of the system's;
+	// empty means the system's. gomirror's own SSL_CERT_FILE and
+	// GIT_SSL_CAINFO are not inherited: an authority that vouches for
+	// internal services would let the go command talk to one on a
+	// loopback address, which it does not reach through the egress proxy.
+	CAFile string
 	// CheckHost, if set, is asked about the first element of a module path
 	// before any go command runs for it; an error refuses the fetch. It is
 	// how an Isolated sandbox refuses IP literals that its egress proxy
@@ -101,7 +108,10 @@ var inheritedEnv = []string{
 // isolatedEnv is the part of gomirror's own environment an Isolated
 // sandbox sees: nothing that names a credential, a configuration or a
 // route.
-var isolatedEnv = []string{"PATH", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"}
+// Not even CA certificates: a certificate authority of the operator's may
+// vouch for internal services, which a public fetch must not talk to (see
+// CAFile).
+var isolatedEnv = []string{"PATH", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL"}
 
 // NewDirect returns a Direct fetcher keeping its sandbox in dir and running
 // at most maxProcs go processes at once.
@@ -216,7 +226,7 @@ func (d *Direct) goJSON(ctx context.Context, op, path, version string, args ...s
 		}
 	}
 	if err == nil && m.Error != nil {
-		err = goError(fmt.Sprint(errorText(m.Error)))
+		err = goError(fmt.Sprint(errorText(m.Error)), d.Isolated)
 	}
 	if f := (*goFailure)(nil); errors.As(err, &f) && d.Logger != nil {
 		d.Logger.Warn("direct fetch failed", "op", op, "module", path, "version", version, "class", f.Error(), "output", f.detail)
@@ -343,7 +353,7 @@ func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
 			// go mod download -json reports the error inside the JSON.
 			return stdout.Bytes(), nil
 		}
-		return nil, goError(strings.TrimSpace(stderr.String()))
+		return nil, goError(strings.TrimSpace(stderr.String()), d.Isolated)
 	}
 	return stdout.Bytes(), nil
 }
@@ -394,6 +404,9 @@ func (d *Direct) env() ([]string, error) {
 			"NETRC="+os.DevNull,
 			"GIT_SSH_COMMAND=false", // no ssh at all (GIT_ALLOW_PROTOCOL forbids it too)
 		)
+		if d.CAFile != "" {
+			env = append(env, "SSL_CERT_FILE="+d.CAFile, "GIT_SSL_CAINFO="+d.CAFile)
+		}
 	}
 	return append(env, d.Env...), nil
 }
@@ -419,20 +432,47 @@ type goFailure struct {
 func (e *goFailure) Error() string { return e.class }
 func (e *goFailure) Unwrap() error { return e.kind }
 
-// goError classifies the go command's error text.
-func goError(text string) error {
+// goError classifies the go command's error text. For an isolated
+// sandbox (public paths, which anyone may name) "unrecognized import path"
+// is a not-found whatever the cause, as the public module proxies answer
+// it: reporting a refused connection differently from a failed TLS
+// handshake would tell a client which ports are open behind gomirror.
+func goError(text string, isolated bool) error {
 	if len(text) > 4000 {
 		text = text[:4000] + "..."
 	}
 	f := &goFailure{class: "the go command failed (the server log has its output)", detail: text}
 	// The egress proxy's refusals: the go command prints the reason
-	// phrase of the proxy's answer, git only its status.
-	for _, s := range []string{"egress policy", "CONNECT tunnel failed, response 403"} {
+	// phrase of the proxy's answer (egress.ReasonDenied), git only its
+	// status.
+	for _, s := range []string{"gomirror egress policy", "CONNECT tunnel failed, response 403"} {
 		if strings.Contains(text, s) {
 			r := &RefusedError{Reason: "the module's host or repository is on a network gomirror does not reach for public modules"}
 			f.class, f.kind = r.Error(), r
 			return f
 		}
+	}
+	notFound := func() bool {
+		// The go command says "invalid version" also when a git command
+		// failed on the way ("invalid version: git fetch ... exit status
+		// 128"): that is a broken server, not a missing version.
+		vcsFailed := strings.Contains(text, "exit status")
+		for _, s := range []string{
+			"unknown revision", "invalid version", "no matching versions", "does not contain package",
+			"repository does not exist", "malformed module path", "unrecognized import path", "not found",
+			// A repository that wants credentials gomirror does not have
+			// is, for gomirror, one that does not exist.
+			"terminal prompts disabled", "could not read Username",
+		} {
+			if strings.Contains(text, s) && !(s == "invalid version" && vcsFailed) {
+				f.class, f.kind = "not found: "+s, fs.ErrNotExist
+				return true
+			}
+		}
+		return false
+	}
+	if isolated && strings.Contains(text, "unrecognized import path") && notFound() {
+		return f
 	}
 	for _, s := range []string{
 		"Could not resolve host", "Failed to connect", "Connection refused", "Connection timed out",
@@ -445,19 +485,7 @@ func goError(text string) error {
 			return f
 		}
 	}
-	// The go command says "invalid version" also when a git command
-	// failed on the way ("invalid version: git fetch ... exit status 128"):
-	// that is a broken server, not a missing version.
-	vcsFailed := strings.Contains(text, "exit status")
-	for _, s := range []string{
-		"unknown revision", "invalid version", "no matching versions", "does not contain package",
-		"repository does not exist", "malformed module path", "unrecognized import path", "not found",
-	} {
-		if strings.Contains(text, s) && !(s == "invalid version" && vcsFailed) {
-			f.class, f.kind = "not found: "+s, fs.ErrNotExist
-			return f
-		}
-	}
+	notFound()
 	return f
 }
 
