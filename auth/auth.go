@@ -426,7 +426,7 @@ func (a *Authenticator) Wrap(next http.Handler, moduleOf func(*http.Request) (mo
 func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request, mod string, unauthorized func()) (string, Role, bool) {
 	now := a.now()
 	remote := clientaddr.From(r)
-	key := clientKey(remote)
+	key := clientaddr.Key(remote)
 	if wait, blocked := a.limiter.blocked(key, now); blocked {
 		a.log.Debug("auth: too many failed attempts", "remote", remote, "module", mod, "path", r.URL.Path)
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))

@@ -418,22 +418,6 @@ func TestRateLimitPrunesRecoveredAddresses(t *testing.T) {
 	}
 }
 
-func TestClientKey(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"},
-		{"[::ffff:192.0.2.1]:1234", "192.0.2.1"},
-		{"[2001:db8::1]:80", "2001:db8::/64"},
-		{"[fe80::1%eth0]:80", "fe80::/64"},
-		{"192.0.2.1", "192.0.2.1"},
-		{"@", "@"},
-	}
-	for _, tt := range tests {
-		if got := auth.ClientKey(tt.in); got != tt.want {
-			t.Errorf("clientKey(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestTokensFileReload(t *testing.T) {
 	e := newEnv(t, auth.Options{Mode: auth.ModeAll}, "ci", "dev")
 	other := auth.NewTokens(e.path) // as `gomirror token` would

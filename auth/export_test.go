@@ -14,6 +14,3 @@ func SetClock(a *Authenticator, now func() time.Time) {
 // TrackedAddresses returns how many client addresses the failure limiter
 // tracks.
 func TrackedAddresses(a *Authenticator) int { return a.limiter.size() }
-
-// ClientKey exposes clientKey.
-var ClientKey = clientKey

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"math"
-	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -92,22 +90,3 @@ func (l *failureLimiter) size() int {
 	return len(l.m)
 }
 
-// clientKey returns the rate-limit key for a request's RemoteAddr: the IP
-// address without port, or for IPv6 its /64 network, which is what one
-// client usually has to pick addresses from.
-func clientKey(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.WithZone("").Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}

@@ -399,7 +399,7 @@ func recordClient(next http.Handler) http.Handler {
 		if who != "" {
 			who = "token " + who
 		} else {
-			who = "address " + clientaddr.From(r)
+			who = "address " + clientaddr.Key(clientaddr.From(r))
 		}
 		next.ServeHTTP(w, r.WithContext(upstream.WithRequester(r.Context(), who)))
 	})

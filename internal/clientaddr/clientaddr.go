@@ -63,6 +63,31 @@ func Parse(list string) (*Resolver, error) {
 // Trusts reports whether any proxy is trusted.
 func (r *Resolver) Trusts() bool { return r != nil && len(r.trusted) > 0 }
 
+// Trusted reports whether the socket peer address (an address, or
+// host:port) is a trusted proxy.
+func (r *Resolver) Trusted(peer string) bool {
+	a, ok := parse(hostOf(peer))
+	return ok && r.Trusts() && r.trustedAddr(a)
+}
+
+// Key returns the key under which limits count a client address (as Addr
+// returns it, or host:port): the address itself, or for IPv6 its /64
+// network, which is what one client usually has to pick addresses from.
+func Key(addr string) string {
+	a, ok := parse(addr)
+	if !ok {
+		a, ok = parse(hostOf(addr))
+	}
+	if !ok {
+		return addr
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
 func (r *Resolver) trustedAddr(a netip.Addr) bool {
 	for _, p := range r.trusted {
 		if p.Contains(a) {

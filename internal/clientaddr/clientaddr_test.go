@@ -70,3 +70,20 @@ func TestFromWithoutMiddleware(t *testing.T) {
 		t.Errorf("From = %q; want the stored address", got)
 	}
 }
+
+func TestKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1:1234", "192.0.2.1"},
+		{"[::ffff:192.0.2.1]:1234", "192.0.2.1"},
+		{"[2001:db8::1]:80", "2001:db8::/64"},
+		{"2001:db8::1", "2001:db8::/64"},
+		{"[fe80::1%eth0]:80", "fe80::/64"},
+		{"192.0.2.1", "192.0.2.1"},
+		{"@", "@"},
+	}
+	for _, tt := range tests {
+		if got := Key(tt.in); got != tt.want {
+			t.Errorf("Key(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
