@@ -50,7 +50,8 @@ type Serve struct {
 	NegativeTTL        time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout    time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
 	WriteTimeout       time.Duration `name:"write-timeout" help:"a response whose connection accepts none of it for this long is cut off (slow clients that keep reading are served to the end)"`
-	MaxConns           int           `name:"max-conns" help:"most client connections open at once; more wait to be accepted"`
+	MaxConns           int           `name:"max-conns" help:"most client connections open at once; when all are taken, a new one replaces the longest idle one, or waits to be accepted"`
+	MaxConnsPerClient  int           `name:"max-conns-per-client" help:"most connections open at once from one client address (IPv6: one /64; trusted-proxies are not counted); more are closed at once (0: no limit)"`
 	DirectDir          string        `name:"direct-dir" help:"work directory for direct (VCS) fetches (default <storage-dir>/.gomirror/direct)"`
 	DirectProcs        int           `name:"direct-procs" help:"maximum concurrent go commands for direct fetches, in each of the two sandboxes (public modules, private modules)"`
 	DirectCAFile       string        `name:"direct-ca-file" help:"PEM file of the certificate authorities that public direct fetches trust instead of the system's (for a network that inspects TLS); gomirror's own SSL_CERT_FILE is not passed on to them"`
@@ -178,6 +179,7 @@ func Defaults() Serve {
 		ShutdownTimeout:    30 * time.Second,
 		WriteTimeout:       time.Minute,
 		MaxConns:           4096,
+		MaxConnsPerClient:  256,
 		DirectProcs:        4,
 		DirectQueueTimeout: 30 * time.Second,
 		ListTTL:            time.Minute,
@@ -546,6 +548,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.MaxConns < 1 {
 		return bad("max-conns", fmt.Errorf("must be at least 1, not %d", c.MaxConns))
+	}
+	if c.MaxConnsPerClient < 0 {
+		return bad("max-conns-per-client", fmt.Errorf("must not be negative, not %d", c.MaxConnsPerClient))
 	}
 	if c.DirectProcs < 1 {
 		return bad("direct-procs", fmt.Errorf("must be at least 1, not %d", c.DirectProcs))

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/gomirror/gomirror/internal/clientaddr"
 )
 
 // maxStreams is the most streams one HTTP/2 connection may have open:
@@ -222,66 +224,244 @@ func (r *readiness) check(ctx context.Context) error {
 	}
 }
 
-// capListener accepts at most n connections at once: Accept waits while n
-// are open, and the others wait in the kernel's listen queue. It is
-// x/net/netutil.LimitListener, except that a TCP connection stays a
-// *net.TCPConn underneath (embedded, so its ReadFrom and SyscallConn stay
-// visible): net/http sends files with sendfile only through the
-// connection's ReadFrom, which LimitListener's wrapper hides.
+// capListener accepts at most max connections at once, and at most
+// perClient from one client address (clientaddr.Key of the socket peer;
+// exempt peers, the trusted proxies, are not counted per client). When all
+// places are taken, a new connection takes the place of the connection
+// that has been idle longest: one between two requests (keep-alive), or one
+// that has sent nothing for idleGrace since it was accepted. Only when no
+// connection is idle does Accept wait, and the others wait in the kernel's
+// listen queue. So one client cannot lock others out by holding
+// connections open; it has to keep them busy, and then perClient bounds it.
+//
+// A TCP connection stays a *net.TCPConn underneath (embedded, so its
+// ReadFrom and SyscallConn stay visible): net/http sends files with
+// sendfile only through the connection's ReadFrom, which a plain wrapper
+// (x/net/netutil.LimitListener's) hides. The server must report its
+// connections' states through connState.
 type capListener struct {
 	net.Listener
-	sem       chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	max, perClient int
+	exempt         func(peer string) bool
+	idleGrace      time.Duration
+
+	mu      sync.Mutex
+	open    int
+	byKey   map[string]int
+	idle    map[*connSlot]time.Time // connections with no request in progress, since when
+	changed chan struct{}           // a place was freed or a connection became idle
+	done    chan struct{}
+	once    sync.Once
 }
 
-func newCapListener(l net.Listener, n int) *capListener {
-	return &capListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+// idleGrace is how long a new connection may send nothing before another
+// may take its place when all are taken.
+const idleGrace = time.Second
+
+func newCapListener(l net.Listener, max, perClient int, exempt func(peer string) bool) *capListener {
+	if exempt == nil {
+		exempt = func(string) bool { return false }
+	}
+	return &capListener{Listener: l, max: max, perClient: perClient, exempt: exempt, idleGrace: idleGrace,
+		byKey: map[string]int{}, idle: map[*connSlot]time.Time{},
+		changed: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (l *capListener) signal() {
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+// reserve waits for a free place, taking one from the longest idle
+// connection if there is none.
+func (l *capListener) reserve() error {
+	for {
+		l.mu.Lock()
+		if l.open < l.max {
+			l.open++
+			l.mu.Unlock()
+			return nil
+		}
+		victim, wait := l.longestIdle(time.Now())
+		l.mu.Unlock()
+		if victim != nil {
+			victim.conn.Close() // frees its place
+			continue
+		}
+		var retry <-chan time.Time
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			retry = t.C
+		}
+		select {
+		case <-l.changed:
+		case <-retry:
+		case <-l.done:
+			return net.ErrClosed
+		}
+	}
+}
+
+// longestIdle returns the connection idle longest, preferring those
+// between requests; or, if only new connections within their grace are
+// idle, how long until the first one's grace ends. l.mu is held.
+func (l *capListener) longestIdle(now time.Time) (victim *connSlot, wait time.Duration) {
+	var oldest, oldestNew *connSlot
+	for c, since := range l.idle {
+		if c.fresh {
+			if now.Sub(since) < l.idleGrace {
+				if w := l.idleGrace - now.Sub(since); wait == 0 || w < wait {
+					wait = w
+				}
+				continue
+			}
+			if oldestNew == nil || since.Before(l.idle[oldestNew]) {
+				oldestNew = c
+			}
+			continue
+		}
+		if oldest == nil || since.Before(l.idle[oldest]) {
+			oldest = c
+		}
+	}
+	if oldest != nil {
+		victim = oldest
+	} else {
+		victim = oldestNew
+	}
+	if victim != nil {
+		delete(l.idle, victim)
+		return victim, 0
+	}
+	return nil, wait
 }
 
 func (l *capListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	for {
+		if err := l.reserve(); err != nil {
+			return nil, err
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.mu.Lock()
+			l.open--
+			l.mu.Unlock()
+			l.signal()
+			return nil, err
+		}
+		slot := &connSlot{l: l, fresh: true}
+		if peer := c.RemoteAddr().String(); l.perClient > 0 && !l.exempt(peer) {
+			slot.key = clientaddr.Key(peer)
+		}
+		l.mu.Lock()
+		if slot.key != "" && l.byKey[slot.key] >= l.perClient {
+			l.open--
+			l.mu.Unlock()
+			c.Close() // over its client's share: refused at once
+			l.signal()
+			continue
+		}
+		if slot.key != "" {
+			l.byKey[slot.key]++
+		}
+		l.idle[slot] = time.Now()
+		l.mu.Unlock()
+		if tc, ok := c.(*net.TCPConn); ok {
+			slot.conn = &cappedTCPConn{TCPConn: tc, slot: slot}
+		} else {
+			slot.conn = &cappedConn{Conn: c, slot: slot}
+		}
+		return slot.conn, nil
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	release := sync.OnceFunc(func() { <-l.sem })
-	if tc, ok := c.(*net.TCPConn); ok {
-		return &cappedTCPConn{TCPConn: tc, release: release}, nil
-	}
-	return &cappedConn{Conn: c, release: release}, nil
 }
 
 func (l *capListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
+	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
+}
+
+// connState is the http.Server's ConnState hook: it keeps track of which
+// connections are idle.
+func (l *capListener) connState(c net.Conn, state http.ConnState) {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+		c = nc.NetConn()
+	}
+	var slot *connSlot
+	switch c := c.(type) {
+	case *cappedTCPConn:
+		slot = c.slot
+	case *cappedConn:
+		slot = c.slot
+	default:
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, tracked := l.idle[slot]; !tracked && slot.closed {
+		return
+	}
+	switch state {
+	case http.StateIdle:
+		slot.fresh = false
+		l.idle[slot] = time.Now()
+		defer l.signal()
+	case http.StateActive, http.StateHijacked, http.StateClosed:
+		delete(l.idle, slot)
+	}
+}
+
+// connSlot is one accepted connection's place.
+type connSlot struct {
+	l      *capListener
+	conn   net.Conn
+	key    string // its client's key; "" if not counted per client
+	fresh  bool   // no request yet
+	closed bool
+}
+
+// release gives the place back, once.
+func (s *connSlot) release() {
+	l := s.l
+	l.mu.Lock()
+	if s.closed {
+		l.mu.Unlock()
+		return
+	}
+	s.closed = true
+	delete(l.idle, s)
+	l.open--
+	if s.key != "" {
+		if l.byKey[s.key]--; l.byKey[s.key] == 0 {
+			delete(l.byKey, s.key)
+		}
+	}
+	l.mu.Unlock()
+	l.signal()
 }
 
 // cappedTCPConn gives its place back when closed.
 type cappedTCPConn struct {
 	*net.TCPConn
-	release func()
+	slot *connSlot
 }
 
 func (c *cappedTCPConn) Close() error {
 	err := c.TCPConn.Close()
-	c.release()
+	c.slot.release()
 	return err
 }
 
 // cappedConn is cappedTCPConn for other connections.
 type cappedConn struct {
 	net.Conn
-	release func()
+	slot *connSlot
 }
 
 func (c *cappedConn) Close() error {
 	err := c.Conn.Close()
-	c.release()
+	c.slot.release()
 	return err
 }

@@ -247,35 +247,38 @@ func TestStoredModIsStreamedNotCopied(t *testing.T) {
 	}
 }
 
-// With max-conns connections open, the next one is not served until one
-// of them closes.
-func TestConnectionCap(t *testing.T) {
-	s := startOffline(t, nil, func(c *config.Serve) { c.MaxConns = 2 })
-	healthz := func(c net.Conn, br *bufio.Reader, within time.Duration) error {
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gomirror\r\n\r\n")
-		c.SetReadDeadline(time.Now().Add(within))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, err = io.Copy(io.Discard, resp.Body)
+// healthz sends GET /healthz on c and reads the answer within the time
+// given.
+func healthz(c net.Conn, br *bufio.Reader, within time.Duration) error {
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gomirror\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(within))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
 		return err
 	}
-	var open []net.Conn
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// TestConnectionCap fills max-conns with busy connections (each stalled
+// in a big response): a further connection is not served until one of
+// them closes.
+func TestConnectionCap(t *testing.T) {
+	const modKey = "example.com/big/@v/v1.0.0.mod"
+	s := startOffline(t, map[string][]byte{modKey: bigMod(8 << 20)}, func(c *config.Serve) { c.MaxConns = 2 })
+	var busy []net.Conn
 	for range 2 {
-		c := dialRcvBuf(t, s.Addr, 64<<10)
-		if err := healthz(c, bufio.NewReader(c), 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		open = append(open, c) // kept alive, idle
+		c := dialRcvBuf(t, s.Addr, 4<<10)
+		readHeader(t, c, "/"+modKey) // and read no further: busy
+		busy = append(busy, c)
 	}
-	extra := dialRcvBuf(t, s.Addr, 64<<10) // the kernel accepts; the server does not
+	extra := dialFrom(t, "127.0.0.2", s.Addr) // the kernel accepts; the server does not
 	br := bufio.NewReader(extra)
 	if err := healthz(extra, br, 500*time.Millisecond); err == nil {
-		t.Fatal("a third connection was served with max-conns 2")
+		t.Fatal("a third connection was served with max-conns 2 and both others busy")
 	}
-	open[0].Close()
+	busy[0].Close()
 	extra.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -285,6 +288,64 @@ func TestConnectionCap(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("after one connection closed: %d", resp.StatusCode)
 	}
+}
+
+// TestIdleConnectionsMakeRoom is the lock-out through max-conns: one
+// client takes every place with keep-alive connections that sit idle (and
+// with connections that never send a request). Another client must still
+// be served at once: it takes the place of the longest idle connection.
+func TestIdleConnectionsMakeRoom(t *testing.T) {
+	s := startOffline(t, nil, func(c *config.Serve) { c.MaxConns = 4 })
+	for i := range 4 {
+		c := dialRcvBuf(t, s.Addr, 64<<10)
+		if i == 3 {
+			continue // connected, and silent
+		}
+		if err := healthz(c, bufio.NewReader(c), 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		// kept alive, idle
+	}
+	for i := range 3 {
+		other := dialFrom(t, "127.0.0.2", s.Addr)
+		start := time.Now()
+		if err := healthz(other, bufio.NewReader(other), 5*time.Second); err != nil {
+			t.Fatalf("another client's request %d while one client holds every place idle: %v", i, err)
+		}
+		t.Logf("another client's request %d answered after %v", i, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestConnectionsPerClient: one client address may hold at most
+// max-conns-per-client connections; more are closed at once, while
+// another address is still served.
+func TestConnectionsPerClient(t *testing.T) {
+	const modKey = "example.com/big/@v/v1.0.0.mod"
+	s := startOffline(t, map[string][]byte{modKey: bigMod(8 << 20)}, func(c *config.Serve) { c.MaxConnsPerClient = 2 })
+	for range 2 {
+		c := dialRcvBuf(t, s.Addr, 4<<10)
+		readHeader(t, c, "/"+modKey) // busy
+	}
+	third := dialRcvBuf(t, s.Addr, 64<<10)
+	if err := healthz(third, bufio.NewReader(third), 5*time.Second); err == nil {
+		t.Error("a third busy connection from one address was served with max-conns-per-client 2")
+	}
+	other := dialFrom(t, "127.0.0.2", s.Addr)
+	if err := healthz(other, bufio.NewReader(other), 5*time.Second); err != nil {
+		t.Errorf("another address: %v", err)
+	}
+}
+
+// dialFrom connects to addr from the loopback address src: another client.
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // countingStore counts Puts.
@@ -361,7 +422,7 @@ func TestCapListenerKeepsSendfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := newCapListener(ln, 1)
+	cl := newCapListener(ln, 1, 0, nil)
 	defer cl.Close()
 	client := dialRcvBuf(t, ln.Addr().String(), 64<<10)
 	defer client.Close()

@@ -62,6 +62,7 @@ type Server struct {
 	admin     http.Handler
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
+	clients   *clientaddr.Resolver // trusted-proxies
 	readyOnce sync.Once
 	ready     *readiness // /readyz's storage probe, shared and reused briefly
 }
@@ -300,6 +301,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if writeTimeout <= 0 {
 		writeTimeout = config.Defaults().WriteTimeout
 	}
+	s.clients = clients
 	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, mux)), writeTimeout))
 	if opAdmin != nil {
 		s.admin = clients.Middleware(withWriteDeadline(s.accessLog(opAdmin), writeTimeout))
@@ -598,7 +600,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if writeTimeout <= 0 {
 		writeTimeout = config.Defaults().WriteTimeout
 	}
-	ln = newCapListener(ln, maxConns)
+	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
+	ln = capped
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -607,6 +610,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		// HTTP/2 multiplies what one connection can hold by its streams.
 		HTTP2:       &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams},
 		ConnContext: withConn,
+		ConnState:   capped.connState,
 		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
