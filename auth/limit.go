@@ -89,4 +89,3 @@ func (l *failureLimiter) size() int {
 	defer l.mu.Unlock()
 	return len(l.m)
 }
-
