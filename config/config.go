@@ -755,8 +755,10 @@ func ReadSecretFile(file string) (string, error) {
 // AdminAnonymous reports whether the operator endpoints are open without a
 // token, and on which listener they are served (admin-listen if set, else
 // listen). With admin-auth auto they are anonymous only on a loopback
-// listener, and on the main listener only with auth off too (a server that
-// asks clients for tokens asks its operators for one as well).
+// listener, and on the main listener only with auth off and no
+// trusted-proxies too (a server that asks clients for tokens asks its
+// operators for one as well; behind a reverse proxy on the same host, a
+// loopback listener serves everyone the proxy serves).
 func (c *Serve) AdminAnonymous() (anonymous bool, on string) {
 	on = c.Listen
 	if c.AdminListen != "" {
@@ -769,7 +771,7 @@ func (c *Serve) AdminAnonymous() (anonymous bool, on string) {
 		return false, on
 	}
 	host, _, _ := net.SplitHostPort(on)
-	return isLoopback(host) && (c.AdminListen != "" || c.Auth == "off"), on
+	return isLoopback(host) && (c.AdminListen != "" || c.Auth == "off" && strings.TrimSpace(c.TrustedProxies) == ""), on
 }
 
 // LoopbackListen reports whether the listen address addr accepts only

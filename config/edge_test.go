@@ -125,22 +125,26 @@ func TestHelpShowsNoSecrets(t *testing.T) {
 func TestAdminAnonymous(t *testing.T) {
 	for _, tt := range []struct {
 		listen, adminListen, auth, adminAuth string
+		trustedProxies                       string
 		want                                 bool
 	}{
-		{"127.0.0.1:3000", "", "off", "auto", true},
-		{"[::1]:3000", "", "off", "auto", true},
-		{"localhost:3000", "", "off", "auto", true},
-		{"127.0.0.1:3000", "", "private", "auto", false}, // a server that asks clients for tokens
-		{"0.0.0.0:3000", "", "off", "auto", false},
-		{":3000", "", "off", "auto", false},
-		{"10.1.2.3:3000", "", "off", "auto", false},
-		{"0.0.0.0:3000", "127.0.0.1:3001", "all", "auto", true}, // the separate loopback port
-		{"0.0.0.0:3000", "0.0.0.0:3001", "off", "auto", false},
-		{"127.0.0.1:3000", "", "off", "token", false},
-		{"0.0.0.0:3000", "", "all", "off", true},
+		{"127.0.0.1:3000", "", "off", "auto", "", true},
+		{"[::1]:3000", "", "off", "auto", "", true},
+		{"localhost:3000", "", "off", "auto", "", true},
+		{"127.0.0.1:3000", "", "private", "auto", "", false}, // a server that asks clients for tokens
+		{"0.0.0.0:3000", "", "off", "auto", "", false},
+		{":3000", "", "off", "auto", "", false},
+		{"10.1.2.3:3000", "", "off", "auto", "", false},
+		{"0.0.0.0:3000", "127.0.0.1:3001", "all", "auto", "", true}, // the separate loopback port
+		{"0.0.0.0:3000", "0.0.0.0:3001", "off", "auto", "", false},
+		{"127.0.0.1:3000", "", "off", "token", "", false},
+		{"0.0.0.0:3000", "", "all", "off", "", true},
+		// A reverse proxy on the same host forwards everyone to loopback.
+		{"127.0.0.1:3000", "", "off", "auto", "127.0.0.1", false},
+		{"127.0.0.1:3000", "127.0.0.1:3001", "off", "auto", "127.0.0.1", true},
 	} {
 		c := config.Defaults()
-		c.Listen, c.AdminListen, c.Auth, c.AdminAuth = tt.listen, tt.adminListen, tt.auth, tt.adminAuth
+		c.Listen, c.AdminListen, c.Auth, c.AdminAuth, c.TrustedProxies = tt.listen, tt.adminListen, tt.auth, tt.adminAuth, tt.trustedProxies
 		if got, _ := c.AdminAnonymous(); got != tt.want {
 			t.Errorf("listen %s, admin-listen %q, auth %s, admin-auth %s: anonymous %v; want %v", tt.listen, tt.adminListen, tt.auth, tt.adminAuth, got, tt.want)
 		}
