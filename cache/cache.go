@@ -10,7 +10,7 @@
 // every client that asked for it goes away.
 //
 // Every stored .zip and .mod has its h1: hash recorded next to it (see
-// HashKey), stored before the artifact itself: a .zip's hash before the zip
+// layout.HashKey), stored before the artifact itself: a .zip's hash before the zip
 // is renamed into place, a .mod's hash before the .mod in the same
 // background write. So a .zip or .mod visible in storage always has its
 // hash; a crash may leave a hash without its artifact, which is harmless.
@@ -39,6 +39,7 @@ import (
 	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
@@ -204,67 +205,16 @@ func (e *BadRequestError) Error() string {
 }
 func (e *BadRequestError) Unwrap() error { return e.Err }
 
-// IsCanonical reports whether version is a canonical version of path, the
-// only kind whose artifacts are immutable and stored.
-func IsCanonical(path, version string) bool {
-	return version != "" && module.CanonicalVersion(version) == version && module.Check(path, version) == nil
-}
-
-// NotStorableError is a module path or version whose files cannot be
-// stored because a storage key would be invalid: one with an element
-// longer than 255 bytes, which no file system holds (nor, so, the go
-// command's module cache). It is a "not found": this mirror never has it.
-type NotStorableError struct {
-	Module, Version string // Version is "" for a module's list or @latest
-	Err             error  // from storage.ValidKey
-}
-
-func (e *NotStorableError) Error() string {
-	target := e.Module
-	if e.Version != "" {
-		target += "@" + e.Version
+// storageKey returns the storage key of m's file of kind k (layout.Key), failing
+// with a *BadRequestError for a path or version that does not escape, and
+// with a *layout.NotStorableError if any file of the version (or, for List
+// and Latest, the file itself) would have an invalid key.
+func storageKey(m module.Version, k layout.Kind) (string, error) {
+	key, err := layout.Key(m, k)
+	if err != nil && !errors.As(err, new(*layout.NotStorableError)) {
+		return "", &BadRequestError{m.Path, m.Version, err}
 	}
-	return fmt.Sprintf("not found: %s cannot be stored: %v", target, e.Err)
-}
-
-func (e *NotStorableError) Unwrap() error { return fs.ErrNotExist }
-
-// versionKey returns the storage key of path@version's file with extension
-// ext (".info", ".mod", ".zip"). It fails with a *BadRequestError for a
-// path or version that does not escape, and with a *NotStorableError if
-// any file of the version (the longest key is the zip's recorded hash)
-// would have an invalid key.
-func versionKey(path, version, ext string) (string, error) {
-	escPath, err := module.EscapePath(path)
-	if err != nil {
-		return "", &BadRequestError{path, version, err}
-	}
-	escVer, err := module.EscapeVersion(version)
-	if err != nil {
-		return "", &BadRequestError{path, version, err}
-	}
-	base := escPath + "/@v/" + escVer
-	if err := storage.ValidKey(HashKey(base + ".zip")); err != nil {
-		return "", &NotStorableError{path, version, err}
-	}
-	return base + ext, nil
-}
-
-// ZipKey returns the storage key of path@version's zip.
-func ZipKey(path, version string) (string, error) { return versionKey(path, version, ".zip") }
-
-// moduleKey returns the storage key of path's file ("@v/list", "@latest"),
-// failing like versionKey.
-func moduleKey(path, file string) (string, error) {
-	escPath, err := module.EscapePath(path)
-	if err != nil {
-		return "", &BadRequestError{path, "", err}
-	}
-	key := escPath + "/" + file
-	if err := storage.ValidKey(key); err != nil {
-		return "", &NotStorableError{path, "", err}
-	}
-	return key, nil
+	return key, err
 }
 
 // fetch runs an upstream call for the artifact at key with timing and
@@ -384,14 +334,16 @@ var errLostLease = errors.New("fill lock lost to another replica; not writing")
 // a fill's write is pending, a reader over the fill's one copy); for a query
 // it is the upstream's answer in memory.
 func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object, Source, error) {
-	if !IsCanonical(path, query) {
+	if !layout.IsCanonical(module.Version{Path: path, Version: query}) {
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
-		if _, err := moduleKey(path, "@v/list"); err != nil {
+		if _, err := storageKey(module.Version{Path: path}, layout.List); err != nil {
 			return nil, Miss, err // no version of it can be stored
 		}
 		var b []byte
-		err := m.fetch(ctx, "info", path+"/@v/"+query+".info", func(ctx context.Context) (err error) {
+		// Remembered as not found under a name that is no storage key:
+		// queries are never stored.
+		err := m.fetch(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) (err error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
 			defer cancel()
 			b, err = m.opts.Upstream.Info(ctx, path, query)
@@ -406,7 +358,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		}
 		return storage.BytesObject(b), Miss, nil
 	}
-	key, err := versionKey(path, query, ".info")
+	key, err := storageKey(module.Version{Path: path, Version: query}, layout.Info)
 	if err != nil {
 		return nil, Miss, err
 	}
@@ -435,7 +387,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 // GoMod answers $module/@v/$version.mod for a canonical version. The
 // caller closes the returned object's Body (see Info).
 func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Object, Source, error) {
-	key, err := m.canonicalKey(path, version, ".mod")
+	key, err := m.canonicalKey(path, version, layout.Mod)
 	if err != nil {
 		return nil, Miss, err
 	}
@@ -459,7 +411,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 // Zip answers $module/@v/$version.zip for a canonical version. The caller
 // closes the returned object's Body.
 func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object, Source, error) {
-	key, err := m.canonicalKey(path, version, ".zip")
+	key, err := m.canonicalKey(path, version, layout.Zip)
 	if err != nil {
 		return nil, Miss, err
 	}
@@ -555,7 +507,8 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	// The hash lands before the zip becomes visible, so that a stored zip
 	// always has its recorded hash. A crash in between leaves a hash
 	// without a zip, which is harmless: the next fill writes it again.
-	if err := storage.PutBytes(ctx, m.opts.Storage, HashKey(key), []byte(h1+"\n")); err != nil {
+	hashKey, _ := layout.HashKey(key)
+	if err := storage.PutBytes(ctx, m.opts.Storage, hashKey, []byte(h1+"\n")); err != nil {
 		return err
 	}
 	if a, ok := m.opts.Storage.(storage.FileAdopter); ok {
@@ -674,11 +627,12 @@ func (m *Mirror) verify(path, file string, check func(Verifier) error) error {
 	return nil
 }
 
-func (m *Mirror) canonicalKey(path, version, ext string) (string, error) {
-	if !IsCanonical(path, version) {
+func (m *Mirror) canonicalKey(path, version string, k layout.Kind) (string, error) {
+	mv := module.Version{Path: path, Version: version}
+	if !layout.IsCanonical(mv) {
 		return "", &BadRequestError{path, version, errors.New("invalid version: not a canonical version of this module")}
 	}
-	return versionKey(path, version, ext)
+	return storageKey(mv, k)
 }
 
 // immutable serves a small immutable artifact (.info, .mod) from storage,
@@ -747,26 +701,16 @@ type transferError struct{ err error }
 func (e *transferError) Error() string { return e.err.Error() }
 func (e *transferError) Unwrap() error { return e.err }
 
-// HashKey returns the key at which the h1: hash of the artifact stored at
-// key is recorded: "<...>.ziphash" for "<...>.zip" (the go command's module
-// cache keeps the same file next to each zip) and "<...>.modhash" for
-// "<...>.mod" (the go.sum hash of the go.mod file). A recorded hash is the
-// hash followed by a newline. Every zip and go.mod the Mirror stores has
-// one, whether or not its module was verified against the checksum
-// database, so that `gomirror verify` can check modules the database does
-// not know (GONOSUMDB, private). Neither the go command (GOPROXY=file://)
-// nor the Mirror's version listing looks at these files.
-func HashKey(key string) string { return key + "hash" }
-
 // modHashFirst is the storage that small artifacts are written behind to:
-// before it stores a .mod, it stores that file's hash at HashKey, so that
+// before it stores a .mod, it stores that file's hash at its layout.HashKey, so that
 // a stored .mod always has its recorded hash. If the hash cannot be stored,
 // neither is the .mod (the next request fetches it again); a crash between
 // the two leaves a hash without a .mod, which is harmless.
 type modHashFirst struct{ storage.Storage }
 
 func (s modHashFirst) Put(ctx context.Context, key string, r io.Reader) error {
-	if !strings.HasSuffix(key, ".mod") {
+	hashKey, ok := layout.HashKey(key)
+	if !ok { // .info
 		return s.Storage.Put(ctx, key, r)
 	}
 	b, err := io.ReadAll(r)
@@ -777,7 +721,7 @@ func (s modHashFirst) Put(ctx context.Context, key string, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := storage.PutBytes(ctx, s.Storage, HashKey(key), []byte(h1+"\n")); err != nil {
+	if err := storage.PutBytes(ctx, s.Storage, hashKey, []byte(h1+"\n")); err != nil {
 		return err
 	}
 	return s.Storage.Put(ctx, key, bytes.NewReader(b))
@@ -791,7 +735,7 @@ func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
 // List answers $module/@v/list: the upstream's versions together with every
 // version in storage, so that nothing once served disappears.
 func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) {
-	key, err := moduleKey(path, "@v/list")
+	key, err := storageKey(module.Version{Path: path}, layout.List)
 	if err != nil {
 		return nil, Miss, err
 	}
@@ -851,21 +795,16 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 			versions = append(versions, v)
 		}
 	}
-	prefix := strings.TrimSuffix(listKey, "list")
+	prefix := layout.VersionsPrefix(listKey)
 	keys, err := m.opts.Storage.List(ctx, prefix)
 	if err != nil {
 		return versions, hadList, err
 	}
 	keys = append(keys, m.behind.Pending(prefix)...) // stored a moment from now
 	for _, k := range keys {
-		name := strings.TrimPrefix(k, prefix)
-		ext := name[strings.LastIndexByte(name, '.')+1:]
-		if ext != "info" && ext != "mod" && ext != "zip" {
-			continue
-		}
-		v, err := module.UnescapeVersion(strings.TrimSuffix(name, "."+ext))
-		if err == nil && semver.IsValid(v) && !module.IsPseudoVersion(v) {
-			versions = append(versions, v)
+		mv, kind, err := layout.Parse(k)
+		if err == nil && kind.Artifact() && semver.IsValid(mv.Version) && !module.IsPseudoVersion(mv.Version) {
+			versions = append(versions, mv.Version)
 		}
 	}
 	return versions, hadList, nil
@@ -880,7 +819,7 @@ func listable(v string) bool {
 
 // Latest answers $module/@latest.
 func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error) {
-	key, err := moduleKey(path, "@latest")
+	key, err := storageKey(module.Version{Path: path}, layout.Latest)
 	if err != nil {
 		return nil, Miss, err
 	}
@@ -1027,7 +966,7 @@ func checkInfo(b []byte, path, want string) ([]byte, error) {
 	switch {
 	case want != "" && info.Version != want:
 		return nil, fmt.Errorf("malformed info: upstream answered version %q, not %q", info.Version, want)
-	case !IsCanonical(path, info.Version):
+	case !layout.IsCanonical(module.Version{Path: path, Version: info.Version}):
 		return nil, fmt.Errorf("malformed info: version %q is not a canonical version of %s", info.Version, path)
 	case info.Time == nil:
 		return nil, errors.New("malformed info: no Time")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/sumdbtest"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
@@ -135,8 +136,8 @@ func TestFilledArtifactsHaveRecordedHashes(t *testing.T) {
 		if w := hashZipBytes(t, want.Zip) + "\n"; string(zipHash) != w {
 			t.Errorf("%s.ziphash = %q, want %q", base, zipHash, w)
 		}
-		if HashKey(base+".zip") != base+".ziphash" {
-			t.Errorf("HashKey(%q) = %q", base+".zip", HashKey(base+".zip"))
+		if k, _ := layout.HashKey(base + ".zip"); k != base+".ziphash" {
+			t.Errorf("HashKey(%q) = %q", base+".zip", k)
 		}
 		if !store.wasStoredBefore(base+".ziphash", base+".zip") {
 			t.Errorf("%s: the zip became visible before its hash: %q", base, store.events)

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -195,16 +195,22 @@ func checkParsed(t *testing.T, p string) {
 	// A canonical version is either storable, every file of it under a
 	// valid storage key, or refused with a 4xx before storage is touched:
 	// never a storage error, which would be a 5xx.
-	if req.Version != "" && cache.IsCanonical(req.Module, req.Version) {
-		key, err := cache.ZipKey(req.Module, req.Version)
+	mv := module.Version{Path: req.Module, Version: req.Version}
+	if req.Version != "" && layout.IsCanonical(mv) {
+		var keys []string
+		var err error
+		for k := layout.Info; k <= layout.ModHash && err == nil; k++ {
+			var key string
+			key, err = layout.Key(mv, k)
+			keys = append(keys, key)
+		}
 		if err != nil {
 			if code := Status(err); code >= 500 {
 				t.Errorf("ParsePath(%q): key of %s@%s: %v, status %d; want a 4xx", p, req.Module, req.Version, err, code)
 			}
 			return
 		}
-		base := strings.TrimSuffix(key, ".zip")
-		for _, k := range []string{base + ".info", base + ".mod", key, cache.HashKey(key), cache.HashKey(base + ".mod")} {
+		for _, k := range keys {
 			if err := storage.ValidKey(k); err != nil {
 				t.Errorf("ParsePath(%q): %s@%s has an invalid storage key: %v", p, req.Module, req.Version, err)
 			}

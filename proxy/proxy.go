@@ -19,7 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
@@ -148,7 +151,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	defer obj.Body.Close()
-	if !cache.IsCanonical(req.Module, req.Version) {
+	if !layout.IsCanonical(module.Version{Path: req.Module, Version: req.Version}) {
 		b, err := io.ReadAll(obj.Body)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -292,7 +295,7 @@ func (e *statusError) Error() string { return e.msg }
 // where errors become statuses:
 //   - malformed requests: 400;
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
-//     also those that cannot be stored (cache.NotStorableError: an element
+//     also those that cannot be stored (layout.NotStorableError: an element
 //     longer than 255 bytes), and, with the upstream "off", whatever is not
 //     stored (upstream.ErrOff, sumdb.OfflineError): an offline mirror does
 //     not have it, no upstream failed, and retrying changes nothing;

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
@@ -29,6 +31,7 @@ import (
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
@@ -280,7 +283,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error)
 	}); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, path, version string) (string, error) {
-			key, err := cache.ZipKey(path, version)
+			key, err := layout.Key(module.Version{Path: path, Version: version}, layout.Zip)
 			if err != nil {
 				return "", err
 			}
@@ -557,7 +560,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // probeStorage writes and deletes a small object in storage.
 func (s *Server) probeStorage(ctx context.Context) error {
-	const probe = ".gomirror/readyz"
+	const probe = layout.ReadyProbe
 	err := storage.PutBytes(ctx, s.store, probe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 	if err == nil {
 		err = s.store.Delete(ctx, probe)

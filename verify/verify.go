@@ -8,7 +8,7 @@
 //     CRC); its h1: hash is then compared with the checksum database, or,
 //     for modules exempt from it (GONOSUMDB and private patterns) or when
 //     the database is off, with the hash recorded when it was stored
-//     (cache.HashKey);
+//     (layout.HashKey);
 //   - a .mod's go.sum hash is compared the same way;
 //   - a .info must be JSON naming, as its Version, the canonical version in
 //     its file name.
@@ -34,7 +34,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,8 +46,8 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/server"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
@@ -191,8 +190,8 @@ const (
 	unverifiable
 )
 
-// Run checks every module artifact in opts.Storage (keys under ".gomirror/"
-// and "sumdb/" are not artifacts) and, with opts.Repair, deletes the
+// Run checks every module artifact in opts.Storage (keys under
+// layout.StateDir and layout.SumDBDir are not artifacts) and, with opts.Repair, deletes the
 // corrupt ones. It returns an error only if the check itself failed: ctx
 // was cancelled, storage could not be listed, or a repair failed.
 func Run(ctx context.Context, opts Options) (*Report, error) {
@@ -277,27 +276,17 @@ func repair(ctx context.Context, s storage.Storage, key string) error {
 	if err := s.Delete(ctx, key); err != nil {
 		return err
 	}
-	if strings.HasSuffix(key, ".zip") || strings.HasSuffix(key, ".mod") {
-		return s.Delete(ctx, cache.HashKey(key))
+	if hashKey, ok := layout.HashKey(key); ok {
+		return s.Delete(ctx, hashKey)
 	}
 	return nil
 }
 
-// walk calls fn with every key that looks like a module artifact: a file
-// ending in .info, .mod or .zip in a directory named @v, outside
-// ".gomirror/" and "sumdb/".
+// walk calls fn with every key that looks like a module artifact
+// (layout.IsArtifactName): a file ending in .info, .mod or .zip in a
+// directory named @v, outside layout.StateDir and layout.SumDBDir.
 func walk(ctx context.Context, s storage.Storage, fn func(key string) error) error {
-	artifact := func(key string) bool {
-		if strings.HasPrefix(key, ".gomirror/") || strings.HasPrefix(key, "sumdb/") {
-			return false
-		}
-		dir, file := path.Split(key)
-		switch path.Ext(file) {
-		case ".info", ".mod", ".zip":
-			return path.Base(dir) == "@v"
-		}
-		return false
-	}
+	artifact := layout.IsArtifactName
 	if rooted, ok := s.(interface{ Root() string }); ok {
 		// Local disk: walk the tree without descending into gomirror's own
 		// state (which holds the direct-fetch sandbox, a whole module
@@ -319,7 +308,7 @@ func walk(ctx context.Context, s storage.Storage, fn func(key string) error) err
 			}
 			key := filepath.ToSlash(rel)
 			if d.IsDir() {
-				if key == ".gomirror" || key == "sumdb" {
+				if key == layout.StateDir || key == layout.SumDBDir {
 					return filepath.SkipDir
 				}
 				return nil
@@ -351,30 +340,24 @@ type runner struct {
 // check checks the artifact at key. An error means the check could not be
 // made at all (ctx was cancelled).
 func (r *runner) check(ctx context.Context, key string) (outcome, string, error) {
-	i := strings.LastIndex(key, "/@v/")
-	escPath, file := key[:i], key[i+len("/@v/"):]
-	ext := path.Ext(file)
-	modPath, err := module.UnescapePath(escPath)
+	mv, kind, err := layout.Parse(key)
 	if err != nil {
 		return corrupt, "not the name of a module artifact: " + err.Error(), nil
 	}
-	version, err := module.UnescapeVersion(strings.TrimSuffix(file, ext))
-	if err != nil {
-		return corrupt, "not the name of a module artifact: " + err.Error(), nil
-	}
-	if !cache.IsCanonical(modPath, version) {
+	modPath, version := mv.Path, mv.Version
+	if !layout.IsCanonical(mv) {
 		return corrupt, fmt.Sprintf("not the name of a module artifact: %s is not a canonical version of %s", version, modPath), nil
 	}
 	var (
 		o      outcome
 		reason string
 	)
-	switch ext {
-	case ".info":
+	switch kind {
+	case layout.Info:
 		o, reason, err = r.checkInfo(ctx, key, version)
-	case ".mod":
+	case layout.Mod:
 		o, reason, err = r.checkMod(ctx, key, modPath, version)
-	case ".zip":
+	case layout.Zip:
 		o, reason, err = r.checkZip(ctx, key, modPath, version)
 	}
 	if err == nil {
@@ -557,7 +540,8 @@ func (r *runner) compare(ctx context.Context, key, modPath, file, got string, ch
 
 // recorded returns the hash recorded for the artifact at key.
 func (r *runner) recorded(ctx context.Context, key string) (h1 string, found bool, err error) {
-	b, err := storage.ReadAll(ctx, r.opts.Storage, cache.HashKey(key))
+	hashKey, _ := layout.HashKey(key)
+	b, err := storage.ReadAll(ctx, r.opts.Storage, hashKey)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/sumdbtest"
+	"github.com/gomirror/gomirror/layout"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 )
 
@@ -56,6 +57,16 @@ func newUpstream(t *testing.T) *fakeproxy.Server {
 		}
 	}
 	return up
+}
+
+// mustHashKey returns the key of the recorded hash of the artifact at key.
+func mustHashKey(t *testing.T, key string) string {
+	t.Helper()
+	hashKey, ok := layout.HashKey(key)
+	if !ok {
+		t.Fatalf("%s has no recorded hash", key)
+	}
+	return hashKey
 }
 
 // newMirror returns a cache.Mirror over the storage at dir that verifies
@@ -278,7 +289,7 @@ func TestTamperedArtifactsAreCorruptAndRepaired(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, infoGarbage), []byte("<html>502 Bad Gateway</html>"), 0o644)
 	os.WriteFile(filepath.Join(dir, infoWrongVersion), []byte(`{"Version":"v2.0.1","Time":"2024-01-02T03:04:05Z"}`), 0o644)
 	otherZip(t, filepath.Join(dir, exemptZip), "private.example/secret", "v1.0.0")
-	if err := os.Remove(filepath.Join(dir, cache.HashKey(exemptModNoHash))); err != nil {
+	if err := os.Remove(filepath.Join(dir, mustHashKey(t, exemptModNoHash))); err != nil {
 		t.Fatal(err)
 	}
 	// A case-encoded path, and a change that keeps the file valid.
@@ -345,7 +356,7 @@ func TestTamperedArtifactsAreCorruptAndRepaired(t *testing.T) {
 	for _, k := range wantCorrupt {
 		wantRemoved = append(wantRemoved, k)
 		if !strings.HasSuffix(k, ".info") {
-			wantRemoved = append(wantRemoved, cache.HashKey(k))
+			wantRemoved = append(wantRemoved, mustHashKey(t, k))
 		}
 	}
 	slices.Sort(wantRemoved)
