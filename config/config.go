@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 )
 
@@ -424,7 +426,7 @@ func (c *Serve) fillFromGoEnv(src Sources) error {
 		c.StorageDir = dir + string(os.PathSeparator) + "gomirror"
 	}
 	if c.DirectDir == "" {
-		c.DirectDir = c.StorageDir + string(os.PathSeparator) + ".gomirror" + string(os.PathSeparator) + "direct"
+		c.DirectDir = c.StorageDir + string(os.PathSeparator) + filepath.FromSlash(layout.DirectDir)
 	}
 	// private follows go env GOPRIVATE whatever else is set: a mirror
 	// given its upstream explicitly must not silently lose the private

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -83,7 +84,9 @@ func (p *Proxy) Get(ctx context.Context, path string) ([]byte, Kind, error) {
 	return nil, 0, upstream.NotExist("not found: " + path)
 }
 
-func (p *Proxy) key(path string) string { return CacheKey(p.Name() + "/" + path) }
+// key returns the storage key of the database's file at path (under
+// /sumdb/<name>/).
+func (p *Proxy) key(path string) string { return layout.SumDBKey(p.Name() + "/" + path) }
 
 func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 	p.mu.Lock()
@@ -95,7 +98,7 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 	p.mu.Unlock()
 
 	v, err, _ := p.flight.Do("latest", func() (any, error) {
-		sharedKey := "sumdb/" + p.Name() + "/latest"
+		sharedKey := p.key("latest")
 		if p.shared != nil {
 			if b, ok, _ := p.shared.GetShared(ctx, sharedKey); ok && p.v.ops.checkNote(b) == nil {
 				p.mu.Lock()
@@ -149,11 +152,13 @@ func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, &BadRequestError{fmt.Sprintf("malformed lookup %q: %v", rest, err)}
 	}
-	key := p.key("lookup/" + rest)
-	if err := storage.ValidKey(key); err != nil {
-		// An element longer than 255 bytes: no file system, nor the go
-		// command's module cache, holds such a module.
-		return nil, upstream.NotExist(fmt.Sprintf("not found: checksum database lookup %s@%s cannot be stored: %v", path, vers, err))
+	key, err := layout.SumDBLookupKey(p.Name(), module.Version{Path: path, Version: vers})
+	if errors.As(err, new(*layout.NotStorableError)) {
+		// An element longer than 255 bytes (a "not found"): no file
+		// system, nor the go command's module cache, holds such a module.
+		return nil, err
+	} else if err != nil {
+		return nil, &BadRequestError{fmt.Sprintf("malformed lookup %q: %v", rest, err)}
 	}
 	if p.v.Exempt(path) {
 		// Never ask the database about a path it must not learn of.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -103,7 +104,7 @@ func (r *Remote) resolve(ctx context.Context) (getter, error) {
 	if r.base != nil {
 		return r.base, nil
 	}
-	rel := "sumdb/" + r.db.Name
+	rel := layout.SumDBKey(r.db.Name) // the database's URL path on a proxy
 	for _, l := range r.chain.Links() {
 		p, ok := l.Fetcher.(getter)
 		if !ok {

@@ -22,6 +22,7 @@ import (
 	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/storage"
 )
@@ -376,15 +377,12 @@ func (o *clientOps) tileCached(t tlog.Tile) bool {
 	full := t
 	full.W = 1 << uint(t.H)
 	for _, c := range []tlog.Tile{t, full} {
-		if _, err := o.behind.Read(ctx, CacheKey(o.db.Name+"/"+c.Path())); err == nil {
+		if _, err := o.behind.Read(ctx, layout.SumDBKey(o.db.Name+"/"+c.Path())); err == nil {
 			return true
 		}
 	}
 	return false
 }
-
-// configKey maps the client's config file names to storage keys.
-func configKey(file string) string { return ".gomirror/sumdb/" + file }
 
 func (o *clientOps) ReadConfig(file string) ([]byte, error) {
 	if file == "key" {
@@ -392,7 +390,7 @@ func (o *clientOps) ReadConfig(file string) ([]byte, error) {
 	}
 	ctx, cancel := o.ctx()
 	defer cancel()
-	b, err := storage.ReadAll(ctx, o.store, configKey(file))
+	b, err := storage.ReadAll(ctx, o.store, layout.SumDBStateKey(file))
 	if errors.Is(err, fs.ErrNotExist) {
 		return []byte{}, nil // first contact: no verified tree head yet
 	}
@@ -459,7 +457,7 @@ func (o *clientOps) WriteConfig(file string, old, new []byte) error {
 	}
 	ctx, cancel := o.ctx()
 	defer cancel()
-	if err := storage.PutBytes(ctx, o.store, configKey(file), new); err != nil {
+	if err := storage.PutBytes(ctx, o.store, layout.SumDBStateKey(file), new); err != nil {
 		se := &StorageError{Op: "storing", Err: err}
 		o.storeErr.Store(se)
 		return se
@@ -483,21 +481,16 @@ func (e *StorageError) Error() string {
 
 func (e *StorageError) Unwrap() error { return e.Err }
 
-// CacheKey maps the client's cache file names ("<name>/lookup/...",
-// "<name>/tile/...") to storage keys, which are the paths under which the
-// proxy serves them.
-func CacheKey(file string) string { return "sumdb/" + file }
-
 func (o *clientOps) ReadCache(file string) ([]byte, error) {
 	ctx, cancel := o.ctx()
 	defer cancel()
-	return o.behind.Read(ctx, CacheKey(file))
+	return o.behind.Read(ctx, layout.SumDBKey(file))
 }
 
 // WriteCache stores validated data behind the lookup: a lookup writes
 // several files, a millisecond each on a busy disk, and need not wait.
 func (o *clientOps) WriteCache(file string, data []byte) {
-	o.behind.Put(CacheKey(file), data)
+	o.behind.Put(layout.SumDBKey(file), data)
 }
 
 func (o *clientOps) Log(msg string) { o.log.Debug("sumdb", "msg", msg) }

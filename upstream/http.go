@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/layout"
 )
 
 // Limits on the answers read into memory. An answer over its limit is
@@ -104,27 +105,27 @@ func (p *Proxy) String() string { return p.name }
 func (p *Proxy) URL() *url.URL { u := *p.base; return &u }
 
 func (p *Proxy) List(ctx context.Context, path string) ([]byte, error) {
-	b, err := p.getModule(ctx, path, "@v/list", maxList)
+	b, err := p.getModule(ctx, path, layout.List, maxList)
 	return b, p.wrap("list", path, "", err)
 }
 
 func (p *Proxy) Latest(ctx context.Context, path string) ([]byte, error) {
-	b, err := p.getModule(ctx, path, "@latest", MaxInfo)
+	b, err := p.getModule(ctx, path, layout.Latest, MaxInfo)
 	return b, p.wrap("latest", path, "", err)
 }
 
 func (p *Proxy) Info(ctx context.Context, path, query string) ([]byte, error) {
-	b, err := p.getVersion(ctx, path, query, ".info", MaxInfo)
+	b, err := p.getVersion(ctx, path, query, layout.Info, MaxInfo)
 	return b, p.wrap("info", path, query, err)
 }
 
 func (p *Proxy) GoMod(ctx context.Context, path, version string) ([]byte, error) {
-	b, err := p.getVersion(ctx, path, version, ".mod", maxGoMod)
+	b, err := p.getVersion(ctx, path, version, layout.Mod, maxGoMod)
 	return b, p.wrap("mod", path, version, err)
 }
 
 func (p *Proxy) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
-	rel, err := versionFile(path, version, ".zip")
+	rel, err := layout.URLPath(module.Version{Path: path, Version: version}, layout.Zip)
 	if err != nil {
 		return nil, 0, p.wrap("zip", path, version, err)
 	}
@@ -203,16 +204,12 @@ func (p *Proxy) getBytes(ctx context.Context, rel string, limit int64) ([]byte, 
 	return b, nil
 }
 
-func (p *Proxy) getModule(ctx context.Context, path, file string, limit int64) ([]byte, error) {
-	enc, err := module.EscapePath(path)
-	if err != nil {
-		return nil, err
-	}
-	return p.getBytes(ctx, enc+"/"+file, limit)
+func (p *Proxy) getModule(ctx context.Context, path string, k layout.Kind, limit int64) ([]byte, error) {
+	return p.getVersion(ctx, path, "", k, limit)
 }
 
-func (p *Proxy) getVersion(ctx context.Context, path, version, ext string, limit int64) ([]byte, error) {
-	rel, err := versionFile(path, version, ext)
+func (p *Proxy) getVersion(ctx context.Context, path, version string, k layout.Kind, limit int64) ([]byte, error) {
+	rel, err := layout.URLPath(module.Version{Path: path, Version: version}, k)
 	if err != nil {
 		return nil, err
 	}
@@ -224,18 +221,6 @@ func (p *Proxy) wrap(op, path, version string, err error) error {
 		return nil
 	}
 	return &Error{Upstream: p.name, Op: op, Module: path, Version: version, Err: err}
-}
-
-func versionFile(path, version, ext string) (string, error) {
-	enc, err := module.EscapePath(path)
-	if err != nil {
-		return "", err
-	}
-	encVer, err := module.EscapeVersion(version)
-	if err != nil {
-		return "", err
-	}
-	return enc + "/@v/" + encVer + ext, nil
 }
 
 func statusText(code int) string { return http.StatusText(code) }

@@ -21,11 +21,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
 
 // tmpDir is where partial writes live, relative to the root.
-const tmpDir = ".gomirror/tmp"
+const tmpDir = layout.TempDir
 
 // staleTemp is how old an orphaned temporary file must be before New removes
 // it; younger ones may belong to another process writing right now.
