@@ -802,9 +802,9 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 	}
 	keys = append(keys, m.behind.Pending(prefix)...) // stored a moment from now
 	for _, k := range keys {
-		mv, kind, err := layout.Parse(k)
-		if err == nil && kind.Artifact() && semver.IsValid(mv.Version) && !module.IsPseudoVersion(mv.Version) {
-			versions = append(versions, mv.Version)
+		v, kind, err := layout.ParseVersionFile(strings.TrimPrefix(k, prefix))
+		if err == nil && kind.Artifact() && semver.IsValid(v) && !module.IsPseudoVersion(v) {
+			versions = append(versions, v)
 		}
 	}
 	return versions, hadList, nil

@@ -30,6 +30,7 @@
 package layout
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -172,17 +173,9 @@ func Parse(key string) (module.Version, Kind, error) {
 		if file == "list" {
 			kind = List
 		} else {
-			for k := Info; k <= ModHash; k++ {
-				if v, ok := strings.CutSuffix(file, kinds[k].suffix); ok {
-					escVer, kind = v, k
-					break
-				}
-			}
-			if kind == 0 {
-				return bad("unknown file %q after %s", file, versionDir)
-			}
-			if escVer == "" {
-				return bad("empty version")
+			var err error
+			if escVer, kind, err = cutVersionFile(file); err != nil {
+				return bad("%v", err)
 			}
 		}
 	} else {
@@ -199,6 +192,35 @@ func Parse(key string) (module.Version, Kind, error) {
 		}
 	}
 	return m, kind, nil
+}
+
+// ParseVersionFile returns the version and kind of a version's file named
+// file within its module's VersionsPrefix ("v1.0.0.zip",
+// "v1.0.0-!r!c1.info"): Parse without the module path, which the caller
+// already knows. It fails for other names, "list" included.
+func ParseVersionFile(file string) (version string, k Kind, err error) {
+	escVer, k, err := cutVersionFile(file)
+	if err != nil {
+		return "", 0, fmt.Errorf("layout: %q is not a version's file: %v", file, err)
+	}
+	if version, err = module.UnescapeVersion(escVer); err != nil {
+		return "", 0, fmt.Errorf("layout: %q is not a version's file: %v", file, err)
+	}
+	return version, k, nil
+}
+
+// cutVersionFile splits a version's file name into its escaped version and
+// its kind.
+func cutVersionFile(file string) (escVer string, k Kind, err error) {
+	for kind := Info; kind <= ModHash; kind++ {
+		if v, ok := strings.CutSuffix(file, kinds[kind].suffix); ok {
+			if v == "" {
+				return "", 0, errors.New("empty version")
+			}
+			return v, kind, nil
+		}
+	}
+	return "", 0, fmt.Errorf("unknown file %q after %s", file, versionDir)
 }
 
 // IsArtifactName reports whether key has the shape of a module artifact's

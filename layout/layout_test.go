@@ -50,6 +50,29 @@ func TestKeyParseRoundTrip(t *testing.T) {
 		if err := storage.ValidKey(key); err != nil {
 			t.Errorf("Key(%v, %v) = %q: %v", m, tc.kind, key, err)
 		}
+		if tc.kind.PerVersion() {
+			listKey, err := Key(module.Version{Path: tc.path}, List)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := VersionsPrefix(listKey)
+			file, ok := strings.CutPrefix(key, prefix)
+			if !ok {
+				t.Errorf("%q is not under VersionsPrefix(%q) = %q", key, listKey, prefix)
+			}
+			v, k, err := ParseVersionFile(file)
+			if err != nil || v != tc.version || k != tc.kind {
+				t.Errorf("ParseVersionFile(%q) = %q, %v, %v; want %q, %v", file, v, k, err, tc.version, tc.kind)
+			}
+		}
+	}
+}
+
+func TestParseVersionFileErrors(t *testing.T) {
+	for _, file := range []string{"", "list", ".zip", "v1.0.0", "v1.0.0.tar", "v1.0.0-RC1.info", "v1.0.0-!!x.info", "a/b.zip"} {
+		if v, k, err := ParseVersionFile(file); err == nil {
+			t.Errorf("ParseVersionFile(%q) = %q, %v; want an error", file, v, k)
+		}
 	}
 }
 
