@@ -485,7 +485,16 @@ func goError(text string, isolated bool) error {
 			return f
 		}
 	}
-	notFound()
+	if !notFound() {
+		// Phrases of the go command's that name what went wrong without
+		// naming a path or quoting a server are passed on.
+		for _, s := range []string{"no secure protocol found", "Host key verification failed", "Permission denied (publickey)", "Authentication failed"} {
+			if strings.Contains(text, s) {
+				f.class = "the go command failed: " + s + " (the server log has its output)"
+				break
+			}
+		}
+	}
 	return f
 }
 

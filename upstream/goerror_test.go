@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +27,7 @@ func TestGoErrorClassification(t *testing.T) {
 		{"public: a closed port", `go: unrecognized import path "example.test/x": https fetch: Get "https://127.0.0.1:9/x?go-get=1": dial tcp 127.0.0.1:9: connect: connection refused`, true, true, false, false},
 		{"public: an open port without TLS", `go: unrecognized import path "example.test/x": https fetch: Get "https://127.0.0.1:22/x?go-get=1": tls: first record does not look like a TLS handshake`, true, true, false, false},
 		{"private: a closed port is an outage", `go: unrecognized import path "example.test/x": https fetch: Get "https://127.0.0.1:9/x?go-get=1": dial tcp 127.0.0.1:9: connect: connection refused`, false, false, true, false},
+		{"no secure protocol", "go: example.test/x.git@v1.0.0: no secure protocol found for repository", false, false, false, false},
 		{"anything else", "go: git exploded", false, false, false, false},
 	}
 	for _, tt := range tests {
@@ -36,6 +38,9 @@ func TestGoErrorClassification(t *testing.T) {
 			}
 			if got := IsUnreachable(err); got != tt.unreachable {
 				t.Errorf("IsUnreachable = %v, want %v", got, tt.unreachable)
+			}
+			if strings.Contains(tt.text, "no secure protocol found") && !strings.Contains(err.Error(), "no secure protocol found") {
+				t.Errorf("error %q does not say what the go command said went wrong", err)
 			}
 			var re *RefusedError
 			if got := errors.As(err, &re); got != tt.refused {
