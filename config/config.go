@@ -225,6 +225,19 @@ func fields(cfg any) []field {
 	return fs
 }
 
+// Setting returns the value of setting name ("s3-bucket") as text (bools
+// "true" or "false", durations as time.Duration prints them), and whether
+// c has such a setting. Storage drivers read their settings through it
+// (it makes *Serve a storage.Settings).
+func (c *Serve) Setting(name string) (string, bool) {
+	for _, f := range fields(c) {
+		if f.name == name {
+			return fmt.Sprint(f.v.Interface()), true
+		}
+	}
+	return "", false
+}
+
 // EnvName is the environment variable for setting name.
 func EnvName(name string) string {
 	return "GOMIRROR_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
