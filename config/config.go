@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/modpattern"
+	"github.com/gomirror/gomirror/storage"
 )
 
 // Serve is the configuration of `gomirror serve`.
@@ -224,6 +226,8 @@ func fields(cfg any) []field {
 	}
 	return fs
 }
+
+var _ storage.Settings = (*Serve)(nil)
 
 // Setting returns the value of setting name ("s3-bucket") as text (bools
 // "true" or "false", durations as time.Duration prints them), and whether
@@ -588,7 +592,11 @@ func (c *Serve) validate(src Sources) error {
 			return bad("s3-access-key", errors.New("s3-access-key and s3-secret-key (or their -file settings) go together"))
 		}
 	default:
-		return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
+		// Other drivers (storage/mem, for tests) are accepted where the
+		// program has registered them; they are not offered to users.
+		if !slices.Contains(storage.Drivers(), c.Storage) {
+			return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
+		}
 	}
 	if c.S3ZipRedirect && c.Storage != "s3" {
 		return bad("s3-zip-redirect", errors.New("needs storage s3"))
