@@ -83,7 +83,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			egressTo.Close()
 		}
 	}()
-	store, err := OpenStorage(cfg)
+	store, err := wire.OpenStorage(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -386,20 +386,6 @@ func (c redisCoordinator) TryLock(ctx context.Context, key string) (cache.Lease,
 		return nil, err
 	}
 	return l, nil
-}
-
-// OpenStorage opens the storage driver that cfg names (setting storage),
-// registered by its package (see drivers.go), with cfg's settings. Errors
-// are *config.Error.
-func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
-	store, err := storage.Open(context.Background(), cfg.Storage, cfg)
-	if err != nil {
-		if _, ok := errors.AsType[*config.Error](err); !ok {
-			err = &config.Error{Key: "storage", Source: cfg.Storage, Err: err}
-		}
-		return nil, err
-	}
-	return store, nil
 }
 
 func vcsCredentials(in []config.VCSCredential) []vcscred.Credential {

@@ -145,9 +145,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // FromConfig assembles Options for the storage of a serve configuration
 // the way server.New assembles the server: the storage driver that cfg
-// names (for the local disk, StorageDir, which must exist), opened with
-// storage.Open (the program registers the drivers: gomirror does through
-// package server), and, unless SumDB is "off", the checksum database as
+// names (for the local disk, StorageDir, which must exist), opened by
+// wire.OpenStorage (the program registers the drivers: gomirror does
+// through package server), and, unless SumDB is "off", the checksum database as
 // wire.NewSumDB builds it, reached through the first Upstream proxy that
 // proxies it, else directly (also when Upstream is "off"), with lookups and
 // tiles read from storage first. Modules matching NoSumDB or Private are
@@ -156,7 +156,7 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.Storage == "fs" {
+	if wire.StorageDriver(cfg) == "fs" {
 		// A store that is not there is a mistake, not an empty store.
 		if fi, err := os.Stat(cfg.StorageDir); err != nil {
 			return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
@@ -164,11 +164,8 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 			return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: errors.New("not a directory")}
 		}
 	}
-	store, err := storage.Open(context.Background(), cfg.Storage, cfg)
+	store, err := wire.OpenStorage(context.Background(), cfg)
 	if err != nil {
-		if _, ok := errors.AsType[*config.Error](err); !ok {
-			err = &config.Error{Key: "storage", Source: cfg.Storage, Err: err}
-		}
 		return Options{}, err
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}

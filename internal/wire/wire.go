@@ -1,11 +1,14 @@
 // Package wire builds, from a config.Serve, the parts that more than one
 // command assembles (gomirror serve in package server, gomirror verify in
-// package verify), so that each is built the same way: the upstream chain
+// package verify), so that each is built the same way: the storage
+// (OpenStorage), the upstream chain
 // with its groups and upstream-netrc credentials (Chain), and the checksum
 // database's Remote and Verifier (SumDB).
 package wire
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +23,30 @@ import (
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
 )
+
+// OpenStorage opens the storage driver that cfg names (setting storage;
+// empty means the default, fs) with cfg's settings, through storage.Open.
+// The program registers the drivers it offers (gomirror does in package
+// server). Errors are *config.Error.
+func OpenStorage(ctx context.Context, cfg *config.Serve) (storage.Storage, error) {
+	store, err := storage.Open(ctx, StorageDriver(cfg), cfg)
+	if err != nil {
+		if _, ok := errors.AsType[*config.Error](err); !ok {
+			err = &config.Error{Key: "storage", Source: cfg.Storage, Err: err}
+		}
+		return nil, err
+	}
+	return store, nil
+}
+
+// StorageDriver is the name of the storage driver of cfg: its setting
+// storage, or fs if that is empty.
+func StorageDriver(cfg *config.Serve) string {
+	if cfg.Storage == "" {
+		return "fs"
+	}
+	return cfg.Storage
+}
 
 // Chain builds the upstream chain of cfg, with the groups of mirrors it
 // uses (which the caller probes with Group.Run while serving: a group the
