@@ -152,7 +152,7 @@ func New(opts Options) *Mirror {
 		opts.FetchTimeout = 10 * time.Minute
 	}
 	if opts.TempDir == "" {
-		if td, ok := opts.Storage.(storage.TempDirer); ok {
+		if td, ok := storage.As[storage.TempDirer](opts.Storage); ok {
 			opts.TempDir = td.TempDir()
 		} else {
 			opts.TempDir = os.TempDir()
@@ -511,7 +511,7 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	if err := storage.PutBytes(ctx, m.opts.Storage, hashKey, []byte(h1+"\n")); err != nil {
 		return err
 	}
-	if a, ok := m.opts.Storage.(storage.FileAdopter); ok {
+	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
 		if err := tmp.Close(); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
+	"github.com/gomirror/gomirror/storage"
 )
 
 // Serve is the configuration of `gomirror serve`.
@@ -225,6 +227,21 @@ func fields(cfg any) []field {
 		fs = append(fs, field{name: name, help: sf.Tag.Get("help"), secret: sf.Tag.Get("secret") == "true", v: v.Field(i)})
 	}
 	return fs
+}
+
+var _ storage.Settings = (*Serve)(nil)
+
+// Setting returns the value of setting name ("s3-bucket") as text (bools
+// "true" or "false", durations as time.Duration prints them), and whether
+// c has such a setting. Storage drivers read their settings through it
+// (it makes *Serve a storage.Settings).
+func (c *Serve) Setting(name string) (string, bool) {
+	for _, f := range fields(c) {
+		if f.name == name {
+			return fmt.Sprint(f.v.Interface()), true
+		}
+	}
+	return "", false
 }
 
 // EnvName is the environment variable for setting name.
@@ -577,7 +594,11 @@ func (c *Serve) validate(src Sources) error {
 			return bad("s3-access-key", errors.New("s3-access-key and s3-secret-key (or their -file settings) go together"))
 		}
 	default:
-		return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
+		// Other drivers (storage/mem, for tests) are accepted where the
+		// program has registered them; they are not offered to users.
+		if !slices.Contains(storage.Drivers(), c.Storage) {
+			return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
+		}
 	}
 	if c.S3ZipRedirect && c.Storage != "s3" {
 		return bad("s3-zip-redirect", errors.New("needs storage s3"))

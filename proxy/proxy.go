@@ -51,7 +51,17 @@ type Mirror interface {
 	Zip(ctx context.Context, path, version string) (*storage.Object, cache.Source, error)
 }
 
-var _ Mirror = (*cache.Mirror)(nil)
+// FetchTimeouter is an optional capability of a Mirror: FetchTimeout
+// bounds one upstream fetch (0: no bound), and the handler bounds its
+// checksum database fetches by it too.
+type FetchTimeouter interface {
+	FetchTimeout() time.Duration
+}
+
+var (
+	_ Mirror         = (*cache.Mirror)(nil)
+	_ FetchTimeouter = (*cache.Mirror)(nil)
+)
 
 // SumDB is what the handler needs from the checksum database proxy.
 // *sumdb.Proxy implements it.
@@ -241,7 +251,7 @@ func (h *Handler) serveSumDB(w http.ResponseWriter, r *http.Request, req *Reques
 	// "latest", everyone waiting on the same fetch) forever: the fetch
 	// timeout bounds these fetches like every other upstream fetch.
 	ctx := r.Context()
-	if ft, ok := h.mirror.(interface{ FetchTimeout() time.Duration }); ok && ft.FetchTimeout() > 0 {
+	if ft, ok := h.mirror.(FetchTimeouter); ok && ft.FetchTimeout() > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, ft.FetchTimeout())
 		defer cancel()

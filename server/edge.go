@@ -6,16 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/obs"
-	"github.com/gomirror/gomirror/upstream"
-	"github.com/gomirror/gomirror/vcscred"
 )
 
 // Operator endpoints (/metrics, /upstreams, and whatever later serves
@@ -72,104 +67,6 @@ func (s *Server) withOperator(op, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// netrcCredentials reads the upstream-netrc file: basic-auth credentials by
-// host[:port], lower case. nil if the setting is empty.
-func netrcCredentials(cfg *config.Serve) (map[string]*url.Userinfo, error) {
-	if cfg.UpstreamNetrc == "" {
-		return nil, nil
-	}
-	data, err := config.ReadSecretFile(cfg.UpstreamNetrc)
-	if err != nil {
-		return nil, &config.Error{Key: "upstream-netrc", Source: cfg.UpstreamNetrc, Err: err}
-	}
-	creds := map[string]*url.Userinfo{}
-	for _, e := range vcscred.ParseNetrc(data) {
-		host := strings.ToLower(e.Machine)
-		if _, dup := creds[host]; !dup { // the first entry wins, as for the go command
-			creds[host] = url.UserPassword(e.Login, e.Password)
-		}
-	}
-	return creds, nil
-}
-
-// withCredentials returns rawURL with the credentials that creds has for
-// its host[:port], if it is an http(s) URL without userinfo of its own.
-// The go command's rule is kept: a machine name with a port matches that
-// port only, one without matches the URL only if it has no port either.
-func withCredentials(rawURL string, creds map[string]*url.Userinfo) string {
-	if len(creds) == 0 {
-		return rawURL
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
-		return rawURL
-	}
-	ui, ok := creds[strings.ToLower(u.Host)]
-	if !ok {
-		return rawURL
-	}
-	u.User = ui
-	return u.String()
-}
-
-// withCredentialsList is withCredentials for each element of a
-// GOPROXY-syntax list.
-func withCredentialsList(list string, creds map[string]*url.Userinfo) string {
-	if len(creds) == 0 {
-		return list
-	}
-	var b strings.Builder
-	elems := upstream.SplitList(list)
-	for i, e := range elems {
-		if i > 0 {
-			// The separator after the previous element.
-			if elems[i-1].FallOnAnyErr {
-				b.WriteByte('|')
-			} else {
-				b.WriteByte(',')
-			}
-		}
-		b.WriteString(withCredentials(e.Value, creds))
-	}
-	return b.String()
-}
-
-// logNetrcUse says which upstream hosts got credentials from upstream-netrc
-// (never the credentials), so that a machine name that matches nothing is
-// noticed.
-func logNetrcUse(log *slog.Logger, cfg *config.Serve, creds map[string]*url.Userinfo) {
-	if len(creds) == 0 {
-		return
-	}
-	used := map[string]bool{}
-	check := func(raw string) {
-		if u, err := url.Parse(raw); err == nil && u.User == nil {
-			if _, ok := creds[strings.ToLower(u.Host)]; ok {
-				used[strings.ToLower(u.Host)] = true
-			}
-		}
-	}
-	for _, e := range upstream.SplitList(cfg.Upstream) {
-		check(e.Value)
-	}
-	for _, g := range cfg.UpstreamGroups {
-		for _, m := range g.Mirrors {
-			check(m)
-		}
-	}
-	var hosts, unused []string
-	for h := range creds {
-		if used[h] {
-			hosts = append(hosts, h)
-		} else {
-			unused = append(unused, h)
-		}
-	}
-	slices.Sort(hosts)
-	slices.Sort(unused)
-	log.Info("upstream-netrc: basic auth for upstream hosts", "hosts", strings.Join(hosts, ","), "unused_machines", strings.Join(unused, ","))
 }
 
 // serveAdmin starts serving the operator endpoints on admin-listen, if set,

@@ -19,6 +19,7 @@ import (
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/miniotest"
+	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -163,7 +164,7 @@ func TestS3KeyFiles(t *testing.T) {
 	cfg.Storage, cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = "s3", strings.TrimPrefix(fake.URL, "http://"), "bucket", "us-east-1"
 	cfg.S3PathStyle, cfg.S3Insecure = true, true
 	cfg.S3AccessKeyFile, cfg.S3SecretKeyFile = akFile, skFile
-	if _, err := OpenStorage(&cfg); err != nil {
+	if _, err := wire.OpenStorage(context.Background(), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -178,10 +179,10 @@ func TestS3KeyFiles(t *testing.T) {
 	}
 	// A missing file is a config error that names the file, read once at start.
 	cfg.S3SecretKeyFile = filepath.Join(dir, "missing")
-	_, err := OpenStorage(&cfg)
+	_, err := wire.OpenStorage(context.Background(), &cfg)
 	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Key != "s3-secret-key-file" {
-		t.Errorf("OpenStorage with a missing key file: %v", err)
+		t.Errorf("wire.OpenStorage with a missing key file: %v", err)
 	}
 }
 
@@ -197,7 +198,7 @@ func TestS3KeyFilesWithMinIO(t *testing.T) {
 	cfg.Storage, cfg.S3Endpoint, cfg.S3Bucket = "s3", m.Endpoint, m.Bucket(t)
 	cfg.S3PathStyle, cfg.S3Insecure = true, true
 	cfg.S3AccessKeyFile, cfg.S3SecretKeyFile = akFile, skFile
-	store, err := OpenStorage(&cfg)
+	store, err := wire.OpenStorage(context.Background(), &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,13 +28,12 @@ import (
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
-	fsstore "github.com/gomirror/gomirror/storage/fs"
-	s3store "github.com/gomirror/gomirror/storage/s3"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
@@ -90,7 +86,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			egressTo.Close()
 		}
 	}()
-	store, err := OpenStorage(cfg)
+	store, err := wire.OpenStorage(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +164,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, &config.Error{Key: "vcs-credentials", Source: "startup", Err: err}
 	}
-	chain, groupList, err := NewChain(cfg, client, publicDirect, log)
+	chain, groupList, err := wire.Chain(cfg, client, publicDirect, log)
 	if err != nil {
 		return nil, err
 	}
@@ -199,25 +195,18 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		dbProxy  proxy.SumDB
 		v        *sumdb.Verifier
 	)
-	if strings.TrimSpace(cfg.SumDB) != "off" {
-		db, err := sumdb.Parse(cfg.SumDB)
-		if err != nil {
-			return nil, &config.Error{Key: "sumdb", Source: redact.Text(cfg.SumDB), Err: redact.Err(err)}
-		}
-		remote, err := sumdb.NewRemote(db, chain, client)
-		if err != nil {
-			return nil, &config.Error{Key: "sumdb", Source: redact.Text(cfg.SumDB), Err: redact.Err(err)}
-		}
-		// Tiles and records are verified whenever they are read and can be
-		// fetched again, so they skip the fsync that artifacts get.
-		dbStore := storage.Unsynced(store)
-		v = sumdb.NewVerifier(db, dbStore, remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log,
-			NegativeTTL: negativeTTL(cfg.NegativeTTL),
-			// A request to the database that stalls holds every lookup of
-			// the same module that joins it: bound it like a fetch.
-			Timeout: min(cfg.FetchTimeout, 30*time.Second)})
+	db, err := wire.NewSumDB(cfg, store, chain, client, sumdb.VerifierOptions{Logger: log,
+		NegativeTTL: negativeTTL(cfg.NegativeTTL),
+		// A request to the database that stalls holds every lookup of
+		// the same module that joins it: bound it like a fetch.
+		Timeout: min(cfg.FetchTimeout, 30*time.Second)})
+	if err != nil {
+		return nil, err
+	}
+	if db != nil {
+		v = db.Verifier
 		verifier = v
-		sp := sumdb.NewProxy(v, dbStore, remote, time.Minute)
+		sp := sumdb.NewProxy(v, db.Store, db.Remote, time.Minute)
 		if coordinator != nil {
 			sp.ShareLatest(coordinator)
 		}
@@ -225,7 +214,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 
 	var tempDir string // zips being checked; fs keeps them next to storage itself
-	if _, ok := store.(storage.TempDirer); !ok {
+	if _, ok := storage.As[storage.TempDirer](store); !ok {
 		tempDir = filepath.Join(cfg.StorageDir, "tmp")
 		if err := os.MkdirAll(tempDir, 0o700); err != nil {
 			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
@@ -279,9 +268,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbProxy, log)
-	if p, ok := store.(interface {
-		PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error)
-	}); ok && cfg.S3ZipRedirect {
+	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, path, version string) (string, error) {
 			key, err := layout.Key(module.Version{Path: path, Version: version}, layout.Zip)
 			if err != nil {
@@ -326,34 +313,6 @@ func patternsForLog(l modpattern.List, empty string) string {
 		return empty
 	}
 	return l.String()
-}
-
-// groupOptions maps a group's config to upstream.GroupOptions.
-func groupOptions(gc config.UpstreamGroup, log *slog.Logger) upstream.GroupOptions {
-	o := upstream.GroupOptions{
-		Timeout:         gc.Timeout,
-		RetryBackoff:    gc.RetryBackoff,
-		MaxRetryAfter:   gc.MaxRetryAfter,
-		HedgeAfterMin:   gc.HedgeAfterMin,
-		LatencyWeight:   gc.LatencyWeight,
-		ErrorWeight:     gc.ErrorWeight,
-		SwitchThreshold: gc.SwitchThreshold,
-		BreakerFailures: gc.BreakerFailures,
-		BreakerCooldown: gc.BreakerCooldown,
-		ProbeInterval:   gc.ProbeInterval,
-		ProbePath:       gc.ProbePath,
-		Logger:          log,
-	}
-	if gc.Retries != nil {
-		o.Retries = *gc.Retries
-		if o.Retries == 0 {
-			o.Retries = -1 // none
-		}
-	}
-	if gc.Hedge != nil && !*gc.Hedge {
-		o.NoHedge = true
-	}
-	return o
 }
 
 // mirrorStatus returns every group's mirrors.
@@ -430,82 +389,6 @@ func (c redisCoordinator) TryLock(ctx context.Context, key string) (cache.Lease,
 		return nil, err
 	}
 	return l, nil
-}
-
-// OpenStorage opens the storage cfg names. Errors are *config.Error.
-func OpenStorage(cfg *config.Serve) (storage.Storage, error) {
-	if cfg.Storage != "s3" {
-		store, err := fsstore.New(cfg.StorageDir)
-		if err != nil {
-			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
-		}
-		return store, nil
-	}
-	accessKey, secretKey := cfg.S3AccessKey, cfg.S3SecretKey
-	for _, f := range []struct {
-		key, file string
-		v         *string
-	}{{"s3-access-key-file", cfg.S3AccessKeyFile, &accessKey}, {"s3-secret-key-file", cfg.S3SecretKeyFile, &secretKey}} {
-		if f.file == "" {
-			continue
-		}
-		v, err := config.ReadSecretFile(f.file)
-		if err != nil {
-			return nil, &config.Error{Key: f.key, Source: f.file, Err: err}
-		}
-		*f.v = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := s3store.New(ctx, s3store.Config{
-		Endpoint:  cfg.S3Endpoint,
-		Region:    cfg.S3Region,
-		Bucket:    cfg.S3Bucket,
-		Prefix:    cfg.S3Prefix,
-		PathStyle: cfg.S3PathStyle,
-		Insecure:  cfg.S3Insecure,
-		AccessKey: accessKey,
-		SecretKey: secretKey,
-	})
-	if err != nil {
-		return nil, &config.Error{Key: "s3-endpoint", Source: cfg.S3Endpoint, Err: err}
-	}
-	return store, nil
-}
-
-// NewChain builds the upstream chain of cfg, with the groups of mirrors it
-// uses (which the caller probes with Group.Run while serving: a group the
-// chain does not name, say with the upstream "off", connects to nothing).
-// direct serves the "direct" element; errors are *config.Error.
-func NewChain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, log *slog.Logger) (*upstream.Chain, []*upstream.Group, error) {
-	creds, err := netrcCredentials(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	logNetrcUse(log, cfg, creds)
-	groups := map[string]*upstream.Group{}
-	for _, gc := range cfg.UpstreamGroups {
-		mirrors := make([]string, len(gc.Mirrors))
-		for i, m := range gc.Mirrors {
-			mirrors[i] = withCredentials(m, creds)
-		}
-		g, err := upstream.NewGroup(gc.Name, mirrors, client, groupOptions(gc, log))
-		if err != nil {
-			return nil, nil, &config.Error{Key: "upstream-groups", Source: "group " + gc.Name, Err: err}
-		}
-		groups[gc.Name] = g
-	}
-	chain, err := upstream.ParseChain(withCredentialsList(cfg.Upstream, creds), upstream.Options{Client: client, Direct: direct, Groups: groups})
-	if err != nil {
-		return nil, nil, &config.Error{Key: "upstream", Source: fmt.Sprintf("value %q", redact.List(cfg.Upstream)), Err: err}
-	}
-	var used []*upstream.Group
-	for _, l := range chain.Links() {
-		if g, ok := l.Fetcher.(*upstream.Group); ok && !slices.Contains(used, g) {
-			used = append(used, g)
-		}
-	}
-	return chain, used, nil
 }
 
 func vcsCredentials(in []config.VCSCredential) []vcscred.Credential {

@@ -28,8 +28,12 @@ import (
 //   - Put is atomic: readers see either the previous content or the complete new
 //     content, never a prefix. If Put fails (including because r fails or ctx is
 //     cancelled), the previous content, if any, is left unchanged.
-//   - Keys are validated with ValidKey; an invalid key is an error, never a path
-//     outside the store.
+//   - An invalid key (see ValidKey) is an error, never a path outside the
+//     store. The base wrapper that Open puts around every driver (see Wrap)
+//     checks keys, so a driver is only ever given valid ones.
+//
+// Drivers register themselves with Register; optional capabilities
+// (FileAdopter, TempDirer, Unsyncer, Presigner, Rooter) are found with As.
 type Storage interface {
 	// Get opens the content stored at key. The caller must close Body.
 	Get(ctx context.Context, key string) (*Object, error)
@@ -47,7 +51,7 @@ type Storage interface {
 // FileAdopter is an optional capability of a Storage: it takes over a
 // complete local file as the content of key, atomically, and removes it from
 // its old place. The local-disk driver renames the file instead of copying
-// it. Callers find it by type assertion and fall back to Put.
+// it. Callers find it with As and fall back to Put.
 type FileAdopter interface {
 	// AdoptFile moves the file at name to key. The file must not be written
 	// to afterwards.
@@ -71,7 +75,7 @@ type Unsyncer interface {
 
 // Unsynced returns s's unsynced view if it has one (see Unsyncer), else s.
 func Unsynced(s Storage) Storage {
-	if u, ok := s.(Unsyncer); ok {
+	if u, ok := As[Unsyncer](s); ok {
 		return u.Unsynced()
 	}
 	return s

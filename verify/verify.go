@@ -47,22 +47,34 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
-	"github.com/gomirror/gomirror/server"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
 
 // Checker checks hashes against a checksum database. *sumdb.Verifier
-// implements it. If it also has a method Wait(context.Context) error, Run
-// calls it at the end so that the lookups and tiles it fetched are stored.
+// implements it. If it is also a Waiter, Run calls Wait at the end so that
+// the lookups and tiles it fetched are stored.
 type Checker interface {
 	// Exempt reports whether path is never looked up in the database.
 	Exempt(path string) bool
 	CheckGoMod(ctx context.Context, path, version string, gomod []byte) error
 	CheckZip(ctx context.Context, path, version, h1 string) error
 }
+
+// Waiter is an optional capability of a Checker: Wait returns once what
+// the checker writes to storage in the background is written, or ctx is
+// done.
+type Waiter interface {
+	Wait(ctx context.Context) error
+}
+
+var (
+	_ Checker = (*sumdb.Verifier)(nil)
+	_ Waiter  = (*sumdb.Verifier)(nil)
+)
 
 // Options configures Run.
 type Options struct {
@@ -131,17 +143,19 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // FromConfig assembles Options for the storage of a serve configuration
-// the way server.New assembles the server: the local-disk storage at
-// StorageDir, which must exist, and, unless SumDB is "off", the checksum
-// database, reached through the first Upstream proxy that proxies it, else
-// directly (also when Upstream is "off"), with lookups and tiles read from
-// storage first. Modules matching NoSumDB or Private are exempt. Errors are
-// *config.Error, naming the setting.
+// the way server.New assembles the server: the storage driver that cfg
+// names (for the local disk, StorageDir, which must exist), opened by
+// wire.OpenStorage (the program registers the drivers: gomirror does
+// through package server), and, unless SumDB is "off", the checksum database as
+// wire.NewSumDB builds it, reached through the first Upstream proxy that
+// proxies it, else directly (also when Upstream is "off"), with lookups and
+// tiles read from storage first. Modules matching NoSumDB or Private are
+// exempt. Errors are *config.Error, naming the setting.
 func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.Storage != "s3" {
+	if wire.StorageDriver(cfg) == "fs" {
 		// A store that is not there is a mistake, not an empty store.
 		if fi, err := os.Stat(cfg.StorageDir); err != nil {
 			return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
@@ -149,35 +163,25 @@ func FromConfig(cfg *config.Serve, log *slog.Logger) (Options, error) {
 			return Options{}, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: errors.New("not a directory")}
 		}
 	}
-	store, err := server.OpenStorage(cfg)
+	store, err := wire.OpenStorage(context.Background(), cfg)
 	if err != nil {
 		return Options{}, err
 	}
 	client := &http.Client{Transport: upstream.NewTransport()}
 	// Only the checksum database is read through the chain; "direct" in
 	// it means connecting to the database itself, as for the server.
-	chain, _, err := server.NewChain(cfg, client, upstream.Off{}, log)
+	chain, _, err := wire.Chain(cfg, client, upstream.Off{}, log)
 	if err != nil {
 		return Options{}, err
 	}
 	opts := Options{Storage: store, Logger: log}
-	if strings.TrimSpace(cfg.SumDB) == "off" {
-		return opts, nil
-	}
-	db, err := sumdb.Parse(cfg.SumDB)
+	db, err := wire.NewSumDB(cfg, store, chain, client, sumdb.VerifierOptions{Logger: log})
 	if err != nil {
-		return Options{}, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
+		return Options{}, err
 	}
-	remote, err := sumdb.NewRemote(db, chain, client)
-	if err != nil {
-		return Options{}, &config.Error{Key: "sumdb", Source: cfg.SumDB, Err: err}
+	if db != nil {
+		opts.Checker = db.Verifier
 	}
-	// Private modules are never named to the checksum database.
-	noSumDB, err := cfg.NoSumDBPatterns()
-	if err != nil {
-		return Options{}, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
-	}
-	opts.Checker = sumdb.NewVerifier(db, storage.Unsynced(store), remote, sumdb.VerifierOptions{NoSumDB: noSumDB, Logger: log})
 	return opts, nil
 }
 
@@ -243,7 +247,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		})
 	}
 	err := g.Wait()
-	if w, ok := opts.Checker.(interface{ Wait(context.Context) error }); ok {
+	if w, ok := opts.Checker.(Waiter); ok {
 		// Store what the database said, for the next run and for clients.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		if werr := w.Wait(wctx); werr != nil {
@@ -287,7 +291,7 @@ func repair(ctx context.Context, s storage.Storage, key string) error {
 // directory named @v, outside layout.StateDir and layout.SumDBDir.
 func walk(ctx context.Context, s storage.Storage, fn func(key string) error) error {
 	artifact := layout.IsArtifactName
-	if rooted, ok := s.(interface{ Root() string }); ok {
+	if rooted, ok := storage.As[storage.Rooter](s); ok {
 		// Local disk: walk the tree without descending into gomirror's own
 		// state (which holds the direct-fetch sandbox, a whole module
 		// cache) or the checksum database's tiles.

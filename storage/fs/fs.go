@@ -6,6 +6,10 @@
 // Writes go to a temporary file under <root>/.gomirror/tmp, are synced, and are
 // renamed into place, so a reader never sees a partial file and a crash leaves
 // at most an orphaned temporary file, which New removes.
+//
+// The driver registers itself as "fs" (see storage.Register); its one
+// setting is storage-dir. A Store's methods expect valid keys: use it
+// through storage.Open or storage.Wrap, which check them.
 package fs
 
 import (
@@ -21,9 +25,23 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
+
+func init() { storage.Register("fs", open) }
+
+// open is the factory of storage "fs": a Store in the directory of the
+// setting storage-dir. Errors are *config.Error.
+func open(ctx context.Context, settings storage.Settings) (storage.Storage, error) {
+	dir, _ := settings.Setting("storage-dir")
+	s, err := New(dir)
+	if err != nil {
+		return nil, &config.Error{Key: "storage-dir", Source: dir, Err: err}
+	}
+	return s, nil
+}
 
 // tmpDir is where partial writes live, relative to the root.
 const tmpDir = layout.TempDir
@@ -45,6 +63,7 @@ var (
 	_ storage.FileAdopter = (*Store)(nil)
 	_ storage.TempDirer   = (*Store)(nil)
 	_ storage.Unsyncer    = (*Store)(nil)
+	_ storage.Rooter      = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -83,21 +102,15 @@ func (s *Store) removeStaleTemps() {
 // String names the store for logs: its root directory.
 func (s *Store) String() string { return s.Root() }
 
-func (s *Store) path(key string) (string, error) {
-	if err := storage.ValidKey(key); err != nil {
-		return "", err
-	}
-	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+// path is the file of key, which storage.Wrap has checked.
+func (s *Store) path(key string) string {
+	return filepath.Join(s.root, filepath.FromSlash(key))
 }
 
 // Get opens key. The returned Body is the *os.File, so net/http can use
 // sendfile for it.
 func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
-	p, err := s.path(key)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(p)
+	f, err := os.Open(s.path(key))
 	if err != nil {
 		return nil, notExist(key, err)
 	}
@@ -115,11 +128,7 @@ func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
 
 // Stat reports key's size and modification time.
 func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
-	p, err := s.path(key)
-	if err != nil {
-		return storage.Info{}, err
-	}
-	info, err := os.Stat(p)
+	info, err := os.Stat(s.path(key))
 	if err != nil {
 		return storage.Info{}, notExist(key, err)
 	}
@@ -131,10 +140,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 
 // Put writes r to a temporary file, syncs it and renames it to key.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
-	p, err := s.path(key)
-	if err != nil {
-		return err
-	}
+	p := s.path(key)
 	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
 	if err != nil {
 		return err
@@ -172,10 +178,7 @@ func (s *Store) TempDir() string { return filepath.Join(s.root, tmpDir) }
 // AdoptFile syncs the file at name and renames it to key. A file on another
 // filesystem is copied with Put instead.
 func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
-	p, err := s.path(key)
-	if err != nil {
-		return err
-	}
+	p := s.path(key)
 	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -214,11 +217,7 @@ func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
 
 // Delete removes key; a missing key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	p, err := s.path(key)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+	if err := os.Remove(s.path(key)); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -236,11 +235,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	start := s.root
 	if dir != "" {
-		p, err := s.path(dir)
-		if err != nil {
-			return nil, err
-		}
-		start = p
+		start = s.path(dir)
 	}
 	var keys []string
 	err := filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {

@@ -8,6 +8,10 @@
 // part. Objects are served by streaming (small ones from memory, so that
 // their body seeks), or, for callers that want it, through presigned URLs
 // (see PresignGet).
+//
+// The driver registers itself as "s3" (see storage.Register); its settings
+// are the s3-* ones. A Store's methods expect valid keys: use it through
+// storage.Open or storage.Wrap, which check them.
 package s3
 
 import (
@@ -20,14 +24,58 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/storage"
 )
+
+func init() { storage.Register("s3", open) }
+
+// open is the factory of storage "s3": the bucket the s3-* settings name,
+// with the access and secret keys read from their -file settings where
+// those are given. It waits at most 30s for the bucket to answer. Errors
+// are *config.Error.
+func open(ctx context.Context, settings storage.Settings) (storage.Storage, error) {
+	get := func(name string) string { v, _ := settings.Setting(name); return v }
+	flag := func(name string) bool { v, _ := strconv.ParseBool(get(name)); return v }
+	cfg := Config{
+		Endpoint:  get("s3-endpoint"),
+		Region:    get("s3-region"),
+		Bucket:    get("s3-bucket"),
+		Prefix:    get("s3-prefix"),
+		PathStyle: flag("s3-path-style"),
+		Insecure:  flag("s3-insecure"),
+		AccessKey: get("s3-access-key"),
+		SecretKey: get("s3-secret-key"),
+	}
+	for _, f := range []struct {
+		setting string
+		v       *string
+	}{{"s3-access-key-file", &cfg.AccessKey}, {"s3-secret-key-file", &cfg.SecretKey}} {
+		file := get(f.setting)
+		if file == "" {
+			continue
+		}
+		v, err := config.ReadSecretFile(file)
+		if err != nil {
+			return nil, &config.Error{Key: f.setting, Source: file, Err: err}
+		}
+		*f.v = v
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return nil, &config.Error{Key: "s3-endpoint", Source: cfg.Endpoint, Err: err}
+	}
+	return s, nil
+}
 
 // Config locates a bucket and says how to reach it.
 type Config struct {
@@ -63,6 +111,7 @@ type Store struct {
 var (
 	_ storage.Storage     = (*Store)(nil)
 	_ storage.FileAdopter = (*Store)(nil)
+	_ storage.Presigner   = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -115,12 +164,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 // String names the bucket for logs.
 func (s *Store) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
-func (s *Store) name(key string) (string, error) {
-	if err := storage.ValidKey(key); err != nil {
-		return "", err
-	}
-	return s.prefix + key, nil
-}
+// name is the object name of key, which storage.Wrap has checked.
+func (s *Store) name(key string) string { return s.prefix + key }
 
 // mapErr maps S3's "no such key" to fs.ErrNotExist.
 func (s *Store) mapErr(key string, err error) error {
@@ -135,10 +180,7 @@ func (s *Store) mapErr(key string, err error) error {
 }
 
 func (s *Store) Get(ctx context.Context, key string) (*storage.Object, error) {
-	name, err := s.name(key)
-	if err != nil {
-		return nil, err
-	}
+	name := s.name(key)
 	// One GET, answered with the object's size and date. (minio-go's lazy
 	// Object would first ask for the object's information and then read it
 	// with If-Match: an object replaced in between, such as a tree head
@@ -171,10 +213,7 @@ type readSeekCloser struct{ *bytes.Reader }
 func (readSeekCloser) Close() error { return nil }
 
 func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
-	name, err := s.name(key)
-	if err != nil {
-		return storage.Info{}, err
-	}
+	name := s.name(key)
 	info, err := s.c.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{})
 	if err != nil {
 		return storage.Info{}, s.mapErr(key, err)
@@ -185,10 +224,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 // Put uploads r as key: one PUT when the size is known and small, else a
 // multipart upload, completed only after r has been read without error.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
-	name, err := s.name(key)
-	if err != nil {
-		return err
-	}
+	name := s.name(key)
 	size := int64(-1)
 	switch v := r.(type) {
 	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
@@ -201,7 +237,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	// A reader that fails must fail the upload, whatever minio-go does
 	// with short reads: remember its error.
 	er := &errReader{r: r}
-	_, err = s.c.PutObject(ctx, s.bucket, name, er, size, minio.PutObjectOptions{
+	_, err := s.c.PutObject(ctx, s.bucket, name, er, size, minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		PartSize:    16 << 20,
 	})
@@ -213,10 +249,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 
 // AdoptFile uploads the file at name as key and removes it.
 func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
-	obj, err := s.name(key)
-	if err != nil {
-		return err
-	}
+	obj := s.name(key)
 	if _, err := s.c.FPutObject(ctx, s.bucket, obj, name, minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20}); err != nil {
 		return s.mapErr(key, err)
 	}
@@ -224,11 +257,8 @@ func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
 }
 
 func (s *Store) Delete(ctx context.Context, key string) error {
-	name, err := s.name(key)
-	if err != nil {
-		return err
-	}
-	err = s.mapErr(key, s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}))
+	name := s.name(key)
+	err := s.mapErr(key, s.c.RemoveObject(ctx, s.bucket, name, minio.RemoveObjectOptions{}))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -250,10 +280,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 // PresignGet returns a URL from which key can be downloaded directly for
 // ttl, for serving zips by redirect instead of through gomirror.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error) {
-	name, err := s.name(key)
-	if err != nil {
-		return nil, err
-	}
+	name := s.name(key)
 	return s.c.PresignedGetObject(ctx, s.bucket, name, ttl, nil)
 }
 

@@ -24,8 +24,12 @@ import (
 )
 
 // Run runs the conformance suite. newStore must return a new, empty store
-// each time it is called.
-func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
+// each time it is called: a driver's own store, or one from storage.Open.
+// Each is tested behind storage.Wrap, as storage.Open hands it out, so the
+// suite covers what callers see (keys checked once, capabilities found
+// with storage.As).
+func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
+	newStore := func(t *testing.T) storage.Storage { return storage.Wrap(newDriver(t)) }
 	t.Run("missing key is fs.ErrNotExist", func(t *testing.T) {
 		s := newStore(t)
 		ctx := context.Background()
@@ -231,12 +235,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 
 	t.Run("adopting a file stores its bytes and removes it", func(t *testing.T) {
 		s := newStore(t)
-		a, ok := s.(storage.FileAdopter)
+		a, ok := storage.As[storage.FileAdopter](s)
 		if !ok {
 			t.Skip("driver does not adopt files")
 		}
 		dir := t.TempDir()
-		if td, ok := s.(storage.TempDirer); ok {
+		if td, ok := storage.As[storage.TempDirer](s); ok {
 			dir = td.TempDir()
 		}
 		f, err := os.CreateTemp(dir, "adopt-*")
