@@ -307,18 +307,24 @@ func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Contex
 }
 
 // fillValue is fill for a fill that yields a value, shared by all callers.
+//
+// Every caller counts in m.fills from before it starts or joins the fill
+// until the fill's result is out, which is after f has returned: so Wait,
+// once the callers have returned, waits for the fill, even if they left
+// early and before the fill's goroutine ran.
 func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.Context) (any, error)) (any, error) {
+	m.fills.Add(1)
 	ch := m.flight.DoChan(key, func() (any, error) {
-		m.fills.Add(1)
-		defer m.fills.Done()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
 		defer cancel()
 		return f(fctx)
 	})
 	select {
 	case r := <-ch:
+		m.fills.Done()
 		return r.Val, r.Err
 	case <-ctx.Done():
+		go func() { <-ch; m.fills.Done() }()
 		return nil, ctx.Err()
 	}
 }
