@@ -15,13 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/internal/testutil"
 )
 
@@ -117,8 +117,8 @@ func lookMinio(t testing.TB) string {
 	if p, err := exec.LookPath("minio"); err == nil {
 		return p
 	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+	if env, err := (gocmd.Cmd{}).Env(context.Background(), "GOPATH"); err == nil {
+		for _, dir := range filepath.SplitList(env["GOPATH"]) {
 			p := filepath.Join(dir, "bin", "minio")
 			if _, err := os.Stat(p); err == nil {
 				return p

@@ -1,11 +1,13 @@
 // Package testutil holds small helpers that tests of several packages
 // share: running a cobra command in process, a buffer safe for concurrent
-// writers, a free loopback port, and the h1: hash of a zip in memory.
+// writers, a go env value, a free loopback port, and the h1: hash of a zip
+// in memory.
 package testutil
 
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // RunCommand runs cmd with args in process, with stdin as its standard
@@ -53,6 +57,17 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// GoEnv returns the go command's value of the variable name (go env, in
+// the test's environment), failing t if the go command cannot say.
+func GoEnv(t testing.TB, name string) string {
+	t.Helper()
+	env, err := gocmd.Cmd{}.Env(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env[name]
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago, for a

@@ -60,6 +60,16 @@ func TestBufferConcurrentWrites(t *testing.T) {
 	}
 }
 
+func TestGoEnv(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	t.Setenv("GOFLAGS", "-mod=mod")
+	if got := GoEnv(t, "GOFLAGS"); got != "-mod=mod" {
+		t.Errorf("GoEnv(GOFLAGS) = %q", got)
+	}
+}
+
 func TestFreePort(t *testing.T) {
 	p := FreePort(t)
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
