@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/proxy"
 )
 
@@ -42,24 +42,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // env is an Authenticator over a fresh tokens file, with a fake clock and a
 // captured debug log.
 type env struct {
@@ -68,7 +50,7 @@ type env struct {
 	secrets map[string]string
 	auth    *auth.Authenticator
 	clock   *clock
-	log     *syncBuffer
+	log     *testutil.Buffer
 	handler http.Handler
 	served  int // requests that reached the guarded handler
 }
@@ -77,7 +59,7 @@ type env struct {
 // Authenticator from opts (TokensFile and Logger are filled in).
 func newEnv(t *testing.T, opts auth.Options, names ...string) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), "tokens.json"), secrets: map[string]string{}, log: &syncBuffer{}}
+	e := &env{t: t, path: filepath.Join(t.TempDir(), "tokens.json"), secrets: map[string]string{}, log: &testutil.Buffer{}}
 	store := auth.NewTokens(e.path)
 	for _, name := range names {
 		secret, err := store.Add(name)
@@ -578,7 +560,7 @@ func TestNewOptionErrors(t *testing.T) {
 }
 
 func TestNewWarnsAboutUnknownRuleTokens(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	a, err := auth.New(auth.Options{
 		Mode:       auth.ModePrivate,
 		TokensFile: filepath.Join(t.TempDir(), "missing.json"),

@@ -12,13 +12,14 @@ import (
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/internal/clientaddr"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 const operatorData = "OPERATOR-DATA"
 
 // adminEnv is an Authenticator with a client token "ci" and an admin token
 // "prom", and an operator handler guarded by WrapAdmin.
-func adminEnv(t *testing.T, mode auth.Mode) (a *auth.Authenticator, op http.Handler, ci, prom string, log *syncBuffer) {
+func adminEnv(t *testing.T, mode auth.Mode) (a *auth.Authenticator, op http.Handler, ci, prom string, log *testutil.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	store := auth.NewTokens(path)
@@ -29,7 +30,7 @@ func adminEnv(t *testing.T, mode auth.Mode) (a *auth.Authenticator, op http.Hand
 	if prom, err = store.AddRole("prom", auth.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	log = &syncBuffer{}
+	log = &testutil.Buffer{}
 	a, err = auth.New(auth.Options{Mode: mode, Private: "corp.example", TokensFile: path, Admin: true,
 		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

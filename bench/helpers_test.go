@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // The gomirror binary, built on first use (go test ./... without -bench
@@ -95,11 +97,7 @@ func binary(b *testing.B) string {
 // goEnvValue asks the go command for one variable.
 func goEnvValue(b *testing.B, name string) string {
 	b.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		b.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
+	return testutil.GoEnv(b, name)
 }
 
 // realUpstream returns the first entry of `go env GOPROXY` and the value of

@@ -31,12 +31,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
@@ -136,12 +136,16 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	fills    sync.WaitGroup
-	negative *expiring.Map[error]    // upstream "not found" by key; nil if disabled
-	recent   *expiring.Map[struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
-	behind   *writebehind.Writer     // small artifacts being stored
-	prefetch chan struct{}           // semaphore for prefetches; nil if disabled
+	negative *expirable.LRU[string, error]    // upstream "not found" by key; nil if disabled
+	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
+	behind   *writebehind.Writer              // small artifacts being stored
+	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
+
+// rememberedKeys bounds the negative cache and the list-ttl cache: when
+// one is full, its least recently used entries make room.
+const rememberedKeys = 100_000
 
 // New returns a Mirror.
 func New(opts Options) *Mirror {
@@ -170,12 +174,12 @@ func New(opts Options) *Mirror {
 	}
 	switch {
 	case opts.NegativeTTL == 0:
-		m.negative = expiring.New[error](time.Minute, 100_000)
+		m.negative = expirable.NewLRU[string, error](rememberedKeys, nil, time.Minute)
 	case opts.NegativeTTL > 0:
-		m.negative = expiring.New[error](opts.NegativeTTL, 100_000)
+		m.negative = expirable.NewLRU[string, error](rememberedKeys, nil, opts.NegativeTTL)
 	}
 	if opts.ListTTL > 0 {
-		m.recent = expiring.New[struct{}](opts.ListTTL, 100_000)
+		m.recent = expirable.NewLRU[string, struct{}](rememberedKeys, nil, opts.ListTTL)
 	}
 	return m
 }
@@ -221,12 +225,14 @@ func storageKey(m module.Version, k layout.Kind) (string, error) {
 // reporting. A "not found" is remembered for NegativeTTL and returned again
 // without asking the upstream.
 func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) error) error {
-	if err, ok := m.negative.Get(key); ok {
-		return err
+	if m.negative != nil {
+		if err, ok := m.negative.Get(key); ok {
+			return err
+		}
 	}
 	err := m.fetchUpstream(ctx, op, call)
-	if upstream.IsNotExist(err) {
-		m.negative.Put(key, err)
+	if m.negative != nil && upstream.IsNotExist(err) {
+		m.negative.Add(key, err)
 	}
 	return err
 }
@@ -257,18 +263,24 @@ func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Contex
 }
 
 // fillValue is fill for a fill that yields a value, shared by all callers.
+//
+// Every caller counts in m.fills from before it starts or joins the fill
+// until the fill's result is out, which is after f has returned: so Wait,
+// once the callers have returned, waits for the fill, even if they left
+// early and before the fill's goroutine ran.
 func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.Context) (any, error)) (any, error) {
+	m.fills.Add(1)
 	ch := m.flight.DoChan(key, func() (any, error) {
-		m.fills.Add(1)
-		defer m.fills.Done()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
 		defer cancel()
 		return f(fctx)
 	})
 	select {
 	case r := <-ch:
+		m.fills.Done()
 		return r.Val, r.Err
 	case <-ctx.Done():
+		go func() { <-ch; m.fills.Done() }()
 		return nil, ctx.Err()
 	}
 }
@@ -587,8 +599,10 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 // go command asks for directly (a go.mod-only requirement) is otherwise
 // answered a database round trip later.
 func (m *Mirror) lookupAhead(ctx context.Context, key, path, version string) {
-	if _, notFound := m.negative.Get(key); notFound {
-		return
+	if m.negative != nil {
+		if _, notFound := m.negative.Get(key); notFound {
+			return
+		}
 	}
 	m.prefetchLookup(ctx, path, version)
 }
@@ -744,7 +758,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 		fresh, answerer = []byte(nil), ""
 		src             = Fresh
 	)
-	if _, ok := m.recent.Get(key); ok && storedErr == nil {
+	if m.isRecent(key) && storedErr == nil {
 		src = Hit // asked the version control server less than ListTTL ago
 	} else {
 		// Only a stored list is a fallback worth answering with after the
@@ -824,7 +838,7 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 		return nil, Miss, err
 	}
 	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
-	if _, ok := m.recent.Get(key); ok && storedErr == nil {
+	if m.isRecent(key) && storedErr == nil {
 		return stored, Hit, nil // asked the version control server less than ListTTL ago
 	}
 	b, answerer, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
@@ -905,9 +919,18 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 // markRecent remembers that key was just fetched from answerer: answers
 // from version control are reused for ListTTL.
 func (m *Mirror) markRecent(key, answerer string) {
-	if answerer == "direct" {
-		m.recent.Put(key, struct{}{})
+	if answerer == "direct" && m.recent != nil {
+		m.recent.Add(key, struct{}{})
 	}
+}
+
+// isRecent reports whether key was marked by markRecent within ListTTL.
+func (m *Mirror) isRecent(key string) bool {
+	if m.recent == nil {
+		return false
+	}
+	_, ok := m.recent.Get(key)
+	return ok
 }
 
 func (m *Mirror) storeIfChanged(ctx context.Context, key string, b []byte) {

@@ -6,18 +6,15 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/dirhash"
-
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/sumdbtest"
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"
@@ -70,20 +67,6 @@ func (s *orderStore) AdoptFile(ctx context.Context, key, name string) error {
 	return nil
 }
 
-// hashZipBytes is the h1: hash of a zip held in memory.
-func hashZipBytes(t *testing.T, z []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "m.zip")
-	if err := os.WriteFile(p, z, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h, err := dirhash.HashZip(p, dirhash.Hash1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 // verifyingMirror returns a Mirror over store that verifies against the
 // fake upstream's checksum database, except for modules matching noSumDB.
 func verifyingMirror(t *testing.T, store storage.Storage, noSumDB string) (*Mirror, *fakeproxy.Server) {
@@ -133,7 +116,7 @@ func TestFilledArtifactsHaveRecordedHashes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", base+".ziphash", err)
 		}
-		if w := hashZipBytes(t, want.Zip) + "\n"; string(zipHash) != w {
+		if w := testutil.MustHashZip(t, want.Zip) + "\n"; string(zipHash) != w {
 			t.Errorf("%s.ziphash = %q, want %q", base, zipHash, w)
 		}
 		if k, _ := layout.HashKey(base + ".zip"); k != base+".ziphash" {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,10 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // gomirrorBin is the binary under test, built once by TestMain.
@@ -65,25 +65,8 @@ func TestSourcesAreInputs(t *testing.T) {
 type mirror struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *testutil.Buffer
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var listening = regexp.MustCompile(`msg="gomirror listening" addr=\S+ url=(\S+)|"msg":"gomirror listening","addr":"[^"]+","url":"([^"]+)"`)
@@ -107,7 +90,7 @@ func startMirrorEnv(t *testing.T, env []string, args ...string) *mirror {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m := &mirror{cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	m := &mirror{cmd: cmd, logs: &testutil.Buffer{}, done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

@@ -21,9 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/dirhash"
-
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // TestSIGKILLDuringFillsLeavesNothingCorrupt kills gomirror with SIGKILL
@@ -66,7 +65,7 @@ func TestSIGKILLDuringFillsLeavesNothingCorrupt(t *testing.T) {
 				t.Fatal(err)
 			}
 			zips["/"+path+"/@v/"+version+".zip"] = m.Zip
-			all = append(all, modVer{path, version, zipHash(t, m.Zip)})
+			all = append(all, modVer{path, version, testutil.MustHashZip(t, m.Zip)})
 		}
 	}
 
@@ -265,21 +264,6 @@ func goModDownload(ctx context.Context, t *testing.T, env, mods []string) map[st
 		t.Errorf("go mod download: %v\n%s", err, tail(stderr.String(), 20))
 	}
 	return got
-}
-
-// zipHash is the h1: hash of a module zip held in memory.
-func zipHash(t *testing.T, z []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "m.zip")
-	if err := os.WriteFile(p, z, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h, err := dirhash.HashZip(p, dirhash.Hash1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(p)
-	return h
 }
 
 // inspectStorage checks the storage directory for partial files outside

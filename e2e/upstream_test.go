@@ -3,21 +3,18 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // goEnvValue asks the go command for one variable.
 func goEnvValue(t *testing.T, name string) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
+	return testutil.GoEnv(t, name)
 }
 
 // TestRealUpstreamBigProject downloads and builds a real project of 282

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -366,7 +367,7 @@ func TestReadyzBurstWritesOnce(t *testing.T) {
 	cfg.StorageDir = t.TempDir()
 	cfg.DirectDir = t.TempDir()
 	cfg.Upstream, cfg.SumDB = "off", "off"
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	srv, err := New(&cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

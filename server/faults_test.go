@@ -36,6 +36,7 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
@@ -736,7 +737,7 @@ func startWithFaultyStore(t *testing.T, up *fakeproxy.Server, fail *atomic.Point
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
 	cfg.ShutdownTimeout = 10 * time.Second
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	disk, err := fsstore.New(cfg.StorageDir)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // testServer is a gomirror server on loopback in front of a fake upstream.
@@ -28,7 +29,7 @@ type testServer struct {
 	URL  string
 	Addr string
 	Dir  string // storage dir
-	Logs *syncBuffer
+	Logs *testutil.Buffer
 
 	cancel context.CancelFunc // begins a graceful shutdown, like SIGTERM
 	done   chan error
@@ -41,23 +42,6 @@ func (s *testServer) stop() error {
 	s.cancel()
 	s.once.Do(func() { s.err = <-s.done })
 	return s.err
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start runs a gomirror server whose upstream and checksum database are up.
@@ -81,7 +65,7 @@ func start(t *testing.T, up *fakeproxy.Server, edit func(*config.Serve)) *testSe
 
 func run(t *testing.T, cfg *config.Serve) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +74,7 @@ func run(t *testing.T, cfg *config.Serve) *testServer {
 }
 
 // serve runs srv on cfg.Listen until the end of the test.
-func serve(t *testing.T, srv *Server, cfg *config.Serve, logs *syncBuffer) *testServer {
+func serve(t *testing.T, srv *Server, cfg *config.Serve, logs *testutil.Buffer) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -815,7 +799,7 @@ func TestNotFoundIsRememberedBriefly(t *testing.T) {
 }
 
 func TestJSONLogFormat(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	cfg := config.Defaults()
 	cfg.LogFormat = "json"
 	NewLogger(&buf, &cfg).Info("request", "path", "/x")

@@ -10,15 +10,18 @@
 package sumdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // DB names a checksum database: the parsed form of a GOSUMDB value.
@@ -67,16 +70,22 @@ func ParseGOSUMDB(value string, knownKeys map[string]string) (*DB, error) {
 }
 
 // Parse is ParseGOSUMDB with the known keys of the go command in PATH,
-// which it reads (through go env GOROOT) only when value names a database
-// without its key.
+// which it reads (through go env GOROOT, within 30 seconds) only when value
+// names a database without its key.
+//
+// The keys are not a constant here, unlike in the go command: the default
+// database's key names its host, which this project keeps out of its
+// source.
 func Parse(value string) (*DB, error) {
 	var known map[string]string
 	if name := strings.Fields(value); len(name) > 0 && !strings.Contains(name[0], "+") && name[0] != "off" {
-		out, err := exec.Command("go", "env", "GOROOT").Output()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		env, err := gocmd.Cmd{}.Env(ctx, "GOROOT")
 		if err != nil {
 			return nil, fmt.Errorf("finding the go command's known keys (go env GOROOT): %v; give the database as <name>+<hash>+<key>", err)
 		}
-		if known, err = KnownKeys(strings.TrimSpace(string(out))); err != nil {
+		if known, err = KnownKeys(env["GOROOT"]); err != nil {
 			return nil, err
 		}
 	}

@@ -2,12 +2,13 @@ package sumdb
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 func TestParseGOSUMDB(t *testing.T) {
@@ -75,13 +76,13 @@ func TestKnownKeysFromAGoInstallation(t *testing.T) {
 // TestDefaultGOSUMDBResolves checks the real installation: the database the
 // go command uses by default has a key gomirror can find.
 func TestDefaultGOSUMDBResolves(t *testing.T) {
-	out, err := exec.Command("go", "env", "GOROOT", "GOSUMDB").Output()
+	env, err := gocmd.Cmd{}.Env(t.Context(), "GOROOT", "GOSUMDB")
 	if err != nil {
 		t.Skipf("no go command: %v", err)
 	}
-	f := strings.Fields(string(out))
-	if len(f) != 2 || f[1] == "off" || strings.Contains(f[1], "+") {
-		t.Skipf("GOSUMDB %q names no key to look up", f)
+	f := []string{env["GOROOT"], env["GOSUMDB"]}
+	if f[1] == "" || f[1] == "off" || strings.ContainsAny(f[1], "+ ") {
+		t.Skipf("GOSUMDB %q names no key to look up", f[1])
 	}
 	keys, err := KnownKeys(f[0])
 	if err != nil {

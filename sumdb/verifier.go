@@ -13,13 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/gomirror/gomirror/internal/expiring"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
@@ -49,8 +49,12 @@ type Verifier struct {
 	// lookups started for each artifact of a version that does not exist
 	// (and clients' own lookups of it) ask the database once; nil if
 	// disabled.
-	notFound *expiring.Map[error]
+	notFound *expirable.LRU[string, error]
 }
+
+// notFoundRecords bounds Verifier.notFound: when it is full, its least
+// recently used entries make room.
+const notFoundRecords = 100_000
 
 // clientLookups is how many lookups a sumdb.Client serves before the
 // Verifier replaces it (see Verifier.lookups).
@@ -99,9 +103,9 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 	v := &Verifier{db: db, exempt: opts.NoSumDB, ops: ops}
 	switch {
 	case opts.NegativeTTL == 0:
-		v.notFound = expiring.New[error](time.Minute, 100_000)
+		v.notFound = expirable.NewLRU[string, error](notFoundRecords, nil, time.Minute)
 	case opts.NegativeTTL > 0:
-		v.notFound = expiring.New[error](opts.NegativeTTL, 100_000)
+		v.notFound = expirable.NewLRU[string, error](notFoundRecords, nil, opts.NegativeTTL)
 	}
 	v.client.Store(v.newClient())
 	return v
@@ -166,8 +170,10 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 		return nil, fmt.Errorf("verifying %s@%s: %w", path, version, ErrExempt)
 	}
 	record := path + "@" + strings.TrimSuffix(version, "/go.mod") // both read one record
-	if err, ok := v.notFound.Get(record); ok {
-		return nil, err
+	if v.notFound != nil {
+		if err, ok := v.notFound.Get(record); ok {
+			return nil, err
+		}
 	}
 	type result struct {
 		lines []string
@@ -199,10 +205,10 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 			}
 		}
 		err = v.lookupErr(path, version, err)
-		if errors.Is(err, fs.ErrNotExist) {
+		if v.notFound != nil && errors.Is(err, fs.ErrNotExist) {
 			// Remembered here, not by the caller: a lookup started
 			// ahead of a download outlives a caller that went away.
-			v.notFound.Put(record, err)
+			v.notFound.Add(record, err)
 		}
 		ch <- result{lines, err}
 	}()

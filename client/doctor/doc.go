@@ -2,7 +2,7 @@
 // module proxies it uses; it is the logic behind `gomirror doctor`.
 //
 // [Run] reads the settings with the go command itself (`go version` and
-// `go env -json`, through a [setup.Runner], so tests can inject values) and
+// `go env -json`, through a [gocmd.Runner], so tests can inject values) and
 // returns a [Report]: one [Result] per finding, each ok, warn or fail, with a
 // problem name that is stable for machines (Result.Problem), a sentence for
 // people and, for every problem, a concrete fix.

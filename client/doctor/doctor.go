@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // Status is a verdict: ok, warn or fail.
@@ -71,7 +71,7 @@ type Report struct {
 // Options configure Run. The zero value checks with the real go command
 // and the real environment.
 type Options struct {
-	Go          setup.Runner        // the go command; setup.GoCommand{} if nil
+	Go          gocmd.Runner        // the go command; gocmd.Cmd{} if nil
 	Getenv      func(string) string // HTTP_PROXY and friends; os.Getenv if nil
 	ProbeModule string              // setup.DefaultProbeModule if empty
 	Timeout     time.Duration       // per step; 5s if zero
@@ -82,7 +82,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Go == nil {
-		o.Go = setup.GoCommand{}
+		o.Go = gocmd.Cmd{}
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
@@ -112,7 +112,7 @@ func Run(ctx context.Context, opts Options) *Report {
 	add := func(r ...Result) { res = append(res, r...) }
 
 	vctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	out, err := opts.Go.Go(vctx, "version")
+	out, err := opts.Go.Run(vctx, "version")
 	cancel()
 	if err != nil {
 		add(Result{Check: "go-version", Status: Fail, Problem: "no-go-command",
@@ -123,12 +123,8 @@ func Run(ctx context.Context, opts Options) *Report {
 	add(checkVersion(strings.TrimSpace(string(out))))
 
 	ectx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	out, err = opts.Go.Go(ectx, append([]string{"env", "-json"}, EnvKeys...)...)
+	env, err := gocmd.Env(ectx, opts.Go, EnvKeys...)
 	cancel()
-	env := map[string]string{}
-	if err == nil {
-		err = json.Unmarshal(out, &env)
-	}
 	if err != nil {
 		add(Result{Check: "go-env", Status: Fail, Problem: "go-env",
 			Message: fmt.Sprintf("cannot read go env: %v", err),

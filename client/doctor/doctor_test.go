@@ -20,19 +20,20 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/internal/testcert"
 )
 
 const dbName = "sum.example.test"
 
-// fakeGo is a setup.Runner that answers go version and go env -json with
+// fakeGo is a gocmd.Runner that answers go version and go env -json with
 // fixed values.
 type fakeGo struct {
 	version string
 	env     map[string]string
 }
 
-func (f fakeGo) Go(ctx context.Context, args ...string) ([]byte, error) {
+func (f fakeGo) Run(ctx context.Context, args ...string) ([]byte, error) {
 	switch {
 	case len(args) == 1 && args[0] == "version":
 		return []byte(f.version + "\n"), nil
@@ -475,7 +476,7 @@ func TestRealGoCommand(t *testing.T) {
 	for _, k := range []string{"GOFLAGS", "GOPROXY", "GOPRIVATE", "GONOSUMDB", "GONOPROXY", "GOSUMDB", "GOINSECURE", "GOMODCACHE"} {
 		t.Setenv(k, "")
 	}
-	rep := Run(context.Background(), Options{Go: setup.GoCommand{}, Getenv: noEnv})
+	rep := Run(context.Background(), Options{Go: gocmd.Cmd{}, Getenv: noEnv})
 	var text bytes.Buffer
 	WriteText(&text, rep)
 	t.Logf("report:\n%s", text.String())

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +20,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // StateFileName is the name of the file, in the directory of the GOENV file,
@@ -37,45 +38,6 @@ var Keys = []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY"}
 // Setting is one variable to set.
 type Setting struct {
 	Key, Value string
-}
-
-// Runner runs the go command with args and returns its standard output.
-type Runner interface {
-	Go(ctx context.Context, args ...string) ([]byte, error)
-}
-
-// GoCommand is a Runner for the real go command.
-type GoCommand struct {
-	Path   string    // the go command; "go" (looked up in PATH) if empty
-	Env    []string  // its environment; the caller's (os.Environ) if nil
-	Dir    string    // its working directory; the caller's if empty
-	Stderr io.Writer // gets what it prints on standard error when it succeeds (warnings); discarded if nil
-}
-
-// Go runs the go command. A failure's error includes what it printed on
-// standard error.
-func (g GoCommand) Go(ctx context.Context, args ...string) ([]byte, error) {
-	path := g.Path
-	if path == "" {
-		path = "go"
-	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = g.Env
-	cmd.Dir = g.Dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return nil, fmt.Errorf("go %s: %s", strings.Join(args, " "), msg)
-	}
-	if g.Stderr != nil && stderr.Len() > 0 {
-		g.Stderr.Write(stderr.Bytes())
-	}
-	return out, nil
 }
 
 // Settings validates a mirror URL and the optional extra variables (keys
@@ -264,8 +226,8 @@ type Result struct {
 }
 
 // envFile returns the file GOENV names, refusing GOENV=off.
-func envFile(ctx context.Context, r Runner) (string, error) {
-	out, err := r.Go(ctx, "env", "GOENV")
+func envFile(ctx context.Context, r gocmd.Runner) (string, error) {
+	out, err := r.Run(ctx, "env", "GOENV")
 	if err != nil {
 		return "", err
 	}
@@ -282,18 +244,6 @@ func envFile(ctx context.Context, r Runner) (string, error) {
 // StatePath is the state file for the GOENV file goenv.
 func StatePath(goenv string) string {
 	return filepath.Join(filepath.Dir(goenv), StateFileName)
-}
-
-func goEnvJSON(ctx context.Context, r Runner, keys []string) (map[string]string, error) {
-	out, err := r.Go(ctx, append([]string{"env", "-json"}, keys...)...)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	if err := json.Unmarshal(out, &m); err != nil {
-		return nil, fmt.Errorf("go env -json: %v", err)
-	}
-	return m, nil
 }
 
 // ReadEnvFile returns the variables that the go command's settings file
@@ -368,7 +318,7 @@ func writeState(path string, s *State) error {
 // Apply saves the current settings of the variables in settings (unless a
 // state file from an earlier Apply has them already) and then sets them
 // with `go env -w`. If setting them fails, the state file is left as it was.
-func Apply(ctx context.Context, r Runner, settings []Setting) (*Result, error) {
+func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, error) {
 	if len(settings) == 0 {
 		return nil, errors.New("nothing to set")
 	}
@@ -416,7 +366,7 @@ func Apply(ctx context.Context, r Runner, settings []Setting) (*Result, error) {
 		}
 	}
 	if len(missing) > 0 {
-		effective, err := goEnvJSON(ctx, r, missing)
+		effective, err := gocmd.Env(ctx, r, missing...)
 		if err != nil {
 			return nil, err
 		}
@@ -440,7 +390,7 @@ func Apply(ctx context.Context, r Runner, settings []Setting) (*Result, error) {
 	for _, s := range settings {
 		args = append(args, s.Key+"="+s.Value)
 	}
-	if _, err := r.Go(ctx, args...); err != nil {
+	if _, err := r.Run(ctx, args...); err != nil {
 		// Nothing changed: put the state file back as it was.
 		if len(missing) > 0 {
 			if oldState == nil {
@@ -451,7 +401,7 @@ func Apply(ctx context.Context, r Runner, settings []Setting) (*Result, error) {
 		}
 		return nil, err
 	}
-	if res.Effective, err = goEnvJSON(ctx, r, keys); err != nil {
+	if res.Effective, err = gocmd.Env(ctx, r, keys...); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -462,7 +412,7 @@ func Apply(ctx context.Context, r Runner, settings []Setting) (*Result, error) {
 // removes the state file, and the GOENV file too if Apply created it and it
 // is left empty. Without a state file it returns an error wrapping
 // ErrNoState and changes nothing.
-func Undo(ctx context.Context, r Runner) (*Result, *State, error) {
+func Undo(ctx context.Context, r gocmd.Runner) (*Result, *State, error) {
 	goenv, err := envFile(ctx, r)
 	if err != nil {
 		return nil, nil, err
@@ -490,14 +440,14 @@ func Undo(ctx context.Context, r Runner) (*Result, *State, error) {
 	_, statErr := os.Stat(goenv)
 	fileExists := statErr == nil
 	if len(set) > 0 {
-		if _, err := r.Go(ctx, append([]string{"env", "-w"}, set...)...); err != nil {
+		if _, err := r.Run(ctx, append([]string{"env", "-w"}, set...)...); err != nil {
 			return nil, nil, err
 		}
 		fileExists = true
 	}
 	// go env -u needs the file; without it, there is nothing to unset.
 	if len(unset) > 0 && fileExists {
-		if _, err := r.Go(ctx, append([]string{"env", "-u"}, unset...)...); err != nil {
+		if _, err := r.Run(ctx, append([]string{"env", "-u"}, unset...)...); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -511,7 +461,7 @@ func Undo(ctx context.Context, r Runner) (*Result, *State, error) {
 	}
 	res := &Result{GOENV: goenv, StateFile: statePath}
 	if len(keys) > 0 {
-		if res.Effective, err = goEnvJSON(ctx, r, keys); err != nil {
+		if res.Effective, err = gocmd.Env(ctx, r, keys...); err != nil {
 			return nil, nil, err
 		}
 	}

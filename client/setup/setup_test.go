@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // goCmd is the real go command in a sandbox: its own GOENV file (returned),
 // HOME, GOPATH and GOCACHE, and none of the caller's GO* variables except
 // those in extra.
-func goCmd(t *testing.T, extra ...string) (GoCommand, string) {
+func goCmd(t *testing.T, extra ...string) (gocmd.Cmd, string) {
 	t.Helper()
 	dir := t.TempDir()
 	goenv := filepath.Join(dir, "config", "go", "env")
@@ -37,7 +39,7 @@ func goCmd(t *testing.T, extra ...string) (GoCommand, string) {
 		"GOTOOLCHAIN=local",
 		"GOFLAGS=",
 	)
-	return GoCommand{Env: append(env, extra...), Dir: dir}, goenv
+	return gocmd.Cmd{Environ: append(env, extra...), Dir: dir}, goenv
 }
 
 // proxyServer answers the protocol for DefaultProbeModule and 404 for
@@ -254,13 +256,13 @@ func TestApplyGOENVOff(t *testing.T) {
 }
 
 // failWrite is the real go command, except that go env -w fails.
-type failWrite struct{ GoCommand }
+type failWrite struct{ gocmd.Cmd }
 
-func (f failWrite) Go(ctx context.Context, args ...string) ([]byte, error) {
+func (f failWrite) Run(ctx context.Context, args ...string) ([]byte, error) {
 	if len(args) >= 2 && args[0] == "env" && args[1] == "-w" {
 		return nil, errors.New("go env -w: injected failure")
 	}
-	return f.GoCommand.Go(ctx, args...)
+	return f.Cmd.Run(ctx, args...)
 }
 
 // A failing go env -w changes nothing, the state file included.

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
-	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // Fetch is one file to fetch from the mirror.
@@ -57,7 +57,7 @@ type GoCommand struct {
 }
 
 func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
-	return setup.GoCommand{Path: g.Path, Env: env, Dir: dir}.Go(ctx, args...)
+	return gocmd.Cmd{Path: g.Path, Environ: env, Dir: dir}.Run(ctx, args...)
 }
 
 // env is the go command's environment for resolving through mirror: every
@@ -65,33 +65,18 @@ func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...st
 // tmp. Checksums are not checked here: the mirror checks every module
 // against the checksum database before it serves it.
 func (g GoCommand) env(mirror, tmp string) []string {
-	base := g.Env
-	if base == nil {
-		base = os.Environ()
-	}
-	set := map[string]string{
-		"GOPROXY":     mirror,
-		"GOMODCACHE":  filepath.Join(tmp, "modcache"),
-		"GOFLAGS":     "-mod=mod -modcacherw",
-		"GOSUMDB":     "off",
-		"GONOSUMDB":   "",
-		"GONOPROXY":   "",
-		"GOPRIVATE":   "",
-		"GOWORK":      "off",
-		"GOTOOLCHAIN": "local",
-		"GO111MODULE": "on",
-	}
-	var env []string
-	for _, kv := range base {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; !ok {
-			env = append(env, kv)
-		}
-	}
-	for k, v := range set {
-		env = append(env, k+"="+v)
-	}
-	return env
+	return gocmd.WithEnv(g.Env,
+		"GOPROXY="+mirror,
+		"GOMODCACHE="+filepath.Join(tmp, "modcache"),
+		"GOFLAGS=-mod=mod -modcacherw",
+		"GOSUMDB=off",
+		"GONOSUMDB=",
+		"GONOPROXY=",
+		"GOPRIVATE=",
+		"GOWORK=off",
+		"GOTOOLCHAIN=local",
+		"GO111MODULE=on",
+	)
 }
 
 // Resolve asks the go command, through mirror, for everything needed to

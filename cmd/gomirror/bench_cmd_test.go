@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -12,20 +11,13 @@ import (
 
 	"github.com/gomirror/gomirror/client/mirrorbench"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // runBench runs `gomirror bench args...` in process.
 func runBench(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newBench()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
-	err = cmd.Execute()
-	return out.String(), errOut.String(), err
+	return testutil.RunCommand(t, newBench(), nil, args...)
 }
 
 func benchMirrors(t *testing.T) (fast, slow *fakeproxy.Server) {

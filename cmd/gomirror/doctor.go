@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/doctor"
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // newDoctor returns `gomirror doctor`: check this machine's go settings and
@@ -46,7 +47,7 @@ warning. Exit status 1 if any check fails.`,
 				ctx = context.Background()
 			}
 			rep := doctor.Run(ctx, doctor.Options{
-				Go:          setup.GoCommand{},
+				Go:          gocmd.Cmd{},
 				ProbeModule: probe,
 				Timeout:     timeout,
 				Slow:        slow,

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // runDoctor runs newDoctor() with args against a sandboxed go env (see
@@ -15,14 +16,8 @@ func runDoctor(t *testing.T, goenvFile string, args ...string) (stdout string, e
 	for _, k := range []string{"GOINSECURE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "GOMODCACHE"} {
 		t.Setenv(k, "")
 	}
-	cmd := newDoctor()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage = true
-	err = cmd.Execute()
-	return out.String(), err
+	stdout, _, err = testutil.RunCommand(t, newDoctor(), nil, args...)
+	return stdout, err
 }
 
 func TestDoctorCommandGood(t *testing.T) {

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 const explainInput = "go: downloading example.com/hello v1.0.0\n" +
@@ -16,14 +17,8 @@ const explainInput = "go: downloading example.com/hello v1.0.0\n" +
 
 func runExplain(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	root := newRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(append([]string{"explain"}, args...))
-	err := root.Execute()
-	return out.String(), err
+	out, _, err := testutil.RunCommand(t, newRoot(), strings.NewReader(stdin), append([]string{"explain"}, args...)...)
+	return out, err
 }
 
 func TestExplainStdin(t *testing.T) {

@@ -8,10 +8,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -19,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/server"
 )
 
@@ -57,7 +56,7 @@ which wins over the file.`,
 			if configFile == "" {
 				configFile = os.Getenv("GOMIRROR_CONFIG")
 			}
-			cfg, err := config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv)
+			cfg, err := config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv(cmd.Context()))
 			if err != nil {
 				return err
 			}
@@ -76,23 +75,19 @@ which wins over the file.`,
 	return cmd
 }
 
-// goEnv asks the go command for variables. An argument of the form K=V is
-// set in the go command's environment instead of being asked for.
-func goEnv(vars ...string) (map[string]string, error) {
-	var ask, env []string
-	for _, v := range vars {
-		if strings.Contains(v, "=") {
-			env = append(env, v)
-		} else {
-			ask = append(ask, v)
+// goEnv asks the go command for variables, for config.LoadServe. An
+// argument of the form K=V is set in the go command's environment instead
+// of being asked for.
+func goEnv(ctx context.Context) func(vars ...string) (map[string]string, error) {
+	return func(vars ...string) (map[string]string, error) {
+		var ask, env []string
+		for _, v := range vars {
+			if strings.Contains(v, "=") {
+				env = append(env, v)
+			} else {
+				ask = append(ask, v)
+			}
 		}
+		return gocmd.Cmd{Environ: gocmd.WithEnv(nil, env...)}.Env(ctx, ask...)
 	}
-	cmd := exec.CommandContext(context.Background(), "go", append([]string{"env", "-json"}, ask...)...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	return m, json.Unmarshal(out, &m)
 }

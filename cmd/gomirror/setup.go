@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // newSetup returns `gomirror setup`: point the go command at a mirror, or
@@ -57,7 +58,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			goCmd := setup.GoCommand{Stderr: cmd.ErrOrStderr()}
+			goCmd := gocmd.Cmd{Stderr: cmd.ErrOrStderr()}
 			stderr := cmd.ErrOrStderr()
 
 			if undo {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // setupSandbox points the go command that `gomirror setup` runs at a
@@ -55,13 +55,7 @@ func setupSandbox(t *testing.T, initial *string) string {
 // runSetup runs `gomirror setup args...` through the root command.
 func runSetup(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	root := newRoot()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(append([]string{"setup"}, args...))
-	err = root.Execute()
-	return out.String(), errOut.String(), err
+	return testutil.RunCommand(t, newRoot(), nil, append([]string{"setup"}, args...)...)
 }
 
 func fakeProxy(t *testing.T) *httptest.Server {

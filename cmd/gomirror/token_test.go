@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -9,21 +8,14 @@ import (
 	"testing"
 
 	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // runToken runs `gomirror token args...` and returns its stdout, stderr and
 // error.
 func runToken(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newToken()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
-	err = cmd.Execute()
-	return out.String(), errOut.String(), err
+	return testutil.RunCommand(t, newToken(), nil, args...)
 }
 
 func TestTokenAddAuthenticates(t *testing.T) {

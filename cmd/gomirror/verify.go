@@ -69,7 +69,7 @@ or configuration error.`,
 			if workers < 1 {
 				return usageError(cmd, fmt.Errorf("--workers must be at least 1, not %d", workers))
 			}
-			cfg, err := config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv)
+			cfg, err := config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv(cmd.Context()))
 			if err != nil {
 				return usageError(cmd, err)
 			}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/sumdb"
 )
 
@@ -24,15 +25,8 @@ func runVerify(t *testing.T, args ...string) (stdout, stderr string, code int, e
 	code = -1
 	defer func(old func(int)) { exit = old }(exit)
 	exit = func(c int) { code = c }
-	cmd := newVerify()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage = true
-	cmd.SilenceErrors = true
-	err = cmd.Execute()
-	return out.String(), errOut.String(), code, err
+	stdout, stderr, err = testutil.RunCommand(t, newVerify(), nil, args...)
+	return stdout, stderr, code, err
 }
 
 // storeModule writes the artifacts of a small module version into the

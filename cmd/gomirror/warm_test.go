@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // runWarmCmd runs newWarm() with args, the go command it runs finding
@@ -19,14 +19,7 @@ func runWarmCmd(t *testing.T, args ...string) (stdout, stderr string, err error)
 	t.Setenv("GOPROXY", "off")
 	t.Setenv("GOPATH", filepath.Join(dir, "gopath"))
 	t.Setenv("GOENV", "off")
-	cmd := newWarm()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.Execute()
-	return out.String(), errOut.String(), err
+	return testutil.RunCommand(t, newWarm(), nil, args...)
 }
 
 func TestWarmArgs(t *testing.T) {

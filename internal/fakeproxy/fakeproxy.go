@@ -11,7 +11,6 @@
 package fakeproxy
 
 import (
-	"archive/zip"
 	"bytes"
 	"cmp"
 	"embed"
@@ -36,6 +35,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/tools/txtar"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 //go:embed testdata/mod
@@ -301,7 +302,7 @@ func (s *Server) gosum(path, vers string) ([]byte, error) {
 		// sumdb.Server tests with os.IsNotExist, which does not unwrap %w.
 		return nil, &fs.PathError{Op: "lookup", Path: path + "@" + vers, Err: fs.ErrNotExist}
 	}
-	zh, err := hashZip(m.Zip)
+	zh, err := testutil.HashZip(m.Zip)
 	if err != nil {
 		return nil, err
 	}
@@ -312,28 +313,6 @@ func (s *Server) gosum(path, vers string) ([]byte, error) {
 		return nil, err
 	}
 	return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", path, vers, zh, path, vers, mh), nil
-}
-
-// hashZip is dirhash.HashZip for a zip in memory (hashZipBytes without the
-// temporary file: a load test looks up thousands of modules).
-func hashZip(z []byte) (string, error) {
-	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	byName := map[string]*zip.File{}
-	for _, f := range zr.File {
-		names = append(names, f.Name)
-		byName[f.Name] = f
-	}
-	return dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
-		f := byName[name]
-		if f == nil {
-			return nil, fmt.Errorf("file %q not found in zip", name)
-		}
-		return f.Open()
-	})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {

@@ -4,10 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"io"
-	"os"
 	"strings"
 
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 )
 
@@ -33,18 +31,4 @@ func zipFiles(z []byte, path, version string) ([]modzip.File, error) {
 		files = append(files, memFile{name: strings.TrimPrefix(f.Name, prefix), data: data})
 	}
 	return files, nil
-}
-
-// hashZipBytes is dirhash.HashZip for a zip in memory.
-func hashZipBytes(z []byte) (string, error) {
-	f, err := os.CreateTemp("", "fakeproxy-*.zip")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if _, err := f.Write(z); err != nil {
-		return "", err
-	}
-	return dirhash.HashZip(f.Name(), dirhash.Hash1)
 }

@@ -57,6 +57,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // Host is the made-up host name of the modules the server holds.
@@ -80,7 +82,8 @@ type Server struct {
 	hook    func(w http.ResponseWriter, r *http.Request) bool
 	log     []string
 	fetches []Fetch
-	stderr  bytes.Buffer // http-backend's standard error
+
+	stderr testutil.Buffer // http-backend's standard error
 }
 
 // An Option configures New.
@@ -113,7 +116,7 @@ func New(t testing.TB, opts ...Option) *Server {
 			"HOME=" + home,
 		},
 		InheritEnv: []string{"PATH"},
-		Stderr:     lockedWriter{&s.mu, &s.stderr},
+		Stderr:     &s.stderr,
 	}
 	s.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetch, err := readFetch(r)
@@ -144,12 +147,8 @@ func New(t testing.TB, opts ...Option) *Server {
 	s.URL = s.ts.URL
 	t.Cleanup(func() {
 		s.ts.Close()
-		if t.Failed() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.stderr.Len() > 0 {
-				t.Logf("git http-backend stderr:\n%s", s.stderr.String())
-			}
+		if out := s.stderr.String(); t.Failed() && out != "" {
+			t.Logf("git http-backend stderr:\n%s", out)
 		}
 	})
 	return s
@@ -376,17 +375,6 @@ func (r *Repo) git(t testing.TB, args ...string) string {
 // would point git elsewhere.
 func withoutGitVars(env []string) []string {
 	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "GIT_") })
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 // TempDir is t.TempDir for a directory the go command will put a module

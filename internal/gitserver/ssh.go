@@ -3,7 +3,6 @@ package gitserver
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // SSH is a real OpenSSH server on 127.0.0.1 that serves a Server's
@@ -57,7 +58,7 @@ func StartSSH(t testing.TB, s *Server) *SSH {
 	if err := os.WriteFile(authorized, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	config := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(config, []byte(strings.Join([]string{
@@ -92,9 +93,7 @@ func StartSSH(t testing.TB, s *Server) *SSH {
 		sc := bufio.NewScanner(stderr)
 		once := false
 		for sc.Scan() {
-			s.mu.Lock()
-			s.stderr.WriteString("sshd: " + sc.Text() + "\n")
-			s.mu.Unlock()
+			fmt.Fprintf(&s.stderr, "sshd: %s\n", sc.Text())
 			if !once && strings.Contains(sc.Text(), "Server listening") {
 				once = true
 				close(listening)
@@ -110,9 +109,9 @@ func StartSSH(t testing.TB, s *Server) *SSH {
 	select {
 	case <-listening:
 	case err := <-exited:
-		t.Fatalf("sshd exited: %v\n%s", err, s.stderrText())
+		t.Fatalf("sshd exited: %v\n%s", err, s.stderr.String())
 	case <-time.After(20 * time.Second):
-		t.Fatalf("sshd did not start listening\n%s", s.stderrText())
+		t.Fatalf("sshd did not start listening\n%s", s.stderr.String())
 	}
 	pub, err := os.ReadFile(hostKey + ".pub")
 	if err != nil {
@@ -139,12 +138,6 @@ func (h *SSH) GitConfig(t testing.TB) string {
 	return file
 }
 
-func (s *Server) stderrText() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
-}
-
 // lookTool finds a program in PATH (or at fallback) or skips the test.
 func lookTool(t testing.TB, name, fallback string) string {
 	t.Helper()
@@ -158,15 +151,4 @@ func lookTool(t testing.TB, name, fallback string) string {
 	}
 	t.Skipf("!!! SKIPPING: %s not found (install openssh-server / openssh-client / git); the SSH transport tests cannot run without it !!!", name)
 	return ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -11,18 +11,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // Server is a running MinIO.
@@ -37,14 +37,14 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := lookMinio(t)
-	port := freePort(t)
-	console := freePort(t)
+	port := testutil.FreePort(t)
+	console := testutil.FreePort(t)
 	s := &Server{Endpoint: fmt.Sprintf("127.0.0.1:%d", port), AccessKey: "gomirror-test", SecretKey: "gomirror-test-secret"}
 	cmd := exec.Command(bin, "server", t.TempDir(), "--address", s.Endpoint, "--console-address", fmt.Sprintf("127.0.0.1:%d", console), "--quiet")
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+t.TempDir())
-	var out lockedBuffer
+	var out testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -117,8 +117,8 @@ func lookMinio(t testing.TB) string {
 	if p, err := exec.LookPath("minio"); err == nil {
 		return p
 	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
+	if env, err := (gocmd.Cmd{}).Env(context.Background(), "GOPATH"); err == nil {
+		for _, dir := range filepath.SplitList(env["GOPATH"]) {
 			p := filepath.Join(dir, "bin", "minio")
 			if _, err := os.Stat(p); err == nil {
 				return p
@@ -127,31 +127,4 @@ func lookMinio(t testing.TB) string {
 	}
 	t.Skip("!!! SKIPPING: no minio binary in PATH or $(go env GOPATH)/bin; install it with `go install github.com/minio/minio@latest` (.ci/run does) to run the S3 tests !!!")
 	return ""
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

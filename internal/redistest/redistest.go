@@ -6,11 +6,12 @@ package redistest
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // Server is a running redis-server.
@@ -28,12 +29,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Skip("!!! SKIPPING: no redis-server in PATH (Debian package redis-server; .ci/run installs it); the replica coordination tests cannot run without it !!!")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testutil.FreePort(t)
 	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan error, 1)}
 	s.URL = "redis://" + s.Addr + "/0"
 	s.cmd = exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())

@@ -1,0 +1,115 @@
+// Package testutil holds small helpers that tests of several packages
+// share: running a cobra command in process, a buffer safe for concurrent
+// writers, a go env value, a free loopback port, and the h1: hash of a zip
+// in memory.
+package testutil
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
+)
+
+// RunCommand runs cmd with args in process, with stdin as its standard
+// input (the process's if nil), usage and error printing silenced, and
+// returns what it wrote to its standard output and standard error.
+func RunCommand(t testing.TB, cmd *cobra.Command, stdin io.Reader, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	if stdin != nil {
+		cmd.SetIn(stdin)
+	}
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// Buffer is a bytes.Buffer for concurrent writers (a logger, a child
+// process's output) that a test reads while they write. The zero value is
+// empty and ready to use.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// GoEnv returns the go command's value of the variable name (go env, in
+// the test's environment), failing t if the go command cannot say.
+func GoEnv(t testing.TB, name string) string {
+	t.Helper()
+	env, err := gocmd.Cmd{}.Env(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env[name]
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// child process that must be told its port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// HashZip is dirhash.HashZip (the h1: hash of go.sum and the checksum
+// database) for a module zip in memory.
+func HashZip(z []byte) (string, error) {
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	byName := map[string]*zip.File{}
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		byName[f.Name] = f
+	}
+	return dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
+		f := byName[name]
+		if f == nil {
+			return nil, fmt.Errorf("file %q not found in zip", name)
+		}
+		return f.Open()
+	})
+}
+
+// MustHashZip is HashZip for a test: a zip it cannot hash fails t.
+func MustHashZip(t testing.TB, z []byte) string {
+	t.Helper()
+	h, err := HashZip(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
