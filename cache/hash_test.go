@@ -13,8 +13,8 @@ import (
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/sumdbtest"
-	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/internal/testutil"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/sumdb"

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,7 +137,8 @@ func TestDirectQueueIsBoundedAndShared(t *testing.T) {
 	h := newHelloRepo(t)
 	arrived := make(chan string, 100)
 	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
+	releaseAll := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseAll)
 	h.srv.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		arrived <- r.URL.Path
 		<-release
@@ -197,6 +199,16 @@ func TestDirectQueueIsBoundedAndShared(t *testing.T) {
 	case <-b1:
 		t.Fatal("b's fetch ended while the git server held it")
 	default:
+	}
+	// Let the held fetches finish before the sandbox is removed: their go
+	// commands still write into it.
+	releaseAll()
+	for _, done := range []<-chan error{a1, b1} {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("a released fetch did not end")
+		}
 	}
 }
 
