@@ -64,13 +64,13 @@ var (
 )
 
 // SumDB is what the handler needs from the checksum database proxy.
-// *sumdb.Proxy implements it.
+// *sumdb.Endpoint implements it.
 type SumDB interface {
 	Name() string
 	Get(ctx context.Context, path string) ([]byte, sumdb.Kind, error)
 }
 
-var _ SumDB = (*sumdb.Proxy)(nil)
+var _ SumDB = (*sumdb.Endpoint)(nil)
 
 // Handler serves the module proxy protocol.
 type Handler struct {

@@ -764,7 +764,7 @@ func startWithFaultyStore(t *testing.T, up *fakeproxy.Server, fail *atomic.Point
 	srv := &Server{cfg: &cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: obs.NewMetrics()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", srv.readyz)
-	mux.Handle("/", proxy.NewHandler(mirror, sumdb.NewProxy(v, dbStore, remote, time.Minute), log))
+	mux.Handle("/", proxy.NewHandler(mirror, sumdb.NewEndpoint(v, dbStore, remote, time.Minute), log))
 	srv.handler = srv.accessLog(mux)
 	return serve(t, srv, &cfg, logs)
 }

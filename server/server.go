@@ -191,9 +191,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	metrics := obs.NewMetrics()
 
 	var (
-		verifier cache.Verifier
-		dbProxy  proxy.SumDB
-		v        *sumdb.Verifier
+		verifier   cache.Verifier
+		dbEndpoint proxy.SumDB
+		v          *sumdb.Verifier
 	)
 	db, err := wire.NewSumDB(cfg, store, chain, client, sumdb.VerifierOptions{Logger: log,
 		NegativeTTL: negativeTTL(cfg.NegativeTTL),
@@ -206,11 +206,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if db != nil {
 		v = db.Verifier
 		verifier = v
-		sp := sumdb.NewProxy(v, db.Store, db.Remote, time.Minute)
+		sp := sumdb.NewEndpoint(v, db.Store, db.Remote, time.Minute)
 		if coordinator != nil {
 			sp.ShareLatest(coordinator)
 		}
-		dbProxy = sp
+		dbEndpoint = sp
 	}
 
 	var tempDir string // zips being checked; fs keeps them next to storage itself
@@ -267,7 +267,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.operator.Handle("GET /metrics", metrics.Handler())
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
 	opMain, opAdmin := s.operatorHandlers(authn, health)
-	ph := proxy.NewHandler(mirror, dbProxy, log)
+	ph := proxy.NewHandler(mirror, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, path, version string) (string, error) {
 			key, err := layout.Key(module.Version{Path: path, Version: version}, layout.Zip)

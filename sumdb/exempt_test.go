@@ -13,9 +13,9 @@ import (
 	"github.com/gomirror/gomirror/sumdb"
 )
 
-// exemptSetup is a Verifier and a /sumdb/ Proxy of a fake upstream's
+// exemptSetup is a Verifier and a /sumdb/ Endpoint of a fake upstream's
 // database that exempt github.com/mycorp, as private does.
-func exemptSetup(t *testing.T) (*fakeproxy.Server, *sumdb.Verifier, *sumdb.Proxy) {
+func exemptSetup(t *testing.T) (*fakeproxy.Server, *sumdb.Verifier, *sumdb.Endpoint) {
 	t.Helper()
 	up := fakeproxy.New(t)
 	store, err := fsstore.New(t.TempDir())
@@ -27,7 +27,7 @@ func exemptSetup(t *testing.T) (*fakeproxy.Server, *sumdb.Verifier, *sumdb.Proxy
 	if err != nil {
 		t.Fatal(err)
 	}
-	return up, v, sumdb.NewProxy(v, store, remote, time.Minute)
+	return up, v, sumdb.NewEndpoint(v, store, remote, time.Minute)
 }
 
 // naming returns the requests the fake upstream received that name

@@ -18,11 +18,11 @@ import (
 	"github.com/gomirror/gomirror/upstream"
 )
 
-// Proxy answers the checksum database requests that clients send to
+// Endpoint answers the checksum database requests that clients send to
 // <gomirror>/sumdb/<name>/: it says "supported", keeps "latest" for a short
 // time (serving the last copy if the database cannot be reached), and keeps
 // tiles and verified lookups forever.
-type Proxy struct {
+type Endpoint struct {
 	v         *Verifier
 	store     storage.Storage
 	remote    *Remote
@@ -45,16 +45,16 @@ type Shared interface {
 
 // ShareLatest makes replicas share the tree head they fetch, for the
 // latest TTL, so that they do not each ask the database.
-func (p *Proxy) ShareLatest(s Shared) { p.shared = s }
+func (p *Endpoint) ShareLatest(s Shared) { p.shared = s }
 
-// NewProxy returns a Proxy for v's database. latestTTL is how long a fetched
+// NewEndpoint returns an Endpoint for v's database. latestTTL is how long a fetched
 // tree head is served before the database is asked again.
-func NewProxy(v *Verifier, store storage.Storage, remote *Remote, latestTTL time.Duration) *Proxy {
-	return &Proxy{v: v, store: store, remote: remote, latestTTL: latestTTL, now: time.Now}
+func NewEndpoint(v *Verifier, store storage.Storage, remote *Remote, latestTTL time.Duration) *Endpoint {
+	return &Endpoint{v: v, store: store, remote: remote, latestTTL: latestTTL, now: time.Now}
 }
 
 // Name returns the database's name, the <name> in /sumdb/<name>/.
-func (p *Proxy) Name() string { return p.v.db.Name }
+func (p *Endpoint) Name() string { return p.v.db.Name }
 
 // Kind classifies a database path for caching headers.
 type Kind int
@@ -67,7 +67,7 @@ const (
 
 // Get returns the content for path, the part of the URL after
 // /sumdb/<name>/. Unknown paths are fs.ErrNotExist.
-func (p *Proxy) Get(ctx context.Context, path string) ([]byte, Kind, error) {
+func (p *Endpoint) Get(ctx context.Context, path string) ([]byte, Kind, error) {
 	switch {
 	case path == "supported":
 		return nil, KindSupported, nil
@@ -86,9 +86,9 @@ func (p *Proxy) Get(ctx context.Context, path string) ([]byte, Kind, error) {
 
 // key returns the storage key of the database's file at path (under
 // /sumdb/<name>/).
-func (p *Proxy) key(path string) string { return layout.SumDBKey(p.Name() + "/" + path) }
+func (p *Endpoint) key(path string) string { return layout.SumDBKey(p.Name() + "/" + path) }
 
-func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
+func (p *Endpoint) getLatest(ctx context.Context) ([]byte, error) {
 	p.mu.Lock()
 	if p.latest != nil && p.now().Sub(p.latestAt) < p.latestTTL {
 		b := p.latest
@@ -142,7 +142,7 @@ func (p *Proxy) getLatest(ctx context.Context) ([]byte, error) {
 	return nil, &UnavailableError{DB: p.Name(), Err: err}
 }
 
-func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
+func (p *Endpoint) getLookup(ctx context.Context, rest string) ([]byte, error) {
 	escPath, escVers, ok := strings.Cut(rest, "@")
 	if !ok {
 		return nil, &BadRequestError{fmt.Sprintf("malformed lookup %q", rest)}
@@ -178,7 +178,7 @@ func (p *Proxy) getLookup(ctx context.Context, rest string) ([]byte, error) {
 	return p.remote.Get(ctx, "lookup/"+rest) // verified, but storing failed
 }
 
-func (p *Proxy) getTile(ctx context.Context, path string) ([]byte, error) {
+func (p *Endpoint) getTile(ctx context.Context, path string) ([]byte, error) {
 	tile, err := tlog.ParseTilePath(path)
 	if err != nil {
 		return nil, &BadRequestError{fmt.Sprintf("malformed tile path %q", path)}
