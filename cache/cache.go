@@ -209,6 +209,10 @@ func (e *BadRequestError) Error() string {
 }
 func (e *BadRequestError) Unwrap() error { return e.Err }
 
+// BadRequest reports true: the edge answers a BadRequestError with 400
+// (proxy.BadRequester).
+func (e *BadRequestError) BadRequest() bool { return true }
+
 // storageKey returns the storage key of m's file of kind k (layout.Key), failing
 // with a *BadRequestError for a path or version that does not escape, and
 // with a *layout.NotStorableError if any file of the version (or, for List

@@ -40,6 +40,9 @@ type ParseError struct {
 
 func (e *ParseError) Error() string { return fmt.Sprintf("bad request path %q: %s", e.Path, e.Msg) }
 
+// BadRequest reports true: a malformed path is a bad request (BadRequester).
+func (e *ParseError) BadRequest() bool { return true }
+
 // ParsePath parses the path of a module proxy request ("/golang.org/x/mod/@v/list",
 // "/sumdb/<name>/latest", ...). Module paths and versions are unescaped with
 // golang.org/x/mod/module and the module path is checked with module.CheckPath,

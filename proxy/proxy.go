@@ -293,6 +293,19 @@ func contentType(k Kind) string {
 	return "text/plain; charset=utf-8"
 }
 
+// BadRequester is the capability of an error that means a malformed
+// request, whichever package found it: if BadRequest reports true, Status
+// answers 400.
+type BadRequester interface {
+	BadRequest() bool
+}
+
+var (
+	_ BadRequester = (*ParseError)(nil)
+	_ BadRequester = (*cache.BadRequestError)(nil)
+	_ BadRequester = (*sumdb.BadRequestError)(nil)
+)
+
 // statusError is an error with a status chosen at the edge.
 type statusError struct {
 	code int
@@ -303,7 +316,7 @@ func (e *statusError) Error() string { return e.msg }
 
 // Status returns the HTTP status for err. It is the only place in gomirror
 // where errors become statuses:
-//   - malformed requests: 400;
+//   - malformed requests (a BadRequester): 400;
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
 //     also those that cannot be stored (layout.NotStorableError: an element
 //     longer than 255 bytes), and, with the upstream "off", whatever is not
@@ -323,9 +336,7 @@ func Status(err error) int {
 	var (
 		se  *statusError
 		use *upstream.StatusError
-		pe  *ParseError
-		cbr *cache.BadRequestError
-		sbr *sumdb.BadRequestError
+		br  BadRequester
 		mm  *sumdb.MismatchError
 		ua  *sumdb.UnavailableError
 		be  *upstream.BusyError
@@ -338,7 +349,7 @@ func Status(err error) int {
 		return http.StatusServiceUnavailable // with Retry-After
 	case errors.As(err, &re):
 		return http.StatusForbidden
-	case errors.As(err, &pe), errors.As(err, &cbr), errors.As(err, &sbr):
+	case errors.As(err, &br) && br.BadRequest():
 		return http.StatusBadRequest
 	case errors.As(err, &mm):
 		return http.StatusBadGateway

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/sumdb"
 )
 
 // objMirror answers GoMod with a fresh object from newBody.
@@ -76,5 +79,34 @@ func TestModServedFromObject(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every package's bad-request error is a 400, wrapped or not, and keeps
+// its message.
+func TestStatusBadRequest(t *testing.T) {
+	_, perr := ParsePath("/nope")
+	tests := []struct {
+		name string
+		err  error
+		msg  string
+	}{
+		{"proxy", perr, `bad request path "/nope": not a module proxy request`},
+		{"cache", &cache.BadRequestError{Module: "m", Version: "v1", Err: errors.New("invalid version")}, "m@v1: invalid version"},
+		{"sumdb", &sumdb.BadRequestError{Msg: `malformed lookup "x"`}, `malformed lookup "x"`},
+		{"wrapped", fmt.Errorf("serving: %w", &sumdb.BadRequestError{Msg: "bad"}), "serving: bad"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Status(tt.err); got != http.StatusBadRequest {
+				t.Errorf("Status(%v) = %d; want 400", tt.err, got)
+			}
+			if got := clientMessage(http.StatusBadRequest, tt.err); got != tt.msg {
+				t.Errorf("message %q; want %q", got, tt.msg)
+			}
+		})
+	}
+	if got := Status(errors.New("other")); got == http.StatusBadRequest {
+		t.Errorf("a plain error is a 400")
 	}
 }

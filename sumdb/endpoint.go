@@ -226,3 +226,7 @@ func (p *Endpoint) getTile(ctx context.Context, path string) ([]byte, error) {
 type BadRequestError struct{ Msg string }
 
 func (e *BadRequestError) Error() string { return e.Msg }
+
+// BadRequest reports true: the edge answers a BadRequestError with 400
+// (proxy.BadRequester).
+func (e *BadRequestError) BadRequest() bool { return true }
