@@ -4,10 +4,11 @@
 //   - a cross-replica single-flight lock around each upstream fill, so that
 //     no replica fetches what another is already fetching. A lock expires
 //     unless its holder renews it, so a dead replica's lock is taken over
-//     within its TTL; every lock carries a fencing token, and a holder
-//     checks that it still holds the lock (Lease.Valid) before its final
-//     write, so a writer that lost its lock does not write over the newer
-//     holder's result;
+//     within its TTL; every lock carries a fencing token (Lease.Fence), and
+//     a holder checks, before its final write, that it still holds the lock
+//     and that no later holder drew a larger token (Lease.Valid), so a
+//     writer that lost its lock does not write over the newer holder's
+//     result;
 //   - a shared short-lived cache for mutable answers (list, @latest, the
 //     checksum database's tree head), so that replicas do not each ask the
 //     upstream within a few seconds of each other.
@@ -24,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -132,10 +134,10 @@ func (r *Redis) TryLock(ctx context.Context, key string) (*Lease, error) {
 	}
 	// The fence is drawn after the lock is taken, so each holder's is
 	// larger than every earlier holder's; waiters polling a held lock draw
-	// none. The counter lives a day past its last use.
+	// none. The counter lives fenceTTL past its last use.
 	pipe := r.c.TxPipeline()
 	incr := pipe.Incr(ctx, r.fenceKey(key))
-	pipe.Expire(ctx, r.fenceKey(key), 24*time.Hour)
+	pipe.Expire(ctx, r.fenceKey(key), fenceTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
 		unlockScript.Run(context.WithoutCancel(ctx), r.c, []string{r.lockKey(key)}, token)
 		return nil, err
@@ -146,10 +148,25 @@ func (r *Redis) TryLock(ctx context.Context, key string) (*Lease, error) {
 	return l, nil
 }
 
-// renewScript extends the lock only if this lease still holds it.
+// fenceTTL is how long a key's fence counter lives past its last use (a
+// lock taken or renewed).
+const fenceTTL = 24 * time.Hour
+
+// renewScript extends the lock (KEYS[1]) only if this lease still holds it,
+// and keeps the key's fence counter (KEYS[2]) alive with it.
 var renewScript = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
+	redis.call("PEXPIRE", KEYS[2], ARGV[3])
 	return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`)
+
+// validScript reports 1 if this lease still holds the lock (KEYS[1] holds
+// its token ARGV[1]) and its fencing token is still the latest drawn for
+// the key (KEYS[2] holds ARGV[2]).
+var validScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] and redis.call("GET", KEYS[2]) == ARGV[2] then
+	return 1
 end
 return 0`)
 
@@ -171,7 +188,7 @@ func (l *Lease) renew() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.r.opts.LockTTL/3)
-		n, err := renewScript.Run(ctx, l.r.c, []string{l.r.lockKey(l.key)}, l.token, l.r.opts.LockTTL.Milliseconds()).Int()
+		n, err := renewScript.Run(ctx, l.r.c, []string{l.r.lockKey(l.key), l.r.fenceKey(l.key)}, l.token, l.r.opts.LockTTL.Milliseconds(), fenceTTL.Milliseconds()).Int()
 		cancel()
 		if err == nil && n == 0 {
 			l.mu.Lock()
@@ -203,9 +220,12 @@ func (l *Lease) stopRenewal() bool {
 	return true
 }
 
-// Valid reports whether the lease still holds its lock: a holder checks it
-// before its final write, so that it does not write after another replica
-// took the lock over (fencing).
+// Valid reports whether the lease still holds its lock and its fencing
+// token (Fence) is the latest drawn for the key, both checked in one atomic
+// step: a holder checks it before its final write, so that it does not
+// write after another replica took the lock over (fencing). It reports
+// false once the renewal found the lock lost, and whenever Redis cannot be
+// asked.
 func (l *Lease) Valid(ctx context.Context) bool {
 	l.mu.Lock()
 	lost := l.lost
@@ -213,8 +233,8 @@ func (l *Lease) Valid(ctx context.Context) bool {
 	if lost {
 		return false
 	}
-	v, err := l.r.c.Get(ctx, l.r.lockKey(l.key)).Result()
-	return err == nil && v == l.token
+	n, err := validScript.Run(ctx, l.r.c, []string{l.r.lockKey(l.key), l.r.fenceKey(l.key)}, l.token, strconv.FormatInt(l.Fence, 10)).Int()
+	return err == nil && n == 1
 }
 
 // Unlock stops the renewal and releases the lock if it is still held.

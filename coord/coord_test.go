@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/internal/redistest"
 )
@@ -125,5 +127,32 @@ func TestRedisDownIsAnError(t *testing.T) {
 	defer cancel()
 	if _, err := r.TryLock(ctx, "k"); err == nil || errors.Is(err, coord.ErrHeld) {
 		t.Errorf("TryLock with Redis down: %v, want a connection error", err)
+	}
+}
+
+// TestValidChecksTheFence: a lease is valid only while its fencing token
+// is the latest drawn for its key, even if the lock still holds its token
+// (as after a Redis failover or restore that kept an old lock but not the
+// counter's history).
+func TestValidChecksTheFence(t *testing.T) {
+	srv := redistest.Start(t)
+	r := newRedis(t, srv.URL, 5*time.Second)
+	ctx := context.Background()
+	l, err := r.TryLock(ctx, "m/@v/v1.0.0.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if !l.Valid(ctx) {
+		t.Fatal("a fresh lease is not valid")
+	}
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	// Another holder drew the next token (default prefix "gomirror:").
+	if n, err := raw.Incr(ctx, "gomirror:fence:m/@v/v1.0.0.zip").Result(); err != nil || n != l.Fence+1 {
+		t.Fatalf("INCR fence = %d, %v; want %d", n, err, l.Fence+1)
+	}
+	if l.Valid(ctx) {
+		t.Errorf("lease with fence %d valid after fence %d was drawn", l.Fence, l.Fence+1)
 	}
 }
