@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -108,14 +109,22 @@ func ParsePath(p string) (*Request, error) {
 	return req, nil
 }
 
-// ModuleOf returns the module path a request names: the module of a proxy
-// request, or the module of a checksum database lookup. Requests that name
-// no module (tiles, latest, malformed paths) return ok false.
+// ModuleOf returns the module path a request names (Request.NamedModule of
+// its parse, RequestOf): the module of a proxy request, or the module of a
+// checksum database lookup. Requests that name no module (tiles, latest,
+// malformed paths) return ok false. It is what auth guards a request by.
 func ModuleOf(r *http.Request) (path string, ok bool) {
-	req, err := ParsePath(r.URL.Path)
+	req, err := RequestOf(r)
 	if err != nil {
 		return "", false
 	}
+	return req.NamedModule()
+}
+
+// NamedModule returns the module path req names: its Module, or for a
+// checksum database lookup the module looked up. Other checksum database
+// requests (tiles, latest) name none and return ok false.
+func (req *Request) NamedModule() (path string, ok bool) {
 	if req.Kind != KindSumDB {
 		return req.Module, true
 	}
@@ -124,6 +133,38 @@ func ModuleOf(r *http.Request) (path string, ok bool) {
 		return "", false
 	}
 	escPath, _, _ := strings.Cut(lookup, "@")
-	path, err = module.UnescapePath(escPath)
+	path, err := module.UnescapePath(escPath)
 	return path, err == nil
+}
+
+// parsedKey is the context key of a request's parsed path (Parse).
+type parsedKey struct{}
+
+// parsed is ParsePath's answer for one request path.
+type parsed struct {
+	path string
+	req  *Request
+	err  error
+}
+
+// Parse returns next with each request's path parsed once, at the edge:
+// ModuleOf (auth's guard) and the Handler both read that one parse through
+// RequestOf, for the request and for those derived from it. A malformed
+// path is not answered here; the Handler answers it (400, Status).
+func Parse(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := ParsePath(r.URL.Path)
+		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, err: err})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// RequestOf returns the parse of r's path (ParsePath): the one Parse made,
+// or, for a request that did not pass through Parse (or whose path changed
+// since), a new one. The caller must not modify the returned Request.
+func RequestOf(r *http.Request) (*Request, error) {
+	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
+		return p.req, p.err
+	}
+	return ParsePath(r.URL.Path)
 }

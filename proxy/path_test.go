@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -264,4 +267,67 @@ func FuzzParsePath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p string) {
 		checkParsed(t, p)
 	})
+}
+
+// Behind Parse, the path is parsed once: ModuleOf and RequestOf read the
+// same parse, for the request and those derived from it, and a request
+// whose path is not the one parsed (or that never passed Parse) is parsed
+// on its own.
+func TestParseOnce(t *testing.T) {
+	tests := []struct {
+		path       string
+		wantModule string
+		wantOK     bool
+		wantErr    bool
+	}{
+		{"/example.com/!a/@v/v1.0.0.zip", "example.com/A", true, false},
+		{"/example.com/a/@latest", "example.com/a", true, false},
+		{"/sumdb/sum.example/lookup/example.com/!a@v1.0.0", "example.com/A", true, false},
+		{"/sumdb/sum.example/tile/8/0/000", "", false, false},
+		{"/sumdb/sum.example/latest", "", false, false},
+		{"/example.com/a/@v/nope", "", false, true},
+		{"/", "", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			served := false
+			h := Parse(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				served = true
+				req1, err1 := RequestOf(r)
+				req2, err2 := RequestOf(r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
+				if req1 != req2 || err1 != err2 {
+					t.Errorf("RequestOf parsed %q twice: %p, %v then %p, %v", tt.path, req1, err1, req2, err2)
+				}
+				if (err1 != nil) != tt.wantErr {
+					t.Errorf("RequestOf(%q) error %v; want an error: %v", tt.path, err1, tt.wantErr)
+				}
+				if mod, ok := ModuleOf(r); mod != tt.wantModule || ok != tt.wantOK {
+					t.Errorf("ModuleOf(%q) = %q, %v; want %q, %v", tt.path, mod, ok, tt.wantModule, tt.wantOK)
+				}
+				// Without Parse, or with another path, ModuleOf parses itself.
+				bare := httptest.NewRequest("GET", tt.path, nil)
+				if mod, ok := ModuleOf(bare); mod != tt.wantModule || ok != tt.wantOK {
+					t.Errorf("ModuleOf(%q) without Parse = %q, %v; want %q, %v", tt.path, mod, ok, tt.wantModule, tt.wantOK)
+				}
+				other := r.Clone(r.Context())
+				other.URL.Path = "/example.com/other/@v/list"
+				if mod, _ := ModuleOf(other); mod != "example.com/other" {
+					t.Errorf("ModuleOf of a changed path = %q, the parse of %q", mod, tt.path)
+				}
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tt.path, nil))
+			if !served {
+				t.Error("Parse did not call its handler")
+			}
+		})
+	}
+}
+
+// A malformed path passes Parse and is answered 400 by the Handler.
+func TestParseMalformedIs400(t *testing.T) {
+	w := httptest.NewRecorder()
+	Parse(NewHandler(nil, nil, nil)).ServeHTTP(w, httptest.NewRequest("GET", "/example.com/a/@v/nope", nil))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "bad request path") {
+		t.Errorf("got %d %q; want 400 bad request path", w.Code, w.Body)
+	}
 }

@@ -105,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &statusError{http.StatusMethodNotAllowed, "method not allowed"})
 		return
 	}
-	req, err := ParsePath(r.URL.Path)
+	req, err := RequestOf(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -281,7 +281,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			return u.String(), nil
 		})
 	}
-	mux.Handle("/", authn.Wrap(recordClient(ph), proxy.ModuleOf))
+	// The path is parsed once (proxy.Parse); auth guards by the module
+	// it names and the handler serves it.
+	mux.Handle("/", proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf)))
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
