@@ -285,18 +285,16 @@ func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.C
 	}
 }
 
-// leaseKey carries the fill lock a coordinated fill holds.
-type leaseKey struct{}
-
 // coordinated runs fill for key once across replicas: it takes the
 // cross-replica lock, or waits while another replica holds it until stored
 // reports the artifact there (or the lock is free, for instance because
 // its holder died and it expired). Without a coordinator, or if the
-// coordinator fails, the replica fills alone.
-func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx context.Context) bool, fill func(ctx context.Context) error) error {
+// coordinator fails, the replica fills alone. fill gets the lock it holds,
+// or nil when it fills alone; it checks lostLease before it writes.
+func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx context.Context) bool, fill func(ctx context.Context, lease Lease) error) error {
 	c := m.opts.Coordinator
 	if c == nil {
-		return fill(ctx)
+		return fill(ctx, nil)
 	}
 	for {
 		lease, err := c.TryLock(ctx, key)
@@ -306,7 +304,7 @@ func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx co
 				lease.Unlock()
 				return nil // another replica filled it while we waited
 			}
-			err := fill(context.WithValue(ctx, leaseKey{}, lease))
+			err := fill(ctx, lease)
 			lease.Unlock()
 			if !errors.Is(err, errLostLease) {
 				return err
@@ -326,16 +324,16 @@ func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx co
 			}
 		default:
 			m.opts.Logger.Warn("replica coordination unavailable; filling alone", "key", key, "err", err)
-			return fill(ctx)
+			return fill(ctx, nil)
 		}
 	}
 }
 
-// lostLease reports whether ctx's fill lock was lost (expired and taken
-// over): the fill must not write, the new holder does.
-func lostLease(ctx context.Context) bool {
-	l, ok := ctx.Value(leaseKey{}).(Lease)
-	return ok && !l.Valid(ctx)
+// lostLease reports whether the fill lock lease (nil: none, the replica
+// fills alone) was lost (expired and taken over): the fill must not write,
+// the new holder does.
+func lostLease(ctx context.Context, lease Lease) bool {
+	return lease != nil && !lease.Valid(ctx)
 }
 
 // errLostLease is a fill that stopped because another replica took over.
@@ -440,8 +438,8 @@ func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object
 		if stored(ctx) {
 			return nil // filled by a fill that finished just before ours began
 		}
-		return m.coordinated(ctx, key, stored, func(ctx context.Context) error {
-			return m.fillZip(ctx, key, path, version)
+		return m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
+			return m.fillZip(ctx, lease, key, path, version)
 		})
 	})
 	if err != nil {
@@ -451,7 +449,9 @@ func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object
 	return obj, Miss, err
 }
 
-func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
+// fillZip fetches, checks and stores the zip at key; under a fill lock
+// (lease not nil) it stores it only while it still holds the lock.
+func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string) error {
 	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
 	if err != nil {
@@ -513,7 +513,7 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
 		return err
 	}
-	if lostLease(ctx) {
+	if lostLease(ctx, lease) {
 		return errLostLease
 	}
 	// The hash lands before the zip becomes visible, so that a stored zip
@@ -687,12 +687,12 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 			b, err = m.readSmall(ctx, key)
 			return err == nil
 		}
-		err := m.coordinated(ctx, key, stored, func(ctx context.Context) error {
+		err := m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
 			var err error
 			if b, err = fetch(ctx); err != nil {
 				return err
 			}
-			if lostLease(ctx) {
+			if lostLease(ctx, lease) {
 				return nil // the new holder writes it; b is still a verified answer
 			}
 			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(b))

@@ -164,14 +164,14 @@ func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
 			}
 			return nil
 		}
-		notExist := IsNotExist(err)
+		notExist, direct := IsNotExist(err), IsDirect(l.f)
 		switch {
-		case l.f.String() == "direct" && IsUnreachable(err) && best != nil && IsNotExist(best):
+		case direct && IsUnreachable(err) && best != nil && IsNotExist(best):
 			// Unlike the go command: a direct fetch that reached no server
 			// learned nothing, so a proxy's "not found" stands. Otherwise a
 			// mirror without VCS access would answer 5xx for every unknown
 			// module and break its clients' fallbacks and path probing.
-		case l.f.String() == "direct":
+		case direct:
 			best, bestRank = err, rankDirect
 		case !notExist && bestRank <= rankProxy:
 			best, bestRank = err, rankProxy

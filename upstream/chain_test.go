@@ -289,6 +289,7 @@ func (d *fakeDirect) Latest(context.Context, string) ([]byte, error)        { re
 func (d *fakeDirect) Info(context.Context, string, string) ([]byte, error)  { return d.do() }
 func (d *fakeDirect) GoMod(context.Context, string, string) ([]byte, error) { return d.do() }
 func (d *fakeDirect) String() string                                        { return "direct" }
+func (d *fakeDirect) IsDirect() bool                                        { return true }
 func (d *fakeDirect) Zip(context.Context, string, string) (io.ReadCloser, int64, error) {
 	b, err := d.do()
 	if err != nil {

@@ -94,7 +94,10 @@ type share struct {
 	users int
 }
 
-var _ Fetcher = (*Direct)(nil)
+var (
+	_ Fetcher  = (*Direct)(nil)
+	_ Directer = (*Direct)(nil)
+)
 
 // inheritedEnv is the part of gomirror's own environment a direct fetch of
 // a private module sees: the operator's git and proxy configuration apply.
@@ -130,6 +133,9 @@ func NewDirect(dir string, maxProcs int) (*Direct, error) {
 }
 
 func (d *Direct) String() string { return "direct" }
+
+// IsDirect reports true: d fetches from version control.
+func (d *Direct) IsDirect() bool { return true }
 
 // moduleJSON is the part of `go list -m -json` and `go mod download -json`
 // output that gomirror uses.

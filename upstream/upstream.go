@@ -36,6 +36,20 @@ type Fetcher interface {
 	String() string
 }
 
+// Directer is the optional capability of a Fetcher that fetches from
+// version control (the "direct" element) rather than from a proxy. A chain
+// ranks its errors by it, and an answer from it is reused for list-ttl.
+type Directer interface {
+	// IsDirect reports whether the Fetcher fetches from version control.
+	IsDirect() bool
+}
+
+// IsDirect reports whether f fetches from version control (Directer).
+func IsDirect(f Fetcher) bool {
+	d, ok := f.(Directer)
+	return ok && d.IsDirect()
+}
+
 // Error is an upstream failure for one module (and version, if any).
 type Error struct {
 	Upstream string // the upstream's name, as Fetcher.String
