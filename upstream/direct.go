@@ -568,6 +568,10 @@ type requesterKey struct{}
 // client address): a Direct with a Share gives each requester at most that
 // many of its process slots. The mark survives context.WithoutCancel, so
 // that a fill started for a request is counted against its requester.
+//
+// It is the one deliberate context value of the fetch path: a
+// request-scoped input (who asked), not a result. Results, such as which
+// upstream answered, come back as values (Answer).
 func WithRequester(ctx context.Context, who string) context.Context {
 	return context.WithValue(ctx, requesterKey{}, who)
 }
