@@ -79,14 +79,27 @@ type Lease interface {
 var ErrLockHeld = errors.New("fill lock held by another replica")
 
 // Source says where an answer came from, for logs and metrics.
-type Source string
+type Source struct {
+	Outcome Outcome
+	// Upstream names the upstream that answered the fetch this call made
+	// (upstream.Answer.Upstream). It is empty when this call fetched
+	// nothing: a hit, a "not found" remembered, or a fetch that another
+	// caller (or replica) made and this one shared.
+	Upstream string
+}
+
+// Outcome is what the cache did for an answer.
+type Outcome string
 
 const (
-	Hit   Source = "hit"   // from storage, upstream not asked
-	Miss  Source = "miss"  // fetched from the upstream (and stored if immutable)
-	Fresh Source = "fresh" // mutable answer, from the upstream
-	Stale Source = "stale" // mutable answer, from storage because the upstream failed
+	Hit   Outcome = "hit"   // from storage, upstream not asked
+	Miss  Outcome = "miss"  // fetched from the upstream (and stored if immutable)
+	Fresh Outcome = "fresh" // mutable answer, from the upstream
+	Stale Outcome = "stale" // mutable answer, from storage because the upstream failed
 )
+
+// String returns the Outcome, as the access log's cache field shows it.
+func (s Source) String() string { return string(s.Outcome) }
 
 // Options configures a Mirror.
 type Options struct {
@@ -226,36 +239,33 @@ func storageKey(m module.Version, k layout.Kind) (string, error) {
 }
 
 // fetch runs an upstream call for the artifact at key with timing and
-// reporting. A "not found" is remembered for NegativeTTL and returned again
-// without asking the upstream.
-func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) error) error {
+// metrics, and returns which upstream answered (the call's Answer). A "not
+// found" is remembered for NegativeTTL and returned again without asking
+// the upstream.
+func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
 	if m.negative != nil {
 		if err, ok := m.negative.Get(key); ok {
-			return err
+			return upstream.Answer{}, err
 		}
 	}
-	err := m.fetchUpstream(ctx, op, call)
+	a, err := m.fetchUpstream(ctx, op, call)
 	if m.negative != nil && upstream.IsNotExist(err) {
 		m.negative.Add(key, err)
 	}
-	return err
+	return a, err
 }
 
-func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx context.Context) error) error {
-	var answered upstream.Answered
+func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
 	start := time.Now()
-	err := call(upstream.WithReport(ctx, &answered))
-	if name := answered.Name(); name != "" {
-		upstream.Report(ctx, name)
-	}
+	a, err := call(ctx)
 	if m.opts.OnFetch != nil {
-		name := answered.Name()
+		name := a.Upstream
 		if name == "" {
 			name = m.opts.Upstream.String()
 		}
 		m.opts.OnFetch(op, name, time.Since(start), err)
 	}
-	return err
+	return a, err
 }
 
 // fill runs f once for key however many callers ask at the same time. f runs
@@ -289,18 +299,16 @@ func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.C
 	}
 }
 
-// leaseKey carries the fill lock a coordinated fill holds.
-type leaseKey struct{}
-
 // coordinated runs fill for key once across replicas: it takes the
 // cross-replica lock, or waits while another replica holds it until stored
 // reports the artifact there (or the lock is free, for instance because
 // its holder died and it expired). Without a coordinator, or if the
-// coordinator fails, the replica fills alone.
-func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx context.Context) bool, fill func(ctx context.Context) error) error {
+// coordinator fails, the replica fills alone. fill gets the lock it holds,
+// or nil when it fills alone; it checks lostLease before it writes.
+func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx context.Context) bool, fill func(ctx context.Context, lease Lease) error) error {
 	c := m.opts.Coordinator
 	if c == nil {
-		return fill(ctx)
+		return fill(ctx, nil)
 	}
 	for {
 		lease, err := c.TryLock(ctx, key)
@@ -310,7 +318,7 @@ func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx co
 				lease.Unlock()
 				return nil // another replica filled it while we waited
 			}
-			err := fill(context.WithValue(ctx, leaseKey{}, lease))
+			err := fill(ctx, lease)
 			lease.Unlock()
 			if !errors.Is(err, errLostLease) {
 				return err
@@ -330,16 +338,16 @@ func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx co
 			}
 		default:
 			m.opts.Logger.Warn("replica coordination unavailable; filling alone", "key", key, "err", err)
-			return fill(ctx)
+			return fill(ctx, nil)
 		}
 	}
 }
 
-// lostLease reports whether ctx's fill lock was lost (expired and taken
-// over): the fill must not write, the new holder does.
-func lostLease(ctx context.Context) bool {
-	l, ok := ctx.Value(leaseKey{}).(Lease)
-	return ok && !l.Valid(ctx)
+// lostLease reports whether the fill lock lease (nil: none, the replica
+// fills alone) was lost (expired and taken over): the fill must not write,
+// the new holder does.
+func lostLease(ctx context.Context, lease Lease) bool {
+	return lease != nil && !lease.Valid(ctx)
 }
 
 // errLostLease is a fill that stopped because another replica took over.
@@ -354,35 +362,40 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
 		if _, err := storageKey(module.Version{Path: path}, layout.List); err != nil {
-			return nil, Miss, err // no version of it can be stored
+			return nil, Source{Outcome: Miss}, err // no version of it can be stored
 		}
 		var b []byte
 		// Remembered as not found under a name that is no storage key:
 		// queries are never stored.
-		err := m.fetch(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) (err error) {
+		a, err := m.fetch(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) (a upstream.Answer, err error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
 			defer cancel()
-			b, err = m.opts.Upstream.Info(ctx, path, query)
-			return err
+			b, a, err = m.opts.Upstream.Info(ctx, path, query)
+			return a, err
 		})
+		src := Source{Outcome: Miss, Upstream: a.Upstream}
 		if err != nil {
-			return nil, Miss, err
+			return nil, src, err
 		}
 		b, err = checkInfo(b, path, "")
 		if err != nil {
-			return nil, Miss, upstreamErr("info", path, query, err)
+			return nil, src, upstreamErr("info", path, query, err)
 		}
-		return storage.BytesObject(b), Miss, nil
+		return storage.BytesObject(b), src, nil
 	}
 	key, err := storageKey(module.Version{Path: path, Version: query}, layout.Info)
 	if err != nil {
-		return nil, Miss, err
+		return nil, Source{Outcome: Miss}, err
 	}
-	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
-		var b []byte
-		err := m.fetch(ctx, "info", key, func(ctx context.Context) (err error) {
-			b, err = m.opts.Upstream.Info(ctx, path, query)
-			return err
+	var answered upstream.Answer // set by this call's fill only
+	obj, src, err := m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
+		var (
+			b   []byte
+			err error
+		)
+		answered, err = m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
+			b, a, err = m.opts.Upstream.Info(ctx, path, query)
+			return a, err
 		})
 		if err != nil {
 			return nil, err
@@ -398,6 +411,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		m.prefetchVersion(ctx, path, query)
 		return b, nil
 	})
+	return obj, answeredBy(ctx, src, answered), err
 }
 
 // GoMod answers $module/@v/$version.mod for a canonical version. The
@@ -405,14 +419,18 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Object, Source, error) {
 	key, err := m.canonicalKey(path, version, layout.Mod)
 	if err != nil {
-		return nil, Miss, err
+		return nil, Source{Outcome: Miss}, err
 	}
-	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
+	var answered upstream.Answer // set by this call's fill only
+	obj, src, err := m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
 		m.lookupAhead(ctx, key, path, version)
-		var b []byte
-		err := m.fetch(ctx, "mod", key, func(ctx context.Context) (err error) {
-			b, err = m.opts.Upstream.GoMod(ctx, path, version)
-			return err
+		var (
+			b   []byte
+			err error
+		)
+		answered, err = m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
+			b, a, err = m.opts.Upstream.GoMod(ctx, path, version)
+			return a, err
 		})
 		if err != nil {
 			return nil, err
@@ -422,6 +440,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 		}
 		return b, nil
 	})
+	return obj, answeredBy(ctx, src, answered), err
 }
 
 // Zip answers $module/@v/$version.zip for a canonical version. The caller
@@ -429,78 +448,90 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object, Source, error) {
 	key, err := m.canonicalKey(path, version, layout.Zip)
 	if err != nil {
-		return nil, Miss, err
+		return nil, Source{Outcome: Miss}, err
 	}
 	if obj, err := m.opts.Storage.Get(ctx, key); err == nil {
-		return obj, Hit, nil
+		return obj, Source{Outcome: Hit}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, Hit, err
+		return nil, Source{Outcome: Hit}, err
 	}
 	stored := func(ctx context.Context) bool {
 		_, err := m.opts.Storage.Stat(ctx, key)
 		return err == nil
 	}
+	var answered upstream.Answer // set by this call's fill only
 	err = m.fill(ctx, key, func(ctx context.Context) error {
 		if stored(ctx) {
 			return nil // filled by a fill that finished just before ours began
 		}
-		return m.coordinated(ctx, key, stored, func(ctx context.Context) error {
-			return m.fillZip(ctx, key, path, version)
+		return m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) (err error) {
+			answered, err = m.fillZip(ctx, lease, key, path, version)
+			return err
 		})
 	})
+	src := answeredBy(ctx, Source{Outcome: Miss}, answered)
 	if err != nil {
-		return nil, Miss, err
+		return nil, src, err
 	}
 	obj, err := m.opts.Storage.Get(ctx, key)
-	return obj, Miss, err
+	return obj, src, err
 }
 
-func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
+// fillZip fetches, checks and stores the zip at key; under a fill lock
+// (lease not nil) it stores it only while it still holds the lock. It
+// returns which upstream answered, also with an error after the download.
+func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string) (answered upstream.Answer, err error) {
 	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
 	if err != nil {
-		return err
+		return answered, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
-	download := func(ctx context.Context) error {
+	// download fetches the zip into tmp; its Answer names the upstream that
+	// answered even if the body then broke off.
+	download := func(ctx context.Context) (a upstream.Answer, err error) {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return err
+			return a, err
 		}
 		if err := tmp.Truncate(0); err != nil {
-			return err
+			return a, err
 		}
-		body, size, err := m.opts.Upstream.Zip(ctx, path, version)
+		body, size, a, err := m.opts.Upstream.Zip(ctx, path, version)
 		if err != nil {
-			return err
+			return a, err
 		}
 		defer body.Close()
 		if size > modzip.MaxZipFile {
-			return upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
+			return a, upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
 		}
 		w := &errWriter{w: tmp}
 		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
 		if w.err != nil { // our disk, not the upstream
-			return fmt.Errorf("storing zip %s@%s: %w", path, version, w.err)
+			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.err)
 		}
 		if err != nil {
-			return upstreamErr("zip", path, version, &transferError{fmt.Errorf("reading zip: %w", err)})
+			return a, upstreamErr("zip", path, version, &transferError{fmt.Errorf("reading zip: %w", err)})
 		}
 		if n > modzip.MaxZipFile {
-			return upstreamErr("zip", path, version, fmt.Errorf("zip larger than the %d bytes allowed", int64(modzip.MaxZipFile)))
+			return a, upstreamErr("zip", path, version, fmt.Errorf("zip larger than the %d bytes allowed", int64(modzip.MaxZipFile)))
 		}
 		if size >= 0 && n != size {
-			return upstreamErr("zip", path, version, &transferError{fmt.Errorf("truncated zip: got %d of %d bytes", n, size)})
+			return a, upstreamErr("zip", path, version, &transferError{fmt.Errorf("truncated zip: got %d of %d bytes", n, size)})
 		}
-		return nil
+		return a, nil
 	}
 	// A zip that breaks off in transit (reset, truncation) is asked for
 	// again, a bounded number of times: unlike a small answer, it is not
 	// retried below the cache (an upstream group retries only until a body
 	// starts), and a client's go command does not retry at all.
 	for attempt := 0; ; attempt++ {
-		err = m.fetch(ctx, "zip", key, download)
+		var a upstream.Answer
+		a, err = m.fetch(ctx, "zip", key, download)
+		if a.Upstream != "" {
+			answered = a
+		}
 		var te *transferError
 		if err == nil || !errors.As(err, &te) || attempt == zipTransferRetries || ctx.Err() != nil {
 			break
@@ -508,35 +539,35 @@ func (m *Mirror) fillZip(ctx context.Context, key, path, version string) error {
 		m.opts.Logger.Warn("zip transfer broke off; asking again", "module", path, "version", version, "attempt", attempt+1, "err", err)
 	}
 	if err != nil {
-		return err
+		return answered, err
 	}
 	h1, err := m.checkZip(ctx, path, version, tmp.Name())
 	if err != nil {
-		return err
+		return answered, err
 	}
 	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
-		return err
+		return answered, err
 	}
-	if lostLease(ctx) {
-		return errLostLease
+	if lostLease(ctx, lease) {
+		return answered, errLostLease
 	}
 	// The hash lands before the zip becomes visible, so that a stored zip
 	// always has its recorded hash. A crash in between leaves a hash
 	// without a zip, which is harmless: the next fill writes it again.
 	hashKey, _ := layout.HashKey(key)
 	if err := storage.PutBytes(ctx, m.opts.Storage, hashKey, []byte(h1+"\n")); err != nil {
-		return err
+		return answered, err
 	}
 	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
 		if err := tmp.Close(); err != nil {
-			return err
+			return answered, err
 		}
-		return a.AdoptFile(ctx, key, tmp.Name())
+		return answered, a.AdoptFile(ctx, key, tmp.Name())
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
+		return answered, err
 	}
-	return m.opts.Storage.Put(ctx, key, tmp)
+	return answered, m.opts.Storage.Put(ctx, key, tmp)
 }
 
 // checkZip checks that the zip in file is a valid module zip for
@@ -664,9 +695,9 @@ func (m *Mirror) canonicalKey(path, version string, k layout.Kind) (string, erro
 // closes the object's Body.
 func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) (*storage.Object, Source, error) {
 	if obj, err := m.behind.Get(ctx, key); err == nil {
-		return obj, Hit, nil
+		return obj, Source{Outcome: Hit}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, Hit, err
+		return nil, Source{Outcome: Hit}, err
 	}
 	v, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) {
 		if b, err := m.readSmall(ctx, key); err == nil {
@@ -691,12 +722,12 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 			b, err = m.readSmall(ctx, key)
 			return err == nil
 		}
-		err := m.coordinated(ctx, key, stored, func(ctx context.Context) error {
+		err := m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
 			var err error
 			if b, err = fetch(ctx); err != nil {
 				return err
 			}
-			if lostLease(ctx) {
+			if lostLease(ctx, lease) {
 				return nil // the new holder writes it; b is still a verified answer
 			}
 			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(b))
@@ -704,9 +735,22 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 		return b, err
 	})
 	if err != nil {
-		return nil, Miss, err
+		return nil, Source{Outcome: Miss}, err
 	}
-	return storage.BytesObject(v.([]byte)), Miss, nil
+	return storage.BytesObject(v.([]byte)), Source{Outcome: Miss}, nil
+}
+
+// answeredBy returns src naming the upstream of answered, the Answer a
+// call's fill closure recorded. A fill closure runs only for the call that
+// started the fill (the callers that join it share its result but fetched
+// nothing), and its writes are seen once fillValue has returned its result;
+// fillValue returns early only when ctx is done, so answered is read only
+// while ctx is not.
+func answeredBy(ctx context.Context, src Source, answered upstream.Answer) Source {
+	if ctx.Err() == nil {
+		src.Upstream = answered.Upstream
+	}
+	return src
 }
 
 // zipTransferRetries is how many more times a zip whose transfer broke off
@@ -755,12 +799,14 @@ func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
 func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) {
 	key, err := storageKey(module.Version{Path: path}, layout.List)
 	if err != nil {
-		return nil, Miss, err
+		return nil, Source{Outcome: Miss}, err
 	}
 	stored, hadList, storedErr := m.storedVersions(ctx, path, key)
 	var (
-		fresh, answerer = []byte(nil), ""
-		src             = Fresh
+		fresh    []byte
+		answerer upstream.Answer
+		led      bool
+		src      = Fresh
 	)
 	if m.isRecent(key) && storedErr == nil {
 		src = Hit // asked the version control server less than ListTTL ago
@@ -769,11 +815,11 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 		// short fresh-timeout; the versions of the stored files alone are
 		// likely incomplete, so the upstream gets the full fetch timeout
 		// (they are still served if it fails).
-		fresh, answerer, err = m.mutable(ctx, "list", key, hadList, func(ctx context.Context) ([]byte, error) {
+		fresh, answerer, led, err = m.mutable(ctx, "list", key, hadList, func(ctx context.Context) ([]byte, upstream.Answer, error) {
 			return m.opts.Upstream.List(ctx, path)
 		})
 		if err != nil && (storedErr != nil || len(stored) == 0) {
-			return nil, Miss, err
+			return nil, ledSource(Miss, answerer, led), err
 		}
 		if err != nil {
 			src = Stale
@@ -796,7 +842,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 		m.storeIfChanged(ctx, key, b.Bytes())
 		m.markRecent(key, answerer)
 	}
-	return b.Bytes(), src, nil
+	return b.Bytes(), ledSource(src, answerer, led), nil
 }
 
 // storedVersions returns the tagged versions in the stored list and the
@@ -839,43 +885,47 @@ func listable(v string) bool {
 func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error) {
 	key, err := storageKey(module.Version{Path: path}, layout.Latest)
 	if err != nil {
-		return nil, Miss, err
+		return nil, Source{Outcome: Miss}, err
 	}
 	stored, storedErr := storage.ReadAll(ctx, m.opts.Storage, key)
 	if m.isRecent(key) && storedErr == nil {
-		return stored, Hit, nil // asked the version control server less than ListTTL ago
+		return stored, Source{Outcome: Hit}, nil // asked the version control server less than ListTTL ago
 	}
-	b, answerer, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, error) {
-		b, err := m.opts.Upstream.Latest(ctx, path)
+	b, answerer, led, err := m.mutable(ctx, "latest", key, storedErr == nil, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+		b, a, err := m.opts.Upstream.Latest(ctx, path)
 		if err == nil {
 			b, err = checkInfo(b, path, "")
 			if err != nil {
 				err = upstreamErr("latest", path, "", err)
 			}
 		}
-		return b, err
+		return b, a, err
 	})
 	if err == nil {
 		m.storeIfChanged(ctx, key, b)
 		m.markRecent(key, answerer)
-		return b, Fresh, nil
+		return b, ledSource(Fresh, answerer, led), nil
 	}
 	if storedErr == nil {
 		m.opts.Logger.Warn("upstream failed; serving stored @latest", "module", path, "err", err)
-		return stored, Stale, nil
+		return stored, ledSource(Stale, answerer, led), nil
 	}
-	return nil, Miss, err
+	return nil, ledSource(Miss, answerer, led), err
 }
 
 // mutable asks the upstream for a mutable answer, sharing the request among
 // concurrent callers. With a fallback in storage it waits only FreshTimeout.
-// It returns the answer and the name of the upstream that gave it.
-func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool, get func(ctx context.Context) ([]byte, error)) ([]byte, string, error) {
+// It returns the answer, which upstream gave it (shared by every caller;
+// zero if another replica asked; set with an error that came after an
+// upstream answered), and whether this call was the one that asked (led).
+func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool, get func(ctx context.Context) ([]byte, upstream.Answer, error)) (b []byte, from upstream.Answer, led bool, err error) {
 	type answer struct {
 		b    []byte
-		from string
+		from upstream.Answer
 	}
+	var leader bool // set by this call's closure only, read after its result
 	ch := m.flight.DoChan(key, func() (any, error) {
+		leader = true
 		timeout := m.opts.FetchTimeout
 		if haveFallback {
 			timeout = m.opts.FreshTimeout
@@ -885,45 +935,48 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 		c := m.opts.Coordinator
 		if c != nil {
 			if b, ok, err := c.GetShared(fctx, key); ok {
-				return answer{b, ""}, nil // another replica asked a moment ago
+				return answer{b, upstream.Answer{}}, nil // another replica asked a moment ago
 			} else if err != nil {
 				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
 			}
 		}
-		var (
-			b        []byte
-			answered upstream.Answered
-		)
-		err := m.fetch(upstream.WithReport(fctx, &answered), op, key, func(ctx context.Context) (err error) {
-			b, err = get(ctx)
-			return err
+		var b []byte
+		answered, err := m.fetch(fctx, op, key, func(ctx context.Context) (a upstream.Answer, err error) {
+			b, a, err = get(ctx)
+			return a, err
 		})
-		if name := answered.Name(); name != "" {
-			upstream.Report(ctx, name)
-		}
 		if err == nil && c != nil {
 			if err := c.SetShared(fctx, key, b, m.opts.SharedTTL); err != nil {
 				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
 			}
 		}
-		return answer{b, answered.Name()}, err
+		return answer{b, answered}, err
 	})
 	select {
 	case r := <-ch:
+		a, _ := r.Val.(answer)
 		if r.Err != nil {
-			return nil, "", r.Err
+			return nil, a.from, leader, r.Err
 		}
-		a := r.Val.(answer)
-		return a.b, a.from, nil
+		return a.b, a.from, leader, nil
 	case <-ctx.Done():
-		return nil, "", ctx.Err()
+		return nil, upstream.Answer{}, false, ctx.Err()
 	}
 }
 
+// ledSource is the Source of a mutable answer: it names the upstream only
+// for the call that asked it (led), not for those that shared the answer.
+func ledSource(o Outcome, answerer upstream.Answer, led bool) Source {
+	if !led {
+		return Source{Outcome: o}
+	}
+	return Source{Outcome: o, Upstream: answerer.Upstream}
+}
+
 // markRecent remembers that key was just fetched from answerer: answers
-// from version control are reused for ListTTL.
-func (m *Mirror) markRecent(key, answerer string) {
-	if answerer == "direct" && m.recent != nil {
+// from version control (Answer.Direct) are reused for ListTTL.
+func (m *Mirror) markRecent(key string, answerer upstream.Answer) {
+	if answerer.Direct && m.recent != nil {
 		m.recent.Add(key, struct{}{})
 	}
 }

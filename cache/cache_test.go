@@ -71,11 +71,11 @@ func TestSmallArtifactsAreAnsweredBeforeTheyAreStored(t *testing.T) {
 
 	// The write is held, yet the client gets its answer.
 	b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0"))
-	if err != nil || string(b) != string(want) || src != Miss {
+	if err != nil || string(b) != string(want) || src.Outcome != Miss {
 		t.Fatalf("GoMod while the write is held: %q, %s, %v", b, src, err)
 	}
 	// Meanwhile another request is answered from memory, not refetched.
-	if b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0")); err != nil || string(b) != string(want) || src != Hit {
+	if b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0")); err != nil || string(b) != string(want) || src.Outcome != Hit {
 		t.Errorf("second GoMod: %q, %s, %v", b, src, err)
 	}
 	if n := up.Hits("/example.com/hello/@v/v1.0.0.mod"); n != 1 {
@@ -106,7 +106,7 @@ func TestFailedBackgroundWriteIsFetchedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.fail = nil
-	if _, src, err := m.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil || src != Miss {
+	if _, src, err := m.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil || src.Outcome != Miss {
 		t.Errorf("after a failed write: %s, %v; want a new fetch", src, err)
 	}
 	if n := up.Hits("/example.com/hello/@v/v1.0.0.mod"); n != 2 {

@@ -146,7 +146,7 @@ func TestFilledArtifactsHaveRecordedHashes(t *testing.T) {
 	// upstream's versions, also from storage alone.
 	up.Close()
 	b, src, err := m.List(ctx, "example.com/hello")
-	if err != nil || src != Stale && src != Fresh {
+	if err != nil || src.Outcome != Stale && src.Outcome != Fresh {
 		t.Fatalf("List: %v, %s", err, src)
 	}
 	if got := strings.Fields(string(b)); strings.Join(got, " ") != "v1.0.0" {

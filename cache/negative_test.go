@@ -9,16 +9,17 @@ import (
 	"time"
 
 	fsstore "github.com/gomirror/gomirror/storage/fs"
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // notFoundCounter is an upstream call that always says "not found", and
 // counts the calls by key.
 type notFoundCounter map[string]int
 
-func (c notFoundCounter) call(key string) func(context.Context) error {
-	return func(context.Context) error {
+func (c notFoundCounter) call(key string) func(context.Context) (upstream.Answer, error) {
+	return func(context.Context) (upstream.Answer, error) {
 		c[key]++
-		return fmt.Errorf("%s: %w", key, fs.ErrNotExist)
+		return upstream.Answer{}, fmt.Errorf("%s: %w", key, fs.ErrNotExist)
 	}
 }
 
@@ -47,7 +48,7 @@ func TestNegativeCacheExpires(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, calls := newNegativeMirror(t, tt.ttl), notFoundCounter{}
 			for range 2 {
-				if err := m.fetch(ctx, "mod", "a", calls.call("a")); err == nil {
+				if _, err := m.fetch(ctx, "mod", "a", calls.call("a")); err == nil {
 					t.Fatal("fetch succeeded")
 				}
 			}

@@ -127,6 +127,9 @@ type Request struct {
 	Bytes        int64
 	Duration     time.Duration
 	cache        atomic.Value // string: hit, miss, fresh, stale
+	// Upstream names the upstream that answered the fetch this request
+	// made, or "": the handler sets it from the cache's answer.
+	Upstream string
 
 	// Remote is the client's address as clientaddr decides it: the socket
 	// peer's, or from X-Forwarded-For when the peer is a trusted proxy.

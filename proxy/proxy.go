@@ -133,12 +133,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveZip(w, r, req)
 		return
 	}
-	rec.SetCache(string(src))
+	setSource(rec, src)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	h.serveBytes(w, r, b, contentType(req.Kind), cacheMutable)
+}
+
+// setSource records in the access log's record where the answer came from
+// and which upstream answered this request's fetch.
+func setSource(rec *obs.Request, src cache.Source) {
+	rec.SetCache(string(src.Outcome))
+	rec.Upstream = src.Upstream
 }
 
 // serveSmall serves a .info or .mod. A canonical version's is immutable and
@@ -155,7 +162,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 	} else {
 		obj, src, err = h.mirror.GoMod(r.Context(), req.Module, req.Version)
 	}
-	obs.RequestFrom(r.Context()).SetCache(string(src))
+	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -178,7 +185,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 
 func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request) {
 	obj, src, err := h.mirror.Zip(r.Context(), req.Module, req.Version)
-	obs.RequestFrom(r.Context()).SetCache(string(src))
+	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -24,7 +24,7 @@ type objMirror struct {
 }
 
 func (m objMirror) GoMod(ctx context.Context, path, version string) (*storage.Object, cache.Source, error) {
-	return &storage.Object{Info: storage.Info{Size: m.size, ModTime: time.Unix(1e9, 0)}, Body: m.newBody()}, cache.Hit, nil
+	return &storage.Object{Info: storage.Info{Size: m.size, ModTime: time.Unix(1e9, 0)}, Body: m.newBody()}, cache.Source{Outcome: cache.Hit}, nil
 }
 
 // A stored .mod is streamed from the object the mirror returns, with

@@ -547,8 +547,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: clientaddr.From(r)}
-		var answered upstream.Answered
-		ctx := obs.WithRequest(upstream.WithReport(r.Context(), &answered), rec)
+		ctx := obs.WithRequest(r.Context(), rec)
 		cw := &countingWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)
@@ -571,7 +570,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.Int64("bytes", rec.Bytes),
 			slog.Duration("duration", rec.Duration),
 			slog.String("cache", rec.Cache()),
-			slog.String("upstream", answered.Name()),
+			slog.String("upstream", rec.Upstream),
 			slog.String("remote", rec.Remote),
 			slog.String("client", rec.Client),
 		}, via...)...)

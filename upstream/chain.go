@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/gomirror/gomirror/internal/redact"
 )
@@ -146,9 +145,10 @@ func (c *Chain) String() string {
 }
 
 // try calls f on each link in turn until one succeeds or the rules stop the
-// walk. Like the go command, it reports the most informative error: one from
-// "direct" over one from a proxy over a "not found".
-func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
+// walk, and returns the answering link's Answer (the link itself if its
+// Answer is empty). Like the go command, it reports the most informative
+// error: one from "direct" over one from a proxy over a "not found".
+func (c *Chain) try(ctx context.Context, f func(Fetcher) (Answer, error)) (Answer, error) {
 	const (
 		rankNotExist = iota
 		rankProxy
@@ -157,21 +157,21 @@ func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
 	var best error
 	bestRank := rankNotExist
 	for _, l := range c.links {
-		err := f(l.f)
+		a, err := f(l.f)
 		if err == nil {
-			if _, self := l.f.(interface{ reportsItself() }); !self {
-				Report(ctx, l.f.String())
+			if a.Upstream == "" {
+				a = AnswerOf(l.f)
 			}
-			return nil
+			return a, nil
 		}
-		notExist := IsNotExist(err)
+		notExist, direct := IsNotExist(err), IsDirect(l.f)
 		switch {
-		case l.f.String() == "direct" && IsUnreachable(err) && best != nil && IsNotExist(best):
+		case direct && IsUnreachable(err) && best != nil && IsNotExist(best):
 			// Unlike the go command: a direct fetch that reached no server
 			// learned nothing, so a proxy's "not found" stands. Otherwise a
 			// mirror without VCS access would answer 5xx for every unknown
 			// module and break its clients' fallbacks and path probing.
-		case l.f.String() == "direct":
+		case direct:
 			best, bestRank = err, rankDirect
 		case !notExist && bestRank <= rankProxy:
 			best, bestRank = err, rankProxy
@@ -182,58 +182,30 @@ func (c *Chain) try(ctx context.Context, f func(Fetcher) error) error {
 			break
 		}
 	}
-	return best
+	return Answer{}, best
 }
 
-func (c *Chain) List(ctx context.Context, path string) (b []byte, err error) {
-	err = c.try(ctx, func(f Fetcher) error { b, err = f.List(ctx, path); return err })
-	return b, err
+func (c *Chain) List(ctx context.Context, path string) (b []byte, a Answer, err error) {
+	a, err = c.try(ctx, func(f Fetcher) (Answer, error) { b, a, err = f.List(ctx, path); return a, err })
+	return b, a, err
 }
 
-func (c *Chain) Latest(ctx context.Context, path string) (b []byte, err error) {
-	err = c.try(ctx, func(f Fetcher) error { b, err = f.Latest(ctx, path); return err })
-	return b, err
+func (c *Chain) Latest(ctx context.Context, path string) (b []byte, a Answer, err error) {
+	a, err = c.try(ctx, func(f Fetcher) (Answer, error) { b, a, err = f.Latest(ctx, path); return a, err })
+	return b, a, err
 }
 
-func (c *Chain) Info(ctx context.Context, path, query string) (b []byte, err error) {
-	err = c.try(ctx, func(f Fetcher) error { b, err = f.Info(ctx, path, query); return err })
-	return b, err
+func (c *Chain) Info(ctx context.Context, path, query string) (b []byte, a Answer, err error) {
+	a, err = c.try(ctx, func(f Fetcher) (Answer, error) { b, a, err = f.Info(ctx, path, query); return a, err })
+	return b, a, err
 }
 
-func (c *Chain) GoMod(ctx context.Context, path, version string) (b []byte, err error) {
-	err = c.try(ctx, func(f Fetcher) error { b, err = f.GoMod(ctx, path, version); return err })
-	return b, err
+func (c *Chain) GoMod(ctx context.Context, path, version string) (b []byte, a Answer, err error) {
+	a, err = c.try(ctx, func(f Fetcher) (Answer, error) { b, a, err = f.GoMod(ctx, path, version); return a, err })
+	return b, a, err
 }
 
-func (c *Chain) Zip(ctx context.Context, path, version string) (body io.ReadCloser, size int64, err error) {
-	err = c.try(ctx, func(f Fetcher) error { body, size, err = f.Zip(ctx, path, version); return err })
-	return body, size, err
-}
-
-// reportKey carries the *Answered that Report fills.
-type reportKey struct{}
-
-// Answered records which upstream answered a request, for access logging.
-// It is safe for concurrent use: a fill may outlive the request that began it.
-type Answered struct{ name atomic.Pointer[string] }
-
-// Name returns the recorded upstream, or "" if none answered.
-func (a *Answered) Name() string {
-	if p := a.name.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
-// WithReport returns a context in which the upstream that answers is
-// recorded into a.
-func WithReport(ctx context.Context, a *Answered) context.Context {
-	return context.WithValue(ctx, reportKey{}, a)
-}
-
-// Report records name as the upstream that answered, if ctx asks for it.
-func Report(ctx context.Context, name string) {
-	if a, ok := ctx.Value(reportKey{}).(*Answered); ok {
-		a.name.Store(&name)
-	}
+func (c *Chain) Zip(ctx context.Context, path, version string) (body io.ReadCloser, size int64, a Answer, err error) {
+	a, err = c.try(ctx, func(f Fetcher) (Answer, error) { body, size, a, err = f.Zip(ctx, path, version); return a, err })
+	return body, size, a, err
 }

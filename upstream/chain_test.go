@@ -28,27 +28,28 @@ const (
 var chainOps = []struct {
 	name string
 	path string
-	call func(ctx context.Context, f upstream.Fetcher) ([]byte, error)
+	call func(ctx context.Context, f upstream.Fetcher) ([]byte, upstream.Answer, error)
 }{
-	{"list", "/" + chainMod + "/@v/list", func(ctx context.Context, f upstream.Fetcher) ([]byte, error) {
+	{"list", "/" + chainMod + "/@v/list", func(ctx context.Context, f upstream.Fetcher) ([]byte, upstream.Answer, error) {
 		return f.List(ctx, chainMod)
 	}},
-	{"latest", "/" + chainMod + "/@latest", func(ctx context.Context, f upstream.Fetcher) ([]byte, error) {
+	{"latest", "/" + chainMod + "/@latest", func(ctx context.Context, f upstream.Fetcher) ([]byte, upstream.Answer, error) {
 		return f.Latest(ctx, chainMod)
 	}},
-	{"info", "/" + chainMod + "/@v/" + chainVer + ".info", func(ctx context.Context, f upstream.Fetcher) ([]byte, error) {
+	{"info", "/" + chainMod + "/@v/" + chainVer + ".info", func(ctx context.Context, f upstream.Fetcher) ([]byte, upstream.Answer, error) {
 		return f.Info(ctx, chainMod, chainVer)
 	}},
-	{"mod", "/" + chainMod + "/@v/" + chainVer + ".mod", func(ctx context.Context, f upstream.Fetcher) ([]byte, error) {
+	{"mod", "/" + chainMod + "/@v/" + chainVer + ".mod", func(ctx context.Context, f upstream.Fetcher) ([]byte, upstream.Answer, error) {
 		return f.GoMod(ctx, chainMod, chainVer)
 	}},
-	{"zip", "/" + chainMod + "/@v/" + chainVer + ".zip", func(ctx context.Context, f upstream.Fetcher) ([]byte, error) {
-		body, _, err := f.Zip(ctx, chainMod, chainVer)
+	{"zip", "/" + chainMod + "/@v/" + chainVer + ".zip", func(ctx context.Context, f upstream.Fetcher) ([]byte, upstream.Answer, error) {
+		body, _, a, err := f.Zip(ctx, chainMod, chainVer)
 		if err != nil {
-			return nil, err
+			return nil, a, err
 		}
 		defer body.Close()
-		return io.ReadAll(body)
+		b, err := io.ReadAll(body)
+		return b, a, err
 	}},
 }
 
@@ -169,9 +170,7 @@ func TestChainFallThrough(t *testing.T) {
 					ctx, cancel = context.WithTimeout(ctx, 500*time.Millisecond)
 					defer cancel()
 				}
-				var answered upstream.Answered
-				ctx = upstream.WithReport(ctx, &answered)
-				b, err := op.call(ctx, c)
+				b, answered, err := op.call(ctx, c)
 
 				if !tt.fault.closed && first.Hits(op.path) != 1 {
 					t.Errorf("first upstream saw %s %d times; want 1", op.path, first.Hits(op.path))
@@ -187,8 +186,8 @@ func TestChainFallThrough(t *testing.T) {
 					if len(b) == 0 {
 						t.Error("chain answered an empty body")
 					}
-					if answered.Name() != second.URL {
-						t.Errorf("Answered = %q; want the second upstream %q", answered.Name(), second.URL)
+					if answered.Upstream != second.URL {
+						t.Errorf("Answer.Upstream = %q; want the second upstream %q", answered.Upstream, second.URL)
 					}
 					return
 				}
@@ -207,8 +206,8 @@ func TestChainFallThrough(t *testing.T) {
 				if tt.fault.status != 0 && !strings.Contains(err.Error(), tt.fault.name+": first") {
 					t.Errorf("error %q lacks the first upstream's message", err)
 				}
-				if answered.Name() != "" {
-					t.Errorf("Answered = %q after a failure; want empty", answered.Name())
+				if answered != (upstream.Answer{}) {
+					t.Errorf("Answer = %+v after a failure; want the zero Answer", answered)
 				}
 			})
 		}
@@ -238,7 +237,7 @@ func TestProxyErrorNotExist(t *testing.T) {
 			t.Parallel()
 			s := faultyProxy(t, tt.fault, "the upstream's own words")
 			c := parseChain(t, s.URL, upstream.Options{})
-			_, err := c.Info(context.Background(), chainMod, chainVer)
+			_, _, err := c.Info(context.Background(), chainMod, chainVer)
 			if err == nil {
 				t.Fatal("Info succeeded against a failing upstream")
 			}
@@ -269,6 +268,14 @@ type fakeDirect struct {
 	calls int
 }
 
+func (d *fakeDirect) answer() ([]byte, upstream.Answer, error) {
+	b, err := d.do()
+	if err != nil {
+		return nil, upstream.Answer{}, err
+	}
+	return b, upstream.AnswerOf(d), nil
+}
+
 func (d *fakeDirect) do() ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -284,17 +291,26 @@ func (d *fakeDirect) Calls() int {
 	defer d.mu.Unlock()
 	return d.calls
 }
-func (d *fakeDirect) List(context.Context, string) ([]byte, error)          { return d.do() }
-func (d *fakeDirect) Latest(context.Context, string) ([]byte, error)        { return d.do() }
-func (d *fakeDirect) Info(context.Context, string, string) ([]byte, error)  { return d.do() }
-func (d *fakeDirect) GoMod(context.Context, string, string) ([]byte, error) { return d.do() }
-func (d *fakeDirect) String() string                                        { return "direct" }
-func (d *fakeDirect) Zip(context.Context, string, string) (io.ReadCloser, int64, error) {
-	b, err := d.do()
+func (d *fakeDirect) List(context.Context, string) ([]byte, upstream.Answer, error) {
+	return d.answer()
+}
+func (d *fakeDirect) Latest(context.Context, string) ([]byte, upstream.Answer, error) {
+	return d.answer()
+}
+func (d *fakeDirect) Info(context.Context, string, string) ([]byte, upstream.Answer, error) {
+	return d.answer()
+}
+func (d *fakeDirect) GoMod(context.Context, string, string) ([]byte, upstream.Answer, error) {
+	return d.answer()
+}
+func (d *fakeDirect) String() string { return "direct" }
+func (d *fakeDirect) IsDirect() bool { return true }
+func (d *fakeDirect) Zip(context.Context, string, string) (io.ReadCloser, int64, upstream.Answer, error) {
+	b, a, err := d.answer()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, a, err
 	}
-	return io.NopCloser(strings.NewReader(string(b))), int64(len(b)), nil
+	return io.NopCloser(strings.NewReader(string(b))), int64(len(b)), a, nil
 }
 
 // TestChainReportsMostInformativeError follows the go command's rule: an
@@ -332,7 +348,7 @@ func TestChainReportsMostInformativeError(t *testing.T) {
 				second = faultyProxy(t, *tt.second, "second").URL
 			}
 			c := parseChain(t, first.URL+tt.sep+second, upstream.Options{Direct: d})
-			_, err := c.Info(context.Background(), chainMod, chainVer)
+			_, _, err := c.Info(context.Background(), chainMod, chainVer)
 			if err == nil {
 				t.Fatal("Info succeeded; every element fails")
 			}
@@ -367,8 +383,7 @@ func TestChainOff(t *testing.T) {
 				t.Errorf("Offline() = false for %q", c)
 			}
 			for _, op := range chainOps {
-				var answered upstream.Answered
-				b, err := op.call(upstream.WithReport(context.Background(), &answered), c)
+				b, answered, err := op.call(context.Background(), c)
 				if err == nil {
 					t.Errorf("%s answered %q; want a refusal", op.name, b)
 					continue
@@ -376,8 +391,8 @@ func TestChainOff(t *testing.T) {
 				if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, upstream.ErrOff) {
 					t.Errorf("%s error %q: want upstream.ErrOff, an fs.ErrNotExist", op.name, err)
 				}
-				if answered.Name() != "" {
-					t.Errorf("%s: Answered = %q; want empty", op.name, answered.Name())
+				if answered != (upstream.Answer{}) {
+					t.Errorf("%s: Answer = %+v; want the zero Answer", op.name, answered)
 				}
 			}
 			// Like the go command, nothing after "off" is ever tried.
@@ -394,7 +409,7 @@ func TestChainOff(t *testing.T) {
 		if c.Offline() {
 			t.Error("Offline() = true for a chain that starts with a proxy")
 		}
-		_, err := c.Info(context.Background(), chainMod, chainVer)
+		_, _, err := c.Info(context.Background(), chainMod, chainVer)
 		if !errors.Is(err, upstream.ErrOff) || first.Hits(chainOps[2].path) != 1 {
 			t.Errorf("Info = %v after %d requests to the proxy; want ErrOff after 1", err, first.Hits(chainOps[2].path))
 		}
@@ -486,48 +501,18 @@ func TestChainReportsAnsweringUpstream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := parseChain(t, tt.list, upstream.Options{Direct: d})
-			var a upstream.Answered
-			if _, err := c.Info(upstream.WithReport(context.Background(), &a), chainMod, chainVer); err != nil {
+			_, a, err := c.Info(context.Background(), chainMod, chainVer)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Name() != tt.want {
-				t.Errorf("Answered = %q; want %q", a.Name(), tt.want)
+			if a.Upstream != tt.want {
+				t.Errorf("Answer.Upstream = %q; want %q", a.Upstream, tt.want)
+			}
+			if a.Direct != (tt.want == "direct") {
+				t.Errorf("Answer.Direct = %v; want %v", a.Direct, tt.want == "direct")
 			}
 		})
 	}
-
-	t.Run("without WithReport nothing is recorded", func(t *testing.T) {
-		var a upstream.Answered
-		c := parseChain(t, first.URL, upstream.Options{})
-		if _, err := c.Info(context.Background(), chainMod, chainVer); err != nil {
-			t.Fatal(err)
-		}
-		if a.Name() != "" {
-			t.Errorf("Answered = %q; want empty", a.Name())
-		}
-	})
-
-	t.Run("concurrent reports and reads are safe", func(t *testing.T) {
-		var a upstream.Answered
-		ctx := upstream.WithReport(context.Background(), &a)
-		names := []string{"one", "two", "three", "four"}
-		var wg sync.WaitGroup
-		for _, n := range names {
-			wg.Go(func() {
-				upstream.Report(ctx, n)
-				_ = a.Name()
-			})
-		}
-		wg.Wait()
-		got := a.Name()
-		found := false
-		for _, n := range names {
-			found = found || n == got
-		}
-		if !found {
-			t.Errorf("Answered = %q; want one of %q", got, names)
-		}
-	})
 }
 
 func TestParseChainStopsAfterDirect(t *testing.T) {

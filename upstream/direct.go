@@ -94,7 +94,10 @@ type share struct {
 	users int
 }
 
-var _ Fetcher = (*Direct)(nil)
+var (
+	_ Fetcher  = (*Direct)(nil)
+	_ Directer = (*Direct)(nil)
+)
 
 // inheritedEnv is the part of gomirror's own environment a direct fetch of
 // a private module sees: the operator's git and proxy configuration apply.
@@ -131,6 +134,9 @@ func NewDirect(dir string, maxProcs int) (*Direct, error) {
 
 func (d *Direct) String() string { return "direct" }
 
+// IsDirect reports true: d fetches from version control.
+func (d *Direct) IsDirect() bool { return true }
+
 // moduleJSON is the part of `go list -m -json` and `go mod download -json`
 // output that gomirror uses.
 type moduleJSON struct {
@@ -152,7 +158,39 @@ type infoJSON struct {
 	Origin  json.RawMessage `json:",omitempty"`
 }
 
-func (d *Direct) List(ctx context.Context, path string) ([]byte, error) {
+func (d *Direct) List(ctx context.Context, path string) ([]byte, Answer, error) {
+	return d.answer(d.list(ctx, path))
+}
+
+func (d *Direct) Latest(ctx context.Context, path string) ([]byte, Answer, error) {
+	return d.answer(d.info(ctx, "latest", path, "latest"))
+}
+
+func (d *Direct) Info(ctx context.Context, path, query string) ([]byte, Answer, error) {
+	return d.answer(d.info(ctx, "info", path, query))
+}
+
+func (d *Direct) GoMod(ctx context.Context, path, version string) ([]byte, Answer, error) {
+	return d.answer(d.goMod(ctx, path, version))
+}
+
+func (d *Direct) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, Answer, error) {
+	f, size, err := d.zip(ctx, path, version)
+	if err != nil {
+		return f, size, Answer{}, err
+	}
+	return f, size, AnswerOf(d), nil
+}
+
+// answer returns b with d's Answer, or err.
+func (d *Direct) answer(b []byte, err error) ([]byte, Answer, error) {
+	if err != nil {
+		return b, Answer{}, err
+	}
+	return b, AnswerOf(d), nil
+}
+
+func (d *Direct) list(ctx context.Context, path string) ([]byte, error) {
 	m, err := d.goJSON(ctx, "list", path, "", "list", "-m", "-json", "-versions", "-retracted", path+"@latest")
 	if err != nil {
 		return nil, err
@@ -164,14 +202,6 @@ func (d *Direct) List(ctx context.Context, path string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func (d *Direct) Latest(ctx context.Context, path string) ([]byte, error) {
-	return d.info(ctx, "latest", path, "latest")
-}
-
-func (d *Direct) Info(ctx context.Context, path, query string) ([]byte, error) {
-	return d.info(ctx, "info", path, query)
-}
-
 func (d *Direct) info(ctx context.Context, op, path, query string) ([]byte, error) {
 	m, err := d.goJSON(ctx, op, path, query, "list", "-m", "-json", path+"@"+query)
 	if err != nil {
@@ -180,7 +210,7 @@ func (d *Direct) info(ctx context.Context, op, path, query string) ([]byte, erro
 	return json.Marshal(infoJSON{Version: m.Version, Time: m.Time, Origin: m.Origin})
 }
 
-func (d *Direct) GoMod(ctx context.Context, path, version string) ([]byte, error) {
+func (d *Direct) goMod(ctx context.Context, path, version string) ([]byte, error) {
 	m, err := d.download(ctx, "mod", path, version)
 	if err != nil {
 		return nil, err
@@ -189,7 +219,7 @@ func (d *Direct) GoMod(ctx context.Context, path, version string) ([]byte, error
 	return b, d.wrap("mod", path, version, err)
 }
 
-func (d *Direct) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
+func (d *Direct) zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
 	m, err := d.download(ctx, "zip", path, version)
 	if err != nil {
 		return nil, 0, err
@@ -538,6 +568,10 @@ type requesterKey struct{}
 // client address): a Direct with a Share gives each requester at most that
 // many of its process slots. The mark survives context.WithoutCancel, so
 // that a fill started for a request is counted against its requester.
+//
+// It is the one deliberate context value of the fetch path: a
+// request-scoped input (who asked), not a result. Results, such as which
+// upstream answered, come back as values (Answer).
 func WithRequester(ctx context.Context, who string) context.Context {
 	return context.WithValue(ctx, requesterKey{}, who)
 }

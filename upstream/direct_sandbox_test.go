@@ -58,12 +58,12 @@ func TestIsolatedDirectUsesNoOperatorCredentials(t *testing.T) {
 	}
 	// The operator's configuration does work: otherwise the isolated
 	// failure below would prove nothing.
-	if _, err := newD(false).Info(t.Context(), h.path, "v1.0.0"); err != nil {
+	if _, _, err := newD(false).Info(t.Context(), h.path, "v1.0.0"); err != nil {
 		t.Fatalf("a sandbox with the operator's git configuration cannot fetch either: %v", err)
 	}
 	before := len(h.srv.Requests())
 
-	_, err := newD(true).Info(t.Context(), h.path, "v1.0.0")
+	_, _, err := newD(true).Info(t.Context(), h.path, "v1.0.0")
 	if err == nil {
 		t.Fatal("the isolated sandbox fetched a module that only the operator's configuration and credentials reach")
 	}
@@ -104,7 +104,7 @@ func TestDirectErrorsShowNoSandboxDetails(t *testing.T) {
 			d := newDirect(t, h.srv)
 			var log bytes.Buffer
 			d.Logger = slog.New(slog.NewTextHandler(&log, nil))
-			_, err := d.Info(t.Context(), h.path, tt.version)
+			_, _, err := d.Info(t.Context(), h.path, tt.version)
 			if err == nil {
 				t.Fatal("Info succeeded")
 			}
@@ -151,7 +151,7 @@ func TestDirectQueueIsBoundedAndShared(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			ctx := upstream.WithRequester(context.Background(), who)
-			_, err := d.Info(ctx, h.path, "v1.0.0")
+			_, _, err := d.Info(ctx, h.path, "v1.0.0")
 			done <- err
 		}()
 		return done

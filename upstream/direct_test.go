@@ -103,7 +103,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("List includes the tags and no pseudo-versions", func(t *testing.T) {
-		b, err := d.List(ctx, h.path)
+		b, _, err := d.List(ctx, h.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	})
 
 	t.Run("Info for a tag names the tagged commit", func(t *testing.T) {
-		b, err := d.Info(ctx, h.path, "v1.0.0")
+		b, _, err := d.Info(ctx, h.path, "v1.0.0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	})
 
 	t.Run("Info for a branch answers a pseudo-version of its head", func(t *testing.T) {
-		b, err := d.Info(ctx, h.path, "dev")
+		b, _, err := d.Info(ctx, h.path, "dev")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	})
 
 	t.Run("Info for a commit prefix of a tagged commit answers the tag", func(t *testing.T) {
-		b, err := d.Info(ctx, h.path, h.v110[:12])
+		b, _, err := d.Info(ctx, h.path, h.v110[:12])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	})
 
 	t.Run("Latest is the highest tag", func(t *testing.T) {
-		b, err := d.Latest(ctx, h.path)
+		b, _, err := d.Latest(ctx, h.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	})
 
 	t.Run("GoMod for a tag is the go.mod committed there", func(t *testing.T) {
-		b, err := d.GoMod(ctx, h.path, "v1.0.0")
+		b, _, err := d.GoMod(ctx, h.path, "v1.0.0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestDirectFetchesFromGit(t *testing.T) {
 	})
 
 	t.Run("Zip for a tag is a valid module zip of that version", func(t *testing.T) {
-		body, size, err := d.Zip(ctx, h.path, "v1.0.0")
+		body, size, _, err := d.Zip(ctx, h.path, "v1.0.0")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,10 +213,10 @@ func TestDirectFetchesFromGit(t *testing.T) {
 
 	t.Run("a version that does not exist is not-exist", func(t *testing.T) {
 		ops := map[string]func() error{
-			"Info":  func() error { _, err := d.Info(ctx, h.path, "v9.9.9"); return err },
-			"GoMod": func() error { _, err := d.GoMod(ctx, h.path, "v9.9.9"); return err },
+			"Info":  func() error { _, _, err := d.Info(ctx, h.path, "v9.9.9"); return err },
+			"GoMod": func() error { _, _, err := d.GoMod(ctx, h.path, "v9.9.9"); return err },
 			"Zip": func() error {
-				body, _, err := d.Zip(ctx, h.path, "v9.9.9")
+				body, _, _, err := d.Zip(ctx, h.path, "v9.9.9")
 				if body != nil {
 					body.Close()
 				}
@@ -282,7 +282,7 @@ func TestDirectSandboxIgnoresGoEnvironment(t *testing.T) {
 
 			t.Setenv(tt.key, tt.value)
 			d := newDirect(t, h.srv)
-			b, err := d.Info(context.Background(), h.path, "v1.0.0")
+			b, _, err := d.Info(context.Background(), h.path, "v1.0.0")
 			if err != nil {
 				t.Fatalf("Info with %s=%s in gomirror's environment: %v", tt.key, tt.value, err)
 			}
@@ -332,7 +332,7 @@ func TestDirectTimeoutKillsProcessGroup(t *testing.T) {
 			}
 
 			start := time.Now()
-			_, err := d.Info(ctx, h.path, "v1.0.0")
+			_, _, err := d.Info(ctx, h.path, "v1.0.0")
 			elapsed := time.Since(start)
 
 			if err == nil {
@@ -385,12 +385,12 @@ func TestDirectBoundsConcurrentProcesses(t *testing.T) {
 	}
 
 	calls := []func() error{
-		func() error { _, err := d.Info(t.Context(), h.path, "v1.0.0"); return err },
-		func() error { _, err := d.Info(t.Context(), h.path, "v1.1.0"); return err },
-		func() error { _, err := d.Info(t.Context(), h.path, "dev"); return err },
-		func() error { _, err := d.GoMod(t.Context(), h.path, "v1.0.0"); return err },
-		func() error { _, err := d.GoMod(t.Context(), h.path, "v1.1.0"); return err },
-		func() error { _, err := d.List(t.Context(), h.path); return err },
+		func() error { _, _, err := d.Info(t.Context(), h.path, "v1.0.0"); return err },
+		func() error { _, _, err := d.Info(t.Context(), h.path, "v1.1.0"); return err },
+		func() error { _, _, err := d.Info(t.Context(), h.path, "dev"); return err },
+		func() error { _, _, err := d.GoMod(t.Context(), h.path, "v1.0.0"); return err },
+		func() error { _, _, err := d.GoMod(t.Context(), h.path, "v1.1.0"); return err },
+		func() error { _, _, err := d.List(t.Context(), h.path); return err },
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(calls))

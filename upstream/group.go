@@ -117,10 +117,7 @@ type member struct {
 	h health
 }
 
-var (
-	_ Fetcher                      = (*Group)(nil)
-	_ interface{ reportsItself() } = (*Group)(nil) // Chain leaves the answering mirror's name
-)
+var _ Fetcher = (*Group)(nil)
 
 // NewGroup returns a group named name of the mirrors at urls.
 func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions) (*Group, error) {
@@ -145,9 +142,6 @@ func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions
 
 // String names the group as its GOPROXY element does.
 func (g *Group) String() string { return g.name }
-
-// reportsItself tells Chain that the group reports the answering mirror.
-func (g *Group) reportsItself() {}
 
 // Status returns a snapshot of every mirror, in configuration order.
 func (g *Group) Status() []MirrorStatus {
@@ -276,7 +270,6 @@ func do[T any](ctx context.Context, g *Group, f func(ctx context.Context, p *Pro
 		}
 		v, m, err := race(ctx, g, primary, runner, f, release)
 		if err == nil {
-			Report(ctx, m.p.String())
 			return v, m, nil
 		}
 		tried[primary] = true
@@ -407,33 +400,41 @@ func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(
 	return first.v, first.m, first.err
 }
 
-func (g *Group) List(ctx context.Context, path string) ([]byte, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return p.List(ctx, path) })
+func (g *Group) List(ctx context.Context, path string) ([]byte, Answer, error) {
+	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.List(ctx, path)) })
 }
 
-func (g *Group) Latest(ctx context.Context, path string) ([]byte, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return p.Latest(ctx, path) })
+func (g *Group) Latest(ctx context.Context, path string) ([]byte, Answer, error) {
+	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.Latest(ctx, path)) })
 }
 
-func (g *Group) Info(ctx context.Context, path, query string) ([]byte, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return p.Info(ctx, path, query) })
+func (g *Group) Info(ctx context.Context, path, query string) ([]byte, Answer, error) {
+	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.Info(ctx, path, query)) })
 }
 
-func (g *Group) GoMod(ctx context.Context, path, version string) ([]byte, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return p.GoMod(ctx, path, version) })
+func (g *Group) GoMod(ctx context.Context, path, version string) ([]byte, Answer, error) {
+	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.GoMod(ctx, path, version)) })
 }
 
 // GetBytes fetches rel from the best mirror, like Proxy.GetBytes.
 func (g *Group) GetBytes(ctx context.Context, rel string) ([]byte, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return p.GetBytes(ctx, rel) })
+	b, _, err := doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return p.GetBytes(ctx, rel) })
+	return b, err
 }
 
+// bytesOnly drops a member's own Answer: the group makes its own.
+func bytesOnly(b []byte, _ Answer, err error) ([]byte, error) { return b, err }
+
 // doBytes is do for answers read whole: each attempt's context ends with it.
-func doBytes(ctx context.Context, g *Group, f func(ctx context.Context, p *Proxy) ([]byte, error)) ([]byte, error) {
+// The Answer names the mirror that answered.
+func doBytes(ctx context.Context, g *Group, f func(ctx context.Context, p *Proxy) ([]byte, error)) ([]byte, Answer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b, _, err := do(ctx, g, f, nil)
-	return b, err
+	b, m, err := do(ctx, g, f, nil)
+	if err != nil {
+		return b, Answer{}, err
+	}
+	return b, AnswerOf(m.p), nil
 }
 
 type zipBody struct {
@@ -443,17 +444,17 @@ type zipBody struct {
 
 // Zip opens the zip on the best mirror. A failure while the body is read
 // (reset, truncation) counts against the mirror that sent it.
-func (g *Group) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
+func (g *Group) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, Answer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	z, from, err := do(ctx, g, func(ctx context.Context, p *Proxy) (zipBody, error) {
-		rc, size, err := p.Zip(ctx, path, version)
+		rc, size, _, err := p.Zip(ctx, path, version)
 		return zipBody{rc, size}, err
 	}, func(z zipBody) { z.rc.Close() })
 	if err != nil {
 		cancel()
-		return nil, 0, err
+		return nil, 0, Answer{}, err
 	}
-	return &trackedBody{rc: z.rc, size: z.size, cancel: cancel, m: from, g: g}, z.size, nil
+	return &trackedBody{rc: z.rc, size: z.size, cancel: cancel, m: from, g: g}, z.size, AnswerOf(from.p), nil
 }
 
 // trackedBody is a zip body that reports a failed read against its mirror

@@ -95,7 +95,7 @@ func TestGroupPrefersTheHealthyMirrorAndFailsOver(t *testing.T) {
 	request := func(n int) counts {
 		before := snapshot()
 		for i := range n {
-			b, err := g.List(t.Context(), "example.com/hello")
+			b, _, err := g.List(t.Context(), "example.com/hello")
 			if err != nil {
 				t.Fatalf("request %d: %v", i, err)
 			}
@@ -189,16 +189,15 @@ func TestGroupHedgesASlowRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	var answered upstream.Answered
-	b, err := g.Info(upstream.WithReport(t.Context(), &answered), "example.com/hello", "v1.0.0")
+	b, answered, err := g.Info(t.Context(), "example.com/hello", "v1.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), `"v1.0.0"`) {
 		t.Errorf("info %q", b)
 	}
-	if answered.Name() != fast.URL {
-		t.Errorf("answered by %q, want the runner-up %s", answered.Name(), fast.URL)
+	if answered.Upstream != fast.URL || answered.Direct {
+		t.Errorf("answered by %+v, want the runner-up %s", answered, fast.URL)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the hedged request took %v", d)
@@ -236,7 +235,7 @@ func TestGroupHonoursRetryAfterAndKeepsAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = g.Info(t.Context(), "example.com/hello", "v1.0.0")
+			_, _, err = g.Info(t.Context(), "example.com/hello", "v1.0.0")
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Info error = %v, want error %v", err, tt.wantErr)
 			}
@@ -247,7 +246,7 @@ func TestGroupHonoursRetryAfterAndKeepsAnswers(t *testing.T) {
 				// The mirror asked for 30s of quiet: the next request
 				// goes straight to the other one.
 				before := countTraffic(first)
-				if _, err := g.Info(t.Context(), "example.com/hello", "v1.1.0"); err != nil {
+				if _, _, err := g.Info(t.Context(), "example.com/hello", "v1.1.0"); err != nil {
 					t.Fatal(err)
 				}
 				if countTraffic(first) != before {
@@ -283,10 +282,10 @@ func TestGroupEveryMirrorAskedForQuiet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Info(t.Context(), "example.com/hello", "v1.0.0"); err == nil {
+	if _, _, err := g.Info(t.Context(), "example.com/hello", "v1.0.0"); err == nil {
 		t.Fatal("first request succeeded although both mirrors answered 503")
 	}
-	b, err := g.Info(t.Context(), "example.com/hello", "v1.0.0")
+	b, _, err := g.Info(t.Context(), "example.com/hello", "v1.0.0")
 	if err != nil {
 		t.Fatalf("second request, with both mirrors inside their Retry-After: %v", err)
 	}

@@ -104,36 +104,44 @@ func (p *Proxy) String() string { return p.name }
 // URL returns the proxy's base URL, including any credentials it was given.
 func (p *Proxy) URL() *url.URL { u := *p.base; return &u }
 
-func (p *Proxy) List(ctx context.Context, path string) ([]byte, error) {
+func (p *Proxy) List(ctx context.Context, path string) ([]byte, Answer, error) {
 	b, err := p.getModule(ctx, path, layout.List, maxList)
-	return b, p.wrap("list", path, "", err)
+	return p.answer(b, "list", path, "", err)
 }
 
-func (p *Proxy) Latest(ctx context.Context, path string) ([]byte, error) {
+func (p *Proxy) Latest(ctx context.Context, path string) ([]byte, Answer, error) {
 	b, err := p.getModule(ctx, path, layout.Latest, MaxInfo)
-	return b, p.wrap("latest", path, "", err)
+	return p.answer(b, "latest", path, "", err)
 }
 
-func (p *Proxy) Info(ctx context.Context, path, query string) ([]byte, error) {
+func (p *Proxy) Info(ctx context.Context, path, query string) ([]byte, Answer, error) {
 	b, err := p.getVersion(ctx, path, query, layout.Info, MaxInfo)
-	return b, p.wrap("info", path, query, err)
+	return p.answer(b, "info", path, query, err)
 }
 
-func (p *Proxy) GoMod(ctx context.Context, path, version string) ([]byte, error) {
+func (p *Proxy) GoMod(ctx context.Context, path, version string) ([]byte, Answer, error) {
 	b, err := p.getVersion(ctx, path, version, layout.Mod, maxGoMod)
-	return b, p.wrap("mod", path, version, err)
+	return p.answer(b, "mod", path, version, err)
 }
 
-func (p *Proxy) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
+// answer returns b with p's Answer, or err wrapped (p.wrap).
+func (p *Proxy) answer(b []byte, op, path, version string, err error) ([]byte, Answer, error) {
+	if err != nil {
+		return b, Answer{}, p.wrap(op, path, version, err)
+	}
+	return b, AnswerOf(p), nil
+}
+
+func (p *Proxy) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, Answer, error) {
 	rel, err := layout.URLPath(module.Version{Path: path, Version: version}, layout.Zip)
 	if err != nil {
-		return nil, 0, p.wrap("zip", path, version, err)
+		return nil, 0, Answer{}, p.wrap("zip", path, version, err)
 	}
 	resp, err := p.get(ctx, p.bulk, rel)
 	if err != nil {
-		return nil, 0, p.wrap("zip", path, version, err)
+		return nil, 0, Answer{}, p.wrap("zip", path, version, err)
 	}
-	return resp.Body, resp.ContentLength, nil
+	return resp.Body, resp.ContentLength, AnswerOf(p), nil
 }
 
 // Get requests base/rel and returns the response if its status is 200;

@@ -65,27 +65,27 @@ func TestProxyEscapesPathsOnTheWire(t *testing.T) {
 		call    func(ctx context.Context, p *Proxy) error
 		wantURI string
 	}{
-		{"list", "", func(ctx context.Context, p *Proxy) error { _, err := p.List(ctx, mixed); return err },
+		{"list", "", func(ctx context.Context, p *Proxy) error { _, _, err := p.List(ctx, mixed); return err },
 			"/example.com/!mixed!case/@v/list"},
-		{"latest", "", func(ctx context.Context, p *Proxy) error { _, err := p.Latest(ctx, mixed); return err },
+		{"latest", "", func(ctx context.Context, p *Proxy) error { _, _, err := p.Latest(ctx, mixed); return err },
 			"/example.com/!mixed!case/@latest"},
-		{"info for a version", "", func(ctx context.Context, p *Proxy) error { _, err := p.Info(ctx, mixed, "v1.0.0"); return err },
+		{"info for a version", "", func(ctx context.Context, p *Proxy) error { _, _, err := p.Info(ctx, mixed, "v1.0.0"); return err },
 			"/example.com/!mixed!case/@v/v1.0.0.info"},
-		{"info for a mixed-case branch", "", func(ctx context.Context, p *Proxy) error { _, err := p.Info(ctx, mixed, "Dev-Branch"); return err },
+		{"info for a mixed-case branch", "", func(ctx context.Context, p *Proxy) error { _, _, err := p.Info(ctx, mixed, "Dev-Branch"); return err },
 			"/example.com/!mixed!case/@v/!dev-!branch.info"},
-		{"mod for a mixed-case prerelease", "", func(ctx context.Context, p *Proxy) error { _, err := p.GoMod(ctx, mixed, "v1.0.0-RC.1"); return err },
+		{"mod for a mixed-case prerelease", "", func(ctx context.Context, p *Proxy) error { _, _, err := p.GoMod(ctx, mixed, "v1.0.0-RC.1"); return err },
 			"/example.com/!mixed!case/@v/v1.0.0-!r!c.1.mod"},
 		{"zip", "", func(ctx context.Context, p *Proxy) error {
-			body, _, err := p.Zip(ctx, mixed, "v1.0.0")
+			body, _, _, err := p.Zip(ctx, mixed, "v1.0.0")
 			if err == nil {
 				body.Close()
 			}
 			return err
 		}, "/example.com/!mixed!case/@v/v1.0.0.zip"},
-		{"info under a base path", "/mirror/go/", func(ctx context.Context, p *Proxy) error { _, err := p.Info(ctx, mixed, "v1.0.0"); return err },
+		{"info under a base path", "/mirror/go/", func(ctx context.Context, p *Proxy) error { _, _, err := p.Info(ctx, mixed, "v1.0.0"); return err },
 			"/mirror/go/example.com/!mixed!case/@v/v1.0.0.info"},
 		{"a path of many elements", "", func(ctx context.Context, p *Proxy) error {
-			_, err := p.List(ctx, "example.com/Org/Repo/v2")
+			_, _, err := p.List(ctx, "example.com/Org/Repo/v2")
 			return err
 		}, "/example.com/!org/!repo/v2/@v/list"},
 	}
@@ -107,9 +107,9 @@ func TestProxyEscapesPathsOnTheWire(t *testing.T) {
 		p := newTestProxy(t, s.URL)
 		ctx := context.Background()
 		for _, call := range []func() error{
-			func() error { _, err := p.List(ctx, "example.com/a b"); return err },
-			func() error { _, err := p.Info(ctx, "example.com/x", "v1.0.0/../../y"); return err },
-			func() error { _, _, err := p.Zip(ctx, "../x", "v1.0.0"); return err },
+			func() error { _, _, err := p.List(ctx, "example.com/a b"); return err },
+			func() error { _, _, err := p.Info(ctx, "example.com/x", "v1.0.0/../../y"); return err },
+			func() error { _, _, _, err := p.Zip(ctx, "../x", "v1.0.0"); return err },
 		} {
 			if err := call(); err == nil {
 				t.Error("an invalid path or version was accepted")
@@ -204,7 +204,7 @@ func TestGetBytesRefusesBadBodies(t *testing.T) {
 				t.Errorf("GetBytes error %q is not-exist; a broken body is not a missing module", err)
 			}
 			// The same failure through a Fetcher method.
-			if _, err := p.Info(context.Background(), "example.com/x", "v1.0.0"); err == nil {
+			if _, _, err := p.Info(context.Background(), "example.com/x", "v1.0.0"); err == nil {
 				t.Error("Info accepted the bad body")
 			}
 		})
@@ -237,7 +237,7 @@ func TestStatusErrorCarriesServerMessage(t *testing.T) {
 			}))
 			t.Cleanup(s.Close)
 			p := newTestProxy(t, s.URL)
-			_, err := p.Info(context.Background(), "example.com/x", "v1.0.0")
+			_, _, err := p.Info(context.Background(), "example.com/x", "v1.0.0")
 			var se *StatusError
 			if !errors.As(err, &se) {
 				t.Fatalf("Info error %#v; want a *StatusError", err)
@@ -340,9 +340,9 @@ func TestProxyCredentialsNeverShow(t *testing.T) {
 				defer cancel()
 			}
 			var errs []error
-			_, err := p.Info(ctx, "example.com/x", "v1.0.0")
+			_, _, err := p.Info(ctx, "example.com/x", "v1.0.0")
 			errs = append(errs, err)
-			_, _, err = p.Zip(ctx, "example.com/x", "v1.0.0")
+			_, _, _, err = p.Zip(ctx, "example.com/x", "v1.0.0")
 			errs = append(errs, err)
 			_, err = p.GetBytes(ctx, "example.com/x/@v/list")
 			errs = append(errs, err)
@@ -380,11 +380,11 @@ func TestFileProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	b, err := p.List(ctx, "example.com/MixedCase")
+	b, _, err := p.List(ctx, "example.com/MixedCase")
 	if err != nil || string(b) != "v1.0.0\n" {
 		t.Errorf("List = %q, %v; want the file's content", b, err)
 	}
-	if _, err := p.Info(ctx, "example.com/MixedCase", "v1.0.0"); !IsNotExist(err) {
+	if _, _, err := p.Info(ctx, "example.com/MixedCase", "v1.0.0"); !IsNotExist(err) {
 		t.Errorf("Info of a missing file = %v; want not-exist", err)
 	}
 }
@@ -405,16 +405,16 @@ func TestZipsUseTheirOwnConnections(t *testing.T) {
 	}
 	ctx := context.Background()
 	for range 2 { // the second round reuses whatever connections the first left idle
-		if _, err := p.Info(ctx, "example.com/hello", "v1.0.0"); err != nil {
+		if _, _, err := p.Info(ctx, "example.com/hello", "v1.0.0"); err != nil {
 			t.Fatal(err)
 		}
-		body, _, err := p.Zip(ctx, "example.com/hello", "v1.0.0")
+		body, _, _, err := p.Zip(ctx, "example.com/hello", "v1.0.0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		io.Copy(io.Discard, body)
 		body.Close()
-		if _, err := p.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil {
+		if _, _, err := p.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -442,10 +442,10 @@ func TestSmallAnswersAreReadWithinTheirLimits(t *testing.T) {
 		limit int
 		call  func(p *Proxy) ([]byte, error)
 	}{
-		{".info", MaxInfo, func(p *Proxy) ([]byte, error) { return p.Info(ctx, "example.com/x", "v1.0.0") }},
-		{"@latest", MaxInfo, func(p *Proxy) ([]byte, error) { return p.Latest(ctx, "example.com/x") }},
-		{"list", maxList, func(p *Proxy) ([]byte, error) { return p.List(ctx, "example.com/x") }},
-		{".mod", maxGoMod, func(p *Proxy) ([]byte, error) { return p.GoMod(ctx, "example.com/x", "v1.0.0") }},
+		{".info", MaxInfo, func(p *Proxy) ([]byte, error) { return bytesOnly(p.Info(ctx, "example.com/x", "v1.0.0")) }},
+		{"@latest", MaxInfo, func(p *Proxy) ([]byte, error) { return bytesOnly(p.Latest(ctx, "example.com/x")) }},
+		{"list", maxList, func(p *Proxy) ([]byte, error) { return bytesOnly(p.List(ctx, "example.com/x")) }},
+		{".mod", maxGoMod, func(p *Proxy) ([]byte, error) { return bytesOnly(p.GoMod(ctx, "example.com/x", "v1.0.0")) }},
 		{"checksum database (GetBytes)", maxSmall, func(p *Proxy) ([]byte, error) {
 			return p.GetBytes(ctx, "sumdb/sum.example.test/lookup/example.com/x@v1.0.0")
 		}},

@@ -66,7 +66,7 @@ func TestProxyErrorsShowNoCredentials(t *testing.T) {
 		if strings.Contains(p.String(), secret) || strings.Contains(p.String(), "alice") {
 			t.Errorf("proxy name %q shows credentials", p)
 		}
-		_, err = p.Info(context.Background(), tt.module, "v1.0.0")
+		_, _, err = p.Info(context.Background(), tt.module, "v1.0.0")
 		if err == nil {
 			t.Fatalf("%s: no error", tt.module)
 		}

@@ -28,45 +28,45 @@ func (r *Route) For(path string) Fetcher {
 	return r.Public
 }
 
-// String names the public side; requests for private modules report
-// Private's name through Answered.
+// String names the public side; requests for private modules answer with
+// Private's name.
 func (r *Route) String() string { return r.Public.String() }
 
-func (r *Route) List(ctx context.Context, path string) ([]byte, error) {
+func (r *Route) List(ctx context.Context, path string) ([]byte, Answer, error) {
 	f := r.For(path)
-	b, err := f.List(ctx, path)
-	return b, r.answered(ctx, f, err)
+	b, a, err := f.List(ctx, path)
+	return b, r.answered(f, a, err), err
 }
 
-func (r *Route) Latest(ctx context.Context, path string) ([]byte, error) {
+func (r *Route) Latest(ctx context.Context, path string) ([]byte, Answer, error) {
 	f := r.For(path)
-	b, err := f.Latest(ctx, path)
-	return b, r.answered(ctx, f, err)
+	b, a, err := f.Latest(ctx, path)
+	return b, r.answered(f, a, err), err
 }
 
-func (r *Route) Info(ctx context.Context, path, query string) ([]byte, error) {
+func (r *Route) Info(ctx context.Context, path, query string) ([]byte, Answer, error) {
 	f := r.For(path)
-	b, err := f.Info(ctx, path, query)
-	return b, r.answered(ctx, f, err)
+	b, a, err := f.Info(ctx, path, query)
+	return b, r.answered(f, a, err), err
 }
 
-func (r *Route) GoMod(ctx context.Context, path, version string) ([]byte, error) {
+func (r *Route) GoMod(ctx context.Context, path, version string) ([]byte, Answer, error) {
 	f := r.For(path)
-	b, err := f.GoMod(ctx, path, version)
-	return b, r.answered(ctx, f, err)
+	b, a, err := f.GoMod(ctx, path, version)
+	return b, r.answered(f, a, err), err
 }
 
-func (r *Route) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, error) {
+func (r *Route) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, Answer, error) {
 	f := r.For(path)
-	body, size, err := f.Zip(ctx, path, version)
-	return body, size, r.answered(ctx, f, err)
+	body, size, a, err := f.Zip(ctx, path, version)
+	return body, size, r.answered(f, a, err), err
 }
 
-// answered reports the private fetcher as the one that answered; a chain on
-// the public side reports for itself.
-func (r *Route) answered(ctx context.Context, f Fetcher, err error) error {
+// answered names the private fetcher as the one that answered (direct if
+// it or what answered inside it is); the public side's answer stands.
+func (r *Route) answered(f Fetcher, a Answer, err error) Answer {
 	if f == r.Private && err == nil {
-		Report(ctx, f.String())
+		return Answer{Upstream: f.String(), Direct: a.Direct || IsDirect(f)}
 	}
-	return err
+	return a
 }

@@ -29,24 +29,30 @@ func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
 	}
 	ops := []struct {
 		name string
-		call func(f upstream.Fetcher, ctx context.Context, path string) error
+		call func(f upstream.Fetcher, ctx context.Context, path string) (upstream.Answer, error)
 	}{
-		{"list", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.List(ctx, p); return err }},
-		{"latest", func(f upstream.Fetcher, ctx context.Context, p string) error { _, err := f.Latest(ctx, p); return err }},
-		{"info", func(f upstream.Fetcher, ctx context.Context, p string) error {
-			_, err := f.Info(ctx, p, "main")
-			return err
+		{"list", func(f upstream.Fetcher, ctx context.Context, p string) (upstream.Answer, error) {
+			_, a, err := f.List(ctx, p)
+			return a, err
 		}},
-		{"mod", func(f upstream.Fetcher, ctx context.Context, p string) error {
-			_, err := f.GoMod(ctx, p, chainVer)
-			return err
+		{"latest", func(f upstream.Fetcher, ctx context.Context, p string) (upstream.Answer, error) {
+			_, a, err := f.Latest(ctx, p)
+			return a, err
 		}},
-		{"zip", func(f upstream.Fetcher, ctx context.Context, p string) error {
-			rc, _, err := f.Zip(ctx, p, chainVer)
+		{"info", func(f upstream.Fetcher, ctx context.Context, p string) (upstream.Answer, error) {
+			_, a, err := f.Info(ctx, p, "main")
+			return a, err
+		}},
+		{"mod", func(f upstream.Fetcher, ctx context.Context, p string) (upstream.Answer, error) {
+			_, a, err := f.GoMod(ctx, p, chainVer)
+			return a, err
+		}},
+		{"zip", func(f upstream.Fetcher, ctx context.Context, p string) (upstream.Answer, error) {
+			rc, _, a, err := f.Zip(ctx, p, chainVer)
 			if err == nil {
 				rc.Close()
 			}
-			return err
+			return a, err
 		}},
 	}
 	for _, tt := range tests {
@@ -58,8 +64,8 @@ func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := &upstream.Route{Patterns: patterns, Private: private, Public: public}
-				var answered upstream.Answered
-				if err := op.call(r, upstream.WithReport(t.Context(), &answered), tt.module); err != nil {
+				answered, err := op.call(r, t.Context(), tt.module)
+				if err != nil {
 					t.Fatal(err)
 				}
 				wantPriv, wantPub := 0, 1
@@ -69,8 +75,8 @@ func TestRouteSendsPrivateModulesOnlyToPrivate(t *testing.T) {
 				if private.Calls() != wantPriv || public.Calls() != wantPub {
 					t.Errorf("calls: private %d, public %d; want %d, %d", private.Calls(), public.Calls(), wantPriv, wantPub)
 				}
-				if tt.wantPrivate && answered.Name() != "direct" {
-					t.Errorf("answered = %q, want direct", answered.Name())
+				if tt.wantPrivate && (answered.Upstream != "direct" || !answered.Direct) {
+					t.Errorf("answered = %+v, want direct", answered)
 				}
 			})
 		}

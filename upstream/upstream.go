@@ -18,22 +18,54 @@ import (
 )
 
 // A Fetcher answers the module proxy protocol's questions for one upstream.
+// Each method returns, with its result, the Answer saying which upstream
+// answered (the zero Answer with an error): facts travel back as values,
+// not through the context. The one deliberate context value on the way in
+// is the requester mark (WithRequester), a request-scoped input.
 type Fetcher interface {
 	// List returns the body of $module/@v/list: known versions, one a line.
-	List(ctx context.Context, path string) ([]byte, error)
+	List(ctx context.Context, path string) ([]byte, Answer, error)
 	// Latest returns the JSON of $module/@latest.
-	Latest(ctx context.Context, path string) ([]byte, error)
+	Latest(ctx context.Context, path string) ([]byte, Answer, error)
 	// Info returns the JSON of $module/@v/$query.info. query may be a
 	// canonical version or any query the upstream resolves (branch, commit
 	// prefix); the returned Version is canonical either way.
-	Info(ctx context.Context, path, query string) ([]byte, error)
+	Info(ctx context.Context, path, query string) ([]byte, Answer, error)
 	// GoMod returns the go.mod file of a canonical version.
-	GoMod(ctx context.Context, path, version string) ([]byte, error)
+	GoMod(ctx context.Context, path, version string) ([]byte, Answer, error)
 	// Zip opens the module zip of a canonical version. size is the length
 	// the upstream announced, or -1 if it did not.
-	Zip(ctx context.Context, path, version string) (body io.ReadCloser, size int64, err error)
+	Zip(ctx context.Context, path, version string) (body io.ReadCloser, size int64, a Answer, err error)
 	// String names the upstream for logs and metrics; it contains no secrets.
 	String() string
+}
+
+// An Answer says which upstream answered a fetch, for logs, metrics and
+// the list-ttl decision (models: x/mod sumdb.ClientOps, the go command's
+// modfetch.TryProxies).
+type Answer struct {
+	// Upstream names the upstream that answered, as its Fetcher's String;
+	// for a group, the mirror that answered.
+	Upstream string
+	// Direct is true if the answer came from version control (Directer).
+	Direct bool
+}
+
+// AnswerOf is the Answer of f answering for itself.
+func AnswerOf(f Fetcher) Answer { return Answer{Upstream: f.String(), Direct: IsDirect(f)} }
+
+// Directer is the optional capability of a Fetcher that fetches from
+// version control (the "direct" element) rather than from a proxy. A chain
+// ranks its errors by it, and an answer from it is reused for list-ttl.
+type Directer interface {
+	// IsDirect reports whether the Fetcher fetches from version control.
+	IsDirect() bool
+}
+
+// IsDirect reports whether f fetches from version control (Directer).
+func IsDirect(f Fetcher) bool {
+	d, ok := f.(Directer)
+	return ok && d.IsDirect()
 }
 
 // Error is an upstream failure for one module (and version, if any).
@@ -102,11 +134,17 @@ type Off struct{}
 
 var _ Fetcher = Off{}
 
-func (Off) List(context.Context, string) ([]byte, error)          { return nil, ErrOff }
-func (Off) Latest(context.Context, string) ([]byte, error)        { return nil, ErrOff }
-func (Off) Info(context.Context, string, string) ([]byte, error)  { return nil, ErrOff }
-func (Off) GoMod(context.Context, string, string) ([]byte, error) { return nil, ErrOff }
-func (Off) String() string                                        { return "off" }
-func (Off) Zip(context.Context, string, string) (io.ReadCloser, int64, error) {
-	return nil, 0, ErrOff
+func (Off) List(context.Context, string) ([]byte, Answer, error) { return nil, Answer{}, ErrOff }
+func (Off) Latest(context.Context, string) ([]byte, Answer, error) {
+	return nil, Answer{}, ErrOff
+}
+func (Off) Info(context.Context, string, string) ([]byte, Answer, error) {
+	return nil, Answer{}, ErrOff
+}
+func (Off) GoMod(context.Context, string, string) ([]byte, Answer, error) {
+	return nil, Answer{}, ErrOff
+}
+func (Off) String() string { return "off" }
+func (Off) Zip(context.Context, string, string) (io.ReadCloser, int64, Answer, error) {
+	return nil, 0, Answer{}, ErrOff
 }

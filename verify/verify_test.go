@@ -376,7 +376,7 @@ func TestTamperedArtifactsAreCorruptAndRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	obj.Body.Close()
-	if src != cache.Miss || up.Hits("/example.com/hello/@v/v1.0.0.zip") != hits+1 {
+	if src.Outcome != cache.Miss || up.Hits("/example.com/hello/@v/v1.0.0.zip") != hits+1 {
 		t.Errorf("repaired zip not fetched again: %s", src)
 	}
 	for _, k := range []struct{ path, version string }{{"example.com/hello", "v1.1.0"}, {"example.com/MixedCase", "v1.0.0"}} {
