@@ -152,3 +152,19 @@ func ValidKey(key string) error {
 func NotFound(key string) error {
 	return &fs.PathError{Op: "get", Path: key, Err: fs.ErrNotExist}
 }
+
+// ContextReader returns a reader of r that fails with ctx's error once ctx
+// is done, so that a driver's copy of a Put's body stops then.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

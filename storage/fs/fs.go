@@ -151,7 +151,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+	if _, err = io.Copy(tmp, storage.ContextReader(ctx, r)); err != nil {
 		return err
 	}
 	if s.sync {
@@ -274,17 +274,4 @@ func notExist(key string, err error) error {
 		return storage.NotFound(key)
 	}
 	return err
-}
-
-// ctxReader stops a copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

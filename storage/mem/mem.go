@@ -78,7 +78,7 @@ func (s *Store) get(ctx context.Context, key string) (object, error) {
 // failed read (or a cancelled ctx) leaves the previous content in place.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(ctxReader{ctx, r}); err != nil {
+	if _, err := buf.ReadFrom(storage.ContextReader(ctx, r)); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -116,17 +116,4 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	s.mu.RUnlock()
 	slices.Sort(keys)
 	return keys, nil
-}
-
-// ctxReader stops a copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
