@@ -1,0 +1,251 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/sumdb"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Coordinator coordinates replicas that share one storage (see package
+// coord for the Redis one).
+type Coordinator interface {
+	// TryLock takes the cross-replica fill lock for key, or returns an
+	// error wrapping ErrLockHeld if another replica holds it.
+	TryLock(ctx context.Context, key string) (Lease, error)
+	GetShared(ctx context.Context, key string) ([]byte, bool, error)
+	SetShared(ctx context.Context, key string, b []byte, ttl time.Duration) error
+}
+
+// A Lease is a held fill lock.
+type Lease interface {
+	// Valid reports whether the lock is still held (checked before the
+	// final write, so that a replica that lost it does not write).
+	Valid(ctx context.Context) bool
+	Unlock()
+}
+
+// ErrLockHeld means another replica holds a fill lock.
+var ErrLockHeld = errors.New("fill lock held by another replica")
+
+// fetch runs an upstream call for the artifact at key with timing and
+// metrics, and returns which upstream answered (the call's Answer). A "not
+// found" is remembered for NegativeTTL and returned again without asking
+// the upstream.
+func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
+	if m.negative != nil {
+		if err, ok := m.negative.Get(key); ok {
+			return upstream.Answer{}, err
+		}
+	}
+	a, err := m.fetchUpstream(ctx, op, call)
+	if m.negative != nil && upstream.IsNotExist(err) {
+		m.negative.Add(key, err)
+	}
+	return a, err
+}
+
+func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
+	start := time.Now()
+	a, err := call(ctx)
+	if m.opts.OnFetch != nil {
+		name := a.Upstream
+		if name == "" {
+			name = m.opts.Upstream.String()
+		}
+		m.opts.OnFetch(op, name, time.Since(start), err)
+	}
+	return a, err
+}
+
+// fill runs f once for key however many callers ask at the same time. f runs
+// with a context that is not cancelled when the callers go away, bounded by
+// FetchTimeout, so that a fill is never abandoned half-way.
+func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Context) error) error {
+	_, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) { return nil, f(ctx) })
+	return err
+}
+
+// fillValue is fill for a fill that yields a value, shared by all callers.
+//
+// Every caller counts in m.fills from before it starts or joins the fill
+// until the fill's result is out, which is after f has returned: so Wait,
+// once the callers have returned, waits for the fill, even if they left
+// early and before the fill's goroutine ran.
+func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.Context) (any, error)) (any, error) {
+	m.fills.Add(1)
+	ch := m.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
+		defer cancel()
+		return f(fctx)
+	})
+	select {
+	case r := <-ch:
+		m.fills.Done()
+		return r.Val, r.Err
+	case <-ctx.Done():
+		go func() { <-ch; m.fills.Done() }()
+		return nil, ctx.Err()
+	}
+}
+
+// coordinated runs fill for key once across replicas: it takes the
+// cross-replica lock, or waits while another replica holds it until stored
+// reports the artifact there (or the lock is free, for instance because
+// its holder died and it expired). Without a coordinator, or if the
+// coordinator fails, the replica fills alone. fill gets the lock it holds,
+// or nil when it fills alone; it checks lostLease before it writes.
+func (m *Mirror) coordinated(ctx context.Context, key string, stored func(ctx context.Context) bool, fill func(ctx context.Context, lease Lease) error) error {
+	c := m.opts.Coordinator
+	if c == nil {
+		return fill(ctx, nil)
+	}
+	for {
+		lease, err := c.TryLock(ctx, key)
+		switch {
+		case err == nil:
+			if stored(ctx) {
+				lease.Unlock()
+				return nil // another replica filled it while we waited
+			}
+			err := fill(ctx, lease)
+			lease.Unlock()
+			if !errors.Is(err, errLostLease) {
+				return err
+			}
+			// Another replica took the lock over (ours expired): wait
+			// for its result like any other waiter.
+		case errors.Is(err, ErrLockHeld):
+			if stored(ctx) {
+				return nil
+			}
+			t := time.NewTimer(50 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		default:
+			m.opts.Logger.Warn("replica coordination unavailable; filling alone", "key", key, "err", err)
+			return fill(ctx, nil)
+		}
+	}
+}
+
+// lostLease reports whether the fill lock lease (nil: none, the replica
+// fills alone) was lost (expired and taken over): the fill must not write,
+// the new holder does.
+func lostLease(ctx context.Context, lease Lease) bool {
+	return lease != nil && !lease.Valid(ctx)
+}
+
+// errLostLease is a fill that stopped because another replica took over.
+var errLostLease = errors.New("fill lock lost to another replica; not writing")
+
+// immutable serves a small immutable artifact (.info, .mod) from storage,
+// filling it from fetch on a miss. A filled artifact is answered from memory
+// while it is written to storage in the background.
+//
+// Memory does not grow with the number of readers: a hit is the stored
+// object, streamed (on local disk the *os.File, sent with sendfile); the
+// answer of a fill, and a pending write, is one slice that every reader
+// reads through its own bytes.Reader, never a copy per request. The caller
+// closes the object's Body.
+func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) (*storage.Object, Source, error) {
+	if obj, err := m.behind.Get(ctx, key); err == nil {
+		return obj, Source{Outcome: Hit}, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, Source{Outcome: Hit}, err
+	}
+	v, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) {
+		if b, err := m.readSmall(ctx, key); err == nil {
+			return b, nil // filled by a fill that finished just before ours began
+		}
+		if m.opts.Coordinator == nil {
+			b, err := fetch(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// The client need not wait for the disk; until the write
+			// lands, readSmall answers from memory, so nothing is fetched
+			// twice. If it fails, the next request fetches it again.
+			m.behind.Put(key, b)
+			return b, nil
+		}
+		// Other replicas wait for the artifact in storage, so it is
+		// written before the fill lock is released.
+		var b []byte
+		stored := func(ctx context.Context) bool {
+			var err error
+			b, err = m.readSmall(ctx, key)
+			return err == nil
+		}
+		err := m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
+			var err error
+			if b, err = fetch(ctx); err != nil {
+				return err
+			}
+			if lostLease(ctx, lease) {
+				return nil // the new holder writes it; b is still a verified answer
+			}
+			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(b))
+		})
+		return b, err
+	})
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	return storage.BytesObject(v.([]byte)), Source{Outcome: Miss}, nil
+}
+
+// answeredBy returns src naming the upstream of answered, the Answer a
+// call's fill closure recorded. A fill closure runs only for the call that
+// started the fill (the callers that join it share its result but fetched
+// nothing), and its writes are seen once fillValue has returned its result;
+// fillValue returns early only when ctx is done, so answered is read only
+// while ctx is not.
+func answeredBy(ctx context.Context, src Source, answered upstream.Answer) Source {
+	if ctx.Err() == nil {
+		src.Upstream = answered.Upstream
+	}
+	return src
+}
+
+// modHashFirst is the storage that small artifacts are written behind to:
+// before it stores a .mod, it stores that file's hash at its layout.HashKey, so that
+// a stored .mod always has its recorded hash. If the hash cannot be stored,
+// neither is the .mod (the next request fetches it again); a crash between
+// the two leaves a hash without a .mod, which is harmless.
+type modHashFirst struct{ storage.Storage }
+
+func (s modHashFirst) Put(ctx context.Context, key string, r io.Reader) error {
+	hashKey, ok := layout.HashKey(key)
+	if !ok { // .info
+		return s.Storage.Put(ctx, key, r)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	h1, err := sumdb.HashGoMod(b)
+	if err != nil {
+		return err
+	}
+	if err := storage.PutBytes(ctx, s.Storage, hashKey, []byte(h1+"\n")); err != nil {
+		return err
+	}
+	return s.Storage.Put(ctx, key, bytes.NewReader(b))
+}
+
+// readSmall reads a small artifact, including one still being written.
+func (m *Mirror) readSmall(ctx context.Context, key string) ([]byte, error) {
+	return m.behind.Read(ctx, key)
+}

@@ -1,0 +1,295 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gomirror/gomirror/internal/syncx"
+	"github.com/gomirror/gomirror/internal/writebehind"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// Source says where an answer came from, for logs and metrics.
+type Source struct {
+	Outcome Outcome
+	// Upstream names the upstream that answered the fetch this call made
+	// (upstream.Answer.Upstream). It is empty when this call fetched
+	// nothing: a hit, a "not found" remembered, or a fetch that another
+	// caller (or replica) made and this one shared.
+	Upstream string
+}
+
+// Outcome is what the cache did for an answer.
+type Outcome string
+
+const (
+	Hit   Outcome = "hit"   // from storage, upstream not asked
+	Miss  Outcome = "miss"  // fetched from the upstream (and stored if immutable)
+	Fresh Outcome = "fresh" // mutable answer, from the upstream
+	Stale Outcome = "stale" // mutable answer, from storage because the upstream failed
+)
+
+// String returns the Outcome, as the access log's cache field shows it.
+func (s Source) String() string { return string(s.Outcome) }
+
+// Options configures a Mirror.
+type Options struct {
+	Storage  storage.Storage
+	Upstream upstream.Fetcher
+	// Verifier may be nil: nothing is verified (the checksum database is "off").
+	Verifier Verifier
+	// FreshTimeout is how long a list or @latest request waits for the
+	// upstream when storage has an answer to fall back on. Default 3s.
+	FreshTimeout time.Duration
+	// FetchTimeout bounds one upstream fetch and its verification. Default 10m.
+	FetchTimeout time.Duration
+	// TempDir holds zips while they are checked; default: the storage's own
+	// temporary directory if it has one (storage.TempDirer), else os.TempDir().
+	TempDir string
+	Logger  *slog.Logger
+	// Prefetch, if positive, is how many .mod and .zip fills may run ahead of
+	// the client: a miss on a canonical .info, once the upstream's answer
+	// has arrived and is valid, starts the fills of that version's .mod and
+	// .zip, which the go command asks for next, so that they overlap with
+	// its requests instead of following them. Zero disables prefetching.
+	Prefetch int
+	// NegativeTTL is how long the upstream's "not found" for a key is
+	// remembered; zero means 1 minute, negative disables it.
+	NegativeTTL time.Duration
+	// ListTTL is how long a list or @latest answer that came from a
+	// "direct" upstream (version control, through the go command) is served
+	// from storage before the upstream is asked again: each such question
+	// costs a go and a git process. Zero asks every time. Answers from
+	// proxies are always fresh (FreshTimeout): proxies cache for themselves.
+	ListTTL time.Duration
+	// Coordinator, if set, makes replicas that share Storage fill each
+	// artifact once between them and share fresh list/@latest answers for
+	// SharedTTL (default 5s). Its failures are logged and the replica goes
+	// on alone.
+	Coordinator Coordinator
+	SharedTTL   time.Duration
+	// OnFetch, if set, is called after every upstream fetch.
+	OnFetch func(op, upstream string, d time.Duration, err error)
+	// OnVerify, if set, is called after every check against the checksum
+	// database with the file checked ("go.mod" or "zip") and its outcome.
+	OnVerify func(file string, err error)
+}
+
+// Mirror answers module proxy requests from storage and the upstream.
+type Mirror struct {
+	opts     Options
+	flight   singleflight.Group
+	fills    sync.WaitGroup
+	negative *expirable.LRU[string, error]    // upstream "not found" by key; nil if disabled
+	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
+	behind   *writebehind.Writer              // small artifacts being stored
+	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
+	hasher   *zipHasher
+}
+
+// rememberedKeys bounds the negative cache and the list-ttl cache: when
+// one is full, its least recently used entries make room.
+const rememberedKeys = 100_000
+
+// New returns a Mirror.
+func New(opts Options) *Mirror {
+	if opts.FreshTimeout == 0 {
+		opts.FreshTimeout = 3 * time.Second
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = 10 * time.Minute
+	}
+	if opts.TempDir == "" {
+		if td, ok := storage.As[storage.TempDirer](opts.Storage); ok {
+			opts.TempDir = td.TempDir()
+		} else {
+			opts.TempDir = os.TempDir()
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
+	if opts.Prefetch > 0 {
+		m.prefetch = make(chan struct{}, opts.Prefetch)
+	}
+	if m.opts.SharedTTL == 0 {
+		m.opts.SharedTTL = 5 * time.Second
+	}
+	switch {
+	case opts.NegativeTTL == 0:
+		m.negative = expirable.NewLRU[string, error](rememberedKeys, nil, time.Minute)
+	case opts.NegativeTTL > 0:
+		m.negative = expirable.NewLRU[string, error](rememberedKeys, nil, opts.NegativeTTL)
+	}
+	if opts.ListTTL > 0 {
+		m.recent = expirable.NewLRU[string, struct{}](rememberedKeys, nil, opts.ListTTL)
+	}
+	return m
+}
+
+// Wait blocks until every fill and background write in progress has
+// finished or ctx is done. Call it after the HTTP server stops accepting
+// requests.
+func (m *Mirror) Wait(ctx context.Context) error {
+	if err := syncx.Wait(ctx, &m.fills); err != nil {
+		return err
+	}
+	return m.behind.Wait(ctx)
+}
+
+// FetchTimeout returns the limit for one upstream fetch (Options.FetchTimeout).
+func (m *Mirror) FetchTimeout() time.Duration { return m.opts.FetchTimeout }
+
+// BadRequestError is a request for something that cannot exist, such as a
+// non-canonical version of a .mod or .zip.
+type BadRequestError struct {
+	Module, Version string
+	Err             error
+}
+
+func (e *BadRequestError) Error() string {
+	return fmt.Sprintf("%s@%s: %v", e.Module, e.Version, e.Err)
+}
+
+func (e *BadRequestError) Unwrap() error { return e.Err }
+
+// BadRequest reports true: the edge answers a BadRequestError with 400
+// (proxy.BadRequester).
+func (e *BadRequestError) BadRequest() bool { return true }
+
+// Info answers $module/@v/$query.info. The caller closes the returned
+// object's Body. For a canonical version it is the stored object (or, while
+// a fill's write is pending, a reader over the fill's one copy); for a query
+// it is the upstream's answer in memory.
+func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object, Source, error) {
+	if !layout.IsCanonical(module.Version{Path: path, Version: query}) {
+		// A query (branch, commit, version prefix) is resolved by the
+		// upstream every time; its answer names the canonical version.
+		if _, err := storageKey(module.Version{Path: path}, layout.List); err != nil {
+			return nil, Source{Outcome: Miss}, err // no version of it can be stored
+		}
+		var b []byte
+		// Remembered as not found under a name that is no storage key:
+		// queries are never stored.
+		a, err := m.fetch(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) (a upstream.Answer, err error) {
+			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
+			defer cancel()
+			b, a, err = m.opts.Upstream.Info(ctx, path, query)
+			return a, err
+		})
+		src := Source{Outcome: Miss, Upstream: a.Upstream}
+		if err != nil {
+			return nil, src, err
+		}
+		b, err = checkInfo(b, path, "")
+		if err != nil {
+			return nil, src, upstreamErr("info", path, query, err)
+		}
+		return storage.BytesObject(b), src, nil
+	}
+	key, err := storageKey(module.Version{Path: path, Version: query}, layout.Info)
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	var answered upstream.Answer // set by this call's fill only
+	obj, src, err := m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
+		var (
+			b   []byte
+			err error
+		)
+		answered, err = m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
+			b, a, err = m.opts.Upstream.Info(ctx, path, query)
+			return a, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		b, err = checkInfo(b, path, query)
+		if err != nil {
+			return nil, upstreamErr("info", path, query, err)
+		}
+		// Only now is the version known to exist. The go command asks for
+		// its .mod and .zip next: they are fetched ahead. Starting them
+		// before the .info answer would cost a version that does not exist
+		// three upstream requests and a checksum lookup instead of one.
+		m.prefetchVersion(ctx, path, query)
+		return b, nil
+	})
+	return obj, answeredBy(ctx, src, answered), err
+}
+
+// GoMod answers $module/@v/$version.mod for a canonical version. The
+// caller closes the returned object's Body (see Info).
+func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Object, Source, error) {
+	key, err := m.canonicalKey(path, version, layout.Mod)
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	var answered upstream.Answer // set by this call's fill only
+	obj, src, err := m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
+		m.lookupAhead(ctx, key, path, version)
+		var (
+			b   []byte
+			err error
+		)
+		answered, err = m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
+			b, a, err = m.opts.Upstream.GoMod(ctx, path, version)
+			return a, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
+			return nil, err
+		}
+		return b, nil
+	})
+	return obj, answeredBy(ctx, src, answered), err
+}
+
+// Zip answers $module/@v/$version.zip for a canonical version. The caller
+// closes the returned object's Body.
+func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object, Source, error) {
+	key, err := m.canonicalKey(path, version, layout.Zip)
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	if obj, err := m.opts.Storage.Get(ctx, key); err == nil {
+		return obj, Source{Outcome: Hit}, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, Source{Outcome: Hit}, err
+	}
+	stored := func(ctx context.Context) bool {
+		_, err := m.opts.Storage.Stat(ctx, key)
+		return err == nil
+	}
+	var answered upstream.Answer // set by this call's fill only
+	err = m.fill(ctx, key, func(ctx context.Context) error {
+		if stored(ctx) {
+			return nil // filled by a fill that finished just before ours began
+		}
+		return m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) (err error) {
+			answered, err = m.fillZip(ctx, lease, key, path, version)
+			return err
+		})
+	})
+	src := answeredBy(ctx, Source{Outcome: Miss}, answered)
+	if err != nil {
+		return nil, src, err
+	}
+	obj, err := m.opts.Storage.Get(ctx, key)
+	return obj, src, err
+}

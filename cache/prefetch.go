@@ -1,0 +1,79 @@
+package cache
+
+import (
+	"context"
+	"sync"
+)
+
+// prefetchVersion starts the fills of path@version's .mod and .zip in the
+// background, if a prefetch slot is free; otherwise it starts only the
+// checksum database lookup. Failures are left for the client's own request
+// to meet and report. Call it only for a version the upstream has said
+// exists (by its valid .info answer).
+func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
+	select {
+	case m.prefetch <- struct{}{}:
+	default:
+		m.prefetchLookup(ctx, path, version)
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	m.fills.Add(1)
+	go func() {
+		defer m.fills.Done()
+		defer func() { <-m.prefetch }()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			obj, _, err := m.GoMod(ctx, path, version)
+			if err != nil {
+				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "mod", "err", err)
+				return
+			}
+			obj.Body.Close()
+		})
+		wg.Go(func() {
+			obj, _, err := m.Zip(ctx, path, version)
+			if err != nil {
+				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "zip", "err", err)
+				return
+			}
+			obj.Body.Close()
+		})
+		wg.Wait()
+	}()
+}
+
+// lookupAhead starts the checksum database lookup for path@version while
+// the artifact at key downloads, unless the upstream said within
+// NegativeTTL that it does not have that artifact (the fetch then asks
+// nobody, and neither does the lookup).
+//
+// The lookup starts before the upstream has said whether the version
+// exists, so a .mod or .zip of a version that does not exist costs a
+// lookup as well as the fetch: one request to the database, whose "not
+// found" the Verifier remembers for the negative TTL (no tiles are read
+// for it). The overlap is worth it for versions that do exist: a .mod the
+// go command asks for directly (a go.mod-only requirement) is otherwise
+// answered a database round trip later.
+func (m *Mirror) lookupAhead(ctx context.Context, key, path, version string) {
+	if m.negative != nil {
+		if _, notFound := m.negative.Get(key); notFound {
+			return
+		}
+	}
+	m.prefetchLookup(ctx, path, version)
+}
+
+// prefetchLookup starts the checksum database lookup for path@version so
+// that it runs while the artifact downloads.
+func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
+	if v := m.opts.Verifier; v != nil && !v.Exempt(path) {
+		// Counted as a fill: shutdown waits for it like for the fill
+		// that started it.
+		m.fills.Add(1)
+		go func() {
+			defer m.fills.Done()
+			v.Lookup(ctx, path, version)
+		}()
+	}
+}
