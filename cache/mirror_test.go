@@ -31,10 +31,12 @@ type fakeAnswer struct {
 // fakeUpstream is an upstream.Fetcher that answers from a table keyed by
 // "op path" or "op path@version" (op: list, latest, info, mod, zip),
 // says "not found" for anything else, and counts the calls by key. If
-// gate is set, every call waits for it to be closed first.
+// gate is set, every call waits for it to be closed first, after a send
+// on arrived (if set and not full).
 type fakeUpstream struct {
 	answers map[string]fakeAnswer
 	gate    chan struct{}
+	arrived chan struct{}
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -50,6 +52,12 @@ func (f *fakeUpstream) answer(ctx context.Context, key string) ([]byte, upstream
 	f.mu.Lock()
 	f.calls[key]++
 	f.mu.Unlock()
+	if f.arrived != nil {
+		select {
+		case f.arrived <- struct{}{}:
+		default:
+		}
+	}
 	if f.gate != nil {
 		select {
 		case <-f.gate:
@@ -190,7 +198,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 	for _, tt := range immutableOps {
 		t.Run(tt.op, func(t *testing.T) {
 			f := newFakeUpstream(fakeVersion(t, "v1.0.0"))
-			f.gate = make(chan struct{})
+			f.gate, f.arrived = make(chan struct{}), make(chan struct{}, 1)
 			m, _ := newFakeMirror(t, f, Options{})
 			ctx := t.Context()
 			var wg sync.WaitGroup
@@ -204,9 +212,10 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 					errs <- err
 				})
 			}
-			// Let the callers reach the fill; a late one is a hit, which
-			// asks the upstream no more than joining does.
-			time.Sleep(50 * time.Millisecond)
+			// The fill is held at the upstream; callers that join it
+			// meanwhile share it, and one that comes after it is a hit:
+			// either way the upstream is asked once.
+			<-f.arrived
 			close(f.gate)
 			wg.Wait()
 			close(errs)
