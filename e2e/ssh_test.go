@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // TestPrivateModuleOverSSH fetches a private module from a real sshd on
@@ -38,7 +39,7 @@ func TestPrivateModuleOverSSH(t *testing.T) {
 		env := []string{
 			"GIT_CONFIG_GLOBAL=" + h.GitConfig(t),
 			"GIT_CONFIG_NOSYSTEM=1",
-			"HOME=" + t.TempDir(), // no ~/.ssh to fall back on
+			"HOME=" + testutil.QuietHome(t, t.TempDir()), // no ~/.ssh to fall back on
 		}
 		return startMirrorEnv(t, env, append([]string{"--storage-dir", t.TempDir(), "--direct-dir", gitserver.TempDir(t),
 			"--upstream", up.URL, "--sumdb", up.DBKey, "--private", gitserver.Host}, args...)...)

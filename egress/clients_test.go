@@ -17,12 +17,13 @@ import (
 
 	"github.com/gomirror/gomirror/internal/gitserver"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // childEnv is a minimal environment for git or curl run by a test: no
 // inherited proxy settings, no user or system git config.
 func childEnv(t *testing.T, extra ...string) []string {
-	home := t.TempDir()
+	home := testutil.QuietHome(t, t.TempDir())
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,

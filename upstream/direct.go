@@ -418,7 +418,13 @@ func (d *Direct) env() ([]string, error) {
 	)
 	if d.Isolated {
 		home := filepath.Join(d.Dir, "home")
-		if err := os.MkdirAll(home, 0o700); err != nil {
+		// The go command keeps no telemetry for fetches made on clients'
+		// behalf: its mode file in the sandbox's HOME says off.
+		mode := filepath.Join(home, ".config", "go", "telemetry", "mode")
+		if err := os.MkdirAll(filepath.Dir(mode), 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(mode, []byte("off"), 0o600); err != nil {
 			return nil, err
 		}
 		env = append(env,

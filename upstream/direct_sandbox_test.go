@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/internal/gitserver"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -40,7 +41,7 @@ func TestIsolatedDirectUsesNoOperatorCredentials(t *testing.T) {
 	if err := os.WriteFile(gitconfig, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	home := t.TempDir()
+	home := testutil.QuietHome(t, t.TempDir())
 	if err := os.WriteFile(filepath.Join(home, ".netrc"), []byte("machine 127.0.0.1 login "+user+" password "+password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

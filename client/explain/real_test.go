@@ -20,6 +20,7 @@ import (
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // -capture DIR writes every scenario's go command output to DIR/<id>.txt,
@@ -43,14 +44,7 @@ func goEnv(t *testing.T, proxy, sumdb string, extra ...string) []string {
 	}
 	// A HOME of its own, with telemetry off: otherwise the go command
 	// writes counters there and may start a background uploader.
-	home := t.TempDir()
-	mode := filepath.Join(home, ".config", "go", "telemetry", "mode")
-	if err := os.MkdirAll(filepath.Dir(mode), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mode, []byte("off"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	home := testutil.QuietHome(t, t.TempDir())
 	env = append(env,
 		"HOME="+home,
 		"GOPATH="+t.TempDir(),

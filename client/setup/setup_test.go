@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // goCmd is the real go command in a sandbox: its own GOENV file (returned),
@@ -33,7 +34,8 @@ func goCmd(t *testing.T, extra ...string) (gocmd.Cmd, string) {
 	}
 	env = append(env,
 		"GOENV="+goenv,
-		"HOME="+filepath.Join(dir, "home"),
+		"HOME="+testutil.QuietHome(t, filepath.Join(dir, "home")),
+		"XDG_CONFIG_HOME=",
 		"GOPATH="+filepath.Join(dir, "gopath"),
 		"GOCACHE="+filepath.Join(dir, "gocache"),
 		"GOTOOLCHAIN=local",

@@ -23,17 +23,8 @@ func setupSandbox(t *testing.T, initial *string) string {
 	dir := t.TempDir()
 	goenv := filepath.Join(dir, "config", "go", "env")
 	t.Setenv("GOENV", goenv)
-	t.Setenv("HOME", filepath.Join(dir, "home"))
+	t.Setenv("HOME", testutil.QuietHome(t, filepath.Join(dir, "home")))
 	t.Setenv("XDG_CONFIG_HOME", "")
-	// Telemetry off: otherwise the go command's telemetry may still be
-	// writing under HOME while the test removes it.
-	mode := filepath.Join(dir, "home", ".config", "go", "telemetry", "mode")
-	if err := os.MkdirAll(filepath.Dir(mode), 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mode, []byte("off"), 0o666); err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("GOPATH", filepath.Join(dir, "gopath"))
 	t.Setenv("GOCACHE", filepath.Join(dir, "gocache"))
 	t.Setenv("GOTOOLCHAIN", "local")

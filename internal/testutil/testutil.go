@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -112,4 +114,20 @@ func MustHashZip(t testing.TB, z []byte) string {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// QuietHome makes home (created if needed) a HOME in which the go command
+// keeps no telemetry: its mode file says off. Otherwise a go command run
+// with that HOME writes counters there, possibly from a child that outlives
+// it, and a test's cleanup of the directory races with it. It returns home.
+func QuietHome(t testing.TB, home string) string {
+	t.Helper()
+	mode := filepath.Join(home, ".config", "go", "telemetry", "mode")
+	if err := os.MkdirAll(filepath.Dir(mode), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mode, []byte("off"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return home
 }
