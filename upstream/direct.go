@@ -83,6 +83,9 @@ type Direct struct {
 
 	mu     sync.Mutex
 	shares map[string]*share // per requester, while it has fetches waiting or running
+
+	homeOnce sync.Once // an Isolated sandbox's HOME is prepared once
+	homeErr  error
 }
 
 // DefaultQueueTimeout is Direct.QueueTimeout's default.
@@ -388,8 +391,8 @@ func (d *Direct) run(ctx context.Context, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// env returns the go command's environment, creating the Isolated
-// sandbox's home on first use.
+// env returns the go command's environment, preparing the Isolated
+// sandbox's HOME on first use.
 func (d *Direct) env() ([]string, error) {
 	inherit := inheritedEnv
 	if d.Isolated {
@@ -418,14 +421,16 @@ func (d *Direct) env() ([]string, error) {
 	)
 	if d.Isolated {
 		home := filepath.Join(d.Dir, "home")
-		// The go command keeps no telemetry for fetches made on clients'
-		// behalf: its mode file in the sandbox's HOME says off.
-		mode := filepath.Join(home, ".config", "go", "telemetry", "mode")
-		if err := os.MkdirAll(filepath.Dir(mode), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(mode, []byte("off"), 0o600); err != nil {
-			return nil, err
+		d.homeOnce.Do(func() {
+			// The go command keeps no telemetry for fetches made on
+			// clients' behalf: its mode file in the sandbox's HOME says off.
+			mode := filepath.Join(home, ".config", "go", "telemetry", "mode")
+			if d.homeErr = os.MkdirAll(filepath.Dir(mode), 0o700); d.homeErr == nil {
+				d.homeErr = os.WriteFile(mode, []byte("off"), 0o600)
+			}
+		})
+		if d.homeErr != nil {
+			return nil, d.homeErr
 		}
 		env = append(env,
 			"HOME="+home,
