@@ -762,6 +762,7 @@ func startWithFaultyStore(t *testing.T, up *fakeproxy.Server, fail *atomic.Point
 	mirror := cache.New(cache.Options{Storage: store, Upstream: chain, Verifier: v,
 		FetchTimeout: 30 * time.Second, FreshTimeout: 2 * time.Second, Logger: log})
 	srv := &Server{cfg: &cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: obs.NewMetrics()}
+	srv.ready = newReadiness(readyTTL, srv.probeStorage)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", srv.readyz)
 	mux.Handle("/", proxy.NewHandler(mirror, sumdb.NewEndpoint(v, dbStore, remote, time.Minute), log))

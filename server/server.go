@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -62,7 +61,6 @@ type Server struct {
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
 	clients   *clientaddr.Resolver // trusted-proxies
-	readyOnce sync.Once
 	ready     *readiness // /readyz's storage probe, shared and reused briefly
 }
 
@@ -289,10 +287,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
 	}
 	s.ready = newReadiness(readyTTL, s.probeStorage)
-	writeTimeout := cfg.WriteTimeout
-	if writeTimeout <= 0 {
-		writeTimeout = config.Defaults().WriteTimeout
-	}
+	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
 	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, mux)), writeTimeout))
 	if opAdmin != nil {
@@ -421,6 +416,19 @@ func negativeTTL(d time.Duration) time.Duration {
 	return d
 }
 
+// edgeLimits returns max-conns and write-timeout, with their defaults for
+// a config that left them zero (one built in code rather than loaded).
+func (s *Server) edgeLimits() (maxConns int, writeTimeout time.Duration) {
+	maxConns, writeTimeout = s.cfg.MaxConns, s.cfg.WriteTimeout
+	if maxConns <= 0 {
+		maxConns = config.Defaults().MaxConns
+	}
+	if writeTimeout <= 0 {
+		writeTimeout = config.Defaults().WriteTimeout
+	}
+	return maxConns, writeTimeout
+}
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -429,11 +437,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // requests, so that a flood of requests is not a flood of writes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	obs.RequestFrom(r.Context()).Kind = "health"
-	s.readyOnce.Do(func() {
-		if s.ready == nil {
-			s.ready = newReadiness(readyTTL, s.probeStorage)
-		}
-	})
 	if err := s.ready.check(r.Context()); err != nil {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -481,13 +484,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	// keep-alive within IdleTimeout, and responses by the per-chunk write
 	// deadline of withWriteDeadline (HTTP/2: also WriteByteTimeout for the
 	// connection).
-	maxConns, writeTimeout := s.cfg.MaxConns, s.cfg.WriteTimeout
-	if maxConns <= 0 {
-		maxConns = config.Defaults().MaxConns
-	}
-	if writeTimeout <= 0 {
-		writeTimeout = config.Defaults().WriteTimeout
-	}
+	maxConns, writeTimeout := s.edgeLimits()
 	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
 	ln = capped
 	srv := &http.Server{
