@@ -13,7 +13,8 @@
 // layout.HashKey), stored before the artifact itself: a .zip's hash before the zip
 // is renamed into place, a .mod's hash before the .mod in the same
 // background write. So a .zip or .mod visible in storage always has its
-// hash; a crash may leave a hash without its artifact, which is harmless.//
+// hash; a crash may leave a hash without its artifact, which is harmless.
+//
 // The package's files, by concern:
 //
 //   - mirror.go: the public API: Options, New, Mirror (Info, GoMod, Zip,

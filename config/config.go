@@ -27,6 +27,7 @@ import (
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // Serve is the configuration of `gomirror serve`.
@@ -86,7 +87,7 @@ type Serve struct {
 	AuthRules  []AuthRule `name:"auth-rules" help:"module patterns open only to named tokens: a YAML list of {modules, tokens}; first match wins"`
 
 	AdminListen    string `name:"admin-listen" help:"a separate address for the operator endpoints (/metrics, /upstreams); they then answer 404 on listen"`
-	AdminAuth      string `name:"admin-auth" help:"who may use the operator endpoints: auto (anonymous only on a loopback listener, and on listen only with auth off; else an admin token), token (always an admin token) or off (anyone)"`
+	AdminAuth      string `name:"admin-auth" help:"who may use the operator endpoints: auto (anonymous only on a loopback listener, and on listen only with auth off and no trusted-proxies; else an admin token), token (always an admin token) or off (anyone)"`
 	TrustedProxies string `name:"trusted-proxies" help:"reverse proxies (CIDRs or addresses) whose X-Forwarded-For is believed: the client address is its right-most address that is not a trusted proxy"`
 
 	S3AccessKeyFile   string `name:"s3-access-key-file" help:"file holding the S3 access key, read once at start (instead of s3-access-key)"`
@@ -503,8 +504,8 @@ func PointsAt(list, listen string) bool {
 	if err != nil {
 		return false
 	}
-	for _, elem := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '|' }) {
-		u, err := url.Parse(strings.TrimSpace(elem))
+	for _, e := range upstream.SplitList(list) {
+		u, err := url.Parse(e.Value)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			continue
 		}
@@ -633,8 +634,8 @@ func (c *Serve) validate(src Sources) error {
 		}
 		groups[g.Name] = true
 	}
-	for _, elem := range strings.FieldsFunc(c.Upstream, func(r rune) bool { return r == ',' || r == '|' }) {
-		elem = strings.TrimSpace(elem)
+	for _, e := range upstream.SplitList(c.Upstream) {
+		elem := e.Value
 		if elem != "direct" && elem != "off" && !strings.Contains(elem, "://") && !groups[elem] {
 			return bad("upstream", fmt.Errorf("%q is not a URL, direct, off or the name of an upstream group", redact.URL(elem)))
 		}

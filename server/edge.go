@@ -83,12 +83,17 @@ func (s *Server) serveAdmin(errc chan<- error) (stop func(), err error) {
 	}
 	addr := ln.Addr()
 	s.adminAddr.Store(&addr)
+	// The same connection bounds as the main listener, on their own count.
+	maxConns, _ := s.edgeLimits()
+	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
+	ln = capped
 	srv := &http.Server{
 		Handler:           s.admin,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		ConnState:         capped.connState,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"

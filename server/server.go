@@ -60,8 +60,8 @@ type Server struct {
 	admin     http.Handler
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
-	clients   *clientaddr.Resolver // trusted-proxies
-	ready     *readiness // /readyz's storage probe, shared and reused briefly
+	clients *clientaddr.Resolver // trusted-proxies
+	ready   *readiness           // /readyz's storage probe, shared and reused briefly
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked

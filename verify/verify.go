@@ -502,7 +502,10 @@ func (r *runner) compare(ctx context.Context, key, modPath, file, got string, ch
 	}
 	if c != nil && !c.Exempt(modPath) {
 		err := check(c)
-		var mm *sumdb.MismatchError
+		var (
+			mm      *sumdb.MismatchError
+			offline *sumdb.OfflineError
+		)
 		switch {
 		case err == nil:
 			return ok, "", nil
@@ -510,14 +513,14 @@ func (r *runner) compare(ctx context.Context, key, modPath, file, got string, ch
 			return skipped, "", ctx.Err()
 		case errors.As(err, &mm):
 			return corrupt, fmt.Sprintf("checksum mismatch: the stored %s hashes to %s, the checksum database says %s", file, mm.Got, mm.Want), nil
-		case sumdb.IsUnavailable(err), errors.As(err, new(*sumdb.OfflineError)):
+		case sumdb.IsUnavailable(err), errors.As(err, &offline):
 			// What was recorded after verification at store time still
 			// tells a changed artifact.
 			if rec, found, _ := r.recorded(ctx, key); found && rec != got {
 				return corrupt, fmt.Sprintf("checksum mismatch: the stored %s hashes to %s, recorded when it was stored: %s (checksum database unreachable)", file, got, rec), nil
 			}
-			if oe := new(sumdb.OfflineError); errors.As(err, &oe) {
-				return unverifiable, "checksum database unreachable: " + oe.Error(), nil // the upstream is off
+			if offline != nil {
+				return unverifiable, "checksum database unreachable: " + offline.Error(), nil // the upstream is off
 			}
 			var ue *sumdb.UnavailableError
 			for errors.As(err, &ue) {

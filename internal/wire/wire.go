@@ -85,7 +85,6 @@ func Chain(cfg *config.Serve, client *http.Client, direct upstream.Fetcher, log 
 
 // SumDB is the checksum database of a configuration.
 type SumDB struct {
-	DB     *sumdb.DB
 	Remote *sumdb.Remote
 	// Store is where its verified data is kept: the unsynced view of the
 	// artifacts' storage (tiles and records are verified whenever they are
@@ -117,7 +116,7 @@ func NewSumDB(cfg *config.Serve, store storage.Storage, chain *upstream.Chain, c
 		return nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
 	}
 	dbStore := storage.Unsynced(store)
-	return &SumDB{DB: db, Remote: remote, Store: dbStore, Verifier: sumdb.NewVerifier(db, dbStore, remote, opts)}, nil
+	return &SumDB{Remote: remote, Store: dbStore, Verifier: sumdb.NewVerifier(db, dbStore, remote, opts)}, nil
 }
 
 // groupOptions maps a group's config to upstream.GroupOptions.
