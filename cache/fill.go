@@ -65,34 +65,39 @@ func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx con
 	return a, err
 }
 
-// fill runs f once for key however many callers ask at the same time. f runs
-// with a context that is not cancelled when the callers go away, bounded by
-// FetchTimeout, so that a fill is never abandoned half-way.
-func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Context) error) error {
-	_, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) { return nil, f(ctx) })
-	return err
+// filled is what a fill yields to every caller that shares it.
+type filled struct {
+	b    []byte          // the artifact, for small ones; nil for zips
+	from upstream.Answer // the upstream that answered; zero if none was asked
 }
 
-// fillValue is fill for a fill that yields a value, shared by all callers.
+// fill runs f once for key however many callers ask at the same time, and
+// returns its result to each of them, and whether this call was the one
+// that ran f (led). f runs with a context that is not cancelled when the
+// callers go away, bounded by FetchTimeout, so that a fill is never
+// abandoned half-way.
 //
 // Every caller counts in m.fills from before it starts or joins the fill
 // until the fill's result is out, which is after f has returned: so Wait,
 // once the callers have returned, waits for the fill, even if they left
 // early and before the fill's goroutine ran.
-func (m *Mirror) fillValue(ctx context.Context, key string, f func(ctx context.Context) (any, error)) (any, error) {
+func (m *Mirror) fill(ctx context.Context, key string, f func(ctx context.Context) (filled, error)) (r filled, led bool, err error) {
 	m.fills.Add(1)
+	ran := false // written by the leader's f before its result is sent
 	ch := m.flight.DoChan(key, func() (any, error) {
+		ran = true
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
 		defer cancel()
 		return f(fctx)
 	})
 	select {
-	case r := <-ch:
+	case res := <-ch:
 		m.fills.Done()
-		return r.Val, r.Err
+		r, _ = res.Val.(filled)
+		return r, ran, res.Err
 	case <-ctx.Done():
 		go func() { <-ch; m.fills.Done() }()
-		return nil, ctx.Err()
+		return filled{}, false, ctx.Err()
 	}
 }
 
@@ -159,64 +164,55 @@ var errLostLease = errors.New("fill lock lost to another replica; not writing")
 // answer of a fill, and a pending write, is one slice that every reader
 // reads through its own bytes.Reader, never a copy per request. The caller
 // closes the object's Body.
-func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, error)) (*storage.Object, Source, error) {
+//
+// fetch returns the artifact and the upstream that answered; the Source
+// names that upstream for the call that led the fill only.
+func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, upstream.Answer, error)) (*storage.Object, Source, error) {
 	if obj, err := m.behind.Get(ctx, key); err == nil {
 		return obj, Source{Outcome: Hit}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Source{Outcome: Hit}, err
 	}
-	v, err := m.fillValue(ctx, key, func(ctx context.Context) (any, error) {
+	r, led, err := m.fill(ctx, key, func(ctx context.Context) (filled, error) {
 		if b, err := m.readSmall(ctx, key); err == nil {
-			return b, nil // filled by a fill that finished just before ours began
+			return filled{b: b}, nil // filled by a fill that finished just before ours began
 		}
 		if m.opts.Coordinator == nil {
-			b, err := fetch(ctx)
+			b, from, err := fetch(ctx)
 			if err != nil {
-				return nil, err
+				return filled{from: from}, err
 			}
 			// The client need not wait for the disk; until the write
 			// lands, readSmall answers from memory, so nothing is fetched
 			// twice. If it fails, the next request fetches it again.
 			m.behind.Put(key, b)
-			return b, nil
+			return filled{b, from}, nil
 		}
 		// Other replicas wait for the artifact in storage, so it is
 		// written before the fill lock is released.
-		var b []byte
+		var r filled
 		stored := func(ctx context.Context) bool {
 			var err error
-			b, err = m.readSmall(ctx, key)
+			r.b, err = m.readSmall(ctx, key)
 			return err == nil
 		}
 		err := m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
 			var err error
-			if b, err = fetch(ctx); err != nil {
+			if r.b, r.from, err = fetch(ctx); err != nil {
 				return err
 			}
 			if lostLease(ctx, lease) {
-				return nil // the new holder writes it; b is still a verified answer
+				return nil // the new holder writes it; r.b is still a verified answer
 			}
-			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(b))
+			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(r.b))
 		})
-		return b, err
+		return r, err
 	})
+	src := ledSource(Miss, r.from, led)
 	if err != nil {
-		return nil, Source{Outcome: Miss}, err
+		return nil, src, err
 	}
-	return storage.BytesObject(v.([]byte)), Source{Outcome: Miss}, nil
-}
-
-// answeredBy returns src naming the upstream of answered, the Answer a
-// call's fill closure recorded. A fill closure runs only for the call that
-// started the fill (the callers that join it share its result but fetched
-// nothing), and its writes are seen once fillValue has returned its result;
-// fillValue returns early only when ctx is done, so answered is read only
-// while ctx is not.
-func answeredBy(ctx context.Context, src Source, answered upstream.Answer) Source {
-	if ctx.Err() == nil {
-		src.Upstream = answered.Upstream
-	}
-	return src
+	return storage.BytesObject(r.b), src, nil
 }
 
 // modHashFirst is the storage that small artifacts are written behind to:

@@ -31,12 +31,12 @@ func TestWaitCountsFillsWhoseCallersLeft(t *testing.T) {
 		// on the last round's WaitGroup.
 		m := New(Options{Storage: fsys, Logger: slog.New(slog.DiscardHandler)})
 		release := make(chan struct{})
-		_, err := m.fillValue(gone, fmt.Sprint("key", i), func(ctx context.Context) (any, error) {
+		_, _, err := m.fill(gone, fmt.Sprint("key", i), func(ctx context.Context) (filled, error) {
 			<-release
-			return nil, nil
+			return filled{}, nil
 		})
 		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("fillValue with a cancelled context: %v", err)
+			t.Fatalf("fill with a cancelled context: %v", err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		err = m.Wait(ctx)
@@ -62,17 +62,17 @@ func TestWaitCountsSharedFills(t *testing.T) {
 	m := New(Options{Storage: fsys, Logger: slog.New(slog.DiscardHandler)})
 	release, started := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	f := func(ctx context.Context) (any, error) {
+	f := func(ctx context.Context) (filled, error) {
 		once.Do(func() { close(started) })
 		<-release
-		return "v", nil
+		return filled{b: []byte("v")}, nil
 	}
 	results := make(chan error, 3)
 	for range 3 {
 		go func() {
-			v, err := m.fillValue(context.Background(), "k", f)
-			if err == nil && v != "v" {
-				err = fmt.Errorf("value %v", v)
+			r, _, err := m.fill(context.Background(), "k", f)
+			if err == nil && string(r.b) != "v" {
+				err = fmt.Errorf("value %q", r.b)
 			}
 			results <- err
 		}()
@@ -80,7 +80,7 @@ func TestWaitCountsSharedFills(t *testing.T) {
 	<-started
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.fillValue(gone, "k", f); !errors.Is(err, context.Canceled) {
+	if _, _, err := m.fill(gone, "k", f); !errors.Is(err, context.Canceled) {
 		t.Errorf("leaving caller: %v", err)
 	}
 	close(release)

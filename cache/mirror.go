@@ -204,31 +204,26 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	var answered upstream.Answer // set by this call's fill only
-	obj, src, err := m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
-		var (
-			b   []byte
-			err error
-		)
-		answered, err = m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
+	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+		var b []byte
+		answered, err := m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
 			b, a, err = m.opts.Upstream.Info(ctx, path, query)
 			return a, err
 		})
 		if err != nil {
-			return nil, err
+			return nil, answered, err
 		}
 		b, err = checkInfo(b, path, query)
 		if err != nil {
-			return nil, upstreamErr("info", path, query, err)
+			return nil, answered, upstreamErr("info", path, query, err)
 		}
 		// Only now is the version known to exist. The go command asks for
 		// its .mod and .zip next: they are fetched ahead. Starting them
 		// before the .info answer would cost a version that does not exist
 		// three upstream requests and a checksum lookup instead of one.
 		m.prefetchVersion(ctx, path, query)
-		return b, nil
+		return b, answered, nil
 	})
-	return obj, answeredBy(ctx, src, answered), err
 }
 
 // GoMod answers $module/@v/$version.mod for a canonical version. The
@@ -238,26 +233,21 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	var answered upstream.Answer // set by this call's fill only
-	obj, src, err := m.immutable(ctx, key, func(ctx context.Context) ([]byte, error) {
+	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
 		m.lookupAhead(ctx, key, path, version)
-		var (
-			b   []byte
-			err error
-		)
-		answered, err = m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
+		var b []byte
+		answered, err := m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
 			b, a, err = m.opts.Upstream.GoMod(ctx, path, version)
 			return a, err
 		})
 		if err != nil {
-			return nil, err
+			return nil, answered, err
 		}
 		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
-			return nil, err
+			return nil, answered, err
 		}
-		return b, nil
+		return b, answered, nil
 	})
-	return obj, answeredBy(ctx, src, answered), err
 }
 
 // Zip answers $module/@v/$version.zip for a canonical version. The caller
@@ -276,17 +266,17 @@ func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object
 		_, err := m.opts.Storage.Stat(ctx, key)
 		return err == nil
 	}
-	var answered upstream.Answer // set by this call's fill only
-	err = m.fill(ctx, key, func(ctx context.Context) error {
+	r, led, err := m.fill(ctx, key, func(ctx context.Context) (r filled, err error) {
 		if stored(ctx) {
-			return nil // filled by a fill that finished just before ours began
+			return r, nil // filled by a fill that finished just before ours began
 		}
-		return m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) (err error) {
-			answered, err = m.fillZip(ctx, lease, key, path, version)
+		err = m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) (err error) {
+			r.from, err = m.fillZip(ctx, lease, key, path, version)
 			return err
 		})
+		return r, err
 	})
-	src := answeredBy(ctx, Source{Outcome: Miss}, answered)
+	src := ledSource(Miss, r.from, led)
 	if err != nil {
 		return nil, src, err
 	}
