@@ -18,6 +18,7 @@ import (
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -121,7 +122,7 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
+	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 	}
@@ -204,25 +205,25 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
 		var b []byte
 		answered, err := m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
 			b, a, err = m.opts.Upstream.Info(ctx, path, query)
 			return a, err
 		})
 		if err != nil {
-			return nil, answered, err
+			return filled{from: answered}, err
 		}
 		b, err = checkInfo(b, path, query)
 		if err != nil {
-			return nil, answered, upstreamErr("info", path, query, err)
+			return filled{from: answered}, upstreamErr("info", path, query, err)
 		}
 		// Only now is the version known to exist. The go command asks for
 		// its .mod and .zip next: they are fetched ahead. Starting them
 		// before the .info answer would cost a version that does not exist
 		// three upstream requests and a checksum lookup instead of one.
 		m.prefetchVersion(ctx, path, query)
-		return b, answered, nil
+		return filled{b: b, from: answered}, nil
 	})
 }
 
@@ -233,7 +234,7 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
 		m.lookupAhead(ctx, key, path, version)
 		var b []byte
 		answered, err := m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
@@ -241,12 +242,18 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 			return a, err
 		})
 		if err != nil {
-			return nil, answered, err
+			return filled{from: answered}, err
 		}
-		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
-			return nil, answered, err
+		// Hashed once: the checksum database's check and the hash
+		// recorded next to the stored .mod both use h1.
+		h1, err := sumdb.HashGoMod(b)
+		if err != nil {
+			return filled{from: answered}, err
 		}
-		return b, answered, nil
+		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, h1) }); err != nil {
+			return filled{from: answered}, err
+		}
+		return filled{b: b, h1: h1, from: answered}, nil
 	})
 }
 

@@ -83,7 +83,7 @@ func (zipVerifier) Exempt(string) bool { return false }
 func (zipVerifier) Lookup(context.Context, string, string) ([]string, error) {
 	return nil, nil
 }
-func (zipVerifier) CheckGoMod(context.Context, string, string, []byte) error { return nil }
+func (zipVerifier) CheckGoMod(context.Context, string, string, string) error { return nil }
 func (v zipVerifier) CheckZip(context.Context, string, string, string) error { return v.zipErr }
 
 // TestZipFillRetries: a zip whose transfer breaks off (truncated, reset)
