@@ -126,14 +126,15 @@ func (s *replicaStore) written() []string {
 	return slices.Clone(s.wrote)
 }
 
-// newReplica returns a Mirror over f and c, and the store the replicas
-// share (which the test writes to as another replica) with this replica's
-// view of it; its fills are waited for when the test ends.
-func newReplica(t *testing.T, f upstream.Fetcher, c Coordinator, v Verifier) (*Mirror, *mem.Store, *replicaStore) {
+// newReplica returns a Mirror over f and c (which may be nil), and the
+// store the replicas share (which the test writes to as another replica)
+// with this replica's view of it; its fills are waited for when the test
+// ends.
+func newReplica(t *testing.T, f upstream.Fetcher, c Coordinator) (*Mirror, *mem.Store, *replicaStore) {
 	t.Helper()
 	shared := mem.New()
 	mine := &replicaStore{Store: shared}
-	m := New(Options{Storage: mine, Upstream: f, Coordinator: c, Verifier: v, Logger: slog.New(slog.DiscardHandler)})
+	m := New(Options{Storage: mine, Upstream: f, Coordinator: c, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -144,6 +145,24 @@ func newReplica(t *testing.T, f upstream.Fetcher, c Coordinator, v Verifier) (*M
 	return m, shared, mine
 }
 
+// replicaTest is a replica under test that fills fakePath@v1.0.0's op
+// (stored at key) from the fake upstream, with the fake coordinator.
+type replicaTest struct {
+	t       *testing.T
+	op, key string
+	f       *fakeUpstream
+	c       *fakeCoord
+	m       *Mirror
+	shared  *mem.Store
+	mine    *replicaStore
+}
+
+func newReplicaTest(t *testing.T, op, key string) *replicaTest {
+	r := &replicaTest{t: t, op: op, key: key, f: newFakeUpstream(fakeVersion(t, "v1.0.0")), c: newFakeCoord()}
+	r.m, r.shared, r.mine = newReplica(t, r.f, r.c)
+	return r
+}
+
 // served is the answer of one request.
 type served struct {
 	b   []byte
@@ -151,15 +170,60 @@ type served struct {
 	err error
 }
 
-// request starts a request for fakePath@v1.0.0's op and returns where its
-// answer will arrive.
-func request(ctx context.Context, m *Mirror, op string) <-chan served {
+// request starts a request and returns where its answer will arrive.
+func (r *replicaTest) request() <-chan served {
 	ch := make(chan served, 1)
 	go func() {
-		b, src, err := get(ctx, m, op, "v1.0.0")
+		b, src, err := get(r.t.Context(), r.m, r.op, "v1.0.0")
 		ch <- served{b, src, err}
 	}()
 	return ch
+}
+
+// fetched returns what a fill stores and serves: the fake upstream's
+// answer (a .info as checkInfo re-encodes it).
+func (r *replicaTest) fetched() []byte {
+	r.t.Helper()
+	b := r.f.answers[r.op+" "+fakePath+"@v1.0.0"].b
+	if r.op == "info" {
+		var err error
+		if b, err = checkInfo(b, fakePath, "v1.0.0"); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// check fails the test unless got is the answer want (nil: fetched())
+// with Source src, the upstream was asked calls times and the lock taken
+// locks times, and, once the fills are done, this replica stored want at
+// key (and what goes with it) if wrote, and wrote nothing otherwise.
+func (r *replicaTest) check(got served, want []byte, src Source, calls, locks int, wrote bool) {
+	r.t.Helper()
+	if want == nil {
+		want = r.fetched()
+	}
+	if got.err != nil || !bytes.Equal(got.b, want) || got.src != src {
+		r.t.Fatalf("answer %q, %+v, %v; want %q, %+v", got.b, got.src, got.err, want, src)
+	}
+	if n := r.f.Calls(r.op + " " + fakePath + "@v1.0.0"); n != calls {
+		r.t.Errorf("upstream asked %d times, want %d", n, calls)
+	}
+	if n := r.c.locksTaken(); n != locks {
+		r.t.Errorf("took the lock %d times, want %d", n, locks)
+	}
+	if err := r.m.Wait(r.t.Context()); err != nil {
+		r.t.Fatal(err)
+	}
+	if w := r.mine.written(); slices.Contains(w, r.key) != wrote || !wrote && len(w) != 0 {
+		r.t.Errorf("this replica wrote %q; want it to write %s: %v", w, r.key, wrote)
+	}
+	if !wrote {
+		return
+	}
+	if b, err := storage.ReadAll(r.t.Context(), r.shared, r.key); err != nil || !bytes.Equal(b, want) {
+		r.t.Errorf("stored %q, %v; want %q", b, err, want)
+	}
 }
 
 // await receives from ch, failing t after 10 seconds.
@@ -174,55 +238,24 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// wantAnswer returns what a fill of op stores and serves for the fake
-// upstream's answers.
-func wantAnswer(t *testing.T, f *fakeUpstream, op string) []byte {
-	t.Helper()
-	b := f.answers[op+" "+fakePath+"@v1.0.0"].b
-	if op == "info" {
-		var err error
-		if b, err = checkInfo(b, fakePath, "v1.0.0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b
-}
-
 // TestReplicaServesWhatTheLockHolderStored: while another replica holds
 // the fill lock, this one fetches nothing; once the holder has stored the
 // artifact (still holding the lock), this one serves it from storage.
 func TestReplicaServesWhatTheLockHolderStored(t *testing.T) {
 	for _, tt := range immutableOps {
 		t.Run(tt.op, func(t *testing.T) {
-			f := newFakeUpstream(fakeVersion(t, "v1.0.0"))
-			c := newFakeCoord()
-			m, shared, mine := newReplica(t, f, c, nil)
-			holder := c.hold(tt.key)
+			r := newReplicaTest(t, tt.op, tt.key)
+			holder := r.c.hold(tt.key)
 			defer holder.Unlock()
-			answer := request(t.Context(), m, tt.op)
-			await(t, c.refused, "the lock to be refused")
+			answer := r.request()
+			await(t, r.c.refused, "the lock to be refused")
 
 			// The holder's result, told apart from a fetch of our own.
-			theirs := slices.Concat(wantAnswer(t, f, tt.op), []byte("theirs"))
-			if err := storage.PutBytes(t.Context(), shared, tt.key, theirs); err != nil {
+			theirs := slices.Concat(r.fetched(), []byte("theirs"))
+			if err := storage.PutBytes(t.Context(), r.shared, tt.key, theirs); err != nil {
 				t.Fatal(err)
 			}
-			got := await(t, answer, "the answer")
-			if got.err != nil || !bytes.Equal(got.b, theirs) || got.src != (Source{Outcome: Miss}) {
-				t.Fatalf("answer %q, %+v, %v; want the holder's %q, a miss that fetched nothing", got.b, got.src, got.err, theirs)
-			}
-			if n := f.Calls(tt.op + " " + fakePath + "@v1.0.0"); n != 0 {
-				t.Errorf("upstream asked %d times, want 0", n)
-			}
-			if n := c.locksTaken(); n != 0 {
-				t.Errorf("took the lock %d times, want 0", n)
-			}
-			if err := m.Wait(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if w := mine.written(); len(w) != 0 {
-				t.Errorf("this replica wrote %q", w)
-			}
+			r.check(await(t, answer, "the answer"), theirs, Source{Outcome: Miss}, 0, 0, false)
 		})
 	}
 }
@@ -233,31 +266,12 @@ func TestReplicaServesWhatTheLockHolderStored(t *testing.T) {
 func TestReplicaFillsWhenTheHolderDies(t *testing.T) {
 	for _, tt := range immutableOps {
 		t.Run(tt.op, func(t *testing.T) {
-			f := newFakeUpstream(fakeVersion(t, "v1.0.0"))
-			c := newFakeCoord()
-			m, shared, _ := newReplica(t, f, c, nil)
-			holder := c.hold(tt.key)
-			answer := request(t.Context(), m, tt.op)
-			await(t, c.refused, "the lock to be refused")
+			r := newReplicaTest(t, tt.op, tt.key)
+			holder := r.c.hold(tt.key)
+			answer := r.request()
+			await(t, r.c.refused, "the lock to be refused")
 			holder.Unlock() // it died: its lock expired, nothing stored
-
-			want := wantAnswer(t, f, tt.op)
-			got := await(t, answer, "the answer")
-			if got.err != nil || !bytes.Equal(got.b, want) || got.src != (Source{Outcome: Miss, Upstream: "fake"}) {
-				t.Fatalf("answer %q, %+v, %v; want %q fetched", got.b, got.src, got.err, want)
-			}
-			if n := f.Calls(tt.op + " " + fakePath + "@v1.0.0"); n != 1 {
-				t.Errorf("upstream asked %d times, want 1", n)
-			}
-			if n := c.locksTaken(); n != 1 {
-				t.Errorf("took the lock %d times, want 1", n)
-			}
-			if err := m.Wait(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if b, err := storage.ReadAll(t.Context(), shared, tt.key); err != nil || !bytes.Equal(b, want) {
-				t.Errorf("stored %q, %v; want %q", b, err, want)
-			}
+			r.check(await(t, answer, "the answer"), nil, Source{Outcome: Miss, Upstream: "fake"}, 1, 1, true)
 		})
 	}
 }
@@ -269,24 +283,21 @@ func TestReplicaFillsWhenTheHolderDies(t *testing.T) {
 func TestReplicaThatLostTheLeaseDoesNotWrite(t *testing.T) {
 	for _, tt := range immutableOps {
 		t.Run(tt.op, func(t *testing.T) {
-			f := newFakeUpstream(fakeVersion(t, "v1.0.0"))
-			f.gate, f.arrived = make(chan struct{}), make(chan struct{}, 1)
-			c := newFakeCoord()
-			m, shared, mine := newReplica(t, f, c, nil)
-			answer := request(t.Context(), m, tt.op)
-			await(t, f.arrived, "the fetch")
-			if n := c.locksTaken(); n != 1 {
+			r := newReplicaTest(t, tt.op, tt.key)
+			r.f.gate, r.f.arrived = make(chan struct{}), make(chan struct{}, 1)
+			answer := r.request()
+			await(t, r.f.arrived, "the fetch")
+			if n := r.c.locksTaken(); n != 1 {
 				t.Fatalf("fetching with %d locks taken, want 1", n)
 			}
-			holder := c.hold(tt.key) // our lease expired; another replica took over
+			holder := r.c.hold(tt.key) // our lease expired; another replica took over
 			defer holder.Unlock()
-			close(f.gate)
+			close(r.f.gate)
 
-			want := wantAnswer(t, f, tt.op)
 			if tt.op == "zip" {
 				// The zip is not ours to store: we wait for the holder's.
-				await(t, c.refused, "the lock to be refused")
-				if w := mine.written(); len(w) != 0 {
+				await(t, r.c.refused, "the lock to be refused")
+				if w := r.mine.written(); len(w) != 0 {
 					t.Fatalf("wrote %q after losing the lease", w)
 				}
 				select {
@@ -294,23 +305,11 @@ func TestReplicaThatLostTheLeaseDoesNotWrite(t *testing.T) {
 					t.Fatalf("answered %+v before the new holder stored the zip", got)
 				default:
 				}
-				if err := storage.PutBytes(t.Context(), shared, tt.key, want); err != nil {
+				if err := storage.PutBytes(t.Context(), r.shared, tt.key, r.fetched()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			got := await(t, answer, "the answer")
-			if got.err != nil || !bytes.Equal(got.b, want) || got.src.Outcome != Miss {
-				t.Fatalf("answer %q, %+v, %v; want %q", got.b, got.src, got.err, want)
-			}
-			if err := m.Wait(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if w := mine.written(); len(w) != 0 {
-				t.Errorf("wrote %q after losing the lease", w)
-			}
-			if n := f.Calls(tt.op + " " + fakePath + "@v1.0.0"); n != 1 {
-				t.Errorf("upstream asked %d times, want 1", n)
-			}
+			r.check(await(t, answer, "the answer"), nil, Source{Outcome: Miss, Upstream: "fake"}, 1, 1, false)
 		})
 	}
 }
@@ -321,21 +320,9 @@ func TestReplicaThatLostTheLeaseDoesNotWrite(t *testing.T) {
 func TestReplicaFillsAloneWhenCoordinationFails(t *testing.T) {
 	for _, tt := range immutableOps {
 		t.Run(tt.op, func(t *testing.T) {
-			f := newFakeUpstream(fakeVersion(t, "v1.0.0"))
-			c := newFakeCoord()
-			c.err = errors.New("coordinator unreachable")
-			m, shared, _ := newReplica(t, f, c, nil)
-			want := wantAnswer(t, f, tt.op)
-			b, src, err := get(t.Context(), m, tt.op, "v1.0.0")
-			if err != nil || !bytes.Equal(b, want) || src != (Source{Outcome: Miss, Upstream: "fake"}) {
-				t.Fatalf("answer %q, %+v, %v; want %q fetched", b, src, err, want)
-			}
-			if err := m.Wait(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			if b, err := storage.ReadAll(t.Context(), shared, tt.key); err != nil || !bytes.Equal(b, want) {
-				t.Errorf("stored %q, %v; want %q", b, err, want)
-			}
+			r := newReplicaTest(t, tt.op, tt.key)
+			r.c.err = errors.New("coordinator unreachable")
+			r.check(<-r.request(), nil, Source{Outcome: Miss, Upstream: "fake"}, 1, 0, true)
 		})
 	}
 }

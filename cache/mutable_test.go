@@ -29,7 +29,7 @@ func TestFreshAnswerIsStoredOnlyIfChanged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeUpstream(map[string]fakeAnswer{tt.op + " " + fakePath: {b: []byte(tt.upstream)}})
-			m, shared, mine := newReplica(t, f, nil, nil)
+			m, shared, mine := newReplica(t, f, nil)
 			ctx := t.Context()
 			key := fakePath + "/@v/list"
 			get := m.List
