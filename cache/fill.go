@@ -50,6 +50,16 @@ func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx contex
 	return a, err
 }
 
+// fetchBytes is fetch for an upstream call that answers with bytes.
+func (m *Mirror) fetchBytes(ctx context.Context, op, key string, call func(ctx context.Context) ([]byte, upstream.Answer, error)) ([]byte, upstream.Answer, error) {
+	var b []byte
+	a, err := m.fetch(ctx, op, key, func(ctx context.Context) (a upstream.Answer, err error) {
+		b, a, err = call(ctx)
+		return a, err
+	})
+	return b, a, err
+}
+
 func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
 	start := time.Now()
 	a, err := call(ctx)

@@ -182,14 +182,12 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		if _, err := storageKey(module.Version{Path: path}, layout.List); err != nil {
 			return nil, Source{Outcome: Miss}, err // no version of it can be stored
 		}
-		var b []byte
 		// Remembered as not found under a name that is no storage key:
 		// queries are never stored.
-		a, err := m.fetch(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) (a upstream.Answer, err error) {
+		b, a, err := m.fetchBytes(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) ([]byte, upstream.Answer, error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
 			defer cancel()
-			b, a, err = m.opts.Upstream.Info(ctx, path, query)
-			return a, err
+			return m.opts.Upstream.Info(ctx, path, query)
 		})
 		src := Source{Outcome: Miss, Upstream: a.Upstream}
 		if err != nil {
@@ -206,10 +204,8 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		return nil, Source{Outcome: Miss}, err
 	}
 	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
-		var b []byte
-		answered, err := m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
-			b, a, err = m.opts.Upstream.Info(ctx, path, query)
-			return a, err
+		b, answered, err := m.fetchBytes(ctx, "info", key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+			return m.opts.Upstream.Info(ctx, path, query)
 		})
 		if err != nil {
 			return filled{from: answered}, err
@@ -236,10 +232,8 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 	}
 	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
 		m.lookupAhead(ctx, key, path, version)
-		var b []byte
-		answered, err := m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
-			b, a, err = m.opts.Upstream.GoMod(ctx, path, version)
-			return a, err
+		b, answered, err := m.fetchBytes(ctx, "mod", key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+			return m.opts.Upstream.GoMod(ctx, path, version)
 		})
 		if err != nil {
 			return filled{from: answered}, err

@@ -162,11 +162,7 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
 			}
 		}
-		var b []byte
-		answered, err := m.fetch(fctx, op, key, func(ctx context.Context) (a upstream.Answer, err error) {
-			b, a, err = get(ctx)
-			return a, err
-		})
+		b, answered, err := m.fetchBytes(fctx, op, key, get)
 		if err == nil && c != nil {
 			if err := c.SetShared(fctx, key, b, m.opts.SharedTTL); err != nil {
 				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
