@@ -1,16 +1,14 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"io/fs"
 	"time"
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
-	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -52,6 +50,16 @@ func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx contex
 	return a, err
 }
 
+// fetchBytes is fetch for an upstream call that answers with bytes.
+func (m *Mirror) fetchBytes(ctx context.Context, op, key string, call func(ctx context.Context) ([]byte, upstream.Answer, error)) ([]byte, upstream.Answer, error) {
+	var b []byte
+	a, err := m.fetch(ctx, op, key, func(ctx context.Context) (a upstream.Answer, err error) {
+		b, a, err = call(ctx)
+		return a, err
+	})
+	return b, a, err
+}
+
 func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
 	start := time.Now()
 	a, err := call(ctx)
@@ -68,6 +76,7 @@ func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx con
 // filled is what a fill yields to every caller that shares it.
 type filled struct {
 	b    []byte          // the artifact, for small ones; nil for zips
+	h1   string          // a fetched .mod's h1: hash, recorded next to it (putSmall)
 	from upstream.Answer // the upstream that answered; zero if none was asked
 }
 
@@ -165,9 +174,10 @@ var errLostLease = errors.New("fill lock lost to another replica; not writing")
 // reads through its own bytes.Reader, never a copy per request. The caller
 // closes the object's Body.
 //
-// fetch returns the artifact and the upstream that answered; the Source
-// names that upstream for the call that led the fill only.
-func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) ([]byte, upstream.Answer, error)) (*storage.Object, Source, error) {
+// fetch returns the artifact (with its hash, for a .mod) and the upstream
+// that answered, also with an error; the Source names that upstream for
+// the call that led the fill only.
+func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) (filled, error)) (*storage.Object, Source, error) {
 	if obj, err := m.behind.Get(ctx, key); err == nil {
 		return obj, Source{Outcome: Hit}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -178,15 +188,15 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 			return filled{b: b}, nil // filled by a fill that finished just before ours began
 		}
 		if m.opts.Coordinator == nil {
-			b, from, err := fetch(ctx)
+			r, err := fetch(ctx)
 			if err != nil {
-				return filled{from: from}, err
+				return r, err
 			}
 			// The client need not wait for the disk; until the write
 			// lands, readSmall answers from memory, so nothing is fetched
 			// twice. If it fails, the next request fetches it again.
-			m.behind.Put(key, b)
-			return filled{b, from}, nil
+			m.behind.PutFunc(key, r.b, func(ctx context.Context) error { return m.putSmall(ctx, key, r) })
+			return r, nil
 		}
 		// Other replicas wait for the artifact in storage, so it is
 		// written before the fill lock is released.
@@ -198,13 +208,13 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 		}
 		err := m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
 			var err error
-			if r.b, r.from, err = fetch(ctx); err != nil {
+			if r, err = fetch(ctx); err != nil {
 				return err
 			}
 			if lostLease(ctx, lease) {
 				return nil // the new holder writes it; r.b is still a verified answer
 			}
-			return modHashFirst{m.opts.Storage}.Put(ctx, key, bytes.NewReader(r.b))
+			return m.putSmall(ctx, key, r)
 		})
 		return r, err
 	})
@@ -215,30 +225,29 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 	return storage.BytesObject(r.b), src, nil
 }
 
-// modHashFirst is the storage that small artifacts are written behind to:
-// before it stores a .mod, it stores that file's hash at its layout.HashKey, so that
-// a stored .mod always has its recorded hash. If the hash cannot be stored,
-// neither is the .mod (the next request fetches it again); a crash between
-// the two leaves a hash without a .mod, which is harmless.
-type modHashFirst struct{ storage.Storage }
+// putSmall stores the small artifact r.b at key. Before it stores a .mod,
+// it stores that file's hash, r.h1, computed once by the fill (see
+// putHash), so that a stored .mod always has its recorded hash. If the hash
+// cannot be stored, neither is the .mod (the next request fetches it
+// again); a crash between the two leaves a hash without a .mod, which is
+// harmless.
+func (m *Mirror) putSmall(ctx context.Context, key string, r filled) error {
+	if _, ok := layout.HashKey(key); ok { // not .info
+		if err := m.putHash(ctx, key, r.h1); err != nil {
+			return err
+		}
+	}
+	return storage.PutBytes(ctx, m.opts.Storage, key, r.b)
+}
 
-func (s modHashFirst) Put(ctx context.Context, key string, r io.Reader) error {
+// putHash stores h1, the h1: hash of the .mod or .zip at key, at
+// layout.HashKey(key).
+func (m *Mirror) putHash(ctx context.Context, key, h1 string) error {
 	hashKey, ok := layout.HashKey(key)
-	if !ok { // .info
-		return s.Storage.Put(ctx, key, r)
+	if !ok || h1 == "" {
+		return fmt.Errorf("storing the hash of %s: no hash to record", key)
 	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	h1, err := sumdb.HashGoMod(b)
-	if err != nil {
-		return err
-	}
-	if err := storage.PutBytes(ctx, s.Storage, hashKey, []byte(h1+"\n")); err != nil {
-		return err
-	}
-	return s.Storage.Put(ctx, key, bytes.NewReader(b))
+	return storage.PutBytes(ctx, m.opts.Storage, hashKey, []byte(h1+"\n"))
 }
 
 // readSmall reads a small artifact, including one still being written.

@@ -18,6 +18,7 @@ import (
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -121,7 +122,7 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts, behind: writebehind.New(modHashFirst{opts.Storage}, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
+	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 	}
@@ -181,14 +182,12 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		if _, err := storageKey(module.Version{Path: path}, layout.List); err != nil {
 			return nil, Source{Outcome: Miss}, err // no version of it can be stored
 		}
-		var b []byte
 		// Remembered as not found under a name that is no storage key:
 		// queries are never stored.
-		a, err := m.fetch(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) (a upstream.Answer, err error) {
+		b, a, err := m.fetchBytes(ctx, "info", "query "+path+"@"+query, func(ctx context.Context) ([]byte, upstream.Answer, error) {
 			ctx, cancel := context.WithTimeout(ctx, m.opts.FetchTimeout)
 			defer cancel()
-			b, a, err = m.opts.Upstream.Info(ctx, path, query)
-			return a, err
+			return m.opts.Upstream.Info(ctx, path, query)
 		})
 		src := Source{Outcome: Miss, Upstream: a.Upstream}
 		if err != nil {
@@ -204,25 +203,23 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
-		var b []byte
-		answered, err := m.fetch(ctx, "info", key, func(ctx context.Context) (a upstream.Answer, err error) {
-			b, a, err = m.opts.Upstream.Info(ctx, path, query)
-			return a, err
+	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
+		b, answered, err := m.fetchBytes(ctx, "info", key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+			return m.opts.Upstream.Info(ctx, path, query)
 		})
 		if err != nil {
-			return nil, answered, err
+			return filled{from: answered}, err
 		}
 		b, err = checkInfo(b, path, query)
 		if err != nil {
-			return nil, answered, upstreamErr("info", path, query, err)
+			return filled{from: answered}, upstreamErr("info", path, query, err)
 		}
 		// Only now is the version known to exist. The go command asks for
 		// its .mod and .zip next: they are fetched ahead. Starting them
 		// before the .info answer would cost a version that does not exist
 		// three upstream requests and a checksum lookup instead of one.
 		m.prefetchVersion(ctx, path, query)
-		return b, answered, nil
+		return filled{b: b, from: answered}, nil
 	})
 }
 
@@ -233,20 +230,24 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	return m.immutable(ctx, key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
 		m.lookupAhead(ctx, key, path, version)
-		var b []byte
-		answered, err := m.fetch(ctx, "mod", key, func(ctx context.Context) (a upstream.Answer, err error) {
-			b, a, err = m.opts.Upstream.GoMod(ctx, path, version)
-			return a, err
+		b, answered, err := m.fetchBytes(ctx, "mod", key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
+			return m.opts.Upstream.GoMod(ctx, path, version)
 		})
 		if err != nil {
-			return nil, answered, err
+			return filled{from: answered}, err
 		}
-		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, b) }); err != nil {
-			return nil, answered, err
+		// Hashed once: the checksum database's check and the hash
+		// recorded next to the stored .mod both use h1.
+		h1, err := sumdb.HashGoMod(b)
+		if err != nil {
+			return filled{from: answered}, err
 		}
-		return b, answered, nil
+		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, h1) }); err != nil {
+			return filled{from: answered}, err
+		}
+		return filled{b: b, h1: h1, from: answered}, nil
 	})
 }
 

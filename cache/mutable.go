@@ -23,7 +23,7 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	stored, hadList, storedErr := m.storedVersions(ctx, path, key)
+	stored, list, hadList, storedErr := m.storedVersions(ctx, path, key)
 	var (
 		fresh    []byte
 		answerer upstream.Answer
@@ -61,22 +61,22 @@ func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) 
 		b.WriteString(v + "\n")
 	}
 	if src == Fresh {
-		m.storeIfChanged(ctx, key, b.Bytes())
+		m.storeIfChanged(ctx, key, list, hadList, b.Bytes())
 		m.markRecent(key, answerer)
 	}
 	return b.Bytes(), ledSource(src, answerer, led), nil
 }
 
 // storedVersions returns the tagged versions in the stored list and the
-// versions that have artifacts in storage, and whether there was a stored
-// list.
-func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (versions []string, hadList bool, err error) {
-	b, err := storage.ReadAll(ctx, m.opts.Storage, listKey)
+// versions that have artifacts in storage, the stored list as read, and
+// whether there was a stored list.
+func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (versions []string, list []byte, hadList bool, err error) {
+	list, err = storage.ReadAll(ctx, m.opts.Storage, listKey)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	hadList = err == nil
-	for v := range strings.FieldsSeq(string(b)) {
+	for v := range strings.FieldsSeq(string(list)) {
 		if listable(v) {
 			versions = append(versions, v)
 		}
@@ -84,7 +84,7 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 	prefix := layout.VersionsPrefix(listKey)
 	keys, err := m.opts.Storage.List(ctx, prefix)
 	if err != nil {
-		return versions, hadList, err
+		return versions, list, hadList, err
 	}
 	keys = append(keys, m.behind.Pending(prefix)...) // stored a moment from now
 	for _, k := range keys {
@@ -93,7 +93,7 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 			versions = append(versions, v)
 		}
 	}
-	return versions, hadList, nil
+	return versions, list, hadList, nil
 }
 
 // listable reports whether v, a line of a list answer, is a version to
@@ -124,7 +124,7 @@ func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error
 		return b, a, err
 	})
 	if err == nil {
-		m.storeIfChanged(ctx, key, b)
+		m.storeIfChanged(ctx, key, stored, storedErr == nil, b)
 		m.markRecent(key, answerer)
 		return b, ledSource(Fresh, answerer, led), nil
 	}
@@ -162,11 +162,7 @@ func (m *Mirror) mutable(ctx context.Context, op, key string, haveFallback bool,
 				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
 			}
 		}
-		var b []byte
-		answered, err := m.fetch(fctx, op, key, func(ctx context.Context) (a upstream.Answer, err error) {
-			b, a, err = get(ctx)
-			return a, err
-		})
+		b, answered, err := m.fetchBytes(fctx, op, key, get)
 		if err == nil && c != nil {
 			if err := c.SetShared(fctx, key, b, m.opts.SharedTTL); err != nil {
 				m.opts.Logger.Warn("replica coordination unavailable", "key", key, "err", err)
@@ -212,8 +208,11 @@ func (m *Mirror) isRecent(key string) bool {
 	return ok
 }
 
-func (m *Mirror) storeIfChanged(ctx context.Context, key string, b []byte) {
-	if old, err := storage.ReadAll(ctx, m.opts.Storage, key); err == nil && bytes.Equal(old, b) {
+// storeIfChanged stores b, a fresh list or @latest answer, at key unless
+// it is old, what this request read there before it asked the upstream
+// (had: it read something).
+func (m *Mirror) storeIfChanged(ctx context.Context, key string, old []byte, had bool, b []byte) {
+	if had && bytes.Equal(old, b) {
 		return
 	}
 	if err := storage.PutBytes(context.WithoutCancel(ctx), m.opts.Storage, key, b); err != nil {

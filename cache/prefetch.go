@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"sync"
+
+	"github.com/gomirror/gomirror/storage"
 )
 
 // prefetchVersion starts the fills of path@version's .mod and .zip in the
@@ -23,22 +25,19 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 		defer m.fills.Done()
 		defer func() { <-m.prefetch }()
 		var wg sync.WaitGroup
-		wg.Go(func() {
-			obj, _, err := m.GoMod(ctx, path, version)
-			if err != nil {
-				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "mod", "err", err)
-				return
-			}
-			obj.Body.Close()
-		})
-		wg.Go(func() {
-			obj, _, err := m.Zip(ctx, path, version)
-			if err != nil {
-				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "zip", "err", err)
-				return
-			}
-			obj.Body.Close()
-		})
+		for _, p := range []struct {
+			file string
+			get  func(ctx context.Context, path, version string) (*storage.Object, Source, error)
+		}{{"mod", m.GoMod}, {"zip", m.Zip}} {
+			wg.Go(func() {
+				obj, _, err := p.get(ctx, path, version)
+				if err != nil {
+					m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", p.file, "err", err)
+					return
+				}
+				obj.Body.Close()
+			})
+		}
 		wg.Wait()
 	}()
 }

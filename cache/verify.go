@@ -14,7 +14,9 @@ type Verifier interface {
 	// Lookup fetches the database's record for path@version ahead of the
 	// checks, so that the round trip overlaps the download.
 	Lookup(ctx context.Context, path, version string) ([]string, error)
-	CheckGoMod(ctx context.Context, path, version string, gomod []byte) error
+	// CheckGoMod and CheckZip check the h1: hash of path@version's go.mod
+	// (sumdb.HashGoMod) or zip against the database's.
+	CheckGoMod(ctx context.Context, path, version, h1 string) error
 	CheckZip(ctx context.Context, path, version, h1 string) error
 }
 

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
-	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -92,8 +91,7 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	// The hash lands before the zip becomes visible, so that a stored zip
 	// always has its recorded hash. A crash in between leaves a hash
 	// without a zip, which is harmless: the next fill writes it again.
-	hashKey, _ := layout.HashKey(key)
-	if err := storage.PutBytes(ctx, m.opts.Storage, hashKey, []byte(h1+"\n")); err != nil {
+	if err := m.putHash(ctx, key, h1); err != nil {
 		return answered, err
 	}
 	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {

@@ -241,13 +241,10 @@ func (v *Verifier) lookupErr(path, version string, err error) error {
 	return &UnavailableError{DB: v.db.Name, Err: fmt.Errorf("verifying %s@%s: %w", path, version, err)}
 }
 
-// CheckGoMod verifies the go.mod file of path@version.
-func (v *Verifier) CheckGoMod(ctx context.Context, path, version string, gomod []byte) error {
-	got, err := HashGoMod(gomod)
-	if err != nil {
-		return err
-	}
-	return v.check(ctx, path, version, "go.mod", version+"/go.mod", got)
+// CheckGoMod verifies the h1: hash of path@version's go.mod file (see
+// HashGoMod), which the caller computes once for every use it has of it.
+func (v *Verifier) CheckGoMod(ctx context.Context, path, version, h1 string) error {
+	return v.check(ctx, path, version, "go.mod", version+"/go.mod", h1)
 }
 
 // CheckZip verifies the h1: hash of path@version's zip (see HashZip).

@@ -60,7 +60,7 @@ import (
 type Checker interface {
 	// Exempt reports whether path is never looked up in the database.
 	Exempt(path string) bool
-	CheckGoMod(ctx context.Context, path, version string, gomod []byte) error
+	CheckGoMod(ctx context.Context, path, version, h1 string) error
 	CheckZip(ctx context.Context, path, version, h1 string) error
 }
 
@@ -426,7 +426,7 @@ func (r *runner) checkMod(ctx context.Context, key, modPath, version string) (ou
 		return corrupt, "hashing go.mod: " + err.Error(), nil
 	}
 	o, reason, err = r.compare(ctx, key, modPath, "go.mod", h1, func(c Checker) error {
-		return c.CheckGoMod(ctx, modPath, version, b)
+		return c.CheckGoMod(ctx, modPath, version, h1)
 	})
 	if o == unverifiable && err == nil {
 		// Nothing says what it should hold; it must at least parse, as

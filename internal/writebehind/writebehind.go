@@ -33,6 +33,14 @@ func New(store storage.Storage, timeout time.Duration, log *slog.Logger) *Writer
 // Read returns b for key. A failed write is logged, and key is then absent
 // (or holds its previous content) as if Put had not been called.
 func (w *Writer) Put(key string, b []byte) {
+	w.PutFunc(key, b, func(ctx context.Context) error { return storage.PutBytes(ctx, w.store, key, b) })
+}
+
+// PutFunc is Put with the write done by write, which stores b at key in
+// the Writer's store, and may store first what must land before it (such
+// as a hash recorded next to it). Read returns b for key until write
+// returns.
+func (w *Writer) PutFunc(key string, b []byte, write func(ctx context.Context) error) {
 	entry := &b // a pointer, so that only this write's entry is deleted
 	w.pending.Store(key, entry)
 	w.writes.Add(1)
@@ -40,7 +48,7 @@ func (w *Writer) Put(key string, b []byte) {
 		defer w.writes.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 		defer cancel()
-		if err := storage.PutBytes(ctx, w.store, key, b); err != nil {
+		if err := write(ctx); err != nil {
 			w.log.Error("storing in the background", "key", key, "err", err)
 		}
 		w.pending.CompareAndDelete(key, entry)

@@ -76,3 +76,34 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 		t.Errorf("after a failed write: %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestPutFuncWritesWhatItIsGiven: PutFunc's write stores what it must
+// land first and then the key; Read answers from memory until it returns.
+func TestPutFuncWritesWhatItIsGiven(t *testing.T) {
+	g, disk := newGate(t, nil)
+	w := New(g, time.Minute, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	const key, first = "m.example/x/@v/v1.0.0.mod", "m.example/x/@v/v1.0.0.modhash"
+	b := []byte("module m.example/x\n")
+	w.PutFunc(key, b, func(ctx context.Context) error {
+		if err := storage.PutBytes(ctx, g, first, []byte("h1:x\n")); err != nil {
+			return err
+		}
+		return storage.PutBytes(ctx, g, key, b)
+	})
+	if got, err := w.Read(ctx, key); err != nil || string(got) != string(b) {
+		t.Errorf("Read while the write is held: %q, %v", got, err)
+	}
+	close(g.release)
+	if err := w.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{first: "h1:x\n", key: string(b)} {
+		if got, err := storage.ReadAll(ctx, disk, k); err != nil || string(got) != want {
+			t.Errorf("%s after Wait: %q, %v; want %q", k, got, err, want)
+		}
+	}
+	if got := w.Pending(""); len(got) != 0 {
+		t.Errorf("still pending after Wait: %q", got)
+	}
+}
