@@ -110,10 +110,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	rec.Kind = string(req.Kind)
+	rec.Kind = req.Kind.String()
 	ctx := r.Context()
 
-	if req.Kind == KindSumDB {
+	if req.Kind == layout.SumDB {
 		h.serveSumDB(w, r, req)
 		return
 	}
@@ -122,14 +122,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		src cache.Source
 	)
 	switch req.Kind {
-	case KindList:
+	case layout.List:
 		b, src, err = h.mirror.List(ctx, req.Module)
-	case KindLatest:
+	case layout.Latest:
 		b, src, err = h.mirror.Latest(ctx, req.Module)
-	case KindInfo, KindMod:
+	case layout.Info, layout.Mod:
 		h.serveSmall(w, r, req)
 		return
-	case KindZip:
+	case layout.Zip:
 		h.serveZip(w, r, req)
 		return
 	}
@@ -157,7 +157,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		src cache.Source
 		err error
 	)
-	if req.Kind == KindInfo {
+	if req.Kind == layout.Info {
 		obj, src, err = h.mirror.Info(r.Context(), req.Module, req.Version)
 	} else {
 		obj, src, err = h.mirror.GoMod(r.Context(), req.Module, req.Version)
@@ -290,11 +290,11 @@ func (h *Handler) serveBytes(w http.ResponseWriter, r *http.Request, b []byte, c
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
 
-func contentType(k Kind) string {
+func contentType(k layout.Kind) string {
 	switch k {
-	case KindInfo, KindLatest:
+	case layout.Info, layout.Latest:
 		return "application/json"
-	case KindZip:
+	case layout.Zip:
 		return "application/zip"
 	}
 	return "text/plain; charset=utf-8"
