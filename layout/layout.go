@@ -418,9 +418,11 @@ const SumDBDir = "sumdb"
 // key is also the file's URL path.
 func SumDBKey(file string) string { return SumDBDir + "/" + file }
 
-// SumDBLookupKey returns the key of database db's lookup record of m, or a
-// *NotStorableError naming the lookup.
-func SumDBLookupKey(db string, m module.Version) (string, error) {
+// SumDBLookupFile returns the name of the lookup record of m within its
+// checksum database, as the checksum database protocol (and x/mod's sumdb
+// client) names it: "lookup/<escaped path>@<escaped version>". It fails
+// with x/mod's error for a path or version that does not escape.
+func SumDBLookupFile(m module.Version) (string, error) {
 	esc, err := module.EscapePath(m.Path)
 	if err != nil {
 		return "", err
@@ -429,7 +431,18 @@ func SumDBLookupKey(db string, m module.Version) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := SumDBKey(db + "/lookup/" + esc + "@" + escVer)
+	return "lookup/" + esc + "@" + escVer, nil
+}
+
+// SumDBLookupKey returns the key of database db's lookup record of m
+// (SumDBLookupFile under SumDBKey), or a *NotStorableError naming the
+// lookup.
+func SumDBLookupKey(db string, m module.Version) (string, error) {
+	file, err := SumDBLookupFile(m)
+	if err != nil {
+		return "", err
+	}
+	key := SumDBKey(db + "/" + file)
 	if err := storable(key); err != nil {
 		return "", &NotStorableError{Module: m.Path, Version: m.Version, DB: db, Err: err}
 	}

@@ -296,6 +296,10 @@ func TestSumDBAndStateKeys(t *testing.T) {
 	if want := "sumdb/sum.example/lookup/github.com/!burnt!sushi/toml@v1.4.0"; err != nil || key != want {
 		t.Errorf("SumDBLookupKey = %q, %v; want %q", key, err, want)
 	}
+	file, err := SumDBLookupFile(module.Version{Path: "github.com/BurntSushi/toml", Version: "v1.4.0-RC1"})
+	if want := "lookup/github.com/!burnt!sushi/toml@v1.4.0-!r!c1"; err != nil || file != want {
+		t.Errorf("SumDBLookupFile = %q, %v; want %q", file, err, want)
+	}
 	// The lookup element is path and version in one: 256 bytes is too long.
 	m := module.Version{Path: "example.com/" + strings.Repeat("a", 249), Version: "v1.0.0"}
 	_, err = SumDBLookupKey("sum.example", m)
