@@ -3,14 +3,17 @@ package cache
 import (
 	"context"
 	"sync"
+
+	"github.com/gomirror/gomirror/layout"
 )
 
-// prefetchVersion starts the fills of path@version's .mod and .zip in the
+// prefetchVersion starts the fills of em's .mod and .zip in the
 // background, if a prefetch slot is free; otherwise it starts only the
 // checksum database lookup. Failures are left for the client's own request
-// to meet and report. Call it only for a version the upstream has said
-// exists (by its valid .info answer).
-func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
+// to meet and report. Call it only for a canonical version the upstream has
+// said exists (by its valid .info answer).
+func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
+	path, version := em.Version().Path, em.Version().Version
 	select {
 	case m.prefetch <- struct{}{}:
 	default:
@@ -24,7 +27,7 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 		defer func() { <-m.prefetch }()
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			obj, _, err := m.GoMod(ctx, path, version)
+			obj, _, err := m.goMod(ctx, em)
 			if err != nil {
 				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "mod", "err", err)
 				return
@@ -32,7 +35,7 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 			obj.Body.Close()
 		})
 		wg.Go(func() {
-			obj, _, err := m.Zip(ctx, path, version)
+			obj, _, err := m.zip(ctx, em)
 			if err != nil {
 				m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", "zip", "err", err)
 				return

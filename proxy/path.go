@@ -103,10 +103,12 @@ func (req *Request) NamedModule() (path string, ok bool) {
 // parsedKey is the context key of a request's parsed path (Parse).
 type parsedKey struct{}
 
-// parsed is ParsePath's answer for one request path.
+// parsed is ParsePath's answer for one request path, with layout's parse
+// (which keeps the escaped module path and version).
 type parsed struct {
 	path string
 	req  *Request
+	file layout.File
 	err  error
 }
 
@@ -116,8 +118,8 @@ type parsed struct {
 // path is not answered here; the Handler answers it (400, Status).
 func Parse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := ParsePath(r.URL.Path)
-		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, err: err})
+		req, file, err := parsePath(r.URL.Path)
+		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, file: file, err: err})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -126,8 +128,14 @@ func Parse(next http.Handler) http.Handler {
 // or, for a request that did not pass through Parse (or whose path changed
 // since), a new one. The caller must not modify the returned Request.
 func RequestOf(r *http.Request) (*Request, error) {
+	req, _, err := requestOf(r)
+	return req, err
+}
+
+// requestOf is RequestOf, also returning layout's parse.
+func requestOf(r *http.Request) (*Request, layout.File, error) {
 	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
-		return p.req, p.err
+		return p.req, p.file, p.err
 	}
-	return ParsePath(r.URL.Path)
+	return parsePath(r.URL.Path)
 }
