@@ -22,6 +22,12 @@
 // .ziphash next to each zip too). No module path can start with a dot, so the
 // keys under .gomirror/ never collide with a module's.
 //
+// The same paths are the GOPROXY URL space: URLPath builds them for
+// upstream requests and client tools, and ParseURLPath parses a request's
+// path (a module's file, or a checksum database file, Kind SumDB). A
+// Module carries a module version with its escaped forms, so that one
+// escaping serves every key and URL path of a request.
+//
 // A key is storable when every element is at most 255 bytes (no file system
 // holds a longer name) and it is a valid storage key (storage.ValidKey). Key
 // refuses, with a *NotStorableError (a "not found"), a module version any of
