@@ -199,7 +199,11 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		}
 		return storage.BytesObject(b), src, nil
 	}
-	key, err := storageKey(module.Version{Path: path, Version: query}, layout.Info)
+	em, err := escape(module.Version{Path: path, Version: query})
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	key, err := keyOf(em, layout.Info)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
@@ -218,7 +222,7 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 		// its .mod and .zip next: they are fetched ahead. Starting them
 		// before the .info answer would cost a version that does not exist
 		// three upstream requests and a checksum lookup instead of one.
-		m.prefetchVersion(ctx, path, query)
+		m.prefetchVersion(ctx, em)
 		return filled{b: b, from: answered}, nil
 	})
 }
@@ -226,7 +230,17 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 // GoMod answers $module/@v/$version.mod for a canonical version. The
 // caller closes the returned object's Body (see Info).
 func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Object, Source, error) {
-	key, err := m.canonicalKey(path, version, layout.Mod)
+	em, err := canonical(path, version)
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	return m.goMod(ctx, em)
+}
+
+// goMod is GoMod for a canonical version, escaped.
+func (m *Mirror) goMod(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	path, version := em.Version().Path, em.Version().Version
+	key, err := keyOf(em, layout.Mod)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
@@ -254,7 +268,17 @@ func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Obje
 // Zip answers $module/@v/$version.zip for a canonical version. The caller
 // closes the returned object's Body.
 func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object, Source, error) {
-	key, err := m.canonicalKey(path, version, layout.Zip)
+	em, err := canonical(path, version)
+	if err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	return m.zip(ctx, em)
+}
+
+// zip is Zip for a canonical version, escaped.
+func (m *Mirror) zip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	path, version := em.Version().Path, em.Version().Version
+	key, err := keyOf(em, layout.Zip)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}

@@ -4,15 +4,17 @@ import (
 	"context"
 	"sync"
 
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
 
-// prefetchVersion starts the fills of path@version's .mod and .zip in the
+// prefetchVersion starts the fills of em's .mod and .zip in the
 // background, if a prefetch slot is free; otherwise it starts only the
 // checksum database lookup. Failures are left for the client's own request
-// to meet and report. Call it only for a version the upstream has said
-// exists (by its valid .info answer).
-func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
+// to meet and report. Call it only for a canonical version the upstream has
+// said exists (by its valid .info answer).
+func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
+	path, version := em.Version().Path, em.Version().Version
 	select {
 	case m.prefetch <- struct{}{}:
 	default:
@@ -27,10 +29,10 @@ func (m *Mirror) prefetchVersion(ctx context.Context, path, version string) {
 		var wg sync.WaitGroup
 		for _, p := range []struct {
 			file string
-			get  func(ctx context.Context, path, version string) (*storage.Object, Source, error)
-		}{{"mod", m.GoMod}, {"zip", m.Zip}} {
+			get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
+		}{{"mod", m.goMod}, {"zip", m.zip}} {
 			wg.Go(func() {
-				obj, _, err := p.get(ctx, path, version)
+				obj, _, err := p.get(ctx, em)
 				if err != nil {
 					m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", p.file, "err", err)
 					return

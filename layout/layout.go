@@ -22,6 +22,12 @@
 // .ziphash next to each zip too). No module path can start with a dot, so the
 // keys under .gomirror/ never collide with a module's.
 //
+// The same paths are the GOPROXY URL space: URLPath builds them for
+// upstream requests and client tools, and ParseURLPath parses a request's
+// path (a module's file, or a checksum database file, Kind SumDB). A
+// Module carries a module version with its escaped forms, so that one
+// escaping serves every key and URL path of a request.
+//
 // A key is storable when every element is at most 255 bytes (no file system
 // holds a longer name) and it is a valid storage key (storage.ValidKey). Key
 // refuses, with a *NotStorableError (a "not found"), a module version any of
@@ -53,6 +59,11 @@ const (
 	Zip                     // <path>/@v/<version>.zip
 	ZipHash                 // <path>/@v/<version>.ziphash
 	ModHash                 // <path>/@v/<version>.modhash
+
+	// SumDB is no module's file: a checksum database file, which the
+	// GOPROXY protocol serves under sumdb/<name>/ (SumDBKey). Only
+	// ParseURLPath returns it; Key and URLPath refuse it.
+	SumDB
 )
 
 // kinds holds, per Kind, its name and what follows the escaped module path
@@ -65,24 +76,26 @@ var kinds = [...]struct{ name, suffix string }{
 	Zip:     {"zip", ".zip"},
 	ZipHash: {"ziphash", ".ziphash"},
 	ModHash: {"modhash", ".modhash"},
+	SumDB:   {"sumdb", ""},
 }
 
 // versionDir separates the escaped module path from a version's file name.
 const versionDir = "/@v/"
 
+// valid reports whether k is a kind of a module's file (not SumDB).
 func (k Kind) valid() bool { return k >= List && k <= ModHash }
 
 // String returns the kind's name: "list", "latest", "info", "mod", "zip",
-// "ziphash" or "modhash".
+// "ziphash", "modhash" or "sumdb".
 func (k Kind) String() string {
-	if !k.valid() {
+	if k < List || k > SumDB {
 		return fmt.Sprintf("Kind(%d)", uint8(k))
 	}
 	return kinds[k].name
 }
 
 // PerVersion reports whether a file of kind k belongs to one version (all
-// kinds but List and Latest).
+// kinds of module files but List and Latest).
 func (k Kind) PerVersion() bool { return k.valid() && k != List && k != Latest }
 
 // Artifact reports whether k is a file the GOPROXY protocol serves for a
@@ -97,27 +110,11 @@ func (k Kind) Artifact() bool { return k == Info || k == Mod || k == Zip }
 // malformed request. URLPath does not check that the file is storable: it
 // is for asking an upstream; use Key for storage.
 func URLPath(m module.Version, k Kind) (string, error) {
-	if !k.valid() {
-		return "", fmt.Errorf("layout: invalid kind %v", k)
-	}
-	if k.PerVersion() == (m.Version == "") {
-		if m.Version == "" {
-			return "", fmt.Errorf("layout: %s file of %s without a version", k, m.Path)
-		}
-		return "", fmt.Errorf("layout: %s file of %s has no version, got %q", k, m.Path, m.Version)
-	}
-	esc, err := module.EscapePath(m.Path)
+	em, err := escapeFor(m, k)
 	if err != nil {
 		return "", err
 	}
-	if !k.PerVersion() {
-		return esc + kinds[k].suffix, nil
-	}
-	escVer, err := module.EscapeVersion(m.Version)
-	if err != nil {
-		return "", err
-	}
-	return esc + versionDir + escVer + kinds[k].suffix, nil
+	return em.URLPath(k)
 }
 
 // Key returns the storage key of m's file of kind k: its URLPath, once it
@@ -126,16 +123,92 @@ func URLPath(m module.Version, k Kind) (string, error) {
 // that no version is ever stored in part; for List and Latest, the key
 // itself. It fails like URLPath, or with a *NotStorableError.
 func Key(m module.Version, k Kind) (string, error) {
-	key, err := URLPath(m, k)
+	em, err := escapeFor(m, k)
 	if err != nil {
 		return "", err
 	}
-	longest := key
+	return em.Key(k)
+}
+
+// escapeFor escapes m for its file of kind k, which must be a module file's
+// and agree with whether m has a version.
+func escapeFor(m module.Version, k Kind) (Module, error) {
+	if !k.valid() {
+		return Module{}, fmt.Errorf("layout: invalid kind %v", k)
+	}
+	if k.PerVersion() == (m.Version == "") {
+		if m.Version == "" {
+			return Module{}, fmt.Errorf("layout: %s file of %s without a version", k, m.Path)
+		}
+		return Module{}, fmt.Errorf("layout: %s file of %s has no version, got %q", k, m.Path, m.Version)
+	}
+	return Escape(m)
+}
+
+// Module is a module version together with its path and version escaped
+// as they are in its files' keys and URL paths (x/mod's module.EscapePath
+// and module.EscapeVersion). Escape escapes once, and ParseURLPath keeps
+// the escaped forms of the path it parsed, so that the keys and URL paths
+// of all of the version's files derive from one Module without escaping
+// again. The zero Module names no module.
+type Module struct {
+	mv              module.Version
+	escPath, escVer string
+}
+
+// Escape returns m with its escaped forms (m.Version may be empty: a
+// module's List and Latest). It fails with x/mod's error for a path or
+// version that does not escape.
+func Escape(m module.Version) (Module, error) {
+	em := Module{mv: m}
+	var err error
+	if em.escPath, err = module.EscapePath(m.Path); err != nil {
+		return Module{}, err
+	}
+	if m.Version != "" {
+		if em.escVer, err = module.EscapeVersion(m.Version); err != nil {
+			return Module{}, err
+		}
+	}
+	return em, nil
+}
+
+// Version returns the module version, unescaped.
+func (m Module) Version() module.Version { return m.mv }
+
+// URLPath returns the GOPROXY URL path of m's file of kind k, like the
+// function URLPath, without escaping again. For List and Latest, m's
+// version is ignored (they are files of the module); for the other kinds m
+// must have one.
+func (m Module) URLPath(k Kind) (string, error) {
+	switch {
+	case !k.valid():
+		return "", fmt.Errorf("layout: invalid kind %v", k)
+	case m.escPath == "":
+		return "", fmt.Errorf("layout: %s file of no module", k)
+	case !k.PerVersion():
+		return m.escPath + kinds[k].suffix, nil
+	case m.escVer == "":
+		return "", fmt.Errorf("layout: %s file of %s without a version", k, m.mv.Path)
+	}
+	return m.escPath + versionDir + m.escVer + kinds[k].suffix, nil
+}
+
+// Key returns the storage key of m's file of kind k, like the function
+// Key (the same storability rule, the same *NotStorableError), without
+// escaping again. Like URLPath, it ignores m's version for List and Latest.
+func (m Module) Key(k Kind) (string, error) {
+	key, err := m.URLPath(k)
+	if err != nil {
+		return "", err
+	}
+	longest, version := key, ""
 	if k.PerVersion() {
 		longest = strings.TrimSuffix(key, kinds[k].suffix) + kinds[ZipHash].suffix
+		version = m.mv.Version
 	}
 	if err := storable(longest); err != nil {
-		return "", &NotStorableError{Module: m.Path, Version: m.Version, Err: err}
+		return "", &NotStorableError{Module: m.mv.Path, Version: version, Err: err}
 	}
 	return key, nil
 }
@@ -159,39 +232,110 @@ func storable(key string) error {
 // be canonical (see IsCanonical). It fails for a key that is not a module
 // file's, including keys under SumDBDir and StateDir.
 func Parse(key string) (module.Version, Kind, error) {
-	bad := func(format string, args ...any) (module.Version, Kind, error) {
-		return module.Version{}, 0, fmt.Errorf("layout: %q is not a module file's key: %s", key, fmt.Sprintf(format, args...))
+	m, k, err := parseModuleFile(key, false)
+	if err != nil {
+		if errors.Is(err, errNoFile) {
+			err = fmt.Errorf("neither %s nor %s", versionDir, kinds[Latest].suffix)
+		}
+		return module.Version{}, 0, fmt.Errorf("layout: %q is not a module file's key: %v", key, err)
 	}
+	return m.mv, k, nil
+}
+
+// errNoFile is parseModuleFile's error for a key with neither /@v/ nor
+// /@latest, which its callers word each in their own terms.
+var errNoFile = errors.New("no module file")
+
+// parseModuleFile parses the key of a module's file, or with served, the
+// GOPROXY URL path (without its leading slash) of a file the protocol
+// serves: List, Latest, Info, Mod or Zip, whose module path must pass
+// x/mod's module.CheckPath. It checks the file name, then the module path,
+// then the version, and keeps the escaped forms it unescapes.
+func parseModuleFile(key string, served bool) (Module, Kind, error) {
 	var (
-		escPath, escVer string
-		kind            Kind
+		m    Module
+		kind Kind
 	)
 	if before, ok := strings.CutSuffix(key, kinds[Latest].suffix); ok {
-		escPath, kind = before, Latest
+		m.escPath, kind = before, Latest
 	} else if before, file, ok := strings.Cut(key, versionDir); ok {
-		escPath = before
+		m.escPath = before
 		if file == "list" {
 			kind = List
 		} else {
 			var err error
-			if escVer, kind, err = cutVersionFile(file); err != nil {
-				return bad("%v", err)
+			m.escVer, kind, err = cutVersionFile(file)
+			if err == nil && served && !kind.Artifact() {
+				err = unknownFile(file)
+			}
+			if err != nil {
+				return Module{}, 0, err
 			}
 		}
 	} else {
-		return bad("neither %s nor %s", versionDir, kinds[Latest].suffix)
+		return Module{}, 0, errNoFile
 	}
-	p, err := module.UnescapePath(escPath)
-	if err != nil {
-		return bad("%v", err)
+	var err error
+	if m.mv.Path, err = module.UnescapePath(m.escPath); err != nil {
+		return Module{}, 0, err
 	}
-	m := module.Version{Path: p}
-	if escVer != "" {
-		if m.Version, err = module.UnescapeVersion(escVer); err != nil {
-			return bad("%v", err)
+	if served {
+		if err := module.CheckPath(m.mv.Path); err != nil {
+			return Module{}, 0, err
+		}
+	}
+	if kind.PerVersion() {
+		if m.escVer == "" {
+			return Module{}, 0, errors.New("empty version")
+		}
+		if m.mv.Version, err = module.UnescapeVersion(m.escVer); err != nil {
+			return Module{}, 0, err
 		}
 	}
 	return m, kind, nil
+}
+
+// File is a parsed GOPROXY URL path (ParseURLPath): a module's file, or
+// with Kind SumDB a checksum database file.
+type File struct {
+	Kind Kind
+	// Module is, for a module's file, the module version it belongs to
+	// (Version "" for List and Latest), with the escaped forms the URL
+	// path had; the zero Module for SumDB.
+	Module Module
+	// DB and DBFile are, for SumDB, the database's name and the path
+	// after sumdb/<name>/ ("latest", "lookup/<escaped path>@<escaped
+	// version>", "tile/...").
+	DB, DBFile string
+}
+
+// ParseURLPath parses p, the path of a request of the module proxy
+// protocol without its leading slash (as URLPath returns it): a module's
+// List, Latest, Info, Mod or Zip (never a hash side-file, which is
+// gomirror's own), or a checksum database file under sumdb/<name>/.
+// Module paths and versions are unescaped with x/mod's
+// module.UnescapePath and module.UnescapeVersion, and the module path is
+// checked with module.CheckPath, so that no File names anything outside
+// its module's own key space; a checksum database file's path has no ".."
+// and no empty element. The error says what is wrong with p, without
+// quoting it whole.
+func ParseURLPath(p string) (File, error) {
+	if rest, ok := strings.CutPrefix(p, SumDBDir+"/"); ok {
+		if db, dbFile, ok := strings.Cut(rest, "/"); ok {
+			if db == "" || dbFile == "" || strings.Contains(db, "..") || strings.Contains(dbFile, "..") || strings.Contains(dbFile, "//") {
+				return File{}, errors.New("malformed checksum database path")
+			}
+			return File{Kind: SumDB, DB: db, DBFile: dbFile}, nil
+		}
+	}
+	m, kind, err := parseModuleFile(p, true)
+	if errors.Is(err, errNoFile) {
+		return File{}, errors.New("not a module proxy request")
+	}
+	if err != nil {
+		return File{}, err
+	}
+	return File{Kind: kind, Module: m}, nil
 }
 
 // ParseVersionFile returns the version and kind of a version's file named
@@ -200,27 +344,31 @@ func Parse(key string) (module.Version, Kind, error) {
 // already knows. It fails for other names, "list" included.
 func ParseVersionFile(file string) (version string, k Kind, err error) {
 	escVer, k, err := cutVersionFile(file)
-	if err != nil {
-		return "", 0, fmt.Errorf("layout: %q is not a version's file: %v", file, err)
+	if err == nil && escVer == "" {
+		err = errors.New("empty version")
 	}
-	if version, err = module.UnescapeVersion(escVer); err != nil {
+	if err == nil {
+		version, err = module.UnescapeVersion(escVer)
+	}
+	if err != nil {
 		return "", 0, fmt.Errorf("layout: %q is not a version's file: %v", file, err)
 	}
 	return version, k, nil
 }
 
-// cutVersionFile splits a version's file name into its escaped version and
-// its kind.
+// cutVersionFile splits a version's file name into its escaped version
+// (possibly empty) and its kind.
 func cutVersionFile(file string) (escVer string, k Kind, err error) {
 	for kind := Info; kind <= ModHash; kind++ {
 		if v, ok := strings.CutSuffix(file, kinds[kind].suffix); ok {
-			if v == "" {
-				return "", 0, errors.New("empty version")
-			}
 			return v, kind, nil
 		}
 	}
-	return "", 0, fmt.Errorf("unknown file %q after %s", file, versionDir)
+	return "", 0, unknownFile(file)
+}
+
+func unknownFile(file string) error {
+	return fmt.Errorf("unknown file %q after %s", file, versionDir)
 }
 
 // IsArtifactName reports whether key has the shape of a module artifact's
@@ -276,9 +424,11 @@ const SumDBDir = "sumdb"
 // key is also the file's URL path.
 func SumDBKey(file string) string { return SumDBDir + "/" + file }
 
-// SumDBLookupKey returns the key of database db's lookup record of m, or a
-// *NotStorableError naming the lookup.
-func SumDBLookupKey(db string, m module.Version) (string, error) {
+// SumDBLookupFile returns the name of the lookup record of m within its
+// checksum database, as the checksum database protocol (and x/mod's sumdb
+// client) names it: "lookup/<escaped path>@<escaped version>". It fails
+// with x/mod's error for a path or version that does not escape.
+func SumDBLookupFile(m module.Version) (string, error) {
 	esc, err := module.EscapePath(m.Path)
 	if err != nil {
 		return "", err
@@ -287,7 +437,18 @@ func SumDBLookupKey(db string, m module.Version) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key := SumDBKey(db + "/lookup/" + esc + "@" + escVer)
+	return "lookup/" + esc + "@" + escVer, nil
+}
+
+// SumDBLookupKey returns the key of database db's lookup record of m
+// (SumDBLookupFile under SumDBKey), or a *NotStorableError naming the
+// lookup.
+func SumDBLookupKey(db string, m module.Version) (string, error) {
+	file, err := SumDBLookupFile(m)
+	if err != nil {
+		return "", err
+	}
+	key := SumDBKey(db + "/" + file)
 	if err := storable(key); err != nil {
 		return "", &NotStorableError{Module: m.Path, Version: m.Version, DB: db, Err: err}
 	}

@@ -91,7 +91,8 @@ func TestKeyErrors(t *testing.T) {
 		{"latest with a version", "example.com/m", "v1.0.0", Latest},
 		{"zip without a version", "example.com/m", "", Zip},
 		{"no kind", "example.com/m", "", 0},
-		{"unknown kind", "example.com/m", "v1.0.0", ModHash + 1},
+		{"sumdb kind", "example.com/m", "v1.0.0", SumDB},
+		{"unknown kind", "example.com/m", "v1.0.0", SumDB + 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -260,7 +261,7 @@ func TestIsArtifactName(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{List: "list", Latest: "latest", Info: "info", Mod: "mod", Zip: "zip", ZipHash: "ziphash", ModHash: "modhash", 0: "Kind(0)"} {
+	for k, want := range map[Kind]string{List: "list", Latest: "latest", Info: "info", Mod: "mod", Zip: "zip", ZipHash: "ziphash", ModHash: "modhash", SumDB: "sumdb", 0: "Kind(0)", SumDB + 1: "Kind(9)"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, want)
 		}
@@ -295,6 +296,10 @@ func TestSumDBAndStateKeys(t *testing.T) {
 	if want := "sumdb/sum.example/lookup/github.com/!burnt!sushi/toml@v1.4.0"; err != nil || key != want {
 		t.Errorf("SumDBLookupKey = %q, %v; want %q", key, err, want)
 	}
+	file, err := SumDBLookupFile(module.Version{Path: "github.com/BurntSushi/toml", Version: "v1.4.0-RC1"})
+	if want := "lookup/github.com/!burnt!sushi/toml@v1.4.0-!r!c1"; err != nil || file != want {
+		t.Errorf("SumDBLookupFile = %q, %v; want %q", file, err, want)
+	}
 	// The lookup element is path and version in one: 256 bytes is too long.
 	m := module.Version{Path: "example.com/" + strings.Repeat("a", 249), Version: "v1.0.0"}
 	_, err = SumDBLookupKey("sum.example", m)
@@ -308,5 +313,112 @@ func TestSumDBAndStateKeys(t *testing.T) {
 	}
 	if _, err := SumDBLookupKey("sum.example", module.Version{Path: "not a path", Version: "v1.0.0"}); err == nil || errors.As(err, &ns) {
 		t.Errorf("SumDBLookupKey of an invalid path: %v", err)
+	}
+}
+
+func TestParseURLPath(t *testing.T) {
+	tests := []struct {
+		p       string
+		want    File // Module as module.Version in mv
+		mv      module.Version
+		wantErr string // "" for success
+	}{
+		{p: "example.com/!a/@v/list", want: File{Kind: List}, mv: module.Version{Path: "example.com/A"}},
+		{p: "example.com/a/@latest", want: File{Kind: Latest}, mv: module.Version{Path: "example.com/a"}},
+		{p: "example.com/a/@v/v1.0.0-!r!c1.info", want: File{Kind: Info}, mv: module.Version{Path: "example.com/a", Version: "v1.0.0-RC1"}},
+		{p: "example.com/a/@v/main.info", want: File{Kind: Info}, mv: module.Version{Path: "example.com/a", Version: "main"}},
+		{p: "example.com/a/@v/v1.0.0.mod", want: File{Kind: Mod}, mv: module.Version{Path: "example.com/a", Version: "v1.0.0"}},
+		{p: "example.com/a/@v/v1.0.0.zip", want: File{Kind: Zip}, mv: module.Version{Path: "example.com/a", Version: "v1.0.0"}},
+		{p: "sumdb/sum.example/lookup/example.com/a@v1.0.0", want: File{Kind: SumDB, DB: "sum.example", DBFile: "lookup/example.com/a@v1.0.0"}},
+		{p: "sumdb/sum.example/tile/8/0/001", want: File{Kind: SumDB, DB: "sum.example", DBFile: "tile/8/0/001"}},
+
+		{p: "example.com/a", wantErr: "not a module proxy request"},
+		{p: "example.com/a/@v/v1.0.0.ziphash", wantErr: `unknown file "v1.0.0.ziphash" after /@v/`},
+		{p: "example.com/a/@v/v1.0.0.modhash", wantErr: `unknown file "v1.0.0.modhash" after /@v/`},
+		{p: "example.com/a/@v/v1.0.0.tar", wantErr: `unknown file "v1.0.0.tar" after /@v/`},
+		{p: "example.com/a/@v/.zip", wantErr: "empty version"},
+		{p: "localhost/a/@v/list", wantErr: "missing dot in first path element"},
+		{p: "sumdb/sum.example/../x", wantErr: "malformed checksum database path"},
+		{p: "sumdb//latest", wantErr: "malformed checksum database path"},
+		{p: "sumdb/sum.example/tile//1", wantErr: "malformed checksum database path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.p, func(t *testing.T) {
+			got, err := ParseURLPath(tt.p)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseURLPath(%q) = %+v, %v; want error %q", tt.p, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseURLPath(%q): %v", tt.p, err)
+			}
+			if got.Kind != tt.want.Kind || got.DB != tt.want.DB || got.DBFile != tt.want.DBFile || got.Module.Version() != tt.mv {
+				t.Errorf("ParseURLPath(%q) = %+v; want %+v with %v", tt.p, got, tt.want, tt.mv)
+			}
+			if got.Kind == SumDB {
+				if got.Module != (Module{}) {
+					t.Errorf("ParseURLPath(%q): a SumDB file with a Module", tt.p)
+				}
+				return
+			}
+			// The parsed Module gives back the path it came from, without
+			// escaping again, and the same as escaping anew.
+			if u, err := got.Module.URLPath(got.Kind); err != nil || u != tt.p {
+				t.Errorf("Module.URLPath(%v) = %q, %v; want %q", got.Kind, u, err, tt.p)
+			}
+			if k, err := got.Module.Key(got.Kind); err != nil || k != tt.p {
+				t.Errorf("Module.Key(%v) = %q, %v; want %q", got.Kind, k, err, tt.p)
+			}
+		})
+	}
+}
+
+func TestModule(t *testing.T) {
+	long := strings.Repeat("a", 250)
+	for _, mv := range []module.Version{
+		{Path: "github.com/BurntSushi/toml", Version: "v1.4.0-RC1"},
+		{Path: "example.com/m", Version: "main"},
+		{Path: "example.com/m", Version: "v1.0.0-" + long[:241]}, // not storable
+		{Path: "example.com/" + long + "bcdefg", Version: "v1.0.0"},
+	} {
+		em, err := Escape(mv)
+		if err != nil {
+			t.Fatalf("Escape(%v): %v", mv, err)
+		}
+		if em.Version() != mv {
+			t.Errorf("Escape(%v).Version() = %v", mv, em.Version())
+		}
+		for k := List; k <= ModHash; k++ {
+			m := mv
+			if !k.PerVersion() {
+				m.Version = "" // the functions want none; a Module ignores it
+			}
+			wantU, wantUErr := URLPath(m, k)
+			if u, err := em.URLPath(k); u != wantU || (err == nil) != (wantUErr == nil) {
+				t.Errorf("%v: Module.URLPath = %q, %v; URLPath = %q, %v", k, u, err, wantU, wantUErr)
+			}
+			wantK, wantKErr := Key(m, k)
+			key, err := em.Key(k)
+			if key != wantK || (err == nil) != (wantKErr == nil) || (err != nil && err.Error() != wantKErr.Error()) {
+				t.Errorf("%v: Module.Key = %q, %v; Key = %q, %v", k, key, err, wantK, wantKErr)
+			}
+		}
+	}
+	if _, err := Escape(module.Version{Path: "example.com/a!b"}); err == nil {
+		t.Error("Escape of a path with ! did not fail")
+	}
+	if _, err := Escape(module.Version{Path: "example.com/m", Version: "v1/../x"}); err == nil {
+		t.Error("Escape of a version with a slash did not fail")
+	}
+	noVersion, _ := Escape(module.Version{Path: "example.com/m"})
+	for _, k := range []Kind{Info, Zip, SumDB, 0} {
+		if key, err := noVersion.Key(k); err == nil {
+			t.Errorf("Module without a version: Key(%v) = %q; want an error", k, key)
+		}
+	}
+	if key, err := (Module{}).Key(List); err == nil {
+		t.Errorf("zero Module: Key(List) = %q; want an error", key)
 	}
 }

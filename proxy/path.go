@@ -7,18 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
-)
 
-// Kind is what a request asks for.
-type Kind string
-
-const (
-	KindList   Kind = "list"
-	KindLatest Kind = "latest"
-	KindInfo   Kind = "info"
-	KindMod    Kind = "mod"
-	KindZip    Kind = "zip"
-	KindSumDB  Kind = "sumdb"
+	"github.com/gomirror/gomirror/layout"
 )
 
 // MaxPathLen bounds the length of a request path; longer ones are refused.
@@ -26,10 +16,13 @@ const MaxPathLen = 1024
 
 // Request is a parsed module proxy request.
 type Request struct {
-	Kind    Kind
-	Module  string // unescaped module path (not for KindSumDB)
+	// Kind is what the request asks for, in layout's terms: a module's
+	// layout.List, layout.Latest, layout.Info, layout.Mod or layout.Zip, or
+	// layout.SumDB.
+	Kind    layout.Kind
+	Module  string // unescaped module path (not for layout.SumDB)
 	Version string // unescaped version or query (info, mod, zip)
-	// For KindSumDB: the database name and the path after /sumdb/<name>/.
+	// For layout.SumDB: the database name and the path after /sumdb/<name>/.
 	DB, DBPath string
 }
 
@@ -45,12 +38,21 @@ func (e *ParseError) Error() string { return fmt.Sprintf("bad request path %q: %
 func (e *ParseError) BadRequest() bool { return true }
 
 // ParsePath parses the path of a module proxy request ("/golang.org/x/mod/@v/list",
-// "/sumdb/<name>/latest", ...). Module paths and versions are unescaped with
-// golang.org/x/mod/module and the module path is checked with module.CheckPath,
-// so no result of ParsePath can name a file outside the module's own space.
+// "/sumdb/<name>/latest", ...): an absolute path of at most MaxPathLen
+// bytes, the rest of which layout.ParseURLPath parses. Module paths and
+// versions are unescaped with golang.org/x/mod/module and the module path is
+// checked with module.CheckPath, so no result of ParsePath can name a file
+// outside the module's own space.
 func ParsePath(p string) (*Request, error) {
-	bad := func(format string, args ...any) (*Request, error) {
-		return nil, &ParseError{Path: p, Msg: fmt.Sprintf(format, args...)}
+	req, _, err := parsePath(p)
+	return req, err
+}
+
+// parsePath is ParsePath, also returning layout's parse, which keeps the
+// escaped forms of the module path and version.
+func parsePath(p string) (*Request, layout.File, error) {
+	bad := func(format string, args ...any) (*Request, layout.File, error) {
+		return nil, layout.File{}, &ParseError{Path: p, Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(p) > MaxPathLen {
 		return bad("longer than %d bytes", MaxPathLen)
@@ -59,54 +61,15 @@ func ParsePath(p string) (*Request, error) {
 	if !ok {
 		return bad("not absolute")
 	}
-	if db, dbPath, ok := strings.Cut(strings.TrimPrefix(rest, "sumdb/"), "/"); ok && strings.HasPrefix(rest, "sumdb/") {
-		if db == "" || dbPath == "" || strings.Contains(db, "..") || strings.Contains(dbPath, "..") || strings.Contains(dbPath, "//") {
-			return bad("malformed checksum database path")
-		}
-		return &Request{Kind: KindSumDB, DB: db, DBPath: dbPath}, nil
-	}
-
-	var escPath, escVer string
-	var kind Kind
-	if before, ok := strings.CutSuffix(rest, "/@latest"); ok {
-		escPath, kind = before, KindLatest
-	} else if before, file, ok := strings.Cut(rest, "/@v/"); ok {
-		escPath = before
-		switch {
-		case file == "list":
-			kind = KindList
-		case strings.HasSuffix(file, ".info"):
-			kind, escVer = KindInfo, strings.TrimSuffix(file, ".info")
-		case strings.HasSuffix(file, ".mod"):
-			kind, escVer = KindMod, strings.TrimSuffix(file, ".mod")
-		case strings.HasSuffix(file, ".zip"):
-			kind, escVer = KindZip, strings.TrimSuffix(file, ".zip")
-		default:
-			return bad("unknown file %q after /@v/", file)
-		}
-	} else {
-		return bad("not a module proxy request")
-	}
-
-	path, err := module.UnescapePath(escPath)
+	f, err := layout.ParseURLPath(rest)
 	if err != nil {
 		return bad("%v", err)
 	}
-	if err := module.CheckPath(path); err != nil {
-		return bad("%v", err)
+	if f.Kind == layout.SumDB {
+		return &Request{Kind: layout.SumDB, DB: f.DB, DBPath: f.DBFile}, f, nil
 	}
-	req := &Request{Kind: kind, Module: path}
-	if kind == KindInfo || kind == KindMod || kind == KindZip {
-		if escVer == "" {
-			return bad("empty version")
-		}
-		v, err := module.UnescapeVersion(escVer)
-		if err != nil {
-			return bad("%v", err)
-		}
-		req.Version = v
-	}
-	return req, nil
+	m := f.Module.Version()
+	return &Request{Kind: f.Kind, Module: m.Path, Version: m.Version}, f, nil
 }
 
 // ModuleOf returns the module path a request names (Request.NamedModule of
@@ -125,7 +88,7 @@ func ModuleOf(r *http.Request) (path string, ok bool) {
 // checksum database lookup the module looked up. Other checksum database
 // requests (tiles, latest) name none and return ok false.
 func (req *Request) NamedModule() (path string, ok bool) {
-	if req.Kind != KindSumDB {
+	if req.Kind != layout.SumDB {
 		return req.Module, true
 	}
 	lookup, ok := strings.CutPrefix(req.DBPath, "lookup/")
@@ -140,10 +103,12 @@ func (req *Request) NamedModule() (path string, ok bool) {
 // parsedKey is the context key of a request's parsed path (Parse).
 type parsedKey struct{}
 
-// parsed is ParsePath's answer for one request path.
+// parsed is ParsePath's answer for one request path, with layout's parse
+// (which keeps the escaped module path and version).
 type parsed struct {
 	path string
 	req  *Request
+	file layout.File
 	err  error
 }
 
@@ -153,8 +118,8 @@ type parsed struct {
 // path is not answered here; the Handler answers it (400, Status).
 func Parse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := ParsePath(r.URL.Path)
-		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, err: err})
+		req, file, err := parsePath(r.URL.Path)
+		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, file: file, err: err})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -163,8 +128,14 @@ func Parse(next http.Handler) http.Handler {
 // or, for a request that did not pass through Parse (or whose path changed
 // since), a new one. The caller must not modify the returned Request.
 func RequestOf(r *http.Request) (*Request, error) {
+	req, _, err := requestOf(r)
+	return req, err
+}
+
+// requestOf is RequestOf, also returning layout's parse.
+func requestOf(r *http.Request) (*Request, layout.File, error) {
 	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
-		return p.req, p.err
+		return p.req, p.file, p.err
 	}
-	return ParsePath(r.URL.Path)
+	return parsePath(r.URL.Path)
 }

@@ -38,29 +38,29 @@ func TestParsePath(t *testing.T) {
 		path string
 		want *Request // nil: a 400-class rejection
 	}{
-		{"version list", "/example.com/x/@v/list", &Request{Kind: KindList, Module: "example.com/x"}},
-		{"latest", "/example.com/x/@latest", &Request{Kind: KindLatest, Module: "example.com/x"}},
-		{"info for a version", "/example.com/x/@v/v1.0.0.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "v1.0.0"}},
-		{"info for a branch query", "/example.com/x/@v/main.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "main"}},
-		{"info for a mixed-case branch", "/example.com/x/@v/!dev-!branch.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "Dev-Branch"}},
-		{"info for a commit prefix", "/example.com/x/@v/0123abcd.info", &Request{Kind: KindInfo, Module: "example.com/x", Version: "0123abcd"}},
-		{"go.mod", "/example.com/x/@v/v1.2.3.mod", &Request{Kind: KindMod, Module: "example.com/x", Version: "v1.2.3"}},
-		{"zip", "/example.com/x/@v/v1.2.3.zip", &Request{Kind: KindZip, Module: "example.com/x", Version: "v1.2.3"}},
-		{"mixed-case module", "/example.com/!mixed!case/@v/list", &Request{Kind: KindList, Module: "example.com/MixedCase"}},
+		{"version list", "/example.com/x/@v/list", &Request{Kind: layout.List, Module: "example.com/x"}},
+		{"latest", "/example.com/x/@latest", &Request{Kind: layout.Latest, Module: "example.com/x"}},
+		{"info for a version", "/example.com/x/@v/v1.0.0.info", &Request{Kind: layout.Info, Module: "example.com/x", Version: "v1.0.0"}},
+		{"info for a branch query", "/example.com/x/@v/main.info", &Request{Kind: layout.Info, Module: "example.com/x", Version: "main"}},
+		{"info for a mixed-case branch", "/example.com/x/@v/!dev-!branch.info", &Request{Kind: layout.Info, Module: "example.com/x", Version: "Dev-Branch"}},
+		{"info for a commit prefix", "/example.com/x/@v/0123abcd.info", &Request{Kind: layout.Info, Module: "example.com/x", Version: "0123abcd"}},
+		{"go.mod", "/example.com/x/@v/v1.2.3.mod", &Request{Kind: layout.Mod, Module: "example.com/x", Version: "v1.2.3"}},
+		{"zip", "/example.com/x/@v/v1.2.3.zip", &Request{Kind: layout.Zip, Module: "example.com/x", Version: "v1.2.3"}},
+		{"mixed-case module", "/example.com/!mixed!case/@v/list", &Request{Kind: layout.List, Module: "example.com/MixedCase"}},
 		{"mixed-case module and version", "/example.com/!mixed!case/@v/v1.0.0-!r!c.1.zip",
-			&Request{Kind: KindZip, Module: "example.com/MixedCase", Version: "v1.0.0-RC.1"}},
+			&Request{Kind: layout.Zip, Module: "example.com/MixedCase", Version: "v1.0.0-RC.1"}},
 		{"major version suffix and +incompatible", "/example.com/x/v2/@v/v2.0.0+incompatible.info",
-			&Request{Kind: KindInfo, Module: "example.com/x/v2", Version: "v2.0.0+incompatible"}},
+			&Request{Kind: layout.Info, Module: "example.com/x/v2", Version: "v2.0.0+incompatible"}},
 		{"pseudo-version", "/example.com/x/@v/v0.0.0-20240101000000-0123456789ab.mod",
-			&Request{Kind: KindMod, Module: "example.com/x", Version: "v0.0.0-20240101000000-0123456789ab"}},
-		{"sumdb latest", "/sumdb/sum.example.test/latest", &Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "latest"}},
-		{"sumdb supported", "/sumdb/sum.example.test/supported", &Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "supported"}},
+			&Request{Kind: layout.Mod, Module: "example.com/x", Version: "v0.0.0-20240101000000-0123456789ab"}},
+		{"sumdb latest", "/sumdb/sum.example.test/latest", &Request{Kind: layout.SumDB, DB: "sum.example.test", DBPath: "latest"}},
+		{"sumdb supported", "/sumdb/sum.example.test/supported", &Request{Kind: layout.SumDB, DB: "sum.example.test", DBPath: "supported"}},
 		{"sumdb lookup", "/sumdb/sum.example.test/lookup/example.com/x@v1.0.0",
-			&Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "lookup/example.com/x@v1.0.0"}},
+			&Request{Kind: layout.SumDB, DB: "sum.example.test", DBPath: "lookup/example.com/x@v1.0.0"}},
 		{"sumdb tile", "/sumdb/sum.example.test/tile/8/0/x001/234.p/5",
-			&Request{Kind: KindSumDB, DB: "sum.example.test", DBPath: "tile/8/0/x001/234.p/5"}},
+			&Request{Kind: layout.SumDB, DB: "sum.example.test", DBPath: "tile/8/0/x001/234.p/5"}},
 		{"path of exactly MaxPathLen", pathOfLen(MaxPathLen),
-			&Request{Kind: KindList, Module: strings.TrimSuffix(strings.TrimPrefix(pathOfLen(MaxPathLen), "/"), "/@v/list")}},
+			&Request{Kind: layout.List, Module: strings.TrimSuffix(strings.TrimPrefix(pathOfLen(MaxPathLen), "/"), "/@v/list")}},
 
 		{"parent directory at the top", "/../etc/passwd", nil},
 		{"parent directory in the module path", "/example.com/../x/@v/list", nil},
@@ -149,7 +149,7 @@ func checkParsed(t *testing.T, p string) {
 		}
 	}
 
-	if req.Kind == KindSumDB {
+	if req.Kind == layout.SumDB {
 		if req.Module != "" || req.Version != "" || req.DB == "" || req.DBPath == "" {
 			t.Errorf("ParsePath(%q) = %+v: want only DB and DBPath", p, req)
 		}
@@ -170,23 +170,23 @@ func checkParsed(t *testing.T, p string) {
 	}
 	var back string
 	switch req.Kind {
-	case KindList:
+	case layout.List:
 		back = "/" + escPath + "/@v/list"
-	case KindLatest:
+	case layout.Latest:
 		back = "/" + escPath + "/@latest"
-	case KindInfo, KindMod, KindZip:
+	case layout.Info, layout.Mod, layout.Zip:
 		escVer, err := module.EscapeVersion(req.Version)
 		if err != nil {
 			t.Fatalf("ParsePath(%q) accepted version %q that does not escape: %v", p, req.Version, err)
 		}
-		back = "/" + escPath + "/@v/" + escVer + "." + string(req.Kind)
+		back = "/" + escPath + "/@v/" + escVer + "." + req.Kind.String()
 		if strings.Contains(req.Version, "/") {
 			t.Errorf("ParsePath(%q): version %q contains a slash", p, req.Version)
 		}
 	default:
 		t.Fatalf("ParsePath(%q): unknown kind %q", p, req.Kind)
 	}
-	if (req.Kind == KindList || req.Kind == KindLatest) && req.Version != "" {
+	if (req.Kind == layout.List || req.Kind == layout.Latest) && req.Version != "" {
 		t.Errorf("ParsePath(%q) = %+v: a %s request has no version", p, req, req.Kind)
 	}
 	if back != p {

@@ -79,14 +79,15 @@ type Handler struct {
 	log    *slog.Logger
 	// zipURL, if set, names where a stored zip can be downloaded directly
 	// (a presigned object-store URL); zips are then redirected there.
-	zipURL func(ctx context.Context, path, version string) (string, error)
+	zipURL func(ctx context.Context, m layout.Module) (string, error)
 }
 
 // RedirectZips makes the handler answer GET requests for zips with a
-// temporary redirect to the URL f returns for the stored zip (after
-// filling it as usual), instead of streaming it. If f fails, the zip is
-// streamed.
-func (h *Handler) RedirectZips(f func(ctx context.Context, path, version string) (string, error)) {
+// temporary redirect to the URL f returns for the stored zip of m (after
+// filling it as usual), instead of streaming it. m is the module version
+// as the request's path has it escaped (its zip's key is m.Key(layout.Zip)).
+// If f fails, the zip is streamed.
+func (h *Handler) RedirectZips(f func(ctx context.Context, m layout.Module) (string, error)) {
 	h.zipURL = f
 }
 
@@ -105,15 +106,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &statusError{http.StatusMethodNotAllowed, "method not allowed"})
 		return
 	}
-	req, err := RequestOf(r)
+	req, file, err := requestOf(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	rec.Kind = string(req.Kind)
+	rec.Kind = req.Kind.String()
 	ctx := r.Context()
 
-	if req.Kind == KindSumDB {
+	if req.Kind == layout.SumDB {
 		h.serveSumDB(w, r, req)
 		return
 	}
@@ -122,15 +123,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		src cache.Source
 	)
 	switch req.Kind {
-	case KindList:
+	case layout.List:
 		b, src, err = h.mirror.List(ctx, req.Module)
-	case KindLatest:
+	case layout.Latest:
 		b, src, err = h.mirror.Latest(ctx, req.Module)
-	case KindInfo, KindMod:
+	case layout.Info, layout.Mod:
 		h.serveSmall(w, r, req)
 		return
-	case KindZip:
-		h.serveZip(w, r, req)
+	case layout.Zip:
+		h.serveZip(w, r, req, file.Module)
 		return
 	}
 	setSource(rec, src)
@@ -157,7 +158,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		src cache.Source
 		err error
 	)
-	if req.Kind == KindInfo {
+	if req.Kind == layout.Info {
 		obj, src, err = h.mirror.Info(r.Context(), req.Module, req.Version)
 	} else {
 		obj, src, err = h.mirror.GoMod(r.Context(), req.Module, req.Version)
@@ -183,7 +184,9 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 	h.serveObject(w, r, obj)
 }
 
-func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request) {
+// serveZip serves a .zip; m is req's module version with the escaped forms
+// its path had.
+func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module) {
 	obj, src, err := h.mirror.Zip(r.Context(), req.Module, req.Version)
 	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
@@ -193,7 +196,7 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request)
 	defer obj.Body.Close()
 	hdr := w.Header()
 	if h.zipURL != nil && r.Method == http.MethodGet {
-		u, err := h.zipURL(r.Context(), req.Module, req.Version)
+		u, err := h.zipURL(r.Context(), m)
 		if err == nil {
 			// The URL expires: clients and caches may not keep the redirect.
 			hdr.Set("Cache-Control", "no-store")
@@ -290,11 +293,11 @@ func (h *Handler) serveBytes(w http.ResponseWriter, r *http.Request, b []byte, c
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
 
-func contentType(k Kind) string {
+func contentType(k layout.Kind) string {
 	switch k {
-	case KindInfo, KindLatest:
+	case layout.Info, layout.Latest:
 		return "application/json"
-	case KindZip:
+	case layout.Zip:
 		return "application/zip"
 	}
 	return "text/plain; charset=utf-8"

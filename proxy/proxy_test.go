@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 )
@@ -108,5 +111,41 @@ func TestStatusBadRequest(t *testing.T) {
 	}
 	if got := Status(errors.New("other")); got == http.StatusBadRequest {
 		t.Errorf("a plain error is a 400")
+	}
+}
+
+// zipMirror answers Zip with a small stored object.
+type zipMirror struct{ Mirror }
+
+func (zipMirror) Zip(ctx context.Context, path, version string) (*storage.Object, cache.Source, error) {
+	return storage.BytesObject([]byte("PK")), cache.Source{Outcome: cache.Hit}, nil
+}
+
+// RedirectZips hands its function the module version as the request's
+// path had it escaped: the zip's key without escaping again.
+func TestRedirectZipsGetsTheParsedModule(t *testing.T) {
+	const path = "/example.com/!m/@v/v1.0.0-!r!c1.zip"
+	for _, parse := range []bool{true, false} {
+		var got layout.Module
+		h := NewHandler(zipMirror{}, nil, nil)
+		h.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
+			got = m
+			return "http://127.0.0.1:1/bucket/zip", nil
+		})
+		var handler http.Handler = h
+		if parse {
+			handler = Parse(h)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != http.StatusTemporaryRedirect || w.Header().Get("Location") != "http://127.0.0.1:1/bucket/zip" {
+			t.Fatalf("Parse %v: got %d, Location %q; want a redirect", parse, w.Code, w.Header().Get("Location"))
+		}
+		if want := (module.Version{Path: "example.com/M", Version: "v1.0.0-RC1"}); got.Version() != want {
+			t.Errorf("Parse %v: RedirectZips got %v; want %v", parse, got.Version(), want)
+		}
+		if key, err := got.Key(layout.Zip); err != nil || key != strings.TrimPrefix(path, "/") {
+			t.Errorf("Parse %v: zip key %q, %v; want %q", parse, key, err, strings.TrimPrefix(path, "/"))
+		}
 	}
 }

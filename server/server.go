@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/module"
-
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
@@ -267,8 +265,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
-		ph.RedirectZips(func(ctx context.Context, path, version string) (string, error) {
-			key, err := layout.Key(module.Version{Path: path, Version: version}, layout.Zip)
+		ph.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
+			key, err := m.Key(layout.Zip)
 			if err != nil {
 				return "", err
 			}

@@ -302,9 +302,8 @@ type clientOps struct {
 
 // lookupPath is the remote path the client reads for path@version.
 func lookupPath(path, version string) string {
-	escPath, _ := module.EscapePath(path)
-	escVers, _ := module.EscapeVersion(strings.TrimSuffix(version, "/go.mod"))
-	return "/lookup/" + escPath + "@" + escVers
+	file, _ := layout.SumDBLookupFile(module.Version{Path: path, Version: strings.TrimSuffix(version, "/go.mod")})
+	return "/" + file
 }
 
 // takeErr returns the error of the last failed fetch of path. It is kept

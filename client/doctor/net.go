@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/layout"
 )
 
 // stepFailure is a failed step: a problem name, a message and a fix.
@@ -188,7 +189,7 @@ func checkProxy(ctx context.Context, o *Options, proxyURL, sumdbName string) []R
 	var sfail *stepFailure
 	var proxied bool
 	st, sfail := o.timed(ctx, "sumdb", func(ctx context.Context) (string, *stepFailure) {
-		su := proxyURL + "/sumdb/" + sumdbName + "/supported"
+		su := proxyURL + "/" + layout.SumDBKey(sumdbName+"/supported")
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, su, nil)
 		if err != nil {
 			return "", &stepFailure{"sumdb-error", err.Error(), ""}

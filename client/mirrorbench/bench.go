@@ -22,6 +22,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/gomirror/gomirror/layout"
 )
 
 // DefaultModules are the module versions benchmarked when none are given:
@@ -43,7 +45,7 @@ const DefaultTimeout = 30 * time.Second
 const LatencyTolerance = 0.05
 
 // Kinds are the requests made for each module version, in order.
-var Kinds = []string{"list", "info", "mod", "zip"}
+var Kinds = []layout.Kind{layout.List, layout.Info, layout.Mod, layout.Zip}
 
 // ParseModules parses "path@version" arguments (canonical semantic versions).
 func ParseModules(args []string) ([]module.Version, error) {
@@ -124,7 +126,7 @@ type Mirror struct {
 	Errors []Failure `json:"errors,omitempty"`
 
 	zipTime time.Duration
-	times   map[string][]time.Duration
+	times   map[layout.Kind][]time.Duration
 }
 
 // Stats are the results of one kind of request. The latencies, in
@@ -182,7 +184,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
-		rep.Mirrors[i] = Mirror{URL: base, times: map[string][]time.Duration{}}
+		rep.Mirrors[i] = Mirror{URL: base, times: map[layout.Kind][]time.Duration{}}
 		targets[i] = &target{base: base, client: &http.Client{Transport: tr}, res: &rep.Mirrors[i], errs: map[string]int{}}
 	}
 
@@ -216,19 +218,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-func (m *Mirror) stats(kind string) *Stats {
+func (m *Mirror) stats(kind layout.Kind) *Stats {
 	switch kind {
-	case "list":
+	case layout.List:
 		return &m.List
-	case "info":
+	case layout.Info:
 		return &m.Info
-	case "mod":
+	case layout.Mod:
 		return &m.Mod
 	}
 	return &m.Zip
 }
 
-func (m *Mirror) record(kind string, n int64, d time.Duration, err error) {
+func (m *Mirror) record(kind layout.Kind, n int64, d time.Duration, err error) {
 	st := m.stats(kind)
 	st.Requests++
 	m.Requests++
@@ -238,7 +240,7 @@ func (m *Mirror) record(kind string, n int64, d time.Duration, err error) {
 	st.OK++
 	m.OK++
 	m.times[kind] = append(m.times[kind], d)
-	if kind == "zip" {
+	if kind == layout.Zip {
 		m.ZipBytes += n
 		m.zipTime += d
 	}
@@ -283,21 +285,15 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // fetch makes one request and checks its answer; it returns the body size
 // and the time to the body's last byte.
-func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind string, timeout time.Duration) (int64, time.Duration, error) {
-	escPath, err := module.EscapePath(m.Path)
+func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind layout.Kind, timeout time.Duration) (int64, time.Duration, error) {
+	if !kind.PerVersion() {
+		m.Version = "" // the module's own file, List
+	}
+	rel, err := layout.URLPath(m, kind)
 	if err != nil {
 		return 0, 0, err
 	}
-	escVers, err := module.EscapeVersion(m.Version)
-	if err != nil {
-		return 0, 0, err
-	}
-	u := base + "/" + escPath + "/@v/"
-	if kind == "list" {
-		u += "list"
-	} else {
-		u += escVers + "." + kind
-	}
+	u := base + "/" + rel
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -337,16 +333,16 @@ func shortErr(err error) error {
 }
 
 // plausible checks that body is what a module proxy answers for kind.
-func plausible(m module.Version, kind string, body []byte) error {
+func plausible(m module.Version, kind layout.Kind, body []byte) error {
 	switch kind {
-	case "list":
+	case layout.List:
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		for sc.Scan() {
 			if f := strings.Fields(sc.Text()); len(f) > 0 && !semver.IsValid(f[0]) {
 				return fmt.Errorf("list line %q is not a version", sc.Text())
 			}
 		}
-	case "info":
+	case layout.Info:
 		var info struct{ Version string }
 		if err := json.Unmarshal(body, &info); err != nil {
 			return fmt.Errorf("info is not JSON: %v", err)
@@ -354,11 +350,11 @@ func plausible(m module.Version, kind string, body []byte) error {
 		if info.Version != m.Version {
 			return fmt.Errorf("info names version %q", info.Version)
 		}
-	case "mod":
+	case layout.Mod:
 		if p := modfile.ModulePath(body); p != m.Path {
 			return fmt.Errorf("go.mod names module %q", p)
 		}
-	case "zip":
+	case layout.Zip:
 		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
 		if err != nil {
 			return fmt.Errorf("not a zip file: %v", err)

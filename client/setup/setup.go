@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/layout"
 )
 
 // StateFileName is the name of the file, in the directory of the GOENV file,
@@ -117,7 +118,7 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 	if probe == "" {
 		probe = DefaultProbeModule
 	}
-	esc, err := module.EscapePath(probe)
+	probePath, err := layout.URLPath(module.Version{Path: probe}, layout.List)
 	if err != nil {
 		return fmt.Errorf("probe module: %v", err)
 	}
@@ -134,7 +135,7 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 	if client == nil {
 		client = http.DefaultClient
 	}
-	probeURL := base + "/" + esc + "/@v/list"
+	probeURL := base + "/" + probePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, probeURL, nil)
 	if err != nil {
 		return err

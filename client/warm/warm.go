@@ -21,27 +21,25 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/layout"
 )
 
 // Fetch is one file to fetch from the mirror.
 type Fetch struct {
-	Mod module.Version
-	Ext string // ".info", ".mod" or ".zip"
+	Mod  module.Version
+	Kind layout.Kind // layout.Info, layout.Mod or layout.Zip
 }
 
-func (f Fetch) String() string { return f.Mod.Path + "@" + f.Mod.Version + " " + f.Ext }
+func (f Fetch) String() string { return f.Mod.Path + "@" + f.Mod.Version + " ." + f.Kind.String() }
 
-// URL is the file's address under the mirror base URL.
+// URL is the file's address under the mirror base URL: its GOPROXY URL
+// path (layout.URLPath) under mirror.
 func (f Fetch) URL(mirror string) (string, error) {
-	p, err := module.EscapePath(f.Mod.Path)
+	rel, err := layout.URLPath(f.Mod, f.Kind)
 	if err != nil {
 		return "", err
 	}
-	v, err := module.EscapeVersion(f.Mod.Version)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(mirror, "/") + "/" + p + "/@v/" + v + f.Ext, nil
+	return strings.TrimRight(mirror, "/") + "/" + rel, nil
 }
 
 // Plan is what Resolve found to fetch.
@@ -266,9 +264,9 @@ func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
 	}
 	module.Sort(plan.Modules)
 	for _, m := range plan.Modules {
-		plan.Fetches = append(plan.Fetches, Fetch{m, ".info"}, Fetch{m, ".mod"})
+		plan.Fetches = append(plan.Fetches, Fetch{m, layout.Info}, Fetch{m, layout.Mod})
 		if mods[m] {
-			plan.Fetches = append(plan.Fetches, Fetch{m, ".zip"})
+			plan.Fetches = append(plan.Fetches, Fetch{m, layout.Zip})
 		}
 	}
 	return plan, nil

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/layout"
 )
 
 const listOut = `{
@@ -98,7 +100,7 @@ func TestMainModule(t *testing.T) {
 }
 
 func TestFetchURL(t *testing.T) {
-	u, err := Fetch{module.Version{Path: "example.com/MixedCase", Version: "v1.0.0-RC1"}, ".zip"}.URL("http://127.0.0.1:1/base/")
+	u, err := Fetch{module.Version{Path: "example.com/MixedCase", Version: "v1.0.0-RC1"}, layout.Zip}.URL("http://127.0.0.1:1/base/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func TestRun(t *testing.T) {
 	defer srv.Close()
 	plan := &Plan{Modules: []module.Version{{Path: "example.com/MixedCase", Version: "v1.0.0"}, {Path: "example.com/missing", Version: "v1.0.0"}}}
 	for _, m := range plan.Modules {
-		plan.Fetches = append(plan.Fetches, Fetch{m, ".info"}, Fetch{m, ".mod"}, Fetch{m, ".zip"})
+		plan.Fetches = append(plan.Fetches, Fetch{m, layout.Info}, Fetch{m, layout.Mod}, Fetch{m, layout.Zip})
 	}
 	rec := &recorder{}
 	sum := Run(context.Background(), srv.Client(), srv.URL, plan, 2, rec)
@@ -178,7 +180,7 @@ func TestRunConnectionRefused(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	m := module.Version{Path: "example.com/hello", Version: "v1.1.0"}
-	sum := Run(context.Background(), nil, url, &Plan{Modules: []module.Version{m}, Fetches: []Fetch{{m, ".info"}, {m, ".mod"}}}, 8, nil)
+	sum := Run(context.Background(), nil, url, &Plan{Modules: []module.Version{m}, Fetches: []Fetch{{m, layout.Info}, {m, layout.Mod}}}, 8, nil)
 	if sum.Files != 0 || len(sum.Failures) != 2 || !strings.Contains(sum.Failures[0].Reason, "refused") {
 		t.Errorf("summary %+v", sum)
 	}
