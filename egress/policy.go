@@ -61,7 +61,8 @@ type Resolver interface {
 // changed once in use; it is safe for concurrent use.
 type Policy struct {
 	// Allow lists networks the operator allows although they are denied
-	// by default (setting direct-allow-networks; see ParseNetworks).
+	// by default (setting direct-allow-networks, read by
+	// netconf.ParseNetworks).
 	Allow []netip.Prefix
 	// Resolver resolves host names; nil means net.DefaultResolver. Tests
 	// inject one that maps made-up names to loopback.
@@ -93,39 +94,6 @@ func (e *DeniedError) Error() string {
 	}
 	return fmt.Sprintf("%s %s %s %s address, which gomirror does not connect to unless direct-allow-networks lists it",
 		e.Host, what, article, e.Class)
-}
-
-// ParseNetworks parses a list of networks separated by commas or white
-// space: CIDR prefixes ("10.0.0.0/8", "fd00::/8") or single addresses
-// ("192.168.1.5" meaning /32, "fd00::5" meaning /128). IPv4-mapped IPv6
-// forms are turned into their IPv4 form, as Check sees addresses. A prefix
-// with bits set after its length ("10.1.2.3/8") is an error, as it is
-// probably a typo. An empty list is nil.
-func ParseNetworks(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
-		var p netip.Prefix
-		if strings.Contains(s, "/") {
-			var err error
-			if p, err = netip.ParsePrefix(s); err != nil {
-				return nil, fmt.Errorf("%q: not a network like 10.0.0.0/8 or fd00::/8", s)
-			}
-			if p != p.Masked() {
-				return nil, fmt.Errorf("%q: address bits set after the prefix length; did you mean %s?", s, p.Masked())
-			}
-		} else {
-			a, err := netip.ParseAddr(s)
-			if err != nil || a.Zone() != "" {
-				return nil, fmt.Errorf("%q: not an IP address or a network like 10.0.0.0/8", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 // denied are the networks refused by default, most specific first where

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/gomirror/gomirror/internal/netconf"
 )
 
 func TestCheck(t *testing.T) {
@@ -121,50 +123,11 @@ func TestCheck(t *testing.T) {
 
 func mustNetworks(t *testing.T, s string) []netip.Prefix {
 	t.Helper()
-	n, err := ParseNetworks(s)
+	n, err := netconf.ParseNetworks(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func TestParseNetworks(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string // prefixes joined by " "; "error" for an error
-	}{
-		{"", ""},
-		{" , ", ""},
-		{"10.0.0.0/8, 192.168.1.5, fd00::/8", "10.0.0.0/8 192.168.1.5/32 fd00::/8"},
-		{"10.0.0.0/8 172.16.0.0/12\n::1", "10.0.0.0/8 172.16.0.0/12 ::1/128"},
-		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
-		{"::ffff:10.0.0.1", "10.0.0.1/32"},
-		{"10.1.2.3/8", "error"},
-		{"10.0.0.0/33", "error"},
-		{"corp.example", "error"},
-		{"fe80::1%eth0", "error"},
-		{"10.0.0.0/8,,bogus", "error"},
-	}
-	for _, tt := range tests {
-		got, err := ParseNetworks(tt.in)
-		if tt.want == "error" {
-			if err == nil {
-				t.Errorf("ParseNetworks(%q) = %v; want an error", tt.in, got)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseNetworks(%q): %v", tt.in, err)
-			continue
-		}
-		var s []string
-		for _, p := range got {
-			s = append(s, p.String())
-		}
-		if strings.Join(s, " ") != tt.want {
-			t.Errorf("ParseNetworks(%q) = %v; want %s", tt.in, s, tt.want)
-		}
-	}
 }
 
 func TestDeniedErrorText(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
+	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
@@ -112,7 +113,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		coordinator = redisCoordinator{r}
 		closeRedis = r.Close
 	}
-	allow, err := egress.ParseNetworks(cfg.DirectAllowNetworks)
+	allow, err := netconf.ParseNetworks(cfg.DirectAllowNetworks)
 	if err != nil {
 		return nil, &config.Error{Key: "direct-allow-networks", Source: cfg.DirectAllowNetworks, Err: err}
 	}
