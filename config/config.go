@@ -511,7 +511,7 @@ func PointsAt(list, listen string) bool {
 		}
 		h, p := u.Hostname(), u.Port()
 		if p == "" {
-			p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+			p = netconf.DefaultPort(u.Scheme)
 		}
 		if p != port {
 			continue

@@ -48,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/netconf"
 )
 
 // Resolver resolves host names to addresses; *net.Resolver is one.
@@ -382,7 +384,7 @@ func (p *Policy) CheckRedirect(hostports ...string) func(req *http.Request, via 
 		}
 		port := u.Port()
 		if port == "" {
-			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+			port = netconf.DefaultPort(u.Scheme)
 		}
 		host := u.Hostname()
 		if trusted[normHostPort(net.JoinHostPort(host, port))] {

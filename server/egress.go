@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/egress"
+	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -52,7 +52,7 @@ func trustedHostPorts(cfg *config.Serve) []string {
 	var out []string
 	for _, raw := range urls {
 		if u, err := url.Parse(raw); err == nil {
-			if hp := hostPort(u); hp != "" {
+			if hp := netconf.HostPort(u); hp != "" {
 				out = append(out, hp)
 			}
 		}
@@ -77,24 +77,11 @@ func envProxyHostPorts() []string {
 				continue
 			}
 		}
-		if hp := hostPort(u); hp != "" {
+		if hp := netconf.HostPort(u); hp != "" {
 			out = append(out, hp)
 		}
 	}
 	return out
-}
-
-// hostPort is u's host:port with the scheme's default port, or "" for
-// schemes gomirror does not dial.
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
-	}
-	if port == "" || u.Hostname() == "" {
-		return ""
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // usesDirect reports whether the GOPROXY-syntax list names "direct".
