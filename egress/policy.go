@@ -45,6 +45,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -365,14 +366,20 @@ func (p *Policy) DialerTrusting(hostports ...string) func(ctx context.Context, n
 const MaxRedirects = 10
 
 // CheckRedirect returns an http.Client CheckRedirect function for clients
-// whose transport dials through DialerTrusting(hostports...). It refuses a
-// redirect to a scheme other than http and https, the redirect after
-// MaxRedirects, and a redirect to a host other than the trusted pairs that
-// has any denied address. The dialer checks again when it connects; this
-// check matters when the transport sends requests through a proxy from the
-// environment, which resolves the name itself (it may see other addresses
-// than gomirror did; its own rules apply then).
-func (p *Policy) CheckRedirect(hostports ...string) func(req *http.Request, via []*http.Request) error {
+// whose transport dials through DialerTrusting and sends requests through
+// proxy, the transport's Proxy function (nil: none). hostports are the
+// trusted pairs given to DialerTrusting but a proxy's own. It refuses a
+// redirect to a scheme other than http and https and the redirect after
+// MaxRedirects. Without a proxy that is all: the transport dials every
+// redirect target itself, and the dialer checks it (every address it
+// resolves, and the socket's destination), as the egress Proxy does. With
+// a proxy the check is made here, for every redirect: one to a host other
+// than the trusted pairs that has any denied address is refused. The
+// dialer cannot make it then: it sees only the proxy, which resolves names
+// itself (it may see other addresses than gomirror did; its own rules
+// apply then), and a redirect that the proxy function sends direct could
+// go to the proxy's own host:port, which the dialer trusts.
+func (p *Policy) CheckRedirect(proxy func(*http.Request) (*url.URL, error), hostports ...string) func(req *http.Request, via []*http.Request) error {
 	trusted := hostPortSet(hostports)
 	return func(req *http.Request, via []*http.Request) error {
 		if len(via) >= MaxRedirects {
@@ -381,6 +388,9 @@ func (p *Policy) CheckRedirect(hostports ...string) func(req *http.Request, via 
 		u := req.URL
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Errorf("egress: refusing a redirect to scheme %q: only http and https", u.Scheme)
+		}
+		if proxy == nil {
+			return nil // the dialer checks
 		}
 		port := u.Port()
 		if port == "" {

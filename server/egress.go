@@ -22,15 +22,19 @@ import (
 // policy, and redirects go only to http and https, at most
 // egress.MaxRedirects of them.
 //
-// Behind a proxy from the environment the dial goes to the proxy, which is
-// trusted; a redirect target is then checked by CheckRedirect, which
-// resolves the name itself (the proxy resolves it again and applies its own
-// rules).
+// Without a proxy in the environment the transport has none, and the
+// dialer checks every redirect target. Behind one the dial goes to the
+// proxy, which is trusted; a redirect target is then checked by
+// CheckRedirect, which resolves the name itself (the proxy resolves it
+// again and applies its own rules).
 func upstreamClient(cfg *config.Serve, policy *egress.Policy) *http.Client {
 	trusted := trustedHostPorts(cfg)
 	t := upstream.NewTransport()
+	if env := httpproxy.FromEnvironment(); env.HTTPSProxy == "" && env.HTTPProxy == "" {
+		t.Proxy = nil // http.ProxyFromEnvironment would use none for any request
+	}
 	t.DialContext = policy.DialerTrusting(append(trusted, envProxyHostPorts()...)...)
-	return &http.Client{Transport: t, CheckRedirect: policy.CheckRedirect(trusted...)}
+	return &http.Client{Transport: t, CheckRedirect: policy.CheckRedirect(t.Proxy, trusted...)}
 }
 
 // trustedHostPorts returns the host:port of every http(s) upstream URL,
