@@ -57,7 +57,7 @@ type Server struct {
 
 	// operator is the mux of the operator endpoints (edge.go); admin
 	// serves it on admin-listen (nil without).
-	operator  *http.ServeMux
+	operator  *operatorMux
 	admin     http.Handler
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
@@ -262,7 +262,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		return nil, &config.Error{Key: "auth", Source: cfg.Auth, Err: err}
 	}
 	// Operator endpoints: their access rule is in edge.go.
-	s.operator = http.NewServeMux()
+	s.operator = newOperatorMux()
 	s.operator.Handle("GET /metrics", metrics.Handler())
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
 	opMain, opAdmin := s.operatorHandlers(authn, health)
