@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"path"
@@ -139,25 +138,10 @@ func (s *Server) serveAdmin(errc chan<- error) (stop func(), err error) {
 	}
 	addr := ln.Addr()
 	s.adminAddr.Store(&addr)
-	// The same connection bounds as the main listener, on their own count.
-	maxConns, _ := s.edgeLimits()
-	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
-	ln = capped
-	srv := &http.Server{
-		Handler:           s.admin,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ConnState:         capped.connState,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	scheme := "http"
-	serve := func() error { return srv.Serve(ln) }
-	if s.cfg.TLSCert != "" {
-		scheme = "https"
-		serve = func() error { return srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey) }
-	}
+	// The same connection bounds as the main listener, on their own count;
+	// its answers are short reads of in-memory state.
+	srv, serve, scheme := s.httpServer(ln, s.admin)
+	srv.WriteTimeout = time.Minute
 	go func() {
 		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 			select {
