@@ -18,6 +18,7 @@ import (
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // The git server's credentials. gomirror holds them; clients never see them.
@@ -124,7 +125,7 @@ func (m *privateMirror) get(t *testing.T, path, user, password string) (int, htt
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	return do(t, m.client, req)
+	return testutil.Do(t, m.client, req)
 }
 
 // leaks returns the upstream requests that name the private module.

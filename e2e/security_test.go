@@ -22,6 +22,7 @@ import (
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // These tests attack a running gomirror the way an anonymous client on the
@@ -119,22 +120,7 @@ func getBody(t *testing.T, client *http.Client, url string) (int, http.Header, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return do(t, client, req)
-}
-
-// do sends req with client and returns the status, header and body.
-func do(t *testing.T, client *http.Client, req *http.Request) (int, http.Header, string) {
-	t.Helper()
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	return testutil.Do(t, client, req)
 }
 
 // TestDirectRefusesInternalAddresses is the server-side request forgery
@@ -301,7 +287,7 @@ direct-ca-file: %s
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("dev", devToken)
-	if code, _, body := do(t, client, req); code != http.StatusOK {
+	if code, _, body := testutil.Do(t, client, req); code != http.StatusOK {
 		t.Errorf("the token holder's private .info = %d %q", code, body)
 	}
 }
