@@ -242,26 +242,15 @@ func TestPublicDirectNeverUsesTheVCSCredentials(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	devToken := addToken(t, tokens, "dev")
 	cfg := filepath.Join(t.TempDir(), "gomirror.yaml")
-	yaml := fmt.Sprintf(`private: %s
-vcs-credentials:
-  - host: %s
-    username: %s
-    password-env: GIT_TOKEN
-tls-cert: %s
-tls-key: %s
-auth: private
+	yaml := privateYAML(p, cert) + fmt.Sprintf(`auth: private
 tokens-file: %s
 direct-allow-networks: 127.0.0.34/32
 direct-ca-file: %s
-`, gitserver.Host, p.srv.URL, vcsUser, cert.CertFile, cert.KeyFile, tokens, cert.CertFile)
+`, tokens, cert.CertFile)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := startMirrorEnv(t, []string{
-		"GIT_TOKEN=" + vcsPassword,
-		"GIT_CONFIG_GLOBAL=" + p.srv.PlainGitConfig(t),
-		"GIT_CONFIG_NOSYSTEM=1",
-	}, "--config", cfg, "--storage-dir", t.TempDir(), "--upstream", up.URL+",direct", "--sumdb", "off",
+	m := startMirrorEnv(t, privateEnv(t, p), "--config", cfg, "--storage-dir", t.TempDir(), "--upstream", up.URL+",direct", "--sumdb", "off",
 		"--direct-dir", gitserver.TempDir(t))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}
 
