@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,13 +53,26 @@ const (
 
 // ParseMode parses a mode name (case-insensitive; "" is ModeOff).
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
-	case "", ModeOff:
-		return ModeOff, nil
-	case ModePrivate, ModeAll:
-		return m, nil
+	return parseName("auth mode", s, ModeOff, ModePrivate, ModeAll)
+}
+
+// parseName returns the name s, without surrounding space and in lower
+// case, if it is one of names; "" is names[0]. Its error names what was
+// parsed and lists names.
+func parseName[T ~string](what, s string, names ...T) (T, error) {
+	n := T(strings.ToLower(strings.TrimSpace(s)))
+	if n == "" {
+		return names[0], nil
 	}
-	return "", fmt.Errorf("unknown auth mode %q (want off, private or all)", s)
+	if slices.Contains(names, n) {
+		return n, nil
+	}
+	want := make([]string, len(names))
+	for i, n := range names {
+		want[i] = string(n)
+	}
+	last := len(want) - 1
+	return "", fmt.Errorf("unknown %s %q (want %s or %s)", what, s, strings.Join(want[:last], ", "), want[last])
 }
 
 // Rule restricts modules to some tokens.

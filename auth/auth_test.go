@@ -593,6 +593,17 @@ func TestParseMode(t *testing.T) {
 			t.Errorf("ParseMode(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
+	if _, err := auth.ParseMode("none"); err == nil || err.Error() != `unknown auth mode "none" (want off, private or all)` {
+		t.Errorf("ParseMode(none): %v", err)
+	}
+	if _, err := auth.ParseRole("root"); err == nil || err.Error() != `unknown token role "root" (want client or admin)` {
+		t.Errorf("ParseRole(root): %v", err)
+	}
+	for in, want := range map[string]auth.Role{"": auth.RoleClient, " Admin": auth.RoleAdmin, "client": auth.RoleClient} {
+		if got, err := auth.ParseRole(in); got != want || err != nil {
+			t.Errorf("ParseRole(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
 }
 
 // TestCaseVariantsOfPrivatePaths asks, through the proxy's own reading of

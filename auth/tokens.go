@@ -54,13 +54,7 @@ const (
 
 // ParseRole parses a role name; "" is RoleClient.
 func ParseRole(s string) (Role, error) {
-	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
-	case "", RoleClient:
-		return RoleClient, nil
-	case RoleAdmin:
-		return RoleAdmin, nil
-	}
-	return "", fmt.Errorf("unknown token role %q (want client or admin)", s)
+	return parseName("token role", s, RoleClient, RoleAdmin)
 }
 
 // Tokens is a tokens file: named, hashed client secrets.

@@ -18,11 +18,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomirror/gomirror/egress"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gomirror/gomirror/internal/clientaddr"
+	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
@@ -511,7 +511,7 @@ func PointsAt(list, listen string) bool {
 		}
 		h, p := u.Hostname(), u.Port()
 		if p == "" {
-			p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+			p = netconf.DefaultPort(u.Scheme)
 		}
 		if p != port {
 			continue
@@ -616,7 +616,7 @@ func (c *Serve) validate(src Sources) error {
 	if c.ListTTL < 0 {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))
 	}
-	if _, err := egress.ParseNetworks(c.DirectAllowNetworks); err != nil {
+	if _, err := netconf.ParseNetworks(c.DirectAllowNetworks); err != nil {
 		return bad("direct-allow-networks", err)
 	}
 	for _, p := range []struct{ key, v string }{{"private", c.Private}, {"noproxy", c.NoProxy}, {"nosumdb", c.NoSumDB}} {

@@ -18,6 +18,7 @@ import (
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // The git server's credentials. gomirror holds them; clients never see them.
@@ -88,29 +89,40 @@ func startPrivateMirrorEnv(t *testing.T, p *privateRepo, extraEnv []string, yaml
 	cert := testcert.New(t)
 	store := t.TempDir()
 	cfg := filepath.Join(t.TempDir(), "gomirror.yaml")
-	yaml = fmt.Sprintf(`private: %s
+	if err := os.WriteFile(cfg, []byte(privateYAML(p, cert)+yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startMirrorEnv(t, append(privateEnv(t, p), extraEnv...), append([]string{"--config", cfg, "--storage-dir", store,
+		"--upstream", up.URL, "--sumdb", up.DBKey, "--direct-dir", gitserver.TempDir(t)}, args...)...)
+	return &privateMirror{
+		mirror: m, up: up, cert: cert, store: store,
+		client: &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}},
+	}
+}
+
+// privateYAML is the start of the config of a mirror that fetches p's
+// private modules with the VCS credentials and serves HTTPS with cert.
+func privateYAML(p *privateRepo, cert *testcert.Cert) string {
+	return fmt.Sprintf(`private: %s
 vcs-credentials:
   - host: %s
     username: %s
     password-env: GIT_TOKEN
 tls-cert: %s
 tls-key: %s
-`, gitserver.Host, p.srv.URL, vcsUser, cert.CertFile, cert.KeyFile) + yaml
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{
+`, gitserver.Host, p.srv.URL, vcsUser, cert.CertFile, cert.KeyFile)
+}
+
+// privateEnv is the environment gomirror needs for privateYAML's
+// credentials and p's git server.
+func privateEnv(t *testing.T, p *privateRepo) []string {
+	t.Helper()
+	return []string{
 		"GIT_TOKEN=" + vcsPassword,
 		// Maps example.test to the git server, without credentials:
 		// those come from gomirror's vcs-credentials.
 		"GIT_CONFIG_GLOBAL=" + p.srv.PlainGitConfig(t),
 		"GIT_CONFIG_NOSYSTEM=1",
-	}
-	m := startMirrorEnv(t, append(env, extraEnv...), append([]string{"--config", cfg, "--storage-dir", store,
-		"--upstream", up.URL, "--sumdb", up.DBKey, "--direct-dir", gitserver.TempDir(t)}, args...)...)
-	return &privateMirror{
-		mirror: m, up: up, cert: cert, store: store,
-		client: &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}},
 	}
 }
 
@@ -124,7 +136,7 @@ func (m *privateMirror) get(t *testing.T, path, user, password string) (int, htt
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	return do(t, m.client, req)
+	return testutil.Do(t, m.client, req)
 }
 
 // leaks returns the upstream requests that name the private module.

@@ -22,6 +22,7 @@ import (
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
 	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // These tests attack a running gomirror the way an anonymous client on the
@@ -119,22 +120,7 @@ func getBody(t *testing.T, client *http.Client, url string) (int, http.Header, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return do(t, client, req)
-}
-
-// do sends req with client and returns the status, header and body.
-func do(t *testing.T, client *http.Client, req *http.Request) (int, http.Header, string) {
-	t.Helper()
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	return testutil.Do(t, client, req)
 }
 
 // TestDirectRefusesInternalAddresses is the server-side request forgery
@@ -256,26 +242,15 @@ func TestPublicDirectNeverUsesTheVCSCredentials(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	devToken := addToken(t, tokens, "dev")
 	cfg := filepath.Join(t.TempDir(), "gomirror.yaml")
-	yaml := fmt.Sprintf(`private: %s
-vcs-credentials:
-  - host: %s
-    username: %s
-    password-env: GIT_TOKEN
-tls-cert: %s
-tls-key: %s
-auth: private
+	yaml := privateYAML(p, cert) + fmt.Sprintf(`auth: private
 tokens-file: %s
 direct-allow-networks: 127.0.0.34/32
 direct-ca-file: %s
-`, gitserver.Host, p.srv.URL, vcsUser, cert.CertFile, cert.KeyFile, tokens, cert.CertFile)
+`, tokens, cert.CertFile)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m := startMirrorEnv(t, []string{
-		"GIT_TOKEN=" + vcsPassword,
-		"GIT_CONFIG_GLOBAL=" + p.srv.PlainGitConfig(t),
-		"GIT_CONFIG_NOSYSTEM=1",
-	}, "--config", cfg, "--storage-dir", t.TempDir(), "--upstream", up.URL+",direct", "--sumdb", "off",
+	m := startMirrorEnv(t, privateEnv(t, p), "--config", cfg, "--storage-dir", t.TempDir(), "--upstream", up.URL+",direct", "--sumdb", "off",
 		"--direct-dir", gitserver.TempDir(t))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}
 
@@ -301,7 +276,7 @@ direct-ca-file: %s
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("dev", devToken)
-	if code, _, body := do(t, client, req); code != http.StatusOK {
+	if code, _, body := testutil.Do(t, client, req); code != http.StatusOK {
 		t.Errorf("the token holder's private .info = %d %q", code, body)
 	}
 }

@@ -109,3 +109,34 @@ func listen(t *testing.T, addr string) *counter {
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	return c
 }
+
+// serveTCP starts a loopback TCP server that runs handle on each
+// connection it accepts and closes the connection when handle returns. It
+// returns the server's address. When the test ends the server stops and
+// its handlers are waited for.
+func serveTCP(tb testing.TB, handle func(net.Conn)) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	tb.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}

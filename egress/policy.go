@@ -45,9 +45,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gomirror/gomirror/internal/netconf"
 )
 
 // Resolver resolves host names to addresses; *net.Resolver is one.
@@ -61,7 +64,8 @@ type Resolver interface {
 // changed once in use; it is safe for concurrent use.
 type Policy struct {
 	// Allow lists networks the operator allows although they are denied
-	// by default (setting direct-allow-networks; see ParseNetworks).
+	// by default (setting direct-allow-networks, read by
+	// netconf.ParseNetworks).
 	Allow []netip.Prefix
 	// Resolver resolves host names; nil means net.DefaultResolver. Tests
 	// inject one that maps made-up names to loopback.
@@ -93,39 +97,6 @@ func (e *DeniedError) Error() string {
 	}
 	return fmt.Sprintf("%s %s %s %s address, which gomirror does not connect to unless direct-allow-networks lists it",
 		e.Host, what, article, e.Class)
-}
-
-// ParseNetworks parses a list of networks separated by commas or white
-// space: CIDR prefixes ("10.0.0.0/8", "fd00::/8") or single addresses
-// ("192.168.1.5" meaning /32, "fd00::5" meaning /128). IPv4-mapped IPv6
-// forms are turned into their IPv4 form, as Check sees addresses. A prefix
-// with bits set after its length ("10.1.2.3/8") is an error, as it is
-// probably a typo. An empty list is nil.
-func ParseNetworks(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
-		var p netip.Prefix
-		if strings.Contains(s, "/") {
-			var err error
-			if p, err = netip.ParsePrefix(s); err != nil {
-				return nil, fmt.Errorf("%q: not a network like 10.0.0.0/8 or fd00::/8", s)
-			}
-			if p != p.Masked() {
-				return nil, fmt.Errorf("%q: address bits set after the prefix length; did you mean %s?", s, p.Masked())
-			}
-		} else {
-			a, err := netip.ParseAddr(s)
-			if err != nil || a.Zone() != "" {
-				return nil, fmt.Errorf("%q: not an IP address or a network like 10.0.0.0/8", s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 // denied are the networks refused by default, most specific first where
@@ -395,14 +366,20 @@ func (p *Policy) DialerTrusting(hostports ...string) func(ctx context.Context, n
 const MaxRedirects = 10
 
 // CheckRedirect returns an http.Client CheckRedirect function for clients
-// whose transport dials through DialerTrusting(hostports...). It refuses a
-// redirect to a scheme other than http and https, the redirect after
-// MaxRedirects, and a redirect to a host other than the trusted pairs that
-// has any denied address. The dialer checks again when it connects; this
-// check matters when the transport sends requests through a proxy from the
-// environment, which resolves the name itself (it may see other addresses
-// than gomirror did; its own rules apply then).
-func (p *Policy) CheckRedirect(hostports ...string) func(req *http.Request, via []*http.Request) error {
+// whose transport dials through DialerTrusting and sends requests through
+// proxy, the transport's Proxy function (nil: none). hostports are the
+// trusted pairs given to DialerTrusting but a proxy's own. It refuses a
+// redirect to a scheme other than http and https and the redirect after
+// MaxRedirects. Without a proxy that is all: the transport dials every
+// redirect target itself, and the dialer checks it (every address it
+// resolves, and the socket's destination), as the egress Proxy does. With
+// a proxy the check is made here, for every redirect: one to a host other
+// than the trusted pairs that has any denied address is refused. The
+// dialer cannot make it then: it sees only the proxy, which resolves names
+// itself (it may see other addresses than gomirror did; its own rules
+// apply then), and a redirect that the proxy function sends direct could
+// go to the proxy's own host:port, which the dialer trusts.
+func (p *Policy) CheckRedirect(proxy func(*http.Request) (*url.URL, error), hostports ...string) func(req *http.Request, via []*http.Request) error {
 	trusted := hostPortSet(hostports)
 	return func(req *http.Request, via []*http.Request) error {
 		if len(via) >= MaxRedirects {
@@ -412,9 +389,12 @@ func (p *Policy) CheckRedirect(hostports ...string) func(req *http.Request, via 
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Errorf("egress: refusing a redirect to scheme %q: only http and https", u.Scheme)
 		}
+		if proxy == nil {
+			return nil // the dialer checks
+		}
 		port := u.Port()
 		if port == "" {
-			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+			port = netconf.DefaultPort(u.Scheme)
 		}
 		host := u.Hostname()
 		if trusted[normHostPort(net.JoinHostPort(host, port))] {

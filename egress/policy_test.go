@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/gomirror/gomirror/internal/netconf"
 )
 
 func TestCheck(t *testing.T) {
@@ -121,50 +123,11 @@ func TestCheck(t *testing.T) {
 
 func mustNetworks(t *testing.T, s string) []netip.Prefix {
 	t.Helper()
-	n, err := ParseNetworks(s)
+	n, err := netconf.ParseNetworks(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
-}
-
-func TestParseNetworks(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string // prefixes joined by " "; "error" for an error
-	}{
-		{"", ""},
-		{" , ", ""},
-		{"10.0.0.0/8, 192.168.1.5, fd00::/8", "10.0.0.0/8 192.168.1.5/32 fd00::/8"},
-		{"10.0.0.0/8 172.16.0.0/12\n::1", "10.0.0.0/8 172.16.0.0/12 ::1/128"},
-		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
-		{"::ffff:10.0.0.1", "10.0.0.1/32"},
-		{"10.1.2.3/8", "error"},
-		{"10.0.0.0/33", "error"},
-		{"corp.example", "error"},
-		{"fe80::1%eth0", "error"},
-		{"10.0.0.0/8,,bogus", "error"},
-	}
-	for _, tt := range tests {
-		got, err := ParseNetworks(tt.in)
-		if tt.want == "error" {
-			if err == nil {
-				t.Errorf("ParseNetworks(%q) = %v; want an error", tt.in, got)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseNetworks(%q): %v", tt.in, err)
-			continue
-		}
-		var s []string
-		for _, p := range got {
-			s = append(s, p.String())
-		}
-		if strings.Join(s, " ") != tt.want {
-			t.Errorf("ParseNetworks(%q) = %v; want %s", tt.in, s, tt.want)
-		}
-	}
 }
 
 func TestDeniedErrorText(t *testing.T) {
@@ -333,7 +296,12 @@ func TestDialerTrusting(t *testing.T) {
 
 func TestCheckRedirect(t *testing.T) {
 	p := &Policy{Resolver: hosts(map[string]string{"internal.test": "127.0.0.1", "public.test": "8.8.8.8"})}
-	check := p.CheckRedirect("127.0.0.1:8080", "mirror.test:443")
+	viaProxy := func(*http.Request) (*url.URL, error) { return url.Parse("http://proxy.test:3128") }
+	behindProxy := p.CheckRedirect(viaProxy, "127.0.0.1:8080", "mirror.test:443")
+	// Without a proxy the dialer checks addresses (TestDialerTrusting,
+	// and server's TestUpstreamRedirectsFollowAddressRules end to end):
+	// nothing is resolved here.
+	direct := p.CheckRedirect(nil, "127.0.0.1:8080", "mirror.test:443")
 	req := func(raw string) *http.Request {
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -342,28 +310,33 @@ func TestCheckRedirect(t *testing.T) {
 		return (&http.Request{URL: u}).WithContext(context.Background())
 	}
 	tests := []struct {
-		url string
-		ok  bool
+		url      string
+		ok       bool // behind a proxy
+		okDirect bool
 	}{
-		{"http://127.0.0.1:8080/x", true}, // trusted
-		{"https://mirror.test/x", true},   // trusted, default port
-		{"https://public.test/x", true},
-		{"http://127.0.0.1:8081/x", false},
-		{"http://internal.test/x", false},
-		{"https://169.254.169.254/latest", false},
-		{"http://[::1]:8080/x", false},
-		{"file:///etc/passwd", false},
-		{"ftp://public.test/x", false},
-		{"gopher://public.test/x", false},
+		{"http://127.0.0.1:8080/x", true, true}, // trusted
+		{"https://mirror.test/x", true, true},   // trusted, default port
+		{"https://public.test/x", true, true},
+		{"http://127.0.0.1:8081/x", false, true},
+		{"http://internal.test/x", false, true},
+		{"https://169.254.169.254/latest", false, true},
+		{"http://[::1]:8080/x", false, true},
+		{"file:///etc/passwd", false, false},
+		{"ftp://public.test/x", false, false},
+		{"gopher://public.test/x", false, false},
 	}
 	for _, tt := range tests {
-		err := check(req(tt.url), nil)
-		if (err == nil) != tt.ok {
-			t.Errorf("redirect to %s: %v; want ok=%v", tt.url, err, tt.ok)
+		if err := behindProxy(req(tt.url), nil); (err == nil) != tt.ok {
+			t.Errorf("behind a proxy, redirect to %s: %v; want ok=%v", tt.url, err, tt.ok)
+		}
+		if err := direct(req(tt.url), nil); (err == nil) != tt.okDirect {
+			t.Errorf("without a proxy, redirect to %s: %v; want ok=%v", tt.url, err, tt.okDirect)
 		}
 	}
 	via := make([]*http.Request, MaxRedirects)
-	if err := check(req("https://public.test/x"), via); err == nil {
-		t.Errorf("redirect %d followed", MaxRedirects+1)
+	for _, check := range []func(*http.Request, []*http.Request) error{behindProxy, direct} {
+		if err := check(req("https://public.test/x"), via); err == nil {
+			t.Errorf("redirect %d followed", MaxRedirects+1)
+		}
 	}
 }

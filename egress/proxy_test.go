@@ -403,31 +403,9 @@ func TestProxyRebinding(t *testing.T) {
 }
 
 // echo starts a loopback TCP server that echoes what it reads.
-func echo(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
+func echo(tb testing.TB) string {
+	tb.Helper()
+	return serveTCP(tb, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // tunnel opens a CONNECT tunnel and checks it with one echoed line.
@@ -463,35 +441,21 @@ func TestProxyMaxConns(t *testing.T) {
 
 func TestProxyIdleTimeout(t *testing.T) {
 	// A target that sends a byte every 20ms for 20 ticks and reads nothing.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	target := serveTCP(t, func(c net.Conn) {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for range 20 {
+			<-tick.C
+			if _, err := c.Write([]byte{'.'}); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				tick := time.NewTicker(20 * time.Millisecond)
-				defer tick.Stop()
-				for range 20 {
-					<-tick.C
-					if _, err := c.Write([]byte{'.'}); err != nil {
-						return
-					}
-				}
-				// Then silence, connection open.
-				io.Copy(io.Discard, c)
-			}()
 		}
-	}()
+		// Then silence, connection open.
+		io.Copy(io.Discard, c)
+	})
 	idle := 200 * time.Millisecond
 	x := startProxy(t, &Policy{Allow: mustNetworks(t, "127.0.0.0/8")}, ProxyOptions{IdleTimeout: idle})
-	resp, body, c := connect(t, x, ln.Addr().String(), auth(t, x))
+	resp, body, c := connect(t, x, target, auth(t, x))
 	defer c.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
@@ -555,20 +519,7 @@ func TestProxyResolveTimeout(t *testing.T) {
 // BenchmarkTunnel measures bytes through one CONNECT tunnel to a loopback
 // echo server (SetBytes: MB/s is the tunnel's throughput each way).
 func BenchmarkTunnel(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
+	target := echo(b)
 	x, err := NewProxy(&Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, ProxyOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -579,7 +530,7 @@ func BenchmarkTunnel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Host: ln.Addr().String()}, Host: ln.Addr().String(),
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Host: target}, Host: target,
 		Header: http.Header{"Proxy-Authorization": {basic(proxyUser, x.secret)}}}
 	req.Write(c)
 	br := bufio.NewReader(c)

@@ -3,9 +3,10 @@ package server
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/gomirror/gomirror/auth"
@@ -61,12 +62,66 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 // op, and the others to next.
 func (s *Server) withOperator(op, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := s.operator.Handler(r); pattern != "" {
+		if s.operator.routes(r) {
 			op.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// operatorMux is the mux of the operator endpoints. It keeps the literal
+// start of each route's path, so that the edge asks the mux about a request
+// only if it could match a route: a module request costs a path check, not
+// a second mux match.
+type operatorMux struct {
+	*http.ServeMux
+	prefixes []string // of the routes' paths, up to a wildcard, without a trailing slash
+}
+
+func newOperatorMux() *operatorMux { return &operatorMux{ServeMux: http.NewServeMux()} }
+
+// Handle registers h for pattern, as http.ServeMux.Handle does.
+func (m *operatorMux) Handle(pattern string, h http.Handler) {
+	m.ServeMux.Handle(pattern, h)
+	// "[METHOD ][HOST]/[PATH]" (the mux panicked if not): the literal
+	// part of the path, from the first slash.
+	p := pattern[strings.IndexByte(pattern, '/'):]
+	if i := strings.IndexAny(p, "{%"); i >= 0 {
+		p = p[:i]
+	}
+	m.prefixes = append(m.prefixes, strings.TrimSuffix(p, "/"))
+}
+
+// HandleFunc registers f for pattern, as http.ServeMux.HandleFunc does.
+func (m *operatorMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// routes reports whether m has a route for r: one that serves it, or that
+// the mux redirects it to (a path that is not clean).
+func (m *operatorMux) routes(r *http.Request) bool {
+	if !m.mayRoute(r.URL.Path) {
+		return false
+	}
+	_, pattern := m.Handler(r)
+	return pattern != ""
+}
+
+// mayRoute is false only if no route can match a request for the path p:
+// neither p nor p cleaned, as the mux cleans it, starts with a route's
+// literal prefix. Cleaning a clean path allocates nothing.
+func (m *operatorMux) mayRoute(p string) bool {
+	if p == "" || p[0] != '/' {
+		return true // let the mux decide
+	}
+	clean := path.Clean(p)
+	for _, pre := range m.prefixes {
+		if strings.HasPrefix(p, pre) || strings.HasPrefix(clean, pre) {
+			return true
+		}
+	}
+	return false
 }
 
 // serveAdmin starts serving the operator endpoints on admin-listen, if set,
@@ -83,25 +138,10 @@ func (s *Server) serveAdmin(errc chan<- error) (stop func(), err error) {
 	}
 	addr := ln.Addr()
 	s.adminAddr.Store(&addr)
-	// The same connection bounds as the main listener, on their own count.
-	maxConns, _ := s.edgeLimits()
-	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
-	ln = capped
-	srv := &http.Server{
-		Handler:           s.admin,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ConnState:         capped.connState,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	scheme := "http"
-	serve := func() error { return srv.Serve(ln) }
-	if s.cfg.TLSCert != "" {
-		scheme = "https"
-		serve = func() error { return srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey) }
-	}
+	// The same connection bounds as the main listener, on their own count;
+	// its answers are short reads of in-memory state.
+	srv, serve, scheme := s.httpServer(ln, s.admin)
+	srv.WriteTimeout = time.Minute
 	go func() {
 		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 			select {

@@ -454,3 +454,47 @@ func TestNoProxyModulesNeedATokenLikePrivateOnes(t *testing.T) {
 		t.Errorf("a public module anonymously: %d %s, want 200", r.code, r.body)
 	}
 }
+
+// TestOperatorMuxRoutes: the operator mux's path check before its match
+// never hides a route (a request the mux would serve or redirect), and
+// keeps module requests away from the match.
+func TestOperatorMuxRoutes(t *testing.T) {
+	m := newOperatorMux()
+	ok := func(http.ResponseWriter, *http.Request) {}
+	for _, p := range []string{"GET /metrics", "GET /upstreams", "/console/", "GET /api/{name}/x", "POST\texample.test/hooks/%7Bx%7D"} {
+		m.HandleFunc(p, ok)
+	}
+	for _, tt := range []struct{ method, target string }{
+		{"GET", "/metrics"},
+		{"HEAD", "/metrics"},
+		{"POST", "/metrics"},
+		{"GET", "/metrics/"},
+		{"GET", "/x/../metrics"},
+		{"GET", "//metrics"},
+		{"GET", "/upstreams?x=1"},
+		{"GET", "/console"},
+		{"GET", "/console/a/b"},
+		{"GET", "/api/one/x"},
+		{"GET", "/api/one/y"},
+		{"POST", "http://example.test/hooks/%7Bx%7D"},
+		{"GET", "/example.com/hello/@v/v1.0.0.zip"},
+		{"GET", "/example.com/metrics/@v/list"},
+		{"GET", "/sumdb/sum.example.test/lookup/example.com/hello@v1.0.0"},
+		{"GET", "/healthz"},
+	} {
+		r, err := http.NewRequest(tt.method, tt.target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(tt.target, "http") {
+			r.URL.Path = strings.SplitN(tt.target, "?", 2)[0] // keep it as sent, not cleaned
+		}
+		_, pattern := m.Handler(r)
+		if got := m.routes(r); got != (pattern != "") {
+			t.Errorf("%s %s: routes = %v; the mux's pattern is %q", tt.method, tt.target, got, pattern)
+		}
+		if pattern == "" && strings.HasPrefix(tt.target, "/example.com/") && m.mayRoute(r.URL.Path) {
+			t.Errorf("%s %s: a module request goes to the operator mux's match", tt.method, tt.target)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/egress"
+	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -22,15 +22,19 @@ import (
 // policy, and redirects go only to http and https, at most
 // egress.MaxRedirects of them.
 //
-// Behind a proxy from the environment the dial goes to the proxy, which is
-// trusted; a redirect target is then checked by CheckRedirect, which
-// resolves the name itself (the proxy resolves it again and applies its own
-// rules).
+// Without a proxy in the environment the transport has none, and the
+// dialer checks every redirect target. Behind one the dial goes to the
+// proxy, which is trusted; a redirect target is then checked by
+// CheckRedirect, which resolves the name itself (the proxy resolves it
+// again and applies its own rules).
 func upstreamClient(cfg *config.Serve, policy *egress.Policy) *http.Client {
 	trusted := trustedHostPorts(cfg)
 	t := upstream.NewTransport()
+	if env := httpproxy.FromEnvironment(); env.HTTPSProxy == "" && env.HTTPProxy == "" {
+		t.Proxy = nil // http.ProxyFromEnvironment would use none for any request
+	}
 	t.DialContext = policy.DialerTrusting(append(trusted, envProxyHostPorts()...)...)
-	return &http.Client{Transport: t, CheckRedirect: policy.CheckRedirect(trusted...)}
+	return &http.Client{Transport: t, CheckRedirect: policy.CheckRedirect(t.Proxy, trusted...)}
 }
 
 // trustedHostPorts returns the host:port of every http(s) upstream URL,
@@ -52,7 +56,7 @@ func trustedHostPorts(cfg *config.Serve) []string {
 	var out []string
 	for _, raw := range urls {
 		if u, err := url.Parse(raw); err == nil {
-			if hp := hostPort(u); hp != "" {
+			if hp := netconf.HostPort(u); hp != "" {
 				out = append(out, hp)
 			}
 		}
@@ -77,24 +81,11 @@ func envProxyHostPorts() []string {
 				continue
 			}
 		}
-		if hp := hostPort(u); hp != "" {
+		if hp := netconf.HostPort(u); hp != "" {
 			out = append(out, hp)
 		}
 	}
 	return out
-}
-
-// hostPort is u's host:port with the scheme's default port, or "" for
-// schemes gomirror does not dial.
-func hostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
-	}
-	if port == "" || u.Hostname() == "" {
-		return ""
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // usesDirect reports whether the GOPROXY-syntax list names "direct".

@@ -19,6 +19,7 @@ import (
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/miniotest"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/storage"
 )
@@ -145,14 +146,8 @@ func TestRedisPasswordFile(t *testing.T) {
 // the access key in the request's signature; the secret key signs it.
 func TestS3KeyFiles(t *testing.T) {
 	const access, secret = "AKFROMFILE", "s3-secret-from-file"
-	var (
-		mu   sync.Mutex
-		seen []string
-	)
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
+	auth := &testutil.HeaderLog{Name: "Authorization"}
+	fake := httptest.NewServer(auth.Handler(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // HEAD bucket: it exists
 	}))
 	defer fake.Close()
@@ -167,8 +162,7 @@ func TestS3KeyFiles(t *testing.T) {
 	if _, err := wire.OpenStorage(context.Background(), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	seen := auth.Values()
 	if len(seen) == 0 || !strings.Contains(seen[0], "Credential="+access+"/") {
 		t.Errorf("S3 requests were signed with %q; want the access key from the file", seen)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
+	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
@@ -54,7 +55,7 @@ type Server struct {
 
 	// operator is the mux of the operator endpoints (edge.go); admin
 	// serves it on admin-listen (nil without).
-	operator  *http.ServeMux
+	operator  *operatorMux
 	admin     http.Handler
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
@@ -110,7 +111,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		coordinator = redisCoordinator{r}
 		closeRedis = r.Close
 	}
-	allow, err := egress.ParseNetworks(cfg.DirectAllowNetworks)
+	allow, err := netconf.ParseNetworks(cfg.DirectAllowNetworks)
 	if err != nil {
 		return nil, &config.Error{Key: "direct-allow-networks", Source: cfg.DirectAllowNetworks, Err: err}
 	}
@@ -259,7 +260,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		return nil, &config.Error{Key: "auth", Source: cfg.Auth, Err: err}
 	}
 	// Operator endpoints: their access rule is in edge.go.
-	s.operator = http.NewServeMux()
+	s.operator = newOperatorMux()
 	s.operator.Handle("GET /metrics", metrics.Handler())
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
 	opMain, opAdmin := s.operatorHandlers(authn, health)
@@ -465,6 +466,35 @@ func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	return s.Serve(ctx, ln, ready)
 }
 
+// httpServer returns the server for handler on ln, the function that
+// serves it (HTTPS if tls-cert is set) and its scheme, "http" or "https".
+// Every connection is bounded in number (max-conns and
+// max-conns-per-client, capListener: each listener on its own count) and
+// in how long it can hold its place without progress: request headers
+// (and the TLS handshake) within ReadHeaderTimeout, the whole request
+// (gomirror takes no bodies; a trickled one would otherwise hold the
+// connection while net/http discards it) within ReadTimeout, idle
+// keep-alive within IdleTimeout. Responses are the caller's to bound (the
+// main listener: the per-chunk write deadline of withWriteDeadline, and
+// HTTP/2's WriteByteTimeout). The caller may set more fields before
+// serving.
+func (s *Server) httpServer(ln net.Listener, handler http.Handler) (srv *http.Server, serve func() error, scheme string) {
+	maxConns, _ := s.edgeLimits()
+	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
+	srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ConnState:         capped.connState,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCert != "" {
+		return srv, func() error { return srv.ServeTLS(capped, s.cfg.TLSCert, s.cfg.TLSKey) }, "https"
+	}
+	return srv, func() error { return srv.Serve(capped) }, "http"
+}
+
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
 	defer os.RemoveAll(s.credDir)
@@ -474,28 +504,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.closeRedis != nil {
 		defer s.closeRedis() // after the fills, which use it
 	}
-	// Every connection is bounded in number (max-conns, capListener) and
-	// in how long it can hold its place without progress: request headers
-	// (and the TLS handshake) within ReadHeaderTimeout, the whole request
-	// (gomirror takes no bodies; a trickled one would otherwise hold the
-	// connection while net/http discards it) within ReadTimeout, idle
-	// keep-alive within IdleTimeout, and responses by the per-chunk write
-	// deadline of withWriteDeadline (HTTP/2: also WriteByteTimeout for the
-	// connection).
-	maxConns, writeTimeout := s.edgeLimits()
-	capped := newCapListener(ln, maxConns, s.cfg.MaxConnsPerClient, s.clients.Trusted)
-	ln = capped
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// HTTP/2 multiplies what one connection can hold by its streams.
-		HTTP2:       &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams},
-		ConnContext: withConn,
-		ConnState:   capped.connState,
-		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	_, writeTimeout := s.edgeLimits()
+	srv, serve, scheme := s.httpServer(ln, s.handler)
+	// HTTP/2 multiplies what one connection can hold by its streams.
+	srv.HTTP2 = &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams}
+	srv.ConnContext = withConn
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
 	for _, g := range s.groups {
@@ -507,13 +520,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		return aerr
 	}
 	defer stopAdmin()
-	scheme := "http"
-	if s.cfg.TLSCert != "" {
-		scheme = "https"
-		go func() { errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey) }()
-	} else {
-		go func() { errc <- srv.Serve(ln) }()
-	}
+	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr())

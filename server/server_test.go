@@ -118,16 +118,8 @@ func do(t *testing.T, method, url string, hdr http.Header) response {
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, string(b)}
+	code, h, body := testutil.Do(t, nil, req)
+	return response{code, h, body}
 }
 
 func (s *testServer) stored(key string) ([]byte, error) {

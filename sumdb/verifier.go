@@ -13,13 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/gomirror/gomirror/internal/negcache"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
@@ -48,13 +48,9 @@ type Verifier struct {
 	// (by path@version) for VerifierOptions.NegativeTTL, so that the
 	// lookups started for each artifact of a version that does not exist
 	// (and clients' own lookups of it) ask the database once; nil if
-	// disabled.
-	notFound *expirable.LRU[string, error]
+	// disabled (a nil Cache remembers nothing).
+	notFound *negcache.Cache
 }
-
-// notFoundRecords bounds Verifier.notFound: when it is full, its least
-// recently used entries make room.
-const notFoundRecords = 100_000
 
 // clientLookups is how many lookups a sumdb.Client serves before the
 // Verifier replaces it (see Verifier.lookups).
@@ -100,13 +96,7 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 		defer cancel()
 		return remote.Get(ctx, path)
 	})
-	v := &Verifier{db: db, exempt: opts.NoSumDB, ops: ops}
-	switch {
-	case opts.NegativeTTL == 0:
-		v.notFound = expirable.NewLRU[string, error](notFoundRecords, nil, time.Minute)
-	case opts.NegativeTTL > 0:
-		v.notFound = expirable.NewLRU[string, error](notFoundRecords, nil, opts.NegativeTTL)
-	}
+	v := &Verifier{db: db, exempt: opts.NoSumDB, ops: ops, notFound: negcache.New(opts.NegativeTTL)}
 	v.client.Store(v.newClient())
 	return v
 }
@@ -170,10 +160,8 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 		return nil, fmt.Errorf("verifying %s@%s: %w", path, version, ErrExempt)
 	}
 	record := path + "@" + strings.TrimSuffix(version, "/go.mod") // both read one record
-	if v.notFound != nil {
-		if err, ok := v.notFound.Get(record); ok {
-			return nil, err
-		}
+	if err := v.notFound.Get(record); err != nil {
+		return nil, err
 	}
 	type result struct {
 		lines []string
@@ -205,11 +193,9 @@ func (v *Verifier) Lookup(ctx context.Context, path, version string) ([]string, 
 			}
 		}
 		err = v.lookupErr(path, version, err)
-		if v.notFound != nil && errors.Is(err, fs.ErrNotExist) {
-			// Remembered here, not by the caller: a lookup started
-			// ahead of a download outlives a caller that went away.
-			v.notFound.Add(record, err)
-		}
+		// Remembered here, not by the caller: a lookup started ahead
+		// of a download outlives a caller that went away.
+		v.notFound.Note(record, err)
 		ch <- result{lines, err}
 	}()
 	select {

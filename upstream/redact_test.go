@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // TestProxyErrorsShowNoCredentials sends requests through proxies whose
@@ -25,16 +26,8 @@ func TestProxyErrorsShowNoCredentials(t *testing.T) {
 	closed := ln.Addr().String()
 	ln.Close()
 
-	var (
-		mu        sync.Mutex
-		otherAuth []string
-	)
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		otherAuth = append(otherAuth, r.Header.Get("Authorization"))
-		mu.Unlock()
-		http.NotFound(w, r)
-	}))
+	auth := &testutil.HeaderLog{Name: "Authorization"}
+	other := httptest.NewServer(auth.Handler(http.NotFound))
 	defer other.Close()
 	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -74,8 +67,7 @@ func TestProxyErrorsShowNoCredentials(t *testing.T) {
 			t.Errorf("%s: error shows credentials: %v", tt.module, err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	otherAuth := auth.Values()
 	if len(otherAuth) == 0 {
 		t.Fatal("the redirect target was never asked")
 	}

@@ -18,11 +18,12 @@ package clientaddr
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/gomirror/gomirror/internal/netconf"
 )
 
 // Resolver computes client addresses. The zero value and nil trust no
@@ -31,33 +32,16 @@ type Resolver struct {
 	trusted []netip.Prefix
 }
 
-// Parse returns a Resolver that trusts the networks in list: CIDR prefixes
-// or single addresses, separated by commas or spaces. An empty list trusts
-// no proxy.
+// Parse returns a Resolver that trusts the networks in list (CIDR
+// prefixes or single addresses, separated by commas or spaces, read by
+// netconf.ParseNetworks: a prefix with host bits set is an error). An empty
+// list trusts no proxy.
 func Parse(list string) (*Resolver, error) {
-	r := &Resolver{}
-	for _, s := range strings.FieldsFunc(list, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' || c == '\n' }) {
-		var p netip.Prefix
-		var err error
-		if strings.Contains(s, "/") {
-			p, err = netip.ParsePrefix(s)
-			p = p.Masked()
-		} else {
-			var a netip.Addr
-			if a, err = netip.ParseAddr(s); err == nil && a.Zone() != "" {
-				err = fmt.Errorf("zone")
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		if err != nil || !p.IsValid() {
-			return nil, fmt.Errorf("%q: want a CIDR prefix (10.0.0.0/8) or an IP address", s)
-		}
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
-		}
-		r.trusted = append(r.trusted, p)
+	trusted, err := netconf.ParseNetworks(list)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &Resolver{trusted: trusted}, nil
 }
 
 // Trusts reports whether any proxy is trusted.
