@@ -38,15 +38,11 @@ var ErrLockHeld = errors.New("fill lock held by another replica")
 // found" is remembered for NegativeTTL and returned again without asking
 // the upstream.
 func (m *Mirror) fetch(ctx context.Context, op, key string, call func(ctx context.Context) (upstream.Answer, error)) (upstream.Answer, error) {
-	if m.negative != nil {
-		if err, ok := m.negative.Get(key); ok {
-			return upstream.Answer{}, err
-		}
+	if err := m.negative.Get(key); err != nil {
+		return upstream.Answer{}, err
 	}
 	a, err := m.fetchUpstream(ctx, op, call)
-	if m.negative != nil && upstream.IsNotExist(err) {
-		m.negative.Add(key, err)
-	}
+	m.negative.Note(key, err)
 	return a, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gomirror/gomirror/internal/negcache"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
@@ -93,16 +94,16 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	fills    sync.WaitGroup
-	negative *expirable.LRU[string, error]    // upstream "not found" by key; nil if disabled
+	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
 	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
 	behind   *writebehind.Writer              // small artifacts being stored
 	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
 
-// rememberedKeys bounds the negative cache and the list-ttl cache: when
-// one is full, its least recently used entries make room.
-const rememberedKeys = 100_000
+// rememberedKeys bounds the list-ttl cache as negcache bounds the negative
+// cache: when one is full, its least recently used entries make room.
+const rememberedKeys = negcache.Size
 
 // New returns a Mirror.
 func New(opts Options) *Mirror {
@@ -129,12 +130,7 @@ func New(opts Options) *Mirror {
 	if m.opts.SharedTTL == 0 {
 		m.opts.SharedTTL = 5 * time.Second
 	}
-	switch {
-	case opts.NegativeTTL == 0:
-		m.negative = expirable.NewLRU[string, error](rememberedKeys, nil, time.Minute)
-	case opts.NegativeTTL > 0:
-		m.negative = expirable.NewLRU[string, error](rememberedKeys, nil, opts.NegativeTTL)
-	}
+	m.negative = negcache.New(opts.NegativeTTL)
 	if opts.ListTTL > 0 {
 		m.recent = expirable.NewLRU[string, struct{}](rememberedKeys, nil, opts.ListTTL)
 	}

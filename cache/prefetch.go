@@ -57,10 +57,8 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 // go command asks for directly (a go.mod-only requirement) is otherwise
 // answered a database round trip later.
 func (m *Mirror) lookupAhead(ctx context.Context, key, path, version string) {
-	if m.negative != nil {
-		if _, notFound := m.negative.Get(key); notFound {
-			return
-		}
+	if m.negative.Get(key) != nil {
+		return // the upstream said "not found" a moment ago
 	}
 	m.prefetchLookup(ctx, path, version)
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -99,7 +100,7 @@ func checkProxy(ctx context.Context, o *Options, proxyURL, sumdbName string) []R
 	via, _ := pf(u)
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		port = netconf.DefaultPort(u.Scheme)
 	}
 	hostport := net.JoinHostPort(host, port)
 	tlsConf := &tls.Config{ServerName: host, RootCAs: o.RootCAs}
