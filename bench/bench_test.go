@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 )
 
 // Each benchmark runs its whole protocol (setup, rounds, report) once per
@@ -395,19 +396,15 @@ func BenchmarkSameZip100Clients(b *testing.B) {
 // get returns the body of a 200 answer to url.
 func get(b *testing.B, url string) []byte {
 	b.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.Fatal(err)
+	status, _, body := testutil.Do(b, nil, req)
+	if status != http.StatusOK {
+		b.Fatalf("GET %s: %d\n%s", url, status, body)
 	}
-	if resp.StatusCode != http.StatusOK {
-		b.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
-	}
-	return body
+	return []byte(body)
 }
 
 // waitForFile polls until path exists, for at most 10 seconds.
