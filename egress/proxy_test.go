@@ -440,11 +440,15 @@ func TestProxyMaxConns(t *testing.T) {
 }
 
 func TestProxyIdleTimeout(t *testing.T) {
-	// A target that sends a byte every 20ms for 20 ticks and reads nothing.
+	// A target that sends a byte every 50ms for 40 ticks (2s, twice the
+	// idle timeout) and reads nothing. The idle timeout is 20 ticks long, so
+	// a machine busy enough to delay a tick that much is needed to cut the
+	// transfer early.
+	const ticks = 40
 	target := serveTCP(t, func(c net.Conn) {
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
-		for range 20 {
+		for range ticks {
 			<-tick.C
 			if _, err := c.Write([]byte{'.'}); err != nil {
 				return
@@ -453,7 +457,7 @@ func TestProxyIdleTimeout(t *testing.T) {
 		// Then silence, connection open.
 		io.Copy(io.Discard, c)
 	})
-	idle := 200 * time.Millisecond
+	idle := time.Second
 	x := startProxy(t, &Policy{Allow: mustNetworks(t, "127.0.0.0/8")}, ProxyOptions{IdleTimeout: idle})
 	resp, body, c := connect(t, x, target, auth(t, x))
 	defer c.Close()
@@ -468,10 +472,10 @@ func TestProxyIdleTimeout(t *testing.T) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("the idle tunnel was not closed within 30s (read %d bytes)", len(got))
 	}
-	// A tunnel moving data one way only (400ms, twice the idle timeout)
-	// is not idle; once silent it is closed.
-	if len(got) != 20 {
-		t.Errorf("read %d bytes before the tunnel closed; want all 20 (the one-way transfer was cut as idle)", len(got))
+	// A tunnel moving data one way only (for twice the idle timeout) is
+	// not idle; once silent it is closed.
+	if len(got) != ticks {
+		t.Errorf("read %d bytes before the tunnel closed; want all %d (the one-way transfer was cut as idle)", len(got), ticks)
 	}
 	if took < idle {
 		t.Errorf("tunnel closed after %v, before the idle timeout", took)
