@@ -70,11 +70,11 @@ func TestListTTLFollowsAnswer(t *testing.T) {
 			t.Cleanup(func() { m.Wait(context.Background()) })
 			ctx := t.Context()
 			for i := range 2 {
-				b, src, err := m.List(ctx, "example.com/a")
+				b, src, err := m.List(ctx, escaped("example.com/a", ""))
 				if err != nil || !strings.Contains(string(b), "v1.0.0") {
 					t.Fatalf("List: %q, %v", b, err)
 				}
-				if _, src2, err := m.Latest(ctx, "example.com/a"); err != nil || src2 != src {
+				if _, src2, err := m.Latest(ctx, escaped("example.com/a", "")); err != nil || src2 != src {
 					t.Fatalf("Latest: %+v, %v; want %+v as List", src2, err, src)
 				}
 				want := Source{Outcome: Fresh, Upstream: tt.a.Upstream}

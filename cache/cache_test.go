@@ -70,12 +70,12 @@ func TestSmallArtifactsAreAnsweredBeforeTheyAreStored(t *testing.T) {
 	want := up.Module("example.com/hello", "v1.0.0").Mod
 
 	// The write is held, yet the client gets its answer.
-	b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0"))
+	b, src, err := readObject(m.GoMod(ctx, escaped("example.com/hello", "v1.0.0")))
 	if err != nil || string(b) != string(want) || src.Outcome != Miss {
 		t.Fatalf("GoMod while the write is held: %q, %s, %v", b, src, err)
 	}
 	// Meanwhile another request is answered from memory, not refetched.
-	if b, src, err := readObject(m.GoMod(ctx, "example.com/hello", "v1.0.0")); err != nil || string(b) != string(want) || src.Outcome != Hit {
+	if b, src, err := readObject(m.GoMod(ctx, escaped("example.com/hello", "v1.0.0"))); err != nil || string(b) != string(want) || src.Outcome != Hit {
 		t.Errorf("second GoMod: %q, %s, %v", b, src, err)
 	}
 	if n := up.Hits("/example.com/hello/@v/v1.0.0.mod"); n != 1 {
@@ -99,14 +99,14 @@ func TestFailedBackgroundWriteIsFetchedAgain(t *testing.T) {
 	close(store.release)
 	m, up := newMirror(t, store)
 	ctx := context.Background()
-	if _, _, err := m.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil {
+	if _, _, err := m.GoMod(ctx, escaped("example.com/hello", "v1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	store.fail = nil
-	if _, src, err := m.GoMod(ctx, "example.com/hello", "v1.0.0"); err != nil || src.Outcome != Miss {
+	if _, src, err := m.GoMod(ctx, escaped("example.com/hello", "v1.0.0")); err != nil || src.Outcome != Miss {
 		t.Errorf("after a failed write: %s, %v; want a new fetch", src, err)
 	}
 	if n := up.Hits("/example.com/hello/@v/v1.0.0.mod"); n != 2 {

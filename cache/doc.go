@@ -31,7 +31,9 @@
 //   - verify.go: Verifier and the check of an artifact against it.
 //   - mutable.go: list and @latest: upstream-first with fresh-timeout,
 //     stale-if-error, list-ttl, and the list union with stored versions.
-//   - keys.go: storage keys of requests (over package layout).
+//   - keys.go: a request's storage keys, from the layout.Module the
+//     caller parsed or escaped (escaping nothing again), and the check
+//     that a .mod or .zip asks for a canonical version.
 //   - info.go: Info and Origin, the validation of .info and @latest answers.
 //   - hashzip.go: the h1: hash of a zip file.
 package cache

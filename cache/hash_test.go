@@ -98,10 +98,10 @@ func TestFilledArtifactsHaveRecordedHashes(t *testing.T) {
 		{"example.com/legacy", "v2.1.0+incompatible", "example.com/legacy"}, // exempt
 		{"example.com/MixedCase", "v1.0.0", "example.com/!mixed!case"},      // case-encoded
 	} {
-		if _, _, err := m.GoMod(ctx, mv.path, mv.version); err != nil {
+		if _, _, err := m.GoMod(ctx, escaped(mv.path, mv.version)); err != nil {
 			t.Fatal(err)
 		}
-		obj, _, err := m.Zip(ctx, mv.path, mv.version)
+		obj, _, err := m.Zip(ctx, escaped(mv.path, mv.version))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestFilledArtifactsHaveRecordedHashes(t *testing.T) {
 	// The hash files are not versions: the list holds exactly the
 	// upstream's versions, also from storage alone.
 	up.Close()
-	b, src, err := m.List(ctx, "example.com/hello")
+	b, src, err := m.List(ctx, escaped("example.com/hello", ""))
 	if err != nil || src.Outcome != Stale && src.Outcome != Fresh {
 		t.Fatalf("List: %v, %s", err, src)
 	}
@@ -179,7 +179,7 @@ func TestModHashIsStoredBeforeMod(t *testing.T) {
 	store := &holdModStore{Storage: fsys, arrived: make(chan struct{}, 1), release: make(chan struct{})}
 	m, up := newMirror(t, store) // no checksum database: hashes are recorded all the same
 	ctx := context.Background()
-	if _, _, err := m.GoMod(ctx, "example.com/dep", "v1.0.0"); err != nil {
+	if _, _, err := m.GoMod(ctx, escaped("example.com/dep", "v1.0.0")); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
-	"golang.org/x/mod/module"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gomirror/gomirror/internal/negcache"
@@ -167,15 +166,19 @@ func (e *BadRequestError) Unwrap() error { return e.Err }
 // (proxy.BadRequester).
 func (e *BadRequestError) BadRequest() bool { return true }
 
-// Info answers $module/@v/$query.info. The caller closes the returned
-// object's Body. For a canonical version it is the stored object (or, while
-// a fill's write is pending, a reader over the fill's one copy); for a query
+// Info answers $module/@v/$query.info for em, the module and its version
+// or query with their escaped forms (the request's, layout.ParseURLPath;
+// or layout.Escape's): a hit escapes nothing, and a miss escapes only where
+// the upstream builds its URL. The caller closes the returned object's
+// Body. For a canonical version it is the stored object (or, while a
+// fill's write is pending, a reader over the fill's one copy); for a query
 // it is the upstream's answer in memory.
-func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object, Source, error) {
-	if !layout.IsCanonical(module.Version{Path: path, Version: query}) {
+func (m *Mirror) Info(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	path, query := em.Version().Path, em.Version().Version
+	if !layout.IsCanonical(em.Version()) {
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
-		if _, err := storageKey(module.Version{Path: path}, layout.List); err != nil {
+		if _, err := keyOf(em, layout.List); err != nil {
 			return nil, Source{Outcome: Miss}, err // no version of it can be stored
 		}
 		// Remembered as not found under a name that is no storage key:
@@ -194,10 +197,6 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 			return nil, src, upstreamErr("info", path, query, err)
 		}
 		return storage.BytesObject(b), src, nil
-	}
-	em, err := escape(module.Version{Path: path, Version: query})
-	if err != nil {
-		return nil, Source{Outcome: Miss}, err
 	}
 	key, err := keyOf(em, layout.Info)
 	if err != nil {
@@ -223,17 +222,17 @@ func (m *Mirror) Info(ctx context.Context, path, query string) (*storage.Object,
 	})
 }
 
-// GoMod answers $module/@v/$version.mod for a canonical version. The
-// caller closes the returned object's Body (see Info).
-func (m *Mirror) GoMod(ctx context.Context, path, version string) (*storage.Object, Source, error) {
-	em, err := canonical(path, version)
-	if err != nil {
+// GoMod answers $module/@v/$version.mod for em, a canonical version with
+// its escaped forms (see Info). The caller closes the returned object's
+// Body (see Info).
+func (m *Mirror) GoMod(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	if err := checkCanonical(em); err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
 	return m.goMod(ctx, em)
 }
 
-// goMod is GoMod for a canonical version, escaped.
+// goMod is GoMod for a canonical version.
 func (m *Mirror) goMod(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
 	path, version := em.Version().Path, em.Version().Version
 	key, err := keyOf(em, layout.Mod)
@@ -261,17 +260,17 @@ func (m *Mirror) goMod(ctx context.Context, em layout.Module) (*storage.Object, 
 	})
 }
 
-// Zip answers $module/@v/$version.zip for a canonical version. The caller
-// closes the returned object's Body.
-func (m *Mirror) Zip(ctx context.Context, path, version string) (*storage.Object, Source, error) {
-	em, err := canonical(path, version)
-	if err != nil {
+// Zip answers $module/@v/$version.zip for em, a canonical version with
+// its escaped forms (see Info). The caller closes the returned object's
+// Body.
+func (m *Mirror) Zip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	if err := checkCanonical(em); err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
 	return m.zip(ctx, em)
 }
 
-// zip is Zip for a canonical version, escaped.
+// zip is Zip for a canonical version.
 func (m *Mirror) zip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
 	path, version := em.Version().Path, em.Version().Version
 	key, err := keyOf(em, layout.Zip)

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/storage/mem"
 	"github.com/gomirror/gomirror/upstream"
@@ -139,16 +142,28 @@ func newFakeMirror(t *testing.T, f upstream.Fetcher, opts Options) (*Mirror, *me
 	return m, store
 }
 
+// escaped returns path@version with its escaped forms (layout.Escape), as
+// a caller that has only the strings builds it for the Mirror's methods
+// (version "" for a module's list and @latest). It panics if they do not
+// escape, which the tests' constants do.
+func escaped(path, version string) layout.Module {
+	em, err := layout.Escape(module.Version{Path: path, Version: version})
+	if err != nil {
+		panic(err)
+	}
+	return em
+}
+
 // get calls the Mirror's method for op on fakePath@version and returns the
 // answer's bytes.
 func get(ctx context.Context, m *Mirror, op, version string) ([]byte, Source, error) {
 	switch op {
 	case "info":
-		return readObject(m.Info(ctx, fakePath, version))
+		return readObject(m.Info(ctx, escaped(fakePath, version)))
 	case "mod":
-		return readObject(m.GoMod(ctx, fakePath, version))
+		return readObject(m.GoMod(ctx, escaped(fakePath, version)))
 	case "zip":
-		return readObject(m.Zip(ctx, fakePath, version))
+		return readObject(m.Zip(ctx, escaped(fakePath, version)))
 	}
 	panic("unknown op " + op)
 }
@@ -324,7 +339,7 @@ func TestList(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			b, src, err := m.List(ctx, fakePath)
+			b, src, err := m.List(ctx, escaped(fakePath, ""))
 			if (err != nil) != tt.wantErr || string(b) != tt.want || src != tt.wantSrc {
 				t.Fatalf("List = %q, %+v, %v; want %q, %+v, error %v", b, src, err, tt.want, tt.wantSrc, tt.wantErr)
 			}

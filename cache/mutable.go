@@ -16,10 +16,13 @@ import (
 	"github.com/gomirror/gomirror/upstream"
 )
 
-// List answers $module/@v/list: the upstream's versions together with every
-// version in storage, so that nothing once served disappears.
-func (m *Mirror) List(ctx context.Context, path string) ([]byte, Source, error) {
-	key, err := storageKey(module.Version{Path: path}, layout.List)
+// List answers $module/@v/list for em, the module with its escaped path
+// (see Info; em's version is ignored, as layout.Module.Key ignores it for
+// a list): the upstream's versions together with every version in
+// storage, so that nothing once served disappears.
+func (m *Mirror) List(ctx context.Context, em layout.Module) ([]byte, Source, error) {
+	path := em.Version().Path
+	key, err := keyOf(em, layout.List)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
@@ -103,9 +106,11 @@ func listable(v string) bool {
 	return semver.IsValid(v) && module.CanonicalVersion(v) == v
 }
 
-// Latest answers $module/@latest.
-func (m *Mirror) Latest(ctx context.Context, path string) ([]byte, Source, error) {
-	key, err := storageKey(module.Version{Path: path}, layout.Latest)
+// Latest answers $module/@latest for em, the module with its escaped path
+// (see List).
+func (m *Mirror) Latest(ctx context.Context, em layout.Module) ([]byte, Source, error) {
+	path := em.Version().Path
+	key, err := keyOf(em, layout.Latest)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}

@@ -41,7 +41,7 @@ func TestFreshAnswerIsStoredOnlyIfChanged(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			b, src, err := get(ctx, fakePath)
+			b, src, err := get(ctx, escaped(fakePath, ""))
 			if err != nil || src.Outcome != Fresh || string(b) != tt.upstream {
 				t.Fatalf("%s = %q, %+v, %v; want the upstream's %q, fresh", tt.op, b, src, err, tt.upstream)
 			}

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/mod/module"
-
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/obs"
@@ -39,16 +37,22 @@ const (
 
 // Mirror is what the handler needs from the cache layer. *cache.Mirror
 // implements it.
+//
+// Each method gets the module (and version or query) as the request's path
+// had it, parsed once by ParsePath (layout.ParseURLPath) with its escaped
+// forms, so that the mirror derives its storage keys without escaping
+// again: for List and Latest the module with no version, for Info a
+// version or a query, for GoMod and Zip a version.
 type Mirror interface {
-	List(ctx context.Context, path string) ([]byte, cache.Source, error)
-	Latest(ctx context.Context, path string) ([]byte, cache.Source, error)
+	List(ctx context.Context, m layout.Module) ([]byte, cache.Source, error)
+	Latest(ctx context.Context, m layout.Module) ([]byte, cache.Source, error)
 	// Info, GoMod and Zip return an object whose Body the handler streams
 	// and closes (an io.ReadSeeker serves ranges and conditional requests;
 	// an *os.File goes out with sendfile), so that concurrent readers of
 	// one artifact do not each hold a copy of it.
-	Info(ctx context.Context, path, query string) (*storage.Object, cache.Source, error)
-	GoMod(ctx context.Context, path, version string) (*storage.Object, cache.Source, error)
-	Zip(ctx context.Context, path, version string) (*storage.Object, cache.Source, error)
+	Info(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error)
+	GoMod(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error)
+	Zip(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error)
 }
 
 // FetchTimeouter is an optional capability of a Mirror: FetchTimeout
@@ -124,11 +128,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 	switch req.Kind {
 	case layout.List:
-		b, src, err = h.mirror.List(ctx, req.Module)
+		b, src, err = h.mirror.List(ctx, file.Module)
 	case layout.Latest:
-		b, src, err = h.mirror.Latest(ctx, req.Module)
+		b, src, err = h.mirror.Latest(ctx, file.Module)
 	case layout.Info, layout.Mod:
-		h.serveSmall(w, r, req)
+		h.serveSmall(w, r, req, file.Module)
 		return
 	case layout.Zip:
 		h.serveZip(w, r, req, file.Module)
@@ -149,19 +153,20 @@ func setSource(rec *obs.Request, src cache.Source) {
 	rec.Upstream = src.Upstream
 }
 
-// serveSmall serves a .info or .mod. A canonical version's is immutable and
+// serveSmall serves a .info or .mod; m is req's module version with the
+// escaped forms its path had. A canonical version's is immutable and
 // streamed from the object the mirror returns; a query's .info is the
 // upstream's answer of the moment, in memory.
-func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Request) {
+func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module) {
 	var (
 		obj *storage.Object
 		src cache.Source
 		err error
 	)
 	if req.Kind == layout.Info {
-		obj, src, err = h.mirror.Info(r.Context(), req.Module, req.Version)
+		obj, src, err = h.mirror.Info(r.Context(), m)
 	} else {
-		obj, src, err = h.mirror.GoMod(r.Context(), req.Module, req.Version)
+		obj, src, err = h.mirror.GoMod(r.Context(), m)
 	}
 	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
@@ -169,7 +174,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	defer obj.Body.Close()
-	if !layout.IsCanonical(module.Version{Path: req.Module, Version: req.Version}) {
+	if !layout.IsCanonical(m.Version()) {
 		b, err := io.ReadAll(obj.Body)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -187,7 +192,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 // serveZip serves a .zip; m is req's module version with the escaped forms
 // its path had.
 func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module) {
-	obj, src, err := h.mirror.Zip(r.Context(), req.Module, req.Version)
+	obj, src, err := h.mirror.Zip(r.Context(), m)
 	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
 		h.writeError(w, r, err)

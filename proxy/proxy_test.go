@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +27,7 @@ type objMirror struct {
 	size    int64
 }
 
-func (m objMirror) GoMod(ctx context.Context, path, version string) (*storage.Object, cache.Source, error) {
+func (m objMirror) GoMod(ctx context.Context, _ layout.Module) (*storage.Object, cache.Source, error) {
 	return &storage.Object{Info: storage.Info{Size: m.size, ModTime: time.Unix(1e9, 0)}, Body: m.newBody()}, cache.Source{Outcome: cache.Hit}, nil
 }
 
@@ -117,7 +118,7 @@ func TestStatusBadRequest(t *testing.T) {
 // zipMirror answers Zip with a small stored object.
 type zipMirror struct{ Mirror }
 
-func (zipMirror) Zip(ctx context.Context, path, version string) (*storage.Object, cache.Source, error) {
+func (zipMirror) Zip(ctx context.Context, _ layout.Module) (*storage.Object, cache.Source, error) {
 	return storage.BytesObject([]byte("PK")), cache.Source{Outcome: cache.Hit}, nil
 }
 
@@ -147,5 +148,71 @@ func TestRedirectZipsGetsTheParsedModule(t *testing.T) {
 		if key, err := got.Key(layout.Zip); err != nil || key != strings.TrimPrefix(path, "/") {
 			t.Errorf("Parse %v: zip key %q, %v; want %q", parse, key, err, strings.TrimPrefix(path, "/"))
 		}
+	}
+}
+
+// moduleMirror records the module each method gets and answers "not
+// found".
+type moduleMirror struct {
+	Mirror
+	got *layout.Module
+}
+
+func (m moduleMirror) answer(em layout.Module) error {
+	*m.got = em
+	return fs.ErrNotExist
+}
+
+func (m moduleMirror) List(ctx context.Context, em layout.Module) ([]byte, cache.Source, error) {
+	return nil, cache.Source{}, m.answer(em)
+}
+
+func (m moduleMirror) Latest(ctx context.Context, em layout.Module) ([]byte, cache.Source, error) {
+	return nil, cache.Source{}, m.answer(em)
+}
+
+func (m moduleMirror) Info(ctx context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
+	return nil, cache.Source{}, m.answer(em)
+}
+
+func (m moduleMirror) GoMod(ctx context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
+	return nil, cache.Source{}, m.answer(em)
+}
+
+func (m moduleMirror) Zip(ctx context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
+	return nil, cache.Source{}, m.answer(em)
+}
+
+// The Mirror gets the module version as the request's path had it
+// escaped (a query's too), from which the file's key follows without
+// escaping again.
+func TestMirrorGetsTheParsedModule(t *testing.T) {
+	tests := []struct {
+		path string
+		kind layout.Kind
+		want module.Version
+	}{
+		{"/example.com/!m/@v/list", layout.List, module.Version{Path: "example.com/M"}},
+		{"/example.com/!m/@latest", layout.Latest, module.Version{Path: "example.com/M"}},
+		{"/example.com/!m/@v/v1.0.0-!r!c1.info", layout.Info, module.Version{Path: "example.com/M", Version: "v1.0.0-RC1"}},
+		{"/example.com/!m/@v/!main.info", layout.Info, module.Version{Path: "example.com/M", Version: "Main"}},
+		{"/example.com/!m/@v/v1.0.0-!r!c1.mod", layout.Mod, module.Version{Path: "example.com/M", Version: "v1.0.0-RC1"}},
+		{"/example.com/!m/@v/v1.0.0-!r!c1.zip", layout.Zip, module.Version{Path: "example.com/M", Version: "v1.0.0-RC1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			var got layout.Module
+			w := httptest.NewRecorder()
+			Parse(NewHandler(moduleMirror{got: &got}, nil, nil)).ServeHTTP(w, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if w.Code != http.StatusNotFound {
+				t.Errorf("status %d, want the mirror's 404", w.Code)
+			}
+			if got.Version() != tt.want {
+				t.Errorf("mirror got %v, want %v", got.Version(), tt.want)
+			}
+			if key, err := got.Key(tt.kind); err != nil || key != strings.TrimPrefix(tt.path, "/") {
+				t.Errorf("key %q, %v; want %q", key, err, strings.TrimPrefix(tt.path, "/"))
+			}
+		})
 	}
 }

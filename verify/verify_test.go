@@ -94,6 +94,17 @@ func newMirror(t *testing.T, dir string, up *fakeproxy.Server) (*cache.Mirror, f
 	return m, wait
 }
 
+// escaped returns path@version with its escaped forms (layout.Escape), as
+// the Mirror's methods take it.
+func escaped(t *testing.T, path, version string) layout.Module {
+	t.Helper()
+	em, err := layout.Escape(module.Version{Path: path, Version: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em
+}
+
 // fill stores every module version in stored through a real Mirror over
 // up, and returns the storage directory.
 func fill(t *testing.T, up *fakeproxy.Server) string {
@@ -102,13 +113,13 @@ func fill(t *testing.T, up *fakeproxy.Server) string {
 	m, wait := newMirror(t, dir, up)
 	ctx := context.Background()
 	for _, mv := range stored {
-		if _, _, err := m.Info(ctx, mv.path, mv.version); err != nil {
+		if _, _, err := m.Info(ctx, escaped(t, mv.path, mv.version)); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := m.GoMod(ctx, mv.path, mv.version); err != nil {
+		if _, _, err := m.GoMod(ctx, escaped(t, mv.path, mv.version)); err != nil {
 			t.Fatal(err)
 		}
-		obj, _, err := m.Zip(ctx, mv.path, mv.version)
+		obj, _, err := m.Zip(ctx, escaped(t, mv.path, mv.version))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +382,7 @@ func TestTamperedArtifactsAreCorruptAndRepaired(t *testing.T) {
 	m, wait := newMirror(t, dir, up)
 	ctx := context.Background()
 	hits := up.Hits("/example.com/hello/@v/v1.0.0.zip")
-	obj, src, err := m.Zip(ctx, "example.com/hello", "v1.0.0")
+	obj, src, err := m.Zip(ctx, escaped(t, "example.com/hello", "v1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,17 +391,17 @@ func TestTamperedArtifactsAreCorruptAndRepaired(t *testing.T) {
 		t.Errorf("repaired zip not fetched again: %s", src)
 	}
 	for _, k := range []struct{ path, version string }{{"example.com/hello", "v1.1.0"}, {"example.com/MixedCase", "v1.0.0"}} {
-		if _, _, err := m.GoMod(ctx, k.path, k.version); err != nil {
+		if _, _, err := m.GoMod(ctx, escaped(t, k.path, k.version)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := m.Info(ctx, "example.com/dep", "v1.0.0"); err != nil {
+	if _, _, err := m.Info(ctx, escaped(t, "example.com/dep", "v1.0.0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := m.Info(ctx, "example.com/hello/v2", "v2.0.0"); err != nil {
+	if _, _, err := m.Info(ctx, escaped(t, "example.com/hello/v2", "v2.0.0")); err != nil {
 		t.Fatal(err)
 	}
-	obj, _, err = m.Zip(ctx, "private.example/secret", "v1.0.0")
+	obj, _, err = m.Zip(ctx, escaped(t, "private.example/secret", "v1.0.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
