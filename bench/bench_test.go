@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,11 @@ import (
 const (
 	warmRounds = 5 // BenchmarkWarmDownload: rounds of each side
 	coldRounds = 3 // BenchmarkColdFill: rounds of each side (real upstream traffic)
+
+	// BenchmarkColdBigZip: rounds of each side, and the toolchain whose
+	// zip (about 76 MB) the go command fetches for GOTOOLCHAIN.
+	bigZipRounds    = 5
+	bigZipToolchain = "go1.27.3"
 
 	rpsClients  = 64
 	rpsRounds   = 3 // alternating 5 s windows of each side
@@ -143,6 +149,64 @@ func BenchmarkColdFill(b *testing.B) {
 	reportRatio(b, mir, base)
 	b.ReportMetric(median(floor), "cpu-floor")
 	b.ReportMetric(median(serverCPU), "cpu-s/gomirror")
+}
+
+// BenchmarkColdBigZip: `GOTOOLCHAIN=go1.27.3 go version` with a fresh
+// module cache, which downloads one large zip (the toolchain module, about
+// 76 MB) and its checksum lookup: through a fresh gomirror with empty
+// storage, against straight from the upstream, alternating. The go command
+// takes the download's time, so the ratio is what a cold zip costs through
+// the mirror: the whole download, its checks, and whatever of them comes
+// after the upstream's last byte. Reported: the median of the per-round
+// ratios (the upstream's speed drifts within minutes) and gomirror's CPU
+// seconds per fill.
+func BenchmarkColdBigZip(b *testing.B) {
+	up, sumdb := realUpstream(b)
+	tmp := workDir(b)
+	b.Logf("load average before the rounds: %s", loadAvg())
+	env := func(proxy string) []string {
+		e := goEnv(proxy, sumdb)
+		return append(e[:len(e):len(e)], "GOTOOLCHAIN="+bigZipToolchain) // the last GOTOOLCHAIN wins
+	}
+	run := func(proxy, label string, pids ...int) download {
+		d, out := timedGo(b, tmp, tmp, env(proxy), []string{"version"}, pids...)
+		if !strings.Contains(out, bigZipToolchain+" ") {
+			b.Fatalf("%s: go version printed %q, not %s's", label, out, bigZipToolchain)
+		}
+		b.Logf("%s: %.2fs; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), d.goCPU, serverCPU(d, pids), d.meter)
+		return d
+	}
+
+	b.ResetTimer()
+	var mir, base, ratios, cpu []float64
+	for i := range bigZipRounds {
+		store, err := os.MkdirTemp(tmp, "storage-*")
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := startMirror(b, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
+		dm := run(m.URL, fmt.Sprintf("round %d gomirror", i), m.Pid())
+		m.stop(b)
+		st := m.stats(0)
+		b.Logf("round %d gomirror log: %s; %s", i, st, st.durationSummary())
+		if c := st.count5xx(); c > 0 {
+			b.Errorf("round %d: gomirror answered %d requests with a 5xx", i, c)
+		}
+		du := run(up, fmt.Sprintf("round %d upstream", i))
+		if err := removeTree(store); err != nil {
+			b.Logf("removing round %d's storage: %v", i, err)
+		}
+		mir, base = append(mir, dm.wall.Seconds()), append(base, du.wall.Seconds())
+		ratios = append(ratios, dm.wall.Seconds()/du.wall.Seconds())
+		cpu = append(cpu, dm.serverCPU)
+	}
+	b.StopTimer()
+
+	b.Logf("gomirror s/round %s; upstream s/round %s; ratio/round %s; gomirror CPU-s/round %s; load average after: %s",
+		secs(mir), secs(base), secs(ratios), secs(cpu), loadAvg())
+	reportRatio(b, mir, base)
+	b.ReportMetric(median(ratios), "round-ratio")
+	b.ReportMetric(median(cpu), "cpu-s/gomirror")
 }
 
 // BenchmarkCachedInfoRPS: 64 keep-alive clients hammer stored .info files for

@@ -345,8 +345,9 @@ func (m *mirror) stats(offset int64) *logStats {
 }
 
 // goEnv is a clean environment for the go command (as in e2e): only what
-// the benchmark sets decides where modules come from.
-func goEnv(proxy, sumdb, modcache string) []string {
+// the benchmark sets decides where modules come from (timedGo adds a fresh
+// GOMODCACHE).
+func goEnv(proxy, sumdb string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -358,7 +359,6 @@ func goEnv(proxy, sumdb, modcache string) []string {
 	return append(env,
 		"GOPROXY="+proxy,
 		"GOSUMDB="+sumdb,
-		"GOMODCACHE="+modcache,
 		"GOENV=off",
 		"GOFLAGS=-modcacherw",
 		"GONOSUMDB=", "GONOPROXY=", "GOPRIVATE=", "GOINSECURE=",
@@ -384,6 +384,7 @@ type download struct {
 	// goCPU is the go command's CPU time (user + system) and serverCPU
 	// that of the processes downloadBig was given (gomirror), meanwhile.
 	goCPU, serverCPU float64
+	meter            *cpuMeter // how busy the rest of the machine was
 }
 
 // downloadBig runs `go mod download -json` of bigproject with a fresh module
@@ -393,14 +394,29 @@ type download struct {
 // was meanwhile.
 func downloadBig(b *testing.B, tmp, proxy, sumdb, label string, pids ...int) download {
 	b.Helper()
+	d, out := timedGo(b, tmp, bigProject(b), goEnv(proxy, sumdb), []string{"mod", "download", "-json"}, pids...)
+	d.zips = strings.Count(out, `"Zip":`)
+	if strings.Contains(out, `"Error"`) {
+		b.Fatalf("go mod download via %s: %d zips\n%s", proxy, d.zips, errorLines(out))
+	}
+	b.Logf("%s: %.2fs, %d zips; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), d.zips, d.goCPU, serverCPU(d, pids), d.meter)
+	return d
+}
+
+// timedGo runs the go command with args in dir, with env (from goEnv) and
+// a fresh module cache under tmp, and returns how long it took, the CPU
+// time it and the processes pids used meanwhile, and its standard output.
+// A go command that fails fails the benchmark.
+func timedGo(b *testing.B, tmp, dir string, env, args []string, pids ...int) (download, string) {
+	b.Helper()
 	modcache, err := os.MkdirTemp(tmp, "modcache-*")
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json")
-	cmd.Dir, cmd.Env = bigProject(b), goEnv(proxy, sumdb, modcache)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir, cmd.Env = dir, append(env, "GOMODCACHE="+modcache)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	// Write back what earlier rounds left dirty so that this round does
@@ -409,13 +425,12 @@ func downloadBig(b *testing.B, tmp, proxy, sumdb, label string, pids ...int) dow
 	meter := startCPU(pids...)
 	start := time.Now()
 	err = cmd.Run()
-	d := download{wall: time.Since(start), zips: strings.Count(out.String(), `"Zip":`), serverCPU: meter.pidsCPU()}
-	if err != nil || strings.Contains(out.String(), `"Error"`) {
-		b.Fatalf("go mod download via %s: %v (%d zips)\n%s\n%s", proxy, err, d.zips, lastLines(errOut.String(), 20), errorLines(out.String()))
+	d := download{wall: time.Since(start), serverCPU: meter.pidsCPU(), meter: meter}
+	if err != nil {
+		b.Fatalf("go %s: %v\n%s\n%s", strings.Join(args, " "), err, lastLines(errOut.String(), 20), errorLines(out.String()))
 	}
 	d.goCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-	b.Logf("%s: %.2fs, %d zips; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), d.zips, d.goCPU, serverCPU(d, pids), meter)
-	return d
+	return d, out.String()
 }
 
 func serverCPU(d download, pids []int) string {
