@@ -26,10 +26,10 @@ const (
 	warmRounds = 5 // BenchmarkWarmDownload: rounds of each side
 	coldRounds = 3 // BenchmarkColdFill: rounds of each side (real upstream traffic)
 
-	// BenchmarkColdBigZip: rounds of each side, and the toolchain whose
+	// BenchmarkColdToolchainZip: rounds of each side, and the toolchain whose
 	// zip (about 76 MB) the go command fetches for GOTOOLCHAIN.
-	bigZipRounds    = 5
-	bigZipToolchain = "go1.27.3"
+	toolchainRounds    = 5
+	toolchainVersion = "go1.27.3"
 
 	rpsClients  = 64
 	rpsRounds   = 3 // alternating 5 s windows of each side
@@ -151,7 +151,7 @@ func BenchmarkColdFill(b *testing.B) {
 	b.ReportMetric(median(serverCPU), "cpu-s/gomirror")
 }
 
-// BenchmarkColdBigZip: `GOTOOLCHAIN=go1.27.3 go version` with a fresh
+// BenchmarkColdToolchainZip: `GOTOOLCHAIN=go1.27.3 go version` with a fresh
 // module cache, which downloads one large zip (the toolchain module, about
 // 76 MB) and its checksum lookup: through a fresh gomirror with empty
 // storage, against straight from the upstream, alternating. The go command
@@ -160,18 +160,18 @@ func BenchmarkColdFill(b *testing.B) {
 // after the upstream's last byte. Reported: the median of the per-round
 // ratios (the upstream's speed drifts within minutes) and gomirror's CPU
 // seconds per fill.
-func BenchmarkColdBigZip(b *testing.B) {
+func BenchmarkColdToolchainZip(b *testing.B) {
 	up, sumdb := realUpstream(b)
 	tmp := workDir(b)
 	b.Logf("load average before the rounds: %s", loadAvg())
 	env := func(proxy string) []string {
 		e := goEnv(proxy, sumdb)
-		return append(e[:len(e):len(e)], "GOTOOLCHAIN="+bigZipToolchain) // the last GOTOOLCHAIN wins
+		return append(e[:len(e):len(e)], "GOTOOLCHAIN="+toolchainVersion) // the last GOTOOLCHAIN wins
 	}
 	run := func(proxy, label string, pids ...int) download {
 		d, out := timedGo(b, tmp, tmp, env(proxy), []string{"version"}, pids...)
-		if !strings.Contains(out, bigZipToolchain+" ") {
-			b.Fatalf("%s: go version printed %q, not %s's", label, out, bigZipToolchain)
+		if !strings.Contains(out, toolchainVersion+" ") {
+			b.Fatalf("%s: go version printed %q, not %s's", label, out, toolchainVersion)
 		}
 		b.Logf("%s: %.2fs; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), d.goCPU, serverCPU(d, pids), d.meter)
 		return d
@@ -179,7 +179,7 @@ func BenchmarkColdBigZip(b *testing.B) {
 
 	b.ResetTimer()
 	var mir, base, ratios, cpu []float64
-	for i := range bigZipRounds {
+	for i := range toolchainRounds {
 		store, err := os.MkdirTemp(tmp, "storage-*")
 		if err != nil {
 			b.Fatal(err)

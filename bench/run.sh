@@ -10,7 +10,7 @@
 #   bench/run.sh StalledReaders   1000 connections stalled on a 15 MiB .mod
 #                                 (no network; about 30 seconds)
 #
-# WarmDownload and ColdFill fetch testdata/bigproject, and ColdBigZip the
+# WarmDownload and ColdFill fetch testdata/bigproject, and ColdToolchainZip the
 # go1.27.3 toolchain zip, from the upstream that `go env GOPROXY` names
 # first; everything else stays on 127.0.0.1.
 # The full `go test -v` output is kept in a temporary file named at the end.
@@ -62,7 +62,7 @@ END {
 				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"], verdict(num(m[b, "ratio"]) <= 1.1)
 			printf "  %-20s CPU floor %.3f  (the mirrored download'"'"'s CPU time, go command + gomirror (%.2f CPU-s), over this machine'"'"'s cores, against the upstream'"'"'s time: no ratio below it is possible here)%s\n", "",
 				m[b, "cpu-floor"], m[b, "cpu-s/gomirror"], (num(m[b, "cpu-floor"]) > 1.1) ? "; the 1.1 target is below it" : ""
-		} else if (short == "ColdBigZip") {
+		} else if (short == "ColdToolchainZip") {
 			printf "  %-20s ratio %.3f  (median of per-round ratios; gomirror %.2f s, upstream %.2f s; medians; gomirror %.2f CPU-s per fill)  target <= 1.1: %s\n", short,
 				m[b, "round-ratio"], m[b, "s/mirror"], m[b, "s/baseline"], m[b, "cpu-s/gomirror"], verdict(num(m[b, "round-ratio"]) <= 1.1)
 		} else if (short == "CachedInfoRPS") {
