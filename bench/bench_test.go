@@ -28,7 +28,7 @@ const (
 
 	// BenchmarkColdToolchainZip: rounds of each side, and the toolchain whose
 	// zip (about 76 MB) the go command fetches for GOTOOLCHAIN.
-	toolchainRounds    = 5
+	toolchainRounds  = 5
 	toolchainVersion = "go1.27.3"
 
 	rpsClients  = 64
