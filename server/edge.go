@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path"
 	"strings"
 	"time"
@@ -14,7 +15,7 @@ import (
 	"github.com/gomirror/gomirror/obs"
 )
 
-// Operator endpoints (/metrics, /upstreams, and whatever later serves
+// Operator endpoints (/metrics, /upstreams, /debug/pprof/, and whatever later serves
 // operators: a console, an API) are mounted on one mux, Server.operator.
 // The access rule is decided once, here, for all of them:
 //
@@ -56,6 +57,21 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 	admin.HandleFunc("GET /readyz", s.readyz)
 	admin.Handle("/", guarded)
 	return http.NotFoundHandler(), admin
+}
+
+// handlePprof mounts net/http/pprof's handlers under /debug/pprof/ on the
+// operator mux, so that they have the operator endpoints' access rule
+// (an admin token, or admin-listen). A CPU profile holds its request for
+// the seconds it is asked for (the admin listener's write timeout, one
+// minute, bounds it there). Importing net/http/pprof also registers them on
+// http.DefaultServeMux, which gomirror never serves.
+func handlePprof(m *operatorMux) {
+	m.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs, ...
+	m.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 // withOperator sends the requests that the operator mux has a route for to

@@ -147,12 +147,13 @@ func TestOperatorEndpointsNotAnonymousOnAnOpenListener(t *testing.T) {
 		c.Listen = "0.0.0.0:0"
 		c.Upstream = withUser(up.URL, "alice:hunter2")
 	})
-	for _, p := range []string{"/upstreams", "/metrics", "//upstreams", "/./metrics", "/x/../upstreams", "/metrics?format=text"} {
+	for _, p := range []string{"/upstreams", "/metrics", "//upstreams", "/./metrics", "/x/../upstreams", "/metrics?format=text",
+		"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/cmdline", "/debug/pprof/goroutine"} {
 		r := get(t, s.URL+p)
 		if r.code != http.StatusUnauthorized {
 			t.Errorf("anonymous GET %s on 0.0.0.0: %d, want 401", p, r.code)
 		}
-		if strings.Contains(r.body, "hunter2") || strings.Contains(r.body, "gomirror_") || strings.Contains(r.body, up.URL) {
+		if strings.Contains(r.body, "hunter2") || strings.Contains(r.body, "gomirror_") || strings.Contains(r.body, up.URL) || strings.Contains(r.body, "profile") {
 			t.Errorf("anonymous GET %s answered operator data: %q", p, truncate(r.body))
 		}
 	}
@@ -225,14 +226,16 @@ func TestOperatorEndpointAccess(t *testing.T) {
 			})
 			check := func(base string, want int) {
 				t.Helper()
-				for _, p := range []string{"/metrics", "/upstreams"} {
+				// The pprof handlers are operator endpoints like /metrics.
+				for _, p := range []string{"/metrics", "/upstreams", "/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/cmdline"} {
 					anon, cl, ad := do(t, "GET", base+p, nil), do(t, "GET", base+p, bearer(client)), do(t, "GET", base+p, bearer(admin))
 					got := [3]int{anon.code, cl.code, ad.code}
 					wantCodes := map[int][3]int{open: {200, 200, 200}, guarded: {401, 403, 200}, hidden: {404, 404, 404}}[want]
 					if got != wantCodes {
 						t.Errorf("GET %s%s anonymous, client token, admin token: %v; want %v", base, p, got, wantCodes)
 					}
-					if want == guarded && (strings.Contains(anon.body, "gomirror_") || strings.Contains(cl.body, "gomirror_") || strings.Contains(cl.body, `"mirrors"`)) {
+					if want == guarded && (strings.Contains(anon.body, "gomirror_") || strings.Contains(cl.body, "gomirror_") || strings.Contains(cl.body, `"mirrors"`) ||
+						strings.Contains(anon.body, "profile") || strings.Contains(cl.body, "profile") || strings.Contains(cl.body, "serve")) {
 						t.Errorf("refused request got operator data")
 					}
 				}

@@ -263,6 +263,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.operator = newOperatorMux()
 	s.operator.Handle("GET /metrics", metrics.Handler())
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
+	handlePprof(s.operator)
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
