@@ -125,7 +125,9 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 // still reaches the connection's sendfile. On HTTP/1 each chunk first waits
 // for the socket to take data and is no bigger than what it can take, so
 // that a stalled client's response waits without holding net/http's copy
-// buffer (32 KiB, taken for every ReadFrom even when it ends in sendfile).
+// buffer (32 KiB, taken for every ReadFrom even when it ends in sendfile);
+// a whole body shorter than sniffLen does not wait (it only fills
+// net/http's buffer).
 func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok { // HTTP/2
@@ -150,7 +152,7 @@ func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 			want = min(want, remaining)
 		}
 		w.extend()
-		if w.raw != nil {
+		if w.raw != nil && !(total == 0 && remaining >= 0 && remaining < sniffLen) {
 			space, err := waitSendSpace(w.raw)
 			if err != nil {
 				return total, err
@@ -171,6 +173,16 @@ func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// sniffLen is what net/http's ReadFrom copies into the response's buffer
+// before it sends anything (its sniffLen): a body shorter than this, the
+// whole body of a response that ReadFrom starts, as http.ServeContent's
+// does, ends in that buffer and reaches the socket only when the handler
+// returns, under the deadline withWriteDeadline sets then. Waiting for room
+// in the socket before it (a poll and two more system calls) would protect
+// nothing, so ReadFrom does not: a cached .info costs no more system calls
+// than on a bare server.
+const sniffLen = 512
 
 // writerOnly hides a writer's ReadFrom, so that io.Copy uses its Write.
 type writerOnly struct{ io.Writer }

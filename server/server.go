@@ -228,6 +228,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
 		Prefetch:     cfg.Prefetch,
+		SmallCache:   int64(cfg.MemoryCache) << 20,
 		NegativeTTL:  negativeTTL(cfg.NegativeTTL),
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,
