@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -119,9 +120,13 @@ func BenchmarkCachedInfo(b *testing.B) {
 				pids = append(pids, s.pid)
 			}
 			meter := startCPU(pids...)
+			cpu0 := sideCPU(s.pid)
 			r := runWrk(b, wrk, script, s.url, infoDuration)
-			b.Logf("round %d %s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, %d requests, %d not 2xx, %d socket errors; %s",
-				round, s.name, r.rps, r.p50, r.p99, r.requests, r.non2xx, r.socketErrs, meter)
+			if r.requests > 0 {
+				r.cpuPerReq = (sideCPU(s.pid) - cpu0) / float64(r.requests) * 1e6
+			}
+			b.Logf("round %d %s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, %d requests, %d not 2xx, %d socket errors; server CPU %.1f µs per request; %s",
+				round, s.name, r.rps, r.p50, r.p99, r.requests, r.non2xx, r.socketErrs, r.cpuPerReq, meter)
 			if r.non2xx > 0 || r.socketErrs > 0 || r.requests == 0 {
 				b.Errorf("PROBLEM: round %d %s: %d requests, %d not 2xx, %d socket errors", round, s.name, r.requests, r.non2xx, r.socketErrs)
 			}
@@ -162,11 +167,15 @@ func BenchmarkCachedInfo(b *testing.B) {
 	b.ReportMetric(med("bare", p50), "ms-p50-baseline")
 	b.ReportMetric(med("bare", p99), "ms-p99-baseline")
 	b.ReportMetric(med("gomirror", p99)/med("bare", p99), "ratio-p99")
+	cpu := func(r *wrkResult) float64 { return r.cpuPerReq }
+	b.ReportMetric(med("gomirror", cpu), "us-cpu/req")
+	b.ReportMetric(med("bare", cpu), "us-cpu/req-baseline")
 	if base != nil {
 		b.ReportMetric(med("base", rps), "req/s-base")
 		b.ReportMetric(med("base", rps)/med("bare", rps), "ratio-base")
 		b.ReportMetric(med("base", p99), "ms-p99-base")
 		b.ReportMetric(med("base", p99)/med("bare", p99), "ratio-p99-base")
+		b.ReportMetric(med("base", cpu), "us-cpu/req-base")
 	}
 }
 
@@ -221,6 +230,19 @@ type wrkResult struct {
 	rps                          float64
 	p50, p99                     float64 // ms
 	requests, non2xx, socketErrs int
+	cpuPerReq                    float64 // µs of the server's CPU time per request
+}
+
+// sideCPU is the CPU time, in seconds, of the gomirror process pid, or,
+// for pid 0, of the benchmark process itself (the bare server: wrk is a
+// child, not counted, and the process does nothing else meanwhile).
+func sideCPU(pid int) float64 {
+	if pid != 0 {
+		return procCPU(pid)
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 var (

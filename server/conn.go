@@ -64,19 +64,26 @@ type deadlineWriter struct {
 	bufs *sync.Pool
 }
 
-// connKey is the context key of the request's net.Conn.
+// connKey is the context key of the socket of the request's connection
+// (a syscall.RawConn, or nil).
 type connKey struct{}
 
 // withConn is an http.Server.ConnContext that makes each connection's
-// net.Conn known to withWriteDeadline.
+// socket known to withWriteDeadline, found once per connection (socketOf),
+// not per request.
 func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return context.WithValue(ctx, connKey{}, socketOf(c))
 }
 
-// rawConn returns the socket of the connection ctx belongs to (under TLS,
-// the socket under it), or nil.
+// rawConn returns the socket of the connection ctx belongs to (withConn),
+// or nil.
 func rawConn(ctx context.Context) syscall.RawConn {
-	c, _ := ctx.Value(connKey{}).(net.Conn)
+	raw, _ := ctx.Value(connKey{}).(syscall.RawConn)
+	return raw
+}
+
+// socketOf returns the socket of c (under TLS, the socket under it), or nil.
+func socketOf(c net.Conn) syscall.RawConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}

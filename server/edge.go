@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,23 @@ func (s *Server) withOperator(op, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withModules sends a request straight to modules, the handler that mux
+// routes "/" to, when mux would do the same: its path is clean and none of
+// mux's other routes (own, exact paths). Others (health checks, paths that
+// mux redirects to their clean form, CONNECT) go through mux. So a module
+// request costs a path check, not a mux match (a few allocations and about
+// 3% of the CPU time of a cached .info).
+func withModules(mux, modules http.Handler, own ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if r.Method == http.MethodConnect || p == "" || p[0] != '/' || path.Clean(p) != p || slices.Contains(own, p) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		modules.ServeHTTP(w, r)
 	})
 }
 

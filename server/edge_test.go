@@ -2,8 +2,11 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -498,6 +501,41 @@ func TestOperatorMuxRoutes(t *testing.T) {
 		}
 		if pattern == "" && strings.HasPrefix(tt.target, "/example.com/") && m.mayRoute(r.URL.Path) {
 			t.Errorf("%s %s: a module request goes to the operator mux's match", tt.method, tt.target)
+		}
+	}
+}
+
+// TestWithModulesRoutesAsTheMux: skipping the mux for module requests
+// changes no request's handler, redirect or status.
+func TestWithModulesRoutesAsTheMux(t *testing.T) {
+	named := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+	}
+	modules := named("modules")
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", named("healthz"))
+	mux.Handle("GET /readyz", named("readyz"))
+	mux.Handle("/", modules)
+	h := withModules(mux, modules, "/healthz", "/readyz")
+	for _, method := range []string{"GET", "HEAD", "POST", "CONNECT", "OPTIONS"} {
+		for _, target := range []string{"/", "/healthz", "/readyz", "/healthz/", "//healthz", "/./readyz", "/x/../healthz",
+			"/example.com/x/@v/list", "/example.com//x/@v/list", "/example.com/x/../y/@v/v1.0.0.info", "/a/./b", "/x/", "*"} {
+			req := func() *http.Request {
+				r := httptest.NewRequest(method, "http://gomirror.test/", nil)
+				r.RequestURI = target
+				r.URL = &url.URL{Path: target}
+				if target == "*" {
+					r.URL = &url.URL{Path: "*"}
+				}
+				return r
+			}
+			want, got := httptest.NewRecorder(), httptest.NewRecorder()
+			mux.ServeHTTP(want, req())
+			h.ServeHTTP(got, req())
+			if got.Code != want.Code || got.Body.String() != want.Body.String() || got.Header().Get("Location") != want.Header().Get("Location") {
+				t.Errorf("%s %s: %d %q (Location %q); the mux: %d %q (Location %q)", method, target,
+					got.Code, got.Body, got.Header().Get("Location"), want.Code, want.Body, want.Header().Get("Location"))
+			}
 		}
 	}
 }

@@ -282,7 +282,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	// The path is parsed once (proxy.Parse); auth guards by the module
 	// it names and the handler serves it.
-	mux.Handle("/", proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf)))
+	modules := proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf))
+	mux.Handle("/", modules)
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
@@ -290,7 +291,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.ready = newReadiness(readyTTL, s.probeStorage)
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
-	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, mux)), writeTimeout))
+	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout))
 	if opAdmin != nil {
 		s.admin = clients.Middleware(withWriteDeadline(s.accessLog(opAdmin), writeTimeout))
 	}
