@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all eight (about 18 minutes on 2 cores)
+#   bench/run.sh                  all nine (about 19 minutes on 2 cores)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
 #   bench/run.sh LoadWithFaults   the load run with faults (no network; about
@@ -9,6 +9,10 @@
 #                                 quick try)
 #   bench/run.sh StalledReaders   1000 connections stalled on a 15 MiB .mod
 #                                 (no network; about 30 seconds)
+#   bench/run.sh 'CachedInfo$'    cached .info under wrk vs a bare net/http
+#                                 server (no network; needs wrk; about 1 minute;
+#                                 GOMIRROR_BENCH_BASE_BINARY=<gomirror built
+#                                 from another commit> compares that one too)
 #
 # WarmDownload and ColdFill fetch testdata/bigproject, and ColdToolchainZip the
 # go1.27.3 toolchain zip, from the upstream that `go env GOPROXY` names
@@ -68,6 +72,14 @@ END {
 		} else if (short == "CachedInfoRPS") {
 			printf "  %-20s ratio %.3f  (gomirror %.0f req/s p50 %.2f ms p99 %.2f ms; FileServer %.0f req/s p50 %.2f ms p99 %.2f ms)  no fixed target\n", short,
 				m[b, "ratio"], m[b, "req/s"], m[b, "ms-p50"], m[b, "ms-p99"], m[b, "req/s-baseline"], m[b, "ms-p50-baseline"], m[b, "ms-p99-baseline"]
+		} else if (short == "CachedInfo") {
+			printf "  %-20s ratio %.3f  (gomirror %.0f req/s p99 %.2f ms; bare net/http %.0f req/s p99 %.2f ms; medians)  target >= 0.8: %s\n", short,
+				m[b, "ratio"], m[b, "req/s"], m[b, "ms-p99"], m[b, "req/s-baseline"], m[b, "ms-p99-baseline"], verdict(num(m[b, "ratio"]) >= 0.8)
+			printf "  %-20s p99 ratio %.3f; server CPU per request: gomirror %.1f us, bare %.1f us\n", "",
+				m[b, "ratio-p99"], m[b, "us-cpu/req"], m[b, "us-cpu/req-baseline"]
+			if ((b, "ratio-base") in m)
+				printf "  %-20s GOMIRROR_BENCH_BASE_BINARY: ratio %.3f, p99 ratio %.3f, %.1f us CPU per request\n", "",
+					m[b, "ratio-base"], m[b, "ratio-p99-base"], m[b, "us-cpu/req-base"]
 		} else if (short == "SameZip100Clients") {
 			ok = num(m[b, "MB-rss-growth"]) < 50 && num(m[b, "MB-rss-growth-warm"]) < 50
 			printf "  %-20s RSS growth cold %.1f MB, warm %.1f MB  target < 50 MB: %s\n", short,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 
+	"github.com/gomirror/gomirror/internal/smallcache"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
@@ -164,18 +166,24 @@ var errLostLease = errors.New("fill lock lost to another replica; not writing")
 // filling it from fetch on a miss. A filled artifact is answered from memory
 // while it is written to storage in the background.
 //
-// Memory does not grow with the number of readers: a hit is the stored
-// object, streamed (on local disk the *os.File, sent with sendfile); the
-// answer of a fill, and a pending write, is one slice that every reader
-// reads through its own bytes.Reader, never a copy per request. The caller
-// closes the object's Body.
+// Memory does not grow with the number of readers: a hit is the slice kept
+// in the memory cache (Options.SmallCache), read once from storage, or,
+// for an artifact the cache does not keep, the stored object, streamed (on
+// local disk the *os.File, sent with sendfile); the answer of a fill, and
+// a pending write, is one slice. Every reader reads a slice through its
+// own bytes.Reader, never a copy per request. The caller closes the
+// object's Body.
 //
 // fetch returns the artifact (with its hash, for a .mod) and the upstream
 // that answered, also with an error; the Source names that upstream for
 // the call that led the fill only.
 func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx context.Context) (filled, error)) (*storage.Object, Source, error) {
-	if obj, err := m.behind.Get(ctx, key); err == nil {
+	if obj, ok := m.small.Get(key); ok {
 		return obj, Source{Outcome: Hit}, nil
+	}
+	if obj, err := m.behind.Get(ctx, key); err == nil {
+		obj, err = m.keepSmall(key, obj)
+		return obj, Source{Outcome: Hit}, err
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Source{Outcome: Hit}, err
 	}
@@ -219,6 +227,28 @@ func (m *Mirror) immutable(ctx context.Context, key string, fetch func(ctx conte
 		return nil, src, err
 	}
 	return storage.BytesObject(r.b), src, nil
+}
+
+// keepSmall adds obj, the artifact just read from storage at key, to the
+// memory cache (Options.SmallCache) if it fits there, and returns an object
+// that reads it: the cached bytes, or obj itself if it is not kept. A
+// pending write (no modification time yet) is not kept: the next request
+// after it lands reads it from storage, so that the cached copy has the
+// stored copy's Last-Modified. If obj cannot be read whole, the error is
+// returned and obj is closed.
+func (m *Mirror) keepSmall(key string, obj *storage.Object) (*storage.Object, error) {
+	if m.small == nil || obj.ModTime.IsZero() || obj.Size < 0 || obj.Size > smallcache.MaxEntry {
+		return obj, nil
+	}
+	defer obj.Body.Close()
+	b := make([]byte, obj.Size)
+	if _, err := io.ReadFull(obj.Body, b); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	m.small.Add(key, b, obj.ModTime)
+	kept := storage.BytesObject(b)
+	kept.ModTime = obj.ModTime
+	return kept, nil
 }
 
 // putSmall stores the small artifact r.b at key. Before it stores a .mod,

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gomirror/gomirror/internal/negcache"
+	"github.com/gomirror/gomirror/internal/smallcache"
 	"github.com/gomirror/gomirror/internal/syncx"
 	"github.com/gomirror/gomirror/internal/writebehind"
 	"github.com/gomirror/gomirror/layout"
@@ -81,6 +82,12 @@ type Options struct {
 	// on alone.
 	Coordinator Coordinator
 	SharedTTL   time.Duration
+	// SmallCache is how many bytes of stored .info and .mod files (of
+	// canonical versions, each at most smallcache.MaxEntry) are kept in
+	// memory, least recently used first out, and served from there
+	// without a storage access; zero or negative keeps none. Every reader
+	// of one reads the same slice.
+	SmallCache int64
 	// OnFetch, if set, is called after every upstream fetch.
 	OnFetch func(op, upstream string, d time.Duration, err error)
 	// OnVerify, if set, is called after every check against the checksum
@@ -96,6 +103,7 @@ type Mirror struct {
 	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
 	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
 	behind   *writebehind.Writer              // small artifacts being stored
+	small    *smallcache.Cache                // stored small artifacts in memory; nil if disabled
 	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
@@ -122,7 +130,8 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher()}
+	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher(),
+		small: smallcache.New(opts.SmallCache)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 	}

@@ -52,6 +52,7 @@ type Serve struct {
 	FreshTimeout       time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
 	FetchTimeout       time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
 	Prefetch           int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
+	MemoryCache        int           `name:"memory-cache" help:"MiB of memory for stored .info and .mod files (each up to 64 KiB), answered from there without reading storage; least recently used first out (0 disables)"`
 	NegativeTTL        time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout    time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
 	WriteTimeout       time.Duration `name:"write-timeout" help:"a response whose connection accepts none of it for this long is cut off (slow clients that keep reading are served to the end)"`
@@ -170,6 +171,10 @@ type AuthRule struct {
 	Tokens  []string `yaml:"tokens"`
 }
 
+// maxMemoryCache is the largest memory-cache, in MiB (64 GiB): more is a
+// typing mistake.
+const maxMemoryCache = 64 << 10
+
 // Defaults returns the built-in defaults. Settings that default to what the
 // go command says are filled in by Load only when nothing else sets them.
 func Defaults() Serve {
@@ -180,6 +185,7 @@ func Defaults() Serve {
 		FreshTimeout:       3 * time.Second,
 		FetchTimeout:       10 * time.Minute,
 		Prefetch:           16,
+		MemoryCache:        32,
 		NegativeTTL:        time.Minute,
 		ShutdownTimeout:    30 * time.Second,
 		WriteTimeout:       time.Minute,
@@ -562,6 +568,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.Prefetch < 0 {
 		return bad("prefetch", fmt.Errorf("must not be negative, not %d", c.Prefetch))
+	}
+	if c.MemoryCache < 0 || c.MemoryCache > maxMemoryCache {
+		return bad("memory-cache", fmt.Errorf("must be between 0 and %d (MiB), not %d", maxMemoryCache, c.MemoryCache))
 	}
 	if c.NegativeTTL < 0 {
 		return bad("negative-ttl", fmt.Errorf("must not be negative, not %v", c.NegativeTTL))

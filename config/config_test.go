@@ -217,6 +217,8 @@ func TestInvalidSettings(t *testing.T) {
 		{"bad private pattern", "", nil, []string{"--private=corp.example/[x"}, "private", "flag --private", "bad pattern"},
 		{"auth rules with auth off", "auth-rules:\n  - {modules: corp.example, tokens: [ci]}\n", nil, nil, "auth-rules", "file", "no effect"},
 		{"negative list-ttl", "", nil, []string{"--list-ttl=-1s"}, "list-ttl", "flag --list-ttl", "negative"},
+		{"negative memory-cache", "", nil, []string{"--memory-cache=-1"}, "memory-cache", "flag --memory-cache", "between 0 and"},
+		{"memory-cache in bytes, not MiB", "memory-cache: 33554432\n", nil, nil, "memory-cache", "file", "between 0 and 65536 (MiB)"},
 		{"direct-allow-networks with a host name", "direct-allow-networks: 10.0.0.0/8, git.corp.example\n", nil, nil,
 			"direct-allow-networks", "file", "not an IP address"},
 		{"direct-allow-networks with host bits", "", map[string]string{"GOMIRROR_DIRECT_ALLOW_NETWORKS": "10.1.2.3/8"}, nil,

@@ -64,19 +64,26 @@ type deadlineWriter struct {
 	bufs *sync.Pool
 }
 
-// connKey is the context key of the request's net.Conn.
+// connKey is the context key of the socket of the request's connection
+// (a syscall.RawConn, or nil).
 type connKey struct{}
 
 // withConn is an http.Server.ConnContext that makes each connection's
-// net.Conn known to withWriteDeadline.
+// socket known to withWriteDeadline, found once per connection (socketOf),
+// not per request.
 func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return context.WithValue(ctx, connKey{}, socketOf(c))
 }
 
-// rawConn returns the socket of the connection ctx belongs to (under TLS,
-// the socket under it), or nil.
+// rawConn returns the socket of the connection ctx belongs to (withConn),
+// or nil.
 func rawConn(ctx context.Context) syscall.RawConn {
-	c, _ := ctx.Value(connKey{}).(net.Conn)
+	raw, _ := ctx.Value(connKey{}).(syscall.RawConn)
+	return raw
+}
+
+// socketOf returns the socket of c (under TLS, the socket under it), or nil.
+func socketOf(c net.Conn) syscall.RawConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
@@ -125,7 +132,9 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 // still reaches the connection's sendfile. On HTTP/1 each chunk first waits
 // for the socket to take data and is no bigger than what it can take, so
 // that a stalled client's response waits without holding net/http's copy
-// buffer (32 KiB, taken for every ReadFrom even when it ends in sendfile).
+// buffer (32 KiB, taken for every ReadFrom even when it ends in sendfile);
+// a whole body shorter than sniffLen does not wait (it only fills
+// net/http's buffer).
 func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := w.ResponseWriter.(io.ReaderFrom)
 	if !ok { // HTTP/2
@@ -150,7 +159,7 @@ func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 			want = min(want, remaining)
 		}
 		w.extend()
-		if w.raw != nil {
+		if w.raw != nil && !(total == 0 && remaining >= 0 && remaining < sniffLen) {
 			space, err := waitSendSpace(w.raw)
 			if err != nil {
 				return total, err
@@ -171,6 +180,16 @@ func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// sniffLen is what net/http's ReadFrom copies into the response's buffer
+// before it sends anything (its sniffLen): a body shorter than this, the
+// whole body of a response that ReadFrom starts, as http.ServeContent's
+// does, ends in that buffer and reaches the socket only when the handler
+// returns, under the deadline withWriteDeadline sets then. Waiting for room
+// in the socket before it (a poll and two more system calls) would protect
+// nothing, so ReadFrom does not: a cached .info costs no more system calls
+// than on a bare server.
+const sniffLen = 512
 
 // writerOnly hides a writer's ReadFrom, so that io.Copy uses its Write.
 type writerOnly struct{ io.Writer }

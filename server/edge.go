@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 	"github.com/gomirror/gomirror/obs"
 )
 
-// Operator endpoints (/metrics, /upstreams, and whatever later serves
+// Operator endpoints (/metrics, /upstreams, /debug/pprof/, and whatever later serves
 // operators: a console, an API) are mounted on one mux, Server.operator.
 // The access rule is decided once, here, for all of them:
 //
@@ -58,6 +60,21 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 	return http.NotFoundHandler(), admin
 }
 
+// handlePprof mounts net/http/pprof's handlers under /debug/pprof/ on the
+// operator mux, so that they have the operator endpoints' access rule
+// (an admin token, or admin-listen). A CPU profile holds its request for
+// the seconds it is asked for (the admin listener's write timeout, one
+// minute, bounds it there). Importing net/http/pprof also registers them on
+// http.DefaultServeMux, which gomirror never serves.
+func handlePprof(m *operatorMux) {
+	m.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs, ...
+	m.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
 // withOperator sends the requests that the operator mux has a route for to
 // op, and the others to next.
 func (s *Server) withOperator(op, next http.Handler) http.Handler {
@@ -67,6 +84,23 @@ func (s *Server) withOperator(op, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withModules sends a request straight to modules, the handler that mux
+// routes "/" to, when mux would do the same: its path is clean and none of
+// mux's other routes (own, exact paths). Others (health checks, paths that
+// mux redirects to their clean form, CONNECT) go through mux. So a module
+// request costs a path check, not a mux match (a few allocations and about
+// 3% of the CPU time of a cached .info).
+func withModules(mux, modules http.Handler, own ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if r.Method == http.MethodConnect || p == "" || p[0] != '/' || path.Clean(p) != p || slices.Contains(own, p) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		modules.ServeHTTP(w, r)
 	})
 }
 

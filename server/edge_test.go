@@ -2,8 +2,11 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,12 +150,13 @@ func TestOperatorEndpointsNotAnonymousOnAnOpenListener(t *testing.T) {
 		c.Listen = "0.0.0.0:0"
 		c.Upstream = withUser(up.URL, "alice:hunter2")
 	})
-	for _, p := range []string{"/upstreams", "/metrics", "//upstreams", "/./metrics", "/x/../upstreams", "/metrics?format=text"} {
+	for _, p := range []string{"/upstreams", "/metrics", "//upstreams", "/./metrics", "/x/../upstreams", "/metrics?format=text",
+		"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/cmdline", "/debug/pprof/goroutine"} {
 		r := get(t, s.URL+p)
 		if r.code != http.StatusUnauthorized {
 			t.Errorf("anonymous GET %s on 0.0.0.0: %d, want 401", p, r.code)
 		}
-		if strings.Contains(r.body, "hunter2") || strings.Contains(r.body, "gomirror_") || strings.Contains(r.body, up.URL) {
+		if strings.Contains(r.body, "hunter2") || strings.Contains(r.body, "gomirror_") || strings.Contains(r.body, up.URL) || strings.Contains(r.body, "profile") {
 			t.Errorf("anonymous GET %s answered operator data: %q", p, truncate(r.body))
 		}
 	}
@@ -225,14 +229,16 @@ func TestOperatorEndpointAccess(t *testing.T) {
 			})
 			check := func(base string, want int) {
 				t.Helper()
-				for _, p := range []string{"/metrics", "/upstreams"} {
+				// The pprof handlers are operator endpoints like /metrics.
+				for _, p := range []string{"/metrics", "/upstreams", "/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/cmdline"} {
 					anon, cl, ad := do(t, "GET", base+p, nil), do(t, "GET", base+p, bearer(client)), do(t, "GET", base+p, bearer(admin))
 					got := [3]int{anon.code, cl.code, ad.code}
 					wantCodes := map[int][3]int{open: {200, 200, 200}, guarded: {401, 403, 200}, hidden: {404, 404, 404}}[want]
 					if got != wantCodes {
 						t.Errorf("GET %s%s anonymous, client token, admin token: %v; want %v", base, p, got, wantCodes)
 					}
-					if want == guarded && (strings.Contains(anon.body, "gomirror_") || strings.Contains(cl.body, "gomirror_") || strings.Contains(cl.body, `"mirrors"`)) {
+					if want == guarded && (strings.Contains(anon.body, "gomirror_") || strings.Contains(cl.body, "gomirror_") || strings.Contains(cl.body, `"mirrors"`) ||
+						strings.Contains(anon.body, "profile") || strings.Contains(cl.body, "profile") || strings.Contains(cl.body, "serve")) {
 						t.Errorf("refused request got operator data")
 					}
 				}
@@ -495,6 +501,41 @@ func TestOperatorMuxRoutes(t *testing.T) {
 		}
 		if pattern == "" && strings.HasPrefix(tt.target, "/example.com/") && m.mayRoute(r.URL.Path) {
 			t.Errorf("%s %s: a module request goes to the operator mux's match", tt.method, tt.target)
+		}
+	}
+}
+
+// TestWithModulesRoutesAsTheMux: skipping the mux for module requests
+// changes no request's handler, redirect or status.
+func TestWithModulesRoutesAsTheMux(t *testing.T) {
+	named := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+	}
+	modules := named("modules")
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", named("healthz"))
+	mux.Handle("GET /readyz", named("readyz"))
+	mux.Handle("/", modules)
+	h := withModules(mux, modules, "/healthz", "/readyz")
+	for _, method := range []string{"GET", "HEAD", "POST", "CONNECT", "OPTIONS"} {
+		for _, target := range []string{"/", "/healthz", "/readyz", "/healthz/", "//healthz", "/./readyz", "/x/../healthz",
+			"/example.com/x/@v/list", "/example.com//x/@v/list", "/example.com/x/../y/@v/v1.0.0.info", "/a/./b", "/x/", "*"} {
+			req := func() *http.Request {
+				r := httptest.NewRequest(method, "http://gomirror.test/", nil)
+				r.RequestURI = target
+				r.URL = &url.URL{Path: target}
+				if target == "*" {
+					r.URL = &url.URL{Path: "*"}
+				}
+				return r
+			}
+			want, got := httptest.NewRecorder(), httptest.NewRecorder()
+			mux.ServeHTTP(want, req())
+			h.ServeHTTP(got, req())
+			if got.Code != want.Code || got.Body.String() != want.Body.String() || got.Header().Get("Location") != want.Header().Get("Location") {
+				t.Errorf("%s %s: %d %q (Location %q); the mux: %d %q (Location %q)", method, target,
+					got.Code, got.Body, got.Header().Get("Location"), want.Code, want.Body, want.Header().Get("Location"))
+			}
 		}
 	}
 }

@@ -228,6 +228,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
 		Prefetch:     cfg.Prefetch,
+		SmallCache:   int64(cfg.MemoryCache) << 20,
 		NegativeTTL:  negativeTTL(cfg.NegativeTTL),
 		Logger:       log,
 		OnFetch:      metrics.ObserveFetch,
@@ -263,6 +264,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.operator = newOperatorMux()
 	s.operator.Handle("GET /metrics", metrics.Handler())
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
+	handlePprof(s.operator)
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
@@ -280,7 +282,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	// The path is parsed once (proxy.Parse); auth guards by the module
 	// it names and the handler serves it.
-	mux.Handle("/", proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf)))
+	modules := proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf))
+	mux.Handle("/", modules)
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
@@ -288,7 +291,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.ready = newReadiness(readyTTL, s.probeStorage)
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
-	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, mux)), writeTimeout))
+	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout))
 	if opAdmin != nil {
 		s.admin = clients.Middleware(withWriteDeadline(s.accessLog(opAdmin), writeTimeout))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/server"
 )
 
@@ -60,7 +61,12 @@ which wins over the file.`,
 			if err != nil {
 				return err
 			}
-			log := server.NewLogger(os.Stderr, cfg)
+			// Log lines (one per request) leave the request path: they
+			// are written out by one goroutine, all of them by the time
+			// serve returns.
+			lw := obs.NewLogWriter(os.Stderr)
+			defer lw.Close()
+			log := server.NewLogger(lw, cfg)
 			srv, err := server.New(cfg, log)
 			if err != nil {
 				return err

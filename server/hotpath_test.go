@@ -1,0 +1,66 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+)
+
+// maxCachedInfoAllocs bounds the allocations of one cached .info request,
+// everything the process does for it (net/http included, the raw client
+// below allocates nothing). Measured on 2026-11-28: 76 at 003f82b, before
+// the memory cache and the other hot-path changes of issue 13; 64 after.
+const maxCachedInfoAllocs = 66
+
+// TestCachedInfoAllocs counts the allocations per request of a stored
+// .info, served on a keep-alive connection, and keeps them from creeping
+// back up.
+func TestCachedInfoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	const key = "example.com/hot/@v/v1.0.0.info"
+	body := []byte(`{"Version":"v1.0.0","Time":"2026-11-28T12:00:00Z"}`)
+	s := startOffline(t, map[string][]byte{key: body}, nil)
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /" + key + " HTTP/1.1\r\nHost: gomirror.test\r\nUser-Agent: test\r\n\r\n")
+	buf := make([]byte, 4096)
+	var failed []byte
+	roundTrip := func() {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			m, err := c.Read(buf[n:])
+			n += m
+			if err != nil {
+				t.Fatalf("after %q: %v", buf[:n], err)
+			}
+			// One answer is complete when the body, which ends it, is in.
+			if bytes.HasSuffix(buf[:n], body) {
+				break
+			}
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 200 ")) && failed == nil {
+			failed = append(failed, buf[:n]...)
+		}
+	}
+	for range 10 { // the first read from storage, connection set-up
+		roundTrip()
+	}
+	allocs := testing.AllocsPerRun(500, roundTrip)
+	if failed != nil {
+		t.Fatalf("answer: %q", failed)
+	}
+	t.Logf("%.1f allocations per cached .info request", allocs)
+	if allocs > maxCachedInfoAllocs {
+		t.Errorf("%.1f allocations per cached .info request, want at most %d", allocs, maxCachedInfoAllocs)
+	}
+}
