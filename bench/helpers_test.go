@@ -136,12 +136,18 @@ var listening = regexp.MustCompile(`msg="gomirror listening" addr=(\S+)`)
 // it listens, and stops it at the end of the benchmark.
 func startMirror(b *testing.B, logDir string, args ...string) *mirror {
 	b.Helper()
+	return startMirrorBinary(b, binary(b), logDir, args...)
+}
+
+// startMirrorBinary is startMirror with the gomirror binary bin.
+func startMirrorBinary(b *testing.B, bin, logDir string, args ...string) *mirror {
+	b.Helper()
 	logf, err := os.CreateTemp(logDir, "gomirror-*.log")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(binary(b), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// If the benchmark process dies (a -timeout panic), so does the mirror.

@@ -44,8 +44,8 @@ import (
 // Limits of what a Hasher accepts; anything beyond them makes its result
 // unusable (never an error of the download). They bound the parser's memory:
 // besides one record per entry (at most MaxEntries, names of at most
-// MaxName bytes), it holds a fixed read buffer, one decompressor and one
-// copy buffer, whatever the input.
+// MaxName bytes), it holds a fixed input buffer (handOff), a read buffer,
+// one decompressor and one copy buffer, whatever the input: about 300 KB.
 const (
 	MaxName    = 4096    // bytes of one file name
 	MaxExtra   = 4096    // bytes of one local header's extra field
@@ -78,6 +78,7 @@ const (
 // must be called once the input ends (or is abandoned), then Verify.
 type Hasher struct {
 	pw       *io.PipeWriter
+	pending  []byte // bytes written but not yet handed to the parser
 	done     chan struct{}
 	released atomic.Int64
 
@@ -102,27 +103,54 @@ type entry struct {
 // the files (decompression bombs); more makes the result unusable.
 func New(maxUncompressed int64) *Hasher {
 	pr, pw := io.Pipe()
-	h := &Hasher{pw: pw, done: make(chan struct{})}
+	h := &Hasher{pw: pw, done: make(chan struct{}), pending: make([]byte, 0, handOff)}
 	go h.run(pr, maxUncompressed)
 	return h
 }
 
-// Write gives the next bytes of the zip to the parser. It always returns
-// len(p), nil: the hasher never fails a download.
+// handOff is how many bytes Write collects before it hands them to the
+// parser: a download reads whatever the socket has, often a few KiB, and
+// waking the parser's goroutine for each read costs more CPU than the
+// copy into this buffer.
+const handOff = 128 << 10
+
+// Write gives the next bytes of the zip to the parser: it collects them
+// and hands them over handOff bytes at a time, waiting until the parser
+// has consumed them. It always returns len(p), nil: the hasher never fails
+// a download.
 func (h *Hasher) Write(p []byte) (int, error) {
-	h.pw.Write(p) // an error means the parser is done: drop the rest
-	return len(p), nil
+	n := len(p)
+	for len(p) > 0 {
+		c := copy(h.pending[len(h.pending):cap(h.pending)], p)
+		h.pending, p = h.pending[:len(h.pending)+c], p[c:]
+		if len(h.pending) == cap(h.pending) {
+			h.flush()
+		}
+	}
+	return n, nil
 }
 
-// Close ends the input and waits for the parser to finish.
+// flush hands the pending bytes to the parser. An error means the parser
+// is done: the rest is dropped.
+func (h *Hasher) flush() {
+	h.pw.Write(h.pending)
+	h.pending = h.pending[:0]
+}
+
+// Close ends the input and waits for the parser to finish. It may be
+// called more than once.
 func (h *Hasher) Close() error {
+	if len(h.pending) > 0 {
+		h.flush()
+	}
 	h.pw.Close()
 	<-h.done
 	return nil
 }
 
 // Released is the offset in the zip of the end of the last local entry
-// that was read and hashed completely (0 before the first): the bytes
+// that was read and hashed completely (0 before the first; it trails the
+// bytes written by up to 128 KiB until Close): the bytes
 // before it could be passed on before the zip is verified, because no zip
 // reader can open a zip without its central directory, which comes after.
 // It may be called at any time.
