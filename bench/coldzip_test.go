@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,7 @@ func BenchmarkColdZip(b *testing.B) {
 				pid := m.Pid()
 				meter := startCPU(pid)
 				cpu0 := procCPU(pid)
+				user0, sys0 := procUserSys(pid)
 				t0 := time.Now()
 				resp, err := http.Get(m.URL + zipPath)
 				if err != nil {
@@ -98,6 +100,7 @@ func BenchmarkColdZip(b *testing.B) {
 					b.Fatalf("%s round %d: status %d, %d bytes, %v; want 200 and %d bytes", side, i, resp.StatusCode, n, err, len(zip))
 				}
 				cpu := procCPU(pid) - cpu0
+				user1, sys1 := procUserSys(pid)
 				mu.Lock()
 				tail := first.Sub(lastByte)
 				mu.Unlock()
@@ -105,8 +108,8 @@ func BenchmarkColdZip(b *testing.B) {
 				r.fill = append(r.fill, first.Sub(t0).Seconds())
 				r.tail = append(r.tail, tail.Seconds())
 				r.cpu = append(r.cpu, cpu)
-				b.Logf("%s round %d: fill %.3fs, last upstream byte to first byte %.1f ms, gomirror CPU %.2fs; %s; load average %s",
-					side, i, first.Sub(t0).Seconds(), tail.Seconds()*1000, cpu, meter, loadAvg())
+				b.Logf("%s round %d: fill %.3fs, last upstream byte to first byte %.1f ms, gomirror CPU %.2fs (user %.2fs, system %.2fs); %s; load average %s",
+					side, i, first.Sub(t0).Seconds(), tail.Seconds()*1000, cpu, user1-user0, sys1-sys0, meter, loadAvg())
 				m.stop(b)
 				logs, _ := os.ReadFile(m.logPath)
 				if strings.Contains(string(logs), "zip hashed after downloading") {
@@ -199,4 +202,21 @@ func baseBinary(b *testing.B) string {
 	}
 	b.Logf("base: gomirror built from %s", sha[:12])
 	return bin
+}
+
+// procUserSys is the user and the system time of a running process, in
+// seconds.
+func procUserSys(pid int) (user, sys float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return u / userHZ, st / userHZ
 }
