@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all seven (about 16 minutes on 2 cores)
+#   bench/run.sh                  all eight (about 16 minutes on 2 cores;
+#                                 ColdZip only with GOMIRROR_BENCH_BASE)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
 #   bench/run.sh LoadWithFaults   the load run with faults (no network; about
