@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all nine (about 19 minutes on 2 cores)
+#   bench/run.sh                  all ten (about 20 minutes on 2 cores;
+#                                 ColdZip only with GOMIRROR_BENCH_BASE)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
 #   bench/run.sh LoadWithFaults   the load run with faults (no network; about
@@ -13,6 +14,10 @@
 #                                 server (no network; needs wrk; about 1 minute;
 #                                 GOMIRROR_BENCH_BASE_BINARY=<gomirror built
 #                                 from another commit> compares that one too)
+#   GOMIRROR_BENCH_BASE=<commit> bench/run.sh ColdZip
+#                                 one large cold zip, this tree vs gomirror
+#                                 built from <commit> (no network; about
+#                                 1.5 minutes; skipped without the variable)
 #
 # WarmDownload and ColdFill fetch testdata/bigproject, and ColdToolchainZip the
 # go1.27.3 toolchain zip, from the upstream that `go env GOPROXY` names
@@ -38,10 +43,11 @@ awk '
 function num(x) { return x + 0 }
 function verdict(ok) { return ok ? "PASS" : "MISSED" }
 /^Benchmark[A-Za-z0-9_]+$/ { cur = $1; order[++n] = cur; next }
-/^Benchmark[A-Za-z0-9_]+-[0-9]+[ \t]/ {
+/^Benchmark[A-Za-z0-9_\/]+-[0-9]+[ \t]/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
 	for (i = 3; i < NF; i += 2) m[name, $(i + 1)] = $i
-	done[name] = 1
+	parent = name; sub(/\/.*/, "", parent)
+	done[name] = 1; done[parent] = 1
 	next
 }
 /^--- FAIL: Benchmark/ { name = $3; sub(/-[0-9]+$/, "", name); failed[name] = 1; next }
@@ -91,6 +97,13 @@ END {
 				m[b, "MB-rss-growth"], verdict(num(m[b, "MB-rss-growth"]) < 100)
 			printf "  %-20s cached .info during the stall: p50 %.2f ms (ratio %.3f), p99 %.2f ms (ratio %.3f); without: p50 %.2f ms, p99 %.2f ms\n", "",
 				m[b, "ms-p50"], m[b, "ratio"], m[b, "ms-p99"], m[b, "ratio-p99"], m[b, "ms-p50-baseline"], m[b, "ms-p99-baseline"]
+		} else if (short == "ColdZip") {
+			for (k2 = 1; k2 <= 2; k2++) {
+				sb = b "/" (k2 == 1 ? "loopback" : "40MBps")
+				if (!(sb in done)) continue
+				printf "  %-20s %s: fill ratio %.3f (%.3f s vs base %.3f s); last upstream byte to answer %.1f ms vs base %.1f ms; gomirror CPU %.2f s vs base %.2f s (medians)\n", short,
+					substr(sb, length(b) + 2), m[sb, "ratio"], m[sb, "s/fill"], m[sb, "s/fill-base"], m[sb, "ms-tail"], m[sb, "ms-tail-base"], m[sb, "cpu-s"], m[sb, "cpu-s-base"]
+			}
 		} else if (short == "WarmDownloadS3") {
 			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,
 				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"]

@@ -125,12 +125,15 @@ func fakeVersion(t *testing.T, version string) map[string]fakeAnswer {
 }
 
 // newFakeMirror returns a Mirror over f and a fresh in-memory store; its
-// fills are waited for when the test ends.
+// fills are waited for when the test ends. Its logs are discarded unless
+// opts has a Logger.
 func newFakeMirror(t *testing.T, f upstream.Fetcher, opts Options) (*Mirror, *mem.Store) {
 	t.Helper()
 	store := mem.New()
 	opts.Storage, opts.Upstream = store, f
-	opts.Logger = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	m := New(opts)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
+	"github.com/gomirror/gomirror/zipstream"
 )
 
 // fillZip fetches, checks and stores the zip at key; under a fill lock
@@ -26,9 +27,24 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
+	// streamed hashes the zip as it arrives (one hasher per attempt), so
+	// that its h1: is ready when the download ends; its result is used
+	// only if it agrees with the zip's central directory (checkZip).
+	var streamed *zipstream.Hasher
+	defer func() {
+		if streamed != nil {
+			streamed.Close()
+		}
+	}()
+	var downloaded int64
+
 	// download fetches the zip into tmp; its Answer names the upstream that
 	// answered even if the body then broke off.
 	download := func(ctx context.Context) (a upstream.Answer, err error) {
+		if streamed != nil { // an earlier attempt broke off
+			streamed.Close()
+		}
+		streamed = zipstream.New(modzip.MaxZipFile)
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return a, err
 		}
@@ -44,7 +60,7 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 			return a, upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
 		}
 		w := &errWriter{w: tmp}
-		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
+		n, err := io.Copy(io.MultiWriter(w, streamed), io.LimitReader(body, modzip.MaxZipFile+1))
 		if w.err != nil { // our disk, not the upstream
 			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.err)
 		}
@@ -57,6 +73,7 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		if size >= 0 && n != size {
 			return a, upstreamErr("zip", path, version, &transferError{fmt.Errorf("truncated zip: got %d of %d bytes", n, size)})
 		}
+		downloaded = n
 		return a, nil
 	}
 	// A zip that breaks off in transit (reset, truncation) is asked for
@@ -78,7 +95,8 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	if err != nil {
 		return answered, err
 	}
-	h1, err := m.checkZip(ctx, path, version, tmp.Name())
+	streamed.Close()
+	h1, err := m.checkZip(ctx, path, version, tmp, downloaded, streamed)
 	if err != nil {
 		return answered, err
 	}
@@ -106,13 +124,22 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	return answered, m.opts.Storage.Put(ctx, key, tmp)
 }
 
-// checkZip checks that the zip in file is a valid module zip for
-// path@version and returns its h1: hash.
-func (m *Mirror) checkZip(ctx context.Context, path, version, file string) (string, error) {
-	if _, err := modzip.CheckZip(module.Version{Path: path, Version: version}, file); err != nil {
+// checkZip checks that the zip in file, size bytes, is a valid module zip
+// for path@version and returns its h1: hash: the one streamed computed
+// while the zip arrived if it agrees with the zip's central directory,
+// else (a zip the streaming hasher does not fully understand, or a hostile
+// one whose local headers tell another story) the hash of the whole file.
+func (m *Mirror) checkZip(ctx context.Context, path, version string, file *os.File, size int64, streamed *zipstream.Hasher) (string, error) {
+	if _, err := modzip.CheckZip(module.Version{Path: path, Version: version}, file.Name()); err != nil {
 		return "", upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
 	}
-	h1, err := m.hasher.hash(ctx, file)
+	h1, err := streamed.Verify(file, size)
+	if err == nil {
+		m.opts.Logger.Debug("zip hashed while downloading", "module", path, "version", version)
+		return h1, nil
+	}
+	m.opts.Logger.Info("zip hashed after downloading", "module", path, "version", version, "reason", err)
+	h1, err = m.hasher.hash(ctx, file.Name())
 	if err != nil {
 		return "", upstreamErr("zip", path, version, fmt.Errorf("hashing zip: %w", err))
 	}
