@@ -174,7 +174,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	defer obj.Body.Close()
-	if !layout.IsCanonical(m.Version()) {
+	if !m.Canonical() {
 		b, err := io.ReadAll(obj.Body)
 		if err != nil {
 			h.writeError(w, r, err)
