@@ -264,7 +264,8 @@ func serveWhole(w http.ResponseWriter, r *http.Request, modTime time.Time, b []b
 		return false
 	}
 	for _, k := range [...]string{"If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "Range"} {
-		if r.Header.Get(k) != "" {
+		// r.Header.Get(k) != "", without canonicalizing k, which is.
+		if v := r.Header[k]; len(v) > 0 && v[0] != "" {
 			return false
 		}
 	}
