@@ -23,8 +23,8 @@ func keyOf(em layout.Module, k layout.Kind) (string, error) {
 // checkCanonical fails with a *BadRequestError if em's version is not a
 // canonical version of its path: only those have a .mod and a .zip.
 func checkCanonical(em layout.Module) error {
-	mv := em.Version()
-	if !layout.IsCanonical(mv) {
+	if !em.Canonical() {
+		mv := em.Version()
 		return &BadRequestError{mv.Path, mv.Version, errors.New("invalid version: not a canonical version of this module")}
 	}
 	return nil

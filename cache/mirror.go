@@ -184,7 +184,7 @@ func (e *BadRequestError) BadRequest() bool { return true }
 // it is the upstream's answer in memory.
 func (m *Mirror) Info(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
 	path, query := em.Version().Path, em.Version().Version
-	if !layout.IsCanonical(em.Version()) {
+	if !em.Canonical() {
 		// A query (branch, commit, version prefix) is resolved by the
 		// upstream every time; its answer names the canonical version.
 		if _, err := keyOf(em, layout.List); err != nil {

@@ -154,7 +154,21 @@ func escapeFor(m module.Version, k Kind) (Module, error) {
 type Module struct {
 	mv              module.Version
 	escPath, escVer string
+	// canon is what ParseURLPath found out about mv with the checks it
+	// already made (canonUnknown for every other Module): Canonical
+	// answers from it instead of checking the path again.
+	canon canonState
 }
+
+// canonState records whether a Module's version is known to be canonical
+// (IsCanonical) for its path.
+type canonState uint8
+
+const (
+	canonUnknown canonState = iota
+	canonYes
+	canonNo
+)
 
 // Escape returns m with its escaped forms (m.Version may be empty: a
 // module's List and Latest). It fails with x/mod's error for a path or
@@ -175,6 +189,20 @@ func Escape(m module.Version) (Module, error) {
 
 // Version returns the module version, unescaped.
 func (m Module) Version() module.Version { return m.mv }
+
+// Canonical reports IsCanonical(m.Version()). For a Module of
+// ParseURLPath, whose module path that parse checked with
+// module.CheckPath, it answers from what the parse found out, without
+// checking the path again; for any other Module it calls IsCanonical.
+func (m Module) Canonical() bool {
+	switch m.canon {
+	case canonYes:
+		return true
+	case canonNo:
+		return false
+	}
+	return IsCanonical(m.mv)
+}
 
 // URLPath returns the GOPROXY URL path of m's file of kind k, like the
 // function URLPath, without escaping again. For List and Latest, m's
@@ -290,6 +318,17 @@ func parseModuleFile(key string, served bool) (Module, Kind, error) {
 		}
 		if m.mv.Version, err = module.UnescapeVersion(m.escVer); err != nil {
 			return Module{}, 0, err
+		}
+	}
+	if served {
+		// IsCanonical's module.Check is module.CheckPath, made above,
+		// then the version's checks, made here once.
+		m.canon = canonNo
+		if v := m.mv.Version; v != "" && module.CanonicalVersion(v) == v {
+			_, pathMajor, _ := module.SplitPathVersion(m.mv.Path)
+			if module.CheckPathMajor(v, pathMajor) == nil {
+				m.canon = canonYes
+			}
 		}
 	}
 	return m, kind, nil

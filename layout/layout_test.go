@@ -202,8 +202,37 @@ func TestIsCanonical(t *testing.T) {
 		{"gopkg.in/yaml.v3", "v2.0.0", false},
 	}
 	for _, tc := range tests {
-		if got := IsCanonical(module.Version{Path: tc.path, Version: tc.version}); got != tc.want {
+		mv := module.Version{Path: tc.path, Version: tc.version}
+		if got := IsCanonical(mv); got != tc.want {
 			t.Errorf("IsCanonical(%s@%s) = %v, want %v", tc.path, tc.version, got, tc.want)
+		}
+		// Module.Canonical agrees, whether it answers from what
+		// ParseURLPath found out or calls IsCanonical (Escape).
+		em, err := Escape(mv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := em.Canonical(); got != tc.want {
+			t.Errorf("Escape(%s@%s).Canonical() = %v, want %v", tc.path, tc.version, got, tc.want)
+		}
+		for _, k := range []Kind{Info, Mod, Zip, List, Latest} {
+			if tc.version == "" && k.PerVersion() || tc.version != "" && !k.PerVersion() {
+				continue
+			}
+			p, err := em.URLPath(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := ParseURLPath(p)
+			if err != nil {
+				t.Fatalf("ParseURLPath(%q): %v", p, err)
+			}
+			if f.Module.canon == canonUnknown {
+				t.Errorf("ParseURLPath(%q) left Canonical to check the path again", p)
+			}
+			if got := f.Module.Canonical(); got != tc.want {
+				t.Errorf("ParseURLPath(%q).Module.Canonical() = %v, want %v", p, got, tc.want)
+			}
 		}
 	}
 }

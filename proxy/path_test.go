@@ -164,6 +164,13 @@ func checkParsed(t *testing.T, p string) {
 	if err := module.CheckPath(req.Module); err != nil {
 		t.Errorf("ParsePath(%q) accepted module %q: %v", p, req.Module, err)
 	}
+	// The parse knows whether the version is canonical, as IsCanonical
+	// (which checks the path again) would say.
+	_, f, _ := parsePath(p)
+	mv := module.Version{Path: req.Module, Version: req.Version}
+	if got, want := f.Module.Canonical(), layout.IsCanonical(mv); got != want {
+		t.Errorf("ParsePath(%q): Module.Canonical() = %v, IsCanonical = %v", p, got, want)
+	}
 	escPath, err := module.EscapePath(req.Module)
 	if err != nil {
 		t.Fatalf("EscapePath(%q): %v", req.Module, err)
@@ -198,7 +205,7 @@ func checkParsed(t *testing.T, p string) {
 	// A canonical version is either storable, every file of it under a
 	// valid storage key, or refused with a 4xx before storage is touched:
 	// never a storage error, which would be a 5xx.
-	mv := module.Version{Path: req.Module, Version: req.Version}
+	mv = module.Version{Path: req.Module, Version: req.Version}
 	if req.Version != "" && layout.IsCanonical(mv) {
 		var keys []string
 		var err error

@@ -174,7 +174,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	defer obj.Body.Close()
-	if !layout.IsCanonical(m.Version()) {
+	if !m.Canonical() {
 		b, err := io.ReadAll(obj.Body)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -225,6 +225,9 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 	// storage or from the fill that is storing it.
 	sum := sha256.Sum256([]byte(r.URL.Path))
 	hdr.Set("ETag", `"`+hex.EncodeToString(sum[:12])+"-"+strconv.FormatInt(obj.Size, 16)+`"`)
+	if mem, ok := obj.Body.(storage.InMemory); ok && serveWhole(w, r, obj.ModTime, mem.Bytes()) {
+		return // a plain GET or HEAD of an object in memory (a memory-cache hit)
+	}
 	if rs, ok := obj.Body.(io.ReadSeeker); ok {
 		// Ranges, conditional requests, and sendfile for *os.File.
 		http.ServeContent(w, r, "", obj.ModTime, rs)
@@ -242,6 +245,40 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 		return
 	}
 	io.Copy(w, obj.Body)
+}
+
+// serveWhole answers r with all of b, last modified at modTime, exactly as
+// http.ServeContent(w, r, "", modTime, bytes.NewReader(b)) would, when
+// ServeContent has nothing to decide: the response's Content-Type is set
+// and its Content-Encoding is not, and r has none of the headers
+// ServeContent evaluates (If-Match, If-Unmodified-Since, If-None-Match,
+// If-Modified-Since, Range; If-Range only matters with Range). Then it is
+// 200 with Last-Modified (unless modTime is zero or the Unix epoch, as
+// ServeContent leaves it out), Accept-Ranges and Content-Length, and b as
+// the body unless r is a HEAD, written in one Write rather than through
+// ServeContent's seeks and io.CopyN. For any other request it writes
+// nothing and reports false: the caller uses ServeContent.
+func serveWhole(w http.ResponseWriter, r *http.Request, modTime time.Time, b []byte) bool {
+	hdr := w.Header()
+	if _, typed := hdr["Content-Type"]; !typed || hdr.Get("Content-Encoding") != "" {
+		return false
+	}
+	for _, k := range [...]string{"If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "Range"} {
+		// r.Header.Get(k) != "", without canonicalizing k, which is.
+		if v := r.Header[k]; len(v) > 0 && v[0] != "" {
+			return false
+		}
+	}
+	if !modTime.IsZero() && !modTime.Equal(time.Unix(0, 0)) {
+		hdr.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))
+	}
+	hdr.Set("Accept-Ranges", "bytes")
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(b)
+	}
+	return true
 }
 
 // etagListed reports whether an If-None-Match header lists etag (or is

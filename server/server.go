@@ -564,22 +564,37 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
-		var via []slog.Attr
-		if peer := clientaddr.Peer(r); peer != rec.Remote {
-			via = append(via, slog.String("via", peer)) // the trusted proxy
-		}
-		s.log.LogAttrs(r.Context(), level, "request", append([]slog.Attr{
-			slog.String("method", rec.Method),
-			slog.String("path", rec.Path),
-			slog.Int("status", rec.Status),
-			slog.Int64("bytes", rec.Bytes),
-			slog.Duration("duration", rec.Duration),
-			slog.String("cache", rec.Cache()),
-			slog.String("upstream", rec.Upstream),
-			slog.String("remote", rec.Remote),
-			slog.String("client", rec.Client),
-		}, via...)...)
+		logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
 	})
+}
+
+// logRequest writes rec's access log line to l at level, with "via" peer
+// (the trusted proxy) when the request came through one (peer is not
+// rec.Remote). It hands l's handler the record that l.LogAttrs would, with
+// no source position: l.LogAttrs would record the caller's (a
+// runtime.Callers walk per request) for a handler that writes it, and
+// NewLogger's handlers do not. So the line is the same, byte for byte.
+func logRequest(ctx context.Context, l *slog.Logger, level slog.Level, rec *obs.Request, peer string) {
+	h := l.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	line := slog.NewRecord(time.Now(), level, "request", 0)
+	line.AddAttrs(
+		slog.String("method", rec.Method),
+		slog.String("path", rec.Path),
+		slog.Int("status", rec.Status),
+		slog.Int64("bytes", rec.Bytes),
+		slog.Duration("duration", rec.Duration),
+		slog.String("cache", rec.Cache()),
+		slog.String("upstream", rec.Upstream),
+		slog.String("remote", rec.Remote),
+		slog.String("client", rec.Client),
+	)
+	if peer != rec.Remote {
+		line.AddAttrs(slog.String("via", peer))
+	}
+	_ = h.Handle(ctx, line) // as slog.Logger does: a log that fails is not the request's failure
 }
 
 // countingWriter records the status and body size. It keeps io.ReaderFrom

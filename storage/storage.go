@@ -111,13 +111,29 @@ func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
 // io.ReadSeeker (ranges and conditional requests work) whose Close does
 // nothing. Its modification time is unknown (zero). Many objects may share
 // one b; b must not be modified afterwards.
+// Its body is an InMemory.
 func BytesObject(b []byte) *Object {
-	return &Object{Info: Info{Size: int64(len(b))}, Body: bytesBody{bytes.NewReader(b)}}
+	return &Object{Info: Info{Size: int64(len(b))}, Body: bytesBody{bytes.NewReader(b), b}}
 }
 
-type bytesBody struct{ *bytes.Reader }
+// InMemory is the optional capability of an Object's Body that holds the
+// object in memory (BytesObject's): Bytes returns all of the object,
+// whatever has been read from the Body (as a seek to its start would),
+// without copying it. The caller must not modify the returned bytes.
+type InMemory interface {
+	Bytes() []byte
+}
+
+var _ InMemory = bytesBody{}
+
+type bytesBody struct {
+	*bytes.Reader
+	b []byte // all of it
+}
 
 func (bytesBody) Close() error { return nil }
+
+func (b bytesBody) Bytes() []byte { return b.b }
 
 // PutBytes stores b at key.
 func PutBytes(ctx context.Context, s Storage, key string, b []byte) error {
