@@ -24,9 +24,15 @@ type Writer struct {
 	writes  sync.WaitGroup
 }
 
-// New returns a Writer for store; each write may take at most timeout.
+// MinTimeout is the least time a write is given, whatever New is told: the
+// bytes written behind are verified already, and a caller's short fetch
+// timeout is no reason to drop them when the disk is slow for a moment.
+const MinTimeout = 30 * time.Second
+
+// New returns a Writer for store; each write may take at most timeout, or
+// MinTimeout if that is longer.
 func New(store storage.Storage, timeout time.Duration, log *slog.Logger) *Writer {
-	return &Writer{store: store, timeout: timeout, log: log}
+	return &Writer{store: store, timeout: max(timeout, MinTimeout), log: log}
 }
 
 // Put starts writing b to key and returns at once. Until the write ends,

@@ -107,3 +107,38 @@ func TestPutFuncWritesWhatItIsGiven(t *testing.T) {
 		t.Errorf("still pending after Wait: %q", got)
 	}
 }
+
+// deadlineStore records the deadline of the context each Put gets.
+type deadlineStore struct {
+	storage.Storage
+	deadlines chan time.Duration
+}
+
+func (d *deadlineStore) Put(ctx context.Context, key string, r io.Reader) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(1000 * time.Hour)
+	}
+	d.deadlines <- time.Until(dl)
+	return d.Storage.Put(ctx, key, r)
+}
+
+// TestShortTimeoutIsRaisedToMinTimeout: a Writer told a timeout shorter
+// than MinTimeout (a fetch timeout of 500ms, say) still gives each write
+// MinTimeout, so that a slow moment of the disk does not drop a verified
+// artifact.
+func TestShortTimeoutIsRaisedToMinTimeout(t *testing.T) {
+	s, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &deadlineStore{Storage: s, deadlines: make(chan time.Duration, 1)}
+	w := New(d, 500*time.Millisecond, slog.New(slog.DiscardHandler))
+	w.Put("k", []byte("v"))
+	if left := <-d.deadlines; left < MinTimeout-5*time.Second {
+		t.Errorf("the write was given %v, want about MinTimeout (%v)", left, MinTimeout)
+	}
+	if err := w.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
