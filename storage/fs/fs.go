@@ -159,16 +159,39 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 			return err
 		}
 	}
+	// fchmod on the open file: no second lookup of its path.
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+	return renameInto(tmp.Name(), p)
+}
+
+// renameInto renames the file at name to p, creating p's directory only when
+// the rename finds it missing: most keys a fill stores go next to one stored
+// before them (a version's .info, .mod, hash and .zip), so this saves the
+// stat of MkdirAll on most Puts. It is rename(2) itself, without the lstat
+// of p that os.Rename adds to refuse replacing a directory (rename(2)
+// refuses that too, with EISDIR).
+func renameInto(name, p string) error {
+	err := rename(name, p)
+	if err == nil || !errors.Is(err, iofs.ErrNotExist) {
 		return err
 	}
-	if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), p)
+	return rename(name, p)
+}
+
+// rename is rename(2), its error an *os.LinkError like os.Rename's.
+func rename(from, to string) error {
+	if err := syscall.Rename(from, to); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
 }
 
 // TempDir returns the directory where the store keeps partial writes; files
@@ -186,19 +209,16 @@ func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
 	if s.sync {
 		err = f.Sync()
 	}
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	if err := os.Rename(name, p); err != nil {
+	if err := renameInto(name, p); err != nil {
 		if !errors.Is(err, syscall.EXDEV) {
 			return err
 		}

@@ -2,8 +2,10 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,5 +84,106 @@ func TestUnsyncedCapability(t *testing.T) {
 	u, ok := storage.Unsynced(s).(*Store)
 	if !ok || u == s || u.sync {
 		t.Errorf("storage.Unsynced(fs store) = %#v; want an unsynced *Store over the same root", storage.Unsynced(s))
+	}
+}
+
+// TestPutAndAdoptFileModesAndDirectories: a stored file is 0644 whatever the
+// umask, lands in a directory created on demand or already there, and
+// replaces an existing key; a rename into a path under a file fails.
+func TestPutAndAdoptFileModesAndDirectories(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	adopt := func(key, content string) error {
+		f, err := os.CreateTemp(s.TempDir(), "adopt-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(content)
+		f.Close()
+		return s.AdoptFile(ctx, key, f.Name())
+	}
+	put := func(key, content string) error {
+		return storage.PutBytes(ctx, s, key, []byte(content))
+	}
+	for _, tc := range []struct {
+		name    string
+		store   func(key, content string) error
+		key     string
+		content string
+	}{
+		{"put, new directories", put, "example.com/a/@v/v1.0.0.info", "info"},
+		{"put, existing directory", put, "example.com/a/@v/v1.0.0.mod", "mod"},
+		{"put, replacing", put, "example.com/a/@v/v1.0.0.mod", "mod 2"},
+		{"adopt, new directories", adopt, "example.com/b/@v/v1.0.0.zip", "zip"},
+		{"adopt, existing directory", adopt, "example.com/b/@v/v1.1.0.zip", "zip 2"},
+		{"adopt, replacing", adopt, "example.com/b/@v/v1.1.0.zip", "zip 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.store(tc.key, tc.content); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, filepath.FromSlash(tc.key))
+			info, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Mode().Perm() != 0o644 {
+				t.Errorf("mode %v, want 0644", info.Mode().Perm())
+			}
+			if b, _ := os.ReadFile(p); string(b) != tc.content {
+				t.Errorf("content %q, want %q", b, tc.content)
+			}
+		})
+	}
+	if err := put("example.com/a/@v/v1.0.0.info/x", "under a file"); err == nil {
+		t.Error("Put under a file succeeded")
+	}
+	if err := adopt("example.com/a/@v/v1.0.0.info/y", "under a file"); err == nil {
+		t.Error("AdoptFile under a file succeeded")
+	}
+}
+
+// BenchmarkPut stores small files the way a cold fill does: four keys per
+// version directory (.info, .mod, its hash, .zip), each synced.
+func BenchmarkPut(b *testing.B) {
+	s, err := New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	body := make([]byte, 500)
+	exts := []string{".info", ".mod", ".ziphash", ".zip"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		key := fmt.Sprintf("example.com/m%d/@v/v1.0.0%s", i/len(exts), exts[i%len(exts)])
+		if err := storage.PutBytes(ctx, s, key, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestPutOntoDirectoryFails: a key that names a directory is not replaced
+// by a file.
+func TestPutOntoDirectoryFails(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := storage.PutBytes(ctx, s, "example.com/a/@v/list", []byte("v1.0.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.PutBytes(ctx, s, "example.com/a/@v", []byte("file")); err == nil {
+		t.Fatal("Put onto a directory succeeded")
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "example.com", "a", "@v", "list")); err != nil || string(b) != "v1.0.0\n" {
+		t.Fatalf("after the failed Put: %q, %v", b, err)
 	}
 }
