@@ -87,7 +87,7 @@ type Serve struct {
 	TokensFile string     `name:"tokens-file" help:"file of hashed client tokens, managed with gomirror token"`
 	AuthRules  []AuthRule `name:"auth-rules" help:"module patterns open only to named tokens: a YAML list of {modules, tokens}; first match wins"`
 
-	AdminListen    string `name:"admin-listen" help:"a separate address for the operator endpoints (/metrics, /upstreams); they then answer 404 on listen"`
+	AdminListen    string `name:"admin-listen" help:"a separate address for the operator endpoints (/metrics, /upstreams, /debug/pprof/); they then answer 404 on listen"`
 	AdminAuth      string `name:"admin-auth" help:"who may use the operator endpoints: auto (anonymous only on a loopback listener, and on listen only with auth off and no trusted-proxies; else an admin token), token (always an admin token) or off (anyone)"`
 	TrustedProxies string `name:"trusted-proxies" help:"reverse proxies (CIDRs or addresses) whose X-Forwarded-For is believed: the client address is its right-most address that is not a trusted proxy"`
 

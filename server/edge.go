@@ -43,7 +43,7 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 		guard.ServeHTTP(w, r)
 	})
 	if anonymous && !config.LoopbackListen(on) {
-		s.log.Warn("the operator endpoints (/metrics, /upstreams) are open to anyone who can reach this listener; set admin-auth auto or token, or admin-listen on a loopback address",
+		s.log.Warn("the operator endpoints (/metrics, /upstreams, /debug/pprof/) are open to anyone who can reach this listener; set admin-auth auto or token, or admin-listen on a loopback address",
 			"listener", on, "admin_auth", s.cfg.AdminAuth)
 	}
 	if !anonymous && s.cfg.TLSCert == "" && !config.LoopbackListen(on) {
@@ -65,10 +65,12 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 // (an admin token, or admin-listen). A CPU profile holds its request for
 // the seconds it is asked for (the admin listener's write timeout, one
 // minute, bounds it there). Importing net/http/pprof also registers them on
-// http.DefaultServeMux, which gomirror never serves.
+// http.DefaultServeMux, which gomirror never serves. pprof.Cmdline is left
+// out: the command line can hold a secret given as a flag (a visible one,
+// to ps, but not to the network); /debug/pprof/cmdline answers 404
+// (pprof.Index knows no profile of that name).
 func handlePprof(m *operatorMux) {
 	m.HandleFunc("GET /debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, allocs, ...
-	m.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	m.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	m.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	m.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)

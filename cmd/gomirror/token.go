@@ -52,7 +52,7 @@ secret on standard output, once: it cannot be shown again. How to use it goes
 to standard error.
 
 --role client (the default) makes a token that reads modules; --role admin
-one that reaches the operator endpoints (/metrics, /upstreams) and nothing
+one that reaches the operator endpoints (/metrics, /upstreams, /debug/pprof/) and nothing
 else: give that one to your metrics scraper.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,7 +72,7 @@ else: give that one to your metrics scraper.`,
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
 			if r == auth.RoleAdmin {
 				fmt.Fprintf(cmd.ErrOrStderr(), `Admin token %q added to %s. Its secret, above, is shown only this once.
-It opens the operator endpoints (/metrics, /upstreams), not modules. Send it as
+It opens the operator endpoints (/metrics, /upstreams, /debug/pprof/), not modules. Send it as
 	Authorization: Bearer <token>
 (Prometheus: authorization: {credentials: <token>}) or as Basic %s:<token>.
 `, name, s.Path(), name)
