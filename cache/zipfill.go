@@ -97,6 +97,7 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	}
 	streamed.Close()
 	h1, err := m.checkZip(ctx, path, version, tmp, downloaded, streamed)
+	streamed = nil // its records are not needed while the zip is stored
 	if err != nil {
 		return answered, err
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"strings"
 	"testing"
@@ -242,6 +243,16 @@ func TestHostileZips(t *testing.T) {
 			entries: []rawEntry{{name: "a.go", data: a, method: zip.Store, extra: make([]byte, MaxExtra+1)}}},
 		{name: "name too long", want: "name of 4097 bytes",
 			entries: []rawEntry{plain(strings.Repeat("n", MaxName+1), a)}},
+		{name: "names too long in all", want: "names of more than",
+			// Empty entries with the longest names: memory, not the
+			// download, would grow with them.
+			entries: func() []rawEntry {
+				var es []rawEntry
+				for i := range MaxNames/MaxName + 1 {
+					es = append(es, plain(fmt.Sprintf("%0*d", MaxName, i), nil))
+				}
+				return es
+			}()},
 		{name: "directory", want: "name \"d/\"",
 			entries: []rawEntry{plain("d/", nil), plain("a.go", a)}},
 		{name: "newline in name", want: "name \"a\\n.go\"",

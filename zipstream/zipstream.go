@@ -45,12 +45,15 @@ import (
 // Limits of what a Hasher accepts; anything beyond them makes its result
 // unusable (never an error of the download). They bound the parser's memory:
 // besides one record per entry (at most MaxEntries, names of at most
-// MaxName bytes), it holds a read buffer, one decompressor and one copy
-// buffer, whatever the input: about 150 KB.
+// MaxName bytes and MaxNames bytes in all), it holds a read buffer, one
+// decompressor and one copy buffer, whatever the input: about 150 KB plus
+// at most about 30 MB of records for a hostile zip (a module zip's are a
+// few hundred KB).
 const (
-	MaxName    = 4096    // bytes of one file name
-	MaxExtra   = 4096    // bytes of one local header's extra field
-	MaxEntries = 1 << 18 // entries in one zip
+	MaxName    = 4096     // bytes of one file name
+	MaxNames   = 16 << 20 // bytes of all file names together
+	MaxExtra   = 4096     // bytes of one local header's extra field
+	MaxEntries = 1 << 18  // entries in one zip
 )
 
 // YieldEvery is how many uncompressed bytes the parser hashes between calls
@@ -145,10 +148,13 @@ func (h *Hasher) Close() error {
 }
 
 // Released is the offset in the zip of the end of the last local entry
-// that was read and hashed completely (0 before the first): the bytes
-// before it could be passed on before the zip is verified, because no zip
-// reader can open a zip without its central directory, which comes after.
-// It may be called at any time, from any goroutine.
+// that was read and hashed completely (0 before the first). It is where a
+// cut-through could stop sending before the zip is verified: the go
+// command opens a zip only through its central directory, which comes
+// after. Streaming zip readers (which walk local headers) could still
+// extract the entries before it, so whoever passes bytes on early must
+// make a failed verification visible as a broken transfer. It may be
+// called at any time, from any goroutine.
 func (h *Hasher) Released() int64 { return h.released.Load() }
 
 // Verify returns the h1: hash of the zip, as dirhash.HashZip would compute
@@ -263,6 +269,7 @@ type parser struct {
 	buf     []byte
 	fr      io.ReadCloser // reused decompressor
 	budget  int64         // uncompressed bytes still allowed
+	names   int           // bytes of the names of entries so far
 	entries []entry
 	h       *Hasher
 }
@@ -333,6 +340,8 @@ func (p *parser) entry() error {
 		return fmt.Errorf("local header at %d: zip64 sizes", start)
 	case nameLen == 0 || nameLen > MaxName:
 		return fmt.Errorf("local header at %d: name of %d bytes", start, nameLen)
+	case p.names+nameLen > MaxNames:
+		return fmt.Errorf("local header at %d: names of more than %d bytes in all", start, MaxNames)
 	case extraLen > MaxExtra:
 		return fmt.Errorf("local header at %d: extra field of %d bytes", start, extraLen)
 	}
@@ -344,6 +353,7 @@ func (p *parser) entry() error {
 		return fmt.Errorf("local header at %d: zip64 extra field", start)
 	}
 	e.name = string(name[:nameLen])
+	p.names += nameLen
 	if strings.Contains(e.name, "\n") || strings.HasSuffix(e.name, "/") {
 		return fmt.Errorf("local header at %d: name %q", start, e.name)
 	}

@@ -18,8 +18,9 @@ import (
 const MaxEntry = 64 << 10
 
 // entryOverhead is what an entry costs beyond its key and bytes (the list
-// element, the map slot, the value's header), counted against the bound.
-const entryOverhead = 128
+// element, the map slot, the value's header: about 150 bytes, rounded up),
+// counted against the bound.
+const entryOverhead = 256
 
 // Cache is a least-recently-used set of artifacts whose keys, bytes and
 // per-entry overhead together stay within a byte bound. It is safe for
@@ -42,7 +43,11 @@ type entry struct {
 	mod time.Time
 }
 
-func cost(key string, e entry) int64 { return int64(len(key)+len(e.b)) + entryOverhead }
+// cost is what e counts against the bound: its key, the capacity of its
+// slice (what was allocated, not only what is used) and entryOverhead. The
+// allocator's rounding up to its size classes is not counted, so the bound
+// is approximate: real memory can exceed it by a few percent.
+func cost(key string, e entry) int64 { return int64(len(key)+cap(e.b)) + entryOverhead }
 
 // New returns a Cache of at most maxBytes, or nil (a valid, empty cache
 // that keeps nothing) if maxBytes is not positive.
