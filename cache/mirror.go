@@ -99,6 +99,8 @@ type Options struct {
 type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
+	zipsMu   sync.Mutex
+	zips     map[string]*zipStream // zip fills in progress, by key
 	fills    sync.WaitGroup
 	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
 	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
@@ -130,7 +132,7 @@ func New(opts Options) *Mirror {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Mirror{opts: opts, behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher(),
+	m := &Mirror{opts: opts, zips: make(map[string]*zipStream), behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher(),
 		small: smallcache.New(opts.SmallCache)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
@@ -279,7 +281,10 @@ func (m *Mirror) Zip(ctx context.Context, em layout.Module) (*storage.Object, So
 	return m.zip(ctx, em)
 }
 
-// zip is Zip for a canonical version.
+// zip is Zip for a canonical version. On a miss of a large zip, it returns
+// once the fill has released the zip's first megabyte (see zipStream),
+// with an object whose Body reads the zip as it arrives and is verified;
+// otherwise once the zip is stored, with the stored object.
 func (m *Mirror) zip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
 	path, version := em.Version().Path, em.Version().Version
 	key, err := keyOf(em, layout.Zip)
@@ -291,24 +296,14 @@ func (m *Mirror) zip(ctx context.Context, em layout.Module) (*storage.Object, So
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Source{Outcome: Hit}, err
 	}
-	stored := func(ctx context.Context) bool {
-		_, err := m.opts.Storage.Stat(ctx, key)
-		return err == nil
-	}
-	r, led, err := m.fill(ctx, key, func(ctx context.Context) (r filled, err error) {
-		if stored(ctx) {
-			return r, nil // filled by a fill that finished just before ours began
-		}
-		err = m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) (err error) {
-			r.from, err = m.fillZip(ctx, lease, key, path, version)
-			return err
-		})
-		return r, err
-	})
-	src := ledSource(Miss, r.from, led)
+	s, led := m.zipFill(ctx, key, path, version)
+	obj, from, err := s.follow(ctx)
+	src := ledSource(Miss, from, led)
 	if err != nil {
 		return nil, src, err
 	}
-	obj, err := m.opts.Storage.Get(ctx, key)
+	if obj == nil { // stored
+		obj, err = m.opts.Storage.Get(ctx, key)
+	}
 	return obj, src, err
 }

@@ -30,7 +30,7 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		for _, p := range []struct {
 			file string
 			get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
-		}{{"mod", m.goMod}, {"zip", m.zip}} {
+		}{{"mod", m.goMod}, {"zip", m.wholeZip}} {
 			wg.Go(func() {
 				obj, _, err := p.get(ctx, em)
 				if err != nil {
@@ -75,4 +75,21 @@ func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
 			v.Lookup(ctx, path, version)
 		}()
 	}
+}
+
+// wholeZip is zip, returning once the zip is stored (or its fill failed)
+// rather than as soon as its first bytes can be read: a prefetch slot is
+// held for the whole fill.
+func (m *Mirror) wholeZip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	obj, src, err := m.zip(ctx, em)
+	if err != nil {
+		return nil, src, err
+	}
+	if z, ok := obj.Body.(*StreamingZip); ok {
+		if _, err := z.Complete(ctx); err != nil { // its Close does nothing
+			obj.Body.Close()
+			return nil, src, err
+		}
+	}
+	return obj, src, nil
 }

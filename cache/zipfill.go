@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,21 +16,80 @@ import (
 	"github.com/gomirror/gomirror/zipstream"
 )
 
-// fillZip fetches, checks and stores the zip at key; under a fill lock
+// zipFill returns the fill of the zip at key in progress, or starts one
+// (led), joined: the caller follows it (zipStream.follow). A fill runs with a context that is not cancelled when the callers
+// go away, bounded by FetchTimeout, and counts in m.fills until it has
+// ended. It runs once across replicas (coordinated): where another replica
+// holds the fill lock, this one waits for the zip in storage, and its
+// stream ends without a file.
+func (m *Mirror) zipFill(ctx context.Context, key, path, version string) (s *zipStream, led bool) {
+	m.zipsMu.Lock()
+	defer m.zipsMu.Unlock()
+	if s := m.zips[key]; s != nil {
+		s.join()
+		return s, false
+	}
+	s = newZipStream()
+	s.join()
+	m.zips[key] = s
+	m.fills.Add(1)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
+	go func() {
+		defer m.fills.Done()
+		defer cancel()
+		from, err := m.runZipFill(fctx, s, key, path, version)
+		// Stored (or failed) by now: callers that come later read storage
+		// (or start another fill).
+		m.zipsMu.Lock()
+		delete(m.zips, key)
+		m.zipsMu.Unlock()
+		s.end(from, err)
+	}()
+	return s, true
+}
+
+// runZipFill is the fill behind s.
+func (m *Mirror) runZipFill(ctx context.Context, s *zipStream, key, path, version string) (from upstream.Answer, err error) {
+	stored := func(ctx context.Context) bool {
+		_, err := m.opts.Storage.Stat(ctx, key)
+		return err == nil
+	}
+	if stored(ctx) {
+		return from, nil // filled by a fill that finished just before ours began
+	}
+	err = m.coordinated(ctx, key, stored, func(ctx context.Context, lease Lease) error {
+		st := s
+		if st.hasFile() {
+			// Filled once already, then the lock was lost and taken
+			// back: fill again, for storage, followed by nobody.
+			st = newZipStream()
+			defer st.end(upstream.Answer{}, nil)
+		}
+		var err error
+		from, err = m.fillZip(ctx, lease, key, path, version, st)
+		return err
+	})
+	return from, err
+}
+
+// fillZip fetches, checks and stores the zip at key, and lets the callers
+// that follow s read it as it arrives (see zipStream); under a fill lock
 // (lease not nil) it stores it only while it still holds the lock. It
 // returns which upstream answered, also with an error after the download.
-func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string) (answered upstream.Answer, err error) {
+// The caller ends s.
+func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string, s *zipStream) (answered upstream.Answer, err error) {
 	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
 	if err != nil {
 		return answered, err
 	}
 	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	s.setFile(tmp) // s closes it once neither the fill nor a reader uses it
 
 	// streamed hashes the zip as it arrives (one hasher per attempt), so
 	// that its h1: is ready when the download ends; its result is used
-	// only if it agrees with the zip's central directory (checkZip).
+	// only if it agrees with the zip's central directory (checkZip). What
+	// it has read as local entries is released to s's readers.
 	var streamed *zipstream.Hasher
 	defer func() {
 		if streamed != nil {
@@ -45,12 +105,6 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 			streamed.Close()
 		}
 		streamed = zipstream.New(modzip.MaxZipFile)
-		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return a, err
-		}
-		if err := tmp.Truncate(0); err != nil {
-			return a, err
-		}
 		body, size, a, err := m.opts.Upstream.Zip(ctx, path, version)
 		if err != nil {
 			return a, err
@@ -59,19 +113,28 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		if size > modzip.MaxZipFile {
 			return a, upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
 		}
-		w := &errWriter{w: tmp}
-		n, err := io.Copy(io.MultiWriter(w, streamed), io.LimitReader(body, modzip.MaxZipFile+1))
-		if w.err != nil { // our disk, not the upstream
-			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.err)
+		if err := s.announce(size, a); err != nil {
+			return a, upstreamErr("zip", path, version, err)
 		}
-		if err != nil {
+		w := &attemptWriter{f: tmp, shown: s.shown(), hash: streamed, s: s}
+		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
+		switch {
+		case w.diskErr != nil: // our disk, not the upstream
+			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.diskErr)
+		case w.mismatch != nil:
+			return a, upstreamErr("zip", path, version, w.mismatch)
+		case err != nil:
 			return a, upstreamErr("zip", path, version, &transferError{fmt.Errorf("reading zip: %w", err)})
-		}
-		if n > modzip.MaxZipFile {
+		case n > modzip.MaxZipFile:
 			return a, upstreamErr("zip", path, version, fmt.Errorf("zip larger than the %d bytes allowed", int64(modzip.MaxZipFile)))
-		}
-		if size >= 0 && n != size {
+		case size >= 0 && n != size:
 			return a, upstreamErr("zip", path, version, &transferError{fmt.Errorf("truncated zip: got %d of %d bytes", n, size)})
+		case n < w.shown:
+			return a, upstreamErr("zip", path, version, fmt.Errorf("asked again, the upstream sent %d bytes, fewer than the %d already passed on", n, w.shown))
+		}
+		// An earlier attempt that broke off may have written more.
+		if err := tmp.Truncate(n); err != nil {
+			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, err)
 		}
 		downloaded = n
 		return a, nil
@@ -79,7 +142,8 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	// A zip that breaks off in transit (reset, truncation) is asked for
 	// again, a bounded number of times: unlike a small answer, it is not
 	// retried below the cache (an upstream group retries only until a body
-	// starts), and a client's go command does not retry at all.
+	// starts), and a client's go command does not retry at all. The bytes
+	// already passed on to readers must come again unchanged.
 	for attempt := 0; ; attempt++ {
 		var a upstream.Answer
 		a, err = m.fetch(ctx, "zip", key, download)
@@ -104,6 +168,8 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
 		return answered, err
 	}
+	// Verified: the readers get the rest while it is stored.
+	s.verify(downloaded)
 	if lostLease(ctx, lease) {
 		return answered, errLostLease
 	}
@@ -114,15 +180,58 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		return answered, err
 	}
 	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
-		if err := tmp.Close(); err != nil {
-			return answered, err
-		}
+		// tmp stays open for the readers: the stored file is the same one.
 		return answered, a.AdoptFile(ctx, key, tmp.Name())
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return answered, err
 	}
 	return answered, m.opts.Storage.Put(ctx, key, tmp)
+}
+
+// attemptWriter writes one download attempt of a zip into the temporary
+// file f, from its start, feeds hash, and releases to s what hash has read
+// as local entries. The first shown bytes may already have gone to readers
+// (an earlier attempt broke off): they are compared, not written, and a
+// difference fails the attempt (mismatch).
+type attemptWriter struct {
+	f        *os.File
+	off      int64
+	shown    int64
+	hash     *zipstream.Hasher
+	s        *zipStream
+	buf      []byte // for the comparison
+	diskErr  error
+	mismatch error
+}
+
+func (w *attemptWriter) Write(p []byte) (int, error) {
+	k := 0
+	if w.off < w.shown {
+		k = int(min(int64(len(p)), w.shown-w.off))
+		if cap(w.buf) < k {
+			w.buf = make([]byte, k)
+		}
+		b := w.buf[:k]
+		if _, err := w.f.ReadAt(b, w.off); err != nil {
+			w.diskErr = err
+			return 0, err
+		}
+		if !bytes.Equal(b, p[:k]) {
+			w.mismatch = fmt.Errorf("asked again, the upstream sent other bytes than the ones already passed on (near offset %d)", w.off)
+			return 0, w.mismatch
+		}
+	}
+	if k < len(p) {
+		if _, err := w.f.WriteAt(p[k:], w.off+int64(k)); err != nil {
+			w.diskErr = err
+			return 0, err
+		}
+	}
+	w.hash.Write(p)
+	w.off += int64(len(p))
+	w.s.release(w.hash.Released())
+	return len(p), nil
 }
 
 // checkZip checks that the zip in file, size bytes, is a valid module zip
@@ -157,18 +266,3 @@ type transferError struct{ err error }
 func (e *transferError) Error() string { return e.err.Error() }
 
 func (e *transferError) Unwrap() error { return e.err }
-
-// errWriter remembers the error of a failed write, so that a copy's local
-// failure (disk full, read-only) is told apart from the upstream's.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
-}

@@ -130,6 +130,9 @@ type Request struct {
 	// Upstream names the upstream that answered the fetch this request
 	// made, or "": the handler sets it from the cache's answer.
 	Upstream string
+	// Aborted, if not "", says why the response was cut off after it had
+	// begun (a zip that failed its checks while clients followed it).
+	Aborted string
 
 	// Remote is the client's address as clientaddr decides it: the socket
 	// peer's, or from X-Forwarded-For when the peer is a trusted proxy.

@@ -200,6 +200,16 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request,
 	}
 	defer obj.Body.Close()
 	hdr := w.Header()
+	if f, ok := obj.Body.(Following); ok && (h.zipURL != nil || r.Method != http.MethodGet || !unconditional(r)) {
+		// A redirect needs the stored zip; a HEAD, range or conditional
+		// request, the whole zip's size and content: wait for them. (The
+		// deferred Close still lets go of the stream.)
+		obj, err = f.Complete(r.Context())
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
 	if h.zipURL != nil && r.Method == http.MethodGet {
 		u, err := h.zipURL(r.Context(), m)
 		if err == nil {
@@ -223,8 +233,10 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 	// The content at a canonical version's key never changes, so the key
 	// and size identify it on every replica, whether it is read from
 	// storage or from the fill that is storing it.
-	sum := sha256.Sum256([]byte(r.URL.Path))
-	hdr.Set("ETag", `"`+hex.EncodeToString(sum[:12])+"-"+strconv.FormatInt(obj.Size, 16)+`"`)
+	if obj.Size >= 0 { // unknown for a zip followed while it arrives without a Content-Length
+		sum := sha256.Sum256([]byte(r.URL.Path))
+		hdr.Set("ETag", `"`+hex.EncodeToString(sum[:12])+"-"+strconv.FormatInt(obj.Size, 16)+`"`)
+	}
 	if mem, ok := obj.Body.(storage.InMemory); ok && serveWhole(w, r, obj.ModTime, mem.Bytes()) {
 		return // a plain GET or HEAD of an object in memory (a memory-cache hit)
 	}
@@ -237,14 +249,66 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	hdr.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	if obj.Size >= 0 {
+		hdr.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	}
 	if !obj.ModTime.IsZero() {
 		hdr.Set("Last-Modified", obj.ModTime.UTC().Format(http.TimeFormat))
 	}
 	if r.Method == http.MethodHead {
 		return
 	}
-	io.Copy(w, obj.Body)
+	body := &readErr{r: obj.Body}
+	io.Copy(w, body)
+	if body.err != nil && r.Context().Err() == nil {
+		// The body broke off after the answer began (a zip followed while
+		// it arrives failed its checks, or its fill failed): the client
+		// must see a broken transfer, never an end that looks complete.
+		h.log.Warn("response cut off", "path", r.URL.Path, "err", body.err)
+		obs.RequestFrom(r.Context()).Aborted = body.err.Error()
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// Following is an optional capability of the Body of an object the
+// mirror's Zip returns (*cache.StreamingZip's): a zip still arriving from
+// the upstream, which the Body reads as the mirror releases it and whose
+// Read fails if the zip then fails its checks. Complete waits until the
+// zip has been verified and stored, and returns all of it as an object
+// whose Body can seek (and whose Close does nothing); it fails with the
+// fill's error.
+type Following interface {
+	Complete(ctx context.Context) (*storage.Object, error)
+}
+
+var _ Following = (*cache.StreamingZip)(nil)
+
+// unconditional reports whether r asks for the whole body whatever it is:
+// it has none of the headers http.ServeContent evaluates (If-Match,
+// If-Unmodified-Since, If-None-Match, If-Modified-Since, Range; If-Range
+// only matters with Range).
+func unconditional(r *http.Request) bool {
+	for _, k := range [...]string{"If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "Range"} {
+		// r.Header.Get(k) != "", without canonicalizing k, which is.
+		if v := r.Header[k]; len(v) > 0 && v[0] != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// readErr remembers the error (other than io.EOF) its reader returned.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // serveWhole answers r with all of b, last modified at modTime, exactly as
@@ -263,11 +327,8 @@ func serveWhole(w http.ResponseWriter, r *http.Request, modTime time.Time, b []b
 	if _, typed := hdr["Content-Type"]; !typed || hdr.Get("Content-Encoding") != "" {
 		return false
 	}
-	for _, k := range [...]string{"If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "Range"} {
-		// r.Header.Get(k) != "", without canonicalizing k, which is.
-		if v := r.Header[k]; len(v) > 0 && v[0] != "" {
-			return false
-		}
+	if !unconditional(r) {
+		return false
 	}
 	if !modTime.IsZero() && !modTime.Equal(time.Unix(0, 0)) {
 		hdr.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))

@@ -554,17 +554,21 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: clientaddr.From(r)}
 		ctx := obs.WithRequest(r.Context(), rec)
 		cw := &countingWriter{ResponseWriter: w}
+		// Deferred: a handler that cuts its response off (panics with
+		// http.ErrAbortHandler) is logged too.
+		defer func() {
+			rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)
+			if rec.Status == 0 {
+				rec.Status = http.StatusOK
+			}
+			s.metrics.ObserveRequest(rec)
+			level := slog.LevelInfo
+			if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
+				level = slog.LevelDebug
+			}
+			logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
+		}()
 		next.ServeHTTP(cw, r.WithContext(ctx))
-		rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)
-		if rec.Status == 0 {
-			rec.Status = http.StatusOK
-		}
-		s.metrics.ObserveRequest(rec)
-		level := slog.LevelInfo
-		if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
-			level = slog.LevelDebug
-		}
-		logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
 	})
 }
 
@@ -593,6 +597,9 @@ func logRequest(ctx context.Context, l *slog.Logger, level slog.Level, rec *obs.
 	)
 	if peer != rec.Remote {
 		line.AddAttrs(slog.String("via", peer))
+	}
+	if rec.Aborted != "" {
+		line.AddAttrs(slog.String("aborted", rec.Aborted))
 	}
 	_ = h.Handle(ctx, line) // as slog.Logger does: a log that fails is not the request's failure
 }

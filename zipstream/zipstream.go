@@ -147,14 +147,17 @@ func (h *Hasher) Close() error {
 	return nil
 }
 
-// Released is the offset in the zip of the end of the last local entry
-// that was read and hashed completely (0 before the first). It is where a
-// cut-through could stop sending before the zip is verified: the go
-// command opens a zip only through its central directory, which comes
-// after. Streaming zip readers (which walk local headers) could still
-// extract the entries before it, so whoever passes bytes on early must
-// make a failed verification visible as a broken transfer. It may be
-// called at any time, from any goroutine.
+// Released is an offset in the zip before which every byte is part of a
+// local entry (header, data or data descriptor) that the parser has read:
+// the end of the last complete entry, or, inside an entry's data, the
+// parser's position at its last yield (every YieldEvery bytes). It never
+// covers the central directory, and it stops moving when the parser gives
+// up. It is where a cut-through can stop sending before the zip is
+// verified: the go command opens a zip only through its central directory,
+// which comes after. Streaming zip readers (which walk local headers)
+// could still extract the entries before it, so whoever passes bytes on
+// early must make a failed verification visible as a broken transfer. It
+// may be called at any time, from any goroutine.
 func (h *Hasher) Released() int64 { return h.released.Load() }
 
 // Verify returns the h1: hash of the zip, as dirhash.HashZip would compute
@@ -359,7 +362,7 @@ func (p *parser) entry() error {
 	}
 	e.dataOffset = p.pos()
 
-	w := &sink{sha: sha256.New(), crc: crc32.NewIEEE(), budget: p.budget}
+	w := &sink{sha: sha256.New(), crc: crc32.NewIEEE(), budget: p.budget, p: p}
 	if e.flags&flagDescriptor == 0 {
 		w.budget = min(w.budget, int64(e.usize))
 	}
@@ -464,8 +467,10 @@ func hasZip64(extra []byte) bool {
 }
 
 // sink hashes an entry's content: SHA-256 and CRC-32, counting bytes,
-// failing beyond its budget, yielding the processor every YieldEvery bytes.
+// failing beyond its budget, yielding the processor every YieldEvery bytes
+// and releasing (Hasher.Released) the parser's position then.
 type sink struct {
+	p          *parser // its position is released at each yield
 	sha        hash.Hash
 	crc        hash.Hash32
 	n, budget  int64
@@ -483,6 +488,7 @@ func (s *sink) Write(b []byte) (int, error) {
 	s.n += int64(len(b))
 	if s.sinceYield += len(b); s.sinceYield >= YieldEvery {
 		s.sinceYield = 0
+		s.p.h.released.Store(s.p.pos())
 		runtime.Gosched()
 	}
 	return len(b), nil

@@ -236,3 +236,70 @@ func TestWriteAfterStopDoesNotBlock(t *testing.T) {
 func flateWriter(w io.Writer) (io.WriteCloser, error) {
 	return flate.NewWriter(w, flate.DefaultCompression)
 }
+
+// TestReleasedInsideEntries: Released moves forward while a large entry's
+// data arrives, not only at the end of each entry, for a stored and for a
+// deflated entry, and it never passes the bytes written or the start of the
+// central directory.
+func TestReleasedInsideEntries(t *testing.T) {
+	for _, method := range []uint16{zip.Store, zip.Deflate} {
+		t.Run(fmt.Sprintf("method%d", method), func(t *testing.T) {
+			var buf bytes.Buffer
+			zw := zip.NewWriter(&buf)
+			big := make([]byte, 1<<20)
+			rand.NewChaCha8([32]byte{1}).Read(big) // incompressible: deflated data is as long
+			var w io.Writer
+			var err error
+			if method == zip.Store { // without a data descriptor, as x/mod/zip writes none
+				w, err = zw.CreateRaw(&zip.FileHeader{Name: "m@v1.0.0/big.bin", Method: zip.Store,
+					CRC32: crc32.ChecksumIEEE(big), CompressedSize64: uint64(len(big)), UncompressedSize64: uint64(len(big))})
+			} else {
+				w, err = zw.CreateHeader(&zip.FileHeader{Name: "m@v1.0.0/big.bin", Method: method})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(big)
+			w, _ = zw.Create("m@v1.0.0/go.mod")
+			io.WriteString(w, "module m\n")
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			z := buf.Bytes()
+			zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cdStart := lastEntryEnd(t, z, zr)
+			bigEnd := int64(len(z)) // an upper bound of the big entry's end
+			if off, err := zr.File[1].DataOffset(); err == nil {
+				bigEnd = off
+			}
+
+			h := New(modzip.MaxZipFile)
+			var last, inside int64
+			for written := 0; written < len(z); {
+				n := min(4096, len(z)-written)
+				h.Write(z[written : written+n])
+				written += n
+				r := h.Released()
+				if r < last || r > int64(written) || r > cdStart {
+					t.Fatalf("after %d bytes: Released = %d (before %d; central directory at %d)", written, r, last, cdStart)
+				}
+				if r > 0 && r < bigEnd {
+					inside++
+				}
+				last = r
+			}
+			if _, err := h.Verify(bytes.NewReader(z), int64(len(z))); err != nil {
+				t.Fatal(err)
+			}
+			if inside < 8 {
+				t.Errorf("Released moved inside the 1 MiB entry %d times; want it to follow the data (every %d bytes)", inside, YieldEvery)
+			}
+			if h.Released() != cdStart {
+				t.Errorf("Released = %d at the end, want %d", h.Released(), cdStart)
+			}
+		})
+	}
+}

@@ -1,0 +1,274 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+
+	"github.com/gomirror/gomirror/internal/testutil"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// memFile is a file of a module zip built in memory (modzip.File).
+type memFile struct {
+	path string
+	data []byte
+}
+
+func (f memFile) Path() string                 { return f.path }
+func (f memFile) Lstat() (fs.FileInfo, error)  { return memInfo{f}, nil }
+func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
+
+type memInfo struct{ f memFile }
+
+func (i memInfo) Name() string       { return i.f.path }
+func (i memInfo) Size() int64        { return int64(len(i.f.data)) }
+func (i memInfo) Mode() fs.FileMode  { return 0o644 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }
+
+// bigZip returns a module zip of fakePath@v1.0.0, built by x/mod/zip, with
+// 4 MiB of incompressible data in one file, its h1: hash, and where its
+// central directory starts.
+func bigZip(t *testing.T) (z []byte, h1 string, cdStart int64) {
+	t.Helper()
+	data := make([]byte, 4<<20)
+	rand.NewChaCha8([32]byte{7}).Read(data)
+	files := []modzip.File{
+		memFile{"go.mod", []byte("module " + fakePath + "\n")},
+		memFile{"data.bin", data},
+	}
+	var b bytes.Buffer
+	if err := modzip.Create(&b, module.Version{Path: fakePath, Version: "v1.0.0"}, files); err != nil {
+		t.Fatal(err)
+	}
+	z = b.Bytes()
+	h1, err := testutil.HashZip(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	return z, h1, int64(binary.LittleEndian.Uint32(z[i+16:]))
+}
+
+// pipedZip is an upstream whose zip body the test writes, with its size
+// announced.
+type pipedZip struct {
+	*fakeUpstream
+	body *io.PipeReader
+	size int64
+}
+
+func (p *pipedZip) Zip(context.Context, string, string) (io.ReadCloser, int64, upstream.Answer, error) {
+	return p.body, p.size, upstream.Answer{Upstream: "piped"}, nil
+}
+
+// gatedVerifier is a hashRecorder whose zip check waits for release after
+// signalling arrived.
+type gatedVerifier struct {
+	hashRecorder
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (v *gatedVerifier) CheckZip(ctx context.Context, path, version, h1 string) error {
+	close(v.arrived)
+	<-v.release
+	return v.hashRecorder.CheckZip(ctx, path, version, h1)
+}
+
+// within runs f and fails the test if it has not returned within a
+// generous time: what it waits for should come at once.
+func within[T any](t *testing.T, what string, f func() T) T {
+	t.Helper()
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still waiting after 20s", what)
+		panic("unreachable")
+	}
+}
+
+type readResult struct {
+	b   []byte
+	err error
+}
+
+// TestZipIsFollowedAsItArrives: a client gets a cold zip's bytes while the
+// upstream is still sending it; the central directory and end record
+// (and with them a zip anyone could open) come only after the zip has
+// been verified; the client then gets exactly the upstream's zip, which is
+// stored.
+func TestZipIsFollowedAsItArrives(t *testing.T) {
+	z, h1, cdStart := bigZip(t)
+	pr, pw := io.Pipe()
+	f := &pipedZip{fakeUpstream: newFakeUpstream(fakeVersion(t, "v1.0.0")), body: pr, size: int64(len(z))}
+	v := &gatedVerifier{hashRecorder: hashRecorder{want: h1}, arrived: make(chan struct{}), release: make(chan struct{})}
+	m, store := newFakeMirror(t, f, Options{Verifier: v})
+	ctx := t.Context()
+
+	half := len(z) / 2
+	go pw.Write(z[:half]) // returns once the fill has taken it
+	type zipAnswer struct {
+		obj *storage.Object
+		src Source
+		err error
+	}
+	za := within(t, "Zip", func() zipAnswer {
+		obj, src, err := m.Zip(ctx, escaped(fakePath, "v1.0.0"))
+		return zipAnswer{obj, src, err}
+	})
+	if za.err != nil {
+		t.Fatal(za.err)
+	}
+	obj := za.obj
+	if want := (Source{Outcome: Miss, Upstream: "piped"}); za.src != want {
+		t.Errorf("Source = %+v, want %+v", za.src, want)
+	}
+	defer obj.Body.Close()
+	if obj.Size != int64(len(z)) {
+		t.Errorf("Size = %d, want the announced %d", obj.Size, len(z))
+	}
+	// A quarter of the zip can be read before the upstream sends more.
+	first := within(t, "reading the first quarter", func() readResult {
+		b := make([]byte, len(z)/4)
+		_, err := io.ReadFull(obj.Body, b)
+		return readResult{b: b, err: err}
+	})
+	if first.err != nil || !bytes.Equal(first.b, z[:len(z)/4]) {
+		t.Fatalf("first quarter: %v, equal %v", first.err, bytes.Equal(first.b, z[:len(z)/4]))
+	}
+
+	// The rest arrives; the check is held: what can be read stops short of
+	// the central directory.
+	go func() { pw.Write(z[half:]); pw.Close() }()
+	<-v.arrived
+	m.zipsMu.Lock()
+	s := m.zips[fakePath+"/@v/v1.0.0.zip"]
+	m.zipsMu.Unlock()
+	if got := s.shown(); got > cdStart || got <= int64(len(z)/4) {
+		t.Errorf("before verification %d bytes released; want more than %d and at most %d (the central directory's start)", got, len(z)/4, cdStart)
+	}
+	rest := make(chan readResult, 1)
+	go func() {
+		b, err := io.ReadAll(obj.Body)
+		rest <- readResult{b: b, err: err}
+	}()
+	close(v.release)
+	got := within(t, "reading the rest", func() readResult { return <-rest })
+	if got.err != nil || !bytes.Equal(append(first.b, got.b...), z) {
+		t.Fatalf("read %d+%d bytes, %v; want the %d of the zip", len(first.b), len(got.b), got.err, len(z))
+	}
+	if err := m.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := storage.ReadAll(ctx, store, fakePath+"/@v/v1.0.0.zip"); err != nil || !bytes.Equal(stored, z) {
+		t.Errorf("stored %d bytes, %v; want the zip", len(stored), err)
+	}
+}
+
+// TestFollowedZipThatFailsVerification: a client following a zip that then
+// fails the checksum check gets an error, never the zip's end; nothing is
+// stored.
+func TestFollowedZipThatFailsVerification(t *testing.T) {
+	z, _, cdStart := bigZip(t)
+	pr, pw := io.Pipe()
+	f := &pipedZip{fakeUpstream: newFakeUpstream(fakeVersion(t, "v1.0.0")), body: pr, size: int64(len(z))}
+	v := &gatedVerifier{hashRecorder: hashRecorder{want: "h1:not-this-zip"}, arrived: make(chan struct{}), release: make(chan struct{})}
+	m, store := newFakeMirror(t, f, Options{Verifier: v})
+	ctx := t.Context()
+
+	go func() { pw.Write(z); pw.Close() }()
+	obj, _, err := m.Zip(ctx, escaped(fakePath, "v1.0.0"))
+	if err != nil {
+		t.Fatal(err) // bytes were released while the zip arrived: a stream, not a status
+	}
+	defer obj.Body.Close()
+	<-v.arrived
+	close(v.release)
+	got := within(t, "reading", func() readResult {
+		b, err := io.ReadAll(obj.Body)
+		return readResult{b, err}
+	})
+	if !errors.Is(got.err, errChecksumMismatch) {
+		t.Errorf("read %d bytes, then %v; want the checksum mismatch", len(got.b), got.err)
+	}
+	if int64(len(got.b)) > cdStart || !bytes.Equal(got.b, z[:len(got.b)]) {
+		t.Errorf("read %d bytes (central directory at %d), a prefix of the zip: %v", len(got.b), cdStart, bytes.Equal(got.b, z[:len(got.b)]))
+	}
+	if err := m.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stat(ctx, fakePath+"/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("zip stored after failing verification: %v", err)
+	}
+}
+
+// TestRetryAfterBytesWerePassedOn: a zip whose transfer breaks off after
+// bytes went to readers is asked for again; the bytes already passed on
+// must come again unchanged. If they do, the reader gets the zip; if they
+// differ, the fill fails and nothing is stored.
+func TestRetryAfterBytesWerePassedOn(t *testing.T) {
+	z, h1, _ := bigZip(t)
+	// lateReset: the body breaks off after three quarters, well after the
+	// first releases.
+	lateReset := func(good []byte) (io.ReadCloser, int64, error) {
+		r := io.MultiReader(bytes.NewReader(good[:len(good)*3/4]), iotest.ErrReader(errors.New("connection reset by peer")))
+		return io.NopCloser(r), int64(len(good)), nil
+	}
+	// altered: the same size, one byte of the first quarter changed.
+	altered := func(good []byte) (io.ReadCloser, int64, error) {
+		b := bytes.Clone(good)
+		b[len(b)/4] ^= 0xff
+		return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+	}
+	for _, tt := range []struct {
+		name   string
+		faults []zipFault
+		ok     bool
+	}{
+		{"same bytes again", []zipFault{lateReset}, true},
+		{"other bytes again", []zipFault{lateReset, altered}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			answers := fakeVersion(t, "v1.0.0")
+			answers["zip "+fakePath+"@v1.0.0"] = fakeAnswer{b: z}
+			f := &flakyZips{fakeUpstream: newFakeUpstream(answers), faults: tt.faults}
+			m, store := newFakeMirror(t, f, Options{Verifier: &hashRecorder{want: h1}})
+			ctx := t.Context()
+			b, _, err := get(ctx, m, "zip", "v1.0.0")
+			if err := m.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, serr := store.Stat(ctx, fakePath+"/@v/v1.0.0.zip")
+			if tt.ok {
+				if err != nil || !bytes.Equal(b, z) || serr != nil {
+					t.Fatalf("got %d bytes, %v; stored: %v; want the zip", len(b), err, serr)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "other bytes") {
+				t.Errorf("got %d bytes, %v; want the fill's error about other bytes", len(b), err)
+			}
+			if !errors.Is(serr, fs.ErrNotExist) {
+				t.Errorf("zip stored: %v", serr)
+			}
+		})
+	}
+}

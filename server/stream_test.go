@@ -1,0 +1,160 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+)
+
+// addBigModule adds example.com/big@v1.0.0 to up: a module zip of about 4
+// MiB (incompressible data), large enough to be followed while it arrives.
+func addBigModule(t *testing.T, up *fakeproxy.Server) *fakeproxy.Module {
+	t.Helper()
+	data := make([]byte, 4<<20)
+	rand.NewChaCha8([32]byte{9}).Read(data)
+	m, err := up.Add("example.com/big", "v1.0.0", map[string][]byte{
+		"go.mod":   []byte("module example.com/big\n"),
+		"data.bin": data,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// eventually runs f in the background and returns its result, failing the
+// test if f has not returned after a generous time: what it waits for
+// should come at once, and a missing feature must fail, not hang.
+func eventually[T any](t *testing.T, what string, f func() T) T {
+	t.Helper()
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: still waiting after 30s", what)
+		panic("unreachable")
+	}
+}
+
+// TestColdZipIsStreamedThrough: a client gets the first megabytes of a
+// large cold zip while the upstream still holds back the rest, then all
+// of it, byte for byte, with its length announced; the zip is stored.
+func TestColdZipIsStreamedThrough(t *testing.T) {
+	up := fakeproxy.New(t)
+	big := addBigModule(t, up)
+	half := len(big.Zip) / 2
+	sentHalf, release := make(chan struct{}), make(chan struct{})
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/example.com/big/@v/v1.0.0.zip" {
+			return false
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(big.Zip)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(big.Zip[:half])
+		w.(http.Flusher).Flush()
+		close(sentHalf)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return true
+		}
+		w.Write(big.Zip[half:])
+		return true
+	})
+	s := start(t, up, nil)
+
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	a := eventually(t, "response headers", func() answer {
+		resp, err := http.Get(s.URL + "/example.com/big/@v/v1.0.0.zip")
+		return answer{resp, err}
+	})
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	defer a.resp.Body.Close()
+	if a.resp.StatusCode != http.StatusOK || a.resp.ContentLength != int64(len(big.Zip)) {
+		t.Fatalf("status %d, length %d; want 200 and %d", a.resp.StatusCode, a.resp.ContentLength, len(big.Zip))
+	}
+	<-sentHalf
+	first := make([]byte, 1<<20)
+	if err := eventually(t, "the first megabyte while the upstream holds the rest", func() error {
+		_, err := io.ReadFull(a.resp.Body, first)
+		return err
+	}); err != nil || !bytes.Equal(first, big.Zip[:len(first)]) {
+		t.Fatalf("first megabyte: %v, equal %v", err, bytes.Equal(first, big.Zip[:len(first)]))
+	}
+	close(release)
+	rest, err := io.ReadAll(a.resp.Body)
+	if err != nil || !bytes.Equal(append(first, rest...), big.Zip) {
+		t.Fatalf("read %d bytes, %v; want the zip's %d", len(first)+len(rest), err, len(big.Zip))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.WaitFills(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.stored("example.com/big/@v/v1.0.0.zip"); err != nil || !bytes.Equal(stored, big.Zip) {
+		t.Errorf("stored %d bytes, %v; want the zip", len(stored), err)
+	}
+	// A HEAD or range of a stored zip is as before.
+	if r := do(t, http.MethodGet, s.URL+"/example.com/big/@v/v1.0.0.zip", http.Header{"Range": {"bytes=0-3"}}); r.code != http.StatusPartialContent || r.body != "PK\x03\x04" {
+		t.Errorf("range of the stored zip: %d %q", r.code, r.body)
+	}
+}
+
+// TestFollowedZipFailingVerificationIsCutOff: a large zip that fails the
+// checksum check after clients began to receive it reaches them as a
+// broken transfer, never as a complete response; the failure is logged
+// with the request, counted, and nothing is stored.
+func TestFollowedZipFailingVerificationIsCutOff(t *testing.T) {
+	up := fakeproxy.New(t)
+	addBigModule(t, up)
+	up.Tamper(t, "example.com/big", "v1.0.0", true, false)
+	served := up.Module("example.com/big", "v1.0.0").ServedZip
+	s := start(t, up, nil)
+
+	resp, err := http.Get(s.URL + "/example.com/big/@v/v1.0.0.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || err == nil {
+		t.Fatalf("status %d, read %d bytes, %v; want 200 and a broken transfer", resp.StatusCode, len(b), err)
+	}
+	if len(b) >= len(served) || !bytes.Equal(b, served[:len(b)]) || len(b) < 1<<20 {
+		t.Errorf("received %d bytes of %d (a prefix: %v); want a prefix of at least 1 MiB, short of the end", len(b), len(served), bytes.Equal(b, served[:min(len(b), len(served))]))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.WaitFills(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.stored("example.com/big/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refused zip stored: %v", err)
+	}
+	logs := s.Logs.String()
+	for _, want := range []string{"verification failed", "response cut off", `aborted="`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	if m := get(t, s.URL+"/metrics").body; !strings.Contains(m, `gomirror_verifications_total{file="zip",result="mismatch"} 1`) {
+		t.Errorf("metrics do not count the refused zip")
+	}
+}
