@@ -98,11 +98,26 @@ func BenchmarkColdFill(b *testing.B) {
 	tmp := workDir(b)
 	b.Logf("load average before the rounds: %s", loadAvg())
 
+	baseBin := optionalBaseBinary(b)
 	b.ResetTimer()
-	var mir, base, floor, serverCPU []float64
+	var mir, base, floor, serverCPU, other, otherCPU []float64
 	zips := -1
 	cores := runtime.NumCPU()
 	for i := range coldRounds {
+		if baseBin != "" {
+			// The third arm: the build from GOMIRROR_BENCH_BASE, the same way.
+			store, err := os.MkdirTemp(tmp, "storage-*")
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := startMirrorBinary(b, baseBin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
+			d := downloadBig(b, tmp, m.URL, sumdb, fmt.Sprintf("round %d base", i), m.Pid())
+			m.stop(b)
+			if c := m.stats(0).count5xx(); c > 0 {
+				b.Errorf("round %d: base answered %d requests with a 5xx", i, c)
+			}
+			other, otherCPU = append(other, d.wall.Seconds()), append(otherCPU, d.serverCPU)
+		}
 		store, err := os.MkdirTemp(tmp, "storage-*")
 		if err != nil {
 			b.Fatal(err)
@@ -149,6 +164,27 @@ func BenchmarkColdFill(b *testing.B) {
 	reportRatio(b, mir, base)
 	b.ReportMetric(median(floor), "cpu-floor")
 	b.ReportMetric(median(serverCPU), "cpu-s/gomirror")
+	reportBaseArm(b, mir, base, other, otherCPU)
+}
+
+// reportBaseArm reports the third arm of a cold benchmark run with
+// GOMIRROR_BENCH_BASE (other: its seconds per round, otherCPU: its CPU
+// seconds per fill), if there was one: the medians of its per-round ratio
+// to the upstream and of gomirror's per-round ratio to it, and its CPU.
+func reportBaseArm(b *testing.B, mir, up, other, otherCPU []float64) {
+	if len(other) == 0 {
+		return
+	}
+	var toUp, mirToOther []float64
+	for i := range other {
+		toUp = append(toUp, other[i]/up[i])
+		mirToOther = append(mirToOther, mir[i]/other[i])
+	}
+	b.Logf("base s/round %s; base/upstream per round %s; gomirror/base per round %s; base CPU-s/round %s",
+		secs(other), secs(toUp), secs(mirToOther), secs(otherCPU))
+	b.ReportMetric(median(toUp), "base-round-ratio")
+	b.ReportMetric(median(mirToOther), "vs-base-round-ratio")
+	b.ReportMetric(median(otherCPU), "cpu-s/base")
 }
 
 // BenchmarkColdToolchainZip: `GOTOOLCHAIN=go1.27.3 go version` with a fresh
@@ -177,9 +213,24 @@ func BenchmarkColdToolchainZip(b *testing.B) {
 		return d
 	}
 
+	baseBin := optionalBaseBinary(b)
 	b.ResetTimer()
-	var mir, base, ratios, cpu []float64
+	var mir, base, ratios, cpu, other, otherCPU []float64
 	for i := range toolchainRounds {
+		if baseBin != "" {
+			// The third arm: the build from GOMIRROR_BENCH_BASE, the same way.
+			store, err := os.MkdirTemp(tmp, "storage-*")
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := startMirrorBinary(b, baseBin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
+			d := run(m.URL, fmt.Sprintf("round %d base", i), m.Pid())
+			m.stop(b)
+			if err := removeTree(store); err != nil {
+				b.Logf("removing round %d's storage: %v", i, err)
+			}
+			other, otherCPU = append(other, d.wall.Seconds()), append(otherCPU, d.serverCPU)
+		}
 		store, err := os.MkdirTemp(tmp, "storage-*")
 		if err != nil {
 			b.Fatal(err)
@@ -207,6 +258,7 @@ func BenchmarkColdToolchainZip(b *testing.B) {
 	reportRatio(b, mir, base)
 	b.ReportMetric(median(ratios), "round-ratio")
 	b.ReportMetric(median(cpu), "cpu-s/gomirror")
+	reportBaseArm(b, mir, base, other, otherCPU)
 }
 
 // BenchmarkCachedInfoRPS: 64 keep-alive clients hammer stored .info files for

@@ -7,7 +7,9 @@
 // are upstream-first under a short deadline and fall back to what storage
 // holds (stale-if-error); list is the union of the two. Concurrent misses for
 // one artifact share one upstream fetch, which runs to completion even if
-// every client that asked for it goes away.
+// every client that asked for it goes away. The callers of a large zip's
+// fill receive its bytes as they arrive, all but its tail before it is
+// verified (see zipStream).
 //
 // Every stored .zip and .mod has its h1: hash recorded next to it (see
 // layout.HashKey), stored before the artifact itself: a .zip's hash before the zip
@@ -23,9 +25,12 @@
 //     on, upstream fetches with the negative cache, cross-replica
 //     coordination (Coordinator, Lease), and the fill of small immutable
 //     artifacts (.info, .mod) written behind with their hashes.
-//   - zipfill.go: the fill of a .zip: temporary file, size and
-//     transfer checks with bounded retries, module zip check, hashing, and
-//     the store (hash first).
+//   - zipfill.go: the fill of a .zip, one per key: temporary file, size
+//     and transfer checks with bounded retries, module zip check, hashing,
+//     and the store (hash first).
+//   - stream.go: the callers of a zip fill follow the zip as it arrives
+//     (cut-through); what is released before verification never makes a
+//     complete zip, and a failed check reaches readers as an error.
 //   - prefetch.go: the .mod and .zip fills started after a valid .info,
 //     and the checksum database lookups started ahead of a download.
 //   - verify.go: Verifier and the check of an artifact against it.
