@@ -24,7 +24,7 @@ import (
 
 const (
 	warmRounds = 5 // BenchmarkWarmDownload: rounds of each side
-	coldRounds = 3 // BenchmarkColdFill: rounds of each side (real upstream traffic)
+	coldRounds = 5 // BenchmarkColdFill and BenchmarkColdModGraph: rounds of each side (real upstream traffic)
 
 	// BenchmarkColdToolchainZip: rounds of each side, and the toolchain whose
 	// zip (about 76 MB) the go command fetches for GOTOOLCHAIN.
@@ -185,6 +185,50 @@ func reportBaseArm(b *testing.B, mir, up, other, otherCPU []float64) {
 	b.ReportMetric(median(toUp), "base-round-ratio")
 	b.ReportMetric(median(mirToOther), "vs-base-round-ratio")
 	b.ReportMetric(median(otherCPU), "cpu-s/base")
+}
+
+// BenchmarkColdModGraph: the .mod phase of a cold fill. `go list -m all`
+// in bigproject with a fresh module cache needs the go.mod of every module
+// in the graph and nothing else; through a fresh gomirror each .mod is a
+// miss that waits for its checksum database lookup (and tiles) as well as
+// the upstream, while the go command straight from the upstream checks
+// them against go.sum. Alternating rounds; reported: the median of the
+// per-round ratios, and gomirror's request durations for .mod.
+func BenchmarkColdModGraph(b *testing.B) {
+	up, sumdb := realUpstream(b)
+	tmp := workDir(b)
+	b.Logf("load average before the rounds: %s", loadAvg())
+	run := func(proxy, label string, pids ...int) download {
+		d, out := timedGo(b, tmp, bigProject(b), goEnv(proxy, sumdb), []string{"list", "-m", "all"}, pids...)
+		b.Logf("%s: %.2fs, %d modules; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), strings.Count(out, "\n"), d.goCPU, serverCPU(d, pids), d.meter)
+		return d
+	}
+	b.ResetTimer()
+	var mir, base, ratios []float64
+	for i := range coldRounds {
+		store, err := os.MkdirTemp(tmp, "storage-*")
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := startMirror(b, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
+		dm := run(m.URL, fmt.Sprintf("round %d gomirror", i), m.Pid())
+		fetches := m.upstreamFetchTimes()
+		m.stop(b)
+		st := m.stats(0)
+		lookups, tiles := sumdbFiles(store)
+		b.Logf("round %d gomirror log: %s; %s", i, st, st.durationSummary())
+		b.Logf("round %d gomirror upstream fetches: %s; checksum database: %d lookups, %d tiles stored", i, fetches, lookups, tiles)
+		if c := st.count5xx(); c > 0 {
+			b.Errorf("round %d: gomirror answered %d requests with a 5xx", i, c)
+		}
+		du := run(up, fmt.Sprintf("round %d upstream", i))
+		mir, base = append(mir, dm.wall.Seconds()), append(base, du.wall.Seconds())
+		ratios = append(ratios, dm.wall.Seconds()/du.wall.Seconds())
+	}
+	b.StopTimer()
+	b.Logf("gomirror s/round %s; upstream s/round %s; ratio/round %s; load average after: %s", secs(mir), secs(base), secs(ratios), loadAvg())
+	reportRatio(b, mir, base)
+	b.ReportMetric(median(ratios), "round-ratio")
 }
 
 // BenchmarkColdToolchainZip: `GOTOOLCHAIN=go1.27.3 go version` with a fresh
