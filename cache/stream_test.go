@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/storage/mem"
 	"github.com/gomirror/gomirror/upstream"
 )
 
@@ -194,12 +195,14 @@ func TestFollowedZipThatFailsVerification(t *testing.T) {
 	m, store := newFakeMirror(t, f, Options{Verifier: v})
 	ctx := t.Context()
 
-	go func() { pw.Write(z); pw.Close() }()
+	half := len(z) / 2
+	go pw.Write(z[:half])
 	obj, _, err := m.Zip(ctx, escaped(fakePath, "v1.0.0"))
 	if err != nil {
 		t.Fatal(err) // bytes were released while the zip arrived: a stream, not a status
 	}
 	defer obj.Body.Close()
+	go func() { pw.Write(z[half:]); pw.Close() }()
 	<-v.arrived
 	close(v.release)
 	got := within(t, "reading", func() readResult {
@@ -226,10 +229,12 @@ func TestFollowedZipThatFailsVerification(t *testing.T) {
 // differ, the fill fails and nothing is stored.
 func TestRetryAfterBytesWerePassedOn(t *testing.T) {
 	z, h1, _ := bigZip(t)
-	// lateReset: the body breaks off after three quarters, well after the
-	// first releases.
+	// lateReset: the body breaks off after three quarters, once the
+	// stream has passed on more than the first quarter.
+	var m *Mirror
 	lateReset := func(good []byte) (io.ReadCloser, int64, error) {
-		r := io.MultiReader(bytes.NewReader(good[:len(good)*3/4]), iotest.ErrReader(errors.New("connection reset by peer")))
+		r := io.MultiReader(bytes.NewReader(good[:len(good)*3/4]), &afterRelease{m: m, n: int64(len(good) / 4)},
+			iotest.ErrReader(errors.New("connection reset by peer")))
 		return io.NopCloser(r), int64(len(good)), nil
 	}
 	// altered: the same size, one byte of the first quarter changed.
@@ -250,7 +255,8 @@ func TestRetryAfterBytesWerePassedOn(t *testing.T) {
 			answers := fakeVersion(t, "v1.0.0")
 			answers["zip "+fakePath+"@v1.0.0"] = fakeAnswer{b: z}
 			f := &flakyZips{fakeUpstream: newFakeUpstream(answers), faults: tt.faults}
-			m, store := newFakeMirror(t, f, Options{Verifier: &hashRecorder{want: h1}})
+			var store *mem.Store
+			m, store = newFakeMirror(t, f, Options{Verifier: &hashRecorder{want: h1}})
 			ctx := t.Context()
 			b, _, err := get(ctx, m, "zip", "v1.0.0")
 			if err := m.Wait(ctx); err != nil {
@@ -271,4 +277,23 @@ func TestRetryAfterBytesWerePassedOn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// afterRelease is an empty reader whose Read returns once the fill of
+// fakePath@v1.0.0's zip in m has released more than n bytes.
+type afterRelease struct {
+	m *Mirror
+	n int64
+}
+
+func (a *afterRelease) Read([]byte) (int, error) {
+	a.m.zipsMu.Lock()
+	s := a.m.zips[fakePath+"/@v/v1.0.0.zip"]
+	a.m.zipsMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.released <= a.n {
+		s.wait(context.Background())
+	}
+	return 0, io.EOF
 }

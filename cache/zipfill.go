@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
@@ -86,10 +88,11 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	defer os.Remove(tmp.Name())
 	s.setFile(tmp) // s closes it once neither the fill nor a reader uses it
 
-	// streamed hashes the zip as it arrives (one hasher per attempt), so
-	// that its h1: is ready when the download ends; its result is used
-	// only if it agrees with the zip's central directory (checkZip). What
-	// it has read as local entries is released to s's readers.
+	// streamed hashes the zip as it arrives (one hasher per attempt),
+	// behind the download (hashFeed), so that most of its h1: is ready
+	// when the download ends; its result is used only if it agrees with
+	// the zip's central directory (checkZip). What it has read as local
+	// entries is released to s's readers.
 	var streamed *zipstream.Hasher
 	defer func() {
 		if streamed != nil {
@@ -116,8 +119,12 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		if err := s.announce(size, a); err != nil {
 			return a, upstreamErr("zip", path, version, err)
 		}
-		w := &attemptWriter{f: tmp, shown: s.shown(), hash: streamed, s: s}
+		feed := startHashFeed(tmp, streamed, s)
+		w := &attemptWriter{f: tmp, shown: s.shown(), feed: feed}
 		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
+		// The hash goes no further than it got during the download: what
+		// is left is hashed in parallel from the complete file (checkZip).
+		feed.stop()
 		switch {
 		case w.diskErr != nil: // our disk, not the upstream
 			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.diskErr)
@@ -190,16 +197,15 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 }
 
 // attemptWriter writes one download attempt of a zip into the temporary
-// file f, from its start, feeds hash, and releases to s what hash has read
-// as local entries. The first shown bytes may already have gone to readers
-// (an earlier attempt broke off): they are compared, not written, and a
-// difference fails the attempt (mismatch).
+// file f, from its start, and tells feed how far it got. The first shown
+// bytes may already have gone to readers (an earlier attempt broke off):
+// they are compared, not written, and a difference fails the attempt
+// (mismatch).
 type attemptWriter struct {
 	f        *os.File
 	off      int64
 	shown    int64
-	hash     *zipstream.Hasher
-	s        *zipStream
+	feed     *hashFeed
 	buf      []byte // for the comparison
 	diskErr  error
 	mismatch error
@@ -228,24 +234,111 @@ func (w *attemptWriter) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	w.hash.Write(p)
 	w.off += int64(len(p))
-	w.s.release(w.hash.Released())
+	w.feed.wrote(w.off)
 	return len(p), nil
+}
+
+// hashFeed feeds a zipstream.Hasher the bytes of the temporary file f as
+// a download attempt writes them, in its own goroutine, and releases to s
+// what the hasher has read as local entries. So the download goes at the
+// upstream's speed however fast the hash is: a hash slower than the
+// upstream (one core inflating a large zip from a fast upstream) falls
+// behind, and stop leaves the rest to Hasher.Finish, which hashes it on
+// every core once the central directory is there. It reads in batches of
+// feedBatch bytes, so that a download that the hash keeps up with wakes
+// it once per batch, not per read.
+type hashFeed struct {
+	f    *os.File
+	h    *zipstream.Hasher
+	s    *zipStream
+	wake chan struct{} // one pending wake-up
+	done chan struct{} // closed when the goroutine has returned
+
+	mu       sync.Mutex
+	written  int64 // bytes of f written by the attempt
+	signaled int64 // written at the last wake-up
+	stopped  bool
+}
+
+// feedBatch is how many bytes a hashFeed waits for before it reads.
+const feedBatch = 256 << 10
+
+func startHashFeed(f *os.File, h *zipstream.Hasher, s *zipStream) *hashFeed {
+	feed := &hashFeed{f: f, h: h, s: s, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go feed.run()
+	return feed
+}
+
+// wrote records that the first n bytes of f are written.
+func (feed *hashFeed) wrote(n int64) {
+	feed.mu.Lock()
+	feed.written = n
+	signal := n-feed.signaled >= feedBatch
+	if signal {
+		feed.signaled = n
+	}
+	feed.mu.Unlock()
+	if signal {
+		feed.poke()
+	}
+}
+
+func (feed *hashFeed) poke() {
+	select {
+	case feed.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop makes the goroutine return, after the batch it is hashing, and
+// waits for it. The hasher has then read a prefix of what was written.
+func (feed *hashFeed) stop() {
+	feed.mu.Lock()
+	feed.stopped = true
+	feed.mu.Unlock()
+	feed.poke()
+	<-feed.done
+}
+
+func (feed *hashFeed) run() {
+	defer close(feed.done)
+	buf := make([]byte, feedBatch)
+	var off int64
+	for {
+		feed.mu.Lock()
+		written, stopped := feed.written, feed.stopped
+		feed.mu.Unlock()
+		if stopped {
+			return
+		}
+		if written-off < feedBatch {
+			<-feed.wake
+			continue
+		}
+		n, err := feed.f.ReadAt(buf[:min(int64(len(buf)), written-off)], off)
+		if err != nil && n == 0 {
+			return // the hash stops here; Finish does the rest
+		}
+		feed.h.Write(buf[:n])
+		off += int64(n)
+		feed.s.release(feed.h.Released())
+	}
 }
 
 // checkZip checks that the zip in file, size bytes, is a valid module zip
 // for path@version and returns its h1: hash: the one streamed computed
-// while the zip arrived if it agrees with the zip's central directory,
-// else (a zip the streaming hasher does not fully understand, or a hostile
-// one whose local headers tell another story) the hash of the whole file.
+// from the files it read while the zip arrived, if they agree with the
+// zip's central directory, and from the others read out of the file on
+// every core (zipstream.Hasher.Finish); else (a hostile zip whose local
+// headers tell another story) the hash of the whole file.
 func (m *Mirror) checkZip(ctx context.Context, path, version string, file *os.File, size int64, streamed *zipstream.Hasher) (string, error) {
 	if _, err := modzip.CheckZip(module.Version{Path: path, Version: version}, file.Name()); err != nil {
 		return "", upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
 	}
-	h1, err := streamed.Verify(file, size)
+	h1, err := streamed.Finish(file, size, runtime.GOMAXPROCS(0))
 	if err == nil {
-		m.opts.Logger.Debug("zip hashed while downloading", "module", path, "version", version)
+		m.opts.Logger.Debug("zip hashed", "module", path, "version", version, "files_while_downloading", streamed.Streamed())
 		return h1, nil
 	}
 	m.opts.Logger.Info("zip hashed after downloading", "module", path, "version", version, "reason", err)

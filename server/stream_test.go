@@ -48,21 +48,19 @@ func eventually[T any](t *testing.T, what string, f func() T) T {
 	}
 }
 
-// TestColdZipIsStreamedThrough: a client gets the first megabytes of a
-// large cold zip while the upstream still holds back the rest, then all
-// of it, byte for byte, with its length announced; the zip is stored.
-func TestColdZipIsStreamedThrough(t *testing.T) {
-	up := fakeproxy.New(t)
-	big := addBigModule(t, up)
-	half := len(big.Zip) / 2
-	sentHalf, release := make(chan struct{}), make(chan struct{})
+// holdHalf makes up answer the zip of example.com/big@v1.0.0 with z, its
+// length announced, sending the first half at once and the rest once
+// release is closed; sentHalf is closed when the first half is out.
+func holdHalf(up *fakeproxy.Server, z []byte) (sentHalf, release chan struct{}) {
+	half := len(z) / 2
+	sentHalf, release = make(chan struct{}), make(chan struct{})
 	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/example.com/big/@v/v1.0.0.zip" {
 			return false
 		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(big.Zip)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(z)))
 		w.WriteHeader(http.StatusOK)
-		w.Write(big.Zip[:half])
+		w.Write(z[:half])
 		w.(http.Flusher).Flush()
 		close(sentHalf)
 		select {
@@ -70,9 +68,19 @@ func TestColdZipIsStreamedThrough(t *testing.T) {
 		case <-r.Context().Done():
 			return true
 		}
-		w.Write(big.Zip[half:])
+		w.Write(z[half:])
 		return true
 	})
+	return sentHalf, release
+}
+
+// TestColdZipIsStreamedThrough: a client gets the first megabytes of a
+// large cold zip while the upstream still holds back the rest, then all
+// of it, byte for byte, with its length announced; the zip is stored.
+func TestColdZipIsStreamedThrough(t *testing.T) {
+	up := fakeproxy.New(t)
+	big := addBigModule(t, up)
+	sentHalf, release := holdHalf(up, big.Zip)
 	s := start(t, up, nil)
 
 	type answer struct {
@@ -126,13 +134,16 @@ func TestFollowedZipFailingVerificationIsCutOff(t *testing.T) {
 	addBigModule(t, up)
 	up.Tamper(t, "example.com/big", "v1.0.0", true, false)
 	served := up.Module("example.com/big", "v1.0.0").ServedZip
+	_, release := holdHalf(up, served)
 	s := start(t, up, nil)
 
+	// The answer begins while the upstream holds back the second half.
 	resp, err := http.Get(s.URL + "/example.com/big/@v/v1.0.0.zip")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	close(release)
 	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || err == nil {
 		t.Fatalf("status %d, read %d bytes, %v; want 200 and a broken transfer", resp.StatusCode, len(b), err)

@@ -283,6 +283,17 @@ func TestHostileZips(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("refused with %q, want the check that says %q", err, tt.want)
 			}
+			// Finish, wherever the stream stopped, yields dirhash.HashZip's
+			// hash (the files the go command extracts) or nothing.
+			ref, rerr := hashZip(t, z)
+			for _, cut := range []int{0, len(in) / 2, len(in)} {
+				h := New(1 << 20)
+				h.Write(in[:cut])
+				got, err := h.Finish(bytes.NewReader(z), int64(len(z)), 2)
+				if err == nil && (rerr != nil || got != ref) {
+					t.Errorf("cut at %d: Finish = %s; dirhash.HashZip: %s, %v", cut, got, ref, rerr)
+				}
+			}
 		})
 	}
 }

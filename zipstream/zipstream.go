@@ -40,6 +40,8 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Limits of what a Hasher accepts; anything beyond them makes its result
@@ -99,6 +101,7 @@ type Hasher struct {
 	// Set by the parser when it returns.
 	entries []entry
 	err     error
+	budget  int64 // uncompressed bytes the streamed entries left of the limit
 }
 
 // entry is one local entry as the stream had it.
@@ -168,27 +171,56 @@ func (h *Hasher) Released() int64 { return h.released.Load() }
 // result must not be used (the zip may still be valid: hash it the
 // ordinary way).
 func (h *Hasher) Verify(r io.ReaderAt, size int64) (string, error) {
+	return h.finish(r, size, 0)
+}
+
+// Finish is Verify for a stream that may have stopped early: the input
+// ended (Close) before the central directory, or the parser gave up on an
+// entry it does not fully understand. The entries the parser read
+// completely must be, in order, the first records of the central directory
+// (checked as Verify checks them); the files of the records after them
+// are read out of the complete zip, r of size bytes, as dirhash.HashZip
+// reads them (archive/zip, which checks their CRC-32 and sizes), by up to
+// workers goroutines at once. So the hash is ready sooner than Verify's
+// fallback when the download outran the parser, and each file is still
+// inflated once. An error means no hash: hash the file the ordinary way.
+func (h *Hasher) Finish(r io.ReaderAt, size int64, workers int) (string, error) {
+	return h.finish(r, size, max(workers, 1))
+}
+
+// Streamed returns how many entries the parser read completely, once the
+// input has ended (Close): Finish takes those from the stream and hashes
+// the rest from the complete zip.
+func (h *Hasher) Streamed() int { return len(h.entries) }
+
+// finish is Verify (workers 0: every entry must have been streamed) and
+// Finish.
+func (h *Hasher) finish(r io.ReaderAt, size int64, workers int) (string, error) {
 	h.Close()
-	if h.err != nil {
+	if h.err != nil && workers == 0 {
 		return "", fmt.Errorf("zipstream: %w", h.err)
 	}
 	z, err := zip.NewReader(r, size)
 	if err != nil {
 		return "", fmt.Errorf("zipstream: central directory: %w", err)
 	}
-	if len(z.File) != len(h.entries) {
-		return "", fmt.Errorf("zipstream: central directory has %d entries, the stream %d", len(z.File), len(h.entries))
+	streamed := len(h.entries)
+	if workers == 0 && len(z.File) != streamed || len(z.File) < streamed {
+		return "", fmt.Errorf("zipstream: central directory has %d entries, the stream %d", len(z.File), streamed)
 	}
 	seen := make(map[string]bool, len(z.File))
 	for i, f := range z.File {
-		e := &h.entries[i]
-		if f.Name != e.name {
-			return "", fmt.Errorf("zipstream: entry %d: central directory names %q, local header %q", i, f.Name, e.name)
-		}
 		if seen[f.Name] {
 			return "", fmt.Errorf("zipstream: duplicate name %q", f.Name)
 		}
 		seen[f.Name] = true
+		if i >= streamed {
+			continue
+		}
+		e := &h.entries[i]
+		if f.Name != e.name {
+			return "", fmt.Errorf("zipstream: entry %d: central directory names %q, local header %q", i, f.Name, e.name)
+		}
 		if f.Method != e.method || f.Flags != e.flags || f.CRC32 != e.crc ||
 			f.CompressedSize64 != e.csize || f.UncompressedSize64 != e.usize {
 			return "", fmt.Errorf("zipstream: entry %q: central directory (method %d, flags %#x, crc %08x, sizes %d/%d) differs from the stream (method %d, flags %#x, crc %08x, sizes %d/%d)",
@@ -203,16 +235,56 @@ func (h *Hasher) Verify(r io.ReaderAt, size int64) (string, error) {
 			return "", fmt.Errorf("zipstream: entry %q: central directory's data at offset %d, the stream's at %d", f.Name, off, e.dataOffset)
 		}
 	}
-	return h.sum(), nil
+	rest := z.File[streamed:]
+	budget := h.budget
+	for _, f := range rest {
+		if f.UncompressedSize64 > uint64(budget) {
+			return "", errors.New("zipstream: files larger than the limit in all")
+		}
+		budget -= int64(f.UncompressedSize64)
+	}
+	entries := slices.Grow(h.entries[:streamed:streamed], len(rest))
+	for _, f := range rest {
+		entries = append(entries, entry{name: f.Name})
+	}
+	var g errgroup.Group
+	g.SetLimit(workers)
+	for i, f := range rest {
+		e := &entries[streamed+i]
+		g.Go(func() error { return hashFile(f, &e.sum) })
+	}
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	return sum(entries), nil
 }
 
-// sum is dirhash.Hash1's final step over the streamed entries: the SHA-256
-// of the lines "<hex sha256>  <name>\n" sorted by name, base64, "h1:".
-// (Hash1 itself takes the files' contents, which are gone by now.)
-func (h *Hasher) sum() string {
-	sorted := make([]*entry, len(h.entries))
-	for i := range h.entries {
-		sorted[i] = &h.entries[i]
+// hashFile puts the SHA-256 of f's content, as archive/zip reads it, in
+// sum, yielding the processor every YieldEvery bytes.
+func hashFile(f *zip.File, sum *[sha256.Size]byte) error {
+	if strings.Contains(f.Name, "\n") {
+		return fmt.Errorf("zipstream: name %q", f.Name) // dirhash.Hash1 refuses it
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("zipstream: %s: %w", f.Name, err)
+	}
+	defer rc.Close()
+	w := &sink{sha: sha256.New(), budget: int64(f.UncompressedSize64)} // archive/zip checks the CRC-32
+	if _, err := io.Copy(w, rc); err != nil {
+		return fmt.Errorf("zipstream: %s: %w", f.Name, err)
+	}
+	copy(sum[:], w.sha.Sum(nil))
+	return nil
+}
+
+// sum is dirhash.Hash1's final step over entries: the SHA-256 of the
+// lines "<hex sha256>  <name>\n" sorted by name, base64, "h1:". (Hash1
+// itself takes the files' contents, which are gone by now.)
+func sum(entries []entry) string {
+	sorted := make([]*entry, len(entries))
+	for i := range entries {
+		sorted[i] = &entries[i]
 	}
 	slices.SortFunc(sorted, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
 	s := sha256.New()
@@ -244,7 +316,7 @@ func (h *Hasher) run(yield func(struct{}) bool, maxUncompressed int64) {
 		h:      h,
 	}
 	h.err = p.parse()
-	h.entries = p.entries
+	h.entries, h.budget = p.entries, p.budget
 	// The rest of the input (the central directory, or anything after a
 	// failure) is not needed: returning makes later writes return at once.
 }
@@ -466,11 +538,11 @@ func hasZip64(extra []byte) bool {
 	return false
 }
 
-// sink hashes an entry's content: SHA-256 and CRC-32, counting bytes,
+// sink hashes an entry's content: SHA-256 and CRC-32 (if crc is set), counting bytes,
 // failing beyond its budget, yielding the processor every YieldEvery bytes
 // and releasing (Hasher.Released) the parser's position then.
 type sink struct {
-	p          *parser // its position is released at each yield
+	p          *parser // if not nil, its position is released at each yield
 	sha        hash.Hash
 	crc        hash.Hash32
 	n, budget  int64
@@ -484,11 +556,15 @@ func (s *sink) Write(b []byte) (int, error) {
 		return 0, errTooLarge
 	}
 	s.sha.Write(b)
-	s.crc.Write(b)
+	if s.crc != nil {
+		s.crc.Write(b)
+	}
 	s.n += int64(len(b))
 	if s.sinceYield += len(b); s.sinceYield >= YieldEvery {
 		s.sinceYield = 0
-		s.p.h.released.Store(s.p.pos())
+		if s.p != nil {
+			s.p.h.released.Store(s.p.pos())
+		}
 		runtime.Gosched()
 	}
 	return len(b), nil

@@ -303,3 +303,32 @@ func TestReleasedInsideEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishAfterAnyCut: however early the input stops (the download
+// outran the parser), Finish returns dirhash.HashZip's hash, the files
+// not streamed read out of the complete zip.
+func TestFinishAfterAnyCut(t *testing.T) {
+	zips := fixtureZips(t)
+	for name, z := range variedZips(t) {
+		zips[name] = z
+	}
+	for name, z := range zips {
+		want, err := hashZip(t, z)
+		if err != nil {
+			t.Fatalf("%s: dirhash.HashZip: %v", name, err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cd := lastEntryEnd(t, z, zr)
+		for _, cut := range []int64{0, 1, 31, int64(len(z)) / 3, int64(len(z)) / 2, cd - 1, cd, int64(len(z))} {
+			h := New(modzip.MaxZipFile)
+			h.Write(z[:cut])
+			got, err := h.Finish(bytes.NewReader(z), int64(len(z)), 2)
+			if err != nil || got != want {
+				t.Errorf("%s cut at %d of %d: Finish = %s, %v; want %s", name, cut, len(z), got, err, want)
+			}
+		}
+	}
+}
