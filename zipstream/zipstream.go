@@ -13,7 +13,10 @@
 // its central directory. So the streamed result is only ever used through
 // [Hasher.Verify], which reads the central directory of the complete zip
 // and requires every one of its entries to be, in order, a streamed entry
-// with the same name, data offset, method, flags, CRC-32 and sizes. Then the
+// with the same name, data offset, method, flags, CRC-32 and sizes, or
+// [Hasher.Finish], which requires that of the entries streamed before the
+// input stopped and reads the files of the others out of the complete zip,
+// in parallel. Then the
 // files the go command (or dirhash.HashZip) would read out of the zip are
 // exactly the bytes that were hashed, and the h1: hash is the one
 // dirhash.HashZip computes. Anything the parser does not fully understand
