@@ -16,14 +16,14 @@
 // with the same name, data offset, method, flags, CRC-32 and sizes, or
 // [Hasher.Finish], which requires that of the entries streamed before the
 // input stopped and reads the files of the others out of the complete zip,
-// in parallel. Then the
-// files the go command (or dirhash.HashZip) would read out of the zip are
-// exactly the bytes that were hashed, and the h1: hash is the one
-// dirhash.HashZip computes. Anything the parser does not fully understand
-// (zip64, encryption, methods other than store and deflate, a stored entry
-// with a data descriptor, directory entries, odd flags, oversized names or
-// extra fields, data between entries) makes the result unusable: the caller
-// then hashes the file the ordinary way.
+// in parallel. Then the files the go command (or dirhash.HashZip) would
+// read out of the zip are exactly the bytes that were hashed, and the h1:
+// hash is the one dirhash.HashZip computes. The parser stops at anything it
+// does not fully understand (zip64, encryption, methods other than store
+// and deflate, a stored entry with a data descriptor, directory entries,
+// odd flags, oversized names or extra fields, data between entries): that
+// makes Verify's result unusable (the caller then hashes the file the
+// ordinary way), and leaves the entries from there on to Finish.
 package zipstream
 
 import (
