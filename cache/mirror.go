@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/mod/module"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gomirror/gomirror/internal/negcache"
@@ -102,13 +103,22 @@ type Mirror struct {
 	zipsMu   sync.Mutex
 	zips     map[string]*zipStream // zip fills in progress, by key
 	fills    sync.WaitGroup
-	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
-	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
-	behind   *writebehind.Writer              // small artifacts being stored
-	small    *smallcache.Cache                // stored small artifacts in memory; nil if disabled
-	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
+	negative *negcache.Cache                          // upstream "not found" by key; nil if disabled
+	recent   *expirable.LRU[string, struct{}]         // list/@latest keys fetched within ListTTL; nil if disabled
+	pending  *expirable.LRU[string, []module.Version] // requirements of prefetched .mod files no client asked for yet; nil without prefetch
+	behind   *writebehind.Writer                      // small artifacts being stored
+	small    *smallcache.Cache                        // stored small artifacts in memory; nil if disabled
+	prefetch chan struct{}                            // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
+
+// pendingMods and pendingTTL bound Mirror.pending: the requirements of at
+// most that many prefetched .mod files are kept, each for at most that
+// long, waiting for a client to ask for the .mod.
+const (
+	pendingMods = 10_000
+	pendingTTL  = 10 * time.Minute
+)
 
 // rememberedKeys bounds the list-ttl cache as negcache bounds the negative
 // cache: when one is full, its least recently used entries make room.
@@ -136,6 +146,7 @@ func New(opts Options) *Mirror {
 		small: smallcache.New(opts.SmallCache)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
+		m.pending = expirable.NewLRU[string, []module.Version](pendingMods, nil, pendingTTL)
 	}
 	if m.opts.SharedTTL == 0 {
 		m.opts.SharedTTL = 5 * time.Second
@@ -240,7 +251,19 @@ func (m *Mirror) GoMod(ctx context.Context, em layout.Module) (*storage.Object, 
 	if err := checkCanonical(em); err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	return m.goMod(ctx, em)
+	obj, src, err := m.goMod(ctx, em)
+	if err == nil && m.prefetch != nil {
+		if src.Outcome == Hit {
+			if m.pending.Len() == 0 {
+				// Nothing kept: a hit costs no key.
+			} else if key, err := keyOf(em, layout.Mod); err == nil {
+				m.prefetchPending(ctx, key)
+			}
+		} else if b, ok := obj.Body.(storage.InMemory); ok { // a fill's answer
+			m.prefetchRequirements(ctx, b.Bytes())
+		}
+	}
+	return obj, src, err
 }
 
 // goMod is GoMod for a canonical version.

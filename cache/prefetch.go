@@ -2,7 +2,12 @@ package cache
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"sync"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
@@ -92,4 +97,92 @@ func (m *Mirror) wholeZip(ctx context.Context, em layout.Module) (*storage.Objec
 		}
 	}
 	return obj, src, nil
+}
+
+// prefetchRequirements starts, in the background, the fills of the .mod
+// files of the modules gomod requires, as far as prefetch slots are free:
+// the go command, loading the module graph, asks for them next, and a cold
+// .mod costs the mirror a checksum database lookup and its proof on top of
+// the upstream's answer, which then overlap with the client's requests.
+// It is called for a .mod a client asked for, and the requirements of a
+// prefetched .mod are kept (Mirror.pending) until a client asks for that
+// .mod: so prefetching stays one step of the module graph ahead of the
+// client instead of walking the whole graph, most of which module graph
+// pruning spares the go command. A requirement that is stored, or that the
+// upstream said a moment ago it does not have, is skipped.
+func (m *Mirror) prefetchRequirements(ctx context.Context, gomod []byte) {
+	if m.prefetch != nil {
+		m.prefetchMods(ctx, requirements(gomod))
+	}
+}
+
+// requirements returns the canonical module versions gomod requires, or
+// none if it does not parse.
+func requirements(gomod []byte) []module.Version {
+	f, err := modfile.ParseLax("go.mod", gomod, nil)
+	if err != nil {
+		return nil
+	}
+	var reqs []module.Version
+	for _, r := range f.Require {
+		if module.Check(r.Mod.Path, r.Mod.Version) == nil && module.CanonicalVersion(r.Mod.Version) == r.Mod.Version {
+			reqs = append(reqs, r.Mod)
+		}
+	}
+	return reqs
+}
+
+// prefetchPending starts the prefetch of the requirements kept for the
+// .mod at key, a prefetched one that a client now asks for.
+func (m *Mirror) prefetchPending(ctx context.Context, key string) {
+	if m.pending == nil {
+		return
+	}
+	if reqs, ok := m.pending.Peek(key); ok && m.pending.Remove(key) {
+		m.prefetchMods(ctx, reqs)
+	}
+}
+
+// prefetchMods starts the fills of the .mod files of mods that are not
+// stored, while prefetch slots are free; each prefetched one's own
+// requirements are kept in m.pending.
+func (m *Mirror) prefetchMods(ctx context.Context, mods []module.Version) {
+	ctx = context.WithoutCancel(ctx)
+	for _, mv := range mods {
+		em, err := layout.Escape(mv)
+		if err != nil {
+			continue
+		}
+		key, err := keyOf(em, layout.Mod)
+		if err != nil || m.negative.Get(key) != nil {
+			continue
+		}
+		if _, ok := m.small.Get(key); ok {
+			continue
+		}
+		if _, err := m.opts.Storage.Stat(ctx, key); !errors.Is(err, fs.ErrNotExist) {
+			continue // stored, or storage cannot say: leave it to the client
+		}
+		select {
+		case m.prefetch <- struct{}{}:
+		default:
+			return // no slot free: the client's own requests fetch the rest
+		}
+		m.fills.Add(1)
+		go func() {
+			defer m.fills.Done()
+			defer func() { <-m.prefetch }()
+			obj, src, err := m.goMod(ctx, em)
+			if err != nil {
+				m.opts.Logger.Debug("prefetch failed", "module", mv.Path, "version", mv.Version, "file", "mod", "err", err)
+				return
+			}
+			defer obj.Body.Close()
+			if b, ok := obj.Body.(storage.InMemory); ok && src.Outcome == Miss {
+				if reqs := requirements(b.Bytes()); len(reqs) > 0 {
+					m.pending.Add(key, reqs)
+				}
+			}
+		}()
+	}
 }

@@ -1,0 +1,66 @@
+package cache
+
+import (
+	"errors"
+	"io/fs"
+	"testing"
+
+	"github.com/gomirror/gomirror/layout"
+)
+
+// TestModRequirementsArePrefetched: a client's cold .mod starts the fills
+// of the .mod files its go.mod requires (which the go command asks for
+// next), one step of the module graph ahead of the client: the
+// requirements of a prefetched .mod are fetched once a client asks for it.
+func TestModRequirementsArePrefetched(t *testing.T) {
+	mods := map[string]string{
+		"example.com/a@v1.0.0": "module example.com/a\n\nrequire (\n\texample.com/b v1.0.0\n\texample.com/c v1.2.0\n\texample.com/bad v1.0.0-not+canonical\n)\n",
+		"example.com/b@v1.0.0": "module example.com/b\n\nrequire example.com/d v0.1.0\n",
+		"example.com/c@v1.2.0": "module example.com/c\n",
+		"example.com/d@v0.1.0": "module example.com/d\n",
+	}
+	answers := map[string]fakeAnswer{}
+	for at, gomod := range mods {
+		answers["mod "+at] = fakeAnswer{b: []byte(gomod)}
+	}
+	stored := func(t *testing.T, m *Mirror, path, version string) bool {
+		t.Helper()
+		if err := m.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		key, err := keyOf(escaped(path, version), layout.Mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.opts.Storage.Stat(t.Context(), key)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	for _, prefetch := range []int{0, 16} {
+		f := newFakeUpstream(answers)
+		m, _ := newFakeMirror(t, f, Options{Prefetch: prefetch})
+		if _, _, err := readObject(m.GoMod(t.Context(), escaped("example.com/a", "v1.0.0"))); err != nil {
+			t.Fatal(err)
+		}
+		on := prefetch > 0
+		if b, c := stored(t, m, "example.com/b", "v1.0.0"), stored(t, m, "example.com/c", "v1.2.0"); b != on || c != on {
+			t.Errorf("prefetch %d: requirements b, c stored: %v, %v; want %v", prefetch, b, c, on)
+		}
+		if stored(t, m, "example.com/d", "v0.1.0") {
+			t.Errorf("prefetch %d: d, a requirement of a requirement, fetched before a client asked for b", prefetch)
+		}
+		// The client now asks for b (a hit when it was prefetched): b's
+		// requirement follows.
+		if _, _, err := readObject(m.GoMod(t.Context(), escaped("example.com/b", "v1.0.0"))); err != nil {
+			t.Fatal(err)
+		}
+		if d := stored(t, m, "example.com/d", "v0.1.0"); d != on {
+			t.Errorf("prefetch %d: d stored after the client asked for b: %v; want %v", prefetch, d, on)
+		}
+		if n := f.Calls("mod example.com/b@v1.0.0"); n != 1 {
+			t.Errorf("prefetch %d: b fetched %d times, want 1", prefetch, n)
+		}
+	}
+}
