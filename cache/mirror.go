@@ -252,18 +252,20 @@ func (m *Mirror) GoMod(ctx context.Context, em layout.Module) (*storage.Object, 
 		return nil, Source{Outcome: Miss}, err
 	}
 	obj, src, err := m.goMod(ctx, em)
-	if err == nil && m.prefetch != nil {
-		if src.Outcome == Hit {
-			if m.pending.Len() == 0 {
-				// Nothing kept: a hit costs no key.
-			} else if key, err := keyOf(em, layout.Mod); err == nil {
-				m.prefetchPending(ctx, key)
-			}
-		} else if b, ok := obj.Body.(storage.InMemory); ok { // a fill's answer
+	if err != nil || m.prefetch == nil {
+		return obj, src, err
+	}
+	switch {
+	case src.Outcome != Hit:
+		if b, ok := obj.Body.(storage.InMemory); ok { // a fill's answer
 			m.prefetchRequirements(ctx, b.Bytes())
 		}
+	case m.pending.Len() > 0: // else a hit costs no key
+		if key, err := keyOf(em, layout.Mod); err == nil {
+			m.prefetchPending(ctx, key)
+		}
 	}
-	return obj, src, err
+	return obj, src, nil
 }
 
 // goMod is GoMod for a canonical version.
