@@ -32,7 +32,8 @@
 //     (cut-through); what is released before verification never makes a
 //     complete zip, and a failed check reaches readers as an error.
 //   - prefetch.go: the .mod and .zip fills started after a valid .info,
-//     and the checksum database lookups started ahead of a download.
+//     the fills of the .mod files a client's cold .mod requires, and the
+//     checksum database lookups started ahead of a download.
 //   - verify.go: Verifier and the check of an artifact against it.
 //   - mutable.go: list and @latest: upstream-first with fresh-timeout,
 //     stale-if-error, list-ttl, and the list union with stored versions.

@@ -51,7 +51,7 @@ type Serve struct {
 	LogLevel           string        `name:"log-level" help:"log level: debug, info, warn or error"`
 	FreshTimeout       time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
 	FetchTimeout       time.Duration `name:"fetch-timeout" help:"time limit for one upstream fetch, including verification"`
-	Prefetch           int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients after a .info miss (0 disables)"`
+	Prefetch           int           `name:"prefetch" help:"how many .mod/.zip fills may run ahead of clients (after a .info miss: its .mod and .zip; after a .mod miss: the .mod files it requires) (0 disables)"`
 	MemoryCache        int           `name:"memory-cache" help:"MiB of memory for stored .info and .mod files (each up to 64 KiB), answered from there without reading storage; least recently used first out (0 disables)"`
 	NegativeTTL        time.Duration `name:"negative-ttl" help:"how long the upstream's \"not found\" is remembered (0 disables)"`
 	ShutdownTimeout    time.Duration `name:"shutdown-timeout" help:"how long in-flight requests may take to finish on SIGINT/SIGTERM"`
