@@ -160,8 +160,13 @@ func BenchmarkColdFill(b *testing.B) {
 	}
 	b.StopTimer()
 
-	b.Logf("gomirror s/round %s; upstream s/round %s; CPU floor ratio/round %s; load average after: %s", secs(mir), secs(base), secs(floor), loadAvg())
+	var ratios []float64
+	for i := range mir {
+		ratios = append(ratios, mir[i]/base[i])
+	}
+	b.Logf("gomirror s/round %s; upstream s/round %s; ratio/round %s; CPU floor ratio/round %s; load average after: %s", secs(mir), secs(base), secs(ratios), secs(floor), loadAvg())
 	reportRatio(b, mir, base)
+	b.ReportMetric(median(ratios), "round-ratio")
 	b.ReportMetric(median(floor), "cpu-floor")
 	b.ReportMetric(median(serverCPU), "cpu-s/gomirror")
 	reportBaseArm(b, mir, base, other, otherCPU)
