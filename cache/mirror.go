@@ -68,6 +68,13 @@ type Options struct {
 	// .zip, which the go command asks for next, so that they overlap with
 	// its requests instead of following them. Zero disables prefetching.
 	Prefetch int
+	// NoPrefetch, if set, reports whether the module at path must not be
+	// fetched ahead of a client because another module requires it:
+	// private modules, fetched with gomirror's own credentials, which only
+	// the request of a client allowed to read them may cause. (A version's
+	// own .mod and .zip after its .info are the same module the client
+	// asked for, and are prefetched whatever its path.)
+	NoPrefetch func(path string) bool
 	// NegativeTTL is how long the upstream's "not found" for a key is
 	// remembered; zero means 1 minute, negative disables it.
 	NegativeTTL time.Duration

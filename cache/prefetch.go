@@ -149,6 +149,9 @@ func (m *Mirror) prefetchPending(ctx context.Context, key string) {
 func (m *Mirror) prefetchMods(ctx context.Context, mods []module.Version) {
 	ctx = context.WithoutCancel(ctx)
 	for _, mv := range mods {
+		if m.opts.NoPrefetch != nil && m.opts.NoPrefetch(mv.Path) {
+			continue
+		}
 		em, err := layout.Escape(mv)
 		if err != nil {
 			continue

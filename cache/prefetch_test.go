@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/gomirror/gomirror/layout"
@@ -62,5 +63,30 @@ func TestModRequirementsArePrefetched(t *testing.T) {
 		if n := f.Calls("mod example.com/b@v1.0.0"); n != 1 {
 			t.Errorf("prefetch %d: b fetched %d times, want 1", prefetch, n)
 		}
+	}
+}
+
+// TestPrivateRequirementsAreNotPrefetched: a go.mod that names a private
+// module (Options.NoPrefetch) does not make the mirror fetch it, with its
+// own credentials, for a client that did not ask for it.
+func TestPrivateRequirementsAreNotPrefetched(t *testing.T) {
+	answers := map[string]fakeAnswer{
+		"mod example.com/a@v1.0.0":           {b: []byte("module example.com/a\n\nrequire (\n\tcorp.example.com/secret v1.0.0\n\texample.com/b v1.0.0\n)\n")},
+		"mod example.com/b@v1.0.0":           {b: []byte("module example.com/b\n")},
+		"mod corp.example.com/secret@v1.0.0": {b: []byte("module corp.example.com/secret\n")},
+	}
+	f := newFakeUpstream(answers)
+	m, _ := newFakeMirror(t, f, Options{Prefetch: 16, NoPrefetch: func(path string) bool { return strings.HasPrefix(path, "corp.example.com/") }})
+	if _, _, err := readObject(m.GoMod(t.Context(), escaped("example.com/a", "v1.0.0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Calls("mod corp.example.com/secret@v1.0.0"); n != 0 {
+		t.Errorf("private requirement fetched %d times", n)
+	}
+	if n := f.Calls("mod example.com/b@v1.0.0"); n != 1 {
+		t.Errorf("public requirement fetched %d times, want 1 (prefetched)", n)
 	}
 }

@@ -228,10 +228,13 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
 		Prefetch:     cfg.Prefetch,
-		SmallCache:   int64(cfg.MemoryCache) << 20,
-		NegativeTTL:  negativeTTL(cfg.NegativeTTL),
-		Logger:       log,
-		OnFetch:      metrics.ObserveFetch,
+		// A private module is fetched with gomirror's credentials: only
+		// for a client that asked for it, never because a go.mod names it.
+		NoPrefetch:  noProxy.Match,
+		SmallCache:  int64(cfg.MemoryCache) << 20,
+		NegativeTTL: negativeTTL(cfg.NegativeTTL),
+		Logger:      log,
+		OnFetch:     metrics.ObserveFetch,
 		OnVerify: func(file string, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 		},
