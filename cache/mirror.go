@@ -120,10 +120,11 @@ type Mirror struct {
 }
 
 // pendingMods and pendingTTL bound Mirror.pending: the requirements of at
-// most that many prefetched .mod files are kept, each for at most that
-// long, waiting for a client to ask for the .mod.
+// most that many prefetched .mod files are kept (at most maxRequirements
+// each: a few MB in all), each for at most that long, waiting for a client
+// to ask for the .mod.
 const (
-	pendingMods = 10_000
+	pendingMods = 4096
 	pendingTTL  = 10 * time.Minute
 )
 

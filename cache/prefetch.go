@@ -116,8 +116,13 @@ func (m *Mirror) prefetchRequirements(ctx context.Context, gomod []byte) {
 	}
 }
 
-// requirements returns the canonical module versions gomod requires, or
-// none if it does not parse.
+// maxRequirements bounds how many of a go.mod's requirements are
+// prefetched (and kept in Mirror.pending): a hostile go.mod may name
+// hundreds of thousands; a real one rarely a hundred.
+const maxRequirements = 128
+
+// requirements returns the first maxRequirements canonical module
+// versions gomod requires, or none if it does not parse.
 func requirements(gomod []byte) []module.Version {
 	f, err := modfile.ParseLax("go.mod", gomod, nil)
 	if err != nil {
@@ -125,6 +130,9 @@ func requirements(gomod []byte) []module.Version {
 	}
 	var reqs []module.Version
 	for _, r := range f.Require {
+		if len(reqs) == maxRequirements {
+			break
+		}
 		if module.Check(r.Mod.Path, r.Mod.Version) == nil && module.CanonicalVersion(r.Mod.Version) == r.Mod.Version {
 			reqs = append(reqs, r.Mod)
 		}
