@@ -208,9 +208,21 @@ func BenchmarkColdModGraph(b *testing.B) {
 		b.Logf("%s: %.2fs, %d modules; CPU: go command %.2fs%s; %s", label, d.wall.Seconds(), strings.Count(out, "\n"), d.goCPU, serverCPU(d, pids), d.meter)
 		return d
 	}
+	baseBin := optionalBaseBinary(b)
 	b.ResetTimer()
-	var mir, base, ratios []float64
+	var mir, base, ratios, other, otherCPU []float64
 	for i := range coldRounds {
+		if baseBin != "" {
+			// The third arm: the build from GOMIRROR_BENCH_BASE, the same way.
+			store, err := os.MkdirTemp(tmp, "storage-*")
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := startMirrorBinary(b, baseBin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
+			d := run(m.URL, fmt.Sprintf("round %d base", i), m.Pid())
+			m.stop(b)
+			other, otherCPU = append(other, d.wall.Seconds()), append(otherCPU, d.serverCPU)
+		}
 		store, err := os.MkdirTemp(tmp, "storage-*")
 		if err != nil {
 			b.Fatal(err)
@@ -234,6 +246,7 @@ func BenchmarkColdModGraph(b *testing.B) {
 	b.Logf("gomirror s/round %s; upstream s/round %s; ratio/round %s; load average after: %s", secs(mir), secs(base), secs(ratios), loadAvg())
 	reportRatio(b, mir, base)
 	b.ReportMetric(median(ratios), "round-ratio")
+	reportBaseArm(b, mir, base, other, otherCPU)
 }
 
 // BenchmarkColdToolchainZip: `GOTOOLCHAIN=go1.27.3 go version` with a fresh

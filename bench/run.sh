@@ -81,6 +81,7 @@ END {
 		} else if (short == "ColdModGraph") {
 			printf "  %-20s ratio %.3f  (median of per-round ratios; gomirror %.2f s, upstream %.2f s; medians)  no fixed target\n", short,
 				m[b, "round-ratio"], m[b, "s/mirror"], m[b, "s/baseline"]
+			baseArm(b)
 		} else if (short == "ColdToolchainZip") {
 			printf "  %-20s ratio %.3f  (median of per-round ratios; gomirror %.2f s, upstream %.2f s; medians; gomirror %.2f CPU-s per fill)  target <= 1.1: %s\n", short,
 				m[b, "round-ratio"], m[b, "s/mirror"], m[b, "s/baseline"], m[b, "cpu-s/gomirror"], verdict(num(m[b, "round-ratio"]) <= 1.1)
