@@ -720,14 +720,19 @@ upstream-groups:
 }
 
 // verifyStore runs `gomirror verify` over store with the settings in cfg
-// and returns its summary line; a corrupt artifact fails the benchmark.
+// (a config file, if not "") and args, and returns its summary line; a
+// corrupt artifact fails the benchmark.
 // The upstream is given as one mirror's URL: verify does not know
 // upstream-groups (it refuses an upstream that names a group).
-func verifyStore(b *testing.B, cfg, store, upstreamURL string) string {
+func verifyStore(b *testing.B, cfg, store, upstreamURL string, args ...string) string {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(b), "verify", "--config", cfg, "--storage-dir", store, "--upstream", upstreamURL)
+	args = append([]string{"verify", "--storage-dir", store, "--upstream", upstreamURL}, args...)
+	if cfg != "" {
+		args = append(args, "--config", cfg)
+	}
+	cmd := exec.CommandContext(ctx, binary(b), args...)
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
