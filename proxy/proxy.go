@@ -200,9 +200,13 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request,
 	}
 	defer obj.Body.Close()
 	hdr := w.Header()
-	if f, ok := obj.Body.(Following); ok && (h.zipURL != nil || r.Method != http.MethodGet || !unconditional(r)) {
+	if f, ok := obj.Body.(Following); ok && (h.zipURL != nil || r.Method != http.MethodGet || !unconditional(r) ||
+		obj.Size < 0 && !r.ProtoAtLeast(1, 1)) {
 		// A redirect needs the stored zip; a HEAD, range or conditional
-		// request, the whole zip's size and content: wait for them. (The
+		// request, the whole zip's size and content: wait for them. So
+		// does an HTTP/1.0 client when the size is unknown: its response
+		// would end by closing the connection, which an abort also does,
+		// so it could not tell a zip cut off from a whole one. (The
 		// deferred Close still lets go of the stream.)
 		obj, err = f.Complete(r.Context())
 		if err != nil {
@@ -260,11 +264,15 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 	}
 	body := &readErr{r: obj.Body}
 	io.Copy(w, body)
-	if body.err != nil && r.Context().Err() == nil {
+	if body.err != nil {
 		// The body broke off after the answer began (a zip followed while
-		// it arrives failed its checks, or its fill failed): the client
-		// must see a broken transfer, never an end that looks complete.
-		h.log.Warn("response cut off", "path", r.URL.Path, "err", body.err)
+		// it arrives failed its checks, or its fill failed, or the client
+		// went away, which on HTTP/1 may only be half-closed: it can still
+		// read): the client must see a broken transfer, never an end that
+		// looks complete.
+		if r.Context().Err() == nil {
+			h.log.Warn("response cut off", "path", r.URL.Path, "err", body.err)
+		}
 		obs.RequestFrom(r.Context()).Aborted = body.err.Error()
 		panic(http.ErrAbortHandler)
 	}

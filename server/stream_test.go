@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,13 +54,21 @@ func eventually[T any](t *testing.T, what string, f func() T) T {
 // length announced, sending the first half at once and the rest once
 // release is closed; sentHalf is closed when the first half is out.
 func holdHalf(up *fakeproxy.Server, z []byte) (sentHalf, release chan struct{}) {
+	return holdHalfSized(up, z, true)
+}
+
+// holdHalfSized is holdHalf, with the length announced or (sized false)
+// not: the upstream's answer is then chunked.
+func holdHalfSized(up *fakeproxy.Server, z []byte, sized bool) (sentHalf, release chan struct{}) {
 	half := len(z) / 2
 	sentHalf, release = make(chan struct{}), make(chan struct{})
 	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/example.com/big/@v/v1.0.0.zip" {
 			return false
 		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(z)))
+		if sized {
+			w.Header().Set("Content-Length", strconv.Itoa(len(z)))
+		}
 		w.WriteHeader(http.StatusOK)
 		w.Write(z[:half])
 		w.(http.Flusher).Flush()
@@ -167,5 +177,69 @@ func TestFollowedZipFailingVerificationIsCutOff(t *testing.T) {
 	}
 	if m := get(t, s.URL+"/metrics").body; !strings.Contains(m, `gomirror_verifications_total{file="zip",result="mismatch"} 1`) {
 		t.Errorf("metrics do not count the refused zip")
+	}
+}
+
+// startTampered starts a gomirror in front of an upstream whose
+// example.com/big@v1.0.0 zip fails verification, answered as holdHalfSized
+// does; it returns the bytes served and the release of the second half.
+func startTampered(t *testing.T, sized bool) (s *testServer, served []byte, release chan struct{}) {
+	up := fakeproxy.New(t)
+	addBigModule(t, up)
+	up.Tamper(t, "example.com/big", "v1.0.0", true, false)
+	served = up.Module("example.com/big", "v1.0.0").ServedZip
+	_, release = holdHalfSized(up, served, sized)
+	return start(t, up, nil), served, release
+}
+
+// rawGet sends a GET of the big zip in HTTP/1.x on a connection of its own
+// and returns the connection and the response (its headers read).
+func rawGet(t *testing.T, s *testServer, proto string) (net.Conn, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET /example.com/big/@v/v1.0.0.zip "+proto+"\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return c, resp
+}
+
+// TestHalfClosedClientSeesTheCutOff: a client that half-closes its side
+// after its request (net/http then cancels the request's context, yet the
+// client still reads; an L4 balancer may do this) still sees a zip that
+// fails verification as a broken transfer, not a chunked body that ends.
+func TestHalfClosedClientSeesTheCutOff(t *testing.T) {
+	s, served, release := startTampered(t, false)
+	c, resp := rawGet(t, s, "HTTP/1.1")
+	first := make([]byte, 1<<20)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("the response ended normally after %d of the %d bytes of a zip that fails verification", len(first)+len(rest), len(served))
+	}
+}
+
+// TestHTTP10ClientWaitsForAZipOfUnknownSize: an HTTP/1.0 response without
+// a length ends when the connection closes, as an abort does; so an
+// HTTP/1.0 client does not follow a zip whose size the upstream did not
+// announce, and a zip that fails verification is a 502 for it.
+func TestHTTP10ClientWaitsForAZipOfUnknownSize(t *testing.T) {
+	s, _, release := startTampered(t, false)
+	close(release)
+	_, resp := rawGet(t, s, "HTTP/1.0")
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(b), "checksum mismatch") {
+		t.Errorf("HTTP/1.0: %d %.200q; want 502 and the mismatch", resp.StatusCode, b)
 	}
 }
