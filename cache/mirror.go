@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
-	"golang.org/x/mod/module"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gomirror/gomirror/internal/negcache"
@@ -110,19 +109,18 @@ type Mirror struct {
 	zipsMu   sync.Mutex
 	zips     map[string]*zipStream // zip fills in progress, by key
 	fills    sync.WaitGroup
-	negative *negcache.Cache                          // upstream "not found" by key; nil if disabled
-	recent   *expirable.LRU[string, struct{}]         // list/@latest keys fetched within ListTTL; nil if disabled
-	pending  *expirable.LRU[string, []module.Version] // requirements of prefetched .mod files no client asked for yet; nil without prefetch
-	behind   *writebehind.Writer                      // small artifacts being stored
-	small    *smallcache.Cache                        // stored small artifacts in memory; nil if disabled
-	prefetch chan struct{}                            // semaphore for prefetches; nil if disabled
+	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
+	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
+	pending  *expirable.LRU[string, struct{}] // keys of prefetched .mod files no client asked for yet; nil without prefetch
+	behind   *writebehind.Writer              // small artifacts being stored
+	small    *smallcache.Cache                // stored small artifacts in memory; nil if disabled
+	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
 	hasher   *zipHasher
 }
 
-// pendingMods and pendingTTL bound Mirror.pending: the requirements of at
-// most that many prefetched .mod files are kept (at most maxRequirements
-// each: a few MB in all), each for at most that long, waiting for a client
-// to ask for the .mod.
+// pendingMods and pendingTTL bound Mirror.pending: at most that many
+// prefetched .mod files are remembered, each for at most that long,
+// waiting for a client to ask for the .mod and so for its requirements.
 const (
 	pendingMods = 4096
 	pendingTTL  = 10 * time.Minute
@@ -154,7 +152,7 @@ func New(opts Options) *Mirror {
 		small: smallcache.New(opts.SmallCache)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
-		m.pending = expirable.NewLRU[string, []module.Version](pendingMods, nil, pendingTTL)
+		m.pending = expirable.NewLRU[string, struct{}](pendingMods, nil, pendingTTL)
 	}
 	if m.opts.SharedTTL == 0 {
 		m.opts.SharedTTL = 5 * time.Second

@@ -117,8 +117,8 @@ func (m *Mirror) prefetchRequirements(ctx context.Context, gomod []byte) {
 }
 
 // maxRequirements bounds how many of a go.mod's requirements are
-// prefetched (and kept in Mirror.pending): a hostile go.mod may name
-// hundreds of thousands; a real one rarely a hundred.
+// prefetched: a hostile go.mod may name hundreds of thousands; a real one
+// rarely a hundred.
 const maxRequirements = 128
 
 // requirements returns the first maxRequirements canonical module
@@ -140,20 +140,22 @@ func requirements(gomod []byte) []module.Version {
 	return reqs
 }
 
-// prefetchPending starts the prefetch of the requirements kept for the
-// .mod at key, a prefetched one that a client now asks for.
+// prefetchPending starts the prefetch of the requirements of the .mod at
+// key, a prefetched one that a client now asks for (it is in
+// Mirror.pending), reading it again: pending keeps keys only, so that its
+// memory does not depend on what the go.mod files hold.
 func (m *Mirror) prefetchPending(ctx context.Context, key string) {
-	if m.pending == nil {
+	if !m.pending.Remove(key) {
 		return
 	}
-	if reqs, ok := m.pending.Peek(key); ok && m.pending.Remove(key) {
-		m.prefetchMods(ctx, reqs)
+	if b, err := m.readSmall(ctx, key); err == nil {
+		m.prefetchMods(ctx, requirements(b))
 	}
 }
 
 // prefetchMods starts the fills of the .mod files of mods that are not
-// stored, while prefetch slots are free; each prefetched one's own
-// requirements are kept in m.pending.
+// stored, while prefetch slots are free; each prefetched one is kept in
+// m.pending until a client asks for it.
 func (m *Mirror) prefetchMods(ctx context.Context, mods []module.Version) {
 	ctx = context.WithoutCancel(ctx)
 	for _, mv := range mods {
@@ -188,11 +190,9 @@ func (m *Mirror) prefetchMods(ctx context.Context, mods []module.Version) {
 				m.opts.Logger.Debug("prefetch failed", "module", mv.Path, "version", mv.Version, "file", "mod", "err", err)
 				return
 			}
-			defer obj.Body.Close()
-			if b, ok := obj.Body.(storage.InMemory); ok && src.Outcome == Miss {
-				if reqs := requirements(b.Bytes()); len(reqs) > 0 {
-					m.pending.Add(key, reqs)
-				}
+			obj.Body.Close()
+			if src.Outcome == Miss { // fetched now: its requirements may not be
+				m.pending.Add(key, struct{}{})
 			}
 		}()
 	}

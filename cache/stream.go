@@ -40,6 +40,7 @@ type zipStream struct {
 	size     int64           // the zip's size as the upstream announced it; -1 if it did not
 	from     upstream.Answer // the upstream that answered
 	released int64           // bytes of file that readers may read
+	hashed   int64           // bytes of file the hash has read (see release)
 	verified bool            // all of the zip is released
 	ended    bool            // the fill has returned, with err
 	err      error
@@ -88,17 +89,19 @@ func (s *zipStream) announce(size int64, a upstream.Answer) error {
 
 // release lets readers read the first n bytes of the file, as long as the
 // zip is not verified: never its last byte when its size is known.
-// Releasing less than before changes nothing.
-func (s *zipStream) release(n int64) {
+// Releasing less than before changes nothing. hashed is how many bytes of
+// the file the hash has read so far (for tests and logs: it may be past
+// what is released).
+func (s *zipStream) release(n, hashed int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.hashed = hashed
 	if s.size >= 0 {
 		n = min(n, s.size-1)
 	}
-	if s.verified || n <= s.released {
-		return
+	if !s.verified && n > s.released {
+		s.released = n
 	}
-	s.released = n
 	s.notify()
 }
 

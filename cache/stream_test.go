@@ -1,13 +1,16 @@
 package cache
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -296,4 +299,92 @@ func (a *afterRelease) Read([]byte) (int, error) {
 		s.wait(context.Background())
 	}
 	return 0, io.EOF
+}
+
+// TestHiddenEndRecordIsNotReleased: a hostile zip hides a central
+// directory and end record inside the stored data of a local entry that
+// its (real) directory does not list; the hasher reads them as entry data,
+// but nothing from the hidden end record on is passed to readers before
+// verification, so no prefix they receive opens as a zip.
+func TestHiddenEndRecordIsNotReleased(t *testing.T) {
+	z, _, cdOff := bigZip(t)
+	const name = "zzz"
+	hdrLen := int64(30 + len(name))
+	dir := bytes.Clone(z[cdOff:]) // the central directory and end record
+	binary.LittleEndian.PutUint32(dir[len(dir)-22+16:], uint32(cdOff+hdrLen))
+	data := append(dir, make([]byte, 512<<10)...) // then enough to feed past it
+	var lh [30]byte
+	binary.LittleEndian.PutUint32(lh[0:], 0x04034b50)
+	binary.LittleEndian.PutUint16(lh[4:], 20)
+	binary.LittleEndian.PutUint32(lh[14:], crc32.ChecksumIEEE(data))
+	binary.LittleEndian.PutUint32(lh[18:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(lh[22:], uint32(len(data)))
+	binary.LittleEndian.PutUint16(lh[26:], uint16(len(name)))
+	hostile := slices.Concat(z[:cdOff], lh[:], []byte(name), data)
+	hiddenEnd := cdOff + hdrLen + int64(len(dir)) - 22
+	if zr, err := zip.NewReader(bytes.NewReader(hostile[:hiddenEnd+22]), hiddenEnd+22); err != nil || len(zr.File) == 0 {
+		t.Fatalf("the prefix through the hidden end record does not open: %v", err)
+	}
+
+	pr, pw := io.Pipe()
+	f := &pipedZip{fakeUpstream: newFakeUpstream(fakeVersion(t, "v1.0.0")), body: pr, size: int64(len(hostile))}
+	m, _ := newFakeMirror(t, f, Options{Verifier: &hashRecorder{want: "h1:none"}})
+	ctx := t.Context()
+	half := len(z) / 2
+	go pw.Write(hostile[:half])
+	obj, _, err := m.Zip(ctx, escaped(fakePath, "v1.0.0"))
+	if err != nil {
+		t.Fatal(err) // streaming: more than 1 MiB of entries released
+	}
+	defer obj.Body.Close()
+	m.zipsMu.Lock()
+	s := m.zips[fakePath+"/@v/v1.0.0.zip"]
+	m.zipsMu.Unlock()
+	// All but the last byte arrives; once the hash has read past the
+	// hidden end record, what is released stops short of it.
+	go pw.Write(hostile[half : len(hostile)-1])
+	s.mu.Lock()
+	for s.hashed <= hiddenEnd+22 {
+		s.wait(ctx)
+	}
+	s.mu.Unlock()
+	if shown := s.shown(); shown > hiddenEnd {
+		t.Errorf("%d bytes released before verification, past the hidden end record at %d", shown, hiddenEnd)
+	}
+	go func() { pw.Write(hostile[len(hostile)-1:]); pw.Close() }()
+	got, err := io.ReadAll(obj.Body)
+	if err == nil {
+		t.Fatalf("read all %d bytes of a zip that fails its checks", len(got))
+	}
+	if _, err := zip.NewReader(bytes.NewReader(got), int64(len(got))); err == nil {
+		t.Errorf("the %d bytes a reader got open as a zip", len(got))
+	}
+}
+
+// TestEndRecordAt: the first end record signature is found wherever it
+// lies, also split between two batches.
+func TestEndRecordAt(t *testing.T) {
+	stream := []byte("0123456789PK\x05\x06abcdefPK\x05\x06")
+	for cut := 0; cut <= len(stream); cut++ {
+		for _, tailLen := range []int{0, 1, 2, 3} {
+			if tailLen > cut {
+				continue
+			}
+			// Feed stream in two batches split at cut, the second
+			// scanned with the last tailLen bytes of the first as tail
+			// (only a tail of 3 finds every split signature).
+			first, second := stream[:cut], stream[cut:]
+			got := endRecordAt(nil, first, 0)
+			if got < 0 {
+				got = endRecordAt(first[cut-tailLen:], second, int64(cut))
+			}
+			want := int64(10)
+			if cut > 10 && cut < 14 && tailLen < cut-10 {
+				want = 20 // the split one is missed without enough tail: the next
+			}
+			if got != want {
+				t.Errorf("cut %d, tail %d: %d, want %d", cut, tailLen, got, want)
+			}
+		}
+	}
 }

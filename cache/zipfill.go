@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -324,6 +325,8 @@ func (feed *hashFeed) run() {
 	defer close(feed.done)
 	buf := make([]byte, feedBatch)
 	var off int64
+	end := int64(-1) // where the first end record signature begins, once seen
+	var tail []byte  // the last bytes fed, for a signature across batches
 	for {
 		feed.mu.Lock()
 		written, stopped := feed.written, feed.stopped
@@ -339,10 +342,43 @@ func (feed *hashFeed) run() {
 		if err != nil && n == 0 {
 			return // the hash stops here; Finish does the rest
 		}
+		if end < 0 {
+			end = endRecordAt(tail, buf[:n], off)
+			tail = append(tail[:0], buf[max(0, n-len(endRecordSig)+1):n]...)
+		}
 		feed.h.Write(buf[:n])
 		off += int64(n)
-		feed.s.release(feed.h.Released())
+		released := feed.h.Released()
+		if end >= 0 {
+			released = min(released, end)
+		}
+		feed.s.release(released, off)
 	}
+}
+
+// endRecordSig begins a zip's end of central directory record, without
+// which archive/zip (and with it the go command) cannot open a zip.
+var endRecordSig = []byte("PK\x05\x06")
+
+// endRecordAt returns the offset in the zip of the first end record
+// signature in tail+b, where b begins at offset off and tail holds the
+// bytes just before it, or -1. The release of a zip before verification
+// stops there, wherever the hasher has got: a hostile zip may hide a
+// central directory and end record in an entry's data, so that a prefix
+// the hasher read as local entries opens as a zip. (In a real zip the
+// first one is the real end record, after the central directory where the
+// hasher stops anyway, or, rarely, four bytes of compressed data that
+// happen to match, which only holds the rest back until verification.)
+func endRecordAt(tail, b []byte, off int64) int64 {
+	// One that begins in tail (shorter than a signature) comes first.
+	edge := append(slices.Clip(tail), b[:min(len(b), len(endRecordSig)-1)]...)
+	if i := bytes.Index(edge, endRecordSig); i >= 0 {
+		return off - int64(len(tail)) + int64(i)
+	}
+	if i := bytes.Index(b, endRecordSig); i >= 0 {
+		return off + int64(i)
+	}
+	return -1
 }
 
 // checkZip checks that the zip in file, size bytes, is a valid module zip
