@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/sync/semaphore"
 )
 
 // zipHasher computes the h1: hashes of zips being filled. Hashing
@@ -15,13 +16,13 @@ import (
 // takes, and it runs in the background of the requests a mirror answers:
 // prefetched fills hash zips while the go command asks, one small request
 // after another, for the next .info or .mod. So the hashing gives way:
-// at most GOMAXPROCS zips are hashed at once (more would not finish
-// sooner), and each yields its processor every yieldEvery bytes, so that a
+// at most GOMAXPROCS zips (or, for zipstream.Hasher.Finish, files) are
+// hashed at once (more would not finish sooner), and each yields its processor every yieldEvery bytes, so that a
 // request's goroutine waits for a processor a fraction of a millisecond
 // rather than the scheduler's 10 ms time slice times the number of hashes
 // running.
 type zipHasher struct {
-	slots chan struct{}
+	slots *semaphore.Weighted // GOMAXPROCS units, shared with Hasher.Finish's workers
 }
 
 // yieldEvery is how many uncompressed bytes a hash reads between yields:
@@ -29,19 +30,17 @@ type zipHasher struct {
 const yieldEvery = 64 << 10
 
 func newZipHasher() *zipHasher {
-	return &zipHasher{slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	return &zipHasher{slots: semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0)))}
 }
 
 // hash returns the h1: hash of the module zip in file, the one go.sum and
 // the checksum database record: dirhash.Hash1 over the zip's file names
 // and contents, as dirhash.HashZip computes it.
 func (h *zipHasher) hash(ctx context.Context, file string) (string, error) {
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	case <-ctx.Done():
-		return "", ctx.Err()
+	if err := h.slots.Acquire(ctx, 1); err != nil {
+		return "", err
 	}
+	defer h.slots.Release(1)
 	z, err := zip.OpenReader(file)
 	if err != nil {
 		return "", err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
@@ -61,8 +62,8 @@ func TestZipHasherMatchesHashZip(t *testing.T) {
 // TestZipHasherGivesUpWaitingForASlot checks that a hash waiting for a
 // free slot returns when its context ends.
 func TestZipHasherGivesUpWaitingForASlot(t *testing.T) {
-	h := &zipHasher{slots: make(chan struct{}, 1)}
-	h.slots <- struct{}{} // every slot taken
+	h := &zipHasher{slots: semaphore.NewWeighted(1)}
+	h.slots.Acquire(context.Background(), 1) // every slot taken
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := h.hash(ctx, "does-not-matter.zip"); !errors.Is(err, context.Canceled) {

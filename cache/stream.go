@@ -74,17 +74,22 @@ func (s *zipStream) hasFile() bool {
 }
 
 // announce records the zip's size as upstream a announced it (-1: it did
-// not) before sending it. Once bytes have been released, the size readers
-// were told must not change: an attempt that announces another fails.
-func (s *zipStream) announce(size int64, a upstream.Answer) error {
+// not) before sending it, and returns the size the attempt must deliver.
+// Once bytes have been released with a size (readers were told it, as
+// their Content-Length), that size stands: an attempt that announces
+// another fails, and one that announces none must deliver it.
+func (s *zipStream) announce(size int64, a upstream.Answer) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.from = a
-	if s.released > 0 && size != s.size {
-		return fmt.Errorf("asked again, the upstream announced %d bytes, not the %d announced before", size, s.size)
+	if s.released > 0 && s.size >= 0 {
+		if size >= 0 && size != s.size {
+			return 0, fmt.Errorf("asked again, the upstream announced %d bytes, not the %d announced before", size, s.size)
+		}
+		return s.size, nil
 	}
 	s.size = size
-	return nil
+	return size, nil
 }
 
 // release lets readers read the first n bytes of the file, as long as the

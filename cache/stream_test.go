@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -240,6 +241,11 @@ func TestRetryAfterBytesWerePassedOn(t *testing.T) {
 			iotest.ErrReader(errors.New("connection reset by peer")))
 		return io.NopCloser(r), int64(len(good)), nil
 	}
+	// chunkedLateReset is lateReset without a size (a chunked answer).
+	chunkedLateReset := func(good []byte) (io.ReadCloser, int64, error) {
+		body, _, err := lateReset(good)
+		return body, -1, err
+	}
 	// altered: the same size, one byte of the first quarter changed.
 	altered := func(good []byte) (io.ReadCloser, int64, error) {
 		b := bytes.Clone(good)
@@ -252,6 +258,7 @@ func TestRetryAfterBytesWerePassedOn(t *testing.T) {
 		ok     bool
 	}{
 		{"same bytes again", []zipFault{lateReset}, true},
+		{"same bytes again, now with a size", []zipFault{chunkedLateReset}, true},
 		{"other bytes again", []zipFault{lateReset, altered}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,5 +393,24 @@ func TestEndRecordAt(t *testing.T) {
 				t.Errorf("cut %d, tail %d: %d, want %d", cut, tailLen, got, want)
 			}
 		}
+	}
+}
+
+// TestFinishTakesHashingSlots: the files Hasher.Finish hashes after the
+// download count against the mirror's hashing bound (GOMAXPROCS at once,
+// shared by all fills) and stop with the fill's context: with every slot
+// taken, a fill ends at its fetch timeout; once they are free, it
+// succeeds.
+func TestFinishTakesHashingSlots(t *testing.T) {
+	f := newFakeUpstream(fakeVersion(t, "v1.0.0"))
+	m, _ := newFakeMirror(t, f, Options{FetchTimeout: 300 * time.Millisecond})
+	n := int64(runtime.GOMAXPROCS(0))
+	m.hasher.slots.Acquire(t.Context(), n)
+	if _, _, err := get(t.Context(), m, "zip", "v1.0.0"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with every hashing slot taken: %v, want the fetch timeout", err)
+	}
+	m.hasher.slots.Release(n)
+	if b, _, err := get(t.Context(), m, "zip", "v1.0.0"); err != nil || len(b) == 0 {
+		t.Errorf("with the slots free: %d bytes, %v", len(b), err)
 	}
 }

@@ -119,7 +119,8 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		if size > modzip.MaxZipFile {
 			return a, upstreamErr("zip", path, version, fmt.Errorf("zip is %d bytes, more than the %d allowed", size, int64(modzip.MaxZipFile)))
 		}
-		if err := s.announce(size, a); err != nil {
+		size, err = s.announce(size, a)
+		if err != nil {
 			return a, upstreamErr("zip", path, version, err)
 		}
 		feed := startHashFeed(tmp, streamed, s)
@@ -391,7 +392,7 @@ func (m *Mirror) checkZip(ctx context.Context, path, version string, file *os.Fi
 	if _, err := modzip.CheckZip(module.Version{Path: path, Version: version}, file.Name()); err != nil {
 		return "", upstreamErr("zip", path, version, fmt.Errorf("invalid module zip: %w", err))
 	}
-	h1, err := streamed.Finish(file, size, runtime.GOMAXPROCS(0))
+	h1, err := streamed.Finish(ctx, file, size, runtime.GOMAXPROCS(0), m.hasher.slots)
 	if err == nil {
 		m.opts.Logger.Debug("zip hashed", "module", path, "version", version, "files_while_downloading", streamed.Streamed())
 		return h1, nil

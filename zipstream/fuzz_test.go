@@ -3,6 +3,7 @@ package zipstream
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"testing"
 )
 
@@ -43,7 +44,7 @@ func FuzzStream(f *testing.F) {
 		// the central directory.
 		h = New(1 << 20)
 		h.Write(data[:min(int(chunk), len(data))])
-		got, err = h.Finish(bytes.NewReader(data), int64(len(data)), 2)
+		got, err = h.Finish(context.Background(), bytes.NewReader(data), int64(len(data)), 2, nil)
 		if err == nil && (werr != nil || got != want) {
 			t.Fatalf("finished %s accepted, dirhash.HashZip: %s, %v", got, want, werr)
 		}

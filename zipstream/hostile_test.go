@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -289,7 +290,7 @@ func TestHostileZips(t *testing.T) {
 			for _, cut := range []int{0, len(in) / 2, len(in)} {
 				h := New(1 << 20)
 				h.Write(in[:cut])
-				got, err := h.Finish(bytes.NewReader(z), int64(len(z)), 2)
+				got, err := h.Finish(context.Background(), bytes.NewReader(z), int64(len(z)), 2, nil)
 				if err == nil && (rerr != nil || got != ref) {
 					t.Errorf("cut at %d: Finish = %s; dirhash.HashZip: %s, %v", cut, got, ref, rerr)
 				}

@@ -30,6 +30,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"compress/flate"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -45,6 +46,7 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 )
 
 // Limits of what a Hasher accepts; anything beyond them makes its result
@@ -174,7 +176,7 @@ func (h *Hasher) Released() int64 { return h.released.Load() }
 // result must not be used (the zip may still be valid: hash it the
 // ordinary way).
 func (h *Hasher) Verify(r io.ReaderAt, size int64) (string, error) {
-	return h.finish(r, size, 0)
+	return h.finish(context.Background(), r, size, 0, nil)
 }
 
 // Finish is Verify for a stream that may have stopped early: the input
@@ -184,11 +186,14 @@ func (h *Hasher) Verify(r io.ReaderAt, size int64) (string, error) {
 // (checked as Verify checks them); the files of the records after them
 // are read out of the complete zip, r of size bytes, as dirhash.HashZip
 // reads them (archive/zip, which checks their CRC-32 and sizes), by up to
-// workers goroutines at once. So the hash is ready sooner than Verify's
-// fallback when the download outran the parser, and each file is still
-// inflated once. An error means no hash: hash the file the ordinary way.
-func (h *Hasher) Finish(r io.ReaderAt, size int64, workers int) (string, error) {
-	return h.finish(r, size, max(workers, 1))
+// workers goroutines at once, each holding a unit of slots while it hashes
+// a file (if slots is not nil: a bound shared with other hashing), until
+// ctx is done. So the hash is ready sooner than Verify's fallback when the
+// download outran the parser, and each file is inflated once (but the one
+// the parser was in when the input stopped). An error means no hash: hash
+// the file the ordinary way.
+func (h *Hasher) Finish(ctx context.Context, r io.ReaderAt, size int64, workers int, slots *semaphore.Weighted) (string, error) {
+	return h.finish(ctx, r, size, max(workers, 1), slots)
 }
 
 // Streamed returns how many entries the parser read completely, once the
@@ -198,7 +203,7 @@ func (h *Hasher) Streamed() int { return len(h.entries) }
 
 // finish is Verify (workers 0: every entry must have been streamed) and
 // Finish.
-func (h *Hasher) finish(r io.ReaderAt, size int64, workers int) (string, error) {
+func (h *Hasher) finish(ctx context.Context, r io.ReaderAt, size int64, workers int, slots *semaphore.Weighted) (string, error) {
 	h.Close()
 	if h.err != nil && workers == 0 {
 		return "", fmt.Errorf("zipstream: %w", h.err)
@@ -250,11 +255,19 @@ func (h *Hasher) finish(r io.ReaderAt, size int64, workers int) (string, error) 
 	for _, f := range rest {
 		entries = append(entries, entry{name: f.Name})
 	}
-	var g errgroup.Group
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i, f := range rest {
 		e := &entries[streamed+i]
-		g.Go(func() error { return hashFile(f, &e.sum) })
+		g.Go(func() error {
+			if slots != nil {
+				if err := slots.Acquire(gctx, 1); err != nil {
+					return err
+				}
+				defer slots.Release(1)
+			}
+			return hashFile(gctx, f, &e.sum)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return "", err
@@ -263,8 +276,9 @@ func (h *Hasher) finish(r io.ReaderAt, size int64, workers int) (string, error) 
 }
 
 // hashFile puts the SHA-256 of f's content, as archive/zip reads it, in
-// sum, yielding the processor every YieldEvery bytes.
-func hashFile(f *zip.File, sum *[sha256.Size]byte) error {
+// sum, yielding the processor every YieldEvery bytes and stopping there
+// once ctx is done.
+func hashFile(ctx context.Context, f *zip.File, sum *[sha256.Size]byte) error {
 	if strings.Contains(f.Name, "\n") {
 		return fmt.Errorf("zipstream: name %q", f.Name) // dirhash.Hash1 refuses it
 	}
@@ -273,7 +287,7 @@ func hashFile(f *zip.File, sum *[sha256.Size]byte) error {
 		return fmt.Errorf("zipstream: %s: %w", f.Name, err)
 	}
 	defer rc.Close()
-	w := &sink{sha: sha256.New(), budget: int64(f.UncompressedSize64)} // archive/zip checks the CRC-32
+	w := &sink{sha: sha256.New(), budget: int64(f.UncompressedSize64), ctx: ctx} // archive/zip checks the CRC-32
 	if _, err := io.Copy(w, rc); err != nil {
 		return fmt.Errorf("zipstream: %s: %w", f.Name, err)
 	}
@@ -545,7 +559,8 @@ func hasZip64(extra []byte) bool {
 // failing beyond its budget, yielding the processor every YieldEvery bytes
 // and releasing (Hasher.Released) the parser's position then.
 type sink struct {
-	p          *parser // if not nil, its position is released at each yield
+	p          *parser         // if not nil, its position is released at each yield
+	ctx        context.Context // if not nil, writing fails at a yield once it is done
 	sha        hash.Hash
 	crc        hash.Hash32
 	n, budget  int64
@@ -567,6 +582,9 @@ func (s *sink) Write(b []byte) (int, error) {
 		s.sinceYield = 0
 		if s.p != nil {
 			s.p.h.released.Store(s.p.pos())
+		}
+		if s.ctx != nil && s.ctx.Err() != nil {
+			return 0, s.ctx.Err()
 		}
 		runtime.Gosched()
 	}

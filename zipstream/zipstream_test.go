@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -325,7 +326,7 @@ func TestFinishAfterAnyCut(t *testing.T) {
 		for _, cut := range []int64{0, 1, 31, int64(len(z)) / 3, int64(len(z)) / 2, cd - 1, cd, int64(len(z))} {
 			h := New(modzip.MaxZipFile)
 			h.Write(z[:cut])
-			got, err := h.Finish(bytes.NewReader(z), int64(len(z)), 2)
+			got, err := h.Finish(context.Background(), bytes.NewReader(z), int64(len(z)), 2, nil)
 			if err != nil || got != want {
 				t.Errorf("%s cut at %d of %d: Finish = %s, %v; want %s", name, cut, len(z), got, err, want)
 			}
