@@ -820,6 +820,17 @@ func LoopbackListen(addr string) bool {
 // pattern, which only a configuration that was not validated can have.
 func (c *Serve) NoProxyPatterns() (modpattern.List, error) { return joinPatterns(c.Private, c.NoProxy) }
 
+// AuthRulePatterns returns the module path patterns of all auth-rules
+// together: the modules open only to named tokens. The error is as for
+// NoProxyPatterns.
+func (c *Serve) AuthRulePatterns() (modpattern.List, error) {
+	lists := make([]string, len(c.AuthRules))
+	for i, r := range c.AuthRules {
+		lists[i] = r.Modules
+	}
+	return joinPatterns(lists...)
+}
+
 // NoSumDBPatterns returns the module path patterns never looked up in the
 // checksum database: private and nosumdb together. The error is as for
 // NoProxyPatterns.

@@ -179,6 +179,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
 	}
+	guarded, err := cfg.AuthRulePatterns()
+	if err != nil {
+		return nil, &config.Error{Key: "auth-rules", Source: "startup", Err: err}
+	}
 	var fetcher upstream.Fetcher = chain
 	// With the upstream "off", private modules are not fetched either:
 	// "off" means gomirror makes no outbound connection at all.
@@ -228,9 +232,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		FreshTimeout: cfg.FreshTimeout,
 		FetchTimeout: cfg.FetchTimeout,
 		Prefetch:     cfg.Prefetch,
-		// A private module is fetched with gomirror's credentials: only
-		// for a client that asked for it, never because a go.mod names it.
-		NoPrefetch:  noProxy.Match,
+		// A private module is fetched with gomirror's credentials, and a
+		// module under an auth rule is for named tokens only: either is
+		// fetched for a client that asked for it, never because a go.mod
+		// that any client may read names it.
+		NoPrefetch:  modpattern.Join(noProxy, guarded).Match,
 		SmallCache:  int64(cfg.MemoryCache) << 20,
 		NegativeTTL: negativeTTL(cfg.NegativeTTL),
 		Logger:      log,

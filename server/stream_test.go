@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
 
@@ -254,5 +255,45 @@ func TestHTTP10ClientWaitsForAZipOfUnknownSize(t *testing.T) {
 	b, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(b), "checksum mismatch") {
 		t.Errorf("HTTP/1.0: %d, %d bytes, %v; want 502 and the mismatch", resp.StatusCode, len(b), err)
+	}
+}
+
+// TestGuardedRequirementsAreNotPrefetched: a go.mod anyone may read that
+// requires a module under an auth rule (named tokens only) or a private
+// one does not make gomirror fetch those for the anonymous client that
+// asked for it; a public requirement is prefetched.
+func TestGuardedRequirementsAreNotPrefetched(t *testing.T) {
+	up := fakeproxy.New(t)
+	for path, gomod := range map[string]string{
+		"example.com/open":    "module example.com/open\n\nrequire (\n\texample.com/guarded v1.0.0\n\tcorp.example/secret v1.0.0\n\texample.com/dep v1.0.0\n)\n",
+		"example.com/guarded": "module example.com/guarded\n",
+		"corp.example/secret": "module corp.example/secret\n",
+		"example.com/dep":     "module example.com/dep\n",
+	} {
+		if _, err := up.Add(path, "v1.0.0", map[string][]byte{"go.mod": []byte(gomod)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokens, _, _ := tokensFile(t)
+	s := start(t, up, func(c *config.Serve) {
+		c.TokensFile, c.Auth, c.Private = tokens, "private", "corp.example"
+		c.AuthRules = []config.AuthRule{{Modules: "example.com/guarded", Tokens: []string{"ci"}}}
+	})
+	if r := get(t, s.URL+"/example.com/open/@v/v1.0.0.mod"); r.code != 200 {
+		t.Fatalf("open .mod: %d %s", r.code, r.body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.WaitFills(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := up.Hits("/example.com/guarded/@v/v1.0.0.mod"); n != 0 {
+		t.Errorf("a module under an auth rule was fetched %d times for an anonymous client", n)
+	}
+	if strings.Contains(s.Logs.String(), "corp.example/secret") {
+		t.Errorf("a private module was fetched for an anonymous client:\n%s", s.Logs.String())
+	}
+	if n := up.Hits("/example.com/dep/@v/v1.0.0.mod"); n != 1 {
+		t.Errorf("the public requirement was fetched %d times, want 1 (prefetched)", n)
 	}
 }
