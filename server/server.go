@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -564,10 +565,20 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ctx := obs.WithRequest(r.Context(), rec)
 		cw := &countingWriter{ResponseWriter: w}
 		// Deferred: a handler that cuts its response off (panics with
-		// http.ErrAbortHandler) is logged too.
+		// http.ErrAbortHandler) is logged too; one that panics for another
+		// reason is logged as a 500, with the panic and its stack (the
+		// panicking frames are still below this call), and then aborted
+		// the same way, so that net/http drops the connection without
+		// logging a second stack, of this call.
 		defer func() {
+			p := recover()
 			rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)
-			if rec.Status == 0 {
+			switch {
+			case p != nil && p != http.ErrAbortHandler:
+				rec.Status, rec.Aborted = http.StatusInternalServerError, fmt.Sprint("panic: ", p)
+				s.log.Error("handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				p = http.ErrAbortHandler
+			case rec.Status == 0:
 				rec.Status = http.StatusOK
 			}
 			s.metrics.ObserveRequest(rec)
@@ -576,6 +587,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				level = slog.LevelDebug
 			}
 			logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
+			if p != nil {
+				panic(p)
+			}
 		}()
 		next.ServeHTTP(cw, r.WithContext(ctx))
 	})

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
+	"github.com/gomirror/gomirror/obs"
 )
 
 // addBigModule adds example.com/big@v1.0.0 to up: a module zip of about 4
@@ -297,3 +301,37 @@ func TestGuardedRequirementsAreNotPrefetched(t *testing.T) {
 		t.Errorf("the public requirement was fetched %d times, want 1 (prefetched)", n)
 	}
 }
+
+// TestPanicIsLoggedOnce: a handler that panics is logged with the request
+// as a 500, with the panic and the stack where it happened, and its
+// connection is dropped; an abort (http.ErrAbortHandler) keeps its status.
+func TestPanicIsLoggedOnce(t *testing.T) {
+	var logs testutil.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil)), metrics: obs.NewMetrics()}
+	h := s.accessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/abort" {
+			w.Write([]byte("partial"))
+			panic(http.ErrAbortHandler)
+		}
+		panicHere()
+	}))
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	for _, p := range []string{"/panic", "/abort"} {
+		if resp, err := http.Get(ts.URL + p); err == nil {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && p == "/panic" {
+				t.Errorf("%s: a complete response: %d %q", p, resp.StatusCode, b)
+			}
+		}
+	}
+	out := logs.String()
+	for _, want := range []string{`msg=request method=GET path=/panic status=500`, `msg="handler panicked"`, "panicHere", `path=/abort status=200`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+}
+
+func panicHere() { panic("boom") }
