@@ -158,9 +158,11 @@ func (h *Hasher) Close() error {
 // Released is an offset in the zip before which every byte is part of a
 // local entry (header, data or data descriptor) that the parser has read:
 // the end of the last complete entry, or, inside an entry's data, the
-// parser's position at its last yield (every YieldEvery bytes). It never
-// covers the central directory, and it stops moving when the parser gives
-// up. It is where a cut-through can stop sending before the zip is
+// parser's position at its last yield (every YieldEvery bytes). In a
+// well-formed zip it never covers the central directory (a hostile one can
+// hide a central directory and end record in an entry's data, which the
+// parser reads as data: whoever passes bytes on must look for those
+// itself), and it stops moving when the parser gives up. It is where a cut-through can stop sending before the zip is
 // verified: the go command opens a zip only through its central directory,
 // which comes after. Streaming zip readers (which walk local headers)
 // could still extract the entries before it, so whoever passes bytes on
