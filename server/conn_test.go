@@ -52,6 +52,13 @@ func bigMod(size int) []byte {
 // whose storage holds files (key → content).
 func startOffline(t *testing.T, files map[string][]byte, edit func(*config.Serve)) *testServer {
 	t.Helper()
+	return startOfflineLogger(t, files, edit, nil)
+}
+
+// startOfflineLogger is startOffline with the logger newLogger returns
+// (nil: run's), for the logs that the test server keeps.
+func startOfflineLogger(t *testing.T, files map[string][]byte, edit func(*config.Serve), newLogger func(w io.Writer, cfg *config.Serve) *slog.Logger) *testServer {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
@@ -71,7 +78,15 @@ func startOffline(t *testing.T, files map[string][]byte, edit func(*config.Serve
 	if edit != nil {
 		edit(&cfg)
 	}
-	return run(t, &cfg)
+	if newLogger == nil {
+		return run(t, &cfg)
+	}
+	logs := &testutil.Buffer{}
+	srv, err := New(&cfg, newLogger(logs, &cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, srv, &cfg, logs)
 }
 
 // dialRcvBuf connects to addr with a receive buffer of rcvbuf bytes, set

@@ -574,12 +574,23 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 // no source position: l.LogAttrs would record the caller's (a
 // runtime.Callers walk per request) for a handler that writes it, and
 // NewLogger's handlers do not. So the line is the same, byte for byte.
+// NewLogger's handlers (lineHandler) encode the line themselves when they
+// can, again byte for byte as slog would.
 func logRequest(ctx context.Context, l *slog.Logger, level slog.Level, rec *obs.Request, peer string) {
 	h := l.Handler()
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	line := slog.NewRecord(time.Now(), level, "request", 0)
+	now := time.Now()
+	if lh, ok := h.(*lineHandler); ok && lh.writeRequest(now, level, rec, peer) {
+		return
+	}
+	_ = h.Handle(ctx, requestRecord(now, level, rec, peer)) // as slog.Logger does: a log that fails is not the request's failure
+}
+
+// requestRecord is the slog record of rec's access-log line at time t.
+func requestRecord(t time.Time, level slog.Level, rec *obs.Request, peer string) slog.Record {
+	line := slog.NewRecord(t, level, "request", 0)
 	line.AddAttrs(
 		slog.String("method", rec.Method),
 		slog.String("path", rec.Path),
@@ -594,7 +605,7 @@ func logRequest(ctx context.Context, l *slog.Logger, level slog.Level, rec *obs.
 	if peer != rec.Remote {
 		line.AddAttrs(slog.String("via", peer))
 	}
-	_ = h.Handle(ctx, line) // as slog.Logger does: a log that fails is not the request's failure
+	return line
 }
 
 // countingWriter records the status and body size. It keeps io.ReaderFrom
@@ -642,9 +653,5 @@ func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func NewLogger(w io.Writer, cfg *config.Serve) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(newLineHandler(w, cfg.LogFormat == "json", level))
 }

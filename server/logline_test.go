@@ -1,0 +1,163 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/obs"
+)
+
+// TestAppendRequestLineAsSlog checks that the access-log line lineHandler
+// encodes itself is, byte for byte, what slog's handler writes for the same
+// record (requestRecord), in both formats, for tricky values of every
+// field: every ASCII byte, non-ASCII and invalid UTF-8, empty strings,
+// times in other zones and at whole seconds, years JSON cannot take. Where
+// the encoder declines, slog writes the line, so the line is the same
+// either way; the test also checks that it declines only for values it
+// must.
+func TestAppendRequestLineAsSlog(t *testing.T) {
+	base := func() *obs.Request {
+		r := &obs.Request{Method: "GET", Path: "/example.com/m/@v/v1.0.0.info", Status: 200, Bytes: 51,
+			Duration: 12678 * time.Nanosecond, Remote: "192.0.2.1"}
+		r.SetCache("hit")
+		return r
+	}
+	type tc struct {
+		name  string
+		t     time.Time
+		level slog.Level
+		rec   *obs.Request
+		peer  string
+		plain bool // the encoder must take it
+		// textOnly: the encoder must decline it in JSON (a year slog's
+		// JSON handler writes an error for).
+		textOnly bool
+	}
+	t0 := time.Date(2026, 11, 28, 22, 36, 41, 896123456, time.UTC)
+	const addr = "192.0.2.1"
+	var cases []tc
+	cases = append(cases, tc{"plain", t0, slog.LevelInfo, base(), addr, true, false})
+	cases = append(cases, tc{"debug, via", t0, slog.LevelDebug, base(), "198.51.100.7", true, false})
+	zone := time.FixedZone("X", -(3*3600 + 30*60))
+	cases = append(cases, tc{"other zone", t0.In(zone), slog.LevelInfo, base(), addr, true, false})
+	cases = append(cases, tc{"whole second", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), slog.LevelInfo, base(), addr, true, false})
+	cases = append(cases, tc{"millisecond .999", time.Date(2026, 1, 2, 3, 4, 5, 999999999, time.UTC), slog.LevelInfo, base(), addr, true, false})
+	cases = append(cases, tc{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, base(), addr, true, true})
+	cases = append(cases, tc{"year -1", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), slog.LevelInfo, base(), addr, true, true})
+	for _, d := range []time.Duration{0, 1, 999, 1500 * time.Microsecond, 2*time.Hour + 3*time.Second, -5 * time.Second} {
+		r := base()
+		r.Duration = d
+		cases = append(cases, tc{fmt.Sprintf("duration %v", d), t0, slog.LevelInfo, r, addr, true, false})
+	}
+	r := base()
+	r.Status, r.Bytes = 0, -1
+	cases = append(cases, tc{"zero status, negative bytes", t0, slog.LevelInfo, r, addr, true, false})
+	r = base()
+	r.Method, r.Path, r.Remote, r.Upstream, r.Client = "", "", "", "", ""
+	r.SetCache("")
+	cases = append(cases, tc{"all empty", t0, slog.LevelInfo, r, "", true, false})
+	// Every field with every ASCII byte, and some that are not ASCII.
+	values := []string{"", "a b", "a=b", `a"b`, `a\b`, "ü", "\u2028", "\xff", "\x00", "\n", "<>&"}
+	for c := range 128 {
+		values = append(values, "x"+string(rune(c))+"y")
+	}
+	fields := []struct {
+		name string
+		set  func(r *obs.Request, v string)
+	}{
+		{"method", func(r *obs.Request, v string) { r.Method = v }},
+		{"path", func(r *obs.Request, v string) { r.Path = v }},
+		{"cache", func(r *obs.Request, v string) { r.SetCache(v) }},
+		{"upstream", func(r *obs.Request, v string) { r.Upstream = v }},
+		{"remote", func(r *obs.Request, v string) { r.Remote = v }},
+		{"client", func(r *obs.Request, v string) { r.Client = v }},
+		{"via", nil},
+	}
+	for _, f := range fields {
+		for _, v := range values {
+			r := base()
+			peer := r.Remote
+			if f.set != nil {
+				f.set(r, v)
+			} else {
+				peer = v
+			}
+			if f.name == "remote" {
+				peer = r.Remote
+			}
+			want := v == "" || strings.IndexFunc(v, func(c rune) bool { return c >= 0x80 || !plainByte(byte(c)) }) < 0
+			cases = append(cases, tc{fmt.Sprintf("%s %q", f.name, v), t0, slog.LevelInfo, r, peer, want, false})
+		}
+	}
+
+	for _, json := range []bool{false, true} {
+		for _, c := range cases {
+			var want bytes.Buffer
+			opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+			var h slog.Handler = slog.NewTextHandler(&want, opts)
+			if json {
+				h = slog.NewJSONHandler(&want, opts)
+			}
+			if err := h.Handle(context.Background(), requestRecord(c.t, c.level, c.rec, c.peer)); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := appendRequestLine(nil, json, c.t, c.level, c.rec, c.peer)
+			if take := c.plain && !(json && c.textOnly); ok != take {
+				t.Errorf("json %v, %s: encoder took it %v, want %v", json, c.name, ok, take)
+			}
+			if ok && string(got) != want.String() {
+				t.Errorf("json %v, %s:\n got %s\nwant %s", json, c.name, got, want.String())
+			}
+		}
+	}
+}
+
+// TestLineHandlerWritesAsSlog checks the whole path through NewLogger's
+// handler: logRequest's lines, encoded or handed to slog, equal slog's,
+// nothing below the level is written, and derived loggers still log with
+// their attributes.
+func TestLineHandlerWritesAsSlog(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		rec := &obs.Request{Method: "GET", Path: "/example.com/m/@v/v1.0.0.info", Status: 200, Bytes: 51, Remote: "192.0.2.1", Client: "alice bob"}
+		var got, want bytes.Buffer
+		l := slog.New(newLineHandler(&got, json, slog.LevelInfo))
+		logRequest(context.Background(), l, slog.LevelInfo, rec, "192.0.2.1")  // slog writes it (a space)
+		logRequest(context.Background(), l, slog.LevelDebug, rec, "192.0.2.1") // below the level: nothing
+		rec.Client = "alice"
+		logRequest(context.Background(), l, slog.LevelInfo, rec, "192.0.2.1") // the encoder writes it
+		var h slog.Handler = slog.NewTextHandler(&want, nil)
+		if json {
+			h = slog.NewJSONHandler(&want, nil)
+		}
+		rec.Client = "alice bob"
+		h.Handle(context.Background(), requestRecord(time.Now(), slog.LevelInfo, rec, "192.0.2.1"))
+		rec.Client = "alice"
+		h.Handle(context.Background(), requestRecord(time.Now(), slog.LevelInfo, rec, "192.0.2.1"))
+		// The times differ; compare what follows them.
+		if g, w := dropTimes(got.String()), dropTimes(want.String()); g != w {
+			t.Errorf("json %v:\n got %s\nwant %s", json, g, w)
+		}
+		got.Reset()
+		l.With("k", "v").Info("hello")
+		if !strings.Contains(got.String(), "hello") || !strings.Contains(got.String(), "k") {
+			t.Errorf("json %v: derived logger wrote %q", json, got.String())
+		}
+	}
+}
+
+// dropTimes removes each line's time field (the first).
+func dropTimes(s string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.IndexAny(line, " ,"); i >= 0 {
+			line = line[i:]
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
