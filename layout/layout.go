@@ -158,6 +158,9 @@ type Module struct {
 	// already made (canonUnknown for every other Module): Canonical
 	// answers from it instead of checking the path again.
 	canon canonState
+	// storable is whether ParseURLPath found the keys of mv's files (per
+	// version) storable; Key then does not check them again.
+	storable bool
 }
 
 // canonState records whether a Module's version is known to be canonical
@@ -229,6 +232,9 @@ func (m Module) Key(k Kind) (string, error) {
 	key, err := m.URLPath(k)
 	if err != nil {
 		return "", err
+	}
+	if m.storable && k.PerVersion() {
+		return key, nil // checked by ParseURLPath
 	}
 	longest, version := key, ""
 	if k.PerVersion() {
@@ -329,6 +335,12 @@ func parseModuleFile(key string, served bool) (Module, Kind, error) {
 			if module.CheckPathMajor(v, pathMajor) == nil {
 				m.canon = canonYes
 			}
+		}
+		// Key's check of every per-version file's key, made once: the
+		// .ziphash key is the longest of them (see Key).
+		if kind.PerVersion() {
+			zh, err := m.URLPath(ZipHash)
+			m.storable = err == nil && storable(zh) == nil
 		}
 	}
 	return m, kind, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/module"
 
@@ -116,12 +117,58 @@ type parsed struct {
 // ModuleOf (auth's guard) and the Handler both read that one parse through
 // RequestOf, for the request and for those derived from it. A malformed
 // path is not answered here; the Handler answers it (400, Status).
+//
+// The parses of paths that parse are kept (parseCache, bounded), so that a
+// path asked for again, a cached artifact's, costs a lookup, not x/mod's
+// unescaping and checks again.
 func Parse(next http.Handler) http.Handler {
+	parses := &parseCache{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, file, err := parsePath(r.URL.Path)
-		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, file: file, err: err})
+		ctx := context.WithValue(r.Context(), parsedKey{}, parses.parse(r.URL.Path))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// parseCacheBytes bounds what a parseCache holds, approximately: each
+// entry counts parseCost. About 10,000 typical paths fit.
+const parseCacheBytes = 4 << 20
+
+// parseCost is what a parseCache counts for the parse of a path of n bytes:
+// the path, the unescaped module path and version (no longer than it), and
+// an allowance for the structures and the map's entry.
+func parseCost(n int) int64 { return int64(3*n + 384) }
+
+// parseCache keeps the parses of paths that parsed (parsePath has no other
+// input, so a parse never goes stale), up to parseCacheBytes; when full, it
+// starts over empty. Errors are not kept: a stream of made-up paths churns
+// nothing but the cache's own space.
+type parseCache struct {
+	m sync.Map // path -> *parsed
+
+	mu   sync.Mutex // held to add
+	size int64      // parseCost of the entries added since it was emptied
+}
+
+// parse returns the parse of p, kept or new.
+func (c *parseCache) parse(p string) *parsed {
+	if v, ok := c.m.Load(p); ok {
+		return v.(*parsed)
+	}
+	req, file, err := parsePath(p)
+	pp := &parsed{path: p, req: req, file: file, err: err}
+	if err != nil {
+		return pp
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.size+parseCost(len(p)) > parseCacheBytes {
+		c.m.Clear()
+		c.size = 0
+	}
+	if _, loaded := c.m.LoadOrStore(p, pp); !loaded {
+		c.size += parseCost(len(p))
+	}
+	return pp
 }
 
 // RequestOf returns the parse of r's path (ParsePath): the one Parse made,

@@ -120,3 +120,7 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// SetWriteDeadline takes the deadline, as a connection's writer does (for
+// http.ResponseController).
+func (w *discardWriter) SetWriteDeadline(time.Time) error { return nil }
