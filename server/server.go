@@ -291,9 +291,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.ready = newReadiness(readyTTL, s.probeStorage)
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
-	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout))
+	// The client address (clients.Addr) is found once, by accessLog.
+	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout)
 	if opAdmin != nil {
-		s.admin = clients.Middleware(withWriteDeadline(s.accessLog(opAdmin), writeTimeout))
+		s.admin = withWriteDeadline(s.accessLog(opAdmin), writeTimeout)
 	}
 	if chain.Offline() {
 		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
@@ -353,19 +354,35 @@ func (s *Server) upstreams(w http.ResponseWriter, r *http.Request) {
 }
 
 // recordClient notes the authenticated client's token name for the access
-// log, and marks the request as that client's (or, anonymous, its
-// address's) for the direct fetch pools' fair shares.
+// log. (The edge marked the request for the direct fetch pools' fair
+// shares: requesterOf.)
 func recordClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who := auth.Identity(r.Context())
-		obs.RequestFrom(r.Context()).Client = who
-		if who != "" {
-			who = "token " + who
-		} else {
-			who = "address " + clientaddr.Key(clientaddr.From(r))
-		}
-		next.ServeHTTP(w, r.WithContext(upstream.WithRequester(r.Context(), who)))
+		obs.RequestFrom(r.Context()).Client = auth.Identity(r.Context())
+		next.ServeHTTP(w, r)
 	})
+}
+
+// edgeContext returns ctx, a request's, carrying what the edge knows of
+// the request for everything behind it: its client address addr
+// (clientaddr.With), its access-log record rec (obs.WithRequest), and
+// the mark of its requester for the direct fetch pools' fair shares
+// (upstream.WithRequesterOf, requesterOf). The request is cloned once for
+// all of them.
+func edgeContext(ctx context.Context, addr string, rec *obs.Request) context.Context {
+	return obs.WithRequest(upstream.WithRequesterOf(clientaddr.With(ctx, addr), requesterOf), rec)
+}
+
+// requesterOf names the requester of a request, from its context (or a
+// fill's detached from it), as the direct fetch pools count it: the
+// authenticated client ("token <name>") or, anonymous, its client
+// address ("address <clientaddr.Key>").
+func requesterOf(ctx context.Context) string {
+	if who := auth.Identity(ctx); who != "" {
+		return "token " + who
+	}
+	addr, _ := clientaddr.FromContext(ctx)
+	return "address " + clientaddr.Key(addr)
 }
 
 func authRules(in []config.AuthRule) []auth.Rule {
@@ -548,11 +565,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 }
 
 // accessLog writes one log line per request and feeds the request metrics.
+// It finds the request's client address (s.clients) and gives the request
+// its edge context (edgeContext).
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: clientaddr.From(r)}
-		ctx := obs.WithRequest(r.Context(), rec)
+		addr, _ := s.clients.Addr(r)
+		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: addr}
+		ctx := edgeContext(r.Context(), addr, rec)
 		cw := &countingWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)

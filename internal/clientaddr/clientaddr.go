@@ -158,10 +158,16 @@ func With(ctx context.Context, addr string) context.Context {
 // From returns the client address stored for req, or, if none was (no
 // Middleware in front), Peer(req).
 func From(req *http.Request) string {
-	if a, ok := req.Context().Value(key{}).(string); ok {
+	if a, ok := FromContext(req.Context()); ok {
 		return a
 	}
 	return Peer(req)
+}
+
+// FromContext returns the client address stored in ctx (With), if any.
+func FromContext(ctx context.Context) (addr string, ok bool) {
+	addr, ok = ctx.Value(key{}).(string)
+	return addr, ok
 }
 
 // Peer returns req's socket peer address in the form Addr uses (no port,
