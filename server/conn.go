@@ -41,7 +41,7 @@ const (
 func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, bufs: bufs}
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, slack: deadlineSlack(timeout), bufs: bufs}
 		if r.ProtoMajor == 1 {
 			dw.raw = rawConn(r.Context())
 		}
@@ -52,11 +52,17 @@ func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	})
 }
 
-// deadlineWriter extends the write deadline before each chunk it writes.
+// deadlineWriter extends the write deadline before each chunk it writes
+// (and before a flush), and once more when the handler returns. An
+// extension within slack of the previous one is left out (a small body's
+// Write and the end of its response come microseconds apart): the deadline
+// is always at least timeout - slack from the last progress.
 type deadlineWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	slack   time.Duration
+	set     time.Time // when the deadline was last moved; zero: not yet
 	// raw is the HTTP/1 connection's socket, if known (withConn): ReadFrom
 	// waits for it to take data before it copies.
 	raw syscall.RawConn
@@ -98,13 +104,33 @@ func socketOf(c net.Conn) syscall.RawConn {
 	return raw
 }
 
-// extend moves the write deadline to timeout from now. A ResponseWriter
-// that cannot (a test recorder) has no connection to protect.
-func (w *deadlineWriter) extend() { w.rc.SetWriteDeadline(time.Now().Add(w.timeout)) }
+// deadlineSlack is the slack of a deadlineWriter with timeout: a 128th of
+// it, at most 100 ms (100 ms at the default write-timeout of 1m).
+func deadlineSlack(timeout time.Duration) time.Duration {
+	return min(timeout/128, 100*time.Millisecond)
+}
 
-func (w *deadlineWriter) WriteHeader(code int) {
-	w.extend() // the handler may have taken long to get here (a fill)
-	w.ResponseWriter.WriteHeader(code)
+// extend moves the write deadline to timeout from now, unless it was moved
+// within slack. A ResponseWriter that cannot (a test recorder) has no
+// connection to protect.
+func (w *deadlineWriter) extend() {
+	now := time.Now()
+	if !w.set.IsZero() && now.Sub(w.set) < w.slack {
+		return
+	}
+	w.set = now
+	w.rc.SetWriteDeadline(now.Add(w.timeout))
+}
+
+// WriteHeader does not move the deadline: net/http only buffers the
+// header, which reaches the socket with the first chunk of the body, a
+// flush, or the end of the response, each after an extension.
+
+// FlushError extends the deadline, then flushes (http.ResponseController's
+// Flush finds it).
+func (w *deadlineWriter) FlushError() error {
+	w.extend()
+	return w.rc.Flush()
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
