@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/mod/module"
 
@@ -111,6 +112,9 @@ type parsed struct {
 	req  *Request
 	file layout.File
 	err  error
+	// validators are the answer's validators for path, once computed
+	// (validatorsOf).
+	validators atomic.Pointer[validators]
 }
 
 // Parse returns next with each request's path parsed once, at the edge:
@@ -181,8 +185,17 @@ func RequestOf(r *http.Request) (*Request, error) {
 
 // requestOf is RequestOf, also returning layout's parse.
 func requestOf(r *http.Request) (*Request, layout.File, error) {
-	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
+	if p := parsedOf(r); p != nil {
 		return p.req, p.file, p.err
 	}
 	return parsePath(r.URL.Path)
+}
+
+// parsedOf returns the parse Parse made of r's path, or nil if r did not
+// pass through Parse or its path changed since.
+func parsedOf(r *http.Request) *parsed {
+	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
+		return p
+	}
+	return nil
 }
