@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,30 @@ type Metrics struct {
 	fetchDuration   *prometheus.HistogramVec
 	bytesServed     *prometheus.CounterVec
 	verifications   *prometheus.CounterVec
+
+	// series holds the request metrics' children by their labels
+	// (seriesKey -> *requestSeries), found once rather than per request;
+	// at most maxSeries of them.
+	series  sync.Map
+	nSeries atomic.Int64
+}
+
+// maxSeries bounds Metrics.series. The labels come from gomirror's code (a
+// handful of kinds, statuses and cache outcomes), not from clients; past
+// the bound, children are looked up per request, as without it.
+const maxSeries = 1024
+
+// seriesKey is the labels of one request's metrics.
+type seriesKey struct {
+	kind, cache string
+	status      int
+}
+
+// requestSeries is what ObserveRequest updates for one seriesKey.
+type requestSeries struct {
+	requests, bytes prometheus.Counter
+	duration        prometheus.Observer
+	cache           prometheus.Counter // nil without a cache outcome
 }
 
 // NewMetrics creates and registers the collectors.
@@ -79,12 +104,35 @@ func (m *Metrics) ObserveRequest(r *Request) {
 	if kind == "" {
 		kind = "other"
 	}
-	m.requests.WithLabelValues(kind, statusLabel(r.Status)).Inc()
-	m.requestDuration.WithLabelValues(kind).Observe(r.Duration.Seconds())
-	m.bytesServed.WithLabelValues(kind).Add(float64(r.Bytes))
-	if c := r.Cache(); c != "" {
-		m.cache.WithLabelValues(kind, c).Inc()
+	s := m.requestSeries(seriesKey{kind: kind, cache: r.Cache(), status: r.Status})
+	s.requests.Inc()
+	s.duration.Observe(r.Duration.Seconds())
+	s.bytes.Add(float64(r.Bytes))
+	if s.cache != nil {
+		s.cache.Inc()
 	}
+}
+
+// requestSeries returns the children of the request metrics for k, kept
+// or found.
+func (m *Metrics) requestSeries(k seriesKey) *requestSeries {
+	if s, ok := m.series.Load(k); ok {
+		return s.(*requestSeries)
+	}
+	s := &requestSeries{
+		requests: m.requests.WithLabelValues(k.kind, statusLabel(k.status)),
+		duration: m.requestDuration.WithLabelValues(k.kind),
+		bytes:    m.bytesServed.WithLabelValues(k.kind),
+	}
+	if k.cache != "" {
+		s.cache = m.cache.WithLabelValues(k.kind, k.cache)
+	}
+	if m.nSeries.Load() < maxSeries {
+		if _, loaded := m.series.LoadOrStore(k, s); !loaded {
+			m.nSeries.Add(1)
+		}
+	}
+	return s
 }
 
 // ObserveFetch records one upstream fetch.
