@@ -70,22 +70,51 @@ type deadlineWriter struct {
 	bufs *sync.Pool
 }
 
-// connKey is the context key of the socket of the request's connection
-// (a syscall.RawConn, or nil).
+// connKey is the context key of what is known of the request's connection
+// (a *connInfo).
 type connKey struct{}
 
-// withConn is an http.Server.ConnContext that makes each connection's
-// socket known to withWriteDeadline, found once per connection (socketOf),
+// connInfo is what the server finds out once per connection (withConn),
 // not per request.
-func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, socketOf(c))
+type connInfo struct {
+	raw syscall.RawConn // the socket, or nil
+	// remote is the connection's peer address as its requests'
+	// RemoteAddr has it; addr is the client address of its requests
+	// (clientaddr.Resolver.PeerAddr), or "" when the peer is a trusted
+	// proxy and each request names its client.
+	remote, addr string
+}
+
+// withConn returns an http.Server.ConnContext that makes each connection's
+// socket known to withWriteDeadline (socketOf) and, with clients, the
+// client address of its requests to accessLog (Server.clientAddr).
+func withConn(clients *clientaddr.Resolver) func(ctx context.Context, c net.Conn) context.Context {
+	return func(ctx context.Context, c net.Conn) context.Context {
+		info := &connInfo{raw: socketOf(c)}
+		if clients != nil {
+			info.remote = c.RemoteAddr().String()
+			if addr, ok := clients.PeerAddr(info.remote); ok {
+				info.addr = addr
+			}
+		}
+		return context.WithValue(ctx, connKey{}, info)
+	}
+}
+
+// connOf returns what withConn found out about the connection ctx belongs
+// to, or nil.
+func connOf(ctx context.Context) *connInfo {
+	info, _ := ctx.Value(connKey{}).(*connInfo)
+	return info
 }
 
 // rawConn returns the socket of the connection ctx belongs to (withConn),
 // or nil.
 func rawConn(ctx context.Context) syscall.RawConn {
-	raw, _ := ctx.Value(connKey{}).(syscall.RawConn)
-	return raw
+	if info := connOf(ctx); info != nil {
+		return info.raw
+	}
+	return nil
 }
 
 // socketOf returns the socket of c (under TLS, the socket under it), or nil.

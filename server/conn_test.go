@@ -450,7 +450,7 @@ func TestCapListenerKeepsSendfile(t *testing.T) {
 	if _, ok := c.(io.ReaderFrom); !ok {
 		t.Errorf("accepted %T: no io.ReaderFrom, so no sendfile", c)
 	}
-	if rawConn(withConn(context.Background(), c)) == nil {
+	if rawConn(withConn(nil)(context.Background(), c)) == nil {
 		t.Errorf("accepted %T: no syscall.Conn", c)
 	}
 }

@@ -528,7 +528,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	srv, serve, scheme := s.httpServer(ln, s.handler)
 	// HTTP/2 multiplies what one connection can hold by its streams.
 	srv.HTTP2 = &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams}
-	srv.ConnContext = withConn
+	srv.ConnContext = withConn(s.clients)
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
 	for _, g := range s.groups {
@@ -570,7 +570,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		addr, _ := s.clients.Addr(r)
+		addr := s.clientAddr(r)
 		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: addr}
 		ctx := edgeContext(r.Context(), addr, rec)
 		cw := &countingWriter{ResponseWriter: w}
@@ -586,6 +586,17 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
 	})
+}
+
+// clientAddr returns the client address of r (clientaddr.Resolver.Addr):
+// the one found for its connection (withConn) when its peer is not a
+// trusted proxy, else found now.
+func (s *Server) clientAddr(r *http.Request) string {
+	if info := connOf(r.Context()); info != nil && info.addr != "" && info.remote == r.RemoteAddr {
+		return info.addr
+	}
+	addr, _ := s.clients.Addr(r)
+	return addr
 }
 
 // logRequest writes rec's access log line to l at level, with "via" peer

@@ -132,6 +132,22 @@ func (r *Resolver) Addr(req *http.Request) (addr string, forwarded bool) {
 	return client.String(), fromHeader
 }
 
+// PeerAddr returns, for a socket peer address (host:port, as a request's
+// RemoteAddr), the client address Addr returns for every request from it
+// when the peer is not a trusted proxy, and ok true; for a trusted proxy,
+// whose requests name their client in X-Forwarded-For, ok false. So a
+// server can find the client address of a connection's requests once.
+func (r *Resolver) PeerAddr(remoteAddr string) (addr string, ok bool) {
+	peer, parsed := parse(hostOf(remoteAddr))
+	if !parsed {
+		return remoteAddr, true
+	}
+	if r.Trusts() && r.trustedAddr(peer) {
+		return "", false
+	}
+	return peer.String(), true
+}
+
 func hostOf(remoteAddr string) string {
 	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
 		return h
