@@ -159,8 +159,11 @@ type Module struct {
 	// answers from it instead of checking the path again.
 	canon canonState
 	// storable is whether ParseURLPath found the keys of mv's files (per
-	// version) storable; Key then does not check them again.
+	// version) storable; Key then does not check them again, and returns
+	// key, the parsed path itself, for its kind.
 	storable bool
+	kind     Kind
+	key      string
 }
 
 // canonState records whether a Module's version is known to be canonical
@@ -229,6 +232,9 @@ func (m Module) URLPath(k Kind) (string, error) {
 // Key (the same storability rule, the same *NotStorableError), without
 // escaping again. Like URLPath, it ignores m's version for List and Latest.
 func (m Module) Key(k Kind) (string, error) {
+	if m.storable && k == m.kind {
+		return m.key, nil // parsed and checked by ParseURLPath
+	}
 	key, err := m.URLPath(k)
 	if err != nil {
 		return "", err
@@ -341,6 +347,8 @@ func parseModuleFile(key string, served bool) (Module, Kind, error) {
 		if kind.PerVersion() {
 			zh, err := m.URLPath(ZipHash)
 			m.storable = err == nil && storable(zh) == nil
+			// key is the URL path of a file of kind: m.URLPath(kind).
+			m.kind, m.key = kind, key
 		}
 	}
 	return m, kind, nil
