@@ -174,7 +174,10 @@ type Request struct {
 	Status       int
 	Bytes        int64
 	Duration     time.Duration
-	cache        atomic.Value // string: hit, miss, fresh, stale
+	// cache is where the answer came from (SetCache): a code of
+	// cacheName, or cacheOther for the name in cacheOther.
+	cache      atomic.Int32
+	cacheOther atomic.Value // string
 	// Upstream names the upstream that answered the fetch this request
 	// made, or "": the handler sets it from the cache's answer.
 	Upstream string
@@ -185,13 +188,48 @@ type Request struct {
 	Remote string
 }
 
-// SetCache records where the answer came from.
-func (r *Request) SetCache(source string) { r.cache.Store(source) }
+// SetCache records where the answer came from: hit, miss, fresh, stale
+// (which it records without allocating), or any other name.
+func (r *Request) SetCache(source string) {
+	for c := int32(0); c <= cacheLast; c++ {
+		if cacheName(c) == source {
+			r.cache.Store(c)
+			return
+		}
+	}
+	r.cacheOther.Store(source)
+	r.cache.Store(cacheOther)
+}
 
 // Cache returns where the answer came from, or "".
 func (r *Request) Cache() string {
-	s, _ := r.cache.Load().(string)
+	if c := r.cache.Load(); c != cacheOther {
+		return cacheName(c)
+	}
+	s, _ := r.cacheOther.Load().(string)
 	return s
+}
+
+// Values of Request.cache: cacheName's codes, up to cacheLast, or
+// cacheOther.
+const (
+	cacheLast  = 4
+	cacheOther = -1
+)
+
+// cacheName returns the name of a Request.cache code, "" for 0.
+func cacheName(c int32) string {
+	switch c {
+	case 1:
+		return "hit"
+	case 2:
+		return "miss"
+	case 3:
+		return "fresh"
+	case 4:
+		return "stale"
+	}
+	return ""
 }
 
 type requestKey struct{}

@@ -80,3 +80,21 @@ func mapsKeys(m map[string]float64) func(func(string) bool) {
 		}
 	}
 }
+
+// TestRequestCache checks that a Request gives back the cache outcome it
+// was given, the usual ones and others.
+func TestRequestCache(t *testing.T) {
+	var r Request
+	if got := r.Cache(); got != "" {
+		t.Errorf("new Request: %q", got)
+	}
+	for _, v := range []string{"hit", "miss", "fresh", "stale", "other", "", "hit"} {
+		r.SetCache(v)
+		if got := r.Cache(); got != v {
+			t.Errorf("SetCache(%q): Cache() = %q", v, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { r.SetCache("hit"); _ = r.Cache() }); n != 0 {
+		t.Errorf("%v allocations to record a hit", n)
+	}
+}

@@ -126,11 +126,25 @@ type parsed struct {
 // path asked for again, a cached artifact's, costs a lookup, not x/mod's
 // unescaping and checks again.
 func Parse(next http.Handler) http.Handler {
-	parses := &parseCache{}
+	p := NewParser()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), parsedKey{}, parses.parse(r.URL.Path))
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(p.WithParse(r.Context(), r.URL.Path)))
 	})
+}
+
+// Parser is Parse for an edge that gives each request its context itself
+// (and clones the request once for all it adds): WithParse adds the parse
+// of the request's path, which RequestOf and ModuleOf read, as behind
+// Parse. Its parses are kept as Parse's are.
+type Parser struct{ parses parseCache }
+
+// NewParser returns a Parser.
+func NewParser() *Parser { return &Parser{} }
+
+// WithParse returns ctx, a request's whose URL path is path, carrying the
+// parse of path.
+func (p *Parser) WithParse(ctx context.Context, path string) context.Context {
+	return context.WithValue(ctx, parsedKey{}, p.parses.parse(path))
 }
 
 // parseCacheBytes bounds what a parseCache holds, approximately: each

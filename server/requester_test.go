@@ -37,7 +37,7 @@ func TestRequesterOf(t *testing.T) {
 		if tc.token != "" {
 			r.Header.Set("Authorization", "Bearer "+tc.token)
 		}
-		r = r.WithContext(edgeContext(r.Context(), tc.addr, &obs.Request{}))
+		r = r.WithContext((&Server{}).edgeContext(r, tc.addr, &obs.Request{}))
 		got, gotDetached = "", ""
 		h.ServeHTTP(httptest.NewRecorder(), r)
 		if got != tc.want || gotDetached != tc.want {

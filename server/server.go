@@ -60,6 +60,7 @@ type Server struct {
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
 	clients *clientaddr.Resolver // trusted-proxies
+	parser  *proxy.Parser        // of request paths, for edgeContext
 	ready   *readiness           // /readyz's storage probe, shared and reused briefly
 }
 
@@ -280,9 +281,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			return u.String(), nil
 		})
 	}
-	// The path is parsed once (proxy.Parse); auth guards by the module
-	// it names and the handler serves it.
-	modules := proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf))
+	// The path is parsed once, at the edge (edgeContext, s.parser); auth
+	// guards by the module it names and the handler serves it.
+	s.parser = proxy.NewParser()
+	modules := authn.Wrap(recordClient(ph), proxy.ModuleOf)
 	mux.Handle("/", modules)
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
@@ -363,14 +365,19 @@ func recordClient(next http.Handler) http.Handler {
 	})
 }
 
-// edgeContext returns ctx, a request's, carrying what the edge knows of
-// the request for everything behind it: its client address addr
-// (clientaddr.With), its access-log record rec (obs.WithRequest), and
-// the mark of its requester for the direct fetch pools' fair shares
-// (upstream.WithRequesterOf, requesterOf). The request is cloned once for
-// all of them.
-func edgeContext(ctx context.Context, addr string, rec *obs.Request) context.Context {
-	return obs.WithRequest(upstream.WithRequesterOf(clientaddr.With(ctx, addr), requesterOf), rec)
+// edgeContext returns ctx, r's, carrying what the edge knows of r for
+// everything behind it: its client address addr (clientaddr.With), its
+// access-log record rec (obs.WithRequest), the mark of its requester for
+// the direct fetch pools' fair shares (upstream.WithRequesterOf,
+// requesterOf), and the parse of its path (s.parser: proxy.RequestOf,
+// read by auth and the module handler). The request is cloned once for all
+// of them.
+func (s *Server) edgeContext(r *http.Request, addr string, rec *obs.Request) context.Context {
+	ctx := upstream.WithRequesterOf(clientaddr.With(r.Context(), addr), requesterOf)
+	if s.parser != nil {
+		ctx = s.parser.WithParse(ctx, r.URL.Path)
+	}
+	return obs.WithRequest(ctx, rec)
 }
 
 // requesterOf names the requester of a request, from its context (or a
@@ -572,7 +579,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		addr := s.clientAddr(r)
 		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: addr}
-		ctx := edgeContext(r.Context(), addr, rec)
+		ctx := s.edgeContext(r, addr, rec)
 		cw := &countingWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		rec.Status, rec.Bytes, rec.Duration = cw.status, cw.n, time.Since(start)
@@ -584,7 +591,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
-		logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
+		logRequest(r.Context(), s.log, level, rec, s.peer(r))
 	})
 }
 
@@ -597,6 +604,16 @@ func (s *Server) clientAddr(r *http.Request) string {
 	}
 	addr, _ := s.clients.Addr(r)
 	return addr
+}
+
+// peer returns r's socket peer address as clientaddr.Peer does: the
+// client address found for its connection when that is the peer's (not a
+// trusted proxy), else found now.
+func (s *Server) peer(r *http.Request) string {
+	if info := connOf(r.Context()); info != nil && info.addr != "" && info.remote == r.RemoteAddr {
+		return info.addr
+	}
+	return clientaddr.Peer(r)
 }
 
 // logRequest writes rec's access log line to l at level, with "via" peer
