@@ -239,6 +239,11 @@ func WithRequest(ctx context.Context, r *Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, r)
 }
 
+// RequestValue returns the key and value that WithRequest adds to a
+// context, for a context that carries several values in one (the server's
+// per-request context): its Value(k) must return v.
+func RequestValue(r *Request) (k, v any) { return requestKey{}, r }
+
 // RequestFrom returns the Request in ctx, or a throwaway one.
 func RequestFrom(ctx context.Context) *Request {
 	if r, ok := ctx.Value(requestKey{}).(*Request); ok {

@@ -144,7 +144,15 @@ func NewParser() *Parser { return &Parser{} }
 // WithParse returns ctx, a request's whose URL path is path, carrying the
 // parse of path.
 func (p *Parser) WithParse(ctx context.Context, path string) context.Context {
-	return context.WithValue(ctx, parsedKey{}, p.parses.parse(path))
+	k, v := p.ParseValue(path)
+	return context.WithValue(ctx, k, v)
+}
+
+// ParseValue returns the key and value that WithParse adds to a context,
+// for a context that carries several values in one (a server's
+// per-request context): its Value(k) must return v.
+func (p *Parser) ParseValue(path string) (k, v any) {
+	return parsedKey{}, p.parses.parse(path)
 }
 
 // parseCacheBytes bounds what a parseCache holds, approximately: each

@@ -41,7 +41,7 @@ const (
 func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, slack: deadlineSlack(timeout), bufs: bufs}
+		dw := &deadlineWriter{ResponseWriter: w, dl: deadlinerOf(w), timeout: timeout, slack: deadlineSlack(timeout), bufs: bufs}
 		if r.ProtoMajor == 1 {
 			dw.raw = rawConn(r.Context())
 		}
@@ -59,7 +59,7 @@ func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 // is always at least timeout - slack from the last progress.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc      *http.ResponseController
+	dl      writeDeadliner // nil: w has no connection to protect (a test recorder)
 	timeout time.Duration
 	slack   time.Duration
 	set     time.Time // when the deadline was last moved; zero: not yet
@@ -83,6 +83,10 @@ type connInfo struct {
 	// (clientaddr.Resolver.PeerAddr), or "" when the peer is a trusted
 	// proxy and each request names its client.
 	remote, addr string
+	// addrKey and addrValue are addr as clientaddr's context key and
+	// value (ContextValue), boxed once for all of the connection's
+	// requests; nil without addr.
+	addrKey, addrValue any
 }
 
 // withConn returns an http.Server.ConnContext that makes each connection's
@@ -95,6 +99,7 @@ func withConn(clients *clientaddr.Resolver) func(ctx context.Context, c net.Conn
 			info.remote = c.RemoteAddr().String()
 			if addr, ok := clients.PeerAddr(info.remote); ok {
 				info.addr = addr
+				info.addrKey, info.addrValue = clientaddr.ContextValue(addr)
 			}
 		}
 		return context.WithValue(ctx, connKey{}, info)
@@ -139,6 +144,29 @@ func deadlineSlack(timeout time.Duration) time.Duration {
 	return min(timeout/128, 100*time.Millisecond)
 }
 
+// writeDeadliner is what sets a response's write deadline: net/http's
+// ResponseWriters (what http.ResponseController.SetWriteDeadline calls).
+type writeDeadliner interface {
+	SetWriteDeadline(deadline time.Time) error
+}
+
+// deadlinerOf returns the writeDeadliner of w or of a ResponseWriter it
+// wraps (Unwrap), as http.ResponseController finds it, or nil. Found once
+// per response, it costs no allocation per extension (a
+// ResponseController per response did).
+func deadlinerOf(w http.ResponseWriter) writeDeadliner {
+	for {
+		switch t := w.(type) {
+		case writeDeadliner:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
 // extend moves the write deadline to timeout from now, unless it was moved
 // within slack. A ResponseWriter that cannot (a test recorder) has no
 // connection to protect.
@@ -148,7 +176,9 @@ func (w *deadlineWriter) extend() {
 		return
 	}
 	w.set = now
-	w.rc.SetWriteDeadline(now.Add(w.timeout))
+	if w.dl != nil {
+		w.dl.SetWriteDeadline(now.Add(w.timeout))
+	}
 }
 
 // WriteHeader does not move the deadline: net/http only buffers the
@@ -159,7 +189,7 @@ func (w *deadlineWriter) extend() {
 // Flush finds it).
 func (w *deadlineWriter) FlushError() error {
 	w.extend()
-	return w.rc.Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {

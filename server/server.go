@@ -372,12 +372,39 @@ func recordClient(next http.Handler) http.Handler {
 // requesterOf), and the parse of its path (s.parser: proxy.RequestOf,
 // read by auth and the module handler). The request is cloned once for all
 // of them.
+//
+// They are one context node (edgeCtx), one allocation: the client address
+// is boxed once per connection (connInfo) when it is the connection's.
 func (s *Server) edgeContext(r *http.Request, addr string, rec *obs.Request) context.Context {
-	ctx := upstream.WithRequesterOf(clientaddr.With(r.Context(), addr), requesterOf)
-	if s.parser != nil {
-		ctx = s.parser.WithParse(ctx, r.URL.Path)
+	c := &edgeCtx{Context: r.Context()}
+	if info := connOf(r.Context()); info != nil && info.addrValue != nil && info.addr == addr {
+		c.kv[0].key, c.kv[0].val = info.addrKey, info.addrValue
+	} else {
+		c.kv[0].key, c.kv[0].val = clientaddr.ContextValue(addr)
 	}
-	return obs.WithRequest(ctx, rec)
+	c.kv[1].key, c.kv[1].val = upstream.RequesterOfValue(requesterOf)
+	c.kv[2].key, c.kv[2].val = obs.RequestValue(rec)
+	if s.parser != nil {
+		c.kv[3].key, c.kv[3].val = s.parser.ParseValue(r.URL.Path)
+	}
+	return c
+}
+
+// edgeCtx is a context with the values the edge adds to a request's
+// (edgeContext), in one node: Value finds them by their keys, or asks the
+// parent.
+type edgeCtx struct {
+	context.Context
+	kv [4]struct{ key, val any } // an unused pair has a nil key
+}
+
+func (c *edgeCtx) Value(key any) any {
+	for i := range c.kv {
+		if c.kv[i].key != nil && c.kv[i].key == key {
+			return c.kv[i].val
+		}
+	}
+	return c.Context.Value(key)
 }
 
 // requesterOf names the requester of a request, from its context (or a

@@ -593,7 +593,15 @@ func WithRequester(ctx context.Context, who string) context.Context {
 // request: a request answered without a direct fetch does not pay for
 // naming its requester.
 func WithRequesterOf(ctx context.Context, who func(ctx context.Context) string) context.Context {
-	return context.WithValue(ctx, requesterKey{}, who)
+	k, v := RequesterOfValue(who)
+	return context.WithValue(ctx, k, v)
+}
+
+// RequesterOfValue returns the key and value that WithRequesterOf adds to
+// a context, for a context that carries several values in one (a server's
+// per-request context): its Value(k) must return v.
+func RequesterOfValue(who func(ctx context.Context) string) (k, v any) {
+	return requesterKey{}, who
 }
 
 func requester(ctx context.Context) string {

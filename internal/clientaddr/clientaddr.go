@@ -168,8 +168,14 @@ func (r *Resolver) Middleware(next http.Handler) http.Handler {
 
 // With returns ctx carrying addr as the client address.
 func With(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, key{}, addr)
+	k, v := ContextValue(addr)
+	return context.WithValue(ctx, k, v)
 }
+
+// ContextValue returns the key and value that With adds to a context, for
+// a context that carries several values in one (a server's per-request
+// context): its Value(k) must return v.
+func ContextValue(addr string) (k, v any) { return key{}, addr }
 
 // From returns the client address stored for req, or, if none was (no
 // Middleware in front), Peer(req).
