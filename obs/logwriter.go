@@ -54,11 +54,17 @@ func (lw *LogWriter) Write(p []byte) (int, error) {
 		<-lw.done // what was queued goes out first
 		return lw.w.Write(p)
 	}
+	// The Write that makes pending non-empty wakes the goroutine, which
+	// takes everything pending before it waits again: later Writes need
+	// not.
+	wake := len(lw.pending) == 0
 	lw.pending = append(lw.pending, p...)
 	lw.mu.Unlock()
-	select {
-	case lw.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case lw.wake <- struct{}{}:
+		default:
+		}
 	}
 	return len(p), nil
 }
@@ -69,7 +75,9 @@ func (lw *LogWriter) run() {
 		for {
 			lw.mu.Lock()
 			out, closed := lw.pending, lw.closed
-			lw.pending, lw.spare = lw.spare[:0], nil
+			if len(out) > 0 { // else pending keeps its buffer
+				lw.pending, lw.spare = lw.spare[:0], nil
+			}
 			lw.room.Broadcast()
 			lw.mu.Unlock()
 			if len(out) == 0 {
