@@ -504,8 +504,10 @@ func (l *capListener) connState(c net.Conn, state http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, tracked := l.idle[slot]; !tracked && slot.closed {
-		return
+	if slot.closed { // rare: look the slot up only then
+		if _, tracked := l.idle[slot]; !tracked {
+			return
+		}
 	}
 	switch state {
 	case http.StateIdle:

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomirror/gomirror/obs"
@@ -20,9 +21,10 @@ import (
 // them.
 type lineHandler struct {
 	slog.Handler
-	w    io.Writer // what the handler writes to, shared with it (lockedWriter)
-	json bool
-	bufs *sync.Pool // *[]byte
+	w     io.Writer // what the handler writes to, shared with it (lockedWriter)
+	json  bool
+	bufs  *sync.Pool // *[]byte
+	clock clock
 }
 
 // newLineHandler returns the handler NewLogger uses: text, or with json
@@ -60,7 +62,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func (h *lineHandler) writeRequest(t time.Time, level slog.Level, rec *obs.Request, peer string) bool {
 	bp := h.bufs.Get().(*[]byte)
 	defer h.bufs.Put(bp)
-	b, ok := appendRequestLine((*bp)[:0], h.json, t, level, rec, peer)
+	b, ok := appendRequestLine((*bp)[:0], h.json, &h.clock, t, level, rec, peer)
 	if !ok {
 		return false
 	}
@@ -74,7 +76,9 @@ func (h *lineHandler) writeRequest(t time.Time, level slog.Level, rec *obs.Reque
 // is one it writes as slog does: the time within years 0–9999 (JSON), and
 // every string either empty or made only of plainByte bytes, which neither
 // format quotes or escapes.
-func appendRequestLine(b []byte, json bool, t time.Time, level slog.Level, rec *obs.Request, peer string) ([]byte, bool) {
+//
+// c, if not nil, keeps the formatted second of the last time.
+func appendRequestLine(b []byte, json bool, c *clock, t time.Time, level slog.Level, rec *obs.Request, peer string) ([]byte, bool) {
 	str := func(key, v string) bool {
 		if !plain(v) {
 			return false
@@ -114,11 +118,11 @@ func appendRequestLine(b []byte, json bool, t time.Time, level slog.Level, rec *
 			return b, false
 		}
 		b = append(b, `{"time":"`...)
-		b = t.AppendFormat(b, time.RFC3339Nano)
+		b = c.appendTime(b, t, true)
 		b = append(b, '"')
 	} else {
 		b = append(b, "time="...)
-		b = appendRFC3339Millis(b, t)
+		b = c.appendTime(b, t, false)
 	}
 	ok := str("level", level.String()) && str("msg", "request") &&
 		str("method", rec.Method) && str("path", rec.Path)
@@ -173,4 +177,61 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
+}
+
+// clock formats the times of access-log lines as slog does, keeping the
+// formatted date, time of day to the second and zone of the last second
+// it formatted: lines come many a second, and only their fractions
+// differ. The zero clock is ready; a nil clock keeps nothing.
+type clock struct {
+	last atomic.Pointer[second]
+}
+
+// second is one second of a clock, formatted.
+type second struct {
+	unix int64
+	loc  *time.Location
+	text []byte // "2006-01-02T15:04:05"
+	zone []byte // "Z07:00"
+}
+
+// appendTime appends t as slog's JSON handler (RFC 3339 with nanoseconds,
+// trailing zeros cut) or, without json, its text handler
+// (appendRFC3339Millis) writes it.
+func (c *clock) appendTime(b []byte, t time.Time, json bool) []byte {
+	var s *second
+	if c != nil {
+		s = c.last.Load()
+	}
+	if s == nil || s.unix != t.Unix() || s.loc != t.Location() || t.Year() < 1 || t.Year() > 9999 {
+		if c == nil || t.Year() < 1 || t.Year() > 9999 {
+			if json {
+				return t.AppendFormat(b, time.RFC3339Nano)
+			}
+			return appendRFC3339Millis(b, t)
+		}
+		s = &second{unix: t.Unix(), loc: t.Location(),
+			text: t.AppendFormat(nil, "2006-01-02T15:04:05"), zone: t.AppendFormat(nil, "Z07:00")}
+		c.last.Store(s)
+	}
+	b = append(b, s.text...)
+	ns := t.Nanosecond()
+	if json {
+		if ns != 0 {
+			var frac [10]byte
+			frac[0] = '.'
+			for i, v := 9, ns; i > 0; i, v = i-1, v/10 {
+				frac[i] = byte('0' + v%10)
+			}
+			n := 10
+			for frac[n-1] == '0' {
+				n--
+			}
+			b = append(b, frac[:n]...)
+		}
+	} else {
+		ms := ns / 1e6
+		b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	}
+	return append(b, s.zone...)
 }

@@ -106,7 +106,7 @@ func TestAppendRequestLineAsSlog(t *testing.T) {
 			if err := h.Handle(context.Background(), requestRecord(c.t, c.level, c.rec, c.peer)); err != nil {
 				t.Fatal(err)
 			}
-			got, ok := appendRequestLine(nil, json, c.t, c.level, c.rec, c.peer)
+			got, ok := appendRequestLine(nil, json, nil, c.t, c.level, c.rec, c.peer)
 			if take := c.plain && !(json && c.textOnly); ok != take {
 				t.Errorf("json %v, %s: encoder took it %v, want %v", json, c.name, ok, take)
 			}
@@ -160,4 +160,43 @@ func dropTimes(s string) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestClockAsSlog checks the clock's formatting of times, kept seconds and
+// new ones, against slog's (appendRFC3339Millis and RFC 3339 with
+// nanoseconds, as its text and JSON handlers write them): across seconds,
+// fractions that end in zeros and none, zones with other offsets, a zone
+// change within a second, and years the kept second does not take.
+func TestClockAsSlog(t *testing.T) {
+	var c clock
+	zones := []*time.Location{time.UTC, time.FixedZone("A", 5*3600+45*60), time.FixedZone("B", -3600)}
+	if berlin, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		zones = append(zones, berlin)
+	}
+	base := time.Date(2026, 3, 29, 0, 59, 58, 0, time.UTC) // a DST change in Berlin at 01:00 UTC
+	var times []time.Time
+	for _, ns := range []int{0, 1, 999, 1000000, 120000000, 999999999, 500000000, 10, 100000} {
+		for s := range 4 {
+			for _, z := range zones {
+				times = append(times, base.Add(time.Duration(s)*time.Second+time.Duration(ns)).In(z))
+			}
+		}
+	}
+	times = append(times, time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 5, time.UTC), time.Time{})
+	for _, tm := range times {
+		for _, json := range []bool{false, true} {
+			want := appendRFC3339Millis(nil, tm)
+			if json {
+				want = tm.AppendFormat(nil, time.RFC3339Nano)
+			}
+			for range 2 { // new, then kept
+				if got := c.appendTime(nil, tm, json); string(got) != string(want) {
+					t.Errorf("%v (json %v): %s, want %s", tm, json, got, want)
+				}
+			}
+			if got := (*clock)(nil).appendTime(nil, tm, json); string(got) != string(want) {
+				t.Errorf("%v (json %v), no clock: %s, want %s", tm, json, got, want)
+			}
+		}
+	}
 }
