@@ -314,7 +314,7 @@ func validatorsOf(r *http.Request, obj *storage.Object) *validators {
 // nothing and reports false: the caller uses ServeContent.
 func serveWhole(w http.ResponseWriter, r *http.Request, v *validators, b []byte) bool {
 	hdr := w.Header()
-	if _, typed := hdr["Content-Type"]; !typed || hdr.Get("Content-Encoding") != "" {
+	if _, typed := hdr["Content-Type"]; !typed || len(hdr["Content-Encoding"]) > 0 && hdr["Content-Encoding"][0] != "" {
 		return false
 	}
 	for _, k := range [...]string{"If-Match", "If-Unmodified-Since", "If-None-Match", "If-Modified-Since", "Range"} {

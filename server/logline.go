@@ -21,7 +21,7 @@ import (
 // them.
 type lineHandler struct {
 	slog.Handler
-	w     io.Writer // what the handler writes to, shared with it (lockedWriter)
+	w     io.Writer // what the handler writes to, shared with it (safe for concurrent use)
 	json  bool
 	bufs  *sync.Pool // *[]byte
 	clock clock
@@ -30,7 +30,10 @@ type lineHandler struct {
 // newLineHandler returns the handler NewLogger uses: text, or with json
 // JSON, on w at level.
 func newLineHandler(w io.Writer, json bool, level slog.Leveler) *lineHandler {
-	lw := &lockedWriter{w: w}
+	var lw io.Writer = &lockedWriter{w: w}
+	if l, ok := w.(*obs.LogWriter); ok {
+		lw = l // safe for concurrent use, and keeps each Write whole
+	}
 	opts := &slog.HandlerOptions{Level: level}
 	h := &lineHandler{w: lw, json: json, bufs: &sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}}
 	if json {
@@ -41,8 +44,9 @@ func newLineHandler(w io.Writer, json bool, level slog.Leveler) *lineHandler {
 	return h
 }
 
-// lockedWriter serializes Writes: slog's handlers serialize their own,
-// but lineHandler writes beside them.
+// lockedWriter serializes Writes to a writer that may not be safe for
+// concurrent use: slog's handlers serialize their own, but lineHandler
+// writes beside them.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer

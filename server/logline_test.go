@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,6 +198,43 @@ func TestClockAsSlog(t *testing.T) {
 			if got := (*clock)(nil).appendTime(nil, tm, json); string(got) != string(want) {
 				t.Errorf("%v (json %v), no clock: %s, want %s", tm, json, got, want)
 			}
+		}
+	}
+}
+
+// TestLineHandlerOnLogWriter: on an obs.LogWriter (gomirror serve's), which
+// the handler writes to without a lock of its own, lines from many
+// goroutines, encoded or slog's, all come out whole.
+func TestLineHandlerOnLogWriter(t *testing.T) {
+	var buf bytes.Buffer
+	lw := obs.NewLogWriter(&buf)
+	l := slog.New(newLineHandler(lw, false, slog.LevelInfo))
+	const goroutines, each = 8, 200
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				rec := &obs.Request{Method: "GET", Path: fmt.Sprintf("/example.com/m%d/@v/v1.0.%d.info", g, i), Status: 200, Remote: "192.0.2.1"}
+				if i%2 == 1 {
+					rec.Client = "a b" // slog writes this one
+				}
+				logRequest(context.Background(), l, slog.LevelInfo, rec, "192.0.2.1")
+			}
+		}()
+	}
+	wg.Wait()
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != goroutines*each {
+		t.Fatalf("%d lines, want %d", len(lines), goroutines*each)
+	}
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "time=") || !strings.Contains(line, " msg=request method=GET path=/example.com/m") || strings.Count(line, "time=") != 1 {
+			t.Fatalf("line not whole: %q", line)
 		}
 	}
 }
