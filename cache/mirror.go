@@ -230,6 +230,9 @@ func (m *Mirror) Info(ctx context.Context, em layout.Module) (*storage.Object, S
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
+	if obj, ok := m.small.Get(key); ok {
+		return obj, Source{Outcome: Hit}, nil // as immutable would, without making its fetch
+	}
 	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
 		b, answered, err := m.fetchBytes(ctx, "info", key, func(ctx context.Context) ([]byte, upstream.Answer, error) {
 			return m.opts.Upstream.Info(ctx, path, query)
@@ -280,6 +283,9 @@ func (m *Mirror) goMod(ctx context.Context, em layout.Module) (*storage.Object, 
 	key, err := keyOf(em, layout.Mod)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
+	}
+	if obj, ok := m.small.Get(key); ok {
+		return obj, Source{Outcome: Hit}, nil // as immutable would, without making its fetch
 	}
 	return m.immutable(ctx, key, func(ctx context.Context) (filled, error) {
 		m.lookupAhead(ctx, key, path, version)

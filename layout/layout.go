@@ -158,6 +158,12 @@ type Module struct {
 	// already made (canonUnknown for every other Module): Canonical
 	// answers from it instead of checking the path again.
 	canon canonState
+	// storable is whether ParseURLPath found the keys of mv's files (per
+	// version) storable; Key then does not check them again, and returns
+	// key, the parsed path itself, for its kind.
+	storable bool
+	kind     Kind
+	key      string
 }
 
 // canonState records whether a Module's version is known to be canonical
@@ -226,9 +232,15 @@ func (m Module) URLPath(k Kind) (string, error) {
 // Key (the same storability rule, the same *NotStorableError), without
 // escaping again. Like URLPath, it ignores m's version for List and Latest.
 func (m Module) Key(k Kind) (string, error) {
+	if m.storable && k == m.kind {
+		return m.key, nil // parsed and checked by ParseURLPath
+	}
 	key, err := m.URLPath(k)
 	if err != nil {
 		return "", err
+	}
+	if m.storable && k.PerVersion() {
+		return key, nil // checked by ParseURLPath
 	}
 	longest, version := key, ""
 	if k.PerVersion() {
@@ -329,6 +341,14 @@ func parseModuleFile(key string, served bool) (Module, Kind, error) {
 			if module.CheckPathMajor(v, pathMajor) == nil {
 				m.canon = canonYes
 			}
+		}
+		// Key's check of every per-version file's key, made once: the
+		// .ziphash key is the longest of them (see Key).
+		if kind.PerVersion() {
+			zh, err := m.URLPath(ZipHash)
+			m.storable = err == nil && storable(zh) == nil
+			// key is the URL path of a file of kind: m.URLPath(kind).
+			m.kind, m.key = kind, key
 		}
 	}
 	return m, kind, nil

@@ -419,6 +419,27 @@ func TestModule(t *testing.T) {
 		if em.Version() != mv {
 			t.Errorf("Escape(%v).Version() = %v", mv, em.Version())
 		}
+		// A Module of ParseURLPath (which checks storability once) has
+		// the same keys and errors.
+		u, err := URLPath(mv, Info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := ParseURLPath(u)
+		if err != nil {
+			t.Fatalf("ParseURLPath(%q): %v", u, err)
+		}
+		for k := List; k <= ModHash; k++ {
+			m := mv
+			if !k.PerVersion() {
+				m.Version = ""
+			}
+			wantK, wantKErr := Key(m, k)
+			key, err := f.Module.Key(k)
+			if key != wantK || (err == nil) != (wantKErr == nil) || (err != nil && err.Error() != wantKErr.Error()) {
+				t.Errorf("%v: parsed Module.Key = %q, %v; Key = %q, %v", k, key, err, wantK, wantKErr)
+			}
+		}
 		for k := List; k <= ModHash; k++ {
 			m := mv
 			if !k.PerVersion() {

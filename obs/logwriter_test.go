@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // slowWriter records what it gets, in separate calls, and notes the
@@ -112,4 +113,50 @@ func TestLogWriterWritesThroughAfterClose(t *testing.T) {
 	if err := lw.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+}
+
+// TestLogWriterWritesWithoutClose: each line reaches the underlying writer
+// on its own, without Close or another Write after it, also when it is
+// written while an earlier batch is being written out (the goroutine takes
+// every line pending before it waits again).
+func TestLogWriterWritesWithoutClose(t *testing.T) {
+	w := &chanWriter{got: make(chan string, 16), gate: make(chan struct{})}
+	lw := NewLogWriter(w)
+	defer lw.Close()
+	lw.Write([]byte("a\n"))
+	// The goroutine is now in the underlying Write of "a\n" (or about to
+	// be): these two go out in the next batch, with no Write after them.
+	lw.Write([]byte("b\n"))
+	lw.Write([]byte("c\n"))
+	close(w.gate)
+	var got string
+	for got != "a\nb\nc\n" {
+		select {
+		case s := <-w.got:
+			got += s
+		case <-time.After(10 * time.Second):
+			t.Fatalf("after 10s the underlying writer has %q", got)
+		}
+	}
+	lw.Write([]byte("d\n"))
+	select {
+	case s := <-w.got:
+		if s != "d\n" {
+			t.Errorf("then %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a line written while idle did not go out")
+	}
+}
+
+// chanWriter sends what it gets on got, each call once gate is closed.
+type chanWriter struct {
+	got  chan string
+	gate chan struct{}
+}
+
+func (w *chanWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	w.got <- string(p)
+	return len(p), nil
 }

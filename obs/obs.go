@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,30 @@ type Metrics struct {
 	fetchDuration   *prometheus.HistogramVec
 	bytesServed     *prometheus.CounterVec
 	verifications   *prometheus.CounterVec
+
+	// series holds the request metrics' children by their labels
+	// (seriesKey -> *requestSeries), found once rather than per request;
+	// at most maxSeries of them.
+	series  sync.Map
+	nSeries atomic.Int64
+}
+
+// maxSeries bounds Metrics.series. The labels come from gomirror's code (a
+// handful of kinds, statuses and cache outcomes), not from clients; past
+// the bound, children are looked up per request, as without it.
+const maxSeries = 1024
+
+// seriesKey is the labels of one request's metrics.
+type seriesKey struct {
+	kind, cache string
+	status      int
+}
+
+// requestSeries is what ObserveRequest updates for one seriesKey.
+type requestSeries struct {
+	requests, bytes prometheus.Counter
+	duration        prometheus.Observer
+	cache           prometheus.Counter // nil without a cache outcome
 }
 
 // NewMetrics creates and registers the collectors.
@@ -79,12 +104,35 @@ func (m *Metrics) ObserveRequest(r *Request) {
 	if kind == "" {
 		kind = "other"
 	}
-	m.requests.WithLabelValues(kind, statusLabel(r.Status)).Inc()
-	m.requestDuration.WithLabelValues(kind).Observe(r.Duration.Seconds())
-	m.bytesServed.WithLabelValues(kind).Add(float64(r.Bytes))
-	if c := r.Cache(); c != "" {
-		m.cache.WithLabelValues(kind, c).Inc()
+	s := m.requestSeries(seriesKey{kind: kind, cache: r.Cache(), status: r.Status})
+	s.requests.Inc()
+	s.duration.Observe(r.Duration.Seconds())
+	s.bytes.Add(float64(r.Bytes))
+	if s.cache != nil {
+		s.cache.Inc()
 	}
+}
+
+// requestSeries returns the children of the request metrics for k, kept
+// or found.
+func (m *Metrics) requestSeries(k seriesKey) *requestSeries {
+	if s, ok := m.series.Load(k); ok {
+		return s.(*requestSeries)
+	}
+	s := &requestSeries{
+		requests: m.requests.WithLabelValues(k.kind, statusLabel(k.status)),
+		duration: m.requestDuration.WithLabelValues(k.kind),
+		bytes:    m.bytesServed.WithLabelValues(k.kind),
+	}
+	if k.cache != "" {
+		s.cache = m.cache.WithLabelValues(k.kind, k.cache)
+	}
+	if m.nSeries.Load() < maxSeries {
+		if _, loaded := m.series.LoadOrStore(k, s); !loaded {
+			m.nSeries.Add(1)
+		}
+	}
+	return s
 }
 
 // ObserveFetch records one upstream fetch.
@@ -126,7 +174,10 @@ type Request struct {
 	Status       int
 	Bytes        int64
 	Duration     time.Duration
-	cache        atomic.Value // string: hit, miss, fresh, stale
+	// cache is where the answer came from (SetCache): a code of
+	// cacheName, or cacheOther for the name in cacheOther.
+	cache      atomic.Int32
+	cacheOther atomic.Value // string
 	// Upstream names the upstream that answered the fetch this request
 	// made, or "": the handler sets it from the cache's answer.
 	Upstream string
@@ -140,13 +191,48 @@ type Request struct {
 	Remote string
 }
 
-// SetCache records where the answer came from.
-func (r *Request) SetCache(source string) { r.cache.Store(source) }
+// SetCache records where the answer came from: hit, miss, fresh, stale
+// (which it records without allocating), or any other name.
+func (r *Request) SetCache(source string) {
+	for c := int32(0); c <= cacheLast; c++ {
+		if cacheName(c) == source {
+			r.cache.Store(c)
+			return
+		}
+	}
+	r.cacheOther.Store(source)
+	r.cache.Store(cacheOther)
+}
 
 // Cache returns where the answer came from, or "".
 func (r *Request) Cache() string {
-	s, _ := r.cache.Load().(string)
+	if c := r.cache.Load(); c != cacheOther {
+		return cacheName(c)
+	}
+	s, _ := r.cacheOther.Load().(string)
 	return s
+}
+
+// Values of Request.cache: cacheName's codes, up to cacheLast, or
+// cacheOther.
+const (
+	cacheLast  = 4
+	cacheOther = -1
+)
+
+// cacheName returns the name of a Request.cache code, "" for 0.
+func cacheName(c int32) string {
+	switch c {
+	case 1:
+		return "hit"
+	case 2:
+		return "miss"
+	case 3:
+		return "fresh"
+	case 4:
+		return "stale"
+	}
+	return ""
 }
 
 type requestKey struct{}
@@ -155,6 +241,11 @@ type requestKey struct{}
 func WithRequest(ctx context.Context, r *Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, r)
 }
+
+// RequestValue returns the key and value that WithRequest adds to a
+// context, for a context that carries several values in one (the server's
+// per-request context): its Value(k) must return v.
+func RequestValue(r *Request) (k, v any) { return requestKey{}, r }
 
 // RequestFrom returns the Request in ctx, or a throwaway one.
 func RequestFrom(ctx context.Context) *Request {

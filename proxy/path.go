@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/mod/module"
 
@@ -110,18 +112,89 @@ type parsed struct {
 	req  *Request
 	file layout.File
 	err  error
+	// validators are the answer's validators for path, once computed
+	// (validatorsOf).
+	validators atomic.Pointer[validators]
 }
 
 // Parse returns next with each request's path parsed once, at the edge:
 // ModuleOf (auth's guard) and the Handler both read that one parse through
 // RequestOf, for the request and for those derived from it. A malformed
 // path is not answered here; the Handler answers it (400, Status).
+//
+// The parses of paths that parse are kept (parseCache, bounded), so that a
+// path asked for again, a cached artifact's, costs a lookup, not x/mod's
+// unescaping and checks again.
 func Parse(next http.Handler) http.Handler {
+	p := NewParser()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, file, err := parsePath(r.URL.Path)
-		ctx := context.WithValue(r.Context(), parsedKey{}, &parsed{path: r.URL.Path, req: req, file: file, err: err})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(p.WithParse(r.Context(), r.URL.Path)))
 	})
+}
+
+// Parser is Parse for an edge that gives each request its context itself
+// (and clones the request once for all it adds): WithParse adds the parse
+// of the request's path, which RequestOf and ModuleOf read, as behind
+// Parse. Its parses are kept as Parse's are.
+type Parser struct{ parses parseCache }
+
+// NewParser returns a Parser.
+func NewParser() *Parser { return &Parser{} }
+
+// WithParse returns ctx, a request's whose URL path is path, carrying the
+// parse of path.
+func (p *Parser) WithParse(ctx context.Context, path string) context.Context {
+	k, v := p.ParseValue(path)
+	return context.WithValue(ctx, k, v)
+}
+
+// ParseValue returns the key and value that WithParse adds to a context,
+// for a context that carries several values in one (a server's
+// per-request context): its Value(k) must return v.
+func (p *Parser) ParseValue(path string) (k, v any) {
+	return parsedKey{}, p.parses.parse(path)
+}
+
+// parseCacheBytes bounds what a parseCache holds, approximately: each
+// entry counts parseCost. About 10,000 typical paths fit.
+const parseCacheBytes = 4 << 20
+
+// parseCost is what a parseCache counts for the parse of a path of n bytes:
+// the path, the unescaped module path and version (no longer than it), and
+// an allowance for the structures and the map's entry.
+func parseCost(n int) int64 { return int64(3*n + 384) }
+
+// parseCache keeps the parses of paths that parsed (parsePath has no other
+// input, so a parse never goes stale), up to parseCacheBytes; when full, it
+// starts over empty. Errors are not kept: a stream of made-up paths churns
+// nothing but the cache's own space.
+type parseCache struct {
+	m sync.Map // path -> *parsed
+
+	mu   sync.Mutex // held to add
+	size int64      // parseCost of the entries added since it was emptied
+}
+
+// parse returns the parse of p, kept or new.
+func (c *parseCache) parse(p string) *parsed {
+	if v, ok := c.m.Load(p); ok {
+		return v.(*parsed)
+	}
+	req, file, err := parsePath(p)
+	pp := &parsed{path: p, req: req, file: file, err: err}
+	if err != nil {
+		return pp
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.size+parseCost(len(p)) > parseCacheBytes {
+		c.m.Clear()
+		c.size = 0
+	}
+	if _, loaded := c.m.LoadOrStore(p, pp); !loaded {
+		c.size += parseCost(len(p))
+	}
+	return pp
 }
 
 // RequestOf returns the parse of r's path (ParsePath): the one Parse made,
@@ -134,8 +207,17 @@ func RequestOf(r *http.Request) (*Request, error) {
 
 // requestOf is RequestOf, also returning layout's parse.
 func requestOf(r *http.Request) (*Request, layout.File, error) {
-	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
+	if p := parsedOf(r); p != nil {
 		return p.req, p.file, p.err
 	}
 	return parsePath(r.URL.Path)
+}
+
+// parsedOf returns the parse Parse made of r's path, or nil if r did not
+// pass through Parse or its path changed since.
+func parsedOf(r *http.Request) *parsed {
+	if p, ok := r.Context().Value(parsedKey{}).(*parsed); ok && p.path == r.URL.Path {
+		return p
+	}
+	return nil
 }

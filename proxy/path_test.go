@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -336,5 +337,46 @@ func TestParseMalformedIs400(t *testing.T) {
 	Parse(NewHandler(nil, nil, nil)).ServeHTTP(w, httptest.NewRequest("GET", "/example.com/a/@v/nope", nil))
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "bad request path") {
 		t.Errorf("got %d %q; want 400 bad request path", w.Code, w.Body)
+	}
+}
+
+// TestParseCache checks that the kept parse of a path is the one
+// parsePath gives, that errors are not kept, and that however many paths
+// come, what is kept stays within parseCacheBytes.
+func TestParseCache(t *testing.T) {
+	c := &parseCache{}
+	for _, p := range []string{"/example.com/m/@v/v1.0.0.info", "/github.com/!burnt!sushi/toml/@v/list", "/example.com/m/@latest", "/sumdb/sum.example/lookup/example.com/m@v1.0.0"} {
+		first := c.parse(p)
+		again := c.parse(p)
+		if first != again {
+			t.Errorf("%s: parsed again, not kept", p)
+		}
+		req, file, err := parsePath(p)
+		if err != nil || *again.req != *req || again.file != file || again.path != p {
+			t.Errorf("%s: kept %+v, %+v; parsePath %+v, %+v, %v", p, again.req, again.file, req, file, err)
+		}
+	}
+	bad := "/example.com/../m/@v/list"
+	if pp := c.parse(bad); pp.err == nil {
+		t.Fatalf("%s parsed", bad)
+	}
+	if _, ok := c.m.Load(bad); ok {
+		t.Errorf("an error was kept")
+	}
+	c, n := &parseCache{}, 0
+	for i := range 3 * parseCacheBytes / parseCost(len(pathOfLen(200))) {
+		p := pathOfLen(200)
+		p = p[:20] + fmt.Sprintf("%08d", i) + p[28:]
+		if c.parse(p).err != nil {
+			t.Fatalf("%s: %v", p, c.parse(p).err)
+		}
+		n = 0
+		c.m.Range(func(k, _ any) bool { n++; return true })
+		if c.size > parseCacheBytes || int64(n)*parseCost(200) > parseCacheBytes {
+			t.Fatalf("after %d paths: %d kept, size %d, over %d", i+1, n, c.size, parseCacheBytes)
+		}
+	}
+	if n == 0 {
+		t.Error("nothing kept")
 	}
 }

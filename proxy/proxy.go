@@ -84,7 +84,14 @@ type Handler struct {
 	// zipURL, if set, names where a stored zip can be downloaded directly
 	// (a presigned object-store URL); zips are then redirected there.
 	zipURL func(ctx context.Context, m layout.Module) (string, error)
+	// values holds the header values every immutable .info or .mod
+	// answer has, shared by all of them (sharedValues).
+	values struct{ jsonType, textType, immutable []string }
 }
+
+// Header values that the handler shares between responses (Handler.values,
+// validators) are assigned to the header map whole, never modified: net/http
+// and every wrapper only read a header's values or replace them (Set, Del).
 
 // RedirectZips makes the handler answer GET requests for zips with a
 // temporary redirect to the URL f returns for the stored zip of m (after
@@ -100,7 +107,11 @@ func NewHandler(m Mirror, db SumDB, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{mirror: m, sumdb: db, log: log}
+	h := &Handler{mirror: m, sumdb: db, log: log}
+	h.values.jsonType = []string{contentType(layout.Info)}
+	h.values.textType = []string{contentType(layout.Mod)}
+	h.values.immutable = []string{cacheImmutable}
+	return h
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -184,8 +195,12 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", contentType(req.Kind))
-	hdr.Set("Cache-Control", cacheImmutable)
+	if req.Kind == layout.Info {
+		hdr["Content-Type"] = h.values.jsonType
+	} else {
+		hdr["Content-Type"] = h.values.textType
+	}
+	hdr["Cache-Control"] = h.values.immutable
 	h.serveObject(w, r, obj)
 }
 
@@ -237,11 +252,12 @@ func (h *Handler) serveObject(w http.ResponseWriter, r *http.Request, obj *stora
 	// The content at a canonical version's key never changes, so the key
 	// and size identify it on every replica, whether it is read from
 	// storage or from the fill that is storing it.
+	var v *validators
 	if obj.Size >= 0 { // unknown for a zip followed while it arrives without a Content-Length
-		sum := sha256.Sum256([]byte(r.URL.Path))
-		hdr.Set("ETag", `"`+hex.EncodeToString(sum[:12])+"-"+strconv.FormatInt(obj.Size, 16)+`"`)
+		v = validatorsOf(r, obj)
+		hdr["Etag"] = v.etag
 	}
-	if mem, ok := obj.Body.(storage.InMemory); ok && serveWhole(w, r, obj.ModTime, mem.Bytes()) {
+	if mem, ok := obj.Body.(storage.InMemory); ok && v != nil && serveWhole(w, r, v, mem.Bytes()) {
 		return // a plain GET or HEAD of an object in memory (a memory-cache hit)
 	}
 	if rs, ok := obj.Body.(io.ReadSeeker); ok {
@@ -319,8 +335,47 @@ func (e *readErr) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// serveWhole answers r with all of b, last modified at modTime, exactly as
-// http.ServeContent(w, r, "", modTime, bytes.NewReader(b)) would, when
+// validators are the header values that an immutable artifact's answer
+// derives from its path (r.URL.Path), size and modification time: its
+// ETag (a hash of the path, with the size), and for serveWhole its
+// Last-Modified and Content-Length. They are computed once per path and
+// kept with its parse (parsed.validators) while size and modTime stay the
+// same, as they do for a stored artifact.
+type validators struct {
+	size    int64
+	modTime time.Time
+	// etag, lastModified (nil for no Last-Modified: see serveWhole),
+	// contentLength and acceptRanges are shared header values.
+	etag, lastModified, contentLength, acceptRanges []string
+}
+
+// validatorsOf returns obj's validators for r, kept or new.
+func validatorsOf(r *http.Request, obj *storage.Object) *validators {
+	p := parsedOf(r)
+	if p != nil {
+		if v := p.validators.Load(); v != nil && v.size == obj.Size && v.modTime.Equal(obj.ModTime) {
+			return v
+		}
+	}
+	// The content at a canonical version's key never changes, so the key
+	// and size identify it on every replica, whether it is read from
+	// storage or from the fill that is storing it.
+	sum := sha256.Sum256([]byte(r.URL.Path))
+	v := &validators{size: obj.Size, modTime: obj.ModTime,
+		etag:          []string{`"` + hex.EncodeToString(sum[:12]) + "-" + strconv.FormatInt(obj.Size, 16) + `"`},
+		contentLength: []string{strconv.FormatInt(obj.Size, 10)}, acceptRanges: []string{"bytes"}}
+	if !obj.ModTime.IsZero() && !obj.ModTime.Equal(time.Unix(0, 0)) {
+		v.lastModified = []string{obj.ModTime.UTC().Format(http.TimeFormat)}
+	}
+	if p != nil {
+		p.validators.Store(v)
+	}
+	return v
+}
+
+// serveWhole answers r with all of b (v's size), last modified at
+// v.modTime, exactly as
+// http.ServeContent(w, r, "", v.modTime, bytes.NewReader(b)) would, when
 // ServeContent has nothing to decide: the response's Content-Type is set
 // and its Content-Encoding is not, and r has none of the headers
 // ServeContent evaluates (If-Match, If-Unmodified-Since, If-None-Match,
@@ -330,19 +385,22 @@ func (e *readErr) Read(p []byte) (int, error) {
 // the body unless r is a HEAD, written in one Write rather than through
 // ServeContent's seeks and io.CopyN. For any other request it writes
 // nothing and reports false: the caller uses ServeContent.
-func serveWhole(w http.ResponseWriter, r *http.Request, modTime time.Time, b []byte) bool {
+func serveWhole(w http.ResponseWriter, r *http.Request, v *validators, b []byte) bool {
 	hdr := w.Header()
-	if _, typed := hdr["Content-Type"]; !typed || hdr.Get("Content-Encoding") != "" {
+	if _, typed := hdr["Content-Type"]; !typed || len(hdr["Content-Encoding"]) > 0 && hdr["Content-Encoding"][0] != "" {
 		return false
 	}
 	if !unconditional(r) {
 		return false
 	}
-	if !modTime.IsZero() && !modTime.Equal(time.Unix(0, 0)) {
-		hdr.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))
+	if int64(len(b)) != v.size {
+		return false // not the object v describes
 	}
-	hdr.Set("Accept-Ranges", "bytes")
-	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	if v.lastModified != nil {
+		hdr["Last-Modified"] = v.lastModified
+	}
+	hdr["Accept-Ranges"] = v.acceptRanges
+	hdr["Content-Length"] = v.contentLength
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(b)

@@ -82,7 +82,9 @@ func TestServeWholeAsServeContent(t *testing.T) {
 				t.Errorf("got %d %v %q\nwant %d %v %q", got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
 			}
 			// And serveWhole answers exactly the requests it should.
-			if answered := serveWhole(newW(), newReq(), tc.modTime, body); answered != tc.fast {
+			wholeObj := storage.BytesObject(body)
+			wholeObj.ModTime = tc.modTime
+			if answered := serveWhole(newW(), newReq(), validatorsOf(newReq(), wholeObj), body); answered != tc.fast {
 				t.Errorf("serveWhole answered: %v, want %v", answered, tc.fast)
 			}
 		})
@@ -93,7 +95,9 @@ func TestServeWholeAsServeContent(t *testing.T) {
 		for k, v := range h {
 			w.Header().Set(k, v)
 		}
-		if serveWhole(w, httptest.NewRequest("GET", path, nil), mod, body) {
+		obj := storage.BytesObject(body)
+		obj.ModTime = mod
+		if serveWhole(w, httptest.NewRequest("GET", path, nil), validatorsOf(httptest.NewRequest("GET", path, nil), obj), body) {
 			t.Errorf("serveWhole answered with response headers %v", h)
 		}
 	}
@@ -113,5 +117,43 @@ func TestServeWholeAsServeContent(t *testing.T) {
 	got.Header().Del("ETag")
 	if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || !reflect.DeepEqual(got.Header(), want.Header()) {
 		t.Errorf("after 3 bytes read: got %v %q, want %v %q", got.Header(), got.Body, want.Header(), want.Body)
+	}
+}
+
+// TestValidatorsKept checks that the validators of a path are computed
+// once per size and modification time and kept with its parse (Parse):
+// the same values for the same object, new ones, equal to those of a path
+// not parsed at the edge, when the object differs.
+func TestValidatorsKept(t *testing.T) {
+	const path = "/example.com/m/@v/v1.0.0.info"
+	mod := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	var got []*validators
+	var obj *storage.Object
+	h := Parse(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, validatorsOf(r, obj))
+	}))
+	serve := func(body string, modTime time.Time) *validators {
+		obj = storage.BytesObject([]byte(body))
+		obj.ModTime = modTime
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+		v := got[len(got)-1]
+		fresh := validatorsOf(httptest.NewRequest("GET", path, nil), obj) // not kept: no parse
+		if !reflect.DeepEqual(v, fresh) {
+			t.Errorf("kept %+v, computed %+v", v, fresh)
+		}
+		return v
+	}
+	a := serve("abc", mod)
+	if b := serve("abc", mod); b != a {
+		t.Error("the same object's validators computed again")
+	}
+	if c := serve("abcd", mod); c == a || c.contentLength[0] != "4" || c.etag[0] == a.etag[0] {
+		t.Errorf("another size: %+v after %+v", c, a)
+	}
+	if d := serve("abcd", mod.Add(time.Hour)); d.lastModified[0] != mod.Add(time.Hour).Format(http.TimeFormat) {
+		t.Errorf("another modification time: %+v", d)
+	}
+	if e := serve("abcd", time.Time{}); e.lastModified != nil {
+		t.Errorf("no modification time: Last-Modified %v", e.lastModified)
 	}
 }

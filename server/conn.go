@@ -41,7 +41,7 @@ const (
 func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, bufs: bufs}
+		dw := &deadlineWriter{ResponseWriter: w, dl: deadlinerOf(w), timeout: timeout, slack: deadlineSlack(timeout), bufs: bufs}
 		if r.ProtoMajor == 1 {
 			dw.raw = rawConn(r.Context())
 		}
@@ -52,11 +52,17 @@ func withWriteDeadline(next http.Handler, timeout time.Duration) http.Handler {
 	})
 }
 
-// deadlineWriter extends the write deadline before each chunk it writes.
+// deadlineWriter extends the write deadline before each chunk it writes
+// (and before a flush), and once more when the handler returns. An
+// extension within slack of the previous one is left out (a small body's
+// Write and the end of its response come microseconds apart): the deadline
+// is always at least timeout - slack from the last progress.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc      *http.ResponseController
+	dl      writeDeadliner // nil: w has no connection to protect (a test recorder)
 	timeout time.Duration
+	slack   time.Duration
+	set     time.Time // when the deadline was last moved; zero: not yet
 	// raw is the HTTP/1 connection's socket, if known (withConn): ReadFrom
 	// waits for it to take data before it copies.
 	raw syscall.RawConn
@@ -64,22 +70,56 @@ type deadlineWriter struct {
 	bufs *sync.Pool
 }
 
-// connKey is the context key of the socket of the request's connection
-// (a syscall.RawConn, or nil).
+// connKey is the context key of what is known of the request's connection
+// (a *connInfo).
 type connKey struct{}
 
-// withConn is an http.Server.ConnContext that makes each connection's
-// socket known to withWriteDeadline, found once per connection (socketOf),
+// connInfo is what the server finds out once per connection (withConn),
 // not per request.
-func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, socketOf(c))
+type connInfo struct {
+	raw syscall.RawConn // the socket, or nil
+	// remote is the connection's peer address as its requests'
+	// RemoteAddr has it; addr is the client address of its requests
+	// (clientaddr.Resolver.PeerAddr), or "" when the peer is a trusted
+	// proxy and each request names its client.
+	remote, addr string
+	// addrKey and addrValue are addr as clientaddr's context key and
+	// value (ContextValue), boxed once for all of the connection's
+	// requests; nil without addr.
+	addrKey, addrValue any
+}
+
+// withConn returns an http.Server.ConnContext that makes each connection's
+// socket known to withWriteDeadline (socketOf) and, with clients, the
+// client address of its requests to accessLog (Server.clientAddr).
+func withConn(clients *clientaddr.Resolver) func(ctx context.Context, c net.Conn) context.Context {
+	return func(ctx context.Context, c net.Conn) context.Context {
+		info := &connInfo{raw: socketOf(c)}
+		if clients != nil {
+			info.remote = c.RemoteAddr().String()
+			if addr, ok := clients.PeerAddr(info.remote); ok {
+				info.addr = addr
+				info.addrKey, info.addrValue = clientaddr.ContextValue(addr)
+			}
+		}
+		return context.WithValue(ctx, connKey{}, info)
+	}
+}
+
+// connOf returns what withConn found out about the connection ctx belongs
+// to, or nil.
+func connOf(ctx context.Context) *connInfo {
+	info, _ := ctx.Value(connKey{}).(*connInfo)
+	return info
 }
 
 // rawConn returns the socket of the connection ctx belongs to (withConn),
 // or nil.
 func rawConn(ctx context.Context) syscall.RawConn {
-	raw, _ := ctx.Value(connKey{}).(syscall.RawConn)
-	return raw
+	if info := connOf(ctx); info != nil {
+		return info.raw
+	}
+	return nil
 }
 
 // socketOf returns the socket of c (under TLS, the socket under it), or nil.
@@ -98,13 +138,58 @@ func socketOf(c net.Conn) syscall.RawConn {
 	return raw
 }
 
-// extend moves the write deadline to timeout from now. A ResponseWriter
-// that cannot (a test recorder) has no connection to protect.
-func (w *deadlineWriter) extend() { w.rc.SetWriteDeadline(time.Now().Add(w.timeout)) }
+// deadlineSlack is the slack of a deadlineWriter with timeout: a 128th of
+// it, at most 100 ms (100 ms at the default write-timeout of 1m).
+func deadlineSlack(timeout time.Duration) time.Duration {
+	return min(timeout/128, 100*time.Millisecond)
+}
 
-func (w *deadlineWriter) WriteHeader(code int) {
-	w.extend() // the handler may have taken long to get here (a fill)
-	w.ResponseWriter.WriteHeader(code)
+// writeDeadliner is what sets a response's write deadline: net/http's
+// ResponseWriters (what http.ResponseController.SetWriteDeadline calls).
+type writeDeadliner interface {
+	SetWriteDeadline(deadline time.Time) error
+}
+
+// deadlinerOf returns the writeDeadliner of w or of a ResponseWriter it
+// wraps (Unwrap), as http.ResponseController finds it, or nil. Found once
+// per response, it costs no allocation per extension (a
+// ResponseController per response did).
+func deadlinerOf(w http.ResponseWriter) writeDeadliner {
+	for {
+		switch t := w.(type) {
+		case writeDeadliner:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// extend moves the write deadline to timeout from now, unless it was moved
+// within slack. A ResponseWriter that cannot (a test recorder) has no
+// connection to protect.
+func (w *deadlineWriter) extend() {
+	now := time.Now()
+	if !w.set.IsZero() && now.Sub(w.set) < w.slack {
+		return
+	}
+	w.set = now
+	if w.dl != nil {
+		w.dl.SetWriteDeadline(now.Add(w.timeout))
+	}
+}
+
+// WriteHeader does not move the deadline: net/http only buffers the
+// header, which reaches the socket with the first chunk of the body, a
+// flush, or the end of the response, each after an extension.
+
+// FlushError extends the deadline, then flushes (http.ResponseController's
+// Flush finds it).
+func (w *deadlineWriter) FlushError() error {
+	w.extend()
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
@@ -419,8 +504,10 @@ func (l *capListener) connState(c net.Conn, state http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, tracked := l.idle[slot]; !tracked && slot.closed {
-		return
+	if slot.closed { // rare: look the slot up only then
+		if _, tracked := l.idle[slot]; !tracked {
+			return
+		}
 	}
 	switch state {
 	case http.StateIdle:

@@ -52,6 +52,13 @@ func bigMod(size int) []byte {
 // whose storage holds files (key → content).
 func startOffline(t *testing.T, files map[string][]byte, edit func(*config.Serve)) *testServer {
 	t.Helper()
+	return startOfflineLogger(t, files, edit, nil)
+}
+
+// startOfflineLogger is startOffline with the logger newLogger returns
+// (nil: run's), for the logs that the test server keeps.
+func startOfflineLogger(t *testing.T, files map[string][]byte, edit func(*config.Serve), newLogger func(w io.Writer, cfg *config.Serve) *slog.Logger) *testServer {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
@@ -71,7 +78,15 @@ func startOffline(t *testing.T, files map[string][]byte, edit func(*config.Serve
 	if edit != nil {
 		edit(&cfg)
 	}
-	return run(t, &cfg)
+	if newLogger == nil {
+		return run(t, &cfg)
+	}
+	logs := &testutil.Buffer{}
+	srv, err := New(&cfg, newLogger(logs, &cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, srv, &cfg, logs)
 }
 
 // dialRcvBuf connects to addr with a receive buffer of rcvbuf bytes, set
@@ -435,7 +450,7 @@ func TestCapListenerKeepsSendfile(t *testing.T) {
 	if _, ok := c.(io.ReaderFrom); !ok {
 		t.Errorf("accepted %T: no io.ReaderFrom, so no sendfile", c)
 	}
-	if rawConn(withConn(context.Background(), c)) == nil {
+	if rawConn(withConn(nil)(context.Background(), c)) == nil {
 		t.Errorf("accepted %T: no syscall.Conn", c)
 	}
 }
@@ -516,6 +531,48 @@ func TestHTTP2ZeroWindowStreams(t *testing.T) {
 		case <-resets:
 		case <-timeout:
 			t.Fatal("not every stalled stream was reset")
+		}
+	}
+}
+
+// TestKeepAlivePastWriteTimeout checks that a keep-alive connection idle
+// for longer than write-timeout still gets its next answers whole, with
+// and without a body: the previous request's write deadline has passed by
+// then, and each response moves it before anything reaches the socket
+// (deadlineWriter: not at WriteHeader, but at the first chunk and at the
+// end of the response).
+func TestKeepAlivePastWriteTimeout(t *testing.T) {
+	const key = "example.com/ka/@v/v1.0.0.info"
+	body := []byte(`{"Version":"v1.0.0","Time":"2026-11-28T12:00:00Z"}`)
+	const writeTimeout = 100 * time.Millisecond
+	s := startOffline(t, map[string][]byte{key: body}, func(c *config.Serve) { c.WriteTimeout = writeTimeout })
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i, method := range []string{"GET", "GET", "HEAD", "GET"} {
+		if i > 0 {
+			time.Sleep(3 * writeTimeout) // the deadline the last answer set passes
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "%s /%s HTTP/1.1\r\nHost: gomirror\r\n\r\n", method, key)
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("request %d (%s): %v", i, method, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d (%s): status %d, %v", i, method, resp.StatusCode, err)
+		}
+		if want := body; method == "HEAD" {
+			if len(got) != 0 || resp.ContentLength != int64(len(body)) {
+				t.Errorf("HEAD: %d bytes, Content-Length %d", len(got), resp.ContentLength)
+			}
+		} else if !bytes.Equal(got, want) {
+			t.Errorf("request %d: %q", i, got)
 		}
 	}
 }

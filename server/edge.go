@@ -98,12 +98,26 @@ func (s *Server) withOperator(op, next http.Handler) http.Handler {
 func withModules(mux, modules http.Handler, own ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if r.Method == http.MethodConnect || p == "" || p[0] != '/' || path.Clean(p) != p || slices.Contains(own, p) {
+		if r.Method == http.MethodConnect || !isClean(p) || slices.Contains(own, p) {
 			mux.ServeHTTP(w, r)
 			return
 		}
 		modules.ServeHTTP(w, r)
 	})
+}
+
+// isClean reports whether p is rooted and path.Clean(p) == p, without
+// cleaning it when it has none of what cleaning changes: "//", "/." (a "."
+// or ".." element, or a name starting with a dot: cleaned to be sure) and
+// a trailing slash.
+func isClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if p == "/" || !strings.Contains(p, "//") && !strings.Contains(p, "/.") && p[len(p)-1] != '/' {
+		return true
+	}
+	return path.Clean(p) == p
 }
 
 // operatorMux is the mux of the operator endpoints. It keeps the literal
@@ -151,7 +165,12 @@ func (m *operatorMux) mayRoute(p string) bool {
 	if p == "" || p[0] != '/' {
 		return true // let the mux decide
 	}
-	clean := path.Clean(p)
+	// Cleaning p only drops its trailing slash, unless it has "//" or
+	// "/.": then clean is a prefix of p, and p has every prefix it has.
+	clean := p
+	if strings.Contains(p, "//") || strings.Contains(p, "/.") {
+		clean = path.Clean(p)
+	}
 	for _, pre := range m.prefixes {
 		if strings.HasPrefix(p, pre) || strings.HasPrefix(clean, pre) {
 			return true

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -541,6 +542,18 @@ func TestWithModulesRoutesAsTheMux(t *testing.T) {
 				t.Errorf("%s %s: %d %q (Location %q); the mux: %d %q (Location %q)", method, target,
 					got.Code, got.Body, got.Header().Get("Location"), want.Code, want.Body, want.Header().Get("Location"))
 			}
+		}
+	}
+}
+
+// TestIsClean checks isClean against path.Clean on paths with and without
+// what cleaning changes.
+func TestIsClean(t *testing.T) {
+	for _, p := range []string{"", "/", "//", "/a", "/a/", "a", "a/b", "/a/b", "/a//b", "/a/./b", "/a/../b", "/a/.", "/a/..", "/.",
+		"/..", "/.a", "/a/.b/c", "/a.b/c.d", "/a/b.", "/example.com/m/@v/v1.0.0.info", "/example.com/m/@v/list/", "/a/...", "/a/b/.../c"} {
+		want := p != "" && p[0] == '/' && path.Clean(p) == p
+		if got := isClean(p); got != want {
+			t.Errorf("isClean(%q) = %v, want %v", p, got, want)
 		}
 	}
 }

@@ -61,6 +61,7 @@ type Server struct {
 	adminAddr atomic.Pointer[net.Addr] // bound admin-listen address
 
 	clients *clientaddr.Resolver // trusted-proxies
+	parser  *proxy.Parser        // of request paths, for edgeContext
 	ready   *readiness           // /readyz's storage probe, shared and reused briefly
 }
 
@@ -290,9 +291,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			return u.String(), nil
 		})
 	}
-	// The path is parsed once (proxy.Parse); auth guards by the module
-	// it names and the handler serves it.
-	modules := proxy.Parse(authn.Wrap(recordClient(ph), proxy.ModuleOf))
+	// The path is parsed once, at the edge (edgeContext, s.parser); auth
+	// guards by the module it names and the handler serves it.
+	s.parser = proxy.NewParser()
+	modules := authn.Wrap(recordClient(ph), proxy.ModuleOf)
 	mux.Handle("/", modules)
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
@@ -301,9 +303,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.ready = newReadiness(readyTTL, s.probeStorage)
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
-	s.handler = clients.Middleware(withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout))
+	// The client address (clients.Addr) is found once, by accessLog.
+	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout)
 	if opAdmin != nil {
-		s.admin = clients.Middleware(withWriteDeadline(s.accessLog(opAdmin), writeTimeout))
+		s.admin = withWriteDeadline(s.accessLog(opAdmin), writeTimeout)
 	}
 	if chain.Offline() {
 		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
@@ -363,19 +366,67 @@ func (s *Server) upstreams(w http.ResponseWriter, r *http.Request) {
 }
 
 // recordClient notes the authenticated client's token name for the access
-// log, and marks the request as that client's (or, anonymous, its
-// address's) for the direct fetch pools' fair shares.
+// log. (The edge marked the request for the direct fetch pools' fair
+// shares: requesterOf.)
 func recordClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who := auth.Identity(r.Context())
-		obs.RequestFrom(r.Context()).Client = who
-		if who != "" {
-			who = "token " + who
-		} else {
-			who = "address " + clientaddr.Key(clientaddr.From(r))
-		}
-		next.ServeHTTP(w, r.WithContext(upstream.WithRequester(r.Context(), who)))
+		obs.RequestFrom(r.Context()).Client = auth.Identity(r.Context())
+		next.ServeHTTP(w, r)
 	})
+}
+
+// edgeContext returns ctx, r's, carrying what the edge knows of r for
+// everything behind it: its client address addr (clientaddr.With), its
+// access-log record rec (obs.WithRequest), the mark of its requester for
+// the direct fetch pools' fair shares (upstream.WithRequesterOf,
+// requesterOf), and the parse of its path (s.parser: proxy.RequestOf,
+// read by auth and the module handler). The request is cloned once for all
+// of them.
+//
+// They are one context node (edgeCtx), one allocation: the client address
+// is boxed once per connection (connInfo) when it is the connection's.
+func (s *Server) edgeContext(r *http.Request, addr string, rec *obs.Request) context.Context {
+	c := &edgeCtx{Context: r.Context()}
+	if info := connOf(r.Context()); info != nil && info.addrValue != nil && info.addr == addr {
+		c.kv[0].key, c.kv[0].val = info.addrKey, info.addrValue
+	} else {
+		c.kv[0].key, c.kv[0].val = clientaddr.ContextValue(addr)
+	}
+	c.kv[1].key, c.kv[1].val = upstream.RequesterOfValue(requesterOf)
+	c.kv[2].key, c.kv[2].val = obs.RequestValue(rec)
+	if s.parser != nil {
+		c.kv[3].key, c.kv[3].val = s.parser.ParseValue(r.URL.Path)
+	}
+	return c
+}
+
+// edgeCtx is a context with the values the edge adds to a request's
+// (edgeContext), in one node: Value finds them by their keys, or asks the
+// parent.
+type edgeCtx struct {
+	context.Context
+	kv [4]struct{ key, val any } // an unused pair has a nil key
+}
+
+func (c *edgeCtx) Value(key any) any {
+	for i := range c.kv {
+		if c.kv[i].key != nil && c.kv[i].key == key {
+			return c.kv[i].val
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// requesterOf names the requester of a request, from its context (or a
+// fill's detached from it), as the direct fetch pools count it: the
+// authenticated client ("token <name>") or, anonymous, its client
+// address ("address <clientaddr.Key>").
+func requesterOf(ctx context.Context) string {
+	if who := auth.Identity(ctx); who != "" {
+		return "token " + who
+	}
+	addr, _ := clientaddr.FromContext(ctx)
+	return "address " + clientaddr.Key(addr)
 }
 
 func authRules(in []config.AuthRule) []auth.Rule {
@@ -521,7 +572,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	srv, serve, scheme := s.httpServer(ln, s.handler)
 	// HTTP/2 multiplies what one connection can hold by its streams.
 	srv.HTTP2 = &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams}
-	srv.ConnContext = withConn
+	srv.ConnContext = withConn(s.clients)
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
 	for _, g := range s.groups {
@@ -558,11 +609,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 }
 
 // accessLog writes one log line per request and feeds the request metrics.
+// It finds the request's client address (s.clients) and gives the request
+// its edge context (edgeContext).
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: clientaddr.From(r)}
-		ctx := obs.WithRequest(r.Context(), rec)
+		addr := s.clientAddr(r)
+		rec := &obs.Request{Method: r.Method, Path: r.URL.Path, Remote: addr}
+		ctx := s.edgeContext(r, addr, rec)
 		cw := &countingWriter{ResponseWriter: w}
 		// Deferred: a handler that cuts its response off (panics with
 		// http.ErrAbortHandler) is logged too; one that panics for another
@@ -586,7 +640,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 				level = slog.LevelDebug
 			}
-			logRequest(r.Context(), s.log, level, rec, clientaddr.Peer(r))
+			logRequest(r.Context(), s.log, level, rec, s.peer(r))
 			if p != nil {
 				panic(p)
 			}
@@ -595,18 +649,50 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	})
 }
 
+// clientAddr returns the client address of r (clientaddr.Resolver.Addr):
+// the one found for its connection (withConn) when its peer is not a
+// trusted proxy, else found now.
+func (s *Server) clientAddr(r *http.Request) string {
+	if info := connOf(r.Context()); info != nil && info.addr != "" && info.remote == r.RemoteAddr {
+		return info.addr
+	}
+	addr, _ := s.clients.Addr(r)
+	return addr
+}
+
+// peer returns r's socket peer address as clientaddr.Peer does: the
+// client address found for its connection when that is the peer's (not a
+// trusted proxy), else found now.
+func (s *Server) peer(r *http.Request) string {
+	if info := connOf(r.Context()); info != nil && info.addr != "" && info.remote == r.RemoteAddr {
+		return info.addr
+	}
+	return clientaddr.Peer(r)
+}
+
 // logRequest writes rec's access log line to l at level, with "via" peer
 // (the trusted proxy) when the request came through one (peer is not
 // rec.Remote). It hands l's handler the record that l.LogAttrs would, with
 // no source position: l.LogAttrs would record the caller's (a
 // runtime.Callers walk per request) for a handler that writes it, and
 // NewLogger's handlers do not. So the line is the same, byte for byte.
+// NewLogger's handlers (lineHandler) encode the line themselves when they
+// can, again byte for byte as slog would.
 func logRequest(ctx context.Context, l *slog.Logger, level slog.Level, rec *obs.Request, peer string) {
 	h := l.Handler()
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	line := slog.NewRecord(time.Now(), level, "request", 0)
+	now := time.Now()
+	if lh, ok := h.(*lineHandler); ok && lh.writeRequest(now, level, rec, peer) {
+		return
+	}
+	_ = h.Handle(ctx, requestRecord(now, level, rec, peer)) // as slog.Logger does: a log that fails is not the request's failure
+}
+
+// requestRecord is the slog record of rec's access-log line at time t.
+func requestRecord(t time.Time, level slog.Level, rec *obs.Request, peer string) slog.Record {
+	line := slog.NewRecord(t, level, "request", 0)
 	line.AddAttrs(
 		slog.String("method", rec.Method),
 		slog.String("path", rec.Path),
@@ -624,7 +710,7 @@ func logRequest(ctx context.Context, l *slog.Logger, level slog.Level, rec *obs.
 	if rec.Aborted != "" {
 		line.AddAttrs(slog.String("aborted", rec.Aborted))
 	}
-	_ = h.Handle(ctx, line) // as slog.Logger does: a log that fails is not the request's failure
+	return line
 }
 
 // countingWriter records the status and body size. It keeps io.ReaderFrom
@@ -672,9 +758,5 @@ func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 func NewLogger(w io.Writer, cfg *config.Serve) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(newLineHandler(w, cfg.LogFormat == "json", level))
 }

@@ -113,7 +113,17 @@ func ReadAll(ctx context.Context, s Storage, key string) ([]byte, error) {
 // one b; b must not be modified afterwards.
 // Its body is an InMemory.
 func BytesObject(b []byte) *Object {
-	return &Object{Info: Info{Size: int64(len(b))}, Body: bytesBody{bytes.NewReader(b), b}}
+	// One allocation for the object, its body and its reader (a memory
+	// cache hit makes one per request).
+	o := &struct {
+		obj  Object
+		body bytesBody
+		r    bytes.Reader
+	}{}
+	o.r.Reset(b)
+	o.body = bytesBody{&o.r, b}
+	o.obj = Object{Info: Info{Size: int64(len(b))}, Body: &o.body}
+	return &o.obj
 }
 
 // InMemory is the optional capability of an Object's Body that holds the

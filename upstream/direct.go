@@ -587,7 +587,29 @@ func WithRequester(ctx context.Context, who string) context.Context {
 	return context.WithValue(ctx, requesterKey{}, who)
 }
 
+// WithRequesterOf is WithRequester with the requester named by who when a
+// fetch asks for it (a Direct with a Share), from the fetch's context (ctx
+// or one derived from it, detached ones included), rather than for every
+// request: a request answered without a direct fetch does not pay for
+// naming its requester.
+func WithRequesterOf(ctx context.Context, who func(ctx context.Context) string) context.Context {
+	k, v := RequesterOfValue(who)
+	return context.WithValue(ctx, k, v)
+}
+
+// RequesterOfValue returns the key and value that WithRequesterOf adds to
+// a context, for a context that carries several values in one (a server's
+// per-request context): its Value(k) must return v.
+func RequesterOfValue(who func(ctx context.Context) string) (k, v any) {
+	return requesterKey{}, who
+}
+
 func requester(ctx context.Context) string {
-	s, _ := ctx.Value(requesterKey{}).(string)
-	return s
+	switch who := ctx.Value(requesterKey{}).(type) {
+	case string:
+		return who
+	case func(context.Context) string:
+		return who(ctx)
+	}
+	return ""
 }

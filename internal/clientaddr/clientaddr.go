@@ -132,6 +132,22 @@ func (r *Resolver) Addr(req *http.Request) (addr string, forwarded bool) {
 	return client.String(), fromHeader
 }
 
+// PeerAddr returns, for a socket peer address (host:port, as a request's
+// RemoteAddr), the client address Addr returns for every request from it
+// when the peer is not a trusted proxy, and ok true; for a trusted proxy,
+// whose requests name their client in X-Forwarded-For, ok false. So a
+// server can find the client address of a connection's requests once.
+func (r *Resolver) PeerAddr(remoteAddr string) (addr string, ok bool) {
+	peer, parsed := parse(hostOf(remoteAddr))
+	if !parsed {
+		return remoteAddr, true
+	}
+	if r.Trusts() && r.trustedAddr(peer) {
+		return "", false
+	}
+	return peer.String(), true
+}
+
 func hostOf(remoteAddr string) string {
 	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
 		return h
@@ -152,16 +168,28 @@ func (r *Resolver) Middleware(next http.Handler) http.Handler {
 
 // With returns ctx carrying addr as the client address.
 func With(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, key{}, addr)
+	k, v := ContextValue(addr)
+	return context.WithValue(ctx, k, v)
 }
+
+// ContextValue returns the key and value that With adds to a context, for
+// a context that carries several values in one (a server's per-request
+// context): its Value(k) must return v.
+func ContextValue(addr string) (k, v any) { return key{}, addr }
 
 // From returns the client address stored for req, or, if none was (no
 // Middleware in front), Peer(req).
 func From(req *http.Request) string {
-	if a, ok := req.Context().Value(key{}).(string); ok {
+	if a, ok := FromContext(req.Context()); ok {
 		return a
 	}
 	return Peer(req)
+}
+
+// FromContext returns the client address stored in ctx (With), if any.
+func FromContext(ctx context.Context) (addr string, ok bool) {
+	addr, ok = ctx.Value(key{}).(string)
+	return addr, ok
 }
 
 // Peer returns req's socket peer address in the form Addr uses (no port,

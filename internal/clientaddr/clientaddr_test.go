@@ -87,3 +87,33 @@ func TestKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerAddr checks that PeerAddr gives, for a peer that is not a
+// trusted proxy, the address Addr gives for every request from it
+// (whatever X-Forwarded-For says), and declines for a trusted proxy.
+func TestPeerAddr(t *testing.T) {
+	trusting, err := Parse("10.0.0.0/8, 2001:db8::/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range []*Resolver{nil, {}, trusting} {
+		for _, peer := range []string{"198.51.100.1:5000", "[2001:db8::1%eth0]:443", "[::ffff:192.0.2.9]:80", "10.1.2.3:5000", "[2001:db8::5]:1", "not an address", "@"} {
+			addr, ok := res.PeerAddr(peer)
+			wantOK := !(res == trusting && (peer == "10.1.2.3:5000" || peer == "[2001:db8::5]:1" || peer == "[2001:db8::1%eth0]:443"))
+			if ok != wantOK {
+				t.Errorf("trusts %v, %s: ok %v, want %v", res.Trusts(), peer, ok, wantOK)
+				continue
+			}
+			for _, xff := range []string{"", "203.0.113.9", "1.1.1.1, 10.9.9.9"} {
+				req := httptest.NewRequest("GET", "/", nil)
+				req.RemoteAddr = peer
+				if xff != "" {
+					req.Header.Set("X-Forwarded-For", xff)
+				}
+				if want, _ := res.Addr(req); ok && addr != want {
+					t.Errorf("trusts %v, %s, X-Forwarded-For %q: PeerAddr %q, Addr %q", res.Trusts(), peer, xff, addr, want)
+				}
+			}
+		}
+	}
+}
