@@ -112,6 +112,7 @@ type Mirror struct {
 	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
 	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
 	pending  *expirable.LRU[string, struct{}] // keys of prefetched .mod files no client asked for yet; nil without prefetch
+	zippers  *expirable.LRU[string, struct{}] // requesters (upstream.Requester) that asked for a zip lately; nil without prefetch
 	behind   *writebehind.Writer              // small artifacts being stored
 	small    *smallcache.Cache                // stored small artifacts in memory; nil if disabled
 	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
@@ -124,6 +125,14 @@ type Mirror struct {
 const (
 	pendingMods = 4096
 	pendingTTL  = 10 * time.Minute
+)
+
+// zipRequesters and zipRequesterTTL bound Mirror.zippers: that many
+// requesters who asked for a zip are remembered, each for that long after
+// its last zip.
+const (
+	zipRequesters   = 4096
+	zipRequesterTTL = 2 * time.Minute
 )
 
 // rememberedKeys bounds the list-ttl cache as negcache bounds the negative
@@ -153,6 +162,7 @@ func New(opts Options) *Mirror {
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 		m.pending = expirable.NewLRU[string, struct{}](pendingMods, nil, pendingTTL)
+		m.zippers = expirable.NewLRU[string, struct{}](zipRequesters, nil, zipRequesterTTL)
 	}
 	if m.opts.SharedTTL == 0 {
 		m.opts.SharedTTL = 5 * time.Second
@@ -314,6 +324,11 @@ func (m *Mirror) goMod(ctx context.Context, em layout.Module) (*storage.Object, 
 func (m *Mirror) Zip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
 	if err := checkCanonical(em); err != nil {
 		return nil, Source{Outcome: Miss}, err
+	}
+	if m.zippers != nil {
+		if who := upstream.Requester(ctx); who != "" {
+			m.zippers.Add(who, struct{}{}) // its next .info misses prefetch zips (wantsZips)
+		}
 	}
 	return m.zip(ctx, em)
 }

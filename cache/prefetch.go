@@ -11,13 +11,15 @@ import (
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/upstream"
 )
 
-// prefetchVersion starts the fills of em's .mod and .zip in the
-// background, if a prefetch slot is free; otherwise it starts only the
-// checksum database lookup. Failures are left for the client's own request
-// to meet and report. Call it only for a canonical version the upstream has
-// said exists (by its valid .info answer).
+// prefetchVersion starts the fills of em's .mod and, for a client that
+// downloads zips (wantsZips), its .zip in the background, if a prefetch
+// slot is free; otherwise it starts only the checksum database lookup.
+// Failures are left for the client's own request to meet and report. Call
+// it only for a canonical version the upstream has said exists (by its
+// valid .info answer).
 func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 	path, version := em.Version().Path, em.Version().Version
 	select {
@@ -26,16 +28,21 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		m.prefetchLookup(ctx, path, version)
 		return
 	}
+	type prefetched struct {
+		file string
+		get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
+	}
+	files := []prefetched{{"mod", m.goMod}}
+	if m.wantsZips(ctx) {
+		files = append(files, prefetched{"zip", m.wholeZip})
+	}
 	ctx = context.WithoutCancel(ctx)
 	m.fills.Add(1)
 	go func() {
 		defer m.fills.Done()
 		defer func() { <-m.prefetch }()
 		var wg sync.WaitGroup
-		for _, p := range []struct {
-			file string
-			get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
-		}{{"mod", m.goMod}, {"zip", m.wholeZip}} {
+		for _, p := range files {
 			wg.Go(func() {
 				obj, _, err := p.get(ctx, em)
 				if err != nil {
@@ -47,6 +54,20 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		}
 		wg.Wait()
 	}()
+}
+
+// wantsZips reports whether the client ctx is a request of
+// (upstream.Requester) asked for a zip within zipRequesterTTL, or is not
+// known: only then does a .info miss prefetch the version's zip. Clients
+// that read metadata only (go list -m, go mod graph, an editor resolving
+// versions) ask for .info and .mod files and no zip; a zip prefetched for
+// them costs the upstream, the disk and the CPU that hashes it for
+// nothing, and slows their own requests down. A client that downloads (go
+// mod download, go build) asks for its first zip right after its first
+// .info and .mod, and from then on its .info misses prefetch zips.
+func (m *Mirror) wantsZips(ctx context.Context) bool {
+	who := upstream.Requester(ctx)
+	return who == "" || m.zippers.Contains(who)
 }
 
 // lookupAhead starts the checksum database lookup for path@version while

@@ -1,12 +1,15 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // TestModRequirementsArePrefetched: a client's cold .mod starts the fills
@@ -88,5 +91,48 @@ func TestPrivateRequirementsAreNotPrefetched(t *testing.T) {
 	}
 	if n := f.Calls("mod example.com/b@v1.0.0"); n != 1 {
 		t.Errorf("public requirement fetched %d times, want 1 (prefetched)", n)
+	}
+}
+
+// TestZipsArePrefetchedForClientsThatDownloadZips: a .info miss prefetches
+// the version's zip only for a client that asked for a zip lately (or one
+// the mirror cannot tell apart): a client that reads metadata only (go
+// list -m) does not make the mirror fetch, hash and store zips.
+func TestZipsArePrefetchedForClientsThatDownloadZips(t *testing.T) {
+	answers := map[string]fakeAnswer{}
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"} {
+		maps.Copy(answers, fakeVersion(t, v))
+	}
+	f := newFakeUpstream(answers)
+	m, _ := newFakeMirror(t, f, Options{Prefetch: 16})
+	info := func(ctx context.Context, version string) {
+		t.Helper()
+		if _, _, err := readObject(m.Info(ctx, escaped(fakePath, version))); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lister := upstream.WithRequester(t.Context(), "address 192.0.2.1")
+	downloader := upstream.WithRequester(t.Context(), "address 192.0.2.2")
+
+	info(lister, "v1.0.0")
+	if n := f.Calls("zip " + fakePath + "@v1.0.0"); n != 0 {
+		t.Errorf("a client that asked for no zip: its .info prefetched the zip (%d fetches)", n)
+	}
+	if n := f.Calls("mod " + fakePath + "@v1.0.0"); n != 1 {
+		t.Errorf("the .mod was fetched %d times, want 1 (prefetched)", n)
+	}
+	if _, _, err := readObject(m.Zip(downloader, escaped(fakePath, "v1.1.0"))); err != nil {
+		t.Fatal(err)
+	}
+	info(downloader, "v1.2.0")
+	if n := f.Calls("zip " + fakePath + "@v1.2.0"); n != 1 {
+		t.Errorf("a client that downloads zips: its .info prefetched the zip %d times, want 1", n)
+	}
+	info(t.Context(), "v1.3.0") // no requester known: as before, zips too
+	if n := f.Calls("zip " + fakePath + "@v1.3.0"); n != 1 {
+		t.Errorf("an unknown client: its .info prefetched the zip %d times, want 1", n)
 	}
 }
