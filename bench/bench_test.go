@@ -105,17 +105,9 @@ func BenchmarkColdFill(b *testing.B) {
 	cores := runtime.NumCPU()
 	for i := range coldRounds {
 		if baseBin != "" {
-			// The third arm: the build from GOMIRROR_BENCH_BASE, the same way.
-			store, err := os.MkdirTemp(tmp, "storage-*")
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := startMirrorBinary(b, baseBin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
-			d := downloadBig(b, tmp, m.URL, sumdb, fmt.Sprintf("round %d base", i), m.Pid())
-			m.stop(b)
-			if c := m.stats(0).count5xx(); c > 0 {
-				b.Errorf("round %d: base answered %d requests with a 5xx", i, c)
-			}
+			d := baseArmRound(b, baseBin, tmp, up, sumdb, i, func(url, label string, pid int) download {
+				return downloadBig(b, tmp, url, sumdb, label, pid)
+			})
 			other, otherCPU = append(other, d.wall.Seconds()), append(otherCPU, d.serverCPU)
 		}
 		store, err := os.MkdirTemp(tmp, "storage-*")
@@ -178,6 +170,29 @@ func BenchmarkColdFill(b *testing.B) {
 	reportBaseArm(b, mir, base, other, otherCPU)
 }
 
+// baseArmRound runs round i of the third arm of a cold benchmark, the
+// gomirror built from GOMIRROR_BENCH_BASE (bin): a fresh one with fresh
+// storage in front of up and sumdb, measured by run as the other arms are
+// (with its label and pid), checked for 5xx answers, stopped, and its
+// storage removed.
+func baseArmRound(b *testing.B, bin, tmp, up, sumdb string, i int, run func(url, label string, pid int) download) download {
+	b.Helper()
+	store, err := os.MkdirTemp(tmp, "storage-*")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := startMirrorBinary(b, bin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
+	d := run(m.URL, fmt.Sprintf("round %d base", i), m.Pid())
+	m.stop(b)
+	if c := m.stats(0).count5xx(); c > 0 {
+		b.Errorf("round %d: base answered %d requests with a 5xx", i, c)
+	}
+	if err := removeTree(store); err != nil {
+		b.Logf("removing round %d's storage: %v", i, err)
+	}
+	return d
+}
+
 // reportBaseArm reports the third arm of a cold benchmark run with
 // GOMIRROR_BENCH_BASE (other: its seconds per round, otherCPU: its CPU
 // seconds per fill), if there was one: the medians of its per-round ratio
@@ -219,14 +234,7 @@ func BenchmarkColdModGraph(b *testing.B) {
 	var mir, base, ratios, other, otherCPU []float64
 	for i := range coldRounds {
 		if baseBin != "" {
-			// The third arm: the build from GOMIRROR_BENCH_BASE, the same way.
-			store, err := os.MkdirTemp(tmp, "storage-*")
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := startMirrorBinary(b, baseBin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
-			d := run(m.URL, fmt.Sprintf("round %d base", i), m.Pid())
-			m.stop(b)
+			d := baseArmRound(b, baseBin, tmp, up, sumdb, i, func(url, label string, pid int) download { return run(url, label, pid) })
 			other, otherCPU = append(other, d.wall.Seconds()), append(otherCPU, d.serverCPU)
 		}
 		store, err := os.MkdirTemp(tmp, "storage-*")
@@ -286,17 +294,7 @@ func BenchmarkColdToolchainZip(b *testing.B) {
 	var mir, base, ratios, cpu, other, otherCPU []float64
 	for i := range toolchainRounds {
 		if baseBin != "" {
-			// The third arm: the build from GOMIRROR_BENCH_BASE, the same way.
-			store, err := os.MkdirTemp(tmp, "storage-*")
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := startMirrorBinary(b, baseBin, tmp, "--storage-dir", store, "--upstream", up, "--sumdb", sumdb)
-			d := run(m.URL, fmt.Sprintf("round %d base", i), m.Pid())
-			m.stop(b)
-			if err := removeTree(store); err != nil {
-				b.Logf("removing round %d's storage: %v", i, err)
-			}
+			d := baseArmRound(b, baseBin, tmp, up, sumdb, i, func(url, label string, pid int) download { return run(url, label, pid) })
 			other, otherCPU = append(other, d.wall.Seconds()), append(otherCPU, d.serverCPU)
 		}
 		store, err := os.MkdirTemp(tmp, "storage-*")

@@ -95,21 +95,6 @@ func (v *gatedVerifier) CheckZip(ctx context.Context, path, version, h1 string) 
 	return v.hashRecorder.CheckZip(ctx, path, version, h1)
 }
 
-// within runs f and fails the test if it has not returned within a
-// generous time: what it waits for should come at once.
-func within[T any](t *testing.T, what string, f func() T) T {
-	t.Helper()
-	ch := make(chan T, 1)
-	go func() { ch <- f() }()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: still waiting after 20s", what)
-		panic("unreachable")
-	}
-}
-
 type readResult struct {
 	b   []byte
 	err error
@@ -135,7 +120,7 @@ func TestZipIsFollowedAsItArrives(t *testing.T) {
 		src Source
 		err error
 	}
-	za := within(t, "Zip", func() zipAnswer {
+	za := testutil.Within(t, "Zip", func() zipAnswer {
 		obj, src, err := m.Zip(ctx, escaped(fakePath, "v1.0.0"))
 		return zipAnswer{obj, src, err}
 	})
@@ -151,7 +136,7 @@ func TestZipIsFollowedAsItArrives(t *testing.T) {
 		t.Errorf("Size = %d, want the announced %d", obj.Size, len(z))
 	}
 	// A quarter of the zip can be read before the upstream sends more.
-	first := within(t, "reading the first quarter", func() readResult {
+	first := testutil.Within(t, "reading the first quarter", func() readResult {
 		b := make([]byte, len(z)/4)
 		_, err := io.ReadFull(obj.Body, b)
 		return readResult{b: b, err: err}
@@ -176,7 +161,7 @@ func TestZipIsFollowedAsItArrives(t *testing.T) {
 		rest <- readResult{b: b, err: err}
 	}()
 	close(v.release)
-	got := within(t, "reading the rest", func() readResult { return <-rest })
+	got := testutil.Within(t, "reading the rest", func() readResult { return <-rest })
 	if got.err != nil || !bytes.Equal(append(first.b, got.b...), z) {
 		t.Fatalf("read %d+%d bytes, %v; want the %d of the zip", len(first.b), len(got.b), got.err, len(z))
 	}
@@ -209,7 +194,7 @@ func TestFollowedZipThatFailsVerification(t *testing.T) {
 	go func() { pw.Write(z[half:]); pw.Close() }()
 	<-v.arrived
 	close(v.release)
-	got := within(t, "reading", func() readResult {
+	got := testutil.Within(t, "reading", func() readResult {
 		b, err := io.ReadAll(obj.Body)
 		return readResult{b, err}
 	})

@@ -39,22 +39,6 @@ func addBigModule(t *testing.T, up *fakeproxy.Server) *fakeproxy.Module {
 	return m
 }
 
-// eventually runs f in the background and returns its result, failing the
-// test if f has not returned after a generous time: what it waits for
-// should come at once, and a missing feature must fail, not hang.
-func eventually[T any](t *testing.T, what string, f func() T) T {
-	t.Helper()
-	ch := make(chan T, 1)
-	go func() { ch <- f() }()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s: still waiting after 30s", what)
-		panic("unreachable")
-	}
-}
-
 // holdHalf makes up answer the zip of example.com/big@v1.0.0 with z, its
 // length announced, sending the first half at once and the rest once
 // release is closed; sentHalf is closed when the first half is out.
@@ -102,7 +86,7 @@ func TestColdZipIsStreamedThrough(t *testing.T) {
 		resp *http.Response
 		err  error
 	}
-	a := eventually(t, "response headers", func() answer {
+	a := testutil.Within(t, "response headers", func() answer {
 		resp, err := http.Get(s.URL + "/example.com/big/@v/v1.0.0.zip")
 		return answer{resp, err}
 	})
@@ -115,7 +99,7 @@ func TestColdZipIsStreamedThrough(t *testing.T) {
 	}
 	<-sentHalf
 	first := make([]byte, 1<<20)
-	if err := eventually(t, "the first megabyte while the upstream holds the rest", func() error {
+	if err := testutil.Within(t, "the first megabyte while the upstream holds the rest", func() error {
 		_, err := io.ReadFull(a.resp.Body, first)
 		return err
 	}); err != nil || !bytes.Equal(first, big.Zip[:len(first)]) {

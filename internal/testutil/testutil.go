@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/dirhash"
@@ -125,4 +126,21 @@ func QuietHome(t testing.TB, home string) string {
 		t.Fatal(err)
 	}
 	return home
+}
+
+// Within runs f in the background and returns its result, failing the
+// test if f has not returned within 30 seconds: what it waits for should
+// come at once, so that a missing feature fails the test instead of
+// hanging it until the test binary's timeout.
+func Within[T any](t testing.TB, what string, f func() T) T {
+	t.Helper()
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: still waiting after 30s", what)
+		panic("unreachable")
+	}
 }
