@@ -115,8 +115,8 @@ END {
 			for (k2 = 1; k2 <= 2; k2++) {
 				sb = b "/" (k2 == 1 ? "loopback" : "40MBps")
 				if (!(sb in done)) continue
-				printf "  %-20s %s: fill ratio %.3f (%.3f s vs base %.3f s); last upstream byte to answer %.1f ms vs base %.1f ms; gomirror CPU %.2f s vs base %.2f s (medians)\n", short,
-					substr(sb, length(b) + 2), m[sb, "ratio"], m[sb, "s/fill"], m[sb, "s/fill-base"], m[sb, "ms-tail"], m[sb, "ms-tail-base"], m[sb, "cpu-s"], m[sb, "cpu-s-base"]
+				printf "  %-20s %s: whole zip ratio %.3f (%.3f s vs base %.3f s; first byte %.3f s vs %.3f s); last upstream byte to last byte %.1f ms vs base %.1f ms; gomirror CPU %.2f s vs base %.2f s (medians)\n", short,
+					substr(sb, length(b) + 2), m[sb, "ratio"], m[sb, "s/fill"], m[sb, "s/fill-base"], m[sb, "s/first-byte"], m[sb, "s/first-byte-base"], m[sb, "ms-tail"], m[sb, "ms-tail-base"], m[sb, "cpu-s"], m[sb, "cpu-s-base"]
 			}
 		} else if (short == "WarmDownloadS3") {
 			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,

@@ -324,7 +324,7 @@ func (feed *hashFeed) stop() {
 
 func (feed *hashFeed) run() {
 	defer close(feed.done)
-	buf := make([]byte, feedBatch)
+	var buf []byte // allocated for a zip of a batch or more (most are smaller)
 	var off int64
 	end := int64(-1) // where the first end record signature begins, once seen
 	var tail []byte  // the last bytes fed, for a signature across batches
@@ -338,6 +338,9 @@ func (feed *hashFeed) run() {
 		if written-off < feedBatch {
 			<-feed.wake
 			continue
+		}
+		if buf == nil {
+			buf = make([]byte, feedBatch)
 		}
 		n, err := feed.f.ReadAt(buf[:min(int64(len(buf)), written-off)], off)
 		if err != nil && n == 0 {

@@ -257,18 +257,22 @@ func (h *Hasher) finish(ctx context.Context, r io.ReaderAt, size int64, workers 
 	for _, f := range rest {
 		entries = append(entries, entry{name: f.Name})
 	}
+	// workers goroutines take the files in turn, each with its own copy
+	// buffer (a module zip can hold thousands of small files).
+	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
-	for i, f := range rest {
-		e := &entries[streamed+i]
+	for range min(workers, len(rest)) {
 		g.Go(func() error {
-			if slots != nil {
-				if err := slots.Acquire(gctx, 1); err != nil {
+			buf := make([]byte, 32<<10)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(rest) {
+					return nil
+				}
+				if err := hashFileIn(gctx, rest[i], &entries[streamed+i].sum, buf, slots); err != nil {
 					return err
 				}
-				defer slots.Release(1)
 			}
-			return hashFile(gctx, f, &e.sum)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -277,10 +281,21 @@ func (h *Hasher) finish(ctx context.Context, r io.ReaderAt, size int64, workers 
 	return sum(entries), nil
 }
 
-// hashFile puts the SHA-256 of f's content, as archive/zip reads it, in
-// sum, yielding the processor every YieldEvery bytes and stopping there
-// once ctx is done.
-func hashFile(ctx context.Context, f *zip.File, sum *[sha256.Size]byte) error {
+// hashFileIn is hashFile holding a unit of slots (if not nil) meanwhile.
+func hashFileIn(ctx context.Context, f *zip.File, sum *[sha256.Size]byte, buf []byte, slots *semaphore.Weighted) error {
+	if slots != nil {
+		if err := slots.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		defer slots.Release(1)
+	}
+	return hashFile(ctx, f, sum, buf)
+}
+
+// hashFile puts the SHA-256 of f's content, as archive/zip reads it
+// through buf, in sum, yielding the processor every YieldEvery bytes and
+// stopping there once ctx is done.
+func hashFile(ctx context.Context, f *zip.File, sum *[sha256.Size]byte, buf []byte) error {
 	if strings.Contains(f.Name, "\n") {
 		return fmt.Errorf("zipstream: name %q", f.Name) // dirhash.Hash1 refuses it
 	}
@@ -290,10 +305,10 @@ func hashFile(ctx context.Context, f *zip.File, sum *[sha256.Size]byte) error {
 	}
 	defer rc.Close()
 	w := &sink{sha: sha256.New(), budget: int64(f.UncompressedSize64), ctx: ctx} // archive/zip checks the CRC-32
-	if _, err := io.Copy(w, rc); err != nil {
+	if _, err := io.CopyBuffer(w, rc, buf); err != nil {
 		return fmt.Errorf("zipstream: %s: %w", f.Name, err)
 	}
-	copy(sum[:], w.sha.Sum(nil))
+	w.sha.Sum(sum[:0])
 	return nil
 }
 
