@@ -66,7 +66,11 @@ func (m *Mirror) fetchUpstream(ctx context.Context, op string, call func(ctx con
 		if name == "" {
 			name = m.opts.Upstream.String()
 		}
-		m.opts.OnFetch(op, name, time.Since(start), err)
+		ferr := err
+		if errors.Is(err, errAbandoned) {
+			ferr = nil // the upstream answered; we gave up
+		}
+		m.opts.OnFetch(op, name, time.Since(start), ferr)
 	}
 	return a, err
 }

@@ -107,12 +107,11 @@ type Mirror struct {
 	opts     Options
 	flight   singleflight.Group
 	zipsMu   sync.Mutex
-	zips     map[string]*zipStream // zip fills in progress, by key
+	zips     map[string]*zipStream // zip fills in progress, by key (and their clients counts)
 	fills    sync.WaitGroup
 	negative *negcache.Cache                  // upstream "not found" by key; nil if disabled
 	recent   *expirable.LRU[string, struct{}] // list/@latest keys fetched within ListTTL; nil if disabled
 	pending  *expirable.LRU[string, struct{}] // keys of prefetched .mod files no client asked for yet; nil without prefetch
-	zippers  *expirable.LRU[string, struct{}] // requesters (upstream.Requester) that asked for a zip lately; nil without prefetch
 	behind   *writebehind.Writer              // small artifacts being stored
 	small    *smallcache.Cache                // stored small artifacts in memory; nil if disabled
 	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
@@ -125,14 +124,6 @@ type Mirror struct {
 const (
 	pendingMods = 4096
 	pendingTTL  = 10 * time.Minute
-)
-
-// zipRequesters and zipRequesterTTL bound Mirror.zippers: that many
-// requesters who asked for a zip are remembered, each for that long after
-// its last zip.
-const (
-	zipRequesters   = 4096
-	zipRequesterTTL = 2 * time.Minute
 )
 
 // rememberedKeys bounds the list-ttl cache as negcache bounds the negative
@@ -162,7 +153,6 @@ func New(opts Options) *Mirror {
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 		m.pending = expirable.NewLRU[string, struct{}](pendingMods, nil, pendingTTL)
-		m.zippers = expirable.NewLRU[string, struct{}](zipRequesters, nil, zipRequesterTTL)
 	}
 	if m.opts.SharedTTL == 0 {
 		m.opts.SharedTTL = 5 * time.Second
@@ -325,19 +315,15 @@ func (m *Mirror) Zip(ctx context.Context, em layout.Module) (*storage.Object, So
 	if err := checkCanonical(em); err != nil {
 		return nil, Source{Outcome: Miss}, err
 	}
-	if m.zippers != nil {
-		if who := upstream.Requester(ctx); who != "" {
-			m.zippers.Add(who, struct{}{}) // its next .info misses prefetch zips (wantsZips)
-		}
-	}
-	return m.zip(ctx, em)
+	return m.zip(ctx, em, false)
 }
 
-// zip is Zip for a canonical version. On a miss of a large zip, it returns
+// zip is Zip for a canonical version, for a client or (prefetch) for a
+// prefetch. On a miss of a large zip, it returns
 // once the fill has released the zip's first megabyte (see zipStream),
 // with an object whose Body reads the zip as it arrives and is verified;
 // otherwise once the zip is stored, with the stored object.
-func (m *Mirror) zip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+func (m *Mirror) zip(ctx context.Context, em layout.Module, prefetch bool) (*storage.Object, Source, error) {
 	path, version := em.Version().Path, em.Version().Version
 	key, err := keyOf(em, layout.Zip)
 	if err != nil {
@@ -348,7 +334,7 @@ func (m *Mirror) zip(ctx context.Context, em layout.Module) (*storage.Object, So
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, Source{Outcome: Hit}, err
 	}
-	s, led := m.zipFill(ctx, key, path, version)
+	s, led := m.zipFill(ctx, key, path, version, prefetch)
 	obj, from, err := s.follow(ctx)
 	src := ledSource(Miss, from, led)
 	if err != nil {

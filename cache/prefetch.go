@@ -11,15 +11,15 @@ import (
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
-	"github.com/gomirror/gomirror/upstream"
 )
 
-// prefetchVersion starts the fills of em's .mod and, for a client that
-// downloads zips (wantsZips), its .zip in the background, if a prefetch
-// slot is free; otherwise it starts only the checksum database lookup.
-// Failures are left for the client's own request to meet and report. Call
-// it only for a canonical version the upstream has said exists (by its
-// valid .info answer).
+// prefetchVersion starts the fills of em's .mod and .zip in the
+// background, if a prefetch slot is free; otherwise it starts only the
+// checksum database lookup. A zip of more than prefetchZipMax bytes is
+// left for a client to ask for (see Mirror.abandon). Failures are left for
+// the client's own request to meet and report. Call it only for a
+// canonical version the upstream has said exists (by its valid .info
+// answer).
 func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 	path, version := em.Version().Path, em.Version().Version
 	select {
@@ -32,10 +32,7 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		file string
 		get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
 	}
-	files := []prefetched{{"mod", m.goMod}}
-	if m.wantsZips(ctx) {
-		files = append(files, prefetched{"zip", m.wholeZip})
-	}
+	files := []prefetched{{"mod", m.goMod}, {"zip", m.wholeZip}}
 	ctx = context.WithoutCancel(ctx)
 	m.fills.Add(1)
 	go func() {
@@ -54,20 +51,6 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		}
 		wg.Wait()
 	}()
-}
-
-// wantsZips reports whether the client ctx is a request of
-// (upstream.Requester) asked for a zip within zipRequesterTTL, or is not
-// known: only then does a .info miss prefetch the version's zip. Clients
-// that read metadata only (go list -m, go mod graph, an editor resolving
-// versions) ask for .info and .mod files and no zip; a zip prefetched for
-// them costs the upstream, the disk and the CPU that hashes it for
-// nothing, and slows their own requests down. A client that downloads (go
-// mod download, go build) asks for its first zip right after its first
-// .info and .mod, and from then on its .info misses prefetch zips.
-func (m *Mirror) wantsZips(ctx context.Context) bool {
-	who := upstream.Requester(ctx)
-	return who == "" || m.zippers.Contains(who)
 }
 
 // lookupAhead starts the checksum database lookup for path@version while
@@ -107,7 +90,7 @@ func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
 // rather than as soon as its first bytes can be read: a prefetch slot is
 // held for the whole fill.
 func (m *Mirror) wholeZip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
-	obj, src, err := m.zip(ctx, em)
+	obj, src, err := m.zip(ctx, em, true)
 	if err != nil {
 		return nil, src, err
 	}

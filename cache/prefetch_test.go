@@ -1,10 +1,11 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
-	"maps"
 	"strings"
 	"testing"
 
@@ -94,45 +95,83 @@ func TestPrivateRequirementsAreNotPrefetched(t *testing.T) {
 	}
 }
 
-// TestZipsArePrefetchedForClientsThatDownloadZips: a .info miss prefetches
-// the version's zip only for a client that asked for a zip lately (or one
-// the mirror cannot tell apart): a client that reads metadata only (go
-// list -m) does not make the mirror fetch, hash and store zips.
-func TestZipsArePrefetchedForClientsThatDownloadZips(t *testing.T) {
-	answers := map[string]fakeAnswer{}
-	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0"} {
-		maps.Copy(answers, fakeVersion(t, v))
-	}
-	f := newFakeUpstream(answers)
-	m, _ := newFakeMirror(t, f, Options{Prefetch: 16})
-	info := func(ctx context.Context, version string) {
-		t.Helper()
-		if _, _, err := readObject(m.Info(ctx, escaped(fakePath, version))); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lister := upstream.WithRequester(t.Context(), "address 192.0.2.1")
-	downloader := upstream.WithRequester(t.Context(), "address 192.0.2.2")
+// gatedZips is a fakeUpstream whose Zip, once arrived is signalled, waits
+// for gate.
+type gatedZips struct {
+	*fakeUpstream
+	arrived, gate chan struct{}
+}
 
-	info(lister, "v1.0.0")
-	if n := f.Calls("zip " + fakePath + "@v1.0.0"); n != 0 {
-		t.Errorf("a client that asked for no zip: its .info prefetched the zip (%d fetches)", n)
+func (g *gatedZips) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, upstream.Answer, error) {
+	g.arrived <- struct{}{}
+	<-g.gate
+	return g.fakeUpstream.Zip(ctx, path, version)
+}
+
+// TestLargeZipsArePrefetchedOnlyForAClient: a .info miss prefetches the
+// version's zip, but gives up one larger than prefetchZipMax that no
+// client has asked for (a client that reads metadata only would pay for
+// it in traffic, disk and CPU; a client that wants it gets it streamed),
+// and keeps it when a client has joined the fill meanwhile.
+func TestLargeZipsArePrefetchedOnlyForAClient(t *testing.T) {
+	z, _, _ := bigZip(t)
+	if len(z) <= prefetchZipMax {
+		t.Fatalf("the test zip has %d bytes, not more than %d", len(z), prefetchZipMax)
 	}
-	if n := f.Calls("mod " + fakePath + "@v1.0.0"); n != 1 {
-		t.Errorf("the .mod was fetched %d times, want 1 (prefetched)", n)
-	}
-	if _, _, err := readObject(m.Zip(downloader, escaped(fakePath, "v1.1.0"))); err != nil {
-		t.Fatal(err)
-	}
-	info(downloader, "v1.2.0")
-	if n := f.Calls("zip " + fakePath + "@v1.2.0"); n != 1 {
-		t.Errorf("a client that downloads zips: its .info prefetched the zip %d times, want 1", n)
-	}
-	info(t.Context(), "v1.3.0") // no requester known: as before, zips too
-	if n := f.Calls("zip " + fakePath + "@v1.3.0"); n != 1 {
-		t.Errorf("an unknown client: its .info prefetched the zip %d times, want 1", n)
-	}
+	answers := fakeVersion(t, "v1.0.0")
+	answers["zip "+fakePath+"@v1.0.0"] = fakeAnswer{b: z}
+	key := fakePath + "/@v/v1.0.0.zip"
+
+	t.Run("no client", func(t *testing.T) {
+		f := newFakeUpstream(answers)
+		m, store := newFakeMirror(t, f, Options{Prefetch: 16})
+		if _, _, err := readObject(m.Info(t.Context(), escaped(fakePath, "v1.0.0"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Stat(t.Context(), key); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a large zip no client asked for was stored: %v", err)
+		}
+		b, _, err := get(t.Context(), m, "zip", "v1.0.0")
+		if err != nil || !bytes.Equal(b, z) {
+			t.Fatalf("the client's zip: %d bytes, %v", len(b), err)
+		}
+		if n := f.Calls("zip " + fakePath + "@v1.0.0"); n != 2 {
+			t.Errorf("upstream asked for the zip %d times, want 2 (the prefetch, given up; the client's)", n)
+		}
+	})
+	t.Run("a client joined", func(t *testing.T) {
+		g := &gatedZips{fakeUpstream: newFakeUpstream(answers), arrived: make(chan struct{}, 1), gate: make(chan struct{})}
+		m, _ := newFakeMirror(t, g, Options{Prefetch: 16})
+		if _, _, err := readObject(m.Info(t.Context(), escaped(fakePath, "v1.0.0"))); err != nil {
+			t.Fatal(err)
+		}
+		<-g.arrived // the prefetch's zip fill waits at the upstream
+		got := make(chan error, 1)
+		go func() {
+			b, _, err := get(t.Context(), m, "zip", "v1.0.0")
+			if err == nil && !bytes.Equal(b, z) {
+				err = errors.New("other bytes")
+			}
+			got <- err
+		}()
+		// The client has joined once the fill holds two callers' holds.
+		m.zipsMu.Lock()
+		s := m.zips[key]
+		m.zipsMu.Unlock()
+		s.mu.Lock()
+		for s.refs < 3 { // the fill, the prefetch, the client
+			s.wait(t.Context())
+		}
+		s.mu.Unlock()
+		close(g.gate)
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+		if n := g.Calls("zip " + fakePath + "@v1.0.0"); n != 1 {
+			t.Errorf("upstream asked for the zip %d times, want 1", n)
+		}
+	})
 }

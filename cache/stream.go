@@ -35,6 +35,10 @@ import (
 // is removed once the fill has stored it, which an open descriptor
 // survives.
 type zipStream struct {
+	// clients counts the callers of zipFill that joined the fill and are
+	// not prefetches; guarded by Mirror.zipsMu (see Mirror.abandon).
+	clients int
+
 	mu       sync.Mutex
 	changed  chan struct{}   // closed, and replaced, whenever anything below changes
 	file     *os.File        // the temporary file; nil until the fill creates it
@@ -159,6 +163,7 @@ func (s *zipStream) join() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refs++
+	s.notify()
 }
 
 // streamAfter is how many bytes of a zip a fill must have released before

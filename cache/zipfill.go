@@ -21,20 +21,27 @@ import (
 )
 
 // zipFill returns the fill of the zip at key in progress, or starts one
-// (led), joined: the caller follows it (zipStream.follow). A fill runs with a context that is not cancelled when the callers
+// (led), joined: the caller follows it (zipStream.follow). A caller that
+// is not a prefetch counts as a client of the fill (zipStream.clients). A fill runs with a context that is not cancelled when the callers
 // go away, bounded by FetchTimeout, and counts in m.fills until it has
 // ended. It runs once across replicas (coordinated): where another replica
 // holds the fill lock, this one waits for the zip in storage, and its
 // stream ends without a file.
-func (m *Mirror) zipFill(ctx context.Context, key, path, version string) (s *zipStream, led bool) {
+func (m *Mirror) zipFill(ctx context.Context, key, path, version string, prefetch bool) (s *zipStream, led bool) {
 	m.zipsMu.Lock()
 	defer m.zipsMu.Unlock()
 	if s := m.zips[key]; s != nil {
 		s.join()
+		if !prefetch {
+			s.clients++
+		}
 		return s, false
 	}
 	s = newZipStream()
 	s.join()
+	if !prefetch {
+		s.clients++
+	}
 	m.zips[key] = s
 	m.fills.Add(1)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.FetchTimeout)
@@ -45,11 +52,37 @@ func (m *Mirror) zipFill(ctx context.Context, key, path, version string) (s *zip
 		// Stored (or failed) by now: callers that come later read storage
 		// (or start another fill).
 		m.zipsMu.Lock()
-		delete(m.zips, key)
+		if m.zips[key] == s { // not abandoned and replaced
+			delete(m.zips, key)
+		}
 		m.zipsMu.Unlock()
 		s.end(from, err)
 	}()
 	return s, true
+}
+
+// prefetchZipMax is the largest zip a prefetch fetches. A larger one is
+// fetched only when a client asks for it, and then streamed through at the
+// upstream's speed (cut-through), so prefetching it would save little;
+// while a client that reads only metadata (go list -m all, an editor)
+// would pay for it in upstream traffic, disk and hashing CPU.
+const prefetchZipMax = 4 << 20
+
+// errAbandoned is a prefetch's zip fill given up because the zip is larger
+// than prefetchZipMax and no client has asked for it.
+var errAbandoned = errors.New("prefetch of a large zip no client asked for: left for the client")
+
+// abandon gives up s, the fill of the zip at key, if only prefetches have
+// asked for it (its clients count), and reports whether it did: a client
+// that asks from then on starts a fill of its own.
+func (m *Mirror) abandon(key string, s *zipStream) bool {
+	m.zipsMu.Lock()
+	defer m.zipsMu.Unlock()
+	if s.clients > 0 || m.zips[key] != s {
+		return false
+	}
+	delete(m.zips, key)
+	return true
 }
 
 // runZipFill is the fill behind s.
@@ -122,6 +155,9 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		size, err = s.announce(size, a)
 		if err != nil {
 			return a, upstreamErr("zip", path, version, err)
+		}
+		if size > prefetchZipMax && m.abandon(key, s) {
+			return a, errAbandoned
 		}
 		feed := startHashFeed(tmp, streamed, s)
 		w := &attemptWriter{f: tmp, shown: s.shown(), feed: feed}
