@@ -286,7 +286,7 @@ func (d *Direct) acquire(ctx context.Context) (release func(), err error) {
 	busy := &BusyError{RetryAfter: min(wait, 30*time.Second)}
 
 	var sh *share
-	if who := Requester(ctx); d.Share > 0 && who != "" {
+	if who := requester(ctx); d.Share > 0 && who != "" {
 		d.mu.Lock()
 		if d.shares == nil {
 			d.shares = map[string]*share{}
@@ -604,9 +604,7 @@ func RequesterOfValue(who func(ctx context.Context) string) (k, v any) {
 	return requesterKey{}, who
 }
 
-// Requester returns who ctx is a request of (WithRequester,
-// WithRequesterOf), or "".
-func Requester(ctx context.Context) string {
+func requester(ctx context.Context) string {
 	switch who := ctx.Value(requesterKey{}).(type) {
 	case string:
 		return who

@@ -22,7 +22,7 @@ func TestRequester(t *testing.T) {
 		{"function", WithRequesterOf(base, named), "of edge"},
 		{"function, detached and derived", context.WithValue(context.WithoutCancel(WithRequesterOf(base, named)), key{}, "auth"), "of auth"},
 	} {
-		if got := Requester(tc.ctx); got != tc.want {
+		if got := requester(tc.ctx); got != tc.want {
 			t.Errorf("%s: requester %q, want %q", tc.name, got, tc.want)
 		}
 	}
