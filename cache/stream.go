@@ -19,11 +19,12 @@ import (
 //
 // What is released before the zip is verified is never all of it: the
 // fill releases only bytes that its streaming hasher has read as local
-// entries (zipstream.Hasher.Released), never the central directory and end
-// record that come after them, nothing from the first end record signature
-// on (which a hostile zip may hide in an entry's data), nor, when the
-// upstream said how long the zip is, its last byte. The rest is released once the zip has passed
-// every check (module zip rules, h1: hash against the checksum database).
+// entries (zipstream.Hasher.Released), never the central directory and
+// end record that come after them, nothing from the first end record
+// signature on (which a hostile zip may hide in an entry's data), nor,
+// when the upstream said how long the zip is, its last byte. The rest is
+// released once the zip has passed every check (module zip rules, h1:
+// hash against the checksum database).
 // If a check fails, every reader's next Read returns the fill's error, and
 // the edge aborts the response: a client sees a broken transfer, never a
 // complete zip that was not verified.
