@@ -24,7 +24,8 @@ import (
 // signature on (which a hostile zip may hide in an entry's data), nor,
 // when the upstream said how long the zip is, its last byte. The rest is
 // released once the zip has passed every check (module zip rules, h1:
-// hash against the checksum database).
+// hash against the checksum database) and is stored: a client that has
+// all of a zip finds it kept, also after a crash.
 // If a check fails, every reader's next Read returns the fill's error, and
 // the edge aborts the response: a client sees a broken transfer, never a
 // complete zip that was not verified.
@@ -125,7 +126,8 @@ func (s *zipStream) shown() int64 {
 	return s.released
 }
 
-// verify releases all of the zip, size bytes, which has passed every check.
+// verify releases all of the zip, size bytes, which has passed every check
+// (and is stored, see zipStream).
 func (s *zipStream) verify(size int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -218,15 +218,20 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
 		return answered, err
 	}
-	// Verified: the readers get the rest while it is stored.
-	s.verify(downloaded)
 	verifiedAt := time.Now()
 	if lostLease(ctx, lease) {
+		// The replica that took the lock over stores it; the readers of
+		// this fill get the rest of a zip that is verified.
+		s.verify(downloaded)
 		return answered, errLostLease
 	}
 	if err := m.storeZip(ctx, key, h1, tmp); err != nil {
 		return answered, err
 	}
+	// Verified and stored: the readers get the rest. (Not sooner: a client
+	// that has all of a zip may count on the mirror having kept it, also
+	// across a crash right after.)
+	s.verify(downloaded)
 	// Where a cold zip's time goes, after its last byte: the part of the
 	// hash the download did not cover, the checksum database, the store.
 	m.opts.Logger.Info("zip filled", "module", path, "version", version, "bytes", downloaded,
