@@ -28,18 +28,16 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		m.prefetchLookup(ctx, path, version)
 		return
 	}
-	type prefetched struct {
-		file string
-		get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
-	}
-	files := []prefetched{{"mod", m.goMod}, {"zip", m.wholeZip}}
 	ctx = context.WithoutCancel(ctx)
 	m.fills.Add(1)
 	go func() {
 		defer m.fills.Done()
 		defer func() { <-m.prefetch }()
 		var wg sync.WaitGroup
-		for _, p := range files {
+		for _, p := range []struct {
+			file string
+			get  func(ctx context.Context, em layout.Module) (*storage.Object, Source, error)
+		}{{"mod", m.goMod}, {"zip", m.wholeZip}} {
 			wg.Go(func() {
 				obj, _, err := p.get(ctx, em)
 				if err != nil {
@@ -108,12 +106,14 @@ func (m *Mirror) wholeZip(ctx context.Context, em layout.Module) (*storage.Objec
 // the go command, loading the module graph, asks for them next, and a cold
 // .mod costs the mirror a checksum database lookup and its proof on top of
 // the upstream's answer, which then overlap with the client's requests.
-// It is called for a .mod a client asked for, and the requirements of a
-// prefetched .mod are kept (Mirror.pending) until a client asks for that
-// .mod: so prefetching stays one step of the module graph ahead of the
-// client instead of walking the whole graph, most of which module graph
-// pruning spares the go command. A requirement that is stored, or that the
-// upstream said a moment ago it does not have, is skipped.
+// It is called for a .mod a client asked for; a prefetched .mod is
+// remembered (Mirror.pending) until a client asks for it, and its
+// requirements are prefetched then (prefetchPending): so prefetching stays
+// one step of the module graph ahead of the client instead of walking the
+// whole graph, most of which module graph pruning spares the go command.
+// A requirement that is stored, that the upstream said a moment ago it
+// does not have, or that Options.NoPrefetch names (private modules,
+// modules under auth rules) is skipped.
 func (m *Mirror) prefetchRequirements(ctx context.Context, gomod []byte) {
 	if m.prefetch != nil {
 		m.prefetchMods(ctx, requirements(gomod))
