@@ -1,0 +1,91 @@
+// Package audit records who downloaded what: one Record per request for a
+// module artifact or a checksum-database endpoint, written off the request
+// path in batches to a Sink (the database), spilled to a local append-only
+// file while the sink fails and replayed when it is back, and optionally
+// copied as JSON lines to a file or stdout for log shippers.
+package audit
+
+import (
+	"context"
+	"time"
+)
+
+// Record is what the audit log keeps of one request. Strings are as the
+// request had them, decoded (Module is a module path, not its escaped
+// form); empty when they do not apply (Version of a list, Client of an
+// anonymous request, Upstream of a hit).
+type Record struct {
+	// ID is unique per record, set by the Recorder when empty: a sink
+	// keeps a record whose ID it already has once, so that a batch written
+	// again (after a timeout whose write did land, or replayed from the
+	// spill file) is counted once.
+	ID       string        `json:"id"`
+	Time     time.Time     `json:"time"`              // when the request arrived, UTC
+	Client   string        `json:"client,omitempty"`  // the authenticated token's name
+	Remote   string        `json:"remote"`            // the client address, after trusted-proxies
+	Method   string        `json:"method"`            // GET or HEAD
+	Module   string        `json:"module,omitempty"`  // module path; for sumdb, the module a lookup names, else ""
+	Version  string        `json:"version,omitempty"` // as requested (a query for a non-canonical .info)
+	Kind     string        `json:"kind"`              // list, latest, info, mod, zip, sumdb
+	Status   int           `json:"status"`            // HTTP status sent
+	Bytes    int64         `json:"bytes"`             // response body bytes sent
+	Duration time.Duration `json:"duration_ns"`
+	Cache    string        `json:"cache,omitempty"`    // hit, miss, fresh, stale, or ""
+	Upstream string        `json:"upstream,omitempty"` // the upstream that answered a fetch, redacted
+	Agent    string        `json:"user_agent,omitempty"`
+	// Replica names the gomirror process that served the request (its
+	// host name and listen address), so that replicas sharing a database
+	// can be told apart.
+	Replica string `json:"replica,omitempty"`
+}
+
+// Kinds of Record.Kind: the requests that are audited.
+const (
+	KindList   = "list"
+	KindLatest = "latest"
+	KindInfo   = "info"
+	KindMod    = "mod"
+	KindZip    = "zip"
+	KindSumDB  = "sumdb"
+)
+
+// Audited reports whether requests of kind (obs.Request.Kind) are audited.
+func Audited(kind string) bool {
+	switch kind {
+	case KindList, KindLatest, KindInfo, KindMod, KindZip, KindSumDB:
+		return true
+	}
+	return false
+}
+
+// Sink is where batches of records go: the database. WriteAudit stores
+// every record of batch or none of them (one transaction), and skips a
+// record whose ID it already has, so that a batch can be written again,
+// whole, after any failure, and each record counts once.
+type Sink interface {
+	WriteAudit(ctx context.Context, batch []Record) error
+}
+
+// Query selects audit records, newest first. Zero fields select anything.
+type Query struct {
+	Since, Until time.Time // Since inclusive, Until exclusive; zero Until is now
+	// Module is a module path pattern in GOPRIVATE syntax (modpattern):
+	// a record matches when its module path matches it.
+	Module    string
+	Client    string // token name, exact
+	Remote    string // client address, exact
+	Kind      string // one of the Kind constants
+	Cache     string // hit, miss, fresh, stale
+	StatusMin int    // inclusive; 0: any (ParseStatus turns "4xx" into 400..499)
+	StatusMax int    // inclusive; 0: any
+	Limit     int    // at most this many records per page; 0 means 100, more than 1000 means 1000
+	Cursor    string // Page.Next of the previous page, or "" for the first
+}
+
+// Page is one page of records answering a Query.
+type Page struct {
+	Records []Record `json:"records"`
+	// Next is the cursor of the following page, "" when this one is the
+	// last. It is opaque to the caller.
+	Next string `json:"next,omitempty"`
+}
