@@ -89,3 +89,4 @@ type Page struct {
 	// last. It is opaque to the caller.
 	Next string `json:"next,omitempty"`
 }
+

@@ -267,7 +267,19 @@ func (m *Mirror) putSmall(ctx context.Context, key string, r filled) error {
 			return err
 		}
 	}
-	return storage.PutBytes(ctx, m.opts.Storage, key, r.b)
+	if err := storage.PutBytes(ctx, m.opts.Storage, key, r.b); err != nil {
+		return err
+	}
+	m.stored(key, int64(len(r.b)))
+	return nil
+}
+
+// stored tells Options.OnStore that an artifact of size bytes is stored at
+// key.
+func (m *Mirror) stored(key string, size int64) {
+	if m.opts.OnStore != nil {
+		m.opts.OnStore(key, size)
+	}
 }
 
 // putHash stores h1, the h1: hash of the .mod or .zip at key, at

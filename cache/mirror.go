@@ -100,6 +100,10 @@ type Options struct {
 	// OnVerify, if set, is called after every check against the checksum
 	// database with the file checked ("go.mod" or "zip") and its outcome.
 	OnVerify func(file string, err error)
+	// OnStore, if set, is called after an artifact (.info, .mod or .zip of
+	// a canonical version) is stored at key, with its size: the catalog's
+	// feed. It must not block.
+	OnStore func(key string, size int64)
 }
 
 // Mirror answers module proxy requests from storage and the upstream.

@@ -248,14 +248,20 @@ func (m *Mirror) storeZip(ctx context.Context, key, h1 string, tmp *os.File) err
 	if err := m.putHash(ctx, key, h1); err != nil {
 		return err
 	}
-	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
-		// tmp stays open for the readers: the stored file is the same one.
-		return a.AdoptFile(ctx, key, tmp.Name())
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+	fi, err := tmp.Stat()
+	if err != nil {
 		return err
 	}
-	return m.opts.Storage.Put(ctx, key, tmp)
+	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
+		// tmp stays open for the readers: the stored file is the same one.
+		err = a.AdoptFile(ctx, key, tmp.Name())
+	} else if _, err = tmp.Seek(0, io.SeekStart); err == nil {
+		err = m.opts.Storage.Put(ctx, key, tmp)
+	}
+	if err == nil {
+		m.stored(key, fi.Size())
+	}
+	return err
 }
 
 // attemptWriter writes one download attempt of a zip into the temporary

@@ -96,6 +96,11 @@ type Serve struct {
 	RedisPasswordFile string `name:"redis-password-file" help:"file holding the Redis password, read once at start (instead of a password in the redis URL)"`
 	UpstreamNetrc     string `name:"upstream-netrc" help:".netrc file with basic-auth credentials for upstream proxies: a machine entry (host[:port] as in the URL) applies to upstream and upstream-groups URLs without user:password@"`
 
+	Database             string        `name:"database" help:"where the audit log, download statistics, catalog and alert history are kept: an SQLite file (default <storage-dir>/.gomirror/gomirror.db), a postgres:// URL that replicas share (a password in the URL on a command line shows in ps: use PGPASSFILE or database-password-file), or off"`
+	DatabasePasswordFile string        `name:"database-password-file" help:"file holding the PostgreSQL password, read once at start (instead of a password in the database URL)"`
+	AuditLog             string        `name:"audit-log" help:"also write every audit record as a JSON line to this file (appended), or - for standard output, for log shippers (default none)"`
+	AuditRetention       time.Duration `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days); their daily roll-ups (download statistics) are kept"`
+
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
 	GoEnv func(vars ...string) (map[string]string, error) `name:"-"`
@@ -199,6 +204,7 @@ func Defaults() Serve {
 		RedisSharedTTL:     5 * time.Second,
 		Auth:               "off",
 		AdminAuth:          "auto",
+		AuditRetention:     90 * 24 * time.Hour,
 	}
 }
 
@@ -452,6 +458,9 @@ func (c *Serve) fillFromGoEnv(src Sources) error {
 	if c.DirectDir == "" {
 		c.DirectDir = c.StorageDir + string(os.PathSeparator) + filepath.FromSlash(layout.DirectDir)
 	}
+	if c.Database == "" {
+		c.Database = c.StorageDir + string(os.PathSeparator) + filepath.FromSlash(layout.DatabaseFile)
+	}
 	// private follows go env GOPRIVATE whatever else is set: a mirror
 	// given its upstream explicitly must not silently lose the private
 	// protection of its environment. Only an explicit value, even an empty
@@ -695,8 +704,34 @@ func (c *Serve) validate(src Sources) error {
 	if len(c.AuthRules) > 0 && c.Auth == "off" {
 		return bad("auth-rules", errors.New("have no effect with auth off"))
 	}
+	if c.PostgresDatabase() {
+		u, err := url.Parse(c.Database)
+		if err != nil {
+			return bad("database", redact.Err(err))
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return bad("database", fmt.Errorf("%s names no host", redact.URL(c.Database)))
+		}
+	} else if c.DatabasePasswordFile != "" {
+		return bad("database-password-file", errors.New("needs a postgres:// database"))
+	}
+	if c.AuditRetention < 0 {
+		return bad("audit-retention", errors.New("negative"))
+	}
+	if c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour {
+		return bad("audit-retention", fmt.Errorf("%v is less than a day; records are pruned daily", c.AuditRetention))
+	}
 	return nil
 }
+
+// PostgresDatabase reports whether database names a PostgreSQL database
+// (a postgres:// or postgresql:// URL) rather than an SQLite file or off.
+func (c *Serve) PostgresDatabase() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
+}
+
+// DatabaseOff reports whether the database is turned off.
+func (c *Serve) DatabaseOff() bool { return c.Database == "off" }
 
 // validateEdge checks the settings of secrets kept in files and of who may
 // reach what: admin-listen, admin-auth, trusted-proxies.
@@ -705,6 +740,7 @@ func (c *Serve) validateEdge(bad func(string, error) error) error {
 		{"s3-access-key-file", c.S3AccessKeyFile, "s3-access-key", c.S3AccessKey},
 		{"s3-secret-key-file", c.S3SecretKeyFile, "s3-secret-key", c.S3SecretKey},
 		{"redis-password-file", c.RedisPasswordFile, "redis", redisPassword(c.Redis)},
+		{"database-password-file", c.DatabasePasswordFile, "database", urlPassword(c.Database)},
 		{"upstream-netrc", c.UpstreamNetrc, "", ""},
 	} {
 		if f.file == "" {
@@ -712,8 +748,8 @@ func (c *Serve) validateEdge(bad func(string, error) error) error {
 		}
 		if f.inline != "" {
 			what := f.inlineKey
-			if f.key == "redis-password-file" {
-				what = "a password in the redis URL"
+			if f.key == "redis-password-file" || f.key == "database-password-file" {
+				what = "a password in the " + f.inlineKey + " URL"
 			}
 			return bad(f.key, fmt.Errorf("give either %s or %s, not both", f.key, what))
 		}
@@ -761,7 +797,10 @@ func readable(file string) error {
 }
 
 // redisPassword returns the password in a Redis URL, or "".
-func redisPassword(raw string) string {
+func redisPassword(raw string) string { return urlPassword(raw) }
+
+// urlPassword returns the password in a URL's userinfo, or "".
+func urlPassword(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return ""

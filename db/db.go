@@ -15,6 +15,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/audit"
 )
 
@@ -173,4 +175,12 @@ func (d *DB) AddAlertEvent(ctx context.Context, e AlertEvent) error { return err
 // AlertEvents returns the history since a time, newest first, at most limit.
 func (d *DB) AlertEvents(ctx context.Context, since time.Time, limit int) ([]AlertEvent, error) {
 	return nil, errTODO
+}
+
+// Versions returns up to limit stored module versions (those with a
+// catalogued .info, .mod or .zip), ordered by module path then version,
+// after the cursor (a previous call's next, "" to start); next is "" after
+// the last. It is the Athens-compatible /catalog.
+func (d *DB) Versions(ctx context.Context, cursor string, limit int) (vs []module.Version, next string, err error) {
+	return nil, "", errTODO
 }

@@ -525,6 +525,12 @@ const (
 	// DirectDir is the default work directory of direct (VCS) fetches
 	// under a local storage directory.
 	DirectDir = StateDir + "/direct"
+	// DatabaseFile is the default SQLite database (audit log, statistics,
+	// catalog) under a local storage directory.
+	DatabaseFile = StateDir + "/gomirror.db"
+	// AuditSpillDir holds audit records that could not be written to the
+	// database yet, under the local storage directory.
+	AuditSpillDir = StateDir + "/audit-spill"
 )
 
 // SumDBStateKey returns the key of a checksum database config file named as
