@@ -148,6 +148,13 @@ func (p *Parser) WithParse(ctx context.Context, path string) context.Context {
 	return context.WithValue(ctx, k, v)
 }
 
+// Parse returns the parse of path (ParsePath), kept or new. The caller
+// must not modify the returned Request.
+func (p *Parser) Parse(path string) (*Request, error) {
+	pp := p.parses.parse(path)
+	return pp.req, pp.err
+}
+
 // ParseValue returns the key and value that WithParse adds to a context,
 // for a context that carries several values in one (a server's
 // per-request context): its Value(k) must return v.

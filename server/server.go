@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
@@ -63,6 +64,9 @@ type Server struct {
 	clients *clientaddr.Resolver // trusted-proxies
 	parser  *proxy.Parser        // of request paths, for edgeContext
 	ready   *readiness           // /readyz's storage probe, shared and reused briefly
+	// records is the audit log, catalog and statistics (records.go); nil
+	// with database off.
+	records *records
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -76,8 +80,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	var (
 		credDir  string
 		egressTo *egress.Proxy
+		recs     *records
 	)
 	defer func() {
+		if err != nil && recs != nil {
+			recs.close(context.Background())
+		}
 		if err != nil && credDir != "" {
 			os.RemoveAll(credDir)
 		}
@@ -223,6 +231,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
 		}
 	}
+	recs, err = newRecords(cfg, store, log)
+	if err != nil {
+		return nil, err
+	}
+	var onStore func(key string, size int64)
+	if recs != nil {
+		onStore = recs.feed.Add
+	}
 	mirror := cache.New(cache.Options{
 		TempDir:      tempDir,
 		Coordinator:  coordinator,
@@ -246,8 +262,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		OnVerify: func(file string, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 		},
+		OnStore: onStore,
 	})
-	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis}
+	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs}
 	metrics.WatchMirrors(s.mirrorMetrics)
 
 	mux := http.NewServeMux()
@@ -276,6 +293,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.operator.Handle("GET /metrics", metrics.Handler())
 	s.operator.HandleFunc("GET /upstreams", s.upstreams)
 	handlePprof(s.operator)
+	apiStore := noStore
+	if recs != nil {
+		apiStore = recs.apiStore
+	}
+	apiHandler := api.New(api.Options{Store: apiStore})
+	for _, pattern := range api.Routes {
+		s.operator.Handle(pattern, apiHandler)
+	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
@@ -575,6 +600,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	srv.ConnContext = withConn(s.clients)
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
+	if s.records != nil {
+		go s.records.run(probes)
+	}
 	for _, g := range s.groups {
 		go g.Run(probes)
 	}
@@ -600,6 +628,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	err := srv.Shutdown(sctx)
 	if werr := s.WaitFills(sctx); werr != nil && err == nil {
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
+	}
+	if s.records != nil {
+		// Every request has been logged: what the recorder holds goes to
+		// the database, or to the spill file, before the process ends.
+		stopProbes()
+		if rerr := s.records.close(sctx); rerr != nil && err == nil {
+			err = fmt.Errorf("audit records: %w", rerr)
+		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("shutdown grace period over; dropping remaining requests")
@@ -636,6 +672,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			s.metrics.ObserveRequest(rec)
+			if s.records != nil {
+				s.records.audit(r, rec, s.parser, start)
+			}
 			level := slog.LevelInfo
 			if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 				level = slog.LevelDebug

@@ -3,6 +3,8 @@
 //	gomirror serve [flags]              run the mirror (see gomirror serve --help)
 //	gomirror verify [--repair] [flags]  re-check every stored artifact
 //	gomirror token add|list|revoke      manage client tokens
+//	gomirror audit|stats                 query the audit log and download statistics
+//	gomirror index rebuild               recreate the catalog from storage
 //	gomirror setup|doctor|explain|bench|warm   client tools (see each --help)
 package main
 
@@ -36,7 +38,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex())
 	return root
 }
 

@@ -244,3 +244,22 @@ func logNetrcUse(log *slog.Logger, cfg *config.Serve, creds map[string]*url.User
 	slices.Sort(unused)
 	log.Info("upstream-netrc: basic auth for upstream hosts", "hosts", strings.Join(hosts, ","), "unused_machines", strings.Join(unused, ","))
 }
+
+// DatabaseDSN returns the database setting with the password of
+// database-password-file, if set, in its URL: what db.Open takes. The
+// result holds a secret: it is never logged (redact.URL).
+func DatabaseDSN(cfg *config.Serve) (string, error) {
+	if cfg.DatabasePasswordFile == "" {
+		return cfg.Database, nil
+	}
+	pw, err := config.ReadSecretFile(cfg.DatabasePasswordFile)
+	if err != nil {
+		return "", &config.Error{Key: "database-password-file", Source: cfg.DatabasePasswordFile, Err: err}
+	}
+	u, err := url.Parse(cfg.Database)
+	if err != nil {
+		return "", &config.Error{Key: "database", Source: redact.URL(cfg.Database), Err: redact.Err(err)}
+	}
+	u.User = url.UserPassword(u.User.Username(), pw)
+	return u.String(), nil
+}

@@ -1,0 +1,186 @@
+// Package catalog keeps the database's catalog of stored module versions
+// in step with storage, which stays the source of truth: Feed records each
+// artifact the mirror stores, off the request path, and Rebuild recreates
+// the whole catalog from what storage holds (`gomirror index rebuild`,
+// and after the feed lost updates while the database was away).
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Store is the part of the database the catalog writes: *db.DB.
+type Store interface {
+	PutArtifact(ctx context.Context, a db.Artifact) error
+	ReplaceCatalog(ctx context.Context, next func() (db.Artifact, bool, error)) (added, removed int64, err error)
+}
+
+var _ Store = (*db.DB)(nil)
+
+// Artifact returns the catalog entry for key, an artifact's storage key,
+// stored with size bytes at time t; ok is false for keys that are not a
+// canonical version's .info, .mod or .zip.
+func Artifact(key string, size int64, t time.Time) (a db.Artifact, ok bool) {
+	mv, k, err := layout.Parse(key)
+	if err != nil || !k.Artifact() || !layout.IsCanonical(mv) {
+		return db.Artifact{}, false
+	}
+	return db.Artifact{Module: mv.Path, Version: mv.Version, File: k.String(), Size: size, Stored: t.UTC()}, true
+}
+
+// Rebuild makes the catalog of d exactly the artifacts store holds, reading
+// their sizes and times with up to workers Stat calls at once. If storage
+// cannot be read whole, the catalog is left as it was.
+func Rebuild(ctx context.Context, store storage.Storage, d Store, workers int) (added, removed int64, err error) {
+	keys, err := store.List(ctx, "")
+	if err != nil {
+		return 0, 0, fmt.Errorf("listing storage: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	out := make(chan db.Artifact, 256)
+	var statErr error // set before out is closed
+	g.Go(func() error {
+		stats, sctx := errgroup.WithContext(gctx)
+		stats.SetLimit(max(1, workers))
+		for _, key := range keys {
+			if _, ok := Artifact(key, 0, time.Time{}); !ok {
+				continue
+			}
+			stats.Go(func() error {
+				info, err := store.Stat(sctx, key)
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // deleted since it was listed
+				}
+				if err != nil {
+					return fmt.Errorf("reading %s: %w", key, err)
+				}
+				a, _ := Artifact(key, info.Size, info.ModTime)
+				select {
+				case out <- a:
+					return nil
+				case <-sctx.Done():
+					return sctx.Err()
+				}
+			})
+		}
+		statErr = stats.Wait()
+		close(out)
+		return statErr
+	})
+	g.Go(func() error {
+		var err error
+		added, removed, err = d.ReplaceCatalog(gctx, func() (db.Artifact, bool, error) {
+			select {
+			case a, ok := <-out:
+				if !ok {
+					return db.Artifact{}, false, statErr // a partial listing is not the catalog
+				}
+				return a, true, nil
+			case <-gctx.Done():
+				return db.Artifact{}, false, gctx.Err()
+			}
+		})
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	return added, removed, nil
+}
+
+// Feed records stored artifacts in the catalog, off the request path: Add
+// queues, Run writes. When the queue is full or the database fails, the
+// update is dropped and the feed remembers that the catalog is behind
+// (Behind), for a Rebuild.
+type Feed struct {
+	store func() Store // returns nil while there is no database
+	log   *slog.Logger
+	queue chan db.Artifact
+	// behind is set when an update was lost since the last Caught.
+	behind atomic.Bool
+}
+
+// NewFeed returns a feed that writes to the store that store returns (nil
+// while there is none), queueing up to size updates.
+func NewFeed(store func() Store, size int, log *slog.Logger) *Feed {
+	return &Feed{store: store, log: log, queue: make(chan db.Artifact, size)}
+}
+
+// Add queues the catalog entry of key, an artifact stored with size bytes
+// just now; keys that are not artifacts are ignored. It never blocks.
+func (f *Feed) Add(key string, size int64) {
+	a, ok := Artifact(key, size, time.Now())
+	if !ok {
+		return
+	}
+	select {
+	case f.queue <- a:
+	default:
+		f.lost(a, errors.New("queue full"))
+	}
+}
+
+// Behind reports whether updates were lost since the last Caught, so that
+// a Rebuild is due.
+func (f *Feed) Behind() bool { return f.behind.Load() }
+
+// MarkBehind records that the catalog may lack what storage holds (a new
+// database, or a Rebuild that failed), so that a Rebuild is due.
+func (f *Feed) MarkBehind() { f.behind.Store(true) }
+
+// Caught records that a Rebuild started: updates lost before it are in it.
+func (f *Feed) Caught() { f.behind.Store(false) }
+
+// lost records that a's update was not written.
+func (f *Feed) lost(a db.Artifact, err error) {
+	if !f.behind.Swap(true) {
+		f.log.Warn("catalog: an update could not be written; the catalog will be rebuilt from storage", "module", a.Module, "version", a.Version, "file", a.File, "err", err)
+	}
+}
+
+// Run writes queued entries until ctx is done, then writes what is still
+// queued within drain.
+func (f *Feed) Run(ctx context.Context, drain time.Duration) {
+	for {
+		select {
+		case a := <-f.queue:
+			f.write(ctx, a)
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+			defer cancel()
+			for {
+				select {
+				case a := <-f.queue:
+					f.write(dctx, a)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (f *Feed) write(ctx context.Context, a db.Artifact) {
+	d := f.store()
+	if d == nil {
+		f.lost(a, errors.New("no database"))
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PutArtifact(wctx, a); err != nil {
+		f.lost(a, err)
+	}
+}

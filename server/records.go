@@ -1,0 +1,290 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/audit"
+	"github.com/gomirror/gomirror/catalog"
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/internal/wire"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/proxy"
+	"github.com/gomirror/gomirror/storage"
+)
+
+// records is the server's operator data: the database (opened at start
+// and, when that fails, again every dbRetry until it answers: serving
+// never depends on it), the audit recorder that writes to it off the
+// request path, the catalog feed, and the daily pruning of old audit
+// records.
+type records struct {
+	cfg   *config.Serve
+	log   *slog.Logger
+	store storage.Storage
+	dsn   string // the database to open, with its password
+
+	db       atomic.Pointer[db.DB] // nil until opened
+	recorder *audit.Recorder
+	feed     *catalog.Feed
+	replica  string
+	jsonl    *os.File // audit-log file, closed at the end; nil for none or stdout
+
+	closeOnce sync.Once
+}
+
+// dbRetry is how often a database that could not be opened is tried again.
+const dbRetry = 30 * time.Second
+
+// errNoDB is what the audit sink and the API get while the database is not
+// open.
+var errNoDB = fmt.Errorf("%w (not open yet; gomirror retries every %v)", api.ErrUnavailable, dbRetry)
+
+// newRecords prepares the operator data of cfg; nil with database off (or
+// empty: a config built in code rather than loaded). The database is
+// opened by run.
+func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*records, error) {
+	if cfg.DatabaseOff() || cfg.Database == "" {
+		return nil, nil
+	}
+	dsn, err := wire.DatabaseDSN(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &records{cfg: cfg, log: log, store: store, dsn: dsn}
+	if !cfg.PostgresDatabase() {
+		if err := os.MkdirAll(filepath.Dir(cfg.Database), 0o700); err != nil {
+			return nil, &config.Error{Key: "database", Source: cfg.Database, Err: err}
+		}
+	}
+	host, _ := os.Hostname()
+	r.replica = host + " " + cfg.Listen
+	var jsonl *os.File
+	switch cfg.AuditLog {
+	case "":
+	case "-":
+		jsonl = os.Stdout
+	default:
+		f, err := os.OpenFile(cfg.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, &config.Error{Key: "audit-log", Source: cfg.AuditLog, Err: err}
+		}
+		jsonl, r.jsonl = f, f
+	}
+	opts := audit.Options{
+		Sink:     sink{r},
+		SpillDir: filepath.Join(cfg.StorageDir, filepath.FromSlash(layout.AuditSpillDir)),
+		Replica:  r.replica,
+		Logger:   log,
+	}
+	if jsonl != nil {
+		opts.JSONLines = jsonl
+	}
+	rec, err := audit.New(opts)
+	if err != nil {
+		if r.jsonl != nil {
+			r.jsonl.Close()
+		}
+		return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+	}
+	r.recorder = rec
+	r.feed = catalog.NewFeed(r.catalogStore, 4096, log)
+	return r, nil
+}
+
+// DB returns the database, or nil while it is not open.
+func (r *records) DB() *db.DB { return r.db.Load() }
+
+// apiStore is api.Options.Store.
+func (r *records) apiStore() (api.Store, error) {
+	if d := r.db.Load(); d != nil {
+		return d, nil
+	}
+	return nil, errNoDB
+}
+
+// catalogStore is the catalog feed's store: nil (untyped) while the
+// database is not open.
+func (r *records) catalogStore() catalog.Store {
+	if d := r.db.Load(); d != nil {
+		return d
+	}
+	return nil
+}
+
+// sink is the recorder's audit.Sink: the database once it is open.
+type sink struct{ r *records }
+
+func (s sink) WriteAudit(ctx context.Context, batch []audit.Record) error {
+	d := s.r.db.Load()
+	if d == nil {
+		return errNoDB
+	}
+	return d.WriteAudit(ctx, batch)
+}
+
+// open opens the database, retrying every dbRetry until it answers or ctx
+// ends. A database that cannot be opened is logged, never fatal: modules
+// are served without it, and audit records wait in the spill directory.
+func (r *records) open(ctx context.Context) {
+	for attempt := 0; ; attempt++ {
+		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		d, err := db.Open(octx, r.dsn)
+		cancel()
+		if err == nil {
+			r.db.Store(d)
+			r.log.Info("database open", "database", redact.URL(r.cfg.Database))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt == 0 {
+			r.log.Error("database not available; serving modules without it (audit records wait in the spill directory, the API answers 503) and trying again", "database", redact.URL(r.cfg.Database), "every", dbRetry, "err", redact.Err(err))
+		}
+		select {
+		case <-time.After(dbRetry):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// run opens the database and keeps the catalog and the audit log in
+// shape until ctx ends: it rebuilds the catalog from storage when the
+// database is new (its catalog empty) or the feed lost updates, and prunes
+// audit records older than audit-retention once a day.
+func (r *records) run(ctx context.Context) {
+	go r.feed.Run(ctx, 5*time.Second)
+	r.open(ctx)
+	if r.db.Load() == nil {
+		return
+	}
+	if t, err := r.db.Load().CatalogTotals(ctx); err == nil && t.Objects == 0 {
+		r.feed.MarkBehind()
+	}
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	var lastPrune time.Time
+	for {
+		if r.feed.Behind() {
+			r.rebuild(ctx)
+		}
+		if r.cfg.AuditRetention > 0 && time.Since(lastPrune) >= 24*time.Hour {
+			lastPrune = time.Now()
+			n, err := r.db.Load().PruneAudit(ctx, lastPrune.Add(-r.cfg.AuditRetention))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				r.log.Warn("pruning old audit records failed", "err", err)
+			case n > 0:
+				r.log.Info("pruned old audit records", "records", n, "older_than", r.cfg.AuditRetention)
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// rebuild recreates the catalog from storage.
+func (r *records) rebuild(ctx context.Context) {
+	r.feed.Caught()
+	start := time.Now()
+	added, removed, err := catalog.Rebuild(ctx, r.store, r.db.Load(), 8)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("rebuilding the catalog from storage failed; trying again in a minute", "err", err)
+			r.feed.MarkBehind()
+		}
+		return
+	}
+	r.log.Info("catalog rebuilt from storage", "added", added, "removed", removed, "took", time.Since(start))
+}
+
+// close writes what the recorder holds (to the database, or the spill
+// file) within ctx and closes the database.
+func (r *records) close(ctx context.Context) error {
+	var err error
+	r.closeOnce.Do(func() {
+		err = r.recorder.Close(ctx)
+		if r.jsonl != nil {
+			r.jsonl.Close()
+		}
+		if d := r.db.Load(); d != nil {
+			d.Close()
+		}
+	})
+	return err
+}
+
+// maxAuditField bounds the client-chosen strings of an audit record
+// (user agent, version query): a client must not make every record of its
+// requests cost the database kilobytes.
+const maxAuditField = 256
+
+// audit records rec, a finished request that started at start, if it is
+// for a module artifact or the checksum database. What it names is read
+// from the parse of its path (so that a request refused by auth is
+// audited too).
+func (r *records) audit(req *http.Request, rec *obs.Request, parser *proxy.Parser, start time.Time) {
+	if parser == nil {
+		return
+	}
+	p, err := parser.Parse(rec.Path)
+	if err != nil {
+		return
+	}
+	kind := p.Kind.String()
+	if !audit.Audited(kind) {
+		return
+	}
+	mod, _ := p.NamedModule()
+	r.recorder.Record(audit.Record{
+		Time:     start.UTC(),
+		Client:   rec.Client,
+		Remote:   rec.Remote,
+		Method:   rec.Method,
+		Module:   clean(mod),
+		Version:  clean(p.Version),
+		Kind:     kind,
+		Status:   rec.Status,
+		Bytes:    rec.Bytes,
+		Duration: rec.Duration,
+		Cache:    rec.Cache(),
+		Upstream: rec.Upstream,
+		Agent:    clean(req.UserAgent()),
+	})
+}
+
+// clean returns s as a database keeps it: valid UTF-8 without NUL bytes
+// (PostgreSQL refuses both), at most maxAuditField bytes.
+func clean(s string) string {
+	if len(s) > maxAuditField {
+		s = s[:maxAuditField]
+	}
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// errDatabaseOff is the API's answer with database off.
+var errDatabaseOff = fmt.Errorf("%w: database is off", api.ErrUnavailable)
+
+// noStore is api.Options.Store with database off.
+func noStore() (api.Store, error) { return nil, errDatabaseOff }
