@@ -483,3 +483,35 @@ type failingHistory struct{}
 func (failingHistory) AddAlertEvent(context.Context, db.AlertEvent) error {
 	return errors.New("database is down")
 }
+
+// TestRun: Run evaluates on its own, with the Options clock, until its
+// context ends; the receiver's first request is what the test waits for.
+func TestRun(t *testing.T) {
+	got := make(chan Payload, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p Payload
+		json.NewDecoder(r.Body).Decode(&p)
+		got <- p
+	}))
+	defer srv.Close()
+	e, err := New(Options{Rules: []Rule{{Name: "mm", Kind: KindChecksumMismatch}},
+		Notifiers: []Notifier{{Name: "hook", Type: TypeWebhook, URL: srv.URL}}, Interval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	e.Mismatch("example.com/m", "v1.0.0", "zip")
+	select {
+	case p := <-got:
+		if p.Rule != "mm" || p.State != StateFiring {
+			t.Errorf("got %+v", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run never notified")
+	}
+	cancel()
+	<-done
+}
