@@ -73,9 +73,10 @@ type Options struct {
 	MaxKeys int
 	// Instance names this gomirror in messages (a host name); optional.
 	Instance string
-	// HTTPClient sends webhooks; default: a client of its own (no
-	// proxy from the environment is bypassed: http.DefaultTransport's
-	// settings). Each attempt is bounded by the notifier's timeout.
+	// HTTPClient sends webhooks; default: a client of its own with
+	// http.DefaultTransport's settings (the proxy from the environment
+	// included) that follows no redirect. Each attempt is bounded by the
+	// notifier's timeout.
 	HTTPClient *http.Client
 	// RootCAs are the authorities SMTP TLS trusts; nil: the system's.
 	RootCAs *x509.CertPool
@@ -100,8 +101,12 @@ type Alert struct {
 	State string `json:"state"`         // pending, firing, resolved
 	// Since is when the condition began to hold (pending, firing) or when
 	// it ended (resolved).
-	Since        time.Time `json:"since"`
-	Value        float64   `json:"value"` // the last value evaluated
+	Since time.Time `json:"since"`
+	// Value is the last value evaluated: client-rate requests in the
+	// window, checksum-mismatch mismatches in the window, upstream-down
+	// minutes failing, sumdb-unreachable failed calls in a row,
+	// storage-usage and error-rate percent.
+	Value        float64   `json:"value"`
 	Threshold    float64   `json:"threshold"`
 	LastNotified time.Time `json:"last_notified,omitzero"` // the last firing notification queued
 	Text         string    `json:"text"`                   // what the last evaluation found, in English
@@ -187,7 +192,12 @@ func New(opts Options) (*Engine, error) {
 		opts.MaxKeys = 10000
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		opts.HTTPClient = &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			// A robot does not redirect; following one would send the
+			// message (and a signed URL) elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv

@@ -445,7 +445,9 @@ func TestFailingNotifierRetried(t *testing.T) {
 	te := newTestEngine(t, []Rule{{Name: "mm", Kind: KindChecksumMismatch, Notifiers: []string{"hook"}}, {Name: "mm2", Kind: KindChecksumMismatch}}, func(o *Options) {
 		o.Notifiers = append(o.Notifiers, Notifier{Name: "hang", Type: TypeWebhook, URL: hang.URL, Timeout: time.Hour})
 	})
+	te.recv.mu.Lock()
 	te.recv.fail = 2
+	te.recv.mu.Unlock()
 	te.Mismatch("example.com/m", "v1.0.0", "zip")
 	te.at(0)
 	// Flush only the hook's worker: the hung one must not hold it up.
@@ -463,8 +465,11 @@ func TestFailingNotifierRetried(t *testing.T) {
 	if got := summary(te.recv.got()); len(got) != 2 {
 		t.Errorf("hook got %q, want both rules' firing once each after 2 failures", got)
 	}
-	if te.recv.fail != 0 {
-		t.Errorf("%d failures left: not retried", te.recv.fail)
+	te.recv.mu.Lock()
+	left := te.recv.fail
+	te.recv.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d failures left: not retried", left)
 	}
 }
 

@@ -21,10 +21,15 @@ func newRing(window int64) ring {
 	return ring{width: w}
 }
 
-// add counts c events at time t (Unix nanoseconds).
+// add counts c events at time t (Unix nanoseconds). An event older than
+// what its slot counts now is older than the window: it is not counted
+// (rather than wiping the slot's recent counts).
 func (r *ring) add(t int64, c uint32) {
 	s := t / r.width
 	i := s % slots
+	if s < r.slice[i] {
+		return
+	}
 	if r.slice[i] != s {
 		r.slice[i], r.n[i] = s, 0
 	}

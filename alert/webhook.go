@@ -29,8 +29,8 @@ type httpSender struct {
 }
 
 // post sends body to u (s.url, or a signed variant of it) with the
-// headers, and returns the answer's body when the status is 2xx. A 4xx
-// other than 429 is permanent.
+// headers, and returns the answer's body when the status is 2xx. A status
+// other than 5xx and 429 (a 4xx, a redirect) is permanent.
 func (s *httpSender) post(ctx context.Context, u string, body []byte, header http.Header) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
@@ -52,7 +52,7 @@ func (s *httpSender) post(ctx context.Context, u string, body []byte, header htt
 	}
 	if resp.StatusCode/100 != 2 {
 		err := fmt.Errorf("status %s: %s", resp.Status, snippet(answer))
-		if resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests {
+		if resp.StatusCode/100 != 5 && resp.StatusCode != http.StatusTooManyRequests {
 			return nil, &permanentError{err}
 		}
 		return nil, err
