@@ -202,8 +202,12 @@ type Notifier struct {
 	// (the robot's signing secret). Optional.
 	SecretFile string `yaml:"secret-file"`
 	SecretEnv  string `yaml:"secret-env"`
-	// Headers are added to every request of a webhook (type webhook only).
-	Headers map[string]string `yaml:"headers"`
+	// Headers are added to every request of a webhook (type webhook
+	// only); HeadersFile names a file of more, one "Name: value" a line
+	// (for a header that is a credential, such as Authorization), read
+	// when the Engine is made.
+	Headers     map[string]string `yaml:"headers"`
+	HeadersFile string            `yaml:"headers-file"`
 
 	// Email: SMTP is the server's host:port; TLS is "starttls" (the
 	// default: STARTTLS, required when authenticating, used when offered
@@ -266,7 +270,7 @@ func (n *Notifier) Validate() error {
 	if (n.SecretFile != "" || n.SecretEnv != "") && n.Type != TypeWebhook && n.Type != TypeDingTalk && n.Type != TypeFeishu {
 		return bad("secret-file", "type %s has no signing secret", n.Type)
 	}
-	if len(n.Headers) > 0 && n.Type != TypeWebhook {
+	if (len(n.Headers) > 0 || n.HeadersFile != "") && n.Type != TypeWebhook {
 		return bad("headers", "only for type %s", TypeWebhook)
 	}
 	for k := range n.Headers {

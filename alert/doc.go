@@ -74,7 +74,8 @@
 // and `retries`. The types:
 //
 //   - webhook: a JSON POST of Payload to `url` (or `url-file`,
-//     `url-env`), with the `headers` given. With `secret-file` or
+//     `url-env`), with the `headers` given and those of `headers-file`
+//     (one "Name: value" a line, for credentials). With `secret-file` or
 //     `secret-env`, it carries X-Gomirror-Timestamp (Unix seconds) and
 //     X-Gomirror-Signature: "sha256=" and the hex HMAC-SHA256, keyed with
 //     the secret, of the timestamp, ".", and the body (WebhookSignature).
@@ -144,6 +145,7 @@
 //	    url: https://alerts.corp.example/gomirror
 //	    secret-file: /etc/gomirror/webhook-secret
 //	    headers: {X-Team: infra}
+//	    headers-file: /etc/gomirror/webhook-headers   # "Authorization: Bearer ..."
 //	  - name: ops-slack
 //	    type: slack
 //	    url-env: GOMIRROR_SLACK_URL

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -139,6 +140,27 @@ func readSecret(file, env string, lookupEnv func(string) (string, bool)) (string
 	return "", nil
 }
 
+// readHeaders adds the "Name: value" lines of file to h. Errors name the
+// file and line, never a value.
+func readHeaders(file string, h http.Header) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") || strings.ContainsAny(v, "\r\n") {
+			return fmt.Errorf("%s:%d: want Name: value", file, i+1)
+		}
+		h.Set(k, strings.TrimSpace(v))
+	}
+	return nil
+}
+
 // newSender makes the Sender of a validated Notifier, reading its secrets.
 func newSender(n Notifier, opts *Options) (Sender, error) {
 	bad := func(field string, err error) error {
@@ -167,7 +189,16 @@ func newSender(n Notifier, opts *Options) (Sender, error) {
 	h := httpSender{client: opts.HTTPClient, url: u}
 	switch n.Type {
 	case TypeWebhook:
-		return &webhookSender{httpSender: h, secret: secret, headers: n.Headers}, nil
+		headers := http.Header{}
+		for k, v := range n.Headers {
+			headers.Set(k, v)
+		}
+		if n.HeadersFile != "" {
+			if err := readHeaders(n.HeadersFile, headers); err != nil {
+				return nil, bad("headers-file", err)
+			}
+		}
+		return &webhookSender{httpSender: h, secret: secret, headers: headers}, nil
 	case TypeSlack:
 		return &slackSender{h}, nil
 	case TypeDingTalk:

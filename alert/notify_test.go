@@ -82,13 +82,17 @@ func decode(t *testing.T, b []byte) map[string]any {
 
 func TestWebhookSigned(t *testing.T) {
 	srv, got := capture(t, "")
+	hf := filepath.Join(t.TempDir(), "headers")
+	if err := os.WriteFile(hf, []byte("Authorization: Bearer abc\r\n\nX-Env: prod\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s := sender(t, Notifier{Name: "w", Type: TypeWebhook, URL: srv.URL + "/hook", SecretEnv: "HOOK_SECRET",
-		Headers: map[string]string{"Authorization": "Bearer abc", "X-Team": "infra"}}, map[string]string{"HOOK_SECRET": "s3cret"})
+		Headers: map[string]string{"X-Team": "infra"}, HeadersFile: hf}, map[string]string{"HOOK_SECRET": "s3cret"})
 	if err := send(t, s, testMessage); err != nil {
 		t.Fatal(err)
 	}
 	c := <-got
-	if c.header.Get("Authorization") != "Bearer abc" || c.header.Get("X-Team") != "infra" {
+	if c.header.Get("Authorization") != "Bearer abc" || c.header.Get("X-Team") != "infra" || c.header.Get("X-Env") != "prod" {
 		t.Errorf("custom headers missing: %v", c.header)
 	}
 	ts := c.header.Get(HeaderTimestamp)
@@ -291,6 +295,7 @@ func TestSecretsFromFiles(t *testing.T) {
 		{Notifier{Name: "a", Type: TypeSlack, URLFile: write("empty", "\n")}, nil, "is empty"},
 		{Notifier{Name: "a", Type: TypeSlack, URLEnv: "U"}, map[string]string{"U": "ftp://x/TOKEN-abc"}, "want an http(s) URL"},
 		{Notifier{Name: "a", Type: TypeFeishu, URLEnv: "U", SecretEnv: "S"}, map[string]string{"U": "http://127.0.0.1/"}, "S is not set"},
+		{Notifier{Name: "a", Type: TypeWebhook, URL: "http://127.0.0.1/", HeadersFile: write("badheaders", "Authorization Bearer TOKEN-abc\n")}, nil, "badheaders:1: want Name: value"},
 	} {
 		if err := tc.n.Validate(); err != nil {
 			t.Fatal(err)

@@ -147,7 +147,7 @@ func WebhookSignature(secret, timestamp string, body []byte) string {
 type webhookSender struct {
 	httpSender
 	secret  string
-	headers map[string]string
+	headers http.Header
 }
 
 func (s *webhookSender) Send(ctx context.Context, m Message) error {
@@ -157,10 +157,7 @@ func (s *webhookSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return permanent("encoding: %v", err)
 	}
-	h := http.Header{}
-	for k, v := range s.headers {
-		h.Set(k, v)
-	}
+	h := s.headers.Clone()
 	if s.secret != "" {
 		ts := strconv.FormatInt(m.Time.Unix(), 10)
 		h.Set(HeaderTimestamp, ts)
