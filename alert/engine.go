@@ -122,6 +122,10 @@ type Alert struct {
 // history events are sent by one goroutine per notifier (and one for the
 // history), each with a bounded queue, so a slow or failing notifier
 // delays no other and never the evaluation.
+//
+// A nil *Engine is alerting turned off: Observe, Mismatch and SumDB do
+// nothing and Alerts returns nothing, so the server can call them
+// unconditionally.
 type Engine struct {
 	opts  Options
 	log   *slog.Logger
@@ -265,6 +269,9 @@ func (e *Engine) all() []*worker {
 // allocation but for a client seen for the first time, never blocking on
 // anything but the counters' mutexes.
 func (e *Engine) Observe(rec audit.Record) {
+	if e == nil {
+		return
+	}
 	t := rec.Time
 	if t.IsZero() {
 		t = e.opts.Now()
@@ -315,6 +322,9 @@ const maxMismatchesShown = 5
 // file (info, mod, zip) of module@version does not hash to what the
 // checksum database says. It never blocks on a notifier.
 func (e *Engine) Mismatch(module, version, file string) {
+	if e == nil {
+		return
+	}
 	ns := e.opts.Now().UnixNano()
 	e.mmMu.Lock()
 	defer e.mmMu.Unlock()
@@ -330,6 +340,9 @@ func (e *Engine) Mismatch(module, version, file string) {
 // SumDB reports the outcome of one checksum-database call: nil when the
 // database answered (a "not found" is an answer), else the error.
 func (e *Engine) SumDB(err error) {
+	if e == nil {
+		return
+	}
 	e.sdMu.Lock()
 	defer e.sdMu.Unlock()
 	if err == nil {
@@ -369,6 +382,9 @@ func (e *Engine) Run(ctx context.Context) {
 // Alerts returns the pending, firing and recently resolved alerts, sorted
 // by rule and key.
 func (e *Engine) Alerts() []Alert {
+	if e == nil {
+		return nil
+	}
 	e.evalMu.Lock()
 	out := make([]Alert, 0, len(e.alerts))
 	for _, a := range e.alerts {
@@ -555,8 +571,9 @@ func (e *Engine) Flush(ctx context.Context) error {
 }
 
 // Close stops the notifier goroutines once what is queued has been sent,
-// or at once when ctx is done (pending retries are abandoned). Observe,
-// Mismatch and SumDB may still be called; EvaluateNow must not be.
+// or at once when ctx is done (pending retries are abandoned). Every
+// method may still be called afterwards: what an evaluation would send is
+// dropped.
 func (e *Engine) Close(ctx context.Context) error {
 	e.closeOnce.Do(func() {
 		for _, w := range e.all() {

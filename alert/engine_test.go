@@ -520,3 +520,34 @@ func TestRun(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestNilEngine(t *testing.T) {
+	var e *Engine
+	e.Observe(audit.Record{Remote: "10.0.0.1"})
+	e.Mismatch("example.com/m", "v1.0.0", "zip")
+	e.SumDB(errors.New("down"))
+	if a := e.Alerts(); a != nil {
+		t.Errorf("Alerts of a nil Engine = %v", a)
+	}
+}
+
+// BenchmarkObserve: the cost on the request path of a client-rate and an
+// error-rate rule, for a known client.
+func BenchmarkObserve(b *testing.B) {
+	e, err := New(Options{Rules: []Rule{
+		{Name: "rate", Kind: KindClientRate, Threshold: 200, RequestKind: audit.KindLatest},
+		{Name: "any", Kind: KindClientRate, Threshold: 10000},
+		{Name: "5xx", Kind: KindErrorRate, Threshold: 5},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	rec := audit.Record{Time: t0, Remote: "10.0.0.1", Kind: audit.KindLatest, Status: 200}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e.Observe(rec)
+		}
+	})
+}
