@@ -390,9 +390,12 @@ func Validate(rules []Rule, notifiers []Notifier) error {
 			return fmt.Errorf("alert rule %q: name: given twice", r.Name)
 		}
 		seen[r.Name] = true
-		for _, n := range r.Notifiers {
+		for i, n := range r.Notifiers {
 			if !names[n] {
 				return fmt.Errorf("alert rule %q: notifiers: no notifier is named %q", r.Name, n)
+			}
+			if contains(r.Notifiers[:i], n) {
+				return fmt.Errorf("alert rule %q: notifiers: %q given twice", r.Name, n)
 			}
 		}
 	}

@@ -28,6 +28,7 @@ func TestValidate(t *testing.T) {
 		{"negative window", []Rule{{Name: "a", Kind: KindChecksumMismatch, Window: -time.Second}}, nil, `"a" negative`},
 		{"repeat too short", []Rule{{Name: "a", Kind: KindChecksumMismatch, Repeat: time.Second}}, nil, `"a" repeat`},
 		{"unknown notifier", []Rule{{Name: "a", Kind: KindChecksumMismatch, Notifiers: []string{"pager"}}}, []Notifier{hook}, `"a" notifiers "pager"`},
+		{"notifier named twice", []Rule{{Name: "a", Kind: KindChecksumMismatch, Notifiers: []string{"hook", "hook"}}}, []Notifier{hook}, `"a" notifiers "hook" twice`},
 		{"rule twice", []Rule{{Name: "a", Kind: KindChecksumMismatch}, {Name: "a", Kind: KindChecksumMismatch}}, nil, `"a" twice`},
 		{"notifier twice", nil, []Notifier{hook, hook}, `"hook" twice`},
 		{"vendor URL inline", nil, []Notifier{{Name: "d", Type: TypeDingTalk, URL: "http://127.0.0.1/robot/send?access_token=x"}}, `"d" url url-file url-env`},
