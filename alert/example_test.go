@@ -32,9 +32,9 @@ func Example() {
 	go e.Run(ctx)
 
 	e.Observe(audit.Record{Time: time.Now(), Remote: "10.0.0.7", Kind: audit.KindLatest, Status: 200}) // each audited request
-	e.Mismatch("example.com/m", "v1.0.0", "zip")                                                   // a checksum mismatch
-	e.SumDB(nil)                                                                                   // after each checksum-database call
-	_ = e.Alerts()                                                                                 // GET /api/v1/alerts
+	e.Mismatch("example.com/m", "v1.0.0", "zip")                                                       // a checksum mismatch
+	e.SumDB(nil)                                                                                       // after each checksum-database call
+	_ = e.Alerts()                                                                                     // GET /api/v1/alerts
 
 	stop()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
