@@ -341,7 +341,9 @@ func (e *Engine) Mismatch(module, version, file string) {
 }
 
 // SumDB reports the outcome of one checksum-database call: nil when the
-// database answered (a "not found" is an answer), else the error.
+// database answered (a "not found" is an answer), else the error. A call
+// not made (the checksum database off, or the upstream off) is not one to
+// report. The error's text is shown with its URLs' credentials removed.
 func (e *Engine) SumDB(err error) {
 	if e == nil {
 		return

@@ -551,3 +551,31 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	})
 }
+
+// TestConcurrentUse: the inputs, evaluation and Alerts at once (for the
+// race detector), and every request counted.
+func TestConcurrentUse(t *testing.T) {
+	te := newTestEngine(t, []Rule{{Name: "rate", Kind: KindClientRate, Threshold: 399}, {Name: "5xx", Kind: KindErrorRate, Threshold: 50}, {Name: "sumdb", Kind: KindSumDBUnreachable}})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				te.Observe(audit.Record{Time: t0, Remote: "10.0.0.1", Kind: audit.KindZip, Status: 200 + 300*(i%2)})
+				te.SumDB(nil)
+				if g == 0 {
+					te.Alerts()
+				}
+			}
+		}()
+	}
+	for range 10 {
+		te.EvaluateNow(t0)
+	}
+	wg.Wait()
+	te.at(time.Second)
+	if got := te.states(); !equal(got, []string{"firing 10.0.0.1"}) {
+		t.Errorf("alerts %q: want 400 requests over 399 from one client, 50%% 5xx not over 50%%", got)
+	}
+}
