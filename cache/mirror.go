@@ -98,8 +98,9 @@ type Options struct {
 	// OnFetch, if set, is called after every upstream fetch.
 	OnFetch func(op, upstream string, d time.Duration, err error)
 	// OnVerify, if set, is called after every check against the checksum
-	// database with the file checked ("go.mod" or "zip") and its outcome.
-	OnVerify func(file string, err error)
+	// database with the module version and file checked ("go.mod" or
+	// "zip") and its outcome.
+	OnVerify func(path, version, file string, err error)
 	// OnStore, if set, is called after an artifact (.info, .mod or .zip of
 	// a canonical version) is stored at key, with its size: the catalog's
 	// feed. It must not block.
@@ -305,7 +306,7 @@ func (m *Mirror) goMod(ctx context.Context, em layout.Module) (*storage.Object, 
 		if err != nil {
 			return filled{from: answered}, err
 		}
-		if err := m.verify(path, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, h1) }); err != nil {
+		if err := m.verify(path, version, "go.mod", func(v Verifier) error { return v.CheckGoMod(ctx, path, version, h1) }); err != nil {
 			return filled{from: answered}, err
 		}
 		return filled{b: b, h1: h1, from: answered}, nil

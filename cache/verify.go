@@ -20,7 +20,7 @@ type Verifier interface {
 	CheckZip(ctx context.Context, path, version, h1 string) error
 }
 
-func (m *Mirror) verify(path, file string, check func(Verifier) error) error {
+func (m *Mirror) verify(path, version, file string, check func(Verifier) error) error {
 	v := m.opts.Verifier
 	if v == nil || v.Exempt(path) {
 		return nil
@@ -31,7 +31,7 @@ func (m *Mirror) verify(path, file string, check func(Verifier) error) error {
 		err = fmt.Errorf("verifying %s %s: the checksum database did not answer within the fetch timeout (%v): %w", path, file, m.opts.FetchTimeout, err)
 	}
 	if m.opts.OnVerify != nil {
-		m.opts.OnVerify(file, err)
+		m.opts.OnVerify(path, version, file, err)
 	}
 	if err != nil {
 		m.opts.Logger.Error("verification failed; artifact refused", "module", path, "err", err)

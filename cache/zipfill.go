@@ -215,7 +215,7 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		return answered, err
 	}
 	hashedAt := time.Now()
-	if err := m.verify(path, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
+	if err := m.verify(path, version, "zip", func(v Verifier) error { return v.CheckZip(ctx, path, version, h1) }); err != nil {
 		return answered, err
 	}
 	verifiedAt := time.Now()

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
@@ -96,10 +97,12 @@ type Serve struct {
 	RedisPasswordFile string `name:"redis-password-file" help:"file holding the Redis password, read once at start (instead of a password in the redis URL)"`
 	UpstreamNetrc     string `name:"upstream-netrc" help:".netrc file with basic-auth credentials for upstream proxies: a machine entry (host[:port] as in the URL) applies to upstream and upstream-groups URLs without user:password@"`
 
-	Database             string        `name:"database" help:"where the audit log, download statistics, catalog and alert history are kept: an SQLite file (default <storage-dir>/.gomirror/gomirror.db), a postgres:// URL that replicas share (a password in the URL on a command line shows in ps: use PGPASSFILE or database-password-file), or off"`
-	DatabasePasswordFile string        `name:"database-password-file" help:"file holding the PostgreSQL password, read once at start (instead of a password in the database URL)"`
-	AuditLog             string        `name:"audit-log" help:"also write every audit record as a JSON line to this file (appended), or - for standard output, for log shippers (default none)"`
-	AuditRetention       time.Duration `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days); their daily roll-ups (download statistics) are kept"`
+	Database             string           `name:"database" help:"where the audit log, download statistics, catalog and alert history are kept: an SQLite file (default <storage-dir>/.gomirror/gomirror.db), a postgres:// URL that replicas share (a password in the URL on a command line shows in ps: use PGPASSFILE or database-password-file), or off"`
+	DatabasePasswordFile string           `name:"database-password-file" help:"file holding the PostgreSQL password, read once at start (instead of a password in the database URL)"`
+	AuditLog             string           `name:"audit-log" help:"also write every audit record as a JSON line to this file (appended), or - for standard output, for log shippers (default none)"`
+	Alerts               []alert.Rule     `name:"alerts" help:"alert rules evaluated in-process: a YAML list of {name, kind, threshold, window, for, repeat, resolve, notifiers, ...} (see README)"`
+	Notifiers            []alert.Notifier `name:"notifiers" help:"where alerts are sent: a YAML list of {name, type: webhook|slack|dingtalk|wecom|feishu|email, ...} (see README)"`
+	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days); their daily roll-ups (download statistics) are kept"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
@@ -714,6 +717,13 @@ func (c *Serve) validate(src Sources) error {
 		}
 	} else if c.DatabasePasswordFile != "" {
 		return bad("database-password-file", errors.New("needs a postgres:// database"))
+	}
+	if err := alert.Validate(c.Alerts, c.Notifiers); err != nil {
+		key := "alerts"
+		if strings.HasPrefix(err.Error(), "notifier") {
+			key = "notifiers"
+		}
+		return bad(key, err)
 	}
 	if c.AuditRetention < 0 {
 		return bad("audit-retention", errors.New("negative"))

@@ -22,7 +22,6 @@ import (
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/obs"
-	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -237,15 +236,15 @@ func (r *records) close(ctx context.Context) error {
 // requests cost the database kilobytes.
 const maxAuditField = 256
 
-// audit records rec, a finished request that started at start, if it is
-// for a module artifact or the checksum database. What it names is read
-// from the parse of its path (so that a request refused by auth is
-// audited too).
-func (r *records) audit(req *http.Request, rec *obs.Request, parser *proxy.Parser, start time.Time) {
-	if parser == nil {
+// audit records rec, a finished request that started at start, in the
+// audit log and for the alert rules, if it is for a module artifact or the
+// checksum database. What it names is read from the parse of its path (so
+// that a request refused by auth is audited too).
+func (s *Server) audit(req *http.Request, rec *obs.Request, start time.Time) {
+	if s.records == nil && s.alerts == nil || s.parser == nil {
 		return
 	}
-	p, err := parser.Parse(rec.Path)
+	p, err := s.parser.Parse(rec.Path)
 	if err != nil {
 		return
 	}
@@ -254,7 +253,7 @@ func (r *records) audit(req *http.Request, rec *obs.Request, parser *proxy.Parse
 		return
 	}
 	mod, _ := p.NamedModule()
-	r.recorder.Record(audit.Record{
+	r := audit.Record{
 		Time:     start.UTC(),
 		Client:   rec.Client,
 		Remote:   rec.Remote,
@@ -268,7 +267,11 @@ func (r *records) audit(req *http.Request, rec *obs.Request, parser *proxy.Parse
 		Cache:    rec.Cache(),
 		Upstream: rec.Upstream,
 		Agent:    clean(req.UserAgent()),
-	})
+	}
+	s.alerts.Observe(r)
+	if s.records != nil {
+		s.records.recorder.Record(r)
+	}
 }
 
 // clean returns s as a database keeps it: valid UTF-8 without NUL bytes

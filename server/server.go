@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
@@ -67,6 +68,9 @@ type Server struct {
 	// records is the audit log, catalog and statistics (records.go); nil
 	// with database off.
 	records *records
+	// alerts evaluates the alert rules (alerts.go); nil without any (its
+	// methods then do nothing).
+	alerts *alert.Engine
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -200,6 +204,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
+	// The alert engine is made once the server is (it polls it), before
+	// anything is served; the cache's callbacks read it then.
+	var (
+		alerts *alert.Engine
+		health upstreamHealth
+	)
 
 	var (
 		verifier   cache.Verifier
@@ -258,14 +268,35 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		SmallCache:  int64(cfg.MemoryCache) << 20,
 		NegativeTTL: negativeTTL(cfg.NegativeTTL),
 		Logger:      log,
-		OnFetch:     metrics.ObserveFetch,
-		OnVerify: func(file string, err error) {
+		OnFetch: func(op, upstream string, d time.Duration, err error) {
+			metrics.ObserveFetch(op, upstream, d, err)
+			if alerts != nil {
+				health.observe(upstream, err, time.Now())
+			}
+		},
+		OnVerify: func(path, version, file string, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
+			verified(alerts, path, version, file, err)
 		},
 		OnStore: onStore,
 	})
 	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs}
 	metrics.WatchMirrors(s.mirrorMetrics)
+	if len(cfg.Alerts) > 0 {
+		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log,
+			Upstreams: func() []alert.UpstreamState { return health.snapshot(s.alertMirrors, time.Now()) }}
+		opts.Instance, _ = os.Hostname()
+		if recs != nil {
+			opts.History = alertHistory{recs}
+		}
+		if wire.StorageDriver(cfg) == "fs" {
+			opts.Storage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
+		}
+		if alerts, err = alert.New(opts); err != nil {
+			return nil, &config.Error{Key: "alerts", Source: "startup", Err: err}
+		}
+		s.alerts = alerts
+	}
 
 	mux := http.NewServeMux()
 	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +328,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		apiStore = recs.apiStore
 	}
-	apiHandler := api.New(api.Options{Store: apiStore})
+	apiHandler := api.New(api.Options{Store: apiStore, Alerts: func() any {
+		if a := s.alerts.Alerts(); a != nil {
+			return a
+		}
+		return []alert.Alert{}
+	}})
 	for _, pattern := range api.Routes {
 		s.operator.Handle(pattern, apiHandler)
 	}
@@ -603,6 +639,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.records != nil {
 		go s.records.run(probes)
 	}
+	if s.alerts != nil {
+		go s.alerts.Run(probes)
+	}
 	for _, g := range s.groups {
 		go g.Run(probes)
 	}
@@ -628,6 +667,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	err := srv.Shutdown(sctx)
 	if werr := s.WaitFills(sctx); werr != nil && err == nil {
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
+	}
+	if s.alerts != nil {
+		stopProbes()
+		s.alerts.Close(sctx) // sends what is queued, within the grace period
 	}
 	if s.records != nil {
 		// Every request has been logged: what the recorder holds goes to
@@ -672,9 +715,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			s.metrics.ObserveRequest(rec)
-			if s.records != nil {
-				s.records.audit(r, rec, s.parser, start)
-			}
+			s.audit(r, rec, start)
 			level := slog.LevelInfo
 			if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 				level = slog.LevelDebug
