@@ -149,7 +149,9 @@ func scrapeGomirror(t *testing.T) exported {
 		t.Logf("!!! the server does not export %v yet (obs.Metrics.WatchStorage/WatchAudit/WatchAlerts not wired): taking them from an obs.Metrics with those funcs set", missing)
 		m := obs.NewMetrics()
 		m.WatchStorage(func() (int64, int64, bool) { return 1 << 30, 1000, true })
-		m.WatchAudit(func() obs.AuditStats { return obs.AuditStats{Queued: 1, Written: 10, Spilled: 2, Replayed: 2, Dropped: 0} })
+		m.WatchAudit(func() obs.AuditStats {
+			return obs.AuditStats{Queued: 1, Written: 10, Spilled: 2, Replayed: 2, Dropped: 0}
+		})
 		m.WatchAlerts(func() map[string]int { return map[string]int{"checksum-mismatch": 0} })
 		w := httptest.NewRecorder()
 		m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
