@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -106,8 +107,7 @@ func scrapeGomirror(t *testing.T) exported {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.Handler()
-	const client = "127.0.0.1:40000" // loopback: the operator endpoints are open to it
+	base := serveGomirror(t, s, cfg.Listen)
 	for _, p := range []struct {
 		path string
 		code int
@@ -123,21 +123,19 @@ func scrapeGomirror(t *testing.T) exported {
 		{"/healthz", 200},
 		{"/metrics", 200},
 	} {
-		if code := get(h, p.path, client); code != p.code {
+		if code, _ := httpGet(t, base+p.path); code != p.code {
 			t.Fatalf("GET %s: %d, want %d", p.path, code, p.code)
 		}
 	}
 	if err := s.WaitFills(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	r.RemoteAddr = client
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	if w.Code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", w.Code)
+	// The listener is loopback: the operator endpoints are open to it.
+	code, body := httpGet(t, base+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", code)
 	}
-	e := parseExposition(t, w.Body)
+	e := parseExposition(t, strings.NewReader(body))
 
 	var missing []string
 	for _, n := range wiredLater {
@@ -201,4 +199,48 @@ func TestScrapeGomirror(t *testing.T) {
 			}
 		}))
 	}
+}
+
+// serveGomirror runs s on a loopback listener (listen) until the end of
+// the test, as gomirror serve does, and returns its base URL.
+func serveGomirror(t *testing.T, s *server.Server, listen string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done, ready := make(chan error, 1), make(chan struct{})
+	go func() { done <- s.Serve(ctx, ln, func(net.Addr) { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// loopbackClient is for requests to servers the tests start: no proxy
+// from the environment.
+var loopbackClient = &http.Client{Transport: &http.Transport{}, Timeout: time.Minute}
+
+// httpGet sends GET url and returns the status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := loopbackClient.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
 }
