@@ -226,14 +226,13 @@ func serveGomirror(t *testing.T, s *server.Server, listen string) string {
 	return "http://" + ln.Addr().String()
 }
 
-// loopbackClient is for requests to servers the tests start: no proxy
-// from the environment.
-var loopbackClient = &http.Client{Transport: &http.Transport{}, Timeout: time.Minute}
-
-// httpGet sends GET url and returns the status and body.
+// httpGet sends GET url and returns the status and body. It is for the
+// servers the tests start: no proxy from the environment, no connection
+// kept.
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := loopbackClient.Get(url)
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
