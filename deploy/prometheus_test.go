@@ -22,7 +22,7 @@ func promtool(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("!!! SKIPPING: no promtool in PATH (Debian package prometheus; .ci/run installs it); the Prometheus rules are not checked !!!")
+		t.Skip("!!! SKIPPING: no promtool in PATH (Debian package prometheus; .ci/run installs it); neither the Prometheus rules nor the dashboard queries are checked with it !!!")
 	}
 	return bin
 }
