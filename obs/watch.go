@@ -1,0 +1,107 @@
+package obs
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// The collectors here read their values from a func at each scrape, as
+// mirrorCollector does: the state they export belongs to another package
+// (storage, the audit recorder, the alert evaluator), which only has to
+// give a snapshot. None of them has a per-module or per-client label.
+
+// WatchStorage exports gomirror_storage_bytes and gomirror_storage_objects,
+// the size and number of the artifacts in storage, as usage returns them at
+// each scrape. While usage returns ok false (not measured yet, or the
+// storage cannot say), neither metric has a value, rather than a false 0.
+// usage must be quick: it runs on the scrape's path. Call WatchStorage at
+// most once per Metrics.
+func (m *Metrics) WatchStorage(usage func() (bytes, objects int64, ok bool)) {
+	m.reg.MustRegister(&storageCollector{
+		usage:   usage,
+		bytes:   prometheus.NewDesc("gomirror_storage_bytes", "Bytes of the artifacts in storage.", nil, nil),
+		objects: prometheus.NewDesc("gomirror_storage_objects", "Number of artifacts (files) in storage.", nil, nil),
+	})
+}
+
+type storageCollector struct {
+	usage          func() (bytes, objects int64, ok bool)
+	bytes, objects *prometheus.Desc
+}
+
+func (c *storageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.bytes; ch <- c.objects }
+
+func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
+	b, n, ok := c.usage()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(b))
+	ch <- prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(n))
+}
+
+// AuditStats is the state of the audit log's recorder: the records waiting
+// to be written, and the counts since the process started of those written
+// to the database, spilled to the local file while the database was
+// unavailable, replayed from that file into the database, and dropped
+// (lost). The counts never decrease.
+type AuditStats struct {
+	Queued                              int
+	Written, Spilled, Replayed, Dropped uint64
+}
+
+// WatchAudit exports gomirror_audit_queue_records (a gauge) and
+// gomirror_audit_records_total{result=written|spilled|replayed|dropped} (a
+// counter), as stats returns them at each scrape. stats must be quick. Call
+// WatchAudit at most once per Metrics.
+func (m *Metrics) WatchAudit(stats func() AuditStats) {
+	m.reg.MustRegister(&auditCollector{
+		stats: stats,
+		queue: prometheus.NewDesc("gomirror_audit_queue_records",
+			"Audit records waiting to be written.", nil, nil),
+		records: prometheus.NewDesc("gomirror_audit_records_total",
+			"Audit records by what became of them: written (to the database), spilled (to the local file while the database was unavailable), replayed (from that file into the database), dropped (lost).",
+			[]string{"result"}, nil),
+	})
+}
+
+type auditCollector struct {
+	stats          func() AuditStats
+	queue, records *prometheus.Desc
+}
+
+func (c *auditCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.queue; ch <- c.records }
+
+func (c *auditCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(s.Queued))
+	for _, r := range []struct {
+		result string
+		n      uint64
+	}{{"written", s.Written}, {"spilled", s.Spilled}, {"replayed", s.Replayed}, {"dropped", s.Dropped}} {
+		ch <- prometheus.MustNewConstMetric(c.records, prometheus.CounterValue, float64(r.n), r.result)
+	}
+}
+
+// WatchAlerts exports gomirror_alerts_firing{rule}: for each rule of the
+// config that firing returns at a scrape, the number of its alerts that
+// are firing (0 for a rule with none, so that every rule has a series).
+// Rule names come from the config, not from clients. firing must be quick.
+// Call WatchAlerts at most once per Metrics.
+func (m *Metrics) WatchAlerts(firing func() map[string]int) {
+	m.reg.MustRegister(&alertCollector{
+		firing: firing,
+		desc: prometheus.NewDesc("gomirror_alerts_firing",
+			"Alerts firing, by rule of gomirror's own alerting (rules in its config).", []string{"rule"}, nil),
+	})
+}
+
+type alertCollector struct {
+	firing func() map[string]int
+	desc   *prometheus.Desc
+}
+
+func (c *alertCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
+	for rule, n := range c.firing() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), rule)
+	}
+}

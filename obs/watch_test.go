@@ -1,0 +1,124 @@
+package obs
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// scraped returns every sample m exports, by "name{label=value,...}" (labels
+// in name order), with its value and type; families of the Go and process
+// collectors are left out.
+func scraped(t *testing.T, m *Metrics) map[string]sample {
+	t.Helper()
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]sample{}
+	for _, f := range fams {
+		for _, mt := range f.GetMetric() {
+			k := f.GetName() + "{"
+			for i, l := range mt.GetLabel() {
+				if i > 0 {
+					k += ","
+				}
+				k += l.GetName() + "=" + l.GetValue()
+			}
+			k += "}"
+			var v float64
+			switch f.GetType() {
+			case dto.MetricType_GAUGE:
+				v = mt.GetGauge().GetValue()
+			case dto.MetricType_COUNTER:
+				v = mt.GetCounter().GetValue()
+			default:
+				continue
+			}
+			out[k] = sample{f.GetType(), v}
+		}
+	}
+	return out
+}
+
+type sample struct {
+	typ dto.MetricType
+	v   float64
+}
+
+// TestWatch checks the metrics that WatchStorage, WatchAudit and
+// WatchAlerts export: read at each scrape from their funcs, with their
+// types, and nothing for storage whose usage is unknown.
+func TestWatch(t *testing.T) {
+	m := NewMetrics()
+	var (
+		bytes, objects int64 = 1 << 40, 12345
+		usageKnown           = true
+		audit                = AuditStats{Queued: 7, Written: 100, Spilled: 3, Replayed: 2, Dropped: 1}
+		firing               = map[string]int{"checksum-mismatch": 1, "latest-flood": 3, "quiet": 0}
+	)
+	m.WatchStorage(func() (int64, int64, bool) { return bytes, objects, usageKnown })
+	m.WatchAudit(func() AuditStats { return audit })
+	m.WatchAlerts(func() map[string]int { return firing })
+
+	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
+	check := func(when string, want map[string]sample) {
+		t.Helper()
+		got := scraped(t, m)
+		for k, w := range want {
+			if g, ok := got[k]; !ok || g != w {
+				t.Errorf("%s: %s = %v (present %v), want %v", when, k, g, ok, w)
+			}
+		}
+		// Nothing else of these families.
+		for k := range got {
+			for _, fam := range []string{"gomirror_storage_", "gomirror_audit_", "gomirror_alerts_"} {
+				if len(k) > len(fam) && k[:len(fam)] == fam {
+					if _, ok := want[k]; !ok {
+						t.Errorf("%s: unexpected %s (exported: %v)", when, k, slices.Sorted(maps.Keys(got)))
+					}
+				}
+			}
+		}
+	}
+	check("first scrape", map[string]sample{
+		"gomirror_storage_bytes{}":                       {gauge, 1 << 40},
+		"gomirror_storage_objects{}":                     {gauge, 12345},
+		"gomirror_audit_queue_records{}":                 {gauge, 7},
+		"gomirror_audit_records_total{result=written}":   {counter, 100},
+		"gomirror_audit_records_total{result=spilled}":   {counter, 3},
+		"gomirror_audit_records_total{result=replayed}":  {counter, 2},
+		"gomirror_audit_records_total{result=dropped}":   {counter, 1},
+		"gomirror_alerts_firing{rule=checksum-mismatch}": {gauge, 1},
+		"gomirror_alerts_firing{rule=latest-flood}":      {gauge, 3},
+		"gomirror_alerts_firing{rule=quiet}":             {gauge, 0},
+	})
+
+	// The funcs are read again at each scrape.
+	bytes, objects = 2048, 2
+	audit = AuditStats{Written: 150, Spilled: 3, Replayed: 3, Dropped: 1}
+	firing = map[string]int{"quiet": 0}
+	check("second scrape", map[string]sample{
+		"gomirror_storage_bytes{}":                      {gauge, 2048},
+		"gomirror_storage_objects{}":                    {gauge, 2},
+		"gomirror_audit_queue_records{}":                {gauge, 0},
+		"gomirror_audit_records_total{result=written}":  {counter, 150},
+		"gomirror_audit_records_total{result=spilled}":  {counter, 3},
+		"gomirror_audit_records_total{result=replayed}": {counter, 3},
+		"gomirror_audit_records_total{result=dropped}":  {counter, 1},
+		"gomirror_alerts_firing{rule=quiet}":            {gauge, 0},
+	})
+
+	// Unknown usage: no storage metrics rather than zeros.
+	usageKnown = false
+	firing = nil
+	check("usage unknown, no rules", map[string]sample{
+		"gomirror_audit_queue_records{}":                {gauge, 0},
+		"gomirror_audit_records_total{result=written}":  {counter, 150},
+		"gomirror_audit_records_total{result=spilled}":  {counter, 3},
+		"gomirror_audit_records_total{result=replayed}": {counter, 3},
+		"gomirror_audit_records_total{result=dropped}":  {counter, 1},
+	})
+}
