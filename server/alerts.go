@@ -135,3 +135,18 @@ func (h alertHistory) AddAlertEvent(ctx context.Context, e db.AlertEvent) error 
 	}
 	return d.AddAlertEvent(ctx, e)
 }
+
+// firing counts the firing alerts of every rule (0 for rules with none),
+// for gomirror_alerts_firing.
+func (s *Server) firing() map[string]int {
+	out := make(map[string]int, len(s.cfg.Alerts))
+	for _, r := range s.cfg.Alerts {
+		out[r.Name] = 0
+	}
+	for _, a := range s.alerts.Alerts() {
+		if a.State == alert.StateFiring {
+			out[a.Rule]++
+		}
+	}
+	return out
+}

@@ -291,3 +291,25 @@ var errDatabaseOff = fmt.Errorf("%w: database is off", api.ErrUnavailable)
 
 // noStore is api.Options.Store with database off.
 func noStore() (api.Store, error) { return nil, errDatabaseOff }
+
+// storageTotals is what the catalog says storage holds, for
+// gomirror_storage_bytes and _objects; ok is false without a database.
+func (r *records) storageTotals() (bytes, objects int64, ok bool) {
+	d := r.db.Load()
+	if d == nil {
+		return 0, 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	t, err := d.CatalogTotals(ctx)
+	if err != nil {
+		return 0, 0, false
+	}
+	return t.Bytes, t.Objects, true
+}
+
+// auditStats are the recorder's counts, for the audit metrics.
+func (r *records) auditStats() obs.AuditStats {
+	st := r.recorder.Stats()
+	return obs.AuditStats{Queued: st.Queued, Written: st.Written, Spilled: st.Spilled, Replayed: st.Replayed, Dropped: st.Dropped}
+}

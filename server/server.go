@@ -296,6 +296,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			return nil, &config.Error{Key: "alerts", Source: "startup", Err: err}
 		}
 		s.alerts = alerts
+		metrics.WatchAlerts(s.firing)
+	}
+	if recs != nil {
+		metrics.WatchStorage(recs.storageTotals)
+		metrics.WatchAudit(recs.auditStats)
 	}
 
 	mux := http.NewServeMux()
