@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -69,8 +70,7 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 			return nil, &config.Error{Key: "database", Source: cfg.Database, Err: err}
 		}
 	}
-	host, _ := os.Hostname()
-	r.replica = host + " " + cfg.Listen
+	r.replica = replicaName(cfg.Listen)
 	var jsonl *os.File
 	switch cfg.AuditLog {
 	case "":
@@ -312,4 +312,14 @@ func (r *records) storageTotals() (bytes, objects int64, ok bool) {
 func (r *records) auditStats() obs.AuditStats {
 	st := r.recorder.Stats()
 	return obs.AuditStats{Queued: st.Queued, Written: st.Written, Spilled: st.Spilled, Replayed: st.Replayed, Dropped: st.Dropped}
+}
+
+// replicaName names this process in its audit records: its host name and
+// listen address, or its process ID when the port is chosen at start.
+func replicaName(listen string) string {
+	host, _ := os.Hostname()
+	if _, port, _ := net.SplitHostPort(listen); port == "0" {
+		return fmt.Sprintf("%s pid %d", host, os.Getpid())
+	}
+	return host + " " + listen
 }
