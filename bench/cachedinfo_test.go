@@ -52,11 +52,14 @@ func BenchmarkCachedInfo(b *testing.B) {
 	}
 	args := []string{"--storage-dir", store, "--upstream", "off", "--sumdb", "off"}
 	m := startMirror(b, tmp, args...)
+	// The same with the audit log off (no database): issue 14's target is
+	// gomirror (audit log on, the default) ≥ 0.9 of it.
+	noAudit := startMirror(b, tmp, append(args, "--database", "off")...)
 	sides := []struct {
 		name string
 		url  string
 		pid  int
-	}{{"gomirror", m.URL, m.Pid()}}
+	}{{"gomirror", m.URL, m.Pid()}, {"noaudit", noAudit.URL, noAudit.Pid()}}
 	var base *mirror
 	if bin := os.Getenv("GOMIRROR_BENCH_BASE_BINARY"); bin != "" {
 		base = startMirrorBinary(b, bin, tmp, args...)
@@ -151,6 +154,7 @@ func BenchmarkCachedInfo(b *testing.B) {
 	rps := func(r *wrkResult) float64 { return r.rps }
 	p50 := func(r *wrkResult) float64 { return r.p50 }
 	p99 := func(r *wrkResult) float64 { return r.p99 }
+	cpu := func(r *wrkResult) float64 { return r.cpuPerReq }
 	// Per-round ratios too: the rounds alternate, so a round's ratio
 	// compares neighbours in time.
 	var ratios []string
@@ -158,6 +162,13 @@ func BenchmarkCachedInfo(b *testing.B) {
 		ratios = append(ratios, fmt.Sprintf("%.3f", results["gomirror"][i].rps/results["bare"][i].rps))
 	}
 	b.Logf("per-round req/s ratios gomirror/bare: %s", strings.Join(ratios, " "))
+	ratios = ratios[:0]
+	for i := range infoRounds {
+		ratios = append(ratios, fmt.Sprintf("%.3f", results["gomirror"][i].rps/results["noaudit"][i].rps))
+	}
+	b.Logf("per-round req/s ratios audit on/off: %s", strings.Join(ratios, " "))
+	b.ReportMetric(med("gomirror", rps)/med("noaudit", rps), "ratio-audit")
+	b.ReportMetric(med("noaudit", cpu), "us-cpu/req-noaudit")
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(med("gomirror", rps), "req/s")
 	b.ReportMetric(med("bare", rps), "req/s-baseline")
@@ -167,7 +178,6 @@ func BenchmarkCachedInfo(b *testing.B) {
 	b.ReportMetric(med("bare", p50), "ms-p50-baseline")
 	b.ReportMetric(med("bare", p99), "ms-p99-baseline")
 	b.ReportMetric(med("gomirror", p99)/med("bare", p99), "ratio-p99")
-	cpu := func(r *wrkResult) float64 { return r.cpuPerReq }
 	b.ReportMetric(med("gomirror", cpu), "us-cpu/req")
 	b.ReportMetric(med("bare", cpu), "us-cpu/req-baseline")
 	if base != nil {
