@@ -228,9 +228,9 @@ func testAuditManyModules(t *testing.T, d *db.DB) {
 	var batch []audit.Record
 	var want []string
 	for i := range 700 {
-		module := fmt.Sprintf("m.example/p%03d", i)
+		module := fmt.Sprintf("m.example/p%03d/v2", i)
 		if i%7 == 0 {
-			module = fmt.Sprintf("m.example/q%03d", i) // not matched
+			module = fmt.Sprintf("m.example/p%03d", i) // not matched, but after the pattern's literal prefix
 		}
 		batch = append(batch, rec(fmt.Sprintf("r%03d", i), i, module))
 		if i%7 != 0 {
@@ -239,15 +239,15 @@ func testAuditManyModules(t *testing.T, d *db.DB) {
 	}
 	write(t, d, batch...)
 	for _, limit := range []int{0, 7, 1000} {
-		if got := ids(all(t, d, audit.Query{Module: "m.example/p*", Limit: limit})); got != strings.Join(want, ",") {
+		if got := ids(all(t, d, audit.Query{Module: "m.example/p*/v2", Limit: limit})); got != strings.Join(want, ",") {
 			t.Fatalf("limit %d: got %d records, want %d:\n got %s", limit, strings.Count(got, ",")+1, len(want), got)
 		}
 	}
 	if got := all(t, d, audit.Query{Module: "*.example/p0*", Since: t0.Add(500 * time.Minute)}); len(got) != 0 {
 		t.Fatalf("pattern without matches in the time range: %s", ids(got))
 	}
-	if got := all(t, d, audit.Query{Module: "*.example/p1*", Limit: 3}); len(got) != 100-14 { // p100..p199 but the 14 multiples of 7
-		t.Fatalf("glob on the first element: %d records, want %d", len(got), 100-14)
+	if got := all(t, d, audit.Query{Module: "*.example/p1*", Limit: 3}); len(got) != 100 { // p100..p199
+		t.Fatalf("glob on the first element: %d records, want %d", len(got), 100)
 	}
 }
 
