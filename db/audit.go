@@ -38,6 +38,14 @@ func day(t time.Time) int64 {
 	return s / 86400
 }
 
+// week returns the week of day n: whole weeks since the epoch.
+func week(n int64) int64 {
+	if n < 0 {
+		return (n - 6) / 7
+	}
+	return n / 7
+}
+
 // dayTime returns the UTC midnight that starts day n.
 func dayTime(n int64) time.Time { return time.Unix(n*86400, 0).UTC() }
 
@@ -80,7 +88,7 @@ type dayModVer struct {
 }
 
 type dayMod struct {
-	day    int64
+	day    int64 // or week
 	module string
 }
 
@@ -100,6 +108,7 @@ type artifactKey struct{ module, version, file string }
 type rollup struct {
 	versions   map[dayModVer]*counts
 	modules    map[dayMod]*counts
+	weeks      map[dayMod]*counts
 	totals     map[int64]*counts
 	modClients map[dayModClient]bool
 	clients    map[dayClient]bool
@@ -111,6 +120,7 @@ func newRollup() *rollup {
 	return &rollup{
 		versions:   map[dayModVer]*counts{},
 		modules:    map[dayMod]*counts{},
+		weeks:      map[dayMod]*counts{},
 		totals:     map[int64]*counts{},
 		modClients: map[dayModClient]bool{},
 		clients:    map[dayClient]bool{},
@@ -138,6 +148,7 @@ func (u *rollup) add(r *audit.Record) {
 	}
 	bump(u.versions, dayModVer{dy, r.Module, r.Version}, r)
 	bump(u.modules, dayMod{dy, r.Module}, r)
+	bump(u.weeks, dayMod{week(dy), r.Module}, r)
 	u.modClients[dayModClient{dy, r.Module, client}] = true
 	u.moduleKeys[strings.ToLower(r.Module)] = true
 	if r.Status == 200 && r.Version != "" && (r.Kind == audit.KindInfo || r.Kind == audit.KindMod || r.Kind == audit.KindZip) {
@@ -211,7 +222,7 @@ func (d *DB) insertRecords(ctx context.Context, tx *sql.Tx, batch []audit.Record
 				r.Version, r.Kind, r.Status, r.Bytes, int64(r.Duration), r.Cache, r.Upstream, r.Agent, r.Replica)
 		}
 		q := "INSERT INTO audit (" + auditColumns + ") VALUES " + valuesList(len(chunk), auditColumnCount) +
-			" ON CONFLICT (id) DO NOTHING RETURNING id"
+			" ON CONFLICT (time_ns, id) DO NOTHING RETURNING id"
 		rows, err := tx.QueryContext(ctx, d.d.rebind(q), args...)
 		if err != nil {
 			return nil, fmt.Errorf("db: storing audit records: %w", err)
@@ -279,13 +290,18 @@ func (d *DB) writeRollup(ctx context.Context, tx *sql.Tx, u *rollup) error {
 		"(day, module, version) DO UPDATE SET "+fmt.Sprintf(addCounts, "daily_versions"), rows); err != nil {
 		return err
 	}
-	rows = rows[:0]
-	for k, c := range u.modules {
-		rows = append(rows, []any{k.day, k.module, c.requests, c.downloads, c.bytes, c.hits, c.misses})
-	}
-	if err := d.upsert(ctx, tx, "daily_modules", "day, module, requests, downloads, bytes, hits, misses", 7,
-		"(day, module) DO UPDATE SET "+fmt.Sprintf(addCounts, "daily_modules"), rows); err != nil {
-		return err
+	for _, t := range []struct {
+		table, col string
+		m          map[dayMod]*counts
+	}{{"daily_modules", "day", u.modules}, {"weekly_modules", "week", u.weeks}} {
+		rows = rows[:0]
+		for k, c := range t.m {
+			rows = append(rows, []any{k.day, k.module, c.requests, c.downloads, c.bytes, c.hits, c.misses})
+		}
+		if err := d.upsert(ctx, tx, t.table, t.col+", module, requests, downloads, bytes, hits, misses", 7,
+			"("+t.col+", module) DO UPDATE SET "+fmt.Sprintf(addCounts, t.table), rows); err != nil {
+			return err
+		}
 	}
 	rows = rows[:0]
 	for k, c := range u.totals {
@@ -319,8 +335,15 @@ func (d *DB) writeRollup(ctx context.Context, tx *sql.Tx, u *rollup) error {
 	return d.markDownloaded(ctx, tx, u.downloaded)
 }
 
+// downloadedResolution is how far behind a catalogued artifact's last
+// download time may be: a time is only written over one older by more,
+// so that an artifact downloaded again and again (a CI fleet) costs a
+// look-up, not a write, per batch.
+const downloadedResolution = time.Hour
+
 // markDownloaded sets the last-downloaded times of the catalogued
-// artifacts in downloaded (and of their modules) where they are later.
+// artifacts in downloaded (and of their modules) where they are later by
+// more than downloadedResolution.
 func (d *DB) markDownloaded(ctx context.Context, tx *sql.Tx, downloaded map[artifactKey]int64) error {
 	if len(downloaded) == 0 {
 		return nil
@@ -336,14 +359,14 @@ func (d *DB) markDownloaded(ctx context.Context, tx *sql.Tx, downloaded map[arti
 	}
 	defer mod.Close()
 	for k, ns := range downloaded {
-		res, err := art.ExecContext(ctx, ns, k.module, k.version, k.file, ns)
+		res, err := art.ExecContext(ctx, ns, k.module, k.version, k.file, ns-int64(downloadedResolution))
 		if err != nil {
 			return fmt.Errorf("db: updating download times: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue
 		}
-		if _, err := mod.ExecContext(ctx, ns, k.module, ns); err != nil {
+		if _, err := mod.ExecContext(ctx, ns, k.module, ns-int64(downloadedResolution)); err != nil {
 			return fmt.Errorf("db: updating download times: %w", err)
 		}
 	}
@@ -492,17 +515,27 @@ func (d *DB) moduleCondition(ctx context.Context, pats modpattern.List) (cond st
 		}
 		prefixes = append(prefixes, pre)
 	}
-	var ranges []string
-	var rangeArgs []any
-	for _, pre := range prefixes {
-		if hi, ok := prefixEnd(pre); ok {
-			ranges = append(ranges, "(module_key >= ? AND module_key < ?)")
-			rangeArgs = append(rangeArgs, pre, hi)
-		} else {
-			ranges = append(ranges, "module_key >= ?")
-			rangeArgs = append(rangeArgs, pre)
+	// The ranges of the prefixes, for audit_modules and, when a pattern
+	// matches too many paths to name, for audit itself: there the column
+	// is written so that SQLite does not use the module index for it
+	// ("+module_key"), since walking the records newest first and
+	// filtering finds a page of a pattern that matches many modules far
+	// sooner than sorting all their records by time.
+	rangesOf := func(col string) ([]string, []any) {
+		var ranges []string
+		var args []any
+		for _, pre := range prefixes {
+			if hi, ok := prefixEnd(pre); ok {
+				ranges = append(ranges, "("+col+" >= ? AND "+col+" < ?)")
+				args = append(args, pre, hi)
+			} else {
+				ranges = append(ranges, col+" >= ?")
+				args = append(args, pre)
+			}
 		}
+		return ranges, args
 	}
+	ranges, rangeArgs := rangesOf("module_key")
 	query := "SELECT module_key FROM audit_modules"
 	if len(ranges) > 0 {
 		query += " WHERE " + strings.Join(ranges, " OR ")
@@ -524,6 +557,11 @@ func (d *DB) moduleCondition(ctx context.Context, pats modpattern.List) (cond st
 				if len(ranges) == 0 {
 					return "1 = 1", nil, true, nil
 				}
+				col := "module_key"
+				if !d.d.postgres {
+					col = "+module_key"
+				}
+				ranges, rangeArgs := rangesOf(col)
 				return "(" + strings.Join(ranges, " OR ") + ")", rangeArgs, true, nil
 			}
 		}
@@ -594,7 +632,7 @@ const pruneChunk = 10000
 // deleted some of the old records and can be run again.
 func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
-	q := d.d.rebind("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time_ns < ? LIMIT " + strconv.Itoa(pruneChunk) + ")")
+	q := d.d.rebind("DELETE FROM audit WHERE (time_ns, id) IN (SELECT time_ns, id FROM audit WHERE time_ns < ? ORDER BY time_ns LIMIT " + strconv.Itoa(pruneChunk) + ")")
 	for {
 		res, err := d.w.ExecContext(ctx, q, before.UnixNano())
 		if err != nil {

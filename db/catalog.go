@@ -15,11 +15,15 @@ import (
 
 // Artifact is one stored file of a module version, as the catalog has it.
 type Artifact struct {
-	Module         string    `json:"module"`
-	Version        string    `json:"version"`
-	File           string    `json:"file"` // info, mod or zip
-	Size           int64     `json:"size"`
-	Stored         time.Time `json:"stored"`
+	Module  string    `json:"module"`
+	Version string    `json:"version"`
+	File    string    `json:"file"` // info, mod or zip
+	Size    int64     `json:"size"`
+	Stored  time.Time `json:"stored"`
+	// LastDownloaded is the time of the last successful request for the
+	// file that the audit log recorded (WriteAudit), or up to an hour
+	// before it: a later download is written only over a time more than
+	// an hour older. Zero if none was recorded.
 	LastDownloaded time.Time `json:"last_downloaded,omitzero"`
 }
 

@@ -88,7 +88,7 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	// WAL: readers never block the writer nor the writer them. The busy
 	// timeout makes a connection wait for another process's write (the
 	// CLI next to a running server) instead of failing at once.
-	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)&_pragma=wal_autocheckpoint(8192)"
 	w, err := sql.Open("sqlite", "file:"+dsn+params+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("db: opening %s: %w", dsn, err)

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,6 +17,22 @@ type Period struct{ From, To time.Time }
 
 // days returns p's first and last day (see day).
 func (p Period) days() (from, to int64) { return day(p.From), day(p.To) }
+
+// moduleRows returns a query of the rows of daily_modules and
+// weekly_modules that together cover p once (whole weeks from
+// weekly_modules, the days before the first and after the last from
+// daily_modules), selecting cols, and its arguments.
+func (p Period) moduleRows(cols string) (string, []any) {
+	from, to := p.days()
+	firstWeek, lastWeek := week(from+6), week(to+1)-1 // the whole weeks within
+	if firstWeek > lastWeek {
+		return "SELECT " + cols + " FROM daily_modules WHERE day >= ? AND day <= ?", []any{from, to}
+	}
+	return "SELECT " + cols + " FROM daily_modules WHERE day >= ? AND day < ?" +
+			" UNION ALL SELECT " + cols + " FROM daily_modules WHERE day > ? AND day <= ?" +
+			" UNION ALL SELECT " + cols + " FROM weekly_modules WHERE week >= ? AND week <= ?",
+		[]any{from, firstWeek * 7, lastWeek*7 + 6, to, firstWeek, lastWeek}
+}
 
 // ModuleCount is one module's downloads over a period.
 type ModuleCount struct {
@@ -37,10 +54,9 @@ func (d *DB) TopModules(ctx context.Context, p Period, n int) ([]ModuleCount, er
 	case n > 1000:
 		n = 1000
 	}
-	from, to := p.days()
-	rows, err := d.r.QueryContext(ctx, d.d.rebind(`SELECT module, SUM(downloads), SUM(requests), SUM(bytes)
-		FROM daily_modules WHERE day >= ? AND day <= ?
-		GROUP BY module ORDER BY SUM(downloads) DESC, SUM(requests) DESC, module LIMIT ?`), from, to, n)
+	parts, args := p.moduleRows("module, downloads, requests, bytes")
+	rows, err := d.r.QueryContext(ctx, d.d.rebind(`SELECT module, SUM(downloads) AS d, SUM(requests) AS r, SUM(bytes)
+		FROM (`+parts+`) AS u GROUP BY module ORDER BY d DESC, r DESC, module LIMIT ?`), append(args, n)...)
 	if err != nil {
 		return nil, fmt.Errorf("db: top modules: %w", err)
 	}
@@ -62,12 +78,15 @@ func (d *DB) TopModules(ctx context.Context, p Period, n int) ([]ModuleCount, er
 	if len(out) == 0 {
 		return out, nil
 	}
-	args := []any{from, to}
+	dayCond, args, err := d.dayCondition(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	for _, m := range out {
 		args = append(args, m.Module)
 	}
 	crows, err := d.r.QueryContext(ctx, d.d.rebind(`SELECT module, COUNT(DISTINCT client) FROM daily_module_clients
-		WHERE day >= ? AND day <= ? AND module IN (`+placeholders(len(out))+`) GROUP BY module`), args...)
+		WHERE `+dayCond+` AND module IN (`+placeholders(len(out))+`) GROUP BY module`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: top modules: %w", err)
 	}
@@ -86,6 +105,40 @@ func (d *DB) TopModules(ctx context.Context, p Period, n int) ([]ModuleCount, er
 		return nil, fmt.Errorf("db: top modules: %w", err)
 	}
 	return out, nil
+}
+
+// maxDayList is how many days dayCondition names one by one.
+const maxDayList = 1000
+
+// dayCondition returns a condition on day that selects the days of p, and
+// its arguments: the days one by one ("day IN (...)"), so that a table
+// keyed by (day, module, ...) is read by a look-up per day for one
+// module's rows. A period of more than maxDayList days is first cut to
+// the days that have records; if it is still longer, the condition is a
+// range.
+func (d *DB) dayCondition(ctx context.Context, p Period) (string, []any, error) {
+	from, to := p.days()
+	if to-from >= maxDayList {
+		var first, last sql.NullInt64
+		if err := d.r.QueryRowContext(ctx, "SELECT MIN(day), MAX(day) FROM daily_totals").Scan(&first, &last); err != nil {
+			return "", nil, fmt.Errorf("db: %w", err)
+		}
+		if !first.Valid {
+			return "1 = 0", nil, nil
+		}
+		from, to = max(from, first.Int64), min(to, last.Int64)
+	}
+	if to < from {
+		return "1 = 0", nil, nil
+	}
+	if to-from >= maxDayList {
+		return "day >= ? AND day <= ?", []any{from, to}, nil
+	}
+	args := make([]any, 0, to-from+1)
+	for dy := from; dy <= to; dy++ {
+		args = append(args, dy)
+	}
+	return "day IN (" + placeholders(len(args)) + ")", args, nil
 }
 
 // placeholders returns "?, ?, ?" for n parameters.
@@ -115,9 +168,12 @@ type DayCount struct {
 // requests naming no version, such as lists). Days without requests for
 // the module are left out. The module path is compared exactly.
 func (d *DB) Downloads(ctx context.Context, module string, p Period) ([]DayCount, error) {
-	from, to := p.days()
+	dayCond, dayArgs, err := d.dayCondition(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := d.r.QueryContext(ctx, d.d.rebind(`SELECT day, version, requests, downloads, bytes, hits, misses
-		FROM daily_versions WHERE module = ? AND day >= ? AND day <= ?`), module, from, to)
+		FROM daily_versions WHERE `+dayCond+` AND module = ?`), append(dayArgs[:len(dayArgs):len(dayArgs)], module)...)
 	if err != nil {
 		return nil, fmt.Errorf("db: downloads: %w", err)
 	}
@@ -138,7 +194,7 @@ func (d *DB) Downloads(ctx context.Context, module string, p Period) ([]DayCount
 		return nil, fmt.Errorf("db: downloads: %w", err)
 	}
 	rows.Close()
-	clients, err := d.clientsPerDay(ctx, "daily_module_clients WHERE module = ? AND", []any{module}, from, to)
+	clients, err := d.clientsPerDay(ctx, "daily_module_clients WHERE "+dayCond+" AND module = ?", append(dayArgs, module))
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +214,9 @@ func (d *DB) Downloads(ctx context.Context, module string, p Period) ([]DayCount
 }
 
 // clientsPerDay returns the distinct clients per day of a client table:
-// from is "table WHERE cond AND", args cond's arguments.
-func (d *DB) clientsPerDay(ctx context.Context, from string, args []any, first, last int64) (map[int64]int64, error) {
-	rows, err := d.r.QueryContext(ctx, d.d.rebind("SELECT day, COUNT(*) FROM "+from+" day >= ? AND day <= ? GROUP BY day"),
-		append(args, first, last)...)
+// from is "table WHERE cond", args cond's arguments.
+func (d *DB) clientsPerDay(ctx context.Context, from string, args []any) (map[int64]int64, error) {
+	rows, err := d.r.QueryContext(ctx, d.d.rebind("SELECT day, COUNT(*) FROM "+from+" GROUP BY day"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("db: counting clients: %w", err)
 	}
@@ -224,7 +279,7 @@ func (d *DB) Summarize(ctx context.Context, p Period) (Summary, error) {
 	if s.Hits+s.Misses > 0 {
 		s.HitRatio = float64(s.Hits) / float64(s.Hits+s.Misses)
 	}
-	clients, err := d.clientsPerDay(ctx, "daily_clients WHERE", nil, from, to)
+	clients, err := d.clientsPerDay(ctx, "daily_clients WHERE day >= ? AND day <= ?", []any{from, to})
 	if err != nil {
 		return s, err
 	}
@@ -234,7 +289,8 @@ func (d *DB) Summarize(ctx context.Context, p Period) (Summary, error) {
 	if err := d.r.QueryRowContext(ctx, d.d.rebind("SELECT COUNT(DISTINCT client) FROM daily_clients WHERE day >= ? AND day <= ?"), from, to).Scan(&s.Clients); err != nil {
 		return s, fmt.Errorf("db: summary: %w", err)
 	}
-	if err := d.r.QueryRowContext(ctx, d.d.rebind("SELECT COUNT(DISTINCT module) FROM daily_modules WHERE day >= ? AND day <= ?"), from, to).Scan(&s.Modules); err != nil {
+	parts, args := p.moduleRows("module")
+	if err := d.r.QueryRowContext(ctx, d.d.rebind("SELECT COUNT(DISTINCT module) FROM ("+parts+") AS u"), args...).Scan(&s.Modules); err != nil {
 		return s, fmt.Errorf("db: summary: %w", err)
 	}
 	return s, nil

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) *db.DB) {
 		{"AuditBadQueries", testAuditBadQueries},
 		{"Prune", testPrune},
 		{"TopModules", testTopModules},
+		{"TopModulesAnyPeriod", testTopModulesAnyPeriod},
 		{"Downloads", testDownloads},
 		{"Summarize", testSummarize},
 		{"Catalog", testCatalog},
@@ -445,6 +446,61 @@ func testTopModules(t *testing.T, d *db.DB) {
 	}
 }
 
+// testTopModulesAnyPeriod checks TopModules and Summarize for every
+// period within 20 days (whole weeks and the days around them are read
+// from different roll-ups) against counts made here.
+func testTopModulesAnyPeriod(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	const days = 20
+	perDay := map[string][]int{"x.example/a": make([]int, days), "x.example/b": make([]int, days), "x.example/c": make([]int, days)}
+	var batch []audit.Record
+	add := func(module string, day, n int) {
+		for i := range n {
+			batch = append(batch, rec(fmt.Sprintf("%s-%d-%d", module, day, i), day*24*60+i, module))
+		}
+		perDay[module][day] += n
+	}
+	for day := range days {
+		add("x.example/a", day, 1)
+		if day%7 == 2 {
+			add("x.example/b", day, 3)
+		}
+	}
+	add("x.example/c", 19, 5)
+	write(t, d, batch...)
+	first := t0.Truncate(24 * time.Hour)
+	for from := range days {
+		for to := from; to < days; to++ {
+			p := db.Period{From: first.AddDate(0, 0, from), To: first.AddDate(0, 0, to)}
+			var want []db.ModuleCount
+			for _, m := range []string{"x.example/a", "x.example/b", "x.example/c"} {
+				n := 0
+				for day := from; day <= to; day++ {
+					n += perDay[m][day]
+				}
+				if n > 0 {
+					want = append(want, db.ModuleCount{Module: m, Downloads: int64(n), Requests: int64(n), Bytes: int64(100 * n), Clients: 1})
+				}
+			}
+			slices.SortStableFunc(want, func(a, b db.ModuleCount) int { return int(b.Downloads - a.Downloads) })
+			got, err := d.TopModules(ctx, p, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("days %d..%d:\n got %+v\nwant %+v", from, to, got, want)
+			}
+			s, err := d.Summarize(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Modules != int64(len(want)) {
+				t.Fatalf("days %d..%d: Summarize.Modules %d, want %d", from, to, s.Modules, len(want))
+			}
+		}
+	}
+}
+
 func testDownloads(t *testing.T, d *db.DB) {
 	ctx := context.Background()
 	stats(t, d)
@@ -462,6 +518,21 @@ func testDownloads(t *testing.T, d *db.DB) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
+	}
+	// A period of centuries: the same.
+	got, err = d.Downloads(ctx, "x.example/a", db.Period{From: time.Time{}, To: day.AddDate(100, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("over centuries:\n got %+v\nwant %+v", got, want)
+	}
+	top, err := d.TopModules(ctx, db.Period{From: time.Time{}, To: day.AddDate(100, 0, 0)}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top) != 1 || top[0].Module != "x.example/a" || top[0].Clients != 3 || top[0].Downloads != 4 {
+		t.Fatalf("TopModules over centuries: %+v", top)
 	}
 	got, err = d.Downloads(ctx, "X.example/a", db.Period{From: day, To: day2})
 	if err != nil || len(got) != 0 {
@@ -718,11 +789,33 @@ func testLastDownloaded(t *testing.T, d *db.DB) {
 			t.Errorf("%s last downloaded %v, want %v", a.File, a.LastDownloaded, wantTimes[a.File])
 		}
 	}
+	// A later download within the hour is not written; one after it is.
+	write(t, d, ok("z2", 40, audit.KindZip))
+	zipTime := func() time.Time {
+		t.Helper()
+		got, err := d.Module(ctx, "x.example/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range got {
+			if a.File == "zip" {
+				return a.LastDownloaded
+			}
+		}
+		return time.Time{}
+	}
+	if got := zipTime(); !got.Equal(t0.Add(10 * time.Minute)) {
+		t.Fatalf("zip downloaded again 30 minutes later: last downloaded %v, want it kept at %v", got, t0.Add(10*time.Minute))
+	}
+	write(t, d, ok("z3", 75, audit.KindZip))
+	if got := zipTime(); !got.Equal(t0.Add(75 * time.Minute)) {
+		t.Fatalf("zip downloaded again 65 minutes later: last downloaded %v", got)
+	}
 	// Putting a file again keeps its download time.
 	put(t, d, "x.example/a", "v1.0.0", "zip", 2, t0.Add(time.Hour))
 	got, _ = d.Module(ctx, "x.example/a")
 	for _, a := range got {
-		if a.File == "zip" && (!a.LastDownloaded.Equal(t0.Add(10*time.Minute)) || a.Size != 2) {
+		if a.File == "zip" && (!a.LastDownloaded.Equal(t0.Add(75*time.Minute)) || a.Size != 2) {
 			t.Errorf("zip after PutArtifact again: %+v", a)
 		}
 	}
@@ -730,7 +823,7 @@ func testLastDownloaded(t *testing.T, d *db.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mods) != 1 || !mods[0].LastDownloaded.Equal(t0.Add(20*time.Minute)) {
+	if len(mods) != 1 || !mods[0].LastDownloaded.Equal(t0.Add(75*time.Minute)) {
 		t.Fatalf("module last downloaded: %+v", mods)
 	}
 }

@@ -4,7 +4,7 @@
 
 CREATE TABLE audit_modules (
 	module_key TEXT PRIMARY KEY
-);
+) WITHOUT ROWID;
 INSERT INTO audit_modules (module_key)
 	SELECT DISTINCT module_key FROM audit WHERE module_key <> '';
 
@@ -16,7 +16,7 @@ CREATE TABLE catalog (
 	stored_ns          BIGINT NOT NULL,
 	last_downloaded_ns BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (module, version, file)
-);
+) WITHOUT ROWID;
 
 -- One row per catalogued module, kept in step with catalog.
 CREATE TABLE catalog_modules (
