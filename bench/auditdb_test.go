@@ -22,7 +22,7 @@ import (
 // gomirror binary: they call package db in-process on an SQLite file, the
 // default database.
 const (
-	auditBigRecords  = 10_000_000      // records of the big database (GOMIRROR_AUDIT_RECORDS overrides)
+	auditBigRecords  = 10_000_000       // records of the big database (GOMIRROR_AUDIT_RECORDS overrides)
 	auditInsertFor   = 10 * time.Second // how long each insert run lasts (GOMIRROR_AUDIT_SECONDS overrides)
 	auditBatch       = 256              // records per WriteAudit, the Recorder's batch
 	auditModules     = 10_000           // distinct module paths of the generated records
