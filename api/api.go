@@ -117,13 +117,17 @@ type paramError struct {
 func (e *paramError) Error() string { return fmt.Sprintf("parameter %s: %v", e.name, e.err) }
 
 // writeError answers err as JSON {"error": "..."} with its status: 400 for
-// a malformed parameter, 404 for fs.ErrNotExist, 503 without a database,
+// a malformed parameter or query (an error with BadRequest() true: a
+// malformed cursor), 404 for fs.ErrNotExist, 503 without a database,
 // 504 for a query that ran out of time, 500 otherwise.
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
-	var pe *paramError
+	var (
+		pe *paramError
+		br interface{ BadRequest() bool }
+	)
 	switch {
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.As(err, &br) && br.BadRequest():
 		code = http.StatusBadRequest
 	case errors.Is(err, fs.ErrNotExist):
 		code = http.StatusNotFound

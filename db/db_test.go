@@ -1,0 +1,304 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/audit"
+	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/db/dbtest"
+	"github.com/gomirror/gomirror/internal/pgtest"
+)
+
+// pg is this package's PostgreSQL, started by the first test that needs it.
+var pg pgtest.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+func sqlitePath(t *testing.T) string { return filepath.Join(t.TempDir(), "gomirror.db") }
+
+func openDSN(t *testing.T, dsn string) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestSQLite(t *testing.T) {
+	dbtest.Run(t, func(t *testing.T) *db.DB { return openDSN(t, sqlitePath(t)) })
+}
+
+func TestPostgres(t *testing.T) {
+	srv := pg.Server(t)
+	dbtest.Run(t, func(t *testing.T) *db.DB { return openDSN(t, srv.NewDatabase(t)) })
+}
+
+// engines runs f on a fresh SQLite file and a fresh PostgreSQL database.
+func engines(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, sqlitePath(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, pg.Server(t).NewDatabase(t)) })
+}
+
+func TestMigrationsMatch(t *testing.T) {
+	s, p := db.MigrationNames(false), db.MigrationNames(true)
+	if strings.Join(s, ",") != strings.Join(p, ",") || len(s) < 2 {
+		t.Fatalf("SQLite migrations %v, PostgreSQL %v: want the same versions, at least two", s, p)
+	}
+}
+
+func TestMigrateFromEmpty(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		d := openDSN(t, dsn)
+		v, err := d.SchemaVersion(ctx)
+		if err != nil || v != db.Known(dsn) {
+			t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, db.Known(dsn))
+		}
+		d.Close()
+		// Opening again applies nothing and works.
+		d = openDSN(t, dsn)
+		if v, _ := d.SchemaVersion(ctx); v != db.Known(dsn) {
+			t.Fatalf("SchemaVersion after a second Open = %d", v)
+		}
+	})
+}
+
+// TestMigrateFromPrevious builds a database of schema version 1 with audit
+// records and roll-ups in it (as version 1 wrote them), opens it with this
+// binary, and checks that the data survived and is queryable: a module
+// query finds the old records (version 2 indexes their module paths).
+func TestMigrateFromPrevious(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		old, err := db.OpenAt(ctx, dsn, db.Known(dsn)-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+		day := t0.Unix() / 86400
+		for i, m := range []string{"corp.example/Lib", "corp.example/lib/v2", "other.example/x"} {
+			if err := old.Exec(ctx, `INSERT INTO audit (id, time_ns, client, remote, method, module, module_key, version, kind, status, bytes, duration_ns, cache)
+				VALUES (?, ?, 'ci', '10.0.0.1', 'GET', ?, ?, 'v1.0.0', 'zip', 200, 100, 5, 'hit')`,
+				fmt.Sprint("old", i), t0.Add(time.Duration(i)*time.Minute).UnixNano(), m, strings.ToLower(m)); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Exec(ctx, `INSERT INTO daily_modules (day, module, requests, downloads, bytes, hits, misses) VALUES (?, ?, 1, 1, 100, 1, 0)`, day, m); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Exec(ctx, `INSERT INTO daily_module_clients (day, module, client) VALUES (?, ?, 'ci')`, day, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v, _ := old.SchemaVersion(ctx); v != db.Known(dsn)-1 {
+			t.Fatalf("old database at version %d", v)
+		}
+		old.Close()
+
+		d := openDSN(t, dsn)
+		if v, _ := d.SchemaVersion(ctx); v != db.Known(dsn) {
+			t.Fatalf("migrated database at version %d, want %d", v, db.Known(dsn))
+		}
+		p, err := d.QueryAudit(ctx, audit.Query{Module: "corp.example/lib"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Records) != 2 || p.Records[0].ID != "old1" || p.Records[1].ID != "old0" || p.Records[1].Module != "corp.example/Lib" {
+			t.Fatalf("old records by module after the migration: %+v", p.Records)
+		}
+		top, err := d.TopModules(ctx, db.Period{From: t0, To: t0}, 10)
+		if err != nil || len(top) != 3 || top[0].Clients != 1 {
+			t.Fatalf("TopModules after the migration: %+v, %v", top, err)
+		}
+		// And the new version's tables work alongside.
+		if err := d.WriteAudit(ctx, []audit.Record{{ID: "new", Time: t0.Add(time.Hour), Remote: "10.0.0.2", Module: "corp.example/lib", Kind: "zip", Status: 200}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.PutArtifact(ctx, db.Artifact{Module: "corp.example/lib", Version: "v1.0.0", File: "zip", Size: 1, Stored: t0}); err != nil {
+			t.Fatal(err)
+		}
+		all, err := d.QueryAudit(ctx, audit.Query{})
+		if err != nil || len(all.Records) != 4 {
+			t.Fatalf("all records after the migration: %d, %v", len(all.Records), err)
+		}
+	})
+}
+
+func TestNewerSchemaIsAnError(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		d := openDSN(t, dsn)
+		if err := d.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, 'future', 0)", db.Known(dsn)+1); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		_, err := db.Open(ctx, dsn)
+		if err == nil || !strings.Contains(err.Error(), "newer than this gomirror knows") {
+			t.Fatalf("Open of a newer schema: %v", err)
+		}
+	})
+}
+
+// TestConcurrentOpen starts several "replicas" on one new database at
+// once: each version is applied once, and every Open succeeds.
+func TestConcurrentOpen(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				d, err := db.Open(ctx, dsn)
+				if err == nil {
+					d.Close()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		d := openDSN(t, dsn)
+		if v, _ := d.SchemaVersion(ctx); v != db.Known(dsn) {
+			t.Fatalf("version %d", v)
+		}
+	})
+}
+
+// TestTwoReplicasOnPostgres: two handles on one PostgreSQL database see
+// each other's records, roll-ups and catalog.
+func TestTwoReplicasOnPostgres(t *testing.T) {
+	dsn := pg.Server(t).NewDatabase(t)
+	ctx := context.Background()
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	t0 := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	rec := func(id, replica string, min int) audit.Record {
+		return audit.Record{ID: id, Time: t0.Add(time.Duration(min) * time.Minute), Remote: "10.0.0.1", Module: "x.example/m", Version: "v1.0.0", Kind: "zip", Status: 200, Replica: replica}
+	}
+	if err := a.WriteAudit(ctx, []audit.Record{rec("a1", "A", 0), rec("a2", "A", 2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteAudit(ctx, []audit.Record{rec("b1", "B", 1), rec("a2", "A", 2)}); err != nil { // a2 replayed by B
+		t.Fatal(err)
+	}
+	if err := b.PutArtifact(ctx, db.Artifact{Module: "x.example/m", Version: "v1.0.0", File: "zip", Stored: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]*db.DB{"A": a, "B": b} {
+		p, err := d.QueryAudit(ctx, audit.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range p.Records {
+			got = append(got, r.ID+"@"+r.Replica)
+		}
+		if strings.Join(got, ",") != "a2@A,b1@B,a1@A" {
+			t.Errorf("replica %s sees %v", name, got)
+		}
+		top, err := d.TopModules(ctx, db.Period{From: t0, To: t0}, 5)
+		if err != nil || len(top) != 1 || top[0].Downloads != 3 {
+			t.Errorf("replica %s: TopModules %+v, %v", name, top, err)
+		}
+		if tot, err := d.CatalogTotals(ctx); err != nil || tot.Objects != 1 {
+			t.Errorf("replica %s: catalog %+v, %v", name, tot, err)
+		}
+	}
+}
+
+// TestConcurrentWritersSQLite: goroutines writing batches at once, through
+// two handles on one file (a server and the CLI), lose nothing and fail
+// none (no SQLITE_BUSY).
+func TestConcurrentWritersSQLite(t *testing.T) {
+	path := sqlitePath(t)
+	ctx := context.Background()
+	handles := []*db.DB{openDSN(t, path), openDSN(t, path)}
+	const writers, batches, per = 8, 20, 25
+	t0 := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*batches)
+	for w := range writers {
+		wg.Go(func() {
+			d := handles[w%2]
+			for b := range batches {
+				batch := make([]audit.Record, per)
+				for i := range batch {
+					batch[i] = audit.Record{ID: fmt.Sprintf("w%d-b%d-%d", w, b, i), Time: t0.Add(time.Duration(i) * time.Second),
+						Remote: fmt.Sprintf("10.0.0.%d", w), Module: fmt.Sprintf("x.example/m%d", b%3), Version: "v1.0.0", Kind: "zip", Status: 200, Bytes: 1}
+				}
+				if err := d.WriteAudit(ctx, batch); err != nil {
+					errs <- err
+				}
+				// Reads go on meanwhile.
+				if _, err := d.QueryAudit(ctx, audit.Query{Limit: 10}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	d := handles[0]
+	var n int
+	q := audit.Query{Limit: 1000}
+	for {
+		p, err := d.QueryAudit(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(p.Records)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if n != writers*batches*per {
+		t.Fatalf("%d records stored, want %d", n, writers*batches*per)
+	}
+	s, err := d.Summarize(ctx, db.Period{From: t0, To: t0})
+	if err != nil || s.Requests != writers*batches*per || s.Clients != writers {
+		t.Fatalf("Summarize %+v, %v", s, err)
+	}
+}
+
+func TestOpenKeepsPasswordsOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Port 1 on loopback: nothing listens there.
+	_, err := db.Open(ctx, "postgres://gomirror:s3cretpw@127.0.0.1:1/mirror?sslmode=disable&connect_timeout=5")
+	if err == nil {
+		t.Fatal("Open of a closed port: no error")
+	}
+	if strings.Contains(err.Error(), "s3cretpw") {
+		t.Fatalf("the error shows the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("the error does not say which database: %v", err)
+	}
+}
+
+func TestSQLiteBadPath(t *testing.T) {
+	_, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"))
+	if err == nil {
+		t.Fatal("Open in a missing directory: no error")
+	}
+}

@@ -1,0 +1,28 @@
+package db
+
+import "context"
+
+// OpenAt is Open applying the migrations up to version upTo only.
+func OpenAt(ctx context.Context, dsn string, upTo int) (*DB, error) { return open(ctx, dsn, upTo) }
+
+// Exec runs a statement ('?' placeholders) on the writer.
+func (d *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := d.w.ExecContext(ctx, d.d.rebind(query), args...)
+	return err
+}
+
+// Known is how many schema versions this binary knows for dsn's engine.
+func Known(dsn string) int { return len(migrations(dialectOf(dsn))) }
+
+// MigrationNames returns the versions and names of an engine's migrations.
+func MigrationNames(postgres bool) []string {
+	d := sqliteDialect
+	if postgres {
+		d = postgresDialect
+	}
+	var out []string
+	for _, m := range migrations(d) {
+		out = append(out, m.name)
+	}
+	return out
+}
