@@ -140,7 +140,6 @@ type Recorder struct {
 	roundDone chan<- struct{}
 
 	prefix string // of record IDs, random per Recorder
-	seq    atomic.Uint64
 
 	mu     sync.Mutex
 	cur    []Record   // filling; nil when empty
@@ -148,7 +147,12 @@ type Recorder struct {
 	n      int        // records in memory: in cur and full, and taken by the writer but not finished
 	closed bool
 
-	free chan []Record // emptied batches for cur, capacity 8
+	idMu   sync.Mutex
+	seq    uint64 // the last record ID's number
+	idBuf  []byte // setIDs', reused
+	idEnds []int
+
+	free chan []Record // emptied batches for cur, capacity 16
 
 	wake chan struct{} // a batch is full; capacity 1
 	stop chan struct{} // Close was called; capacity 1
@@ -208,7 +212,7 @@ func New(opts Options) (*Recorder, error) {
 		replica:   opts.Replica,
 		log:       opts.Logger,
 		roundDone: opts.roundDone,
-		free:      make(chan []Record, 8),
+		free:      make(chan []Record, 16),
 		wake:      make(chan struct{}, 1),
 		stop:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -259,20 +263,17 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// Record queues rec to be written. It sets rec.ID when empty (unique
-// across Recorders: a random prefix and a sequence number), rec.Time when
-// zero (now, UTC), and rec.Replica. It never blocks on the sink, the disk
-// or the writer goroutine and costs one allocation (the ID's string) when
-// it sets the ID, none otherwise. After Close, it appends rec to a spill
+// Record queues rec to be written. It sets rec.Time when zero (now, UTC)
+// and rec.Replica; the writer goroutine sets rec.ID when empty, before
+// rec goes anywhere (unique across Recorders: a random prefix and a
+// sequence number; one string for a batch's IDs). It never blocks on the
+// sink, the disk or the writer goroutine, and does not allocate (but for
+// a new batch slice when none is free for reuse, amortized over
+// BatchSize records). After Close, it appends rec to a spill
 // file of its own before it returns (the slow path: the server stops
 // sending records before it closes the Recorder), for the next process to
 // replay.
 func (r *Recorder) Record(rec Record) {
-	if rec.ID == "" {
-		var b [40]byte
-		id := append(b[:0], r.prefix...)
-		rec.ID = string(strconv.AppendUint(id, r.seq.Add(1), 36))
-	}
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
@@ -280,6 +281,11 @@ func (r *Recorder) Record(rec Record) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
+		if rec.ID == "" {
+			b := []Record{rec}
+			r.setIDs(b)
+			rec = b[0]
+		}
 		r.recordLate(rec)
 		return
 	}
@@ -455,6 +461,9 @@ func (r *Recorder) take(all bool) [][]Record {
 		r.cur = nil
 	}
 	r.mu.Unlock()
+	for _, b := range out {
+		r.setIDs(b)
+	}
 	return out
 }
 
@@ -507,6 +516,34 @@ func (r *Recorder) round(all, closing bool) (lost int) {
 	clear(batches)
 	r.w.spare = batches[:0]
 	return lost
+}
+
+// setIDs gives the records of b without an ID one: the Recorder's
+// prefix and the next number of its sequence, in base 36. The IDs of a
+// batch share one string.
+func (r *Recorder) setIDs(b []Record) {
+	r.idMu.Lock() // for Record after Close; uncontended otherwise
+	defer r.idMu.Unlock()
+	buf, ends := r.idBuf[:0], r.idEnds[:0]
+	for i := range b {
+		if b[i].ID == "" {
+			r.seq++
+			buf = strconv.AppendUint(append(buf, r.prefix...), r.seq, 36)
+			ends = append(ends, len(buf))
+		}
+	}
+	if len(ends) == 0 {
+		return
+	}
+	all, start, j := string(buf), 0, 0
+	for i := range b {
+		if b[i].ID == "" {
+			b[i].ID = all[start:ends[j]]
+			start = ends[j]
+			j++
+		}
+	}
+	r.idBuf, r.idEnds = buf, ends
 }
 
 // requeue puts batches back at the head of the queue.
