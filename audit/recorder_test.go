@@ -26,6 +26,8 @@ type fakeSink struct {
 	stored   map[string]Record
 	landings map[string]int
 	calls    int
+	inflight int // calls under way
+	most     int // the most calls under way at once
 	failed   int
 	mode     sinkMode
 	hang     chan struct{} // closed to release calls of sinkHang
@@ -39,6 +41,7 @@ const (
 	sinkWaitCtx              // waits for its context to end, stores nothing
 	sinkHang                 // waits for f.hang, ignoring its context, stores nothing
 	sinkLandThenErr          // stores the batch, then returns an error
+	sinkSlow                 // stores the batch after 20ms
 )
 
 func newFakeSink(mode sinkMode) *fakeSink {
@@ -54,8 +57,15 @@ func (f *fakeSink) setMode(m sinkMode) {
 func (f *fakeSink) WriteAudit(ctx context.Context, batch []Record) error {
 	f.mu.Lock()
 	f.calls++
+	f.inflight++
+	f.most = max(f.most, f.inflight)
 	mode := f.mode
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
 	switch mode {
 	case sinkFail:
 		f.fail()
@@ -68,6 +78,8 @@ func (f *fakeSink) WriteAudit(ctx context.Context, batch []Record) error {
 		<-f.hang
 		f.fail()
 		return errors.New("released")
+	case sinkSlow:
+		time.Sleep(20 * time.Millisecond) // a slow database, not synchronisation
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -297,9 +309,9 @@ func TestHangingSinkNeverBlocksRecord(t *testing.T) {
 	for _, queue := range []int{64, 20000} {
 		t.Run(fmt.Sprint(queue), func(t *testing.T) {
 			sink := newFakeSink(sinkHang)
-			t.Cleanup(func() { close(sink.hang) })
 			dir := t.TempDir()
 			r, _ := testRecorder(t, sink, dir, func(o *Options) { o.QueueSize = queue })
+			t.Cleanup(func() { close(sink.hang) }) // before r's Close
 			const workers, each = 8, 2500
 			maxQueued := testutil.Within(t, "Record with a hanging sink", func() int {
 				var wg sync.WaitGroup
@@ -342,7 +354,33 @@ func TestHangingSinkNeverBlocksRecord(t *testing.T) {
 			if queue >= workers*each && s.Dropped != 0 {
 				t.Errorf("%d records dropped with room in the queue", s.Dropped)
 			}
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if sink.most != 1 {
+				t.Errorf("%d sink calls at once: a call left behind must keep others from starting", sink.most)
+			}
 		})
+	}
+}
+
+// TestSlowSink: a sink that works but is slower than the records come
+// has the records it cannot take in a round spilled, so that the queue
+// drains at the disk's speed; they are replayed when it has time.
+func TestSlowSink(t *testing.T) {
+	sink := newFakeSink(sinkSlow)
+	r, rounds := testRecorder(t, sink, t.TempDir(), func(o *Options) {
+		o.BatchSize, o.FlushInterval, o.WriteTimeout = 64, 10*time.Millisecond, time.Minute
+	})
+	ids := record(r, "m", 2000)
+	waitFor(t, rounds, "the queue drained", func() bool { return r.Stats().Queued == 0 })
+	if s := r.Stats(); s.Spilled == 0 || s.Written+s.Spilled != 2000 {
+		t.Fatalf("stats %+v: want what the slow sink did not take at once spilled", s)
+	}
+	waitFor(t, rounds, "every record in the sink", func() bool { return sink.count() == len(ids) })
+	for _, id := range ids {
+		if sink.landings[id] != 1 {
+			t.Errorf("record %s landed %d times", id, sink.landings[id])
+		}
 	}
 }
 
