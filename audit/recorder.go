@@ -30,7 +30,11 @@ type Options struct {
 	SpillDir string
 	// Lines, if not nil, receives a copy of every record as a JSON line
 	// (the spill file's format), for log shippers: written by a goroutine
-	// of its own, never by Record, a batch per Write. See OpenLines.
+	// of its own, never by Record, a batch per Write, when the batch is
+	// written to the sink or spilled (not again when it is replayed; a
+	// record after Close is not copied). A Lines that falls behind by 64
+	// batches loses copies (Stats.LinesDropped), never records. See
+	// OpenLines.
 	Lines io.Writer
 
 	BatchSize     int           // records per Sink.WriteAudit; default 256

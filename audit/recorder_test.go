@@ -607,6 +607,37 @@ func TestLines(t *testing.T) {
 	}
 }
 
+// blockingWriter blocks every Write until release is closed.
+type blockingWriter struct{ release chan struct{} }
+
+func (w blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// TestLinesBlocked: a Lines writer that blocks costs the copy, not the
+// audit log: the sink gets every record, the copies that do not fit are
+// counted, and Close returns when its ctx ends.
+func TestLinesBlocked(t *testing.T) {
+	sink := newFakeSink(sinkOK)
+	w := blockingWriter{make(chan struct{})}
+	r, rounds := testRecorder(t, sink, t.TempDir(), func(o *Options) { steady(o); o.Lines = w })
+	t.Cleanup(func() { close(w.release) }) // before r's Close
+	const n = (linesQueue + 10) * 16
+	record(r, "m", n)
+	waitFor(t, rounds, "every record in the sink", func() bool { return sink.count() == n })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := testutil.Within(t, "Close", func() error { return r.Close(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	// linesQueue batches wait for the blocked Write, which has one (or
+	// has not started yet).
+	if s := r.Stats(); s.LinesDropped != n-(linesQueue+1)*16 && s.LinesDropped != n-linesQueue*16 {
+		t.Errorf("stats %+v: want %d lines dropped", s, n-(linesQueue+1)*16)
+	}
+}
+
 func TestOpenLines(t *testing.T) {
 	if w, err := OpenLines("", nil); w != nil || err != nil {
 		t.Errorf(`OpenLines(""): %v, %v`, w, err)
