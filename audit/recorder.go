@@ -13,9 +13,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Options configures a Recorder. Zero fields take the defaults named.
@@ -285,11 +287,10 @@ func (r *Recorder) Record(rec Record) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		if rec.ID == "" {
-			b := []Record{rec}
-			r.setIDs(b)
-			rec = b[0]
-		}
+		b := []Record{rec}
+		r.setIDs(b)
+		sanitize(&b[0])
+		rec = b[0]
 		r.recordLate(rec)
 		return
 	}
@@ -467,6 +468,9 @@ func (r *Recorder) take(all bool) [][]Record {
 	r.mu.Unlock()
 	for _, b := range out {
 		r.setIDs(b)
+		for i := range b {
+			sanitize(&b[i])
+		}
 	}
 	return out
 }
@@ -548,6 +552,17 @@ func (r *Recorder) setIDs(b []Record) {
 		}
 	}
 	r.idBuf, r.idEnds = buf, ends
+}
+
+// sanitize makes the strings of rec valid UTF-8 without NUL bytes (a
+// client's User-Agent may be anything a header allows), which a database
+// may refuse: a record it refuses would fail its batch every time.
+func sanitize(rec *Record) {
+	for _, s := range []*string{&rec.ID, &rec.Client, &rec.Remote, &rec.Method, &rec.Module, &rec.Version, &rec.Kind, &rec.Cache, &rec.Upstream, &rec.Agent, &rec.Replica} {
+		if !utf8.ValidString(*s) || strings.IndexByte(*s, 0) >= 0 {
+			*s = strings.ReplaceAll(strings.ToValidUTF8(*s, "\uFFFD"), "\x00", "\uFFFD")
+		}
+	}
 }
 
 // requeue puts batches back at the head of the queue.

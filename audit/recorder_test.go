@@ -247,6 +247,26 @@ func TestRecordSetsIDTimeReplica(t *testing.T) {
 	}
 }
 
+// TestRecordSanitizes: strings reach the sink as valid UTF-8 without NUL
+// bytes, which a database may refuse.
+func TestRecordSanitizes(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Go-http-client/1.1", "Go-http-client/1.1"},
+		{"é", "é"},
+		{"a\xffb", "a\uFFFDb"},
+		{"a\x00b", "a\uFFFDb"},
+		{"\xc3", "\uFFFD"},
+	} {
+		sink := newFakeSink(sinkOK)
+		r, _ := testRecorder(t, sink, t.TempDir(), steady)
+		r.Record(Record{ID: "x", Agent: tc.in, Client: tc.in, Kind: KindInfo})
+		r.Close(context.Background())
+		if got := sink.stored["x"]; got.Agent != tc.want || got.Client != tc.want {
+			t.Errorf("%q: sink got agent %q, client %q, want %q", tc.in, got.Agent, got.Client, tc.want)
+		}
+	}
+}
+
 // TestOutage: the sink fails in each of its ways for a while, records
 // keep coming, and once it is back every record is in it; a record is
 // written twice only when the sink said it failed after it landed.
