@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,7 +91,9 @@ type Stats struct {
 	Replayed uint64 // records the sink accepted from spill files (this process's and leftovers)
 	// Dropped counts records lost from the audit log: Record found the
 	// queue full (neither the sink nor the spill disk kept up), a spill
-	// failed during Close, or a spill file line could not be read back.
+	// failed during Close, a spill file line could not be read back, or
+	// the sink refused the record while it took others (it is kept in
+	// SpillDir/audit-rejected.jsonl).
 	Dropped uint64
 	// LinesDropped counts records not copied to Options.Lines because
 	// that writer fell behind by more than 64 batches or failed.
@@ -194,8 +198,9 @@ type writerState struct {
 	enc      *json.Encoder
 	spillErr time.Time // when the last spill failed: spills wait RetryMin after
 
-	replay  []*spillFile // to replay, oldest first; replay[0] is being read
-	pending []Record     // read from replay[0], not written yet
+	replay       []*spillFile // to replay, oldest first; replay[0] is being read
+	pending      []Record     // read from replay[0], not written yet
+	pendingFails int          // how often pending failed
 
 	loggedDrops uint64
 	dropLogAt   time.Time
@@ -732,18 +737,25 @@ func (r *Recorder) replayBatch() {
 		r.w.pending = append(r.w.pending, rec)
 	}
 	if len(r.w.pending) > 0 {
-		if err := r.write(r.w.pending); err != nil {
+		if r.w.pendingFails > 0 && r.w.pendingFails%isolateAfter == 0 {
+			if !r.isolate() {
+				return
+			}
+		} else if err := r.write(r.w.pending); err != nil {
 			if r.w.hung != nil {
 				// The call left behind still reads it.
 				r.w.pending = slices.Clone(r.w.pending)
 			}
+			r.w.pendingFails++
 			r.sinkFailed(err)
 			return
+		} else {
+			r.sinkOK()
+			r.replayed.Add(uint64(len(r.w.pending)))
 		}
-		r.sinkOK()
-		r.replayed.Add(uint64(len(r.w.pending)))
 		clear(r.w.pending)
 		r.w.pending = r.w.pending[:0]
+		r.w.pendingFails = 0
 	}
 	if eof {
 		if err := sf.remove(); err != nil {
@@ -751,6 +763,75 @@ func (r *Recorder) replayBatch() {
 		}
 		r.w.replay = r.w.replay[1:]
 	}
+}
+
+// isolateAfter is how many times a batch read back from a spill file
+// fails before its records are written one at a time (isolate).
+const isolateAfter = 3
+
+// rejectedFile, in SpillDir, keeps the records the sink refused one at a
+// time while it took others (isolate), one JSON line each, for the
+// operator: they are not replayed.
+const rejectedFile = "audit-rejected.jsonl"
+
+// isolate writes the pending replay batch one record at a time, after it
+// failed isolateAfter times: a record the sink refuses (a value the
+// database cannot store) would otherwise fail its batch for ever, and
+// hold up the replay of everything after it. If the sink takes some
+// records, those it refused go to rejectedFile, counted in Stats.Dropped;
+// if it takes none, it is down, and the batch waits. It reports whether
+// the batch is done.
+func (r *Recorder) isolate() bool {
+	var refused []Record
+	var errs []error
+	took := 0
+	for _, rec := range r.w.pending {
+		if !r.sinkUsable() || r.base.Err() != nil {
+			break // a call left behind, or Close
+		}
+		if err := r.write([]Record{rec}); err != nil {
+			if r.w.hung != nil {
+				break // slow, not refused
+			}
+			refused, errs = append(refused, rec), append(errs, err)
+			continue
+		}
+		took++
+	}
+	if took+len(refused) < len(r.w.pending) || took == 0 {
+		r.w.pendingFails++
+		r.sinkFailed(cmp.Or(errors.Join(errs...), errors.New("audit: writing records one at a time: cut short")))
+		return false
+	}
+	r.sinkOK()
+	r.replayed.Add(uint64(took))
+	r.dropped.Add(uint64(len(refused)))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i, rec := range refused {
+		enc.Encode(&rec)
+		r.log.Error("audit: the sink refuses a record; it is kept in "+rejectedFile, "id", rec.ID, "err", errs[i])
+	}
+	if err := appendFile(filepath.Join(r.spill.dir, rejectedFile), buf.Bytes()); err != nil {
+		r.log.Error("audit: records the sink refuses are lost", "records", len(refused), "err", err)
+	}
+	return true
+}
+
+// appendFile appends b to the file name (created 0600) and syncs it.
+func appendFile(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // copyLines hands b, encoded, to the Lines goroutine, or counts it as

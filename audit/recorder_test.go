@@ -31,6 +31,7 @@ type fakeSink struct {
 	failed   int
 	mode     sinkMode
 	hang     chan struct{} // closed to release calls of sinkHang
+	refuse   string        // an ID whose batches fail
 }
 
 type sinkMode int
@@ -83,6 +84,12 @@ func (f *fakeSink) WriteAudit(ctx context.Context, batch []Record) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, r := range batch {
+		if r.ID == f.refuse && r.ID != "" {
+			f.failed++
+			return errors.New("invalid byte sequence")
+		}
+	}
 	for _, r := range batch {
 		f.landings[r.ID]++
 		if _, ok := f.stored[r.ID]; !ok {
@@ -402,6 +409,36 @@ func TestSlowSink(t *testing.T) {
 			t.Errorf("record %s landed %d times", id, sink.landings[id])
 		}
 	}
+}
+
+// TestRefusedRecord: a record the sink refuses (whichever batch it is
+// in) fails its batch, which is spilled, until the replay writes it a
+// record at a time: the others are stored, it goes to the rejected file.
+func TestRefusedRecord(t *testing.T) {
+	sink := newFakeSink(sinkOK)
+	sink.refuse = "m-50"
+	dir := t.TempDir()
+	var logs testutil.Buffer
+	r, rounds := testRecorder(t, sink, dir, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	ids := record(r, "m", 100)
+	waitFor(t, rounds, "the others stored", func() bool { return sink.count() == 99 })
+	waitFor(t, rounds, "the refused record dropped", func() bool { return r.Stats().Dropped == 1 })
+	for _, id := range ids {
+		if n := sink.landings[id]; n != 1 && id != "m-50" {
+			t.Errorf("record %s landed %d times", id, n)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, rejectedFile))
+	if err != nil || !strings.Contains(string(b), `"id":"m-50"`) || bytes.Count(b, []byte("\n")) != 1 {
+		t.Errorf("rejected file: %q, %v", b, err)
+	}
+	if !strings.Contains(logs.String(), "id=m-50") {
+		t.Errorf("log does not name the refused record:\n%s", logs.String())
+	}
+	waitFor(t, rounds, "the spill files removed", func() bool {
+		left, _ := filepath.Glob(filepath.Join(dir, spillPrefix+"*"))
+		return len(left) == 0
+	})
 }
 
 // TestCloseWithSinkDown: Close spills what it cannot write, and the next
