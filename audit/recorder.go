@@ -133,7 +133,7 @@ type Stats struct {
 // slow and the spill disk cannot keep up, or fails), Record drops the
 // record and counts it in Stats.Dropped, and the writer logs the count at
 // most every 10 s: the one way a record is lost besides a damaged spill
-// file. A spill that fails puts its records back at the head of the
+// file and a record the sink refuses (see Stats.Dropped). A spill that fails puts its records back at the head of the
 // queue, to be tried again after RetryMin.
 //
 // Close flushes: see Close.
@@ -206,8 +206,6 @@ type writerState struct {
 	dropLogAt   time.Time
 }
 
-var errSinkHung = errors.New("audit: the previous write to the sink has not returned")
-
 // New returns a Recorder and starts its goroutines. It finds the spill
 // files in SpillDir that no process holds, to replay them once the sink
 // works. Close stops it.
@@ -230,7 +228,6 @@ func New(opts Options) (*Recorder, error) {
 		lines:     opts.Lines,
 	}
 	r.retryMax = max(r.retryMax, r.retryMin)
-	r.base, r.cancelBase = context.WithCancel(context.Background())
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -253,6 +250,7 @@ func New(opts Options) (*Recorder, error) {
 		}
 		r.w.replay = left
 	}
+	r.base, r.cancelBase = context.WithCancel(context.Background())
 	r.w.enc = json.NewEncoder(&r.w.buf)
 	r.w.enc.SetEscapeHTML(false)
 	r.w.retry = time.NewTimer(time.Hour)
