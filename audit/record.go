@@ -3,6 +3,15 @@
 // path in batches to a Sink (the database), spilled to a local append-only
 // file while the sink fails and replayed when it is back, and optionally
 // copied as JSON lines to a file or stdout for log shippers.
+//
+// A Recorder (New) does that: Record is called on the request path and
+// only appends to a bounded in-memory queue; one goroutine writes the
+// batches, spills, replays and copies. Nothing is lost across a failing
+// or slow sink, a restart, or a SIGTERM (Close flushes to the sink or the
+// spill file); a crash loses what was in memory (about FlushInterval's
+// records, more while the writer falls behind), and a record is
+// dropped, and counted (Stats.Dropped), only when the sink and the spill
+// disk both fall behind by QueueSize records.
 package audit
 
 import (
@@ -62,6 +71,10 @@ func Audited(kind string) bool {
 // every record of batch or none of them (one transaction), and skips a
 // record whose ID it already has, so that a batch can be written again,
 // whole, after any failure, and each record counts once.
+// WriteAudit must not keep batch after it returns (the Recorder reuses
+// it), and should return soon after ctx is done (a call that does not is
+// left running by the Recorder, which starts no other call until it
+// returns).
 type Sink interface {
 	WriteAudit(ctx context.Context, batch []Record) error
 }
