@@ -95,15 +95,23 @@ func TestAuditLosesNothingAcrossOutageAndSIGTERM(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// Each replica's API shows the other's records.
+	// Each replica's API shows both replicas' records, once they are
+	// written (a batch waits up to a second).
 	for _, r := range []*mirror{a, b} {
-		body, err := httpGet(r.URL + "/api/v1/audit?since=1h&limit=1000")
-		if err != nil {
-			t.Fatal(err)
-		}
 		for _, other := range []*mirror{a, b} {
-			if want := fmt.Sprintf(`"replica": "%s`, other.replica(t)); !strings.Contains(body, want) {
-				t.Errorf("%s's /api/v1/audit shows no record of replica %s", r.URL, other.replica(t))
+			want := fmt.Sprintf(`"replica": "%s"`, other.replica(t))
+			for deadline := time.Now().Add(time.Minute); ; {
+				body, err := httpGet(r.URL + "/api/v1/audit?since=1h&limit=1000")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(body, want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after a minute, %s's /api/v1/audit shows no record of replica %s", r.URL, other.replica(t))
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
 		}
 	}

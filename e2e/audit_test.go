@@ -54,7 +54,8 @@ func loggedRequests(t *testing.T, logs string) []auditKey {
 			continue
 		}
 		mod, _ := req.NamedModule()
-		out = append(out, auditKey{m[1], m[5], req.Kind.String(), mod, req.Version, m[3], m[4]})
+		unquote := func(s string) string { return strings.Trim(s, `"`) } // slog quotes an empty value
+		out = append(out, auditKey{m[1], unquote(m[5]), req.Kind.String(), mod, req.Version, m[3], unquote(m[4])})
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,7 +42,7 @@ type records struct {
 	recorder *audit.Recorder
 	feed     *catalog.Feed
 	replica  string
-	jsonl    *os.File // audit-log file, closed at the end; nil for none or stdout
+	lines    io.WriteCloser // audit-log: the JSON-lines copy, closed at the end; nil for none
 
 	closeOnce sync.Once
 }
@@ -71,31 +72,24 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 		}
 	}
 	r.replica = replicaName(cfg.Listen)
-	var jsonl *os.File
-	switch cfg.AuditLog {
-	case "":
-	case "-":
-		jsonl = os.Stdout
-	default:
-		f, err := os.OpenFile(cfg.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return nil, &config.Error{Key: "audit-log", Source: cfg.AuditLog, Err: err}
-		}
-		jsonl, r.jsonl = f, f
+	lines, err := audit.OpenLines(cfg.AuditLog, os.Stdout)
+	if err != nil {
+		return nil, &config.Error{Key: "audit-log", Source: cfg.AuditLog, Err: err}
 	}
+	r.lines = lines
 	opts := audit.Options{
 		Sink:     sink{r},
 		SpillDir: filepath.Join(cfg.StorageDir, filepath.FromSlash(layout.AuditSpillDir)),
 		Replica:  r.replica,
 		Logger:   log,
 	}
-	if jsonl != nil {
-		opts.JSONLines = jsonl
+	if lines != nil {
+		opts.Lines = lines
 	}
 	rec, err := audit.New(opts)
 	if err != nil {
-		if r.jsonl != nil {
-			r.jsonl.Close()
+		if r.lines != nil {
+			r.lines.Close()
 		}
 		return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
 	}
@@ -221,8 +215,8 @@ func (r *records) close(ctx context.Context) error {
 	var err error
 	r.closeOnce.Do(func() {
 		err = r.recorder.Close(ctx)
-		if r.jsonl != nil {
-			r.jsonl.Close()
+		if r.lines != nil {
+			r.lines.Close()
 		}
 		if d := r.db.Load(); d != nil {
 			d.Close()

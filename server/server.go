@@ -207,8 +207,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	// The alert engine is made once the server is (it polls it), before
 	// anything is served; the cache's callbacks read it then.
 	var (
-		alerts *alert.Engine
-		health upstreamHealth
+		alerts   *alert.Engine
+		upHealth upstreamHealth
 	)
 
 	var (
@@ -271,7 +271,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		OnFetch: func(op, upstream string, d time.Duration, err error) {
 			metrics.ObserveFetch(op, upstream, d, err)
 			if alerts != nil {
-				health.observe(upstream, err, time.Now())
+				upHealth.observe(upstream, err, time.Now())
 			}
 		},
 		OnVerify: func(path, version, file string, err error) {
@@ -284,7 +284,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	metrics.WatchMirrors(s.mirrorMetrics)
 	if len(cfg.Alerts) > 0 {
 		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log,
-			Upstreams: func() []alert.UpstreamState { return health.snapshot(s.alertMirrors, time.Now()) }}
+			Upstreams: func() []alert.UpstreamState { return upHealth.snapshot(s.alertMirrors, time.Now()) }}
 		opts.Instance, _ = os.Hostname()
 		if recs != nil {
 			opts.History = alertHistory{recs}
