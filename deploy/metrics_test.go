@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
-	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/server"
 )
 
@@ -76,10 +75,9 @@ func parseExposition(t *testing.T, r io.Reader) exported {
 	return e
 }
 
-// wiredLater are the metrics that obs exports once the server gives it
-// their funcs (WatchStorage, WatchAudit, WatchAlerts). Until the server
-// does, scrapeGomirror takes them from an obs.Metrics of its own where
-// those funcs are set, and says so in the test log.
+// wiredLater are the metrics that obs exports from the funcs the server
+// gives it (WatchStorage: from the database's catalog, once it is open;
+// WatchAudit; WatchAlerts: with alert rules).
 var wiredLater = []string{
 	"gomirror_storage_bytes", "gomirror_storage_objects",
 	"gomirror_audit_queue_records", "gomirror_audit_records_total",
@@ -103,6 +101,8 @@ func scrapeGomirror(t *testing.T) exported {
 	cfg.UpstreamGroups = []config.UpstreamGroup{{Name: "grp", Mirrors: []string{up.URL, mirror.URL}}}
 	cfg.SumDB = up.DBKey
 	cfg.FetchTimeout = 30 * time.Second
+	cfg.Database = filepath.Join(dir, "gomirror.db")
+	cfg.Alerts = []alert.Rule{{Name: "checksum-mismatch", Kind: alert.KindChecksumMismatch}}
 	s, err := server.New(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -130,36 +130,29 @@ func scrapeGomirror(t *testing.T) exported {
 	if err := s.WaitFills(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// The listener is loopback: the operator endpoints are open to it.
-	code, body := httpGet(t, base+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d", code)
-	}
-	e := parseExposition(t, strings.NewReader(body))
-
-	var missing []string
-	for _, n := range wiredLater {
-		if !e.has(n) {
-			missing = append(missing, n)
+	// The listener is loopback: the operator endpoints are open to it. The
+	// storage metrics come from the catalog, once the database is open
+	// (off the serving path, just after start).
+	var e exported
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		code, body := httpGet(t, base+"/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("GET /metrics: %d", code)
 		}
-	}
-	if len(missing) > 0 {
-		t.Logf("!!! the server does not export %v yet (obs.Metrics.WatchStorage/WatchAudit/WatchAlerts not wired): taking them from an obs.Metrics with those funcs set", missing)
-		m := obs.NewMetrics()
-		m.WatchStorage(func() (int64, int64, bool) { return 1 << 30, 1000, true })
-		m.WatchAudit(func() obs.AuditStats {
-			return obs.AuditStats{Queued: 1, Written: 10, Spilled: 2, Replayed: 2, Dropped: 0}
-		})
-		m.WatchAlerts(func() map[string]int { return map[string]int{"checksum-mismatch": 0} })
-		w := httptest.NewRecorder()
-		m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		own := parseExposition(t, w.Body)
-		for _, n := range missing {
-			if !own.has(n) {
-				t.Fatalf("obs.Metrics with every Watch func set does not export %s", n)
+		e = parseExposition(t, strings.NewReader(body))
+		var missing []string
+		for _, n := range wiredLater {
+			if !e.has(n) {
+				missing = append(missing, n)
 			}
-			e[n] = own[n]
 		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s, the server does not export %v", missing)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return e
 }
