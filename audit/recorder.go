@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -788,8 +787,11 @@ func (r *Recorder) isolate() bool {
 			break // a call left behind, or Close
 		}
 		if err := r.write([]Record{rec}); err != nil {
-			if r.w.hung != nil {
-				break // slow, not refused
+			if r.w.hung != nil || errors.Is(err, context.DeadlineExceeded) {
+				// Slow, not refused: a sink that is down may take
+				// WriteTimeout per record.
+				errs = append(errs, err)
+				break
 			}
 			refused, errs = append(refused, rec), append(errs, err)
 			continue
@@ -798,12 +800,19 @@ func (r *Recorder) isolate() bool {
 	}
 	if took+len(refused) < len(r.w.pending) || took == 0 {
 		r.w.pendingFails++
-		r.sinkFailed(cmp.Or(errors.Join(errs...), errors.New("audit: writing records one at a time: cut short")))
+		err := errors.New("audit: writing records one at a time: cut short")
+		if len(errs) > 0 {
+			err = errs[len(errs)-1]
+		}
+		r.sinkFailed(err)
 		return false
 	}
 	r.sinkOK()
 	r.replayed.Add(uint64(took))
 	r.dropped.Add(uint64(len(refused)))
+	if len(refused) == 0 {
+		return true
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for i, rec := range refused {
