@@ -102,6 +102,7 @@ type Serve struct {
 	AuditLog             string           `name:"audit-log" help:"also write every audit record as a JSON line to this file (appended), or - for standard output, for log shippers (default none)"`
 	Alerts               []alert.Rule     `name:"alerts" help:"alert rules evaluated in-process: a YAML list of {name, kind, threshold, window, for, repeat, resolve, notifiers, ...} (see README)"`
 	Notifiers            []alert.Notifier `name:"notifiers" help:"where alerts are sent: a YAML list of {name, type: webhook|slack|dingtalk|wecom|feishu|email, ...} (see README)"`
+	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
 	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days); their daily roll-ups (download statistics) are kept"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means
@@ -208,6 +209,7 @@ func Defaults() Serve {
 		Auth:               "off",
 		AdminAuth:          "auto",
 		AuditRetention:     90 * 24 * time.Hour,
+		AlertInterval:      15 * time.Second,
 	}
 }
 
@@ -724,6 +726,9 @@ func (c *Serve) validate(src Sources) error {
 			key = "notifiers"
 		}
 		return bad(key, err)
+	}
+	if c.AlertInterval < time.Second {
+		return bad("alert-interval", fmt.Errorf("%v is less than a second", c.AlertInterval))
 	}
 	if c.AuditRetention < 0 {
 		return bad("audit-retention", errors.New("negative"))

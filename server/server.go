@@ -283,7 +283,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs}
 	metrics.WatchMirrors(s.mirrorMetrics)
 	if len(cfg.Alerts) > 0 {
-		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log,
+		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log, Interval: cfg.AlertInterval,
 			Upstreams: func() []alert.UpstreamState { return upHealth.snapshot(s.alertMirrors, time.Now()) }}
 		opts.Instance, _ = os.Hostname()
 		if recs != nil {
