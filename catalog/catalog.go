@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -113,8 +114,15 @@ type Feed struct {
 }
 
 // NewFeed returns a feed that writes to the store that store returns (nil
-// while there is none), queueing up to size updates.
+// while there is none), queueing up to size updates, and logs the first
+// update lost since the last Caught to log (nil: nowhere). A nil pointer
+// returned as a Store (`func() Store { return p.Load() }` for an
+// atomic.Pointer[db.DB] before the database is open) is no store too,
+// rather than a nil dereference on the feed's goroutine.
 func NewFeed(store func() Store, size int, log *slog.Logger) *Feed {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Feed{store: store, log: log, queue: make(chan db.Artifact, size)}
 }
 
@@ -151,30 +159,48 @@ func (f *Feed) lost(a db.Artifact, err error) {
 }
 
 // Run writes queued entries until ctx is done, then writes what is still
-// queued within drain.
+// queued within drain. A write under way when ctx ends is not cut off by
+// it (each write has its own timeout): an update lost at shutdown would
+// leave the catalog behind with nobody to remember it.
 func (f *Feed) Run(ctx context.Context, drain time.Duration) {
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case a := <-f.queue:
-			f.write(ctx, a)
-		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
-			defer cancel()
-			for {
-				select {
-				case a := <-f.queue:
-					f.write(dctx, a)
-				default:
-					return
-				}
+			if ctx.Err() == nil {
+				f.write(wctx, a)
+				continue
 			}
+			// ctx ended too, and select picked the queue.
+			f.drain(wctx, drain, &a)
+			return
+		case <-ctx.Done():
+			f.drain(wctx, drain, nil)
+			return
+		}
+	}
+}
+
+// drain writes first (if not nil) and what is queued, within d.
+func (f *Feed) drain(ctx context.Context, d time.Duration, first *db.Artifact) {
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if first != nil {
+		f.write(dctx, *first)
+	}
+	for {
+		select {
+		case a := <-f.queue:
+			f.write(dctx, a)
+		default:
+			return
 		}
 	}
 }
 
 func (f *Feed) write(ctx context.Context, a db.Artifact) {
 	d := f.store()
-	if d == nil {
+	if isNil(d) {
 		f.lost(a, errors.New("no database"))
 		return
 	}
@@ -183,4 +209,13 @@ func (f *Feed) write(ctx context.Context, a db.Artifact) {
 	if err := d.PutArtifact(wctx, a); err != nil {
 		f.lost(a, err)
 	}
+}
+
+// isNil reports whether d is nil or holds a nil pointer.
+func isNil(d Store) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
