@@ -12,9 +12,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/catalog"
 	"github.com/gomirror/gomirror/db"
 	"github.com/gomirror/gomirror/storage"
@@ -429,5 +431,41 @@ func TestFeedLost(t *testing.T) {
 				t.Error("Behind after Caught")
 			}
 		})
+	}
+}
+
+// auditingStorage writes an audit record to d during every Stat, as the
+// server's recorder does while a rebuild reads storage.
+type auditingStorage struct {
+	storage.Storage
+	d *db.DB
+	t *testing.T
+	n atomic.Int64
+}
+
+func (s *auditingStorage) Stat(ctx context.Context, key string) (storage.Info, error) {
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	id := fmt.Sprintf("stat-%d", s.n.Add(1))
+	if err := s.d.WriteAudit(wctx, []audit.Record{{ID: id, Time: time.Now(), Remote: "127.0.0.1", Method: "GET", Kind: "info", Status: 200}}); err != nil {
+		s.t.Errorf("an audit write while Rebuild reads storage: %v", err)
+	}
+	return s.Storage.Stat(ctx, key)
+}
+
+// TestRebuildReadsStorageBeforeWriting checks that the database stays
+// writable while Rebuild reads storage (on SQLite its transaction holds
+// the only write connection): reading every object of a bucket can take
+// minutes.
+func TestRebuildReadsStorageBeforeWriting(t *testing.T) {
+	st, _ := newStorage(t)
+	d := openDB(t)
+	s := &auditingStorage{Storage: st, d: d, t: t}
+	if _, _, err := catalog.Rebuild(context.Background(), s, d, 2); err != nil {
+		t.Fatal(err)
+	}
+	page, err := d.QueryAudit(context.Background(), audit.Query{})
+	if err != nil || len(page.Records) == 0 || int64(len(page.Records)) != s.n.Load() {
+		t.Errorf("%d audit records written during the Stats, %d stored, %v", s.n.Load(), len(page.Records), err)
 	}
 }
