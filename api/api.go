@@ -3,8 +3,10 @@
 // catalog of stored module versions, and alerts. Every figure the web
 // console shows comes from here.
 //
-// The handlers only read. They answer 503 while the database is not
-// available (gomirror serves modules without it), 400 for a malformed
+// The handlers only read. They answer 503 with Retry-After while the
+// database is not available (gomirror serves modules without it; only
+// /api/v1/alerts still shows the alerts' current state, kept in memory),
+// 400 for a malformed
 // parameter, naming it, and 404 for a module the catalog does not hold.
 // Who may call them is decided by the operator endpoints' access rule
 // (server/edge.go), not here.
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -82,9 +85,10 @@ func New(opts Options) *Handler {
 		opts.Now = time.Now
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
-	handlers := []http.HandlerFunc{h.audit, h.summary, h.top, h.moduleStats, h.modules, h.module, h.alerts, h.catalog}
+	handlers := []http.Handler{h.withStore(h.audit), h.withStore(h.summary), h.withStore(h.top), h.withStore(h.moduleStats),
+		h.withStore(h.modules), h.withStore(h.module), http.HandlerFunc(h.alerts), h.withStore(h.catalog)}
 	for i, p := range Routes {
-		h.mux.Handle(p, h.withStore(handlers[i]))
+		h.mux.Handle(p, handlers[i])
 	}
 	return h
 }
@@ -97,13 +101,35 @@ type storeKey struct{}
 // store through the request's context otherwise.
 func (h *Handler) withStore(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := h.opts.Store()
+		st, err := h.store()
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), storeKey{}, st)))
 	})
+}
+
+// store calls Options.Store. A nil store without an error (a nil *db.DB
+// returned as a Store is one too) is ErrUnavailable, not a panic.
+func (h *Handler) store() (Store, error) {
+	st, err := h.opts.Store()
+	if err == nil && isNil(st) {
+		err = ErrUnavailable
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// isNil reports whether st is nil or holds a nil pointer.
+func isNil(st Store) bool {
+	if st == nil {
+		return true
+	}
+	v := reflect.ValueOf(st)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func storeOf(r *http.Request) Store { return r.Context().Value(storeKey{}).(Store) }
@@ -400,8 +426,17 @@ func (h *Handler) modules(w http.ResponseWriter, r *http.Request) {
 	answer(w, struct {
 		Modules []db.ModuleSummary `json:"modules"`
 		Next    string             `json:"next,omitempty"`
-		Totals  db.Totals          `json:"totals"`
-	}{mods, next, totals}, err)
+		Totals  totalsJSON         `json:"totals"`
+	}{mods, next, totalsJSON(totals)}, err)
+}
+
+// totalsJSON is how the catalog's totals are shown (db.Totals has no JSON
+// names of its own).
+type totalsJSON struct {
+	Modules  int64 `json:"modules"`
+	Versions int64 `json:"versions"`
+	Objects  int64 `json:"objects"`
+	Bytes    int64 `json:"bytes"`
 }
 
 // versionJSON is one stored version of a module.
@@ -451,7 +486,9 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 }
 
 // alerts answers GET /api/v1/alerts?since=7d&limit=: the alerts' current
-// state and their history, newest first.
+// state and their history, newest first. The current state is kept in
+// memory, so without a database (and with Options.Alerts) it is still
+// answered, with an empty history and the reason in "history_error".
 func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	since, err := ParseTime(v.Get("since"), h.opts.Now())
@@ -464,18 +501,29 @@ func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &paramError{"limit", err})
 		return
 	}
-	events, err := storeOf(r).AlertEvents(r.Context(), since, limit)
+	var events []db.AlertEvent
+	historyErr := ""
+	st, err := h.store()
+	switch {
+	case err == nil:
+		events, err = st.AlertEvents(r.Context(), since, limit)
+	case h.opts.Alerts != nil && errors.Is(err, ErrUnavailable):
+		historyErr, err = err.Error(), nil
+	}
 	if events == nil {
 		events = []db.AlertEvent{}
 	}
 	var current any = []any{}
 	if h.opts.Alerts != nil {
-		current = h.opts.Alerts()
+		if a := h.opts.Alerts(); a != nil {
+			current = a
+		}
 	}
 	answer(w, struct {
-		Alerts  any             `json:"alerts"`
-		History []db.AlertEvent `json:"history"`
-	}{current, events}, err)
+		Alerts       any             `json:"alerts"`
+		History      []db.AlertEvent `json:"history"`
+		HistoryError string          `json:"history_error,omitempty"`
+	}{current, events, historyErr}, err)
 }
 
 // catalogEntry is one module version in Athens' /catalog format.

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,61 +45,59 @@ func Artifact(key string, size int64, t time.Time) (a db.Artifact, ok bool) {
 // Rebuild makes the catalog of d exactly the artifacts store holds, reading
 // their sizes and times with up to workers Stat calls at once. If storage
 // cannot be read whole, the catalog is left as it was.
+//
+// Storage is read whole before the database is written: the catalog's
+// transaction (on SQLite, the database's write lock, which audit writes
+// and the Feed wait for) lasts as long as writing the catalog, not as
+// long as a Stat of every object in a bucket. Memory grows with the
+// number of stored objects, as the listing's does.
 func Rebuild(ctx context.Context, store storage.Storage, d Store, workers int) (added, removed int64, err error) {
 	keys, err := store.List(ctx, "")
 	if err != nil {
 		return 0, 0, fmt.Errorf("listing storage: %w", err)
 	}
+	var (
+		mu   sync.Mutex
+		arts []db.Artifact
+	)
 	g, gctx := errgroup.WithContext(ctx)
-	out := make(chan db.Artifact, 256)
-	var statErr error // set before out is closed
-	g.Go(func() error {
-		stats, sctx := errgroup.WithContext(gctx)
-		stats.SetLimit(max(1, workers))
-		for _, key := range keys {
-			if _, ok := Artifact(key, 0, time.Time{}); !ok {
-				continue
-			}
-			stats.Go(func() error {
-				info, err := store.Stat(sctx, key)
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil // deleted since it was listed
-				}
-				if err != nil {
-					return fmt.Errorf("reading %s: %w", key, err)
-				}
-				a, _ := Artifact(key, info.Size, info.ModTime)
-				select {
-				case out <- a:
-					return nil
-				case <-sctx.Done():
-					return sctx.Err()
-				}
-			})
+	g.SetLimit(max(1, workers))
+	for _, key := range keys {
+		if _, ok := Artifact(key, 0, time.Time{}); !ok {
+			continue
 		}
-		statErr = stats.Wait()
-		close(out)
-		return statErr
-	})
-	g.Go(func() error {
-		var err error
-		added, removed, err = d.ReplaceCatalog(gctx, func() (db.Artifact, bool, error) {
-			select {
-			case a, ok := <-out:
-				if !ok {
-					return db.Artifact{}, false, statErr // a partial listing is not the catalog
-				}
-				return a, true, nil
-			case <-gctx.Done():
-				return db.Artifact{}, false, gctx.Err()
+		if gctx.Err() != nil {
+			break // g.Wait returns why
+		}
+		g.Go(func() error {
+			info, err := store.Stat(gctx, key)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // deleted since it was listed
 			}
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", key, err)
+			}
+			a, _ := Artifact(key, info.Size, info.ModTime)
+			mu.Lock()
+			arts = append(arts, a)
+			mu.Unlock()
+			return nil
 		})
-		return err
-	})
+	}
 	if err := g.Wait(); err != nil {
+		return 0, 0, err // a partial listing is not the catalog
+	}
+	if err := ctx.Err(); err != nil {
 		return 0, 0, err
 	}
-	return added, removed, nil
+	next := 0
+	return d.ReplaceCatalog(ctx, func() (db.Artifact, bool, error) {
+		if next == len(arts) {
+			return db.Artifact{}, false, nil
+		}
+		next++
+		return arts[next-1], true, nil
+	})
 }
 
 // Feed records stored artifacts in the catalog, off the request path: Add
@@ -113,8 +113,15 @@ type Feed struct {
 }
 
 // NewFeed returns a feed that writes to the store that store returns (nil
-// while there is none), queueing up to size updates.
+// while there is none), queueing up to size updates, and logs the first
+// update lost since the last Caught to log (nil: nowhere). A nil pointer
+// returned as a Store (`func() Store { return p.Load() }` for an
+// atomic.Pointer[db.DB] before the database is open) is no store too,
+// rather than a nil dereference on the feed's goroutine.
 func NewFeed(store func() Store, size int, log *slog.Logger) *Feed {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Feed{store: store, log: log, queue: make(chan db.Artifact, size)}
 }
 
@@ -151,30 +158,48 @@ func (f *Feed) lost(a db.Artifact, err error) {
 }
 
 // Run writes queued entries until ctx is done, then writes what is still
-// queued within drain.
+// queued within drain. A write under way when ctx ends is not cut off by
+// it (each write has its own timeout): an update lost at shutdown would
+// leave the catalog behind with nobody to remember it.
 func (f *Feed) Run(ctx context.Context, drain time.Duration) {
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case a := <-f.queue:
-			f.write(ctx, a)
-		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
-			defer cancel()
-			for {
-				select {
-				case a := <-f.queue:
-					f.write(dctx, a)
-				default:
-					return
-				}
+			if ctx.Err() == nil {
+				f.write(wctx, a)
+				continue
 			}
+			// ctx ended too, and select picked the queue.
+			f.drain(wctx, drain, &a)
+			return
+		case <-ctx.Done():
+			f.drain(wctx, drain, nil)
+			return
+		}
+	}
+}
+
+// drain writes first (if not nil) and what is queued, within d.
+func (f *Feed) drain(ctx context.Context, d time.Duration, first *db.Artifact) {
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if first != nil {
+		f.write(dctx, *first)
+	}
+	for {
+		select {
+		case a := <-f.queue:
+			f.write(dctx, a)
+		default:
+			return
 		}
 	}
 }
 
 func (f *Feed) write(ctx context.Context, a db.Artifact) {
 	d := f.store()
-	if d == nil {
+	if isNil(d) {
 		f.lost(a, errors.New("no database"))
 		return
 	}
@@ -183,4 +208,13 @@ func (f *Feed) write(ctx context.Context, a db.Artifact) {
 	if err := d.PutArtifact(wctx, a); err != nil {
 		f.lost(a, err)
 	}
+}
+
+// isNil reports whether d is nil or holds a nil pointer.
+func isNil(d Store) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

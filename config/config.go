@@ -103,7 +103,7 @@ type Serve struct {
 	Alerts               []alert.Rule     `name:"alerts" help:"alert rules evaluated in-process: a YAML list of {name, kind, threshold, window, for, repeat, resolve, notifiers, ...} (see README)"`
 	Notifiers            []alert.Notifier `name:"notifiers" help:"where alerts are sent: a YAML list of {name, type: webhook|slack|dingtalk|wecom|feishu|email, ...} (see README)"`
 	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
-	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days); their daily roll-ups (download statistics) are kept"`
+	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days; 0: forever); their daily roll-ups (download statistics) are kept"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
@@ -717,8 +717,17 @@ func (c *Serve) validate(src Sources) error {
 		if u.Host == "" && u.Query().Get("host") == "" {
 			return bad("database", fmt.Errorf("%s names no host", redact.URL(c.Database)))
 		}
-	} else if c.DatabasePasswordFile != "" {
-		return bad("database-password-file", errors.New("needs a postgres:// database"))
+	} else {
+		if scheme, _, ok := strings.Cut(c.Database, "://"); ok && !strings.ContainsAny(scheme, `/\`) {
+			// mysql://, sqlite://: not an SQLite file to create by that name.
+			return bad("database", fmt.Errorf("%s: want an SQLite file, a postgres:// URL or off", redact.URL(c.Database)))
+		}
+		if c.DatabasePasswordFile != "" {
+			return bad("database-password-file", errors.New("needs a postgres:// database"))
+		}
+	}
+	if c.AuditLog != "" && c.DatabaseOff() {
+		return bad("audit-log", errors.New("has no effect with database off: audit records are written through the database's recorder"))
 	}
 	if err := alert.Validate(c.Alerts, c.Notifiers); err != nil {
 		key := "alerts"

@@ -229,6 +229,33 @@ func TestInvalidSettings(t *testing.T) {
 		{"s3 endpoint with a scheme", "", nil, []string{"--storage=s3", "--s3-bucket=b", "--s3-endpoint=https://minio.lan"}, "s3-endpoint", "flag --s3-endpoint", "without a scheme"},
 		{"s3 access key without its secret", "", map[string]string{"GOMIRROR_S3_ACCESS_KEY": "AK"}, []string{"--storage=s3", "--s3-bucket=b", "--s3-endpoint=minio.lan"}, "s3-access-key", "env GOMIRROR_S3_ACCESS_KEY", "go together"},
 		{"zip redirect without s3", "s3-zip-redirect: true\n", nil, nil, "s3-zip-redirect", "file", "needs storage s3"},
+		{"postgres URL without a host", "database: postgres:///gomirror\n", nil, nil, "database", "file", "names no host"},
+		{"postgres URL that does not parse", "", nil, []string{"--database=postgres://u:secret@[::1/gomirror"}, "database", "flag --database", "database"},
+		{"a database URL of another kind", "", map[string]string{"GOMIRROR_DATABASE": "mysql://u@db.corp.example/gomirror"}, nil,
+			"database", "env GOMIRROR_DATABASE", "want an SQLite file, a postgres:// URL or off"},
+		{"database-password-file with SQLite", "database-password-file: " + os.DevNull + "\n", nil, nil,
+			"database-password-file", "file", "needs a postgres:// database"},
+		{"database-password-file with database off", "", nil, []string{"--database=off", "--database-password-file=" + os.DevNull},
+			"database-password-file", "flag --database-password-file", "needs a postgres:// database"},
+		{"database-password-file and a password in the URL", "database: postgres://u:secret@db.corp.example/gomirror\ndatabase-password-file: " + os.DevNull + "\n", nil, nil,
+			"database-password-file", "file", "not both"},
+		{"database-password-file that does not exist", "", nil, []string{"--database=postgres://u@db.corp.example/gomirror", "--database-password-file=/nonexistent/pgpass"},
+			"database-password-file", "flag --database-password-file", "no such file"},
+		{"audit-log with database off", "database: off\naudit-log: '-'\n", nil, nil, "audit-log", "file", "database off"},
+		{"negative audit-retention", "", nil, []string{"--audit-retention=-24h"}, "audit-retention", "flag --audit-retention", "negative"},
+		{"audit-retention under a day", "", map[string]string{"GOMIRROR_AUDIT_RETENTION": "23h"}, nil,
+			"audit-retention", "env GOMIRROR_AUDIT_RETENTION", "less than a day"},
+		{"audit-retention not a duration", "audit-retention: 90d\n", nil, nil, "audit-retention", "file", "not a duration"},
+		{"an alert rule of no kind", "alerts:\n  - {name: errs, kind: bogus, threshold: 5}\n", nil, nil, "alerts", "file", `alert rule "errs"`},
+		{"an alert rule without a name", "", map[string]string{"GOMIRROR_ALERTS": "[{kind: error-rate, threshold: 5, window: 5m}]"}, nil,
+			"alerts", "env GOMIRROR_ALERTS", "name"},
+		{"an alert rule naming an unknown notifier", "alerts:\n  - {name: errs, kind: error-rate, threshold: 5, window: 5m, notifiers: [pager]}\n", nil, nil,
+			"alerts", "file", `alert rule "errs": notifiers: no notifier is named "pager"`},
+		{"alerts not a list", "alerts: many\n", nil, nil, "alerts", "file", "yaml"},
+		{"a notifier of no type", "notifiers:\n  - {name: ops, type: pigeon, url: 'http://127.0.0.1:9/x'}\n", nil, nil,
+			"notifiers", "file", `notifier "ops": type`},
+		{"two notifiers of one name", "", map[string]string{"GOMIRROR_NOTIFIERS": "[{name: ops, type: webhook, url: 'http://127.0.0.1:9/a'}, {name: ops, type: webhook, url: 'http://127.0.0.1:9/b'}]"}, nil,
+			"notifiers", "env GOMIRROR_NOTIFIERS", "given twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,6 +276,9 @@ func TestInvalidSettings(t *testing.T) {
 				t.Errorf("Error{Key: %q, Source: %q}; want {%q, %q}", ce.Key, ce.Source, tt.wantKey, wantSource)
 			}
 			msg := err.Error()
+			if strings.Contains(msg, "secret@") {
+				t.Errorf("message %q shows a password", msg)
+			}
 			for _, want := range []string{tt.wantKey, wantSource, tt.wantMsg} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("message %q does not mention %q", msg, want)
@@ -544,5 +574,69 @@ func TestDirectAllowNetworks(t *testing.T) {
 	}
 	if cfg.DirectAllowNetworks != "127.0.0.0/8" {
 		t.Errorf("from a flag: %q", cfg.DirectAllowNetworks)
+	}
+}
+
+// TestRecordsSettings checks the valid values of the database, audit and
+// alert settings.
+func TestRecordsSettings(t *testing.T) {
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pgpass")
+	if err := os.WriteFile(pass, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name          string
+		yaml          string
+		args          []string
+		database      string
+		postgres, off bool
+		auditLog      string
+		retention     time.Duration
+	}{
+		{"defaults", "", []string{"--storage-dir=" + dir}, filepath.Join(dir, ".gomirror", "gomirror.db"), false, false, "", 90 * 24 * time.Hour},
+		{"an SQLite file", "database: " + filepath.Join(dir, "x.db") + "\n", nil, filepath.Join(dir, "x.db"), false, false, "", 90 * 24 * time.Hour},
+		{"off", "database: 'off'\n", nil, "off", false, true, "", 90 * 24 * time.Hour},
+		{"postgres with a password file", "", []string{"--database=postgres://gomirror@db.corp.example:5432/gomirror", "--database-password-file=" + pass},
+			"postgres://gomirror@db.corp.example:5432/gomirror", true, false, "", 90 * 24 * time.Hour},
+		{"postgresql through a socket", "database: postgresql:///gomirror?host=/run/postgresql\n", nil, "postgresql:///gomirror?host=/run/postgresql", true, false, "", 90 * 24 * time.Hour},
+		{"audit log to stdout, kept forever", "audit-log: '-'\naudit-retention: 0s\n", []string{"--storage-dir=" + dir}, filepath.Join(dir, ".gomirror", "gomirror.db"), false, false, "-", 0},
+		{"audit log to a file, kept a day", "", []string{"--storage-dir=" + dir, "--audit-log=" + filepath.Join(dir, "audit.jsonl"), "--audit-retention=24h"},
+			filepath.Join(dir, ".gomirror", "gomirror.db"), false, false, filepath.Join(dir, "audit.jsonl"), 24 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := load(t, sources(t, tt.yaml, nil, tt.args...), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Database != tt.database || cfg.PostgresDatabase() != tt.postgres || cfg.DatabaseOff() != tt.off ||
+				cfg.AuditLog != tt.auditLog || cfg.AuditRetention != tt.retention {
+				t.Errorf("database %q (postgres %v, off %v), audit-log %q, audit-retention %v; want %q (%v, %v), %q, %v",
+					cfg.Database, cfg.PostgresDatabase(), cfg.DatabaseOff(), cfg.AuditLog, cfg.AuditRetention,
+					tt.database, tt.postgres, tt.off, tt.auditLog, tt.retention)
+			}
+		})
+	}
+
+	// Alert rules and notifiers, from the file or the environment.
+	yaml := `alerts:
+  - {name: errors, kind: error-rate, threshold: 5, window: 5m, notifiers: [ops]}
+notifiers:
+  - {name: ops, type: webhook, url: 'http://127.0.0.1:9/hook'}
+`
+	cfg, err := load(t, sources(t, yaml, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Alerts) != 1 || cfg.Alerts[0].Name != "errors" || len(cfg.Notifiers) != 1 || cfg.Notifiers[0].Name != "ops" {
+		t.Errorf("alerts %+v, notifiers %+v", cfg.Alerts, cfg.Notifiers)
+	}
+	env := map[string]string{"GOMIRROR_ALERTS": "[{name: slow, kind: error-rate, threshold: 1, window: 1m}]", "GOMIRROR_NOTIFIERS": "[]"}
+	cfg, err = load(t, sources(t, yaml, env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Alerts) != 1 || cfg.Alerts[0].Name != "slow" || len(cfg.Notifiers) != 0 {
+		t.Errorf("from the environment: alerts %+v, notifiers %+v", cfg.Alerts, cfg.Notifiers)
 	}
 }

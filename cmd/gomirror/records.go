@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
@@ -26,13 +27,23 @@ import (
 )
 
 // dbCommand is a command that opens the database of the serve settings
-// (--config, GOMIRROR_* variables, flags) and runs with it.
-func dbCommand(cmd *cobra.Command, run func(ctx context.Context, cfg *config.Serve, d *db.DB) error) {
+// (--config, GOMIRROR_* variables, flags) and runs with it. An SQLite
+// database that does not exist is a usage error (a wrong storage-dir
+// must not read as an empty audit log), unless create (index rebuild,
+// which fills a new database from storage; its fs storage-dir must exist
+// then: a wrong one must not empty the catalog).
+func dbCommand(cmd *cobra.Command, create bool, run func(ctx context.Context, cfg *config.Serve, d *db.DB) error) {
 	defaults := config.Defaults()
 	var configFile string
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	cmd.SetFlagErrorFunc(usageError)
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError(cmd, fmt.Errorf("%s takes no arguments, got %q", cmd.Name(), args))
+		}
+		return nil
+	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if configFile == "" {
 			configFile = os.Getenv("GOMIRROR_CONFIG")
@@ -43,6 +54,23 @@ func dbCommand(cmd *cobra.Command, run func(ctx context.Context, cfg *config.Ser
 		}
 		if cfg.DatabaseOff() {
 			return usageError(cmd, errors.New("database is off"))
+		}
+		if create && wire.StorageDriver(cfg) == "fs" {
+			if fi, err := os.Stat(cfg.StorageDir); err != nil {
+				return usageError(cmd, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err})
+			} else if !fi.IsDir() {
+				return usageError(cmd, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: errors.New("not a directory")})
+			}
+		}
+		if !cfg.PostgresDatabase() {
+			if create {
+				if err := os.MkdirAll(filepath.Dir(cfg.Database), 0o700); err != nil {
+					return usageError(cmd, &config.Error{Key: "database", Source: cfg.Database, Err: err})
+				}
+			} else if _, err := os.Stat(cfg.Database); err != nil {
+				return usageError(cmd, &config.Error{Key: "database", Source: cfg.Database,
+					Err: fmt.Errorf("%w (gomirror serve creates it; is storage-dir right?)", err)})
+			}
 		}
 		dsn, err := wire.DatabaseDSN(cfg)
 		if err != nil {
@@ -79,7 +107,6 @@ checksum database, newest first, from the database of the serve settings
 --since and --until take a duration back from now (24h, 7d), an RFC 3339
 time or a date; --module a module path pattern in GOPRIVATE syntax;
 --status 404, 4xx or 500-599.`,
-		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
 	f.StringVar(&since, "since", "24h", "records since (24h, 7d, an RFC 3339 time or a date)")
@@ -93,7 +120,7 @@ time or a date; --module a module path pattern in GOPRIVATE syntax;
 	f.IntVar(&limit, "limit", 1000, "at most this many records")
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	f.BoolVar(&asCSV, "csv", false, "CSV with a header line")
-	dbCommand(cmd, func(ctx context.Context, _ *config.Serve, d *db.DB) error {
+	dbCommand(cmd, false, func(ctx context.Context, _ *config.Serve, d *db.DB) error {
 		if asJSON && asCSV {
 			return usageError(cmd, errors.New("give --json or --csv, not both"))
 		}
@@ -113,6 +140,14 @@ time or a date; --module a module path pattern in GOPRIVATE syntax;
 		}
 		if limit < 1 {
 			return usageError(cmd, fmt.Errorf("--limit must be at least 1"))
+		}
+		if kind != "" && !audit.Audited(kind) {
+			return usageError(cmd, fmt.Errorf("--kind: %q is none of list, latest, info, mod, zip, sumdb", kind))
+		}
+		switch cacheResult {
+		case "", "hit", "miss", "fresh", "stale":
+		default:
+			return usageError(cmd, fmt.Errorf("--cache: %q is none of hit, miss, fresh, stale", cacheResult))
 		}
 		out := newAuditWriter(cmd.OutOrStdout(), asJSON, asCSV)
 		for left := limit; left > 0; {
@@ -169,7 +204,9 @@ func (w *auditWriter) write(r audit.Record) error {
 		return w.json.Encode(r)
 	case w.csv != nil:
 		if w.n == 1 {
-			w.csv.Write(auditColumns)
+			if err := w.csv.Write(auditColumns); err != nil {
+				return err
+			}
 		}
 		return w.csv.Write(auditRow(r))
 	}
@@ -195,6 +232,9 @@ func dash(s string) string {
 func (w *auditWriter) flush() error {
 	switch {
 	case w.csv != nil:
+		if w.n == 0 { // the header all the same: a CSV file of no records
+			w.csv.Write(auditColumns)
+		}
 		w.csv.Flush()
 		return w.csv.Error()
 	case w.tab != nil:
@@ -224,7 +264,6 @@ downloaded modules; with --module, one module's figures per day and version.
 
 	gomirror stats --days 30 --top 20
 	gomirror stats --module github.com/corp/lib --days 7 --json`,
-		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
 	f.IntVar(&days, "days", 30, "the last N days, today included")
@@ -233,7 +272,13 @@ downloaded modules; with --module, one module's figures per day and version.
 	f.IntVar(&top, "top", 20, "how many of the most downloaded modules to show")
 	f.StringVar(&module, "module", "", "one module's figures per day and version")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
-	dbCommand(cmd, func(ctx context.Context, _ *config.Serve, d *db.DB) error {
+	dbCommand(cmd, false, func(ctx context.Context, _ *config.Serve, d *db.DB) error {
+		if from != "" && cmd.Flags().Changed("days") {
+			return usageError(cmd, errors.New("give --days or --from, not both"))
+		}
+		if top < 1 {
+			return usageError(cmd, errors.New("--top must be at least 1"))
+		}
 		p, err := period(days, from, to, time.Now())
 		if err != nil {
 			return usageError(cmd, err)
@@ -329,10 +374,9 @@ func newIndex() *cobra.Command {
 s3, from the serve settings), which is the source of truth: entries for
 artifacts no longer stored are removed, stored ones added, download times
 kept. Safe while gomirror serves.`,
-		Args: cobra.NoArgs,
 	}
 	rebuild.Flags().IntVar(&workers, "workers", 8, "objects read at once")
-	dbCommand(rebuild, func(ctx context.Context, cfg *config.Serve, d *db.DB) error {
+	dbCommand(rebuild, true, func(ctx context.Context, cfg *config.Serve, d *db.DB) error {
 		store, err := wire.OpenStorage(ctx, cfg)
 		if err != nil {
 			return usageError(rebuild, err)
