@@ -234,7 +234,10 @@ func buildAuditDB(path string, n int) (string, error) {
 		return "", err
 	}
 	d.Close()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-1000000)&_pragma=temp_store(FILE)")
+	// No journal while building (db.Open turns WAL on again): in WAL
+	// mode every page would be written twice, to the log and then to
+	// the database.
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)&_pragma=cache_size(-1000000)&_pragma=temp_store(FILE)")
 	if err != nil {
 		return "", err
 	}
@@ -306,7 +309,6 @@ func buildAuditDB(path string, n int) (string, error) {
 		"INSERT INTO daily_module_clients (day, module, client) SELECT DISTINCT time_ns / 86400000000000, module, " + client + " FROM audit WHERE module <> ''",
 		"INSERT INTO daily_clients (day, client) SELECT DISTINCT time_ns / 86400000000000, " + client + " FROM audit",
 		"INSERT INTO audit_modules SELECT DISTINCT module_key FROM audit WHERE module_key <> ''",
-		"PRAGMA wal_checkpoint(TRUNCATE)",
 	} {
 		if _, err := raw.ExecContext(ctx, s); err != nil {
 			return "", fmt.Errorf("%s: %w", s, err)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all ten (about 20 minutes on 2 cores;
+#   bench/run.sh                  all of them (about 20 minutes on 2 cores, plus the audit ones;
 #                                 ColdZip only with GOMIRROR_BENCH_BASE)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
