@@ -207,6 +207,7 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
+	d.ckpt.wrote()
 	return nil
 }
 
@@ -671,6 +672,7 @@ func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 			return total, fmt.Errorf("db: pruning the audit log: %w", err)
 		}
 		total += n
+		d.ckpt.wrote()
 		if n < pruneChunk {
 			return total, nil
 		}

@@ -27,6 +27,9 @@ type DB struct {
 	// same pool.
 	w *sql.DB
 	r *sql.DB // reads
+	// ckpt copies SQLite's write-ahead log into the database file in the
+	// background (nil on PostgreSQL).
+	ckpt *checkpointer
 }
 
 // Open opens the database that dsn names and applies the schema
@@ -51,8 +54,11 @@ func open(ctx context.Context, dsn string, upTo int) (*DB, error) {
 	return d, nil
 }
 
-// Close closes the database.
+// Close closes the database. Calls after the first do nothing.
 func (d *DB) Close() error {
+	if d.ckpt != nil {
+		d.ckpt.close(d.w)
+	}
 	err := d.w.Close()
 	if d.r != d.w {
 		if rerr := d.r.Close(); err == nil {
