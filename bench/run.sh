@@ -14,11 +14,12 @@
 #                                 server (no network; needs wrk; about 1 minute;
 #                                 GOMIRROR_BENCH_BASE_BINARY=<gomirror built
 #                                 from another commit> compares that one too)
-#   bench/run.sh Audit            the audit database on SQLite: a 10,000,000-
+#   bench/run.sh 'Audit|Catalog'  the audit database on SQLite: a 10,000,000-
 #                                 record database built (about NN minutes), two
 #                                 queries timed on it, and the sustained insert
 #                                 rate (no network; GOMIRROR_AUDIT_RECORDS=1000000
-#                                 for a quick try)
+#                                 for a quick try), and a catalog of 100,000
+#                                 versions
 #   GOMIRROR_BENCH_BASE=<commit> bench/run.sh ColdZip
 #                                 one large cold zip, this tree vs gomirror
 #                                 built from <commit> (no network; about
@@ -134,6 +135,9 @@ END {
 				printf "  %-20s %s: %.0f records/s in batches of 256 (batch p50 %.1f ms, p99 %.1f ms)  target >= 5000: %s\n", short,
 					substr(sb, length(b) + 2), m[sb, "records/s"], m[sb, "ms-batch-p50"], m[sb, "ms-batch-p99"], verdict(num(m[sb, "records/s"]) >= 5000)
 			}
+		} else if (short == "Catalog100k") {
+			printf "  %-20s 100,000 versions: Modules first page %.1f ms, substring search %.1f ms, page by cursor %.1f ms; Module %.1f ms; CatalogTotals %.1f ms; PutArtifact %.1f ms (medians)  no fixed target\n", short,
+				m[b, "ms-modules"], m[b, "ms-modules-search"], m[b, "ms-modules-cursor"], m[b, "ms-module"], m[b, "ms-totals"], m[b, "ms-put"]
 		} else if (short == "WarmDownloadS3") {
 			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,
 				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"]
