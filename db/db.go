@@ -13,6 +13,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 // DB is an open database. Its methods are safe for concurrent use, also by
@@ -52,6 +53,17 @@ func open(ctx context.Context, dsn string, upTo int) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// Engine returns "sqlite" or "postgres".
+func (d *DB) Engine() string { return d.d.name }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database. Calls after the first do nothing.

@@ -52,6 +52,26 @@ func engines(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { f(t, pg.Server(t).NewDatabase(t)) })
 }
 
+func TestEngineAndPing(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		d := openDSN(t, dsn)
+		want := "sqlite"
+		if strings.HasPrefix(dsn, "postgres") {
+			want = "postgres"
+		}
+		if d.Engine() != want {
+			t.Errorf("Engine() = %q, want %q", d.Engine(), want)
+		}
+		if err := d.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if err := d.Ping(context.Background()); err == nil {
+			t.Fatal("Ping of a closed database: no error")
+		}
+	})
+}
+
 func TestMigrationsMatch(t *testing.T) {
 	s, p := db.MigrationNames(false), db.MigrationNames(true)
 	if strings.Join(s, ",") != strings.Join(p, ",") || len(s) < 2 {
