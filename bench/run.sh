@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs gomirror's benchmarks (see bench/README.md) and prints a summary.
 #
-#   bench/run.sh                  all ten (about 20 minutes on 2 cores;
+#   bench/run.sh                  all of them (about 20 minutes on 2 cores, plus the audit ones;
 #                                 ColdZip only with GOMIRROR_BENCH_BASE)
 #   bench/run.sh 'RPS|SameZip'    only those matching the regexp (these two
 #                                 need no network)
@@ -14,6 +14,12 @@
 #                                 server (no network; needs wrk; about 1 minute;
 #                                 GOMIRROR_BENCH_BASE_BINARY=<gomirror built
 #                                 from another commit> compares that one too)
+#   bench/run.sh 'Audit|Catalog'  the audit database on SQLite: a 10,000,000-
+#                                 record database built (about NN minutes), two
+#                                 queries timed on it, and the sustained insert
+#                                 rate (no network; GOMIRROR_AUDIT_RECORDS=1000000
+#                                 for a quick try), and a catalog of 100,000
+#                                 versions
 #   GOMIRROR_BENCH_BASE=<commit> bench/run.sh ColdZip
 #                                 one large cold zip, this tree vs gomirror
 #                                 built from <commit> (no network; about
@@ -118,6 +124,20 @@ END {
 				printf "  %-20s %s: whole zip ratio %.3f (%.3f s vs base %.3f s; first byte %.3f s vs %.3f s); last upstream byte to last byte %.1f ms vs base %.1f ms; gomirror CPU %.2f s vs base %.2f s (medians)\n", short,
 					substr(sb, length(b) + 2), m[sb, "ratio"], m[sb, "s/fill"], m[sb, "s/fill-base"], m[sb, "s/first-byte"], m[sb, "s/first-byte-base"], m[sb, "ms-tail"], m[sb, "ms-tail-base"], m[sb, "cpu-s"], m[sb, "cpu-s-base"]
 			}
+		} else if (short == "AuditQuery10M") {
+			ok = num(m[b, "ms-top20-max"]) < 500 && num(m[b, "ms-query-module-max"]) < 500 && num(m[b, "ms-query-module2-max"]) < 500
+			printf "  %-20s TopModules(30 days, 20) %.1f ms (max %.1f); QueryAudit of one module %.1f ms (max %.1f), of a middling one %.1f ms (max %.1f); database %.0f MB  target < 500 ms: %s\n", short,
+				m[b, "ms-top20"], m[b, "ms-top20-max"], m[b, "ms-query-module"], m[b, "ms-query-module-max"], m[b, "ms-query-module2"], m[b, "ms-query-module2-max"], m[b, "MB-db"], verdict(ok)
+		} else if (short == "AuditInsert") {
+			for (k2 = 1; k2 <= 2; k2++) {
+				sb = b "/" (k2 == 1 ? "fresh" : "10M")
+				if (!(sb in done)) continue
+				printf "  %-20s %s: %.0f records/s in batches of 256 (batch p50 %.1f ms, p99 %.1f ms)  target >= 5000: %s\n", short,
+					substr(sb, length(b) + 2), m[sb, "records/s"], m[sb, "ms-batch-p50"], m[sb, "ms-batch-p99"], verdict(num(m[sb, "records/s"]) >= 5000)
+			}
+		} else if (short == "Catalog100k") {
+			printf "  %-20s 100,000 versions: Modules first page %.1f ms, substring search %.1f ms, page by cursor %.1f ms; Module %.1f ms; CatalogTotals %.1f ms; PutArtifact %.1f ms (medians)  no fixed target\n", short,
+				m[b, "ms-modules"], m[b, "ms-modules-search"], m[b, "ms-modules-cursor"], m[b, "ms-module"], m[b, "ms-totals"], m[b, "ms-put"]
 		} else if (short == "WarmDownloadS3") {
 			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,
 				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"]

@@ -1,10 +1,13 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -204,6 +207,7 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
+	d.ckpt.wrote()
 	return nil
 }
 
@@ -260,8 +264,11 @@ func valuesList(rows, cols int) string {
 }
 
 // upsert runs "INSERT INTO table (cols) VALUES ... ON CONFLICT tail" for
-// rows, in as few statements as the parameter limit allows.
+// rows, in as few statements as the parameter limit allows. It sorts
+// rows first: transactions of two replicas that change the same rows
+// then lock them in the same order, instead of deadlocking.
 func (d *DB) upsert(ctx context.Context, tx *sql.Tx, table, cols string, ncols int, tail string, rows [][]any) error {
+	slices.SortFunc(rows, compareRows)
 	per := maxParams / ncols
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(len(rows), start+per)]
@@ -275,6 +282,23 @@ func (d *DB) upsert(ctx context.Context, tx *sql.Tx, table, cols string, ncols i
 		}
 	}
 	return nil
+}
+
+// compareRows orders rows of int64 and string values column by column.
+func compareRows(a, b []any) int {
+	for i := range min(len(a), len(b)) {
+		switch x := a[i].(type) {
+		case int64:
+			if c := cmp.Compare(x, b[i].(int64)); c != 0 {
+				return c
+			}
+		case string:
+			if c := strings.Compare(x, b[i].(string)); c != 0 {
+				return c
+			}
+		}
+	}
+	return 0
 }
 
 const addCounts = "requests = %[1]s.requests + excluded.requests, downloads = %[1]s.downloads + excluded.downloads, " +
@@ -358,7 +382,12 @@ func (d *DB) markDownloaded(ctx context.Context, tx *sql.Tx, downloaded map[arti
 		return fmt.Errorf("db: updating download times: %w", err)
 	}
 	defer mod.Close()
-	for k, ns := range downloaded {
+	// In key order: replicas' transactions lock the rows in one order.
+	keys := slices.SortedFunc(maps.Keys(downloaded), func(a, b artifactKey) int {
+		return cmp.Or(strings.Compare(a.module, b.module), strings.Compare(a.version, b.version), strings.Compare(a.file, b.file))
+	})
+	for _, k := range keys {
+		ns := downloaded[k]
 		res, err := art.ExecContext(ctx, ns, k.module, k.version, k.file, ns-int64(downloadedResolution))
 		if err != nil {
 			return fmt.Errorf("db: updating download times: %w", err)
@@ -643,6 +672,7 @@ func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 			return total, fmt.Errorf("db: pruning the audit log: %w", err)
 		}
 		total += n
+		d.ckpt.wrote()
 		if n < pruneChunk {
 			return total, nil
 		}

@@ -127,10 +127,12 @@ func (d *DB) ReplaceCatalog(ctx context.Context, next func() (Artifact, bool, er
 			return fmt.Errorf("db: replacing the catalog: %w", err)
 		}
 		var rows [][]any
+		inChunk := map[artifactKey]int{} // a key twice in one statement is an error on PostgreSQL
 		flush := func() error {
 			err := d.upsert(ctx, tx, "catalog_next", "module, version, file, size, stored_ns", 5,
 				"(module, version, file) DO UPDATE SET size = excluded.size, stored_ns = excluded.stored_ns", rows)
 			rows = rows[:0]
+			clear(inChunk)
 			return err
 		}
 		for {
@@ -144,7 +146,13 @@ func (d *DB) ReplaceCatalog(ctx context.Context, next func() (Artifact, bool, er
 			if a.Module == "" || a.Version == "" || a.File == "" {
 				return &BadQueryError{Msg: "artifact without module, version or file"}
 			}
-			rows = append(rows, []any{a.Module, a.Version, a.File, a.Size, nsOf(a.Stored)})
+			row := []any{a.Module, a.Version, a.File, a.Size, nsOf(a.Stored)}
+			if i, ok := inChunk[artifactKey{a.Module, a.Version, a.File}]; ok {
+				rows[i] = row // the last one yielded wins
+				continue
+			}
+			inChunk[artifactKey{a.Module, a.Version, a.File}] = len(rows)
+			rows = append(rows, row)
 			if len(rows) == replaceChunk {
 				if err := flush(); err != nil {
 					return err

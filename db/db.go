@@ -13,6 +13,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 // DB is an open database. Its methods are safe for concurrent use, also by
@@ -27,6 +28,9 @@ type DB struct {
 	// same pool.
 	w *sql.DB
 	r *sql.DB // reads
+	// ckpt copies SQLite's write-ahead log into the database file in the
+	// background (nil on PostgreSQL).
+	ckpt *checkpointer
 }
 
 // Open opens the database that dsn names and applies the schema
@@ -51,8 +55,22 @@ func open(ctx context.Context, dsn string, upTo int) (*DB, error) {
 	return d, nil
 }
 
-// Close closes the database.
+// Engine returns "sqlite" or "postgres".
+func (d *DB) Engine() string { return d.d.name }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. Calls after the first do nothing.
 func (d *DB) Close() error {
+	if d.ckpt != nil {
+		d.ckpt.close(d.w)
+	}
 	err := d.w.Close()
 	if d.r != d.w {
 		if rerr := d.r.Close(); err == nil {

@@ -52,6 +52,26 @@ func engines(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { f(t, pg.Server(t).NewDatabase(t)) })
 }
 
+func TestEngineAndPing(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		d := openDSN(t, dsn)
+		want := "sqlite"
+		if strings.HasPrefix(dsn, "postgres") {
+			want = "postgres"
+		}
+		if d.Engine() != want {
+			t.Errorf("Engine() = %q, want %q", d.Engine(), want)
+		}
+		if err := d.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if err := d.Ping(context.Background()); err == nil {
+			t.Fatal("Ping of a closed database: no error")
+		}
+	})
+}
+
 func TestMigrationsMatch(t *testing.T) {
 	s, p := db.MigrationNames(false), db.MigrationNames(true)
 	if strings.Join(s, ",") != strings.Join(p, ",") || len(s) < 2 {
@@ -300,5 +320,45 @@ func TestSQLiteBadPath(t *testing.T) {
 	_, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"))
 	if err == nil {
 		t.Fatal("Open in a missing directory: no error")
+	}
+}
+
+// TestConcurrentReplicasPostgres: replicas writing batches that touch the
+// same roll-up rows at once neither deadlock nor lose a record.
+func TestConcurrentReplicasPostgres(t *testing.T) {
+	dsn := pg.Server(t).NewDatabase(t)
+	ctx := context.Background()
+	handles := []*db.DB{openDSN(t, dsn), openDSN(t, dsn)}
+	for _, d := range handles {
+		if err := d.PutArtifact(ctx, db.Artifact{Module: "x.example/m0", Version: "v1.0.0", File: "zip", Stored: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	const writers, batches, per = 6, 15, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*batches)
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				batch := make([]audit.Record, per)
+				for i := range batch {
+					batch[i] = audit.Record{ID: fmt.Sprintf("w%d-b%d-%d", w, b, i), Time: t0.Add(time.Duration(b*per+i) * time.Minute),
+						Remote: fmt.Sprintf("10.0.0.%d", i%5), Module: fmt.Sprintf("x.example/m%d", (i+w)%4), Version: "v1.0.0", Kind: "zip", Status: 200, Bytes: 1}
+				}
+				if err := handles[w%2].WriteAudit(ctx, batch); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s, err := handles[0].Summarize(ctx, db.Period{From: t0, To: t0.AddDate(0, 0, 1)})
+	if err != nil || s.Requests != writers*batches*per || s.Downloads != writers*batches*per {
+		t.Fatalf("Summarize %+v, %v; want %d requests", s, err, writers*batches*per)
 	}
 }

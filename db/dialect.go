@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gomirror/gomirror/internal/redact"
 
@@ -88,8 +90,11 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	// WAL: readers never block the writer nor the writer them. The busy
 	// timeout makes a connection wait for another process's write (the
 	// CLI next to a running server) instead of failing at once.
-	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)&_pragma=wal_autocheckpoint(8192)"
-	w, err := sql.Open("sqlite", "file:"+dsn+params+"&_txlock=immediate")
+	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)"
+	// The writer does not checkpoint after its commits: a checkpointer
+	// does, on a connection of its own, so that a commit does not wait
+	// for a checkpoint's writes and fsyncs.
+	w, err := sql.Open("sqlite", "file:"+dsn+params+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("db: opening %s: %w", dsn, err)
 	}
@@ -108,7 +113,77 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	n := max(2, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{d: d, w: w, r: r}, nil
+	c, err := sql.Open("sqlite", "file:"+dsn+params)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("db: opening %s: %w", dsn, err)
+	}
+	c.SetMaxOpenConns(1)
+	return &DB{d: d, w: w, r: r, ckpt: startCheckpointer(c)}, nil
+}
+
+// checkpointEvery is how many write transactions the checkpointer lets
+// pass between two checkpoints. WriteAudit's batch of 256 records writes
+// a few hundred pages to the log, so the log stays at some ten MB.
+const checkpointEvery = 8
+
+// checkpointer runs SQLite's passive checkpoints (which never block the
+// writer or the readers) on a connection of its own, after every
+// checkpointEvery write transactions.
+type checkpointer struct {
+	conn   *sql.DB
+	writes atomic.Int64
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+}
+
+func startCheckpointer(conn *sql.DB) *checkpointer {
+	c := &checkpointer{conn: conn, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+			// A failed checkpoint leaves the log longer; the next one
+			// copies it.
+			var busy, logged, copied int64
+			c.conn.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logged, &copied)
+		}
+	}
+}
+
+// wrote counts a write transaction, starting a checkpoint after every
+// checkpointEvery of them (unless one is still going: then the next).
+func (c *checkpointer) wrote() {
+	if c == nil || c.writes.Add(1)%checkpointEvery != 0 {
+		return
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the checkpointer and empties the log into the database
+// (through w, the writer, after the last write). Only the first call
+// does anything.
+func (c *checkpointer) close(w *sql.DB) {
+	c.closed.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.conn.Close()
+		var busy, logged, copied int64
+		w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logged, &copied)
+	})
 }
 
 // scrub is redact.Err, and also removes the DSN's password where an

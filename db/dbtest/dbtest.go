@@ -723,7 +723,8 @@ func testReplaceCatalog(t *testing.T, d *db.DB) {
 	added, removed, err := d.ReplaceCatalog(ctx, list(
 		db.Artifact{Module: "x.example/a", Version: "v1.0.0", File: "zip", Size: 11, Stored: t0.Add(time.Hour)},
 		db.Artifact{Module: "x.example/a", Version: "v1.0.0", File: "info", Size: 2, Stored: t0},
-		db.Artifact{Module: "x.example/new", Version: "v0.1.0", File: "mod", Size: 3, Stored: t0},
+		db.Artifact{Module: "x.example/new", Version: "v0.1.0", File: "mod", Size: 1, Stored: t0},
+		db.Artifact{Module: "x.example/new", Version: "v0.1.0", File: "mod", Size: 3, Stored: t0}, // twice: the last counts
 	))
 	if err != nil {
 		t.Fatal(err)

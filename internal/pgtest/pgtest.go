@@ -116,7 +116,9 @@ func Launch(port int) (*Server, error) {
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "logging_collector=off")
 	s.cmd.Env, s.cmd.Dir = env, dir
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	// Pdeathsig: a test binary that dies (a -timeout panic) takes the
+	// server with it (immediate shutdown; its backends follow).
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		os.RemoveAll(dir)
