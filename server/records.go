@@ -41,6 +41,7 @@ type records struct {
 	db       atomic.Pointer[db.DB] // nil until opened
 	recorder *audit.Recorder
 	feed     *catalog.Feed
+	feedDone chan struct{} // closed when the feed has written what it holds, after start's context ends; nil before start
 	replica  string
 	lines    io.WriteCloser // audit-log: the JSON-lines copy, closed at the end; nil for none
 
@@ -95,6 +96,7 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 	}
 	r.recorder = rec
 	r.feed = catalog.NewFeed(r.catalogStore, 4096, log)
+
 	return r, nil
 }
 
@@ -109,14 +111,9 @@ func (r *records) apiStore() (api.Store, error) {
 	return nil, errNoDB
 }
 
-// catalogStore is the catalog feed's store: nil (untyped) while the
-// database is not open.
-func (r *records) catalogStore() catalog.Store {
-	if d := r.db.Load(); d != nil {
-		return d
-	}
-	return nil
-}
+// catalogStore is the catalog feed's store: a nil *db.DB while the
+// database is not open (which the feed takes as no store).
+func (r *records) catalogStore() catalog.Store { return r.db.Load() }
 
 // sink is the recorder's audit.Sink: the database once it is open.
 type sink struct{ r *records }
@@ -156,12 +153,21 @@ func (r *records) open(ctx context.Context) {
 	}
 }
 
+// start starts the catalog feed and run, until ctx ends.
+func (r *records) start(ctx context.Context) {
+	r.feedDone = make(chan struct{})
+	go func() {
+		defer close(r.feedDone)
+		r.feed.Run(ctx, 5*time.Second)
+	}()
+	go r.run(ctx)
+}
+
 // run opens the database and keeps the catalog and the audit log in
 // shape until ctx ends: it rebuilds the catalog from storage when the
 // database is new (its catalog empty) or the feed lost updates, and prunes
 // audit records older than audit-retention once a day.
 func (r *records) run(ctx context.Context) {
-	go r.feed.Run(ctx, 5*time.Second)
 	r.open(ctx)
 	if r.db.Load() == nil {
 		return
@@ -215,6 +221,14 @@ func (r *records) close(ctx context.Context) error {
 	var err error
 	r.closeOnce.Do(func() {
 		err = r.recorder.Close(ctx)
+		// The catalog updates of the last fills are written before the
+		// database closes (the feed drains once run's context ends).
+		if r.feedDone != nil {
+			select {
+			case <-r.feedDone:
+			case <-ctx.Done():
+			}
+		}
 		if r.lines != nil {
 			r.lines.Close()
 		}

@@ -642,7 +642,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
 	if s.records != nil {
-		go s.records.run(probes)
+		s.records.start(probes)
 	}
 	if s.alerts != nil {
 		go s.alerts.Run(probes)
