@@ -308,17 +308,23 @@ downloaded modules; with --module, one module's figures per day and version.
 		if err != nil {
 			return err
 		}
+		stored, err := d.CatalogTotals(ctx)
+		if err != nil {
+			return err
+		}
 		if asJSON {
 			return printJSON(w, struct {
 				From    string           `json:"from"`
 				To      string           `json:"to"`
 				Summary db.Summary       `json:"summary"`
 				Top     []db.ModuleCount `json:"top"`
-			}{p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), sum, mods})
+				Stored  db.Totals        `json:"stored"`
+			}{p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), sum, mods, stored})
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "%s to %s: %d requests, %d bytes, hit ratio %.1f%%, %d clients, %d modules\n\n",
+		fmt.Fprintf(tw, "%s to %s: %d requests, %d bytes, hit ratio %.1f%%, %d clients, %d modules\n",
 			p.From.Format(time.DateOnly), p.To.Format(time.DateOnly), sum.Requests, sum.Bytes, 100*sum.HitRatio, sum.Clients, sum.Modules)
+		fmt.Fprintf(tw, "stored: %d modules, %d versions, %d files, %d bytes\n\n", stored.Modules, stored.Versions, stored.Objects, stored.Bytes)
 		fmt.Fprintln(tw, "MODULE\tDOWNLOADS\tREQUESTS\tBYTES\tCLIENTS")
 		for _, m := range mods {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", m.Module, m.Downloads, m.Requests, m.Bytes, m.Clients)

@@ -283,7 +283,15 @@ func subcommand(t *testing.T, parent *cobra.Command, name string) *cobra.Command
 }
 
 func TestStatsCommand(t *testing.T) {
-	_, args := recordsDir(t, cliRecords(10))
+	dir, args := recordsDir(t, cliRecords(10))
+	d, err := db.Open(context.Background(), filepath.Join(dir, filepath.FromSlash(layout.DatabaseFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutArtifact(context.Background(), db.Artifact{Module: "github.com/corp/m1", Version: "v1.0.0", File: "zip", Size: 123, Stored: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
 	with := func(more ...string) []string { return append(slices.Clone(args), more...) }
 	today := time.Now().UTC().Format(time.DateOnly)
 
@@ -293,7 +301,8 @@ func TestStatsCommand(t *testing.T) {
 	}
 	// Records a minute old may be yesterday's just after midnight; the
 	// default period (30 days) holds them either way.
-	if !strings.Contains(stdout, "10 requests") || !strings.Contains(stdout, "to "+today) || !strings.Contains(stdout, "github.com/corp/m1") {
+	if !strings.Contains(stdout, "10 requests") || !strings.Contains(stdout, "to "+today) || !strings.Contains(stdout, "github.com/corp/m1") ||
+		!strings.Contains(stdout, "stored: 1 modules, 1 versions, 1 files, 123 bytes") {
 		t.Errorf("stats:\n%s", stdout)
 	}
 	stdout, _, _, err = runCmd(t, newStats(), with("--json", "--top", "2")...)
@@ -304,9 +313,13 @@ func TestStatsCommand(t *testing.T) {
 		From, To string
 		Summary  db.Summary
 		Top      []db.ModuleCount
+		Stored   db.Totals
 	}
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 		t.Fatalf("--json: %v in %s", err, stdout)
+	}
+	if s.Stored.Objects != 1 || s.Stored.Bytes != 123 {
+		t.Errorf("--json stored: %+v, want 1 object of 123 bytes", s.Stored)
 	}
 	// m1 and m2: 3 downloads each; m0: 4 requests, no downloads.
 	if s.To != today || s.Summary.Requests != 10 || s.Summary.Downloads != 6 || len(s.Top) != 2 ||
