@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gomirror/gomirror/internal/redact"
 )
 
@@ -68,8 +69,8 @@ func (e *Engine) check(r *rule, now time.Time, p *polled) (found map[string]find
 		pct := 100 * float64(used) / float64(total)
 		if pct > r.Threshold {
 			found[""] = finding{value: pct,
-				text:   fmt.Sprintf("storage %.1f%% used (%s of %s; threshold %v%%)", pct, bytesText(used), bytesText(total), r.Threshold),
-				textZH: fmt.Sprintf("存储已使用 %.1f%%（%s / %s；阈值 %v%%）", pct, bytesText(used), bytesText(total), r.Threshold)}
+				text:   fmt.Sprintf("storage %.1f%% used (%s of %s; threshold %v%%)", pct, humanize.IBytes(uint64(used)), humanize.IBytes(uint64(total)), r.Threshold),
+				textZH: fmt.Sprintf("存储已使用 %.1f%%（%s / %s；阈值 %v%%）", pct, humanize.IBytes(uint64(used)), humanize.IBytes(uint64(total)), r.Threshold)}
 		}
 	case KindErrorRate:
 		e.reqMu.Lock()
@@ -142,18 +143,4 @@ func (e *Engine) checkUpstreams(r *rule, now time.Time, states []UpstreamState, 
 	if mirrors > 0 {
 		down(r.Upstream, since, lastErr, mirrors)
 	}
-}
-
-// bytesText formats n bytes in binary units.
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

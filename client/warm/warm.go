@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
@@ -424,15 +425,4 @@ func (r *Reporter) Done(_ Fetch, n int64, err error) {
 }
 
 // Bytes formats n for people: 512 B, 1.5 KiB, 3.2 MiB.
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+func Bytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
