@@ -60,6 +60,20 @@ func (s *httpSender) post(ctx context.Context, u string, body []byte, header htt
 	return answer, nil
 }
 
+// postRobot posts msg, encoded as JSON, to the robot at u and checks the
+// robot's answer (vendorAnswer).
+func (s *httpSender) postRobot(ctx context.Context, u string, msg any) error {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return permanent("encoding: %v", err)
+	}
+	answer, err := s.post(ctx, u, body, nil)
+	if err != nil {
+		return err
+	}
+	return vendorAnswer(answer)
+}
+
 // snippet is the start of a receiver's answer, for an error message.
 func snippet(b []byte) string {
 	const max = 200
@@ -256,10 +270,6 @@ func (s *dingTalkSender) Send(ctx context.Context, m Message) error {
 	msg.MsgType = "markdown"
 	msg.Markdown.Title = m.Title()
 	msg.Markdown.Text = truncate(m.markdown(), 4000)
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return permanent("encoding: %v", err)
-	}
 	u := s.url
 	if s.secret != "" {
 		parsed, err := url.Parse(u)
@@ -273,11 +283,7 @@ func (s *dingTalkSender) Send(ctx context.Context, m Message) error {
 		parsed.RawQuery = q.Encode()
 		u = parsed.String()
 	}
-	answer, err := s.post(ctx, u, body, nil)
-	if err != nil {
-		return err
-	}
-	return vendorAnswer(answer)
+	return s.postRobot(ctx, u, msg)
 }
 
 // weComSender posts a markdown message to a WeCom (企业微信) group robot:
@@ -295,15 +301,7 @@ func (s *weComSender) Send(ctx context.Context, m Message) error {
 	}
 	msg.MsgType = "markdown"
 	msg.Markdown.Content = truncate(m.markdown(), 4096)
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return permanent("encoding: %v", err)
-	}
-	answer, err := s.post(ctx, s.url, body, nil)
-	if err != nil {
-		return err
-	}
-	return vendorAnswer(answer)
+	return s.postRobot(ctx, s.url, msg)
 }
 
 // feishuSender posts a text message to a Feishu/Lark custom bot:
@@ -342,13 +340,5 @@ func (s *feishuSender) Send(ctx context.Context, m Message) error {
 		msg.Timestamp = strconv.FormatInt(ts, 10)
 		msg.Sign = FeishuSign(s.secret, ts)
 	}
-	body, err := json.Marshal(msg)
-	if err != nil {
-		return permanent("encoding: %v", err)
-	}
-	answer, err := s.post(ctx, s.url, body, nil)
-	if err != nil {
-		return err
-	}
-	return vendorAnswer(answer)
+	return s.postRobot(ctx, s.url, msg)
 }
