@@ -16,7 +16,9 @@ package audit
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Record is what the audit log keeps of one request. Strings are as the
@@ -46,6 +48,26 @@ type Record struct {
 	// host name and listen address), so that replicas sharing a database
 	// can be told apart.
 	Replica string `json:"replica,omitempty"`
+}
+
+// MaxField bounds each string of a Record, in bytes: the client chooses
+// several of them (method, module path, version query, user agent) and
+// must not make each record of its requests cost kilobytes of memory,
+// database and spill file.
+const MaxField = 256
+
+// Clean returns s as a Record keeps it: at most MaxField bytes, valid
+// UTF-8 (what is not is replaced by U+FFFD) and without NUL bytes (which
+// PostgreSQL refuses). It does not allocate for a string that is already
+// clean.
+func Clean(s string) string {
+	if len(s) > MaxField {
+		s = s[:MaxField]
+	}
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // Kinds of Record.Kind: the requests that are audited.
@@ -102,4 +124,3 @@ type Page struct {
 	// last. It is opaque to the caller.
 	Next string `json:"next,omitempty"`
 }
-

@@ -14,11 +14,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 // Options configures a Recorder. Zero fields take the defaults named.
@@ -556,14 +554,15 @@ func (r *Recorder) setIDs(b []Record) {
 	r.idBuf, r.idEnds = buf, ends
 }
 
-// sanitize makes the strings of rec valid UTF-8 without NUL bytes (a
-// client's User-Agent may be anything a header allows), which a database
-// may refuse: a record it refuses would fail its batch every time.
+// sanitize makes the strings of rec what Clean returns: at most MaxField
+// bytes, valid UTF-8 without NUL bytes (a client's User-Agent may be
+// anything a header allows), which a database may refuse: a record it
+// refuses would fail its batch every time. Callers of Record clean what
+// clients choose before (the memory it holds is then bounded too); this
+// is the backstop.
 func sanitize(rec *Record) {
 	for _, s := range []*string{&rec.ID, &rec.Client, &rec.Remote, &rec.Method, &rec.Module, &rec.Version, &rec.Kind, &rec.Cache, &rec.Upstream, &rec.Agent, &rec.Replica} {
-		if !utf8.ValidString(*s) || strings.IndexByte(*s, 0) >= 0 {
-			*s = strings.ReplaceAll(strings.ToValidUTF8(*s, "\uFFFD"), "\x00", "\uFFFD")
-		}
+		*s = Clean(*s)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -86,6 +87,9 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	}
 	if strings.ContainsAny(dsn, "?#") {
 		return nil, fmt.Errorf("db: SQLite path %q: '?' and '#' are not allowed in it", dsn)
+	}
+	if err := private(dsn); err != nil {
+		return nil, err
 	}
 	// WAL: readers never block the writer nor the writer them. The busy
 	// timeout makes a connection wait for another process's write (the
@@ -196,4 +200,32 @@ func scrub(err error, dsn string) error {
 		}
 	}
 	return err
+}
+
+// private creates the SQLite file at path, if missing, readable by its
+// owner only, and takes group and others' access from an existing one:
+// the audit log names clients. SQLite gives the -wal and -shm files it
+// creates the database file's permissions.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("db: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := f.Chmod(perm &^ 0o077); err != nil {
+			return fmt.Errorf("db: %w", err)
+		}
+		// Those of an earlier open, which had the file's permissions.
+		for _, side := range []string{path + "-wal", path + "-shm"} {
+			if err := os.Chmod(side, perm&^0o077); err != nil && !os.IsNotExist(err) {
+				return fmt.Errorf("db: %w", err)
+			}
+		}
+	}
+	return nil
 }

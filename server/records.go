@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/audit"
@@ -239,11 +237,6 @@ func (r *records) close(ctx context.Context) error {
 	return err
 }
 
-// maxAuditField bounds the client-chosen strings of an audit record
-// (user agent, version query): a client must not make every record of its
-// requests cost the database kilobytes.
-const maxAuditField = 256
-
 // audit records rec, a finished request that started at start, in the
 // audit log and for the alert rules, if it is for a module artifact or the
 // checksum database. What it names is read from the parse of its path (so
@@ -265,33 +258,21 @@ func (s *Server) audit(req *http.Request, rec *obs.Request, start time.Time) {
 		Time:     start.UTC(),
 		Client:   rec.Client,
 		Remote:   rec.Remote,
-		Method:   rec.Method,
-		Module:   clean(mod),
-		Version:  clean(p.Version),
+		Method:   audit.Clean(rec.Method), // net/http takes a method of any length
+		Module:   audit.Clean(mod),
+		Version:  audit.Clean(p.Version),
 		Kind:     kind,
 		Status:   rec.Status,
 		Bytes:    rec.Bytes,
 		Duration: rec.Duration,
 		Cache:    rec.Cache(),
 		Upstream: rec.Upstream,
-		Agent:    clean(req.UserAgent()),
+		Agent:    audit.Clean(req.UserAgent()),
 	}
 	s.alerts.Observe(r)
 	if s.records != nil {
 		s.records.recorder.Record(r)
 	}
-}
-
-// clean returns s as a database keeps it: valid UTF-8 without NUL bytes
-// (PostgreSQL refuses both), at most maxAuditField bytes.
-func clean(s string) string {
-	if len(s) > maxAuditField {
-		s = s[:maxAuditField]
-	}
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // errDatabaseOff is the API's answer with database off.

@@ -18,6 +18,9 @@ import (
 // start) and its last '@', and a string without '@' is returned as it is
 // (so "direct", "off" and group names pass through).
 func URL(raw string) string {
+	if strings.Contains(raw, "password=") {
+		raw = dropSecretParams(raw)
+	}
 	if !strings.Contains(raw, "@") {
 		return raw
 	}
@@ -37,6 +40,29 @@ func URL(raw string) string {
 		return raw
 	}
 	return raw[:start] + raw[at+1:]
+}
+
+// secretParams are the query parameters that carry a password in the URLs
+// gomirror is given: libpq's (and pgx's) connection URLs take
+// ?password= and ?sslpassword=.
+var secretParams = []string{"password", "sslpassword"}
+
+// dropSecretParams returns raw without its secretParams query parameters;
+// a raw that does not parse as a URL loses its whole query.
+func dropSecretParams(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.IndexByte(raw, '?'); i >= 0 {
+			return raw[:i]
+		}
+		return raw
+	}
+	q := u.Query()
+	for _, p := range secretParams {
+		q.Del(p)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // List is URL for each element of a GOPROXY-syntax list (elements joined by

@@ -22,6 +22,9 @@ func TestURL(t *testing.T) {
 		{"redis://:" + secret + "@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},                     // password only
 		{"user:" + secret + "@127.0.0.1:8080", "127.0.0.1:8080"},                                     // no scheme
 		{"https://proxy.example/github.com/x/@v/list", "https://proxy.example/github.com/x/@v/list"}, // '@' in the path
+		{"postgres://127.0.0.1:5432/db?password=" + secret + "&sslmode=disable", "postgres://127.0.0.1:5432/db?sslmode=disable"},
+		{"postgres://u:" + secret + "@127.0.0.1/db?sslpassword=" + secret, "postgres://127.0.0.1/db"},
+		{"postgres://127.0.0.1/%zz?password=" + secret, "postgres://127.0.0.1/%zz"}, // does not parse
 	} {
 		if got := URL(tt.in); got != tt.want {
 			t.Errorf("URL(%q) = %q; want %q", tt.in, got, tt.want)
