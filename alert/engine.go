@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/redact"
 )
 
@@ -65,11 +66,14 @@ type Options struct {
 	// Observe uses the record's Time.
 	Now func() time.Time
 	Log *slog.Logger // default: discard
-	// MaxKeys bounds the clients a client-rate rule counts at once
-	// (default 10,000): a request from a new client while the rule counts
-	// MaxKeys others is not counted (Dropped counts it), so memory stays
-	// bounded however many addresses a client uses. A client is forgotten
-	// once its window holds no request.
+	// MaxKeys bounds the clients a client-rate rule counts each on its
+	// own (default 10,000): a request from a new client while the rule
+	// counts MaxKeys others is counted under the key OtherClients, all
+	// such clients together (Dropped counts these requests), so memory
+	// stays bounded however many addresses a client uses, and a client
+	// spread over many addresses still shows. Anonymous IPv6 clients are
+	// counted by /64. A client is forgotten once its window holds no
+	// request.
 	MaxKeys int
 	// Instance names this gomirror in messages (a host name); optional.
 	Instance string
@@ -298,16 +302,19 @@ func (e *Engine) Observe(rec audit.Record) {
 		}
 		key := rec.Client
 		if key == "" {
-			key = rec.Remote
+			key = remoteKey(rec.Remote)
 		}
 		r.mu.Lock()
 		rg := r.keys[key]
+		if rg == nil && len(r.keys) >= e.opts.MaxKeys {
+			// Counted together with every other client that found the
+			// table full: a client spread over more addresses than
+			// MaxKeys still shows, as OtherClients.
+			e.droppedKeys.Add(1)
+			key = OtherClients
+			rg = r.keys[key]
+		}
 		if rg == nil {
-			if len(r.keys) >= e.opts.MaxKeys {
-				r.mu.Unlock()
-				e.droppedKeys.Add(1)
-				continue
-			}
 			n := newRing(int64(r.Window))
 			rg = &n
 			r.keys[strings.Clone(key)] = rg
@@ -315,6 +322,22 @@ func (e *Engine) Observe(rec audit.Record) {
 		rg.add(ns, 1)
 		r.mu.Unlock()
 	}
+}
+
+// OtherClients is the key of a client-rate alert about the requests of
+// clients that were not counted on their own because the rule already
+// counted MaxKeys others.
+const OtherClients = "(other clients)"
+
+// remoteKey is the key of an anonymous client: its address, or for IPv6
+// its /64 (one host commonly holds a whole /64, as max-conns-per-client
+// counts it). An IPv4 address, the common case, is used as it is, without
+// allocating.
+func remoteKey(addr string) string {
+	if !strings.Contains(addr, ":") {
+		return addr
+	}
+	return clientaddr.Key(addr)
 }
 
 // maxMismatchesShown is how many of the latest mismatches a
@@ -361,8 +384,8 @@ func (e *Engine) SumDB(err error) {
 	e.sdLastErr = redact.Text(err.Error())
 }
 
-// Dropped returns how many requests the client-rate rules did not count
-// because MaxKeys clients were counted already, and how many
+// Dropped returns how many requests the client-rate rules counted under
+// OtherClients because MaxKeys clients were counted already, and how many
 // notifications and history events were dropped because their queue was
 // full.
 func (e *Engine) Dropped() (requests, messages uint64) {
@@ -468,7 +491,7 @@ func (e *Engine) EvaluateNow(now time.Time) {
 		e.transition(r, now, found)
 	}
 	if d := e.droppedKeys.Load(); d != e.reportedDrops {
-		e.log.Warn("alert: client-rate rules are counting as many clients as they may (MaxKeys); requests of further clients went uncounted", "dropped", d-e.reportedDrops, "max_keys", e.opts.MaxKeys)
+		e.log.Warn("alert: client-rate rules are counting as many clients as they may (MaxKeys); requests of further clients were counted together, as \""+OtherClients+"\"", "requests", d-e.reportedDrops, "max_keys", e.opts.MaxKeys)
 		e.reportedDrops = d
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -377,11 +378,17 @@ func TestClientKeysBounded(t *testing.T) {
 		te.Observe(audit.Record{Time: t0, Remote: fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), Kind: audit.KindInfo})
 	}
 	r := te.rules[0]
-	if n := len(r.keys); n != 100 {
-		t.Errorf("%d clients counted, want 100", n)
+	if n := len(r.keys); n != 100+1 {
+		t.Errorf("%d clients counted, want 100 and %q", n, OtherClients)
 	}
 	if d, _ := te.Dropped(); d != 100_000-100 {
 		t.Errorf("Dropped = %d, want %d", d, 100_000-100)
+	}
+	// The clients beyond the bound are not lost from sight: together,
+	// they are over the rate.
+	te.at(time.Minute)
+	if got := te.states(); !slices.Contains(got, "firing "+OtherClients) {
+		t.Errorf("alerts %q, want one about %q", got, OtherClients)
 	}
 	te.at(2 * time.Hour) // every window empty: all forgotten
 	if n := len(r.keys); n != 0 {
@@ -391,8 +398,21 @@ func TestClientKeysBounded(t *testing.T) {
 		te.Observe(audit.Record{Time: t0.Add(2 * time.Hour), Remote: "192.0.2.1", Kind: audit.KindInfo})
 	}
 	te.at(2*time.Hour + time.Minute)
-	if got := te.states(); !equal(got, []string{"firing 192.0.2.1"}) {
-		t.Errorf("alerts %q, want the new client's", got)
+	if got := te.states(); !equal(got, []string{"resolved " + OtherClients, "firing 192.0.2.1"}) {
+		t.Errorf("alerts %q, want the others' resolved and the new client's firing", got)
+	}
+}
+
+// TestIPv6ClientCountedByPrefix: an anonymous client that sends each
+// request from another address of its /64 is one client.
+func TestIPv6ClientCountedByPrefix(t *testing.T) {
+	te := newTestEngine(t, []Rule{{Name: "rate", Kind: KindClientRate, Threshold: 100, Window: time.Hour}})
+	for i := range 1000 {
+		te.Observe(audit.Record{Time: t0, Remote: fmt.Sprintf("2001:db8:1:2::%x", i+1), Kind: audit.KindLatest})
+	}
+	te.at(time.Minute)
+	if got := te.states(); !equal(got, []string{"firing 2001:db8:1:2::/64"}) {
+		t.Errorf("alerts %q, want one about 2001:db8:1:2::/64", got)
 	}
 }
 
