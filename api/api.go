@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -246,12 +247,32 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+		return representable(t), nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
+		return representable(t), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d), an RFC 3339 time nor a date (2006-01-02)", s)
+}
+
+// Times the database can hold: nanoseconds since 1970 in an int64, from
+// 1677 to 2262.
+var (
+	minTime = time.Unix(0, math.MinInt64+1).UTC()
+	maxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// representable returns t within what the database can hold, so that a
+// query from the year 1600 or until 2300 means all records rather than
+// none.
+func representable(t time.Time) time.Time {
+	switch {
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime
+	}
+	return t
 }
 
 // ParseDuration is time.ParseDuration that also takes whole days: "7d".

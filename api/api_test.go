@@ -171,6 +171,11 @@ func TestAudit(t *testing.T) {
 		{"since=" + rfc(5*24*time.Hour), []string{"r01", "r06", "r02", "r09", "r08", "r07", "r03"}},
 		{"since=2026-02-20", []string{"r01", "r06", "r02", "r09", "r08", "r07", "r03", "r04"}},
 		{"since=2026-03-10", []string{"r01", "r06", "r02"}},
+		// Beyond what nanoseconds since 1970 hold: all, or none.
+		{"since=1600-01-01", all},
+		{"until=2300-01-01", all},
+		{"since=2300-01-01", nil},
+		{"until=1600-01-01T00:00:00Z", nil},
 		{"until=1h", []string{"r02", "r09", "r08", "r07", "r03", "r04", "r05"}},
 		{"until=" + rfc(24*time.Hour), []string{"r09", "r08", "r07", "r03", "r04", "r05"}},
 		{"since=7d&until=1d", []string{"r09", "r08", "r07", "r03"}},
