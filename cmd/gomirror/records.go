@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -192,6 +193,19 @@ func newAuditWriter(w io.Writer, asJSON, asCSV bool) *auditWriter {
 
 var auditColumns = []string{"time", "client", "remote", "method", "kind", "module", "version", "status", "bytes", "duration", "cache", "upstream", "user_agent", "replica", "id"}
 
+// spreadsheetSafe returns row with every cell that a spreadsheet would
+// take for a formula (it starts with =, +, -, @, a tab or a carriage
+// return: a client's User-Agent may) prefixed with a quote, which shows it
+// as text.
+func spreadsheetSafe(row []string) []string {
+	for i, c := range row {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			row[i] = "'" + c
+		}
+	}
+	return row
+}
+
 func auditRow(r audit.Record) []string {
 	return []string{r.Time.UTC().Format(time.RFC3339Nano), r.Client, r.Remote, r.Method, r.Kind, r.Module, r.Version,
 		strconv.Itoa(r.Status), strconv.FormatInt(r.Bytes, 10), r.Duration.String(), r.Cache, r.Upstream, r.Agent, r.Replica, r.ID}
@@ -208,7 +222,7 @@ func (w *auditWriter) write(r audit.Record) error {
 				return err
 			}
 		}
-		return w.csv.Write(auditRow(r))
+		return w.csv.Write(spreadsheetSafe(auditRow(r)))
 	}
 	if w.n == 1 {
 		fmt.Fprintln(w.tab, "TIME\tCLIENT\tREMOTE\tKIND\tMODULE\tVERSION\tSTATUS\tBYTES\tDURATION\tCACHE\tUPSTREAM")

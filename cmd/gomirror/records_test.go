@@ -409,3 +409,28 @@ func TestIndexRebuildCommand(t *testing.T) {
 		t.Errorf("index rebuild again: %v %q", err, stdout)
 	}
 }
+
+// TestAuditCSVIsNotAFormula: a client's User-Agent of "=HYPERLINK(...)"
+// opens in a spreadsheet as text, not as a formula.
+func TestAuditCSVIsNotAFormula(t *testing.T) {
+	r := cliRecords(1)[0]
+	r.Agent = `=HYPERLINK("http://127.0.0.1/x","click")`
+	r.Version = "+1"
+	_, args := recordsDir(t, []audit.Record{r})
+	stdout, stderr, code, err := runCmd(t, newAudit(), append(args, "--csv")...)
+	if err != nil || code != -1 {
+		t.Fatalf("audit --csv: exit %d, %v, %s", code, err, stderr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("audit --csv: %v\n%s", err, stdout)
+	}
+	for _, cell := range rows[1] {
+		if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			t.Errorf("cell %q would be a formula", cell)
+		}
+	}
+	if !slices.Contains(rows[1], `'=HYPERLINK("http://127.0.0.1/x","click")`) {
+		t.Errorf("row %q: want the user agent kept, as text", rows[1])
+	}
+}
