@@ -145,7 +145,8 @@ func (e *paramError) Error() string { return fmt.Sprintf("parameter %s: %v", e.n
 
 // writeError answers err as JSON {"error": "..."} with its status: 400 for
 // a malformed parameter or query (an error with BadRequest() true: a
-// malformed cursor), 404 for fs.ErrNotExist, 503 without a database,
+// malformed cursor), 404 for fs.ErrNotExist, 503 without a database (or
+// with one that cannot be used: db.Unavailable),
 // 504 for a query that ran out of time, 500 otherwise.
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
@@ -158,7 +159,7 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, fs.ErrNotExist):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, ErrUnavailable), db.Unavailable(err):
 		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "30")
 	case errors.Is(err, context.DeadlineExceeded):

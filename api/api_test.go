@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -722,5 +724,49 @@ func TestParseTime(t *testing.T) {
 		if got, err := api.ParseTime(in, now); err == nil {
 			t.Errorf("ParseTime(%q) = %v; want an error", in, got)
 		}
+	}
+}
+
+// TestDamagedDatabaseIsUnavailable: a database file damaged in the middle
+// (it still opens: its first pages are whole) is answered 503, as a
+// database that is not open, not 500.
+func TestDamagedDatabaseIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gomirror.db")
+	d, err := db.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []audit.Record
+	for i := range 3000 {
+		batch = append(batch, rec(fmt.Sprintf("id%05d", i), time.Duration(i)*time.Second, "", "10.0.0.1",
+			fmt.Sprintf("example.com/m%d", i%50), "v1.0.0", "zip", 200, "hit"))
+	}
+	if err := d.WriteAudit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	if fi.Size() < 64<<10 {
+		t.Fatalf("database of %d bytes: too small to damage in the middle", fi.Size())
+	}
+	garbage := bytes.Repeat([]byte{0xA5}, int(fi.Size()/2))
+	if _, err := f.WriteAt(garbage, fi.Size()/4); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d, err = db.Open(ctx, path)
+	if err != nil {
+		t.Skipf("the damaged database does not open (%v): the server answers 503 for it already", err)
+	}
+	defer d.Close()
+	h := newHandler(d, nil)
+	r := get(t, h, "/api/v1/audit?limit=1000")
+	if r.code != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("GET /api/v1/audit of a damaged database: %d %s; want 503 with Retry-After", r.code, r.body)
 	}
 }
