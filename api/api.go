@@ -59,6 +59,8 @@ type Options struct {
 	Alerts func() any
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Timeout bounds the database work of one request; 0 means 30s.
+	Timeout time.Duration
 }
 
 // Handler serves the API.
@@ -85,6 +87,9 @@ func New(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
 	handlers := []http.Handler{h.withStore(h.audit), h.withStore(h.summary), h.withStore(h.top), h.withStore(h.moduleStats),
 		h.withStore(h.modules), h.withStore(h.module), http.HandlerFunc(h.alerts), h.withStore(h.catalog)}
@@ -107,7 +112,11 @@ func (h *Handler) withStore(next http.HandlerFunc) http.Handler {
 			writeError(w, err)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), storeKey{}, st)))
+		// No query may hold a connection for long: one that runs out of
+		// time is answered 504.
+		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+		defer cancel()
+		next(w, r.WithContext(context.WithValue(ctx, storeKey{}, st)))
 	})
 }
 

@@ -770,3 +770,20 @@ func TestDamagedDatabaseIsUnavailable(t *testing.T) {
 		t.Errorf("GET /api/v1/audit of a damaged database: %d %s; want 503 with Retry-After", r.code, r.body)
 	}
 }
+
+// slowStore's audit query waits for its context to end.
+type slowStore struct{ api.Store }
+
+func (slowStore) QueryAudit(ctx context.Context, _ audit.Query) (audit.Page, error) {
+	<-ctx.Done()
+	return audit.Page{}, fmt.Errorf("db: querying the audit log: %w", ctx.Err())
+}
+
+// TestQueryTimeout: no request holds the database longer than Timeout;
+// one that runs out of time is a 504.
+func TestQueryTimeout(t *testing.T) {
+	h := api.New(api.Options{Store: func() (api.Store, error) { return slowStore{}, nil }, Timeout: 50 * time.Millisecond})
+	if r := get(t, h, "/api/v1/audit?module=example.com/*x"); r.code != http.StatusGatewayTimeout {
+		t.Errorf("a query that outlasts the timeout: %d %s; want 504", r.code, r.body)
+	}
+}

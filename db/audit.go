@@ -437,8 +437,7 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 	if until.IsZero() {
 		until = time.Now()
 	}
-	where = append(where, "time_ns < ?")
-	args = append(args, until.UnixNano())
+	untilNS := until.UnixNano()
 	for _, f := range []struct{ col, v string }{{"client", q.Client}, {"remote", q.Remote}, {"kind", q.Kind}, {"cache", q.Cache}} {
 		if f.v != "" {
 			where = append(where, f.col+" = ?")
@@ -476,14 +475,29 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 	if err != nil {
 		return audit.Page{}, err
 	}
+	// Rows are read limit+1 at a time, or more when a pattern filters
+	// them in Go, each read starting below the last row read: one bound
+	// on time_ns, the key's first column, so that SQLite seeks to it
+	// rather than walking down from until (with the cursor's bound as a
+	// second condition, it did: a page deep in a large log cost time in
+	// proportion to the records above it).
+	chunk := limit + 1
+	if match != nil {
+		chunk = max(chunk, 1000)
+	}
 	var page audit.Page
 	for {
 		w, a := where, args
-		if hasAfter {
-			w = append(w[:len(w):len(w)], "time_ns <= ?", "(time_ns < ? OR id < ?)")
-			a = append(a[:len(a):len(a)], after.ns, after.ns, after.id)
+		bound := untilNS
+		if hasAfter && after.ns < bound {
+			bound = after.ns + 1 // time_ns <= after.ns
 		}
-		chunk := limit + 1 - len(page.Records)
+		w = append(w[:len(w):len(w)], "time_ns < ?")
+		a = append(a[:len(a):len(a)], bound)
+		if hasAfter {
+			w = append(w, "(time_ns < ? OR id < ?)")
+			a = append(a, after.ns, after.id)
+		}
 		query := "SELECT " + auditColumns + " FROM audit WHERE " + strings.Join(w, " AND ") +
 			" ORDER BY time_ns DESC, id DESC LIMIT " + strconv.Itoa(chunk)
 		rows, err := d.r.QueryContext(ctx, d.d.rebind(query), a...)
