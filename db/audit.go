@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,8 +62,17 @@ func clientOf(r *audit.Record) string {
 	return r.Remote
 }
 
-// isDownload reports whether r is a download: a successful .zip request.
-func isDownload(r *audit.Record) bool { return r.Kind == audit.KindZip && r.Status == 200 }
+// isDownload reports whether r is a download: a GET of a .zip answered
+// with it (200) or with a redirect to it in S3 (307, s3-zip-redirect).
+func isDownload(r *audit.Record) bool {
+	return r.Kind == audit.KindZip && r.Method != http.MethodHead && (r.Status == http.StatusOK || r.Status == http.StatusTemporaryRedirect)
+}
+
+// served reports whether r was answered with what it asked for (or a
+// redirect to it): the module roll-ups count only such requests, so that
+// requests for modules that do not exist, or that were refused, leave no
+// module path behind once the records are pruned.
+func served(r *audit.Record) bool { return r.Status > 0 && r.Status < 400 }
 
 // isHit and isMiss: answered from storage, or fetched from an upstream.
 func isHit(r *audit.Record) bool  { return r.Cache == "hit" || r.Cache == "stale" }
@@ -149,12 +159,15 @@ func (u *rollup) add(r *audit.Record) {
 	if r.Module == "" {
 		return
 	}
+	u.moduleKeys[strings.ToLower(r.Module)] = true // for pattern queries of the records, pruned with them
+	if !served(r) {
+		return
+	}
 	bump(u.versions, dayModVer{dy, r.Module, r.Version}, r)
 	bump(u.modules, dayMod{dy, r.Module}, r)
 	bump(u.weeks, dayMod{week(dy), r.Module}, r)
 	u.modClients[dayModClient{dy, r.Module, client}] = true
-	u.moduleKeys[strings.ToLower(r.Module)] = true
-	if r.Status == 200 && r.Version != "" && (r.Kind == audit.KindInfo || r.Kind == audit.KindMod || r.Kind == audit.KindZip) {
+	if r.Version != "" && (isDownload(r) || r.Status == http.StatusOK && r.Method != http.MethodHead && (r.Kind == audit.KindInfo || r.Kind == audit.KindMod)) {
 		k := artifactKey{r.Module, r.Version, r.Kind}
 		if ns := r.Time.UnixNano(); ns > u.downloaded[k] {
 			u.downloaded[k] = ns
@@ -669,11 +682,19 @@ func decodeCursor(s string) (cursor, bool, error) {
 // that a large prune does not hold SQLite's write lock for long.
 const pruneChunk = 10000
 
-// PruneAudit deletes the audit records older than before, keeping the
-// daily roll-ups, and returns how many it deleted. It deletes in
-// chunks, each its own transaction: a prune that fails part way has
-// deleted some of the old records and can be run again.
+// PruneAudit deletes the audit records older than before, and the
+// roll-ups' lists of the clients seen each day (which name clients, like
+// the records) of the days before before's, keeping the daily counts, and
+// returns how many records it deleted. It deletes in chunks, each its own
+// transaction: a prune that fails part way has deleted some of the old
+// records and can be run again. Unique clients are counted for the
+// days kept only.
 func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	for _, table := range []string{"daily_clients", "daily_module_clients"} {
+		if _, err := d.w.ExecContext(ctx, d.d.rebind("DELETE FROM "+table+" WHERE day < ?"), day(before)); err != nil {
+			return 0, fmt.Errorf("db: pruning %s: %w", table, err)
+		}
+	}
 	var total int64
 	q := d.d.rebind("DELETE FROM audit WHERE (time_ns, id) IN (SELECT time_ns, id FROM audit WHERE time_ns < ? ORDER BY time_ns LIMIT " + strconv.Itoa(pruneChunk) + ")")
 	for {

@@ -303,6 +303,9 @@ downloaded modules; with --module, one module's figures per day and version.
 			if err != nil {
 				return err
 			}
+			if counts == nil {
+				counts = []db.DayCount{}
+			}
 			if asJSON {
 				return printJSON(w, counts)
 			}

@@ -326,7 +326,7 @@ func TestStatsCommand(t *testing.T) {
 		s.Top[0].Module != "github.com/corp/m1" || s.Top[0].Downloads != 3 || s.Top[1].Module != "github.com/corp/m2" {
 		t.Errorf("--json: %s", stdout)
 	}
-	stdout, _, _, err = runCmd(t, newStats(), with("--module", "github.com/corp/m0", "--json")...)
+	stdout, _, _, err = runCmd(t, newStats(), with("--module", "github.com/corp/m1", "--json")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,15 +334,21 @@ func TestStatsCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &days); err != nil {
 		t.Fatalf("--module --json: %v in %s", err, stdout)
 	}
-	var requests int64
+	var downloads int64
 	for _, d := range days {
-		requests += d.Requests
-		if d.Version != "v9.9.9" {
-			t.Errorf("m0's day %+v: want only v9.9.9", d)
+		downloads += d.Downloads
+		if d.Version != "v1.0.0" {
+			t.Errorf("m1's day %+v: want only v1.0.0", d)
 		}
 	}
-	if requests != 4 {
-		t.Errorf("--module --json: %d requests; want 4: %s", requests, stdout)
+	if downloads != 3 {
+		t.Errorf("--module --json: %d downloads; want 3: %s", downloads, stdout)
+	}
+	// m0 was only ever answered 404: no module figures (the audit log has
+	// the requests).
+	stdout, _, _, err = runCmd(t, newStats(), with("--module", "github.com/corp/m0", "--json")...)
+	if err != nil || strings.TrimSpace(stdout) != "[]" {
+		t.Errorf("--module m0 --json: %v, %s; want no figures", err, stdout)
 	}
 	stdout, _, _, err = runCmd(t, newStats(), with("--module", "github.com/corp/m1")...)
 	if err != nil || !strings.Contains(stdout, "github.com/corp/m1, ") || !strings.Contains(stdout, "DOWNLOADS") || !strings.Contains(stdout, "v1.0.0") {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -373,8 +374,16 @@ func testPrune(t *testing.T, d *db.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The counts stay; which clients came is forgotten with the records
+	// (Clients per day is 0 for the days pruned).
+	cut := t0.AddDate(0, 0, -9).Truncate(24 * time.Hour)
+	for i := range before.Days {
+		if before.Days[i].Day.Before(cut) {
+			before.Days[i].Clients = 0
+		}
+	}
 	if !reflect.DeepEqual(before, after) || after.Requests != 30 {
-		t.Fatalf("the prune changed the roll-ups:\nbefore %+v\nafter  %+v", before, after)
+		t.Fatalf("the prune changed the roll-ups' counts, or kept the clients of the days pruned:\nbefore %+v\nafter  %+v", before, after)
 	}
 	if n, err := d.PruneAudit(ctx, t0.AddDate(0, 0, -9).Add(-time.Minute)); err != nil || n != 0 {
 		t.Fatalf("second prune: %d, %v", n, err)
@@ -404,7 +413,17 @@ func stats(t *testing.T, d *db.DB) {
 		mk("11", day2+1, "x.example/b", "v0.2.0", audit.KindZip, 200, "miss", "ci", "10.0.0.4", 600),
 		mk("12", day2+2, "x.example/b", "v0.2.0", audit.KindZip, 200, "hit", "dev", "10.0.0.4", 600),
 		mk("13", day2+3, "x.example/a", "v1.1.0", audit.KindZip, 200, "hit", "ci", "10.0.0.1", 2000),
+		// s3-zip-redirect: a zip answered with a redirect to S3 is a
+		// download; a HEAD of one is not.
+		mk("14", 9, "x.example/c", "v0.1.0", audit.KindZip, 307, "hit", "ci", "10.0.0.1", 0),
+		head(mk("15", 10, "x.example/c", "v0.1.0", audit.KindZip, 200, "hit", "ci", "10.0.0.1", 0)),
 	)
+}
+
+// head returns r as a HEAD request.
+func head(r audit.Record) audit.Record {
+	r.Method = http.MethodHead
+	return r
 }
 
 func testTopModules(t *testing.T, d *db.DB) {
@@ -418,12 +437,13 @@ func testTopModules(t *testing.T, d *db.DB) {
 		want []db.ModuleCount
 	}{
 		{"both days", db.Period{From: day, To: day.AddDate(0, 0, 1)}, 10, []db.ModuleCount{
-			{Module: "x.example/a", Downloads: 4, Requests: 7, Bytes: 6080, Clients: 3}, // ci, 10.0.0.2, dev
+			// a's 404 is not counted: module roll-ups count what was served
+			{Module: "x.example/a", Downloads: 4, Requests: 6, Bytes: 6070, Clients: 3}, // ci, 10.0.0.2, dev
 			{Module: "x.example/b", Downloads: 4, Requests: 4, Bytes: 2200, Clients: 3}, // ci, ops, dev
-			{Module: "x.example/c", Downloads: 0, Requests: 1, Bytes: 5, Clients: 1},
+			{Module: "x.example/c", Downloads: 1, Requests: 3, Bytes: 5, Clients: 1},
 		}},
 		{"top one", db.Period{From: day, To: day.AddDate(0, 0, 1)}, 1, []db.ModuleCount{
-			{Module: "x.example/a", Downloads: 4, Requests: 7, Bytes: 6080, Clients: 3},
+			{Module: "x.example/a", Downloads: 4, Requests: 6, Bytes: 6070, Clients: 3},
 		}},
 		{"second day, times within days", db.Period{From: day.AddDate(0, 0, 1).Add(time.Hour), To: day.AddDate(0, 0, 1).Add(23 * time.Hour)}, 10, []db.ModuleCount{
 			{Module: "x.example/b", Downloads: 3, Requests: 3, Bytes: 1700, Clients: 3},
@@ -513,7 +533,7 @@ func testDownloads(t *testing.T, d *db.DB) {
 	want := []db.DayCount{
 		{Day: day, Version: "", Requests: 1, Bytes: 20, Misses: 1, Clients: 3},
 		{Day: day, Version: "v1.0.0", Downloads: 2, Requests: 2, Bytes: 2000, Hits: 1, Misses: 1, Clients: 3},
-		{Day: day, Version: "v1.1.0", Downloads: 1, Requests: 3, Bytes: 2060, Hits: 2, Misses: 1, Clients: 3},
+		{Day: day, Version: "v1.1.0", Downloads: 1, Requests: 2, Bytes: 2050, Hits: 2, Clients: 3}, // and a 404, not counted
 		{Day: day2, Version: "v1.1.0", Downloads: 1, Requests: 1, Bytes: 2000, Hits: 1, Clients: 1},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -550,11 +570,12 @@ func testSummarize(t *testing.T, d *db.DB) {
 		t.Fatal(err)
 	}
 	want := db.Summary{
-		Requests: 13, Downloads: 8, Bytes: 8292, Hits: 8, Misses: 4, HitRatio: 8.0 / 12,
+		// The mirror's totals count every request, the 404 included.
+		Requests: 15, Downloads: 9, Bytes: 8292, Hits: 10, Misses: 4, HitRatio: 10.0 / 14,
 		// ci, 10.0.0.2, dev, 10.0.0.3, ops
 		Clients: 5, Modules: 3,
 		Days: []db.DayCount{
-			{Day: day, Requests: 9, Downloads: 4, Bytes: 4592, Hits: 5, Misses: 3, Clients: 4},
+			{Day: day, Requests: 11, Downloads: 5, Bytes: 4592, Hits: 7, Misses: 3, Clients: 4},
 			{Day: day2, Requests: 4, Downloads: 4, Bytes: 3700, Hits: 3, Misses: 1, Clients: 3},
 		},
 	}
