@@ -55,7 +55,7 @@ var errNoDB = fmt.Errorf("%w (not open yet; gomirror retries every %v)", api.Err
 
 // newRecords prepares the operator data of cfg; nil with database off (or
 // empty: a config built in code rather than loaded). The database is
-// opened by run.
+// opened by start.
 func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*records, error) {
 	if cfg.DatabaseOff() || cfg.Database == "" {
 		return nil, nil
@@ -76,16 +76,13 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 		return nil, &config.Error{Key: "audit-log", Source: cfg.AuditLog, Err: err}
 	}
 	r.lines = lines
-	opts := audit.Options{
+	rec, err := audit.New(audit.Options{
 		Sink:     sink{r},
 		SpillDir: filepath.Join(cfg.StorageDir, filepath.FromSlash(layout.AuditSpillDir)),
+		Lines:    lines, // a nil io.WriteCloser is a nil io.Writer
 		Replica:  r.replica,
 		Logger:   log,
-	}
-	if lines != nil {
-		opts.Lines = lines
-	}
-	rec, err := audit.New(opts)
+	})
 	if err != nil {
 		if r.lines != nil {
 			r.lines.Close()
@@ -94,7 +91,6 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 	}
 	r.recorder = rec
 	r.feed = catalog.NewFeed(r.catalogStore, 4096, log)
-
 	return r, nil
 }
 

@@ -3,11 +3,13 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,43 @@ func TestDatabaseFileIsPrivate(t *testing.T) {
 		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 			t.Errorf("%s has mode %v, want no access for group and others", filepath.Base(f), perm)
 		}
+	}
+}
+
+// TestAuditLogLines: with audit-log, every audit record is also a JSON
+// line in that file, for log shippers.
+func TestAuditLogLines(t *testing.T) {
+	dir := t.TempDir()
+	dsn, lines := filepath.Join(dir, "gomirror.db"), filepath.Join(dir, "audit.jsonl")
+	s := startOffline(t, nil, func(c *config.Serve) { c.Database, c.AuditLog = dsn, lines })
+	waitDB(t, s)
+	for _, p := range []string{"/example.com/a/@v/list", "/example.com/a/@v/v1.0.0.info", "/example.com/b/@latest"} {
+		get(t, s.URL+p)
+	}
+	get(t, s.URL+"/healthz") // not audited
+	recs := auditRecords(t, s, dsn)
+	b, err := os.ReadFile(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r audit.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		got = append(got, r.ID+" "+r.Kind+" "+r.Module)
+	}
+	var want []string
+	for _, r := range recs {
+		want = append(want, r.ID+" "+r.Kind+" "+r.Module)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(want) != 3 || !slices.Equal(got, want) {
+		t.Errorf("audit-log lines %q; database records %q; want the same 3", got, want)
+	}
+	if fi, err := os.Stat(lines); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("audit-log file mode: %v, %v; want private", fi.Mode(), err)
 	}
 }
