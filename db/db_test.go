@@ -362,3 +362,26 @@ func TestConcurrentReplicasPostgres(t *testing.T) {
 		t.Fatalf("Summarize %+v, %v; want %d requests", s, err, writers*batches*per)
 	}
 }
+
+func TestChunkSizes(t *testing.T) {
+	for _, tc := range []struct {
+		n, max int
+		want   string
+	}{
+		{0, 256, "[]"},
+		{1, 256, "[1]"},
+		{255, 256, "[128 64 32 16 8 4 2 1]"},
+		{256, 256, "[256]"},
+		{600, 256, "[256 256 64 16 8]"},
+		{130, 64, "[64 64 2]"},
+	} {
+		got := db.ChunkSizes(tc.n, tc.max)
+		sum := 0
+		for _, c := range got {
+			sum += c
+		}
+		if s := fmt.Sprint(got); s != tc.want && !(tc.want == "[]" && len(got) == 0) || sum != tc.n {
+			t.Errorf("ChunkSizes(%d, %d) = %v, want %s", tc.n, tc.max, got, tc.want)
+		}
+	}
+}
