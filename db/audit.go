@@ -505,6 +505,9 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 			args = append(args, f.v)
 		}
 	}
+	if q.Client != "" {
+		where = append(where, "client <> ''") // the client index's condition, for the planners
+	}
 	if q.StatusMin > 0 {
 		where = append(where, "status >= ?")
 		args = append(args, q.StatusMin)
@@ -512,6 +515,9 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 	if q.StatusMax > 0 {
 		where = append(where, "status <= ?")
 		args = append(args, q.StatusMax)
+	}
+	if q.StatusMin > 200 || q.StatusMax > 0 && q.StatusMax < 200 {
+		where = append(where, "status <> 200") // the status index's condition
 	}
 	var match func(module string) bool
 	if q.Module != "" {
