@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,7 +63,14 @@ func BenchmarkCachedInfo(b *testing.B) {
 	}{{"gomirror", m.URL, m.Pid()}, {"noaudit", noAudit.URL, noAudit.Pid()}}
 	var base *mirror
 	if bin := os.Getenv("GOMIRROR_BENCH_BASE_BINARY"); bin != "" {
-		base = startMirrorBinary(b, bin, tmp, args...)
+		baseArgs := args
+		// A database of its own: on the one under the storage dir the two
+		// would share SQLite's write lock, and a build of another schema
+		// version would refuse it (and run with the audit log off).
+		if help, _ := exec.Command(bin, "serve", "--help").CombinedOutput(); strings.Contains(string(help), "--database") {
+			baseArgs = append(slices.Clone(args), "--database", filepath.Join(tmp, "base.db"))
+		}
+		base = startMirrorBinary(b, bin, tmp, baseArgs...)
 		sides = append(sides, struct {
 			name string
 			url  string

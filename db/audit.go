@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -182,6 +183,11 @@ func (u *rollup) add(r *audit.Record) {
 // TopModules) and to the catalog's last-downloaded times (a catalogued
 // artifact's, for a successful info, mod or zip request of it). A record
 // without an ID is an error, and nothing of the batch is stored.
+//
+// The usual batch is all new: it is inserted without asking which rows
+// went in, and only when fewer did (a batch written again after a
+// timeout, or a replayed spill file) is the transaction rolled back and
+// the batch written again, learning which records are new.
 func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 	if len(batch) == 0 {
 		return nil
@@ -191,20 +197,60 @@ func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 			return &BadQueryError{Msg: fmt.Sprintf("audit record %d of the batch has no ID", i)}
 		}
 	}
-	return d.inTx(ctx, func(tx *sql.Tx) error {
-		stored, err := d.insertRecords(ctx, tx, batch)
+	batch = firstOfEachID(batch)
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := d.insertRecords(ctx, tx, batch, nil)
 		if err != nil {
+			return err
+		}
+		if n < int64(len(batch)) {
+			return errSeen
+		}
+		u := newRollup()
+		for i := range batch {
+			u.add(&batch[i])
+		}
+		return d.writeRollup(ctx, tx, u)
+	})
+	if !errors.Is(err, errSeen) {
+		return err
+	}
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		stored := make(map[string]bool, len(batch))
+		if _, err := d.insertRecords(ctx, tx, batch, stored); err != nil {
 			return err
 		}
 		u := newRollup()
 		for i := range batch {
 			if stored[batch[i].ID] {
-				delete(stored, batch[i].ID) // a repeated ID counts once
 				u.add(&batch[i])
 			}
 		}
 		return d.writeRollup(ctx, tx, u)
 	})
+}
+
+// errSeen is WriteAudit's first transaction finding a record stored.
+var errSeen = errors.New("db: some audit records are stored already")
+
+// firstOfEachID returns batch without the records whose ID an earlier
+// record of batch has (batch itself when there are none: the usual case).
+func firstOfEachID(batch []audit.Record) []audit.Record {
+	seen := make(map[string]struct{}, len(batch))
+	for i := range batch {
+		if _, dup := seen[batch[i].ID]; dup {
+			out := slices.Clone(batch[:i])
+			for _, r := range batch[i+1:] {
+				if _, dup := seen[r.ID]; !dup {
+					seen[r.ID] = struct{}{}
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+		seen[batch[i].ID] = struct{}{}
+	}
+	return batch
 }
 
 // inTx runs f in a write transaction, committing if it returns nil.
@@ -213,6 +259,7 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
+	defer d.prepare(ctx)
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -224,42 +271,63 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// insertRecords inserts batch, skipping IDs the table has, and returns
-// the set of IDs it inserted.
-func (d *DB) insertRecords(ctx context.Context, tx *sql.Tx, batch []audit.Record) (map[string]bool, error) {
-	stored := make(map[string]bool, len(batch))
-	per := maxParams / auditColumnCount
-	args := make([]any, 0, min(len(batch), per)*auditColumnCount)
-	for start := 0; start < len(batch); start += per {
-		chunk := batch[start:min(len(batch), start+per)]
+// maxChunk is the most rows one INSERT of WriteAudit writes (a batch of
+// the Recorder is one statement), and maxUpsertChunk of a roll-up upsert.
+const (
+	maxChunk       = 256
+	maxUpsertChunk = 64
+)
+
+// insertRecords inserts batch, which has no ID twice, skipping IDs the
+// table has, and returns how many it inserted. With stored, it also
+// notes there the IDs it inserted (RETURNING, which costs more).
+func (d *DB) insertRecords(ctx context.Context, tx *sql.Tx, batch []audit.Record, stored map[string]bool) (int64, error) {
+	var total int64
+	args := make([]any, 0, min(len(batch), maxChunk)*auditColumnCount)
+	for _, n := range chunkSizes(len(batch), maxChunk) {
+		chunk := batch[:n]
+		batch = batch[n:]
 		args = args[:0]
 		for i := range chunk {
 			r := &chunk[i]
 			args = append(args, r.ID, r.Time.UnixNano(), r.Client, r.Remote, r.Method, r.Module, strings.ToLower(r.Module),
 				r.Version, r.Kind, r.Status, r.Bytes, int64(r.Duration), r.Cache, r.Upstream, r.Agent, r.Replica)
 		}
-		q := "INSERT INTO audit (" + auditColumns + ") VALUES " + valuesList(len(chunk), auditColumnCount) +
-			" ON CONFLICT (time_ns, id) DO NOTHING RETURNING id"
-		rows, err := tx.QueryContext(ctx, d.d.rebind(q), args...)
+		q := "INSERT INTO audit (" + auditColumns + ") VALUES " + valuesList(n, auditColumnCount) +
+			" ON CONFLICT (time_ns, id) DO NOTHING"
+		if stored == nil {
+			res, err := d.execTx(ctx, tx, q, args...)
+			if err != nil {
+				return 0, fmt.Errorf("db: storing audit records: %w", err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return 0, fmt.Errorf("db: storing audit records: %w", err)
+			}
+			total += k
+			continue
+		}
+		rows, err := d.queryTx(ctx, tx, q+" RETURNING id", args...)
 		if err != nil {
-			return nil, fmt.Errorf("db: storing audit records: %w", err)
+			return 0, fmt.Errorf("db: storing audit records: %w", err)
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("db: storing audit records: %w", err)
+				return 0, fmt.Errorf("db: storing audit records: %w", err)
 			}
 			stored[id] = true
+			total++
 		}
 		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("db: storing audit records: %w", err)
+			return 0, fmt.Errorf("db: storing audit records: %w", err)
 		}
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("db: storing audit records: %w", err)
+			return 0, fmt.Errorf("db: storing audit records: %w", err)
 		}
 	}
-	return stored, nil
+	return total, nil
 }
 
 // valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
@@ -277,20 +345,20 @@ func valuesList(rows, cols int) string {
 }
 
 // upsert runs "INSERT INTO table (cols) VALUES ... ON CONFLICT tail" for
-// rows, in as few statements as the parameter limit allows. It sorts
-// rows first: transactions of two replicas that change the same rows
-// then lock them in the same order, instead of deadlocking.
+// rows, in chunks of chunkSizes. It sorts rows first: transactions of two
+// replicas that change the same rows then lock them in the same order,
+// instead of deadlocking.
 func (d *DB) upsert(ctx context.Context, tx *sql.Tx, table, cols string, ncols int, tail string, rows [][]any) error {
 	slices.SortFunc(rows, compareRows)
-	per := maxParams / ncols
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(len(rows), start+per)]
-		args := make([]any, 0, len(chunk)*ncols)
-		for _, r := range chunk {
+	args := make([]any, 0, min(len(rows), maxUpsertChunk)*ncols)
+	for _, n := range chunkSizes(len(rows), maxUpsertChunk) {
+		args = args[:0]
+		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		q := "INSERT INTO " + table + " (" + cols + ") VALUES " + valuesList(len(chunk), ncols) + " ON CONFLICT " + tail
-		if _, err := tx.ExecContext(ctx, d.d.rebind(q), args...); err != nil {
+		rows = rows[n:]
+		q := "INSERT INTO " + table + " (" + cols + ") VALUES " + valuesList(n, ncols) + " ON CONFLICT " + tail
+		if _, err := d.execTx(ctx, tx, q, args...); err != nil {
 			return fmt.Errorf("db: updating %s: %w", table, err)
 		}
 	}
@@ -385,30 +453,22 @@ func (d *DB) markDownloaded(ctx context.Context, tx *sql.Tx, downloaded map[arti
 	if len(downloaded) == 0 {
 		return nil
 	}
-	art, err := tx.PrepareContext(ctx, d.d.rebind("UPDATE catalog SET last_downloaded_ns = ? WHERE module = ? AND version = ? AND file = ? AND last_downloaded_ns < ?"))
-	if err != nil {
-		return fmt.Errorf("db: updating download times: %w", err)
-	}
-	defer art.Close()
-	mod, err := tx.PrepareContext(ctx, d.d.rebind("UPDATE catalog_modules SET last_downloaded_ns = ? WHERE module = ? AND last_downloaded_ns < ?"))
-	if err != nil {
-		return fmt.Errorf("db: updating download times: %w", err)
-	}
-	defer mod.Close()
+	const art = "UPDATE catalog SET last_downloaded_ns = ? WHERE module = ? AND version = ? AND file = ? AND last_downloaded_ns < ?"
+	const mod = "UPDATE catalog_modules SET last_downloaded_ns = ? WHERE module = ? AND last_downloaded_ns < ?"
 	// In key order: replicas' transactions lock the rows in one order.
 	keys := slices.SortedFunc(maps.Keys(downloaded), func(a, b artifactKey) int {
 		return cmp.Or(strings.Compare(a.module, b.module), strings.Compare(a.version, b.version), strings.Compare(a.file, b.file))
 	})
 	for _, k := range keys {
 		ns := downloaded[k]
-		res, err := art.ExecContext(ctx, ns, k.module, k.version, k.file, ns-int64(downloadedResolution))
+		res, err := d.execTx(ctx, tx, art, ns, k.module, k.version, k.file, ns-int64(downloadedResolution))
 		if err != nil {
 			return fmt.Errorf("db: updating download times: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue
 		}
-		if _, err := mod.ExecContext(ctx, ns, k.module, ns-int64(downloadedResolution)); err != nil {
+		if _, err := d.execTx(ctx, tx, mod, ns, k.module, ns-int64(downloadedResolution)); err != nil {
 			return fmt.Errorf("db: updating download times: %w", err)
 		}
 	}
@@ -457,6 +517,9 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 			args = append(args, f.v)
 		}
 	}
+	if q.Client != "" {
+		where = append(where, "client <> ''") // the client index's condition, for the planners
+	}
 	if q.StatusMin > 0 {
 		where = append(where, "status >= ?")
 		args = append(args, q.StatusMin)
@@ -464,6 +527,9 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 	if q.StatusMax > 0 {
 		where = append(where, "status <= ?")
 		args = append(args, q.StatusMax)
+	}
+	if q.StatusMin > 200 || q.StatusMax > 0 && q.StatusMax < 200 {
+		where = append(where, "status <> 200") // the status index's condition
 	}
 	var match func(module string) bool
 	if q.Module != "" {

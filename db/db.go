@@ -31,6 +31,8 @@ type DB struct {
 	// ckpt copies SQLite's write-ahead log into the database file in the
 	// background (nil on PostgreSQL).
 	ckpt *checkpointer
+	// stmts are the writer's prepared statements (SQLite).
+	stmts stmtCache
 }
 
 // Open opens the database that dsn names and applies the schema
@@ -71,6 +73,7 @@ func (d *DB) Close() error {
 	if d.ckpt != nil {
 		d.ckpt.close(d.w)
 	}
+	d.stmts.close()
 	err := d.w.Close()
 	if d.r != d.w {
 		if rerr := d.r.Close(); err == nil {

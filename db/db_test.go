@@ -96,24 +96,41 @@ func TestMigrateFromEmpty(t *testing.T) {
 	})
 }
 
-// TestMigrateFromPrevious builds a database of schema version 1 with audit
-// records and roll-ups in it (as version 1 wrote them), opens it with this
-// binary, and checks that the data survived and is queryable: a module
-// query finds the old records (version 2 indexes their module paths).
+// TestMigrateFromPrevious builds a database of each earlier schema
+// version with audit records and roll-ups in it (as that version wrote
+// them), opens it with this binary, and checks that the data survived and
+// is queryable: a module query finds the old records (version 2 indexes
+// their module paths), and the filters by client and status that version
+// 3's partial indexes serve find them too.
 func TestMigrateFromPrevious(t *testing.T) {
+	for from := 1; from < db.Known(""); from++ {
+		t.Run(fmt.Sprint("from", from), func(t *testing.T) { testMigrateFrom(t, from) })
+	}
+}
+
+func testMigrateFrom(t *testing.T, from int) {
 	engines(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		old, err := db.OpenAt(ctx, dsn, db.Known(dsn)-1)
+		old, err := db.OpenAt(ctx, dsn, from)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t0 := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 		day := t0.Unix() / 86400
 		for i, m := range []string{"corp.example/Lib", "corp.example/lib/v2", "other.example/x"} {
+			client, status := "ci", 200
+			if i == 2 {
+				client, status = "", 500
+			}
 			if err := old.Exec(ctx, `INSERT INTO audit (id, time_ns, client, remote, method, module, module_key, version, kind, status, bytes, duration_ns, cache)
-				VALUES (?, ?, 'ci', '10.0.0.1', 'GET', ?, ?, 'v1.0.0', 'zip', 200, 100, 5, 'hit')`,
-				fmt.Sprint("old", i), t0.Add(time.Duration(i)*time.Minute).UnixNano(), m, strings.ToLower(m)); err != nil {
+				VALUES (?, ?, ?, '10.0.0.1', 'GET', ?, ?, 'v1.0.0', 'zip', ?, 100, 5, 'hit')`,
+				fmt.Sprint("old", i), t0.Add(time.Duration(i)*time.Minute).UnixNano(), client, m, strings.ToLower(m), status); err != nil {
 				t.Fatal(err)
+			}
+			if from >= 2 {
+				if err := old.Exec(ctx, `INSERT INTO audit_modules (module_key) VALUES (?) ON CONFLICT DO NOTHING`, strings.ToLower(m)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := old.Exec(ctx, `INSERT INTO daily_modules (day, module, requests, downloads, bytes, hits, misses) VALUES (?, ?, 1, 1, 100, 1, 0)`, day, m); err != nil {
 				t.Fatal(err)
@@ -122,7 +139,7 @@ func TestMigrateFromPrevious(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if v, _ := old.SchemaVersion(ctx); v != db.Known(dsn)-1 {
+		if v, _ := old.SchemaVersion(ctx); v != from {
 			t.Fatalf("old database at version %d", v)
 		}
 		old.Close()
@@ -137,6 +154,27 @@ func TestMigrateFromPrevious(t *testing.T) {
 		}
 		if len(p.Records) != 2 || p.Records[0].ID != "old1" || p.Records[1].ID != "old0" || p.Records[1].Module != "corp.example/Lib" {
 			t.Fatalf("old records by module after the migration: %+v", p.Records)
+		}
+		for _, tc := range []struct {
+			q    audit.Query
+			want string
+		}{
+			{audit.Query{Client: "ci"}, "old1,old0"},
+			{audit.Query{StatusMin: 500}, "old2"},
+			{audit.Query{StatusMax: 299}, "old1,old0"},
+			{audit.Query{StatusMin: 200, StatusMax: 200}, "old1,old0"},
+		} {
+			p, err := d.QueryAudit(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range p.Records {
+				got = append(got, r.ID)
+			}
+			if strings.Join(got, ",") != tc.want {
+				t.Errorf("QueryAudit(%+v) after the migration: %v, want %s", tc.q, got, tc.want)
+			}
 		}
 		top, err := d.TopModules(ctx, db.Period{From: t0, To: t0}, 10)
 		if err != nil || len(top) != 3 || top[0].Clients != 1 {
@@ -360,5 +398,28 @@ func TestConcurrentReplicasPostgres(t *testing.T) {
 	s, err := handles[0].Summarize(ctx, db.Period{From: t0, To: t0.AddDate(0, 0, 1)})
 	if err != nil || s.Requests != writers*batches*per || s.Downloads != writers*batches*per {
 		t.Fatalf("Summarize %+v, %v; want %d requests", s, err, writers*batches*per)
+	}
+}
+
+func TestChunkSizes(t *testing.T) {
+	for _, tc := range []struct {
+		n, max int
+		want   string
+	}{
+		{0, 256, "[]"},
+		{1, 256, "[1]"},
+		{255, 256, "[128 64 32 16 8 4 2 1]"},
+		{256, 256, "[256]"},
+		{600, 256, "[256 256 64 16 8]"},
+		{130, 64, "[64 64 2]"},
+	} {
+		got := db.ChunkSizes(tc.n, tc.max)
+		sum := 0
+		for _, c := range got {
+			sum += c
+		}
+		if s := fmt.Sprint(got); s != tc.want && !(tc.want == "[]" && len(got) == 0) || sum != tc.n {
+			t.Errorf("ChunkSizes(%d, %d) = %v, want %s", tc.n, tc.max, got, tc.want)
+		}
 	}
 }

@@ -26,3 +26,6 @@ func MigrationNames(postgres bool) []string {
 	}
 	return out
 }
+
+// ChunkSizes is chunkSizes.
+var ChunkSizes = chunkSizes

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) *db.DB) {
 	}{
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditIdempotent", testAuditIdempotent},
+		{"AuditBatchSizes", testAuditBatchSizes},
 		{"AuditBatchAtomic", testAuditBatchAtomic},
 		{"AuditFilters", testAuditFilters},
 		{"AuditManyModules", testAuditManyModules},
@@ -144,6 +145,49 @@ func testAuditIdempotent(t *testing.T, d *db.DB) {
 	}
 	if s.Requests != 4 || s.Downloads != 4 || s.Bytes != 400 {
 		t.Fatalf("Summarize counts records written twice: %+v", s)
+	}
+}
+
+// testAuditBatchSizes writes batches of many sizes (WriteAudit splits
+// them into statements of several sizes, reused from batch to batch),
+// each one again with new records among the old, and checks that every
+// record is stored and counted once.
+func testAuditBatchSizes(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	next, want := 0, 0
+	batch := func(n int) []audit.Record {
+		var b []audit.Record
+		for range n {
+			b = append(b, rec(fmt.Sprintf("s%05d", next), next%600, fmt.Sprintf("m.example/m%d", next%7)))
+			next++
+		}
+		return b
+	}
+	for _, n := range []int{1, 255, 256, 257, 600, 3, 256, 100} {
+		b := batch(n)
+		write(t, d, b...)
+		// Again, with new records before and after the old ones.
+		again := append(append(batch(2), b...), batch(1)...)
+		write(t, d, again...)
+		want += n + 3
+	}
+	got := all(t, d, audit.Query{Limit: db.MaxAuditLimit})
+	if len(got) != want {
+		t.Fatalf("%d records stored, want %d", len(got), want)
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		if seen[r.ID] {
+			t.Fatalf("record %s stored twice", r.ID)
+		}
+		seen[r.ID] = true
+	}
+	s, err := d.Summarize(ctx, db.Period{From: t0, To: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != int64(want) || s.Bytes != int64(100*want) {
+		t.Fatalf("Summarize: %d requests, %d bytes; want %d, %d", s.Requests, s.Bytes, want, 100*want)
 	}
 }
 
