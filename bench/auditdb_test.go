@@ -366,7 +366,7 @@ func BenchmarkCatalog100k(b *testing.B) {
 		return db.Artifact{Module: auditModuleName(m), Version: fmt.Sprintf("v1.%d.0", v), File: f, Size: int64(1000 + i%5000), Stored: stored}, true, nil
 	}
 	start := time.Now()
-	added, _, err := d.ReplaceCatalog(ctx, next)
+	added, _, err := d.ReplaceCatalog(ctx, time.Time{}, next)
 	if err != nil {
 		b.Fatal(err)
 	}

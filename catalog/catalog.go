@@ -26,7 +26,7 @@ import (
 // Store is the part of the database the catalog writes: *db.DB.
 type Store interface {
 	PutArtifact(ctx context.Context, a db.Artifact) error
-	ReplaceCatalog(ctx context.Context, next func() (db.Artifact, bool, error)) (added, removed int64, err error)
+	ReplaceCatalog(ctx context.Context, keep time.Time, next func() (db.Artifact, bool, error)) (added, removed int64, err error)
 }
 
 var _ Store = (*db.DB)(nil)
@@ -43,8 +43,10 @@ func Artifact(key string, size int64, t time.Time) (a db.Artifact, ok bool) {
 }
 
 // Rebuild makes the catalog of d exactly the artifacts store holds, reading
-// their sizes and times with up to workers Stat calls at once. If storage
-// cannot be read whole, the catalog is left as it was.
+// their sizes and times with up to workers Stat calls at once; entries
+// written meanwhile (by a Feed: artifacts stored after the listing began)
+// are kept. If storage cannot be read whole, the catalog is left as it
+// was.
 //
 // Storage is read whole before the database is written: the catalog's
 // transaction (on SQLite, the database's write lock, which audit writes
@@ -52,6 +54,8 @@ func Artifact(key string, size int64, t time.Time) (a db.Artifact, ok bool) {
 // long as a Stat of every object in a bucket. Memory grows with the
 // number of stored objects, as the listing's does.
 func Rebuild(ctx context.Context, store storage.Storage, d Store, workers int) (added, removed int64, err error) {
+	// What the Feed writes from now on is newer than the listing: kept.
+	listed := time.Now()
 	keys, err := store.List(ctx, "")
 	if err != nil {
 		return 0, 0, fmt.Errorf("listing storage: %w", err)
@@ -91,7 +95,7 @@ func Rebuild(ctx context.Context, store storage.Storage, d Store, workers int) (
 		return 0, 0, err
 	}
 	next := 0
-	return d.ReplaceCatalog(ctx, func() (db.Artifact, bool, error) {
+	return d.ReplaceCatalog(ctx, listed, func() (db.Artifact, bool, error) {
 		if next == len(arts) {
 			return db.Artifact{}, false, nil
 		}

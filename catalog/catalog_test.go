@@ -469,3 +469,49 @@ func TestRebuildReadsStorageBeforeWriting(t *testing.T) {
 		t.Errorf("%d audit records written during the Stats, %d stored, %v", s.n.Load(), len(page.Records), err)
 	}
 }
+
+// feedDuringList is storage whose List is followed by a Feed's write of an
+// artifact stored just after the listing (not in it), as happens when
+// the mirror stores a zip while a rebuild reads storage.
+type feedDuringList struct {
+	storage.Storage
+	feed func()
+}
+
+func (s feedDuringList) List(ctx context.Context, prefix string) ([]string, error) {
+	keys, err := s.Storage.List(ctx, prefix)
+	s.feed()
+	return keys, err
+}
+
+// TestRebuildKeepsWhatIsStoredMeanwhile: an artifact the Feed catalogues
+// while Rebuild reads storage (stored after the listing) stays in the
+// catalog.
+func TestRebuildKeepsWhatIsStoredMeanwhile(t *testing.T) {
+	st, _ := newStorage(t)
+	d := openDB(t)
+	ctx := context.Background()
+	late := db.Artifact{Module: "example.com/late", Version: "v1.0.0", File: "zip", Size: 42}
+	wrapped := feedDuringList{Storage: st, feed: func() {
+		late.Stored = time.Now()
+		if err := d.PutArtifact(ctx, late); err != nil {
+			t.Error(err)
+		}
+	}}
+	if _, _, err := catalog.Rebuild(ctx, wrapped, d, 4); err != nil {
+		t.Fatal(err)
+	}
+	got := contents(t, d)
+	if _, ok := got["example.com/late@v1.0.0 zip"]; !ok {
+		t.Errorf("the artifact catalogued during the rebuild is gone: %v", keys(got))
+	}
+	n := 0
+	for _, f := range stored {
+		if f.artifact != "" {
+			n++
+		}
+	}
+	if len(got) != n+1 {
+		t.Errorf("catalog %v: want the %d stored artifacts and the late one", keys(got), n)
+	}
+}

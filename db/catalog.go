@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io/fs"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -105,14 +106,21 @@ const replaceChunk = 500
 
 // ReplaceCatalog makes the catalog exactly the artifacts that next yields
 // (next returns false when there are no more): what storage holds, for
-// `gomirror index rebuild`. Download times of artifacts still stored are
-// kept (and a yielded LastDownloaded is ignored). added counts the
+// `gomirror index rebuild`; but an entry stored at or after keep (by
+// PutArtifact while storage was being listed: newer than the listing) is
+// kept although next does not yield it (zero keep keeps none). Download
+// times of artifacts still stored are kept (and a yielded LastDownloaded
+// is ignored). added counts the
 // artifacts the catalog did not have, removed those it had and next did
 // not yield. It is one transaction: an error from next leaves the catalog
 // as it was. On SQLite it holds the write lock until next is done (audit
 // writes wait for it), so next should list storage at its own pace, not
 // wait on anything else.
-func (d *DB) ReplaceCatalog(ctx context.Context, next func() (Artifact, bool, error)) (added, removed int64, err error) {
+func (d *DB) ReplaceCatalog(ctx context.Context, keep time.Time, next func() (Artifact, bool, error)) (added, removed int64, err error) {
+	keepNS := int64(math.MaxInt64)
+	if !keep.IsZero() {
+		keepNS = nsOf(keep)
+	}
 	err = d.inTx(ctx, func(tx *sql.Tx) error {
 		create := `CREATE TEMP TABLE catalog_next (module TEXT NOT NULL, version TEXT NOT NULL, file TEXT NOT NULL,
 			size BIGINT NOT NULL, stored_ns BIGINT NOT NULL, PRIMARY KEY (module, version, file))`
@@ -166,8 +174,8 @@ func (d *DB) ReplaceCatalog(ctx context.Context, next func() (Artifact, bool, er
 			(SELECT 1 FROM catalog c WHERE c.module = n.module AND c.version = n.version AND c.file = n.file)`).Scan(&added); err != nil {
 			return fmt.Errorf("db: replacing the catalog: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM catalog WHERE NOT EXISTS (SELECT 1 FROM catalog_next n
-			WHERE n.module = catalog.module AND n.version = catalog.version AND n.file = catalog.file)`)
+		res, err := tx.ExecContext(ctx, d.d.rebind(`DELETE FROM catalog WHERE stored_ns < ? AND NOT EXISTS (SELECT 1 FROM catalog_next n
+			WHERE n.module = catalog.module AND n.version = catalog.version AND n.file = catalog.file)`), keepNS)
 		if err != nil {
 			return fmt.Errorf("db: replacing the catalog: %w", err)
 		}

@@ -779,13 +779,13 @@ func testReplaceCatalog(t *testing.T, d *db.DB) {
 	}
 	// A listing that fails leaves the catalog as it was.
 	failing := func() (db.Artifact, bool, error) { return db.Artifact{}, false, errors.New("storage broke") }
-	if _, _, err := d.ReplaceCatalog(ctx, failing); err == nil {
+	if _, _, err := d.ReplaceCatalog(ctx, time.Time{}, failing); err == nil {
 		t.Fatal("ReplaceCatalog: no error from a failing listing")
 	}
 	if tot, _ := d.CatalogTotals(ctx); tot.Objects != 3 {
 		t.Fatalf("a failed replace changed the catalog: %+v", tot)
 	}
-	added, removed, err := d.ReplaceCatalog(ctx, list(
+	added, removed, err := d.ReplaceCatalog(ctx, time.Time{}, list(
 		db.Artifact{Module: "x.example/a", Version: "v1.0.0", File: "zip", Size: 11, Stored: t0.Add(time.Hour)},
 		db.Artifact{Module: "x.example/a", Version: "v1.0.0", File: "info", Size: 2, Stored: t0},
 		db.Artifact{Module: "x.example/new", Version: "v0.1.0", File: "mod", Size: 1, Stored: t0},
@@ -820,7 +820,7 @@ func testReplaceCatalog(t *testing.T, d *db.DB) {
 	}
 	// Replacing with nothing empties it; again, twice in a row works.
 	for range 2 {
-		if _, _, err := d.ReplaceCatalog(ctx, list()); err != nil {
+		if _, _, err := d.ReplaceCatalog(ctx, time.Time{}, list()); err != nil {
 			t.Fatal(err)
 		}
 	}
