@@ -775,7 +775,17 @@ func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 		total += n
 		d.ckpt.wrote()
 		if n < pruneChunk {
-			return total, nil
+			break
 		}
 	}
+	// The module paths that pattern queries look up go with the last
+	// record naming them (a client's requests for made-up modules leave
+	// nothing behind).
+	if total > 0 {
+		if _, err := d.w.ExecContext(ctx, `DELETE FROM audit_modules WHERE NOT EXISTS
+			(SELECT 1 FROM audit WHERE audit.module_key = audit_modules.module_key)`); err != nil {
+			return total, fmt.Errorf("db: pruning the audit log's module paths: %w", err)
+		}
+	}
+	return total, nil
 }

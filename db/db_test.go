@@ -423,3 +423,31 @@ func TestChunkSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneForgetsModulePaths: requests for made-up module paths (404
+// spam) leave no path behind once their records are pruned.
+func TestPruneForgetsModulePaths(t *testing.T) {
+	ctx := context.Background()
+	d := openDSN(t, sqlitePath(t))
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	var batch []audit.Record
+	for i := range 50 {
+		batch = append(batch, audit.Record{ID: fmt.Sprintf("spam%02d", i), Time: old, Remote: "10.0.0.9", Method: "GET",
+			Module: fmt.Sprintf("evil.example/m%d", i), Kind: "info", Version: "v1.0.0", Status: 404})
+	}
+	batch = append(batch, audit.Record{ID: "kept", Time: time.Now(), Remote: "10.0.0.1", Method: "GET",
+		Module: "example.com/real", Kind: "zip", Version: "v1.0.0", Status: 200})
+	if err := d.WriteAudit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.PruneAudit(ctx, time.Now().Add(-90*24*time.Hour)); err != nil || n != 50 {
+		t.Fatalf("PruneAudit: %d, %v; want 50", n, err)
+	}
+	if n, err := d.Count(ctx, "audit_modules"); err != nil || n != 1 {
+		t.Errorf("audit_modules holds %d paths after the prune (%v), want 1: the real module's", n, err)
+	}
+	page, err := d.QueryAudit(ctx, audit.Query{Module: "*.com/real,evil.example"})
+	if err != nil || len(page.Records) != 1 || page.Records[0].ID != "kept" {
+		t.Errorf("pattern query after the prune: %+v, %v", page.Records, err)
+	}
+}

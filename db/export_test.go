@@ -29,3 +29,10 @@ func MigrationNames(postgres bool) []string {
 
 // ChunkSizes is chunkSizes.
 var ChunkSizes = chunkSizes
+
+// Count returns the number of rows of table.
+func (d *DB) Count(ctx context.Context, table string) (int, error) {
+	var n int
+	err := d.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n)
+	return n, err
+}
