@@ -273,8 +273,9 @@ func (e *Engine) all() []*worker {
 
 // Observe counts one audited request for the client-rate and error-rate
 // rules. It is called on the request path: constant work per rule, no
-// allocation but for a client seen for the first time, never blocking on
-// anything but the counters' mutexes.
+// allocation but for a client seen for the first time and the /64 key of
+// an anonymous IPv6 client, never blocking on anything but the counters'
+// mutexes.
 func (e *Engine) Observe(rec audit.Record) {
 	if e == nil {
 		return

@@ -535,10 +535,14 @@ func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 	var events []db.AlertEvent
 	historyErr := ""
 	st, err := h.store()
-	switch {
-	case err == nil:
-		events, err = st.AlertEvents(r.Context(), since, limit)
-	case h.opts.Alerts != nil && errors.Is(err, ErrUnavailable):
+	if err == nil {
+		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+		events, err = st.AlertEvents(ctx, since, limit)
+		cancel()
+	}
+	// The current alerts are in memory: shown whatever the history's
+	// database does, which is when they matter most.
+	if err != nil && h.opts.Alerts != nil && (errors.Is(err, ErrUnavailable) || db.Unavailable(err) || errors.Is(err, context.DeadlineExceeded)) {
 		historyErr, err = err.Error(), nil
 	}
 	if events == nil {

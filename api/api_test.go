@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -786,5 +787,38 @@ func TestQueryTimeout(t *testing.T) {
 	h := api.New(api.Options{Store: func() (api.Store, error) { return slowStore{}, nil }, Timeout: 50 * time.Millisecond})
 	if r := get(t, h, "/api/v1/audit?module=example.com/*x"); r.code != http.StatusGatewayTimeout {
 		t.Errorf("a query that outlasts the timeout: %d %s; want 504", r.code, r.body)
+	}
+}
+
+// downHistory's alert history fails as a damaged or unreachable database
+// does, or hangs until its context ends.
+type downHistory struct {
+	api.Store
+	hang bool
+}
+
+func (s downHistory) AlertEvents(ctx context.Context, _ time.Time, _ int) ([]db.AlertEvent, error) {
+	if s.hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("db: alert history: %w", driver.ErrBadConn)
+}
+
+// TestAlertsWithoutHistory: the current alerts are answered while the
+// history cannot be read (a database that fails, or hangs), with the
+// reason in history_error.
+func TestAlertsWithoutHistory(t *testing.T) {
+	for _, hang := range []bool{false, true} {
+		h := api.New(api.Options{Store: func() (api.Store, error) { return downHistory{hang: hang}, nil }, Timeout: 50 * time.Millisecond,
+			Alerts: func() any { return []map[string]string{{"rule": "r"}} }})
+		var a struct {
+			Alerts       []map[string]string
+			HistoryError string `json:"history_error"`
+		}
+		body := decode(t, h, "/api/v1/alerts", &a)
+		if len(a.Alerts) != 1 || a.HistoryError == "" {
+			t.Errorf("hang %v: %s; want the current alert and a history_error", hang, body)
+		}
 	}
 }

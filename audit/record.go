@@ -56,18 +56,25 @@ type Record struct {
 // database and spill file.
 const MaxField = 256
 
-// Clean returns s as a Record keeps it: at most MaxField bytes, valid
-// UTF-8 (what is not is replaced by U+FFFD) and without NUL bytes (which
-// PostgreSQL refuses). It does not allocate for a string that is already
-// clean.
+// Clean returns s as a Record keeps it: at most MaxField bytes (cut at a
+// character's start), valid UTF-8 (what is not is replaced by U+FFFD) and
+// without NUL bytes (which PostgreSQL refuses). It does not allocate for a
+// string that is already clean.
 func Clean(s string) string {
 	if len(s) > MaxField {
 		s = s[:MaxField]
 	}
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
+	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) > MaxField { // a replacement is 3 bytes
+		i := MaxField
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	return s
 }
 
 // Kinds of Record.Kind: the requests that are audited.

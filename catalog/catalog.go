@@ -143,6 +143,9 @@ func (f *Feed) Add(key string, size int64) {
 	}
 }
 
+// Queued returns how many updates wait to be written.
+func (f *Feed) Queued() int { return len(f.queue) }
+
 // Behind reports whether updates were lost since the last Caught, so that
 // a Rebuild is due.
 func (f *Feed) Behind() bool { return f.behind.Load() }

@@ -3,7 +3,9 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"runtime"
@@ -203,29 +205,17 @@ func scrub(err error, dsn string) error {
 }
 
 // private creates the SQLite file at path, if missing, readable by its
-// owner only, and takes group and others' access from an existing one:
-// the audit log names clients. SQLite gives the -wal and -shm files it
-// creates the database file's permissions.
+// owner only: the audit log names clients. SQLite gives the -wal and -shm
+// files it creates the database file's permissions. An existing file keeps
+// the permissions its owner gave it (a database shared with a group, which
+// a CLI user who is not its owner may open).
 func private(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("db: %w", err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("db: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		if err := f.Chmod(perm &^ 0o077); err != nil {
-			return fmt.Errorf("db: %w", err)
-		}
-		// Those of an earlier open, which had the file's permissions.
-		for _, side := range []string{path + "-wal", path + "-shm"} {
-			if err := os.Chmod(side, perm&^0o077); err != nil && !os.IsNotExist(err) {
-				return fmt.Errorf("db: %w", err)
-			}
-		}
-	}
-	return nil
+	return f.Close()
 }

@@ -531,6 +531,10 @@ const (
 	// AuditSpillDir holds audit records that could not be written to the
 	// database yet, under the local storage directory.
 	AuditSpillDir = StateDir + "/audit-spill"
+	// CatalogBehindMarker, under the local storage directory, says that
+	// the database's catalog lacks updates a stopped process could not
+	// write: the next one rebuilds it from storage.
+	CatalogBehindMarker = StateDir + "/catalog-behind"
 )
 
 // SumDBStateKey returns the key of a checksum database config file named as

@@ -104,8 +104,10 @@ func storageUsage(dir string) (used, total int64, err error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return 0, 0, err
 	}
-	total = int64(st.Blocks) * int64(st.Bsize)
-	used = total - int64(st.Bfree)*int64(st.Bsize)
+	// As df counts: the blocks reserved for root are neither used nor
+	// available, so a full disk (for gomirror) is 100 %.
+	used = int64(st.Blocks-st.Bfree) * int64(st.Bsize)
+	total = used + int64(st.Bavail)*int64(st.Bsize)
 	return used, total, nil
 }
 

@@ -40,6 +40,7 @@ type records struct {
 	recorder *audit.Recorder
 	feed     *catalog.Feed
 	feedDone chan struct{} // closed when the feed has written what it holds, after start's context ends; nil before start
+	runDone  chan struct{} // closed when run has returned; nil before start
 	replica  string
 	lines    io.WriteCloser // audit-log: the JSON-lines copy, closed at the end; nil for none
 
@@ -123,11 +124,16 @@ func (s sink) WriteAudit(ctx context.Context, batch []audit.Record) error {
 // open opens the database, retrying every dbRetry until it answers or ctx
 // ends. A database that cannot be opened is logged, never fatal: modules
 // are served without it, and audit records wait in the spill directory.
+// Opening applies the schema migrations the database lacks, which on a
+// large audit log can take minutes: it is not cut short but by ctx (an
+// unreachable PostgreSQL fails when its connection attempt does).
 func (r *records) open(ctx context.Context) {
 	for attempt := 0; ; attempt++ {
-		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		d, err := db.Open(octx, r.dsn)
-		cancel()
+		d, err := db.Open(ctx, r.dsn)
+		if err == nil && ctx.Err() != nil {
+			d.Close() // opened as the server stops
+			return
+		}
 		if err == nil {
 			r.db.Store(d)
 			r.log.Info("database open", "database", redact.URL(r.cfg.Database))
@@ -136,9 +142,12 @@ func (r *records) open(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		level := slog.LevelWarn
 		if attempt == 0 {
-			r.log.Error("database not available; serving modules without it (audit records wait in the spill directory, the API answers 503) and trying again", "database", redact.URL(r.cfg.Database), "every", dbRetry, "err", redact.Err(err))
+			level = slog.LevelError
 		}
+		r.log.Log(ctx, level, "database not available; serving modules without it (audit records wait in the spill directory, the API answers 503) and trying again",
+			"database", redact.URL(r.cfg.Database), "every", dbRetry, "attempt", attempt+1, "err", redact.Err(err))
 		select {
 		case <-time.After(dbRetry):
 		case <-ctx.Done():
@@ -154,7 +163,11 @@ func (r *records) start(ctx context.Context) {
 		defer close(r.feedDone)
 		r.feed.Run(ctx, 5*time.Second)
 	}()
-	go r.run(ctx)
+	r.runDone = make(chan struct{})
+	go func() {
+		defer close(r.runDone)
+		r.run(ctx)
+	}()
 }
 
 // run opens the database and keeps the catalog and the audit log in
@@ -168,6 +181,9 @@ func (r *records) run(ctx context.Context) {
 	}
 	if t, err := r.db.Load().CatalogTotals(ctx); err == nil && t.Objects == 0 {
 		r.feed.MarkBehind()
+	}
+	if _, err := os.Stat(r.behindMarker()); err == nil {
+		r.feed.MarkBehind() // a previous process stopped with updates unwritten
 	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -207,24 +223,43 @@ func (r *records) rebuild(ctx context.Context) {
 		return
 	}
 	r.log.Info("catalog rebuilt from storage", "added", added, "removed", removed, "took", time.Since(start))
+	if !r.feed.Behind() {
+		os.Remove(r.behindMarker())
+	}
+}
+
+// behindMarker is the file that tells the next process that the catalog
+// lacks updates this one could not write (at shutdown), so that it
+// rebuilds the catalog.
+func (r *records) behindMarker() string {
+	return filepath.Join(r.cfg.StorageDir, filepath.FromSlash(layout.CatalogBehindMarker))
 }
 
 // close writes what the recorder holds (to the database, or the spill
-// file) within ctx and closes the database.
+// file) within ctx and closes the database, after the context given to
+// start has ended (the caller ends it first) and what it ran has stopped.
 func (r *records) close(ctx context.Context) error {
 	var err error
 	r.closeOnce.Do(func() {
 		err = r.recorder.Close(ctx)
-		// The catalog updates of the last fills are written before the
-		// database closes (the feed drains once run's context ends).
-		if r.feedDone != nil {
-			select {
-			case <-r.feedDone:
-			case <-ctx.Done():
+		// The catalog updates of the last fills are written, and a prune
+		// or rebuild under way has stopped, before the database closes
+		// (both end once start's context does).
+		for _, done := range []chan struct{}{r.feedDone, r.runDone} {
+			if done != nil {
+				select {
+				case <-done:
+				case <-ctx.Done():
+				}
 			}
 		}
 		if r.lines != nil {
 			r.lines.Close()
+		}
+		if r.feed.Behind() || r.feed.Queued() > 0 {
+			if werr := os.WriteFile(r.behindMarker(), nil, 0o600); werr != nil {
+				r.log.Warn("the catalog lacks updates and the mark that says so could not be written; run gomirror index rebuild", "err", werr)
+			}
 		}
 		if d := r.db.Load(); d != nil {
 			d.Close()

@@ -17,6 +17,8 @@ import (
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/layout"
 )
 
 // auditRecords stops s (the recorder writes what it holds) and returns
@@ -144,5 +146,56 @@ func TestAuditLogLines(t *testing.T) {
 	}
 	if fi, err := os.Stat(lines); err != nil || fi.Mode().Perm()&0o077 != 0 {
 		t.Errorf("audit-log file mode: %v, %v; want private", fi.Mode(), err)
+	}
+}
+
+// TestCatalogBehindAtShutdownIsRebuiltNextTime: catalog updates that a
+// server could not write (its database was not there) are not forgotten
+// when it stops: the next server rebuilds the catalog from storage,
+// although its database's catalog is not empty.
+func TestCatalogBehindAtShutdownIsRebuiltNextTime(t *testing.T) {
+	up := fakeproxy.New(t)
+	dir := t.TempDir()
+	broken := filepath.Join(t.TempDir(), "a-directory")
+	if err := os.Mkdir(broken, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s1 := start(t, up, func(c *config.Serve) { c.StorageDir, c.Database = dir, broken })
+	if r := get(t, s1.URL+"/example.com/hello/@v/v1.0.0.info"); r.code != http.StatusOK {
+		t.Fatalf("info: %d %s", r.code, r.body)
+	}
+	if err := s1.WaitFills(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, filepath.FromSlash(layout.CatalogBehindMarker))
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("after a stop with catalog updates unwritten: %v", err)
+	}
+	// A database whose catalog is not empty: only the mark makes the
+	// next server rebuild it.
+	dsn := filepath.Join(t.TempDir(), "gomirror.db")
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutArtifact(context.Background(), db.Artifact{Module: "example.com/other", Version: "v1.0.0", File: "info", Size: 1, Stored: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	s2 := start(t, up, func(c *config.Serve) { c.StorageDir, c.Database = dir, dsn })
+	waitDB(t, s2)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		arts, err := s2.records.DB().Module(context.Background(), "example.com/hello")
+		_, merr := os.Stat(marker)
+		if err == nil && len(arts) > 0 && os.IsNotExist(merr) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30s: catalog of example.com/hello %v (%v), mark %v", arts, err, merr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -639,6 +639,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	// HTTP/2 multiplies what one connection can hold by its streams.
 	srv.HTTP2 = &http.HTTP2Config{WriteByteTimeout: writeTimeout, MaxConcurrentStreams: maxStreams}
 	srv.ConnContext = withConn(s.clients)
+	errc := make(chan error, 1)
+	stopAdmin, aerr := s.serveAdmin(errc)
+	if aerr != nil {
+		s.closeOperatorData(context.Background()) // made by New; nothing recorded yet
+		return aerr
+	}
+	defer stopAdmin()
 	probes, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopProbes()
 	if s.records != nil {
@@ -650,20 +657,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	for _, g := range s.groups {
 		go g.Run(probes)
 	}
-	errc := make(chan error, 1)
-	stopAdmin, aerr := s.serveAdmin(errc)
-	if aerr != nil {
-		return aerr
-	}
-	defer stopAdmin()
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	// A listener that fails ends serving as a signal does, with the same
+	// shutdown (nothing recorded is lost), and its error is returned.
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+		s.log.Error("a listener failed; shutting down", "err", serveErr)
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout)
@@ -673,23 +677,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if werr := s.WaitFills(sctx); werr != nil && err == nil {
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
 	}
-	if s.alerts != nil {
-		stopProbes()
-		s.alerts.Close(sctx) // sends what is queued, within the grace period
-	}
-	if s.records != nil {
-		// Every request has been logged: what the recorder holds goes to
-		// the database, or to the spill file, before the process ends.
-		stopProbes()
-		if rerr := s.records.close(sctx); rerr != nil && err == nil {
-			err = fmt.Errorf("audit records: %w", rerr)
-		}
+	// Every request has been logged: what the alerts and the recorder
+	// hold goes out, to the database or the spill file, before the
+	// process ends.
+	stopProbes()
+	if rerr := s.closeOperatorData(sctx); rerr != nil && err == nil {
+		err = rerr
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("shutdown grace period over; dropping remaining requests")
 		srv.Close()
 	}
+	if serveErr != nil {
+		return serveErr
+	}
 	return err
+}
+
+// closeOperatorData sends what the alert engine has queued and writes
+// what the recorder holds (to the database, or the spill file), within
+// ctx, and closes the database.
+func (s *Server) closeOperatorData(ctx context.Context) error {
+	if s.alerts != nil {
+		s.alerts.Close(ctx)
+	}
+	if s.records != nil {
+		if err := s.records.close(ctx); err != nil {
+			return fmt.Errorf("audit records: %w", err)
+		}
+	}
+	return nil
 }
 
 // accessLog writes one log line per request and feeds the request metrics.
