@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // composeEnv is the environment the compose file is interpolated with in
@@ -24,6 +25,7 @@ import (
 var composeEnv = map[string]string{
 	"GOMIRROR_UPSTREAM":   "https://mirror.example.com,direct",
 	"MINIO_ROOT_PASSWORD": "test-password",
+	"POSTGRES_PASSWORD":   "test-pg-password",
 }
 
 var interpRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
@@ -151,7 +153,7 @@ func TestCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 	services := mapAt(c, "services")
-	for _, name := range []string{"minio", "redis", "nginx"} {
+	for _, name := range []string{"minio", "redis", "nginx", "postgres"} {
 		if services[name] == nil {
 			t.Errorf("no %s service", name)
 		}
@@ -263,6 +265,12 @@ func TestCompose(t *testing.T) {
 		}
 		if u, err := url.Parse(cfg.Redis); err != nil || services[u.Hostname()] == nil {
 			t.Errorf("service %s: redis %q does not name a service", name, cfg.Redis)
+		}
+		// The replicas share one database: PostgreSQL, a service here.
+		if u, err := url.Parse(cfg.Database); !cfg.PostgresDatabase() || err != nil || services[u.Hostname()] == nil {
+			t.Errorf("service %s: database %q is not the postgres service (replicas must share one)", name, redact.URL(cfg.Database))
+		} else if pw, _ := u.User.Password(); pw != str(services, "postgres", "environment", "POSTGRES_PASSWORD") || u.User.Username() != str(services, "postgres", "environment", "POSTGRES_USER") {
+			t.Errorf("service %s: database credentials differ from the postgres service's", name)
 		}
 		if cfg.S3AccessKey != str(services, "minio", "environment", "MINIO_ROOT_USER") || cfg.S3SecretKey != str(services, "minio", "environment", "MINIO_ROOT_PASSWORD") {
 			t.Errorf("service %s: S3 keys differ from MinIO's root credentials", name)

@@ -374,6 +374,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if opAdmin != nil {
 		s.admin = withWriteDeadline(s.accessLog(opAdmin), writeTimeout)
 	}
+	if cfg.Redis != "" && recs != nil && !cfg.PostgresDatabase() {
+		log.Warn("replicas (redis) with an SQLite database: each replica keeps an audit log, statistics and catalog of its own (and an SQLite file must never be shared between hosts); set database to a postgres:// URL they share",
+			"database", cfg.Database)
+	}
 	if chain.Offline() {
 		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
 	}
