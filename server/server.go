@@ -85,8 +85,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		credDir  string
 		egressTo *egress.Proxy
 		recs     *records
+		// alerts is made once the server is (it polls it), before
+		// anything is served; the cache's callbacks read it then.
+		alerts *alert.Engine
 	)
 	defer func() {
+		if err != nil && alerts != nil {
+			alerts.Close(context.Background())
+		}
 		if err != nil && recs != nil {
 			recs.close(context.Background())
 		}
@@ -204,12 +210,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
-	// The alert engine is made once the server is (it polls it), before
-	// anything is served; the cache's callbacks read it then.
-	var (
-		alerts   *alert.Engine
-		upHealth upstreamHealth
-	)
+	var upHealth upstreamHealth // the upstream states the alerts see
 
 	var (
 		verifier   cache.Verifier
