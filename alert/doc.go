@@ -10,9 +10,10 @@
 // (Engine.SumDB). Upstream health and storage usage are polled, once per
 // evaluation, through Options.Upstreams and Options.Storage. Memory is
 // bounded whatever clients do: a client-rate rule counts at most
-// Options.MaxKeys clients at once (10,000; a request of a further client
-// is not counted, Engine.Dropped says how many were not, and a warning is
-// logged), in 12 slices of its window each, and forgets a client whose
+// Options.MaxKeys clients on their own at once (10,000; an anonymous IPv6
+// client by its /64; the requests of further clients are counted together
+// under the key OtherClients, Engine.Dropped says how many, and a warning
+// is logged), in 12 slices of its window each, and forgets a client whose
 // window is empty.
 //
 // # Evaluation and state
@@ -53,7 +54,8 @@
 //     `window` (default 1h); `request-kind` (list, latest, info, mod,
 //     zip, sumdb) counts only requests of that kind. The client is its
 //     token name when it has one, else its address (after
-//     trusted-proxies); each client is its own alert.
+//     trusted-proxies; an IPv6 address by its /64); each client is its
+//     own alert.
 //   - checksum-mismatch: at least `threshold` (default 1) checksum
 //     mismatches within `window` (default 1h): fires on the first one and
 //     resolves when the window holds none.

@@ -148,11 +148,15 @@ func (p *Parser) WithParse(ctx context.Context, path string) context.Context {
 	return context.WithValue(ctx, k, v)
 }
 
-// Parse returns the parse of path (ParsePath), kept or new. The caller
-// must not modify the returned Request.
-func (p *Parser) Parse(path string) (*Request, error) {
-	pp := p.parses.parse(path)
-	return pp.req, pp.err
+// ParsedIn returns the parse of path that ctx carries (WithParse,
+// ParseValue: the edge's), or a new one if it carries none for path. The
+// caller must not modify the returned Request.
+func ParsedIn(ctx context.Context, path string) (*Request, error) {
+	if p, ok := ctx.Value(parsedKey{}).(*parsed); ok && p.path == path {
+		return p.req, p.err
+	}
+	req, _, err := parsePath(path)
+	return req, err
 }
 
 // ParseValue returns the key and value that WithParse adds to a context,

@@ -22,6 +22,7 @@ import (
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -270,13 +271,14 @@ func (r *records) close(ctx context.Context) error {
 
 // audit records rec, a finished request that started at start, in the
 // audit log and for the alert rules, if it is for a module artifact or the
-// checksum database. What it names is read from the parse of its path (so
-// that a request refused by auth is audited too).
-func (s *Server) audit(req *http.Request, rec *obs.Request, start time.Time) {
-	if s.records == nil && s.alerts == nil || s.parser == nil {
+// checksum database. What it names is read from the parse of its path
+// that the edge put in ctx, its edge context (so that a request refused by
+// auth is audited too).
+func (s *Server) audit(ctx context.Context, req *http.Request, rec *obs.Request, start time.Time) {
+	if s.records == nil && s.alerts == nil {
 		return
 	}
-	p, err := s.parser.Parse(rec.Path)
+	p, err := proxy.ParsedIn(ctx, rec.Path)
 	if err != nil {
 		return
 	}

@@ -742,7 +742,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			s.metrics.ObserveRequest(rec)
-			s.audit(r, rec, start)
+			s.audit(ctx, r, rec, start)
 			level := slog.LevelInfo
 			if rec.Kind == "health" || rec.Kind == "operator" && r.URL.Path == "/metrics" {
 				level = slog.LevelDebug
