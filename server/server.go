@@ -210,7 +210,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
-	var upHealth upstreamHealth // the upstream states the alerts see
+	var (
+		upHealth   upstreamHealth // the upstream states the alerts and the console see
+		mismatches mismatchLog    // the last checksum mismatches, for the console
+	)
 
 	var (
 		verifier   cache.Verifier
@@ -271,13 +274,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		Logger:      log,
 		OnFetch: func(op, upstream string, d time.Duration, err error) {
 			metrics.ObserveFetch(op, upstream, d, err)
-			if alerts != nil {
-				upHealth.observe(upstream, err, time.Now())
-			}
+			upHealth.observe(upstream, err, time.Now()) // for the alerts and the console
 		},
 		OnVerify: func(path, version, file string, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 			verified(alerts, path, version, file, err)
+			if sumdb.Classify(err) == "mismatch" {
+				mismatches.add(path, version, file, time.Now())
+			}
 		},
 		OnStore: onStore,
 	})
@@ -334,12 +338,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		apiStore = recs.apiStore
 	}
-	apiHandler := api.New(api.Options{Store: apiStore, Alerts: func() any {
-		if a := s.alerts.Alerts(); a != nil {
-			return a
-		}
-		return []alert.Alert{}
-	}})
+	apiOpts := api.Options{Store: apiStore, Rules: cfg.Alerts, Mismatches: mismatches.list,
+		Alerts:    s.alerts.Alerts,
+		Upstreams: func() []api.Upstream { return s.upstreamList(&upHealth) }}
+	if wire.StorageDriver(cfg) == "fs" {
+		apiOpts.StorageUsage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
+	}
+	apiService := api.NewService(apiOpts)
+	apiHandler := api.NewHandler(apiService)
 	for _, pattern := range api.Routes {
 		s.operator.Handle(pattern, apiHandler)
 	}
