@@ -21,7 +21,9 @@ func TestOverview(t *testing.T) {
 		Now:          func() time.Time { return now },
 		StorageUsage: func() (int64, int64, error) { return 300, 1000, nil },
 		Upstreams:    func() []api.Upstream { return []api.Upstream{{Name: "https://up.example", Up: true}} },
-		Mismatches:   func() []api.Mismatch { return []api.Mismatch{{Module: "example.com/m", Version: "v1.0.0", File: "zip"}} },
+		Mismatches: func() []api.Mismatch {
+			return []api.Mismatch{{Module: "example.com/m", Version: "v1.0.0", File: "zip"}}
+		},
 		Alerts: func() []alert.Alert {
 			return []alert.Alert{{Rule: "a", State: alert.StateFiring}, {Rule: "b", State: alert.StateResolved}}
 		},
