@@ -24,6 +24,7 @@ import (
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
@@ -348,6 +349,20 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	apiHandler := api.NewHandler(apiService)
 	for _, pattern := range api.Routes {
 		s.operator.Handle(pattern, apiHandler)
+	}
+	// The console: on the operator mux, where it decides access itself
+	// (sessions), by the same rule (edge.go).
+	consoleOpts := console.Options{API: apiService, Open: anonymousAdmin, Auth: authn, HTTPS: s.https, Log: log,
+		Sessions: func() (console.Sessions, error) { return nil, errDatabaseOff }}
+	if recs != nil {
+		consoleOpts.Sessions = recs.sessions
+	}
+	cons, err := console.New(consoleOpts)
+	if err != nil {
+		return nil, err
+	}
+	for _, pattern := range console.Routes {
+		s.operator.HandleOpen(pattern, cons)
 	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbEndpoint, log)
