@@ -231,7 +231,7 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	// In Chinese with Accept-Language: zh-CN (a new browser: no cookie).
 	zh := browsertest.New(t, time.Minute)
 	zh.SetHeaders(map[string]string{"Accept-Language": "zh-CN,zh;q=0.9"})
-	if zh.Visit(m.URL+"/ui/"); !strings.Contains(zh.Text("h1"), "登录") {
+	if zh.Visit(m.URL + "/ui/"); !strings.Contains(zh.Text("h1"), "登录") {
 		t.Errorf("sign-in page with Accept-Language zh-CN: h1 %q", zh.Text("h1"))
 	}
 	submitSignIn(t, zh, m.ops)
