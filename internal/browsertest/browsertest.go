@@ -259,7 +259,7 @@ func OutDir(t testing.TB) string {
 // and returns its path.
 func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
-	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100: PNG (below: JPEG)
 	if err != nil {
 		b.t.Fatalf("browser: screenshot: %v", err)
 	}
