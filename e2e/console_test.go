@@ -177,6 +177,42 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	}
 	b.Viewport(browsertest.DesktopWidth, browsertest.DesktopHeight, false)
 
+	// Dark mode, from the system setting.
+	b.ColorScheme("dark")
+	checkPage(t, b, m.URL, "/ui/")
+	if bg := browsertest.Eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg == "rgb(255, 255, 255)" {
+		t.Errorf("dark mode: the page's background is still white")
+	}
+	b.Screenshot("console-overview-dark")
+	b.ColorScheme("")
+
+	// The overview weighs little (its charts are SVG in the page).
+	checkPage(t, b, m.URL, "/ui/")
+	if w := b.PageWeight(); w > 300<<10 || w == 0 {
+		t.Errorf("the overview weighs %d bytes, want under 300 KiB", w)
+	} else {
+		t.Logf("the overview weighs %d bytes", w)
+	}
+
+	// Keyboard: the first Tab reaches the skip link, visibly focused; the
+	// navigation is real links that Enter follows.
+	b.Do(chromedp.KeyEvent("\t"))
+	if f := browsertest.Eval[string](b, `document.activeElement.className + " " + getComputedStyle(document.activeElement).outlineStyle`); f != "skip solid" {
+		t.Errorf("first Tab: focus on %q, want the skip link with a visible outline", f)
+	}
+	for range 10 {
+		if browsertest.Eval[string](b, `document.activeElement.textContent`) == "Modules" {
+			break
+		}
+		b.Do(chromedp.KeyEvent("\t"))
+	}
+	if _, err := chromedp.Run(b.Context(), chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.KeyEvent("\r"))); err != nil {
+		t.Fatal(err)
+	}
+	if h := b.Text("h1"); h != "Modules" {
+		t.Errorf("Tab to the Modules link and Enter: page %q", h)
+	}
+
 	// The overview shows the API's figures.
 	var o api.Overview
 	m.apiJSON(t, "/api/v1/overview", &o)

@@ -269,3 +269,22 @@ func (b *Browser) Screenshot(name string) string {
 	}
 	return p
 }
+
+// ColorScheme makes the page see prefers-color-scheme: scheme ("dark",
+// "light"; "" for the system's).
+func (b *Browser) ColorScheme(scheme string) {
+	b.t.Helper()
+	var f []*emulation.MediaFeature
+	if scheme != "" {
+		f = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: f}); err != nil {
+		b.t.Fatalf("browser: color scheme: %v", err)
+	}
+}
+
+// PageWeight returns the bytes of the loaded page and everything it
+// loaded (decoded bodies, from the Performance API).
+func (b *Browser) PageWeight() int {
+	return Eval[int](b, `performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource")).reduce((s, e) => s + e.decodedBodySize, 0)`)
+}
