@@ -47,8 +47,14 @@ func startConsoleMirror(t *testing.T) *consoleMirror {
 	cert := testcert.New(t)
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 	m := &consoleMirror{alice: addToken(t, tokens, "alice"), bob: addToken(t, tokens, "bob"), ops: addRoleToken(t, tokens, "ops", "admin"), tokens: tokens}
-	m.mirror = startMirror(t, "--storage-dir", t.TempDir(), "--upstream", up.URL, "--sumdb", up.DBKey,
-		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--auth", "all", "--tokens-file", tokens, "--prefetch", "0")
+	cfg := filepath.Join(t.TempDir(), "gomirror.yaml")
+	yaml := "alerts:\n  - name: mismatch\n    kind: checksum-mismatch\n  - name: errors\n    kind: error-rate\n    threshold: 50\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.mirror = startMirror(t, "--config", cfg, "--storage-dir", t.TempDir(), "--upstream", up.URL, "--sumdb", up.DBKey,
+		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--auth", "all", "--tokens-file", tokens, "--prefetch", "0",
+		"--alert-interval", "1s")
 	m.client = &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	host := strings.TrimPrefix(m.URL, "https://")
@@ -66,6 +72,19 @@ func startConsoleMirror(t *testing.T) *consoleMirror {
 		mustGo(ctx, t, project, env, "mod", "tidy")
 		mustGo(ctx, t, project, env, "mod", "download", "all")
 	}
+	// An upstream that lies: a zip whose hash is not the checksum
+	// database's is refused, and is the overview's last mismatch.
+	up.Tamper(t, "example.com/hello", "v1.0.0", true, false)
+	req, _ := http.NewRequest("GET", m.URL+"/example.com/hello/@v/v1.0.0.zip", nil)
+	req.SetBasicAuth("alice", m.alice)
+	if code, _, body := testutil.Do(t, m.client, req); code == http.StatusOK {
+		t.Fatalf("a tampered zip was served: %d %s", code, body)
+	}
+	eventually(t, "the mismatch alert fires", func() bool {
+		var o api.Overview
+		m.apiJSON(t, "/api/v1/overview", &o)
+		return len(o.Mismatches) == 1 && len(o.Firing) > 0
+	})
 	// The recorder writes its batches within a second: wait until both
 	// clients' zips (3 each) are in the database.
 	eventually(t, "the downloads reach the audit log", func() bool {
@@ -224,6 +243,21 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 		t.Errorf("overview: hit ratio %s, the API %s", got, want)
 	}
 
+	// The last mismatch and the firing alerts, as the API has them.
+	if got := b.Text("#mismatches tbody tr"); !strings.Contains(got, "example.com/hello") || !strings.Contains(got, "v1.0.0") || !strings.Contains(got, "zip") {
+		t.Errorf("overview: last mismatch %q", got)
+	}
+	if got, want := b.Text("#firing"), fmt.Sprint(len(o.Firing)); got != want {
+		t.Errorf("overview: %s alerts firing, the API %s", got, want)
+	}
+	checkPage(t, b, m.URL, "/ui/alerts")
+	if got := b.Text("#alert-state"); !strings.Contains(got, "mismatch") || !strings.Contains(got, "firing") {
+		t.Errorf("alerts page: state %q", got)
+	}
+	if got := b.Text("#rules"); !strings.Contains(got, "checksum-mismatch") || !strings.Contains(got, "error-rate") {
+		t.Errorf("alerts page: rules %q", got)
+	}
+
 	// The search finds the module; its page lists exactly the stored
 	// versions.
 	checkPage(t, b, m.URL, "/ui/modules?q=ell")
@@ -247,7 +281,7 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	}
 
 	// The activity shows the downloads just made, by both clients.
-	checkPage(t, b, m.URL, "/ui/activity?kind=zip")
+	checkPage(t, b, m.URL, "/ui/activity?kind=zip&status=200")
 	rows := browsertest.Eval[[]string](b, `[...document.querySelectorAll("#activity tbody tr")].map(r => r.innerText.replace(/\s+/g, " "))`)
 	var alice, bob int
 	for _, r := range rows {
@@ -398,7 +432,7 @@ func testConsoleAccess(t *testing.T, m *consoleMirror) {
 
 	// alice, a client token: her own activity only.
 	s.signIn(m.alice)
-	for _, p := range []string{"/ui/activity?kind=zip", "/ui/activity?kind=zip&client=bob"} {
+	for _, p := range []string{"/ui/activity?kind=zip&status=200", "/ui/activity?kind=zip&status=200&client=bob"} {
 		code, _, body := s.get(p)
 		// The records: the table (the page's own links repeat the
 		// query she typed).
