@@ -39,6 +39,7 @@ type Store interface {
 	TopModules(ctx context.Context, p db.Period, n int) ([]db.ModuleCount, error)
 	Downloads(ctx context.Context, module string, p db.Period) ([]db.DayCount, error)
 	Summarize(ctx context.Context, p db.Period) (db.Summary, error)
+	DayTotals(ctx context.Context, p db.Period) (db.Summary, error)
 	Modules(ctx context.Context, q, cursor string, limit int) ([]db.ModuleSummary, string, error)
 	Module(ctx context.Context, module string) ([]db.Artifact, error)
 	Versions(ctx context.Context, cursor string, limit int) ([]module.Version, string, error)

@@ -655,6 +655,9 @@ type failingStore struct {
 func (s failingStore) QueryAudit(context.Context, audit.Query) (audit.Page, error) {
 	return audit.Page{}, s.err
 }
+func (s failingStore) DayTotals(context.Context, db.Period) (db.Summary, error) {
+	return db.Summary{}, s.err
+}
 func (s failingStore) CatalogTotals(context.Context) (db.Totals, error) { return db.Totals{}, s.err }
 func (s failingStore) Versions(context.Context, string, int) ([]module.Version, string, error) {
 	return nil, "", s.err

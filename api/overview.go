@@ -51,10 +51,10 @@ type Overview struct {
 	// Stored are the catalog's totals: modules, versions, files
 	// (artifacts) and bytes stored.
 	Stored Totals `json:"stored"`
-	// Today are the figures of today (UTC); Days those of the last 30
+	// Today is the traffic of today (UTC); Days that of the last 30
 	// days, today included, with a row per day that had requests.
-	Today Summary `json:"today"`
-	Days  Summary `json:"days"`
+	Today Traffic `json:"today"`
+	Days  Traffic `json:"days"`
 	// Upstreams is the health of every upstream that has been used.
 	Upstreams []Upstream `json:"upstreams"`
 	// Firing are the alerts that fire now.
@@ -63,6 +63,41 @@ type Overview struct {
 	// newest first.
 	Mismatches    []Mismatch `json:"mismatches"`
 	DatabaseError string     `json:"database_error,omitempty"`
+}
+
+// Traffic is the mirror's traffic over a period: what
+// /api/v1/stats/summary answers for it but the distinct clients and
+// modules (which cost a scan of the period's roll-ups, too slow for a page
+// shown at a glance).
+type Traffic struct {
+	Period    PeriodJSON    `json:"period"`
+	Requests  int64         `json:"requests"`
+	Downloads int64         `json:"downloads"`
+	Bytes     int64         `json:"bytes"`
+	Hits      int64         `json:"hits"`
+	Misses    int64         `json:"misses"`
+	HitRatio  float64       `json:"hit_ratio"`
+	Days      []db.DayCount `json:"days"` // per day with requests, oldest first (clients not counted)
+}
+
+// traffic returns the traffic of the days of p among s's.
+func traffic(s db.Summary, p db.Period) Traffic {
+	t := Traffic{Period: showPeriod(p), Days: []db.DayCount{}}
+	for _, d := range s.Days {
+		if d.Day.Before(p.From) || d.Day.After(p.To) {
+			continue
+		}
+		t.Days = append(t.Days, d)
+		t.Requests += d.Requests
+		t.Downloads += d.Downloads
+		t.Bytes += d.Bytes
+		t.Hits += d.Hits
+		t.Misses += d.Misses
+	}
+	if t.Hits+t.Misses > 0 {
+		t.HitRatio = float64(t.Hits) / float64(t.Hits+t.Misses)
+	}
+	return t
 }
 
 // OverviewDays is how many days Overview.Days covers.
@@ -101,28 +136,20 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 			o.Mismatches = m
 		}
 	}
-	o.Today.Days, o.Days.Days = []db.DayCount{}, []db.DayCount{}
-	o.Today.Period, o.Days.Period = showPeriod(s.LastDays(1)), showPeriod(s.LastDays(OverviewDays))
+	today, month := s.LastDays(1), s.LastDays(OverviewDays)
+	var days db.Summary
 	err := s.withStore(ctx, func(ctx context.Context, st Store) error {
 		t, err := st.CatalogTotals(ctx)
 		if err != nil {
 			return err
 		}
 		o.Stored = Totals(t)
-		if o.Today.Summary, err = st.Summarize(ctx, s.LastDays(1)); err != nil {
-			return err
-		}
-		o.Days.Summary, err = st.Summarize(ctx, s.LastDays(OverviewDays))
+		days, err = st.DayTotals(ctx, month)
 		return err
 	})
 	if err != nil && unavailable(err) {
 		o.DatabaseError, err = err.Error(), nil
 	}
-	if o.Today.Days == nil {
-		o.Today.Days = []db.DayCount{}
-	}
-	if o.Days.Days == nil {
-		o.Days.Days = []db.DayCount{}
-	}
+	o.Today, o.Days = traffic(days, today), traffic(days, month)
 	return o, err
 }

@@ -39,8 +39,15 @@ func TestOverview(t *testing.T) {
 	if o.Stored != mods.Totals || o.Stored.Objects != int64(len(artifacts)) {
 		t.Errorf("stored %+v, /api/v1/modules totals %+v, %d artifacts", o.Stored, mods.Totals, len(artifacts))
 	}
-	if o.Today.Requests != today.Requests || o.Today.HitRatio != today.HitRatio || o.Days.Requests != month.Requests || len(o.Days.Days) != len(month.Days) || o.Today.Requests == 0 {
-		t.Errorf("overview today %+v / days %+v; summaries %+v / %+v", o.Today.Summary, o.Days.Summary, today.Summary, month.Summary)
+	for _, c := range []struct {
+		name string
+		o    api.Traffic
+		s    api.Summary
+	}{{"today", o.Today, today}, {"30 days", o.Days, month}} {
+		if c.o.Period != c.s.Period || c.o.Requests != c.s.Requests || c.o.Downloads != c.s.Downloads || c.o.Bytes != c.s.Bytes ||
+			c.o.Hits != c.s.Hits || c.o.Misses != c.s.Misses || c.o.HitRatio != c.s.HitRatio || len(c.o.Days) != len(c.s.Days) || c.o.Requests == 0 {
+			t.Errorf("overview %s %+v; /api/v1/stats/summary %+v", c.name, c.o, c.s.Summary)
+		}
 	}
 	if o.Storage != (api.Storage{Known: true, Used: 300, Free: 700, Total: 1000}) {
 		t.Errorf("storage %+v", o.Storage)

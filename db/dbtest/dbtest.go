@@ -627,6 +627,18 @@ func testSummarize(t *testing.T, d *db.DB) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
 	}
+	// DayTotals: the same without the distinct clients and modules.
+	totals, err := d.DayTotals(ctx, db.Period{From: day.AddDate(0, 0, -3), To: day2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Clients, want.Modules = 0, 0
+	for i := range want.Days {
+		want.Days[i].Clients = 0
+	}
+	if !reflect.DeepEqual(totals, want) {
+		t.Fatalf("DayTotals\n got %+v\nwant %+v", totals, want)
+	}
 	got, err = d.Summarize(ctx, db.Period{From: day2.AddDate(0, 0, 1), To: day2.AddDate(0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
