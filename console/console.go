@@ -132,6 +132,10 @@ func New(opts Options) (*Console, error) {
 		c.root, c.modules, c.module, c.activity, c.activityCSV, c.alerts,
 		c.signInPage, c.signIn, c.signOut, c.lang,
 		func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/") { // no listings
+				http.NotFound(w, r)
+				return
+			}
 			w.Header().Set("Cache-Control", "private, max-age=3600")
 			files.ServeHTTP(w, r)
 		},

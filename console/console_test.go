@@ -372,8 +372,13 @@ func TestOpenConsole(t *testing.T) {
 	if w := cl.do("GET", "/ui/signin", nil, nil); w.Code != http.StatusSeeOther {
 		t.Errorf("sign-in page of an open console: %d", w.Code)
 	}
-	if w := cl.do("GET", "/ui/nope", nil, nil); w.Code != http.StatusNotFound {
-		t.Errorf("GET /ui/nope: %d", w.Code)
+	for _, target := range []string{"/ui/nope", "/ui/static/", "/ui/static/nope.css"} {
+		if w := cl.do("GET", target, nil, nil); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", target, w.Code)
+		}
+	}
+	if w := cl.do("GET", "/ui/static/console.css", nil, nil); w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/css") {
+		t.Errorf("GET /ui/static/console.css: %d %q", w.Code, w.Header().Get("Content-Type"))
 	}
 }
 

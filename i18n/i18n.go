@@ -51,7 +51,9 @@ func build() *Catalogue {
 
 // Default returns the catalogue; it is built at the first call and never
 // changes after.
-var Default = sync.OnceValue(build)
+func Default() *Catalogue { return defaultCatalogue() }
+
+var defaultCatalogue = sync.OnceValue(build)
 
 // Has reports whether key is a message of the catalogue.
 func (c *Catalogue) Has(key string) bool { return c.keys[key] }
