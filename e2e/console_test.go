@@ -494,4 +494,21 @@ func testConsoleAccess(t *testing.T, m *consoleMirror) {
 		code, _, _ := bob.get("/ui/activity")
 		return code == http.StatusSeeOther
 	})
+
+	// Guessing tokens at the sign-in counts against the address, as
+	// wrong credentials from the go command do: 401 until the allowance
+	// (10) is used up, then 429 with Retry-After, even for a right token.
+	// (Last: the address stays refused for a while.)
+	guess := m.newSession(t)
+	for i := range 11 {
+		form := url.Values{"token": {fmt.Sprintf("gm_guess%d", i)}, "csrf": {guess.csrf("/ui/signin")}}
+		code, h, _ := guess.post("/ui/signin", m.URL, form)
+		if want := map[bool]int{true: http.StatusUnauthorized, false: http.StatusTooManyRequests}[i < 10]; code != want || code == http.StatusTooManyRequests && h.Get("Retry-After") == "" {
+			t.Fatalf("wrong token %d: %d (Retry-After %q), want %d", i+1, code, h.Get("Retry-After"), want)
+		}
+	}
+	form := url.Values{"token": {m.ops}, "csrf": {guess.csrf("/ui/signin")}}
+	if code, _, _ := guess.post("/ui/signin", m.URL, form); code != http.StatusTooManyRequests {
+		t.Errorf("a right token after 10 wrong ones: %d, want 429", code)
+	}
 }
