@@ -403,3 +403,23 @@ func TestLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCookie checks the session cookie's attributes: HttpOnly,
+// SameSite=Strict, Path /ui/, and Secure exactly when the request came
+// over HTTPS (Options.HTTPS).
+func TestSessionCookie(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		e := newEnv(t, false)
+		e.c.opts.HTTPS = func(*http.Request) bool { return https }
+		w := e.client().signIn("gm_ops")
+		var ck *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == sessionCookie {
+				ck = c
+			}
+		}
+		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/ui/" || ck.Secure != https || ck.MaxAge != 3600 {
+			t.Errorf("over HTTPS %v: session cookie %+v", https, ck)
+		}
+	}
+}
