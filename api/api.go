@@ -1,7 +1,9 @@
 // Package api serves gomirror's JSON API for operators, /api/v1/, and the
 // Athens-compatible /catalog: the audit log, download statistics, the
-// catalog of stored module versions, and alerts. Every figure the web
-// console shows comes from here.
+// catalog of stored module versions, an overview, and alerts. Every figure
+// the web console shows comes from here: Service answers each question as
+// a typed value, the handlers encode what it returns, and the console
+// calls the same methods in its process.
 //
 // The handlers only read. They answer 503 with Retry-After while the
 // database is not available (gomirror serves modules without it; only
