@@ -1,7 +1,9 @@
 // Package api serves gomirror's JSON API for operators, /api/v1/, and the
 // Athens-compatible /catalog: the audit log, download statistics, the
-// catalog of stored module versions, and alerts. Every figure the web
-// console shows comes from here.
+// catalog of stored module versions, an overview, and alerts. Every figure
+// the web console shows comes from here: Service answers each question as
+// a typed value, the handlers encode what it returns, and the console
+// calls the same methods in its process.
 //
 // The handlers only read. They answer 503 with Retry-After while the
 // database is not available (gomirror serves modules without it; only
@@ -20,6 +22,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -27,6 +30,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/db"
 )
@@ -37,6 +41,7 @@ type Store interface {
 	TopModules(ctx context.Context, p db.Period, n int) ([]db.ModuleCount, error)
 	Downloads(ctx context.Context, module string, p db.Period) ([]db.DayCount, error)
 	Summarize(ctx context.Context, p db.Period) (db.Summary, error)
+	DayTotals(ctx context.Context, p db.Period) (db.Summary, error)
 	Modules(ctx context.Context, q, cursor string, limit int) ([]db.ModuleSummary, string, error)
 	Module(ctx context.Context, module string) ([]db.Artifact, error)
 	Versions(ctx context.Context, cursor string, limit int) ([]module.Version, string, error)
@@ -55,18 +60,52 @@ type Options struct {
 	// while there is none (not configured, or not reachable yet).
 	Store func() (Store, error)
 	// Alerts returns the alerts' current state, shown by /api/v1/alerts
-	// as "alerts"; nil without alert rules.
-	Alerts func() any
+	// as "alerts" and, the firing ones, by /api/v1/overview; nil without
+	// alert rules.
+	Alerts func() []alert.Alert
+	// Rules are the alert rules, shown by /api/v1/alerts.
+	Rules []alert.Rule
+	// StorageUsage returns the bytes used and the size of the file system
+	// storage is on; nil when there is no such figure (S3).
+	StorageUsage func() (used, total int64, err error)
+	// Upstreams returns what is known of each upstream's health, for
+	// /api/v1/overview; nil for none.
+	Upstreams func() []Upstream
+	// Mismatches returns the last checksum mismatches, newest first; nil
+	// for none.
+	Mismatches func() []Mismatch
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Timeout bounds the database work of one request; 0 means 30s.
 	Timeout time.Duration
 }
 
+// Service answers the API's questions as values: the handlers encode
+// what its methods return, and the web console shows the same values,
+// calling the methods in the same process. Its errors are those writeError
+// turns into statuses (Status).
+type Service struct {
+	opts Options
+}
+
+// NewService returns the service of opts.
+func NewService(opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	return &Service{opts: opts}
+}
+
+// Now returns the service's clock.
+func (s *Service) Now() time.Time { return s.opts.Now() }
+
 // Handler serves the API.
 type Handler struct {
-	opts Options
-	mux  *http.ServeMux
+	svc *Service
+	mux *http.ServeMux
 }
 
 // Routes are the patterns Handler serves, for the mux the server mounts
@@ -79,20 +118,17 @@ var Routes = []string{
 	"GET /api/v1/modules",
 	"GET /api/v1/modules/{module...}",
 	"GET /api/v1/alerts",
+	"GET /api/v1/overview",
 	"GET /catalog",
 }
 
-// New returns the API's handler.
-func New(opts Options) *Handler {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
-	}
-	h := &Handler{opts: opts, mux: http.NewServeMux()}
-	handlers := []http.Handler{h.withStore(h.audit), h.withStore(h.summary), h.withStore(h.top), h.withStore(h.moduleStats),
-		h.withStore(h.modules), h.withStore(h.module), http.HandlerFunc(h.alerts), h.withStore(h.catalog)}
+// New returns the API's handler over a new Service of opts.
+func New(opts Options) *Handler { return NewHandler(NewService(opts)) }
+
+// NewHandler returns the API's handler over svc.
+func NewHandler(svc *Service) *Handler {
+	h := &Handler{svc: svc, mux: http.NewServeMux()}
+	handlers := []http.HandlerFunc{h.audit, h.summary, h.top, h.moduleStats, h.modules, h.module, h.alerts, h.overview, h.catalog}
 	for i, p := range Routes {
 		h.mux.Handle(p, handlers[i])
 	}
@@ -101,29 +137,23 @@ func New(opts Options) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-type storeKey struct{}
-
-// withStore answers 503 while there is no database, and gives next the
-// store through the request's context otherwise.
-func (h *Handler) withStore(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := h.store()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		// No query may hold a connection for long: one that runs out of
-		// time is answered 504.
-		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
-		defer cancel()
-		next(w, r.WithContext(context.WithValue(ctx, storeKey{}, st)))
-	})
+// withStore calls f with the store and a context bounded by the timeout:
+// no query may hold a connection for long (one that runs out of time is
+// answered 504). Without a database it returns the store's error.
+func (s *Service) withStore(ctx context.Context, f func(context.Context, Store) error) error {
+	st, err := s.store()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return f(ctx, st)
 }
 
 // store calls Options.Store. A nil store without an error (a nil *db.DB
 // returned as a Store is one too) is ErrUnavailable, not a panic.
-func (h *Handler) store() (Store, error) {
-	st, err := h.opts.Store()
+func (s *Service) store() (Store, error) {
+	st, err := s.opts.Store()
 	if err == nil && isNil(st) {
 		err = ErrUnavailable
 	}
@@ -142,8 +172,6 @@ func isNil(st Store) bool {
 	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
-func storeOf(r *http.Request) Store { return r.Context().Value(storeKey{}).(Store) }
-
 // paramError is a malformed query parameter: 400.
 type paramError struct {
 	name string
@@ -152,27 +180,35 @@ type paramError struct {
 
 func (e *paramError) Error() string { return fmt.Sprintf("parameter %s: %v", e.name, e.err) }
 
-// writeError answers err as JSON {"error": "..."} with its status: 400 for
-// a malformed parameter or query (an error with BadRequest() true: a
+// StatusOf returns the HTTP status of an error of the Service: 400 for a
+// malformed parameter or query (an error with BadRequest() true: a
 // malformed cursor), 404 for fs.ErrNotExist, 503 without a database (or
-// with one that cannot be used: db.Unavailable),
-// 504 for a query that ran out of time, 500 otherwise.
-func writeError(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
+// with one that cannot be used: db.Unavailable), 504 for a query that ran
+// out of time, 500 otherwise.
+func StatusOf(err error) int {
 	var (
 		pe *paramError
 		br interface{ BadRequest() bool }
 	)
 	switch {
 	case errors.As(err, &pe), errors.As(err, &br) && br.BadRequest():
-		code = http.StatusBadRequest
+		return http.StatusBadRequest
 	case errors.Is(err, fs.ErrNotExist):
-		code = http.StatusNotFound
+		return http.StatusNotFound
 	case errors.Is(err, ErrUnavailable), db.Unavailable(err):
-		code = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "30")
+		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
-		code = http.StatusGatewayTimeout
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers err as JSON {"error": "..."} with its status
+// (StatusOf), and Retry-After with a 503.
+func writeError(w http.ResponseWriter, err error) {
+	code := StatusOf(err)
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "30")
 	}
 	writeJSON(w, code, struct {
 		Error string `json:"error"`
@@ -202,22 +238,32 @@ func answer(w http.ResponseWriter, v any, err error) {
 // RFC 3339 time, or a date), module (a pattern in GOPRIVATE syntax),
 // client, remote, kind, cache, status (404, 4xx, 500-599), limit, cursor.
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
-	q, err := h.auditQuery(r)
+	q, err := h.svc.AuditQuery(r.URL.Query())
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	page, err := storeOf(r).QueryAudit(r.Context(), q)
-	if page.Records == nil {
-		page.Records = []audit.Record{}
-	}
+	page, err := h.svc.Audit(r.Context(), q)
 	answer(w, page, err)
 }
 
-// auditQuery reads an audit query from r's parameters.
-func (h *Handler) auditQuery(r *http.Request) (audit.Query, error) {
-	v := r.URL.Query()
-	now := h.opts.Now()
+// Audit returns a page of audit records answering q, newest first
+// (Records never nil).
+func (s *Service) Audit(ctx context.Context, q audit.Query) (page audit.Page, err error) {
+	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
+		page, err = st.QueryAudit(ctx, q)
+		return err
+	})
+	if page.Records == nil {
+		page.Records = []audit.Record{}
+	}
+	return page, err
+}
+
+// AuditQuery reads an audit query from the parameters of GET
+// /api/v1/audit.
+func (s *Service) AuditQuery(v url.Values) (audit.Query, error) {
+	now := s.opts.Now()
 	var q audit.Query
 	var err error
 	if q.Since, err = ParseTime(v.Get("since"), now); err != nil {
@@ -313,11 +359,10 @@ func intParam(s string, def, max int) (int, error) {
 	return min(n, max), nil
 }
 
-// period reads the days of a statistics query: from and to (dates, both
+// Period reads the days of a statistics query: from and to (dates, both
 // included), or days (the last N days, today included; default 30).
-func (h *Handler) period(r *http.Request) (db.Period, error) {
-	v := r.URL.Query()
-	today := h.opts.Now().UTC().Truncate(24 * time.Hour)
+func (s *Service) Period(v url.Values) (db.Period, error) {
+	today := s.opts.Now().UTC().Truncate(24 * time.Hour)
 	p := db.Period{To: today}
 	if s := v.Get("to"); s != "" {
 		t, err := time.Parse(time.DateOnly, s)
@@ -348,39 +393,64 @@ func (h *Handler) period(r *http.Request) (db.Period, error) {
 	return p, nil
 }
 
-// periodJSON is how a period is shown.
-type periodJSON struct {
+// LastDays returns the period of the last n days, today included.
+func (s *Service) LastDays(n int) db.Period {
+	today := s.opts.Now().UTC().Truncate(24 * time.Hour)
+	return db.Period{From: today.AddDate(0, 0, -(n - 1)), To: today}
+}
+
+// PeriodJSON is how a period is shown.
+type PeriodJSON struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 }
 
-func showPeriod(p db.Period) periodJSON {
-	return periodJSON{p.From.Format(time.DateOnly), p.To.Format(time.DateOnly)}
+func showPeriod(p db.Period) PeriodJSON {
+	return PeriodJSON{p.From.Format(time.DateOnly), p.To.Format(time.DateOnly)}
+}
+
+// Summary is the answer of GET /api/v1/stats/summary.
+type Summary struct {
+	Period PeriodJSON `json:"period"`
+	db.Summary
 }
 
 // summary answers GET /api/v1/stats/summary?days=30 (or from, to): the
 // mirror's requests, bytes, hit ratio, clients and modules, in all and per
 // day.
 func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
-	p, err := h.period(r)
+	p, err := h.svc.Period(r.URL.Query())
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s, err := storeOf(r).Summarize(r.Context(), p)
-	if s.Days == nil {
-		s.Days = []db.DayCount{}
+	sum, err := h.svc.Summary(r.Context(), p)
+	answer(w, sum, err)
+}
+
+// Summary returns the mirror's figures over p (Days never nil).
+func (s *Service) Summary(ctx context.Context, p db.Period) (sum Summary, err error) {
+	sum.Period = showPeriod(p)
+	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
+		sum.Summary, err = st.Summarize(ctx, p)
+		return err
+	})
+	if sum.Days == nil {
+		sum.Days = []db.DayCount{}
 	}
-	answer(w, struct {
-		Period periodJSON `json:"period"`
-		db.Summary
-	}{showPeriod(p), s}, err)
+	return sum, err
+}
+
+// Top is the answer of GET /api/v1/stats/top.
+type Top struct {
+	Period  PeriodJSON       `json:"period"`
+	Modules []db.ModuleCount `json:"modules"`
 }
 
 // top answers GET /api/v1/stats/top?days=30&n=20: the most downloaded
 // modules.
 func (h *Handler) top(w http.ResponseWriter, r *http.Request) {
-	p, err := h.period(r)
+	p, err := h.svc.Period(r.URL.Query())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -390,24 +460,43 @@ func (h *Handler) top(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &paramError{"n", err})
 		return
 	}
-	mods, err := storeOf(r).TopModules(r.Context(), p, n)
-	if mods == nil {
-		mods = []db.ModuleCount{}
+	top, err := h.svc.Top(r.Context(), p, n)
+	answer(w, top, err)
+}
+
+// Top returns the n most downloaded modules over p.
+func (s *Service) Top(ctx context.Context, p db.Period, n int) (top Top, err error) {
+	top.Period = showPeriod(p)
+	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
+		top.Modules, err = st.TopModules(ctx, p, n)
+		return err
+	})
+	if top.Modules == nil {
+		top.Modules = []db.ModuleCount{}
 	}
-	answer(w, struct {
-		Period  periodJSON       `json:"period"`
-		Modules []db.ModuleCount `json:"modules"`
-	}{showPeriod(p), mods}, err)
+	return top, err
 }
 
 // modulePath reads the {module} wildcard: a module path, as the go command
 // names it (not escaped).
 func modulePath(r *http.Request) (string, error) {
-	m := r.PathValue("module")
+	return CheckModule(r.PathValue("module"))
+}
+
+// CheckModule returns m if it is a module path, else a parameter error
+// (400).
+func CheckModule(m string) (string, error) {
 	if err := module.CheckImportPath(m); err != nil {
 		return "", &paramError{"module", err}
 	}
 	return m, nil
+}
+
+// ModuleStats is the answer of GET /api/v1/stats/modules/{module}.
+type ModuleStats struct {
+	Module string        `json:"module"`
+	Period PeriodJSON    `json:"period"`
+	Days   []db.DayCount `json:"days"`
 }
 
 // moduleStats answers GET /api/v1/stats/modules/{module}?days=30: one
@@ -418,20 +507,33 @@ func (h *Handler) moduleStats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	p, err := h.period(r)
+	p, err := h.svc.Period(r.URL.Query())
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	days, err := storeOf(r).Downloads(r.Context(), m, p)
-	if days == nil {
-		days = []db.DayCount{}
+	ms, err := h.svc.ModuleStats(r.Context(), m, p)
+	answer(w, ms, err)
+}
+
+// ModuleStats returns module m's figures per day and version over p.
+func (s *Service) ModuleStats(ctx context.Context, m string, p db.Period) (ms ModuleStats, err error) {
+	ms.Module, ms.Period = m, showPeriod(p)
+	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
+		ms.Days, err = st.Downloads(ctx, m, p)
+		return err
+	})
+	if ms.Days == nil {
+		ms.Days = []db.DayCount{}
 	}
-	answer(w, struct {
-		Module string        `json:"module"`
-		Period periodJSON    `json:"period"`
-		Days   []db.DayCount `json:"days"`
-	}{m, showPeriod(p), days}, err)
+	return ms, err
+}
+
+// Modules is the answer of GET /api/v1/modules.
+type Modules struct {
+	Modules []db.ModuleSummary `json:"modules"`
+	Next    string             `json:"next,omitempty"`
+	Totals  Totals             `json:"totals"`
 }
 
 // modules answers GET /api/v1/modules?q=&cursor=&limit=: stored modules
@@ -444,39 +546,48 @@ func (h *Handler) modules(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &paramError{"limit", err})
 		return
 	}
-	st := storeOf(r)
-	mods, next, err := st.Modules(r.Context(), v.Get("q"), v.Get("cursor"), limit)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	totals, err := st.CatalogTotals(r.Context())
-	if mods == nil {
-		mods = []db.ModuleSummary{}
-	}
-	answer(w, struct {
-		Modules []db.ModuleSummary `json:"modules"`
-		Next    string             `json:"next,omitempty"`
-		Totals  totalsJSON         `json:"totals"`
-	}{mods, next, totalsJSON(totals)}, err)
+	mods, err := h.svc.Modules(r.Context(), v.Get("q"), v.Get("cursor"), limit)
+	answer(w, mods, err)
 }
 
-// totalsJSON is how the catalog's totals are shown (db.Totals has no JSON
+// Modules returns a page of the stored modules whose path contains q.
+func (s *Service) Modules(ctx context.Context, q, cursor string, limit int) (mods Modules, err error) {
+	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
+		if mods.Modules, mods.Next, err = st.Modules(ctx, q, cursor, limit); err != nil {
+			return err
+		}
+		t, err := st.CatalogTotals(ctx)
+		mods.Totals = Totals(t)
+		return err
+	})
+	if mods.Modules == nil {
+		mods.Modules = []db.ModuleSummary{}
+	}
+	return mods, err
+}
+
+// Totals is how the catalog's totals are shown (db.Totals has no JSON
 // names of its own).
-type totalsJSON struct {
+type Totals struct {
 	Modules  int64 `json:"modules"`
 	Versions int64 `json:"versions"`
 	Objects  int64 `json:"objects"`
 	Bytes    int64 `json:"bytes"`
 }
 
-// versionJSON is one stored version of a module.
-type versionJSON struct {
+// Version is one stored version of a module.
+type Version struct {
 	Version        string        `json:"version"`
 	Files          []db.Artifact `json:"files"`
 	Bytes          int64         `json:"bytes"`
 	Stored         time.Time     `json:"stored"`
 	LastDownloaded time.Time     `json:"last_downloaded,omitzero"`
+}
+
+// Module is the answer of GET /api/v1/modules/{module}.
+type Module struct {
+	Module   string    `json:"module"`
+	Versions []Version `json:"versions"`
 }
 
 // module answers GET /api/v1/modules/{module}: the module's stored
@@ -487,18 +598,28 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	arts, err := storeOf(r).Module(r.Context(), m)
+	mod, err := h.svc.Module(r.Context(), m)
+	answer(w, mod, err)
+}
+
+// Module returns module m's stored versions, newest first, and their
+// files; an error wrapping fs.ErrNotExist if none is stored.
+func (s *Service) Module(ctx context.Context, m string) (Module, error) {
+	var arts []db.Artifact
+	err := s.withStore(ctx, func(ctx context.Context, st Store) (err error) {
+		arts, err = st.Module(ctx, m)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("no version of %s is stored: %w", m, fs.ErrNotExist)
 		}
-		writeError(w, err)
-		return
+		return Module{}, err
 	}
-	var versions []versionJSON
+	var versions []Version
 	for _, a := range arts {
 		if len(versions) == 0 || versions[len(versions)-1].Version != a.Version {
-			versions = append(versions, versionJSON{Version: a.Version})
+			versions = append(versions, Version{Version: a.Version})
 		}
 		v := &versions[len(versions)-1]
 		v.Files = append(v.Files, a)
@@ -510,19 +631,34 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 			v.LastDownloaded = a.LastDownloaded
 		}
 	}
-	answer(w, struct {
-		Module   string        `json:"module"`
-		Versions []versionJSON `json:"versions"`
-	}{m, versions}, nil)
+	return Module{Module: m, Versions: versions}, nil
 }
 
-// alerts answers GET /api/v1/alerts?since=7d&limit=: the alerts' current
-// state and their history, newest first. The current state is kept in
-// memory, so without a database (and with Options.Alerts) it is still
-// answered, with an empty history and the reason in "history_error".
+// Rule is an alert rule as /api/v1/alerts shows it.
+type Rule struct {
+	Name      string        `json:"name"`
+	Kind      string        `json:"kind"`
+	Threshold float64       `json:"threshold,omitempty"`
+	Window    time.Duration `json:"window_ns,omitempty"`
+	Notifiers []string      `json:"notifiers,omitempty"`
+}
+
+// Alerts is the answer of GET /api/v1/alerts.
+type Alerts struct {
+	Rules        []Rule          `json:"rules"`
+	Alerts       []alert.Alert   `json:"alerts"`
+	History      []db.AlertEvent `json:"history"`
+	HistoryError string          `json:"history_error,omitempty"`
+}
+
+// alerts answers GET /api/v1/alerts?since=7d&limit=: the alert rules, the
+// alerts' current state and their history, newest first. The current
+// state is kept in memory, so without a database (and with
+// Options.Alerts) it is still answered, with an empty history and the
+// reason in "history_error".
 func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	since, err := ParseTime(v.Get("since"), h.opts.Now())
+	since, err := ParseTime(v.Get("since"), h.svc.Now())
 	if err != nil {
 		writeError(w, &paramError{"since", err})
 		return
@@ -532,39 +668,53 @@ func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &paramError{"limit", err})
 		return
 	}
-	var events []db.AlertEvent
-	historyErr := ""
-	st, err := h.store()
-	if err == nil {
-		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
-		events, err = st.AlertEvents(ctx, since, limit)
-		cancel()
-	}
-	// The current alerts are in memory: shown whatever the history's
-	// database does, which is when they matter most.
-	if err != nil && h.opts.Alerts != nil && (errors.Is(err, ErrUnavailable) || db.Unavailable(err) || errors.Is(err, context.DeadlineExceeded)) {
-		historyErr, err = err.Error(), nil
-	}
-	if events == nil {
-		events = []db.AlertEvent{}
-	}
-	var current any = []any{}
-	if h.opts.Alerts != nil {
-		if a := h.opts.Alerts(); a != nil {
-			current = a
-		}
-	}
-	answer(w, struct {
-		Alerts       any             `json:"alerts"`
-		History      []db.AlertEvent `json:"history"`
-		HistoryError string          `json:"history_error,omitempty"`
-	}{current, events, historyErr}, err)
+	a, err := h.svc.Alerts(r.Context(), since, limit)
+	answer(w, a, err)
 }
 
-// catalogEntry is one module version in Athens' /catalog format.
-type catalogEntry struct {
+// Alerts returns the alert rules, the alerts' current state, and at most
+// limit events of their history since since, newest first.
+func (s *Service) Alerts(ctx context.Context, since time.Time, limit int) (Alerts, error) {
+	out := Alerts{Rules: make([]Rule, len(s.opts.Rules)), Alerts: []alert.Alert{}}
+	for i, r := range s.opts.Rules {
+		out.Rules[i] = Rule{Name: r.Name, Kind: r.Kind, Threshold: r.Threshold, Window: r.Window, Notifiers: r.Notifiers}
+	}
+	err := s.withStore(ctx, func(ctx context.Context, st Store) (err error) {
+		out.History, err = st.AlertEvents(ctx, since, limit)
+		return err
+	})
+	// The current alerts are in memory: shown whatever the history's
+	// database does, which is when they matter most.
+	if err != nil && s.opts.Alerts != nil && unavailable(err) {
+		out.HistoryError, err = err.Error(), nil
+	}
+	if out.History == nil {
+		out.History = []db.AlertEvent{}
+	}
+	if s.opts.Alerts != nil {
+		if a := s.opts.Alerts(); a != nil {
+			out.Alerts = a
+		}
+	}
+	return out, err
+}
+
+// unavailable reports whether err says that the database cannot answer
+// now (none, not reachable, or too slow).
+func unavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || db.Unavailable(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// CatalogEntry is one module version in Athens' /catalog format.
+type CatalogEntry struct {
 	Module  string `json:"module"`
 	Version string `json:"version"`
+}
+
+// Catalog is the answer of GET /catalog.
+type Catalog struct {
+	Modules []CatalogEntry `json:"modules"`
+	Next    string         `json:"next,omitempty"`
 }
 
 // catalog answers GET /catalog?token=&pagesize= as Athens does: the
@@ -577,13 +727,21 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &paramError{"pagesize", err})
 		return
 	}
-	vs, next, err := storeOf(r).Versions(r.Context(), v.Get("token"), size)
-	out := make([]catalogEntry, len(vs))
+	c, err := h.svc.Catalog(r.Context(), v.Get("token"), size)
+	answer(w, c, err)
+}
+
+// Catalog returns a page of at most size stored module versions.
+func (s *Service) Catalog(ctx context.Context, token string, size int) (Catalog, error) {
+	var vs []module.Version
+	var next string
+	err := s.withStore(ctx, func(ctx context.Context, st Store) (err error) {
+		vs, next, err = st.Versions(ctx, token, size)
+		return err
+	})
+	out := make([]CatalogEntry, len(vs))
 	for i, mv := range vs {
-		out[i] = catalogEntry{mv.Path, mv.Version}
+		out[i] = CatalogEntry{mv.Path, mv.Version}
 	}
-	answer(w, struct {
-		Modules []catalogEntry `json:"modules"`
-		Next    string         `json:"next,omitempty"`
-	}{out, next}, err)
+	return Catalog{Modules: out, Next: next}, err
 }

@@ -138,6 +138,9 @@ END {
 		} else if (short == "Catalog100k") {
 			printf "  %-20s 100,000 versions: Modules first page %.1f ms, substring search %.1f ms, page by cursor %.1f ms; Module %.1f ms; CatalogTotals %.1f ms; PutArtifact %.1f ms (medians)  no fixed target\n", short,
 				m[b, "ms-modules"], m[b, "ms-modules-search"], m[b, "ms-modules-cursor"], m[b, "ms-module"], m[b, "ms-totals"], m[b, "ms-put"]
+		} else if (short == "ConsolePages") {
+			printf "  %-20s 1 M records, 100,000 versions: overview %.1f ms, modules %.1f, search %.1f, module %.1f, activity %.1f (later page %.1f, by module %.1f, by client %.1f), alerts %.1f (medians); slowest %.1f ms  target < 50 ms: %s\n", short,
+				m[b, "ms-overview"], m[b, "ms-modules"], m[b, "ms-modules-search"], m[b, "ms-module"], m[b, "ms-activity"], m[b, "ms-activity-page2"], m[b, "ms-activity-module"], m[b, "ms-activity-client"], m[b, "ms-alerts"], m[b, "ms-worst"], verdict(num(m[b, "ms-worst"]) < 50)
 		} else if (short == "WarmDownloadS3") {
 			printf "  %-20s ratio %.3f  (MinIO-backed %.2f s, local disk %.2f s; medians)  no fixed target\n", short,
 				m[b, "ratio"], m[b, "s/mirror"], m[b, "s/baseline"]

@@ -232,6 +232,42 @@ func (d *DB) clientsPerDay(ctx context.Context, from string, args []any) (map[in
 	return out, rows.Err()
 }
 
+// DayTotals is Summarize without what costs most, the distinct clients
+// and modules (Clients and Modules are zero, in all and per day): the
+// mirror's requests, downloads, bytes, hits and misses over p, and per day
+// with requests, from the daily roll-up alone.
+func (d *DB) DayTotals(ctx context.Context, p Period) (Summary, error) {
+	from, to := p.days()
+	var s Summary
+	rows, err := d.r.QueryContext(ctx, d.d.rebind(`SELECT day, requests, downloads, bytes, hits, misses
+		FROM daily_totals WHERE day >= ? AND day <= ? ORDER BY day`), from, to)
+	if err != nil {
+		return s, fmt.Errorf("db: summary: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c DayCount
+		var dy int64
+		if err := rows.Scan(&dy, &c.Requests, &c.Downloads, &c.Bytes, &c.Hits, &c.Misses); err != nil {
+			return s, fmt.Errorf("db: summary: %w", err)
+		}
+		c.Day = dayTime(dy)
+		s.Days = append(s.Days, c)
+		s.Requests += c.Requests
+		s.Downloads += c.Downloads
+		s.Bytes += c.Bytes
+		s.Hits += c.Hits
+		s.Misses += c.Misses
+	}
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("db: summary: %w", err)
+	}
+	if s.Hits+s.Misses > 0 {
+		s.HitRatio = float64(s.Hits) / float64(s.Hits+s.Misses)
+	}
+	return s, nil
+}
+
 // Summary is the whole mirror's figures over a period.
 type Summary struct {
 	Requests  int64      `json:"requests"`
@@ -249,35 +285,13 @@ type Summary struct {
 // (every audited request, also those naming no module).
 func (d *DB) Summarize(ctx context.Context, p Period) (Summary, error) {
 	from, to := p.days()
-	var s Summary
-	rows, err := d.r.QueryContext(ctx, d.d.rebind(`SELECT day, requests, downloads, bytes, hits, misses
-		FROM daily_totals WHERE day >= ? AND day <= ? ORDER BY day`), from, to)
+	s, err := d.DayTotals(ctx, p)
 	if err != nil {
-		return s, fmt.Errorf("db: summary: %w", err)
+		return s, err
 	}
-	defer rows.Close()
-	var days []int64
-	for rows.Next() {
-		var c DayCount
-		var dy int64
-		if err := rows.Scan(&dy, &c.Requests, &c.Downloads, &c.Bytes, &c.Hits, &c.Misses); err != nil {
-			return s, fmt.Errorf("db: summary: %w", err)
-		}
-		c.Day = dayTime(dy)
-		s.Days = append(s.Days, c)
-		days = append(days, dy)
-		s.Requests += c.Requests
-		s.Downloads += c.Downloads
-		s.Bytes += c.Bytes
-		s.Hits += c.Hits
-		s.Misses += c.Misses
-	}
-	if err := rows.Err(); err != nil {
-		return s, fmt.Errorf("db: summary: %w", err)
-	}
-	rows.Close()
-	if s.Hits+s.Misses > 0 {
-		s.HitRatio = float64(s.Hits) / float64(s.Hits+s.Misses)
+	days := make([]int64, len(s.Days))
+	for i, c := range s.Days {
+		days[i] = day(c.Day)
 	}
 	clients, err := d.clientsPerDay(ctx, "daily_clients WHERE day >= ? AND day <= ?", []any{from, to})
 	if err != nil {

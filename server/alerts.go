@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gomirror/gomirror/alert"
+	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/db"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/sumdb"
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // upstreamHealth follows whether each upstream answers, for the
@@ -152,3 +156,62 @@ func (s *Server) firing() map[string]int {
 	}
 	return out
 }
+
+// mismatchLog keeps the last checksum mismatches of this process, for the
+// console's overview (api.Options.Mismatches).
+type mismatchLog struct {
+	mu   sync.Mutex
+	last []api.Mismatch // oldest first, at most maxMismatches
+}
+
+// maxMismatches bounds mismatchLog: an upstream that lies about every file
+// must not grow it.
+const maxMismatches = 20
+
+func (l *mismatchLog) add(module, version, file string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.last) == maxMismatches {
+		l.last = slices.Delete(l.last, 0, 1)
+	}
+	l.last = append(l.last, api.Mismatch{Time: now.UTC(), Module: module, Version: version, File: file})
+}
+
+// list returns the mismatches, newest first.
+func (l *mismatchLog) list() []api.Mismatch {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.last)
+	slices.Reverse(out)
+	return out
+}
+
+// upstreamList is every upstream's health for the API: the outcome of its
+// last fetch (h), and for a group's mirror its breaker and scores; sorted
+// by group and name.
+func (s *Server) upstreamList(h *upstreamHealth) []api.Upstream {
+	now := time.Now()
+	mirrors := map[string]upstream.MirrorStatus{}
+	for _, m := range s.mirrorStatus() {
+		mirrors[redact.URL(m.URL)] = m
+	}
+	states := h.snapshot(s.alertMirrors, now)
+	out := make([]api.Upstream, 0, len(states))
+	for _, st := range states {
+		u := api.Upstream{Name: st.Name, Group: st.Group, Up: st.Up, Since: st.Since.UTC(), LastError: st.LastError}
+		if m, ok := mirrors[st.Name]; ok {
+			u.Breaker, u.Score, u.ErrorRate = m.Breaker, m.Score, m.ErrorRate
+			u.P50, u.P95 = seconds(m.P50), seconds(m.P95)
+		}
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b api.Upstream) int {
+		if c := strings.Compare(a.Group, b.Group); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/obs"
 )
 
@@ -39,6 +40,13 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 		guard = authn.WrapAdmin(s.operator)
 	}
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.operator.open(r) {
+			// The console decides access itself, by the same rule
+			// (anonymous, or else a session of a token).
+			obs.RequestFrom(r.Context()).Kind = "console"
+			s.operator.ServeHTTP(w, r)
+			return
+		}
 		obs.RequestFrom(r.Context()).Kind = "operator" // a handler may refine it
 		guard.ServeHTTP(w, r)
 	})
@@ -57,6 +65,13 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 	admin.Handle("GET /healthz", health)
 	admin.HandleFunc("GET /readyz", s.readyz)
 	admin.Handle("/", guarded)
+	admin.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if console.WantsHTML(r) {
+			http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+			return
+		}
+		http.NotFound(w, r)
+	})
 	return http.NotFoundHandler(), admin
 }
 
@@ -78,9 +93,15 @@ func handlePprof(m *operatorMux) {
 }
 
 // withOperator sends the requests that the operator mux has a route for to
-// op, and the others to next.
+// op, and the others to next. A browser's GET / (console.WantsHTML) is
+// redirected to the console when the main listener serves it (no
+// admin-listen); module requests and any other GET / are next's.
 func (s *Server) withOperator(op, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && s.cfg.AdminListen == "" && console.WantsHTML(r) {
+			http.Redirect(w, r, "/ui/", http.StatusSeeOther)
+			return
+		}
 		if s.operator.routes(r) {
 			op.ServeHTTP(w, r)
 			return
@@ -126,7 +147,8 @@ func isClean(p string) bool {
 // a second mux match.
 type operatorMux struct {
 	*http.ServeMux
-	prefixes []string // of the routes' paths, up to a wildcard, without a trailing slash
+	prefixes []string        // of the routes' paths, up to a wildcard, without a trailing slash
+	opens    map[string]bool // patterns registered with HandleOpen
 }
 
 func newOperatorMux() *operatorMux { return &operatorMux{ServeMux: http.NewServeMux()} }
@@ -141,6 +163,26 @@ func (m *operatorMux) Handle(pattern string, h http.Handler) {
 		p = p[:i]
 	}
 	m.prefixes = append(m.prefixes, strings.TrimSuffix(p, "/"))
+}
+
+// HandleOpen registers h for pattern, as Handle does, as a handler that
+// decides access itself: the operator endpoints' guard lets its requests
+// through (the console, with its sessions).
+func (m *operatorMux) HandleOpen(pattern string, h http.Handler) {
+	m.Handle(pattern, h)
+	if m.opens == nil {
+		m.opens = map[string]bool{}
+	}
+	m.opens[pattern] = true
+}
+
+// open reports whether r goes to a handler registered with HandleOpen.
+func (m *operatorMux) open(r *http.Request) bool {
+	if len(m.opens) == 0 {
+		return false
+	}
+	_, pattern := m.Handler(r)
+	return m.opens[pattern]
 }
 
 // HandleFunc registers f for pattern, as http.ServeMux.HandleFunc does.
@@ -221,3 +263,12 @@ func (s *Server) AdminAddr() net.Addr {
 // AdminHandler returns the handler of the admin-listen listener, or nil
 // without admin-listen.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// https reports whether r reached gomirror over HTTPS: its own TLS, or a
+// trusted proxy's X-Forwarded-Proto (for the console's Secure cookies).
+func (s *Server) https(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return s.clients.Trusted(r.RemoteAddr) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}

@@ -251,8 +251,35 @@ func TestOperatorEndpointAccess(t *testing.T) {
 				if r := get(t, base+"/healthz"); r.code != 200 {
 					t.Errorf("%s/healthz: %d, want 200", base, r.code)
 				}
+				// The console, by the same rule: open, or the sign-in
+				// page whatever Authorization header comes (it takes
+				// sessions only), or 404.
+				for _, hdr := range []http.Header{nil, bearer(client), bearer(admin)} {
+					r := do(t, "GET", base+"/ui/", hdr) // the overview answers without a database
+					switch {
+					case want == open && (r.code != 200 || !strings.Contains(r.body, "<h1>Overview</h1>")),
+						want == guarded && (r.code != 200 || !strings.Contains(r.body, `name="token"`) || strings.Contains(r.body, "<h1>Overview</h1>")),
+						want == hidden && r.code != 404:
+						t.Errorf("GET %s/ui/ (%v): %d %s", base, hdr, r.code, truncate(r.body))
+					}
+				}
 			}
 			check(s.URL, tt.main)
+			// A browser's GET / goes to the console where the console is
+			// served; the go command's GET / is still not a module
+			// request.
+			html := http.Header{"Accept": {"text/html,application/xhtml+xml"}}
+			if r := do(t, "GET", s.URL+"/", html); tt.main == hidden && r.code != 400 || tt.main != hidden && (r.code != 200 || !strings.Contains(r.body, "<title>")) {
+				t.Errorf("a browser's GET / on listen: %d %s", r.code, truncate(r.body))
+			}
+			if r := get(t, s.URL+"/"); r.code != 400 {
+				t.Errorf("GET / without Accept: text/html: %d, want 400", r.code)
+			}
+			if s.AdminURL != "" {
+				if r := do(t, "GET", s.AdminURL+"/", html); r.code != 200 || !strings.Contains(r.body, "<title>") {
+					t.Errorf("a browser's GET / on admin-listen: %d %s", r.code, truncate(r.body))
+				}
+			}
 			if tt.admin != 0 || tt.main == hidden {
 				if s.AdminURL == "" {
 					t.Fatal("no admin listener")

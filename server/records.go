@@ -17,6 +17,7 @@ import (
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/catalog"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/db"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/wire"
@@ -203,12 +204,25 @@ func (r *records) run(ctx context.Context) {
 				r.log.Info("pruned old audit records", "records", n, "older_than", r.cfg.AuditRetention)
 			}
 		}
+		// The console's expired sessions, once a minute: a few rows.
+		if _, err := r.db.Load().DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			r.log.Warn("deleting expired console sessions failed", "err", err)
+		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// sessions is the console's Options.Sessions: the database once it is
+// open.
+func (r *records) sessions() (console.Sessions, error) {
+	if d := r.db.Load(); d != nil {
+		return d, nil
+	}
+	return nil, errNoDB
 }
 
 // rebuild recreates the catalog from storage.

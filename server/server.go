@@ -24,6 +24,7 @@ import (
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/internal/clientaddr"
@@ -210,7 +211,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		fetcher = &upstream.Route{Patterns: noProxy, Private: privateDirect, Public: chain}
 	}
 	metrics := obs.NewMetrics()
-	var upHealth upstreamHealth // the upstream states the alerts see
+	var (
+		upHealth   upstreamHealth // the upstream states the alerts and the console see
+		mismatches mismatchLog    // the last checksum mismatches, for the console
+	)
 
 	var (
 		verifier   cache.Verifier
@@ -271,13 +275,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		Logger:      log,
 		OnFetch: func(op, upstream string, d time.Duration, err error) {
 			metrics.ObserveFetch(op, upstream, d, err)
-			if alerts != nil {
-				upHealth.observe(upstream, err, time.Now())
-			}
+			upHealth.observe(upstream, err, time.Now()) // for the alerts and the console
 		},
 		OnVerify: func(path, version, file string, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
 			verified(alerts, path, version, file, err)
+			if sumdb.Classify(err) == "mismatch" {
+				mismatches.add(path, version, file, time.Now())
+			}
 		},
 		OnStore: onStore,
 	})
@@ -334,14 +339,30 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		apiStore = recs.apiStore
 	}
-	apiHandler := api.New(api.Options{Store: apiStore, Alerts: func() any {
-		if a := s.alerts.Alerts(); a != nil {
-			return a
-		}
-		return []alert.Alert{}
-	}})
+	apiOpts := api.Options{Store: apiStore, Rules: cfg.Alerts, Mismatches: mismatches.list,
+		Alerts:    s.alerts.Alerts,
+		Upstreams: func() []api.Upstream { return s.upstreamList(&upHealth) }}
+	if wire.StorageDriver(cfg) == "fs" {
+		apiOpts.StorageUsage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
+	}
+	apiService := api.NewService(apiOpts)
+	apiHandler := api.NewHandler(apiService)
 	for _, pattern := range api.Routes {
 		s.operator.Handle(pattern, apiHandler)
+	}
+	// The console: on the operator mux, where it decides access itself
+	// (sessions), by the same rule (edge.go).
+	consoleOpts := console.Options{API: apiService, Open: anonymousAdmin, Auth: authn, HTTPS: s.https, Log: log,
+		Sessions: func() (console.Sessions, error) { return nil, errDatabaseOff }}
+	if recs != nil {
+		consoleOpts.Sessions = recs.sessions
+	}
+	cons, err := console.New(consoleOpts)
+	if err != nil {
+		return nil, err
+	}
+	for _, pattern := range console.Routes {
+		s.operator.HandleOpen(pattern, cons)
 	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	ph := proxy.NewHandler(mirror, dbEndpoint, log)

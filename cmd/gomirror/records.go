@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -191,26 +189,6 @@ func newAuditWriter(w io.Writer, asJSON, asCSV bool) *auditWriter {
 	return &auditWriter{tab: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
 }
 
-var auditColumns = []string{"time", "client", "remote", "method", "kind", "module", "version", "status", "bytes", "duration", "cache", "upstream", "user_agent", "replica", "id"}
-
-// spreadsheetSafe returns row with every cell that a spreadsheet would
-// take for a formula (it starts with =, +, -, @, a tab or a carriage
-// return: a client's User-Agent may) prefixed with a quote, which shows it
-// as text.
-func spreadsheetSafe(row []string) []string {
-	for i, c := range row {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			row[i] = "'" + c
-		}
-	}
-	return row
-}
-
-func auditRow(r audit.Record) []string {
-	return []string{r.Time.UTC().Format(time.RFC3339Nano), r.Client, r.Remote, r.Method, r.Kind, r.Module, r.Version,
-		strconv.Itoa(r.Status), strconv.FormatInt(r.Bytes, 10), r.Duration.String(), r.Cache, r.Upstream, r.Agent, r.Replica, r.ID}
-}
-
 func (w *auditWriter) write(r audit.Record) error {
 	w.n++
 	switch {
@@ -218,11 +196,11 @@ func (w *auditWriter) write(r audit.Record) error {
 		return w.json.Encode(r)
 	case w.csv != nil:
 		if w.n == 1 {
-			if err := w.csv.Write(auditColumns); err != nil {
+			if err := w.csv.Write(audit.CSVColumns); err != nil {
 				return err
 			}
 		}
-		return w.csv.Write(spreadsheetSafe(auditRow(r)))
+		return w.csv.Write(audit.CSVRow(r))
 	}
 	if w.n == 1 {
 		fmt.Fprintln(w.tab, "TIME\tCLIENT\tREMOTE\tKIND\tMODULE\tVERSION\tSTATUS\tBYTES\tDURATION\tCACHE\tUPSTREAM")
@@ -247,7 +225,7 @@ func (w *auditWriter) flush() error {
 	switch {
 	case w.csv != nil:
 		if w.n == 0 { // the header all the same: a CSV file of no records
-			w.csv.Write(auditColumns)
+			w.csv.Write(audit.CSVColumns)
 		}
 		w.csv.Flush()
 		return w.csv.Error()

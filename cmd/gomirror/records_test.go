@@ -122,7 +122,7 @@ func TestAuditCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || !slices.Equal(rows[0], auditColumns) {
+	if len(rows) != 5 || !slices.Equal(rows[0], audit.CSVColumns) {
 		t.Fatalf("--csv --status 4xx: %v", rows)
 	}
 	for _, r := range rows[1:] {
@@ -167,7 +167,7 @@ func TestAuditCommand(t *testing.T) {
 		t.Errorf("no records, table: %q", stdout)
 	}
 	stdout, _, _, _ = runCmd(t, newAudit(), with("--client", "nobody", "--csv")...)
-	if strings.TrimSpace(stdout) != strings.Join(auditColumns, ",") {
+	if strings.TrimSpace(stdout) != strings.Join(audit.CSVColumns, ",") {
 		t.Errorf("no records, CSV: %q; want the header", stdout)
 	}
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) *db.DB) {
 		{"ReplaceCatalog", testReplaceCatalog},
 		{"LastDownloaded", testLastDownloaded},
 		{"Alerts", testAlerts},
+		{"Sessions", testSessions},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
@@ -626,6 +627,18 @@ func testSummarize(t *testing.T, d *db.DB) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
 	}
+	// DayTotals: the same without the distinct clients and modules.
+	totals, err := d.DayTotals(ctx, db.Period{From: day.AddDate(0, 0, -3), To: day2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Clients, want.Modules = 0, 0
+	for i := range want.Days {
+		want.Days[i].Clients = 0
+	}
+	if !reflect.DeepEqual(totals, want) {
+		t.Fatalf("DayTotals\n got %+v\nwant %+v", totals, want)
+	}
 	got, err = d.Summarize(ctx, db.Period{From: day2.AddDate(0, 0, 1), To: day2.AddDate(0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -921,5 +934,33 @@ func testAlerts(t *testing.T, d *db.DB) {
 	}
 	if !reflect.DeepEqual(got, []db.AlertEvent{evs[3], evs[2]}) {
 		t.Fatalf("AlertEvents since, limit 2: %+v", got)
+	}
+}
+
+func testSessions(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	s := db.Session{IDHash: "h1", TokenName: "ops", Role: "admin", TokenFP: "fp", Created: t0, Expires: t0.Add(time.Hour)}
+	if err := d.PutSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutSession(ctx, db.Session{IDHash: "h2", TokenName: "dev", Role: "client", TokenFP: "fp2", Created: t0, Expires: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Session(ctx, "h1", t0.Add(time.Minute))
+	if err != nil || got != s {
+		t.Fatalf("Session = %+v, %v; want %+v", got, err, s)
+	}
+	// Expired: not found, and forgotten by DeleteExpiredSessions.
+	if _, err := d.Session(ctx, "h2", t0.Add(time.Minute)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("expired session: %v", err)
+	}
+	if n, err := d.DeleteExpiredSessions(ctx, t0.Add(time.Minute)); n != 1 || err != nil {
+		t.Errorf("DeleteExpiredSessions = %d, %v; want 1", n, err)
+	}
+	if err := d.DeleteSession(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Session(ctx, "h1", t0); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("deleted session: %v", err)
 	}
 }

@@ -1,0 +1,155 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gomirror/gomirror/alert"
+	"github.com/gomirror/gomirror/db"
+)
+
+// Upstream is what is known of one upstream's health: from the outcome of
+// its last fetch, and for a group's mirror from its breaker and scores.
+type Upstream struct {
+	Name      string    `json:"name"`            // redacted URL, "direct", or a mirror's URL
+	Group     string    `json:"group,omitempty"` // the group a mirror belongs to
+	Up        bool      `json:"up"`
+	Since     time.Time `json:"since,omitzero"` // when Up last changed
+	LastError string    `json:"last_error,omitempty"`
+	// Of a group's mirror only:
+	Breaker   string        `json:"breaker,omitempty"` // closed, half-open, open
+	Score     float64       `json:"score,omitempty"`
+	P50       time.Duration `json:"p50_ns,omitempty"`
+	P95       time.Duration `json:"p95_ns,omitempty"`
+	ErrorRate float64       `json:"error_rate,omitempty"`
+}
+
+// Mismatch is a checksum mismatch: a file an upstream gave whose hash is
+// not the checksum database's. It was refused, never stored.
+type Mismatch struct {
+	Time    time.Time `json:"time"`
+	Module  string    `json:"module"`
+	Version string    `json:"version"`
+	File    string    `json:"file"` // mod or zip
+}
+
+// Storage is the file system that storage is on.
+type Storage struct {
+	Known bool  `json:"known"` // false for S3, or when the figure failed
+	Used  int64 `json:"used"`
+	Free  int64 `json:"free"`
+	Total int64 `json:"total"`
+}
+
+// Overview is the answer of GET /api/v1/overview: the mirror at a glance.
+// Its database figures are zero, and DatabaseError says why, while the
+// database does not answer; the others (storage, upstreams, alerts,
+// mismatches: in memory or from the file system) are always there.
+type Overview struct {
+	Storage Storage `json:"storage"`
+	// Stored are the catalog's totals: modules, versions, files
+	// (artifacts) and bytes stored.
+	Stored Totals `json:"stored"`
+	// Today is the traffic of today (UTC); Days that of the last 30
+	// days, today included, with a row per day that had requests.
+	Today Traffic `json:"today"`
+	Days  Traffic `json:"days"`
+	// Upstreams is the health of every upstream that has been used.
+	Upstreams []Upstream `json:"upstreams"`
+	// Firing are the alerts that fire now.
+	Firing []alert.Alert `json:"firing"`
+	// Mismatches are the last checksum mismatches of this process,
+	// newest first.
+	Mismatches    []Mismatch `json:"mismatches"`
+	DatabaseError string     `json:"database_error,omitempty"`
+}
+
+// Traffic is the mirror's traffic over a period: what
+// /api/v1/stats/summary answers for it but the distinct clients and
+// modules (which cost a scan of the period's roll-ups, too slow for a page
+// shown at a glance).
+type Traffic struct {
+	Period    PeriodJSON    `json:"period"`
+	Requests  int64         `json:"requests"`
+	Downloads int64         `json:"downloads"`
+	Bytes     int64         `json:"bytes"`
+	Hits      int64         `json:"hits"`
+	Misses    int64         `json:"misses"`
+	HitRatio  float64       `json:"hit_ratio"`
+	Days      []db.DayCount `json:"days"` // per day with requests, oldest first (clients not counted)
+}
+
+// traffic returns the traffic of the days of p among s's.
+func traffic(s db.Summary, p db.Period) Traffic {
+	t := Traffic{Period: showPeriod(p), Days: []db.DayCount{}}
+	for _, d := range s.Days {
+		if d.Day.Before(p.From) || d.Day.After(p.To) {
+			continue
+		}
+		t.Days = append(t.Days, d)
+		t.Requests += d.Requests
+		t.Downloads += d.Downloads
+		t.Bytes += d.Bytes
+		t.Hits += d.Hits
+		t.Misses += d.Misses
+	}
+	if t.Hits+t.Misses > 0 {
+		t.HitRatio = float64(t.Hits) / float64(t.Hits+t.Misses)
+	}
+	return t
+}
+
+// OverviewDays is how many days Overview.Days covers.
+const OverviewDays = 30
+
+// overview answers GET /api/v1/overview.
+func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
+	o, err := h.svc.Overview(r.Context())
+	answer(w, o, err)
+}
+
+// Overview returns the mirror at a glance. Without a database it still
+// answers, with the reason in DatabaseError; other database errors are
+// returned.
+func (s *Service) Overview(ctx context.Context) (Overview, error) {
+	o := Overview{Upstreams: []Upstream{}, Firing: []alert.Alert{}, Mismatches: []Mismatch{}}
+	if s.opts.StorageUsage != nil {
+		if used, total, err := s.opts.StorageUsage(); err == nil && total > 0 {
+			o.Storage = Storage{Known: true, Used: used, Total: total, Free: total - used}
+		}
+	}
+	if s.opts.Upstreams != nil {
+		if u := s.opts.Upstreams(); u != nil {
+			o.Upstreams = u
+		}
+	}
+	if s.opts.Alerts != nil {
+		for _, a := range s.opts.Alerts() {
+			if a.State == alert.StateFiring {
+				o.Firing = append(o.Firing, a)
+			}
+		}
+	}
+	if s.opts.Mismatches != nil {
+		if m := s.opts.Mismatches(); m != nil {
+			o.Mismatches = m
+		}
+	}
+	today, month := s.LastDays(1), s.LastDays(OverviewDays)
+	var days db.Summary
+	err := s.withStore(ctx, func(ctx context.Context, st Store) error {
+		t, err := st.CatalogTotals(ctx)
+		if err != nil {
+			return err
+		}
+		o.Stored = Totals(t)
+		days, err = st.DayTotals(ctx, month)
+		return err
+	})
+	if err != nil && unavailable(err) {
+		o.DatabaseError, err = err.Error(), nil
+	}
+	o.Today, o.Days = traffic(days, today), traffic(days, month)
+	return o, err
+}

@@ -1,0 +1,289 @@
+package console
+
+import (
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/audit"
+)
+
+// admin answers a page that only operators may see: 403 for others.
+func (c *Console) admin(w http.ResponseWriter, r *http.Request) (*viewer, bool) {
+	v, ok := c.viewer(w, r)
+	if !ok {
+		return nil, false
+	}
+	if !v.Admin {
+		c.render(w, r, http.StatusForbidden, v, "error", "Error", http.StatusForbidden, "This page is for operators (an admin token).")
+		return nil, false
+	}
+	return v, true
+}
+
+// root answers GET /ui/: the overview for operators, the activity for
+// others; anything else under /ui/ is not a page.
+func (c *Console) root(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ui/" {
+		v, _ := c.viewer(w, r)
+		if v != nil {
+			c.render(w, r, http.StatusNotFound, v, "error", "Error", http.StatusNotFound, "There is no such page.")
+		}
+		return
+	}
+	v, ok := c.viewer(w, r)
+	if !ok {
+		return
+	}
+	if !v.Admin {
+		http.Redirect(w, r, "/ui/activity", http.StatusSeeOther)
+		return
+	}
+	o, err := c.opts.API.Overview(r.Context())
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, v, "overview", "Overview", overviewData{Overview: o,
+		Requests: barChart(o.Days.Days, c.opts.API.LastDays(api.OverviewDays).From, api.OverviewDays),
+		HitRatio: ratioChart(o.Days.Days, c.opts.API.LastDays(api.OverviewDays).From, api.OverviewDays)}, o.DatabaseError)
+}
+
+// overviewData is the overview page's.
+type overviewData struct {
+	api.Overview
+	Requests, HitRatio chart
+}
+
+// modulesData is the module search page's.
+type modulesData struct {
+	Q      string
+	Result api.Modules
+	Hidden int // modules of the page the viewer may not download
+}
+
+// modules answers GET /ui/modules?q=&cursor=: stored modules whose path
+// contains q (a prefix is a substring too), a page at a time; a client
+// token sees only the modules it may download.
+func (c *Console) modules(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.viewer(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	res, err := c.opts.API.Modules(r.Context(), q.Get("q"), q.Get("cursor"), 100)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	d := modulesData{Q: q.Get("q"), Result: res}
+	if !v.Admin {
+		kept := res.Modules[:0]
+		for _, m := range res.Modules {
+			if c.opts.Auth.MayRead(v.Name, m.Module) {
+				kept = append(kept, m)
+			}
+		}
+		d.Hidden = len(res.Modules) - len(kept)
+		d.Result.Modules = kept
+		d.Result.Totals = api.Totals{} // of the whole mirror: not shown
+	}
+	c.render(w, r, http.StatusOK, v, "modules", "Modules", d, "")
+}
+
+// moduleData is a module page's.
+type moduleData struct {
+	api.Module
+	Downloads map[string]int64 // per version over StatsDays; nil for client tokens
+	StatsDays int
+}
+
+// moduleStatsDays is the period of a module page's download counts.
+const moduleStatsDays = 90
+
+// module answers GET /ui/modules/{module}: the module's stored versions,
+// their files, and `go get` lines.
+func (c *Console) module(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.viewer(w, r)
+	if !ok {
+		return
+	}
+	m, err := api.CheckModule(r.PathValue("module"))
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	if !v.Admin && !c.opts.Auth.MayRead(v.Name, m) {
+		c.render(w, r, http.StatusForbidden, v, "error", "Error", http.StatusForbidden, "Your token may not download this module.")
+		return
+	}
+	mod, err := c.opts.API.Module(r.Context(), m)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	d := moduleData{Module: mod, StatsDays: moduleStatsDays}
+	if v.Admin { // counts of every client's downloads
+		st, err := c.opts.API.ModuleStats(r.Context(), m, c.opts.API.LastDays(moduleStatsDays))
+		if err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+		d.Downloads = map[string]int64{}
+		for _, day := range st.Days {
+			d.Downloads[day.Version] += day.Downloads
+		}
+	}
+	c.render(w, r, http.StatusOK, v, "module", "Module", d, "")
+}
+
+// activityData is the activity page's.
+type activityData struct {
+	Filter url.Values
+	Page   audit.Page
+	Query  template.URL // the filters as a query string (url.Values.Encode), for the CSV link and the next page
+}
+
+// activityFilters are the parameters the activity page passes to the
+// audit query.
+var activityFilters = []string{"client", "module", "status", "cache", "kind", "since"}
+
+// activityQuery reads the activity page's filters into an audit query; a
+// client token's query is of its own records, whatever it asks.
+func (c *Console) activityQuery(r *http.Request, v *viewer) (audit.Query, url.Values, error) {
+	in := r.URL.Query()
+	f := url.Values{}
+	for _, k := range activityFilters {
+		if s := strings.TrimSpace(in.Get(k)); s != "" {
+			f.Set(k, s)
+		}
+	}
+	if !v.Admin {
+		f.Set("client", v.Name)
+	}
+	q := url.Values{}
+	for k, vs := range f {
+		q[k] = vs
+	}
+	q.Set("cursor", in.Get("cursor"))
+	q.Set("limit", "100")
+	aq, err := c.opts.API.AuditQuery(q)
+	if !v.Admin {
+		aq.Client = v.Name
+	}
+	return aq, f, err
+}
+
+// activity answers GET /ui/activity: the audit stream, newest first, with
+// filters; a client token sees its own requests only.
+func (c *Console) activity(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.viewer(w, r)
+	if !ok {
+		return
+	}
+	q, f, err := c.activityQuery(r, v)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	page, err := c.opts.API.Audit(r.Context(), q)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	if !v.Admin {
+		f.Del("client")
+	}
+	c.render(w, r, http.StatusOK, v, "activity", "Activity", activityData{Filter: f, Page: page, Query: template.URL(f.Encode())}, "")
+}
+
+// maxCSVPages bounds a CSV export: 100 pages of 1000 records.
+const maxCSVPages = 100
+
+// activityCSV answers GET /ui/activity.csv: the records of the activity
+// page's filters as CSV (audit.CSVRow), at most 100,000.
+func (c *Console) activityCSV(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.viewer(w, r)
+	if !ok {
+		return
+	}
+	q, _, err := c.activityQuery(r, v)
+	if err != nil {
+		http.Error(w, err.Error(), api.StatusOf(err))
+		return
+	}
+	q.Limit, q.Cursor = 1000, ""
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="gomirror-activity-%s.csv"`, c.opts.Now().UTC().Format("20060102-150405")))
+	h.Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	wrote := false
+	for range maxCSVPages {
+		page, err := c.opts.API.Audit(r.Context(), q)
+		if err != nil {
+			if !wrote {
+				h.Del("Content-Disposition")
+				http.Error(w, err.Error(), api.StatusOf(err))
+			}
+			return // cut short: the file ends without its last rows
+		}
+		if !wrote {
+			cw.Write(audit.CSVColumns)
+			wrote = true
+		}
+		for _, rec := range page.Records {
+			cw.Write(audit.CSVRow(rec))
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	cw.Flush()
+}
+
+// alerts answers GET /ui/alerts: the rules, the alerts' state and their
+// history (the last 7 days).
+func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
+	v, ok := c.admin(w, r)
+	if !ok {
+		return
+	}
+	a, err := c.opts.API.Alerts(r.Context(), c.opts.API.Now().Add(-7*24*time.Hour), 100)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, v, "alerts", "Alerts", a, a.HistoryError)
+}
+
+// formatBytes shows a size: 1.2 MiB.
+func formatBytes(n int64) string {
+	if n < 0 {
+		n = 0
+	}
+	return humanize.IBytes(uint64(n))
+}
+
+// formatTime shows a time in UTC to the second, or "–" for none.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}

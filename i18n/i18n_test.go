@@ -1,0 +1,73 @@
+package i18n_test
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/text/language"
+
+	"github.com/gomirror/gomirror/i18n"
+)
+
+// TestEveryMessageTranslated fails when a message lacks its Chinese
+// translation, or a key is given twice (the second would be lost).
+func TestEveryMessageTranslated(t *testing.T) {
+	seen := map[string]bool{}
+	for _, m := range i18n.Messages() {
+		if seen[m.EN] {
+			t.Errorf("message %q given twice", m.EN)
+		}
+		seen[m.EN] = true
+		if strings.TrimSpace(m.ZH) == "" {
+			t.Errorf("message %q has no Chinese translation", m.EN)
+		}
+		if strings.Count(m.EN, "%") != strings.Count(m.ZH, "%") {
+			t.Errorf("message %q: its translation %q has other verbs", m.EN, m.ZH)
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no messages")
+	}
+}
+
+// TestMatch checks the choice of language: the cookie first, then
+// Accept-Language, then English.
+func TestMatch(t *testing.T) {
+	c := i18n.Default()
+	for _, tt := range []struct {
+		cookie, accept string
+		want           language.Tag
+	}{
+		{"", "", language.English},
+		{"", "zh-CN,zh;q=0.9,en;q=0.8", language.SimplifiedChinese},
+		{"", "zh", language.SimplifiedChinese},
+		{"", "fr-FR, en;q=0.5", language.English},
+		{"", "de", language.English},
+		{"en", "zh-CN", language.English},
+		{"zh", "en-US", language.SimplifiedChinese},
+		{"xx-bogus!", "zh-CN", language.SimplifiedChinese},
+	} {
+		if got := c.Match(tt.cookie, tt.accept); got != tt.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tt.cookie, tt.accept, got, tt.want)
+		}
+	}
+	if got := i18n.Code(language.SimplifiedChinese); got != "zh" {
+		t.Errorf("Code(zh-Hans) = %q", got)
+	}
+}
+
+// TestPrinter checks that a printer translates, with arguments, and that
+// an unknown key is shown as it is.
+func TestPrinter(t *testing.T) {
+	c := i18n.Default()
+	zh := c.Printer(language.SimplifiedChinese)
+	if got := zh.Sprintf("%d modules, %d versions", 3, 5); got != "3 个模块，5 个版本" {
+		t.Errorf("zh: %q", got)
+	}
+	if got := c.Printer(language.English).Sprintf("Overview"); got != "Overview" {
+		t.Errorf("en: %q", got)
+	}
+	if !c.Has("Overview") || c.Has("no such message") {
+		t.Error("Has")
+	}
+}
