@@ -61,6 +61,9 @@ type Options struct {
 	Now func() time.Time
 	// Timeout bounds the database work of one request; 0 means 30s.
 	Timeout time.Duration
+	// Storage is the artifact storage the version endpoints read
+	// (modinfo.go); nil answers them 503.
+	Storage Stored
 }
 
 // Handler serves the API.
@@ -92,7 +95,7 @@ func New(opts Options) *Handler {
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
 	handlers := []http.Handler{h.withStore(h.audit), h.withStore(h.summary), h.withStore(h.top), h.withStore(h.moduleStats),
-		h.withStore(h.modules), h.withStore(h.module), http.HandlerFunc(h.alerts), h.withStore(h.catalog)}
+		h.withStore(h.modules), h.moduleRoutes(h.withStore(h.module)), http.HandlerFunc(h.alerts), h.withStore(h.catalog)}
 	for i, p := range Routes {
 		h.mux.Handle(p, handlers[i])
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,6 +111,21 @@ func TestGraphIsWhatTheGoCommandLists(t *testing.T) {
 		}
 		if !g.Complete {
 			t.Errorf("root %s: graph incomplete: %+v %s", v, g.Missing, g.Truncated)
+		}
+	}
+	// The same through the API of a mirror serving that storage offline.
+	off := startMirror(t, "--storage-dir", store, "--upstream", "off", "--sumdb", up.DBKey)
+	for _, v := range mains {
+		body, err := httpGet(off.URL + "/api/v1/modules/example.com/g/root/@v/" + v + "/graph")
+		if err != nil {
+			t.Fatalf("GET graph of root %s: %v", v, err)
+		}
+		var g modgraph.Graph
+		if err := json.Unmarshal([]byte(body), &g); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := goListLines(&g), listed[v]; !slices.Equal(got, want) {
+			t.Errorf("root %s: the API's graph lists\n\t%s\nthe go command\n\t%s", v, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 		}
 	}
 	if len(listed["v1.0.0"]) < 7 || slices.Contains(listed["v1.0.0"], "example.com/g/g v1.1.0") {

@@ -334,7 +334,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		apiStore = recs.apiStore
 	}
-	apiHandler := api.New(api.Options{Store: apiStore, Alerts: func() any {
+	apiHandler := api.New(api.Options{Store: apiStore, Storage: store, Alerts: func() any {
 		if a := s.alerts.Alerts(); a != nil {
 			return a
 		}
