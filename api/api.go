@@ -29,6 +29,7 @@ import (
 
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/uphistory"
 )
 
 // Store is what the API reads: *db.DB.
@@ -64,6 +65,9 @@ type Options struct {
 	// Storage is the artifact storage the version endpoints read
 	// (modinfo.go); nil answers them 503.
 	Storage Stored
+	// Upstreams returns the upstreams' history at a time, for
+	// /api/v1/upstreams (upstreams.go); nil answers it with none.
+	Upstreams func(now time.Time) []uphistory.Upstream
 }
 
 // Handler serves the API.
@@ -83,6 +87,7 @@ var Routes = []string{
 	"GET /api/v1/modules/{module...}",
 	"GET /api/v1/alerts",
 	"GET /catalog",
+	"GET /api/v1/upstreams",
 }
 
 // New returns the API's handler.
@@ -95,7 +100,8 @@ func New(opts Options) *Handler {
 	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
 	handlers := []http.Handler{h.withStore(h.audit), h.withStore(h.summary), h.withStore(h.top), h.withStore(h.moduleStats),
-		h.withStore(h.modules), h.moduleRoutes(h.withStore(h.module)), http.HandlerFunc(h.alerts), h.withStore(h.catalog)}
+		h.withStore(h.modules), h.moduleRoutes(h.withStore(h.module)), http.HandlerFunc(h.alerts), h.withStore(h.catalog),
+		http.HandlerFunc(h.upstreams)}
 	for i, p := range Routes {
 		h.mux.Handle(p, handlers[i])
 	}

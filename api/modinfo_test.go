@@ -3,10 +3,12 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/tools/txtar"
@@ -17,6 +19,7 @@ import (
 	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/storage/mem"
+	"github.com/gomirror/gomirror/uphistory"
 )
 
 // graphStorage stores the go.mod files of modgraph's fixture graph.
@@ -103,5 +106,28 @@ func TestVersionEndpoints(t *testing.T) {
 	noStorage := api.New(api.Options{Store: func() (api.Store, error) { return nil, api.ErrUnavailable }})
 	if code, body := getCode(t, noStorage, "/api/v1/modules/example.com/g/root/@v/v1.0.0"); code != http.StatusServiceUnavailable {
 		t.Errorf("without storage: %d %s, want 503", code, body)
+	}
+}
+
+func TestUpstreamsEndpoint(t *testing.T) {
+	hist := uphistory.New(uphistory.Options{})
+	hist.Observe("https://u:secret@proxy.example/", time.Second, errors.New(`Get "https://u:secret@proxy.example/m/@v/list": refused`), now)
+	h := api.New(api.Options{Store: func() (api.Store, error) { return nil, api.ErrUnavailable }, Upstreams: hist.Upstreams,
+		Now: func() time.Time { return now.Add(time.Minute) }})
+	code, body := getCode(t, h, "/api/v1/upstreams")
+	var got struct {
+		Scope     string               `json:"scope"`
+		Upstreams []uphistory.Upstream `json:"upstreams"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &got) != nil {
+		t.Fatalf("%d %s", code, body)
+	}
+	if got.Scope != "replica" || len(got.Upstreams) != 1 || got.Upstreams[0].Failures != 1 || len(got.Upstreams[0].Points) != 1 ||
+		strings.Contains(string(body), "secret") || !strings.Contains(got.Upstreams[0].LastError, "refused") {
+		t.Errorf("%s", body)
+	}
+	none := api.New(api.Options{Store: func() (api.Store, error) { return nil, api.ErrUnavailable }})
+	if code, body := getCode(t, none, "/api/v1/upstreams"); code != http.StatusServiceUnavailable {
+		t.Errorf("without history: %d %s, want 503", code, body)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/modgraph"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
+	"github.com/gomirror/gomirror/uphistory"
 )
 
 // graphFixture reads the module versions of modgraph/testdata/graph.txtar:
@@ -94,6 +95,19 @@ func TestGraphIsWhatTheGoCommandLists(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s.mod: %s", mv, resp.Status)
 		}
+	}
+	// The upstream's history shows the fetches just made.
+	body, err := httpGet(m.URL + "/api/v1/upstreams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ups struct{ Upstreams []uphistory.Upstream }
+	if err := json.Unmarshal([]byte(body), &ups); err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Upstreams) != 1 || ups.Upstreams[0].Requests < uint64(len(mods)) || len(ups.Upstreams[0].Points) == 0 ||
+		!strings.HasPrefix(ups.Upstreams[0].Name, up.URL) {
+		t.Errorf("/api/v1/upstreams: %s", body)
 	}
 	m.stop(t) // stored writes complete
 

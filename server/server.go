@@ -36,6 +36,7 @@ import (
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
+	"github.com/gomirror/gomirror/uphistory"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
 )
@@ -51,6 +52,8 @@ type Server struct {
 	handler http.Handler
 	credDir string            // VCS credential files
 	groups  []*upstream.Group // probed while serving
+	// upHistory is the upstreams' recent history (/api/v1/upstreams).
+	upHistory *uphistory.History
 	// closeRedis closes the coordinator's connections; nil without Redis.
 	closeRedis func() error
 	// egress is the public direct fetches' way out; nil without direct.
@@ -211,6 +214,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	metrics := obs.NewMetrics()
 	var upHealth upstreamHealth // the upstream states the alerts see
+	// The upstreams' history for /api/v1/upstreams (per replica, in memory).
+	upHistory := uphistory.New(uphistory.Options{Mirrors: func() []upstream.MirrorStatus {
+		var out []upstream.MirrorStatus
+		for _, g := range groupList {
+			out = append(out, g.Status()...)
+		}
+		return out
+	}})
 
 	var (
 		verifier   cache.Verifier
@@ -271,6 +282,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		Logger:      log,
 		OnFetch: func(op, upstream string, d time.Duration, err error) {
 			metrics.ObserveFetch(op, upstream, d, err)
+			upHistory.Observe(upstream, d, err, time.Now())
 			if alerts != nil {
 				upHealth.observe(upstream, err, time.Now())
 			}
@@ -281,7 +293,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		},
 		OnStore: onStore,
 	})
-	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs}
+	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs, upHistory: upHistory}
 	metrics.WatchMirrors(s.mirrorMetrics)
 	if len(cfg.Alerts) > 0 {
 		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log, Interval: cfg.AlertInterval,
@@ -334,7 +346,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		apiStore = recs.apiStore
 	}
-	apiHandler := api.New(api.Options{Store: apiStore, Storage: store, Alerts: func() any {
+	apiHandler := api.New(api.Options{Store: apiStore, Storage: store, Upstreams: s.upHistory.Upstreams, Alerts: func() any {
 		if a := s.alerts.Alerts(); a != nil {
 			return a
 		}
@@ -662,6 +674,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	for _, g := range s.groups {
 		go g.Run(probes)
 	}
+	go s.upHistory.Run(probes)
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
