@@ -674,7 +674,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	for _, g := range s.groups {
 		go g.Run(probes)
 	}
-	go s.upHistory.Run(probes)
+	if s.upHistory != nil {
+		go s.upHistory.Run(probes)
+	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
