@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
@@ -330,10 +331,18 @@ func (c *computer) read(roots []module.Version, mainPruning pruning) *graph {
 		enqueued[key{r, mainPruning}] = true
 	}
 	// A FIFO queue where cmd/go runs a parallel one: the graph read does
-	// not depend on the order.
+	// not depend on the order. The go.mod files are read ahead, several at
+	// once (prefetch), then taken in queue order.
 	for len(queue) > 0 && c.truncated == "" {
 		if c.ctx.Err() != nil {
 			return g
+		}
+		if _, ok := c.summaries[queue[0].m]; !ok {
+			ms := make([]module.Version, len(queue))
+			for i, k := range queue {
+				ms[i] = k.m
+			}
+			c.prefetch(ms)
 		}
 		k := queue[0]
 		queue = queue[1:]
@@ -387,8 +396,14 @@ func (c *computer) load(m module.Version) *summary {
 		c.truncated = fmt.Sprintf("more than %d go.mod files to read", c.lim.Loads)
 		return nil
 	}
-	c.loads++
 	s, err := c.loadUncached(m)
+	return c.keep(m, s, err)
+}
+
+// keep records the outcome of reading m's go.mod and returns the summary
+// to use (nil if it failed or a limit was reached).
+func (c *computer) keep(m module.Version, s *summary, err error) *summary {
+	c.loads++
 	if err != nil {
 		c.missing[m] = err.Error()
 		s = nil
@@ -401,6 +416,54 @@ func (c *computer) load(m module.Version) *summary {
 	}
 	c.summaries[m] = s
 	return s
+}
+
+// Reading ahead: at most prefetchBatch go.mod files at a time, by
+// prefetchWorkers goroutines (storage round trips, on S3, overlap).
+const (
+	prefetchBatch   = 64
+	prefetchWorkers = 8
+)
+
+// prefetch reads the go.mod files of the first versions of ms not read
+// yet, concurrently, and keeps them in ms's order (so limits are reached
+// as a sequential read would reach them).
+func (c *computer) prefetch(ms []module.Version) {
+	var todo []module.Version
+	seen := map[module.Version]bool{}
+	room := min(prefetchBatch, c.lim.Loads-c.loads)
+	for _, m := range ms {
+		if len(todo) >= room {
+			break
+		}
+		if _, ok := c.summaries[m]; !ok && !seen[m] {
+			seen[m] = true
+			todo = append(todo, m)
+		}
+	}
+	type result struct {
+		s   *summary
+		err error
+	}
+	results := make([]result, len(todo))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(prefetchWorkers, len(todo)) {
+		wg.Go(func() {
+			for i := range next {
+				s, err := c.loadUncached(todo[i])
+				results[i] = result{s, err}
+			}
+		})
+	}
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, m := range todo {
+		c.keep(m, results[i].s, results[i].err)
+	}
 }
 
 func (c *computer) loadUncached(m module.Version) (*summary, error) {
