@@ -255,6 +255,12 @@ func readKey(ctx context.Context, st Reader, m module.Version, k layout.Kind, ma
 // StoredVersions returns the canonical versions of path that have a file
 // stored, in semver order, at most lim.Versions of them (the highest).
 func StoredVersions(ctx context.Context, st Reader, path string, lim Limits) ([]string, error) {
+	return storedVersions(ctx, st, path, lim, func(layout.Kind) bool { return true })
+}
+
+// storedVersions returns the versions of path that have a file of a kind
+// accepted by kind stored, as StoredVersions does.
+func storedVersions(ctx context.Context, st Reader, path string, lim Limits, kind func(layout.Kind) bool) ([]string, error) {
 	lim.setDefaults()
 	listKey, err := layout.Key(module.Version{Path: path}, layout.List)
 	if err != nil {
@@ -268,8 +274,8 @@ func StoredVersions(ctx context.Context, st Reader, path string, lim Limits) ([]
 	seen := map[string]bool{}
 	var out []string
 	for _, k := range keys {
-		v, kind, err := layout.ParseVersionFile(strings.TrimPrefix(k, prefix))
-		if err != nil || !kind.Artifact() || seen[v] || !layout.IsCanonical(module.Version{Path: path, Version: v}) {
+		v, kd, err := layout.ParseVersionFile(strings.TrimPrefix(k, prefix))
+		if err != nil || !kd.Artifact() || !kind(kd) || seen[v] || !layout.IsCanonical(module.Version{Path: path, Version: v}) {
 			continue
 		}
 		seen[v] = true
@@ -306,20 +312,11 @@ func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Mark
 	if err := module.CheckPath(path); err != nil {
 		return nil, err
 	}
-	versions, err := StoredVersions(ctx, st, path, lim)
+	// Only versions with a stored .mod can say anything: one listing
+	// tells which.
+	withMod, err := storedVersions(ctx, st, path, lim, func(k layout.Kind) bool { return k == layout.Mod })
 	if err != nil {
 		return nil, err
-	}
-	// Only versions with a stored .mod can say anything.
-	withMod := versions[:0:0]
-	for _, v := range versions {
-		key, err := layout.Key(module.Version{Path: path, Version: v}, layout.Mod)
-		if err != nil {
-			continue
-		}
-		if _, err := st.Stat(ctx, key); err == nil {
-			withMod = append(withMod, v)
-		}
 	}
 	mk := &Marks{Path: path, Retractions: []Retraction{}, Latest: latest(withMod)}
 	if mk.Latest == "" {

@@ -126,6 +126,36 @@ func TestGet(t *testing.T) {
 	}
 }
 
+// TestModuleMarks: the latest version is the highest stored release with
+// a stored .mod; a higher version of which only the .info is stored says
+// nothing.
+func TestModuleMarks(t *testing.T) {
+	st := fixture(t)
+	ctx := context.Background()
+	put(t, st, module.Version{Path: "example.com/info", Version: "v1.5.0"}, layout.Info, []byte(`{"Version":"v1.5.0"}`))
+	vs, err := StoredVersions(ctx, st, "example.com/info", Limits{})
+	if err != nil || fmt.Sprint(vs) != "[v1.0.0 v1.1.0 v1.2.0-pre v1.5.0]" {
+		t.Errorf("StoredVersions: %v, %v", vs, err)
+	}
+	mk, err := ModuleMarks(ctx, st, "example.com/info", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mk.Latest != "v1.1.0" || len(mk.Retractions) != 1 || mk.Retractions[0].Low != "v1.0.0" || mk.Deprecated == "" {
+		t.Errorf("marks %+v", mk)
+	}
+	if r, ok := mk.Retracted("v1.0.0"); !ok || r.Rationale != "leaks credentials" {
+		t.Errorf("Retracted(v1.0.0) = %+v, %v", r, ok)
+	}
+	if _, ok := mk.Retracted("v1.1.0"); ok {
+		t.Error("v1.1.0 retracted")
+	}
+	mk, err = ModuleMarks(ctx, st, "example.com/none", Limits{})
+	if err != nil || mk.Latest != "" || len(mk.Retractions) != 0 {
+		t.Errorf("a module not stored: %+v, %v", mk, err)
+	}
+}
+
 func TestLatest(t *testing.T) {
 	for _, tc := range []struct {
 		versions []string
