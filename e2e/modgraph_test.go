@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/modgraph"
+	"github.com/gomirror/gomirror/modinfo"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/uphistory"
 )
@@ -49,17 +50,33 @@ func graphFixture(t *testing.T) map[module.Version][]byte {
 // same modules, versions and replacements. Every go.mod of the fixture is
 // then stored, so an implementation that ignored pruning (full MVS) would
 // list g v1.1.0 and d v1.2.0 for root v1.0.0, and one that pruned
-// everywhere would miss d and e below the go 1.16 module a.
+// everywhere would miss d and e below the go 1.16 module a. The same
+// graphs come from the API of a mirror serving that storage offline, whose
+// details of a downloaded version show its README and license; the
+// upstream history shows the fetches.
 func TestGraphIsWhatTheGoCommandLists(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	up := fakeproxy.New(t)
 	mods := graphFixture(t)
+	// The roots have a README and an MIT LICENSE for the details endpoint.
+	info, err := txtar.ParseFile("../modinfo/testdata/mod.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var license []byte
+	for _, f := range info.Files {
+		if f.Name == "LICENSE" {
+			license = f.Data
+		}
+	}
 	for mv, gomod := range mods {
 		pkg := filepath.Base(mv.Path)
-		if _, err := up.Add(mv.Path, mv.Version, map[string][]byte{
-			"go.mod": gomod, pkg + ".go": []byte("package " + pkg + "\n"),
-		}); err != nil {
+		files := map[string][]byte{"go.mod": gomod, pkg + ".go": []byte("package " + pkg + "\n")}
+		if pkg == "root" {
+			files["README.md"], files["LICENSE"] = []byte("# root <b>"+mv.Version+"</b>\n"), license
+		}
+		if _, err := up.Add(mv.Path, mv.Version, files); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -141,6 +158,20 @@ func TestGraphIsWhatTheGoCommandLists(t *testing.T) {
 		if got, want := goListLines(&g), listed[v]; !slices.Equal(got, want) {
 			t.Errorf("root %s: the API's graph lists\n\t%s\nthe go command\n\t%s", v, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 		}
+	}
+	// The details of a version the go command downloaded: its README and
+	// license from the stored zip.
+	body, err = httpGet(off.URL + "/api/v1/modules/example.com/g/root/@v/v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d modinfo.Details
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Files) != 3 || d.Readme == nil || d.Readme.Text != "# root <b>v1.0.0</b>\n" || len(d.Licenses) != 1 ||
+		fmt.Sprint(d.Licenses[0].IDs) != "[MIT]" || d.Latest != "v1.2.0" || !strings.Contains(d.GoMod, "example.com/g/a v1.0.0") {
+		t.Errorf("details of root v1.0.0: %s", body)
 	}
 	if len(listed["v1.0.0"]) < 7 || slices.Contains(listed["v1.0.0"], "example.com/g/g v1.1.0") {
 		t.Errorf("the fixture does not exercise pruning: the go command listed %q", listed["v1.0.0"])
