@@ -21,7 +21,8 @@
 //   - When a root is not at its selected version in a pruned graph, the
 //     roots are moved to their selected versions and the graph is read
 //     again until it is stable, as the go command's updatePrunedRoots
-//     does.
+//     does (with -mod=mod; with -mod=readonly the go command would refuse
+//     such a go.mod as needing updates).
 //   - The main module's replace directives apply: a module replaced by
 //     another module version has the replacement's stored go.mod read in
 //     its place (the node keeps its own path and version, with the
