@@ -33,6 +33,7 @@ import (
 	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/uphistory"
 )
 
 // Store is what the API reads: *db.DB.
@@ -78,6 +79,12 @@ type Options struct {
 	Now func() time.Time
 	// Timeout bounds the database work of one request; 0 means 30s.
 	Timeout time.Duration
+	// Storage is the artifact storage the version endpoints read
+	// (modinfo.go); nil answers them 503.
+	Storage Stored
+	// UpstreamHistory returns the upstreams' history at a time, for
+	// /api/v1/upstreams (upstreams.go); nil answers it 503.
+	UpstreamHistory func(now time.Time) []uphistory.Upstream
 }
 
 // Service answers the API's questions as values: the handlers encode
@@ -120,6 +127,7 @@ var Routes = []string{
 	"GET /api/v1/alerts",
 	"GET /api/v1/overview",
 	"GET /catalog",
+	"GET /api/v1/upstreams",
 }
 
 // New returns the API's handler over a new Service of opts.
@@ -128,7 +136,9 @@ func New(opts Options) *Handler { return NewHandler(NewService(opts)) }
 // NewHandler returns the API's handler over svc.
 func NewHandler(svc *Service) *Handler {
 	h := &Handler{svc: svc, mux: http.NewServeMux()}
-	handlers := []http.HandlerFunc{h.audit, h.summary, h.top, h.moduleStats, h.modules, h.module, h.alerts, h.overview, h.catalog}
+	handlers := []http.Handler{http.HandlerFunc(h.audit), http.HandlerFunc(h.summary), http.HandlerFunc(h.top),
+		http.HandlerFunc(h.moduleStats), http.HandlerFunc(h.modules), h.moduleRoutes(http.HandlerFunc(h.module)),
+		http.HandlerFunc(h.alerts), http.HandlerFunc(h.overview), http.HandlerFunc(h.catalog), http.HandlerFunc(h.upstreams)}
 	for i, p := range Routes {
 		h.mux.Handle(p, handlers[i])
 	}

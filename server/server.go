@@ -37,6 +37,7 @@ import (
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
+	"github.com/gomirror/gomirror/uphistory"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
 )
@@ -52,6 +53,8 @@ type Server struct {
 	handler http.Handler
 	credDir string            // VCS credential files
 	groups  []*upstream.Group // probed while serving
+	// upHistory is the upstreams' recent history (/api/v1/upstreams).
+	upHistory *uphistory.History
 	// closeRedis closes the coordinator's connections; nil without Redis.
 	closeRedis func() error
 	// egress is the public direct fetches' way out; nil without direct.
@@ -215,6 +218,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		upHealth   upstreamHealth // the upstream states the alerts and the console see
 		mismatches mismatchLog    // the last checksum mismatches, for the console
 	)
+	// The upstreams' history for /api/v1/upstreams (per replica, in memory).
+	upHistory := uphistory.New(uphistory.Options{Mirrors: func() []upstream.MirrorStatus {
+		var out []upstream.MirrorStatus
+		for _, g := range groupList {
+			out = append(out, g.Status()...)
+		}
+		return out
+	}})
 
 	var (
 		verifier   cache.Verifier
@@ -276,6 +287,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		OnFetch: func(op, upstream string, d time.Duration, err error) {
 			metrics.ObserveFetch(op, upstream, d, err)
 			upHealth.observe(upstream, err, time.Now()) // for the alerts and the console
+			upHistory.Observe(upstream, d, err, time.Now())
 		},
 		OnVerify: func(path, version, file string, err error) {
 			metrics.ObserveVerify(file, err, sumdb.Classify)
@@ -286,7 +298,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		},
 		OnStore: onStore,
 	})
-	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs}
+	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs, upHistory: upHistory}
 	metrics.WatchMirrors(s.mirrorMetrics)
 	if len(cfg.Alerts) > 0 {
 		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log, Interval: cfg.AlertInterval,
@@ -340,8 +352,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		apiStore = recs.apiStore
 	}
 	apiOpts := api.Options{Store: apiStore, Rules: cfg.Alerts, Mismatches: mismatches.list,
-		Alerts:    s.alerts.Alerts,
-		Upstreams: func() []api.Upstream { return s.upstreamList(&upHealth) }}
+		Alerts:          s.alerts.Alerts,
+		Upstreams:       func() []api.Upstream { return s.upstreamList(&upHealth) },
+		Storage:         store,
+		UpstreamHistory: s.upHistory.Upstreams}
 	if wire.StorageDriver(cfg) == "fs" {
 		apiOpts.StorageUsage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
 	}
@@ -682,6 +696,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	}
 	for _, g := range s.groups {
 		go g.Run(probes)
+	}
+	if s.upHistory != nil {
+		go s.upHistory.Run(probes)
 	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())

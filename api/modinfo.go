@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modgraph"
+	"github.com/gomirror/gomirror/modinfo"
+)
+
+// Stored is what the version endpoints read: the artifact storage (a
+// storage.Storage).
+type Stored interface {
+	modinfo.Reader
+}
+
+// errNoStorage answers the version endpoints when Options.Storage is nil.
+var errNoStorage = fmt.Errorf("%w: no artifact storage given to the API", ErrUnavailable)
+
+// moduleRoutes serves the {module...} wildcard of GET
+// /api/v1/modules/{module...}: a module path with "/@v/{version}" or
+// "/@v/{version}/graph" after it is a stored version's details or graph
+// (read from storage, without the database), one with "/@latest" after it
+// the module's retractions and deprecation; anything else is the module's
+// catalog entry, next. (ServeMux patterns cannot have a wildcard of many
+// segments in the middle, so the module path is split here: no module path
+// has an element starting with "@".)
+func (h *Handler) moduleRoutes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest := r.PathValue("module")
+		if p, tail, ok := strings.Cut(rest, "/@v/"); ok {
+			version, graph := strings.CutSuffix(tail, "/graph")
+			m, err := versionParam(p, version)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			if graph {
+				g, err := h.svc.Graph(r.Context(), m)
+				answer(w, g, err)
+				return
+			}
+			d, err := h.svc.Version(r.Context(), m)
+			answer(w, d, err)
+			return
+		}
+		if p, ok := strings.CutSuffix(rest, "/@latest"); ok {
+			if err := module.CheckPath(p); err != nil {
+				writeError(w, &paramError{"module", err})
+				return
+			}
+			mk, err := h.svc.ModuleMarks(r.Context(), p)
+			answer(w, mk, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// versionParam checks a module path and a canonical version.
+func versionParam(path, version string) (module.Version, error) {
+	m := module.Version{Path: path, Version: version}
+	if err := module.CheckPath(path); err != nil {
+		return m, &paramError{"module", err}
+	}
+	if err := module.Check(path, version); err != nil || !layout.IsCanonical(m) {
+		if err == nil {
+			err = fmt.Errorf("%q is not a canonical version", version)
+		}
+		return m, &paramError{"version", err}
+	}
+	return m, nil
+}
+
+// Version returns the details of the stored version m (modinfo.Get with
+// the default limits): GET /api/v1/modules/{module}/@v/{version}. Its
+// error wraps fs.ErrNotExist when nothing of m is stored, ErrUnavailable
+// without storage.
+func (s *Service) Version(ctx context.Context, m module.Version) (*modinfo.Details, error) {
+	if s.opts.Storage == nil {
+		return nil, errNoStorage
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return modinfo.Get(ctx, s.opts.Storage, m, modinfo.Limits{})
+}
+
+// Graph returns the requirement graph of the stored version m
+// (modgraph.Compute with the default limits): GET
+// /api/v1/modules/{module}/@v/{version}/graph. Its error wraps
+// fs.ErrNotExist when m's .mod is not stored.
+func (s *Service) Graph(ctx context.Context, m module.Version) (*modgraph.Graph, error) {
+	if s.opts.Storage == nil {
+		return nil, errNoStorage
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return modgraph.Compute(ctx, s.opts.Storage, m, modgraph.Limits{})
+}
+
+// ModuleMarks returns the retractions and deprecation of the module path,
+// from its latest stored go.mod: GET /api/v1/modules/{module}/@latest.
+// A module of which no go.mod is stored is not found.
+func (s *Service) ModuleMarks(ctx context.Context, path string) (*modinfo.Marks, error) {
+	if s.opts.Storage == nil {
+		return nil, errNoStorage
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	mk, err := modinfo.ModuleMarks(ctx, s.opts.Storage, path, modinfo.Limits{})
+	if err == nil && mk.Latest == "" {
+		err = fmt.Errorf("no go.mod of %s is stored: %w", path, fs.ErrNotExist)
+	}
+	return mk, err
+}
