@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/console"
@@ -61,9 +63,19 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	b.Logf("catalog of %d versions: %.1fs", consoleModules*consoleVersions, time.Since(start).Seconds())
 
+	st, err := buildGraphStore(ctx, filepath.Join(workDir(b), "storage"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	now := func() time.Time { return auditEnd }
 	svc := api.NewService(api.Options{Store: func() (api.Store, error) { return d, nil }, Now: now,
-		StorageUsage: func() (int64, int64, error) { return 1 << 40, 4 << 40, nil }})
+		StorageUsage: func() (int64, int64, error) { return 1 << 40, 4 << 40, nil },
+		Storage:      st, UpstreamHistory: benchUpstreams})
+	if g, err := svc.Graph(ctx, module.Version{Path: consoleGraphMain, Version: "v1.0.0"}); err != nil || len(g.Nodes) != 1+consoleGraphLayers*consoleGraphWidth || !g.Complete {
+		b.Fatalf("the graph fixture: %v", err)
+	} else {
+		b.Logf("graph of %s: %d modules, %d requirements", consoleGraphMain, len(g.Nodes), len(g.Edges))
+	}
 	c, err := console.New(console.Options{API: svc, Open: true, Now: now})
 	if err != nil {
 		b.Fatal(err)
@@ -87,9 +99,16 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"activity-module", "/ui/activity?module=" + popular},
 		{"activity-client", "/ui/activity?client=token7&status=4xx"},
 		{"alerts", "/ui/alerts"},
+		{"version", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0"},
+		{"graph", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph"},
+		{"graph-depth2", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph?depth=2"},
+		{"graph-search", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph?q=m07"},
+		{"upstreams", "/ui/upstreams"},
 	} {
+		var size int
 		get := func() error {
 			w := httptest.NewRecorder()
+			defer func() { size = w.Body.Len() }()
 			c.ServeHTTP(w, httptest.NewRequest("GET", p.target, nil))
 			if w.Code != http.StatusOK {
 				return fmt.Errorf("%s: %d %.300s", p.target, w.Code, w.Body)
@@ -107,7 +126,7 @@ func BenchmarkConsolePages(b *testing.B) {
 			}
 			ts = append(ts, ms(time.Since(t)))
 		}
-		b.Logf("%s (%s): %s ms", p.name, p.target, fmtMs(ts))
+		b.Logf("%s (%s): %s ms, %d KB", p.name, p.target, fmtMs(ts), size/1000)
 		b.ReportMetric(median(ts), "ms-"+p.name)
 		worst = max(worst, slices.Max(ts))
 	}
