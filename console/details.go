@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"sort"
 	"strconv"
@@ -91,21 +92,42 @@ type graphData struct {
 
 // treeNode is a module of the build list in the requirement tree: each
 // module appears once, under the first module (breadth first, by path)
-// whose go.mod requires it, at its depth (modgraph.Node.Depth).
+// whose go.mod requires it, at its depth (modgraph.Node.Depth). Its fields
+// are flat, what the template shows worked out here: the tree is most of
+// the page's rendering time.
 type treeNode struct {
-	modgraph.Node
-	Children []*treeNode
-	Link     bool // the viewer may read it and its .mod is stored: a link to its page
-	Readable bool
-	Match    bool   // matches the search
-	Missing  bool   // its go.mod could not be read
-	Level    int    // depth in the tree
-	GoList   string // the node as a line of `go list -m all`
-	L        *graphLabels
+	Path, Version string
+	Replace       *modgraph.Mod
+	Children      []*treeNode
+	Link          bool         // the viewer may read it and its .mod is stored: a link to its page
+	Href          template.URL // of its module page, when Link
+	Match         bool         // matches the search
+	Level         int          // depth in the tree
+	GoList        string       // the node as a line of `go list -m all`
+	Mark          string       // its mark (main module, go.mod not stored, ...), in the page's language
+	MarkClass     string
+
+	node     modgraph.Node
+	readable bool
+	missing  bool // its go.mod could not be read
 }
 
 // graphLabels are the marks of the tree's nodes, in the page's language.
 type graphLabels struct{ Main, NoMod, Pruned, Unreadable string }
+
+// mark sets n's mark.
+func (n *treeNode) mark(l *graphLabels) {
+	switch {
+	case n.node.Main:
+		n.Mark = l.Main
+	case !n.readable:
+		n.Mark = l.Unreadable
+	case n.missing || !n.node.ModStored:
+		n.Mark, n.MarkClass = l.NoMod, "missing"
+	case !n.node.Loaded:
+		n.Mark, n.MarkClass = l.Pruned, "pruned"
+	}
+}
 
 // maxGraphDepth bounds the depth filter.
 const maxGraphDepth = 100
@@ -143,7 +165,7 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 			missing[ms.Path+"@"+ms.Version] = true
 		}
 	}
-	gd.Root, gd.Total = buildTree(g, may, missing)
+	gd.Root, gd.Total = buildTree(g, v.Admin, may, missing)
 	gd.Hidden = len(g.Nodes) - gd.Total
 	walk(gd.Root, func(n *treeNode) { gd.MaxDepth = max(gd.MaxDepth, n.Level) })
 	for i := 1; i <= gd.MaxDepth; i++ {
@@ -153,7 +175,7 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 	_, p := c.language(r)
 	labels := &graphLabels{Main: p.Sprintf("main module"), NoMod: p.Sprintf("go.mod not stored"),
 		Pruned: p.Sprintf("requirements not read (pruned)"), Unreadable: p.Sprintf("not readable with your token")}
-	walk(gd.Root, func(n *treeNode) { n.L = labels })
+	walk(gd.Root, func(n *treeNode) { n.mark(labels) })
 	c.render(w, r, http.StatusOK, v, "graph", "Requirement graph", gd, "")
 }
 
@@ -161,11 +183,13 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 // from the main module over the requirements of every go.mod read (as
 // modgraph computes Node.Depth), following those of the modules may
 // allows only; and the number of nodes in it. Nodes that no followed
-// requirement reaches are left out.
-func buildTree(g *modgraph.Graph, may func(string) bool, missing map[string]bool) (*treeNode, int) {
+// requirement reaches are left out, unless all (the viewer sees every
+// module: an operator), when they are put under the main module at their
+// depth (g.Edges truncated).
+func buildTree(g *modgraph.Graph, all bool, may func(string) bool, missing map[string]bool) (*treeNode, int) {
 	nodes := map[string]*treeNode{}
 	for _, n := range g.Nodes {
-		tn := &treeNode{Node: n, Readable: may(n.Path), GoList: n.Path}
+		tn := &treeNode{Path: n.Path, Version: n.Version, Replace: n.Replace, node: n, readable: may(n.Path), GoList: n.Path}
 		if !n.Main {
 			tn.GoList += " " + n.Version
 		}
@@ -176,12 +200,15 @@ func buildTree(g *modgraph.Graph, may func(string) bool, missing map[string]bool
 		if n.Replace != nil {
 			replaced = n.Replace.Path + "@" + n.Replace.Version
 		}
-		tn.Missing = tn.Readable && missing[replaced]
-		tn.Link = tn.Readable && n.ModStored && n.Replace == nil
+		tn.missing = tn.readable && missing[replaced]
+		tn.Link = tn.readable && n.ModStored && n.Replace == nil && module.CheckPath(n.Path) == nil
+		if tn.Link { // a checked path: letters, digits, "-._~/", nothing to escape
+			tn.Href = template.URL("/ui/modules/" + n.Path)
+		}
 		nodes[n.Path] = tn
 	}
 	if len(g.Nodes) == 0 {
-		return &treeNode{Node: modgraph.Node{Path: g.Main.Path, Version: g.Main.Version, Main: true}}, 0
+		return &treeNode{Path: g.Main.Path, Version: g.Main.Version, node: modgraph.Node{Main: true}}, 0
 	}
 	root := nodes[g.Nodes[0].Path]
 	// The requirements of each version read, in the order of g.Edges
@@ -200,7 +227,7 @@ func buildTree(g *modgraph.Graph, may func(string) bool, missing map[string]bool
 		var next []key
 		for _, k := range frontier {
 			parent := nodes[k.path]
-			if parent == nil || !parent.Readable {
+			if parent == nil || !parent.readable {
 				continue // its go.mod is not the viewer's to see
 			}
 			for _, r := range reqs[k] {
@@ -218,6 +245,16 @@ func buildTree(g *modgraph.Graph, may func(string) bool, missing map[string]bool
 			}
 		}
 		frontier = next
+	}
+	if all { // reached by no requirement shown: the edges were truncated
+		for _, n := range g.Nodes[1:] {
+			if !placed[n.Path] {
+				tn := nodes[n.Path]
+				tn.Level = max(1, n.Depth)
+				root.Children = append(root.Children, tn)
+				count++
+			}
+		}
 	}
 	walk(root, func(n *treeNode) {
 		sort.Slice(n.Children, func(i, j int) bool { return n.Children[i].Path < n.Children[j].Path })

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modgraph"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/storage/mem"
 	"github.com/gomirror/gomirror/uphistory"
@@ -299,6 +300,41 @@ func TestUpstreamsPage(t *testing.T) {
 	for _, want := range []string{`class="breaker">open<`, "0.25", "&lt;script&gt;alert(&#34;upstream&#34;)", `class="line p95"`, `class="line p50"`, `class="dot errors"`, `class="dot score"`, `id="scope"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("upstreams page lacks %q", want)
+		}
+	}
+}
+
+// TestBuildTree: the tree puts each module under the first module whose
+// go.mod requires it; when the edges were truncated, an operator still
+// sees every module of the build list, a client token only those reached.
+func TestBuildTree(t *testing.T) {
+	g := &modgraph.Graph{
+		Main: modgraph.Mod{Path: "m", Version: "v1.0.0"},
+		Nodes: []modgraph.Node{{Path: "m", Version: "v1.0.0", Main: true}, {Path: "a", Version: "v1.0.0", Depth: 1},
+			{Path: "b", Version: "v1.1.0", Depth: 2}, {Path: "c", Version: "v1.0.0", Depth: 2}},
+		Edges: []modgraph.Edge{{From: modgraph.Mod{Path: "m", Version: "v1.0.0"}, To: "a", Version: "v1.0.0"},
+			{From: modgraph.Mod{Path: "a", Version: "v1.0.0"}, To: "b", Version: "v1.0.0"}},
+		// c's requirement was cut (Truncated).
+	}
+	names := func(root *treeNode) string {
+		var out []string
+		walk(root, func(n *treeNode) { out = append(out, strings.Repeat(">", n.Level)+n.Path) })
+		return strings.Join(out, " ")
+	}
+	all := func(string) bool { return true }
+	for _, tc := range []struct {
+		admin bool
+		may   func(string) bool
+		want  string
+		n     int
+	}{
+		{true, all, "m >a >>b >>c", 4},
+		{false, all, "m >a >>b", 3},
+		{false, func(p string) bool { return p != "a" }, "m >a", 2},
+	} {
+		root, n := buildTree(g, tc.admin, tc.may, nil)
+		if got := names(root); got != tc.want || n != tc.n {
+			t.Errorf("admin %v: tree %q (%d nodes), want %q (%d)", tc.admin, got, n, tc.want, tc.n)
 		}
 	}
 }

@@ -41,7 +41,7 @@ document.addEventListener("click", function (e) {
   // filter shows the nodes whose path contains q and the nodes above
   // them; it returns whether node (an li) is shown.
   var filter = function (node, q) {
-    var match = q === "" || node.getAttribute("data-path").toLowerCase().indexOf(q) >= 0;
+    var match = q === "" || node.getAttribute("data-line").split(" ")[0].toLowerCase().indexOf(q) >= 0;
     var below = false;
     var list = node.querySelector(":scope > details > ul");
     if (list) {
