@@ -135,6 +135,31 @@ func testConsoleGraphPages(t *testing.T, base string, listed map[string][]string
 		checkPage(t, b, base, p)
 	}
 	b.ScreenshotViewport("console-graph-phone")
+	b.Viewport(browsertest.DesktopWidth, browsertest.DesktopHeight, false)
+
+	// Dark mode; the keyboard reaches the tree's first summary (a
+	// <details> toggled by Enter).
+	b.ColorScheme("dark")
+	checkPage(t, b, base, page)
+	if bg := browsertest.Eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg == "rgb(255, 255, 255)" {
+		t.Errorf("graph page in dark mode: the background is still white")
+	}
+	b.ScreenshotViewport("console-graph-dark")
+	b.ColorScheme("")
+	for range 40 {
+		b.Do(chromedp.KeyEvent("\t"))
+		if browsertest.Eval[string](b, `document.activeElement.tagName`) == "SUMMARY" {
+			break
+		}
+	}
+	if tag := browsertest.Eval[string](b, `document.activeElement.tagName`); tag != "SUMMARY" {
+		t.Errorf("Tab through the graph page: focus on %s, never on the tree's first summary", tag)
+	} else {
+		b.Do(chromedp.KeyEvent("\r"))
+		if open := browsertest.Eval[bool](b, `document.activeElement.parentElement.open`); open {
+			t.Error("Enter on the tree's first summary: still open, want collapsed")
+		}
+	}
 
 	// In Chinese.
 	zh := browsertest.New(t, time.Minute)
