@@ -86,8 +86,7 @@ type graphData struct {
 	Depth     int // the depth filter; -1 for none
 	Depths    []int
 	Q         string
-	Missing   []modgraph.Missing // of the modules the viewer may read
-	NoteLimit bool               // a client token: the graph is cut at the modules it may not read
+	Missing   []modgraph.Missing // of the modules the viewer sees
 }
 
 // treeNode is a module of the build list in the requirement tree: each
@@ -149,7 +148,7 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 	}
 	may := func(path string) bool { return v.Admin || c.opts.Auth.MayRead(v.Name, path) }
 	q := r.URL.Query()
-	gd := graphData{Graph: g, Depth: -1, Q: strings.TrimSpace(q.Get("q")), NoteLimit: !v.Admin}
+	gd := graphData{Graph: g, Depth: -1, Q: strings.TrimSpace(q.Get("q"))}
 	if s := q.Get("depth"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > maxGraphDepth {
@@ -160,12 +159,16 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 	}
 	missing := map[string]bool{}
 	for _, ms := range g.Missing {
-		if may(ms.Path) {
-			gd.Missing = append(gd.Missing, ms)
-			missing[ms.Path+"@"+ms.Version] = true
-		}
+		missing[ms.Path+"@"+ms.Version] = true
 	}
 	gd.Root, gd.Total = buildTree(g, v.Admin, may, missing)
+	shown := map[string]bool{}
+	walk(gd.Root, func(n *treeNode) { shown[n.Path] = n.readable })
+	for _, ms := range g.Missing { // only of modules in the viewer's tree
+		if v.Admin || shown[ms.Path] {
+			gd.Missing = append(gd.Missing, ms)
+		}
+	}
 	gd.Hidden = len(g.Nodes) - gd.Total
 	walk(gd.Root, func(n *treeNode) { gd.MaxDepth = max(gd.MaxDepth, n.Level) })
 	for i := 1; i <= gd.MaxDepth; i++ {

@@ -153,7 +153,7 @@ func TestVersionAndGraphPages(t *testing.T) {
 		}
 	}
 
-	all := []string{"example.com/hello", "corp.example/hidden v1.0.0", "corp.example/secret v0.1.0", "example.com/deeper v1.0.0", "example.com/dep v1.0.0"}
+	all := []string{"example.com/hello", "corp.example/gone v1.0.0", "corp.example/hidden v1.0.0", "corp.example/secret v0.1.0", "example.com/deeper v1.0.0", "example.com/dep v1.0.0"}
 	for _, tc := range []struct {
 		query string
 		want  []string
@@ -173,13 +173,16 @@ func TestVersionAndGraphPages(t *testing.T) {
 	if !strings.Contains(body, `href="/ui/modules/corp.example/hidden"`) || strings.Contains(body, `href="/ui/modules/example.com/deeper"`) {
 		t.Errorf("graph: want a link to the stored corp.example/hidden, none to example.com/deeper (no .mod stored)")
 	}
+	if !strings.Contains(body, "Incomplete") || !strings.Contains(body, `<table id="missing">`) || !strings.Contains(body, `class="mark missing">go.mod not stored<`) {
+		t.Errorf("graph: the missing go.mod of corp.example/gone is not said plainly")
+	}
 }
 
 // sortedTree orders the fixture's build list as the tree shows it: depth
-// first, children by path (the fixture's tree: hello > secret > hidden,
-// hello > dep > deeper).
+// first, children by path (the fixture's tree: hello > secret > hidden >
+// gone, hello > dep > deeper).
 func sortedTree(lines []string) []string {
-	order := []string{"example.com/hello", "corp.example/secret v0.1.0", "corp.example/hidden v1.0.0", "example.com/dep v1.0.0", "example.com/deeper v1.0.0"}
+	order := []string{"example.com/hello", "corp.example/secret v0.1.0", "corp.example/hidden v1.0.0", "corp.example/gone v1.0.0", "example.com/dep v1.0.0", "example.com/deeper v1.0.0"}
 	var out []string
 	for _, o := range order {
 		for _, l := range lines {
@@ -211,8 +214,8 @@ func TestDetailPagesClientToken(t *testing.T) {
 	if w.Code != http.StatusOK || strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("graph as alice: %d %q, want %q", w.Code, got, want)
 	}
-	if strings.Contains(body, "corp.example/hidden") || strings.Contains(body, `href="/ui/modules/corp.example/secret`) || !strings.Contains(body, `id="hidden"`) {
-		t.Errorf("graph as alice: shows what only secret's go.mod says, or links to secret, or does not say that modules are hidden")
+	if strings.Contains(body, "corp.example/hidden") || strings.Contains(body, "corp.example/gone") || strings.Contains(body, `href="/ui/modules/corp.example/secret`) || !strings.Contains(body, `id="hidden"`) {
+		t.Errorf("graph as alice: shows what only secret's go.mod says (hidden, and gone's missing go.mod), or links to secret, or does not say that modules are hidden")
 	}
 	if w := alice.do("GET", "/ui/modules/example.com/hello/@v/v1.1.0", nil, nil); w.Code != http.StatusOK || strings.Contains(w.Body.String(), `id="downloads"`) {
 		t.Errorf("version page as alice: %d (want 200, without everyone's download count)", w.Code)
@@ -222,8 +225,9 @@ func TestDetailPagesClientToken(t *testing.T) {
 	}
 	ops := e.client()
 	ops.signIn("gm_ops")
-	if body := ops.do("GET", "/ui/modules/example.com/hello/@v/v1.1.0/graph", nil, nil).Body.String(); len(graphLines(body)) != 5 || strings.Contains(body, `id="hidden"`) {
-		t.Errorf("graph as ops: %q, want every module", graphLines(body))
+	if body := ops.do("GET", "/ui/modules/example.com/hello/@v/v1.1.0/graph", nil, nil).Body.String(); len(graphLines(body)) != 6 || strings.Contains(body, `id="hidden"`) ||
+		!strings.Contains(body, "<td>corp.example/gone</td>") {
+		t.Errorf("graph as ops: %q, want every module, and gone's missing go.mod", graphLines(body))
 	}
 	if w := ops.do("GET", "/ui/modules/example.com/hello/@v/v1.1.0", nil, nil); !strings.Contains(w.Body.String(), `id="downloads"`) {
 		t.Errorf("version page as ops: no download count")
