@@ -78,15 +78,15 @@ func (c *Console) versionPage(w http.ResponseWriter, r *http.Request, v *viewer,
 // graphData is a graph page's.
 type graphData struct {
 	*modgraph.Graph
-	Root      *treeNode
-	Shown     int // nodes shown after the filters
-	Total     int // nodes the viewer may see
-	Hidden    int // nodes of the graph hidden from a client token
-	MaxDepth  int // of the tree the viewer may see
-	Depth     int // the depth filter; -1 for none
-	Depths    []int
-	Q         string
-	Missing   []modgraph.Missing // of the modules the viewer sees
+	Root     *treeNode
+	Shown    int // nodes shown after the filters
+	Total    int // nodes the viewer may see
+	Hidden   int // nodes of the graph hidden from a client token
+	MaxDepth int // of the tree the viewer may see
+	Depth    int // the depth filter; -1 for none
+	Depths   []int
+	Q        string
+	Missing  []modgraph.Missing // of the modules the viewer sees
 }
 
 // treeNode is a module of the build list in the requirement tree: each
