@@ -63,6 +63,10 @@ func (h *Handler) moduleRoutes(next http.Handler) http.Handler {
 	})
 }
 
+// CheckVersion checks a module path and a canonical version, as the
+// version endpoints do: its error is a malformed parameter (400).
+func CheckVersion(path, version string) (module.Version, error) { return versionParam(path, version) }
+
 // versionParam checks a module path and a canonical version.
 func versionParam(path, version string) (module.Version, error) {
 	m := module.Version{Path: path, Version: version}

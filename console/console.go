@@ -94,6 +94,7 @@ var Routes = []string{
 	"GET /ui/activity",
 	"GET /ui/activity.csv",
 	"GET /ui/alerts",
+	"GET /ui/upstreams",
 	"GET /ui/signin",
 	"POST /ui/signin",
 	"POST /ui/signout",
@@ -129,7 +130,7 @@ func New(opts Options) (*Console, error) {
 	files := http.StripPrefix("/ui/static/", http.FileServerFS(static))
 	handlers := []http.HandlerFunc{
 		func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) },
-		c.root, c.modules, c.module, c.activity, c.activityCSV, c.alerts,
+		c.root, c.modules, c.module, c.activity, c.activityCSV, c.alerts, c.upstreamsPage,
 		c.signInPage, c.signIn, c.signOut, c.lang,
 		func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/") { // no listings
@@ -172,6 +173,9 @@ var funcs = template.FuncMap{
 	"query":     url.QueryEscape,
 	"dash":      dash,
 	"hasPrefix": strings.HasPrefix,
+	"secs": func(s float64) string {
+		return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+	},
 }
 
 // parse parses each page with the layout.

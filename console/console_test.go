@@ -174,7 +174,8 @@ func newEnv(t *testing.T, open bool) *env {
 	if err := d.WriteAudit(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	svc := api.NewService(api.Options{Store: func() (api.Store, error) { return d, nil }, Now: e.clock})
+	svc := api.NewService(api.Options{Store: func() (api.Store, error) { return d, nil }, Now: e.clock,
+		Storage: storeFixture(t), UpstreamHistory: upstreamsFixture})
 	c, err := New(Options{API: svc, Open: open, Auth: e.auth, Sessions: func() (Sessions, error) { return d, nil }, Now: e.clock, SessionTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,10 @@ package console
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/audit"
+	"github.com/gomirror/gomirror/modinfo"
 )
 
 // admin answers a page that only operators may see: 403 for others.
@@ -103,25 +106,46 @@ type moduleData struct {
 	api.Module
 	Downloads map[string]int64 // per version over StatsDays; nil for client tokens
 	StatsDays int
+	// Retracted are the versions the latest stored go.mod retracts, with
+	// their rationale; Deprecated is its deprecation (api.ModuleMarks).
+	Retracted  map[string]*modinfo.Retraction
+	Deprecated string
+	MarksError string // the marks could not be read
 }
 
 // moduleStatsDays is the period of a module page's download counts.
 const moduleStatsDays = 90
 
 // module answers GET /ui/modules/{module}: the module's stored versions,
-// their files, and `go get` lines.
+// their files, retracted and deprecated marks, and `go get` lines; and
+// the pages of a version below it (details.go).
 func (c *Console) module(w http.ResponseWriter, r *http.Request) {
 	v, ok := c.viewer(w, r)
 	if !ok {
 		return
 	}
-	m, err := api.CheckModule(r.PathValue("module"))
+	mv, graph, isVersion, err := versionOf(r.PathValue("module"))
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
+	m := mv.Path
+	if !isVersion {
+		if m, err = api.CheckModule(r.PathValue("module")); err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+	}
 	if !v.Admin && !c.opts.Auth.MayRead(v.Name, m) {
 		c.render(w, r, http.StatusForbidden, v, "error", "Error", http.StatusForbidden, "Your token may not download this module.")
+		return
+	}
+	switch {
+	case isVersion && graph:
+		c.graphPage(w, r, v, mv)
+		return
+	case isVersion:
+		c.versionPage(w, r, v, mv)
 		return
 	}
 	mod, err := c.opts.API.Module(r.Context(), m)
@@ -139,6 +163,19 @@ func (c *Console) module(w http.ResponseWriter, r *http.Request) {
 		d.Downloads = map[string]int64{}
 		for _, day := range st.Days {
 			d.Downloads[day.Version] += day.Downloads
+		}
+	}
+	switch mk, err := c.opts.API.ModuleMarks(r.Context(), m); {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, api.ErrUnavailable): // no go.mod, no storage: no marks
+	case err != nil:
+		d.MarksError = err.Error()
+	default:
+		d.Deprecated, d.MarksError = mk.Deprecated, mk.Error
+		d.Retracted = map[string]*modinfo.Retraction{}
+		for _, ver := range mod.Versions {
+			if rt, ok := mk.Retracted(ver.Version); ok {
+				d.Retracted[ver.Version] = &rt
+			}
 		}
 	}
 	c.render(w, r, http.StatusOK, v, "module", "Module", d, "")

@@ -401,7 +401,8 @@ func testConsoleAccess(t *testing.T, m *consoleMirror) {
 			t.Errorf("GET %s without credentials: %d %s; want 401", p, code, body)
 		}
 	}
-	for _, p := range []string{"/ui/", "/ui/activity", "/ui/modules/example.com/hello", "/ui/alerts"} {
+	for _, p := range []string{"/ui/", "/ui/activity", "/ui/modules/example.com/hello", "/ui/alerts", "/ui/upstreams",
+		"/ui/modules/example.com/hello/@v/v1.1.0", "/ui/modules/example.com/hello/@v/v1.1.0/graph"} {
 		if code, h, _ := anon.get(p); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/ui/signin?next=") {
 			t.Errorf("GET %s without a session: %d Location %q; want a redirect to the sign-in", p, code, h.Get("Location"))
 		}
@@ -454,6 +455,12 @@ func testConsoleAccess(t *testing.T, m *consoleMirror) {
 	}
 	if code, _, _ := s.get("/ui/alerts"); code != http.StatusForbidden {
 		t.Errorf("alerts page as alice: %d, want 403", code)
+	}
+	if code, _, _ := s.get("/ui/upstreams"); code != http.StatusForbidden {
+		t.Errorf("upstreams page as alice: %d, want 403", code)
+	}
+	if code, _, body := s.get("/ui/modules/example.com/hello/@v/v1.1.0/graph"); code != http.StatusOK || !strings.Contains(body, `data-line="example.com/hello"`) {
+		t.Errorf("graph page of a module alice downloads, as alice: %d", code)
 	}
 	if code, h, _ := s.get("/ui/"); code != http.StatusSeeOther || h.Get("Location") != "/ui/activity" {
 		t.Errorf("/ui/ as alice: %d %q; want her activity", code, h.Get("Location"))

@@ -126,6 +126,7 @@ func TestGraphIsWhatTheGoCommandLists(t *testing.T) {
 		!strings.HasPrefix(ups.Upstreams[0].Name, up.URL) {
 		t.Errorf("/api/v1/upstreams: %s", body)
 	}
+	t.Run("ConsoleUpstreams", func(t *testing.T) { testConsoleUpstreams(t, m.URL) })
 	m.stop(t) // stored writes complete
 
 	st, err := fsstore.New(store)
@@ -176,6 +177,8 @@ func TestGraphIsWhatTheGoCommandLists(t *testing.T) {
 	if len(listed["v1.0.0"]) < 7 || slices.Contains(listed["v1.0.0"], "example.com/g/g v1.1.0") {
 		t.Errorf("the fixture does not exercise pruning: the go command listed %q", listed["v1.0.0"])
 	}
+	// The console's pages of these versions, in a browser.
+	t.Run("ConsoleGraphPages", func(t *testing.T) { testConsoleGraphPages(t, off.URL, listed) })
 }
 
 // goListLines formats g's nodes as `go list -m all` prints them.

@@ -270,6 +270,22 @@ func (b *Browser) Screenshot(name string) string {
 	return p
 }
 
+// ScreenshotViewport saves a screenshot of what the viewport shows (not
+// the whole page: small, for the README) as name.png in OutDir, and
+// returns its path.
+func (b *Browser) ScreenshotViewport(name string) string {
+	b.t.Helper()
+	buf, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("browser: screenshot: %v", err)
+	}
+	p := filepath.Join(OutDir(b.t), name+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return p
+}
+
 // ColorScheme makes the page see prefers-color-scheme: scheme ("dark",
 // "light"; "" for the system's).
 func (b *Browser) ColorScheme(scheme string) {
