@@ -1,0 +1,150 @@
+package modinfo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/google/licensecheck"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Describer answers Get for a server: what a version's zip tells (README,
+// licenses, or why the zip cannot be read) is computed once per stored
+// zip and kept in a bounded LRU cache, at most Concurrency zips are read
+// at a time, and concurrent requests for the same zip share one reading.
+// The rest of the details (stored files, go.mod, retractions and
+// deprecation) is read on each call: it changes as versions are stored.
+//
+// A stored zip is known by its version, size and modification time: a zip
+// replaced by another of the same size at the same instant would be shown
+// with the old one's details until it leaves the cache.
+type Describer struct {
+	st    Reader
+	lim   Limits
+	sem   *semaphore.Weighted
+	cache *lru.Cache[zipKey, *zipDetails]
+	scan  scanFunc
+
+	mu    sync.Mutex
+	calls map[zipKey]*zipCall // readings under way
+}
+
+// DescriberOptions size a Describer. A zero field takes its default.
+type DescriberOptions struct {
+	// Limits bound each reading (see Limits).
+	Limits Limits
+	// CacheEntries is the most zips whose details are kept (default
+	// 1,024; each holds at most a README and the license results).
+	CacheEntries int
+	// Concurrency is the most zips read at a time (default 2); callers
+	// beyond it wait, until their context ends.
+	Concurrency int
+}
+
+// zipKey identifies a stored zip.
+type zipKey struct {
+	m       module.Version
+	size    int64
+	modTime int64 // UnixNano
+}
+
+// zipCall is one reading of a zip, shared by every caller waiting for it;
+// it is cancelled when the last of them leaves.
+type zipCall struct {
+	done    chan struct{}
+	zd      *zipDetails
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// NewDescriber returns a Describer reading st.
+func NewDescriber(st Reader, opts DescriberOptions) *Describer {
+	opts.Limits.setDefaults()
+	if opts.CacheEntries <= 0 {
+		opts.CacheEntries = 1024
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2
+	}
+	cache, err := lru.New[zipKey, *zipDetails](opts.CacheEntries)
+	if err != nil {
+		panic(fmt.Sprintf("modinfo: %v", err)) // only for a size <= 0
+	}
+	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
+		cache: cache, scan: licensecheck.Scan, calls: map[zipKey]*zipCall{}}
+}
+
+// Get is the package's Get with d's limits, cache and concurrency bound.
+// The Details returned share their README and license IDs with other
+// callers': they are not to be modified.
+func (d *Describer) Get(ctx context.Context, m module.Version) (*Details, error) {
+	return get(ctx, d.st, m, d.lim, func(info storage.Info) (*zipDetails, error) {
+		return d.zip(ctx, zipKey{m, info.Size, info.ModTime.UnixNano()})
+	})
+}
+
+// zip returns the details of the zip k: cached, or read by a call that
+// the concurrent callers for k share. A caller whose ctx ends stops
+// waiting; the reading stops when no caller waits for it.
+func (d *Describer) zip(ctx context.Context, k zipKey) (*zipDetails, error) {
+	if zd, ok := d.cache.Get(k); ok {
+		return zd, nil
+	}
+	d.mu.Lock()
+	c, ok := d.calls[k]
+	if !ok {
+		// The reading outlives the caller that starts it if others wait.
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &zipCall{done: make(chan struct{}), cancel: cancel}
+		d.calls[k] = c
+		go d.run(rctx, k, c)
+	}
+	c.waiters++
+	d.mu.Unlock()
+	select {
+	case <-c.done:
+		d.leave(k, c)
+		return c.zd, c.err
+	case <-ctx.Done():
+		d.leave(k, c)
+		return nil, ctx.Err()
+	}
+}
+
+// leave removes a waiter from c, cancelling c when none is left.
+func (d *Describer) leave(k zipKey, c *zipCall) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.waiters--; c.waiters == 0 {
+		c.cancel()
+		if d.calls[k] == c {
+			delete(d.calls, k)
+		}
+	}
+}
+
+// run reads the zip k for c, within the concurrency bound, and caches
+// what lasts (not a storage or context error).
+func (d *Describer) run(ctx context.Context, k zipKey, c *zipCall) {
+	defer close(c.done)
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		c.err = err
+		return
+	}
+	defer d.sem.Release(1)
+	c.zd, c.err = readZip(ctx, d.st, k.m, d.lim, d.scan)
+	if c.err == nil {
+		d.cache.Add(k, c.zd)
+	}
+	d.mu.Lock()
+	if d.calls[k] == c {
+		delete(d.calls, k) // later callers find the cache
+	}
+	d.mu.Unlock()
+}
