@@ -17,8 +17,10 @@ import (
 // licenses, or why the zip cannot be read) is computed once per stored
 // zip and kept in a bounded LRU cache, at most Concurrency zips are read
 // at a time, and concurrent requests for the same zip share one reading.
-// The rest of the details (stored files, go.mod, retractions and
-// deprecation) is read on each call: it changes as versions are stored.
+// A module's retractions and deprecation are cached per latest version
+// (its stored go.mod does not change; the latest is found on each call,
+// from the storage's listing). The rest of the details (stored files,
+// go.mod) is read on each call.
 //
 // A stored zip is known by its version, size and modification time: a zip
 // replaced by another of the same size at the same instant would be shown
@@ -28,6 +30,7 @@ type Describer struct {
 	lim   Limits
 	sem   *semaphore.Weighted
 	cache *lru.Cache[zipKey, *zipDetails]
+	marks *lru.Cache[module.Version, *Marks] // by latest version
 	scan  scanFunc
 
 	mu    sync.Mutex
@@ -38,8 +41,10 @@ type Describer struct {
 type DescriberOptions struct {
 	// Limits bound each reading (see Limits).
 	Limits Limits
-	// CacheEntries is the most zips whose details are kept (default
-	// 1,024; each holds at most a README and the license results).
+	// CacheEntries is the most zips whose details are kept, and the most
+	// modules whose marks are kept (default 1,024 each; a zip's hold at
+	// most a README and the license results, marks a go.mod's retract
+	// directives).
 	CacheEntries int
 	// Concurrency is the most zips read at a time (default 2); callers
 	// beyond it wait, until their context ends.
@@ -76,16 +81,38 @@ func NewDescriber(st Reader, opts DescriberOptions) *Describer {
 	if err != nil {
 		panic(fmt.Sprintf("modinfo: %v", err)) // only for a size <= 0
 	}
+	marks, err := lru.New[module.Version, *Marks](opts.CacheEntries)
+	if err != nil {
+		panic(fmt.Sprintf("modinfo: %v", err))
+	}
 	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
-		cache: cache, scan: licensecheck.Scan, calls: map[zipKey]*zipCall{}}
+		cache: cache, marks: marks, scan: licensecheck.Scan, calls: map[zipKey]*zipCall{}}
 }
 
-// Get is the package's Get with d's limits, cache and concurrency bound.
-// The Details returned share their README and license IDs with other
-// callers': they are not to be modified.
+// Get is the package's Get with d's limits, caches and concurrency bound.
+// The Details returned share their README, licenses and retraction with
+// other callers': they are not to be modified.
 func (d *Describer) Get(ctx context.Context, m module.Version) (*Details, error) {
 	return get(ctx, d.st, m, d.lim, func(info storage.Info) (*zipDetails, error) {
 		return d.zip(ctx, zipKey{m, info.Size, info.ModTime.UnixNano()})
+	}, func() (*Marks, error) {
+		return d.ModuleMarks(ctx, m.Path)
+	})
+}
+
+// ModuleMarks is the package's ModuleMarks with d's limits, the marks of
+// a latest version read once. The Marks returned are shared with other
+// callers: not to be modified.
+func (d *Describer) ModuleMarks(ctx context.Context, path string) (*Marks, error) {
+	return moduleMarks(ctx, d.st, path, d.lim, func(latest module.Version) (*Marks, error) {
+		if mk, ok := d.marks.Get(latest); ok {
+			return mk, nil
+		}
+		mk, lasting, err := readMarks(ctx, d.st, latest, d.lim)
+		if err == nil && lasting {
+			d.marks.Add(latest, mk)
+		}
+		return mk, err
 	})
 }
 

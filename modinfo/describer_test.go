@@ -265,3 +265,41 @@ func waitersOf(d *Describer, m module.Version) func() int {
 		return 0
 	}
 }
+
+// TestDescriberMarksCached: the go.mod of a module's latest version is
+// read once for its marks; a newer version stored is read in turn.
+func TestDescriberMarksCached(t *testing.T) {
+	st := mem.New()
+	v1 := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	v2 := module.Version{Path: "example.com/m", Version: "v1.1.0"}
+	put(t, st, v1, layout.Mod, []byte("module example.com/m\n"))
+	cr := &countingReader{Reader: st, gets: map[string]int{}}
+	d := NewDescriber(cr, DescriberOptions{})
+	modGets := func(m module.Version) int {
+		key, _ := layout.Key(m, layout.Mod)
+		cr.mu.Lock()
+		defer cr.mu.Unlock()
+		return cr.gets[key]
+	}
+	for range 3 {
+		mk, err := d.ModuleMarks(context.Background(), v1.Path)
+		if err != nil || mk.Latest != v1.Version {
+			t.Fatalf("%v, %+v", err, mk)
+		}
+	}
+	if n := modGets(v1); n != 1 {
+		t.Errorf("latest go.mod read %d times for 3 calls, want 1", n)
+	}
+	put(t, st, v2, layout.Mod, []byte("module example.com/m\nretract v1.0.0 // broken\n"))
+	mk, err := d.ModuleMarks(context.Background(), v1.Path)
+	if err != nil || mk.Latest != v2.Version || len(mk.Retractions) != 1 {
+		t.Fatalf("after v1.1.0 is stored: %v, %+v", err, mk)
+	}
+	det, err := d.Get(context.Background(), v1)
+	if err != nil || det.Retracted == nil || det.Retracted.Rationale != "broken" {
+		t.Fatalf("details of v1.0.0: %v, %+v", err, det)
+	}
+	if n := modGets(v2); n != 1 {
+		t.Errorf("v1.1.0's go.mod read %d times, want 1", n)
+	}
+}

@@ -184,12 +184,14 @@ func Get(ctx context.Context, st Reader, m module.Version, lim Limits) (*Details
 	lim.setDefaults()
 	return get(ctx, st, m, lim, func(info storage.Info) (*zipDetails, error) {
 		return readZip(ctx, st, m, lim, licensecheck.Scan)
+	}, func() (*Marks, error) {
+		return ModuleMarks(ctx, st, m.Path, lim)
 	})
 }
 
 // get is Get with the zip's part (README, licenses) from zip, given the
-// zip's Stat.
-func get(ctx context.Context, st Reader, m module.Version, lim Limits, zip func(storage.Info) (*zipDetails, error)) (*Details, error) {
+// zip's Stat, and the module's marks from marks.
+func get(ctx context.Context, st Reader, m module.Version, lim Limits, zip func(storage.Info) (*zipDetails, error), marks func() (*Marks, error)) (*Details, error) {
 	if err := module.Check(m.Path, m.Version); err != nil {
 		return nil, err
 	}
@@ -233,12 +235,12 @@ func get(ctx context.Context, st Reader, m module.Version, lim Limits, zip func(
 		}
 		d.GoMod, d.GoModTruncated = string(b), cut
 	}
-	marks, err := ModuleMarks(ctx, st, m.Path, lim)
+	mk, err := marks()
 	if err != nil {
 		return nil, err
 	}
-	d.Latest, d.Deprecated = marks.Latest, marks.Deprecated
-	if r, ok := marks.Retracted(m.Version); ok {
+	d.Latest, d.Deprecated = mk.Latest, mk.Deprecated
+	if r, ok := mk.Retracted(m.Version); ok {
 		d.Retracted = &r
 	}
 	if has(d.Files, "zip") {
@@ -340,6 +342,15 @@ func latest(versions []string) string {
 // A module with no stored go.mod has none.
 func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Marks, error) {
 	lim.setDefaults()
+	return moduleMarks(ctx, st, path, lim, func(latest module.Version) (*Marks, error) {
+		mk, _, err := readMarks(ctx, st, latest, lim)
+		return mk, err
+	})
+}
+
+// moduleMarks is ModuleMarks with the marks of the latest version read by
+// read.
+func moduleMarks(ctx context.Context, st Reader, path string, lim Limits, read func(latest module.Version) (*Marks, error)) (*Marks, error) {
 	if err := module.CheckPath(path); err != nil {
 		return nil, err
 	}
@@ -349,27 +360,34 @@ func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Mark
 	if err != nil {
 		return nil, err
 	}
-	mk := &Marks{Path: path, Retractions: []Retraction{}, Latest: latest(withMod)}
-	if mk.Latest == "" {
-		return mk, nil
+	v := latest(withMod)
+	if v == "" {
+		return &Marks{Path: path, Retractions: []Retraction{}}, nil
 	}
-	m := module.Version{Path: path, Version: mk.Latest}
+	return read(module.Version{Path: path, Version: v})
+}
+
+// readMarks returns the marks in the stored go.mod of m, the latest
+// version of its module, and whether they last as long as m is the latest
+// (they do unless the go.mod could not be read from storage).
+func readMarks(ctx context.Context, st Reader, m module.Version, lim Limits) (*Marks, bool, error) {
+	mk := &Marks{Path: m.Path, Retractions: []Retraction{}, Latest: m.Version}
 	b, cut, err := readKey(ctx, st, m, layout.Mod, lim.ModBytes)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			mk.Error = err.Error()
-			return mk, nil
+			return mk, false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if cut {
 		mk.Error = fmt.Sprintf("go.mod of %s is over %d bytes", mk.Latest, lim.ModBytes)
-		return mk, nil
+		return mk, true, nil
 	}
-	f, err := modfile.ParseLax(path+"@"+mk.Latest+"/go.mod", b, nil)
+	f, err := modfile.ParseLax(m.Path+"@"+mk.Latest+"/go.mod", b, nil)
 	if err != nil {
 		mk.Error = err.Error()
-		return mk, nil
+		return mk, true, nil
 	}
 	if f.Module != nil {
 		mk.Deprecated = f.Module.Deprecated
@@ -377,7 +395,7 @@ func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Mark
 	for _, r := range f.Retract {
 		mk.Retractions = append(mk.Retractions, Retraction{r.Low, r.High, r.Rationale})
 	}
-	return mk, nil
+	return mk, true, nil
 }
 
 // readmeRE and licenseRE name the files looked for at the module root,
