@@ -2,11 +2,9 @@ package modinfo
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/google/licensecheck"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/semaphore"
 
@@ -15,8 +13,9 @@ import (
 
 // Describer answers Get for a server: what a version's zip tells (README,
 // licenses, or why the zip cannot be read) is computed once per stored
-// zip and kept in a bounded LRU cache, at most Concurrency zips are read
-// at a time, and concurrent requests for the same zip share one reading.
+// zip and kept in an LRU cache bounded in entries and bytes, at most
+// Concurrency zips are read at a time, and concurrent requests for the
+// same zip share one reading.
 // A module's retractions and deprecation are cached per latest version
 // (its stored go.mod does not change; the latest is found on each call,
 // from the storage's listing). The rest of the details (stored files,
@@ -29,8 +28,8 @@ type Describer struct {
 	st    Reader
 	lim   Limits
 	sem   *semaphore.Weighted
-	cache *lru.Cache[zipKey, *zipDetails]
-	marks *lru.Cache[module.Version, *Marks] // by latest version
+	cache *weightedLRU[zipKey, *zipDetails]
+	marks *weightedLRU[module.Version, *Marks] // by latest version
 	scan  scanFunc
 
 	mu    sync.Mutex
@@ -42,10 +41,12 @@ type DescriberOptions struct {
 	// Limits bound each reading (see Limits).
 	Limits Limits
 	// CacheEntries is the most zips whose details are kept, and the most
-	// modules whose marks are kept (default 1,024 each; a zip's hold at
-	// most a README and the license results, marks a go.mod's retract
-	// directives).
+	// modules whose marks are kept (default 1,024 each); CacheBytes the
+	// most bytes each of the two caches holds (default 32 MiB: a zip's
+	// details hold a README of up to Limits.ReadmeBytes, a module's marks
+	// the retract directives of a go.mod of up to Limits.ModBytes).
 	CacheEntries int
+	CacheBytes   int64
 	// Concurrency is the most zips read at a time (default 2); callers
 	// beyond it wait, until their context ends.
 	Concurrency int
@@ -77,16 +78,14 @@ func NewDescriber(st Reader, opts DescriberOptions) *Describer {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 2
 	}
-	cache, err := lru.New[zipKey, *zipDetails](opts.CacheEntries)
-	if err != nil {
-		panic(fmt.Sprintf("modinfo: %v", err)) // only for a size <= 0
-	}
-	marks, err := lru.New[module.Version, *Marks](opts.CacheEntries)
-	if err != nil {
-		panic(fmt.Sprintf("modinfo: %v", err))
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 32 << 20
 	}
 	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
-		cache: cache, marks: marks, scan: licensecheck.Scan, calls: map[zipKey]*zipCall{}}
+		cache: newWeightedLRU[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
+		marks: newWeightedLRU[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
+		scan:  licensecheck.Scan,
+		calls: map[zipKey]*zipCall{}}
 }
 
 // Get is the package's Get with d's limits, caches and concurrency bound.
