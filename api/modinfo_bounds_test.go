@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 
@@ -82,7 +83,10 @@ func TestVersionLicenseAttack(t *testing.T) {
 	putKey(t, st, m, layout.Mod, []byte("module example.com/hostile\n"))
 	zipKey := putKey(t, st, m, layout.Zip, z.Bytes())
 	rs := &recordingStorage{Storage: st, gets: map[string]int{}}
-	h := api.New(api.Options{Storage: rs})
+	// The first scan in a process builds licensecheck's license set (about
+	// 2 s of CPU, far more under -race on a busy machine): no timeout here,
+	// the work is measured by what is read.
+	h := api.New(api.Options{Storage: rs, Timeout: time.Hour})
 	for range 3 {
 		code, body := getCode(t, h, "/api/v1/modules/example.com/hostile/@v/v1.0.0")
 		if code != http.StatusOK {
