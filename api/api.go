@@ -93,6 +93,7 @@ type Options struct {
 // turns into statuses (Status).
 type Service struct {
 	opts Options
+	vers *versions // modinfo.go
 }
 
 // NewService returns the service of opts.
@@ -103,7 +104,7 @@ func NewService(opts Options) *Service {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	return &Service{opts: opts}
+	return &Service{opts: opts, vers: newVersions(opts.Storage)}
 }
 
 // Now returns the service's clock.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modgraph"
@@ -18,6 +19,27 @@ import (
 // storage.Storage).
 type Stored interface {
 	modinfo.Reader
+}
+
+// graphConcurrency is the most requirement graphs computed at a time;
+// more wait, until their request's timeout.
+const graphConcurrency = 2
+
+// versions is the version endpoints' state: the zip details cache and
+// concurrency bound of modinfo.Describer, and the graphs' bound.
+type versions struct {
+	describer *modinfo.Describer
+	graphs    *semaphore.Weighted
+}
+
+// newVersions returns the state of the version endpoints over st; nil
+// without storage.
+func newVersions(st Stored) *versions {
+	if st == nil {
+		return nil
+	}
+	return &versions{describer: modinfo.NewDescriber(st, modinfo.DescriberOptions{}),
+		graphs: semaphore.NewWeighted(graphConcurrency)}
 }
 
 // errNoStorage answers the version endpoints when Options.Storage is nil.
@@ -82,29 +104,36 @@ func versionParam(path, version string) (module.Version, error) {
 	return m, nil
 }
 
-// Version returns the details of the stored version m (modinfo.Get with
-// the default limits): GET /api/v1/modules/{module}/@v/{version}. Its
-// error wraps fs.ErrNotExist when nothing of m is stored, ErrUnavailable
-// without storage.
+// Version returns the details of the stored version m (a
+// modinfo.Describer's Get with the default limits: a zip's README and
+// licenses are read once per stored zip, two zips at a time): GET
+// /api/v1/modules/{module}/@v/{version}. Its error wraps fs.ErrNotExist
+// when nothing of m is stored, ErrUnavailable without storage. The
+// Details are shared with other callers: not to be modified.
 func (s *Service) Version(ctx context.Context, m module.Version) (*modinfo.Details, error) {
 	if s.opts.Storage == nil {
 		return nil, errNoStorage
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	return modinfo.Get(ctx, s.opts.Storage, m, modinfo.Limits{})
+	return s.vers.describer.Get(ctx, m)
 }
 
 // Graph returns the requirement graph of the stored version m
-// (modgraph.Compute with the default limits): GET
-// /api/v1/modules/{module}/@v/{version}/graph. Its error wraps
-// fs.ErrNotExist when m's .mod is not stored.
+// (modgraph.Compute with the default limits, at most graphConcurrency at
+// a time): GET /api/v1/modules/{module}/@v/{version}/graph. Its error
+// wraps fs.ErrNotExist when m's .mod is not stored, and is the context's
+// when the timeout ends while it waits or computes.
 func (s *Service) Graph(ctx context.Context, m module.Version) (*modgraph.Graph, error) {
 	if s.opts.Storage == nil {
 		return nil, errNoStorage
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	if err := s.vers.graphs.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	defer s.vers.graphs.Release(1)
 	return modgraph.Compute(ctx, s.opts.Storage, m, modgraph.Limits{})
 }
 
@@ -117,7 +146,7 @@ func (s *Service) ModuleMarks(ctx context.Context, path string) (*modinfo.Marks,
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	mk, err := modinfo.ModuleMarks(ctx, s.opts.Storage, path, modinfo.Limits{})
+	mk, err := s.vers.describer.ModuleMarks(ctx, path)
 	if err == nil && mk.Latest == "" {
 		err = fmt.Errorf("no go.mod of %s is stored: %w", path, fs.ErrNotExist)
 	}

@@ -41,10 +41,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
@@ -75,6 +77,11 @@ type Limits struct {
 	// Rounds is the most times the graph is read again to move roots to
 	// their selected versions (default 20).
 	Rounds int
+	// TotalBytes is the most bytes of go.mod files read in all, the main
+	// module's included (default 32 MiB): the graph is then Truncated.
+	// Parsing is what a graph costs (about 37 ms for 1 MiB of comments),
+	// so this bounds its time whatever the go.mod files hold.
+	TotalBytes int64
 }
 
 func (l *Limits) setDefaults() {
@@ -89,6 +96,9 @@ func (l *Limits) setDefaults() {
 	}
 	if l.Rounds <= 0 {
 		l.Rounds = 20
+	}
+	if l.TotalBytes <= 0 {
+		l.TotalBytes = 32 << 20
 	}
 }
 
@@ -228,6 +238,24 @@ type computer struct {
 	loads     int                         // go.mod files read
 	reqs      int                         // requirements held in summaries
 	truncated string
+	budget    *budget
+}
+
+// budget is the bytes of go.mod files one Compute may still read; the
+// prefetch's goroutines take from it concurrently.
+type budget struct {
+	left atomic.Int64
+}
+
+// errBudget is a go.mod not read because the bytes limit was reached.
+var errBudget = errors.New("go.mod bytes limit reached")
+
+// take reserves n bytes, or fails with errBudget when fewer are left.
+func (b *budget) take(n int64) error {
+	if b.left.Add(-n) < 0 {
+		return errBudget
+	}
+	return nil
 }
 
 // graph is one reading of the module graph from a set of roots: the
@@ -246,14 +274,17 @@ func (c *computer) mainKey() module.Version { return module.Version{Path: c.main
 
 // Compute returns the requirement graph of m, stored, as the main module:
 // see the package documentation. Its error wraps fs.ErrNotExist when m's
-// .mod is not stored, and is ctx's when ctx ends; missing dependencies are
-// not errors but Graph.Missing.
+// .mod is not stored, and is ctx's when ctx ends (never a graph read in
+// part, shown as complete); missing dependencies are not errors but
+// Graph.Missing. A storage error other than "not found" is an error.
 func Compute(ctx context.Context, st Reader, m module.Version, lim Limits) (*Graph, error) {
 	lim.setDefaults()
 	if err := module.Check(m.Path, m.Version); err != nil {
 		return nil, err
 	}
-	data, err := readMod(ctx, st, m, lim.ModBytes)
+	b := &budget{}
+	b.left.Store(lim.TotalBytes)
+	data, err := readMod(ctx, st, m, lim.ModBytes, b)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +292,7 @@ func Compute(ctx context.Context, st Reader, m module.Version, lim Limits) (*Gra
 	if err != nil {
 		return nil, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
 	}
-	c := &computer{ctx: ctx, st: st, lim: lim, main: m,
+	c := &computer{ctx: ctx, st: st, lim: lim, main: m, budget: b,
 		exclude: map[module.Version]bool{}, replace: map[module.Version]module.Version{},
 		summaries: map[module.Version]*summary{}, missing: map[module.Version]string{}}
 	for _, x := range f.Exclude {
@@ -313,7 +344,14 @@ func Compute(ctx context.Context, st Reader, m module.Version, lim Limits) (*Gra
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.result(g, goVersion, mainPruning == pruned), nil
+	out, err := c.result(g, goVersion, mainPruning == pruned)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // read is readModGraph: the graph read from roots with the main module's
@@ -402,8 +440,19 @@ func (c *computer) load(m module.Version) *summary {
 }
 
 // keep records the outcome of reading m's go.mod and returns the summary
-// to use (nil if it failed or a limit was reached).
+// to use (nil if it failed or a limit was reached). A go.mod not read
+// because ctx ended or the bytes limit was reached is not missing: ctx's
+// end fails Compute, the limit truncates the graph.
 func (c *computer) keep(m module.Version, s *summary, err error) *summary {
+	if c.ctx.Err() != nil && err != nil {
+		return nil // not recorded: Compute fails with ctx's error
+	}
+	if errors.Is(err, errBudget) {
+		if c.truncated == "" {
+			c.truncated = fmt.Sprintf("more than %d bytes of go.mod files to read", c.lim.TotalBytes)
+		}
+		return nil
+	}
 	c.loads++
 	if err != nil {
 		c.missing[m] = err.Error()
@@ -452,18 +501,28 @@ func (c *computer) prefetch(ms []module.Version) {
 	for range min(prefetchWorkers, len(todo)) {
 		wg.Go(func() {
 			for i := range next {
+				if err := c.ctx.Err(); err != nil {
+					results[i] = result{nil, err}
+					continue
+				}
 				s, err := c.loadUncached(todo[i])
 				results[i] = result{s, err}
 			}
 		})
 	}
-	for i := range todo {
-		next <- i
+	sent := 0
+feed:
+	for ; sent < len(todo); sent++ {
+		select {
+		case next <- sent:
+		case <-c.ctx.Done():
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
-	for i, m := range todo {
-		c.keep(m, results[i].s, results[i].err)
+	for i := range todo[:sent] {
+		c.keep(todo[i], results[i].s, results[i].err)
 	}
 }
 
@@ -478,7 +537,7 @@ func (c *computer) loadUncached(m module.Version) (*summary, error) {
 	if err := module.Check(actual.Path, actual.Version); err != nil {
 		return nil, err
 	}
-	data, err := readMod(c.ctx, c.st, actual, c.lim.ModBytes)
+	data, err := readMod(c.ctx, c.st, actual, c.lim.ModBytes, c.budget)
 	if err != nil {
 		return nil, err
 	}
@@ -516,8 +575,8 @@ func (c *computer) replacement(m module.Version) (module.Version, bool) {
 	return r, ok
 }
 
-// readMod reads m's stored .mod, at most max bytes.
-func readMod(ctx context.Context, st Reader, m module.Version, max int64) ([]byte, error) {
+// readMod reads m's stored .mod, at most max bytes, taken from b.
+func readMod(ctx context.Context, st Reader, m module.Version, max int64, b *budget) ([]byte, error) {
 	key, err := layout.Key(m, layout.Mod)
 	if err != nil {
 		return nil, err
@@ -530,18 +589,28 @@ func readMod(ctx context.Context, st Reader, m module.Version, max int64) ([]byt
 	if obj.Size > max {
 		return nil, fmt.Errorf("go.mod of %d bytes is over the limit of %d", obj.Size, max)
 	}
-	data, err := io.ReadAll(io.LimitReader(obj.Body, max+1))
+	// The size is reserved from the budget, and is the most read: a body
+	// longer than its size is refused.
+	size := obj.Size
+	if size < 0 {
+		size = max
+	}
+	if err := b.take(size); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(obj.Body, size+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("go.mod is over the limit of %d bytes", max)
+	if int64(len(data)) > size {
+		return nil, fmt.Errorf("go.mod is longer than its size of %d bytes", size)
 	}
 	return data, nil
 }
 
-// result builds the Graph of g.
-func (c *computer) result(g *graph, goVersion string, isPruned bool) *Graph {
+// result builds the Graph of g. Its error is the storage's (ctx's, or
+// another than "not found") when a node's .mod could not be looked up.
+func (c *computer) result(g *graph, goVersion string, isPruned bool) (*Graph, error) {
 	out := &Graph{Main: Mod{c.main.Path, c.main.Version}, Go: goVersion, Pruned: isPruned,
 		Nodes: []Node{}, Edges: []Edge{}, Missing: []Missing{}, Truncated: c.truncated}
 
@@ -583,9 +652,15 @@ func (c *computer) result(g *graph, goVersion string, isPruned bool) *Graph {
 			n.Replace = &Mod{r.Path, r.Version}
 			actual = r
 		}
-		if actual.Version != "" {
+		if n.Loaded {
+			// Read from storage: stored.
+			n.ModStored = true
+		} else if actual.Version != "" {
 			if key, err := layout.Key(actual, layout.Mod); err == nil {
 				_, err := c.st.Stat(c.ctx, key)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, err
+				}
 				n.ModStored = err == nil
 			}
 		}
@@ -620,7 +695,7 @@ func (c *computer) result(g *graph, goVersion string, isPruned bool) *Graph {
 		return cmpMods(Mod{a.Path, a.Version}, Mod{b.Path, b.Version}, "", "")
 	})
 	out.Complete = len(out.Missing) == 0 && out.Truncated == ""
-	return out
+	return out, nil
 }
 
 func cmpMods(a, b Mod, ta, tb string) int {

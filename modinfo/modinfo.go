@@ -48,9 +48,15 @@ type Limits struct {
 	ModBytes int64
 	// ReadmeBytes is the most of a README returned (default 256 KiB).
 	ReadmeBytes int64
-	// LicenseBytes is the most of a license file scanned (default 256 KiB).
-	LicenseBytes int64
-	// LicenseFiles is the most license files scanned (default 8).
+	// LicenseBytes is the most of a license file scanned (default 64 KiB),
+	// and LicenseTotalBytes the most of all license files together
+	// (default 128 KiB): licensecheck's time grows with the text and does
+	// not stop when the context ends. A file cut or left unscanned is
+	// marked Truncated, and Details.LicensesTruncated is set.
+	LicenseBytes      int64
+	LicenseTotalBytes int64
+	// LicenseFiles is the most license files scanned (default 8); more are
+	// not listed, and Details.LicensesTruncated is set.
 	LicenseFiles int
 	// ZipEntries is the most entries of a zip read (default 100,000), and
 	// ZipDirBytes the largest central directory (default 16 MiB): a zip
@@ -74,7 +80,8 @@ func (l *Limits) setDefaults() {
 	}
 	def(&l.ModBytes, 1<<20)
 	def(&l.ReadmeBytes, 256<<10)
-	def(&l.LicenseBytes, 256<<10)
+	def(&l.LicenseBytes, 64<<10)
+	def(&l.LicenseTotalBytes, 128<<10)
 	def(&l.ZipDirBytes, 16<<20)
 	if l.LicenseFiles <= 0 {
 		l.LicenseFiles = 8
@@ -140,8 +147,11 @@ type License struct {
 	// Percent is how much of the file's text the licenses found cover.
 	Percent float64 `json:"percent"`
 	// IDs are the SPDX identifiers found, in order, without repeats.
-	IDs       []string `json:"ids"`
-	Truncated bool     `json:"truncated,omitempty"`
+	IDs []string `json:"ids"`
+	// Truncated says that only the file's first bytes were scanned, or
+	// none at all when the limit of all license files was reached before
+	// it (see Limits).
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Details describe a stored module version.
@@ -159,15 +169,29 @@ type Details struct {
 	Latest     string      `json:"latest"`
 	Readme     *Readme     `json:"readme,omitempty"`
 	Licenses   []License   `json:"licenses"`
+	// LicensesTruncated says that the licenses were not all read whole:
+	// a file was cut or not scanned, or more files than the limit exist.
+	LicensesTruncated bool `json:"licenses_truncated,omitempty"`
 	// ZipError says why the zip's README and licenses are not shown, when
 	// a zip is stored but could not be read within the limits.
 	ZipError string `json:"zip_error,omitempty"`
 }
 
 // Get describes the stored version m. Its error wraps fs.ErrNotExist when
-// nothing of m is stored.
+// nothing of m is stored. Each call reads the zip again: a server uses a
+// Describer, which caches that part and bounds concurrent reads.
 func Get(ctx context.Context, st Reader, m module.Version, lim Limits) (*Details, error) {
 	lim.setDefaults()
+	return get(ctx, st, m, lim, func(info storage.Info) (*zipDetails, error) {
+		return readZip(ctx, st, m, lim, licensecheck.Scan)
+	}, func() (*Marks, error) {
+		return ModuleMarks(ctx, st, m.Path, lim)
+	})
+}
+
+// get is Get with the zip's part (README, licenses) from zip, given the
+// zip's Stat, and the module's marks from marks.
+func get(ctx context.Context, st Reader, m module.Version, lim Limits, zip func(storage.Info) (*zipDetails, error), marks func() (*Marks, error)) (*Details, error) {
 	if err := module.Check(m.Path, m.Version); err != nil {
 		return nil, err
 	}
@@ -175,6 +199,7 @@ func Get(ctx context.Context, st Reader, m module.Version, lim Limits) (*Details
 		return nil, fmt.Errorf("%s@%s: not a canonical version", m.Path, m.Version)
 	}
 	d := &Details{Path: m.Path, Version: m.Version, Files: []File{}, Licenses: []License{}}
+	var zipInfo storage.Info
 	for _, k := range []layout.Kind{layout.Info, layout.Mod, layout.Zip} {
 		key, err := layout.Key(m, k)
 		if err != nil {
@@ -188,6 +213,9 @@ func Get(ctx context.Context, st Reader, m module.Version, lim Limits) (*Details
 			return nil, err
 		}
 		d.Files = append(d.Files, File{k.String(), info.Size, info.ModTime})
+		if k == layout.Zip {
+			zipInfo = info
+		}
 	}
 	if len(d.Files) == 0 {
 		return nil, fmt.Errorf("%s@%s is not stored: %w", m.Path, m.Version, fs.ErrNotExist)
@@ -207,21 +235,26 @@ func Get(ctx context.Context, st Reader, m module.Version, lim Limits) (*Details
 		}
 		d.GoMod, d.GoModTruncated = string(b), cut
 	}
-	marks, err := ModuleMarks(ctx, st, m.Path, lim)
+	mk, err := marks()
 	if err != nil {
 		return nil, err
 	}
-	d.Latest, d.Deprecated = marks.Latest, marks.Deprecated
-	if r, ok := marks.Retracted(m.Version); ok {
+	d.Latest, d.Deprecated = mk.Latest, mk.Deprecated
+	if r, ok := mk.Retracted(m.Version); ok {
 		d.Retracted = &r
 	}
 	if has(d.Files, "zip") {
-		if err := d.readZip(ctx, st, m, lim); err != nil {
+		zd, err := zip(zipInfo)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			d.ZipError = err.Error()
+			zd = &zipDetails{err: err.Error()}
 		}
+		d.ZipError = zd.err
+		d.Readme = zd.readme
+		d.Licenses = append(d.Licenses, zd.licenses...)
+		d.LicensesTruncated = zd.licensesCut
 	}
 	return d, nil
 }
@@ -309,6 +342,15 @@ func latest(versions []string) string {
 // A module with no stored go.mod has none.
 func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Marks, error) {
 	lim.setDefaults()
+	return moduleMarks(ctx, st, path, lim, func(latest module.Version) (*Marks, error) {
+		mk, _, err := readMarks(ctx, st, latest, lim)
+		return mk, err
+	})
+}
+
+// moduleMarks is ModuleMarks with the marks of the latest version read by
+// read.
+func moduleMarks(ctx context.Context, st Reader, path string, lim Limits, read func(latest module.Version) (*Marks, error)) (*Marks, error) {
 	if err := module.CheckPath(path); err != nil {
 		return nil, err
 	}
@@ -318,27 +360,34 @@ func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Mark
 	if err != nil {
 		return nil, err
 	}
-	mk := &Marks{Path: path, Retractions: []Retraction{}, Latest: latest(withMod)}
-	if mk.Latest == "" {
-		return mk, nil
+	v := latest(withMod)
+	if v == "" {
+		return &Marks{Path: path, Retractions: []Retraction{}}, nil
 	}
-	m := module.Version{Path: path, Version: mk.Latest}
+	return read(module.Version{Path: path, Version: v})
+}
+
+// readMarks returns the marks in the stored go.mod of m, the latest
+// version of its module, and whether they last as long as m is the latest
+// (they do unless the go.mod could not be read from storage).
+func readMarks(ctx context.Context, st Reader, m module.Version, lim Limits) (*Marks, bool, error) {
+	mk := &Marks{Path: m.Path, Retractions: []Retraction{}, Latest: m.Version}
 	b, cut, err := readKey(ctx, st, m, layout.Mod, lim.ModBytes)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			mk.Error = err.Error()
-			return mk, nil
+			return mk, false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if cut {
 		mk.Error = fmt.Sprintf("go.mod of %s is over %d bytes", mk.Latest, lim.ModBytes)
-		return mk, nil
+		return mk, true, nil
 	}
-	f, err := modfile.ParseLax(path+"@"+mk.Latest+"/go.mod", b, nil)
+	f, err := modfile.ParseLax(m.Path+"@"+mk.Latest+"/go.mod", b, nil)
 	if err != nil {
 		mk.Error = err.Error()
-		return mk, nil
+		return mk, true, nil
 	}
 	if f.Module != nil {
 		mk.Deprecated = f.Module.Deprecated
@@ -346,7 +395,7 @@ func ModuleMarks(ctx context.Context, st Reader, path string, lim Limits) (*Mark
 	for _, r := range f.Retract {
 		mk.Retractions = append(mk.Retractions, Retraction{r.Low, r.High, r.Rationale})
 	}
-	return mk, nil
+	return mk, true, nil
 }
 
 // readmeRE and licenseRE name the files looked for at the module root,
@@ -369,33 +418,62 @@ func readmeRank(name string) int {
 	return 2
 }
 
-// readZip fills d's README and licenses from m's stored zip.
-func (d *Details) readZip(ctx context.Context, st Reader, m module.Version, lim Limits) error {
+// zipDetails is what a stored zip tells of its version: the part of
+// Details a Describer caches.
+type zipDetails struct {
+	readme      *Readme
+	licenses    []License
+	licensesCut bool
+	// err says why the zip could not be read within the limits (then
+	// Details.ZipError); it is as lasting as the zip.
+	err string
+}
+
+// scanFunc is licensecheck.Scan (tests count what it is given).
+type scanFunc func(text []byte) licensecheck.Coverage
+
+// readZip reads the README and licenses of m's stored zip. Its error is
+// one that may pass (the storage's, ctx's); what the zip's own content
+// causes is zipDetails.err.
+func readZip(ctx context.Context, st Reader, m module.Version, lim Limits, scan scanFunc) (*zipDetails, error) {
 	key, err := layout.Key(m, layout.Zip)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	obj, err := st.Get(ctx, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer obj.Body.Close()
 	ra, size, cleanup, err := readerAt(ctx, obj, lim.TempDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer cleanup()
+	zd, err := readZipAt(ctx, ra, size, m, lim, scan)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return &zipDetails{err: err.Error()}, nil
+	}
+	return zd, nil
+}
+
+// readZipAt reads the README and licenses of the zip of m in ra.
+func readZipAt(ctx context.Context, ra io.ReaderAt, size int64, m module.Version, lim Limits, scan scanFunc) (*zipDetails, error) {
 	prefix := m.Path + "@" + m.Version + "/"
 	entries, err := zipDir(ctx, ra, size, zipLimits{dirBytes: lim.ZipDirBytes, entries: lim.ZipEntries}, func(name []byte) bool {
 		f := rootFileBytes(name, prefix)
 		return f != nil && (readmeRE.Match(f) || licenseRE.Match(f))
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	slices.SortStableFunc(entries, func(a, b zipEntry) int { return strings.Compare(a.name, b.name) })
+	zd := &zipDetails{licenses: []License{}}
 	var readme *zipEntry
-	licenses := 0
+	budget := lim.LicenseTotalBytes
 	for i, e := range entries {
 		f := rootFile(e.name, prefix)
 		if readmeRE.MatchString(f) {
@@ -404,31 +482,44 @@ func (d *Details) readZip(ctx context.Context, st Reader, m module.Version, lim 
 			}
 			continue
 		}
-		if licenses >= lim.LicenseFiles {
+		if len(zd.licenses) >= lim.LicenseFiles {
+			zd.licensesCut = true
 			continue
 		}
-		licenses++
-		b, cut, err := readEntry(ctx, ra, size, e, lim.LicenseBytes)
-		if err != nil {
-			return err
+		// licensecheck.Scan does not stop when ctx ends: ctx is checked
+		// between files, and each scan is bounded by the limits.
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		cov := licensecheck.Scan(b)
-		l := License{File: f, Percent: cov.Percent, IDs: []string{}, Truncated: cut}
+		l := License{File: f, IDs: []string{}}
+		if budget <= 0 {
+			l.Truncated, zd.licensesCut = true, true
+			zd.licenses = append(zd.licenses, l)
+			continue
+		}
+		b, cut, err := readEntry(ctx, ra, size, e, min(lim.LicenseBytes, budget))
+		if err != nil {
+			return nil, err
+		}
+		budget -= int64(len(b))
+		cov := scan(b)
+		l.Percent, l.Truncated = cov.Percent, cut
+		zd.licensesCut = zd.licensesCut || cut
 		for _, mt := range cov.Match {
 			if !slices.Contains(l.IDs, mt.ID) {
 				l.IDs = append(l.IDs, mt.ID)
 			}
 		}
-		d.Licenses = append(d.Licenses, l)
+		zd.licenses = append(zd.licenses, l)
 	}
 	if readme != nil {
 		b, cut, err := readEntry(ctx, ra, size, *readme, lim.ReadmeBytes)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		d.Readme = &Readme{Name: rootFile(readme.name, prefix), Text: string(b), Truncated: cut}
+		zd.readme = &Readme{Name: rootFile(readme.name, prefix), Text: string(b), Truncated: cut}
 	}
-	return nil
+	return zd, nil
 }
 
 // readerAt returns obj's body as an io.ReaderAt: itself if it is one (a

@@ -1,0 +1,176 @@
+package modinfo
+
+import (
+	"context"
+	"sync"
+
+	"github.com/google/licensecheck"
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Describer answers Get for a server: what a version's zip tells (README,
+// licenses, or why the zip cannot be read) is computed once per stored
+// zip and kept in an LRU cache bounded in entries and bytes, at most
+// Concurrency zips are read at a time, and concurrent requests for the
+// same zip share one reading.
+// A module's retractions and deprecation are cached per latest version
+// (its stored go.mod does not change; the latest is found on each call,
+// from the storage's listing). The rest of the details (stored files,
+// go.mod) is read on each call.
+//
+// A stored zip is known by its version, size and modification time: a zip
+// replaced by another of the same size at the same instant would be shown
+// with the old one's details until it leaves the cache.
+type Describer struct {
+	st    Reader
+	lim   Limits
+	sem   *semaphore.Weighted
+	cache *weightedLRU[zipKey, *zipDetails]
+	marks *weightedLRU[module.Version, *Marks] // by latest version
+	scan  scanFunc
+
+	mu    sync.Mutex
+	calls map[zipKey]*zipCall // readings under way
+}
+
+// DescriberOptions size a Describer. A zero field takes its default.
+type DescriberOptions struct {
+	// Limits bound each reading (see Limits).
+	Limits Limits
+	// CacheEntries is the most zips whose details are kept, and the most
+	// modules whose marks are kept (default 1,024 each); CacheBytes the
+	// most bytes each of the two caches holds (default 32 MiB: a zip's
+	// details hold a README of up to Limits.ReadmeBytes, a module's marks
+	// the retract directives of a go.mod of up to Limits.ModBytes).
+	CacheEntries int
+	CacheBytes   int64
+	// Concurrency is the most zips read at a time (default 2); callers
+	// beyond it wait, until their context ends.
+	Concurrency int
+}
+
+// zipKey identifies a stored zip.
+type zipKey struct {
+	m       module.Version
+	size    int64
+	modTime int64 // UnixNano
+}
+
+// zipCall is one reading of a zip, shared by every caller waiting for it;
+// it is cancelled when the last of them leaves.
+type zipCall struct {
+	done    chan struct{}
+	zd      *zipDetails
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// NewDescriber returns a Describer reading st.
+func NewDescriber(st Reader, opts DescriberOptions) *Describer {
+	opts.Limits.setDefaults()
+	if opts.CacheEntries <= 0 {
+		opts.CacheEntries = 1024
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2
+	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 32 << 20
+	}
+	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
+		cache: newWeightedLRU[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
+		marks: newWeightedLRU[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
+		scan:  licensecheck.Scan,
+		calls: map[zipKey]*zipCall{}}
+}
+
+// Get is the package's Get with d's limits, caches and concurrency bound.
+// The Details returned share their README, licenses and retraction with
+// other callers': they are not to be modified.
+func (d *Describer) Get(ctx context.Context, m module.Version) (*Details, error) {
+	return get(ctx, d.st, m, d.lim, func(info storage.Info) (*zipDetails, error) {
+		return d.zip(ctx, zipKey{m, info.Size, info.ModTime.UnixNano()})
+	}, func() (*Marks, error) {
+		return d.ModuleMarks(ctx, m.Path)
+	})
+}
+
+// ModuleMarks is the package's ModuleMarks with d's limits, the marks of
+// a latest version read once. The Marks returned are shared with other
+// callers: not to be modified.
+func (d *Describer) ModuleMarks(ctx context.Context, path string) (*Marks, error) {
+	return moduleMarks(ctx, d.st, path, d.lim, func(latest module.Version) (*Marks, error) {
+		if mk, ok := d.marks.Get(latest); ok {
+			return mk, nil
+		}
+		mk, lasting, err := readMarks(ctx, d.st, latest, d.lim)
+		if err == nil && lasting {
+			d.marks.Add(latest, mk)
+		}
+		return mk, err
+	})
+}
+
+// zip returns the details of the zip k: cached, or read by a call that
+// the concurrent callers for k share. A caller whose ctx ends stops
+// waiting; the reading stops when no caller waits for it.
+func (d *Describer) zip(ctx context.Context, k zipKey) (*zipDetails, error) {
+	if zd, ok := d.cache.Get(k); ok {
+		return zd, nil
+	}
+	d.mu.Lock()
+	c, ok := d.calls[k]
+	if !ok {
+		// The reading outlives the caller that starts it if others wait.
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &zipCall{done: make(chan struct{}), cancel: cancel}
+		d.calls[k] = c
+		go d.run(rctx, k, c)
+	}
+	c.waiters++
+	d.mu.Unlock()
+	select {
+	case <-c.done:
+		d.leave(k, c)
+		return c.zd, c.err
+	case <-ctx.Done():
+		d.leave(k, c)
+		return nil, ctx.Err()
+	}
+}
+
+// leave removes a waiter from c, cancelling c when none is left.
+func (d *Describer) leave(k zipKey, c *zipCall) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.waiters--; c.waiters == 0 {
+		c.cancel()
+		if d.calls[k] == c {
+			delete(d.calls, k)
+		}
+	}
+}
+
+// run reads the zip k for c, within the concurrency bound, and caches
+// what lasts (not a storage or context error).
+func (d *Describer) run(ctx context.Context, k zipKey, c *zipCall) {
+	defer close(c.done)
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		c.err = err
+		return
+	}
+	defer d.sem.Release(1)
+	c.zd, c.err = readZip(ctx, d.st, k.m, d.lim, d.scan)
+	if c.err == nil {
+		d.cache.Add(k, c.zd)
+	}
+	d.mu.Lock()
+	if d.calls[k] == c {
+		delete(d.calls, k) // later callers find the cache
+	}
+	d.mu.Unlock()
+}
