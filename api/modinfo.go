@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/gomirror/gomirror/internal/weightlru"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modgraph"
 	"github.com/gomirror/gomirror/modinfo"
@@ -26,10 +27,48 @@ type Stored interface {
 const graphConcurrency = 2
 
 // versions is the version endpoints' state: the zip details cache and
-// concurrency bound of modinfo.Describer, and the graphs' bound.
+// concurrency bound of modinfo.Describer, and the graphs' bound and cache.
 type versions struct {
 	describer *modinfo.Describer
 	graphs    *semaphore.Weighted
+	// settled holds the graphs that can no longer change: complete, with
+	// every node's go.mod stored (stored files never change, and a graph
+	// reads only the go.mod files it needs, so more stored versions add
+	// nothing to it). Others are computed again each time: a go.mod
+	// stored since may complete them.
+	settled *weightlru.Cache[module.Version, *modgraph.Graph]
+}
+
+// Bounds of the settled graphs' cache: a 300-module graph weighs about
+// 100 KB.
+const (
+	settledGraphs     = 256
+	settledGraphBytes = 32 << 20
+)
+
+// graphWeight estimates the bytes g holds.
+func graphWeight(g *modgraph.Graph) int64 {
+	n := int64(256 + len(g.Main.Path) + len(g.Main.Version))
+	for _, nd := range g.Nodes {
+		n += int64(96 + len(nd.Path) + len(nd.Version))
+	}
+	for _, e := range g.Edges {
+		n += int64(80 + len(e.From.Path) + len(e.From.Version) + len(e.To) + len(e.Version))
+	}
+	return n
+}
+
+// settled reports whether g can no longer change (versions.settled).
+func settled(g *modgraph.Graph) bool {
+	if !g.Complete || g.Truncated != "" || len(g.Missing) > 0 {
+		return false
+	}
+	for _, nd := range g.Nodes {
+		if !nd.ModStored {
+			return false
+		}
+	}
+	return true
 }
 
 // newVersions returns the state of the version endpoints over st; nil
@@ -39,7 +78,8 @@ func newVersions(st Stored) *versions {
 		return nil
 	}
 	return &versions{describer: modinfo.NewDescriber(st, modinfo.DescriberOptions{}),
-		graphs: semaphore.NewWeighted(graphConcurrency)}
+		graphs:  semaphore.NewWeighted(graphConcurrency),
+		settled: weightlru.New[module.Version](settledGraphs, settledGraphBytes, graphWeight)}
 }
 
 // errNoStorage answers the version endpoints when Options.Storage is nil.
@@ -123,10 +163,15 @@ func (s *Service) Version(ctx context.Context, m module.Version) (*modinfo.Detai
 // (modgraph.Compute with the default limits, at most graphConcurrency at
 // a time): GET /api/v1/modules/{module}/@v/{version}/graph. Its error
 // wraps fs.ErrNotExist when m's .mod is not stored, and is the context's
-// when the timeout ends while it waits or computes.
+// when the timeout ends while it waits or computes. A graph that can no
+// longer change (settled) is kept and returned again, shared: callers
+// must not modify what Graph returns.
 func (s *Service) Graph(ctx context.Context, m module.Version) (*modgraph.Graph, error) {
 	if s.opts.Storage == nil {
 		return nil, errNoStorage
+	}
+	if g, ok := s.vers.settled.Get(m); ok {
+		return g, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -134,7 +179,11 @@ func (s *Service) Graph(ctx context.Context, m module.Version) (*modgraph.Graph,
 		return nil, err
 	}
 	defer s.vers.graphs.Release(1)
-	return modgraph.Compute(ctx, s.opts.Storage, m, modgraph.Limits{})
+	g, err := modgraph.Compute(ctx, s.opts.Storage, m, modgraph.Limits{})
+	if err == nil && settled(g) {
+		s.vers.settled.Add(m, g)
+	}
+	return g, err
 }
 
 // ModuleMarks returns the retractions and deprecation of the module path,

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/gomirror/gomirror/internal/weightlru"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -28,8 +29,8 @@ type Describer struct {
 	st    Reader
 	lim   Limits
 	sem   *semaphore.Weighted
-	cache *weightedLRU[zipKey, *zipDetails]
-	marks *weightedLRU[module.Version, *Marks] // by latest version
+	cache *weightlru.Cache[zipKey, *zipDetails]
+	marks *weightlru.Cache[module.Version, *Marks] // by latest version
 	scan  scanFunc
 
 	mu    sync.Mutex
@@ -82,8 +83,8 @@ func NewDescriber(st Reader, opts DescriberOptions) *Describer {
 		opts.CacheBytes = 32 << 20
 	}
 	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
-		cache: newWeightedLRU[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
-		marks: newWeightedLRU[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
+		cache: weightlru.New[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
+		marks: weightlru.New[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
 		scan:  licensecheck.Scan,
 		calls: map[zipKey]*zipCall{}}
 }

@@ -1,10 +1,10 @@
-package modinfo
+package weightlru
 
 import "testing"
 
-// TestWeightedLRU: the cache holds at most its entries and its bytes,
+// TestCache: the cache holds at most its entries and its bytes,
 // evicting the least recently used, and counts a key added twice once.
-func TestWeightedLRU(t *testing.T) {
+func TestCache(t *testing.T) {
 	weigh := func(v int) int64 { return int64(v) }
 	tests := []struct {
 		name      string
@@ -23,7 +23,7 @@ func TestWeightedLRU(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWeightedLRU[int](tc.entries, tc.max, weigh)
+			w := New[int](tc.entries, tc.max, weigh)
 			for i, a := range tc.add {
 				if i == len(tc.add)-1 && tc.get >= 0 {
 					w.Get(tc.get)
