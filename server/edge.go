@@ -25,10 +25,13 @@ import (
 //     listener answers 404 for them;
 //   - they are anonymous if config.Serve.AdminAnonymous says so, and
 //     otherwise need an admin token (auth.Authenticator.WrapAdmin);
-//   - anonymous, they answer only requests whose Host is an IP address,
-//     localhost, or the host of their listener (anonymousHost): a web page
-//     that rebinds its own DNS name to a loopback address must not read
-//     them from a browser on the operator's machine.
+//   - anonymous on a loopback listener, they answer only requests whose
+//     Host is an IP address, localhost, or the host of their listener
+//     (anonymousHost): a web page that rebinds its own DNS name to a
+//     loopback address must not read them from a browser on the
+//     operator's machine. (Anonymous on another listener, with admin-auth
+//     off, they are open to whoever reaches it, by any name: a scraper on
+//     a container network asks for gomirror-1:3001.)
 //
 // /healthz and /readyz are not operator endpoints: they stay anonymous on
 // both listeners.
@@ -44,11 +47,12 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 		guard = authn.WrapAdmin(s.operator)
 	}
 	listenHost, _, _ := net.SplitHostPort(on)
+	checkHost := anonymous && config.LoopbackListen(on)
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if anonymous && !anonymousHost(r.Host, listenHost) {
+		if checkHost && !anonymousHost(r.Host, listenHost) {
 			obs.RequestFrom(r.Context()).Kind = "operator"
 			s.log.Warn("operator endpoints: request for another host name refused (DNS rebinding?)", "host", r.Host, "path", r.URL.Path)
-			http.Error(w, "gomirror: the operator endpoints are anonymous here, so they answer only to an IP address, localhost or the listener's host name; use one of those, or set admin-auth token", http.StatusMisdirectedRequest)
+			http.Error(w, "gomirror: the operator endpoints are anonymous on this loopback listener, so they answer only to an IP address, localhost or the listener's host name; use one of those, or set admin-auth token", http.StatusMisdirectedRequest)
 			return
 		}
 		if s.operator.open(r) {

@@ -590,9 +590,12 @@ func TestIsClean(t *testing.T) {
 // TestAnonymousOperatorEndpointsCheckHost is the DNS rebinding attack: a
 // web page whose name now resolves to 127.0.0.1 reads the anonymous
 // operator endpoints (the console's CSV export, the API, /metrics) from a
-// browser on the operator's machine. Where they are anonymous, they answer
-// only a Host that is an IP address, localhost or the listener's host:
-// 421 otherwise. Where they need a token, the Host is not theirs to check.
+// browser on the operator's machine. Where they are anonymous on a
+// loopback listener, they answer only a Host that is an IP address,
+// localhost or the listener's host: 421 otherwise. Where they need a
+// token, the token is the guard; where they are open on another listener
+// (admin-auth off), to anyone who reaches it, by any name (a scraper on a
+// container network).
 func TestAnonymousOperatorEndpointsCheckHost(t *testing.T) {
 	up := fakeproxy.New(t)
 	paths := []string{"/ui/activity.csv", "/ui/", "/api/v1/modules", "/metrics", "/upstreams", "/debug/pprof/"}
@@ -602,7 +605,6 @@ func TestAnonymousOperatorEndpointsCheckHost(t *testing.T) {
 	}{
 		{"loopback, auth off", func(c *config.Serve) {}},
 		{"admin-listen on loopback", func(c *config.Serve) { c.AdminListen = "127.0.0.1:0" }},
-		{"all interfaces, admin-auth off", func(c *config.Serve) { c.Listen, c.AdminAuth = "0.0.0.0:0", "off" }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startEdge(t, up, func(c *config.Serve) {
@@ -635,6 +637,11 @@ func TestAnonymousOperatorEndpointsCheckHost(t *testing.T) {
 	s := startEdge(t, up, func(c *config.Serve) { c.TokensFile, c.AdminAuth = path, "token" })
 	if r := do(t, "GET", s.URL+"/metrics", http.Header{"Host": {"mirror.corp.example"}, "Authorization": {"Bearer " + admin}}); r.code != http.StatusOK {
 		t.Errorf("/metrics with an admin token and a host name: %d", r.code)
+	}
+	// Open on all interfaces (admin-auth off): by any name.
+	s = startEdge(t, up, func(c *config.Serve) { c.Listen, c.AdminAuth = "0.0.0.0:0", "off" })
+	if r := do(t, "GET", s.URL+"/metrics", http.Header{"Host": {"gomirror-1:3001"}}); r.code != http.StatusOK {
+		t.Errorf("/metrics on 0.0.0.0 with admin-auth off, by a name: %d", r.code)
 	}
 }
 
