@@ -127,12 +127,12 @@ func (c *Console) readableModules(ctx context.Context, v *viewer, q, cursor stri
 	last := ""      // the last row scanned
 	lastShown := "" // the last row kept
 	for scanned := 0; scanned < c.scanBudget; {
-		res, err := c.opts.API.Modules(ctx, q, at, min(c.scanPage, c.scanBudget-scanned))
+		mods, next, err := c.opts.API.ModulePage(ctx, q, at, min(c.scanPage, c.scanBudget-scanned))
 		if err != nil {
 			return nil, "", err
 		}
-		scanned += len(res.Modules)
-		for _, m := range res.Modules {
+		scanned += len(mods)
+		for _, m := range mods {
 			last = m.Module
 			if !c.opts.Auth.MayRead(v.Name, m.Module) {
 				continue
@@ -143,10 +143,10 @@ func (c *Console) readableModules(ctx context.Context, v *viewer, q, cursor stri
 			kept = append(kept, m)
 			lastShown = m.Module
 		}
-		if res.Next == "" || len(res.Modules) == 0 {
+		if next == "" || len(mods) == 0 {
 			return kept, "", nil // the end of the catalog
 		}
-		at = res.Next
+		at = next
 	}
 	if last == lastShown {
 		return kept, base64.RawURLEncoding.EncodeToString([]byte(last)), nil
