@@ -50,7 +50,7 @@ const (
 	scanPage = db.MaxModulesLimit
 	// scanBudget is how many rows a client token's page reads at most
 	// before it stops with a sealed cursor.
-	scanBudget = 5 * scanPage
+	scanBudget = 3 * scanPage
 )
 
 // sealedPrefix starts a sealed cursor; '.' is not in the database
