@@ -22,8 +22,10 @@ import (
 // is either
 //
 //   - the path of the last module shown, in clear (the database's own
-//     cursor format), when the page filled: the viewer sees that path; or
-//   - sealed, when the budget ran out after hidden rows: the position
+//     cursor format), when the page filled and one more module the viewer
+//     may see follows (or the budget ran out on a module it sees): the
+//     viewer sees that path; or
+//   - sealed, when the budget ran out on a hidden row: the position
 //     (a path the viewer may not see) encrypted with AES-GCM under a key
 //     that only this process holds, bound to the session and the query
 //     (the additional data), so that nothing of it can be read, and it
