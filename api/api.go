@@ -577,6 +577,17 @@ func (s *Service) Modules(ctx context.Context, q, cursor string, limit int) (mod
 	return mods, err
 }
 
+// ModulePage returns a page of the stored modules whose path contains q,
+// as Modules does, without the catalog's totals (one query fewer: for
+// callers that read many pages, such as the console's filtered list).
+func (s *Service) ModulePage(ctx context.Context, q, cursor string, limit int) (mods []db.ModuleSummary, next string, err error) {
+	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
+		mods, next, err = st.Modules(ctx, q, cursor, limit)
+		return err
+	})
+	return mods, next, err
+}
+
 // Totals is how the catalog's totals are shown (db.Totals has no JSON
 // names of its own).
 type Totals struct {

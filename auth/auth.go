@@ -144,6 +144,7 @@ type Authenticator struct {
 	path    string
 	log     *slog.Logger
 	limiter *failureLimiter
+	signIns *failureLimiter  // console sign-ins with a right token, per address
 	now     func() time.Time // the clock; tests replace it
 
 	mu      sync.Mutex
@@ -214,6 +215,7 @@ func New(opts Options) (*Authenticator, error) {
 		return nil, &OptionError{Option: "FailureRefill", Value: refill.String(), Err: errors.New("must not be negative")}
 	}
 	a.limiter = newFailureLimiter(burst, refill)
+	a.signIns = newFailureLimiter(SignInBurst, SignInRefill)
 
 	if opts.TokensFile == "" || mode == ModeOff && !opts.Admin {
 		if mode != ModeOff {

@@ -15,6 +15,14 @@ const (
 	DefaultFailureBurst = 10
 	// DefaultFailureRefill is how long it takes to forgive one failure.
 	DefaultFailureRefill = 6 * time.Second
+
+	// SignInBurst is how many console sign-ins with a right token one
+	// client address may make in a row (each opens a session) before it
+	// is answered 429 (auth.LimitedError).
+	SignInBurst = 10
+	// SignInRefill is how long it takes for one more sign-in to be
+	// allowed.
+	SignInRefill = time.Minute
 )
 
 // minPrune is the number of tracked addresses below which failureLimiter
@@ -22,7 +30,7 @@ const (
 const minPrune = 1024
 
 // failureLimiter is a token bucket per client address that counts wrong
-// credentials. Only addresses that have failed are tracked; an address
+// credentials (or, for sign-ins, right ones: Authenticator.signIns). Only addresses that have failed are tracked; an address
 // whose bucket has filled up again is dropped when the map grows.
 type failureLimiter struct {
 	every time.Duration

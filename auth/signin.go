@@ -15,7 +15,8 @@ import (
 var ErrWrongToken = errors.New("auth: no token has this secret")
 
 // LimitedError is SignIn's answer to a client address that has used up
-// its allowance of wrong credentials (shared with Wrap and WrapAdmin).
+// its allowance of wrong credentials (shared with Wrap and WrapAdmin), or
+// of sign-ins.
 type LimitedError struct {
 	Wait time.Duration // until the address may try again
 }
@@ -28,12 +29,18 @@ func (e *LimitedError) Error() string {
 // r (clientaddr.From), and returns the token's name, role and fingerprint
 // (Current). A wrong secret counts against the client address, as wrong
 // credentials do in Wrap; an address without failures left gets a
-// *LimitedError before its secret is looked at.
+// *LimitedError before its secret is looked at. So does an address that
+// has signed in SignInBurst times in a row (a right secret counts too: each
+// sign-in opens a session), until SignInRefill has passed.
 func (a *Authenticator) SignIn(r *http.Request, secret string) (name string, role Role, fp string, err error) {
 	now := a.now()
 	remote := clientaddr.From(r)
 	key := clientaddr.Key(remote)
 	if wait, blocked := a.limiter.blocked(key, now); blocked {
+		return "", "", "", &LimitedError{Wait: wait}
+	}
+	if wait, blocked := a.signIns.blocked(key, now); blocked {
+		a.log.Warn("auth: too many console sign-ins", "remote", remote)
 		return "", "", "", &LimitedError{Wait: wait}
 	}
 	set := a.tokens()
@@ -43,6 +50,7 @@ func (a *Authenticator) SignIn(r *http.Request, secret string) (name string, rol
 		a.log.Warn("auth: wrong token at console sign-in", "remote", remote)
 		return "", "", "", ErrWrongToken
 	}
+	a.signIns.fail(key, now) // counted, not failed
 	role, fp, _ = a.Current(name)
 	return name, role, fp, nil
 }

@@ -53,6 +53,37 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+// TestSignInRate: successful sign-ins (each opens a session) are limited
+// per client address too: a valid token, replayed, cannot open sessions
+// without end from one address; others are not affected, and the
+// allowance comes back with time.
+func TestSignInRate(t *testing.T) {
+	e := newEnv(t, auth.Options{Mode: auth.ModeAll}, "dev")
+	r := httptest.NewRequest("POST", "/ui/signin", nil)
+	r.RemoteAddr = "192.0.2.7:1234"
+	for i := range auth.SignInBurst {
+		if _, _, _, err := e.auth.SignIn(r, e.secrets["dev"]); err != nil {
+			t.Fatalf("sign-in %d: %v", i, err)
+		}
+	}
+	var limited *auth.LimitedError
+	if _, _, _, err := e.auth.SignIn(r, e.secrets["dev"]); !errors.As(err, &limited) || limited.Wait <= 0 || limited.Wait > auth.SignInRefill {
+		t.Fatalf("sign-in %d from one address: %v; want a LimitedError", auth.SignInBurst+1, err)
+	}
+	other := httptest.NewRequest("POST", "/ui/signin", nil)
+	other.RemoteAddr = "192.0.2.8:1234"
+	if _, _, _, err := e.auth.SignIn(other, e.secrets["dev"]); err != nil {
+		t.Errorf("another address: %v", err)
+	}
+	e.clock.Advance(auth.SignInRefill)
+	if _, _, _, err := e.auth.SignIn(r, e.secrets["dev"]); err != nil {
+		t.Errorf("after %v: %v", auth.SignInRefill, err)
+	}
+	if _, _, _, err := e.auth.SignIn(r, e.secrets["dev"]); !errors.As(err, &limited) {
+		t.Errorf("one more at once: %v; want a LimitedError", err)
+	}
+}
+
 // TestMayRead checks which modules a client token may read: those of the
 // rules that name it, and those of no rule.
 func TestMayRead(t *testing.T) {

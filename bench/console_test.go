@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/audit"
+	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/db"
 )
@@ -85,6 +89,14 @@ func BenchmarkConsolePages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Client tokens' module lists (filtered by MayRead): "none" may
+	// download no module, so that its page reads the whole scan budget;
+	// "some" a third of them.
+	signedIn, err := console.New(console.Options{API: svc, Auth: benchAuth{}, Sessions: func() (console.Sessions, error) { return d, nil }, Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	none, some := benchSignIn(b, signedIn, "none"), benchSignIn(b, signedIn, "some")
 	popular := auditModuleName(0) // the most requested module of the generated records
 	var cursor string
 	if page, err := svc.Audit(ctx, audit.Query{Limit: 100}); err != nil {
@@ -94,27 +106,37 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	cpu := startCPU()
 	var worst float64
-	for _, p := range []struct{ name, target string }{
-		{"overview", "/ui/"},
-		{"modules", "/ui/modules"},
-		{"modules-search", "/ui/modules?q=mod12"},
-		{"module", "/ui/modules/" + popular},
-		{"activity", "/ui/activity"},
-		{"activity-page2", "/ui/activity?cursor=" + cursor},
-		{"activity-module", "/ui/activity?module=" + popular},
-		{"activity-client", "/ui/activity?client=token7&status=4xx"},
-		{"alerts", "/ui/alerts"},
-		{"version", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0"},
-		{"graph", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph"},
-		{"graph-depth2", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph?depth=2"},
-		{"graph-search", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph?q=m07"},
-		{"upstreams", "/ui/upstreams"},
+	for _, p := range []struct {
+		name, target string
+		c            *console.Console
+		cookie       string
+	}{
+		{"overview", "/ui/", c, ""},
+		{"modules", "/ui/modules", c, ""},
+		{"modules-search", "/ui/modules?q=mod12", c, ""},
+		{"module", "/ui/modules/" + popular, c, ""},
+		{"activity", "/ui/activity", c, ""},
+		{"activity-page2", "/ui/activity?cursor=" + cursor, c, ""},
+		{"activity-module", "/ui/activity?module=" + popular, c, ""},
+		{"activity-client", "/ui/activity?client=token7&status=4xx", c, ""},
+		{"alerts", "/ui/alerts", c, ""},
+		{"version", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0", c, ""},
+		{"graph", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph", c, ""},
+		{"graph-depth2", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph?depth=2", c, ""},
+		{"graph-search", "/ui/modules/" + consoleGraphMain + "/@v/v1.0.0/graph?q=m07", c, ""},
+		{"upstreams", "/ui/upstreams", c, ""},
+		{"modules-client-none", "/ui/modules", signedIn, none},
+		{"modules-client-some", "/ui/modules?q=mod1", signedIn, some},
 	} {
 		var size int
 		get := func() error {
 			w := httptest.NewRecorder()
 			defer func() { size = w.Body.Len() }()
-			c.ServeHTTP(w, httptest.NewRequest("GET", p.target, nil))
+			r := httptest.NewRequest("GET", p.target, nil)
+			if p.cookie != "" {
+				r.Header.Set("Cookie", p.cookie)
+			}
+			p.c.ServeHTTP(w, r)
 			if w.Code != http.StatusOK {
 				return fmt.Errorf("%s: %d %.300s", p.target, w.Code, w.Body)
 			}
@@ -143,4 +165,45 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	b.Logf("%s; load average %s", cpu, loadAvg())
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchAuth is the tokens of BenchmarkConsolePages's client tokens: the
+// secret is the name; "none" may download no module, "some" those of
+// every third organisation.
+type benchAuth struct{}
+
+func (benchAuth) SignIn(r *http.Request, secret string) (string, auth.Role, string, error) {
+	return secret, auth.RoleClient, "fp", nil
+}
+
+func (benchAuth) Current(name string) (auth.Role, string, bool) { return auth.RoleClient, "fp", true }
+
+func (benchAuth) MayRead(name, mod string) bool {
+	var org int
+	fmt.Sscanf(mod, "github.com/org%d/", &org)
+	return name == "some" && org%3 == 0
+}
+
+// benchSignIn signs in to c as the token name and returns the session's
+// Cookie header.
+func benchSignIn(b *testing.B, c *console.Console, name string) string {
+	b.Helper()
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, httptest.NewRequest("GET", "/ui/signin", nil))
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(w.Body.String())
+	if m == nil || len(w.Result().Cookies()) == 0 {
+		b.Fatalf("sign-in page: %d", w.Code)
+	}
+	r := httptest.NewRequest("POST", "/ui/signin", strings.NewReader(url.Values{"token": {name}, "csrf": {m[1]}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.AddCookie(w.Result().Cookies()[0])
+	w = httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	for _, ck := range w.Result().Cookies() {
+		if ck.Name == "gomirror_session" && ck.Value != "" {
+			return ck.Name + "=" + ck.Value
+		}
+	}
+	b.Fatalf("sign-in as %s: %d %.300s", name, w.Code, w.Body)
+	return ""
 }

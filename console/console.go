@@ -18,6 +18,7 @@
 package console
 
 import (
+	"crypto/cipher"
 	"embed"
 	"errors"
 	"fmt"
@@ -78,10 +79,14 @@ type Options struct {
 
 // Console serves the web console.
 type Console struct {
-	opts  Options
-	cat   *i18n.Catalogue
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	opts   Options
+	cat    *i18n.Catalogue
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
+	sealer cipher.AEAD // of the module list's sealed cursors (cursor.go), with this process's key
+	// The module list's page, and a client token's database pages and
+	// scan budget (cursor.go); tests make them small.
+	listLimit, scanPage, scanBudget int
 }
 
 // Routes are the patterns Console serves, for the mux the server mounts it
@@ -122,7 +127,12 @@ func New(opts Options) (*Console, error) {
 	if opts.HTTPS == nil {
 		opts.HTTPS = func(r *http.Request) bool { return r.TLS != nil }
 	}
-	c := &Console{opts: opts, cat: i18n.Default(), pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	sealer, err := newSealer()
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	c := &Console{opts: opts, cat: i18n.Default(), pages: map[string]*template.Template{}, mux: http.NewServeMux(), sealer: sealer,
+		listLimit: modulesLimit, scanPage: scanPage, scanBudget: scanBudget}
 	if err := c.parse(); err != nil {
 		return nil, err
 	}

@@ -69,36 +69,24 @@ type overviewData struct {
 type modulesData struct {
 	Q      string
 	Result api.Modules
-	Hidden int // modules of the page the viewer may not download
 }
 
 // modules answers GET /ui/modules?q=&cursor=: stored modules whose path
 // contains q (a prefix is a substring too), a page at a time; a client
-// token sees only the modules it may download.
+// token sees only the modules it may download, and nothing of the others
+// (modulesPage: no count, no path in the cursor).
 func (c *Console) modules(w http.ResponseWriter, r *http.Request) {
 	v, ok := c.viewer(w, r)
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
-	res, err := c.opts.API.Modules(r.Context(), q.Get("q"), q.Get("cursor"), 100)
+	res, err := c.modulesPage(r.Context(), v, q.Get("q"), q.Get("cursor"))
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	d := modulesData{Q: q.Get("q"), Result: res}
-	if !v.Admin {
-		kept := res.Modules[:0]
-		for _, m := range res.Modules {
-			if c.opts.Auth.MayRead(v.Name, m.Module) {
-				kept = append(kept, m)
-			}
-		}
-		d.Hidden = len(res.Modules) - len(kept)
-		d.Result.Modules = kept
-		d.Result.Totals = api.Totals{} // of the whole mirror: not shown
-	}
-	c.render(w, r, http.StatusOK, v, "modules", "Modules", d, "")
+	c.render(w, r, http.StatusOK, v, "modules", "Modules", modulesData{Q: q.Get("q"), Result: res}, "")
 }
 
 // moduleData is a module page's.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/db"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/obs"
 )
 
 // Sessions keeps the sign-in sessions: *db.DB. It is given the hash of a
@@ -25,7 +27,14 @@ type Sessions interface {
 	PutSession(ctx context.Context, s db.Session) error
 	Session(ctx context.Context, idHash string, now time.Time) (db.Session, error)
 	DeleteSession(ctx context.Context, idHash string) error
+	// TrimSessions deletes the sessions of a token but its keep newest.
+	TrimSessions(ctx context.Context, tokenName string, keep int) (int64, error)
 }
+
+// MaxSessionsPerToken is how many sessions one token may have at once: a
+// sign-in beyond them ends the token's oldest, so that a token (a client
+// token too) cannot fill the database with sessions.
+const MaxSessionsPerToken = 10
 
 var _ Sessions = (*db.DB)(nil)
 
@@ -54,6 +63,8 @@ func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*viewer, bool)
 	}
 	v, err := c.session(r)
 	if err == nil {
+		// The access log names who viewed or exported what.
+		obs.RequestFrom(r.Context()).Client = v.Name
 		return v, true
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -164,12 +175,29 @@ func (c *Console) showSignIn(w http.ResponseWriter, r *http.Request, code int, e
 }
 
 // localPath returns next if it is a console page, else the overview: a
-// sign-in must not send the browser elsewhere.
+// sign-in must not send the browser elsewhere. A console page is a path
+// (no scheme, no host) under /ui/ once its dot segments are resolved and
+// its escapes decoded, without a backslash or control byte (which
+// browsers drop or read as a slash) anywhere.
 func localPath(next string) string {
-	if strings.HasPrefix(next, "/ui/") && !strings.HasPrefix(next, "/ui//") && !strings.ContainsAny(next, "\\\r\n") {
-		return next
+	const overview = "/ui/"
+	if !strings.HasPrefix(next, "/ui/") || strings.HasPrefix(next, "/ui//") || hasControlOrBackslash(next) {
+		return overview
 	}
-	return "/ui/"
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil || hasControlOrBackslash(u.Path) {
+		return overview
+	}
+	if p := path.Clean(u.Path); p != "/ui" && !strings.HasPrefix(p, "/ui/") || strings.Contains(u.Path, "//") {
+		return overview
+	}
+	return next
+}
+
+// hasControlOrBackslash reports whether s has a byte below 0x20, DEL or a
+// backslash.
+func hasControlOrBackslash(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 }
 
 // maxForm bounds the body of the console's forms.
@@ -207,6 +235,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusUnauthorized, "This is not a valid token.")
 		return
 	}
+	// The browser's previous session (of this token or another) ends:
+	// one browser, one session.
+	if old, err := r.Cookie(sessionCookie); err == nil && len(old.Value) == 64 {
+		if err := store.DeleteSession(r.Context(), hashOf("session", old.Value)); err != nil {
+			c.opts.Log.Error("console: cannot end the previous session at a sign-in", "err", err)
+			c.showSignIn(w, r, http.StatusServiceUnavailable, "Signing in needs the database, which is not available.")
+			return
+		}
+	}
 	id := random()
 	now := c.opts.Now()
 	s := db.Session{IDHash: hashOf("session", id), TokenName: name, Role: string(role), TokenFP: fp, Created: now, Expires: now.Add(c.opts.SessionTTL)}
@@ -215,6 +252,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.showSignIn(w, r, http.StatusServiceUnavailable, "Signing in needs the database, which is not available.")
 		return
 	}
+	if n, err := store.TrimSessions(r.Context(), name, MaxSessionsPerToken); err != nil {
+		c.opts.Log.Error("console: cannot end a token's oldest sessions", "token", name, "err", err)
+	} else if n > 0 {
+		c.opts.Log.Info("console: a token's oldest sessions ended: it has too many", "token", name, "ended", n)
+	}
+	obs.RequestFrom(r.Context()).Client = name
 	c.opts.Log.Info("console: signed in", "token", name, "role", role)
 	http.SetCookie(w, c.cookie(r, sessionCookie, id, c.opts.SessionTTL))
 	http.SetCookie(w, c.cookie(r, signInCookie, "", -1))
@@ -222,7 +265,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // signOut answers POST /ui/signout: the session ends (deleted from the
-// database). It needs the session's CSRF token and this origin.
+// database). It needs the session's CSRF token and this origin. If the
+// session cannot be deleted, the answer is 503 and the cookie is kept:
+// the session is still valid, and the person must know it.
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	v, ok := c.viewer(w, r)
@@ -233,8 +278,16 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !v.Open {
-		if store, err := c.opts.Sessions(); err == nil {
-			store.DeleteSession(r.Context(), v.idHash)
+		store, err := c.opts.Sessions()
+		if err == nil {
+			err = store.DeleteSession(r.Context(), v.idHash)
+		}
+		if err != nil {
+			c.opts.Log.Error("console: cannot end a session at sign-out", "token", v.Name, "err", err)
+			w.Header().Set("Retry-After", "30")
+			c.render(w, r, http.StatusServiceUnavailable, v, "error", "Error", http.StatusServiceUnavailable,
+				"The session could not be ended (the database is not available): it is still valid. Please try again.")
+			return
 		}
 		http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
 	}

@@ -59,6 +59,19 @@ func (d *DB) DeleteSession(ctx context.Context, idHash string) error {
 	return nil
 }
 
+// TrimSessions deletes the sessions of the token named tokenName but
+// the keep newest (by Created, then IDHash), expired or not, and returns
+// how many it deleted: the bound on one token's sessions.
+func (d *DB) TrimSessions(ctx context.Context, tokenName string, keep int) (int64, error) {
+	res, err := d.w.ExecContext(ctx, d.d.rebind(`DELETE FROM console_sessions WHERE token_name = ? AND id_hash NOT IN
+		(SELECT id_hash FROM console_sessions WHERE token_name = ? ORDER BY created_ns DESC, id_hash DESC LIMIT ?)`),
+		tokenName, tokenName, max(keep, 0))
+	if err != nil {
+		return 0, fmt.Errorf("db: trimming sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // DeleteExpiredSessions forgets the sessions expired at now and returns
 // how many.
 func (d *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {

@@ -46,6 +46,10 @@ func get(h http.Handler, path, remote string, header ...string) int {
 	r := httptest.NewRequest(http.MethodGet, path, nil)
 	r.RemoteAddr = remote
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			r.Host = header[i+1]
+			continue
+		}
 		r.Header.Set(header[i], header[i+1])
 	}
 	w := httptest.NewRecorder()
@@ -93,8 +97,15 @@ func checkOperatorAccess(t *testing.T, where string, cfg *config.Serve, want ope
 			}
 		}
 	}
+	// The scraper asks for the address it dials (anonymous operator
+	// endpoints on loopback answer only an IP address or localhost there:
+	// DNS rebinding).
+	host := cfg.Listen
+	if want.adminOnly && cfg.AdminListen != "" {
+		host = cfg.AdminListen
+	}
 	for _, p := range []string{"/metrics", "/upstreams"} {
-		if code := get(scraped, p, peer, bearer(want.token)...); code != http.StatusOK {
+		if code := get(scraped, p, peer, append([]string{"Host", host}, bearer(want.token)...)...); code != http.StatusOK {
 			t.Errorf("%s: GET %s as the scraper does (token: %v): %d, want 200", where, p, want.token != "", code)
 		}
 		if want.token != "" {

@@ -24,7 +24,14 @@ import (
 //   - with admin-listen they are served on that listener only, and the main
 //     listener answers 404 for them;
 //   - they are anonymous if config.Serve.AdminAnonymous says so, and
-//     otherwise need an admin token (auth.Authenticator.WrapAdmin).
+//     otherwise need an admin token (auth.Authenticator.WrapAdmin);
+//   - anonymous on a loopback listener, they answer only requests whose
+//     Host is an IP address, localhost, or the host of their listener
+//     (anonymousHost): a web page that rebinds its own DNS name to a
+//     loopback address must not read them from a browser on the
+//     operator's machine. (Anonymous on another listener, with admin-auth
+//     off, they are open to whoever reaches it, by any name: a scraper on
+//     a container network asks for gomirror-1:3001.)
 //
 // /healthz and /readyz are not operator endpoints: they stay anonymous on
 // both listeners.
@@ -39,7 +46,15 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 	if !anonymous {
 		guard = authn.WrapAdmin(s.operator)
 	}
+	listenHost, _, _ := net.SplitHostPort(on)
+	checkHost := anonymous && config.LoopbackListen(on)
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if checkHost && !anonymousHost(r.Host, listenHost) {
+			obs.RequestFrom(r.Context()).Kind = "operator"
+			s.log.Warn("operator endpoints: request for another host name refused (DNS rebinding?)", "host", r.Host, "path", r.URL.Path)
+			http.Error(w, "gomirror: the operator endpoints are anonymous on this loopback listener, so they answer only to an IP address, localhost or the listener's host name; use one of those, or set admin-auth token", http.StatusMisdirectedRequest)
+			return
+		}
 		if s.operator.open(r) {
 			// The console decides access itself, by the same rule
 			// (anonymous, or else a session of a token).
@@ -73,6 +88,32 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 		http.NotFound(w, r)
 	})
 	return http.NotFoundHandler(), admin
+}
+
+// anonymousHost reports whether an anonymous operator endpoint may answer
+// a request whose Host header is host: an IP address, localhost, or
+// listenHost (the listener's host, when it is a name), with any port; or
+// none (HTTP/1.0, which no browser sends). A name that a web page chose
+// (DNS rebinding) is none of these.
+func anonymousHost(host, listenHost string) bool {
+	if host == "" {
+		return true
+	}
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	} else if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	if i := strings.IndexByte(h, '%'); i >= 0 && strings.Contains(h, ":") {
+		h = h[:i] // an IPv6 zone
+	}
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	h = strings.TrimSuffix(h, ".")
+	return strings.EqualFold(h, "localhost") ||
+		listenHost != "" && net.ParseIP(listenHost) == nil && strings.EqualFold(h, strings.TrimSuffix(listenHost, "."))
 }
 
 // handlePprof mounts net/http/pprof's handlers under /debug/pprof/ on the

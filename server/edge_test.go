@@ -5,11 +5,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -581,6 +583,138 @@ func TestIsClean(t *testing.T) {
 		want := p != "" && p[0] == '/' && path.Clean(p) == p
 		if got := isClean(p); got != want {
 			t.Errorf("isClean(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestAnonymousOperatorEndpointsCheckHost is the DNS rebinding attack: a
+// web page whose name now resolves to 127.0.0.1 reads the anonymous
+// operator endpoints (the console's CSV export, the API, /metrics) from a
+// browser on the operator's machine. Where they are anonymous on a
+// loopback listener, they answer only a Host that is an IP address,
+// localhost or the listener's host: 421 otherwise. Where they need a
+// token, the token is the guard; where they are open on another listener
+// (admin-auth off), to anyone who reaches it, by any name (a scraper on a
+// container network).
+func TestAnonymousOperatorEndpointsCheckHost(t *testing.T) {
+	up := fakeproxy.New(t)
+	paths := []string{"/ui/activity.csv", "/ui/", "/api/v1/modules", "/metrics", "/upstreams", "/debug/pprof/"}
+	for _, tt := range []struct {
+		name string
+		edit func(*config.Serve)
+	}{
+		{"loopback, auth off", func(c *config.Serve) {}},
+		{"admin-listen on loopback", func(c *config.Serve) { c.AdminListen = "127.0.0.1:0" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startEdge(t, up, func(c *config.Serve) {
+				c.Database = filepath.Join(t.TempDir(), "gomirror.db")
+				tt.edit(c)
+			})
+			waitDB(t, s.testServer)
+			base := s.URL
+			if s.AdminURL != "" {
+				base = s.AdminURL
+			}
+			port := base[strings.LastIndexByte(base, ':')+1:]
+			for _, p := range paths {
+				for _, host := range []string{"rebind.attacker.example:" + port, "rebind.attacker.example", "127.0.0.1.attacker.example:" + port, "localhost.attacker.example"} {
+					r := do(t, "GET", base+p, http.Header{"Host": {host}})
+					if r.code != http.StatusMisdirectedRequest || strings.Contains(r.body, "example.com/hello") || strings.Contains(r.body, "gomirror_") {
+						t.Errorf("GET %s with Host %s: %d %s; want 421", p, host, r.code, truncate(r.body))
+					}
+				}
+				for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST.", "[::1]:" + port, "127.0.0.1"} {
+					if r := do(t, "GET", base+p, http.Header{"Host": {host}}); r.code != http.StatusOK {
+						t.Errorf("GET %s with Host %s: %d %s; want 200", p, host, r.code, truncate(r.body))
+					}
+				}
+			}
+		})
+	}
+	// With a token needed, the Host is not checked: the token is the guard.
+	path, _, admin := tokensFile(t)
+	s := startEdge(t, up, func(c *config.Serve) { c.TokensFile, c.AdminAuth = path, "token" })
+	if r := do(t, "GET", s.URL+"/metrics", http.Header{"Host": {"mirror.corp.example"}, "Authorization": {"Bearer " + admin}}); r.code != http.StatusOK {
+		t.Errorf("/metrics with an admin token and a host name: %d", r.code)
+	}
+	// Open on all interfaces (admin-auth off): by any name.
+	s = startEdge(t, up, func(c *config.Serve) { c.Listen, c.AdminAuth = "0.0.0.0:0", "off" })
+	if r := do(t, "GET", s.URL+"/metrics", http.Header{"Host": {"gomirror-1:3001"}}); r.code != http.StatusOK {
+		t.Errorf("/metrics on 0.0.0.0 with admin-auth off, by a name: %d", r.code)
+	}
+}
+
+func TestAnonymousHost(t *testing.T) {
+	for _, tt := range []struct {
+		host, listen string
+		want         bool
+	}{
+		{"127.0.0.1:3000", "127.0.0.1", true},
+		{"[::1]:3000", "::1", true},
+		{"[fe80::1%25eth0]:3000", "", true},
+		{"10.1.2.3", "", true},
+		{"localhost:3000", "127.0.0.1", true},
+		{"LocalHost.", "", true},
+		{"", "127.0.0.1", true},
+		{"mirror.local:3000", "mirror.local", true},
+		{"MIRROR.local", "mirror.local.", true},
+		{"mirror.local:3000", "127.0.0.1", false},
+		{"attacker.example", "", false},
+		{"attacker.example:3000", "localhost", false},
+		{"localhost.attacker.example", "localhost", false},
+		{"127.0.0.1.nip.example", "127.0.0.1", false},
+		{"2130706433", "", false},
+	} {
+		if got := anonymousHost(tt.host, tt.listen); got != tt.want {
+			t.Errorf("anonymousHost(%q, %q) = %v, want %v", tt.host, tt.listen, got, tt.want)
+		}
+	}
+}
+
+// TestConsoleAccessLogNamesViewer: the console's page views and CSV exports
+// are tied to the session's token in the access log.
+func TestConsoleAccessLogNamesViewer(t *testing.T) {
+	up := fakeproxy.New(t)
+	path, client, _ := tokensFile(t)
+	s := startEdge(t, up, func(c *config.Serve) {
+		c.TokensFile, c.Auth, c.Private, c.Database = path, "private", "corp.example", filepath.Join(t.TempDir(), "gomirror.db")
+	})
+	waitDB(t, s.testServer)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := hc.Get(s.URL + "/ui/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token in the sign-in page:\n%s", body)
+	}
+	req, _ := http.NewRequest("POST", s.URL+"/ui/signin", strings.NewReader(url.Values{"token": {client}, "csrf": {string(m[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", s.URL)
+	if res, err = hc.Do(req); err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %v %v", res.Status, err)
+	}
+	res.Body.Close()
+	for _, p := range []string{"/ui/activity", "/ui/activity.csv"} {
+		res, err := hc.Get(s.URL + p)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %v %v", p, res.Status, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	for _, p := range []string{"/ui/signin", "/ui/activity", "/ui/activity.csv"} {
+		line := regexp.MustCompile(`(?m)^.*msg=request method=(GET|POST) path=`+regexp.QuoteMeta(p)+` .*$`).FindAllString(s.Logs.String(), -1)
+		if len(line) == 0 || !strings.Contains(line[len(line)-1], " client=ci") {
+			t.Errorf("the access log of %s does not name the token ci: %q", p, line)
 		}
 	}
 }

@@ -118,6 +118,9 @@ func do(t *testing.T, method, url string, hdr http.Header) response {
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
+	if h := hdr.Get("Host"); h != "" { // the header the request sends
+		req.Host = h
+	}
 	code, h, body := testutil.Do(t, nil, req)
 	return response{code, h, body}
 }

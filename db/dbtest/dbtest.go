@@ -963,4 +963,44 @@ func testSessions(t *testing.T, d *db.DB) {
 	if _, err := d.Session(ctx, "h1", t0); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("deleted session: %v", err)
 	}
+	testTrimSessions(t, d)
+}
+
+// testTrimSessions: TrimSessions keeps a token's newest sessions only, and
+// leaves other tokens' alone.
+func testTrimSessions(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	for i := range 5 {
+		for _, name := range []string{"alice", "bob"} {
+			s := db.Session{IDHash: fmt.Sprintf("%s-%d", name, i), TokenName: name, Role: "client", TokenFP: "fp",
+				Created: t0.Add(time.Duration(i) * time.Minute), Expires: t0.Add(time.Hour)}
+			if err := d.PutSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		keep, deleted int
+		live          []int // alice's sessions left
+	}{
+		{keep: 10, deleted: 0, live: []int{0, 1, 2, 3, 4}},
+		{keep: 3, deleted: 2, live: []int{2, 3, 4}},
+		{keep: 3, deleted: 0, live: []int{2, 3, 4}},
+		{keep: 1, deleted: 2, live: []int{4}},
+		{keep: 0, deleted: 1, live: nil},
+	} {
+		n, err := d.TrimSessions(ctx, "alice", tc.keep)
+		if err != nil || n != int64(tc.deleted) {
+			t.Errorf("TrimSessions(alice, %d) = %d, %v; want %d", tc.keep, n, err, tc.deleted)
+		}
+		for i := range 5 {
+			_, err := d.Session(ctx, fmt.Sprintf("alice-%d", i), t0)
+			if live := slices.Contains(tc.live, i); live != (err == nil) {
+				t.Errorf("keep %d: alice-%d live %v, want %v (%v)", tc.keep, i, err == nil, live, err)
+			}
+			if _, err := d.Session(ctx, fmt.Sprintf("bob-%d", i), t0); err != nil {
+				t.Errorf("keep %d: bob-%d: %v", tc.keep, i, err)
+			}
+		}
+	}
 }

@@ -54,6 +54,5 @@ func (w *Cache[K, V]) Add(k K, v V) {
 // Len is the number of entries held.
 func (w *Cache[K, V]) Len() int { return w.c.Len() }
 
-
 // Bytes is the weight of the entries held.
 func (w *Cache[K, V]) Bytes() int64 { return w.bytes.Load() }
