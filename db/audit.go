@@ -302,10 +302,10 @@ func (d *DB) writeSegment(ctx context.Context, tx *sql.Tx, enc *segmentEncoder, 
 			if have == nil {
 				have = map[string]bool{}
 			}
-			if _, err := decodeSegment(data, nil, func(r *audit.Record) bool {
+			if _, err := decodeSegment(data, nil, &segFilter{keep: func(r *audit.Record) bool {
 				have[r.ID] = true
 				return false
-			}); err != nil {
+			}}); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -675,22 +675,30 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 			keys = append(keys, strconv.Itoa(c))
 		}
 	}
-	keep := func(r *audit.Record) bool {
+	filter := &segFilter{keep: func(r *audit.Record) bool {
 		ns := r.Time.UnixNano()
 		switch {
 		case ns < sinceNS || ns >= untilNS,
 			hasAfter && (ns > after.ns || ns == after.ns && r.ID >= after.id),
-			q.Client != "" && r.Client != q.Client,
-			q.Remote != "" && r.Remote != q.Remote,
-			q.Kind != "" && r.Kind != q.Kind,
-			q.Cache != "" && r.Cache != q.Cache,
 			q.StatusMin > 0 && r.Status < q.StatusMin,
-			q.StatusMax > 0 && r.Status > q.StatusMax,
-			modSet != nil && !modSet[strings.ToLower(r.Module)],
-			match != nil && (r.Module == "" || !match(r.Module)):
+			q.StatusMax > 0 && r.Status > q.StatusMax:
 			return false
 		}
 		return true
+	}}
+	for _, f := range []struct {
+		field int
+		v     string
+	}{{fieldClient, q.Client}, {fieldRemote, q.Remote}, {fieldKind, q.Kind}, {fieldCache, q.Cache}} {
+		if v := f.v; v != "" {
+			filter.str[f.field] = func(s string) bool { return s == v }
+		}
+	}
+	switch {
+	case modSet != nil:
+		filter.str[fieldModule] = func(s string) bool { return modSet[strings.ToLower(s)] }
+	case match != nil:
+		filter.str[fieldModule] = func(s string) bool { return s != "" && match(s) }
 	}
 	// Segments hold records below bound and at or above sinceNS.
 	bound := untilNS
@@ -749,7 +757,7 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 			}
 			seen[id] = true
 			emit(last)
-			if buf, err = decodeSegment(data, buf, keep); err != nil {
+			if buf, err = decodeSegment(data, buf, filter); err != nil {
 				rows.Close()
 				return audit.Page{}, fmt.Errorf("%w %d", err, id)
 			}

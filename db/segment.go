@@ -171,11 +171,31 @@ func (r *segReader) varint() int64 {
 	return v
 }
 
-// decodeSegment appends the records of the encoded segment data to out.
-// keep, if not nil, is asked about each record before it is appended
-// (its strings are those of the segment; filters look at them before
-// anything is copied).
-func decodeSegment(data []byte, out []audit.Record, keep func(*audit.Record) bool) ([]audit.Record, error) {
+// segFilter selects the records that decodeSegment returns.
+type segFilter struct {
+	// str, per string field of a record (in the order of the encoding:
+	// Client, Remote, Method, Module, Version, Kind, Cache, Upstream,
+	// Agent, Replica), if not nil, must accept the field's value: each
+	// is asked once per distinct string of a segment, so that records
+	// that fail are skipped without being built.
+	str [10]func(string) bool
+	// keep, if not nil, is asked about each complete record that str
+	// let through.
+	keep func(*audit.Record) bool
+}
+
+// String fields of segFilter.str.
+const (
+	fieldClient = 0
+	fieldRemote = 1
+	fieldModule = 3
+	fieldKind   = 5
+	fieldCache  = 6
+)
+
+// decodeSegment appends the records of the encoded segment data that f
+// selects (all when f is nil) to out.
+func decodeSegment(data []byte, out []audit.Record, f *segFilter) ([]audit.Record, error) {
 	if len(data) == 0 || data[0] != segmentFormat {
 		return out, errBadSegment
 	}
@@ -213,38 +233,76 @@ func decodeSegment(data []byte, out []audit.Record, keep func(*audit.Record) boo
 		strs[i] = s[off : off+l]
 		off += l
 	}
-	str := func() string {
-		i := r.uvarint()
-		if i >= uint64(len(strs)) {
-			r.err = true
-			return ""
+	// memo[j][i]: whether f.str[j] accepts strs[i]; 0 not asked yet, 1
+	// yes, 2 no.
+	var memo [10][]uint8
+	if f != nil {
+		for j, p := range f.str {
+			if p != nil {
+				memo[j] = make([]uint8, len(strs))
+			}
 		}
-		return strs[i]
 	}
 	writer := strs[0]
 	count := r.uvarint()
 	if r.err || count > uint64(len(r.b)) {
 		return out, errBadSegment
 	}
+	nstr := uint64(len(strs))
+	var idx [10]uint64
 	var rec audit.Record
+records:
 	for range count {
-		rec.Time = time.Unix(0, base+int64(r.uvarint())).UTC()
-		if seq := r.uvarint(); seq > 0 {
-			rec.ID = writer + strconv.FormatUint(seq-1, 36)
-		} else {
-			rec.ID = str()
+		ns := base + int64(r.uvarint())
+		seq := r.uvarint()
+		var idIdx uint64
+		if seq == 0 {
+			idIdx = r.uvarint()
 		}
-		rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version = str(), str(), str(), str(), str()
-		rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica = str(), str(), str(), str(), str()
-		rec.Status = int(r.uvarint())
-		rec.Bytes = r.varint()
-		rec.Duration = time.Duration(r.varint())
-		if r.err {
+		for j := range idx {
+			idx[j] = r.uvarint()
+		}
+		status := r.uvarint()
+		size := r.varint()
+		dur := r.varint()
+		if r.err || idIdx >= nstr {
 			return out, errBadSegment
 		}
-		if keep == nil || keep(&rec) {
-			out = append(out, rec)
+		for j := range idx {
+			if idx[j] >= nstr {
+				return out, errBadSegment
+			}
 		}
+		if f != nil {
+			for j, p := range f.str {
+				if p == nil {
+					continue
+				}
+				m := &memo[j][idx[j]]
+				if *m == 0 {
+					*m = 2
+					if p(strs[idx[j]]) {
+						*m = 1
+					}
+				}
+				if *m == 2 {
+					continue records
+				}
+			}
+		}
+		rec.Time = time.Unix(0, ns).UTC()
+		if seq > 0 {
+			rec.ID = writer + strconv.FormatUint(seq-1, 36)
+		} else {
+			rec.ID = strs[idIdx]
+		}
+		rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version = strs[idx[0]], strs[idx[1]], strs[idx[2]], strs[idx[3]], strs[idx[4]]
+		rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica = strs[idx[5]], strs[idx[6]], strs[idx[7]], strs[idx[8]], strs[idx[9]]
+		rec.Status, rec.Bytes, rec.Duration = int(status), size, time.Duration(dur)
+		if f != nil && f.keep != nil && !f.keep(&rec) {
+			continue
+		}
+		out = append(out, rec)
 	}
 	if len(r.b) != 0 {
 		return out, errBadSegment

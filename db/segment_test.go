@@ -19,7 +19,7 @@ func TestWriterOf(t *testing.T) {
 		{"0123456789AB-zz", "0123456789AB-", 36*36 - 1},
 		{"0123456789AV-" + strconv.FormatUint(1<<62, 36), "0123456789AV-", 1 << 62},
 		{"0123456789AB-" + strconv.FormatUint(1<<63, 36), "", 0}, // beyond int64
-		{"0123456789AB-01", "", 0},                                // not what FormatUint writes
+		{"0123456789AB-01", "", 0},                               // not what FormatUint writes
 		{"0123456789AB-Z", "", 0},
 		{"0123456789AB-", "", 0},
 		{"0123456789aB-1", "", 0}, // not base32hex
@@ -79,9 +79,16 @@ func TestSegmentRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got[:8], recs[:8])
 	}
 	// Filtered while decoded.
-	got, err = decodeSegment(data, nil, func(r *audit.Record) bool { return r.Status == 404 })
+	got, err = decodeSegment(data, nil, &segFilter{keep: func(r *audit.Record) bool { return r.Status == 404 }})
 	if err != nil || len(got) != 32 { // i%3 == 1, but record 7
 		t.Fatalf("filtered: %d records, %v", len(got), err)
+	}
+	asked := 0
+	f := &segFilter{keep: func(r *audit.Record) bool { return r.Status == 200 }}
+	f.str[fieldModule] = func(s string) bool { asked++; return s == "example.com/Mod4" }
+	got, err = decodeSegment(data, nil, f)
+	if err != nil || len(got) != 2 || got[0].Module != "example.com/Mod4" || got[0].Status != 200 || asked != 14 {
+		t.Fatalf("filtered by module and status: %+v, %v; the module predicate asked %d times, want once per distinct module (14)", got, err, asked)
 	}
 	for n := range len(data) {
 		if _, err := decodeSegment(data[:n], nil, nil); err == nil {
