@@ -120,6 +120,7 @@ type rollup struct {
 	modules    map[dayMod]*counts
 	weeks      map[dayMod]*counts
 	totals     map[int64]*counts
+	minutes    map[int64]*minuteCounts
 	modClients map[dayModClient]bool
 	clients    map[dayClient]bool
 	moduleKeys map[string]bool
@@ -132,6 +133,7 @@ func newRollup() *rollup {
 		modules:    map[dayMod]*counts{},
 		weeks:      map[dayMod]*counts{},
 		totals:     map[int64]*counts{},
+		minutes:    map[int64]*minuteCounts{},
 		modClients: map[dayModClient]bool{},
 		clients:    map[dayClient]bool{},
 		moduleKeys: map[string]bool{},
@@ -151,6 +153,13 @@ func bump[K comparable](m map[K]*counts, k K, r *audit.Record) {
 func (u *rollup) add(r *audit.Record) {
 	dy := day(r.Time)
 	bump(u.totals, dy, r)
+	mn := minuteOf(r.Time)
+	m := u.minutes[mn]
+	if m == nil {
+		m = &minuteCounts{}
+		u.minutes[mn] = m
+	}
+	m.add(r)
 	client := clientOf(r)
 	u.clients[dayClient{dy, client}] = true
 	if r.Module == "" {
@@ -525,6 +534,15 @@ func (d *DB) writeRollup(ctx context.Context, tx *sql.Tx, u *rollup) error {
 		return err
 	}
 	rows = rows[:0]
+	for k, c := range u.minutes {
+		rows = append(rows, []any{k, c.requests, c.hits, c.misses, c.bytes, c.errors})
+	}
+	if err := d.upsert(ctx, tx, "minute_totals", "minute, requests, hits, misses, bytes, errors", 6,
+		"(minute) DO UPDATE SET requests = minute_totals.requests + excluded.requests, hits = minute_totals.hits + excluded.hits, "+
+			"misses = minute_totals.misses + excluded.misses, bytes = minute_totals.bytes + excluded.bytes, errors = minute_totals.errors + excluded.errors", rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
 	for k := range u.modClients {
 		rows = append(rows, []any{k.day, k.module, k.client})
 	}
@@ -890,9 +908,10 @@ func decodeCursor(s string) (cursor, bool, error) {
 // SQLite's write lock for long.
 const pruneSegments = 40
 
-// PruneAudit deletes the audit records older than before, and the
+// PruneAudit deletes the audit records older than before, the
 // roll-ups' lists of the clients seen each day (which name clients, like
-// the records) of the days before before's, keeping the daily counts, and
+// the records) of the days before before's, keeping the daily counts,
+// and the per-minute totals of the minutes before before's, and
 // returns how many records it deleted. It deletes whole segments, oldest
 // first, in chunks, each its own transaction, and then cuts the segments
 // that hold records on both sides of before: a prune that fails part way
@@ -903,6 +922,9 @@ func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 		if _, err := d.w.ExecContext(ctx, d.d.rebind("DELETE FROM "+table+" WHERE day < ?"), day(before)); err != nil {
 			return 0, fmt.Errorf("db: pruning %s: %w", table, err)
 		}
+	}
+	if _, err := d.w.ExecContext(ctx, d.d.rebind("DELETE FROM minute_totals WHERE minute < ?"), minuteOf(before)); err != nil {
+		return 0, fmt.Errorf("db: pruning minute_totals: %w", err)
 	}
 	b := before.UnixNano()
 	var total int64

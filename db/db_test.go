@@ -180,6 +180,11 @@ func testMigrateFrom(t *testing.T, from int) {
 		if err != nil || len(top) != 3 || top[0].Clients != 1 {
 			t.Fatalf("TopModules after the migration: %+v, %v", top, err)
 		}
+		// Version 4 counts the old records per minute.
+		mins, err := d.Minutes(ctx, t0, t0.Add(3*time.Minute))
+		if err != nil || len(mins) != 3 || mins[0].Requests != 1 || mins[0].Hits != 1 || mins[0].Bytes != 100 || mins[1].Errors != 0 || mins[2].Errors != 1 {
+			t.Fatalf("Minutes after the migration: %+v, %v", mins, err)
+		}
 		// And the new version's tables work alongside.
 		if err := d.WriteAudit(ctx, []audit.Record{{ID: "new", Time: t0.Add(time.Hour), Remote: "10.0.0.2", Module: "corp.example/lib", Kind: "zip", Status: 200}}); err != nil {
 			t.Fatal(err)

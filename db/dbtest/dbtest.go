@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) *db.DB) {
 		{"AuditBadQueries", testAuditBadQueries},
 		{"AuditOverlappingBatches", testAuditOverlappingBatches},
 		{"Prune", testPrune},
+		{"Minutes", testMinutes},
 		{"TopModules", testTopModules},
 		{"TopModulesAnyPeriod", testTopModulesAnyPeriod},
 		{"Downloads", testDownloads},
@@ -542,6 +543,55 @@ func testPrune(t *testing.T, d *db.DB) {
 	}
 	if n, err := d.PruneAudit(ctx, t0.AddDate(0, 0, -9).Add(-time.Minute)); err != nil || n != 0 {
 		t.Fatalf("second prune: %d, %v", n, err)
+	}
+}
+
+// testMinutes: the per-minute totals count each record once (a batch
+// written again adds nothing), are dense over [from, to) (zeros where
+// nothing happened), and go with the records when they are pruned.
+func testMinutes(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	var batch []audit.Record
+	for i := range 7 {
+		r := rec(fmt.Sprintf("n%d", i), []int{0, 0, 0, 2, 2, 3, 60}[i], "m.example/a")
+		r.Time = r.Time.Add(time.Duration(i) * time.Second)
+		r.Cache = []string{"hit", "miss", "", "stale", "fresh", "hit", "hit"}[i]
+		r.Status = []int{200, 200, 502, 200, 200, 500, 200}[i]
+		r.Bytes = int64(10 * (i + 1))
+		batch = append(batch, r)
+	}
+	write(t, d, batch...)
+	write(t, d, batch[2:5]...) // again
+	got, err := d.Minutes(ctx, t0.Add(30*time.Second), t0.Add(4*time.Minute+time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []db.MinuteCount{
+		{Minute: t0, Requests: 3, Hits: 1, Misses: 1, Bytes: 60, Errors: 1},
+		{Minute: t0.Add(time.Minute)},
+		{Minute: t0.Add(2 * time.Minute), Requests: 2, Hits: 1, Misses: 1, Bytes: 90},
+		{Minute: t0.Add(3 * time.Minute), Requests: 1, Hits: 1, Bytes: 60, Errors: 1},
+		{Minute: t0.Add(4 * time.Minute)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Minutes:\n got %+v\nwant %+v", got, want)
+	}
+	if got, err := d.Minutes(ctx, t0.Add(time.Hour), t0.Add(time.Hour)); err != nil || len(got) != 0 {
+		t.Fatalf("Minutes of an empty span: %+v, %v", got, err)
+	}
+	var br interface{ BadRequest() bool }
+	if _, err := d.Minutes(ctx, t0, t0.Add(8*24*time.Hour)); !errors.As(err, &br) {
+		t.Fatalf("Minutes of 8 days: %v, want a bad request", err)
+	}
+	if _, err := d.PruneAudit(ctx, t0.Add(2*time.Minute+30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = d.Minutes(ctx, t0, t0.Add(61*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 61 || got[0].Requests != 0 || got[2].Requests != 2 || got[3].Requests != 1 || got[60].Requests != 1 {
+		t.Fatalf("after a prune to minute 2: %+v", got[:4])
 	}
 }
 

@@ -43,3 +43,23 @@ CREATE TABLE audit_segment_keys (
 	first_ns BIGINT NOT NULL,
 	PRIMARY KEY (kind, key, last_ns, segment)
 );
+
+-- The whole mirror per minute (minutes since the epoch), for the
+-- console's rates over the last hours: written with the daily roll-ups
+-- by WriteAudit, pruned with the records (PruneAudit).
+CREATE TABLE minute_totals (
+	minute   BIGINT PRIMARY KEY,
+	requests BIGINT NOT NULL DEFAULT 0,
+	hits     BIGINT NOT NULL DEFAULT 0,
+	misses   BIGINT NOT NULL DEFAULT 0,
+	bytes    BIGINT NOT NULL DEFAULT 0,
+	errors   BIGINT NOT NULL DEFAULT 0 -- status 500 to 599
+);
+INSERT INTO minute_totals (minute, requests, hits, misses, bytes, errors)
+	SELECT (time_ns - CASE WHEN time_ns < 0 THEN 59999999999 ELSE 0 END) / 60000000000,
+		COUNT(*),
+		SUM(CASE WHEN cache IN ('hit', 'stale') THEN 1 ELSE 0 END),
+		SUM(CASE WHEN cache IN ('miss', 'fresh') THEN 1 ELSE 0 END),
+		SUM(bytes),
+		SUM(CASE WHEN status >= 500 AND status <= 599 THEN 1 ELSE 0 END)
+	FROM audit GROUP BY 1;
