@@ -730,8 +730,13 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 		if len(keys) > 1 {
 			in = "k.key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + ")"
 		}
-		query = "SELECT k.segment, k.last_ns, s.data FROM audit_segment_keys k JOIN audit_segments s ON s.id = k.segment WHERE k.kind = ? AND " + in +
-			" AND k.last_ns >= ? AND k.first_ns < ? AND k.last_ns <= ? AND (k.last_ns < ? OR k.segment < ?) ORDER BY k.last_ns DESC, k.segment DESC LIMIT ?"
+		// The key rows are ordered and cut to the chunk before the
+		// segments' data is joined: with several keys, the rows are
+		// sorted, and data in the sort would be read for every segment
+		// that matches.
+		query = "SELECT x.segment, x.last_ns, s.data FROM (SELECT DISTINCT k.segment, k.last_ns FROM audit_segment_keys k WHERE k.kind = ? AND " + in +
+			" AND k.last_ns >= ? AND k.first_ns < ? AND k.last_ns <= ? AND (k.last_ns < ? OR k.segment < ?) ORDER BY k.last_ns DESC, k.segment DESC LIMIT ?) x" +
+			" JOIN audit_segments s ON s.id = x.segment ORDER BY x.last_ns DESC, x.segment DESC"
 		args = append(append([]any{keyKind}, keys...), sinceNS, bound)
 	} else {
 		query = "SELECT id, last_ns, data FROM audit_segments WHERE last_ns >= ? AND first_ns < ? AND last_ns <= ? AND (last_ns < ? OR id < ?) ORDER BY last_ns DESC, id DESC LIMIT ?"
@@ -764,7 +769,7 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 		for rows.Next() && len(page.Records) <= limit {
 			n++
 			var id, last int64
-			var data []byte
+			var data sql.RawBytes // decoded before the next row: no copy
 			if err := rows.Scan(&id, &last, &data); err != nil {
 				rows.Close()
 				return audit.Page{}, fmt.Errorf("db: querying the audit log: %w", err)

@@ -145,31 +145,35 @@ func (e *segmentEncoder) str(s string) uint64 {
 
 var errBadSegment = errors.New("db: a damaged audit segment")
 
-// segReader reads an encoded segment.
+// segReader reads an encoded segment: b from off. (An offset, not a
+// slice cut at each read: no pointer written per varint.)
 type segReader struct {
 	b   []byte
+	off int
 	err bool
 }
 
 func (r *segReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
+	v, n := binary.Uvarint(r.b[r.off:])
 	if n <= 0 {
-		r.err, r.b = true, nil
+		r.err, r.off = true, len(r.b)
 		return 0
 	}
-	r.b = r.b[n:]
+	r.off += n
 	return v
 }
 
 func (r *segReader) varint() int64 {
-	v, n := binary.Varint(r.b)
+	v, n := binary.Varint(r.b[r.off:])
 	if n <= 0 {
-		r.err, r.b = true, nil
+		r.err, r.off = true, len(r.b)
 		return 0
 	}
-	r.b = r.b[n:]
+	r.off += n
 	return v
 }
+
+func (r *segReader) left() int { return len(r.b) - r.off }
 
 // segFilter selects the records that decodeSegment returns.
 type segFilter struct {
@@ -199,56 +203,49 @@ func decodeSegment(data []byte, out []audit.Record, f *segFilter) ([]audit.Recor
 	if len(data) == 0 || data[0] != segmentFormat {
 		return out, errBadSegment
 	}
-	r := segReader{b: data[1:]}
+	r := segReader{b: data, off: 1}
 	base := r.varint()
 	n := r.uvarint()
-	if n == 0 || n > uint64(len(r.b)) {
+	if r.err || n == 0 || n > uint64(r.left()) {
 		return out, errBadSegment
 	}
-	// One string for all the segment's strings: the records' fields are
-	// substrings of it.
-	lens := make([]int, 0, n)
-	total := 0
-	rest := r.b
-	for range n {
+	// One string for all the segment's strings (string i is
+	// all[ends[i-1]:ends[i]]): the records' fields are substrings of it.
+	ends := make([]int, n)
+	var sb strings.Builder
+	sb.Grow(r.left())
+	for i := range ends {
 		l := r.uvarint()
-		if r.err || l > uint64(len(r.b)) {
+		if r.err || l > uint64(r.left()) {
 			return out, errBadSegment
 		}
-		lens = append(lens, int(l))
-		total += int(l)
-		r.b = r.b[l:]
+		sb.Write(r.b[r.off : r.off+int(l)])
+		r.off += int(l)
+		ends[i] = sb.Len()
 	}
-	all := make([]byte, 0, total)
-	rr := segReader{b: rest}
-	for _, l := range lens {
-		rr.uvarint()
-		all = append(all, rr.b[:l]...)
-		rr.b = rr.b[l:]
+	all := sb.String()
+	str := func(i uint64) string {
+		if i == 0 {
+			return all[:ends[0]]
+		}
+		return all[ends[i-1]:ends[i]]
 	}
-	s := string(all)
-	strs := make([]string, len(lens))
-	off := 0
-	for i, l := range lens {
-		strs[i] = s[off : off+l]
-		off += l
-	}
-	// memo[j][i]: whether f.str[j] accepts strs[i]; 0 not asked yet, 1
+	// memo[j][i]: whether f.str[j] accepts string i; 0 not asked yet, 1
 	// yes, 2 no.
 	var memo [10][]uint8
 	if f != nil {
 		for j, p := range f.str {
 			if p != nil {
-				memo[j] = make([]uint8, len(strs))
+				memo[j] = make([]uint8, n)
 			}
 		}
 	}
-	writer := strs[0]
+	writer := str(0)
 	count := r.uvarint()
-	if r.err || count > uint64(len(r.b)) {
+	if r.err || count > uint64(r.left()) {
 		return out, errBadSegment
 	}
-	nstr := uint64(len(strs))
+	nstr := n
 	var idx [10]uint64
 	var rec audit.Record
 records:
@@ -281,7 +278,7 @@ records:
 				m := &memo[j][idx[j]]
 				if *m == 0 {
 					*m = 2
-					if p(strs[idx[j]]) {
+					if p(str(idx[j])) {
 						*m = 1
 					}
 				}
@@ -294,17 +291,17 @@ records:
 		if seq > 0 {
 			rec.ID = writer + strconv.FormatUint(seq-1, 36)
 		} else {
-			rec.ID = strs[idIdx]
+			rec.ID = str(idIdx)
 		}
-		rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version = strs[idx[0]], strs[idx[1]], strs[idx[2]], strs[idx[3]], strs[idx[4]]
-		rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica = strs[idx[5]], strs[idx[6]], strs[idx[7]], strs[idx[8]], strs[idx[9]]
+		rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version = str(idx[0]), str(idx[1]), str(idx[2]), str(idx[3]), str(idx[4])
+		rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica = str(idx[5]), str(idx[6]), str(idx[7]), str(idx[8]), str(idx[9])
 		rec.Status, rec.Bytes, rec.Duration = int(status), size, time.Duration(dur)
 		if f != nil && f.keep != nil && !f.keep(&rec) {
 			continue
 		}
 		out = append(out, rec)
 	}
-	if len(r.b) != 0 {
+	if r.left() != 0 {
 		return out, errBadSegment
 	}
 	return out, nil
