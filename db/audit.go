@@ -429,6 +429,7 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return fmt.Errorf("db: %w", err)
 	}
 	defer d.prepare(ctx)
+	defer d.endTx(tx)
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err

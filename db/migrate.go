@@ -86,6 +86,7 @@ func (d *DB) apply(ctx context.Context, m migration, known int) (err error) {
 		if err != nil {
 			tx.Rollback()
 		}
+		d.endTx(tx)
 	}()
 	if d.d.postgres {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
