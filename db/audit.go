@@ -78,17 +78,18 @@ func isMiss(r *audit.Record) bool { return r.Cache == "miss" || r.Cache == "fres
 // counts are the summed figures of a roll-up row.
 type counts struct{ requests, downloads, bytes, hits, misses int64 }
 
-func (c *counts) add(r *audit.Record) {
-	c.requests++
+// add counts n records like r, whose Bytes is their sum.
+func (c *counts) add(r *audit.Record, n int64) {
+	c.requests += n
 	if isDownload(r) {
-		c.downloads++
+		c.downloads += n
 	}
 	c.bytes += r.Bytes
 	if isHit(r) {
-		c.hits++
+		c.hits += n
 	}
 	if isMiss(r) {
-		c.misses++
+		c.misses += n
 	}
 }
 
@@ -141,25 +142,59 @@ func newRollup() *rollup {
 	}
 }
 
-func bump[K comparable](m map[K]*counts, k K, r *audit.Record) {
+func bump[K comparable](m map[K]*counts, k K, r *audit.Record, n int64) {
 	c := m[k]
 	if c == nil {
 		c = &counts{}
 		m[k] = c
 	}
-	c.add(r)
+	c.add(r, n)
 }
 
-func (u *rollup) add(r *audit.Record) {
+// rollKey is what the roll-up rows of a record depend on (with its day,
+// from the minute): records of one rollKey are added as one.
+type rollKey struct {
+	minute                                       int64
+	module, version, client, kind, method, cache string
+	status                                       int
+}
+
+// addAll adds recs: the records with the same rollKey (a batch of the
+// same few requests, the usual) once, with their count, summed bytes and
+// latest time, so that each batch costs a map look-up per record and the
+// roll-ups' look-ups per distinct request only.
+func (u *rollup) addAll(recs []audit.Record) {
+	type agg struct{ n, bytes, last int64 }
+	aggs := make(map[rollKey]*agg, 16)
+	for i := range recs {
+		r := &recs[i]
+		k := rollKey{minuteOf(r.Time), r.Module, r.Version, clientOf(r), r.Kind, r.Method, r.Cache, r.Status}
+		a := aggs[k]
+		if a == nil {
+			a = &agg{last: math.MinInt64}
+			aggs[k] = a
+		}
+		a.n++
+		a.bytes += r.Bytes
+		a.last = max(a.last, r.Time.UnixNano())
+	}
+	for k, a := range aggs {
+		u.add(&audit.Record{Time: time.Unix(0, a.last).UTC(), Client: k.client, Method: k.method, Module: k.module, Version: k.version,
+			Kind: k.kind, Status: k.status, Bytes: a.bytes, Cache: k.cache}, a.n)
+	}
+}
+
+// add adds n records like r (r.Bytes their sum, r.Time the latest).
+func (u *rollup) add(r *audit.Record, n int64) {
 	dy := day(r.Time)
-	bump(u.totals, dy, r)
+	bump(u.totals, dy, r, n)
 	mn := minuteOf(r.Time)
 	m := u.minutes[mn]
 	if m == nil {
 		m = &minuteCounts{}
 		u.minutes[mn] = m
 	}
-	m.add(r)
+	m.add(r, n)
 	client := clientOf(r)
 	u.clients[dayClient{dy, client}] = true
 	if r.Module == "" {
@@ -169,9 +204,9 @@ func (u *rollup) add(r *audit.Record) {
 	if !served(r) {
 		return
 	}
-	bump(u.versions, dayModVer{dy, r.Module, r.Version}, r)
-	bump(u.modules, dayMod{dy, r.Module}, r)
-	bump(u.weeks, dayMod{week(dy), r.Module}, r)
+	bump(u.versions, dayModVer{dy, r.Module, r.Version}, r, n)
+	bump(u.modules, dayMod{dy, r.Module}, r, n)
+	bump(u.weeks, dayMod{week(dy), r.Module}, r, n)
 	u.modClients[dayModClient{dy, r.Module, client}] = true
 	if r.Version != "" && (isDownload(r) || r.Status == http.StatusOK && r.Method != http.MethodHead && (r.Kind == audit.KindInfo || r.Kind == audit.KindMod)) {
 		k := artifactKey{r.Module, r.Version, r.Kind}
@@ -219,9 +254,7 @@ func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 			if err != nil {
 				return err
 			}
-			for i := range stored {
-				u.add(&stored[i])
-			}
+			u.addAll(stored)
 		}
 		return d.writeRollup(ctx, tx, u)
 	})

@@ -21,17 +21,18 @@ func minuteOf(t time.Time) int64 {
 // minuteCounts are the figures of a row of minute_totals.
 type minuteCounts struct{ requests, hits, misses, bytes, errors int64 }
 
-func (c *minuteCounts) add(r *audit.Record) {
-	c.requests++
+// add counts n records like r, whose Bytes is their sum.
+func (c *minuteCounts) add(r *audit.Record, n int64) {
+	c.requests += n
 	if isHit(r) {
-		c.hits++
+		c.hits += n
 	}
 	if isMiss(r) {
-		c.misses++
+		c.misses += n
 	}
 	c.bytes += r.Bytes
 	if r.Status >= http.StatusInternalServerError && r.Status <= 599 {
-		c.errors++
+		c.errors += n
 	}
 }
 
