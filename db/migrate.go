@@ -115,7 +115,7 @@ func (d *DB) apply(ctx context.Context, m migration, known int) (err error) {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("db: applying schema version %d (%s): %w", m.version, m.name, err)
 	}
-	if step := goSteps[m.name]; step != nil {
+	if step := goStep(m.name); step != nil {
 		if err := step(d, ctx, tx); err != nil {
 			return fmt.Errorf("db: applying schema version %d (%s): %w", m.version, m.name, err)
 		}
@@ -138,10 +138,14 @@ func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
 	return int(v.Int64), err
 }
 
-// goSteps are the parts of migrations written in Go, by migration name:
-// each runs after the migration's SQL, in its transaction.
-var goSteps = map[string]func(d *DB, ctx context.Context, tx *sql.Tx) error{
-	"audit_segments": (*DB).moveAuditRecords,
+// goStep returns the part of migration name written in Go, if any: it
+// runs after the migration's SQL, in its transaction.
+func goStep(name string) func(d *DB, ctx context.Context, tx *sql.Tx) error {
+	switch name {
+	case "audit_segments":
+		return (*DB).moveAuditRecords
+	}
+	return nil
 }
 
 // moveChunk is how many records of the audit table moveAuditRecords
