@@ -38,7 +38,11 @@ type Options struct {
 	// OpenLines.
 	Lines io.Writer
 
-	BatchSize     int           // records per Sink.WriteAudit; default 256
+	// BatchSize is the most records per Sink.WriteAudit; default 1024
+	// (a batch's fixed cost in the database, about 0.4 ms of CPU on
+	// SQLite, is that of ~340 records of cached-.info traffic: larger
+	// batches cost less CPU per request).
+	BatchSize     int
 	FlushInterval time.Duration // how long a record waits for its batch to fill; default 1s
 	// QueueSize bounds the records held in memory waiting for the
 	// writer; default 65,536.
@@ -64,7 +68,7 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultBatchSize     = 256
+	DefaultBatchSize     = 1024
 	DefaultFlushInterval = time.Second
 	DefaultQueueSize     = 65536
 	DefaultWriteTimeout  = 5 * time.Second

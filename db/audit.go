@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -27,12 +29,6 @@ func (e *BadQueryError) Error() string { return "db: " + e.Msg }
 
 // BadRequest reports true: the request was malformed.
 func (e *BadQueryError) BadRequest() bool { return true }
-
-// auditColumns are the columns of the audit table, in the order that
-// WriteAudit binds them and scanRecord scans them.
-const auditColumns = "id, time_ns, client, remote, method, module, module_key, version, kind, status, bytes, duration_ns, cache, upstream, agent, replica"
-
-const auditColumnCount = 16
 
 // day returns the day of t: whole days since the Unix epoch, UTC.
 func day(t time.Time) int64 {
@@ -82,17 +78,18 @@ func isMiss(r *audit.Record) bool { return r.Cache == "miss" || r.Cache == "fres
 // counts are the summed figures of a roll-up row.
 type counts struct{ requests, downloads, bytes, hits, misses int64 }
 
-func (c *counts) add(r *audit.Record) {
-	c.requests++
+// add counts n records like r, whose Bytes is their sum.
+func (c *counts) add(r *audit.Record, n int64) {
+	c.requests += n
 	if isDownload(r) {
-		c.downloads++
+		c.downloads += n
 	}
 	c.bytes += r.Bytes
 	if isHit(r) {
-		c.hits++
+		c.hits += n
 	}
 	if isMiss(r) {
-		c.misses++
+		c.misses += n
 	}
 }
 
@@ -124,6 +121,7 @@ type rollup struct {
 	modules    map[dayMod]*counts
 	weeks      map[dayMod]*counts
 	totals     map[int64]*counts
+	minutes    map[int64]*minuteCounts
 	modClients map[dayModClient]bool
 	clients    map[dayClient]bool
 	moduleKeys map[string]bool
@@ -136,6 +134,7 @@ func newRollup() *rollup {
 		modules:    map[dayMod]*counts{},
 		weeks:      map[dayMod]*counts{},
 		totals:     map[int64]*counts{},
+		minutes:    map[int64]*minuteCounts{},
 		modClients: map[dayModClient]bool{},
 		clients:    map[dayClient]bool{},
 		moduleKeys: map[string]bool{},
@@ -143,18 +142,59 @@ func newRollup() *rollup {
 	}
 }
 
-func bump[K comparable](m map[K]*counts, k K, r *audit.Record) {
+func bump[K comparable](m map[K]*counts, k K, r *audit.Record, n int64) {
 	c := m[k]
 	if c == nil {
 		c = &counts{}
 		m[k] = c
 	}
-	c.add(r)
+	c.add(r, n)
 }
 
-func (u *rollup) add(r *audit.Record) {
+// rollKey is what the roll-up rows of a record depend on (with its day,
+// from the minute): records of one rollKey are added as one.
+type rollKey struct {
+	minute                                       int64
+	module, version, client, kind, method, cache string
+	status                                       int
+}
+
+// addAll adds recs: the records with the same rollKey (a batch of the
+// same few requests, the usual) once, with their count, summed bytes and
+// latest time, so that each batch costs a map look-up per record and the
+// roll-ups' look-ups per distinct request only.
+func (u *rollup) addAll(recs []audit.Record) {
+	type agg struct{ n, bytes, last int64 }
+	aggs := make(map[rollKey]*agg, 16)
+	for i := range recs {
+		r := &recs[i]
+		k := rollKey{minuteOf(r.Time), r.Module, r.Version, clientOf(r), r.Kind, r.Method, r.Cache, r.Status}
+		a := aggs[k]
+		if a == nil {
+			a = &agg{last: math.MinInt64}
+			aggs[k] = a
+		}
+		a.n++
+		a.bytes += r.Bytes
+		a.last = max(a.last, r.Time.UnixNano())
+	}
+	for k, a := range aggs {
+		u.add(&audit.Record{Time: time.Unix(0, a.last).UTC(), Client: k.client, Method: k.method, Module: k.module, Version: k.version,
+			Kind: k.kind, Status: k.status, Bytes: a.bytes, Cache: k.cache}, a.n)
+	}
+}
+
+// add adds n records like r (r.Bytes their sum, r.Time the latest).
+func (u *rollup) add(r *audit.Record, n int64) {
 	dy := day(r.Time)
-	bump(u.totals, dy, r)
+	bump(u.totals, dy, r, n)
+	mn := minuteOf(r.Time)
+	m := u.minutes[mn]
+	if m == nil {
+		m = &minuteCounts{}
+		u.minutes[mn] = m
+	}
+	m.add(r, n)
 	client := clientOf(r)
 	u.clients[dayClient{dy, client}] = true
 	if r.Module == "" {
@@ -164,9 +204,9 @@ func (u *rollup) add(r *audit.Record) {
 	if !served(r) {
 		return
 	}
-	bump(u.versions, dayModVer{dy, r.Module, r.Version}, r)
-	bump(u.modules, dayMod{dy, r.Module}, r)
-	bump(u.weeks, dayMod{week(dy), r.Module}, r)
+	bump(u.versions, dayModVer{dy, r.Module, r.Version}, r, n)
+	bump(u.modules, dayMod{dy, r.Module}, r, n)
+	bump(u.weeks, dayMod{week(dy), r.Module}, r, n)
 	u.modClients[dayModClient{dy, r.Module, client}] = true
 	if r.Version != "" && (isDownload(r) || r.Status == http.StatusOK && r.Method != http.MethodHead && (r.Kind == audit.KindInfo || r.Kind == audit.KindMod)) {
 		k := artifactKey{r.Module, r.Version, r.Kind}
@@ -184,10 +224,18 @@ func (u *rollup) add(r *audit.Record) {
 // artifact's, for a successful info, mod or zip request of it). A record
 // without an ID is an error, and nothing of the batch is stored.
 //
-// The usual batch is all new: it is inserted without asking which rows
-// went in, and only when fewer did (a batch written again after a
-// timeout, or a replayed spill file) is the transaction rolled back and
-// the batch written again, learning which records are new.
+// The records are stored as segments (see segment.go): one row per
+// writer of the batch (writerOf: the Recorder's batches have one), the
+// records encoded in it, plus a few rows of audit_segment_keys. Before a
+// segment is added, the segments of the same writer whose range (of
+// sequence numbers, or of times for other IDs) meets the batch's are
+// read, and the records they hold are left out: for the Recorder's
+// batches there are none unless the batch, or records of it, were
+// written before (after a timeout whose write landed, or replayed from a
+// spill file, in the same batches or not), so that the usual check is
+// one index look-up that finds nothing. On PostgreSQL the check and the
+// insert hold an advisory lock of the writer, so that two transactions
+// writing the same records at once store them once.
 func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 	if len(batch) == 0 {
 		return nil
@@ -198,40 +246,194 @@ func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 		}
 	}
 	batch = firstOfEachID(batch)
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := d.insertRecords(ctx, tx, batch, nil)
-		if err != nil {
-			return err
-		}
-		if n < int64(len(batch)) {
-			return errSeen
-		}
-		u := newRollup()
-		for i := range batch {
-			u.add(&batch[i])
-		}
-		return d.writeRollup(ctx, tx, u)
-	})
-	if !errors.Is(err, errSeen) {
-		return err
-	}
 	return d.inTx(ctx, func(tx *sql.Tx) error {
-		stored := make(map[string]bool, len(batch))
-		if _, err := d.insertRecords(ctx, tx, batch, stored); err != nil {
-			return err
-		}
+		var enc segmentEncoder
 		u := newRollup()
-		for i := range batch {
-			if stored[batch[i].ID] {
-				u.add(&batch[i])
+		for _, g := range byWriter(batch) {
+			stored, err := d.writeSegment(ctx, tx, &enc, g.writer, g.recs, true)
+			if err != nil {
+				return err
 			}
+			u.addAll(stored)
 		}
 		return d.writeRollup(ctx, tx, u)
 	})
 }
 
-// errSeen is WriteAudit's first transaction finding a record stored.
-var errSeen = errors.New("db: some audit records are stored already")
+// writerGroup is the records of a batch of one writer (writerOf).
+type writerGroup struct {
+	writer string
+	recs   []audit.Record
+}
+
+// byWriter splits batch by writer, keeping the records' order; a batch
+// of one writer (the usual) is not copied.
+func byWriter(batch []audit.Record) []writerGroup {
+	w0, _ := writerOf(batch[0].ID)
+	i := 1
+	for i < len(batch) {
+		if w, _ := writerOf(batch[i].ID); w != w0 {
+			break
+		}
+		i++
+	}
+	if i == len(batch) {
+		return []writerGroup{{w0, batch}}
+	}
+	var out []writerGroup
+	at := map[string]int{}
+	for _, r := range batch {
+		w, _ := writerOf(r.ID)
+		j, ok := at[w]
+		if !ok {
+			j = len(out)
+			at[w] = j
+			out = append(out, writerGroup{writer: w})
+		}
+		out[j].recs = append(out[j].recs, r)
+	}
+	return out
+}
+
+// segBounds returns the range of a segment of recs by writer that the
+// duplicate check compares: sequence numbers, or times for writer "".
+func segBounds(writer string, recs []audit.Record) (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	for i := range recs {
+		var v int64
+		if writer == "" {
+			v = recs[i].Time.UnixNano()
+		} else {
+			_, seq := writerOf(recs[i].ID)
+			v = int64(seq)
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
+}
+
+// writerLock is the namespace of the PostgreSQL advisory locks that
+// WriteAudit takes per writer (two int4 keys: this, and the writer's
+// hash).
+const writerLock = 0x61756474 // "audt"
+
+// writeSegment stores recs, of writer writer, as a segment, without the
+// records that segments of the writer hold when check is set, and
+// returns the records it stored.
+func (d *DB) writeSegment(ctx context.Context, tx *sql.Tx, enc *segmentEncoder, writer string, recs []audit.Record, check bool) ([]audit.Record, error) {
+	lo, hi := segBounds(writer, recs)
+	if check {
+		if d.d.postgres {
+			h := fnv.New32a()
+			h.Write([]byte(writer))
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, $2)", int32(writerLock), int32(h.Sum32())); err != nil {
+				return nil, fmt.Errorf("db: storing audit records: %w", err)
+			}
+		}
+		rows, err := d.queryTx(ctx, tx, "SELECT data FROM audit_segments WHERE writer = ? AND hi >= ? AND lo <= ?", writer, lo, hi)
+		if err != nil {
+			return nil, fmt.Errorf("db: storing audit records: %w", err)
+		}
+		var have map[string]bool
+		for rows.Next() {
+			var data []byte
+			if err := rows.Scan(&data); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("db: storing audit records: %w", err)
+			}
+			if have == nil {
+				have = map[string]bool{}
+			}
+			if _, err := decodeSegment(data, nil, &segFilter{keep: func(r *audit.Record) bool {
+				have[r.ID] = true
+				return false
+			}}); err != nil {
+				rows.Close()
+				return nil, err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("db: storing audit records: %w", err)
+		}
+		if len(have) > 0 {
+			var fresh []audit.Record
+			for _, r := range recs {
+				if !have[r.ID] {
+					fresh = append(fresh, r)
+				}
+			}
+			if len(fresh) == 0 {
+				return nil, nil
+			}
+			recs = fresh
+			lo, hi = segBounds(writer, recs)
+		}
+	}
+	data, first, last := enc.encode(writer, recs)
+	var id int64
+	rows, err := d.queryTx(ctx, tx, "INSERT INTO audit_segments (writer, lo, hi, first_ns, last_ns, records, data) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		writer, lo, hi, first, last, len(recs), data)
+	if err != nil {
+		return nil, fmt.Errorf("db: storing audit records: %w", err)
+	}
+	if rows.Next() {
+		err = rows.Scan(&id)
+	}
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: storing audit records: %w", err)
+	}
+	keys := segmentKeys(recs)
+	args := make([]any, 0, min(len(keys), maxChunk)*5)
+	for _, n := range chunkSizes(len(keys), maxChunk) {
+		args = args[:0]
+		for _, k := range keys[:n] {
+			args = append(args, k.kind, k.key, last, id, first)
+		}
+		keys = keys[n:]
+		q := "INSERT INTO audit_segment_keys (kind, key, last_ns, segment, first_ns) VALUES " + valuesList(n, 5)
+		if _, err := d.execTx(ctx, tx, q, args...); err != nil {
+			return nil, fmt.Errorf("db: storing audit records: %w", err)
+		}
+	}
+	return recs, nil
+}
+
+// segKey is a row of audit_segment_keys, without its segment.
+type segKey struct {
+	kind int
+	key  string
+}
+
+// segmentKeys returns the distinct keys of recs, sorted: module keys,
+// token names and status classes.
+func segmentKeys(recs []audit.Record) []segKey {
+	seen := make(map[segKey]struct{}, 16)
+	var prevMod, prevClient string
+	prevStatus := -1
+	for i := range recs {
+		r := &recs[i]
+		if r.Module != "" && r.Module != prevMod {
+			prevMod = r.Module
+			seen[segKey{keyModule, strings.ToLower(r.Module)}] = struct{}{}
+		}
+		if r.Client != "" && r.Client != prevClient {
+			prevClient = r.Client
+			seen[segKey{keyClient, r.Client}] = struct{}{}
+		}
+		if c := r.Status / 100; c != prevStatus {
+			prevStatus = c
+			seen[segKey{keyStatus, strconv.Itoa(c)}] = struct{}{}
+		}
+	}
+	keys := slices.Collect(maps.Keys(seen))
+	slices.SortFunc(keys, compareSegKeys)
+	return keys
+}
 
 // firstOfEachID returns batch without the records whose ID an earlier
 // record of batch has (batch itself when there are none: the usual case).
@@ -260,6 +462,7 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 		return fmt.Errorf("db: %w", err)
 	}
 	defer d.prepare(ctx)
+	defer d.endTx(tx)
 	if err := f(tx); err != nil {
 		tx.Rollback()
 		return err
@@ -271,64 +474,12 @@ func (d *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// maxChunk is the most rows one INSERT of WriteAudit writes (a batch of
-// the Recorder is one statement), and maxUpsertChunk of a roll-up upsert.
+// maxChunk is the most rows one INSERT of audit_segment_keys writes, and
+// maxUpsertChunk of a roll-up upsert.
 const (
 	maxChunk       = 256
 	maxUpsertChunk = 64
 )
-
-// insertRecords inserts batch, which has no ID twice, skipping IDs the
-// table has, and returns how many it inserted. With stored, it also
-// notes there the IDs it inserted (RETURNING, which costs more).
-func (d *DB) insertRecords(ctx context.Context, tx *sql.Tx, batch []audit.Record, stored map[string]bool) (int64, error) {
-	var total int64
-	args := make([]any, 0, min(len(batch), maxChunk)*auditColumnCount)
-	for _, n := range chunkSizes(len(batch), maxChunk) {
-		chunk := batch[:n]
-		batch = batch[n:]
-		args = args[:0]
-		for i := range chunk {
-			r := &chunk[i]
-			args = append(args, r.ID, r.Time.UnixNano(), r.Client, r.Remote, r.Method, r.Module, strings.ToLower(r.Module),
-				r.Version, r.Kind, r.Status, r.Bytes, int64(r.Duration), r.Cache, r.Upstream, r.Agent, r.Replica)
-		}
-		q := "INSERT INTO audit (" + auditColumns + ") VALUES " + valuesList(n, auditColumnCount) +
-			" ON CONFLICT (time_ns, id) DO NOTHING"
-		if stored == nil {
-			res, err := d.execTx(ctx, tx, q, args...)
-			if err != nil {
-				return 0, fmt.Errorf("db: storing audit records: %w", err)
-			}
-			k, err := res.RowsAffected()
-			if err != nil {
-				return 0, fmt.Errorf("db: storing audit records: %w", err)
-			}
-			total += k
-			continue
-		}
-		rows, err := d.queryTx(ctx, tx, q+" RETURNING id", args...)
-		if err != nil {
-			return 0, fmt.Errorf("db: storing audit records: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return 0, fmt.Errorf("db: storing audit records: %w", err)
-			}
-			stored[id] = true
-			total++
-		}
-		if err := rows.Close(); err != nil {
-			return 0, fmt.Errorf("db: storing audit records: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return 0, fmt.Errorf("db: storing audit records: %w", err)
-		}
-	}
-	return total, nil
-}
 
 // valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func valuesList(rows, cols int) string {
@@ -417,6 +568,15 @@ func (d *DB) writeRollup(ctx context.Context, tx *sql.Tx, u *rollup) error {
 		return err
 	}
 	rows = rows[:0]
+	for k, c := range u.minutes {
+		rows = append(rows, []any{k, c.requests, c.hits, c.misses, c.bytes, c.errors})
+	}
+	if err := d.upsert(ctx, tx, "minute_totals", "minute, requests, hits, misses, bytes, errors", 6,
+		"(minute) DO UPDATE SET requests = minute_totals.requests + excluded.requests, hits = minute_totals.hits + excluded.hits, "+
+			"misses = minute_totals.misses + excluded.misses, bytes = minute_totals.bytes + excluded.bytes, errors = minute_totals.errors + excluded.errors", rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
 	for k := range u.modClients {
 		rows = append(rows, []any{k.day, k.module, k.client})
 	}
@@ -482,9 +642,13 @@ const (
 )
 
 // maxModuleKeys is how many module paths a module pattern may match for
-// QueryAudit to name them in SQL; beyond, it narrows by the patterns'
-// literal prefixes only and filters the rest in Go.
+// QueryAudit to read their segments through audit_segment_keys; beyond,
+// it walks all segments by time and filters in Go.
 const maxModuleKeys = 500
+
+// maxSegmentChunk is the most segments QueryAudit reads per statement
+// (the first reads 2, each next twice as many).
+const maxSegmentChunk = 64
 
 // QueryAudit returns a page of the records that q selects, newest first
 // (by time, then ID, descending), at most q.Limit of them (0 means
@@ -492,6 +656,13 @@ const maxModuleKeys = 500
 // cursor of the next page. Module matches as modpattern.List.Match does
 // (ignoring case). A malformed cursor or module pattern is a
 // *BadQueryError.
+//
+// It reads segments newest first by their last record's time (through
+// audit_segment_keys when q names modules, a client, or status classes
+// without 2xx; else all of them), decodes and filters their records in
+// Go, and hands out a record once no segment still unread can hold a
+// later one (segments of several replicas overlap in time): the order is
+// exact whatever the segments.
 func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) {
 	limit := q.Limit
 	switch {
@@ -500,105 +671,152 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 	case limit > MaxAuditLimit:
 		limit = MaxAuditLimit
 	}
-	var where []string
-	var args []any
+	sinceNS := int64(math.MinInt64)
 	if !q.Since.IsZero() {
-		where = append(where, "time_ns >= ?")
-		args = append(args, q.Since.UnixNano())
+		sinceNS = q.Since.UnixNano()
 	}
 	until := q.Until
 	if until.IsZero() {
 		until = time.Now()
 	}
 	untilNS := until.UnixNano()
-	for _, f := range []struct{ col, v string }{{"client", q.Client}, {"remote", q.Remote}, {"kind", q.Kind}, {"cache", q.Cache}} {
-		if f.v != "" {
-			where = append(where, f.col+" = ?")
-			args = append(args, f.v)
-		}
+	after, hasAfter, err := decodeCursor(q.Cursor)
+	if err != nil {
+		return audit.Page{}, err
 	}
-	if q.Client != "" {
-		where = append(where, "client <> ''") // the client index's condition, for the planners
-	}
-	if q.StatusMin > 0 {
-		where = append(where, "status >= ?")
-		args = append(args, q.StatusMin)
-	}
-	if q.StatusMax > 0 {
-		where = append(where, "status <= ?")
-		args = append(args, q.StatusMax)
-	}
-	if q.StatusMin > 200 || q.StatusMax > 0 && q.StatusMax < 200 {
-		where = append(where, "status <> 200") // the status index's condition
-	}
-	var match func(module string) bool
+	// Where the segments come from: keyKind and keys, or all of them.
+	keyKind := 0
+	var keys []any
+	var modSet map[string]bool
+	var match func(string) bool
 	if q.Module != "" {
 		pats, err := modpattern.Parse(q.Module)
 		if err != nil {
 			return audit.Page{}, &BadQueryError{Msg: "module pattern: " + err.Error()}
 		}
-		cond, condArgs, filter, err := d.moduleCondition(ctx, pats)
+		mk, tooMany, err := d.moduleKeys(ctx, pats)
 		if err != nil {
 			return audit.Page{}, err
 		}
-		if cond == "" {
-			return audit.Page{}, nil // no module matches
-		}
-		where = append(where, cond)
-		args = append(args, condArgs...)
-		if filter {
+		if tooMany {
 			match = pats.Match
+		} else {
+			if len(mk) == 0 {
+				return audit.Page{}, nil // no module matches
+			}
+			keyKind, keys = keyModule, mk
+			modSet = make(map[string]bool, len(mk))
+			for _, k := range mk {
+				modSet[k.(string)] = true
+			}
 		}
 	}
-	after, hasAfter, err := decodeCursor(q.Cursor)
-	if err != nil {
-		return audit.Page{}, err
+	if keyKind == 0 && q.Client != "" {
+		keyKind, keys = keyClient, []any{q.Client}
 	}
-	// Rows are read limit+1 at a time, or more when a pattern filters
-	// them in Go, each read starting below the last row read: one bound
-	// on time_ns, the key's first column, so that SQLite seeks to it
-	// rather than walking down from until (with the cursor's bound as a
-	// second condition, it did: a page deep in a large log cost time in
-	// proportion to the records above it).
-	chunk := limit + 1
-	if match != nil {
-		chunk = max(chunk, 1000)
+	if keyKind == 0 && (q.StatusMin > 299 || q.StatusMax > 0 && q.StatusMax < 200) {
+		lo, hi := q.StatusMin/100, 9
+		if q.StatusMax > 0 {
+			hi = q.StatusMax / 100
+		}
+		if lo > hi {
+			return audit.Page{}, nil
+		}
+		keyKind = keyStatus
+		for c := lo; c <= hi; c++ {
+			keys = append(keys, strconv.Itoa(c))
+		}
 	}
+	filter := &segFilter{keep: func(r *audit.Record) bool {
+		ns := r.Time.UnixNano()
+		switch {
+		case ns < sinceNS || ns >= untilNS,
+			hasAfter && (ns > after.ns || ns == after.ns && r.ID >= after.id),
+			q.StatusMin > 0 && r.Status < q.StatusMin,
+			q.StatusMax > 0 && r.Status > q.StatusMax:
+			return false
+		}
+		return true
+	}}
+	for _, f := range []struct {
+		field int
+		v     string
+	}{{fieldClient, q.Client}, {fieldRemote, q.Remote}, {fieldKind, q.Kind}, {fieldCache, q.Cache}} {
+		if v := f.v; v != "" {
+			filter.str[f.field] = func(s string) bool { return s == v }
+		}
+	}
+	switch {
+	case modSet != nil:
+		filter.str[fieldModule] = func(s string) bool { return modSet[strings.ToLower(s)] }
+	case match != nil:
+		filter.str[fieldModule] = func(s string) bool { return s != "" && match(s) }
+	}
+	// Segments hold records below bound and at or above sinceNS.
+	bound := untilNS
+	if hasAfter && after.ns < bound {
+		bound = after.ns + 1
+	}
+	var query string
+	var args []any
+	if keyKind != 0 {
+		in := "k.key = ?"
+		if len(keys) > 1 {
+			in = "k.key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + ")"
+		}
+		// The key rows are ordered and cut to the chunk before the
+		// segments' data is joined: with several keys, the rows are
+		// sorted, and data in the sort would be read for every segment
+		// that matches.
+		query = "SELECT x.segment, x.last_ns, s.data FROM (SELECT DISTINCT k.segment, k.last_ns FROM audit_segment_keys k WHERE k.kind = ? AND " + in +
+			" AND k.last_ns >= ? AND k.first_ns < ? AND k.last_ns <= ? AND (k.last_ns < ? OR k.segment < ?) ORDER BY k.last_ns DESC, k.segment DESC LIMIT ?) x" +
+			" JOIN audit_segments s ON s.id = x.segment ORDER BY x.last_ns DESC, x.segment DESC"
+		args = append(append([]any{keyKind}, keys...), sinceNS, bound)
+	} else {
+		query = "SELECT id, last_ns, data FROM audit_segments WHERE last_ns >= ? AND first_ns < ? AND last_ns <= ? AND (last_ns < ? OR id < ?) ORDER BY last_ns DESC, id DESC LIMIT ?"
+		args = []any{sinceNS, bound}
+	}
+	query = d.d.rebind(query)
 	var page audit.Page
-	for {
-		w, a := where, args
-		bound := untilNS
-		if hasAfter && after.ns < bound {
-			bound = after.ns + 1 // time_ns <= after.ns
+	var buf []audit.Record // decoded, not handed out yet
+	// emit moves the records of buf later than ns to the page, in order.
+	emit := func(ns int64) {
+		slices.SortFunc(buf, func(a, b audit.Record) int {
+			return cmp.Or(b.Time.Compare(a.Time), strings.Compare(b.ID, a.ID))
+		})
+		i := 0
+		for i < len(buf) && buf[i].Time.UnixNano() > ns {
+			i++
 		}
-		w = append(w[:len(w):len(w)], "time_ns < ?")
-		a = append(a[:len(a):len(a)], bound)
-		if hasAfter {
-			w = append(w, "(time_ns < ? OR id < ?)")
-			a = append(a, after.ns, after.id)
-		}
-		query := "SELECT " + auditColumns + " FROM audit WHERE " + strings.Join(w, " AND ") +
-			" ORDER BY time_ns DESC, id DESC LIMIT " + strconv.Itoa(chunk)
-		rows, err := d.r.QueryContext(ctx, d.d.rebind(query), a...)
+		page.Records = append(page.Records, buf[:i]...)
+		buf = slices.Delete(buf, 0, i)
+	}
+	seen := map[int64]bool{}
+	posNS, posID := int64(math.MaxInt64), int64(math.MaxInt64)
+	chunk := 2
+	for len(page.Records) <= limit {
+		rows, err := d.r.QueryContext(ctx, query, append(args[:len(args):len(args)], posNS, posNS, posID, chunk)...)
 		if err != nil {
 			return audit.Page{}, fmt.Errorf("db: querying the audit log: %w", err)
 		}
 		n := 0
-		for rows.Next() {
+		for rows.Next() && len(page.Records) <= limit {
 			n++
-			var r audit.Record
-			var ns, dur int64
-			var key string
-			if err := rows.Scan(&r.ID, &ns, &r.Client, &r.Remote, &r.Method, &r.Module, &key, &r.Version, &r.Kind,
-				&r.Status, &r.Bytes, &dur, &r.Cache, &r.Upstream, &r.Agent, &r.Replica); err != nil {
+			var id, last int64
+			var data sql.RawBytes // decoded before the next row: no copy
+			if err := rows.Scan(&id, &last, &data); err != nil {
 				rows.Close()
 				return audit.Page{}, fmt.Errorf("db: querying the audit log: %w", err)
 			}
-			r.Time = time.Unix(0, ns).UTC()
-			r.Duration = time.Duration(dur)
-			after, hasAfter = cursor{ns: ns, id: r.ID}, true
-			if match == nil || match(r.Module) {
-				page.Records = append(page.Records, r)
+			posNS, posID = last, id
+			if seen[id] {
+				continue // a segment of two of the keys
+			}
+			seen[id] = true
+			emit(last)
+			if buf, err = decodeSegment(data, buf, filter); err != nil {
+				rows.Close()
+				return audit.Page{}, fmt.Errorf("%w %d", err, id)
 			}
 		}
 		rows.Close()
@@ -606,25 +824,30 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 			return audit.Page{}, fmt.Errorf("db: querying the audit log: %w", err)
 		}
 		if len(page.Records) > limit {
-			page.Records = page.Records[:limit]
-			last := page.Records[limit-1]
-			page.Next = cursor{ns: last.Time.UnixNano(), id: last.ID}.String()
-			return page, nil
+			break
 		}
 		if n < chunk {
-			return page, nil
+			emit(math.MinInt64)
+			break
 		}
+		chunk = min(2*chunk, maxSegmentChunk)
 	}
+	if len(page.Records) > limit {
+		page.Records = page.Records[:limit]
+		last := page.Records[limit-1]
+		page.Next = cursor{ns: last.Time.UnixNano(), id: last.ID}.String()
+	}
+	return page, nil
 }
 
-// moduleCondition returns the SQL condition on module_key that narrows
-// the records to those pats may match, and whether rows must still be
-// filtered with pats.Match. The module paths the patterns match are
-// looked up in audit_modules (by each pattern's literal prefix, before
-// any glob character) and named in the condition; when there are too
-// many, the condition is on the prefixes alone. An empty condition means
-// that no record matches.
-func (d *DB) moduleCondition(ctx context.Context, pats modpattern.List) (cond string, args []any, filter bool, err error) {
+// moduleKeys returns the module keys (lower-case module paths) of the
+// audit log that pats match, looked up in audit_modules by each
+// pattern's literal prefix (before any glob character); tooMany when
+// they are more than maxModuleKeys, and QueryAudit walks the records by
+// time instead, filtering them with pats.Match (which finds a page of a
+// pattern that matches many modules far sooner than merging their
+// segments).
+func (d *DB) moduleKeys(ctx context.Context, pats modpattern.List) (keys []any, tooMany bool, err error) {
 	var prefixes []string
 	for _, p := range pats.Patterns() {
 		pre := strings.ToLower(strings.ReplaceAll(p, "!", ""))
@@ -637,67 +860,42 @@ func (d *DB) moduleCondition(ctx context.Context, pats modpattern.List) (cond st
 		}
 		prefixes = append(prefixes, pre)
 	}
-	// The ranges of the prefixes, for audit_modules and, when a pattern
-	// matches too many paths to name, for audit itself: there the column
-	// is written so that SQLite does not use the module index for it
-	// ("+module_key"), since walking the records newest first and
-	// filtering finds a page of a pattern that matches many modules far
-	// sooner than sorting all their records by time.
-	rangesOf := func(col string) ([]string, []any) {
-		var ranges []string
-		var args []any
-		for _, pre := range prefixes {
-			if hi, ok := prefixEnd(pre); ok {
-				ranges = append(ranges, "("+col+" >= ? AND "+col+" < ?)")
-				args = append(args, pre, hi)
-			} else {
-				ranges = append(ranges, col+" >= ?")
-				args = append(args, pre)
-			}
+	var ranges []string
+	var args []any
+	for _, pre := range prefixes {
+		if hi, ok := prefixEnd(pre); ok {
+			ranges = append(ranges, "(module_key >= ? AND module_key < ?)")
+			args = append(args, pre, hi)
+		} else {
+			ranges = append(ranges, "module_key >= ?")
+			args = append(args, pre)
 		}
-		return ranges, args
 	}
-	ranges, rangeArgs := rangesOf("module_key")
 	query := "SELECT module_key FROM audit_modules"
 	if len(ranges) > 0 {
 		query += " WHERE " + strings.Join(ranges, " OR ")
 	}
-	rows, err := d.r.QueryContext(ctx, d.d.rebind(query), rangeArgs...)
+	rows, err := d.r.QueryContext(ctx, d.d.rebind(query), args...)
 	if err != nil {
-		return "", nil, false, fmt.Errorf("db: querying the audit log: %w", err)
+		return nil, false, fmt.Errorf("db: querying the audit log: %w", err)
 	}
 	defer rows.Close()
-	var keys []any
 	for rows.Next() {
 		var k string
 		if err := rows.Scan(&k); err != nil {
-			return "", nil, false, fmt.Errorf("db: querying the audit log: %w", err)
+			return nil, false, fmt.Errorf("db: querying the audit log: %w", err)
 		}
 		if pats.Match(k) {
 			keys = append(keys, k)
 			if len(keys) > maxModuleKeys {
-				if len(ranges) == 0 {
-					return "1 = 1", nil, true, nil
-				}
-				col := "module_key"
-				if !d.d.postgres {
-					col = "+module_key"
-				}
-				ranges, rangeArgs := rangesOf(col)
-				return "(" + strings.Join(ranges, " OR ") + ")", rangeArgs, true, nil
+				return nil, true, nil
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return "", nil, false, fmt.Errorf("db: querying the audit log: %w", err)
+		return nil, false, fmt.Errorf("db: querying the audit log: %w", err)
 	}
-	if len(keys) == 0 {
-		return "", nil, false, nil
-	}
-	if len(keys) == 1 {
-		return "module_key = ?", keys, false, nil
-	}
-	return "module_key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ") + ")", keys, false, nil
+	return keys, false, nil
 }
 
 // prefixEnd returns the least string greater than every string with
@@ -744,48 +942,157 @@ func decodeCursor(s string) (cursor, bool, error) {
 	return cursor{ns: n, id: id}, true, nil
 }
 
-// pruneChunk is how many records PruneAudit deletes per statement, so
-// that a large prune does not hold SQLite's write lock for long.
-const pruneChunk = 10000
+// pruneSegments is how many segments (of up to 256 records each)
+// PruneAudit deletes per transaction, so that a large prune does not hold
+// SQLite's write lock for long.
+const pruneSegments = 40
 
-// PruneAudit deletes the audit records older than before, and the
+// PruneAudit deletes the audit records older than before, the
 // roll-ups' lists of the clients seen each day (which name clients, like
-// the records) of the days before before's, keeping the daily counts, and
-// returns how many records it deleted. It deletes in chunks, each its own
-// transaction: a prune that fails part way has deleted some of the old
-// records and can be run again. Unique clients are counted for the
-// days kept only.
+// the records) of the days before before's, keeping the daily counts,
+// and the per-minute totals of the minutes before before's, and
+// returns how many records it deleted. It deletes whole segments, oldest
+// first, in chunks, each its own transaction, and then cuts the segments
+// that hold records on both sides of before: a prune that fails part way
+// has deleted some of the old records and can be run again. Unique
+// clients are counted for the days kept only.
 func (d *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 	for _, table := range []string{"daily_clients", "daily_module_clients"} {
 		if _, err := d.w.ExecContext(ctx, d.d.rebind("DELETE FROM "+table+" WHERE day < ?"), day(before)); err != nil {
 			return 0, fmt.Errorf("db: pruning %s: %w", table, err)
 		}
 	}
+	if _, err := d.w.ExecContext(ctx, d.d.rebind("DELETE FROM minute_totals WHERE minute < ?"), minuteOf(before)); err != nil {
+		return 0, fmt.Errorf("db: pruning minute_totals: %w", err)
+	}
+	b := before.UnixNano()
 	var total int64
-	q := d.d.rebind("DELETE FROM audit WHERE (time_ns, id) IN (SELECT time_ns, id FROM audit WHERE time_ns < ? ORDER BY time_ns LIMIT " + strconv.Itoa(pruneChunk) + ")")
 	for {
-		res, err := d.w.ExecContext(ctx, q, before.UnixNano())
-		if err != nil {
-			return total, fmt.Errorf("db: pruning the audit log: %w", err)
-		}
-		n, err := res.RowsAffected()
+		var n int64
+		more := false
+		err := d.inTx(ctx, func(tx *sql.Tx) error {
+			// The chunk: the oldest segments, up to the last_ns of the
+			// pruneSegments-th, so that it holds every segment of
+			// that last_ns and a key row's last_ns tells whether its
+			// segment is in the chunk.
+			var upTo sql.NullInt64
+			err := tx.QueryRowContext(ctx, d.d.rebind("SELECT last_ns FROM audit_segments WHERE last_ns < ? ORDER BY last_ns LIMIT 1 OFFSET ?"), b, pruneSegments-1).Scan(&upTo)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = tx.QueryRowContext(ctx, d.d.rebind("SELECT MAX(last_ns) FROM audit_segments WHERE last_ns < ?"), b).Scan(&upTo)
+			} else {
+				more = true
+			}
+			if err != nil || !upTo.Valid {
+				return err
+			}
+			rows, err := tx.QueryContext(ctx, d.d.rebind("SELECT data FROM audit_segments WHERE last_ns <= ?"), upTo.Int64)
+			if err != nil {
+				return err
+			}
+			keys := map[segKey]bool{}
+			var recs []audit.Record
+			for rows.Next() {
+				var data []byte
+				if err := rows.Scan(&data); err != nil {
+					rows.Close()
+					return err
+				}
+				if recs, err = decodeSegment(data, recs[:0], nil); err != nil {
+					rows.Close()
+					return err
+				}
+				n += int64(len(recs))
+				for _, k := range segmentKeys(recs) {
+					keys[k] = true
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, k := range slices.SortedFunc(maps.Keys(keys), compareSegKeys) {
+				if _, err := d.execTx(ctx, tx, "DELETE FROM audit_segment_keys WHERE kind = ? AND key = ? AND last_ns <= ?", k.kind, k.key, upTo.Int64); err != nil {
+					return err
+				}
+			}
+			_, err = d.execTx(ctx, tx, "DELETE FROM audit_segments WHERE last_ns <= ?", upTo.Int64)
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("db: pruning the audit log: %w", err)
 		}
 		total += n
-		d.ckpt.wrote()
-		if n < pruneChunk {
+		if !more {
 			break
 		}
 	}
+	// The segments with records on both sides of before.
+	var cut int64
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		type seg struct {
+			id, last int64
+			writer   string
+			data     []byte
+		}
+		var segs []seg
+		rows, err := tx.QueryContext(ctx, d.d.rebind("SELECT id, last_ns, writer, data FROM audit_segments WHERE last_ns >= ? AND first_ns < ?"), b, b)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s seg
+			if err := rows.Scan(&s.id, &s.last, &s.writer, &s.data); err != nil {
+				rows.Close()
+				return err
+			}
+			segs = append(segs, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var enc segmentEncoder
+		for _, s := range segs {
+			recs, err := decodeSegment(s.data, nil, nil)
+			if err != nil {
+				return err
+			}
+			had, all := segmentKeys(recs), len(recs)
+			recs = slices.DeleteFunc(recs, func(r audit.Record) bool { return r.Time.UnixNano() < b })
+			cut += int64(all - len(recs))
+			lo, hi := segBounds(s.writer, recs)
+			data, first, _ := enc.encode(s.writer, recs)
+			if _, err := d.execTx(ctx, tx, "UPDATE audit_segments SET lo = ?, hi = ?, first_ns = ?, records = ?, data = ? WHERE id = ?",
+				lo, hi, first, len(recs), data, s.id); err != nil {
+				return err
+			}
+			has := segmentKeys(recs)
+			for _, k := range had {
+				if _, ok := slices.BinarySearchFunc(has, k, compareSegKeys); !ok {
+					if _, err := d.execTx(ctx, tx, "DELETE FROM audit_segment_keys WHERE kind = ? AND key = ? AND last_ns = ? AND segment = ?", k.kind, k.key, s.last, s.id); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return total, fmt.Errorf("db: pruning the audit log: %w", err)
+	}
+	total += cut
 	// The module paths that pattern queries look up go with the last
 	// record naming them (a client's requests for made-up modules leave
 	// nothing behind).
 	if total > 0 {
-		if _, err := d.w.ExecContext(ctx, `DELETE FROM audit_modules WHERE NOT EXISTS
-			(SELECT 1 FROM audit WHERE audit.module_key = audit_modules.module_key)`); err != nil {
+		if _, err := d.w.ExecContext(ctx, d.d.rebind(`DELETE FROM audit_modules WHERE NOT EXISTS
+			(SELECT 1 FROM audit_segment_keys WHERE kind = ? AND key = audit_modules.module_key)`), keyModule); err != nil {
 			return total, fmt.Errorf("db: pruning the audit log's module paths: %w", err)
 		}
 	}
 	return total, nil
+}
+
+func compareSegKeys(a, b segKey) int {
+	return cmp.Or(cmp.Compare(a.kind, b.kind), strings.Compare(a.key, b.key))
 }

@@ -122,9 +122,17 @@ func testMigrateFrom(t *testing.T, from int) {
 			if i == 2 {
 				client, status = "", 500
 			}
-			if err := old.Exec(ctx, `INSERT INTO audit (id, time_ns, client, remote, method, module, module_key, version, kind, status, bytes, duration_ns, cache)
+			id, at := fmt.Sprint("old", i), t0.Add(time.Duration(i)*time.Minute)
+			if from >= 4 {
+				// Version 4 keeps records as segments: written as that
+				// version writes them, with their roll-ups.
+				if err := old.WriteAudit(ctx, []audit.Record{{ID: id, Time: at, Client: client, Remote: "10.0.0.1", Method: "GET",
+					Module: m, Version: "v1.0.0", Kind: "zip", Status: status, Bytes: 100, Duration: 5, Cache: "hit"}}); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := old.Exec(ctx, `INSERT INTO audit (id, time_ns, client, remote, method, module, module_key, version, kind, status, bytes, duration_ns, cache)
 				VALUES (?, ?, ?, '10.0.0.1', 'GET', ?, ?, 'v1.0.0', 'zip', ?, 100, 5, 'hit')`,
-				fmt.Sprint("old", i), t0.Add(time.Duration(i)*time.Minute).UnixNano(), client, m, strings.ToLower(m), status); err != nil {
+				id, at.UnixNano(), client, m, strings.ToLower(m), status); err != nil {
 				t.Fatal(err)
 			}
 			if from >= 2 {
@@ -132,10 +140,10 @@ func testMigrateFrom(t *testing.T, from int) {
 					t.Fatal(err)
 				}
 			}
-			if err := old.Exec(ctx, `INSERT INTO daily_modules (day, module, requests, downloads, bytes, hits, misses) VALUES (?, ?, 1, 1, 100, 1, 0)`, day, m); err != nil {
+			if err := old.Exec(ctx, `INSERT INTO daily_modules (day, module, requests, downloads, bytes, hits, misses) VALUES (?, ?, 1, 1, 100, 1, 0) ON CONFLICT DO NOTHING`, day, m); err != nil {
 				t.Fatal(err)
 			}
-			if err := old.Exec(ctx, `INSERT INTO daily_module_clients (day, module, client) VALUES (?, ?, 'ci')`, day, m); err != nil {
+			if err := old.Exec(ctx, `INSERT INTO daily_module_clients (day, module, client) VALUES (?, ?, 'ci') ON CONFLICT DO NOTHING`, day, m); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -179,6 +187,11 @@ func testMigrateFrom(t *testing.T, from int) {
 		top, err := d.TopModules(ctx, db.Period{From: t0, To: t0}, 10)
 		if err != nil || len(top) != 3 || top[0].Clients != 1 {
 			t.Fatalf("TopModules after the migration: %+v, %v", top, err)
+		}
+		// Version 4 counts the old records per minute.
+		mins, err := d.Minutes(ctx, t0, t0.Add(3*time.Minute))
+		if err != nil || len(mins) != 3 || mins[0].Requests != 1 || mins[0].Hits != 1 || mins[0].Bytes != 100 || mins[1].Errors != 0 || mins[2].Errors != 1 {
+			t.Fatalf("Minutes after the migration: %+v, %v", mins, err)
 		}
 		// And the new version's tables work alongside.
 		if err := d.WriteAudit(ctx, []audit.Record{{ID: "new", Time: t0.Add(time.Hour), Remote: "10.0.0.2", Module: "corp.example/lib", Kind: "zip", Status: 200}}); err != nil {

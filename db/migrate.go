@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gomirror/gomirror/audit"
 )
 
 //go:embed migrations
@@ -84,6 +86,7 @@ func (d *DB) apply(ctx context.Context, m migration, known int) (err error) {
 		if err != nil {
 			tx.Rollback()
 		}
+		d.endTx(tx)
 	}()
 	if d.d.postgres {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
@@ -112,6 +115,11 @@ func (d *DB) apply(ctx context.Context, m migration, known int) (err error) {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("db: applying schema version %d (%s): %w", m.version, m.name, err)
 	}
+	if step := goStep(m.name); step != nil {
+		if err := step(d, ctx, tx); err != nil {
+			return fmt.Errorf("db: applying schema version %d (%s): %w", m.version, m.name, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, d.d.rebind("INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)"),
 		m.version, m.name, time.Now().UnixNano()); err != nil {
 		return fmt.Errorf("db: recording schema version %d: %w", m.version, err)
@@ -128,4 +136,75 @@ func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
 	err := d.r.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v)
 	return int(v.Int64), err
+}
+
+// goStep returns the part of migration name written in Go, if any: it
+// runs after the migration's SQL, in its transaction.
+func goStep(name string) func(d *DB, ctx context.Context, tx *sql.Tx) error {
+	switch name {
+	case "audit_segments":
+		return (*DB).moveAuditRecords
+	}
+	return nil
+}
+
+// moveChunk is how many records of the audit table moveAuditRecords
+// reads at a time: a segment's worth (it writes one segment per writer
+// among them).
+const moveChunk = 256
+
+// moveAuditRecords moves the records of the audit table (versions 1 to
+// 3) into segments, in time order, and drops the table. The roll-ups and
+// audit_modules have them already.
+func (d *DB) moveAuditRecords(ctx context.Context, tx *sql.Tx) error {
+	const cols = "id, time_ns, client, remote, method, module, version, kind, status, bytes, duration_ns, cache, upstream, agent, replica"
+	first := d.d.rebind("SELECT " + cols + " FROM audit ORDER BY time_ns, id LIMIT ?")
+	next := d.d.rebind("SELECT " + cols + " FROM audit WHERE time_ns >= ? AND (time_ns > ? OR id > ?) ORDER BY time_ns, id LIMIT ?")
+	var enc segmentEncoder
+	batch := make([]audit.Record, 0, moveChunk)
+	for {
+		var rows *sql.Rows
+		var err error
+		if len(batch) == 0 {
+			rows, err = tx.QueryContext(ctx, first, moveChunk)
+		} else {
+			last := batch[len(batch)-1]
+			ns := last.Time.UnixNano()
+			rows, err = tx.QueryContext(ctx, next, ns, ns, last.ID, moveChunk)
+		}
+		if err != nil {
+			return fmt.Errorf("moving the audit records: %w", err)
+		}
+		batch = batch[:0]
+		for rows.Next() {
+			var r audit.Record
+			var ns, dur int64
+			if err := rows.Scan(&r.ID, &ns, &r.Client, &r.Remote, &r.Method, &r.Module, &r.Version, &r.Kind,
+				&r.Status, &r.Bytes, &dur, &r.Cache, &r.Upstream, &r.Agent, &r.Replica); err != nil {
+				rows.Close()
+				return fmt.Errorf("moving the audit records: %w", err)
+			}
+			r.Time, r.Duration = time.Unix(0, ns).UTC(), time.Duration(dur)
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("moving the audit records: %w", err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, g := range byWriter(batch) {
+			if _, err := d.writeSegment(ctx, tx, &enc, g.writer, g.recs, false); err != nil {
+				return err
+			}
+		}
+		if len(batch) < moveChunk {
+			break
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE audit"); err != nil {
+		return fmt.Errorf("dropping the audit table: %w", err)
+	}
+	return nil
 }

@@ -17,9 +17,17 @@ import (
 // The writer has one connection, which a transaction holds: a statement
 // first met in a transaction is prepared in it for that use, and on the
 // writer (cached) once the transaction is over.
+//
+// A statement prepared in a transaction is kept for the rest of it (in
+// inTx), so that a transaction running one text many times (a migration
+// moving millions of records, a prune deleting thousands of keys)
+// prepares it once: database/sql keeps each statement prepared on a Tx
+// until the Tx ends, and a long transaction would otherwise hold one per
+// call.
 type stmtCache struct {
 	mu      sync.Mutex
 	m       map[string]*sql.Stmt
+	inTx    map[*sql.Tx]map[string]*sql.Stmt
 	pending []string
 	closed  bool
 }
@@ -32,11 +40,40 @@ func (d *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, err
 	if s == nil && !c.closed && !slices.Contains(c.pending, query) {
 		c.pending = append(c.pending, query)
 	}
-	c.mu.Unlock()
+	var ts *sql.Stmt
 	if s == nil {
-		return tx.PrepareContext(ctx, query)
+		ts = c.inTx[tx][query]
 	}
-	return tx.StmtContext(ctx, s), nil
+	c.mu.Unlock()
+	if s != nil {
+		return tx.StmtContext(ctx, s), nil
+	}
+	if ts != nil {
+		return ts, nil
+	}
+	ts, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.inTx == nil {
+		c.inTx = map[*sql.Tx]map[string]*sql.Stmt{}
+	}
+	if c.inTx[tx] == nil {
+		c.inTx[tx] = map[string]*sql.Stmt{}
+	}
+	c.inTx[tx][query] = ts
+	c.mu.Unlock()
+	return ts, nil
+}
+
+// endTx forgets the statements prepared in tx, which has ended (which
+// closed them).
+func (d *DB) endTx(tx *sql.Tx) {
+	c := &d.stmts
+	c.mu.Lock()
+	delete(c.inTx, tx)
+	c.mu.Unlock()
 }
 
 // prepare prepares on the writer the statements that transactions met

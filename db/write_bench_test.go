@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func BenchmarkWriteAudit(b *testing.B) {
 				for j := range batch {
 					tc.fill(&batch[j], seq)
 					seq++
-					batch[j].ID = fmt.Sprintf("r%x", seq)
+					batch[j].ID = "0123456789AB-" + strconv.FormatUint(uint64(seq), 36) // as the Recorder's
 					batch[j].Time = now
 				}
 				if err := d.WriteAudit(ctx, batch); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,9 @@ func Run(t *testing.T, open func(t *testing.T) *db.DB) {
 		{"AuditPagination", testAuditPagination},
 		{"AuditLimits", testAuditLimits},
 		{"AuditBadQueries", testAuditBadQueries},
+		{"AuditOverlappingBatches", testAuditOverlappingBatches},
 		{"Prune", testPrune},
+		{"Minutes", testMinutes},
 		{"TopModules", testTopModules},
 		{"TopModulesAnyPeriod", testTopModulesAnyPeriod},
 		{"Downloads", testDownloads},
@@ -356,6 +359,115 @@ func testAuditPagination(t *testing.T, d *db.DB) {
 	}
 }
 
+// testAuditOverlappingBatches writes the records of two replicas (IDs
+// of the Recorder's form, so that the store tells their writers apart),
+// in batches whose times overlap each other's and the other replica's,
+// then writes them all again in other batches mixed with new records,
+// and checks that every query (whole log, by module, pattern, client,
+// status, paginated) returns each record once, in exact time order, and
+// that a prune in the middle of the batches deletes exactly the older
+// records, from the queries through each index too.
+func testAuditOverlappingBatches(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	var recs []audit.Record
+	for i := range 300 {
+		prefix := []string{"REPLICA0000A-", "REPLICA0000B-"}[i%2]
+		r := rec(prefix+strconv.FormatUint(uint64(1000+i), 36), 0, fmt.Sprintf("m.example/M%d", i%5))
+		// Times jump back and forth: batch k of 20 covers minutes
+		// around k*5 with a spread of 40 minutes.
+		r.Time = t0.Add(time.Duration(i/20*5+(i*7919)%40) * time.Minute).Add(time.Duration(i%3) * time.Second)
+		r.Client = []string{"ci", "dev", ""}[i%3]
+		r.Status = []int{200, 200, 404, 500, 200, 304}[i%6]
+		recs = append(recs, r)
+	}
+	// In batches of 20, by replica as the Recorders would.
+	for k := 0; k < len(recs); k += 20 {
+		var a, b []audit.Record
+		for _, r := range recs[k : k+20] {
+			if strings.HasPrefix(r.ID, "REPLICA0000A") {
+				a = append(a, r)
+			} else {
+				b = append(b, r)
+			}
+		}
+		write(t, d, a...)
+		write(t, d, b...)
+	}
+	// Again, in batches of 33 that mix both replicas and cut across the
+	// first batches, the last with new records.
+	more := rec("REPLICA0000A-zz", 30, "m.example/M0")
+	for k := 0; k < len(recs); k += 33 {
+		b := slices.Clone(recs[k:min(k+33, len(recs))])
+		if k+33 >= len(recs) {
+			b = append(b, more)
+		}
+		write(t, d, b...)
+	}
+	recs = append(recs, more)
+	expect := func(keep func(r audit.Record) bool) string {
+		var want []audit.Record
+		for _, r := range recs {
+			if keep(r) {
+				want = append(want, r)
+			}
+		}
+		slices.SortFunc(want, func(a, b audit.Record) int {
+			if c := b.Time.Compare(a.Time); c != 0 {
+				return c
+			}
+			return strings.Compare(b.ID, a.ID)
+		})
+		return ids(want)
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, tc := range []struct {
+			q    audit.Query
+			keep func(r audit.Record) bool
+		}{
+			{audit.Query{Limit: 7}, func(audit.Record) bool { return true }},
+			{audit.Query{Module: "m.example/m1", Limit: 9}, func(r audit.Record) bool { return r.Module == "m.example/M1" }},
+			{audit.Query{Module: "m.example/m1,m.example/m3", Limit: 9}, func(r audit.Record) bool { return r.Module == "m.example/M1" || r.Module == "m.example/M3" }},
+			{audit.Query{Module: "m.example/*", Client: "dev", Limit: 5}, func(r audit.Record) bool { return r.Client == "dev" }},
+			{audit.Query{Client: "ci", Limit: 11}, func(r audit.Record) bool { return r.Client == "ci" }},
+			{audit.Query{StatusMin: 400, StatusMax: 499, Limit: 4}, func(r audit.Record) bool { return r.Status == 404 }},
+			{audit.Query{StatusMin: 300, Limit: 6}, func(r audit.Record) bool { return r.Status >= 300 }},
+			{audit.Query{StatusMax: 299, Limit: 50}, func(r audit.Record) bool { return r.Status <= 299 }},
+			{audit.Query{Since: t0.Add(40 * time.Minute), Until: t0.Add(61 * time.Minute), Limit: 8}, func(r audit.Record) bool {
+				return !r.Time.Before(t0.Add(40*time.Minute)) && r.Time.Before(t0.Add(61*time.Minute))
+			}},
+		} {
+			if got, want := ids(all(t, d, tc.q)), expect(tc.keep); got != want {
+				t.Errorf("%s: QueryAudit(%+v):\n got %s\nwant %s", when, tc.q, got, want)
+			}
+		}
+	}
+	check("written twice")
+	s, err := d.Summarize(ctx, db.Period{From: t0, To: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != int64(len(recs)) {
+		t.Fatalf("Summarize: %d requests, want %d (each record once)", s.Requests, len(recs))
+	}
+	cut := t0.Add(50 * time.Minute)
+	n, err := d.PruneAudit(ctx, cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old int64
+	for _, r := range recs {
+		if r.Time.Before(cut) {
+			old++
+		}
+	}
+	if n != old {
+		t.Errorf("PruneAudit deleted %d records, want %d", n, old)
+	}
+	recs = slices.DeleteFunc(recs, func(r audit.Record) bool { return r.Time.Before(cut) })
+	check("after the prune")
+}
+
 func testAuditLimits(t *testing.T, d *db.DB) {
 	ctx := context.Background()
 	batch := make([]audit.Record, 1005)
@@ -432,6 +544,55 @@ func testPrune(t *testing.T, d *db.DB) {
 	}
 	if n, err := d.PruneAudit(ctx, t0.AddDate(0, 0, -9).Add(-time.Minute)); err != nil || n != 0 {
 		t.Fatalf("second prune: %d, %v", n, err)
+	}
+}
+
+// testMinutes: the per-minute totals count each record once (a batch
+// written again adds nothing), are dense over [from, to) (zeros where
+// nothing happened), and go with the records when they are pruned.
+func testMinutes(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	var batch []audit.Record
+	for i := range 7 {
+		r := rec(fmt.Sprintf("n%d", i), []int{0, 0, 0, 2, 2, 3, 60}[i], "m.example/a")
+		r.Time = r.Time.Add(time.Duration(i) * time.Second)
+		r.Cache = []string{"hit", "miss", "", "stale", "fresh", "hit", "hit"}[i]
+		r.Status = []int{200, 200, 502, 200, 200, 500, 200}[i]
+		r.Bytes = int64(10 * (i + 1))
+		batch = append(batch, r)
+	}
+	write(t, d, batch...)
+	write(t, d, batch[2:5]...) // again
+	got, err := d.Minutes(ctx, t0.Add(30*time.Second), t0.Add(4*time.Minute+time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []db.MinuteCount{
+		{Minute: t0, Requests: 3, Hits: 1, Misses: 1, Bytes: 60, Errors: 1},
+		{Minute: t0.Add(time.Minute)},
+		{Minute: t0.Add(2 * time.Minute), Requests: 2, Hits: 1, Misses: 1, Bytes: 90},
+		{Minute: t0.Add(3 * time.Minute), Requests: 1, Hits: 1, Bytes: 60, Errors: 1},
+		{Minute: t0.Add(4 * time.Minute)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Minutes:\n got %+v\nwant %+v", got, want)
+	}
+	if got, err := d.Minutes(ctx, t0.Add(time.Hour), t0.Add(time.Hour)); err != nil || len(got) != 0 {
+		t.Fatalf("Minutes of an empty span: %+v, %v", got, err)
+	}
+	var br interface{ BadRequest() bool }
+	if _, err := d.Minutes(ctx, t0, t0.Add(8*24*time.Hour)); !errors.As(err, &br) {
+		t.Fatalf("Minutes of 8 days: %v, want a bad request", err)
+	}
+	if _, err := d.PruneAudit(ctx, t0.Add(2*time.Minute+30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = d.Minutes(ctx, t0, t0.Add(61*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 61 || got[0].Requests != 0 || got[2].Requests != 2 || got[3].Requests != 1 || got[60].Requests != 1 {
+		t.Fatalf("after a prune to minute 2: %+v", got[:4])
 	}
 }
 

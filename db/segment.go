@@ -1,0 +1,308 @@
+package db
+
+import (
+	"encoding/binary"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomirror/gomirror/audit"
+)
+
+// A segment is one row of audit_segments: the records of one written
+// batch (of one writer, see writerOf), encoded by encodeSegment, with
+// their time range and count; audit_segment_keys lists the distinct
+// module keys, clients and status classes of its records, so that a
+// query for one of them reads only the segments that can match.
+//
+// The encoding, version 1, all integers varints (encoding/binary):
+//
+//	byte     1 (the version)
+//	varint   base: the least time_ns of the records
+//	uvarint  n, then n strings, each a uvarint length and its bytes: the
+//	         segment's distinct strings; string 0 is the writer
+//	uvarint  the number of records, then each record:
+//	  uvarint  time_ns - base
+//	  uvarint  ID: seq+1 when the ID is the writer followed by seq in
+//	           base 36 (strconv.FormatUint), else 0 and a string index
+//	  uvarint  ×10 the string indexes of Client, Remote, Method, Module,
+//	           Version, Kind, Cache, Upstream, Agent, Replica
+//	  uvarint  Status; varint Bytes; varint Duration
+//
+// Records are kept in the batch's order; readers sort.
+const segmentFormat = 1
+
+// Kinds of audit_segment_keys rows.
+const (
+	keyModule = 1 // key: lower(module)
+	keyClient = 2 // key: the token name (not empty)
+	keyStatus = 3 // key: the status class, "1" to "9" (status / 100)
+)
+
+// recorderIDLen is the length of the Recorder's ID prefix ("" + 12
+// base32hex characters + "-"): see writerOf.
+const recorderIDLen = 13
+
+// writerOf returns who wrote the record with ID id, and its sequence
+// number, for WriteAudit's duplicate check: for an ID of the Recorder's
+// form (12 base32hex characters, "-", a base-36 number), its prefix and
+// number; for any other ID "" and 0. It depends on the ID alone, so that
+// a record written twice is looked for where it was stored.
+func writerOf(id string) (string, uint64) {
+	if len(id) <= recorderIDLen || id[recorderIDLen-1] != '-' {
+		return "", 0
+	}
+	for i := range recorderIDLen - 1 {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'V') {
+			return "", 0
+		}
+	}
+	rest := id[recorderIDLen:]
+	if rest[0] == '0' || rest[0] == '+' || rest[0] == '-' {
+		return "", 0
+	}
+	seq, err := strconv.ParseUint(rest, 36, 64)
+	if err != nil || seq >= 1<<63 || strings.ToLower(rest) != rest {
+		return "", 0
+	}
+	return id[:recorderIDLen], seq
+}
+
+// segmentEncoder encodes segments, reusing its buffers.
+type segmentEncoder struct {
+	buf     []byte
+	recs    []byte
+	strs    map[string]uint64
+	list    []string
+	last    [10]string // the previous record's strings, and their indexes
+	lastIdx [10]uint64
+}
+
+// encode returns the encoding of recs, all of writer writer (writerOf),
+// and their least and greatest time_ns. The slice is e's until the next
+// call.
+func (e *segmentEncoder) encode(writer string, recs []audit.Record) (data []byte, first, last int64) {
+	if e.strs == nil {
+		e.strs = make(map[string]uint64, 64)
+	}
+	clear(e.strs)
+	e.list = e.list[:0]
+	e.str(writer)
+	for i := range e.last {
+		e.last[i], e.lastIdx[i] = writer, 0
+	}
+	first, last = recs[0].Time.UnixNano(), recs[0].Time.UnixNano()
+	for i := range recs {
+		ns := recs[i].Time.UnixNano()
+		first, last = min(first, ns), max(last, ns)
+	}
+	r := e.recs[:0]
+	r = binary.AppendUvarint(r, uint64(len(recs)))
+	for i := range recs {
+		rec := &recs[i]
+		r = binary.AppendUvarint(r, uint64(rec.Time.UnixNano()-first))
+		if w, seq := writerOf(rec.ID); w == writer && w != "" {
+			r = binary.AppendUvarint(r, seq+1)
+		} else {
+			r = binary.AppendUvarint(r, 0)
+			r = binary.AppendUvarint(r, e.str(rec.ID))
+		}
+		for j, s := range [10]string{rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version, rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica} {
+			if s != e.last[j] {
+				e.last[j], e.lastIdx[j] = s, e.str(s)
+			}
+			r = binary.AppendUvarint(r, e.lastIdx[j])
+		}
+		r = binary.AppendUvarint(r, uint64(rec.Status))
+		r = binary.AppendVarint(r, rec.Bytes)
+		r = binary.AppendVarint(r, int64(rec.Duration))
+	}
+	e.recs = r
+	b := append(e.buf[:0], segmentFormat)
+	b = binary.AppendVarint(b, first)
+	b = binary.AppendUvarint(b, uint64(len(e.list)))
+	for _, s := range e.list {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = append(b, r...)
+	e.buf = b
+	return b, first, last
+}
+
+// str returns the index of s in the segment's strings, adding it.
+func (e *segmentEncoder) str(s string) uint64 {
+	if i, ok := e.strs[s]; ok {
+		return i
+	}
+	i := uint64(len(e.list))
+	e.strs[s] = i
+	e.list = append(e.list, s)
+	return i
+}
+
+var errBadSegment = errors.New("db: a damaged audit segment")
+
+// segReader reads an encoded segment: b from off. (An offset, not a
+// slice cut at each read: no pointer written per varint.)
+type segReader struct {
+	b   []byte
+	off int
+	err bool
+}
+
+func (r *segReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b[r.off:])
+	if n <= 0 {
+		r.err, r.off = true, len(r.b)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *segReader) varint() int64 {
+	v, n := binary.Varint(r.b[r.off:])
+	if n <= 0 {
+		r.err, r.off = true, len(r.b)
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+func (r *segReader) left() int { return len(r.b) - r.off }
+
+// segFilter selects the records that decodeSegment returns.
+type segFilter struct {
+	// str, per string field of a record (in the order of the encoding:
+	// Client, Remote, Method, Module, Version, Kind, Cache, Upstream,
+	// Agent, Replica), if not nil, must accept the field's value: each
+	// is asked once per distinct string of a segment, so that records
+	// that fail are skipped without being built.
+	str [10]func(string) bool
+	// keep, if not nil, is asked about each complete record that str
+	// let through.
+	keep func(*audit.Record) bool
+}
+
+// String fields of segFilter.str.
+const (
+	fieldClient = 0
+	fieldRemote = 1
+	fieldModule = 3
+	fieldKind   = 5
+	fieldCache  = 6
+)
+
+// decodeSegment appends the records of the encoded segment data that f
+// selects (all when f is nil) to out.
+func decodeSegment(data []byte, out []audit.Record, f *segFilter) ([]audit.Record, error) {
+	if len(data) == 0 || data[0] != segmentFormat {
+		return out, errBadSegment
+	}
+	r := segReader{b: data, off: 1}
+	base := r.varint()
+	n := r.uvarint()
+	if r.err || n == 0 || n > uint64(r.left()) {
+		return out, errBadSegment
+	}
+	// One string for all the segment's strings (string i is
+	// all[ends[i-1]:ends[i]]): the records' fields are substrings of it.
+	ends := make([]int, n)
+	var sb strings.Builder
+	sb.Grow(r.left())
+	for i := range ends {
+		l := r.uvarint()
+		if r.err || l > uint64(r.left()) {
+			return out, errBadSegment
+		}
+		sb.Write(r.b[r.off : r.off+int(l)])
+		r.off += int(l)
+		ends[i] = sb.Len()
+	}
+	all := sb.String()
+	str := func(i uint64) string {
+		if i == 0 {
+			return all[:ends[0]]
+		}
+		return all[ends[i-1]:ends[i]]
+	}
+	// memo[j][i]: whether f.str[j] accepts string i; 0 not asked yet, 1
+	// yes, 2 no.
+	var memo [10][]uint8
+	if f != nil {
+		for j, p := range f.str {
+			if p != nil {
+				memo[j] = make([]uint8, n)
+			}
+		}
+	}
+	writer := str(0)
+	count := r.uvarint()
+	if r.err || count > uint64(r.left()) {
+		return out, errBadSegment
+	}
+	nstr := n
+	var idx [10]uint64
+	var rec audit.Record
+records:
+	for range count {
+		ns := base + int64(r.uvarint())
+		seq := r.uvarint()
+		var idIdx uint64
+		if seq == 0 {
+			idIdx = r.uvarint()
+		}
+		for j := range idx {
+			idx[j] = r.uvarint()
+		}
+		status := r.uvarint()
+		size := r.varint()
+		dur := r.varint()
+		if r.err || idIdx >= nstr {
+			return out, errBadSegment
+		}
+		for j := range idx {
+			if idx[j] >= nstr {
+				return out, errBadSegment
+			}
+		}
+		if f != nil {
+			for j, p := range f.str {
+				if p == nil {
+					continue
+				}
+				m := &memo[j][idx[j]]
+				if *m == 0 {
+					*m = 2
+					if p(str(idx[j])) {
+						*m = 1
+					}
+				}
+				if *m == 2 {
+					continue records
+				}
+			}
+		}
+		rec.Time = time.Unix(0, ns).UTC()
+		if seq > 0 {
+			rec.ID = writer + strconv.FormatUint(seq-1, 36)
+		} else {
+			rec.ID = str(idIdx)
+		}
+		rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version = str(idx[0]), str(idx[1]), str(idx[2]), str(idx[3]), str(idx[4])
+		rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica = str(idx[5]), str(idx[6]), str(idx[7]), str(idx[8]), str(idx[9])
+		rec.Status, rec.Bytes, rec.Duration = int(status), size, time.Duration(dur)
+		if f != nil && f.keep != nil && !f.keep(&rec) {
+			continue
+		}
+		out = append(out, rec)
+	}
+	if r.left() != 0 {
+		return out, errBadSegment
+	}
+	return out, nil
+}
