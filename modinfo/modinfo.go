@@ -534,7 +534,7 @@ func readerAt(ctx context.Context, obj *storage.Object, dir string) (io.ReaderAt
 		return nil, 0, nil, err
 	}
 	cleanup := func() { f.Close(); os.Remove(f.Name()) }
-	n, err := io.Copy(f, ctxReader{ctx, io.LimitReader(obj.Body, obj.Size+1)})
+	n, err := io.Copy(f, storage.ContextReader(ctx, io.LimitReader(obj.Body, obj.Size+1)))
 	if err == nil && n != obj.Size {
 		err = fmt.Errorf("zip of %d bytes read as %d", obj.Size, n)
 	}

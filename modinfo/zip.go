@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gomirror/gomirror/storage"
 )
 
 // The zip reading here is a small reader of its own rather than
@@ -156,7 +158,7 @@ func readEntry(ctx context.Context, ra io.ReaderAt, size int64, e zipEntry, max 
 	// produce max bytes is cut there, whatever its directory entry says,
 	// so that a bomb of empty blocks costs no more time than the limit.
 	in := min(e.compSize, max+max/8+64<<10)
-	var body io.Reader = ctxReader{ctx, io.NewSectionReader(ra, start, in)}
+	var body io.Reader = storage.ContextReader(ctx, io.NewSectionReader(ra, start, in))
 	switch e.method {
 	case 0: // stored
 	case 8: // deflate
@@ -177,19 +179,6 @@ func readEntry(ctx context.Context, ra io.ReaderAt, size int64, e zipEntry, max 
 		return b[:max], true, nil
 	}
 	return b, false, nil
-}
-
-// ctxReader fails with ctx's error once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // rootFile returns the name of a file at the root of the zip of module
