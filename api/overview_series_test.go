@@ -22,9 +22,9 @@ func TestSeries(t *testing.T) {
 		return db.MinuteCount{Minute: at(s), Requests: requests, Hits: hits, Misses: misses, Errors: errors, Bytes: 10 * requests}
 	}
 	type point struct {
-		i                               int
+		i                              int
 		requests, hits, misses, errors int64
-		rps, ratio                      float64
+		rps, ratio                     float64
 	}
 	for _, c := range []struct {
 		name     string
