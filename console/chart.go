@@ -138,15 +138,30 @@ func ticks(s api.Series) []tick {
 	return out
 }
 
+// FormatRate formats requests per second as the console shows them: three
+// significant digits, whole numbers from 1000, "< 0.001" for a rate above
+// 0 but below it.
+func FormatRate(x float64) string {
+	switch {
+	case x == 0:
+		return "0"
+	case x < 0.001:
+		return "< 0.001"
+	case x < 1000:
+		return fmt.Sprintf("%.3g", x)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
 // rpsChart draws s's requests per second, a bar a step.
 func rpsChart(s api.Series) chart {
 	values := make([]float64, len(s.Points))
 	for i, p := range s.Points {
 		values[i] = p.RPS
 	}
-	ch := bars(values, func(top float64) string { return fmt.Sprintf("%.2f/s", top) }, func(i int) string {
+	ch := bars(values, func(top float64) string { return FormatRate(top) + "/s" }, func(i int) string {
 		p := s.Points[i]
-		return fmt.Sprintf("%s: %.2f/s (%d)", stepLabel(p.Time), p.RPS, p.Requests)
+		return fmt.Sprintf("%s: %s/s (%d)", stepLabel(p.Time), FormatRate(p.RPS), p.Requests)
 	})
 	ch.Ticks = ticks(s)
 	return ch
@@ -176,6 +191,9 @@ type overviewData struct {
 	api.Overview
 	HourRPS, HourHits, DayRPS, DayHits chart
 	Requests, HitRatio                 chart // per day
+	// The requests per second shown (FormatRate): the last hour's, the
+	// last full minute's, the last 24 hours'.
+	HourRate, NowRate, DayRate string
 }
 
 // newOverviewData draws o's charts.
@@ -184,5 +202,6 @@ func newOverviewData(o api.Overview, from time.Time) overviewData {
 		HourRPS: rpsChart(o.Hour), HourHits: hitRatioChart(o.Hour),
 		DayRPS: rpsChart(o.Day), DayHits: hitRatioChart(o.Day),
 		Requests: barChart(o.Days.Days, from, api.OverviewDays),
-		HitRatio: ratioChart(o.Days.Days, from, api.OverviewDays)}
+		HitRatio: ratioChart(o.Days.Days, from, api.OverviewDays),
+		HourRate: FormatRate(o.Hour.RPS), NowRate: FormatRate(o.CurrentRPS), DayRate: FormatRate(o.Day.RPS)}
 }

@@ -22,10 +22,10 @@ func TestSeriesCharts(t *testing.T) {
 	s.Points[40] = api.Point{Time: s.Points[40].Time, Requests: 30, RPS: 0.5, Hits: 0, Misses: 1}
 
 	rps := rpsChart(s)
-	if len(rps.Bars) != api.HourPoints || rps.Empty || rps.Max != "2.00/s" {
+	if len(rps.Bars) != api.HourPoints || rps.Empty || rps.Max != "2/s" {
 		t.Fatalf("requests per second: %d bars, empty %v, max %q", len(rps.Bars), rps.Empty, rps.Max)
 	}
-	if b := rps.Bars[3]; b.H != chartH-chartTop || b.Title != "23:33: 2.00/s (120)" {
+	if b := rps.Bars[3]; b.H != chartH-chartTop || b.Title != "23:33: 2/s (120)" {
 		t.Errorf("the tallest bar %+v", b)
 	}
 	if b := rps.Bars[4]; b.H != (chartH-chartTop)/2 || rps.Bars[0].H != 0 {
@@ -45,5 +45,17 @@ func TestSeriesCharts(t *testing.T) {
 	}
 	if empty := hitRatioChart(api.Series{Points: make([]api.Point, api.DayPoints)}); !empty.Empty || len(empty.Dots) != 0 || len(empty.Ticks) != 4 {
 		t.Errorf("a day without requests: %+v", empty)
+	}
+}
+
+// TestFormatRate checks the requests per second shown.
+func TestFormatRate(t *testing.T) {
+	for _, c := range []struct {
+		x    float64
+		want string
+	}{{0, "0"}, {26.0 / 86400, "< 0.001"}, {0.001, "0.001"}, {0.4333, "0.433"}, {2, "2"}, {12.25, "12.2"}, {999.4, "999"}, {1234.5, "1234"}} {
+		if got := FormatRate(c.x); got != c.want {
+			t.Errorf("FormatRate(%v) = %q, want %q", c.x, got, c.want)
+		}
 	}
 }

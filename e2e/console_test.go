@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/internal/browsertest"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testcert"
@@ -190,12 +191,22 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	}
 	for _, p := range pages {
 		checkPage(t, b, m.URL, p.path)
-		b.Screenshot("console-" + p.name)
+		if p.name == "overview" {
+			b.ScreenshotViewport("console-overview") // for the README: what is above the fold
+		} else {
+			b.Screenshot("console-" + p.name)
+		}
 	}
 	b.Viewport(browsertest.PhoneWidth, browsertest.PhoneHeight, true)
 	for _, p := range pages {
 		checkPage(t, b, m.URL, p.path)
-		b.Screenshot("console-" + p.name + "-phone")
+		if p.name == "overview" {
+			// The last hour's charts, below the figures.
+			browsertest.Eval[bool](b, `(document.querySelector("#chart-rps-hour").scrollIntoView(), true)`)
+			b.ScreenshotViewport("console-overview-phone")
+		} else {
+			b.Screenshot("console-" + p.name + "-phone")
+		}
 		if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > browsertest.PhoneWidth {
 			t.Logf("%s on a phone: the page is %d px wide (its tables scroll)", p.path, w)
 		}
@@ -208,7 +219,7 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	if bg := browsertest.Eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg == "rgb(255, 255, 255)" {
 		t.Errorf("dark mode: the page's background is still white")
 	}
-	b.Screenshot("console-overview-dark")
+	b.ScreenshotViewport("console-overview-dark")
 	b.ColorScheme("")
 
 	// The overview weighs little (its charts are SVG in the page).
@@ -262,10 +273,10 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 		return browsertest.Eval[int](b, `document.querySelectorAll(`+strconv.Quote(sel)+`).length`)
 	}
 	for _, c := range []struct{ sel, want string }{
-		{"#rps-hour", fmt.Sprintf("%.2f", o.Hour.RPS)},
-		{"#rps-now", fmt.Sprintf("%.2f", o.CurrentRPS)},
+		{"#rps-hour", console.FormatRate(o.Hour.RPS)},
+		{"#rps-now", console.FormatRate(o.CurrentRPS)},
 		{"#hit-ratio-hour", fmt.Sprintf("%.1f %%", 100*o.Hour.HitRatio)},
-		{"#rps-day", fmt.Sprintf("%.2f", o.Day.RPS)},
+		{"#rps-day", console.FormatRate(o.Day.RPS)},
 		{"#hit-ratio-day", fmt.Sprintf("%.1f %%", 100*o.Day.HitRatio)},
 	} {
 		if got := text(c.sel); got != c.want {
@@ -375,7 +386,7 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	if h := zh.Text("h1"); h != "概览" {
 		t.Errorf("overview with Accept-Language zh-CN: h1 %q", h)
 	}
-	zh.Screenshot("console-overview-zh")
+	zh.ScreenshotViewport("console-overview-zh")
 	// Switched back to English by the link (a cookie).
 	if _, err := chromedp.Run(zh.Context(), chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`.langs a`)))); err != nil {
 		t.Fatal(err)
