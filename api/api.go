@@ -48,6 +48,7 @@ type Store interface {
 	Versions(ctx context.Context, cursor string, limit int) ([]module.Version, string, error)
 	CatalogTotals(ctx context.Context) (db.Totals, error)
 	AlertEvents(ctx context.Context, since time.Time, limit int) ([]db.AlertEvent, error)
+	Minutes(ctx context.Context, from, to time.Time) ([]db.MinuteCount, error)
 }
 
 var _ Store = (*db.DB)(nil)

@@ -658,6 +658,9 @@ func (s failingStore) QueryAudit(context.Context, audit.Query) (audit.Page, erro
 func (s failingStore) DayTotals(context.Context, db.Period) (db.Summary, error) {
 	return db.Summary{}, s.err
 }
+func (s failingStore) Minutes(context.Context, time.Time, time.Time) ([]db.MinuteCount, error) {
+	return nil, s.err
+}
 func (s failingStore) CatalogTotals(context.Context) (db.Totals, error) { return db.Totals{}, s.err }
 func (s failingStore) Versions(context.Context, string, int) ([]module.Version, string, error) {
 	return nil, "", s.err

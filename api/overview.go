@@ -55,6 +55,14 @@ type Overview struct {
 	// days, today included, with a row per day that had requests.
 	Today Traffic `json:"today"`
 	Days  Traffic `json:"days"`
+	// Hour and Day are the traffic of the last hour, a point a minute,
+	// and of the last 24 hours, a point every 15 minutes; both end with
+	// the point that holds now (still filling). CurrentRPS is the
+	// requests per second of the last full minute (Hour's point before
+	// the last). All zero without a database.
+	Hour       Series  `json:"hour"`
+	Day        Series  `json:"day"`
+	CurrentRPS float64 `json:"current_rps"`
 	// Upstreams is the health of every upstream that has been used.
 	Upstreams []Upstream `json:"upstreams"`
 	// Firing are the alerts that fire now.
@@ -100,6 +108,106 @@ func traffic(s db.Summary, p db.Period) Traffic {
 	return t
 }
 
+// Series is the mirror's traffic over a window as a time series of
+// points of Step each, dense (zeros for steps without requests), oldest
+// first, with the window's totals.
+type Series struct {
+	From   time.Time `json:"from"`   // the start of the first point, UTC
+	To     time.Time `json:"to"`     // the end of the last point (after now)
+	Step   int       `json:"step_s"` // seconds per point
+	Points []Point   `json:"points"`
+	// The window's totals; RPS is Requests over the window's whole
+	// length (To - From), HitRatio Hits / (Hits + Misses), 0 for none.
+	Requests int64   `json:"requests"`
+	Hits     int64   `json:"hits"`
+	Misses   int64   `json:"misses"`
+	Errors   int64   `json:"errors"`
+	Bytes    int64   `json:"bytes"`
+	RPS      float64 `json:"rps"`
+	HitRatio float64 `json:"hit_ratio"`
+}
+
+// Point is the traffic of one step of a Series: RPS is Requests / Step,
+// HitRatio Hits / (Hits + Misses) (0 when both are 0); Errors are the
+// requests answered with a 5xx status.
+type Point struct {
+	Time     time.Time `json:"time"` // its start, UTC
+	Requests int64     `json:"requests"`
+	Hits     int64     `json:"hits"`
+	Misses   int64     `json:"misses"`
+	Errors   int64     `json:"errors"`
+	Bytes    int64     `json:"bytes"`
+	RPS      float64   `json:"rps"`
+	HitRatio float64   `json:"hit_ratio"`
+}
+
+// The overview's series: the last hour a point a minute, the last day a
+// point every 15 minutes.
+const (
+	HourPoints = 60
+	DayPoints  = 96
+	DayStep    = 15 * time.Minute
+)
+
+// ratio returns hits / (hits + misses), 0 when both are 0.
+func ratio(hits, misses int64) float64 {
+	if hits+misses == 0 {
+		return 0
+	}
+	return float64(hits) / float64(hits+misses)
+}
+
+// series sums the minutes ms into n points of step each from from (which
+// step divides, as it divides an hour), minutes outside them ignored and
+// points without minutes zero.
+func series(ms []db.MinuteCount, from time.Time, step time.Duration, n int) Series {
+	s := Series{From: from.UTC(), To: from.Add(time.Duration(n) * step).UTC(), Step: int(step / time.Second), Points: make([]Point, n)}
+	for i := range s.Points {
+		s.Points[i].Time = s.From.Add(time.Duration(i) * step)
+	}
+	for _, m := range ms {
+		if m.Minute.Before(s.From) || !m.Minute.Before(s.To) {
+			continue
+		}
+		p := &s.Points[m.Minute.Sub(s.From)/step]
+		p.Requests += m.Requests
+		p.Hits += m.Hits
+		p.Misses += m.Misses
+		p.Errors += m.Errors
+		p.Bytes += m.Bytes
+	}
+	for i := range s.Points {
+		p := &s.Points[i]
+		p.RPS = float64(p.Requests) / float64(s.Step)
+		p.HitRatio = ratio(p.Hits, p.Misses)
+		s.Requests += p.Requests
+		s.Hits += p.Hits
+		s.Misses += p.Misses
+		s.Errors += p.Errors
+		s.Bytes += p.Bytes
+	}
+	s.RPS = float64(s.Requests) / s.To.Sub(s.From).Seconds()
+	s.HitRatio = ratio(s.Hits, s.Misses)
+	return s
+}
+
+// windows returns the overview's series at now from the minutes ms (which
+// may be none): the last HourPoints minutes and the last DayPoints steps
+// of DayStep, each ending with the step that holds now.
+func windows(ms []db.MinuteCount, now time.Time) (hour, day Series) {
+	hourFrom, dayFrom := hourWindow(now), dayWindow(now)
+	return series(ms, hourFrom, time.Minute, HourPoints), series(ms, dayFrom, DayStep, DayPoints)
+}
+
+// hourWindow and dayWindow return the start of the overview's series at
+// now; both end with the step that holds now.
+func hourWindow(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Minute).Add(-(HourPoints - 1) * time.Minute)
+}
+func dayWindow(now time.Time) time.Time {
+	return now.UTC().Truncate(DayStep).Add(-(DayPoints - 1) * DayStep)
+}
+
 // OverviewDays is how many days Overview.Days covers.
 const OverviewDays = 30
 
@@ -138,6 +246,8 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 	}
 	today, month := s.LastDays(1), s.LastDays(OverviewDays)
 	var days db.Summary
+	var minutes []db.MinuteCount
+	now := s.opts.Now()
 	err := s.withStore(ctx, func(ctx context.Context, st Store) error {
 		t, err := st.CatalogTotals(ctx)
 		if err != nil {
@@ -145,11 +255,18 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 		}
 		o.Stored = Totals(t)
 		days, err = st.DayTotals(ctx, month)
+		if err != nil {
+			return err
+		}
+		// One read for both series: the day's window holds the hour's.
+		minutes, err = st.Minutes(ctx, dayWindow(now), now.UTC().Truncate(time.Minute).Add(time.Minute))
 		return err
 	})
 	if err != nil && unavailable(err) {
 		o.DatabaseError, err = err.Error(), nil
 	}
 	o.Today, o.Days = traffic(days, today), traffic(days, month)
+	o.Hour, o.Day = windows(minutes, now)
+	o.CurrentRPS = o.Hour.Points[HourPoints-2].RPS
 	return o, err
 }

@@ -49,6 +49,29 @@ func TestOverview(t *testing.T) {
 			t.Errorf("overview %s %+v; /api/v1/stats/summary %+v", c.name, c.o, c.s.Summary)
 		}
 	}
+	// The series are the database's minutes, summed.
+	for _, c := range []struct {
+		name string
+		s    api.Series
+		n    int
+	}{{"hour", o.Hour, api.HourPoints}, {"day", o.Day, api.DayPoints}} {
+		ms, err := d.Minutes(context.Background(), c.s.From, c.s.To)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var requests, hits, misses int64
+		for _, m := range ms {
+			requests, hits, misses = requests+m.Requests, hits+m.Hits, misses+m.Misses
+		}
+		if len(c.s.Points) != c.n || c.s.To.Before(now) || c.s.To.Sub(now) > time.Duration(c.s.Step)*time.Second ||
+			c.s.Requests != requests || c.s.Hits != hits || c.s.Misses != misses || requests == 0 {
+			t.Errorf("%s: %d points, %s to %s, %d requests %d hits %d misses; the database %d, %d, %d", c.name, len(c.s.Points), c.s.From, c.s.To,
+				c.s.Requests, c.s.Hits, c.s.Misses, requests, hits, misses)
+		}
+	}
+	if o.CurrentRPS != o.Hour.Points[api.HourPoints-2].RPS {
+		t.Errorf("current %v/s, the last full minute's %v/s", o.CurrentRPS, o.Hour.Points[api.HourPoints-2].RPS)
+	}
 	if o.Storage != (api.Storage{Known: true, Used: 300, Free: 700, Total: 1000}) {
 		t.Errorf("storage %+v", o.Storage)
 	}
@@ -60,7 +83,8 @@ func TestOverview(t *testing.T) {
 	opts.Store = func() (api.Store, error) { return nil, fmt.Errorf("%w: off", api.ErrUnavailable) }
 	o = api.Overview{}
 	body := decode(t, api.New(opts), "/api/v1/overview", &o)
-	if !strings.Contains(o.DatabaseError, "not available") || len(o.Firing) != 1 || !o.Storage.Known || o.Stored.Objects != 0 {
+	if !strings.Contains(o.DatabaseError, "not available") || len(o.Firing) != 1 || !o.Storage.Known || o.Stored.Objects != 0 ||
+		len(o.Hour.Points) != api.HourPoints || len(o.Day.Points) != api.DayPoints || o.Hour.Requests != 0 {
 		t.Errorf("overview without a database: %s", body)
 	}
 	// Another database error is the request's.

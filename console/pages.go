@@ -54,15 +54,8 @@ func (c *Console) root(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, v, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, v, "overview", "Overview", overviewData{Overview: o,
-		Requests: barChart(o.Days.Days, c.opts.API.LastDays(api.OverviewDays).From, api.OverviewDays),
-		HitRatio: ratioChart(o.Days.Days, c.opts.API.LastDays(api.OverviewDays).From, api.OverviewDays)}, o.DatabaseError)
-}
-
-// overviewData is the overview page's.
-type overviewData struct {
-	api.Overview
-	Requests, HitRatio chart
+	c.render(w, r, http.StatusOK, v, "overview", "Overview",
+		newOverviewData(o, c.opts.API.LastDays(api.OverviewDays).From), o.DatabaseError)
 }
 
 // modulesData is the module search page's.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/internal/browsertest"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testcert"
@@ -164,6 +166,11 @@ func TestConsole(t *testing.T) {
 	t.Run("Access", func(t *testing.T) { testConsoleAccess(t, m) })
 }
 
+// sameHour reports whether a and b have the same window and totals.
+func sameHour(a, b api.Series) bool {
+	return a.From.Equal(b.From) && a.Requests == b.Requests && a.Hits == b.Hits && a.Misses == b.Misses && a.RPS == b.RPS
+}
+
 // testConsolePages drives the console in headless Chromium: every page
 // loads cleanly, at the desktop and the phone sizes (screenshots saved);
 // the overview's figures, the search, the module page and the activity are
@@ -184,12 +191,22 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	}
 	for _, p := range pages {
 		checkPage(t, b, m.URL, p.path)
-		b.Screenshot("console-" + p.name)
+		if p.name == "overview" {
+			b.ScreenshotViewport("console-overview") // for the README: what is above the fold
+		} else {
+			b.Screenshot("console-" + p.name)
+		}
 	}
 	b.Viewport(browsertest.PhoneWidth, browsertest.PhoneHeight, true)
 	for _, p := range pages {
 		checkPage(t, b, m.URL, p.path)
-		b.Screenshot("console-" + p.name + "-phone")
+		if p.name == "overview" {
+			// The last hour's charts, below the figures.
+			browsertest.Eval[bool](b, `(document.querySelector("#chart-rps-hour").scrollIntoView(), true)`)
+			b.ScreenshotViewport("console-overview-phone")
+		} else {
+			b.Screenshot("console-" + p.name + "-phone")
+		}
 		if w := browsertest.Eval[int](b, "document.documentElement.scrollWidth"); w > browsertest.PhoneWidth {
 			t.Logf("%s on a phone: the page is %d px wide (its tables scroll)", p.path, w)
 		}
@@ -202,7 +219,7 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	if bg := browsertest.Eval[string](b, `getComputedStyle(document.body).backgroundColor`); bg == "rgb(255, 255, 255)" {
 		t.Errorf("dark mode: the page's background is still white")
 	}
-	b.Screenshot("console-overview-dark")
+	b.ScreenshotViewport("console-overview-dark")
 	b.ColorScheme("")
 
 	// The overview weighs little (its charts are SVG in the page).
@@ -232,10 +249,70 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 		t.Errorf("Tab to the Modules link and Enter: page %q", h)
 	}
 
-	// The overview shows the API's figures.
+	// The overview shows the API's figures. The last hour's move with the
+	// clock and the audit's writes: the page is read between two answers
+	// of the API that agree on them (a minute turning between them is
+	// retried).
 	var o api.Overview
-	m.apiJSON(t, "/api/v1/overview", &o)
-	checkPage(t, b, m.URL, "/ui/")
+	for try := 0; ; try++ {
+		var after api.Overview
+		m.apiJSON(t, "/api/v1/overview", &o)
+		checkPage(t, b, m.URL, "/ui/")
+		m.apiJSON(t, "/api/v1/overview", &after)
+		if sameHour(o.Hour, after.Hour) && o.CurrentRPS == after.CurrentRPS {
+			break
+		}
+		if try == 3 {
+			t.Fatalf("the overview's last hour changed under each of 4 reads")
+		}
+	}
+	text := func(sel string) string {
+		return browsertest.Eval[string](b, `(e => e ? e.textContent : "missing")(document.querySelector(`+strconv.Quote(sel)+`))`)
+	}
+	count := func(sel string) int {
+		return browsertest.Eval[int](b, `document.querySelectorAll(`+strconv.Quote(sel)+`).length`)
+	}
+	for _, c := range []struct{ sel, want string }{
+		{"#rps-hour", console.FormatRate(o.Hour.RPS)},
+		{"#rps-now", console.FormatRate(o.CurrentRPS)},
+		{"#hit-ratio-hour", fmt.Sprintf("%.1f %%", 100*o.Hour.HitRatio)},
+		{"#rps-day", console.FormatRate(o.Day.RPS)},
+		{"#hit-ratio-day", fmt.Sprintf("%.1f %%", 100*o.Day.HitRatio)},
+	} {
+		if got := text(c.sel); got != c.want {
+			t.Errorf("overview: %s %q, the API %q", c.sel, got, c.want)
+		}
+	}
+	if o.Hour.Requests == 0 || o.Hour.HitRatio == 0 || o.Hour.RPS == 0 {
+		t.Errorf("the API's last hour has no traffic although the go command just used the mirror: %+v", o.Hour)
+	}
+	// The charts: a bar per point, a dot per point with hits or misses, the
+	// ticks' times.
+	dots := func(s api.Series) (n int) {
+		for _, p := range s.Points {
+			if p.Hits+p.Misses > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		sel  string
+		want int
+	}{
+		{"#chart-rps-hour svg rect.bar", api.HourPoints},
+		{"#chart-rps-day svg rect.bar", api.DayPoints},
+		{"#chart-hits-hour svg circle.dot", dots(o.Hour)},
+		{"#chart-hits-day svg circle.dot", dots(o.Day)},
+		{"#chart-rps-hour .ticks span", 5},
+	} {
+		if got := count(c.sel); got != c.want || got == 0 {
+			t.Errorf("overview: %d of %s, want %d", got, c.sel, c.want)
+		}
+	}
+	if got, want := text("#chart-rps-hour .ticks span:nth-child(2)"), o.Hour.From.UTC().Format("15:04"); got != want {
+		t.Errorf("overview: the last hour's chart starts at %q, the API's at %q", got, want)
+	}
 	if got, want := b.Text("#artifacts"), fmt.Sprint(o.Stored.Objects); got != want || o.Stored.Objects == 0 {
 		t.Errorf("overview: %s artifacts stored, the API %s", got, want)
 	}
@@ -309,7 +386,7 @@ func testConsolePages(t *testing.T, m *consoleMirror) {
 	if h := zh.Text("h1"); h != "概览" {
 		t.Errorf("overview with Accept-Language zh-CN: h1 %q", h)
 	}
-	zh.Screenshot("console-overview-zh")
+	zh.ScreenshotViewport("console-overview-zh")
 	// Switched back to English by the link (a cookie).
 	if _, err := chromedp.Run(zh.Context(), chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`.langs a`)))); err != nil {
 		t.Fatal(err)
