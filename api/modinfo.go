@@ -55,6 +55,9 @@ func graphWeight(g *modgraph.Graph) int64 {
 	for _, e := range g.Edges {
 		n += int64(80 + len(e.From.Path) + len(e.From.Version) + len(e.To) + len(e.Version))
 	}
+	for _, r := range g.Replaces {
+		n += int64(96 + len(r.Old.Path) + len(r.Old.Version) + len(r.New.Path) + len(r.New.Version))
+	}
 	return n
 }
 

@@ -170,11 +170,18 @@ func TestVersionAndGraphPages(t *testing.T) {
 		}
 	}
 	body = cl.do("GET", "/ui/modules/example.com/hello/@v/v1.1.0/graph", nil, nil).Body.String()
-	if !strings.Contains(body, `href="/ui/modules/corp.example/hidden"`) || strings.Contains(body, `href="/ui/modules/example.com/deeper"`) {
-		t.Errorf("graph: want a link to the stored corp.example/hidden, none to example.com/deeper (no .mod stored)")
+	if !strings.Contains(body, `href="/ui/modules/corp.example/hidden"`) || strings.Contains(body, `href="/ui/modules/example.com/deeper/@v/v1.0.0"`) {
+		t.Errorf("graph: want a link to the stored corp.example/hidden, none to example.com/deeper's v1.0.0 (no .mod stored)")
 	}
-	if !strings.Contains(body, "Incomplete") || !strings.Contains(body, `<table id="missing">`) || !strings.Contains(body, `class="mark missing">go.mod not stored<`) {
-		t.Errorf("graph: the missing go.mod of corp.example/gone is not said plainly")
+	if !strings.Contains(body, "Incomplete") || !strings.Contains(body, `<table id="missing">`) || strings.Count(body, `class="mark missing">go.mod not stored<`) != 1 {
+		t.Errorf("graph: the missing go.mod of corp.example/gone (and it alone) is not said plainly")
+	}
+	// example.com/deeper: pruned, its go.mod not needed, another version
+	// stored: marked neutrally, linked to its module page.
+	deeper := regexp.MustCompile(`data-line="example.com/deeper v1.0.0"><span class="leaf">(.*?)</span></li>`).FindStringSubmatch(body)
+	if deeper == nil || !strings.Contains(deeper[1], `<a href="/ui/modules/example.com/deeper" class="mod">`) ||
+		!strings.Contains(deeper[1], `class="mark pruned">requirements not needed (pruned)<`) || strings.Contains(deeper[1], "missing") {
+		t.Errorf("graph: example.com/deeper (pruned, not stored, v0.9.0 stored) is %q, want a neutral mark and a link to its module page", deeper)
 	}
 }
 
@@ -340,5 +347,52 @@ func TestBuildTree(t *testing.T) {
 		if got := names(root); got != tc.want || n != tc.n {
 			t.Errorf("admin %v: tree %q (%d nodes), want %q (%d)", tc.admin, got, n, tc.want, tc.n)
 		}
+	}
+}
+
+// TestGraphClientTokenView: a client token's graph is what the go.mod
+// files it may read say. Alice may not read corp.example/secret*: not
+// what corp.example/secret/fork's go.mod requires although it replaces
+// the readable example.com/pub (F1), not the version of example.com/shared
+// raised by corp.example/secret/lib's go.mod (F3a), not that
+// corp.example/secret/missing's go.mod is missing (F3b: the graph she sees
+// is complete), nor how much is hidden (F3c). An operator sees it all.
+func TestGraphClientTokenView(t *testing.T) {
+	e := newEnv(t, false)
+	alice := e.client()
+	alice.signIn("gm_alice")
+	const target = "/ui/modules/example.com/app/@v/v1.0.0/graph"
+	w := alice.do("GET", target, nil, nil)
+	body := w.Body.String()
+	want := []string{"example.com/app", "corp.example/secret/lib v1.0.0", "corp.example/secret/missing v1.0.0",
+		"example.com/open v1.0.0", "example.com/shared v1.0.0", "example.com/pub v1.0.0 =&gt; corp.example/secret/fork v1.0.0"}
+	if got := graphLines(body); w.Code != http.StatusOK || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("graph as alice: %d %q, want %q", w.Code, got, want)
+	}
+	for _, bad := range []string{"example.com/leaked", "v1.5.0", "Incomplete", `id="missing"`, `href="/ui/modules/example.com/pub`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("graph as alice shows %q", bad)
+		}
+	}
+	if !strings.Contains(body, `class="ok-box"`) || !strings.Contains(body, "6 of 6 modules shown") {
+		t.Errorf("graph as alice: want Complete, 6 of 6 modules")
+	}
+	hint := regexp.MustCompile(`<p class="hint" id="hidden">([^<]*)</p>`).FindStringSubmatch(body)
+	if hint == nil || strings.ContainsAny(hint[1], "0123456789") {
+		t.Errorf("graph as alice: the note on what is left out is %q: want one, with no count", hint)
+	}
+	if got := graphLines(alice.do("GET", target+"?q=leaked", nil, nil).Body.String()); len(got) != 1 {
+		t.Errorf("graph as alice, ?q=leaked: %q, want the main module alone", got)
+	}
+	ops := e.client()
+	ops.signIn("gm_ops")
+	body = ops.do("GET", target, nil, nil).Body.String()
+	for _, want := range []string{"example.com/leaked v1.0.0", "example.com/shared v1.5.0", "Incomplete", "<td>corp.example/secret/missing</td>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("graph as ops lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="hidden"`) {
+		t.Errorf("graph as ops: a note on hidden modules")
 	}
 }
