@@ -66,9 +66,9 @@ func TestGraphShared(t *testing.T) {
 		go func() { g, err := svc.Graph(ctx, slow); results <- result{g, err} }()
 	}
 	<-bs.entered
-	for deadline := time.Now().Add(30 * time.Second); svc.vers.computing.Waiting(slow) != callers; runtime.Gosched() {
+	for deadline := time.Now().Add(30 * time.Second); svc.vers.computing.Waiting(func(m module.Version) bool { return m == slow }) != callers; runtime.Gosched() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d requests share the computation, want %d", svc.vers.computing.Waiting(slow), callers)
+			t.Fatalf("%d requests share the computation, want %d", svc.vers.computing.Waiting(func(m module.Version) bool { return m == slow }), callers)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

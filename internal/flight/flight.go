@@ -81,13 +81,16 @@ func (g *Group[K, V]) leave(k K, c *call[V]) {
 	}
 }
 
-// Waiting returns the number of callers waiting for k's computation (0
-// when none is under way): for tests.
-func (g *Group[K, V]) Waiting(k K) int {
+// Waiting returns the number of callers waiting for the computations
+// under way whose key match accepts: for tests.
+func (g *Group[K, V]) Waiting(match func(K) bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c, ok := g.calls[k]; ok {
-		return c.waiters
+	n := 0
+	for k, c := range g.calls {
+		if match(k) {
+			n += c.waiters
+		}
 	}
-	return 0
+	return n
 }

@@ -36,7 +36,7 @@ func TestShared(t *testing.T) {
 		v, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { t.Error("a second computation"); return 0, nil })
 		res2 <- v
 	}()
-	for g.Waiting("k") != 2 { // the second caller joins
+	for g.Waiting(func(k string) bool { return k == "k" }) != 2 { // the second caller joins
 		runtime.Gosched()
 		select {
 		case <-res1:
