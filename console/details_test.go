@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -394,5 +395,24 @@ func TestGraphClientTokenView(t *testing.T) {
 	}
 	if strings.Contains(body, `id="hidden"`) {
 		t.Errorf("graph as ops: a note on hidden modules")
+	}
+}
+
+// TestGraphTruncatedClientToken: a graph that reached a limit is said to
+// be truncated to everyone, but only an operator reads which limit (its
+// figure tells the size of the whole graph).
+func TestGraphTruncatedClientToken(t *testing.T) {
+	e := newEnv(t, false)
+	const limit = "more than 5000 go.mod files"
+	g := &modgraph.Graph{Main: modgraph.Mod{Path: "example.com/hello", Version: "v1.1.0"}, Truncated: limit}
+	for _, v := range []*viewer{{Name: "alice"}, {Name: "ops", Admin: true}} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/ui/modules/example.com/hello/@v/v1.1.0/graph", nil)
+		root := &treeNode{Path: g.Main.Path, Version: g.Main.Version, main: true, readable: true}
+		e.c.render(w, r, http.StatusOK, v, "graph", "Requirement graph", graphData{Graph: g, Root: root, Depth: -1, Client: !v.Admin}, "")
+		body := w.Body.String()
+		if !strings.Contains(body, "Truncated:") || strings.Contains(body, limit) != v.Admin {
+			t.Errorf("%s: says truncated %v, names the limit %v (want %v)", v.Name, strings.Contains(body, "Truncated:"), strings.Contains(body, limit), v.Admin)
+		}
 	}
 }
