@@ -416,3 +416,42 @@ func TestGraphTruncatedClientToken(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildTreeReadsLikeMVS: a client token that may read every module
+// sees the build list the operator sees, versions included: the
+// versions worked out over the go.mod files it may read are those of
+// minimal version selection when it may read them all (on modgraph's
+// fixture: pruned, unpruned with exclude and replace, roots that move).
+func TestBuildTreeReadsLikeMVS(t *testing.T) {
+	ar, err := txtar.ParseFile("../modgraph/testdata/graph.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := mem.New()
+	for _, f := range ar.Files {
+		p, v, _ := strings.Cut(strings.TrimSuffix(f.Name, "/go.mod"), "@")
+		key, err := layout.Key(module.Version{Path: p, Version: v}, layout.Mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.PutBytes(context.Background(), st, key, f.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := func(root *treeNode) []string {
+		var out []string
+		walk(root, func(n *treeNode) { out = append(out, n.GoList) })
+		return out
+	}
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0"} {
+		g, err := modgraph.Compute(context.Background(), st, module.Version{Path: "example.com/g/root", Version: v}, modgraph.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, n := buildTree(g, true, nil, nil)
+		client, m := buildTree(g, false, func(string) bool { return true }, nil)
+		if a, c := lines(admin), lines(client); strings.Join(a, "|") != strings.Join(c, "|") || n != m || n != len(g.Nodes) {
+			t.Errorf("root %s: a client token reading everything sees %q (%d), an operator %q (%d)", v, c, m, a, n)
+		}
+	}
+}
