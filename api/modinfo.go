@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/gomirror/gomirror/internal/flight"
 	"github.com/gomirror/gomirror/internal/weightlru"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modgraph"
@@ -27,33 +29,53 @@ type Stored interface {
 const graphConcurrency = 2
 
 // versions is the version endpoints' state: the zip details cache and
-// concurrency bound of modinfo.Describer, and the graphs' bound and cache.
+// concurrency bound of modinfo.Describer, and the graphs' bound, sharing
+// and cache.
 type versions struct {
 	describer *modinfo.Describer
 	graphs    *semaphore.Weighted
-	// settled holds the graphs that can no longer change: complete, with
-	// every node's go.mod stored (stored files never change, and a graph
-	// reads only the go.mod files it needs, so more stored versions add
-	// nothing to it). Others are computed again each time: a go.mod
-	// stored since may complete them.
-	settled *weightlru.Cache[module.Version, *modgraph.Graph]
+	// computing shares the computation of a version's graph among the
+	// requests for it that arrive while it runs.
+	computing flight.Group[module.Version, *modgraph.Graph]
+	// cache holds the graphs computed: those that can no longer change
+	// (settled: complete, with every node's go.mod stored; stored files
+	// never change, and a graph reads only the go.mod files it needs, so
+	// more stored versions add nothing to it) until they leave the LRU
+	// cache; others for unsettledGraphTTL only, since a go.mod stored
+	// since may complete them.
+	cache *weightlru.Cache[module.Version, cachedGraph]
 }
 
-// Bounds of the settled graphs' cache: a 300-module graph weighs about
-// 100 KB.
+// cachedGraph is a graph of versions.cache; expires is zero for a
+// settled graph.
+type cachedGraph struct {
+	g       *modgraph.Graph
+	expires time.Time
+}
+
+// unsettledGraphTTL is how long a graph that can still change is answered
+// again without computing it: a go.mod stored since shows in its graph
+// after at most this long.
+const unsettledGraphTTL = 30 * time.Second
+
+// Bounds of the graphs' cache: a 300-module graph weighs about 100 KB.
 const (
-	settledGraphs     = 256
-	settledGraphBytes = 32 << 20
+	cachedGraphs     = 256
+	cachedGraphBytes = 32 << 20
 )
 
-// graphWeight estimates the bytes g holds.
-func graphWeight(g *modgraph.Graph) int64 {
+// graphWeight estimates the bytes c holds.
+func graphWeight(c cachedGraph) int64 {
+	g := c.g
 	n := int64(256 + len(g.Main.Path) + len(g.Main.Version))
 	for _, nd := range g.Nodes {
 		n += int64(96 + len(nd.Path) + len(nd.Version))
 	}
 	for _, e := range g.Edges {
 		n += int64(80 + len(e.From.Path) + len(e.From.Version) + len(e.To) + len(e.Version))
+	}
+	for _, r := range g.Replaces {
+		n += int64(96 + len(r.Old.Path) + len(r.Old.Version) + len(r.New.Path) + len(r.New.Version))
 	}
 	return n
 }
@@ -78,8 +100,8 @@ func newVersions(st Stored) *versions {
 		return nil
 	}
 	return &versions{describer: modinfo.NewDescriber(st, modinfo.DescriberOptions{}),
-		graphs:  semaphore.NewWeighted(graphConcurrency),
-		settled: weightlru.New[module.Version](settledGraphs, settledGraphBytes, graphWeight)}
+		graphs: semaphore.NewWeighted(graphConcurrency),
+		cache:  weightlru.New[module.Version](cachedGraphs, cachedGraphBytes, graphWeight)}
 }
 
 // errNoStorage answers the version endpoints when Options.Storage is nil.
@@ -163,27 +185,42 @@ func (s *Service) Version(ctx context.Context, m module.Version) (*modinfo.Detai
 // (modgraph.Compute with the default limits, at most graphConcurrency at
 // a time): GET /api/v1/modules/{module}/@v/{version}/graph. Its error
 // wraps fs.ErrNotExist when m's .mod is not stored, and is the context's
-// when the timeout ends while it waits or computes. A graph that can no
-// longer change (settled) is kept and returned again, shared: callers
-// must not modify what Graph returns.
+// when the timeout ends while it waits or computes.
+//
+// Requests for m that arrive while its graph is computed share that
+// computation (flight.Group: it goes on while one of them waits, within
+// its own timeout). A graph that can no longer change (settled) is kept
+// and returned again until it leaves the bounded cache; another one for
+// unsettledGraphTTL. What Graph returns is shared: callers must not
+// modify it.
 func (s *Service) Graph(ctx context.Context, m module.Version) (*modgraph.Graph, error) {
 	if s.opts.Storage == nil {
 		return nil, errNoStorage
 	}
-	if g, ok := s.vers.settled.Get(m); ok {
-		return g, nil
+	if c, ok := s.vers.cache.Get(m); ok {
+		if c.expires.IsZero() || s.opts.Now().Before(c.expires) {
+			return c.g, nil
+		}
+		s.vers.cache.Remove(m)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	if err := s.vers.graphs.Acquire(ctx, 1); err != nil {
-		return nil, err
-	}
-	defer s.vers.graphs.Release(1)
-	g, err := modgraph.Compute(ctx, s.opts.Storage, m, modgraph.Limits{})
-	if err == nil && settled(g) {
-		s.vers.settled.Add(m, g)
-	}
-	return g, err
+	return s.vers.computing.Do(ctx, m, func(ctx context.Context) (*modgraph.Graph, error) {
+		if err := s.vers.graphs.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+		defer s.vers.graphs.Release(1)
+		g, err := modgraph.Compute(ctx, s.opts.Storage, m, modgraph.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		c := cachedGraph{g: g}
+		if !settled(g) {
+			c.expires = s.opts.Now().Add(unsettledGraphTTL)
+		}
+		s.vers.cache.Add(m, c)
+		return g, nil
+	})
 }
 
 // ModuleMarks returns the retractions and deprecation of the module path,

@@ -161,30 +161,38 @@ func TestGraphConcurrency(t *testing.T) {
 }
 
 // TestGraphSettledCache: a graph that can no longer change (complete, every
-// go.mod stored) is computed once; one that lacks a go.mod is computed
-// again each time, and sees the go.mod once it is stored.
+// go.mod stored) is computed once; one that lacks a go.mod is kept for 30
+// seconds only, and sees the go.mod once it is stored.
 func TestGraphSettledCache(t *testing.T) {
 	st := mem.New()
 	root := module.Version{Path: "example.com/root", Version: "v1.0.0"}
 	dep := module.Version{Path: "example.com/dep", Version: "v1.0.0"}
 	rootKey := putKey(t, st, root, layout.Mod, []byte("module example.com/root\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n"))
 	rs := &recordingStorage{Storage: st, gets: map[string]int{}}
-	svc := api.NewService(api.Options{Storage: rs})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	svc := api.NewService(api.Options{Storage: rs, Now: func() time.Time { return now }})
 
 	g, err := svc.Graph(context.Background(), root)
 	if err != nil || g.Complete {
 		t.Fatalf("graph without dep's go.mod: complete %v, %v", g != nil && g.Complete, err)
 	}
+	now = now.Add(29 * time.Second)
+	if again, err := svc.Graph(context.Background(), root); err != nil || again != g || rs.count(rootKey) != 1 {
+		t.Fatalf("an incomplete graph within 30 s: %d reads of the root's go.mod (want 1), %v", rs.count(rootKey), err)
+	}
+	now = now.Add(2 * time.Second)
 	if _, err := svc.Graph(context.Background(), root); err != nil || rs.count(rootKey) != 2 {
-		t.Fatalf("an incomplete graph is computed again: %d reads of the root's go.mod, %v", rs.count(rootKey), err)
+		t.Fatalf("an incomplete graph after 30 s is computed again: %d reads of the root's go.mod, %v", rs.count(rootKey), err)
 	}
 	putKey(t, st, dep, layout.Mod, []byte("module example.com/dep\n\ngo 1.21\n"))
+	now = now.Add(31 * time.Second)
 	g, err = svc.Graph(context.Background(), root)
 	if err != nil || !g.Complete || len(g.Nodes) != 2 {
 		t.Fatalf("graph once dep's go.mod is stored: %+v, %v", g, err)
 	}
 	reads := rs.count(rootKey)
 	for range 3 {
+		now = now.Add(time.Hour)
 		again, err := svc.Graph(context.Background(), root)
 		if err != nil || again != g {
 			t.Fatalf("settled graph not kept: %p vs %p, %v", again, g, err)

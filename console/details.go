@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/modgraph"
@@ -79,11 +80,12 @@ func (c *Console) versionPage(w http.ResponseWriter, r *http.Request, v *viewer,
 type graphData struct {
 	*modgraph.Graph
 	Root     *treeNode
-	Shown    int // nodes shown after the filters
-	Total    int // nodes the viewer may see
-	Hidden   int // nodes of the graph hidden from a client token
-	MaxDepth int // of the tree the viewer may see
-	Depth    int // the depth filter; -1 for none
+	Complete bool // nothing missing from what the viewer sees, no limit reached
+	Client   bool // a client token's view: what only unreadable go.mod files say is left out
+	Shown    int  // nodes shown after the filters
+	Total    int  // nodes the viewer may see
+	MaxDepth int  // of the tree the viewer may see
+	Depth    int  // the depth filter; -1 for none
 	Depths   []int
 	Q        string
 	Missing  []modgraph.Missing // of the modules the viewer sees
@@ -98,32 +100,39 @@ type treeNode struct {
 	Path, Version string
 	Replace       *modgraph.Mod
 	Children      []*treeNode
-	Link          bool         // the viewer may read it and its .mod is stored: a link to its page
-	Href          template.URL // of its module page, when Link
+	Link          bool         // the viewer may read it and its .mod is stored: a link to its version page
+	Href          template.URL // of its module page, when the viewer may read it and a version of it is stored
 	Match         bool         // matches the search
 	Level         int          // depth in the tree
 	GoList        string       // the node as a line of `go list -m all`
 	Mark          string       // its mark (main module, go.mod not stored, ...), in the page's language
 	MarkClass     string
 
-	node     modgraph.Node
-	readable bool
+	main     bool
+	readable bool // the viewer may read its go.mod (and its replacement's)
+	stored   bool // its go.mod (its replacement's) is stored
+	loaded   bool // its go.mod was read
 	missing  bool // its go.mod could not be read
+	actual   string
 }
 
 // graphLabels are the marks of the tree's nodes, in the page's language.
-type graphLabels struct{ Main, NoMod, Pruned, Unreadable string }
+type graphLabels struct{ Main, NoMod, Pruned, NotNeeded, Unreadable string }
 
 // mark sets n's mark.
 func (n *treeNode) mark(l *graphLabels) {
 	switch {
-	case n.node.Main:
+	case n.main:
 		n.Mark = l.Main
 	case !n.readable:
 		n.Mark = l.Unreadable
-	case n.missing || !n.node.ModStored:
+	case n.missing:
 		n.Mark, n.MarkClass = l.NoMod, "missing"
-	case !n.node.Loaded:
+	case !n.loaded && !n.stored: // pruning did not need it: nothing is missing
+		n.Mark, n.MarkClass = l.NotNeeded, "pruned"
+	case !n.stored:
+		n.Mark, n.MarkClass = l.NoMod, "missing"
+	case !n.loaded:
 		n.Mark, n.MarkClass = l.Pruned, "pruned"
 	}
 }
@@ -131,15 +140,22 @@ func (n *treeNode) mark(l *graphLabels) {
 // maxGraphDepth bounds the depth filter.
 const maxGraphDepth = 100
 
+// maxModuleLookups bounds the look-ups of a graph page for modules whose
+// go.mod of the selected version is not stored, to link to their module
+// page when another version is.
+const maxModuleLookups = 64
+
 // graphPage answers GET /ui/modules/{module}/@v/{version}/graph?depth=&q=:
 // the requirement graph of the version (api.Service.Graph) as a tree, cut
 // at depth and narrowed to the modules whose path contains q (with the
 // modules above them), without script.
 //
 // A client token sees only the graph of a version it may read, and in it
-// only what is known through go.mod files it may read: the requirements
-// of a module it may not read are not followed (those modules are hidden,
-// and counted), and that module is shown as a name, without a link.
+// only what go.mod files it may read say (buildTree): the requirements of
+// a module it may not read, or whose replacement it may not read, are not
+// followed, and that module is shown as a name, without a link; versions
+// are those its readable go.mod files select; the status and the missing
+// go.mod files are of what it sees; nothing tells how much is left out.
 func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m module.Version) {
 	g, err := c.opts.API.Graph(r.Context(), m)
 	if err != nil {
@@ -148,7 +164,7 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 	}
 	may := func(path string) bool { return v.Admin || c.opts.Auth.MayRead(v.Name, path) }
 	q := r.URL.Query()
-	gd := graphData{Graph: g, Depth: -1, Q: strings.TrimSpace(q.Get("q"))}
+	gd := graphData{Graph: g, Depth: -1, Q: strings.TrimSpace(q.Get("q")), Client: !v.Admin}
 	if s := q.Get("depth"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > maxGraphDepth {
@@ -162,14 +178,28 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 		missing[ms.Path+"@"+ms.Version] = true
 	}
 	gd.Root, gd.Total = buildTree(g, v.Admin, may, missing)
-	shown := map[string]bool{}
-	walk(gd.Root, func(n *treeNode) { shown[n.Path] = n.readable })
-	for _, ms := range g.Missing { // only of modules in the viewer's tree
-		if v.Admin || shown[ms.Path] {
+	seen := map[string]bool{} // the go.mod files of the modules the viewer may read
+	lookups := 0
+	walk(gd.Root, func(n *treeNode) {
+		if n.readable {
+			seen[n.actual] = true
+		}
+		if n.Href == "" && n.readable && n.Replace == nil && !n.main && lookups < maxModuleLookups && module.CheckPath(n.Path) == nil {
+			lookups++ // another stored version: its module page exists
+			if _, err := c.opts.API.ModuleMarks(r.Context(), n.Path); err == nil {
+				n.Href = template.URL("/ui/modules/" + n.Path)
+			}
+		}
+	})
+	for _, ms := range g.Missing {
+		if v.Admin || seen[ms.Path+"@"+ms.Version] {
 			gd.Missing = append(gd.Missing, ms)
 		}
 	}
-	gd.Hidden = len(g.Nodes) - gd.Total
+	gd.Complete = len(gd.Missing) == 0 && g.Truncated == ""
+	if v.Admin {
+		gd.Complete = g.Complete
+	}
 	walk(gd.Root, func(n *treeNode) { gd.MaxDepth = max(gd.MaxDepth, n.Level) })
 	for i := 1; i <= gd.MaxDepth; i++ {
 		gd.Depths = append(gd.Depths, i)
@@ -177,41 +207,56 @@ func (c *Console) graphPage(w http.ResponseWriter, r *http.Request, v *viewer, m
 	gd.Shown = filterTree(gd.Root, gd.Depth, strings.ToLower(gd.Q))
 	_, p := c.language(r)
 	labels := &graphLabels{Main: p.Sprintf("main module"), NoMod: p.Sprintf("go.mod not stored"),
-		Pruned: p.Sprintf("requirements not read (pruned)"), Unreadable: p.Sprintf("not readable with your token")}
+		Pruned: p.Sprintf("requirements not read (pruned)"), NotNeeded: p.Sprintf("requirements not needed (pruned)"),
+		Unreadable: p.Sprintf("not readable with your token")}
 	walk(gd.Root, func(n *treeNode) { n.mark(labels) })
 	c.render(w, r, http.StatusOK, v, "graph", "Requirement graph", gd, "")
 }
 
 // buildTree returns the spanning tree of g's build list: breadth first
 // from the main module over the requirements of every go.mod read (as
-// modgraph computes Node.Depth), following those of the modules may
-// allows only; and the number of nodes in it. Nodes that no followed
-// requirement reaches are left out, unless all (the viewer sees every
-// module: an operator), when they are put under the main module at their
-// depth (g.Edges truncated).
+// modgraph computes Node.Depth); and the number of nodes in it.
+//
+// Unless all (an operator, who sees every module: those that no
+// requirement reaches, g.Edges truncated, are put under the main module
+// at their depth), the tree is what the go.mod files the viewer may read
+// say: the requirements of a version are followed only if may allows its
+// path and, when the main module replaces it by another module, the
+// replacement's path (whose go.mod they come from); modules reached only
+// otherwise are left out; and each module's version is the highest that
+// a followed go.mod requires (minimal version selection over what the
+// viewer may read), not one raised by a go.mod it may not read.
 func buildTree(g *modgraph.Graph, all bool, may func(string) bool, missing map[string]bool) (*treeNode, int) {
-	nodes := map[string]*treeNode{}
-	for _, n := range g.Nodes {
-		tn := &treeNode{Path: n.Path, Version: n.Version, Replace: n.Replace, node: n, readable: may(n.Path), GoList: n.Path}
-		if !n.Main {
-			tn.GoList += " " + n.Version
-		}
-		if n.Replace != nil {
-			tn.GoList += " => " + strings.TrimSpace(n.Replace.Path+" "+n.Replace.Version)
-		}
-		replaced := n.Path + "@" + n.Version
-		if n.Replace != nil {
-			replaced = n.Replace.Path + "@" + n.Replace.Version
-		}
-		tn.missing = tn.readable && missing[replaced]
-		tn.Link = tn.readable && n.ModStored && n.Replace == nil && module.CheckPath(n.Path) == nil
-		if tn.Link { // a checked path: letters, digits, "-._~/", nothing to escape
-			tn.Href = template.URL("/ui/modules/" + n.Path)
-		}
-		nodes[n.Path] = tn
-	}
 	if len(g.Nodes) == 0 {
-		return &treeNode{Path: g.Main.Path, Version: g.Main.Version, node: modgraph.Node{Main: true}}, 0
+		return &treeNode{Path: g.Main.Path, Version: g.Main.Version, main: true, readable: true}, 0
+	}
+	replacement := func(path, version string) *modgraph.Mod {
+		var any *modgraph.Mod
+		for i, r := range g.Replaces {
+			if r.Old.Path == path && r.Old.Version == version {
+				return &g.Replaces[i].New
+			}
+			if r.Old.Path == path && r.Old.Version == "" {
+				any = &g.Replaces[i].New
+			}
+		}
+		return any
+	}
+	readable := func(path, version string) bool {
+		if all {
+			return true
+		}
+		if !may(path) {
+			return false
+		}
+		r := replacement(path, version)
+		return r == nil || r.Version == "" || may(r.Path) // a directory's go.mod is never read
+	}
+	nodes := map[string]*treeNode{}
+	byPath := map[string]modgraph.Node{}
+	for _, n := range g.Nodes {
+		nodes[n.Path] = &treeNode{Path: n.Path, main: n.Main}
+		byPath[n.Path] = n
 	}
 	root := nodes[g.Nodes[0].Path]
 	// The requirements of each version read, in the order of g.Edges
@@ -223,17 +268,22 @@ func buildTree(g *modgraph.Graph, all bool, may func(string) bool, missing map[s
 		reqs[from] = append(reqs[from], key{e.To, e.Version})
 	}
 	placed := map[string]bool{root.Path: true}
-	seen := map[key]bool{{root.Path, root.Version}: true}
-	frontier := []key{{root.Path, root.Version}}
+	rootKey := key{root.Path, g.Nodes[0].Version}
+	seen := map[key]bool{rootKey: true}
+	selected := map[string]string{} // the highest version reached of each path
+	frontier := []key{rootKey}
 	count := 1
 	for level := 1; len(frontier) > 0; level++ {
 		var next []key
 		for _, k := range frontier {
 			parent := nodes[k.path]
-			if parent == nil || !parent.readable {
+			if parent == nil || (k != rootKey && !readable(k.path, k.version)) {
 				continue // its go.mod is not the viewer's to see
 			}
 			for _, r := range reqs[k] {
+				if semver.Compare(r.version, selected[r.path]) > 0 {
+					selected[r.path] = r.version
+				}
 				if seen[r] {
 					continue
 				}
@@ -259,8 +309,30 @@ func buildTree(g *modgraph.Graph, all bool, may func(string) bool, missing map[s
 			}
 		}
 	}
-	walk(root, func(n *treeNode) {
-		sort.Slice(n.Children, func(i, j int) bool { return n.Children[i].Path < n.Children[j].Path })
+	walk(root, func(tn *treeNode) {
+		n := byPath[tn.Path]
+		tn.Version, tn.Replace, tn.stored, tn.loaded = n.Version, n.Replace, n.ModStored, n.Loaded
+		if v := selected[tn.Path]; !all && !n.Main && v != n.Version && v != "" {
+			// Selected higher by a go.mod the viewer may not read.
+			_, read := reqs[key{tn.Path, v}]
+			tn.Version, tn.Replace, tn.stored, tn.loaded = v, replacement(tn.Path, v), read, read
+		}
+		tn.readable = n.Main || readable(tn.Path, tn.Version)
+		tn.GoList = tn.Path
+		if !n.Main {
+			tn.GoList += " " + tn.Version
+		}
+		tn.actual = tn.Path + "@" + tn.Version
+		if tn.Replace != nil {
+			tn.GoList += " => " + strings.TrimSpace(tn.Replace.Path+" "+tn.Replace.Version)
+			tn.actual = tn.Replace.Path + "@" + tn.Replace.Version
+		}
+		tn.missing = tn.readable && missing[tn.actual]
+		tn.Link = tn.readable && tn.stored && tn.Replace == nil && module.CheckPath(tn.Path) == nil
+		if tn.Link { // a checked path: letters, digits, "-._~/", nothing to escape
+			tn.Href = template.URL("/ui/modules/" + tn.Path)
+		}
+		sort.Slice(tn.Children, func(i, j int) bool { return tn.Children[i].Path < tn.Children[j].Path })
 	})
 	return root, count
 }

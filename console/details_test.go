@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -170,11 +171,18 @@ func TestVersionAndGraphPages(t *testing.T) {
 		}
 	}
 	body = cl.do("GET", "/ui/modules/example.com/hello/@v/v1.1.0/graph", nil, nil).Body.String()
-	if !strings.Contains(body, `href="/ui/modules/corp.example/hidden"`) || strings.Contains(body, `href="/ui/modules/example.com/deeper"`) {
-		t.Errorf("graph: want a link to the stored corp.example/hidden, none to example.com/deeper (no .mod stored)")
+	if !strings.Contains(body, `href="/ui/modules/corp.example/hidden"`) || strings.Contains(body, `href="/ui/modules/example.com/deeper/@v/v1.0.0"`) {
+		t.Errorf("graph: want a link to the stored corp.example/hidden, none to example.com/deeper's v1.0.0 (no .mod stored)")
 	}
-	if !strings.Contains(body, "Incomplete") || !strings.Contains(body, `<table id="missing">`) || !strings.Contains(body, `class="mark missing">go.mod not stored<`) {
-		t.Errorf("graph: the missing go.mod of corp.example/gone is not said plainly")
+	if !strings.Contains(body, "Incomplete") || !strings.Contains(body, `<table id="missing">`) || strings.Count(body, `class="mark missing">go.mod not stored<`) != 1 {
+		t.Errorf("graph: the missing go.mod of corp.example/gone (and it alone) is not said plainly")
+	}
+	// example.com/deeper: pruned, its go.mod not needed, another version
+	// stored: marked neutrally, linked to its module page.
+	deeper := regexp.MustCompile(`data-line="example.com/deeper v1.0.0"><span class="leaf">(.*?)</span></li>`).FindStringSubmatch(body)
+	if deeper == nil || !strings.Contains(deeper[1], `<a href="/ui/modules/example.com/deeper" class="mod">`) ||
+		!strings.Contains(deeper[1], `class="mark pruned">requirements not needed (pruned)<`) || strings.Contains(deeper[1], "missing") {
+		t.Errorf("graph: example.com/deeper (pruned, not stored, v0.9.0 stored) is %q, want a neutral mark and a link to its module page", deeper)
 	}
 }
 
@@ -339,6 +347,111 @@ func TestBuildTree(t *testing.T) {
 		root, n := buildTree(g, tc.admin, tc.may, nil)
 		if got := names(root); got != tc.want || n != tc.n {
 			t.Errorf("admin %v: tree %q (%d nodes), want %q (%d)", tc.admin, got, n, tc.want, tc.n)
+		}
+	}
+}
+
+// TestGraphClientTokenView: a client token's graph is what the go.mod
+// files it may read say. Alice may not read corp.example/secret*: not
+// what corp.example/secret/fork's go.mod requires although it replaces
+// the readable example.com/pub (F1), not the version of example.com/shared
+// raised by corp.example/secret/lib's go.mod (F3a), not that
+// corp.example/secret/missing's go.mod is missing (F3b: the graph she sees
+// is complete), nor how much is hidden (F3c). An operator sees it all.
+func TestGraphClientTokenView(t *testing.T) {
+	e := newEnv(t, false)
+	alice := e.client()
+	alice.signIn("gm_alice")
+	const target = "/ui/modules/example.com/app/@v/v1.0.0/graph"
+	w := alice.do("GET", target, nil, nil)
+	body := w.Body.String()
+	want := []string{"example.com/app", "corp.example/secret/lib v1.0.0", "corp.example/secret/missing v1.0.0",
+		"example.com/open v1.0.0", "example.com/shared v1.0.0", "example.com/pub v1.0.0 =&gt; corp.example/secret/fork v1.0.0"}
+	if got := graphLines(body); w.Code != http.StatusOK || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("graph as alice: %d %q, want %q", w.Code, got, want)
+	}
+	for _, bad := range []string{"example.com/leaked", "v1.5.0", "Incomplete", `id="missing"`, `href="/ui/modules/example.com/pub`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("graph as alice shows %q", bad)
+		}
+	}
+	if !strings.Contains(body, `class="ok-box"`) || !strings.Contains(body, "6 of 6 modules shown") {
+		t.Errorf("graph as alice: want Complete, 6 of 6 modules")
+	}
+	hint := regexp.MustCompile(`<p class="hint" id="hidden">([^<]*)</p>`).FindStringSubmatch(body)
+	if hint == nil || strings.ContainsAny(hint[1], "0123456789") {
+		t.Errorf("graph as alice: the note on what is left out is %q: want one, with no count", hint)
+	}
+	if got := graphLines(alice.do("GET", target+"?q=leaked", nil, nil).Body.String()); len(got) != 1 {
+		t.Errorf("graph as alice, ?q=leaked: %q, want the main module alone", got)
+	}
+	ops := e.client()
+	ops.signIn("gm_ops")
+	body = ops.do("GET", target, nil, nil).Body.String()
+	for _, want := range []string{"example.com/leaked v1.0.0", "example.com/shared v1.5.0", "Incomplete", "<td>corp.example/secret/missing</td>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("graph as ops lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="hidden"`) {
+		t.Errorf("graph as ops: a note on hidden modules")
+	}
+}
+
+// TestGraphTruncatedClientToken: a graph that reached a limit is said to
+// be truncated to everyone, but only an operator reads which limit (its
+// figure tells the size of the whole graph).
+func TestGraphTruncatedClientToken(t *testing.T) {
+	e := newEnv(t, false)
+	const limit = "more than 5000 go.mod files"
+	g := &modgraph.Graph{Main: modgraph.Mod{Path: "example.com/hello", Version: "v1.1.0"}, Truncated: limit}
+	for _, v := range []*viewer{{Name: "alice"}, {Name: "ops", Admin: true}} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/ui/modules/example.com/hello/@v/v1.1.0/graph", nil)
+		root := &treeNode{Path: g.Main.Path, Version: g.Main.Version, main: true, readable: true}
+		e.c.render(w, r, http.StatusOK, v, "graph", "Requirement graph", graphData{Graph: g, Root: root, Depth: -1, Client: !v.Admin}, "")
+		body := w.Body.String()
+		if !strings.Contains(body, "Truncated:") || strings.Contains(body, limit) != v.Admin {
+			t.Errorf("%s: says truncated %v, names the limit %v (want %v)", v.Name, strings.Contains(body, "Truncated:"), strings.Contains(body, limit), v.Admin)
+		}
+	}
+}
+
+// TestBuildTreeReadsLikeMVS: a client token that may read every module
+// sees the build list the operator sees, versions included: the
+// versions worked out over the go.mod files it may read are those of
+// minimal version selection when it may read them all (on modgraph's
+// fixture: pruned, unpruned with exclude and replace, roots that move).
+func TestBuildTreeReadsLikeMVS(t *testing.T) {
+	ar, err := txtar.ParseFile("../modgraph/testdata/graph.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := mem.New()
+	for _, f := range ar.Files {
+		p, v, _ := strings.Cut(strings.TrimSuffix(f.Name, "/go.mod"), "@")
+		key, err := layout.Key(module.Version{Path: p, Version: v}, layout.Mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.PutBytes(context.Background(), st, key, f.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := func(root *treeNode) []string {
+		var out []string
+		walk(root, func(n *treeNode) { out = append(out, n.GoList) })
+		return out
+	}
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v1.2.0"} {
+		g, err := modgraph.Compute(context.Background(), st, module.Version{Path: "example.com/g/root", Version: v}, modgraph.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, n := buildTree(g, true, nil, nil)
+		client, m := buildTree(g, false, func(string) bool { return true }, nil)
+		if a, c := lines(admin), lines(client); strings.Join(a, "|") != strings.Join(c, "|") || n != m || n != len(g.Nodes) {
+			t.Errorf("root %s: a client token reading everything sees %q (%d), an operator %q (%d)", v, c, m, a, n)
 		}
 	}
 }

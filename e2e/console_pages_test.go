@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gomirror/gomirror/internal/browsertest"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/modgraph"
 	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/uphistory"
@@ -194,4 +196,130 @@ func testConsoleUpstreams(t *testing.T, base string) {
 		t.Errorf("upstreams page: %q does not say the history is this replica's", s)
 	}
 	b.ScreenshotViewport("console-upstreams")
+}
+
+// bigGraphPath is the module path of the big graph's module i (0: the
+// main module): long, as real paths under an organisation are.
+func bigGraphPath(i int) string {
+	if i == 0 {
+		return "example.com/bigproject/app"
+	}
+	return fmt.Sprintf("example.com/bigproject/team-%02d/service-module-%03d", i%12, i)
+}
+
+// TestGraphPage300: the graph page of a main module with 300 modules in
+// its build list, four levels deep (go 1.16: every go.mod is read), in
+// Chromium at 1280×800: it lists exactly the API's nodes, the depth
+// filter and the search (server side and as one types) narrow it as the
+// API's depths and paths say, and nothing is wider than the window
+// (document.scrollWidth <= innerWidth). Screenshot: docs/console/graph-300.png.
+//
+// The go.mod files are served by a fakeproxy and stored through gomirror
+// by fetching each .mod from it, as the go command does, not by running
+// the go command: 300 go.mod fetches and checksum lookups by `go list -m
+// all` would add about a minute on a busy two-core CI machine, and what
+// this test checks is the page at that size; that the graph is what the
+// go command lists is TestGraphIsWhatTheGoCommandLists's.
+func TestGraphPage300(t *testing.T) {
+	const n = 300
+	up := fakeproxy.New(t)
+	// Module i > 0 is required by the main module (i <= 12) or by module
+	// (i-13)/4+1, and every tenth also requires another one.
+	reqs := map[int][]int{}
+	for i := 1; i <= n; i++ {
+		parent := 0
+		if i > 12 {
+			parent = (i-13)/4 + 1
+		}
+		reqs[parent] = append(reqs[parent], i)
+		if i%10 == 0 {
+			if j := (i*7)%n + 1; j != i {
+				reqs[i] = append(reqs[i], j)
+			}
+		}
+	}
+	for i := 0; i <= n; i++ {
+		var gomod strings.Builder
+		fmt.Fprintf(&gomod, "module %s\n\ngo 1.16\n", bigGraphPath(i))
+		if len(reqs[i]) > 0 {
+			gomod.WriteString("\nrequire (\n")
+			for _, j := range reqs[i] {
+				fmt.Fprintf(&gomod, "\t%s v1.0.0\n", bigGraphPath(j))
+			}
+			gomod.WriteString(")\n")
+		}
+		if _, err := up.Add(bigGraphPath(i), "v1.0.0", map[string][]byte{"go.mod": []byte(gomod.String()), "m.go": []byte("package m\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := t.TempDir()
+	m := startMirror(t, "--storage-dir", store, "--upstream", up.URL, "--sumdb", up.DBKey)
+	for i := 0; i <= n; i++ {
+		if _, err := httpGet(m.URL + "/" + bigGraphPath(i) + "/@v/v1.0.0.mod"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.stop(t) // stored writes complete
+	off := startMirror(t, "--storage-dir", store, "--upstream", "off", "--sumdb", up.DBKey)
+
+	page := "/ui/modules/" + bigGraphPath(0) + "/@v/v1.0.0/graph"
+	var g modgraph.Graph
+	apiGet(t, off.URL, "/api/v1/modules/"+bigGraphPath(0)+"/@v/v1.0.0/graph", &g)
+	if len(g.Nodes) != n+1 || !g.Complete {
+		t.Fatalf("the API's graph: %d nodes (want %d), complete %v %+v", len(g.Nodes), n+1, g.Complete, g.Missing)
+	}
+	all := goListLines(&g)
+	b := browsertest.New(t, 2*time.Minute)
+	wide := func(what string) {
+		t.Helper()
+		if w := browsertest.Eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+			t.Errorf("%s: the page is %d px wide in a window of %d", what, w[0], w[1])
+		}
+	}
+	checkPage(t, b, off.URL, page)
+	if got := browsertest.Eval[[]string](b, visibleLines); !slices.Equal(sorted(got), sorted(all)) {
+		t.Errorf("the page lists %d modules, the API %d:\n\t%s", len(got), len(all), strings.Join(sorted(got), "\n\t"))
+	}
+	if s := b.Text("#graph-shown"); !strings.Contains(s, fmt.Sprintf("%d of %d", n+1, n+1)) {
+		t.Errorf("the page says %q", s)
+	}
+	wide("the whole tree")
+	b.ScreenshotViewport("graph-300")
+
+	// Depth.
+	maxDepth := 0
+	for _, nd := range g.Nodes {
+		maxDepth = max(maxDepth, nd.Depth)
+	}
+	if maxDepth < 4 {
+		t.Fatalf("the API's graph is %d deep, want 4", maxDepth)
+	}
+	checkPage(t, b, off.URL, page+"?depth=2")
+	want := nodeLines(&g, func(nd modgraph.Node) bool { return nd.Depth <= 2 })
+	if got := browsertest.Eval[[]string](b, visibleLines); !slices.Equal(sorted(got), sorted(want)) || len(want) >= len(all) {
+		t.Errorf("depth ≤ 2: the page lists %d modules, the API's of depth ≤ 2 are %d (of %d)", len(got), len(want), len(all))
+	}
+	// The search, on the server and as one types.
+	const q = "team-03/"
+	matches := nodeLines(&g, func(nd modgraph.Node) bool { return strings.Contains(nd.Path, q) })
+	const matched = `[...document.querySelectorAll("#graph li.match")].filter(e => !e.closest("[hidden]")).map(e => e.dataset.line)`
+	checkPage(t, b, off.URL, page+"?q="+q)
+	if got := browsertest.Eval[[]string](b, matched); !slices.Equal(sorted(got), sorted(matches)) || len(matches) < 20 {
+		t.Errorf("?q=%s: matches %d, the API's %d", q, len(got), len(matches))
+	}
+	if got := len(browsertest.Eval[[]string](b, visibleLines)); got >= len(all) {
+		t.Errorf("?q=%s: %d of %d modules shown: not narrowed", q, got, len(all))
+	}
+	checkPage(t, b, off.URL, page)
+	b.Do(chromedp.SendKeys(chromedp.ID("graph-q"), q))
+	if got := browsertest.Eval[[]string](b, matched); !slices.Equal(sorted(got), sorted(matches)) {
+		t.Errorf("typing %q: matches %d, the API's %d", q, len(got), len(matches))
+	}
+	if got := len(browsertest.Eval[[]string](b, visibleLines)); got >= len(all) || got < len(matches) {
+		t.Errorf("typing %q: %d of %d modules shown", q, got, len(all))
+	}
+	wide("the search's result")
+	if p := b.Problems(); len(p) > 0 {
+		t.Errorf("graph page: %s", strings.Join(p, "\n"))
+	}
 }

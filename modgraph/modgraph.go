@@ -169,6 +169,16 @@ type Graph struct {
 	// Truncated names the limit reached, if one was: the graph is then
 	// what was read until then.
 	Truncated string `json:"truncated,omitempty"`
+	// Replaces are the main module's replace directives, by old path and
+	// version (an Old.Version of "" replaces every version): whose go.mod
+	// the requirements in Edges of a replaced version come from.
+	Replaces []Replace `json:"replaces,omitempty"`
+}
+
+// Replace is a replace directive of the main module's go.mod.
+type Replace struct {
+	Old Mod `json:"old"`
+	New Mod `json:"new"`
 }
 
 // Pruning as in cmd/go: a module's go version decides how its
@@ -613,6 +623,10 @@ func readMod(ctx context.Context, st Reader, m module.Version, max int64, b *bud
 func (c *computer) result(g *graph, goVersion string, isPruned bool) (*Graph, error) {
 	out := &Graph{Main: Mod{c.main.Path, c.main.Version}, Go: goVersion, Pruned: isPruned,
 		Nodes: []Node{}, Edges: []Edge{}, Missing: []Missing{}, Truncated: c.truncated}
+	for o, n := range c.replace {
+		out.Replaces = append(out.Replaces, Replace{Mod{o.Path, o.Version}, Mod{n.Path, n.Version}})
+	}
+	slices.SortFunc(out.Replaces, func(a, b Replace) int { return cmpMods(a.Old, b.Old, "", "") })
 
 	// Depth: breadth first over every loaded version.
 	depth := map[string]int{c.main.Path: 0}

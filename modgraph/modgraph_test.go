@@ -83,6 +83,7 @@ func TestCompute(t *testing.T) {
 		want    []string
 		missing []string // path@version: error substring
 		pruned  bool
+		repl    string // the main module's replaces, old => new; ...
 	}{
 		{
 			name: "pruned: below a go 1.16 module everything, below a go 1.21 root nothing",
@@ -96,6 +97,7 @@ func TestCompute(t *testing.T) {
 			want: []string{g + "root [0]", g + "a v1.0.0 [1]", g + "b v1.0.0 [1]", g + "c v1.0.0 [2]",
 				g + "d v1.2.0 [3]", g + "e v1.1.0 [4]", g + "f v1.0.0 => " + g + "ffork v1.0.0 [2]",
 				g + "g v1.1.0 [3]", g + "h v1.0.0 [3]"},
+			repl: g + "f v1.0.0 => " + g + "ffork v1.0.0",
 		},
 		{
 			name: "roots move to their selected versions",
@@ -124,6 +126,7 @@ func TestCompute(t *testing.T) {
 				g + "x@v1.0.0":    "module example.com/g/y\n",
 			},
 			want: []string{g + "root [0]", g + "a v1.0.0 => ../a [1]*?", g + "x v1.0.0 [1]*"},
+			repl: g + "a => ../a",
 			missing: []string{g + "a@v1.0.0: replaced by directory ../a",
 				g + "x@v1.0.0: declares its path as example.com/g/y"},
 		},
@@ -147,6 +150,13 @@ func TestCompute(t *testing.T) {
 			}
 			if got := lines(gr); !slices.Equal(got, tc.want) {
 				t.Errorf("nodes:\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(tc.want, "\n\t"))
+			}
+			var repl []string
+			for _, r := range gr.Replaces {
+				repl = append(repl, strings.TrimSpace(r.Old.Path+" "+r.Old.Version)+" => "+strings.TrimSpace(r.New.Path+" "+r.New.Version))
+			}
+			if got := strings.Join(repl, "; "); got != tc.repl {
+				t.Errorf("replaces = %q, want %q", got, tc.repl)
 			}
 			if gr.Pruned != tc.pruned {
 				t.Errorf("pruned = %v, want %v", gr.Pruned, tc.pruned)

@@ -2,12 +2,12 @@ package modinfo
 
 import (
 	"context"
-	"sync"
 
 	"github.com/google/licensecheck"
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/gomirror/gomirror/internal/flight"
 	"github.com/gomirror/gomirror/internal/weightlru"
 	"github.com/gomirror/gomirror/storage"
 )
@@ -33,8 +33,7 @@ type Describer struct {
 	marks *weightlru.Cache[module.Version, *Marks] // by latest version
 	scan  scanFunc
 
-	mu    sync.Mutex
-	calls map[zipKey]*zipCall // readings under way
+	readings flight.Group[zipKey, *zipDetails] // readings under way
 }
 
 // DescriberOptions size a Describer. A zero field takes its default.
@@ -60,16 +59,6 @@ type zipKey struct {
 	modTime int64 // UnixNano
 }
 
-// zipCall is one reading of a zip, shared by every caller waiting for it;
-// it is cancelled when the last of them leaves.
-type zipCall struct {
-	done    chan struct{}
-	zd      *zipDetails
-	err     error
-	waiters int
-	cancel  context.CancelFunc
-}
-
 // NewDescriber returns a Describer reading st.
 func NewDescriber(st Reader, opts DescriberOptions) *Describer {
 	opts.Limits.setDefaults()
@@ -85,8 +74,7 @@ func NewDescriber(st Reader, opts DescriberOptions) *Describer {
 	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
 		cache: weightlru.New[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
 		marks: weightlru.New[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
-		scan:  licensecheck.Scan,
-		calls: map[zipKey]*zipCall{}}
+		scan:  licensecheck.Scan}
 }
 
 // Get is the package's Get with d's limits, caches and concurrency bound.
@@ -123,55 +111,20 @@ func (d *Describer) zip(ctx context.Context, k zipKey) (*zipDetails, error) {
 	if zd, ok := d.cache.Get(k); ok {
 		return zd, nil
 	}
-	d.mu.Lock()
-	c, ok := d.calls[k]
-	if !ok {
-		// The reading outlives the caller that starts it if others wait.
-		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c = &zipCall{done: make(chan struct{}), cancel: cancel}
-		d.calls[k] = c
-		go d.run(rctx, k, c)
-	}
-	c.waiters++
-	d.mu.Unlock()
-	select {
-	case <-c.done:
-		d.leave(k, c)
-		return c.zd, c.err
-	case <-ctx.Done():
-		d.leave(k, c)
-		return nil, ctx.Err()
-	}
+	// The reading outlives the caller that starts it if others wait.
+	return d.readings.Do(ctx, k, func(ctx context.Context) (*zipDetails, error) { return d.read(ctx, k) })
 }
 
-// leave removes a waiter from c, cancelling c when none is left.
-func (d *Describer) leave(k zipKey, c *zipCall) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c.waiters--; c.waiters == 0 {
-		c.cancel()
-		if d.calls[k] == c {
-			delete(d.calls, k)
-		}
-	}
-}
-
-// run reads the zip k for c, within the concurrency bound, and caches
-// what lasts (not a storage or context error).
-func (d *Describer) run(ctx context.Context, k zipKey, c *zipCall) {
-	defer close(c.done)
+// read reads the zip k within the concurrency bound, and caches what
+// lasts (not a storage or context error).
+func (d *Describer) read(ctx context.Context, k zipKey) (*zipDetails, error) {
 	if err := d.sem.Acquire(ctx, 1); err != nil {
-		c.err = err
-		return
+		return nil, err
 	}
 	defer d.sem.Release(1)
-	c.zd, c.err = readZip(ctx, d.st, k.m, d.lim, d.scan)
-	if c.err == nil {
-		d.cache.Add(k, c.zd)
+	zd, err := readZip(ctx, d.st, k.m, d.lim, d.scan)
+	if err == nil {
+		d.cache.Add(k, zd)
 	}
-	d.mu.Lock()
-	if d.calls[k] == c {
-		delete(d.calls, k) // later callers find the cache
-	}
-	d.mu.Unlock()
+	return zd, err
 }

@@ -254,16 +254,7 @@ func TestDescriberConcurrency(t *testing.T) {
 // waitersOf returns a function reporting how many callers wait for the
 // reading of m's zip under way (0 if none).
 func waitersOf(d *Describer, m module.Version) func() int {
-	return func() int {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		for k, c := range d.calls {
-			if k.m == m {
-				return c.waiters
-			}
-		}
-		return 0
-	}
+	return func() int { return d.readings.Waiting(func(k zipKey) bool { return k.m == m }) }
 }
 
 // TestDescriberMarksCached: the go.mod of a module's latest version is

@@ -56,3 +56,6 @@ func (w *Cache[K, V]) Len() int { return w.c.Len() }
 
 // Bytes is the weight of the entries held.
 func (w *Cache[K, V]) Bytes() int64 { return w.bytes.Load() }
+
+// Remove drops k's value, if held.
+func (w *Cache[K, V]) Remove(k K) { w.c.Remove(k) }
