@@ -241,7 +241,7 @@ func (c *Console) activityCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	q, _, err := c.activityQuery(r, v)
 	if err != nil {
-		http.Error(w, err.Error(), api.StatusOf(err))
+		http.Error(w, api.Message(err), api.StatusOf(err))
 		return
 	}
 	q.Limit, q.Cursor = 1000, ""
@@ -256,7 +256,7 @@ func (c *Console) activityCSV(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			if !wrote {
 				h.Del("Content-Disposition")
-				http.Error(w, err.Error(), api.StatusOf(err))
+				http.Error(w, api.Message(err), api.StatusOf(err))
 			}
 			return // cut short: the file ends without its last rows
 		}
