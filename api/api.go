@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -86,6 +87,9 @@ type Options struct {
 	// UpstreamHistory returns the upstreams' history at a time, for
 	// /api/v1/upstreams (upstreams.go); nil answers it 503.
 	UpstreamHistory func(now time.Time) []uphistory.Upstream
+	// Log receives the detail of the errors answered 500, 503 and 504
+	// (whose text is not shown: see Message); nil discards.
+	Log *slog.Logger
 }
 
 // Service answers the API's questions as values: the handlers encode
@@ -105,7 +109,23 @@ func NewService(opts Options) *Service {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Service{opts: opts, vers: newVersions(opts.Storage)}
+}
+
+// Warm starts, in the background, what the first version page would
+// otherwise wait for (modinfo.Describer.Warm: licensecheck's set of
+// licenses), and returns at once; the channel is closed when it is done
+// (at once without storage).
+func (s *Service) Warm() <-chan struct{} {
+	if s.vers == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.vers.describer.Warm()
 }
 
 // Now returns the service's clock.
@@ -147,7 +167,24 @@ func NewHandler(svc *Service) *Handler {
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// The detail of an error answered 5xx is logged here, once the handler
+// has answered (writeError leaves it in the errorNote).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := &errorNote{ResponseWriter: w}
+	h.mux.ServeHTTP(n, r)
+	if n.err != nil {
+		h.svc.opts.Log.Error("api: request failed", "path", r.URL.Path, "status", StatusOf(n.err), "err", n.err)
+	}
+}
+
+// errorNote is the ResponseWriter of a request of the Handler: it keeps
+// the error of a 5xx answer for the log.
+type errorNote struct {
+	http.ResponseWriter
+	err error
+}
+
+func (n *errorNote) Unwrap() http.ResponseWriter { return n.ResponseWriter }
 
 // withStore calls f with the store and a context bounded by the timeout:
 // no query may hold a connection for long (one that runs out of time is
@@ -215,16 +252,48 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// writeError answers err as JSON {"error": "..."} with its status
-// (StatusOf), and Retry-After with a 503.
+// Message returns the text of err that may be shown to a client: the
+// error's own text for a malformed parameter (400) and for something not
+// found (404), which name only what the request asked for; a fixed text
+// for the others, whose detail (a database driver's, a file system's) is
+// for the log only. With StatusOf, it is where the API's and the
+// console's errors become answers.
+func Message(err error) string {
+	switch StatusOf(err) {
+	case http.StatusBadRequest, http.StatusNotFound:
+		return err.Error()
+	case http.StatusServiceUnavailable:
+		return ErrUnavailable.Error()
+	case http.StatusGatewayTimeout:
+		return "the database did not answer in time"
+	}
+	return "internal error"
+}
+
+// Param returns the name of the query parameter that err says is
+// malformed, if it is a parameter error.
+func Param(err error) (string, bool) {
+	var pe *paramError
+	if errors.As(err, &pe) {
+		return pe.name, true
+	}
+	return "", false
+}
+
+// writeError answers err as JSON {"error": Message(err)} with its status
+// (StatusOf), and Retry-After with a 503; the error of a 5xx is left for
+// the Handler to log.
 func writeError(w http.ResponseWriter, err error) {
 	code := StatusOf(err)
+	if n, ok := w.(*errorNote); ok && code >= 500 {
+		n.err = err
+	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "30")
 	}
 	writeJSON(w, code, struct {
 		Error string `json:"error"`
-	}{err.Error()})
+	}{Message(err)})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -562,8 +631,28 @@ func (h *Handler) modules(w http.ResponseWriter, r *http.Request) {
 	answer(w, mods, err)
 }
 
-// Modules returns a page of the stored modules whose path contains q.
+// MaxQuery bounds the length of a module search (the q parameter), in
+// bytes. A stored module path came in a request path of at most
+// proxy.MaxPathLen (1,024) bytes, so a longer q matches nothing (x/mod's
+// module.CheckPath bounds no length itself); refusing it spares the
+// database a pattern it may refuse (SQLite: "LIKE or GLOB pattern too
+// complex") or take long over.
+const MaxQuery = 1024
+
+// checkQuery returns a parameter error (400) for a q over MaxQuery.
+func checkQuery(q string) error {
+	if len(q) > MaxQuery {
+		return &paramError{"q", fmt.Errorf("longer than %d bytes", MaxQuery)}
+	}
+	return nil
+}
+
+// Modules returns a page of the stored modules whose path contains q;
+// a q longer than MaxQuery is a parameter error.
 func (s *Service) Modules(ctx context.Context, q, cursor string, limit int) (mods Modules, err error) {
+	if err := checkQuery(q); err != nil {
+		return Modules{Modules: []db.ModuleSummary{}}, err
+	}
 	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
 		if mods.Modules, mods.Next, err = st.Modules(ctx, q, cursor, limit); err != nil {
 			return err
@@ -582,6 +671,9 @@ func (s *Service) Modules(ctx context.Context, q, cursor string, limit int) (mod
 // as Modules does, without the catalog's totals (one query fewer: for
 // callers that read many pages, such as the console's filtered list).
 func (s *Service) ModulePage(ctx context.Context, q, cursor string, limit int) (mods []db.ModuleSummary, next string, err error) {
+	if err := checkQuery(q); err != nil {
+		return nil, "", err
+	}
 	err = s.withStore(ctx, func(ctx context.Context, st Store) error {
 		mods, next, err = st.Modules(ctx, q, cursor, limit)
 		return err
@@ -709,7 +801,8 @@ func (s *Service) Alerts(ctx context.Context, since time.Time, limit int) (Alert
 	// The current alerts are in memory: shown whatever the history's
 	// database does, which is when they matter most.
 	if err != nil && s.opts.Alerts != nil && unavailable(err) {
-		out.HistoryError, err = err.Error(), nil
+		out.HistoryError, err = Message(err), nil // no driver's detail
+		s.opts.Log.Warn("api: alert history not read", "err", err)
 	}
 	if out.History == nil {
 		out.History = []db.AlertEvent{}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,6 +25,7 @@ import (
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/proxy"
 )
 
 // now is the handlers' clock: a fixed noon in the past, so that days are
@@ -707,7 +710,7 @@ func TestUnavailable(t *testing.T) {
 	} {
 		h := api.New(api.Options{Store: func() (api.Store, error) { return failingStore{err: err}, nil }})
 		for _, path := range []string{"/api/v1/audit", "/catalog"} {
-			if r := get(t, h, path); r.code != code || !strings.Contains(r.body, err.Error()) || r.header.Get("Retry-After") != "" {
+			if r := get(t, h, path); r.code != code || strings.Contains(r.body, "disk") || r.header.Get("Retry-After") != "" {
 				t.Errorf("%v: GET %s: %d %s; want %d", err, path, r.code, r.body, code)
 			}
 		}
@@ -831,5 +834,59 @@ func TestAlertsWithoutHistory(t *testing.T) {
 		if len(a.Alerts) != 1 || a.HistoryError == "" {
 			t.Errorf("hang %v: %s; want the current alert and a history_error", hang, body)
 		}
+	}
+}
+
+// TestErrorDetailNotShown: a database error's text (here SQLite's, as a
+// long LIKE pattern gave it) is not in the answer of any route that meets
+// it: a 500 says "internal error" and the log has the detail.
+func TestErrorDetailNotShown(t *testing.T) {
+	const detail = "sqlite: LIKE or GLOB pattern too complex (SQLITE_ERROR)"
+	var log strings.Builder
+	h := api.New(api.Options{Store: func() (api.Store, error) { return failingStore{err: errors.New(detail)}, nil },
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	for _, path := range []string{"/api/v1/audit", "/catalog"} {
+		r := get(t, h, path)
+		if r.code != http.StatusInternalServerError || strings.Contains(r.body, "LIKE") || !strings.Contains(r.body, "internal error") {
+			t.Errorf("GET %s: %d %s", path, r.code, r.body)
+		}
+	}
+	if !strings.Contains(log.String(), "LIKE or GLOB") || !strings.Contains(log.String(), "/catalog") {
+		t.Errorf("the log lacks the detail: %s", log.String())
+	}
+	for err, want := range map[error]string{
+		errors.New(detail): "internal error",
+		fmt.Errorf("db: %w: dial tcp 10.0.0.1:5432: connection refused", api.ErrUnavailable): api.ErrUnavailable.Error(),
+		fmt.Errorf("db: %w", fs.ErrNotExist):                                                 "db: file does not exist",
+	} {
+		if got := api.Message(err); got != want {
+			t.Errorf("Message(%v) = %q, want %q", err, got, want)
+		}
+	}
+}
+
+// TestLongQuery: a search longer than any stored module path can be is
+// refused with 400 naming q, before the database (SQLite refuses a LIKE
+// pattern of 50,000 bytes with an error); one of MaxQuery bytes is
+// searched.
+func TestLongQuery(t *testing.T) {
+	if api.MaxQuery < proxy.MaxPathLen {
+		t.Errorf("MaxQuery %d refuses searches for module paths a request can name (%d bytes)", api.MaxQuery, proxy.MaxPathLen)
+	}
+	d := fixture(t)
+	h := newHandler(d, nil)
+	for _, n := range []int{api.MaxQuery + 1, 49_999} {
+		wantError(t, h, "/api/v1/modules?q="+strings.Repeat("a", n), http.StatusBadRequest, "parameter q")
+	}
+	var mods api.Modules
+	decode(t, h, "/api/v1/modules?q="+strings.Repeat("a", api.MaxQuery), &mods)
+	if len(mods.Modules) != 0 {
+		t.Errorf("a long q matched %v", mods.Modules)
+	}
+	svc := api.NewService(api.Options{Store: func() (api.Store, error) { return d, nil }})
+	if _, _, err := svc.ModulePage(context.Background(), strings.Repeat("a", api.MaxQuery+1), "", 10); api.StatusOf(err) != http.StatusBadRequest {
+		t.Errorf("ModulePage: %v", err)
+	} else if name, ok := api.Param(err); !ok || name != "q" {
+		t.Errorf("ModulePage: Param = %q, %v", name, ok)
 	}
 }

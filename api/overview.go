@@ -263,7 +263,10 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 		return err
 	})
 	if err != nil && unavailable(err) {
-		o.DatabaseError, err = err.Error(), nil
+		// The reason shown is Message's (no driver's text); its detail is
+		// logged.
+		s.opts.Log.Warn("api: overview without the database", "err", err)
+		o.DatabaseError, err = Message(err), nil
 	}
 	o.Today, o.Days = traffic(days, today), traffic(days, month)
 	o.Hour, o.Day = windows(minutes, now)

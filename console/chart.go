@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"golang.org/x/text/message"
+
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/db"
 )
@@ -18,11 +20,13 @@ type chart struct {
 	Bars  []bar
 	Lines []string // polylines' points
 	Dots  []bar    // a point per step with a value, with its title
-	Max   string   // the top of the scale, shown
-	First string   // the first and last steps, shown under the chart
-	Last  string   // (of a chart without Ticks)
-	Ticks []tick   // of a time series: grid lines and their times
-	Empty bool     // no step has a value
+	Max   string   // the top of the scale
+	// MaxText is Max as shown, in the page's language ("max %s").
+	MaxText string
+	First   string // the first and last steps, shown under the chart
+	Last    string // (of a chart without Ticks)
+	Ticks   []tick // of a time series: grid lines and their times
+	Empty   bool   // no step has a value
 }
 
 // bar is one step: its rectangle (or point) and its tooltip.
@@ -196,12 +200,16 @@ type overviewData struct {
 	HourRate, NowRate, DayRate string
 }
 
-// newOverviewData draws o's charts.
-func newOverviewData(o api.Overview, from time.Time) overviewData {
-	return overviewData{Overview: o,
+// newOverviewData draws o's charts, their scales' texts printed by p.
+func newOverviewData(o api.Overview, from time.Time, p *message.Printer) overviewData {
+	d := overviewData{Overview: o,
 		HourRPS: rpsChart(o.Hour), HourHits: hitRatioChart(o.Hour),
 		DayRPS: rpsChart(o.Day), DayHits: hitRatioChart(o.Day),
 		Requests: barChart(o.Days.Days, from, api.OverviewDays),
 		HitRatio: ratioChart(o.Days.Days, from, api.OverviewDays),
 		HourRate: FormatRate(o.Hour.RPS), NowRate: FormatRate(o.CurrentRPS), DayRate: FormatRate(o.Day.RPS)}
+	for _, ch := range []*chart{&d.HourRPS, &d.HourHits, &d.DayRPS, &d.DayHits, &d.Requests, &d.HitRatio} {
+		ch.MaxText = p.Sprintf("max %s", ch.Max)
+	}
+	return d
 }

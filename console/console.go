@@ -183,6 +183,7 @@ var funcs = template.FuncMap{
 	"query":     url.QueryEscape,
 	"dash":      dash,
 	"hasPrefix": strings.HasPrefix,
+	"scaled":    scaled,
 	"secs": func(s float64) string {
 		return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
 	},
@@ -269,11 +270,66 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, code int, v *vi
 	}
 }
 
-// fail renders the error page for err, with its API status.
+// fail renders the error page for err, with its API status (api.StatusOf)
+// and a translated text of its kind (errorText); the detail of a 5xx goes
+// to the log, never to the page.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
 	code := api.StatusOf(err)
+	if code >= 500 {
+		c.opts.Log.Error("console: request failed", "path", r.URL.Path, "status", code, "err", err)
+	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "30")
 	}
-	c.render(w, r, code, v, "error", "Error", code, err.Error())
+	_, p := c.language(r)
+	key, args := errorText(err, code)
+	c.render(w, r, code, v, "error", "Error", code, p.Sprintf(key, args...))
+}
+
+// errorText returns the catalogue key (and its arguments) of the text an
+// error page shows for err, answered with code: one per kind of error,
+// naming at most the malformed parameter (a name the request itself
+// gave, which the test of the catalogue checks against a list) or an
+// error whose own text is a key (expiredCursorError). The English text of
+// an error (a database's, x/mod's) is not shown: it would be untranslated
+// and may tell what a client should not see.
+func errorText(err error, code int) (string, []any) {
+	if err != nil && i18n.Default().Has(err.Error()) {
+		return err.Error(), nil
+	}
+	switch code {
+	case http.StatusBadRequest:
+		if name, ok := paramOf(err); ok {
+			return "The parameter %s of this request is not valid.", []any{name}
+		}
+		return "This request is not valid.", nil
+	case http.StatusNotFound:
+		return "This is not stored here.", nil
+	case http.StatusForbidden:
+		return "Your token may not see this.", nil
+	case http.StatusTooManyRequests:
+		return "Too many requests; try again later.", nil
+	case http.StatusServiceUnavailable:
+		return "The database is not available; try again later.", nil
+	case http.StatusGatewayTimeout:
+		return "The database did not answer in time; try again later.", nil
+	}
+	return "Something went wrong on the server; the log has the details.", nil
+}
+
+// paramOf returns the name of the parameter err says is malformed: an
+// api parameter error, or a badParam ("parameter NAME: ...").
+func paramOf(err error) (string, bool) {
+	if name, ok := api.Param(err); ok {
+		return name, true
+	}
+	var bp badParam
+	if errors.As(err, &bp) {
+		if rest, ok := strings.CutPrefix(string(bp), "parameter "); ok {
+			if name, _, ok := strings.Cut(rest, ":"); ok && name != "" && !strings.ContainsAny(name, " <>&\"'") {
+				return name, true
+			}
+		}
+	}
+	return "", false
 }

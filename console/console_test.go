@@ -26,8 +26,10 @@ import (
 
 // TestEveryTextIsInTheCatalogue fails when a template or a page handler
 // shows a text that the catalogue lacks (and so has no Chinese): the keys
-// of the templates' .T calls, and the titles and error texts that the Go
-// code passes to render and showSignIn.
+// of the templates' .T calls, the titles and error texts that the Go
+// code passes to render and showSignIn, the error pages' texts (errorText)
+// and the literal texts of the package's errors. (TestErrorPagesInChinese
+// requests the error pages of every kind in Chinese.)
 func TestEveryTextIsInTheCatalogue(t *testing.T) {
 	cat := i18n.Default()
 	keys := map[string]string{} // key -> where
@@ -50,6 +52,20 @@ func TestEveryTextIsInTheCatalogue(t *testing.T) {
 			t.Fatal(err)
 		}
 		ast.Inspect(file, func(n ast.Node) bool {
+			// The texts of error pages: what errorText returns, and the
+			// literal texts of the package's errors (shown when they
+			// are keys, as errExpiredCursor is).
+			if fn, ok := n.(*ast.FuncDecl); ok && fn.Body != nil && (fn.Name.Name == "errorText" || fn.Name.Name == "Error" && fn.Recv != nil) {
+				ast.Inspect(fn.Body, func(n ast.Node) bool {
+					if ret, ok := n.(*ast.ReturnStmt); ok && len(ret.Results) > 0 {
+						if lit, ok := ret.Results[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							s, _ := strconv.Unquote(lit.Value)
+							keys[s] = fset.Position(lit.Pos()).String()
+						}
+					}
+					return true
+				})
+			}
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
 				return true

@@ -54,8 +54,9 @@ func (c *Console) root(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, v, err)
 		return
 	}
+	_, p := c.language(r)
 	c.render(w, r, http.StatusOK, v, "overview", "Overview",
-		newOverviewData(o, c.opts.API.LastDays(api.OverviewDays).From), o.DatabaseError)
+		newOverviewData(o, c.opts.API.LastDays(api.OverviewDays).From, p), o.DatabaseError)
 }
 
 // modulesData is the module search page's.
@@ -234,7 +235,7 @@ func (c *Console) activityCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	q, _, err := c.activityQuery(r, v)
 	if err != nil {
-		http.Error(w, err.Error(), api.StatusOf(err))
+		http.Error(w, api.Message(err), api.StatusOf(err))
 		return
 	}
 	q.Limit, q.Cursor = 1000, ""
@@ -249,7 +250,7 @@ func (c *Console) activityCSV(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			if !wrote {
 				h.Del("Content-Disposition")
-				http.Error(w, err.Error(), api.StatusOf(err))
+				http.Error(w, api.Message(err), api.StatusOf(err))
 			}
 			return // cut short: the file ends without its last rows
 		}

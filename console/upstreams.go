@@ -40,6 +40,25 @@ type timeChart struct {
 	Empty  bool
 }
 
+// scaledChart is a timeChart with the page it is shown on, whose language
+// the chart's labels take (the "times" template).
+type scaledChart struct {
+	P *page
+	C timeChart
+}
+
+// scaled pairs p with ch (a timeChart or a *timeChart) for the "times"
+// template.
+func scaled(p *page, ch any) (scaledChart, error) {
+	switch ch := ch.(type) {
+	case timeChart:
+		return scaledChart{p, ch}, nil
+	case *timeChart:
+		return scaledChart{p, *ch}, nil
+	}
+	return scaledChart{}, fmt.Errorf("console: scaled %T", ch)
+}
+
 // timeSeries is one line of a timeChart.
 type timeSeries struct {
 	Class string   // its CSS class: its colour

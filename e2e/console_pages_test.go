@@ -133,8 +133,9 @@ func testConsoleGraphPages(t *testing.T, base string, listed map[string][]string
 	}
 	b.ScreenshotViewport("console-version")
 	b.Viewport(browsertest.PhoneWidth, browsertest.PhoneHeight, true)
-	for _, p := range []string{root + "v1.0.0", page} {
+	for _, p := range []string{root + "v1.0.0", page, "/ui/upstreams"} {
 		checkPage(t, b, base, p)
+		checkNoOverflow(t, b, p, browsertest.PhoneWidth)
 	}
 	b.ScreenshotViewport("console-graph-phone")
 	b.Viewport(browsertest.DesktopWidth, browsertest.DesktopHeight, false)

@@ -176,4 +176,18 @@ var messages = []entry{
 	{"Latency, p50 and p95", "延迟，p50 与 p95"},
 	{"Error rate", "错误率"},
 	{"Score (lower is better)", "评分（越低越好）"},
+
+	// Error pages (console.errorText) and chart scales.
+	{"The parameter %s of this request is not valid.", "此请求的参数 %s 无效。"},
+	{"This request is not valid.", "此请求无效。"},
+	{"This is not stored here.", "此处没有存储该内容。"},
+	{"Your token may not see this.", "你的令牌无权查看此内容。"},
+	{"Too many requests; try again later.", "请求过多，请稍后再试。"},
+	{"The database is not available; try again later.", "数据库当前不可用，请稍后再试。"},
+	{"The database did not answer in time; try again later.", "数据库未能及时响应，请稍后再试。"},
+	{"Something went wrong on the server; the log has the details.", "服务器出错，详情见日志。"},
+	{"max %s", "最大 %s"},
+	// api.Message's texts that a page shows (the alerts' history_error).
+	{"the database is not available", "数据库当前不可用"},
+	{"the database did not answer in time", "数据库未能及时响应"},
 }

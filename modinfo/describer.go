@@ -2,6 +2,7 @@ package modinfo
 
 import (
 	"context"
+	"sync"
 
 	"github.com/google/licensecheck"
 	"golang.org/x/mod/module"
@@ -34,6 +35,9 @@ type Describer struct {
 	scan  scanFunc
 
 	readings flight.Group[zipKey, *zipDetails] // readings under way
+
+	warmOnce sync.Once
+	warmed   chan struct{} // closed when Warm's scan is done
 }
 
 // DescriberOptions size a Describer. A zero field takes its default.
@@ -72,9 +76,29 @@ func NewDescriber(st Reader, opts DescriberOptions) *Describer {
 		opts.CacheBytes = 32 << 20
 	}
 	return &Describer{st: st, lim: opts.Limits, sem: semaphore.NewWeighted(int64(opts.Concurrency)),
-		cache: weightlru.New[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
-		marks: weightlru.New[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
-		scan:  licensecheck.Scan}
+		cache:  weightlru.New[zipKey](opts.CacheEntries, opts.CacheBytes, zipWeight),
+		marks:  weightlru.New[module.Version](opts.CacheEntries, opts.CacheBytes, marksWeight),
+		scan:   licensecheck.Scan,
+		warmed: make(chan struct{})}
+}
+
+// warmText is what Warm scans: a license notice, short.
+const warmText = "Permission is hereby granted, free of charge, to any person obtaining a copy of this software"
+
+// Warm starts, once, a goroutine that scans a short text for licenses,
+// and returns at once; the channel returned is closed when that scan is
+// done. licensecheck builds its set of licenses at its first scan (1-2 s
+// of CPU): warming it when the server starts spares that wait to the
+// first version page asked for. A reading that comes before the warm
+// scan is done waits for licensecheck's set as it would have anyway.
+func (d *Describer) Warm() <-chan struct{} {
+	d.warmOnce.Do(func() {
+		go func() {
+			defer close(d.warmed)
+			d.scan([]byte(warmText))
+		}()
+	})
+	return d.warmed
 }
 
 // Get is the package's Get with d's limits, caches and concurrency bound.

@@ -294,3 +294,40 @@ func TestDescriberMarksCached(t *testing.T) {
 		t.Errorf("v1.1.0's go.mod read %d times, want 1", n)
 	}
 }
+
+// TestWarm: Warm returns at once, scanning in another goroutine (here a
+// scan that waits to be released), scans once however often it is
+// called, and the channel it returns is closed when the scan is done.
+// (licensecheck builds its license set at any first Scan, so one scan of
+// a short text spares it to the first version page: bench/console_test.go
+// reports the cold page's time, ms-cold-version.)
+func TestWarm(t *testing.T) {
+	d := NewDescriber(mem.New(), DescriberOptions{})
+	release := make(chan struct{})
+	var scans atomic.Int32
+	var text atomic.Value
+	d.scan = func(b []byte) licensecheck.Coverage {
+		scans.Add(1)
+		text.Store(string(b))
+		<-release
+		return licensecheck.Coverage{}
+	}
+	done := d.Warm() // would not return before release if it scanned here
+	select {
+	case <-done:
+		t.Fatal("warm scan done before it was released")
+	default:
+	}
+	if again := d.Warm(); again != done {
+		t.Error("a second Warm returned another channel")
+	}
+	close(release)
+	<-done
+	d.Warm()
+	if n := scans.Load(); n != 1 {
+		t.Errorf("%d warm scans, want 1", n)
+	}
+	if s, _ := text.Load().(string); s == "" {
+		t.Error("the warm scan was given no text")
+	}
+}

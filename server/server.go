@@ -351,7 +351,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		apiStore = recs.apiStore
 	}
-	apiOpts := api.Options{Store: apiStore, Rules: cfg.Alerts, Mismatches: mismatches.list,
+	apiOpts := api.Options{Store: apiStore, Rules: cfg.Alerts, Mismatches: mismatches.list, Log: s.log,
 		Alerts:          s.alerts.Alerts,
 		Upstreams:       func() []api.Upstream { return s.upstreamList(&upHealth) },
 		Storage:         store,
@@ -360,6 +360,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		apiOpts.StorageUsage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
 	}
 	apiService := api.NewService(apiOpts)
+	apiService.Warm() // in the background: not waited for
 	apiHandler := api.NewHandler(apiService)
 	for _, pattern := range api.Routes {
 		s.operator.Handle(pattern, apiHandler)
