@@ -166,13 +166,20 @@ type rollKey struct {
 func (u *rollup) addAll(recs []audit.Record) {
 	type agg struct{ n, bytes, last int64 }
 	aggs := make(map[rollKey]*agg, 16)
+	// Records of one shape often come in runs (a build fetching what it
+	// has cached): the previous record's key is compared before the map
+	// is hashed (equal strings that share their bytes compare at once).
+	var lastK rollKey
+	var a *agg
 	for i := range recs {
 		r := &recs[i]
 		k := rollKey{minuteOf(r.Time), r.Module, r.Version, clientOf(r), r.Kind, r.Method, r.Cache, r.Status}
-		a := aggs[k]
-		if a == nil {
-			a = &agg{last: math.MinInt64}
-			aggs[k] = a
+		if a == nil || k != lastK {
+			if a = aggs[k]; a == nil {
+				a = &agg{last: math.MinInt64}
+				aggs[k] = a
+			}
+			lastK = k
 		}
 		a.n++
 		a.bytes += r.Bytes
@@ -438,6 +445,21 @@ func segmentKeys(recs []audit.Record) []segKey {
 // firstOfEachID returns batch without the records whose ID an earlier
 // record of batch has (batch itself when there are none: the usual case).
 func firstOfEachID(batch []audit.Record) []audit.Record {
+	// The Recorder's batches: one writer, numbers that increase, so no
+	// ID twice, found without a map.
+	if w0, prev := writerOf(batch[0].ID); w0 != "" {
+		i := 1
+		for ; i < len(batch); i++ {
+			w, seq := writerOf(batch[i].ID)
+			if w != w0 || seq <= prev {
+				break
+			}
+			prev = seq
+		}
+		if i == len(batch) {
+			return batch
+		}
+	}
 	seen := make(map[string]struct{}, len(batch))
 	for i := range batch {
 		if _, dup := seen[batch[i].ID]; dup {

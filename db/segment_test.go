@@ -19,7 +19,14 @@ func TestWriterOf(t *testing.T) {
 		{"0123456789AB-zz", "0123456789AB-", 36*36 - 1},
 		{"0123456789AV-" + strconv.FormatUint(1<<62, 36), "0123456789AV-", 1 << 62},
 		{"0123456789AB-" + strconv.FormatUint(1<<63, 36), "", 0}, // beyond int64
-		{"0123456789AB-01", "", 0},                               // not what FormatUint writes
+		{"0123456789AB-" + strconv.FormatUint(1<<63-1, 36), "0123456789AB-", 1<<63 - 1},
+		{"0123456789AB-" + strconv.FormatUint(1<<64-1, 36), "", 0},
+		{"0123456789AB-" + strconv.FormatUint(1<<63-1, 36) + "0", "", 0},
+		{"0123456789AB-01", "", 0}, // not what FormatUint writes
+		{"0123456789AB-+1", "", 0},
+		{"0123456789AB--1", "", 0},
+		{"0123456789AB-1_0", "", 0},
+		{"0123456789AB-1 ", "", 0},
 		{"0123456789AB-Z", "", 0},
 		{"0123456789AB-", "", 0},
 		{"0123456789aB-1", "", 0}, // not base32hex
