@@ -253,11 +253,15 @@ func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 		}
 	}
 	batch = firstOfEachID(batch)
+	enc, _ := d.encoders.Get().(*segmentEncoder)
+	if enc == nil {
+		enc = &segmentEncoder{}
+	}
+	defer d.encoders.Put(enc.reset())
 	return d.inTx(ctx, func(tx *sql.Tx) error {
-		var enc segmentEncoder
 		u := newRollup()
 		for _, g := range byWriter(batch) {
-			stored, err := d.writeSegment(ctx, tx, &enc, g.writer, g.recs, true)
+			stored, err := d.writeSegment(ctx, tx, enc, g.writer, g.recs, true)
 			if err != nil {
 				return err
 			}

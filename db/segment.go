@@ -96,6 +96,26 @@ type segmentEncoder struct {
 	lastIdx [10]uint64
 }
 
+// maxKeptSegment bounds the buffers an encoder keeps for the next
+// segment (reset): a rare large one is not held on to.
+const maxKeptSegment = 1 << 20
+
+// reset lets go of what e refers to (the strings of the last segment)
+// and of buffers over maxKeptSegment, for e's next use; it returns e.
+func (e *segmentEncoder) reset() *segmentEncoder {
+	clear(e.strs)
+	clear(e.list)
+	e.list = e.list[:0]
+	clear(e.last[:])
+	if cap(e.buf) > maxKeptSegment || cap(e.recs) > maxKeptSegment {
+		e.buf, e.recs = nil, nil
+	}
+	if cap(e.list) > maxKeptSegment/16 {
+		e.strs, e.list = nil, nil // a map that grew large keeps its buckets
+	}
+	return e
+}
+
 // encode returns the encoding of recs, all of writer writer (writerOf),
 // and their least and greatest time_ns. The slice is e's until the next
 // call.
