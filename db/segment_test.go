@@ -3,6 +3,7 @@ package db
 import (
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,33 @@ func BenchmarkSegmentDecode(b *testing.B) {
 	out := make([]audit.Record, 0, 256)
 	for b.Loop() {
 		out, _ = decodeSegment(data, out[:0], nil)
+	}
+}
+
+// TestFirstOfEachID: a batch's repeated IDs are dropped, of the Recorder's
+// form (whose increasing batches skip the map) or not.
+func TestFirstOfEachID(t *testing.T) {
+	const w, v = "0123456789AB-", "0123456789AV-"
+	for _, tc := range []struct{ ids, want string }{
+		{w + "1," + w + "2," + w + "a", w + "1," + w + "2," + w + "a"},
+		{w + "1," + w + "2," + w + "2", w + "1," + w + "2"},
+		{w + "2," + w + "1," + w + "2", w + "2," + w + "1"},
+		{w + "1," + v + "2," + w + "1", w + "1," + v + "2"},
+		{w + "1," + v + "1", w + "1," + v + "1"},
+		{w + "1,x," + w + "1", w + "1,x"},
+		{"x,y,x", "x,y"},
+		{"x", "x"},
+	} {
+		var batch []audit.Record
+		for _, id := range strings.Split(tc.ids, ",") {
+			batch = append(batch, audit.Record{ID: id})
+		}
+		var got []string
+		for _, r := range firstOfEachID(batch) {
+			got = append(got, r.ID)
+		}
+		if g := strings.Join(got, ","); g != tc.want {
+			t.Errorf("firstOfEachID(%s) = %s, want %s", tc.ids, g, tc.want)
+		}
 	}
 }
