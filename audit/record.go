@@ -61,6 +61,18 @@ const MaxField = 256
 // without NUL bytes (which PostgreSQL refuses). It does not allocate for a
 // string that is already clean.
 func Clean(s string) string {
+	// The common case, one pass: short, ASCII, no NUL.
+	if len(s) <= MaxField {
+		i := 0
+		for ; i < len(s); i++ {
+			if c := s[i]; c == 0 || c >= utf8.RuneSelf {
+				break
+			}
+		}
+		if i == len(s) {
+			return s
+		}
+	}
 	if len(s) > MaxField {
 		s = s[:MaxField]
 	}

@@ -13,6 +13,11 @@ func TestClean(t *testing.T) {
 		{"NUL", "a\x00b", "a\uFFFDb"},
 		{"invalid", "a\xffb", "a\uFFFDb"},
 		{"long", strings.Repeat("x", 1000), strings.Repeat("x", MaxField)},
+		{"MaxField", strings.Repeat("x", MaxField), strings.Repeat("x", MaxField)},
+		{"MaxField+1", strings.Repeat("x", MaxField+1), strings.Repeat("x", MaxField)},
+		{"NUL last", "abc\x00", "abc\uFFFD"},
+		{"valid non-ASCII", "modulé/世", "modulé/世"},
+		{"DEL and controls", "a\x7f\tb", "a\x7f\tb"},
 	} {
 		if got := Clean(tt.in); got != tt.want {
 			t.Errorf("%s: Clean(%q) = %q, want %q", tt.name, tt.in, got, tt.want)

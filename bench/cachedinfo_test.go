@@ -176,6 +176,10 @@ func BenchmarkCachedInfo(b *testing.B) {
 	}
 	b.Logf("per-round req/s ratios audit on/off: %s", strings.Join(ratios, " "))
 	b.ReportMetric(med("gomirror", rps)/med("noaudit", rps), "ratio-audit")
+	// The same ratio from gomirror's CPU per request (off / on): what
+	// req/s would be on a machine with nothing else running, less moved
+	// by the other load of each round than req/s is.
+	b.ReportMetric(med("noaudit", cpu)/med("gomirror", cpu), "ratio-audit-cpu")
 	b.ReportMetric(med("noaudit", cpu), "us-cpu/req-noaudit")
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(med("gomirror", rps), "req/s")

@@ -166,13 +166,20 @@ type rollKey struct {
 func (u *rollup) addAll(recs []audit.Record) {
 	type agg struct{ n, bytes, last int64 }
 	aggs := make(map[rollKey]*agg, 16)
+	// Records of one shape often come in runs (a build fetching what it
+	// has cached): the previous record's key is compared before the map
+	// is hashed (equal strings that share their bytes compare at once).
+	var lastK rollKey
+	var a *agg
 	for i := range recs {
 		r := &recs[i]
 		k := rollKey{minuteOf(r.Time), r.Module, r.Version, clientOf(r), r.Kind, r.Method, r.Cache, r.Status}
-		a := aggs[k]
-		if a == nil {
-			a = &agg{last: math.MinInt64}
-			aggs[k] = a
+		if a == nil || k != lastK {
+			if a = aggs[k]; a == nil {
+				a = &agg{last: math.MinInt64}
+				aggs[k] = a
+			}
+			lastK = k
 		}
 		a.n++
 		a.bytes += r.Bytes
@@ -246,11 +253,15 @@ func (d *DB) WriteAudit(ctx context.Context, batch []audit.Record) error {
 		}
 	}
 	batch = firstOfEachID(batch)
+	enc, _ := d.encoders.Get().(*segmentEncoder)
+	if enc == nil {
+		enc = &segmentEncoder{}
+	}
+	defer d.encoders.Put(enc.reset())
 	return d.inTx(ctx, func(tx *sql.Tx) error {
-		var enc segmentEncoder
 		u := newRollup()
 		for _, g := range byWriter(batch) {
-			stored, err := d.writeSegment(ctx, tx, &enc, g.writer, g.recs, true)
+			stored, err := d.writeSegment(ctx, tx, enc, g.writer, g.recs, true)
 			if err != nil {
 				return err
 			}
@@ -438,6 +449,21 @@ func segmentKeys(recs []audit.Record) []segKey {
 // firstOfEachID returns batch without the records whose ID an earlier
 // record of batch has (batch itself when there are none: the usual case).
 func firstOfEachID(batch []audit.Record) []audit.Record {
+	// The Recorder's batches: one writer, numbers that increase, so no
+	// ID twice, found without a map.
+	if w0, prev := writerOf(batch[0].ID); w0 != "" {
+		i := 1
+		for ; i < len(batch); i++ {
+			w, seq := writerOf(batch[i].ID)
+			if w != w0 || seq <= prev {
+				break
+			}
+			prev = seq
+		}
+		if i == len(batch) {
+			return batch
+		}
+	}
 	seen := make(map[string]struct{}, len(batch))
 	for i := range batch {
 		if _, dup := seen[batch[i].ID]; dup {

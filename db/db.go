@@ -14,6 +14,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 )
 
 // DB is an open database. Its methods are safe for concurrent use, also by
@@ -33,6 +34,10 @@ type DB struct {
 	ckpt *checkpointer
 	// stmts are the writer's prepared statements (SQLite).
 	stmts stmtCache
+	// encoders are WriteAudit's segment encoders (*segmentEncoder),
+	// kept with their buffers: a batch's encoding is then built without
+	// growing them from nothing (garbage of ~130 bytes a record).
+	encoders sync.Pool
 }
 
 // Open opens the database that dsn names and applies the schema

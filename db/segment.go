@@ -60,12 +60,28 @@ func writerOf(id string) (string, uint64) {
 		}
 	}
 	rest := id[recorderIDLen:]
-	if rest[0] == '0' || rest[0] == '+' || rest[0] == '-' {
+	if rest[0] == '0' {
 		return "", 0
 	}
-	seq, err := strconv.ParseUint(rest, 36, 64)
-	if err != nil || seq >= 1<<63 || strings.ToLower(rest) != rest {
-		return "", 0
+	// The base-36 number in lower case, below 1<<63: one pass, as
+	// strconv.ParseUint(rest, 36, 64) and a check for upper case would
+	// take (this runs several times per record of every batch).
+	var seq uint64
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		var d uint64
+		switch {
+		case '0' <= c && c <= '9':
+			d = uint64(c - '0')
+		case 'a' <= c && c <= 'z':
+			d = uint64(c-'a') + 10
+		default:
+			return "", 0
+		}
+		if seq > (1<<63-1-d)/36 {
+			return "", 0
+		}
+		seq = seq*36 + d
 	}
 	return id[:recorderIDLen], seq
 }
@@ -78,6 +94,26 @@ type segmentEncoder struct {
 	list    []string
 	last    [10]string // the previous record's strings, and their indexes
 	lastIdx [10]uint64
+}
+
+// maxKeptSegment bounds the buffers an encoder keeps for the next
+// segment (reset): a rare large one is not held on to.
+const maxKeptSegment = 1 << 20
+
+// reset lets go of what e refers to (the strings of the last segment)
+// and of buffers over maxKeptSegment, for e's next use; it returns e.
+func (e *segmentEncoder) reset() *segmentEncoder {
+	clear(e.strs)
+	clear(e.list)
+	e.list = e.list[:0]
+	clear(e.last[:])
+	if cap(e.buf) > maxKeptSegment || cap(e.recs) > maxKeptSegment {
+		e.buf, e.recs = nil, nil
+	}
+	if cap(e.list) > maxKeptSegment/16 {
+		e.strs, e.list = nil, nil // a map that grew large keeps its buckets
+	}
+	return e
 }
 
 // encode returns the encoding of recs, all of writer writer (writerOf),

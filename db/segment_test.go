@@ -3,6 +3,7 @@ package db
 import (
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,14 @@ func TestWriterOf(t *testing.T) {
 		{"0123456789AB-zz", "0123456789AB-", 36*36 - 1},
 		{"0123456789AV-" + strconv.FormatUint(1<<62, 36), "0123456789AV-", 1 << 62},
 		{"0123456789AB-" + strconv.FormatUint(1<<63, 36), "", 0}, // beyond int64
-		{"0123456789AB-01", "", 0},                               // not what FormatUint writes
+		{"0123456789AB-" + strconv.FormatUint(1<<63-1, 36), "0123456789AB-", 1<<63 - 1},
+		{"0123456789AB-" + strconv.FormatUint(1<<64-1, 36), "", 0},
+		{"0123456789AB-" + strconv.FormatUint(1<<63-1, 36) + "0", "", 0},
+		{"0123456789AB-01", "", 0}, // not what FormatUint writes
+		{"0123456789AB-+1", "", 0},
+		{"0123456789AB--1", "", 0},
+		{"0123456789AB-1_0", "", 0},
+		{"0123456789AB-1 ", "", 0},
 		{"0123456789AB-Z", "", 0},
 		{"0123456789AB-", "", 0},
 		{"0123456789aB-1", "", 0}, // not base32hex
@@ -117,5 +125,33 @@ func BenchmarkSegmentDecode(b *testing.B) {
 	out := make([]audit.Record, 0, 256)
 	for b.Loop() {
 		out, _ = decodeSegment(data, out[:0], nil)
+	}
+}
+
+// TestFirstOfEachID: a batch's repeated IDs are dropped, of the Recorder's
+// form (whose increasing batches skip the map) or not.
+func TestFirstOfEachID(t *testing.T) {
+	const w, v = "0123456789AB-", "0123456789AV-"
+	for _, tc := range []struct{ ids, want string }{
+		{w + "1," + w + "2," + w + "a", w + "1," + w + "2," + w + "a"},
+		{w + "1," + w + "2," + w + "2", w + "1," + w + "2"},
+		{w + "2," + w + "1," + w + "2", w + "2," + w + "1"},
+		{w + "1," + v + "2," + w + "1", w + "1," + v + "2"},
+		{w + "1," + v + "1", w + "1," + v + "1"},
+		{w + "1,x," + w + "1", w + "1,x"},
+		{"x,y,x", "x,y"},
+		{"x", "x"},
+	} {
+		var batch []audit.Record
+		for _, id := range strings.Split(tc.ids, ",") {
+			batch = append(batch, audit.Record{ID: id})
+		}
+		var got []string
+		for _, r := range firstOfEachID(batch) {
+			got = append(got, r.ID)
+		}
+		if g := strings.Join(got, ","); g != tc.want {
+			t.Errorf("firstOfEachID(%s) = %s, want %s", tc.ids, g, tc.want)
+		}
 	}
 }

@@ -2,12 +2,15 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,3 +132,81 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 // SetWriteDeadline takes the deadline, as a connection's writer does (for
 // http.ResponseController).
 func (w *discardWriter) SetWriteDeadline(time.Time) error { return nil }
+
+// BenchmarkCachedInfoHandlerAudit is BenchmarkCachedInfoHandler with the
+// audit log on (an SQLite database in a temporary directory, the Recorder
+// writing to it in the background) and off, in one run: the CPU time and
+// allocations the audit path adds to a cached .info request, for
+// profiles (-cpuprofile) and allocation counts (-benchmem).
+func BenchmarkCachedInfoHandlerAudit(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			const key = "example.com/hot/@v/v1.0.0.info"
+			cfg := config.Defaults()
+			cfg.StorageDir, cfg.DirectDir = b.TempDir(), b.TempDir()
+			cfg.Upstream, cfg.SumDB = "off", "off"
+			if on {
+				cfg.Database = filepath.Join(b.TempDir(), "gomirror.db")
+			}
+			p := filepath.Join(cfg.StorageDir, filepath.FromSlash(key))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(`{"Version":"v1.0.0","Time":"2026-11-28T12:00:00Z"}`), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			srv, err := New(&cfg, NewLogger(io.Discard, &cfg))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if on {
+				ctx, cancel := context.WithCancel(context.Background())
+				srv.records.start(ctx)
+				defer func() {
+					cancel()
+					srv.records.close(context.Background())
+				}()
+				for srv.records.DB() == nil {
+					runtime.Gosched()
+				}
+			}
+			h := srv.Handler()
+			r := httptest.NewRequest("GET", "/"+key, nil)
+			r.RemoteAddr = "192.0.2.1:5000"
+			r.Header.Set("User-Agent", "Go-http-client/1.1")
+			w := &discardWriter{h: http.Header{}}
+			h.ServeHTTP(w, r)
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for range b.N {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+			if on {
+				// The writer catches up (all but the batch filling,
+				// which waits for the flush tick): its CPU counts.
+				for srv.records.auditStats().Queued >= 1024 {
+					time.Sleep(time.Millisecond)
+				}
+				st := srv.records.auditStats()
+				b.ReportMetric(float64(st.Dropped+st.Spilled)/float64(b.N), "lost/op")
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Microsecond)/float64(b.N), "us-cpu/op")
+		})
+	}
+}
+
+// cpuTime is the CPU time this process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -301,6 +301,10 @@ func (s *Server) audit(ctx context.Context, req *http.Request, rec *obs.Request,
 		return
 	}
 	mod, _ := p.NamedModule()
+	var agent string // req.UserAgent(), without canonicalising the key
+	if v := req.Header["User-Agent"]; len(v) > 0 {
+		agent = v[0]
+	}
 	r := audit.Record{
 		Time:     start.UTC(),
 		Client:   rec.Client,
@@ -314,7 +318,7 @@ func (s *Server) audit(ctx context.Context, req *http.Request, rec *obs.Request,
 		Duration: rec.Duration,
 		Cache:    rec.Cache(),
 		Upstream: rec.Upstream,
-		Agent:    audit.Clean(req.UserAgent()),
+		Agent:    audit.Clean(agent),
 	}
 	s.alerts.Observe(r)
 	if s.records != nil {
