@@ -264,8 +264,9 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 	})
 	if err != nil && unavailable(err) {
 		// The reason shown is Message's (no driver's text); its detail is
-		// logged.
-		s.opts.Log.Warn("api: overview without the database", "err", err)
+		// logged at debug level: the database off or away is expected, and
+		// /readyz and the start-up log say so.
+		s.opts.Log.Debug("api: overview without the database", "err", err)
 		o.DatabaseError, err = Message(err), nil
 	}
 	o.Today, o.Days = traffic(days, today), traffic(days, month)
