@@ -421,7 +421,8 @@ type segKey struct {
 }
 
 // segmentKeys returns the distinct keys of recs, sorted: module keys,
-// token names and status classes.
+// token names, status classes, and token names with their non-2xx
+// classes.
 func segmentKeys(recs []audit.Record) []segKey {
 	seen := make(map[segKey]struct{}, 16)
 	var prevMod, prevClient string
@@ -439,6 +440,9 @@ func segmentKeys(recs []audit.Record) []segKey {
 		if c := r.Status / 100; c != prevStatus {
 			prevStatus = c
 			seen[segKey{keyStatus, strconv.Itoa(c)}] = struct{}{}
+		}
+		if c := r.Status / 100; c != 2 && r.Client != "" {
+			seen[segKey{keyClientStatus, clientStatusKey(c, r.Client)}] = struct{}{}
 		}
 	}
 	keys := slices.Collect(maps.Keys(seen))
@@ -737,9 +741,6 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 			}
 		}
 	}
-	if keyKind == 0 && q.Client != "" {
-		keyKind, keys = keyClient, []any{q.Client}
-	}
 	if keyKind == 0 && (q.StatusMin > 299 || q.StatusMax > 0 && q.StatusMax < 200) {
 		lo, hi := q.StatusMin/100, 9
 		if q.StatusMax > 0 {
@@ -748,10 +749,22 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 		if lo > hi {
 			return audit.Page{}, nil
 		}
+		// A client's failed requests: the segments that hold the two
+		// together; else those of the classes.
 		keyKind = keyStatus
-		for c := lo; c <= hi; c++ {
-			keys = append(keys, strconv.Itoa(c))
+		if q.Client != "" {
+			keyKind = keyClientStatus
 		}
+		for c := lo; c <= hi; c++ {
+			if keyKind == keyClientStatus {
+				keys = append(keys, clientStatusKey(c, q.Client))
+			} else {
+				keys = append(keys, strconv.Itoa(c))
+			}
+		}
+	}
+	if keyKind == 0 && q.Client != "" {
+		keyKind, keys = keyClient, []any{q.Client}
 	}
 	filter := &segFilter{keep: func(r *audit.Record) bool {
 		ns := r.Time.UnixNano()

@@ -38,7 +38,15 @@ const (
 	keyModule = 1 // key: lower(module)
 	keyClient = 2 // key: the token name (not empty)
 	keyStatus = 3 // key: the status class, "1" to "9" (status / 100)
+	// keyClientStatus: a status class other than 2 and a token name,
+	// "<class>:<name>" (the class is one digit), for a client's failed
+	// requests: its token name and its non-2xx classes are each in most
+	// segments, the two together in few.
+	keyClientStatus = 4
 )
+
+// clientStatusKey is the keyClientStatus key of class and client.
+func clientStatusKey(class int, client string) string { return strconv.Itoa(class) + ":" + client }
 
 // recorderIDLen is the length of the Recorder's ID prefix ("" + 12
 // base32hex characters + "-"): see writerOf.

@@ -2,6 +2,7 @@ package db
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -153,5 +154,27 @@ func TestFirstOfEachID(t *testing.T) {
 		if g := strings.Join(got, ","); g != tc.want {
 			t.Errorf("firstOfEachID(%s) = %s, want %s", tc.ids, g, tc.want)
 		}
+	}
+}
+
+// TestSegmentKeysClientStatus: a segment names each token with each of
+// its non-2xx status classes (what a client's failures query reads), and
+// no token with 2xx, and no record without a token.
+func TestSegmentKeysClientStatus(t *testing.T) {
+	recs := []audit.Record{
+		{Client: "ci", Status: 200},
+		{Client: "ci", Status: 404},
+		{Client: "ci", Status: 410},
+		{Client: "bob", Status: 502},
+		{Client: "", Status: 500},
+	}
+	var got []string
+	for _, k := range segmentKeys(recs) {
+		if k.kind == keyClientStatus {
+			got = append(got, k.key)
+		}
+	}
+	if want := []string{"4:ci", "5:bob"}; !slices.Equal(got, want) {
+		t.Errorf("client-status keys %q, want %q", got, want)
 	}
 }

@@ -259,6 +259,10 @@ func testAuditFilters(t *testing.T, d *db.DB) {
 		{"status min only", audit.Query{StatusMin: 500}, "sum"},
 		{"status max only", audit.Query{StatusMax: 299}, "list,git,Lib,libx,libv2,lib,old"},
 		{"module and client", audit.Query{Module: "corp.example/lib", Client: "ci", Since: t0}, "Lib,libv2,lib"},
+		{"client and status class", audit.Query{Client: "ci", StatusMin: 400, StatusMax: 499}, "pub"},
+		{"client and status min", audit.Query{Client: "ci", StatusMin: 400}, "sum,pub"},
+		{"another client's failures", audit.Query{Client: "bob", StatusMin: 400}, ""},
+		{"client, status and module", audit.Query{Client: "ci", StatusMin: 400, Module: "github.com/pub"}, "pub"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := ids(all(t, d, tt.q)); got != tt.want {
