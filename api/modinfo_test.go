@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/tools/txtar"
 
 	"github.com/gomirror/gomirror/api"
-	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/modgraph"
 	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/storage"
@@ -25,21 +24,8 @@ import (
 // graphStorage stores the go.mod files of modgraph's fixture graph.
 func graphStorage(t *testing.T) storage.Storage {
 	t.Helper()
-	ar, err := txtar.ParseFile("../modgraph/testdata/graph.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := mem.New()
-	for _, f := range ar.Files {
-		p, v, _ := strings.Cut(strings.TrimSuffix(f.Name, "/go.mod"), "@")
-		key, err := layout.Key(module.Version{Path: p, Version: v}, layout.Mod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := storage.PutBytes(context.Background(), st, key, f.Data); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.StoreGoMods(t, st, "../modgraph/testdata/graph.txtar")
 	return st
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/tools/txtar"
 
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modgraph"
 	"github.com/gomirror/gomirror/storage"
@@ -423,21 +424,8 @@ func TestGraphTruncatedClientToken(t *testing.T) {
 // minimal version selection when it may read them all (on modgraph's
 // fixture: pruned, unpruned with exclude and replace, roots that move).
 func TestBuildTreeReadsLikeMVS(t *testing.T) {
-	ar, err := txtar.ParseFile("../modgraph/testdata/graph.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := mem.New()
-	for _, f := range ar.Files {
-		p, v, _ := strings.Cut(strings.TrimSuffix(f.Name, "/go.mod"), "@")
-		key, err := layout.Key(module.Version{Path: p, Version: v}, layout.Mod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := storage.PutBytes(context.Background(), st, key, f.Data); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.StoreGoMods(t, st, "../modgraph/testdata/graph.txtar")
 	lines := func(root *treeNode) []string {
 		var out []string
 		walk(root, func(n *treeNode) { out = append(out, n.GoList) })

@@ -1,7 +1,7 @@
 // Package testutil holds small helpers that tests of several packages
 // share: running a cobra command in process, a buffer safe for concurrent
-// writers, a go env value, a free loopback port, and the h1: hash of a zip
-// in memory.
+// writers, a go env value, a free loopback port, the h1: hash of a zip
+// in memory, and go.mod files from a txtar archive put into storage.
 package testutil
 
 import (
