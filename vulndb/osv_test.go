@@ -36,7 +36,7 @@ func TestAffectsRealEntries(t *testing.T) {
 		{"GO-2022-1059", "golang.org/x/text", "v0.3.8-0.20220101000000-abcdefabcdef", true, "v0.3.8"}, // pseudo-version before the fix
 		{"GO-2022-1059", "golang.org/x/text", "v0.4.0", false, ""},
 		{"GO-2022-1059", "golang.org/x/text", "0.3.7", true, "v0.3.8"}, // OSV's bare form accepted
-		{"GO-2022-1059", "golang.org/x/texts", "v0.3.7", false, ""},   // another module
+		{"GO-2022-1059", "golang.org/x/texts", "v0.3.7", false, ""},    // another module
 		{"GO-2022-1059", "golang.org/x/text", "not-a-version", false, ""},
 		{"GO-2021-0113", "golang.org/x/text", "v0.3.6", true, "v0.3.7"},
 		{"GO-2021-0113", "golang.org/x/text", "v0.3.7", false, ""},
