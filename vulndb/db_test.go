@@ -447,3 +447,11 @@ func TestBuildRejects(t *testing.T) {
 		}
 	}
 }
+
+func gzipBytes(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
