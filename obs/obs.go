@@ -27,6 +27,7 @@ type Metrics struct {
 	fetchDuration   *prometheus.HistogramVec
 	bytesServed     *prometheus.CounterVec
 	verifications   *prometheus.CounterVec
+	policy          *prometheus.CounterVec // nil without a policy (WatchPolicy)
 
 	// series holds the request metrics' children by their labels
 	// (seriesKey -> *requestSeries), found once rather than per request;
