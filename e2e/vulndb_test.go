@@ -180,3 +180,39 @@ func TestVulnDBAirGapped(t *testing.T) {
 		t.Errorf("no load from storage in the log:\n%s", tail(m.logs.String(), 20))
 	}
 }
+
+// TestDenyVulnerable: a policy rule with deny-vulnerable refuses the
+// affected golang.org/x/text v0.3.7 (403, the rule and the advisories in
+// the go command's error) and lets the fixed v0.41.0 through; what the
+// rule decides comes from the database served at /vuln/.
+func TestDenyVulnerable(t *testing.T) {
+	store := vulnStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFiles(t, filepath.Dir(policyFile), map[string]string{"policy.yaml": `rules:
+  - name: no-known-vulns
+    module: golang.org/x/text
+    deny-vulnerable: true
+`})
+	m := startMirrorEnv(t, vulnEnv, "--storage-dir", store, "--policy", policyFile)
+	if err := waitVulnDB(m, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	project := t.TempDir()
+	writeFiles(t, project, map[string]string{"go.mod": "module example.com/vulnapp\n\ngo 1.21\n"})
+	env := isolated(goEnv(t, m.URL, goEnvValue(t, "GOSUMDB")))
+	out, err := goCmd(ctx, t, project, env, "mod", "download", "golang.org/x/text@v0.3.7")
+	if err == nil {
+		t.Fatalf("go mod download golang.org/x/text@v0.3.7 succeeded:\n%s", out)
+	}
+	for _, want := range []string{"403", "no-known-vulns", "GO-2022-1059"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the go command's error lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "GO-2021-0113") {
+		t.Errorf("v0.3.7 refused for GO-2021-0113, which v0.3.7 fixes:\n%s", out)
+	}
+	mustGo(ctx, t, project, env, "mod", "download", "golang.org/x/text@v0.41.0")
+}

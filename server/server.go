@@ -27,6 +27,7 @@ import (
 	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
+	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
@@ -34,6 +35,7 @@ import (
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
@@ -79,6 +81,10 @@ type Server struct {
 	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
 	// nil with vulndb off.
 	vulndb *vulndb.DB
+	// policy is the policy in force (setting policy), followed while
+	// serving; nil without one. gate is the mirror that applies it.
+	policy *policy.Live
+	gate   *gate.Mirror
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -387,7 +393,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		s.operator.HandleOpen(pattern, cons)
 	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
-	ph := proxy.NewHandler(mirror, dbEndpoint, log)
+	var served proxy.Mirror = mirror
+	if cfg.Policy != "" {
+		if err := s.openPolicy(store); err != nil {
+			return nil, err
+		}
+		served = s.gate
+	}
+	ph := proxy.NewHandler(served, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
 			key, err := m.Key(layout.Zip)
@@ -627,6 +640,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	io.WriteString(w, "ready\n")
 	s.vulnReadyz(w)
+	s.policyDetails(w)
 }
 
 // probeStorage writes and deletes a small object in storage.
@@ -716,6 +730,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	}
 	if s.vulndb != nil {
 		go s.vulndb.Run(probes)
+	}
+	if s.policy != nil {
+		go s.policy.Run(probes)
 	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
