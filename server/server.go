@@ -385,6 +385,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		consoleOpts.Sessions = recs.sessions
 	}
+	if s.vulndb != nil {
+		consoleOpts.Vulns = s.vulndb
+	}
 	cons, err := console.New(consoleOpts)
 	if err != nil {
 		return nil, err
