@@ -332,3 +332,15 @@ func TestCachedAllocs(t *testing.T) {
 		t.Errorf("decisions recorded for allowed requests: %q", f.decisions)
 	}
 }
+
+func TestRetracted(t *testing.T) {
+	f := newFixture(t, "rules:\n  - name: no-retracted\n    module: example.com/r\n    deny-retracted: true\n")
+	ctx := context.Background()
+	// No list and no @latest: nothing retracts.
+	f.in.times["example.com/r@v0.0.0-20240102030405-abcdefabcdef"] = time.Now()
+	obj, _, err := f.g.Info(ctx, mod(t, "example.com/r", "v0.0.0-20240102030405-abcdefabcdef"))
+	if err != nil {
+		t.Fatalf("a module without a latest version: %v", err)
+	}
+	obj.Body.Close()
+}
