@@ -480,7 +480,8 @@ func (f *facts) Retracted(ctx context.Context, mv module.Version) (string, bool,
 
 // retracted returns the retractions in the go.mod of path's latest
 // version, as the go command finds it: the newest release of the list,
-// else its newest pre-release, else @latest.
+// else its newest pre-release, else @latest; none when the module has no
+// latest version ("not found").
 func (g *Mirror) retracted(ctx context.Context, path string) ([]*modfile.Retract, error) {
 	if rs, ok := g.retractions.Get(path); ok {
 		return rs, nil
@@ -500,6 +501,12 @@ func (g *Mirror) retracted(ctx context.Context, path string) ([]*modfile.Retract
 		latest = versions[0]
 	} else {
 		b, _, err := g.inner.Latest(ctx, em)
+		if errors.Is(err, fs.ErrNotExist) {
+			// No latest version the go command could read retractions
+			// from: none apply, as for the go command.
+			g.retractions.Add(path, nil)
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
