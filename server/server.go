@@ -425,7 +425,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if s.vulndb != nil {
 		// The vulnerability database is public data: a token is needed
 		// only where every request needs one (auth all).
-		mux.Handle(vulnPrefix, authn.Wrap(recordClient(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log})), nil))
+		mux.Handle(vulnPrefix, authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil))
 	}
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {

@@ -51,6 +51,15 @@ func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
 	return nil
 }
 
+// vulnKind marks the requests of the vulnerability database's API "vuln"
+// in the access log and the request metrics.
+func vulnKind(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.RequestFrom(r.Context()).Kind = "vuln"
+		next.ServeHTTP(w, r)
+	})
+}
+
 // vulnReadyz writes /readyz's details of the vulnerability database: the
 // copy served and, while the last refresh failed, why. Serving goes on
 // with the last good copy, so it does not make the server unready.

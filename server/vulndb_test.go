@@ -51,6 +51,9 @@ func TestVulnDBServed(t *testing.T) {
 	if r := get(t, s.URL+"/readyz"); r.code != 200 || !strings.Contains(r.body, "vulndb: golang.org/x/vulndb@"+version+" (1 entries") {
 		t.Errorf("/readyz: %d %q", r.code, r.body)
 	}
+	if r := get(t, s.URL+"/metrics"); !strings.Contains(r.body, `kind="vuln"`) {
+		t.Errorf("no request of kind vuln in /metrics")
+	}
 	if n := up.Hits("/golang.org/x/vulndb/@v/" + version + ".zip"); n != 1 {
 		t.Errorf("the zip was fetched %d times, want 1", n)
 	}
