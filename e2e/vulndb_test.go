@@ -142,7 +142,7 @@ func TestGovulncheck(t *testing.T) {
 	project := t.TempDir()
 	writeFiles(t, project, vulnProject)
 	env := isolated(goEnv(t, m.URL, goEnvValue(t, "GOSUMDB")))
-	env = append(env, "GOFLAGS=-mod=mod")
+	env = append(env, "GOFLAGS=-modcacherw -mod=mod")
 	mustGo(ctx, t, project, env, "mod", "tidy")
 
 	cmd := exec.CommandContext(ctx, bin, "-db", m.URL+"/vuln", "./...")
