@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/internal/clientaddr"
@@ -77,6 +78,10 @@ type Serve struct {
 
 	UpstreamGroups []UpstreamGroup `name:"upstream-groups" help:"named groups of equivalent mirrors that upstream may name: a YAML list of {name, mirrors, ...tuning}"`
 
+	VulnDB        string        `name:"vulndb" help:"the Go vulnerability database served at /vuln/ (and read by the policy's deny-vulnerable): module (the OSV files of vulndb-module, fetched through this mirror and verified like any module), the http(s) URL of a vulnerability database, or off"`
+	VulnDBModule  string        `name:"vulndb-module" help:"the module carrying the database in its data/osv directory, with vulndb module (a fork or an imported copy)"`
+	VulnDBRefresh time.Duration `name:"vulndb-refresh" help:"how often the vulnerability database is refreshed (a failed refresh keeps the last good copy and is retried after at most 5m)"`
+
 	Redis          string        `name:"redis" help:"Redis URL (redis://host:port/db) for replicas sharing one storage: cross-replica fill locks and a shared short-lived cache; a password in the URL on a command line shows in ps: use redis-password-file"`
 	RedisLockTTL   time.Duration `name:"redis-lock-ttl" help:"how long a fill lock outlives a replica that stopped renewing it (died)"`
 	RedisSharedTTL time.Duration `name:"redis-shared-ttl" help:"how long replicas share a list, @latest or checksum database tree head answer"`
@@ -104,6 +109,9 @@ type Serve struct {
 	Notifiers            []alert.Notifier `name:"notifiers" help:"where alerts are sent: a YAML list of {name, type: webhook|slack|dingtalk|wecom|feishu|email, ...} (see README)"`
 	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
 	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days; 0: forever); their daily roll-ups (download statistics) are kept"`
+
+	Policy       string        `name:"policy" help:"the policy file (YAML): which modules and versions may be served, to whom (see README, Policy); read again when it changes"`
+	PolicyReload time.Duration `name:"policy-reload" help:"how often the policy file is read to see whether it changed"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
@@ -203,12 +211,16 @@ func Defaults() Serve {
 		DirectProcs:        4,
 		DirectQueueTimeout: 30 * time.Second,
 		ListTTL:            time.Minute,
+		VulnDB:             "module",
+		VulnDBModule:       "golang.org/x/vulndb",
+		VulnDBRefresh:      time.Hour,
 		Storage:            "fs",
 		RedisLockTTL:       10 * time.Second,
 		RedisSharedTTL:     5 * time.Second,
 		Auth:               "off",
 		AdminAuth:          "auto",
 		AuditRetention:     90 * 24 * time.Hour,
+		PolicyReload:       2 * time.Second,
 		AlertInterval:      15 * time.Second,
 	}
 }
@@ -639,6 +651,23 @@ func (c *Serve) validate(src Sources) error {
 	if c.ListTTL < 0 {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))
 	}
+	switch c.VulnDB {
+	case "module", "off":
+	default:
+		u, err := url.Parse(c.VulnDB)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return bad("vulndb", fmt.Errorf("%q: want module, off or an http(s) URL", redact.URL(c.VulnDB)))
+		}
+		if PointsAt(c.VulnDB, c.Listen) {
+			return bad("vulndb", errors.New("points at this server's own address"))
+		}
+	}
+	if err := module.CheckPath(c.VulnDBModule); err != nil {
+		return bad("vulndb-module", err)
+	}
+	if c.VulnDBRefresh < time.Minute {
+		return bad("vulndb-refresh", fmt.Errorf("%v: want at least 1m", c.VulnDBRefresh))
+	}
 	if _, err := netconf.ParseNetworks(c.DirectAllowNetworks); err != nil {
 		return bad("direct-allow-networks", err)
 	}
@@ -744,6 +773,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour {
 		return bad("audit-retention", fmt.Errorf("%v is less than a day; records are pruned daily", c.AuditRetention))
+	}
+	if c.PolicyReload < 100*time.Millisecond {
+		return bad("policy-reload", fmt.Errorf("%v is less than 100ms", c.PolicyReload))
 	}
 	return nil
 }

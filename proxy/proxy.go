@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gomirror/gomirror/policy"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -485,6 +486,13 @@ var (
 	_ BadRequester = (*sumdb.BadRequestError)(nil)
 )
 
+// Unavailabler is the capability of an error that means a service of the
+// mirror is not ready yet (the vulnerability database before its first
+// copy is loaded): if Unavailable reports true, Status answers 503.
+type Unavailabler interface {
+	Unavailable() bool
+}
+
 // statusError is an error with a status chosen at the edge.
 type statusError struct {
 	code int
@@ -496,6 +504,7 @@ func (e *statusError) Error() string { return e.msg }
 // Status returns the HTTP status for err. It is the only place in gomirror
 // where errors become statuses:
 //   - malformed requests (a BadRequester): 400;
+//   - a service not ready yet (an Unavailabler): 503;
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
 //     also those that cannot be stored (layout.NotStorableError: an element
 //     longer than 255 bytes), and, with the upstream "off", whatever is not
@@ -516,20 +525,26 @@ func Status(err error) int {
 		se  *statusError
 		use *upstream.StatusError
 		br  BadRequester
+		un  Unavailabler
 		mm  *sumdb.MismatchError
 		ua  *sumdb.UnavailableError
 		be  *upstream.BusyError
 		re  *upstream.RefusedError
+		pe  *policy.RefusedError
 	)
 	switch {
 	case errors.As(err, &se):
 		return se.code
+	case errors.As(err, &pe):
+		return http.StatusForbidden // the policy refuses; the body says which rule
 	case errors.As(err, &be):
 		return http.StatusServiceUnavailable // with Retry-After
 	case errors.As(err, &re):
 		return http.StatusForbidden
 	case errors.As(err, &br) && br.BadRequest():
 		return http.StatusBadRequest
+	case errors.As(err, &un) && un.Unavailable():
+		return http.StatusServiceUnavailable
 	case errors.As(err, &mm):
 		return http.StatusBadGateway
 	case errors.As(err, &use) && use.Code >= 400 && use.Code < 500:
@@ -580,6 +595,10 @@ func clientMessage(code int, err error) string {
 	var mm *sumdb.MismatchError
 	if errors.As(err, &mm) {
 		return mm.Error()
+	}
+	var pe *policy.RefusedError
+	if errors.As(err, &pe) {
+		return pe.Error() // the rule and its reason, which the go command prints
 	}
 	msg := err.Error()
 	if code == http.StatusNotFound || code == http.StatusGone {

@@ -27,6 +27,7 @@ import (
 	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
+	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
@@ -34,12 +35,14 @@ import (
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/uphistory"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
+	"github.com/gomirror/gomirror/vulndb"
 )
 
 // Server is an assembled gomirror server.
@@ -75,6 +78,13 @@ type Server struct {
 	// alerts evaluates the alert rules (alerts.go); nil without any (its
 	// methods then do nothing).
 	alerts *alert.Engine
+	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
+	// nil with vulndb off.
+	vulndb *vulndb.DB
+	// policy is the policy in force (setting policy), followed while
+	// serving; nil without one. gate is the mirror that applies it.
+	policy *policy.Live
+	gate   *gate.Mirror
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -328,6 +338,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	})
 	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if err := s.newVulnDB(mux, tempDir); err != nil {
+		return nil, err
+	}
 	anonymousAdmin, _ := cfg.AdminAnonymous()
 	authn, err := auth.New(auth.Options{
 		Mode: auth.Mode(cfg.Auth),
@@ -372,6 +385,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		consoleOpts.Sessions = recs.sessions
 	}
+	if s.vulndb != nil {
+		consoleOpts.Vulns = s.vulndb
+	}
 	cons, err := console.New(consoleOpts)
 	if err != nil {
 		return nil, err
@@ -380,7 +396,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		s.operator.HandleOpen(pattern, cons)
 	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
-	ph := proxy.NewHandler(mirror, dbEndpoint, log)
+	var served proxy.Mirror = mirror
+	if cfg.Policy != "" {
+		if err := s.openPolicy(store); err != nil {
+			return nil, err
+		}
+		served = s.gate
+	}
+	ph := proxy.NewHandler(served, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
 			key, err := m.Key(layout.Zip)
@@ -399,6 +422,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.parser = proxy.NewParser()
 	modules := authn.Wrap(recordClient(ph), proxy.ModuleOf)
 	mux.Handle("/", modules)
+	if s.vulndb != nil {
+		// The vulnerability database is public data: a token is needed
+		// only where every request needs one (auth all).
+		mux.Handle(vulnPrefix, authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil))
+	}
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
@@ -407,7 +435,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
 	// The client address (clients.Addr) is found once, by accessLog.
-	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout)
+	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, []string{vulnPrefix}, "/healthz", "/readyz"))), writeTimeout)
 	if opAdmin != nil {
 		s.admin = withWriteDeadline(s.accessLog(opAdmin), writeTimeout)
 	}
@@ -614,6 +642,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(w, "ready\n")
+	s.vulnReadyz(w)
+	s.policyDetails(w)
 }
 
 // probeStorage writes and deletes a small object in storage.
@@ -700,6 +730,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	}
 	if s.upHistory != nil {
 		go s.upHistory.Run(probes)
+	}
+	if s.vulndb != nil {
+		go s.vulndb.Run(probes)
+	}
+	if s.policy != nil {
+		go s.policy.Run(probes)
 	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
