@@ -247,6 +247,10 @@ func TestPolicy(t *testing.T) {
 	if n := reloads(); n != 0 {
 		t.Fatalf("reloads before any edit: %d", n)
 	}
+	// Decided (and cached) before the edit: allowed.
+	if code, body := get("/example.com/hello/@v/v1.2.0.info", "alice", alice); code != http.StatusOK {
+		t.Fatalf("hello v1.2.0 before the edit: %d %s", code, body)
+	}
 	edit(fmt.Sprintf(policyFile, "\n  - name: hello-frozen\n    module: example.com/hello\n    versions: \">=1.1.0\"\n    action: deny"))
 	waitFor("the edited policy", func() bool { return reloads() == 1 })
 	refused(aliceEnv, "example.com/hello@v1.2.0", `refused by rule "hello-frozen"`)
