@@ -67,6 +67,42 @@ type ruleSet struct {
 	rules       []*rule
 	defaultDeny bool
 	defaultLine int
+	// index finds the rules whose module patterns can match a path
+	// (buildIndex): Decide asks Match only of those.
+	index *trieNode
+}
+
+// trieNode is a node of a rule set's index: the rules (indexes into
+// rules, ascending) with a pattern whose literal leading elements
+// (modpattern.List.LiteralPrefixes) end here, and the nodes below by the
+// next element.
+type trieNode struct {
+	rules []int
+	kids  map[string]*trieNode
+}
+
+// buildIndex indexes s's rules by their patterns' literal prefixes.
+func (s *ruleSet) buildIndex() {
+	s.index = &trieNode{}
+	for i, r := range s.rules {
+		for _, prefix := range r.modules.LiteralPrefixes() {
+			n := s.index
+			for _, e := range prefix {
+				if n.kids == nil {
+					n.kids = map[string]*trieNode{}
+				}
+				k := n.kids[e]
+				if k == nil {
+					k = &trieNode{}
+					n.kids[e] = k
+				}
+				n = k
+			}
+			if len(n.rules) == 0 || n.rules[len(n.rules)-1] != i {
+				n.rules = append(n.rules, i)
+			}
+		}
+	}
 }
 
 type rule struct {
@@ -313,8 +349,10 @@ func (p *parser) policy(doc *yaml.Node) (*Policy, error) {
 		}
 	}
 	pol.nrules = len(top.rules)
+	top.buildIndex()
 	for _, s := range pol.sets {
 		pol.nrules += len(s.rules)
+		s.buildIndex()
 	}
 	return pol, nil
 }
