@@ -106,7 +106,9 @@ type Decision struct {
 	Rule string
 	// Set is the rule set's name, "" for the top-level rules.
 	Set string
-	// File and Line locate the deciding rule (or the default) in the file.
+	// File and Line locate the deciding rule (or the default) in the
+	// file. File is the file's base name: a decision is shown to clients,
+	// who need not learn where the server keeps its files.
 	File string
 	Line int
 	// Reason says why, in words: "denied", "published 2 days ago, min-age
@@ -213,7 +215,7 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 		return Decision{}, fmt.Errorf("policy: %s@%s: not a canonical version", m.Path, m.Version)
 	}
 	set := p.setFor(subj.Token)
-	d := Decision{Module: m, File: p.file, Set: set.name}
+	d := Decision{Module: m, File: p.base, Set: set.name}
 	var sv *semver.Version
 	var buf [32]int
 	for _, i := range set.candidates(m.Path, buf[:0]) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,8 @@ func (m Mode) String() string {
 // Policy is a parsed, validated policy file. It is immutable and safe for
 // concurrent use. The nil *Policy allows everything.
 type Policy struct {
-	file    string
+	file    string // as given to Parse
+	base    string // its base name, for decisions
 	sets    []*ruleSet // in file order
 	top     *ruleSet
 	byToken map[string]int // token name → index in sets of its first set
@@ -277,7 +279,7 @@ func (p *parser) policy(doc *yaml.Node) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := &Policy{file: p.file, byToken: map[string]int{}}
+	pol := &Policy{file: p.file, base: filepath.Base(p.file), byToken: map[string]int{}}
 	top := &ruleSet{line: root.Line, defaultLine: root.Line}
 	mode := Enforce
 	if n := f["mode"]; n != nil {
