@@ -35,6 +35,7 @@ type inner struct {
 	versions map[string][]string  // path → list
 	latest   map[string]string    // path → @latest's version
 	queries  map[string]string    // path@query → version
+	mods     map[string]string    // path@version → go.mod, else "module path"
 	calls    map[string]int       // "info path@version", ...
 }
 
@@ -92,7 +93,11 @@ func (m *inner) Info(_ context.Context, em layout.Module) (*storage.Object, cach
 
 func (m *inner) GoMod(_ context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
 	m.count("mod", em)
-	return storage.BytesObject([]byte("module " + em.Version().Path + "\n")), cache.Source{}, nil
+	v := em.Version()
+	if mod, ok := m.mods[v.Path+"@"+v.Version]; ok {
+		return storage.BytesObject([]byte(mod)), cache.Source{}, nil
+	}
+	return storage.BytesObject([]byte("module " + v.Path + "\n")), cache.Source{}, nil
 }
 
 func (m *inner) Zip(_ context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
@@ -334,7 +339,7 @@ func TestCachedAllocs(t *testing.T) {
 }
 
 func TestRetracted(t *testing.T) {
-	f := newFixture(t, "rules:\n  - name: no-retracted\n    module: example.com/r\n    deny-retracted: true\n")
+	f := newFixture(t, "rules:\n  - name: no-retracted\n    module: example.com/r, example.com/r2\n    deny-retracted: true\n")
 	ctx := context.Background()
 	// No list and no @latest: nothing retracts.
 	f.in.times["example.com/r@v0.0.0-20240102030405-abcdefabcdef"] = time.Now()
@@ -343,4 +348,24 @@ func TestRetracted(t *testing.T) {
 		t.Fatalf("a module without a latest version: %v", err)
 	}
 	obj.Body.Close()
+	// The latest release's go.mod retracts: its rationale, cut.
+	f.in.versions["example.com/r2"] = []string{"v1.0.0", "v1.1.0", "v1.2.0-pre"}
+	f.in.mods = map[string]string{"example.com/r2@v1.1.0": "module example.com/r2\n\nretract [v1.0.0, v1.0.5] // " + strings.Repeat("x", 300) + "\n"}
+	_, _, err = f.g.Info(ctx, mod(t, "example.com/r2", "v1.0.3"))
+	refusal(t, err, `rule "no-retracted"`)
+	if err == nil || !strings.HasSuffix(err.Error(), "retracted: "+strings.Repeat("x", 200)+"...") {
+		t.Errorf("rationale not cut to 200 bytes: %v", err)
+	}
+	if n := f.in.called("mod", "example.com/r2", "v1.1.0"); n != 1 {
+		t.Errorf("latest go.mod read %d times", n)
+	}
+	f.in.times["example.com/r2@v1.0.6"] = time.Now()
+	obj, _, err = f.g.Info(ctx, mod(t, "example.com/r2", "v1.0.6"))
+	if err != nil {
+		t.Fatalf("a version outside the retraction: %v", err)
+	}
+	obj.Body.Close()
+	if n := f.in.called("mod", "example.com/r2", "v1.1.0"); n != 1 {
+		t.Errorf("latest go.mod read %d times; want once (kept)", n)
+	}
 }
