@@ -80,25 +80,6 @@ func TestNewPlanBadGraph(t *testing.T) {
 	}
 }
 
-func TestMainModule(t *testing.T) {
-	data, err := MainModule([]string{"example.com/hello@v1.1.0", "example.com/MixedCase@v1.0.0"}, "1.26.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := modfile.Parse("go.mod", data, nil)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, data)
-	}
-	if f.Go == nil || f.Go.Version != "1.26.1" || len(f.Require) != 2 || f.Require[0].Mod.Path != "example.com/hello" {
-		t.Errorf("go.mod:\n%s", data)
-	}
-	for _, bad := range []string{"example.com/hello", "example.com/hello@", "example.com/hello@latest", "Not A Path@v1.0.0"} {
-		if _, err := MainModule([]string{bad}, ""); err == nil {
-			t.Errorf("MainModule(%q): no error", bad)
-		}
-	}
-}
-
 func TestFetchURL(t *testing.T) {
 	u, err := Fetch{module.Version{Path: "example.com/MixedCase", Version: "v1.0.0-RC1"}, layout.Zip}.URL("http://127.0.0.1:1/base/")
 	if err != nil {
