@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gomirror/gomirror/policy"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -520,10 +521,13 @@ func Status(err error) int {
 		ua  *sumdb.UnavailableError
 		be  *upstream.BusyError
 		re  *upstream.RefusedError
+		pe  *policy.RefusedError
 	)
 	switch {
 	case errors.As(err, &se):
 		return se.code
+	case errors.As(err, &pe):
+		return http.StatusForbidden // the policy refuses; the body says which rule
 	case errors.As(err, &be):
 		return http.StatusServiceUnavailable // with Retry-After
 	case errors.As(err, &re):
@@ -580,6 +584,10 @@ func clientMessage(code int, err error) string {
 	var mm *sumdb.MismatchError
 	if errors.As(err, &mm) {
 		return mm.Error()
+	}
+	var pe *policy.RefusedError
+	if errors.As(err, &pe) {
+		return pe.Error() // the rule and its reason, which the go command prints
 	}
 	msg := err.Error()
 	if code == http.StatusNotFound || code == http.StatusGone {

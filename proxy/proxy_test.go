@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gomirror/gomirror/policy"
 	"io"
 	"io/fs"
 	"net/http"
@@ -214,5 +215,17 @@ func TestMirrorGetsTheParsedModule(t *testing.T) {
 				t.Errorf("key %q, %v; want %q", key, err, strings.TrimPrefix(tt.path, "/"))
 			}
 		})
+	}
+}
+
+func TestStatusPolicyRefused(t *testing.T) {
+	d := policy.Decision{Module: module.Version{Path: "a.example/m", Version: "v1.0.0"}, Rule: "no-a", File: "p.yaml", Line: 3, Reason: "denied"}
+	err := fmt.Errorf("serving: %w", &policy.RefusedError{Decision: d})
+	if got := Status(err); got != http.StatusForbidden {
+		t.Errorf("Status = %d; want 403", got)
+	}
+	want := `gomirror policy: a.example/m@v1.0.0 refused by rule "no-a" (p.yaml:3): denied`
+	if got := clientMessage(http.StatusForbidden, err); got != want {
+		t.Errorf("message %q; want %q", got, want)
 	}
 }

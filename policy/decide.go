@@ -1,0 +1,401 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"golang.org/x/mod/module"
+	xsemver "golang.org/x/mod/semver"
+)
+
+// Kind is what a decision is for: it says which checks can run.
+type Kind uint8
+
+const (
+	// KindInfo is a version's .info (or a query resolved to the version).
+	KindInfo Kind = iota + 1
+	// KindMod is a version's .mod.
+	KindMod
+	// KindZip is a version's .zip: the only request kind whose decision
+	// judges licenses.
+	KindZip
+	// KindList is a version judged to leave it out of a list or @latest
+	// answer: licenses are not judged, and a fact that is not at hand may
+	// be answered with ErrUnknown (the check is then skipped).
+	KindList
+	// KindCheck is a version judged by `gomirror policy check` or
+	// `explain`: every check runs.
+	KindCheck
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindInfo:
+		return "info"
+	case KindMod:
+		return "mod"
+	case KindZip:
+		return "zip"
+	case KindList:
+		return "list"
+	case KindCheck:
+		return "check"
+	}
+	return "unknown"
+}
+
+// Subject is who asks.
+type Subject struct {
+	// Token is the name of the request's token (auth.Identity), "" for
+	// none. It selects the rule set.
+	Token string
+}
+
+// Advisory is a vulnerability advisory affecting a module version.
+type Advisory struct {
+	ID      string   // GO-YYYY-NNNN
+	Aliases []string // CVE-..., GHSA-...
+	Summary string
+}
+
+// Facts answers what a rule's checks need to know about a module version.
+// Decide calls a method only when a matching rule has the check that needs
+// it, at most once per decision, and never for a version no rule judges.
+// A method may return an error wrapping ErrUnknown when the fact is not at
+// hand for this kind of decision (KindList): the check is then skipped and
+// the decision is not to be cached. Any other error fails the decision.
+type Facts interface {
+	// Time is the version's time, from its .info.
+	Time(ctx context.Context, m module.Version) (time.Time, error)
+	// Retracted reports whether the module's latest go.mod retracts m,
+	// with the retraction's rationale.
+	Retracted(ctx context.Context, m module.Version) (rationale string, retracted bool, err error)
+	// Licenses are the SPDX identifiers found in m's zip's license files.
+	Licenses(ctx context.Context, m module.Version) ([]string, error)
+	// Vulns are the advisories affecting m. Without a vulnerability
+	// database it returns an error wrapping ErrNoVulnDB.
+	Vulns(ctx context.Context, m module.Version) ([]Advisory, error)
+}
+
+// ErrUnknown is wrapped by a Facts method's error when the fact is not at
+// hand for a KindList decision.
+var ErrUnknown = errors.New("fact not known here")
+
+// ErrNoVulnDB is wrapped by Facts.Vulns's error when no vulnerability
+// database is available: a deny-vulnerable rule then refuses, with the
+// reason "vulnerability database not available".
+var ErrNoVulnDB = errors.New("vulnerability database not available")
+
+// Decision is the policy's answer for a module version.
+type Decision struct {
+	Module module.Version
+	// Allowed is false when the deciding rule (or the default) refuses the
+	// version. Whether it is served then depends on Mode: see Refused and
+	// Warned.
+	Allowed bool
+	// Mode is the deciding rule's mode (Enforce for the default).
+	Mode Mode
+	// Rule names the deciding rule: its name, or "rule N"; "" when no rule
+	// matched and the default decided.
+	Rule string
+	// Set is the rule set's name, "" for the top-level rules.
+	Set string
+	// File and Line locate the deciding rule (or the default) in the file.
+	File string
+	Line int
+	// Reason says why, in words: "denied", "published 2 days ago, min-age
+	// is 14 days", "affected by GO-2024-0001", "allowed".
+	Reason string
+	// Until, when not zero, is when the decision stops holding (a min-age
+	// refusal ends then); a cache must not keep it longer.
+	Until time.Time
+
+	facts   factSet // which facts were asked for
+	unknown bool    // a fact was ErrUnknown or the vuln DB unavailable: do not cache
+}
+
+type factSet uint8
+
+const (
+	factTime factSet = 1 << iota
+	factRetracted
+	factLicenses
+	factVulns
+)
+
+// Refused reports whether the version must not be served: refused by an
+// enforced rule or the default.
+func (d Decision) Refused() bool { return !d.Allowed && d.Mode == Enforce }
+
+// Warned reports whether the version is served although a rule in warn
+// mode refuses it: the decision is to be recorded.
+func (d Decision) Warned() bool { return !d.Allowed && d.Mode == Warn }
+
+// Matched reports whether a rule (not the default) decided.
+func (d Decision) Matched() bool { return d.Rule != "" }
+
+// Cacheable reports whether the decision may be kept for later requests
+// (until Until, if set): false when a fact was not at hand or the
+// vulnerability database was not available.
+func (d Decision) Cacheable() bool { return !d.unknown }
+
+// AskedRetracted reports whether the decision asked for the retraction
+// fact (a cache keeps such a decision no longer than it keeps that fact).
+func (d Decision) AskedRetracted() bool { return d.facts&factRetracted != 0 }
+
+// Where is the decision's rule and place: `rule "no-old-yaml"
+// (policy.yaml:12)`, `set "strict" rule 3 (policy.yaml:20)`, `the default
+// (policy.yaml:1)`.
+func (d Decision) Where() string {
+	var b strings.Builder
+	if d.Set != "" {
+		fmt.Fprintf(&b, "set %q ", d.Set)
+	}
+	switch {
+	case d.Rule == "":
+		b.WriteString("default")
+	case strings.HasPrefix(d.Rule, "rule "):
+		b.WriteString(d.Rule)
+	default:
+		fmt.Fprintf(&b, "rule %q", d.Rule)
+	}
+	fmt.Fprintf(&b, " (%s:%d)", d.File, d.Line)
+	return b.String()
+}
+
+// String is the decision as a client reads it in a 403 body, one line:
+//
+//	gomirror policy: example.com/m@v1.2.3 refused by rule "no-old-yaml" (policy.yaml:12): denied by versions <2.4.0
+func (d Decision) String() string {
+	verb := "allowed by"
+	switch {
+	case d.Refused():
+		verb = "refused by"
+	case d.Warned():
+		verb = "warned by"
+	}
+	return fmt.Sprintf("gomirror policy: %s@%s %s %s: %s", d.Module.Path, d.Module.Version, verb, d.Where(), d.Reason)
+}
+
+// RefusedError is the error of a request the policy refuses: proxy.Status
+// answers it with 403 and its text (the Decision's String) as the body,
+// which the go command prints.
+type RefusedError struct {
+	Decision Decision
+}
+
+func (e *RefusedError) Error() string { return e.Decision.String() }
+
+// Decide decides whether m (a canonical version) may be served to subj for
+// a request of kind k, asking facts only for what the deciding rule's
+// checks need. Its error is a fact's error (other than ErrUnknown and
+// ErrNoVulnDB) or an invalid version; a decision that refuses is not an
+// error (see RefusedError). The nil *Policy allows everything.
+func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k Kind, facts Facts) (Decision, error) {
+	if p == nil {
+		return Decision{Module: m, Allowed: true, Reason: "no policy"}, nil
+	}
+	if c := xsemver.Canonical(m.Version); c == "" || c != m.Version && c+"+incompatible" != m.Version {
+		return Decision{}, fmt.Errorf("policy: %s@%s: not a canonical version", m.Path, m.Version)
+	}
+	set := p.setFor(subj.Token)
+	d := Decision{Module: m, File: p.file, Set: set.name}
+	var sv *semver.Version
+	for _, r := range set.rules {
+		if !r.modules.Match(m.Path) {
+			continue
+		}
+		if r.versions != nil {
+			if sv == nil {
+				v, err := semver.NewVersion(m.Version)
+				if err != nil {
+					return Decision{}, fmt.Errorf("policy: %s@%s: %v", m.Path, m.Version, err)
+				}
+				sv = v
+			}
+			if !r.versions.Check(sv) {
+				continue
+			}
+		}
+		d.Rule = r.name
+		if d.Rule == "" {
+			d.Rule = fmt.Sprintf("rule %d", r.index)
+		}
+		d.Line = r.line
+		d.Mode = r.mode
+		err := r.judge(ctx, &d, m, k, facts)
+		return d, err
+	}
+	d.Line = set.defaultLine
+	if set.defaultDeny {
+		d.Reason = "no rule matches, and the default is deny"
+		return d, nil
+	}
+	d.Allowed = true
+	d.Reason = "no rule matches, and the default is allow"
+	return d, nil
+}
+
+// setFor is the rule set of a token.
+func (p *Policy) setFor(token string) *ruleSet {
+	if token != "" && len(p.byToken) > 0 {
+		if i, ok := p.byToken[token]; ok {
+			return p.sets[i]
+		}
+	}
+	return p.top
+}
+
+// SetFor returns the name of the rule set that applies to subj ("" for
+// the top-level rules).
+func (p *Policy) SetFor(subj Subject) string {
+	if p == nil {
+		return ""
+	}
+	return p.setFor(subj.Token).name
+}
+
+// judge fills d for rule r, which matches m.
+func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind, facts Facts) error {
+	if r.deny {
+		d.Reason = "denied"
+		if r.verText != "" {
+			d.Reason = "denied for versions " + r.verText
+		}
+		return nil
+	}
+	if r.denyPseudo && module.IsPseudoVersion(m.Version) {
+		d.Reason = "pseudo-versions are denied"
+		return nil
+	}
+	if r.minAgeDays > 0 {
+		d.facts |= factTime
+		t, err := facts.Time(ctx, m)
+		switch {
+		case errors.Is(err, ErrUnknown):
+			d.unknown = true
+		case err != nil:
+			return fmt.Errorf("policy: time of %s@%s: %w", m.Path, m.Version, err)
+		default:
+			ripe := t.Add(time.Duration(r.minAgeDays) * 24 * time.Hour)
+			if now := time.Now(); now.Before(ripe) {
+				d.Reason = fmt.Sprintf("published %s (%s), min-age is %d days", t.UTC().Format(time.RFC3339), age(now.Sub(t)), r.minAgeDays)
+				d.Until = ripe
+				return nil
+			}
+		}
+	}
+	if r.denyRetracted {
+		d.facts |= factRetracted
+		why, retracted, err := facts.Retracted(ctx, m)
+		switch {
+		case errors.Is(err, ErrUnknown):
+			d.unknown = true
+		case err != nil:
+			return fmt.Errorf("policy: retractions of %s: %w", m.Path, err)
+		case retracted:
+			d.Reason = "retracted"
+			if why != "" {
+				d.Reason += ": " + oneLine(why)
+			}
+			return nil
+		}
+	}
+	if r.denyVuln {
+		d.facts |= factVulns
+		advs, err := facts.Vulns(ctx, m)
+		switch {
+		case errors.Is(err, ErrNoVulnDB):
+			d.unknown = true
+			d.Reason = ErrNoVulnDB.Error()
+			return nil
+		case errors.Is(err, ErrUnknown):
+			d.unknown = true
+		case err != nil:
+			return fmt.Errorf("policy: vulnerabilities of %s@%s: %w", m.Path, m.Version, err)
+		default:
+			var ids []string
+			for _, a := range advs {
+				if !r.excepted(a) {
+					ids = append(ids, a.ID)
+				}
+			}
+			if len(ids) > 0 {
+				slices.Sort(ids)
+				ids = slices.Compact(ids)
+				d.Reason = "affected by " + strings.Join(ids, ", ")
+				return nil
+			}
+		}
+	}
+	if r.licenses != nil && (k == KindZip || k == KindCheck) {
+		d.facts |= factLicenses
+		ids, err := facts.Licenses(ctx, m)
+		switch {
+		case errors.Is(err, ErrUnknown):
+			d.unknown = true
+		case err != nil:
+			return fmt.Errorf("policy: licenses of %s@%s: %w", m.Path, m.Version, err)
+		case len(ids) == 0:
+			d.Reason = "no license found; allowed: " + strings.Join(r.licenseList, ", ")
+			return nil
+		default:
+			var bad []string
+			for _, id := range ids {
+				if !r.licenses[id] {
+					bad = append(bad, id)
+				}
+			}
+			if len(bad) > 0 {
+				d.Reason = fmt.Sprintf("license %s not allowed; allowed: %s", strings.Join(bad, ", "), strings.Join(r.licenseList, ", "))
+				return nil
+			}
+		}
+	}
+	d.Allowed = true
+	d.Reason = "allowed"
+	return nil
+}
+
+func (r *rule) excepted(a Advisory) bool {
+	if r.except[a.ID] {
+		return true
+	}
+	for _, al := range a.Aliases {
+		if r.except[al] {
+			return true
+		}
+	}
+	return false
+}
+
+// age is a duration in days or hours, for reasons.
+func age(d time.Duration) string {
+	if d < 0 {
+		return "in the future"
+	}
+	if d < 48*time.Hour {
+		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+}
+
+// oneLine keeps a rationale (from a go.mod, so from the module's author)
+// to one short line of printable text.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return strings.TrimSpace(s)
+}

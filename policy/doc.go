@@ -1,0 +1,95 @@
+// Package policy is gomirror's dependency policy: which modules and
+// versions may be served, read from one YAML file, and the decision for a
+// module version, with the rule and the file line that took it.
+//
+// # The file
+//
+//	# policy.yaml
+//	default: allow            # allow (the default) or deny: when no rule matches
+//	mode: enforce             # enforce (the default) or warn: the default of every rule's mode
+//	groups:                   # group name → token names (auth's token names)
+//	  release: [prod-ci, release-bot]
+//	sets:                     # per-client rule sets; a token's first matching set applies
+//	  - name: strict
+//	    tokens: [audit-bot]   # token names
+//	    groups: [release]     # and/or group names
+//	    default: deny         # optional; else the top-level default
+//	    rules:
+//	      - module: corp.example
+//	      - module: "*"
+//	        versions: ">=1.0.0"
+//	        deny-vulnerable: true
+//	        deny-retracted: true
+//	        deny-pseudo-versions: true
+//	        min-age: 14
+//	        licenses: [MIT, Apache-2.0, BSD-3-Clause]
+//	rules:                    # everyone else's rules
+//	  - name: no-old-yaml     # optional; else "rule N" (N counts from 1 in its list)
+//	    module: gopkg.in/yaml.v2
+//	    versions: "<2.4.0"
+//	    action: deny
+//	  - module: example.com/legacy, example.com/old/*   # a GOPRIVATE-style list, or a YAML list
+//	    mode: warn
+//	    deny-vulnerable:
+//	      except: [GO-2022-0001]
+//
+// Every key not listed here is an error, and so is a value of the wrong
+// kind; every error names the file and line. A file is validated whole
+// when it is read ([Parse], [Load]); a bad file is never half used.
+//
+// # Rules
+//
+// A rule matches a module version when its module pattern matches the
+// module path and, if it has one, its versions constraint matches the
+// version. Rules are tried in order and the first that matches decides;
+// when none matches, the list's default decides (allow, unless `default:
+// deny`).
+//
+//   - module (required): patterns in the go command's GOPRIVATE syntax, as
+//     package modpattern matches them (case ignored, so that a case variant
+//     of a denied path is denied too).
+//   - versions: a constraint in github.com/Masterminds/semver/v3 syntax
+//     ("^1.9.0", "~1.2", ">=1.2.0 <2", "1.2.x || >=3", an exact "v1.4.2"),
+//     with or without go's "v" prefix. Unlike the library's default, a
+//     range includes the pre-releases and pseudo-versions that it orders
+//     between its bounds ("<2.4.0" covers v2.3.1-0.20200101000000-abcdef012345),
+//     because a deny rule must not be escaped by asking for a commit.
+//     Build metadata ("+incompatible") does not take part in comparisons.
+//   - action: allow (the default) or deny. A deny rule refuses what it
+//     matches; an allow rule serves it unless one of its checks fails:
+//   - deny-pseudo-versions: true refuses pseudo-versions
+//     (golang.org/x/mod/module.IsPseudoVersion).
+//   - min-age: N refuses versions published less than N days ago, by the
+//     time in the version's .info (a cooling-off period against freshly
+//     hijacked releases). Such a refusal ends by itself when the age is
+//     reached.
+//   - deny-retracted: true refuses versions that the module's latest
+//     go.mod retracts.
+//   - deny-vulnerable: true (or a mapping with `except: [IDs]`) refuses
+//     versions affected by an advisory of the vulnerability database, save
+//     those listed (by ID or alias). Without a vulnerability database
+//     ([ErrNoVulnDB]) such a rule cannot be judged, and refuses, with the
+//     reason "vulnerability database not available": a policy that
+//     promises that no known-vulnerable version is served does not serve
+//     one because it cannot look.
+//   - licenses: an allow-list of SPDX identifiers. Every license found in
+//     the module zip's license files must be in it, and a zip in which
+//     none is found is refused. Licenses are judged where the code is: for
+//     a zip ([KindZip]) and by `gomirror policy check` ([KindCheck]);
+//     `.info` and `.mod` ([KindInfo], [KindMod]) do not wait for a zip to
+//     be scanned.
+//   - mode: enforce (the default, or the file's top-level mode) or warn. A
+//     warned refusal is served and recorded (audit log, metrics).
+//   - name: the rule's name in decisions; else "rule N".
+//
+// The checks of an allow rule run cheapest first (pseudo-version, min-age,
+// retracted, vulnerable, licenses), each asking its [Facts] only when it
+// runs, and the first that fails decides.
+//
+// # Clients
+//
+// A token's rules are those of the first set whose `tokens` name it or
+// whose `groups` hold it; everyone else (and requests without a token)
+// gets the top-level rules. A set's rules replace the top-level rules;
+// they are not added to them.
+package policy
