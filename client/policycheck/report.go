@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomirror/gomirror/api"
 )
 
 // Exit codes of `gomirror policy check` and `gomirror policy explain`.
@@ -23,44 +24,9 @@ const (
 	ExitUnchecked = 2
 )
 
-// Check is one check of a rule, as explain shows it.
-type Check struct {
-	Name    string `json:"name"`           // "deny-vulnerable", "min-age", ...
-	Fact    string `json:"fact,omitempty"` // what it looked at ("published 2024-01-02", "licenses MIT")
-	Passed  bool   `json:"passed"`
-	Outcome string `json:"outcome,omitempty"` // why it passed or failed
-}
-
 // Decision is the policy's decision on one module version, local or the
-// mirror's.
-type Decision struct {
-	Module  string  `json:"module"`
-	Version string  `json:"version"`
-	Allowed bool    `json:"allowed"`        // may be used (a warned refusal is allowed)
-	Mode    string  `json:"mode,omitempty"` // of a refusal: "enforce" or "warn"
-	Rule    string  `json:"rule,omitempty"` // the deciding rule's name, or "rule N"; "default" when none matched
-	File    string  `json:"file,omitempty"` // the policy file and line of the rule
-	Line    int     `json:"line,omitempty"`
-	Reason  string  `json:"reason,omitempty"`
-	Checks  []Check `json:"checks,omitempty"` // the matching rule's checks (explain)
-	// Error says why no decision could be taken; the other fields are
-	// then empty.
-	Error string `json:"error,omitempty"`
-}
-
-// Refused reports whether d is a refusal, enforced or warned.
-func (d Decision) Refused() bool { return d.Error == "" && (!d.Allowed || d.Mode == "warn") }
-
-// Violation reports whether d is an enforced refusal.
-func (d Decision) Violation() bool { return d.Error == "" && !d.Allowed }
-
-// RuleRef is the rule's name with its file line, "rule 3 (policy.yaml:12)".
-func (d Decision) RuleRef() string {
-	if d.File == "" {
-		return d.Rule
-	}
-	return fmt.Sprintf("%s (%s:%d)", d.Rule, d.File, d.Line)
-}
+// mirror's: the JSON the mirror's API answers.
+type Decision = api.PolicyDecision
 
 // Finding is a refusal (enforced or warned) or a failure to decide, and
 // where the project names the module version.
@@ -97,7 +63,7 @@ func NewReport(items []Item, ds []Decision, incomplete []string) *Report {
 			r.Unchecked = append(r.Unchecked, f)
 		case d.Violation():
 			r.Violations = append(r.Violations, f)
-		case d.Refused():
+		case d.Warned():
 			r.Warnings = append(r.Warnings, f)
 		}
 	}
@@ -128,10 +94,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		return fmt.Sprintf("%s:%d: ", f.At.File, f.At.Line)
 	}
 	for _, f := range r.Violations {
-		fmt.Fprintf(&b, "%s%s@%s: refused by %s: %s\n", loc(f), f.Module, f.Version, f.RuleRef(), f.Reason)
+		fmt.Fprintf(&b, "%s%s@%s: refused by %s: %s\n", loc(f), f.Module, f.Version, f.Where(), f.Reason)
 	}
 	for _, f := range r.Warnings {
-		fmt.Fprintf(&b, "%swarning: %s@%s: refused by %s (mode warn): %s\n", loc(f), f.Module, f.Version, f.RuleRef(), f.Reason)
+		fmt.Fprintf(&b, "%swarning: %s@%s: refused by %s (mode warn): %s\n", loc(f), f.Module, f.Version, f.Where(), f.Reason)
 	}
 	for _, f := range r.Unchecked {
 		fmt.Fprintf(&b, "%snot checked: %s@%s: %s\n", loc(f), f.Module, f.Version, f.Error)
@@ -263,7 +229,7 @@ func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
 		if f.Error != "" {
 			msg = fmt.Sprintf("%s@%s could not be checked: %s", f.Module, f.Version, f.Error)
 		} else {
-			msg = fmt.Sprintf("%s@%s is refused by the dependency policy's %s: %s", f.Module, f.Version, f.RuleRef(), f.Reason)
+			msg = fmt.Sprintf("%s@%s is refused by the dependency policy's %s: %s", f.Module, f.Version, f.Where(), f.Reason)
 			if level == "warning" {
 				msg += " (mode warn)"
 			}
@@ -308,4 +274,3 @@ func sarifURI(file, base string) string {
 	}
 	return filepath.ToSlash(filepath.Clean(file))
 }
-
