@@ -174,19 +174,25 @@ type (
 )
 
 // sarifRuleID is a SARIF rule id for the policy rule of d: stable across
-// runs while the rule keeps its name (or place).
+// runs while the rule keeps its name (or place), its set's name before it.
 func sarifRuleID(d Decision) string {
 	if d.Error != "" {
 		return "gomirror-policy/not-checked"
 	}
-	id := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '/' {
-			return '-'
-		}
-		return r
-	}, d.Rule)
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == ' ' || r == '/' {
+				return '-'
+			}
+			return r
+		}, s)
+	}
+	id := clean(d.Rule)
 	if id == "" {
 		id = "default"
+	}
+	if d.Set != "" {
+		id = clean(d.Set) + "/" + id
 	}
 	return "gomirror-policy/" + id
 }
@@ -211,15 +217,10 @@ func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
 			case f.Error != "":
 				rule.Name = "not-checked"
 				rule.ShortDescription.Text = "A module version could not be checked against the policy"
-			case f.File != "":
-				rule.ShortDescription.Text = fmt.Sprintf("Dependency policy %s", f.Rule)
 			default:
-				rule.ShortDescription.Text = "Dependency policy default"
+				rule.ShortDescription.Text = "Dependency policy: " + f.Where()
 			}
 			rule.FullDescription.Text = rule.ShortDescription.Text
-			if f.File != "" {
-				rule.FullDescription.Text = fmt.Sprintf("The dependency policy's %s, at %s:%d.", f.Rule, f.File, f.Line)
-			}
 			rule.DefaultConfiguration.Level = level
 			i = len(driver.Rules)
 			index[id] = i
