@@ -82,7 +82,9 @@ type fakeResolver struct {
 	err  error
 }
 
-func (f fakeResolver) BuildList(context.Context, string) ([]module.Version, error) { return f.list, f.err }
+func (f fakeResolver) BuildList(context.Context, string) ([]module.Version, error) {
+	return f.list, f.err
+}
 
 func TestItems(t *testing.T) {
 	p, err := Locate("testdata/project")
