@@ -75,11 +75,13 @@ func (r *Remote) decide(ctx context.Context, qs []Query) ([]Decision, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		msg := strings.TrimSpace(string(b))
 		var e struct{ Error string }
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			msg = e.Error
-		}
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
-			msg += " (is it a gomirror with the policy check endpoint?)"
+		switch {
+		case json.Unmarshal(b, &e) == nil && e.Error != "":
+			msg = e.Error // the endpoint's own answer
+		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusTooManyRequests:
+			// auth's answer: give a token with --token-file or $GOMIRROR_TOKEN
+		default:
+			msg += " (is it a gomirror with a policy, serving the policy check endpoint?)"
 		}
 		return nil, fmt.Errorf("%s: %s: %s", u, resp.Status, msg)
 	}
