@@ -99,7 +99,7 @@ func TestPolicyCheckLocal(t *testing.T) {
 		ExitCode   int
 		Violations []struct {
 			Module, Version, Rule string
-			Location          policycheck.Location
+			Location              policycheck.Location
 		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
