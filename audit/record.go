@@ -48,6 +48,10 @@ type Record struct {
 	// host name and listen address), so that replicas sharing a database
 	// can be told apart.
 	Replica string `json:"replica,omitempty"`
+	// Policy is the policy's decision when it refused the version, enforced
+	// (a 403) or warned (served): policy.Decision.Summary, e.g.
+	// `warned by rule "legacy" (policy.yaml:12): affected by GO-2024-0001`.
+	Policy string `json:"policy,omitempty"`
 }
 
 // MaxField bounds each string of a Record, in bytes: the client chooses

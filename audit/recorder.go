@@ -565,7 +565,7 @@ func (r *Recorder) setIDs(b []Record) {
 // clients choose before (the memory it holds is then bounded too); this
 // is the backstop.
 func sanitize(rec *Record) {
-	for _, s := range []*string{&rec.ID, &rec.Client, &rec.Remote, &rec.Method, &rec.Module, &rec.Version, &rec.Kind, &rec.Cache, &rec.Upstream, &rec.Agent, &rec.Replica} {
+	for _, s := range []*string{&rec.ID, &rec.Client, &rec.Remote, &rec.Method, &rec.Module, &rec.Version, &rec.Kind, &rec.Cache, &rec.Upstream, &rec.Agent, &rec.Replica, &rec.Policy} {
 		*s = Clean(*s)
 	}
 }

@@ -105,6 +105,9 @@ type Serve struct {
 	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
 	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days; 0: forever); their daily roll-ups (download statistics) are kept"`
 
+	Policy       string        `name:"policy" help:"the policy file (YAML): which modules and versions may be served, to whom (see README, Policy); read again when it changes"`
+	PolicyReload time.Duration `name:"policy-reload" help:"how often the policy file is read to see whether it changed"`
+
 	// GoEnv is how unset go-derived defaults are looked up; nil means
 	// running `go env`. Tests replace it.
 	GoEnv func(vars ...string) (map[string]string, error) `name:"-"`
@@ -209,6 +212,7 @@ func Defaults() Serve {
 		Auth:               "off",
 		AdminAuth:          "auto",
 		AuditRetention:     90 * 24 * time.Hour,
+		PolicyReload:       2 * time.Second,
 		AlertInterval:      15 * time.Second,
 	}
 }
@@ -744,6 +748,9 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour {
 		return bad("audit-retention", fmt.Errorf("%v is less than a day; records are pruned daily", c.AuditRetention))
+	}
+	if c.PolicyReload < 100*time.Millisecond {
+		return bad("policy-reload", fmt.Errorf("%v is less than 100ms", c.PolicyReload))
 	}
 	return nil
 }

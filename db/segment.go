@@ -16,9 +16,9 @@ import (
 // module keys, clients and status classes of its records, so that a
 // query for one of them reads only the segments that can match.
 //
-// The encoding, version 1, all integers varints (encoding/binary):
+// The encoding, version 1 or 2, all integers varints (encoding/binary):
 //
-//	byte     1 (the version)
+//	byte     1 or 2 (the version)
 //	varint   base: the least time_ns of the records
 //	uvarint  n, then n strings, each a uvarint length and its bytes: the
 //	         segment's distinct strings; string 0 is the writer
@@ -28,10 +28,21 @@ import (
 //	           base 36 (strconv.FormatUint), else 0 and a string index
 //	  uvarint  ×10 the string indexes of Client, Remote, Method, Module,
 //	           Version, Kind, Cache, Upstream, Agent, Replica
+//	  uvarint  version 2 only: the string index of Policy
 //	  uvarint  Status; varint Bytes; varint Duration
 //
+// A segment none of whose records has a Policy is written as version 1,
+// as it was before version 2 existed (so segments stay readable by the
+// previous release unless a policy refused something); both are read.
 // Records are kept in the batch's order; readers sort.
-const segmentFormat = 1
+const (
+	segmentFormat       = 1
+	segmentFormatPolicy = 2
+)
+
+// segmentStrings is the number of string fields of a record in a segment
+// of version 2 (one fewer in version 1: no Policy).
+const segmentStrings = 11
 
 // Kinds of audit_segment_keys rows.
 const (
@@ -100,8 +111,8 @@ type segmentEncoder struct {
 	recs    []byte
 	strs    map[string]uint64
 	list    []string
-	last    [10]string // the previous record's strings, and their indexes
-	lastIdx [10]uint64
+	last    [segmentStrings]string // the previous record's strings, and their indexes
+	lastIdx [segmentStrings]uint64
 }
 
 // maxKeptSegment bounds the buffers an encoder keeps for the next
@@ -138,9 +149,13 @@ func (e *segmentEncoder) encode(writer string, recs []audit.Record) (data []byte
 		e.last[i], e.lastIdx[i] = writer, 0
 	}
 	first, last = recs[0].Time.UnixNano(), recs[0].Time.UnixNano()
+	format, nstr := byte(segmentFormat), segmentStrings-1
 	for i := range recs {
 		ns := recs[i].Time.UnixNano()
 		first, last = min(first, ns), max(last, ns)
+		if recs[i].Policy != "" {
+			format, nstr = segmentFormatPolicy, segmentStrings
+		}
 	}
 	r := e.recs[:0]
 	r = binary.AppendUvarint(r, uint64(len(recs)))
@@ -153,7 +168,8 @@ func (e *segmentEncoder) encode(writer string, recs []audit.Record) (data []byte
 			r = binary.AppendUvarint(r, 0)
 			r = binary.AppendUvarint(r, e.str(rec.ID))
 		}
-		for j, s := range [10]string{rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version, rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica} {
+		strs := [segmentStrings]string{rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version, rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica, rec.Policy}
+		for j, s := range strs[:nstr] {
 			if s != e.last[j] {
 				e.last[j], e.lastIdx[j] = s, e.str(s)
 			}
@@ -164,7 +180,7 @@ func (e *segmentEncoder) encode(writer string, recs []audit.Record) (data []byte
 		r = binary.AppendVarint(r, int64(rec.Duration))
 	}
 	e.recs = r
-	b := append(e.buf[:0], segmentFormat)
+	b := append(e.buf[:0], format)
 	b = binary.AppendVarint(b, first)
 	b = binary.AppendUvarint(b, uint64(len(e.list)))
 	for _, s := range e.list {
@@ -244,8 +260,12 @@ const (
 // decodeSegment appends the records of the encoded segment data that f
 // selects (all when f is nil) to out.
 func decodeSegment(data []byte, out []audit.Record, f *segFilter) ([]audit.Record, error) {
-	if len(data) == 0 || data[0] != segmentFormat {
+	if len(data) == 0 || data[0] != segmentFormat && data[0] != segmentFormatPolicy {
 		return out, errBadSegment
+	}
+	nfields := segmentStrings - 1
+	if data[0] == segmentFormatPolicy {
+		nfields = segmentStrings
 	}
 	r := segReader{b: data, off: 1}
 	base := r.varint()
@@ -290,7 +310,7 @@ func decodeSegment(data []byte, out []audit.Record, f *segFilter) ([]audit.Recor
 		return out, errBadSegment
 	}
 	nstr := n
-	var idx [10]uint64
+	var idx [segmentStrings]uint64 // idx[10], Policy's, stays 0 in version 1
 	var rec audit.Record
 records:
 	for range count {
@@ -300,7 +320,7 @@ records:
 		if seq == 0 {
 			idIdx = r.uvarint()
 		}
-		for j := range idx {
+		for j := range nfields {
 			idx[j] = r.uvarint()
 		}
 		status := r.uvarint()
@@ -309,7 +329,7 @@ records:
 		if r.err || idIdx >= nstr {
 			return out, errBadSegment
 		}
-		for j := range idx {
+		for j := range nfields {
 			if idx[j] >= nstr {
 				return out, errBadSegment
 			}
@@ -339,6 +359,10 @@ records:
 		}
 		rec.Client, rec.Remote, rec.Method, rec.Module, rec.Version = str(idx[0]), str(idx[1]), str(idx[2]), str(idx[3]), str(idx[4])
 		rec.Kind, rec.Cache, rec.Upstream, rec.Agent, rec.Replica = str(idx[5]), str(idx[6]), str(idx[7]), str(idx[8]), str(idx[9])
+		rec.Policy = ""
+		if nfields == segmentStrings {
+			rec.Policy = str(idx[10])
+		}
 		rec.Status, rec.Bytes, rec.Duration = int(status), size, time.Duration(dur)
 		if f != nil && f.keep != nil && !f.keep(&rec) {
 			continue

@@ -106,6 +106,47 @@ func TestSegmentRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSegmentPolicy: a segment with a record that has a Policy is version
+// 2 and keeps it; one without is version 1, the encoding from before
+// Policy, byte for byte, and a version 1 segment decodes with Policy "".
+func TestSegmentPolicy(t *testing.T) {
+	recs := segmentRecords(20, "0123456789AB-")
+	var e segmentEncoder
+	v1, _, _ := e.encode("0123456789AB-", recs)
+	if v1[0] != 1 {
+		t.Fatalf("a segment without policies is version %d", v1[0])
+	}
+	v1 = append([]byte(nil), v1...)
+	recs[5].Policy = `warned by rule "legacy" (p.yaml:3): affected by GO-2024-0001`
+	recs[6].Policy = recs[5].Policy
+	recs[9].Policy = `refused by rule 2 (p.yaml:7): denied`
+	v2, _, _ := e.encode("0123456789AB-", recs)
+	if v2[0] != 2 {
+		t.Fatalf("a segment with policies is version %d", v2[0])
+	}
+	got, err := decodeSegment(v2, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, recs) {
+		t.Fatalf("round trip with policies:\n got %+v\nwant %+v", got[4:10], recs[4:10])
+	}
+	got, err = decodeSegment(v1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].Policy != "" || got[i].Module != recs[i].Module || got[i].Replica != recs[i].Replica || got[i].Status != recs[i].Status {
+			t.Fatalf("version 1 record %d: %+v", i, got[i])
+		}
+	}
+	for n := range len(v2) {
+		if _, err := decodeSegment(v2[:n], nil, nil); err == nil {
+			t.Fatalf("a segment cut to %d of %d bytes decodes", n, len(v2))
+		}
+	}
+}
+
 // BenchmarkSegmentEncode: the CPU a batch of 256 records costs to encode
 // (per record: ns/op / 256).
 func BenchmarkSegmentEncode(b *testing.B) {

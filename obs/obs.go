@@ -27,6 +27,7 @@ type Metrics struct {
 	fetchDuration   *prometheus.HistogramVec
 	bytesServed     *prometheus.CounterVec
 	verifications   *prometheus.CounterVec
+	policy          *prometheus.CounterVec // nil without a policy (WatchPolicy)
 
 	// series holds the request metrics' children by their labels
 	// (seriesKey -> *requestSeries), found once rather than per request;
@@ -184,6 +185,10 @@ type Request struct {
 	// Aborted, if not "", says why the response was cut off after it had
 	// begun (a zip that failed its checks while clients followed it).
 	Aborted string
+	// Policy, if not "", is the policy's decision about the request's
+	// version when it refused it, enforced or warned
+	// (policy.Decision.Summary): the audit log keeps it.
+	Policy string
 
 	// Remote is the client's address as clientaddr decides it: the socket
 	// peer's, or from X-Forwarded-For when the peer is a trusted proxy.

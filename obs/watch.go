@@ -105,3 +105,66 @@ func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), rule)
 	}
 }
+
+// PolicyStats is what the policy in force reports for metrics.
+type PolicyStats struct {
+	Rules    int
+	Reloads  uint64 // changed files put in force
+	Failures uint64 // changed files refused (the last good policy stays)
+	// Bad is whether the file as it is now is refused.
+	Bad bool
+}
+
+// WatchPolicy registers the policy's metrics: its decisions that refuse,
+// by request kind and mode (ObservePolicy), its rules, and its reloads.
+// Call it once, with the policy configured.
+func (m *Metrics) WatchPolicy(stats func() PolicyStats) {
+	m.policy = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomirror_policy_decisions_total",
+		Help: "Requests whose version the policy refused, by kind (info, mod, zip; list for @latest answers) and result: refused (enforced, 403) or warned (served).",
+	}, []string{"kind", "result"})
+	m.reg.MustRegister(m.policy, &policyCollector{
+		stats: stats,
+		rules: prometheus.NewDesc("gomirror_policy_rules", "Rules of the policy in force, in all its sets.", nil, nil),
+		reloads: prometheus.NewDesc("gomirror_policy_reloads_total",
+			"Changed policy files by result: ok (in force) or error (refused; the last good policy stays in force).", []string{"result"}, nil),
+		bad: prometheus.NewDesc("gomirror_policy_file_refused",
+			"1 when the policy file as it is now is refused (a bad edit) and the last good policy is in force.", nil, nil),
+	})
+}
+
+// ObservePolicy counts a decision that refused a request's version:
+// enforced (warned false) or warned. kind is the request's kind.
+func (m *Metrics) ObservePolicy(kind string, warned bool) {
+	if m.policy == nil {
+		return
+	}
+	result := "refused"
+	if warned {
+		result = "warned"
+	}
+	m.policy.WithLabelValues(kind, result).Inc()
+}
+
+type policyCollector struct {
+	stats               func() PolicyStats
+	rules, reloads, bad *prometheus.Desc
+}
+
+func (c *policyCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.rules
+	ch <- c.reloads
+	ch <- c.bad
+}
+
+func (c *policyCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.rules, prometheus.GaugeValue, float64(s.Rules))
+	ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(s.Reloads), "ok")
+	ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(s.Failures), "error")
+	bad := 0.0
+	if s.Bad {
+		bad = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.bad, prometheus.GaugeValue, bad)
+}

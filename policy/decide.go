@@ -170,8 +170,16 @@ func (d Decision) Where() string {
 
 // String is the decision as a client reads it in a 403 body, one line:
 //
-//	gomirror policy: example.com/m@v1.2.3 refused by rule "no-old-yaml" (policy.yaml:12): denied by versions <2.4.0
+//	gomirror policy: example.com/m@v1.2.3 refused by rule "no-old-yaml" (policy.yaml:12): denied for versions <2.4.0
 func (d Decision) String() string {
+	return fmt.Sprintf("gomirror policy: %s@%s %s", d.Module.Path, d.Module.Version, d.Summary())
+}
+
+// Summary is String without the module version, for a record that has it
+// (the audit log):
+//
+//	refused by rule "no-old-yaml" (policy.yaml:12): denied for versions <2.4.0
+func (d Decision) Summary() string {
 	verb := "allowed by"
 	switch {
 	case d.Refused():
@@ -179,7 +187,7 @@ func (d Decision) String() string {
 	case d.Warned():
 		verb = "warned by"
 	}
-	return fmt.Sprintf("gomirror policy: %s@%s %s %s: %s", d.Module.Path, d.Module.Version, verb, d.Where(), d.Reason)
+	return verb + " " + d.Where() + ": " + d.Reason
 }
 
 // RefusedError is the error of a request the policy refuses: proxy.Status

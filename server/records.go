@@ -319,6 +319,7 @@ func (s *Server) audit(ctx context.Context, req *http.Request, rec *obs.Request,
 		Cache:    rec.Cache(),
 		Upstream: rec.Upstream,
 		Agent:    audit.Clean(agent),
+		Policy:   audit.Clean(rec.Policy),
 	}
 	s.alerts.Observe(r)
 	if s.records != nil {

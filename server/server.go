@@ -27,6 +27,7 @@ import (
 	"github.com/gomirror/gomirror/console"
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
+	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
@@ -34,6 +35,7 @@ import (
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
@@ -75,6 +77,10 @@ type Server struct {
 	// alerts evaluates the alert rules (alerts.go); nil without any (its
 	// methods then do nothing).
 	alerts *alert.Engine
+	// policy is the policy in force (setting policy), followed while
+	// serving; nil without one. gate is the mirror that applies it.
+	policy *policy.Live
+	gate   *gate.Mirror
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -380,7 +386,14 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		s.operator.HandleOpen(pattern, cons)
 	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
-	ph := proxy.NewHandler(mirror, dbEndpoint, log)
+	var served proxy.Mirror = mirror
+	if cfg.Policy != "" {
+		if err := s.openPolicy(store); err != nil {
+			return nil, err
+		}
+		served = s.gate
+	}
+	ph := proxy.NewHandler(served, dbEndpoint, log)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
 			key, err := m.Key(layout.Zip)
@@ -614,6 +627,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(w, "ready\n")
+	s.policyDetails(w)
 }
 
 // probeStorage writes and deletes a small object in storage.
@@ -700,6 +714,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	}
 	if s.upHistory != nil {
 		go s.upHistory.Run(probes)
+	}
+	if s.policy != nil {
+		go s.policy.Run(probes)
 	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())

@@ -267,6 +267,20 @@ func (s *Server) add(path, version string, files []modzip.File) (*Module, error)
 	return m, nil
 }
 
+// SetTime sets the time that the .info (and @latest) of path@version
+// names; it reports whether the server has that version.
+func (s *Server) SetTime(path, version string, t time.Time) bool {
+	d := s.data
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.mods[path+"@"+version]
+	if m == nil {
+		return false
+	}
+	m.Time = t
+	return true
+}
+
 // loadFixtures adds the modules in testdata/mod. Each file is a txtar
 // archive whose comment is "path@version" and whose files are the module's.
 func (s *Server) loadFixtures() error {

@@ -1,0 +1,582 @@
+// Package gate puts the policy (package policy) in the request path: a
+// proxy.Mirror that asks the policy in force about every module version it
+// is to answer with, and refuses or leaves out what the policy refuses.
+//
+//   - .info, .mod and .zip of a version that an enforced rule refuses fail
+//     with a *policy.RefusedError (proxy.Status: 403, the decision's text as
+//     the body, which the go command prints). A canonical version is
+//     decided before anything is fetched for it (a denied version is never
+//     fetched), with the facts fetched lazily; a non-canonical .info query
+//     is resolved by the mirror first, and the version it resolves to is
+//     decided.
+//   - list leaves out refused versions, and @latest answers the newest
+//     allowed version (releases before pre-releases, as the go command
+//     chooses) when the upstream's latest is refused.
+//   - A warned decision is served and recorded: its summary goes into the
+//     request's obs.Request (Policy), hence the audit log, and OnDecision
+//     counts it.
+//
+// Everything stored is judged again, by the policy in force, on every
+// request; the policy's decision cache (policy.Live) makes that cheap.
+//
+// The facts a decision needs come from the mirror itself: the .info time
+// (from storage, or fetched like any .info), retractions from the go.mod of
+// the module's latest version (cached for RetractedTTL), licenses from the
+// stored zip through modinfo (for zips only: the zip is stored first), and
+// vulnerabilities from Options.Vulns.
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modinfo"
+	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/policy"
+	"github.com/gomirror/gomirror/proxy"
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Vulns is the vulnerability database as the policy asks it: the
+// advisories that affect a module version. It returns an error wrapping
+// policy.ErrNoVulnDB while it has no database (not loaded yet, or none
+// configured); its other errors fail the request's decision.
+type Vulns interface {
+	Vulns(ctx context.Context, m module.Version) ([]policy.Advisory, error)
+}
+
+// Options configure a Mirror.
+type Options struct {
+	// Mirror is the mirror decorated (the cache): the gate's own fetches
+	// of facts go to it, unjudged.
+	Mirror proxy.Mirror
+	// Live is the policy in force.
+	Live *policy.Live
+	// Store is the storage the mirror keeps artifacts in: read for the
+	// .info times of listed versions and, through Describer, for licenses.
+	Store modinfo.Reader
+	// Describer finds a stored zip's licenses (nil: one of its own).
+	Describer *modinfo.Describer
+	// Vulns, if nil or while it has no database, leaves deny-vulnerable
+	// rules unable to judge: they refuse (see package policy).
+	Vulns Vulns
+	// RetractedTTL is how long a module's retractions are kept (default
+	// 10m; policy.LiveOptions.RetractedTTL should be the same).
+	RetractedTTL time.Duration
+	// OnDecision, if not nil, is called with every decision that refuses
+	// (enforced or warned) a request's version, for metrics.
+	OnDecision func(k policy.Kind, d policy.Decision)
+	// Log receives what cannot be told to a client (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Mirror is a proxy.Mirror that applies the policy; see the package
+// documentation.
+type Mirror struct {
+	inner      proxy.Mirror
+	live       *policy.Live
+	store      modinfo.Reader
+	describer  *modinfo.Describer
+	vulns      Vulns
+	onDecision func(policy.Kind, policy.Decision)
+	log        *slog.Logger
+	// retractions is by module path.
+	retractions *expirable.LRU[string, []*modfile.Retract]
+}
+
+var (
+	_ proxy.Mirror         = (*Mirror)(nil)
+	_ proxy.FetchTimeouter = (*Mirror)(nil)
+)
+
+// New returns the gate in front of opts.Mirror.
+func New(opts Options) *Mirror {
+	if opts.RetractedTTL <= 0 {
+		opts.RetractedTTL = 10 * time.Minute
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Describer == nil {
+		opts.Describer = modinfo.NewDescriber(opts.Store, modinfo.DescriberOptions{})
+	}
+	return &Mirror{inner: opts.Mirror, live: opts.Live, store: opts.Store, describer: opts.Describer,
+		vulns: opts.Vulns, onDecision: opts.OnDecision, log: opts.Log,
+		retractions: expirable.NewLRU[string, []*modfile.Retract](4096, nil, opts.RetractedTTL)}
+}
+
+// FetchTimeout is the decorated mirror's, if it has one.
+func (g *Mirror) FetchTimeout() time.Duration {
+	if ft, ok := g.inner.(proxy.FetchTimeouter); ok {
+		return ft.FetchTimeout()
+	}
+	return 0
+}
+
+func subject(ctx context.Context) policy.Subject {
+	return policy.Subject{Token: auth.Identity(ctx)}
+}
+
+// check decides about m's version for a request of kind k: nil to serve
+// it (a warning recorded), or the refusal.
+func (g *Mirror) check(ctx context.Context, m layout.Module, k policy.Kind, f *facts) error {
+	d, err := g.decide(ctx, m, k, f)
+	if err != nil {
+		return err
+	}
+	return g.apply(ctx, k, d)
+}
+
+// decide is the decision about m's version for a request of kind k, from
+// the cache or with facts f (nil: fetched as needed).
+func (g *Mirror) decide(ctx context.Context, m layout.Module, k policy.Kind, f *facts) (policy.Decision, error) {
+	subj := subject(ctx)
+	mv := m.Version()
+	if d, ok := g.live.Cached(subj, mv, k); ok {
+		return d, nil
+	}
+	if f == nil {
+		f = &facts{g: g, m: m}
+	}
+	return g.live.Decide(ctx, subj, mv, k, f)
+}
+
+// apply records a decision that refuses, and returns the error of an
+// enforced one.
+func (g *Mirror) apply(ctx context.Context, k policy.Kind, d policy.Decision) error {
+	if d.Allowed {
+		return nil
+	}
+	obs.RequestFrom(ctx).Policy = d.Summary()
+	if g.onDecision != nil {
+		g.onDecision(k, d)
+	}
+	if d.Refused() {
+		return &policy.RefusedError{Decision: d}
+	}
+	return nil
+}
+
+// Info answers m's .info, if the policy allows the version (for a query,
+// the version it resolves to).
+func (g *Mirror) Info(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if m.Canonical() {
+		if err := g.check(ctx, m, policy.KindInfo, nil); err != nil {
+			return nil, cache.Source{}, err
+		}
+		return g.inner.Info(ctx, m)
+	}
+	obj, src, err := g.inner.Info(ctx, m)
+	if err != nil {
+		return nil, src, err
+	}
+	b, err := readSmall(obj)
+	if err != nil {
+		return nil, src, err
+	}
+	info, err := parseInfo(b)
+	if err != nil {
+		return nil, src, fmt.Errorf("%s@%s: %w", m.Version().Path, m.Version().Version, err)
+	}
+	rm, err := layout.Escape(module.Version{Path: m.Version().Path, Version: info.Version})
+	if err != nil {
+		return nil, src, err
+	}
+	if err := g.check(ctx, rm, policy.KindInfo, &facts{g: g, m: rm, time: info.Time}); err != nil {
+		return nil, src, err
+	}
+	return storage.BytesObject(b), src, nil
+}
+
+// GoMod answers m's .mod, if the policy allows the version.
+func (g *Mirror) GoMod(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if err := g.check(ctx, m, policy.KindMod, nil); err != nil {
+		return nil, cache.Source{}, err
+	}
+	return g.inner.GoMod(ctx, m)
+}
+
+// Zip answers m's .zip, if the policy allows the version.
+func (g *Mirror) Zip(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if err := g.check(ctx, m, policy.KindZip, nil); err != nil {
+		return nil, cache.Source{}, err
+	}
+	return g.inner.Zip(ctx, m)
+}
+
+// maxFullJudgments bounds how many of a list's newest versions whose
+// decision needed a fact not at hand (their .info not stored) are judged
+// with the fact fetched, per list request.
+const maxFullJudgments = 8
+
+// List answers m's list without the versions the policy refuses. Each
+// version is judged with what is at hand (a min-age rule needs the .info
+// time: stored .info files only); then the newest versions that could not
+// be judged whole are judged with their .info fetched, newest first (as
+// the go command prefers them) until one is allowed, at most
+// maxFullJudgments: so that the version `go get M@latest` and `go get -u`
+// choose is one the policy allows. An older version refused by min-age
+// whose .info is not stored stays listed; asking for it is answered 403.
+func (g *Mirror) List(ctx context.Context, m layout.Module) ([]byte, cache.Source, error) {
+	b, src, err := g.inner.List(ctx, m)
+	if err != nil {
+		return b, src, err
+	}
+	kept, err := g.filter(ctx, m.Version().Path, b)
+	if err != nil {
+		return nil, src, err
+	}
+	return kept, src, nil
+}
+
+// filter returns list without the versions the policy refuses.
+func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, error) {
+	subj := subject(ctx)
+	versions := strings.Fields(string(list))
+	allowed := make([]string, 0, len(versions))
+	unjudged := map[string]bool{}
+	changed := false
+	for _, v := range versions {
+		mv := module.Version{Path: path, Version: v}
+		d, ok := g.live.Cached(subj, mv, policy.KindList)
+		if !ok {
+			em, err := layout.Escape(mv)
+			if err != nil {
+				changed = true
+				continue
+			}
+			if d, err = g.live.Decide(ctx, subj, mv, policy.KindList, &facts{g: g, m: em, stored: true}); err != nil {
+				return nil, err
+			}
+		}
+		if d.Refused() {
+			changed = true
+			continue
+		}
+		if !d.Cacheable() {
+			unjudged[v] = true
+		}
+		allowed = append(allowed, v)
+	}
+	if len(unjudged) > 0 {
+		order := slices.Clone(allowed)
+		slices.SortFunc(order, preferred)
+		judged := 0
+		for _, v := range order {
+			if !unjudged[v] {
+				break // judged whole and allowed: the go command's choice
+			}
+			if judged == maxFullJudgments {
+				break
+			}
+			judged++
+			em, err := layout.Escape(module.Version{Path: path, Version: v})
+			if err != nil {
+				return nil, err
+			}
+			d, err := g.live.Decide(ctx, subj, em.Version(), policy.KindInfo, &facts{g: g, m: em})
+			if err != nil {
+				return nil, err
+			}
+			if !d.Refused() {
+				break
+			}
+			changed = true
+			allowed = slices.DeleteFunc(allowed, func(s string) bool { return s == v })
+		}
+	}
+	if !changed {
+		return list, nil
+	}
+	var out strings.Builder
+	for _, v := range allowed {
+		out.WriteString(v)
+		out.WriteByte('\n')
+	}
+	return []byte(out.String()), nil
+}
+
+// preferred orders versions as the go command prefers them for "latest":
+// releases before pre-releases, each newest first.
+func preferred(a, b string) int {
+	pa, pb := semver.Prerelease(a) != "", semver.Prerelease(b) != ""
+	if pa != pb {
+		if pa {
+			return 1
+		}
+		return -1
+	}
+	return semver.Compare(b, a)
+}
+
+// Latest answers m's @latest: the upstream's latest if the policy allows
+// it, else the newest version of the (filtered) list that it allows, as
+// the go command would choose it; if there is none, the latest's refusal.
+func (g *Mirror) Latest(ctx context.Context, m layout.Module) ([]byte, cache.Source, error) {
+	b, src, err := g.inner.Latest(ctx, m)
+	if err != nil {
+		return b, src, err
+	}
+	info, err := parseInfo(b)
+	if err != nil {
+		return nil, src, fmt.Errorf("%s@latest: %w", m.Version().Path, err)
+	}
+	lm, err := layout.Escape(module.Version{Path: m.Version().Path, Version: info.Version})
+	if err != nil {
+		return nil, src, err
+	}
+	d, err := g.decide(ctx, lm, policy.KindInfo, &facts{g: g, m: lm, time: info.Time})
+	if err != nil {
+		return nil, src, err
+	}
+	if !d.Refused() {
+		return b, src, g.apply(ctx, policy.KindInfo, d)
+	}
+	list, _, err := g.List(ctx, m)
+	if err != nil {
+		return nil, src, err
+	}
+	versions := strings.Fields(string(list))
+	slices.SortFunc(versions, preferred)
+	for _, v := range versions {
+		vm, err := layout.Escape(module.Version{Path: m.Version().Path, Version: v})
+		if err != nil {
+			continue
+		}
+		vd, err := g.decide(ctx, vm, policy.KindInfo, nil)
+		if err != nil {
+			return nil, src, err
+		}
+		if vd.Refused() {
+			continue
+		}
+		if err := g.apply(ctx, policy.KindInfo, vd); err != nil {
+			return nil, src, err
+		}
+		obj, _, err := g.inner.Info(ctx, vm)
+		if err != nil {
+			return nil, src, err
+		}
+		nb, err := readSmall(obj)
+		if err != nil {
+			return nil, src, err
+		}
+		return nb, src, nil
+	}
+	return nil, src, g.apply(ctx, policy.KindInfo, d)
+}
+
+// info is a .info file.
+type info struct {
+	Version string
+	Time    time.Time
+}
+
+func parseInfo(b []byte) (info, error) {
+	var i info
+	if err := json.Unmarshal(b, &i); err != nil {
+		return info{}, fmt.Errorf("bad .info: %w", err)
+	}
+	if i.Version == "" {
+		return info{}, errors.New("bad .info: no Version")
+	}
+	return i, nil
+}
+
+// maxInfo bounds a .info (or @latest answer) read.
+const maxInfo = 64 << 10
+
+// readSmall reads and closes obj, a .info.
+func readSmall(obj *storage.Object) ([]byte, error) {
+	defer obj.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(obj.Body, maxInfo+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxInfo {
+		return nil, errors.New("a .info over 64 KiB")
+	}
+	return b, nil
+}
+
+// facts are a decision's facts about m's version.
+type facts struct {
+	g *Mirror
+	m layout.Module
+	// time, if not zero, is the version's time, known already.
+	time time.Time
+	// stored: answer from storage only (a list's versions): a .info not
+	// stored is policy.ErrUnknown.
+	stored bool
+}
+
+var _ policy.Facts = (*facts)(nil)
+
+func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) {
+	if !f.time.IsZero() {
+		return f.time, nil
+	}
+	var obj *storage.Object
+	if f.stored {
+		key, err := f.m.Key(layout.Info)
+		if err != nil {
+			return time.Time{}, err
+		}
+		obj, err = f.g.store.Get(ctx, key)
+		if errors.Is(err, fs.ErrNotExist) {
+			return time.Time{}, fmt.Errorf("%s@%s: no .info stored: %w", mv.Path, mv.Version, policy.ErrUnknown)
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+	} else {
+		var err error
+		if obj, _, err = f.g.inner.Info(ctx, f.m); err != nil {
+			return time.Time{}, err
+		}
+	}
+	b, err := readSmall(obj)
+	if err != nil {
+		return time.Time{}, err
+	}
+	i, err := parseInfo(b)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if i.Time.IsZero() {
+		return time.Time{}, fmt.Errorf("%s@%s: .info has no Time", mv.Path, mv.Version)
+	}
+	return i.Time, nil
+}
+
+func (f *facts) Retracted(ctx context.Context, mv module.Version) (string, bool, error) {
+	rs, err := f.g.retracted(ctx, mv.Path)
+	if err != nil {
+		return "", false, err
+	}
+	for _, r := range rs {
+		if semver.Compare(r.Low, mv.Version) <= 0 && semver.Compare(mv.Version, r.High) <= 0 {
+			return r.Rationale, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// retracted returns the retractions in the go.mod of path's latest
+// version, as the go command finds it: the newest release of the list,
+// else its newest pre-release, else @latest.
+func (g *Mirror) retracted(ctx context.Context, path string) ([]*modfile.Retract, error) {
+	if rs, ok := g.retractions.Get(path); ok {
+		return rs, nil
+	}
+	em, err := layout.Escape(module.Version{Path: path})
+	if err != nil {
+		return nil, err
+	}
+	list, _, err := g.inner.List(ctx, em)
+	if err != nil {
+		return nil, err
+	}
+	versions := strings.Fields(string(list))
+	slices.SortFunc(versions, preferred)
+	latest := ""
+	if len(versions) > 0 {
+		latest = versions[0]
+	} else {
+		b, _, err := g.inner.Latest(ctx, em)
+		if err != nil {
+			return nil, err
+		}
+		i, err := parseInfo(b)
+		if err != nil {
+			return nil, err
+		}
+		latest = i.Version
+	}
+	lm, err := layout.Escape(module.Version{Path: path, Version: latest})
+	if err != nil {
+		return nil, err
+	}
+	obj, _, err := g.inner.GoMod(ctx, lm)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(obj.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	mf, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		// A go.mod the go command cannot read retracts nothing it can see.
+		g.log.Warn("policy: latest go.mod unreadable; no retractions", "module", path, "version", latest, "err", err)
+		mf = &modfile.File{}
+	}
+	g.retractions.Add(path, mf.Retract)
+	return mf.Retract, nil
+}
+
+func (f *facts) Licenses(ctx context.Context, mv module.Version) ([]string, error) {
+	key, err := f.m.Key(layout.Zip)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.g.store.Stat(ctx, key); errors.Is(err, fs.ErrNotExist) {
+		// Not stored yet: fill it (verified) and wait for it to be stored.
+		obj, _, err := f.g.inner.Zip(ctx, f.m)
+		if err != nil {
+			return nil, err
+		}
+		if fl, ok := obj.Body.(proxy.Following); ok {
+			whole, err := fl.Complete(ctx)
+			obj.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			whole.Body.Close()
+		} else {
+			obj.Body.Close()
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	det, err := f.g.describer.Get(ctx, mv)
+	if err != nil {
+		return nil, err
+	}
+	if det.ZipError != "" {
+		return nil, fmt.Errorf("%s@%s: licenses not read: %s", mv.Path, mv.Version, det.ZipError)
+	}
+	var ids []string
+	for _, l := range det.Licenses {
+		for _, id := range l.IDs {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+func (f *facts) Vulns(ctx context.Context, mv module.Version) ([]policy.Advisory, error) {
+	if f.g.vulns == nil {
+		return nil, fmt.Errorf("no vulnerability database configured: %w", policy.ErrNoVulnDB)
+	}
+	return f.g.vulns.Vulns(ctx, mv)
+}
