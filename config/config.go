@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/internal/clientaddr"
@@ -76,6 +77,10 @@ type Serve struct {
 	VCSCredentials   []VCSCredential `name:"vcs-credentials" help:"per-host credentials for version control: a YAML list of {host, username, password-env | password-file}"`
 
 	UpstreamGroups []UpstreamGroup `name:"upstream-groups" help:"named groups of equivalent mirrors that upstream may name: a YAML list of {name, mirrors, ...tuning}"`
+
+	VulnDB        string        `name:"vulndb" help:"the Go vulnerability database served at /vuln/ (and read by the policy's deny-vulnerable): module (the OSV files of vulndb-module, fetched through this mirror and verified like any module), the http(s) URL of a vulnerability database, or off"`
+	VulnDBModule  string        `name:"vulndb-module" help:"the module carrying the database in its data/osv directory, with vulndb module (a fork or an imported copy)"`
+	VulnDBRefresh time.Duration `name:"vulndb-refresh" help:"how often the vulnerability database is refreshed (a failed refresh keeps the last good copy and is retried after at most 5m)"`
 
 	Redis          string        `name:"redis" help:"Redis URL (redis://host:port/db) for replicas sharing one storage: cross-replica fill locks and a shared short-lived cache; a password in the URL on a command line shows in ps: use redis-password-file"`
 	RedisLockTTL   time.Duration `name:"redis-lock-ttl" help:"how long a fill lock outlives a replica that stopped renewing it (died)"`
@@ -206,6 +211,9 @@ func Defaults() Serve {
 		DirectProcs:        4,
 		DirectQueueTimeout: 30 * time.Second,
 		ListTTL:            time.Minute,
+		VulnDB:             "module",
+		VulnDBModule:       "golang.org/x/vulndb",
+		VulnDBRefresh:      time.Hour,
 		Storage:            "fs",
 		RedisLockTTL:       10 * time.Second,
 		RedisSharedTTL:     5 * time.Second,
@@ -642,6 +650,23 @@ func (c *Serve) validate(src Sources) error {
 	}
 	if c.ListTTL < 0 {
 		return bad("list-ttl", fmt.Errorf("must not be negative, not %v", c.ListTTL))
+	}
+	switch c.VulnDB {
+	case "module", "off":
+	default:
+		u, err := url.Parse(c.VulnDB)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return bad("vulndb", fmt.Errorf("%q: want module, off or an http(s) URL", redact.URL(c.VulnDB)))
+		}
+		if PointsAt(c.VulnDB, c.Listen) {
+			return bad("vulndb", errors.New("points at this server's own address"))
+		}
+	}
+	if err := module.CheckPath(c.VulnDBModule); err != nil {
+		return bad("vulndb-module", err)
+	}
+	if c.VulnDBRefresh < time.Minute {
+		return bad("vulndb-refresh", fmt.Errorf("%v: want at least 1m", c.VulnDBRefresh))
 	}
 	if _, err := netconf.ParseNetworks(c.DirectAllowNetworks); err != nil {
 		return bad("direct-allow-networks", err)

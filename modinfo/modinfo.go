@@ -28,6 +28,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/gomirror/gomirror/internal/zipdir"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
@@ -463,21 +464,21 @@ func readZip(ctx context.Context, st Reader, m module.Version, lim Limits, scan 
 // readZipAt reads the README and licenses of the zip of m in ra.
 func readZipAt(ctx context.Context, ra io.ReaderAt, size int64, m module.Version, lim Limits, scan scanFunc) (*zipDetails, error) {
 	prefix := m.Path + "@" + m.Version + "/"
-	entries, err := zipDir(ctx, ra, size, zipLimits{dirBytes: lim.ZipDirBytes, entries: lim.ZipEntries}, func(name []byte) bool {
+	entries, err := zipdir.Read(ctx, ra, size, zipdir.Limits{DirBytes: lim.ZipDirBytes, Entries: lim.ZipEntries}, func(name []byte) bool {
 		f := rootFileBytes(name, prefix)
 		return f != nil && (readmeRE.Match(f) || licenseRE.Match(f))
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(entries, func(a, b zipEntry) int { return strings.Compare(a.name, b.name) })
+	slices.SortStableFunc(entries, func(a, b zipdir.Entry) int { return strings.Compare(a.Name, b.Name) })
 	zd := &zipDetails{licenses: []License{}}
-	var readme *zipEntry
+	var readme *zipdir.Entry
 	budget := lim.LicenseTotalBytes
 	for i, e := range entries {
-		f := rootFile(e.name, prefix)
+		f := rootFile(e.Name, prefix)
 		if readmeRE.MatchString(f) {
-			if readme == nil || readmeRank(f) < readmeRank(rootFile(readme.name, prefix)) {
+			if readme == nil || readmeRank(f) < readmeRank(rootFile(readme.Name, prefix)) {
 				readme = &entries[i]
 			}
 			continue
@@ -497,7 +498,7 @@ func readZipAt(ctx context.Context, ra io.ReaderAt, size int64, m module.Version
 			zd.licenses = append(zd.licenses, l)
 			continue
 		}
-		b, cut, err := readEntry(ctx, ra, size, e, min(lim.LicenseBytes, budget))
+		b, cut, err := zipdir.ReadEntry(ctx, ra, size, e, min(lim.LicenseBytes, budget))
 		if err != nil {
 			return nil, err
 		}
@@ -513,11 +514,11 @@ func readZipAt(ctx context.Context, ra io.ReaderAt, size int64, m module.Version
 		zd.licenses = append(zd.licenses, l)
 	}
 	if readme != nil {
-		b, cut, err := readEntry(ctx, ra, size, *readme, lim.ReadmeBytes)
+		b, cut, err := zipdir.ReadEntry(ctx, ra, size, *readme, lim.ReadmeBytes)
 		if err != nil {
 			return nil, err
 		}
-		zd.readme = &Readme{Name: rootFile(readme.name, prefix), Text: string(b), Truncated: cut}
+		zd.readme = &Readme{Name: rootFile(readme.Name, prefix), Text: string(b), Truncated: cut}
 	}
 	return zd, nil
 }

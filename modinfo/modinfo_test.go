@@ -17,6 +17,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/tools/txtar"
 
+	"github.com/gomirror/gomirror/internal/zipdir"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/storage/mem"
@@ -355,12 +356,12 @@ func TestEmptyBlocksBomb(t *testing.T) {
 	})
 	c := &countingReaderAt{r: bytes.NewReader(z)}
 	ctx := context.Background()
-	entries, err := zipDir(ctx, c, int64(len(z)), zipLimits{dirBytes: 1 << 20, entries: 10}, func([]byte) bool { return true })
+	entries, err := zipdir.Read(ctx, c, int64(len(z)), zipdir.Limits{DirBytes: 1 << 20, Entries: 10}, func([]byte) bool { return true })
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("entries %v, %v", entries, err)
 	}
 	c.n = 0
-	b, cut, err := readEntry(ctx, c, int64(len(z)), entries[0], 64<<10)
+	b, cut, err := zipdir.ReadEntry(ctx, c, int64(len(z)), entries[0], 64<<10)
 	if err != nil || len(b) != 0 || !cut {
 		t.Errorf("read %d bytes, cut %v, %v: want nothing, cut", len(b), cut, err)
 	}

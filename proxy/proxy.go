@@ -486,6 +486,13 @@ var (
 	_ BadRequester = (*sumdb.BadRequestError)(nil)
 )
 
+// Unavailabler is the capability of an error that means a service of the
+// mirror is not ready yet (the vulnerability database before its first
+// copy is loaded): if Unavailable reports true, Status answers 503.
+type Unavailabler interface {
+	Unavailable() bool
+}
+
 // statusError is an error with a status chosen at the edge.
 type statusError struct {
 	code int
@@ -497,6 +504,7 @@ func (e *statusError) Error() string { return e.msg }
 // Status returns the HTTP status for err. It is the only place in gomirror
 // where errors become statuses:
 //   - malformed requests (a BadRequester): 400;
+//   - a service not ready yet (an Unavailabler): 503;
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
 //     also those that cannot be stored (layout.NotStorableError: an element
 //     longer than 255 bytes), and, with the upstream "off", whatever is not
@@ -517,6 +525,7 @@ func Status(err error) int {
 		se  *statusError
 		use *upstream.StatusError
 		br  BadRequester
+		un  Unavailabler
 		mm  *sumdb.MismatchError
 		ua  *sumdb.UnavailableError
 		be  *upstream.BusyError
@@ -534,6 +543,8 @@ func Status(err error) int {
 		return http.StatusForbidden
 	case errors.As(err, &br) && br.BadRequest():
 		return http.StatusBadRequest
+	case errors.As(err, &un) && un.Unavailable():
+		return http.StatusServiceUnavailable
 	case errors.As(err, &mm):
 		return http.StatusBadGateway
 	case errors.As(err, &use) && use.Code >= 400 && use.Code < 500:

@@ -551,7 +551,7 @@ func TestWithModulesRoutesAsTheMux(t *testing.T) {
 	mux.Handle("GET /healthz", named("healthz"))
 	mux.Handle("GET /readyz", named("readyz"))
 	mux.Handle("/", modules)
-	h := withModules(mux, modules, "/healthz", "/readyz")
+	h := withModules(mux, modules, nil, "/healthz", "/readyz")
 	for _, method := range []string{"GET", "HEAD", "POST", "CONNECT", "OPTIONS"} {
 		for _, target := range []string{"/", "/healthz", "/readyz", "/healthz/", "//healthz", "/./readyz", "/x/../healthz",
 			"/example.com/x/@v/list", "/example.com//x/@v/list", "/example.com/x/../y/@v/v1.0.0.info", "/a/./b", "/x/", "*"} {

@@ -42,6 +42,7 @@ import (
 	"github.com/gomirror/gomirror/uphistory"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/vcscred"
+	"github.com/gomirror/gomirror/vulndb"
 )
 
 // Server is an assembled gomirror server.
@@ -81,6 +82,9 @@ type Server struct {
 	// serving; nil without one. gate is the mirror that applies it.
 	policy *policy.Live
 	gate   *gate.Mirror
+	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
+	// nil with vulndb off.
+	vulndb *vulndb.DB
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -334,6 +338,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	})
 	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if err := s.newVulnDB(mux, tempDir); err != nil {
+		return nil, err
+	}
 	anonymousAdmin, _ := cfg.AdminAnonymous()
 	authn, err := auth.New(auth.Options{
 		Mode: auth.Mode(cfg.Auth),
@@ -412,6 +419,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.parser = proxy.NewParser()
 	modules := authn.Wrap(recordClient(ph), proxy.ModuleOf)
 	mux.Handle("/", modules)
+	if s.vulndb != nil {
+		// The vulnerability database is public data: a token is needed
+		// only where every request needs one (auth all).
+		mux.Handle(vulnPrefix, authn.Wrap(recordClient(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log})), nil))
+	}
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
@@ -420,7 +432,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
 	// The client address (clients.Addr) is found once, by accessLog.
-	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, "/healthz", "/readyz"))), writeTimeout)
+	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, []string{vulnPrefix}, "/healthz", "/readyz"))), writeTimeout)
 	if opAdmin != nil {
 		s.admin = withWriteDeadline(s.accessLog(opAdmin), writeTimeout)
 	}
@@ -628,6 +640,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	io.WriteString(w, "ready\n")
 	s.policyDetails(w)
+	s.vulnReadyz(w)
 }
 
 // probeStorage writes and deletes a small object in storage.
@@ -717,6 +730,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	}
 	if s.policy != nil {
 		go s.policy.Run(probes)
+	}
+	if s.vulndb != nil {
+		go s.vulndb.Run(probes)
 	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())

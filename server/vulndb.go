@@ -1,0 +1,61 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/vulndb"
+)
+
+// vulnPrefix is where the vulnerability database's API is served.
+const vulnPrefix = "/vuln/"
+
+// newVulnDB sets up the vulnerability database (s.vulndb) of the vulndb
+// setting: with "module", the OSV files of vulndb-module's newest version,
+// fetched through s.mirror (verified and kept in storage like any module);
+// nil with "off". Its API is mounted by New; Serve runs its refreshes.
+func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
+	var src vulndb.Source
+	switch s.cfg.VulnDB {
+	case "off":
+		return nil
+	case "module":
+		src = &vulndb.ModuleSource{Path: s.cfg.VulnDBModule, Mirror: s.mirror, Storage: s.store, TempDir: tempDir}
+	default:
+		src = &vulndb.URLSource{URL: s.cfg.VulnDB, Storage: s.store, TempDir: tempDir}
+	}
+	s.vulndb = vulndb.New(vulndb.Options{
+		Source:  src,
+		Refresh: s.cfg.VulnDBRefresh,
+		Logger:  s.log,
+	})
+	s.metrics.WatchVulnDB(func() obs.VulnDBState {
+		st := s.vulndb.Status()
+		return obs.VulnDBState{Entries: st.Entries, LastSuccess: st.LastSuccess, Failing: st.LastError != ""}
+	})
+	return nil
+}
+
+// vulnReadyz writes /readyz's details of the vulnerability database: the
+// copy served and, while the last refresh failed, why. Serving goes on
+// with the last good copy, so it does not make the server unready.
+func (s *Server) vulnReadyz(w io.Writer) {
+	if s.vulndb == nil {
+		return
+	}
+	st := s.vulndb.Status()
+	switch {
+	case st.Copy == "" && st.LastAttempt.IsZero():
+		fmt.Fprintf(w, "vulndb: loading (%s)\n", st.Source)
+	case st.Copy == "":
+		fmt.Fprintf(w, "vulndb: not loaded (%s): %s\n", st.Source, st.LastError)
+	case st.LastError != "":
+		fmt.Fprintf(w, "vulndb: serving the last good copy %s (%d entries, loaded %s); last refresh failed: %s\n",
+			st.Copy, st.Entries, st.Loaded.UTC().Format(time.RFC3339), st.LastError)
+	default:
+		fmt.Fprintf(w, "vulndb: %s (%d entries, loaded %s)\n", st.Copy, st.Entries, st.Loaded.UTC().Format(time.RFC3339))
+	}
+}

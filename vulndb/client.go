@@ -1,0 +1,200 @@
+package vulndb
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
+)
+
+// Limits of what a Client reads from a database: it may be hostile.
+const (
+	maxIndexBytes = 64 << 20 // an index file, uncompressed
+	maxIndexItems = 1 << 20  // modules or vulns of an index
+)
+
+// Client reads a vulnerability database over its HTTP API (a gomirror's
+// /vuln/, or any database serving the documented API), as govulncheck
+// does: the .json.gz files. Every answer is read under a size limit.
+type Client struct {
+	// URL is the database's base URL, e.g. "https://mirror.example/vuln".
+	URL string
+	// HTTP makes the requests (default: a client with a 1-minute timeout
+	// per request).
+	HTTP *http.Client
+	// Header, if set, is added to every request (e.g. Authorization for a
+	// mirror with auth all).
+	Header http.Header
+}
+
+var defaultHTTP = &http.Client{Timeout: time.Minute}
+
+// get returns the uncompressed content of endpoint (e.g. "index/db") at
+// most max bytes; an error satisfying errors.Is(err, fs.ErrNotExist) for
+// a 404.
+func (c *Client) get(ctx context.Context, endpoint string, max int64) ([]byte, error) {
+	u := strings.TrimRight(c.URL, "/") + "/" + endpoint + ".json.gz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range c.Header {
+		req.Header[k] = vs
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("%s: %w", endpoint, fs.ErrNotExist)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%s: %s", endpoint, resp.Status)
+	}
+	zr, err := gzip.NewReader(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", endpoint, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", endpoint, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: over %d bytes", endpoint, max)
+	}
+	return b, nil
+}
+
+// Modified returns the database's index/db.json time.
+func (c *Client) Modified(ctx context.Context) (time.Time, error) {
+	b, err := c.get(ctx, "index/db", 64<<10)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var m dbMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return time.Time{}, fmt.Errorf("index/db: %w", err)
+	}
+	return m.Modified, nil
+}
+
+// IDs returns the IDs of index/vulns.json, each checked with ValidID.
+func (c *Client) IDs(ctx context.Context) ([]string, error) {
+	b, err := c.get(ctx, "index/vulns", maxIndexBytes)
+	if err != nil {
+		return nil, err
+	}
+	var vulns []vulnMeta
+	if err := json.Unmarshal(b, &vulns); err != nil {
+		return nil, fmt.Errorf("index/vulns: %w", err)
+	}
+	if len(vulns) > maxIndexItems {
+		return nil, fmt.Errorf("index/vulns: over %d entries", maxIndexItems)
+	}
+	ids := make([]string, len(vulns))
+	for i, v := range vulns {
+		if !ValidID(v.ID) {
+			return nil, fmt.Errorf("index/vulns: invalid id %q", v.ID)
+		}
+		ids[i] = v.ID
+	}
+	return ids, nil
+}
+
+// EntryBytes returns the OSV file of id as the database serves it
+// (uncompressed), checked to parse as an entry of that ID.
+func (c *Client) EntryBytes(ctx context.Context, id string) ([]byte, *Entry, error) {
+	if !ValidID(id) {
+		return nil, nil, fmt.Errorf("invalid id %q", id)
+	}
+	b, err := c.get(ctx, "ID/"+id, maxEntryBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := Parse(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.ID != id {
+		return nil, nil, fmt.Errorf("ID/%s holds entry %s", id, e.ID)
+	}
+	return b, e, nil
+}
+
+// Vulns returns the advisories of the database affecting each of mods
+// (module versions; see DB.Vulns), in the order of mods: the modules
+// index, then the entries it names for a module whose version is below
+// the entry's fix, judged by Entry.Affects, as govulncheck does. A
+// withdrawn entry is left out.
+func (c *Client) Vulns(ctx context.Context, mods []module.Version) ([][]Advisory, error) {
+	b, err := c.get(ctx, "index/modules", maxIndexBytes)
+	if err != nil {
+		return nil, err
+	}
+	var index []moduleMeta
+	if err := json.Unmarshal(b, &index); err != nil {
+		return nil, fmt.Errorf("index/modules: %w", err)
+	}
+	byPath := make(map[string][]moduleVuln, len(index))
+	for _, m := range index {
+		byPath[m.Path] = m.Vulns
+	}
+	want := map[string]*Entry{}
+	for _, m := range mods {
+		v := canonicalVersion(m.Version)
+		for _, mv := range byPath[m.Path] {
+			if v != "" && (mv.Fixed == "" || semver.Compare(v, canonical(mv.Fixed)) < 0) && ValidID(mv.ID) {
+				want[mv.ID] = nil
+			}
+		}
+	}
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	entries := make([]*Entry, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, id := range ids {
+		g.Go(func() error {
+			_, e, err := c.EntryBytes(gctx, id)
+			entries[i] = e
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		want[id] = entries[i]
+	}
+	out := make([][]Advisory, len(mods))
+	for i, m := range mods {
+		for _, mv := range byPath[m.Path] {
+			e := want[mv.ID]
+			if e == nil || !e.Affects(m.Path, m.Version) {
+				continue
+			}
+			if len(out[i]) > 0 && out[i][len(out[i])-1].ID == e.ID {
+				continue
+			}
+			out[i] = append(out[i], Advisory{ID: e.ID, Aliases: e.Aliases, Summary: e.Summary, Fixed: e.Fix(m.Path, m.Version)})
+		}
+		sortAdvisories(out[i])
+	}
+	return out, nil
+}
