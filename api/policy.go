@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
 )
 
@@ -131,8 +132,8 @@ var ErrNotPermitted = errors.New("not permitted: this token may not read the mod
 
 // PolicyOptions configure the policy check endpoint.
 type PolicyOptions struct {
-	// Policy returns the policy in force; nil (or a nil *Policy) allows
-	// everything.
+	// Policy returns the policy in force; nil for a server without one
+	// (every request is answered 404, ErrNoPolicy).
 	Policy func() *policy.Policy
 	// Facts are the server's facts for the policy's checks.
 	Facts policy.Facts
@@ -152,8 +153,16 @@ type PolicyHandler struct {
 	slots chan struct{}
 }
 
-// PolicyRoute is the pattern PolicyHandler serves.
-const PolicyRoute = "POST /api/v1/policy/check"
+// PolicyPath is the policy check endpoint's path, and PolicyRoute the
+// pattern PolicyHandler serves.
+const (
+	PolicyPath  = "/api/v1/policy/check"
+	PolicyRoute = "POST " + PolicyPath
+)
+
+// ErrNoPolicy is the answer (404) of a server without a policy: a check
+// against it checks nothing, which a CI gate must not take for a pass.
+var ErrNoPolicy = errors.New("this mirror has no policy (setting policy)")
 
 // NewPolicyHandler returns the policy check endpoint of opts.
 func NewPolicyHandler(opts PolicyOptions) *PolicyHandler {
@@ -167,6 +176,11 @@ func NewPolicyHandler(opts PolicyOptions) *PolicyHandler {
 }
 
 func (h *PolicyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	obs.RequestFrom(r.Context()).Kind = "policy-check"
+	if h.opts.Policy == nil {
+		writeJSON(w, http.StatusNotFound, errorBody{ErrNoPolicy.Error()})
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxPolicyBody)
 	var req PolicyCheckRequest
 	dec := json.NewDecoder(r.Body)
@@ -203,10 +217,7 @@ func (h *PolicyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 	token := auth.Identity(r.Context())
-	var pol *policy.Policy
-	if h.opts.Policy != nil {
-		pol = h.opts.Policy()
-	}
+	pol := h.opts.Policy()
 	out := make([]PolicyDecision, len(req.Modules))
 	var wg sync.WaitGroup
 	for i, q := range req.Modules {

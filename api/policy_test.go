@@ -225,3 +225,12 @@ func TestPolicyCheckBounds(t *testing.T) {
 		t.Errorf("%d module versions: %d %.200s", api.MaxPolicyQueries, resp.StatusCode, body)
 	}
 }
+
+func TestPolicyCheckNoPolicy(t *testing.T) {
+	srv := httptest.NewServer(api.NewPolicyHandler(api.PolicyOptions{}))
+	defer srv.Close()
+	resp, body := post(t, srv.URL, "", checkBody(false, "example.com/a@v1.0.0"))
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no policy") {
+		t.Errorf("without a policy: %d %s", resp.StatusCode, body)
+	}
+}

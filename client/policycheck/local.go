@@ -44,6 +44,16 @@ func (l *Local) Decide(ctx context.Context, qs []Query) ([]Decision, error) {
 	if jobs <= 0 {
 		jobs = 4
 	}
+	if p, ok := l.Facts.(*ProxyFacts); ok && l.Policy.Needs().Vulns {
+		if bv, ok := p.VulnDB.(*BatchVulns); ok {
+			mods := make([]module.Version, len(qs))
+			for i, q := range qs {
+				mods[i] = q.Module
+			}
+			// A failure is each decision's: BatchVulns.Vulns tries again.
+			bv.Prefetch(ctx, mods)
+		}
+	}
 	out := make([]Decision, len(qs))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
@@ -83,6 +93,7 @@ const (
 type ProxyFacts struct {
 	Proxy  string       // base URL
 	Client *http.Client // nil: http.DefaultClient
+	Header http.Header  // added to every request (Authorization for a mirror that wants a token)
 	VulnDB VulnLookup   // nil: every lookup fails with policy.ErrNoVulnDB
 
 	mu     sync.Mutex
@@ -118,6 +129,9 @@ func (p *ProxyFacts) get(ctx context.Context, rel string) (*http.Response, error
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.Proxy, "/")+"/"+rel, nil)
 	if err != nil {
 		return nil, err
+	}
+	for k, vs := range p.Header {
+		req.Header[k] = vs
 	}
 	c := p.Client
 	if c == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/policy"
+	"github.com/gomirror/gomirror/vulndb"
 )
 
 // TokenEnv is the environment variable that holds the token sent to the
@@ -34,8 +35,9 @@ type Options struct {
 	// VulnDB is the vulnerability database's URL; "" is Proxy + "/vuln"
 	// (a gomirror serves it there).
 	VulnDB string
-	// Token is sent to Mirror ("" for none); TokenName selects the rule
-	// set of a policy file as if that token asked.
+	// Token is sent to Mirror, or with PolicyFile to Proxy and VulnDB
+	// ("" for none); TokenName selects the rule set of a policy file as if
+	// that token asked.
 	Token, TokenName string
 	// Explain records the checks of each decision.
 	Explain bool
@@ -43,10 +45,6 @@ type Options struct {
 	Client *http.Client
 	// Go runs the go command.
 	Go golist.GoCommand
-	// NewVulnDB returns the vulnerability lookup of the database at a URL;
-	// nil leaves ProxyFacts without one (deny-vulnerable then refuses
-	// with "vulnerability database not available").
-	NewVulnDB func(url string, c *http.Client) VulnLookup
 }
 
 // Checker is a Decider and the Resolver of build lists that goes with it.
@@ -133,14 +131,19 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 	if err := checkURL("--proxy", proxy); err != nil {
 		return nil, err
 	}
-	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client}
-	if opts.NewVulnDB != nil {
-		vdb := opts.VulnDB
-		if vdb == "" {
-			vdb = strings.TrimRight(proxy, "/") + "/vuln"
-		}
-		facts.VulnDB = opts.NewVulnDB(vdb, opts.Client)
+	vdb := opts.VulnDB
+	if vdb == "" {
+		vdb = strings.TrimRight(proxy, "/") + "/vuln"
 	}
+	if err := checkURL("--vulndb", vdb); err != nil {
+		return nil, err
+	}
+	var header http.Header
+	if opts.Token != "" {
+		header = http.Header{"Authorization": {"Bearer " + opts.Token}}
+	}
+	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: header,
+		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: header}}}
 	return &Checker{
 		Decider:  &Local{Policy: pol, Token: opts.TokenName, Facts: facts, Explain: opts.Explain},
 		Resolver: GoList{Go: opts.Go, Proxy: proxy},

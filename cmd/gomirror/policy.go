@@ -71,7 +71,6 @@ func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.Cancel
 	f.opts.Token = tok
 	f.opts.Client = &http.Client{}
 	f.opts.Go = golist.GoCommand{}
-	f.opts.NewVulnDB = newVulnLookup
 	c, err := policycheck.NewChecker(ctx, f.opts)
 	if err != nil {
 		cancel()
@@ -229,9 +228,6 @@ func describe(p policycheck.Project) string {
 	}
 	return p.GoSum
 }
-
-// newVulnLookup is the vulnerability database client of --policy.
-func newVulnLookup(url string, c *http.Client) policycheck.VulnLookup { return nil }
 
 // version is gomirror's module version as built ("(devel)" from a work
 // tree), for the SARIF tool's version.
