@@ -108,6 +108,7 @@ func TestRun(t *testing.T) {
 		inFlight int
 		maxIn    int
 		paths    []string
+		once     sync.Once
 	)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +117,10 @@ func TestRun(t *testing.T) {
 		inFlight++
 		maxIn = max(maxIn, inFlight)
 		if inFlight == 2 {
-			close(release) // both workers are busy at once
+			// Both workers are busy at once. (Later requests may overlap
+			// too: closing again would panic with mu held and hang the
+			// test.)
+			once.Do(func() { close(release) })
 		}
 		mu.Unlock()
 		<-release
