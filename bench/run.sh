@@ -11,6 +11,7 @@
 #   bench/run.sh StalledReaders   1000 connections stalled on a 15 MiB .mod
 #                                 (no network; about 30 seconds)
 #   bench/run.sh 'CachedInfo$'    cached .info under wrk vs a bare net/http
+#   bench/run.sh CachedInfoPolicy cached .info with a 500-rule policy vs none
 #                                 server (no network; needs wrk; about 1 minute;
 #                                 GOMIRROR_BENCH_BASE_BINARY=<gomirror built
 #                                 from another commit> compares that one too)
@@ -106,6 +107,11 @@ END {
 			if ((b, "ratio-base") in m)
 				printf "  %-20s GOMIRROR_BENCH_BASE_BINARY: ratio %.3f, p99 ratio %.3f, %.1f us CPU per request\n", "",
 					m[b, "ratio-base"], m[b, "ratio-p99-base"], m[b, "us-cpu/req-base"]
+		} else if (short == "CachedInfoPolicy") {
+			printf "  %-20s ratio %.3f  (500-rule policy %.0f req/s, none %.0f req/s; medians)  target >= 0.95: %s\n", short,
+				m[b, "ratio"], m[b, "req/s"], m[b, "req/s-baseline"], verdict(num(m[b, "ratio"]) >= 0.95)
+			printf "  %-20s CPU per request: policy %.1f us, none %.1f us (ratio-cpu %.3f); p99 %.2f ms vs %.2f ms\n", "",
+				m[b, "us-cpu/req"], m[b, "us-cpu/req-baseline"], m[b, "ratio-cpu"], m[b, "ms-p99"], m[b, "ms-p99-baseline"]
 		} else if (short == "SameZip100Clients") {
 			ok = num(m[b, "MB-rss-growth"]) < 50 && num(m[b, "MB-rss-growth-warm"]) < 50
 			printf "  %-20s RSS growth cold %.1f MB, warm %.1f MB  target < 50 MB: %s\n", short,

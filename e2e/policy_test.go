@@ -139,6 +139,9 @@ func TestPolicy(t *testing.T) {
 		if !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "server response: gomirror policy: ") || !strings.Contains(out, want) {
 			t.Errorf("go mod download %s: want a 403 whose text the go command prints, with %q; got\n%s", mv, want, tail(out, 20))
 		}
+		if strings.Contains(out, filepath.Dir(policyPath)) {
+			t.Errorf("go mod download %s: the answer names the server's directory:\n%s", mv, tail(out, 20))
+		}
 	}
 	allowed := func(env []string, mv string) {
 		t.Helper()
@@ -147,18 +150,18 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 
-	refused(aliceEnv, "example.com/pol/denied@v1.1.0", `refused by rule "no-1.1" (`+policyPath+`:12): denied for versions >=1.1.0`)
+	refused(aliceEnv, "example.com/pol/denied@v1.1.0", `refused by rule "no-1.1" (policy.yaml:12): denied for versions >=1.1.0`)
 	refused(aliceEnv, "example.com/pol/denied@v1.2.0-pre", `rule "no-1.1"`) // pre-releases are in the range
 	allowed(aliceEnv, "example.com/pol/denied@v1.0.0")
 	allowed(aliceEnv, "example.com/pol/warned@v1.0.0")
-	refused(aliceEnv, "example.com/pol/fresh@v1.1.0", `refused by rule "cooling-off" (`+policyPath+`:20): published `)
+	refused(aliceEnv, "example.com/pol/fresh@v1.1.0", `refused by rule "cooling-off" (policy.yaml:20): published `)
 	refused(aliceEnv, "example.com/pol/fresh@v1.1.0", `min-age is 7 days`) // a cached decision gives the same answer
 	allowed(aliceEnv, "example.com/pol/fresh@v1.0.0")
-	refused(aliceEnv, "example.com/pol/lic@v1.1.0", `rule "mit-only" (`+policyPath+`:23): license BSD-3-Clause not allowed; allowed: MIT`)
+	refused(aliceEnv, "example.com/pol/lic@v1.1.0", `rule "mit-only" (policy.yaml:23): license BSD-3-Clause not allowed; allowed: MIT`)
 	allowed(aliceEnv, "example.com/pol/lic@v1.0.0")
-	refused(aliceEnv, "example.com/pol/retracted@v1.0.0", `rule "no-retracted" (`+policyPath+`:26): retracted: broken build`)
+	refused(aliceEnv, "example.com/pol/retracted@v1.0.0", `rule "no-retracted" (policy.yaml:26): retracted: broken build`)
 	allowed(aliceEnv, "example.com/pol/retracted@v1.1.0")
-	refused(aliceEnv, "example.com/pol/pseudo@"+pseudo, `rule "no-pseudo" (`+policyPath+`:29): pseudo-versions are denied`)
+	refused(aliceEnv, "example.com/pol/pseudo@"+pseudo, `rule "no-pseudo" (policy.yaml:29): pseudo-versions are denied`)
 	allowed(aliceEnv, "example.com/pol/pseudo@v1.0.0")
 	// A non-canonical query (a branch) is judged by the version it
 	// resolves to.
@@ -203,7 +206,7 @@ func TestPolicy(t *testing.T) {
 	}
 
 	// Per-token sets: ci gets the strict set (default deny).
-	refused(ciEnv, "example.com/pol/warned@v1.0.0", `refused by set "strict" default (`+policyPath+`:7): no rule matches, and the default is deny`)
+	refused(ciEnv, "example.com/pol/warned@v1.0.0", `refused by set "strict" default (policy.yaml:7): no rule matches, and the default is deny`)
 	allowed(ciEnv, "example.com/hello@v1.1.0")
 
 	// An edit takes effect without a restart.
@@ -247,6 +250,10 @@ func TestPolicy(t *testing.T) {
 	if n := reloads(); n != 0 {
 		t.Fatalf("reloads before any edit: %d", n)
 	}
+	// Decided (and cached) before the edit: allowed.
+	if code, body := get("/example.com/hello/@v/v1.2.0.info", "alice", alice); code != http.StatusOK {
+		t.Fatalf("hello v1.2.0 before the edit: %d %s", code, body)
+	}
 	edit(fmt.Sprintf(policyFile, "\n  - name: hello-frozen\n    module: example.com/hello\n    versions: \">=1.1.0\"\n    action: deny"))
 	waitFor("the edited policy", func() bool { return reloads() == 1 })
 	refused(aliceEnv, "example.com/hello@v1.2.0", `refused by rule "hello-frozen"`)
@@ -278,7 +285,7 @@ func TestPolicy(t *testing.T) {
 		}
 		switch {
 		case r.Module == "example.com/pol/warned" && r.Kind == "zip" && r.Client == "alice":
-			warnedZip = r.Status == 200 && strings.HasPrefix(r.Policy, `warned by rule "legacy" (`+policyPath+`:16): denied`)
+			warnedZip = r.Status == 200 && strings.HasPrefix(r.Policy, `warned by rule "legacy" (policy.yaml:16): denied`)
 			if !warnedZip {
 				t.Errorf("warned zip's record: %+v", r)
 			}

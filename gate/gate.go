@@ -96,8 +96,9 @@ type Mirror struct {
 	vulns      Vulns
 	onDecision func(policy.Kind, policy.Decision)
 	log        *slog.Logger
-	// retractions is by module path.
-	retractions *expirable.LRU[string, []*modfile.Retract]
+	// retractions is by module path (at most retractionModules, each at
+	// most maxRetractions: memory is bounded whatever go.mod files say).
+	retractions *expirable.LRU[string, []retraction]
 }
 
 var (
@@ -118,7 +119,7 @@ func New(opts Options) *Mirror {
 	}
 	return &Mirror{inner: opts.Mirror, live: opts.Live, store: opts.Store, describer: opts.Describer,
 		vulns: opts.Vulns, onDecision: opts.OnDecision, log: opts.Log,
-		retractions: expirable.NewLRU[string, []*modfile.Retract](4096, nil, opts.RetractedTTL)}
+		retractions: expirable.NewLRU[string, []retraction](retractionModules, nil, opts.RetractedTTL)}
 }
 
 // FetchTimeout is the decorated mirror's, if it has one.
@@ -471,17 +472,30 @@ func (f *facts) Retracted(ctx context.Context, mv module.Version) (string, bool,
 		return "", false, err
 	}
 	for _, r := range rs {
-		if semver.Compare(r.Low, mv.Version) <= 0 && semver.Compare(mv.Version, r.High) <= 0 {
-			return r.Rationale, true, nil
+		if semver.Compare(r.low, mv.Version) <= 0 && semver.Compare(mv.Version, r.high) <= 0 {
+			return r.rationale, true, nil
 		}
 	}
 	return "", false, nil
 }
 
+// retraction is a retract directive as kept: its interval and the start
+// of its rationale.
+type retraction struct {
+	low, high, rationale string
+}
+
+const (
+	retractionModules = 1024 // modules whose retractions are kept
+	maxRetractions    = 256  // retractions kept per module (the first ones)
+	maxRationale      = 200  // bytes of a rationale kept
+)
+
 // retracted returns the retractions in the go.mod of path's latest
 // version, as the go command finds it: the newest release of the list,
-// else its newest pre-release, else @latest.
-func (g *Mirror) retracted(ctx context.Context, path string) ([]*modfile.Retract, error) {
+// else its newest pre-release, else @latest; none when the module has no
+// latest version ("not found").
+func (g *Mirror) retracted(ctx context.Context, path string) ([]retraction, error) {
 	if rs, ok := g.retractions.Get(path); ok {
 		return rs, nil
 	}
@@ -500,6 +514,12 @@ func (g *Mirror) retracted(ctx context.Context, path string) ([]*modfile.Retract
 		latest = versions[0]
 	} else {
 		b, _, err := g.inner.Latest(ctx, em)
+		if errors.Is(err, fs.ErrNotExist) {
+			// No latest version the go command could read retractions
+			// from: none apply, as for the go command.
+			g.retractions.Add(path, nil)
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -528,8 +548,20 @@ func (g *Mirror) retracted(ctx context.Context, path string) ([]*modfile.Retract
 		g.log.Warn("policy: latest go.mod unreadable; no retractions", "module", path, "version", latest, "err", err)
 		mf = &modfile.File{}
 	}
-	g.retractions.Add(path, mf.Retract)
-	return mf.Retract, nil
+	rs := make([]retraction, 0, min(len(mf.Retract), maxRetractions))
+	for _, r := range mf.Retract {
+		if len(rs) == maxRetractions {
+			g.log.Warn("policy: more retractions than are kept; the rest are ignored", "module", path, "version", latest, "kept", maxRetractions, "retractions", len(mf.Retract))
+			break
+		}
+		why := r.Rationale
+		if len(why) > maxRationale {
+			why = strings.ToValidUTF8(why[:maxRationale], "") + "..."
+		}
+		rs = append(rs, retraction{low: r.Low, high: r.High, rationale: why})
+	}
+	g.retractions.Add(path, rs)
+	return rs, nil
 }
 
 func (f *facts) Licenses(ctx context.Context, mv module.Version) ([]string, error) {

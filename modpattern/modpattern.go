@@ -124,6 +124,32 @@ func (l List) MatchExact(path string) bool {
 	return l.exact != "" && module.MatchPrefixPatterns(l.exact, path)
 }
 
+// LiteralPrefixes returns, for each pattern of the list, its leading
+// elements that have no glob metacharacter (*, ?, [, \), folded as Match
+// compares them (Fold): a path that Match finds matching that pattern has
+// them as its own leading elements once folded. A pattern whose first
+// element is a glob has none. It lets a caller with many lists (a
+// policy's rules) index them by literal prefix and ask Match only of the
+// lists that can match.
+func (l List) LiteralPrefixes() [][]string {
+	out := make([][]string, len(l.pats))
+	for i, p := range l.pats {
+		var elems []string
+		for e := range strings.SplitSeq(fold(p), "/") {
+			if e == "" || strings.ContainsAny(e, `*?[\`) {
+				break
+			}
+			elems = append(elems, e)
+		}
+		out[i] = elems
+	}
+	return out
+}
+
+// Fold returns a path (or pattern) in the form Match compares: lower
+// case, with the case escapes of proxy URLs ('!') removed.
+func Fold(s string) string { return fold(s) }
+
 // fold maps a path or pattern to the form Match compares: lower case, with
 // the case escapes of proxy URLs ('!' before a letter that was upper case)
 // removed. Module paths are ASCII, and '!' is not allowed in them, so two

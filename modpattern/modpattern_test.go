@@ -2,6 +2,7 @@ package modpattern_test
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -171,5 +172,25 @@ func BenchmarkMatch(b *testing.B) {
 				l.Match(path)
 			}
 		})
+	}
+}
+
+func TestLiteralPrefixes(t *testing.T) {
+	l, err := modpattern.Parse("GitHub.com/Org/*, *.corp.example, corp.example/a?c/d, x.example//y, !my!corp.example/lib, a.example/[b]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.LiteralPrefixes()
+	want := [][]string{{"github.com", "org"}, nil, {"corp.example"}, {"x.example"}, {"mycorp.example", "lib"}, {"a.example"}}
+	if len(got) != len(want) {
+		t.Fatalf("LiteralPrefixes() = %q", got)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("pattern %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	if f := modpattern.Fold("GitHub.com/!my!corp/X"); f != "github.com/mycorp/x" {
+		t.Errorf("Fold = %q", f)
 	}
 }

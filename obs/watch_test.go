@@ -122,3 +122,26 @@ func TestWatch(t *testing.T) {
 		"gomirror_audit_records_total{result=dropped}":  {counter, 1},
 	})
 }
+
+func TestWatchPolicy(t *testing.T) {
+	m := NewMetrics()
+	m.ObservePolicy("zip", true) // before WatchPolicy: nothing to count into, no panic
+	st := PolicyStats{Rules: 12, Reloads: 3, Failures: 1, Bad: true}
+	m.WatchPolicy(func() PolicyStats { return st })
+	m.ObservePolicy("zip", true)
+	m.ObservePolicy("info", false)
+	m.ObservePolicy("info", false)
+	got := scraped(t, m)
+	for k, v := range map[string]float64{
+		"gomirror_policy_decisions_total{kind=zip,result=warned}":   1,
+		"gomirror_policy_decisions_total{kind=info,result=refused}": 2,
+		"gomirror_policy_rules{}":                                   12,
+		"gomirror_policy_reloads_total{result=ok}":                  3,
+		"gomirror_policy_reloads_total{result=error}":               1,
+		"gomirror_policy_file_refused{}":                            1,
+	} {
+		if got[k].v != v {
+			t.Errorf("%s = %v, want %v", k, got[k].v, v)
+		}
+	}
+}

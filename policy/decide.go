@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/gomirror/gomirror/modpattern"
 	"golang.org/x/mod/module"
 	xsemver "golang.org/x/mod/semver"
 )
@@ -105,7 +106,9 @@ type Decision struct {
 	Rule string
 	// Set is the rule set's name, "" for the top-level rules.
 	Set string
-	// File and Line locate the deciding rule (or the default) in the file.
+	// File and Line locate the deciding rule (or the default) in the
+	// file. File is the file's base name: a decision is shown to clients,
+	// who need not learn where the server keeps its files.
 	File string
 	Line int
 	// Reason says why, in words: "denied", "published 2 days ago, min-age
@@ -212,9 +215,11 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 		return Decision{}, fmt.Errorf("policy: %s@%s: not a canonical version", m.Path, m.Version)
 	}
 	set := p.setFor(subj.Token)
-	d := Decision{Module: m, File: p.file, Set: set.name}
+	d := Decision{Module: m, File: p.base, Set: set.name}
 	var sv *semver.Version
-	for _, r := range set.rules {
+	var buf [32]int
+	for _, i := range set.candidates(m.Path, buf[:0]) {
+		r := set.rules[i]
 		if !r.modules.Match(m.Path) {
 			continue
 		}
@@ -247,6 +252,25 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 	d.Allowed = true
 	d.Reason = "no rule matches, and the default is allow"
 	return d, nil
+}
+
+// candidates appends to out, in order, the indexes of the rules of s that
+// can match path (the index's nodes along the folded path's elements),
+// and returns it.
+func (s *ruleSet) candidates(path string, out []int) []int {
+	n := s.index
+	out = append(out, n.rules...)
+	rest := modpattern.Fold(path)
+	for n.kids != nil && rest != "" {
+		var e string
+		e, rest, _ = strings.Cut(rest, "/")
+		if n = n.kids[e]; n == nil {
+			break
+		}
+		out = append(out, n.rules...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // setFor is the rule set of a token.

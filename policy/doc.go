@@ -86,6 +86,19 @@
 // retracted, vulnerable, licenses), each asking its [Facts] only when it
 // runs, and the first that fails decides.
 //
+// # Decisions
+//
+// A Decision names the deciding rule (its name, else "rule N"; the set's
+// name for a set's rule; "default" when none matched) with the file's base
+// name and the rule's line, and the reason. Its String is the one line a
+// refused client reads (the body of the 403, which the go command prints
+// as "server response:"):
+//
+//	gomirror policy: gopkg.in/yaml.v2@v2.3.0 refused by rule "no-old-yaml" (policy.yaml:25): denied for versions <2.4.0
+//
+// Decisions are pure functions of the policy, the subject's set, the
+// module version, the kind and the facts; Live caches them.
+//
 // # Clients
 //
 // A token's rules are those of the first set whose `tokens` name it or

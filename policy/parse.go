@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,8 @@ func (m Mode) String() string {
 // Policy is a parsed, validated policy file. It is immutable and safe for
 // concurrent use. The nil *Policy allows everything.
 type Policy struct {
-	file    string
+	file    string // as given to Parse
+	base    string // its base name, for decisions
 	sets    []*ruleSet // in file order
 	top     *ruleSet
 	byToken map[string]int // token name → index in sets of its first set
@@ -67,6 +69,42 @@ type ruleSet struct {
 	rules       []*rule
 	defaultDeny bool
 	defaultLine int
+	// index finds the rules whose module patterns can match a path
+	// (buildIndex): Decide asks Match only of those.
+	index *trieNode
+}
+
+// trieNode is a node of a rule set's index: the rules (indexes into
+// rules, ascending) with a pattern whose literal leading elements
+// (modpattern.List.LiteralPrefixes) end here, and the nodes below by the
+// next element.
+type trieNode struct {
+	rules []int
+	kids  map[string]*trieNode
+}
+
+// buildIndex indexes s's rules by their patterns' literal prefixes.
+func (s *ruleSet) buildIndex() {
+	s.index = &trieNode{}
+	for i, r := range s.rules {
+		for _, prefix := range r.modules.LiteralPrefixes() {
+			n := s.index
+			for _, e := range prefix {
+				if n.kids == nil {
+					n.kids = map[string]*trieNode{}
+				}
+				k := n.kids[e]
+				if k == nil {
+					k = &trieNode{}
+					n.kids[e] = k
+				}
+				n = k
+			}
+			if len(n.rules) == 0 || n.rules[len(n.rules)-1] != i {
+				n.rules = append(n.rules, i)
+			}
+		}
+	}
 }
 
 type rule struct {
@@ -241,7 +279,7 @@ func (p *parser) policy(doc *yaml.Node) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := &Policy{file: p.file, byToken: map[string]int{}}
+	pol := &Policy{file: p.file, base: filepath.Base(p.file), byToken: map[string]int{}}
 	top := &ruleSet{line: root.Line, defaultLine: root.Line}
 	mode := Enforce
 	if n := f["mode"]; n != nil {
@@ -313,8 +351,10 @@ func (p *parser) policy(doc *yaml.Node) (*Policy, error) {
 		}
 	}
 	pol.nrules = len(top.rules)
+	top.buildIndex()
 	for _, s := range pol.sets {
 		pol.nrules += len(s.rules)
+		s.buildIndex()
 	}
 	return pol, nil
 }
