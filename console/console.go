@@ -18,6 +18,7 @@
 package console
 
 import (
+	"context"
 	"crypto/cipher"
 	"embed"
 	"errors"
@@ -30,12 +31,14 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/module"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/vulndb"
 )
 
 //go:embed templates/*.html
@@ -75,7 +78,20 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Vulns answers the advisories that module and version pages show
+	// (the vulnerability database); nil shows none.
+	Vulns Vulns
 }
+
+// Vulns is what the pages ask the vulnerability database (a *vulndb.DB).
+type Vulns interface {
+	// Vulns returns the advisories affecting a module version.
+	Vulns(ctx context.Context, m module.Version) ([]vulndb.Advisory, error)
+	// Module returns the advisories naming a module, whatever the version.
+	Module(ctx context.Context, path string) ([]vulndb.Advisory, error)
+}
+
+var _ Vulns = (*vulndb.DB)(nil)
 
 // Console serves the web console.
 type Console struct {

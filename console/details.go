@@ -13,6 +13,7 @@ import (
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/modgraph"
 	"github.com/gomirror/gomirror/modinfo"
+	"github.com/gomirror/gomirror/vulndb"
 )
 
 // The pages of a stored version: GET /ui/modules/{module}/@v/{version}
@@ -47,6 +48,12 @@ type versionData struct {
 	Counted   bool
 	StatsDays int
 	Size      int64 // of every file
+	// Advisories affecting the version (the vulnerability database);
+	// VulnsShown says the database is there, VulnsError why they are
+	// unknown.
+	Advisories []vulndb.Advisory
+	VulnsShown bool
+	VulnsError string
 }
 
 // versionPage answers GET /ui/modules/{module}/@v/{version}: the version's
@@ -71,6 +78,12 @@ func (c *Console) versionPage(w http.ResponseWriter, r *http.Request, v *viewer,
 				}
 			}
 			vd.Downloads, vd.Counted = n, true
+		}
+	}
+	if c.opts.Vulns != nil {
+		vd.VulnsShown = true
+		if vd.Advisories, err = c.opts.Vulns.Vulns(r.Context(), m); err != nil {
+			vd.VulnsError = vulnsError(err)
 		}
 	}
 	c.render(w, r, http.StatusOK, v, "version", "Module version", vd, "")

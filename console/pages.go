@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/audit"
 	"github.com/gomirror/gomirror/modinfo"
+	"github.com/gomirror/gomirror/vulndb"
 )
 
 // admin answers a page that only operators may see: 403 for others.
@@ -93,6 +96,12 @@ type moduleData struct {
 	Retracted  map[string]*modinfo.Retraction
 	Deprecated string
 	MarksError string // the marks could not be read
+	// Advisories are the vulnerability database's advisories naming the
+	// module (Fixed: the version that fixes all of each), Vulnerable the
+	// stored versions each affects, and VulnsError why they are not shown.
+	Advisories []vulndb.Advisory
+	Vulnerable map[string][]string // version -> IDs
+	VulnsError string
 }
 
 // moduleStatsDays is the period of a module page's download counts.
@@ -160,7 +169,33 @@ func (c *Console) module(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if c.opts.Vulns != nil {
+		d.Advisories, d.Vulnerable, d.VulnsError = c.moduleVulns(r.Context(), m, mod.Versions)
+	}
 	c.render(w, r, http.StatusOK, v, "module", "Module", d, "")
+}
+
+// moduleVulns returns the advisories naming module m and, for each of
+// versions that one affects, their IDs; or why they are unknown.
+func (c *Console) moduleVulns(ctx context.Context, m string, versions []api.Version) ([]vulndb.Advisory, map[string][]string, string) {
+	advs, err := c.opts.Vulns.Module(ctx, m)
+	if err != nil {
+		return nil, nil, vulnsError(err)
+	}
+	if len(advs) == 0 {
+		return nil, nil, ""
+	}
+	vulnerable := map[string][]string{}
+	for _, ver := range versions {
+		va, err := c.opts.Vulns.Vulns(ctx, module.Version{Path: m, Version: ver.Version})
+		if err != nil {
+			return nil, nil, vulnsError(err)
+		}
+		for _, a := range va {
+			vulnerable[ver.Version] = append(vulnerable[ver.Version], a.ID)
+		}
+	}
+	return advs, vulnerable, ""
 }
 
 // activityData is the activity page's.
@@ -305,4 +340,14 @@ func dash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// vulnsError is why a page shows no advisories: "not loaded" before the
+// database's first copy is loaded (the template says so in the page's
+// language), else the error.
+func vulnsError(err error) string {
+	if errors.Is(err, vulndb.ErrNotLoaded) {
+		return "not loaded"
+	}
+	return err.Error()
 }

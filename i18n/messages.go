@@ -190,4 +190,15 @@ var messages = []entry{
 	// api.Message's texts that a page shows (the alerts' history_error).
 	{"the database is not available", "数据库当前不可用"},
 	{"the database did not answer in time", "数据库未能及时响应"},
+
+	// The vulnerability database on module and version pages.
+	{"vulnerable", "有漏洞"},
+	{"Vulnerabilities", "漏洞"},
+	{"Advisory", "公告"},
+	{"Summary", "摘要"},
+	{"Fixed in", "修复版本"},
+	{"no fix known", "暂无修复版本"},
+	{"No known vulnerability affects this version.", "没有已知漏洞影响此版本。"},
+	{"The vulnerability database could not be read:", "无法读取漏洞数据库："},
+	{"The vulnerability database is not loaded yet.", "漏洞数据库尚未加载。"},
 }

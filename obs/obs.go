@@ -170,7 +170,7 @@ func statusLabel(code int) string {
 // answers it fills in Kind and Cache; the middleware fills in the rest.
 type Request struct {
 	Method, Path string
-	Kind         string // list, latest, info, mod, zip, sumdb, health, metrics
+	Kind         string // list, latest, info, mod, zip, sumdb, vuln, health, metrics
 	Client       string // the authenticated client's token name, or ""
 	Status       int
 	Bytes        int64

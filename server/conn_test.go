@@ -60,6 +60,7 @@ func startOffline(t *testing.T, files map[string][]byte, edit func(*config.Serve
 func startOfflineLogger(t *testing.T, files map[string][]byte, edit func(*config.Serve), newLogger func(w io.Writer, cfg *config.Serve) *slog.Logger) *testServer {
 	t.Helper()
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
 	cfg.DirectDir = t.TempDir()
@@ -378,6 +379,7 @@ func (s *countingStore) Put(ctx context.Context, key string, r io.Reader) error 
 // A burst of /readyz requests costs one storage write, not one each.
 func TestReadyzBurstWritesOnce(t *testing.T) {
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
 	cfg.DirectDir = t.TempDir()

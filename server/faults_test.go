@@ -738,6 +738,7 @@ func (f faultyStore) Delete(ctx context.Context, key string) error {
 func startWithFaultyStore(t *testing.T, up *fakeproxy.Server, fail *atomic.Pointer[error]) *testServer {
 	t.Helper()
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
 	cfg.ShutdownTimeout = 10 * time.Second

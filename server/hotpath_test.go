@@ -90,6 +90,7 @@ func TestCachedInfoAllocs(t *testing.T) {
 func BenchmarkCachedInfoHandler(b *testing.B) {
 	const key = "example.com/hot/@v/v1.0.0.info"
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.StorageDir, cfg.DirectDir = b.TempDir(), b.TempDir()
 	cfg.Upstream, cfg.SumDB = "off", "off"
 	p := filepath.Join(cfg.StorageDir, filepath.FromSlash(key))
@@ -147,6 +148,7 @@ func BenchmarkCachedInfoHandlerAudit(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			const key = "example.com/hot/@v/v1.0.0.info"
 			cfg := config.Defaults()
+			cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 			cfg.StorageDir, cfg.DirectDir = b.TempDir(), b.TempDir()
 			cfg.Upstream, cfg.SumDB = "off", "off"
 			if on {

@@ -38,11 +38,12 @@ func (s *Server) openPolicy(store storage.Storage) error {
 		Mirror: s.mirror,
 		Live:   live,
 		Store:  store,
-		// Vulns: the vulnerability database (package vulndb) goes here, and
-		// its refresh calls s.policy.Invalidate(). Without it a
-		// deny-vulnerable rule refuses ("vulnerability database not
-		// available"), which the start-up log below says.
-		Vulns:        nil,
+		// Vulns: the vulnerability database (nil with vulndb off: a
+		// deny-vulnerable rule then refuses, "vulnerability database not
+		// available", which the start-up log below says; so it does until
+		// the database's first copy is loaded). Its refreshes invalidate
+		// the cached decisions (newVulnDB).
+		Vulns:        s.policyVulns(),
 		RetractedTTL: policyRetractedTTL,
 		OnDecision: func(k policy.Kind, d policy.Decision) {
 			s.metrics.ObservePolicy(k.String(), d.Warned())
@@ -51,7 +52,7 @@ func (s *Server) openPolicy(store storage.Storage) error {
 	})
 	pol := live.Policy()
 	s.log.Info("policy in force", "file", s.cfg.Policy, "rules", pol.Rules(), "reload_every", s.cfg.PolicyReload)
-	if pol.Needs().Vulns {
+	if pol.Needs().Vulns && s.vulndb == nil {
 		s.log.Warn("the policy has deny-vulnerable rules but no vulnerability database is available: they refuse every version they match", "file", s.cfg.Policy)
 	}
 	return nil

@@ -156,6 +156,7 @@ func TestS3KeyFiles(t *testing.T) {
 	os.WriteFile(akFile, []byte(access+"\n"), 0o600)
 	os.WriteFile(skFile, []byte(secret+"\n"), 0o600)
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.Storage, cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = "s3", strings.TrimPrefix(fake.URL, "http://"), "bucket", "us-east-1"
 	cfg.S3PathStyle, cfg.S3Insecure = true, true
 	cfg.S3AccessKeyFile, cfg.S3SecretKeyFile = akFile, skFile
@@ -189,6 +190,7 @@ func TestS3KeyFilesWithMinIO(t *testing.T) {
 	os.WriteFile(akFile, []byte(m.AccessKey+"\n"), 0o600)
 	os.WriteFile(skFile, []byte(m.SecretKey+"\n"), 0o600)
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.Storage, cfg.S3Endpoint, cfg.S3Bucket = "s3", m.Endpoint, m.Bucket(t)
 	cfg.S3PathStyle, cfg.S3Insecure = true, true
 	cfg.S3AccessKeyFile, cfg.S3SecretKeyFile = akFile, skFile

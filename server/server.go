@@ -78,13 +78,13 @@ type Server struct {
 	// alerts evaluates the alert rules (alerts.go); nil without any (its
 	// methods then do nothing).
 	alerts *alert.Engine
+	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
+	// nil with vulndb off.
+	vulndb *vulndb.DB
 	// policy is the policy in force (setting policy), followed while
 	// serving; nil without one. gate is the mirror that applies it.
 	policy *policy.Live
 	gate   *gate.Mirror
-	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
-	// nil with vulndb off.
-	vulndb *vulndb.DB
 }
 
 // New assembles a server from cfg. Errors in settings that are only checked
@@ -385,6 +385,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if recs != nil {
 		consoleOpts.Sessions = recs.sessions
 	}
+	if s.vulndb != nil {
+		consoleOpts.Vulns = s.vulndb
+	}
 	cons, err := console.New(consoleOpts)
 	if err != nil {
 		return nil, err
@@ -422,7 +425,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if s.vulndb != nil {
 		// The vulnerability database is public data: a token is needed
 		// only where every request needs one (auth all).
-		mux.Handle(vulnPrefix, authn.Wrap(recordClient(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log})), nil))
+		mux.Handle(vulnPrefix, authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil))
 	}
 	// The policy check endpoint: a client endpoint (not an operator one),
 	// through auth like a request that names no module; it decides only
@@ -643,8 +646,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(w, "ready\n")
-	s.policyDetails(w)
 	s.vulnReadyz(w)
+	s.policyDetails(w)
 }
 
 // probeStorage writes and deletes a small object in storage.
@@ -732,11 +735,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.upHistory != nil {
 		go s.upHistory.Run(probes)
 	}
-	if s.policy != nil {
-		go s.policy.Run(probes)
-	}
 	if s.vulndb != nil {
 		go s.vulndb.Run(probes)
+	}
+	if s.policy != nil {
+		go s.policy.Run(probes)
 	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())

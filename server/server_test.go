@@ -49,6 +49,7 @@ func (s *testServer) stop() error {
 func start(t *testing.T, up *fakeproxy.Server, edit func(*config.Serve)) *testServer {
 	t.Helper()
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.Listen = "127.0.0.1:0"
 	cfg.StorageDir = t.TempDir()
 	cfg.DirectDir = t.TempDir()
@@ -796,6 +797,7 @@ func TestNotFoundIsRememberedBriefly(t *testing.T) {
 func TestJSONLogFormat(t *testing.T) {
 	var buf testutil.Buffer
 	cfg := config.Defaults()
+	cfg.VulnDB = "off" // its first refresh would ask the upstream for golang.org/x/vulndb
 	cfg.LogFormat = "json"
 	NewLogger(&buf, &cfg).Info("request", "path", "/x")
 	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"path":"/x"`) {

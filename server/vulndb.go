@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/vulndb"
 )
 
@@ -31,12 +37,27 @@ func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
 		Source:  src,
 		Refresh: s.cfg.VulnDBRefresh,
 		Logger:  s.log,
+		// A new copy may change what deny-vulnerable decided.
+		OnChange: func() {
+			if s.policy != nil {
+				s.policy.Invalidate()
+			}
+		},
 	})
 	s.metrics.WatchVulnDB(func() obs.VulnDBState {
 		st := s.vulndb.Status()
 		return obs.VulnDBState{Entries: st.Entries, LastSuccess: st.LastSuccess, Failing: st.LastError != ""}
 	})
 	return nil
+}
+
+// vulnKind marks the requests of the vulnerability database's API "vuln"
+// in the access log and the request metrics.
+func vulnKind(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		obs.RequestFrom(r.Context()).Kind = "vuln"
+		next.ServeHTTP(w, r)
+	})
 }
 
 // vulnReadyz writes /readyz's details of the vulnerability database: the
@@ -58,4 +79,34 @@ func (s *Server) vulnReadyz(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "vulndb: %s (%d entries, loaded %s)\n", st.Copy, st.Entries, st.Loaded.UTC().Format(time.RFC3339))
 	}
+}
+
+// policyVulns returns the vulnerability database as the policy's gate
+// asks it, or nil with vulndb off.
+func (s *Server) policyVulns() gate.Vulns {
+	if s.vulndb == nil {
+		return nil
+	}
+	return policyVulns{s.vulndb}
+}
+
+// policyVulns answers the gate from a vulndb.DB: before its first copy is
+// loaded, an error wrapping policy.ErrNoVulnDB.
+type policyVulns struct{ db *vulndb.DB }
+
+var _ gate.Vulns = policyVulns{}
+
+func (p policyVulns) Vulns(ctx context.Context, m module.Version) ([]policy.Advisory, error) {
+	advs, err := p.db.Vulns(ctx, m)
+	if errors.Is(err, vulndb.ErrNotLoaded) {
+		return nil, fmt.Errorf("%w: %w", policy.ErrNoVulnDB, err)
+	}
+	if err != nil || len(advs) == 0 {
+		return nil, err
+	}
+	out := make([]policy.Advisory, len(advs))
+	for i, a := range advs {
+		out[i] = policy.Advisory{ID: a.ID, Aliases: a.Aliases, Summary: a.Summary}
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,9 @@ func (db *DB) Load(ctx context.Context) error {
 		return nil
 	}
 	z, err := db.opts.Source.Stored(ctx)
+	if errors.Is(err, fs.ErrNotExist) {
+		return err // nothing stored yet: not a failure, the refresh will tell
+	}
 	if err == nil {
 		err = db.install(ctx, z, "loaded from storage")
 	}

@@ -191,7 +191,7 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		}
 		info := &advisoryInfo{ID: e.ID, Aliases: e.Aliases, Summary: e.Summary, Withdrawn: e.Withdrawn != nil}
 		for _, a := range e.Affected {
-			s.modules[a.Module.Path] = append(s.modules[a.Module.Path], modEntry{adv: info, ranges: a.Ranges})
+			s.modules[a.Module.Path] = append(s.modules[a.Module.Path], modEntry{adv: info, ranges: canonicalRanges(a.Ranges)})
 			modIdx[a.Module.Path] = append(modIdx[a.Module.Path], moduleVuln{ID: e.ID, Modified: mod, Fixed: LatestFix(a.Ranges)})
 		}
 		vulnIdx = append(vulnIdx, vulnMeta{ID: e.ID, Modified: mod, Aliases: e.Aliases})
@@ -200,6 +200,31 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		return nil, err
 	}
 	return s, nil
+}
+
+// canonicalRanges returns ranges with "v"-prefixed event versions (as
+// lookups compare them, so that a lookup builds no strings), and only
+// the SEMVER ranges' events (the others are kept, empty, for
+// rangesAffect's "no SEMVER range" rule).
+func canonicalRanges(ranges []Range) []Range {
+	out := make([]Range, len(ranges))
+	for i, r := range ranges {
+		out[i].Type = r.Type
+		if r.Type != RangeSemver {
+			continue
+		}
+		out[i].Events = make([]Event, len(r.Events))
+		for j, ev := range r.Events {
+			if ev.Introduced != "" && ev.Introduced != "0" {
+				ev.Introduced = canonical(ev.Introduced)
+			}
+			if ev.Fixed != "" {
+				ev.Fixed = canonical(ev.Fixed)
+			}
+			out[i].Events[j] = ev
+		}
+	}
+	return out
 }
 
 // The index files' records, as the database's API documents them.

@@ -296,9 +296,9 @@ func rangeAffects(events []Event, v string) bool {
 		case ev.Introduced == "0":
 			at = "" // below everything
 		case intro:
-			at = "v" + strings.TrimPrefix(ev.Introduced, "v")
+			at = canonical(ev.Introduced)
 		case ev.Fixed != "":
-			at = "v" + strings.TrimPrefix(ev.Fixed, "v")
+			at = canonical(ev.Fixed)
 		default:
 			continue
 		}
@@ -336,7 +336,7 @@ func fixAbove(events []Event, v string) string {
 		if ev.Fixed == "" {
 			continue
 		}
-		f := "v" + strings.TrimPrefix(ev.Fixed, "v")
+		f := canonical(ev.Fixed)
 		if semver.Compare(f, v) > 0 && (fix == "" || semver.Compare(f, fix) < 0) {
 			fix = f
 		}
