@@ -253,3 +253,43 @@ func TestPolicyCheckCommand(t *testing.T) {
 		t.Errorf("mirror without a policy: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestPolicyCheckVulnerable: `policy check` reports a version that a
+// deny-vulnerable rule refuses, decided by the mirror (its database) and
+// decided locally (the database read through the mirror's /vuln/), the
+// commands reaching nothing but the mirror.
+func TestPolicyCheckVulnerable(t *testing.T) {
+	store := vulnStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFiles(t, filepath.Dir(policyFile), map[string]string{"policy.yaml": `rules:
+  - name: no-known-vulns
+    module: golang.org/x/text
+    deny-vulnerable: true
+`})
+	m := startMirrorEnv(t, vulnEnv, "--storage-dir", store, "--policy", policyFile)
+	if err := waitVulnDB(m, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	project := t.TempDir()
+	writeFiles(t, project, vulnProject)
+	env := isolated(goEnv(t, m.URL, goEnvValue(t, "GOSUMDB")))
+	for _, mode := range [][]string{{"--mirror", m.URL}, {"--policy", policyFile, "--proxy", m.URL}} {
+		stdout, stderr, code := runPolicy(ctx, t, project, env, append([]string{"check", "--json"}, mode...)...)
+		var rep struct {
+			Violations []struct{ Module, Version, Rule, Reason string }
+		}
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatalf("%s: %v\n%s%s", mode[0], err, stdout, stderr)
+		}
+		if code != 1 || len(rep.Violations) != 1 || rep.Violations[0].Version != "v0.3.7" || rep.Violations[0].Rule != "no-known-vulns" ||
+			!strings.Contains(rep.Violations[0].Reason, "GO-2022-1059") || strings.Contains(rep.Violations[0].Reason, "GO-2021-0113") {
+			t.Errorf("%s: exit %d, report %+v\nstderr:\n%s", mode[0], code, rep, stderr)
+		}
+		stdout, _, code = runPolicy(ctx, t, project, env, append([]string{"explain", "golang.org/x/text@v0.3.7"}, mode...)...)
+		if code != 1 || !strings.Contains(stdout, "deny-vulnerable: advisories ") || !strings.Contains(stdout, "GO-2022-1059") {
+			t.Errorf("%s: explain: exit %d\n%s", mode[0], code, stdout)
+		}
+	}
+}
