@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -232,5 +233,67 @@ func TestPolicyCheckNoPolicy(t *testing.T) {
 	resp, body := post(t, srv.URL, "", checkBody(false, "example.com/a@v1.0.0"))
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no policy") {
 		t.Errorf("without a policy: %d %s", resp.StatusCode, body)
+	}
+}
+
+// barrierFacts lets its Time calls through two at a time (each waits for a
+// second one to come in) and records how many were in at once.
+type barrierFacts struct {
+	countingFacts
+	mu       sync.Mutex
+	cond     *sync.Cond
+	in, max  int
+	arrivals int
+}
+
+func (f *barrierFacts) Time(ctx context.Context, m module.Version) (time.Time, error) {
+	f.mu.Lock()
+	f.in++
+	f.arrivals++
+	f.max = max(f.max, f.in)
+	f.cond.Broadcast()
+	pair := (f.arrivals + 1) / 2 // this call's pair: arrivals 1 and 2 are pair 1
+	for f.arrivals < 2*pair {
+		f.cond.Wait()
+	}
+	// Stay in a while, so that a decision that should wait for a slot
+	// has the time to come in if it does not.
+	for range 100 {
+		f.mu.Unlock()
+		runtime.Gosched()
+		f.mu.Lock()
+	}
+	f.in--
+	f.mu.Unlock()
+	return time.Now().Add(-time.Hour), nil
+}
+
+// TestPolicyCheckConcurrency: decisions are taken Concurrency at a time
+// across requests.
+func TestPolicyCheckConcurrency(t *testing.T) {
+	pol, err := policy.Parse("policy.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := &barrierFacts{}
+	facts.cond = sync.NewCond(&facts.mu)
+	h := api.NewPolicyHandler(api.PolicyOptions{Policy: func() *policy.Policy { return pol }, Facts: facts, Concurrency: 2})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Go(func() {
+			var mods []string
+			for i := range 6 {
+				mods = append(mods, fmt.Sprintf("example.com/r%d/m%d@v1.0.0", r, i))
+			}
+			if resp, body := post(t, srv.URL, "", checkBody(false, mods...)); resp.StatusCode != http.StatusOK {
+				t.Errorf("%d %s", resp.StatusCode, body)
+			}
+		})
+	}
+	wg.Wait()
+	if facts.max != 2 || facts.arrivals != 12 {
+		t.Errorf("%d decisions at once (of %d), want 2", facts.max, facts.arrivals)
 	}
 }
