@@ -27,6 +27,9 @@ import (
 type Query struct {
 	Module module.Version
 	Kind   Kind
+	// ZipSum is the project's go.sum hash of the zip, if it has one: a
+	// zip fetched for its licenses must match it.
+	ZipSum string
 }
 
 // A Decider decides module versions against a policy.
@@ -46,7 +49,7 @@ func Run(ctx context.Context, p Project, r Resolver, d Decider) (*Report, error)
 	}
 	qs := make([]Query, len(items))
 	for i, it := range items {
-		qs[i] = Query{it.Module, it.Kind}
+		qs[i] = Query{it.Module, it.Kind, it.ZipSum}
 	}
 	ds, err := d.Decide(ctx, qs)
 	if err != nil {

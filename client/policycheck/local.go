@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/gomirror/gomirror/api"
@@ -43,6 +44,13 @@ func (l *Local) Decide(ctx context.Context, qs []Query) ([]Decision, error) {
 	jobs := l.Jobs
 	if jobs <= 0 {
 		jobs = 4
+	}
+	if p, ok := l.Facts.(*ProxyFacts); ok {
+		for _, q := range qs {
+			if q.ZipSum != "" {
+				p.expectZipSum(q.Module, q.ZipSum)
+			}
+		}
 	}
 	if p, ok := l.Facts.(*ProxyFacts); ok && l.Policy.Needs().Vulns {
 		if bv, ok := p.VulnDB.(*BatchVulns); ok {
@@ -87,8 +95,10 @@ const (
 // the module's latest version (the highest release in its list, else the
 // highest pre-release, else @latest's), as the go command reads them;
 // licenses from the zip, downloaded to a temporary directory (at most
-// golang.org/x/mod/zip.MaxZipFile bytes), read by package modinfo as the
-// server reads them, and removed; vulnerabilities from VulnDB. Close
+// golang.org/x/mod/zip.MaxZipFile bytes), checked against the project's
+// go.sum hash when it has one (Local passes them on), read by package
+// modinfo as the server reads them, and removed; vulnerabilities from
+// VulnDB. Close
 // removes the temporary directory. Its methods are safe for concurrent use.
 type ProxyFacts struct {
 	Proxy  string       // base URL
@@ -96,10 +106,22 @@ type ProxyFacts struct {
 	Header http.Header  // added to every request (Authorization for a mirror that wants a token)
 	VulnDB VulnLookup   // nil: every lookup fails with policy.ErrNoVulnDB
 
-	mu     sync.Mutex
-	dir    string
-	store  *fsstore.Store
-	latest map[string]*latestMarks
+	mu      sync.Mutex
+	dir     string
+	store   *fsstore.Store
+	latest  map[string]*latestMarks
+	zipSums map[module.Version]string // from the project's go.sum
+}
+
+// expectZipSum makes Licenses refuse a zip of m whose h1: hash is not sum
+// (the project's go.sum line).
+func (p *ProxyFacts) expectZipSum(m module.Version, sum string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.zipSums == nil {
+		p.zipSums = map[module.Version]string{}
+	}
+	p.zipSums[m] = sum
 }
 
 var _ policy.Facts = (*ProxyFacts)(nil)
@@ -315,22 +337,32 @@ func (p *ProxyFacts) Licenses(ctx context.Context, m module.Version) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.get(ctx, rel)
+	tmp, err := p.download(ctx, rel)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.ContentLength > modzip.MaxZipFile {
-		return nil, fmt.Errorf("%s: %d bytes, more than %d", rel, resp.ContentLength, modzip.MaxZipFile)
+	defer os.Remove(tmp)
+	p.mu.Lock()
+	want := p.zipSums[m]
+	p.mu.Unlock()
+	if want != "" {
+		got, err := dirhash.HashZip(tmp, dirhash.Hash1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", rel, err)
+		}
+		if got != want {
+			return nil, fmt.Errorf("%s: checksum mismatch: the proxy's zip is %s, go.sum has %s", rel, got, want)
+		}
 	}
-	lr := &io.LimitedReader{R: resp.Body, N: modzip.MaxZipFile + 1}
-	err = st.Put(ctx, key, lr)
+	f, err := os.Open(tmp)
+	if err != nil {
+		return nil, err
+	}
+	err = st.Put(ctx, key, f)
+	f.Close()
 	defer st.Delete(context.WithoutCancel(ctx), key)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", rel, err)
-	}
-	if lr.N == 0 {
-		return nil, fmt.Errorf("%s: more than %d bytes", rel, modzip.MaxZipFile)
+		return nil, err
 	}
 	d, err := modinfo.Get(ctx, st, m, modinfo.Limits{})
 	if err != nil {
@@ -345,6 +377,39 @@ func (p *ProxyFacts) Licenses(ctx context.Context, m module.Version) ([]string, 
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
+}
+
+// download fetches the proxy path rel to a temporary file in p's
+// directory, at most golang.org/x/mod/zip.MaxZipFile bytes, and returns
+// its name.
+func (p *ProxyFacts) download(ctx context.Context, rel string) (string, error) {
+	p.mu.Lock()
+	dir := p.dir
+	p.mu.Unlock()
+	resp, err := p.get(ctx, rel)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > modzip.MaxZipFile {
+		return "", fmt.Errorf("%s: %d bytes, more than %d", rel, resp.ContentLength, modzip.MaxZipFile)
+	}
+	f, err := os.CreateTemp(dir, "zip-*")
+	if err != nil {
+		return "", err
+	}
+	n, err := io.Copy(f, io.LimitReader(resp.Body, modzip.MaxZipFile+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > modzip.MaxZipFile {
+		err = fmt.Errorf("more than %d bytes", modzip.MaxZipFile)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("%s: %v", rel, err)
+	}
+	return f.Name(), nil
 }
 
 // Vulns implements policy.Facts with p.Vulns.

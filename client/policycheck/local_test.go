@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/policy"
 )
 
@@ -130,15 +131,15 @@ rules:
 	l := &Local{Policy: pol, Facts: facts, Explain: true}
 	mv := func(p, v string) module.Version { return module.Version{Path: p, Version: v} }
 	qs := []Query{
-		{mv("example.com/hello", "v1.2.0"), Code},
-		{mv("example.com/hello", "v1.1.0"), Code},
-		{mv("example.com/retracting", "v1.0.0"), Code},
-		{mv("example.com/retracting", "v1.1.0"), Code},
-		{mv("example.com/licensed", "v1.0.0"), Code},
-		{mv("example.com/unlicensed", "v1.0.0"), Code},
-		{mv("example.com/unlicensed", "v1.0.0"), GoModOnly},
-		{mv("example.com/dep", "v0.0.0-20240102030405-abcdefabcdef"), Code},
-		{mv("example.com/missing", "v1.0.0"), Code},
+		{Module: mv("example.com/hello", "v1.2.0"), Kind: Code},
+		{Module: mv("example.com/hello", "v1.1.0"), Kind: Code},
+		{Module: mv("example.com/retracting", "v1.0.0"), Kind: Code},
+		{Module: mv("example.com/retracting", "v1.1.0"), Kind: Code},
+		{Module: mv("example.com/licensed", "v1.0.0"), Kind: Code},
+		{Module: mv("example.com/unlicensed", "v1.0.0"), Kind: Code},
+		{Module: mv("example.com/unlicensed", "v1.0.0"), Kind: GoModOnly},
+		{Module: mv("example.com/dep", "v0.0.0-20240102030405-abcdefabcdef"), Kind: Code},
+		{Module: mv("example.com/missing", "v1.0.0"), Kind: Code},
 	}
 	ds, err := l.Decide(context.Background(), qs)
 	if err != nil {
@@ -180,8 +181,31 @@ rules:
 
 	// A fact that cannot be fetched: that version is not decided.
 	pol = mustPolicy(t, "rules:\n  - module: example.com/missing\n    min-age: 1\n")
-	ds, err = (&Local{Policy: pol, Facts: facts}).Decide(context.Background(), []Query{{mv("example.com/missing", "v1.0.0"), Code}})
+	ds, err = (&Local{Policy: pol, Facts: facts}).Decide(context.Background(), []Query{{Module: mv("example.com/missing", "v1.0.0"), Kind: Code}})
 	if err != nil || ds[0].Error == "" {
 		t.Errorf("missing version: %+v, %v", ds, err)
+	}
+}
+
+// TestProxyFactsZipSum: a zip whose hash is not the project's go.sum's is
+// not read for licenses.
+func TestProxyFactsZipSum(t *testing.T) {
+	up := newUpstream(t)
+	facts := &ProxyFacts{Proxy: up.URL}
+	defer facts.Close()
+	pol := mustPolicy(t, "rules:\n  - module: example.com/licensed\n    licenses: [MIT]\n")
+	m := module.Version{Path: "example.com/licensed", Version: "v1.0.0"}
+	good, err := testutil.HashZip(up.Module(m.Path, m.Version).Zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Local{Policy: pol, Facts: facts}
+	ds, err := l.Decide(context.Background(), []Query{{Module: m, Kind: Code, ZipSum: good}})
+	if err != nil || ds[0].Error != "" || !ds[0].Allowed {
+		t.Fatalf("with the right hash: %+v, %v", ds, err)
+	}
+	ds, err = l.Decide(context.Background(), []Query{{Module: m, Kind: Code, ZipSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}})
+	if err != nil || !strings.Contains(ds[0].Error, "checksum mismatch") {
+		t.Errorf("with another hash: %+v, %v", ds, err)
 	}
 }

@@ -88,6 +88,7 @@ type Item struct {
 	Kind      Kind
 	BuildList bool     // in the build list (go list -m all)
 	GoSum     bool     // in the go.sum (a zip line, or a /go.mod line)
+	ZipSum    string   // the go.sum's hash of the zip ("h1:..."), if it has one
 	At        Location // where it is named: go.mod's require line, else go.sum's line, else go.mod's module line
 }
 
@@ -95,6 +96,7 @@ type Item struct {
 type SumLine struct {
 	Module module.Version
 	GoMod  bool // a "/go.mod" line: the hash of the go.mod only
+	Hash   string
 	Line   int
 }
 
@@ -119,7 +121,7 @@ func ReadGoSum(name string, data []byte) ([]SumLine, error) {
 		if err := module.Check(f[0], v); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
 		}
-		out = append(out, SumLine{Module: module.Version{Path: f[0], Version: v}, GoMod: gomod, Line: n})
+		out = append(out, SumLine{Module: module.Version{Path: f[0], Version: v}, GoMod: gomod, Hash: f[2], Line: n})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
@@ -235,6 +237,7 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 			it.GoSum = true
 			if !l.GoMod {
 				it.Kind = Code
+				it.ZipSum = l.Hash
 			}
 			if _, ok := sumLines[l.Module]; !ok || !l.GoMod {
 				sumLines[l.Module] = l.Line

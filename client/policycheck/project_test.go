@@ -32,9 +32,9 @@ func TestReadGoSumLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []SumLine{
-		{module.Version{Path: "example.com/a", Version: "v1.0.0"}, false, 1},
-		{module.Version{Path: "example.com/a", Version: "v1.0.0"}, true, 3},
-		{module.Version{Path: "example.com/b", Version: "v0.0.0-20240102030405-abcdefabcdef"}, true, 4},
+		{module.Version{Path: "example.com/a", Version: "v1.0.0"}, false, "h1:x=", 1},
+		{module.Version{Path: "example.com/a", Version: "v1.0.0"}, true, "h1:y=", 3},
+		{module.Version{Path: "example.com/b", Version: "v0.0.0-20240102030405-abcdefabcdef"}, true, "h1:z=", 4},
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("lines %+v, want %+v", lines, want)
@@ -99,10 +99,10 @@ func TestItems(t *testing.T) {
 		t.Fatal(err, incomplete)
 	}
 	want := []Item{
-		{Module: dep, Kind: Code, BuildList: true, GoSum: true, At: Location{"testdata/project/go.mod", 7}},
+		{Module: dep, Kind: Code, BuildList: true, GoSum: true, ZipSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", At: Location{"testdata/project/go.mod", 7}},
 		{Module: extra, Kind: Code, BuildList: true, At: Location{"testdata/project/go.mod", 1}},
 		{Module: module.Version{Path: "example.com/hello", Version: "v1.0.0"}, Kind: GoModOnly, GoSum: true, At: Location{"testdata/project/go.sum", 3}},
-		{Module: hello11, Kind: Code, BuildList: true, GoSum: true, At: Location{"testdata/project/go.mod", 5}},
+		{Module: hello11, Kind: Code, BuildList: true, GoSum: true, ZipSum: "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", At: Location{"testdata/project/go.mod", 5}},
 	}
 	if len(items) != len(want) {
 		t.Fatalf("items %+v\nwant %+v", items, want)
