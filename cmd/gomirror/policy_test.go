@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gomirror/gomirror/client/policycheck"
@@ -138,6 +141,8 @@ func TestPolicyCheckUsage(t *testing.T) {
 		{[]string{"explain", "--mirror", up.URL, "example.com/hello"}, "module@version"},
 		{[]string{"explain", "--mirror", up.URL}, "one module@version"},
 		{[]string{"explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@v1.0.0"}, pol + ":3"},
+		// No --mirror, and go env GOPROXY (off here) names no URL.
+		{[]string{"check", proj}, "give --mirror URL or --policy FILE"},
 		// A mirror without the endpoint (a plain proxy): could not check.
 		{[]string{"explain", "--mirror", up.URL, "example.com/hello@v1.0.0"}, "policy check endpoint"},
 	} {
@@ -145,5 +150,33 @@ func TestPolicyCheckUsage(t *testing.T) {
 		if code != policycheck.ExitUnchecked || !strings.Contains(stderr, tc.want) {
 			t.Errorf("policy %q: exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", tc.args, code, tc.want, stdout, stderr)
 		}
+	}
+}
+
+// TestPolicyDefaultMirror: without --mirror, the first URL of go env
+// GOPROXY is asked.
+func TestPolicyDefaultMirror(t *testing.T) {
+	up := fakeproxy.New(t)
+	var asked atomic.Value
+	asked.Store("")
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/v1/policy/check" {
+			asked.Store(r.Method + " " + r.Header.Get("Authorization"))
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"decisions": [{"module": "example.com/hello", "version": "v1.0.0", "allowed": true, "rule": "default", "reason": "ok"}]}`)
+			return true
+		}
+		return false
+	})
+	t.Setenv("GOPROXY", up.URL+",direct")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	t.Setenv("GOENV", "off")
+	t.Setenv(policycheck.TokenEnv, "gm_secret")
+	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, "explain", "example.com/hello@v1.0.0")
+	if err != nil || asked.Load() != "POST Bearer gm_secret" || !strings.HasPrefix(stdout, "example.com/hello@v1.0.0: allowed by default") {
+		t.Errorf("asked %q, err %v\nstdout:\n%s\nstderr:\n%s", asked, err, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "gm_secret") {
+		t.Errorf("the token was printed")
 	}
 }
