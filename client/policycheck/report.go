@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -259,7 +260,8 @@ func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
 }
 
 // sarifURI is file's URI reference relative to base (if not empty and
-// file is under it), with forward slashes.
+// file is under it), with forward slashes; a file elsewhere is an absolute
+// file: URI.
 func sarifURI(file, base string) string {
 	if file == "" {
 		file = "go.mod"
@@ -267,11 +269,16 @@ func sarifURI(file, base string) string {
 	if base != "" {
 		if abs, err := filepath.Abs(file); err == nil {
 			if absBase, err := filepath.Abs(base); err == nil {
-				if rel, err := filepath.Rel(absBase, abs); err == nil && !strings.HasPrefix(rel, "..") {
-					file = rel
+				rel, err := filepath.Rel(absBase, abs)
+				if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+					return filepath.ToSlash(rel)
 				}
+				return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 			}
 		}
+	}
+	if filepath.IsAbs(file) {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String()
 	}
 	return filepath.ToSlash(filepath.Clean(file))
 }

@@ -212,3 +212,19 @@ func TestReportSARIF(t *testing.T) {
 		t.Errorf("with root proj, want uri go.mod:\n%s", b.String())
 	}
 }
+
+func TestSARIFURI(t *testing.T) {
+	for _, tc := range []struct{ file, base, want string }{
+		{"go.mod", "", "go.mod"},
+		{"./proj/../proj/go.sum", "", "proj/go.sum"},
+		{"proj/go.mod", "proj", "go.mod"},
+		{"proj/go.mod", ".", "proj/go.mod"},
+		{"/elsewhere/go.mod", ".", "file:///elsewhere/go.mod"},
+		{"/elsewhere/go.mod", "", "file:///elsewhere/go.mod"},
+		{"../up/go.mod", ".", "file://"},
+	} {
+		if got := sarifURI(tc.file, tc.base); got != tc.want && !(strings.HasSuffix(tc.want, "//") && strings.HasPrefix(got, tc.want) && strings.HasSuffix(got, "/up/go.mod")) {
+			t.Errorf("sarifURI(%q, %q) = %q, want %q", tc.file, tc.base, got, tc.want)
+		}
+	}
+}
