@@ -41,6 +41,20 @@ type Source interface {
 	String() string
 }
 
+// StoredBeforer is the optional capability of a Source that keeps several
+// copies in storage (ModuleSource: every version of the module fetched).
+// StoredBefore returns the newest stored copy older than the one named
+// origin, or an error satisfying errors.Is(err, fs.ErrNotExist) if none
+// is. Load falls back on it when the newest stored copy does not build
+// (a version a failed refresh left in storage), so that one bad version
+// does not leave the server without a database after a restart.
+type StoredBeforer interface {
+	StoredBefore(ctx context.Context, origin string) (*Zip, error)
+}
+
+// maxLoadFallbacks is how many older stored copies Load tries.
+const maxLoadFallbacks = 8
+
 // Options configure a DB.
 type Options struct {
 	// Source yields the database's copies (required).
@@ -126,7 +140,9 @@ func (db *DB) Run(ctx context.Context) {
 }
 
 // Load builds and serves the newest copy kept in storage, unless a copy
-// is served already.
+// is served already; if it does not build and the source is a
+// StoredBeforer, the newest older one that does (at most
+// maxLoadFallbacks older ones are tried).
 func (db *DB) Load(ctx context.Context) error {
 	db.refreshMu.Lock()
 	defer db.refreshMu.Unlock()
@@ -139,6 +155,23 @@ func (db *DB) Load(ctx context.Context) error {
 	}
 	if err == nil {
 		err = db.install(ctx, z, "loaded from storage")
+		older, _ := db.opts.Source.(StoredBeforer)
+		for i := 0; err != nil && older != nil && i < maxLoadFallbacks && ctx.Err() == nil; i++ {
+			db.log.Warn("vulnerability database: stored copy does not build; trying an older one", "copy", z.Origin, "err", err)
+			prev, oerr := older.StoredBefore(ctx, z.Origin)
+			if oerr != nil {
+				if !errors.Is(oerr, fs.ErrNotExist) {
+					err = errors.Join(err, oerr)
+				}
+				break
+			}
+			z = prev
+			if ierr := db.install(ctx, z, "loaded from storage (an older copy)"); ierr != nil {
+				err = errors.Join(err, ierr)
+			} else {
+				err = nil
+			}
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("vulnerability database from storage: %w", err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -64,11 +65,27 @@ func (ms *ModuleSource) String() string { return "module " + ms.path() }
 // Stored opens the zip of the highest version of the module whose zip is
 // in storage.
 func (ms *ModuleSource) Stored(ctx context.Context) (*Zip, error) {
+	return ms.StoredBefore(ctx, "")
+}
+
+var _ StoredBeforer = (*ModuleSource)(nil)
+
+// StoredBefore opens the zip of the highest version of the module whose
+// zip is in storage and that is lower than the version of origin (any, if
+// origin is "" or names another module).
+func (ms *ModuleSource) StoredBefore(ctx context.Context, origin string) (*Zip, error) {
+	below := ""
+	if p, v, ok := strings.Cut(origin, "@"); ok && p == ms.path() {
+		below = v
+	}
 	versions, err := modinfo.StoredVersions(ctx, ms.Storage, ms.path(), modinfo.Limits{})
 	if err != nil {
 		return nil, err
 	}
 	for i := len(versions) - 1; i >= 0; i-- {
+		if below != "" && semver.Compare(versions[i], below) >= 0 {
+			continue
+		}
 		m := module.Version{Path: ms.path(), Version: versions[i]}
 		key, err := layout.Key(m, layout.Zip)
 		if err != nil {

@@ -1,0 +1,101 @@
+package vulndb
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/storage/mem"
+)
+
+// makeZipExtra is makeZip with the fixtures and one more file name with
+// content.
+func makeZipExtra(t testing.TB, version, name, content string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	prefix := DefaultModule + "@" + version + "/"
+	for _, id := range fixtureIDs {
+		b, err := os.ReadFile(filepath.Join("testdata", "osv", id+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := zw.Create(prefix + "data/osv/" + id + ".json")
+		w.Write(b)
+	}
+	w, _ := zw.Create(prefix + name)
+	w.Write([]byte(content))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// makeBadZip is a copy that does not build: an entry whose event is not
+// semver, as a future format might write.
+func makeBadZip(t testing.TB, v string) []byte {
+	return makeZipExtra(t, v, "data/osv/GO-2099-0001.json", `{"id":"GO-2099-0001","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"name":"example.com/m","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.3.4"}]}]}]}`)
+}
+
+func putZip(t testing.TB, st storage.Storage, v string, b []byte) {
+	t.Helper()
+	key, _ := layout.Key(module.Version{Path: DefaultModule, Version: v}, layout.Zip)
+	if err := storage.PutBytes(context.Background(), st, key, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A newer stored version that does not build (left in storage by a
+// failed refresh) must not hide the older good one at the next start.
+func TestLoadFallsBackToOlderStored(t *testing.T) {
+	ctx := context.Background()
+	old, newer := "v0.0.0-20250101000000-aaaaaaaaaaaa", testVersion
+	good := makeZip(t, old, fixtureIDs...)
+	st := mem.New()
+	putZip(t, st, old, good)
+	putZip(t, st, newer, makeBadZip(t, newer))
+	fm := &fakeModules{list: old + "\n" + newer + "\n", zips: map[string][]byte{old: good, newer: makeBadZip(t, newer)}}
+	db := New(Options{Source: &ModuleSource{Mirror: fm, Storage: st}})
+	if err := db.Load(ctx); err != nil {
+		t.Errorf("Load: %v", err)
+	}
+	if got, want := db.Status().Copy, DefaultModule+"@"+old; got != want {
+		t.Fatalf("after Load: copy %q, want %q (the newest that builds)", got, want)
+	}
+	if err := db.Refresh(ctx); err == nil {
+		t.Error("Refresh to the bad newer version succeeded")
+	}
+	if got, want := db.Status().Copy, DefaultModule+"@"+old; got != want {
+		t.Errorf("after a failed Refresh: copy %q, want %q", got, want)
+	}
+}
+
+// An upstream that names an older version than the one served (stale or
+// hostile) must not roll the database back.
+func TestRefreshRefusesRollback(t *testing.T) {
+	ctx := context.Background()
+	old, newer := "v0.0.0-20210101000000-aaaaaaaaaaaa", testVersion
+	fm := &fakeModules{list: newer + "\n", zips: map[string][]byte{old: makeZip(t, old, "GO-2021-0113"), newer: makeZip(t, newer, fixtureIDs...)}}
+	db := New(Options{Source: &ModuleSource{Mirror: fm, Storage: mem.New()}})
+	if err := db.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fm.list = old + "\n"
+	if err := db.Refresh(ctx); err == nil {
+		t.Error("a refresh to an older version succeeded")
+	}
+	fm.list, fm.latest = "", old
+	if err := db.Refresh(ctx); err == nil {
+		t.Error("a refresh to an older @latest succeeded")
+	}
+	if st := db.Status(); st.Copy != DefaultModule+"@"+newer || st.Entries != len(fixtureIDs) {
+		t.Errorf("rolled back to %s (%d entries)", st.Copy, st.Entries)
+	}
+}
