@@ -106,7 +106,8 @@ func (ms *ModuleSource) StoredBefore(ctx context.Context, origin string) (*Zip, 
 // Fetch resolves the newest version (the module's @latest or, when that
 // fails, as upstream's does for golang.org/x/vulndb, which has only
 // pseudo-versions, the highest of its list) and returns its zip, unless
-// it is current.
+// it is current. A version lower than current's (of the same module) is
+// an error: the database never rolls back.
 func (ms *ModuleSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 	v, err := ms.newest(ctx)
 	if err != nil {
@@ -115,6 +116,11 @@ func (ms *ModuleSource) Fetch(ctx context.Context, current string) (*Zip, error)
 	m := module.Version{Path: ms.path(), Version: v}
 	if origin(m) == current {
 		return nil, nil
+	}
+	if p, cv, ok := strings.Cut(current, "@"); ok && p == ms.path() && semver.Compare(v, cv) < 0 {
+		// The list and @latest are not verified: a stale or hostile
+		// upstream could hide newer advisories by naming an old version.
+		return nil, fmt.Errorf("%s names %s, older than the served %s: not rolling back", ms.path(), v, cv)
 	}
 	em, err := layout.Escape(m)
 	if err != nil {
