@@ -98,6 +98,11 @@ func (c *Client) IDs(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseIDs(b)
+}
+
+// parseIDs returns the IDs of index/vulns.json b.
+func parseIDs(b []byte) ([]string, error) {
 	var vulns []vulnMeta
 	if err := json.Unmarshal(b, &vulns); err != nil {
 		return nil, fmt.Errorf("index/vulns: %w", err)

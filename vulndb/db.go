@@ -25,6 +25,10 @@ type Zip struct {
 	Close  func() error
 	Dir    string
 	Origin string
+	// Modified is the copy's time (a module version's commit time, a
+	// database's index/db.json time); zero if unknown (then its newest
+	// entry's time is the database's).
+	Modified time.Time
 }
 
 // Source yields copies of the database.
@@ -208,9 +212,15 @@ func (db *DB) Refresh(ctx context.Context) error {
 // install builds a snapshot of z and swaps it in, retiring the old one.
 func (db *DB) install(ctx context.Context, z *Zip, how string) error {
 	start := time.Now()
-	s, err := build(ctx, z.RA, z.Size, z.Close, z.Dir, z.Origin)
+	s, err := build(ctx, z.RA, z.Size, z.Close, z.Dir, z.Origin, z.Modified)
 	if err != nil {
 		return fmt.Errorf("%s: %w", z.Origin, err)
+	}
+	// Last-Modified (whole seconds) moves with every new copy, so that an
+	// If-Modified-Since never gets a 304 for a changed file.
+	s.lastMod = s.built.UTC().Truncate(time.Second)
+	if prev := db.cur.Load(); prev != nil && !s.lastMod.After(prev.lastMod) {
+		s.lastMod = prev.lastMod.Add(time.Second)
 	}
 	old := db.cur.Swap(s)
 	if old != nil {
@@ -255,7 +265,7 @@ type Status struct {
 	Source      string    // the source's String
 	Copy        string    // the served copy's Origin, "" if none is loaded
 	Entries     int       // entries of the served copy
-	Modified    time.Time // its newest entry's time
+	Modified    time.Time // its time (index/db.json's): see Zip.Modified
 	Loaded      time.Time // when it was built
 	LastAttempt time.Time // the last load or refresh
 	LastSuccess time.Time

@@ -40,7 +40,8 @@ type HandlerOptions struct {
 }
 
 // Handler returns the HTTP API of db. It answers GET and HEAD, with
-// ETag and Last-Modified (the served copy's newest entry's time), ranges
+// ETag and Last-Modified (when the served copy replaced the previous
+// one: later for each new copy, so never a 304 for a changed file), ranges
 // and conditional requests (http.ServeContent); any path other than the
 // API's files is 404, as is an unknown ID. Before a copy is loaded it
 // answers 503 (ErrNotLoaded).
@@ -137,7 +138,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", cacheFile)
 	hdr.Set("ETag", etag)
-	http.ServeContent(w, r, "", s.modified, bytes.NewReader(body))
+	http.ServeContent(w, r, "", s.lastMod, bytes.NewReader(body))
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -40,7 +40,8 @@ const (
 type snapshot struct {
 	origin   string    // where it came from: "golang.org/x/vulndb@v0.0.0-...", a URL
 	built    time.Time // when it was built
-	modified time.Time // the newest entry's modified (or published) time
+	modified time.Time // the copy's time (Zip.Modified), or its newest entry's if later
+	lastMod  time.Time // Last-Modified of its files: after every earlier snapshot's
 
 	ra      io.ReaderAt
 	zipSize int64
@@ -124,9 +125,10 @@ func (s *snapshot) retire() {
 // of the zip ra (size bytes) and builds a snapshot of them. Every file
 // must be <ID>.json with a valid entry of that ID, and its content must
 // match the CRC-32 the directory gives (which the served .json.gz carries).
-// It reads within the limits above; closeRA (may be nil) is the snapshot's
+// The snapshot's modified time (index/db.json's) is modified, or the
+// newest entry's time if later. It reads within the limits above; closeRA (may be nil) is the snapshot's
 // to call when it is done with ra, also when build fails.
-func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error, dir, origin string) (_ *snapshot, err error) {
+func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error, dir, origin string, modified time.Time) (_ *snapshot, err error) {
 	defer func() {
 		if err != nil && closeRA != nil {
 			closeRA()
@@ -142,7 +144,7 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 	if len(dirEntries) == 0 {
 		return nil, fmt.Errorf("no OSV files under %s", dir)
 	}
-	s := &snapshot{origin: origin, built: time.Now(), ra: ra, zipSize: size, closeRA: closeRA,
+	s := &snapshot{origin: origin, built: time.Now(), modified: modified.UTC(), ra: ra, zipSize: size, closeRA: closeRA,
 		entries: make(map[string]entryLoc, len(dirEntries)), modules: make(map[string][]modEntry)}
 	var (
 		total   int64

@@ -34,7 +34,7 @@ func TestRealZipMemory(t *testing.T) {
 	start := time.Now()
 	// The directory name is the zip's own: find it from any entry.
 	dir := zipModuleDir(t, f, fi.Size())
-	s, err := build(context.Background(), f, fi.Size(), nil, dir, "real")
+	s, err := build(context.Background(), f, fi.Size(), nil, dir, "real", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

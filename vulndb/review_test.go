@@ -4,6 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,5 +100,85 @@ func TestRefreshRefusesRollback(t *testing.T) {
 	}
 	if st := db.Status(); st.Copy != DefaultModule+"@"+newer || st.Entries != len(fixtureIDs) {
 		t.Errorf("rolled back to %s (%d entries)", st.Copy, st.Entries)
+	}
+}
+
+// The module source's copy is as new as its version's commit time: the
+// x/vulndb files leave modified (and mostly published) zero, so the
+// entries' times say nothing.
+func TestModifiedIsTheVersionsTime(t *testing.T) {
+	ctx := context.Background()
+	fm := &fakeModules{list: testVersion + "\n", zips: map[string][]byte{testVersion: makeZip(t, testVersion, fixtureIDs...)}}
+	db := New(Options{Source: &ModuleSource{Mirror: fm, Storage: mem.New()}})
+	if err := db.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := module.PseudoVersionTime(testVersion)
+	if got := db.Status().Modified; !got.Equal(want) {
+		t.Errorf("Status().Modified = %v, want the version's time %v", got, want)
+	}
+	h := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
+	var meta dbMeta
+	if err := json.Unmarshal(get(t, h, "GET", "/vuln/index/db.json").Body.Bytes(), &meta); err != nil || !meta.Modified.Equal(want) {
+		t.Errorf("db.json modified = %v (%v), want %v", meta.Modified, err, want)
+	}
+}
+
+// A refreshed copy is never answered 304 to an If-Modified-Since of the
+// previous copy's Last-Modified, even within one second.
+func TestLastModifiedMovesWithTheCopy(t *testing.T) {
+	ctx := context.Background()
+	var cc closeCounter
+	n := 0
+	db := New(Options{Source: &fakeSource{fetch: func(string) (*Zip, error) {
+		n++
+		if n == 1 {
+			return cc.zip(makeZip(t, "v0.0.0-20250101000000-aaaaaaaaaaaa", "GO-2021-0113"), "v0.0.0-20250101000000-aaaaaaaaaaaa"), nil
+		}
+		return cc.zip(makeZip(t, testVersion, fixtureIDs...), testVersion), nil
+	}}})
+	h := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
+	if err := db.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lm := get(t, h, "GET", "/vuln/index/modules.json").Header().Get("Last-Modified")
+	if err := db.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := get(t, h, "GET", "/vuln/index/modules.json", "If-Modified-Since", lm); w.Code != http.StatusOK {
+		t.Errorf("changed modules.json, If-Modified-Since %s: %d, want 200", lm, w.Code)
+	}
+}
+
+// A gomirror reading another's /vuln/ (URLSource) sees its refreshes.
+func TestURLSourceChainRefreshes(t *testing.T) {
+	ctx := context.Background()
+	var cc closeCounter
+	n := 0
+	const v1 = "v0.0.0-20250101000000-aaaaaaaaaaaa"
+	upstream := New(Options{Source: &fakeSource{fetch: func(string) (*Zip, error) {
+		n++
+		if n == 1 {
+			return cc.zip(makeZip(t, v1, "GO-2021-0113"), v1), nil
+		}
+		return cc.zip(makeZip(t, testVersion, fixtureIDs...), testVersion), nil
+	}}})
+	if err := upstream.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(upstream.Handler(HandlerOptions{Prefix: "/vuln/", Status: status}))
+	defer ts.Close()
+	down := New(Options{Source: &URLSource{URL: ts.URL + "/vuln", Storage: mem.New(), TempDir: t.TempDir()}})
+	if err := down.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := upstream.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := down.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := down.Status().Entries, upstream.Status().Entries; got != want {
+		t.Errorf("downstream serves %d entries after a refresh, upstream has %d (copy %s)", got, want, down.Status().Copy)
 	}
 }

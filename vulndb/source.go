@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -190,7 +191,32 @@ func (ms *ModuleSource) open(ctx context.Context, obj *storage.Object, m module.
 	if err != nil {
 		return nil, err
 	}
-	return &Zip{RA: ra, Size: size, Close: closeFn, Dir: origin(m) + "/data/osv/", Origin: origin(m)}, nil
+	return &Zip{RA: ra, Size: size, Close: closeFn, Dir: origin(m) + "/data/osv/", Origin: origin(m), Modified: ms.versionTime(ctx, m)}, nil
+}
+
+// versionTime is m's commit time: a pseudo-version's own, else the Time
+// of the .info in storage (the mirror keeps it with the zip); zero if
+// neither is known.
+func (ms *ModuleSource) versionTime(ctx context.Context, m module.Version) time.Time {
+	if module.IsPseudoVersion(m.Version) {
+		if t, err := module.PseudoVersionTime(m.Version); err == nil {
+			return t
+		}
+	}
+	key, err := layout.Key(m, layout.Info)
+	if err != nil {
+		return time.Time{}
+	}
+	obj, err := ms.Storage.Get(ctx, key)
+	if err != nil {
+		return time.Time{}
+	}
+	defer obj.Body.Close()
+	var info struct{ Time time.Time }
+	if json.NewDecoder(io.LimitReader(obj.Body, 64<<10)).Decode(&info) != nil {
+		return time.Time{}
+	}
+	return info.Time
 }
 
 // maxZip is the largest zip read: x/mod's limit of a module zip.

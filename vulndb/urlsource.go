@@ -23,8 +23,9 @@ import (
 
 // URLSource is a vulnerability database reached over its HTTP API (the
 // vulndb setting as a URL: another gomirror's /vuln/, or a database
-// serving the documented API). A fetch reads index/db.json and, when its
-// time differs from the copy served, index/vulns.json and every entry,
+// serving the documented API). A fetch reads index/db.json and the two
+// indexes and, when the time or the indexes' hash differs from the copy
+// served, every entry,
 // writes them into a zip of gomirror's own (the entries under
 // "db/data/osv/", the copy's Origin in "db/origin") and keeps that in
 // storage under .gomirror/vulndb/, where Stored finds it at the next start.
@@ -95,14 +96,31 @@ func (us *URLSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 	if err != nil {
 		return nil, err
 	}
-	origin := redact.URL(us.URL) + "@" + mod.UTC().Format(time.RFC3339Nano)
-	if origin == current {
-		return nil, nil
-	}
-	ids, err := c.IDs(ctx)
+	// The time alone does not tell a new copy (a database whose entries
+	// leave modified zero never moves it): the copy is named by it and a
+	// hash of the two indexes too.
+	vulns, err := c.get(ctx, "index/vulns", maxIndexBytes)
 	if err != nil {
 		return nil, err
 	}
+	modules, err := c.get(ctx, "index/modules", maxIndexBytes)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write(vulns)
+	h.Write([]byte{0})
+	h.Write(modules)
+	modules = nil
+	origin := redact.URL(us.URL) + "@" + mod.UTC().Format(time.RFC3339Nano) + "#" + hex.EncodeToString(h.Sum(nil)[:8])
+	if origin == current {
+		return nil, nil
+	}
+	ids, err := parseIDs(vulns)
+	if err != nil {
+		return nil, err
+	}
+	vulns = nil
 	f, err := os.CreateTemp(us.TempDir, "gomirror-vulndb-*.zip")
 	if err != nil {
 		return nil, err
@@ -160,5 +178,5 @@ func (us *URLSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 		return nil, fmt.Errorf("keeping the copy: %w", err)
 	}
 	ok = true
-	return &Zip{RA: f, Size: size, Close: f.Close, Dir: urlZipDir, Origin: origin}, nil
+	return &Zip{RA: f, Size: size, Close: f.Close, Dir: urlZipDir, Origin: origin, Modified: mod}, nil
 }
