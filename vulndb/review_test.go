@@ -3,12 +3,14 @@ package vulndb
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"golang.org/x/mod/module"
@@ -180,5 +182,73 @@ func TestURLSourceChainRefreshes(t *testing.T) {
 	}
 	if got, want := down.Status().Entries, upstream.Status().Entries; got != want {
 		t.Errorf("downstream serves %d entries after a refresh, upstream has %d (copy %s)", got, want, down.Status().Copy)
+	}
+}
+
+// gzipServer serves body gzipped for every request.
+func gzipServer(t testing.TB, body []byte) *httptest.Server {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(body)
+	zw.Close()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(gz.Bytes()) }))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	runtime.GC()
+	var ms1, ms2 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	f()
+	runtime.ReadMemStats(&ms2)
+	return ms2.TotalAlloc - ms1.TotalAlloc
+}
+
+// A hostile database's small gzip of a huge index costs a Client memory
+// bounded by the index limit (16 MiB; it was 356 MiB for this vulns.json):
+// IDs and Vulns stream the index and keep only what they need.
+func TestClientIndexMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large inputs")
+	}
+	ctx := context.Background()
+	var js bytes.Buffer
+	js.WriteString(`[{"id":"GO-2020-0001","modified":"2020-01-01T00:00:00Z","aliases":[`)
+	for js.Len() < 15<<20 {
+		js.WriteString(`"x",`)
+	}
+	js.WriteString(`"x"]}]`)
+	ts := gzipServer(t, js.Bytes())
+	var ids []string
+	var err error
+	if n := allocated(func() { ids, err = (&Client{URL: ts.URL}).IDs(ctx) }); n > 3*maxIndexBytes {
+		t.Errorf("IDs of a 15 MiB vulns.json (one entry, 4M aliases): %d MiB allocated (%d IDs, %v)", n>>20, len(ids), err)
+	}
+
+	js.Reset()
+	js.WriteString(`[`)
+	for js.Len() < 15<<20 {
+		js.WriteString(`{"path":"example.com/other","vulns":[{"id":"GO-2020-0001"},{"id":"GO-2020-0002"}]},`)
+	}
+	js.WriteString(`{"path":"example.com/m","vulns":[]}]`)
+	ts = gzipServer(t, js.Bytes())
+	if n := allocated(func() {
+		_, err = (&Client{URL: ts.URL}).Vulns(ctx, []module.Version{{Path: "example.com/m", Version: "v1.0.0"}})
+	}); n > 3*maxIndexBytes {
+		t.Errorf("Vulns over a 15 MiB modules.json: %d MiB allocated (%v)", n>>20, err)
+	}
+
+	// Over the limit: an error.
+	js.Reset()
+	js.WriteString(`[{"id":"GO-2020-0001","aliases":[`)
+	for js.Len() < 70<<20 {
+		js.WriteString(`"x",`)
+	}
+	js.WriteString(`"x"]}]`)
+	ts = gzipServer(t, js.Bytes())
+	if _, err := (&Client{URL: ts.URL}).IDs(ctx); err == nil {
+		t.Error("IDs of a 70 MiB vulns.json: no error")
 	}
 }

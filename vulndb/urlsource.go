@@ -99,28 +99,32 @@ func (us *URLSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 	// The time alone does not tell a new copy (a database whose entries
 	// leave modified zero never moves it): the copy is named by it and a
 	// hash of the two indexes too.
-	vulns, err := c.get(ctx, "index/vulns", maxIndexBytes)
-	if err != nil {
-		return nil, err
-	}
-	modules, err := c.get(ctx, "index/modules", maxIndexBytes)
-	if err != nil {
-		return nil, err
-	}
+	// Both are streamed (hashed as they are read; of vulns.json only
+	// the IDs are kept).
 	h := sha256.New()
-	h.Write(vulns)
-	h.Write([]byte{0})
-	h.Write(modules)
-	modules = nil
+	var ids []string
+	for _, name := range []string{"index/vulns", "index/modules"} {
+		body, err := c.open(ctx, name, maxIndexBytes)
+		if err != nil {
+			return nil, err
+		}
+		r := io.TeeReader(body, h)
+		if name == "index/vulns" {
+			ids, err = parseIDs(r)
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		body.Close()
+		if err != nil {
+			return nil, err
+		}
+		h.Write([]byte{0})
+	}
 	origin := redact.URL(us.URL) + "@" + mod.UTC().Format(time.RFC3339Nano) + "#" + hex.EncodeToString(h.Sum(nil)[:8])
 	if origin == current {
 		return nil, nil
 	}
-	ids, err := parseIDs(vulns)
-	if err != nil {
-		return nil, err
-	}
-	vulns = nil
 	f, err := os.CreateTemp(us.TempDir, "gomirror-vulndb-*.zip")
 	if err != nil {
 		return nil, err
