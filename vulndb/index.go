@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/semver"
 
@@ -24,12 +25,14 @@ import (
 )
 
 // Limits of one index build: what a zip may make it read. A database
-// (4,789 entries, 9 MB of OSV JSON in 2026) is far below them.
+// (4,789 entries, 9 MB of OSV JSON in 2026) is far below them. Parse
+// limits what one entry may make the snapshot keep (aliases, modules,
+// events), and only the first maxSummary bytes of a summary are kept.
 const (
-	maxEntryBytes = 1 << 20   // one OSV file
-	maxTotalBytes = 256 << 20 // all OSV files of a zip
-	maxZipDir     = 64 << 20  // the zip's central directory
-	maxZipEntries = 1 << 20   // the zip's files (all of them, kept or not)
+	maxEntryBytes = 1 << 20  // one OSV file
+	maxTotalBytes = 64 << 20 // all OSV files of a zip
+	maxZipDir     = 64 << 20 // the zip's central directory
+	maxZipEntries = 1 << 20  // the zip's files (all of them, kept or not)
 )
 
 // snapshot is one copy of the database, built from the OSV files of a zip
@@ -191,7 +194,7 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		if mod.After(s.modified) {
 			s.modified = mod
 		}
-		info := &advisoryInfo{ID: e.ID, Aliases: e.Aliases, Summary: e.Summary, Withdrawn: e.Withdrawn != nil}
+		info := &advisoryInfo{ID: e.ID, Aliases: e.Aliases, Summary: shortSummary(e.Summary), Withdrawn: e.Withdrawn != nil}
 		for _, a := range e.Affected {
 			s.modules[a.Module.Path] = append(s.modules[a.Module.Path], modEntry{adv: info, ranges: canonicalRanges(a.Ranges)})
 			modIdx[a.Module.Path] = append(modIdx[a.Module.Path], moduleVuln{ID: e.ID, Modified: mod, Fixed: LatestFix(a.Ranges)})
@@ -202,6 +205,23 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		return nil, err
 	}
 	return s, nil
+}
+
+// maxSummary is the most of a summary a snapshot keeps (the Go
+// database's longest: 270 bytes in 2026).
+const maxSummary = 1 << 10
+
+// shortSummary is s cut to at most maxSummary bytes (at a rune), copied
+// so that it does not hold the entry's bytes.
+func shortSummary(s string) string {
+	if len(s) <= maxSummary {
+		return s
+	}
+	cut := maxSummary - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.Clone(s[:cut]) + "…"
 }
 
 // canonicalRanges returns ranges with "v"-prefixed event versions (as

@@ -138,9 +138,31 @@ func Parse(b []byte) (*Entry, error) {
 	return &e, nil
 }
 
+// Limits of an entry: what it may make a database keep in memory. The
+// Go database's largest in 2026: 8 aliases, 22 affected modules, 24 events.
+const (
+	maxAliases  = 256
+	maxAffected = 1024
+	maxEvents   = 4096 // in all its ranges
+)
+
 func (e *Entry) check() error {
 	if !ValidID(e.ID) {
 		return errors.New("invalid id")
+	}
+	if len(e.Aliases) > maxAliases {
+		return fmt.Errorf("over %d aliases", maxAliases)
+	}
+	if len(e.Affected) > maxAffected {
+		return fmt.Errorf("over %d affected modules", maxAffected)
+	}
+	events := 0
+	for _, a := range e.Affected {
+		for _, r := range a.Ranges {
+			if events += len(r.Events); events > maxEvents {
+				return fmt.Errorf("over %d range events", maxEvents)
+			}
+		}
 	}
 	for _, a := range e.Affected {
 		if a.Module.Path == "" {

@@ -6,11 +6,13 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/module"
@@ -250,5 +252,60 @@ func TestClientIndexMemory(t *testing.T) {
 	ts = gzipServer(t, js.Bytes())
 	if _, err := (&Client{URL: ts.URL}).IDs(ctx); err == nil {
 		t.Error("IDs of a 70 MiB vulns.json: no error")
+	}
+}
+
+// hostileEntriesZip is a zip of n entries of about 1 MiB each, made of
+// what the snapshot keeps (aliases, summary), compressing to little.
+func hostileEntriesZip(t testing.TB, n int, field string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	prefix := DefaultModule + "@" + testVersion + "/data/osv/"
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("GO-2099-%04d", i)
+		var js bytes.Buffer
+		js.WriteString(`{"id":"` + id + `","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"name":"example.com/m","ecosystem":"Go"}}],`)
+		switch field {
+		case "aliases":
+			js.WriteString(`"aliases":[`)
+			for js.Len() < 1<<20-100 {
+				js.WriteString(`"x",`)
+			}
+			js.WriteString(`"x"]}`)
+		case "summary":
+			js.WriteString(`"summary":"` + strings.Repeat("x", 1<<20-200) + `"}`)
+		}
+		w, _ := zw.Create(prefix + id + ".json")
+		w.Write(js.Bytes())
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// A hostile zip costs a bounded, small part of its OSV bytes in memory
+// once built, and over 64 MiB of OSV files is refused.
+func TestBuildMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large inputs")
+	}
+	for _, field := range []string{"aliases", "summary"} {
+		z := hostileEntriesZip(t, 48, field)
+		var cc closeCounter
+		runtime.GC()
+		var ms1, ms2 runtime.MemStats
+		runtime.ReadMemStats(&ms1)
+		db := New(Options{Source: &fakeSource{stored: cc.zip(z, testVersion)}})
+		err := db.Load(context.Background())
+		runtime.GC()
+		runtime.ReadMemStats(&ms2)
+		if retained := int64(ms2.HeapAlloc) - int64(ms1.HeapAlloc); retained > 8<<20 {
+			t.Errorf("%s: 48 MiB of OSV JSON: %d MiB retained (Load: %v)", field, retained>>20, err)
+		}
+		runtime.KeepAlive(db)
+	}
+	var cc closeCounter
+	db := New(Options{Source: &fakeSource{stored: cc.zip(hostileEntriesZip(t, 72, "summary"), testVersion)}})
+	if err := db.Load(context.Background()); err == nil {
+		t.Error("72 MiB of OSV JSON: loaded")
 	}
 }
