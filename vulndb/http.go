@@ -3,6 +3,7 @@ package vulndb
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -91,7 +92,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 	var (
-		body []byte
+		body io.ReadSeeker
 		etag string
 	)
 	switch {
@@ -101,9 +102,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, notFound(name))
 			return
 		}
-		body, etag = f.json, f.etag
+		body, etag = bytes.NewReader(f.json), f.etag
 		if gz {
-			body, etag = f.gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+			body, etag = bytes.NewReader(f.gz), strings.TrimSuffix(f.etag, `"`)+`-gz"`
 		}
 	case strings.HasPrefix(base, "ID/"):
 		id := base[len("ID/"):]
@@ -118,7 +119,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			body, err = s.entryGzip(r.Context(), id)
 			etag += `-gz"`
 		} else {
-			body, err = s.entryJSON(r.Context(), id)
+			var b []byte
+			b, err = s.entryJSON(r.Context(), id)
+			body = bytes.NewReader(b)
 			etag += `"`
 		}
 		if err != nil {
@@ -138,7 +141,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", cacheFile)
 	hdr.Set("ETag", etag)
-	http.ServeContent(w, r, "", s.lastMod, bytes.NewReader(body))
+	http.ServeContent(w, r, "", s.lastMod, body)
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -309,3 +312,83 @@ func TestBuildMemory(t *testing.T) {
 		t.Error("72 MiB of OSV JSON: loaded")
 	}
 }
+
+// hugeCompSizeZip is a zip whose entry GO-2021-0113's directory record
+// claims a compressed size reaching the central directory (64 MiB of
+// padding follow it), and the entry's JSON.
+func hugeCompSizeZip(t testing.TB) ([]byte, []byte) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	prefix := DefaultModule + "@" + testVersion + "/"
+	name := prefix + "data/osv/GO-2021-0113.json"
+	b, err := os.ReadFile("testdata/osv/GO-2021-0113.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := zw.Create(name)
+	w.Write(b)
+	pw, _ := zw.CreateHeader(&zip.FileHeader{Name: prefix + "pad", Method: zip.Store})
+	pw.Write(make([]byte, 64<<20))
+	zw.Close()
+	z := buf.Bytes()
+	i := bytes.Index(z, []byte(name))
+	i = bytes.Index(z[i+1:], []byte(name)) + i + 1 // its central directory record
+	rec := i - 46
+	eocd := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	dirOff := int64(binary.LittleEndian.Uint32(z[eocd+16:]))
+	start := 30 + int64(binary.LittleEndian.Uint16(z[26:]))
+	binary.LittleEndian.PutUint32(z[rec+20:], uint32(dirOff-start))
+	return z, b
+}
+
+// An entry whose directory claims a compressed size far over its data is
+// refused when the snapshot is built, rather than making each
+// .json.gz request read (and send) up to the whole zip.
+func TestHugeCompSize(t *testing.T) {
+	z, _ := hugeCompSizeZip(t)
+	var cc closeCounter
+	db := New(Options{Source: &fakeSource{stored: cc.zip(z, testVersion)}})
+	if err := db.Load(context.Background()); err == nil {
+		h := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
+		w := get(t, h, "GET", "/vuln/ID/GO-2021-0113.json.gz")
+		t.Errorf("loaded; a .json.gz request answers %d, %d bytes", w.Code, w.Body.Len())
+	}
+}
+
+// A .json.gz is sent from the zip without a copy of it in memory.
+func TestEntryGzipAllocs(t *testing.T) {
+	rnd := make([]byte, 128<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range rnd {
+		rnd[i] = byte(rng.Uint32())
+	}
+	details := hex.EncodeToString(rnd) // 256 KiB that deflate barely shrinks
+	z := makeZipExtra(t, testVersion, "data/osv/GO-2099-0002.json", `{"id":"GO-2099-0002","modified":"2026-01-01T00:00:00Z","details":"`+details+`"}`)
+	var cc closeCounter
+	db := New(Options{Source: &fakeSource{stored: cc.zip(z, testVersion)}})
+	if err := db.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
+	w := get(t, h, "GET", "/vuln/ID/GO-2099-0002.json.gz")
+	if w.Code != 200 || w.Body.Len() < 64<<10 {
+		t.Fatalf("%d, %d bytes", w.Code, w.Body.Len())
+	}
+	if !strings.Contains(string(gunzip(t, w.Body.Bytes())), details) {
+		t.Fatal("the .json.gz is not the entry")
+	}
+	n := allocated(func() {
+		for range 10 {
+			r := httptest.NewRequest("GET", "/vuln/ID/GO-2099-0002.json.gz", nil)
+			h.ServeHTTP(discardRecorder{httptest.NewRecorder()}, r)
+		}
+	})
+	if per := n / 10; per > 48<<10 {
+		t.Errorf("a .json.gz of %d bytes allocates %d bytes", w.Body.Len(), per)
+	}
+}
+
+// discardRecorder is a ResponseWriter that drops the body.
+type discardRecorder struct{ *httptest.ResponseRecorder }
+
+func (d discardRecorder) Write(b []byte) (int, error) { return len(b), nil }
