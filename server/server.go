@@ -641,6 +641,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "storage not writable: %v\n", err)
 		return
 	}
+	if s.vulnLoading() {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "not ready: the policy's deny-vulnerable waits for the vulnerability database's first load\n")
+		s.vulnReadyz(w)
+		return
+	}
 	io.WriteString(w, "ready\n")
 	s.vulnReadyz(w)
 	s.policyDetails(w)

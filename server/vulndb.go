@@ -81,6 +81,19 @@ func (s *Server) vulnReadyz(w io.Writer) {
 	}
 }
 
+// vulnLoading reports whether the policy has a deny-vulnerable rule and
+// the vulnerability database's first load or refresh has not finished:
+// until then such a rule cannot judge (503s), so /readyz says not ready
+// (a deploy waits for it). A first attempt that failed makes the server
+// ready again: the 503s and /readyz's vulndb line tell why.
+func (s *Server) vulnLoading() bool {
+	if s.vulndb == nil || s.policy == nil || !s.policy.Policy().Needs().Vulns {
+		return false
+	}
+	st := s.vulndb.Status()
+	return st.Copy == "" && st.LastAttempt.IsZero()
+}
+
 // policyVulns returns the vulnerability database as the policy's gate
 // asks it, or nil with vulndb off.
 func (s *Server) policyVulns() gate.Vulns {
