@@ -338,7 +338,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	})
 	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if err := s.newVulnDB(mux, tempDir); err != nil {
+	if err := s.newVulnDB(mux, tempDir, client); err != nil {
 		return nil, err
 	}
 	anonymousAdmin, _ := cfg.AdminAnonymous()

@@ -22,8 +22,11 @@ const vulnPrefix = "/vuln/"
 // newVulnDB sets up the vulnerability database (s.vulndb) of the vulndb
 // setting: with "module", the OSV files of vulndb-module's newest version,
 // fetched through s.mirror (verified and kept in storage like any module);
-// nil with "off". Its API is mounted by New; Serve runs its refreshes.
-func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
+// nil with "off"; with a URL, read with client (the upstreams' client: the
+// URL's host is trusted, a redirect elsewhere must pass the egress
+// policy), a minute per request. Its API is mounted by New; Serve runs
+// its refreshes.
+func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string, client *http.Client) error {
 	var src vulndb.Source
 	switch s.cfg.VulnDB {
 	case "off":
@@ -31,7 +34,8 @@ func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
 	case "module":
 		src = &vulndb.ModuleSource{Path: s.cfg.VulnDBModule, Mirror: s.mirror, Storage: s.store, TempDir: tempDir}
 	default:
-		src = &vulndb.URLSource{URL: s.cfg.VulnDB, Storage: s.store, TempDir: tempDir}
+		hc := &http.Client{Transport: client.Transport, CheckRedirect: client.CheckRedirect, Timeout: time.Minute}
+		src = &vulndb.URLSource{URL: s.cfg.VulnDB, Storage: s.store, TempDir: tempDir, HTTP: hc}
 	}
 	s.vulndb = vulndb.New(vulndb.Options{
 		Source:  src,
