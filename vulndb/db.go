@@ -306,7 +306,7 @@ func (db *DB) Vulns(ctx context.Context, m module.Version) ([]Advisory, error) {
 
 // Module returns every advisory of the served copy naming module path
 // (withdrawn ones left out), by ID, each with the fix of the module index
-// (LatestFix, "v"-prefixed): for a module page that lists them whatever
+// (LatestFix over all the entry's blocks for the module, "v"-prefixed): for a module page that lists them whatever
 // the version.
 func (db *DB) Module(ctx context.Context, path string) ([]Advisory, error) {
 	s := db.cur.Load()
@@ -315,12 +315,21 @@ func (db *DB) Module(ctx context.Context, path string) ([]Advisory, error) {
 	}
 	var out []Advisory
 	seen := map[string]bool{}
-	for _, me := range s.modules[path] {
+	mes := s.modules[path]
+	for i, me := range mes {
 		if me.adv.Withdrawn || seen[me.adv.ID] {
 			continue
 		}
 		seen[me.adv.ID] = true
-		fix := LatestFix(me.ranges)
+		// The fix over all the entry's blocks for the module (an entry may
+		// have several, e.g. fixed in 9.5.5 and again in 9.6.3).
+		blocks := [][]Range{me.ranges}
+		for _, other := range mes[i+1:] {
+			if other.adv == me.adv {
+				blocks = append(blocks, other.ranges)
+			}
+		}
+		fix := moduleFix(blocks)
 		if fix != "" {
 			fix = "v" + fix
 		}

@@ -197,9 +197,12 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 			s.modified = mod
 		}
 		info := &advisoryInfo{ID: e.ID, Aliases: e.Aliases, Summary: shortSummary(e.Summary), Withdrawn: e.Withdrawn != nil}
-		for _, a := range e.Affected {
+		for i, a := range e.Affected {
 			s.modules[a.Module.Path] = append(s.modules[a.Module.Path], modEntry{adv: info, ranges: canonicalRanges(a.Ranges)})
-			modIdx[a.Module.Path] = append(modIdx[a.Module.Path], moduleVuln{ID: e.ID, Modified: mod, Fixed: LatestFix(a.Ranges)})
+			if slices.ContainsFunc(e.Affected[:i], func(b Affected) bool { return b.Module.Path == a.Module.Path }) {
+				continue // one record per module: its fix is over all its blocks
+			}
+			modIdx[a.Module.Path] = append(modIdx[a.Module.Path], moduleVuln{ID: e.ID, Modified: mod, Fixed: moduleFix(e.moduleBlocks(a.Module.Path))})
 		}
 		vulnIdx = append(vulnIdx, vulnMeta{ID: e.ID, Modified: mod, Aliases: e.Aliases})
 	}

@@ -251,6 +251,36 @@ func (e *Entry) Affects(modulePath, version string) bool {
 	return false
 }
 
+// moduleFix returns the LatestFix of a module's affected blocks in one
+// entry (an entry may have several for a module: fixed in 9.5.5, and
+// 9.6.0 to 9.6.3): the highest of their fixes, or "" if one of them has
+// none (it ends open, or has no SEMVER range: every version).
+func moduleFix(blocks [][]Range) string {
+	best := ""
+	for _, ranges := range blocks {
+		fix := LatestFix(ranges)
+		if fix == "" {
+			return ""
+		}
+		if best == "" || semver.Compare("v"+fix, "v"+best) > 0 {
+			best = fix
+		}
+	}
+	return best
+}
+
+// moduleBlocks returns the ranges of each of e's affected blocks for
+// modulePath.
+func (e *Entry) moduleBlocks(modulePath string) [][]Range {
+	var out [][]Range
+	for _, a := range e.Affected {
+		if a.Module.Path == modulePath {
+			out = append(out, a.Ranges)
+		}
+	}
+	return out
+}
+
 // Fix returns the version (with "v", as modules write it) that fixes what
 // the entry says of version of modulePath: the first fixed event above it
 // in the range that affects it, or "" if the entry does not affect it or

@@ -392,3 +392,48 @@ func TestEntryGzipAllocs(t *testing.T) {
 type discardRecorder struct{ *httptest.ResponseRecorder }
 
 func (d discardRecorder) Write(b []byte) (int, error) { return len(b), nil }
+
+// An entry with several affected blocks for one module: the module's fix
+// (the console's "Fixed in", modules.json's fixed) is the highest of all
+// its blocks, or none if one ends open.
+func TestModuleFixOverBlocks(t *testing.T) {
+	const entry = `{"id":"GO-2099-0003","modified":"2026-01-01T00:00:00Z","affected":[
+	{"package":{"name":"example.com/redis/v9","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"9.5.5"}]}]},
+	{"package":{"name":"example.com/redis/v9","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"9.6.0"},{"fixed":"9.6.3"}]}]},
+	{"package":{"name":"example.com/open","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]},
+	{"package":{"name":"example.com/open","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"2.0.0"}]}]},
+	{"package":{"name":"example.com/all","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]},
+	{"package":{"name":"example.com/all","ecosystem":"Go"}}]}`
+	z := makeZipExtra(t, testVersion, "data/osv/GO-2099-0003.json", entry)
+	var cc closeCounter
+	db := New(Options{Source: &fakeSource{stored: cc.zip(z, testVersion)}})
+	if err := db.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
+	var index []moduleMeta
+	if err := json.Unmarshal(get(t, h, "GET", "/vuln/index/modules.json").Body.Bytes(), &index); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ path, want string }{{"example.com/redis/v9", "9.6.3"}, {"example.com/open", ""}, {"example.com/all", ""}} {
+		advs, err := db.Module(context.Background(), tt.path)
+		want := ""
+		if tt.want != "" {
+			want = "v" + tt.want
+		}
+		if err != nil || len(advs) != 1 || advs[0].Fixed != want {
+			t.Errorf("Module(%s) = %+v, %v; want fixed %q", tt.path, advs, err, tt.want)
+		}
+		for _, m := range index {
+			if m.Path != tt.path {
+				continue
+			}
+			if len(m.Vulns) != 1 || m.Vulns[0].Fixed != tt.want {
+				t.Errorf("modules.json %s: %+v, want one record fixed %q", tt.path, m.Vulns, tt.want)
+			}
+		}
+	}
+	if advs, _ := db.Vulns(context.Background(), module.Version{Path: "example.com/redis/v9", Version: "v9.6.1"}); len(advs) != 1 || advs[0].Fixed != "v9.6.3" {
+		t.Errorf("Vulns(v9.6.1) = %+v, want fixed v9.6.3", advs)
+	}
+}
