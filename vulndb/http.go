@@ -104,7 +104,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body, etag = bytes.NewReader(f.json), f.etag
 		if gz {
-			body, etag = bytes.NewReader(f.gz), strings.TrimSuffix(f.etag, `"`)+`-gz"`
+			body, etag = bytes.NewReader(f.gz), f.gzETag
 		}
 	case strings.HasPrefix(base, "ID/"):
 		id := base[len("ID/"):]
@@ -116,8 +116,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		etag = fmt.Sprintf(`"%08x-%d`, loc.crc, loc.size)
 		var err error
 		if gz {
+			// Weak: the content's CRC and size, not the bytes', which
+			// another copy's deflate data may make otherwise.
 			body, err = s.entryGzip(r.Context(), id)
-			etag += `-gz"`
+			etag = "W/" + etag + `-gz"`
 		} else {
 			var b []byte
 			b, err = s.entryJSON(r.Context(), id)

@@ -87,7 +87,8 @@ type advisoryInfo struct {
 // file is an index file of the API, both encodings in memory.
 type file struct {
 	json, gz []byte
-	etag     string // of the JSON; the gzip's is etag with "-gz"
+	etag     string // a hash of the JSON
+	gzETag   string // a hash of the gzip (which another build's gzip may not equal)
 }
 
 // acquire takes a reference for a request; false if the snapshot is
@@ -365,8 +366,9 @@ func indexFiles(modified time.Time, mods map[string][]moduleVuln, vulns []vulnMe
 		if err := zw.Close(); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
-		out[name] = &file{json: b, gz: bytes.Clone(gz.Bytes()), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		sum, gzSum := sha256.Sum256(b), sha256.Sum256(gz.Bytes())
+		out[name] = &file{json: b, gz: bytes.Clone(gz.Bytes()),
+			etag: `"` + hex.EncodeToString(sum[:12]) + `"`, gzETag: `"` + hex.EncodeToString(gzSum[:12]) + `"`}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"crypto/sha256"
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
@@ -435,5 +436,36 @@ func TestModuleFixOverBlocks(t *testing.T) {
 	}
 	if advs, _ := db.Vulns(context.Background(), module.Version{Path: "example.com/redis/v9", Version: "v9.6.1"}); len(advs) != 1 || advs[0].Fixed != "v9.6.3" {
 		t.Errorf("Vulns(v9.6.1) = %+v, want fixed v9.6.3", advs)
+	}
+}
+
+// An entry's .json.gz ETag is weak: its bytes (the zip's deflate data)
+// may differ between copies of the same content, so a range request with
+// If-Range must not splice them. An index's .json.gz ETag is a hash of
+// its bytes (this build's gzip, which another build may make otherwise).
+func TestGzipETag(t *testing.T) {
+	db, _ := loadedDB(t, fixtureIDs...)
+	h := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
+	w := get(t, h, "GET", "/vuln/index/modules.json.gz")
+	sum := sha256.Sum256(w.Body.Bytes())
+	if etag := w.Header().Get("ETag"); etag != `"`+hex.EncodeToString(sum[:12])+`"` {
+		t.Errorf("index/modules.json.gz: ETag %s, want a hash of its bytes", etag)
+	}
+	for _, p := range []string{"/vuln/ID/GO-2022-1059.json.gz"} {
+		w := get(t, h, "GET", p)
+		etag := w.Header().Get("ETag")
+		if !strings.HasPrefix(etag, `W/"`) {
+			t.Errorf("%s: ETag %s, want a weak one", p, etag)
+		}
+		if r := get(t, h, "GET", p, "Range", "bytes=0-9", "If-Range", etag); r.Code != http.StatusOK || r.Body.Len() != w.Body.Len() {
+			t.Errorf("%s: Range with If-Range %s: %d, %d bytes; want the whole file", p, etag, r.Code, r.Body.Len())
+		}
+		if r := get(t, h, "GET", p, "If-None-Match", etag); r.Code != http.StatusNotModified {
+			t.Errorf("%s: If-None-Match %s: %d, want 304", p, etag, r.Code)
+		}
+	}
+	// The .json's is strong: its bytes are the entry's, checked by CRC.
+	if etag := get(t, h, "GET", "/vuln/ID/GO-2022-1059.json").Header().Get("ETag"); strings.HasPrefix(etag, "W/") {
+		t.Errorf(".json: ETag %s, want a strong one", etag)
 	}
 }
