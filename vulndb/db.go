@@ -66,6 +66,10 @@ type Options struct {
 	// Refresh is how often Run asks Source for a newer copy (default
 	// DefaultRefresh); a failed refresh is retried after min(Refresh, 5m).
 	Refresh time.Duration
+	// RefreshTimeout bounds a whole refresh, fetch and build (default
+	// DefaultRefreshTimeout): a source that trickles (a URL source of a
+	// million IDs at a minute each) fails instead of holding it forever.
+	RefreshTimeout time.Duration
 	// Logger receives one line per load, refresh and failure.
 	Logger *slog.Logger
 	// OnRefresh, if set, is called after each attempt to load or refresh
@@ -78,6 +82,9 @@ type Options struct {
 
 // DefaultRefresh is how often the database is refreshed by default.
 const DefaultRefresh = time.Hour
+
+// DefaultRefreshTimeout bounds a refresh by default.
+const DefaultRefreshTimeout = 30 * time.Minute
 
 // DB is the served copy of the vulnerability database. Lookups and the
 // HTTP API read the current snapshot, which a refresh replaces atomically
@@ -101,6 +108,9 @@ type DB struct {
 func New(opts Options) *DB {
 	if opts.Refresh <= 0 {
 		opts.Refresh = DefaultRefresh
+	}
+	if opts.RefreshTimeout <= 0 {
+		opts.RefreshTimeout = DefaultRefreshTimeout
 	}
 	log := opts.Logger
 	if log == nil {
@@ -184,11 +194,14 @@ func (db *DB) Load(ctx context.Context) error {
 	return err
 }
 
-// Refresh asks the source for a newer copy and serves it once built. On
-// failure the served copy stays, and the error is kept for Status.
+// Refresh asks the source for a newer copy and serves it once built,
+// within RefreshTimeout. On failure the served copy stays, and the error
+// is kept for Status.
 func (db *DB) Refresh(ctx context.Context) error {
 	db.refreshMu.Lock()
 	defer db.refreshMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, db.opts.RefreshTimeout)
+	defer cancel()
 	current := ""
 	if s := db.cur.Load(); s != nil {
 		current = s.origin

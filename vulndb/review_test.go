@@ -1,14 +1,15 @@
 package vulndb
 
 import (
-	"crypto/sha256"
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 
@@ -467,5 +469,29 @@ func TestGzipETag(t *testing.T) {
 	// The .json's is strong: its bytes are the entry's, checked by CRC.
 	if etag := get(t, h, "GET", "/vuln/ID/GO-2022-1059.json").Header().Get("ETag"); strings.HasPrefix(etag, "W/") {
 		t.Errorf(".json: ETag %s, want a strong one", etag)
+	}
+}
+
+// blockingSource's Fetch waits for its context to end.
+type blockingSource struct{ fakeSource }
+
+func (*blockingSource) Fetch(ctx context.Context, _ string) (*Zip, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A refresh has an overall deadline (RefreshTimeout), whatever the
+// source does.
+func TestRefreshTimeout(t *testing.T) {
+	db := New(Options{Source: &blockingSource{}, RefreshTimeout: 10 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- db.Refresh(context.Background()) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Refresh: %v, want its deadline exceeded", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Refresh of a source that never answers did not end")
 	}
 }
