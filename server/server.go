@@ -81,6 +81,9 @@ type Server struct {
 	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
 	// nil with vulndb off.
 	vulndb *vulndb.DB
+	// vulnAPI is its /vuln/ API (nil without), on the main listener and
+	// admin-listen.
+	vulnAPI http.Handler
 	// policy is the policy in force (setting policy), followed while
 	// serving; nil without one. gate is the mirror that applies it.
 	policy *policy.Live
@@ -395,6 +398,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	for _, pattern := range console.Routes {
 		s.operator.HandleOpen(pattern, cons)
 	}
+	if s.vulndb != nil {
+		// The vulnerability database is public data: a token is needed
+		// only where every request needs one (auth all). Also on
+		// admin-listen, where the console links to it.
+		s.vulnAPI = authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil)
+	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	var served proxy.Mirror = mirror
 	if cfg.Policy != "" {
@@ -422,10 +431,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.parser = proxy.NewParser()
 	modules := authn.Wrap(recordClient(ph), proxy.ModuleOf)
 	mux.Handle("/", modules)
-	if s.vulndb != nil {
-		// The vulnerability database is public data: a token is needed
-		// only where every request needs one (auth all).
-		mux.Handle(vulnPrefix, authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil))
+	if s.vulnAPI != nil {
+		mux.Handle(vulnPrefix, s.vulnAPI)
 	}
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
