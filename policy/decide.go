@@ -89,7 +89,8 @@ var ErrUnknown = errors.New("fact not known here")
 
 // ErrNoVulnDB is wrapped by Facts.Vulns's error when no vulnerability
 // database is available: a deny-vulnerable rule then refuses, with the
-// reason "vulnerability database not available".
+// reason "vulnerability database not available" (a 503 instead of a 403
+// while the database loads: see RefusedError.Unavailable).
 var ErrNoVulnDB = errors.New("vulnerability database not available")
 
 // Decision is the policy's answer for a module version.
@@ -118,8 +119,9 @@ type Decision struct {
 	// refusal ends then); a cache must not keep it longer.
 	Until time.Time
 
-	facts   factSet // which facts were asked for
-	unknown bool    // a fact was ErrUnknown or the vuln DB unavailable: do not cache
+	facts    factSet // which facts were asked for
+	unknown  bool    // a fact was ErrUnknown or the vuln DB unavailable: do not cache
+	noVulnDB bool    // refused for want of the vulnerability database
 }
 
 type factSet uint8
@@ -201,6 +203,14 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string { return e.Decision.String() }
+
+// Unavailable reports whether the refusal is only for want of the
+// vulnerability database while it loads (Facts.Vulns's error wraps
+// ErrNoVulnDB and an error whose Unavailable method reports true, as
+// vulndb.ErrNotLoaded): nothing was judged, and a later request may be
+// served. (No database at all stays a 403: retrying changes nothing.) proxy.Status answers such a
+// refusal 503 with Retry-After instead of 403.
+func (e *RefusedError) Unavailable() bool { return e.Decision.noVulnDB }
 
 // Decide decides whether m (a canonical version) may be served to subj for
 // a request of kind k, asking facts only for what the deciding rule's
@@ -343,7 +353,8 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		advs, err := facts.Vulns(ctx, m)
 		switch {
 		case errors.Is(err, ErrNoVulnDB):
-			d.unknown = true
+			var un interface{ Unavailable() bool }
+			d.unknown, d.noVulnDB = true, errors.As(err, &un) && un.Unavailable()
 			d.Reason = ErrNoVulnDB.Error()
 			return nil
 		case errors.Is(err, ErrUnknown):

@@ -368,3 +368,41 @@ func TestDefaultDenyTop(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// loadingFacts answers Vulns as a database still loading does.
+type loadingFacts struct{ *facts }
+
+type loadingErr struct{}
+
+func (loadingErr) Error() string     { return "loading" }
+func (loadingErr) Unavailable() bool { return true }
+
+func (loadingFacts) Vulns(context.Context, module.Version) ([]policy.Advisory, error) {
+	return nil, fmt.Errorf("%w: %w", policy.ErrNoVulnDB, loadingErr{})
+}
+
+// A refusal for want of a vulnerability database that is loading is
+// Unavailable (a 503 with Retry-After); for want of any, it is not.
+func TestRefusedErrorUnavailable(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte("rules:\n  - module: github.com/x\n    deny-vulnerable: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := module.Version{Path: "github.com/x/y", Version: "v1.0.0"}
+	for _, tt := range []struct {
+		name  string
+		facts policy.Facts
+		want  bool
+	}{
+		{"loading", loadingFacts{&facts{}}, true},
+		{"none", &facts{noVulnDB: true}, false},
+	} {
+		d, err := p.Decide(context.Background(), policy.Subject{}, m, policy.KindInfo, tt.facts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (&policy.RefusedError{Decision: d}).Unavailable(); !d.Refused() || got != tt.want {
+			t.Errorf("%s: %v, Unavailable %v, want refused and %v", tt.name, d, got, tt.want)
+		}
+	}
+}

@@ -488,10 +488,16 @@ var (
 
 // Unavailabler is the capability of an error that means a service of the
 // mirror is not ready yet (the vulnerability database before its first
-// copy is loaded): if Unavailable reports true, Status answers 503.
+// copy is loaded, or a policy refusal for want of it): if Unavailable
+// reports true, Status answers 503 (with Retry-After: retryUnavailable).
 type Unavailabler interface {
 	Unavailable() bool
 }
+
+var _ Unavailabler = (*policy.RefusedError)(nil)
+
+// retryUnavailable is the Retry-After of an Unavailabler's 503.
+const retryUnavailable = 30 * time.Second
 
 // statusError is an error with a status chosen at the edge.
 type statusError struct {
@@ -504,7 +510,8 @@ func (e *statusError) Error() string { return e.msg }
 // Status returns the HTTP status for err. It is the only place in gomirror
 // where errors become statuses:
 //   - malformed requests (a BadRequester): 400;
-//   - a service not ready yet (an Unavailabler): 503;
+//   - a service not ready yet (an Unavailabler): 503; also a policy
+//     refusal for want of the vulnerability database (not loaded yet);
 //   - modules and versions that do not exist: 404, or the upstream's 404/410;
 //     also those that cannot be stored (layout.NotStorableError: an element
 //     longer than 255 bytes), and, with the upstream "off", whatever is not
@@ -536,6 +543,9 @@ func Status(err error) int {
 	case errors.As(err, &se):
 		return se.code
 	case errors.As(err, &pe):
+		if pe.Unavailable() {
+			return http.StatusServiceUnavailable // no vulnerability database yet; with Retry-After
+		}
 		return http.StatusForbidden // the policy refuses; the body says which rule
 	case errors.As(err, &be):
 		return http.StatusServiceUnavailable // with Retry-After
@@ -583,6 +593,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	if be := (*upstream.BusyError)(nil); errors.As(err, &be) && be.RetryAfter > 0 {
 		hdr.Set("Retry-After", strconv.Itoa(int(be.RetryAfter.Round(time.Second)/time.Second)))
+	} else if un := Unavailabler(nil); code == http.StatusServiceUnavailable && errors.As(err, &un) && un.Unavailable() {
+		hdr.Set("Retry-After", strconv.Itoa(int(retryUnavailable/time.Second)))
 	}
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {

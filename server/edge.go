@@ -80,6 +80,9 @@ func (s *Server) operatorHandlers(authn *auth.Authenticator, health http.Handler
 	admin.Handle("GET /healthz", health)
 	admin.HandleFunc("GET /readyz", s.readyz)
 	admin.Handle("/", guarded)
+	if s.vulnAPI != nil {
+		admin.Handle(vulnPrefix, s.vulnAPI) // the console's advisory links
+	}
 	admin.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		if console.WantsHTML(r) {
 			http.Redirect(w, r, "/ui/", http.StatusSeeOther)

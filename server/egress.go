@@ -38,7 +38,7 @@ func upstreamClient(cfg *config.Serve, policy *egress.Policy) *http.Client {
 }
 
 // trustedHostPorts returns the host:port of every http(s) upstream URL,
-// group mirror, and the checksum database's own URL.
+// group mirror, the checksum database's own URL, and a vulndb URL.
 func trustedHostPorts(cfg *config.Serve) []string {
 	var urls []string
 	for _, elem := range upstream.SplitList(cfg.Upstream) {
@@ -52,6 +52,9 @@ func trustedHostPorts(cfg *config.Serve) []string {
 		if db, err := sumdb.Parse(cfg.SumDB); err == nil && db != nil {
 			urls = append(urls, db.URL)
 		}
+	}
+	if v := strings.TrimSpace(cfg.VulnDB); strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+		urls = append(urls, v)
 	}
 	var out []string
 	for _, raw := range urls {

@@ -137,12 +137,13 @@ func TestTrustedHostPorts(t *testing.T) {
 	cfg := &config.Serve{
 		Upstream: "https://u:p@Mirror.Corp.Example|grp, http://10.1.2.3:8080/base,direct,file:///srv/mirror,off",
 		SumDB:    vkey + " https://sumdb.corp.example:8443",
+		VulnDB:   "https://vuln.corp.example/vuln",
 		UpstreamGroups: []config.UpstreamGroup{
 			{Name: "grp", Mirrors: []string{"https://[fd00::5]/", "http://mirror-b.corp.example"}},
 		},
 	}
 	got := strings.Join(trustedHostPorts(cfg), " ")
-	want := "Mirror.Corp.Example:443 10.1.2.3:8080 [fd00::5]:443 mirror-b.corp.example:80 sumdb.corp.example:8443"
+	want := "Mirror.Corp.Example:443 10.1.2.3:8080 [fd00::5]:443 mirror-b.corp.example:80 sumdb.corp.example:8443 vuln.corp.example:443"
 	if got != want {
 		t.Errorf("trusted = %s; want %s", got, want)
 	}

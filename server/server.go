@@ -81,6 +81,9 @@ type Server struct {
 	// vulndb is the vulnerability database served at /vuln/ (vulndb.go);
 	// nil with vulndb off.
 	vulndb *vulndb.DB
+	// vulnAPI is its /vuln/ API (nil without), on the main listener and
+	// admin-listen.
+	vulnAPI http.Handler
 	// policy is the policy in force (setting policy), followed while
 	// serving; nil without one. gate is the mirror that applies it.
 	policy *policy.Live
@@ -338,7 +341,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	})
 	mux.Handle("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if err := s.newVulnDB(mux, tempDir); err != nil {
+	if err := s.newVulnDB(mux, tempDir, client); err != nil {
 		return nil, err
 	}
 	anonymousAdmin, _ := cfg.AdminAnonymous()
@@ -395,6 +398,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	for _, pattern := range console.Routes {
 		s.operator.HandleOpen(pattern, cons)
 	}
+	if s.vulndb != nil {
+		// The vulnerability database is public data: a token is needed
+		// only where every request needs one (auth all). Also on
+		// admin-listen, where the console links to it.
+		s.vulnAPI = authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil)
+	}
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	var served proxy.Mirror = mirror
 	if cfg.Policy != "" {
@@ -422,10 +431,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s.parser = proxy.NewParser()
 	modules := authn.Wrap(recordClient(ph), proxy.ModuleOf)
 	mux.Handle("/", modules)
-	if s.vulndb != nil {
-		// The vulnerability database is public data: a token is needed
-		// only where every request needs one (auth all).
-		mux.Handle(vulnPrefix, authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil))
+	if s.vulnAPI != nil {
+		mux.Handle(vulnPrefix, s.vulnAPI)
 	}
 	// The policy check endpoint: a client endpoint (not an operator one),
 	// through auth like a request that names no module; it decides only
@@ -643,6 +650,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "storage not writable: %v\n", err)
+		return
+	}
+	if s.vulnLoading() {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "not ready: the policy's deny-vulnerable waits for the vulnerability database's first load\n")
+		s.vulnReadyz(w)
 		return
 	}
 	io.WriteString(w, "ready\n")

@@ -22,8 +22,11 @@ const vulnPrefix = "/vuln/"
 // newVulnDB sets up the vulnerability database (s.vulndb) of the vulndb
 // setting: with "module", the OSV files of vulndb-module's newest version,
 // fetched through s.mirror (verified and kept in storage like any module);
-// nil with "off". Its API is mounted by New; Serve runs its refreshes.
-func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
+// nil with "off"; with a URL, read with client (the upstreams' client: the
+// URL's host is trusted, a redirect elsewhere must pass the egress
+// policy), a minute per request. Its API is mounted by New; Serve runs
+// its refreshes.
+func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string, client *http.Client) error {
 	var src vulndb.Source
 	switch s.cfg.VulnDB {
 	case "off":
@@ -31,7 +34,8 @@ func (s *Server) newVulnDB(mux *http.ServeMux, tempDir string) error {
 	case "module":
 		src = &vulndb.ModuleSource{Path: s.cfg.VulnDBModule, Mirror: s.mirror, Storage: s.store, TempDir: tempDir}
 	default:
-		src = &vulndb.URLSource{URL: s.cfg.VulnDB, Storage: s.store, TempDir: tempDir}
+		hc := &http.Client{Transport: client.Transport, CheckRedirect: client.CheckRedirect, Timeout: time.Minute}
+		src = &vulndb.URLSource{URL: s.cfg.VulnDB, Storage: s.store, TempDir: tempDir, HTTP: hc}
 	}
 	s.vulndb = vulndb.New(vulndb.Options{
 		Source:  src,
@@ -79,6 +83,19 @@ func (s *Server) vulnReadyz(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "vulndb: %s (%d entries, loaded %s)\n", st.Copy, st.Entries, st.Loaded.UTC().Format(time.RFC3339))
 	}
+}
+
+// vulnLoading reports whether the policy has a deny-vulnerable rule and
+// the vulnerability database's first load or refresh has not finished:
+// until then such a rule cannot judge (503s), so /readyz says not ready
+// (a deploy waits for it). A first attempt that failed makes the server
+// ready again: the 503s and /readyz's vulndb line tell why.
+func (s *Server) vulnLoading() bool {
+	if s.vulndb == nil || s.policy == nil || !s.policy.Policy().Needs().Vulns {
+		return false
+	}
+	st := s.vulndb.Status()
+	return st.Copy == "" && st.LastAttempt.IsZero()
 }
 
 // policyVulns returns the vulnerability database as the policy's gate

@@ -18,7 +18,7 @@ import (
 
 // Limits of what a Client reads from a database: it may be hostile.
 const (
-	maxIndexBytes = 64 << 20 // an index file, uncompressed
+	maxIndexBytes = 16 << 20 // an index file, uncompressed (1 MiB in 2026)
 	maxIndexItems = 1 << 20  // modules or vulns of an index
 )
 
@@ -42,6 +42,22 @@ var defaultHTTP = &http.Client{Timeout: time.Minute}
 // most max bytes; an error satisfying errors.Is(err, fs.ErrNotExist) for
 // a 404.
 func (c *Client) get(ctx context.Context, endpoint string, max int64) ([]byte, error) {
+	body, err := c.open(ctx, endpoint, max)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// open returns the uncompressed content of endpoint as a reader that fails
+// past max bytes; an error satisfying errors.Is(err, fs.ErrNotExist) for a
+// 404.
+func (c *Client) open(ctx context.Context, endpoint string, max int64) (io.ReadCloser, error) {
 	u := strings.TrimRight(c.URL, "/") + "/" + endpoint + ".json.gz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -58,26 +74,49 @@ func (c *Client) get(ctx context.Context, endpoint string, max int64) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
+		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %w", endpoint, fs.ErrNotExist)
 	case resp.StatusCode != http.StatusOK:
+		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %s", endpoint, resp.Status)
 	}
 	zr, err := gzip.NewReader(io.LimitReader(resp.Body, max+1))
 	if err != nil {
+		resp.Body.Close()
 		return nil, fmt.Errorf("%s: %w", endpoint, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(zr, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", endpoint, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: over %d bytes", endpoint, max)
-	}
-	return b, nil
+	return &limitedBody{r: zr, left: max, name: endpoint, close: resp.Body.Close}, nil
 }
+
+// limitedBody reads r, failing once more than left bytes came.
+type limitedBody struct {
+	r     io.Reader
+	left  int64
+	name  string
+	close func() error
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, fmt.Errorf("%s: over the size limit", l.name)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, fmt.Errorf("%s: over the size limit", l.name)
+	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", l.name, err)
+	}
+	return n, err
+}
+
+func (l *limitedBody) Close() error { return l.close() }
 
 // Modified returns the database's index/db.json time.
 func (c *Client) Modified(ctx context.Context) (time.Time, error) {
@@ -94,25 +133,53 @@ func (c *Client) Modified(ctx context.Context) (time.Time, error) {
 
 // IDs returns the IDs of index/vulns.json, each checked with ValidID.
 func (c *Client) IDs(ctx context.Context) ([]string, error) {
-	b, err := c.get(ctx, "index/vulns", maxIndexBytes)
+	body, err := c.open(ctx, "index/vulns", maxIndexBytes)
 	if err != nil {
 		return nil, err
 	}
-	var vulns []vulnMeta
-	if err := json.Unmarshal(b, &vulns); err != nil {
-		return nil, fmt.Errorf("index/vulns: %w", err)
-	}
-	if len(vulns) > maxIndexItems {
-		return nil, fmt.Errorf("index/vulns: over %d entries", maxIndexItems)
-	}
-	ids := make([]string, len(vulns))
-	for i, v := range vulns {
-		if !ValidID(v.ID) {
-			return nil, fmt.Errorf("index/vulns: invalid id %q", v.ID)
+	defer body.Close()
+	return parseIDs(body)
+}
+
+// parseIDs returns the IDs of index/vulns.json, read from r an element
+// at a time, keeping only the IDs (not the aliases).
+func parseIDs(r io.Reader) ([]string, error) {
+	var ids []string
+	err := eachElement(r, "index/vulns", func(dec *json.Decoder) error {
+		var v struct {
+			ID string `json:"id"`
 		}
-		ids[i] = v.ID
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		if !ValidID(v.ID) {
+			return fmt.Errorf("invalid id %q", v.ID)
+		}
+		ids = append(ids, v.ID)
+		return nil
+	})
+	return ids, err
+}
+
+// eachElement calls f for each element of the JSON array r (named name in
+// errors), at most maxIndexItems of them; f decodes it from dec.
+func eachElement(r io.Reader, name string, f func(dec *json.Decoder) error) error {
+	dec := json.NewDecoder(r)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("%s: not a JSON array (%v)", name, err)
 	}
-	return ids, nil
+	for n := 0; dec.More(); n++ {
+		if n >= maxIndexItems {
+			return fmt.Errorf("%s: over %d items", name, maxIndexItems)
+		}
+		if err := f(dec); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // EntryBytes returns the OSV file of id as the database serves it
@@ -141,17 +208,36 @@ func (c *Client) EntryBytes(ctx context.Context, id string) ([]byte, *Entry, err
 // the entry's fix, judged by Entry.Affects, as govulncheck does. A
 // withdrawn entry is left out.
 func (c *Client) Vulns(ctx context.Context, mods []module.Version) ([][]Advisory, error) {
-	b, err := c.get(ctx, "index/modules", maxIndexBytes)
+	body, err := c.open(ctx, "index/modules", maxIndexBytes)
 	if err != nil {
 		return nil, err
 	}
-	var index []moduleMeta
-	if err := json.Unmarshal(b, &index); err != nil {
-		return nil, fmt.Errorf("index/modules: %w", err)
+	// Streamed: only the modules asked for are kept.
+	byPath := make(map[string][]moduleVuln, len(mods))
+	for _, m := range mods {
+		byPath[m.Path] = nil
 	}
-	byPath := make(map[string][]moduleVuln, len(index))
-	for _, m := range index {
-		byPath[m.Path] = m.Vulns
+	err = eachElement(body, "index/modules", func(dec *json.Decoder) error {
+		var m struct {
+			Path  string          `json:"path"`
+			Vulns json.RawMessage `json:"vulns"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			return err
+		}
+		if _, ok := byPath[m.Path]; !ok || len(m.Vulns) == 0 {
+			return nil
+		}
+		var vs []moduleVuln
+		if err := json.Unmarshal(m.Vulns, &vs); err != nil {
+			return err
+		}
+		byPath[m.Path] = append(byPath[m.Path], vs...)
+		return nil
+	})
+	body.Close()
+	if err != nil {
+		return nil, err
 	}
 	want := map[string]*Entry{}
 	for _, m := range mods {

@@ -25,6 +25,10 @@ type Zip struct {
 	Close  func() error
 	Dir    string
 	Origin string
+	// Modified is the copy's time (a module version's commit time, a
+	// database's index/db.json time); zero if unknown (then its newest
+	// entry's time is the database's).
+	Modified time.Time
 }
 
 // Source yields copies of the database.
@@ -41,6 +45,20 @@ type Source interface {
 	String() string
 }
 
+// StoredBeforer is the optional capability of a Source that keeps several
+// copies in storage (ModuleSource: every version of the module fetched).
+// StoredBefore returns the newest stored copy older than the one named
+// origin, or an error satisfying errors.Is(err, fs.ErrNotExist) if none
+// is. Load falls back on it when the newest stored copy does not build
+// (a version a failed refresh left in storage), so that one bad version
+// does not leave the server without a database after a restart.
+type StoredBeforer interface {
+	StoredBefore(ctx context.Context, origin string) (*Zip, error)
+}
+
+// maxLoadFallbacks is how many older stored copies Load tries.
+const maxLoadFallbacks = 8
+
 // Options configure a DB.
 type Options struct {
 	// Source yields the database's copies (required).
@@ -48,6 +66,10 @@ type Options struct {
 	// Refresh is how often Run asks Source for a newer copy (default
 	// DefaultRefresh); a failed refresh is retried after min(Refresh, 5m).
 	Refresh time.Duration
+	// RefreshTimeout bounds a whole refresh, fetch and build (default
+	// DefaultRefreshTimeout): a source that trickles (a URL source of a
+	// million IDs at a minute each) fails instead of holding it forever.
+	RefreshTimeout time.Duration
 	// Logger receives one line per load, refresh and failure.
 	Logger *slog.Logger
 	// OnRefresh, if set, is called after each attempt to load or refresh
@@ -60,6 +82,9 @@ type Options struct {
 
 // DefaultRefresh is how often the database is refreshed by default.
 const DefaultRefresh = time.Hour
+
+// DefaultRefreshTimeout bounds a refresh by default.
+const DefaultRefreshTimeout = 30 * time.Minute
 
 // DB is the served copy of the vulnerability database. Lookups and the
 // HTTP API read the current snapshot, which a refresh replaces atomically
@@ -83,6 +108,9 @@ type DB struct {
 func New(opts Options) *DB {
 	if opts.Refresh <= 0 {
 		opts.Refresh = DefaultRefresh
+	}
+	if opts.RefreshTimeout <= 0 {
+		opts.RefreshTimeout = DefaultRefreshTimeout
 	}
 	log := opts.Logger
 	if log == nil {
@@ -126,7 +154,9 @@ func (db *DB) Run(ctx context.Context) {
 }
 
 // Load builds and serves the newest copy kept in storage, unless a copy
-// is served already.
+// is served already; if it does not build and the source is a
+// StoredBeforer, the newest older one that does (at most
+// maxLoadFallbacks older ones are tried).
 func (db *DB) Load(ctx context.Context) error {
 	db.refreshMu.Lock()
 	defer db.refreshMu.Unlock()
@@ -139,6 +169,23 @@ func (db *DB) Load(ctx context.Context) error {
 	}
 	if err == nil {
 		err = db.install(ctx, z, "loaded from storage")
+		older, _ := db.opts.Source.(StoredBeforer)
+		for i := 0; err != nil && older != nil && i < maxLoadFallbacks && ctx.Err() == nil; i++ {
+			db.log.Warn("vulnerability database: stored copy does not build; trying an older one", "copy", z.Origin, "err", err)
+			prev, oerr := older.StoredBefore(ctx, z.Origin)
+			if oerr != nil {
+				if !errors.Is(oerr, fs.ErrNotExist) {
+					err = errors.Join(err, oerr)
+				}
+				break
+			}
+			z = prev
+			if ierr := db.install(ctx, z, "loaded from storage (an older copy)"); ierr != nil {
+				err = errors.Join(err, ierr)
+			} else {
+				err = nil
+			}
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("vulnerability database from storage: %w", err)
@@ -147,11 +194,14 @@ func (db *DB) Load(ctx context.Context) error {
 	return err
 }
 
-// Refresh asks the source for a newer copy and serves it once built. On
-// failure the served copy stays, and the error is kept for Status.
+// Refresh asks the source for a newer copy and serves it once built,
+// within RefreshTimeout. On failure the served copy stays, and the error
+// is kept for Status.
 func (db *DB) Refresh(ctx context.Context) error {
 	db.refreshMu.Lock()
 	defer db.refreshMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, db.opts.RefreshTimeout)
+	defer cancel()
 	current := ""
 	if s := db.cur.Load(); s != nil {
 		current = s.origin
@@ -175,9 +225,15 @@ func (db *DB) Refresh(ctx context.Context) error {
 // install builds a snapshot of z and swaps it in, retiring the old one.
 func (db *DB) install(ctx context.Context, z *Zip, how string) error {
 	start := time.Now()
-	s, err := build(ctx, z.RA, z.Size, z.Close, z.Dir, z.Origin)
+	s, err := build(ctx, z.RA, z.Size, z.Close, z.Dir, z.Origin, z.Modified)
 	if err != nil {
 		return fmt.Errorf("%s: %w", z.Origin, err)
+	}
+	// Last-Modified (whole seconds) moves with every new copy, so that an
+	// If-Modified-Since never gets a 304 for a changed file.
+	s.lastMod = s.built.UTC().Truncate(time.Second)
+	if prev := db.cur.Load(); prev != nil && !s.lastMod.After(prev.lastMod) {
+		s.lastMod = prev.lastMod.Add(time.Second)
 	}
 	old := db.cur.Swap(s)
 	if old != nil {
@@ -222,7 +278,7 @@ type Status struct {
 	Source      string    // the source's String
 	Copy        string    // the served copy's Origin, "" if none is loaded
 	Entries     int       // entries of the served copy
-	Modified    time.Time // its newest entry's time
+	Modified    time.Time // its time (index/db.json's): see Zip.Modified
 	Loaded      time.Time // when it was built
 	LastAttempt time.Time // the last load or refresh
 	LastSuccess time.Time
@@ -263,7 +319,7 @@ func (db *DB) Vulns(ctx context.Context, m module.Version) ([]Advisory, error) {
 
 // Module returns every advisory of the served copy naming module path
 // (withdrawn ones left out), by ID, each with the fix of the module index
-// (LatestFix, "v"-prefixed): for a module page that lists them whatever
+// (LatestFix over all the entry's blocks for the module, "v"-prefixed): for a module page that lists them whatever
 // the version.
 func (db *DB) Module(ctx context.Context, path string) ([]Advisory, error) {
 	s := db.cur.Load()
@@ -272,12 +328,21 @@ func (db *DB) Module(ctx context.Context, path string) ([]Advisory, error) {
 	}
 	var out []Advisory
 	seen := map[string]bool{}
-	for _, me := range s.modules[path] {
+	mes := s.modules[path]
+	for i, me := range mes {
 		if me.adv.Withdrawn || seen[me.adv.ID] {
 			continue
 		}
 		seen[me.adv.ID] = true
-		fix := LatestFix(me.ranges)
+		// The fix over all the entry's blocks for the module (an entry may
+		// have several, e.g. fixed in 9.5.5 and again in 9.6.3).
+		blocks := [][]Range{me.ranges}
+		for _, other := range mes[i+1:] {
+			if other.adv == me.adv {
+				blocks = append(blocks, other.ranges)
+			}
+		}
+		fix := moduleFix(blocks)
 		if fix != "" {
 			fix = "v" + fix
 		}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 )
@@ -440,7 +441,7 @@ func TestBuildRejects(t *testing.T) {
 	}
 	for name, z := range tests {
 		closed := false
-		if s, err := build(ctx, bytes.NewReader(z), int64(len(z)), func() error { closed = true; return nil }, dir, "x"); err == nil {
+		if s, err := build(ctx, bytes.NewReader(z), int64(len(z)), func() error { closed = true; return nil }, dir, "x", time.Time{}); err == nil {
 			t.Errorf("%s: built %d entries", name, len(s.entries))
 		} else if !closed {
 			t.Errorf("%s: zip not closed after the failure", name)

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,8 @@ type HandlerOptions struct {
 }
 
 // Handler returns the HTTP API of db. It answers GET and HEAD, with
-// ETag and Last-Modified (the served copy's newest entry's time), ranges
+// ETag and Last-Modified (when the served copy replaced the previous
+// one: later for each new copy, so never a 304 for a changed file), ranges
 // and conditional requests (http.ServeContent); any path other than the
 // API's files is 404, as is an unknown ID. Before a copy is loaded it
 // answers 503 (ErrNotLoaded).
@@ -90,7 +92,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 	var (
-		body []byte
+		body io.ReadSeeker
 		etag string
 	)
 	switch {
@@ -100,9 +102,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, notFound(name))
 			return
 		}
-		body, etag = f.json, f.etag
+		body, etag = bytes.NewReader(f.json), f.etag
 		if gz {
-			body, etag = f.gz, strings.TrimSuffix(f.etag, `"`)+`-gz"`
+			body, etag = bytes.NewReader(f.gz), f.gzETag
 		}
 	case strings.HasPrefix(base, "ID/"):
 		id := base[len("ID/"):]
@@ -114,10 +116,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		etag = fmt.Sprintf(`"%08x-%d`, loc.crc, loc.size)
 		var err error
 		if gz {
+			// Weak: the content's CRC and size, not the bytes', which
+			// another copy's deflate data may make otherwise.
 			body, err = s.entryGzip(r.Context(), id)
-			etag += `-gz"`
+			etag = "W/" + etag + `-gz"`
 		} else {
-			body, err = s.entryJSON(r.Context(), id)
+			var b []byte
+			b, err = s.entryJSON(r.Context(), id)
+			body = bytes.NewReader(b)
 			etag += `"`
 		}
 		if err != nil {
@@ -137,7 +143,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", cacheFile)
 	hdr.Set("ETag", etag)
-	http.ServeContent(w, r, "", s.modified, bytes.NewReader(body))
+	http.ServeContent(w, r, "", s.lastMod, body)
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
@@ -17,19 +18,23 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/semver"
 
 	"github.com/gomirror/gomirror/internal/zipdir"
+	"github.com/gomirror/gomirror/storage"
 )
 
 // Limits of one index build: what a zip may make it read. A database
-// (4,789 entries, 9 MB of OSV JSON in 2026) is far below them.
+// (4,789 entries, 9 MB of OSV JSON in 2026) is far below them. Parse
+// limits what one entry may make the snapshot keep (aliases, modules,
+// events), and only the first maxSummary bytes of a summary are kept.
 const (
-	maxEntryBytes = 1 << 20   // one OSV file
-	maxTotalBytes = 256 << 20 // all OSV files of a zip
-	maxZipDir     = 64 << 20  // the zip's central directory
-	maxZipEntries = 1 << 20   // the zip's files (all of them, kept or not)
+	maxEntryBytes = 1 << 20  // one OSV file
+	maxTotalBytes = 64 << 20 // all OSV files of a zip
+	maxZipDir     = 64 << 20 // the zip's central directory
+	maxZipEntries = 1 << 20  // the zip's files (all of them, kept or not)
 )
 
 // snapshot is one copy of the database, built from the OSV files of a zip
@@ -40,7 +45,8 @@ const (
 type snapshot struct {
 	origin   string    // where it came from: "golang.org/x/vulndb@v0.0.0-...", a URL
 	built    time.Time // when it was built
-	modified time.Time // the newest entry's modified (or published) time
+	modified time.Time // the copy's time (Zip.Modified), or its newest entry's if later
+	lastMod  time.Time // Last-Modified of its files: after every earlier snapshot's
 
 	ra      io.ReaderAt
 	zipSize int64
@@ -81,7 +87,8 @@ type advisoryInfo struct {
 // file is an index file of the API, both encodings in memory.
 type file struct {
 	json, gz []byte
-	etag     string // of the JSON; the gzip's is etag with "-gz"
+	etag     string // a hash of the JSON
+	gzETag   string // a hash of the gzip (which another build's gzip may not equal)
 }
 
 // acquire takes a reference for a request; false if the snapshot is
@@ -124,9 +131,10 @@ func (s *snapshot) retire() {
 // of the zip ra (size bytes) and builds a snapshot of them. Every file
 // must be <ID>.json with a valid entry of that ID, and its content must
 // match the CRC-32 the directory gives (which the served .json.gz carries).
-// It reads within the limits above; closeRA (may be nil) is the snapshot's
+// The snapshot's modified time (index/db.json's) is modified, or the
+// newest entry's time if later. It reads within the limits above; closeRA (may be nil) is the snapshot's
 // to call when it is done with ra, also when build fails.
-func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error, dir, origin string) (_ *snapshot, err error) {
+func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error, dir, origin string, modified time.Time) (_ *snapshot, err error) {
 	defer func() {
 		if err != nil && closeRA != nil {
 			closeRA()
@@ -142,7 +150,7 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 	if len(dirEntries) == 0 {
 		return nil, fmt.Errorf("no OSV files under %s", dir)
 	}
-	s := &snapshot{origin: origin, built: time.Now(), ra: ra, zipSize: size, closeRA: closeRA,
+	s := &snapshot{origin: origin, built: time.Now(), modified: modified.UTC(), ra: ra, zipSize: size, closeRA: closeRA,
 		entries: make(map[string]entryLoc, len(dirEntries)), modules: make(map[string][]modEntry)}
 	var (
 		total   int64
@@ -157,12 +165,12 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		if _, dup := s.entries[id]; dup {
 			return nil, fmt.Errorf("%s: a second entry %s", de.Name, id)
 		}
-		b, cut, err := zipdir.ReadEntry(ctx, ra, size, de, maxEntryBytes)
+		if de.Size > maxEntryBytes {
+			return nil, fmt.Errorf("%s: over %d bytes", de.Name, maxEntryBytes)
+		}
+		b, err := readOSVEntry(ctx, ra, size, de)
 		if err != nil {
 			return nil, err
-		}
-		if cut {
-			return nil, fmt.Errorf("%s: over %d bytes", de.Name, maxEntryBytes)
 		}
 		if total += int64(len(b)); total > maxTotalBytes {
 			return nil, fmt.Errorf("OSV files over %d bytes in all", maxTotalBytes)
@@ -189,10 +197,13 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		if mod.After(s.modified) {
 			s.modified = mod
 		}
-		info := &advisoryInfo{ID: e.ID, Aliases: e.Aliases, Summary: e.Summary, Withdrawn: e.Withdrawn != nil}
-		for _, a := range e.Affected {
+		info := &advisoryInfo{ID: e.ID, Aliases: e.Aliases, Summary: shortSummary(e.Summary), Withdrawn: e.Withdrawn != nil}
+		for i, a := range e.Affected {
 			s.modules[a.Module.Path] = append(s.modules[a.Module.Path], modEntry{adv: info, ranges: canonicalRanges(a.Ranges)})
-			modIdx[a.Module.Path] = append(modIdx[a.Module.Path], moduleVuln{ID: e.ID, Modified: mod, Fixed: LatestFix(a.Ranges)})
+			if slices.ContainsFunc(e.Affected[:i], func(b Affected) bool { return b.Module.Path == a.Module.Path }) {
+				continue // one record per module: its fix is over all its blocks
+			}
+			modIdx[a.Module.Path] = append(modIdx[a.Module.Path], moduleVuln{ID: e.ID, Modified: mod, Fixed: moduleFix(e.moduleBlocks(a.Module.Path))})
 		}
 		vulnIdx = append(vulnIdx, vulnMeta{ID: e.ID, Modified: mod, Aliases: e.Aliases})
 	}
@@ -200,6 +211,86 @@ func build(ctx context.Context, ra io.ReaderAt, size int64, closeRA func() error
 		return nil, err
 	}
 	return s, nil
+}
+
+// maxSummary is the most of a summary a snapshot keeps (the Go
+// database's longest: 270 bytes in 2026).
+const maxSummary = 1 << 10
+
+// shortSummary is s cut to at most maxSummary bytes (at a rune), copied
+// so that it does not hold the entry's bytes.
+func shortSummary(s string) string {
+	if len(s) <= maxSummary {
+		return s
+	}
+	cut := maxSummary - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.Clone(s[:cut]) + "…"
+}
+
+// readOSVEntry returns the content of de (at most maxEntryBytes, as its
+// directory record says), checking that its compressed data is exactly
+// the directory's compressed size: stored data as long as the content,
+// a deflate stream that ends at its last byte and is no longer than
+// honest deflate makes it. The served .json.gz is those bytes, so
+// nothing else of the zip may be among them.
+func readOSVEntry(ctx context.Context, ra io.ReaderAt, size int64, de zipdir.Entry) ([]byte, error) {
+	switch de.Method {
+	case 0: // stored
+		if de.CompSize != de.Size {
+			return nil, fmt.Errorf("%s: stored in %d bytes for %d", de.Name, de.CompSize, de.Size)
+		}
+	case 8: // deflate
+		if de.CompSize > de.Size+de.Size/8+64<<10 {
+			return nil, fmt.Errorf("%s: %d compressed bytes for %d", de.Name, de.CompSize, de.Size)
+		}
+	default:
+		return nil, fmt.Errorf("%s: compression method %d", de.Name, de.Method)
+	}
+	off, err := zipdir.DataOffset(ra, size, de)
+	if err != nil {
+		return nil, err
+	}
+	raw := &countingReader{r: bufio.NewReader(storage.ContextReader(ctx, io.NewSectionReader(ra, off, de.CompSize)))}
+	var r io.Reader = raw
+	if de.Method == 8 {
+		fr := flate.NewReader(raw) // reads through ReadByte: no further than the stream
+		defer fr.Close()
+		r = fr
+	}
+	b := make([]byte, de.Size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%s: %w", de.Name, err)
+	}
+	if n, err := r.Read(make([]byte, 1)); n > 0 || err != io.EOF {
+		return nil, fmt.Errorf("%s: content longer than the directory says", de.Name)
+	}
+	if raw.n != de.CompSize {
+		return nil, fmt.Errorf("%s: compressed data of %d bytes, the directory says %d", de.Name, raw.n, de.CompSize)
+	}
+	return b, nil
+}
+
+// countingReader is a flate.Reader counting the bytes read through it.
+type countingReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }
 
 // canonicalRanges returns ranges with "v"-prefixed event versions (as
@@ -275,8 +366,9 @@ func indexFiles(modified time.Time, mods map[string][]moduleVuln, vulns []vulnMe
 		if err := zw.Close(); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
-		out[name] = &file{json: b, gz: bytes.Clone(gz.Bytes()), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		sum, gzSum := sha256.Sum256(b), sha256.Sum256(gz.Bytes())
+		out[name] = &file{json: b, gz: bytes.Clone(gz.Bytes()),
+			etag: `"` + hex.EncodeToString(sum[:12]) + `"`, gzETag: `"` + hex.EncodeToString(gzSum[:12]) + `"`}
 	}
 	return out, nil
 }
@@ -309,10 +401,12 @@ func (s *snapshot) entryJSON(ctx context.Context, id string) ([]byte, error) {
 
 // entryGzip returns the OSV file of id as a gzip stream: the zip's own
 // deflate data between a gzip header and a trailer of the directory's
-// CRC-32 and size (checked against the content when the snapshot was
-// built), so a .json.gz costs a read and no compression. An entry the zip
-// stores uncompressed is compressed here.
-func (s *snapshot) entryGzip(ctx context.Context, id string) ([]byte, error) {
+// CRC-32 and size (both checked against the content when the snapshot
+// was built, as is that the deflate data is exactly the directory's
+// compressed size), so a .json.gz costs a read and no compression, and
+// no copy in memory. An entry the zip stores uncompressed is compressed
+// here.
+func (s *snapshot) entryGzip(ctx context.Context, id string) (io.ReadSeeker, error) {
 	loc, ok := s.entries[id]
 	if !ok {
 		return nil, errNoEntry
@@ -326,17 +420,54 @@ func (s *snapshot) entryGzip(ctx context.Context, id string) ([]byte, error) {
 		zw := gzip.NewWriter(&buf)
 		zw.Write(b)
 		zw.Close()
-		return buf.Bytes(), nil
+		return bytes.NewReader(buf.Bytes()), nil
 	}
-	out := make([]byte, 10+loc.compSize+8)
+	g := &gzipEntry{ra: s.ra, off: loc.off, n: loc.compSize}
 	// ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
-	copy(out, []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
-	if _, err := s.ra.ReadAt(out[10:10+loc.compSize], loc.off); err != nil {
-		return nil, fmt.Errorf("entry %s: %w", id, err)
+	copy(g.head[:], []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
+	binary.LittleEndian.PutUint32(g.tail[:], loc.crc)
+	binary.LittleEndian.PutUint32(g.tail[4:], uint32(loc.size))
+	return io.NewSectionReader(g, 0, int64(len(g.head))+g.n+int64(len(g.tail))), nil
+}
+
+// gzipEntry is the io.ReaderAt of a gzip file: head, then n bytes of ra
+// at off, then tail.
+type gzipEntry struct {
+	ra   io.ReaderAt
+	off  int64
+	n    int64
+	head [10]byte
+	tail [8]byte
+}
+
+func (g *gzipEntry) ReadAt(p []byte, at int64) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		var (
+			n   int
+			err error
+		)
+		switch h := int64(len(g.head)); {
+		case at < h:
+			n = copy(p, g.head[at:])
+		case at < h+g.n:
+			n, err = g.ra.ReadAt(p[:min(int64(len(p)), h+g.n-at)], g.off+at-h)
+			if err == io.EOF && n > 0 {
+				err = nil
+			}
+		case at < h+g.n+int64(len(g.tail)):
+			n = copy(p, g.tail[at-h-g.n:])
+		default:
+			return total, io.EOF
+		}
+		total += n
+		at += int64(n)
+		p = p[n:]
+		if err != nil {
+			return total, err
+		}
 	}
-	binary.LittleEndian.PutUint32(out[10+loc.compSize:], loc.crc)
-	binary.LittleEndian.PutUint32(out[10+loc.compSize+4:], uint32(loc.size))
-	return out, nil
+	return total, nil
 }
 
 // Advisory is what a lookup tells of an entry that affects a module

@@ -1,7 +1,10 @@
 package vulndb
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -34,7 +37,7 @@ func TestRealZipMemory(t *testing.T) {
 	start := time.Now()
 	// The directory name is the zip's own: find it from any entry.
 	dir := zipModuleDir(t, f, fi.Size())
-	s, err := build(context.Background(), f, fi.Size(), nil, dir, "real")
+	s, err := build(context.Background(), f, fi.Size(), nil, dir, "real", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,4 +77,41 @@ func zipModuleDir(t *testing.T, f *os.File, size int64) string {
 		t.Fatal("no module directory in the zip")
 	}
 	return name[:at+slash] + "/data/osv/"
+}
+
+// TestRealZipGzip checks that every .json.gz of a real x/vulndb zip
+// (GOMIRROR_TEST_VULNDB_ZIP) gunzips to its .json. Skipped without it.
+func TestRealZipGzip(t *testing.T) {
+	path := os.Getenv("GOMIRROR_TEST_VULNDB_ZIP")
+	if path == "" {
+		t.Skip("GOMIRROR_TEST_VULNDB_ZIP not set")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	s, err := build(context.Background(), f, fi.Size(), nil, zipModuleDir(t, f, fi.Size()), "real", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range s.entries {
+		j, err := s.entryJSON(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := s.entryGzip(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(g)
+		var out []byte
+		if err == nil {
+			out, err = io.ReadAll(zr)
+		}
+		if err != nil || !bytes.Equal(out, j) {
+			t.Fatalf("%s: .json.gz does not gunzip to the .json: %v", id, err)
+		}
+	}
 }

@@ -138,9 +138,31 @@ func Parse(b []byte) (*Entry, error) {
 	return &e, nil
 }
 
+// Limits of an entry: what it may make a database keep in memory. The
+// Go database's largest in 2026: 8 aliases, 22 affected modules, 24 events.
+const (
+	maxAliases  = 256
+	maxAffected = 1024
+	maxEvents   = 4096 // in all its ranges
+)
+
 func (e *Entry) check() error {
 	if !ValidID(e.ID) {
 		return errors.New("invalid id")
+	}
+	if len(e.Aliases) > maxAliases {
+		return fmt.Errorf("over %d aliases", maxAliases)
+	}
+	if len(e.Affected) > maxAffected {
+		return fmt.Errorf("over %d affected modules", maxAffected)
+	}
+	events := 0
+	for _, a := range e.Affected {
+		for _, r := range a.Ranges {
+			if events += len(r.Events); events > maxEvents {
+				return fmt.Errorf("over %d range events", maxEvents)
+			}
+		}
 	}
 	for _, a := range e.Affected {
 		if a.Module.Path == "" {
@@ -227,6 +249,36 @@ func (e *Entry) Affects(modulePath, version string) bool {
 		}
 	}
 	return false
+}
+
+// moduleFix returns the LatestFix of a module's affected blocks in one
+// entry (an entry may have several for a module: fixed in 9.5.5, and
+// 9.6.0 to 9.6.3): the highest of their fixes, or "" if one of them has
+// none (it ends open, or has no SEMVER range: every version).
+func moduleFix(blocks [][]Range) string {
+	best := ""
+	for _, ranges := range blocks {
+		fix := LatestFix(ranges)
+		if fix == "" {
+			return ""
+		}
+		if best == "" || semver.Compare("v"+fix, "v"+best) > 0 {
+			best = fix
+		}
+	}
+	return best
+}
+
+// moduleBlocks returns the ranges of each of e's affected blocks for
+// modulePath.
+func (e *Entry) moduleBlocks(modulePath string) [][]Range {
+	var out [][]Range
+	for _, a := range e.Affected {
+		if a.Module.Path == modulePath {
+			out = append(out, a.Ranges)
+		}
+	}
+	return out
 }
 
 // Fix returns the version (with "v", as modules write it) that fixes what

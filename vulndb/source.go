@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -64,11 +66,27 @@ func (ms *ModuleSource) String() string { return "module " + ms.path() }
 // Stored opens the zip of the highest version of the module whose zip is
 // in storage.
 func (ms *ModuleSource) Stored(ctx context.Context) (*Zip, error) {
+	return ms.StoredBefore(ctx, "")
+}
+
+var _ StoredBeforer = (*ModuleSource)(nil)
+
+// StoredBefore opens the zip of the highest version of the module whose
+// zip is in storage and that is lower than the version of origin (any, if
+// origin is "" or names another module).
+func (ms *ModuleSource) StoredBefore(ctx context.Context, origin string) (*Zip, error) {
+	below := ""
+	if p, v, ok := strings.Cut(origin, "@"); ok && p == ms.path() {
+		below = v
+	}
 	versions, err := modinfo.StoredVersions(ctx, ms.Storage, ms.path(), modinfo.Limits{})
 	if err != nil {
 		return nil, err
 	}
 	for i := len(versions) - 1; i >= 0; i-- {
+		if below != "" && semver.Compare(versions[i], below) >= 0 {
+			continue
+		}
 		m := module.Version{Path: ms.path(), Version: versions[i]}
 		key, err := layout.Key(m, layout.Zip)
 		if err != nil {
@@ -89,7 +107,8 @@ func (ms *ModuleSource) Stored(ctx context.Context) (*Zip, error) {
 // Fetch resolves the newest version (the module's @latest or, when that
 // fails, as upstream's does for golang.org/x/vulndb, which has only
 // pseudo-versions, the highest of its list) and returns its zip, unless
-// it is current.
+// it is current. A version lower than current's (of the same module) is
+// an error: the database never rolls back.
 func (ms *ModuleSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 	v, err := ms.newest(ctx)
 	if err != nil {
@@ -98,6 +117,11 @@ func (ms *ModuleSource) Fetch(ctx context.Context, current string) (*Zip, error)
 	m := module.Version{Path: ms.path(), Version: v}
 	if origin(m) == current {
 		return nil, nil
+	}
+	if p, cv, ok := strings.Cut(current, "@"); ok && p == ms.path() && semver.Compare(v, cv) < 0 {
+		// The list and @latest are not verified: a stale or hostile
+		// upstream could hide newer advisories by naming an old version.
+		return nil, fmt.Errorf("%s names %s, older than the served %s: not rolling back", ms.path(), v, cv)
 	}
 	em, err := layout.Escape(m)
 	if err != nil {
@@ -167,7 +191,32 @@ func (ms *ModuleSource) open(ctx context.Context, obj *storage.Object, m module.
 	if err != nil {
 		return nil, err
 	}
-	return &Zip{RA: ra, Size: size, Close: closeFn, Dir: origin(m) + "/data/osv/", Origin: origin(m)}, nil
+	return &Zip{RA: ra, Size: size, Close: closeFn, Dir: origin(m) + "/data/osv/", Origin: origin(m), Modified: ms.versionTime(ctx, m)}, nil
+}
+
+// versionTime is m's commit time: a pseudo-version's own, else the Time
+// of the .info in storage (the mirror keeps it with the zip); zero if
+// neither is known.
+func (ms *ModuleSource) versionTime(ctx context.Context, m module.Version) time.Time {
+	if module.IsPseudoVersion(m.Version) {
+		if t, err := module.PseudoVersionTime(m.Version); err == nil {
+			return t
+		}
+	}
+	key, err := layout.Key(m, layout.Info)
+	if err != nil {
+		return time.Time{}
+	}
+	obj, err := ms.Storage.Get(ctx, key)
+	if err != nil {
+		return time.Time{}
+	}
+	defer obj.Body.Close()
+	var info struct{ Time time.Time }
+	if json.NewDecoder(io.LimitReader(obj.Body, 64<<10)).Decode(&info) != nil {
+		return time.Time{}
+	}
+	return info.Time
 }
 
 // maxZip is the largest zip read: x/mod's limit of a module zip.

@@ -68,7 +68,10 @@ func TestModuleSource(t *testing.T) {
 		t.Errorf("Fetch of the current version: %v, %v", z, err)
 	}
 	fm.latest = old
-	if z, err := src.Fetch(ctx, DefaultModule+"@"+newest); err != nil || z == nil || z.Origin != DefaultModule+"@"+old {
+	if z, err := src.Fetch(ctx, DefaultModule+"@"+newest); err == nil || z != nil {
+		t.Errorf("with @latest naming an older version, Fetch = %v, %v; want an error (no rollback)", z, err)
+	}
+	if z, err := src.Fetch(ctx, ""); err != nil || z == nil || z.Origin != DefaultModule+"@"+old {
 		t.Errorf("with @latest answering, Fetch = %v, %v; want its version", z, err)
 	}
 

@@ -23,8 +23,9 @@ import (
 
 // URLSource is a vulnerability database reached over its HTTP API (the
 // vulndb setting as a URL: another gomirror's /vuln/, or a database
-// serving the documented API). A fetch reads index/db.json and, when its
-// time differs from the copy served, index/vulns.json and every entry,
+// serving the documented API). A fetch reads index/db.json and the two
+// indexes and, when the time or the indexes' hash differs from the copy
+// served, every entry,
 // writes them into a zip of gomirror's own (the entries under
 // "db/data/osv/", the copy's Origin in "db/origin") and keeps that in
 // storage under .gomirror/vulndb/, where Stored finds it at the next start.
@@ -95,13 +96,34 @@ func (us *URLSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 	if err != nil {
 		return nil, err
 	}
-	origin := redact.URL(us.URL) + "@" + mod.UTC().Format(time.RFC3339Nano)
+	// The time alone does not tell a new copy (a database whose entries
+	// leave modified zero never moves it): the copy is named by it and a
+	// hash of the two indexes too.
+	// Both are streamed (hashed as they are read; of vulns.json only
+	// the IDs are kept).
+	h := sha256.New()
+	var ids []string
+	for _, name := range []string{"index/vulns", "index/modules"} {
+		body, err := c.open(ctx, name, maxIndexBytes)
+		if err != nil {
+			return nil, err
+		}
+		r := io.TeeReader(body, h)
+		if name == "index/vulns" {
+			ids, err = parseIDs(r)
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, r)
+		}
+		body.Close()
+		if err != nil {
+			return nil, err
+		}
+		h.Write([]byte{0})
+	}
+	origin := redact.URL(us.URL) + "@" + mod.UTC().Format(time.RFC3339Nano) + "#" + hex.EncodeToString(h.Sum(nil)[:8])
 	if origin == current {
 		return nil, nil
-	}
-	ids, err := c.IDs(ctx)
-	if err != nil {
-		return nil, err
 	}
 	f, err := os.CreateTemp(us.TempDir, "gomirror-vulndb-*.zip")
 	if err != nil {
@@ -160,5 +182,5 @@ func (us *URLSource) Fetch(ctx context.Context, current string) (*Zip, error) {
 		return nil, fmt.Errorf("keeping the copy: %w", err)
 	}
 	ok = true
-	return &Zip{RA: f, Size: size, Close: f.Close, Dir: urlZipDir, Origin: origin}, nil
+	return &Zip{RA: f, Size: size, Close: f.Close, Dir: urlZipDir, Origin: origin, Modified: mod}, nil
 }

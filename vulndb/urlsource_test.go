@@ -36,16 +36,16 @@ func TestURLSource(t *testing.T) {
 	if advs, err := db.Vulns(ctx, m); err != nil || len(advs) != 1 || advs[0].ID != "GO-2022-1059" {
 		t.Fatalf("Vulns after a fetch over the API: %v, %v", advs, err)
 	}
-	if n := requests.Load(); n != int32(2+len(fixtureIDs)) {
-		t.Errorf("%d requests, want db, vulns and %d entries", n, len(fixtureIDs))
+	if n := requests.Load(); n != int32(3+len(fixtureIDs)) {
+		t.Errorf("%d requests, want db, vulns, modules and %d entries", n, len(fixtureIDs))
 	}
-	// Unchanged: index/db.json only.
+	// Unchanged: the three index files only.
 	before := requests.Load()
 	if err := db.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := requests.Load() - before; n != 1 {
-		t.Errorf("a refresh of an unchanged database made %d requests, want 1", n)
+	if n := requests.Load() - before; n != 3 {
+		t.Errorf("a refresh of an unchanged database made %d requests, want 3", n)
 	}
 	// The API's .json.gz of the copy are those of the source.
 	h2 := db.Handler(HandlerOptions{Prefix: "/vuln/", Status: status})
