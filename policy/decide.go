@@ -216,7 +216,7 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 	}
 	set := p.setFor(subj.Token)
 	d := Decision{Module: m, File: p.base, Set: set.name}
-	var sv *semver.Version
+	var sv, base *semver.Version
 	var buf [32]int
 	for _, i := range set.candidates(m.Path, buf[:0]) {
 		r := set.rules[i]
@@ -230,8 +230,9 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 					return Decision{}, fmt.Errorf("policy: %s@%s: %v", m.Path, m.Version, err)
 				}
 				sv = v
+				base = untaggedBase(m.Version)
 			}
-			if !r.versions.Check(sv) {
+			if !r.versions.Check(sv) && (base == nil || !r.versions.Check(base)) {
 				continue
 			}
 		}
@@ -252,6 +253,25 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 	d.Allowed = true
 	d.Reason = "no rule matches, and the default is allow"
 	return d, nil
+}
+
+// untaggedBase is X.0.0 for a pseudo-version of an untagged major,
+// vX.0.0-TS-HASH, else nil. Semver orders such a pseudo-version below
+// X.0.0, so that a range starting at X.0.0 ("*", ">=0.0.0", "2.x", "^0")
+// would not cover it; Decide matches it as X.0.0 too (and as itself: "<1.0.0"
+// covers v1.0.0-TS-HASH).
+func untaggedBase(v string) *semver.Version {
+	if !module.IsPseudoVersion(v) {
+		return nil
+	}
+	if b, err := module.PseudoVersionBase(v); err != nil || b != "" {
+		return nil
+	}
+	x, err := semver.NewVersion(xsemver.Major(v) + ".0.0")
+	if err != nil {
+		return nil
+	}
+	return x
 }
 
 // candidates appends to out, in order, the indexes of the rules of s that

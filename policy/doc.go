@@ -53,7 +53,11 @@
 //     with or without go's "v" prefix. Unlike the library's default, a
 //     range includes the pre-releases and pseudo-versions that it orders
 //     between its bounds ("<2.4.0" covers v2.3.1-0.20200101000000-abcdef012345),
-//     because a deny rule must not be escaped by asking for a commit.
+//     because a deny rule must not be escaped by asking for a commit. A
+//     pseudo-version of an untagged major, vX.0.0-TIMESTAMP-COMMIT, which
+//     semver orders below X.0.0, is matched as itself and as X.0.0: a
+//     range that starts at X.0.0 ("*", "x", ">=0.0.0", "0.x", "^0", "2.x")
+//     covers it.
 //     Build metadata ("+incompatible") does not take part in comparisons.
 //   - action: allow (the default) or deny. A deny rule refuses what it
 //     matches; an allow rule serves it unless one of its checks fails:

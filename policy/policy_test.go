@@ -368,3 +368,51 @@ func TestDefaultDenyTop(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// TestVersionsCoverPseudoVersions: a versions range whose lower bound is
+// X.0.0 (every spelling of "all of major X") covers the pseudo-versions
+// of an untagged major, vX.0.0-TS-HASH, which semver orders below X.0.0;
+// a range that starts higher does not.
+func TestVersionsCoverPseudoVersions(t *testing.T) {
+	const untagged, untagged2 = "v0.0.0-20200101000000-abcdefabcdef", "v2.0.0-20200101000000-abcdefabcdef"
+	for _, tc := range []struct {
+		versions, version string
+		match             bool
+	}{
+		{"*", untagged, true},
+		{"x", untagged, true},
+		{">=0.0.0", untagged, true},
+		{"0.x", untagged, true},
+		{"^0", untagged, true},
+		{"~0", untagged, true},
+		{"0", untagged, true},
+		{"^0.0", untagged, true},
+		{"v0", untagged, true},
+		{"<1.0.0", untagged, true},
+		{"*", untagged2, true},
+		{"2.x", untagged2, true},
+		{">=2.0.0", untagged2, true},
+		{"v2", untagged2, true},
+		{"1.x", untagged2, false},
+		{">=0.1.0", untagged, false},
+		{">=2.0.1", untagged2, false},
+		{">=1.0.0", "v1.2.4-0.20200101000000-abcdefabcdef", true},
+		{"<1.2.0", "v1.2.4-0.20200101000000-abcdefabcdef", false},
+		{"*", "v1.0.0", true},
+	} {
+		t.Run(tc.versions+"/"+tc.version, func(t *testing.T) {
+			src := fmt.Sprintf("rules:\n  - name: r\n    module: example.com/m\n    versions: %q\n    action: deny\n", tc.versions)
+			p, err := policy.Parse("p.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "example.com/m", Version: tc.version}, policy.KindZip, &facts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Matched() != tc.match || d.Refused() != tc.match {
+				t.Errorf("versions %q, %s: %v; want matched %v", tc.versions, tc.version, d, tc.match)
+			}
+		})
+	}
+}

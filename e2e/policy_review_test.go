@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testcert"
+	"github.com/gomirror/gomirror/internal/testutil"
+)
+
+// reviewPolicy is the policy of the tests of the review's findings: a
+// set for the token ci, and rules whose ranges start at 0.0.0.
+const reviewPolicy = `sets:
+  - name: strict
+    tokens: [ci]
+    rules:
+      - name: ci-no-rev
+        module: example.com/rev/ok
+        versions: ">=1.1.0"
+        action: deny
+rules:
+  - name: no-untagged
+    module: example.com/rev/untagged
+    versions: "*"
+    action: deny
+  - name: cooling-off
+    module: example.com/rev/fresh
+    min-age: 7
+`
+
+// reviewMirror is a mirror with reviewPolicy, --auth private (public
+// modules need no token, but a token given selects its set).
+type reviewMirror struct {
+	m      *mirror
+	up     *fakeproxy.Server
+	store  string
+	env    []string // the go command's, with the token of alice
+	client *http.Client
+	tokens map[string]string
+}
+
+func startReviewMirror(t *testing.T) *reviewMirror {
+	t.Helper()
+	up := fakeproxy.New(t)
+	add := func(path, version string) {
+		t.Helper()
+		if _, err := up.Add(path, version, map[string][]byte{"go.mod": []byte("module " + path + "\n\ngo 1.21\n"), "x.go": []byte("package x\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("example.com/rev/untagged", pseudo)
+	add("example.com/rev/ok", "v1.0.0")
+	add("example.com/rev/ok", "v1.1.0")
+	add("example.com/rev/fresh", "v1.0.0")
+	up.SetTime("example.com/rev/fresh", "v1.0.0", time.Now().Add(-time.Hour))
+	cert := testcert.New(t)
+	store := t.TempDir()
+	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
+	tokens := map[string]string{"alice": addToken(t, tokensFile, "alice"), "ci": addToken(t, tokensFile, "ci")}
+	policyPath := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyPath, []byte(reviewPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startMirror(t, "--storage-dir", store, "--upstream", up.URL, "--sumdb", up.DBKey,
+		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--auth", "private", "--tokens-file", tokensFile,
+		"--policy", policyPath)
+	host := strings.TrimPrefix(m.URL, "https://")
+	netrc := filepath.Join(t.TempDir(), "netrc")
+	if err := os.WriteFile(netrc, []byte("machine "+host+" login alice password "+tokens["alice"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(goEnv(t, m.URL, up.DBKey), "NETRC="+netrc, "SSL_CERT_FILE="+cert.CertFile)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}
+	return &reviewMirror{m: m, up: up, store: store, env: env, client: client, tokens: tokens}
+}
+
+// get answers GET path as user (none: "").
+func (r *reviewMirror) get(t *testing.T, path, user string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", r.m.URL+path, nil)
+	if user != "" {
+		req.SetBasicAuth(user, r.tokens[user])
+	}
+	return testutil.Do(t, r.client, req)
+}
+
+// TestPolicyPseudoVersionInRange: versions "*" covers the pseudo-versions
+// of an untagged module (semver orders v0.0.0-TS-HASH below 0.0.0): the
+// go command's download of one is refused, naming the rule.
+func TestPolicyPseudoVersionInRange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := startReviewMirror(t)
+	out, err := goCmd(ctx, t, t.TempDir(), r.env, "mod", "download", "example.com/rev/untagged@"+pseudo)
+	if err == nil || !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, `refused by rule "no-untagged"`) {
+		t.Errorf("go mod download of a pseudo-version under versions \"*\" deny: err %v\n%s", err, tail(out, 20))
+	}
+	for _, ext := range []string{"info", "mod", "zip"} {
+		if code, _, body := r.get(t, "/example.com/rev/untagged/@v/"+pseudo+"."+ext, ""); code != http.StatusForbidden {
+			t.Errorf(".%s: %d %q, want 403", ext, code, body)
+		}
+	}
+}
+
+// storedFiles are the names of the files under dir whose name ends with
+// suffix.
+func storedFiles(t *testing.T, dir, suffix string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, suffix) {
+			out = append(out, path)
+		}
+		return nil
+	})
+	return out
+}
