@@ -122,3 +122,24 @@ func storedFiles(t *testing.T, dir, suffix string) []string {
 	})
 	return out
 }
+
+// TestPolicyNonCanonical: with a policy, a .mod or .zip of a version that
+// is not canonical answers 400 as without one (not 502), and the go
+// command's own requests for a query resolve as usual.
+func TestPolicyNonCanonical(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := startReviewMirror(t)
+	for _, p := range []string{"/example.com/rev/ok/@v/v1.1.mod", "/example.com/rev/ok/@v/v1.1.zip", "/example.com/rev/ok/@v/master.zip"} {
+		if code, _, body := r.get(t, p, ""); code != http.StatusBadRequest || !strings.Contains(body, "invalid version") {
+			t.Errorf("GET %s: %d %q, want 400 invalid version", p, code, body)
+		}
+	}
+	if strings.Contains(r.m.logs.String(), "request failed") {
+		t.Errorf("a client's bad request is logged as a failure:\n%s", tail(r.m.logs.String(), 10))
+	}
+	out := mustGo(ctx, t, t.TempDir(), r.env, "mod", "download", "-json", "example.com/rev/ok@v1.0")
+	if !strings.Contains(out, `"Version": "v1.0.0"`) {
+		t.Errorf("go mod download @v1.0: %s", out)
+	}
+}

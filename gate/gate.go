@@ -205,16 +205,25 @@ func (g *Mirror) Info(ctx context.Context, m layout.Module) (*storage.Object, ca
 	return storage.BytesObject(b), src, nil
 }
 
-// GoMod answers m's .mod, if the policy allows the version.
+// GoMod answers m's .mod, if the policy allows the version. A version
+// that is not canonical is the mirror's to refuse (400, as without a
+// policy): there is nothing to decide about.
 func (g *Mirror) GoMod(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if !m.Canonical() {
+		return g.inner.GoMod(ctx, m)
+	}
 	if err := g.check(ctx, m, policy.KindMod, nil); err != nil {
 		return nil, cache.Source{}, err
 	}
 	return g.inner.GoMod(ctx, m)
 }
 
-// Zip answers m's .zip, if the policy allows the version.
+// Zip answers m's .zip, if the policy allows the version (a version that
+// is not canonical: see GoMod).
 func (g *Mirror) Zip(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if !m.Canonical() {
+		return g.inner.Zip(ctx, m)
+	}
 	if err := g.check(ctx, m, policy.KindZip, nil); err != nil {
 		return nil, cache.Source{}, err
 	}
