@@ -143,3 +143,30 @@ func TestPolicyNonCanonical(t *testing.T) {
 		t.Errorf("go mod download @v1.0: %s", out)
 	}
 }
+
+// TestPolicyCacheHeaders: with a policy in force, no answer is marked
+// cacheable for a year (a reload may refuse what is served now), and with
+// per-token sets every answer of the module protocol is private (a shared
+// cache must not hand one token's list, or artifact, to another). A
+// request without a token, to the same mirror, is private too: its
+// answer is the top-level rules', which a token in a set does not get.
+func TestPolicyCacheHeaders(t *testing.T) {
+	r := startReviewMirror(t)
+	for _, user := range []string{"alice", "ci", ""} {
+		for _, p := range []string{"/example.com/rev/ok/@v/list", "/example.com/rev/ok/@latest",
+			"/example.com/rev/ok/@v/v1.0.0.info", "/example.com/rev/ok/@v/v1.0.0.mod", "/example.com/rev/ok/@v/v1.0.0.zip"} {
+			code, hdr, _ := r.get(t, p, user)
+			cc := hdr.Get("Cache-Control")
+			if code != http.StatusOK || !strings.HasPrefix(cc, "private") || strings.Contains(cc, "immutable") || !strings.Contains(cc, "max-age=60") {
+				t.Errorf("GET %s as %q: %d, Cache-Control %q; want private, max-age=60, not immutable", p, user, code, cc)
+			}
+		}
+	}
+	// The set refuses ci what alice gets.
+	if _, _, body := r.get(t, "/example.com/rev/ok/@v/list", "ci"); body != "v1.0.0\n" {
+		t.Errorf("ci's list %q", body)
+	}
+	if _, _, body := r.get(t, "/example.com/rev/ok/@v/list", "alice"); body != "v1.0.0\nv1.1.0\n" {
+		t.Errorf("alice's list %q", body)
+	}
+}

@@ -104,7 +104,15 @@ type Mirror struct {
 var (
 	_ proxy.Mirror         = (*Mirror)(nil)
 	_ proxy.FetchTimeouter = (*Mirror)(nil)
+	_ proxy.Judging        = (*Mirror)(nil)
 )
+
+// Judging reports that every answer is decided by a policy, which a reload
+// may change (revocable), and whether the policy in force decides per
+// client (it has sets).
+func (g *Mirror) Judging() (perClient, revocable bool) {
+	return g.live.Policy().PerClient(), true
+}
 
 // New returns the gate in front of opts.Mirror.
 func New(opts Options) *Mirror {

@@ -563,6 +563,14 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 	return r, nil
 }
 
+// PerClient reports whether the policy's decisions can differ between
+// clients: it has sets (a token in a set gets other rules than a request
+// without one). Answers decided by such a policy must not be kept by a
+// shared cache.
+func (p *Policy) PerClient() bool {
+	return p != nil && len(p.sets) > 0
+}
+
 // Rules returns how many rules the policy has, in all its sets.
 func (p *Policy) Rules() int {
 	if p == nil {
