@@ -170,3 +170,34 @@ func TestPolicyCacheHeaders(t *testing.T) {
 		t.Errorf("alice's list %q", body)
 	}
 }
+
+// TestPolicyMinAgeNotFetched: a version that min-age refuses is not
+// downloaded: the .info fetched for its time starts no fill of its .mod
+// or .zip (the cache's prefetch), so the code the rule guards against is
+// never stored. An allowed version's .info fetched for a decision does
+// still start them.
+func TestPolicyMinAgeNotFetched(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := startReviewMirror(t)
+	out, err := goCmd(ctx, t, t.TempDir(), r.env, "mod", "download", "example.com/rev/fresh@v1.0.0")
+	if err == nil || !strings.Contains(out, `refused by rule "cooling-off"`) {
+		t.Fatalf("go mod download of a fresh version: err %v\n%s", err, tail(out, 20))
+	}
+	if code, _, _ := r.get(t, "/example.com/rev/fresh/@v/list", ""); code != http.StatusOK {
+		t.Fatalf("list: %d", code)
+	}
+	// The server's work is done when the access log has the list; a
+	// prefetch would have started with the .info's fetch, before the 403.
+	// Stop the server so that every fill it started ends.
+	r.m.stop(t)
+	if got := storedFiles(t, r.store, "v1.0.0.zip"); len(got) != 0 {
+		t.Errorf("a version refused by min-age was downloaded and stored: %v", got)
+	}
+	if got := storedFiles(t, r.store, "v1.0.0.mod"); len(got) != 0 {
+		t.Errorf("a version refused by min-age had its .mod stored: %v", got)
+	}
+	if got := storedFiles(t, r.store, "v1.0.0.info"); len(got) == 0 {
+		t.Errorf("the .info fetched for the time fact is not stored: the test checks nothing")
+	}
+}

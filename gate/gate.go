@@ -5,8 +5,10 @@
 //   - .info, .mod and .zip of a version that an enforced rule refuses fail
 //     with a *policy.RefusedError (proxy.Status: 403, the decision's text as
 //     the body, which the go command prints). A canonical version is
-//     decided before anything is fetched for it (a denied version is never
-//     fetched), with the facts fetched lazily; a non-canonical .info query
+//     decided before anything is fetched for it (a denied version's .mod
+//     and .zip are never fetched: the .info a min-age rule needs is
+//     fetched through InfoFetcher, without the mirror's prefetch), with
+//     the facts fetched lazily; a non-canonical .info query
 //     is resolved by the mirror first, and the version it resolves to is
 //     decided.
 //   - list leaves out refused versions, and @latest answers the newest
@@ -61,6 +63,20 @@ type Vulns interface {
 	Vulns(ctx context.Context, m module.Version) ([]policy.Advisory, error)
 }
 
+// InfoFetcher is an optional capability of the decorated mirror
+// (*cache.Mirror has it): a canonical version's .info fetched without
+// starting anything for its .mod and .zip, for a decision that needs the
+// .info's time (min-age) and may refuse the version: a refused version is
+// not downloaded. PrefetchVersion starts that work once the version is
+// allowed. Without it, the gate uses Info, and a refused version's .mod
+// and .zip may be fetched by the mirror's prefetch.
+type InfoFetcher interface {
+	InfoNoPrefetch(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error)
+	PrefetchVersion(ctx context.Context, m layout.Module)
+}
+
+var _ InfoFetcher = (*cache.Mirror)(nil)
+
 // Options configure a Mirror.
 type Options struct {
 	// Mirror is the mirror decorated (the cache): the gate's own fetches
@@ -89,13 +105,14 @@ type Options struct {
 // Mirror is a proxy.Mirror that applies the policy; see the package
 // documentation.
 type Mirror struct {
-	inner      proxy.Mirror
-	live       *policy.Live
-	store      modinfo.Reader
-	describer  *modinfo.Describer
-	vulns      Vulns
-	onDecision func(policy.Kind, policy.Decision)
-	log        *slog.Logger
+	inner       proxy.Mirror
+	infoFetcher InfoFetcher // inner's, nil if it has none
+	live        *policy.Live
+	store       modinfo.Reader
+	describer   *modinfo.Describer
+	vulns       Vulns
+	onDecision  func(policy.Kind, policy.Decision)
+	log         *slog.Logger
 	// retractions is by module path (at most retractionModules, each at
 	// most maxRetractions: memory is bounded whatever go.mod files say).
 	retractions *expirable.LRU[string, []retraction]
@@ -125,7 +142,8 @@ func New(opts Options) *Mirror {
 	if opts.Describer == nil {
 		opts.Describer = modinfo.NewDescriber(opts.Store, modinfo.DescriberOptions{})
 	}
-	return &Mirror{inner: opts.Mirror, live: opts.Live, store: opts.Store, describer: opts.Describer,
+	fetcher, _ := opts.Mirror.(InfoFetcher)
+	return &Mirror{inner: opts.Mirror, infoFetcher: fetcher, live: opts.Live, store: opts.Store, describer: opts.Describer,
 		vulns: opts.Vulns, onDecision: opts.OnDecision, log: opts.Log,
 		retractions: expirable.NewLRU[string, []retraction](retractionModules, nil, opts.RetractedTTL)}
 }
@@ -150,6 +168,21 @@ func (g *Mirror) check(ctx context.Context, m layout.Module, k policy.Kind, f *f
 		return err
 	}
 	return g.apply(ctx, k, d)
+}
+
+// checkInfo is check for a canonical .info; fetched: the decision fetched
+// the .info through InfoFetcher.
+func (g *Mirror) checkInfo(ctx context.Context, m layout.Module) (fetched bool, err error) {
+	subj := subject(ctx)
+	d, ok := g.live.Cached(subj, m.Version(), policy.KindInfo)
+	if !ok {
+		f := &facts{g: g, m: m}
+		if d, err = g.live.Decide(ctx, subj, m.Version(), policy.KindInfo, f); err != nil {
+			return false, err
+		}
+		fetched = f.fetched
+	}
+	return fetched, g.apply(ctx, policy.KindInfo, d)
 }
 
 // decide is the decision about m's version for a request of kind k, from
@@ -186,8 +219,14 @@ func (g *Mirror) apply(ctx context.Context, k policy.Kind, d policy.Decision) er
 // the version it resolves to).
 func (g *Mirror) Info(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
 	if m.Canonical() {
-		if err := g.check(ctx, m, policy.KindInfo, nil); err != nil {
+		fetched, err := g.checkInfo(ctx, m)
+		if err != nil {
 			return nil, cache.Source{}, err
+		}
+		if fetched {
+			// The decision fetched the .info without what the mirror
+			// starts with it: the version is allowed, start it now.
+			g.infoFetcher.PrefetchVersion(ctx, m)
 		}
 		return g.inner.Info(ctx, m)
 	}
@@ -442,6 +481,9 @@ type facts struct {
 	// stored: answer from storage only (a list's versions): a .info not
 	// stored is policy.ErrUnknown.
 	stored bool
+	// fetched: Time fetched the .info from the upstream through
+	// InfoFetcher (nothing started for the version's .mod and .zip).
+	fetched bool
 }
 
 var _ policy.Facts = (*facts)(nil)
@@ -465,7 +507,13 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 		}
 	} else {
 		var err error
-		if obj, _, err = f.g.inner.Info(ctx, f.m); err != nil {
+		if f.g.infoFetcher != nil {
+			var src cache.Source
+			if obj, src, err = f.g.infoFetcher.InfoNoPrefetch(ctx, f.m); err != nil {
+				return time.Time{}, err
+			}
+			f.fetched = src.Outcome != cache.Hit
+		} else if obj, _, err = f.g.inner.Info(ctx, f.m); err != nil {
 			return time.Time{}, err
 		}
 	}

@@ -91,6 +91,18 @@ func (m *inner) Info(_ context.Context, em layout.Module) (*storage.Object, cach
 	return storage.BytesObject(m.info(v.Path, v.Version)), cache.Source{}, nil
 }
 
+// InfoNoPrefetch and PrefetchVersion make inner a gate.InfoFetcher, as
+// the cache is.
+func (m *inner) InfoNoPrefetch(ctx context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
+	m.count("info-noprefetch", em)
+	obj, _, err := m.Info(ctx, em)
+	return obj, cache.Source{Outcome: cache.Miss}, err
+}
+
+func (m *inner) PrefetchVersion(_ context.Context, em layout.Module) {
+	m.count("prefetch", em)
+}
+
 func (m *inner) GoMod(_ context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
 	m.count("mod", em)
 	v := em.Version()
@@ -367,5 +379,29 @@ func TestRetracted(t *testing.T) {
 	obj.Body.Close()
 	if n := f.in.called("mod", "example.com/r2", "v1.1.0"); n != 1 {
 		t.Errorf("latest go.mod read %d times; want once (kept)", n)
+	}
+}
+
+// TestMinAgeFetchesNoArtifacts: the .info fetched for a min-age decision
+// starts nothing for the version's .mod and .zip (InfoNoPrefetch); once
+// the version is allowed, the prefetch is started.
+func TestMinAgeFetchesNoArtifacts(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	ctx := context.Background()
+	_, _, err := f.g.Info(ctx, mod(t, "example.com/fresh", "v1.1.0"))
+	refusal(t, err, `rule "cooling-off"`)
+	if n := f.in.called("info-noprefetch", "example.com/fresh", "v1.1.0"); n != 1 {
+		t.Errorf("time fact read %d times with InfoNoPrefetch", n)
+	}
+	if n := f.in.called("prefetch", "example.com/fresh", "v1.1.0"); n != 0 {
+		t.Errorf("a refused version prefetched %d times", n)
+	}
+	obj, _, err := f.g.Info(ctx, mod(t, "example.com/fresh", "v1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.Body.Close()
+	if n := f.in.called("prefetch", "example.com/fresh", "v1.0.0"); n != 1 {
+		t.Errorf("an allowed version whose .info the decision fetched prefetched %d times, want 1", n)
 	}
 }
