@@ -534,7 +534,14 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 func (f *facts) Retracted(ctx context.Context, mv module.Version) (string, bool, error) {
 	rs, err := f.g.retracted(ctx, mv.Path)
 	if err != nil {
-		return "", false, err
+		if ctx.Err() != nil {
+			return "", false, err
+		}
+		// The latest go.mod cannot be read (an upstream outage): the
+		// check is skipped, and the decision not kept, rather than the
+		// module's stored versions made unavailable.
+		f.g.log.Warn("policy: retractions not known; deny-retracted skipped", "module", mv.Path, "err", err)
+		return "", false, fmt.Errorf("retractions of %s: %v: %w", mv.Path, err, policy.ErrUnknown)
 	}
 	for _, r := range rs {
 		if semver.Compare(r.low, mv.Version) <= 0 && semver.Compare(mv.Version, r.high) <= 0 {
@@ -558,8 +565,9 @@ const (
 
 // retracted returns the retractions in the go.mod of path's latest
 // version, as the go command finds it: the newest release of the list,
-// else its newest pre-release, else @latest; none when the module has no
-// latest version ("not found").
+// else its newest pre-release, else @latest (also when the list is "not
+// found"); none when the module has no latest version ("not found"). Its
+// error (the upstream down) makes facts.Retracted answer ErrUnknown.
 func (g *Mirror) retracted(ctx context.Context, path string) ([]retraction, error) {
 	if rs, ok := g.retractions.Get(path); ok {
 		return rs, nil
@@ -569,6 +577,9 @@ func (g *Mirror) retracted(ctx context.Context, path string) ([]retraction, erro
 		return nil, err
 	}
 	list, _, err := g.inner.List(ctx, em)
+	if errors.Is(err, fs.ErrNotExist) {
+		list, err = nil, nil // no list (a module with only pseudo-versions): its @latest
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,8 @@ type inner struct {
 	queries  map[string]string    // path@query → version
 	mods     map[string]string    // path@version → go.mod, else "module path"
 	calls    map[string]int       // "info path@version", ...
+	failList map[string]error     // path → List's error
+	failMod  map[string]error     // path@version → GoMod's error
 }
 
 func (m *inner) count(what string, em layout.Module) {
@@ -54,6 +56,9 @@ func (m *inner) called(what, path, version string) int {
 
 func (m *inner) List(_ context.Context, em layout.Module) ([]byte, cache.Source, error) {
 	m.count("list", em)
+	if err := m.failList[em.Version().Path]; err != nil {
+		return nil, cache.Source{}, err
+	}
 	var b strings.Builder
 	for _, v := range m.versions[em.Version().Path] {
 		b.WriteString(v + "\n")
@@ -106,6 +111,9 @@ func (m *inner) PrefetchVersion(_ context.Context, em layout.Module) {
 func (m *inner) GoMod(_ context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
 	m.count("mod", em)
 	v := em.Version()
+	if err := m.failMod[v.Path+"@"+v.Version]; err != nil {
+		return nil, cache.Source{}, err
+	}
 	if mod, ok := m.mods[v.Path+"@"+v.Version]; ok {
 		return storage.BytesObject([]byte(mod)), cache.Source{}, nil
 	}
@@ -404,4 +412,41 @@ func TestMinAgeFetchesNoArtifacts(t *testing.T) {
 	if n := f.in.called("prefetch", "example.com/fresh", "v1.0.0"); n != 1 {
 		t.Errorf("an allowed version whose .info the decision fetched prefetched %d times, want 1", n)
 	}
+}
+
+// TestRetractedUnknown: when the retractions cannot be read (the latest
+// go.mod's fetch fails: an upstream outage), a deny-retracted rule's
+// check is skipped (not cached) instead of failing the request, so stored
+// versions are still served; a module whose list is "not found" (only a
+// pseudo-version) has its @latest read instead.
+func TestRetractedUnknown(t *testing.T) {
+	f := newFixture(t, "rules:\n  - name: no-retracted\n    module: example.com/y, example.com/p\n    deny-retracted: true\n")
+	ctx := context.Background()
+	f.in.versions["example.com/y"] = []string{"v1.0.0", "v1.1.0"}
+	f.in.times["example.com/y@v1.0.0"] = time.Now()
+	f.in.failMod = map[string]error{"example.com/y@v1.1.0": errors.New("upstream down")}
+	obj, _, err := f.g.Zip(ctx, mod(t, "example.com/y", "v1.0.0"))
+	if err != nil {
+		t.Fatalf("zip of v1.0.0 while the latest go.mod cannot be read: %v", err)
+	}
+	obj.Body.Close()
+	b, _, err := f.g.List(ctx, mod(t, "example.com/y", ""))
+	if err != nil || string(b) != "v1.0.0\nv1.1.0\n" {
+		t.Errorf("list while the latest go.mod cannot be read: %q, %v", b, err)
+	}
+	// Back: the retraction is seen (the unknown decision was not kept).
+	f.in.failMod = nil
+	f.in.mods = map[string]string{"example.com/y@v1.1.0": "module example.com/y\n\nretract v1.0.0\n"}
+	_, _, err = f.g.Zip(ctx, mod(t, "example.com/y", "v1.0.0"))
+	refusal(t, err, `retracted`)
+
+	const pv = "v0.0.0-20240102030405-abcdefabcdef"
+	f.in.failList = map[string]error{"example.com/p": fmt.Errorf("list: %w", fs.ErrNotExist)}
+	f.in.latest["example.com/p"] = pv
+	f.in.times["example.com/p@"+pv] = time.Now()
+	obj, _, err = f.g.Info(ctx, mod(t, "example.com/p", pv))
+	if err != nil {
+		t.Fatalf("info of a module whose list is not found: %v", err)
+	}
+	obj.Body.Close()
 }

@@ -68,8 +68,10 @@ type Advisory struct {
 // Decide calls a method only when a matching rule has the check that needs
 // it, at most once per decision, and never for a version no rule judges.
 // A method may return an error wrapping ErrUnknown when the fact is not at
-// hand for this kind of decision (KindList): the check is then skipped and
-// the decision is not to be cached. Any other error fails the decision.
+// hand for this kind of decision (KindList), or cannot be learnt now (the
+// gate's retractions while the latest go.mod cannot be fetched): the check
+// is then skipped and the decision is not to be cached. Any other error
+// fails the decision.
 type Facts interface {
 	// Time is the version's time, from its .info.
 	Time(ctx context.Context, m module.Version) (time.Time, error)
