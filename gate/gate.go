@@ -12,7 +12,8 @@
 //     is resolved by the mirror first, and the version it resolves to is
 //     decided.
 //   - list leaves out refused versions, and @latest answers the newest
-//     allowed version (releases before pre-releases, as the go command
+//     allowed version (releases before pre-releases, +incompatible ones
+//     only when the newest compatible version has no go.mod, as the go command
 //     chooses) when the upstream's latest is refused.
 //   - A warned decision is served and recorded: its summary goes into the
 //     request's obs.Request (Policy), hence the audit log, and OnDecision
@@ -332,8 +333,10 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 		allowed = append(allowed, v)
 	}
 	if len(unjudged) > 0 {
-		order := slices.Clone(allowed)
-		slices.SortFunc(order, preferred)
+		order, err := g.latestCandidates(ctx, path, allowed)
+		if err != nil {
+			g.log.Warn("policy: newest compatible go.mod not read; +incompatible versions judged as candidates", "module", path, "err", err)
+		}
 		judged := 0
 		for _, v := range order {
 			if !unjudged[v] {
@@ -382,6 +385,45 @@ func preferred(a, b string) int {
 	return semver.Compare(b, a)
 }
 
+// latestCandidates returns versions (a list's) in the go command's order
+// of preference for "latest" (preferred), without the +incompatible
+// versions when the newest compatible version (the highest without
+// +incompatible, pre-releases included) has a go.mod of its own, not the
+// one the go command makes up for a module without one: the go command
+// does not choose a +incompatible version as latest then
+// (cmd/go/internal/modload's filterVersions). Its error is that go.mod's
+// fetch's; the versions are then returned with the +incompatible ones.
+func (g *Mirror) latestCandidates(ctx context.Context, path string, versions []string) ([]string, error) {
+	order := slices.Clone(versions)
+	slices.SortFunc(order, preferred)
+	compatible := ""
+	for _, v := range versions {
+		if !strings.HasSuffix(v, "+incompatible") && semver.IsValid(v) && (compatible == "" || semver.Compare(v, compatible) > 0) {
+			compatible = v
+		}
+	}
+	if compatible == "" || !slices.ContainsFunc(order, func(v string) bool { return strings.HasSuffix(v, "+incompatible") }) {
+		return order, nil
+	}
+	em, err := layout.Escape(module.Version{Path: path, Version: compatible})
+	if err != nil {
+		return order, err
+	}
+	obj, _, err := g.inner.GoMod(ctx, em)
+	if err != nil {
+		return order, err
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(obj.Body, 1<<20))
+	if err != nil {
+		return order, err
+	}
+	if string(data) == "module "+modfile.AutoQuote(path)+"\n" {
+		return order, nil // no go.mod of its own: +incompatible versions are candidates
+	}
+	return slices.DeleteFunc(order, func(v string) bool { return strings.HasSuffix(v, "+incompatible") }), nil
+}
+
 // Latest answers m's @latest: the upstream's latest if the policy allows
 // it, else the newest version of the (filtered) list that it allows, as
 // the go command would choose it; if there is none, the latest's refusal.
@@ -409,8 +451,10 @@ func (g *Mirror) Latest(ctx context.Context, m layout.Module) ([]byte, cache.Sou
 	if err != nil {
 		return nil, src, err
 	}
-	versions := strings.Fields(string(list))
-	slices.SortFunc(versions, preferred)
+	versions, err := g.latestCandidates(ctx, m.Version().Path, strings.Fields(string(list)))
+	if err != nil {
+		g.log.Warn("policy: newest compatible go.mod not read; +incompatible versions judged as candidates", "module", m.Version().Path, "err", err)
+	}
 	for _, v := range versions {
 		vm, err := layout.Escape(module.Version{Path: m.Version().Path, Version: v})
 		if err != nil {
@@ -583,8 +627,10 @@ func (g *Mirror) retracted(ctx context.Context, path string) ([]retraction, erro
 	if err != nil {
 		return nil, err
 	}
-	versions := strings.Fields(string(list))
-	slices.SortFunc(versions, preferred)
+	versions, err := g.latestCandidates(ctx, path, strings.Fields(string(list)))
+	if err != nil {
+		return nil, err
+	}
 	latest := ""
 	if len(versions) > 0 {
 		latest = versions[0]

@@ -450,3 +450,46 @@ func TestRetractedUnknown(t *testing.T) {
 	}
 	obj.Body.Close()
 }
+
+// TestIncompatibleNotLatest: as for the go command, +incompatible versions
+// are no candidates for "latest" when the newest compatible version has a
+// go.mod of its own: the retractions come from that version's go.mod, and
+// @latest's fallback does not pick a +incompatible version.
+func TestIncompatibleNotLatest(t *testing.T) {
+	f := newFixture(t, `rules:
+  - name: no-retracted
+    module: example.com/inc
+    deny-retracted: true
+  - name: frozen
+    module: example.com/inc2
+    versions: ">=1.1.0 <2.0.0"
+    action: deny
+`)
+	ctx := context.Background()
+	f.in.versions["example.com/inc"] = []string{"v1.0.0", "v1.1.0", "v2.0.0+incompatible"}
+	f.in.mods = map[string]string{
+		"example.com/inc@v1.1.0":  "module example.com/inc\n\nretract v1.0.0 // broken\n",
+		"example.com/inc2@v1.0.0": "module example.com/inc2\n\ngo 1.21\n",
+	}
+	_, _, err := f.g.Zip(ctx, mod(t, "example.com/inc", "v1.0.0"))
+	refusal(t, err, "retracted: broken")
+
+	f.in.versions["example.com/inc2"] = []string{"v1.0.0", "v1.1.0", "v2.0.0+incompatible"}
+	f.in.latest["example.com/inc2"] = "v1.1.0"
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v2.0.0+incompatible"} {
+		f.in.times["example.com/inc2@"+v] = time.Now()
+	}
+	b, _, err := f.g.Latest(ctx, mod(t, "example.com/inc2", ""))
+	if err != nil || !strings.Contains(string(b), `"Version":"v1.0.0"`) {
+		t.Errorf("@latest = %q, %v; want v1.0.0 (v1.1.0 refused, v2.0.0+incompatible no candidate: v1.0.0 has a go.mod)", b, err)
+	}
+	// Without a go.mod in the newest compatible version of the list the
+	// client sees, +incompatible versions are candidates.
+	delete(f.in.mods, "example.com/inc2@v1.0.0")
+	f2 := newFixture(t, "rules:\n  - module: example.com/inc2\n    versions: \">=1.1.0 <2.0.0\"\n    action: deny\n")
+	f2.in.versions, f2.in.latest, f2.in.mods, f2.in.times = f.in.versions, f.in.latest, f.in.mods, f.in.times
+	b, _, err = f2.g.Latest(ctx, mod(t, "example.com/inc2", ""))
+	if err != nil || !strings.Contains(string(b), `"Version":"v2.0.0+incompatible"`) {
+		t.Errorf("@latest = %q, %v; want v2.0.0+incompatible", b, err)
+	}
+}
