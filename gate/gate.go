@@ -308,6 +308,7 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 	subj := subject(ctx)
 	versions := strings.Fields(string(list))
 	allowed := make([]string, 0, len(versions))
+	infos := &storedInfos{}
 	unjudged := map[string]bool{}
 	changed := false
 	for _, v := range versions {
@@ -319,7 +320,7 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 				changed = true
 				continue
 			}
-			if d, err = g.live.Decide(ctx, subj, mv, policy.KindList, &facts{g: g, m: em, stored: true}); err != nil {
+			if d, err = g.live.Decide(ctx, subj, mv, policy.KindList, &facts{g: g, m: em, stored: true, infos: infos}); err != nil {
 				return nil, err
 			}
 		}
@@ -525,6 +526,9 @@ type facts struct {
 	// stored: answer from storage only (a list's versions): a .info not
 	// stored is policy.ErrUnknown.
 	stored bool
+	// infos, with stored, are the module's stored .info files, listed
+	// once for all the versions of a list.
+	infos *storedInfos
 	// fetched: Time fetched the .info from the upstream through
 	// InfoFetcher (nothing started for the version's .mod and .zip).
 	fetched bool
@@ -541,6 +545,15 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 		key, err := f.m.Key(layout.Info)
 		if err != nil {
 			return time.Time{}, err
+		}
+		if f.infos != nil {
+			ok, err := f.infos.has(ctx, f.g.store, f.m, key)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if !ok {
+				return time.Time{}, fmt.Errorf("%s@%s: no .info stored: %w", mv.Path, mv.Version, policy.ErrUnknown)
+			}
 		}
 		obj, err = f.g.store.Get(ctx, key)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -573,6 +586,36 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 		return time.Time{}, fmt.Errorf("%s@%s: .info has no Time", mv.Path, mv.Version)
 	}
 	return i.Time, nil
+}
+
+// storedInfos are the keys of a module's stored .info files, listed from
+// storage once (one List of the module's versions, instead of one Get per
+// version of a list: a list of 2,000 versions in an object store).
+type storedInfos struct {
+	listed bool
+	keys   map[string]bool
+}
+
+// has reports whether key, m's .info, is stored.
+func (s *storedInfos) has(ctx context.Context, store modinfo.Reader, m layout.Module, key string) (bool, error) {
+	if !s.listed {
+		listKey, err := m.Key(layout.List)
+		if err != nil {
+			return false, err
+		}
+		keys, err := store.List(ctx, layout.VersionsPrefix(listKey))
+		if err != nil {
+			return false, err
+		}
+		s.keys = make(map[string]bool)
+		for _, k := range keys {
+			if strings.HasSuffix(k, ".info") {
+				s.keys[k] = true
+			}
+		}
+		s.listed = true
+	}
+	return s.keys[key], nil
 }
 
 func (f *facts) Retracted(ctx context.Context, mv module.Version) (string, bool, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
@@ -491,5 +492,66 @@ func TestIncompatibleNotLatest(t *testing.T) {
 	b, _, err = f2.g.Latest(ctx, mod(t, "example.com/inc2", ""))
 	if err != nil || !strings.Contains(string(b), `"Version":"v2.0.0+incompatible"`) {
 		t.Errorf("@latest = %q, %v; want v2.0.0+incompatible", b, err)
+	}
+}
+
+// countingStore counts Get and List calls.
+type countingStore struct {
+	modinfo.Reader
+	mu         sync.Mutex
+	gets, list int
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) (*storage.Object, error) {
+	s.mu.Lock()
+	s.gets++
+	s.mu.Unlock()
+	return s.Reader.Get(ctx, key)
+}
+
+func (s *countingStore) List(ctx context.Context, prefix string) ([]string, error) {
+	s.mu.Lock()
+	s.list++
+	s.mu.Unlock()
+	return s.Reader.List(ctx, prefix)
+}
+
+// TestListMinAgeStorageReads: a list judged by a min-age rule learns which
+// .info files are stored with one listing of the module's storage, not one
+// read per version (2,000 versions on S3 would take seconds per list);
+// a stored .info is read for its time.
+func TestListMinAgeStorageReads(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	ctx := context.Background()
+	store := mem.New()
+	cs := &countingStore{Reader: store}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(path, []byte(gatePolicy), 0o644)
+	live, err := policy.Open(policy.LiveOptions{Path: path, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gate.New(gate.Options{Mirror: f.in, Live: live, Store: cs, Log: quiet})
+	var versions []string
+	for i := range 200 {
+		v := fmt.Sprintf("v0.%d.0", i)
+		versions = append(versions, v)
+		f.in.times["example.com/fresh@"+v] = time.Now().Add(-30 * 24 * time.Hour)
+	}
+	f.in.versions["example.com/fresh"] = versions
+	// One stored .info, an hour old: refused by min-age from storage.
+	key, _ := mod(t, "example.com/fresh", "v0.5.0").Key(layout.Info)
+	if err := store.Put(ctx, key, strings.NewReader(`{"Version":"v0.5.0","Time":"`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := g.List(ctx, mod(t, "example.com/fresh", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "v0.5.0\n") || !strings.Contains(string(b), "v0.4.0\n") {
+		t.Errorf("list %q: want v0.5.0 (stored, an hour old) left out", b)
+	}
+	if cs.gets > 1 || cs.list != 1 {
+		t.Errorf("a list of %d versions read storage %d times and listed it %d times; want 1 and 1", len(versions), cs.gets, cs.list)
 	}
 }
