@@ -53,6 +53,8 @@ type Live struct {
 	mu        sync.Mutex // reload
 	sum       [32]byte   // of the file in force
 	badSum    [32]byte   // of the last bad file, not logged again
+	seenSum   [32]byte   // of the changed file the last Poll read (seen)
+	seen      bool
 	lastErr   error
 	lastErrAt time.Time
 	loadedAt  time.Time
@@ -202,7 +204,7 @@ func (l *Live) Decide(ctx context.Context, subj Subject, m module.Version, k Kin
 	return d, nil
 }
 
-// Run polls the file every Interval until ctx is done (see Reload).
+// Run polls the file every Interval until ctx is done (see Poll).
 func (l *Live) Run(ctx context.Context) {
 	t := time.NewTicker(l.opts.Interval)
 	defer t.Stop()
@@ -211,7 +213,7 @@ func (l *Live) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.Reload()
+			l.Poll()
 		}
 	}
 }
@@ -222,6 +224,21 @@ func (l *Live) Run(ctx context.Context) {
 // force, until the file changes again. It reports whether a new policy is
 // in force, and the bad file's error.
 func (l *Live) Reload() (bool, error) {
+	return l.reload(false)
+}
+
+// Poll is Reload for a file read on a timer (Run): a changed file is put
+// in force (or refused) only when the previous Poll read the same content,
+// so that a file caught while an editor or a copy writes it in place is
+// neither put in force half written (a cut that is valid YAML can be a
+// policy that allows what the whole file refuses) nor reported as bad.
+// A file written elsewhere and renamed into place is never seen half
+// written; Poll only delays it by one interval.
+func (l *Live) Poll() (bool, error) {
+	return l.reload(true)
+}
+
+func (l *Live) reload(settle bool) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	data, err := readFile(l.opts.Path)
@@ -238,6 +255,10 @@ func (l *Live) Reload() (bool, error) {
 		}
 		if l.lastErr != nil && sum == l.badSum {
 			return false, l.lastErr
+		}
+		if settle && (!l.seen || sum != l.seenSum) {
+			l.seen, l.seenSum = true, sum // changed since the last poll: wait for it to settle
+			return false, nil
 		}
 	} else if l.lastErr != nil && l.lastErr.Error() == err.Error() {
 		return false, l.lastErr
