@@ -101,7 +101,8 @@ type Decision struct {
 	// version. Whether it is served then depends on Mode: see Refused and
 	// Warned.
 	Allowed bool
-	// Mode is the deciding rule's mode (Enforce for the default).
+	// Mode is the deciding rule's mode (for the default, the file's
+	// top-level mode).
 	Mode Mode
 	// Rule names the deciding rule: its name, or "rule N"; "" when no rule
 	// matched and the default decided.
@@ -248,6 +249,7 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 		return d, err
 	}
 	d.Line = set.defaultLine
+	d.Mode = set.defaultMode
 	if set.defaultDeny {
 		d.Reason = "no rule matches, and the default is deny"
 		return d, nil

@@ -83,7 +83,10 @@
 //     `.info` and `.mod` ([KindInfo], [KindMod]) do not wait for a zip to
 //     be scanned.
 //   - mode: enforce (the default, or the file's top-level mode) or warn. A
-//     warned refusal is served and recorded (audit log, metrics).
+//     warned refusal is served and recorded (audit log, metrics). The
+//     top-level mode applies to the default's refusal too (`default: deny`
+//     with `mode: warn` warns about every unmatched module): `mode: warn`
+//     at the top is the dry run of a new policy.
 //   - name: the rule's name in decisions; else "rule N".
 //
 // The checks of an allow rule run cheapest first (pseudo-version, min-age,

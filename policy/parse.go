@@ -69,6 +69,9 @@ type ruleSet struct {
 	rules       []*rule
 	defaultDeny bool
 	defaultLine int
+	// defaultMode is the file's top-level mode: it applies to the
+	// default's refusal too (a dry run warns about everything).
+	defaultMode Mode
 	// index finds the rules whose module patterns can match a path
 	// (buildIndex): Decide asks Match only of those.
 	index *trieNode
@@ -293,6 +296,7 @@ func (p *parser) policy(doc *yaml.Node) (*Policy, error) {
 		}
 		top.defaultLine = n.Line
 	}
+	top.defaultMode = mode
 	groups := map[string][]string{}
 	if n := f["groups"]; n != nil {
 		if n.Kind != yaml.MappingNode {
@@ -393,7 +397,7 @@ func (p *parser) set(n *yaml.Node, mode Mode, top *ruleSet, groups map[string][]
 	if err != nil {
 		return nil, err
 	}
-	s := &ruleSet{line: n.Line, defaultDeny: top.defaultDeny, defaultLine: top.defaultLine}
+	s := &ruleSet{line: n.Line, defaultDeny: top.defaultDeny, defaultLine: top.defaultLine, defaultMode: mode}
 	nn := f["name"]
 	if nn == nil {
 		return nil, p.errAt(n, "set needs a name")

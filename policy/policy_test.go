@@ -416,3 +416,26 @@ func TestVersionsCoverPseudoVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestTopLevelWarnCoversDefault: a top-level `mode: warn` (the dry run of
+// a new policy) makes the default's refusal a warning too, in the sets as
+// at the top level.
+func TestTopLevelWarnCoversDefault(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte("mode: warn\ndefault: deny\nsets:\n  - name: s\n    tokens: [ci]\n    rules: []\nrules:\n  - module: ok.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{"", "ci"} {
+		d, err := p.Decide(context.Background(), policy.Subject{Token: token}, module.Version{Path: "other.example", Version: "v1.0.0"}, policy.KindInfo, &facts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Refused() || !d.Warned() || d.Mode != policy.Warn {
+			t.Errorf("token %q: %v (mode %v); want warned by the default", token, d, d.Mode)
+		}
+	}
+	p, _ = policy.Parse("p.yaml", []byte("default: deny\nrules: []\n"))
+	if d, _ := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "other.example", Version: "v1.0.0"}, policy.KindInfo, &facts{}); !d.Refused() {
+		t.Errorf("enforced default: %v", d)
+	}
+}
