@@ -201,3 +201,31 @@ func TestPolicyMinAgeNotFetched(t *testing.T) {
 		t.Errorf("the .info fetched for the time fact is not stored: the test checks nothing")
 	}
 }
+
+// TestPolicySetsWarnings: serve warns at start when the policy's sets can
+// never apply (auth off: no request has a token) and when a set names a
+// token the tokens file does not have (a typo: that client silently gets
+// the top-level rules).
+func TestPolicySetsWarnings(t *testing.T) {
+	policyPath := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyPath, []byte(reviewPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startMirror(t, "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", "off", "--policy", policyPath)
+	if logs := m.logs.String(); !strings.Contains(logs, "the policy has sets but auth is off") {
+		t.Errorf("no warning about sets with auth off:\n%s", tail(logs, 20))
+	}
+	m.stop(t)
+	cert := testcert.New(t)
+	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
+	addToken(t, tokensFile, "alice") // no "ci"
+	m = startMirror(t, "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", "off", "--policy", policyPath,
+		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--auth", "private", "--tokens-file", tokensFile)
+	logs := m.logs.String()
+	if !strings.Contains(logs, "a policy set names a token that the tokens file does not have") || !strings.Contains(logs, "token=ci") {
+		t.Errorf("no warning about the unknown token ci:\n%s", tail(logs, 20))
+	}
+	if strings.Contains(logs, "auth is off") {
+		t.Errorf("warned about auth off with auth on:\n%s", tail(logs, 20))
+	}
+}

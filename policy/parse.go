@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"bytes"
 	"errors"
 	"fmt"
@@ -573,6 +574,20 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 // shared cache.
 func (p *Policy) PerClient() bool {
 	return p != nil && len(p.sets) > 0
+}
+
+// SetTokens returns the token names that the policy's sets name, directly
+// or through groups, sorted: a server checks them against its tokens.
+func (p *Policy) SetTokens() []string {
+	if p == nil {
+		return nil
+	}
+	names := make([]string, 0, len(p.byToken))
+	for t := range p.byToken {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Rules returns how many rules the policy has, in all its sets.

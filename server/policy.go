@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/obs"
@@ -20,9 +21,15 @@ const policyRetractedTTL = 10 * time.Minute
 // openPolicy reads the policy file (a bad one fails the start, naming the
 // line) and puts the gate in front of the mirror. The file is followed by
 // Serve (policy.Live.Run).
-func (s *Server) openPolicy(store storage.Storage) error {
+func (s *Server) openPolicy(store storage.Storage, authn *auth.Authenticator) error {
+	var live *policy.Live
 	live, err := policy.Open(policy.LiveOptions{Path: s.cfg.Policy, Interval: s.cfg.PolicyReload,
-		RetractedTTL: policyRetractedTTL, Log: s.log})
+		RetractedTTL: policyRetractedTTL, Log: s.log,
+		OnReload: func(err error) {
+			if err == nil {
+				s.checkPolicyTokens(live.Policy(), authn)
+			}
+		}})
 	if err != nil {
 		return &config.Error{Key: "policy", Source: s.cfg.Policy, Err: err}
 	}
@@ -49,10 +56,30 @@ func (s *Server) openPolicy(store storage.Storage) error {
 	})
 	pol := live.Policy()
 	s.log.Info("policy in force", "file", s.cfg.Policy, "rules", pol.Rules(), "reload_every", s.cfg.PolicyReload)
+	s.checkPolicyTokens(pol, authn)
 	if pol.Needs().Vulns && s.vulndb == nil {
 		s.log.Warn("the policy has deny-vulnerable rules but no vulnerability database is available: they refuse every version they match", "file", s.cfg.Policy)
 	}
 	return nil
+}
+
+// checkPolicyTokens warns about sets that cannot apply as written: with
+// auth off no request has a token, so every client gets the top-level
+// rules; and a token a set names that the tokens file does not have (a
+// typo leaves that client with the top-level rules).
+func (s *Server) checkPolicyTokens(pol *policy.Policy, authn *auth.Authenticator) {
+	if !pol.PerClient() {
+		return
+	}
+	if authn == nil || authn.Mode() == auth.ModeOff {
+		s.log.Warn("the policy has sets but auth is off: no request has a token, so every client gets the top-level rules", "file", s.cfg.Policy)
+		return
+	}
+	for _, name := range pol.SetTokens() {
+		if _, _, ok := authn.Current(name); !ok {
+			s.log.Warn("a policy set names a token that the tokens file does not have", "file", s.cfg.Policy, "token", name)
+		}
+	}
 }
 
 // policyDetails writes /readyz's lines about the policy: the file in
