@@ -1,13 +1,13 @@
 package policy
 
 import (
-	"slices"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,8 +53,8 @@ func (m Mode) String() string {
 // Policy is a parsed, validated policy file. It is immutable and safe for
 // concurrent use. The nil *Policy allows everything.
 type Policy struct {
-	file    string // as given to Parse
-	base    string // its base name, for decisions
+	file    string     // as given to Parse
+	base    string     // its base name, for decisions
 	sets    []*ruleSet // in file order
 	top     *ruleSet
 	byToken map[string]int // token name → index in sets of its first set

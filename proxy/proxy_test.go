@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gomirror/gomirror/policy"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 )
