@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/gomirror/gomirror/modpattern"
@@ -384,7 +386,7 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 			if len(ids) > 0 {
 				slices.Sort(ids)
 				ids = slices.Compact(ids)
-				d.Reason = "affected by " + strings.Join(ids, ", ")
+				d.Reason = "affected by " + idList(ids)
 				return nil
 			}
 		}
@@ -441,17 +443,41 @@ func age(d time.Duration) string {
 	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
 }
 
+// maxIDs is how many advisory IDs a reason names: the go command prints
+// a 403 body's first line only up to 648 bytes ("[Truncated: too long.]").
+const maxIDs = 10
+
+// idList is ids, comma-separated, the first maxIDs of them and "and K
+// more".
+func idList(ids []string) string {
+	if len(ids) <= maxIDs {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:maxIDs], ", "), len(ids)-maxIDs)
+}
+
 // oneLine keeps a rationale (from a go.mod, so from the module's author)
-// to one short line of printable text.
+// to one short line of graphic text: the go command drops a 403 body
+// with a rune that is not graphic (unicode.IsGraphic) whole, so that a
+// rationale with U+0085, U+200B or U+202E would hide the reason. Controls
+// become spaces; other runes that are not graphic are dropped; it is cut
+// at 200 bytes, on a rune boundary.
 func oneLine(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r < 0x20 || r == 0x7f:
 			return ' '
+		case r == utf8.RuneError || !unicode.IsGraphic(r):
+			return -1
 		}
 		return r
 	}, s)
 	if len(s) > 200 {
-		s = s[:200] + "..."
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return strings.TrimSpace(s)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/gomirror/gomirror/policy"
 	"golang.org/x/mod/module"
@@ -437,5 +438,48 @@ func TestTopLevelWarnCoversDefault(t *testing.T) {
 	p, _ = policy.Parse("p.yaml", []byte("default: deny\nrules: []\n"))
 	if d, _ := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "other.example", Version: "v1.0.0"}, policy.KindInfo, &facts{}); !d.Refused() {
 		t.Errorf("enforced default: %v", d)
+	}
+}
+
+// TestReasonPrintable: the go command drops a 403 body that has a rune
+// that is not graphic (so a retraction rationale with U+0085, U+200B or
+// U+202E would hide the reason), and prints "[Truncated: too long.]" for
+// a first line over 648 bytes: a decision's text has neither, whatever
+// the rationale or however many advisories.
+func TestReasonPrintable(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var many []policy.Advisory
+	for i := range 60 {
+		many = append(many, policy.Advisory{ID: fmt.Sprintf("GO-2024-%04d", i)})
+	}
+	f := &facts{
+		retracted: map[string]string{"r.example@v1.1.0": "bad\u0085 release\u200b here\u202e\tnow\x7f"},
+		vulns:     map[string][]policy.Advisory{"github.com/v/v@v1.0.0": many},
+	}
+	for _, m := range []module.Version{{Path: "r.example", Version: "v1.1.0"}, {Path: "github.com/v/v", Version: "v1.0.0"}} {
+		d, err := p.Decide(context.Background(), policy.Subject{}, m, policy.KindInfo, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := d.String()
+		if !d.Refused() || len(s) > 600 {
+			t.Errorf("%v: %d bytes, want refused and at most 600", s, len(s))
+		}
+		for _, r := range s {
+			if !unicode.IsGraphic(r) {
+				t.Errorf("%q: rune %U is not graphic", s, r)
+			}
+		}
+	}
+	d, _ := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "r.example", Version: "v1.1.0"}, policy.KindInfo, f)
+	if !strings.HasSuffix(d.Reason, "retracted: bad release here now") {
+		t.Errorf("reason %q", d.Reason)
+	}
+	d, _ = p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "github.com/v/v", Version: "v1.0.0"}, policy.KindInfo, f)
+	if !strings.HasSuffix(d.Reason, "GO-2024-0009 and 50 more") {
+		t.Errorf("reason %q", d.Reason)
 	}
 }
