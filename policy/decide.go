@@ -116,8 +116,8 @@ type Decision struct {
 	// who need not learn where the server keeps its files.
 	File string
 	Line int
-	// Reason says why, in words: "denied", "published 2 days ago, min-age
-	// is 14 days", "affected by GO-2024-0001", "allowed".
+	// Reason says why, in words: "denied", "published
+	// 2024-01-02T03:04:05Z, min-age is 14 days: refused until ...", "affected by GO-2024-0001", "allowed".
 	Reason string
 	// Until, when not zero, is when the decision stops holding (a min-age
 	// refusal ends then); a cache must not keep it longer.
@@ -342,7 +342,8 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		default:
 			ripe := t.Add(time.Duration(r.minAgeDays) * 24 * time.Hour)
 			if now := time.Now(); now.Before(ripe) {
-				d.Reason = fmt.Sprintf("published %s (%s), min-age is %d days", t.UTC().Format(time.RFC3339), age(now.Sub(t)), r.minAgeDays)
+				// Dates, not an age: the decision is cached until ripe.
+				d.Reason = fmt.Sprintf("published %s, min-age is %d days: refused until %s", t.UTC().Format(time.RFC3339), r.minAgeDays, ripe.UTC().Format(time.RFC3339))
 				d.Until = ripe
 				return nil
 			}
@@ -430,17 +431,6 @@ func (r *rule) excepted(a Advisory) bool {
 		}
 	}
 	return false
-}
-
-// age is a duration in days or hours, for reasons.
-func age(d time.Duration) string {
-	if d < 0 {
-		return "in the future"
-	}
-	if d < 48*time.Hour {
-		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
 }
 
 // maxIDs is how many advisory IDs a reason names: the go command prints

@@ -483,3 +483,22 @@ func TestReasonPrintable(t *testing.T) {
 		t.Errorf("reason %q", d.Reason)
 	}
 }
+
+// TestMinAgeReasonStable: a min-age refusal is cached until the version is
+// old enough, so its text says the dates, not an age that goes stale.
+func TestMinAgeReasonStable(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := time.Now().Add(-2 * 24 * time.Hour).Truncate(time.Second)
+	f := &facts{time: map[string]time.Time{"fresh.example@v1.0.0": pub}}
+	d, err := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "fresh.example", Version: "v1.0.0"}, policy.KindInfo, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("published %s, min-age is 7 days: refused until %s", pub.UTC().Format(time.RFC3339), pub.Add(7*24*time.Hour).UTC().Format(time.RFC3339))
+	if d.Reason != want {
+		t.Errorf("reason %q, want %q", d.Reason, want)
+	}
+}
