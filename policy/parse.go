@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/gomirror/gomirror/modpattern"
+	"github.com/google/licensecheck"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -173,7 +175,8 @@ func Parse(file string, data []byte) (*Policy, error) {
 }
 
 type parser struct {
-	file string
+	file     string
+	licenses map[string]bool // licenseIDs
 }
 
 // yamlErr turns the yaml package's "yaml: line N: msg" into a SyntaxError.
@@ -252,6 +255,22 @@ func (p *parser) boolean(n *yaml.Node, what string) (bool, error) {
 
 // strings reads a sequence of strings, or one string (as a one-element
 // list) when one is allowed.
+// advisoryID is the form of the IDs and aliases of the Go vulnerability
+// database's advisories.
+var advisoryID = regexp.MustCompile(`^(GO-[0-9]{4}-[0-9]{4,}|CVE-[0-9]{4}-[0-9]{4,}|GHSA(-[0-9a-z]{4}){3})$`)
+
+// licenseIDs are the license IDs that modinfo (licensecheck) can report,
+// built at the first licenses list of the file.
+func (p *parser) licenseIDs() map[string]bool {
+	if p.licenses == nil {
+		p.licenses = map[string]bool{}
+		for _, l := range licensecheck.BuiltinLicenses() {
+			p.licenses[l.ID] = true
+		}
+	}
+	return p.licenses
+}
+
 func (p *parser) strs(n *yaml.Node, what string) ([]string, error) {
 	if n.Kind != yaml.SequenceNode {
 		return nil, p.errAt(n, "%s must be a list", what)
@@ -523,7 +542,10 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 					return nil, err
 				}
 				r.except = make(map[string]bool, len(ids))
-				for _, id := range ids {
+				for i, id := range ids {
+					if !advisoryID.MatchString(id) {
+						return nil, p.errAt(en.Content[i], "except: %q is not an advisory ID (GO-YYYY-NNNN, CVE-YYYY-NNNN, GHSA-xxxx-xxxx-xxxx)", id)
+					}
 					r.except[id] = true
 				}
 			}
@@ -557,7 +579,16 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 			return nil, p.errAt(ln, "licenses: an empty allow-list refuses every zip; use action: deny")
 		}
 		r.licenses = make(map[string]bool, len(ids))
-		for _, id := range ids {
+		known := p.licenseIDs()
+		for i, id := range ids {
+			if !known[id] {
+				for k := range known {
+					if strings.EqualFold(k, id) {
+						return nil, p.errAt(ln.Content[i], "licenses: %q is not a license ID that gomirror detects; did you mean %q?", id, k)
+					}
+				}
+				return nil, p.errAt(ln.Content[i], "licenses: %q is not a license ID that gomirror detects (SPDX identifiers, as github.com/google/licensecheck reports them: MIT, Apache-2.0, BSD-3-Clause, ...)", id)
+			}
 			r.licenses[id] = true
 		}
 		r.licenseList = ids

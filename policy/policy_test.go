@@ -37,6 +37,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad except key", "rules:\n  - module: a.example\n    deny-vulnerable:\n      exept: [GO-2020-0001]\n", `p.yaml:4: deny-vulnerable: unknown key "exept"`},
 		{"deny with checks", "rules:\n  - module: a.example\n    action: deny\n    min-age: 3\n", `p.yaml:2: a deny rule refuses everything`},
 		{"empty licenses", "rules:\n  - module: a.example\n    licenses: []\n", `p.yaml:3: licenses: an empty allow-list`},
+		{"license case", "rules:\n  - module: a.example\n    licenses:\n      - MIT\n      - apache-2.0\n", `p.yaml:5: licenses: "apache-2.0" is not a license ID that gomirror detects; did you mean "Apache-2.0"?`},
+		{"license unknown", "rules:\n  - module: a.example\n    licenses: [MIT, Beerware-9]\n", `p.yaml:3: licenses: "Beerware-9" is not a license ID that gomirror detects`},
+		{"except bad ID", "rules:\n  - module: a.example\n    deny-vulnerable:\n      except: [GO-2022-0001, go-2022-0002]\n", `p.yaml:4: except: "go-2022-0002" is not an advisory ID`},
 		{"licenses not list", "rules:\n  - module: a.example\n    licenses: MIT\n", `p.yaml:3: licenses must be a list`},
 		{"duplicate key", "rules:\n  - module: a.example\n    module: b.example\n", `p.yaml:3: rule: "module" given twice`},
 		{"yaml syntax", "rules:\n  - module: [a\n", `p.yaml:`},
@@ -168,7 +171,7 @@ rules:
     module: [example.com/legacy, example.com/old/*]
     mode: warn
     deny-vulnerable:
-      except: [GO-2022-0001, CVE-2023-1]
+      except: [GO-2022-0001, CVE-2023-1234]
   - name: fresh
     module: fresh.example
     min-age: 7
@@ -207,7 +210,7 @@ func TestDecide(t *testing.T) {
 		vulns: map[string][]policy.Advisory{
 			"github.com/v/v@v1.0.0":         {{ID: "GO-2024-0002"}, {ID: "GO-2024-0001"}},
 			"example.com/legacy@v1.0.0":     {{ID: "GO-2022-0001"}},
-			"example.com/legacy@v1.1.0":     {{ID: "GO-2023-0005", Aliases: []string{"CVE-2023-1"}}},
+			"example.com/legacy@v1.1.0":     {{ID: "GO-2023-0005", Aliases: []string{"CVE-2023-1234"}}},
 			"example.com/old/x/y@v1.0.0":    {{ID: "GO-2023-0009"}},
 			"example.com/oldish/x/y@v1.0.0": {{ID: "GO-2023-0009"}},
 		},
