@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -297,8 +298,11 @@ type LiveStatus struct {
 	Reloads  uint64 `json:"reloads"`
 	Failures uint64 `json:"failures"`
 	// Error is why the file as it is now is not in force, "" when it is.
-	Error   string    `json:"error,omitempty"`
-	ErrorAt time.Time `json:"error_at,omitzero"`
+	Error string `json:"error,omitempty"`
+	// ErrorLine is the line the error names (0: none, or the file as a
+	// whole): what an anonymous caller may be shown instead of Error.
+	ErrorLine int       `json:"error_line,omitempty"`
+	ErrorAt   time.Time `json:"error_at,omitzero"`
 }
 
 // Status reports the policy in force and whether the file as it is now is
@@ -310,6 +314,9 @@ func (l *Live) Status() LiveStatus {
 		Reloads: l.reloads.Load(), Failures: l.failures.Load()}
 	if l.lastErr != nil {
 		s.Error, s.ErrorAt = l.lastErr.Error(), l.lastErrAt
+		if se := (*SyntaxError)(nil); errors.As(l.lastErr, &se) {
+			s.ErrorLine = se.Line
+		}
 	}
 	return s
 }

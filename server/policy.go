@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/gomirror/gomirror/auth"
@@ -84,14 +85,22 @@ func (s *Server) checkPolicyTokens(pol *policy.Policy, authn *auth.Authenticator
 
 // policyDetails writes /readyz's lines about the policy: the file in
 // force, and a bad edit that is not (readiness is not failed by it: the
-// last good policy serves).
+// last good policy serves), by base name and line only.
 func (s *Server) policyDetails(w io.Writer) {
 	if s.policy == nil {
 		return
 	}
 	st := s.policy.Status()
-	fmt.Fprintf(w, "policy: %s in force (%d rules, loaded %s, %d reloads)\n", st.File, st.Rules, st.Loaded.UTC().Format(time.RFC3339), st.Reloads)
+	// /readyz is anonymous: the file's base name, and the bad edit's
+	// line, not its error (which may name tokens and groups); the log
+	// has it whole.
+	base := filepath.Base(st.File)
+	fmt.Fprintf(w, "policy: %s in force (%d rules, loaded %s, %d reloads)\n", base, st.Rules, st.Loaded.UTC().Format(time.RFC3339), st.Reloads)
 	if st.Error != "" {
-		fmt.Fprintf(w, "policy: the file as it is now is refused, the last good policy stays in force: %s\n", st.Error)
+		where := base
+		if st.ErrorLine > 0 {
+			where = fmt.Sprintf("%s:%d", base, st.ErrorLine)
+		}
+		fmt.Fprintf(w, "policy: the file as it is now is refused (%s; the log says why), the last good policy stays in force\n", where)
 	}
 }
