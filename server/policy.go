@@ -14,9 +14,11 @@ import (
 	"github.com/gomirror/gomirror/storage"
 )
 
-// policyRetractedTTL is how long a module's retractions (from its latest
-// go.mod) are kept by the gate, and how long a decision that asked for
-// them is cached.
+// policyRetractedTTL is how old the retractions (from a module's latest
+// go.mod) a decision is made or served from may be. The gate keeps a
+// module's retractions half of it, and a decision that asked for them is
+// cached half of it: a decision cached at the end of the retractions'
+// time would otherwise reflect retractions up to twice as old.
 const policyRetractedTTL = 10 * time.Minute
 
 // openPolicy reads the policy file (a bad one fails the start, naming the
@@ -25,7 +27,7 @@ const policyRetractedTTL = 10 * time.Minute
 func (s *Server) openPolicy(store storage.Storage, authn *auth.Authenticator) error {
 	var live *policy.Live
 	live, err := policy.Open(policy.LiveOptions{Path: s.cfg.Policy, Interval: s.cfg.PolicyReload,
-		RetractedTTL: policyRetractedTTL, Log: s.log,
+		RetractedTTL: policyRetractedTTL / 2, Log: s.log,
 		OnReload: func(err error) {
 			if err == nil {
 				s.checkPolicyTokens(live.Policy(), authn)
@@ -49,7 +51,7 @@ func (s *Server) openPolicy(store storage.Storage, authn *auth.Authenticator) er
 		// the database's first copy is loaded). Its refreshes invalidate
 		// the cached decisions (newVulnDB).
 		Vulns:        s.policyVulns(),
-		RetractedTTL: policyRetractedTTL,
+		RetractedTTL: policyRetractedTTL / 2,
 		OnDecision: func(k policy.Kind, d policy.Decision) {
 			s.metrics.ObservePolicy(k.String(), d.Warned())
 		},
