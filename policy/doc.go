@@ -66,7 +66,8 @@
 //   - min-age: N refuses versions published less than N days ago, by the
 //     time in the version's .info (a cooling-off period against freshly
 //     hijacked releases). Such a refusal ends by itself when the age is
-//     reached.
+//     reached. The .info time of a release is its commit's time, which
+//     whoever controls the repository can backdate.
 //   - deny-retracted: true refuses versions that the module's latest
 //     go.mod retracts.
 //   - deny-vulnerable: true (or a mapping with `except: [IDs]`) refuses

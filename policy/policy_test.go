@@ -403,6 +403,12 @@ func TestVersionsCoverPseudoVersions(t *testing.T) {
 		{">=1.0.0", "v1.2.4-0.20200101000000-abcdefabcdef", true},
 		{"<1.2.0", "v1.2.4-0.20200101000000-abcdefabcdef", false},
 		{"*", "v1.0.0", true},
+		// An exact version is that version only: a pseudo-version of the
+		// same commit (v1.2.4-0.TS-HASH) is another version, which a
+		// range or deny-pseudo-versions must cover (README says so).
+		{"v1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef", false},
+		{"<=1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef", false},
+		{"<1.3.0", "v1.2.4-0.20200101000000-abcdefabcdef", true},
 	} {
 		t.Run(tc.versions+"/"+tc.version, func(t *testing.T) {
 			src := fmt.Sprintf("rules:\n  - name: r\n    module: example.com/m\n    versions: %q\n    action: deny\n", tc.versions)
