@@ -334,6 +334,27 @@ func (a *Authenticator) needFor(mod string, isModule bool) need {
 	return need{token: a.mode == ModeAll}
 }
 
+// Allows reports whether Wrap lets a request for module mod through with
+// the valid token named name, or with none if name is "": unlike MayRead
+// (the console's question for a signed-in token), it asks for a token where
+// the mode or the private patterns do, and for a client token (ModeOff and
+// a nil a let everyone through). An API that answers about modules (the
+// policy check endpoint) asks it for each module it names, so that a
+// requester learns nothing of a module it may not read.
+func (a *Authenticator) Allows(name, mod string) bool {
+	if a == nil || a.mode == ModeOff {
+		return true
+	}
+	n := a.needFor(mod, true)
+	if !n.token {
+		return true
+	}
+	if name == "" || a.tokens().role(name) != RoleClient {
+		return false
+	}
+	return n.allowed == nil || n.allowed[name]
+}
+
 type identityKey struct{}
 
 // Identity returns the name of the token that authenticated the request

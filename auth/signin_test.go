@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -99,6 +100,37 @@ func TestMayRead(t *testing.T) {
 	} {
 		if got := e.auth.MayRead(tt.name, tt.mod); got != tt.want {
 			t.Errorf("MayRead(%q, %q) = %v, want %v", tt.name, tt.mod, got, tt.want)
+		}
+	}
+}
+
+// TestAllows checks that Allows answers what Wrap does for a request for
+// the module with the token (or none), in each mode.
+func TestAllows(t *testing.T) {
+	for _, mode := range []auth.Mode{auth.ModeOff, auth.ModePrivate, auth.ModeAll} {
+		opts := auth.Options{Mode: mode, Private: "corp.example/*"}
+		if mode != auth.ModeOff {
+			opts.Rules = []auth.Rule{{Modules: "corp.example/secret", Tokens: []string{"alice"}}}
+		}
+		e := newEnv(t, opts, "alice", "bob")
+		secret, err := auth.NewTokens(e.path).AddRole("root", auth.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.secrets["root"] = secret
+		e.clock.Advance(time.Hour) // reload the tokens file
+		for _, name := range []string{"", "alice", "bob", "root"} {
+			for _, mod := range []string{"corp.example/secret/x", "CORP.example/Secret", "corp.example/other", "example.com/open"} {
+				var c cred
+				if name != "" {
+					c = basic(name, name)
+				}
+				w := e.do("/"+mod+"/@v/list", "", c)
+				want := w.Code == http.StatusOK
+				if got := e.auth.Allows(name, mod); got != want {
+					t.Errorf("mode %s: Allows(%q, %q) = %v, Wrap answered %d", mode, name, mod, got, w.Code)
+				}
+			}
 		}
 	}
 }

@@ -3,9 +3,11 @@ package server
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"time"
 
+	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/gate"
@@ -105,4 +107,16 @@ func (s *Server) policyDetails(w io.Writer) {
 		}
 		fmt.Fprintf(w, "policy: the file as it is now is refused (%s; the log says why), the last good policy stays in force\n", where)
 	}
+}
+
+// policyCheck is the policy check endpoint (api.PolicyHandler): the
+// policy in force decides, for the requester's token, with the gate's
+// facts; a module the token may not read is not decided (authn.Allows).
+// Without a policy it answers 404 (api.ErrNoPolicy).
+func (s *Server) policyCheck(authn *auth.Authenticator) http.Handler {
+	opts := api.PolicyOptions{Allows: authn.Allows}
+	if s.policy != nil {
+		opts.Policy, opts.Facts = s.policy.Policy, s.gate.Facts()
+	}
+	return api.NewPolicyHandler(opts)
 }

@@ -427,6 +427,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		// only where every request needs one (auth all).
 		mux.Handle(vulnPrefix, authn.Wrap(recordClient(vulnKind(s.vulndb.Handler(vulndb.HandlerOptions{Prefix: vulnPrefix, Status: proxy.Status, Logger: log}))), nil))
 	}
+	// The policy check endpoint: a client endpoint (not an operator one),
+	// through auth like a request that names no module; it decides only
+	// for modules the token may read (server/policy.go).
+	mux.Handle(api.PolicyRoute, authn.Wrap(recordClient(s.policyCheck(authn)), nil))
 	clients, err := clientaddr.Parse(cfg.TrustedProxies)
 	if err != nil {
 		return nil, &config.Error{Key: "trusted-proxies", Source: cfg.TrustedProxies, Err: err}
@@ -435,7 +439,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	_, writeTimeout := s.edgeLimits()
 	s.clients = clients
 	// The client address (clients.Addr) is found once, by accessLog.
-	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, []string{vulnPrefix}, "/healthz", "/readyz"))), writeTimeout)
+	s.handler = withWriteDeadline(s.accessLog(s.withOperator(opMain, withModules(mux, modules, []string{vulnPrefix}, "/healthz", "/readyz", api.PolicyPath))), writeTimeout)
 	if opAdmin != nil {
 		s.admin = withWriteDeadline(s.accessLog(opAdmin), writeTimeout)
 	}

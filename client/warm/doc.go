@@ -4,9 +4,10 @@
 // behind `gomirror warm`.
 //
 // [Resolve] finds what to fetch by asking the real go command, pointed at
-// the mirror (GOPROXY=mirror, its own GOMODCACHE, GOFLAGS=-mod=mod, and an
-// alternate go.mod in a temporary directory given with -modfile, so the
-// project's own go.mod and go.sum are never written): `go list -m -json all`
+// the mirror, through client/golist (GOPROXY=mirror, its own GOMODCACHE,
+// GOFLAGS=-mod=mod, and an alternate go.mod in a temporary directory given
+// with -modfile, so the project's own go.mod and go.sum are never
+// written): `go list -m -json all`
 // gives the build list, whose modules need their .zip, and `go mod graph`
 // gives every module in the requirement graph, including those only whose
 // go.mod is read, which need their .mod (and .info). Replacements from the

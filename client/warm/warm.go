@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,7 +18,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
-	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -49,147 +46,17 @@ type Plan struct {
 	Fetches []Fetch          // .info and .mod of each, .zip of those in the build list
 }
 
-// GoCommand runs the real go command.
-type GoCommand struct {
-	Path string   // the go command; "go" (looked up in PATH) if empty
-	Env  []string // its environment before Resolve's changes; os.Environ if nil
-}
-
-func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
-	return gocmd.Cmd{Path: g.Path, Environ: env, Dir: dir}.Run(ctx, args...)
-}
-
-// env is the go command's environment for resolving through mirror: every
-// module from the mirror, none from anywhere else, nothing written outside
-// tmp. Checksums are not checked here: the mirror checks every module
-// against the checksum database before it serves it.
-func (g GoCommand) env(mirror, tmp string) []string {
-	return gocmd.WithEnv(g.Env,
-		"GOPROXY="+mirror,
-		"GOMODCACHE="+filepath.Join(tmp, "modcache"),
-		"GOFLAGS=-mod=mod -modcacherw",
-		"GOSUMDB=off",
-		"GONOSUMDB=",
-		"GONOPROXY=",
-		"GOPRIVATE=",
-		"GOWORK=off",
-		"GOTOOLCHAIN=local",
-		"GO111MODULE=on",
-	)
-}
-
 // Resolve asks the go command, through mirror, for everything needed to
 // build with the go.mod file gomod (its go.sum next to it is used if it
-// exists); if gomod is empty, for the module@version arguments mods.
-// Neither the go.mod nor the go.sum is changed.
-func Resolve(ctx context.Context, g GoCommand, mirror, gomod string, mods []string) (*Plan, error) {
-	tmp, err := os.MkdirTemp("", "gomirror-warm-*")
+// exists); if gomod is empty, for the module@version arguments mods
+// (golist.Load, with the requirement graph). Neither the go.mod nor the
+// go.sum is changed.
+func Resolve(ctx context.Context, g golist.GoCommand, mirror, gomod string, mods []string) (*Plan, error) {
+	out, err := golist.Load(ctx, g, mirror, gomod, mods, true)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	env := g.env(mirror, tmp)
-	alt := filepath.Join(tmp, "go.mod")
-	var dir string
-	if gomod != "" {
-		data, err := os.ReadFile(gomod)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(alt, data, 0o644); err != nil {
-			return nil, err
-		}
-		sum, err := os.ReadFile(strings.TrimSuffix(gomod, ".mod") + ".sum")
-		if err == nil {
-			err = os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o644)
-		} else if errors.Is(err, os.ErrNotExist) {
-			err = nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		// Run in the project directory, so that relative paths in replace
-		// directives mean what they mean there.
-		if dir, err = filepath.Abs(filepath.Dir(gomod)); err != nil {
-			return nil, err
-		}
-	} else {
-		data, err := MainModule(mods, goVersion(ctx, g, env, tmp))
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(alt, data, 0o644); err != nil {
-			return nil, err
-		}
-		dir = tmp
-	}
-	modfileFlag := "-modfile=" + alt
-	list, err := g.run(ctx, dir, env, "list", modfileFlag, "-m", "-json", "all")
-	if err != nil {
-		return nil, err
-	}
-	graph, err := g.run(ctx, dir, env, "mod", "graph", modfileFlag)
-	if err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(alt) // after -mod=mod, as the go command sees it
-	if err != nil {
-		return nil, err
-	}
-	f, err := modfile.ParseLax(alt, data, nil)
-	if err != nil {
-		return nil, err
-	}
-	return NewPlan(list, graph, f.Replace)
-}
-
-// goVersion is the go command's language version, for the go line of a
-// temporary main module, or "" if it cannot tell.
-func goVersion(ctx context.Context, g GoCommand, env []string, dir string) string {
-	out, err := g.run(ctx, dir, env, "env", "GOVERSION")
-	if err != nil {
-		return ""
-	}
-	v, _, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
-	v, ok := strings.CutPrefix(v, "go")
-	if !ok || !modfile.GoVersionRE.MatchString(v) {
-		return ""
-	}
-	return v
-}
-
-// MainModule is a go.mod requiring the module@version arguments mods, with
-// go line goVersion if not empty.
-func MainModule(mods []string, goVersion string) ([]byte, error) {
-	f := &modfile.File{}
-	if err := f.AddModuleStmt("gomirror.warm.invalid/main"); err != nil {
-		return nil, err
-	}
-	if goVersion != "" {
-		if err := f.AddGoStmt(goVersion); err != nil {
-			return nil, err
-		}
-	}
-	for _, arg := range mods {
-		p, v, ok := strings.Cut(arg, "@")
-		if !ok || v == "" {
-			return nil, fmt.Errorf("%q: want module@version", arg)
-		}
-		if err := module.Check(p, v); err != nil {
-			return nil, err
-		}
-		if err := f.AddRequire(p, v); err != nil {
-			return nil, err
-		}
-	}
-	return f.Format()
-}
-
-// listModule is the part of `go list -m -json` output NewPlan uses.
-type listModule struct {
-	Path, Version string
-	Main          bool
-	Replace       *listModule
+	return NewPlan(out.List, out.Graph, out.Replace)
 }
 
 // NewPlan makes a plan from the output of `go list -m -json all` and
@@ -219,14 +86,11 @@ func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
 		}
 	}
 
-	dec := json.NewDecoder(bytes.NewReader(list))
-	for {
-		var lm listModule
-		if err := dec.Decode(&lm); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("reading go list -m -json output: %v", err)
-		}
+	listed, err := golist.Modules(list)
+	if err != nil {
+		return nil, err
+	}
+	for _, lm := range listed {
 		if lm.Main {
 			continue
 		}

@@ -6,10 +6,12 @@
 //	gomirror audit|stats                 query the audit log and download statistics
 //	gomirror index rebuild               recreate the catalog from storage
 //	gomirror setup|doctor|explain|bench|warm   client tools (see each --help)
+//	gomirror policy check|explain        check a project against the dependency policy (CI gate)
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,10 +28,34 @@ import (
 
 func main() {
 	if err := newRoot().Execute(); err != nil {
+		var ec *exitCodeError
+		if errors.As(err, &ec) {
+			if ec.err != nil {
+				fmt.Fprintln(os.Stderr, "gomirror:", ec.err)
+			}
+			os.Exit(ec.code)
+		}
 		fmt.Fprintln(os.Stderr, "gomirror:", err)
 		os.Exit(1)
 	}
 }
+
+// exitCodeError ends the command with exit status code, printing err if
+// it is not nil (a command that has printed its result returns one with a
+// nil err).
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitCodeError) Unwrap() error { return e.err }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -38,7 +64,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy())
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/client/warm"
 )
 
@@ -90,7 +91,7 @@ to standard output. The exit status is 1 if anything failed.`,
 				what = strings.Join(mods, " ")
 			}
 			fmt.Fprintf(stderr, "resolving the module graph of %s through %s\n", what, mirror)
-			plan, err := warm.Resolve(ctx, warm.GoCommand{}, mirror, gomod, mods)
+			plan, err := warm.Resolve(ctx, golist.GoCommand{}, mirror, gomod, mods)
 			if err != nil {
 				return fmt.Errorf("resolving the module graph: %v", err)
 			}

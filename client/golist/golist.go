@@ -1,0 +1,203 @@
+// Package golist asks the real go command, through a module proxy, about a
+// project's modules without changing the project: its build list
+// (`go list -m -json all`) and, if asked, its requirement graph
+// (`go mod graph`). It is shared by `gomirror warm` (client/warm), which
+// fetches what they name, and `gomirror policy check`
+// (client/policycheck), which judges it.
+//
+// The go command runs through internal/gocmd with the proxy as its only
+// GOPROXY, a GOMODCACHE of its own in a temporary directory,
+// GOFLAGS=-mod=mod, and an alternate go.mod (a copy of the project's, with
+// its go.sum next to it) given with -modfile, so the project's own go.mod
+// and go.sum are never written. It runs in the project's directory, so
+// relative paths in replace directives mean what they mean there.
+// Checksums are not checked against a checksum database (GOSUMDB=off): the
+// go.sum lines the project has are, and a gomirror checks every module
+// against the checksum database before it serves it.
+package golist
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/internal/gocmd"
+)
+
+// GoCommand runs the real go command.
+type GoCommand struct {
+	Path string   // the go command; "go" (looked up in PATH) if empty
+	Env  []string // its environment before Load's changes; os.Environ if nil
+}
+
+func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
+	return gocmd.Cmd{Path: g.Path, Environ: env, Dir: dir}.Run(ctx, args...)
+}
+
+// env is the go command's environment for resolving through proxy: every
+// module from proxy, none from anywhere else, nothing written outside tmp.
+func (g GoCommand) env(proxy, tmp string) []string {
+	return gocmd.WithEnv(g.Env,
+		"GOPROXY="+proxy,
+		"GOMODCACHE="+filepath.Join(tmp, "modcache"),
+		"GOFLAGS=-mod=mod -modcacherw",
+		"GOSUMDB=off",
+		"GONOSUMDB=",
+		"GONOPROXY=",
+		"GOPRIVATE=",
+		"GOWORK=off",
+		"GOTOOLCHAIN=local",
+		"GO111MODULE=on",
+	)
+}
+
+// Output is what the go command said about a project.
+type Output struct {
+	List    []byte             // the output of go list -m -json all
+	Graph   []byte             // the output of go mod graph; nil unless asked for
+	Replace []*modfile.Replace // the main module's replace directives
+}
+
+// Load asks the go command, through proxy, for the build list of the
+// go.mod file gomod (its go.sum next to it is used if it exists), and its
+// requirement graph too if graph is true; if gomod is empty, for those of a
+// main module requiring the module@version arguments mods (MainModule).
+// Neither the go.mod nor the go.sum is changed.
+func Load(ctx context.Context, g GoCommand, proxy, gomod string, mods []string, graph bool) (*Output, error) {
+	tmp, err := os.MkdirTemp("", "gomirror-golist-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	env := g.env(proxy, tmp)
+	alt := filepath.Join(tmp, "go.mod")
+	var dir string
+	if gomod != "" {
+		data, err := os.ReadFile(gomod)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(alt, data, 0o644); err != nil {
+			return nil, err
+		}
+		sum, err := os.ReadFile(strings.TrimSuffix(gomod, ".mod") + ".sum")
+		if err == nil {
+			err = os.WriteFile(filepath.Join(tmp, "go.sum"), sum, 0o644)
+		} else if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if dir, err = filepath.Abs(filepath.Dir(gomod)); err != nil {
+			return nil, err
+		}
+	} else {
+		data, err := MainModule(mods, goVersion(ctx, g, env, tmp))
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(alt, data, 0o644); err != nil {
+			return nil, err
+		}
+		dir = tmp
+	}
+	modfileFlag := "-modfile=" + alt
+	out := &Output{}
+	if out.List, err = g.run(ctx, dir, env, "list", modfileFlag, "-m", "-json", "all"); err != nil {
+		return nil, err
+	}
+	if graph {
+		if out.Graph, err = g.run(ctx, dir, env, "mod", "graph", modfileFlag); err != nil {
+			return nil, err
+		}
+	}
+	data, err := os.ReadFile(alt) // after -mod=mod, as the go command sees it
+	if err != nil {
+		return nil, err
+	}
+	// Parse, not ParseLax: ParseLax drops replace directives.
+	f, err := modfile.Parse(alt, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	out.Replace = f.Replace
+	return out, nil
+}
+
+// goVersion is the go command's language version, for the go line of a
+// temporary main module, or "" if it cannot tell.
+func goVersion(ctx context.Context, g GoCommand, env []string, dir string) string {
+	out, err := g.run(ctx, dir, env, "env", "GOVERSION")
+	if err != nil {
+		return ""
+	}
+	v, _, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	v, ok := strings.CutPrefix(v, "go")
+	if !ok || !modfile.GoVersionRE.MatchString(v) {
+		return ""
+	}
+	return v
+}
+
+// MainModule is a go.mod requiring the module@version arguments mods, with
+// go line goVersion if not empty.
+func MainModule(mods []string, goVersion string) ([]byte, error) {
+	f := &modfile.File{}
+	if err := f.AddModuleStmt("gomirror.warm.invalid/main"); err != nil {
+		return nil, err
+	}
+	if goVersion != "" {
+		if err := f.AddGoStmt(goVersion); err != nil {
+			return nil, err
+		}
+	}
+	for _, arg := range mods {
+		p, v, ok := strings.Cut(arg, "@")
+		if !ok || v == "" {
+			return nil, fmt.Errorf("%q: want module@version", arg)
+		}
+		if err := module.Check(p, v); err != nil {
+			return nil, err
+		}
+		if err := f.AddRequire(p, v); err != nil {
+			return nil, err
+		}
+	}
+	return f.Format()
+}
+
+// Module is one module of `go list -m -json` output, the part gomirror
+// reads.
+type Module struct {
+	Path     string
+	Version  string
+	Main     bool
+	Indirect bool
+	Replace  *Module // what it is replaced by; a local directory has no Version
+}
+
+// Modules parses the output of `go list -m -json` (a stream of JSON
+// objects), in its order.
+func Modules(list []byte) ([]Module, error) {
+	var out []Module
+	dec := json.NewDecoder(bytes.NewReader(list))
+	for {
+		var m Module
+		if err := dec.Decode(&m); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("reading go list -m -json output: %v", err)
+		}
+		out = append(out, m)
+	}
+}

@@ -1,0 +1,101 @@
+package golist
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+)
+
+func TestMainModule(t *testing.T) {
+	data, err := MainModule([]string{"example.com/hello@v1.1.0", "example.com/MixedCase@v1.0.0"}, "1.26.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if f.Go == nil || f.Go.Version != "1.26.1" || len(f.Require) != 2 || f.Require[0].Mod.Path != "example.com/hello" {
+		t.Errorf("go.mod:\n%s", data)
+	}
+	for _, bad := range []string{"example.com/hello", "example.com/hello@", "example.com/hello@latest", "Not A Path@v1.0.0"} {
+		if _, err := MainModule([]string{bad}, ""); err == nil {
+			t.Errorf("MainModule(%q): no error", bad)
+		}
+	}
+}
+
+func TestModules(t *testing.T) {
+	list := `{"Path": "example.com/app", "Main": true}
+{"Path": "example.com/old", "Version": "v1.0.0", "Indirect": true, "Replace": {"Path": "example.com/new", "Version": "v1.5.0"}}
+{"Path": "example.com/dep", "Version": "v1.0.0"}
+`
+	mods, err := Modules([]byte(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods) != 3 || !mods[0].Main || !mods[1].Indirect || mods[1].Replace == nil || mods[1].Replace.Version != "v1.5.0" || mods[2].Path != "example.com/dep" {
+		t.Errorf("Modules: %+v", mods)
+	}
+	if _, err := Modules([]byte(`{"Path": `)); err == nil {
+		t.Error("Modules of broken JSON: no error")
+	}
+}
+
+// TestLoad runs the real go command through a fake proxy on a project
+// whose go.mod needs an update (-mod=mod), and checks that the project's
+// files are left as they were.
+func TestLoad(t *testing.T) {
+	up := fakeproxy.New(t)
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	dir := t.TempDir()
+	gomod := filepath.Join(dir, "go.mod")
+	content := "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n\nreplace example.com/MixedCase => ./local\n"
+	if err := os.WriteFile(gomod, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Load(context.Background(), GoCommand{}, up.URL, gomod, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mods, err := Modules(out.List)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range mods {
+		got = append(got, m.Path+"@"+m.Version)
+	}
+	want := []string{"example.com/app@", "example.com/dep@v1.0.0", "example.com/hello@v1.1.0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("build list %q, want %q", got, want)
+	}
+	if !strings.Contains(string(out.Graph), "example.com/hello@v1.1.0 example.com/dep@v1.0.0") {
+		t.Errorf("graph:\n%s", out.Graph)
+	}
+	if len(out.Replace) != 1 || out.Replace[0].New.Path != "./local" {
+		t.Errorf("replacements %+v", out.Replace)
+	}
+	if got, _ := os.ReadFile(gomod); string(got) != content {
+		t.Errorf("go.mod changed:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
+		t.Error("Load wrote a go.sum next to the go.mod")
+	}
+	out, err = Load(context.Background(), GoCommand{}, up.URL, "", []string{"example.com/hello@v1.1.0"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Graph != nil || !strings.Contains(string(out.List), `"example.com/dep"`) {
+		t.Errorf("module arguments: graph %q, list:\n%s", out.Graph, out.List)
+	}
+}

@@ -1,0 +1,292 @@
+package policycheck
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/gomirror/gomirror/client/golist"
+)
+
+// Project is the files of the project to check: its go.mod and go.sum.
+type Project struct {
+	GoMod string // path of the go.mod; "" if there is none (a go.sum alone)
+	GoSum string // path of the go.sum; "" if there is none
+}
+
+// Locate finds the project that arg names: a directory (its go.mod and
+// go.sum), a go.mod file (and the go.sum next to it) or a go.sum file (and
+// the go.mod next to it, if any); "" is the current directory. A
+// directory or go.mod must have a go.mod; a go.sum file must exist.
+func Locate(arg string) (Project, error) {
+	if arg == "" {
+		arg = "."
+	}
+	fi, err := os.Stat(arg)
+	if err != nil {
+		return Project{}, err
+	}
+	var p Project
+	switch {
+	case fi.IsDir():
+		p.GoMod, p.GoSum = filepath.Join(arg, "go.mod"), filepath.Join(arg, "go.sum")
+	case strings.HasSuffix(arg, ".sum"):
+		p.GoMod, p.GoSum = strings.TrimSuffix(arg, ".sum")+".mod", arg
+		if !exists(p.GoMod) {
+			p.GoMod = ""
+		}
+		return p, nil
+	default:
+		p.GoMod, p.GoSum = arg, strings.TrimSuffix(arg, ".mod")+".sum"
+	}
+	if !exists(p.GoMod) {
+		return Project{}, fmt.Errorf("%s: %w", p.GoMod, fs.ErrNotExist)
+	}
+	if !exists(p.GoSum) {
+		p.GoSum = ""
+	}
+	return p, nil
+}
+
+func exists(name string) bool {
+	fi, err := os.Stat(name)
+	return err == nil && !fi.IsDir()
+}
+
+// Kind says how much of a module version the project uses, which decides
+// what the policy judges: the code (a zip: licenses too) or only the go.mod.
+type Kind string
+
+const (
+	// Code is a module version whose code the project may build: in the
+	// build list, or with a zip hash line in go.sum.
+	Code Kind = "zip"
+	// GoModOnly is a module version of which only the go.mod is read (a
+	// go.sum "/go.mod" line and no other).
+	GoModOnly Kind = "mod"
+)
+
+// Location is where a file names a module version.
+type Location struct {
+	File string `json:"file"` // as the project's paths are given
+	Line int    `json:"line"` // from 1
+}
+
+// Item is a module version to check.
+type Item struct {
+	Module    module.Version
+	Kind      Kind
+	BuildList bool     // in the build list (go list -m all)
+	GoSum     bool     // in the go.sum (a zip line, or a /go.mod line)
+	ZipSum    string   // the go.sum's hash of the zip ("h1:..."), if it has one
+	At        Location // where it is named: go.mod's require line, else go.sum's line, else go.mod's module line
+}
+
+// SumLine is one line of a go.sum.
+type SumLine struct {
+	Module module.Version
+	GoMod  bool // a "/go.mod" line: the hash of the go.mod only
+	Hash   string
+	Line   int
+}
+
+// ReadGoSum parses a go.sum file's data. A line that is not
+// "path version[/go.mod] hash" with a valid module path and version is an
+// error naming its line; blank lines are skipped.
+func ReadGoSum(name string, data []byte) ([]SumLine, error) {
+	var out []SumLine
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 3 {
+			return nil, fmt.Errorf("%s:%d: malformed go.sum line", name, n)
+		}
+		v, gomod := strings.CutSuffix(f[1], "/go.mod")
+		if err := module.Check(f[0], v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
+		}
+		out = append(out, SumLine{Module: module.Version{Path: f[0], Version: v}, GoMod: gomod, Hash: f[2], Line: n})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return out, nil
+}
+
+// Resolver gives a project's build list: the module versions of
+// `go list -m all`, less the main module and modules replaced by a local
+// directory, a replaced module as its replacement.
+type Resolver interface {
+	BuildList(ctx context.Context, gomod string) ([]module.Version, error)
+}
+
+// GoList is the Resolver that runs the real go command through Proxy
+// (golist.Load).
+type GoList struct {
+	Go    golist.GoCommand
+	Proxy string // the GOPROXY the go command uses
+}
+
+var _ Resolver = GoList{}
+
+// BuildList implements Resolver.
+func (g GoList) BuildList(ctx context.Context, gomod string) ([]module.Version, error) {
+	out, err := golist.Load(ctx, g.Go, g.Proxy, gomod, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	mods, err := golist.Modules(out.List)
+	if err != nil {
+		return nil, err
+	}
+	var list []module.Version
+	for _, m := range mods {
+		if m.Main {
+			continue
+		}
+		if r := m.Replace; r != nil {
+			if r.Version != "" {
+				list = append(list, module.Version{Path: r.Path, Version: r.Version})
+			}
+			continue
+		}
+		if m.Version != "" {
+			list = append(list, module.Version{Path: m.Path, Version: m.Version})
+		}
+	}
+	return list, nil
+}
+
+// Items returns every module version to check in p, sorted: those of the
+// build list (r's, from the go.mod; none without a go.mod) and those of the
+// go.sum. The error, if any, is about the go.mod or go.sum: a build list
+// that cannot be resolved is listed in incomplete instead (the go.sum's
+// and go.mod's own module versions are still checked).
+func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete []string, err error) {
+	byMod := map[module.Version]*Item{}
+	add := func(m module.Version) *Item {
+		it := byMod[m]
+		if it == nil {
+			it = &Item{Module: m, Kind: GoModOnly}
+			byMod[m] = it
+		}
+		return it
+	}
+	var (
+		requires map[module.Version]int // go.mod require lines
+		modLine  int
+	)
+	if p.GoMod != "" {
+		data, err := os.ReadFile(p.GoMod)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := modfile.Parse(p.GoMod, data, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		requires = map[module.Version]int{}
+		for _, req := range f.Require {
+			requires[req.Mod] = req.Syntax.Start.Line
+		}
+		if f.Module != nil && f.Module.Syntax != nil {
+			modLine = f.Module.Syntax.Start.Line
+		}
+		list, err := r.BuildList(ctx, p.GoMod)
+		if err != nil {
+			incomplete = append(incomplete, fmt.Sprintf("the build list of %s could not be resolved, so only its requirements and go.sum were checked: %v", p.GoMod, err))
+			// The go.mod's own requirements are still the project's.
+			for req := range requires {
+				it := add(req)
+				it.Kind, it.BuildList = Code, true
+			}
+		}
+		for _, m := range list {
+			it := add(m)
+			it.Kind, it.BuildList = Code, true
+		}
+	}
+	sumLines := map[module.Version]int{}
+	if p.GoSum != "" {
+		data, err := os.ReadFile(p.GoSum)
+		if err != nil {
+			return nil, nil, err
+		}
+		lines, err := ReadGoSum(p.GoSum, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, l := range lines {
+			it := add(l.Module)
+			it.GoSum = true
+			if !l.GoMod {
+				it.Kind = Code
+				it.ZipSum = l.Hash
+			}
+			if _, ok := sumLines[l.Module]; !ok || !l.GoMod {
+				sumLines[l.Module] = l.Line
+			}
+		}
+	}
+	for m, it := range byMod {
+		switch {
+		case requires[m] > 0:
+			it.At = Location{p.GoMod, requires[m]}
+		case sumLines[m] > 0:
+			it.At = Location{p.GoSum, sumLines[m]}
+		case p.GoMod != "":
+			it.At = Location{p.GoMod, max(modLine, 1)}
+		}
+		items = append(items, *it)
+	}
+	sortItems(items)
+	return items, incomplete, nil
+}
+
+func sortItems(items []Item) {
+	mods := make([]module.Version, len(items))
+	idx := map[module.Version]Item{}
+	for i, it := range items {
+		mods[i] = it.Module
+		idx[it.Module] = it
+	}
+	module.Sort(mods)
+	for i, m := range mods {
+		items[i] = idx[m]
+	}
+}
+
+// errNoVersion is a module version string that is not canonical.
+var errNoVersion = errors.New("not a canonical version")
+
+// ParseModuleVersion parses "path@version" with a canonical version, as
+// `policy explain` takes it.
+func ParseModuleVersion(s string) (module.Version, error) {
+	p, v, ok := strings.Cut(s, "@")
+	if !ok {
+		return module.Version{}, fmt.Errorf("%q: want module@version", s)
+	}
+	if err := module.Check(p, v); err != nil {
+		return module.Version{}, err
+	}
+	if semver.Canonical(v) != v && !strings.HasSuffix(v, "+incompatible") {
+		return module.Version{}, fmt.Errorf("%q: %w", s, errNoVersion)
+	}
+	return module.Version{Path: p, Version: v}, nil
+}

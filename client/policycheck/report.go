@@ -1,0 +1,284 @@
+package policycheck
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomirror/gomirror/api"
+)
+
+// Exit codes of `gomirror policy check` and `gomirror policy explain`.
+const (
+	// ExitClean: every module version was decided and none is refused
+	// (warnings may have been printed).
+	ExitClean = 0
+	// ExitViolation: at least one module version is refused by an
+	// enforced rule (whatever else could not be checked).
+	ExitViolation = 1
+	// ExitUnchecked: no violation was found, but something could not be
+	// checked (the build list, a module version's decision, the policy or
+	// the mirror), so the project is not known to be clean.
+	ExitUnchecked = 2
+)
+
+// Decision is the policy's decision on one module version, local or the
+// mirror's: the JSON the mirror's API answers.
+type Decision = api.PolicyDecision
+
+// Finding is a refusal (enforced or warned) or a failure to decide, and
+// where the project names the module version.
+type Finding struct {
+	Decision
+	Kind      Kind     `json:"kind"` // "zip": the code is used; "mod": only the go.mod is read
+	BuildList bool     `json:"buildList"`
+	GoSum     bool     `json:"goSum"`
+	At        Location `json:"location"`
+}
+
+// Report is the result of a check.
+type Report struct {
+	Checked    int       `json:"checked"`    // module versions checked
+	Violations []Finding `json:"violations"` // enforced refusals
+	Warnings   []Finding `json:"warnings"`   // warned refusals
+	Unchecked  []Finding `json:"unchecked"`  // no decision: Error says why
+	Incomplete []string  `json:"incomplete"` // what else could not be checked
+}
+
+// NewReport sorts the decisions ds of items (same order, same length)
+// into a report.
+func NewReport(items []Item, ds []Decision, incomplete []string) *Report {
+	r := &Report{Checked: len(items), Violations: []Finding{}, Warnings: []Finding{}, Unchecked: []Finding{}, Incomplete: incomplete}
+	if r.Incomplete == nil {
+		r.Incomplete = []string{}
+	}
+	for i, it := range items {
+		d := ds[i]
+		d.Module, d.Version = it.Module.Path, it.Module.Version
+		f := Finding{Decision: d, Kind: it.Kind, BuildList: it.BuildList, GoSum: it.GoSum, At: it.At}
+		switch {
+		case d.Error != "":
+			r.Unchecked = append(r.Unchecked, f)
+		case d.Violation():
+			r.Violations = append(r.Violations, f)
+		case d.Warned():
+			r.Warnings = append(r.Warnings, f)
+		}
+	}
+	return r
+}
+
+// ExitCode is the exit code for r: ExitViolation, ExitUnchecked or
+// ExitClean, in that order of precedence.
+func (r *Report) ExitCode() int {
+	switch {
+	case len(r.Violations) > 0:
+		return ExitViolation
+	case len(r.Unchecked) > 0 || len(r.Incomplete) > 0:
+		return ExitUnchecked
+	}
+	return ExitClean
+}
+
+// WriteText writes r for people: one line per violation, warning and
+// unchecked module version, "file:line: module@version: ...", then a
+// summary line.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	loc := func(f Finding) string {
+		if f.At.File == "" {
+			return ""
+		}
+		return fmt.Sprintf("%s:%d: ", f.At.File, f.At.Line)
+	}
+	for _, f := range r.Violations {
+		fmt.Fprintf(&b, "%s%s@%s: refused by %s: %s\n", loc(f), f.Module, f.Version, f.Where(), f.Reason)
+	}
+	for _, f := range r.Warnings {
+		fmt.Fprintf(&b, "%swarning: %s@%s: refused by %s (mode warn): %s\n", loc(f), f.Module, f.Version, f.Where(), f.Reason)
+	}
+	for _, f := range r.Unchecked {
+		fmt.Fprintf(&b, "%snot checked: %s@%s: %s\n", loc(f), f.Module, f.Version, f.Error)
+	}
+	for _, s := range r.Incomplete {
+		fmt.Fprintf(&b, "not checked: %s\n", s)
+	}
+	fmt.Fprintf(&b, "%d module versions checked: %d violations, %d warnings, %d not checked\n",
+		r.Checked, len(r.Violations), len(r.Warnings), len(r.Unchecked)+len(r.Incomplete))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSON writes r as indented JSON, with "exitCode".
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		*Report
+		ExitCode int `json:"exitCode"`
+	}{r, r.ExitCode()})
+}
+
+// SARIF 2.1.0, the subset GitHub code scanning reads.
+type (
+	sarifLog struct {
+		Schema  string     `json:"$schema"`
+		Version string     `json:"version"`
+		Runs    []sarifRun `json:"runs"`
+	}
+	sarifRun struct {
+		Tool    sarifTool     `json:"tool"`
+		Results []sarifResult `json:"results"`
+	}
+	sarifTool struct {
+		Driver sarifDriver `json:"driver"`
+	}
+	sarifDriver struct {
+		Name           string      `json:"name"`
+		InformationURI string      `json:"informationUri,omitempty"`
+		Version        string      `json:"version,omitempty"`
+		Rules          []sarifRule `json:"rules"`
+	}
+	sarifRule struct {
+		ID                   string       `json:"id"`
+		Name                 string       `json:"name,omitempty"`
+		ShortDescription     sarifMessage `json:"shortDescription"`
+		FullDescription      sarifMessage `json:"fullDescription"`
+		DefaultConfiguration struct {
+			Level string `json:"level"`
+		} `json:"defaultConfiguration"`
+	}
+	sarifMessage struct {
+		Text string `json:"text"`
+	}
+	sarifResult struct {
+		RuleID              string            `json:"ruleId"`
+		RuleIndex           int               `json:"ruleIndex"`
+		Level               string            `json:"level"`
+		Message             sarifMessage      `json:"message"`
+		Locations           []sarifLocation   `json:"locations"`
+		PartialFingerprints map[string]string `json:"partialFingerprints"`
+	}
+	sarifLocation struct {
+		PhysicalLocation struct {
+			ArtifactLocation struct {
+				URI string `json:"uri"`
+			} `json:"artifactLocation"`
+			Region struct {
+				StartLine int `json:"startLine"`
+			} `json:"region"`
+		} `json:"physicalLocation"`
+	}
+)
+
+// sarifRuleID is a SARIF rule id for the policy rule of d: stable across
+// runs while the rule keeps its name (or place), its set's name before it.
+func sarifRuleID(d Decision) string {
+	if d.Error != "" {
+		return "gomirror-policy/not-checked"
+	}
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == ' ' || r == '/' {
+				return '-'
+			}
+			return r
+		}, s)
+	}
+	id := clean(d.Rule)
+	if id == "" {
+		id = "default"
+	}
+	if d.Set != "" {
+		id = clean(d.Set) + "/" + id
+	}
+	return "gomirror-policy/" + id
+}
+
+// WriteSARIF writes r as a SARIF 2.1.0 log for code scanning (GitHub's
+// upload-sarif): a rule per policy rule that refused something, a result
+// per violation (level error), warning (level warning) and unchecked module
+// version (level warning), each located at the go.mod require line or
+// go.sum line that names it. uriBase, if not empty, is the directory the
+// locations' URIs are made relative to (the repository's root); else they
+// are as the project's paths were given, with forward slashes.
+func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
+	driver := sarifDriver{Name: "gomirror policy check", InformationURI: "https://github.com/gomirror/gomirror", Version: version, Rules: []sarifRule{}}
+	index := map[string]int{}
+	run := sarifRun{Results: []sarifResult{}}
+	add := func(f Finding, level string) {
+		id := sarifRuleID(f.Decision)
+		i, ok := index[id]
+		if !ok {
+			rule := sarifRule{ID: id, Name: f.Rule}
+			switch {
+			case f.Error != "":
+				rule.Name = "not-checked"
+				rule.ShortDescription.Text = "A module version could not be checked against the policy"
+			default:
+				rule.ShortDescription.Text = "Dependency policy: " + f.Where()
+			}
+			rule.FullDescription.Text = rule.ShortDescription.Text
+			rule.DefaultConfiguration.Level = level
+			i = len(driver.Rules)
+			index[id] = i
+			driver.Rules = append(driver.Rules, rule)
+		}
+		var msg string
+		if f.Error != "" {
+			msg = fmt.Sprintf("%s@%s could not be checked: %s", f.Module, f.Version, f.Error)
+		} else {
+			msg = fmt.Sprintf("%s@%s is refused by the dependency policy's %s: %s", f.Module, f.Version, f.Where(), f.Reason)
+			if level == "warning" {
+				msg += " (mode warn)"
+			}
+		}
+		res := sarifResult{RuleID: id, RuleIndex: i, Level: level, Message: sarifMessage{msg},
+			PartialFingerprints: map[string]string{"moduleVersion": f.Module + "@" + f.Version}}
+		var loc sarifLocation
+		loc.PhysicalLocation.ArtifactLocation.URI = sarifURI(f.At.File, uriBase)
+		loc.PhysicalLocation.Region.StartLine = max(f.At.Line, 1)
+		res.Locations = []sarifLocation{loc}
+		run.Results = append(run.Results, res)
+	}
+	for _, f := range r.Violations {
+		add(f, "error")
+	}
+	for _, f := range r.Warnings {
+		add(f, "warning")
+	}
+	for _, f := range r.Unchecked {
+		add(f, "warning")
+	}
+	run.Tool.Driver = driver
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+// sarifURI is file's URI reference relative to base (if not empty and
+// file is under it), with forward slashes; a file elsewhere is an absolute
+// file: URI.
+func sarifURI(file, base string) string {
+	if file == "" {
+		file = "go.mod"
+	}
+	if base != "" {
+		if abs, err := filepath.Abs(file); err == nil {
+			if absBase, err := filepath.Abs(base); err == nil {
+				rel, err := filepath.Rel(absBase, abs)
+				if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+					return filepath.ToSlash(rel)
+				}
+				return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+			}
+		}
+	}
+	if filepath.IsAbs(file) {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String()
+	}
+	return filepath.ToSlash(filepath.Clean(file))
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomirror/gomirror/client/golist"
+	"github.com/gomirror/gomirror/client/policycheck"
+)
+
+// newPolicy returns `gomirror policy`: check a project, or explain a
+// module version, against the dependency policy.
+func newPolicy() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Check a project, or explain a module version, against the dependency policy",
+	}
+	cmd.AddCommand(newPolicyCheck(), newPolicyExplain())
+	return cmd
+}
+
+// policyFlags are the flags check and explain share.
+type policyFlags struct {
+	opts      policycheck.Options
+	tokenFile string
+	json      bool
+	timeout   time.Duration
+}
+
+func (f *policyFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.opts.Mirror, "mirror", "", "the gomirror server that decides, with its policy for your token (default: the first URL of go env GOPROXY)")
+	fl.StringVar(&f.opts.PolicyFile, "policy", "", "decide here with this policy file instead of asking a mirror")
+	fl.StringVar(&f.opts.Proxy, "proxy", "", "module proxy the facts (with --policy) and the build list come from (default: the mirror, or the first URL of go env GOPROXY)")
+	fl.StringVar(&f.opts.VulnDB, "vulndb", "", "with --policy: the vulnerability database's URL (default: the proxy's /vuln)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token sent to the mirror (default: $"+policycheck.TokenEnv+")")
+	fl.StringVar(&f.opts.TokenName, "token-name", "", "with --policy: decide with the rule set of this token name")
+	fl.BoolVar(&f.json, "json", false, "print JSON")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit for the whole command (0: none)")
+}
+
+// usage wraps an argument error: exit status 2, "could not check".
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitCodeError{code: policycheck.ExitUnchecked, err: err}
+}
+
+// setup reads the token and builds the checker.
+func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.CancelFunc, *policycheck.Checker, error) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cancel := context.CancelFunc(func() {})
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+	}
+	tok, err := policycheck.ReadToken(f.tokenFile)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, usage(err)
+	}
+	f.opts.Token = tok
+	f.opts.Client = &http.Client{}
+	f.opts.Go = golist.GoCommand{}
+	c, err := policycheck.NewChecker(ctx, f.opts)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, usage(err)
+	}
+	return ctx, cancel, c, nil
+}
+
+func newPolicyCheck() *cobra.Command {
+	var (
+		f     policyFlags
+		sarif bool
+		root  string
+	)
+	cmd := &cobra.Command{
+		Use:   "check [--mirror URL | --policy FILE] [DIR | go.mod | go.sum]",
+		Short: "Check every module version a project uses against the dependency policy (a CI gate)",
+		Long: `Check every module version of a project's build list (as go list -m all gives
+it, without changing go.mod or go.sum) and every module version in its go.sum
+(including versions with only a /go.mod line, whose go.mod alone is read)
+against the dependency policy, and print each refusal with its rule and reason.
+
+The policy is the mirror's, decided by the mirror for your token
+(--mirror URL, default the first URL of go env GOPROXY; the token comes from
+--token-file or $` + policycheck.TokenEnv + `, never from the command line),
+or a policy file decided here (--policy FILE), its facts (a version's time,
+retractions, licenses from the zip, vulnerabilities) fetched from --proxy
+and --vulndb.
+
+Refusals by rules in mode warn are printed as warnings and do not fail.
+--json prints a JSON report, --sarif a SARIF 2.1.0 log for code scanning
+(GitHub: upload it with github/codeql-action/upload-sarif), each located at
+the go.mod require line or go.sum line naming the module version.
+
+Exit status: 0 when every module version is allowed, 1 when at least one is
+refused by an enforced rule, 2 when the check could not be done or was
+incomplete (no violation found, but the policy, the mirror, the build list
+or a module version's decision was not available).`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usage(errors.New("give at most one directory, go.mod or go.sum"))
+			}
+			if f.json && sarif {
+				return usage(errors.New("give --json or --sarif, not both"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			arg := ""
+			if len(args) == 1 {
+				arg = args[0]
+			}
+			proj, err := policycheck.Locate(arg)
+			if err != nil {
+				return usage(err)
+			}
+			ctx, cancel, c, err := f.setup(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			defer c.Close()
+			fmt.Fprintf(cmd.ErrOrStderr(), "checking %s against %s\n", describe(proj), c.Where)
+			rep, err := policycheck.Run(ctx, proj, c.Resolver, c.Decider)
+			if err != nil {
+				return usage(err)
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case f.json:
+				err = rep.WriteJSON(out)
+			case sarif:
+				err = rep.WriteSARIF(out, version(), root)
+			default:
+				err = rep.WriteText(out)
+			}
+			if err != nil {
+				return usage(err)
+			}
+			if code := rep.ExitCode(); code != policycheck.ExitClean {
+				return &exitCodeError{code: code}
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&sarif, "sarif", false, "print a SARIF 2.1.0 log (for code scanning)")
+	cmd.Flags().StringVar(&root, "sarif-root", ".", "with --sarif: the directory the locations are relative to (the repository's root)")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	return cmd
+}
+
+func newPolicyExplain() *cobra.Command {
+	var f policyFlags
+	cmd := &cobra.Command{
+		Use:   "explain module@version [--mirror URL | --policy FILE]",
+		Short: "Say which rule of the dependency policy decides a module version, and why",
+		Long: `Say which rule of the dependency policy decides module@version (its code,
+as for a .zip) and why: the rule and its place in the policy file, the
+reason, and each check of the rule that asked for a fact, with the fact and
+its outcome (the checks run in order, and the first that fails decides).
+
+The policy is the mirror's (--mirror URL, default the first URL of go env
+GOPROXY, with the token of --token-file or $` + policycheck.TokenEnv + `) or a policy
+file's (--policy FILE). Exit status: 0 allowed (also with a warning), 1
+refused, 2 not decided.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usage(errors.New("give one module@version"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := policycheck.ParseModuleVersion(args[0])
+			if err != nil {
+				return usage(err)
+			}
+			f.opts.Explain = true
+			ctx, cancel, c, err := f.setup(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			defer c.Close()
+			d, err := policycheck.Explain(ctx, c.Decider, m)
+			if err != nil {
+				return usage(err)
+			}
+			if f.json {
+				err = policycheck.WriteExplainJSON(cmd.OutOrStdout(), d)
+			} else {
+				err = policycheck.WriteExplain(cmd.OutOrStdout(), d)
+			}
+			if err != nil {
+				return usage(err)
+			}
+			if code := policycheck.ExplainExitCode(d); code != policycheck.ExitClean {
+				return &exitCodeError{code: code}
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	return cmd
+}
+
+// describe names a project for the progress line.
+func describe(p policycheck.Project) string {
+	switch {
+	case p.GoMod != "" && p.GoSum != "":
+		return p.GoMod + " and " + p.GoSum
+	case p.GoMod != "":
+		return p.GoMod
+	}
+	return p.GoSum
+}
+
+// version is gomirror's module version as built ("(devel)" from a work
+// tree), for the SARIF tool's version.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return ""
+}

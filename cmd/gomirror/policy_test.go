@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gomirror/gomirror/client/policycheck"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
+)
+
+// runPolicyCmd runs `gomirror policy args...`, the go command it runs
+// finding modules nowhere but through the proxy it is given, and returns
+// the exit status main would give.
+func runPolicyCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	t.Setenv("GOENV", "off")
+	t.Setenv(policycheck.TokenEnv, "")
+	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
+	var ec *exitCodeError
+	switch {
+	case err == nil:
+	case errors.As(err, &ec):
+		code = ec.code
+		if ec.err != nil {
+			stderr += "gomirror: " + ec.err.Error() + "\n"
+		}
+	default:
+		code = 1
+		stderr += "gomirror: " + err.Error() + "\n"
+	}
+	return stdout, stderr, code
+}
+
+// project writes a project requiring example.com/hello at version, with a
+// go.sum made by the real go command from up, and returns its directory.
+func project(t *testing.T, up *fakeproxy.Server, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	gomod := "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello " + version + "\n"
+	main := "package main\n\nimport \"example.com/hello\"\n\nfunc main() { println(hello.Hello()) }\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "mod", "tidy")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPROXY="+up.URL, "GOSUMDB="+up.DBKey, "GOFLAGS=-modcacherw", "GOENV=off",
+		"GOPATH="+filepath.Join(t.TempDir(), "gopath"), "GONOSUMDB=", "GOPRIVATE=", "GONOPROXY=", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go mod tidy: %v\n%s", err, out)
+	}
+	return dir
+}
+
+const localPolicy = `
+rules:
+  - name: no-hello-1.2
+    module: example.com/hello
+    versions: ">=1.2.0"
+    action: deny
+  - name: dep-warn
+    module: example.com/dep
+    mode: warn
+    action: deny
+`
+
+func TestPolicyCheckLocal(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(localPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clean := project(t, up, "v1.1.0")
+	stdout, stderr, code := runPolicyCmd(t, "check", "--policy", pol, "--proxy", up.URL, clean)
+	if code != policycheck.ExitClean {
+		t.Errorf("clean project: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// dep (indirect) is refused by a rule in mode warn: printed, not failing.
+	if !strings.Contains(stdout, "warning: example.com/dep@v1.0.0: refused by rule \"dep-warn\"") || !strings.Contains(stdout, "0 violations, 1 warnings, 0 not checked") {
+		t.Errorf("clean project output:\n%s", stdout)
+	}
+
+	bad := project(t, up, "v1.2.0")
+	stdout, stderr, code = runPolicyCmd(t, "check", "--json", "--policy", pol, "--proxy", up.URL, filepath.Join(bad, "go.mod"))
+	if code != policycheck.ExitViolation {
+		t.Errorf("project with a violation: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var rep struct {
+		ExitCode   int
+		Violations []struct {
+			Module, Version, Rule string
+			Location              policycheck.Location
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if rep.ExitCode != 1 || len(rep.Violations) != 1 || rep.Violations[0].Rule != "no-hello-1.2" || rep.Violations[0].Version != "v1.2.0" ||
+		rep.Violations[0].Location != (policycheck.Location{File: filepath.Join(bad, "go.mod"), Line: 5}) {
+		t.Errorf("report %+v", rep)
+	}
+
+	// explain
+	stdout, _, code = runPolicyCmd(t, "explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@v1.2.0")
+	if code != policycheck.ExitViolation || !strings.HasPrefix(stdout, "example.com/hello@v1.2.0: refused by rule \"no-hello-1.2\" (policy.yaml:3)\n  reason: denied for versions >=1.2.0\n") {
+		t.Errorf("explain: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestPolicyCheckUsage(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte("rules:\n  - module: x\n    bogus: 1\n"), 0o644)
+	proj := t.TempDir()
+	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/app\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--bogus"}, "unknown flag"},
+		{[]string{"check", "--json", "--sarif", "--mirror", up.URL}, "not both"},
+		{[]string{"check", "--mirror", up.URL, "--policy", pol, proj}, "not both"},
+		{[]string{"check", "--policy", pol, "--proxy", up.URL, "testdata-missing"}, "no such file"},
+		{[]string{"check", "--policy", pol, "--proxy", up.URL, t.TempDir()}, "go.mod"},
+		{[]string{"check", "--policy", pol, "--proxy", up.URL, "a", "b"}, "at most one"},
+		{[]string{"check", "--mirror", "ftp://x", proj}, "http or https"},
+		{[]string{"check", "--token-file", "/nonexistent/token", "--mirror", up.URL, proj}, "no such file"},
+		{[]string{"explain", "--mirror", up.URL, "example.com/hello"}, "module@version"},
+		{[]string{"explain", "--mirror", up.URL}, "one module@version"},
+		{[]string{"explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@v1.0.0"}, pol + ":3"},
+		// No --mirror, and go env GOPROXY (off here) names no URL.
+		{[]string{"check", proj}, "give --mirror URL or --policy FILE"},
+		// A mirror without the endpoint (a plain proxy): could not check.
+		{[]string{"explain", "--mirror", up.URL, "example.com/hello@v1.0.0"}, "policy check endpoint"},
+	} {
+		stdout, stderr, code := runPolicyCmd(t, tc.args...)
+		if code != policycheck.ExitUnchecked || !strings.Contains(stderr, tc.want) {
+			t.Errorf("policy %q: exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", tc.args, code, tc.want, stdout, stderr)
+		}
+	}
+}
+
+// TestPolicyDefaultMirror: without --mirror, the first URL of go env
+// GOPROXY is asked.
+func TestPolicyDefaultMirror(t *testing.T) {
+	up := fakeproxy.New(t)
+	var asked atomic.Value
+	asked.Store("")
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/v1/policy/check" {
+			asked.Store(r.Method + " " + r.Header.Get("Authorization"))
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"decisions": [{"module": "example.com/hello", "version": "v1.0.0", "allowed": true, "rule": "default", "reason": "ok"}]}`)
+			return true
+		}
+		return false
+	})
+	t.Setenv("GOPROXY", up.URL+",direct")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	t.Setenv("GOENV", "off")
+	t.Setenv(policycheck.TokenEnv, "gm_secret")
+	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, "explain", "example.com/hello@v1.0.0")
+	if err != nil || asked.Load() != "POST Bearer gm_secret" || !strings.HasPrefix(stdout, "example.com/hello@v1.0.0: allowed by default") {
+		t.Errorf("asked %q, err %v\nstdout:\n%s\nstderr:\n%s", asked, err, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "gm_secret") {
+		t.Errorf("the token was printed")
+	}
+}
