@@ -5,9 +5,11 @@
 //   - .info, .mod and .zip of a version that an enforced rule refuses fail
 //     with a *policy.RefusedError (proxy.Status: 403, the decision's text as
 //     the body, which the go command prints). A canonical version is
-//     decided before anything is fetched for it (a denied version's .mod
+//     decided before anything is fetched for it (a refused version's .mod
 //     and .zip are never fetched: the .info a min-age rule needs is
-//     fetched through InfoFetcher, without the mirror's prefetch), with
+//     fetched through InfoFetcher, without the mirror's prefetch; the
+//     one exception is the zip a licenses rule must read, on a .zip
+//     request, once every other check has passed), with
 //     the facts fetched lazily; a non-canonical .info query
 //     is resolved by the mirror first, and the version it resolves to is
 //     decided.
