@@ -136,6 +136,7 @@ type Query struct {
 	Cache     string // hit, miss, fresh, stale
 	StatusMin int    // inclusive; 0: any (ParseStatus turns "4xx" into 400..499)
 	StatusMax int    // inclusive; 0: any
+	Decided   bool   // only records with a policy decision (Policy: refused or warned)
 	Limit     int    // at most this many records per page; 0 means 100, more than 1000 means 1000
 	Cursor    string // Page.Next of the previous page, or "" for the first
 }

@@ -231,6 +231,37 @@ func (m *Mirror) Info(ctx context.Context, em layout.Module) (*storage.Object, S
 		}
 		return storage.BytesObject(b), src, nil
 	}
+	return m.info(ctx, em, true)
+}
+
+// InfoNoPrefetch is Info for em, a canonical version, except that a fetch
+// of the .info starts nothing for the version's .mod and .zip (neither
+// their fills nor the checksum database lookup): for a caller that reads
+// the .info to decide whether the version may be served at all (package
+// gate: a min-age rule's time), so that a version it refuses is not
+// downloaded. If it decides to serve the version, PrefetchVersion starts
+// what Info would have started.
+func (m *Mirror) InfoNoPrefetch(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
+	if err := checkCanonical(em); err != nil {
+		return nil, Source{Outcome: Miss}, err
+	}
+	return m.info(ctx, em, false)
+}
+
+// PrefetchVersion starts the fills of em's .mod and .zip ahead of the
+// client's requests (or, without a free prefetch slot, its checksum
+// database lookup), as a fetch of its .info by Info does. Call it only for
+// a canonical version whose .info has been answered.
+func (m *Mirror) PrefetchVersion(ctx context.Context, em layout.Module) {
+	if em.Canonical() {
+		m.prefetchVersion(ctx, em)
+	}
+}
+
+// info is Info for a canonical version; prefetch: a fetch of the .info
+// starts the fills of the version's .mod and .zip.
+func (m *Mirror) info(ctx context.Context, em layout.Module, prefetch bool) (*storage.Object, Source, error) {
+	path, query := em.Version().Path, em.Version().Version
 	key, err := keyOf(em, layout.Info)
 	if err != nil {
 		return nil, Source{Outcome: Miss}, err
@@ -253,7 +284,9 @@ func (m *Mirror) Info(ctx context.Context, em layout.Module) (*storage.Object, S
 		// its .mod and .zip next: they are fetched ahead. Starting them
 		// before the .info answer would cost a version that does not exist
 		// three upstream requests and a checksum lookup instead of one.
-		m.prefetchVersion(ctx, em)
+		if prefetch {
+			m.prefetchVersion(ctx, em)
+		}
 		return filled{b: b, from: answered}, nil
 	})
 }

@@ -772,7 +772,8 @@ func (d *DB) QueryAudit(ctx context.Context, q audit.Query) (audit.Page, error) 
 		case ns < sinceNS || ns >= untilNS,
 			hasAfter && (ns > after.ns || ns == after.ns && r.ID >= after.id),
 			q.StatusMin > 0 && r.Status < q.StatusMin,
-			q.StatusMax > 0 && r.Status > q.StatusMax:
+			q.StatusMax > 0 && r.Status > q.StatusMax,
+			q.Decided && r.Policy == "":
 			return false
 		}
 		return true

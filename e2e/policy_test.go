@@ -261,8 +261,16 @@ func TestPolicy(t *testing.T) {
 	edit(fmt.Sprintf(policyFile, "\n  - name: typo\n    modul: example.com/hello"))
 	waitFor("the bad edit to be refused", func() bool {
 		body, err := httpsGet(client, m.URL+"/readyz")
-		return err == nil && strings.Contains(body, `the last good policy stays in force: `+policyPath+`:13: rule: unknown key "modul"`)
+		return err == nil && strings.Contains(body, `the file as it is now is refused (policy.yaml:13; the log says why), the last good policy stays in force`)
 	})
+	// /readyz is anonymous: it names neither the server's directory nor
+	// what the error says (it may name tokens and groups); the log does.
+	if body, _ := httpsGet(client, m.URL+"/readyz"); strings.Contains(body, filepath.Dir(policyPath)) || strings.Contains(body, "modul") {
+		t.Errorf("/readyz tells anonymous callers too much:\n%s", body)
+	}
+	if !strings.Contains(m.logs.String(), policyPath+`:13: rule: unknown key \"modul\"`) {
+		t.Errorf("the log lacks the bad edit's full error:\n%s", tail(m.logs.String(), 10))
+	}
 	refused(aliceEnv, "example.com/hello@v1.2.0", `refused by rule "hello-frozen"`)
 	if !strings.Contains(m.logs.String(), "policy file not reloaded: the last good policy stays in force") {
 		t.Error("the bad edit is not in the log")

@@ -5,12 +5,17 @@
 //   - .info, .mod and .zip of a version that an enforced rule refuses fail
 //     with a *policy.RefusedError (proxy.Status: 403, the decision's text as
 //     the body, which the go command prints). A canonical version is
-//     decided before anything is fetched for it (a denied version is never
-//     fetched), with the facts fetched lazily; a non-canonical .info query
+//     decided before anything is fetched for it (a refused version's .mod
+//     and .zip are never fetched: the .info a min-age rule needs is
+//     fetched through InfoFetcher, without the mirror's prefetch; the
+//     one exception is the zip a licenses rule must read, on a .zip
+//     request, once every other check has passed), with
+//     the facts fetched lazily; a non-canonical .info query
 //     is resolved by the mirror first, and the version it resolves to is
 //     decided.
 //   - list leaves out refused versions, and @latest answers the newest
-//     allowed version (releases before pre-releases, as the go command
+//     allowed version (releases before pre-releases, +incompatible ones
+//     only when the newest compatible version has no go.mod, as the go command
 //     chooses) when the upstream's latest is refused.
 //   - A warned decision is served and recorded: its summary goes into the
 //     request's obs.Request (Policy), hence the audit log, and OnDecision
@@ -61,6 +66,20 @@ type Vulns interface {
 	Vulns(ctx context.Context, m module.Version) ([]policy.Advisory, error)
 }
 
+// InfoFetcher is an optional capability of the decorated mirror
+// (*cache.Mirror has it): a canonical version's .info fetched without
+// starting anything for its .mod and .zip, for a decision that needs the
+// .info's time (min-age) and may refuse the version: a refused version is
+// not downloaded. PrefetchVersion starts that work once the version is
+// allowed. Without it, the gate uses Info, and a refused version's .mod
+// and .zip may be fetched by the mirror's prefetch.
+type InfoFetcher interface {
+	InfoNoPrefetch(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error)
+	PrefetchVersion(ctx context.Context, m layout.Module)
+}
+
+var _ InfoFetcher = (*cache.Mirror)(nil)
+
 // Options configure a Mirror.
 type Options struct {
 	// Mirror is the mirror decorated (the cache): the gate's own fetches
@@ -89,13 +108,14 @@ type Options struct {
 // Mirror is a proxy.Mirror that applies the policy; see the package
 // documentation.
 type Mirror struct {
-	inner      proxy.Mirror
-	live       *policy.Live
-	store      modinfo.Reader
-	describer  *modinfo.Describer
-	vulns      Vulns
-	onDecision func(policy.Kind, policy.Decision)
-	log        *slog.Logger
+	inner       proxy.Mirror
+	infoFetcher InfoFetcher // inner's, nil if it has none
+	live        *policy.Live
+	store       modinfo.Reader
+	describer   *modinfo.Describer
+	vulns       Vulns
+	onDecision  func(policy.Kind, policy.Decision)
+	log         *slog.Logger
 	// retractions is by module path (at most retractionModules, each at
 	// most maxRetractions: memory is bounded whatever go.mod files say).
 	retractions *expirable.LRU[string, []retraction]
@@ -104,7 +124,15 @@ type Mirror struct {
 var (
 	_ proxy.Mirror         = (*Mirror)(nil)
 	_ proxy.FetchTimeouter = (*Mirror)(nil)
+	_ proxy.Judging        = (*Mirror)(nil)
 )
+
+// Judging reports that every answer is decided by a policy, which a reload
+// may change (revocable), and whether the policy in force decides per
+// client (it has sets).
+func (g *Mirror) Judging() (perClient, revocable bool) {
+	return g.live.Policy().PerClient(), true
+}
 
 // New returns the gate in front of opts.Mirror.
 func New(opts Options) *Mirror {
@@ -117,7 +145,8 @@ func New(opts Options) *Mirror {
 	if opts.Describer == nil {
 		opts.Describer = modinfo.NewDescriber(opts.Store, modinfo.DescriberOptions{})
 	}
-	return &Mirror{inner: opts.Mirror, live: opts.Live, store: opts.Store, describer: opts.Describer,
+	fetcher, _ := opts.Mirror.(InfoFetcher)
+	return &Mirror{inner: opts.Mirror, infoFetcher: fetcher, live: opts.Live, store: opts.Store, describer: opts.Describer,
 		vulns: opts.Vulns, onDecision: opts.OnDecision, log: opts.Log,
 		retractions: expirable.NewLRU[string, []retraction](retractionModules, nil, opts.RetractedTTL)}
 }
@@ -142,6 +171,21 @@ func (g *Mirror) check(ctx context.Context, m layout.Module, k policy.Kind, f *f
 		return err
 	}
 	return g.apply(ctx, k, d)
+}
+
+// checkInfo is check for a canonical .info; fetched: the decision fetched
+// the .info through InfoFetcher.
+func (g *Mirror) checkInfo(ctx context.Context, m layout.Module) (fetched bool, err error) {
+	subj := subject(ctx)
+	d, ok := g.live.Cached(subj, m.Version(), policy.KindInfo)
+	if !ok {
+		f := &facts{g: g, m: m}
+		if d, err = g.live.Decide(ctx, subj, m.Version(), policy.KindInfo, f); err != nil {
+			return false, err
+		}
+		fetched = f.fetched
+	}
+	return fetched, g.apply(ctx, policy.KindInfo, d)
 }
 
 // decide is the decision about m's version for a request of kind k, from
@@ -178,8 +222,14 @@ func (g *Mirror) apply(ctx context.Context, k policy.Kind, d policy.Decision) er
 // the version it resolves to).
 func (g *Mirror) Info(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
 	if m.Canonical() {
-		if err := g.check(ctx, m, policy.KindInfo, nil); err != nil {
+		fetched, err := g.checkInfo(ctx, m)
+		if err != nil {
 			return nil, cache.Source{}, err
+		}
+		if fetched {
+			// The decision fetched the .info without what the mirror
+			// starts with it: the version is allowed, start it now.
+			g.infoFetcher.PrefetchVersion(ctx, m)
 		}
 		return g.inner.Info(ctx, m)
 	}
@@ -205,16 +255,25 @@ func (g *Mirror) Info(ctx context.Context, m layout.Module) (*storage.Object, ca
 	return storage.BytesObject(b), src, nil
 }
 
-// GoMod answers m's .mod, if the policy allows the version.
+// GoMod answers m's .mod, if the policy allows the version. A version
+// that is not canonical is the mirror's to refuse (400, as without a
+// policy): there is nothing to decide about.
 func (g *Mirror) GoMod(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if !m.Canonical() {
+		return g.inner.GoMod(ctx, m)
+	}
 	if err := g.check(ctx, m, policy.KindMod, nil); err != nil {
 		return nil, cache.Source{}, err
 	}
 	return g.inner.GoMod(ctx, m)
 }
 
-// Zip answers m's .zip, if the policy allows the version.
+// Zip answers m's .zip, if the policy allows the version (a version that
+// is not canonical: see GoMod).
 func (g *Mirror) Zip(ctx context.Context, m layout.Module) (*storage.Object, cache.Source, error) {
+	if !m.Canonical() {
+		return g.inner.Zip(ctx, m)
+	}
 	if err := g.check(ctx, m, policy.KindZip, nil); err != nil {
 		return nil, cache.Source{}, err
 	}
@@ -251,6 +310,7 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 	subj := subject(ctx)
 	versions := strings.Fields(string(list))
 	allowed := make([]string, 0, len(versions))
+	infos := &storedInfos{}
 	unjudged := map[string]bool{}
 	changed := false
 	for _, v := range versions {
@@ -262,7 +322,7 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 				changed = true
 				continue
 			}
-			if d, err = g.live.Decide(ctx, subj, mv, policy.KindList, &facts{g: g, m: em, stored: true}); err != nil {
+			if d, err = g.live.Decide(ctx, subj, mv, policy.KindList, &facts{g: g, m: em, stored: true, infos: infos}); err != nil {
 				return nil, err
 			}
 		}
@@ -276,8 +336,10 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 		allowed = append(allowed, v)
 	}
 	if len(unjudged) > 0 {
-		order := slices.Clone(allowed)
-		slices.SortFunc(order, preferred)
+		order, err := g.latestCandidates(ctx, path, allowed)
+		if err != nil {
+			g.log.Warn("policy: newest compatible go.mod not read; +incompatible versions judged as candidates", "module", path, "err", err)
+		}
 		judged := 0
 		for _, v := range order {
 			if !unjudged[v] {
@@ -326,6 +388,45 @@ func preferred(a, b string) int {
 	return semver.Compare(b, a)
 }
 
+// latestCandidates returns versions (a list's) in the go command's order
+// of preference for "latest" (preferred), without the +incompatible
+// versions when the newest compatible version (the highest without
+// +incompatible, pre-releases included) has a go.mod of its own, not the
+// one the go command makes up for a module without one: the go command
+// does not choose a +incompatible version as latest then
+// (cmd/go/internal/modload's filterVersions). Its error is that go.mod's
+// fetch's; the versions are then returned with the +incompatible ones.
+func (g *Mirror) latestCandidates(ctx context.Context, path string, versions []string) ([]string, error) {
+	order := slices.Clone(versions)
+	slices.SortFunc(order, preferred)
+	compatible := ""
+	for _, v := range versions {
+		if !strings.HasSuffix(v, "+incompatible") && semver.IsValid(v) && (compatible == "" || semver.Compare(v, compatible) > 0) {
+			compatible = v
+		}
+	}
+	if compatible == "" || !slices.ContainsFunc(order, func(v string) bool { return strings.HasSuffix(v, "+incompatible") }) {
+		return order, nil
+	}
+	em, err := layout.Escape(module.Version{Path: path, Version: compatible})
+	if err != nil {
+		return order, err
+	}
+	obj, _, err := g.inner.GoMod(ctx, em)
+	if err != nil {
+		return order, err
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(obj.Body, 1<<20))
+	if err != nil {
+		return order, err
+	}
+	if string(data) == "module "+modfile.AutoQuote(path)+"\n" {
+		return order, nil // no go.mod of its own: +incompatible versions are candidates
+	}
+	return slices.DeleteFunc(order, func(v string) bool { return strings.HasSuffix(v, "+incompatible") }), nil
+}
+
 // Latest answers m's @latest: the upstream's latest if the policy allows
 // it, else the newest version of the (filtered) list that it allows, as
 // the go command would choose it; if there is none, the latest's refusal.
@@ -353,8 +454,10 @@ func (g *Mirror) Latest(ctx context.Context, m layout.Module) ([]byte, cache.Sou
 	if err != nil {
 		return nil, src, err
 	}
-	versions := strings.Fields(string(list))
-	slices.SortFunc(versions, preferred)
+	versions, err := g.latestCandidates(ctx, m.Version().Path, strings.Fields(string(list)))
+	if err != nil {
+		g.log.Warn("policy: newest compatible go.mod not read; +incompatible versions judged as candidates", "module", m.Version().Path, "err", err)
+	}
 	for _, v := range versions {
 		vm, err := layout.Escape(module.Version{Path: m.Version().Path, Version: v})
 		if err != nil {
@@ -425,6 +528,12 @@ type facts struct {
 	// stored: answer from storage only (a list's versions): a .info not
 	// stored is policy.ErrUnknown.
 	stored bool
+	// infos, with stored, are the module's stored .info files, listed
+	// once for all the versions of a list.
+	infos *storedInfos
+	// fetched: Time fetched the .info from the upstream through
+	// InfoFetcher (nothing started for the version's .mod and .zip).
+	fetched bool
 }
 
 var _ policy.Facts = (*facts)(nil)
@@ -439,6 +548,15 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 		if err != nil {
 			return time.Time{}, err
 		}
+		if f.infos != nil {
+			ok, err := f.infos.has(ctx, f.g.store, f.m, key)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if !ok {
+				return time.Time{}, fmt.Errorf("%s@%s: no .info stored: %w", mv.Path, mv.Version, policy.ErrUnknown)
+			}
+		}
 		obj, err = f.g.store.Get(ctx, key)
 		if errors.Is(err, fs.ErrNotExist) {
 			return time.Time{}, fmt.Errorf("%s@%s: no .info stored: %w", mv.Path, mv.Version, policy.ErrUnknown)
@@ -448,7 +566,13 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 		}
 	} else {
 		var err error
-		if obj, _, err = f.g.inner.Info(ctx, f.m); err != nil {
+		if f.g.infoFetcher != nil {
+			var src cache.Source
+			if obj, src, err = f.g.infoFetcher.InfoNoPrefetch(ctx, f.m); err != nil {
+				return time.Time{}, err
+			}
+			f.fetched = src.Outcome != cache.Hit
+		} else if obj, _, err = f.g.inner.Info(ctx, f.m); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -466,10 +590,47 @@ func (f *facts) Time(ctx context.Context, mv module.Version) (time.Time, error) 
 	return i.Time, nil
 }
 
+// storedInfos are the keys of a module's stored .info files, listed from
+// storage once (one List of the module's versions, instead of one Get per
+// version of a list: a list of 2,000 versions in an object store).
+type storedInfos struct {
+	listed bool
+	keys   map[string]bool
+}
+
+// has reports whether key, m's .info, is stored.
+func (s *storedInfos) has(ctx context.Context, store modinfo.Reader, m layout.Module, key string) (bool, error) {
+	if !s.listed {
+		listKey, err := m.Key(layout.List)
+		if err != nil {
+			return false, err
+		}
+		keys, err := store.List(ctx, layout.VersionsPrefix(listKey))
+		if err != nil {
+			return false, err
+		}
+		s.keys = make(map[string]bool)
+		for _, k := range keys {
+			if strings.HasSuffix(k, ".info") {
+				s.keys[k] = true
+			}
+		}
+		s.listed = true
+	}
+	return s.keys[key], nil
+}
+
 func (f *facts) Retracted(ctx context.Context, mv module.Version) (string, bool, error) {
 	rs, err := f.g.retracted(ctx, mv.Path)
 	if err != nil {
-		return "", false, err
+		if ctx.Err() != nil {
+			return "", false, err
+		}
+		// The latest go.mod cannot be read (an upstream outage): the
+		// check is skipped, and the decision not kept, rather than the
+		// module's stored versions made unavailable.
+		f.g.log.Warn("policy: retractions not known; deny-retracted skipped", "module", mv.Path, "err", err)
+		return "", false, fmt.Errorf("retractions of %s: %v: %w", mv.Path, err, policy.ErrUnknown)
 	}
 	for _, r := range rs {
 		if semver.Compare(r.low, mv.Version) <= 0 && semver.Compare(mv.Version, r.high) <= 0 {
@@ -493,8 +654,9 @@ const (
 
 // retracted returns the retractions in the go.mod of path's latest
 // version, as the go command finds it: the newest release of the list,
-// else its newest pre-release, else @latest; none when the module has no
-// latest version ("not found").
+// else its newest pre-release, else @latest (also when the list is "not
+// found"); none when the module has no latest version ("not found"). Its
+// error (the upstream down) makes facts.Retracted answer ErrUnknown.
 func (g *Mirror) retracted(ctx context.Context, path string) ([]retraction, error) {
 	if rs, ok := g.retractions.Get(path); ok {
 		return rs, nil
@@ -504,11 +666,16 @@ func (g *Mirror) retracted(ctx context.Context, path string) ([]retraction, erro
 		return nil, err
 	}
 	list, _, err := g.inner.List(ctx, em)
+	if errors.Is(err, fs.ErrNotExist) {
+		list, err = nil, nil // no list (a module with only pseudo-versions): its @latest
+	}
 	if err != nil {
 		return nil, err
 	}
-	versions := strings.Fields(string(list))
-	slices.SortFunc(versions, preferred)
+	versions, err := g.latestCandidates(ctx, path, strings.Fields(string(list)))
+	if err != nil {
+		return nil, err
+	}
 	latest := ""
 	if len(versions) > 0 {
 		latest = versions[0]

@@ -21,6 +21,7 @@ import (
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
@@ -37,6 +38,8 @@ type inner struct {
 	queries  map[string]string    // path@query → version
 	mods     map[string]string    // path@version → go.mod, else "module path"
 	calls    map[string]int       // "info path@version", ...
+	failList map[string]error     // path → List's error
+	failMod  map[string]error     // path@version → GoMod's error
 }
 
 func (m *inner) count(what string, em layout.Module) {
@@ -54,6 +57,9 @@ func (m *inner) called(what, path, version string) int {
 
 func (m *inner) List(_ context.Context, em layout.Module) ([]byte, cache.Source, error) {
 	m.count("list", em)
+	if err := m.failList[em.Version().Path]; err != nil {
+		return nil, cache.Source{}, err
+	}
 	var b strings.Builder
 	for _, v := range m.versions[em.Version().Path] {
 		b.WriteString(v + "\n")
@@ -91,9 +97,24 @@ func (m *inner) Info(_ context.Context, em layout.Module) (*storage.Object, cach
 	return storage.BytesObject(m.info(v.Path, v.Version)), cache.Source{}, nil
 }
 
+// InfoNoPrefetch and PrefetchVersion make inner a gate.InfoFetcher, as
+// the cache is.
+func (m *inner) InfoNoPrefetch(ctx context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
+	m.count("info-noprefetch", em)
+	obj, _, err := m.Info(ctx, em)
+	return obj, cache.Source{Outcome: cache.Miss}, err
+}
+
+func (m *inner) PrefetchVersion(_ context.Context, em layout.Module) {
+	m.count("prefetch", em)
+}
+
 func (m *inner) GoMod(_ context.Context, em layout.Module) (*storage.Object, cache.Source, error) {
 	m.count("mod", em)
 	v := em.Version()
+	if err := m.failMod[v.Path+"@"+v.Version]; err != nil {
+		return nil, cache.Source{}, err
+	}
 	if mod, ok := m.mods[v.Path+"@"+v.Version]; ok {
 		return storage.BytesObject([]byte(mod)), cache.Source{}, nil
 	}
@@ -367,5 +388,170 @@ func TestRetracted(t *testing.T) {
 	obj.Body.Close()
 	if n := f.in.called("mod", "example.com/r2", "v1.1.0"); n != 1 {
 		t.Errorf("latest go.mod read %d times; want once (kept)", n)
+	}
+}
+
+// TestMinAgeFetchesNoArtifacts: the .info fetched for a min-age decision
+// starts nothing for the version's .mod and .zip (InfoNoPrefetch); once
+// the version is allowed, the prefetch is started.
+func TestMinAgeFetchesNoArtifacts(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	ctx := context.Background()
+	_, _, err := f.g.Info(ctx, mod(t, "example.com/fresh", "v1.1.0"))
+	refusal(t, err, `rule "cooling-off"`)
+	if n := f.in.called("info-noprefetch", "example.com/fresh", "v1.1.0"); n != 1 {
+		t.Errorf("time fact read %d times with InfoNoPrefetch", n)
+	}
+	if n := f.in.called("prefetch", "example.com/fresh", "v1.1.0"); n != 0 {
+		t.Errorf("a refused version prefetched %d times", n)
+	}
+	obj, _, err := f.g.Info(ctx, mod(t, "example.com/fresh", "v1.0.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.Body.Close()
+	if n := f.in.called("prefetch", "example.com/fresh", "v1.0.0"); n != 1 {
+		t.Errorf("an allowed version whose .info the decision fetched prefetched %d times, want 1", n)
+	}
+}
+
+// TestRetractedUnknown: when the retractions cannot be read (the latest
+// go.mod's fetch fails: an upstream outage), a deny-retracted rule's
+// check is skipped (not cached) instead of failing the request, so stored
+// versions are still served; a module whose list is "not found" (only a
+// pseudo-version) has its @latest read instead.
+func TestRetractedUnknown(t *testing.T) {
+	f := newFixture(t, "rules:\n  - name: no-retracted\n    module: example.com/y, example.com/p\n    deny-retracted: true\n")
+	ctx := context.Background()
+	f.in.versions["example.com/y"] = []string{"v1.0.0", "v1.1.0"}
+	f.in.times["example.com/y@v1.0.0"] = time.Now()
+	f.in.failMod = map[string]error{"example.com/y@v1.1.0": errors.New("upstream down")}
+	obj, _, err := f.g.Zip(ctx, mod(t, "example.com/y", "v1.0.0"))
+	if err != nil {
+		t.Fatalf("zip of v1.0.0 while the latest go.mod cannot be read: %v", err)
+	}
+	obj.Body.Close()
+	b, _, err := f.g.List(ctx, mod(t, "example.com/y", ""))
+	if err != nil || string(b) != "v1.0.0\nv1.1.0\n" {
+		t.Errorf("list while the latest go.mod cannot be read: %q, %v", b, err)
+	}
+	// Back: the retraction is seen (the unknown decision was not kept).
+	f.in.failMod = nil
+	f.in.mods = map[string]string{"example.com/y@v1.1.0": "module example.com/y\n\nretract v1.0.0\n"}
+	_, _, err = f.g.Zip(ctx, mod(t, "example.com/y", "v1.0.0"))
+	refusal(t, err, `retracted`)
+
+	const pv = "v0.0.0-20240102030405-abcdefabcdef"
+	f.in.failList = map[string]error{"example.com/p": fmt.Errorf("list: %w", fs.ErrNotExist)}
+	f.in.latest["example.com/p"] = pv
+	f.in.times["example.com/p@"+pv] = time.Now()
+	obj, _, err = f.g.Info(ctx, mod(t, "example.com/p", pv))
+	if err != nil {
+		t.Fatalf("info of a module whose list is not found: %v", err)
+	}
+	obj.Body.Close()
+}
+
+// TestIncompatibleNotLatest: as for the go command, +incompatible versions
+// are no candidates for "latest" when the newest compatible version has a
+// go.mod of its own: the retractions come from that version's go.mod, and
+// @latest's fallback does not pick a +incompatible version.
+func TestIncompatibleNotLatest(t *testing.T) {
+	f := newFixture(t, `rules:
+  - name: no-retracted
+    module: example.com/inc
+    deny-retracted: true
+  - name: frozen
+    module: example.com/inc2
+    versions: ">=1.1.0 <2.0.0"
+    action: deny
+`)
+	ctx := context.Background()
+	f.in.versions["example.com/inc"] = []string{"v1.0.0", "v1.1.0", "v2.0.0+incompatible"}
+	f.in.mods = map[string]string{
+		"example.com/inc@v1.1.0":  "module example.com/inc\n\nretract v1.0.0 // broken\n",
+		"example.com/inc2@v1.0.0": "module example.com/inc2\n\ngo 1.21\n",
+	}
+	_, _, err := f.g.Zip(ctx, mod(t, "example.com/inc", "v1.0.0"))
+	refusal(t, err, "retracted: broken")
+
+	f.in.versions["example.com/inc2"] = []string{"v1.0.0", "v1.1.0", "v2.0.0+incompatible"}
+	f.in.latest["example.com/inc2"] = "v1.1.0"
+	for _, v := range []string{"v1.0.0", "v1.1.0", "v2.0.0+incompatible"} {
+		f.in.times["example.com/inc2@"+v] = time.Now()
+	}
+	b, _, err := f.g.Latest(ctx, mod(t, "example.com/inc2", ""))
+	if err != nil || !strings.Contains(string(b), `"Version":"v1.0.0"`) {
+		t.Errorf("@latest = %q, %v; want v1.0.0 (v1.1.0 refused, v2.0.0+incompatible no candidate: v1.0.0 has a go.mod)", b, err)
+	}
+	// Without a go.mod in the newest compatible version of the list the
+	// client sees, +incompatible versions are candidates.
+	delete(f.in.mods, "example.com/inc2@v1.0.0")
+	f2 := newFixture(t, "rules:\n  - module: example.com/inc2\n    versions: \">=1.1.0 <2.0.0\"\n    action: deny\n")
+	f2.in.versions, f2.in.latest, f2.in.mods, f2.in.times = f.in.versions, f.in.latest, f.in.mods, f.in.times
+	b, _, err = f2.g.Latest(ctx, mod(t, "example.com/inc2", ""))
+	if err != nil || !strings.Contains(string(b), `"Version":"v2.0.0+incompatible"`) {
+		t.Errorf("@latest = %q, %v; want v2.0.0+incompatible", b, err)
+	}
+}
+
+// countingStore counts Get and List calls.
+type countingStore struct {
+	modinfo.Reader
+	mu         sync.Mutex
+	gets, list int
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) (*storage.Object, error) {
+	s.mu.Lock()
+	s.gets++
+	s.mu.Unlock()
+	return s.Reader.Get(ctx, key)
+}
+
+func (s *countingStore) List(ctx context.Context, prefix string) ([]string, error) {
+	s.mu.Lock()
+	s.list++
+	s.mu.Unlock()
+	return s.Reader.List(ctx, prefix)
+}
+
+// TestListMinAgeStorageReads: a list judged by a min-age rule learns which
+// .info files are stored with one listing of the module's storage, not one
+// read per version (2,000 versions on S3 would take seconds per list);
+// a stored .info is read for its time.
+func TestListMinAgeStorageReads(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	ctx := context.Background()
+	store := mem.New()
+	cs := &countingStore{Reader: store}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(path, []byte(gatePolicy), 0o644)
+	live, err := policy.Open(policy.LiveOptions{Path: path, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gate.New(gate.Options{Mirror: f.in, Live: live, Store: cs, Log: quiet})
+	var versions []string
+	for i := range 200 {
+		v := fmt.Sprintf("v0.%d.0", i)
+		versions = append(versions, v)
+		f.in.times["example.com/fresh@"+v] = time.Now().Add(-30 * 24 * time.Hour)
+	}
+	f.in.versions["example.com/fresh"] = versions
+	// One stored .info, an hour old: refused by min-age from storage.
+	key, _ := mod(t, "example.com/fresh", "v0.5.0").Key(layout.Info)
+	if err := store.Put(ctx, key, strings.NewReader(`{"Version":"v0.5.0","Time":"`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := g.List(ctx, mod(t, "example.com/fresh", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "v0.5.0\n") || !strings.Contains(string(b), "v0.4.0\n") {
+		t.Errorf("list %q: want v0.5.0 (stored, an hour old) left out", b)
+	}
+	if cs.gets > 1 || cs.list != 1 {
+		t.Errorf("a list of %d versions read storage %d times and listed it %d times; want 1 and 1", len(versions), cs.gets, cs.list)
 	}
 }

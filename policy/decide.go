@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/gomirror/gomirror/modpattern"
@@ -68,8 +70,10 @@ type Advisory struct {
 // Decide calls a method only when a matching rule has the check that needs
 // it, at most once per decision, and never for a version no rule judges.
 // A method may return an error wrapping ErrUnknown when the fact is not at
-// hand for this kind of decision (KindList): the check is then skipped and
-// the decision is not to be cached. Any other error fails the decision.
+// hand for this kind of decision (KindList), or cannot be learnt now (the
+// gate's retractions while the latest go.mod cannot be fetched): the check
+// is then skipped and the decision is not to be cached. Any other error
+// fails the decision.
 type Facts interface {
 	// Time is the version's time, from its .info.
 	Time(ctx context.Context, m module.Version) (time.Time, error)
@@ -100,7 +104,8 @@ type Decision struct {
 	// version. Whether it is served then depends on Mode: see Refused and
 	// Warned.
 	Allowed bool
-	// Mode is the deciding rule's mode (Enforce for the default).
+	// Mode is the deciding rule's mode (for the default, the file's
+	// top-level mode).
 	Mode Mode
 	// Rule names the deciding rule: its name, or "rule N"; "" when no rule
 	// matched and the default decided.
@@ -112,8 +117,8 @@ type Decision struct {
 	// who need not learn where the server keeps its files.
 	File string
 	Line int
-	// Reason says why, in words: "denied", "published 2 days ago, min-age
-	// is 14 days", "affected by GO-2024-0001", "allowed".
+	// Reason says why, in words: "denied", "published
+	// 2024-01-02T03:04:05Z, min-age is 14 days: refused until ...", "affected by GO-2024-0001", "allowed".
 	Reason string
 	// Until, when not zero, is when the decision stops holding (a min-age
 	// refusal ends then); a cache must not keep it longer.
@@ -226,7 +231,7 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 	}
 	set := p.setFor(subj.Token)
 	d := Decision{Module: m, File: p.base, Set: set.name}
-	var sv *semver.Version
+	var sv, base *semver.Version
 	var buf [32]int
 	for _, i := range set.candidates(m.Path, buf[:0]) {
 		r := set.rules[i]
@@ -240,8 +245,9 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 					return Decision{}, fmt.Errorf("policy: %s@%s: %v", m.Path, m.Version, err)
 				}
 				sv = v
+				base = untaggedBase(m.Version)
 			}
-			if !r.versions.Check(sv) {
+			if !r.versions.Check(sv) && (base == nil || !r.versions.Check(base)) {
 				continue
 			}
 		}
@@ -255,6 +261,7 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 		return d, err
 	}
 	d.Line = set.defaultLine
+	d.Mode = set.defaultMode
 	if set.defaultDeny {
 		d.Reason = "no rule matches, and the default is deny"
 		return d, nil
@@ -262,6 +269,25 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 	d.Allowed = true
 	d.Reason = "no rule matches, and the default is allow"
 	return d, nil
+}
+
+// untaggedBase is X.0.0 for a pseudo-version of an untagged major,
+// vX.0.0-TS-HASH, else nil. Semver orders such a pseudo-version below
+// X.0.0, so that a range starting at X.0.0 ("*", ">=0.0.0", "2.x", "^0")
+// would not cover it; Decide matches it as X.0.0 too (and as itself: "<1.0.0"
+// covers v1.0.0-TS-HASH).
+func untaggedBase(v string) *semver.Version {
+	if !module.IsPseudoVersion(v) {
+		return nil
+	}
+	if b, err := module.PseudoVersionBase(v); err != nil || b != "" {
+		return nil
+	}
+	x, err := semver.NewVersion(xsemver.Major(v) + ".0.0")
+	if err != nil {
+		return nil
+	}
+	return x
 }
 
 // candidates appends to out, in order, the indexes of the rules of s that
@@ -326,7 +352,8 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		default:
 			ripe := t.Add(time.Duration(r.minAgeDays) * 24 * time.Hour)
 			if now := time.Now(); now.Before(ripe) {
-				d.Reason = fmt.Sprintf("published %s (%s), min-age is %d days", t.UTC().Format(time.RFC3339), age(now.Sub(t)), r.minAgeDays)
+				// Dates, not an age: the decision is cached until ripe.
+				d.Reason = fmt.Sprintf("published %s, min-age is %d days: refused until %s", t.UTC().Format(time.RFC3339), r.minAgeDays, ripe.UTC().Format(time.RFC3339))
 				d.Until = ripe
 				return nil
 			}
@@ -371,7 +398,7 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 			if len(ids) > 0 {
 				slices.Sort(ids)
 				ids = slices.Compact(ids)
-				d.Reason = "affected by " + strings.Join(ids, ", ")
+				d.Reason = "affected by " + idList(ids)
 				return nil
 			}
 		}
@@ -417,28 +444,41 @@ func (r *rule) excepted(a Advisory) bool {
 	return false
 }
 
-// age is a duration in days or hours, for reasons.
-func age(d time.Duration) string {
-	if d < 0 {
-		return "in the future"
+// maxIDs is how many advisory IDs a reason names: the go command prints
+// a 403 body's first line only up to 648 bytes ("[Truncated: too long.]").
+const maxIDs = 10
+
+// idList is ids, comma-separated, the first maxIDs of them and "and K
+// more".
+func idList(ids []string) string {
+	if len(ids) <= maxIDs {
+		return strings.Join(ids, ", ")
 	}
-	if d < 48*time.Hour {
-		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:maxIDs], ", "), len(ids)-maxIDs)
 }
 
 // oneLine keeps a rationale (from a go.mod, so from the module's author)
-// to one short line of printable text.
+// to one short line of graphic text: the go command drops a 403 body
+// with a rune that is not graphic (unicode.IsGraphic) whole, so that a
+// rationale with U+0085, U+200B or U+202E would hide the reason. Controls
+// become spaces; other runes that are not graphic are dropped; it is cut
+// at 200 bytes, on a rune boundary.
 func oneLine(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r < 0x20 || r == 0x7f:
 			return ' '
+		case r == utf8.RuneError || !unicode.IsGraphic(r):
+			return -1
 		}
 		return r
 	}, s)
 	if len(s) > 200 {
-		s = s[:200] + "..."
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return strings.TrimSpace(s)
 }

@@ -53,7 +53,11 @@
 //     with or without go's "v" prefix. Unlike the library's default, a
 //     range includes the pre-releases and pseudo-versions that it orders
 //     between its bounds ("<2.4.0" covers v2.3.1-0.20200101000000-abcdef012345),
-//     because a deny rule must not be escaped by asking for a commit.
+//     because a deny rule must not be escaped by asking for a commit. A
+//     pseudo-version of an untagged major, vX.0.0-TIMESTAMP-COMMIT, which
+//     semver orders below X.0.0, is matched as itself and as X.0.0: a
+//     range that starts at X.0.0 ("*", "x", ">=0.0.0", "0.x", "^0", "2.x")
+//     covers it.
 //     Build metadata ("+incompatible") does not take part in comparisons.
 //   - action: allow (the default) or deny. A deny rule refuses what it
 //     matches; an allow rule serves it unless one of its checks fails:
@@ -62,7 +66,8 @@
 //   - min-age: N refuses versions published less than N days ago, by the
 //     time in the version's .info (a cooling-off period against freshly
 //     hijacked releases). Such a refusal ends by itself when the age is
-//     reached.
+//     reached. The .info time of a release is its commit's time, which
+//     whoever controls the repository can backdate.
 //   - deny-retracted: true refuses versions that the module's latest
 //     go.mod retracts.
 //   - deny-vulnerable: true (or a mapping with `except: [IDs]`) refuses
@@ -79,7 +84,10 @@
 //     `.info` and `.mod` ([KindInfo], [KindMod]) do not wait for a zip to
 //     be scanned.
 //   - mode: enforce (the default, or the file's top-level mode) or warn. A
-//     warned refusal is served and recorded (audit log, metrics).
+//     warned refusal is served and recorded (audit log, metrics). The
+//     top-level mode applies to the default's refusal too (`default: deny`
+//     with `mode: warn` warns about every unmatched module): `mode: warn`
+//     at the top is the dry run of a new policy.
 //   - name: the rule's name in decisions; else "rule N".
 //
 // The checks of an allow rule run cheapest first (pseudo-version, min-age,

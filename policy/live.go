@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,6 +54,8 @@ type Live struct {
 	mu        sync.Mutex // reload
 	sum       [32]byte   // of the file in force
 	badSum    [32]byte   // of the last bad file, not logged again
+	seenSum   [32]byte   // of the changed file the last Poll read (seen)
+	seen      bool
 	lastErr   error
 	lastErrAt time.Time
 	loadedAt  time.Time
@@ -202,7 +205,7 @@ func (l *Live) Decide(ctx context.Context, subj Subject, m module.Version, k Kin
 	return d, nil
 }
 
-// Run polls the file every Interval until ctx is done (see Reload).
+// Run polls the file every Interval until ctx is done (see Poll).
 func (l *Live) Run(ctx context.Context) {
 	t := time.NewTicker(l.opts.Interval)
 	defer t.Stop()
@@ -211,7 +214,7 @@ func (l *Live) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.Reload()
+			l.Poll()
 		}
 	}
 }
@@ -222,6 +225,21 @@ func (l *Live) Run(ctx context.Context) {
 // force, until the file changes again. It reports whether a new policy is
 // in force, and the bad file's error.
 func (l *Live) Reload() (bool, error) {
+	return l.reload(false)
+}
+
+// Poll is Reload for a file read on a timer (Run): a changed file is put
+// in force (or refused) only when the previous Poll read the same content,
+// so that a file caught while an editor or a copy writes it in place is
+// neither put in force half written (a cut that is valid YAML can be a
+// policy that allows what the whole file refuses) nor reported as bad.
+// A file written elsewhere and renamed into place is never seen half
+// written; Poll only delays it by one interval.
+func (l *Live) Poll() (bool, error) {
+	return l.reload(true)
+}
+
+func (l *Live) reload(settle bool) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	data, err := readFile(l.opts.Path)
@@ -238,6 +256,10 @@ func (l *Live) Reload() (bool, error) {
 		}
 		if l.lastErr != nil && sum == l.badSum {
 			return false, l.lastErr
+		}
+		if settle && (!l.seen || sum != l.seenSum) {
+			l.seen, l.seenSum = true, sum // changed since the last poll: wait for it to settle
+			return false, nil
 		}
 	} else if l.lastErr != nil && l.lastErr.Error() == err.Error() {
 		return false, l.lastErr
@@ -276,8 +298,11 @@ type LiveStatus struct {
 	Reloads  uint64 `json:"reloads"`
 	Failures uint64 `json:"failures"`
 	// Error is why the file as it is now is not in force, "" when it is.
-	Error   string    `json:"error,omitempty"`
-	ErrorAt time.Time `json:"error_at,omitzero"`
+	Error string `json:"error,omitempty"`
+	// ErrorLine is the line the error names (0: none, or the file as a
+	// whole): what an anonymous caller may be shown instead of Error.
+	ErrorLine int       `json:"error_line,omitempty"`
+	ErrorAt   time.Time `json:"error_at,omitzero"`
 }
 
 // Status reports the policy in force and whether the file as it is now is
@@ -289,6 +314,9 @@ func (l *Live) Status() LiveStatus {
 		Reloads: l.reloads.Load(), Failures: l.failures.Load()}
 	if l.lastErr != nil {
 		s.Error, s.ErrorAt = l.lastErr.Error(), l.lastErrAt
+		if se := (*SyntaxError)(nil); errors.As(l.lastErr, &se) {
+			s.ErrorLine = se.Line
+		}
 	}
 	return s
 }

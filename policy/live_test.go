@@ -192,3 +192,48 @@ func TestLiveCachedAllocs(t *testing.T) {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// TestLivePollSettles: Run's poll puts a changed file in force only once
+// two consecutive polls read the same content, so that a file caught half
+// written (valid YAML, cut in the middle of a module path) is never in
+// force, and is not reported as bad either.
+func TestLivePollSettles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, path, "rules:\n  - module: good.example\n")
+	var reloads []error
+	l, err := policy.Open(policy.LiveOptions{Log: quiet, Path: path, OnReload: func(err error) { reloads = append(reloads, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := "rules:\n  - module: example.com/evil\n    action: deny\n  - module: \"*\"\n    action: deny\n"
+	evil := module.Version{Path: "example.com/evil", Version: "v1.0.0"}
+	refused := func() bool {
+		d, err := l.Policy().Decide(context.Background(), policy.Subject{}, evil, policy.KindInfo, &facts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Refused()
+	}
+	for _, cut := range []int{strings.Index(full, "evil"), strings.Index(full, "    action")} {
+		writeFile(t, path, full[:cut]) // "module: example.com/" (valid), and a file that is invalid
+		if changed, err := l.Poll(); changed || err != nil {
+			t.Errorf("first poll of a changed file: %v, %v; want it left until it settles", changed, err)
+		}
+	}
+	writeFile(t, path, full)
+	if changed, err := l.Poll(); changed || err != nil {
+		t.Errorf("poll of a file that changed since the last poll: %v, %v", changed, err)
+	}
+	if refused() {
+		t.Fatal("a file not settled is in force")
+	}
+	if changed, err := l.Poll(); !changed || err != nil {
+		t.Fatalf("second poll of the same content: %v, %v; want it in force", changed, err)
+	}
+	if !refused() {
+		t.Error("the settled file is not in force")
+	}
+	if len(reloads) != 1 || reloads[0] != nil {
+		t.Errorf("OnReload calls: %v; want one, without error (no noise from half-written files)", reloads)
+	}
+}

@@ -7,11 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/gomirror/gomirror/modpattern"
+	"github.com/google/licensecheck"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -52,8 +55,8 @@ func (m Mode) String() string {
 // Policy is a parsed, validated policy file. It is immutable and safe for
 // concurrent use. The nil *Policy allows everything.
 type Policy struct {
-	file    string // as given to Parse
-	base    string // its base name, for decisions
+	file    string     // as given to Parse
+	base    string     // its base name, for decisions
 	sets    []*ruleSet // in file order
 	top     *ruleSet
 	byToken map[string]int // token name → index in sets of its first set
@@ -69,6 +72,9 @@ type ruleSet struct {
 	rules       []*rule
 	defaultDeny bool
 	defaultLine int
+	// defaultMode is the file's top-level mode: it applies to the
+	// default's refusal too (a dry run warns about everything).
+	defaultMode Mode
 	// index finds the rules whose module patterns can match a path
 	// (buildIndex): Decide asks Match only of those.
 	index *trieNode
@@ -169,7 +175,8 @@ func Parse(file string, data []byte) (*Policy, error) {
 }
 
 type parser struct {
-	file string
+	file     string
+	licenses map[string]bool // licenseIDs
 }
 
 // yamlErr turns the yaml package's "yaml: line N: msg" into a SyntaxError.
@@ -248,6 +255,22 @@ func (p *parser) boolean(n *yaml.Node, what string) (bool, error) {
 
 // strings reads a sequence of strings, or one string (as a one-element
 // list) when one is allowed.
+// advisoryID is the form of the IDs and aliases of the Go vulnerability
+// database's advisories.
+var advisoryID = regexp.MustCompile(`^(GO-[0-9]{4}-[0-9]{4,}|CVE-[0-9]{4}-[0-9]{4,}|GHSA(-[0-9a-z]{4}){3})$`)
+
+// licenseIDs are the license IDs that modinfo (licensecheck) can report,
+// built at the first licenses list of the file.
+func (p *parser) licenseIDs() map[string]bool {
+	if p.licenses == nil {
+		p.licenses = map[string]bool{}
+		for _, l := range licensecheck.BuiltinLicenses() {
+			p.licenses[l.ID] = true
+		}
+	}
+	return p.licenses
+}
+
 func (p *parser) strs(n *yaml.Node, what string) ([]string, error) {
 	if n.Kind != yaml.SequenceNode {
 		return nil, p.errAt(n, "%s must be a list", what)
@@ -293,6 +316,7 @@ func (p *parser) policy(doc *yaml.Node) (*Policy, error) {
 		}
 		top.defaultLine = n.Line
 	}
+	top.defaultMode = mode
 	groups := map[string][]string{}
 	if n := f["groups"]; n != nil {
 		if n.Kind != yaml.MappingNode {
@@ -393,7 +417,7 @@ func (p *parser) set(n *yaml.Node, mode Mode, top *ruleSet, groups map[string][]
 	if err != nil {
 		return nil, err
 	}
-	s := &ruleSet{line: n.Line, defaultDeny: top.defaultDeny, defaultLine: top.defaultLine}
+	s := &ruleSet{line: n.Line, defaultDeny: top.defaultDeny, defaultLine: top.defaultLine, defaultMode: mode}
 	nn := f["name"]
 	if nn == nil {
 		return nil, p.errAt(n, "set needs a name")
@@ -518,7 +542,10 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 					return nil, err
 				}
 				r.except = make(map[string]bool, len(ids))
-				for _, id := range ids {
+				for i, id := range ids {
+					if !advisoryID.MatchString(id) {
+						return nil, p.errAt(en.Content[i], "except: %q is not an advisory ID (GO-YYYY-NNNN, CVE-YYYY-NNNN, GHSA-xxxx-xxxx-xxxx)", id)
+					}
 					r.except[id] = true
 				}
 			}
@@ -552,7 +579,16 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 			return nil, p.errAt(ln, "licenses: an empty allow-list refuses every zip; use action: deny")
 		}
 		r.licenses = make(map[string]bool, len(ids))
-		for _, id := range ids {
+		known := p.licenseIDs()
+		for i, id := range ids {
+			if !known[id] {
+				for k := range known {
+					if strings.EqualFold(k, id) {
+						return nil, p.errAt(ln.Content[i], "licenses: %q is not a license ID that gomirror detects; did you mean %q?", id, k)
+					}
+				}
+				return nil, p.errAt(ln.Content[i], "licenses: %q is not a license ID that gomirror detects (SPDX identifiers, as github.com/google/licensecheck reports them: MIT, Apache-2.0, BSD-3-Clause, ...)", id)
+			}
 			r.licenses[id] = true
 		}
 		r.licenseList = ids
@@ -561,6 +597,28 @@ func (p *parser) rule(n *yaml.Node, index int, mode Mode) (*rule, error) {
 		return nil, p.errAt(n, "a deny rule refuses everything it matches: its checks (deny-*, min-age, licenses) would never run")
 	}
 	return r, nil
+}
+
+// PerClient reports whether the policy's decisions can differ between
+// clients: it has sets (a token in a set gets other rules than a request
+// without one). Answers decided by such a policy must not be kept by a
+// shared cache.
+func (p *Policy) PerClient() bool {
+	return p != nil && len(p.sets) > 0
+}
+
+// SetTokens returns the token names that the policy's sets name, directly
+// or through groups, sorted: a server checks them against its tokens.
+func (p *Policy) SetTokens() []string {
+	if p == nil {
+		return nil
+	}
+	names := make([]string, 0, len(p.byToken))
+	for t := range p.byToken {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Rules returns how many rules the policy has, in all its sets.

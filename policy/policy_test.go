@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/gomirror/gomirror/policy"
 	"golang.org/x/mod/module"
@@ -36,6 +37,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad except key", "rules:\n  - module: a.example\n    deny-vulnerable:\n      exept: [GO-2020-0001]\n", `p.yaml:4: deny-vulnerable: unknown key "exept"`},
 		{"deny with checks", "rules:\n  - module: a.example\n    action: deny\n    min-age: 3\n", `p.yaml:2: a deny rule refuses everything`},
 		{"empty licenses", "rules:\n  - module: a.example\n    licenses: []\n", `p.yaml:3: licenses: an empty allow-list`},
+		{"license case", "rules:\n  - module: a.example\n    licenses:\n      - MIT\n      - apache-2.0\n", `p.yaml:5: licenses: "apache-2.0" is not a license ID that gomirror detects; did you mean "Apache-2.0"?`},
+		{"license unknown", "rules:\n  - module: a.example\n    licenses: [MIT, Beerware-9]\n", `p.yaml:3: licenses: "Beerware-9" is not a license ID that gomirror detects`},
+		{"except bad ID", "rules:\n  - module: a.example\n    deny-vulnerable:\n      except: [GO-2022-0001, go-2022-0002]\n", `p.yaml:4: except: "go-2022-0002" is not an advisory ID`},
 		{"licenses not list", "rules:\n  - module: a.example\n    licenses: MIT\n", `p.yaml:3: licenses must be a list`},
 		{"duplicate key", "rules:\n  - module: a.example\n    module: b.example\n", `p.yaml:3: rule: "module" given twice`},
 		{"yaml syntax", "rules:\n  - module: [a\n", `p.yaml:`},
@@ -167,7 +171,7 @@ rules:
     module: [example.com/legacy, example.com/old/*]
     mode: warn
     deny-vulnerable:
-      except: [GO-2022-0001, CVE-2023-1]
+      except: [GO-2022-0001, CVE-2023-1234]
   - name: fresh
     module: fresh.example
     min-age: 7
@@ -206,7 +210,7 @@ func TestDecide(t *testing.T) {
 		vulns: map[string][]policy.Advisory{
 			"github.com/v/v@v1.0.0":         {{ID: "GO-2024-0002"}, {ID: "GO-2024-0001"}},
 			"example.com/legacy@v1.0.0":     {{ID: "GO-2022-0001"}},
-			"example.com/legacy@v1.1.0":     {{ID: "GO-2023-0005", Aliases: []string{"CVE-2023-1"}}},
+			"example.com/legacy@v1.1.0":     {{ID: "GO-2023-0005", Aliases: []string{"CVE-2023-1234"}}},
 			"example.com/old/x/y@v1.0.0":    {{ID: "GO-2023-0009"}},
 			"example.com/oldish/x/y@v1.0.0": {{ID: "GO-2023-0009"}},
 		},
@@ -404,5 +408,144 @@ func TestRefusedErrorUnavailable(t *testing.T) {
 		if got := (&policy.RefusedError{Decision: d}).Unavailable(); !d.Refused() || got != tt.want {
 			t.Errorf("%s: %v, Unavailable %v, want refused and %v", tt.name, d, got, tt.want)
 		}
+	}
+}
+
+// TestVersionsCoverPseudoVersions: a versions range whose lower bound is
+// X.0.0 (every spelling of "all of major X") covers the pseudo-versions
+// of an untagged major, vX.0.0-TS-HASH, which semver orders below X.0.0;
+// a range that starts higher does not.
+func TestVersionsCoverPseudoVersions(t *testing.T) {
+	const untagged, untagged2 = "v0.0.0-20200101000000-abcdefabcdef", "v2.0.0-20200101000000-abcdefabcdef"
+	for _, tc := range []struct {
+		versions, version string
+		match             bool
+	}{
+		{"*", untagged, true},
+		{"x", untagged, true},
+		{">=0.0.0", untagged, true},
+		{"0.x", untagged, true},
+		{"^0", untagged, true},
+		{"~0", untagged, true},
+		{"0", untagged, true},
+		{"^0.0", untagged, true},
+		{"v0", untagged, true},
+		{"<1.0.0", untagged, true},
+		{"*", untagged2, true},
+		{"2.x", untagged2, true},
+		{">=2.0.0", untagged2, true},
+		{"v2", untagged2, true},
+		{"1.x", untagged2, false},
+		{">=0.1.0", untagged, false},
+		{">=2.0.1", untagged2, false},
+		{">=1.0.0", "v1.2.4-0.20200101000000-abcdefabcdef", true},
+		{"<1.2.0", "v1.2.4-0.20200101000000-abcdefabcdef", false},
+		{"*", "v1.0.0", true},
+		// An exact version is that version only: a pseudo-version of the
+		// same commit (v1.2.4-0.TS-HASH) is another version, which a
+		// range or deny-pseudo-versions must cover (README says so).
+		{"v1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef", false},
+		{"<=1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef", false},
+		{"<1.3.0", "v1.2.4-0.20200101000000-abcdefabcdef", true},
+	} {
+		t.Run(tc.versions+"/"+tc.version, func(t *testing.T) {
+			src := fmt.Sprintf("rules:\n  - name: r\n    module: example.com/m\n    versions: %q\n    action: deny\n", tc.versions)
+			p, err := policy.Parse("p.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "example.com/m", Version: tc.version}, policy.KindZip, &facts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Matched() != tc.match || d.Refused() != tc.match {
+				t.Errorf("versions %q, %s: %v; want matched %v", tc.versions, tc.version, d, tc.match)
+			}
+		})
+	}
+}
+
+// TestTopLevelWarnCoversDefault: a top-level `mode: warn` (the dry run of
+// a new policy) makes the default's refusal a warning too, in the sets as
+// at the top level.
+func TestTopLevelWarnCoversDefault(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte("mode: warn\ndefault: deny\nsets:\n  - name: s\n    tokens: [ci]\n    rules: []\nrules:\n  - module: ok.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{"", "ci"} {
+		d, err := p.Decide(context.Background(), policy.Subject{Token: token}, module.Version{Path: "other.example", Version: "v1.0.0"}, policy.KindInfo, &facts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Refused() || !d.Warned() || d.Mode != policy.Warn {
+			t.Errorf("token %q: %v (mode %v); want warned by the default", token, d, d.Mode)
+		}
+	}
+	p, _ = policy.Parse("p.yaml", []byte("default: deny\nrules: []\n"))
+	if d, _ := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "other.example", Version: "v1.0.0"}, policy.KindInfo, &facts{}); !d.Refused() {
+		t.Errorf("enforced default: %v", d)
+	}
+}
+
+// TestReasonPrintable: the go command drops a 403 body that has a rune
+// that is not graphic (so a retraction rationale with U+0085, U+200B or
+// U+202E would hide the reason), and prints "[Truncated: too long.]" for
+// a first line over 648 bytes: a decision's text has neither, whatever
+// the rationale or however many advisories.
+func TestReasonPrintable(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var many []policy.Advisory
+	for i := range 60 {
+		many = append(many, policy.Advisory{ID: fmt.Sprintf("GO-2024-%04d", i)})
+	}
+	f := &facts{
+		retracted: map[string]string{"r.example@v1.1.0": "bad\u0085 release\u200b here\u202e\tnow\x7f"},
+		vulns:     map[string][]policy.Advisory{"github.com/v/v@v1.0.0": many},
+	}
+	for _, m := range []module.Version{{Path: "r.example", Version: "v1.1.0"}, {Path: "github.com/v/v", Version: "v1.0.0"}} {
+		d, err := p.Decide(context.Background(), policy.Subject{}, m, policy.KindInfo, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := d.String()
+		if !d.Refused() || len(s) > 600 {
+			t.Errorf("%v: %d bytes, want refused and at most 600", s, len(s))
+		}
+		for _, r := range s {
+			if !unicode.IsGraphic(r) {
+				t.Errorf("%q: rune %U is not graphic", s, r)
+			}
+		}
+	}
+	d, _ := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "r.example", Version: "v1.1.0"}, policy.KindInfo, f)
+	if !strings.HasSuffix(d.Reason, "retracted: bad release here now") {
+		t.Errorf("reason %q", d.Reason)
+	}
+	d, _ = p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "github.com/v/v", Version: "v1.0.0"}, policy.KindInfo, f)
+	if !strings.HasSuffix(d.Reason, "GO-2024-0009 and 50 more") {
+		t.Errorf("reason %q", d.Reason)
+	}
+}
+
+// TestMinAgeReasonStable: a min-age refusal is cached until the version is
+// old enough, so its text says the dates, not an age that goes stale.
+func TestMinAgeReasonStable(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := time.Now().Add(-2 * 24 * time.Hour).Truncate(time.Second)
+	f := &facts{time: map[string]time.Time{"fresh.example@v1.0.0": pub}}
+	d, err := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "fresh.example", Version: "v1.0.0"}, policy.KindInfo, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("published %s, min-age is 7 days: refused until %s", pub.UTC().Format(time.RFC3339), pub.Add(7*24*time.Hour).UTC().Format(time.RFC3339))
+	if d.Reason != want {
+		t.Errorf("reason %q, want %q", d.Reason, want)
 	}
 }

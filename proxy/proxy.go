@@ -34,6 +34,10 @@ const (
 	cacheMutable   = "public, max-age=60"
 	cacheNegative  = "public, max-age=60"
 	cacheNone      = "no-store"
+	// With a policy (Judging): an artifact that a reload may refuse is
+	// not kept for a year; answers that differ by client are private.
+	cacheRevocable = "public, max-age=60"
+	cachePrivate   = "private, max-age=60"
 )
 
 // Mirror is what the handler needs from the cache layer. *cache.Mirror
@@ -68,6 +72,17 @@ var (
 	_ FetchTimeouter = (*cache.Mirror)(nil)
 )
 
+// Judging is an optional capability of a Mirror whose answers a policy
+// decides (package gate). perClient: answers may differ between clients
+// (a token selects a rule set), so every answer of the module protocol is
+// "private" (a shared cache must not hand one client's answer to
+// another; the same holds for a request without a token). revocable: what
+// is served now may be refused after a policy reload, so artifacts are
+// not "immutable" for a year but kept 60 seconds, as lists are.
+type Judging interface {
+	Judging() (perClient, revocable bool)
+}
+
 // SumDB is what the handler needs from the checksum database proxy.
 // *sumdb.Endpoint implements it.
 type SumDB interface {
@@ -80,14 +95,16 @@ var _ SumDB = (*sumdb.Endpoint)(nil)
 // Handler serves the module proxy protocol.
 type Handler struct {
 	mirror Mirror
-	sumdb  SumDB // nil if the checksum database is off
-	log    *slog.Logger
+	// judging is mirror's Judging, nil if it has none.
+	judging Judging
+	sumdb   SumDB // nil if the checksum database is off
+	log     *slog.Logger
 	// zipURL, if set, names where a stored zip can be downloaded directly
 	// (a presigned object-store URL); zips are then redirected there.
 	zipURL func(ctx context.Context, m layout.Module) (string, error)
 	// values holds the header values every immutable .info or .mod
 	// answer has, shared by all of them (sharedValues).
-	values struct{ jsonType, textType, immutable []string }
+	values struct{ jsonType, textType, immutable, revocable, private []string }
 }
 
 // Header values that the handler shares between responses (Handler.values,
@@ -109,9 +126,12 @@ func NewHandler(m Mirror, db SumDB, log *slog.Logger) *Handler {
 		log = slog.Default()
 	}
 	h := &Handler{mirror: m, sumdb: db, log: log}
+	h.judging, _ = m.(Judging)
 	h.values.jsonType = []string{contentType(layout.Info)}
 	h.values.textType = []string{contentType(layout.Mod)}
 	h.values.immutable = []string{cacheImmutable}
+	h.values.revocable = []string{cacheRevocable}
+	h.values.private = []string{cachePrivate}
 	return h
 }
 
@@ -155,7 +175,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.serveBytes(w, r, b, contentType(req.Kind), cacheMutable)
+	h.serveBytes(w, r, b, contentType(req.Kind), h.mutableCC())
+}
+
+// mutableCC is the Cache-Control of a list, @latest or query answer.
+func (h *Handler) mutableCC() string {
+	if h.judging != nil {
+		if perClient, _ := h.judging.Judging(); perClient {
+			return cachePrivate
+		}
+	}
+	return cacheMutable
+}
+
+// artifactCC is the Cache-Control of a canonical version's .info, .mod or
+// .zip (a shared value: see Handler.values).
+func (h *Handler) artifactCC() []string {
+	if h.judging != nil {
+		switch perClient, revocable := h.judging.Judging(); {
+		case perClient:
+			return h.values.private
+		case revocable:
+			return h.values.revocable
+		}
+	}
+	return h.values.immutable
 }
 
 // setSource records in the access log's record where the answer came from
@@ -192,7 +236,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 			h.writeError(w, r, err)
 			return
 		}
-		h.serveBytes(w, r, b, contentType(req.Kind), cacheMutable)
+		h.serveBytes(w, r, b, contentType(req.Kind), h.mutableCC())
 		return
 	}
 	hdr := w.Header()
@@ -201,7 +245,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 	} else {
 		hdr["Content-Type"] = h.values.textType
 	}
-	hdr["Cache-Control"] = h.values.immutable
+	hdr["Cache-Control"] = h.artifactCC()
 	h.serveObject(w, r, obj)
 }
 
@@ -241,7 +285,7 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request,
 		h.log.Warn("no direct URL for a zip; streaming it", "module", req.Module, "version", req.Version, "err", err)
 	}
 	hdr.Set("Content-Type", "application/zip")
-	hdr.Set("Cache-Control", cacheImmutable)
+	hdr["Cache-Control"] = h.artifactCC()
 	h.serveObject(w, r, obj)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gomirror/gomirror/policy"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 )
@@ -227,5 +227,48 @@ func TestStatusPolicyRefused(t *testing.T) {
 	want := `gomirror policy: a.example/m@v1.0.0 refused by rule "no-a" (p.yaml:3): denied`
 	if got := clientMessage(http.StatusForbidden, err); got != want {
 		t.Errorf("message %q; want %q", got, want)
+	}
+}
+
+// judgedMirror is objMirror with a policy (Judging).
+type judgedMirror struct {
+	objMirror
+	perClient bool
+}
+
+func (m judgedMirror) Judging() (bool, bool) { return m.perClient, true }
+
+func (m judgedMirror) List(context.Context, layout.Module) ([]byte, cache.Source, error) {
+	return []byte("v1.0.0\n"), cache.Source{}, nil
+}
+
+// TestCacheControlWithPolicy: a mirror whose answers a policy decides has
+// no artifact cached for a year (a reload may refuse it), and with
+// per-client rules every answer is private.
+func TestCacheControlWithPolicy(t *testing.T) {
+	const mod = "module example.com/m\n"
+	om := objMirror{newBody: func() io.ReadCloser { return storage.BytesObject([]byte(mod)).Body }, size: int64(len(mod))}
+	for _, tc := range []struct {
+		name      string
+		m         Mirror
+		mod, list string
+	}{
+		{"no policy", om, cacheImmutable, ""},
+		{"policy", judgedMirror{objMirror: om}, "public, max-age=60", "public, max-age=60"},
+		{"policy with sets", judgedMirror{objMirror: om, perClient: true}, "private, max-age=60", "private, max-age=60"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(tc.m, nil, nil)
+			for path, want := range map[string]string{"/example.com/m/@v/v1.0.0.mod": tc.mod, "/example.com/m/@v/list": tc.list} {
+				if want == "" {
+					continue
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+				if got := w.Result().Header.Get("Cache-Control"); w.Code != 200 || got != want {
+					t.Errorf("%s: %d, Cache-Control %q, want %q", path, w.Code, got, want)
+				}
+			}
+		})
 	}
 }

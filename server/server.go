@@ -407,7 +407,7 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	opMain, opAdmin := s.operatorHandlers(authn, health)
 	var served proxy.Mirror = mirror
 	if cfg.Policy != "" {
-		if err := s.openPolicy(store); err != nil {
+		if err := s.openPolicy(store, authn); err != nil {
 			return nil, err
 		}
 		served = s.gate

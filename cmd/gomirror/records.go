@@ -91,7 +91,7 @@ func newAudit() *cobra.Command {
 	var (
 		since, until, module, client, remote, kind, cacheResult, status string
 		limit                                                           int
-		asJSON, asCSV                                                   bool
+		asJSON, asCSV, decided                                          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -102,6 +102,7 @@ checksum database, newest first, from the database of the serve settings
 
 	gomirror audit --since 24h --module 'github.com/corp/*' --status 4xx
 	gomirror audit --client ci --since 7d --csv > ci.csv
+	gomirror audit --policy-decisions --since 7d      # refused and warned
 
 --since and --until take a duration back from now (24h, 7d), an RFC 3339
 time or a date; --module a module path pattern in GOPRIVATE syntax;
@@ -116,6 +117,7 @@ time or a date; --module a module path pattern in GOPRIVATE syntax;
 	f.StringVar(&kind, "kind", "", "list, latest, info, mod, zip or sumdb")
 	f.StringVar(&cacheResult, "cache", "", "hit, miss, fresh or stale")
 	f.StringVar(&status, "status", "", "status: 404, 4xx or 500-599")
+	f.BoolVar(&decided, "policy-decisions", false, "only records with a policy decision (refused or warned)")
 	f.IntVar(&limit, "limit", 1000, "at most this many records")
 	f.BoolVar(&asJSON, "json", false, "one JSON object per line")
 	f.BoolVar(&asCSV, "csv", false, "CSV with a header line")
@@ -124,7 +126,7 @@ time or a date; --module a module path pattern in GOPRIVATE syntax;
 			return usageError(cmd, errors.New("give --json or --csv, not both"))
 		}
 		now := time.Now()
-		q := audit.Query{Module: module, Client: client, Remote: remote, Kind: kind, Cache: cacheResult}
+		q := audit.Query{Module: module, Client: client, Remote: remote, Kind: kind, Cache: cacheResult, Decided: decided}
 		var err error
 		if q.Since, err = api.ParseTime(since, now); err != nil {
 			return usageError(cmd, fmt.Errorf("--since: %w", err))
@@ -203,14 +205,14 @@ func (w *auditWriter) write(r audit.Record) error {
 		return w.csv.Write(audit.CSVRow(r))
 	}
 	if w.n == 1 {
-		fmt.Fprintln(w.tab, "TIME\tCLIENT\tREMOTE\tKIND\tMODULE\tVERSION\tSTATUS\tBYTES\tDURATION\tCACHE\tUPSTREAM")
+		fmt.Fprintln(w.tab, "TIME\tCLIENT\tREMOTE\tKIND\tMODULE\tVERSION\tSTATUS\tBYTES\tDURATION\tCACHE\tUPSTREAM\tPOLICY")
 	}
 	client := r.Client
 	if client == "" {
 		client = "-"
 	}
-	_, err := fmt.Fprintf(w.tab, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%v\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"),
-		client, r.Remote, r.Kind, dash(r.Module), dash(r.Version), r.Status, r.Bytes, r.Duration.Round(time.Millisecond), dash(r.Cache), dash(r.Upstream))
+	_, err := fmt.Fprintf(w.tab, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%v\t%s\t%s\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"),
+		client, r.Remote, r.Kind, dash(r.Module), dash(r.Version), r.Status, r.Bytes, r.Duration.Round(time.Millisecond), dash(r.Cache), dash(r.Upstream), dash(r.Policy))
 	return err
 }
 

@@ -440,3 +440,35 @@ func TestAuditCSVIsNotAFormula(t *testing.T) {
 		t.Errorf("row %q: want the user agent kept, as text", rows[1])
 	}
 }
+
+// TestAuditPolicy: the table shows a record's policy decision, and
+// --policy-decisions lists only the records that have one (refused or warned).
+func TestAuditPolicy(t *testing.T) {
+	recs := cliRecords(6)
+	recs[2].Policy = `warned by rule "legacy" (policy.yaml:16): denied`
+	recs[4].Policy, recs[4].Status = `refused by rule "no-1.1" (policy.yaml:12): denied for versions >=1.1.0`, 403
+	_, args := recordsDir(t, recs)
+	stdout, stderr, code, err := runCmd(t, newAudit(), args...)
+	if err != nil || code != -1 {
+		t.Fatalf("audit: exit %d, %v, %s", code, err, stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	if len(lines) != 7 || !strings.HasSuffix(strings.TrimSpace(lines[0]), "POLICY") || !strings.Contains(lines[3], `warned by rule "legacy"`) {
+		t.Errorf("table without the policy column or decision:\n%s", stdout)
+	}
+	stdout, _, _, err = runCmd(t, newAudit(), append(slices.Clone(args), "--policy-decisions", "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for line := range strings.Lines(stdout) {
+		var r audit.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("--json line %q: %v", line, err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if want := []string{recs[2].ID, recs[4].ID}; !slices.Equal(ids, want) {
+		t.Errorf("--policy-decisions: %v, want %v", ids, want)
+	}
+}
