@@ -11,10 +11,11 @@
 #   bench/run.sh StalledReaders   1000 connections stalled on a 15 MiB .mod
 #                                 (no network; about 30 seconds)
 #   bench/run.sh 'CachedInfo$'    cached .info under wrk vs a bare net/http
-#   bench/run.sh CachedInfoPolicy cached .info with a 500-rule policy vs none
 #                                 server (no network; needs wrk; about 1 minute;
 #                                 GOMIRROR_BENCH_BASE_BINARY=<gomirror built
 #                                 from another commit> compares that one too)
+#   bench/run.sh CachedInfoPolicy cached .info with a 500-rule policy vs none
+#                                 (no network; needs wrk; about 1 minute)
 #   bench/run.sh 'Audit|Catalog'  the audit database on SQLite: a 10,000,000-
 #                                 record database built (about NN minutes), two
 #                                 queries timed on it, and the sustained insert
