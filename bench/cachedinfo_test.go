@@ -62,11 +62,7 @@ func BenchmarkCachedInfo(b *testing.B) {
 	// The same with the audit log off (no database): issue 14's target is
 	// gomirror (audit log on, the default) ≥ 0.9 of it.
 	noAudit := startMirror(b, tmp, append(args, "--database", "off")...)
-	sides := []struct {
-		name string
-		url  string
-		pid  int
-	}{{"gomirror", m.URL, m.Pid()}, {"noaudit", noAudit.URL, noAudit.Pid()}}
+	sides := []wrkSide{{"gomirror", m.URL, m.Pid()}, {"noaudit", noAudit.URL, noAudit.Pid()}}
 	var base *mirror
 	if bin := os.Getenv("GOMIRROR_BENCH_BASE_BINARY"); bin != "" {
 		baseArgs := args
@@ -77,11 +73,7 @@ func BenchmarkCachedInfo(b *testing.B) {
 			baseArgs = append(slices.Clone(args), "--database", filepath.Join(tmp, "base.db"))
 		}
 		base = startMirrorBinary(b, bin, tmp, baseArgs...)
-		sides = append(sides, struct {
-			name string
-			url  string
-			pid  int
-		}{"base", base.URL, base.Pid()})
+		sides = append(sides, wrkSide{"base", base.URL, base.Pid()})
 	}
 
 	// The bare server answers what gomirror answers: same body, same
@@ -102,11 +94,7 @@ func BenchmarkCachedInfo(b *testing.B) {
 		answers[p] = bareAnswer{header: h, body: body}
 	}
 	bare := bareServer(b, answers)
-	sides = append(sides, struct {
-		name string
-		url  string
-		pid  int
-	}{"bare", bare, 0})
+	sides = append(sides, wrkSide{"bare", bare, 0})
 	for _, p := range paths {
 		want := answers[p]
 		for _, s := range sides[1:] {
@@ -127,33 +115,8 @@ func BenchmarkCachedInfo(b *testing.B) {
 	}
 	offset := m.logSize()
 
-	results := map[string][]*wrkResult{}
 	b.ResetTimer()
-	for round := range infoRounds {
-		for _, s := range sides {
-			warmup := infoWarmup
-			if round == 0 {
-				warmup = infoStartup
-			}
-			runWrk(b, wrk, script, s.url, warmup)
-			var pids []int
-			if s.pid != 0 {
-				pids = append(pids, s.pid)
-			}
-			meter := startCPU(pids...)
-			cpu0 := sideCPU(s.pid)
-			r := runWrk(b, wrk, script, s.url, infoDuration)
-			if r.requests > 0 {
-				r.cpuPerReq = (sideCPU(s.pid) - cpu0) / float64(r.requests) * 1e6
-			}
-			b.Logf("round %d %s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, %d requests, %d not 2xx, %d socket errors; server CPU %.1f µs per request; %s",
-				round, s.name, r.rps, r.p50, r.p99, r.requests, r.non2xx, r.socketErrs, r.cpuPerReq, meter)
-			if r.non2xx > 0 || r.socketErrs > 0 || r.requests == 0 {
-				b.Errorf("PROBLEM: round %d %s: %d requests, %d not 2xx, %d socket errors", round, s.name, r.requests, r.non2xx, r.socketErrs)
-			}
-			results[s.name] = append(results[s.name], r)
-		}
-	}
+	results := interleavedRounds(b, wrk, script, sides)
 	b.StopTimer()
 
 	st := m.stats(offset)
@@ -162,13 +125,7 @@ func BenchmarkCachedInfo(b *testing.B) {
 	if n := st.Requests - st.Cache["hit"]; n > 0 {
 		b.Logf("PROBLEM: %d of %d requests were not cache hits", n, st.Requests)
 	}
-	med := func(name string, f func(r *wrkResult) float64) float64 {
-		var xs []float64
-		for _, r := range results[name] {
-			xs = append(xs, f(r))
-		}
-		return median(xs)
-	}
+	med := func(name string, f func(r *wrkResult) float64) float64 { return medianOf(results[name], f) }
 	rps := func(r *wrkResult) float64 { return r.rps }
 	p50 := func(r *wrkResult) float64 { return r.p50 }
 	p99 := func(r *wrkResult) float64 { return r.p99 }
@@ -328,4 +285,58 @@ func runWrk(b *testing.B, wrk, script, base string, d time.Duration) *wrkResult 
 		}
 	}
 	return r
+}
+
+// wrkSide is one server that an interleaved wrk benchmark loads; pid is
+// its process (0: in this process, whose CPU is not measured).
+type wrkSide struct {
+	name string
+	url  string
+	pid  int
+}
+
+// interleavedRounds runs infoRounds rounds of wrk with script, each
+// loading every side in turn for infoDuration after a warm-up (infoStartup
+// before a side's first round, infoWarmup before the others), so that a
+// round's sides are neighbours in time on a noisy machine. A result's
+// cpuPerReq is its side's server CPU per request; a round with errors or
+// no request is a PROBLEM. The results are each side's, in round order.
+func interleavedRounds(b *testing.B, wrk, script string, sides []wrkSide) map[string][]*wrkResult {
+	b.Helper()
+	results := map[string][]*wrkResult{}
+	for round := range infoRounds {
+		for _, s := range sides {
+			warmup := infoWarmup
+			if round == 0 {
+				warmup = infoStartup
+			}
+			runWrk(b, wrk, script, s.url, warmup)
+			var pids []int
+			if s.pid != 0 {
+				pids = append(pids, s.pid)
+			}
+			meter := startCPU(pids...)
+			cpu0 := sideCPU(s.pid)
+			r := runWrk(b, wrk, script, s.url, infoDuration)
+			if r.requests > 0 {
+				r.cpuPerReq = (sideCPU(s.pid) - cpu0) / float64(r.requests) * 1e6
+			}
+			b.Logf("round %d %s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, %d requests, %d not 2xx, %d socket errors; server CPU %.1f µs per request; %s",
+				round, s.name, r.rps, r.p50, r.p99, r.requests, r.non2xx, r.socketErrs, r.cpuPerReq, meter)
+			if r.non2xx > 0 || r.socketErrs > 0 || r.requests == 0 {
+				b.Errorf("PROBLEM: round %d %s: %d requests, %d not 2xx, %d socket errors", round, s.name, r.requests, r.non2xx, r.socketErrs)
+			}
+			results[s.name] = append(results[s.name], r)
+		}
+	}
+	return results
+}
+
+// medianOf is the median of f over rs.
+func medianOf(rs []*wrkResult, f func(*wrkResult) float64) float64 {
+	xs := make([]float64, 0, len(rs))
+	for _, r := range rs {
+		xs = append(xs, f(r))
+	}
+	return median(xs)
 }

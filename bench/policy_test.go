@@ -73,11 +73,7 @@ func BenchmarkCachedInfoPolicy(b *testing.B) {
 	if !strings.Contains(withPolicy.tail(200), "rules=500") {
 		b.Fatalf("the policy is not in force with 500 rules:\n%s", withPolicy.tail(20))
 	}
-	sides := []struct {
-		name string
-		url  string
-		pid  int
-	}{{"policy", withPolicy.URL, withPolicy.Pid()}, {"none", none.URL, none.Pid()}}
+	sides := []wrkSide{{"policy", withPolicy.URL, withPolicy.Pid()}, {"none", none.URL, none.Pid()}}
 	for _, p := range paths {
 		var bodies [2][]byte
 		for i, s := range sides {
@@ -100,29 +96,8 @@ func BenchmarkCachedInfoPolicy(b *testing.B) {
 		b.Fatal(err)
 	}
 	offset := withPolicy.logSize()
-	results := map[string][]*wrkResult{}
 	b.ResetTimer()
-	for round := range infoRounds {
-		for _, s := range sides {
-			warmup := infoWarmup
-			if round == 0 {
-				warmup = infoStartup
-			}
-			runWrk(b, wrk, script, s.url, warmup)
-			meter := startCPU(s.pid)
-			cpu0 := sideCPU(s.pid)
-			r := runWrk(b, wrk, script, s.url, infoDuration)
-			if r.requests > 0 {
-				r.cpuPerReq = (sideCPU(s.pid) - cpu0) / float64(r.requests) * 1e6
-			}
-			b.Logf("round %d %s: %.0f req/s, p50 %.3f ms, p99 %.3f ms, %d requests, %d not 2xx, %d socket errors; server CPU %.1f µs per request; %s",
-				round, s.name, r.rps, r.p50, r.p99, r.requests, r.non2xx, r.socketErrs, r.cpuPerReq, meter)
-			if r.non2xx > 0 || r.socketErrs > 0 || r.requests == 0 {
-				b.Errorf("PROBLEM: round %d %s: %d requests, %d not 2xx, %d socket errors", round, s.name, r.requests, r.non2xx, r.socketErrs)
-			}
-			results[s.name] = append(results[s.name], r)
-		}
-	}
+	results := interleavedRounds(b, wrk, script, sides)
 	b.StopTimer()
 	st := withPolicy.stats(offset)
 	b.Logf("gomirror (policy) log during the load: %s", st)
@@ -130,13 +105,7 @@ func BenchmarkCachedInfoPolicy(b *testing.B) {
 	if n := st.Requests - st.Cache["hit"]; n > 0 {
 		b.Logf("PROBLEM: %d of %d requests were not cache hits", n, st.Requests)
 	}
-	med := func(name string, f func(r *wrkResult) float64) float64 {
-		var xs []float64
-		for _, r := range results[name] {
-			xs = append(xs, f(r))
-		}
-		return median(xs)
-	}
+	med := func(name string, f func(r *wrkResult) float64) float64 { return medianOf(results[name], f) }
 	rps := func(r *wrkResult) float64 { return r.rps }
 	p99 := func(r *wrkResult) float64 { return r.p99 }
 	cpu := func(r *wrkResult) float64 { return r.cpuPerReq }

@@ -259,19 +259,9 @@ func TestPolicyCheckCommand(t *testing.T) {
 // decided locally (the database read through the mirror's /vuln/), the
 // commands reaching nothing but the mirror.
 func TestPolicyCheckVulnerable(t *testing.T) {
-	store := vulnStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	writeFiles(t, filepath.Dir(policyFile), map[string]string{"policy.yaml": `rules:
-  - name: no-known-vulns
-    module: golang.org/x/text
-    deny-vulnerable: true
-`})
-	m := startMirrorEnv(t, vulnEnv, "--storage-dir", store, "--policy", policyFile)
-	if err := waitVulnDB(m, time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	m, policyFile := startDenyVulnerable(t)
 	project := t.TempDir()
 	writeFiles(t, project, vulnProject)
 	env := isolated(goEnv(t, m.URL, goEnvValue(t, "GOSUMDB")))

@@ -181,24 +181,34 @@ func TestVulnDBAirGapped(t *testing.T) {
 	}
 }
 
-// TestDenyVulnerable: a policy rule with deny-vulnerable refuses the
-// affected golang.org/x/text v0.3.7 (403, the rule and the advisories in
-// the go command's error) and lets the fixed v0.41.0 through; what the
-// rule decides comes from the database served at /vuln/.
-func TestDenyVulnerable(t *testing.T) {
-	store := vulnStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+// startDenyVulnerable starts a mirror with the vulnerability database
+// (the stored x/vulndb module, vulnStore) and a policy whose rule
+// "no-known-vulns" refuses the versions of golang.org/x/text that an
+// advisory affects, once the database is loaded; it returns the mirror
+// and the policy file.
+func startDenyVulnerable(t *testing.T) (*mirror, string) {
+	t.Helper()
 	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
 	writeFiles(t, filepath.Dir(policyFile), map[string]string{"policy.yaml": `rules:
   - name: no-known-vulns
     module: golang.org/x/text
     deny-vulnerable: true
 `})
-	m := startMirrorEnv(t, vulnEnv, "--storage-dir", store, "--policy", policyFile)
+	m := startMirrorEnv(t, vulnEnv, "--storage-dir", vulnStore(t), "--policy", policyFile)
 	if err := waitVulnDB(m, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	return m, policyFile
+}
+
+// TestDenyVulnerable: a policy rule with deny-vulnerable refuses the
+// affected golang.org/x/text v0.3.7 (403, the rule and the advisories in
+// the go command's error) and lets the fixed v0.41.0 through; what the
+// rule decides comes from the database served at /vuln/.
+func TestDenyVulnerable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	m, _ := startDenyVulnerable(t)
 	project := t.TempDir()
 	writeFiles(t, project, map[string]string{"go.mod": "module example.com/vulnapp\n\ngo 1.21\n"})
 	env := isolated(goEnv(t, m.URL, goEnvValue(t, "GOSUMDB")))
