@@ -35,11 +35,11 @@ type policyFlags struct {
 
 func (f *policyFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.opts.Mirror, "mirror", "", "the gomirror server that decides, with its policy for your token (default: the first URL of go env GOPROXY)")
+	fl.StringVar(&f.opts.Mirror, "mirror", "", "the gomirror server that decides, with its policy for your token (default: the first URL of go env GOPROXY, which is sent no token)")
 	fl.StringVar(&f.opts.PolicyFile, "policy", "", "decide here with this policy file instead of asking a mirror")
-	fl.StringVar(&f.opts.Proxy, "proxy", "", "module proxy the facts (with --policy) and the build list come from (default: the mirror, or the first URL of go env GOPROXY)")
+	fl.StringVar(&f.opts.Proxy, "proxy", "", "module proxy the facts (with --policy) and the build list come from (default: the mirror, or the first URL of go env GOPROXY, which is sent no token)")
 	fl.StringVar(&f.opts.VulnDB, "vulndb", "", "with --policy: the vulnerability database's URL (default: the proxy's /vuln)")
-	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token sent to the mirror (default: $"+policycheck.TokenEnv+")")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token (default: $"+policycheck.TokenEnv+"), sent only to the origin of --mirror, or of --proxy with --policy (and --vulndb if the same)")
 	fl.StringVar(&f.opts.TokenName, "token-name", "", "with --policy: decide with the rule set of this token name")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit for the whole command (0: none)")
@@ -76,6 +76,9 @@ func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.Cancel
 		cancel()
 		return nil, nil, nil, usage(err)
 	}
+	for _, n := range c.Notes {
+		fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: note:", n)
+	}
 	return ctx, cancel, c, nil
 }
 
@@ -99,6 +102,13 @@ The policy is the mirror's, decided by the mirror for your token
 or a policy file decided here (--policy FILE), its facts (a version's time,
 retractions, licenses from the zip, vulnerabilities) fetched from --proxy
 and --vulndb.
+
+The token goes only to a server you name: the origin (scheme, host,
+port) of --mirror, or with --policy of --proxy (and --vulndb if it has the
+same origin). A URL taken from go env GOPROXY, which may be any proxy, is
+never sent the token (a note says so: name your mirror with --mirror), and
+a token is never sent over plain http to a host other than loopback (an
+error, exit status 2).
 
 Refusals by rules in mode warn are printed as warnings and do not fail.
 --json prints a JSON report, --sarif a SARIF 2.1.0 log for code scanning
@@ -175,7 +185,10 @@ its outcome (the checks run in order, and the first that fails decides).
 
 The policy is the mirror's (--mirror URL, default the first URL of go env
 GOPROXY, with the token of --token-file or $` + policycheck.TokenEnv + `) or a policy
-file's (--policy FILE). Exit status: 0 allowed (also with a warning), 1
+file's (--policy FILE). The token goes only to the origin of --mirror, or
+with --policy of --proxy (and --vulndb if the same), never to a URL taken
+from go env GOPROXY, and never over plain http to a host other than
+loopback. Exit status: 0 allowed (also with a warning), 1
 refused, 2 not decided.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {

@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -154,7 +156,9 @@ func TestPolicyCheckUsage(t *testing.T) {
 }
 
 // TestPolicyDefaultMirror: without --mirror, the first URL of go env
-// GOPROXY is asked.
+// GOPROXY is asked, but the token is not sent to it (it may be any proxy,
+// a public one included): a note on standard error says so. Named with
+// --mirror, the mirror gets it.
 func TestPolicyDefaultMirror(t *testing.T) {
 	up := fakeproxy.New(t)
 	var asked atomic.Value
@@ -168,15 +172,136 @@ func TestPolicyDefaultMirror(t *testing.T) {
 		}
 		return false
 	})
-	t.Setenv("GOPROXY", up.URL+",direct")
+	for _, tt := range []struct {
+		name      string
+		args      []string
+		wantAsked string
+		wantNote  bool
+	}{
+		{"from GOPROXY", nil, "POST ", true},
+		{"named", []string{"--mirror", up.URL}, "POST Bearer gm_secret", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			asked.Store("")
+			t.Setenv("GOPROXY", up.URL+",direct")
+			t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+			t.Setenv("GOENV", "off")
+			t.Setenv(policycheck.TokenEnv, "gm_secret")
+			stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, append([]string{"explain", "example.com/hello@v1.0.0"}, tt.args...)...)
+			if err != nil || asked.Load() != tt.wantAsked || !strings.HasPrefix(stdout, "example.com/hello@v1.0.0: allowed by default") {
+				t.Errorf("asked %q, want %q, err %v\nstdout:\n%s\nstderr:\n%s", asked.Load(), tt.wantAsked, err, stdout, stderr)
+			}
+			if got := strings.Contains(stderr, "the token is not sent"); got != tt.wantNote {
+				t.Errorf("note on stderr: %v, want %v\n%s", got, tt.wantNote, stderr)
+			}
+			if strings.Contains(stdout+stderr, "gm_secret") {
+				t.Errorf("the token was printed")
+			}
+		})
+	}
+}
+
+// TestPolicyTokenOnlyToNamedHosts: with --policy, the token goes to the
+// proxy named with --proxy and the vulnerability database only if it has
+// that proxy's origin; never to a proxy taken from go env GOPROXY; and
+// never over plain http to a host other than loopback.
+func TestPolicyTokenOnlyToNamedHosts(t *testing.T) {
+	up := fakeproxy.New(t)
+	if _, err := up.Add("example.com/hello", "v1.0.0", map[string][]byte{"go.mod": []byte("module example.com/hello\n"), "hello.go": []byte("package hello\n")}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string // "host path bearer?"
+	record := func(who string) func(w http.ResponseWriter, r *http.Request) bool {
+		return func(w http.ResponseWriter, r *http.Request) bool {
+			mu.Lock()
+			seen = append(seen, fmt.Sprintf("%s %s auth=%v", who, r.URL.Path, r.Header.Get("Authorization") != ""))
+			mu.Unlock()
+			return false
+		}
+	}
+	up.SetHook(record("proxy"))
+	other := fakeproxy.New(t) // another origin, serving a vulnerability database of nothing
+	other.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		record("vulndb")(w, r)
+		if strings.HasSuffix(r.URL.Path, "/index/modules.json") {
+			io.WriteString(w, "[]")
+		} else {
+			http.NotFound(w, r)
+		}
+		return true
+	})
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("rules:\n  - module: example.com/hello\n    deny-vulnerable: true\n    deny-retracted: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	authed := func(who string) (n, with int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range seen {
+			if strings.HasPrefix(s, who+" ") {
+				n++
+				if strings.HasSuffix(s, "auth=true") {
+					with++
+				}
+			}
+		}
+		return n, with
+	}
+	for _, tt := range []struct {
+		name             string
+		goproxy          string
+		args             []string
+		proxyAuth, vAuth bool
+	}{
+		{"proxy from GOPROXY", up.URL + ",direct", []string{"--vulndb", other.URL}, false, false},
+		{"proxy named, vulndb elsewhere", "off", []string{"--proxy", up.URL, "--vulndb", other.URL}, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			t.Setenv("GOPROXY", tt.goproxy)
+			t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+			t.Setenv("GOENV", "off")
+			t.Setenv(policycheck.TokenEnv, "gm_secret")
+			stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, append([]string{"explain", "example.com/hello@v1.0.0", "--policy", pol}, tt.args...)...)
+			stderr = fmt.Sprint(stdout, stderr, err)
+			if n, with := authed("proxy"); n == 0 || (with == n) != tt.proxyAuth || (with == 0) == tt.proxyAuth {
+				t.Errorf("proxy: %d requests, %d with the token; want token %v\n%s", n, with, tt.proxyAuth, stderr)
+			}
+			if n, with := authed("vulndb"); n == 0 || with != 0 {
+				t.Errorf("vulndb (another origin): %d requests, %d with the token\n%s", n, with, stderr)
+			}
+		})
+	}
+	t.Run("plain http elsewhere", func(t *testing.T) {
+		_, stderr, code := runPolicyCmdToken(t, "gm_secret", "explain", "example.com/hello@v1.0.0", "--mirror", "http://mirror.example.invalid")
+		if code != 2 || !strings.Contains(stderr, "refusing to send the token over plain http") {
+			t.Errorf("exit %d, want 2 with a refusal\n%s", code, stderr)
+		}
+	})
+}
+
+// runPolicyCmdToken is runPolicyCmd with $GOMIRROR_TOKEN set to tok.
+func runPolicyCmdToken(t *testing.T, tok string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	t.Setenv("GOPROXY", "off")
 	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
 	t.Setenv("GOENV", "off")
-	t.Setenv(policycheck.TokenEnv, "gm_secret")
-	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, "explain", "example.com/hello@v1.0.0")
-	if err != nil || asked.Load() != "POST Bearer gm_secret" || !strings.HasPrefix(stdout, "example.com/hello@v1.0.0: allowed by default") {
-		t.Errorf("asked %q, err %v\nstdout:\n%s\nstderr:\n%s", asked, err, stdout, stderr)
+	t.Setenv(policycheck.TokenEnv, tok)
+	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
+	var ec *exitCodeError
+	switch {
+	case err == nil:
+	case errors.As(err, &ec):
+		code = ec.code
+		if ec.err != nil {
+			stderr += "gomirror: " + ec.err.Error() + "\n"
+		}
+	default:
+		code = 1
+		stderr += "gomirror: " + err.Error() + "\n"
 	}
-	if strings.Contains(stdout+stderr, "gm_secret") {
-		t.Errorf("the token was printed")
-	}
+	return stdout, stderr, code
 }
