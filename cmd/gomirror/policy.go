@@ -113,7 +113,10 @@ error, exit status 2).
 Refusals by rules in mode warn are printed as warnings and do not fail.
 --json prints a JSON report, --sarif a SARIF 2.1.0 log for code scanning
 (GitHub: upload it with github/codeql-action/upload-sarif), each located at
-the go.mod require line or go.sum line naming the module version.
+the go.mod require line or go.sum line naming the module version. What
+could not be checked is also printed on standard error, and a check that
+could not be done at all still prints a valid JSON report or SARIF log
+(its invocation not successful, with the reason).
 
 Exit status: 0 when every module version is allowed, 1 when at least one is
 refused by an enforced rule, 2 when the check could not be done or was
@@ -133,32 +136,48 @@ or a module version's decision was not available).`,
 			if len(args) == 1 {
 				arg = args[0]
 			}
+			out := cmd.OutOrStdout()
+			write := func(rep *policycheck.Report) error {
+				switch {
+				case f.json:
+					return rep.WriteJSON(out)
+				case sarif:
+					return rep.WriteSARIF(out, version(), root)
+				}
+				return rep.WriteText(out)
+			}
+			// fail ends a check that could not be done: with --json or
+			// --sarif, a valid document saying so is printed all the same
+			// (a CI step uploads it whatever the exit status).
+			fail := func(err error) error {
+				if f.json || sarif {
+					write(policycheck.Failed(err))
+				}
+				return usage(err)
+			}
 			proj, err := policycheck.Locate(arg)
 			if err != nil {
-				return usage(err)
+				return fail(err)
 			}
 			ctx, cancel, c, err := f.setup(cmd)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			defer cancel()
 			defer c.Close()
 			fmt.Fprintf(cmd.ErrOrStderr(), "checking %s against %s\n", describe(proj), c.Where)
 			rep, err := policycheck.Run(ctx, proj, c.Resolver, c.Decider)
 			if err != nil {
+				return fail(err)
+			}
+			if err := write(rep); err != nil {
 				return usage(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case f.json:
-				err = rep.WriteJSON(out)
-			case sarif:
-				err = rep.WriteSARIF(out, version(), root)
-			default:
-				err = rep.WriteText(out)
-			}
-			if err != nil {
-				return usage(err)
+			if f.json || sarif {
+				// The text report has them on standard output already.
+				for _, s := range rep.NotChecked() {
+					fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: not checked:", s)
+				}
 			}
 			if code := rep.ExitCode(); code != policycheck.ExitClean {
 				return &exitCodeError{code: code}

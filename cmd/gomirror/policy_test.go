@@ -305,3 +305,69 @@ func runPolicyCmdToken(t *testing.T, tok string, args ...string) (stdout, stderr
 	}
 	return stdout, stderr, code
 }
+
+// TestPolicyCheckIncompleteMachineOutput: with --json or --sarif, a check
+// that is incomplete, or that cannot be done at all, still prints a valid
+// document on standard output saying so (SARIF: the invocation did not
+// succeed, with a notification naming the reason) and the reason on
+// standard error, so that a CI log and an uploaded SARIF file explain the
+// exit status 2.
+func TestPolicyCheckIncompleteMachineOutput(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(localPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proj := project(t, up, "v1.1.0")
+	// Incomplete: the build list cannot be resolved (go.mod requires a
+	// version the proxy does not have).
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "go.mod"), []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, reason string
+		args         []string
+	}{
+		{"incomplete", "could not be resolved", []string{"--policy", pol, "--proxy", up.URL, broken}},
+		// A plain proxy has no policy check endpoint: nothing decided.
+		{"fatal", "policy check endpoint", []string{"--mirror", up.URL, proj}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runPolicyCmd(t, append([]string{"check", "--sarif"}, tt.args...)...)
+			if code != policycheck.ExitUnchecked || !strings.Contains(stderr, tt.reason) {
+				t.Errorf("--sarif: exit %d, want 2 with %q on stderr\nstderr:\n%s", code, tt.reason, stderr)
+			}
+			var log struct {
+				Version string
+				Runs    []struct {
+					Invocations []struct {
+						ExecutionSuccessful        *bool
+						ToolExecutionNotifications []struct {
+							Level   string
+							Message struct{ Text string }
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(stdout), &log); err != nil || log.Version != "2.1.0" || len(log.Runs) != 1 {
+				t.Fatalf("--sarif: not a SARIF log (%v):\n%s", err, stdout)
+			}
+			inv := log.Runs[0].Invocations
+			if len(inv) != 1 || inv[0].ExecutionSuccessful == nil || *inv[0].ExecutionSuccessful ||
+				len(inv[0].ToolExecutionNotifications) == 0 || !strings.Contains(inv[0].ToolExecutionNotifications[0].Message.Text, tt.reason) {
+				t.Errorf("--sarif: invocations %+v, want one not successful naming %q", inv, tt.reason)
+			}
+
+			stdout, stderr, code = runPolicyCmd(t, append([]string{"check", "--json"}, tt.args...)...)
+			var rep struct {
+				ExitCode   int
+				Incomplete []string
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 2 || rep.ExitCode != 2 ||
+				len(rep.Incomplete) == 0 || !strings.Contains(strings.Join(rep.Incomplete, "\n"), tt.reason) || !strings.Contains(stderr, tt.reason) {
+				t.Errorf("--json: exit %d, report %+v (%v), want 2 naming %q on stdout and stderr\nstdout:\n%s\nstderr:\n%s", code, rep, err, tt.reason, stdout, stderr)
+			}
+		})
+	}
+}
