@@ -277,7 +277,7 @@ func TestPolicyCheckConcurrency(t *testing.T) {
 	}
 	facts := &barrierFacts{}
 	facts.cond = sync.NewCond(&facts.mu)
-	h := api.NewPolicyHandler(api.PolicyOptions{Policy: func() *policy.Policy { return pol }, Facts: facts, Concurrency: 2})
+	h := api.NewPolicyHandler(api.PolicyOptions{Policy: func() *policy.Policy { return pol }, Facts: facts, Concurrency: 2, ClientConcurrency: 2})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var wg sync.WaitGroup
