@@ -60,6 +60,22 @@ func (g GoCommand) env(proxy, tmp string) []string {
 	)
 }
 
+// Workspace returns the go.work file the go command would use for the
+// go.mod in directory dir, with g's environment (GOWORK, or a go.work in
+// dir or above it), or "" if none (GOWORK off or empty). Load never uses
+// it (GOWORK=off): a caller that must not ignore a workspace asks here.
+func Workspace(ctx context.Context, g GoCommand, dir string) (string, error) {
+	out, err := g.run(ctx, dir, gocmd.WithEnv(g.Env, "GOFLAGS="), "env", "GOWORK")
+	if err != nil {
+		return "", err
+	}
+	w := strings.TrimSpace(string(out))
+	if w == "off" {
+		w = ""
+	}
+	return w, nil
+}
+
 // Output is what the go command said about a project.
 type Output struct {
 	List    []byte             // the output of go list -m -json all

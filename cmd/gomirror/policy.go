@@ -110,6 +110,10 @@ never sent the token (a note says so: name your mirror with --mirror), and
 a token is never sent over plain http to a host other than loopback (an
 error, exit status 2).
 
+A project used through a workspace (go env GOWORK in its directory) is
+resolved without it: the go.work's replacements and go.work.sum are checked
+too, and the check is incomplete (exit 2 unless a violation is found).
+
 Refusals by rules in mode warn are printed as warnings and do not fail.
 --json prints a JSON report, --sarif a SARIF 2.1.0 log for code scanning
 (GitHub: upload it with github/codeql-action/upload-sarif), each located at

@@ -371,3 +371,39 @@ func TestPolicyCheckIncompleteMachineOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyCheckWorkspace: a project used through a workspace (a go.work
+// above it, as the go command finds it) is checked with the workspace's
+// replacements and go.work.sum: a go.work replace to a refused version is
+// a violation (exit 1), and the report says the build list was resolved
+// without the workspace; a clean workspace is incomplete (exit 2), not
+// clean.
+func TestPolicyCheckWorkspace(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(localPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := project(t, up, "v1.1.0")
+	work := filepath.Join(filepath.Dir(app), "go.work")
+	for _, tt := range []struct {
+		name    string
+		replace string
+		code    int
+		want    string
+	}{
+		{"replaced to a refused version", "replace example.com/hello v1.1.0 => example.com/hello v1.2.0\n", policycheck.ExitViolation, "go.work:4: example.com/hello@v1.2.0: refused by rule \"no-hello-1.2\""},
+		{"no violation", "", policycheck.ExitUnchecked, "workspace"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(work, []byte("go 1.21\n\nuse ./"+filepath.Base(app)+"\n"+tt.replace), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(work)
+			stdout, stderr, code := runPolicyCmd(t, "check", "--policy", pol, "--proxy", up.URL, app)
+			if code != tt.code || !strings.Contains(stdout, tt.want) {
+				t.Errorf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.want, stdout, stderr)
+			}
+		})
+	}
+}
