@@ -121,9 +121,19 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		if resolve == "" {
 			resolve = mirror
 		}
+		if err := checkURL("--proxy", resolve); err != nil {
+			return nil, err
+		}
+		// The go command that resolves the build list through the mirror
+		// needs the token too (auth all, private modules); through
+		// another --proxy it gets none.
+		g := opts.Go
+		if g.Token, _, err = tokenFor(tok, opts.Mirror, resolve, "--mirror"); err != nil {
+			return nil, err
+		}
 		return &Checker{
 			Decider:  &Remote{Mirror: mirror, Client: opts.Client, Token: tok, Explain: opts.Explain},
-			Resolver: GoList{Go: opts.Go, Proxy: resolve},
+			Resolver: GoList{Go: g, Proxy: resolve},
 			Where:    "the mirror at " + redactURL(mirror),
 			Notes:    notes,
 		}, nil
@@ -162,9 +172,11 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 	}
 	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: bearer(tok),
 		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}}}
+	g := opts.Go
+	g.Token = tok // the go command resolves through the proxy the token is for
 	return &Checker{
 		Decider:  &Local{Policy: pol, Token: opts.TokenName, Facts: facts, Explain: opts.Explain},
-		Resolver: GoList{Go: opts.Go, Proxy: proxy},
+		Resolver: GoList{Go: g, Proxy: proxy},
 		Where:    "policy " + opts.PolicyFile,
 		Notes:    append(notes, vnotes...),
 		closer:   facts,
