@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -247,6 +248,13 @@ func (h *PolicyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	obs.RequestFrom(r.Context()).Kind = "policy-check"
 	if h.opts.Policy == nil {
 		writeJSON(w, http.StatusNotFound, errorBody{ErrNoPolicy.Error()})
+		return
+	}
+	// JSON only: a browser sends text/plain, a form or no type cross-site
+	// without a preflight, with a console session's cookie; this type it
+	// does not (CSRF).
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{"the request body must be Content-Type: application/json"})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxPolicyBody)
