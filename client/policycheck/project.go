@@ -216,6 +216,7 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 	var (
 		requires map[module.Version]int // go.mod require lines
 		modLine  int
+		replaces = map[module.Version]Location{} // go.mod replace lines, by replacement
 	)
 	if p.GoMod != "" {
 		data, err := os.ReadFile(p.GoMod)
@@ -229,6 +230,15 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 		requires = map[module.Version]int{}
 		for _, req := range f.Require {
 			requires[req.Mod] = req.Syntax.Start.Line
+		}
+		// A replacement by a module version is named on its replace
+		// line (the first, if several replace by it).
+		for _, rep := range f.Replace {
+			if rep.New.Version != "" {
+				if _, ok := replaces[rep.New]; !ok {
+					replaces[rep.New] = Location{p.GoMod, rep.Syntax.Start.Line}
+				}
+			}
 		}
 		if f.Module != nil && f.Module.Syntax != nil {
 			modLine = f.Module.Syntax.Start.Line
@@ -288,6 +298,8 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 			it.At = Location{p.GoMod, requires[m]}
 		case sumLines[m] > 0:
 			it.At = Location{p.GoSum, sumLines[m]}
+		case replaces[m].Line > 0:
+			it.At = replaces[m]
 		case workLines[m].Line > 0:
 			it.At = workLines[m]
 		case p.GoMod != "":
