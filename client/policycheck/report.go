@@ -197,6 +197,9 @@ type (
 		PhysicalLocation struct {
 			ArtifactLocation struct {
 				URI string `json:"uri"`
+				// URIBaseID is %SRCROOT% for a relative URI: the
+				// repository's root, as code scanning resolves it.
+				URIBaseID string `json:"uriBaseId,omitempty"`
 			} `json:"artifactLocation"`
 			Region struct {
 				StartLine int `json:"startLine"`
@@ -206,25 +209,22 @@ type (
 )
 
 // sarifRuleID is a SARIF rule id for the policy rule of d: stable across
-// runs while the rule keeps its name (or place), its set's name before it.
+// runs while the rule keeps its name (or, unnamed, its place: "rule N"
+// changes when rules are inserted before it, so name the rules whose
+// alerts should survive edits), its set's name before it. Names are
+// path-escaped (url.PathEscape: a space is %20, a slash %2F), so
+// different names are different ids ("no old yaml" is not "no-old-yaml",
+// an unnamed "rule 2" not a rule named "rule-2").
 func sarifRuleID(d Decision) string {
 	if d.Error != "" {
 		return "gomirror-policy/not-checked"
 	}
-	clean := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r == ' ' || r == '/' {
-				return '-'
-			}
-			return r
-		}, s)
-	}
-	id := clean(d.Rule)
+	id := url.PathEscape(d.Rule)
 	if id == "" {
 		id = "default"
 	}
 	if d.Set != "" {
-		id = clean(d.Set) + "/" + id
+		id = url.PathEscape(d.Set) + "/" + id
 	}
 	return "gomirror-policy/" + id
 }
@@ -271,6 +271,9 @@ func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
 			PartialFingerprints: map[string]string{"moduleVersion": f.Module + "@" + f.Version}}
 		var loc sarifLocation
 		loc.PhysicalLocation.ArtifactLocation.URI = sarifURI(f.At.File, uriBase)
+		if !strings.HasPrefix(loc.PhysicalLocation.ArtifactLocation.URI, "file:") {
+			loc.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
+		}
 		loc.PhysicalLocation.Region.StartLine = max(f.At.Line, 1)
 		res.Locations = []sarifLocation{loc}
 		run.Results = append(run.Results, res)
