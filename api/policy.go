@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
 )
@@ -33,8 +35,13 @@ import (
 // licenses rule, the vulnerability database), fetched and verified the
 // same way. It is bounded: at most MaxPolicyQueries module versions and
 // MaxPolicyBody bytes per request, PolicyOptions.Concurrency decisions at a
-// time across all requests, and PolicyOptions.Timeout per request (a
-// version not decided by then is answered with an error).
+// time across all requests, of which one client (a token, else a client
+// address) holds at most PolicyOptions.ClientConcurrency, with at most
+// PolicyOptions.ClientRequests requests in progress (more: 429), and
+// PolicyOptions.Timeout per request (a version not decided by then is
+// answered with an error). So a client flooding the endpoint slows itself,
+// not the others; many addresses without a token still share the one pool
+// (a server with auth all answers no request without a token).
 
 // MaxPolicyQueries is the most module versions one policy check request
 // may ask about; a client splits a longer list into several requests.
@@ -143,6 +150,16 @@ type PolicyOptions struct {
 	// Concurrency bounds the decisions taken at a time by all requests;
 	// 0 means 8.
 	Concurrency int
+	// ClientConcurrency bounds the decisions taken at a time for one
+	// client (its token name, else its address, clientaddr.Key), all its
+	// requests together, so one request too; 0 means a quarter of
+	// Concurrency (at least 1). What is left of Concurrency stays for
+	// other clients.
+	ClientConcurrency int
+	// ClientRequests bounds one client's requests in progress; one more is
+	// answered 429 Too Many Requests. 0 means 2 (`gomirror policy check`
+	// sends its requests one after the other).
+	ClientRequests int
 	// Timeout bounds one request; 0 means 2 minutes.
 	Timeout time.Duration
 }
@@ -151,6 +168,51 @@ type PolicyOptions struct {
 type PolicyHandler struct {
 	opts  PolicyOptions
 	slots chan struct{}
+
+	mu      sync.Mutex
+	clients map[string]*policyClient // clients with requests in progress
+}
+
+// policyClient is one client's share: its decision slots and its requests
+// in progress. It is forgotten when it has none, so the map holds no more
+// entries than there are requests in progress.
+type policyClient struct {
+	slots    chan struct{}
+	requests int
+}
+
+// client counts a request of the client key in, or returns nil if the
+// client has ClientRequests in progress already; done counts it out.
+func (h *PolicyHandler) client(key string) *policyClient {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.clients[key]
+	if c == nil {
+		c = &policyClient{slots: make(chan struct{}, h.opts.ClientConcurrency)}
+		h.clients[key] = c
+	}
+	if c.requests >= h.opts.ClientRequests {
+		return nil
+	}
+	c.requests++
+	return c
+}
+
+func (h *PolicyHandler) done(key string, c *policyClient) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.requests--; c.requests == 0 {
+		delete(h.clients, key)
+	}
+}
+
+// clientKey is who a request counts against: its token's name, else its
+// client address (clientaddr.Key: an IPv6 client by its /64).
+func clientKey(r *http.Request) string {
+	if name := auth.Identity(r.Context()); name != "" {
+		return "token " + name
+	}
+	return "address " + clientaddr.Key(clientaddr.From(r))
 }
 
 // PolicyPath is the policy check endpoint's path, and PolicyRoute the
@@ -172,13 +234,27 @@ func NewPolicyHandler(opts PolicyOptions) *PolicyHandler {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
 	}
-	return &PolicyHandler{opts: opts, slots: make(chan struct{}, opts.Concurrency)}
+	if opts.ClientConcurrency <= 0 {
+		opts.ClientConcurrency = max(1, opts.Concurrency/4)
+	}
+	opts.ClientConcurrency = min(opts.ClientConcurrency, opts.Concurrency)
+	if opts.ClientRequests <= 0 {
+		opts.ClientRequests = 2
+	}
+	return &PolicyHandler{opts: opts, slots: make(chan struct{}, opts.Concurrency), clients: map[string]*policyClient{}}
 }
 
 func (h *PolicyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	obs.RequestFrom(r.Context()).Kind = "policy-check"
 	if h.opts.Policy == nil {
 		writeJSON(w, http.StatusNotFound, errorBody{ErrNoPolicy.Error()})
+		return
+	}
+	// JSON only: a browser sends text/plain, a form or no type cross-site
+	// without a preflight, with a console session's cookie; this type it
+	// does not (CSRF).
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{"the request body must be Content-Type: application/json"})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxPolicyBody)
@@ -214,6 +290,14 @@ func (h *PolicyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	key := clientKey(r)
+	client := h.client(key)
+	if client == nil {
+		w.Header().Set("Retry-After", "10")
+		writeJSON(w, http.StatusTooManyRequests, errorBody{fmt.Sprintf("more than %d policy check requests at a time from this client", h.opts.ClientRequests)})
+		return
+	}
+	defer h.done(key, client)
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 	token := auth.Identity(r.Context())
@@ -226,14 +310,23 @@ func (h *PolicyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out[i].Error = ErrNotPermitted.Error()
 			continue
 		}
+		// The client's own slot first, so that waiting for it holds none
+		// of the slots other clients share.
 		select {
-		case h.slots <- struct{}{}:
+		case client.slots <- struct{}{}:
 		case <-ctx.Done():
 			out[i].Error = "not decided: " + ctx.Err().Error()
 			continue
 		}
+		select {
+		case h.slots <- struct{}{}:
+		case <-ctx.Done():
+			<-client.slots
+			out[i].Error = "not decided: " + ctx.Err().Error()
+			continue
+		}
 		wg.Go(func() {
-			defer func() { <-h.slots }()
+			defer func() { <-h.slots; <-client.slots }()
 			m := module.Version{Path: q.Module, Version: q.Version}
 			out[i] = Decide(ctx, pol, policy.Subject{Token: token}, m, kinds[i], h.opts.Facts, req.Explain)
 		})

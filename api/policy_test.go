@@ -99,7 +99,15 @@ func policyServer(t *testing.T, facts policy.Facts) (srv *httptest.Server, secre
 
 func post(t *testing.T, url, token string, body []byte) (*http.Response, []byte) {
 	t.Helper()
+	return postType(t, url, token, "application/json", body)
+}
+
+func postType(t *testing.T, url, token, contentType string, body []byte) (*http.Response, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/policy/check", bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -217,8 +225,20 @@ func TestPolicyCheckBounds(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d with %q", tc.name, resp.StatusCode, body, tc.code, tc.want)
 		}
 	}
+	// Only JSON: a cross-site form or fetch without a preflight can send
+	// text/plain (and none), which a browser would send with a console
+	// session's credentials.
+	for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+		resp, body := postType(t, srv.URL, "", ct, checkBody(false, "example.com/a@v1.0.0"))
+		if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(body), "application/json") {
+			t.Errorf("Content-Type %q: %d %s, want 415", ct, resp.StatusCode, body)
+		}
+	}
 	if len(facts.asked) != 0 {
 		t.Errorf("refused requests asked for facts: %v", facts.asked)
+	}
+	if resp, body := postType(t, srv.URL, "", "application/json; charset=utf-8", checkBody(false, "example.com/a@v1.0.0")); resp.StatusCode != http.StatusOK {
+		t.Errorf("application/json; charset=utf-8: %d %s", resp.StatusCode, body)
 	}
 	// At the limit: answered.
 	resp, body := post(t, srv.URL, "", checkBody(false, many[:api.MaxPolicyQueries]...))
@@ -277,7 +297,7 @@ func TestPolicyCheckConcurrency(t *testing.T) {
 	}
 	facts := &barrierFacts{}
 	facts.cond = sync.NewCond(&facts.mu)
-	h := api.NewPolicyHandler(api.PolicyOptions{Policy: func() *policy.Policy { return pol }, Facts: facts, Concurrency: 2})
+	h := api.NewPolicyHandler(api.PolicyOptions{Policy: func() *policy.Policy { return pol }, Facts: facts, Concurrency: 2, ClientConcurrency: 2})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var wg sync.WaitGroup

@@ -224,6 +224,7 @@ func TestPolicyCheckCommand(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"modules": q})
 		req, _ := http.NewRequest(http.MethodPost, m.URL+"/api/v1/policy/check", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -37,6 +37,13 @@ import (
 type GoCommand struct {
 	Path string   // the go command; "go" (looked up in PATH) if empty
 	Env  []string // its environment before Load's changes; os.Environ if nil
+	// Token, if set, is sent by the go command to Load's proxy, and to no
+	// other host, as "Authorization: Bearer": Load writes it to a file
+	// (mode 0600) in its temporary directory, read by a GOAUTH command
+	// there (a shell script: Unix only), never on a command line or in the
+	// environment, and removed with the directory. The go command sends
+	// GOAUTH headers over https only: an http proxy gets no token.
+	Token string
 }
 
 func (g GoCommand) run(ctx context.Context, dir string, env []string, args ...string) ([]byte, error) {
@@ -60,6 +67,22 @@ func (g GoCommand) env(proxy, tmp string) []string {
 	)
 }
 
+// Workspace returns the go.work file the go command would use for the
+// go.mod in directory dir, with g's environment (GOWORK, or a go.work in
+// dir or above it), or "" if none (GOWORK off or empty). Load never uses
+// it (GOWORK=off): a caller that must not ignore a workspace asks here.
+func Workspace(ctx context.Context, g GoCommand, dir string) (string, error) {
+	out, err := g.run(ctx, dir, gocmd.WithEnv(g.Env, "GOFLAGS="), "env", "GOWORK")
+	if err != nil {
+		return "", err
+	}
+	w := strings.TrimSpace(string(out))
+	if w == "off" {
+		w = ""
+	}
+	return w, nil
+}
+
 // Output is what the go command said about a project.
 type Output struct {
 	List    []byte             // the output of go list -m -json all
@@ -79,6 +102,13 @@ func Load(ctx context.Context, g GoCommand, proxy, gomod string, mods []string, 
 	}
 	defer os.RemoveAll(tmp)
 	env := g.env(proxy, tmp)
+	if g.Token != "" {
+		goauth, err := writeGoAuth(tmp, proxy, g.Token)
+		if err != nil {
+			return nil, err
+		}
+		env = gocmd.WithEnv(env, "GOAUTH="+goauth)
+	}
 	alt := filepath.Join(tmp, "go.mod")
 	var dir string
 	if gomod != "" {
@@ -132,6 +162,28 @@ func Load(ctx context.Context, g GoCommand, proxy, gomod string, mods []string, 
 	}
 	out.Replace = f.Replace
 	return out, nil
+}
+
+// writeGoAuth writes, in dir, a GOAUTH command giving the go command
+// "Authorization: Bearer tok" for proxy's URLs only, and returns the
+// GOAUTH value that runs it.
+func writeGoAuth(dir, proxy, tok string) (string, error) {
+	if strings.ContainsAny(dir, " \t\n'") {
+		return "", fmt.Errorf("cannot hand the token to the go command: the temporary directory %q has a space or quote in its name", dir)
+	}
+	if strings.ContainsAny(tok, "\r\n") || strings.ContainsAny(proxy, "\r\n") {
+		return "", errors.New("cannot hand the token to the go command: a line break in the token or the proxy URL")
+	}
+	creds := filepath.Join(dir, "goauth-credentials")
+	body := strings.TrimRight(proxy, "/") + "/\n\nAuthorization: Bearer " + tok + "\n\n"
+	if err := os.WriteFile(creds, []byte(body), 0o600); err != nil {
+		return "", err
+	}
+	script := filepath.Join(dir, "goauth")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec cat '"+creds+"'\n"), 0o700); err != nil {
+		return "", err
+	}
+	return script, nil
 }
 
 // goVersion is the go command's language version, for the go line of a

@@ -13,7 +13,10 @@
 // [GoModOnly] item for a version with only a "/go.mod" line (only its
 // go.mod is read: a licenses check, judged on the code, does not apply).
 // Each is located at the go.mod require line naming it, else the go.sum
-// line, else the go.mod's module line, for SARIF.
+// line, else the go.mod replace line replacing by it, else the go.mod's
+// module line, for SARIF. A project used through a
+// workspace is resolved without it: the go.work's replacements and
+// go.work.sum are checked too, and the report is incomplete.
 package policycheck
 
 import (

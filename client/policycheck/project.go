@@ -173,11 +173,36 @@ func (g GoList) BuildList(ctx context.Context, gomod string) ([]module.Version, 
 	return list, nil
 }
 
+// WorkspaceFinder is the optional capability of a Resolver that can tell
+// which go.work file, if any, the go command would use for a go.mod.
+type WorkspaceFinder interface {
+	Workspace(ctx context.Context, gomod string) (gowork string, err error)
+}
+
+var _ WorkspaceFinder = GoList{}
+
+// Workspace implements WorkspaceFinder with golist.Workspace.
+func (g GoList) Workspace(ctx context.Context, gomod string) (string, error) {
+	dir, err := filepath.Abs(filepath.Dir(gomod))
+	if err != nil {
+		return "", err
+	}
+	return golist.Workspace(ctx, g.Go, dir)
+}
+
 // Items returns every module version to check in p, sorted: those of the
 // build list (r's, from the go.mod; none without a go.mod) and those of the
 // go.sum. The error, if any, is about the go.mod or go.sum: a build list
 // that cannot be resolved is listed in incomplete instead (the go.sum's
 // and go.mod's own module versions are still checked).
+//
+// If r is a WorkspaceFinder and the go command would use a workspace for
+// the go.mod, the build list is still resolved without it (the workspace's
+// other modules and their go.sum files are not the project's to copy), so
+// the check is incomplete: the go.work's replacements by module versions
+// and every module version of its go.work.sum are checked too (located at
+// their go.work and go.work.sum lines), and incomplete says so. A
+// violation among them still fails the check; no violation is exit 2.
 func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete []string, err error) {
 	byMod := map[module.Version]*Item{}
 	add := func(m module.Version) *Item {
@@ -191,6 +216,7 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 	var (
 		requires map[module.Version]int // go.mod require lines
 		modLine  int
+		replaces = map[module.Version]Location{} // go.mod replace lines, by replacement
 	)
 	if p.GoMod != "" {
 		data, err := os.ReadFile(p.GoMod)
@@ -204,6 +230,15 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 		requires = map[module.Version]int{}
 		for _, req := range f.Require {
 			requires[req.Mod] = req.Syntax.Start.Line
+		}
+		// A replacement by a module version is named on its replace
+		// line (the first, if several replace by it).
+		for _, rep := range f.Replace {
+			if rep.New.Version != "" {
+				if _, ok := replaces[rep.New]; !ok {
+					replaces[rep.New] = Location{p.GoMod, rep.Syntax.Start.Line}
+				}
+			}
 		}
 		if f.Module != nil && f.Module.Syntax != nil {
 			modLine = f.Module.Syntax.Start.Line
@@ -220,6 +255,19 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 		for _, m := range list {
 			it := add(m)
 			it.Kind, it.BuildList = Code, true
+		}
+	}
+	workLines := map[module.Version]Location{}
+	if wf, ok := r.(WorkspaceFinder); ok && p.GoMod != "" {
+		gowork, err := wf.Workspace(ctx, p.GoMod)
+		switch {
+		case err != nil:
+			incomplete = append(incomplete, fmt.Sprintf("could not tell whether a workspace (go.work) applies to %s: %v", p.GoMod, err))
+		case gowork != "":
+			if err := workspaceItems(gowork, add, workLines); err != nil {
+				return nil, nil, err
+			}
+			incomplete = append(incomplete, fmt.Sprintf("%s is used through the workspace %s: its build list was resolved without the workspace; the workspace's replacements and go.work.sum were checked, its other modules' requirements were not (check each module, or with GOWORK=off)", p.GoMod, gowork))
 		}
 	}
 	sumLines := map[module.Version]int{}
@@ -250,6 +298,10 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 			it.At = Location{p.GoMod, requires[m]}
 		case sumLines[m] > 0:
 			it.At = Location{p.GoSum, sumLines[m]}
+		case replaces[m].Line > 0:
+			it.At = replaces[m]
+		case workLines[m].Line > 0:
+			it.At = workLines[m]
 		case p.GoMod != "":
 			it.At = Location{p.GoMod, max(modLine, 1)}
 		}
@@ -257,6 +309,50 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 	}
 	sortItems(items)
 	return items, incomplete, nil
+}
+
+// workspaceItems adds the module versions of the workspace gowork: each
+// replacement by a module version in its go.work (Code) and each module
+// version of its go.work.sum, if it has one, noting where each is named.
+func workspaceItems(gowork string, add func(module.Version) *Item, at map[module.Version]Location) error {
+	data, err := os.ReadFile(gowork)
+	if err != nil {
+		return err
+	}
+	wf, err := modfile.ParseWork(gowork, data, nil)
+	if err != nil {
+		return err
+	}
+	for _, r := range wf.Replace {
+		if r.New.Version == "" {
+			continue // a local directory: its code is not fetched
+		}
+		add(r.New).Kind = Code
+		if _, ok := at[r.New]; !ok {
+			at[r.New] = Location{gowork, r.Syntax.Start.Line}
+		}
+	}
+	sumName := strings.TrimSuffix(gowork, ".work") + ".work.sum"
+	data, err = os.ReadFile(sumName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	lines, err := ReadGoSum(sumName, data)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		it := add(l.Module)
+		if !l.GoMod {
+			it.Kind = Code
+		}
+		if _, ok := at[l.Module]; !ok {
+			at[l.Module] = Location{sumName, l.Line}
+		}
+	}
+	return nil
 }
 
 func sortItems(items []Item) {

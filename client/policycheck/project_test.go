@@ -123,3 +123,22 @@ func TestItems(t *testing.T) {
 		t.Errorf("incomplete %q, items %+v", incomplete, items)
 	}
 }
+
+// TestItemsReplaceLocation: a replacement version that neither the
+// go.mod requires nor the go.sum names is located at the go.mod's replace
+// line, not its module line.
+func TestItemsReplaceLocation(t *testing.T) {
+	dir := t.TempDir()
+	gomod := filepath.Join(dir, "go.mod")
+	if err := os.WriteFile(gomod, []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/old v1.0.0\n\nreplace example.com/old v1.0.0 => example.com/new v1.5.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repl := module.Version{Path: "example.com/new", Version: "v1.5.0"}
+	items, _, err := Items(context.Background(), Project{GoMod: gomod}, fakeResolver{list: []module.Version{repl}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || items[0].Module != repl || items[0].At != (Location{gomod, 7}) {
+		t.Errorf("items %+v, want %v at %s:7", items, repl, gomod)
+	}
+}

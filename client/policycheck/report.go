@@ -71,6 +71,25 @@ func NewReport(items []Item, ds []Decision, incomplete []string) *Report {
 	return r
 }
 
+// Failed is the report of a check that could not be done at all: nothing
+// checked, err the one thing incomplete (exit status ExitUnchecked), so
+// that --json and --sarif still print a valid document saying why.
+func Failed(err error) *Report {
+	return NewReport(nil, nil, []string{err.Error()})
+}
+
+// NotChecked is a line for each module version not decided and each other
+// thing not checked ("module@version: why", then the incomplete reasons),
+// for people: `policy check` prints them on standard error whatever the
+// output format.
+func (r *Report) NotChecked() []string {
+	var out []string
+	for _, f := range r.Unchecked {
+		out = append(out, fmt.Sprintf("%s@%s: %s", f.Module, f.Version, f.Error))
+	}
+	return append(out, r.Incomplete...)
+}
+
 // ExitCode is the exit code for r: ExitViolation, ExitUnchecked or
 // ExitClean, in that order of precedence.
 func (r *Report) ExitCode() int {
@@ -130,8 +149,20 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool    sarifTool     `json:"tool"`
-		Results []sarifResult `json:"results"`
+		Tool        sarifTool         `json:"tool"`
+		Invocations []sarifInvocation `json:"invocations"`
+		Results     []sarifResult     `json:"results"`
+	}
+	// sarifInvocation says whether the check was complete: a check that
+	// was not (exit status 2) did not succeed, and its notifications say
+	// what was not checked.
+	sarifInvocation struct {
+		ExecutionSuccessful        bool                `json:"executionSuccessful"`
+		ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications"`
+	}
+	sarifNotification struct {
+		Level   string       `json:"level"`
+		Message sarifMessage `json:"message"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -166,6 +197,9 @@ type (
 		PhysicalLocation struct {
 			ArtifactLocation struct {
 				URI string `json:"uri"`
+				// URIBaseID is %SRCROOT% for a relative URI: the
+				// repository's root, as code scanning resolves it.
+				URIBaseID string `json:"uriBaseId,omitempty"`
 			} `json:"artifactLocation"`
 			Region struct {
 				StartLine int `json:"startLine"`
@@ -175,25 +209,22 @@ type (
 )
 
 // sarifRuleID is a SARIF rule id for the policy rule of d: stable across
-// runs while the rule keeps its name (or place), its set's name before it.
+// runs while the rule keeps its name (or, unnamed, its place: "rule N"
+// changes when rules are inserted before it, so name the rules whose
+// alerts should survive edits), its set's name before it. Names are
+// path-escaped (url.PathEscape: a space is %20, a slash %2F), so
+// different names are different ids ("no old yaml" is not "no-old-yaml",
+// an unnamed "rule 2" not a rule named "rule-2").
 func sarifRuleID(d Decision) string {
 	if d.Error != "" {
 		return "gomirror-policy/not-checked"
 	}
-	clean := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r == ' ' || r == '/' {
-				return '-'
-			}
-			return r
-		}, s)
-	}
-	id := clean(d.Rule)
+	id := url.PathEscape(d.Rule)
 	if id == "" {
 		id = "default"
 	}
 	if d.Set != "" {
-		id = clean(d.Set) + "/" + id
+		id = url.PathEscape(d.Set) + "/" + id
 	}
 	return "gomirror-policy/" + id
 }
@@ -240,6 +271,9 @@ func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
 			PartialFingerprints: map[string]string{"moduleVersion": f.Module + "@" + f.Version}}
 		var loc sarifLocation
 		loc.PhysicalLocation.ArtifactLocation.URI = sarifURI(f.At.File, uriBase)
+		if !strings.HasPrefix(loc.PhysicalLocation.ArtifactLocation.URI, "file:") {
+			loc.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
+		}
 		loc.PhysicalLocation.Region.StartLine = max(f.At.Line, 1)
 		res.Locations = []sarifLocation{loc}
 		run.Results = append(run.Results, res)
@@ -253,6 +287,11 @@ func (r *Report) WriteSARIF(w io.Writer, version, uriBase string) error {
 	for _, f := range r.Unchecked {
 		add(f, "warning")
 	}
+	inv := sarifInvocation{ExecutionSuccessful: len(r.Unchecked) == 0 && len(r.Incomplete) == 0, ToolExecutionNotifications: []sarifNotification{}}
+	for _, s := range r.NotChecked() {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: "error", Message: sarifMessage{s}})
+	}
+	run.Invocations = []sarifInvocation{inv}
 	run.Tool.Driver = driver
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -166,6 +166,11 @@ func validateSARIF(t *testing.T, data []byte) map[string]any {
 		if uri == "" || strings.HasPrefix(uri, "/") || strings.Contains(uri, "\\") {
 			t.Errorf("result %d: uri %q", i, uri)
 		}
+		// A relative URI names its base, which code scanning resolves to
+		// the repository's root.
+		if base, _ := pl["artifactLocation"].(map[string]any)["uriBaseId"].(string); !strings.HasPrefix(uri, "file:") && base != "%SRCROOT%" {
+			t.Errorf("result %d: relative uri %q with uriBaseId %q, want %%SRCROOT%%", i, uri, base)
+		}
 		if line, _ := pl["region"].(map[string]any)["startLine"].(float64); line < 1 {
 			t.Errorf("result %d: startLine %v", i, line)
 		}
@@ -193,13 +198,27 @@ func TestReportSARIF(t *testing.T) {
 	}
 	want := []res{
 		{"gomirror-policy/no-a", "error", "proj/go.mod", `example.com/a@v1.0.0 is refused by the dependency policy's rule "no-a" (policy.yaml:4): denied`},
-		{"gomirror-policy/strict/rule-2", "warning", "proj/go.sum", `example.com/b@v1.2.0 is refused by the dependency policy's set "strict" rule 2 (policy.yaml:9): license GPL-3.0 not allowed; allowed: MIT (mode warn)`},
+		{"gomirror-policy/strict/rule%202", "warning", "proj/go.sum", `example.com/b@v1.2.0 is refused by the dependency policy's set "strict" rule 2 (policy.yaml:9): license GPL-3.0 not allowed; allowed: MIT (mode warn)`},
 		{"gomirror-policy/not-checked", "warning", "proj/go.sum", "example.com/c@v0.1.0 could not be checked: fetching .info: 502 Bad Gateway"},
 	}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("result %d:\n%+v\nwant\n%+v", i, got[i], want[i])
 		}
+	}
+
+	// Rule names that differ only in what an id cannot hold as they are
+	// (spaces, slashes) are different rules.
+	mv := module.Version{Path: "example.com/x", Version: "v1.0.0"}
+	items := []Item{{Module: mv, At: Location{"go.mod", 1}}, {Module: module.Version{Path: "example.com/y", Version: "v1.0.0"}, At: Location{"go.mod", 2}}}
+	ds := []Decision{{Rule: "no old yaml", Mode: "enforce"}, {Rule: "no-old-yaml", Mode: "enforce"}}
+	b.Reset()
+	if err := NewReport(items, ds, nil).WriteSARIF(&b, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	validateSARIF(t, b.Bytes()) // checks ids are unique
+	if rules := validateSARIF(t, b.Bytes())["runs"].([]any)[0].(map[string]any)["tool"].(map[string]any)["driver"].(map[string]any)["rules"].([]any); len(rules) != 2 {
+		t.Errorf("%d rules for two differently named rules, want 2:\n%s", len(rules), b.String())
 	}
 
 	// Relative to a root.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -35,8 +36,10 @@ type Options struct {
 	// VulnDB is the vulnerability database's URL; "" is Proxy + "/vuln"
 	// (a gomirror serves it there).
 	VulnDB string
-	// Token is sent to Mirror, or with PolicyFile to Proxy and VulnDB
-	// ("" for none); TokenName selects the rule set of a policy file as if
+	// Token is sent only to a server named here: to Mirror, or with
+	// PolicyFile to Proxy and to VulnDB if it has Proxy's origin; never to
+	// a URL taken from go env GOPROXY, nor over plain http to a host other
+	// than loopback (an error). "" for none. TokenName selects the rule set of a policy file as if
 	// that token asked.
 	Token, TokenName string
 	// Explain records the checks of each decision.
@@ -52,7 +55,10 @@ type Checker struct {
 	Decider  Decider
 	Resolver Resolver
 	// Where says what decides, for people: "the mirror at URL" or "policy FILE".
-	Where  string
+	Where string
+	// Notes are things to tell the user on standard error (a token not
+	// sent, and why).
+	Notes  []string
 	closer io.Closer
 }
 
@@ -107,14 +113,29 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		if err := checkURL("--mirror", mirror); err != nil {
 			return nil, err
 		}
+		tok, notes, err := tokenFor(opts.Token, opts.Mirror, mirror, "--mirror")
+		if err != nil {
+			return nil, err
+		}
 		resolve := opts.Proxy
 		if resolve == "" {
 			resolve = mirror
 		}
+		if err := checkURL("--proxy", resolve); err != nil {
+			return nil, err
+		}
+		// The go command that resolves the build list through the mirror
+		// needs the token too (auth all, private modules); through
+		// another --proxy it gets none.
+		g := opts.Go
+		if g.Token, _, err = tokenFor(tok, opts.Mirror, resolve, "--mirror"); err != nil {
+			return nil, err
+		}
 		return &Checker{
-			Decider:  &Remote{Mirror: mirror, Client: opts.Client, Token: opts.Token, Explain: opts.Explain},
-			Resolver: GoList{Go: opts.Go, Proxy: resolve},
+			Decider:  &Remote{Mirror: mirror, Client: opts.Client, Token: tok, Explain: opts.Explain},
+			Resolver: GoList{Go: g, Proxy: resolve},
 			Where:    "the mirror at " + redactURL(mirror),
+			Notes:    notes,
 		}, nil
 	}
 	pol, err := policy.Load(opts.PolicyFile)
@@ -138,18 +159,69 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 	if err := checkURL("--vulndb", vdb); err != nil {
 		return nil, err
 	}
-	var header http.Header
-	if opts.Token != "" {
-		header = http.Header{"Authorization": {"Bearer " + opts.Token}}
+	tok, notes, err := tokenFor(opts.Token, opts.Proxy, proxy, "--proxy")
+	if err != nil {
+		return nil, err
 	}
-	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: header,
-		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: header}}}
+	vtok, vnotes, err := tokenFor(tok, opts.Proxy, vdb, "--proxy")
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" && vtok == "" {
+		vnotes = []string{fmt.Sprintf("the token is not sent to --vulndb %s: not the origin of --proxy", redactURL(vdb))}
+	}
+	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: bearer(tok),
+		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}}}
+	g := opts.Go
+	g.Token = tok // the go command resolves through the proxy the token is for
 	return &Checker{
 		Decider:  &Local{Policy: pol, Token: opts.TokenName, Facts: facts, Explain: opts.Explain},
-		Resolver: GoList{Go: opts.Go, Proxy: proxy},
+		Resolver: GoList{Go: g, Proxy: proxy},
 		Where:    "policy " + opts.PolicyFile,
+		Notes:    append(notes, vnotes...),
 		closer:   facts,
 	}, nil
+}
+
+func bearer(tok string) http.Header {
+	if tok == "" {
+		return nil
+	}
+	return http.Header{"Authorization": {"Bearer " + tok}}
+}
+
+// tokenFor returns the token to send to URL u: tok if u has the origin
+// (scheme, host and port) of named, the URL the user named with flag,
+// and is https or on a loopback host; "" with a note when named is ""
+// (u came from go env GOPROXY, which may be any proxy, a public one
+// included) or u has another origin. A token that would go over plain
+// http to another host is an error: it must not be sent, and the check
+// would fail without it.
+func tokenFor(tok, named, u, flag string) (string, []string, error) {
+	if tok == "" {
+		return "", nil, nil
+	}
+	if named == "" {
+		return "", []string{fmt.Sprintf("the token is not sent to %s, taken from go env GOPROXY: it goes only to a mirror named with %s", redactURL(u), flag)}, nil
+	}
+	nu, err1 := url.Parse(named)
+	uu, err2 := url.Parse(u)
+	if err1 != nil || err2 != nil || !strings.EqualFold(nu.Scheme, uu.Scheme) || !strings.EqualFold(nu.Host, uu.Host) {
+		return "", nil, nil
+	}
+	if uu.Scheme != "https" && !loopback(uu.Hostname()) {
+		return "", nil, fmt.Errorf("%s %s: refusing to send the token over plain http to a host other than loopback: use https", flag, redactURL(u))
+	}
+	return tok, nil, nil
+}
+
+// loopback reports whether host is localhost or a loopback IP address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // firstURL is the first URL of a GOPROXY list, "" if it starts with

@@ -27,7 +27,14 @@ import (
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
+	// Every command's context ends at SIGINT or SIGTERM, so that what it
+	// started (a go command, temporary directories) is stopped and cleaned
+	// up before it exits; a second signal while it does so is caught too
+	// (the go command is killed when its context ends, so that is quick).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		var ec *exitCodeError
 		if errors.As(err, &ec) {
 			if ec.err != nil {

@@ -35,11 +35,11 @@ type policyFlags struct {
 
 func (f *policyFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.opts.Mirror, "mirror", "", "the gomirror server that decides, with its policy for your token (default: the first URL of go env GOPROXY)")
+	fl.StringVar(&f.opts.Mirror, "mirror", "", "the gomirror server that decides, with its policy for your token (default: the first URL of go env GOPROXY, which is sent no token)")
 	fl.StringVar(&f.opts.PolicyFile, "policy", "", "decide here with this policy file instead of asking a mirror")
-	fl.StringVar(&f.opts.Proxy, "proxy", "", "module proxy the facts (with --policy) and the build list come from (default: the mirror, or the first URL of go env GOPROXY)")
+	fl.StringVar(&f.opts.Proxy, "proxy", "", "module proxy the facts (with --policy) and the build list come from (default: the mirror, or the first URL of go env GOPROXY, which is sent no token)")
 	fl.StringVar(&f.opts.VulnDB, "vulndb", "", "with --policy: the vulnerability database's URL (default: the proxy's /vuln)")
-	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token sent to the mirror (default: $"+policycheck.TokenEnv+")")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token (default: $"+policycheck.TokenEnv+"), sent only to the origin of --mirror, or of --proxy with --policy (and --vulndb if the same)")
 	fl.StringVar(&f.opts.TokenName, "token-name", "", "with --policy: decide with the rule set of this token name")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit for the whole command (0: none)")
@@ -76,6 +76,9 @@ func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.Cancel
 		cancel()
 		return nil, nil, nil, usage(err)
 	}
+	for _, n := range c.Notes {
+		fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: note:", n)
+	}
 	return ctx, cancel, c, nil
 }
 
@@ -100,10 +103,24 @@ or a policy file decided here (--policy FILE), its facts (a version's time,
 retractions, licenses from the zip, vulnerabilities) fetched from --proxy
 and --vulndb.
 
+The token goes only to a server you name: the origin (scheme, host,
+port) of --mirror, or with --policy of --proxy (and --vulndb if it has the
+same origin). A URL taken from go env GOPROXY, which may be any proxy, is
+never sent the token (a note says so: name your mirror with --mirror), and
+a token is never sent over plain http to a host other than loopback (an
+error, exit status 2).
+
+A project used through a workspace (go env GOWORK in its directory) is
+resolved without it: the go.work's replacements and go.work.sum are checked
+too, and the check is incomplete (exit 2 unless a violation is found).
+
 Refusals by rules in mode warn are printed as warnings and do not fail.
 --json prints a JSON report, --sarif a SARIF 2.1.0 log for code scanning
 (GitHub: upload it with github/codeql-action/upload-sarif), each located at
-the go.mod require line or go.sum line naming the module version.
+the go.mod require line or go.sum line naming the module version. What
+could not be checked is also printed on standard error, and a check that
+could not be done at all still prints a valid JSON report or SARIF log
+(its invocation not successful, with the reason).
 
 Exit status: 0 when every module version is allowed, 1 when at least one is
 refused by an enforced rule, 2 when the check could not be done or was
@@ -123,32 +140,48 @@ or a module version's decision was not available).`,
 			if len(args) == 1 {
 				arg = args[0]
 			}
+			out := cmd.OutOrStdout()
+			write := func(rep *policycheck.Report) error {
+				switch {
+				case f.json:
+					return rep.WriteJSON(out)
+				case sarif:
+					return rep.WriteSARIF(out, version(), root)
+				}
+				return rep.WriteText(out)
+			}
+			// fail ends a check that could not be done: with --json or
+			// --sarif, a valid document saying so is printed all the same
+			// (a CI step uploads it whatever the exit status).
+			fail := func(err error) error {
+				if f.json || sarif {
+					write(policycheck.Failed(err))
+				}
+				return usage(err)
+			}
 			proj, err := policycheck.Locate(arg)
 			if err != nil {
-				return usage(err)
+				return fail(err)
 			}
 			ctx, cancel, c, err := f.setup(cmd)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			defer cancel()
 			defer c.Close()
 			fmt.Fprintf(cmd.ErrOrStderr(), "checking %s against %s\n", describe(proj), c.Where)
 			rep, err := policycheck.Run(ctx, proj, c.Resolver, c.Decider)
 			if err != nil {
+				return fail(err)
+			}
+			if err := write(rep); err != nil {
 				return usage(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case f.json:
-				err = rep.WriteJSON(out)
-			case sarif:
-				err = rep.WriteSARIF(out, version(), root)
-			default:
-				err = rep.WriteText(out)
-			}
-			if err != nil {
-				return usage(err)
+			if f.json || sarif {
+				// The text report has them on standard output already.
+				for _, s := range rep.NotChecked() {
+					fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: not checked:", s)
+				}
 			}
 			if code := rep.ExitCode(); code != policycheck.ExitClean {
 				return &exitCodeError{code: code}
@@ -175,7 +208,10 @@ its outcome (the checks run in order, and the first that fails decides).
 
 The policy is the mirror's (--mirror URL, default the first URL of go env
 GOPROXY, with the token of --token-file or $` + policycheck.TokenEnv + `) or a policy
-file's (--policy FILE). Exit status: 0 allowed (also with a warning), 1
+file's (--policy FILE). The token goes only to the origin of --mirror, or
+with --policy of --proxy (and --vulndb if the same), never to a URL taken
+from go env GOPROXY, and never over plain http to a host other than
+loopback. Exit status: 0 allowed (also with a warning), 1
 refused, 2 not decided.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {

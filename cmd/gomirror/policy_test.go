@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -154,7 +156,9 @@ func TestPolicyCheckUsage(t *testing.T) {
 }
 
 // TestPolicyDefaultMirror: without --mirror, the first URL of go env
-// GOPROXY is asked.
+// GOPROXY is asked, but the token is not sent to it (it may be any proxy,
+// a public one included): a note on standard error says so. Named with
+// --mirror, the mirror gets it.
 func TestPolicyDefaultMirror(t *testing.T) {
 	up := fakeproxy.New(t)
 	var asked atomic.Value
@@ -168,15 +172,238 @@ func TestPolicyDefaultMirror(t *testing.T) {
 		}
 		return false
 	})
-	t.Setenv("GOPROXY", up.URL+",direct")
+	for _, tt := range []struct {
+		name      string
+		args      []string
+		wantAsked string
+		wantNote  bool
+	}{
+		{"from GOPROXY", nil, "POST ", true},
+		{"named", []string{"--mirror", up.URL}, "POST Bearer gm_secret", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			asked.Store("")
+			t.Setenv("GOPROXY", up.URL+",direct")
+			t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+			t.Setenv("GOENV", "off")
+			t.Setenv(policycheck.TokenEnv, "gm_secret")
+			stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, append([]string{"explain", "example.com/hello@v1.0.0"}, tt.args...)...)
+			if err != nil || asked.Load() != tt.wantAsked || !strings.HasPrefix(stdout, "example.com/hello@v1.0.0: allowed by default") {
+				t.Errorf("asked %q, want %q, err %v\nstdout:\n%s\nstderr:\n%s", asked.Load(), tt.wantAsked, err, stdout, stderr)
+			}
+			if got := strings.Contains(stderr, "the token is not sent"); got != tt.wantNote {
+				t.Errorf("note on stderr: %v, want %v\n%s", got, tt.wantNote, stderr)
+			}
+			if strings.Contains(stdout+stderr, "gm_secret") {
+				t.Errorf("the token was printed")
+			}
+		})
+	}
+}
+
+// TestPolicyTokenOnlyToNamedHosts: with --policy, the token goes to the
+// proxy named with --proxy and the vulnerability database only if it has
+// that proxy's origin; never to a proxy taken from go env GOPROXY; and
+// never over plain http to a host other than loopback.
+func TestPolicyTokenOnlyToNamedHosts(t *testing.T) {
+	up := fakeproxy.New(t)
+	if _, err := up.Add("example.com/hello", "v1.0.0", map[string][]byte{"go.mod": []byte("module example.com/hello\n"), "hello.go": []byte("package hello\n")}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string // "host path bearer?"
+	record := func(who string) func(w http.ResponseWriter, r *http.Request) bool {
+		return func(w http.ResponseWriter, r *http.Request) bool {
+			mu.Lock()
+			seen = append(seen, fmt.Sprintf("%s %s auth=%v", who, r.URL.Path, r.Header.Get("Authorization") != ""))
+			mu.Unlock()
+			return false
+		}
+	}
+	up.SetHook(record("proxy"))
+	other := fakeproxy.New(t) // another origin, serving a vulnerability database of nothing
+	other.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		record("vulndb")(w, r)
+		if strings.HasSuffix(r.URL.Path, "/index/modules.json") {
+			io.WriteString(w, "[]")
+		} else {
+			http.NotFound(w, r)
+		}
+		return true
+	})
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("rules:\n  - module: example.com/hello\n    deny-vulnerable: true\n    deny-retracted: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	authed := func(who string) (n, with int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range seen {
+			if strings.HasPrefix(s, who+" ") {
+				n++
+				if strings.HasSuffix(s, "auth=true") {
+					with++
+				}
+			}
+		}
+		return n, with
+	}
+	for _, tt := range []struct {
+		name             string
+		goproxy          string
+		args             []string
+		proxyAuth, vAuth bool
+	}{
+		{"proxy from GOPROXY", up.URL + ",direct", []string{"--vulndb", other.URL}, false, false},
+		{"proxy named, vulndb elsewhere", "off", []string{"--proxy", up.URL, "--vulndb", other.URL}, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			t.Setenv("GOPROXY", tt.goproxy)
+			t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+			t.Setenv("GOENV", "off")
+			t.Setenv(policycheck.TokenEnv, "gm_secret")
+			stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, append([]string{"explain", "example.com/hello@v1.0.0", "--policy", pol}, tt.args...)...)
+			stderr = fmt.Sprint(stdout, stderr, err)
+			if n, with := authed("proxy"); n == 0 || (with == n) != tt.proxyAuth || (with == 0) == tt.proxyAuth {
+				t.Errorf("proxy: %d requests, %d with the token; want token %v\n%s", n, with, tt.proxyAuth, stderr)
+			}
+			if n, with := authed("vulndb"); n == 0 || with != 0 {
+				t.Errorf("vulndb (another origin): %d requests, %d with the token\n%s", n, with, stderr)
+			}
+		})
+	}
+	t.Run("plain http elsewhere", func(t *testing.T) {
+		_, stderr, code := runPolicyCmdToken(t, "gm_secret", "explain", "example.com/hello@v1.0.0", "--mirror", "http://mirror.example.invalid")
+		if code != 2 || !strings.Contains(stderr, "refusing to send the token over plain http") {
+			t.Errorf("exit %d, want 2 with a refusal\n%s", code, stderr)
+		}
+	})
+}
+
+// runPolicyCmdToken is runPolicyCmd with $GOMIRROR_TOKEN set to tok.
+func runPolicyCmdToken(t *testing.T, tok string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	t.Setenv("GOPROXY", "off")
 	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
 	t.Setenv("GOENV", "off")
-	t.Setenv(policycheck.TokenEnv, "gm_secret")
-	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, "explain", "example.com/hello@v1.0.0")
-	if err != nil || asked.Load() != "POST Bearer gm_secret" || !strings.HasPrefix(stdout, "example.com/hello@v1.0.0: allowed by default") {
-		t.Errorf("asked %q, err %v\nstdout:\n%s\nstderr:\n%s", asked, err, stdout, stderr)
+	t.Setenv(policycheck.TokenEnv, tok)
+	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
+	var ec *exitCodeError
+	switch {
+	case err == nil:
+	case errors.As(err, &ec):
+		code = ec.code
+		if ec.err != nil {
+			stderr += "gomirror: " + ec.err.Error() + "\n"
+		}
+	default:
+		code = 1
+		stderr += "gomirror: " + err.Error() + "\n"
 	}
-	if strings.Contains(stdout+stderr, "gm_secret") {
-		t.Errorf("the token was printed")
+	return stdout, stderr, code
+}
+
+// TestPolicyCheckIncompleteMachineOutput: with --json or --sarif, a check
+// that is incomplete, or that cannot be done at all, still prints a valid
+// document on standard output saying so (SARIF: the invocation did not
+// succeed, with a notification naming the reason) and the reason on
+// standard error, so that a CI log and an uploaded SARIF file explain the
+// exit status 2.
+func TestPolicyCheckIncompleteMachineOutput(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(localPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proj := project(t, up, "v1.1.0")
+	// Incomplete: the build list cannot be resolved (go.mod requires a
+	// version the proxy does not have).
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "go.mod"), []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, reason string
+		args         []string
+	}{
+		{"incomplete", "could not be resolved", []string{"--policy", pol, "--proxy", up.URL, broken}},
+		// A plain proxy has no policy check endpoint: nothing decided.
+		{"fatal", "policy check endpoint", []string{"--mirror", up.URL, proj}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runPolicyCmd(t, append([]string{"check", "--sarif"}, tt.args...)...)
+			if code != policycheck.ExitUnchecked || !strings.Contains(stderr, tt.reason) {
+				t.Errorf("--sarif: exit %d, want 2 with %q on stderr\nstderr:\n%s", code, tt.reason, stderr)
+			}
+			var log struct {
+				Version string
+				Runs    []struct {
+					Invocations []struct {
+						ExecutionSuccessful        *bool
+						ToolExecutionNotifications []struct {
+							Level   string
+							Message struct{ Text string }
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(stdout), &log); err != nil || log.Version != "2.1.0" || len(log.Runs) != 1 {
+				t.Fatalf("--sarif: not a SARIF log (%v):\n%s", err, stdout)
+			}
+			inv := log.Runs[0].Invocations
+			if len(inv) != 1 || inv[0].ExecutionSuccessful == nil || *inv[0].ExecutionSuccessful ||
+				len(inv[0].ToolExecutionNotifications) == 0 || !strings.Contains(inv[0].ToolExecutionNotifications[0].Message.Text, tt.reason) {
+				t.Errorf("--sarif: invocations %+v, want one not successful naming %q", inv, tt.reason)
+			}
+
+			stdout, stderr, code = runPolicyCmd(t, append([]string{"check", "--json"}, tt.args...)...)
+			var rep struct {
+				ExitCode   int
+				Incomplete []string
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 2 || rep.ExitCode != 2 ||
+				len(rep.Incomplete) == 0 || !strings.Contains(strings.Join(rep.Incomplete, "\n"), tt.reason) || !strings.Contains(stderr, tt.reason) {
+				t.Errorf("--json: exit %d, report %+v (%v), want 2 naming %q on stdout and stderr\nstdout:\n%s\nstderr:\n%s", code, rep, err, tt.reason, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestPolicyCheckWorkspace: a project used through a workspace (a go.work
+// above it, as the go command finds it) is checked with the workspace's
+// replacements and go.work.sum: a go.work replace to a refused version is
+// a violation (exit 1), and the report says the build list was resolved
+// without the workspace; a clean workspace is incomplete (exit 2), not
+// clean.
+func TestPolicyCheckWorkspace(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(localPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := project(t, up, "v1.1.0")
+	work := filepath.Join(filepath.Dir(app), "go.work")
+	for _, tt := range []struct {
+		name    string
+		replace string
+		code    int
+		want    string
+	}{
+		{"replaced to a refused version", "replace example.com/hello v1.1.0 => example.com/hello v1.2.0\n", policycheck.ExitViolation, "go.work:4: example.com/hello@v1.2.0: refused by rule \"no-hello-1.2\""},
+		{"no violation", "", policycheck.ExitUnchecked, "workspace"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(work, []byte("go 1.21\n\nuse ./"+filepath.Base(app)+"\n"+tt.replace), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(work)
+			stdout, stderr, code := runPolicyCmd(t, "check", "--policy", pol, "--proxy", up.URL, app)
+			if code != tt.code || !strings.Contains(stdout, tt.want) {
+				t.Errorf("exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.want, stdout, stderr)
+			}
+		})
 	}
 }
