@@ -47,6 +47,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/cache"
@@ -282,17 +283,26 @@ func (g *Mirror) Zip(ctx context.Context, m layout.Module) (*storage.Object, cac
 
 // maxFullJudgments bounds how many of a list's newest versions whose
 // decision needed a fact not at hand (their .info not stored) are judged
-// with the fact fetched, per list request.
-const maxFullJudgments = 8
+// with the fact fetched, per list request; fullJudgmentsAtOnce of them
+// at a time.
+const (
+	maxFullJudgments    = 64
+	fullJudgmentsAtOnce = 8
+)
 
 // List answers m's list without the versions the policy refuses. Each
 // version is judged with what is at hand (a min-age rule needs the .info
 // time: stored .info files only); then the newest versions that could not
-// be judged whole are judged with their .info fetched, newest first (as
-// the go command prefers them) until one is allowed, at most
-// maxFullJudgments: so that the version `go get M@latest` and `go get -u`
-// choose is one the policy allows. An older version refused by min-age
-// whose .info is not stored stays listed; asking for it is answered 403.
+// be judged whole are judged with their .info fetched (fullJudgmentsAtOnce
+// at a time), newest first (as the go command prefers them) until one is
+// allowed, so that the version `go get M@latest` and `go get -u` choose
+// is one the policy allows. After maxFullJudgments refusals, the versions
+// not judged are left out down to the newest one judged whole and allowed
+// (a version left out can still be asked for by its name). An older
+// version refused by min-age whose .info is not stored stays listed;
+// asking for it is answered 403. A decision the vulnerability database
+// is wanted for while it loads fails the list (RefusedError.Unavailable:
+// 503), rather than leave out versions that a retry may list.
 func (g *Mirror) List(ctx context.Context, m layout.Module) ([]byte, cache.Source, error) {
 	b, src, err := g.inner.List(ctx, m)
 	if err != nil {
@@ -327,6 +337,9 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 			}
 		}
 		if d.Refused() {
+			if re := (&policy.RefusedError{Decision: d}); re.Unavailable() {
+				return nil, g.apply(ctx, policy.KindList, d)
+			}
 			changed = true
 			continue
 		}
@@ -340,28 +353,41 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 		if err != nil {
 			g.log.Warn("policy: newest compatible go.mod not read; +incompatible versions judged as candidates", "module", path, "err", err)
 		}
+		// The candidates to judge whole: the newest, down to the first
+		// one judged whole and allowed (the go command's choice).
+		if i := slices.IndexFunc(order, func(v string) bool { return !unjudged[v] }); i >= 0 {
+			order = order[:i]
+		}
+		refused := map[string]bool{}
 		judged := 0
-		for _, v := range order {
-			if !unjudged[v] {
-				break // judged whole and allowed: the go command's choice
-			}
-			if judged == maxFullJudgments {
-				break
-			}
-			judged++
-			em, err := layout.Escape(module.Version{Path: path, Version: v})
+	judging:
+		for len(order) > 0 && judged < maxFullJudgments {
+			batch := order[:min(len(order), fullJudgmentsAtOnce, maxFullJudgments-judged)]
+			order = order[len(batch):]
+			judged += len(batch)
+			ds, err := g.judgeWhole(ctx, subj, path, batch)
 			if err != nil {
 				return nil, err
 			}
-			d, err := g.live.Decide(ctx, subj, em.Version(), policy.KindInfo, &facts{g: g, m: em})
-			if err != nil {
-				return nil, err
+			for i, d := range ds {
+				if !d.Refused() {
+					// The newest allowed version: as a .info request whose
+					// decision fetched the .info, start its .mod and .zip.
+					break judging
+				}
+				refused[batch[i]] = true
 			}
-			if !d.Refused() {
-				break
+		}
+		if judged == maxFullJudgments && len(order) > 0 {
+			// Not judged: left out rather than offered unjudged.
+			for _, v := range order {
+				refused[v] = true
 			}
+			g.log.Warn("policy: list has more versions to judge than are judged per request; the rest left out", "module", path, "judged", judged, "left out", len(order))
+		}
+		if len(refused) > 0 {
 			changed = true
-			allowed = slices.DeleteFunc(allowed, func(s string) bool { return s == v })
+			allowed = slices.DeleteFunc(allowed, func(s string) bool { return refused[s] })
 		}
 	}
 	if !changed {
@@ -373,6 +399,46 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 		out.WriteByte('\n')
 	}
 	return []byte(out.String()), nil
+}
+
+// judgeWhole decides about versions (path's, newest first) for a .info
+// request, their facts fetched, concurrently. Its decisions are those of
+// the versions up to and including the newest allowed one (the rest not
+// judged, or their decisions dropped); the allowed one's .mod and .zip
+// are started when its decision fetched its .info (as checkInfo's
+// caller does). A decision that the vulnerability database is wanted for
+// while it loads is its error (RefusedError, Unavailable).
+func (g *Mirror) judgeWhole(ctx context.Context, subj policy.Subject, path string, versions []string) ([]policy.Decision, error) {
+	ds := make([]policy.Decision, len(versions))
+	fcs := make([]*facts, len(versions))
+	eg, ectx := errgroup.WithContext(ctx)
+	for i, v := range versions {
+		em, err := layout.Escape(module.Version{Path: path, Version: v})
+		if err != nil {
+			return nil, err
+		}
+		fcs[i] = &facts{g: g, m: em}
+		eg.Go(func() error {
+			d, err := g.live.Decide(ectx, subj, em.Version(), policy.KindInfo, fcs[i])
+			ds[i] = d
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	for i, d := range ds {
+		if re := (&policy.RefusedError{Decision: d}); d.Refused() && re.Unavailable() {
+			return nil, g.apply(ctx, policy.KindList, d)
+		}
+		if !d.Refused() {
+			if fcs[i].fetched && g.infoFetcher != nil {
+				g.infoFetcher.PrefetchVersion(ctx, fcs[i].m)
+			}
+			return ds[:i+1], nil
+		}
+	}
+	return ds, nil
 }
 
 // preferred orders versions as the go command prefers them for "latest":

@@ -555,3 +555,77 @@ func TestListMinAgeStorageReads(t *testing.T) {
 		t.Errorf("a list of %d versions read storage %d times and listed it %d times; want 1 and 1", len(versions), cs.gets, cs.list)
 	}
 }
+
+// TestListManyFresh: a module with 30 releases inside a min-age window,
+// none of their .info stored: the list leaves out every version min-age
+// refuses, however many, so that the go command's first `go get
+// M@latest` chooses the newest allowed version; the allowed version the
+// list judged with its .info fetched is prefetched, as its .info request
+// (a cache hit then) would have.
+func TestListManyFresh(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	ctx := context.Background()
+	const path = "example.com/fresh"
+	var vs []string
+	for i := range 34 {
+		v := fmt.Sprintf("v1.%d.0", i)
+		vs = append(vs, v)
+		age := 30 * 24 * time.Hour // v1.0.0 to v1.3.0: old enough
+		if i >= 4 {
+			age = time.Duration(34-i) * time.Hour
+		}
+		f.in.times[path+"@"+v] = time.Now().Add(-age)
+	}
+	f.in.versions[path] = vs
+	b, _, err := f.g.List(ctx, mod(t, path, ""))
+	if want := "v1.0.0\nv1.1.0\nv1.2.0\nv1.3.0\n"; err != nil || string(b) != want {
+		t.Errorf("list = %q, %v; want %q", b, err, want)
+	}
+	if n := f.in.called("prefetch", path, "v1.3.0"); n != 1 {
+		t.Errorf("the allowed version the list judged prefetched %d times, want 1", n)
+	}
+	for _, v := range vs[4:] {
+		if n := f.in.called("prefetch", path, v); n != 0 {
+			t.Errorf("refused %s prefetched %d times", v, n)
+		}
+	}
+}
+
+// TestListVulnDBLoading: while the vulnerability database loads, a list
+// whose versions a deny-vulnerable rule judges fails as their .info does
+// (503: a retry may succeed) instead of answering no versions.
+func TestListVulnDBLoading(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(path, []byte(gatePolicy), 0o644)
+	live, err := policy.Open(policy.LiveOptions{Path: path, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.in.versions["example.com/vuln"] = []string{"v1.0.0"}
+	f.in.latest["example.com/vuln"] = "v1.0.0"
+	g := gate.New(gate.Options{Mirror: f.in, Live: live, Store: mem.New(), Log: quiet, Vulns: loading{}})
+	ctx := context.Background()
+	for name, call := range map[string]func() ([]byte, cache.Source, error){
+		"list":    func() ([]byte, cache.Source, error) { return g.List(ctx, mod(t, "example.com/vuln", "")) },
+		"@latest": func() ([]byte, cache.Source, error) { return g.Latest(ctx, mod(t, "example.com/vuln", "")) },
+	} {
+		b, _, err := call()
+		if proxy.Status(err) != http.StatusServiceUnavailable {
+			t.Errorf("%s while the vulnerability database loads = %q, %v (status %d); want 503", name, b, err, proxy.Status(err))
+		}
+	}
+}
+
+// loading is a vulnerability database still loading.
+type loading struct{}
+
+func (loading) Vulns(context.Context, module.Version) ([]policy.Advisory, error) {
+	return nil, loadingError{}
+}
+
+type loadingError struct{}
+
+func (loadingError) Error() string     { return "loading" }
+func (loadingError) Unavailable() bool { return true }
+func (loadingError) Is(err error) bool { return err == policy.ErrNoVulnDB }
