@@ -317,3 +317,42 @@ func TestPolicyCheckConcurrency(t *testing.T) {
 		t.Errorf("%d decisions at once (of %d), want 2", facts.max, facts.arrivals)
 	}
 }
+
+// loadingFacts are facts while the vulnerability database loads.
+type loadingFacts struct{ countingFacts }
+
+type loadingError struct{}
+
+func (loadingError) Error() string     { return "loading" }
+func (loadingError) Unavailable() bool { return true }
+func (loadingError) Is(err error) bool { return err == policy.ErrNoVulnDB }
+
+func (f *loadingFacts) Vulns(context.Context, module.Version) ([]policy.Advisory, error) {
+	return nil, loadingError{}
+}
+
+// TestDecideVulnDBLoading: a decision that waits for the vulnerability
+// database (the mirror answers 503 for it) is not decided, not a
+// violation; with no database at all (the mirror's 403), it is one.
+func TestDecideVulnDBLoading(t *testing.T) {
+	pol, err := policy.Parse("policy.yaml", []byte("rules:\n  - name: vulns\n    module: \"*\"\n    deny-vulnerable: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	d := api.Decide(context.Background(), pol, policy.Subject{}, m, policy.KindZip, &loadingFacts{}, false)
+	if d.Error == "" || !strings.Contains(d.Error, "loading") || d.Allowed {
+		t.Errorf("decision while the database loads = %+v; want not decided (Error about loading)", d)
+	}
+	d = api.Decide(context.Background(), pol, policy.Subject{}, m, policy.KindZip, &noDBFacts{}, false)
+	if d.Error != "" || d.Allowed {
+		t.Errorf("decision with no database = %+v; want refused", d)
+	}
+}
+
+// noDBFacts are facts with no vulnerability database configured.
+type noDBFacts struct{ countingFacts }
+
+func (f *noDBFacts) Vulns(context.Context, module.Version) ([]policy.Advisory, error) {
+	return nil, policy.ErrNoVulnDB
+}
