@@ -358,7 +358,7 @@ func Decide(ctx context.Context, pol *policy.Policy, subj policy.Subject, m modu
 		out.Error = err.Error()
 		return out
 	}
-	if re := (&policy.RefusedError{Decision: d}); d.Refused() && re.Unavailable() {
+	if d.Unavailable() {
 		// The mirror answers 503 (retry) for it: not a violation.
 		out.Error = d.Where() + " needs the vulnerability database, which is loading; retry"
 		return out

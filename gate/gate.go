@@ -337,7 +337,7 @@ func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, 
 			}
 		}
 		if d.Refused() {
-			if re := (&policy.RefusedError{Decision: d}); re.Unavailable() {
+			if d.Unavailable() {
 				return nil, g.apply(ctx, policy.KindList, d)
 			}
 			changed = true
@@ -428,7 +428,7 @@ func (g *Mirror) judgeWhole(ctx context.Context, subj policy.Subject, path strin
 		return nil, err
 	}
 	for i, d := range ds {
-		if re := (&policy.RefusedError{Decision: d}); d.Refused() && re.Unavailable() {
+		if d.Unavailable() {
 			return nil, g.apply(ctx, policy.KindList, d)
 		}
 		if !d.Refused() {

@@ -615,6 +615,11 @@ func TestListVulnDBLoading(t *testing.T) {
 			t.Errorf("%s while the vulnerability database loads = %q, %v (status %d); want 503", name, b, err, proxy.Status(err))
 		}
 	}
+	// The 503's body says it is not a refusal.
+	_, _, err = g.Info(ctx, mod(t, "example.com/vuln", "v1.0.0"))
+	if want := `example.com/vuln@v1.0.0 not decided by rule "vulns" (policy.yaml:13): it needs the vulnerability database, which is loading; retry`; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf(".info while the vulnerability database loads: %v; want ...%s", err, want)
+	}
 }
 
 // loading is a vulnerability database still loading.

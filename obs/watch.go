@@ -121,7 +121,7 @@ type PolicyStats struct {
 func (m *Metrics) WatchPolicy(stats func() PolicyStats) {
 	m.policy = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gomirror_policy_decisions_total",
-		Help: "Requests whose version the policy refused, by kind (info, mod, zip; list for @latest answers) and result: refused (enforced, 403) or warned (served).",
+		Help: "Requests whose version the policy refused, by kind (info, mod, zip; list for @latest answers) and result: refused (enforced, 403), warned (served) or unavailable (not decided while the vulnerability database loads, 503).",
 	}, []string{"kind", "result"})
 	m.reg.MustRegister(m.policy, &policyCollector{
 		stats: stats,
@@ -134,14 +134,11 @@ func (m *Metrics) WatchPolicy(stats func() PolicyStats) {
 }
 
 // ObservePolicy counts a decision that refused a request's version:
-// enforced (warned false) or warned. kind is the request's kind.
-func (m *Metrics) ObservePolicy(kind string, warned bool) {
+// result "refused" (enforced), "warned" or "unavailable" (not decided:
+// the vulnerability database is loading; 503). kind is the request's kind.
+func (m *Metrics) ObservePolicy(kind, result string) {
 	if m.policy == nil {
 		return
-	}
-	result := "refused"
-	if warned {
-		result = "warned"
 	}
 	m.policy.WithLabelValues(kind, result).Inc()
 }

@@ -125,20 +125,22 @@ func TestWatch(t *testing.T) {
 
 func TestWatchPolicy(t *testing.T) {
 	m := NewMetrics()
-	m.ObservePolicy("zip", true) // before WatchPolicy: nothing to count into, no panic
+	m.ObservePolicy("zip", "warned") // before WatchPolicy: nothing to count into, no panic
 	st := PolicyStats{Rules: 12, Reloads: 3, Failures: 1, Bad: true}
 	m.WatchPolicy(func() PolicyStats { return st })
-	m.ObservePolicy("zip", true)
-	m.ObservePolicy("info", false)
-	m.ObservePolicy("info", false)
+	m.ObservePolicy("zip", "warned")
+	m.ObservePolicy("info", "refused")
+	m.ObservePolicy("info", "refused")
+	m.ObservePolicy("list", "unavailable")
 	got := scraped(t, m)
 	for k, v := range map[string]float64{
-		"gomirror_policy_decisions_total{kind=zip,result=warned}":   1,
-		"gomirror_policy_decisions_total{kind=info,result=refused}": 2,
-		"gomirror_policy_rules{}":                                   12,
-		"gomirror_policy_reloads_total{result=ok}":                  3,
-		"gomirror_policy_reloads_total{result=error}":               1,
-		"gomirror_policy_file_refused{}":                            1,
+		"gomirror_policy_decisions_total{kind=zip,result=warned}":       1,
+		"gomirror_policy_decisions_total{kind=info,result=refused}":     2,
+		"gomirror_policy_decisions_total{kind=list,result=unavailable}": 1,
+		"gomirror_policy_rules{}":                                       12,
+		"gomirror_policy_reloads_total{result=ok}":                      3,
+		"gomirror_policy_reloads_total{result=error}":                   1,
+		"gomirror_policy_file_refused{}":                                1,
 	} {
 		if got[k].v != v {
 			t.Errorf("%s = %v, want %v", k, got[k].v, v)

@@ -189,7 +189,15 @@ func (d Decision) String() string {
 // (the audit log):
 //
 //	refused by rule "no-old-yaml" (policy.yaml:12): denied for versions <2.4.0
+//
+// A decision that could not be made for want of the vulnerability
+// database while it loads (Unavailable) says so:
+//
+//	not decided by rule "vulns" (policy.yaml:3): it needs the vulnerability database, which is loading; retry
 func (d Decision) Summary() string {
+	if d.Unavailable() {
+		return "not decided by " + d.Where() + ": it needs the vulnerability database, which is loading; retry"
+	}
 	verb := "allowed by"
 	switch {
 	case d.Refused():
@@ -215,7 +223,11 @@ func (e *RefusedError) Error() string { return e.Decision.String() }
 // vulndb.ErrNotLoaded): nothing was judged, and a later request may be
 // served. (No database at all stays a 403: retrying changes nothing.) proxy.Status answers such a
 // refusal 503 with Retry-After instead of 403.
-func (e *RefusedError) Unavailable() bool { return e.Decision.noVulnDB }
+func (e *RefusedError) Unavailable() bool { return e.Decision.Unavailable() }
+
+// Unavailable reports whether the decision refuses only for want of the
+// vulnerability database while it loads (see RefusedError.Unavailable).
+func (d Decision) Unavailable() bool { return d.noVulnDB && d.Refused() }
 
 // Decide decides whether m (a canonical version) may be served to subj for
 // a request of kind k, asking facts only for what the deciding rule's

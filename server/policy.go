@@ -55,7 +55,14 @@ func (s *Server) openPolicy(store storage.Storage, authn *auth.Authenticator) er
 		Vulns:        s.policyVulns(),
 		RetractedTTL: policyRetractedTTL / 2,
 		OnDecision: func(k policy.Kind, d policy.Decision) {
-			s.metrics.ObservePolicy(k.String(), d.Warned())
+			result := "refused"
+			switch {
+			case d.Warned():
+				result = "warned"
+			case d.Unavailable():
+				result = "unavailable"
+			}
+			s.metrics.ObservePolicy(k.String(), result)
 		},
 		Log: s.log,
 	})
