@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -31,7 +32,7 @@ rules:
     versions: "*"
     action: deny
   - name: cooling-off
-    module: example.com/rev/fresh
+    module: example.com/rev/fresh,example.com/rev/many
     min-age: 7
 `
 
@@ -60,6 +61,16 @@ func startReviewMirror(t *testing.T) *reviewMirror {
 	add("example.com/rev/ok", "v1.1.0")
 	add("example.com/rev/fresh", "v1.0.0")
 	up.SetTime("example.com/rev/fresh", "v1.0.0", time.Now().Add(-time.Hour))
+	// many: 34 releases, v1.4.0 to v1.33.0 inside cooling-off's window.
+	for i := range 34 {
+		v := fmt.Sprintf("v1.%d.0", i)
+		add("example.com/rev/many", v)
+		age := 30 * 24 * time.Hour
+		if i >= 4 {
+			age = time.Duration(34-i) * time.Hour
+		}
+		up.SetTime("example.com/rev/many", v, time.Now().Add(-age))
+	}
 	cert := testcert.New(t)
 	store := t.TempDir()
 	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
@@ -227,5 +238,29 @@ func TestPolicySetsWarnings(t *testing.T) {
 	}
 	if strings.Contains(logs, "auth is off") {
 		t.Errorf("warned about auth off with auth on:\n%s", tail(logs, 20))
+	}
+}
+
+// TestPolicyMinAgeManyFresh: a module with more releases inside the
+// min-age window than a list used to judge (30): the go command's FIRST
+// go get M@latest, on a fresh store, chooses the newest version old
+// enough (v1.3.0) instead of failing with a 403 for a fresh one the list
+// offered.
+func TestPolicyMinAgeManyFresh(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := startReviewMirror(t)
+	project := t.TempDir()
+	writeFiles(t, project, map[string]string{"go.mod": "module example.com/app\n\ngo 1.21\n"})
+	out, err := goCmd(ctx, t, project, r.env, "get", "example.com/rev/many@latest")
+	if err != nil {
+		t.Fatalf("go get example.com/rev/many@latest (the first): %v\n%s", err, tail(out, 20))
+	}
+	gomod, err := os.ReadFile(filepath.Join(project, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(gomod), "example.com/rev/many v1.3.0 ") {
+		t.Errorf("go get @latest: go.mod has not example.com/rev/many v1.3.0:\n%s", gomod)
 	}
 }
