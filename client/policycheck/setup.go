@@ -48,6 +48,9 @@ type Options struct {
 	Client *http.Client
 	// Go runs the go command.
 	Go golist.GoCommand
+	// Warn, if not nil, is told what the user should know that no
+	// decision says (with PolicyFile: a VulnDB that cannot be read, once).
+	Warn func(string)
 }
 
 // Checker is a Decider and the Resolver of build lists that goes with it.
@@ -171,7 +174,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		vnotes = []string{fmt.Sprintf("the token is not sent to --vulndb %s: not the origin of --proxy", redactURL(vdb))}
 	}
 	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: bearer(tok),
-		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}}}
+		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}, URL: redactURL(vdb), Warn: opts.Warn}}
 	g := opts.Go
 	g.Token = tok // the go command resolves through the proxy the token is for
 	return &Checker{

@@ -28,9 +28,16 @@ var _ VulnBatch = (*vulndb.Client)(nil)
 // a mirror without the database.
 type BatchVulns struct {
 	DB VulnBatch
+	// URL names the database in Warn's text.
+	URL string
+	// Warn, if not nil, is told once, the first time the database cannot
+	// be read, with URL and the error (standard error: the decisions
+	// only say "vulnerability database not available").
+	Warn func(string)
 
-	mu    sync.Mutex
-	known map[module.Version][]policy.Advisory
+	warnOnce sync.Once
+	mu       sync.Mutex
+	known    map[module.Version][]policy.Advisory
 }
 
 var _ VulnLookup = (*BatchVulns)(nil)
@@ -39,6 +46,11 @@ var _ VulnLookup = (*BatchVulns)(nil)
 func (b *BatchVulns) Prefetch(ctx context.Context, mods []module.Version) error {
 	advs, err := b.DB.Vulns(ctx, mods)
 	if err != nil {
+		if b.Warn != nil && ctx.Err() == nil {
+			b.warnOnce.Do(func() {
+				b.Warn(fmt.Sprintf("vulnerability database %s not readable: %v; deny-vulnerable rules refuse what they match", b.URL, err))
+			})
+		}
 		return fmt.Errorf("%w: %v", policy.ErrNoVulnDB, err)
 	}
 	b.mu.Lock()

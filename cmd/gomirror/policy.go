@@ -71,6 +71,7 @@ func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.Cancel
 	f.opts.Token = tok
 	f.opts.Client = &http.Client{}
 	f.opts.Go = golist.GoCommand{}
+	f.opts.Warn = func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: warning:", s) }
 	c, err := policycheck.NewChecker(ctx, f.opts)
 	if err != nil {
 		cancel()
