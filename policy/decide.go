@@ -354,8 +354,16 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		return nil
 	}
 	if r.minAgeDays > 0 {
-		d.facts |= factTime
-		t, err := facts.Time(ctx, m)
+		var t time.Time
+		var err error
+		if module.IsPseudoVersion(m.Version) {
+			// Its own timestamp, part of the version (which the
+			// checksum database covers), not the upstream's word.
+			t, err = module.PseudoVersionTime(m.Version)
+		} else {
+			d.facts |= factTime
+			t, err = facts.Time(ctx, m)
+		}
 		switch {
 		case errors.Is(err, ErrUnknown):
 			d.unknown = true

@@ -67,7 +67,11 @@
 //     time in the version's .info (a cooling-off period against freshly
 //     hijacked releases). Such a refusal ends by itself when the age is
 //     reached. The .info time of a release is its commit's time, which
-//     whoever controls the repository can backdate.
+//     whoever controls the repository can backdate, and which the
+//     checksum database does not cover: an upstream (a proxy) could
+//     backdate it too. A pseudo-version's time is the one in the version
+//     itself (module.PseudoVersionTime: covered by the checksum database,
+//     as the version is), not its .info's.
 //   - deny-retracted: true refuses versions that the module's latest
 //     go.mod retracts.
 //   - deny-vulnerable: true (or a mapping with `except: [IDs]`) refuses

@@ -549,3 +549,26 @@ func TestMinAgeReasonStable(t *testing.T) {
 		t.Errorf("reason %q, want %q", d.Reason, want)
 	}
 }
+
+// TestMinAgePseudoVersionTime: a pseudo-version's age is its own
+// timestamp (which the checksum database covers, being part of the
+// version), not the upstream's .info Time: an upstream that backdates
+// the .info of a fresh commit does not pass min-age, and no time is
+// asked for.
+func TestMinAgePseudoVersionTime(t *testing.T) {
+	p, err := policy.Parse("p.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ts := time.Now().Add(-time.Hour).UTC()
+	v := module.PseudoVersion("v1", "", ts, "abcdef123456")
+	f := &facts{time: map[string]time.Time{"fresh.example@" + v: ts.Add(-365 * 24 * time.Hour)}}
+	d, err := p.Decide(ctx, policy.Subject{}, module.Version{Path: "fresh.example", Version: v}, policy.KindInfo, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Refused() || !strings.Contains(d.Reason, "published "+ts.Format("2006-01-02T15:04:05Z")) || f.calls["time"] != 0 {
+		t.Errorf("fresh pseudo-version with a backdated .info: %v (time asked %d times); want refused by its own timestamp, no time asked", d, f.calls["time"])
+	}
+}
