@@ -57,7 +57,12 @@
 //     pseudo-version of an untagged major, vX.0.0-TIMESTAMP-COMMIT, which
 //     semver orders below X.0.0, is matched as itself and as X.0.0: a
 //     range that starts at X.0.0 ("*", "x", ">=0.0.0", "0.x", "^0", "2.x")
-//     covers it.
+//     covers it, and so does a range that ends below X.0.0 ("<2.0.0"
+//     covers v2.0.0-20240101000000-abcdef012345, as it covers
+//     v2.0.0-rc.1): both ">=2.0.0" and "<2.0.0" match it, and the first
+//     such rule decides. A tilde or caret range ("~1.2", "^1.2.0") ends
+//     at its next minor or major release without its pre-releases: "~1.2"
+//     does not cover v1.3.0-rc.1, "<1.3.0" does.
 //     Build metadata ("+incompatible") does not take part in comparisons.
 //   - action: allow (the default) or deny. A deny rule refuses what it
 //     matches; an allow rule serves it unless one of its checks fails:

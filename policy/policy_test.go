@@ -572,3 +572,28 @@ func TestMinAgePseudoVersionTime(t *testing.T) {
 		t.Errorf("fresh pseudo-version with a backdated .info: %v (time asked %d times); want refused by its own timestamp, no time asked", d, f.calls["time"])
 	}
 }
+
+// TestRangeEdges pins what the docs say of ranges' edges: "<X.0.0"
+// covers X.0.0's pre-releases and untagged-major pseudo-versions; "~1.2"
+// ends before v1.3.0-rc.1, "<1.3.0" does not.
+func TestRangeEdges(t *testing.T) {
+	for _, tc := range []struct {
+		versions, version string
+		refused           bool
+	}{
+		{"<2.0.0", "v2.0.0-20240101000000-abcdef012345", true},
+		{"<2.0.0", "v2.0.0-rc.1", true},
+		{">=2.0.0", "v2.0.0-20240101000000-abcdef012345", true},
+		{"~1.2", "v1.3.0-rc.1", false},
+		{"<1.3.0", "v1.3.0-rc.1", true},
+	} {
+		p, err := policy.Parse("p.yaml", []byte("rules:\n  - module: a.example\n    versions: \""+tc.versions+"\"\n    action: deny\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := p.Decide(context.Background(), policy.Subject{}, module.Version{Path: "a.example", Version: tc.version}, policy.KindInfo, &facts{})
+		if err != nil || d.Refused() != tc.refused {
+			t.Errorf("versions %q, %s: %v, %v; want refused %v", tc.versions, tc.version, d, err, tc.refused)
+		}
+	}
+}
