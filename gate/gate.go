@@ -8,8 +8,13 @@
 //     decided before anything is fetched for it (a refused version's .mod
 //     and .zip are never fetched: the .info a min-age rule needs is
 //     fetched through InfoFetcher, without the mirror's prefetch; the
-//     one exception is the zip a licenses rule must read, on a .zip
-//     request, once every other check has passed), with
+//     exceptions: the zip a licenses rule must read, on a .zip request,
+//     once every other check has passed; and the go.mod of the module's
+//     latest version, which a deny-retracted rule reads for the
+//     module's retractions whatever the version asked for, even when
+//     that latest version is itself refused, by min-age say, and which
+//     the mirror's cache may then follow with its prefetch of that
+//     go.mod's requirements' .mod files), with
 //     the facts fetched lazily; a non-canonical .info query
 //     is resolved by the mirror first, and the version it resolves to is
 //     decided.
