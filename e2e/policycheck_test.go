@@ -124,7 +124,7 @@ func TestPolicyCheckCommand(t *testing.T) {
 	} {
 		name := mode[0]
 		stdout, stderr, code := runPolicy(ctx, t, clean, env, append([]string{"check"}, mode...)...)
-		if code != 0 || !strings.Contains(stdout, "warning: example.com/pc/warned@v1.0.0: refused by rule \"warned\"") || !strings.Contains(stdout, "0 violations, 1 warnings, 0 not checked") {
+		if code != 0 || !strings.Contains(stdout, "warning: example.com/pc/warned@v1.0.0: refused by rule \"warned\"") || !strings.Contains(stdout, "0 violations, 1 warning, 0 not checked") {
 			t.Errorf("%s: clean project: exit %d\nstdout:\n%s\nstderr:\n%s", name, code, stdout, stderr)
 		}
 

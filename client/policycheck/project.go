@@ -378,11 +378,11 @@ func ParseModuleVersion(s string) (module.Version, error) {
 	if !ok {
 		return module.Version{}, fmt.Errorf("%q: want module@version", s)
 	}
+	if c := semver.Canonical(v); c == "" || c != v && c+"+incompatible" != v {
+		return module.Version{}, fmt.Errorf("%q: %w: give a canonical version (such as v1.2.3; go list -m %s shows a query's), not a query", s, errNoVersion, s)
+	}
 	if err := module.Check(p, v); err != nil {
 		return module.Version{}, err
-	}
-	if semver.Canonical(v) != v && !strings.HasSuffix(v, "+incompatible") {
-		return module.Version{}, fmt.Errorf("%q: %w", s, errNoVersion)
 	}
 	return module.Version{Path: p, Version: v}, nil
 }

@@ -142,3 +142,18 @@ func TestItemsReplaceLocation(t *testing.T) {
 		t.Errorf("items %+v, want %v at %s:7", items, repl, gomod)
 	}
 }
+
+// TestParseModuleVersionQuery: a query (latest, a branch, v1) is refused
+// with a message that says to give a canonical version, not the
+// "not a semantic version" of module.Check.
+func TestParseModuleVersionQuery(t *testing.T) {
+	for _, s := range []string{"example.com/m@latest", "example.com/m@main", "example.com/m@v1", "example.com/m@v1.2"} {
+		_, err := ParseModuleVersion(s)
+		if err == nil || !strings.Contains(err.Error(), "give a canonical version") {
+			t.Errorf("ParseModuleVersion(%q) = %v; want an error asking for a canonical version", s, err)
+		}
+	}
+	if m, err := ParseModuleVersion("example.com/m@v1.2.3"); err != nil || m.Version != "v1.2.3" {
+		t.Errorf("ParseModuleVersion(v1.2.3) = %v, %v", m, err)
+	}
+}

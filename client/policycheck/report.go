@@ -125,8 +125,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, s := range r.Incomplete {
 		fmt.Fprintf(&b, "not checked: %s\n", s)
 	}
-	fmt.Fprintf(&b, "%d module versions checked: %d violations, %d warnings, %d not checked\n",
-		r.Checked, len(r.Violations), len(r.Warnings), len(r.Unchecked)+len(r.Incomplete))
+	fmt.Fprintf(&b, "%d module %s checked: %d %s, %d %s, %d not checked\n",
+		r.Checked, plural(r.Checked, "version", "versions"), len(r.Violations), plural(len(r.Violations), "violation", "violations"),
+		len(r.Warnings), plural(len(r.Warnings), "warning", "warnings"), len(r.Unchecked)+len(r.Incomplete))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -320,4 +321,12 @@ func sarifURI(file, base string) string {
 		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String()
 	}
 	return filepath.ToSlash(filepath.Clean(file))
+}
+
+// plural is one if n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

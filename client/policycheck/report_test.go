@@ -37,7 +37,7 @@ func TestReportText(t *testing.T) {
 	want := `proj/go.mod:5: example.com/a@v1.0.0: refused by rule "no-a" (policy.yaml:4): denied
 proj/go.sum:3: warning: example.com/b@v1.2.0: refused by set "strict" rule 2 (policy.yaml:9) (mode warn): license GPL-3.0 not allowed; allowed: MIT
 proj/go.sum:7: not checked: example.com/c@v0.1.0: fetching .info: 502 Bad Gateway
-4 module versions checked: 1 violations, 1 warnings, 1 not checked
+4 module versions checked: 1 violation, 1 warning, 1 not checked
 `
 	if b.String() != want {
 		t.Errorf("text:\n%s\nwant:\n%s", b.String(), want)

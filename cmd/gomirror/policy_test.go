@@ -91,7 +91,7 @@ func TestPolicyCheckLocal(t *testing.T) {
 		t.Errorf("clean project: exit %d\n%s%s", code, stdout, stderr)
 	}
 	// dep (indirect) is refused by a rule in mode warn: printed, not failing.
-	if !strings.Contains(stdout, "warning: example.com/dep@v1.0.0: refused by rule \"dep-warn\"") || !strings.Contains(stdout, "0 violations, 1 warnings, 0 not checked") {
+	if !strings.Contains(stdout, "warning: example.com/dep@v1.0.0: refused by rule \"dep-warn\"") || !strings.Contains(stdout, "0 violations, 1 warning, 0 not checked") {
 		t.Errorf("clean project output:\n%s", stdout)
 	}
 
