@@ -634,3 +634,39 @@ type loadingError struct{}
 func (loadingError) Error() string     { return "loading" }
 func (loadingError) Unavailable() bool { return true }
 func (loadingError) Is(err error) bool { return err == policy.ErrNoVulnDB }
+
+// TestListJudgingBounded: a list judges at most 64 versions with their
+// .info fetched; the versions it could not judge are left out rather than
+// offered (a version left out is still served when asked for by name).
+func TestListJudgingBounded(t *testing.T) {
+	f := newFixture(t, gatePolicy)
+	ctx := context.Background()
+	const path = "example.com/fresh"
+	var vs []string
+	for i := range 100 {
+		v := fmt.Sprintf("v1.%d.0", i)
+		vs = append(vs, v)
+		age := 30 * 24 * time.Hour // v1.0.0 to v1.3.0: old enough
+		if i >= 4 {
+			age = time.Duration(100-i) * time.Hour
+		}
+		f.in.times[path+"@"+v] = time.Now().Add(-age)
+	}
+	f.in.versions[path] = vs
+	b, _, err := f.g.List(ctx, mod(t, path, ""))
+	if err != nil || len(b) != 0 {
+		t.Errorf("list = %q, %v; want every version left out (64 refused, the rest not judged)", b, err)
+	}
+	fetched := 0
+	for _, v := range vs {
+		fetched += f.in.called("info-noprefetch", path, v)
+	}
+	if fetched != 64 {
+		t.Errorf("%d .info fetched for a list, want 64", fetched)
+	}
+	obj, _, err := f.g.Info(ctx, mod(t, path, "v1.3.0"))
+	if err != nil {
+		t.Fatalf("a version left out, asked for by name: %v", err)
+	}
+	obj.Body.Close()
+}
