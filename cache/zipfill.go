@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"slices"
@@ -118,6 +119,13 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	start := time.Now()
 	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// A shared store's temporary directory of an idle process may
+		// be removed by another host (see storage/fs): make it again.
+		if err = os.MkdirAll(m.opts.TempDir, 0o755); err == nil {
+			tmp, err = os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
+		}
+	}
 	if err != nil {
 		return answered, err
 	}

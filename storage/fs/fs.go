@@ -5,7 +5,9 @@
 // so a storage directory can be handed to the go command as GOPROXY=file://<root>.
 // Writes go to a temporary file under <root>/.gomirror/tmp, are synced, and are
 // renamed into place, so a reader never sees a partial file and a crash leaves
-// at most an orphaned temporary file, which New removes.
+// at most orphaned temporary files, in the crashed process's own directory
+// under .gomirror/tmp, which the next New on the same host removes (see
+// temp.go for what is removed when, with replicas sharing a store).
 //
 // The driver registers itself as "fs" (see storage.Register); its one
 // setting is storage-dir. A Store's methods expect valid keys: use it
@@ -46,13 +48,16 @@ func open(ctx context.Context, settings storage.Settings) (storage.Storage, erro
 // tmpDir is where partial writes live, relative to the root.
 const tmpDir = layout.TempDir
 
-// staleTemp is how old an orphaned temporary file must be before New removes
-// it; younger ones may belong to another process writing right now.
+// staleTemp is how long a temporary directory of another host (or a file
+// of an older version) must be untouched before New removes it; a younger
+// one may belong to another replica writing right now.
 const staleTemp = time.Hour
 
 // Store is a storage.Storage on local disk.
 type Store struct {
 	root string
+	// tmp is this process's temporary directory, under tmpDir.
+	tmp string
 	// sync makes Put and AdoptFile fsync the file before renaming it, so
 	// that it survives an operating system crash, not only a process crash.
 	sync bool
@@ -73,31 +78,23 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o755); err != nil {
+	self := ownerOf()
+	tmp := filepath.Join(root, tmpDir, self.String())
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("storage dir: %w", err)
 	}
-	s := &Store{root: root, sync: true}
-	s.removeStaleTemps()
-	return s, nil
+	removeStaleTemps(filepath.Join(root, tmpDir), self, time.Now())
+	return &Store{root: root, tmp: tmp, sync: true}, nil
 }
 
 // Unsynced returns a Store over the same directory whose writes are atomic
 // but not fsynced: for data that is cheap to fetch again and checked when
 // read (the checksum database's tiles and records), where an fsync per
 // write would dominate the time taken.
-func (s *Store) Unsynced() storage.Storage { return &Store{root: s.root, sync: false} }
+func (s *Store) Unsynced() storage.Storage { return &Store{root: s.root, tmp: s.tmp, sync: false} }
 
 // Root returns the absolute path of the storage directory.
 func (s *Store) Root() string { return s.root }
-
-func (s *Store) removeStaleTemps() {
-	entries, _ := os.ReadDir(filepath.Join(s.root, tmpDir))
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
-			os.Remove(filepath.Join(s.root, tmpDir, e.Name()))
-		}
-	}
-}
 
 // String names the store for logs: its root directory.
 func (s *Store) String() string { return s.Root() }
@@ -141,7 +138,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 // Put writes r to a temporary file, syncs it and renames it to key.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 	p := s.path(key)
-	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
+	tmp, err := s.tempFile("put-*")
 	if err != nil {
 		return err
 	}
@@ -194,9 +191,23 @@ func rename(from, to string) error {
 	return nil
 }
 
-// TempDir returns the directory where the store keeps partial writes; files
-// created there are adopted by rename.
-func (s *Store) TempDir() string { return filepath.Join(s.root, tmpDir) }
+// tempFile creates a temporary file in s.tmp, making s.tmp again if
+// another host's New removed it (see temp.go).
+func (s *Store) tempFile(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(s.tmp, pattern)
+	if errors.Is(err, iofs.ErrNotExist) {
+		if err := os.MkdirAll(s.tmp, 0o755); err != nil {
+			return nil, err
+		}
+		f, err = os.CreateTemp(s.tmp, pattern)
+	}
+	return f, err
+}
+
+// TempDir returns the directory where the store keeps this process's
+// partial writes; files created there are adopted by rename, and those a
+// crash leaves are removed by the next New (see temp.go).
+func (s *Store) TempDir() string { return s.tmp }
 
 // AdoptFile syncs the file at name and renames it to key. A file on another
 // filesystem is copied with Put instead.

@@ -1,10 +1,16 @@
 package fs
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	iofs "io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -48,28 +54,137 @@ func TestLayoutIsGOPROXYURLSpace(t *testing.T) {
 	}
 }
 
+// TestNewRemovesStaleTemporaryFiles: New removes what dead processes of
+// this host left at once, and what other hosts (or older versions) left only
+// once it is old; never what a live process may be writing.
 func TestNewRemovesStaleTemporaryFiles(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := New(dir); err != nil {
+	self := ownerOf()
+	if self.start == "0" {
+		t.Skip("!!! SKIPPING: no /proc: owners on this host are judged by age only")
+	}
+	dead := exec.Command(os.Args[0], "-test.run=^$")
+	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(dir, tmpDir, "put-stale")
-	fresh := filepath.Join(dir, tmpDir, "put-fresh")
-	for _, p := range []string{stale, fresh} {
+	parent := owner{host: self.host, pid: os.Getppid()}
+	parent.start, _ = procStart(parent.pid)
+	other := owner{host: "other-host", pid: self.pid, start: "1"}
+	old := time.Now().Add(-2 * staleTemp)
+	tests := []struct {
+		name    string
+		file    string // under tmpDir
+		old     bool   // its modification time is 2*staleTemp ago
+		removed bool
+	}{
+		{"this process", self.String() + "/put-1", true, false},
+		{"dead process of this host", owner{self.host, dead.Process.Pid, "7"}.String() + "/put-1", false, true},
+		{"reused pid of this host", owner{self.host, self.pid, self.start + "1"}.String() + "/put-1", false, true},
+		{"live process of this host", parent.String() + "/put-1", true, false},
+		{"other host, fresh", other.String() + "/put-fresh", false, false},
+		{"other host, old", other.String() + "/put-old", true, true},
+		{"older version, fresh", "put-fresh", false, false},
+		{"older version, old", "put-old", true, true},
+		{"not an owner, old", "junk/put-old", true, true},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		p := filepath.Join(dir, tmpDir, filepath.FromSlash(tt.file))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if tt.old {
+			os.Chtimes(p, old, old)
+		}
 	}
-	old := time.Now().Add(-2 * staleTemp)
-	os.Chtimes(stale, old, old)
 	if _, err := New(dir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("stale temporary file survived New: %v", err)
+	for _, tt := range tests {
+		_, err := os.Stat(filepath.Join(dir, tmpDir, filepath.FromSlash(tt.file)))
+		if gone := errors.Is(err, iofs.ErrNotExist); gone != tt.removed {
+			t.Errorf("%s: removed = %v, want %v (%v)", tt.name, gone, tt.removed, err)
+		}
 	}
-	if _, err := os.Stat(fresh); err != nil {
-		t.Errorf("fresh temporary file (maybe another writer's) was removed: %v", err)
+	// The dead process's directory goes whole; the other host's stays
+	// while a file in it is young.
+	if _, err := os.Stat(filepath.Join(dir, tmpDir, owner{self.host, dead.Process.Pid, "7"}.String())); !errors.Is(err, iofs.ErrNotExist) {
+		t.Errorf("dead process's directory survived: %v", err)
+	}
+}
+
+// TestNewRemovesKilledProcessTemporaryFiles: a process killed in the
+// middle of a write leaves its partial file, which the next start on the
+// same host removes at once, not an hour later.
+func TestNewRemovesKilledProcessTemporaryFiles(t *testing.T) {
+	if dir := os.Getenv("GOMIRROR_FS_TEST_WRITER"); dir != "" {
+		s, err := New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.CreateTemp(s.TempDir(), "put-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("partial")
+		fmt.Println(f.Name())
+		io.Copy(io.Discard, os.Stdin) // until killed
+		return
+	}
+	if ownerOf().start == "0" {
+		t.Skip("!!! SKIPPING: no /proc: owners on this host are judged by age only")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNewRemovesKilledProcessTemporaryFiles$")
+	cmd.Env = append(os.Environ(), "GOMIRROR_FS_TEST_WRITER="+dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	name, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	name = strings.TrimSpace(name)
+	// While the writer lives, a start keeps its file.
+	if _, err := New(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); err != nil {
+		t.Fatalf("a live writer's temporary file was removed: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := New(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); !errors.Is(err, iofs.ErrNotExist) {
+		t.Errorf("killed writer's temporary file survived New: %v", err)
+	}
+}
+
+// TestPutRemakesTemporaryDirectory: a process whose temporary directory
+// another host removed (after a week idle) still stores.
+func TestPutRemakesTemporaryDirectory(t *testing.T) {
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(s.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(context.Background(), "k", strings.NewReader("v")); err != nil {
+		t.Fatal(err)
 	}
 }
 
