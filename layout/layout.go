@@ -483,6 +483,13 @@ const SumDBDir = "sumdb"
 // key is also the file's URL path.
 func SumDBKey(file string) string { return SumDBDir + "/" + file }
 
+// SumDBSupportedKey returns the key of database db's "supported" file: an
+// empty file whose presence tells a client reading the store as a
+// GOPROXY=file:// tree that it proxies db (the go command asks
+// <proxy>/sumdb/<name>/supported before any other checksum database file,
+// and otherwise asks the database itself).
+func SumDBSupportedKey(db string) string { return SumDBKey(db + "/supported") }
+
 // SumDBLookupFile returns the name of the lookup record of m within its
 // checksum database, as the checksum database protocol (and x/mod's sumdb
 // client) names it: "lookup/<escaped path>@<escaped version>". It fails

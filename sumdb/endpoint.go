@@ -124,6 +124,7 @@ func (p *Endpoint) getLatest(ctx context.Context) ([]byte, error) {
 				p.v.ops.log.Warn("sharing the checksum database tree head", "err", err)
 			}
 		}
+		p.v.ops.markSupported()
 		if err := storage.PutBytes(context.WithoutCancel(ctx), p.store, p.key("latest"), b); err != nil {
 			p.v.ops.log.Warn("storing checksum database tree head", "err", err)
 		}
@@ -209,7 +210,7 @@ func (p *Endpoint) getTile(ctx context.Context, path string) ([]byte, error) {
 		// (damaged, or beyond that tree) pass through: the go command
 		// verifies every tile itself.
 		if p.v.ops.verifyTile(ctx, tile, b) {
-			p.v.ops.behind.Put(key, b)
+			p.v.ops.put(key, b)
 		}
 		return b, nil
 	})

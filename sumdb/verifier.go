@@ -98,6 +98,18 @@ func NewVerifier(db *DB, store storage.Storage, remote *Remote, opts VerifierOpt
 	})
 	v := &Verifier{db: db, exempt: opts.NoSumDB, ops: ops, notFound: negcache.New(opts.NegativeTTL)}
 	v.client.Store(v.newClient())
+	// A store that has verified lookups before (it holds a verified tree
+	// head) says at start that it holds the database, so that one filled
+	// by a version that did not write "supported" is a file:// tree too.
+	v.running.Add(1)
+	go func() {
+		defer v.running.Done()
+		ctx, cancel := ops.ctx()
+		defer cancel()
+		if _, err := store.Stat(ctx, layout.SumDBStateKey(db.Name+"/latest")); err == nil {
+			ops.markSupported()
+		}
+	}()
 	return v
 }
 
@@ -280,6 +292,11 @@ type clientOps struct {
 	// parsed from its key once.
 	noteVerifier func() (note.Verifier, error)
 	latest       atomic.Pointer[[]byte] // the verified tree head last read or written
+
+	// supported makes sure, before the first checksum database file is
+	// stored, that the store also says it holds the database (see
+	// markSupported).
+	supported sync.Once
 
 	treeMu   sync.Mutex // guards treeNote and tree, the last tree head parsed
 	treeNote []byte
@@ -478,7 +495,31 @@ func (o *clientOps) ReadCache(file string) ([]byte, error) {
 // WriteCache stores validated data behind the lookup: a lookup writes
 // several files, a millisecond each on a busy disk, and need not wait.
 func (o *clientOps) WriteCache(file string, data []byte) {
-	o.behind.Put(layout.SumDBKey(file), data)
+	o.put(layout.SumDBKey(file), data)
+}
+
+// put stores a checksum database file under sumdb/<name>/ behind the
+// caller, after making sure that the store says it holds the database.
+func (o *clientOps) put(key string, data []byte) {
+	o.markSupported()
+	o.behind.Put(key, data)
+}
+
+// markSupported stores, once per process and only if it is not stored
+// yet, the empty sumdb/<name>/supported (layout.SumDBSupportedKey), so that
+// the store read as a GOPROXY=file:// tree serves the database's lookups,
+// tiles and tree head it holds: without it the go command asks the
+// database itself. The write is a Put like any other (atomic on every
+// driver).
+func (o *clientOps) markSupported() {
+	o.supported.Do(func() {
+		key := layout.SumDBSupportedKey(o.db.Name)
+		ctx, cancel := o.ctx()
+		defer cancel()
+		if _, err := o.store.Stat(ctx, key); err != nil {
+			o.behind.Put(key, []byte{}) // also when Stat failed otherwise: idempotent
+		}
+	})
 }
 
 func (o *clientOps) Log(msg string) { o.log.Debug("sumdb", "msg", msg) }
