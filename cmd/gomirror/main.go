@@ -34,17 +34,26 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
-	if err != nil {
-		var ec *exitCodeError
-		if errors.As(err, &ec) {
-			if ec.err != nil {
-				fmt.Fprintln(os.Stderr, "gomirror:", ec.err)
-			}
-			os.Exit(ec.code)
-		}
-		fmt.Fprintln(os.Stderr, "gomirror:", err)
-		os.Exit(1)
+	if code, msg := exitStatus(err); code != 0 {
+		fmt.Fprint(os.Stderr, msg)
+		os.Exit(code)
 	}
+}
+
+// exitStatus is the exit status of a command that returned err, and what
+// it prints on standard error ("" or a line).
+func exitStatus(err error) (code int, msg string) {
+	if err == nil {
+		return 0, ""
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			msg = "gomirror: " + ec.err.Error() + "\n"
+		}
+		return ec.code, msg
+	}
+	return 1, "gomirror: " + err.Error() + "\n"
 }
 
 // exitCodeError ends the command with exit status code, printing err if

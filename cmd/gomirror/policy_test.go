@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,24 +23,19 @@ import (
 // the exit status main would give.
 func runPolicyCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runPolicyCmdToken(t, "", args...)
+}
+
+// runPolicyCmdToken is runPolicyCmd with $GOMIRROR_TOKEN set to tok.
+func runPolicyCmdToken(t *testing.T, tok string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	t.Setenv("GOPROXY", "off")
 	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
 	t.Setenv("GOENV", "off")
-	t.Setenv(policycheck.TokenEnv, "")
+	t.Setenv(policycheck.TokenEnv, tok)
 	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
-	var ec *exitCodeError
-	switch {
-	case err == nil:
-	case errors.As(err, &ec):
-		code = ec.code
-		if ec.err != nil {
-			stderr += "gomirror: " + ec.err.Error() + "\n"
-		}
-	default:
-		code = 1
-		stderr += "gomirror: " + err.Error() + "\n"
-	}
-	return stdout, stderr, code
+	code, msg := exitStatus(err)
+	return stdout, stderr + msg, code
 }
 
 // project writes a project requiring example.com/hello at version, with a
@@ -281,29 +275,6 @@ func TestPolicyTokenOnlyToNamedHosts(t *testing.T) {
 			t.Errorf("exit %d, want 2 with a refusal\n%s", code, stderr)
 		}
 	})
-}
-
-// runPolicyCmdToken is runPolicyCmd with $GOMIRROR_TOKEN set to tok.
-func runPolicyCmdToken(t *testing.T, tok string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	t.Setenv("GOPROXY", "off")
-	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
-	t.Setenv("GOENV", "off")
-	t.Setenv(policycheck.TokenEnv, tok)
-	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
-	var ec *exitCodeError
-	switch {
-	case err == nil:
-	case errors.As(err, &ec):
-		code = ec.code
-		if ec.err != nil {
-			stderr += "gomirror: " + ec.err.Error() + "\n"
-		}
-	default:
-		code = 1
-		stderr += "gomirror: " + err.Error() + "\n"
-	}
-	return stdout, stderr, code
 }
 
 // TestPolicyCheckIncompleteMachineOutput: with --json or --sarif, a check
