@@ -49,9 +49,10 @@ func (s *Server) openPolicy(store storage.Storage, authn *auth.Authenticator) er
 		Store:  store,
 		// Vulns: the vulnerability database (nil with vulndb off: a
 		// deny-vulnerable rule then refuses, "vulnerability database not
-		// available", which the start-up log below says; so it does until
-		// the database's first copy is loaded). Its refreshes invalidate
-		// the cached decisions (newVulnDB).
+		// available", which the start-up log below says; until the
+		// database's first copy is loaded, a decision that needs it is
+		// not made: 503 with Retry-After). Its refreshes invalidate the
+		// cached decisions (newVulnDB).
 		Vulns:        s.policyVulns(),
 		RetractedTTL: policyRetractedTTL / 2,
 		OnDecision: func(k policy.Kind, d policy.Decision) {
