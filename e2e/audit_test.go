@@ -191,7 +191,14 @@ func TestAuditListsWhatTheGoCommandDownloaded(t *testing.T) {
 		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile, "--auth", "all", "--tokens-file", tokens)...)
 	want := storedArtifacts(t, store)
 	var catalog []string
+	// The database opens in the background (modules are served at once,
+	// the API answers 503 with Retry-After until it is open): ask again,
+	// as a client would, for as long as that is the answer.
 	code, body := get("/api/v1/modules?limit=1000", "ops", ops)
+	for deadline := time.Now().Add(30 * time.Second); code == http.StatusServiceUnavailable && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		code, body = get("/api/v1/modules?limit=1000", "ops", ops)
+	}
 	if code != http.StatusOK {
 		t.Fatalf("/api/v1/modules: %d %s", code, body)
 	}
