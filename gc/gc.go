@@ -144,9 +144,9 @@ type Report struct {
 type version struct {
 	mv module.Version
 	// files by kind: Info, Mod, Zip, ZipHash, ModHash; size -1 if absent.
-	size    [layout.ModHash + 1]int64
-	newest  time.Time // the newest file's modification time
-	last    time.Time // last access: recorded, or newest
+	size     [layout.ModHash + 1]int64
+	newest   time.Time // the newest file's modification time
+	last     time.Time // last access: recorded, or newest
 	recorded bool
 }
 
