@@ -104,6 +104,15 @@ func (t *Tracker) Serving(m module.Version) bool {
 	return n > 0
 }
 
+// Touched reports whether m was downloaded since the last flush.
+func (t *Tracker) Touched(m module.Version) bool {
+	s := t.shard(m)
+	s.mu.Lock()
+	_, ok := s.touched[m]
+	s.mu.Unlock()
+	return ok
+}
+
 // take returns the versions touched since the last take and forgets them.
 func (t *Tracker) take() []module.Version {
 	var out []module.Version

@@ -542,6 +542,9 @@ const (
 	// the database's catalog lacks updates a stopped process could not
 	// write: the next one rebuilds it from storage.
 	CatalogBehindMarker = StateDir + "/catalog-behind"
+	// GCLock names the cross-replica lock (coord) that one garbage
+	// collection at a time holds; no object is stored under it.
+	GCLock = StateDir + "/gc"
 )
 
 // SumDBStateKey returns the key of a checksum database config file named as

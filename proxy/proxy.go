@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/obs"
@@ -83,6 +85,16 @@ type Judging interface {
 	Judging() (perClient, revocable bool)
 }
 
+// Tracker is told of every canonical version's artifact (.info, .mod,
+// .zip) the handler serves, from the mirror's answer until the response
+// has been written: Begin then End. *gc.Tracker is one (access times and
+// what is being served, for the garbage collector). Both are called on
+// the hot path and must not allocate.
+type Tracker interface {
+	Begin(m module.Version)
+	End(m module.Version)
+}
+
 // SumDB is what the handler needs from the checksum database proxy.
 // *sumdb.Endpoint implements it.
 type SumDB interface {
@@ -99,6 +111,8 @@ type Handler struct {
 	judging Judging
 	sumdb   SumDB // nil if the checksum database is off
 	log     *slog.Logger
+	// tracker, if set, is told of the artifacts served (Track).
+	tracker Tracker
 	// zipURL, if set, names where a stored zip can be downloaded directly
 	// (a presigned object-store URL); zips are then redirected there.
 	zipURL func(ctx context.Context, m layout.Module) (string, error)
@@ -119,6 +133,10 @@ type Handler struct {
 func (h *Handler) RedirectZips(f func(ctx context.Context, m layout.Module) (string, error)) {
 	h.zipURL = f
 }
+
+// Track makes the handler tell t of every canonical version's artifact it
+// serves.
+func (h *Handler) Track(t Tracker) { h.tracker = t }
 
 // NewHandler returns a Handler. db may be nil.
 func NewHandler(m Mirror, db SumDB, log *slog.Logger) *Handler {
@@ -230,6 +248,11 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	defer obj.Body.Close()
+	if h.tracker != nil && m.Canonical() {
+		mv := m.Version()
+		h.tracker.Begin(mv)
+		defer h.tracker.End(mv)
+	}
 	if !m.Canonical() {
 		b, err := io.ReadAll(obj.Body)
 		if err != nil {
@@ -259,6 +282,11 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request,
 		return
 	}
 	defer obj.Body.Close()
+	if h.tracker != nil {
+		mv := m.Version()
+		h.tracker.Begin(mv)
+		defer h.tracker.End(mv)
+	}
 	hdr := w.Header()
 	if f, ok := obj.Body.(Following); ok && (h.zipURL != nil || r.Method != http.MethodGet || !unconditional(r) ||
 		obj.Size < 0 && !r.ProtoAtLeast(1, 1)) {
