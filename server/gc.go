@@ -17,6 +17,7 @@ import (
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/obs"
+	"github.com/gomirror/gomirror/snapshot"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -33,7 +34,7 @@ type collector struct {
 	tracker *gc.Tracker
 	coord   cache.Coordinator // nil without redis
 	records *records          // nil with database off
-	pins    gc.Pins           // nil: no snapshots
+	pins    gc.Pins           // the snapshots' pins
 	kick    chan struct{}     // a run is wanted now (over quota)
 	// stored is the module files' bytes as the last run left them plus
 	// what was stored since (-1 before the first run).
@@ -45,7 +46,9 @@ type collector struct {
 
 func newCollector(cfg *config.Serve, log *slog.Logger, store storage.Storage, private modpattern.List, tracker *gc.Tracker, coord cache.Coordinator, recs *records) *collector {
 	c := &collector{cfg: cfg, log: log, store: store, private: private, tracker: tracker, coord: coord, records: recs,
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1),
+		// Every version a stored snapshot lists stays (read at each run).
+		pins: snapshot.Pins{Storage: store}}
 	c.stored.Store(-1)
 	c.state = obs.GCState{MaxBytes: cfg.MaxStoredBytes, Evictions: map[string]uint64{}, Freed: map[string]uint64{}}
 	return c
