@@ -117,6 +117,19 @@ func (c *collector) once(ctx context.Context) bool {
 		}
 		defer lease.Unlock()
 	}
+	_, err := c.collect(ctx, c.options(ctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("gc: collection failed; trying again at the next run", "err", err)
+		}
+	}
+	return true
+}
+
+// options are a collection's options from the settings, with this
+// replica's accesses flushed to the database first (so that the
+// collection sees them).
+func (c *collector) options(ctx context.Context) gc.Options {
 	opts := gc.Options{Storage: c.store, MaxBytes: c.cfg.MaxStoredBytes, Retention: c.cfg.RetentionPeriod,
 		EvictMetadata: c.cfg.GCEvictMetadata, EvictPrivate: c.cfg.GCEvictPrivate, Private: c.private.Match,
 		Serving: c.tracker.Serving, Pins: c.pins, Logger: c.log}
@@ -136,12 +149,14 @@ func (c *collector) once(ctx context.Context) bool {
 		// records these downloads anywhere else).
 		opts.Serving = c.servingOrTouched
 	}
+	return opts
+}
+
+// collect runs one collection with opts and records its outcome.
+func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, error) {
 	rep, err := gc.Collect(ctx, opts)
 	if err != nil {
-		if ctx.Err() == nil {
-			c.log.Warn("gc: collection failed; trying again at the next run", "err", err)
-		}
-		return true
+		return rep, err
 	}
 	c.stored.Store(rep.AfterBytes)
 	c.mu.Lock()
@@ -159,7 +174,7 @@ func (c *collector) once(ctx context.Context) bool {
 	}
 	c.log.Log(ctx, level, "gc: collection done", "versions", rep.Versions, "stored_bytes", rep.StoredBytes, "after_bytes", rep.AfterBytes,
 		"quota_bytes", rep.MaxBytes, "evicted", rep.Evicted, "freed_bytes", rep.Freed, "kept", rep.Kept, "failed", rep.Failed, "took", rep.Duration)
-	return true
+	return rep, nil
 }
 
 // State is the collector's state for the metrics and the console.
