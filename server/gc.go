@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/gc"
@@ -204,4 +205,11 @@ func (r *records) accessRecorder() gc.AccessRecorder {
 // versions being served or downloaded since the last collection.
 func (c *collector) servingOrTouched(m module.Version) bool {
 	return c.tracker.Serving(m) || c.tracker.Touched(m)
+}
+
+// apiState is the collector's state for the API and the console.
+func (c *collector) apiState() api.GC {
+	st := c.State()
+	return api.GC{Quota: st.MaxBytes, Retention: c.cfg.Retention, Ran: st.Ran, Used: st.Stored, LastRun: st.LastRun,
+		Evicted: st.Evictions, Freed: st.Freed}
 }

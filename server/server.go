@@ -401,6 +401,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		Upstreams:       func() []api.Upstream { return s.upstreamList(&upHealth) },
 		Storage:         store,
 		UpstreamHistory: s.upHistory.Upstreams}
+	if collector != nil {
+		apiOpts.GC = collector.apiState
+	}
 	if wire.StorageDriver(cfg) == "fs" {
 		apiOpts.StorageUsage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
 	}
