@@ -159,6 +159,11 @@ func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, er
 	if err != nil {
 		return rep, err
 	}
+	if opts.Accesses == nil {
+		// database off: the downloads since this collection are what
+		// the next one keeps (servingOrTouched).
+		c.tracker.Forget()
+	}
 	c.stored.Store(rep.AfterBytes)
 	c.mu.Lock()
 	c.state.Ran, c.state.LastRun, c.state.LastDuration, c.state.Stored = true, time.Now(), rep.Duration, rep.AfterBytes
