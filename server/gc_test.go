@@ -188,3 +188,44 @@ func TestGCOverQuota(t *testing.T) {
 		t.Errorf("collector state %+v, want 2 quota evictions of %d bytes", st, ab)
 	}
 }
+
+// TestAccessTimesFlushedAtShutdown: a download is written to the database
+// by the flush at shutdown (no flush interval has passed), once, and a
+// request that failed is not recorded.
+func TestAccessTimesFlushedAtShutdown(t *testing.T) {
+	up := fakeproxy.New(t)
+	dbFile := filepath.Join(t.TempDir(), "gomirror.db")
+	s := start(t, up, func(cfg *config.Serve) {
+		cfg.Prefetch = 0
+		cfg.Database = dbFile
+	})
+	waitDB(t, s)
+	before := time.Now()
+	if r := get(t, s.URL+"/example.com/hello/@v/v1.0.0.mod"); r.code != 200 {
+		t.Fatalf("GET .mod: %d", r.code)
+	}
+	if r := get(t, s.URL+"/example.com/hello/@v/v1.9.0.zip"); r.code < 400 {
+		t.Fatalf("GET a missing zip: %d, want an error", r.code)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(context.Background(), dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var got []string
+	if err := d.AccessTimes(context.Background(), func(a db.VersionAccess) error {
+		if a.Time.Before(before.Add(-time.Second)) {
+			t.Errorf("%s@%s recorded at %v, before the request", a.Module, a.Version, a.Time)
+		}
+		got = append(got, a.Module+"@"+a.Version)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "example.com/hello@v1.0.0" {
+		t.Errorf("access times recorded for %q, want example.com/hello@v1.0.0 only", got)
+	}
+}
