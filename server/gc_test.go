@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,13 +15,16 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/db"
 	"github.com/gomirror/gomirror/gc"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/snapshot"
 	"github.com/gomirror/gomirror/storage"
+	fsdriver "github.com/gomirror/gomirror/storage/fs"
 )
 
 // TestGCOverQuota: a store over its quota. The least recently downloaded
@@ -228,4 +232,87 @@ func TestAccessTimesFlushedAtShutdown(t *testing.T) {
 	if strings.Join(got, " ") != "example.com/hello@v1.0.0" {
 		t.Errorf("access times recorded for %q, want example.com/hello@v1.0.0 only", got)
 	}
+}
+
+// fakeCoord is a cache.Coordinator whose lock is held by another replica
+// or free.
+type fakeCoord struct {
+	held     bool
+	locked   []string
+	unlocked int
+}
+
+func (f *fakeCoord) TryLock(ctx context.Context, key string) (cache.Lease, error) {
+	if f.held {
+		return nil, cache.ErrLockHeld
+	}
+	f.locked = append(f.locked, key)
+	return fakeLease{f}, nil
+}
+
+func (f *fakeCoord) GetShared(ctx context.Context, key string) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeCoord) SetShared(ctx context.Context, key string, b []byte, ttl time.Duration) error {
+	return nil
+}
+
+type fakeLease struct{ f *fakeCoord }
+
+func (l fakeLease) Valid(ctx context.Context) bool { return true }
+func (l fakeLease) Unlock()                        { l.f.unlocked++ }
+
+// TestCollectorOneReplicaAtATime: a run while another replica holds the
+// collection lock evicts nothing; with the lock free it collects under it
+// and releases it; storing past the quota asks for a run.
+func TestCollectorOneReplicaAtATime(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{".mod", ".zip"} {
+		if err := storage.PutBytes(ctx, store, "example.com/a/@v/v1.0.0"+f, []byte(strings.Repeat("x", 100))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 150
+	co := &fakeCoord{held: true}
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), store, modpattern.List{}, gc.NewTracker(), co, nil)
+	if !c.once(ctx) {
+		t.Fatal("once did not run")
+	}
+	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil || c.State().Ran {
+		t.Fatalf("a run under another replica's lock collected (zip: %v)", err)
+	}
+	co.held = false
+	c.once(ctx)
+	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err == nil {
+		t.Error("the zip over the quota is still stored")
+	}
+	if len(co.locked) != 1 || co.locked[0] != layout.GCLock || co.unlocked != 1 {
+		t.Errorf("locks taken %q, released %d; want %s once", co.locked, co.unlocked, layout.GCLock)
+	}
+	// 100 bytes left; storing 60 more passes the quota: a run is asked for.
+	c.storedArtifact("example.com/b/@v/v1.0.0.zip", 60)
+	select {
+	case <-c.kick:
+	default:
+		t.Error("storing past the quota did not ask for a run")
+	}
+	c.storedArtifact("example.com/b/@v/v1.0.0.mod", 1)
+	if st := c.State(); st.Stored != 161 || st.Evictions[gc.ReasonQuota] != 1 {
+		t.Errorf("state %+v, want 161 bytes stored and 1 eviction", st)
+	}
+}
+
+func storageFS(dir string) (storage.Storage, error) {
+	s, err := fsdriver.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	return storage.Wrap(s), nil
 }
