@@ -294,3 +294,49 @@ func Decode(r io.Reader) (*Manifest, error) {
 	}
 	return &m, nil
 }
+
+// New returns the manifest of a snapshot created now.
+func New(name, creator string, sources []string, entries []Entry) *Manifest {
+	return &Manifest{Format: Format, Name: name, Created: time.Now().UTC().Truncate(time.Millisecond),
+		Creator: creator, Sources: sources, Modules: Sort(entries)}
+}
+
+// Change is one difference between two snapshots (Diff).
+type Change struct {
+	// Op is '+' for a version only the second has, '-' for one only the
+	// first has, '~' for one both have with other hashes (or with the zip
+	// in one only).
+	Op    byte
+	Entry Entry // the second's, for '-' the first's
+}
+
+func (c Change) String() string {
+	s := fmt.Sprintf("%c %s %s", c.Op, c.Entry.Path, c.Entry.Version)
+	if c.Entry.Hash == "" {
+		s += " (go.mod only)"
+	}
+	return s
+}
+
+// Diff returns what changed from a to b, in module order.
+func Diff(a, b *Manifest) []Change {
+	var out []Change
+	i, j := 0, 0
+	for i < len(a.Modules) || j < len(b.Modules) {
+		switch {
+		case j == len(b.Modules) || i < len(a.Modules) && less(a.Modules[i], b.Modules[j]):
+			out = append(out, Change{'-', a.Modules[i]})
+			i++
+		case i == len(a.Modules) || less(b.Modules[j], a.Modules[i]):
+			out = append(out, Change{'+', b.Modules[j]})
+			j++
+		default:
+			if a.Modules[i] != b.Modules[j] {
+				out = append(out, Change{'~', b.Modules[j]})
+			}
+			i++
+			j++
+		}
+	}
+	return out
+}

@@ -34,6 +34,11 @@ type Source struct {
 	// Modules are module@version arguments: the graph of a main module
 	// requiring them (golist.MainModule).
 	Modules []string
+	// Entries are a manifest's (an imported one): each version's files
+	// (its zip if it has a Hash), which must hash as it says.
+	Entries []Entry
+	// Name names Entries in String.
+	Name string
 }
 
 // String is how a manifest's Sources name s.
@@ -43,6 +48,8 @@ func (s Source) String() string {
 		return s.GoMod
 	case s.GoSum != "":
 		return s.GoSum
+	case s.Entries != nil:
+		return s.Name
 	}
 	return strings.Join(s.Modules, " ")
 }
@@ -110,6 +117,17 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 	}
 	for _, src := range srcs {
 		switch {
+		case src.Entries != nil:
+			for _, e := range src.Entries {
+				w := add(e.Module(), e.Hash != "")
+				if w.hash != "" && e.Hash != "" && w.hash != e.Hash || w.gomodSum != "" && w.gomodSum != e.GoModHash {
+					return nil, fmt.Errorf("%s: two hashes for %s@%s", src, e.Path, e.Version)
+				}
+				if e.Hash != "" {
+					w.hash = e.Hash
+				}
+				w.gomodSum = e.GoModHash
+			}
 		case src.GoSum != "":
 			lines, err := readGoSum(src.GoSum)
 			if err != nil {
@@ -164,9 +182,9 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 				switch {
 				case err != nil:
 				case w.hash != "" && e.Hash != w.hash:
-					err = fmt.Errorf("%s@%s: zip hash %s, go.sum says %s", m.Path, m.Version, e.Hash, w.hash)
+					err = fmt.Errorf("%s@%s: zip hash %s, the source (go.sum or manifest) says %s", m.Path, m.Version, e.Hash, w.hash)
 				case w.gomodSum != "" && e.GoModHash != w.gomodSum:
-					err = fmt.Errorf("%s@%s: go.mod hash %s, go.sum says %s", m.Path, m.Version, e.GoModHash, w.gomodSum)
+					err = fmt.Errorf("%s@%s: go.mod hash %s, the source (go.sum or manifest) says %s", m.Path, m.Version, e.GoModHash, w.gomodSum)
 				}
 				if err != nil {
 					cancel()

@@ -127,7 +127,7 @@ func TestResolveThroughLoopback(t *testing.T) {
 	if err := os.WriteFile(sum, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Resolve(context.Background(), []snapshot.Source{{GoSum: sum}}); err == nil || !strings.Contains(err.Error(), "go.sum says") {
+	if _, err := r.Resolve(context.Background(), []snapshot.Source{{GoSum: sum}}); err == nil || !strings.Contains(err.Error(), "the source (go.sum or manifest) says") {
 		t.Errorf("Resolve(go.sum with a wrong hash) = %v", err)
 	}
 }
