@@ -74,6 +74,36 @@ func SourceOf(arg string) (Source, error) {
 	return Source{GoMod: arg}, nil
 }
 
+// ParseSources returns the sources of a command line: each of from a
+// --from argument (SourceOf), and the module@version arguments mods, if
+// any, as one more; and how a manifest's Sources name them.
+func ParseSources(from, mods []string) ([]Source, []string, error) {
+	var (
+		srcs  []Source
+		names []string
+	)
+	for _, f := range from {
+		s, err := SourceOf(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--from %s: %w", f, err)
+		}
+		srcs, names = append(srcs, s), append(names, s.String())
+	}
+	for _, m := range mods {
+		path, v, ok := strings.Cut(m, "@")
+		if !ok || path == "" || v == "" {
+			return nil, nil, fmt.Errorf("%q: want module@version", m)
+		}
+	}
+	if len(mods) > 0 {
+		srcs, names = append(srcs, Source{Modules: mods}), append(names, mods...)
+	}
+	if len(srcs) == 0 {
+		return nil, nil, errors.New("no sources: give --from DIR|go.mod|go.sum or module@version arguments")
+	}
+	return srcs, names, nil
+}
+
 // Resolver resolves sources into manifest entries through a mirror.
 type Resolver struct {
 	// Mirror is the GOPROXY URL everything is fetched through (an

@@ -113,25 +113,9 @@ no snapshot is recorded. NAME must be new.`,
 		if err := snapshot.ValidName(name); err != nil {
 			return usageError(cmd, err)
 		}
-		if len(from) == 0 && len(mods) == 0 {
-			return usageError(cmd, errors.New("give --from sources or module@version arguments"))
-		}
-		var srcs []snapshot.Source
-		var names []string
-		for _, f := range from {
-			s, err := snapshot.SourceOf(f)
-			if err != nil {
-				return usageError(cmd, fmt.Errorf("--from %s: %w", f, err))
-			}
-			srcs, names = append(srcs, s), append(names, s.String())
-		}
-		for _, m := range mods {
-			if !strings.Contains(m, "@") {
-				return usageError(cmd, fmt.Errorf("%q: want module@version (or use --from)", m))
-			}
-		}
-		if len(mods) > 0 {
-			srcs, names = append(srcs, snapshot.Source{Modules: mods}), append(names, mods...)
+		srcs, names, err := snapshot.ParseSources(from, mods)
+		if err != nil {
+			return usageError(cmd, err)
 		}
 		if _, err := store.Stat(ctx, layout.SnapshotKey(name)); err == nil {
 			return fmt.Errorf("snapshot %s: %w", name, snapshot.ErrExist)
