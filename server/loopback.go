@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -65,7 +67,7 @@ func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*L
 	srv.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 		if !ok || !strings.HasPrefix(rest, "/") {
-			http.NotFound(w, r)
+			http.Error(w, "not found", proxy.Status(fs.ErrNotExist))
 			return
 		}
 		r2 := r.Clone(r.Context())
