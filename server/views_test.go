@@ -33,15 +33,28 @@ func createSnapshot(t *testing.T, s *testServer, name string, mods ...string) *s
 
 func TestSnapshotView(t *testing.T) {
 	up := fakeproxy.New(t)
+	// example.com/tool requires example.com/hello v1.0.0, which the build
+	// list does not have (v1.1.0 wins): only its go.mod is in the snapshot.
+	if _, err := up.Add("example.com/tool", "v1.0.0", map[string][]byte{
+		"go.mod":  []byte("module example.com/tool\n\ngo 1.21\n\nrequire example.com/hello v1.0.0\n"),
+		"tool.go": []byte("package tool\n"),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	s := start(t, up, nil)
-	createSnapshot(t, s, "s1", "example.com/hello@v1.1.0")
+	m := createSnapshot(t, s, "s1", "example.com/hello@v1.1.0", "example.com/tool@v1.0.0")
+	if e, ok := m.Find("example.com/hello", "v1.0.0"); !ok || e.Hash != "" || e.GoModHash == "" {
+		t.Errorf("go.mod-only requirement: %+v, %v", e, ok)
+	}
 	base := s.URL + "/snapshots/s1"
 	for _, tc := range []struct {
 		path     string
 		code     int
 		body, cc string // body: a substring
 	}{
-		{"/example.com/hello/@v/list", 200, "v1.1.0\n", "public, max-age=31536000, immutable"},
+		{"/example.com/hello/@v/list", 200, "v1.0.0\nv1.1.0\n", "public, max-age=31536000, immutable"},
+		{"/example.com/hello/@v/v1.0.0.mod", 200, "module example.com/hello", ""},
+		{"/example.com/hello/@v/v1.0.0.zip", 404, "example.com/hello@v1.0.0 is in snapshot s1 for its go.mod only", ""},
 		{"/example.com/hello/@latest", 200, `"Version":"v1.1.0"`, "public, max-age=31536000, immutable"},
 		{"/example.com/hello/@v/v1.1.0.info", 200, `"Version":"v1.1.0"`, "public, max-age=31536000, immutable"},
 		{"/example.com/hello/@v/v1.1.0.mod", 200, "module example.com/hello", ""},
@@ -59,7 +72,7 @@ func TestSnapshotView(t *testing.T) {
 			t.Errorf("GET %s: %d %q (Cache-Control %q); want %d with %q (%q)", tc.path, r.code, r.body, r.hdr.Get("Cache-Control"), tc.code, tc.body, tc.cc)
 		}
 	}
-	if r := get(t, base+"/example.com/hello/@v/list"); r.body != "v1.1.0\n" {
+	if r := get(t, base+"/example.com/hello/@v/list"); r.body != "v1.0.0\nv1.1.0\n" {
 		t.Errorf("list %q, want only the snapshot's version", r.body)
 	}
 	// The mirror itself still serves everything.
