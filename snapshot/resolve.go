@@ -125,7 +125,8 @@ const (
 // Resolve returns the entries of everything srcs need, sorted and merged
 // (Sort): it asks the go command through r.Mirror for the module graph of
 // each go.mod or module@version source (client/warm's plan: go.mod-only
-// requirements included, their zips not), reads go.sum sources, then
+// requirements included, their zips not), reads go.sum sources and
+// manifest entries (whose hashes the fetched files must have too), then
 // fetches through r.Mirror the .info and .mod of every version and the
 // .zip of those whose zip is needed, hashing the .mod and .zip (h1:, as
 // the go command does). Any failure fails the whole: a snapshot is
