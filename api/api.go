@@ -77,6 +77,9 @@ type Options struct {
 	// Mismatches returns the last checksum mismatches, newest first; nil
 	// for none.
 	Mismatches func() []Mismatch
+	// GC returns the garbage collector's state, for /api/v1/overview;
+	// nil without storage-max-size or retention.
+	GC func() GC
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Timeout bounds the database work of one request; 0 means 30s.

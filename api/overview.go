@@ -42,12 +42,51 @@ type Storage struct {
 	Total int64 `json:"total"`
 }
 
+// GC is the garbage collector's state (storage-max-size, retention).
+type GC struct {
+	// Quota is storage-max-size in bytes (0: none); Retention is
+	// retention as set ("180d"; "" for none).
+	Quota     int64  `json:"quota_bytes"`
+	Retention string `json:"retention,omitempty"`
+	// Ran says whether it has run since the server started; Used (the
+	// module files' bytes after the last run, plus what was stored
+	// since) and LastRun are known once it has.
+	Ran     bool      `json:"ran"`
+	Used    int64     `json:"used_bytes"`
+	LastRun time.Time `json:"last_run,omitzero"`
+	// Evicted and Freed are the versions evicted and bytes freed since
+	// the server started, by reason ("quota", "retention").
+	Evicted map[string]uint64 `json:"evicted"`
+	Freed   map[string]uint64 `json:"freed_bytes"`
+}
+
+// EvictedTotal is the number of versions evicted for any reason.
+func (g GC) EvictedTotal() uint64 {
+	var n uint64
+	for _, v := range g.Evicted {
+		n += v
+	}
+	return n
+}
+
+// FreedTotal is the bytes freed for any reason.
+func (g GC) FreedTotal() int64 {
+	var n int64
+	for _, v := range g.Freed {
+		n += int64(v)
+	}
+	return n
+}
+
 // Overview is the answer of GET /api/v1/overview: the mirror at a glance.
 // Its database figures are zero, and DatabaseError says why, while the
 // database does not answer; the others (storage, upstreams, alerts,
 // mismatches: in memory or from the file system) are always there.
 type Overview struct {
 	Storage Storage `json:"storage"`
+	// GC is the garbage collector's state; nil without storage-max-size
+	// or retention.
+	GC *GC `json:"gc,omitempty"`
 	// Stored are the catalog's totals: modules, versions, files
 	// (artifacts) and bytes stored.
 	Stored Totals `json:"stored"`
@@ -226,6 +265,10 @@ func (s *Service) Overview(ctx context.Context) (Overview, error) {
 		if used, total, err := s.opts.StorageUsage(); err == nil && total > 0 {
 			o.Storage = Storage{Known: true, Used: used, Total: total, Free: total - used}
 		}
+	}
+	if s.opts.GC != nil {
+		g := s.opts.GC()
+		o.GC = &g
 	}
 	if s.opts.Upstreams != nil {
 		if u := s.opts.Upstreams(); u != nil {

@@ -22,6 +22,10 @@
 #                                 rate (no network; GOMIRROR_AUDIT_RECORDS=1000000
 #                                 for a quick try), and a catalog of 100,000
 #                                 versions
+#   bench/run.sh GC100k           gomirror gc over 100,000 stored versions vs a
+#                                 plain find walk (no network; about 1.5 minutes,
+#                                 2 GB of small files; GOMIRROR_GC_VERSIONS=2000
+#                                 for a quick try)
 #   GOMIRROR_BENCH_BASE=<commit> bench/run.sh ColdZip
 #                                 one large cold zip, this tree vs gomirror
 #                                 built from <commit> (no network; about

@@ -110,6 +110,16 @@ type Serve struct {
 	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
 	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days; 0: forever); their daily roll-ups (download statistics) are kept"`
 
+	StorageMaxSize  string        `name:"storage-max-size" help:"quota of the stored artifacts (sumdb data and gomirror's own state not counted): 50GiB, 500MB, or bytes; the garbage collector evicts least recently downloaded zips until under it (default none)"`
+	Retention       string        `name:"retention" help:"evict an artifact not downloaded for this long: 180d, 26w or a Go duration like 4320h (default none: kept)"`
+	GCInterval      time.Duration `name:"gc-interval" help:"how often serve runs the garbage collector when storage-max-size or retention is set (also whenever stored bytes pass the quota)"`
+	GCEvictMetadata bool          `name:"gc-evict-metadata" help:"evict a version's .mod and .info (and hashes) with its zip, instead of zips only"`
+	GCEvictPrivate  bool          `name:"gc-evict-private" help:"let the garbage collector evict private modules (private, noproxy), which may not be fetched again if their origin is gone"`
+	// MaxStoredBytes and RetentionPeriod are storage-max-size and
+	// retention parsed by validation (0: none).
+	MaxStoredBytes  int64         `name:"-"`
+	RetentionPeriod time.Duration `name:"-"`
+
 	Policy       string        `name:"policy" help:"the policy file (YAML): which modules and versions may be served, to whom (see README, Policy); read again when it changes"`
 	PolicyReload time.Duration `name:"policy-reload" help:"how often the policy file is read to see whether it changed"`
 
@@ -222,6 +232,7 @@ func Defaults() Serve {
 		AuditRetention:     90 * 24 * time.Hour,
 		PolicyReload:       2 * time.Second,
 		AlertInterval:      15 * time.Second,
+		GCInterval:         time.Hour,
 	}
 }
 
@@ -636,6 +647,9 @@ func (c *Serve) validate(src Sources) error {
 			return bad("storage", fmt.Errorf("%q: want fs or s3", c.Storage))
 		}
 	}
+	if err := c.validateGC(bad); err != nil {
+		return err
+	}
 	if c.S3ZipRedirect && c.Storage != "s3" {
 		return bad("s3-zip-redirect", errors.New("needs storage s3"))
 	}
@@ -962,4 +976,91 @@ func (vc VCSCredential) check() error {
 		return fmt.Errorf("host %s: give exactly one of password-env and password-file", vc.Host)
 	}
 	return nil
+}
+
+// validateGC parses storage-max-size and retention into MaxStoredBytes and
+// RetentionPeriod.
+func (c *Serve) validateGC(bad func(string, error) error) error {
+	n, err := ParseSize(c.StorageMaxSize)
+	if err != nil {
+		return bad("storage-max-size", err)
+	}
+	c.MaxStoredBytes = n
+	d, err := ParseRetention(c.Retention)
+	if err != nil {
+		return bad("retention", err)
+	}
+	if d > 0 && d < time.Hour {
+		return bad("retention", fmt.Errorf("%v is less than an hour: access times are recorded every 30s and a version just fetched could go at once", d))
+	}
+	c.RetentionPeriod = d
+	if c.GCInterval < time.Minute {
+		return bad("gc-interval", fmt.Errorf("must be at least 1m, not %v", c.GCInterval))
+	}
+	return nil
+}
+
+// GCEnabled reports whether a quota or a retention is set.
+func (c *Serve) GCEnabled() bool { return c.MaxStoredBytes > 0 || c.RetentionPeriod > 0 }
+
+// sizeUnits are ParseSize's suffixes, longest first.
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
+	{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3},
+	{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1},
+}
+
+// ParseSize parses a byte size: a whole number followed by an optional
+// unit (B; KiB, MiB, GiB, TiB or K, M, G, T in powers of 1024; KB, MB,
+// GB, TB in powers of 1000), like "50GiB" or "500MB". "" and "0" are 0
+// (no limit).
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	num, mult := s, int64(1)
+	for _, u := range sizeUnits {
+		if before, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = strings.TrimSpace(before), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q: want a size like 50GiB, 500MB or a number of bytes", s)
+	}
+	if n > 0 && mult > (1<<62)/n {
+		return 0, fmt.Errorf("%q: too large", s)
+	}
+	return n * mult, nil
+}
+
+// ParseRetention parses a retention period: a whole number of days ("180d")
+// or weeks ("26w"), or a Go duration ("4320h"). "" and "0" are 0 (none).
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	for _, u := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if before, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.Atoi(before)
+			if err != nil || n < 0 || n > 100*365 {
+				break
+			}
+			return time.Duration(n) * u.d, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want a period like 180d, 26w or 4320h", s)
+	}
+	return d, nil
 }

@@ -198,6 +198,11 @@ func TestInvalidSettings(t *testing.T) {
 			"direct-procs", "env GOMIRROR_DIRECT_PROCS", "at least 1"},
 		{"zero write-timeout from a flag", "", nil, []string{"--write-timeout=0s"}, "write-timeout", "flag --write-timeout", "must be positive"},
 		{"zero max-conns from the file", "max-conns: 0\n", nil, nil, "max-conns", "file", "at least 1"},
+		{"bad storage-max-size", "storage-max-size: lots\n", nil, nil, "storage-max-size", "file", "want a size"},
+		{"negative storage-max-size", "", nil, []string{"--storage-max-size=-1GiB"}, "storage-max-size", "flag --storage-max-size", "want a size"},
+		{"bad retention", "retention: forever\n", nil, nil, "retention", "file", "want a period"},
+		{"retention under an hour", "", map[string]string{"GOMIRROR_RETENTION": "10m"}, nil, "retention", "env GOMIRROR_RETENTION", "less than an hour"},
+		{"gc-interval too short", "gc-interval: 1s\n", nil, nil, "gc-interval", "file", "at least 1m"},
 		{"listen without a port", "", nil, []string{"--listen=localhost"}, "listen", "flag --listen", "port"},
 		{"malformed YAML", "listen: [\n", nil, nil, "config", "file", "yaml"},
 		{"a YAML list at the top", "- listen\n", nil, nil, "config", "file", "yaml"},
@@ -643,5 +648,37 @@ notifiers:
 	}
 	if len(cfg.Alerts) != 1 || cfg.Alerts[0].Name != "slow" || len(cfg.Notifiers) != 0 {
 		t.Errorf("from the environment: alerts %+v, notifiers %+v", cfg.Alerts, cfg.Notifiers)
+	}
+}
+
+func TestParseSizeAndRetention(t *testing.T) {
+	sizes := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"", 0, true}, {"0", 0, true}, {"1234", 1234, true}, {"50GiB", 50 << 30, true}, {"50G", 50 << 30, true},
+		{"500MB", 500e6, true}, {"2 TiB", 2 << 40, true}, {"8KiB", 8 << 10, true}, {"1B", 1, true},
+		{"1.5GiB", 0, false}, {"GiB", 0, false}, {"-1", 0, false}, {"9999999TiB", 0, false}, {"5XB", 0, false},
+	}
+	for _, tt := range sizes {
+		got, err := config.ParseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+	periods := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, true}, {"0", 0, true}, {"180d", 180 * 24 * time.Hour, true}, {"2w", 14 * 24 * time.Hour, true},
+		{"4320h", 4320 * time.Hour, true}, {"1.5d", 0, false}, {"-3d", 0, false}, {"soon", 0, false}, {"-1h", 0, false},
+	}
+	for _, tt := range periods {
+		got, err := config.ParseRetention(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseRetention(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
 	}
 }

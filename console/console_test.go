@@ -191,7 +191,11 @@ func newEnv(t *testing.T, open bool) *env {
 		t.Fatal(err)
 	}
 	svc := api.NewService(api.Options{Store: func() (api.Store, error) { return d, nil }, Now: e.clock,
-		Storage: storeFixture(t), UpstreamHistory: upstreamsFixture})
+		Storage: storeFixture(t), UpstreamHistory: upstreamsFixture,
+		GC: func() api.GC {
+			return api.GC{Quota: 50 << 30, Retention: "180d", Ran: true, Used: 40 << 30, LastRun: e.now.Add(-time.Hour),
+				Evicted: map[string]uint64{"quota": 3, "retention": 4}, Freed: map[string]uint64{"quota": 1 << 20, "retention": 1 << 20}}
+		}})
 	c, err := New(Options{API: svc, Open: open, Auth: e.auth, Sessions: func() (Sessions, error) { return d, nil }, Now: e.clock, SessionTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -437,6 +441,29 @@ func TestSessionCookie(t *testing.T) {
 		}
 		if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/ui/" || ck.Secure != https || ck.MaxAge != 3600 {
 			t.Errorf("over HTTPS %v: session cookie %+v", https, ck)
+		}
+	}
+}
+
+// TestGCCard: the overview shows storage used against the quota and the
+// evictions, in English and Chinese.
+func TestGCCard(t *testing.T) {
+	e := newEnv(t, true)
+	cl := e.client()
+	for lang, want := range map[string][]string{
+		"en": {"Storage quota", "40 GiB", "of 50 GiB quota", "retention 180d", "7 versions evicted", "2.0 MiB", "freed", "last run "},
+		"zh": {"存储配额", "40 GiB", "配额 50 GiB", "保留期 180d", "已清理 7 个版本", "已释放", "上次运行 "},
+	} {
+		body := cl.do("GET", "/ui/", nil, map[string]string{"Accept-Language": lang}).Body.String()
+		i := strings.Index(body, `id="gc"`)
+		if i < 0 {
+			t.Fatalf("%s: no gc card: %s", lang, body)
+		}
+		card := body[i:min(len(body), i+800)]
+		for _, w := range want {
+			if !strings.Contains(card, w) {
+				t.Errorf("%s: gc card lacks %q:\n%s", lang, w, card)
+			}
 		}
 	}
 }

@@ -14,7 +14,8 @@
 //	<escaped path>/@v/<escaped version>.ziphash ZipHash: the zip's recorded h1: hash
 //	<escaped path>/@v/<escaped version>.modhash ModHash: the go.mod's recorded h1: hash
 //	sumdb/<name>/...                            checksum database data, also served
-//	.gomirror/...                               gomirror's own state
+//	.gomirror/...                               gomirror's own state (snapshots and
+//	                                            environments: .gomirror/snapshots, .gomirror/env)
 //
 // This is what makes a store, read as a directory, a valid GOPROXY=file://
 // tree: the go command finds every stored file at the path it asks for, and
@@ -542,7 +543,29 @@ const (
 	// the database's catalog lacks updates a stopped process could not
 	// write: the next one rebuilds it from storage.
 	CatalogBehindMarker = StateDir + "/catalog-behind"
+	// GCLock names the cross-replica lock (coord) that one garbage
+	// collection at a time holds; no object is stored under it.
+	GCLock = StateDir + "/gc"
+	// SnapshotDir holds the snapshots' manifests (SnapshotKey), JSON
+	// files that package snapshot writes once and never changes.
+	SnapshotDir = StateDir + "/snapshots"
+	// EnvDir holds the environments: under EnvDir/<name>/ one record per
+	// promotion or rollback (EnvRecordKey), the last in lexical order in
+	// force.
+	EnvDir = StateDir + "/env"
 )
+
+// SnapshotKey returns the key of the manifest of the snapshot name, which
+// the caller has validated (snapshot.ValidName: no "/", no leading dot).
+func SnapshotKey(name string) string { return SnapshotDir + "/" + name + ".json" }
+
+// EnvPrefix returns the prefix of every record of the environment name
+// (validated by the caller, as for SnapshotKey).
+func EnvPrefix(name string) string { return EnvDir + "/" + name + "/" }
+
+// EnvRecordKey returns the key of the record id (validated by the caller)
+// of the environment name.
+func EnvRecordKey(name, id string) string { return EnvPrefix(name) + id + ".json" }
 
 // SumDBStateKey returns the key of a checksum database config file named as
 // x/mod's sumdb client names them ("<name>/latest": the verified tree
@@ -573,3 +596,87 @@ func (e *NotStorableError) Error() string {
 
 // Unwrap makes a NotStorableError a "not found".
 func (e *NotStorableError) Unwrap() error { return fs.ErrNotExist }
+
+// View is a part of the GOPROXY URL space that serves a snapshot or an
+// environment as a module proxy of its own: /snapshots/<name>/... and
+// /env/<name>/... (package snapshot). No module path can start with
+// "snapshots/" or "env/" (the first element of a module path has a dot),
+// so views never collide with modules.
+type View struct {
+	Kind ViewKind
+	Name string // ValidViewName
+}
+
+// ViewKind is the kind of a View.
+type ViewKind uint8
+
+const (
+	NoView       ViewKind = iota // the mirror itself
+	SnapshotView                 // /snapshots/<name>/
+	EnvView                      // /env/<name>/
+)
+
+// Prefixes of the views' URL paths (without the leading slash).
+const (
+	SnapshotViewPrefix = "snapshots/"
+	EnvViewPrefix      = "env/"
+)
+
+// String returns "snapshot NAME", "environment NAME", or "" for NoView.
+func (v View) String() string {
+	switch v.Kind {
+	case SnapshotView:
+		return "snapshot " + v.Name
+	case EnvView:
+		return "environment " + v.Name
+	}
+	return ""
+}
+
+// MaxViewName bounds a snapshot's or an environment's name.
+const MaxViewName = 128
+
+// ValidViewName reports whether name may name a snapshot or an
+// environment: 1 to MaxViewName bytes of ASCII letters, digits, '.', '_'
+// and '-', starting with a letter or digit (so no path element, no hidden
+// file, nothing that needs escaping in a URL or a storage key).
+func ValidViewName(name string) error {
+	if name == "" || len(name) > MaxViewName {
+		return fmt.Errorf("invalid name %q: want 1 to %d characters", name, MaxViewName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return fmt.Errorf("invalid name %q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+		}
+	}
+	return nil
+}
+
+// CutView cuts a view's prefix off p, a URL path without its leading
+// slash: for "snapshots/<name>/<rest>" or "env/<name>/<rest>" it returns
+// the view and rest; for any other p, NoView and p. A view prefix with an
+// invalid name or nothing after it is an error.
+func CutView(p string) (View, string, error) {
+	var v View
+	rest, ok := strings.CutPrefix(p, SnapshotViewPrefix)
+	if ok {
+		v.Kind = SnapshotView
+	} else if rest, ok = strings.CutPrefix(p, EnvViewPrefix); ok {
+		v.Kind = EnvView
+	} else {
+		return View{}, p, nil
+	}
+	name, rest, ok := strings.Cut(rest, "/")
+	if err := ValidViewName(name); err != nil {
+		return View{}, "", err
+	}
+	if !ok || rest == "" {
+		return View{}, "", fmt.Errorf("no module path after the view's name %q", name)
+	}
+	v.Name = name
+	return v, rest, nil
+}

@@ -3,7 +3,9 @@ package obs
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -146,4 +148,46 @@ func TestWatchPolicy(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k].v, v)
 		}
 	}
+}
+
+func TestWatchGC(t *testing.T) {
+	m := NewMetrics()
+	state := GCState{MaxBytes: 50 << 30}
+	m.WatchGC(func() GCState { return state })
+	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
+	check := func(when string, want map[string]sample) {
+		t.Helper()
+		got := scraped(t, m)
+		for k := range got {
+			if strings.HasPrefix(k, "gomirror_gc_") {
+				if _, ok := want[k]; !ok {
+					t.Errorf("%s: unexpected %s", when, k)
+				}
+			}
+		}
+		for k, w := range want {
+			if g, ok := got[k]; !ok || g != w {
+				t.Errorf("%s: %s = %v (present %v), want %v", when, k, g, ok, w)
+			}
+		}
+	}
+	check("before a run", map[string]sample{
+		"gomirror_gc_quota_bytes{}":                       {gauge, 50 << 30},
+		"gomirror_gc_evictions_total{reason=quota}":       {counter, 0},
+		"gomirror_gc_evictions_total{reason=retention}":   {counter, 0},
+		"gomirror_gc_freed_bytes_total{reason=quota}":     {counter, 0},
+		"gomirror_gc_freed_bytes_total{reason=retention}": {counter, 0},
+	})
+	state = GCState{Ran: true, LastRun: time.Unix(1000, 0), LastDuration: 2 * time.Second, Stored: 40 << 30, MaxBytes: 50 << 30,
+		Evictions: map[string]uint64{"quota": 3}, Freed: map[string]uint64{"quota": 300}}
+	check("after a run", map[string]sample{
+		"gomirror_gc_quota_bytes{}":                       {gauge, 50 << 30},
+		"gomirror_gc_stored_bytes{}":                      {gauge, 40 << 30},
+		"gomirror_gc_evictions_total{reason=quota}":       {counter, 3},
+		"gomirror_gc_evictions_total{reason=retention}":   {counter, 0},
+		"gomirror_gc_freed_bytes_total{reason=quota}":     {counter, 300},
+		"gomirror_gc_freed_bytes_total{reason=retention}": {counter, 0},
+		"gomirror_gc_last_run_timestamp_seconds{}":        {gauge, 1000},
+		"gomirror_gc_last_run_duration_seconds{}":         {gauge, 2},
+	})
 }

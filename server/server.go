@@ -28,6 +28,7 @@ import (
 	"github.com/gomirror/gomirror/coord"
 	"github.com/gomirror/gomirror/egress"
 	"github.com/gomirror/gomirror/gate"
+	"github.com/gomirror/gomirror/gc"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
@@ -37,6 +38,7 @@ import (
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
+	"github.com/gomirror/gomirror/snapshot"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/uphistory"
@@ -88,7 +90,23 @@ type Server struct {
 	// serving; nil without one. gate is the mirror that applies it.
 	policy *policy.Live
 	gate   *gate.Mirror
+	// tracker records the artifacts served (access times, flushed to the
+	// database; what is being served, for the collector); nil with
+	// neither a database nor storage-max-size or retention.
+	tracker *gc.Tracker
+	// collector is the garbage collector (gc.go); nil without
+	// storage-max-size or retention. collectorDone is closed when its run
+	// has returned.
+	collector     *collector
+	collectorDone chan struct{}
+	// views serves /snapshots/ and /env/ (package snapshot); its clock is
+	// viewsNow, which tests move forward by viewsSkew nanoseconds.
+	views     *snapshot.Views
+	viewsSkew atomic.Int64
 }
+
+// viewsNow is the clock of s.views.
+func (s *Server) viewsNow() time.Time { return time.Now().Add(time.Duration(s.viewsSkew.Load())) }
 
 // New assembles a server from cfg. Errors in settings that are only checked
 // here (upstream and sumdb syntax) are *config.Error.
@@ -274,9 +292,24 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var onStore func(key string, size int64)
-	if recs != nil {
+	var (
+		onStore   func(key string, size int64)
+		tracker   *gc.Tracker
+		collector *collector
+	)
+	if recs != nil || cfg.GCEnabled() {
+		tracker = gc.NewTracker()
+	}
+	if cfg.GCEnabled() {
+		collector = newCollector(cfg, log, store, noProxy, tracker, coordinator, recs)
+	}
+	switch {
+	case recs != nil && collector != nil:
+		onStore = func(key string, size int64) { recs.feed.Add(key, size); collector.storedArtifact(key, size) }
+	case recs != nil:
 		onStore = recs.feed.Add
+	case collector != nil:
+		onStore = collector.storedArtifact
 	}
 	mirror := cache.New(cache.Options{
 		TempDir:      tempDir,
@@ -311,7 +344,8 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		},
 		OnStore: onStore,
 	})
-	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs, upHistory: upHistory}
+	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs, upHistory: upHistory,
+		tracker: tracker, collector: collector}
 	metrics.WatchMirrors(s.mirrorMetrics)
 	if len(cfg.Alerts) > 0 {
 		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log, Interval: cfg.AlertInterval,
@@ -328,6 +362,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		}
 		s.alerts = alerts
 		metrics.WatchAlerts(s.firing)
+	}
+	if collector != nil {
+		metrics.WatchGC(collector.State)
 	}
 	if recs != nil {
 		metrics.WatchStorage(recs.storageTotals)
@@ -372,6 +409,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		Upstreams:       func() []api.Upstream { return s.upstreamList(&upHealth) },
 		Storage:         store,
 		UpstreamHistory: s.upHistory.Upstreams}
+	if collector != nil {
+		apiOpts.GC = collector.apiState
+	}
 	if wire.StorageDriver(cfg) == "fs" {
 		apiOpts.StorageUsage = func() (used, total int64, err error) { return storageUsage(cfg.StorageDir) }
 	}
@@ -413,6 +453,13 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		served = s.gate
 	}
 	ph := proxy.NewHandler(served, dbEndpoint, log)
+	if tracker != nil {
+		ph.Track(tracker)
+	}
+	// Snapshots and environments (/snapshots/<name>/, /env/<name>/): in
+	// front of what is served, so the policy applies to them too.
+	s.views = snapshot.NewViews(store, served, snapshot.ViewOptions{Now: s.viewsNow})
+	ph.ServeViews(s.views)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
 			key, err := m.Key(layout.Zip)
@@ -755,6 +802,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if s.policy != nil {
 		go s.policy.Run(probes)
 	}
+	if s.tracker != nil && s.records != nil {
+		go s.tracker.Run(probes, s.records.accessRecorder, func(err error) {
+			s.log.Warn("writing access times failed; kept for the next flush", "err", err)
+		})
+	}
+	if s.collector != nil {
+		s.collectorDone = make(chan struct{})
+		go func() {
+			defer close(s.collectorDone)
+			s.collector.run(probes)
+		}()
+	}
 	go func() { errc <- serve() }()
 	s.log.Info("gomirror listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
@@ -779,6 +838,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	// hold goes out, to the database or the spill file, before the
 	// process ends.
 	stopProbes()
+	if s.collectorDone != nil {
+		select {
+		case <-s.collectorDone: // a collection stops when probes end
+		case <-sctx.Done():
+		}
+	}
+	if s.tracker != nil {
+		if ferr := s.tracker.Flush(sctx, s.records.accessRecorder(), time.Now()); ferr != nil {
+			s.log.Warn("writing the last access times failed", "err", ferr)
+		}
+	}
 	if rerr := s.closeOperatorData(sctx); rerr != nil && err == nil {
 		err = rerr
 	}

@@ -194,12 +194,18 @@ func (b *base) Delete(ctx context.Context, key string) error {
 // its last slash), the only part that names a place in the store: the rest
 // is the start of a key's last element, which may be anything.
 func (b *base) List(ctx context.Context, prefix string) ([]string, error) {
-	if i := strings.LastIndexByte(prefix, '/'); i > 0 {
-		if err := ValidKey(prefix[:i]); err != nil {
-			return nil, err
-		}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
 	}
 	return b.d.List(ctx, prefix)
+}
+
+// checkPrefix checks a listing's prefix as List describes.
+func checkPrefix(prefix string) error {
+	if i := strings.LastIndexByte(prefix, '/'); i > 0 {
+		return ValidKey(prefix[:i])
+	}
+	return nil
 }
 
 // As offers d's key-taking capabilities with their keys checked, and d's

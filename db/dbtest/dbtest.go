@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) *db.DB) {
 		{"LastDownloaded", testLastDownloaded},
 		{"Alerts", testAlerts},
 		{"Sessions", testSessions},
+		{"AccessTimes", testAccessTimes},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
 	}
@@ -1167,5 +1168,47 @@ func testTrimSessions(t *testing.T, d *db.DB) {
 				t.Errorf("keep %d: bob-%d: %v", tc.keep, i, err)
 			}
 		}
+	}
+}
+
+func testAccessTimes(t *testing.T, d *db.DB) {
+	ctx := context.Background()
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	if err := d.RecordAccess(ctx, []db.VersionAccess{
+		{Module: "example.com/a", Version: "v1.0.0", Time: at(10)},
+		{Module: "example.com/a", Version: "v1.0.0", Time: at(5)}, // the latest of a batch is kept
+		{Module: "example.com/b", Version: "v0.1.0", Time: at(1)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A later batch moves b forward and cannot move a back.
+	if err := d.RecordAccess(ctx, []db.VersionAccess{{Module: "example.com/a", Version: "v1.0.0", Time: at(2)}, {Module: "example.com/b", Version: "v0.1.0", Time: at(20)}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	read := func() {
+		clear(got)
+		if err := d.AccessTimes(ctx, func(a db.VersionAccess) error { got[a.Module+"@"+a.Version] = a.Time; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	want := map[string]time.Time{"example.com/a@v1.0.0": at(10), "example.com/b@v0.1.0": at(20)}
+	if len(got) != len(want) || !got["example.com/a@v1.0.0"].Equal(want["example.com/a@v1.0.0"]) || !got["example.com/b@v0.1.0"].Equal(want["example.com/b@v0.1.0"]) {
+		t.Fatalf("access times = %v, want %v", got, want)
+	}
+	if err := d.ForgetAccess(ctx, "example.com/a", "v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	if _, ok := got["example.com/a@v1.0.0"]; ok || len(got) != 1 {
+		t.Fatalf("after ForgetAccess: %v", got)
+	}
+	if err := d.RecordAccess(ctx, []db.VersionAccess{{Module: "", Version: "v1", Time: at(1)}}); err == nil {
+		t.Error("an access without a module was recorded")
+	}
+	stop := errors.New("stop")
+	if err := d.AccessTimes(ctx, func(db.VersionAccess) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("AccessTimes returned %v, want f's error", err)
 	}
 }

@@ -69,6 +69,7 @@ var (
 	_ storage.TempDirer   = (*Store)(nil)
 	_ storage.Unsyncer    = (*Store)(nil)
 	_ storage.Rooter      = (*Store)(nil)
+	_ storage.Walker      = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -305,4 +306,48 @@ func notExist(key string, err error) error {
 		return storage.NotFound(key)
 	}
 	return err
+}
+
+// Walk calls fn for every key under prefix with its size and modification
+// time, directory by directory (lexical within each), holding no more
+// than the directory being read; temporary files are never walked.
+func (s *Store) Walk(ctx context.Context, prefix string, fn func(key string, info storage.Info) error) error {
+	dir := ""
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		dir = prefix[:i]
+	}
+	start := s.root
+	if dir != "" {
+		start = s.path(dir)
+	}
+	return filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, iofs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(s.root, p)
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if key == tmpDir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		return fn(key, storage.Info{Size: fi.Size(), ModTime: fi.ModTime()})
+	})
 }

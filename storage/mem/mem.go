@@ -117,3 +117,27 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	slices.Sort(keys)
 	return keys, nil
 }
+
+var _ storage.Walker = (*Store)(nil)
+
+// Walk calls fn for every key under prefix with its size and modification
+// time, in lexical order, from a copy of the keys taken first (fn may
+// change the store).
+func (s *Store) Walk(ctx context.Context, prefix string, fn func(key string, info storage.Info) error) error {
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		s.mu.RLock()
+		o, ok := s.objects[k]
+		s.mu.RUnlock()
+		if !ok {
+			continue
+		}
+		if err := fn(k, storage.Info{Size: int64(len(o.data)), ModTime: o.modTime}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -74,7 +74,39 @@ func open(ctx context.Context, settings storage.Settings) (storage.Storage, erro
 	if err != nil {
 		return nil, &config.Error{Key: "s3-endpoint", Source: cfg.Endpoint, Err: err}
 	}
+	// What a crash left behind (the parts of an unfinished upload, which
+	// the bucket keeps and bills for) goes now. Best effort: a bucket
+	// that refuses the listing still stores and serves.
+	s.AbortStaleUploads(ctx, staleUpload)
 	return s, nil
+}
+
+// staleUpload is how old an unfinished multipart upload must be for open
+// to abort it: a younger one may be another replica's, under way.
+const staleUpload = time.Hour
+
+// AbortStaleUploads aborts the unfinished multipart uploads under the
+// store's prefix that were started more than olderThan ago (a process
+// that crashed while uploading leaves them, and S3 keeps their parts until
+// aborted), and returns how many it aborted.
+func (s *Store) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	// The whole bucket's, filtered here: MinIO lists the uploads of one
+	// object name, or all of them, but none for a shorter prefix.
+	for u := range s.c.ListIncompleteUploads(ctx, s.bucket, "", true) {
+		if u.Err != nil {
+			return n, fmt.Errorf("s3: listing unfinished uploads: %w", u.Err)
+		}
+		if !strings.HasPrefix(u.Key, s.prefix) || u.Initiated.After(cutoff) {
+			continue
+		}
+		if err := (minio.Core{Client: s.c}).AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID); err != nil {
+			return n, fmt.Errorf("s3: aborting the unfinished upload of %s: %w", u.Key, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Config locates a bucket and says how to reach it.
@@ -112,6 +144,7 @@ var (
 	_ storage.Storage     = (*Store)(nil)
 	_ storage.FileAdopter = (*Store)(nil)
 	_ storage.Presigner   = (*Store)(nil)
+	_ storage.Walker      = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -275,6 +308,22 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
 	}
 	return keys, nil
+}
+
+// Walk calls fn for every key under prefix with the size and
+// modification time of the listing, page by page (1000 objects each).
+func (s *Store) Walk(ctx context.Context, prefix string, fn func(key string, info storage.Info) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing's goroutine when fn fails
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return fmt.Errorf("s3 list %s: %w", prefix, obj.Err)
+		}
+		if err := fn(strings.TrimPrefix(obj.Key, s.prefix), storage.Info{Size: obj.Size, ModTime: obj.LastModified}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // PresignGet returns a URL from which key can be downloaded directly for

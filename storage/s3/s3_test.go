@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/gomirror/gomirror/internal/miniotest"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/storage/s3"
@@ -105,4 +107,68 @@ func TestReadWhileReplaced(t *testing.T) {
 	}
 	close(done)
 	<-writerDone
+}
+
+// TestAbortStaleUploads: an unfinished multipart upload (what a crash
+// leaves) is aborted once old enough, and a younger one is left alone.
+func TestAbortStaleUploads(t *testing.T) {
+	srv := miniotest.Start(t)
+	s := newStore(t, srv, "p/")
+	ctx := context.Background()
+	core := s.Core()
+	for _, name := range []string{"p/m.example/x/@v/v1.0.0.zip", "other/m.example/x/@v/v1.0.0.zip"} {
+		if _, err := core.NewMultipartUpload(ctx, s.Bucket(), name, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.AbortStaleUploads(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("AbortStaleUploads(1h) of a fresh upload = %d, %v; want 0", n, err)
+	}
+	if n, err := s.AbortStaleUploads(ctx, -time.Minute); err != nil || n != 1 {
+		t.Fatalf("AbortStaleUploads = %d, %v; want 1", n, err)
+	}
+	var left []string
+	for u := range core.Client.ListIncompleteUploads(ctx, s.Bucket(), "", true) {
+		left = append(left, u.Key)
+	}
+	// Another prefix's upload (another store in the bucket) stays.
+	if len(left) != 1 || left[0] != "other/m.example/x/@v/v1.0.0.zip" {
+		t.Errorf("uploads left: %q", left)
+	}
+}
+
+// TestDeleteWhileRead: an object deleted while a Get streams it (the
+// garbage collector evicting a zip a client is downloading) still reads
+// to its end: the one GET that Get makes has its content.
+func TestDeleteWhileRead(t *testing.T) {
+	srv := miniotest.Start(t)
+	s := newStore(t, srv, "")
+	ctx := context.Background()
+	want := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB: streamed, not read into memory
+	key := "m.example/x/@v/v1.0.0.zip"
+	if err := storage.PutBytes(ctx, s, key, []byte(want)); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	head := make([]byte, 1000)
+	if _, err := io.ReadFull(obj.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, key); err == nil {
+		t.Fatal("deleted object still there")
+	}
+	rest, err := io.ReadAll(obj.Body)
+	if err != nil {
+		t.Fatalf("reading after delete: %v", err)
+	}
+	if got := string(head) + string(rest); got != want {
+		t.Errorf("read %d bytes after the delete, want %d", len(got), len(want))
+	}
 }

@@ -230,6 +230,27 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("List(%q) = %q, want %q", tt.prefix, got, tt.want)
 			}
+			// Walk (the driver's, or List and Stat) finds the same keys,
+			// with each one's size (every key's content is itself).
+			var walked []string
+			err = storage.Walk(ctx, s, tt.prefix, func(key string, info storage.Info) error {
+				if info.Size != int64(len(key)) || info.ModTime.IsZero() {
+					t.Errorf("Walk(%q): %s has size %d, modtime %v; want %d and a time", tt.prefix, key, info.Size, info.ModTime, len(key))
+				}
+				walked = append(walked, key)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Walk(%q): %v", tt.prefix, err)
+			}
+			slices.Sort(walked)
+			if !slices.Equal(walked, tt.want) {
+				t.Errorf("Walk(%q) = %q, want %q", tt.prefix, walked, tt.want)
+			}
+		}
+		stop := errors.New("stop")
+		if err := storage.Walk(ctx, s, "", func(string, storage.Info) error { return stop }); !errors.Is(err, stop) {
+			t.Errorf("Walk returned %v, want its function's error", err)
 		}
 	})
 

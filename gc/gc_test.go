@@ -1,0 +1,227 @@
+package gc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/gc"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/storage/mem"
+)
+
+// accesses is a fake Accesses and Catalog.
+type accesses struct {
+	times     map[module.Version]time.Time
+	deleted   []string
+	forgotten []string
+}
+
+func (a *accesses) AccessTimes(ctx context.Context, f func(db.VersionAccess) error) error {
+	for mv, t := range a.times {
+		if err := f(db.VersionAccess{Module: mv.Path, Version: mv.Version, Time: t}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *accesses) DeleteArtifact(ctx context.Context, module, version, file string) error {
+	a.deleted = append(a.deleted, module+"@"+version+" "+file)
+	return nil
+}
+
+func (a *accesses) ForgetAccess(ctx context.Context, module, version string) error {
+	a.forgotten = append(a.forgotten, module+"@"+version)
+	return nil
+}
+
+// now is the collections' clock: 400 days after the fixture's files are
+// stored (mem's clock), so that the recorded accesses are later.
+var now = time.Now().Add(400 * 24 * time.Hour)
+
+func day(n int) time.Time { return now.Add(-time.Duration(n) * 24 * time.Hour) }
+
+// fixture is a store of versions example.com/mN@v1.0.0, each with a
+// .info (10 B), .mod (10 B + its 5 B hash) and a zip (100 B + 5 B hash),
+// stored now, last downloaded the given number of days ago (in order:
+// m0 the given days[0]), plus checksum database data and state.
+func fixture(t *testing.T, days ...int) (storage.Storage, *accesses) {
+	t.Helper()
+	s := storage.Wrap(mem.New())
+	acc := &accesses{times: map[module.Version]time.Time{}}
+	ctx := context.Background()
+	put := func(key string, n int) {
+		if err := storage.PutBytes(ctx, s, key, []byte(strings.Repeat("x", n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, d := range days {
+		mv := module.Version{Path: fmt.Sprintf("example.com/m%d", i), Version: "v1.0.0"}
+		base := mv.Path + "/@v/v1.0.0"
+		put(base+".info", 10)
+		put(base+".mod", 10)
+		put(base+".modhash", 5)
+		put(base+".zip", 100)
+		put(base+".ziphash", 5)
+		acc.times[mv] = day(d)
+	}
+	put("sumdb/sum.example/tile/8/0/000", 5000)
+	put(".gomirror/state", 5000)
+	return s, acc
+}
+
+func keys(t *testing.T, s storage.Storage) []string {
+	ks, err := s.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
+}
+
+func evicted(rep gc.Report) []string {
+	var out []string
+	for _, e := range rep.Evictions {
+		out = append(out, fmt.Sprintf("%s %s %s", strings.TrimPrefix(e.Module, "example.com/"), strings.Join(e.Files, "+"), e.Reason))
+	}
+	return out
+}
+
+func TestCollect(t *testing.T) {
+	const perVersion = 130 // info + mod + modhash + zip + ziphash
+	tests := []struct {
+		name string
+		days []int
+		opts gc.Options
+		want []string
+		kept map[string]int
+	}{
+		{"nothing configured", []int{1, 2}, gc.Options{}, nil, map[string]int{}},
+		{"under quota", []int{1, 2}, gc.Options{MaxBytes: 2 * perVersion}, nil, map[string]int{}},
+		{"over quota: least recently downloaded zips first", []int{5, 50, 1, 20},
+			gc.Options{MaxBytes: 4*perVersion - 150},
+			[]string{"m1 zip quota", "m3 zip quota"}, map[string]int{}},
+		{"retention: zips only by default", []int{200, 10, 181},
+			gc.Options{Retention: 180 * 24 * time.Hour},
+			[]string{"m0 zip retention", "m2 zip retention"}, map[string]int{}},
+		{"retention with metadata", []int{200, 10},
+			gc.Options{Retention: 180 * 24 * time.Hour, EvictMetadata: true},
+			[]string{"m0 zip+mod+info retention"}, map[string]int{}},
+		{"quota: metadata once no zip is left", []int{3, 2, 1},
+			gc.Options{MaxBytes: 2 * 25, EvictMetadata: true},
+			[]string{"m0 zip quota", "m1 zip quota", "m2 zip quota", "m0 mod+info quota"}, map[string]int{}},
+		{"pinned, private and serving stay", []int{90, 80, 70, 60},
+			gc.Options{MaxBytes: 1, Pins: gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
+				return map[module.Version]struct{}{{Path: "example.com/m0", Version: "v1.0.0"}: {}}, nil
+			}),
+				Private: func(p string) bool { return p == "example.com/m1" },
+				Serving: func(mv module.Version) bool { return mv.Path == "example.com/m2" }},
+			[]string{"m3 zip quota"}, map[string]int{"pinned": 1, "private": 1, "serving": 1}},
+		{"private evicted when allowed", []int{90, 80},
+			gc.Options{MaxBytes: 1, EvictPrivate: true, Private: func(string) bool { return true }},
+			[]string{"m0 zip quota", "m1 zip quota"}, map[string]int{}},
+		{"grace window keeps recent downloads", []int{0, 5},
+			gc.Options{MaxBytes: 1, Grace: 24 * time.Hour},
+			[]string{"m1 zip quota"}, map[string]int{"grace": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, acc := fixture(t, tt.days...)
+			opts := tt.opts
+			opts.Storage, opts.Accesses, opts.Catalog, opts.Now = s, acc, acc, func() time.Time { return now }
+			before := keys(t, s)
+			dry := opts
+			dry.DryRun = true
+			rep, err := gc.Collect(context.Background(), dry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := evicted(rep); !slices.Equal(got, tt.want) {
+				t.Errorf("dry run plans %q, want %q", got, tt.want)
+			}
+			if after := keys(t, s); !slices.Equal(after, before) {
+				t.Fatalf("dry run changed the store")
+			}
+			if rep.StoredBytes != int64(len(tt.days)*perVersion) || rep.Versions != len(tt.days) {
+				t.Errorf("report: %d versions, %d bytes; want %d, %d (sumdb and state not counted)", rep.Versions, rep.StoredBytes, len(tt.days), len(tt.days)*perVersion)
+			}
+			if fmt.Sprint(rep.Kept) != fmt.Sprint(tt.kept) {
+				t.Errorf("kept %v, want %v", rep.Kept, tt.kept)
+			}
+			rep, err = gc.Collect(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := evicted(rep); !slices.Equal(got, tt.want) {
+				t.Errorf("collection evicted %q, want %q", got, tt.want)
+			}
+			left := keys(t, s)
+			var freed int64
+			for _, e := range rep.Evictions {
+				freed += e.Bytes
+				for _, f := range e.Files {
+					key := e.Module + "/@v/" + e.Version + "." + f
+					if slices.Contains(left, key) {
+						t.Errorf("%s still stored", key)
+					}
+					if (f == "zip" || f == "mod") && slices.Contains(left, key+"hash") {
+						t.Errorf("%shash still stored", key)
+					}
+				}
+			}
+			if rep.AfterBytes != rep.StoredBytes-freed {
+				t.Errorf("after = %d, want %d - %d", rep.AfterBytes, rep.StoredBytes, freed)
+			}
+			if opts.MaxBytes > 0 && len(rep.Kept) == 0 && rep.AfterBytes > opts.MaxBytes && !opts.EvictMetadata && rep.AfterBytes-int64(len(tt.days))*25 > opts.MaxBytes {
+				t.Errorf("still over quota: %d > %d", rep.AfterBytes, opts.MaxBytes)
+			}
+			for _, k := range []string{"sumdb/sum.example/tile/8/0/000", ".gomirror/state"} {
+				if !slices.Contains(left, k) {
+					t.Errorf("%s was removed", k)
+				}
+			}
+			if len(acc.deleted) != 0 && len(tt.want) == 0 || len(tt.want) > 0 && len(acc.deleted) == 0 {
+				t.Errorf("catalog told of %q", acc.deleted)
+			}
+		})
+	}
+}
+
+// TestNeverRecordedUsesStoredTime: a version without a recorded access
+// counts as downloaded when stored: m1, stored 400 days ago and never
+// downloaded since, goes before m0, downloaded 10 days ago.
+func TestNeverRecordedUsesStoredTime(t *testing.T) {
+	s, acc := fixture(t, 10, 10)
+	delete(acc.times, module.Version{Path: "example.com/m1", Version: "v1.0.0"}) // stored "now" (mem's clock)
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: s, Accesses: acc, MaxBytes: 160, DryRun: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evicted(rep); !slices.Equal(got, []string{"m1 zip quota"}) {
+		t.Fatalf("planned %q, want m1's zip", got)
+	}
+	if e := rep.Evictions[0]; e.Recorded || now.Sub(e.LastAccess) < 399*24*time.Hour {
+		t.Errorf("m1's last access should be its stored time, not recorded: %+v", e)
+	}
+}
+
+// TestPinsFailureEvictsNothing: without the pins, any version may be one.
+func TestPinsFailureEvictsNothing(t *testing.T) {
+	s, acc := fixture(t, 300)
+	before := keys(t, s)
+	_, err := gc.Collect(context.Background(), gc.Options{Storage: s, Accesses: acc, Retention: time.Hour,
+		Pins: gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) { return nil, errors.New("no manifest") })})
+	if err == nil {
+		t.Error("Collect succeeded without the pins")
+	}
+	if !slices.Equal(keys(t, s), before) {
+		t.Error("Collect deleted without the pins")
+	}
+}

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/cache"
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/gc"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modpattern"
+	"github.com/gomirror/gomirror/snapshot"
+	"github.com/gomirror/gomirror/storage"
+	fsdriver "github.com/gomirror/gomirror/storage/fs"
+)
+
+// TestGCOverQuota: a store over its quota. The least recently downloaded
+// zips go; a version a snapshot pins and a private module stay, although
+// downloaded longer ago; a zip being downloaded while the collector runs
+// stays and its download completes whole (the store is read through a
+// real HTTP response, stalled by its client mid-stream); a later request
+// for an evicted zip fetches it again from the upstream.
+func TestGCOverQuota(t *testing.T) {
+	up := fakeproxy.New(t)
+	big := make([]byte, 24<<20) // incompressible: more than loopback's socket buffers hold
+	rand.Read(big)
+	mods := map[string][]byte{"example.com/big": big, "example.com/a": []byte("a"), "example.com/b": []byte("b"),
+		"example.com/c": []byte("c"), "example.com/pinned": []byte("n")}
+	for path, data := range mods {
+		if _, err := up.Add(path, "v1.0.0", map[string][]byte{"data": data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := start(t, up, func(cfg *config.Serve) {
+		cfg.Prefetch = 0
+		cfg.Private = "corp.example"
+		cfg.Database = filepath.Join(t.TempDir(), "gomirror.db")
+	})
+	waitDB(t, s)
+	ctx := context.Background()
+	zipURL := func(path string) string { return s.URL + "/" + path + "/@v/v1.0.0.zip" }
+	for path := range mods {
+		for _, u := range []string{zipURL(path), strings.TrimSuffix(zipURL(path), ".zip") + ".mod"} {
+			if r := get(t, u); r.code != 200 {
+				t.Fatalf("GET %s: %d", u, r.code)
+			}
+		}
+	}
+	// A private module, stored as a direct fetch would have.
+	for file, content := range map[string]string{".info": `{"Version":"v1.0.0"}`, ".mod": "module corp.example/p\n", ".zip": "PK private", ".ziphash": "h1:x\n"} {
+		if err := storage.PutBytes(ctx, s.store, "corp.example/p/@v/v1.0.0"+file, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The snapshot "prod" pins example.com/pinned.
+	hash := func(key string) string {
+		b, err := storage.ReadAll(ctx, s.store, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if err := snapshot.Create(ctx, s.store, &snapshot.Manifest{Format: snapshot.Format, Name: "prod", Created: time.Now(), Creator: "test",
+		Modules: []snapshot.Entry{{Path: "example.com/pinned", Version: "v1.0.0",
+			Hash: hash("example.com/pinned/@v/v1.0.0.ziphash"), GoModHash: hash("example.com/pinned/@v/v1.0.0.modhash")}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A download of the big zip, stalled by its client after its first
+	// bytes: its handler is writing it while the collector runs.
+	resp, err := http.Get(zipURL("example.com/big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 64<<10)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	bigV := module.Version{Path: "example.com/big", Version: "v1.0.0"}
+	if !s.tracker.Serving(bigV) {
+		t.Fatal("the big zip's download is not registered as being served")
+	}
+
+	// The downloads so far are written as long ago, then given their
+	// times: big downloaded 100 days ago, a 50, b 40, c yesterday, the
+	// pinned and the private versions 200 and 300 days ago; every file
+	// stored 400 days ago.
+	d := s.records.DB()
+	if err := s.tracker.Flush(ctx, d, time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	days := func(n int) time.Time { return time.Now().Add(-time.Duration(n) * 24 * time.Hour) }
+	var accesses []db.VersionAccess
+	for path, n := range map[string]int{"example.com/big": 100, "example.com/a": 50, "example.com/b": 40, "example.com/c": 1, "example.com/pinned": 200, "corp.example/p": 300} {
+		accesses = append(accesses, db.VersionAccess{Module: path, Version: "v1.0.0", Time: days(n)})
+	}
+	if err := d.RecordAccess(ctx, accesses); err != nil {
+		t.Fatal(err)
+	}
+	filepath.Walk(s.Dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			os.Chtimes(p, days(400), days(400))
+		}
+		return nil
+	})
+
+	private, _ := modpattern.Parse("corp.example")
+	c := newCollector(s.cfg, s.log, s.store, private, s.tracker, nil, s.records)
+	opts := c.options(ctx)
+	opts.DryRun = true
+	rep, err := c.collect(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func(key string) int64 {
+		fi, err := os.Stat(filepath.Join(s.Dir, filepath.FromSlash(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	ab := size("example.com/a/@v/v1.0.0.zip") + size("example.com/a/@v/v1.0.0.ziphash") +
+		size("example.com/b/@v/v1.0.0.zip") + size("example.com/b/@v/v1.0.0.ziphash")
+	opts = c.options(ctx)
+	opts.MaxBytes = rep.StoredBytes - ab // a's and b's zips must go
+	rep, err = c.collect(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range rep.Evictions {
+		got = append(got, e.Module+" "+strings.Join(e.Files, ",")+" "+e.Reason)
+	}
+	if strings.Join(got, "; ") != "example.com/a zip quota; example.com/b zip quota" {
+		t.Errorf("evicted %q, want a's and b's zips, least recently downloaded first", got)
+	}
+	if rep.Kept["pinned"] != 1 || rep.Kept["private"] != 1 || rep.Kept["serving"] != 1 {
+		t.Errorf("kept %v, want pinned, private and serving 1 each", rep.Kept)
+	}
+	if rep.AfterBytes > opts.MaxBytes {
+		t.Errorf("after %d bytes, over the quota %d", rep.AfterBytes, opts.MaxBytes)
+	}
+	for key, want := range map[string]bool{
+		"example.com/a/@v/v1.0.0.zip": false, "example.com/a/@v/v1.0.0.ziphash": false, "example.com/a/@v/v1.0.0.mod": true,
+		"example.com/b/@v/v1.0.0.zip": false, "example.com/c/@v/v1.0.0.zip": true, "example.com/big/@v/v1.0.0.zip": true,
+		"example.com/pinned/@v/v1.0.0.zip": true, "corp.example/p/@v/v1.0.0.zip": true,
+	} {
+		if _, err := s.stored(key); (err == nil) != want {
+			t.Errorf("%s stored: %v, want %v", key, err == nil, want)
+		}
+	}
+
+	// The stalled download completes, whole.
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the download running during the collection failed: %v", err)
+	}
+	if !bytes.Equal(append(head, rest...), up.Module("example.com/big", "v1.0.0").Zip) {
+		t.Error("the download running during the collection is not the zip")
+	}
+
+	// An evicted zip is fetched again when asked for.
+	aZip := "/example.com/a/@v/v1.0.0.zip"
+	if n := up.Hits(aZip); n != 1 {
+		t.Fatalf("upstream hits of a's zip before: %d, want 1", n)
+	}
+	if r := get(t, zipURL("example.com/a")); r.code != 200 || r.body != string(up.Module("example.com/a", "v1.0.0").Zip) {
+		t.Fatalf("GET a's evicted zip: %d", r.code)
+	}
+	if n := up.Hits(aZip); n != 2 {
+		t.Errorf("upstream hits of a's zip after eviction: %d, want 2 (fetched again)", n)
+	}
+	if _, err := s.stored("example.com/a/@v/v1.0.0.zip"); err != nil {
+		t.Errorf("a's zip not stored again: %v", err)
+	}
+	st := c.State()
+	if !st.Ran || st.Evictions[gc.ReasonQuota] != 2 || st.Freed[gc.ReasonQuota] != uint64(ab) {
+		t.Errorf("collector state %+v, want 2 quota evictions of %d bytes", st, ab)
+	}
+}
+
+// TestAccessTimesFlushedAtShutdown: a download is written to the database
+// by the flush at shutdown (no flush interval has passed), once, and a
+// request that failed is not recorded.
+func TestAccessTimesFlushedAtShutdown(t *testing.T) {
+	up := fakeproxy.New(t)
+	dbFile := filepath.Join(t.TempDir(), "gomirror.db")
+	s := start(t, up, func(cfg *config.Serve) {
+		cfg.Prefetch = 0
+		cfg.Database = dbFile
+	})
+	waitDB(t, s)
+	before := time.Now()
+	if r := get(t, s.URL+"/example.com/hello/@v/v1.0.0.mod"); r.code != 200 {
+		t.Fatalf("GET .mod: %d", r.code)
+	}
+	if r := get(t, s.URL+"/example.com/hello/@v/v1.9.0.zip"); r.code < 400 {
+		t.Fatalf("GET a missing zip: %d, want an error", r.code)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(context.Background(), dbFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var got []string
+	if err := d.AccessTimes(context.Background(), func(a db.VersionAccess) error {
+		if a.Time.Before(before.Add(-time.Second)) {
+			t.Errorf("%s@%s recorded at %v, before the request", a.Module, a.Version, a.Time)
+		}
+		got = append(got, a.Module+"@"+a.Version)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != "example.com/hello@v1.0.0" {
+		t.Errorf("access times recorded for %q, want example.com/hello@v1.0.0 only", got)
+	}
+}
+
+// fakeCoord is a cache.Coordinator whose lock is held by another replica
+// or free.
+type fakeCoord struct {
+	held     bool
+	locked   []string
+	unlocked int
+}
+
+func (f *fakeCoord) TryLock(ctx context.Context, key string) (cache.Lease, error) {
+	if f.held {
+		return nil, cache.ErrLockHeld
+	}
+	f.locked = append(f.locked, key)
+	return fakeLease{f}, nil
+}
+
+func (f *fakeCoord) GetShared(ctx context.Context, key string) ([]byte, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeCoord) SetShared(ctx context.Context, key string, b []byte, ttl time.Duration) error {
+	return nil
+}
+
+type fakeLease struct{ f *fakeCoord }
+
+func (l fakeLease) Valid(ctx context.Context) bool { return true }
+func (l fakeLease) Unlock()                        { l.f.unlocked++ }
+
+// TestCollectorOneReplicaAtATime: a run while another replica holds the
+// collection lock evicts nothing; with the lock free it collects under it
+// and releases it; storing past the quota asks for a run.
+func TestCollectorOneReplicaAtATime(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{".mod", ".zip"} {
+		if err := storage.PutBytes(ctx, store, "example.com/a/@v/v1.0.0"+f, []byte(strings.Repeat("x", 100))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 150
+	co := &fakeCoord{held: true}
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), store, modpattern.List{}, gc.NewTracker(), co, nil)
+	if !c.once(ctx) {
+		t.Fatal("once did not run")
+	}
+	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil || c.State().Ran {
+		t.Fatalf("a run under another replica's lock collected (zip: %v)", err)
+	}
+	co.held = false
+	c.once(ctx)
+	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err == nil {
+		t.Error("the zip over the quota is still stored")
+	}
+	if len(co.locked) != 1 || co.locked[0] != layout.GCLock || co.unlocked != 1 {
+		t.Errorf("locks taken %q, released %d; want %s once", co.locked, co.unlocked, layout.GCLock)
+	}
+	// 100 bytes left; storing 60 more passes the quota: a run is asked for.
+	c.storedArtifact("example.com/b/@v/v1.0.0.zip", 60)
+	select {
+	case <-c.kick:
+	default:
+		t.Error("storing past the quota did not ask for a run")
+	}
+	c.storedArtifact("example.com/b/@v/v1.0.0.mod", 1)
+	if st := c.State(); st.Stored != 161 || st.Evictions[gc.ReasonQuota] != 1 {
+		t.Errorf("state %+v, want 161 bytes stored and 1 eviction", st)
+	}
+}
+
+func storageFS(dir string) (storage.Storage, error) {
+	s, err := fsdriver.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	return storage.Wrap(s), nil
+}

@@ -1,0 +1,55 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+)
+
+// Walker is an optional capability of a Storage: Walk calls fn for every
+// key under prefix with its size and modification time, in no particular
+// order, without holding the keys in memory (the local-disk driver walks
+// its directories; the S3 driver reads the listing's pages, which carry
+// both). Callers use the package function Walk, which falls back to List
+// and Stat. fn's error stops the walk and is returned.
+type Walker interface {
+	Walk(ctx context.Context, prefix string, fn func(key string, info Info) error) error
+}
+
+var _ Walker = (*base)(nil)
+
+// Walk calls fn for every key of s under prefix with its size and
+// modification time: through s's Walker if it has one, else by List and a
+// Stat per key (a key deleted in between is skipped). Keys are never
+// those of a driver's temporary files.
+func Walk(ctx context.Context, s Storage, prefix string, fn func(key string, info Info) error) error {
+	if w, ok := As[Walker](s); ok {
+		return w.Walk(ctx, prefix, fn)
+	}
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		info, err := s.Stat(ctx, k)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(k, info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Walk is the driver's Walk with the prefix checked as List checks it, or
+// Walk's fallback for a driver without one.
+func (b *base) Walk(ctx context.Context, prefix string, fn func(key string, info Info) error) error {
+	if err := checkPrefix(prefix); err != nil {
+		return err
+	}
+	return Walk(ctx, b.d, prefix, fn)
+}
