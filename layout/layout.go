@@ -14,7 +14,8 @@
 //	<escaped path>/@v/<escaped version>.ziphash ZipHash: the zip's recorded h1: hash
 //	<escaped path>/@v/<escaped version>.modhash ModHash: the go.mod's recorded h1: hash
 //	sumdb/<name>/...                            checksum database data, also served
-//	.gomirror/...                               gomirror's own state
+//	.gomirror/...                               gomirror's own state (snapshots and
+//	                                            environments: .gomirror/snapshots, .gomirror/env)
 //
 // This is what makes a store, read as a directory, a valid GOPROXY=file://
 // tree: the go command finds every stored file at the path it asks for, and
@@ -542,7 +543,26 @@ const (
 	// the database's catalog lacks updates a stopped process could not
 	// write: the next one rebuilds it from storage.
 	CatalogBehindMarker = StateDir + "/catalog-behind"
+	// SnapshotDir holds the snapshots' manifests (SnapshotKey), JSON
+	// files that package snapshot writes once and never changes.
+	SnapshotDir = StateDir + "/snapshots"
+	// EnvDir holds the environments: under EnvDir/<name>/ one record per
+	// promotion or rollback (EnvRecordKey), the last in lexical order in
+	// force.
+	EnvDir = StateDir + "/env"
 )
+
+// SnapshotKey returns the key of the manifest of the snapshot name, which
+// the caller has validated (snapshot.ValidName: no "/", no leading dot).
+func SnapshotKey(name string) string { return SnapshotDir + "/" + name + ".json" }
+
+// EnvPrefix returns the prefix of every record of the environment name
+// (validated by the caller, as for SnapshotKey).
+func EnvPrefix(name string) string { return EnvDir + "/" + name + "/" }
+
+// EnvRecordKey returns the key of the record id (validated by the caller)
+// of the environment name.
+func EnvRecordKey(name, id string) string { return EnvPrefix(name) + id + ".json" }
 
 // SumDBStateKey returns the key of a checksum database config file named as
 // x/mod's sumdb client names them ("<name>/latest": the verified tree

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Loopback is an in-process mirror for an operator command (snapshot
+// create, bundle export): the server that serve would run with the same
+// settings, so everything the command fetches goes through the real cache
+// code (fetched, verified against the checksum database, gated by the
+// policy, stored), on a listener on 127.0.0.1 that the command's go
+// processes use as their GOPROXY.
+type Loopback struct {
+	// URL is the mirror's GOPROXY URL. Its path is a random secret prefix:
+	// other local users, who can reach the port too, get 404 (the mirror
+	// runs with auth off, since the command's own go processes hold no
+	// token).
+	URL string
+	srv *Server
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// StartLoopback starts the in-process mirror for cfg (the settings as
+// config.LoadServe loaded them; cfg itself is not changed). Compared with
+// serve it listens on 127.0.0.1 on a free port over plain HTTP, has auth,
+// the admin listener, the database, the audit log and alerts off: what it
+// stores is the only trace it leaves. Close stops it.
+func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*Loopback, error) {
+	c := *cfg
+	c.Listen = "127.0.0.1:0"
+	c.TLSCert, c.TLSKey = "", ""
+	c.Auth, c.TokensFile, c.AuthRules = "off", "", nil
+	c.AdminListen = ""
+	c.Database, c.AuditLog = "off", ""
+	c.Alerts, c.Notifiers = nil, nil
+	c.TrustedProxies = ""
+	srv, err := New(&c, log)
+	if err != nil {
+		return nil, err
+	}
+	var secret [16]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, err
+	}
+	prefix := "/" + hex.EncodeToString(secret[:])
+	inner := srv.handler
+	srv.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+		if !ok || !strings.HasPrefix(rest, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = rest, ""
+		inner.ServeHTTP(w, r2)
+	})
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &Loopback{URL: "http://" + ln.Addr().String() + prefix, srv: srv, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan struct{})
+	go func() { l.done <- srv.Serve(ctx, ln, func(net.Addr) { close(ready) }) }()
+	select {
+	case <-ready:
+		return l, nil
+	case err := <-l.done:
+		cancel()
+		if err == nil {
+			err = errors.New("the in-process mirror stopped at once")
+		}
+		return nil, err
+	}
+}
+
+// Storage returns the mirror's storage, opened as serve opens it.
+func (l *Loopback) Storage() storage.Storage { return l.srv.store }
+
+// Close stops the mirror, waiting for its fills (within the
+// shutdown-timeout setting).
+func (l *Loopback) Close() error {
+	l.cancel()
+	return <-l.done
+}

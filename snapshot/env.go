@@ -1,0 +1,298 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+)
+
+// Environments.
+//
+// An environment is the history of its records under
+// layout.EnvPrefix(name), one storage object per promotion or rollback,
+// each written once (never replaced). A record's ID starts with a
+// fixed-width time in nanoseconds, later than its parent's (the record in
+// force when it was written), so lexical order is the order of the
+// history, and the last record is the one in force: a promotion is one
+// atomic write that every replica sees on its next read (Current). Two
+// promotions of one environment at the same moment both stay in the
+// history; the later in lexical order is in force, and the other's writer
+// gets a *ConflictError saying so.
+
+// Actions of a record.
+const (
+	ActionPromote  = "promote"
+	ActionRollback = "rollback"
+)
+
+// MaxPrevious bounds the snapshots a record keeps to roll back to.
+const MaxPrevious = 100
+
+// maxRecordBytes bounds a record's JSON.
+const maxRecordBytes = 64 << 10
+
+// Record is one promotion or rollback of an environment.
+type Record struct {
+	ID       string    `json:"-"` // from its key: <20-digit nanoseconds>-<16 hex digits>
+	Env      string    `json:"env"`
+	Snapshot string    `json:"snapshot"` // the snapshot in force from this record on
+	Action   string    `json:"action"`   // ActionPromote or ActionRollback
+	Time     time.Time `json:"time"`
+	By       string    `json:"by,omitempty"`
+	// Parent is the ID of the record in force when this one was written
+	// ("" for the first).
+	Parent string `json:"parent,omitempty"`
+	// Previous are the snapshots a rollback returns to, the most recent
+	// first (at most MaxPrevious).
+	Previous []string `json:"previous,omitempty"`
+}
+
+// ConflictError is a promotion or rollback written while another one of
+// the same environment was: both are in the history, and Current is the
+// one in force.
+type ConflictError struct {
+	Env     string
+	Written *Record // this call's record
+	Other   string  // the ID of the concurrent record
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("environment %s changed while %s %s was written (record %s; concurrent record %s): see its history",
+		e.Env, e.Written.Action, e.Written.Snapshot, e.Written.ID, e.Other)
+}
+
+// EnvNotFoundError is an environment with no record (a "not found").
+type EnvNotFoundError struct{ Name string }
+
+func (e *EnvNotFoundError) Error() string { return "not found: no environment " + e.Name }
+
+// Unwrap makes an EnvNotFoundError a "not found".
+func (e *EnvNotFoundError) Unwrap() error { return fs.ErrNotExist }
+
+// recordIDs returns the IDs of env's records, in order; others under its
+// prefix are ignored.
+func recordIDs(ctx context.Context, s storage.Storage, env string) ([]string, error) {
+	prefix := layout.EnvPrefix(env)
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	ids := keys[:0]
+	for _, k := range keys {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), ".json")
+		if ok && validID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// validID reports whether id is a record ID: 20 digits, '-', 16 lower-case
+// hex digits.
+func validID(id string) bool {
+	if len(id) != 37 || id[20] != '-' {
+		return false
+	}
+	for i, c := range []byte(id) {
+		switch {
+		case i == 20:
+		case i < 20 && '0' <= c && c <= '9':
+		case i > 20 && ('0' <= c && c <= '9' || 'a' <= c && c <= 'f'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func idTime(id string) int64 {
+	n, _ := strconv.ParseInt(id[:20], 10, 64)
+	return n
+}
+
+func readRecord(ctx context.Context, s storage.Storage, env, id string) (*Record, error) {
+	obj, err := s.Get(ctx, layout.EnvRecordKey(env, id))
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(storage.ContextReader(ctx, obj.Body), maxRecordBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRecordBytes {
+		return nil, fmt.Errorf("environment %s record %s: larger than %d bytes", env, id, maxRecordBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	r := &Record{}
+	if err := dec.Decode(r); err != nil {
+		return nil, fmt.Errorf("environment %s record %s: %w", env, id, err)
+	}
+	r.ID = id
+	if r.Env != env || ValidName(r.Snapshot) != nil || len(r.Previous) > MaxPrevious {
+		return nil, fmt.Errorf("environment %s record %s: invalid", env, id)
+	}
+	return r, nil
+}
+
+// Current returns the record in force of env: the last of its history. An
+// environment with none is an *EnvNotFoundError.
+func Current(ctx context.Context, s storage.Storage, env string) (*Record, error) {
+	if ValidName(env) != nil {
+		return nil, &EnvNotFoundError{env}
+	}
+	ids, err := recordIDs(ctx, s, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, &EnvNotFoundError{env}
+	}
+	return readRecord(ctx, s, env, ids[len(ids)-1])
+}
+
+// History returns env's records, oldest first, at most the last max of
+// them (all if max <= 0).
+func History(ctx context.Context, s storage.Storage, env string, max int) ([]*Record, error) {
+	if ValidName(env) != nil {
+		return nil, &EnvNotFoundError{env}
+	}
+	ids, err := recordIDs(ctx, s, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, &EnvNotFoundError{env}
+	}
+	if max > 0 && len(ids) > max {
+		ids = ids[len(ids)-max:]
+	}
+	out := make([]*Record, 0, len(ids))
+	for _, id := range ids {
+		r, err := readRecord(ctx, s, env, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Envs returns the names of the environments that have a record, sorted.
+func Envs(ctx context.Context, s storage.Storage) ([]string, error) {
+	keys, err := s.List(ctx, layout.EnvDir+"/")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, k := range keys {
+		name, _, ok := strings.Cut(strings.TrimPrefix(k, layout.EnvDir+"/"), "/")
+		if ok && ValidName(name) == nil && (len(names) == 0 || names[len(names)-1] != name) {
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// Promote makes snap (which must exist) the snapshot in force of env,
+// creating env if it has no record, with one new record; by names who did
+// it. See ConflictError for promotions at the same moment.
+func Promote(ctx context.Context, s storage.Storage, env, snap, by string) (*Record, error) {
+	if err := ValidName(env); err != nil {
+		return nil, err
+	}
+	if _, err := Get(ctx, s, snap); err != nil {
+		return nil, err
+	}
+	cur, err := Current(ctx, s, env)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	r := &Record{Env: env, Snapshot: snap, Action: ActionPromote, By: by}
+	if cur != nil {
+		r.Parent = cur.ID
+		r.Previous = append([]string{cur.Snapshot}, cur.Previous...)
+		if len(r.Previous) > MaxPrevious {
+			r.Previous = r.Previous[:MaxPrevious]
+		}
+	}
+	return r, write(ctx, s, r)
+}
+
+// Rollback puts back in force in env the snapshot that was before the
+// current one (the current record's Previous[0]), with one new record.
+// It fails if there is none or it has been deleted.
+func Rollback(ctx context.Context, s storage.Storage, env, by string) (*Record, error) {
+	cur, err := Current(ctx, s, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(cur.Previous) == 0 {
+		return nil, fmt.Errorf("environment %s has no earlier snapshot to roll back to", env)
+	}
+	snap := cur.Previous[0]
+	if _, err := Get(ctx, s, snap); err != nil {
+		return nil, fmt.Errorf("rolling environment %s back to %s: %w", env, snap, err)
+	}
+	r := &Record{Env: env, Snapshot: snap, Action: ActionRollback, By: by, Parent: cur.ID,
+		Previous: append([]string(nil), cur.Previous[1:]...)}
+	return r, write(ctx, s, r)
+}
+
+// write stores r as a new record after its parent, then checks that no
+// other record came between them.
+func write(ctx context.Context, s storage.Storage, r *Record) error {
+	now := time.Now()
+	t := now.UnixNano()
+	if r.Parent != "" && t <= idTime(r.Parent) {
+		t = idTime(r.Parent) + 1 // a clock behind the parent's writer's
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	r.ID = fmt.Sprintf("%020d-%s", t, hex.EncodeToString(rnd[:]))
+	r.Time = now.UTC()
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := storage.PutBytes(ctx, s, layout.EnvRecordKey(r.Env, r.ID), append(data, '\n')); err != nil {
+		return err
+	}
+	ids, err := recordIDs(ctx, s, r.Env)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if id != r.ID {
+			continue
+		}
+		switch {
+		case i > 0 && ids[i-1] != r.Parent:
+			return &ConflictError{Env: r.Env, Written: r, Other: ids[i-1]}
+		case i == 0 && r.Parent != "":
+			return &ConflictError{Env: r.Env, Written: r, Other: "(its parent is gone)"}
+		}
+		if i+1 < len(ids) {
+			if p, err := readRecord(ctx, s, r.Env, ids[i+1]); err == nil && p.Parent != r.ID {
+				return &ConflictError{Env: r.Env, Written: r, Other: ids[i+1]}
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("environment %s: record %s not found after writing it", r.Env, r.ID)
+}

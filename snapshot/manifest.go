@@ -1,0 +1,310 @@
+// Package snapshot keeps named, immutable sets of module versions
+// (snapshots) and environments that point at one of them, both in the
+// mirror's storage so that every replica sees them.
+//
+// A snapshot's Manifest lists module versions with the h1: hashes of their
+// zip and go.mod; it is written once under layout.SnapshotKey and never
+// changed (Create refuses an existing name). Its JSON form (Encode, Decode)
+// is also the export and import file. An environment (env.go) is a history
+// of records under layout.EnvPrefix, each written once; the last in lexical
+// order is in force, so a promotion is one atomic storage write and no
+// history is overwritten. View (view.go) serves a snapshot or an
+// environment as a GOPROXY of its own. Pinned lists what every snapshot
+// needs, for the garbage collector.
+package snapshot
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// Format is the manifest format this package writes and reads.
+const Format = 1
+
+// Limits of what Decode accepts, so that a hostile file or store holds
+// memory to a bound.
+const (
+	// MaxManifestBytes bounds a manifest's JSON.
+	MaxManifestBytes = 32 << 20
+	// MaxModules bounds a manifest's entries.
+	MaxModules = 200_000
+	// MaxSources bounds a manifest's sources, MaxTextLen each source
+	// and the creator.
+	MaxSources = 1000
+	MaxTextLen = 4096
+	// MaxNameLen bounds a snapshot's or an environment's name.
+	MaxNameLen = 128
+)
+
+// Manifest is a snapshot: a named, immutable set of module versions.
+type Manifest struct {
+	Format  int       `json:"format"` // Format
+	Name    string    `json:"name"`   // ValidName
+	Created time.Time `json:"created"`
+	Creator string    `json:"creator"` // who created it (user@host), informative
+	// Sources are what it was built from: go.mod or go.sum files,
+	// directories, module@version arguments, an imported file.
+	Sources []string `json:"sources"`
+	// Modules are sorted by path, then version (module.Sort), each
+	// version once.
+	Modules []Entry `json:"modules"`
+}
+
+// Entry is one module version of a snapshot.
+type Entry struct {
+	Path    string `json:"path"`
+	Version string `json:"version"` // canonical (semver.Canonical form)
+	// Hash is the h1: hash of the zip, "" for a version of which only the
+	// go.mod is needed (a requirement outside the build list): its zip is
+	// not part of the snapshot.
+	Hash string `json:"hash,omitempty"`
+	// GoModHash is the h1: hash of the go.mod.
+	GoModHash string `json:"gomod_hash"`
+}
+
+// Module returns e's module version.
+func (e Entry) Module() module.Version { return module.Version{Path: e.Path, Version: e.Version} }
+
+// ValidName reports whether name may name a snapshot or an environment: 1
+// to MaxNameLen bytes of ASCII letters, digits, '.', '_' and '-', starting
+// with a letter or digit (so no path element, no hidden file, nothing
+// that needs escaping in a URL or a storage key).
+func ValidName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("invalid name %q: want 1 to %d characters", name, MaxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return fmt.Errorf("invalid name %q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+		}
+	}
+	return nil
+}
+
+// Validate checks m whole: its format, name, texts, and every entry (a
+// valid module path, a canonical version, well-formed h1: hashes, sorted,
+// no version twice).
+func (m *Manifest) Validate() error {
+	if m.Format != Format {
+		return fmt.Errorf("manifest format %d: want %d", m.Format, Format)
+	}
+	if err := ValidName(m.Name); err != nil {
+		return err
+	}
+	if m.Created.IsZero() {
+		return errors.New("manifest has no creation time")
+	}
+	if len(m.Creator) > MaxTextLen || !printable(m.Creator) {
+		return errors.New("manifest creator too long or not printable")
+	}
+	if len(m.Sources) > MaxSources {
+		return fmt.Errorf("manifest has %d sources: at most %d", len(m.Sources), MaxSources)
+	}
+	for _, s := range m.Sources {
+		if len(s) > MaxTextLen || !printable(s) {
+			return errors.New("manifest source too long or not printable")
+		}
+	}
+	if len(m.Modules) > MaxModules {
+		return fmt.Errorf("manifest has %d modules: at most %d", len(m.Modules), MaxModules)
+	}
+	for i, e := range m.Modules {
+		if err := e.validate(); err != nil {
+			return err
+		}
+		if i > 0 && !less(m.Modules[i-1], e) {
+			return fmt.Errorf("manifest modules not sorted or repeated at %s@%s", e.Path, e.Version)
+		}
+	}
+	return nil
+}
+
+func (e Entry) validate() error {
+	if err := module.Check(e.Path, e.Version); err != nil {
+		return err
+	}
+	if semver.Canonical(e.Version) != e.Version {
+		// +incompatible is canonical for module.Check but not for semver.
+		if !strings.HasSuffix(e.Version, "+incompatible") || semver.Canonical(e.Version) != strings.TrimSuffix(e.Version, "+incompatible") {
+			return fmt.Errorf("%s@%s: not a canonical version", e.Path, e.Version)
+		}
+	}
+	if e.Hash != "" && !validHash(e.Hash) {
+		return fmt.Errorf("%s@%s: malformed hash %q", e.Path, e.Version, e.Hash)
+	}
+	if !validHash(e.GoModHash) {
+		return fmt.Errorf("%s@%s: malformed go.mod hash %q", e.Path, e.Version, e.GoModHash)
+	}
+	return nil
+}
+
+// validHash reports whether h is "h1:" and the base64 of a SHA-256 sum.
+func validHash(h string) bool {
+	b64, ok := strings.CutPrefix(h, "h1:")
+	if !ok || len(b64) != 44 {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && len(b) == 32
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// less orders entries as module.Sort does.
+func less(a, b Entry) bool {
+	if a.Path != b.Path {
+		return a.Path < b.Path
+	}
+	return lessVersion(a.Version, b.Version)
+}
+
+func lessVersion(a, b string) bool {
+	if c := semver.Compare(a, b); c != 0 {
+		return c < 0
+	}
+	return a < b
+}
+
+// Sort sorts entries as a manifest has them, merging repeated versions
+// (a version whose zip one source needs and another not keeps its Hash).
+func Sort(entries []Entry) []Entry {
+	out := append([]Entry(nil), entries...)
+	slices.SortFunc(out, func(a, b Entry) int {
+		switch {
+		case less(a, b):
+			return -1
+		case less(b, a):
+			return 1
+		}
+		return 0
+	})
+	merged := out[:0]
+	for _, e := range out {
+		if n := len(merged); n > 0 && merged[n-1].Path == e.Path && merged[n-1].Version == e.Version {
+			if merged[n-1].Hash == "" {
+				merged[n-1].Hash = e.Hash
+			}
+			if merged[n-1].GoModHash == "" {
+				merged[n-1].GoModHash = e.GoModHash
+			}
+			continue
+		}
+		merged = append(merged, e)
+	}
+	return merged
+}
+
+// Find returns the entry of path@version, if m has it (binary search:
+// m.Modules is sorted).
+func (m *Manifest) Find(path, version string) (Entry, bool) {
+	i, j := 0, len(m.Modules)
+	key := Entry{Path: path, Version: version}
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if less(m.Modules[h], key) {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < len(m.Modules) && m.Modules[i].Path == path && m.Modules[i].Version == version {
+		return m.Modules[i], true
+	}
+	return Entry{}, false
+}
+
+// Versions returns the versions of path in m, in ascending order.
+func (m *Manifest) Versions(path string) []string {
+	var out []string
+	for _, e := range m.ofPath(path) {
+		out = append(out, e.Version)
+	}
+	return out
+}
+
+// ofPath returns the entries of path (a subslice of m.Modules).
+func (m *Manifest) ofPath(path string) []Entry {
+	i, j := 0, len(m.Modules)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if m.Modules[h].Path < path {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	k := i
+	for k < len(m.Modules) && m.Modules[k].Path == path {
+		k++
+	}
+	return m.Modules[i:k]
+}
+
+// Latest returns the version of path that the snapshot's @latest answers:
+// the highest whose zip is in the snapshot (the build list's), else the
+// highest of path in it; ok is false if m has no version of path.
+func (m *Manifest) Latest(path string) (version string, ok bool) {
+	es := m.ofPath(path)
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].Hash != "" {
+			return es[i].Version, true
+		}
+	}
+	if len(es) == 0 {
+		return "", false
+	}
+	return es[len(es)-1].Version, true
+}
+
+// Encode writes m as indented JSON (the manifest file, also the export).
+func (m *Manifest) Encode(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}
+
+// Decode reads one manifest from r strictly: at most MaxManifestBytes, no
+// unknown field, nothing after it, and Validate.
+func Decode(r io.Reader) (*Manifest, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxManifestBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxManifestBytes {
+		return nil, fmt.Errorf("manifest larger than %d bytes", MaxManifestBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("manifest: data after the JSON object")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return &m, nil
+}

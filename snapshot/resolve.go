@@ -1,0 +1,317 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+
+	"github.com/gomirror/gomirror/client/golist"
+	"github.com/gomirror/gomirror/client/warm"
+	"github.com/gomirror/gomirror/layout"
+)
+
+// Source is one thing a snapshot is built from.
+type Source struct {
+	// GoMod is a go.mod file: its module graph (the build list's zips and
+	// every go.mod the graph reads), with the go.sum next to it if any.
+	GoMod string
+	// GoSum is a go.sum file: the versions it lists, a zip for each
+	// "<path> <version> h1:" line, a go.mod for each; the hashes fetched
+	// must be the ones it lists.
+	GoSum string
+	// Modules are module@version arguments: the graph of a main module
+	// requiring them (golist.MainModule).
+	Modules []string
+}
+
+// String is how a manifest's Sources name s.
+func (s Source) String() string {
+	switch {
+	case s.GoMod != "":
+		return s.GoMod
+	case s.GoSum != "":
+		return s.GoSum
+	}
+	return strings.Join(s.Modules, " ")
+}
+
+// SourceOf returns the Source for a --from argument: a directory (its
+// go.mod), a file named *.sum (a go.sum), or a go.mod file.
+func SourceOf(arg string) (Source, error) {
+	st, err := os.Stat(arg)
+	if err != nil {
+		return Source{}, err
+	}
+	if st.IsDir() {
+		gomod := filepath.Join(arg, "go.mod")
+		if _, err := os.Stat(gomod); err != nil {
+			return Source{}, err
+		}
+		return Source{GoMod: gomod}, nil
+	}
+	if strings.HasSuffix(arg, ".sum") {
+		return Source{GoSum: arg}, nil
+	}
+	return Source{GoMod: arg}, nil
+}
+
+// Resolver resolves sources into manifest entries through a mirror.
+type Resolver struct {
+	// Mirror is the GOPROXY URL everything is fetched through (an
+	// in-process mirror: server.StartLoopback).
+	Mirror string
+	Go     golist.GoCommand
+	Client *http.Client // http.DefaultClient if nil
+	Jobs   int          // fetches at a time; 8 if 0
+	// TempDir holds zips while they are hashed (os.TempDir if "").
+	TempDir string
+}
+
+// Limits of what Resolve reads from the mirror.
+const (
+	maxInfo  = 1 << 20
+	maxGoMod = 16 << 20
+)
+
+// Resolve returns the entries of everything srcs need, sorted and merged
+// (Sort): it asks the go command through r.Mirror for the module graph of
+// each go.mod or module@version source (client/warm's plan: go.mod-only
+// requirements included, their zips not), reads go.sum sources, then
+// fetches through r.Mirror the .info and .mod of every version and the
+// .zip of those whose zip is needed, hashing the .mod and .zip (h1:, as
+// the go command does). Any failure fails the whole: a snapshot is
+// complete or not made.
+func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) {
+	type want struct {
+		zip            bool
+		hash, gomodSum string // from a go.sum, to compare
+	}
+	wants := map[module.Version]*want{}
+	add := func(m module.Version, zip bool) *want {
+		w := wants[m]
+		if w == nil {
+			w = &want{}
+			wants[m] = w
+		}
+		w.zip = w.zip || zip
+		return w
+	}
+	for _, src := range srcs {
+		switch {
+		case src.GoSum != "":
+			lines, err := readGoSum(src.GoSum)
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range lines {
+				w := add(l.mod, !l.gomod)
+				h := &w.hash
+				if l.gomod {
+					h = &w.gomodSum
+				}
+				if *h != "" && *h != l.hash {
+					return nil, fmt.Errorf("%s: two hashes for %s@%s", src.GoSum, l.mod.Path, l.mod.Version)
+				}
+				*h = l.hash
+			}
+		default:
+			plan, err := warm.Resolve(ctx, r.Go, r.Mirror, src.GoMod, src.Modules)
+			if err != nil {
+				return nil, fmt.Errorf("resolving %s: %w", src, err)
+			}
+			for _, f := range plan.Fetches {
+				add(f.Mod, f.Kind == layout.Zip)
+			}
+		}
+	}
+	jobs := r.Jobs
+	if jobs <= 0 {
+		jobs = 8
+	}
+	type result struct {
+		e   Entry
+		err error
+	}
+	mods := make([]module.Version, 0, len(wants))
+	for m := range wants {
+		mods = append(mods, m)
+	}
+	module.Sort(mods)
+	results := make([]result, len(mods))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(jobs, len(mods)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				m, w := mods[i], wants[mods[i]]
+				e, err := r.fetch(ctx, m, w.zip)
+				switch {
+				case err != nil:
+				case w.hash != "" && e.Hash != w.hash:
+					err = fmt.Errorf("%s@%s: zip hash %s, go.sum says %s", m.Path, m.Version, e.Hash, w.hash)
+				case w.gomodSum != "" && e.GoModHash != w.gomodSum:
+					err = fmt.Errorf("%s@%s: go.mod hash %s, go.sum says %s", m.Path, m.Version, e.GoModHash, w.gomodSum)
+				}
+				if err != nil {
+					cancel()
+				}
+				results[i] = result{e, err}
+			}
+		}()
+	}
+send:
+	for i := range mods {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(next)
+	wg.Wait()
+	entries := make([]Entry, 0, len(mods))
+	var errs []error
+	for _, res := range results {
+		if res.err != nil && !errors.Is(res.err, context.Canceled) {
+			errs = append(errs, res.err)
+		}
+		entries = append(entries, res.e)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return Sort(entries), nil
+}
+
+// fetch gets m's .info, .mod and, if zip, .zip through the mirror and
+// returns its entry.
+func (r *Resolver) fetch(ctx context.Context, m module.Version, zip bool) (Entry, error) {
+	e := Entry{Path: m.Path, Version: m.Version}
+	if _, err := r.get(ctx, m, layout.Info, maxInfo, io.Discard); err != nil {
+		return e, err
+	}
+	var mod bytes.Buffer
+	if _, err := r.get(ctx, m, layout.Mod, maxGoMod, &mod); err != nil {
+		return e, err
+	}
+	h, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(mod.Bytes())), nil
+	})
+	if err != nil {
+		return e, err
+	}
+	e.GoModHash = h
+	if !zip {
+		return e, nil
+	}
+	f, err := os.CreateTemp(r.TempDir, "gomirror-snapshot-*.zip")
+	if err != nil {
+		return e, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := r.get(ctx, m, layout.Zip, modzip.MaxZipFile, f); err != nil {
+		return e, err
+	}
+	if err := f.Close(); err != nil {
+		return e, err
+	}
+	if e.Hash, err = dirhash.HashZip(f.Name(), dirhash.Hash1); err != nil {
+		return e, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
+	}
+	return e, nil
+}
+
+// get copies the mirror's m file of kind k, at most limit bytes, to w.
+func (r *Resolver) get(ctx context.Context, m module.Version, k layout.Kind, limit int64, w io.Writer) (int64, error) {
+	f := warm.Fetch{Mod: m, Kind: k}
+	u, err := f.URL(r.Mirror)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	client := r.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", f, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return 0, fmt.Errorf("%s: %s: %s", f, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", f, err)
+	}
+	if n > limit {
+		return n, fmt.Errorf("%s: larger than %d bytes", f, limit)
+	}
+	return n, nil
+}
+
+type sumLine struct {
+	mod   module.Version
+	gomod bool
+	hash  string
+}
+
+// maxGoSum bounds a go.sum file read.
+const maxGoSum = 64 << 20
+
+// readGoSum reads a go.sum file's lines ("<path> <version>[/go.mod] <hash>").
+// Lines with another hash than h1: are skipped (as the go command does).
+func readGoSum(file string) ([]sumLine, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxGoSum))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var out []sumLine
+	for n := 1; sc.Scan(); n++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if len(fields) != 3 {
+			return nil, fmt.Errorf("%s:%d: malformed go.sum line", file, n)
+		}
+		if !strings.HasPrefix(fields[2], "h1:") {
+			continue
+		}
+		v, gomod := strings.CutSuffix(fields[1], "/go.mod")
+		l := sumLine{mod: module.Version{Path: fields[0], Version: v}, gomod: gomod, hash: fields[2]}
+		if err := (Entry{Path: l.mod.Path, Version: v, GoModHash: l.hash}).validate(); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", file, n, err)
+		}
+		out = append(out, l)
+	}
+	return out, sc.Err()
+}

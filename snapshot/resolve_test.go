@@ -1,0 +1,133 @@
+package snapshot_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/server"
+	"github.com/gomirror/gomirror/snapshot"
+)
+
+// loopback starts the in-process mirror over up, as snapshot create does.
+func loopback(t *testing.T, up *fakeproxy.Server) *server.Loopback {
+	t.Helper()
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	cfg := config.Defaults()
+	cfg.VulnDB = "off"
+	cfg.StorageDir = t.TempDir()
+	cfg.DirectDir = t.TempDir()
+	cfg.Upstream = up.URL
+	cfg.SumDB = up.DBKey
+	cfg.FetchTimeout = 30 * time.Second
+	cfg.ShutdownTimeout = 10 * time.Second
+	l, err := server.StartLoopback(context.Background(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("closing the loopback mirror: %v", err)
+		}
+	})
+	return l
+}
+
+func zipHash(t *testing.T, zip []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "m.zip")
+	if err := os.WriteFile(f, zip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := dirhash.HashZip(f, dirhash.Hash1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestLoopbackNeedsItsSecret(t *testing.T) {
+	up := fakeproxy.New(t)
+	l := loopback(t, up)
+	i := strings.LastIndex(l.URL, "/")
+	for _, tc := range []struct {
+		url  string
+		want int
+	}{
+		{l.URL + "/example.com/hello/@v/list", http.StatusOK},
+		{l.URL[:i] + "/example.com/hello/@v/list", http.StatusNotFound},
+		{l.URL[:i] + "/0" + l.URL[i+2:] + "/example.com/hello/@v/list", http.StatusNotFound},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+func TestResolveThroughLoopback(t *testing.T) {
+	up := fakeproxy.New(t)
+	l := loopback(t, up)
+	r := &snapshot.Resolver{Mirror: l.URL, Jobs: 2}
+	entries, err := r.Resolve(context.Background(), []snapshot.Source{{Modules: []string{"example.com/hello@v1.1.0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Path+"@"+e.Version)
+		m := up.Module(e.Path, e.Version)
+		if m == nil {
+			t.Fatalf("%s@%s: not a fixture", e.Path, e.Version)
+		}
+		if e.Hash != zipHash(t, m.Zip) {
+			t.Errorf("%s@%s: hash %s, want the zip's %s", e.Path, e.Version, e.Hash, zipHash(t, m.Zip))
+		}
+		if e.GoModHash == "" {
+			t.Errorf("%s@%s: no go.mod hash", e.Path, e.Version)
+		}
+	}
+	if strings.Join(got, " ") != "example.com/dep@v1.0.0 example.com/hello@v1.1.0" {
+		t.Errorf("entries %v", got)
+	}
+	// Fetched through the mirror: it stored them.
+	for _, k := range []string{"example.com/hello/@v/v1.1.0.zip", "example.com/dep/@v/v1.0.0.mod"} {
+		if _, err := l.Storage().Stat(context.Background(), k); err != nil {
+			t.Errorf("%s not stored: %v", k, err)
+		}
+	}
+
+	// A go.sum source is checked against what the mirror serves.
+	sum := filepath.Join(t.TempDir(), "go.sum")
+	line := "example.com/dep v1.0.0 " + entries[0].Hash + "\nexample.com/dep v1.0.0/go.mod " + entries[0].GoModHash + "\n"
+	if err := os.WriteFile(sum, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	es, err := r.Resolve(context.Background(), []snapshot.Source{{GoSum: sum}})
+	if err != nil || len(es) != 1 || es[0] != entries[0] {
+		t.Errorf("Resolve(go.sum) = %v, %v; want %v", es, err, entries[0])
+	}
+	bad := strings.Replace(line, entries[0].Hash, entries[1].Hash, 1)
+	if err := os.WriteFile(sum, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Resolve(context.Background(), []snapshot.Source{{GoSum: sum}}); err == nil || !strings.Contains(err.Error(), "go.sum says") {
+		t.Errorf("Resolve(go.sum with a wrong hash) = %v", err)
+	}
+}

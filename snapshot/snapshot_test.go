@@ -1,0 +1,276 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/storage/mem"
+)
+
+const (
+	h1 = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+	h2 = "h1:LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564="
+)
+
+func testManifest(name string) *Manifest {
+	return &Manifest{Format: Format, Name: name, Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Creator: "ops@host",
+		Sources: []string{"go.mod"},
+		Modules: []Entry{
+			{Path: "example.com/a", Version: "v1.0.0", Hash: h1, GoModHash: h2},
+			{Path: "example.com/a", Version: "v1.2.0", Hash: h1, GoModHash: h2},
+			{Path: "example.com/a", Version: "v1.3.0", GoModHash: h2},
+			{Path: "example.com/b", Version: "v2.0.0+incompatible", Hash: h1, GoModHash: h2},
+		}}
+}
+
+func TestValidName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"prod", true}, {"deps-prod-v1.8.0", true}, {"a_b", true}, {"0", true},
+		{"", false}, {".hidden", false}, {"-x", false}, {"a/b", false}, {"..", false}, {"a b", false},
+		{"é", false}, {strings.Repeat("a", MaxNameLen), true}, {strings.Repeat("a", MaxNameLen+1), false},
+	} {
+		if err := ValidName(tc.name); (err == nil) != tc.ok {
+			t.Errorf("ValidName(%q) = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestDecodeIsStrict(t *testing.T) {
+	var good bytes.Buffer
+	if err := testManifest("deps-prod-v1.8.0").Encode(&good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(bytes.NewReader(good.Bytes())); err != nil {
+		t.Fatalf("Decode(Encode(m)): %v", err)
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"unknown field", `"format": 1`, `"format": 1, "extra": true`},
+		{"format", `"format": 1`, `"format": 2`},
+		{"name", `"name": "deps-prod-v1.8.0"`, `"name": "../x"`},
+		{"version", `"version": "v1.0.0"`, `"version": "v1.0"`},
+		{"path", `"path": "example.com/b"`, `"path": "example.com/../b"`},
+		{"hash", `"hash": "` + h1 + `"`, `"hash": "h1:abc"`},
+		{"no gomod hash", `"gomod_hash": "` + h2 + `"`, `"gomod_hash": ""`},
+		{"unsorted", `"version": "v1.0.0"`, `"version": "v1.9.0"`},
+		{"trailing", "}\n", "}\n{}"},
+		{"no time", `"created": "2026-01-02T03:04:05Z"`, `"created": "0001-01-01T00:00:00Z"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := strings.Replace(good.String(), tc.old, tc.new, 1)
+			if bad == good.String() {
+				t.Fatalf("replacement %q not in %s", tc.old, good.String())
+			}
+			if _, err := Decode(strings.NewReader(bad)); err == nil {
+				t.Errorf("Decode accepted %s", bad)
+			}
+		})
+	}
+	big := strings.NewReader(`{"name":"` + strings.Repeat("a", MaxManifestBytes) + `"}`)
+	if _, err := Decode(big); err == nil || !strings.Contains(err.Error(), "larger") {
+		t.Errorf("Decode of a manifest over the bound: %v", err)
+	}
+}
+
+func TestManifestLookups(t *testing.T) {
+	m := testManifest("x")
+	if e, ok := m.Find("example.com/a", "v1.2.0"); !ok || e.Hash != h1 {
+		t.Errorf("Find a@v1.2.0 = %v, %v", e, ok)
+	}
+	if _, ok := m.Find("example.com/a", "v1.1.0"); ok {
+		t.Error("Find a@v1.1.0 found it")
+	}
+	if got := strings.Join(m.Versions("example.com/a"), " "); got != "v1.0.0 v1.2.0 v1.3.0" {
+		t.Errorf("Versions(a) = %q", got)
+	}
+	if v, ok := m.Latest("example.com/a"); !ok || v != "v1.2.0" {
+		t.Errorf("Latest(a) = %q, %v; want the highest with its zip, v1.2.0", v, ok)
+	}
+	if _, ok := m.Latest("example.com/c"); ok {
+		t.Error("Latest(c) found one")
+	}
+	sorted := Sort([]Entry{m.Modules[3], m.Modules[2], {Path: "example.com/a", Version: "v1.3.0", Hash: h1, GoModHash: h2}, m.Modules[0]})
+	if len(sorted) != 3 || sorted[0].Version != "v1.0.0" || sorted[1].Hash != h1 {
+		t.Errorf("Sort merged to %v", sorted)
+	}
+}
+
+func TestStoreCreateIsImmutable(t *testing.T) {
+	ctx := context.Background()
+	s := mem.New()
+	m := testManifest("v1")
+	if err := Create(ctx, s, m); err != nil {
+		t.Fatal(err)
+	}
+	other := testManifest("v1")
+	other.Modules = other.Modules[:1]
+	if err := Create(ctx, s, other); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Create of an existing name: %v", err)
+	}
+	got, err := Get(ctx, s, "v1")
+	if err != nil || len(got.Modules) != len(m.Modules) {
+		t.Fatalf("Get = %v, %v; want the first manifest", got, err)
+	}
+	if _, err := Get(ctx, s, "nope"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Get of a missing snapshot: %v", err)
+	}
+	if _, err := Get(ctx, s, "../x"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Get of an invalid name: %v", err)
+	}
+	if err := Create(ctx, s, testManifest("v2")); err != nil {
+		t.Fatal(err)
+	}
+	names, err := List(ctx, s)
+	if err != nil || strings.Join(names, ",") != "v1,v2" {
+		t.Errorf("List = %v, %v", names, err)
+	}
+	pins, err := Pinned(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pins[module.Version{Path: "example.com/a", Version: "v1.3.0"}]; !ok || len(pins) != 4 {
+		t.Errorf("Pinned = %v", pins)
+	}
+	// A manifest that cannot be read fails Pinned: a collector must not
+	// evict what it could not check.
+	if err := storage.PutBytes(ctx, s, layout.SnapshotKey("bad"), []byte("{")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Pinned(ctx, s); err == nil {
+		t.Error("Pinned with an unreadable manifest succeeded")
+	}
+}
+
+func TestEnvPromoteRollbackDelete(t *testing.T) {
+	ctx := context.Background()
+	s := mem.New()
+	for _, n := range []string{"v1", "v2", "v3"} {
+		if err := Create(ctx, s, testManifest(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Current(ctx, s, "prod"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Current of a new environment: %v", err)
+	}
+	if _, err := Promote(ctx, s, "prod", "nope", "me"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Promote to a missing snapshot: %v", err)
+	}
+	if _, err := Rollback(ctx, s, "prod", "me"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Rollback of a missing environment: %v", err)
+	}
+	for _, n := range []string{"v1", "v2", "v3"} {
+		if _, err := Promote(ctx, s, "prod", n, "me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := func(want string) {
+		t.Helper()
+		r, err := Current(ctx, s, "prod")
+		if err != nil || r.Snapshot != want {
+			t.Fatalf("Current = %+v, %v; want %s", r, err, want)
+		}
+	}
+	current("v3")
+	if err := Delete(ctx, s, "v3"); !errors.As(err, new(*InUseError)) {
+		t.Errorf("Delete of the snapshot in force: %v", err)
+	}
+	if _, err := Rollback(ctx, s, "prod", "me"); err != nil {
+		t.Fatal(err)
+	}
+	current("v2")
+	if _, err := Rollback(ctx, s, "prod", "me"); err != nil {
+		t.Fatal(err)
+	}
+	current("v1")
+	if _, err := Rollback(ctx, s, "prod", "me"); err == nil {
+		t.Error("Rollback past the first promotion succeeded")
+	}
+	if err := Delete(ctx, s, "v3"); err != nil {
+		t.Errorf("Delete of a snapshot no longer in force: %v", err)
+	}
+	h, err := History(ctx, s, "prod", 0)
+	if err != nil || len(h) != 5 {
+		t.Fatalf("History = %d records, %v; want 5", len(h), err)
+	}
+	var actions []string
+	for i, r := range h {
+		actions = append(actions, r.Action+" "+r.Snapshot)
+		if i > 0 && r.Parent != h[i-1].ID {
+			t.Errorf("record %d's parent %s, want %s", i, r.Parent, h[i-1].ID)
+		}
+	}
+	if got := strings.Join(actions, ", "); got != "promote v1, promote v2, promote v3, rollback v2, rollback v1" {
+		t.Errorf("history: %s", got)
+	}
+	envs, err := Envs(ctx, s)
+	if err != nil || strings.Join(envs, ",") != "prod" {
+		t.Errorf("Envs = %v, %v", envs, err)
+	}
+}
+
+// TestEnvConcurrentPromotionKeepsHistory: a promotion written while
+// another was (both based on the same record) keeps both in the history
+// and tells its writer.
+func TestEnvConcurrentPromotionKeepsHistory(t *testing.T) {
+	ctx := context.Background()
+	s := mem.New()
+	for _, n := range []string{"v1", "v2", "v3"} {
+		if err := Create(ctx, s, testManifest(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, err := Promote(ctx, s, "prod", "v1", "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two writers that both read base as current.
+	a := &Record{Env: "prod", Snapshot: "v2", Action: ActionPromote, Parent: base.ID, Previous: []string{"v1"}}
+	b := &Record{Env: "prod", Snapshot: "v3", Action: ActionPromote, Parent: base.ID, Previous: []string{"v1"}}
+	errA := write(ctx, s, a)
+	errB := write(ctx, s, b)
+	if errA != nil {
+		t.Errorf("first writer: %v", errA)
+	}
+	var ce *ConflictError
+	if !errors.As(errB, &ce) || ce.Other != a.ID {
+		t.Errorf("second writer: %v; want a ConflictError naming %s", errB, a.ID)
+	}
+	h, err := History(ctx, s, "prod", 0)
+	if err != nil || len(h) != 3 {
+		t.Fatalf("History = %d, %v; want all 3 records", len(h), err)
+	}
+	if h[2].Snapshot != "v3" {
+		t.Errorf("in force: %s, want the last written, v3", h[2].Snapshot)
+	}
+}
+
+func TestSourceOf(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/go.mod", []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/go.sum", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for arg, want := range map[string]Source{dir: {GoMod: dir + "/go.mod"}, dir + "/go.mod": {GoMod: dir + "/go.mod"}, dir + "/go.sum": {GoSum: dir + "/go.sum"}} {
+		got, err := SourceOf(arg)
+		if err != nil || got.GoMod != want.GoMod || got.GoSum != want.GoSum {
+			t.Errorf("SourceOf(%s) = %+v, %v; want %+v", arg, got, err, want)
+		}
+	}
+	if _, err := SourceOf(dir + "/missing"); err == nil {
+		t.Error("SourceOf of a missing file succeeded")
+	}
+}
