@@ -80,7 +80,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newBundle())
 	return root
 }
 
