@@ -336,9 +336,27 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 		recs = append(recs, r)
 	}
 	// And what a client asking in any other order may need.
-	tiles := newTileSet(read)
-	if err := prove(recs, tiles); err != nil {
+	need, err := needTiles(recs)
+	if err != nil {
 		return nil, fmt.Errorf("checksum database: %v", err)
+	}
+	tiles := newTileSet()
+	for _, p := range need {
+		b, err := read(p)
+		if err != nil {
+			return nil, err
+		}
+		tiles.tiles[p] = b
+	}
+	// The importer's check, here too, so that a damaged stored tile
+	// fails the export rather than the import.
+	if err := verify(recs, tiles); err != nil {
+		return nil, fmt.Errorf("checksum database: %v", err)
+	}
+	for p := range files {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && strings.HasPrefix(rest, "tile/") && !tiles.ok[rest] {
+			delete(files, p) // read by the client run, but not needed
+		}
 	}
 	files[prefix+"latest"] = headOf(recs)
 	return files, nil

@@ -1,7 +1,9 @@
 package bundle
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"golang.org/x/mod/sumdb/note"
@@ -70,45 +72,158 @@ func trees(recs []record) ([]tlog.Tree, error) {
 	return out, nil
 }
 
-// prove makes every proof a checksum database client may make while it
-// looks up recs in any order, reading tiles through tr, and fails if one
-// does not hold. A client's latest tree head is always one of the records'
-// trees (the largest it has seen); it checks each record's hash in it
-// (x/mod's Client.checkRecord) and, on seeing a tree of another size, the
-// older tree's hash in the newer (Client.checkTrees). So prove checks, in
-// each tree T, the record of every lookup that T contains and the hash of
-// every smaller tree. tlog.TileHashReader authenticates every tile it reads
-// against T's hash, so every tile tr serves is proven to be the log's.
-func prove(recs []record, tr tlog.TileReader) error {
+// needTiles returns the paths of the tiles a checksum database client may
+// read while it looks up recs in any order. A client's latest tree head is
+// always one of the records' trees (the largest it has seen); it checks
+// each record's hash in it (x/mod's Client.checkRecord) and, on seeing a
+// tree of another size, the older tree's hash in the newer
+// (Client.checkTrees). So a client may read, in each tree T, the tiles of
+// the record of every lookup T contains and of the hash of every smaller
+// tree. tlog.TileHashReader asks for all the tiles of a request in one
+// ReadTiles call, which needTiles records without reading any: no tile is
+// hashed here (verify does that once per tile).
+func needTiles(recs []record) ([]string, error) {
+	ts, err := trees(recs)
+	if err != nil {
+		return nil, err
+	}
+	rec := &tileRecorder{paths: make(map[string]bool)}
+	for i, t := range ts {
+		thr := tlog.TileHashReader(t, rec)
+		for _, r := range recs {
+			if r.id < t.N {
+				thr.ReadHashes([]int64{tlog.StoredHashIndex(0, r.id)})
+			}
+		}
+		for _, older := range ts[:i] {
+			tlog.TreeHash(older.N, thr)
+		}
+	}
+	return slices.Sorted(maps.Keys(rec.paths)), nil
+}
+
+// errRecorded ends a tlog request once its tiles are recorded.
+var errRecorded = errors.New("tiles recorded")
+
+// tileRecorder is a tlog.TileReader that records the tiles asked for and
+// fails every read.
+type tileRecorder struct{ paths map[string]bool }
+
+func (r *tileRecorder) Height() int { return tileHeight }
+
+func (r *tileRecorder) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	for _, t := range tiles {
+		r.paths[t.Path()] = true
+	}
+	return nil, errRecorded
+}
+
+func (r *tileRecorder) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// verify checks recs and tiles: every record is the log's (its hash in
+// the largest tree), every tree is a prefix of the largest, and every tile
+// is the log's, authenticated by tlog.TileHashReader against the hash of a
+// tree in which it has its width. Each tile is hashed about once, so
+// verify costs in proportion to the records and tiles, whatever the
+// number of distinct trees. It fails if anything does not hold, a tile
+// included.
+func verify(recs []record, tiles *tileSet) error {
 	ts, err := trees(recs)
 	if err != nil {
 		return err
 	}
-	for i, t := range ts {
-		thr := tlog.TileHashReader(t, tr)
-		for _, r := range recs {
-			if r.id >= t.N {
-				continue
-			}
-			h, err := thr.ReadHashes([]int64{tlog.StoredHashIndex(0, r.id)})
-			if err != nil {
-				return fmt.Errorf("%s in the tree of size %d: %v", r.file, t.N, err)
-			}
-			if h[0] != tlog.RecordHash(r.text) {
-				return fmt.Errorf("%s: not the log's record %d (tree of size %d)", r.file, r.id, t.N)
+	if len(ts) == 0 {
+		if len(tiles.tiles) > 0 {
+			return errors.New("tiles without records")
+		}
+		return nil
+	}
+	head := ts[len(ts)-1]
+	thr := tlog.TileHashReader(head, tiles)
+	leaves := make([]int64, len(recs))
+	for i, r := range recs {
+		leaves[i] = tlog.StoredHashIndex(0, r.id)
+	}
+	hashes, err := thr.ReadHashes(leaves)
+	if err != nil {
+		return fmt.Errorf("records in the tree of size %d: %v", head.N, err)
+	}
+	for i, r := range recs {
+		if hashes[i] != tlog.RecordHash(r.text) {
+			return fmt.Errorf("%s: not the log's record %d", r.file, r.id)
+		}
+	}
+	for _, t := range ts[:len(ts)-1] {
+		h, err := tlog.TreeHash(t.N, thr)
+		if err != nil {
+			return fmt.Errorf("tree of size %d in the tree of size %d: %v", t.N, head.N, err)
+		}
+		if h != t.Hash {
+			return fmt.Errorf("the tree of size %d is not a prefix of the tree of size %d", t.N, head.N)
+		}
+	}
+	// Every other tile, in a tree where it has its width (the largest
+	// first), with its siblings there in one request if they all hold.
+	pending := make(map[tlog.Tree][]tlog.Tile)
+	for p := range tiles.tiles {
+		if tiles.ok[p] {
+			continue
+		}
+		t, err := tlog.ParseTilePath(p)
+		if err != nil {
+			return err
+		}
+		placed := false
+		for i := len(ts) - 1; i >= 0; i-- {
+			if widthIn(t, ts[i]) == t.W {
+				pending[ts[i]] = append(pending[ts[i]], t)
+				placed = true
+				break
 			}
 		}
-		for _, older := range ts[:i] {
-			h, err := tlog.TreeHash(older.N, thr)
-			if err != nil {
-				return fmt.Errorf("tree of size %d in the tree of size %d: %v", older.N, t.N, err)
+		if !placed {
+			return fmt.Errorf("%s: a tile of none of the trees", p)
+		}
+	}
+	for tree, group := range pending {
+		thr := tlog.TileHashReader(tree, tiles)
+		if _, err := thr.ReadHashes(tileEntries(group...)); err == nil {
+			continue
+		}
+		for _, t := range group { // one by one, trying every tree it fits
+			if tiles.ok[t.Path()] {
+				continue
 			}
-			if h != older.Hash {
-				return fmt.Errorf("the tree of size %d is not a prefix of the tree of size %d", older.N, t.N)
+			for i := len(ts) - 1; i >= 0 && !tiles.ok[t.Path()]; i-- {
+				if widthIn(t, ts[i]) == t.W {
+					tlog.TileHashReader(ts[i], tiles).ReadHashes(tileEntries(t))
+				}
+			}
+			if !tiles.ok[t.Path()] {
+				return fmt.Errorf("%s: not proven to be the log's", t.Path())
 			}
 		}
 	}
 	return nil
+}
+
+// widthIn returns the width tile t's coordinates have in tree (0 if
+// outside it).
+func widthIn(t tlog.Tile, tree tlog.Tree) int {
+	n := tree.N >> uint(t.L*t.H)
+	w := n - t.N<<uint(t.H)
+	return int(max(0, min(w, 1<<uint(t.H))))
+}
+
+// tileEntries returns the stored hash indexes of the entries of tiles.
+func tileEntries(tiles ...tlog.Tile) []int64 {
+	var out []int64
+	for _, t := range tiles {
+		for i := range int64(t.W) {
+			out = append(out, tlog.StoredHashIndex(t.L*t.H, t.N<<uint(t.H)+i))
+		}
+	}
+	return out
 }
 
 // headOf returns the signed tree head of the largest tree among recs.
@@ -125,17 +240,15 @@ func headOf(recs []record) []byte {
 	return best.note
 }
 
-// tileSet is a tlog.TileReader over a set of tiles by path, recording which
-// it served. With fetch set, a tile it lacks is fetched and kept;
-// otherwise it is an error.
+// tileSet is a tlog.TileReader over a set of tiles by path. A tile
+// tlog.TileHashReader authenticated (SaveTiles) is marked ok.
 type tileSet struct {
 	tiles map[string][]byte
-	used  map[string]bool
-	fetch func(path string) ([]byte, error)
+	ok    map[string]bool
 }
 
-func newTileSet(fetch func(string) ([]byte, error)) *tileSet {
-	return &tileSet{tiles: make(map[string][]byte), used: make(map[string]bool), fetch: fetch}
+func newTileSet() *tileSet {
+	return &tileSet{tiles: make(map[string][]byte), ok: make(map[string]bool)}
 }
 
 func (s *tileSet) Height() int { return tileHeight }
@@ -143,25 +256,17 @@ func (s *tileSet) Height() int { return tileHeight }
 func (s *tileSet) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		p := t.Path()
-		b, ok := s.tiles[p]
+		b, ok := s.tiles[t.Path()]
 		if !ok {
-			if s.fetch == nil {
-				return nil, fmt.Errorf("the bundle lacks %s", p)
-			}
-			var err error
-			if b, err = s.fetch(p); err != nil {
-				return nil, err
-			}
-			if len(b) != t.W*tlog.HashSize {
-				return nil, fmt.Errorf("%s: %d bytes, want %d", p, len(b), t.W*tlog.HashSize)
-			}
-			s.tiles[p] = b
+			return nil, fmt.Errorf("the bundle lacks %s", t.Path())
 		}
-		s.used[p] = true
 		out[i] = b
 	}
 	return out, nil
 }
 
-func (s *tileSet) SaveTiles([]tlog.Tile, [][]byte) {}
+func (s *tileSet) SaveTiles(tiles []tlog.Tile, _ [][]byte) {
+	for _, t := range tiles {
+		s.ok[t.Path()] = true
+	}
+}
