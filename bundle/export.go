@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
@@ -304,6 +305,18 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 		return b, nil
 	}
 
+	// The lookups, read ahead (fetching may take a round trip each).
+	files0 := make([]string, 0, len(mods))
+	for _, m := range mods {
+		file, err := layout.SumDBLookupFile(m.ModuleVersion())
+		if err != nil {
+			return nil, err
+		}
+		files0 = append(files0, file)
+	}
+	if err := readAll(e.ctx, files0, read); err != nil {
+		return nil, err
+	}
 	// What the go command does: an x/mod sumdb Client with an empty cache
 	// and no tree head looks up every version.
 	ops := &recordingOps{key: db.Key, name: db.Name, read: read, conf: map[string][]byte{}}
@@ -340,13 +353,12 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checksum database: %v", err)
 	}
+	if err := readAll(e.ctx, need, read); err != nil {
+		return nil, err
+	}
 	tiles := newTileSet()
 	for _, p := range need {
-		b, err := read(p)
-		if err != nil {
-			return nil, err
-		}
-		tiles.tiles[p] = b
+		tiles.tiles[p], _ = read(p)
 	}
 	// The importer's check, here too, so that a damaged stored tile
 	// fails the export rather than the import.
@@ -416,3 +428,19 @@ func (o *recordingOps) securityErr() error {
 }
 
 var _ sumdb.ClientOps = (*recordingOps)(nil)
+
+// readAll reads paths with read, a few at a time (each may be a fetch).
+func readAll(ctx context.Context, paths []string, read func(string) ([]byte, error)) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, p := range paths {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			_, err := read(p)
+			return err
+		})
+	}
+	return g.Wait()
+}

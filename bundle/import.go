@@ -152,7 +152,7 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 	if err != nil {
 		return nil, err
 	}
-	return rep, store(ctx, entries, man, opts, adopt, rep)
+	return rep, store(ctx, entries, man, opts, adopt, dir, rep)
 }
 
 // stage reads every entry of tr into dir (artifacts) or memory (database
@@ -464,12 +464,23 @@ func hasLine(text []byte, line string) bool {
 	return false
 }
 
+// write is one file store writes: from a staging file or from memory.
+type write struct {
+	key      string
+	file     string
+	data     []byte
+	artifact bool
+}
+
 // store writes the verified entries that the store lacks: database files,
 // then each version's .mod and .zip (after its recorded hash) and .info.
-func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts ImportOptions, adopt bool, rep *ImportReport) error {
+// With adopt (the staging directory is in the store's file system), every
+// file is staged, the staging directory's file system synced once
+// (syncfs), and each file renamed into place through the store's unsynced
+// view: as durable as a synced write per file (no file is renamed before
+// its content is on disk), for one sync instead of one per file.
+func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts ImportOptions, adopt bool, dir string, rep *ImportReport) error {
 	s := opts.Storage
-	adopter, canAdopt := storage.As[storage.FileAdopter](s)
-	canAdopt = canAdopt && adopt // a rename within the store's file system
 	exists := func(key string) (bool, error) {
 		_, err := s.Stat(ctx, key)
 		if err == nil {
@@ -480,6 +491,7 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 		}
 		return false, err
 	}
+	var plan []write
 	names := slices.Sorted(mapKeys(entries))
 	if man.SumDB != "" && opts.DB != nil {
 		for _, name := range names {
@@ -498,17 +510,13 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 				rep.SumDBPresent++
 				continue
 			}
-			if err := storage.PutBytes(ctx, s, name, e.data); err != nil {
-				return err
-			}
+			plan = append(plan, write{key: name, data: e.data})
 			rep.SumDBAdded++
 		}
 		if ok, err := exists(layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
 			return err
 		} else if !ok {
-			if err := storage.PutBytes(ctx, s, layout.SumDBSupportedKey(opts.DB.Name), nil); err != nil {
-				return err
-			}
+			plan = append(plan, write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}})
 		}
 	}
 	for _, name := range names {
@@ -525,25 +533,53 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 			continue
 		}
 		if hashKey, ok := layout.HashKey(name); ok {
-			if err := storage.PutBytes(ctx, s, hashKey, []byte(e.h1+"\n")); err != nil {
+			plan = append(plan, write{key: hashKey, data: []byte(e.h1 + "\n")})
+		}
+		plan = append(plan, write{key: name, file: e.file, artifact: true})
+	}
+
+	adopter, canAdopt := storage.As[storage.FileAdopter](storage.Unsynced(s))
+	if adopt && canAdopt {
+		for i := range plan {
+			w := &plan[i]
+			if w.file != "" {
+				continue
+			}
+			w.file = filepath.Join(dir, fmt.Sprintf("w%07d", i))
+			if err := os.WriteFile(w.file, w.data, 0o644); err != nil {
 				return err
 			}
 		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	} else {
+		canAdopt = false
+	}
+	for _, w := range plan {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
 		switch {
 		case canAdopt:
-			err = adopter.AdoptFile(ctx, name, e.file)
-		default:
+			err = adopter.AdoptFile(ctx, w.key, w.file)
+		case w.file != "":
 			var f *os.File
-			if f, err = os.Open(e.file); err == nil {
-				err = s.Put(ctx, name, f)
+			if f, err = os.Open(w.file); err == nil {
+				err = s.Put(ctx, w.key, f)
 				f.Close()
 			}
+		default:
+			err = storage.PutBytes(ctx, s, w.key, w.data)
 		}
 		if err != nil {
-			return fmt.Errorf("storing %s: %w", name, err)
+			return fmt.Errorf("storing %s: %w", w.key, err)
 		}
-		rep.Added++
-		rep.AddedKeys = append(rep.AddedKeys, name)
+		if w.artifact {
+			rep.Added++
+			rep.AddedKeys = append(rep.AddedKeys, w.key)
+		}
 	}
 	return nil
 }
