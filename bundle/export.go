@@ -113,7 +113,7 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	}
 	man.Modules = mods
 
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
@@ -160,6 +162,11 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[string]*staged, *Manifest, error) {
 	entries := make(map[string]*staged)
 	var total, sumBytes int64
+	var checks errgroup.Group
+	checks.SetLimit(runtime.GOMAXPROCS(0))
+	// Every return waits for the checks started: none outlives stage
+	// (their files are removed after it).
+	defer checks.Wait()
 	buf := make([]byte, 256<<10)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -185,6 +192,9 @@ func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[str
 			}
 			if _, err := tr.Next(); err != io.EOF {
 				return nil, nil, refuse("entries after the manifest")
+			}
+			if err := checks.Wait(); err != nil {
+				return nil, nil, err
 			}
 			return entries, man, nil
 		}
@@ -233,8 +243,14 @@ func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[str
 			}
 		}
 		e.sha256 = hex.EncodeToString(h.Sum(nil))
-		if err := checkArtifact(e); err != nil {
-			return nil, nil, refuse("%v", err)
+		if e.kind != 0 {
+			// Checked on the other cores while the next entries are staged.
+			checks.Go(func() error {
+				if err := checkArtifact(e); err != nil {
+					return refuse("%v", err)
+				}
+				return nil
+			})
 		}
 		entries[hdr.Name] = e
 	}

@@ -3,7 +3,6 @@ package bundle
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"golang.org/x/mod/sumdb/note"
@@ -87,7 +86,7 @@ func needTiles(recs []record) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &tileRecorder{paths: make(map[string]bool)}
+	rec := &tileRecorder{tiles: make(map[tlog.Tile]bool)}
 	for i, t := range ts {
 		thr := tlog.TileHashReader(t, rec)
 		for _, r := range recs {
@@ -99,7 +98,12 @@ func needTiles(recs []record) ([]string, error) {
 			tlog.TreeHash(older.N, thr)
 		}
 	}
-	return slices.Sorted(maps.Keys(rec.paths)), nil
+	paths := make([]string, 0, len(rec.tiles))
+	for t := range rec.tiles {
+		paths = append(paths, t.Path())
+	}
+	slices.Sort(paths)
+	return paths, nil
 }
 
 // errRecorded ends a tlog request once its tiles are recorded.
@@ -107,13 +111,13 @@ var errRecorded = errors.New("tiles recorded")
 
 // tileRecorder is a tlog.TileReader that records the tiles asked for and
 // fails every read.
-type tileRecorder struct{ paths map[string]bool }
+type tileRecorder struct{ tiles map[tlog.Tile]bool }
 
 func (r *tileRecorder) Height() int { return tileHeight }
 
 func (r *tileRecorder) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	for _, t := range tiles {
-		r.paths[t.Path()] = true
+		r.tiles[t] = true
 	}
 	return nil, errRecorded
 }
