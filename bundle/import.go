@@ -402,23 +402,31 @@ func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*Impo
 		verifiers := note.VerifierList(v)
 		for _, m := range man.Modules {
 			mv := m.ModuleVersion()
-			if opts.Exempt(m.Path) {
-				continue
-			}
 			file, err := layout.SumDBLookupFile(mv)
 			if err != nil {
 				return nil, refuse("%s@%s: %v", m.Path, m.Version, err)
 			}
 			lookupOf[sumdbPrefix+file] = true
 			e := entries[sumdbPrefix+file]
+			exempt := opts.Exempt(m.Path)
 			if e == nil {
+				if exempt {
+					continue
+				}
 				return nil, refuse("%s@%s: no checksum database record in the bundle (exempt where it was exported, not here)", m.Path, m.Version)
 			}
+			// A record of a module exempt here (not exempt where the
+			// bundle was made) is verified with the others, since its
+			// tiles are in the bundle, but is not stored (store) and
+			// decides nothing: its module is checked by the manifest.
 			rec, err := parseLookup(file, e.data, verifiers)
 			if err != nil {
 				return nil, refuse("%v", err)
 			}
 			recs = append(recs, rec)
+			if exempt {
+				continue
+			}
 			want := map[layout.Kind]string{layout.Mod: m.Path + " " + m.Version + "/go.mod "}
 			if !m.ModOnly {
 				want[layout.Zip] = m.Path + " " + m.Version + " "
