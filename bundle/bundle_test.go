@@ -175,6 +175,8 @@ func (o *storeOps) WriteCache(string, []byte)        {}
 func (o *storeOps) Log(string)                       {}
 func (o *storeOps) SecurityError(msg string)         { o.t.Errorf("security error: %s", msg) }
 
+func newClient(ops *storeOps) *sumdb.Client { return sumdb.NewClient(ops) }
+
 // TestExportImport: a bundle imported into an empty store holds every
 // artifact and what a fresh checksum database client needs to verify them
 // from the store alone, in any order of lookups; importing again adds
