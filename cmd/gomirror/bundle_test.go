@@ -11,9 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomirror/gomirror/bundle"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
+	"github.com/gomirror/gomirror/snapshot"
+	fsstore "github.com/gomirror/gomirror/storage/fs"
 	"github.com/gomirror/gomirror/storage/mem"
 	"github.com/gomirror/gomirror/sumdb"
 )
@@ -93,5 +97,45 @@ func TestBundleImportCommand(t *testing.T) {
 		if e.Name() != ".gomirror" {
 			t.Errorf("stored after a refusal: %s", e.Name())
 		}
+	}
+}
+
+// TestBundleExportSnapshot: `bundle export --snapshot NAME` bundles the
+// snapshot's versions (a go.mod-only one without its zip), fetching what
+// the storage lacks through the in-process mirror, and the bundle imports.
+func TestBundleExportSnapshot(t *testing.T) {
+	up := fakeproxy.New(t)
+	dir := t.TempDir()
+	st, err := fsstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := up.Module("example.com/hello", "v1.1.0")
+	zh, err := testutil.HashZip(hello.Zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, _ := sumdb.HashGoMod(hello.Mod)
+	dep := up.Module("example.com/dep", "v1.0.0")
+	dh, _ := sumdb.HashGoMod(dep.Mod)
+	m := &snapshot.Manifest{Format: snapshot.Format, Name: "s1", Created: time.Now(), Modules: snapshot.Sort([]snapshot.Entry{
+		{Path: "example.com/hello", Version: "v1.1.0", Hash: zh, GoModHash: mh},
+		{Path: "example.com/dep", Version: "v1.0.0", GoModHash: dh},
+	})}
+	if err := snapshot.Create(context.Background(), st, m); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "s1.bundle")
+	common := []string{"--upstream", up.URL, "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", "--database", "off", "--vulndb", "off"}
+	out, _, _, err := runCmd(t, newBundle(), append([]string{"export", "--storage-dir", dir, "--snapshot", "s1", "-o", file}, common...)...)
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "2 module versions, 5 artifacts") {
+		t.Errorf("export output %q", out)
+	}
+	out, _, _, err = runCmd(t, newBundle(), "import", "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", file)
+	if err != nil || !strings.HasPrefix(out, "added 5 artifacts (0 already present)") {
+		t.Errorf("import: %q, %v", out, err)
 	}
 }
