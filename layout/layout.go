@@ -593,3 +593,87 @@ func (e *NotStorableError) Error() string {
 
 // Unwrap makes a NotStorableError a "not found".
 func (e *NotStorableError) Unwrap() error { return fs.ErrNotExist }
+
+// View is a part of the GOPROXY URL space that serves a snapshot or an
+// environment as a module proxy of its own: /snapshots/<name>/... and
+// /env/<name>/... (package snapshot). No module path can start with
+// "snapshots/" or "env/" (the first element of a module path has a dot),
+// so views never collide with modules.
+type View struct {
+	Kind ViewKind
+	Name string // ValidViewName
+}
+
+// ViewKind is the kind of a View.
+type ViewKind uint8
+
+const (
+	NoView       ViewKind = iota // the mirror itself
+	SnapshotView                 // /snapshots/<name>/
+	EnvView                      // /env/<name>/
+)
+
+// Prefixes of the views' URL paths (without the leading slash).
+const (
+	SnapshotViewPrefix = "snapshots/"
+	EnvViewPrefix      = "env/"
+)
+
+// String returns "snapshot NAME", "environment NAME", or "" for NoView.
+func (v View) String() string {
+	switch v.Kind {
+	case SnapshotView:
+		return "snapshot " + v.Name
+	case EnvView:
+		return "environment " + v.Name
+	}
+	return ""
+}
+
+// MaxViewName bounds a snapshot's or an environment's name.
+const MaxViewName = 128
+
+// ValidViewName reports whether name may name a snapshot or an
+// environment: 1 to MaxViewName bytes of ASCII letters, digits, '.', '_'
+// and '-', starting with a letter or digit (so no path element, no hidden
+// file, nothing that needs escaping in a URL or a storage key).
+func ValidViewName(name string) error {
+	if name == "" || len(name) > MaxViewName {
+		return fmt.Errorf("invalid name %q: want 1 to %d characters", name, MaxViewName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return fmt.Errorf("invalid name %q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+		}
+	}
+	return nil
+}
+
+// CutView cuts a view's prefix off p, a URL path without its leading
+// slash: for "snapshots/<name>/<rest>" or "env/<name>/<rest>" it returns
+// the view and rest; for any other p, NoView and p. A view prefix with an
+// invalid name or nothing after it is an error.
+func CutView(p string) (View, string, error) {
+	var v View
+	rest, ok := strings.CutPrefix(p, SnapshotViewPrefix)
+	if ok {
+		v.Kind = SnapshotView
+	} else if rest, ok = strings.CutPrefix(p, EnvViewPrefix); ok {
+		v.Kind = EnvView
+	} else {
+		return View{}, p, nil
+	}
+	name, rest, ok := strings.Cut(rest, "/")
+	if err := ValidViewName(name); err != nil {
+		return View{}, "", err
+	}
+	if !ok || rest == "" {
+		return View{}, "", fmt.Errorf("no module path after the view's name %q", name)
+	}
+	v.Name = name
+	return v, rest, nil
+}

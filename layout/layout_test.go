@@ -472,3 +472,28 @@ func TestModule(t *testing.T) {
 		t.Errorf("zero Module: Key(List) = %q; want an error", key)
 	}
 }
+
+func TestCutView(t *testing.T) {
+	for _, tc := range []struct {
+		in, rest string
+		view     View
+		bad      bool
+	}{
+		{in: "example.com/m/@v/list", rest: "example.com/m/@v/list"},
+		{in: "snapshots/s1/example.com/m/@v/list", rest: "example.com/m/@v/list", view: View{SnapshotView, "s1"}},
+		{in: "env/prod/sumdb/x/latest", rest: "sumdb/x/latest", view: View{EnvView, "prod"}},
+		{in: "env/deps-prod-v1.8.0/example.com/m/@latest", rest: "example.com/m/@latest", view: View{EnvView, "deps-prod-v1.8.0"}},
+		{in: "snapshots/s1", bad: true},
+		{in: "snapshots/s1/", bad: true},
+		{in: "snapshots//example.com/m/@v/list", bad: true},
+		{in: "snapshots/../example.com/m/@v/list", bad: true},
+		{in: "env/.x/example.com/m/@v/list", bad: true},
+		{in: "env/a%2Fb/example.com/m/@v/list", bad: true},
+		{in: "snapshotsx/s1/example.com/m/@v/list", rest: "snapshotsx/s1/example.com/m/@v/list"},
+	} {
+		v, rest, err := CutView(tc.in)
+		if (err != nil) != tc.bad || err == nil && (v != tc.view || rest != tc.rest) {
+			t.Errorf("CutView(%q) = %v, %q, %v; want %v, %q, error %v", tc.in, v, rest, err, tc.view, tc.rest, tc.bad)
+		}
+	}
+}

@@ -26,6 +26,10 @@ type Request struct {
 	Version string // unescaped version or query (info, mod, zip)
 	// For layout.SumDB: the database name and the path after /sumdb/<name>/.
 	DB, DBPath string
+	// View is the snapshot or environment whose GOPROXY the path is under
+	// (/snapshots/<name>/..., /env/<name>/...; layout.CutView), or
+	// layout.NoView.
+	View layout.View
 }
 
 // ParseError is a malformed request path.
@@ -41,7 +45,9 @@ func (e *ParseError) BadRequest() bool { return true }
 
 // ParsePath parses the path of a module proxy request ("/golang.org/x/mod/@v/list",
 // "/sumdb/<name>/latest", ...): an absolute path of at most MaxPathLen
-// bytes, the rest of which layout.ParseURLPath parses. Module paths and
+// bytes, after an optional view prefix ("/snapshots/<name>",
+// "/env/<name>": layout.CutView), the rest of which layout.ParseURLPath
+// parses. Module paths and
 // versions are unescaped with golang.org/x/mod/module and the module path is
 // checked with module.CheckPath, so no result of ParsePath can name a file
 // outside the module's own space.
@@ -63,15 +69,19 @@ func parsePath(p string) (*Request, layout.File, error) {
 	if !ok {
 		return bad("not absolute")
 	}
+	view, rest, err := layout.CutView(rest)
+	if err != nil {
+		return bad("%v", err)
+	}
 	f, err := layout.ParseURLPath(rest)
 	if err != nil {
 		return bad("%v", err)
 	}
 	if f.Kind == layout.SumDB {
-		return &Request{Kind: layout.SumDB, DB: f.DB, DBPath: f.DBFile}, f, nil
+		return &Request{Kind: layout.SumDB, DB: f.DB, DBPath: f.DBFile, View: view}, f, nil
 	}
 	m := f.Module.Version()
-	return &Request{Kind: f.Kind, Module: m.Path, Version: m.Version}, f, nil
+	return &Request{Kind: f.Kind, Module: m.Path, Version: m.Version, View: view}, f, nil
 }
 
 // ModuleOf returns the module path a request names (Request.NamedModule of

@@ -38,6 +38,10 @@ const (
 	// not kept for a year; answers that differ by client are private.
 	cacheRevocable = "public, max-age=60"
 	cachePrivate   = "private, max-age=60"
+	// An environment's view (/env/<name>/) moves with each promotion:
+	// caches keep its answers but ask again every time (ETag).
+	cacheEnv        = "public, no-cache"
+	cacheEnvPrivate = "private, no-cache"
 )
 
 // Mirror is what the handler needs from the cache layer. *cache.Mirror
@@ -83,6 +87,17 @@ type Judging interface {
 	Judging() (perClient, revocable bool)
 }
 
+// Views gives the Mirror that serves a view (layout.View: a snapshot or an
+// environment, package snapshot), a complete module proxy of the view's
+// module versions only, in front of the handler's own Mirror (so what it
+// serves is gated, cached and verified as usual). An unknown view is a
+// "not found". The view's Mirror gets the same requests as the handler's
+// (canonical versions and queries alike) and answers the ones outside the
+// view with a "not found" that names the view.
+type Views interface {
+	View(ctx context.Context, v layout.View) (Mirror, error)
+}
+
 // SumDB is what the handler needs from the checksum database proxy.
 // *sumdb.Endpoint implements it.
 type SumDB interface {
@@ -102,6 +117,8 @@ type Handler struct {
 	// zipURL, if set, names where a stored zip can be downloaded directly
 	// (a presigned object-store URL); zips are then redirected there.
 	zipURL func(ctx context.Context, m layout.Module) (string, error)
+	// views serves /snapshots/<name>/ and /env/<name>/; nil: not found.
+	views Views
 	// values holds the header values every immutable .info or .mod
 	// answer has, shared by all of them (sharedValues).
 	values struct{ jsonType, textType, immutable, revocable, private []string }
@@ -118,6 +135,40 @@ type Handler struct {
 // If f fails, the zip is streamed.
 func (h *Handler) RedirectZips(f func(ctx context.Context, m layout.Module) (string, error)) {
 	h.zipURL = f
+}
+
+// ServeViews makes the handler serve the views (/snapshots/<name>/...,
+// /env/<name>/...) with v. Without it they are "not found".
+func (h *Handler) ServeViews(v Views) { h.views = v }
+
+// answerCC are the Cache-Control values of one request's answers: its
+// list, @latest or query (mutable), its canonical artifact, its "not found".
+type answerCC struct {
+	mutable  string
+	artifact []string
+	negative string
+}
+
+// ccOf returns the Cache-Control values of a request under view v: the
+// mirror's own (mutableCC, artifactCC); a snapshot's list and @latest never
+// change, so they are cached as its artifacts are; an environment's
+// answers can change with any promotion, so caches must ask again
+// (no-cache, with the ETag a 304 costs little).
+func (h *Handler) ccOf(v layout.View) answerCC {
+	switch v.Kind {
+	case layout.SnapshotView:
+		a := h.artifactCC()
+		return answerCC{mutable: a[0], artifact: a, negative: cacheNegative}
+	case layout.EnvView:
+		cc := cacheEnv
+		if h.judging != nil {
+			if perClient, _ := h.judging.Judging(); perClient {
+				cc = cacheEnvPrivate
+			}
+		}
+		return answerCC{mutable: cc, artifact: []string{cc}, negative: cc}
+	}
+	return answerCC{mutable: h.mutableCC(), artifact: h.artifactCC(), negative: cacheNegative}
 }
 
 // NewHandler returns a Handler. db may be nil.
@@ -149,33 +200,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.Kind = req.Kind.String()
 	ctx := r.Context()
-
+	mirror := h.mirror
+	if req.View.Kind != layout.NoView {
+		cc := h.ccOf(req.View)
+		if h.views == nil {
+			h.writeErrorCC(w, r, upstream.NotExist("not found: this server serves no snapshots or environments"), cc.negative)
+			return
+		}
+		if mirror, err = h.views.View(ctx, req.View); err != nil {
+			h.writeErrorCC(w, r, err, cc.negative)
+			return
+		}
+		if req.Kind != layout.SumDB {
+			h.serveModule(w, r, req, file.Module, mirror, cc)
+			return
+		}
+	}
 	if req.Kind == layout.SumDB {
 		h.serveSumDB(w, r, req)
 		return
 	}
+	h.serveModule(w, r, req, file.Module, mirror, h.ccOf(layout.View{}))
+}
+
+// serveModule serves a module request (any Kind but SumDB) from mirror
+// (the handler's, or a view's) with the Cache-Control values cc.
+func (h *Handler) serveModule(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module, mirror Mirror, cc answerCC) {
 	var (
 		b   []byte
 		src cache.Source
+		err error
 	)
 	switch req.Kind {
 	case layout.List:
-		b, src, err = h.mirror.List(ctx, file.Module)
+		b, src, err = mirror.List(r.Context(), m)
 	case layout.Latest:
-		b, src, err = h.mirror.Latest(ctx, file.Module)
+		b, src, err = mirror.Latest(r.Context(), m)
 	case layout.Info, layout.Mod:
-		h.serveSmall(w, r, req, file.Module)
+		h.serveSmall(w, r, req, m, mirror, cc)
 		return
 	case layout.Zip:
-		h.serveZip(w, r, req, file.Module)
+		h.serveZip(w, r, req, m, mirror, cc)
 		return
 	}
-	setSource(rec, src)
+	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
-		h.writeError(w, r, err)
+		h.writeErrorCC(w, r, err, cc.negative)
 		return
 	}
-	h.serveBytes(w, r, b, contentType(req.Kind), h.mutableCC())
+	h.serveBytes(w, r, b, contentType(req.Kind), cc.mutable)
 }
 
 // mutableCC is the Cache-Control of a list, @latest or query answer.
@@ -213,20 +286,20 @@ func setSource(rec *obs.Request, src cache.Source) {
 // escaped forms its path had. A canonical version's is immutable and
 // streamed from the object the mirror returns; a query's .info is the
 // upstream's answer of the moment, in memory.
-func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module) {
+func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module, mirror Mirror, cc answerCC) {
 	var (
 		obj *storage.Object
 		src cache.Source
 		err error
 	)
 	if req.Kind == layout.Info {
-		obj, src, err = h.mirror.Info(r.Context(), m)
+		obj, src, err = mirror.Info(r.Context(), m)
 	} else {
-		obj, src, err = h.mirror.GoMod(r.Context(), m)
+		obj, src, err = mirror.GoMod(r.Context(), m)
 	}
 	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
-		h.writeError(w, r, err)
+		h.writeErrorCC(w, r, err, cc.negative)
 		return
 	}
 	defer obj.Body.Close()
@@ -236,7 +309,7 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 			h.writeError(w, r, err)
 			return
 		}
-		h.serveBytes(w, r, b, contentType(req.Kind), h.mutableCC())
+		h.serveBytes(w, r, b, contentType(req.Kind), cc.mutable)
 		return
 	}
 	hdr := w.Header()
@@ -245,17 +318,17 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 	} else {
 		hdr["Content-Type"] = h.values.textType
 	}
-	hdr["Cache-Control"] = h.artifactCC()
+	hdr["Cache-Control"] = cc.artifact
 	h.serveObject(w, r, obj)
 }
 
 // serveZip serves a .zip; m is req's module version with the escaped forms
 // its path had.
-func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module) {
-	obj, src, err := h.mirror.Zip(r.Context(), m)
+func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module, mirror Mirror, cc answerCC) {
+	obj, src, err := mirror.Zip(r.Context(), m)
 	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
-		h.writeError(w, r, err)
+		h.writeErrorCC(w, r, err, cc.negative)
 		return
 	}
 	defer obj.Body.Close()
@@ -285,7 +358,7 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request,
 		h.log.Warn("no direct URL for a zip; streaming it", "module", req.Module, "version", req.Version, "err", err)
 	}
 	hdr.Set("Content-Type", "application/zip")
-	hdr["Cache-Control"] = h.artifactCC()
+	hdr["Cache-Control"] = cc.artifact
 	h.serveObject(w, r, obj)
 }
 
@@ -621,6 +694,12 @@ func Status(err error) int {
 }
 
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	h.writeErrorCC(w, r, err, cacheNegative)
+}
+
+// writeErrorCC is writeError with the Cache-Control of a "not found" (404,
+// 410) given: negative.
+func (h *Handler) writeErrorCC(w http.ResponseWriter, r *http.Request, err error, negative string) {
 	code := Status(err)
 	msg := clientMessage(code, err)
 	hdr := w.Header()
@@ -628,7 +707,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	switch {
 	case code == http.StatusNotFound || code == http.StatusGone:
-		hdr.Set("Cache-Control", cacheNegative)
+		hdr.Set("Cache-Control", negative)
 	default:
 		hdr.Set("Cache-Control", cacheNone)
 	}

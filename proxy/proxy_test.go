@@ -272,3 +272,63 @@ func TestCacheControlWithPolicy(t *testing.T) {
 		})
 	}
 }
+
+// viewsOf serves every view with the mirror of its name, and any other
+// name as "not found".
+type viewsOf map[string]Mirror
+
+func (v viewsOf) View(ctx context.Context, view layout.View) (Mirror, error) {
+	if m, ok := v[view.Name]; ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("view %v: %w", view, fs.ErrNotExist)
+}
+
+// A view's request goes to the view's mirror, never the handler's, with
+// the view's Cache-Control: a snapshot's list as immutable as an
+// artifact, an environment's answers and 404s revalidated every time.
+func TestViews(t *testing.T) {
+	const mod = "module example.com/m\n"
+	newBody := func() io.ReadCloser { return storage.BytesObject([]byte(mod)).Body }
+	own := objMirror{newBody: func() io.ReadCloser { panic("the handler's own mirror asked for a view's request") }, size: int64(len(mod))}
+	viewMirror := objMirror{Mirror: listMirror{}, newBody: newBody, size: int64(len(mod))}
+	h := NewHandler(own, nil, nil)
+	do := func(path string) *http.Response {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w.Result()
+	}
+	if resp := do("/snapshots/s1/example.com/m/@v/v1.0.0.mod"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a view without ServeViews: %d, want 404", resp.StatusCode)
+	}
+	h.ServeViews(viewsOf{"s1": viewMirror, "prod": viewMirror})
+	for _, tc := range []struct {
+		path string
+		code int
+		cc   string
+	}{
+		{"/snapshots/s1/example.com/m/@v/v1.0.0.mod", 200, cacheImmutable},
+		{"/snapshots/s1/example.com/m/@v/list", 200, cacheImmutable},
+		{"/env/prod/example.com/m/@v/v1.0.0.mod", 200, cacheEnv},
+		{"/env/prod/example.com/m/@v/list", 200, cacheEnv},
+		{"/snapshots/nope/example.com/m/@v/list", 404, cacheNegative},
+		{"/env/nope/example.com/m/@v/list", 404, cacheEnv},
+		{"/env/prod/example.com/m/@latest", 404, cacheEnv},
+	} {
+		resp := do(tc.path)
+		if resp.StatusCode != tc.code || resp.Header.Get("Cache-Control") != tc.cc {
+			t.Errorf("GET %s: %d, Cache-Control %q; want %d, %q", tc.path, resp.StatusCode, resp.Header.Get("Cache-Control"), tc.code, tc.cc)
+		}
+	}
+}
+
+// listMirror answers List with one version and everything else "not found".
+type listMirror struct{ Mirror }
+
+func (listMirror) List(context.Context, layout.Module) ([]byte, cache.Source, error) {
+	return []byte("v1.0.0\n"), cache.Source{}, nil
+}
+
+func (listMirror) Latest(context.Context, layout.Module) ([]byte, cache.Source, error) {
+	return nil, cache.Source{}, fs.ErrNotExist
+}

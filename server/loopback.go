@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/proxy"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -35,8 +37,9 @@ type Loopback struct {
 // StartLoopback starts the in-process mirror for cfg (the settings as
 // config.LoadServe loaded them; cfg itself is not changed). Compared with
 // serve it listens on 127.0.0.1 on a free port over plain HTTP, has auth,
-// the admin listener, the database, the audit log and alerts off: what it
-// stores is the only trace it leaves. Close stops it.
+// the admin listener, the database, the audit log and alerts off (and the
+// vulnerability database, unless a policy may need it): what it stores is
+// the only trace it leaves. Close stops it.
 func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*Loopback, error) {
 	c := *cfg
 	c.Listen = "127.0.0.1:0"
@@ -46,6 +49,11 @@ func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*L
 	c.Database, c.AuditLog = "off", ""
 	c.Alerts, c.Notifiers = nil, nil
 	c.TrustedProxies = ""
+	if c.Policy == "" {
+		// Only the policy reads the vulnerability database; its first
+		// refresh would fetch a large module for nothing.
+		c.VulnDB = "off"
+	}
 	srv, err := New(&c, log)
 	if err != nil {
 		return nil, err
@@ -59,7 +67,7 @@ func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*L
 	srv.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 		if !ok || !strings.HasPrefix(rest, "/") {
-			http.NotFound(w, r)
+			http.Error(w, "not found", proxy.Status(fs.ErrNotExist))
 			return
 		}
 		r2 := r.Clone(r.Context())

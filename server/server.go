@@ -37,6 +37,7 @@ import (
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/proxy"
+	"github.com/gomirror/gomirror/snapshot"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/uphistory"
@@ -88,7 +89,14 @@ type Server struct {
 	// serving; nil without one. gate is the mirror that applies it.
 	policy *policy.Live
 	gate   *gate.Mirror
+	// views serves /snapshots/ and /env/ (package snapshot); its clock is
+	// viewsNow, which tests move forward by viewsSkew nanoseconds.
+	views     *snapshot.Views
+	viewsSkew atomic.Int64
 }
+
+// viewsNow is the clock of s.views.
+func (s *Server) viewsNow() time.Time { return time.Now().Add(time.Duration(s.viewsSkew.Load())) }
 
 // New assembles a server from cfg. Errors in settings that are only checked
 // here (upstream and sumdb syntax) are *config.Error.
@@ -413,6 +421,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		served = s.gate
 	}
 	ph := proxy.NewHandler(served, dbEndpoint, log)
+	// Snapshots and environments (/snapshots/<name>/, /env/<name>/): in
+	// front of what is served, so the policy applies to them too.
+	s.views = snapshot.NewViews(store, served, snapshot.ViewOptions{Now: s.viewsNow})
+	ph.ServeViews(s.views)
 	if p, ok := storage.As[storage.Presigner](store); ok && cfg.S3ZipRedirect {
 		ph.RedirectZips(func(ctx context.Context, m layout.Module) (string, error) {
 			key, err := m.Key(layout.Zip)

@@ -26,6 +26,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/gomirror/gomirror/layout"
 )
 
 // Format is the manifest format this package writes and reads.
@@ -43,7 +45,7 @@ const (
 	MaxSources = 1000
 	MaxTextLen = 4096
 	// MaxNameLen bounds a snapshot's or an environment's name.
-	MaxNameLen = 128
+	MaxNameLen = layout.MaxViewName
 )
 
 // Manifest is a snapshot: a named, immutable set of module versions.
@@ -75,25 +77,9 @@ type Entry struct {
 // Module returns e's module version.
 func (e Entry) Module() module.Version { return module.Version{Path: e.Path, Version: e.Version} }
 
-// ValidName reports whether name may name a snapshot or an environment: 1
-// to MaxNameLen bytes of ASCII letters, digits, '.', '_' and '-', starting
-// with a letter or digit (so no path element, no hidden file, nothing
-// that needs escaping in a URL or a storage key).
-func ValidName(name string) error {
-	if name == "" || len(name) > MaxNameLen {
-		return fmt.Errorf("invalid name %q: want 1 to %d characters", name, MaxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case (c == '.' || c == '_' || c == '-') && i > 0:
-		default:
-			return fmt.Errorf("invalid name %q: want letters, digits, '.', '_' and '-', starting with a letter or digit", name)
-		}
-	}
-	return nil
-}
+// ValidName reports whether name may name a snapshot or an environment
+// (layout.ValidViewName: it is part of URL paths and storage keys).
+func ValidName(name string) error { return layout.ValidViewName(name) }
 
 // Validate checks m whole: its format, name, texts, and every entry (a
 // valid module path, a canonical version, well-formed h1: hashes, sorted,
@@ -307,4 +293,50 @@ func Decode(r io.Reader) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return &m, nil
+}
+
+// New returns the manifest of a snapshot created now.
+func New(name, creator string, sources []string, entries []Entry) *Manifest {
+	return &Manifest{Format: Format, Name: name, Created: time.Now().UTC().Truncate(time.Millisecond),
+		Creator: creator, Sources: sources, Modules: Sort(entries)}
+}
+
+// Change is one difference between two snapshots (Diff).
+type Change struct {
+	// Op is '+' for a version only the second has, '-' for one only the
+	// first has, '~' for one both have with other hashes (or with the zip
+	// in one only).
+	Op    byte
+	Entry Entry // the second's, for '-' the first's
+}
+
+func (c Change) String() string {
+	s := fmt.Sprintf("%c %s %s", c.Op, c.Entry.Path, c.Entry.Version)
+	if c.Entry.Hash == "" {
+		s += " (go.mod only)"
+	}
+	return s
+}
+
+// Diff returns what changed from a to b, in module order.
+func Diff(a, b *Manifest) []Change {
+	var out []Change
+	i, j := 0, 0
+	for i < len(a.Modules) || j < len(b.Modules) {
+		switch {
+		case j == len(b.Modules) || i < len(a.Modules) && less(a.Modules[i], b.Modules[j]):
+			out = append(out, Change{'-', a.Modules[i]})
+			i++
+		case i == len(a.Modules) || less(b.Modules[j], a.Modules[i]):
+			out = append(out, Change{'+', b.Modules[j]})
+			j++
+		default:
+			if a.Modules[i] != b.Modules[j] {
+				out = append(out, Change{'~', b.Modules[j]})
+			}
+			i++
+			j++
+		}
+	}
+	return out
 }

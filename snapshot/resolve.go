@@ -34,6 +34,11 @@ type Source struct {
 	// Modules are module@version arguments: the graph of a main module
 	// requiring them (golist.MainModule).
 	Modules []string
+	// Entries are a manifest's (an imported one): each version's files
+	// (its zip if it has a Hash), which must hash as it says.
+	Entries []Entry
+	// Name names Entries in String.
+	Name string
 }
 
 // String is how a manifest's Sources name s.
@@ -43,6 +48,8 @@ func (s Source) String() string {
 		return s.GoMod
 	case s.GoSum != "":
 		return s.GoSum
+	case s.Entries != nil:
+		return s.Name
 	}
 	return strings.Join(s.Modules, " ")
 }
@@ -67,6 +74,36 @@ func SourceOf(arg string) (Source, error) {
 	return Source{GoMod: arg}, nil
 }
 
+// ParseSources returns the sources of a command line: each of from a
+// --from argument (SourceOf), and the module@version arguments mods, if
+// any, as one more; and how a manifest's Sources name them.
+func ParseSources(from, mods []string) ([]Source, []string, error) {
+	var (
+		srcs  []Source
+		names []string
+	)
+	for _, f := range from {
+		s, err := SourceOf(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--from %s: %w", f, err)
+		}
+		srcs, names = append(srcs, s), append(names, s.String())
+	}
+	for _, m := range mods {
+		path, v, ok := strings.Cut(m, "@")
+		if !ok || path == "" || v == "" {
+			return nil, nil, fmt.Errorf("%q: want module@version", m)
+		}
+	}
+	if len(mods) > 0 {
+		srcs, names = append(srcs, Source{Modules: mods}), append(names, mods...)
+	}
+	if len(srcs) == 0 {
+		return nil, nil, errors.New("no sources: give --from DIR|go.mod|go.sum or module@version arguments")
+	}
+	return srcs, names, nil
+}
+
 // Resolver resolves sources into manifest entries through a mirror.
 type Resolver struct {
 	// Mirror is the GOPROXY URL everything is fetched through (an
@@ -88,7 +125,8 @@ const (
 // Resolve returns the entries of everything srcs need, sorted and merged
 // (Sort): it asks the go command through r.Mirror for the module graph of
 // each go.mod or module@version source (client/warm's plan: go.mod-only
-// requirements included, their zips not), reads go.sum sources, then
+// requirements included, their zips not), reads go.sum sources and
+// manifest entries (whose hashes the fetched files must have too), then
 // fetches through r.Mirror the .info and .mod of every version and the
 // .zip of those whose zip is needed, hashing the .mod and .zip (h1:, as
 // the go command does). Any failure fails the whole: a snapshot is
@@ -110,6 +148,17 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 	}
 	for _, src := range srcs {
 		switch {
+		case src.Entries != nil:
+			for _, e := range src.Entries {
+				w := add(e.Module(), e.Hash != "")
+				if w.hash != "" && e.Hash != "" && w.hash != e.Hash || w.gomodSum != "" && w.gomodSum != e.GoModHash {
+					return nil, fmt.Errorf("%s: two hashes for %s@%s", src, e.Path, e.Version)
+				}
+				if e.Hash != "" {
+					w.hash = e.Hash
+				}
+				w.gomodSum = e.GoModHash
+			}
 		case src.GoSum != "":
 			lines, err := readGoSum(src.GoSum)
 			if err != nil {
@@ -164,9 +213,9 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 				switch {
 				case err != nil:
 				case w.hash != "" && e.Hash != w.hash:
-					err = fmt.Errorf("%s@%s: zip hash %s, go.sum says %s", m.Path, m.Version, e.Hash, w.hash)
+					err = fmt.Errorf("%s@%s: zip hash %s, the source (go.sum or manifest) says %s", m.Path, m.Version, e.Hash, w.hash)
 				case w.gomodSum != "" && e.GoModHash != w.gomodSum:
-					err = fmt.Errorf("%s@%s: go.mod hash %s, go.sum says %s", m.Path, m.Version, e.GoModHash, w.gomodSum)
+					err = fmt.Errorf("%s@%s: go.mod hash %s, the source (go.sum or manifest) says %s", m.Path, m.Version, e.GoModHash, w.gomodSum)
 				}
 				if err != nil {
 					cancel()

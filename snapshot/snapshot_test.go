@@ -274,3 +274,24 @@ func TestSourceOf(t *testing.T) {
 		t.Error("SourceOf of a missing file succeeded")
 	}
 }
+
+func TestParseSources(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/go.mod", []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srcs, names, err := ParseSources([]string{dir}, []string{"example.com/a@v1.0.0", "example.com/b@latest"})
+	if err != nil || len(srcs) != 2 || srcs[0].GoMod != dir+"/go.mod" || len(srcs[1].Modules) != 2 || len(names) != 3 {
+		t.Errorf("ParseSources = %+v, %q, %v", srcs, names, err)
+	}
+	for _, tc := range []struct{ from, mods []string }{
+		{nil, nil},
+		{nil, []string{"example.com/a"}},
+		{nil, []string{"@v1.0.0"}},
+		{[]string{dir + "/nope"}, nil},
+	} {
+		if _, _, err := ParseSources(tc.from, tc.mods); err == nil {
+			t.Errorf("ParseSources(%q, %q) succeeded", tc.from, tc.mods)
+		}
+	}
+}

@@ -7,6 +7,8 @@
 //	gomirror index rebuild               recreate the catalog from storage
 //	gomirror setup|doctor|explain|bench|warm   client tools (see each --help)
 //	gomirror policy check|explain        check a project against the dependency policy (CI gate)
+//	gomirror snapshot create|list|show|diff|delete|export|import   snapshots (/snapshots/NAME/)
+//	gomirror env list|show|promote|rollback   environments (/env/NAME/)
 package main
 
 import (
@@ -80,7 +82,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newBundle())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newSnapshot(), newEnv(), newBundle())
 	return root
 }
 

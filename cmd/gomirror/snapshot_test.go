@@ -1,0 +1,142 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
+)
+
+// snapshotCLI runs snapshot and env subcommands against one storage
+// directory, with the fake upstream as the in-process mirror's upstream.
+type snapshotCLI struct {
+	t     *testing.T
+	up    *fakeproxy.Server
+	store string
+}
+
+func newSnapshotCLI(t *testing.T) *snapshotCLI {
+	dir := t.TempDir()
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOPATH", filepath.Join(dir, "gopath"))
+	return &snapshotCLI{t: t, up: fakeproxy.New(t), store: filepath.Join(dir, "store")}
+}
+
+// run runs `gomirror <cmd> args...`; code is the status it asked to exit
+// with (-1 if none).
+func (c *snapshotCLI) run(cmd *cobra.Command, args ...string) (stdout string, code int, err error) {
+	c.t.Helper()
+	code = -1
+	defer func(old func(int)) { exit = old }(exit)
+	exit = func(n int) { code = n }
+	args = append(args, "--storage-dir", c.store, "--direct-dir", filepath.Join(c.t.TempDir(), "direct"),
+		"--upstream", c.up.URL, "--sumdb", c.up.DBKey, "--vulndb", "off")
+	stdout, stderr, err := testutil.RunCommand(c.t, cmd, nil, args...)
+	if err != nil {
+		c.t.Logf("stderr: %s", stderr)
+	}
+	return stdout, code, err
+}
+
+func (c *snapshotCLI) ok(cmd *cobra.Command, args ...string) string {
+	c.t.Helper()
+	out, code, err := c.run(cmd, args...)
+	if err != nil || code > 0 {
+		c.t.Fatalf("%s %q: %v (exit %d)", cmd.Name(), args, err, code)
+	}
+	return out
+}
+
+func snap(t *testing.T, name string) *cobra.Command { return subcommand(t, newSnapshot(), name) }
+func env(t *testing.T, name string) *cobra.Command  { return subcommand(t, newEnv(), name) }
+
+func TestSnapshotCommands(t *testing.T) {
+	c := newSnapshotCLI(t)
+	if out := c.ok(snap(t, "create"), "v1", "example.com/hello@v1.1.0"); !strings.Contains(out, "snapshot v1 created: 2 module versions (2 with zips)") {
+		t.Errorf("create: %q", out)
+	}
+	// From a project directory: its go.mod's graph.
+	proj := t.TempDir()
+	gomod := "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.2.0\n"
+	if err := os.WriteFile(filepath.Join(proj, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.ok(snap(t, "create"), "v2", "--from", proj)
+	if _, _, err := c.run(snap(t, "create"), "v1", "example.com/hello@v1.0.0"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("create of an existing name: %v", err)
+	}
+	if _, code, _ := c.run(snap(t, "create"), "../x", "example.com/hello@v1.0.0"); code != 2 {
+		t.Errorf("create with an invalid name: exit %d, want 2", code)
+	}
+	if out := c.ok(snap(t, "list")); !strings.Contains(out, "v1 ") || !strings.Contains(out, "v2 ") {
+		t.Errorf("list:\n%s", out)
+	}
+	if out := c.ok(snap(t, "show"), "v2"); !strings.Contains(out, "example.com/hello  v1.2.0  h1:") {
+		t.Errorf("show:\n%s", out)
+	}
+	out := c.ok(snap(t, "diff"), "v1", "v2")
+	if !strings.Contains(out, "- example.com/hello v1.1.0\n") || !strings.Contains(out, "+ example.com/hello v1.2.0\n") {
+		t.Errorf("diff:\n%s", out)
+	}
+
+	// Export, then import under another name: fetched and checked.
+	file := filepath.Join(t.TempDir(), "deps-prod-v1.8.0.json")
+	c.ok(snap(t, "export"), "v1", "-o", file)
+	if out := c.ok(snap(t, "import"), file, "--name", "v1-copy"); !strings.Contains(out, "snapshot v1-copy imported: 2 module versions") {
+		t.Errorf("import: %q", out)
+	}
+	if out := c.ok(snap(t, "diff"), "v1", "v1-copy"); out != "" {
+		t.Errorf("diff of an imported copy:\n%s", out)
+	}
+	// A manifest whose hash the mirror's files do not match is refused.
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := strings.Index(string(data), `"hash": "h1:`) + len(`"hash": "h1:`)
+	bad := string(data[:m1]) + flip(data[m1]) + string(data[m1+1:])
+	badFile := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(badFile, []byte(bad), 0o644)
+	if _, _, err := c.run(snap(t, "import"), badFile, "--name", "bad"); err == nil || !strings.Contains(err.Error(), "says") {
+		t.Errorf("import of a manifest with a wrong hash: %v", err)
+	}
+	os.WriteFile(badFile, []byte(strings.Replace(string(data), `"format"`, `"formats"`, 1)), 0o644)
+	if _, _, err := c.run(snap(t, "import"), badFile, "--name", "bad"); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("import of a manifest with an unknown field: %v", err)
+	}
+	if out, _, _ := c.run(snap(t, "list")); strings.Contains(out, "bad") {
+		t.Errorf("a refused import was recorded:\n%s", out)
+	}
+
+	// Environments.
+	c.ok(env(t, "promote"), "prod", "v1")
+	c.ok(env(t, "promote"), "prod", "v2")
+	if out := c.ok(env(t, "list")); !strings.Contains(out, "prod  v2") {
+		t.Errorf("env list:\n%s", out)
+	}
+	if _, _, err := c.run(snap(t, "delete"), "v2"); err == nil || !strings.Contains(err.Error(), "in use by environment prod") {
+		t.Errorf("delete of the snapshot in force: %v", err)
+	}
+	c.ok(env(t, "rollback"), "prod")
+	out = c.ok(env(t, "show"), "prod")
+	if !strings.HasPrefix(out, "environment prod: snapshot v1\n") || strings.Count(out, "\n") != 5 {
+		t.Errorf("env show:\n%s", out)
+	}
+	c.ok(snap(t, "delete"), "v2")
+	if _, _, err := c.run(snap(t, "show"), "v2"); err == nil {
+		t.Error("show of a deleted snapshot succeeded")
+	}
+}
+
+func flip(b byte) string {
+	if b == 'A' {
+		return "B"
+	}
+	return "A"
+}

@@ -1,0 +1,5 @@
+module example.com/snapapp
+
+go 1.21
+
+require github.com/google/uuid v1.6.0
