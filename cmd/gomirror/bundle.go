@@ -122,16 +122,9 @@ with those settings.`,
 				}
 				entries = m.Modules
 			} else {
-				var srcs []snapshot.Source
-				for _, f := range from {
-					s, err := snapshot.SourceOf(f)
-					if err != nil {
-						return usageError(cmd, fmt.Errorf("--from %s: %v", f, err))
-					}
-					srcs = append(srcs, s)
-				}
-				if len(args) > 0 {
-					srcs = append(srcs, snapshot.Source{Modules: args})
+				srcs, _, err := snapshot.ParseSources(from, args)
+				if err != nil {
+					return usageError(cmd, err)
 				}
 				r := &snapshot.Resolver{Mirror: lb.URL, Go: golist.GoCommand{}}
 				if entries, err = r.Resolve(ctx, srcs); err != nil {
