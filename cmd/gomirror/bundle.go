@@ -104,6 +104,12 @@ with those settings.`,
 			if err != nil {
 				return usageError(cmd, err)
 			}
+			var srcs []snapshot.Source
+			if snap == "" {
+				if srcs, _, err = snapshot.ParseSources(from, args); err != nil {
+					return usageError(cmd, err)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := server.NewLogger(cmd.ErrOrStderr(), cfg)
@@ -122,10 +128,6 @@ with those settings.`,
 				}
 				entries = m.Modules
 			} else {
-				srcs, _, err := snapshot.ParseSources(from, args)
-				if err != nil {
-					return usageError(cmd, err)
-				}
 				r := &snapshot.Resolver{Mirror: lb.URL, Go: golist.GoCommand{}}
 				if entries, err = r.Resolve(ctx, srcs); err != nil {
 					return err
