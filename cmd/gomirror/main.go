@@ -82,7 +82,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newSnapshot(), newEnv(), newGC())
+	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newSnapshot(), newEnv(), newGC(), newBundle())
 	return root
 }
 

@@ -1,0 +1,495 @@
+package bundle_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	xmodule "golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/gomirror/gomirror/bundle"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+	fsstore "github.com/gomirror/gomirror/storage/fs"
+	"github.com/gomirror/gomirror/storage/mem"
+	gsumdb "github.com/gomirror/gomirror/sumdb"
+)
+
+// upFetcher fetches from a fake upstream: artifacts and its database.
+type upFetcher struct{ up *fakeproxy.Server }
+
+func (f upFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.up.URL+"/"+urlPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+			return nil, fs.ErrNotExist
+		}
+		return nil, fmt.Errorf("%s: %s", urlPath, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// fixture is an upstream whose database records its modules at different
+// times, so that their lookups carry tree heads of different sizes, and
+// the modules to bundle.
+type fixture struct {
+	up   *fakeproxy.Server
+	db   *gsumdb.DB
+	src  storage.Storage // the exporting mirror's store
+	mods []bundle.Module
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	up := fakeproxy.New(t)
+	db, err := gsumdb.ParseGOSUMDB(up.DBKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{up: up, db: db, src: mem.New()}
+	ctx := context.Background()
+	// Records land in the log as they are first looked up. Some lookups
+	// are kept in the source store as the mirror fetched them then, so
+	// that the bundle's records carry several tree heads.
+	for i := range 40 {
+		p := fmt.Sprintf("example.com/m%03d", i)
+		if _, err := up.Add(p, "v1.0.0", map[string][]byte{"go.mod": []byte("module " + p + "\n"), "m.go": []byte("package m\n")}); err != nil {
+			t.Fatal(err)
+		}
+		file, _ := layout.SumDBLookupFile(module(p, "v1.0.0"))
+		key := layout.SumDBKey(fakeproxy.DBName + "/" + file)
+		b, err := upFetcher{up}.Fetch(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(b)
+		b.Close()
+		if i%7 == 3 {
+			if err := storage.PutBytes(ctx, f.src, key, data); err != nil {
+				t.Fatal(err)
+			}
+			f.mods = append(f.mods, bundle.Module{Path: p, Version: "v1.0.0"})
+		}
+	}
+	f.mods = append(f.mods,
+		bundle.Module{Path: "example.com/hello", Version: "v1.1.0"},
+		bundle.Module{Path: "example.com/dep", Version: "v1.0.0", ModOnly: true},
+		bundle.Module{Path: "example.com/MixedCase", Version: "v1.0.0"},
+	)
+	return f
+}
+
+func module(p, v string) xmodule.Version { return xmodule.Version{Path: p, Version: v} }
+
+func (f *fixture) export(t *testing.T, exempt func(string) bool) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	rep, err := bundle.Export(context.Background(), &buf, f.mods, bundle.ExportOptions{Storage: f.src, Fetch: upFetcher{f.up}, DB: f.db, Exempt: exempt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Modules != len(f.mods) || rep.SumDBFiles == 0 {
+		t.Fatalf("export report %+v", rep)
+	}
+	return buf.Bytes()
+}
+
+func newFS(t *testing.T) (storage.Storage, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := fsstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
+}
+
+// keys lists what a store holds outside gomirror's own state.
+func keys(t *testing.T, s storage.Storage) []string {
+	t.Helper()
+	all, err := s.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range all {
+		if !strings.HasPrefix(k, layout.StateDir+"/") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// storeOps is a go command's checksum database client with an empty cache
+// and no tree head, reading the database only from a store (as a mirror
+// serving the store with no network answers it).
+type storeOps struct {
+	t     *testing.T
+	s     storage.Storage
+	key   string
+	conf  map[string][]byte
+	reads []string
+}
+
+func (o *storeOps) ReadRemote(path string) ([]byte, error) {
+	o.reads = append(o.reads, path)
+	return storage.ReadAll(context.Background(), o.s, layout.SumDBKey(fakeproxy.DBName+path))
+}
+func (o *storeOps) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.key), nil
+	}
+	return o.conf[file], nil
+}
+func (o *storeOps) WriteConfig(file string, old, new []byte) error {
+	o.conf[file] = new
+	return nil
+}
+func (o *storeOps) ReadCache(string) ([]byte, error) { return nil, fs.ErrNotExist }
+func (o *storeOps) WriteCache(string, []byte)        {}
+func (o *storeOps) Log(string)                       {}
+func (o *storeOps) SecurityError(msg string)         { o.t.Errorf("security error: %s", msg) }
+
+func newClient(ops *storeOps) *sumdb.Client { return sumdb.NewClient(ops) }
+
+// TestExportImport: a bundle imported into an empty store holds every
+// artifact and what a fresh checksum database client needs to verify them
+// from the store alone, in any order of lookups; importing again adds
+// nothing.
+func TestExportImport(t *testing.T) {
+	f := newFixture(t)
+	b := f.export(t, nil)
+	dst, _ := newFS(t)
+	ctx := context.Background()
+	rep, err := bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// info+mod+zip for each, but the go.mod-only requirement's zip.
+	want := 3*len(f.mods) - 1
+	if rep.Added != want || rep.Present != 0 || rep.SumDBAdded == 0 || len(rep.HashOnly) != 0 {
+		t.Fatalf("import report: %+v; want %d added", rep, want)
+	}
+	for _, m := range f.mods {
+		up := f.up.Module(m.Path, m.Version)
+		key, _ := layout.Key(module(m.Path, m.Version), layout.Mod)
+		if got, err := storage.ReadAll(ctx, dst, key); err != nil || !bytes.Equal(got, up.Mod) {
+			t.Errorf("%s: %q, %v", key, got, err)
+		}
+		zkey, _ := layout.Key(module(m.Path, m.Version), layout.Zip)
+		got, err := storage.ReadAll(ctx, dst, zkey)
+		if m.ModOnly {
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s of a go.mod-only requirement stored", zkey)
+			}
+		} else if err != nil || !bytes.Equal(got, up.Zip) {
+			t.Errorf("%s: %d bytes, %v", zkey, len(got), err)
+		}
+		if hk, _ := layout.HashKey(key); true {
+			if h, err := storage.ReadAll(ctx, dst, hk); err != nil || !strings.HasPrefix(string(h), "h1:") {
+				t.Errorf("%s: %q, %v", hk, h, err)
+			}
+		}
+	}
+	if _, err := dst.Stat(ctx, layout.SumDBSupportedKey(fakeproxy.DBName)); err != nil {
+		t.Errorf("supported: %v", err)
+	}
+
+	// A fresh client verifies every version from the store alone, whatever
+	// the order of its lookups.
+	for seed := range 6 {
+		order := append([]bundle.Module(nil), f.mods...)
+		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		ops := &storeOps{t: t, s: dst, key: f.up.DBKey, conf: map[string][]byte{}}
+		c := sumdb.NewClient(ops)
+		for _, m := range order {
+			vs := []string{m.Version + "/go.mod"}
+			if !m.ModOnly {
+				vs = append(vs, m.Version)
+			}
+			if seed%2 == 1 {
+				vs[0], vs[len(vs)-1] = vs[len(vs)-1], vs[0]
+			}
+			for _, v := range vs {
+				if _, err := c.Lookup(m.Path, v); err != nil {
+					t.Fatalf("order %d: lookup %s %s from the imported store: %v (reads %q)", seed, m.Path, v, err, ops.reads)
+				}
+			}
+		}
+	}
+
+	rep, err = bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 0 || rep.Present != want || rep.SumDBAdded != 0 {
+		t.Errorf("second import: %+v; want all %d present", rep, want)
+	}
+}
+
+// TestImportIntoMem: a store without a local temporary directory (the
+// s3 driver's case) gets each file through Put.
+func TestImportIntoMem(t *testing.T) {
+	f := newFixture(t)
+	b := f.export(t, nil)
+	dst := mem.New()
+	rep, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 3*len(f.mods)-1 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+// entries decompresses a bundle into its entries, in order.
+type entry struct {
+	name string
+	data []byte
+}
+
+func unpack(t *testing.T, b []byte) []entry {
+	t.Helper()
+	zr, err := zstd.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	var out []entry
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		out = append(out, entry{h.Name, data})
+	}
+}
+
+// pack writes entries as a bundle; with fix, it rewrites the manifest's
+// file list to match them (an attacker's bundle, consistent with itself).
+func pack(t *testing.T, es []entry, fix bool, hdr func(*tar.Header)) []byte {
+	t.Helper()
+	if fix {
+		var man bundle.Manifest
+		last := &es[len(es)-1]
+		if err := json.Unmarshal(last.data, &man); err != nil {
+			t.Fatal(err)
+		}
+		man.Files = nil
+		for _, e := range es[:len(es)-1] {
+			s := sha256.Sum256(e.data)
+			man.Files = append(man.Files, bundle.File{Name: e.name, Size: int64(len(e.data)), SHA256: hex.EncodeToString(s[:])})
+		}
+		last.data, _ = json.Marshal(man)
+	}
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range es {
+		h := &tar.Header{Name: e.name, Size: int64(len(e.data)), Mode: 0o644, Typeflag: tar.TypeReg}
+		if hdr != nil {
+			hdr(h)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.data)
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+func find(es []entry, pred func(string) bool) int {
+	for i, e := range es {
+		if pred(e.name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func flip(es []entry, i, at int) []entry {
+	out := append([]entry(nil), es...)
+	d := bytes.Clone(out[i].data)
+	if at < 0 {
+		at += len(d)
+	}
+	d[at%len(d)] ^= 0x01
+	out[i].data = d
+	return out
+}
+
+// TestImportRefusesTamperedBundleWhole: whatever is changed, by a flipped
+// byte in the file or an attacker who also rewrites the manifest, the
+// bundle is refused and nothing is stored.
+func TestImportRefusesTamperedBundleWhole(t *testing.T) {
+	f := newFixture(t)
+	b := f.export(t, nil)
+	es := unpack(t, b)
+	isZip := func(n string) bool { return strings.HasSuffix(n, ".zip") }
+	isMod := func(n string) bool { return strings.HasSuffix(n, ".mod") }
+	isTile := func(n string) bool { return strings.Contains(n, "/tile/") }
+	isLookup := func(n string) bool { return strings.Contains(n, "/lookup/") }
+	isLatest := func(n string) bool { return strings.HasSuffix(n, "/latest") }
+	isManifest := func(n string) bool { return n == bundle.ManifestName }
+	otherKey := func() []byte {
+		skey, _, _ := note.GenerateKey(nil, fakeproxy.DBName)
+		s, _ := note.NewSigner(skey)
+		n, _ := note.Open(es[find(es, isLatest)].data, note.VerifierList(mustVerifier(t, f.up.DBKey)))
+		msg, _ := note.Sign(&note.Note{Text: n.Text}, s)
+		return msg
+	}()
+	cases := []struct {
+		name string
+		b    []byte
+	}{
+		{"zip byte, manifest as is", pack(t, flip(es, find(es, isZip), 100), false, nil)},
+		{"zip byte, manifest rewritten", pack(t, flip(es, find(es, isZip), 100), true, nil)},
+		{"zip last byte, manifest rewritten", pack(t, flip(es, find(es, isZip), -1), true, nil)},
+		{"go.mod byte, manifest rewritten", pack(t, flip(es, find(es, isMod), 3), true, nil)},
+		{"manifest byte", pack(t, flip(es, find(es, isManifest), 200), false, nil)},
+		{"tile byte, manifest rewritten", pack(t, flip(es, find(es, isTile), 40), true, nil)},
+		{"lookup byte, manifest rewritten", pack(t, flip(es, find(es, isLookup), 30), true, nil)},
+		{"tree head byte, manifest rewritten", pack(t, flip(es, find(es, isLatest), 10), true, nil)},
+		{"tree head signed by another key", pack(t, func() []entry {
+			out := append([]entry(nil), es...)
+			out[find(out, isLatest)].data = otherKey
+			return out
+		}(), true, nil)},
+		{"a tile no proof needs", pack(t, append([]entry{{layout.SumDBKey(fakeproxy.DBName + "/tile/8/0/x123/456"), make([]byte, 256*32)}}, es...), true, nil)},
+		{"an artifact of no listed module", pack(t, append([]entry{{"example.com/other/@v/v1.0.0.mod", []byte("module example.com/other\n")}}, es...), true, nil)},
+		{"path traversal", pack(t, append([]entry{{"../../etc/x", []byte("x")}}, es...), true, nil)},
+		{"a symbolic link", pack(t, es, false, func(h *tar.Header) {
+			if isManifest(h.Name) {
+				return
+			}
+			if isZip(h.Name) {
+				h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, "/etc/passwd", 0
+			}
+		})},
+		{"a missing zip, manifest rewritten", pack(t, func() []entry {
+			out := append([]entry(nil), es...)
+			i := find(out, isZip)
+			return append(out[:i], out[i+1:]...)
+		}(), true, nil)},
+		{"truncated", b[:len(b)/2]},
+	}
+	// A flipped byte of the compressed file, at several places.
+	for _, at := range []int{20, len(b) / 3, len(b) / 2, len(b) - 30} {
+		fb := bytes.Clone(b)
+		fb[at] ^= 0x10
+		cases = append(cases, struct {
+			name string
+			b    []byte
+		}{fmt.Sprintf("compressed byte %d", at), fb})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dst, dir := newFS(t)
+			_, err := bundle.Import(context.Background(), bytes.NewReader(c.b), bundle.ImportOptions{Storage: dst, DB: f.db})
+			var refused *bundle.RefusedError
+			if !errors.As(err, &refused) {
+				t.Fatalf("import: %v; want a RefusedError", err)
+			}
+			t.Log(err)
+			if got := keys(t, dst); len(got) != 0 {
+				t.Errorf("stored after a refusal: %q", got)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "..", "etc")); err == nil {
+				t.Errorf("wrote outside the store")
+			}
+		})
+	}
+	// The untampered bundle, repacked, is accepted: the cases fail for
+	// their change, not for the repacking.
+	dst, _ := newFS(t)
+	if _, err := bundle.Import(context.Background(), bytes.NewReader(pack(t, es, true, nil)), bundle.ImportOptions{Storage: dst, DB: f.db}); err != nil {
+		t.Fatalf("repacked bundle: %v", err)
+	}
+}
+
+func mustVerifier(t *testing.T, key string) note.Verifier {
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestImportLimits: a bundle beyond the importer's limits is refused.
+func TestImportLimits(t *testing.T) {
+	f := newFixture(t)
+	b := f.export(t, nil)
+	for _, c := range []struct {
+		name string
+		lim  bundle.Limits
+	}{
+		{"entries", bundle.Limits{MaxEntries: 5}},
+		{"bytes", bundle.Limits{MaxBytes: 1000}},
+		{"sumdb bytes", bundle.Limits{MaxSumDB: 100}},
+		{"zstd window", bundle.Limits{MaxWindow: 1 << 10}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dst, _ := newFS(t)
+			_, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db, Limits: c.lim})
+			if err == nil {
+				t.Fatal("imported beyond the limit")
+			}
+			if got := keys(t, dst); len(got) != 0 {
+				t.Errorf("stored: %q", got)
+			}
+		})
+	}
+}
+
+// TestExempt: a module exempt where the bundle is imported is checked
+// against the manifest only, and said so; one exempt where it was exported
+// but not where it is imported has no record and is refused.
+func TestExempt(t *testing.T) {
+	f := newFixture(t)
+	private := func(p string) bool { return p == "example.com/hello" }
+	b := f.export(t, private)
+	dst, _ := newFS(t)
+	if _, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db}); !errors.As(err, new(*bundle.RefusedError)) {
+		t.Fatalf("import of an exempt module without its exemption: %v", err)
+	}
+	rep, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db, Exempt: private})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.HashOnly) != 1 || rep.HashOnly[0] != "example.com/hello@v1.1.0" {
+		t.Errorf("hash-only modules: %q", rep.HashOnly)
+	}
+}

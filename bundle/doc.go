@@ -1,0 +1,36 @@
+// Package bundle writes and reads air-gap bundles: one file that carries
+// module versions from a mirror with network access to one without.
+//
+// A bundle is a tar stream compressed with zstd
+// (github.com/klauspost/compress/zstd). Its entries are named by the
+// storage keys (package layout) their contents are stored under:
+//
+//	<escaped path>/@v/<escaped version>.info|.mod|.zip   artifacts, as stored
+//	sumdb/<name>/lookup/<escaped path>@<escaped version> the database's records
+//	sumdb/<name>/tile/...                                the tiles that prove them
+//	sumdb/<name>/latest                                  a signed tree head
+//	bundle.json                                          the Manifest, last
+//
+// The Manifest lists the module versions and every other entry with its
+// size and SHA-256. The checksum database files are those a go command with
+// an empty module cache asks for when it looks up every version in the
+// bundle (M V and M V/go.mod), whatever the order of its lookups: Export
+// runs x/mod's sumdb.Client over them, recording each file it reads, and
+// adds the tiles of every proof a client may make in another order (the
+// inclusion of each record in each tree head the records carry, and the
+// consistency of those tree heads), so a mirror serving the bundle's files
+// with no network answers every request of such a client.
+//
+// Import trusts nothing in a bundle: it stages every entry in a temporary
+// directory while checking names, sizes and counts against Limits, then
+// checks every entry against the manifest, every zip and go.mod against the
+// database records (its h1: hash), every record's inclusion in the tree
+// heads and the tree heads' consistency through the bundle's tiles (every
+// tile must be proven so), and every tree head's signature against the
+// configured database key. Only then does it store anything: each file
+// atomically (a .zip or .mod after its recorded hash, as the cache does),
+// skipping what the store already holds. A bundle failing any check is
+// refused whole, with nothing stored. Modules exempt from the database by
+// the importer's settings (nosumdb, private) are checked against the
+// manifest's hash only, and the report says which.
+package bundle

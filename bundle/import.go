@@ -1,0 +1,623 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/storage"
+	gsumdb "github.com/gomirror/gomirror/sumdb"
+)
+
+// Size limits of a bundle's entries, whatever Limits say.
+const (
+	MaxZipSize   = modzip.MaxZipFile // a module zip, as the go command bounds it
+	maxGoMod     = modzip.MaxGoMod
+	maxInfo      = 64 << 10
+	maxSumDBFile = 64 << 10 // a lookup, a tile (8 KiB), a tree head
+	maxManifest  = 256 << 20
+)
+
+// Limits bound what a bundle may make Import hold or write. The zero
+// value of a field means its default.
+type Limits struct {
+	MaxEntries int    // entries (default 1,000,000)
+	MaxBytes   int64  // uncompressed bytes of all entries, staged on disk (default 64 GiB)
+	MaxSumDB   int64  // bytes of checksum database files, the only entries held in memory (default 256 MiB)
+	MaxWindow  uint64 // zstd window size (default 64 MiB; the encoder's default is 8 MiB)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = 1_000_000
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 64 << 30
+	}
+	if l.MaxSumDB <= 0 {
+		l.MaxSumDB = 256 << 20
+	}
+	if l.MaxWindow == 0 {
+		l.MaxWindow = 64 << 20
+	}
+	return l
+}
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	Storage storage.Storage
+	// DB is the configured checksum database: the bundle's records must be
+	// signed with its key. nil (GOSUMDB off): every module is checked
+	// against the manifest's hash only.
+	DB *gsumdb.DB
+	// Exempt reports whether a module path is exempt from the database
+	// (nosumdb, private): checked against the manifest's hash only.
+	Exempt func(path string) bool
+	// TempDir is where entries are staged ("": the storage's TempDir if it
+	// has one, so that storing is a rename, else os.TempDir).
+	TempDir string
+	Limits  Limits
+}
+
+// ImportReport says what Import found and stored.
+type ImportReport struct {
+	Modules      int `json:"modules"`
+	Added        int `json:"added"`        // artifacts stored
+	Present      int `json:"present"`      // artifacts the store already held
+	SumDBAdded   int `json:"sumdbAdded"`   // checksum database files stored
+	SumDBPresent int `json:"sumdbPresent"` // ... already held
+	// HashOnly lists the module versions (path@version) checked against
+	// the manifest's hash only: exempt from the checksum database.
+	HashOnly []string `json:"hashOnly,omitempty"`
+	// AddedKeys lists the storage keys of the artifacts stored.
+	AddedKeys []string `json:"addedKeys,omitempty"`
+}
+
+// RefusedError is Import's error for a bundle that fails a check: nothing
+// was stored.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return "bundle refused, nothing stored: " + e.Reason }
+
+func refuse(format string, args ...any) error {
+	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// staged is a bundle entry read and checked on its own.
+type staged struct {
+	name   string
+	size   int64
+	sha256 string
+	file   string // staging file of an artifact
+	data   []byte // a checksum database file (small: held in memory)
+	h1     string // of a .zip or .mod
+	mv     module.Version
+	kind   layout.Kind // 0 for a database file
+}
+
+// Import reads a bundle from r, verifies all of it (see the package
+// documentation) and only then stores it in opts.Storage. A bundle that
+// fails a check is a *RefusedError and nothing is stored; any other error
+// (reading r, staging, storing) may leave part of a verified bundle stored,
+// each file whole, and importing again completes it.
+func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport, error) {
+	lim := opts.Limits.withDefaults()
+	if opts.Exempt == nil {
+		opts.Exempt = func(string) bool { return false }
+	}
+	tempRoot, adopt := opts.TempDir, false
+	if tempRoot == "" {
+		if td, ok := storage.As[storage.TempDirer](opts.Storage); ok {
+			tempRoot, adopt = td.TempDir(), true
+			if err := os.MkdirAll(tempRoot, 0o755); err != nil {
+				return nil, err
+			}
+		}
+	}
+	dir, err := os.MkdirTemp(tempRoot, "bundle-import-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	zr, err := zstd.NewReader(bufio.NewReaderSize(r, 1<<20), zstd.WithDecoderMaxWindow(lim.MaxWindow), zstd.WithDecoderMaxMemory(lim.MaxWindow), zstd.WithDecoderConcurrency(2))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	entries, man, err := stage(ctx, tar.NewReader(zr), dir, lim)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := check(entries, man, opts)
+	if err != nil {
+		return nil, err
+	}
+	return rep, store(ctx, entries, man, opts, adopt, dir, rep)
+}
+
+// stage reads every entry of tr into dir (artifacts) or memory (database
+// files), checking each on its own, and then the manifest.
+func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[string]*staged, *Manifest, error) {
+	entries := make(map[string]*staged)
+	var total, sumBytes int64
+	var checks errgroup.Group
+	checks.SetLimit(runtime.GOMAXPROCS(0))
+	// Every return waits for the checks started: none outlives stage
+	// (their files are removed after it).
+	defer checks.Wait()
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil, nil, refuse("no manifest (%s)", ManifestName)
+		}
+		if err != nil {
+			return nil, nil, refuse("reading: %v", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			return nil, nil, refuse("entry %q is not a regular file", hdr.Name)
+		}
+		if hdr.Name == ManifestName {
+			if hdr.Size > maxManifest {
+				return nil, nil, refuse("manifest of %d bytes", hdr.Size)
+			}
+			man, err := readManifest(io.LimitReader(tr, hdr.Size))
+			if err != nil {
+				return nil, nil, refuse("%v", err)
+			}
+			if _, err := tr.Next(); err != io.EOF {
+				return nil, nil, refuse("entries after the manifest")
+			}
+			if err := checks.Wait(); err != nil {
+				return nil, nil, err
+			}
+			return entries, man, nil
+		}
+		if len(entries) >= lim.MaxEntries {
+			return nil, nil, refuse("more than %d entries", lim.MaxEntries)
+		}
+		if entries[hdr.Name] != nil {
+			return nil, nil, refuse("entry %q twice", hdr.Name)
+		}
+		e := &staged{name: hdr.Name, size: hdr.Size}
+		max, err := classify(e)
+		if err != nil {
+			return nil, nil, refuse("%v", err)
+		}
+		if hdr.Size < 0 || hdr.Size > max {
+			return nil, nil, refuse("%s: %d bytes, more than %d", hdr.Name, hdr.Size, max)
+		}
+		if total += hdr.Size; total > lim.MaxBytes {
+			return nil, nil, refuse("more than %d bytes in all", lim.MaxBytes)
+		}
+		h := sha256.New()
+		body := io.TeeReader(io.LimitReader(tr, hdr.Size), h)
+		if e.kind == 0 {
+			if sumBytes += hdr.Size; sumBytes > lim.MaxSumDB {
+				return nil, nil, refuse("more than %d bytes of checksum database files", lim.MaxSumDB)
+			}
+			e.data = make([]byte, hdr.Size)
+			if _, err := io.ReadFull(body, e.data); err != nil {
+				return nil, nil, refuse("%s: %v", hdr.Name, err)
+			}
+		} else {
+			e.file = filepath.Join(dir, fmt.Sprintf("%07d", len(entries)))
+			f, err := os.OpenFile(e.file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+			if err != nil {
+				return nil, nil, err
+			}
+			n, err := io.CopyBuffer(onlyWriter{f}, body, buf)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil && n != hdr.Size {
+				err = io.ErrUnexpectedEOF
+			}
+			if err != nil {
+				return nil, nil, refuse("%s: %v", hdr.Name, err)
+			}
+		}
+		e.sha256 = hex.EncodeToString(h.Sum(nil))
+		if e.kind != 0 {
+			// Checked on the other cores while the next entries are staged.
+			checks.Go(func() error {
+				if err := checkArtifact(e); err != nil {
+					return refuse("%v", err)
+				}
+				return nil
+			})
+		}
+		entries[hdr.Name] = e
+	}
+}
+
+// onlyWriter hides an *os.File's ReadFrom, so that CopyBuffer uses the
+// buffer it is given.
+type onlyWriter struct{ io.Writer }
+
+// classify names e's module version and kind (0 for a database file) from
+// its name and returns its size limit, or fails for a name that is
+// neither an artifact's key nor a database file's.
+func classify(e *staged) (int64, error) {
+	if err := storage.ValidKey(e.name); err != nil {
+		return 0, fmt.Errorf("entry name: %v", err)
+	}
+	if rest, ok := strings.CutPrefix(e.name, layout.SumDBDir+"/"); ok {
+		_, file, _ := strings.Cut(rest, "/")
+		switch {
+		case file == "latest", strings.HasPrefix(file, "lookup/"):
+		case strings.HasPrefix(file, "tile/"):
+			t, err := tlog.ParseTilePath(file)
+			if err != nil || t.L < 0 || t.H != tileHeight {
+				return 0, fmt.Errorf("entry %q: not a hash tile of height %d", e.name, tileHeight)
+			}
+		default:
+			return 0, fmt.Errorf("entry %q: not a checksum database file a client reads", e.name)
+		}
+		return maxSumDBFile, nil
+	}
+	mv, k, err := layout.Parse(e.name)
+	if err != nil || !k.Artifact() || !layout.IsCanonical(mv) {
+		return 0, fmt.Errorf("entry %q: not a module artifact", e.name)
+	}
+	if key, err := layout.Key(mv, k); err != nil || key != e.name {
+		return 0, fmt.Errorf("entry %q: not an artifact's storage key", e.name)
+	}
+	e.mv, e.kind = mv, k
+	switch k {
+	case layout.Info:
+		return maxInfo, nil
+	case layout.Mod:
+		return maxGoMod, nil
+	}
+	return MaxZipSize, nil
+}
+
+// checkArtifact checks what an artifact says about itself: a .info names
+// its version, a .zip is a valid zip of its module; and it computes the
+// h1: hash of a .zip or .mod.
+func checkArtifact(e *staged) error {
+	var err error
+	switch e.kind {
+	case layout.Info:
+		var b []byte
+		var info struct{ Version string }
+		if b, err = os.ReadFile(e.file); err == nil {
+			if err = json.Unmarshal(b, &info); err == nil && info.Version != e.mv.Version {
+				err = fmt.Errorf("names version %q", info.Version)
+			}
+		}
+	case layout.Mod:
+		var b []byte
+		if b, err = os.ReadFile(e.file); err == nil {
+			e.h1, err = gsumdb.HashGoMod(b)
+		}
+	case layout.Zip:
+		if _, err = modzip.CheckZip(e.mv, e.file); err == nil {
+			e.h1, err = dirhash.HashZip(e.file, dirhash.Hash1)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", e.name, err)
+	}
+	return nil
+}
+
+// check verifies the staged entries against the manifest and the checksum
+// database (see the package documentation).
+func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*ImportReport, error) {
+	// Every entry is the manifest's, and the manifest names no other.
+	if len(man.Files) != len(entries) {
+		return nil, refuse("the manifest lists %d files, the bundle holds %d", len(man.Files), len(entries))
+	}
+	for _, f := range man.Files {
+		e := entries[f.Name]
+		if e == nil {
+			return nil, refuse("%s: in the manifest, not in the bundle", f.Name)
+		}
+		if e.size != f.Size || e.sha256 != f.SHA256 {
+			return nil, refuse("%s: size %d, SHA-256 %s; the manifest says %d, %s", f.Name, e.size, e.sha256, f.Size, f.SHA256)
+		}
+	}
+	// Every artifact is a listed module's, and every listed module has its files.
+	rep := &ImportReport{Modules: len(man.Modules)}
+	mods := make(map[module.Version]Module)
+	for _, m := range man.Modules {
+		mv := m.ModuleVersion()
+		if !layout.IsCanonical(mv) {
+			return nil, refuse("manifest: %s@%s is not a canonical module version", m.Path, m.Version)
+		}
+		if _, dup := mods[mv]; dup {
+			return nil, refuse("manifest: %s@%s twice", m.Path, m.Version)
+		}
+		mods[mv] = m
+		for _, k := range [...]layout.Kind{layout.Info, layout.Mod, layout.Zip} {
+			if m.ModOnly && k != layout.Mod {
+				continue
+			}
+			key, err := layout.Key(mv, k)
+			if err != nil || entries[key] == nil {
+				return nil, refuse("%s@%s: no %s in the bundle", m.Path, m.Version, k)
+			}
+		}
+	}
+	for _, e := range entries {
+		if e.kind == 0 {
+			continue
+		}
+		m, ok := mods[e.mv]
+		if !ok {
+			return nil, refuse("%s: of no module version the manifest lists", e.name)
+		}
+		if m.ModOnly && e.kind == layout.Zip {
+			return nil, refuse("%s: a zip of a go.mod-only requirement", e.name)
+		}
+	}
+
+	// The checksum database.
+	var sumdbPrefix string
+	if opts.DB != nil {
+		sumdbPrefix = layout.SumDBKey(opts.DB.Name) + "/"
+	}
+	for _, e := range entries {
+		if e.kind == 0 && (sumdbPrefix == "" || !strings.HasPrefix(e.name, sumdbPrefix)) {
+			if opts.DB == nil {
+				return nil, refuse("%s: checksum database files, but the checksum database is off here", e.name)
+			}
+			return nil, refuse("%s: not a file of the configured checksum database %s", e.name, opts.DB.Name)
+		}
+	}
+	var recs []record
+	lookupOf := make(map[string]bool)
+	if opts.DB != nil {
+		v, err := note.NewVerifier(opts.DB.Key)
+		if err != nil {
+			return nil, err
+		}
+		verifiers := note.VerifierList(v)
+		for _, m := range man.Modules {
+			mv := m.ModuleVersion()
+			file, err := layout.SumDBLookupFile(mv)
+			if err != nil {
+				return nil, refuse("%s@%s: %v", m.Path, m.Version, err)
+			}
+			lookupOf[sumdbPrefix+file] = true
+			e := entries[sumdbPrefix+file]
+			exempt := opts.Exempt(m.Path)
+			if e == nil {
+				if exempt {
+					continue
+				}
+				return nil, refuse("%s@%s: no checksum database record in the bundle (exempt where it was exported, not here)", m.Path, m.Version)
+			}
+			// A record of a module exempt here (not exempt where the
+			// bundle was made) is verified with the others, since its
+			// tiles are in the bundle, but is not stored (store) and
+			// decides nothing: its module is checked by the manifest.
+			rec, err := parseLookup(file, e.data, verifiers)
+			if err != nil {
+				return nil, refuse("%v", err)
+			}
+			recs = append(recs, rec)
+			if exempt {
+				continue
+			}
+			want := map[layout.Kind]string{layout.Mod: m.Path + " " + m.Version + "/go.mod "}
+			if !m.ModOnly {
+				want[layout.Zip] = m.Path + " " + m.Version + " "
+			}
+			for k, prefix := range want {
+				key, _ := layout.Key(mv, k)
+				got := entries[key].h1
+				if !hasLine(rec.text, prefix+got) {
+					return nil, refuse("%s: hash %s disagrees with the checksum database", key, got)
+				}
+			}
+		}
+		for _, e := range entries {
+			if e.kind == 0 && strings.HasPrefix(e.name, sumdbPrefix+"lookup/") && !lookupOf[e.name] {
+				return nil, refuse("%s: a record of no module version checked against the database", e.name)
+			}
+		}
+		tiles := newTileSet()
+		for _, e := range entries {
+			if rest, ok := strings.CutPrefix(e.name, sumdbPrefix); ok && strings.HasPrefix(rest, "tile/") {
+				tiles.tiles[rest] = e.data
+			}
+		}
+		if err := verify(recs, tiles); err != nil {
+			return nil, refuse("checksum database: %v", err)
+		}
+		latest := entries[sumdbPrefix+"latest"]
+		if len(recs) > 0 {
+			if latest == nil {
+				return nil, refuse("no signed tree head (%slatest)", sumdbPrefix)
+			}
+			tree, err := openTree(latest.data, verifiers)
+			if err != nil {
+				return nil, refuse("%slatest: %v", sumdbPrefix, err)
+			}
+			ts, _ := trees(recs)
+			if top := ts[len(ts)-1]; tree != top {
+				return nil, refuse("%slatest: not the tree head of the largest tree the records carry", sumdbPrefix)
+			}
+		} else if latest != nil {
+			return nil, refuse("%slatest: a tree head without records", sumdbPrefix)
+		}
+	}
+	for _, m := range man.Modules {
+		if opts.DB == nil || opts.Exempt(m.Path) {
+			rep.HashOnly = append(rep.HashOnly, m.Path+"@"+m.Version)
+		}
+	}
+	return rep, nil
+}
+
+// hasLine reports whether text has line as one of its lines.
+func hasLine(text []byte, line string) bool {
+	for l := range strings.SplitSeq(string(text), "\n") {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+// write is one file store writes: from a staging file or from memory.
+type write struct {
+	key      string
+	file     string
+	data     []byte
+	artifact bool
+}
+
+// store writes the verified entries that the store lacks: database files,
+// then each version's .mod and .zip (after its recorded hash) and .info.
+// With adopt (the staging directory is in the store's file system), every
+// file is staged, the staging directory's file system synced once
+// (syncfs), and each file renamed into place through the store's unsynced
+// view: as durable as a synced write per file (no file is renamed before
+// its content is on disk), for one sync instead of one per file.
+func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts ImportOptions, adopt bool, dir string, rep *ImportReport) error {
+	s := opts.Storage
+	exists := func(key string) (bool, error) {
+		_, err := s.Stat(ctx, key)
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	var plan []write
+	names := slices.Sorted(mapKeys(entries))
+	if man.SumDB != "" && opts.DB != nil {
+		for _, name := range names {
+			e := entries[name]
+			if e.kind != 0 {
+				continue
+			}
+			if p, ok := lookupModule(name); ok && opts.Exempt(p) {
+				continue // never stored for a path the database must not learn of
+			}
+			ok, err := exists(name)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rep.SumDBPresent++
+				continue
+			}
+			plan = append(plan, write{key: name, data: e.data})
+			rep.SumDBAdded++
+		}
+		if ok, err := exists(layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
+			return err
+		} else if !ok {
+			plan = append(plan, write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}})
+		}
+	}
+	for _, name := range names {
+		e := entries[name]
+		if e.kind == 0 {
+			continue
+		}
+		ok, err := exists(name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			rep.Present++
+			continue
+		}
+		if hashKey, ok := layout.HashKey(name); ok {
+			plan = append(plan, write{key: hashKey, data: []byte(e.h1 + "\n")})
+		}
+		plan = append(plan, write{key: name, file: e.file, artifact: true})
+	}
+
+	adopter, canAdopt := storage.As[storage.FileAdopter](storage.Unsynced(s))
+	if adopt && canAdopt {
+		for i := range plan {
+			w := &plan[i]
+			if w.file != "" {
+				continue
+			}
+			w.file = filepath.Join(dir, fmt.Sprintf("w%07d", i))
+			if err := os.WriteFile(w.file, w.data, 0o644); err != nil {
+				return err
+			}
+		}
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	} else {
+		canAdopt = false
+	}
+	for _, w := range plan {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		switch {
+		case canAdopt:
+			err = adopter.AdoptFile(ctx, w.key, w.file)
+		case w.file != "":
+			var f *os.File
+			if f, err = os.Open(w.file); err == nil {
+				err = s.Put(ctx, w.key, f)
+				f.Close()
+			}
+		default:
+			err = storage.PutBytes(ctx, s, w.key, w.data)
+		}
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", w.key, err)
+		}
+		if w.artifact {
+			rep.Added++
+			rep.AddedKeys = append(rep.AddedKeys, w.key)
+		}
+	}
+	return nil
+}
+
+// lookupModule returns the module path of a lookup file's key.
+func lookupModule(key string) (string, bool) {
+	_, rest, ok := strings.Cut(key, "/lookup/")
+	if !ok {
+		return "", false
+	}
+	esc, _, ok := strings.Cut(rest, "@")
+	if !ok {
+		return "", false
+	}
+	p, err := module.UnescapePath(esc)
+	return p, err == nil
+}

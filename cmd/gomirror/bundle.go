@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomirror/gomirror/bundle"
+	"github.com/gomirror/gomirror/client/golist"
+	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/wire"
+	"github.com/gomirror/gomirror/server"
+	"github.com/gomirror/gomirror/snapshot"
+	"github.com/gomirror/gomirror/sumdb"
+)
+
+// newBundle returns `gomirror bundle export|import`.
+func newBundle() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bundle",
+		Short: "Carry module versions across an air gap: export a bundle, import it into another mirror",
+	}
+	cmd.AddCommand(newBundleExport(), newBundleImport())
+	return cmd
+}
+
+// bundleSettings loads serve's settings for a bundle command.
+func bundleSettings(cmd *cobra.Command, configFile string) (*config.Serve, error) {
+	if configFile == "" {
+		configFile = os.Getenv("GOMIRROR_CONFIG")
+	}
+	return config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv(cmd.Context()))
+}
+
+// bundleDB returns the configured checksum database (nil when off) and
+// the test of a path exempt from it.
+func bundleDB(cfg *config.Serve) (*sumdb.DB, func(string) bool, error) {
+	exempt, err := cfg.NoSumDBPatterns()
+	if err != nil {
+		return nil, nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
+	}
+	if strings.TrimSpace(cfg.SumDB) == "off" {
+		return nil, exempt.Match, nil
+	}
+	db, err := sumdb.Parse(cfg.SumDB)
+	if err != nil {
+		return nil, nil, &config.Error{Key: "sumdb", Source: "sumdb", Err: err}
+	}
+	return db, exempt.Match, nil
+}
+
+func newBundleExport() *cobra.Command {
+	defaults := config.Defaults()
+	var (
+		configFile, out, snap string
+		from                  []string
+	)
+	cmd := &cobra.Command{
+		Use:   "export (--snapshot NAME | --from DIR|go.mod|go.sum ... | module@version ...) -o FILE",
+		Short: "Write a bundle: module versions and the checksum database data that proves them",
+		Long: `Write one file (a tar compressed with zstd) holding the .info, .mod and
+.zip of module versions as stored, a manifest with every file's hash, and
+the checksum database records, tiles and signed tree head that a go command
+needs to verify them with no network.
+
+The versions are a snapshot's (--snapshot), or the module graph of go.mod
+files, directories or go.sum files (--from, repeatable) or of module@version
+arguments, resolved as snapshot create does. It takes the same settings as
+serve (--config, GOMIRROR_* variables, flags) and opens the storage directly;
+what the storage lacks is fetched and verified through an in-process mirror
+with those settings.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			n := 0
+			for _, set := range []bool{snap != "", len(from) > 0, len(args) > 0} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				return usageError(cmd, errors.New("give one of --snapshot NAME, --from ..., or module@version arguments"))
+			}
+			if out == "" {
+				return usageError(cmd, errors.New("give the bundle file with -o FILE"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := bundleSettings(cmd, configFile)
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			db, exempt, err := bundleDB(cfg)
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			var srcs []snapshot.Source
+			if snap == "" {
+				if srcs, _, err = snapshot.ParseSources(from, args); err != nil {
+					return usageError(cmd, err)
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := server.NewLogger(cmd.ErrOrStderr(), cfg)
+			lb, err := server.StartLoopback(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer lb.Close()
+			store := lb.Storage()
+
+			var entries []snapshot.Entry
+			if snap != "" {
+				m, err := snapshot.Get(ctx, store, snap)
+				if err != nil {
+					return err
+				}
+				entries = m.Modules
+			} else {
+				r := &snapshot.Resolver{Mirror: lb.URL, Go: golist.GoCommand{}}
+				if entries, err = r.Resolve(ctx, srcs); err != nil {
+					return err
+				}
+			}
+			mods := make([]bundle.Module, len(entries))
+			for i, e := range entries {
+				mods[i] = bundle.Module{Path: e.Path, Version: e.Version, ModOnly: e.Hash == ""}
+			}
+
+			// Written next to FILE, renamed into place when complete.
+			f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(f.Name())
+			rep, err := bundle.Export(ctx, f, mods, bundle.ExportOptions{
+				Storage: store, Fetch: loopbackFetcher{url: lb.URL}, DB: db, Exempt: exempt,
+			})
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(f.Name(), out)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d module versions, %d artifacts, %d checksum database files, %d bytes before compression\n",
+				out, rep.Modules, rep.Artifacts, rep.SumDBFiles, rep.Bytes)
+			if rep.Exempt > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d module versions without checksum database records (exempt: nosumdb, private, or sumdb off)\n", rep.Exempt)
+			}
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(usageError)
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "the bundle file to write")
+	cmd.Flags().StringVar(&snap, "snapshot", "", "export the versions of this snapshot")
+	cmd.Flags().StringArrayVar(&from, "from", nil, "a directory, go.mod or go.sum whose module graph to export (repeatable)")
+	config.RegisterFlags(cmd.Flags(), &defaults)
+	return cmd
+}
+
+// loopbackFetcher fetches through the in-process mirror.
+type loopbackFetcher struct{ url string }
+
+func (l loopbackFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url+"/"+urlPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		err := fmt.Errorf("%s: %s: %s", urlPath, resp.Status, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+			return nil, errors.Join(err, fs.ErrNotExist)
+		}
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+func newBundleImport() *cobra.Command {
+	defaults := config.Defaults()
+	var (
+		configFile string
+		asJSON     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Verify a bundle whole, then store what the storage lacks",
+		Long: `Read a bundle written by bundle export and check all of it before storing
+anything: every file against the manifest's hash, every .zip and .mod against
+the bundle's checksum database records, the records' inclusion in the signed
+tree heads through the tiles, and the tree heads' signatures against the
+configured checksum database key (setting sumdb). Modules exempt from the
+database here (nosumdb, private, or sumdb off) are checked against the
+manifest's hash only, and listed. A bundle failing any check is refused
+whole: nothing is stored, and the exit status is 1.
+
+Then each file the storage lacks is stored atomically (fs or s3, as serve's
+settings say); importing again adds nothing. It prints what it added,
+
+	added A artifacts (P already present), D checksum database files (Q already present)
+
+or, with --json, one JSON object.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(cmd, errors.New("give one bundle file"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := bundleSettings(cmd, configFile)
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			db, exempt, err := bundleDB(cfg)
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			store, err := wire.OpenStorage(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rep, err := bundle.Import(ctx, f, bundle.ImportOptions{Storage: store, DB: db, Exempt: exempt})
+			if err != nil { // a *bundle.RefusedError when a check failed: exit status 1
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			fmt.Fprintf(w, "added %d artifacts (%d already present), %d checksum database files (%d already present) for %d module versions\n",
+				rep.Added, rep.Present, rep.SumDBAdded, rep.SumDBPresent, rep.Modules)
+			for _, m := range rep.HashOnly {
+				fmt.Fprintf(w, "hash only %s: exempt from the checksum database here, checked against the bundle's manifest only\n", m)
+			}
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(usageError)
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	config.RegisterFlags(cmd.Flags(), &defaults)
+	return cmd
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/bundle"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
+	"github.com/gomirror/gomirror/snapshot"
+	fsstore "github.com/gomirror/gomirror/storage/fs"
+	"github.com/gomirror/gomirror/storage/mem"
+	"github.com/gomirror/gomirror/sumdb"
+)
+
+// httpFetcher fetches from a fake upstream.
+type httpFetcher struct{ url string }
+
+func (f httpFetcher) Fetch(ctx context.Context, p string) (io.ReadCloser, error) {
+	resp, err := http.Get(f.url + "/" + p)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, errors.New(resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// TestBundleImportCommand: the import reports what it added (text and
+// --json), adds nothing the second time, lists the modules checked by the
+// manifest's hash only, and fails (exit status 1 through main) with
+// nothing stored for a damaged bundle.
+func TestBundleImportCommand(t *testing.T) {
+	up := fakeproxy.New(t)
+	db, err := sumdb.ParseGOSUMDB(up.DBKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	mods := []bundle.Module{{Path: "example.com/hello", Version: "v1.1.0"}, {Path: "example.com/dep", Version: "v1.0.0"}}
+	if _, err := bundle.Export(context.Background(), &buf, mods, bundle.ExportOptions{Storage: mem.New(), Fetch: httpFetcher{up.URL}, DB: db}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "b.bundle")
+	os.WriteFile(file, buf.Bytes(), 0o644)
+	settings := func(dir string, more ...string) []string {
+		return append([]string{"import", "--storage-dir", dir, "--upstream", "off", "--sumdb", up.DBKey, "--private", "", "--nosumdb", ""}, more...)
+	}
+
+	dir := t.TempDir()
+	out, _, _, err := runCmd(t, newBundle(), append(settings(dir, "--json"), file)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep bundle.ImportReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	if rep.Added != 6 || rep.Present != 0 || rep.SumDBAdded == 0 || rep.Modules != 2 {
+		t.Errorf("first import: %+v", rep)
+	}
+	out, _, _, err = runCmd(t, newBundle(), append(settings(dir), file)...)
+	if err != nil || !strings.HasPrefix(out, "added 0 artifacts (6 already present)") {
+		t.Errorf("second import: %q, %v", out, err)
+	}
+
+	// Exempt here: checked against the manifest only, and said so.
+	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), file)...)
+	if err != nil || !strings.Contains(out, "hash only example.com/dep@v1.0.0") || strings.Contains(out, "hash only example.com/hello") {
+		t.Errorf("import with example.com/dep exempt: %q, %v", out, err)
+	}
+
+	b := bytes.Clone(buf.Bytes())
+	b[len(b)/2] ^= 1
+	os.WriteFile(file, b, 0o644)
+	empty := t.TempDir()
+	_, _, _, err = runCmd(t, newBundle(), append(settings(empty), file)...)
+	if !errors.As(err, new(*bundle.RefusedError)) {
+		t.Fatalf("import of a damaged bundle: %v", err)
+	}
+	if code, _ := exitStatus(err); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	entries, _ := os.ReadDir(empty)
+	for _, e := range entries {
+		if e.Name() != ".gomirror" {
+			t.Errorf("stored after a refusal: %s", e.Name())
+		}
+	}
+}
+
+// TestBundleExportSnapshot: `bundle export --snapshot NAME` bundles the
+// snapshot's versions (a go.mod-only one without its zip), fetching what
+// the storage lacks through the in-process mirror, and the bundle imports.
+func TestBundleExportSnapshot(t *testing.T) {
+	up := fakeproxy.New(t)
+	dir := t.TempDir()
+	st, err := fsstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := up.Module("example.com/hello", "v1.1.0")
+	zh, err := testutil.HashZip(hello.Zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, _ := sumdb.HashGoMod(hello.Mod)
+	dep := up.Module("example.com/dep", "v1.0.0")
+	dh, _ := sumdb.HashGoMod(dep.Mod)
+	m := &snapshot.Manifest{Format: snapshot.Format, Name: "s1", Created: time.Now(), Modules: snapshot.Sort([]snapshot.Entry{
+		{Path: "example.com/hello", Version: "v1.1.0", Hash: zh, GoModHash: mh},
+		{Path: "example.com/dep", Version: "v1.0.0", GoModHash: dh},
+	})}
+	if err := snapshot.Create(context.Background(), st, m); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "s1.bundle")
+	common := []string{"--upstream", up.URL, "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", "--database", "off", "--vulndb", "off"}
+	out, _, _, err := runCmd(t, newBundle(), append([]string{"export", "--storage-dir", dir, "--snapshot", "s1", "-o", file}, common...)...)
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "2 module versions, 5 artifacts") {
+		t.Errorf("export output %q", out)
+	}
+	out, _, _, err = runCmd(t, newBundle(), "import", "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", file)
+	if err != nil || !strings.HasPrefix(out, "added 5 artifacts (0 already present)") {
+		t.Errorf("import: %q, %v", out, err)
+	}
+}
