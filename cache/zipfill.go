@@ -116,6 +116,12 @@ func (m *Mirror) runZipFill(ctx context.Context, s *zipStream, key, path, versio
 // returns which upstream answered, also with an error after the download.
 // The caller ends s.
 func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string, s *zipStream) (answered upstream.Answer, err error) {
+	if hz := m.held.take(key); hz != nil {
+		if f, err := os.OpenFile(hz.name, os.O_RDWR, 0); err == nil {
+			return m.commitHeld(ctx, lease, hz, f, s)
+		}
+		os.Remove(hz.name) // gone (a shared temporary directory removed): fetch it again
+	}
 	start := time.Now()
 	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
@@ -129,7 +135,12 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	if err != nil {
 		return answered, err
 	}
-	defer os.Remove(tmp.Name())
+	held := false // the file is held (heldZips): not to be removed
+	defer func() {
+		if !held {
+			os.Remove(tmp.Name())
+		}
+	}()
 	s.setFile(tmp) // s closes it once neither the fill nor a reader uses it
 
 	// streamed hashes the zip as it arrives (one hasher per attempt),
@@ -233,6 +244,11 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		s.verify(downloaded)
 		return answered, errLostLease
 	}
+	if held = m.hold(key, s, tmp, &heldZip{key: key, name: tmp.Name(), h1: h1, size: downloaded, from: answered}); held {
+		m.opts.Logger.Info("zip held", "module", path, "version", version, "bytes", downloaded,
+			"download", downloadedAt.Sub(start), "check_after_download", hashedAt.Sub(downloadedAt), "verify", verifiedAt.Sub(hashedAt))
+		return answered, errHeld
+	}
 	if err := m.storeZip(ctx, key, h1, tmp); err != nil {
 		return answered, err
 	}
@@ -246,6 +262,62 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		"download", downloadedAt.Sub(start), "files_hashed_while_downloading", hashedWhileDownloading,
 		"check_after_download", hashedAt.Sub(downloadedAt), "verify", verifiedAt.Sub(hashedAt), "store", time.Since(verifiedAt))
 	return answered, nil
+}
+
+// errHeld ends a prefetch's zip fill whose verified zip is held
+// (heldZips) rather than stored, no client having asked for it.
+var errHeld = errors.New("prefetched zip held until a client asks for it")
+
+// hold holds z, the verified zip of the fill s in the temporary file tmp,
+// instead of storing it, and reports whether it did: only if no client has
+// joined s (only prefetches have asked for the zip) and there is room.
+// The fill is then removed from Mirror.zips in the same step, so that a
+// client that asks from then on finds the held zip (commitHeld) and never
+// a fill that will not store.
+func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
+	m.zipsMu.Lock()
+	only := s.clients == 0 && m.zips[key] == s
+	m.zipsMu.Unlock()
+	if !only {
+		return false
+	}
+	// Written to disk now, in the background, so that the store on the
+	// client's request (storage/fs syncs what it adopts) finds nothing
+	// left to write.
+	if err := tmp.Sync(); err != nil {
+		return false
+	}
+	m.zipsMu.Lock()
+	defer m.zipsMu.Unlock()
+	if s.clients > 0 || m.zips[key] != s || !m.held.add(z) {
+		return false
+	}
+	delete(m.zips, key)
+	return true
+}
+
+// commitHeld stores hz, a zip that a prefetch held (heldZips), whose
+// temporary file f is, for the client whose request started the fill s,
+// and lets the callers that follow s read all of it. It was checked and
+// verified against the checksum database when it was fetched; nothing is
+// fetched now.
+func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os.File, s *zipStream) (upstream.Answer, error) {
+	defer os.Remove(hz.name) // adopted (renamed) by the store, or copied
+	s.setFile(f)
+	if _, err := s.announce(hz.size, hz.from); err != nil {
+		return hz.from, err
+	}
+	if lostLease(ctx, lease) {
+		s.verify(hz.size) // verified: the replica that took over stores it
+		return hz.from, errLostLease
+	}
+	start := time.Now()
+	if err := m.storeZip(ctx, hz.key, hz.h1, f); err != nil {
+		return hz.from, err
+	}
+	s.verify(hz.size)
+	m.opts.Logger.Info("zip stored from prefetch", "key", hz.key, "bytes", hz.size, "held", start.Sub(hz.at), "store", time.Since(start))
+	return hz.from, nil
 }
 
 // storeZip stores the verified zip in tmp, whose h1: hash is h1, at key.
