@@ -23,12 +23,15 @@ const (
 // the checksum database, kept as a file in the temporary directory instead
 // of storage until a client asks for it (Mirror.commitHeld).
 type heldZip struct {
-	key  string          // its storage key
-	name string          // the temporary file
-	h1   string          // its verified hash
-	size int64           // bytes
-	from upstream.Answer // the upstream that sent it
-	at   time.Time       // when it was held
+	key  string // its storage key
+	name string // the temporary file
+	h1   string // its verified hash
+	// hashName is a temporary file holding h1 as its side-file
+	// (layout.HashKey) holds it, synced: storage/fs adopts it as it is.
+	hashName string
+	size     int64           // bytes
+	from     upstream.Answer // the upstream that sent it
+	at       time.Time       // when it was held
 }
 
 // heldZips are the prefetched zips that no client has asked for yet. They
@@ -111,10 +114,18 @@ func (h *heldZips) expireLocked(now time.Time) {
 	}
 }
 
-// removeLocked forgets the held zip at e and removes its file.
+// removeLocked forgets the held zip at e and removes its files.
 func (h *heldZips) removeLocked(e *list.Element) {
 	z := h.order.Remove(e).(*heldZip)
 	delete(h.byKey, z.key)
 	h.bytes -= z.size
+	z.remove()
+}
+
+// remove removes z's temporary files.
+func (z *heldZip) remove() {
 	os.Remove(z.name)
+	if z.hashName != "" {
+		os.Remove(z.hashName)
+	}
 }

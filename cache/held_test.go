@@ -1,11 +1,23 @@
 package cache
 
 import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/storage"
+	fsstore "github.com/gomirror/gomirror/storage/fs"
+	"github.com/gomirror/gomirror/storage/mem"
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // TestHeldZipsBounds: held zips stay within their byte and count budgets
@@ -97,6 +109,89 @@ func TestHeldZipsBounds(t *testing.T) {
 			files, _ = os.ReadDir(dir)
 			if len(files) != taken+len(rejected) {
 				t.Errorf("after drop: %d files left, want %d", len(files), taken+len(rejected))
+			}
+		})
+	}
+}
+
+// TestHeldZipStoredOnRequest: a zip prefetched after a .info, which no
+// client has asked for, is neither stored nor hashed into storage, only
+// held in the temporary directory; the client's request stores it, with
+// its hash side-file, without asking the upstream again; Close removes
+// what is still held. On local disk (a storage.FileAdopter) and in memory.
+func TestHeldZipStoredOnRequest(t *testing.T) {
+	const path = "example.com/hello"
+	for _, kind := range []string{"fs", "mem"} {
+		t.Run(kind, func(t *testing.T) {
+			var store storage.Storage = mem.New()
+			if kind == "fs" {
+				fsys, err := fsstore.New(t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				store = fsys
+			}
+			up := fakeproxy.New(t)
+			p, err := upstream.NewProxy(up.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmp := t.TempDir()
+			m := New(Options{Storage: store, Upstream: p, Prefetch: 4, TempDir: tmp, Logger: slog.New(slog.DiscardHandler)})
+			ctx := t.Context()
+			for _, v := range []string{"v1.0.0", "v1.1.0"} {
+				if _, _, err := readObject(m.Info(ctx, escaped(path, v))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := m.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := m.held.len(); n != 2 {
+				t.Fatalf("%d zips held after two prefetches, want 2", n)
+			}
+			for _, k := range []string{path + "/@v/v1.0.0.zip", path + "/@v/v1.0.0.ziphash", path + "/@v/v1.1.0.zip", path + "/@v/v1.1.0.ziphash"} {
+				if _, err := store.Stat(ctx, k); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s in storage before any client asked for it: %v", k, err)
+				}
+			}
+
+			want := up.Module(path, "v1.0.0").Zip
+			b, src, err := readObject(m.Zip(ctx, escaped(path, "v1.0.0")))
+			if err != nil || !bytes.Equal(b, want) || src.Outcome != Miss {
+				t.Fatalf("Zip = %d bytes, %+v, %v; want the module's %d bytes, a miss", len(b), src, err, len(want))
+			}
+			if n := up.Hits("/" + path + "/@v/v1.0.0.zip"); n != 1 {
+				t.Errorf("upstream asked %d times for the zip, want once", n)
+			}
+			if got, err := storage.ReadAll(ctx, store, path+"/@v/v1.0.0.zip"); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("stored zip: %d bytes, %v", len(got), err)
+			}
+			zf := filepath.Join(t.TempDir(), "z.zip")
+			if err := os.WriteFile(zf, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h1, err := dirhash.HashZip(zf, dirhash.Hash1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := storage.ReadAll(ctx, store, path+"/@v/v1.0.0.ziphash"); err != nil || string(got) != h1+"\n" {
+				t.Errorf("stored hash %q, %v; want %q", got, err, h1)
+			}
+			if b, src, err := readObject(m.Zip(ctx, escaped(path, "v1.0.0"))); err != nil || !bytes.Equal(b, want) || src.Outcome != Hit {
+				t.Errorf("second Zip: %d bytes, %+v, %v; want a hit", len(b), src, err)
+			}
+
+			// The other one is still held, then Close removes it.
+			if n, _ := m.held.len(); n != 1 {
+				t.Errorf("%d zips held, want 1", n)
+			}
+			m.Close()
+			if files, _ := os.ReadDir(tmp); len(files) != 0 {
+				t.Errorf("after Close, %d files in the temporary directory, want none", len(files))
+			}
+			if _, err := store.Stat(ctx, path+"/@v/v1.1.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the zip no client asked for is in storage: %v", err)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/zipstream"
@@ -120,7 +121,7 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		if f, err := os.OpenFile(hz.name, os.O_RDWR, 0); err == nil {
 			return m.commitHeld(ctx, lease, hz, f, s)
 		}
-		os.Remove(hz.name) // gone (a shared temporary directory removed): fetch it again
+		hz.remove() // gone (a shared temporary directory removed): fetch it again
 	}
 	start := time.Now()
 	m.lookupAhead(ctx, key, path, version)
@@ -281,38 +282,84 @@ func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
 	if !only {
 		return false
 	}
-	// Written to disk now, in the background, so that the store on the
-	// client's request (storage/fs syncs what it adopts) finds nothing
-	// left to write.
+	// What the store on a client's request would write is written now,
+	// in the background: the zip synced, its hash side-file beside it, so
+	// that storage/fs, which syncs what it adopts, finds nothing left to
+	// write, and the client waits for two renames.
 	if err := tmp.Sync(); err != nil {
 		return false
+	}
+	if _, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
+		name, err := writeTemp(m.opts.TempDir, "gomirror-ziphash-*", []byte(z.h1+"\n"))
+		if err != nil {
+			return false
+		}
+		z.hashName = name
 	}
 	m.zipsMu.Lock()
 	defer m.zipsMu.Unlock()
 	if s.clients > 0 || m.zips[key] != s || !m.held.add(z) {
+		if z.hashName != "" {
+			os.Remove(z.hashName)
+		}
 		return false
 	}
 	delete(m.zips, key)
 	return true
 }
 
+// writeTemp writes b into a new temporary file in dir, synced, and returns
+// its name.
+func writeTemp(dir, pattern string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
 // commitHeld stores hz, a zip that a prefetch held (heldZips), whose
 // temporary file f is, for the client whose request started the fill s,
-// and lets the callers that follow s read all of it. It was checked and
-// verified against the checksum database when it was fetched; nothing is
-// fetched now.
+// and lets the callers that follow s read it: all of it but its last byte
+// at once, that byte once it is stored. It was checked and verified
+// against the checksum database when it was fetched; nothing is fetched
+// now.
 func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os.File, s *zipStream) (upstream.Answer, error) {
-	defer os.Remove(hz.name) // adopted (renamed) by the store, or copied
+	defer hz.remove() // adopted (renamed) by the store, or copied
 	s.setFile(f)
 	if _, err := s.announce(hz.size, hz.from); err != nil {
 		return hz.from, err
 	}
+	s.release(hz.size, hz.size) // all but the last byte (release keeps it)
 	if lostLease(ctx, lease) {
 		s.verify(hz.size) // verified: the replica that took over stores it
 		return hz.from, errLostLease
 	}
 	start := time.Now()
-	if err := m.storeZip(ctx, hz.key, hz.h1, f); err != nil {
+	var err error
+	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok && hz.hashName != "" {
+		hashKey, _ := layout.HashKey(hz.key)
+		// The hash before the zip, as storeZip writes them.
+		if err = a.AdoptFile(ctx, hashKey, hz.hashName); err == nil {
+			if err = a.AdoptFile(ctx, hz.key, hz.name); err == nil {
+				m.stored(hz.key, hz.size)
+			}
+		}
+	} else {
+		err = m.storeZip(ctx, hz.key, hz.h1, f)
+	}
+	if err != nil {
 		return hz.from, err
 	}
 	s.verify(hz.size)
