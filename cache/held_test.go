@@ -124,8 +124,9 @@ func TestHeldZipStoredOnRequest(t *testing.T) {
 	for _, kind := range []string{"fs", "mem"} {
 		t.Run(kind, func(t *testing.T) {
 			var store storage.Storage = mem.New()
+			root := t.TempDir()
 			if kind == "fs" {
-				fsys, err := fsstore.New(t.TempDir())
+				fsys, err := fsstore.New(root)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -177,6 +178,13 @@ func TestHeldZipStoredOnRequest(t *testing.T) {
 			}
 			if got, err := storage.ReadAll(ctx, store, path+"/@v/v1.0.0.ziphash"); err != nil || string(got) != h1+"\n" {
 				t.Errorf("stored hash %q, %v; want %q", got, err, h1)
+			}
+			if kind == "fs" { // adopted as they were held: their mode set then
+				for _, k := range []string{path + "/@v/v1.0.0.zip", path + "/@v/v1.0.0.ziphash"} {
+					if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(k))); err != nil || fi.Mode().Perm() != 0o644 {
+						t.Errorf("%s: %v, %v; want mode 0644", k, fi.Mode(), err)
+					}
+				}
 			}
 			if b, src, err := readObject(m.Zip(ctx, escaped(path, "v1.0.0"))); err != nil || !bytes.Equal(b, want) || src.Outcome != Hit {
 				t.Errorf("second Zip: %d bytes, %+v, %v; want a hit", len(b), src, err)

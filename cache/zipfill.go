@@ -283,13 +283,19 @@ func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
 		return false
 	}
 	// What the store on a client's request would write is written now,
-	// in the background: the zip synced, its hash side-file beside it, so
-	// that storage/fs, which syncs what it adopts, finds nothing left to
-	// write, and the client waits for two renames.
+	// in the background: the zip with its final mode and synced, its hash
+	// side-file beside it, so that storage/fs adopts both as they are
+	// (storage.SyncedAdopter) and the client waits for two renames.
+	_, adopter := storage.As[storage.FileAdopter](m.opts.Storage)
+	if adopter {
+		if err := tmp.Chmod(0o644); err != nil {
+			return false
+		}
+	}
 	if err := tmp.Sync(); err != nil {
 		return false
 	}
-	if _, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok {
+	if adopter {
 		name, err := writeTemp(m.opts.TempDir, "gomirror-ziphash-*", []byte(z.h1+"\n"))
 		if err != nil {
 			return false
@@ -308,14 +314,17 @@ func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
 	return true
 }
 
-// writeTemp writes b into a new temporary file in dir, synced, and returns
-// its name.
+// writeTemp writes b into a new temporary file in dir, of mode 0644 and
+// synced, and returns its name.
 func writeTemp(dir, pattern string, b []byte) (string, error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
 	}
 	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -349,10 +358,14 @@ func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os
 	start := time.Now()
 	var err error
 	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok && hz.hashName != "" {
+		adopt := a.AdoptFile
+		if sa, ok := storage.As[storage.SyncedAdopter](m.opts.Storage); ok {
+			adopt = sa.AdoptSynced // hold synced both and set their mode
+		}
 		hashKey, _ := layout.HashKey(hz.key)
 		// The hash before the zip, as storeZip writes them.
-		if err = a.AdoptFile(ctx, hashKey, hz.hashName); err == nil {
-			if err = a.AdoptFile(ctx, hz.key, hz.name); err == nil {
+		if err = adopt(ctx, hashKey, hz.hashName); err == nil {
+			if err = adopt(ctx, hz.key, hz.name); err == nil {
 				m.stored(hz.key, hz.size)
 			}
 		}
