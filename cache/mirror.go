@@ -65,7 +65,11 @@ type Options struct {
 	// the client: a miss on a canonical .info, once the upstream's answer
 	// has arrived and is valid, starts the fills of that version's .mod and
 	// .zip, which the go command asks for next, so that they overlap with
-	// its requests instead of following them. Zero disables prefetching.
+	// its requests instead of following them. A prefetched zip that no
+	// client has asked for by the time it is verified is held in TempDir,
+	// not stored (at most 1 GiB in 4,096 files, each for at most 10
+	// minutes, oldest out first), and stored when a client asks for it.
+	// Zero disables prefetching.
 	Prefetch int
 	// NoPrefetch, if set, reports whether the module at path must not be
 	// fetched ahead of a client because another module requires it:
@@ -120,6 +124,7 @@ type Mirror struct {
 	behind   *writebehind.Writer              // small artifacts being stored
 	small    *smallcache.Cache                // stored small artifacts in memory; nil if disabled
 	prefetch chan struct{}                    // semaphore for prefetches; nil if disabled
+	held     *heldZips                        // prefetched zips no client asked for yet, outside storage
 	hasher   *zipHasher
 }
 
@@ -154,7 +159,7 @@ func New(opts Options) *Mirror {
 		opts.Logger = slog.Default()
 	}
 	m := &Mirror{opts: opts, zips: make(map[string]*zipStream), behind: writebehind.New(opts.Storage, opts.FetchTimeout, opts.Logger), hasher: newZipHasher(),
-		small: smallcache.New(opts.SmallCache)}
+		small: smallcache.New(opts.SmallCache), held: newHeldZips(heldZipsBytes, heldZipsCount, heldZipTTL)}
 	if opts.Prefetch > 0 {
 		m.prefetch = make(chan struct{}, opts.Prefetch)
 		m.pending = expirable.NewLRU[string, struct{}](pendingMods, nil, pendingTTL)
@@ -177,6 +182,15 @@ func (m *Mirror) Wait(ctx context.Context) error {
 		return err
 	}
 	return m.behind.Wait(ctx)
+}
+
+// Close removes the zips that prefetches fetched and no client asked for
+// (held in the temporary directory, never stored): call it after Wait,
+// at shutdown. A client that asks for one of them later has it fetched
+// again.
+func (m *Mirror) Close() error {
+	m.held.drop()
+	return nil
 }
 
 // FetchTimeout returns the limit for one upstream fetch (Options.FetchTimeout).

@@ -134,6 +134,9 @@ func newFakeMirror(t *testing.T, f upstream.Fetcher, opts Options) (*Mirror, *me
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.TempDir == "" {
+		opts.TempDir = t.TempDir()
+	}
 	m := New(opts)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -141,6 +144,7 @@ func newFakeMirror(t *testing.T, f upstream.Fetcher, opts Options) (*Mirror, *me
 		if err := m.Wait(ctx); err != nil {
 			t.Error(err)
 		}
+		m.Close()
 	})
 	return m, store
 }
@@ -359,7 +363,9 @@ func TestList(t *testing.T) {
 
 // TestPrefetchAfterValidInfo: a miss on a canonical .info whose upstream
 // answer is valid starts the fills of the version's .mod and .zip; an
-// invalid or missing .info starts none.
+// invalid or missing .info starts none. The .mod is stored; the zip, which
+// no client has asked for, is held outside storage until a client does,
+// and is then stored without another upstream request.
 func TestPrefetchAfterValidInfo(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -394,16 +400,28 @@ func TestPrefetchAfterValidInfo(t *testing.T) {
 					t.Errorf("%s: upstream asked %d times, want %d", op, n, tt.wantFills)
 				}
 				_, err := store.Stat(ctx, fakePath+"/@v/v1.0.0."+op)
-				if stored := err == nil; stored != (tt.wantFills == 1) {
-					t.Errorf("%s stored: %v, want %v", op, stored, tt.wantFills == 1)
+				if stored, want := err == nil, tt.wantFills == 1 && op == "mod"; stored != want {
+					t.Errorf("%s stored: %v, want %v", op, stored, want)
 				}
 			}
 			if tt.wantFills == 1 {
-				// The client's own requests are hits now.
-				for _, op := range []string{"mod", "zip"} {
-					if _, src, err := get(ctx, m, op, "v1.0.0"); err != nil || src.Outcome != Hit {
-						t.Errorf("%s after prefetch: %+v, %v; want a hit", op, src, err)
-					}
+				// The client's own requests need no upstream request:
+				// the .mod is a hit, the held zip is stored now.
+				if _, src, err := get(ctx, m, "mod", "v1.0.0"); err != nil || src.Outcome != Hit {
+					t.Errorf("mod after prefetch: %+v, %v; want a hit", src, err)
+				}
+				b, _, err := get(ctx, m, "zip", "v1.0.0")
+				if err != nil || !bytes.Equal(b, answers["zip "+at].b) {
+					t.Errorf("zip after prefetch: %d bytes, %v; want the upstream's %d", len(b), err, len(answers["zip "+at].b))
+				}
+				if n := f.Calls("zip " + at); n != 1 {
+					t.Errorf("zip: upstream asked %d times after the client's request, want 1", n)
+				}
+				if _, err := store.Stat(ctx, fakePath+"/@v/v1.0.0.zip"); err != nil {
+					t.Errorf("zip not stored after the client's request: %v", err)
+				}
+				if n, _ := m.held.len(); n != 0 {
+					t.Errorf("%d zips still held after the client's request, want 0", n)
 				}
 			}
 		})

@@ -16,7 +16,11 @@ import (
 // prefetchVersion starts the fills of em's .mod and .zip in the
 // background, if a prefetch slot is free; otherwise it starts only the
 // checksum database lookup. A zip of more than prefetchZipMax bytes is
-// left for a client to ask for (see Mirror.abandon). Failures are left for
+// left for a client to ask for (see Mirror.abandon); a smaller one, once
+// verified, is held outside storage (heldZips) until a client asks for it,
+// and stored then: a client that only reads metadata (`go list -m`, whose
+// .info requests look like `go mod download`'s) leaves no zip in storage.
+// Failures are left for
 // the client's own request to meet and report. Call it only for a
 // canonical version the upstream has said exists (by its valid .info
 // answer).
@@ -40,6 +44,9 @@ func (m *Mirror) prefetchVersion(ctx context.Context, em layout.Module) {
 		}{{"mod", m.goMod}, {"zip", m.wholeZip}} {
 			wg.Go(func() {
 				obj, _, err := p.get(ctx, em)
+				if errors.Is(err, errHeld) {
+					return // fetched and verified, kept outside storage until a client asks
+				}
 				if err != nil {
 					m.opts.Logger.Debug("prefetch failed", "module", path, "version", version, "file", p.file, "err", err)
 					return
@@ -84,8 +91,8 @@ func (m *Mirror) prefetchLookup(ctx context.Context, path, version string) {
 	}
 }
 
-// wholeZip is zip, returning once the zip is stored (or its fill failed)
-// rather than as soon as its first bytes can be read: a prefetch slot is
+// wholeZip is zip, returning once the zip is stored, or held (errHeld: no
+// client has asked for it yet, see heldZips), or its fill failed, rather than as soon as its first bytes can be read: a prefetch slot is
 // held for the whole fill.
 func (m *Mirror) wholeZip(ctx context.Context, em layout.Module) (*storage.Object, Source, error) {
 	obj, src, err := m.zip(ctx, em, true)

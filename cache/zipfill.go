@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
 	"github.com/gomirror/gomirror/zipstream"
@@ -116,6 +117,12 @@ func (m *Mirror) runZipFill(ctx context.Context, s *zipStream, key, path, versio
 // returns which upstream answered, also with an error after the download.
 // The caller ends s.
 func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string, s *zipStream) (answered upstream.Answer, err error) {
+	if hz := m.held.take(key); hz != nil {
+		if f, err := os.OpenFile(hz.name, os.O_RDWR, 0); err == nil {
+			return m.commitHeld(ctx, lease, hz, f, s)
+		}
+		hz.remove() // gone (a shared temporary directory removed): fetch it again
+	}
 	start := time.Now()
 	m.lookupAhead(ctx, key, path, version)
 	tmp, err := os.CreateTemp(m.opts.TempDir, "gomirror-zip-*")
@@ -129,7 +136,12 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	if err != nil {
 		return answered, err
 	}
-	defer os.Remove(tmp.Name())
+	held := false // the file is held (heldZips): not to be removed
+	defer func() {
+		if !held {
+			os.Remove(tmp.Name())
+		}
+	}()
 	s.setFile(tmp) // s closes it once neither the fill nor a reader uses it
 
 	// streamed hashes the zip as it arrives (one hasher per attempt),
@@ -233,6 +245,11 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		s.verify(downloaded)
 		return answered, errLostLease
 	}
+	if held = m.hold(key, s, tmp, &heldZip{key: key, name: tmp.Name(), h1: h1, size: downloaded, from: answered}); held {
+		m.opts.Logger.Info("zip held", "module", path, "version", version, "bytes", downloaded,
+			"download", downloadedAt.Sub(start), "check_after_download", hashedAt.Sub(downloadedAt), "verify", verifiedAt.Sub(hashedAt))
+		return answered, errHeld
+	}
 	if err := m.storeZip(ctx, key, h1, tmp); err != nil {
 		return answered, err
 	}
@@ -246,6 +263,121 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		"download", downloadedAt.Sub(start), "files_hashed_while_downloading", hashedWhileDownloading,
 		"check_after_download", hashedAt.Sub(downloadedAt), "verify", verifiedAt.Sub(hashedAt), "store", time.Since(verifiedAt))
 	return answered, nil
+}
+
+// errHeld ends a prefetch's zip fill whose verified zip is held
+// (heldZips) rather than stored, no client having asked for it.
+var errHeld = errors.New("prefetched zip held until a client asks for it")
+
+// hold holds z, the verified zip of the fill s in the temporary file tmp,
+// instead of storing it, and reports whether it did: only if no client has
+// joined s (only prefetches have asked for the zip) and there is room.
+// The fill is then removed from Mirror.zips in the same step, so that a
+// client that asks from then on finds the held zip (commitHeld) and never
+// a fill that will not store.
+func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
+	m.zipsMu.Lock()
+	only := s.clients == 0 && m.zips[key] == s
+	m.zipsMu.Unlock()
+	if !only {
+		return false
+	}
+	// What the store on a client's request would write is written now,
+	// in the background: the zip with its final mode and synced, its hash
+	// side-file beside it, so that storage/fs adopts both as they are
+	// (storage.SyncedAdopter) and the client waits for two renames.
+	_, adopter := storage.As[storage.FileAdopter](m.opts.Storage)
+	if adopter {
+		if err := tmp.Chmod(0o644); err != nil {
+			return false
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		return false
+	}
+	if adopter {
+		name, err := writeTemp(m.opts.TempDir, "gomirror-ziphash-*", []byte(z.h1+"\n"))
+		if err != nil {
+			return false
+		}
+		z.hashName = name
+	}
+	m.zipsMu.Lock()
+	defer m.zipsMu.Unlock()
+	if s.clients > 0 || m.zips[key] != s || !m.held.add(z) {
+		if z.hashName != "" {
+			os.Remove(z.hashName)
+		}
+		return false
+	}
+	delete(m.zips, key)
+	return true
+}
+
+// writeTemp writes b into a new temporary file in dir, of mode 0644 and
+// synced, and returns its name.
+func writeTemp(dir, pattern string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// commitHeld stores hz, a zip that a prefetch held (heldZips), whose
+// temporary file f is, for the client whose request started the fill s,
+// and lets the callers that follow s read it: all of it but its last byte
+// at once, that byte once it is stored. It was checked and verified
+// against the checksum database when it was fetched; nothing is fetched
+// now.
+func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os.File, s *zipStream) (upstream.Answer, error) {
+	defer hz.remove() // adopted (renamed) by the store, or copied
+	s.setFile(f)
+	if _, err := s.announce(hz.size, hz.from); err != nil {
+		return hz.from, err
+	}
+	s.release(hz.size, hz.size) // all but the last byte (release keeps it)
+	if lostLease(ctx, lease) {
+		s.verify(hz.size) // verified: the replica that took over stores it
+		return hz.from, errLostLease
+	}
+	start := time.Now()
+	var err error
+	if a, ok := storage.As[storage.FileAdopter](m.opts.Storage); ok && hz.hashName != "" {
+		adopt := a.AdoptFile
+		if sa, ok := storage.As[storage.SyncedAdopter](m.opts.Storage); ok {
+			adopt = sa.AdoptSynced // hold synced both and set their mode
+		}
+		hashKey, _ := layout.HashKey(hz.key)
+		// The hash before the zip, as storeZip writes them.
+		if err = adopt(ctx, hashKey, hz.hashName); err == nil {
+			if err = adopt(ctx, hz.key, hz.name); err == nil {
+				m.stored(hz.key, hz.size)
+			}
+		}
+	} else {
+		err = m.storeZip(ctx, hz.key, hz.h1, f)
+	}
+	if err != nil {
+		return hz.from, err
+	}
+	s.verify(hz.size)
+	m.opts.Logger.Info("zip stored from prefetch", "key", hz.key, "bytes", hz.size, "held", start.Sub(hz.at), "store", time.Since(start))
+	return hz.from, nil
 }
 
 // storeZip stores the verified zip in tmp, whose h1: hash is h1, at key.

@@ -834,6 +834,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	if werr := s.WaitFills(sctx); werr != nil && err == nil {
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
 	}
+	s.mirror.Close() // the prefetched zips no client asked for
 	// Every request has been logged: what the alerts and the recorder
 	// hold goes out, to the database or the spill file, before the
 	// process ends.

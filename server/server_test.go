@@ -813,11 +813,14 @@ func TestJSONLogFormat(t *testing.T) {
 	}
 }
 
+// TestInfoMissPrefetchesModAndZip: with prefetch on, a .info miss fetches
+// the version's .mod (stored) and .zip (held outside storage until a
+// client asks for it); the client's own requests fetch nothing twice.
 func TestInfoMissPrefetchesModAndZip(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		prefetch int
-		stored   bool
+		stored   bool // the .mod after the .info
 	}{
 		{"prefetch on", 4, true},
 		{"prefetch off", 0, false},
@@ -831,18 +834,28 @@ func TestInfoMissPrefetchesModAndZip(t *testing.T) {
 			if err := s.WaitFills(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			for _, key := range []string{"example.com/hello/@v/v1.1.0.mod", "example.com/hello/@v/v1.1.0.zip"} {
+			for key, want := range map[string]bool{
+				"example.com/hello/@v/v1.1.0.mod": tt.stored,
+				"example.com/hello/@v/v1.1.0.zip": false, // held, if prefetched
+			} {
 				_, err := s.stored(key)
-				if got := err == nil; got != tt.stored {
-					t.Errorf("%s stored = %v, want %v (%v)", key, got, tt.stored, err)
+				if got := err == nil; got != want {
+					t.Errorf("%s stored = %v, want %v (%v)", key, got, want, err)
 				}
 			}
-			// Whatever ran ahead, the client's own requests fetch nothing twice.
+			if n, want := up.Hits("/example.com/hello/@v/v1.1.0.zip"), min(tt.prefetch, 1); n != want {
+				t.Errorf("upstream hits for the zip after the .info = %d, want %d", n, want)
+			}
+			// Whatever ran ahead, the client's own requests fetch nothing
+			// twice, and store what they get.
 			get(t, s.URL+"/example.com/hello/@v/v1.1.0.mod")
 			get(t, s.URL+"/example.com/hello/@v/v1.1.0.zip")
 			for _, p := range []string{"/example.com/hello/@v/v1.1.0.mod", "/example.com/hello/@v/v1.1.0.zip"} {
 				if n := up.Hits(p); n != 1 {
 					t.Errorf("upstream hits for %s = %d, want 1", p, n)
+				}
+				if _, err := s.stored(strings.TrimPrefix(p, "/")); err != nil {
+					t.Errorf("%s not stored after the client's request: %v", p, err)
 				}
 			}
 		})

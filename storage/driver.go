@@ -128,6 +128,7 @@ var (
 	_ capabilityFinder = (*base)(nil)
 	_ unwrapper        = (*base)(nil)
 	_ FileAdopter      = checkedAdopter{}
+	_ SyncedAdopter    = checkedSyncedAdopter{}
 	_ Presigner        = checkedPresigner{}
 	_ Unsyncer         = wrappedUnsyncer{}
 )
@@ -218,6 +219,12 @@ func (b *base) As(target any) bool {
 			*t = checkedAdopter{a}
 		}
 		return ok
+	case *SyncedAdopter:
+		a, ok := As[SyncedAdopter](b.d)
+		if ok {
+			*t = checkedSyncedAdopter{a}
+		}
+		return ok
 	case *Presigner:
 		p, ok := As[Presigner](b.d)
 		if ok {
@@ -241,6 +248,15 @@ func (c checkedAdopter) AdoptFile(ctx context.Context, key, name string) error {
 		return err
 	}
 	return c.a.AdoptFile(ctx, key, name)
+}
+
+type checkedSyncedAdopter struct{ a SyncedAdopter }
+
+func (c checkedSyncedAdopter) AdoptSynced(ctx context.Context, key, name string) error {
+	if err := ValidKey(key); err != nil {
+		return err
+	}
+	return c.a.AdoptSynced(ctx, key, name)
 }
 
 type checkedPresigner struct{ p Presigner }

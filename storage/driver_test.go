@@ -23,6 +23,10 @@ func (c *capable) AdoptFile(ctx context.Context, key, name string) error {
 	c.keys = append(c.keys, key)
 	return nil
 }
+func (c *capable) AdoptSynced(ctx context.Context, key, name string) error {
+	c.keys = append(c.keys, key)
+	return nil
+}
 func (c *capable) PresignGet(ctx context.Context, key string, ttl time.Duration) (*url.URL, error) {
 	c.keys = append(c.keys, key)
 	return &url.URL{Path: key}, nil
@@ -32,11 +36,12 @@ func (c *capable) Root() string              { return "/srv/capable" }
 func (c *capable) Unsynced() storage.Storage { return c.Store }
 
 var (
-	_ storage.FileAdopter = (*capable)(nil)
-	_ storage.Presigner   = (*capable)(nil)
-	_ storage.TempDirer   = (*capable)(nil)
-	_ storage.Rooter      = (*capable)(nil)
-	_ storage.Unsyncer    = (*capable)(nil)
+	_ storage.FileAdopter   = (*capable)(nil)
+	_ storage.SyncedAdopter = (*capable)(nil)
+	_ storage.Presigner     = (*capable)(nil)
+	_ storage.TempDirer     = (*capable)(nil)
+	_ storage.Rooter        = (*capable)(nil)
+	_ storage.Unsyncer      = (*capable)(nil)
 )
 
 func TestWrapKeepsCapabilitiesAndChecksTheirKeys(t *testing.T) {
@@ -57,6 +62,13 @@ func TestWrapKeepsCapabilitiesAndChecksTheirKeys(t *testing.T) {
 				return errors.New("not found")
 			}
 			return a.AdoptFile(ctx, bad, "f")
+		}},
+		{"SyncedAdopter", func() error {
+			a, ok := storage.As[storage.SyncedAdopter](s)
+			if !ok {
+				return errors.New("not found")
+			}
+			return a.AdoptSynced(ctx, bad, "f")
 		}},
 		{"Presigner", func() error {
 			p, ok := storage.As[storage.Presigner](s)

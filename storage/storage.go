@@ -33,7 +33,7 @@ import (
 //     checks keys, so a driver is only ever given valid ones.
 //
 // Drivers register themselves with Register; optional capabilities
-// (FileAdopter, TempDirer, Unsyncer, Presigner, Rooter) are found with As.
+// (FileAdopter, SyncedAdopter, TempDirer, Unsyncer, Presigner, Rooter) are found with As.
 type Storage interface {
 	// Get opens the content stored at key. The caller must close Body.
 	Get(ctx context.Context, key string) (*Object, error)
@@ -56,6 +56,16 @@ type FileAdopter interface {
 	// AdoptFile moves the file at name to key. The file must not be written
 	// to afterwards.
 	AdoptFile(ctx context.Context, key, name string) error
+}
+
+// SyncedAdopter is an optional capability of a Storage that is a
+// FileAdopter: AdoptSynced is AdoptFile for a file whose caller has
+// already made its content and its mode (0644) durable (fsynced after its
+// last write and chmod), so that the store only moves it: for a file
+// written well before the moment it is adopted, when that moment is on a
+// client's path.
+type SyncedAdopter interface {
+	AdoptSynced(ctx context.Context, key, name string) error
 }
 
 // TempDirer is an optional capability of a Storage: TempDir names a local

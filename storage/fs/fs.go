@@ -64,12 +64,13 @@ type Store struct {
 }
 
 var (
-	_ storage.Storage     = (*Store)(nil)
-	_ storage.FileAdopter = (*Store)(nil)
-	_ storage.TempDirer   = (*Store)(nil)
-	_ storage.Unsyncer    = (*Store)(nil)
-	_ storage.Rooter      = (*Store)(nil)
-	_ storage.Walker      = (*Store)(nil)
+	_ storage.Storage       = (*Store)(nil)
+	_ storage.FileAdopter   = (*Store)(nil)
+	_ storage.SyncedAdopter = (*Store)(nil)
+	_ storage.TempDirer     = (*Store)(nil)
+	_ storage.Unsyncer      = (*Store)(nil)
+	_ storage.Rooter        = (*Store)(nil)
+	_ storage.Walker        = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -213,7 +214,6 @@ func (s *Store) TempDir() string { return s.tmp }
 // AdoptFile syncs the file at name and renames it to key. A file on another
 // filesystem is copied with Put instead.
 func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
-	p := s.path(key)
 	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -230,6 +230,14 @@ func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
 	if err != nil {
 		return err
 	}
+	return s.AdoptSynced(ctx, key, name)
+}
+
+// AdoptSynced moves the file at name, synced and of mode 0644 already
+// (storage.SyncedAdopter), to key: a rename, or a copy (Put) and a
+// removal when name is on another filesystem.
+func (s *Store) AdoptSynced(ctx context.Context, key, name string) error {
+	p := s.path(key)
 	if err := renameInto(name, p); err != nil {
 		if !errors.Is(err, syscall.EXDEV) {
 			return err

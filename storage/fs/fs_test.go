@@ -226,6 +226,18 @@ func TestPutAndAdoptFileModesAndDirectories(t *testing.T) {
 	put := func(key, content string) error {
 		return storage.PutBytes(ctx, s, key, []byte(content))
 	}
+	// adoptSynced adopts a file its caller made 0644 and synced.
+	adoptSynced := func(key, content string) error {
+		f, err := os.CreateTemp(s.TempDir(), "adopt-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(content)
+		f.Chmod(0o644)
+		f.Sync()
+		f.Close()
+		return s.AdoptSynced(ctx, key, f.Name())
+	}
 	for _, tc := range []struct {
 		name    string
 		store   func(key, content string) error
@@ -238,6 +250,8 @@ func TestPutAndAdoptFileModesAndDirectories(t *testing.T) {
 		{"adopt, new directories", adopt, "example.com/b/@v/v1.0.0.zip", "zip"},
 		{"adopt, existing directory", adopt, "example.com/b/@v/v1.1.0.zip", "zip 2"},
 		{"adopt, replacing", adopt, "example.com/b/@v/v1.1.0.zip", "zip 3"},
+		{"adopt synced, new directories", adoptSynced, "example.com/c/@v/v1.0.0.zip", "zip"},
+		{"adopt synced, replacing", adoptSynced, "example.com/c/@v/v1.0.0.zip", "zip 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.store(tc.key, tc.content); err != nil {
