@@ -52,10 +52,10 @@ func TestSnapshotView(t *testing.T) {
 		code     int
 		body, cc string // body: a substring
 	}{
-		{"/example.com/hello/@v/list", 200, "v1.0.0\nv1.1.0\n", "public, max-age=31536000, immutable"},
+		{"/example.com/hello/@v/list", 200, "v1.0.0\nv1.1.0\n", "public, max-age=300"},
 		{"/example.com/hello/@v/v1.0.0.mod", 200, "module example.com/hello", ""},
 		{"/example.com/hello/@v/v1.0.0.zip", 404, "example.com/hello@v1.0.0 is in snapshot s1 for its go.mod only", ""},
-		{"/example.com/hello/@latest", 200, `"Version":"v1.1.0"`, "public, max-age=31536000, immutable"},
+		{"/example.com/hello/@latest", 200, `"Version":"v1.1.0"`, "public, max-age=300"},
 		{"/example.com/hello/@v/v1.1.0.info", 200, `"Version":"v1.1.0"`, "public, max-age=31536000, immutable"},
 		{"/example.com/hello/@v/v1.1.0.mod", 200, "module example.com/hello", ""},
 		{"/example.com/hello/@v/v1.1.0.zip", 200, "", ""},
