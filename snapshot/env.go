@@ -29,7 +29,8 @@ import (
 // atomic write that every replica sees on its next read (Current). Two
 // promotions of one environment at the same moment both stay in the
 // history; the later in lexical order is in force, and the other's writer
-// gets a *ConflictError saying so.
+// gets a *ConflictError saying so (see there for the case no writer can
+// detect).
 
 // Actions of a record.
 const (
@@ -59,18 +60,27 @@ type Record struct {
 	Previous []string `json:"previous,omitempty"`
 }
 
-// ConflictError is a promotion or rollback written while another one of
-// the same environment was: both are in the history, and Current is the
-// one in force.
+// ConflictError is a promotion or rollback that is not in force right
+// after it was written, because another one of the same environment was
+// written at the same moment with a later ID: both are in the history,
+// and Other is the one in force.
+//
+// Undetectable: a promotion that read the record in force before this
+// one was written but writes its own record after this one checked
+// (Current) replaces it without either writer being told: this one
+// succeeded (it was in force when it returned), the other too (its
+// record names as parent the record this one replaced, which the history
+// shows).
 type ConflictError struct {
-	Env     string
-	Written *Record // this call's record
-	Other   string  // the ID of the concurrent record
+	Env           string
+	Written       *Record // this call's record
+	Other         string  // the ID of the record in force
+	OtherSnapshot string  // its snapshot
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("environment %s changed while %s %s was written (record %s; concurrent record %s): see its history",
-		e.Env, e.Written.Action, e.Written.Snapshot, e.Written.ID, e.Other)
+	return fmt.Sprintf("environment %s changed while %s %s was written (record %s): record %s, %s, is in force; see its history",
+		e.Env, e.Written.Action, e.Written.Snapshot, e.Written.ID, e.Other, e.OtherSnapshot)
 }
 
 // EnvNotFoundError is an environment with no record (a "not found").
@@ -252,8 +262,8 @@ func Rollback(ctx context.Context, s storage.Storage, env, by string) (*Record, 
 	return r, write(ctx, s, r)
 }
 
-// write stores r as a new record after its parent, then checks that no
-// other record came between them.
+// write stores r as a new record after its parent, then checks that it
+// is the one in force (see ConflictError).
 func write(ctx context.Context, s storage.Storage, r *Record) error {
 	now := time.Now()
 	t := now.UnixNano()
@@ -273,26 +283,12 @@ func write(ctx context.Context, s storage.Storage, r *Record) error {
 	if err := storage.PutBytes(ctx, s, layout.EnvRecordKey(r.Env, r.ID), append(data, '\n')); err != nil {
 		return err
 	}
-	ids, err := recordIDs(ctx, s, r.Env)
+	cur, err := Current(ctx, s, r.Env)
 	if err != nil {
-		return err
+		return fmt.Errorf("environment %s: reading the record in force after writing %s: %w", r.Env, r.ID, err)
 	}
-	for i, id := range ids {
-		if id != r.ID {
-			continue
-		}
-		switch {
-		case i > 0 && ids[i-1] != r.Parent:
-			return &ConflictError{Env: r.Env, Written: r, Other: ids[i-1]}
-		case i == 0 && r.Parent != "":
-			return &ConflictError{Env: r.Env, Written: r, Other: "(its parent is gone)"}
-		}
-		if i+1 < len(ids) {
-			if p, err := readRecord(ctx, s, r.Env, ids[i+1]); err == nil && p.Parent != r.ID {
-				return &ConflictError{Env: r.Env, Written: r, Other: ids[i+1]}
-			}
-		}
-		return nil
+	if cur.ID != r.ID {
+		return &ConflictError{Env: r.Env, Written: r, Other: cur.ID, OtherSnapshot: cur.Snapshot}
 	}
-	return fmt.Errorf("environment %s: record %s not found after writing it", r.Env, r.ID)
+	return nil
 }

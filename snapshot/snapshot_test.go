@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -220,39 +221,114 @@ func TestEnvPromoteRollbackDelete(t *testing.T) {
 	}
 }
 
-// TestEnvConcurrentPromotionKeepsHistory: a promotion written while
-// another was (both based on the same record) keeps both in the history
-// and tells its writer.
-func TestEnvConcurrentPromotionKeepsHistory(t *testing.T) {
+// barrierStore holds every Put of an environment record until n writers
+// are about to make theirs (so all read the same record in force before
+// any writes), and holds each after its Put until all n are written (so
+// each checks with every record there).
+type barrierStore struct {
+	storage.Storage
+	env           string
+	before, after *barrier
+}
+
+// barrier lets its waiters go once n have come.
+type barrier struct {
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func newBarrier(n int) *barrier {
+	b := &barrier{arrived: make(chan struct{}, n), release: make(chan struct{})}
+	go func() {
+		for range n {
+			<-b.arrived
+		}
+		close(b.release)
+	}()
+	return b
+}
+
+func (b *barrier) wait() {
+	b.arrived <- struct{}{}
+	<-b.release
+}
+
+func newBarrierStore(s storage.Storage, env string, n int) *barrierStore {
+	return &barrierStore{Storage: s, env: env, before: newBarrier(n), after: newBarrier(n)}
+}
+
+func (b *barrierStore) Put(ctx context.Context, key string, r io.Reader) error {
+	prefix := layout.EnvPrefix(b.env)
+	id, ok := strings.CutSuffix(strings.TrimPrefix(key, prefix), ".json")
+	if !strings.HasPrefix(key, prefix) || !ok || !validID(id) {
+		return b.Storage.Put(ctx, key, r)
+	}
+	b.before.wait()
+	err := b.Storage.Put(ctx, key, r)
+	b.after.wait()
+	return err
+}
+
+// TestEnvConcurrentPromotions: promotions of one environment at the same
+// moment (each written after all read the record in force) all stay in
+// the history; the one in force succeeds, every other fails with a
+// ConflictError naming it.
+func TestEnvConcurrentPromotions(t *testing.T) {
 	ctx := context.Background()
-	s := mem.New()
-	for _, n := range []string{"v1", "v2", "v3"} {
-		if err := Create(ctx, s, testManifest(n)); err != nil {
+	const n = 3
+	for round := range 5 {
+		s := mem.New()
+		snaps := []string{"v1", "v2", "v3", "v4"}
+		for _, name := range snaps {
+			if err := Create(ctx, s, testManifest(name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		base, err := Promote(ctx, s, "prod", "v1", "me")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	base, err := Promote(ctx, s, "prod", "v1", "me")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Two writers that both read base as current.
-	a := &Record{Env: "prod", Snapshot: "v2", Action: ActionPromote, Parent: base.ID, Previous: []string{"v1"}}
-	b := &Record{Env: "prod", Snapshot: "v3", Action: ActionPromote, Parent: base.ID, Previous: []string{"v1"}}
-	errA := write(ctx, s, a)
-	errB := write(ctx, s, b)
-	if errA != nil {
-		t.Errorf("first writer: %v", errA)
-	}
-	var ce *ConflictError
-	if !errors.As(errB, &ce) || ce.Other != a.ID {
-		t.Errorf("second writer: %v; want a ConflictError naming %s", errB, a.ID)
-	}
-	h, err := History(ctx, s, "prod", 0)
-	if err != nil || len(h) != 3 {
-		t.Fatalf("History = %d, %v; want all 3 records", len(h), err)
-	}
-	if h[2].Snapshot != "v3" {
-		t.Errorf("in force: %s, want the last written, v3", h[2].Snapshot)
+		bs := newBarrierStore(s, "prod", n)
+		recs := make([]*Record, n)
+		errs := make([]error, n)
+		done := make(chan int)
+		for i := range n {
+			go func() {
+				recs[i], errs[i] = Promote(ctx, bs, "prod", snaps[i+1], "me")
+				done <- i
+			}()
+		}
+		for range n {
+			<-done
+		}
+		cur, err := Current(ctx, s, "prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var won int
+		for i := range n {
+			if recs[i] == nil || recs[i].Parent != base.ID {
+				t.Fatalf("round %d: promotion %d: record %+v, want one based on %s", round, i, recs[i], base.ID)
+			}
+			var ce *ConflictError
+			switch {
+			case errs[i] == nil && recs[i].ID == cur.ID:
+				won++
+			case errs[i] == nil:
+				t.Errorf("round %d: promotion %d (%s) succeeded, but %s is in force", round, i, recs[i].ID, cur.ID)
+			case !errors.As(errs[i], &ce) || ce.Other != cur.ID || ce.Written.ID != recs[i].ID:
+				t.Errorf("round %d: promotion %d: %v; want a ConflictError naming %s", round, i, errs[i], cur.ID)
+			case recs[i].ID == cur.ID:
+				t.Errorf("round %d: promotion %d failed (%v) but it is in force", round, i, errs[i])
+			}
+		}
+		if won != 1 {
+			t.Errorf("round %d: %d promotions succeeded, want exactly the one in force", round, won)
+		}
+		h, err := History(ctx, s, "prod", 0)
+		if err != nil || len(h) != n+1 {
+			t.Errorf("round %d: History = %d records, %v; want all %d", round, len(h), err, n+1)
+		}
 	}
 }
 
