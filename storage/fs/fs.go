@@ -70,6 +70,7 @@ var (
 	_ storage.Unsyncer    = (*Store)(nil)
 	_ storage.Rooter      = (*Store)(nil)
 	_ storage.Walker      = (*Store)(nil)
+	_ storage.AfterLister = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -295,6 +296,43 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	})
 	sort.Strings(keys)
 	return keys, err
+}
+
+// ListAfter returns the keys under prefix after after, in lexical order.
+// A prefix that is a directory of files only (an environment's records)
+// is one directory read, its names compared before any key is made;
+// anything else is List's walk, filtered. Either way the directory's
+// names are read: on local disk that is one getdents loop, with no
+// request per key.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	if dir, ok := strings.CutSuffix(prefix, "/"); ok && dir != "" {
+		entries, err := os.ReadDir(s.path(dir))
+		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		flat := true
+		for _, e := range entries {
+			if e.IsDir() {
+				flat = false
+				break
+			}
+			if k := prefix + e.Name(); k > after {
+				keys = append(keys, k)
+			}
+		}
+		if flat {
+			return keys, nil // ReadDir sorts by name
+		}
+	}
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return keys[sort.SearchStrings(keys, after+"\x00"):], nil
 }
 
 func notExist(key string, err error) error {

@@ -118,6 +118,26 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
+var _ storage.AfterLister = (*Store)(nil)
+
+// ListAfter returns the keys that start with prefix and sort after after,
+// in lexical order.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	var keys []string
+	for k := range s.objects {
+		if strings.HasPrefix(k, prefix) && k > after {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	return keys, nil
+}
+
 var _ storage.Walker = (*Store)(nil)
 
 // Walk calls fn for every key under prefix with its size and modification

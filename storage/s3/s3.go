@@ -145,6 +145,7 @@ var (
 	_ storage.FileAdopter = (*Store)(nil)
 	_ storage.Presigner   = (*Store)(nil)
 	_ storage.Walker      = (*Store)(nil)
+	_ storage.AfterLister = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -304,6 +305,24 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if obj.Err != nil {
 			return nil, fmt.Errorf("s3 list %s: %w", prefix, obj.Err)
+		}
+		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
+	}
+	return keys, nil
+}
+
+// ListAfter returns the keys under prefix after after, in lexical order:
+// S3 starts the listing there (StartAfter), so the keys before it cost
+// nothing.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	opts := minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}
+	if after != "" {
+		opts.StartAfter = s.prefix + after
+	}
+	var keys []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, opts) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list %s after %s: %w", prefix, after, obj.Err)
 		}
 		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
 	}

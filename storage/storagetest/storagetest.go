@@ -230,6 +230,32 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("List(%q) = %q, want %q", tt.prefix, got, tt.want)
 			}
+			// ListAfter (the driver's, or List's) returns those after a
+			// key, listed or not.
+			for i := -1; i < len(tt.want); i++ {
+				after, want := "", tt.want
+				if i >= 0 {
+					after, want = tt.want[i], tt.want[i+1:]
+				}
+				for _, a := range []string{after, after + "!"} {
+					if a == "!" {
+						continue
+					}
+					if a != after && i+1 < len(tt.want) && tt.want[i+1] <= a {
+						continue
+					}
+					got, err := storage.ListAfter(ctx, s, tt.prefix, a)
+					if err != nil {
+						t.Fatalf("ListAfter(%q, %q): %v", tt.prefix, a, err)
+					}
+					if len(got) == 0 && len(want) == 0 {
+						continue
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("ListAfter(%q, %q) = %q, want %q", tt.prefix, a, got, want)
+					}
+				}
+			}
 			// Walk (the driver's, or List and Stat) finds the same keys,
 			// with each one's size (every key's content is itself).
 			var walked []string
