@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -148,9 +150,15 @@ func validHash(h string) bool {
 	return err == nil && len(b) == 32
 }
 
+// printable reports whether s is valid UTF-8 with nothing a terminal
+// acts on: no control character (C0, DEL, C1), no bidi control (marks,
+// embeddings, overrides, isolates), no line or paragraph separator.
 func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp) {
 			return false
 		}
 	}

@@ -3,11 +3,14 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -369,5 +372,118 @@ func TestParseSources(t *testing.T) {
 		if _, _, err := ParseSources(tc.from, tc.mods); err == nil {
 			t.Errorf("ParseSources(%q, %q) succeeded", tc.from, tc.mods)
 		}
+	}
+}
+
+// countingStore counts what an environment's reads cost: keys listed
+// (List and ListAfter) and objects read.
+type countingStore struct {
+	storage.Storage
+	listed, gets, lists atomic.Int64
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string) ([]string, error) {
+	keys, err := c.Storage.List(ctx, prefix)
+	c.lists.Add(1)
+	c.listed.Add(int64(len(keys)))
+	return keys, err
+}
+
+func (c *countingStore) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	keys, err := storage.ListAfter(ctx, c.Storage, prefix, after)
+	c.lists.Add(1)
+	c.listed.Add(int64(len(keys)))
+	return keys, err
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (*storage.Object, error) {
+	c.gets.Add(1)
+	return c.Storage.Get(ctx, key)
+}
+
+func (c *countingStore) reset() { c.listed.Store(0); c.gets.Store(0); c.lists.Store(0) }
+
+// TestEnvCurrentCostIsBounded: reading the record in force (every
+// replica, every refresh) costs a few keys and reads whatever the length
+// of the history, and still sees a record written by someone who did not
+// move the head (a crash between the two writes).
+func TestEnvCurrentCostIsBounded(t *testing.T) {
+	ctx := context.Background()
+	s := &countingStore{Storage: mem.New()}
+	for _, n := range []string{"v1", "v2"} {
+		if err := Create(ctx, s, testManifest(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const records = 500
+	var last *Record
+	for i := range records {
+		r, err := Promote(ctx, s, "prod", []string{"v1", "v2"}[i%2], "me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r
+	}
+	check := func(want *Record) {
+		t.Helper()
+		s.reset()
+		const reads = 10
+		for range reads {
+			cur, err := Current(ctx, s, "prod")
+			if err != nil || cur.ID != want.ID || cur.Snapshot != want.Snapshot {
+				t.Fatalf("Current = %+v, %v; want %s (%s)", cur, err, want.ID, want.Snapshot)
+			}
+		}
+		if l, g, n := s.listed.Load(), s.gets.Load(), s.lists.Load(); l > 3*reads || g > 2*reads || n > reads {
+			t.Errorf("%d reads of the record in force among %d: %d listings, %d keys listed, %d objects read; want at most %d, %d, %d",
+				reads, records, n, l, g, reads, 3*reads, 2*reads)
+		}
+	}
+	check(last)
+	// A record whose writer stopped before moving the head.
+	r := &Record{Env: "prod", Snapshot: "v1", Action: ActionPromote, Parent: last.ID, Previous: []string{last.Snapshot}}
+	r.ID = fmt.Sprintf("%020d-%016x", idTime(last.ID)+1, 1)
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.PutBytes(ctx, s, layout.EnvRecordKey("prod", r.ID), data); err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	// History still has every record.
+	if h, err := History(ctx, s, "prod", 0); err != nil || len(h) != records+1 {
+		t.Errorf("History = %d records, %v; want %d", len(h), err, records+1)
+	}
+}
+
+// TestPrintable: what a terminal would act on (C0 and C1 controls, DEL,
+// bidi overrides and isolates, line separators, invalid UTF-8) is not
+// printable, so a manifest's creator and sources and a record's By cannot
+// hide or reorder what `show` prints.
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{
+		{"ops@host", true}, {"Zoë 张", true}, {"", true}, {"a b", true},
+		{"a\tb", false}, {"a\x1b[2Jb", false}, {"a\x7fb", false},
+		{"a\u009bb", false}, // C1 CSI
+		{"a\u0085b", false}, // C1 NEL
+		{"a\u202eb", false}, // right-to-left override
+		{"a\u2066b", false}, // left-to-right isolate
+		{"a\u200fb", false}, // right-to-left mark
+		{"a\u061cb", false}, // Arabic letter mark
+		{"a\u2028b", false}, // line separator
+		{"a\xffb", false},   // invalid UTF-8
+	} {
+		if got := printable(tc.s); got != tc.ok {
+			t.Errorf("printable(%q) = %v, want %v", tc.s, got, tc.ok)
+		}
+	}
+	// A record's By is checked as it is read.
+	r := &Record{Env: "prod", Snapshot: "v1", Action: ActionPromote, By: "me\u202eevil"}
+	if err := r.checkRecord("prod"); err == nil {
+		t.Error("a record whose By has a bidi override passes")
 	}
 }
