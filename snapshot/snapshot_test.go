@@ -487,3 +487,63 @@ func TestPrintable(t *testing.T) {
 		t.Error("a record whose By has a bidi override passes")
 	}
 }
+
+// TestCheckStored: a manifest recorded without fetching (import
+// --no-fetch) must agree with the hashes the store recorded when it
+// verified the files: a different or missing hash refuses it, saying
+// which.
+func TestCheckStored(t *testing.T) {
+	ctx := context.Background()
+	m := testManifest("s1")
+	put := func(s storage.Storage, e Entry, k layout.Kind, h string) {
+		t.Helper()
+		lm, err := layout.Escape(e.Module())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := lm.Key(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storage.PutBytes(ctx, s, key, []byte(h+"\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := func() storage.Storage {
+		s := mem.New()
+		for _, e := range m.Modules {
+			put(s, e, layout.ModHash, e.GoModHash)
+			if e.Hash != "" {
+				put(s, e, layout.ZipHash, e.Hash)
+			}
+		}
+		return s
+	}
+	if err := CheckStored(ctx, full(), m, 4); err != nil {
+		t.Fatalf("CheckStored of a store that has it all: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(s storage.Storage)
+		want string
+	}{
+		{"zip hash differs", func(s storage.Storage) { put(s, m.Modules[1], layout.ZipHash, h2) }, "example.com/a@v1.2.0: the stored zip's hash is " + h2},
+		{"go.mod hash differs", func(s storage.Storage) { put(s, m.Modules[2], layout.ModHash, h1) }, "example.com/a@v1.3.0: the stored go.mod's hash is " + h1},
+		{"zip not stored", func(s storage.Storage) {
+			lm, _ := layout.Escape(m.Modules[3].Module())
+			k, _ := lm.Key(layout.ZipHash)
+			s.Delete(ctx, k)
+		}, "example.com/b@v2.0.0+incompatible: its zip is not stored"},
+		{"go.mod not stored", func(s storage.Storage) {
+			lm, _ := layout.Escape(m.Modules[0].Module())
+			k, _ := lm.Key(layout.ModHash)
+			s.Delete(ctx, k)
+		}, "example.com/a@v1.0.0: its go.mod is not stored"},
+	} {
+		s := full()
+		tc.edit(s)
+		if err := CheckStored(ctx, s, m, 4); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: CheckStored = %v; want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
