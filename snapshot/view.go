@@ -343,20 +343,68 @@ type view struct {
 
 var _ proxy.Mirror = (*view)(nil)
 
+// ListFilter is an optional capability of the Mirror behind the views
+// (the policy's gate, *gate.Mirror): FilterList returns a list answer of
+// module path without the versions it would refuse the client in ctx.
+// A view's list and @latest go through it, so they name only versions the
+// policy lets the client have, as the mirror's own do.
+type ListFilter interface {
+	FilterList(ctx context.Context, path string, list []byte) ([]byte, error)
+}
+
+// allowed returns vers (versions of path) without those the mirror
+// behind refuses (ListFilter), all of them if it has no filter.
+func (v *view) allowed(ctx context.Context, path string, vers []string) ([]string, error) {
+	f, ok := v.base.(ListFilter)
+	if !ok || len(vers) == 0 {
+		return vers, nil
+	}
+	b, err := f.FilterList(ctx, path, []byte(strings.Join(vers, "\n")+"\n"))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b)), nil
+}
+
 func (v *view) List(ctx context.Context, mod layout.Module) ([]byte, cache.Source, error) {
 	path := mod.Version().Path
 	vers := v.ix.versions(path)
 	if len(vers) == 0 {
 		return nil, cache.Source{}, &NotInError{View: v.label, Path: path}
 	}
+	vers, err := v.allowed(ctx, path, vers)
+	if err != nil {
+		return nil, cache.Source{}, err
+	}
+	if len(vers) == 0 {
+		return []byte{}, cache.Source{}, nil
+	}
 	return []byte(strings.Join(vers, "\n") + "\n"), cache.Source{}, nil
 }
 
+// Latest answers the highest version of the view that the policy allows
+// whose zip the view has, else the highest allowed; with none allowed,
+// the manifest's (whose .info the policy then refuses, saying why).
 func (v *view) Latest(ctx context.Context, mod layout.Module) ([]byte, cache.Source, error) {
 	path := mod.Version().Path
 	ver, ok := v.ix.latest(path)
 	if !ok {
 		return nil, cache.Source{}, &NotInError{View: v.label, Path: path}
+	}
+	if _, filtered := v.base.(ListFilter); filtered {
+		vers, err := v.allowed(ctx, path, v.ix.versions(path))
+		if err != nil {
+			return nil, cache.Source{}, err
+		}
+		if len(vers) > 0 {
+			ver = vers[len(vers)-1]
+			for i := len(vers) - 1; i >= 0; i-- {
+				if _, zip := v.ix.find(path, vers[i]); zip {
+					ver = vers[i]
+					break
+				}
+			}
+		}
 	}
 	lm, err := layout.Escape(module.Version{Path: path, Version: ver})
 	if err != nil {
