@@ -547,3 +547,38 @@ func TestCheckStored(t *testing.T) {
 		}
 	}
 }
+
+// statBlindStore reports every snapshot as missing on Stat, as a store
+// would for two Creates that both checked before either wrote.
+type statBlindStore struct{ storage.Storage }
+
+func (s statBlindStore) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if strings.HasPrefix(key, layout.SnapshotDir+"/") {
+		return storage.Info{}, fs.ErrNotExist
+	}
+	return s.Storage.Stat(ctx, key)
+}
+
+func (s statBlindStore) Unwrap() storage.Storage { return s.Storage }
+
+// TestCreateRaceLosesWithCreator: of two Creates of one name that both
+// passed the existence check, the second fails with ErrExist and the
+// first's manifest stays, through the store's create-if-absent.
+func TestCreateRaceLosesWithCreator(t *testing.T) {
+	ctx := context.Background()
+	base := mem.New()
+	s := statBlindStore{base}
+	first := testManifest("s1")
+	if err := Create(ctx, s, first); err != nil {
+		t.Fatal(err)
+	}
+	second := testManifest("s1")
+	second.Creator = "other@host"
+	if err := Create(ctx, s, second); !errors.Is(err, ErrExist) {
+		t.Errorf("second Create: %v, want ErrExist", err)
+	}
+	m, err := Get(ctx, base, "s1")
+	if err != nil || m.Creator != first.Creator {
+		t.Errorf("stored: %+v, %v; want the first's", m, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -116,6 +117,26 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	s.mu.RUnlock()
 	slices.Sort(keys)
 	return keys, nil
+}
+
+var _ storage.Creator = (*Store)(nil)
+
+// CreateIfAbsent stores r's bytes at key unless key exists (fs.ErrExist).
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	b, err := io.ReadAll(storage.ContextReader(ctx, r))
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, exists := s.objects[key]; exists {
+		return &fs.PathError{Op: "create", Path: key, Err: fs.ErrExist}
+	}
+	s.objects[key] = object{data: b, modTime: time.Now()}
+	return nil
 }
 
 var _ storage.AfterLister = (*Store)(nil)

@@ -146,6 +146,7 @@ var (
 	_ storage.Presigner   = (*Store)(nil)
 	_ storage.Walker      = (*Store)(nil)
 	_ storage.AfterLister = (*Store)(nil)
+	_ storage.Creator     = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -277,6 +278,38 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	})
 	if er.err != nil {
 		return fmt.Errorf("s3 %s: %w", key, er.err)
+	}
+	return s.mapErr(key, err)
+}
+
+// maxCreate bounds what CreateIfAbsent stores: one conditional PUT (no
+// multipart upload, whose completion would need the condition too).
+const maxCreate = 64 << 20
+
+// CreateIfAbsent stores r at key unless key exists: a conditional PUT
+// (If-None-Match: *), which S3 and MinIO refuse with 412 Precondition
+// Failed if the object exists, or 409 Conflict while another conditional
+// write of it is under way; both are an error wrapping fs.ErrExist. At
+// most maxCreate bytes. A store that ignores the header (an old S3
+// compatible server) replaces silently: that is the caller's fallback's
+// race again, no worse.
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	b, err := io.ReadAll(io.LimitReader(storage.ContextReader(ctx, r), maxCreate+1))
+	if err != nil {
+		return fmt.Errorf("s3 %s: %w", key, err)
+	}
+	if len(b) > maxCreate {
+		return fmt.Errorf("s3 %s: larger than %d bytes", key, maxCreate)
+	}
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: maxCreate + 1<<20}
+	opts.SetMatchETagExcept("*")
+	_, err = s.c.PutObject(ctx, s.bucket, s.name(key), bytes.NewReader(b), int64(len(b)), opts)
+	if err != nil {
+		switch resp := minio.ToErrorResponse(err); {
+		case resp.StatusCode == http.StatusPreconditionFailed, resp.StatusCode == http.StatusConflict,
+			resp.Code == "PreconditionFailed", resp.Code == "ConditionalRequestConflict":
+			return &fs.PathError{Op: "create", Path: key, Err: fs.ErrExist}
+		}
 	}
 	return s.mapErr(key, err)
 }

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -184,6 +185,57 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
 		got := mustGet(t, s, "m.example/x/@v/v1.0.0.zip")
 		if !slices.Contains(values, got) {
 			t.Errorf("after concurrent puts: a %d-byte value that no writer wrote", len(got))
+		}
+	})
+
+	t.Run("create if absent: one creator wins, nothing else stored", func(t *testing.T) {
+		s := newStore(t)
+		c, ok := storage.As[storage.Creator](s)
+		if !ok {
+			t.Skip("the driver has no storage.Creator")
+		}
+		ctx := context.Background()
+		const key = ".gomirror/snapshots/s1.json"
+		if err := c.CreateIfAbsent(ctx, key, strings.NewReader("first")); err != nil {
+			t.Fatalf("CreateIfAbsent of a new key: %v", err)
+		}
+		if err := c.CreateIfAbsent(ctx, key, strings.NewReader("second")); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("CreateIfAbsent of an existing key: %v, want fs.ErrExist", err)
+		}
+		if got := mustGet(t, s, key); got != "first" {
+			t.Errorf("after a refused create: %q, want %q", got, "first")
+		}
+		if err := c.CreateIfAbsent(ctx, "../x", strings.NewReader("x")); !errors.Is(err, storage.ErrInvalidKey) {
+			t.Errorf("CreateIfAbsent of an invalid key: %v", err)
+		}
+		// Creators at the same moment: exactly one wins, its bytes stay.
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = c.CreateIfAbsent(ctx, ".gomirror/snapshots/race.json", strings.NewReader(fmt.Sprintf("writer %d", i)))
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("writers %d and %d both created the key", winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, fs.ErrExist):
+				t.Errorf("writer %d: %v, want fs.ErrExist", i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no writer created the key")
+		}
+		if got := mustGet(t, s, ".gomirror/snapshots/race.json"); got != fmt.Sprintf("writer %d", winner) {
+			t.Errorf("stored %q, want the winner's (writer %d)", got, winner)
 		}
 	})
 
