@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -372,6 +373,9 @@ func (v *view) List(ctx context.Context, mod layout.Module) ([]byte, cache.Sourc
 	if len(vers) == 0 {
 		return nil, cache.Source{}, &NotInError{View: v.label, Path: path}
 	}
+	// As a module proxy's list: tagged versions only (a pseudo-version of
+	// the view is served, and @latest may answer it).
+	vers = slices.DeleteFunc(vers, module.IsPseudoVersion)
 	vers, err := v.allowed(ctx, path, vers)
 	if err != nil {
 		return nil, cache.Source{}, err

@@ -2,11 +2,14 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
@@ -130,4 +133,81 @@ func TestViewIndexIsCompact(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(ix)
+}
+
+// flakyStore fails Stat and Get of snapshots while failing is set, and
+// counts the Gets of snapshots.
+type flakyStore struct {
+	storage.Storage
+	failing bool
+	gets    int
+}
+
+func (f *flakyStore) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if f.failing && strings.HasPrefix(key, layout.SnapshotDir+"/") {
+		return storage.Info{}, errors.New("storage unavailable")
+	}
+	return f.Storage.Stat(ctx, key)
+}
+
+func (f *flakyStore) Get(ctx context.Context, key string) (*storage.Object, error) {
+	if strings.HasPrefix(key, layout.SnapshotDir+"/") {
+		f.gets++
+		if f.failing {
+			return nil, errors.New("storage unavailable")
+		}
+	}
+	return f.Storage.Get(ctx, key)
+}
+
+// TestViewsKeepWhatTheyRead: a storage failure at a refresh keeps the
+// last known manifest served; a manifest that cannot be decoded is read
+// once per change of its object, not per request; a view's list has no
+// pseudo-versions (as the protocol's lists), though they are served.
+func TestViewsKeepWhatTheyRead(t *testing.T) {
+	ctx := context.Background()
+	base := mem.New()
+	m := testManifest("s1")
+	m.Modules = append(m.Modules[:1], append([]Entry{{Path: "example.com/a", Version: "v1.0.1-0.20240102030405-abcdefabcdef", Hash: h1, GoModHash: h2}}, m.Modules[1:]...)...)
+	if err := Create(ctx, base, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.PutBytes(ctx, base, layout.SnapshotKey("bad"), []byte(`{"format": 1, "name": "bad", "extra": 1}`)); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	f := &flakyStore{Storage: base}
+	vs := NewViews(f, nil, ViewOptions{Now: func() time.Time { return now }})
+	sv := layout.View{Kind: layout.SnapshotView, Name: "s1"}
+	v, err := vs.View(ctx, sv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm, err := layout.Escape(module.Version{Path: "example.com/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := v.List(ctx, lm)
+	if err != nil || string(list) != "v1.0.0\nv1.2.0\nv1.3.0\n" {
+		t.Errorf("list = %q, %v; want the snapshot's versions without the pseudo-version", list, err)
+	}
+	if found, _ := v.(*view).ix.find("example.com/a", "v1.0.1-0.20240102030405-abcdefabcdef"); !found {
+		t.Error("the pseudo-version is not in the view")
+	}
+	f.failing = true
+	now = now.Add(time.Hour) // past the refresh
+	if _, err := vs.View(ctx, sv); err != nil {
+		t.Errorf("with storage failing at the refresh: %v; want the last known manifest", err)
+	}
+	f.failing = false
+	bad := layout.View{Kind: layout.SnapshotView, Name: "bad"}
+	gets := f.gets
+	for range 3 {
+		if _, err := vs.View(ctx, bad); err == nil || !strings.Contains(err.Error(), "extra") {
+			t.Errorf("an undecodable manifest: %v", err)
+		}
+	}
+	if f.gets-gets != 1 {
+		t.Errorf("an undecodable manifest read %d times for 3 requests, want once", f.gets-gets)
+	}
 }
