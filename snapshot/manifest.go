@@ -298,8 +298,33 @@ func Decode(r io.Reader) (*Manifest, error) {
 // decoded instead of keeping it: the Manifest it returns has no Modules.
 // Memory is what each keeps, the header (bounded) and one entry.
 func DecodeEntries(r io.Reader, each func(Entry) error) (*Manifest, error) {
+	return decodeAs(r, "", each)
+}
+
+// DecodeAs is Decode for a manifest recorded under name instead of the
+// one it names (import --name): the file's own name is not checked, name
+// must be valid.
+func DecodeAs(r io.Reader, name string) (*Manifest, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	m, err := decodeAs(r, name, func(e Entry) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.Modules = entries
+	return m, nil
+}
+
+// decodeAs is DecodeEntries, with the manifest's name replaced by rename
+// (before it is validated) if that is not "".
+func decodeAs(r io.Reader, rename string, each func(Entry) error) (*Manifest, error) {
 	lr := &io.LimitedReader{R: r, N: MaxManifestBytes + 1}
-	m, err := decodeEntries(lr, each)
+	m, err := decodeEntries(lr, rename, each)
 	if lr.N <= 0 {
 		return nil, fmt.Errorf("manifest larger than %d bytes", MaxManifestBytes)
 	}
@@ -309,7 +334,7 @@ func DecodeEntries(r io.Reader, each func(Entry) error) (*Manifest, error) {
 	return m, nil
 }
 
-func decodeEntries(r io.Reader, each func(Entry) error) (*Manifest, error) {
+func decodeEntries(r io.Reader, rename string, each func(Entry) error) (*Manifest, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if t, err := dec.Token(); err != nil {
@@ -387,6 +412,9 @@ func decodeEntries(r io.Reader, each func(Entry) error) (*Manifest, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the JSON object")
+	}
+	if rename != "" {
+		m.Name = rename
 	}
 	if err := m.Validate(); err != nil { // the header: no Modules yet
 		return nil, err

@@ -332,16 +332,21 @@ creation time and creator are kept; the source "import FILE" is added.`,
 		if err != nil {
 			return err // a failure (1), not a usage error
 		}
-		m, err := snapshot.Decode(f)
+		if name != "" {
+			if err := snapshot.ValidName(name); err != nil {
+				f.Close()
+				return usageError(cmd, err)
+			}
+		}
+		var m *snapshot.Manifest
+		if name != "" {
+			m, err = snapshot.DecodeAs(f, name) // the file's own name may be invalid here
+		} else {
+			m, err = snapshot.Decode(f)
+		}
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", args[0], err)
-		}
-		if name != "" {
-			if err := snapshot.ValidName(name); err != nil {
-				return usageError(cmd, err)
-			}
-			m.Name = name
 		}
 		if len(m.Sources) < snapshot.MaxSources {
 			m.Sources = append(m.Sources, "import "+args[0])
