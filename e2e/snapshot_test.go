@@ -99,14 +99,20 @@ func TestSnapshotsAndEnvironments(t *testing.T) {
 	// prod: v1, then v2 (promote), then v1 again (rollback), switched on
 	// replica b by commands that write storage directly.
 	latest := "/env/prod/github.com/google/uuid/@latest"
-	// servedBy waits until b's prod serves version: within
-	// snapshot.DefaultRefresh (2s) of the change; 10s is the test's bound.
+	// servedBy waits until m's prod serves version, and checks that it
+	// did within snapshot.DefaultRefresh (2s) of the change (changed: when
+	// the command that made it returned), plus a margin for the polling
+	// and the request on a busy machine; 10s is the wait's own bound.
+	var changed time.Time
 	servedBy := func(m *mirror, version string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			body, _ := httpGet(m.URL + latest)
 			if strings.Contains(body, `"Version":"`+version+`"`) {
+				if took := time.Since(changed); took > 2*time.Second+time.Second {
+					t.Errorf("%s served %s %v after the change, want within 2s (+1s margin)", m.URL, version, took)
+				}
 				return
 			}
 			if time.Now().After(deadline) {
@@ -117,11 +123,13 @@ func TestSnapshotsAndEnvironments(t *testing.T) {
 	}
 	refused(b, "/env/prod", v1, "no environment prod")
 	runGomirror(ctx, t, 0, append([]string{"env", "promote", "prod", "v1"}, st...)...)
+	changed = time.Now()
 	servedBy(b, "v1.5.0")
 	mustBuild(b, "/env/prod", v1)
 	refused(b, "/env/prod", v2, "not in environment prod (snapshot v1)")
 
 	runGomirror(ctx, t, 0, append([]string{"env", "promote", "prod", "v2"}, st...)...)
+	changed = time.Now()
 	servedBy(b, "v1.6.0")
 	servedBy(a, "v1.6.0")
 	mustBuild(b, "/env/prod", v2)
@@ -131,6 +139,7 @@ func TestSnapshotsAndEnvironments(t *testing.T) {
 	}
 
 	runGomirror(ctx, t, 0, append([]string{"env", "rollback", "prod"}, st...)...)
+	changed = time.Now()
 	servedBy(b, "v1.5.0")
 	refused(b, "/env/prod", v2, "not in environment prod (snapshot v1)")
 	mustBuild(b, "/env/prod", v1)

@@ -320,6 +320,14 @@ func (g *Mirror) List(ctx context.Context, m layout.Module) ([]byte, cache.Sourc
 	return kept, src, nil
 }
 
+// FilterList returns list (versions, one a line, as a list answer has
+// them) of module path without the versions the policy refuses for the
+// client in ctx, judged as List judges its own (snapshot views filter
+// their lists with it).
+func (g *Mirror) FilterList(ctx context.Context, path string, list []byte) ([]byte, error) {
+	return g.filter(ctx, path, list)
+}
+
 // filter returns list without the versions the policy refuses.
 func (g *Mirror) filter(ctx context.Context, path string, list []byte) ([]byte, error) {
 	subj := subject(ctx)

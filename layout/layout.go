@@ -551,7 +551,7 @@ const (
 	SnapshotDir = StateDir + "/snapshots"
 	// EnvDir holds the environments: under EnvDir/<name>/ one record per
 	// promotion or rollback (EnvRecordKey), the last in lexical order in
-	// force.
+	// force, and a head (EnvHeadKey).
 	EnvDir = StateDir + "/env"
 )
 
@@ -566,6 +566,11 @@ func EnvPrefix(name string) string { return EnvDir + "/" + name + "/" }
 // EnvRecordKey returns the key of the record id (validated by the caller)
 // of the environment name.
 func EnvRecordKey(name, id string) string { return EnvPrefix(name) + id + ".json" }
+
+// EnvHeadKey returns the key of the environment name's head: a copy of
+// the record last found in force by a writer, where readers start their
+// listing (its name sorts after every record's).
+func EnvHeadKey(name string) string { return EnvPrefix(name) + "head.json" }
 
 // SumDBStateKey returns the key of a checksum database config file named as
 // x/mod's sumdb client names them ("<name>/latest": the verified tree

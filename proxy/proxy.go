@@ -44,6 +44,11 @@ const (
 	// caches keep its answers but ask again every time (ETag).
 	cacheEnv        = "public, no-cache"
 	cacheEnvPrivate = "private, no-cache"
+	// A snapshot's list and @latest: its versions never change while it
+	// exists, but a deleted snapshot's name can be created again with
+	// other versions, so they are not immutable; a short max-age bounds
+	// how long a cache serves the old name's answers.
+	cacheSnapshotMutable = "public, max-age=300"
 )
 
 // Mirror is what the handler needs from the cache layer. *cache.Mirror
@@ -168,15 +173,19 @@ type answerCC struct {
 }
 
 // ccOf returns the Cache-Control values of a request under view v: the
-// mirror's own (mutableCC, artifactCC); a snapshot's list and @latest never
-// change, so they are cached as its artifacts are; an environment's
+// mirror's own (mutableCC, artifactCC); a snapshot's artifacts as the
+// mirror's, its list and @latest for cacheSnapshotMutable (not immutable:
+// the name can be deleted and created again); an environment's
 // answers can change with any promotion, so caches must ask again
 // (no-cache, with the ETag a 304 costs little).
 func (h *Handler) ccOf(v layout.View) answerCC {
 	switch v.Kind {
 	case layout.SnapshotView:
-		a := h.artifactCC()
-		return answerCC{mutable: a[0], artifact: a, negative: cacheNegative}
+		mutable := cacheSnapshotMutable
+		if h.mutableCC() == cachePrivate {
+			mutable = cachePrivate // answers that differ by client
+		}
+		return answerCC{mutable: mutable, artifact: h.artifactCC(), negative: cacheNegative}
 	case layout.EnvView:
 		cc := cacheEnv
 		if h.judging != nil {

@@ -285,8 +285,10 @@ func (v viewsOf) View(ctx context.Context, view layout.View) (Mirror, error) {
 }
 
 // A view's request goes to the view's mirror, never the handler's, with
-// the view's Cache-Control: a snapshot's list as immutable as an
-// artifact, an environment's answers and 404s revalidated every time.
+// the view's Cache-Control: a snapshot's artifacts immutable, but its list
+// and @latest only for a short while (a deleted snapshot's name can be
+// created again with other versions), an environment's answers and 404s
+// revalidated every time.
 func TestViews(t *testing.T) {
 	const mod = "module example.com/m\n"
 	newBody := func() io.ReadCloser { return storage.BytesObject([]byte(mod)).Body }
@@ -308,7 +310,7 @@ func TestViews(t *testing.T) {
 		cc   string
 	}{
 		{"/snapshots/s1/example.com/m/@v/v1.0.0.mod", 200, cacheImmutable},
-		{"/snapshots/s1/example.com/m/@v/list", 200, cacheImmutable},
+		{"/snapshots/s1/example.com/m/@v/list", 200, cacheSnapshotMutable},
 		{"/env/prod/example.com/m/@v/v1.0.0.mod", 200, cacheEnv},
 		{"/env/prod/example.com/m/@v/list", 200, cacheEnv},
 		{"/snapshots/nope/example.com/m/@v/list", 404, cacheNegative},

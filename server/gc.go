@@ -197,7 +197,7 @@ func (c *collector) State() obs.GCState {
 
 // accessRecorder is the tracker's flush target: the database once open.
 func (r *records) accessRecorder() gc.AccessRecorder {
-	if r == nil {
+	if r == nil || r.catalogOnly {
 		return nil
 	}
 	if d := r.db.Load(); d != nil {

@@ -37,16 +37,24 @@ type Loopback struct {
 // StartLoopback starts the in-process mirror for cfg (the settings as
 // config.LoadServe loaded them; cfg itself is not changed). Compared with
 // serve it listens on 127.0.0.1 on a free port over plain HTTP, has auth,
-// the admin listener, the database, the audit log and alerts off (and the
-// vulnerability database, unless a policy may need it): what it stores is
-// the only trace it leaves. Close stops it.
+// the admin listener, the audit log, alerts and the garbage collector off
+// (and the vulnerability database, unless a policy may need it). It opens
+// the database for the catalog only: what it stores is written to the
+// catalog as serve's fills are (catalog.Feed), so the running server's
+// catalog (/api/v1/modules, console) has it when the command ends, and
+// nothing else (no audit record, no rebuild, no pruning). With SQLite
+// next to a running server, both write in WAL mode with a busy timeout
+// (db.Open's DSN); a database that cannot be opened or written to leaves
+// the catalog-behind mark (layout.CatalogBehindMarker) as serve does,
+// and the next server start rebuilds the catalog. Close stops it.
 func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*Loopback, error) {
 	c := *cfg
 	c.Listen = "127.0.0.1:0"
 	c.TLSCert, c.TLSKey = "", ""
 	c.Auth, c.TokensFile, c.AuthRules = "off", "", nil
 	c.AdminListen = ""
-	c.Database, c.AuditLog = "off", ""
+	c.AuditLog = ""
+	c.MaxStoredBytes, c.RetentionPeriod = 0, 0 // the serving server collects
 	c.Alerts, c.Notifiers = nil, nil
 	c.TrustedProxies = ""
 	if c.Policy == "" {
@@ -57,6 +65,9 @@ func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*L
 	srv, err := New(&c, log)
 	if err != nil {
 		return nil, err
+	}
+	if srv.records != nil {
+		srv.records.catalogOnly = true
 	}
 	var secret [16]byte
 	if _, err := rand.Read(secret[:]); err != nil {

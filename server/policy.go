@@ -13,8 +13,12 @@ import (
 	"github.com/gomirror/gomirror/gate"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
+	"github.com/gomirror/gomirror/snapshot"
 	"github.com/gomirror/gomirror/storage"
 )
+
+// The gate filters snapshot views' lists (snapshot.ListFilter).
+var _ snapshot.ListFilter = (*gate.Mirror)(nil)
 
 // policyRetractedTTL is how old the retractions (from a module's latest
 // go.mod) a decision is made or served from may be. The gate keeps a

@@ -45,6 +45,10 @@ type records struct {
 	runDone  chan struct{} // closed when run has returned; nil before start
 	replica  string
 	lines    io.WriteCloser // audit-log: the JSON-lines copy, closed at the end; nil for none
+	// catalogOnly: an operator command's in-process mirror
+	// (StartLoopback): the database for the catalog feed only, no audit
+	// record, no access time, no rebuild or pruning.
+	catalogOnly bool
 
 	closeOnce sync.Once
 }
@@ -178,7 +182,7 @@ func (r *records) start(ctx context.Context) {
 // audit records older than audit-retention once a day.
 func (r *records) run(ctx context.Context) {
 	r.open(ctx)
-	if r.db.Load() == nil {
+	if r.db.Load() == nil || r.catalogOnly {
 		return
 	}
 	if t, err := r.db.Load().CatalogTotals(ctx); err == nil && t.Objects == 0 {
@@ -289,7 +293,7 @@ func (r *records) close(ctx context.Context) error {
 // that the edge put in ctx, its edge context (so that a request refused by
 // auth is audited too).
 func (s *Server) audit(ctx context.Context, req *http.Request, rec *obs.Request, start time.Time) {
-	if s.records == nil && s.alerts == nil {
+	if (s.records == nil || s.records.catalogOnly) && s.alerts == nil {
 		return
 	}
 	p, err := proxy.ParsedIn(ctx, rec.Path)
@@ -322,7 +326,7 @@ func (s *Server) audit(ctx context.Context, req *http.Request, rec *obs.Request,
 		Policy:   audit.Clean(rec.Policy),
 	}
 	s.alerts.Observe(r)
-	if s.records != nil {
+	if s.records != nil && !s.records.catalogOnly {
 		s.records.recorder.Record(r)
 	}
 }

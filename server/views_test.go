@@ -3,14 +3,21 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gomirror/gomirror/auth"
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/snapshot"
 )
+
+// testH1 is a well-formed h1: hash (a view serves files by their
+// presence in the manifest; the mirror checks the files themselves).
+const testH1 = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 // createSnapshot resolves mods through s (as snapshot create does through
 // its in-process mirror) and stores the manifest name.
@@ -52,10 +59,10 @@ func TestSnapshotView(t *testing.T) {
 		code     int
 		body, cc string // body: a substring
 	}{
-		{"/example.com/hello/@v/list", 200, "v1.0.0\nv1.1.0\n", "public, max-age=31536000, immutable"},
+		{"/example.com/hello/@v/list", 200, "v1.0.0\nv1.1.0\n", "public, max-age=300"},
 		{"/example.com/hello/@v/v1.0.0.mod", 200, "module example.com/hello", ""},
 		{"/example.com/hello/@v/v1.0.0.zip", 404, "example.com/hello@v1.0.0 is in snapshot s1 for its go.mod only", ""},
-		{"/example.com/hello/@latest", 200, `"Version":"v1.1.0"`, "public, max-age=31536000, immutable"},
+		{"/example.com/hello/@latest", 200, `"Version":"v1.1.0"`, "public, max-age=300"},
 		{"/example.com/hello/@v/v1.1.0.info", 200, `"Version":"v1.1.0"`, "public, max-age=31536000, immutable"},
 		{"/example.com/hello/@v/v1.1.0.mod", 200, "module example.com/hello", ""},
 		{"/example.com/hello/@v/v1.1.0.zip", 200, "", ""},
@@ -151,4 +158,71 @@ func TestEnvView(t *testing.T) {
 	}
 	waitFor(s2, "v1.1.0")
 	waitFor(s, "v1.1.0")
+}
+
+// TestViewsAuthAndPolicy: a view's path is guarded by its module as the
+// mirror's own is (a token an auth rule does not name gets 403 for that
+// module through /snapshots/ and /env/, not for others), and the policy
+// applies to what a view serves: a refused version is 403 and left out of
+// the view's list.
+func TestViewsAuthAndPolicy(t *testing.T) {
+	up := fakeproxy.New(t)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	tokens := auth.NewTokens(path)
+	ci, err := tokens.AddRole("ci", auth.RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := tokens.AddRole("other", auth.RoleClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte("rules:\n  - name: old-hello\n    module: example.com/hello\n    versions: \"<1.1.0\"\n    action: deny\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, up, func(c *config.Serve) {
+		c.TokensFile, c.Auth, c.Policy = path, "all", pol
+		c.AuthRules = []config.AuthRule{{Modules: "example.com/hello", Tokens: []string{"ci"}}}
+	})
+	ctx := context.Background()
+	m := &snapshot.Manifest{Format: snapshot.Format, Name: "s1", Created: time.Now().UTC(), Modules: []snapshot.Entry{
+		{Path: "example.com/dep", Version: "v1.0.0", Hash: testH1, GoModHash: testH1},
+		{Path: "example.com/hello", Version: "v1.0.0", Hash: testH1, GoModHash: testH1},
+		{Path: "example.com/hello", Version: "v1.1.0", Hash: testH1, GoModHash: testH1},
+	}}
+	if err := snapshot.Create(ctx, s.store, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snapshot.Promote(ctx, s.store, "prod", "s1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token, path string
+		code        int
+		body        string
+	}{
+		{other, "/snapshots/s1/example.com/hello/@v/list", 403, ""},
+		{other, "/env/prod/example.com/hello/@v/list", 403, ""},
+		{other, "/snapshots/s1/example.com/hello/@v/v1.1.0.info", 403, ""},
+		{other, "/env/prod/example.com/hello/@latest", 403, ""},
+		{other, "/snapshots/s1/example.com/dep/@v/v1.0.0.info", 200, ""},
+		{other, "/env/prod/example.com/dep/@v/list", 200, "v1.0.0"},
+		{"", "/snapshots/s1/example.com/dep/@v/list", 401, ""},
+		{ci, "/snapshots/s1/example.com/hello/@v/v1.1.0.info", 200, "v1.1.0"},
+		{ci, "/env/prod/example.com/hello/@v/v1.1.0.mod", 200, "module example.com/hello"},
+		// The policy: v1.0.0 refused, and not listed.
+		{ci, "/snapshots/s1/example.com/hello/@v/v1.0.0.info", 403, "old-hello"},
+		{ci, "/env/prod/example.com/hello/@v/v1.0.0.zip", 403, "old-hello"},
+		{ci, "/snapshots/s1/example.com/hello/@v/list", 200, "v1.1.0\n"},
+		{ci, "/env/prod/example.com/hello/@latest", 200, `"Version":"v1.1.0"`},
+	} {
+		r := do(t, "GET", s.URL+tc.path, bearer(tc.token))
+		if r.code != tc.code || !strings.Contains(r.body, tc.body) {
+			t.Errorf("GET %s (token %v): %d %q; want %d with %q", tc.path, tc.token == ci, r.code, r.body, tc.code, tc.body)
+		}
+		if tc.code == 200 && strings.HasSuffix(tc.path, "/list") && strings.Contains(r.body, "v1.0.0") && strings.Contains(tc.path, "hello") {
+			t.Errorf("GET %s: %q lists the refused v1.0.0", tc.path, r.body)
+		}
+	}
 }

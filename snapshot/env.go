@@ -29,7 +29,8 @@ import (
 // atomic write that every replica sees on its next read (Current). Two
 // promotions of one environment at the same moment both stay in the
 // history; the later in lexical order is in force, and the other's writer
-// gets a *ConflictError saying so.
+// gets a *ConflictError saying so (see there for the case no writer can
+// detect).
 
 // Actions of a record.
 const (
@@ -59,18 +60,27 @@ type Record struct {
 	Previous []string `json:"previous,omitempty"`
 }
 
-// ConflictError is a promotion or rollback written while another one of
-// the same environment was: both are in the history, and Current is the
-// one in force.
+// ConflictError is a promotion or rollback that is not in force right
+// after it was written, because another one of the same environment was
+// written at the same moment with a later ID: both are in the history,
+// and Other is the one in force.
+//
+// Undetectable: a promotion that read the record in force before this
+// one was written but writes its own record after this one checked
+// (Current) replaces it without either writer being told: this one
+// succeeded (it was in force when it returned), the other too (its
+// record names as parent the record this one replaced, which the history
+// shows).
 type ConflictError struct {
-	Env     string
-	Written *Record // this call's record
-	Other   string  // the ID of the concurrent record
+	Env           string
+	Written       *Record // this call's record
+	Other         string  // the ID of the record in force
+	OtherSnapshot string  // its snapshot
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("environment %s changed while %s %s was written (record %s; concurrent record %s): see its history",
-		e.Env, e.Written.Action, e.Written.Snapshot, e.Written.ID, e.Other)
+	return fmt.Sprintf("environment %s changed while %s %s was written (record %s): record %s, %s, is in force; see its history",
+		e.Env, e.Written.Action, e.Written.Snapshot, e.Written.ID, e.Other, e.OtherSnapshot)
 }
 
 // EnvNotFoundError is an environment with no record (a "not found").
@@ -89,14 +99,19 @@ func recordIDs(ctx context.Context, s storage.Storage, env string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
+	return idsOf(prefix, keys), nil
+}
+
+// idsOf returns the record IDs among keys (under prefix), in their order.
+func idsOf(prefix string, keys []string) []string {
 	ids := keys[:0]
 	for _, k := range keys {
 		id, ok := strings.CutSuffix(strings.TrimPrefix(k, prefix), ".json")
-		if ok && validID(id) {
+		if ok && strings.HasPrefix(k, prefix) && validID(id) {
 			ids = append(ids, id)
 		}
 	}
-	return ids, nil
+	return ids
 }
 
 // validID reports whether id is a record ID: 20 digits, '-', 16 lower-case
@@ -142,17 +157,70 @@ func readRecord(ctx context.Context, s storage.Storage, env, id string) (*Record
 		return nil, fmt.Errorf("environment %s record %s: %w", env, id, err)
 	}
 	r.ID = id
-	if r.Env != env || ValidName(r.Snapshot) != nil || len(r.Previous) > MaxPrevious {
-		return nil, fmt.Errorf("environment %s record %s: invalid", env, id)
+	if err := r.checkRecord(env); err != nil {
+		return nil, fmt.Errorf("environment %s record %s: %w", env, id, err)
 	}
 	return r, nil
 }
 
-// Current returns the record in force of env: the last of its history. An
-// environment with none is an *EnvNotFoundError.
+// checkRecord checks what a record of env read from storage says.
+func (r *Record) checkRecord(env string) error {
+	switch {
+	case r.Env != env:
+		return fmt.Errorf("invalid: it names environment %q", r.Env)
+	case ValidName(r.Snapshot) != nil:
+		return fmt.Errorf("invalid snapshot name %q", r.Snapshot)
+	case len(r.Previous) > MaxPrevious:
+		return errors.New("invalid: too many previous snapshots")
+	case r.Action != ActionPromote && r.Action != ActionRollback:
+		return fmt.Errorf("invalid action %q", r.Action)
+	case r.Parent != "" && !validID(r.Parent):
+		return fmt.Errorf("invalid parent %q", r.Parent)
+	case len(r.By) > MaxTextLen || !printable(r.By):
+		return errors.New("invalid: by too long or not printable")
+	}
+	for _, p := range r.Previous {
+		if ValidName(p) != nil {
+			return fmt.Errorf("invalid previous snapshot %q", p)
+		}
+	}
+	return nil
+}
+
+// Current returns the record in force of env: the last of its history.
+// An environment with none is an *EnvNotFoundError.
+//
+// It costs a few keys whatever the history's length: it reads env's head
+// (a copy of the record its writer found in force, written after the
+// record) and lists the keys from the head's record on
+// (storage.ListAfter): the head's record there and nothing after it means
+// the head is in force; a later record (a writer that stopped before
+// moving the head, or a head moved back by a slower writer) is read; a
+// missing or unreadable head, or one whose record is not listed, means a
+// listing of the whole history.
 func Current(ctx context.Context, s storage.Storage, env string) (*Record, error) {
 	if ValidName(env) != nil {
 		return nil, &EnvNotFoundError{env}
+	}
+	prefix := layout.EnvPrefix(env)
+	head, err := readHead(ctx, s, env)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if head != nil {
+		// From just before the head's record key, so that it is listed.
+		keys, err := storage.ListAfter(ctx, s, prefix, prefix+head.ID)
+		if err != nil {
+			return nil, err
+		}
+		ids := idsOf(prefix, keys)
+		switch {
+		case len(ids) > 0 && ids[len(ids)-1] == head.ID:
+			return head, nil
+		case len(ids) > 0 && ids[0] == head.ID:
+			return readRecord(ctx, s, env, ids[len(ids)-1])
+		}
+		// The head's record is not there: do without the head.
 	}
 	ids, err := recordIDs(ctx, s, env)
 	if err != nil {
@@ -162,6 +230,41 @@ func Current(ctx context.Context, s storage.Storage, env string) (*Record, error
 		return nil, &EnvNotFoundError{env}
 	}
 	return readRecord(ctx, s, env, ids[len(ids)-1])
+}
+
+// head is the JSON form of an environment's head: a record with its ID.
+type head struct {
+	ID string `json:"id"`
+	*Record
+}
+
+// readHead returns env's head, a "not found" if it has none or it is not
+// a valid record of env.
+func readHead(ctx context.Context, s storage.Storage, env string) (*Record, error) {
+	obj, err := s.Get(ctx, layout.EnvHeadKey(env))
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(storage.ContextReader(ctx, obj.Body), maxRecordBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	h := head{Record: &Record{}}
+	if len(data) > maxRecordBytes || json.Unmarshal(data, &h) != nil || !validID(h.ID) || h.checkRecord(env) != nil {
+		return nil, fs.ErrNotExist // rewritten by the next promotion
+	}
+	h.Record.ID = h.ID
+	return h.Record, nil
+}
+
+// writeHead makes r env's head.
+func writeHead(ctx context.Context, s storage.Storage, r *Record) error {
+	data, err := json.Marshal(head{ID: r.ID, Record: r})
+	if err != nil {
+		return err
+	}
+	return storage.PutBytes(ctx, s, layout.EnvHeadKey(r.Env), append(data, '\n'))
 }
 
 // History returns env's records, oldest first, at most the last max of
@@ -252,9 +355,12 @@ func Rollback(ctx context.Context, s storage.Storage, env, by string) (*Record, 
 	return r, write(ctx, s, r)
 }
 
-// write stores r as a new record after its parent, then checks that no
-// other record came between them.
+// write stores r as a new record after its parent, then checks that it
+// is the one in force (see ConflictError).
 func write(ctx context.Context, s storage.Storage, r *Record) error {
+	if err := r.checkRecord(r.Env); err != nil {
+		return fmt.Errorf("environment %s: %w", r.Env, err)
+	}
 	now := time.Now()
 	t := now.UnixNano()
 	if r.Parent != "" && t <= idTime(r.Parent) {
@@ -273,26 +379,16 @@ func write(ctx context.Context, s storage.Storage, r *Record) error {
 	if err := storage.PutBytes(ctx, s, layout.EnvRecordKey(r.Env, r.ID), append(data, '\n')); err != nil {
 		return err
 	}
-	ids, err := recordIDs(ctx, s, r.Env)
+	cur, err := Current(ctx, s, r.Env)
 	if err != nil {
-		return err
+		return fmt.Errorf("environment %s: reading the record in force after writing %s: %w", r.Env, r.ID, err)
 	}
-	for i, id := range ids {
-		if id != r.ID {
-			continue
-		}
-		switch {
-		case i > 0 && ids[i-1] != r.Parent:
-			return &ConflictError{Env: r.Env, Written: r, Other: ids[i-1]}
-		case i == 0 && r.Parent != "":
-			return &ConflictError{Env: r.Env, Written: r, Other: "(its parent is gone)"}
-		}
-		if i+1 < len(ids) {
-			if p, err := readRecord(ctx, s, r.Env, ids[i+1]); err == nil && p.Parent != r.ID {
-				return &ConflictError{Env: r.Env, Written: r, Other: ids[i+1]}
-			}
-		}
-		return nil
+	if cur.ID != r.ID {
+		return &ConflictError{Env: r.Env, Written: r, Other: cur.ID, OtherSnapshot: cur.Snapshot}
 	}
-	return fmt.Errorf("environment %s: record %s not found after writing it", r.Env, r.ID)
+	// Done: the head only saves readers a listing (Current).
+	if err := writeHead(ctx, s, r); err != nil {
+		return fmt.Errorf("environment %s: %s is in force, but moving its head: %w", r.Env, r.ID, err)
+	}
+	return nil
 }

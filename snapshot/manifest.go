@@ -14,7 +14,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -148,9 +149,15 @@ func validHash(h string) bool {
 	return err == nil && len(b) == 32
 }
 
+// printable reports whether s is valid UTF-8 with nothing a terminal
+// acts on: no control character (C0, DEL, C1), no bidi control (marks,
+// embeddings, overrides, isolates), no line or paragraph separator.
 func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp) {
 			return false
 		}
 	}
@@ -271,26 +278,146 @@ func (m *Manifest) Encode(w io.Writer) error {
 }
 
 // Decode reads one manifest from r strictly: at most MaxManifestBytes, no
-// unknown field, nothing after it, and Validate.
+// unknown or repeated field, nothing after it, and Validate. It decodes
+// as it reads (DecodeEntries), never holding the JSON whole.
 func Decode(r io.Reader) (*Manifest, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxManifestBytes+1))
+	var entries []Entry
+	m, err := DecodeEntries(r, func(e Entry) error {
+		entries = append(entries, e)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxManifestBytes {
+	m.Modules = entries
+	return m, nil
+}
+
+// DecodeEntries reads one manifest from r as Decode does, but hands each
+// entry, checked (valid, in order, at most MaxModules), to each as it is
+// decoded instead of keeping it: the Manifest it returns has no Modules.
+// Memory is what each keeps, the header (bounded) and one entry.
+func DecodeEntries(r io.Reader, each func(Entry) error) (*Manifest, error) {
+	return decodeAs(r, "", each)
+}
+
+// DecodeAs is Decode for a manifest recorded under name instead of the
+// one it names (import --name): the file's own name is not checked, name
+// must be valid.
+func DecodeAs(r io.Reader, name string) (*Manifest, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	m, err := decodeAs(r, name, func(e Entry) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.Modules = entries
+	return m, nil
+}
+
+// decodeAs is DecodeEntries, with the manifest's name replaced by rename
+// (before it is validated) if that is not "".
+func decodeAs(r io.Reader, rename string, each func(Entry) error) (*Manifest, error) {
+	lr := &io.LimitedReader{R: r, N: MaxManifestBytes + 1}
+	m, err := decodeEntries(lr, rename, each)
+	if lr.N <= 0 {
 		return nil, fmt.Errorf("manifest larger than %d bytes", MaxManifestBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m Manifest
-	if err := dec.Decode(&m); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	return m, nil
+}
+
+func decodeEntries(r io.Reader, rename string, each func(Entry) error) (*Manifest, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if t, err := dec.Token(); err != nil {
+		return nil, err
+	} else if t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var (
+		m    Manifest
+		seen = map[string]bool{}
+		n    int
+		prev Entry
+	)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			return nil, fmt.Errorf("field %q repeated", key)
+		}
+		seen[key] = true
+		switch key {
+		case "format":
+			err = dec.Decode(&m.Format)
+		case "name":
+			err = dec.Decode(&m.Name)
+		case "created":
+			err = dec.Decode(&m.Created)
+		case "creator":
+			err = dec.Decode(&m.Creator)
+		case "sources":
+			err = dec.Decode(&m.Sources)
+			if err == nil && len(m.Sources) > MaxSources {
+				err = fmt.Errorf("%d sources: at most %d", len(m.Sources), MaxSources)
+			}
+		case "modules":
+			if t, err := dec.Token(); err != nil {
+				return nil, err
+			} else if t == nil {
+				continue // null: none
+			} else if t != json.Delim('[') {
+				return nil, errors.New("modules: not a JSON array")
+			}
+			for dec.More() {
+				var e Entry
+				if err := dec.Decode(&e); err != nil {
+					return nil, err
+				}
+				if n++; n > MaxModules {
+					return nil, fmt.Errorf("more than %d modules", MaxModules)
+				}
+				if err := e.validate(); err != nil {
+					return nil, err
+				}
+				if n > 1 && !less(prev, e) {
+					return nil, fmt.Errorf("modules not sorted or repeated at %s@%s", e.Path, e.Version)
+				}
+				if err := each(e); err != nil {
+					return nil, err
+				}
+				prev = e
+			}
+			_, err = dec.Token() // ']'
+		default:
+			return nil, fmt.Errorf("json: unknown field %q", key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("manifest: data after the JSON object")
+		return nil, errors.New("data after the JSON object")
 	}
-	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
+	if rename != "" {
+		m.Name = rename
+	}
+	if err := m.Validate(); err != nil { // the header: no Modules yet
+		return nil, err
 	}
 	return &m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,7 +26,9 @@ import (
 // Source is one thing a snapshot is built from.
 type Source struct {
 	// GoMod is a go.mod file: its module graph (the build list's zips and
-	// every go.mod the graph reads), with the go.sum next to it if any.
+	// every go.mod the graph reads), with the go.sum next to it if any:
+	// the hashes fetched of the graph's versions must be the ones it
+	// lists (its lines for other versions are ignored).
 	GoMod string
 	// GoSum is a go.sum file: the versions it lists, a zip for each
 	// "<path> <version> h1:" line, a go.mod for each; the hashes fetched
@@ -135,6 +138,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 	type want struct {
 		zip            bool
 		hash, gomodSum string // from a go.sum, to compare
+		from           string // the source that gave them
 	}
 	wants := map[module.Version]*want{}
 	add := func(m module.Version, zip bool) *want {
@@ -146,6 +150,11 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 		w.zip = w.zip || zip
 		return w
 	}
+	type sibling struct {
+		file  string
+		lines []sumLine
+	}
+	var siblings []sibling // the go.sum files next to go.mod sources
 	for _, src := range srcs {
 		switch {
 		case src.Entries != nil:
@@ -158,6 +167,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 					w.hash = e.Hash
 				}
 				w.gomodSum = e.GoModHash
+				w.from = src.String()
 			}
 		case src.GoSum != "":
 			lines, err := readGoSum(src.GoSum)
@@ -174,6 +184,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 					return nil, fmt.Errorf("%s: two hashes for %s@%s", src.GoSum, l.mod.Path, l.mod.Version)
 				}
 				*h = l.hash
+				w.from = src.GoSum
 			}
 		default:
 			plan, err := warm.Resolve(ctx, r.Go, r.Mirror, src.GoMod, src.Modules)
@@ -183,6 +194,35 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 			for _, f := range plan.Fetches {
 				add(f.Mod, f.Kind == layout.Zip)
 			}
+			if src.GoMod != "" {
+				file := filepath.Join(filepath.Dir(src.GoMod), "go.sum")
+				lines, err := readGoSum(file)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, err
+				}
+				if len(lines) > 0 {
+					siblings = append(siblings, sibling{file, lines})
+				}
+			}
+		}
+	}
+	// A go.mod's go.sum checks the versions of the graphs (all of them
+	// known now), not adding any.
+	for _, sib := range siblings {
+		for _, l := range sib.lines {
+			w := wants[l.mod]
+			if w == nil || !l.gomod && !w.zip {
+				continue
+			}
+			h := &w.hash
+			if l.gomod {
+				h = &w.gomodSum
+			}
+			if *h != "" && *h != l.hash {
+				return nil, fmt.Errorf("%s: %s@%s has hash %s there, %s in %s", sib.file, l.mod.Path, l.mod.Version, l.hash, *h, w.from)
+			}
+			*h = l.hash
+			w.from = sib.file
 		}
 	}
 	jobs := r.Jobs
@@ -213,9 +253,9 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 				switch {
 				case err != nil:
 				case w.hash != "" && e.Hash != w.hash:
-					err = fmt.Errorf("%s@%s: zip hash %s, the source (go.sum or manifest) says %s", m.Path, m.Version, e.Hash, w.hash)
+					err = fmt.Errorf("%s@%s: zip hash %s, the source (go.sum or manifest) says %s (%s)", m.Path, m.Version, e.Hash, w.hash, w.from)
 				case w.gomodSum != "" && e.GoModHash != w.gomodSum:
-					err = fmt.Errorf("%s@%s: go.mod hash %s, the source (go.sum or manifest) says %s", m.Path, m.Version, e.GoModHash, w.gomodSum)
+					err = fmt.Errorf("%s@%s: go.mod hash %s, the source (go.sum or manifest) says %s (%s)", m.Path, m.Version, e.GoModHash, w.gomodSum, w.from)
 				}
 				if err != nil {
 					cancel()

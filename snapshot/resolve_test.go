@@ -135,3 +135,57 @@ func TestResolveThroughLoopback(t *testing.T) {
 		t.Errorf("Resolve(go.sum with a wrong hash) = %v", err)
 	}
 }
+
+// A go.mod source is checked against the go.sum next to it: a line with
+// another hash than the mirror serves refuses the whole.
+func TestResolveGoModChecksSiblingGoSum(t *testing.T) {
+	up := fakeproxy.New(t)
+	l := loopback(t, up)
+	r := &snapshot.Resolver{Mirror: l.URL, Jobs: 2}
+	good, err := r.Resolve(context.Background(), []snapshot.Source{{Modules: []string{"example.com/hello@v1.1.0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	gomod := filepath.Join(dir, "go.mod")
+	if err := os.WriteFile(gomod, []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sum strings.Builder
+	for _, e := range good {
+		sum.WriteString(e.Path + " " + e.Version + " " + e.Hash + "\n")
+		sum.WriteString(e.Path + " " + e.Version + "/go.mod " + e.GoModHash + "\n")
+	}
+	for _, tc := range []struct {
+		name, sum, err string
+	}{
+		{"no go.sum", "", ""},
+		{"matching", sum.String(), ""},
+		{"zip hash", strings.Replace(sum.String(), good[1].Hash, "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1), "zip hash"},
+		{"go.mod hash", strings.Replace(sum.String(), good[0].GoModHash, "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1), good[0].Path},
+		// a line for a version the graph does not have adds nothing
+		{"other version", sum.String() + "example.com/hello v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(filepath.Join(dir, "go.sum"))
+			if tc.sum != "" {
+				if err := os.WriteFile(filepath.Join(dir, "go.sum"), []byte(tc.sum), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			src, err := snapshot.SourceOf(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			es, err := r.Resolve(context.Background(), []snapshot.Source{src})
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("Resolve: %v", err)
+			case tc.err == "" && len(es) != len(good):
+				t.Errorf("entries %v, want %v", es, good)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "go.sum")):
+				t.Errorf("Resolve = %v; want an error with %q naming the go.sum", err, tc.err)
+			}
+		})
+	}
+}

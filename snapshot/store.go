@@ -16,8 +16,17 @@ import (
 )
 
 // ErrExist is returned by Create for a name that is taken: a snapshot is
-// never replaced.
-var ErrExist = fs.ErrExist
+// never replaced. It is an fs.ErrExist (errors.Is).
+var ErrExist error = existError{}
+
+type existError struct{}
+
+func (existError) Error() string {
+	return "already exists (a snapshot is never replaced: delete it first, or choose another name)"
+}
+
+// Is makes ErrExist an fs.ErrExist.
+func (existError) Is(target error) bool { return target == fs.ErrExist }
 
 // InUseError is Delete's refusal of a snapshot that an environment points at.
 type InUseError struct {
@@ -30,10 +39,15 @@ func (e *InUseError) Error() string {
 }
 
 // Create validates m and writes it under layout.SnapshotKey(m.Name). It
-// fails with an error wrapping ErrExist if that name is taken. Storage has
-// no create-if-absent: two Creates of one name at the same moment can both
-// pass the check; the later write is then read back by Create as not its
-// own and it fails too (the name keeps the other's manifest).
+// fails with an error wrapping ErrExist if that name is taken. With a
+// store that can create if absent (storage.Creator: fs, S3, mem), the
+// write itself is the check: of two Creates of one name at the same
+// moment exactly one succeeds. Without it (a driver that lacks it), it
+// Stats first, writes, and reads its write back: two Creates at the same
+// moment can both pass the check, and the earlier writer, reading back
+// the later one's manifest, fails too, but the later write may land
+// after the earlier writer's read back and replace its manifest
+// unnoticed.
 func Create(ctx context.Context, s storage.Storage, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -46,6 +60,13 @@ func Create(ctx context.Context, s storage.Storage, m *Manifest) error {
 	}
 	var buf bytes.Buffer
 	if err := m.Encode(&buf); err != nil {
+		return err
+	}
+	if c, ok := storage.As[storage.Creator](s); ok {
+		err := c.CreateIfAbsent(ctx, key, bytes.NewReader(buf.Bytes()))
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("snapshot %s was created by someone else at the same time: %w", m.Name, ErrExist)
+		}
 		return err
 	}
 	if err := storage.PutBytes(ctx, s, key, buf.Bytes()); err != nil {

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gomirror/gomirror/cache"
@@ -29,21 +31,32 @@ const DefaultRefresh = 2 * time.Second
 // Bounds of what Views keeps in memory.
 const (
 	viewManifests     = 64       // manifests kept
-	viewManifestBytes = 64 << 20 // their approximate size (manifestWeight)
+	viewManifestBytes = 32 << 20 // their approximate size (index.weight)
 	viewNames         = 4096     // environments and missing names remembered
+	// DefaultMaxLoadBytes bounds the manifests being read at a time, by
+	// their stored size: reading one holds at most about its size
+	// (streamed, kept as an index smaller than its JSON), so concurrent
+	// requests for many large snapshots wait rather than add up. It
+	// takes the largest manifest (MaxManifestBytes) twice.
+	DefaultMaxLoadBytes = 2 * MaxManifestBytes
 )
 
 // Views serves snapshots and environments as GOPROXY views
 // (proxy.Views): the view of a snapshot answers from its manifest, in
 // front of the mirror's own Mirror (gated, cached and verified as usual).
 //
-// Manifests are read from storage once and kept (bounded, least recently
-// used out first); since a name can be deleted and created again, a kept
-// manifest's object is checked (Stat: size and modification time) once
-// per Refresh. An environment's record in force is read again once per
-// Refresh: a promotion is served by every replica within Refresh. A name
-// that does not exist is remembered as such for Refresh, so made-up
-// names cost storage one read per name and Refresh.
+// Manifests are read from storage once, streamed (DecodeEntries) into
+// what a view needs (index: paths, versions, zip or not; no hashes), and
+// kept (bounded, least recently used out first); reads at a time are
+// bounded by the bytes they may hold (ViewOptions.MaxLoadBytes, a
+// weighted semaphore). Since a name can be deleted and created again, a
+// kept manifest's object is checked (Stat: size and modification time)
+// once per Refresh; a Stat that fails keeps the last known manifest
+// served, and a manifest that cannot be decoded is remembered as such
+// (the error, until its object changes). An environment's record in force
+// is read again once per Refresh: a promotion is served by every replica
+// within Refresh. A name that does not exist is remembered as such for
+// Refresh, so made-up names cost storage one read per name and Refresh.
 type Views struct {
 	store   storage.Storage
 	base    proxy.Mirror
@@ -52,6 +65,11 @@ type Views struct {
 
 	flight    singleflight.Group
 	manifests *weightlru.Cache[string, *keptManifest]
+	load      *semaphore.Weighted
+	maxLoad   int64
+	// waiting, if set (tests), is called when a read must wait for
+	// others to end (the semaphore is taken).
+	waiting func()
 
 	mu   sync.Mutex
 	envs *weightlru.Cache[string, *keptEnv]
@@ -61,7 +79,8 @@ type Views struct {
 var _ proxy.Views = (*Views)(nil)
 
 type keptManifest struct {
-	m       *Manifest
+	ix      *index // nil with err
+	err     error  // the manifest could not be decoded
 	info    storage.Info
 	checked time.Time
 }
@@ -75,6 +94,9 @@ type keptEnv struct {
 type ViewOptions struct {
 	Refresh time.Duration    // DefaultRefresh if 0
 	Now     func() time.Time // time.Now if nil (tests move time)
+	// MaxLoadBytes bounds the stored bytes of the manifests read at a
+	// time (DefaultMaxLoadBytes if 0; a larger manifest is read alone).
+	MaxLoadBytes int64
 }
 
 // NewViews returns the views of the snapshots and environments in store,
@@ -86,21 +108,22 @@ func NewViews(store storage.Storage, base proxy.Mirror, opts ViewOptions) *Views
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxLoadBytes <= 0 {
+		opts.MaxLoadBytes = DefaultMaxLoadBytes
+	}
 	one := func(time.Time) int64 { return 1 }
 	return &Views{store: store, base: base, refresh: opts.Refresh, now: opts.Now,
-		manifests: weightlru.New[string, *keptManifest](viewManifests, viewManifestBytes, func(k *keptManifest) int64 { return manifestWeight(k.m) }),
-		envs:      weightlru.New[string, *keptEnv](viewNames, viewNames, func(*keptEnv) int64 { return 1 }),
-		miss:      weightlru.New[string, time.Time](viewNames, viewNames, one),
+		manifests: weightlru.New[string, *keptManifest](viewManifests, viewManifestBytes, func(k *keptManifest) int64 {
+			if k.ix == nil {
+				return 256
+			}
+			return k.ix.weight()
+		}),
+		load:    semaphore.NewWeighted(opts.MaxLoadBytes),
+		maxLoad: opts.MaxLoadBytes,
+		envs:    weightlru.New[string, *keptEnv](viewNames, viewNames, func(*keptEnv) int64 { return 1 }),
+		miss:    weightlru.New[string, time.Time](viewNames, viewNames, one),
 	}
-}
-
-// manifestWeight approximates the memory m holds.
-func manifestWeight(m *Manifest) int64 {
-	n := int64(256)
-	for _, e := range m.Modules {
-		n += int64(len(e.Path)+len(e.Version)+len(e.Hash)+len(e.GoModHash)) + 64
-	}
-	return n
 }
 
 // View returns the Mirror of the snapshot or environment v. One that does
@@ -108,24 +131,24 @@ func manifestWeight(m *Manifest) int64 {
 func (vs *Views) View(ctx context.Context, v layout.View) (proxy.Mirror, error) {
 	switch v.Kind {
 	case layout.SnapshotView:
-		m, err := vs.manifest(ctx, v.Name)
+		ix, err := vs.manifest(ctx, v.Name)
 		if err != nil {
 			return nil, err
 		}
-		return &view{base: vs.base, m: m, label: "snapshot " + m.Name}, nil
+		return &view{base: vs.base, ix: ix, label: "snapshot " + ix.name}, nil
 	case layout.EnvView:
 		snap, err := vs.env(ctx, v.Name)
 		if err != nil {
 			return nil, err
 		}
-		m, err := vs.manifest(ctx, snap)
+		ix, err := vs.manifest(ctx, snap)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("environment %s points at snapshot %s: %w", v.Name, snap, err)
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &view{base: vs.base, m: m, label: "environment " + v.Name + " (snapshot " + m.Name + ")"}, nil
+		return &view{base: vs.base, ix: ix, label: "environment " + v.Name + " (snapshot " + ix.name + ")"}, nil
 	}
 	return nil, fmt.Errorf("not a view: %v", v)
 }
@@ -150,14 +173,14 @@ func (vs *Views) setMissing(key string) {
 	vs.miss.Add(key, vs.now())
 }
 
-// manifest returns the snapshot name's manifest (see Views).
-func (vs *Views) manifest(ctx context.Context, name string) (*Manifest, error) {
+// manifest returns the index of the snapshot name's manifest (see Views).
+func (vs *Views) manifest(ctx context.Context, name string) (*index, error) {
 	if vs.missing("s/" + name) {
 		return nil, &NotFoundError{name}
 	}
 	k, ok := vs.manifests.Get(name)
 	if ok && vs.now().Sub(k.checked) < vs.refresh {
-		return k.m, nil
+		return k.ix, k.err
 	}
 	// One read per name at a time, detached from the request that
 	// started it (others wait on it).
@@ -165,23 +188,32 @@ func (vs *Views) manifest(ctx context.Context, name string) (*Manifest, error) {
 		ctx := context.WithoutCancel(ctx)
 		now := vs.now()
 		key := layout.SnapshotKey(name)
-		if ok {
-			info, err := vs.store.Stat(ctx, key)
-			if err == nil && info.Size == k.info.Size && info.ModTime.Equal(k.info.ModTime) {
-				vs.manifests.Add(name, &keptManifest{m: k.m, info: info, checked: now})
-				return k.m, nil
-			}
+		info, err := vs.store.Stat(ctx, key)
+		switch {
+		case ok && err == nil && info.Size == k.info.Size && info.ModTime.Equal(k.info.ModTime),
+			ok && err != nil && !errors.Is(err, fs.ErrNotExist):
+			// Unchanged, or storage failing: the last known stays.
+			vs.manifests.Add(name, &keptManifest{ix: k.ix, err: k.err, info: k.info, checked: now})
+			return k.ix, k.err
+		case ok:
 			vs.manifests.Remove(name)
 		}
-		info, err := vs.store.Stat(ctx, key)
-		if err == nil {
-			var m *Manifest
-			if m, err = Get(ctx, vs.store, name); err == nil {
-				vs.manifests.Add(name, &keptManifest{m: m, info: info, checked: now})
-				return m, nil
-			}
-		}
 		if errors.Is(err, fs.ErrNotExist) {
+			vs.setMissing("s/" + name)
+			return nil, &NotFoundError{name}
+		}
+		if err != nil {
+			return nil, err
+		}
+		ix, err := vs.read(ctx, name, info)
+		var de *decodeError
+		switch {
+		case err == nil:
+			vs.manifests.Add(name, &keptManifest{ix: ix, info: info, checked: now})
+			return ix, nil
+		case errors.As(err, &de):
+			vs.manifests.Add(name, &keptManifest{err: err, info: info, checked: now})
+		case errors.Is(err, fs.ErrNotExist):
 			vs.setMissing("s/" + name)
 			return nil, &NotFoundError{name}
 		}
@@ -192,10 +224,47 @@ func (vs *Views) manifest(ctx context.Context, name string) (*Manifest, error) {
 		if res.Err != nil {
 			return nil, res.Err
 		}
-		return res.Val.(*Manifest), nil
+		return res.Val.(*index), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// decodeError is a manifest that is stored but cannot be decoded.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// read reads the manifest of name, whose object info has, into an index,
+// holding the load semaphore for its size (Views).
+func (vs *Views) read(ctx context.Context, name string, info storage.Info) (*index, error) {
+	w := min(max(info.Size, 1), vs.maxLoad)
+	if !vs.load.TryAcquire(w) {
+		if vs.waiting != nil {
+			vs.waiting()
+		}
+		if err := vs.load.Acquire(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	defer vs.load.Release(w)
+	obj, err := vs.store.Get(ctx, layout.SnapshotKey(name))
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Body.Close()
+	ix, err := readIndex(storage.ContextReader(ctx, obj.Body))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &decodeError{fmt.Errorf("snapshot %s: %w", name, err)}
+	}
+	if ix.name != name {
+		return nil, &decodeError{fmt.Errorf("snapshot %s: its manifest names %q", name, ix.name)}
+	}
+	return ix, nil
 }
 
 // env returns the name of the snapshot environment name points at (see
@@ -269,26 +338,77 @@ const maxLatestInfo = 1 << 20
 // view is the Mirror of one snapshot.
 type view struct {
 	base  proxy.Mirror
-	m     *Manifest
+	ix    *index
 	label string
 }
 
 var _ proxy.Mirror = (*view)(nil)
 
+// ListFilter is an optional capability of the Mirror behind the views
+// (the policy's gate, *gate.Mirror): FilterList returns a list answer of
+// module path without the versions it would refuse the client in ctx.
+// A view's list and @latest go through it, so they name only versions the
+// policy lets the client have, as the mirror's own do.
+type ListFilter interface {
+	FilterList(ctx context.Context, path string, list []byte) ([]byte, error)
+}
+
+// allowed returns vers (versions of path) without those the mirror
+// behind refuses (ListFilter), all of them if it has no filter.
+func (v *view) allowed(ctx context.Context, path string, vers []string) ([]string, error) {
+	f, ok := v.base.(ListFilter)
+	if !ok || len(vers) == 0 {
+		return vers, nil
+	}
+	b, err := f.FilterList(ctx, path, []byte(strings.Join(vers, "\n")+"\n"))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b)), nil
+}
+
 func (v *view) List(ctx context.Context, mod layout.Module) ([]byte, cache.Source, error) {
 	path := mod.Version().Path
-	vers := v.m.Versions(path)
+	vers := v.ix.versions(path)
 	if len(vers) == 0 {
 		return nil, cache.Source{}, &NotInError{View: v.label, Path: path}
+	}
+	// As a module proxy's list: tagged versions only (a pseudo-version of
+	// the view is served, and @latest may answer it).
+	vers = slices.DeleteFunc(vers, module.IsPseudoVersion)
+	vers, err := v.allowed(ctx, path, vers)
+	if err != nil {
+		return nil, cache.Source{}, err
+	}
+	if len(vers) == 0 {
+		return []byte{}, cache.Source{}, nil
 	}
 	return []byte(strings.Join(vers, "\n") + "\n"), cache.Source{}, nil
 }
 
+// Latest answers the highest version of the view that the policy allows
+// whose zip the view has, else the highest allowed; with none allowed,
+// the manifest's (whose .info the policy then refuses, saying why).
 func (v *view) Latest(ctx context.Context, mod layout.Module) ([]byte, cache.Source, error) {
 	path := mod.Version().Path
-	ver, ok := v.m.Latest(path)
+	ver, ok := v.ix.latest(path)
 	if !ok {
 		return nil, cache.Source{}, &NotInError{View: v.label, Path: path}
+	}
+	if _, filtered := v.base.(ListFilter); filtered {
+		vers, err := v.allowed(ctx, path, v.ix.versions(path))
+		if err != nil {
+			return nil, cache.Source{}, err
+		}
+		if len(vers) > 0 {
+			ver = vers[len(vers)-1]
+			for i := len(vers) - 1; i >= 0; i-- {
+				if _, zip := v.ix.find(path, vers[i]); zip {
+					ver = vers[i]
+					break
+				}
+			}
+		}
 	}
 	lm, err := layout.Escape(module.Version{Path: path, Version: ver})
 	if err != nil {
@@ -310,11 +430,11 @@ func (v *view) check(mod layout.Module, zip bool) error {
 	if !mod.Canonical() {
 		return &NotInError{View: v.label, Path: mv.Path, Version: mv.Version}
 	}
-	e, ok := v.m.Find(mv.Path, mv.Version)
+	found, hasZip := v.ix.find(mv.Path, mv.Version)
 	switch {
-	case !ok:
+	case !found:
 		return &NotInError{View: v.label, Path: mv.Path, Version: mv.Version}
-	case zip && e.Hash == "":
+	case zip && !hasZip:
 		return &NotInError{View: v.label, Path: mv.Path, Version: mv.Version, GoModOnly: true}
 	}
 	return nil

@@ -231,6 +231,12 @@ func (b *base) As(target any) bool {
 			*t = checkedPresigner{p}
 		}
 		return ok
+	case *Creator:
+		c, ok := As[Creator](b.d)
+		if ok {
+			*t = checkedCreator{c}
+		}
+		return ok
 	case *Unsyncer:
 		u, ok := As[Unsyncer](b.d)
 		if ok {

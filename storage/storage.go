@@ -33,7 +33,8 @@ import (
 //     checks keys, so a driver is only ever given valid ones.
 //
 // Drivers register themselves with Register; optional capabilities
-// (FileAdopter, SyncedAdopter, TempDirer, Unsyncer, Presigner, Rooter) are found with As.
+// (FileAdopter, SyncedAdopter, TempDirer, Unsyncer, Presigner, Rooter, Walker,
+// AfterLister, Creator) are found with As.
 type Storage interface {
 	// Get opens the content stored at key. The caller must close Body.
 	Get(ctx context.Context, key string) (*Object, error)

@@ -320,27 +320,33 @@ unknown field, valid names, module paths, canonical versions and h1: hashes,
 sorted, each version once. Then, unless --no-fetch, fetch every version in it
 through the in-process mirror (as snapshot create does: verified against the
 checksum database and the policy, stored) and check that each hashes as the
-manifest says; any difference fails the import whole. With --no-fetch the
-manifest is recorded as it is (for a store that already holds the files, e.g.
-from a bundle import); the mirror still checks each file against the checksum
-database when it first fetches it. --name records it under another name. The
+manifest says; any difference fails the import whole. With --no-fetch
+nothing is fetched (for a store that already holds the files, e.g. from a
+bundle import): each version's hashes must be the ones the store recorded when
+it verified and stored its go.mod and zip (.modhash, .ziphash); one that
+differs or is not stored fails the import whole, saying which. --name records it under another name. The
 creation time and creator are kept; the source "import FILE" is added.`,
 	}
 	storeCommand(cmd, cobra.ExactArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		f, err := os.Open(args[0])
 		if err != nil {
-			return usageError(cmd, err)
-		}
-		m, err := snapshot.Decode(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", args[0], err)
+			return err // a failure (1), not a usage error
 		}
 		if name != "" {
 			if err := snapshot.ValidName(name); err != nil {
+				f.Close()
 				return usageError(cmd, err)
 			}
-			m.Name = name
+		}
+		var m *snapshot.Manifest
+		if name != "" {
+			m, err = snapshot.DecodeAs(f, name) // the file's own name may be invalid here
+		} else {
+			m, err = snapshot.Decode(f)
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
 		}
 		if len(m.Sources) < snapshot.MaxSources {
 			m.Sources = append(m.Sources, "import "+args[0])
@@ -348,7 +354,11 @@ creation time and creator are kept; the source "import FILE" is added.`,
 		if _, err := store.Stat(ctx, layout.SnapshotKey(m.Name)); err == nil {
 			return fmt.Errorf("snapshot %s: %w", m.Name, snapshot.ErrExist)
 		}
-		if !noFetch {
+		if noFetch {
+			if err := snapshot.CheckStored(ctx, store, m, jobs); err != nil {
+				return fmt.Errorf("%s: --no-fetch: the store does not hold what the manifest says:\n%w", args[0], err)
+			}
+		} else {
 			got, err := resolveManifest(ctx, cmd, cfg, m.Name, []string{args[0]}, []snapshot.Source{{Entries: m.Modules, Name: args[0]}}, jobs)
 			if err != nil {
 				return err
@@ -364,7 +374,7 @@ creation time and creator are kept; the source "import FILE" is added.`,
 		return nil
 	})
 	cmd.Flags().StringVar(&name, "name", "", "record the snapshot under this name instead of the manifest's")
-	cmd.Flags().BoolVar(&noFetch, "no-fetch", false, "record the manifest without fetching and checking its versions")
+	cmd.Flags().BoolVar(&noFetch, "no-fetch", false, "record the manifest without fetching, checked against the hashes the store recorded")
 	cmd.Flags().IntVar(&jobs, "jobs", 8, "files fetched at the same time")
 	return cmd
 }

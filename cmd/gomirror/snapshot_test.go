@@ -110,6 +110,32 @@ func TestSnapshotCommands(t *testing.T) {
 	if _, _, err := c.run(snap(t, "import"), badFile, "--name", "bad"); err == nil || !strings.Contains(err.Error(), "unknown field") {
 		t.Errorf("import of a manifest with an unknown field: %v", err)
 	}
+	// --no-fetch: checked against the hashes the store recorded; one
+	// that differs (another module's hash) or a file not stored refuses.
+	if out := c.ok(snap(t, "import"), file, "--name", "v1-nofetch", "--no-fetch"); !strings.Contains(out, "snapshot v1-nofetch imported") {
+		t.Errorf("import --no-fetch of what the store holds: %q", out)
+	}
+	os.WriteFile(badFile, []byte(bad), 0o644)
+	if _, code, err := c.run(snap(t, "import"), badFile, "--name", "bad", "--no-fetch"); err == nil || !strings.Contains(err.Error(), "the stored zip's hash is") || code == 2 {
+		t.Errorf("import --no-fetch of a manifest with a wrong hash: %v (exit %d)", err, code)
+	}
+	absent := strings.Replace(string(data), "example.com/hello", "example.com/hellx", -1)
+	os.WriteFile(badFile, []byte(absent), 0o644)
+	if _, _, err := c.run(snap(t, "import"), badFile, "--name", "bad", "--no-fetch"); err == nil || !strings.Contains(err.Error(), "is not stored") {
+		t.Errorf("import --no-fetch of a manifest naming files the store lacks: %v", err)
+	}
+	// A file whose name is not valid here: refused, unless --name gives one.
+	os.WriteFile(badFile, []byte(strings.Replace(string(data), `"name": "v1"`, `"name": "../v1"`, 1)), 0o644)
+	if _, _, err := c.run(snap(t, "import"), badFile); err == nil {
+		t.Error("import of a manifest with an invalid name succeeded")
+	}
+	if out := c.ok(snap(t, "import"), badFile, "--name", "renamed"); !strings.Contains(out, "snapshot renamed imported") {
+		t.Errorf("import --name of a manifest with an invalid name: %q", out)
+	}
+	// A file that cannot be read is a failure (1), not a usage error (2).
+	if _, code, err := c.run(snap(t, "import"), filepath.Join(t.TempDir(), "missing.json")); err == nil || code == 2 {
+		t.Errorf("import of a missing file: %v, exit %d; want an error, not exit 2", err, code)
+	}
 	if out, _, _ := c.run(snap(t, "list")); strings.Contains(out, "bad") {
 		t.Errorf("a refused import was recorded:\n%s", out)
 	}

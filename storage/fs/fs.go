@@ -71,6 +71,8 @@ var (
 	_ storage.Unsyncer      = (*Store)(nil)
 	_ storage.Rooter        = (*Store)(nil)
 	_ storage.Walker        = (*Store)(nil)
+	_ storage.AfterLister   = (*Store)(nil)
+	_ storage.Creator       = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -166,6 +168,50 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (err error) {
 		return err
 	}
 	return renameInto(tmp.Name(), p)
+}
+
+// CreateIfAbsent stores r at key unless key exists (an error wrapping
+// fs.ErrExist): the complete temporary file is hard-linked to key's path
+// (link(2) fails with EEXIST if anything is there, atomically), then
+// removed. A file system without hard links (some network or FUSE file
+// systems) fails with the link's error: nothing is stored.
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, r io.Reader) (err error) {
+	p := s.path(key)
+	tmp, err := s.tempFile("create-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // linked or not, the temporary name goes
+	defer func() {
+		if err != nil {
+			tmp.Close()
+		}
+	}()
+	if _, err = io.Copy(tmp, storage.ContextReader(ctx, r)); err != nil {
+		return err
+	}
+	if s.sync {
+		if err = tmp.Sync(); err != nil {
+			return err
+		}
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	err = os.Link(tmp.Name(), p)
+	if errors.Is(err, iofs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		err = os.Link(tmp.Name(), p)
+	}
+	if errors.Is(err, iofs.ErrExist) {
+		return &iofs.PathError{Op: "create", Path: key, Err: iofs.ErrExist}
+	}
+	return err
 }
 
 // renameInto renames the file at name to p, creating p's directory only when
@@ -303,6 +349,43 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	})
 	sort.Strings(keys)
 	return keys, err
+}
+
+// ListAfter returns the keys under prefix after after, in lexical order.
+// A prefix that is a directory of files only (an environment's records)
+// is one directory read, its names compared before any key is made;
+// anything else is List's walk, filtered. Either way the directory's
+// names are read: on local disk that is one getdents loop, with no
+// request per key.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	if dir, ok := strings.CutSuffix(prefix, "/"); ok && dir != "" {
+		entries, err := os.ReadDir(s.path(dir))
+		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		flat := true
+		for _, e := range entries {
+			if e.IsDir() {
+				flat = false
+				break
+			}
+			if k := prefix + e.Name(); k > after {
+				keys = append(keys, k)
+			}
+		}
+		if flat {
+			return keys, nil // ReadDir sorts by name
+		}
+	}
+	keys, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return keys[sort.SearchStrings(keys, after+"\x00"):], nil
 }
 
 func notExist(key string, err error) error {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -110,6 +111,46 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
 	for k := range s.objects {
 		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	return keys, nil
+}
+
+var _ storage.Creator = (*Store)(nil)
+
+// CreateIfAbsent stores r's bytes at key unless key exists (fs.ErrExist).
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	b, err := io.ReadAll(storage.ContextReader(ctx, r))
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, exists := s.objects[key]; exists {
+		return &fs.PathError{Op: "create", Path: key, Err: fs.ErrExist}
+	}
+	s.objects[key] = object{data: b, modTime: time.Now()}
+	return nil
+}
+
+var _ storage.AfterLister = (*Store)(nil)
+
+// ListAfter returns the keys that start with prefix and sort after after,
+// in lexical order.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	var keys []string
+	for k := range s.objects {
+		if strings.HasPrefix(k, prefix) && k > after {
 			keys = append(keys, k)
 		}
 	}

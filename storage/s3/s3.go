@@ -145,6 +145,8 @@ var (
 	_ storage.FileAdopter = (*Store)(nil)
 	_ storage.Presigner   = (*Store)(nil)
 	_ storage.Walker      = (*Store)(nil)
+	_ storage.AfterLister = (*Store)(nil)
+	_ storage.Creator     = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -280,6 +282,38 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	return s.mapErr(key, err)
 }
 
+// maxCreate bounds what CreateIfAbsent stores: one conditional PUT (no
+// multipart upload, whose completion would need the condition too).
+const maxCreate = 64 << 20
+
+// CreateIfAbsent stores r at key unless key exists: a conditional PUT
+// (If-None-Match: *), which S3 and MinIO refuse with 412 Precondition
+// Failed if the object exists, or 409 Conflict while another conditional
+// write of it is under way; both are an error wrapping fs.ErrExist. At
+// most maxCreate bytes. A store that ignores the header (an old S3
+// compatible server) replaces silently: that is the caller's fallback's
+// race again, no worse.
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	b, err := io.ReadAll(io.LimitReader(storage.ContextReader(ctx, r), maxCreate+1))
+	if err != nil {
+		return fmt.Errorf("s3 %s: %w", key, err)
+	}
+	if len(b) > maxCreate {
+		return fmt.Errorf("s3 %s: larger than %d bytes", key, maxCreate)
+	}
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: maxCreate + 1<<20}
+	opts.SetMatchETagExcept("*")
+	_, err = s.c.PutObject(ctx, s.bucket, s.name(key), bytes.NewReader(b), int64(len(b)), opts)
+	if err != nil {
+		switch resp := minio.ToErrorResponse(err); {
+		case resp.StatusCode == http.StatusPreconditionFailed, resp.StatusCode == http.StatusConflict,
+			resp.Code == "PreconditionFailed", resp.Code == "ConditionalRequestConflict":
+			return &fs.PathError{Op: "create", Path: key, Err: fs.ErrExist}
+		}
+	}
+	return s.mapErr(key, err)
+}
+
 // AdoptFile uploads the file at name as key and removes it.
 func (s *Store) AdoptFile(ctx context.Context, key, name string) error {
 	obj := s.name(key)
@@ -304,6 +338,24 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if obj.Err != nil {
 			return nil, fmt.Errorf("s3 list %s: %w", prefix, obj.Err)
+		}
+		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
+	}
+	return keys, nil
+}
+
+// ListAfter returns the keys under prefix after after, in lexical order:
+// S3 starts the listing there (StartAfter), so the keys before it cost
+// nothing.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, error) {
+	opts := minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}
+	if after != "" {
+		opts.StartAfter = s.prefix + after
+	}
+	var keys []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, opts) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list %s after %s: %w", prefix, after, obj.Err)
 		}
 		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
 	}

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -187,6 +188,57 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
 		}
 	})
 
+	t.Run("create if absent: one creator wins, nothing else stored", func(t *testing.T) {
+		s := newStore(t)
+		c, ok := storage.As[storage.Creator](s)
+		if !ok {
+			t.Skip("the driver has no storage.Creator")
+		}
+		ctx := context.Background()
+		const key = ".gomirror/snapshots/s1.json"
+		if err := c.CreateIfAbsent(ctx, key, strings.NewReader("first")); err != nil {
+			t.Fatalf("CreateIfAbsent of a new key: %v", err)
+		}
+		if err := c.CreateIfAbsent(ctx, key, strings.NewReader("second")); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("CreateIfAbsent of an existing key: %v, want fs.ErrExist", err)
+		}
+		if got := mustGet(t, s, key); got != "first" {
+			t.Errorf("after a refused create: %q, want %q", got, "first")
+		}
+		if err := c.CreateIfAbsent(ctx, "../x", strings.NewReader("x")); !errors.Is(err, storage.ErrInvalidKey) {
+			t.Errorf("CreateIfAbsent of an invalid key: %v", err)
+		}
+		// Creators at the same moment: exactly one wins, its bytes stay.
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = c.CreateIfAbsent(ctx, ".gomirror/snapshots/race.json", strings.NewReader(fmt.Sprintf("writer %d", i)))
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("writers %d and %d both created the key", winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, fs.ErrExist):
+				t.Errorf("writer %d: %v, want fs.ErrExist", i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no writer created the key")
+		}
+		if got := mustGet(t, s, ".gomirror/snapshots/race.json"); got != fmt.Sprintf("writer %d", winner) {
+			t.Errorf("stored %q, want the winner's (writer %d)", got, winner)
+		}
+	})
+
 	t.Run("delete removes", func(t *testing.T) {
 		s := newStore(t)
 		ctx := context.Background()
@@ -229,6 +281,32 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("List(%q) = %q, want %q", tt.prefix, got, tt.want)
+			}
+			// ListAfter (the driver's, or List's) returns those after a
+			// key, listed or not.
+			for i := -1; i < len(tt.want); i++ {
+				after, want := "", tt.want
+				if i >= 0 {
+					after, want = tt.want[i], tt.want[i+1:]
+				}
+				for _, a := range []string{after, after + "!"} {
+					if a == "!" {
+						continue
+					}
+					if a != after && i+1 < len(tt.want) && tt.want[i+1] <= a {
+						continue
+					}
+					got, err := storage.ListAfter(ctx, s, tt.prefix, a)
+					if err != nil {
+						t.Fatalf("ListAfter(%q, %q): %v", tt.prefix, a, err)
+					}
+					if len(got) == 0 && len(want) == 0 {
+						continue
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("ListAfter(%q, %q) = %q, want %q", tt.prefix, a, got, want)
+					}
+				}
 			}
 			// Walk (the driver's, or List and Stat) finds the same keys,
 			// with each one's size (every key's content is itself).
