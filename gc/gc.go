@@ -104,6 +104,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// MinAge is the least age of what serve's collector evicts: a version
+// downloaded or with a file stored less than MinAge ago stays (counted as
+// kept by "grace"). It covers a fill that the request path could not yet
+// register, another replica's fills and downloads it has not yet written
+// to the database (it writes them every FlushEvery), and the tracker's
+// resolution: max(2×FlushEvery, 5 minutes).
+const MinAge = max(2*FlushEvery, 5*time.Minute)
+
 // Reasons for an eviction.
 const (
 	ReasonQuota     = "quota"

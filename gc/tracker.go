@@ -58,12 +58,13 @@ func (t *Tracker) shard(m module.Version) *shard {
 	return &t.shards[maphash.String(t.seed, m.Path)%trackerShards]
 }
 
-// Begin records that an artifact of m is being served and that m was
-// downloaded. Every Begin must be followed by one End.
+// Begin records that an artifact of m is being served (or fetched to be
+// served: the request path calls it before the mirror). It does not
+// record a download: Touch does, once the artifact is there. Every Begin
+// must be followed by one End.
 func (t *Tracker) Begin(m module.Version) {
 	s := t.shard(m)
 	s.mu.Lock()
-	s.touch(m)
 	s.open[m]++
 	s.mu.Unlock()
 }

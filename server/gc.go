@@ -133,7 +133,11 @@ func (c *collector) once(ctx context.Context) bool {
 func (c *collector) options(ctx context.Context) gc.Options {
 	opts := gc.Options{Storage: c.store, MaxBytes: c.cfg.MaxStoredBytes, Retention: c.cfg.RetentionPeriod,
 		EvictMetadata: c.cfg.GCEvictMetadata, EvictPrivate: c.cfg.GCEvictPrivate, Private: c.private.Match,
-		Serving: c.tracker.Serving, Pins: c.pins, Logger: c.log}
+		Serving: c.tracker.Serving, Pins: c.pins, Logger: c.log,
+		// Never what was stored or downloaded just now: a fill whose
+		// requester is being served, another replica's (review finding 1,
+		// 8).
+		Grace: gc.MinAge}
 	if c.records != nil {
 		if d := c.records.DB(); d != nil {
 			// This replica's accesses first, so that the collection sees them.
