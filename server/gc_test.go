@@ -297,16 +297,17 @@ func TestCollectorOneReplicaAtATime(t *testing.T) {
 	if len(co.locked) != 1 || co.locked[0] != layout.GCLock || co.unlocked != 1 {
 		t.Errorf("locks taken %q, released %d; want %s once", co.locked, co.unlocked, layout.GCLock)
 	}
-	// 100 bytes left; storing 60 more passes the quota: a run is asked for.
-	c.storedArtifact("example.com/b/@v/v1.0.0.zip", 60)
+	// 100 bytes left; storing kickMargin more passes the quota and grows
+	// the store by the margin: a run is asked for.
+	c.storedArtifact("example.com/b/@v/v1.0.0.zip", c.kickMargin())
 	select {
 	case <-c.kick:
 	default:
 		t.Error("storing past the quota did not ask for a run")
 	}
 	c.storedArtifact("example.com/b/@v/v1.0.0.mod", 1)
-	if st := c.State(); st.Stored != 161 || st.Evictions[gc.ReasonQuota] != 1 {
-		t.Errorf("state %+v, want 161 bytes stored and 1 eviction", st)
+	if st := c.State(); st.Stored != 101+c.kickMargin() || st.Evictions[gc.ReasonQuota] != 1 {
+		t.Errorf("state %+v, want %d bytes stored and 1 eviction", st, 101+c.kickMargin())
 	}
 }
 
@@ -369,7 +370,9 @@ func TestGCFillNotEvictedUnderRequester(t *testing.T) {
 	}
 	c := newCollector(s.cfg, s.log, s.store, modpattern.List{}, s.tracker, nil, s.records)
 	ctx := context.Background()
-	rep, err := c.collect(ctx, c.options(ctx))
+	opts := c.options(ctx)
+	opts.Serving = nil // its age alone keeps it
+	rep, err := c.collect(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,5 +381,56 @@ func TestGCFillNotEvictedUnderRequester(t *testing.T) {
 	}
 	if rep.Kept["grace"] == 0 {
 		t.Errorf("kept %v, want the fresh zip kept by its minimum age (grace)", rep.Kept)
+	}
+}
+
+// TestGCQuotaUnreachable (review finding 2): with the quota unreachable
+// (a private module alone is over it), storing more does not ask for a
+// run until the bytes stored have grown by kickMargin since the last
+// run's result, a kicked run waits kickGap after the last run, and the
+// collector warns once (not at every run) and reports why in its state.
+func TestGCQuotaUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{".mod", ".zip"} {
+		if err := storage.PutBytes(ctx, store, "corp.example/p/@v/v1.0.0"+f, []byte(strings.Repeat("x", 1000))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageFiles(t, dir, time.Hour)
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 100
+	var logs bytes.Buffer
+	private, _ := modpattern.Parse("corp.example")
+	c := newCollector(&cfg, slog.New(slog.NewTextHandler(&logs, nil)), store, private, gc.NewTracker(), nil, nil)
+	for range 3 {
+		c.once(ctx)
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"gc: the quota cannot be reached"); n != 1 {
+		t.Errorf("%d warnings about the unreachable quota over 3 runs, want 1:\n%s", n, logs.String())
+	}
+	if st := c.State(); st.QuotaUnreachable == "" || !strings.Contains(st.QuotaUnreachable, "private") {
+		t.Errorf("state's reason %q, want the private module named", st.QuotaUnreachable)
+	}
+	if d := c.kickDelay(time.Now()); d <= 0 {
+		t.Errorf("a kicked run right after a run waits %v, want a delay", d)
+	}
+	for range 100 {
+		c.storedArtifact("example.com/b/@v/v1.0.0.zip", 1000)
+	}
+	select {
+	case <-c.kick:
+		t.Error("storing 100 kB past an unreachable quota asked for a run")
+	default:
+	}
+	c.storedArtifact("example.com/big/@v/v1.0.0.zip", c.kickMargin())
+	select {
+	case <-c.kick:
+	default:
+		t.Error("storing the margin past the last run's result did not ask for a run")
 	}
 }
