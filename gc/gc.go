@@ -97,6 +97,10 @@ type Options struct {
 	// process cannot see the server's downloads of the last flush interval
 	// (give at least twice FlushEvery) nor its Serving.
 	Grace time.Duration
+	// RetentionRecordedOnly lets retention evict only versions with a
+	// recorded download: when Accesses may have missed some (a Memory that
+	// overflowed), the stored time proves nothing.
+	RetentionRecordedOnly bool
 	// DryRun decides and reports without deleting anything.
 	DryRun bool
 	// Now is the collection's clock (nil: time.Now).
@@ -137,7 +141,8 @@ type Report struct {
 	AfterBytes  int64 `json:"after_bytes"`  // and after (as planned, in a dry run)
 	MaxBytes    int64 `json:"max_bytes"`
 	// Kept counts versions that would have gone but for why they stay:
-	// "pinned", "private", "serving", "grace".
+	// "pinned", "private", "serving", "grace", "unrecorded" (retention
+	// with RetentionRecordedOnly).
 	Kept      map[string]int   `json:"kept"`
 	Evictions []Eviction       `json:"evictions"`
 	Freed     map[string]int64 `json:"freed_bytes"` // by reason
@@ -259,6 +264,13 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 				break // sorted: the rest are more recent
 			}
 			if !v.has(layout.Zip) && !(opts.EvictMetadata && (v.has(layout.Mod) || v.has(layout.Info))) {
+				continue
+			}
+			if opts.RetentionRecordedOnly && !v.recorded {
+				if !kept[v] {
+					kept[v] = true
+					rep.Kept["unrecorded"]++
+				}
 				continue
 			}
 			if keepCounted(v) {

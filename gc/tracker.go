@@ -114,10 +114,6 @@ func (t *Tracker) Touched(m module.Version) bool {
 	return ok
 }
 
-// Forget forgets the versions downloaded since the last flush (for a
-// collector without a database, once a collection has kept them).
-func (t *Tracker) Forget() { t.take() }
-
 // take returns the versions touched since the last take and forgets them.
 func (t *Tracker) take() []module.Version {
 	var out []module.Version

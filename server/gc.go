@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/mod/module"
-
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/cache"
 	"github.com/gomirror/gomirror/config"
@@ -42,7 +40,9 @@ type collector struct {
 	coord   cache.Coordinator // nil without redis
 	records *records          // nil with database off
 	pins    gc.Pins           // the snapshots' pins
-	kick    chan struct{}     // a run is wanted now (over quota)
+	// mem holds the downloads with the database off (across runs).
+	mem  *gc.Memory
+	kick chan struct{} // a run is wanted now (over quota)
 	// stored is the module files' bytes as the last run left them plus
 	// what was stored since (-1 before the first run).
 	stored atomic.Int64
@@ -62,6 +62,9 @@ func newCollector(cfg *config.Serve, log *slog.Logger, store storage.Storage, pr
 		kick: make(chan struct{}, 1),
 		// Every version a stored snapshot lists stays (read at each run).
 		pins: snapshot.Pins{Storage: store}}
+	if recs == nil {
+		c.mem = gc.NewMemory(gc.MemoryMax)
+	}
 	c.stored.Store(-1)
 	c.after.Store(-1)
 	c.state = obs.GCState{MaxBytes: cfg.MaxStoredBytes, Evictions: map[string]uint64{}, Freed: map[string]uint64{}}
@@ -200,12 +203,15 @@ func (c *collector) options(ctx context.Context) gc.Options {
 			opts.Accesses, opts.Catalog = d, d
 		}
 	}
-	if opts.Accesses == nil {
-		// database off: no downloads are recorded, so what this process
-		// has served since its last run, which the tracker holds, is
-		// taken as downloaded now (a grace window would not do: nothing
-		// records these downloads anywhere else).
-		opts.Serving = c.servingOrTouched
+	if c.mem != nil {
+		// database off: this process's downloads, remembered in memory
+		// across runs (bounded: once it overflowed, retention evicts only
+		// what it has a record of).
+		if err := c.tracker.Flush(ctx, c.mem, time.Now()); err != nil {
+			c.log.Warn("gc: flushing access times failed", "err", err)
+		}
+		opts.Accesses, opts.Catalog = c.mem, c.mem
+		opts.RetentionRecordedOnly = c.mem.Overflowed()
 	}
 	return opts
 }
@@ -215,11 +221,6 @@ func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, er
 	rep, err := gc.Collect(ctx, opts)
 	if err != nil {
 		return rep, err
-	}
-	if opts.Accesses == nil {
-		// database off: the downloads since this collection are what
-		// the next one keeps (servingOrTouched).
-		c.tracker.Forget()
 	}
 	c.stored.Store(rep.AfterBytes)
 	c.after.Store(rep.AfterBytes)
@@ -294,12 +295,6 @@ func (r *records) accessRecorder() gc.AccessRecorder {
 		return d
 	}
 	return nil
-}
-
-// servingOrTouched is the Serving of a collection without a database:
-// versions being served or downloaded since the last collection.
-func (c *collector) servingOrTouched(m module.Version) bool {
-	return c.tracker.Serving(m) || c.tracker.Touched(m)
 }
 
 // apiState is the collector's state for the API and the console.

@@ -434,3 +434,36 @@ func TestGCQuotaUnreachable(t *testing.T) {
 		t.Error("storing the margin past the last run's result did not ask for a run")
 	}
 }
+
+// TestGCRetentionDatabaseOff (review finding 3): with the database off,
+// a version downloaded since the last run is not evicted by retention at
+// the next run, nor at the one after (the collector remembers downloads
+// in memory across runs), although its files were stored long ago.
+func TestGCRetentionDatabaseOff(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{".mod", ".zip", ".ziphash"} {
+		if err := storage.PutBytes(ctx, store, "example.com/a/@v/v1.0.0"+f, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageFiles(t, dir, 48*time.Hour)
+	cfg := config.Defaults()
+	cfg.RetentionPeriod = 24 * time.Hour
+	tr := gc.NewTracker()
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), store, modpattern.List{}, tr, nil, nil)
+	a := module.Version{Path: "example.com/a", Version: "v1.0.0"}
+	tr.Begin(a)
+	tr.Touch(a)
+	tr.End(a)
+	for run := range 3 {
+		c.once(ctx)
+		if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil {
+			t.Fatalf("run %d: the zip downloaded before the first run was evicted by retention", run)
+		}
+	}
+}
