@@ -5,7 +5,8 @@
 // the store is under storage-max-size, and every artifact not downloaded
 // within retention.
 //
-// What it never evicts: a version a snapshot pins (Pins), a private
+// What it never evicts: a version a snapshot or the vulnerability
+// database in use pins (Pins), a private
 // module's (unless configured), a version being served (Options.Serving:
 // the server's Tracker; from the command line, a grace window of recent
 // accesses and stores), the checksum database's data (sumdb/...) and
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -85,8 +87,10 @@ type Options struct {
 	// private modules are kept unless EvictPrivate.
 	Private      func(path string) bool
 	EvictPrivate bool
-	// Pins, Accesses, Catalog and Serving may be nil.
-	Pins     Pins
+	// Pins are the sources of pinned versions (snapshots, the
+	// vulnerability database's module in use...): a version any of them
+	// pins stays. Pins, Accesses, Catalog and Serving may be nil.
+	Pins     []Pins
 	Accesses Accesses
 	Catalog  Catalog
 	// Serving reports whether an artifact of a version is being served
@@ -196,12 +200,14 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			return rep, fmt.Errorf("gc: reading access times: %w", err)
 		}
 	}
-	var pinned map[module.Version]struct{}
-	if opts.Pins != nil {
-		if pinned, err = opts.Pins.Pinned(ctx); err != nil {
+	pinned := map[module.Version]struct{}{}
+	for _, p := range opts.Pins {
+		ps, err := p.Pinned(ctx)
+		if err != nil {
 			// Without the pins nothing may go: any version could be one.
-			return rep, fmt.Errorf("gc: reading the snapshots' pins: %w", err)
+			return rep, fmt.Errorf("gc: reading the pins: %w", err)
 		}
+		maps.Copy(pinned, ps)
 	}
 	t := now()
 	// keep reports why v must stay, or "".

@@ -117,13 +117,15 @@ func TestCollect(t *testing.T) {
 		{"quota: metadata once no zip is left", []int{3, 2, 1},
 			gc.Options{MaxBytes: 2 * 25, EvictMetadata: true},
 			[]string{"m0 zip quota", "m1 zip quota", "m2 zip quota", "m0 mod+info quota"}, map[string]int{}},
-		{"pinned, private and serving stay", []int{90, 80, 70, 60},
-			gc.Options{MaxBytes: 1, Pins: gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
+		{"pinned (by either source), private and serving stay", []int{90, 80, 70, 60, 50},
+			gc.Options{MaxBytes: 1, Pins: []gc.Pins{gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
 				return map[module.Version]struct{}{{Path: "example.com/m0", Version: "v1.0.0"}: {}}, nil
-			}),
+			}), gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
+				return map[module.Version]struct{}{{Path: "example.com/m4", Version: "v1.0.0"}: {}}, nil
+			})},
 				Private: func(p string) bool { return p == "example.com/m1" },
 				Serving: func(mv module.Version) bool { return mv.Path == "example.com/m2" }},
-			[]string{"m3 zip quota"}, map[string]int{"pinned": 1, "private": 1, "serving": 1}},
+			[]string{"m3 zip quota"}, map[string]int{"pinned": 2, "private": 1, "serving": 1}},
 		{"private evicted when allowed", []int{90, 80},
 			gc.Options{MaxBytes: 1, EvictPrivate: true, Private: func(string) bool { return true }},
 			[]string{"m0 zip quota", "m1 zip quota"}, map[string]int{}},
@@ -217,7 +219,7 @@ func TestPinsFailureEvictsNothing(t *testing.T) {
 	s, acc := fixture(t, 300)
 	before := keys(t, s)
 	_, err := gc.Collect(context.Background(), gc.Options{Storage: s, Accesses: acc, Retention: time.Hour,
-		Pins: gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) { return nil, errors.New("no manifest") })})
+		Pins: []gc.Pins{gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) { return nil, errors.New("no manifest") })}})
 	if err == nil {
 		t.Error("Collect succeeded without the pins")
 	}

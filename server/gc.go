@@ -39,7 +39,7 @@ type collector struct {
 	tracker *gc.Tracker
 	coord   cache.Coordinator // nil without redis
 	records *records          // nil with database off
-	pins    gc.Pins           // the snapshots' pins
+	pins    []gc.Pins         // the snapshots' and the vulnerability database's pins
 	// mem holds the downloads with the database off (across runs).
 	mem  *gc.Memory
 	kick chan struct{} // a run is wanted now (over quota)
@@ -61,7 +61,7 @@ func newCollector(cfg *config.Serve, log *slog.Logger, store storage.Storage, pr
 	c := &collector{cfg: cfg, log: log, store: store, private: private, tracker: tracker, coord: coord, records: recs,
 		kick: make(chan struct{}, 1),
 		// Every version a stored snapshot lists stays (read at each run).
-		pins: snapshot.Pins{Storage: store}}
+		pins: []gc.Pins{snapshot.Pins{Storage: store}}}
 	if recs == nil {
 		c.mem = gc.NewMemory(gc.MemoryMax)
 	}

@@ -467,3 +467,45 @@ func TestGCRetentionDatabaseOff(t *testing.T) {
 		}
 	}
 }
+
+// TestGCKeepsVulnDBModule (review finding 4): the version of the
+// vulnerability database's module that serve has loaded is pinned: a
+// collection over the quota evicts another zip, never it, although it was
+// never downloaded by a client and stored long ago.
+func TestGCKeepsVulnDBModule(t *testing.T) {
+	up := fakeproxy.New(t)
+	entry, err := os.ReadFile("../vulndb/testdata/osv/GO-2022-1059.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const version = "v0.0.0-20261105234957-e22db6528018"
+	if _, err := up.Add("golang.org/x/vulndb", version, map[string][]byte{
+		"go.mod": []byte("module golang.org/x/vulndb\n"), "data/osv/GO-2022-1059.json": entry}); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, up, func(c *config.Serve) {
+		c.VulnDB = "module"
+		c.Prefetch = 0
+		c.MaxStoredBytes = 1
+	})
+	ctx := context.Background()
+	if err := s.vulndb.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{".mod", ".zip", ".ziphash"} {
+		if err := storage.PutBytes(ctx, s.store, "example.com/hello/@v/v1.0.0"+f, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageFiles(t, s.Dir, time.Hour)
+	rep, err := s.collector.collect(ctx, s.collector.options(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.stored("golang.org/x/vulndb/@v/" + version + ".zip"); err != nil {
+		t.Errorf("the vulnerability database's module zip was evicted: %+v", rep.Evictions)
+	}
+	if _, err := s.stored("example.com/hello/@v/v1.0.0.zip"); err == nil {
+		t.Errorf("the other zip was not evicted: %+v", rep)
+	}
+}

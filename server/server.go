@@ -381,6 +381,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err := s.newVulnDB(mux, tempDir, client); err != nil {
 		return nil, err
 	}
+	if collector != nil && s.vulndb != nil {
+		// The vulnerability database's module version in use is pinned.
+		if p := VulnDBPins(cfg, store, s.vulndb.Status); p != nil {
+			collector.pins = append(collector.pins, p)
+		}
+	}
 	anonymousAdmin, _ := cfg.AdminAnonymous()
 	authn, err := auth.New(auth.Options{
 		Mode: auth.Mode(cfg.Auth),

@@ -89,9 +89,13 @@ recorded), then the totals; --dry-run prints the same without deleting;
 			}
 			defer lease.Unlock()
 		}
+		pins := []gc.Pins{snapshot.Pins{Storage: store}}
+		if p := server.VulnDBPins(cfg, store, nil); p != nil {
+			pins = append(pins, p)
+		}
 		rep, err := gc.Collect(ctx, gc.Options{Storage: store, MaxBytes: cfg.MaxStoredBytes, Retention: cfg.RetentionPeriod,
 			EvictMetadata: cfg.GCEvictMetadata, EvictPrivate: cfg.GCEvictPrivate, Private: private.Match,
-			Pins: snapshot.Pins{Storage: store}, Accesses: d, Catalog: d, Grace: grace, DryRun: dryRun, Logger: log})
+			Pins: pins, Accesses: d, Catalog: d, Grace: grace, DryRun: dryRun, Logger: log})
 		if err != nil {
 			return err
 		}
