@@ -136,6 +136,10 @@ type Eviction struct {
 	LastAccess time.Time `json:"last_access"`
 	// Recorded is false when LastAccess is the stored file's time.
 	Recorded bool `json:"recorded"`
+	// Failed says a deletion failed (left for the next run): the
+	// eviction is counted neither in Evicted nor in Freed, and its bytes
+	// stay in AfterBytes.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Report is what a collection found and did.
@@ -151,7 +155,8 @@ type Report struct {
 	Evictions []Eviction       `json:"evictions"`
 	Freed     map[string]int64 `json:"freed_bytes"` // by reason
 	Evicted   map[string]int   `json:"evicted"`     // versions by reason
-	// Failed counts files whose deletion failed (left for the next run).
+	// Failed counts versions whose deletion failed (left for the next
+	// run; their Eviction is marked Failed).
 	Failed   int           `json:"failed"`
 	DryRun   bool          `json:"dry_run"`
 	Duration time.Duration `json:"duration_ns"`
@@ -335,12 +340,21 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			e.Files = nil
 			continue
 		}
-		if err := evict(ctx, opts, mv, e.Files, gone[mv]); err != nil {
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
+		deleted, err := evict(ctx, opts, mv, e.Files, gone[mv])
+		if err != nil && ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		if !deleted {
+			// Counted as kept: some of its files may be gone, but the
+			// next run measures again.
+			rep.Freed[e.Reason] -= e.Bytes
+			rep.Evicted[e.Reason]--
+			rep.AfterBytes += e.Bytes
 			rep.Failed++
+			e.Failed = true
 			log.Warn("gc: evicting failed; left for the next run", "module", e.Module, "version", e.Version, "err", err)
+		} else if err != nil {
+			log.Warn("gc: evicted, but the catalog was not told", "module", e.Module, "version", e.Version, "err", err)
 		}
 	}
 	if !opts.DryRun {
@@ -371,24 +385,26 @@ func hashKind(k layout.Kind) layout.Kind {
 
 // evict deletes mv's files of the named kinds, each before its hash file
 // (a stored .zip or .mod always has its hash: see package cache), and
-// tells the catalog.
-func evict(ctx context.Context, opts Options, mv module.Version, files []string, gone bool) error {
+// tells the catalog. deleted reports whether every file was deleted from
+// storage (err may then still be the catalog's).
+func evict(ctx context.Context, opts Options, mv module.Version, files []string, gone bool) (deleted bool, err error) {
 	var errs []error
+	deleted = true
 	for _, name := range files {
 		k := kindNamed(name)
 		key, err := layout.Key(mv, k)
 		if err != nil {
-			errs = append(errs, err)
+			errs, deleted = append(errs, err), false
 			continue
 		}
 		if err := opts.Storage.Delete(ctx, key); err != nil {
-			errs = append(errs, err)
+			errs, deleted = append(errs, err), false
 			continue
 		}
 		if hk := hashKind(k); hk != 0 {
 			if hkey, ok := layout.HashKey(key); ok {
 				if err := opts.Storage.Delete(ctx, hkey); err != nil {
-					errs = append(errs, err)
+					errs, deleted = append(errs, err), false
 				}
 			}
 		}
@@ -403,7 +419,7 @@ func evict(ctx context.Context, opts Options, mv module.Version, files []string,
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return deleted, errors.Join(errs...)
 }
 
 func kindNamed(name string) layout.Kind {

@@ -227,3 +227,43 @@ func TestPinsFailureEvictsNothing(t *testing.T) {
 		t.Error("Collect deleted without the pins")
 	}
 }
+
+// failingDeletes is a store whose deletions of keys containing fail fail.
+type failingDeletes struct {
+	storage.Storage
+	fail string
+}
+
+func (f failingDeletes) Delete(ctx context.Context, key string) error {
+	if strings.Contains(key, f.fail) {
+		return errors.New("injected: delete failed")
+	}
+	return f.Storage.Delete(ctx, key)
+}
+
+// TestFailedDeleteNotCounted (review finding 5): a version whose files
+// cannot be deleted is marked failed in the report and counted neither
+// as evicted nor as freed; the bytes after include it.
+func TestFailedDeleteNotCounted(t *testing.T) {
+	s, acc := fixture(t, 90, 80)
+	fs := failingDeletes{s, "example.com/m0/"}
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: fs, MaxBytes: 1, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || rep.Evicted[gc.ReasonQuota] != 1 || rep.Freed[gc.ReasonQuota] != 105 {
+		t.Errorf("failed %d, evicted %v, freed %v; want 1 failed, 1 evicted of 105 bytes", rep.Failed, rep.Evicted, rep.Freed)
+	}
+	if rep.AfterBytes != rep.StoredBytes-105 {
+		t.Errorf("after %d bytes, want %d (only m1's zip gone)", rep.AfterBytes, rep.StoredBytes-105)
+	}
+	var failed []string
+	for _, e := range rep.Evictions {
+		if e.Failed {
+			failed = append(failed, e.Module)
+		}
+	}
+	if !slices.Equal(failed, []string{"example.com/m0"}) {
+		t.Errorf("evictions marked failed: %q, want example.com/m0", failed)
+	}
+}

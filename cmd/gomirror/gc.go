@@ -49,7 +49,8 @@ It prints one line per version,
 	evict <module>@<version> <files> <bytes> <reason> <last download>
 
 (reason quota or retention; "stored" after the date when no download was
-recorded), then the totals; --dry-run prints the same without deleting;
+recorded; "failed to evict" instead of "evict" when a deletion failed: it
+is left for the next run and not counted), then the totals; --dry-run prints the same without deleting;
 --json prints one JSON object.`,
 	}
 	dbCommand(cmd, false, func(ctx context.Context, cfg *config.Serve, d *db.DB) error {
@@ -119,6 +120,10 @@ func writeGCReport(w io.Writer, rep gc.Report) error {
 		verb = "would evict"
 	}
 	for _, e := range rep.Evictions {
+		verb := verb
+		if e.Failed {
+			verb = "failed to evict"
+		}
 		last := e.LastAccess.UTC().Format(time.DateOnly)
 		if !e.Recorded {
 			last += " stored"

@@ -91,3 +91,16 @@ func TestGCCommand(t *testing.T) {
 		t.Errorf("gc without a quota or retention: exit %d, want 2", code)
 	}
 }
+
+// TestGCReportFailed: an eviction whose deletion failed is printed as
+// failed, not as evicted.
+func TestGCReportFailed(t *testing.T) {
+	var b strings.Builder
+	rep := gc.Report{Failed: 1, Evictions: []gc.Eviction{{Module: "example.com/a", Version: "v1.0.0", Files: []string{"zip"}, Bytes: 5, Reason: gc.ReasonQuota, Failed: true}}}
+	if err := writeGCReport(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "failed to evict example.com/a@v1.0.0 zip 5 quota") || !strings.Contains(b.String(), "failed 1") {
+		t.Errorf("report:\n%s", b.String())
+	}
+}
