@@ -433,17 +433,24 @@ func kindNamed(name string) layout.Kind {
 
 // walk reads the store: the module versions with their files, and the
 // bytes of every module file (lists included; the checksum database's
-// data and gomirror's state are neither counted nor considered).
+// data and gomirror's state are neither counted nor considered, nor even
+// walked: the store's top level is read first, storage.TopLevel, and each
+// other directory walked on its own; a key with no "/" is no module's).
 func walk(ctx context.Context, s storage.Storage) (map[module.Version]*version, int64, error) {
 	versions := map[module.Version]*version{}
 	var (
 		used     int64
 		lastPath string // interned: one string per module path
 	)
-	err := storage.Walk(ctx, s, "", func(key string, info storage.Info) error {
-		if first, _, _ := strings.Cut(key, "/"); first == layout.SumDBDir || first == layout.StateDir {
-			return nil
-		}
+	tops, err := storage.TopLevel(ctx, s)
+	if errors.Is(err, fs.ErrNotExist) {
+		return versions, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	slices.Sort(tops)
+	fn := func(key string, info storage.Info) error {
 		used += info.Size
 		mv, k, err := layout.Parse(key)
 		if err != nil || !k.PerVersion() || !layout.IsCanonical(mv) {
@@ -468,9 +475,18 @@ func walk(ctx context.Context, s storage.Storage) (map[module.Version]*version, 
 			v.last = info.ModTime
 		}
 		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
 	}
-	return versions, used, err
+	for _, top := range tops {
+		if !strings.HasSuffix(top, "/") || top == layout.SumDBDir+"/" || top == layout.StateDir+"/" {
+			continue
+		}
+		err := storage.Walk(ctx, s, top, fn)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return versions, used, nil
 }

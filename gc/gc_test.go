@@ -267,3 +267,45 @@ func TestFailedDeleteNotCounted(t *testing.T) {
 		t.Errorf("evictions marked failed: %q, want example.com/m0", failed)
 	}
 }
+
+// countingWalks is a store that counts the keys its walks yield, by their
+// first element.
+type countingWalks struct {
+	storage.Storage
+	yielded map[string]int
+}
+
+func (c *countingWalks) Walk(ctx context.Context, prefix string, fn func(string, storage.Info) error) error {
+	return storage.Walk(ctx, c.Storage, prefix, func(key string, info storage.Info) error {
+		first, _, _ := strings.Cut(key, "/")
+		c.yielded[first]++
+		return fn(key, info)
+	})
+}
+
+// TestWalkSkipsStateAndSumDB (review finding 7): a collection does not
+// walk the checksum database's data nor gomirror's state (a direct fetch's
+// module cache under .gomirror/ may hold 100,000 files): the store yields
+// none of their keys.
+func TestWalkSkipsStateAndSumDB(t *testing.T) {
+	s, acc := fixture(t, 1, 2)
+	ctx := context.Background()
+	for i := range 50 {
+		for _, k := range []string{fmt.Sprintf(".gomirror/direct/mod/f%d", i), fmt.Sprintf("sumdb/sum.example/lookup/m%d", i)} {
+			if err := storage.PutBytes(ctx, s, k, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := &countingWalks{Storage: s, yielded: map[string]int{}}
+	rep, err := gc.Collect(ctx, gc.Options{Storage: c, MaxBytes: 1 << 30, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Versions != 2 || c.yielded["example.com"] != 10 {
+		t.Errorf("%d versions, %d module keys walked; want 2, 10", rep.Versions, c.yielded["example.com"])
+	}
+	if n := c.yielded[".gomirror"] + c.yielded["sumdb"]; n != 0 {
+		t.Errorf("the walk yielded %d keys of .gomirror/ and sumdb/, want 0", n)
+	}
+}

@@ -145,6 +145,7 @@ var (
 	_ storage.FileAdopter = (*Store)(nil)
 	_ storage.Presigner   = (*Store)(nil)
 	_ storage.Walker      = (*Store)(nil)
+	_ storage.TopLeveler  = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -308,6 +309,20 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
 	}
 	return keys, nil
+}
+
+// TopLevel returns the first elements of the keys (storage.TopLeveler):
+// one listing with the delimiter "/", whose common prefixes are the
+// directories (1000 to a page).
+func (s *Store) TopLevel(ctx context.Context) ([]string, error) {
+	var out []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: false}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list: %w", obj.Err)
+		}
+		out = append(out, strings.TrimPrefix(obj.Key, s.prefix))
+	}
+	return out, nil
 }
 
 // Walk calls fn for every key under prefix with the size and
