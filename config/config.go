@@ -113,7 +113,7 @@ type Serve struct {
 	StorageMaxSize  string        `name:"storage-max-size" help:"quota of the stored artifacts (sumdb data and gomirror's own state not counted): 50GiB, 500MB, or bytes; the garbage collector evicts least recently downloaded zips until under it (default none)"`
 	Retention       string        `name:"retention" help:"evict an artifact not downloaded for this long: 180d, 26w or a Go duration like 4320h (default none: kept)"`
 	GCInterval      time.Duration `name:"gc-interval" help:"how often serve runs the garbage collector when storage-max-size or retention is set (also whenever stored bytes pass the quota)"`
-	GCEvictMetadata bool          `name:"gc-evict-metadata" help:"evict a version's .mod and .info (and hashes) with its zip, instead of zips only"`
+	GCEvictMetadata bool          `name:"gc-evict-metadata" help:"evict a version's .mod and .info with its zip, instead of zips only (hash side-files always stay)"`
 	GCEvictPrivate  bool          `name:"gc-evict-private" help:"let the garbage collector evict private modules (private, noproxy), which may not be fetched again if their origin is gone"`
 	// MaxStoredBytes and RetentionPeriod are storage-max-size and
 	// retention parsed by validation (0: none).

@@ -79,7 +79,7 @@ type Options struct {
 	// forever).
 	MaxBytes  int64
 	Retention time.Duration
-	// EvictMetadata lets a version's .mod and .info (and hash files) go:
+	// EvictMetadata lets a version's .mod and .info go (never hash files):
 	// with retention, together with its zip; for the quota, once no zip is
 	// left to evict. By default only zips (and their .ziphash) go.
 	EvictMetadata bool
@@ -130,7 +130,7 @@ const (
 type Eviction struct {
 	Module     string    `json:"module"`
 	Version    string    `json:"version"`
-	Files      []string  `json:"files"` // "zip", "mod", "info" (hash files go with theirs)
+	Files      []string  `json:"files"` // "zip", "mod", "info" (hash side-files stay)
 	Bytes      int64     `json:"bytes"`
 	Reason     string    `json:"reason"`
 	LastAccess time.Time `json:"last_access"`
@@ -248,10 +248,7 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			e.Files = append(e.Files, k.String())
 			e.Bytes += v.size[k]
 			v.size[k] = -1
-			if hk := hashKind(k); hk != 0 && v.has(hk) {
-				e.Bytes += v.size[hk]
-				v.size[hk] = -1
-			}
+			// Its hash file stays: see evict.
 		}
 		if len(e.Files) == 0 {
 			return
@@ -383,9 +380,15 @@ func hashKind(k layout.Kind) layout.Kind {
 	return 0
 }
 
-// evict deletes mv's files of the named kinds, each before its hash file
-// (a stored .zip or .mod always has its hash: see package cache), and
-// tells the catalog. deleted reports whether every file was deleted from
+// evict deletes mv's files of the named kinds, and tells the catalog.
+// It leaves their hash files (.ziphash, .modhash): a hash without its
+// artifact is harmless (package cache reads a hash only with its
+// artifact, and a fill writes the hash first, then the artifact), whereas
+// deleting it could take the hash of a refill that raced the eviction,
+// leaving an artifact without its hash. They are never removed: a few
+// dozen bytes per evicted version, counted in the store's bytes (an
+// operator may delete a hash file whose artifact is absent when nothing
+// runs). deleted reports whether every file was deleted from
 // storage (err may then still be the catalog's).
 func evict(ctx context.Context, opts Options, mv module.Version, files []string, gone bool) (deleted bool, err error) {
 	var errs []error
@@ -400,13 +403,6 @@ func evict(ctx context.Context, opts Options, mv module.Version, files []string,
 		if err := opts.Storage.Delete(ctx, key); err != nil {
 			errs, deleted = append(errs, err), false
 			continue
-		}
-		if hk := hashKind(k); hk != 0 {
-			if hkey, ok := layout.HashKey(key); ok {
-				if err := opts.Storage.Delete(ctx, hkey); err != nil {
-					errs, deleted = append(errs, err), false
-				}
-			}
 		}
 		if opts.Catalog != nil {
 			if err := opts.Catalog.DeleteArtifact(ctx, mv.Path, mv.Version, name); err != nil {
@@ -432,7 +428,7 @@ func kindNamed(name string) layout.Kind {
 }
 
 // walk reads the store: the module versions with their files, and the
-// bytes of every module file (lists included; the checksum database's
+// bytes of every module file (lists included, hash side-files not; the checksum database's
 // data and gomirror's state are neither counted nor considered, nor even
 // walked: the store's top level is read first, storage.TopLevel, and each
 // other directory walked on its own; a key with no "/" is no module's).
@@ -451,8 +447,13 @@ func walk(ctx context.Context, s storage.Storage) (map[module.Version]*version, 
 	}
 	slices.Sort(tops)
 	fn := func(key string, info storage.Info) error {
-		used += info.Size
 		mv, k, err := layout.Parse(key)
+		if err == nil && (k == layout.ZipHash || k == layout.ModHash) {
+			// Hash side-files are never evicted (see evict) nor counted:
+			// a few dozen bytes each.
+			return nil
+		}
+		used += info.Size
 		if err != nil || !k.PerVersion() || !layout.IsCanonical(mv) {
 			return nil // a list, @latest, or a file gomirror does not know: counted, kept
 		}

@@ -55,7 +55,7 @@ func TestGCCommand(t *testing.T) {
 	if err != nil || code != -1 {
 		t.Fatalf("gc --dry-run: exit %d, %v, %s", code, err, stderr)
 	}
-	if !strings.Contains(stdout, "would evict example.com/a@v1.0.0 zip 1005 quota") || strings.Contains(stdout, "example.com/b@") || strings.Contains(stdout, "corp.example") {
+	if !strings.Contains(stdout, "would evict example.com/a@v1.0.0 zip 1000 quota") || strings.Contains(stdout, "example.com/b@") || strings.Contains(stdout, "corp.example") {
 		t.Errorf("gc --dry-run printed:\n%s", stdout)
 	}
 	if !strings.Contains(stdout, "kept: pinned 0, private 1") {
@@ -73,7 +73,7 @@ func TestGCCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("gc --json: %v\n%s", err, stdout)
 	}
-	if len(rep.Evictions) != 1 || rep.Evictions[0].Module != "example.com/a" || rep.Freed[gc.ReasonQuota] != 1005 {
+	if len(rep.Evictions) != 1 || rep.Evictions[0].Module != "example.com/a" || rep.Freed[gc.ReasonQuota] != 1000 {
 		t.Errorf("gc --json: %+v", rep)
 	}
 	for m, want := range map[string]bool{"example.com/a": false, "example.com/b": true, "corp.example/private": true} {
