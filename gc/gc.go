@@ -105,6 +105,11 @@ type Options struct {
 	// recorded download: when Accesses may have missed some (a Memory that
 	// overflowed), the stored time proves nothing.
 	RetentionRecordedOnly bool
+	// Held, if set, reports whether the collection's cross-replica lock
+	// is still held (cache.Lease.Valid); it is asked before each batch of
+	// DeleteBatch evictions, and once it says no the collection stops
+	// with ErrLockLost (another replica may be collecting).
+	Held func(ctx context.Context) bool
 	// DryRun decides and reports without deleting anything.
 	DryRun bool
 	// Now is the collection's clock (nil: time.Now).
@@ -119,6 +124,14 @@ type Options struct {
 // to the database (it writes them every FlushEvery), and the tracker's
 // resolution: max(2×FlushEvery, 5 minutes).
 const MinAge = max(2*FlushEvery, 5*time.Minute)
+
+// DeleteBatch is how many versions a collection evicts between two checks
+// of its lock (Options.Held).
+const DeleteBatch = 32
+
+// ErrLockLost is Collect's error when its lock was lost (Options.Held):
+// it stopped, and its report holds only what it evicted before.
+var ErrLockLost = errors.New("gc: the collection lock was lost; stopped")
 
 // Reasons for an eviction.
 const (
@@ -320,7 +333,23 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			gone[v.mv] = true
 		}
 	}
+	var stopped error
 	for i := range rep.Evictions {
+		if !opts.DryRun {
+			if err := ctx.Err(); err != nil {
+				stopped = err
+			} else if opts.Held != nil && i%DeleteBatch == 0 && !opts.Held(ctx) {
+				stopped = ErrLockLost
+			}
+			if stopped != nil {
+				// What is left is neither done nor reported.
+				for _, e := range rep.Evictions[i:] {
+					rep.AfterBytes += e.Bytes
+				}
+				rep.Evictions = rep.Evictions[:i]
+				break
+			}
+		}
 		e := &rep.Evictions[i]
 		rep.Freed[e.Reason] += e.Bytes
 		rep.Evicted[e.Reason]++
@@ -338,9 +367,6 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			continue
 		}
 		deleted, err := evict(ctx, opts, mv, e.Files, gone[mv])
-		if err != nil && ctx.Err() != nil {
-			return rep, ctx.Err()
-		}
 		if !deleted {
 			// Counted as kept: some of its files may be gone, but the
 			// next run measures again.
@@ -358,7 +384,7 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 		rep.Evictions = slices.DeleteFunc(rep.Evictions, func(e Eviction) bool { return e.Files == nil })
 	}
 	rep.Duration = time.Since(start)
-	return rep, nil
+	return rep, stopped
 }
 
 func hasPin(pinned map[module.Version]struct{}, mv module.Version) bool {

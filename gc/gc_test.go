@@ -328,3 +328,32 @@ func TestZipHashKept(t *testing.T) {
 		t.Errorf("freed %d bytes, want 100 (the zip's)", rep.Freed[gc.ReasonQuota])
 	}
 }
+
+// TestStopsWhenLockLost (review finding 9): a collection checks its lock
+// (Options.Held) before each batch of deletions and stops once it is
+// lost: what it had not deleted is neither deleted nor reported.
+func TestStopsWhenLockLost(t *testing.T) {
+	days := make([]int, 3*gc.DeleteBatch)
+	for i := range days {
+		days[i] = 100 - i%50
+	}
+	s, acc := fixture(t, days...)
+	checks := 0
+	held := func(context.Context) bool { checks++; return checks == 1 } // lost after the first batch
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: s, MaxBytes: 1, Accesses: acc, Held: held, Now: func() time.Time { return now }})
+	if !errors.Is(err, gc.ErrLockLost) {
+		t.Fatalf("Collect = %v, want ErrLockLost", err)
+	}
+	zips := 0
+	for _, k := range keys(t, s) {
+		if strings.HasSuffix(k, ".zip") {
+			zips++
+		}
+	}
+	if zips != len(days)-gc.DeleteBatch || len(rep.Evictions) != gc.DeleteBatch || rep.Evicted[gc.ReasonQuota] != gc.DeleteBatch {
+		t.Errorf("%d zips left, %d evictions reported (%v); want %d left, %d reported", zips, len(rep.Evictions), rep.Evicted, len(days)-gc.DeleteBatch, gc.DeleteBatch)
+	}
+	if rep.AfterBytes != rep.StoredBytes-int64(gc.DeleteBatch)*100 {
+		t.Errorf("after %d, want %d", rep.AfterBytes, rep.StoredBytes-int64(gc.DeleteBatch)*100)
+	}
+}

@@ -162,6 +162,7 @@ func (c *collector) once(ctx context.Context) bool {
 	c.mu.Lock()
 	c.lastStart = time.Now()
 	c.mu.Unlock()
+	var held func(context.Context) bool
 	if c.coord != nil {
 		lease, err := c.coord.TryLock(ctx, layout.GCLock)
 		if errors.Is(err, cache.ErrLockHeld) {
@@ -173,8 +174,11 @@ func (c *collector) once(ctx context.Context) bool {
 			return true
 		}
 		defer lease.Unlock()
+		held = lease.Valid
 	}
-	_, err := c.collect(ctx, c.options(ctx))
+	opts := c.options(ctx)
+	opts.Held = held
+	_, err := c.collect(ctx, opts)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("gc: collection failed; trying again at the next run", "err", err)
@@ -219,9 +223,10 @@ func (c *collector) options(ctx context.Context) gc.Options {
 // collect runs one collection with opts and records its outcome.
 func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, error) {
 	rep, err := gc.Collect(ctx, opts)
-	if err != nil {
+	if err != nil && !errors.Is(err, gc.ErrLockLost) {
 		return rep, err
 	}
+	// With the lock lost, what was done before is recorded.
 	c.stored.Store(rep.AfterBytes)
 	c.after.Store(rep.AfterBytes)
 	why, detail := "", ""
@@ -252,7 +257,7 @@ func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, er
 	}
 	c.log.Log(ctx, level, "gc: collection done", "versions", rep.Versions, "stored_bytes", rep.StoredBytes, "after_bytes", rep.AfterBytes,
 		"quota_bytes", rep.MaxBytes, "evicted", rep.Evicted, "freed_bytes", rep.Freed, "kept", rep.Kept, "failed", rep.Failed, "took", rep.Duration)
-	return rep, nil
+	return rep, err
 }
 
 // unreachable says why a run left the store over its quota: the

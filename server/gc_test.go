@@ -237,6 +237,7 @@ func TestAccessTimesFlushedAtShutdown(t *testing.T) {
 // or free.
 type fakeCoord struct {
 	held     bool
+	lost     bool // a lease taken is lost at once
 	locked   []string
 	unlocked int
 }
@@ -259,7 +260,7 @@ func (f *fakeCoord) SetShared(ctx context.Context, key string, b []byte, ttl tim
 
 type fakeLease struct{ f *fakeCoord }
 
-func (l fakeLease) Valid(ctx context.Context) bool { return true }
+func (l fakeLease) Valid(ctx context.Context) bool { return !l.f.lost }
 func (l fakeLease) Unlock()                        { l.f.unlocked++ }
 
 // TestCollectorOneReplicaAtATime: a run while another replica holds the
@@ -506,5 +507,27 @@ func TestGCKeepsVulnDBModule(t *testing.T) {
 	}
 	if _, err := s.stored("example.com/hello/@v/v1.0.0.zip"); err == nil {
 		t.Errorf("the other zip was not evicted: %+v", rep)
+	}
+}
+
+// TestCollectorStopsWhenLockLost (review finding 9): a run whose lock is
+// lost before it deletes deletes nothing.
+func TestCollectorStopsWhenLockLost(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := storage.PutBytes(ctx, store, "example.com/a/@v/v1.0.0.zip", []byte("zip")); err != nil {
+		t.Fatal(err)
+	}
+	ageFiles(t, dir, time.Hour)
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 1
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), store, modpattern.List{}, gc.NewTracker(), &fakeCoord{lost: true}, nil)
+	c.once(ctx)
+	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil {
+		t.Errorf("a run that lost its lock evicted: %v", err)
 	}
 }

@@ -69,6 +69,7 @@ is left for the next run and not counted), then the totals; --dry-run prints the
 		if err != nil {
 			return usageError(cmd, err)
 		}
+		var held func(context.Context) bool
 		if cfg.Redis != "" && !dryRun {
 			var password string
 			if cfg.RedisPasswordFile != "" {
@@ -89,6 +90,7 @@ is left for the next run and not counted), then the totals; --dry-run prints the
 				return fmt.Errorf("taking the collection lock (redis): %w", redact.Err(err))
 			}
 			defer lease.Unlock()
+			held = lease.Valid
 		}
 		pins := []gc.Pins{snapshot.Pins{Storage: store}}
 		if p := server.VulnDBPins(cfg, store, nil); p != nil {
@@ -96,7 +98,12 @@ is left for the next run and not counted), then the totals; --dry-run prints the
 		}
 		rep, err := gc.Collect(ctx, gc.Options{Storage: store, MaxBytes: cfg.MaxStoredBytes, Retention: cfg.RetentionPeriod,
 			EvictMetadata: cfg.GCEvictMetadata, EvictPrivate: cfg.GCEvictPrivate, Private: private.Match,
-			Pins: pins, Accesses: d, Catalog: d, Grace: grace, DryRun: dryRun, Logger: log})
+			Pins: pins, Accesses: d, Catalog: d, Grace: grace, DryRun: dryRun, Held: held, Logger: log})
+		if errors.Is(err, gc.ErrLockLost) {
+			// Report what was done, then fail.
+			writeGCReport(cmd.OutOrStdout(), rep)
+			return err
+		}
 		if err != nil {
 			return err
 		}
