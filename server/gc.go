@@ -179,6 +179,7 @@ func (c *collector) once(ctx context.Context) bool {
 	opts := c.options(ctx)
 	opts.Held = held
 	_, err := c.collect(ctx, opts)
+	sweepLeftovers(ctx, c.store, c.log)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("gc: collection failed; trying again at the next run", "err", err)
@@ -277,6 +278,23 @@ func unreachable(kept map[string]int) (why, detail string) {
 		return "other", "other files (lists, .mod/.info without gc-evict-metadata) or failed deletions"
 	}
 	return strings.Join(cats, ","), strings.Join(parts, ", ")
+}
+
+// sweepLeftovers removes what crashed processes left in the store that
+// no key shows (storage.LeftoverSweeper: S3's stale multipart uploads).
+// Best effort: a store that refuses still stores and serves.
+func sweepLeftovers(ctx context.Context, store storage.Storage, log *slog.Logger) {
+	sw, ok := storage.As[storage.LeftoverSweeper](store)
+	if !ok {
+		return
+	}
+	n, err := sw.SweepLeftovers(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("removing leftovers of crashed processes from storage failed", "err", err)
+	case n > 0:
+		log.Info("removed leftovers of crashed processes from storage", "count", n)
+	}
 }
 
 // State is the collector's state for the metrics and the console.

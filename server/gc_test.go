@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -529,5 +530,35 @@ func TestCollectorStopsWhenLockLost(t *testing.T) {
 	c.once(ctx)
 	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil {
 		t.Errorf("a run that lost its lock evicted: %v", err)
+	}
+}
+
+// sweepCounter is a store with the LeftoverSweeper capability, counting
+// its sweeps.
+type sweepCounter struct {
+	storage.Storage
+	sweeps atomic.Int32
+}
+
+func (s *sweepCounter) SweepLeftovers(ctx context.Context) (int, error) {
+	s.sweeps.Add(1)
+	return 0, nil
+}
+
+// TestCollectorSweepsLeftovers (review finding 10): each collection also
+// sweeps the store's leftovers (S3's stale multipart uploads).
+func TestCollectorSweepsLeftovers(t *testing.T) {
+	store, err := storageFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &sweepCounter{Storage: store}
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 1 << 30
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), sc, modpattern.List{}, gc.NewTracker(), nil, nil)
+	c.once(context.Background())
+	c.once(context.Background())
+	if n := sc.sweeps.Load(); n != 2 {
+		t.Errorf("%d sweeps over 2 collections, want 2", n)
 	}
 }

@@ -813,6 +813,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 			s.log.Warn("writing access times failed; kept for the next flush", "err", err)
 		})
 	}
+	if s.collector == nil {
+		// What crashed processes left in storage (S3's unfinished
+		// uploads) goes in the background; the collector does it at each
+		// run.
+		go sweepLeftovers(probes, s.store, s.log)
+	}
 	if s.collector != nil {
 		s.collectorDone = make(chan struct{})
 		go func() {

@@ -94,3 +94,13 @@ func TopLevel(ctx context.Context, s Storage) ([]string, error) {
 
 // TopLevel is the driver's TopLevel, or TopLevel's fallback.
 func (b *base) TopLevel(ctx context.Context) ([]string, error) { return TopLevel(ctx, b.d) }
+
+// LeftoverSweeper is an optional capability of a Storage: SweepLeftovers
+// removes what crashed processes left behind that the store keeps (and may
+// bill for) but no key shows, e.g. S3's unfinished multipart uploads, old
+// enough not to be another process's work under way, and returns how many
+// it removed. serve calls it in the background at start and at each
+// garbage collection.
+type LeftoverSweeper interface {
+	SweepLeftovers(ctx context.Context) (int, error)
+}
