@@ -104,3 +104,32 @@ func TestGCReportFailed(t *testing.T) {
 		t.Errorf("report:\n%s", b.String())
 	}
 }
+
+// TestGCDatabaseOff (review finding 3): with the database off, --dry-run
+// works (ordered by stored time, said on stderr); a real collection is
+// refused with the reason.
+func TestGCDatabaseOff(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "example.com", "a", "@v", "v1.0.0.zip")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--storage-dir", dir, "--upstream", "off", "--sumdb", "off", "--database", "off", "--storage-max-size", "1", "--grace", "0s"}
+	stdout, stderr, code, err := runCmd(t, newGC(), append(args, "--dry-run")...)
+	if err != nil || code != -1 {
+		t.Fatalf("gc --dry-run with the database off: exit %d, %v, %s", code, err, stderr)
+	}
+	if !strings.Contains(stdout, "would evict example.com/a@v1.0.0 zip 3 quota") || !strings.Contains(stderr, "database is off") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	_, stderr, code, _ = runCmd(t, newGC(), args...)
+	if code != 2 || !strings.Contains(stderr, "--dry-run") {
+		t.Errorf("gc with the database off: exit %d, %s; want 2 and a hint at --dry-run", code, stderr)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Errorf("the zip was deleted: %v", err)
+	}
+}
