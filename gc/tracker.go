@@ -33,8 +33,10 @@ const trackerShards = 64
 
 // maxTouched bounds the versions a shard remembers between flushes
 // (requests are for stored artifacts, so the store's size bounds them
-// anyway); a version beyond it is recorded at the next flush that has
-// room. About 100 bytes each: 64 × 16384 × 100 B = 100 MiB at most.
+// anyway); a download of a version beyond it is dropped (not recorded
+// later): that version keeps its earlier recorded time, or its stored
+// time, and a client requesting it again after the flush is recorded.
+// About 100 bytes each: 64 × 16384 × 100 B = 100 MiB at most.
 const maxTouched = 16384
 
 type shard struct {

@@ -562,3 +562,12 @@ func TestCollectorSweepsLeftovers(t *testing.T) {
 		t.Errorf("%d sweeps over 2 collections, want 2", n)
 	}
 }
+
+// TestGCWithUpstreamOffWarns: a quota with upstream off is allowed, with a
+// warning (what goes cannot come back).
+func TestGCWithUpstreamOffWarns(t *testing.T) {
+	s := startOffline(t, nil, func(cfg *config.Serve) { cfg.StorageMaxSize, cfg.MaxStoredBytes = "1GiB", 1<<30 })
+	if !strings.Contains(s.Logs.String(), "level=WARN msg=\"storage-max-size or retention with upstream off") {
+		t.Errorf("no warning about the quota with upstream off:\n%s", s.Logs.String())
+	}
+}

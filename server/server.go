@@ -509,6 +509,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	if chain.Offline() {
 		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
+		if cfg.GCEnabled() {
+			log.Warn("storage-max-size or retention with upstream off: what the garbage collector evicts cannot be fetched again", "storage_max_size", cfg.StorageMaxSize, "retention", cfg.Retention)
+		}
 	}
 	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", redact.List(chain.String()), "sumdb", redact.Text(cfg.SumDB),
 		"private", patternsForLog(private, "none: no module is kept from the upstream and the checksum database as private"),
