@@ -242,14 +242,16 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 		}
 		return ""
 	}
-	// The candidates, least recently downloaded first.
+	// The candidates, least recently downloaded first; among versions
+	// recorded at the same time (one flush: the tracker's resolution is
+	// the flush interval), the one stored earlier first.
 	cands := make([]*version, 0, len(versions))
 	for _, v := range versions {
 		cands = append(cands, v)
 	}
 	clear(versions)
 	slices.SortFunc(cands, func(a, b *version) int {
-		return cmp.Or(a.last.Compare(b.last), strings.Compare(a.mv.Path, b.mv.Path), strings.Compare(a.mv.Version, b.mv.Version))
+		return cmp.Or(a.last.Compare(b.last), a.newest.Compare(b.newest), strings.Compare(a.mv.Path, b.mv.Path), strings.Compare(a.mv.Version, b.mv.Version))
 	})
 	after := used
 	plan := func(v *version, reason string, kinds ...layout.Kind) {

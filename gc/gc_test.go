@@ -357,3 +357,34 @@ func TestStopsWhenLockLost(t *testing.T) {
 		t.Errorf("after %d, want %d", rep.AfterBytes, rep.StoredBytes-int64(gc.DeleteBatch)*100)
 	}
 }
+
+// olderStored is a store whose walk reports the keys under old as stored
+// a year earlier.
+type olderStored struct {
+	storage.Storage
+	old string
+}
+
+func (o olderStored) Walk(ctx context.Context, prefix string, fn func(string, storage.Info) error) error {
+	return storage.Walk(ctx, o.Storage, prefix, func(key string, info storage.Info) error {
+		if strings.HasPrefix(key, o.old) {
+			info.ModTime = info.ModTime.Add(-365 * 24 * time.Hour)
+		}
+		return fn(key, info)
+	})
+}
+
+// TestTiesByStoredTime (review minor): versions recorded at the same time
+// (one flush) go in the order they were stored, oldest first, not by
+// module path.
+func TestTiesByStoredTime(t *testing.T) {
+	s, acc := fixture(t, 10, 10)
+	o := olderStored{s, "example.com/m1/"}
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: o, MaxBytes: 2*120 - 50, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evicted(rep); !slices.Equal(got, []string{"m1 zip quota"}) {
+		t.Errorf("evicted %q, want m1's zip (stored earlier)", got)
+	}
+}
