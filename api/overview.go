@@ -58,6 +58,9 @@ type GC struct {
 	// the server started, by reason ("quota", "retention").
 	Evicted map[string]uint64 `json:"evicted"`
 	Freed   map[string]uint64 `json:"freed_bytes"`
+	// QuotaUnreachable is set when the last run left the store over its
+	// quota: what it had to keep ("pinned 3, private 1").
+	QuotaUnreachable string `json:"quota_unreachable,omitempty"`
 }
 
 // EvictedTotal is the number of versions evicted for any reason.

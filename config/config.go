@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/module"
@@ -110,10 +111,10 @@ type Serve struct {
 	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
 	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days; 0: forever); their daily roll-ups (download statistics) are kept"`
 
-	StorageMaxSize  string        `name:"storage-max-size" help:"quota of the stored artifacts (sumdb data and gomirror's own state not counted): 50GiB, 500MB, or bytes; the garbage collector evicts least recently downloaded zips until under it (default none)"`
-	Retention       string        `name:"retention" help:"evict an artifact not downloaded for this long: 180d, 26w or a Go duration like 4320h (default none: kept)"`
+	StorageMaxSize  string        `name:"storage-max-size" help:"quota of the stored module files (sumdb data, gomirror's own state and hash side-files not counted): 50GiB, 1.5GiB, 500MB (10^6 bytes; 500M is 500MiB), or bytes, any case; the garbage collector evicts least recently downloaded zips until under it (default none)"`
+	Retention       string        `name:"retention" help:"evict the zip (with gc-evict-metadata, also the .mod and .info) of a version not downloaded for this long: 180d, 26w or a Go duration like 4320h (default none: kept)"`
 	GCInterval      time.Duration `name:"gc-interval" help:"how often serve runs the garbage collector when storage-max-size or retention is set (also whenever stored bytes pass the quota)"`
-	GCEvictMetadata bool          `name:"gc-evict-metadata" help:"evict a version's .mod and .info (and hashes) with its zip, instead of zips only"`
+	GCEvictMetadata bool          `name:"gc-evict-metadata" help:"evict a version's .mod and .info with its zip, instead of zips only (hash side-files always stay)"`
 	GCEvictPrivate  bool          `name:"gc-evict-private" help:"let the garbage collector evict private modules (private, noproxy), which may not be fetched again if their origin is gone"`
 	// MaxStoredBytes and RetentionPeriod are storage-max-size and
 	// retention parsed by validation (0: none).
@@ -994,7 +995,7 @@ func (c *Serve) validateGC(bad func(string, error) error) error {
 		return bad("retention", fmt.Errorf("%v is less than an hour: access times are recorded every 30s and a version just fetched could go at once", d))
 	}
 	c.RetentionPeriod = d
-	if c.GCInterval < time.Minute {
+	if c.GCEnabled() && c.GCInterval < time.Minute {
 		return bad("gc-interval", fmt.Errorf("must be at least 1m, not %v", c.GCInterval))
 	}
 	return nil
@@ -1003,40 +1004,42 @@ func (c *Serve) validateGC(bad func(string, error) error) error {
 // GCEnabled reports whether a quota or a retention is set.
 func (c *Serve) GCEnabled() bool { return c.MaxStoredBytes > 0 || c.RetentionPeriod > 0 }
 
-// sizeUnits are ParseSize's suffixes, longest first.
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{
-	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-	{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3},
-	{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1},
-}
-
-// ParseSize parses a byte size: a whole number followed by an optional
-// unit (B; KiB, MiB, GiB, TiB or K, M, G, T in powers of 1024; KB, MB,
-// GB, TB in powers of 1000), like "50GiB" or "500MB". "" and "0" are 0
-// (no limit).
+// ParseSize parses a byte size: a number, possibly with a fraction,
+// followed by an optional unit, in any case and with optional space:
+// KiB, MiB, GiB, TiB in powers of 1024; KB, MB, GB, TB in powers of 1000;
+// a single letter K, M, G or T is the binary one (500M is 500 MiB, as
+// before; 500MB is 500×10^6). "50GiB", "1.5gib", "500MB" and "1234" are
+// sizes; "" and "0" are 0 (no limit). A fraction needs a unit. The units
+// beyond that are github.com/dustin/go-humanize's ParseBytes.
 func ParseSize(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
 	}
-	num, mult := s, int64(1)
-	for _, u := range sizeUnits {
-		if before, ok := strings.CutSuffix(s, u.suffix); ok {
-			num, mult = strings.TrimSpace(before), u.mult
-			break
-		}
+	bad := fmt.Errorf("%q: want a size like 50GiB, 1.5GiB, 500MB or a number of bytes", s)
+	in := s
+	// A single-letter unit is binary: humanize reads it as decimal.
+	if n := len(in); n > 0 && strings.ContainsRune("kmgtKMGT", rune(in[n-1])) {
+		in += "iB"
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q: want a size like 50GiB, 500MB or a number of bytes", s)
+	num := strings.TrimRightFunc(in, func(r rune) bool { return r < '0' || r > '9' })
+	if strings.ContainsAny(in[len(num):], "0123456789") || num == "" {
+		return 0, bad
 	}
-	if n > 0 && mult > (1<<62)/n {
+	if strings.Contains(num, ".") && strings.TrimSpace(in[len(num):]) == "" {
+		return 0, bad // a fraction of a byte
+	}
+	if strings.HasPrefix(in, "-") || strings.HasPrefix(in, "+") {
+		return 0, bad
+	}
+	n, err := humanize.ParseBytes(in)
+	if err != nil {
+		return 0, bad
+	}
+	if n > 1<<62 {
 		return 0, fmt.Errorf("%q: too large", s)
 	}
-	return n * mult, nil
+	return int64(n), nil
 }
 
 // ParseRetention parses a retention period: a whole number of days ("180d")

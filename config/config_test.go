@@ -202,7 +202,7 @@ func TestInvalidSettings(t *testing.T) {
 		{"negative storage-max-size", "", nil, []string{"--storage-max-size=-1GiB"}, "storage-max-size", "flag --storage-max-size", "want a size"},
 		{"bad retention", "retention: forever\n", nil, nil, "retention", "file", "want a period"},
 		{"retention under an hour", "", map[string]string{"GOMIRROR_RETENTION": "10m"}, nil, "retention", "env GOMIRROR_RETENTION", "less than an hour"},
-		{"gc-interval too short", "gc-interval: 1s\n", nil, nil, "gc-interval", "file", "at least 1m"},
+		{"gc-interval too short", "gc-interval: 1s\nretention: 180d\n", nil, nil, "gc-interval", "file", "at least 1m"},
 		{"listen without a port", "", nil, []string{"--listen=localhost"}, "listen", "flag --listen", "port"},
 		{"malformed YAML", "listen: [\n", nil, nil, "config", "file", "yaml"},
 		{"a YAML list at the top", "- listen\n", nil, nil, "config", "file", "yaml"},
@@ -659,7 +659,8 @@ func TestParseSizeAndRetention(t *testing.T) {
 	}{
 		{"", 0, true}, {"0", 0, true}, {"1234", 1234, true}, {"50GiB", 50 << 30, true}, {"50G", 50 << 30, true},
 		{"500MB", 500e6, true}, {"2 TiB", 2 << 40, true}, {"8KiB", 8 << 10, true}, {"1B", 1, true},
-		{"1.5GiB", 0, false}, {"GiB", 0, false}, {"-1", 0, false}, {"9999999TiB", 0, false}, {"5XB", 0, false},
+		{"1.5GiB", 3 << 29, true}, {"50gib", 50 << 30, true}, {"500m", 500 << 20, true}, {"500mb", 500e6, true}, {"1.5g", 3 << 29, true},
+		{"GiB", 0, false}, {"-1", 0, false}, {"9999999TiB", 0, false}, {"5XB", 0, false}, {"1.5", 0, false},
 	}
 	for _, tt := range sizes {
 		got, err := config.ParseSize(tt.in)
@@ -680,5 +681,13 @@ func TestParseSizeAndRetention(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseRetention(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestGCIntervalOnlyWithGC: gc-interval is checked only when a quota or a
+// retention is set (it means nothing otherwise).
+func TestGCIntervalOnlyWithGC(t *testing.T) {
+	if _, err := load(t, sources(t, "gc-interval: 1s\n", nil), nil); err != nil {
+		t.Errorf("gc-interval 1s without quota or retention: %v", err)
 	}
 }

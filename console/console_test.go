@@ -194,7 +194,8 @@ func newEnv(t *testing.T, open bool) *env {
 		Storage: storeFixture(t), UpstreamHistory: upstreamsFixture,
 		GC: func() api.GC {
 			return api.GC{Quota: 50 << 30, Retention: "180d", Ran: true, Used: 40 << 30, LastRun: e.now.Add(-time.Hour),
-				Evicted: map[string]uint64{"quota": 3, "retention": 4}, Freed: map[string]uint64{"quota": 1 << 20, "retention": 1 << 20}}
+				Evicted: map[string]uint64{"quota": 3, "retention": 4}, Freed: map[string]uint64{"quota": 1 << 20, "retention": 1 << 20},
+				QuotaUnreachable: "pinned 3"}
 		}})
 	c, err := New(Options{API: svc, Open: open, Auth: e.auth, Sessions: func() (Sessions, error) { return d, nil }, Now: e.clock, SessionTTL: time.Hour})
 	if err != nil {
@@ -451,8 +452,9 @@ func TestGCCard(t *testing.T) {
 	e := newEnv(t, true)
 	cl := e.client()
 	for lang, want := range map[string][]string{
-		"en": {"Storage quota", "40 GiB", "of 50 GiB quota", "retention 180d", "7 versions evicted", "2.0 MiB", "freed", "last run "},
-		"zh": {"存储配额", "40 GiB", "配额 50 GiB", "保留期 180d", "已清理 7 个版本", "已释放", "上次运行 "},
+		"en": {"Storage quota", "40 GiB", "of 50 GiB quota", "retention 180d", "7 versions evicted", "2.0 MiB", "freed", "last run ",
+			"The quota cannot be reached; kept: pinned 3"},
+		"zh": {"存储配额", "40 GiB", "配额 50 GiB", "保留期 180d", "已清理 7 个版本", "已释放", "上次运行 ", "无法达到配额；保留：pinned 3"},
 	} {
 		body := cl.do("GET", "/ui/", nil, map[string]string{"Accept-Language": lang}).Body.String()
 		i := strings.Index(body, `id="gc"`)

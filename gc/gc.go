@@ -5,7 +5,8 @@
 // the store is under storage-max-size, and every artifact not downloaded
 // within retention.
 //
-// What it never evicts: a version a snapshot pins (Pins), a private
+// What it never evicts: a version a snapshot or the vulnerability
+// database in use pins (Pins), a private
 // module's (unless configured), a version being served (Options.Serving:
 // the server's Tracker; from the command line, a grace window of recent
 // accesses and stores), the checksum database's data (sumdb/...) and
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -77,7 +79,7 @@ type Options struct {
 	// forever).
 	MaxBytes  int64
 	Retention time.Duration
-	// EvictMetadata lets a version's .mod and .info (and hash files) go:
+	// EvictMetadata lets a version's .mod and .info go (never hash files):
 	// with retention, together with its zip; for the quota, once no zip is
 	// left to evict. By default only zips (and their .ziphash) go.
 	EvictMetadata bool
@@ -85,8 +87,10 @@ type Options struct {
 	// private modules are kept unless EvictPrivate.
 	Private      func(path string) bool
 	EvictPrivate bool
-	// Pins, Accesses, Catalog and Serving may be nil.
-	Pins     Pins
+	// Pins are the sources of pinned versions (snapshots, the
+	// vulnerability database's module in use...): a version any of them
+	// pins stays. Pins, Accesses, Catalog and Serving may be nil.
+	Pins     []Pins
 	Accesses Accesses
 	Catalog  Catalog
 	// Serving reports whether an artifact of a version is being served
@@ -97,12 +101,37 @@ type Options struct {
 	// process cannot see the server's downloads of the last flush interval
 	// (give at least twice FlushEvery) nor its Serving.
 	Grace time.Duration
+	// RetentionRecordedOnly lets retention evict only versions with a
+	// recorded download: when Accesses may have missed some (a Memory that
+	// overflowed), the stored time proves nothing.
+	RetentionRecordedOnly bool
+	// Held, if set, reports whether the collection's cross-replica lock
+	// is still held (cache.Lease.Valid); it is asked before each batch of
+	// DeleteBatch evictions, and once it says no the collection stops
+	// with ErrLockLost (another replica may be collecting).
+	Held func(ctx context.Context) bool
 	// DryRun decides and reports without deleting anything.
 	DryRun bool
 	// Now is the collection's clock (nil: time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// MinAge is the least age of what serve's collector evicts: a version
+// downloaded or with a file stored less than MinAge ago stays (counted as
+// kept by "grace"). It covers a fill that the request path could not yet
+// register, another replica's fills and downloads it has not yet written
+// to the database (it writes them every FlushEvery), and the tracker's
+// resolution: max(2×FlushEvery, 5 minutes).
+const MinAge = max(2*FlushEvery, 5*time.Minute)
+
+// DeleteBatch is how many versions a collection evicts between two checks
+// of its lock (Options.Held).
+const DeleteBatch = 32
+
+// ErrLockLost is Collect's error when its lock was lost (Options.Held):
+// it stopped, and its report holds only what it evicted before.
+var ErrLockLost = errors.New("gc: the collection lock was lost; stopped")
 
 // Reasons for an eviction.
 const (
@@ -114,12 +143,16 @@ const (
 type Eviction struct {
 	Module     string    `json:"module"`
 	Version    string    `json:"version"`
-	Files      []string  `json:"files"` // "zip", "mod", "info" (hash files go with theirs)
+	Files      []string  `json:"files"` // "zip", "mod", "info" (hash side-files stay)
 	Bytes      int64     `json:"bytes"`
 	Reason     string    `json:"reason"`
 	LastAccess time.Time `json:"last_access"`
 	// Recorded is false when LastAccess is the stored file's time.
 	Recorded bool `json:"recorded"`
+	// Failed says a deletion failed (left for the next run): the
+	// eviction is counted neither in Evicted nor in Freed, and its bytes
+	// stay in AfterBytes.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Report is what a collection found and did.
@@ -129,12 +162,14 @@ type Report struct {
 	AfterBytes  int64 `json:"after_bytes"`  // and after (as planned, in a dry run)
 	MaxBytes    int64 `json:"max_bytes"`
 	// Kept counts versions that would have gone but for why they stay:
-	// "pinned", "private", "serving", "grace".
+	// "pinned", "private", "serving", "grace", "unrecorded" (retention
+	// with RetentionRecordedOnly).
 	Kept      map[string]int   `json:"kept"`
 	Evictions []Eviction       `json:"evictions"`
 	Freed     map[string]int64 `json:"freed_bytes"` // by reason
 	Evicted   map[string]int   `json:"evicted"`     // versions by reason
-	// Failed counts files whose deletion failed (left for the next run).
+	// Failed counts versions whose deletion failed (left for the next
+	// run; their Eviction is marked Failed).
 	Failed   int           `json:"failed"`
 	DryRun   bool          `json:"dry_run"`
 	Duration time.Duration `json:"duration_ns"`
@@ -183,12 +218,14 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			return rep, fmt.Errorf("gc: reading access times: %w", err)
 		}
 	}
-	var pinned map[module.Version]struct{}
-	if opts.Pins != nil {
-		if pinned, err = opts.Pins.Pinned(ctx); err != nil {
+	pinned := map[module.Version]struct{}{}
+	for _, p := range opts.Pins {
+		ps, err := p.Pinned(ctx)
+		if err != nil {
 			// Without the pins nothing may go: any version could be one.
-			return rep, fmt.Errorf("gc: reading the snapshots' pins: %w", err)
+			return rep, fmt.Errorf("gc: reading the pins: %w", err)
 		}
+		maps.Copy(pinned, ps)
 	}
 	t := now()
 	// keep reports why v must stay, or "".
@@ -205,14 +242,16 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 		}
 		return ""
 	}
-	// The candidates, least recently downloaded first.
+	// The candidates, least recently downloaded first; among versions
+	// recorded at the same time (one flush: the tracker's resolution is
+	// the flush interval), the one stored earlier first.
 	cands := make([]*version, 0, len(versions))
 	for _, v := range versions {
 		cands = append(cands, v)
 	}
 	clear(versions)
 	slices.SortFunc(cands, func(a, b *version) int {
-		return cmp.Or(a.last.Compare(b.last), strings.Compare(a.mv.Path, b.mv.Path), strings.Compare(a.mv.Version, b.mv.Version))
+		return cmp.Or(a.last.Compare(b.last), a.newest.Compare(b.newest), strings.Compare(a.mv.Path, b.mv.Path), strings.Compare(a.mv.Version, b.mv.Version))
 	})
 	after := used
 	plan := func(v *version, reason string, kinds ...layout.Kind) {
@@ -224,10 +263,7 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			e.Files = append(e.Files, k.String())
 			e.Bytes += v.size[k]
 			v.size[k] = -1
-			if hk := hashKind(k); hk != 0 && v.has(hk) {
-				e.Bytes += v.size[hk]
-				v.size[hk] = -1
-			}
+			// Its hash file stays: see evict.
 		}
 		if len(e.Files) == 0 {
 			return
@@ -251,6 +287,13 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 				break // sorted: the rest are more recent
 			}
 			if !v.has(layout.Zip) && !(opts.EvictMetadata && (v.has(layout.Mod) || v.has(layout.Info))) {
+				continue
+			}
+			if opts.RetentionRecordedOnly && !v.recorded {
+				if !kept[v] {
+					kept[v] = true
+					rep.Kept["unrecorded"]++
+				}
 				continue
 			}
 			if keepCounted(v) {
@@ -292,7 +335,23 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			gone[v.mv] = true
 		}
 	}
+	var stopped error
 	for i := range rep.Evictions {
+		if !opts.DryRun {
+			if err := ctx.Err(); err != nil {
+				stopped = err
+			} else if opts.Held != nil && i%DeleteBatch == 0 && !opts.Held(ctx) {
+				stopped = ErrLockLost
+			}
+			if stopped != nil {
+				// What is left is neither done nor reported.
+				for _, e := range rep.Evictions[i:] {
+					rep.AfterBytes += e.Bytes
+				}
+				rep.Evictions = rep.Evictions[:i]
+				break
+			}
+		}
 		e := &rep.Evictions[i]
 		rep.Freed[e.Reason] += e.Bytes
 		rep.Evicted[e.Reason]++
@@ -309,19 +368,25 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 			e.Files = nil
 			continue
 		}
-		if err := evict(ctx, opts, mv, e.Files, gone[mv]); err != nil {
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
+		deleted, err := evict(ctx, opts, mv, e.Files, gone[mv])
+		if !deleted {
+			// Counted as kept: some of its files may be gone, but the
+			// next run measures again.
+			rep.Freed[e.Reason] -= e.Bytes
+			rep.Evicted[e.Reason]--
+			rep.AfterBytes += e.Bytes
 			rep.Failed++
+			e.Failed = true
 			log.Warn("gc: evicting failed; left for the next run", "module", e.Module, "version", e.Version, "err", err)
+		} else if err != nil {
+			log.Warn("gc: evicted, but the catalog was not told", "module", e.Module, "version", e.Version, "err", err)
 		}
 	}
 	if !opts.DryRun {
 		rep.Evictions = slices.DeleteFunc(rep.Evictions, func(e Eviction) bool { return e.Files == nil })
 	}
 	rep.Duration = time.Since(start)
-	return rep, nil
+	return rep, stopped
 }
 
 func hasPin(pinned map[module.Version]struct{}, mv module.Version) bool {
@@ -343,28 +408,29 @@ func hashKind(k layout.Kind) layout.Kind {
 	return 0
 }
 
-// evict deletes mv's files of the named kinds, each before its hash file
-// (a stored .zip or .mod always has its hash: see package cache), and
-// tells the catalog.
-func evict(ctx context.Context, opts Options, mv module.Version, files []string, gone bool) error {
+// evict deletes mv's files of the named kinds, and tells the catalog.
+// It leaves their hash files (.ziphash, .modhash): a hash without its
+// artifact is harmless (package cache reads a hash only with its
+// artifact, and a fill writes the hash first, then the artifact), whereas
+// deleting it could take the hash of a refill that raced the eviction,
+// leaving an artifact without its hash. They are never removed: a few
+// dozen bytes per evicted version, counted in the store's bytes (an
+// operator may delete a hash file whose artifact is absent when nothing
+// runs). deleted reports whether every file was deleted from
+// storage (err may then still be the catalog's).
+func evict(ctx context.Context, opts Options, mv module.Version, files []string, gone bool) (deleted bool, err error) {
 	var errs []error
+	deleted = true
 	for _, name := range files {
 		k := kindNamed(name)
 		key, err := layout.Key(mv, k)
 		if err != nil {
-			errs = append(errs, err)
+			errs, deleted = append(errs, err), false
 			continue
 		}
 		if err := opts.Storage.Delete(ctx, key); err != nil {
-			errs = append(errs, err)
+			errs, deleted = append(errs, err), false
 			continue
-		}
-		if hk := hashKind(k); hk != 0 {
-			if hkey, ok := layout.HashKey(key); ok {
-				if err := opts.Storage.Delete(ctx, hkey); err != nil {
-					errs = append(errs, err)
-				}
-			}
 		}
 		if opts.Catalog != nil {
 			if err := opts.Catalog.DeleteArtifact(ctx, mv.Path, mv.Version, name); err != nil {
@@ -377,7 +443,7 @@ func evict(ctx context.Context, opts Options, mv module.Version, files []string,
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return deleted, errors.Join(errs...)
 }
 
 func kindNamed(name string) layout.Kind {
@@ -390,20 +456,32 @@ func kindNamed(name string) layout.Kind {
 }
 
 // walk reads the store: the module versions with their files, and the
-// bytes of every module file (lists included; the checksum database's
-// data and gomirror's state are neither counted nor considered).
+// bytes of every module file (lists included, hash side-files not; the checksum database's
+// data and gomirror's state are neither counted nor considered, nor even
+// walked: the store's top level is read first, storage.TopLevel, and each
+// other directory walked on its own; a key with no "/" is no module's).
 func walk(ctx context.Context, s storage.Storage) (map[module.Version]*version, int64, error) {
 	versions := map[module.Version]*version{}
 	var (
 		used     int64
 		lastPath string // interned: one string per module path
 	)
-	err := storage.Walk(ctx, s, "", func(key string, info storage.Info) error {
-		if first, _, _ := strings.Cut(key, "/"); first == layout.SumDBDir || first == layout.StateDir {
+	tops, err := storage.TopLevel(ctx, s)
+	if errors.Is(err, fs.ErrNotExist) {
+		return versions, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	slices.Sort(tops)
+	fn := func(key string, info storage.Info) error {
+		mv, k, err := layout.Parse(key)
+		if err == nil && (k == layout.ZipHash || k == layout.ModHash) {
+			// Hash side-files are never evicted (see evict) nor counted:
+			// a few dozen bytes each.
 			return nil
 		}
 		used += info.Size
-		mv, k, err := layout.Parse(key)
 		if err != nil || !k.PerVersion() || !layout.IsCanonical(mv) {
 			return nil // a list, @latest, or a file gomirror does not know: counted, kept
 		}
@@ -426,9 +504,18 @@ func walk(ctx context.Context, s storage.Storage) (map[module.Version]*version, 
 			v.last = info.ModTime
 		}
 		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
 	}
-	return versions, used, err
+	for _, top := range tops {
+		if !strings.HasSuffix(top, "/") || top == layout.SumDBDir+"/" || top == layout.StateDir+"/" {
+			continue
+		}
+		err := storage.Walk(ctx, s, top, fn)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return versions, used, nil
 }

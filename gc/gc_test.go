@@ -95,7 +95,7 @@ func evicted(rep gc.Report) []string {
 }
 
 func TestCollect(t *testing.T) {
-	const perVersion = 130 // info + mod + modhash + zip + ziphash
+	const perVersion = 120 // info + mod + zip (hash side-files are not counted)
 	tests := []struct {
 		name string
 		days []int
@@ -117,13 +117,15 @@ func TestCollect(t *testing.T) {
 		{"quota: metadata once no zip is left", []int{3, 2, 1},
 			gc.Options{MaxBytes: 2 * 25, EvictMetadata: true},
 			[]string{"m0 zip quota", "m1 zip quota", "m2 zip quota", "m0 mod+info quota"}, map[string]int{}},
-		{"pinned, private and serving stay", []int{90, 80, 70, 60},
-			gc.Options{MaxBytes: 1, Pins: gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
+		{"pinned (by either source), private and serving stay", []int{90, 80, 70, 60, 50},
+			gc.Options{MaxBytes: 1, Pins: []gc.Pins{gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
 				return map[module.Version]struct{}{{Path: "example.com/m0", Version: "v1.0.0"}: {}}, nil
-			}),
+			}), gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) {
+				return map[module.Version]struct{}{{Path: "example.com/m4", Version: "v1.0.0"}: {}}, nil
+			})},
 				Private: func(p string) bool { return p == "example.com/m1" },
 				Serving: func(mv module.Version) bool { return mv.Path == "example.com/m2" }},
-			[]string{"m3 zip quota"}, map[string]int{"pinned": 1, "private": 1, "serving": 1}},
+			[]string{"m3 zip quota"}, map[string]int{"pinned": 2, "private": 1, "serving": 1}},
 		{"private evicted when allowed", []int{90, 80},
 			gc.Options{MaxBytes: 1, EvictPrivate: true, Private: func(string) bool { return true }},
 			[]string{"m0 zip quota", "m1 zip quota"}, map[string]int{}},
@@ -171,15 +173,15 @@ func TestCollect(t *testing.T) {
 					if slices.Contains(left, key) {
 						t.Errorf("%s still stored", key)
 					}
-					if (f == "zip" || f == "mod") && slices.Contains(left, key+"hash") {
-						t.Errorf("%shash still stored", key)
+					if (f == "zip" || f == "mod") && !slices.Contains(left, key+"hash") {
+						t.Errorf("%shash removed (hash side-files stay)", key)
 					}
 				}
 			}
 			if rep.AfterBytes != rep.StoredBytes-freed {
 				t.Errorf("after = %d, want %d - %d", rep.AfterBytes, rep.StoredBytes, freed)
 			}
-			if opts.MaxBytes > 0 && len(rep.Kept) == 0 && rep.AfterBytes > opts.MaxBytes && !opts.EvictMetadata && rep.AfterBytes-int64(len(tt.days))*25 > opts.MaxBytes {
+			if opts.MaxBytes > 0 && len(rep.Kept) == 0 && rep.AfterBytes > opts.MaxBytes && !opts.EvictMetadata && rep.AfterBytes-int64(len(tt.days))*20 > opts.MaxBytes {
 				t.Errorf("still over quota: %d > %d", rep.AfterBytes, opts.MaxBytes)
 			}
 			for _, k := range []string{"sumdb/sum.example/tile/8/0/000", ".gomirror/state"} {
@@ -217,11 +219,172 @@ func TestPinsFailureEvictsNothing(t *testing.T) {
 	s, acc := fixture(t, 300)
 	before := keys(t, s)
 	_, err := gc.Collect(context.Background(), gc.Options{Storage: s, Accesses: acc, Retention: time.Hour,
-		Pins: gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) { return nil, errors.New("no manifest") })})
+		Pins: []gc.Pins{gc.PinsFunc(func(context.Context) (map[module.Version]struct{}, error) { return nil, errors.New("no manifest") })}})
 	if err == nil {
 		t.Error("Collect succeeded without the pins")
 	}
 	if !slices.Equal(keys(t, s), before) {
 		t.Error("Collect deleted without the pins")
+	}
+}
+
+// failingDeletes is a store whose deletions of keys containing fail fail.
+type failingDeletes struct {
+	storage.Storage
+	fail string
+}
+
+func (f failingDeletes) Delete(ctx context.Context, key string) error {
+	if strings.Contains(key, f.fail) {
+		return errors.New("injected: delete failed")
+	}
+	return f.Storage.Delete(ctx, key)
+}
+
+// TestFailedDeleteNotCounted (review finding 5): a version whose files
+// cannot be deleted is marked failed in the report and counted neither
+// as evicted nor as freed; the bytes after include it.
+func TestFailedDeleteNotCounted(t *testing.T) {
+	s, acc := fixture(t, 90, 80)
+	fs := failingDeletes{s, "example.com/m0/"}
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: fs, MaxBytes: 1, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 1 || rep.Evicted[gc.ReasonQuota] != 1 || rep.Freed[gc.ReasonQuota] != 100 {
+		t.Errorf("failed %d, evicted %v, freed %v; want 1 failed, 1 evicted of 100 bytes", rep.Failed, rep.Evicted, rep.Freed)
+	}
+	if rep.AfterBytes != rep.StoredBytes-100 {
+		t.Errorf("after %d bytes, want %d (only m1's zip gone)", rep.AfterBytes, rep.StoredBytes-100)
+	}
+	var failed []string
+	for _, e := range rep.Evictions {
+		if e.Failed {
+			failed = append(failed, e.Module)
+		}
+	}
+	if !slices.Equal(failed, []string{"example.com/m0"}) {
+		t.Errorf("evictions marked failed: %q, want example.com/m0", failed)
+	}
+}
+
+// countingWalks is a store that counts the keys its walks yield, by their
+// first element.
+type countingWalks struct {
+	storage.Storage
+	yielded map[string]int
+}
+
+func (c *countingWalks) Walk(ctx context.Context, prefix string, fn func(string, storage.Info) error) error {
+	return storage.Walk(ctx, c.Storage, prefix, func(key string, info storage.Info) error {
+		first, _, _ := strings.Cut(key, "/")
+		c.yielded[first]++
+		return fn(key, info)
+	})
+}
+
+// TestWalkSkipsStateAndSumDB (review finding 7): a collection does not
+// walk the checksum database's data nor gomirror's state (a direct fetch's
+// module cache under .gomirror/ may hold 100,000 files): the store yields
+// none of their keys.
+func TestWalkSkipsStateAndSumDB(t *testing.T) {
+	s, acc := fixture(t, 1, 2)
+	ctx := context.Background()
+	for i := range 50 {
+		for _, k := range []string{fmt.Sprintf(".gomirror/direct/mod/f%d", i), fmt.Sprintf("sumdb/sum.example/lookup/m%d", i)} {
+			if err := storage.PutBytes(ctx, s, k, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := &countingWalks{Storage: s, yielded: map[string]int{}}
+	rep, err := gc.Collect(ctx, gc.Options{Storage: c, MaxBytes: 1 << 30, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Versions != 2 || c.yielded["example.com"] != 10 {
+		t.Errorf("%d versions, %d module keys walked; want 2, 10", rep.Versions, c.yielded["example.com"])
+	}
+	if n := c.yielded[".gomirror"] + c.yielded["sumdb"]; n != 0 {
+		t.Errorf("the walk yielded %d keys of .gomirror/ and sumdb/, want 0", n)
+	}
+}
+
+// TestZipHashKept (review finding 6): evicting a zip leaves its .ziphash
+// (harmless without the zip, see package cache), so that a refill racing
+// the eviction (new hash, then new zip) is never left without its hash;
+// the freed bytes are the zip's.
+func TestZipHashKept(t *testing.T) {
+	s, acc := fixture(t, 90)
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: s, MaxBytes: 1, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := keys(t, s)
+	if slices.Contains(ks, "example.com/m0/@v/v1.0.0.zip") || !slices.Contains(ks, "example.com/m0/@v/v1.0.0.ziphash") {
+		t.Errorf("after evicting the zip, stored: %q; want the .ziphash without the .zip", ks)
+	}
+	if rep.Freed[gc.ReasonQuota] != 100 {
+		t.Errorf("freed %d bytes, want 100 (the zip's)", rep.Freed[gc.ReasonQuota])
+	}
+}
+
+// TestStopsWhenLockLost (review finding 9): a collection checks its lock
+// (Options.Held) before each batch of deletions and stops once it is
+// lost: what it had not deleted is neither deleted nor reported.
+func TestStopsWhenLockLost(t *testing.T) {
+	days := make([]int, 3*gc.DeleteBatch)
+	for i := range days {
+		days[i] = 100 - i%50
+	}
+	s, acc := fixture(t, days...)
+	checks := 0
+	held := func(context.Context) bool { checks++; return checks == 1 } // lost after the first batch
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: s, MaxBytes: 1, Accesses: acc, Held: held, Now: func() time.Time { return now }})
+	if !errors.Is(err, gc.ErrLockLost) {
+		t.Fatalf("Collect = %v, want ErrLockLost", err)
+	}
+	zips := 0
+	for _, k := range keys(t, s) {
+		if strings.HasSuffix(k, ".zip") {
+			zips++
+		}
+	}
+	if zips != len(days)-gc.DeleteBatch || len(rep.Evictions) != gc.DeleteBatch || rep.Evicted[gc.ReasonQuota] != gc.DeleteBatch {
+		t.Errorf("%d zips left, %d evictions reported (%v); want %d left, %d reported", zips, len(rep.Evictions), rep.Evicted, len(days)-gc.DeleteBatch, gc.DeleteBatch)
+	}
+	if rep.AfterBytes != rep.StoredBytes-int64(gc.DeleteBatch)*100 {
+		t.Errorf("after %d, want %d", rep.AfterBytes, rep.StoredBytes-int64(gc.DeleteBatch)*100)
+	}
+}
+
+// olderStored is a store whose walk reports the keys under old as stored
+// a year earlier.
+type olderStored struct {
+	storage.Storage
+	old string
+}
+
+func (o olderStored) Walk(ctx context.Context, prefix string, fn func(string, storage.Info) error) error {
+	return storage.Walk(ctx, o.Storage, prefix, func(key string, info storage.Info) error {
+		if strings.HasPrefix(key, o.old) {
+			info.ModTime = info.ModTime.Add(-365 * 24 * time.Hour)
+		}
+		return fn(key, info)
+	})
+}
+
+// TestTiesByStoredTime (review minor): versions recorded at the same time
+// (one flush) go in the order they were stored, oldest first, not by
+// module path.
+func TestTiesByStoredTime(t *testing.T) {
+	s, acc := fixture(t, 10, 10)
+	o := olderStored{s, "example.com/m1/"}
+	rep, err := gc.Collect(context.Background(), gc.Options{Storage: o, MaxBytes: 2*120 - 50, Accesses: acc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evicted(rep); !slices.Equal(got, []string{"m1 zip quota"}) {
+		t.Errorf("evicted %q, want m1's zip (stored earlier)", got)
 	}
 }

@@ -41,8 +41,8 @@ func fill(t *testing.T, s storage.Storage, n int) *accesses {
 }
 
 // TestCollectS3: the collector over a real MinIO bucket (walked from the
-// listing's pages): the least recently downloaded zips and their hashes
-// go, the rest and the checksum database's data stay.
+// listing's pages): the least recently downloaded zips go (their hash
+// side-files stay), the rest and the checksum database's data stay.
 func TestCollectS3(t *testing.T) {
 	srv := miniotest.Start(t)
 	d, err := s3.New(context.Background(), s3.Config{Endpoint: srv.Endpoint, Bucket: srv.Bucket(t), Prefix: "mirror/", PathStyle: true, Insecure: true,
@@ -65,7 +65,7 @@ func TestCollectS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"example.com/m0/@v/v1.0.0.mod", "example.com/m1/@v/v1.0.0.mod",
+		"example.com/m0/@v/v1.0.0.mod", "example.com/m0/@v/v1.0.0.ziphash", "example.com/m1/@v/v1.0.0.mod", "example.com/m1/@v/v1.0.0.ziphash",
 		"example.com/m2/@v/v1.0.0.mod", "example.com/m2/@v/v1.0.0.zip", "example.com/m2/@v/v1.0.0.ziphash",
 		"example.com/m3/@v/v1.0.0.mod", "example.com/m3/@v/v1.0.0.zip", "example.com/m3/@v/v1.0.0.ziphash",
 		"sumdb/sum.example/latest",

@@ -33,8 +33,10 @@ const trackerShards = 64
 
 // maxTouched bounds the versions a shard remembers between flushes
 // (requests are for stored artifacts, so the store's size bounds them
-// anyway); a version beyond it is recorded at the next flush that has
-// room. About 100 bytes each: 64 × 16384 × 100 B = 100 MiB at most.
+// anyway); a download of a version beyond it is dropped (not recorded
+// later): that version keeps its earlier recorded time, or its stored
+// time, and a client requesting it again after the flush is recorded.
+// About 100 bytes each: 64 × 16384 × 100 B = 100 MiB at most.
 const maxTouched = 16384
 
 type shard struct {
@@ -58,12 +60,13 @@ func (t *Tracker) shard(m module.Version) *shard {
 	return &t.shards[maphash.String(t.seed, m.Path)%trackerShards]
 }
 
-// Begin records that an artifact of m is being served and that m was
-// downloaded. Every Begin must be followed by one End.
+// Begin records that an artifact of m is being served (or fetched to be
+// served: the request path calls it before the mirror). It does not
+// record a download: Touch does, once the artifact is there. Every Begin
+// must be followed by one End.
 func (t *Tracker) Begin(m module.Version) {
 	s := t.shard(m)
 	s.mu.Lock()
-	s.touch(m)
 	s.open[m]++
 	s.mu.Unlock()
 }
@@ -112,10 +115,6 @@ func (t *Tracker) Touched(m module.Version) bool {
 	s.mu.Unlock()
 	return ok
 }
-
-// Forget forgets the versions downloaded since the last flush (for a
-// collector without a database, once a collection has kept them).
-func (t *Tracker) Forget() { t.take() }
 
 // take returns the versions touched since the last take and forgets them.
 func (t *Tracker) take() []module.Version {

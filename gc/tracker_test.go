@@ -44,6 +44,10 @@ func TestTrackerFlush(t *testing.T) {
 	tr.Touch(a)
 	tr.Touch(a)
 	tr.Begin(b)
+	if tr.Touched(b) {
+		t.Fatal("Begin recorded a download (Touch does)")
+	}
+	tr.Touch(b)
 	if !tr.Serving(b) || tr.Serving(a) {
 		t.Fatalf("Serving(b) = %v, Serving(a) = %v; want true, false", tr.Serving(b), tr.Serving(a))
 	}
@@ -86,9 +90,10 @@ func TestTrackerHotPathAllocs(t *testing.T) {
 	tr := gc.NewTracker()
 	m := module.Version{Path: "example.com/a", Version: "v1.0.0"}
 	tr.Begin(m)
+	tr.Touch(m)
 	tr.End(m)
 	tr.Flush(context.Background(), &recorder{}, time.Now())
-	if n := testing.AllocsPerRun(1000, func() { tr.Begin(m); tr.End(m) }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { tr.Begin(m); tr.Touch(m); tr.End(m) }); n != 0 {
 		t.Errorf("Begin+End: %v allocations, want 0", n)
 	}
 	if n := testing.AllocsPerRun(1000, func() { tr.Touch(m) }); n != 0 {
@@ -106,6 +111,7 @@ func TestTrackerConcurrent(t *testing.T) {
 			for j := range 1000 {
 				m := module.Version{Path: fmt.Sprintf("example.com/m%d", j%50), Version: fmt.Sprintf("v1.0.%d", i)}
 				tr.Begin(m)
+				tr.Touch(m)
 				tr.End(m)
 			}
 		}()

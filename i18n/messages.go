@@ -46,6 +46,7 @@ var messages = []entry{
 	{"freed", "已释放"},
 	{"last run %s", "上次运行 %s"},
 	{"not run yet", "尚未运行"},
+	{"The quota cannot be reached; kept: %s", "无法达到配额；保留：%s"},
 	{"stored (the file system's size is unknown)", "已存储（文件系统容量未知）"},
 	{"Hit ratio today", "今日命中率"},
 	{"%d hits, %d misses", "命中 %d 次，未命中 %d 次"},

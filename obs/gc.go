@@ -18,6 +18,10 @@ type GCState struct {
 	LastDuration     time.Duration
 	Stored, MaxBytes int64
 	Evictions, Freed map[string]uint64
+	// QuotaUnreachable says why the last run left the store over its
+	// quota ("" when it did not): what it had to keep ("pinned 3,
+	// private 1").
+	QuotaUnreachable string
 }
 
 // gcReasons are the reasons every evictions series exists for, from 0.
@@ -25,9 +29,10 @@ var gcReasons = []string{"quota", "retention"}
 
 // WatchGC exports gomirror_gc_stored_bytes, gomirror_gc_quota_bytes,
 // gomirror_gc_evictions_total{reason}, gomirror_gc_freed_bytes_total{reason},
-// gomirror_gc_last_run_timestamp_seconds and
-// gomirror_gc_last_run_duration_seconds, as state returns them at each
-// scrape (the run-dependent ones once it has run). state must be quick.
+// gomirror_gc_last_run_timestamp_seconds,
+// gomirror_gc_last_run_duration_seconds and gomirror_gc_quota_unreachable,
+// as state returns them at each scrape (the run-dependent ones once it has
+// run). state must be quick.
 // Call WatchGC at most once per Metrics.
 func (m *Metrics) WatchGC(state func() GCState) {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
@@ -40,16 +45,17 @@ func (m *Metrics) WatchGC(state func() GCState) {
 		freed:     d("gomirror_gc_freed_bytes_total", "Bytes the garbage collector freed, by reason (quota, retention).", "reason"),
 		lastRun:   d("gomirror_gc_last_run_timestamp_seconds", "When the garbage collector last finished a run (Unix time)."),
 		lastDur:   d("gomirror_gc_last_run_duration_seconds", "How long the garbage collector's last run took."),
+		unreach:   d("gomirror_gc_quota_unreachable", "1 if the garbage collector's last run left the store over its quota (what is left may not go: pinned, private, in use), else 0."),
 	})
 }
 
 type gcCollector struct {
-	state                                             func() GCState
-	stored, quota, evictions, freed, lastRun, lastDur *prometheus.Desc
+	state                                                      func() GCState
+	stored, quota, evictions, freed, lastRun, lastDur, unreach *prometheus.Desc
 }
 
 func (c *gcCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.stored, c.quota, c.evictions, c.freed, c.lastRun, c.lastDur} {
+	for _, d := range []*prometheus.Desc{c.stored, c.quota, c.evictions, c.freed, c.lastRun, c.lastDur, c.unreach} {
 		ch <- d
 	}
 }
@@ -67,4 +73,9 @@ func (c *gcCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.stored, prometheus.GaugeValue, float64(s.Stored))
 	ch <- prometheus.MustNewConstMetric(c.lastRun, prometheus.GaugeValue, float64(s.LastRun.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(c.lastDur, prometheus.GaugeValue, s.LastDuration.Seconds())
+	unreachable := 0.0
+	if s.QuotaUnreachable != "" {
+		unreachable = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.unreach, prometheus.GaugeValue, unreachable)
 }

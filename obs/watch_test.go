@@ -179,7 +179,7 @@ func TestWatchGC(t *testing.T) {
 		"gomirror_gc_freed_bytes_total{reason=retention}": {counter, 0},
 	})
 	state = GCState{Ran: true, LastRun: time.Unix(1000, 0), LastDuration: 2 * time.Second, Stored: 40 << 30, MaxBytes: 50 << 30,
-		Evictions: map[string]uint64{"quota": 3}, Freed: map[string]uint64{"quota": 300}}
+		Evictions: map[string]uint64{"quota": 3}, Freed: map[string]uint64{"quota": 300}, QuotaUnreachable: "pinned 1"}
 	check("after a run", map[string]sample{
 		"gomirror_gc_quota_bytes{}":                       {gauge, 50 << 30},
 		"gomirror_gc_stored_bytes{}":                      {gauge, 40 << 30},
@@ -189,5 +189,6 @@ func TestWatchGC(t *testing.T) {
 		"gomirror_gc_freed_bytes_total{reason=retention}": {counter, 0},
 		"gomirror_gc_last_run_timestamp_seconds{}":        {gauge, 1000},
 		"gomirror_gc_last_run_duration_seconds{}":         {gauge, 2},
+		"gomirror_gc_quota_unreachable{}":                 {gauge, 1},
 	})
 }

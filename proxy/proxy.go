@@ -95,12 +95,16 @@ type Judging interface {
 }
 
 // Tracker is told of every canonical version's artifact (.info, .mod,
-// .zip) the handler serves, from the mirror's answer until the response
-// has been written: Begin then End. *gc.Tracker is one (access times and
-// what is being served, for the garbage collector). Both are called on
+// .zip) the handler serves: Begin before the mirror is asked for it (so
+// that a fill in progress, and a copy served from memory, count as being
+// served), End once the response has been written (or the mirror failed),
+// and Touch once the mirror has answered with the artifact (a download:
+// a request that fails is not one). *gc.Tracker is one (access times and
+// what is being served, for the garbage collector). They are called on
 // the hot path and must not allocate.
 type Tracker interface {
 	Begin(m module.Version)
+	Touch(m module.Version)
 	End(m module.Version)
 }
 
@@ -319,6 +323,13 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		src cache.Source
 		err error
 	)
+	track := h.tracker != nil && m.Canonical()
+	if track {
+		// Registered before the mirror call: a fill is being served too.
+		mv := m.Version()
+		h.tracker.Begin(mv)
+		defer h.tracker.End(mv)
+	}
 	if req.Kind == layout.Info {
 		obj, src, err = mirror.Info(r.Context(), m)
 	} else {
@@ -330,10 +341,8 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 		return
 	}
 	defer obj.Body.Close()
-	if h.tracker != nil && m.Canonical() {
-		mv := m.Version()
-		h.tracker.Begin(mv)
-		defer h.tracker.End(mv)
+	if track {
+		h.tracker.Touch(m.Version())
 	}
 	if !m.Canonical() {
 		b, err := io.ReadAll(obj.Body)
@@ -357,6 +366,13 @@ func (h *Handler) serveSmall(w http.ResponseWriter, r *http.Request, req *Reques
 // serveZip serves a .zip; m is req's module version with the escaped forms
 // its path had.
 func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request, m layout.Module, mirror Mirror, cc answerCC) {
+	if h.tracker != nil {
+		// Registered before the mirror call: the fill this request may
+		// start is being served, and the collector must not evict it.
+		mv := m.Version()
+		h.tracker.Begin(mv)
+		defer h.tracker.End(mv)
+	}
 	obj, src, err := mirror.Zip(r.Context(), m)
 	setSource(obs.RequestFrom(r.Context()), src)
 	if err != nil {
@@ -365,9 +381,7 @@ func (h *Handler) serveZip(w http.ResponseWriter, r *http.Request, req *Request,
 	}
 	defer obj.Body.Close()
 	if h.tracker != nil {
-		mv := m.Version()
-		h.tracker.Begin(mv)
-		defer h.tracker.End(mv)
+		h.tracker.Touch(m.Version())
 	}
 	hdr := w.Header()
 	if f, ok := obj.Body.(Following); ok && (h.zipURL != nil || r.Method != http.MethodGet || !unconditional(r) ||

@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/cache"
@@ -24,7 +24,11 @@ import (
 
 // collector runs the garbage collector in serve (with storage-max-size or
 // retention set): every gc-interval, and soon after the bytes stored since
-// the last run take the store past the quota. With a coordinator
+// the last run take the store past the quota (a kicked run: only once the
+// bytes have grown by kickMargin since the last run's result, and at
+// least kickGap after the last run, so that a quota the collector cannot
+// reach, the rest being pinned, private or in use, does not make every
+// store walk the whole store again). With a coordinator
 // (redis), one replica at a time collects (the lock layout.GCLock); a
 // replica that finds it held skips that run.
 type collector struct {
@@ -35,22 +39,34 @@ type collector struct {
 	tracker *gc.Tracker
 	coord   cache.Coordinator // nil without redis
 	records *records          // nil with database off
-	pins    gc.Pins           // the snapshots' pins
-	kick    chan struct{}     // a run is wanted now (over quota)
+	pins    []gc.Pins         // the snapshots' and the vulnerability database's pins
+	// mem holds the downloads with the database off (across runs).
+	mem  *gc.Memory
+	kick chan struct{} // a run is wanted now (over quota)
 	// stored is the module files' bytes as the last run left them plus
 	// what was stored since (-1 before the first run).
 	stored atomic.Int64
+	// after is the module files' bytes the last run left (-1 before it).
+	after atomic.Int64
 
 	mu    sync.Mutex
 	state obs.GCState
+	// lastStart is when the last run started (kicked runs wait kickGap
+	// after it); unreachable the last warning's reason (kept categories).
+	lastStart   time.Time
+	unreachable string
 }
 
 func newCollector(cfg *config.Serve, log *slog.Logger, store storage.Storage, private modpattern.List, tracker *gc.Tracker, coord cache.Coordinator, recs *records) *collector {
 	c := &collector{cfg: cfg, log: log, store: store, private: private, tracker: tracker, coord: coord, records: recs,
 		kick: make(chan struct{}, 1),
 		// Every version a stored snapshot lists stays (read at each run).
-		pins: snapshot.Pins{Storage: store}}
+		pins: []gc.Pins{snapshot.Pins{Storage: store}}}
+	if recs == nil {
+		c.mem = gc.NewMemory(gc.MemoryMax)
+	}
 	c.stored.Store(-1)
+	c.after.Store(-1)
 	c.state = obs.GCState{MaxBytes: cfg.MaxStoredBytes, Evictions: map[string]uint64{}, Freed: map[string]uint64{}}
 	return c
 }
@@ -61,7 +77,11 @@ func (c *collector) storedArtifact(key string, size int64) {
 	if c.cfg.MaxStoredBytes <= 0 {
 		return
 	}
-	if n := c.stored.Load(); n >= 0 && c.stored.Add(size) > c.cfg.MaxStoredBytes {
+	after := c.after.Load()
+	if n := c.stored.Load(); n < 0 {
+		return // before the first run
+	}
+	if n := c.stored.Add(size); n > c.cfg.MaxStoredBytes && n >= after+c.kickMargin() {
 		select {
 		case c.kick <- struct{}{}:
 		default:
@@ -69,8 +89,30 @@ func (c *collector) storedArtifact(key string, size int64) {
 	}
 }
 
-// run collects at start, every gc-interval and when kicked, until ctx
-// ends.
+// kickMargin is how much the bytes stored must grow past the last run's
+// result before storing asks for a run: 1% of the quota, at least 1 MiB.
+func (c *collector) kickMargin() int64 { return max(c.cfg.MaxStoredBytes/100, 1<<20) }
+
+// kickGap is the least time between the start of a run and a kicked run:
+// a tenth of gc-interval, at least a minute (at most gc-interval).
+func (c *collector) kickGap() time.Duration {
+	return min(max(c.cfg.GCInterval/10, time.Minute), c.cfg.GCInterval)
+}
+
+// kickDelay is how long a kicked run at now must wait (kickGap after the
+// last run's start).
+func (c *collector) kickDelay(now time.Time) time.Duration {
+	c.mu.Lock()
+	last := c.lastStart
+	c.mu.Unlock()
+	if last.IsZero() {
+		return 0
+	}
+	return last.Add(c.kickGap()).Sub(now)
+}
+
+// run collects at start, every gc-interval and when kicked (kickDelay),
+// until ctx ends.
 func (c *collector) run(ctx context.Context) {
 	tick := time.NewTicker(c.cfg.GCInterval)
 	defer tick.Stop()
@@ -92,6 +134,17 @@ func (c *collector) run(ctx context.Context) {
 			return
 		case <-wait:
 		case <-c.kick:
+			if d := c.kickDelay(time.Now()); d > 0 {
+				delay := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					delay.Stop()
+					return
+				case <-delay.C:
+				case <-wait:
+					delay.Stop()
+				}
+			}
 		}
 	}
 }
@@ -106,6 +159,10 @@ func (c *collector) once(ctx context.Context) bool {
 		c.log.Debug("gc: the database is not open yet; collecting once it is")
 		return false
 	}
+	c.mu.Lock()
+	c.lastStart = time.Now()
+	c.mu.Unlock()
+	var held func(context.Context) bool
 	if c.coord != nil {
 		lease, err := c.coord.TryLock(ctx, layout.GCLock)
 		if errors.Is(err, cache.ErrLockHeld) {
@@ -117,8 +174,12 @@ func (c *collector) once(ctx context.Context) bool {
 			return true
 		}
 		defer lease.Unlock()
+		held = lease.Valid
 	}
-	_, err := c.collect(ctx, c.options(ctx))
+	opts := c.options(ctx)
+	opts.Held = held
+	_, err := c.collect(ctx, opts)
+	sweepLeftovers(ctx, c.store, c.log)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn("gc: collection failed; trying again at the next run", "err", err)
@@ -133,7 +194,11 @@ func (c *collector) once(ctx context.Context) bool {
 func (c *collector) options(ctx context.Context) gc.Options {
 	opts := gc.Options{Storage: c.store, MaxBytes: c.cfg.MaxStoredBytes, Retention: c.cfg.RetentionPeriod,
 		EvictMetadata: c.cfg.GCEvictMetadata, EvictPrivate: c.cfg.GCEvictPrivate, Private: c.private.Match,
-		Serving: c.tracker.Serving, Pins: c.pins, Logger: c.log}
+		Serving: c.tracker.Serving, Pins: c.pins, Logger: c.log,
+		// Never what was stored or downloaded just now: a fill whose
+		// requester is being served, another replica's (review finding 1,
+		// 8).
+		Grace: gc.MinAge}
 	if c.records != nil {
 		if d := c.records.DB(); d != nil {
 			// This replica's accesses first, so that the collection sees them.
@@ -143,12 +208,15 @@ func (c *collector) options(ctx context.Context) gc.Options {
 			opts.Accesses, opts.Catalog = d, d
 		}
 	}
-	if opts.Accesses == nil {
-		// database off: no downloads are recorded, so what this process
-		// has served since its last run, which the tracker holds, is
-		// taken as downloaded now (a grace window would not do: nothing
-		// records these downloads anywhere else).
-		opts.Serving = c.servingOrTouched
+	if c.mem != nil {
+		// database off: this process's downloads, remembered in memory
+		// across runs (bounded: once it overflowed, retention evicts only
+		// what it has a record of).
+		if err := c.tracker.Flush(ctx, c.mem, time.Now()); err != nil {
+			c.log.Warn("gc: flushing access times failed", "err", err)
+		}
+		opts.Accesses, opts.Catalog = c.mem, c.mem
+		opts.RetentionRecordedOnly = c.mem.Overflowed()
 	}
 	return opts
 }
@@ -156,16 +224,19 @@ func (c *collector) options(ctx context.Context) gc.Options {
 // collect runs one collection with opts and records its outcome.
 func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, error) {
 	rep, err := gc.Collect(ctx, opts)
-	if err != nil {
+	if err != nil && !errors.Is(err, gc.ErrLockLost) {
 		return rep, err
 	}
-	if opts.Accesses == nil {
-		// database off: the downloads since this collection are what
-		// the next one keeps (servingOrTouched).
-		c.tracker.Forget()
-	}
+	// With the lock lost, what was done before is recorded.
 	c.stored.Store(rep.AfterBytes)
+	c.after.Store(rep.AfterBytes)
+	why, detail := "", ""
+	if rep.MaxBytes > 0 && rep.AfterBytes > rep.MaxBytes && !opts.DryRun {
+		why, detail = unreachable(rep.Kept)
+	}
 	c.mu.Lock()
+	changed := why != c.unreachable
+	c.unreachable, c.state.QuotaUnreachable = why, detail
 	c.state.Ran, c.state.LastRun, c.state.LastDuration, c.state.Stored = true, time.Now(), rep.Duration, rep.AfterBytes
 	for r, n := range rep.Evicted {
 		c.state.Evictions[r] += uint64(n)
@@ -178,9 +249,52 @@ func (c *collector) collect(ctx context.Context, opts gc.Options) (gc.Report, er
 	if len(rep.Evictions) > 0 || rep.Failed > 0 {
 		level = slog.LevelInfo
 	}
+	switch {
+	case changed && why != "":
+		c.log.Warn("gc: the quota cannot be reached: what is left may not go; kicked runs wait for more growth", "after_bytes", rep.AfterBytes,
+			"quota_bytes", rep.MaxBytes, "kept", detail)
+	case changed:
+		c.log.Info("gc: the store is within its quota again", "after_bytes", rep.AfterBytes, "quota_bytes", rep.MaxBytes)
+	}
 	c.log.Log(ctx, level, "gc: collection done", "versions", rep.Versions, "stored_bytes", rep.StoredBytes, "after_bytes", rep.AfterBytes,
 		"quota_bytes", rep.MaxBytes, "evicted", rep.Evicted, "freed_bytes", rep.Freed, "kept", rep.Kept, "failed", rep.Failed, "took", rep.Duration)
-	return rep, nil
+	return rep, err
+}
+
+// unreachable says why a run left the store over its quota: the
+// categories of what it kept (why, which changes rarely: it decides when
+// to warn again) and with their counts (detail, for the console).
+func unreachable(kept map[string]int) (why, detail string) {
+	var cats, parts []string
+	for _, k := range []string{"pinned", "private", "serving", "grace"} {
+		if n := kept[k]; n > 0 {
+			cats = append(cats, k)
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(cats) == 0 {
+		// Nothing was kept: what is over is not evictable (lists,
+		// metadata without gc-evict-metadata) or deletions failed.
+		return "other", "other files (lists, .mod/.info without gc-evict-metadata) or failed deletions"
+	}
+	return strings.Join(cats, ","), strings.Join(parts, ", ")
+}
+
+// sweepLeftovers removes what crashed processes left in the store that
+// no key shows (storage.LeftoverSweeper: S3's stale multipart uploads).
+// Best effort: a store that refuses still stores and serves.
+func sweepLeftovers(ctx context.Context, store storage.Storage, log *slog.Logger) {
+	sw, ok := storage.As[storage.LeftoverSweeper](store)
+	if !ok {
+		return
+	}
+	n, err := sw.SweepLeftovers(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("removing leftovers of crashed processes from storage failed", "err", err)
+	case n > 0:
+		log.Info("removed leftovers of crashed processes from storage", "count", n)
+	}
 }
 
 // State is the collector's state for the metrics and the console.
@@ -206,15 +320,9 @@ func (r *records) accessRecorder() gc.AccessRecorder {
 	return nil
 }
 
-// servingOrTouched is the Serving of a collection without a database:
-// versions being served or downloaded since the last collection.
-func (c *collector) servingOrTouched(m module.Version) bool {
-	return c.tracker.Serving(m) || c.tracker.Touched(m)
-}
-
 // apiState is the collector's state for the API and the console.
 func (c *collector) apiState() api.GC {
 	st := c.State()
-	return api.GC{Quota: st.MaxBytes, Retention: c.cfg.Retention, Ran: st.Ran, Used: st.Stored, LastRun: st.LastRun,
+	return api.GC{Quota: st.MaxBytes, Retention: c.cfg.Retention, Ran: st.Ran, Used: st.Stored, LastRun: st.LastRun, QuotaUnreachable: st.QuotaUnreachable,
 		Evicted: st.Evictions, Freed: st.Freed}
 }

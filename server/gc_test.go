@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,8 +134,7 @@ func TestGCOverQuota(t *testing.T) {
 		}
 		return fi.Size()
 	}
-	ab := size("example.com/a/@v/v1.0.0.zip") + size("example.com/a/@v/v1.0.0.ziphash") +
-		size("example.com/b/@v/v1.0.0.zip") + size("example.com/b/@v/v1.0.0.ziphash")
+	ab := size("example.com/a/@v/v1.0.0.zip") + size("example.com/b/@v/v1.0.0.zip") // hash side-files: not counted
 	opts = c.options(ctx)
 	opts.MaxBytes = rep.StoredBytes - ab // a's and b's zips must go
 	rep, err = c.collect(ctx, opts)
@@ -155,7 +155,7 @@ func TestGCOverQuota(t *testing.T) {
 		t.Errorf("after %d bytes, over the quota %d", rep.AfterBytes, opts.MaxBytes)
 	}
 	for key, want := range map[string]bool{
-		"example.com/a/@v/v1.0.0.zip": false, "example.com/a/@v/v1.0.0.ziphash": false, "example.com/a/@v/v1.0.0.mod": true,
+		"example.com/a/@v/v1.0.0.zip": false, "example.com/a/@v/v1.0.0.ziphash": true, "example.com/a/@v/v1.0.0.mod": true,
 		"example.com/b/@v/v1.0.0.zip": false, "example.com/c/@v/v1.0.0.zip": true, "example.com/big/@v/v1.0.0.zip": true,
 		"example.com/pinned/@v/v1.0.0.zip": true, "corp.example/p/@v/v1.0.0.zip": true,
 	} {
@@ -238,6 +238,7 @@ func TestAccessTimesFlushedAtShutdown(t *testing.T) {
 // or free.
 type fakeCoord struct {
 	held     bool
+	lost     bool // a lease taken is lost at once
 	locked   []string
 	unlocked int
 }
@@ -260,7 +261,7 @@ func (f *fakeCoord) SetShared(ctx context.Context, key string, b []byte, ttl tim
 
 type fakeLease struct{ f *fakeCoord }
 
-func (l fakeLease) Valid(ctx context.Context) bool { return true }
+func (l fakeLease) Valid(ctx context.Context) bool { return !l.f.lost }
 func (l fakeLease) Unlock()                        { l.f.unlocked++ }
 
 // TestCollectorOneReplicaAtATime: a run while another replica holds the
@@ -278,6 +279,7 @@ func TestCollectorOneReplicaAtATime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ageFiles(t, dir, time.Hour) // older than gc.MinAge
 	cfg := config.Defaults()
 	cfg.MaxStoredBytes = 150
 	co := &fakeCoord{held: true}
@@ -296,16 +298,32 @@ func TestCollectorOneReplicaAtATime(t *testing.T) {
 	if len(co.locked) != 1 || co.locked[0] != layout.GCLock || co.unlocked != 1 {
 		t.Errorf("locks taken %q, released %d; want %s once", co.locked, co.unlocked, layout.GCLock)
 	}
-	// 100 bytes left; storing 60 more passes the quota: a run is asked for.
-	c.storedArtifact("example.com/b/@v/v1.0.0.zip", 60)
+	// 100 bytes left; storing kickMargin more passes the quota and grows
+	// the store by the margin: a run is asked for.
+	c.storedArtifact("example.com/b/@v/v1.0.0.zip", c.kickMargin())
 	select {
 	case <-c.kick:
 	default:
 		t.Error("storing past the quota did not ask for a run")
 	}
 	c.storedArtifact("example.com/b/@v/v1.0.0.mod", 1)
-	if st := c.State(); st.Stored != 161 || st.Evictions[gc.ReasonQuota] != 1 {
-		t.Errorf("state %+v, want 161 bytes stored and 1 eviction", st)
+	if st := c.State(); st.Stored != 101+c.kickMargin() || st.Evictions[gc.ReasonQuota] != 1 {
+		t.Errorf("state %+v, want %d bytes stored and 1 eviction", st, 101+c.kickMargin())
+	}
+}
+
+// ageFiles sets the modification time of every file under dir to age ago.
+func ageFiles(t *testing.T, dir string, age time.Duration) {
+	t.Helper()
+	old := time.Now().Add(-age)
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -315,4 +333,241 @@ func storageFS(dir string) (storage.Storage, error) {
 		return nil, err
 	}
 	return storage.Wrap(s), nil
+}
+
+// TestGCFillNotEvictedUnderRequester (review finding 1): a zip is
+// registered as being served from before the mirror fetches it (a fill in
+// progress is covered), and a zip just stored stays whatever the quota:
+// with a quota the store is always over (1 byte), the request that filled
+// it gets it, and a run right after the fill (as storing past the quota
+// asks for) keeps it (a file stored less than gc.MinAge ago never goes).
+func TestGCFillNotEvictedUnderRequester(t *testing.T) {
+	up := fakeproxy.New(t)
+	if _, err := up.Add("example.com/f", "v1.0.0", map[string][]byte{"data": []byte("fill")}); err != nil {
+		t.Fatal(err)
+	}
+	mv := module.Version{Path: "example.com/f", Version: "v1.0.0"}
+	var s *testServer
+	servingDuringFill := make(chan bool, 1)
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, ".zip") {
+			select {
+			case servingDuringFill <- s.tracker.Serving(mv):
+			default:
+			}
+		}
+		return false
+	})
+	s = start(t, up, func(cfg *config.Serve) {
+		cfg.Prefetch = 0
+		cfg.MaxStoredBytes = 1
+	})
+	zip := "example.com/f/@v/v1.0.0.zip"
+	if r := get(t, s.URL+"/"+zip); r.code != 200 {
+		t.Fatalf("GET the zip: %d", r.code)
+	}
+	if !<-servingDuringFill {
+		t.Error("the zip was not registered as being served while the mirror filled it")
+	}
+	c := newCollector(s.cfg, s.log, s.store, modpattern.List{}, s.tracker, nil, s.records)
+	ctx := context.Background()
+	opts := c.options(ctx)
+	opts.Serving = nil // its age alone keeps it
+	rep, err := c.collect(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.stored(zip); err != nil {
+		t.Errorf("a zip stored just now was evicted (%v): report %+v", err, rep)
+	}
+	if rep.Kept["grace"] == 0 {
+		t.Errorf("kept %v, want the fresh zip kept by its minimum age (grace)", rep.Kept)
+	}
+}
+
+// TestGCQuotaUnreachable (review finding 2): with the quota unreachable
+// (a private module alone is over it), storing more does not ask for a
+// run until the bytes stored have grown by kickMargin since the last
+// run's result, a kicked run waits kickGap after the last run, and the
+// collector warns once (not at every run) and reports why in its state.
+func TestGCQuotaUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{".mod", ".zip"} {
+		if err := storage.PutBytes(ctx, store, "corp.example/p/@v/v1.0.0"+f, []byte(strings.Repeat("x", 1000))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageFiles(t, dir, time.Hour)
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 100
+	var logs bytes.Buffer
+	private, _ := modpattern.Parse("corp.example")
+	c := newCollector(&cfg, slog.New(slog.NewTextHandler(&logs, nil)), store, private, gc.NewTracker(), nil, nil)
+	for range 3 {
+		c.once(ctx)
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"gc: the quota cannot be reached"); n != 1 {
+		t.Errorf("%d warnings about the unreachable quota over 3 runs, want 1:\n%s", n, logs.String())
+	}
+	if st := c.State(); st.QuotaUnreachable == "" || !strings.Contains(st.QuotaUnreachable, "private") {
+		t.Errorf("state's reason %q, want the private module named", st.QuotaUnreachable)
+	}
+	if d := c.kickDelay(time.Now()); d <= 0 {
+		t.Errorf("a kicked run right after a run waits %v, want a delay", d)
+	}
+	for range 100 {
+		c.storedArtifact("example.com/b/@v/v1.0.0.zip", 1000)
+	}
+	select {
+	case <-c.kick:
+		t.Error("storing 100 kB past an unreachable quota asked for a run")
+	default:
+	}
+	c.storedArtifact("example.com/big/@v/v1.0.0.zip", c.kickMargin())
+	select {
+	case <-c.kick:
+	default:
+		t.Error("storing the margin past the last run's result did not ask for a run")
+	}
+}
+
+// TestGCRetentionDatabaseOff (review finding 3): with the database off,
+// a version downloaded since the last run is not evicted by retention at
+// the next run, nor at the one after (the collector remembers downloads
+// in memory across runs), although its files were stored long ago.
+func TestGCRetentionDatabaseOff(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []string{".mod", ".zip", ".ziphash"} {
+		if err := storage.PutBytes(ctx, store, "example.com/a/@v/v1.0.0"+f, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageFiles(t, dir, 48*time.Hour)
+	cfg := config.Defaults()
+	cfg.RetentionPeriod = 24 * time.Hour
+	tr := gc.NewTracker()
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), store, modpattern.List{}, tr, nil, nil)
+	a := module.Version{Path: "example.com/a", Version: "v1.0.0"}
+	tr.Begin(a)
+	tr.Touch(a)
+	tr.End(a)
+	for run := range 3 {
+		c.once(ctx)
+		if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil {
+			t.Fatalf("run %d: the zip downloaded before the first run was evicted by retention", run)
+		}
+	}
+}
+
+// TestGCKeepsVulnDBModule (review finding 4): the version of the
+// vulnerability database's module that serve has loaded is pinned: a
+// collection over the quota evicts another zip, never it, although it was
+// never downloaded by a client and stored long ago.
+func TestGCKeepsVulnDBModule(t *testing.T) {
+	up := fakeproxy.New(t)
+	entry, err := os.ReadFile("../vulndb/testdata/osv/GO-2022-1059.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const version = "v0.0.0-20261105234957-e22db6528018"
+	if _, err := up.Add("golang.org/x/vulndb", version, map[string][]byte{
+		"go.mod": []byte("module golang.org/x/vulndb\n"), "data/osv/GO-2022-1059.json": entry}); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, up, func(c *config.Serve) {
+		c.VulnDB = "module"
+		c.Prefetch = 0
+		c.MaxStoredBytes = 1
+	})
+	ctx := context.Background()
+	if err := s.vulndb.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{".mod", ".zip", ".ziphash"} {
+		if err := storage.PutBytes(ctx, s.store, "example.com/hello/@v/v1.0.0"+f, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ageFiles(t, s.Dir, time.Hour)
+	rep, err := s.collector.collect(ctx, s.collector.options(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.stored("golang.org/x/vulndb/@v/" + version + ".zip"); err != nil {
+		t.Errorf("the vulnerability database's module zip was evicted: %+v", rep.Evictions)
+	}
+	if _, err := s.stored("example.com/hello/@v/v1.0.0.zip"); err == nil {
+		t.Errorf("the other zip was not evicted: %+v", rep)
+	}
+}
+
+// TestCollectorStopsWhenLockLost (review finding 9): a run whose lock is
+// lost before it deletes deletes nothing.
+func TestCollectorStopsWhenLockLost(t *testing.T) {
+	dir := t.TempDir()
+	store, err := storageFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := storage.PutBytes(ctx, store, "example.com/a/@v/v1.0.0.zip", []byte("zip")); err != nil {
+		t.Fatal(err)
+	}
+	ageFiles(t, dir, time.Hour)
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 1
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), store, modpattern.List{}, gc.NewTracker(), &fakeCoord{lost: true}, nil)
+	c.once(ctx)
+	if _, err := store.Stat(ctx, "example.com/a/@v/v1.0.0.zip"); err != nil {
+		t.Errorf("a run that lost its lock evicted: %v", err)
+	}
+}
+
+// sweepCounter is a store with the LeftoverSweeper capability, counting
+// its sweeps.
+type sweepCounter struct {
+	storage.Storage
+	sweeps atomic.Int32
+}
+
+func (s *sweepCounter) SweepLeftovers(ctx context.Context) (int, error) {
+	s.sweeps.Add(1)
+	return 0, nil
+}
+
+// TestCollectorSweepsLeftovers (review finding 10): each collection also
+// sweeps the store's leftovers (S3's stale multipart uploads).
+func TestCollectorSweepsLeftovers(t *testing.T) {
+	store, err := storageFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &sweepCounter{Storage: store}
+	cfg := config.Defaults()
+	cfg.MaxStoredBytes = 1 << 30
+	c := newCollector(&cfg, slog.New(slog.DiscardHandler), sc, modpattern.List{}, gc.NewTracker(), nil, nil)
+	c.once(context.Background())
+	c.once(context.Background())
+	if n := sc.sweeps.Load(); n != 2 {
+		t.Errorf("%d sweeps over 2 collections, want 2", n)
+	}
+}
+
+// TestGCWithUpstreamOffWarns: a quota with upstream off is allowed, with a
+// warning (what goes cannot come back).
+func TestGCWithUpstreamOffWarns(t *testing.T) {
+	s := startOffline(t, nil, func(cfg *config.Serve) { cfg.StorageMaxSize, cfg.MaxStoredBytes = "1GiB", 1<<30 })
+	if !strings.Contains(s.Logs.String(), "level=WARN msg=\"storage-max-size or retention with upstream off") {
+		t.Errorf("no warning about the quota with upstream off:\n%s", s.Logs.String())
+	}
 }

@@ -381,6 +381,12 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	if err := s.newVulnDB(mux, tempDir, client); err != nil {
 		return nil, err
 	}
+	if collector != nil && s.vulndb != nil {
+		// The vulnerability database's module version in use is pinned.
+		if p := VulnDBPins(cfg, store, s.vulndb.Status); p != nil {
+			collector.pins = append(collector.pins, p)
+		}
+	}
 	anonymousAdmin, _ := cfg.AdminAnonymous()
 	authn, err := auth.New(auth.Options{
 		Mode: auth.Mode(cfg.Auth),
@@ -503,6 +509,9 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	}
 	if chain.Offline() {
 		log.Info("upstream off: serving what is stored, with no outbound connections (no upstream, checksum database or version control)")
+		if cfg.GCEnabled() {
+			log.Warn("storage-max-size or retention with upstream off: what the garbage collector evicts cannot be fetched again", "storage_max_size", cfg.StorageMaxSize, "retention", cfg.Retention)
+		}
 	}
 	log.Info("gomirror configured", "storage", fmt.Sprint(store), "upstream", redact.List(chain.String()), "sumdb", redact.Text(cfg.SumDB),
 		"private", patternsForLog(private, "none: no module is kept from the upstream and the checksum database as private"),
@@ -806,6 +815,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		go s.tracker.Run(probes, s.records.accessRecorder, func(err error) {
 			s.log.Warn("writing access times failed; kept for the next flush", "err", err)
 		})
+	}
+	if s.collector == nil {
+		// What crashed processes left in storage (S3's unfinished
+		// uploads) goes in the background; the collector does it at each
+		// run.
+		go sweepLeftovers(probes, s.store, s.log)
 	}
 	if s.collector != nil {
 		s.collectorDone = make(chan struct{})

@@ -5,14 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/gate"
+	"github.com/gomirror/gomirror/gc"
+	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
+	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/vulndb"
 )
 
@@ -126,4 +133,49 @@ func (p policyVulns) Vulns(ctx context.Context, m module.Version) ([]policy.Advi
 		out[i] = policy.Advisory{ID: a.ID, Aliases: a.Aliases, Summary: a.Summary}
 	}
 	return out, nil
+}
+
+// VulnDBPins is the collector's pins of the vulnerability database's
+// module (vulndb: module; nil otherwise): the version of the copy being
+// served (status, nil from the command line) and the highest version
+// whose zip is stored (what a restart, even with upstream off, loads).
+// Nothing a client downloads records these versions, so without the pins
+// the collector would evict the database in use.
+func VulnDBPins(cfg *config.Serve, store storage.Storage, status func() vulndb.Status) gc.Pins {
+	if cfg.VulnDB != "module" {
+		return nil
+	}
+	path := cfg.VulnDBModule
+	if path == "" {
+		path = vulndb.DefaultModule
+	}
+	return gc.PinsFunc(func(ctx context.Context) (map[module.Version]struct{}, error) {
+		pins := map[module.Version]struct{}{}
+		if status != nil {
+			if p, v, ok := strings.Cut(status().Copy, "@"); ok && p == path {
+				pins[module.Version{Path: p, Version: v}] = struct{}{}
+			}
+		}
+		versions, err := modinfo.StoredVersions(ctx, store, path, modinfo.Limits{})
+		if errors.Is(err, fs.ErrNotExist) {
+			return pins, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the vulnerability database's stored versions: %w", err)
+		}
+		for i := len(versions) - 1; i >= 0; i-- {
+			m := module.Version{Path: path, Version: versions[i]}
+			key, err := layout.Key(m, layout.Zip)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := store.Stat(ctx, key); err == nil {
+				pins[m] = struct{}{}
+				break
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
+		return pins, nil
+	})
 }

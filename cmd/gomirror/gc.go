@@ -41,7 +41,9 @@ gomirror's state never go; neither does a version downloaded or stored within
 cannot see what it is serving).
 
 It takes the same settings as serve (--config, GOMIRROR_* variables, flags)
-and reads the download times from its database. With redis set, it waits for
+and reads the download times from its database. With database off only
+--dry-run works: versions are then ordered by when they were stored (a
+running serve keeps its downloads in memory, out of this command's sight). With redis set, it waits for
 no replica: if one is collecting, it says so and stops.
 
 It prints one line per version,
@@ -49,12 +51,19 @@ It prints one line per version,
 	evict <module>@<version> <files> <bytes> <reason> <last download>
 
 (reason quota or retention; "stored" after the date when no download was
-recorded), then the totals; --dry-run prints the same without deleting;
+recorded; "failed to evict" instead of "evict" when a deletion failed: it
+is left for the next run and not counted), then the totals; --dry-run prints the same without deleting;
 --json prints one JSON object.`,
 	}
-	dbCommand(cmd, false, func(ctx context.Context, cfg *config.Serve, d *db.DB) error {
+	dbCommandOff(cmd, false, true, func(ctx context.Context, cfg *config.Serve, d *db.DB) error {
 		if !cfg.GCEnabled() {
 			return usageError(cmd, errors.New("nothing to collect: set storage-max-size or retention"))
+		}
+		if d == nil && !dryRun {
+			return usageError(cmd, errors.New("the database is off: no downloads are recorded (serve keeps them in its memory), so this command could only order versions by when they were stored and could evict what clients use; run it with --dry-run to see that order, or let serve collect"))
+		}
+		if d == nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "note: the database is off: no downloads are recorded; a version counts as last downloaded when it was stored")
 		}
 		if grace < 0 {
 			return usageError(cmd, fmt.Errorf("--grace must not be negative, not %v", grace))
@@ -68,6 +77,7 @@ recorded), then the totals; --dry-run prints the same without deleting;
 		if err != nil {
 			return usageError(cmd, err)
 		}
+		var held func(context.Context) bool
 		if cfg.Redis != "" && !dryRun {
 			var password string
 			if cfg.RedisPasswordFile != "" {
@@ -88,10 +98,27 @@ recorded), then the totals; --dry-run prints the same without deleting;
 				return fmt.Errorf("taking the collection lock (redis): %w", redact.Err(err))
 			}
 			defer lease.Unlock()
+			held = lease.Valid
+		}
+		pins := []gc.Pins{snapshot.Pins{Storage: store}}
+		if p := server.VulnDBPins(cfg, store, nil); p != nil {
+			pins = append(pins, p)
+		}
+		var (
+			accesses gc.Accesses
+			catalog  gc.Catalog
+		)
+		if d != nil {
+			accesses, catalog = d, d
 		}
 		rep, err := gc.Collect(ctx, gc.Options{Storage: store, MaxBytes: cfg.MaxStoredBytes, Retention: cfg.RetentionPeriod,
 			EvictMetadata: cfg.GCEvictMetadata, EvictPrivate: cfg.GCEvictPrivate, Private: private.Match,
-			Pins: snapshot.Pins{Storage: store}, Accesses: d, Catalog: d, Grace: grace, DryRun: dryRun, Logger: log})
+			Pins: pins, Accesses: accesses, Catalog: catalog, Grace: grace, DryRun: dryRun, Held: held, Logger: log})
+		if errors.Is(err, gc.ErrLockLost) {
+			// Report what was done, then fail.
+			writeGCReport(cmd.OutOrStdout(), rep)
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -115,6 +142,10 @@ func writeGCReport(w io.Writer, rep gc.Report) error {
 		verb = "would evict"
 	}
 	for _, e := range rep.Evictions {
+		verb := verb
+		if e.Failed {
+			verb = "failed to evict"
+		}
 		last := e.LastAccess.UTC().Format(time.DateOnly)
 		if !e.Recorded {
 			last += " stored"

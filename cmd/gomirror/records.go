@@ -32,6 +32,12 @@ import (
 // which fills a new database from storage; its fs storage-dir must exist
 // then: a wrong one must not empty the catalog).
 func dbCommand(cmd *cobra.Command, create bool, run func(ctx context.Context, cfg *config.Serve, d *db.DB) error) {
+	dbCommandOff(cmd, create, false, run)
+}
+
+// dbCommandOff is dbCommand; with allowOff, a database set to off is no
+// error: run gets a nil *db.DB.
+func dbCommandOff(cmd *cobra.Command, create, allowOff bool, run func(ctx context.Context, cfg *config.Serve, d *db.DB) error) {
 	defaults := config.Defaults()
 	var configFile string
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
@@ -52,6 +58,11 @@ func dbCommand(cmd *cobra.Command, create bool, run func(ctx context.Context, cf
 			return usageError(cmd, err)
 		}
 		if cfg.DatabaseOff() {
+			if allowOff {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return run(ctx, cfg, nil)
+			}
 			return usageError(cmd, errors.New("database is off"))
 		}
 		if create && wire.StorageDriver(cfg) == "fs" {

@@ -73,6 +73,7 @@ var (
 	_ storage.Walker        = (*Store)(nil)
 	_ storage.AfterLister   = (*Store)(nil)
 	_ storage.Creator       = (*Store)(nil)
+	_ storage.TopLeveler    = (*Store)(nil)
 )
 
 // New returns a Store rooted at dir, creating it if needed, and removes
@@ -397,6 +398,29 @@ func notExist(key string, err error) error {
 		return storage.NotFound(key)
 	}
 	return err
+}
+
+// TopLevel returns the first elements of the keys (storage.TopLeveler):
+// one read of the root directory; a directory with no file below it may
+// be among them (fs keeps emptied directories).
+func (s *Store) TopLevel(ctx context.Context) ([]string, error) {
+	des, err := os.ReadDir(s.root)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, de := range des {
+		switch {
+		case de.IsDir():
+			out = append(out, de.Name()+"/")
+		case de.Type().IsRegular():
+			out = append(out, de.Name())
+		}
+	}
+	return out, nil
 }
 
 // Walk calls fn for every key under prefix with its size and modification

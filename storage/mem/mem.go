@@ -159,7 +159,28 @@ func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, 
 	return keys, nil
 }
 
-var _ storage.Walker = (*Store)(nil)
+var (
+	_ storage.Walker     = (*Store)(nil)
+	_ storage.TopLeveler = (*Store)(nil)
+)
+
+// TopLevel returns the first elements of the keys (storage.TopLeveler).
+func (s *Store) TopLevel(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	s.mu.RLock()
+	for k := range s.objects {
+		if i := strings.IndexByte(k, '/'); i >= 0 {
+			k = k[:i+1]
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	s.mu.RUnlock()
+	return out, nil
+}
 
 // Walk calls fn for every key under prefix with its size and modification
 // time, in lexical order, from a copy of the keys taken first (fn may

@@ -32,6 +32,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
 
@@ -75,18 +76,38 @@ func open(ctx context.Context, settings storage.Settings) (storage.Storage, erro
 		return nil, &config.Error{Key: "s3-endpoint", Source: cfg.Endpoint, Err: err}
 	}
 	// What a crash left behind (the parts of an unfinished upload, which
-	// the bucket keeps and bills for) goes now. Best effort: a bucket
-	// that refuses the listing still stores and serves.
-	s.AbortStaleUploads(ctx, staleUpload)
+	// the bucket keeps and bills for) is aborted by SweepLeftovers, which
+	// serve calls in the background at start and at each collection: not
+	// here, which every command opening the store would wait for.
 	return s, nil
+}
+
+var _ storage.LeftoverSweeper = (*Store)(nil)
+
+// SweepLeftovers aborts the unfinished multipart uploads of gomirror's
+// keys begun more than an hour ago (AbortStaleUploads).
+func (s *Store) SweepLeftovers(ctx context.Context) (int, error) {
+	return s.AbortStaleUploads(ctx, staleUpload)
+}
+
+// ours reports whether name (a key without the store's prefix) is one
+// gomirror writes: a module file, or under sumdb/ or .gomirror/. Without a
+// prefix the bucket may hold another application's keys.
+func ours(name string) bool {
+	if first, _, _ := strings.Cut(name, "/"); first == layout.SumDBDir || first == layout.StateDir {
+		return true
+	}
+	_, _, err := layout.Parse(name)
+	return err == nil
 }
 
 // staleUpload is how old an unfinished multipart upload must be for open
 // to abort it: a younger one may be another replica's, under way.
 const staleUpload = time.Hour
 
-// AbortStaleUploads aborts the unfinished multipart uploads under the
-// store's prefix that were started more than olderThan ago (a process
+// AbortStaleUploads aborts the unfinished multipart uploads of gomirror's
+// keys (a module file, sumdb/..., .gomirror/...) under the store's
+// prefix that were started more than olderThan ago (a process
 // that crashed while uploading leaves them, and S3 keeps their parts until
 // aborted), and returns how many it aborted.
 func (s *Store) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (int, error) {
@@ -98,7 +119,8 @@ func (s *Store) AbortStaleUploads(ctx context.Context, olderThan time.Duration) 
 		if u.Err != nil {
 			return n, fmt.Errorf("s3: listing unfinished uploads: %w", u.Err)
 		}
-		if !strings.HasPrefix(u.Key, s.prefix) || u.Initiated.After(cutoff) {
+		name, ok := strings.CutPrefix(u.Key, s.prefix)
+		if !ok || !ours(name) || u.Initiated.After(cutoff) {
 			continue
 		}
 		if err := (minio.Core{Client: s.c}).AbortMultipartUpload(ctx, s.bucket, u.Key, u.UploadID); err != nil {
@@ -147,6 +169,7 @@ var (
 	_ storage.Walker      = (*Store)(nil)
 	_ storage.AfterLister = (*Store)(nil)
 	_ storage.Creator     = (*Store)(nil)
+	_ storage.TopLeveler  = (*Store)(nil)
 )
 
 // New connects to the bucket of cfg and checks that it exists.
@@ -360,6 +383,20 @@ func (s *Store) ListAfter(ctx context.Context, prefix, after string) ([]string, 
 		keys = append(keys, strings.TrimPrefix(obj.Key, s.prefix))
 	}
 	return keys, nil
+}
+
+// TopLevel returns the first elements of the keys (storage.TopLeveler):
+// one listing with the delimiter "/", whose common prefixes are the
+// directories (1000 to a page).
+func (s *Store) TopLevel(ctx context.Context) ([]string, error) {
+	var out []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: false}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("s3 list: %w", obj.Err)
+		}
+		out = append(out, strings.TrimPrefix(obj.Key, s.prefix))
+	}
+	return out, nil
 }
 
 // Walk calls fn for every key under prefix with the size and

@@ -172,3 +172,28 @@ func TestDeleteWhileRead(t *testing.T) {
 		t.Errorf("read %d bytes after the delete, want %d", len(got), len(want))
 	}
 }
+
+// TestAbortStaleUploadsOnlyOurs (review finding 10): without a prefix, the
+// bucket may be shared with another application: only uploads of keys
+// gomirror writes (module files, sumdb/, .gomirror/) are aborted.
+func TestAbortStaleUploadsOnlyOurs(t *testing.T) {
+	srv := miniotest.Start(t)
+	s := newStore(t, srv, "")
+	ctx := context.Background()
+	core := s.Core()
+	for _, name := range []string{"m.example/x/@v/v1.0.0.zip", ".gomirror/snapshots/prod.json", "backups/db.tar"} {
+		if _, err := core.NewMultipartUpload(ctx, s.Bucket(), name, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.AbortStaleUploads(ctx, -time.Minute); err != nil || n != 2 {
+		t.Fatalf("AbortStaleUploads = %d, %v; want 2", n, err)
+	}
+	var left []string
+	for u := range core.Client.ListIncompleteUploads(ctx, s.Bucket(), "", true) {
+		left = append(left, u.Key)
+	}
+	if len(left) != 1 || left[0] != "backups/db.tar" {
+		t.Errorf("uploads left: %q, want another application's backups/db.tar", left)
+	}
+}

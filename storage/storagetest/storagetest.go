@@ -330,6 +330,17 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Storage) {
 		if err := storage.Walk(ctx, s, "", func(string, storage.Info) error { return stop }); !errors.Is(err, stop) {
 			t.Errorf("Walk returned %v, want its function's error", err)
 		}
+		// TopLevel (the driver's, or from List) names the first elements
+		// (a driver's own state, .gomirror/, may be among them).
+		top, err := storage.TopLevel(ctx, s)
+		if err != nil {
+			t.Fatalf("TopLevel: %v", err)
+		}
+		top = slices.DeleteFunc(top, func(k string) bool { return k == ".gomirror/" })
+		slices.Sort(top)
+		if want := []string{"m.example/", "other.example/"}; !slices.Equal(top, want) {
+			t.Errorf("TopLevel = %q, want %q", top, want)
+		}
 	})
 
 	t.Run("adopting a file stores its bytes and removes it", func(t *testing.T) {
