@@ -25,8 +25,10 @@ import (
 
 // Source is one thing a snapshot is built from.
 type Source struct {
-	// GoMod is a go.mod file: its module graph (the build list's zips and
-	// every go.mod the graph reads), with the go.sum next to it if any:
+	// GoMod is a go.mod file: its module graph (every go.mod the graph
+	// reads) and the zips of the modules the go command downloads to build
+	// and test its packages (golist.Ask.Downloads), with the go.sum next
+	// to it if any:
 	// the hashes fetched of the graph's versions must be the ones it
 	// lists (its lines for other versions are ignored).
 	GoMod string
@@ -35,7 +37,11 @@ type Source struct {
 	// must be the ones it lists.
 	GoSum string
 	// Modules are module@version arguments: the graph of a main module
-	// requiring them (golist.MainModule).
+	// requiring them (golist.MainModule), the zips of the arguments (what
+	// `go mod download` fetches there), and, as far as upstream has them,
+	// the zips of the rest of its build list: a zip of those that upstream
+	// refuses (403, 404, 410) leaves the version go.mod-only, with a
+	// warning.
 	Modules []string
 	// Entries are a manifest's (an imported one): each version's files
 	// (its zip if it has a Hash), which must hash as it says.
@@ -117,7 +123,19 @@ type Resolver struct {
 	Jobs   int          // fetches at a time; 8 if 0
 	// TempDir holds zips while they are hashed (os.TempDir if "").
 	TempDir string
+	// Warn gets a line for each zip left out because upstream does not
+	// have it (discarded if nil).
+	Warn io.Writer
 }
+
+// need is how much a version's zip is needed.
+type need int
+
+const (
+	modOnly  need = iota // its go.mod only
+	ifThere              // its zip if upstream has it (not 403, 404, 410)
+	required             // its zip: failing to get it fails the whole
+)
 
 // Limits of what Resolve reads from the mirror.
 const (
@@ -127,28 +145,38 @@ const (
 
 // Resolve returns the entries of everything srcs need, sorted and merged
 // (Sort): it asks the go command through r.Mirror for the module graph of
-// each go.mod or module@version source (client/warm's plan: go.mod-only
-// requirements included, their zips not), reads go.sum sources and
-// manifest entries (whose hashes the fetched files must have too), then
-// fetches through r.Mirror the .info and .mod of every version and the
-// .zip of those whose zip is needed, hashing the .mod and .zip (h1:, as
-// the go command does). Any failure fails the whole: a snapshot is
-// complete or not made.
+// each go.mod or module@version source (client/warm's plan: every module
+// of `go list -m all` and `go mod graph`) and for the modules it downloads
+// to build it (`go mod download`, golist.Ask.Downloads), reads go.sum
+// sources and manifest entries (whose hashes the fetched files must have
+// too), then fetches through r.Mirror the .info and .mod of every version
+// and the .zip of those whose zip is needed, hashing the .mod and .zip
+// (h1:, as the go command does). A go.mod source's zips are those the go
+// command downloads; the rest of its graph is go.mod-only (Entry.Hash "").
+// Any failure of a needed file fails the whole: a snapshot is complete or
+// not made. Only a zip of a module@version source's build list beyond the
+// arguments may be missing upstream (Source.Modules).
 func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) {
 	type want struct {
-		zip            bool
+		zip            need
 		hash, gomodSum string // from a go.sum, to compare
 		from           string // the source that gave them
 	}
 	wants := map[module.Version]*want{}
-	add := func(m module.Version, zip bool) *want {
+	add := func(m module.Version, zip need) *want {
 		w := wants[m]
 		if w == nil {
 			w = &want{}
 			wants[m] = w
 		}
-		w.zip = w.zip || zip
+		w.zip = max(w.zip, zip)
 		return w
+	}
+	needIf := func(zip bool) need {
+		if zip {
+			return required
+		}
+		return modOnly
 	}
 	type sibling struct {
 		file  string
@@ -159,7 +187,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 		switch {
 		case src.Entries != nil:
 			for _, e := range src.Entries {
-				w := add(e.Module(), e.Hash != "")
+				w := add(e.Module(), needIf(e.Hash != ""))
 				if w.hash != "" && e.Hash != "" && w.hash != e.Hash || w.gomodSum != "" && w.gomodSum != e.GoModHash {
 					return nil, fmt.Errorf("%s: two hashes for %s@%s", src, e.Path, e.Version)
 				}
@@ -175,7 +203,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 				return nil, err
 			}
 			for _, l := range lines {
-				w := add(l.mod, !l.gomod)
+				w := add(l.mod, needIf(!l.gomod))
 				h := &w.hash
 				if l.gomod {
 					h = &w.gomodSum
@@ -187,12 +215,25 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 				w.from = src.GoSum
 			}
 		default:
-			plan, err := warm.Resolve(ctx, r.Go, r.Mirror, src.GoMod, src.Modules)
+			out, err := golist.LoadWith(ctx, r.Go, r.Mirror, src.GoMod, src.Modules, golist.Ask{Graph: true, Downloads: true})
 			if err != nil {
 				return nil, fmt.Errorf("resolving %s: %w", src, err)
 			}
+			plan, err := warm.NewPlan(out.List, out.Graph, out.Replace)
+			if err != nil {
+				return nil, fmt.Errorf("resolving %s: %w", src, err)
+			}
+			// The graph: go.mod-only, but for a module@version source
+			// the build list's zips if upstream has them.
 			for _, f := range plan.Fetches {
-				add(f.Mod, f.Kind == layout.Zip)
+				zip := modOnly
+				if f.Kind == layout.Zip && src.GoMod == "" {
+					zip = ifThere
+				}
+				add(f.Mod, zip)
+			}
+			for _, m := range out.Downloads {
+				add(m, required)
 			}
 			if src.GoMod != "" {
 				file := filepath.Join(filepath.Dir(src.GoMod), "go.sum")
@@ -211,7 +252,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 	for _, sib := range siblings {
 		for _, l := range sib.lines {
 			w := wants[l.mod]
-			if w == nil || !l.gomod && !w.zip {
+			if w == nil || !l.gomod && w.zip == modOnly {
 				continue
 			}
 			h := &w.hash
@@ -252,7 +293,7 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 				e, err := r.fetch(ctx, m, w.zip)
 				switch {
 				case err != nil:
-				case w.hash != "" && e.Hash != w.hash:
+				case w.hash != "" && e.Hash != "" && e.Hash != w.hash:
 					err = fmt.Errorf("%s@%s: zip hash %s, the source (go.sum or manifest) says %s (%s)", m.Path, m.Version, e.Hash, w.hash, w.from)
 				case w.gomodSum != "" && e.GoModHash != w.gomodSum:
 					err = fmt.Errorf("%s@%s: go.mod hash %s, the source (go.sum or manifest) says %s (%s)", m.Path, m.Version, e.GoModHash, w.gomodSum, w.from)
@@ -291,9 +332,10 @@ send:
 	return Sort(entries), nil
 }
 
-// fetch gets m's .info, .mod and, if zip, .zip through the mirror and
-// returns its entry.
-func (r *Resolver) fetch(ctx context.Context, m module.Version, zip bool) (Entry, error) {
+// fetch gets m's .info, .mod and, unless zip is modOnly, .zip through the
+// mirror and returns its entry; a zip ifThere that upstream refuses (403,
+// 404, 410) leaves the entry go.mod-only, with a warning to r.Warn.
+func (r *Resolver) fetch(ctx context.Context, m module.Version, zip need) (Entry, error) {
 	e := Entry{Path: m.Path, Version: m.Version}
 	if _, err := r.get(ctx, m, layout.Info, maxInfo, io.Discard); err != nil {
 		return e, err
@@ -309,7 +351,7 @@ func (r *Resolver) fetch(ctx context.Context, m module.Version, zip bool) (Entry
 		return e, err
 	}
 	e.GoModHash = h
-	if !zip {
+	if zip == modOnly {
 		return e, nil
 	}
 	f, err := os.CreateTemp(r.TempDir, "gomirror-snapshot-*.zip")
@@ -319,6 +361,13 @@ func (r *Resolver) fetch(ctx context.Context, m module.Version, zip bool) (Entry
 	defer os.Remove(f.Name())
 	defer f.Close()
 	if _, err := r.get(ctx, m, layout.Zip, modzip.MaxZipFile, f); err != nil {
+		var st *statusError
+		if zip == ifThere && errors.As(err, &st) && missing(st.code) {
+			if r.Warn != nil {
+				fmt.Fprintf(r.Warn, "warning: %v; %s@%s is go.mod-only in the snapshot (upstream has no zip, and no source's build downloads it)\n", err, m.Path, m.Version)
+			}
+			return e, nil
+		}
 		return e, err
 	}
 	if err := f.Close(); err != nil {
@@ -352,7 +401,7 @@ func (r *Resolver) get(ctx context.Context, m module.Version, k layout.Kind, lim
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return 0, fmt.Errorf("%s: %s: %s", f, resp.Status, strings.TrimSpace(string(msg)))
+		return 0, &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s: %s: %s", f, resp.Status, strings.TrimSpace(string(msg)))}
 	}
 	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -362,6 +411,21 @@ func (r *Resolver) get(ctx context.Context, m module.Version, k layout.Kind, lim
 		return n, fmt.Errorf("%s: larger than %d bytes", f, limit)
 	}
 	return n, nil
+}
+
+// statusError is a mirror's answer other than 200.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// missing reports whether a mirror's status says upstream does not have
+// the file (as the go command's proxy protocol reads 404 and 410; the
+// mirror answers 403 for an upstream's refusal too).
+func missing(code int) bool {
+	return code == http.StatusNotFound || code == http.StatusGone || code == http.StatusForbidden
 }
 
 type sumLine struct {

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,7 +163,8 @@ func TestResolveGoModChecksSiblingGoSum(t *testing.T) {
 	}{
 		{"no go.sum", "", ""},
 		{"matching", sum.String(), ""},
-		{"zip hash", strings.Replace(sum.String(), good[1].Hash, "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1), "zip hash"},
+		// the go command downloading the zip checks it against the go.sum
+		{"zip hash", strings.Replace(sum.String(), good[1].Hash, "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1), "checksum mismatch"},
 		{"go.mod hash", strings.Replace(sum.String(), good[0].GoModHash, "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1), good[0].Path},
 		// a line for a version the graph does not have adds nothing
 		{"other version", sum.String() + "example.com/hello v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", ""},
@@ -188,4 +191,100 @@ func TestResolveGoModChecksSiblingGoSum(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A go.mod source's zips are those the go command downloads for it:
+// example.com/dep, in the graph only (example.com/hello's requirement, not
+// the project's: go 1.21, pruned), is go.mod-only and its zip is never
+// asked for, even when upstream refuses it. A module@version source gets
+// its build list's zips as far as upstream has them; a zip the build needs
+// failing fails the whole, named.
+func TestResolveZipsOfTheBuild(t *testing.T) {
+	up := fakeproxy.New(t)
+	up.Inject(fakeproxy.Paths("/example.com/dep/@v/v1.0.0.zip"), fakeproxy.Status(http.StatusForbidden, "This module version is not available"))
+	l := loopback(t, up)
+	var warn strings.Builder
+	asked := &recorder{}
+	r := &snapshot.Resolver{Mirror: l.URL, Jobs: 2, Warn: &warn, Client: &http.Client{Transport: asked}}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := snapshot.SourceOf(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello, dep := up.Module("example.com/hello", "v1.1.0"), up.Module("example.com/dep", "v1.0.0")
+	depOnly := snapshot.Entry{Path: "example.com/dep", Version: "v1.0.0", GoModHash: goModHash(t, dep.Mod)}
+	helloZip := snapshot.Entry{Path: "example.com/hello", Version: "v1.1.0", Hash: zipHash(t, hello.Zip), GoModHash: goModHash(t, hello.Mod)}
+	for _, tc := range []struct {
+		name string
+		src  snapshot.Source
+		warn bool // the zip of example.com/dep is tried, refused
+	}{
+		{"go.mod", src, false},
+		{"module@version", snapshot.Source{Modules: []string{"example.com/hello@v1.1.0"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			warn.Reset()
+			asked.reset()
+			es, err := r.Resolve(context.Background(), []snapshot.Source{tc.src})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []snapshot.Entry{depOnly, helloZip}; !slices.Equal(es, want) {
+				t.Errorf("entries %+v, want %+v", es, want)
+			}
+			if got := strings.Contains(warn.String(), "example.com/dep@v1.0.0 is go.mod-only"); got != tc.warn {
+				t.Errorf("warning %v, want %v: %q", got, tc.warn, warn.String())
+			}
+			if got := asked.has("/example.com/dep/@v/v1.0.0.zip"); got != tc.warn {
+				t.Errorf("example.com/dep's zip asked: %v, want %v", got, tc.warn)
+			}
+		})
+	}
+
+	up.Inject(fakeproxy.Paths("/example.com/hello/@v/v1.1.0.zip"), fakeproxy.Status(http.StatusForbidden, "This module version is not available"))
+	l = loopback(t, up) // an empty store
+	r = &snapshot.Resolver{Mirror: l.URL, Jobs: 2}
+	if _, err := r.Resolve(context.Background(), []snapshot.Source{src}); err == nil || !strings.Contains(err.Error(), "example.com/hello@v1.1.0") {
+		t.Errorf("Resolve with the needed zip refused = %v; want an error naming example.com/hello@v1.1.0", err)
+	}
+}
+
+func goModHash(t *testing.T, mod []byte) string {
+	t.Helper()
+	h, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(string(mod))), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// recorder is a RoundTripper recording the paths asked.
+type recorder struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.paths = append(r.paths, req.URL.Path)
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.paths = nil
+}
+
+// has reports whether a path ending in suffix was asked.
+func (r *recorder) has(suffix string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.paths, func(p string) bool { return strings.HasSuffix(p, suffix) })
 }

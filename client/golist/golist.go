@@ -1,9 +1,10 @@
 // Package golist asks the real go command, through a module proxy, about a
 // project's modules without changing the project: its build list
 // (`go list -m -json all`) and, if asked, its requirement graph
-// (`go mod graph`). It is shared by `gomirror warm` (client/warm), which
-// fetches what they name, and `gomirror policy check`
-// (client/policycheck), which judges it.
+// (`go mod graph`) and the modules the go command downloads to build it
+// (`go mod download -json`). It is shared by `gomirror warm`
+// (client/warm), which fetches what they name, `gomirror policy check`
+// (client/policycheck), which judges it, and snapshots (snapshot.Resolver).
 //
 // The go command runs through internal/gocmd with the proxy as its only
 // GOPROXY, a GOMODCACHE of its own in a temporary directory,
@@ -88,6 +89,22 @@ type Output struct {
 	List    []byte             // the output of go list -m -json all
 	Graph   []byte             // the output of go mod graph; nil unless asked for
 	Replace []*modfile.Replace // the main module's replace directives
+	// Downloads are the module versions `go mod download` with no
+	// arguments fetched, zips included, sorted; nil unless asked for.
+	Downloads []module.Version
+}
+
+// Ask is what LoadWith asks the go command besides the build list.
+type Ask struct {
+	Graph bool // the requirement graph (go mod graph): Output.Graph
+	// Downloads runs `go mod download -json` with no arguments: for a main
+	// module at go 1.17 or later, the modules it requires explicitly,
+	// which are those needed to build and test its packages (at go 1.16
+	// or earlier, every module of the build list). Output.Downloads lists
+	// them. One that cannot be downloaded (its zip, its .mod or its .info)
+	// fails LoadWith with an error naming it. For a main module made of
+	// module@version arguments (MainModule) these are the arguments.
+	Downloads bool
 }
 
 // Load asks the go command, through proxy, for the build list of the
@@ -96,6 +113,12 @@ type Output struct {
 // main module requiring the module@version arguments mods (MainModule).
 // Neither the go.mod nor the go.sum is changed.
 func Load(ctx context.Context, g GoCommand, proxy, gomod string, mods []string, graph bool) (*Output, error) {
+	return LoadWith(ctx, g, proxy, gomod, mods, Ask{Graph: graph})
+}
+
+// LoadWith is Load, asking the go command what ask says besides the build
+// list, in the same temporary copy of the project.
+func LoadWith(ctx context.Context, g GoCommand, proxy, gomod string, mods []string, ask Ask) (*Output, error) {
 	tmp, err := os.MkdirTemp("", "gomirror-golist-*")
 	if err != nil {
 		return nil, err
@@ -146,10 +169,35 @@ func Load(ctx context.Context, g GoCommand, proxy, gomod string, mods []string, 
 	if out.List, err = g.run(ctx, dir, env, "list", modfileFlag, "-m", "-json", "all"); err != nil {
 		return nil, err
 	}
-	if graph {
+	if ask.Graph {
 		if out.Graph, err = g.run(ctx, dir, env, "mod", "graph", modfileFlag); err != nil {
 			return nil, err
 		}
+	}
+	if ask.Downloads {
+		data, err := gocmd.Cmd{Path: g.Path, Environ: env, Dir: dir}.Output(ctx, "mod", "download", modfileFlag, "-json")
+		ds, perr := downloads(data)
+		if err != nil {
+			// Name the modules it could not download, if it said.
+			var failed []string
+			for _, d := range ds {
+				if d.Error != "" {
+					failed = append(failed, d.Path+"@"+d.Version+": "+d.Error)
+				}
+			}
+			if len(failed) > 0 {
+				return nil, fmt.Errorf("the build needs modules that could not be downloaded:\n\t%s", strings.Join(failed, "\n\t"))
+			}
+			return nil, err
+		}
+		if perr != nil {
+			return nil, perr
+		}
+		out.Downloads = []module.Version{}
+		for _, d := range ds {
+			out.Downloads = append(out.Downloads, module.Version{Path: d.Path, Version: d.Version})
+		}
+		module.Sort(out.Downloads)
 	}
 	data, err := os.ReadFile(alt) // after -mod=mod, as the go command sees it
 	if err != nil {
@@ -251,5 +299,32 @@ func Modules(list []byte) ([]Module, error) {
 			return nil, fmt.Errorf("reading go list -m -json output: %v", err)
 		}
 		out = append(out, m)
+	}
+}
+
+// download is one module of `go mod download -json` output, the part
+// gomirror reads.
+type download struct {
+	Path, Version, Error string
+}
+
+// downloads parses the output of `go mod download -json` (a stream of JSON
+// objects).
+func downloads(data []byte) ([]download, error) {
+	var out []download
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var d download
+		if err := dec.Decode(&d); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return out, fmt.Errorf("go mod download -json: %v", err)
+		}
+		if d.Error == "" {
+			if err := module.Check(d.Path, d.Version); err != nil {
+				return out, fmt.Errorf("go mod download -json: %v", err)
+			}
+		}
+		out = append(out, d)
 	}
 }

@@ -2,6 +2,7 @@ package golist
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
@@ -97,5 +99,51 @@ func TestLoad(t *testing.T) {
 	}
 	if out.Graph != nil || !strings.Contains(string(out.List), `"example.com/dep"`) {
 		t.Errorf("module arguments: graph %q, list:\n%s", out.Graph, out.List)
+	}
+}
+
+// LoadWith(Ask{Downloads}) lists what `go mod download` fetches: the
+// modules the main module requires (go >= 1.17), not every module of the
+// build list; a needed one that cannot be downloaded fails, named.
+func TestLoadWithDownloads(t *testing.T) {
+	up := fakeproxy.New(t)
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	dir := t.TempDir()
+	gomod := filepath.Join(dir, "go.mod")
+	if err := os.WriteFile(gomod, []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		gomod string
+		mods  []string
+	}{
+		{"go.mod", gomod, nil},
+		{"module arguments", "", []string{"example.com/hello@v1.1.0"}},
+	} {
+		out, err := LoadWith(context.Background(), GoCommand{}, up.URL, tc.gomod, tc.mods, Ask{Downloads: true})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !strings.Contains(string(out.List), `"example.com/dep"`) {
+			t.Errorf("%s: build list without example.com/dep:\n%s", tc.name, out.List)
+		}
+		if len(out.Downloads) != 1 || out.Downloads[0] != (module.Version{Path: "example.com/hello", Version: "v1.1.0"}) {
+			t.Errorf("%s: downloads %v, want example.com/hello@v1.1.0 only", tc.name, out.Downloads)
+		}
+		if out.Graph != nil {
+			t.Errorf("%s: a graph not asked for", tc.name)
+		}
+	}
+	if up.Hits("/example.com/dep/@v/v1.0.0.zip") != 0 {
+		t.Errorf("the zip of example.com/dep (not needed) was fetched")
+	}
+
+	up.Inject(fakeproxy.Paths("/example.com/hello/@v/v1.1.0.zip"), fakeproxy.Status(http.StatusForbidden, "not available"))
+	_, err := LoadWith(context.Background(), GoCommand{}, up.URL, gomod, nil, Ask{Downloads: true})
+	if err == nil || !strings.Contains(err.Error(), "example.com/hello@v1.1.0") {
+		t.Errorf("LoadWith with the needed zip refused = %v; want an error naming example.com/hello@v1.1.0", err)
 	}
 }

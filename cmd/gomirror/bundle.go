@@ -128,7 +128,7 @@ with those settings.`,
 				}
 				entries = m.Modules
 			} else {
-				r := &snapshot.Resolver{Mirror: lb.URL, Go: golist.GoCommand{}}
+				r := &snapshot.Resolver{Mirror: lb.URL, Go: golist.GoCommand{}, Warn: cmd.ErrOrStderr()}
 				if entries, err = r.Resolve(ctx, srcs); err != nil {
 					return err
 				}

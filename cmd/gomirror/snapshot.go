@@ -152,7 +152,7 @@ func resolveManifest(ctx context.Context, cmd *cobra.Command, cfg *config.Serve,
 		return nil, err
 	}
 	fmt.Fprintf(stderr, "resolving and fetching %s through the in-process mirror\n", strings.Join(sources, ", "))
-	r := &snapshot.Resolver{Mirror: l.URL, Go: golist.GoCommand{}, Jobs: jobs}
+	r := &snapshot.Resolver{Mirror: l.URL, Go: golist.GoCommand{}, Jobs: jobs, Warn: stderr}
 	entries, err := r.Resolve(ctx, srcs)
 	if cerr := l.Close(); err == nil && cerr != nil {
 		err = cerr

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testutil"
+	"github.com/gomirror/gomirror/snapshot"
 )
 
 // snapshotCLI runs snapshot and env subcommands against one storage
@@ -165,4 +167,40 @@ func flip(b byte) string {
 		return "B"
 	}
 	return "A"
+}
+
+// TestCreateFromProjectGraphOnlyZipRefused: a module in the project's graph
+// only (example.com/dep: example.com/hello's requirement, the project at go
+// 1.21 requiring hello alone) whose zip upstream refuses (403) does not
+// fail `snapshot create --from` or `bundle export --from`: its zip is not
+// one the go command downloads for the project, and the manifest records
+// it go.mod-only.
+func TestCreateFromProjectGraphOnlyZipRefused(t *testing.T) {
+	c := newSnapshotCLI(t)
+	c.up.Inject(fakeproxy.Paths("/example.com/dep/@v/v1.0.0.zip"), fakeproxy.Status(http.StatusForbidden, "This module version is not available"))
+	proj := t.TempDir()
+	if err := os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok(snap(t, "create"), "big", "--from", proj); !strings.Contains(out, "snapshot big created: 2 module versions (1 with zips)") {
+		t.Errorf("create: %q", out)
+	}
+	m, err := snapshot.Decode(strings.NewReader(c.ok(snap(t, "show"), "big", "--json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Modules {
+		if zip := e.Hash != ""; zip != (e.Path == "example.com/hello") || e.GoModHash == "" {
+			t.Errorf("entry %+v: want a zip hash for example.com/hello only, a go.mod hash for each", e)
+		}
+	}
+
+	file := filepath.Join(t.TempDir(), "big.bundle")
+	out, code, err := c.run(newBundle(), "export", "--from", proj, "-o", file, "--private", "", "--nosumdb", "", "--database", "off")
+	if err != nil || code > 0 {
+		t.Fatalf("bundle export --from: %v (exit %d)", err, code)
+	}
+	if !strings.Contains(out, "2 module versions") {
+		t.Errorf("bundle export output %q", out)
+	}
 }

@@ -44,6 +44,17 @@ const waitDelay = 5 * time.Second
 // nothing). Callers must only run commands whose arguments and standard
 // error carry no secrets: both end up in the error.
 func (c Cmd) Run(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := c.Output(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Output is Run, except that when the command fails it also returns what
+// it printed on standard output: commands such as go mod download -json
+// report each failure there, as JSON.
+func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
 	path := c.Path
 	if path == "" {
 		path = "go"
@@ -63,7 +74,7 @@ func (c Cmd) Run(ctx context.Context, args ...string) ([]byte, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		return nil, fmt.Errorf("go %s: %s", strings.Join(args, " "), msg)
+		return out, fmt.Errorf("go %s: %s", strings.Join(args, " "), msg)
 	}
 	if c.Stderr != nil && stderr.Len() > 0 {
 		c.Stderr.Write(stderr.Bytes())

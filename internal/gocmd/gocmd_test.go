@@ -136,3 +136,16 @@ func TestWithEnv(t *testing.T) {
 		t.Errorf("WithEnv(nil) has %d entries, the environment %d", len(got), len(os.Environ()))
 	}
 }
+
+// Output keeps standard output of a failed command (go mod download -json
+// reports its failures there); Run does not.
+func TestOutputOnFailure(t *testing.T) {
+	c := Cmd{Path: fakeGo(t, "echo '{\"Error\":\"gone\"}'; echo boom >&2; exit 1")}
+	out, err := c.Output(context.Background(), "mod", "download", "-json")
+	if err == nil || !strings.Contains(err.Error(), "boom") || !strings.Contains(string(out), "gone") {
+		t.Errorf("Output = %q, %v; want the JSON and an error with stderr", out, err)
+	}
+	if out, err := c.Run(context.Background(), "mod", "download", "-json"); out != nil || err == nil {
+		t.Errorf("Run = %q, %v; want no output and an error", out, err)
+	}
+}
