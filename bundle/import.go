@@ -19,7 +19,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	modzip "golang.org/x/mod/zip"
@@ -319,7 +318,7 @@ func checkArtifact(e *staged) error {
 		}
 	case layout.Zip:
 		if _, err = modzip.CheckZip(e.mv, e.file); err == nil {
-			e.h1, err = dirhash.HashZip(e.file, dirhash.Hash1)
+			e.h1, err = hashZip(e.file)
 		}
 	}
 	if err != nil {
