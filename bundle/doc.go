@@ -14,12 +14,12 @@
 // The Manifest lists the module versions and every other entry with its
 // size and SHA-256. The checksum database files are those a go command with
 // an empty module cache asks for when it looks up every version in the
-// bundle (M V and M V/go.mod), whatever the order of its lookups: Export
-// runs x/mod's sumdb.Client over them, recording each file it reads, and
-// adds the tiles of every proof a client may make in another order (the
-// inclusion of each record in each tree head the records carry, and the
-// consistency of those tree heads), so a mirror serving the bundle's files
-// with no network answers every request of such a client.
+// bundle (M V and M V/go.mod), whatever the order of its lookups: the
+// lookups and the tiles of every proof a client may make (the inclusion of
+// each record in each tree head the records carry, and the consistency of
+// those tree heads), so a mirror serving the bundle's files with no network
+// answers every request of such a client. Export checks them as Import
+// does; the tests run x/mod's sumdb.Client over imported bundles.
 //
 // Import trusts nothing in a bundle: it stages every entry in a temporary
 // directory while checking names, sizes and counts against Limits, then
