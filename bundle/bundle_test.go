@@ -493,3 +493,40 @@ func TestExempt(t *testing.T) {
 		t.Errorf("hash-only modules: %q", rep.HashOnly)
 	}
 }
+
+// failingFetcher fails every fetch whose path contains bad.
+type failingFetcher struct {
+	upFetcher
+	bad string
+}
+
+func (f failingFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error) {
+	if strings.Contains(urlPath, f.bad) {
+		return nil, fmt.Errorf("%s: fetch refused by the test", urlPath)
+	}
+	return f.upFetcher.Fetch(ctx, urlPath)
+}
+
+// TestExportFails: an export lacking an artifact or a checksum database
+// file fails, naming what it lacks, whichever part (artifacts, or the
+// database's files gathered meanwhile) meets the failure.
+func TestExportFails(t *testing.T) {
+	tests := []struct {
+		name, bad, want string
+	}{
+		{"zip", "hello/@v/v1.1.0.zip", "hello/@v/v1.1.0.zip"},
+		{"go.mod of a go.mod-only requirement", "dep/@v/v1.0.0.mod", "dep/@v/v1.0.0.mod"},
+		{"lookup", "/lookup/example.com/hello@", "lookup/example.com/hello@v1.1.0"},
+		{"tiles", "/tile/", "/tile/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			var buf bytes.Buffer
+			_, err := bundle.Export(context.Background(), &buf, f.mods, bundle.ExportOptions{Storage: f.src, Fetch: failingFetcher{upFetcher{f.up}, tt.bad}, DB: f.db})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Export: %v; want an error naming %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -82,13 +82,23 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	if opts.Now != nil {
 		now = opts.Now
 	}
+	// The checksum database's files are gathered and checked (CPU-bound
+	// proof work) while the artifacts are written, on another core; they
+	// follow the artifacts in the bundle.
+	ctx, cancel := context.WithCancel(ctx)
+	sumDone := make(chan struct{})
+	defer func() {
+		cancel()
+		<-sumDone // nothing outlives Export
+	}()
 	e := &exporter{ctx: ctx, opts: opts}
 	man := &Manifest{Format: Format, Created: now().UTC()}
 	rep := &ExportReport{Modules: len(mods)}
 
 	var sumFiles map[string][]byte // by key
+	var sumErr error
+	var lookups []Module
 	if opts.DB != nil {
-		var lookups []Module
 		for i := range mods {
 			if opts.Exempt(mods[i].Path) {
 				mods[i].Exempt = true
@@ -98,10 +108,6 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 			}
 		}
 		if len(lookups) > 0 {
-			var err error
-			if sumFiles, err = e.sumdbFiles(lookups); err != nil {
-				return nil, err
-			}
 			man.SumDB = opts.DB.Name
 		}
 	} else {
@@ -111,6 +117,23 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 		rep.Exempt = len(mods)
 	}
 	man.Modules = mods
+	if len(lookups) > 0 {
+		go func() {
+			defer close(sumDone)
+			sumFiles, sumErr = e.sumdbFiles(lookups)
+			if sumErr != nil {
+				cancel() // stops the artifacts' copy early
+			}
+		}()
+	} else {
+		close(sumDone)
+	}
+	// sumdbErr waits for the database's files and returns their error,
+	// which explains a cancellation better than the copy's own.
+	sumdbErr := func() error {
+		<-sumDone
+		return sumErr
+	}
 
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
@@ -134,13 +157,6 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 		rep.Bytes += size
 		return nil
 	}
-	for _, k := range slices.Sorted(mapKeys(sumFiles)) {
-		b := sumFiles[k]
-		if err := add(k, int64(len(b)), strings.NewReader(string(b))); err != nil {
-			return nil, err
-		}
-		rep.SumDBFiles++
-	}
 	for _, m := range mods {
 		for _, k := range [...]layout.Kind{layout.Info, layout.Mod, layout.Zip} {
 			if m.ModOnly && k == layout.Zip {
@@ -155,15 +171,31 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 				continue // a go.mod-only requirement's .info is optional
 			}
 			if err != nil {
+				if serr := sumdbErr(); serr != nil {
+					return nil, serr
+				}
 				return nil, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
 			}
 			err = add(key, size, body)
 			body.Close()
 			if err != nil {
+				if serr := sumdbErr(); serr != nil {
+					return nil, serr
+				}
 				return nil, err
 			}
 			rep.Artifacts++
 		}
+	}
+	if err := sumdbErr(); err != nil {
+		return nil, err
+	}
+	for _, k := range slices.Sorted(mapKeys(sumFiles)) {
+		b := sumFiles[k]
+		if err := add(k, int64(len(b)), strings.NewReader(string(b))); err != nil {
+			return nil, err
+		}
+		rep.SumDBFiles++
 	}
 	mb, err := json.MarshalIndent(man, "", "\t")
 	if err != nil {
