@@ -81,7 +81,12 @@ func BenchmarkBundle(b *testing.B) {
 	ctx := context.Background()
 	b.Logf("setup: %d module versions, %d files, %d artifacts; load average %s", len(mods), len(names), added, loadAvg())
 
+	// CPU-s of each phase (this process and its children), which other
+	// processes move far less than wall time.
+	var lastCPU float64
 	run := func(name string, args ...string) float64 {
+		c0 := ownCPU()
+		defer func() { lastCPU = ownCPU() - c0 }()
 		t0 := time.Now()
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = namesDir
@@ -108,9 +113,11 @@ func BenchmarkBundle(b *testing.B) {
 	b.ResetTimer()
 	var exp, tarc, imp, tarx, expRatio, impRatio []float64
 	var zc, zx, sc, sx []float64
+	var expCPU, tarcCPU, impCPU, tarxCPU []float64
 	for i := range bundleRounds {
 		out := filepath.Join(tmp, fmt.Sprintf("round%d.bundle", i))
 		meter := startCPU()
+		c0 := ownCPU()
 		t0 := time.Now()
 		profile("export", i, func() {
 			if err := exportBundle(ctx, out, namesStore, mods, db, nil); err != nil {
@@ -118,14 +125,17 @@ func BenchmarkBundle(b *testing.B) {
 			}
 		})
 		e := time.Since(t0).Seconds()
+		ec := ownCPU() - c0
 		tarFile := filepath.Join(tmp, fmt.Sprintf("round%d.tar", i))
 		tc := run("tar -cf", "tar", "-cf", tarFile, "-T", list)
+		tcc := lastCPU
 
 		dst := filepath.Join(tmp, fmt.Sprintf("import%d", i))
 		dstStore, err := fsstore.New(dst)
 		if err != nil {
 			b.Fatal(err)
 		}
+		c0 = ownCPU()
 		t0 = time.Now()
 		profile("import", i, func() {
 			f := mustOpen(b, out)
@@ -139,9 +149,12 @@ func BenchmarkBundle(b *testing.B) {
 			}
 		})
 		im := time.Since(t0).Seconds()
+		ic := ownCPU() - c0
 		xdir := filepath.Join(tmp, fmt.Sprintf("untar%d", i))
 		os.MkdirAll(xdir, 0o755)
 		tx := run("tar -xf", "tar", "-xf", tarFile, "-C", xdir)
+		txc := lastCPU
+		expCPU, tarcCPU, impCPU, tarxCPU = append(expCPU, ec), append(tarcCPU, tcc), append(impCPU, ic), append(tarxCPU, txc)
 		exp, tarc, imp, tarx = append(exp, e), append(tarc, tc), append(imp, im), append(tarx, tx)
 		expRatio, impRatio = append(expRatio, e/tc), append(impRatio, im/tx)
 		ctxLine := ""
@@ -165,8 +178,8 @@ func BenchmarkBundle(b *testing.B) {
 			os.RemoveAll(zdir)
 			os.RemoveAll(sdir)
 		}
-		b.Logf("round %d: export %.2fs, tar -cf %.2fs (ratio %.2f); import %.2fs, tar -xf %.2fs (ratio %.2f)%s; %s",
-			i, e, tc, e/tc, im, tx, im/tx, ctxLine, meter)
+		b.Logf("round %d: export %.2fs, tar -cf %.2fs (ratio %.2f); import %.2fs, tar -xf %.2fs (ratio %.2f); CPU-s: export %.2f, tar -cf %.2f, import %.2f, tar -xf %.2f%s; %s",
+			i, e, tc, e/tc, im, tx, im/tx, ec, tcc, ic, txc, ctxLine, meter)
 		os.Remove(out)
 		os.Remove(tarFile)
 		os.RemoveAll(dst)
@@ -174,6 +187,8 @@ func BenchmarkBundle(b *testing.B) {
 	}
 	b.StopTimer()
 	b.Logf("export s/round %s; tar -cf %s; import %s; tar -xf %s; load average after: %s", secs(exp), secs(tarc), secs(imp), secs(tarx), loadAvg())
+	b.Logf("CPU-s medians: export %.2f, tar -cf %.2f (ratio %.2f); import %.2f, tar -xf %.2f (ratio %.2f)",
+		median(expCPU), median(tarcCPU), median(expCPU)/median(tarcCPU), median(impCPU), median(tarxCPU), median(impCPU)/median(tarxCPU))
 	if ctxRows {
 		b.Logf("context medians: export/(tar -I zstd -cf) %.2f, import/(tar -I zstd -xf) %.2f, export/(sha256sum+tar -cf) %.2f, import/(tar -xf+sha256sum) %.2f",
 			median(exp)/median(zc), median(imp)/median(zx), median(exp)/median(sc), median(imp)/median(sx))
@@ -183,6 +198,8 @@ func BenchmarkBundle(b *testing.B) {
 	b.ReportMetric(median(imp), "s/import")
 	b.ReportMetric(median(expRatio), "ratio-export")
 	b.ReportMetric(median(impRatio), "ratio-import")
+	b.ReportMetric(median(expCPU), "cpu-s/export")
+	b.ReportMetric(median(impCPU), "cpu-s/import")
 }
 
 // sumdbNameOf is the checksum database the setup verifies against:
