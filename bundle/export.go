@@ -317,7 +317,7 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 	}
 	prefix := layout.SumDBKey(db.Name) + "/"
 	files := make(map[string][]byte)
-	var mu sync.Mutex // the sumdb Client reads in parallel
+	var mu sync.Mutex // readAll reads in parallel
 	read := func(path string) ([]byte, error) {
 		key := prefix + path
 		mu.Lock()
