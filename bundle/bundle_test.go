@@ -2,6 +2,7 @@ package bundle_test
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -302,12 +303,15 @@ func pack(t *testing.T, es []entry, fix bool, hdr func(*tar.Header)) []byte {
 	t.Helper()
 	if fix {
 		var man bundle.Manifest
-		last := &es[len(es)-1]
+		last := &es[find(es, func(n string) bool { return n == bundle.ManifestName })]
 		if err := json.Unmarshal(last.data, &man); err != nil {
 			t.Fatal(err)
 		}
 		man.Files = nil
-		for _, e := range es[:len(es)-1] {
+		for _, e := range es {
+			if e.name == bundle.ManifestName || e.name == bundle.SignatureName {
+				continue
+			}
 			s := sha256.Sum256(e.data)
 			man.Files = append(man.Files, bundle.File{Name: e.name, Size: int64(len(e.data)), SHA256: hex.EncodeToString(s[:])})
 		}
@@ -474,26 +478,6 @@ func TestImportLimits(t *testing.T) {
 	}
 }
 
-// TestExempt: a module exempt where the bundle is imported is checked
-// against the manifest only, and said so; one exempt where it was exported
-// but not where it is imported has no record and is refused.
-func TestExempt(t *testing.T) {
-	f := newFixture(t)
-	private := func(p string) bool { return p == "example.com/hello" }
-	b := f.export(t, private)
-	dst, _ := newFS(t)
-	if _, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db}); !errors.As(err, new(*bundle.RefusedError)) {
-		t.Fatalf("import of an exempt module without its exemption: %v", err)
-	}
-	rep, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db, Exempt: private})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.HashOnly) != 1 || rep.HashOnly[0] != "example.com/hello@v1.1.0" {
-		t.Errorf("hash-only modules: %q", rep.HashOnly)
-	}
-}
-
 // failingFetcher fails every fetch whose path contains bad.
 type failingFetcher struct {
 	upFetcher
@@ -529,4 +513,140 @@ func TestExportFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signer returns a new bundle signing key pair.
+func signer(t *testing.T, name string) (note.Signer, note.Verifier) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, mustVerifier(t, vkey)
+}
+
+// wantRefused fails unless err is a *bundle.RefusedError whose reason
+// contains every one of want.
+func wantRefused(t *testing.T, err error, want ...string) {
+	t.Helper()
+	var refused *bundle.RefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("import: %v; want a RefusedError", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(refused.Reason, w) {
+			t.Fatalf("refused for %q; want a reason naming %q", refused.Reason, w)
+		}
+	}
+}
+
+// TestHashOnlyNeedsTrustedSignature: a module exempt from the checksum
+// database where the bundle is imported is checked only against the
+// manifest, which the bundle itself carries; so it is refused (the whole
+// bundle, naming it) unless the manifest is signed by a key the importer
+// trusts. The reviewer's attack: an exempt module's zip replaced by
+// another valid zip, the manifest rewritten to match.
+func TestHashOnlyNeedsTrustedSignature(t *testing.T) {
+	f := newFixture(t)
+	private := func(p string) bool { return p == "example.com/hello" }
+	ctx := context.Background()
+	sign, trusted := signer(t, "exporter")
+	_, other := signer(t, "someone-else")
+	exportSigned := func(s note.Signer) []byte {
+		var buf bytes.Buffer
+		if _, err := bundle.Export(ctx, &buf, f.mods, bundle.ExportOptions{Storage: f.src, Fetch: upFetcher{f.up}, DB: f.db, Exempt: private, Signer: s}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	unsigned, signed := exportSigned(nil), exportSigned(sign)
+
+	// The attacker's bundle: hello's zip replaced by another valid zip of
+	// the module, its manifest consistent again.
+	forged := func(b []byte) []byte {
+		es := unpack(t, b)
+		i := find(es, func(n string) bool {
+			return strings.HasPrefix(n, "example.com/hello/@v/") && strings.HasSuffix(n, ".zip")
+		})
+		other, err := f.up.Add("example.com/hello", "v1.9.0", map[string][]byte{"go.mod": []byte("module example.com/hello\n"), "hello.go": []byte("package hello\n\nfunc Hello() string { return \"PWNED\" }\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A zip of v1.9.0 is not a valid zip of v1.1.0 (its file names
+		// carry the version): rebuild it under v1.1.0's prefix.
+		es[i].data = rezip(t, other.Zip, "example.com/hello@v1.9.0/", "example.com/hello@v1.1.0/")
+		return pack(t, es, true, nil)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		b       []byte
+		trusted []note.Verifier
+		want    []string // refusal reason; nil: accepted
+	}{
+		{"unsigned", unsigned, nil, []string{"example.com/hello@v1.1.0", "signed"}},
+		{"unsigned, a trusted key configured", unsigned, []note.Verifier{trusted}, []string{"example.com/hello@v1.1.0", "signed"}},
+		{"signed, key not trusted", signed, []note.Verifier{other}, []string{"signature"}},
+		{"signed, no key trusted", signed, nil, []string{"example.com/hello@v1.1.0"}},
+		{"signed, forged zip and manifest", forged(signed), []note.Verifier{trusted}, []string{"signature"}},
+		{"unsigned, forged zip and manifest", forged(unsigned), []note.Verifier{trusted}, []string{"example.com/hello@v1.1.0"}},
+		{"signed, trusted", signed, []note.Verifier{trusted}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst, _ := newFS(t)
+			rep, err := bundle.Import(ctx, bytes.NewReader(tc.b), bundle.ImportOptions{Storage: dst, DB: f.db, Exempt: private, Trusted: tc.trusted})
+			if tc.want != nil {
+				wantRefused(t, err, tc.want...)
+				if got := keys(t, dst); len(got) != 0 {
+					t.Errorf("stored after a refusal: %q", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.HashOnly) != 1 || rep.HashOnly[0] != "example.com/hello@v1.1.0" || rep.SignedBy != "exporter" {
+				t.Errorf("report: hash only %q, signed by %q", rep.HashOnly, rep.SignedBy)
+			}
+		})
+	}
+	// A bundle with no hash-only module needs no signature.
+	dst, _ := newFS(t)
+	if _, err := bundle.Import(ctx, bytes.NewReader(unsigned), bundle.ImportOptions{Storage: dst, DB: f.db}); err == nil {
+		t.Fatal("exempt at export, not here: imported with no record")
+	}
+	if _, err := bundle.Import(ctx, bytes.NewReader(f.export(t, nil)), bundle.ImportOptions{Storage: dst, DB: f.db}); err != nil {
+		t.Fatalf("unsigned bundle, no hash-only module: %v", err)
+	}
+}
+
+// rezip returns the zip zb with every file name's prefix from replaced by to.
+func rezip(t *testing.T, zb []byte, from, to string) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, zf := range zr.File {
+		r, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.Create(strings.Replace(zf.Name, from, to, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(w, r)
+		r.Close()
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

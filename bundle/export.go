@@ -49,6 +49,10 @@ type ExportOptions struct {
 	Exempt func(path string) bool
 	// TempDir holds a fetched zip while it is written ("": os.TempDir).
 	TempDir string
+	// Signer, if not nil, signs the manifest (SignatureName): an importer
+	// trusting its key accepts modules it cannot check against the
+	// checksum database.
+	Signer note.Signer
 	// Now is the manifest's creation time (nil: time.Now).
 	Now func() time.Time
 }
@@ -206,6 +210,18 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	}
 	if _, err := tw.Write(mb); err != nil {
 		return nil, err
+	}
+	if opts.Signer != nil {
+		sig, err := note.Sign(&note.Note{Text: SignatureText(sha256.Sum256(mb))}, opts.Signer)
+		if err != nil {
+			return nil, err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: SignatureName, Mode: 0o644, Size: int64(len(sig)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(sig); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

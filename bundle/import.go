@@ -36,6 +36,12 @@ const (
 	maxInfo      = 64 << 10
 	maxSumDBFile = 64 << 10 // a lookup, a tile (8 KiB), a tree head
 	maxManifest  = 256 << 20
+	// A manifest may take this many bytes per entry seen before it (a
+	// File line and a Module line, each with a key of up to
+	// storage.MaxKeyLen bytes), and maxManifestBase more.
+	maxManifestPerEntry = 2*storage.MaxKeyLen + 512
+	maxManifestBase     = 64 << 10
+	maxSignature        = 64 << 10
 )
 
 // Limits bound what a bundle may make Import hold or write. The zero
@@ -73,6 +79,11 @@ type ImportOptions struct {
 	// Exempt reports whether a module path is exempt from the database
 	// (nosumdb, private): checked against the manifest's hash only.
 	Exempt func(path string) bool
+	// Trusted are the keys whose signature of the manifest (SignatureName)
+	// makes Import accept modules checked against the manifest only (the
+	// exempt ones, or all with DB nil). Without such a signature a bundle
+	// holding any of them is refused.
+	Trusted []note.Verifier
 	// TempDir is where entries are staged ("": the storage's TempDir if it
 	// has one, so that storing is a rename, else os.TempDir).
 	TempDir string
@@ -89,6 +100,9 @@ type ImportReport struct {
 	// HashOnly lists the module versions (path@version) checked against
 	// the manifest's hash only: exempt from the checksum database.
 	HashOnly []string `json:"hashOnly,omitempty"`
+	// SignedBy is the name of the trusted key that signed the manifest,
+	// if a signature was needed (HashOnly) and checked.
+	SignedBy string `json:"signedBy,omitempty"`
 	// AddedKeys lists the storage keys of the artifacts stored.
 	AddedKeys []string `json:"addedKeys,omitempty"`
 }
@@ -145,31 +159,44 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 		return nil, err
 	}
 	defer zr.Close()
-	entries, man, err := stage(ctx, tar.NewReader(zr), dir, lim)
+	entries, sm, err := stage(ctx, tar.NewReader(zr), dir, lim)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := check(entries, man, opts)
+	rep, err := check(entries, sm, opts)
 	if err != nil {
 		return nil, err
 	}
-	return rep, store(ctx, entries, man, opts, adopt, dir, rep)
+	return rep, store(ctx, entries, sm.Manifest, opts, adopt, dir, rep)
+}
+
+// signedManifest is a bundle's manifest, the SHA-256 of its bytes and
+// the signature that followed it, if any.
+type signedManifest struct {
+	*Manifest
+	sum [32]byte
+	sig []byte
 }
 
 // stage reads every entry of tr into dir (artifacts) or memory (database
-// files), checking each on its own, and then the manifest.
-func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[string]*staged, *Manifest, error) {
+// files), checking each on its own, and then the manifest. The first
+// failed check stops it (before the next entry is read).
+func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[string]*staged, *signedManifest, error) {
 	entries := make(map[string]*staged)
 	var total, sumBytes int64
-	var checks errgroup.Group
+	checks, gctx := errgroup.WithContext(ctx)
 	checks.SetLimit(runtime.GOMAXPROCS(0))
 	// Every return waits for the checks started: none outlives stage
 	// (their files are removed after it).
 	defer checks.Wait()
 	buf := make([]byte, 256<<10)
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+		if gctx.Err() != nil {
+			// A check failed (its refusal explains), or ctx is done.
+			if err := checks.Wait(); err != nil {
+				return nil, nil, err
+			}
+			return nil, nil, ctx.Err()
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -182,20 +209,38 @@ func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[str
 			return nil, nil, refuse("entry %q is not a regular file", hdr.Name)
 		}
 		if hdr.Name == ManifestName {
-			if hdr.Size > maxManifest {
-				return nil, nil, refuse("manifest of %d bytes", hdr.Size)
+			// The manifest comes last: its size is bounded by the entries
+			// it may list.
+			if max := min(maxManifest, maxManifestBase+int64(len(entries))*maxManifestPerEntry); hdr.Size < 0 || hdr.Size > max {
+				return nil, nil, refuse("manifest of %d bytes, more than %d for %d entries", hdr.Size, max, len(entries))
 			}
-			man, err := readManifest(io.LimitReader(tr, hdr.Size))
+			b := make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, b); err != nil {
+				return nil, nil, refuse("manifest: %v", err)
+			}
+			man, err := readManifest(b)
 			if err != nil {
 				return nil, nil, refuse("%v", err)
 			}
-			if _, err := tr.Next(); err != io.EOF {
-				return nil, nil, refuse("entries after the manifest")
+			sm := &signedManifest{Manifest: man, sum: sha256.Sum256(b)}
+			hdr, err := tr.Next()
+			if err == nil && hdr.Name == SignatureName && hdr.Typeflag == tar.TypeReg && hdr.Size >= 0 && hdr.Size <= maxSignature {
+				sm.sig = make([]byte, hdr.Size)
+				if _, err = io.ReadFull(tr, sm.sig); err != nil {
+					return nil, nil, refuse("%s: %v", SignatureName, err)
+				}
+				hdr, err = tr.Next()
+			}
+			if err != io.EOF {
+				if err == nil {
+					return nil, nil, refuse("entry %q after the manifest", hdr.Name)
+				}
+				return nil, nil, refuse("reading: %v", err)
 			}
 			if err := checks.Wait(); err != nil {
 				return nil, nil, err
 			}
-			return entries, man, nil
+			return entries, sm, nil
 		}
 		if len(entries) >= lim.MaxEntries {
 			return nil, nil, refuse("more than %d entries", lim.MaxEntries)
@@ -329,7 +374,8 @@ func checkArtifact(e *staged) error {
 
 // check verifies the staged entries against the manifest and the checksum
 // database (see the package documentation).
-func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*ImportReport, error) {
+func check(entries map[string]*staged, sm *signedManifest, opts ImportOptions) (*ImportReport, error) {
+	man := sm.Manifest
 	// Every entry is the manifest's, and the manifest names no other.
 	if len(man.Files) != len(entries) {
 		return nil, refuse("the manifest lists %d files, the bundle holds %d", len(man.Files), len(entries))
@@ -474,7 +520,34 @@ func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*Impo
 			rep.HashOnly = append(rep.HashOnly, m.Path+"@"+m.Version)
 		}
 	}
+	// The manifest is in the bundle it describes: it authenticates the
+	// hash-only modules only if signed by a key trusted here.
+	if len(rep.HashOnly) > 0 {
+		why := "exempt from the checksum database here (nosumdb, private)"
+		if opts.DB == nil {
+			why = "the checksum database is off here"
+		}
+		switch {
+		case sm.sig == nil:
+			return nil, refuse("%s: %s and the bundle's manifest is not signed (bundle export --sign-key; import --trust)", listShort(rep.HashOnly), why)
+		case len(opts.Trusted) == 0:
+			return nil, refuse("%s: %s and no key is trusted to sign the bundle's manifest (bundle import --trust)", listShort(rep.HashOnly), why)
+		}
+		name, err := checkSignature(sm.sig, sm.sum, opts.Trusted)
+		if err != nil {
+			return nil, refuse("manifest signature: %v (needed for %s)", err, listShort(rep.HashOnly))
+		}
+		rep.SignedBy = name
+	}
 	return rep, nil
+}
+
+// listShort lists the first few of mods.
+func listShort(mods []string) string {
+	if len(mods) <= 5 {
+		return strings.Join(mods, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(mods[:5], ", "), len(mods)-5)
 }
 
 // hasLine reports whether text has line as one of its lines.

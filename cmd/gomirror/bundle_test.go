@@ -75,10 +75,43 @@ func TestBundleImportCommand(t *testing.T) {
 		t.Errorf("second import: %q, %v", out, err)
 	}
 
-	// Exempt here: checked against the manifest only, and said so.
-	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), file)...)
-	if err != nil || !strings.Contains(out, "hash only example.com/dep@v1.0.0") || strings.Contains(out, "hash only example.com/hello") {
-		t.Errorf("import with example.com/dep exempt: %q, %v", out, err)
+	// Exempt here: checked against the manifest only, which is refused
+	// unless the manifest is signed by a trusted key (bundle keygen,
+	// export --sign-key, import --trust).
+	_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), file)...)
+	var refused *bundle.RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "example.com/dep@v1.0.0") || !strings.Contains(refused.Reason, "not signed") {
+		t.Fatalf("unsigned import with example.com/dep exempt: %v", err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "exporter.key")
+	vkey, _, _, err := runCmd(t, newBundle(), "keygen", "exporter", "-o", keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey = strings.TrimSpace(vkey)
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("signer key file: %v, %v", fi, err)
+	}
+	if _, _, _, err := runCmd(t, newBundle(), "keygen", "exporter", "-o", keyFile); err == nil {
+		t.Error("keygen overwrote a key file")
+	}
+	signer, err := readSigner(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signed bytes.Buffer
+	if _, err := bundle.Export(context.Background(), &signed, mods, bundle.ExportOptions{Storage: mem.New(), Fetch: httpFetcher{up.URL}, DB: db, Exempt: func(p string) bool { return p == "example.com/dep" }, Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	signedFile := filepath.Join(t.TempDir(), "signed.bundle")
+	os.WriteFile(signedFile, signed.Bytes(), 0o644)
+	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep", "--trust", vkey), signedFile)...)
+	if err != nil || !strings.Contains(out, "hash only example.com/dep@v1.0.0") || !strings.Contains(out, "signed by exporter") || strings.Contains(out, "hash only example.com/hello") {
+		t.Errorf("signed import with example.com/dep exempt: %q, %v", out, err)
+	}
+	_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep", "--trust", up.DBKey), signedFile)...)
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "signature") {
+		t.Errorf("signed import trusting another key: %v", err)
 	}
 
 	b := bytes.Clone(buf.Bytes())
