@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -649,4 +650,63 @@ func rezip(t *testing.T, zb []byte, from, to string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestImportStopsAtFirstBadEntry: a refused entry stops the import before
+// it reads (and stages) much more of the bundle.
+func TestImportStopsAtFirstBadEntry(t *testing.T) {
+	const more = 100
+	pr, pw := io.Pipe()
+	var written atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		zw, _ := zstd.NewWriter(pw)
+		tw := tar.NewWriter(zw)
+		put := func(name string, data []byte) error {
+			if err := tw.WriteHeader(&tar.Header{Name: name, Size: int64(len(data)), Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+				return err
+			}
+			_, err := tw.Write(data)
+			return err
+		}
+		err := put("example.com/bad/@v/v1.0.0.zip", []byte("not a zip"))
+		zeros := make([]byte, 1<<20)
+		for i := 0; err == nil && i < more; i++ {
+			if err = put(fmt.Sprintf("example.com/m%03d/@v/v1.0.0.zip", i), zeros); err == nil {
+				written.Add(1)
+			}
+		}
+		if err == nil {
+			if err = tw.Close(); err == nil {
+				err = zw.Close()
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	_, err := bundle.Import(context.Background(), pr, bundle.ImportOptions{Storage: mem.New(), TempDir: t.TempDir()})
+	pr.Close()
+	<-done
+	wantRefused(t, err, "example.com/bad/@v/v1.0.0.zip")
+	if n := written.Load(); n >= more {
+		t.Errorf("read all %d entries after the refused one", n)
+	}
+}
+
+// TestImportManifestBounded: a manifest far larger than the entries
+// before it could need is refused before it is decoded.
+func TestImportManifestBounded(t *testing.T) {
+	f := newFixture(t)
+	es := unpack(t, f.export(t, nil))
+	i := find(es, func(n string) bool { return n == bundle.ManifestName })
+	var man bundle.Manifest
+	if err := json.Unmarshal(es[i].data, &man); err != nil {
+		t.Fatal(err)
+	}
+	for len(man.Files) < 100_000 {
+		man.Files = append(man.Files, bundle.File{Name: fmt.Sprintf("x/@v/v1.0.%d.mod", len(man.Files)), Size: 1, SHA256: strings.Repeat("0", 64)})
+	}
+	es[i].data, _ = json.Marshal(man)
+	_, err := bundle.Import(context.Background(), bytes.NewReader(pack(t, es, false, nil)), bundle.ImportOptions{Storage: mem.New(), DB: f.db})
+	wantRefused(t, err, "manifest of")
 }

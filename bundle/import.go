@@ -47,18 +47,19 @@ const (
 // Limits bound what a bundle may make Import hold or write. The zero
 // value of a field means its default.
 type Limits struct {
-	MaxEntries int    // entries (default 1,000,000)
-	MaxBytes   int64  // uncompressed bytes of all entries, staged on disk (default 64 GiB)
-	MaxSumDB   int64  // bytes of checksum database files, the only entries held in memory (default 256 MiB)
-	MaxWindow  uint64 // zstd window size (default 64 MiB; the encoder's default is 8 MiB)
+	MaxEntries int // entries (default 200,000)
+	// MaxBytes bounds the uncompressed bytes of all entries, staged on
+	// disk. Default: the space free in the staging directory's file system
+	// less a margin (the larger of 1 GiB and 5%), at most 64 GiB; 64 GiB
+	// where the free space is not known.
+	MaxBytes  int64
+	MaxSumDB  int64  // bytes of checksum database files, the only entries held in memory (default 256 MiB)
+	MaxWindow uint64 // zstd window size (default 64 MiB; the encoder's default is 8 MiB)
 }
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxEntries <= 0 {
-		l.MaxEntries = 1_000_000
-	}
-	if l.MaxBytes <= 0 {
-		l.MaxBytes = 64 << 30
+		l.MaxEntries = 200_000
 	}
 	if l.MaxSumDB <= 0 {
 		l.MaxSumDB = 256 << 20
@@ -136,6 +137,7 @@ type staged struct {
 // each file whole, and importing again completes it.
 func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport, error) {
 	lim := opts.Limits.withDefaults()
+	bytesLimit := "the limit"
 	if opts.Exempt == nil {
 		opts.Exempt = func(string) bool { return false }
 	}
@@ -153,13 +155,18 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	if lim.MaxBytes <= 0 {
+		free, ok := freeBytes(dir)
+		lim.MaxBytes = defaultMaxBytes(free, ok)
+		bytesLimit = fmt.Sprintf("the space free to stage it in %s less a margin", dir)
+	}
 
 	zr, err := zstd.NewReader(bufio.NewReaderSize(r, 1<<20), zstd.WithDecoderMaxWindow(lim.MaxWindow), zstd.WithDecoderMaxMemory(lim.MaxWindow), zstd.WithDecoderConcurrency(2))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	entries, sm, err := stage(ctx, tar.NewReader(zr), dir, lim)
+	entries, sm, err := stage(ctx, tar.NewReader(zr), dir, lim, bytesLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +175,17 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 		return nil, err
 	}
 	return rep, store(ctx, entries, sm.Manifest, opts, adopt, dir, rep)
+}
+
+// defaultMaxBytes is Limits.MaxBytes's default with free bytes in the
+// staging file system (if known).
+func defaultMaxBytes(free int64, known bool) int64 {
+	const most = 64 << 30
+	if !known {
+		return most
+	}
+	free -= max(1<<30, free/20)
+	return max(1, min(most, free))
 }
 
 // signedManifest is a bundle's manifest, the SHA-256 of its bytes and
@@ -181,7 +199,7 @@ type signedManifest struct {
 // stage reads every entry of tr into dir (artifacts) or memory (database
 // files), checking each on its own, and then the manifest. The first
 // failed check stops it (before the next entry is read).
-func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[string]*staged, *signedManifest, error) {
+func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits, bytesLimit string) (map[string]*staged, *signedManifest, error) {
 	entries := make(map[string]*staged)
 	var total, sumBytes int64
 	checks, gctx := errgroup.WithContext(ctx)
@@ -257,7 +275,7 @@ func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[str
 			return nil, nil, refuse("%s: %d bytes, more than %d", hdr.Name, hdr.Size, max)
 		}
 		if total += hdr.Size; total > lim.MaxBytes {
-			return nil, nil, refuse("more than %d bytes in all", lim.MaxBytes)
+			return nil, nil, refuse("more than %d bytes in all (%s)", lim.MaxBytes, bytesLimit)
 		}
 		h := sha256.New()
 		body := io.TeeReader(io.LimitReader(tr, hdr.Size), h)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 
@@ -285,6 +287,8 @@ func newBundleImport() *cobra.Command {
 		configFile string
 		asJSON     bool
 		trust      []string
+		maxBytes   string
+		maxEntries int
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE",
@@ -299,7 +303,10 @@ manifest's hash only, and the manifest is inside the bundle: they are
 accepted (and listed) only if the manifest is signed by a key given with
 --trust (a verifier key printed by bundle keygen; repeatable). A bundle
 failing any check is refused whole: nothing is stored, and the exit
-status is 1.
+status is 1. Entries are staged on disk (in the storage's temporary
+directory for fs) while they are checked; --max-bytes and --max-entries
+bound a bundle (the first entry beyond them, or failing a check, stops
+the import).
 
 Then each file the storage lacks is stored atomically (fs or s3, as serve's
 settings say); importing again adds nothing. It prints what it added,
@@ -322,6 +329,15 @@ or, with --json, one JSON object.`,
 			if err != nil {
 				return usageError(cmd, err)
 			}
+			var lim bundle.Limits
+			lim.MaxEntries = maxEntries
+			if maxBytes != "" {
+				n, err := humanize.ParseBytes(maxBytes)
+				if err != nil || n == 0 || n > math.MaxInt64 {
+					return usageError(cmd, fmt.Errorf("--max-bytes %q: not a positive size", maxBytes))
+				}
+				lim.MaxBytes = int64(n)
+			}
 			var trusted []note.Verifier
 			for _, k := range trust {
 				v, err := note.NewVerifier(strings.TrimSpace(k))
@@ -341,7 +357,7 @@ or, with --json, one JSON object.`,
 				return err
 			}
 			defer f.Close()
-			rep, err := bundle.Import(ctx, f, bundle.ImportOptions{Storage: store, DB: db, Exempt: exempt, Trusted: trusted})
+			rep, err := bundle.Import(ctx, f, bundle.ImportOptions{Storage: store, DB: db, Exempt: exempt, Trusted: trusted, Limits: lim})
 			if err != nil { // a *bundle.RefusedError when a check failed: exit status 1
 				return err
 			}
@@ -362,6 +378,8 @@ or, with --json, one JSON object.`,
 	cmd.SetFlagErrorFunc(usageError)
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	cmd.Flags().StringVar(&maxBytes, "max-bytes", "", "refuse a bundle of more uncompressed bytes, e.g. 20GiB (default: the free space of the staging directory less a margin, at most 64GiB)")
+	cmd.Flags().IntVar(&maxEntries, "max-entries", 0, "refuse a bundle of more entries (default 200000)")
 	cmd.Flags().StringArrayVar(&trust, "trust", nil, "a verifier key whose signature of a bundle's manifest is trusted for modules exempt from the checksum database (repeatable)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd

@@ -114,6 +114,17 @@ func TestBundleImportCommand(t *testing.T) {
 		t.Errorf("signed import trusting another key: %v", err)
 	}
 
+	// Limits from the command line.
+	for _, tt := range []struct{ flag, val, want string }{
+		{"--max-entries", "3", "more than 3 entries"},
+		{"--max-bytes", "1KiB", "more than 1024 bytes in all"},
+	} {
+		_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), tt.flag, tt.val), file)...)
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, tt.want) {
+			t.Errorf("import %s %s: %v; want a refusal for %q", tt.flag, tt.val, err, tt.want)
+		}
+	}
+
 	b := bytes.Clone(buf.Bytes())
 	b[len(b)/2] ^= 1
 	os.WriteFile(file, b, 0o644)
