@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -709,4 +711,128 @@ func TestImportManifestBounded(t *testing.T) {
 	es[i].data, _ = json.Marshal(man)
 	_, err := bundle.Import(context.Background(), bytes.NewReader(pack(t, es, false, nil)), bundle.ImportOptions{Storage: mem.New(), DB: f.db})
 	wantRefused(t, err, "manifest of")
+}
+
+// TestImportRepairsDamagedStoreFiles: a file the store already holds but
+// which differs from the verified bundle's (a truncated zip, a garbage
+// go.mod, a wrong hash side-file, a damaged lookup or tile) is replaced
+// and reported as repaired; an intact one is left and reported present.
+func TestImportRepairsDamagedStoreFiles(t *testing.T) {
+	for _, store := range []struct {
+		name string
+		new  func(t *testing.T) storage.Storage
+	}{
+		{"fs", func(t *testing.T) storage.Storage { s, _ := newFS(t); return s }},
+		{"mem", func(t *testing.T) storage.Storage { return mem.New() }},
+	} {
+		t.Run(store.name, func(t *testing.T) {
+			f := newFixture(t)
+			b := f.export(t, nil)
+			ctx := context.Background()
+			dst := store.new(t)
+			if _, err := bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db}); err != nil {
+				t.Fatal(err)
+			}
+			zkey, _ := layout.Key(module("example.com/hello", "v1.1.0"), layout.Zip)
+			mkey, _ := layout.Key(module("example.com/hello", "v1.1.0"), layout.Mod)
+			hkey, _ := layout.HashKey(mkey)
+			lkey, _ := layout.SumDBLookupFile(module("example.com/hello", "v1.1.0"))
+			lkey = layout.SumDBKey(fakeproxy.DBName) + "/" + lkey
+			var tkey string
+			all, _ := dst.List(ctx, layout.SumDBKey(fakeproxy.DBName)+"/tile/")
+			if len(all) == 0 {
+				t.Fatal("no tiles stored")
+			}
+			tkey = all[0]
+			want := map[string][]byte{}
+			for _, k := range []string{zkey, mkey, hkey, lkey, tkey} {
+				want[k], _ = storage.ReadAll(ctx, dst, k)
+			}
+			damage := map[string][]byte{
+				zkey: want[zkey][:len(want[zkey])/2],
+				mkey: []byte("module evil\n"),
+				hkey: []byte("h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
+				lkey: append(bytes.Clone(want[lkey]), 'x'),
+				tkey: make([]byte, len(want[tkey])),
+			}
+			for k, d := range damage {
+				if err := storage.PutBytes(ctx, dst, k, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(rep.RepairedKeys)
+			wantKeys := slices.Sorted(maps.Keys(damage))
+			if !slices.Equal(rep.RepairedKeys, wantKeys) || rep.Repaired != len(wantKeys) || rep.Added != 0 {
+				t.Errorf("repaired %d %q, added %d; want %q", rep.Repaired, rep.RepairedKeys, rep.Added, wantKeys)
+			}
+			for k, w := range want {
+				if got, err := storage.ReadAll(ctx, dst, k); err != nil || !bytes.Equal(got, w) {
+					t.Errorf("%s after the import: %d bytes, %v; want the bundle's %d", k, len(got), err, len(w))
+				}
+			}
+			rep, err = bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
+			if err != nil || rep.Repaired != 0 || rep.Added != 0 {
+				t.Errorf("third import: %+v, %v; want nothing repaired or added", rep, err)
+			}
+		})
+	}
+}
+
+// failingStore fails every Put after the first n.
+type failingStore struct {
+	storage.Storage
+	n    int
+	puts int
+}
+
+func (s *failingStore) Put(ctx context.Context, key string, r io.Reader) error {
+	if s.puts++; s.puts > s.n {
+		return fmt.Errorf("put %s: disk full (test)", key)
+	}
+	return s.Storage.Put(ctx, key, r)
+}
+
+// TestImportPartlyStored: a storage failure after verification leaves no
+// version listable without its zip (each version's .zip, then .mod, then
+// .info), and is a *PartlyStoredError (not a refusal); importing again
+// completes the store.
+func TestImportPartlyStored(t *testing.T) {
+	f := newFixture(t)
+	b := f.export(t, nil)
+	ctx := context.Background()
+	for n := 0; ; n++ {
+		inner := mem.New()
+		dst := &failingStore{Storage: inner, n: n}
+		rep, err := bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
+		if err == nil {
+			if n == 0 || rep.Added != 3*len(f.mods)-1 {
+				t.Fatalf("after %d puts: %+v", n, rep)
+			}
+			break
+		}
+		var partly *bundle.PartlyStoredError
+		if !errors.As(err, &partly) || errors.As(err, new(*bundle.RefusedError)) {
+			t.Fatalf("after %d puts: %v; want a PartlyStoredError", n, err)
+		}
+		for _, m := range f.mods {
+			has := func(k layout.Kind) bool {
+				key, _ := layout.Key(module(m.Path, m.Version), k)
+				_, err := inner.Stat(ctx, key)
+				return err == nil
+			}
+			if !m.ModOnly && (has(layout.Mod) || has(layout.Info)) && !has(layout.Zip) {
+				t.Errorf("after %d puts: %s@%s listable without its zip", n, m.Path, m.Version)
+			}
+			if has(layout.Info) && !has(layout.Mod) {
+				t.Errorf("after %d puts: %s@%s has a .info without its .mod", n, m.Path, m.Version)
+			}
+		}
+		if _, err := bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: inner, DB: f.db}); err != nil {
+			t.Fatalf("import again after %d puts: %v", n, err)
+		}
+	}
 }

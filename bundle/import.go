@@ -95,7 +95,12 @@ type ImportOptions struct {
 type ImportReport struct {
 	Modules      int `json:"modules"`
 	Added        int `json:"added"`        // artifacts stored
-	Present      int `json:"present"`      // artifacts the store already held
+	Present      int `json:"present"`      // artifacts the store already held, as in the bundle
+	// Repaired counts the files (artifacts, their hash side-files,
+	// checksum database files) the store held with other contents than
+	// the verified bundle's, replaced; RepairedKeys lists them.
+	Repaired     int      `json:"repaired"`
+	RepairedKeys []string `json:"repairedKeys,omitempty"`
 	SumDBAdded   int `json:"sumdbAdded"`   // checksum database files stored
 	SumDBPresent int `json:"sumdbPresent"` // ... already held
 	// HashOnly lists the module versions (path@version) checked against
@@ -107,6 +112,18 @@ type ImportReport struct {
 	// AddedKeys lists the storage keys of the artifacts stored.
 	AddedKeys []string `json:"addedKeys,omitempty"`
 }
+
+// PartlyStoredError is Import's error for a bundle that passed every
+// check but could not be stored whole (a storage failure): what was
+// stored is whole and consistent (no version has a .mod or .info without
+// its .zip), and importing again completes it.
+type PartlyStoredError struct{ Err error }
+
+func (e *PartlyStoredError) Error() string {
+	return "bundle verified, partly stored: run the import again: " + e.Err.Error()
+}
+
+func (e *PartlyStoredError) Unwrap() error { return e.Err }
 
 // RefusedError is Import's error for a bundle that fails a check: nothing
 // was stored.
@@ -132,9 +149,10 @@ type staged struct {
 
 // Import reads a bundle from r, verifies all of it (see the package
 // documentation) and only then stores it in opts.Storage. A bundle that
-// fails a check is a *RefusedError and nothing is stored; any other error
-// (reading r, staging, storing) may leave part of a verified bundle stored,
-// each file whole, and importing again completes it.
+// fails a check is a *RefusedError and nothing is stored; a failure while
+// storing a verified bundle is a *PartlyStoredError: part of it may be
+// stored, each file whole, and importing again completes it. Other errors
+// (reading r, staging) store nothing.
 func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport, error) {
 	lim := opts.Limits.withDefaults()
 	bytesLimit := "the limit"
@@ -174,7 +192,10 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 	if err != nil {
 		return nil, err
 	}
-	return rep, store(ctx, entries, sm.Manifest, opts, adopt, dir, rep)
+	if err := store(ctx, entries, sm.Manifest, opts, adopt, dir, rep); err != nil {
+		return rep, &PartlyStoredError{Err: err}
+	}
+	return rep, nil
 }
 
 // defaultMaxBytes is Limits.MaxBytes's default with free bytes in the
@@ -584,10 +605,47 @@ type write struct {
 	file     string
 	data     []byte
 	artifact bool
+	repair   bool // replaces a file of other contents
 }
 
-// store writes the verified entries that the store lacks: database files,
-// then each version's .mod and .zip (after its recorded hash) and .info.
+// exists reports whether s holds key.
+func exists(ctx context.Context, s storage.Storage, key string) (bool, error) {
+	_, err := s.Stat(ctx, key)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+// holds reports whether s holds key, and whether with size bytes of
+// SHA-256 sum (hex).
+func holds(ctx context.Context, s storage.Storage, key string, size int64, sum string) (held, same bool, err error) {
+	obj, err := s.Get(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	defer obj.Body.Close()
+	if obj.Size != size {
+		return true, false, nil
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(obj.Body, size+1))
+	if err != nil {
+		return true, false, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return true, n == size && hex.EncodeToString(h.Sum(nil)) == sum, nil
+}
+
+// store writes the verified entries that the store lacks or holds with
+// other contents (repaired): database files, then per module version its
+// .zip, .mod (each after its recorded hash, as the cache does) and .info,
+// so that a failure midway leaves no version listable without its zip.
 // With adopt (the staging directory is in the store's file system), every
 // file is staged, the staging directory's file system synced once
 // (syncfs), and each file renamed into place through the store's unsynced
@@ -595,20 +653,24 @@ type write struct {
 // its content is on disk), for one sync instead of one per file.
 func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts ImportOptions, adopt bool, dir string, rep *ImportReport) error {
 	s := opts.Storage
-	exists := func(key string) (bool, error) {
-		_, err := s.Stat(ctx, key)
-		if err == nil {
-			return true, nil
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return false, err
-	}
 	var plan []write
-	names := slices.Sorted(mapKeys(entries))
+	// need plans key unless the store holds it with size bytes of SHA-256
+	// sum; it reports whether it did, and whether the key was repaired.
+	need := func(w write, size int64, sum string) (planned bool, err error) {
+		held, same, err := holds(ctx, s, w.key, size, sum)
+		if err != nil || same {
+			return false, err
+		}
+		w.repair = held
+		plan = append(plan, w)
+		return true, nil
+	}
+	needData := func(w write) (bool, error) {
+		sum := sha256.Sum256(w.data)
+		return need(w, int64(len(w.data)), hex.EncodeToString(sum[:]))
+	}
 	if man.SumDB != "" && opts.DB != nil {
-		for _, name := range names {
+		for _, name := range slices.Sorted(mapKeys(entries)) {
 			e := entries[name]
 			if e.kind != 0 {
 				continue
@@ -616,40 +678,45 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 			if p, ok := lookupModule(name); ok && opts.Exempt(p) {
 				continue // never stored for a path the database must not learn of
 			}
-			ok, err := exists(name)
+			planned, err := needData(write{key: name, data: e.data})
 			if err != nil {
 				return err
 			}
-			if ok {
+			if !planned {
 				rep.SumDBPresent++
-				continue
+			} else if !plan[len(plan)-1].repair {
+				rep.SumDBAdded++
 			}
-			plan = append(plan, write{key: name, data: e.data})
-			rep.SumDBAdded++
 		}
-		if ok, err := exists(layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
+		if ok, err := exists(ctx, s, layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
 			return err
 		} else if !ok {
 			plan = append(plan, write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}})
 		}
 	}
-	for _, name := range names {
-		e := entries[name]
-		if e.kind == 0 {
-			continue
+	for _, m := range man.Modules {
+		for _, k := range [...]layout.Kind{layout.Zip, layout.Mod, layout.Info} {
+			key, err := layout.Key(m.ModuleVersion(), k)
+			if err != nil {
+				return err
+			}
+			e := entries[key]
+			if e == nil {
+				continue // a go.mod-only requirement's zip or .info
+			}
+			if hashKey, ok := layout.HashKey(key); ok {
+				if _, err := needData(write{key: hashKey, data: []byte(e.h1 + "\n")}); err != nil {
+					return err
+				}
+			}
+			planned, err := need(write{key: key, file: e.file, artifact: true}, e.size, e.sha256)
+			if err != nil {
+				return err
+			}
+			if !planned {
+				rep.Present++
+			}
 		}
-		ok, err := exists(name)
-		if err != nil {
-			return err
-		}
-		if ok {
-			rep.Present++
-			continue
-		}
-		if hashKey, ok := layout.HashKey(name); ok {
-			plan = append(plan, write{key: hashKey, data: []byte(e.h1 + "\n")})
-		}
-		plan = append(plan, write{key: name, file: e.file, artifact: true})
 	}
 
 	adopter, canAdopt := storage.As[storage.FileAdopter](storage.Unsynced(s))
@@ -690,7 +757,11 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 		if err != nil {
 			return fmt.Errorf("storing %s: %w", w.key, err)
 		}
-		if w.artifact {
+		switch {
+		case w.repair:
+			rep.Repaired++
+			rep.RepairedKeys = append(rep.RepairedKeys, w.key)
+		case w.artifact:
 			rep.Added++
 			rep.AddedKeys = append(rep.AddedKeys, w.key)
 		}

@@ -88,6 +88,16 @@ is printed, for bundle import --trust KEY on the mirrors that import.`,
 	return cmd
 }
 
+// importError is bundle import's error for Import's err: exit status 3
+// for a verified bundle partly stored, 1 otherwise (a *bundle.RefusedError
+// when a check failed).
+func importError(err error) error {
+	if errors.As(err, new(*bundle.PartlyStoredError)) {
+		return &exitCodeError{code: 3, err: err}
+	}
+	return err
+}
+
 // readSigner reads a signer key file written by bundle keygen.
 func readSigner(file string) (note.Signer, error) {
 	b, err := os.ReadFile(file)
@@ -309,11 +319,17 @@ bound a bundle (the first entry beyond them, or failing a check, stops
 the import).
 
 Then each file the storage lacks is stored atomically (fs or s3, as serve's
-settings say); importing again adds nothing. It prints what it added,
+settings say), per module version the .zip, then the .mod, then the .info;
+importing again adds nothing. A file the storage holds with other contents
+than the verified bundle's (damaged) is replaced atomically and reported
+as repaired. It prints what it added,
 
 	added A artifacts (P already present), D checksum database files (Q already present)
+	repaired KEY: ...
 
-or, with --json, one JSON object.`,
+or, with --json, one JSON object. If storing fails after every check
+passed, the exit status is 3 ("verified, partly stored: run the import
+again"): what was stored is whole, and importing again completes it.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(cmd, errors.New("give one bundle file"))
@@ -358,8 +374,8 @@ or, with --json, one JSON object.`,
 			}
 			defer f.Close()
 			rep, err := bundle.Import(ctx, f, bundle.ImportOptions{Storage: store, DB: db, Exempt: exempt, Trusted: trusted, Limits: lim})
-			if err != nil { // a *bundle.RefusedError when a check failed: exit status 1
-				return err
+			if err != nil {
+				return importError(err)
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -369,6 +385,9 @@ or, with --json, one JSON object.`,
 			}
 			fmt.Fprintf(w, "added %d artifacts (%d already present), %d checksum database files (%d already present) for %d module versions\n",
 				rep.Added, rep.Present, rep.SumDBAdded, rep.SumDBPresent, rep.Modules)
+			for _, k := range rep.RepairedKeys {
+				fmt.Fprintf(w, "repaired %s: the storage held other contents than the verified bundle's\n", k)
+			}
 			for _, m := range rep.HashOnly {
 				fmt.Fprintf(w, "hash only %s: exempt from the checksum database here, checked against the bundle's manifest, signed by %s\n", m, rep.SignedBy)
 			}

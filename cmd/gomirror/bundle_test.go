@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -112,6 +113,31 @@ func TestBundleImportCommand(t *testing.T) {
 	_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep", "--trust", up.DBKey), signedFile)...)
 	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "signature") {
 		t.Errorf("signed import trusting another key: %v", err)
+	}
+
+	// A damaged stored file is repaired, and said so.
+	zip := filepath.Join(dir, "example.com/hello/@v/v1.1.0.zip")
+	if err := os.WriteFile(zip, []byte("truncated"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _, err = runCmd(t, newBundle(), append(settings(dir), file)...)
+	if err != nil || !strings.Contains(out, "repaired example.com/hello/@v/v1.1.0.zip") {
+		t.Errorf("import over a damaged zip: %q, %v", out, err)
+	}
+	if b, _ := os.ReadFile(zip); bytes.Equal(b, []byte("truncated")) {
+		t.Error("damaged zip kept")
+	}
+	for _, tt := range []struct {
+		err  error
+		code int
+	}{
+		{&bundle.PartlyStoredError{Err: errors.New("disk full")}, 3},
+		{fmt.Errorf("import: %w", &bundle.PartlyStoredError{Err: errors.New("disk full")}), 3},
+		{&bundle.RefusedError{Reason: "x"}, 1},
+	} {
+		if code, msg := exitStatus(importError(tt.err)); code != tt.code || !strings.Contains(msg, tt.err.Error()) {
+			t.Errorf("%v: exit status %d, %q; want %d", tt.err, code, msg, tt.code)
+		}
 	}
 
 	// Limits from the command line.
