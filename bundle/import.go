@@ -93,16 +93,16 @@ type ImportOptions struct {
 
 // ImportReport says what Import found and stored.
 type ImportReport struct {
-	Modules      int `json:"modules"`
-	Added        int `json:"added"`        // artifacts stored
-	Present      int `json:"present"`      // artifacts the store already held, as in the bundle
+	Modules int `json:"modules"`
+	Added   int `json:"added"`   // artifacts stored
+	Present int `json:"present"` // artifacts the store already held, as in the bundle
 	// Repaired counts the files (artifacts, their hash side-files,
 	// checksum database files) the store held with other contents than
 	// the verified bundle's, replaced; RepairedKeys lists them.
 	Repaired     int      `json:"repaired"`
 	RepairedKeys []string `json:"repairedKeys,omitempty"`
-	SumDBAdded   int `json:"sumdbAdded"`   // checksum database files stored
-	SumDBPresent int `json:"sumdbPresent"` // ... already held
+	SumDBAdded   int      `json:"sumdbAdded"`   // checksum database files stored
+	SumDBPresent int      `json:"sumdbPresent"` // ... already held
 	// HashOnly lists the module versions (path@version) checked against
 	// the manifest's hash only: exempt from the checksum database.
 	HashOnly []string `json:"hashOnly,omitempty"`
