@@ -29,6 +29,7 @@ import (
 
 	"github.com/gomirror/gomirror/bundle"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	fsstore "github.com/gomirror/gomirror/storage/fs"
@@ -834,5 +835,55 @@ func TestImportPartlyStored(t *testing.T) {
 		if _, err := bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: inner, DB: f.db}); err != nil {
 			t.Fatalf("import again after %d puts: %v", n, err)
 		}
+	}
+}
+
+// TestExportVerifiesArtifacts: a .zip or .mod in the exporting store that
+// disagrees with its checksum database record (or, for an exempt module,
+// with its stored hash) fails the export, naming the file.
+func TestExportVerifiesArtifacts(t *testing.T) {
+	ctx := context.Background()
+	hello := module("example.com/hello", "v1.1.0")
+	zkey, _ := layout.Key(hello, layout.Zip)
+	mkey, _ := layout.Key(hello, layout.Mod)
+	forgedZip := func(f *fixture) []byte {
+		other, err := f.up.Add("example.com/hello", "v1.9.0", map[string][]byte{"go.mod": []byte("module example.com/hello\n"), "hello.go": []byte("package hello\n\nfunc Hello() string { return \"PWNED\" }\n")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rezip(t, other.Zip, "example.com/hello@v1.9.0/", "example.com/hello@v1.1.0/")
+	}
+	for _, tt := range []struct {
+		name   string
+		exempt bool
+		put    func(f *fixture) map[string][]byte
+		want   string
+	}{
+		{"forged zip", false, func(f *fixture) map[string][]byte { return map[string][]byte{zkey: forgedZip(f)} }, zkey},
+		{"forged go.mod", false, func(f *fixture) map[string][]byte {
+			return map[string][]byte{mkey: []byte("module example.com/hello\n\nrequire evil.example v1.0.0\n")}
+		}, mkey},
+		{"exempt, forged zip, stored hash", true, func(f *fixture) map[string][]byte {
+			hk, _ := layout.HashKey(zkey)
+			h, err := testutil.HashZip(f.up.Module("example.com/hello", "v1.1.0").Zip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string][]byte{zkey: forgedZip(f), hk: []byte(h + "\n")}
+		}, zkey},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			for k, b := range tt.put(f) {
+				if err := storage.PutBytes(ctx, f.src, k, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exempt := func(p string) bool { return tt.exempt && p == hello.Path }
+			_, err := bundle.Export(ctx, io.Discard, f.mods, bundle.ExportOptions{Storage: f.src, Fetch: upFetcher{f.up}, DB: f.db, Exempt: exempt})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "h1:") {
+				t.Fatalf("Export: %v; want an error naming %s and its hash", err, tt.want)
+			}
+		})
 	}
 }

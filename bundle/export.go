@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -180,7 +181,7 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 				}
 				return nil, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
 			}
-			err = add(key, size, body)
+			err = e.addHashed(key, k, size, body, add)
 			body.Close()
 			if err != nil {
 				if serr := sumdbErr(); serr != nil {
@@ -192,6 +193,9 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 		}
 	}
 	if err := sumdbErr(); err != nil {
+		return nil, err
+	}
+	if err := e.checkHashes(mods, sumFiles); err != nil {
 		return nil, err
 	}
 	for _, k := range slices.Sorted(mapKeys(sumFiles)) {
@@ -270,6 +274,97 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 type exporter struct {
 	ctx  context.Context
 	opts ExportOptions
+	h1   map[string]string // of each .mod and .zip written, by key
+}
+
+// addHashed adds the artifact body (of kind k, size bytes) at key with add
+// and records the h1: hash of a .mod or .zip. A zip is hashed from the
+// file it is read from, or a spilled copy.
+func (e *exporter) addHashed(key string, k layout.Kind, size int64, body io.Reader, add func(string, int64, io.Reader) error) error {
+	var h1 string
+	var err error
+	switch k {
+	case layout.Mod:
+		if size > maxGoMod {
+			return fmt.Errorf("%s: %d bytes, more than %d", key, size, maxGoMod)
+		}
+		var b bytes.Buffer
+		if err = add(key, size, io.TeeReader(body, &b)); err == nil {
+			h1, err = gsumdb.HashGoMod(b.Bytes())
+		}
+	case layout.Zip:
+		ra, ok := body.(*os.File)
+		if !ok {
+			if ra, err = os.CreateTemp(e.opts.TempDir, "bundle-zip-*"); err != nil {
+				return err
+			}
+			os.Remove(ra.Name()) // gone once closed
+			defer ra.Close()
+			body = io.TeeReader(body, ra)
+		}
+		if err = add(key, size, body); err == nil {
+			h1, err = hashZipAt(ra, size)
+		}
+	default:
+		return add(key, size, body)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if e.h1 == nil {
+		e.h1 = make(map[string]string)
+	}
+	e.h1[key] = h1
+	return nil
+}
+
+// checkHashes checks the h1: hash of each .mod and .zip written against
+// its module's checksum database record in sumFiles or, for a module
+// without one (exempt), against its hash side-file in the store if there
+// is one: a damaged or forged stored file fails the export, not the
+// import at the far side.
+func (e *exporter) checkHashes(mods []Module, sumFiles map[string][]byte) error {
+	for _, m := range mods {
+		for _, k := range [...]layout.Kind{layout.Mod, layout.Zip} {
+			key, err := layout.Key(m.ModuleVersion(), k)
+			if err != nil {
+				return err
+			}
+			h1, ok := e.h1[key]
+			if !ok {
+				continue // a go.mod-only requirement's zip
+			}
+			line := m.Path + " " + m.Version + " " + h1
+			if k == layout.Mod {
+				line = m.Path + " " + m.Version + "/go.mod " + h1
+			}
+			if !m.Exempt {
+				file, err := layout.SumDBLookupFile(m.ModuleVersion())
+				if err != nil {
+					return err
+				}
+				if !hasLine(sumFiles[layout.SumDBKey(e.opts.DB.Name)+"/"+file], line) {
+					return fmt.Errorf("%s: hash %s disagrees with the checksum database record: the store's copy is damaged or forged", key, h1)
+				}
+				continue
+			}
+			hk, ok := layout.HashKey(key)
+			if !ok {
+				continue
+			}
+			b, err := storage.ReadAll(e.ctx, e.opts.Storage, hk)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // nothing recorded to check against
+			}
+			if err != nil {
+				return err
+			}
+			if got := strings.TrimSpace(string(b)); got != h1 {
+				return fmt.Errorf("%s: hash %s disagrees with the hash recorded in %s (%s): the store's copy is damaged or forged", key, h1, hk, got)
+			}
+		}
+	}
+	return nil
 }
 
 // open returns the size and body of the file at key, from the store or

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"fmt"
 	"io"
+	"os"
 
 	kflate "github.com/klauspost/compress/flate"
 	"golang.org/x/mod/sumdb/dirhash"
@@ -18,11 +19,24 @@ import (
 // it and the copy buffer are reused from file to file (dirhash.Hash1 reads
 // one file at a time, closing each before it opens the next).
 func hashZip(file string) (string, error) {
-	z, err := zip.OpenReader(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return "", err
 	}
-	defer z.Close()
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	return hashZipAt(f, fi.Size())
+}
+
+// hashZipAt is hashZip of the size bytes of r.
+func hashZipAt(r io.ReaderAt, size int64) (string, error) {
+	z, err := zip.NewReader(r, size)
+	if err != nil {
+		return "", err
+	}
 	var dec io.ReadCloser
 	z.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser {
 		if dec == nil {
