@@ -382,23 +382,24 @@ func TestImportRefusesTamperedBundleWhole(t *testing.T) {
 	cases := []struct {
 		name string
 		b    []byte
+		want string // in the refusal's reason ("": where the damage falls)
 	}{
-		{"zip byte, manifest as is", pack(t, flip(es, find(es, isZip), 100), false, nil)},
-		{"zip byte, manifest rewritten", pack(t, flip(es, find(es, isZip), 100), true, nil)},
-		{"zip last byte, manifest rewritten", pack(t, flip(es, find(es, isZip), -1), true, nil)},
-		{"go.mod byte, manifest rewritten", pack(t, flip(es, find(es, isMod), 3), true, nil)},
-		{"manifest byte", pack(t, flip(es, find(es, isManifest), 200), false, nil)},
-		{"tile byte, manifest rewritten", pack(t, flip(es, find(es, isTile), 40), true, nil)},
-		{"lookup byte, manifest rewritten", pack(t, flip(es, find(es, isLookup), 30), true, nil)},
-		{"tree head byte, manifest rewritten", pack(t, flip(es, find(es, isLatest), 10), true, nil)},
+		{"zip byte, manifest as is", pack(t, flip(es, find(es, isZip), 100), false, nil), "zip: checksum error"},
+		{"zip byte, manifest rewritten", pack(t, flip(es, find(es, isZip), 100), true, nil), "zip: checksum error"},
+		{"zip last byte, manifest rewritten", pack(t, flip(es, find(es, isZip), -1), true, nil), "not a valid zip"},
+		{"go.mod byte, manifest rewritten", pack(t, flip(es, find(es, isMod), 3), true, nil), "disagrees with the checksum database"},
+		{"manifest byte", pack(t, flip(es, find(es, isManifest), 200), false, nil), "manifest"},
+		{"tile byte, manifest rewritten", pack(t, flip(es, find(es, isTile), 40), true, nil), "not proven to be the log's"},
+		{"lookup byte, manifest rewritten", pack(t, flip(es, find(es, isLookup), 30), true, nil), "disagrees with the checksum database"},
+		{"tree head byte, manifest rewritten", pack(t, flip(es, find(es, isLatest), 10), true, nil), "latest: tree head"},
 		{"tree head signed by another key", pack(t, func() []entry {
 			out := append([]entry(nil), es...)
 			out[find(out, isLatest)].data = otherKey
 			return out
-		}(), true, nil)},
-		{"a tile no proof needs", pack(t, append([]entry{{layout.SumDBKey(fakeproxy.DBName + "/tile/8/0/x123/456"), make([]byte, 256*32)}}, es...), true, nil)},
-		{"an artifact of no listed module", pack(t, append([]entry{{"example.com/other/@v/v1.0.0.mod", []byte("module example.com/other\n")}}, es...), true, nil)},
-		{"path traversal", pack(t, append([]entry{{"../../etc/x", []byte("x")}}, es...), true, nil)},
+		}(), true, nil), "latest: tree head: note has no verifiable signatures"},
+		{"a tile no proof needs", pack(t, append([]entry{{layout.SumDBKey(fakeproxy.DBName + "/tile/8/0/x123/456"), make([]byte, 256*32)}}, es...), true, nil), "a tile of none of the trees"},
+		{"an artifact of no listed module", pack(t, append([]entry{{"example.com/other/@v/v1.0.0.mod", []byte("module example.com/other\n")}}, es...), true, nil), "of no module version the manifest lists"},
+		{"path traversal", pack(t, append([]entry{{"../../etc/x", []byte("x")}}, es...), true, nil), "invalid storage key"},
 		{"a symbolic link", pack(t, es, false, func(h *tar.Header) {
 			if isManifest(h.Name) {
 				return
@@ -406,13 +407,13 @@ func TestImportRefusesTamperedBundleWhole(t *testing.T) {
 			if isZip(h.Name) {
 				h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, "/etc/passwd", 0
 			}
-		})},
+		}), "not a regular file"},
 		{"a missing zip, manifest rewritten", pack(t, func() []entry {
 			out := append([]entry(nil), es...)
 			i := find(out, isZip)
 			return append(out[:i], out[i+1:]...)
-		}(), true, nil)},
-		{"truncated", b[:len(b)/2]},
+		}(), true, nil), "no zip in the bundle"},
+		{"truncated", b[:len(b)/2], "reading: unexpected EOF"},
 	}
 	// A flipped byte of the compressed file, at several places.
 	for _, at := range []int{20, len(b) / 3, len(b) / 2, len(b) - 30} {
@@ -421,16 +422,14 @@ func TestImportRefusesTamperedBundleWhole(t *testing.T) {
 		cases = append(cases, struct {
 			name string
 			b    []byte
-		}{fmt.Sprintf("compressed byte %d", at), fb})
+			want string
+		}{fmt.Sprintf("compressed byte %d", at), fb, ""})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dst, dir := newFS(t)
 			_, err := bundle.Import(context.Background(), bytes.NewReader(c.b), bundle.ImportOptions{Storage: dst, DB: f.db})
-			var refused *bundle.RefusedError
-			if !errors.As(err, &refused) {
-				t.Fatalf("import: %v; want a RefusedError", err)
-			}
+			wantRefused(t, err, c.want)
 			t.Log(err)
 			if got := keys(t, dst); len(got) != 0 {
 				t.Errorf("stored after a refusal: %q", got)
@@ -463,17 +462,22 @@ func TestImportLimits(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		lim  bundle.Limits
+		want string
 	}{
-		{"entries", bundle.Limits{MaxEntries: 5}},
-		{"bytes", bundle.Limits{MaxBytes: 1000}},
-		{"sumdb bytes", bundle.Limits{MaxSumDB: 100}},
-		{"zstd window", bundle.Limits{MaxWindow: 1 << 10}},
+		{"entries", bundle.Limits{MaxEntries: 5}, "more than 5 entries"},
+		{"bytes", bundle.Limits{MaxBytes: 1000}, "more than 1000 bytes in all"},
+		{"sumdb bytes", bundle.Limits{MaxSumDB: 100}, "more than 100 bytes of checksum database files"},
+		{"zstd window", bundle.Limits{MaxWindow: 1 << 10}, "window"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dst, _ := newFS(t)
 			_, err := bundle.Import(context.Background(), bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db, Limits: c.lim})
-			if err == nil {
-				t.Fatal("imported beyond the limit")
+			if c.name == "zstd window" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("import: %v; want an error naming %q", err, c.want)
+				}
+			} else {
+				wantRefused(t, err, c.want)
 			}
 			if got := keys(t, dst); len(got) != 0 {
 				t.Errorf("stored: %q", got)
@@ -886,4 +890,99 @@ func TestExportVerifiesArtifacts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportChecks: each of Import's checks refuses what it is there for,
+// with its own reason (so that a test fails when the check is removed).
+func TestImportChecks(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	b := f.export(t, nil)
+	es := unpack(t, b)
+	isLatest := func(n string) bool { return strings.HasSuffix(n, "/latest") }
+	hello := module("example.com/hello", "v1.1.0")
+	infoKey, _ := layout.Key(hello, layout.Info)
+	zipKey, _ := layout.Key(hello, layout.Zip)
+
+	// An older tree head than the largest the records carry: the tree
+	// note of a record that is not the latest.
+	older := func() []entry {
+		out := append([]entry(nil), es...)
+		latest := out[find(out, isLatest)].data
+		for _, e := range out {
+			if !strings.Contains(e.name, "/lookup/") {
+				continue
+			}
+			_, tree, ok := bytes.Cut(e.data, []byte("\n\n"))
+			if ok && !bytes.Equal(tree, latest) {
+				out[find(out, isLatest)].data = tree
+				return out
+			}
+		}
+		t.Fatal("all records carry the latest tree head")
+		return nil
+	}()
+	info := append([]entry(nil), es...)
+	info[find(info, func(n string) bool { return n == infoKey })].data = []byte(`{"Version":"v1.9.0","Time":"2020-01-01T00:00:00Z"}`)
+	twice := append([]entry(nil), es...)
+	twice = append([]entry{twice[find(twice, func(n string) bool { return n == infoKey })]}, twice...)
+
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"latest not the largest tree", pack(t, older, true, nil), "not the tree head of the largest tree"},
+		{".info of another version", pack(t, info, true, nil), `names version "v1.9.0"`},
+		{"an entry twice", pack(t, twice, true, nil), "twice"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := mem.New()
+			_, err := bundle.Import(ctx, bytes.NewReader(tt.b), bundle.ImportOptions{Storage: dst, DB: f.db})
+			wantRefused(t, err, tt.want)
+			if got := keys(t, dst); len(got) != 0 {
+				t.Errorf("stored after a refusal: %q", got)
+			}
+		})
+	}
+
+	sign, trusted := signer(t, "exporter")
+	private := func(p string) bool { return p == hello.Path }
+
+	// An invalid module zip (a file outside the module's directory) of a
+	// module checked by the (signed) manifest only: refused by CheckZip.
+	t.Run("invalid zip of a hash-only module", func(t *testing.T) {
+		f := newFixture(t)
+		bad := rezip(t, f.up.Module(hello.Path, hello.Version).Zip, "example.com/hello@v1.1.0/", "example.com/evil@v1.1.0/")
+		if err := storage.PutBytes(ctx, f.src, zipKey, bad); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := bundle.Export(ctx, &buf, f.mods, bundle.ExportOptions{Storage: f.src, Fetch: upFetcher{f.up}, DB: f.db, Exempt: private, Signer: sign}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := bundle.Import(ctx, &buf, bundle.ImportOptions{Storage: mem.New(), DB: f.db, Exempt: private, Trusted: []note.Verifier{trusted}})
+		wantRefused(t, err, zipKey)
+	})
+
+	// A module exempt here but not where the bundle was made: its record
+	// is verified but never stored (the database must not learn of it).
+	t.Run("exempt lookups not stored", func(t *testing.T) {
+		var buf bytes.Buffer
+		if _, err := bundle.Export(ctx, &buf, f.mods, bundle.ExportOptions{Storage: f.src, Fetch: upFetcher{f.up}, DB: f.db, Signer: sign}); err != nil {
+			t.Fatal(err)
+		}
+		dst := mem.New()
+		if _, err := bundle.Import(ctx, &buf, bundle.ImportOptions{Storage: dst, DB: f.db, Exempt: private, Trusted: []note.Verifier{trusted}}); err != nil {
+			t.Fatal(err)
+		}
+		lookup, _ := layout.SumDBLookupFile(hello)
+		if _, err := dst.Stat(ctx, layout.SumDBKey(fakeproxy.DBName)+"/"+lookup); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("lookup of a module exempt here stored: %v", err)
+		}
+		other, _ := layout.SumDBLookupFile(module("example.com/MixedCase", "v1.0.0"))
+		if _, err := dst.Stat(ctx, layout.SumDBKey(fakeproxy.DBName)+"/"+other); err != nil {
+			t.Errorf("lookup of a module not exempt: %v", err)
+		}
+	})
 }
