@@ -924,6 +924,16 @@ func TestImportChecks(t *testing.T) {
 	}()
 	info := append([]entry(nil), es...)
 	info[find(info, func(n string) bool { return n == infoKey })].data = []byte(`{"Version":"v1.9.0","Time":"2020-01-01T00:00:00Z"}`)
+	noSumDB := append([]entry(nil), es...)
+	{
+		i := find(noSumDB, func(n string) bool { return n == bundle.ManifestName })
+		var man bundle.Manifest
+		if err := json.Unmarshal(noSumDB[i].data, &man); err != nil {
+			t.Fatal(err)
+		}
+		man.SumDB = ""
+		noSumDB[i].data, _ = json.Marshal(man)
+	}
 	twice := append([]entry(nil), es...)
 	twice = append([]entry{twice[find(twice, func(n string) bool { return n == infoKey })]}, twice...)
 
@@ -935,6 +945,7 @@ func TestImportChecks(t *testing.T) {
 		{"latest not the largest tree", pack(t, older, true, nil), "not the tree head of the largest tree"},
 		{".info of another version", pack(t, info, true, nil), `names version "v1.9.0"`},
 		{"an entry twice", pack(t, twice, true, nil), "twice"},
+		{"manifest naming no checksum database", pack(t, noSumDB, true, nil), "the manifest names checksum database \"\""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := mem.New()

@@ -476,6 +476,17 @@ func check(entries map[string]*staged, sm *signedManifest, opts ImportOptions) (
 			return nil, refuse("%s: not a file of the configured checksum database %s", e.name, opts.DB.Name)
 		}
 	}
+	if opts.DB != nil {
+		// The manifest names the database whose files it carries (store
+		// writes them only then).
+		hasFiles := false
+		for _, e := range entries {
+			hasFiles = hasFiles || e.kind == 0
+		}
+		if hasFiles && man.SumDB != opts.DB.Name || man.SumDB != "" && man.SumDB != opts.DB.Name {
+			return nil, refuse("the manifest names checksum database %q, not the configured %s", man.SumDB, opts.DB.Name)
+		}
+	}
 	var recs []record
 	lookupOf := make(map[string]bool)
 	if opts.DB != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -163,7 +164,7 @@ is signed: an importer trusting the key (import --trust) accepts the
 modules it cannot check against the checksum database (exempt there:
 nosumdb, private, or sumdb off); without it, they are refused.
 
-The file is written with mode 0644 (not reduced by the umask).`,
+The file is written with mode 0644 less the umask.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			n := 0
 			for _, set := range []bool{snap != "", len(from) > 0, len(args) > 0} {
@@ -229,7 +230,7 @@ The file is written with mode 0644 (not reduced by the umask).`,
 			}
 
 			// Written next to FILE, renamed into place when complete.
-			f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+			f, err := createTemp(out)
 			if err != nil {
 				return err
 			}
@@ -265,6 +266,18 @@ The file is written with mode 0644 (not reduced by the umask).`,
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the manifest with the signer key in this file (bundle keygen)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd
+}
+
+// createTemp creates a new file next to name, of mode 0644 less the umask
+// (os.CreateTemp's is 0600).
+func createTemp(name string) (*os.File, error) {
+	for {
+		tmp := filepath.Join(filepath.Dir(name), fmt.Sprintf(".%s.tmp-%d-%d", filepath.Base(name), os.Getpid(), mrand.Uint32()))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
 
 // loopbackFetcher fetches through the in-process mirror.

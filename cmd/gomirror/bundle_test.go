@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,6 +196,8 @@ func TestBundleExportSnapshot(t *testing.T) {
 	if err := snapshot.Create(context.Background(), st, m); err != nil {
 		t.Fatal(err)
 	}
+	umask := os.FileMode(syscall.Umask(0))
+	syscall.Umask(int(umask))
 	file := filepath.Join(t.TempDir(), "s1.bundle")
 	common := []string{"--upstream", up.URL, "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", "--database", "off", "--vulndb", "off"}
 	out, _, _, err := runCmd(t, newBundle(), append([]string{"export", "--storage-dir", dir, "--snapshot", "s1", "-o", file}, common...)...)
@@ -203,6 +206,9 @@ func TestBundleExportSnapshot(t *testing.T) {
 	}
 	if !strings.Contains(out, "2 module versions, 5 artifacts") {
 		t.Errorf("export output %q", out)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o644&^umask {
+		t.Errorf("bundle file: %v, %v; want mode %o", fi, err, 0o644&^umask)
 	}
 	out, _, _, err = runCmd(t, newBundle(), "import", "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", file)
 	if err != nil || !strings.HasPrefix(out, "added 5 artifacts (0 already present)") {
