@@ -779,9 +779,19 @@ func TestImportRepairsDamagedStoreFiles(t *testing.T) {
 					t.Errorf("%s after the import: %d bytes, %v; want the bundle's %d", k, len(got), err, len(w))
 				}
 			}
+			// The store's latest tree head is never replaced (it may be
+			// newer than the bundle's: no rollback).
+			latestKey := layout.SumDBKey(fakeproxy.DBName) + "/latest"
+			newer := []byte("another tree head\n")
+			if err := storage.PutBytes(ctx, dst, latestKey, newer); err != nil {
+				t.Fatal(err)
+			}
 			rep, err = bundle.Import(ctx, bytes.NewReader(b), bundle.ImportOptions{Storage: dst, DB: f.db})
 			if err != nil || rep.Repaired != 0 || rep.Added != 0 {
 				t.Errorf("third import: %+v, %v; want nothing repaired or added", rep, err)
+			}
+			if got, _ := storage.ReadAll(ctx, dst, latestKey); !bytes.Equal(got, newer) {
+				t.Errorf("latest replaced by the bundle's: %q", got)
 			}
 		})
 	}

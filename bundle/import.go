@@ -689,6 +689,21 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 			if p, ok := lookupModule(name); ok && opts.Exempt(p) {
 				continue // never stored for a path the database must not learn of
 			}
+			if name == layout.SumDBKey(opts.DB.Name)+"/latest" {
+				// Written if missing, never replaced: the store's may be
+				// newer (the sumdb endpoint keeps the newest it verified).
+				ok, err := exists(ctx, s, name)
+				if err != nil {
+					return err
+				}
+				if ok {
+					rep.SumDBPresent++
+				} else {
+					plan = append(plan, write{key: name, data: e.data})
+					rep.SumDBAdded++
+				}
+				continue
+			}
 			planned, err := needData(write{key: name, data: e.data})
 			if err != nil {
 				return err
