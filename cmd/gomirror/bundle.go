@@ -262,7 +262,7 @@ The file is written with mode 0644 less the umask.`,
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the bundle file to write")
 	cmd.Flags().StringVar(&snap, "snapshot", "", "export the versions of this snapshot")
-	cmd.Flags().StringArrayVar(&from, "from", nil, "a directory, go.mod or go.sum whose module graph to export (repeatable)")
+	cmd.Flags().StringArrayVar(&from, "from", nil, "a directory, go.mod or go.sum whose module graph to export (repeatable; added to setting bundle-trust)")
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the manifest with the signer key in this file (bundle keygen)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd
@@ -324,7 +324,8 @@ configured checksum database key (setting sumdb). Modules exempt from the
 database here (nosumdb, private, or sumdb off) can be checked against the
 manifest's hash only, and the manifest is inside the bundle: they are
 accepted (and listed) only if the manifest is signed by a key given with
---trust (a verifier key printed by bundle keygen; repeatable). A bundle
+--trust (a verifier key printed by bundle keygen; repeatable) or setting
+bundle-trust. A bundle
 failing any check is refused whole: nothing is stored, and the exit
 status is 1. Entries are staged on disk (in the storage's temporary
 directory for fs) while they are checked; --max-bytes and --max-entries
@@ -368,7 +369,7 @@ again"): what was stored is whole, and importing again completes it.`,
 				lim.MaxBytes = int64(n)
 			}
 			var trusted []note.Verifier
-			for _, k := range trust {
+			for _, k := range append(cfg.BundleTrustKeys(), trust...) {
 				v, err := note.NewVerifier(strings.TrimSpace(k))
 				if err != nil {
 					return usageError(cmd, fmt.Errorf("--trust %q: not a verifier key (bundle keygen prints one)", k))
@@ -412,7 +413,7 @@ again"): what was stored is whole, and importing again completes it.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	cmd.Flags().StringVar(&maxBytes, "max-bytes", "", "refuse a bundle of more uncompressed bytes, e.g. 20GiB (default: the free space of the staging directory less a margin, at most 64GiB)")
 	cmd.Flags().IntVar(&maxEntries, "max-entries", 0, "refuse a bundle of more entries (default 200000)")
-	cmd.Flags().StringArrayVar(&trust, "trust", nil, "a verifier key whose signature of a bundle's manifest is trusted for modules exempt from the checksum database (repeatable)")
+	cmd.Flags().StringArrayVar(&trust, "trust", nil, "a verifier key whose signature of a bundle's manifest is trusted for modules exempt from the checksum database (repeatable; added to setting bundle-trust)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,6 +110,12 @@ func TestBundleImportCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "hash only example.com/dep@v1.0.0") || !strings.Contains(out, "signed by exporter") || strings.Contains(out, "hash only example.com/hello") {
 		t.Errorf("signed import with example.com/dep exempt: %q, %v", out, err)
 	}
+	t.Setenv("GOMIRROR_BUNDLE_TRUST", up.DBKey+" "+vkey)
+	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), signedFile)...)
+	if err != nil || !strings.Contains(out, "signed by exporter") {
+		t.Errorf("signed import, key in setting bundle-trust: %q, %v", out, err)
+	}
+	t.Setenv("GOMIRROR_BUNDLE_TRUST", "")
 	_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep", "--trust", up.DBKey), signedFile)...)
 	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "signature") {
 		t.Errorf("signed import trusting another key: %v", err)
@@ -196,8 +201,6 @@ func TestBundleExportSnapshot(t *testing.T) {
 	if err := snapshot.Create(context.Background(), st, m); err != nil {
 		t.Fatal(err)
 	}
-	umask := os.FileMode(syscall.Umask(0))
-	syscall.Umask(int(umask))
 	file := filepath.Join(t.TempDir(), "s1.bundle")
 	common := []string{"--upstream", up.URL, "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", "--database", "off", "--vulndb", "off"}
 	out, _, _, err := runCmd(t, newBundle(), append([]string{"export", "--storage-dir", dir, "--snapshot", "s1", "-o", file}, common...)...)
@@ -207,8 +210,14 @@ func TestBundleExportSnapshot(t *testing.T) {
 	if !strings.Contains(out, "2 module versions, 5 artifacts") {
 		t.Errorf("export output %q", out)
 	}
-	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o644&^umask {
-		t.Errorf("bundle file: %v, %v; want mode %o", fi, err, 0o644&^umask)
+	// Mode 0644 less the umask: as a file created with 0644 here.
+	ref := filepath.Join(filepath.Dir(file), "ref")
+	if err := os.WriteFile(ref, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.Stat(ref)
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != want.Mode().Perm() {
+		t.Errorf("bundle file: %v, %v; want mode %v", fi, err, want.Mode().Perm())
 	}
 	out, _, _, err = runCmd(t, newBundle(), "import", "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", file)
 	if err != nil || !strings.HasPrefix(out, "added 5 artifacts (0 already present)") {
