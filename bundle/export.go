@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -92,11 +93,15 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	// follow the artifacts in the bundle.
 	ctx, cancel := context.WithCancel(ctx)
 	sumDone := make(chan struct{})
+	e := &exporter{ctx: ctx, opts: opts, h1: make(map[string]string)}
+	// The zips' h1: hashes are computed on the other cores while the next
+	// artifacts are written; a few at a time (each holds its file open).
+	e.hashes.SetLimit(max(1, runtime.GOMAXPROCS(0)-1))
 	defer func() {
 		cancel()
 		<-sumDone // nothing outlives Export
+		e.hashes.Wait()
 	}()
-	e := &exporter{ctx: ctx, opts: opts}
 	man := &Manifest{Format: Format, Created: now().UTC()}
 	rep := &ExportReport{Modules: len(mods)}
 
@@ -181,9 +186,7 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 				}
 				return nil, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
 			}
-			err = e.addHashed(key, k, size, body, add)
-			body.Close()
-			if err != nil {
+			if err := e.addHashed(key, k, size, body, add); err != nil {
 				if serr := sumdbErr(); serr != nil {
 					return nil, serr
 				}
@@ -193,6 +196,9 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 		}
 	}
 	if err := sumdbErr(); err != nil {
+		return nil, err
+	}
+	if err := e.hashes.Wait(); err != nil {
 		return nil, err
 	}
 	if err := e.checkHashes(mods, sumFiles); err != nil {
@@ -274,48 +280,68 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 type exporter struct {
 	ctx  context.Context
 	opts ExportOptions
-	h1   map[string]string // of each .mod and .zip written, by key
+
+	hashes errgroup.Group // zips being hashed
+	mu     sync.Mutex
+	h1     map[string]string // of each .mod and .zip written, by key
 }
 
-// addHashed adds the artifact body (of kind k, size bytes) at key with add
-// and records the h1: hash of a .mod or .zip. A zip is hashed from the
-// file it is read from, or a spilled copy.
-func (e *exporter) addHashed(key string, k layout.Kind, size int64, body io.Reader, add func(string, int64, io.Reader) error) error {
-	var h1 string
-	var err error
+// addHashed adds the artifact body (of kind k, size bytes) at key with add,
+// closes body, and records the h1: hash of a .mod or, later (e.hashes), of
+// a .zip: hashed from the file it is read from, or a spilled copy.
+func (e *exporter) addHashed(key string, k layout.Kind, size int64, body io.ReadCloser, add func(string, int64, io.Reader) error) error {
 	switch k {
 	case layout.Mod:
+		defer body.Close()
 		if size > maxGoMod {
 			return fmt.Errorf("%s: %d bytes, more than %d", key, size, maxGoMod)
 		}
 		var b bytes.Buffer
-		if err = add(key, size, io.TeeReader(body, &b)); err == nil {
-			h1, err = gsumdb.HashGoMod(b.Bytes())
+		err := add(key, size, io.TeeReader(body, &b))
+		if err != nil {
+			return err
 		}
+		h1, err := gsumdb.HashGoMod(b.Bytes())
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		e.setH1(key, h1)
+		return nil
 	case layout.Zip:
-		ra, ok := body.(*os.File)
+		f, ok := body.(*os.File)
+		var r io.Reader = body
 		if !ok {
-			if ra, err = os.CreateTemp(e.opts.TempDir, "bundle-zip-*"); err != nil {
+			defer body.Close()
+			var err error
+			if f, err = os.CreateTemp(e.opts.TempDir, "bundle-zip-*"); err != nil {
 				return err
 			}
-			os.Remove(ra.Name()) // gone once closed
-			defer ra.Close()
-			body = io.TeeReader(body, ra)
+			os.Remove(f.Name()) // gone once closed
+			r = io.TeeReader(body, f)
 		}
-		if err = add(key, size, body); err == nil {
-			h1, err = hashZipAt(ra, size)
+		if err := add(key, size, r); err != nil {
+			f.Close()
+			return err
 		}
-	default:
-		return add(key, size, body)
+		e.hashes.Go(func() error {
+			defer f.Close()
+			h1, err := hashZipAt(f, size)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			e.setH1(key, h1)
+			return nil
+		})
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	if e.h1 == nil {
-		e.h1 = make(map[string]string)
-	}
+	defer body.Close()
+	return add(key, size, body)
+}
+
+func (e *exporter) setH1(key, h1 string) {
+	e.mu.Lock()
 	e.h1[key] = h1
-	return nil
+	e.mu.Unlock()
 }
 
 // checkHashes checks the h1: hash of each .mod and .zip written against
