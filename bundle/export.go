@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,13 +13,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sync/errgroup"
 
@@ -50,6 +51,10 @@ type ExportOptions struct {
 	Exempt func(path string) bool
 	// TempDir holds a fetched zip while it is written ("": os.TempDir).
 	TempDir string
+	// Signer, if not nil, signs the manifest (SignatureName): an importer
+	// trusting its key accepts modules it cannot check against the
+	// checksum database.
+	Signer note.Signer
 	// Now is the manifest's creation time (nil: time.Now).
 	Now func() time.Time
 }
@@ -83,13 +88,27 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	e := &exporter{ctx: ctx, opts: opts}
+	// The checksum database's files are gathered and checked (CPU-bound
+	// proof work) while the artifacts are written, on another core; they
+	// follow the artifacts in the bundle.
+	ctx, cancel := context.WithCancel(ctx)
+	sumDone := make(chan struct{})
+	e := &exporter{ctx: ctx, opts: opts, h1: make(map[string]string)}
+	// The zips' h1: hashes are computed on the other cores while the next
+	// artifacts are written; a few at a time (each holds its file open).
+	e.hashes.SetLimit(max(1, runtime.GOMAXPROCS(0)-1))
+	defer func() {
+		cancel()
+		<-sumDone // nothing outlives Export
+		e.hashes.Wait()
+	}()
 	man := &Manifest{Format: Format, Created: now().UTC()}
 	rep := &ExportReport{Modules: len(mods)}
 
 	var sumFiles map[string][]byte // by key
+	var sumErr error
+	var lookups []Module
 	if opts.DB != nil {
-		var lookups []Module
 		for i := range mods {
 			if opts.Exempt(mods[i].Path) {
 				mods[i].Exempt = true
@@ -99,10 +118,6 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 			}
 		}
 		if len(lookups) > 0 {
-			var err error
-			if sumFiles, err = e.sumdbFiles(lookups); err != nil {
-				return nil, err
-			}
 			man.SumDB = opts.DB.Name
 		}
 	} else {
@@ -112,6 +127,23 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 		rep.Exempt = len(mods)
 	}
 	man.Modules = mods
+	if len(lookups) > 0 {
+		go func() {
+			defer close(sumDone)
+			sumFiles, sumErr = e.sumdbFiles(lookups)
+			if sumErr != nil {
+				cancel() // stops the artifacts' copy early
+			}
+		}()
+	} else {
+		close(sumDone)
+	}
+	// sumdbErr waits for the database's files and returns their error,
+	// which explains a cancellation better than the copy's own.
+	sumdbErr := func() error {
+		<-sumDone
+		return sumErr
+	}
 
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
@@ -135,13 +167,6 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 		rep.Bytes += size
 		return nil
 	}
-	for _, k := range slices.Sorted(mapKeys(sumFiles)) {
-		b := sumFiles[k]
-		if err := add(k, int64(len(b)), strings.NewReader(string(b))); err != nil {
-			return nil, err
-		}
-		rep.SumDBFiles++
-	}
 	for _, m := range mods {
 		for _, k := range [...]layout.Kind{layout.Info, layout.Mod, layout.Zip} {
 			if m.ModOnly && k == layout.Zip {
@@ -156,15 +181,35 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 				continue // a go.mod-only requirement's .info is optional
 			}
 			if err != nil {
+				if serr := sumdbErr(); serr != nil {
+					return nil, serr
+				}
 				return nil, fmt.Errorf("%s@%s: %w", m.Path, m.Version, err)
 			}
-			err = add(key, size, body)
-			body.Close()
-			if err != nil {
+			if err := e.addHashed(key, k, size, body, add); err != nil {
+				if serr := sumdbErr(); serr != nil {
+					return nil, serr
+				}
 				return nil, err
 			}
 			rep.Artifacts++
 		}
+	}
+	if err := sumdbErr(); err != nil {
+		return nil, err
+	}
+	if err := e.hashes.Wait(); err != nil {
+		return nil, err
+	}
+	if err := e.checkHashes(mods, sumFiles); err != nil {
+		return nil, err
+	}
+	for _, k := range slices.Sorted(mapKeys(sumFiles)) {
+		b := sumFiles[k]
+		if err := add(k, int64(len(b)), strings.NewReader(string(b))); err != nil {
+			return nil, err
+		}
+		rep.SumDBFiles++
 	}
 	mb, err := json.MarshalIndent(man, "", "\t")
 	if err != nil {
@@ -175,6 +220,18 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	}
 	if _, err := tw.Write(mb); err != nil {
 		return nil, err
+	}
+	if opts.Signer != nil {
+		sig, err := note.Sign(&note.Note{Text: SignatureText(sha256.Sum256(mb))}, opts.Signer)
+		if err != nil {
+			return nil, err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: SignatureName, Mode: 0o644, Size: int64(len(sig)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(sig); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
@@ -223,6 +280,117 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 type exporter struct {
 	ctx  context.Context
 	opts ExportOptions
+
+	hashes errgroup.Group // zips being hashed
+	mu     sync.Mutex
+	h1     map[string]string // of each .mod and .zip written, by key
+}
+
+// addHashed adds the artifact body (of kind k, size bytes) at key with add,
+// closes body, and records the h1: hash of a .mod or, later (e.hashes), of
+// a .zip: hashed from the file it is read from, or a spilled copy.
+func (e *exporter) addHashed(key string, k layout.Kind, size int64, body io.ReadCloser, add func(string, int64, io.Reader) error) error {
+	switch k {
+	case layout.Mod:
+		defer body.Close()
+		if size > maxGoMod {
+			return fmt.Errorf("%s: %d bytes, more than %d", key, size, maxGoMod)
+		}
+		var b bytes.Buffer
+		err := add(key, size, io.TeeReader(body, &b))
+		if err != nil {
+			return err
+		}
+		h1, err := gsumdb.HashGoMod(b.Bytes())
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		e.setH1(key, h1)
+		return nil
+	case layout.Zip:
+		f, ok := body.(*os.File)
+		var r io.Reader = body
+		if !ok {
+			defer body.Close()
+			var err error
+			if f, err = os.CreateTemp(e.opts.TempDir, "bundle-zip-*"); err != nil {
+				return err
+			}
+			os.Remove(f.Name()) // gone once closed
+			r = io.TeeReader(body, f)
+		}
+		if err := add(key, size, r); err != nil {
+			f.Close()
+			return err
+		}
+		e.hashes.Go(func() error {
+			defer f.Close()
+			h1, err := hashZipAt(f, size)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			e.setH1(key, h1)
+			return nil
+		})
+		return nil
+	}
+	defer body.Close()
+	return add(key, size, body)
+}
+
+func (e *exporter) setH1(key, h1 string) {
+	e.mu.Lock()
+	e.h1[key] = h1
+	e.mu.Unlock()
+}
+
+// checkHashes checks the h1: hash of each .mod and .zip written against
+// its module's checksum database record in sumFiles or, for a module
+// without one (exempt), against its hash side-file in the store if there
+// is one: a damaged or forged stored file fails the export, not the
+// import at the far side.
+func (e *exporter) checkHashes(mods []Module, sumFiles map[string][]byte) error {
+	for _, m := range mods {
+		for _, k := range [...]layout.Kind{layout.Mod, layout.Zip} {
+			key, err := layout.Key(m.ModuleVersion(), k)
+			if err != nil {
+				return err
+			}
+			h1, ok := e.h1[key]
+			if !ok {
+				continue // a go.mod-only requirement's zip
+			}
+			line := m.Path + " " + m.Version + " " + h1
+			if k == layout.Mod {
+				line = m.Path + " " + m.Version + "/go.mod " + h1
+			}
+			if !m.Exempt {
+				file, err := layout.SumDBLookupFile(m.ModuleVersion())
+				if err != nil {
+					return err
+				}
+				if !hasLine(sumFiles[layout.SumDBKey(e.opts.DB.Name)+"/"+file], line) {
+					return fmt.Errorf("%s: hash %s disagrees with the checksum database record: the store's copy is damaged or forged", key, h1)
+				}
+				continue
+			}
+			hk, ok := layout.HashKey(key)
+			if !ok {
+				continue
+			}
+			b, err := storage.ReadAll(e.ctx, e.opts.Storage, hk)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // nothing recorded to check against
+			}
+			if err != nil {
+				return err
+			}
+			if got := strings.TrimSpace(string(b)); got != h1 {
+				return fmt.Errorf("%s: hash %s disagrees with the hash recorded in %s (%s): the store's copy is damaged or forged", key, h1, hk, got)
+			}
+		}
+	}
+	return nil
 }
 
 // open returns the size and body of the file at key, from the store or
@@ -286,7 +454,7 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 	}
 	prefix := layout.SumDBKey(db.Name) + "/"
 	files := make(map[string][]byte)
-	var mu sync.Mutex // the sumdb Client reads in parallel
+	var mu sync.Mutex // readAll reads in parallel
 	read := func(path string) ([]byte, error) {
 		key := prefix + path
 		mu.Lock()
@@ -317,23 +485,12 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 	if err := readAll(e.ctx, files0, read); err != nil {
 		return nil, err
 	}
-	// What the go command does: an x/mod sumdb Client with an empty cache
-	// and no tree head looks up every version.
-	ops := &recordingOps{key: db.Key, name: db.Name, read: read, conf: map[string][]byte{}}
-	client := sumdb.NewClient(ops)
+	// Each record, checked on its own (signature, record in its tree).
+	// (No x/mod sumdb.Client run here: what it would read is a subset of
+	// needTiles, every tile of which verify authenticates; the package's
+	// tests run the x/mod client over imported bundles in many orders.)
 	var recs []record
 	for _, m := range mods {
-		if !m.ModOnly {
-			if _, err := client.Lookup(m.Path, m.Version); err != nil {
-				return nil, fmt.Errorf("checksum database lookup of %s@%s: %v", m.Path, m.Version, err)
-			}
-		}
-		if _, err := client.Lookup(m.Path, m.Version+"/go.mod"); err != nil {
-			return nil, fmt.Errorf("checksum database lookup of %s@%s/go.mod: %v", m.Path, m.Version, err)
-		}
-		if err := ops.securityErr(); err != nil {
-			return nil, err
-		}
 		file, err := layout.SumDBLookupFile(m.ModuleVersion())
 		if err != nil {
 			return nil, err
@@ -373,61 +530,6 @@ func (e *exporter) sumdbFiles(mods []Module) (map[string][]byte, error) {
 	files[prefix+"latest"] = headOf(recs)
 	return files, nil
 }
-
-// recordingOps are the sumdb.ClientOps of a go command with an empty module
-// cache and no tree head, whose reads are served (and so recorded) by read.
-type recordingOps struct {
-	key, name string
-	read      func(path string) ([]byte, error)
-
-	mu       sync.Mutex
-	conf     map[string][]byte
-	security []string
-}
-
-func (o *recordingOps) ReadRemote(path string) ([]byte, error) {
-	return o.read(strings.TrimPrefix(path, "/"))
-}
-
-func (o *recordingOps) ReadConfig(file string) ([]byte, error) {
-	if file == "key" {
-		return []byte(o.key), nil
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.conf[file], nil
-}
-
-func (o *recordingOps) WriteConfig(file string, old, new []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if string(o.conf[file]) != string(old) {
-		return sumdb.ErrWriteConflict
-	}
-	o.conf[file] = new
-	return nil
-}
-
-func (o *recordingOps) ReadCache(string) ([]byte, error) { return nil, fs.ErrNotExist }
-func (o *recordingOps) WriteCache(string, []byte)        {}
-func (o *recordingOps) Log(string)                       {}
-
-func (o *recordingOps) SecurityError(msg string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.security = append(o.security, msg)
-}
-
-func (o *recordingOps) securityErr() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.security) > 0 {
-		return fmt.Errorf("checksum database security error: %s", o.security[0])
-	}
-	return nil
-}
-
-var _ sumdb.ClientOps = (*recordingOps)(nil)
 
 // readAll reads paths with read, a few at a time (each may be a fetch).
 func readAll(ctx context.Context, paths []string, read func(string) ([]byte, error)) error {

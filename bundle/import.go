@@ -19,7 +19,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	modzip "golang.org/x/mod/zip"
@@ -37,23 +36,30 @@ const (
 	maxInfo      = 64 << 10
 	maxSumDBFile = 64 << 10 // a lookup, a tile (8 KiB), a tree head
 	maxManifest  = 256 << 20
+	// A manifest may take this many bytes per entry seen before it (a
+	// File line and a Module line, each with a key of up to
+	// storage.MaxKeyLen bytes), and maxManifestBase more.
+	maxManifestPerEntry = 2*storage.MaxKeyLen + 512
+	maxManifestBase     = 64 << 10
+	maxSignature        = 64 << 10
 )
 
 // Limits bound what a bundle may make Import hold or write. The zero
 // value of a field means its default.
 type Limits struct {
-	MaxEntries int    // entries (default 1,000,000)
-	MaxBytes   int64  // uncompressed bytes of all entries, staged on disk (default 64 GiB)
-	MaxSumDB   int64  // bytes of checksum database files, the only entries held in memory (default 256 MiB)
-	MaxWindow  uint64 // zstd window size (default 64 MiB; the encoder's default is 8 MiB)
+	MaxEntries int // entries (default 200,000)
+	// MaxBytes bounds the uncompressed bytes of all entries, staged on
+	// disk. Default: the space free in the staging directory's file system
+	// less a margin (the larger of 1 GiB and 5%), at most 64 GiB; 64 GiB
+	// where the free space is not known.
+	MaxBytes  int64
+	MaxSumDB  int64  // bytes of checksum database files, the only entries held in memory (default 256 MiB)
+	MaxWindow uint64 // zstd window size (default 64 MiB; the encoder's default is 8 MiB)
 }
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxEntries <= 0 {
-		l.MaxEntries = 1_000_000
-	}
-	if l.MaxBytes <= 0 {
-		l.MaxBytes = 64 << 30
+		l.MaxEntries = 200_000
 	}
 	if l.MaxSumDB <= 0 {
 		l.MaxSumDB = 256 << 20
@@ -74,6 +80,11 @@ type ImportOptions struct {
 	// Exempt reports whether a module path is exempt from the database
 	// (nosumdb, private): checked against the manifest's hash only.
 	Exempt func(path string) bool
+	// Trusted are the keys whose signature of the manifest (SignatureName)
+	// makes Import accept modules checked against the manifest only (the
+	// exempt ones, or all with DB nil). Without such a signature a bundle
+	// holding any of them is refused.
+	Trusted []note.Verifier
 	// TempDir is where entries are staged ("": the storage's TempDir if it
 	// has one, so that storing is a rename, else os.TempDir).
 	TempDir string
@@ -82,17 +93,37 @@ type ImportOptions struct {
 
 // ImportReport says what Import found and stored.
 type ImportReport struct {
-	Modules      int `json:"modules"`
-	Added        int `json:"added"`        // artifacts stored
-	Present      int `json:"present"`      // artifacts the store already held
-	SumDBAdded   int `json:"sumdbAdded"`   // checksum database files stored
-	SumDBPresent int `json:"sumdbPresent"` // ... already held
+	Modules int `json:"modules"`
+	Added   int `json:"added"`   // artifacts stored
+	Present int `json:"present"` // artifacts the store already held, as in the bundle
+	// Repaired counts the files (artifacts, their hash side-files,
+	// checksum database files) the store held with other contents than
+	// the verified bundle's, replaced; RepairedKeys lists them.
+	Repaired     int      `json:"repaired"`
+	RepairedKeys []string `json:"repairedKeys,omitempty"`
+	SumDBAdded   int      `json:"sumdbAdded"`   // checksum database files stored
+	SumDBPresent int      `json:"sumdbPresent"` // ... already held
 	// HashOnly lists the module versions (path@version) checked against
 	// the manifest's hash only: exempt from the checksum database.
 	HashOnly []string `json:"hashOnly,omitempty"`
+	// SignedBy is the name of the trusted key that signed the manifest,
+	// if a signature was needed (HashOnly) and checked.
+	SignedBy string `json:"signedBy,omitempty"`
 	// AddedKeys lists the storage keys of the artifacts stored.
 	AddedKeys []string `json:"addedKeys,omitempty"`
 }
+
+// PartlyStoredError is Import's error for a bundle that passed every
+// check but could not be stored whole (a storage failure): what was
+// stored is whole and consistent (no version has a .mod or .info without
+// its .zip), and importing again completes it.
+type PartlyStoredError struct{ Err error }
+
+func (e *PartlyStoredError) Error() string {
+	return "bundle verified, partly stored: run the import again: " + e.Err.Error()
+}
+
+func (e *PartlyStoredError) Unwrap() error { return e.Err }
 
 // RefusedError is Import's error for a bundle that fails a check: nothing
 // was stored.
@@ -118,11 +149,13 @@ type staged struct {
 
 // Import reads a bundle from r, verifies all of it (see the package
 // documentation) and only then stores it in opts.Storage. A bundle that
-// fails a check is a *RefusedError and nothing is stored; any other error
-// (reading r, staging, storing) may leave part of a verified bundle stored,
-// each file whole, and importing again completes it.
+// fails a check is a *RefusedError and nothing is stored; a failure while
+// storing a verified bundle is a *PartlyStoredError: part of it may be
+// stored, each file whole, and importing again completes it. Other errors
+// (reading r, staging) store nothing.
 func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport, error) {
 	lim := opts.Limits.withDefaults()
+	bytesLimit := "the limit"
 	if opts.Exempt == nil {
 		opts.Exempt = func(string) bool { return false }
 	}
@@ -140,37 +173,69 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	if lim.MaxBytes <= 0 {
+		free, ok := freeBytes(dir)
+		lim.MaxBytes = defaultMaxBytes(free, ok)
+		bytesLimit = fmt.Sprintf("the space free to stage it in %s less a margin", dir)
+	}
 
 	zr, err := zstd.NewReader(bufio.NewReaderSize(r, 1<<20), zstd.WithDecoderMaxWindow(lim.MaxWindow), zstd.WithDecoderMaxMemory(lim.MaxWindow), zstd.WithDecoderConcurrency(2))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	entries, man, err := stage(ctx, tar.NewReader(zr), dir, lim)
+	entries, sm, err := stage(ctx, tar.NewReader(zr), dir, lim, bytesLimit)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := check(entries, man, opts)
+	rep, err := check(entries, sm, opts)
 	if err != nil {
 		return nil, err
 	}
-	return rep, store(ctx, entries, man, opts, adopt, dir, rep)
+	if err := store(ctx, entries, sm.Manifest, opts, adopt, dir, rep); err != nil {
+		return rep, &PartlyStoredError{Err: err}
+	}
+	return rep, nil
+}
+
+// defaultMaxBytes is Limits.MaxBytes's default with free bytes in the
+// staging file system (if known).
+func defaultMaxBytes(free int64, known bool) int64 {
+	const most = 64 << 30
+	if !known {
+		return most
+	}
+	free -= max(1<<30, free/20)
+	return max(1, min(most, free))
+}
+
+// signedManifest is a bundle's manifest, the SHA-256 of its bytes and
+// the signature that followed it, if any.
+type signedManifest struct {
+	*Manifest
+	sum [32]byte
+	sig []byte
 }
 
 // stage reads every entry of tr into dir (artifacts) or memory (database
-// files), checking each on its own, and then the manifest.
-func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[string]*staged, *Manifest, error) {
+// files), checking each on its own, and then the manifest. The first
+// failed check stops it (before the next entry is read).
+func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits, bytesLimit string) (map[string]*staged, *signedManifest, error) {
 	entries := make(map[string]*staged)
 	var total, sumBytes int64
-	var checks errgroup.Group
+	checks, gctx := errgroup.WithContext(ctx)
 	checks.SetLimit(runtime.GOMAXPROCS(0))
 	// Every return waits for the checks started: none outlives stage
 	// (their files are removed after it).
 	defer checks.Wait()
 	buf := make([]byte, 256<<10)
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+		if gctx.Err() != nil {
+			// A check failed (its refusal explains), or ctx is done.
+			if err := checks.Wait(); err != nil {
+				return nil, nil, err
+			}
+			return nil, nil, ctx.Err()
 		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -183,20 +248,38 @@ func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[str
 			return nil, nil, refuse("entry %q is not a regular file", hdr.Name)
 		}
 		if hdr.Name == ManifestName {
-			if hdr.Size > maxManifest {
-				return nil, nil, refuse("manifest of %d bytes", hdr.Size)
+			// The manifest comes last: its size is bounded by the entries
+			// it may list.
+			if max := min(maxManifest, maxManifestBase+int64(len(entries))*maxManifestPerEntry); hdr.Size < 0 || hdr.Size > max {
+				return nil, nil, refuse("manifest of %d bytes, more than %d for %d entries", hdr.Size, max, len(entries))
 			}
-			man, err := readManifest(io.LimitReader(tr, hdr.Size))
+			b := make([]byte, hdr.Size)
+			if _, err := io.ReadFull(tr, b); err != nil {
+				return nil, nil, refuse("manifest: %v", err)
+			}
+			man, err := readManifest(b)
 			if err != nil {
 				return nil, nil, refuse("%v", err)
 			}
-			if _, err := tr.Next(); err != io.EOF {
-				return nil, nil, refuse("entries after the manifest")
+			sm := &signedManifest{Manifest: man, sum: sha256.Sum256(b)}
+			hdr, err := tr.Next()
+			if err == nil && hdr.Name == SignatureName && hdr.Typeflag == tar.TypeReg && hdr.Size >= 0 && hdr.Size <= maxSignature {
+				sm.sig = make([]byte, hdr.Size)
+				if _, err = io.ReadFull(tr, sm.sig); err != nil {
+					return nil, nil, refuse("%s: %v", SignatureName, err)
+				}
+				hdr, err = tr.Next()
+			}
+			if err != io.EOF {
+				if err == nil {
+					return nil, nil, refuse("entry %q after the manifest", hdr.Name)
+				}
+				return nil, nil, refuse("reading: %v", err)
 			}
 			if err := checks.Wait(); err != nil {
 				return nil, nil, err
 			}
-			return entries, man, nil
+			return entries, sm, nil
 		}
 		if len(entries) >= lim.MaxEntries {
 			return nil, nil, refuse("more than %d entries", lim.MaxEntries)
@@ -213,7 +296,7 @@ func stage(ctx context.Context, tr *tar.Reader, dir string, lim Limits) (map[str
 			return nil, nil, refuse("%s: %d bytes, more than %d", hdr.Name, hdr.Size, max)
 		}
 		if total += hdr.Size; total > lim.MaxBytes {
-			return nil, nil, refuse("more than %d bytes in all", lim.MaxBytes)
+			return nil, nil, refuse("more than %d bytes in all (%s)", lim.MaxBytes, bytesLimit)
 		}
 		h := sha256.New()
 		body := io.TeeReader(io.LimitReader(tr, hdr.Size), h)
@@ -319,7 +402,7 @@ func checkArtifact(e *staged) error {
 		}
 	case layout.Zip:
 		if _, err = modzip.CheckZip(e.mv, e.file); err == nil {
-			e.h1, err = dirhash.HashZip(e.file, dirhash.Hash1)
+			e.h1, err = hashZip(e.file)
 		}
 	}
 	if err != nil {
@@ -330,7 +413,8 @@ func checkArtifact(e *staged) error {
 
 // check verifies the staged entries against the manifest and the checksum
 // database (see the package documentation).
-func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*ImportReport, error) {
+func check(entries map[string]*staged, sm *signedManifest, opts ImportOptions) (*ImportReport, error) {
+	man := sm.Manifest
 	// Every entry is the manifest's, and the manifest names no other.
 	if len(man.Files) != len(entries) {
 		return nil, refuse("the manifest lists %d files, the bundle holds %d", len(man.Files), len(entries))
@@ -390,6 +474,17 @@ func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*Impo
 				return nil, refuse("%s: checksum database files, but the checksum database is off here", e.name)
 			}
 			return nil, refuse("%s: not a file of the configured checksum database %s", e.name, opts.DB.Name)
+		}
+	}
+	if opts.DB != nil {
+		// The manifest names the database whose files it carries (store
+		// writes them only then).
+		hasFiles := false
+		for _, e := range entries {
+			hasFiles = hasFiles || e.kind == 0
+		}
+		if hasFiles && man.SumDB != opts.DB.Name || man.SumDB != "" && man.SumDB != opts.DB.Name {
+			return nil, refuse("the manifest names checksum database %q, not the configured %s", man.SumDB, opts.DB.Name)
 		}
 	}
 	var recs []record
@@ -475,7 +570,34 @@ func check(entries map[string]*staged, man *Manifest, opts ImportOptions) (*Impo
 			rep.HashOnly = append(rep.HashOnly, m.Path+"@"+m.Version)
 		}
 	}
+	// The manifest is in the bundle it describes: it authenticates the
+	// hash-only modules only if signed by a key trusted here.
+	if len(rep.HashOnly) > 0 {
+		why := "exempt from the checksum database here (nosumdb, private)"
+		if opts.DB == nil {
+			why = "the checksum database is off here"
+		}
+		switch {
+		case sm.sig == nil:
+			return nil, refuse("%s: %s and the bundle's manifest is not signed (bundle export --sign-key; import --trust)", listShort(rep.HashOnly), why)
+		case len(opts.Trusted) == 0:
+			return nil, refuse("%s: %s and no key is trusted to sign the bundle's manifest (bundle import --trust)", listShort(rep.HashOnly), why)
+		}
+		name, err := checkSignature(sm.sig, sm.sum, opts.Trusted)
+		if err != nil {
+			return nil, refuse("manifest signature: %v (needed for %s)", err, listShort(rep.HashOnly))
+		}
+		rep.SignedBy = name
+	}
 	return rep, nil
+}
+
+// listShort lists the first few of mods.
+func listShort(mods []string) string {
+	if len(mods) <= 5 {
+		return strings.Join(mods, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(mods[:5], ", "), len(mods)-5)
 }
 
 // hasLine reports whether text has line as one of its lines.
@@ -494,10 +616,47 @@ type write struct {
 	file     string
 	data     []byte
 	artifact bool
+	repair   bool // replaces a file of other contents
 }
 
-// store writes the verified entries that the store lacks: database files,
-// then each version's .mod and .zip (after its recorded hash) and .info.
+// exists reports whether s holds key.
+func exists(ctx context.Context, s storage.Storage, key string) (bool, error) {
+	_, err := s.Stat(ctx, key)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+// holds reports whether s holds key, and whether with size bytes of
+// SHA-256 sum (hex).
+func holds(ctx context.Context, s storage.Storage, key string, size int64, sum string) (held, same bool, err error) {
+	obj, err := s.Get(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	defer obj.Body.Close()
+	if obj.Size != size {
+		return true, false, nil
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(obj.Body, size+1))
+	if err != nil {
+		return true, false, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return true, n == size && hex.EncodeToString(h.Sum(nil)) == sum, nil
+}
+
+// store writes the verified entries that the store lacks or holds with
+// other contents (repaired): database files, then per module version its
+// .zip, .mod (each after its recorded hash, as the cache does) and .info,
+// so that a failure midway leaves no version listable without its zip.
 // With adopt (the staging directory is in the store's file system), every
 // file is staged, the staging directory's file system synced once
 // (syncfs), and each file renamed into place through the store's unsynced
@@ -505,20 +664,24 @@ type write struct {
 // its content is on disk), for one sync instead of one per file.
 func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts ImportOptions, adopt bool, dir string, rep *ImportReport) error {
 	s := opts.Storage
-	exists := func(key string) (bool, error) {
-		_, err := s.Stat(ctx, key)
-		if err == nil {
-			return true, nil
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return false, err
-	}
 	var plan []write
-	names := slices.Sorted(mapKeys(entries))
+	// need plans key unless the store holds it with size bytes of SHA-256
+	// sum; it reports whether it did, and whether the key was repaired.
+	need := func(w write, size int64, sum string) (planned bool, err error) {
+		held, same, err := holds(ctx, s, w.key, size, sum)
+		if err != nil || same {
+			return false, err
+		}
+		w.repair = held
+		plan = append(plan, w)
+		return true, nil
+	}
+	needData := func(w write) (bool, error) {
+		sum := sha256.Sum256(w.data)
+		return need(w, int64(len(w.data)), hex.EncodeToString(sum[:]))
+	}
 	if man.SumDB != "" && opts.DB != nil {
-		for _, name := range names {
+		for _, name := range slices.Sorted(mapKeys(entries)) {
 			e := entries[name]
 			if e.kind != 0 {
 				continue
@@ -526,40 +689,60 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 			if p, ok := lookupModule(name); ok && opts.Exempt(p) {
 				continue // never stored for a path the database must not learn of
 			}
-			ok, err := exists(name)
+			if name == layout.SumDBKey(opts.DB.Name)+"/latest" {
+				// Written if missing, never replaced: the store's may be
+				// newer (the sumdb endpoint keeps the newest it verified).
+				ok, err := exists(ctx, s, name)
+				if err != nil {
+					return err
+				}
+				if ok {
+					rep.SumDBPresent++
+				} else {
+					plan = append(plan, write{key: name, data: e.data})
+					rep.SumDBAdded++
+				}
+				continue
+			}
+			planned, err := needData(write{key: name, data: e.data})
 			if err != nil {
 				return err
 			}
-			if ok {
+			if !planned {
 				rep.SumDBPresent++
-				continue
+			} else if !plan[len(plan)-1].repair {
+				rep.SumDBAdded++
 			}
-			plan = append(plan, write{key: name, data: e.data})
-			rep.SumDBAdded++
 		}
-		if ok, err := exists(layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
+		if ok, err := exists(ctx, s, layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
 			return err
 		} else if !ok {
 			plan = append(plan, write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}})
 		}
 	}
-	for _, name := range names {
-		e := entries[name]
-		if e.kind == 0 {
-			continue
+	for _, m := range man.Modules {
+		for _, k := range [...]layout.Kind{layout.Zip, layout.Mod, layout.Info} {
+			key, err := layout.Key(m.ModuleVersion(), k)
+			if err != nil {
+				return err
+			}
+			e := entries[key]
+			if e == nil {
+				continue // a go.mod-only requirement's zip or .info
+			}
+			if hashKey, ok := layout.HashKey(key); ok {
+				if _, err := needData(write{key: hashKey, data: []byte(e.h1 + "\n")}); err != nil {
+					return err
+				}
+			}
+			planned, err := need(write{key: key, file: e.file, artifact: true}, e.size, e.sha256)
+			if err != nil {
+				return err
+			}
+			if !planned {
+				rep.Present++
+			}
 		}
-		ok, err := exists(name)
-		if err != nil {
-			return err
-		}
-		if ok {
-			rep.Present++
-			continue
-		}
-		if hashKey, ok := layout.HashKey(name); ok {
-			plan = append(plan, write{key: hashKey, data: []byte(e.h1 + "\n")})
-		}
-		plan = append(plan, write{key: name, file: e.file, artifact: true})
 	}
 
 	adopter, canAdopt := storage.As[storage.FileAdopter](storage.Unsynced(s))
@@ -600,7 +783,11 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 		if err != nil {
 			return fmt.Errorf("storing %s: %w", w.key, err)
 		}
-		if w.artifact {
+		switch {
+		case w.repair:
+			rep.Repaired++
+			rep.RepairedKeys = append(rep.RepairedKeys, w.key)
+		case w.artifact:
 			rep.Added++
 			rep.AddedKeys = append(rep.AddedKeys, w.key)
 		}

@@ -1,12 +1,14 @@
 package bundle
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Format is the value of Manifest.Format that this package writes and reads.
@@ -15,6 +17,19 @@ const Format = "gomirror-bundle/1"
 // ManifestName is the name of the manifest entry, the last of a bundle. No
 // storage key of an artifact or a database file has this name.
 const ManifestName = "bundle.json"
+
+// SignatureName is the name of the entry that may follow the manifest: a
+// note (golang.org/x/mod/sumdb/note) signed by the exporter's key whose
+// text is SignatureText of the manifest's bytes. An importer that trusts
+// the key accepts the modules it checks against the manifest only (exempt
+// from the checksum database there).
+const SignatureName = "bundle.json.sig"
+
+// SignatureText is the text of the signature note of a manifest whose
+// bytes have SHA-256 sum.
+func SignatureText(sum [32]byte) string {
+	return fmt.Sprintf("%s manifest sha256 %x\n", Format, sum)
+}
 
 // Manifest describes a bundle's contents.
 type Manifest struct {
@@ -55,10 +70,10 @@ type File struct {
 	SHA256 string `json:"sha256"` // hex
 }
 
-// readManifest decodes a manifest of at most limit bytes.
-func readManifest(r io.Reader) (*Manifest, error) {
+// readManifest decodes a manifest.
+func readManifest(b []byte) (*Manifest, error) {
 	var m Manifest
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest: %v", err)
@@ -67,4 +82,18 @@ func readManifest(r io.Reader) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest: format %q, want %q", m.Format, Format)
 	}
 	return &m, nil
+}
+
+// checkSignature verifies sig, a signature note of the manifest whose
+// bytes have SHA-256 sum, against the trusted keys, and returns the name
+// of the key that signed it.
+func checkSignature(sig []byte, sum [32]byte, trusted []note.Verifier) (string, error) {
+	n, err := note.Open(sig, note.VerifierList(trusted...))
+	if err != nil {
+		return "", err
+	}
+	if n.Text != SignatureText(sum) {
+		return "", errors.New("it signs another manifest")
+	}
+	return n.Sigs[0].Name, nil
 }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
@@ -50,6 +51,7 @@ type Serve struct {
 	Upstream           string        `name:"upstream" help:"upstreams in GOPROXY syntax: URLs, direct, off, or names of upstream-groups (default: go env GOPROXY); user:password@ in a URL on a command line shows in ps: put credentials in upstream-netrc"`
 	SumDB              string        `name:"sumdb" help:"checksum database in GOSUMDB syntax, or off (default: go env GOSUMDB)"`
 	NoSumDB            string        `name:"nosumdb" help:"module path patterns exempt from checksum verification, GONOSUMDB syntax (default: go env GONOSUMDB)"`
+	BundleTrust        string        `name:"bundle-trust" help:"verifier keys (space- or comma-separated; bundle keygen prints one) whose signature of a bundle's manifest bundle import trusts for modules exempt from the checksum database"`
 	LogFormat          string        `name:"log-format" help:"log format: text or json"`
 	LogLevel           string        `name:"log-level" help:"log level: debug, info, warn or error"`
 	FreshTimeout       time.Duration `name:"fresh-timeout" help:"how long list and @latest wait for the upstream before serving the stored copy"`
@@ -945,6 +947,11 @@ func (c *Serve) AuthRulePatterns() (modpattern.List, error) {
 // checksum database: private and nosumdb together. The error is as for
 // NoProxyPatterns.
 func (c *Serve) NoSumDBPatterns() (modpattern.List, error) { return joinPatterns(c.Private, c.NoSumDB) }
+
+// BundleTrustKeys returns the verifier keys of setting bundle-trust.
+func (c *Serve) BundleTrustKeys() []string {
+	return strings.FieldsFunc(c.BundleTrust, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
 
 // joinPatterns parses GOPRIVATE-syntax lists and joins them.
 func joinPatterns(lists ...string) (modpattern.List, error) {

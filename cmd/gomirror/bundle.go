@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -14,7 +17,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gomirror/gomirror/bundle"
 	"github.com/gomirror/gomirror/client/golist"
@@ -31,8 +36,80 @@ func newBundle() *cobra.Command {
 		Use:   "bundle",
 		Short: "Carry module versions across an air gap: export a bundle, import it into another mirror",
 	}
-	cmd.AddCommand(newBundleExport(), newBundleImport())
+	cmd.AddCommand(newBundleExport(), newBundleImport(), newBundleKeygen())
 	return cmd
+}
+
+// newBundleKeygen returns `gomirror bundle keygen NAME`.
+func newBundleKeygen() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen NAME",
+		Short: "Make a key pair to sign bundles: write the signer key to a file, print the verifier key",
+		Long: `Generate a golang.org/x/mod/sumdb/note key pair named NAME. The signer
+(private) key is written to FILE (-o, default NAME.key; mode 0600, never
+overwritten), for bundle export --sign-key FILE. The verifier (public) key
+is printed, for bundle import --trust KEY on the mirrors that import.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(cmd, errors.New("give the key's name"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			skey, vkey, err := note.GenerateKey(rand.Reader, args[0])
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			if out == "" {
+				out = args[0] + ".key"
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(f, skey)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(out)
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote the signer key to %s (keep it secret); the verifier key:\n", out)
+			fmt.Fprintln(cmd.OutOrStdout(), vkey)
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(usageError)
+	cmd.Flags().StringVarP(&out, "output", "o", "", "the signer key file to write (default NAME.key)")
+	return cmd
+}
+
+// importError is bundle import's error for Import's err: exit status 3
+// for a verified bundle partly stored, 1 otherwise (a *bundle.RefusedError
+// when a check failed).
+func importError(err error) error {
+	if errors.As(err, new(*bundle.PartlyStoredError)) {
+		return &exitCodeError{code: 3, err: err}
+	}
+	return err
+}
+
+// readSigner reads a signer key file written by bundle keygen.
+func readSigner(file string) (note.Signer, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a signer key (bundle keygen writes one)", file)
+	}
+	return s, nil
 }
 
 // bundleSettings loads serve's settings for a bundle command.
@@ -63,8 +140,8 @@ func bundleDB(cfg *config.Serve) (*sumdb.DB, func(string) bool, error) {
 func newBundleExport() *cobra.Command {
 	defaults := config.Defaults()
 	var (
-		configFile, out, snap string
-		from                  []string
+		configFile, out, snap, signKey string
+		from                           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "export (--snapshot NAME | --from DIR|go.mod|go.sum ... | module@version ...) -o FILE",
@@ -79,7 +156,15 @@ files, directories or go.sum files (--from, repeatable) or of module@version
 arguments, resolved as snapshot create does. It takes the same settings as
 serve (--config, GOMIRROR_* variables, flags) and opens the storage directly;
 what the storage lacks is fetched and verified through an in-process mirror
-with those settings.`,
+with those settings. Each .mod and .zip written is checked against its
+checksum database record (an exempt module's against its stored hash).
+
+With --sign-key FILE (a signer key file from bundle keygen) the manifest
+is signed: an importer trusting the key (import --trust) accepts the
+modules it cannot check against the checksum database (exempt there:
+nosumdb, private, or sumdb off); without it, they are refused.
+
+The file is written with mode 0644 less the umask.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			n := 0
 			for _, set := range []bool{snap != "", len(from) > 0, len(args) > 0} {
@@ -103,6 +188,12 @@ with those settings.`,
 			db, exempt, err := bundleDB(cfg)
 			if err != nil {
 				return usageError(cmd, err)
+			}
+			var signer note.Signer
+			if signKey != "" {
+				if signer, err = readSigner(signKey); err != nil {
+					return usageError(cmd, err)
+				}
 			}
 			var srcs []snapshot.Source
 			if snap == "" {
@@ -139,13 +230,13 @@ with those settings.`,
 			}
 
 			// Written next to FILE, renamed into place when complete.
-			f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+			f, err := createTemp(out)
 			if err != nil {
 				return err
 			}
 			defer os.Remove(f.Name())
 			rep, err := bundle.Export(ctx, f, mods, bundle.ExportOptions{
-				Storage: store, Fetch: loopbackFetcher{url: lb.URL}, DB: db, Exempt: exempt,
+				Storage: store, Fetch: loopbackFetcher{url: lb.URL}, DB: db, Exempt: exempt, Signer: signer,
 			})
 			if err == nil {
 				err = f.Sync()
@@ -171,9 +262,22 @@ with those settings.`,
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the bundle file to write")
 	cmd.Flags().StringVar(&snap, "snapshot", "", "export the versions of this snapshot")
-	cmd.Flags().StringArrayVar(&from, "from", nil, "a directory, go.mod or go.sum whose module graph to export (repeatable)")
+	cmd.Flags().StringArrayVar(&from, "from", nil, "a directory, go.mod or go.sum whose module graph to export (repeatable; added to setting bundle-trust)")
+	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the manifest with the signer key in this file (bundle keygen)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd
+}
+
+// createTemp creates a new file next to name, of mode 0644 less the umask
+// (os.CreateTemp's is 0600).
+func createTemp(name string) (*os.File, error) {
+	for {
+		tmp := filepath.Join(filepath.Dir(name), fmt.Sprintf(".%s.tmp-%d-%d", filepath.Base(name), os.Getpid(), mrand.Uint32()))
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
 
 // loopbackFetcher fetches through the in-process mirror.
@@ -205,6 +309,9 @@ func newBundleImport() *cobra.Command {
 	var (
 		configFile string
 		asJSON     bool
+		trust      []string
+		maxBytes   string
+		maxEntries int
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE",
@@ -214,16 +321,29 @@ anything: every file against the manifest's hash, every .zip and .mod against
 the bundle's checksum database records, the records' inclusion in the signed
 tree heads through the tiles, and the tree heads' signatures against the
 configured checksum database key (setting sumdb). Modules exempt from the
-database here (nosumdb, private, or sumdb off) are checked against the
-manifest's hash only, and listed. A bundle failing any check is refused
-whole: nothing is stored, and the exit status is 1.
+database here (nosumdb, private, or sumdb off) can be checked against the
+manifest's hash only, and the manifest is inside the bundle: they are
+accepted (and listed) only if the manifest is signed by a key given with
+--trust (a verifier key printed by bundle keygen; repeatable) or setting
+bundle-trust. A bundle
+failing any check is refused whole: nothing is stored, and the exit
+status is 1. Entries are staged on disk (in the storage's temporary
+directory for fs) while they are checked; --max-bytes and --max-entries
+bound a bundle (the first entry beyond them, or failing a check, stops
+the import).
 
 Then each file the storage lacks is stored atomically (fs or s3, as serve's
-settings say); importing again adds nothing. It prints what it added,
+settings say), per module version the .zip, then the .mod, then the .info;
+importing again adds nothing. A file the storage holds with other contents
+than the verified bundle's (damaged) is replaced atomically and reported
+as repaired. It prints what it added,
 
 	added A artifacts (P already present), D checksum database files (Q already present)
+	repaired KEY: ...
 
-or, with --json, one JSON object.`,
+or, with --json, one JSON object. If storing fails after every check
+passed, the exit status is 3 ("verified, partly stored: run the import
+again"): what was stored is whole, and importing again completes it.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError(cmd, errors.New("give one bundle file"))
@@ -239,6 +359,23 @@ or, with --json, one JSON object.`,
 			if err != nil {
 				return usageError(cmd, err)
 			}
+			var lim bundle.Limits
+			lim.MaxEntries = maxEntries
+			if maxBytes != "" {
+				n, err := humanize.ParseBytes(maxBytes)
+				if err != nil || n == 0 || n > math.MaxInt64 {
+					return usageError(cmd, fmt.Errorf("--max-bytes %q: not a positive size", maxBytes))
+				}
+				lim.MaxBytes = int64(n)
+			}
+			var trusted []note.Verifier
+			for _, k := range append(cfg.BundleTrustKeys(), trust...) {
+				v, err := note.NewVerifier(strings.TrimSpace(k))
+				if err != nil {
+					return usageError(cmd, fmt.Errorf("--trust %q: not a verifier key (bundle keygen prints one)", k))
+				}
+				trusted = append(trusted, v)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			store, err := wire.OpenStorage(ctx, cfg)
@@ -250,9 +387,9 @@ or, with --json, one JSON object.`,
 				return err
 			}
 			defer f.Close()
-			rep, err := bundle.Import(ctx, f, bundle.ImportOptions{Storage: store, DB: db, Exempt: exempt})
-			if err != nil { // a *bundle.RefusedError when a check failed: exit status 1
-				return err
+			rep, err := bundle.Import(ctx, f, bundle.ImportOptions{Storage: store, DB: db, Exempt: exempt, Trusted: trusted, Limits: lim})
+			if err != nil {
+				return importError(err)
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -262,8 +399,11 @@ or, with --json, one JSON object.`,
 			}
 			fmt.Fprintf(w, "added %d artifacts (%d already present), %d checksum database files (%d already present) for %d module versions\n",
 				rep.Added, rep.Present, rep.SumDBAdded, rep.SumDBPresent, rep.Modules)
+			for _, k := range rep.RepairedKeys {
+				fmt.Fprintf(w, "repaired %s: the storage held other contents than the verified bundle's\n", k)
+			}
 			for _, m := range rep.HashOnly {
-				fmt.Fprintf(w, "hash only %s: exempt from the checksum database here, checked against the bundle's manifest only\n", m)
+				fmt.Fprintf(w, "hash only %s: exempt from the checksum database here, checked against the bundle's manifest, signed by %s\n", m, rep.SignedBy)
 			}
 			return nil
 		},
@@ -271,6 +411,9 @@ or, with --json, one JSON object.`,
 	cmd.SetFlagErrorFunc(usageError)
 	cmd.Flags().StringVar(&configFile, "config", "", "YAML config file, as for serve (env GOMIRROR_CONFIG)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	cmd.Flags().StringVar(&maxBytes, "max-bytes", "", "refuse a bundle of more uncompressed bytes, e.g. 20GiB (default: the free space of the staging directory less a margin, at most 64GiB)")
+	cmd.Flags().IntVar(&maxEntries, "max-entries", 0, "refuse a bundle of more entries (default 200000)")
+	cmd.Flags().StringArrayVar(&trust, "trust", nil, "a verifier key whose signature of a bundle's manifest is trusted for modules exempt from the checksum database (repeatable; added to setting bundle-trust)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -75,10 +76,85 @@ func TestBundleImportCommand(t *testing.T) {
 		t.Errorf("second import: %q, %v", out, err)
 	}
 
-	// Exempt here: checked against the manifest only, and said so.
-	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), file)...)
-	if err != nil || !strings.Contains(out, "hash only example.com/dep@v1.0.0") || strings.Contains(out, "hash only example.com/hello") {
-		t.Errorf("import with example.com/dep exempt: %q, %v", out, err)
+	// Exempt here: checked against the manifest only, which is refused
+	// unless the manifest is signed by a trusted key (bundle keygen,
+	// export --sign-key, import --trust).
+	_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), file)...)
+	var refused *bundle.RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "example.com/dep@v1.0.0") || !strings.Contains(refused.Reason, "not signed") {
+		t.Fatalf("unsigned import with example.com/dep exempt: %v", err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "exporter.key")
+	vkey, _, _, err := runCmd(t, newBundle(), "keygen", "exporter", "-o", keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey = strings.TrimSpace(vkey)
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("signer key file: %v, %v", fi, err)
+	}
+	if _, _, _, err := runCmd(t, newBundle(), "keygen", "exporter", "-o", keyFile); err == nil {
+		t.Error("keygen overwrote a key file")
+	}
+	signer, err := readSigner(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signed bytes.Buffer
+	if _, err := bundle.Export(context.Background(), &signed, mods, bundle.ExportOptions{Storage: mem.New(), Fetch: httpFetcher{up.URL}, DB: db, Exempt: func(p string) bool { return p == "example.com/dep" }, Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	signedFile := filepath.Join(t.TempDir(), "signed.bundle")
+	os.WriteFile(signedFile, signed.Bytes(), 0o644)
+	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep", "--trust", vkey), signedFile)...)
+	if err != nil || !strings.Contains(out, "hash only example.com/dep@v1.0.0") || !strings.Contains(out, "signed by exporter") || strings.Contains(out, "hash only example.com/hello") {
+		t.Errorf("signed import with example.com/dep exempt: %q, %v", out, err)
+	}
+	t.Setenv("GOMIRROR_BUNDLE_TRUST", up.DBKey+" "+vkey)
+	out, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep"), signedFile)...)
+	if err != nil || !strings.Contains(out, "signed by exporter") {
+		t.Errorf("signed import, key in setting bundle-trust: %q, %v", out, err)
+	}
+	t.Setenv("GOMIRROR_BUNDLE_TRUST", "")
+	_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), "--nosumdb", "example.com/dep", "--trust", up.DBKey), signedFile)...)
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "signature") {
+		t.Errorf("signed import trusting another key: %v", err)
+	}
+
+	// A damaged stored file is repaired, and said so.
+	zip := filepath.Join(dir, "example.com/hello/@v/v1.1.0.zip")
+	if err := os.WriteFile(zip, []byte("truncated"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _, err = runCmd(t, newBundle(), append(settings(dir), file)...)
+	if err != nil || !strings.Contains(out, "repaired example.com/hello/@v/v1.1.0.zip") {
+		t.Errorf("import over a damaged zip: %q, %v", out, err)
+	}
+	if b, _ := os.ReadFile(zip); bytes.Equal(b, []byte("truncated")) {
+		t.Error("damaged zip kept")
+	}
+	for _, tt := range []struct {
+		err  error
+		code int
+	}{
+		{&bundle.PartlyStoredError{Err: errors.New("disk full")}, 3},
+		{fmt.Errorf("import: %w", &bundle.PartlyStoredError{Err: errors.New("disk full")}), 3},
+		{&bundle.RefusedError{Reason: "x"}, 1},
+	} {
+		if code, msg := exitStatus(importError(tt.err)); code != tt.code || !strings.Contains(msg, tt.err.Error()) {
+			t.Errorf("%v: exit status %d, %q; want %d", tt.err, code, msg, tt.code)
+		}
+	}
+
+	// Limits from the command line.
+	for _, tt := range []struct{ flag, val, want string }{
+		{"--max-entries", "3", "more than 3 entries"},
+		{"--max-bytes", "1KiB", "more than 1024 bytes in all"},
+	} {
+		_, _, _, err = runCmd(t, newBundle(), append(settings(t.TempDir(), tt.flag, tt.val), file)...)
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, tt.want) {
+			t.Errorf("import %s %s: %v; want a refusal for %q", tt.flag, tt.val, err, tt.want)
+		}
 	}
 
 	b := bytes.Clone(buf.Bytes())
@@ -133,6 +209,15 @@ func TestBundleExportSnapshot(t *testing.T) {
 	}
 	if !strings.Contains(out, "2 module versions, 5 artifacts") {
 		t.Errorf("export output %q", out)
+	}
+	// Mode 0644 less the umask: as a file created with 0644 here.
+	ref := filepath.Join(filepath.Dir(file), "ref")
+	if err := os.WriteFile(ref, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.Stat(ref)
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != want.Mode().Perm() {
+		t.Errorf("bundle file: %v, %v; want mode %v", fi, err, want.Mode().Perm())
 	}
 	out, _, _, err = runCmd(t, newBundle(), "import", "--storage-dir", t.TempDir(), "--upstream", "off", "--sumdb", up.DBKey, "--private", "", "--nosumdb", "", file)
 	if err != nil || !strings.HasPrefix(out, "added 5 artifacts (0 already present)") {
