@@ -313,19 +313,25 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // List returns the keys under prefix, in lexical order. Temporary files are
 // never listed.
 func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
-	// Walk the deepest directory that contains every key with this prefix.
-	dir := prefix
-	if i := strings.LastIndex(dir, "/"); i >= 0 {
-		dir = dir[:i]
-	} else {
-		dir = ""
-	}
-	start := s.root
-	if dir != "" {
-		start = s.path(dir)
-	}
 	var keys []string
-	err := filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
+	err := s.walkDir(ctx, prefix, func(key string, _ iofs.DirEntry) error {
+		keys = append(keys, key)
+		return nil
+	})
+	sort.Strings(keys)
+	return keys, err
+}
+
+// walkDir calls fn for every entry other than a directory whose key starts
+// with prefix, walking only the deepest directory that contains every such
+// key, and never the temporary directory. A directory that disappears
+// meanwhile is not an error.
+func (s *Store) walkDir(ctx context.Context, prefix string, fn func(key string, d iofs.DirEntry) error) error {
+	start := s.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 && prefix[:i] != "" {
+		start = s.path(prefix[:i])
+	}
+	return filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, iofs.ErrNotExist) {
 				return nil
@@ -343,13 +349,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 			}
 			return nil
 		}
-		if strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
 		}
-		return nil
+		return fn(key, d)
 	})
-	sort.Strings(keys)
-	return keys, err
 }
 
 // ListAfter returns the keys under prefix after after, in lexical order.
@@ -427,33 +431,8 @@ func (s *Store) TopLevel(ctx context.Context) ([]string, error) {
 // time, directory by directory (lexical within each), holding no more
 // than the directory being read; temporary files are never walked.
 func (s *Store) Walk(ctx context.Context, prefix string, fn func(key string, info storage.Info) error) error {
-	dir := ""
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		dir = prefix[:i]
-	}
-	start := s.root
-	if dir != "" {
-		start = s.path(dir)
-	}
-	return filepath.WalkDir(start, func(p string, d iofs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, iofs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(s.root, p)
-		key := filepath.ToSlash(rel)
-		if d.IsDir() {
-			if key == tmpDir {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !strings.HasPrefix(key, prefix) {
+	return s.walkDir(ctx, prefix, func(key string, d iofs.DirEntry) error {
+		if !d.Type().IsRegular() {
 			return nil
 		}
 		fi, err := d.Info()
