@@ -70,4 +70,3 @@ func TestOpenRemovesStaleTemporaryFiles(t *testing.T) {
 		t.Errorf("dead process's directory survived: %v", err)
 	}
 }
-
