@@ -2,6 +2,7 @@ package cache
 
 import (
 	"container/list"
+	"errors"
 	"os"
 	"sync"
 	"time"
@@ -29,9 +30,16 @@ type heldZip struct {
 	// hashName is a temporary file holding h1 as its side-file
 	// (layout.HashKey) holds it, synced: storage/fs adopts it as it is.
 	hashName string
-	size     int64           // bytes
-	from     upstream.Answer // the upstream that sent it
-	at       time.Time       // when it was held
+	// hashStored: h1 is stored as its side-file already (a store that
+	// cannot adopt files, S3: see Mirror.hold).
+	hashStored bool
+	// file is what the zip's file was when it was held: it is taken
+	// only if it still is that file, of that size and modification time
+	// (open).
+	file os.FileInfo
+	size int64           // bytes
+	from upstream.Answer // the upstream that sent it
+	at   time.Time       // when it was held
 }
 
 // heldZips are the prefetched zips that no client has asked for yet. They
@@ -91,6 +99,14 @@ func (h *heldZips) take(key string) *heldZip {
 	return z
 }
 
+// has reports whether a zip is held for key (and not expired).
+func (h *heldZips) has(key string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.expireLocked(h.now())
+	return h.byKey[key] != nil
+}
+
 // drop removes every held zip and its file.
 func (h *heldZips) drop() {
 	h.mu.Lock()
@@ -120,6 +136,34 @@ func (h *heldZips) removeLocked(e *list.Element) {
 	delete(h.byKey, z.key)
 	h.bytes -= z.size
 	z.remove()
+}
+
+// errHeldChanged is a held zip whose file changed while it was held.
+var errHeldChanged = errors.New("held zip's file changed while held")
+
+// open opens z's file for the store, and fails if it is not the file that
+// was held (z.file), of the same size and modification time, or if its
+// hash side-file does not hold z.h1: a file altered in the temporary
+// directory is never passed on as the verified zip.
+func (z *heldZip) open() (*os.File, error) {
+	f, err := os.OpenFile(z.name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && (z.file == nil || !os.SameFile(fi, z.file) || fi.Size() != z.size || fi.Size() != z.file.Size() || !fi.ModTime().Equal(z.file.ModTime())) {
+		err = errHeldChanged
+	}
+	if err == nil && z.hashName != "" {
+		if b, rerr := os.ReadFile(z.hashName); rerr != nil || string(b) != z.h1+"\n" {
+			err = errHeldChanged
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // remove removes z's temporary files.

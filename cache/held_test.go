@@ -117,8 +117,9 @@ func TestHeldZipsBounds(t *testing.T) {
 
 // TestHeldZipStoredOnRequest: a zip prefetched after a .info, which no
 // client has asked for, is neither stored nor hashed into storage, only
-// held in the temporary directory; the client's request stores it, with
-// its hash side-file, without asking the upstream again; Close removes
+// held in the temporary directory (its hash side-file stored where files
+// cannot be adopted); the client's request stores it, with its hash
+// side-file, without asking the upstream again; Close removes
 // what is still held. On local disk (a storage.FileAdopter) and in memory.
 func TestHeldZipStoredOnRequest(t *testing.T) {
 	const path = "example.com/hello"
@@ -153,6 +154,9 @@ func TestHeldZipStoredOnRequest(t *testing.T) {
 				t.Fatalf("%d zips held after two prefetches, want 2", n)
 			}
 			for _, k := range []string{path + "/@v/v1.0.0.zip", path + "/@v/v1.0.0.ziphash", path + "/@v/v1.1.0.zip", path + "/@v/v1.1.0.ziphash"} {
+				if kind == "mem" && filepath.Ext(k) == ".ziphash" {
+					continue // stored at hold time where files cannot be adopted (TestHeldZipHashStoredAtHold)
+				}
 				if _, err := store.Stat(ctx, k); !errors.Is(err, fs.ErrNotExist) {
 					t.Errorf("%s in storage before any client asked for it: %v", k, err)
 				}

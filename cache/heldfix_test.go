@@ -1,0 +1,181 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/storage"
+	"github.com/gomirror/gomirror/storage/mem"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// putLog is a store without a temporary directory or file adoption (like
+// S3) that records the keys of its Puts.
+type putLog struct {
+	storage.Storage
+	mu   sync.Mutex
+	keys []string
+}
+
+func (p *putLog) Put(ctx context.Context, key string, r io.Reader) error {
+	p.mu.Lock()
+	p.keys = append(p.keys, key)
+	p.mu.Unlock()
+	return p.Storage.Put(ctx, key, r)
+}
+
+func (p *putLog) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.keys
+	p.keys = nil
+	return k
+}
+
+const heldPath = "example.com/hello"
+
+// heldMirror returns a Mirror over store with prefetch on, which holds
+// heldPath@v1.0.0's zip after a client asked for its .info.
+func heldMirror(t *testing.T, store storage.Storage) (*Mirror, *fakeproxy.Server) {
+	t.Helper()
+	up := fakeproxy.New(t)
+	p, err := upstream.NewProxy(up.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options{Storage: store, Upstream: p, Prefetch: 4, TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { m.Close() })
+	ctx := t.Context()
+	if _, _, err := readObject(m.Info(ctx, escaped(heldPath, "v1.0.0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := m.held.len(); n != 1 {
+		t.Fatalf("%d zips held after the prefetch, want 1", n)
+	}
+	return m, up
+}
+
+// TestHeldZipHashStoredAtHold: on a store that cannot adopt files (S3),
+// the hash side-file of a held zip is stored when the zip is held (a hash
+// without its zip is harmless), so that the client's request waits for
+// one upload, the zip's, not two.
+func TestHeldZipHashStoredAtHold(t *testing.T) {
+	store := &putLog{Storage: mem.New()}
+	m, _ := heldMirror(t, store)
+	ctx := t.Context()
+	const key = heldPath + "/@v/v1.0.0"
+	if got := store.take(); !slices.Contains(got, key+".ziphash") || slices.Contains(got, key+".zip") {
+		t.Errorf("stored at hold time %q, want the .ziphash and not the .zip", got)
+	}
+	if _, _, err := readObject(m.Zip(ctx, escaped(heldPath, "v1.0.0"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.take(); !slices.Equal(got, []string{key + ".zip"}) {
+		t.Errorf("the client's request stored %q, want the zip only", got)
+	}
+}
+
+// TestHeldZipAlteredIsFetchedAgain: a held zip whose file changed while
+// held (size, modification time or file other than the one held) is
+// dropped, and the client's request fetches the zip from the upstream
+// as a miss: the client never gets, nor does the store keep, altered
+// bytes.
+func TestHeldZipAlteredIsFetchedAgain(t *testing.T) {
+	tests := []struct {
+		name  string
+		alter func(t *testing.T, name string)
+	}{
+		{"byte flipped", func(t *testing.T, name string) {
+			f, err := os.OpenFile(name, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			b := make([]byte, 1)
+			f.ReadAt(b, 40)
+			b[0] ^= 0xff
+			if _, err := f.WriteAt(b, 40); err != nil {
+				t.Fatal(err)
+			}
+			// Later than when it was held (it sits there for minutes),
+			// also where the clock is too coarse to tell.
+			later := time.Now().Add(time.Minute)
+			os.Chtimes(name, later, later)
+		}},
+		{"truncated", func(t *testing.T, name string) {
+			fi, _ := os.Stat(name)
+			mt := fi.ModTime()
+			if err := os.Truncate(name, fi.Size()-1); err != nil {
+				t.Fatal(err)
+			}
+			os.Chtimes(name, mt, mt) // only the size tells
+		}},
+		{"replaced", func(t *testing.T, name string) {
+			fi, _ := os.Stat(name)
+			b, _ := os.ReadFile(name)
+			b[40] ^= 0xff
+			if err := os.WriteFile(name+".new", b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Chtimes(name+".new", fi.ModTime(), fi.ModTime()) // only the inode tells
+			if err := os.Rename(name+".new", name); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := mem.New()
+			m, up := heldMirror(t, store)
+			ctx := t.Context()
+			m.held.mu.Lock()
+			name := m.held.order.Front().Value.(*heldZip).name
+			m.held.mu.Unlock()
+			tt.alter(t, name)
+			want := up.Module(heldPath, "v1.0.0").Zip
+			b, src, err := readObject(m.Zip(ctx, escaped(heldPath, "v1.0.0")))
+			if err != nil || !bytes.Equal(b, want) || src.Outcome != Miss {
+				t.Fatalf("Zip = %d bytes, %+v, %v; want the module's %d bytes, a miss", len(b), src, err, len(want))
+			}
+			if n := up.Hits("/" + heldPath + "/@v/v1.0.0.zip"); n != 2 {
+				t.Errorf("upstream asked %d times for the zip, want twice (the prefetch, then the refetch)", n)
+			}
+			if got, err := storage.ReadAll(ctx, store, heldPath+"/@v/v1.0.0.zip"); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("stored zip: %d bytes (equal: %v), %v", len(got), bytes.Equal(got, want), err)
+			}
+		})
+	}
+}
+
+// TestHeldZipNotStoredBySecondPrefetch: a prefetch of a zip that is held
+// already neither fetches nor stores it; the zip stays held for a client.
+func TestHeldZipNotStoredBySecondPrefetch(t *testing.T) {
+	store := mem.New()
+	m, up := heldMirror(t, store)
+	ctx := t.Context()
+	if _, _, err := m.wholeZip(ctx, escaped(heldPath, "v1.0.0")); !errors.Is(err, errHeld) {
+		t.Errorf("second prefetch: %v, want errHeld", err)
+	}
+	if _, err := store.Stat(ctx, heldPath+"/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a second prefetch stored the zip no client asked for: %v", err)
+	}
+	if n, _ := m.held.len(); n != 1 {
+		t.Errorf("%d zips held, want 1", n)
+	}
+	if n := up.Hits("/" + heldPath + "/@v/v1.0.0.zip"); n != 1 {
+		t.Errorf("upstream asked %d times for the zip, want once", n)
+	}
+}
