@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -177,5 +178,113 @@ func TestHeldZipNotStoredBySecondPrefetch(t *testing.T) {
 	}
 	if n := up.Hits("/" + heldPath + "/@v/v1.0.0.zip"); n != 1 {
 		t.Errorf("upstream asked %d times for the zip, want once", n)
+	}
+}
+
+// fakeTimers is a clock for heldZips: its timers run when the test says.
+type fakeTimers struct {
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (t *fakeTimer) Stop() bool {
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+func (c *fakeTimers) afterFunc(d time.Duration, f func()) timerStopper {
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// advance moves the clock by d and runs the timers due by then.
+func (c *fakeTimers) advance(d time.Duration) {
+	c.now = c.now.Add(d)
+	for {
+		var due *fakeTimer
+		for _, t := range c.timers {
+			if !t.stopped && !t.at.After(c.now) {
+				due = t
+				break
+			}
+		}
+		if due == nil {
+			return
+		}
+		due.stopped = true
+		due.f()
+	}
+}
+
+// pending returns how many timers are armed.
+func (c *fakeTimers) pending() int {
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHeldZipsExpireWhenIdle: held zips expire at their TTL by a timer,
+// with no add or take after them (an idle mirror), their files deleted;
+// the timer follows the oldest; drop (Mirror.Close) stops it.
+func TestHeldZipsExpireWhenIdle(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeTimers{now: time.Unix(1e9, 0)}
+	h := newHeldZips(100, 10, time.Minute)
+	h.now = func() time.Time { return clock.now }
+	h.afterFunc = clock.afterFunc
+	add := func(key string) string {
+		name := filepath.Join(dir, key)
+		if err := os.WriteFile(name, []byte(key), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !h.add(&heldZip{key: key, name: name, size: 1}) {
+			t.Fatalf("add(%q) refused", key)
+		}
+		return name
+	}
+	exists := func(name string) bool { _, err := os.Stat(name); return err == nil }
+
+	a := add("a")
+	clock.advance(30 * time.Second)
+	b := add("b")
+	clock.advance(30 * time.Second) // a's minute is up
+	if exists(a) || !exists(b) {
+		t.Errorf("after a's TTL: a's file exists %v, b's %v; want false, true", exists(a), exists(b))
+	}
+	if n, _ := h.len(); n != 1 {
+		t.Errorf("%d held after a's TTL, want 1", n)
+	}
+	clock.advance(30 * time.Second) // b's
+	if exists(b) {
+		t.Error("b's file exists after its TTL")
+	}
+	if n, _ := h.len(); n != 0 || clock.pending() != 0 {
+		t.Errorf("%d held, %d timers armed with nothing held; want 0, 0", n, clock.pending())
+	}
+	if got := h.stats(); got.Expired != 2 {
+		t.Errorf("stats %+v, want 2 expired", got)
+	}
+	c := add("c")
+	if clock.pending() != 1 {
+		t.Errorf("%d timers armed with one held, want 1", clock.pending())
+	}
+	h.drop()
+	if exists(c) || clock.pending() != 0 {
+		t.Errorf("after drop: c's file exists %v, %d timers armed; want false, 0", exists(c), clock.pending())
+	}
+	if h.add(&heldZip{key: "d", name: filepath.Join(dir, "d"), size: 1}) || clock.pending() != 0 {
+		t.Error("held after drop (Close)")
 	}
 }

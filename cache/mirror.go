@@ -185,13 +185,18 @@ func (m *Mirror) Wait(ctx context.Context) error {
 }
 
 // Close removes the zips that prefetches fetched and no client asked for
-// (held in the temporary directory, never stored): call it after Wait,
-// at shutdown. A client that asks for one of them later has it fetched
-// again.
+// (held in the temporary directory, never stored) and stops their expiry
+// timer: call it after Wait, at shutdown. Nothing is held after it (a
+// fill still running stores or drops its zip); a client that asks for one
+// of them later has it fetched again.
 func (m *Mirror) Close() error {
 	m.held.drop()
 	return nil
 }
+
+// HeldZips returns the counts of the prefetched zips held until a client
+// asks for them (see Options.Prefetch).
+func (m *Mirror) HeldZips() HeldZipStats { return m.held.stats() }
 
 // FetchTimeout returns the limit for one upstream fetch (Options.FetchTimeout).
 func (m *Mirror) FetchTimeout() time.Duration { return m.opts.FetchTimeout }
