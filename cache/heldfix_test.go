@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,5 +287,61 @@ func TestHeldZipsExpireWhenIdle(t *testing.T) {
 	}
 	if h.add(&heldZip{key: "d", name: filepath.Join(dir, "d"), size: 1}) || clock.pending() != 0 {
 		t.Error("held after drop (Close)")
+	}
+}
+
+// unsizedZips sends zips without their size (no Content-Length) and
+// counts the bytes the mirror read of them.
+type unsizedZips struct {
+	*fakeUpstream
+	read atomic.Int64
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (u *unsizedZips) Zip(ctx context.Context, path, version string) (io.ReadCloser, int64, upstream.Answer, error) {
+	body, _, a, err := u.fakeUpstream.Zip(ctx, path, version)
+	if err != nil {
+		return nil, 0, a, err
+	}
+	return countingReader{body, &u.read}, -1, a, nil
+}
+
+// TestLargeUnsizedZipNotPrefetched: a prefetch gives up a zip that no
+// client asked for once it has read more than prefetchZipMax of it, also
+// when the upstream does not say its size: it is neither held nor stored.
+func TestLargeUnsizedZipNotPrefetched(t *testing.T) {
+	z, _, _ := bigZip(t)
+	answers := fakeVersion(t, "v1.0.0")
+	answers["zip "+fakePath+"@v1.0.0"] = fakeAnswer{b: z}
+	u := &unsizedZips{fakeUpstream: newFakeUpstream(answers)}
+	m, store := newFakeMirror(t, u, Options{Prefetch: 16})
+	if _, _, err := readObject(m.Info(t.Context(), escaped(fakePath, "v1.0.0"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, b := m.held.len(); n != 0 {
+		t.Errorf("%d zips (%d bytes) held, want none", n, b)
+	}
+	if _, err := store.Stat(t.Context(), fakePath+"/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stored: %v", err)
+	}
+	if n := u.read.Load(); n > prefetchZipMax+64<<10 {
+		t.Errorf("the prefetch read %d bytes of the zip, want at most about %d", n, prefetchZipMax)
+	}
+	b, _, err := get(t.Context(), m, "zip", "v1.0.0")
+	if err != nil || !bytes.Equal(b, z) {
+		t.Fatalf("the client's zip: %d bytes, %v", len(b), err)
 	}
 }

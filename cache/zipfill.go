@@ -189,11 +189,17 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		}
 		feed := startHashFeed(tmp, streamed, s)
 		w := &attemptWriter{f: tmp, shown: s.shown(), feed: feed}
+		if size < 0 {
+			// No size said: give it up past prefetchZipMax in the same way.
+			w.limit, w.over = prefetchZipMax, func() bool { return m.abandon(key, s) }
+		}
 		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
 		// The hash goes no further than it got during the download: what
 		// is left is hashed in parallel from the complete file (checkZip).
 		feed.stop()
 		switch {
+		case w.abandoned:
+			return a, errAbandoned
 		case w.diskErr != nil: // our disk, not the upstream
 			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.diskErr)
 		case w.mismatch != nil:
@@ -465,9 +471,23 @@ type attemptWriter struct {
 	buf      []byte // for the comparison
 	diskErr  error
 	mismatch error
+	// Past limit bytes (if over is set), over is asked once whether to
+	// give the download up (Mirror.abandon), and abandoned records that
+	// it did.
+	limit     int64
+	over      func() bool
+	abandoned bool
 }
 
 func (w *attemptWriter) Write(p []byte) (int, error) {
+	if w.over != nil && w.off+int64(len(p)) > w.limit {
+		over := w.over
+		w.over = nil
+		if over() {
+			w.abandoned = true
+			return 0, errAbandoned
+		}
+	}
 	k := 0
 	if w.off < w.shown {
 		k = int(min(int64(len(p)), w.shown-w.off))
