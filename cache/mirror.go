@@ -37,10 +37,13 @@ type Source struct {
 type Outcome string
 
 const (
-	Hit   Outcome = "hit"   // from storage, upstream not asked
-	Miss  Outcome = "miss"  // fetched from the upstream (and stored if immutable)
-	Fresh Outcome = "fresh" // mutable answer, from the upstream
-	Stale Outcome = "stale" // mutable answer, from storage because the upstream failed
+	Hit  Outcome = "hit"  // from storage, upstream not asked
+	Miss Outcome = "miss" // fetched from the upstream (and stored if immutable)
+	// Prefetched: a zip that a prefetch fetched and verified, held until
+	// this request (heldZips) and stored for it: the upstream not asked now.
+	Prefetched Outcome = "prefetched"
+	Fresh      Outcome = "fresh" // mutable answer, from the upstream
+	Stale      Outcome = "stale" // mutable answer, from storage because the upstream failed
 )
 
 // String returns the Outcome, as the access log's cache field shows it.
@@ -393,7 +396,11 @@ func (m *Mirror) zip(ctx context.Context, em layout.Module, prefetch bool) (*sto
 	}
 	s, led := m.zipFill(ctx, key, path, version, prefetch)
 	obj, from, err := s.follow(ctx)
-	src := ledSource(Miss, from, led)
+	o := Miss
+	if s.prefetched.Load() {
+		o = Prefetched
+	}
+	src := ledSource(o, from, led)
 	if err != nil {
 		return nil, src, err
 	}

@@ -393,6 +393,7 @@ func writeTemp(dir, pattern string, b []byte) (string, error) {
 // now.
 func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os.File, s *zipStream) (upstream.Answer, error) {
 	defer hz.remove() // adopted (renamed) by the store, or copied
+	s.prefetched.Store(true)
 	s.setFile(f)
 	if _, err := s.announce(hz.size, hz.from); err != nil {
 		return hz.from, err
