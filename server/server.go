@@ -355,6 +355,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs, upHistory: upHistory,
 		tracker: tracker, collector: collector}
 	metrics.WatchMirrors(s.mirrorMetrics)
+	metrics.WatchHeldZips(func() obs.HeldZipStats {
+		h := mirror.HeldZips()
+		return obs.HeldZipStats{Count: h.Count, Bytes: h.Bytes, Held: h.Held, Taken: h.Taken, Evicted: h.Evicted, Expired: h.Expired}
+	})
 	if len(cfg.Alerts) > 0 {
 		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log, Interval: cfg.AlertInterval,
 			Upstreams: func() []alert.UpstreamState { return upHealth.snapshot(s.alertMirrors, time.Now()) }}
