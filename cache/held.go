@@ -11,8 +11,9 @@ import (
 )
 
 // Bounds of the held zips (heldZips): at most heldZipsBytes bytes of
-// temporary disk in at most heldZipsCount files, each kept at most
-// heldZipTTL. A `go mod download` of a 282-module project holds about
+// zips in at most heldZipsCount zips (on storage/fs each has a hash
+// side-file too, of a few bytes not counted in heldZipsBytes), each kept
+// at most heldZipTTL. A `go mod download` of a 282-module project holds about
 // 175 MB at its peak (it asks for every .info before its first zip).
 const (
 	heldZipsBytes = 1 << 30

@@ -70,7 +70,7 @@ type Options struct {
 	// .zip, which the go command asks for next, so that they overlap with
 	// its requests instead of following them. A prefetched zip that no
 	// client has asked for by the time it is verified is held in TempDir,
-	// not stored (at most 1 GiB in 4,096 files, each for at most 10
+	// not stored (at most 1 GiB in 4,096 zips, each for at most 10
 	// minutes, oldest out first), and stored when a client asks for it.
 	// Zero disables prefetching.
 	Prefetch int
