@@ -154,6 +154,13 @@ func (h *heldZips) drop() {
 	h.armLocked()
 }
 
+// isClosed reports whether drop has been called.
+func (h *heldZips) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
 // len returns how many zips are held and their bytes.
 func (h *heldZips) len() (int, int64) {
 	h.mu.Lock()

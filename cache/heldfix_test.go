@@ -345,3 +345,30 @@ func TestLargeUnsizedZipNotPrefetched(t *testing.T) {
 		t.Fatalf("the client's zip: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestPrefetchAfterCloseStoresNothing: a prefetch's zip fill that ends
+// after Close (a shutdown whose wait for the fills timed out) neither
+// holds nor stores its zip, and leaves no file behind.
+func TestPrefetchAfterCloseStoresNothing(t *testing.T) {
+	g := &gatedZips{fakeUpstream: newFakeUpstream(fakeVersion(t, "v1.0.0")), arrived: make(chan struct{}, 1), gate: make(chan struct{})}
+	tmp := t.TempDir()
+	m, store := newFakeMirror(t, g, Options{Prefetch: 16, TempDir: tmp})
+	if _, _, err := readObject(m.Info(t.Context(), escaped(fakePath, "v1.0.0"))); err != nil {
+		t.Fatal(err)
+	}
+	<-g.arrived // the prefetch's zip fill waits at the upstream
+	m.Close()
+	close(g.gate)
+	if err := m.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Stat(t.Context(), fakePath+"/@v/v1.0.0.zip"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("zip stored after Close with no client: %v", err)
+	}
+	if n, _ := m.held.len(); n != 0 {
+		t.Errorf("%d held after Close", n)
+	}
+	if files, _ := os.ReadDir(tmp); len(files) != 0 {
+		t.Errorf("%d files left in the temporary directory", len(files))
+	}
+}

@@ -264,6 +264,11 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 			"download", downloadedAt.Sub(start), "check_after_download", hashedAt.Sub(downloadedAt), "verify", verifiedAt.Sub(hashedAt))
 		return answered, errHeld
 	}
+	if m.held.isClosed() && m.abandon(key, s) {
+		// Closed (a shutdown that stopped waiting for the fills), and
+		// no client wants it: neither held nor stored.
+		return answered, errClosedPrefetch
+	}
 	if err := m.storeZip(ctx, key, h1, tmp); err != nil {
 		return answered, err
 	}
@@ -296,6 +301,10 @@ func (m *Mirror) takeHeld(key string, s *zipStream) (hz *heldZip, isHeld bool) {
 	}
 	return nil, false
 }
+
+// errClosedPrefetch ends a prefetch's zip fill that no client joined and
+// that ended after Mirror.Close: its zip is dropped.
+var errClosedPrefetch = errors.New("prefetched zip dropped: the mirror is closed")
 
 // errHeld ends a prefetch's zip fill whose verified zip is held
 // (heldZips) rather than stored, no client having asked for it.
