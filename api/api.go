@@ -361,9 +361,9 @@ func (s *Service) AuditQuery(v url.Values) (audit.Query, error) {
 		return q, &paramError{"kind", fmt.Errorf("%q is none of list, latest, info, mod, zip, sumdb", q.Kind)}
 	}
 	switch q.Cache = v.Get("cache"); q.Cache {
-	case "", "hit", "miss", "fresh", "stale":
+	case "", "hit", "miss", "prefetched", "fresh", "stale":
 	default:
-		return q, &paramError{"cache", fmt.Errorf("%q is none of hit, miss, fresh, stale", q.Cache)}
+		return q, &paramError{"cache", fmt.Errorf("%q is none of hit, miss, prefetched, fresh, stale", q.Cache)}
 	}
 	if s := v.Get("status"); s != "" {
 		if q.StatusMin, q.StatusMax, err = audit.ParseStatus(s); err != nil {

@@ -41,7 +41,7 @@ type Record struct {
 	Status   int           `json:"status"`            // HTTP status sent
 	Bytes    int64         `json:"bytes"`             // response body bytes sent
 	Duration time.Duration `json:"duration_ns"`
-	Cache    string        `json:"cache,omitempty"`    // hit, miss, fresh, stale, or ""
+	Cache    string        `json:"cache,omitempty"`    // hit, miss, prefetched, fresh, stale, or ""
 	Upstream string        `json:"upstream,omitempty"` // the upstream that answered a fetch, redacted
 	Agent    string        `json:"user_agent,omitempty"`
 	// Replica names the gomirror process that served the request (its
@@ -133,7 +133,7 @@ type Query struct {
 	Client    string // token name, exact
 	Remote    string // client address, exact
 	Kind      string // one of the Kind constants
-	Cache     string // hit, miss, fresh, stale
+	Cache     string // hit, miss, prefetched, fresh, stale
 	StatusMin int    // inclusive; 0: any (ParseStatus turns "4xx" into 400..499)
 	StatusMax int    // inclusive; 0: any
 	Decided   bool   // only records with a policy decision (Policy: refused or warned)

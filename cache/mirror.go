@@ -37,10 +37,13 @@ type Source struct {
 type Outcome string
 
 const (
-	Hit   Outcome = "hit"   // from storage, upstream not asked
-	Miss  Outcome = "miss"  // fetched from the upstream (and stored if immutable)
-	Fresh Outcome = "fresh" // mutable answer, from the upstream
-	Stale Outcome = "stale" // mutable answer, from storage because the upstream failed
+	Hit  Outcome = "hit"  // from storage, upstream not asked
+	Miss Outcome = "miss" // fetched from the upstream (and stored if immutable)
+	// Prefetched: a zip that a prefetch fetched and verified, held until
+	// this request (heldZips) and stored for it: the upstream not asked now.
+	Prefetched Outcome = "prefetched"
+	Fresh      Outcome = "fresh" // mutable answer, from the upstream
+	Stale      Outcome = "stale" // mutable answer, from storage because the upstream failed
 )
 
 // String returns the Outcome, as the access log's cache field shows it.
@@ -67,7 +70,7 @@ type Options struct {
 	// .zip, which the go command asks for next, so that they overlap with
 	// its requests instead of following them. A prefetched zip that no
 	// client has asked for by the time it is verified is held in TempDir,
-	// not stored (at most 1 GiB in 4,096 files, each for at most 10
+	// not stored (at most 1 GiB in 4,096 zips, each for at most 10
 	// minutes, oldest out first), and stored when a client asks for it.
 	// Zero disables prefetching.
 	Prefetch int
@@ -185,13 +188,18 @@ func (m *Mirror) Wait(ctx context.Context) error {
 }
 
 // Close removes the zips that prefetches fetched and no client asked for
-// (held in the temporary directory, never stored): call it after Wait,
-// at shutdown. A client that asks for one of them later has it fetched
-// again.
+// (held in the temporary directory, never stored) and stops their expiry
+// timer: call it after Wait, at shutdown. Nothing is held after it (a
+// fill still running stores or drops its zip); a client that asks for one
+// of them later has it fetched again.
 func (m *Mirror) Close() error {
 	m.held.drop()
 	return nil
 }
+
+// HeldZips returns the counts of the prefetched zips held until a client
+// asks for them (see Options.Prefetch).
+func (m *Mirror) HeldZips() HeldZipStats { return m.held.stats() }
 
 // FetchTimeout returns the limit for one upstream fetch (Options.FetchTimeout).
 func (m *Mirror) FetchTimeout() time.Duration { return m.opts.FetchTimeout }
@@ -388,7 +396,11 @@ func (m *Mirror) zip(ctx context.Context, em layout.Module, prefetch bool) (*sto
 	}
 	s, led := m.zipFill(ctx, key, path, version, prefetch)
 	obj, from, err := s.follow(ctx)
-	src := ledSource(Miss, from, led)
+	o := Miss
+	if s.prefetched.Load() {
+		o = Prefetched
+	}
+	src := ledSource(o, from, led)
 	if err != nil {
 		return nil, src, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomirror/gomirror/storage"
 	"github.com/gomirror/gomirror/upstream"
@@ -40,6 +41,9 @@ type zipStream struct {
 	// clients counts the callers of zipFill that joined the fill and are
 	// not prefetches; guarded by Mirror.zipsMu (see Mirror.abandon).
 	clients int
+	// prefetched: the fill stores a zip a prefetch held (commitHeld),
+	// set before the fill gives the stream its file.
+	prefetched atomic.Bool
 
 	mu       sync.Mutex
 	changed  chan struct{}   // closed, and replaced, whenever anything below changes

@@ -117,11 +117,19 @@ func (m *Mirror) runZipFill(ctx context.Context, s *zipStream, key, path, versio
 // returns which upstream answered, also with an error after the download.
 // The caller ends s.
 func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version string, s *zipStream) (answered upstream.Answer, err error) {
-	if hz := m.held.take(key); hz != nil {
-		if f, err := os.OpenFile(hz.name, os.O_RDWR, 0); err == nil {
+	hz, isHeld := m.takeHeld(key, s)
+	if isHeld {
+		return answered, errHeld // a prefetch of a zip held already
+	}
+	if hz != nil {
+		f, err := hz.open()
+		if err == nil {
 			return m.commitHeld(ctx, lease, hz, f, s)
 		}
-		hz.remove() // gone (a shared temporary directory removed): fetch it again
+		// Gone (a shared temporary directory removed) or changed since
+		// it was held: fetch it again, as any miss.
+		m.opts.Logger.Warn("held zip gone or changed; fetching it again", "key", key, "err", err)
+		hz.remove()
 	}
 	start := time.Now()
 	m.lookupAhead(ctx, key, path, version)
@@ -181,11 +189,17 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		}
 		feed := startHashFeed(tmp, streamed, s)
 		w := &attemptWriter{f: tmp, shown: s.shown(), feed: feed}
+		if size < 0 {
+			// No size said: give it up past prefetchZipMax in the same way.
+			w.limit, w.over = prefetchZipMax, func() bool { return m.abandon(key, s) }
+		}
 		n, err := io.Copy(w, io.LimitReader(body, modzip.MaxZipFile+1))
 		// The hash goes no further than it got during the download: what
 		// is left is hashed in parallel from the complete file (checkZip).
 		feed.stop()
 		switch {
+		case w.abandoned:
+			return a, errAbandoned
 		case w.diskErr != nil: // our disk, not the upstream
 			return a, fmt.Errorf("storing zip %s@%s: %w", path, version, w.diskErr)
 		case w.mismatch != nil:
@@ -245,10 +259,15 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 		s.verify(downloaded)
 		return answered, errLostLease
 	}
-	if held = m.hold(key, s, tmp, &heldZip{key: key, name: tmp.Name(), h1: h1, size: downloaded, from: answered}); held {
+	if held = m.hold(ctx, key, s, tmp, &heldZip{key: key, name: tmp.Name(), h1: h1, size: downloaded, from: answered}); held {
 		m.opts.Logger.Info("zip held", "module", path, "version", version, "bytes", downloaded,
 			"download", downloadedAt.Sub(start), "check_after_download", hashedAt.Sub(downloadedAt), "verify", verifiedAt.Sub(hashedAt))
 		return answered, errHeld
+	}
+	if m.held.isClosed() && m.abandon(key, s) {
+		// Closed (a shutdown that stopped waiting for the fills), and
+		// no client wants it: neither held nor stored.
+		return answered, errClosedPrefetch
 	}
 	if err := m.storeZip(ctx, key, h1, tmp); err != nil {
 		return answered, err
@@ -265,6 +284,28 @@ func (m *Mirror) fillZip(ctx context.Context, lease Lease, key, path, version st
 	return answered, nil
 }
 
+// takeHeld returns the zip held for key (heldZips) for the fill s, if a
+// client has joined s: the zip is the caller's then. A fill that only
+// prefetches has asked for leaves a held zip held, and reports isHeld: it
+// is then removed from Mirror.zips in the same step (as in hold), so that
+// a client that asks from then on starts a fill that takes it.
+func (m *Mirror) takeHeld(key string, s *zipStream) (hz *heldZip, isHeld bool) {
+	m.zipsMu.Lock()
+	defer m.zipsMu.Unlock()
+	if s.clients > 0 {
+		return m.held.take(key), false
+	}
+	if m.zips[key] == s && m.held.has(key) {
+		delete(m.zips, key)
+		return nil, true
+	}
+	return nil, false
+}
+
+// errClosedPrefetch ends a prefetch's zip fill that no client joined and
+// that ended after Mirror.Close: its zip is dropped.
+var errClosedPrefetch = errors.New("prefetched zip dropped: the mirror is closed")
+
 // errHeld ends a prefetch's zip fill whose verified zip is held
 // (heldZips) rather than stored, no client having asked for it.
 var errHeld = errors.New("prefetched zip held until a client asks for it")
@@ -275,7 +316,7 @@ var errHeld = errors.New("prefetched zip held until a client asks for it")
 // The fill is then removed from Mirror.zips in the same step, so that a
 // client that asks from then on finds the held zip (commitHeld) and never
 // a fill that will not store.
-func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
+func (m *Mirror) hold(ctx context.Context, key string, s *zipStream, tmp *os.File, z *heldZip) bool {
 	m.zipsMu.Lock()
 	only := s.clients == 0 && m.zips[key] == s
 	m.zipsMu.Unlock()
@@ -285,7 +326,10 @@ func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
 	// What the store on a client's request would write is written now,
 	// in the background: the zip with its final mode and synced, its hash
 	// side-file beside it, so that storage/fs adopts both as they are
-	// (storage.SyncedAdopter) and the client waits for two renames.
+	// (storage.SyncedAdopter) and the client waits for two renames. A
+	// store that cannot adopt files (S3) gets the hash side-file now (a
+	// hash without its zip is harmless: see doc.go), so that the client
+	// waits for one upload, the zip's.
 	_, adopter := storage.As[storage.FileAdopter](m.opts.Storage)
 	if adopter {
 		if err := tmp.Chmod(0o644); err != nil {
@@ -295,12 +339,24 @@ func (m *Mirror) hold(key string, s *zipStream, tmp *os.File, z *heldZip) bool {
 	if err := tmp.Sync(); err != nil {
 		return false
 	}
+	// What the file is now: a file that changes while held is not
+	// taken (heldZip.open).
+	fi, err := tmp.Stat()
+	if err != nil {
+		return false
+	}
+	z.file = fi
 	if adopter {
 		name, err := writeTemp(m.opts.TempDir, "gomirror-ziphash-*", []byte(z.h1+"\n"))
 		if err != nil {
 			return false
 		}
 		z.hashName = name
+	} else {
+		if err := m.putHash(ctx, key, z.h1); err != nil {
+			return false
+		}
+		z.hashStored = true
 	}
 	m.zipsMu.Lock()
 	defer m.zipsMu.Unlock()
@@ -346,6 +402,7 @@ func writeTemp(dir, pattern string, b []byte) (string, error) {
 // now.
 func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os.File, s *zipStream) (upstream.Answer, error) {
 	defer hz.remove() // adopted (renamed) by the store, or copied
+	s.prefetched.Store(true)
 	s.setFile(f)
 	if _, err := s.announce(hz.size, hz.from); err != nil {
 		return hz.from, err
@@ -369,6 +426,8 @@ func (m *Mirror) commitHeld(ctx context.Context, lease Lease, hz *heldZip, f *os
 				m.stored(hz.key, hz.size)
 			}
 		}
+	} else if hz.hashStored {
+		err = m.putZip(ctx, hz.key, f) // its hash was stored when it was held
 	} else {
 		err = m.storeZip(ctx, hz.key, hz.h1, f)
 	}
@@ -388,6 +447,11 @@ func (m *Mirror) storeZip(ctx context.Context, key, h1 string, tmp *os.File) err
 	if err := m.putHash(ctx, key, h1); err != nil {
 		return err
 	}
+	return m.putZip(ctx, key, tmp)
+}
+
+// putZip stores the verified zip in tmp at key, its hash stored already.
+func (m *Mirror) putZip(ctx context.Context, key string, tmp *os.File) error {
 	fi, err := tmp.Stat()
 	if err != nil {
 		return err
@@ -417,9 +481,23 @@ type attemptWriter struct {
 	buf      []byte // for the comparison
 	diskErr  error
 	mismatch error
+	// Past limit bytes (if over is set), over is asked once whether to
+	// give the download up (Mirror.abandon), and abandoned records that
+	// it did.
+	limit     int64
+	over      func() bool
+	abandoned bool
 }
 
 func (w *attemptWriter) Write(p []byte) (int, error) {
+	if w.over != nil && w.off+int64(len(p)) > w.limit {
+		over := w.over
+		w.over = nil
+		if over() {
+			w.abandoned = true
+			return 0, errAbandoned
+		}
+	}
 	k := 0
 	if w.off < w.shown {
 		k = int(min(int64(len(p)), w.shown-w.off))

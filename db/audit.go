@@ -71,8 +71,12 @@ func isDownload(r *audit.Record) bool {
 // module path behind once the records are pruned.
 func served(r *audit.Record) bool { return r.Status > 0 && r.Status < 400 }
 
-// isHit and isMiss: answered from storage, or fetched from an upstream.
-func isHit(r *audit.Record) bool  { return r.Cache == "hit" || r.Cache == "stale" }
+// isHit and isMiss: answered from storage (or a zip a prefetch had
+// fetched: the client did not wait for an upstream), or fetched from an
+// upstream.
+func isHit(r *audit.Record) bool {
+	return r.Cache == "hit" || r.Cache == "stale" || r.Cache == "prefetched"
+}
 func isMiss(r *audit.Record) bool { return r.Cache == "miss" || r.Cache == "fresh" }
 
 // counts are the summed figures of a roll-up row.

@@ -154,7 +154,7 @@ type DayCount struct {
 	Downloads int64     `json:"downloads"`
 	Requests  int64     `json:"requests"`
 	Bytes     int64     `json:"bytes"`
-	Hits      int64     `json:"hits"`   // answered from storage (cache hit or stale)
+	Hits      int64     `json:"hits"`   // answered from storage (cache hit, stale or prefetched)
 	Misses    int64     `json:"misses"` // fetched from an upstream (cache miss or fresh)
 	// Clients is the number of distinct clients that day: of the whole
 	// mirror in Summary.Days; in Downloads, of the module (all its

@@ -69,7 +69,7 @@ func NewMetrics() *Metrics {
 		}, []string{"kind"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomirror_cache_requests_total",
-			Help: "Answers by where they came from: hit (storage), miss (fetched), fresh (mutable, upstream), stale (mutable, storage after an upstream failure).",
+			Help: "Answers by where they came from: hit (storage), miss (fetched), prefetched (a zip a prefetch fetched, stored on this request), fresh (mutable, upstream), stale (mutable, storage after an upstream failure).",
 		}, []string{"kind", "result"}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomirror_upstream_fetches_total",
@@ -196,7 +196,7 @@ type Request struct {
 	Remote string
 }
 
-// SetCache records where the answer came from: hit, miss, fresh, stale
+// SetCache records where the answer came from: hit, miss, prefetched, fresh, stale
 // (which it records without allocating), or any other name.
 func (r *Request) SetCache(source string) {
 	for c := int32(0); c <= cacheLast; c++ {
@@ -221,7 +221,7 @@ func (r *Request) Cache() string {
 // Values of Request.cache: cacheName's codes, up to cacheLast, or
 // cacheOther.
 const (
-	cacheLast  = 4
+	cacheLast  = 5
 	cacheOther = -1
 )
 
@@ -236,6 +236,8 @@ func cacheName(c int32) string {
 		return "fresh"
 	case 4:
 		return "stale"
+	case 5:
+		return "prefetched"
 	}
 	return ""
 }

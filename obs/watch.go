@@ -165,3 +165,52 @@ func (c *policyCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.bad, prometheus.GaugeValue, bad)
 }
+
+// HeldZipStats are the counts of the zips that prefetches fetched and
+// hold outside storage until a client asks for them (cache.HeldZipStats):
+// held now and their bytes; since the start, how many were held, taken
+// (stored for a client), evicted unused (for room) and expired unused.
+type HeldZipStats struct {
+	Count                         int
+	Bytes                         int64
+	Held, Taken, Evicted, Expired int64
+}
+
+// WatchHeldZips exports gomirror_prefetch_held_zips and
+// gomirror_prefetch_held_bytes (gauges) and
+// gomirror_prefetch_held_zips_total{result=held|taken|evicted|expired} (a
+// counter), as stats returns them at each scrape; no per-module labels.
+// stats must be quick. Call WatchHeldZips at most once per Metrics.
+func (m *Metrics) WatchHeldZips(stats func() HeldZipStats) {
+	m.reg.MustRegister(&heldCollector{
+		stats: stats,
+		zips:  prometheus.NewDesc("gomirror_prefetch_held_zips", "Prefetched zips held in the temporary directory until a client asks for them.", nil, nil),
+		bytes: prometheus.NewDesc("gomirror_prefetch_held_bytes", "Bytes of the prefetched zips held.", nil, nil),
+		total: prometheus.NewDesc("gomirror_prefetch_held_zips_total",
+			"Prefetched zips by what became of them: held, taken (stored for a client), evicted (unused, for room), expired (unused, at their limit).",
+			[]string{"result"}, nil),
+	})
+}
+
+type heldCollector struct {
+	stats              func() HeldZipStats
+	zips, bytes, total *prometheus.Desc
+}
+
+func (c *heldCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.zips
+	ch <- c.bytes
+	ch <- c.total
+}
+
+func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- prometheus.MustNewConstMetric(c.zips, prometheus.GaugeValue, float64(s.Count))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(s.Bytes))
+	for _, r := range []struct {
+		result string
+		n      int64
+	}{{"held", s.Held}, {"taken", s.Taken}, {"evicted", s.Evicted}, {"expired", s.Expired}} {
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(r.n), r.result)
+	}
+}

@@ -192,3 +192,46 @@ func TestWatchGC(t *testing.T) {
 		"gomirror_gc_quota_unreachable{}":                 {gauge, 1},
 	})
 }
+
+// TestWatchHeldZips: the held zips' gauges and counters, read at each
+// scrape, without per-module labels.
+func TestWatchHeldZips(t *testing.T) {
+	m := NewMetrics()
+	st := HeldZipStats{Count: 3, Bytes: 300, Held: 10, Taken: 4, Evicted: 2, Expired: 1}
+	m.WatchHeldZips(func() HeldZipStats { return st })
+	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
+	for _, scrape := range []struct {
+		st   HeldZipStats
+		want map[string]sample
+	}{
+		{st, map[string]sample{
+			"gomirror_prefetch_held_zips{}":                     {gauge, 3},
+			"gomirror_prefetch_held_bytes{}":                    {gauge, 300},
+			"gomirror_prefetch_held_zips_total{result=held}":    {counter, 10},
+			"gomirror_prefetch_held_zips_total{result=taken}":   {counter, 4},
+			"gomirror_prefetch_held_zips_total{result=evicted}": {counter, 2},
+			"gomirror_prefetch_held_zips_total{result=expired}": {counter, 1},
+		}},
+		{HeldZipStats{Held: 10, Taken: 4, Evicted: 2, Expired: 4}, map[string]sample{
+			"gomirror_prefetch_held_zips{}":                     {gauge, 0},
+			"gomirror_prefetch_held_zips_total{result=expired}": {counter, 4},
+		}},
+	} {
+		st = scrape.st
+		got := scraped(t, m)
+		for k, w := range scrape.want {
+			if g, ok := got[k]; !ok || g != w {
+				t.Errorf("%s = %v (present %v), want %v", k, g, ok, w)
+			}
+		}
+		n := 0
+		for k := range got {
+			if strings.HasPrefix(k, "gomirror_prefetch_held_") {
+				n++
+			}
+		}
+		if n != 6 {
+			t.Errorf("%d held-zip series, want 6", n)
+		}
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/internal/tempdir"
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modpattern"
@@ -281,10 +282,17 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 		dbEndpoint = sp
 	}
 
-	var tempDir string // zips being checked; fs keeps them next to storage itself
+	// Zips being checked, and prefetched zips held until a client asks
+	// (cache.heldZips): fs keeps them next to storage itself; for other
+	// stores (S3) this process's own directory under <storage-dir>/tmp,
+	// where what killed processes left is removed now (internal/tempdir).
+	var tempDir string
 	if _, ok := storage.As[storage.TempDirer](store); !ok {
-		tempDir = filepath.Join(cfg.StorageDir, "tmp")
-		if err := os.MkdirAll(tempDir, 0o700); err != nil {
+		parent := filepath.Join(cfg.StorageDir, "tmp")
+		if err := os.MkdirAll(parent, 0o700); err != nil {
+			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
+		}
+		if tempDir, err = tempdir.Open(parent); err != nil {
 			return nil, &config.Error{Key: "storage-dir", Source: cfg.StorageDir, Err: err}
 		}
 	}
@@ -347,6 +355,10 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 	s := &Server{egress: egressTo, cfg: cfg, log: log, store: store, mirror: mirror, sumdb: v, metrics: metrics, credDir: credDir, groups: groupList, closeRedis: closeRedis, records: recs, upHistory: upHistory,
 		tracker: tracker, collector: collector}
 	metrics.WatchMirrors(s.mirrorMetrics)
+	metrics.WatchHeldZips(func() obs.HeldZipStats {
+		h := mirror.HeldZips()
+		return obs.HeldZipStats{Count: h.Count, Bytes: h.Bytes, Held: h.Held, Taken: h.Taken, Evicted: h.Evicted, Expired: h.Expired}
+	})
 	if len(cfg.Alerts) > 0 {
 		opts := alert.Options{Rules: cfg.Alerts, Notifiers: cfg.Notifiers, Log: log, Interval: cfg.AlertInterval,
 			Upstreams: func() []alert.UpstreamState { return upHealth.snapshot(s.alertMirrors, time.Now()) }}

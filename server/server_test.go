@@ -858,6 +858,25 @@ func TestInfoMissPrefetchesModAndZip(t *testing.T) {
 					t.Errorf("%s not stored after the client's request: %v", p, err)
 				}
 			}
+			if tt.prefetch == 0 {
+				return
+			}
+			// The zip came from the held area: its own cache outcome in
+			// the log and metrics, not an upstream miss; the held zips
+			// counted.
+			if !strings.Contains(s.Logs.String(), "cache=prefetched") {
+				t.Errorf("no cache=prefetched in the log:\n%s", s.Logs.String())
+			}
+			metrics := get(t, s.URL+"/metrics").body
+			for _, want := range []string{
+				`gomirror_cache_requests_total{kind="zip",result="prefetched"} 1`,
+				`gomirror_prefetch_held_zips_total{result="taken"} 1`,
+				`gomirror_prefetch_held_zips 0`,
+			} {
+				if !strings.Contains(metrics, want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
 		})
 	}
 }

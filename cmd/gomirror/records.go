@@ -126,7 +126,7 @@ time or a date; --module a module path pattern in GOPRIVATE syntax;
 	f.StringVar(&client, "client", "", "token name")
 	f.StringVar(&remote, "remote", "", "client address")
 	f.StringVar(&kind, "kind", "", "list, latest, info, mod, zip or sumdb")
-	f.StringVar(&cacheResult, "cache", "", "hit, miss, fresh or stale")
+	f.StringVar(&cacheResult, "cache", "", "hit, miss, prefetched, fresh or stale")
 	f.StringVar(&status, "status", "", "status: 404, 4xx or 500-599")
 	f.BoolVar(&decided, "policy-decisions", false, "only records with a policy decision (refused or warned)")
 	f.IntVar(&limit, "limit", 1000, "at most this many records")
@@ -157,9 +157,9 @@ time or a date; --module a module path pattern in GOPRIVATE syntax;
 			return usageError(cmd, fmt.Errorf("--kind: %q is none of list, latest, info, mod, zip, sumdb", kind))
 		}
 		switch cacheResult {
-		case "", "hit", "miss", "fresh", "stale":
+		case "", "hit", "miss", "prefetched", "fresh", "stale":
 		default:
-			return usageError(cmd, fmt.Errorf("--cache: %q is none of hit, miss, fresh, stale", cacheResult))
+			return usageError(cmd, fmt.Errorf("--cache: %q is none of hit, miss, prefetched, fresh, stale", cacheResult))
 		}
 		out := newAuditWriter(cmd.OutOrStdout(), asJSON, asCSV)
 		for left := limit; left > 0; {

@@ -7,7 +7,7 @@
 // renamed into place, so a reader never sees a partial file and a crash leaves
 // at most orphaned temporary files, in the crashed process's own directory
 // under .gomirror/tmp, which the next New on the same host removes (see
-// temp.go for what is removed when, with replicas sharing a store).
+// internal/tempdir for what is removed when, with replicas sharing a store).
 //
 // The driver registers itself as "fs" (see storage.Register); its one
 // setting is storage-dir. A Store's methods expect valid keys: use it
@@ -25,9 +25,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/tempdir"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 )
@@ -47,11 +47,6 @@ func open(ctx context.Context, settings storage.Settings) (storage.Storage, erro
 
 // tmpDir is where partial writes live, relative to the root.
 const tmpDir = layout.TempDir
-
-// staleTemp is how long a temporary directory of another host (or a file
-// of an older version) must be untouched before New removes it; a younger
-// one may belong to another replica writing right now.
-const staleTemp = time.Hour
 
 // Store is a storage.Storage on local disk.
 type Store struct {
@@ -83,12 +78,10 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	self := ownerOf()
-	tmp := filepath.Join(root, tmpDir, self.String())
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	tmp, err := tempdir.Open(filepath.Join(root, tmpDir))
+	if err != nil {
 		return nil, fmt.Errorf("storage dir: %w", err)
 	}
-	removeStaleTemps(filepath.Join(root, tmpDir), self, time.Now())
 	return &Store{root: root, tmp: tmp, sync: true}, nil
 }
 
@@ -241,7 +234,7 @@ func rename(from, to string) error {
 }
 
 // tempFile creates a temporary file in s.tmp, making s.tmp again if
-// another host's New removed it (see temp.go).
+// another host's New removed it (see internal/tempdir).
 func (s *Store) tempFile(pattern string) (*os.File, error) {
 	f, err := os.CreateTemp(s.tmp, pattern)
 	if errors.Is(err, iofs.ErrNotExist) {
@@ -255,7 +248,7 @@ func (s *Store) tempFile(pattern string) (*os.File, error) {
 
 // TempDir returns the directory where the store keeps this process's
 // partial writes; files created there are adopted by rename, and those a
-// crash leaves are removed by the next New (see temp.go).
+// crash leaves are removed by the next New (see internal/tempdir).
 func (s *Store) TempDir() string { return s.tmp }
 
 // AdoptFile syncs the file at name and renames it to key. A file on another

@@ -1,4 +1,10 @@
-package fs
+// Package tempdir owns the per-process temporary directories of gomirror:
+// each process keeps its temporary files in a directory named after it, and
+// a start removes what dead processes left (see Open). storage/fs keeps its
+// own under <root>/.gomirror/tmp; the server keeps one under
+// <storage-dir>/tmp for stores without their own (S3), where prefetched
+// zips wait for a client.
+package tempdir
 
 import (
 	"fmt"
@@ -11,12 +17,11 @@ import (
 
 // Temporary files and their owners.
 //
-// Every process keeps its temporary files (its own Puts', and those of
-// whoever uses TempDir: zip fills, zip inspections) in its own directory
-// <root>/.gomirror/tmp/<owner>, where owner is "<host>_<pid>_<start>": the
+// Every process keeps its temporary files in its own directory
+// <parent>/<owner>, where owner is "<host>_<pid>_<start>": the
 // host name, the process id and the process's start time (the 22nd field of
 // /proc/<pid>/stat, in clock ticks since boot; "0" where there is no /proc).
-// When New opens a store it removes, in .gomirror/tmp:
+// When Open is called it removes, in parent:
 //
 //   - an owner directory of this host whose process is gone: no process has
 //     the pid, or the process that has it started at another time (the pid
@@ -24,14 +29,35 @@ import (
 //     a crashed (killed) process on this host go at the next start;
 //   - in an owner directory of another host (replicas sharing one store
 //     over NFS), or of this host without a start time, the files untouched
-//     for staleTemp: another host's processes cannot be seen from here, and
+//     for StaleTemp: another host's processes cannot be seen from here, and
 //     one may be writing right now; the directory itself once it is empty
 //     and untouched for staleOwnerDir (a live owner that idled that long
-//     makes it again: see Store.tempFile);
+//     makes it again, as storage/fs's Store.tempFile does);
 //   - a file left at the top (older versions put their files there) older
-//     than staleTemp.
+//     than StaleTemp.
 //
 // The process's own directory is never removed.
+
+// StaleTemp is how long a temporary directory of another host (or a file
+// at the top of parent) must be untouched before Open removes it; a younger
+// one may belong to another replica writing right now.
+const StaleTemp = time.Hour
+
+// Open makes this process's temporary directory under parent and returns
+// its path, having removed what dead processes left in parent (see above).
+func Open(parent string) (string, error) {
+	return openAt(parent, time.Now())
+}
+
+func openAt(parent string, now time.Time) (string, error) {
+	self := ownerOf()
+	dir := filepath.Join(parent, self.String())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	removeStaleTemps(parent, self, now)
+	return dir, nil
+}
 
 // owner names the temporary directory of this process.
 type owner struct {
@@ -85,6 +111,10 @@ func parseOwner(name string) (owner, bool) {
 	return owner{host: name[:j], pid: pid, start: name[i+1:]}, true
 }
 
+// HasProc reports whether this host's processes can be seen (/proc), so
+// that Open removes a dead process's directory at once rather than by age.
+func HasProc() bool { return ownerOf().start != "0" }
+
 // procStart returns the start time of process pid as /proc reports it, and
 // false if there is no such process or no /proc.
 func procStart(pid int) (string, bool) {
@@ -124,7 +154,7 @@ func removeStaleTemps(tmp string, self owner, now time.Time) {
 	for _, e := range entries {
 		p := filepath.Join(tmp, e.Name())
 		if !e.IsDir() {
-			if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > staleTemp {
+			if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > StaleTemp {
 				os.Remove(p)
 			}
 			continue
@@ -147,10 +177,10 @@ func removeStaleTemps(tmp string, self owner, now time.Time) {
 }
 
 // staleOwnerDir is how long an empty owner directory of another host must
-// be untouched before New removes it.
+// be untouched before Open removes it.
 const staleOwnerDir = 7 * 24 * time.Hour
 
-// removeOld removes the files in dir untouched for staleTemp, and dir
+// removeOld removes the files in dir untouched for StaleTemp, and dir
 // itself if then empty and untouched for staleOwnerDir.
 func removeOld(dir string, now time.Time) {
 	entries, err := os.ReadDir(dir)
@@ -159,7 +189,7 @@ func removeOld(dir string, now time.Time) {
 	}
 	left := 0
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > staleTemp {
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > StaleTemp {
 			if os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
 				continue
 			}
