@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,25 +21,6 @@ import (
 
 // bundleRounds is the number of interleaved rounds of BenchmarkBundle.
 const bundleRounds = 5
-
-// mirrorFetcher fetches what a store lacks through a running gomirror.
-type mirrorFetcher struct{ url string }
-
-func (f mirrorFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url+"/"+urlPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, fmt.Errorf("%s: %s", urlPath, resp.Status)
-	}
-	return resp.Body, nil
-}
 
 // BenchmarkBundle: `bundle.Export` of every module version a store filled
 // with bigproject holds (from a store holding exactly those files) (282 zips, the go.mod-only requirements, their
@@ -266,7 +245,7 @@ func bundleSetup(b *testing.B, dir string, db *sumdb.DB) (mods []bundle.Module, 
 		}
 		// An untimed export through the mirror stores the tiles it lacked.
 		first := filepath.Join(dir, "first.bundle")
-		if err := exportBundle(ctx, first, st, mods, db, mirrorFetcher{m.URL}); err != nil {
+		if err := exportBundle(ctx, first, st, mods, db, bundle.MirrorFetcher{URL: m.URL}); err != nil {
 			b.Fatal(err)
 		}
 		m.stop(b)

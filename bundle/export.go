@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -34,6 +35,37 @@ import (
 // gets is verified as anything the mirror serves.
 type Fetcher interface {
 	Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error)
+}
+
+// MirrorFetcher is a Fetcher that asks a GOPROXY server (an in-process
+// mirror, for the command) at URL for what a store lacks. A 404 or 410 is a
+// "not found" (fs.ErrNotExist); any other failure names the path, the status
+// and the first line of the answer.
+type MirrorFetcher struct{ URL string }
+
+var _ Fetcher = MirrorFetcher{}
+
+// Fetch returns the body of the file at urlPath.
+func (f MirrorFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(f.URL, "/")+"/"+urlPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(msg)), "\n")
+		err := fmt.Errorf("%s: %s: %s", urlPath, resp.Status, line)
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+			return nil, errors.Join(err, fs.ErrNotExist)
+		}
+		return nil, err
+	}
+	return resp.Body, nil
 }
 
 // ExportOptions configure Export.

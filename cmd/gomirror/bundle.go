@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -236,7 +233,7 @@ The file is written with mode 0644 less the umask.`,
 			}
 			defer os.Remove(f.Name())
 			rep, err := bundle.Export(ctx, f, mods, bundle.ExportOptions{
-				Storage: store, Fetch: loopbackFetcher{url: lb.URL}, DB: db, Exempt: exempt, Signer: signer,
+				Storage: store, Fetch: bundle.MirrorFetcher{URL: lb.URL}, DB: db, Exempt: exempt, Signer: signer,
 			})
 			if err == nil {
 				err = f.Sync()
@@ -278,30 +275,6 @@ func createTemp(name string) (*os.File, error) {
 			return f, err
 		}
 	}
-}
-
-// loopbackFetcher fetches through the in-process mirror.
-type loopbackFetcher struct{ url string }
-
-func (l loopbackFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url+"/"+urlPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		err := fmt.Errorf("%s: %s: %s", urlPath, resp.Status, strings.TrimSpace(string(msg)))
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-			return nil, errors.Join(err, fs.ErrNotExist)
-		}
-		return nil, err
-	}
-	return resp.Body, nil
 }
 
 func newBundleImport() *cobra.Command {
