@@ -850,6 +850,11 @@ func TestInfoMissPrefetchesModAndZip(t *testing.T) {
 			// twice, and store what they get.
 			get(t, s.URL+"/example.com/hello/@v/v1.1.0.mod")
 			get(t, s.URL+"/example.com/hello/@v/v1.1.0.zip")
+			// A filled .mod is answered from memory while it is stored in
+			// the background (cache.Mirror.immutable): wait for that write.
+			if err := s.WaitFills(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			for _, p := range []string{"/example.com/hello/@v/v1.1.0.mod", "/example.com/hello/@v/v1.1.0.zip"} {
 				if n := up.Hits(p); n != 1 {
 					t.Errorf("upstream hits for %s = %d, want 1", p, n)
