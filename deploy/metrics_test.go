@@ -77,11 +77,13 @@ func parseExposition(t *testing.T, r io.Reader) exported {
 
 // wiredLater are the metrics that obs exports from the funcs the server
 // gives it (WatchStorage: from the database's catalog, once it is open;
-// WatchAudit; WatchAlerts: with alert rules).
+// WatchAudit; WatchAlerts: with alert rules; WatchGC: the collector's
+// last run, once it ran, which it does at start once the database is open).
 var wiredLater = []string{
 	"gomirror_storage_bytes", "gomirror_storage_objects",
 	"gomirror_audit_queue_records", "gomirror_audit_records_total",
 	"gomirror_alerts_firing",
+	"gomirror_gc_stored_bytes", "gomirror_gc_last_run_timestamp_seconds",
 }
 
 // scrapeGomirror starts a real gomirror server (fs storage in a temp dir)
@@ -102,6 +104,8 @@ func scrapeGomirror(t *testing.T) exported {
 	cfg.SumDB = up.DBKey
 	cfg.FetchTimeout = 30 * time.Second
 	cfg.Database = filepath.Join(dir, "gomirror.db")
+	// A quota, so that the garbage collector and its metrics run.
+	cfg.StorageMaxSize, cfg.MaxStoredBytes = "1GiB", 1<<30
 	cfg.Alerts = []alert.Rule{{Name: "checksum-mismatch", Kind: alert.KindChecksumMismatch}}
 	s, err := server.New(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
