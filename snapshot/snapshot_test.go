@@ -105,6 +105,10 @@ func TestManifestLookups(t *testing.T) {
 	if _, ok := m.Latest("example.com/c"); ok {
 		t.Error("Latest(c) found one")
 	}
+	gomodOnly := &Manifest{Modules: []Entry{{Path: "example.com/a", Version: "v1.3.0", GoModHash: h2}}}
+	if v, ok := gomodOnly.Latest("example.com/a"); ok {
+		t.Errorf("Latest of a module with only a go.mod-only version = %q; want none", v)
+	}
 	sorted := Sort([]Entry{m.Modules[3], m.Modules[2], {Path: "example.com/a", Version: "v1.3.0", Hash: h1, GoModHash: h2}, m.Modules[0]})
 	if len(sorted) != 3 || sorted[0].Version != "v1.0.0" || sorted[1].Hash != h1 {
 		t.Errorf("Sort merged to %v", sorted)
