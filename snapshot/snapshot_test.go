@@ -194,6 +194,10 @@ func TestEnvPromoteRollbackDelete(t *testing.T) {
 	if err := Delete(ctx, s, "v3"); !errors.As(err, new(*InUseError)) {
 		t.Errorf("Delete of the snapshot in force: %v", err)
 	}
+	var inUse *InUseError
+	if err := Delete(ctx, s, "v2"); !errors.As(err, &inUse) || strings.Join(inUse.RollbackEnvs, ",") != "prod" || !strings.Contains(err.Error(), "environment prod: a rollback there may return to it") {
+		t.Errorf("Delete of a snapshot a rollback returns to: %v", err)
+	}
 	if _, err := Rollback(ctx, s, "prod", "me"); err != nil {
 		t.Fatal(err)
 	}

@@ -247,7 +247,7 @@ the snapshot. The exit status is 0 whether or not they differ.`}
 }
 
 func newSnapshotDelete() *cobra.Command {
-	cmd := &cobra.Command{Use: "delete NAME", Short: "Delete a snapshot (refused while an environment points at it)",
+	cmd := &cobra.Command{Use: "delete NAME", Short: "Delete a snapshot (refused while an environment points at it or may roll back to it)",
 		Long: `Delete the snapshot NAME's manifest. It is refused while an environment's
 current snapshot is NAME. The module files stay in storage (the garbage
 collector no longer counts them as pinned).`}

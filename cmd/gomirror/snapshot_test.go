@@ -151,6 +151,9 @@ func TestSnapshotCommands(t *testing.T) {
 	if _, _, err := c.run(snap(t, "delete"), "v2"); err == nil || !strings.Contains(err.Error(), "in use by environment prod") {
 		t.Errorf("delete of the snapshot in force: %v", err)
 	}
+	if _, _, err := c.run(snap(t, "delete"), "v1"); err == nil || !strings.Contains(err.Error(), "in use by environment prod: a rollback") {
+		t.Errorf("delete of the snapshot a rollback returns to: %v", err)
+	}
 	c.ok(env(t, "rollback"), "prod")
 	out = c.ok(env(t, "show"), "prod")
 	if !strings.HasPrefix(out, "environment prod: snapshot v1\n") || strings.Count(out, "\n") != 5 {
