@@ -360,6 +360,14 @@ func TestSourceOf(t *testing.T) {
 	if _, err := SourceOf(dir + "/missing"); err == nil {
 		t.Error("SourceOf of a missing file succeeded")
 	}
+	// A relative argument is recorded as an absolute path.
+	t.Chdir(dir)
+	for arg, want := range map[string]string{".": dir + "/go.mod", "go.mod": dir + "/go.mod", "./go.sum": dir + "/go.sum"} {
+		got, err := SourceOf(arg)
+		if err != nil || got.String() != want {
+			t.Errorf("SourceOf(%s) = %q, %v; want %s", arg, got.String(), err, want)
+		}
+	}
 }
 
 func TestParseSources(t *testing.T) {

@@ -82,7 +82,29 @@ func TestSnapshotCommands(t *testing.T) {
 	if out := c.ok(snap(t, "show"), "v2"); !strings.Contains(out, "example.com/hello  v1.2.0  h1:") {
 		t.Errorf("show:\n%s", out)
 	}
-	out := c.ok(snap(t, "diff"), "v1", "v2")
+	// An invalid name is a usage error (2) for every subcommand.
+	for _, tc := range []struct {
+		cmd  *cobra.Command
+		args []string
+	}{
+		{snap(t, "show"), []string{"../x"}},
+		{snap(t, "diff"), []string{"v1", "../x"}},
+		{snap(t, "delete"), []string{".x"}},
+		{snap(t, "export"), []string{"a/b", "-o", "-"}},
+		{env(t, "show"), []string{"../prod"}},
+		{env(t, "promote"), []string{"pr od", "v1"}},
+		{env(t, "promote"), []string{"prod", "../v1"}},
+		{env(t, "rollback"), []string{"x y"}},
+	} {
+		if _, code, err := c.run(tc.cmd, tc.args...); code != 2 || err == nil || !strings.Contains(err.Error(), "invalid name") {
+			t.Errorf("%s %q: exit %d, %v; want exit 2 naming the invalid name", tc.cmd.Name(), tc.args, code, err)
+		}
+	}
+	// diff exits 1 when the snapshots differ (0 when not: below), as diff(1).
+	out, _, err := c.run(snap(t, "diff"), "v1", "v2")
+	if code, msg := exitStatus(err); code != 1 || msg != "" {
+		t.Errorf("diff of different snapshots: exit %d %q (%v), want 1 and no message", code, msg, err)
+	}
 	if !strings.Contains(out, "- example.com/hello v1.1.0\n") || !strings.Contains(out, "+ example.com/hello v1.2.0\n") {
 		t.Errorf("diff:\n%s", out)
 	}
