@@ -74,6 +74,17 @@ func namedArgs(args cobra.PositionalArgs, n int) cobra.PositionalArgs {
 	}
 }
 
+// inProcessConfig is cfg for an operator command's in-process mirror: it
+// logs warnings and errors only (its requests are not news; the settings'
+// log-level is the server's), unless --log-level is on the command line.
+func inProcessConfig(cmd *cobra.Command, cfg *config.Serve) *config.Serve {
+	c := *cfg
+	if f := cmd.Flags().Lookup("log-level"); f == nil || !f.Changed {
+		c.LogLevel = "warn"
+	}
+	return &c
+}
+
 // whoami names the operator in a manifest or an environment's record.
 func whoami() string {
 	name := os.Getenv("USER")
@@ -159,9 +170,8 @@ no snapshot is recorded. NAME must be new.`,
 // settings into the manifest of a new snapshot name.
 func resolveManifest(ctx context.Context, cmd *cobra.Command, cfg *config.Serve, name string, sources []string, srcs []snapshot.Source, jobs int) (*snapshot.Manifest, error) {
 	stderr := cmd.ErrOrStderr()
-	c := *cfg
-	c.LogLevel = "warn" // the in-process mirror's requests are not news
-	l, err := server.StartLoopback(ctx, &c, server.NewLogger(stderr, &c))
+	c := inProcessConfig(cmd, cfg)
+	l, err := server.StartLoopback(ctx, c, server.NewLogger(stderr, c))
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,8 @@ type snapshotCLI struct {
 	t     *testing.T
 	up    *fakeproxy.Server
 	store string
+	// stderr is the last command's standard error.
+	stderr string
 }
 
 func newSnapshotCLI(t *testing.T) *snapshotCLI {
@@ -40,6 +42,7 @@ func (c *snapshotCLI) run(cmd *cobra.Command, args ...string) (stdout string, co
 	args = append(args, "--storage-dir", c.store, "--direct-dir", filepath.Join(c.t.TempDir(), "direct"),
 		"--upstream", c.up.URL, "--sumdb", c.up.DBKey, "--vulndb", "off")
 	stdout, stderr, err := testutil.RunCommand(c.t, cmd, nil, args...)
+	c.stderr = stderr
 	if err != nil {
 		c.t.Logf("stderr: %s", stderr)
 	}
@@ -227,5 +230,20 @@ func TestCreateFromProjectGraphOnlyZipRefused(t *testing.T) {
 	}
 	if !strings.Contains(out, "2 module versions") {
 		t.Errorf("bundle export output %q", out)
+	}
+	// The in-process mirror logs warnings and errors only, for bundle
+	// export as for snapshot create.
+	c.ok(snap(t, "create"), "big2", "--from", proj)
+	if strings.Contains(c.stderr, "INFO") {
+		t.Errorf("snapshot create printed the in-process mirror's INFO lines:\n%s", c.stderr)
+	}
+	c.run(newBundle(), "export", "--from", proj, "-o", file, "--private", "", "--nosumdb", "", "--database", "off")
+	if strings.Contains(c.stderr, "INFO") {
+		t.Errorf("bundle export printed the in-process mirror's INFO lines:\n%s", c.stderr)
+	}
+	// Unless --log-level asks for them.
+	c.run(newBundle(), "export", "--from", proj, "-o", file, "--private", "", "--nosumdb", "", "--database", "off", "--log-level", "info")
+	if !strings.Contains(c.stderr, "INFO") {
+		t.Errorf("bundle export --log-level info printed no INFO line:\n%s", c.stderr)
 	}
 }
