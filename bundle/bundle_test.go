@@ -414,6 +414,10 @@ func TestImportRefusesTamperedBundleWhole(t *testing.T) {
 			return append(out[:i], out[i+1:]...)
 		}(), true, nil), "no zip in the bundle"},
 		{"truncated", b[:len(b)/2], "reading: unexpected EOF"},
+		{"junk appended", append(bytes.Clone(b), "junk after the bundle"...), "reading: "},
+		{"a frame of data appended", append(bytes.Clone(b), zstdFrame(t, []byte("more"))...), "data after the end of the tar archive"},
+		{"too much padding appended", append(bytes.Clone(b), zstdFrame(t, make([]byte, 2<<20))...), "bytes after the end of the tar archive"},
+		{"frame checksum byte", func() []byte { fb := bytes.Clone(b); fb[len(fb)-1] ^= 0x01; return fb }(), "reading: "},
 	}
 	// A flipped byte of the compressed file, at several places.
 	for _, at := range []int{20, len(b) / 3, len(b) / 2, len(b) - 30} {
@@ -445,6 +449,22 @@ func TestImportRefusesTamperedBundleWhole(t *testing.T) {
 	if _, err := bundle.Import(context.Background(), bytes.NewReader(pack(t, es, true, nil)), bundle.ImportOptions{Storage: dst, DB: f.db}); err != nil {
 		t.Fatalf("repacked bundle: %v", err)
 	}
+	// So is tar(1)'s zero padding after the end marker.
+	dst, _ = newFS(t)
+	if _, err := bundle.Import(context.Background(), bytes.NewReader(append(bytes.Clone(b), zstdFrame(t, make([]byte, 9*512))...)), bundle.ImportOptions{Storage: dst, DB: f.db}); err != nil {
+		t.Fatalf("bundle with zero padding: %v", err)
+	}
+}
+
+// zstdFrame is data compressed as one zstd frame (with its checksum).
+func zstdFrame(t *testing.T, data []byte) []byte {
+	t.Helper()
+	zw, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zw.Close()
+	return zw.EncodeAll(data, nil)
 }
 
 func mustVerifier(t *testing.T, key string) note.Verifier {

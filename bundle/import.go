@@ -188,6 +188,9 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 	if err != nil {
 		return nil, err
 	}
+	if err := drainTrailer(zr); err != nil {
+		return nil, err
+	}
 	rep, err := check(entries, sm, opts)
 	if err != nil {
 		return nil, err
@@ -196,6 +199,36 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 		return rep, &PartlyStoredError{Err: err}
 	}
 	return rep, nil
+}
+
+// maxTrailer bounds the zero padding accepted after the tar end marker
+// (tar(1) pads to its record size, 10 KiB by default).
+const maxTrailer = 1 << 20
+
+// drainTrailer reads what follows the tar end marker to the end of the
+// zstd stream, so that the decoder checks every frame's checksum and
+// junk appended to a bundle is seen. It refuses a decoder error, any
+// non-zero byte, or more than maxTrailer bytes of padding.
+func drainTrailer(zr io.Reader) error {
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		m, err := zr.Read(buf)
+		for _, b := range buf[:m] {
+			if b != 0 {
+				return refuse("data after the end of the tar archive")
+			}
+		}
+		if n += int64(m); n > maxTrailer {
+			return refuse("more than %d bytes after the end of the tar archive", maxTrailer)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return refuse("reading: %v", err)
+		}
+	}
 }
 
 // defaultMaxBytes is Limits.MaxBytes's default with free bytes in the

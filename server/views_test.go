@@ -82,6 +82,16 @@ func TestSnapshotView(t *testing.T) {
 	if r := get(t, base+"/example.com/hello/@v/list"); r.body != "v1.0.0\nv1.1.0\n" {
 		t.Errorf("list %q, want only the snapshot's version", r.body)
 	}
+	// A snapshot holding only hello's go.mod: its @latest names no
+	// version whose zip it lacks.
+	e, _ := m.Find("example.com/hello", "v1.0.0")
+	gomodOnly := &snapshot.Manifest{Format: snapshot.Format, Name: "s2", Created: time.Now().UTC(), Modules: []snapshot.Entry{e}}
+	if err := snapshot.Create(context.Background(), s.store, gomodOnly); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, s.URL+"/snapshots/s2/example.com/hello/@latest"); r.code != 404 || !strings.Contains(r.body, "module example.com/hello is in snapshot s2 for go.mod files only") {
+		t.Errorf("@latest of a go.mod-only module: %d %q; want 404 naming snapshot s2", r.code, r.body)
+	}
 	// The mirror itself still serves everything.
 	if r := get(t, s.URL+"/example.com/hello/@v/list"); !strings.Contains(r.body, "v1.2.0") {
 		t.Errorf("the mirror's own list: %q", r.body)

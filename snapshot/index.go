@@ -113,8 +113,5 @@ func (ix *index) latest(path string) (string, bool) {
 			return ix.version(j), true
 		}
 	}
-	if hi == lo {
-		return "", false
-	}
-	return ix.version(hi - 1), true
+	return "", false
 }

@@ -255,8 +255,8 @@ func (m *Manifest) ofPath(path string) []Entry {
 }
 
 // Latest returns the version of path that the snapshot's @latest answers:
-// the highest whose zip is in the snapshot (the build list's), else the
-// highest of path in it; ok is false if m has no version of path.
+// the highest whose zip is in the snapshot (the build list's); ok is false
+// if m has no version of path with its zip (none, or go.mod-only ones).
 func (m *Manifest) Latest(path string) (version string, ok bool) {
 	es := m.ofPath(path)
 	for i := len(es) - 1; i >= 0; i-- {
@@ -264,10 +264,7 @@ func (m *Manifest) Latest(path string) (version string, ok bool) {
 			return es[i].Version, true
 		}
 	}
-	if len(es) == 0 {
-		return "", false
-	}
-	return es[len(es)-1].Version, true
+	return "", false
 }
 
 // Encode writes m as indented JSON (the manifest file, also the export).

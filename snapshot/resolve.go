@@ -64,8 +64,13 @@ func (s Source) String() string {
 }
 
 // SourceOf returns the Source for a --from argument: a directory (its
-// go.mod), a file named *.sum (a go.sum), or a go.mod file.
+// go.mod), a file named *.sum (a go.sum), or a go.mod file; its path is
+// absolute (as a manifest's Sources record it), whatever arg is.
 func SourceOf(arg string) (Source, error) {
+	arg, err := filepath.Abs(arg)
+	if err != nil {
+		return Source{}, err
+	}
 	st, err := os.Stat(arg)
 	if err != nil {
 		return Source{}, err

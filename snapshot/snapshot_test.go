@@ -105,6 +105,10 @@ func TestManifestLookups(t *testing.T) {
 	if _, ok := m.Latest("example.com/c"); ok {
 		t.Error("Latest(c) found one")
 	}
+	gomodOnly := &Manifest{Modules: []Entry{{Path: "example.com/a", Version: "v1.3.0", GoModHash: h2}}}
+	if v, ok := gomodOnly.Latest("example.com/a"); ok {
+		t.Errorf("Latest of a module with only a go.mod-only version = %q; want none", v)
+	}
 	sorted := Sort([]Entry{m.Modules[3], m.Modules[2], {Path: "example.com/a", Version: "v1.3.0", Hash: h1, GoModHash: h2}, m.Modules[0]})
 	if len(sorted) != 3 || sorted[0].Version != "v1.0.0" || sorted[1].Hash != h1 {
 		t.Errorf("Sort merged to %v", sorted)
@@ -189,6 +193,10 @@ func TestEnvPromoteRollbackDelete(t *testing.T) {
 	current("v3")
 	if err := Delete(ctx, s, "v3"); !errors.As(err, new(*InUseError)) {
 		t.Errorf("Delete of the snapshot in force: %v", err)
+	}
+	var inUse *InUseError
+	if err := Delete(ctx, s, "v2"); !errors.As(err, &inUse) || strings.Join(inUse.RollbackEnvs, ",") != "prod" || !strings.Contains(err.Error(), "environment prod: a rollback there may return to it") {
+		t.Errorf("Delete of a snapshot a rollback returns to: %v", err)
 	}
 	if _, err := Rollback(ctx, s, "prod", "me"); err != nil {
 		t.Fatal(err)
@@ -351,6 +359,14 @@ func TestSourceOf(t *testing.T) {
 	}
 	if _, err := SourceOf(dir + "/missing"); err == nil {
 		t.Error("SourceOf of a missing file succeeded")
+	}
+	// A relative argument is recorded as an absolute path.
+	t.Chdir(dir)
+	for arg, want := range map[string]string{".": dir + "/go.mod", "go.mod": dir + "/go.mod", "./go.sum": dir + "/go.sum"} {
+		got, err := SourceOf(arg)
+		if err != nil || got.String() != want {
+			t.Errorf("SourceOf(%s) = %q, %v; want %s", arg, got.String(), err, want)
+		}
 	}
 }
 

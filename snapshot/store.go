@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,10 +32,16 @@ func (existError) Is(target error) bool { return target == fs.ErrExist }
 // InUseError is Delete's refusal of a snapshot that an environment points at.
 type InUseError struct {
 	Snapshot string
-	Envs     []string
+	Envs     []string // the environments it is in force in
+	// RollbackEnvs are the environments whose rollback may return to it
+	// (it is in the current record's Previous).
+	RollbackEnvs []string
 }
 
 func (e *InUseError) Error() string {
+	if len(e.Envs) == 0 {
+		return fmt.Sprintf("snapshot %s is in use by environment %s: a rollback there may return to it (the last %d snapshots in force are kept for rollback)", e.Snapshot, strings.Join(e.RollbackEnvs, ", "), MaxPrevious)
+	}
 	return fmt.Sprintf("snapshot %s is in use by environment %s: promote another snapshot there first", e.Snapshot, strings.Join(e.Envs, ", "))
 }
 
@@ -132,8 +139,9 @@ func List(ctx context.Context, s storage.Storage) ([]string, error) {
 }
 
 // Delete removes the snapshot name. It refuses (*InUseError) while an
-// environment's current record points at it; an environment's history may
-// name it (a rollback to it then fails). Deleting a missing snapshot is a
+// environment's current record points at it or lists it in Previous (a
+// rollback may return to it: at most MaxPrevious snapshots per
+// environment); older records of the history may still name it. Deleting a missing snapshot is a
 // *NotFoundError. (A promotion to name at the same moment can slip past
 // the check; promote checks that the snapshot exists.)
 func Delete(ctx context.Context, s storage.Storage, name string) error {
@@ -150,7 +158,7 @@ func Delete(ctx context.Context, s storage.Storage, name string) error {
 	if err != nil {
 		return err
 	}
-	var users []string
+	inUse := &InUseError{Snapshot: name}
 	for _, env := range envs {
 		rec, err := Current(ctx, s, env)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -160,11 +168,13 @@ func Delete(ctx context.Context, s storage.Storage, name string) error {
 			return err
 		}
 		if rec.Snapshot == name {
-			users = append(users, env)
+			inUse.Envs = append(inUse.Envs, env)
+		} else if slices.Contains(rec.Previous, name) {
+			inUse.RollbackEnvs = append(inUse.RollbackEnvs, env)
 		}
 	}
-	if len(users) > 0 {
-		return &InUseError{Snapshot: name, Envs: users}
+	if len(inUse.Envs) > 0 || len(inUse.RollbackEnvs) > 0 {
+		return inUse
 	}
 	return s.Delete(ctx, key)
 }

@@ -315,12 +315,15 @@ type NotInError struct {
 	Path    string
 	Version string // "" for the module as a whole
 	// GoModOnly: the version is in the view, but its zip is not (a
-	// go.mod-only requirement).
+	// go.mod-only requirement); with no Version, the module has no
+	// version with its zip in the view.
 	GoModOnly bool
 }
 
 func (e *NotInError) Error() string {
 	switch {
+	case e.Version == "" && e.GoModOnly:
+		return fmt.Sprintf("not found: module %s is in %s for go.mod files only, no zip", e.Path, e.View)
 	case e.Version == "":
 		return fmt.Sprintf("not found: module %s is not in %s", e.Path, e.View)
 	case e.GoModOnly:
@@ -387,26 +390,25 @@ func (v *view) List(ctx context.Context, mod layout.Module) ([]byte, cache.Sourc
 }
 
 // Latest answers the highest version of the view that the policy allows
-// whose zip the view has, else the highest allowed; with none allowed,
-// the manifest's (whose .info the policy then refuses, saying why).
+// whose zip the view has; with none such, the highest whose zip the view
+// has (whose .info the policy then refuses, saying why). A module with no
+// zip in the view (none of its versions, or go.mod-only ones) is a
+// NotInError naming the view.
 func (v *view) Latest(ctx context.Context, mod layout.Module) ([]byte, cache.Source, error) {
 	path := mod.Version().Path
 	ver, ok := v.ix.latest(path)
 	if !ok {
-		return nil, cache.Source{}, &NotInError{View: v.label, Path: path}
+		return nil, cache.Source{}, &NotInError{View: v.label, Path: path, GoModOnly: len(v.ix.versions(path)) > 0}
 	}
 	if _, filtered := v.base.(ListFilter); filtered {
 		vers, err := v.allowed(ctx, path, v.ix.versions(path))
 		if err != nil {
 			return nil, cache.Source{}, err
 		}
-		if len(vers) > 0 {
-			ver = vers[len(vers)-1]
-			for i := len(vers) - 1; i >= 0; i-- {
-				if _, zip := v.ix.find(path, vers[i]); zip {
-					ver = vers[i]
-					break
-				}
+		for i := len(vers) - 1; i >= 0; i-- {
+			if _, zip := v.ix.find(path, vers[i]); zip {
+				ver = vers[i]
+				break
 			}
 		}
 	}

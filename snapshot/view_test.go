@@ -99,6 +99,9 @@ func TestViewsBoundManifestReads(t *testing.T) {
 func TestViewIndexIsCompact(t *testing.T) {
 	m := bigManifest("big", 40000)
 	m.Modules[5].Hash = "" // a go.mod-only version
+	for i := 8; i < 12; i++ {
+		m.Modules[i].Hash = "" // a module of go.mod-only versions (m0000002)
+	}
 	var buf strings.Builder
 	if err := m.Encode(&buf); err != nil {
 		t.Fatal(err)
@@ -125,7 +128,10 @@ func TestViewIndexIsCompact(t *testing.T) {
 	if found, _ := ix.find("example.com/m0000001", "v1.9.0"); found {
 		t.Error("find of a version not in it")
 	}
-	for _, path := range []string{"example.com/m0000001", "example.com/m0009999", "example.com/none"} {
+	if v, ok := ix.latest("example.com/m0000002"); ok {
+		t.Errorf("latest of a module of go.mod-only versions = %s; want none", v)
+	}
+	for _, path := range []string{"example.com/m0000001", "example.com/m0000002", "example.com/m0009999", "example.com/none"} {
 		want, wok := m.Latest(path)
 		got, ok := ix.latest(path)
 		if got != want || ok != wok || strings.Join(ix.versions(path), " ") != strings.Join(m.Versions(path), " ") {

@@ -200,8 +200,8 @@ The file is written with mode 0644 less the umask.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			log := server.NewLogger(cmd.ErrOrStderr(), cfg)
-			lb, err := server.StartLoopback(ctx, cfg, log)
+			lcfg := inProcessConfig(cmd, cfg)
+			lb, err := server.StartLoopback(ctx, lcfg, server.NewLogger(cmd.ErrOrStderr(), lcfg))
 			if err != nil {
 				return err
 			}

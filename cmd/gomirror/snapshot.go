@@ -57,6 +57,34 @@ func storeCommand(cmd *cobra.Command, args cobra.PositionalArgs, run func(ctx co
 	}
 }
 
+// namedArgs is args, and then the first n arguments must be valid
+// snapshot or environment names (snapshot.ValidName): an invalid one is a
+// usage error (exit status 2), as a wrong number of arguments is.
+func namedArgs(args cobra.PositionalArgs, n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := args(cmd, a); err != nil {
+			return err
+		}
+		for _, name := range a[:min(n, len(a))] {
+			if err := snapshot.ValidName(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// inProcessConfig is cfg for an operator command's in-process mirror: it
+// logs warnings and errors only (its requests are not news; the settings'
+// log-level is the server's), unless --log-level is on the command line.
+func inProcessConfig(cmd *cobra.Command, cfg *config.Serve) *config.Serve {
+	c := *cfg
+	if f := cmd.Flags().Lookup("log-level"); f == nil || !f.Changed {
+		c.LogLevel = "warn"
+	}
+	return &c
+}
+
 // whoami names the operator in a manifest or an environment's record.
 func whoami() string {
 	name := os.Getenv("USER")
@@ -108,11 +136,8 @@ The manifest records each version with the h1: hashes of its zip and go.mod,
 the sources, the time and the creator. Anything that fails fails the whole:
 no snapshot is recorded. NAME must be new.`,
 	}
-	storeCommand(cmd, cobra.MinimumNArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(cmd, namedArgs(cobra.MinimumNArgs(1), 1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		name, mods := args[0], args[1:]
-		if err := snapshot.ValidName(name); err != nil {
-			return usageError(cmd, err)
-		}
 		srcs, names, err := snapshot.ParseSources(from, mods)
 		if err != nil {
 			return usageError(cmd, err)
@@ -145,9 +170,8 @@ no snapshot is recorded. NAME must be new.`,
 // settings into the manifest of a new snapshot name.
 func resolveManifest(ctx context.Context, cmd *cobra.Command, cfg *config.Serve, name string, sources []string, srcs []snapshot.Source, jobs int) (*snapshot.Manifest, error) {
 	stderr := cmd.ErrOrStderr()
-	c := *cfg
-	c.LogLevel = "warn" // the in-process mirror's requests are not news
-	l, err := server.StartLoopback(ctx, &c, server.NewLogger(stderr, &c))
+	c := inProcessConfig(cmd, cfg)
+	l, err := server.StartLoopback(ctx, c, server.NewLogger(stderr, c))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +222,7 @@ func newSnapshotList() *cobra.Command {
 func newSnapshotShow() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{Use: "show NAME", Short: "Show a snapshot's modules"}
-	storeCommand(cmd, cobra.ExactArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(cmd, namedArgs(cobra.ExactArgs(1), 1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		m, err := snapshot.Get(ctx, store, args[0])
 		if err != nil {
 			return err
@@ -228,8 +252,9 @@ func newSnapshotDiff() *cobra.Command {
 		Long: `Print one line per module version that differs from snapshot A to B:
 "+ path version" only in B, "- path version" only in A, "~ path version" in
 both with other hashes; "(go.mod only)" marks a version whose zip is not in
-the snapshot. The exit status is 0 whether or not they differ.`}
-	storeCommand(cmd, cobra.ExactArgs(2), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+the snapshot. The exit status is 0 if they do not differ, 1 if they do (as
+diff(1)), 2 for a usage error, and more for a failure.`}
+	storeCommand(cmd, namedArgs(cobra.ExactArgs(2), 2), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		a, err := snapshot.Get(ctx, store, args[0])
 		if err != nil {
 			return err
@@ -238,8 +263,12 @@ the snapshot. The exit status is 0 whether or not they differ.`}
 		if err != nil {
 			return err
 		}
-		for _, c := range snapshot.Diff(a, b) {
+		changes := snapshot.Diff(a, b)
+		for _, c := range changes {
 			fmt.Fprintln(cmd.OutOrStdout(), c)
+		}
+		if len(changes) > 0 {
+			return &exitCodeError{code: 1} // they differ, as diff(1) says
 		}
 		return nil
 	})
@@ -247,11 +276,11 @@ the snapshot. The exit status is 0 whether or not they differ.`}
 }
 
 func newSnapshotDelete() *cobra.Command {
-	cmd := &cobra.Command{Use: "delete NAME", Short: "Delete a snapshot (refused while an environment points at it)",
+	cmd := &cobra.Command{Use: "delete NAME", Short: "Delete a snapshot (refused while an environment points at it or may roll back to it)",
 		Long: `Delete the snapshot NAME's manifest. It is refused while an environment's
 current snapshot is NAME. The module files stay in storage (the garbage
 collector no longer counts them as pinned).`}
-	storeCommand(cmd, cobra.ExactArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(cmd, namedArgs(cobra.ExactArgs(1), 1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		if err := snapshot.Delete(ctx, store, args[0]); err != nil {
 			return err
 		}
@@ -264,7 +293,7 @@ collector no longer counts them as pinned).`}
 func newSnapshotExport() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{Use: "export NAME -o FILE.json", Short: "Write a snapshot's manifest as JSON (for snapshot import)"}
-	storeCommand(cmd, cobra.ExactArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(cmd, namedArgs(cobra.ExactArgs(1), 1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		if out == "" {
 			return usageError(cmd, errors.New("give the output file with -o (- for standard output)"))
 		}
@@ -417,7 +446,7 @@ directly.`,
 		asJSON bool
 	)
 	show := &cobra.Command{Use: "show ENV", Short: "Show an environment's snapshot and history (newest first)"}
-	storeCommand(show, cobra.ExactArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(show, namedArgs(cobra.ExactArgs(1), 1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		h, err := snapshot.History(ctx, store, args[0], max)
 		if err != nil {
 			return err
@@ -444,7 +473,7 @@ directly.`,
 	show.Flags().IntVar(&max, "max", 50, "records shown, newest first (0: all)")
 	show.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON (oldest first)")
 	promote := &cobra.Command{Use: "promote ENV SNAPSHOT", Short: "Point an environment at a snapshot (creating the environment if new)"}
-	storeCommand(promote, cobra.ExactArgs(2), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(promote, namedArgs(cobra.ExactArgs(2), 2), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		r, err := snapshot.Promote(ctx, store, args[0], args[1], whoami())
 		if err != nil {
 			return err
@@ -453,7 +482,7 @@ directly.`,
 		return nil
 	})
 	rollback := &cobra.Command{Use: "rollback ENV", Short: "Point an environment back at the snapshot it had before"}
-	storeCommand(rollback, cobra.ExactArgs(1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
+	storeCommand(rollback, namedArgs(cobra.ExactArgs(1), 1), func(ctx context.Context, cfg *config.Serve, store storage.Storage, args []string) error {
 		r, err := snapshot.Rollback(ctx, store, args[0], whoami())
 		if err != nil {
 			return err

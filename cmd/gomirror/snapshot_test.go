@@ -20,6 +20,8 @@ type snapshotCLI struct {
 	t     *testing.T
 	up    *fakeproxy.Server
 	store string
+	// stderr is the last command's standard error.
+	stderr string
 }
 
 func newSnapshotCLI(t *testing.T) *snapshotCLI {
@@ -40,6 +42,7 @@ func (c *snapshotCLI) run(cmd *cobra.Command, args ...string) (stdout string, co
 	args = append(args, "--storage-dir", c.store, "--direct-dir", filepath.Join(c.t.TempDir(), "direct"),
 		"--upstream", c.up.URL, "--sumdb", c.up.DBKey, "--vulndb", "off")
 	stdout, stderr, err := testutil.RunCommand(c.t, cmd, nil, args...)
+	c.stderr = stderr
 	if err != nil {
 		c.t.Logf("stderr: %s", stderr)
 	}
@@ -82,7 +85,29 @@ func TestSnapshotCommands(t *testing.T) {
 	if out := c.ok(snap(t, "show"), "v2"); !strings.Contains(out, "example.com/hello  v1.2.0  h1:") {
 		t.Errorf("show:\n%s", out)
 	}
-	out := c.ok(snap(t, "diff"), "v1", "v2")
+	// An invalid name is a usage error (2) for every subcommand.
+	for _, tc := range []struct {
+		cmd  *cobra.Command
+		args []string
+	}{
+		{snap(t, "show"), []string{"../x"}},
+		{snap(t, "diff"), []string{"v1", "../x"}},
+		{snap(t, "delete"), []string{".x"}},
+		{snap(t, "export"), []string{"a/b", "-o", "-"}},
+		{env(t, "show"), []string{"../prod"}},
+		{env(t, "promote"), []string{"pr od", "v1"}},
+		{env(t, "promote"), []string{"prod", "../v1"}},
+		{env(t, "rollback"), []string{"x y"}},
+	} {
+		if _, code, err := c.run(tc.cmd, tc.args...); code != 2 || err == nil || !strings.Contains(err.Error(), "invalid name") {
+			t.Errorf("%s %q: exit %d, %v; want exit 2 naming the invalid name", tc.cmd.Name(), tc.args, code, err)
+		}
+	}
+	// diff exits 1 when the snapshots differ (0 when not: below), as diff(1).
+	out, _, err := c.run(snap(t, "diff"), "v1", "v2")
+	if code, msg := exitStatus(err); code != 1 || msg != "" {
+		t.Errorf("diff of different snapshots: exit %d %q (%v), want 1 and no message", code, msg, err)
+	}
 	if !strings.Contains(out, "- example.com/hello v1.1.0\n") || !strings.Contains(out, "+ example.com/hello v1.2.0\n") {
 		t.Errorf("diff:\n%s", out)
 	}
@@ -151,6 +176,9 @@ func TestSnapshotCommands(t *testing.T) {
 	if _, _, err := c.run(snap(t, "delete"), "v2"); err == nil || !strings.Contains(err.Error(), "in use by environment prod") {
 		t.Errorf("delete of the snapshot in force: %v", err)
 	}
+	if _, _, err := c.run(snap(t, "delete"), "v1"); err == nil || !strings.Contains(err.Error(), "in use by environment prod: a rollback") {
+		t.Errorf("delete of the snapshot a rollback returns to: %v", err)
+	}
 	c.ok(env(t, "rollback"), "prod")
 	out = c.ok(env(t, "show"), "prod")
 	if !strings.HasPrefix(out, "environment prod: snapshot v1\n") || strings.Count(out, "\n") != 5 {
@@ -202,5 +230,20 @@ func TestCreateFromProjectGraphOnlyZipRefused(t *testing.T) {
 	}
 	if !strings.Contains(out, "2 module versions") {
 		t.Errorf("bundle export output %q", out)
+	}
+	// The in-process mirror logs warnings and errors only, for bundle
+	// export as for snapshot create.
+	c.ok(snap(t, "create"), "big2", "--from", proj)
+	if strings.Contains(c.stderr, "INFO") {
+		t.Errorf("snapshot create printed the in-process mirror's INFO lines:\n%s", c.stderr)
+	}
+	c.run(newBundle(), "export", "--from", proj, "-o", file, "--private", "", "--nosumdb", "", "--database", "off")
+	if strings.Contains(c.stderr, "INFO") {
+		t.Errorf("bundle export printed the in-process mirror's INFO lines:\n%s", c.stderr)
+	}
+	// Unless --log-level asks for them.
+	c.run(newBundle(), "export", "--from", proj, "-o", file, "--private", "", "--nosumdb", "", "--database", "off", "--log-level", "info")
+	if !strings.Contains(c.stderr, "INFO") {
+		t.Errorf("bundle export --log-level info printed no INFO line:\n%s", c.stderr)
 	}
 }
