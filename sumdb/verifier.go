@@ -493,9 +493,14 @@ func (o *clientOps) ReadCache(file string) ([]byte, error) {
 }
 
 // WriteCache stores validated data behind the lookup: a lookup writes
-// several files, a millisecond each on a busy disk, and need not wait.
+// several files, a millisecond each on a busy disk, and need not wait. A
+// lookup record also gets the tiles that prove it to a client that reads
+// only the store (storeProofTiles).
 func (o *clientOps) WriteCache(file string, data []byte) {
 	o.put(layout.SumDBKey(file), data)
+	if strings.HasPrefix(file, o.db.Name+"/lookup/") {
+		o.storeProofTiles(data)
+	}
 }
 
 // put stores a checksum database file under sumdb/<name>/ behind the
