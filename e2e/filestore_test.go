@@ -28,28 +28,7 @@ func TestStoreAsFileGOPROXY(t *testing.T) {
 	store := t.TempDir()
 	m := startMirror(t, "--storage-dir", store, "--upstream", up.URL, "--sumdb", up.DBKey)
 
-	project := t.TempDir()
-	writeFiles(t, project, map[string]string{
-		"go.mod": "module example.com/app\n\ngo 1.21\n",
-		"main.go": `package main
-
-import (
-	"fmt"
-
-	"example.com/hello"
-	hello2 "example.com/hello/v2"
-)
-
-func main() { fmt.Println(hello.Hello(), hello2.Hello()) }
-`,
-	})
-	// The filling client does not use the checksum database: what the
-	// store holds of it is what gomirror stored verifying the modules.
-	fill := goEnv(t, m.URL, "off")
-	mustGo(ctx, t, project, fill, "get", "example.com/hello@v1.1.0")
-	mustGo(ctx, t, project, fill, "mod", "tidy")
-	m.stop(t)
-	up.Close()
+	project := fillHelloProject(ctx, t, m, up)
 	if _, err := os.Stat(filepath.Join(store, "sumdb", fakeproxy.DBName, "supported")); err != nil {
 		t.Fatalf("the store does not say it holds the checksum database: %v", err)
 	}
@@ -162,26 +141,7 @@ func TestStoreAsFileGOPROXYOlderTrees(t *testing.T) {
 		return false
 	})
 
-	project := t.TempDir()
-	writeFiles(t, project, map[string]string{
-		"go.mod": "module example.com/app\n\ngo 1.21\n",
-		"main.go": `package main
-
-import (
-	"fmt"
-
-	"example.com/hello"
-	hello2 "example.com/hello/v2"
-)
-
-func main() { fmt.Println(hello.Hello(), hello2.Hello()) }
-`,
-	})
-	fill := goEnv(t, m.URL, "off")
-	mustGo(ctx, t, project, fill, "get", "example.com/hello@v1.1.0")
-	mustGo(ctx, t, project, fill, "mod", "tidy")
-	m.stop(t)
-	up.Close()
+	project := fillHelloProject(ctx, t, m, up)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -211,4 +171,34 @@ func main() { fmt.Println(hello.Hello(), hello2.Hello()) }
 	if out := mustGo(ctx, t, project, env, "run", "."); !strings.Contains(out, "hello v1.1.0") {
 		t.Errorf("program output through the mirror, upstream off: %q", out)
 	}
+}
+
+// fillHelloProject writes a project that uses example.com/hello v1 and v2
+// and has the go command fill m's store with it, the checksum database off
+// for that client (so what the store holds of the database is what gomirror
+// stored verifying the modules); then it stops m and up. It returns the
+// project's directory.
+func fillHelloProject(ctx context.Context, t *testing.T, m *mirror, up *fakeproxy.Server) string {
+	t.Helper()
+	project := t.TempDir()
+	writeFiles(t, project, map[string]string{
+		"go.mod": "module example.com/app\n\ngo 1.21\n",
+		"main.go": `package main
+
+import (
+	"fmt"
+
+	"example.com/hello"
+	hello2 "example.com/hello/v2"
+)
+
+func main() { fmt.Println(hello.Hello(), hello2.Hello()) }
+`,
+	})
+	fill := goEnv(t, m.URL, "off")
+	mustGo(ctx, t, project, fill, "get", "example.com/hello@v1.1.0")
+	mustGo(ctx, t, project, fill, "mod", "tidy")
+	m.stop(t)
+	up.Close()
+	return project
 }
