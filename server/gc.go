@@ -119,13 +119,11 @@ func (c *collector) run(ctx context.Context) {
 	for {
 		wait := tick.C
 		if !c.once(ctx) {
-			// The database is not open yet: try again soon.
-			retry := time.NewTimer(dbRetry)
+			// The database is not open yet: collect as soon as it is.
 			select {
 			case <-ctx.Done():
-				retry.Stop()
 				return
-			case <-retry.C:
+			case <-c.records.Opened():
 				continue
 			}
 		}

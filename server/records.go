@@ -39,6 +39,7 @@ type records struct {
 	dsn   string // the database to open, with its password
 
 	db       atomic.Pointer[db.DB] // nil until opened
+	opened   chan struct{}         // closed once db is set
 	recorder *audit.Recorder
 	feed     *catalog.Feed
 	feedDone chan struct{} // closed when the feed has written what it holds, after start's context ends; nil before start
@@ -71,7 +72,7 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 	if err != nil {
 		return nil, err
 	}
-	r := &records{cfg: cfg, log: log, store: store, dsn: dsn}
+	r := &records{cfg: cfg, log: log, store: store, dsn: dsn, opened: make(chan struct{})}
 	if !cfg.PostgresDatabase() {
 		if err := os.MkdirAll(filepath.Dir(cfg.Database), 0o700); err != nil {
 			return nil, &config.Error{Key: "database", Source: cfg.Database, Err: err}
@@ -103,6 +104,9 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 
 // DB returns the database, or nil while it is not open.
 func (r *records) DB() *db.DB { return r.db.Load() }
+
+// Opened is closed once the database is open (DB is not nil).
+func (r *records) Opened() <-chan struct{} { return r.opened }
 
 // apiStore is api.Options.Store.
 func (r *records) apiStore() (api.Store, error) {
@@ -142,6 +146,7 @@ func (r *records) open(ctx context.Context) {
 		}
 		if err == nil {
 			r.db.Store(d)
+			close(r.opened)
 			r.log.Info("database open", "database", redact.URL(r.cfg.Database))
 			return
 		}
