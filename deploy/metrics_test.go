@@ -136,9 +136,12 @@ func scrapeGomirror(t *testing.T) exported {
 	}
 	// The listener is loopback: the operator endpoints are open to it. The
 	// storage metrics come from the catalog, once the database is open
-	// (off the serving path, just after start).
+	// (off the serving path, just after start). The garbage collector's
+	// first attempt at start usually finds the database not open yet and
+	// tries again after server's dbRetry (30s): the gc metrics come then,
+	// hence 60s.
 	var e exported
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		code, body := httpGet(t, base+"/metrics")
 		if code != http.StatusOK {
 			t.Fatalf("GET /metrics: %d", code)
@@ -154,7 +157,7 @@ func scrapeGomirror(t *testing.T) exported {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30s, the server does not export %v", missing)
+			t.Fatalf("after 60s, the server does not export %v", missing)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
