@@ -109,29 +109,29 @@ func readSigner(file string) (note.Signer, error) {
 	return s, nil
 }
 
-// bundleSettings loads serve's settings for a bundle command.
-func bundleSettings(cmd *cobra.Command, configFile string) (*config.Serve, error) {
+// bundleConfig loads serve's settings for a bundle command, with the
+// configured checksum database (nil when off) and the test of a path
+// exempt from it.
+func bundleConfig(cmd *cobra.Command, configFile string) (*config.Serve, *sumdb.DB, func(string) bool, error) {
 	if configFile == "" {
 		configFile = os.Getenv("GOMIRROR_CONFIG")
 	}
-	return config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv(cmd.Context()))
-}
-
-// bundleDB returns the configured checksum database (nil when off) and
-// the test of a path exempt from it.
-func bundleDB(cfg *config.Serve) (*sumdb.DB, func(string) bool, error) {
+	cfg, err := config.LoadServe(config.Sources{File: configFile, Env: os.LookupEnv, Flags: cmd.Flags()}, goEnv(cmd.Context()))
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	exempt, err := cfg.NoSumDBPatterns()
 	if err != nil {
-		return nil, nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
+		return nil, nil, nil, &config.Error{Key: "nosumdb", Source: "startup", Err: err}
 	}
 	if strings.TrimSpace(cfg.SumDB) == "off" {
-		return nil, exempt.Match, nil
+		return cfg, nil, exempt.Match, nil
 	}
 	db, err := sumdb.Parse(cfg.SumDB)
 	if err != nil {
-		return nil, nil, &config.Error{Key: "sumdb", Source: "sumdb", Err: err}
+		return nil, nil, nil, &config.Error{Key: "sumdb", Source: "sumdb", Err: err}
 	}
-	return db, exempt.Match, nil
+	return cfg, db, exempt.Match, nil
 }
 
 func newBundleExport() *cobra.Command {
@@ -178,11 +178,7 @@ The file is written with mode 0644 less the umask.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := bundleSettings(cmd, configFile)
-			if err != nil {
-				return usageError(cmd, err)
-			}
-			db, exempt, err := bundleDB(cfg)
+			cfg, db, exempt, err := bundleConfig(cmd, configFile)
 			if err != nil {
 				return usageError(cmd, err)
 			}
@@ -324,11 +320,7 @@ again"): what was stored is whole, and importing again completes it.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := bundleSettings(cmd, configFile)
-			if err != nil {
-				return usageError(cmd, err)
-			}
-			db, exempt, err := bundleDB(cfg)
+			cfg, db, exempt, err := bundleConfig(cmd, configFile)
 			if err != nil {
 				return usageError(cmd, err)
 			}
