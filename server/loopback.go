@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gomirror/gomirror/config"
 	"github.com/gomirror/gomirror/proxy"
@@ -46,7 +47,9 @@ type Loopback struct {
 // next to a running server, both write in WAL mode with a busy timeout
 // (db.Open's DSN); a database that cannot be opened or written to leaves
 // the catalog-behind mark (layout.CatalogBehindMarker) as serve does,
-// and the next server start rebuilds the catalog. Close stops it.
+// and the next server start rebuilds the catalog. StartLoopback returns
+// once the first attempt to open the database has ended, so that no
+// fill comes before it. Close stops it.
 func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*Loopback, error) {
 	c := *cfg
 	c.Listen = "127.0.0.1:0"
@@ -95,6 +98,16 @@ func StartLoopback(ctx context.Context, cfg *config.Serve, log *slog.Logger) (*L
 	go func() { l.done <- srv.Serve(ctx, ln, func(net.Addr) { close(ready) }) }()
 	select {
 	case <-ready:
+		if srv.records != nil {
+			// A fill before the database is open would be lost to the
+			// running server's catalog (this mirror never rebuilds it):
+			// the first attempt to open it ends before any request.
+			select {
+			case <-srv.records.Tried():
+			case <-time.After(dbRetry):
+				log.Warn("the database did not answer in time; what this command stores reaches the catalog once a server rebuilds it", "waited", dbRetry)
+			}
+		}
 		return l, nil
 	case err := <-l.done:
 		cancel()

@@ -40,6 +40,7 @@ type records struct {
 
 	db       atomic.Pointer[db.DB] // nil until opened
 	opened   chan struct{}         // closed once db is set
+	tried    chan struct{}         // closed once the first attempt to open db has ended
 	recorder *audit.Recorder
 	feed     *catalog.Feed
 	feedDone chan struct{} // closed when the feed has written what it holds, after start's context ends; nil before start
@@ -52,6 +53,7 @@ type records struct {
 	catalogOnly bool
 
 	closeOnce sync.Once
+	triedOnce sync.Once
 }
 
 // dbRetry is how often a database that could not be opened is tried again.
@@ -72,7 +74,7 @@ func newRecords(cfg *config.Serve, store storage.Storage, log *slog.Logger) (*re
 	if err != nil {
 		return nil, err
 	}
-	r := &records{cfg: cfg, log: log, store: store, dsn: dsn, opened: make(chan struct{})}
+	r := &records{cfg: cfg, log: log, store: store, dsn: dsn, opened: make(chan struct{}), tried: make(chan struct{})}
 	if !cfg.PostgresDatabase() {
 		if err := os.MkdirAll(filepath.Dir(cfg.Database), 0o700); err != nil {
 			return nil, &config.Error{Key: "database", Source: cfg.Database, Err: err}
@@ -108,6 +110,10 @@ func (r *records) DB() *db.DB { return r.db.Load() }
 // Opened is closed once the database is open (DB is not nil).
 func (r *records) Opened() <-chan struct{} { return r.opened }
 
+// Tried is closed once the first attempt to open the database has ended,
+// opened or not (or start's context ended before it did).
+func (r *records) Tried() <-chan struct{} { return r.tried }
+
 // apiStore is api.Options.Store.
 func (r *records) apiStore() (api.Store, error) {
 	if d := r.db.Load(); d != nil {
@@ -138,6 +144,7 @@ func (s sink) WriteAudit(ctx context.Context, batch []audit.Record) error {
 // large audit log can take minutes: it is not cut short but by ctx (an
 // unreachable PostgreSQL fails when its connection attempt does).
 func (r *records) open(ctx context.Context) {
+	defer r.triedOnce.Do(func() { close(r.tried) })
 	for attempt := 0; ; attempt++ {
 		d, err := db.Open(ctx, r.dsn)
 		if err == nil && ctx.Err() != nil {
@@ -159,6 +166,7 @@ func (r *records) open(ctx context.Context) {
 		}
 		r.log.Log(ctx, level, "database not available; serving modules without it (audit records wait in the spill directory, the API answers 503) and trying again",
 			"database", redact.URL(r.cfg.Database), "every", dbRetry, "attempt", attempt+1, "err", redact.Err(err))
+		r.triedOnce.Do(func() { close(r.tried) })
 		select {
 		case <-time.After(dbRetry):
 		case <-ctx.Done():
