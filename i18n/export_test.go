@@ -5,8 +5,9 @@ type Message struct{ EN, ZH string }
 
 // Messages returns the catalogue's messages.
 func Messages() []Message {
-	out := make([]Message, len(messages))
-	for i, m := range messages {
+	ms := all()
+	out := make([]Message, len(ms))
+	for i, m := range ms {
 		out[i] = Message{m.en, m.zh}
 	}
 	return out

@@ -1,6 +1,7 @@
 // Package i18n holds gomirror's message catalogue: every text that the web
-// console (and, later, the client tools) shows a person, in English and
-// Simplified Chinese, on golang.org/x/text/message catalogs.
+// console and the client tools (setup, doctor, explain, bench, warm, graph,
+// policy check) show a person, in English and Simplified Chinese, on
+// golang.org/x/text/message catalogs.
 //
 // A message's key is its English text (a fmt format where it takes
 // arguments), so that English needs no entry of its own and a key is
@@ -9,7 +10,16 @@
 //
 // The language of a request is chosen by Match: the "lang" cookie when it
 // names a supported language, else the best match of Accept-Language, else
-// English.
+// English. The language of a command is chosen by Lang: its --lang flag,
+// else the locale (LC_ALL, LC_MESSAGES, LANG).
+//
+// Library packages hand texts to their command as Text values (T(key,
+// args...)); the command renders them with the Printer of the chosen
+// language. The messages live in one file per area (messages.go for the
+// console, msg_<area>.go for the client tools), so that work on one tool
+// does not touch another's list. Two tests guard the catalogue: every
+// message has a translation, and every constant key given to T or to a
+// Printer method anywhere in the module is in the catalogue.
 package i18n
 
 import (
@@ -38,9 +48,9 @@ func build() *Catalogue {
 	c := &Catalogue{
 		cat:     catalog.NewBuilder(catalog.Fallback(language.English)),
 		matcher: language.NewMatcher(Supported),
-		keys:    make(map[string]bool, len(messages)),
+		keys:    map[string]bool{},
 	}
-	for _, m := range messages {
+	for _, m := range all() {
 		c.keys[m.en] = true
 		// Errors only for malformed tags, which these are not.
 		_ = c.cat.SetString(language.English, m.en, m.en)

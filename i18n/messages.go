@@ -4,8 +4,18 @@ package i18n
 // its Simplified Chinese translation.
 type entry struct{ en, zh string }
 
-// messages are the catalogue. Keep them sorted by use; a test checks that
-// every one has a translation and no key is given twice.
+// all returns the messages of every area.
+func all() []entry {
+	var out []entry
+	for _, area := range [][]entry{messages, cliMessages, mirrorsMessages, doctorMessages, warmMessages, policyMessages} {
+		out = append(out, area...)
+	}
+	return out
+}
+
+// messages are the web console's texts. Keep them sorted by use; a test
+// checks that every one has a translation and no key is given twice (in
+// any area).
 var messages = []entry{
 	// Navigation and layout.
 	{"Skip to content", "跳到正文"},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/bundle"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/snapshot"
@@ -141,7 +142,7 @@ func TestBundleImportCommand(t *testing.T) {
 		{fmt.Errorf("import: %w", &bundle.PartlyStoredError{Err: errors.New("disk full")}), 3},
 		{&bundle.RefusedError{Reason: "x"}, 1},
 	} {
-		if code, msg := exitStatus(importError(tt.err)); code != tt.code || !strings.Contains(msg, tt.err.Error()) {
+		if code, msg := exitStatus(importError(tt.err), i18n.English()); code != tt.code || !strings.Contains(msg, tt.err.Error()) {
 			t.Errorf("%v: exit status %d, %q; want %d", tt.err, code, msg, tt.code)
 		}
 	}
@@ -165,7 +166,7 @@ func TestBundleImportCommand(t *testing.T) {
 	if !errors.As(err, new(*bundle.RefusedError)) {
 		t.Fatalf("import of a damaged bundle: %v", err)
 	}
-	if code, _ := exitStatus(err); code != 1 {
+	if code, _ := exitStatus(err, i18n.English()); code != 1 {
 		t.Errorf("exit status %d, want 1", code)
 	}
 	entries, _ := os.ReadDir(empty)

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/server"
@@ -34,28 +35,38 @@ func main() {
 	// up before it exits; a second signal while it does so is caught too
 	// (the go command is killed when its context ends, so that is quick).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
+	cmd, err := newRoot().ExecuteContextC(ctx)
 	stop()
-	if code, msg := exitStatus(err); code != 0 {
+	if code, msg := exitStatus(err, errorPrinter(cmd)); code != 0 {
 		fmt.Fprint(os.Stderr, msg)
 		os.Exit(code)
 	}
 }
 
 // exitStatus is the exit status of a command that returned err, and what
-// it prints on standard error ("" or a line).
-func exitStatus(err error) (code int, msg string) {
+// it prints on standard error ("" or a line), in p's language.
+func exitStatus(err error, p *i18n.Printer) (code int, msg string) {
 	if err == nil {
 		return 0, ""
 	}
 	var ec *exitCodeError
 	if errors.As(err, &ec) {
 		if ec.err != nil {
-			msg = "gomirror: " + ec.err.Error() + "\n"
+			msg = "gomirror: " + p.Error(ec.err) + "\n"
 		}
 		return ec.code, msg
 	}
-	return 1, "gomirror: " + err.Error() + "\n"
+	return 1, "gomirror: " + p.Error(err) + "\n"
+}
+
+// errorPrinter is the printer of the error cmd ended with: the language
+// it ran in (the locale's when its --lang was not valid).
+func errorPrinter(cmd *cobra.Command) *i18n.Printer {
+	if p, err := printer(cmd); err == nil {
+		return p
+	}
+	tag, _ := i18n.Lang("", os.Getenv) // never fails without a flag
+	return i18n.NewPrinter(tag)
 }
 
 // exitCodeError ends the command with exit status code, printing err if
@@ -81,7 +92,14 @@ func newRoot() *cobra.Command {
 		Short:         "A self-hosted Go module mirror",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// An unsupported --lang is refused by every command, not only by
+		// those that print texts.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			_, err := printer(cmd)
+			return err
+		},
 	}
+	root.PersistentFlags().String(langFlag, "", "language of the client tools' output: en or zh (default: from LC_ALL, LC_MESSAGES or LANG)")
 	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newSnapshot(), newEnv(), newGC(), newBundle())
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gomirror/gomirror/client/policycheck"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testutil"
 )
@@ -34,7 +35,7 @@ func runPolicyCmdToken(t *testing.T, tok string, args ...string) (stdout, stderr
 	t.Setenv("GOENV", "off")
 	t.Setenv(policycheck.TokenEnv, tok)
 	stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
-	code, msg := exitStatus(err)
+	code, msg := exitStatus(err, i18n.English())
 	return stdout, stderr + msg, code
 }
 

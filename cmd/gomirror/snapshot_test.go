@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testutil"
 	"github.com/gomirror/gomirror/snapshot"
@@ -105,7 +106,7 @@ func TestSnapshotCommands(t *testing.T) {
 	}
 	// diff exits 1 when the snapshots differ (0 when not: below), as diff(1).
 	out, _, err := c.run(snap(t, "diff"), "v1", "v2")
-	if code, msg := exitStatus(err); code != 1 || msg != "" {
+	if code, msg := exitStatus(err, i18n.English()); code != 1 || msg != "" {
 		t.Errorf("diff of different snapshots: exit %d %q (%v), want 1 and no message", code, msg, err)
 	}
 	if !strings.Contains(out, "- example.com/hello v1.1.0\n") || !strings.Contains(out, "+ example.com/hello v1.2.0\n") {

@@ -1,0 +1,245 @@
+package i18n
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/width"
+)
+
+// Text is a message for a person that is not yet in a language: a key of
+// the catalogue (an English fmt format) and its arguments. Library
+// packages return Texts (a field of a report) and the command renders
+// them with the Printer of the user's language; String gives English
+// (logs, errors, tests).
+//
+// An argument that is itself a Text is rendered in the same language.
+type Text struct {
+	Key  string
+	Args []any
+}
+
+// T returns the Text of key (a constant: the catalogue test finds every
+// key given to T and fails when one has no translation) with args.
+func T(key string, args ...any) Text { return Text{Key: key, Args: args} }
+
+// String is the English text.
+func (t Text) String() string {
+	if len(t.Args) == 0 {
+		return t.Key
+	}
+	return fmt.Sprintf(t.Key, englishArgs(t.Args)...)
+}
+
+// IsZero reports whether t is empty (no key).
+func (t Text) IsZero() bool { return t.Key == "" }
+
+// MarshalText is the English text, so that a Text in a JSON report is a
+// plain string there, stable for machines.
+func (t Text) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+func englishArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if t, ok := a.(Text); ok {
+			a = t.String()
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// Printer renders catalogue keys and Texts in one language. Its verbs are
+// those of golang.org/x/text/message: %d groups digits by the language's
+// rules (1,234), so a number that must print as it is (a port, a status
+// code, an exit status) is given with %s and strconv, or with %v of a
+// string.
+type Printer struct {
+	tag language.Tag
+	p   *message.Printer
+}
+
+// NewPrinter returns the printer of tag, one of Supported.
+func NewPrinter(tag language.Tag) *Printer {
+	return &Printer{tag: tag, p: Default().Printer(tag)}
+}
+
+// English is the printer of English.
+func English() *Printer { return NewPrinter(language.English) }
+
+// Tag returns the printer's language.
+func (p *Printer) Tag() language.Tag { return p.tag }
+
+// Chinese reports whether the printer's language is Chinese.
+func (p *Printer) Chinese() bool { return Code(p.tag) == "zh" }
+
+// Sprintf renders key (a constant catalogue key) with args.
+func (p *Printer) Sprintf(key string, args ...any) string {
+	return p.p.Sprintf(key, p.args(args)...)
+}
+
+// Fprintf writes key (a constant catalogue key) rendered with args to w.
+func (p *Printer) Fprintf(w io.Writer, key string, args ...any) (int, error) {
+	return io.WriteString(w, p.Sprintf(key, args...))
+}
+
+// Text renders t; the zero Text is "".
+func (p *Printer) Text(t Text) string {
+	if t.IsZero() {
+		return ""
+	}
+	return p.Sprintf(t.Key, t.Args...)
+}
+
+func (p *Printer) args(args []any) []any {
+	var out []any
+	for i, a := range args {
+		var s string
+		switch a := a.(type) {
+		case Text:
+			s = p.Text(a)
+		case *Error:
+			s = p.Text(a.Text)
+		case error:
+			s = p.Error(a)
+		default:
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = s
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// Lang chooses the language of a command-line tool: flag (the --lang
+// value) when it is set, which must name a supported language ("en",
+// "zh", or a tag such as "zh-CN"); else the locale of the environment as
+// getenv reads it, LC_ALL over LC_MESSAGES over LANG as POSIX orders them
+// (the first that is set decides): Chinese for a zh locale (zh_CN.UTF-8,
+// zh_TW, zh), English for any other, C and POSIX included, and when none
+// is set.
+func Lang(flag string, getenv func(string) string) (language.Tag, error) {
+	if flag != "" {
+		if t, err := language.Parse(flag); err == nil {
+			if _, i, conf := Default().matcher.Match(t); conf >= language.High {
+				return Supported[i], nil
+			}
+		}
+		return language.Tag{}, Errorf("unsupported language %q (want en or zh)", flag)
+	}
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		loc := getenv(v)
+		if loc == "" {
+			continue
+		}
+		loc, _, _ = strings.Cut(loc, ".")
+		loc, _, _ = strings.Cut(loc, "@")
+		base, _, _ := strings.Cut(strings.ReplaceAll(loc, "-", "_"), "_")
+		if strings.EqualFold(base, "zh") {
+			return language.SimplifiedChinese, nil
+		}
+		return language.English, nil
+	}
+	return language.English, nil
+}
+
+// Width is the number of terminal columns s takes: 2 for an East Asian
+// wide or fullwidth character (汉字, fullwidth punctuation), 1 for others.
+func Width(s string) int {
+	n := 0
+	for _, r := range s {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// Pad returns s followed by spaces up to n columns (Width); s as it is
+// when it is already as wide.
+func Pad(s string, n int) string {
+	if w := Width(s); w < n {
+		return s + strings.Repeat(" ", n-w)
+	}
+	return s
+}
+
+// WriteTable writes rows as a table whose columns are aligned by display
+// width (a Chinese cell lines up as an English one does), two spaces
+// between columns, no trailing spaces. Rows may have fewer cells than
+// others. Use it rather than text/tabwriter, which counts a Chinese
+// character as one column.
+func WriteTable(w io.Writer, rows [][]string) error {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], Width(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(r)-1 {
+				b.WriteString(c)
+				break
+			}
+			b.WriteString(Pad(c, widths[i]))
+			b.WriteString("  ")
+		}
+		line := strings.TrimRight(b.String(), " ")
+		b.Reset()
+		if _, err := io.WriteString(w, line+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Error is an error whose message is a Text, so that the command that
+// prints it can print it in the user's language; Error() is English.
+// Errorf makes one.
+type Error struct{ Text Text }
+
+// Errorf returns an *Error of key (a constant catalogue key) with args
+// (use %v, not %w, for an error argument).
+// As with fmt.Errorf's %w, an error among args is what Unwrap returns
+// (the first one), so errors.Is and errors.As see through it.
+func Errorf(key string, args ...any) error { return &Error{Text: T(key, args...)} }
+
+func (e *Error) Error() string { return e.Text.String() }
+
+// Unwrap returns the errors among the Text's arguments.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	for _, a := range e.Text.Args {
+		if err, ok := a.(error); ok {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Error renders err in the printer's language: each *Error in its chain
+// of arguments is translated, any other error is its Error() (English).
+func (p *Printer) Error(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Error() == err.Error() {
+		return p.Text(e.Text)
+	}
+	return err.Error()
+}
