@@ -108,8 +108,8 @@ type Serve struct {
 	Database             string           `name:"database" help:"where the audit log, download statistics, catalog and alert history are kept: an SQLite file (default <storage-dir>/.gomirror/gomirror.db), a postgres:// URL that replicas share (a password in the URL on a command line shows in ps: use PGPASSFILE or database-password-file), or off"`
 	DatabasePasswordFile string           `name:"database-password-file" help:"file holding the PostgreSQL password, read once at start (instead of a password in the database URL)"`
 	AuditLog             string           `name:"audit-log" help:"also write every audit record as a JSON line to this file (appended), or - for standard output, for log shippers (default none)"`
-	Alerts               []alert.Rule     `name:"alerts" help:"alert rules evaluated in-process: a YAML list of {name, kind, threshold, window, for, repeat, resolve, notifiers, ...} (see README)"`
-	Notifiers            []alert.Notifier `name:"notifiers" help:"where alerts are sent: a YAML list of {name, type: webhook|slack|dingtalk|wecom|feishu|email, ...} (see README)"`
+	Alerts               []alert.Rule     `name:"alerts" help:"alert rules evaluated in-process: a YAML list of {name, kind, threshold, window, for, repeat, resolve, notifiers, ...} (see docs/operations.md, Alerts)"`
+	Notifiers            []alert.Notifier `name:"notifiers" help:"where alerts are sent: a YAML list of {name, type: webhook|slack|dingtalk|wecom|feishu|email, ...} (see docs/operations.md, Alerts)"`
 	AlertInterval        time.Duration    `name:"alert-interval" help:"how often the alert rules are evaluated"`
 	AuditRetention       time.Duration    `name:"audit-retention" help:"how long audit records are kept (2160h: 90 days; 0: forever); their daily roll-ups (download statistics) are kept"`
 
@@ -123,7 +123,7 @@ type Serve struct {
 	MaxStoredBytes  int64         `name:"-"`
 	RetentionPeriod time.Duration `name:"-"`
 
-	Policy       string        `name:"policy" help:"the policy file (YAML): which modules and versions may be served, to whom (see README, Policy); read again when it changes"`
+	Policy       string        `name:"policy" help:"the policy file (YAML): which modules and versions may be served, to whom (see docs/policy.md); read again when it changes"`
 	PolicyReload time.Duration `name:"policy-reload" help:"how often the policy file is read to see whether it changed"`
 
 	// GoEnv is how unset go-derived defaults are looked up; nil means

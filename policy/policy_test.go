@@ -443,7 +443,7 @@ func TestVersionsCoverPseudoVersions(t *testing.T) {
 		{"*", "v1.0.0", true},
 		// An exact version is that version only: a pseudo-version of the
 		// same commit (v1.2.4-0.TS-HASH) is another version, which a
-		// range or deny-pseudo-versions must cover (README says so).
+		// range or deny-pseudo-versions must cover (docs/policy.md says so).
 		{"v1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef", false},
 		{"<=1.2.3", "v1.2.4-0.20200101000000-abcdefabcdef", false},
 		{"<1.3.0", "v1.2.4-0.20200101000000-abcdefabcdef", true},

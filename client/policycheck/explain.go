@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // Explain decides m (its code: Kind Code) with d, which should record the
@@ -36,42 +38,47 @@ func ExplainExitCode(d Decision) int {
 	return ExitClean
 }
 
-// WriteExplain writes d for people: the verdict and rule, the reason, and
-// each check that asked for a fact with what it found and its outcome.
-func WriteExplain(w io.Writer, d Decision) error {
+// WriteExplain writes d for people, in p's language: the verdict and
+// rule, the reason, and each check that asked for a fact with what it
+// found and its outcome. The reason, the checks' names, facts and
+// outcomes and a decider's error are the policy engine's (or the
+// mirror's) data and stay as they are.
+func WriteExplain(w io.Writer, p *i18n.Printer, d Decision) error {
 	var b strings.Builder
 	mv := d.Module + "@" + d.Version
+	where := WhereText(d)
 	switch {
 	case d.Error != "":
-		fmt.Fprintf(&b, "%s: not decided: %s\n", mv, d.Error)
+		p.Fprintf(&b, "%s: not decided: %s\n", mv, d.Error)
 		_, err := io.WriteString(w, b.String())
 		return err
 	case d.Violation():
-		fmt.Fprintf(&b, "%s: refused by %s\n", mv, d.Where())
+		p.Fprintf(&b, "%s: refused by %v\n", mv, where)
 	case d.Warned():
-		fmt.Fprintf(&b, "%s: allowed with a warning: refused by %s in mode warn\n", mv, d.Where())
+		p.Fprintf(&b, "%s: allowed with a warning: refused by %v in mode warn\n", mv, where)
 	default:
-		fmt.Fprintf(&b, "%s: allowed by %s\n", mv, d.Where())
+		p.Fprintf(&b, "%s: allowed by %v\n", mv, where)
 	}
-	fmt.Fprintf(&b, "  reason: %s\n", d.Reason)
+	p.Fprintf(&b, "  reason: %s\n", d.Reason)
 	if len(d.Checks) == 0 {
-		b.WriteString("  checks: none that needs a fact ran\n")
+		p.Fprintf(&b, "  checks: none that needs a fact ran\n")
 	} else {
-		b.WriteString("  checks (in order; the first that fails decides):\n")
+		p.Fprintf(&b, "  checks (in order; the first that fails decides):\n")
 	}
 	for _, c := range d.Checks {
-		verdict := "passed"
-		if !c.Passed {
-			verdict = "failed"
+		outcome := !c.Passed && c.Outcome != ""
+		switch {
+		case c.Outcome == "skipped" && outcome:
+			p.Fprintf(&b, "    %s: %s: skipped (%s)\n", c.Name, c.Fact, c.Outcome)
+		case c.Outcome == "skipped":
+			p.Fprintf(&b, "    %s: %s: skipped\n", c.Name, c.Fact)
+		case c.Passed:
+			p.Fprintf(&b, "    %s: %s: passed\n", c.Name, c.Fact)
+		case outcome:
+			p.Fprintf(&b, "    %s: %s: failed (%s)\n", c.Name, c.Fact, c.Outcome)
+		default:
+			p.Fprintf(&b, "    %s: %s: failed\n", c.Name, c.Fact)
 		}
-		if c.Outcome == "skipped" {
-			verdict = "skipped"
-		}
-		fmt.Fprintf(&b, "    %s: %s: %s", c.Name, c.Fact, verdict)
-		if !c.Passed && c.Outcome != "" {
-			fmt.Fprintf(&b, " (%s)", c.Outcome)
-		}
-		b.WriteString("\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

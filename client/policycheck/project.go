@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/gomirror/gomirror/client/golist"
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // Project is the files of the project to check: its go.mod and go.sum.
@@ -203,7 +204,7 @@ func (g GoList) Workspace(ctx context.Context, gomod string) (string, error) {
 // and every module version of its go.work.sum are checked too (located at
 // their go.work and go.work.sum lines), and incomplete says so. A
 // violation among them still fails the check; no violation is exit 2.
-func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete []string, err error) {
+func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete []i18n.Text, err error) {
 	byMod := map[module.Version]*Item{}
 	add := func(m module.Version) *Item {
 		it := byMod[m]
@@ -245,7 +246,7 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 		}
 		list, err := r.BuildList(ctx, p.GoMod)
 		if err != nil {
-			incomplete = append(incomplete, fmt.Sprintf("the build list of %s could not be resolved, so only its requirements and go.sum were checked: %v", p.GoMod, err))
+			incomplete = append(incomplete, i18n.T("the build list of %s could not be resolved, so only its requirements and go.sum were checked: %v", p.GoMod, err))
 			// The go.mod's own requirements are still the project's.
 			for req := range requires {
 				it := add(req)
@@ -262,12 +263,12 @@ func Items(ctx context.Context, p Project, r Resolver) (items []Item, incomplete
 		gowork, err := wf.Workspace(ctx, p.GoMod)
 		switch {
 		case err != nil:
-			incomplete = append(incomplete, fmt.Sprintf("could not tell whether a workspace (go.work) applies to %s: %v", p.GoMod, err))
+			incomplete = append(incomplete, i18n.T("could not tell whether a workspace (go.work) applies to %s: %v", p.GoMod, err))
 		case gowork != "":
 			if err := workspaceItems(gowork, add, workLines); err != nil {
 				return nil, nil, err
 			}
-			incomplete = append(incomplete, fmt.Sprintf("%s is used through the workspace %s: its build list was resolved without the workspace; the workspace's replacements and go.work.sum were checked, its other modules' requirements were not (check each module, or with GOWORK=off)", p.GoMod, gowork))
+			incomplete = append(incomplete, i18n.T("%s is used through the workspace %s: its build list was resolved without the workspace; the workspace's replacements and go.work.sum were checked, its other modules' requirements were not (check each module, or with GOWORK=off)", p.GoMod, gowork))
 		}
 	}
 	sumLines := map[module.Version]int{}
@@ -376,10 +377,10 @@ var errNoVersion = errors.New("not a canonical version")
 func ParseModuleVersion(s string) (module.Version, error) {
 	p, v, ok := strings.Cut(s, "@")
 	if !ok {
-		return module.Version{}, fmt.Errorf("%q: want module@version", s)
+		return module.Version{}, i18n.Errorf("%q: want module@version", s)
 	}
 	if c := semver.Canonical(v); c == "" || c != v && c+"+incompatible" != v {
-		return module.Version{}, fmt.Errorf("%q: %w: give a canonical version (such as v1.2.3; go list -m %s shows a query's), not a query", s, errNoVersion, s)
+		return module.Version{}, i18n.Errorf("%q: %v: give a canonical version (such as v1.2.3; go list -m %s shows a query's), not a query", s, errNoVersion, s)
 	}
 	if err := module.Check(p, v); err != nil {
 		return module.Version{}, err

@@ -119,7 +119,7 @@ func TestItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(incomplete) != 1 || !strings.Contains(incomplete[0], "403 Forbidden") || len(items) != 3 {
+	if len(incomplete) != 1 || !strings.Contains(incomplete[0].String(), "403 Forbidden") || len(items) != 3 {
 		t.Errorf("incomplete %q, items %+v", incomplete, items)
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // Exit codes of `gomirror policy check` and `gomirror policy explain`.
@@ -41,19 +43,19 @@ type Finding struct {
 
 // Report is the result of a check.
 type Report struct {
-	Checked    int       `json:"checked"`    // module versions checked
-	Violations []Finding `json:"violations"` // enforced refusals
-	Warnings   []Finding `json:"warnings"`   // warned refusals
-	Unchecked  []Finding `json:"unchecked"`  // no decision: Error says why
-	Incomplete []string  `json:"incomplete"` // what else could not be checked
+	Checked    int         `json:"checked"`    // module versions checked
+	Violations []Finding   `json:"violations"` // enforced refusals
+	Warnings   []Finding   `json:"warnings"`   // warned refusals
+	Unchecked  []Finding   `json:"unchecked"`  // no decision: Error says why
+	Incomplete []i18n.Text `json:"incomplete"` // what else could not be checked (in JSON, English strings)
 }
 
 // NewReport sorts the decisions ds of items (same order, same length)
 // into a report.
-func NewReport(items []Item, ds []Decision, incomplete []string) *Report {
+func NewReport(items []Item, ds []Decision, incomplete []i18n.Text) *Report {
 	r := &Report{Checked: len(items), Violations: []Finding{}, Warnings: []Finding{}, Unchecked: []Finding{}, Incomplete: incomplete}
 	if r.Incomplete == nil {
-		r.Incomplete = []string{}
+		r.Incomplete = []i18n.Text{}
 	}
 	for i, it := range items {
 		d := ds[i]
@@ -75,19 +77,33 @@ func NewReport(items []Item, ds []Decision, incomplete []string) *Report {
 // checked, err the one thing incomplete (exit status ExitUnchecked), so
 // that --json and --sarif still print a valid document saying why.
 func Failed(err error) *Report {
-	return NewReport(nil, nil, []string{err.Error()})
+	return NewReport(nil, nil, []i18n.Text{errorText(err)})
 }
+
+// errorText is err as a Text: English as err.Error() is, and in a
+// printer's language as the printer renders the error (an *i18n.Error
+// translated). Its key "%v" is a format, not a message, so it needs no
+// entry in the catalogue.
+func errorText(err error) i18n.Text { return i18n.Text{Key: "%v", Args: []any{err}} }
 
 // NotChecked is a line for each module version not decided and each other
 // thing not checked ("module@version: why", then the incomplete reasons),
-// for people: `policy check` prints them on standard error whatever the
-// output format.
-func (r *Report) NotChecked() []string {
+// in English (the SARIF log's notifications).
+func (r *Report) NotChecked() []string { return r.NotCheckedIn(i18n.English()) }
+
+// NotCheckedIn is NotChecked in p's language, for people: `policy check`
+// prints them on standard error whatever the output format. A decision's
+// error is the decider's text (the mirror's, or the policy engine's), in
+// English.
+func (r *Report) NotCheckedIn(p *i18n.Printer) []string {
 	var out []string
 	for _, f := range r.Unchecked {
 		out = append(out, fmt.Sprintf("%s@%s: %s", f.Module, f.Version, f.Error))
 	}
-	return append(out, r.Incomplete...)
+	for _, t := range r.Incomplete {
+		out = append(out, p.Text(t))
+	}
+	return out
 }
 
 // ExitCode is the exit code for r: ExitViolation, ExitUnchecked or
@@ -102,10 +118,12 @@ func (r *Report) ExitCode() int {
 	return ExitClean
 }
 
-// WriteText writes r for people: one line per violation, warning and
-// unchecked module version, "file:line: module@version: ...", then a
-// summary line.
-func (r *Report) WriteText(w io.Writer) error {
+// WriteText writes r for people, in p's language: one line per
+// violation, warning and unchecked module version, "file:line:
+// module@version: ...", then a summary line. The policy's reasons and the
+// deciders' errors are data (the policy file's, the mirror's) and stay as
+// they are.
+func (r *Report) WriteText(w io.Writer, p *i18n.Printer) error {
 	var b strings.Builder
 	loc := func(f Finding) string {
 		if f.At.File == "" {
@@ -114,22 +132,58 @@ func (r *Report) WriteText(w io.Writer) error {
 		return fmt.Sprintf("%s:%d: ", f.At.File, f.At.Line)
 	}
 	for _, f := range r.Violations {
-		fmt.Fprintf(&b, "%s%s@%s: refused by %s: %s\n", loc(f), f.Module, f.Version, f.Where(), f.Reason)
+		p.Fprintf(&b, "%s%s@%s: refused by %v: %s\n", loc(f), f.Module, f.Version, WhereText(f.Decision), f.Reason)
 	}
 	for _, f := range r.Warnings {
-		fmt.Fprintf(&b, "%swarning: %s@%s: refused by %s (mode warn): %s\n", loc(f), f.Module, f.Version, f.Where(), f.Reason)
+		p.Fprintf(&b, "%swarning: %s@%s: refused by %v (mode warn): %s\n", loc(f), f.Module, f.Version, WhereText(f.Decision), f.Reason)
 	}
 	for _, f := range r.Unchecked {
-		fmt.Fprintf(&b, "%snot checked: %s@%s: %s\n", loc(f), f.Module, f.Version, f.Error)
+		p.Fprintf(&b, "%snot checked: %s@%s: %s\n", loc(f), f.Module, f.Version, f.Error)
 	}
-	for _, s := range r.Incomplete {
-		fmt.Fprintf(&b, "not checked: %s\n", s)
+	for _, t := range r.Incomplete {
+		p.Fprintf(&b, "not checked: %v\n", t)
 	}
-	fmt.Fprintf(&b, "%d module %s checked: %d %s, %d %s, %d not checked\n",
-		r.Checked, plural(r.Checked, "version", "versions"), len(r.Violations), plural(len(r.Violations), "violation", "violations"),
-		len(r.Warnings), plural(len(r.Warnings), "warning", "warnings"), len(r.Unchecked)+len(r.Incomplete))
+	p.Fprintf(&b, "%v checked: %v, %v, %s not checked\n",
+		count(r.Checked, i18n.T("%s module version", num(r.Checked)), i18n.T("%s module versions", num(r.Checked))),
+		count(len(r.Violations), i18n.T("%s violation", num(len(r.Violations))), i18n.T("%s violations", num(len(r.Violations)))),
+		count(len(r.Warnings), i18n.T("%s warning", num(len(r.Warnings))), i18n.T("%s warnings", num(len(r.Warnings)))),
+		num(len(r.Unchecked)+len(r.Incomplete)))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// count is one if n is 1, else many.
+func count(n int, one, many i18n.Text) i18n.Text {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// num is n in decimal digits, as fmt's %d prints it (a Printer's %d would
+// group the digits: 1,234).
+func num(n int) string { return strconv.Itoa(n) }
+
+// WhereText is d.Where() (the deciding rule and its place) as a Text:
+// `rule "no-old-yaml" (policy.yaml:12)`, `set "strict" rule 3
+// (policy.yaml:20)`, `default (policy.yaml:1)` in English.
+func WhereText(d Decision) i18n.Text {
+	var t i18n.Text
+	switch {
+	case d.Rule == "" || d.Rule == "default":
+		t = i18n.T("default")
+	case strings.HasPrefix(d.Rule, "rule "):
+		t = i18n.T("rule %s", strings.TrimPrefix(d.Rule, "rule "))
+	default:
+		t = i18n.T("rule %q", d.Rule)
+	}
+	if d.Set != "" {
+		t = i18n.T("set %q %v", d.Set, t)
+	}
+	if d.File != "" {
+		t = i18n.T("%v (%s:%s)", t, d.File, num(d.Line))
+	}
+	return t
 }
 
 // WriteJSON writes r as indented JSON, with "exitCode".
@@ -321,12 +375,4 @@ func sarifURI(file, base string) string {
 		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String()
 	}
 	return filepath.ToSlash(filepath.Clean(file))
-}
-
-// plural is one if n is 1, else many.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -3,10 +3,13 @@ package policycheck
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"golang.org/x/mod/module"
+
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // sampleReport has a violation, a warning, an unchecked version and an
@@ -31,7 +34,7 @@ func sampleReport() *Report {
 func TestReportText(t *testing.T) {
 	r := sampleReport()
 	var b bytes.Buffer
-	if err := r.WriteText(&b); err != nil {
+	if err := r.WriteText(&b, i18n.English()); err != nil {
 		t.Fatal(err)
 	}
 	want := `proj/go.mod:5: example.com/a@v1.0.0: refused by rule "no-a" (policy.yaml:4): denied
@@ -57,7 +60,7 @@ func TestExitCode(t *testing.T) {
 	if c := r.ExitCode(); c != ExitClean {
 		t.Errorf("with a warning only: exit %d", c)
 	}
-	r.Incomplete = []string{"the build list could not be resolved"}
+	r.Incomplete = []i18n.Text{errorText(errors.New("the build list could not be resolved"))}
 	if c := r.ExitCode(); c != ExitUnchecked {
 		t.Errorf("incomplete: exit %d", c)
 	}
@@ -244,6 +247,34 @@ func TestSARIFURI(t *testing.T) {
 	} {
 		if got := sarifURI(tc.file, tc.base); got != tc.want && !(strings.HasSuffix(tc.want, "//") && strings.HasPrefix(got, tc.want) && strings.HasSuffix(got, "/up/go.mod")) {
 			t.Errorf("sarifURI(%q, %q) = %q, want %q", tc.file, tc.base, got, tc.want)
+		}
+	}
+}
+
+// TestWhereText: the Text of the deciding rule is, in English, what
+// Decision.Where says (the text before translation), and in Chinese names
+// the rule and its set in Chinese.
+func TestWhereText(t *testing.T) {
+	zh := i18n.NewPrinter(i18n.Supported[1])
+	for _, tc := range []struct {
+		d      Decision
+		wantZH string
+	}{
+		{Decision{Rule: "no-old-yaml", File: "policy.yaml", Line: 12}, `规则 "no-old-yaml"（policy.yaml:12）`},
+		{Decision{Set: "strict", Rule: "rule 3", File: "policy.yaml", Line: 1020}, `规则集 "strict" 的规则 3（policy.yaml:1020）`},
+		{Decision{Rule: "default", File: "p.yaml", Line: 1}, "默认规则（p.yaml:1）"},
+		{Decision{}, "默认规则"},
+		{Decision{Set: "ci", Rule: "a b"}, `规则集 "ci" 的规则 "a b"`},
+	} {
+		w := WhereText(tc.d)
+		if got := w.String(); got != tc.d.Where() {
+			t.Errorf("%+v: English %q, Where %q", tc.d, got, tc.d.Where())
+		}
+		if got := i18n.English().Text(w); got != tc.d.Where() {
+			t.Errorf("%+v: English printer %q, Where %q", tc.d, got, tc.d.Where())
+		}
+		if got := zh.Text(w); got != tc.wantZH {
+			t.Errorf("%+v: zh %q, want %q", tc.d, got, tc.wantZH)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package policycheck
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -12,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gomirror/gomirror/client/golist"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/vulndb"
@@ -50,7 +49,7 @@ type Options struct {
 	Go golist.GoCommand
 	// Warn, if not nil, is told what the user should know that no
 	// decision says (with PolicyFile: a VulnDB that cannot be read, once).
-	Warn func(string)
+	Warn func(i18n.Text)
 }
 
 // Checker is a Decider and the Resolver of build lists that goes with it.
@@ -58,10 +57,10 @@ type Checker struct {
 	Decider  Decider
 	Resolver Resolver
 	// Where says what decides, for people: "the mirror at URL" or "policy FILE".
-	Where string
+	Where i18n.Text
 	// Notes are things to tell the user on standard error (a token not
 	// sent, and why).
-	Notes  []string
+	Notes  []i18n.Text
 	closer io.Closer
 }
 
@@ -86,7 +85,7 @@ func ReadToken(name string) (string, error) {
 	tok, _, _ := strings.Cut(string(b), "\n")
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return "", fmt.Errorf("%s: no token in the file", name)
+		return "", i18n.Errorf("%s: no token in the file", name)
 	}
 	return tok, nil
 }
@@ -94,7 +93,7 @@ func ReadToken(name string) (string, error) {
 // NewChecker sets up what opts ask for.
 func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 	if opts.Mirror != "" && opts.PolicyFile != "" {
-		return nil, errors.New("give --mirror or --policy, not both")
+		return nil, i18n.Errorf("give --mirror or --policy, not both")
 	}
 	goproxy := ""
 	if opts.Proxy == "" || opts.Mirror == "" && opts.PolicyFile == "" {
@@ -109,7 +108,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		mirror := opts.Mirror
 		if mirror == "" {
 			if first == "" {
-				return nil, fmt.Errorf("go env GOPROXY is %q, with no URL first: give --mirror URL or --policy FILE", goproxy)
+				return nil, i18n.Errorf("go env GOPROXY is %q, with no URL first: give --mirror URL or --policy FILE", goproxy)
 			}
 			mirror = first
 		}
@@ -137,7 +136,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		return &Checker{
 			Decider:  &Remote{Mirror: mirror, Client: opts.Client, Token: tok, Explain: opts.Explain},
 			Resolver: GoList{Go: g, Proxy: resolve},
-			Where:    "the mirror at " + redactURL(mirror),
+			Where:    i18n.T("the mirror at %s", redactURL(mirror)),
 			Notes:    notes,
 		}, nil
 	}
@@ -148,7 +147,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 	proxy := opts.Proxy
 	if proxy == "" {
 		if first == "" {
-			return nil, fmt.Errorf("go env GOPROXY is %q, with no URL first: give --proxy URL", goproxy)
+			return nil, i18n.Errorf("go env GOPROXY is %q, with no URL first: give --proxy URL", goproxy)
 		}
 		proxy = first
 	}
@@ -171,7 +170,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		return nil, err
 	}
 	if tok != "" && vtok == "" {
-		vnotes = []string{fmt.Sprintf("the token is not sent to --vulndb %s: not the origin of --proxy", redactURL(vdb))}
+		vnotes = []i18n.Text{i18n.T("the token is not sent to --vulndb %s: not the origin of --proxy", redactURL(vdb))}
 	}
 	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: bearer(tok),
 		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}, URL: redactURL(vdb), Warn: opts.Warn}}
@@ -180,7 +179,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 	return &Checker{
 		Decider:  &Local{Policy: pol, Token: opts.TokenName, Facts: facts, Explain: opts.Explain},
 		Resolver: GoList{Go: g, Proxy: proxy},
-		Where:    "policy " + opts.PolicyFile,
+		Where:    i18n.T("policy %s", opts.PolicyFile),
 		Notes:    append(notes, vnotes...),
 		closer:   facts,
 	}, nil
@@ -200,12 +199,12 @@ func bearer(tok string) http.Header {
 // included) or u has another origin. A token that would go over plain
 // http to another host is an error: it must not be sent, and the check
 // would fail without it.
-func tokenFor(tok, named, u, flag string) (string, []string, error) {
+func tokenFor(tok, named, u, flag string) (string, []i18n.Text, error) {
 	if tok == "" {
 		return "", nil, nil
 	}
 	if named == "" {
-		return "", []string{fmt.Sprintf("the token is not sent to %s, taken from go env GOPROXY: it goes only to a mirror named with %s", redactURL(u), flag)}, nil
+		return "", []i18n.Text{i18n.T("the token is not sent to %s, taken from go env GOPROXY: it goes only to a mirror named with %s", redactURL(u), flag)}, nil
 	}
 	nu, err1 := url.Parse(named)
 	uu, err2 := url.Parse(u)
@@ -213,7 +212,7 @@ func tokenFor(tok, named, u, flag string) (string, []string, error) {
 		return "", nil, nil
 	}
 	if uu.Scheme != "https" && !loopback(uu.Hostname()) {
-		return "", nil, fmt.Errorf("%s %s: refusing to send the token over plain http to a host other than loopback: use https", flag, redactURL(u))
+		return "", nil, i18n.Errorf("%s %s: refusing to send the token over plain http to a host other than loopback: use https", flag, redactURL(u))
 	}
 	return tok, nil, nil
 }
@@ -243,7 +242,7 @@ func firstURL(goproxy string) string {
 func checkURL(flag, s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: want an http or https URL", flag, redactURL(s))
+		return i18n.Errorf("%s %q: want an http or https URL", flag, redactURL(s))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/vulndb"
 )
@@ -33,7 +34,7 @@ type BatchVulns struct {
 	// Warn, if not nil, is told once, the first time the database cannot
 	// be read, with URL and the error (standard error: the decisions
 	// only say "vulnerability database not available").
-	Warn func(string)
+	Warn func(i18n.Text)
 
 	warnOnce sync.Once
 	mu       sync.Mutex
@@ -48,7 +49,7 @@ func (b *BatchVulns) Prefetch(ctx context.Context, mods []module.Version) error 
 	if err != nil {
 		if b.Warn != nil && ctx.Err() == nil {
 			b.warnOnce.Do(func() {
-				b.Warn(fmt.Sprintf("vulnerability database %s not readable: %v; deny-vulnerable rules refuse what they match", b.URL, err))
+				b.Warn(i18n.T("vulnerability database %s not readable: %v; deny-vulnerable rules refuse what they match", b.URL, err))
 			})
 		}
 		return fmt.Errorf("%w: %v", policy.ErrNoVulnDB, err)

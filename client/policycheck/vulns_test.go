@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/vulndb"
 )
@@ -25,7 +26,7 @@ func (deadDB) Vulns(context.Context, []module.Version) ([][]vulndb.Advisory, err
 // available").
 func TestBatchVulnsUnreadableWarnsOnce(t *testing.T) {
 	var warned []string
-	b := &BatchVulns{DB: deadDB{}, URL: "http://127.0.0.1:1/vuln", Warn: func(s string) { warned = append(warned, s) }}
+	b := &BatchVulns{DB: deadDB{}, URL: "http://127.0.0.1:1/vuln", Warn: func(t i18n.Text) { warned = append(warned, t.String()) }}
 	ctx := context.Background()
 	for _, v := range []string{"v1.0.0", "v1.1.0"} {
 		if _, err := b.Vulns(ctx, module.Version{Path: "example.com/m", Version: v}); !errors.Is(err, policy.ErrNoVulnDB) {

@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/client/policycheck"
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // newPolicy returns `gomirror policy`: check a project, or explain a
@@ -71,14 +71,15 @@ func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.Cancel
 	f.opts.Token = tok
 	f.opts.Client = &http.Client{}
 	f.opts.Go = golist.GoCommand{}
-	f.opts.Warn = func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: warning:", s) }
+	p := policyPrinter(cmd)
+	f.opts.Warn = func(t i18n.Text) { p.Fprintf(cmd.ErrOrStderr(), "gomirror: warning: %v\n", t) }
 	c, err := policycheck.NewChecker(ctx, f.opts)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, usage(err)
 	}
 	for _, n := range c.Notes {
-		fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: note:", n)
+		p.Fprintf(cmd.ErrOrStderr(), "gomirror: note: %v\n", n)
 	}
 	return ctx, cancel, c, nil
 }
@@ -129,10 +130,10 @@ incomplete (no violation found, but the policy, the mirror, the build list
 or a module version's decision was not available).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return usage(errors.New("give at most one directory, go.mod or go.sum"))
+				return usage(i18n.Errorf("give at most one directory, go.mod or go.sum"))
 			}
 			if f.json && sarif {
-				return usage(errors.New("give --json or --sarif, not both"))
+				return usage(i18n.Errorf("give --json or --sarif, not both"))
 			}
 			return nil
 		},
@@ -142,6 +143,7 @@ or a module version's decision was not available).`,
 				arg = args[0]
 			}
 			out := cmd.OutOrStdout()
+			p := policyPrinter(cmd)
 			write := func(rep *policycheck.Report) error {
 				switch {
 				case f.json:
@@ -149,7 +151,7 @@ or a module version's decision was not available).`,
 				case sarif:
 					return rep.WriteSARIF(out, version(), root)
 				}
-				return rep.WriteText(out)
+				return rep.WriteText(out, p)
 			}
 			// fail ends a check that could not be done: with --json or
 			// --sarif, a valid document saying so is printed all the same
@@ -170,7 +172,7 @@ or a module version's decision was not available).`,
 			}
 			defer cancel()
 			defer c.Close()
-			fmt.Fprintf(cmd.ErrOrStderr(), "checking %s against %s\n", describe(proj), c.Where)
+			io.WriteString(cmd.ErrOrStderr(), p.Text(checking(proj, c.Where)))
 			rep, err := policycheck.Run(ctx, proj, c.Resolver, c.Decider)
 			if err != nil {
 				return fail(err)
@@ -180,8 +182,8 @@ or a module version's decision was not available).`,
 			}
 			if f.json || sarif {
 				// The text report has them on standard output already.
-				for _, s := range rep.NotChecked() {
-					fmt.Fprintln(cmd.ErrOrStderr(), "gomirror: not checked:", s)
+				for _, s := range rep.NotCheckedIn(p) {
+					p.Fprintf(cmd.ErrOrStderr(), "gomirror: not checked: %s\n", s)
 				}
 			}
 			if code := rep.ExitCode(); code != policycheck.ExitClean {
@@ -216,7 +218,7 @@ loopback. Exit status: 0 allowed (also with a warning), 1
 refused, 2 not decided.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usage(errors.New("give one module@version"))
+				return usage(i18n.Errorf("give one module@version"))
 			}
 			return nil
 		},
@@ -239,7 +241,7 @@ refused, 2 not decided.`,
 			if f.json {
 				err = policycheck.WriteExplainJSON(cmd.OutOrStdout(), d)
 			} else {
-				err = policycheck.WriteExplain(cmd.OutOrStdout(), d)
+				err = policycheck.WriteExplain(cmd.OutOrStdout(), policyPrinter(cmd), d)
 			}
 			if err != nil {
 				return usage(err)
@@ -255,15 +257,24 @@ refused, 2 not decided.`,
 	return cmd
 }
 
-// describe names a project for the progress line.
-func describe(p policycheck.Project) string {
+// checking is the progress line of a check of proj against where.
+func checking(proj policycheck.Project, where i18n.Text) i18n.Text {
 	switch {
-	case p.GoMod != "" && p.GoSum != "":
-		return p.GoMod + " and " + p.GoSum
-	case p.GoMod != "":
-		return p.GoMod
+	case proj.GoMod != "" && proj.GoSum != "":
+		return i18n.T("checking %s and %s against %v\n", proj.GoMod, proj.GoSum, where)
+	case proj.GoMod != "":
+		return i18n.T("checking %s against %v\n", proj.GoMod, where)
 	}
-	return p.GoSum
+	return i18n.T("checking %s against %v\n", proj.GoSum, where)
+}
+
+// policyPrinter is the printer of cmd's language (English when its
+// --lang is not valid, which the root command has refused already).
+func policyPrinter(cmd *cobra.Command) *i18n.Printer {
+	if p, err := printer(cmd); err == nil {
+		return p
+	}
+	return i18n.English()
 }
 
 // version is gomirror's module version as built ("(devel)" from a work

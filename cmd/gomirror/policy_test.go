@@ -379,3 +379,81 @@ func TestPolicyCheckWorkspace(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyCheckChinese: under LANG=zh_CN.UTF-8, policy check and policy
+// explain speak Chinese to people (the report, the progress line, an
+// argument error), while --json stays English and the policy's own data
+// (rule names, reasons, files) stays as it is.
+func TestPolicyCheckChinese(t *testing.T) {
+	up := fakeproxy.New(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(pol, []byte(localPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clean := project(t, up, "v1.1.0")
+	bad := project(t, up, "v1.2.0")
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "zh_CN.UTF-8")
+	zh := i18n.NewPrinter(i18n.Supported[1])
+	run := func(args ...string) (stdout, stderr string, code int) {
+		t.Helper()
+		t.Setenv("GOPROXY", "off")
+		t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+		t.Setenv("GOENV", "off")
+		t.Setenv(policycheck.TokenEnv, "")
+		stdout, stderr, err := testutil.RunCommand(t, newPolicy(), nil, args...)
+		code, msg := exitStatus(err, zh)
+		return stdout, stderr + msg, code
+	}
+
+	stdout, stderr, code := run("check", "--policy", pol, "--proxy", up.URL, clean)
+	if code != policycheck.ExitClean {
+		t.Errorf("clean project: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		`警告：example.com/dep@v1.0.0：被规则 "dep-warn"（policy.yaml:`,
+		"）拒绝（warn 模式）：",
+		"个模块版本：0 个违规，1 个警告，0 个未检查\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("clean project, zh output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "正在检查 ") || !strings.Contains(stderr, "（依据：策略文件 "+pol+"）") {
+		t.Errorf("clean project, zh progress line:\n%s", stderr)
+	}
+
+	stdout, stderr, code = run("check", "--policy", pol, "--proxy", up.URL, bad)
+	if code != policycheck.ExitViolation || !strings.Contains(stdout, `go.mod:5: example.com/hello@v1.2.0：被规则 "no-hello-1.2"（policy.yaml:3）拒绝：denied for versions >=1.2.0`) ||
+		!strings.Contains(stdout, "1 个违规") {
+		t.Errorf("violation, zh: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// Machines read JSON: English whatever the locale.
+	stdout, stderr, code = run("check", "--json", "--policy", pol, "--proxy", up.URL, bad)
+	if code != policycheck.ExitViolation || strings.ContainsFunc(stdout, isHan) || !strings.Contains(stdout, `"rule": "no-hello-1.2"`) {
+		t.Errorf("--json under zh: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	stdout, stderr, code = run("explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@v1.2.0")
+	if code != policycheck.ExitViolation || !strings.HasPrefix(stdout, "example.com/hello@v1.2.0：被规则 \"no-hello-1.2\"（policy.yaml:3）拒绝\n  原因：denied for versions >=1.2.0\n") {
+		t.Errorf("explain, zh: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// An argument error, as main prints it.
+	_, stderr, code = run("check", "--policy", pol, "--proxy", up.URL, "a", "b")
+	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, "最多给出一个目录、go.mod 或 go.sum") {
+		t.Errorf("two arguments, zh: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = run("check", "--mirror", "ftp://x", clean)
+	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, `--mirror "ftp://x"：应为 http 或 https URL`) {
+		t.Errorf("--mirror ftp://x, zh: exit %d, %q", code, stderr)
+	}
+}
+
+// isHan reports whether r is a CJK ideograph or CJK or fullwidth
+// punctuation.
+func isHan(r rune) bool {
+	return r >= 0x4e00 && r <= 0x9fff || r >= 0xff00 && r <= 0xffef || r >= 0x3000 && r <= 0x303f
+}
