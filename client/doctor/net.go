@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/internal/netconf"
 	"github.com/gomirror/gomirror/layout"
@@ -68,7 +69,7 @@ func verdict(r Result, fail *stepFailure, okMsg string) Result {
 	if len(slow) > 0 {
 		r.Status, r.Problem = Warn, "slow"
 		r.Message = "slow: " + strings.Join(slow, ", ")
-		r.Fix = "Every go command that downloads waits for this: check the network path to the server and its load, or use a mirror closer to you."
+		r.Fix = "Every go command that downloads waits for this: check the network path to the server and its load, or use a mirror closer to you: " + mirrors.Suggestion().String()
 		return r
 	}
 	r.Status, r.Message = OK, okMsg
