@@ -27,7 +27,7 @@ func TestListVersionsKeepsCanonicalSemverSorted(t *testing.T) {
 func TestUnionVersions(t *testing.T) {
 	split := func(s string) []string { return strings.Fields(s) }
 	for _, tc := range []struct {
-		a, b                  string
+		a, b                string
 		union, missA, missB string
 	}{
 		{"", "", "", "", ""},
