@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"slices"
 	"strings"
@@ -181,5 +182,58 @@ func TestGroupLagDownMirrorDoesNotDelayTheList(t *testing.T) {
 				t.Errorf("a down mirror counted as lagging: %+v", st)
 			}
 		})
+	}
+}
+
+// lagLog is a slog.Handler that sends each "lags behind" record's missing
+// versions on a channel.
+type lagLog struct{ lags chan string }
+
+func (h lagLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h lagLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h lagLog) WithGroup(string) slog.Handler            { return h }
+func (h lagLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "upstream mirror lags behind its group" {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "missing" {
+				h.lags <- a.Value.String()
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+func TestGroupLagLateAnswerIsComparedInTheBackground(t *testing.T) {
+	origin := fakeproxy.New(t)
+	full, lagging := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	release := make(chan struct{})
+	lag := fakeproxy.Lag(func(path, version string) bool { return version != "v1.0.0" })
+	lagging.Inject(fakeproxy.Mutable, func(c *fakeproxy.Call) {
+		<-release // answers only once the list was served without it
+		lag(c)
+	})
+	log := lagLog{make(chan string, 4)}
+	g, err := upstream.NewGroup("mirrors", []string{full.URL, lagging.URL}, nil, upstream.GroupOptions{
+		Timeout: 30 * time.Second, ProbeInterval: -1, HedgeAfterMin: time.Millisecond, Logger: slog.New(log),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a, err := g.List(t.Context(), "example.com/hello")
+	close(release)
+	if err != nil || string(b) != "v1.0.0\nv1.1.0\nv1.2.0\n" || a.Upstream != full.URL {
+		t.Fatalf("List = %q from %s, %v; want the full mirror's answer without waiting for the other", b, a.Upstream, err)
+	}
+	select {
+	case missing := <-log.lags:
+		if missing != "v1.2.0 v1.1.0" {
+			t.Errorf("the late answer lagged by %q, want v1.2.0 v1.1.0", missing)
+		}
+	case <-time.After(20 * time.Second): // a bound on failure, not a wait
+		t.Fatal("the late answer was not compared within 20s")
+	}
+	if st := statusOf(t, g, lagging.URL); st.Lags != 1 || st.LastLag == nil {
+		t.Errorf("the late lagging mirror's status: %+v", st)
 	}
 }
