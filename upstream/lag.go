@@ -329,6 +329,8 @@ func (g *Group) compared(ctx context.Context, path string, cmp func(a, b answerO
 		if err := g.backoff(ctx, 0, second.err, len(g.members) == 2); err != nil {
 			return nil, Answer{}, first.err
 		}
+		ctx, cancel := context.WithCancel(ctx) // as doBytes: the winner's context ends here
+		defer cancel()
 		b, m, err := doFrom(ctx, g, f, nil, tried, 1)
 		if err != nil {
 			return b, Answer{}, err

@@ -237,3 +237,29 @@ func TestGroupLagLateAnswerIsComparedInTheBackground(t *testing.T) {
 		t.Errorf("the late lagging mirror's status: %+v", st)
 	}
 }
+
+func TestGroupLagBothComparedMirrorsFailingRetriesTheNext(t *testing.T) {
+	origin := fakeproxy.New(t)
+	bad1, bad2, good := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	bad1.Inject(fakeproxy.Modules, fakeproxy.Status(502, "injected"))
+	bad2.Inject(fakeproxy.Modules, fakeproxy.Status(503, "injected"))
+	g, err := upstream.NewGroup("mirrors", []string{bad1.URL, bad2.URL, good.URL}, nil, upstream.GroupOptions{
+		Timeout: 10 * time.Second, ProbeInterval: -1, RetryBackoff: time.Millisecond,
+		NoHedge: true, // the retry asks the third mirror alone
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a, err := g.List(t.Context(), "example.com/hello")
+	if err != nil || string(b) != "v1.0.0\nv1.1.0\nv1.2.0\n" || a.Upstream != good.URL {
+		t.Fatalf("List = %q from %s, %v; want the third mirror's answer", b, a.Upstream, err)
+	}
+	if bad1.Injected("/example.com/hello/@v/list") != 1 || bad2.Injected("/example.com/hello/@v/list") != 1 {
+		t.Errorf("the failing mirrors were asked %d and %d times, want once each", bad1.Injected("/example.com/hello/@v/list"), bad2.Injected("/example.com/hello/@v/list"))
+	}
+	// Every mirror failing: the error, after the retries.
+	good.Inject(fakeproxy.Modules, fakeproxy.Status(502, "injected"))
+	if _, _, err := g.Latest(t.Context(), "example.com/hello"); err == nil || upstream.IsNotExist(err) {
+		t.Errorf("Latest with every mirror failing: %v, want a failure", err)
+	}
+}
