@@ -241,9 +241,8 @@ func lagEvent(module, op string, peer *member, missing []string, now time.Time) 
 // answer, as a hedge's is) plus at most the second's hedge delay; a mirror
 // that fails or refuses the connection delays nothing, one that hangs
 // delays the answer by its hedge delay. When both fail, the request goes
-// on as do's retries would (doFrom). Costs: two upstream requests per
-// list or @latest fetch instead of one (the hedge they replace would often
-// have been sent anyway).
+// on as do's retries would (doFrom). Cost: two upstream requests per
+// list or @latest fetch instead of one (and no hedge).
 func (g *Group) compared(ctx context.Context, path string, cmp func(a, b answerOf, module string, now time.Time) comparison, f func(ctx context.Context, p *Proxy) ([]byte, error)) ([]byte, Answer, error) {
 	if g.opts.NoCompare || len(g.members) < 2 {
 		return doBytes(ctx, g, f)
