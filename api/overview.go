@@ -7,6 +7,7 @@ import (
 
 	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/upstream"
 )
 
 // Upstream is what is known of one upstream's health: from the outcome of
@@ -23,6 +24,10 @@ type Upstream struct {
 	P50       time.Duration `json:"p50_ns,omitempty"`
 	P95       time.Duration `json:"p95_ns,omitempty"`
 	ErrorRate float64       `json:"error_rate,omitempty"`
+	// Lags counts the mirror's list and @latest answers that lacked
+	// versions a peer mirror of its group had; LastLag is the latest.
+	Lags    uint64             `json:"lags,omitempty"`
+	LastLag *upstream.LagEvent `json:"last_lag,omitempty"`
 }
 
 // Mismatch is a checksum mismatch: a file an upstream gave whose hash is

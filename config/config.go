@@ -163,6 +163,12 @@ type UpstreamGroup struct {
 	BreakerCooldown time.Duration `yaml:"breaker-cooldown"`
 	ProbeInterval   time.Duration `yaml:"probe-interval"`
 	ProbePath       string        `yaml:"probe-path"`
+	// Compare (default true) asks two mirrors for each list and @latest and
+	// serves the union; LagWeight and LagHalfLife score a lagging mirror
+	// down (upstream.GroupOptions).
+	Compare     *bool         `yaml:"compare"`
+	LagWeight   float64       `yaml:"lag-weight"`
+	LagHalfLife time.Duration `yaml:"lag-half-life"`
 }
 
 func (g UpstreamGroup) check(listen string) error {
@@ -183,12 +189,12 @@ func (g UpstreamGroup) check(listen string) error {
 			return fmt.Errorf("group %s: mirror %q points at this server's own address", g.Name, redact.URL(m))
 		}
 	}
-	for _, d := range []time.Duration{g.Timeout, g.RetryBackoff, g.MaxRetryAfter, g.HedgeAfterMin, g.BreakerCooldown} {
+	for _, d := range []time.Duration{g.Timeout, g.RetryBackoff, g.MaxRetryAfter, g.HedgeAfterMin, g.BreakerCooldown, g.LagHalfLife} {
 		if d < 0 {
 			return fmt.Errorf("group %s: durations must not be negative", g.Name)
 		}
 	}
-	if g.LatencyWeight < 0 || g.ErrorWeight < 0 || g.SwitchThreshold < 0 || g.BreakerFailures < 0 || (g.Retries != nil && *g.Retries < 0) {
+	if g.LatencyWeight < 0 || g.ErrorWeight < 0 || g.LagWeight < 0 || g.SwitchThreshold < 0 || g.BreakerFailures < 0 || (g.Retries != nil && *g.Retries < 0) {
 		return fmt.Errorf("group %s: weights, thresholds and counts must not be negative", g.Name)
 	}
 	return nil

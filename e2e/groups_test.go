@@ -129,3 +129,102 @@ upstream-groups:
 		}
 	}
 }
+
+// TestUpstreamGroupLaggingMirror: a group of a lagging mirror (its list and
+// @latest of example.com/hello lack v1.1.0 and v1.2.0) and a full one. The
+// go command's `go list -m -versions` through gomirror shows every
+// version; /upstreams, /metrics and the log name the lagging mirror (its
+// URL without the credentials it was configured with) and the versions it
+// lacked.
+func TestUpstreamGroupLaggingMirror(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	origin := fakeproxy.New(t)
+	lagging, full := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	lagging.Inject(fakeproxy.Mutable, fakeproxy.Lag(func(path, version string) bool {
+		return path == "example.com/hello" && version != "v1.0.0"
+	}))
+	laggingURL := strings.Replace(lagging.URL, "http://", "http://user:s3cret@", 1)
+	cfg := filepath.Join(t.TempDir(), "gomirror.yaml")
+	// The lagging mirror first: it is preferred until it is found lagging.
+	// hedge-after-min: the list waits for both answers however busy the
+	// machine is.
+	yaml := fmt.Sprintf(`upstream: mirrors
+upstream-groups:
+  - name: mirrors
+    mirrors: [%s, %s]
+    hedge-after-min: 20s
+`, laggingURL, full.URL)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := startMirror(t, "--config", cfg, "--storage-dir", t.TempDir(), "--sumdb", origin.DBKey)
+
+	env := append(goEnv(t, m.URL, origin.DBKey), "GOFLAGS=-mod=mod -modcacherw")
+	dir := t.TempDir()
+	// (v1.2.0 retracts itself: only -retracted lists it.)
+	if out := mustGo(ctx, t, dir, env, "list", "-m", "-versions", "-retracted", "example.com/hello"); strings.TrimSpace(out) != "example.com/hello v1.0.0 v1.1.0 v1.2.0" {
+		t.Errorf("go list -m -versions -retracted through the group: %q, want every version", out)
+	}
+	if out := mustGo(ctx, t, dir, env, "list", "-m", "example.com/hello@latest"); strings.TrimSpace(out) != "example.com/hello v1.1.0" {
+		t.Errorf("go list -m example.com/hello@latest through the group: %q, want v1.1.0", out)
+	}
+
+	var state struct {
+		Mirrors []struct {
+			URL      string  `json:"url"`
+			Score    float64 `json:"score"`
+			Lags     int     `json:"lags"`
+			Compared int     `json:"compared"`
+			LagRate  float64 `json:"lag_rate"`
+			LastLag  *struct {
+				Module       string    `json:"module"`
+				Op           string    `json:"op"`
+				Peer         string    `json:"peer"`
+				Missing      []string  `json:"missing"`
+				MissingCount int       `json:"missing_count"`
+				At           time.Time `json:"at"`
+			} `json:"last_lag"`
+		}
+	}
+	body, err := httpGet(m.URL + "/upstreams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(body), &state); err != nil || len(state.Mirrors) != 2 {
+		t.Fatalf("/upstreams: %v\n%s", err, body)
+	}
+	t.Logf("/upstreams:\n%s", body)
+	lag, ful := state.Mirrors[0], state.Mirrors[1]
+	if lag.URL != lagging.URL || lag.Lags < 1 || lag.LastLag == nil || lag.LastLag.Module != "example.com/hello" ||
+		lag.LastLag.Peer != full.URL || lag.LastLag.MissingCount != 2 || strings.Join(lag.LastLag.Missing, " ") != "v1.2.0 v1.1.0" ||
+		lag.LastLag.At.IsZero() {
+		t.Errorf("/upstreams: the lagging mirror %+v (last lag %+v); want its lag of example.com/hello v1.2.0 v1.1.0", lag, lag.LastLag)
+	}
+	if ful.Lags != 0 || ful.Compared < 1 || ful.Score >= lag.Score {
+		t.Errorf("/upstreams: the full mirror %+v; want compared, no lag, a better score than %v", ful, lag.Score)
+	}
+	metrics, err := httpGet(m.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`gomirror_upstream_mirror_lag_total{group="mirrors",mirror=%q} %d`, lagging.URL, lag.Lags),
+		fmt.Sprintf(`gomirror_upstream_mirror_lag_total{group="mirrors",mirror=%q} 0`, full.URL),
+		fmt.Sprintf(`gomirror_upstream_mirror_lag_missing_versions{group="mirrors",mirror=%q} 2`, lagging.URL),
+		fmt.Sprintf(`gomirror_upstream_mirror_preferred{group="mirrors",mirror=%q} 1`, full.URL),
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	logs := m.logs.String()
+	if !strings.Contains(logs, "upstream mirror lags behind its group") || !strings.Contains(logs, "v1.2.0 v1.1.0") {
+		t.Errorf("no log line names the lag:\n%s", logs)
+	}
+	for _, where := range []string{logs, body, metrics} {
+		if strings.Contains(where, "s3cret") {
+			t.Errorf("the mirror's password is shown:\n%s", where)
+		}
+	}
+}

@@ -202,6 +202,7 @@ func (s *Server) upstreamList(h *upstreamHealth) []api.Upstream {
 		if m, ok := mirrors[st.Name]; ok {
 			u.Breaker, u.Score, u.ErrorRate = m.Breaker, m.Score, m.ErrorRate
 			u.P50, u.P95 = seconds(m.P50), seconds(m.P95)
+			u.Lags, u.LastLag = m.Lags, m.LastLag
 		}
 		out = append(out, u)
 	}

@@ -48,6 +48,16 @@ type GroupOptions struct {
 	// request or probe closes it or opens it again.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// NoCompare disables comparing mirrors (see Group). Otherwise a list or
+	// @latest goes to the two best mirrors at once, and a mirror that lacks
+	// versions its peer has is recorded as lagging and, while it keeps
+	// lagging, scored down by LagWeight (default 1) × its lag rate (0..1:
+	// an EWMA of the comparisons it lagged in, halved every LagHalfLife,
+	// default 10m, without new comparisons). One lag adds 0.2 s to its
+	// score (like 200ms more latency), three in a row about 0.5 s.
+	NoCompare   bool
+	LagWeight   float64
+	LagHalfLife time.Duration
 	// ProbeInterval is how often Run probes mirrors that had no traffic in
 	// that time (default 15s; negative disables), with a GET of ProbePath
 	// (default "/"): any answer below 500 except 429 counts as healthy.
@@ -70,6 +80,10 @@ func (o *GroupOptions) setDefaults() {
 	def(&o.HedgeAfterMin, 50*time.Millisecond)
 	def(&o.BreakerCooldown, 10*time.Second)
 	def(&o.ProbeInterval, 15*time.Second)
+	def(&o.LagHalfLife, 10*time.Minute)
+	if o.LagWeight == 0 {
+		o.LagWeight = 1
+	}
 	if o.Retries == 0 {
 		o.Retries = 2
 	} else if o.Retries < 0 {
@@ -103,14 +117,31 @@ func (o *GroupOptions) setDefaults() {
 // runner-up when it is slow, and is retried on the next mirror when it
 // fails. A "not found" or another 4xx answer (but 429) is an answer, not a
 // failure: the mirrors are equivalent, so another would say the same.
+//
+// Lists and @latest are the exception, because equivalent mirrors are not
+// always in sync: one may lag, its list lacking the newest versions. So a
+// list or @latest goes to the two best mirrors at once (compared; unless
+// GroupOptions.NoCompare): when the second answers no later than the
+// first answer plus the hedge delay of the second (its p90, at least
+// HedgeAfterMin), the group serves the union of the two lists (the newer
+// @latest); a later second answer is still compared in the background
+// (at most maxBackgroundCompares at a time per group) but not waited for.
+// Either way a mirror that lacked versions is logged, counted (MirrorStatus)
+// and scored down while it keeps lagging (GroupOptions.LagWeight).
 type Group struct {
 	name    string
 	members []*member
 	opts    GroupOptions
+	// compares holds a token per comparison finishing in the background.
+	compares chan struct{}
 
 	mu        sync.Mutex
 	preferred *member
 }
+
+// maxBackgroundCompares bounds the comparisons a group finishes after the
+// answer was served: each holds up to two list answers (maxList each).
+const maxBackgroundCompares = 4
 
 type member struct {
 	p *Proxy
@@ -125,7 +156,7 @@ func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions
 		return nil, fmt.Errorf("group %s: no mirrors", name)
 	}
 	opts.setDefaults()
-	g := &Group{name: name, opts: opts}
+	g := &Group{name: name, opts: opts, compares: make(chan struct{}, maxBackgroundCompares)}
 	for _, u := range urls {
 		p, err := NewProxy(u, client)
 		if err != nil {
@@ -149,12 +180,18 @@ func (g *Group) Status() []MirrorStatus {
 	pref := g.preferred
 	g.mu.Unlock()
 	out := make([]MirrorStatus, len(g.members))
+	now := g.opts.Now()
 	for i, m := range g.members {
-		s := m.h.status(g.opts.LatencyWeight, g.opts.ErrorWeight)
+		s := m.h.status(g.weights(), now)
 		s.Group, s.URL, s.Preferred = g.name, m.p.String(), m == pref
 		out[i] = s
 	}
 	return out
+}
+
+// weights returns what the mirrors' scores are made of.
+func (g *Group) weights() weights {
+	return weights{latency: g.opts.LatencyWeight, errors: g.opts.ErrorWeight, lag: g.opts.LagWeight, lagHalfLife: g.opts.LagHalfLife}
 }
 
 // candidates returns the mirrors that may take a request now, best first.
@@ -171,7 +208,7 @@ func (g *Group) candidates() []*member {
 	var ok []scored
 	for _, m := range g.members {
 		if m.h.admit(now, g.opts.BreakerCooldown) {
-			ok = append(ok, scored{m, m.h.cost(g.opts.LatencyWeight, g.opts.ErrorWeight)})
+			ok = append(ok, scored{m, m.h.cost(g.weights(), now)})
 		}
 	}
 	if len(ok) == 0 {
@@ -245,10 +282,15 @@ type result[T any] struct {
 // and returns the answer and the mirror that gave it. release is called on
 // a value that lost a hedging race, to free it.
 func do[T any](ctx context.Context, g *Group, f func(ctx context.Context, p *Proxy) (T, error), release func(T)) (T, *member, error) {
+	return doFrom(ctx, g, f, release, map[*member]bool{}, 0)
+}
+
+// doFrom is do from attempt number first on, the mirrors in tried having
+// failed the attempts before it.
+func doFrom[T any](ctx context.Context, g *Group, f func(ctx context.Context, p *Proxy) (T, error), release func(T), tried map[*member]bool, first int) (T, *member, error) {
 	var zero T
 	var lastErr error
-	tried := map[*member]bool{}
-	for attempt := 0; attempt <= g.opts.Retries; attempt++ {
+	for attempt := first; attempt <= g.opts.Retries; attempt++ {
 		cands := g.candidates()
 		// Prefer mirrors this request has not failed on yet.
 		slices.SortStableFunc(cands, func(a, b *member) int {
@@ -400,12 +442,16 @@ func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(
 	return first.v, first.m, first.err
 }
 
+// List asks the two best mirrors and serves the union of their versions
+// when they disagree (see Group and compared).
 func (g *Group) List(ctx context.Context, path string) ([]byte, Answer, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.List(ctx, path)) })
+	return g.compared(ctx, path, compareList, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.List(ctx, path)) })
 }
 
+// Latest asks the two best mirrors and serves the newer answer when they
+// disagree (see Group and compared).
 func (g *Group) Latest(ctx context.Context, path string) ([]byte, Answer, error) {
-	return doBytes(ctx, g, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.Latest(ctx, path)) })
+	return g.compared(ctx, path, compareLatest, func(ctx context.Context, p *Proxy) ([]byte, error) { return bytesOnly(p.Latest(ctx, path)) })
 }
 
 func (g *Group) Info(ctx context.Context, path, query string) ([]byte, Answer, error) {

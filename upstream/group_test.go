@@ -90,17 +90,18 @@ func TestGroupPrefersTheHealthyMirrorAndFailsOver(t *testing.T) {
 	snapshot := func() counts {
 		return counts{countTraffic(ms.slow), countTraffic(ms.flaky), countTraffic(ms.healthy)}
 	}
-	// request sends n list requests, each of which must succeed, and
-	// returns the traffic each mirror got for them.
+	// request sends n .info requests, each of which must succeed, and
+	// returns the traffic each mirror got for them. (Not lists: a list
+	// goes to two mirrors at once, to compare them; TestGroupLag*.)
 	request := func(n int) counts {
 		before := snapshot()
 		for i := range n {
-			b, _, err := g.List(t.Context(), "example.com/hello")
+			b, _, err := g.Info(t.Context(), "example.com/hello", "v1.1.0")
 			if err != nil {
 				t.Fatalf("request %d: %v", i, err)
 			}
 			if !strings.Contains(string(b), "v1.1.0") {
-				t.Fatalf("request %d: list %q", i, b)
+				t.Fatalf("request %d: info %q", i, b)
 			}
 		}
 		after := snapshot()

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -55,6 +56,13 @@ type health struct {
 	lastUsed   time.Time
 	requests   uint64
 	failures   uint64
+	// Lag: how often the mirror's list and @latest answers lacked versions
+	// a peer had (see lagged).
+	lagRate  float64   // EWMA of comparisons: lagged 1, complete 0
+	lagAt    time.Time // when lagRate was last set; it decays from then
+	lags     uint64    // comparisons the mirror lagged in
+	compared uint64    // comparisons the mirror took part in
+	lastLag  *LagEvent
 }
 
 // success records an answer (including "not found") that took d.
@@ -181,18 +189,57 @@ func (h *health) idleSince(t time.Time) bool {
 	return h.lastUsed.Before(t)
 }
 
-// cost is the mirror's score: lower is better. It is in seconds: the
-// latency term (a blend of the EWMA and p95) times latencyWeight, plus the
-// recent error rate times errorWeight.
-func (h *health) cost(latencyWeight, errorWeight float64) float64 {
+// lagged records a comparison of the mirror's list or @latest answer with
+// a peer's (Group.compare). A mirror that lacked versions (e is not nil)
+// moves its lag rate towards 1, one that had them all towards 0, like the
+// error rate; between comparisons the rate halves every halfLife. So a
+// mirror that keeps lagging is scored down (see weights), one lag alone
+// costs little, and a mirror recovers both as it is found complete again
+// and as time passes without new lags, even when its worse score keeps it
+// out of comparisons.
+func (h *health) lagged(e *LagEvent, now time.Time, halfLife time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.costLocked(latencyWeight, errorWeight)
+	r := h.lagRateLocked(now, halfLife) * (1 - ewmaAlpha)
+	if e != nil {
+		r += ewmaAlpha
+		h.lags++
+		h.lastLag = e
+	}
+	h.lagRate, h.lagAt = r, now
+	h.compared++
 }
 
-func (h *health) costLocked(latencyWeight, errorWeight float64) float64 {
+// lagRateLocked is the lag rate decayed to now. h.mu must be held.
+func (h *health) lagRateLocked(now time.Time, halfLife time.Duration) float64 {
+	if h.lagRate == 0 || halfLife <= 0 {
+		return h.lagRate
+	}
+	d := now.Sub(h.lagAt)
+	if d <= 0 {
+		return h.lagRate
+	}
+	return h.lagRate * math.Exp2(-d.Seconds()/halfLife.Seconds())
+}
+
+// weights are what a mirror's score is made of (GroupOptions).
+type weights struct {
+	latency, errors, lag float64
+	lagHalfLife          time.Duration
+}
+
+// cost is the mirror's score at now: lower is better. It is in seconds:
+// the latency term (a blend of the EWMA and p95) times w.latency, plus the
+// recent error rate times w.errors, plus the lag rate (lagged) times w.lag.
+func (h *health) cost(w weights, now time.Time) float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.costLocked(w, now)
+}
+
+func (h *health) costLocked(w weights, now time.Time) float64 {
 	lat := (h.ewma.Seconds() + h.percentile(0.95).Seconds()) / 2
-	return latencyWeight*lat + errorWeight*h.errRate
+	return w.latency*lat + w.errors*h.errRate + w.lag*h.lagRateLocked(now, w.lagHalfLife)
 }
 
 // p90 is the latency after which a request to this mirror is hedged; 0 if
@@ -222,13 +269,27 @@ type MirrorStatus struct {
 	Failures    uint64    `json:"failures"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// LagRate is the mirror's recent rate of lagging (0..1, decayed to
+	// now), part of its Score; Lags counts the comparisons of its list and
+	// @latest answers with a peer's in which it lacked versions, out of
+	// Compared; LastLag is the latest of them.
+	LagRate  float64   `json:"lag_rate"`
+	Lags     uint64    `json:"lags"`
+	Compared uint64    `json:"compared"`
+	LastLag  *LagEvent `json:"last_lag,omitempty"`
 }
 
-func (h *health) status(latencyWeight, errorWeight float64) MirrorStatus {
+func (h *health) status(w weights, now time.Time) MirrorStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var last *LagEvent
+	if h.lastLag != nil {
+		e := *h.lastLag
+		e.Missing = slices.Clone(e.Missing)
+		last = &e
+	}
 	return MirrorStatus{
-		Score:       h.costLocked(latencyWeight, errorWeight),
+		Score:       h.costLocked(w, now),
 		P50:         h.percentile(0.5).Seconds(),
 		P95:         h.percentile(0.95).Seconds(),
 		EWMA:        h.ewma.Seconds(),
@@ -238,5 +299,9 @@ func (h *health) status(latencyWeight, errorWeight float64) MirrorStatus {
 		Failures:    h.failures,
 		LastError:   h.lastErr,
 		LastErrorAt: h.lastErrAt,
+		LagRate:     h.lagRateLocked(now, w.lagHalfLife),
+		Lags:        h.lags,
+		Compared:    h.compared,
+		LastLag:     last,
 	}
 }

@@ -133,6 +133,9 @@ func groupOptions(gc config.UpstreamGroup, log *slog.Logger) upstream.GroupOptio
 		BreakerCooldown: gc.BreakerCooldown,
 		ProbeInterval:   gc.ProbeInterval,
 		ProbePath:       gc.ProbePath,
+		LagWeight:       gc.LagWeight,
+		LagHalfLife:     gc.LagHalfLife,
+		NoCompare:       gc.Compare != nil && !*gc.Compare,
 		Logger:          log,
 	}
 	if gc.Retries != nil {
