@@ -67,7 +67,7 @@ func TestNewPlan(t *testing.T) {
 		want []string
 	}{
 		{false, mods},
-		{true, append(slices.Insert(slices.Clone(mods), 2, "example.com/MixedCase@v1.0.0 .zip (extra)"))},
+		{true, slices.Insert(slices.Clone(mods), 2, "example.com/MixedCase@v1.0.0 .zip (extra)")},
 	} {
 		plan, err := NewPlan(out, tc.all)
 		if err != nil {
