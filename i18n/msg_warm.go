@@ -28,4 +28,13 @@ var warmMessages = []entry{
 	{"checksum database lookups: %d\nchecksum database files fetched: %d\nchecksum database bytes: %v (%s)\nexempt (GONOSUMDB): %d\nlookup failures: %d\n",
 		"校验和数据库查询：%d\n校验和数据库已拉取文件：%d\n校验和数据库字节数：%v（%s）\n免检（GONOSUMDB）：%d\n查询失败：%d\n"},
 	{"%d checksum database lookups failed", "%d 个校验和数据库查询失败"},
+	// gomirror graph (the graph itself, Mermaid, DOT or JSON, is data and
+	// stays as it is).
+	{"give one directory or go.mod file", "请给出一个目录或 go.mod 文件"},
+	{"--format %q: want mermaid, dot or json", "--format %q：可选 mermaid、dot 或 json"},
+	{"--depth %v: want 0 (no limit) or more", "--depth %v：需为 0（不限）或更大"},
+	{"reading go env GOPROXY: %v", "读取 go env GOPROXY 失败：%v"},
+	{"%s is not in the module graph of %s", "%s 不在 %s 的模块依赖图中"},
+	{"%d module versions, %d requirements\n", "%d 个模块版本，%d 条依赖关系\n"},
+	{"selected version of %s: %s\n", "%s 的选定版本：%s\n"},
 }
