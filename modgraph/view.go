@@ -193,11 +193,11 @@ type Subgraph struct {
 	Selected string   `json:"selected,omitempty"` // Focus's selected version
 }
 
-// ErrNotInGraph is returned by View for a Focus that names no module
+// NotInGraphError is returned by View for a Focus that names no module
 // version of the graph.
-type ErrNotInGraph struct{ Focus string }
+type NotInGraphError struct{ Focus string }
 
-func (e *ErrNotInGraph) Error() string { return e.Focus + " is not in the module graph" }
+func (e *NotInGraphError) Error() string { return e.Focus + " is not in the module graph" }
 
 func id(m Mod) string {
 	if m.Version == "" {
@@ -241,7 +241,7 @@ func (g *Graph) View(v View) (*Subgraph, error) {
 			}
 		}
 		if len(queue) == 0 {
-			return nil, &ErrNotInGraph{Focus: v.Focus}
+			return nil, &NotInGraphError{Focus: v.Focus}
 		}
 		for len(queue) > 0 {
 			m := queue[0]

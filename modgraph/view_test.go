@@ -128,14 +128,14 @@ func TestViewFocusNotInGraph(t *testing.T) {
 	}
 	for _, focus := range []string{"example.com/c", "example.com/b@v2.0.0"} {
 		_, err := g.View(View{Focus: focus})
-		var nig *ErrNotInGraph
+		var nig *NotInGraphError
 		if !errors.As(err, &nig) {
-			t.Errorf("focus %s: error %v, want ErrNotInGraph", focus, err)
+			t.Errorf("focus %s: error %v, want NotInGraphError", focus, err)
 		}
 	}
 	// Beyond the depth: not in the view.
 	g, _ = ParseGoModGraph([]byte("example.com/app example.com/b@v1.0.0\nexample.com/b@v1.0.0 example.com/c@v1.0.0\n"))
-	if _, err := g.View(View{Focus: "example.com/c", Depth: 1}); !errors.As(err, new(*ErrNotInGraph)) {
+	if _, err := g.View(View{Focus: "example.com/c", Depth: 1}); !errors.As(err, new(*NotInGraphError)) {
 		t.Errorf("focus beyond the depth: error %v", err)
 	}
 }

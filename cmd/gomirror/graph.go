@@ -91,7 +91,7 @@ The graph goes to standard output, messages to standard error.`,
 				return err
 			}
 			sub, err := g.View(modgraph.View{Depth: depth, Focus: focus})
-			if errors.As(err, new(*modgraph.ErrNotInGraph)) {
+			if errors.As(err, new(*modgraph.NotInGraphError)) {
 				return i18n.Errorf("%s is not in the module graph of %s", focus, gomod)
 			} else if err != nil {
 				return err
