@@ -41,8 +41,8 @@ func TestParseGoModGraph(t *testing.T) {
 	if got := strings.Join(nodes, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("nodes:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
-	if len(g.Edges) != 11 {
-		t.Errorf("%d edges, want 11 (no go or toolchain lines)", len(g.Edges))
+	if len(g.Edges) != 12 {
+		t.Errorf("%d edges, want 12 (no go or toolchain lines)", len(g.Edges))
 	}
 }
 
