@@ -18,10 +18,16 @@ import (
 // output, standard error and exit code.
 func runWarm(ctx context.Context, t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	// The go command that warm runs must not find modules anywhere else.
+	return runWarmEnv(ctx, t, dir, goEnv(t, "off", "off"), args...)
+}
+
+// runWarmEnv is runWarm with the environment env.
+func runWarmEnv(ctx context.Context, t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, gomirrorBin, append([]string{"warm"}, args...)...)
 	cmd.Dir = dir
-	// The go command that warm runs must not find modules anywhere else.
-	cmd.Env = goEnv(t, "off", "off")
+	cmd.Env = env
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -154,5 +160,78 @@ func TestWarmClosedPort(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "gomirror: resolving the module graph") || !strings.Contains(stderr, addr) {
 		t.Errorf("stderr does not say what failed:\n%s", stderr)
+	}
+}
+
+// TestWarmSumDBThenOffline warms a mirror in front of the real upstream
+// (go env GOPROXY) with a small real project and --sumdb, then restarts
+// it on the same storage with the upstream off and no network, and builds
+// the project with an empty go.sum and module cache and the default
+// checksum database (go env GOSUMDB) reached through the mirror: the
+// lookups and tiles the go command asks for are all stored.
+func TestWarmSumDBThenOffline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real upstream; skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	sumdbName := goEnvValue(t, "GOSUMDB")
+	src, err := os.ReadFile("testdata/bundleproject/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, err := os.ReadFile("testdata/bundleproject/main.go.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := t.TempDir()
+	writeFiles(t, project, map[string]string{"go.mod": string(src), "main.go": string(main)})
+
+	store := t.TempDir()
+	m := startMirror(t, "--storage-dir", store)
+	stdout, stderr, code := runWarmEnv(ctx, t, project, goEnv(t, "off", sumdbName), "--mirror", m.URL, "--sumdb")
+	t.Logf("gomirror warm --sumdb:\n%s%s", stderr, stdout)
+	if code != 0 {
+		t.Fatalf("warm exited with %d", code)
+	}
+	for _, want := range []string{"failures: 0\n", "checksum database lookups: 4\n", "lookup failures: 0\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(project, "go.sum")); err == nil {
+		t.Fatal("warm wrote a go.sum")
+	}
+	m.stop(t)
+
+	// No network from here on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	noNet := []string{"HTTPS_PROXY=" + dead, "HTTP_PROXY=" + dead, "NO_PROXY=", "https_proxy=", "http_proxy=", "no_proxy="}
+	off := startMirrorEnv(t, noNet, "--storage-dir", store, "--upstream", "off")
+	env := append(goEnv(t, off.URL, sumdbName), noNet...)
+	env = append(env, "GOFLAGS=-modcacherw -mod=mod")
+	mustGo(ctx, t, project, env, "mod", "download")
+	mustGo(ctx, t, project, env, "build", "-o", os.DevNull, ".")
+	sum, err := os.ReadFile(filepath.Join(project, "go.sum"))
+	if err != nil || !strings.Contains(string(sum), "rsc.io/quote v1.5.2 h1:") {
+		t.Errorf("go.sum after the offline build: %q, %v", sum, err)
+	}
+	logs := off.logs.String()
+	if !strings.Contains(logs, "/sumdb/"+sumdbName+"/lookup/rsc.io/quote@v1.5.2") {
+		t.Errorf("the go command did not verify through the mirror's checksum database endpoint:\n%s", tail(logs, 30))
+	}
+	if strings.Contains(logs, "status=5") || strings.Contains(logs, "status=404") {
+		t.Errorf("offline mirror failed a request:\n%s", tail(logs, 30))
+	}
+	// What the go command asked of the checksum database, for the record.
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "/sumdb/") {
+			t.Logf("go command: %s", line)
+		}
 	}
 }

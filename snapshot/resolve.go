@@ -224,21 +224,23 @@ func (r *Resolver) Resolve(ctx context.Context, srcs []Source) ([]Entry, error) 
 			if err != nil {
 				return nil, fmt.Errorf("resolving %s: %w", src, err)
 			}
-			plan, err := warm.NewPlan(out.List, out.Graph, out.Replace)
+			// What the build needs (warm's plan): the graph go.mod-only,
+			// the zips the go command downloads required, and for a
+			// module@version source the rest of the build list's zips
+			// if upstream has them (Extra).
+			plan, err := warm.NewPlan(out, src.GoMod == "")
 			if err != nil {
 				return nil, fmt.Errorf("resolving %s: %w", src, err)
 			}
-			// The graph: go.mod-only, but for a module@version source
-			// the build list's zips if upstream has them.
 			for _, f := range plan.Fetches {
-				zip := modOnly
-				if f.Kind == layout.Zip && src.GoMod == "" {
-					zip = ifThere
+				switch {
+				case f.Kind == layout.Zip && f.Extra:
+					add(f.Mod, ifThere)
+				case f.Kind == layout.Zip:
+					add(f.Mod, required)
+				default:
+					add(f.Mod, modOnly)
 				}
-				add(f.Mod, zip)
-			}
-			for _, m := range out.Downloads {
-				add(m, required)
 			}
 			if src.GoMod != "" {
 				file := filepath.Join(filepath.Dir(src.GoMod), "go.sum")
@@ -366,8 +368,8 @@ func (r *Resolver) fetch(ctx context.Context, m module.Version, zip need) (Entry
 	defer os.Remove(f.Name())
 	defer f.Close()
 	if _, err := r.get(ctx, m, layout.Zip, modzip.MaxZipFile, f); err != nil {
-		var st *statusError
-		if zip == ifThere && errors.As(err, &st) && missing(st.code) {
+		var st *warm.StatusError
+		if zip == ifThere && errors.As(err, &st) && warm.Refused(st.Code) {
 			if r.Warn != nil {
 				fmt.Fprintf(r.Warn, "warning: %v; %s@%s is go.mod-only in the snapshot (upstream has no zip, and no source's build downloads it)\n", err, m.Path, m.Version)
 			}
@@ -406,7 +408,7 @@ func (r *Resolver) get(ctx context.Context, m module.Version, k layout.Kind, lim
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return 0, &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s: %s: %s", f, resp.Status, strings.TrimSpace(string(msg)))}
+		return 0, &warm.StatusError{Code: resp.StatusCode, Msg: fmt.Sprintf("%s: %s: %s", f, resp.Status, strings.TrimSpace(string(msg)))}
 	}
 	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -416,21 +418,6 @@ func (r *Resolver) get(ctx context.Context, m module.Version, k layout.Kind, lim
 		return n, fmt.Errorf("%s: larger than %d bytes", f, limit)
 	}
 	return n, nil
-}
-
-// statusError is a mirror's answer other than 200.
-type statusError struct {
-	code int
-	msg  string
-}
-
-func (e *statusError) Error() string { return e.msg }
-
-// missing reports whether a mirror's status says upstream does not have
-// the file (as the go command's proxy protocol reads 404 and 410; the
-// mirror answers 403 for an upstream's refusal too).
-func missing(code int) bool {
-	return code == http.StatusNotFound || code == http.StatusGone || code == http.StatusForbidden
 }
 
 type sumLine struct {

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
@@ -186,7 +187,7 @@ func LoadWith(ctx context.Context, g GoCommand, proxy, gomod string, mods []stri
 				}
 			}
 			if len(failed) > 0 {
-				return nil, fmt.Errorf("the build needs modules that could not be downloaded:\n\t%s", strings.Join(failed, "\n\t"))
+				return nil, i18n.Errorf("the build needs modules that could not be downloaded:\n\t%s", strings.Join(failed, "\n\t"))
 			}
 			return nil, err
 		}

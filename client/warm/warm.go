@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/client/golist"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -26,6 +27,11 @@ import (
 type Fetch struct {
 	Mod  module.Version
 	Kind layout.Kind // layout.Info, layout.Mod or layout.Zip
+	// Extra marks a file that neither `go mod download` nor `go build`
+	// of the project fetches (a zip of the build list beyond those, asked
+	// for with all): the upstream's refusal of it (Refused) is a warning,
+	// not a failure.
+	Extra bool
 }
 
 func (f Fetch) String() string { return f.Mod.Path + "@" + f.Mod.Version + " ." + f.Kind.String() }
@@ -43,29 +49,41 @@ func (f Fetch) URL(mirror string) (string, error) {
 // Plan is what Resolve found to fetch.
 type Plan struct {
 	Modules []module.Version // every module version in the graph, sorted
-	Fetches []Fetch          // .info and .mod of each, .zip of those in the build list
+	// Fetches are the .info and .mod of each module, the .zip of those
+	// the build downloads, and (with all) the .zip of the rest of the
+	// build list, Extra.
+	Fetches []Fetch
 }
 
 // Resolve asks the go command, through mirror, for everything needed to
 // build with the go.mod file gomod (its go.sum next to it is used if it
-// exists); if gomod is empty, for the module@version arguments mods
-// (golist.Load, with the requirement graph). Neither the go.mod nor the
-// go.sum is changed.
-func Resolve(ctx context.Context, g golist.GoCommand, mirror, gomod string, mods []string) (*Plan, error) {
-	out, err := golist.Load(ctx, g, mirror, gomod, mods, true)
+// exists); if gomod is empty, for the module@version arguments mods:
+// golist.LoadWith with the requirement graph and the downloads, and
+// NewPlan. Neither the go.mod nor the go.sum is changed. A module the
+// build needs that cannot be downloaded fails it.
+func Resolve(ctx context.Context, g golist.GoCommand, mirror, gomod string, mods []string, all bool) (*Plan, error) {
+	out, err := golist.LoadWith(ctx, g, mirror, gomod, mods, golist.Ask{Graph: true, Downloads: true})
 	if err != nil {
 		return nil, err
 	}
-	return NewPlan(out.List, out.Graph, out.Replace)
+	return NewPlan(out, all)
 }
 
-// NewPlan makes a plan from the output of `go list -m -json all` and
-// `go mod graph` and the main module's replacements.
-func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
+// NewPlan makes a plan from what the go command said (golist.LoadWith
+// with Ask{Graph: true, Downloads: true}): the .info and .mod of every
+// module of the requirement graph (`go mod graph`) and of the build list
+// (`go list -m all`), the .zip of every module that `go mod download`
+// fetched (those `go build ./...` and `go test ./...` of the main
+// module's packages need), and, if all, the .zip of every other module of
+// the build list, Extra. The main module's replacements are applied (what
+// a module is replaced by is fetched in its place); a module replaced by
+// a local directory is skipped. It is the one owner of "what the build
+// needs" for warm and snapshots.
+func NewPlan(out *golist.Output, all bool) (*Plan, error) {
 	// apply returns what m is replaced by; ok is false for a local directory.
 	apply := func(m module.Version) (module.Version, bool) {
 		var best *modfile.Replace
-		for _, r := range replace {
+		for _, r := range out.Replace {
 			if r.Old.Path == m.Path && (r.Old.Version == m.Version || r.Old.Version == "" && best == nil) {
 				best = r
 			}
@@ -75,18 +93,29 @@ func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
 		}
 		return best.New, best.New.Version != ""
 	}
-	mods := map[module.Version]bool{} // to true if its zip is needed
-	add := func(m module.Version, zip bool) {
+	// zip is how much a module's zip is wanted.
+	type zip int
+	const (
+		noZip zip = iota
+		extraZip
+		neededZip
+	)
+	mods := map[module.Version]zip{}
+	add := func(m module.Version, z zip) {
 		if m.Version == "" || m.Path == "go" || m.Path == "toolchain" {
 			return
 		}
 		m, ok := apply(m)
 		if ok {
-			mods[m] = mods[m] || zip
+			mods[m] = max(mods[m], z)
 		}
 	}
+	listZip := noZip
+	if all {
+		listZip = extraZip
+	}
 
-	listed, err := golist.Modules(list)
+	listed, err := golist.Modules(out.List)
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +126,15 @@ func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
 		// go list has applied the replacement already.
 		if r := lm.Replace; r != nil {
 			if r.Version != "" {
-				mods[module.Version{Path: r.Path, Version: r.Version}] = true
+				m := module.Version{Path: r.Path, Version: r.Version}
+				mods[m] = max(mods[m], listZip)
 			}
 			continue
 		}
-		add(module.Version{Path: lm.Path, Version: lm.Version}, true)
+		add(module.Version{Path: lm.Path, Version: lm.Version}, listZip)
 	}
 
-	sc := bufio.NewScanner(bytes.NewReader(graph))
+	sc := bufio.NewScanner(bytes.NewReader(out.Graph))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -116,11 +146,14 @@ func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
 		}
 		for _, node := range fields {
 			p, v, _ := strings.Cut(node, "@")
-			add(module.Version{Path: p, Version: v}, false)
+			add(module.Version{Path: p, Version: v}, noZip)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
+	}
+	for _, m := range out.Downloads {
+		add(m, neededZip)
 	}
 
 	plan := &Plan{}
@@ -129,9 +162,9 @@ func NewPlan(list, graph []byte, replace []*modfile.Replace) (*Plan, error) {
 	}
 	module.Sort(plan.Modules)
 	for _, m := range plan.Modules {
-		plan.Fetches = append(plan.Fetches, Fetch{m, layout.Info}, Fetch{m, layout.Mod})
-		if mods[m] {
-			plan.Fetches = append(plan.Fetches, Fetch{m, layout.Zip})
+		plan.Fetches = append(plan.Fetches, Fetch{Mod: m, Kind: layout.Info}, Fetch{Mod: m, Kind: layout.Mod})
+		if z := mods[m]; z != noZip {
+			plan.Fetches = append(plan.Fetches, Fetch{Mod: m, Kind: layout.Zip, Extra: z == extraZip})
 		}
 	}
 	return plan, nil
@@ -149,6 +182,31 @@ type Summary struct {
 	Files    int   // files fetched (status 200, whole body read)
 	Bytes    int64 // bytes of those bodies
 	Failures []Failure
+	// Warnings are the Extra fetches the upstream refused (Refused): the
+	// build does not need them.
+	Warnings []Failure
+}
+
+// StatusError is a mirror's answer other than 200.
+type StatusError struct {
+	Code int
+	Msg  string // the status line and the first line of the body
+}
+
+func (e *StatusError) Error() string { return e.Msg }
+
+// Refused reports whether a mirror's status says that the upstream does
+// not have, or will not give, the file: 404 and 410 as the go command's
+// proxy protocol reads them, and 403, which a mirror answers for an
+// upstream's refusal.
+func Refused(code int) bool {
+	return code == http.StatusNotFound || code == http.StatusGone || code == http.StatusForbidden
+}
+
+// refused reports whether err is a refusal (Refused).
+func refused(err error) bool {
+	var st *StatusError
+	return errors.As(err, &st) && Refused(st.Code)
 }
 
 // Progress gets told about each fetch as it finishes. Calls may come from
@@ -158,7 +216,8 @@ type Progress interface {
 }
 
 // Run fetches every file of plan from mirror, jobs at a time (1 if less),
-// and reports each one to progress (if not nil). The failures are sorted.
+// and reports each one to progress (if not nil). A refused Extra fetch is
+// a warning, any other failed fetch a failure; both lists are sorted.
 func Run(ctx context.Context, client *http.Client, mirror string, plan *Plan, jobs int, progress Progress) Summary {
 	if client == nil {
 		client = http.DefaultClient
@@ -181,9 +240,12 @@ func Run(ctx context.Context, client *http.Client, mirror string, plan *Plan, jo
 				f := fetch[i]
 				n, err := get(ctx, client, mirror, f)
 				mu.Lock()
-				if err != nil {
+				switch {
+				case err != nil && f.Extra && refused(err):
+					sum.Warnings = append(sum.Warnings, Failure{f, err.Error()})
+				case err != nil:
 					sum.Failures = append(sum.Failures, Failure{f, err.Error()})
-				} else {
+				default:
 					sum.Files++
 					sum.Bytes += n
 				}
@@ -195,7 +257,9 @@ func Run(ctx context.Context, client *http.Client, mirror string, plan *Plan, jo
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(sum.Failures, func(a, b Failure) int { return strings.Compare(a.Fetch.String(), b.Fetch.String()) })
+	byFetch := func(a, b Failure) int { return strings.Compare(a.Fetch.String(), b.Fetch.String()) }
+	slices.SortFunc(sum.Failures, byFetch)
+	slices.SortFunc(sum.Warnings, byFetch)
 	return sum
 }
 
@@ -221,9 +285,9 @@ func get(ctx context.Context, client *http.Client, mirror string, f Fetch) (int6
 			msg = msg[:i]
 		}
 		if msg != "" {
-			return 0, fmt.Errorf("%s: %s", resp.Status, msg)
+			return 0, &StatusError{Code: resp.StatusCode, Msg: resp.Status + ": " + msg}
 		}
-		return 0, errors.New(resp.Status)
+		return 0, &StatusError{Code: resp.StatusCode, Msg: resp.Status}
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil {
@@ -232,31 +296,41 @@ func get(ctx context.Context, client *http.Client, mirror string, f Fetch) (int6
 	return n, nil
 }
 
-// Reporter is a Progress writing to W: a bar redrawn in place if TTY,
-// otherwise a line every Every fetches or Interval (whichever comes first,
-// checked as fetches finish).
+// Reporter is a Progress writing to W in P's language (English if nil):
+// a bar redrawn in place if TTY, otherwise a line every Every fetches or
+// Interval (whichever comes first, checked as fetches finish). A refused
+// Extra fetch counts as a warning, not as failed.
 type Reporter struct {
 	W        io.Writer
+	P        *i18n.Printer
 	Total    int
 	TTY      bool
 	Every    int           // lines: every this many fetches; 50 if 0
 	Interval time.Duration // lines: at least this often while fetches finish; 5s if 0
 
-	mu     sync.Mutex
-	done   int
-	failed int
-	bytes  int64
-	last   time.Time
-	lastN  int
+	mu       sync.Mutex
+	done     int
+	failed   int
+	warnings int
+	bytes    int64
+	last     time.Time
+	lastN    int
 }
 
 // Done implements Progress.
-func (r *Reporter) Done(_ Fetch, n int64, err error) {
+func (r *Reporter) Done(f Fetch, n int64, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	p := r.P
+	if p == nil {
+		p = i18n.English()
+	}
 	r.done++
 	r.bytes += n
-	if err != nil {
+	switch {
+	case err != nil && f.Extra && refused(err):
+		r.warnings++
+	case err != nil:
 		r.failed++
 	}
 	if r.TTY {
@@ -265,7 +339,7 @@ func (r *Reporter) Done(_ Fetch, n int64, err error) {
 		if r.Total > 0 {
 			fill = width * r.done / r.Total
 		}
-		fmt.Fprintf(r.W, "\r[%s%s] %d/%d files, %s, %d failed", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), r.done, r.Total, Bytes(r.bytes), r.failed)
+		p.Fprintf(r.W, "\r[%s%s] %d/%d files, %s, %d failed, %d warnings", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), r.done, r.Total, Bytes(r.bytes), r.failed, r.warnings)
 		if r.done == r.Total {
 			fmt.Fprintln(r.W)
 		}
@@ -283,7 +357,7 @@ func (r *Reporter) Done(_ Fetch, n int64, err error) {
 		r.last = now
 	}
 	if r.done-r.lastN >= every || now.Sub(r.last) >= interval || r.done == r.Total {
-		fmt.Fprintf(r.W, "warm: %d/%d files, %s, %d failed\n", r.done, r.Total, Bytes(r.bytes), r.failed)
+		p.Fprintf(r.W, "warm: %d/%d files, %s, %d failed, %d warnings\n", r.done, r.Total, Bytes(r.bytes), r.failed, r.warnings)
 		r.last, r.lastN = now, r.done
 	}
 }

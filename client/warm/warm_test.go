@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -50,38 +51,56 @@ func TestNewPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := NewPlan([]byte(listOut), []byte(graphOut), f.Replace)
-	if err != nil {
-		t.Fatal(err)
+	out := &golist.Output{
+		List: []byte(listOut), Graph: []byte(graphOut), Replace: f.Replace,
+		// What go mod download fetched: the replaced module under its
+		// own name.
+		Downloads: []module.Version{{Path: "example.com/old", Version: "v1.0.0"}},
 	}
-	var got []string
-	for _, f := range plan.Fetches {
-		got = append(got, f.String())
-	}
-	want := []string{
-		"example.com/MixedCase@v1.0.0 .info", "example.com/MixedCase@v1.0.0 .mod", "example.com/MixedCase@v1.0.0 .zip",
+	mods := []string{
+		"example.com/MixedCase@v1.0.0 .info", "example.com/MixedCase@v1.0.0 .mod",
 		"example.com/modonly@v0.9.0 .info", "example.com/modonly@v0.9.0 .mod",
 		"example.com/new@v1.5.0 .info", "example.com/new@v1.5.0 .mod", "example.com/new@v1.5.0 .zip",
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("fetches:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if len(plan.Modules) != 3 {
-		t.Errorf("modules %v, want 3", plan.Modules)
+	for _, tc := range []struct {
+		all  bool
+		want []string
+	}{
+		{false, mods},
+		{true, slices.Insert(slices.Clone(mods), 2, "example.com/MixedCase@v1.0.0 .zip (extra)")},
+	} {
+		plan, err := NewPlan(out, tc.all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range plan.Fetches {
+			s := f.String()
+			if f.Extra {
+				s += " (extra)"
+			}
+			got = append(got, s)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("all=%v: fetches:\n%s\nwant:\n%s", tc.all, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+		if len(plan.Modules) != 3 {
+			t.Errorf("modules %v, want 3", plan.Modules)
+		}
 	}
 }
 
 func TestNewPlanBadGraph(t *testing.T) {
-	if _, err := NewPlan(nil, []byte("a b c\n"), nil); err == nil {
+	if _, err := NewPlan(&golist.Output{Graph: []byte("a b c\n")}, false); err == nil {
 		t.Error("no error for a three-field graph line")
 	}
-	if _, err := NewPlan([]byte("{"), nil, nil); err == nil {
+	if _, err := NewPlan(&golist.Output{List: []byte("{")}, false); err == nil {
 		t.Error("no error for truncated go list output")
 	}
 }
 
 func TestFetchURL(t *testing.T) {
-	u, err := Fetch{module.Version{Path: "example.com/MixedCase", Version: "v1.0.0-RC1"}, layout.Zip}.URL("http://127.0.0.1:1/base/")
+	u, err := Fetch{Mod: module.Version{Path: "example.com/MixedCase", Version: "v1.0.0-RC1"}, Kind: layout.Zip}.URL("http://127.0.0.1:1/base/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +149,10 @@ func TestRun(t *testing.T) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/missing/@v/v1.0.0.zip"):
 			http.Error(w, "not found: no such module\nsecond line", http.StatusNotFound)
+		case strings.HasSuffix(r.URL.Path, "/extra/@v/v1.0.0.zip"):
+			http.Error(w, "forbidden", http.StatusForbidden)
+		case strings.HasSuffix(r.URL.Path, "/broken/@v/v1.0.0.zip"):
+			http.Error(w, "upstream broke", http.StatusBadGateway)
 		case strings.HasSuffix(r.URL.Path, ".zip"):
 			w.Write(make([]byte, 1000))
 		default:
@@ -137,20 +160,30 @@ func TestRun(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	plan := &Plan{Modules: []module.Version{{Path: "example.com/MixedCase", Version: "v1.0.0"}, {Path: "example.com/missing", Version: "v1.0.0"}}}
+	// missing's zip is needed: its refusal is a failure; extra's is not:
+	// a warning; broken's is not either, but 502 is no refusal: a failure.
+	plan := &Plan{Modules: []module.Version{
+		{Path: "example.com/MixedCase", Version: "v1.0.0"}, {Path: "example.com/broken", Version: "v1.0.0"},
+		{Path: "example.com/extra", Version: "v1.0.0"}, {Path: "example.com/missing", Version: "v1.0.0"},
+	}}
 	for _, m := range plan.Modules {
-		plan.Fetches = append(plan.Fetches, Fetch{m, layout.Info}, Fetch{m, layout.Mod}, Fetch{m, layout.Zip})
+		extra := m.Path == "example.com/extra" || m.Path == "example.com/broken"
+		plan.Fetches = append(plan.Fetches, Fetch{Mod: m, Kind: layout.Info}, Fetch{Mod: m, Kind: layout.Mod}, Fetch{Mod: m, Kind: layout.Zip, Extra: extra})
 	}
 	rec := &recorder{}
 	sum := Run(context.Background(), srv.Client(), srv.URL, plan, 2, rec)
-	if sum.Modules != 2 || sum.Files != 5 || sum.Bytes != 4*10+1000 {
+	if sum.Modules != 4 || sum.Files != 9 || sum.Bytes != 8*10+1000 {
 		t.Errorf("summary %+v", sum)
 	}
-	if len(sum.Failures) != 1 || sum.Failures[0].Fetch.Mod.Path != "example.com/missing" || sum.Failures[0].Reason != "404 Not Found: not found: no such module" {
+	if len(sum.Failures) != 2 || sum.Failures[0].Fetch.Mod.Path != "example.com/broken" ||
+		sum.Failures[1].Fetch.Mod.Path != "example.com/missing" || sum.Failures[1].Reason != "404 Not Found: not found: no such module" {
 		t.Errorf("failures %+v", sum.Failures)
 	}
-	if rec.calls != 6 {
-		t.Errorf("progress told %d times, want 6", rec.calls)
+	if len(sum.Warnings) != 1 || sum.Warnings[0].Fetch.Mod.Path != "example.com/extra" || sum.Warnings[0].Reason != "403 Forbidden: forbidden" {
+		t.Errorf("warnings %+v", sum.Warnings)
+	}
+	if rec.calls != 12 {
+		t.Errorf("progress told %d times, want 12", rec.calls)
 	}
 	if maxIn != 2 {
 		t.Errorf("%d requests at once, want 2", maxIn)
@@ -165,7 +198,7 @@ func TestRunConnectionRefused(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	m := module.Version{Path: "example.com/hello", Version: "v1.1.0"}
-	sum := Run(context.Background(), nil, url, &Plan{Modules: []module.Version{m}, Fetches: []Fetch{{m, layout.Info}, {m, layout.Mod}}}, 8, nil)
+	sum := Run(context.Background(), nil, url, &Plan{Modules: []module.Version{m}, Fetches: []Fetch{{Mod: m, Kind: layout.Info}, {Mod: m, Kind: layout.Mod}}}, 8, nil)
 	if sum.Files != 0 || len(sum.Failures) != 2 || !strings.Contains(sum.Failures[0].Reason, "refused") {
 		t.Errorf("summary %+v", sum)
 	}
@@ -181,7 +214,7 @@ func TestReporterLines(t *testing.T) {
 		}
 		r.Done(Fetch{}, 100, err)
 	}
-	want := "warm: 2/5 files, 200 B, 0 failed\nwarm: 4/5 files, 400 B, 1 failed\nwarm: 5/5 files, 500 B, 1 failed\n"
+	want := "warm: 2/5 files, 200 B, 0 failed, 0 warnings\nwarm: 4/5 files, 400 B, 1 failed, 0 warnings\nwarm: 5/5 files, 500 B, 1 failed, 0 warnings\n"
 	if b.String() != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -192,8 +225,8 @@ func TestReporterBar(t *testing.T) {
 	r := &Reporter{W: &b, Total: 2, TTY: true}
 	r.Done(Fetch{}, 2048, nil)
 	r.Done(Fetch{}, 0, nil)
-	want := "\r[===============               ] 1/2 files, 2.0 KiB, 0 failed" +
-		"\r[==============================] 2/2 files, 2.0 KiB, 0 failed\n"
+	want := "\r[===============               ] 1/2 files, 2.0 KiB, 0 failed, 0 warnings" +
+		"\r[==============================] 2/2 files, 2.0 KiB, 0 failed, 0 warnings\n"
 	if b.String() != want {
 		t.Errorf("bar %q, want %q", b.String(), want)
 	}

@@ -2,19 +2,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/client/warm"
+	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/sumdb"
 )
 
 // newWarm returns `gomirror warm`: fetch everything a project needs through
@@ -24,34 +28,49 @@ func newWarm() *cobra.Command {
 		mirror  string
 		jobs    int
 		timeout time.Duration
+		all     bool
+		withSum bool
 	)
 	cmd := &cobra.Command{
-		Use:   "warm --mirror URL [go.mod | module@version ...]",
+		Use:   "warm --mirror URL [--all] [--sumdb] [go.mod | module@version ...]",
 		Short: "Fetch every module a project needs through a mirror, so the mirror has it stored",
 		Long: `Fetch through the mirror at --mirror every module file a project needs, so
-that it is stored there and the project builds from the mirror alone later.
+that it is stored there and the project builds from the mirror alone later
+(gomirror serve --upstream off).
 
 With a go.mod file (./go.mod if no argument is given), the go command, pointed
 at the mirror, resolves the project's module graph, without changing the
-project's go.mod or go.sum: every module in the requirement graph gets its
-.info and .mod fetched (including modules only whose go.mod is read), and
-every module in the build list its .zip too. With module@version arguments,
-the same is done for a main module requiring them.
+project's go.mod or go.sum: every module in the requirement graph (go mod
+graph) gets its .info and .mod fetched, and the modules that go mod download
+and go build ./... of the project fetch get their .zip too. With --all, the
+.zip of every module of the build list (go list -m all) is fetched as well;
+the upstream's refusal (403, 404, 410) of one of those extra zips is a
+warning, listed in the summary, not a failure. With module@version
+arguments, the same is done for a main module requiring them (their zips
+are the ones needed).
+
+With --sumdb, the checksum database lookups of every module version of the
+graph, and the tiles that prove them, are fetched through the mirror too
+(<mirror>/sumdb/<name>/lookup/..., tile/...), as the go command asks for
+them with an empty go.sum and module cache; the database is the one
+go env GOSUMDB names, less the paths of GONOSUMDB. A client with an empty
+go.sum then builds the project through the mirror with its upstream off.
 
 Each file is fetched with a plain GET of URL/<module>/@v/<version>.info|.mod|.zip,
 --jobs at a time. Progress goes to standard error (a bar on a terminal, a
-line now and then otherwise); the summary, with every failure and its reason,
-to standard output. The exit status is 1 if anything failed.`,
+line now and then otherwise); the summary, with every failure and warning and
+its reason, to standard output. The exit status is 1 if a file the build
+needs could not be fetched, 0 if only warnings.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if mirror == "" {
-				return errors.New("give the mirror URL with --mirror")
+				return i18n.Errorf("give the mirror URL with --mirror")
 			}
 			u, err := url.Parse(mirror)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return fmt.Errorf("--mirror %q: want an http or https URL", mirror)
+				return i18n.Errorf("--mirror %q: want an http or https URL", mirror)
 			}
 			if jobs < 1 {
-				return fmt.Errorf("--jobs %d: want at least 1", jobs)
+				return i18n.Errorf("--jobs %v: want at least 1", strconv.Itoa(jobs))
 			}
 			var gomods, mods int
 			for _, a := range args {
@@ -62,11 +81,15 @@ to standard output. The exit status is 1 if anything failed.`,
 				}
 			}
 			if gomods > 1 || gomods == 1 && mods > 0 {
-				return errors.New("give one go.mod file, or module@version arguments")
+				return i18n.Errorf("give one go.mod file, or module@version arguments")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := printer(cmd)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
@@ -86,25 +109,57 @@ to standard output. The exit status is 1 if anything failed.`,
 					gomod = args[0]
 				}
 			}
+			// The checksum database first: a --sumdb that cannot work
+			// fails before anything is fetched.
+			var db *sumdb.DB
+			var exempt func(string) bool
+			if withSum {
+				if db, exempt, err = clientSumDB(ctx); err != nil {
+					return err
+				}
+			}
 			what := gomod
 			if gomod == "" {
 				what = strings.Join(mods, " ")
 			}
-			fmt.Fprintf(stderr, "resolving the module graph of %s through %s\n", what, mirror)
-			plan, err := warm.Resolve(ctx, golist.GoCommand{}, mirror, gomod, mods)
+			p.Fprintf(stderr, "resolving the module graph of %s through %s\n", what, mirror)
+			plan, err := warm.Resolve(ctx, golist.GoCommand{}, mirror, gomod, mods, all)
 			if err != nil {
-				return fmt.Errorf("resolving the module graph: %v", err)
+				return i18n.Errorf("resolving the module graph: %v", err)
 			}
-			fmt.Fprintf(stderr, "fetching %d files of %d modules, %d at a time\n", len(plan.Fetches), len(plan.Modules), jobs)
-			progress := &warm.Reporter{W: stderr, Total: len(plan.Fetches), TTY: isTerminal(stderr)}
+			p.Fprintf(stderr, "fetching %d files of %d modules, %d at a time\n", len(plan.Fetches), len(plan.Modules), jobs)
+			progress := &warm.Reporter{W: stderr, P: p, Total: len(plan.Fetches), TTY: isTerminal(stderr)}
 			sum := warm.Run(ctx, &http.Client{}, mirror, plan, jobs, progress)
-			fmt.Fprintf(stdout, "modules: %d\nfiles fetched: %d\nbytes: %d (%s)\nfailures: %d\n",
-				sum.Modules, sum.Files, sum.Bytes, warm.Bytes(sum.Bytes), len(sum.Failures))
+			p.Fprintf(stdout, "modules: %d\nfiles fetched: %d\nbytes: %v (%s)\nfailures: %d\n",
+				sum.Modules, sum.Files, strconv.FormatInt(sum.Bytes, 10), warm.Bytes(sum.Bytes), len(sum.Failures))
 			for _, f := range sum.Failures {
-				fmt.Fprintf(stdout, "  %s: %s\n", f.Fetch, f.Reason)
+				fmt.Fprintf(stdout, "  %s: %s\n", f.Fetch, f.Reason) // data: no words to translate
+			}
+			if len(sum.Warnings) > 0 {
+				p.Fprintf(stdout, "warnings: %d\n", len(sum.Warnings))
+				for _, f := range sum.Warnings {
+					p.Fprintf(stdout, "  %s: %s (not needed to build)\n", f.Fetch, f.Reason)
+				}
+			}
+			var lookupsFailed int
+			if db != nil {
+				p.Fprintf(stderr, "looking up %d module versions in the checksum database %s through %s\n", len(plan.Modules), db.Name, mirror)
+				ss, err := warm.Lookups(ctx, &http.Client{}, mirror, db.Key, plan.Modules, exempt, jobs)
+				if err != nil {
+					return err
+				}
+				p.Fprintf(stdout, "checksum database lookups: %d\nchecksum database files fetched: %d\nchecksum database bytes: %v (%s)\nexempt (GONOSUMDB): %d\nlookup failures: %d\n",
+					ss.Lookups, ss.Files, strconv.FormatInt(ss.Bytes, 10), warm.Bytes(ss.Bytes), ss.Exempt, len(ss.Failures))
+				for _, f := range ss.Failures {
+					fmt.Fprintf(stdout, "  %s: %s\n", f.Mod.Path+"@"+f.Mod.Version, f.Reason)
+				}
+				lookupsFailed = len(ss.Failures)
 			}
 			if n := len(sum.Failures); n > 0 {
-				return fmt.Errorf("%d of %d files could not be fetched", n, len(plan.Fetches))
+				return i18n.Errorf("%d of %d files could not be fetched", n, len(plan.Fetches))
+			}
+			if lookupsFailed > 0 {
+				return i18n.Errorf("%d checksum database lookups failed", lookupsFailed)
 			}
 			return nil
 		},
@@ -113,7 +168,33 @@ to standard output. The exit status is 1 if anything failed.`,
 	f.StringVar(&mirror, "mirror", "", "the mirror's URL (required), as in GOPROXY")
 	f.IntVar(&jobs, "jobs", 8, "files fetched at the same time")
 	f.DurationVar(&timeout, "timeout", 0, "time limit for the whole warm (0: none)")
+	f.BoolVar(&all, "all", false, "also fetch the zip of every module of the build list (go list -m all), not only those the build needs")
+	f.BoolVar(&withSum, "sumdb", false, "also fetch the checksum database lookups (and their proofs' tiles) of every module version, through the mirror")
 	return cmd
+}
+
+// clientSumDB is the checksum database a client verifies modules with,
+// as the go command in PATH says (go env GOSUMDB, its key from the go
+// command's table when GOSUMDB names it without one), and which paths it
+// does not check (go env GONOSUMDB, GOPRIVATE's patterns if unset).
+func clientSumDB(ctx context.Context) (*sumdb.DB, func(string) bool, error) {
+	env, err := gocmd.Cmd{}.Env(ctx, "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
+	if err != nil {
+		return nil, nil, i18n.Errorf("--sumdb: reading go env GOSUMDB: %v", err)
+	}
+	db, err := sumdb.Parse(env["GOSUMDB"])
+	if err != nil {
+		return nil, nil, i18n.Errorf("--sumdb: GOSUMDB %q: %v", env["GOSUMDB"], err)
+	}
+	if db == nil {
+		return nil, nil, i18n.Errorf("--sumdb: GOSUMDB is off: clients check no checksum database, there is nothing to fetch")
+	}
+	patterns := env["GONOSUMDB"]
+	if patterns == "" {
+		patterns = env["GOPRIVATE"]
+	}
+	exempt := func(path string) bool { return module.MatchPrefixPatterns(patterns, path) }
+	return db, exempt, nil
 }
 
 // isTerminal reports whether w is a terminal.
