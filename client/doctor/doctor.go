@@ -86,7 +86,7 @@ type Options struct {
 	RootCAs     *x509.CertPool      // TLS roots; the system's if nil
 	Resolver    *net.Resolver       // net.DefaultResolver if nil
 	// LagModules are the modules, besides ProbeModule, whose version
-	// lists are compared across proxies; DefaultLagModules if nil, none
+	// lists are compared across proxies; DefaultLagModules() if nil, none
 	// but the probe module if empty and not nil.
 	LagModules []string
 	// Compare are proxy URLs the lists of GOPROXY's proxies are also

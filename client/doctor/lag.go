@@ -14,10 +14,12 @@ import (
 	"github.com/gomirror/gomirror/i18n"
 )
 
-// DefaultLagModules are the well-known modules, besides the probe module,
-// whose version lists the lag check compares across proxies: modules that
-// many builds need and that tag new versions often.
-var DefaultLagModules = []string{"golang.org/x/text", "golang.org/x/net", "golang.org/x/sys", "github.com/google/uuid"}
+// DefaultLagModules returns the well-known modules, besides the probe
+// module, whose version lists the lag check compares across proxies:
+// modules that many builds need and that tag new versions often.
+func DefaultLagModules() []string {
+	return []string{"golang.org/x/text", "golang.org/x/net", "golang.org/x/sys", "github.com/google/uuid"}
+}
 
 // maxMissingShown caps the versions a lag message names per module.
 const maxMissingShown = 5
@@ -148,10 +150,10 @@ func checkLag(ctx context.Context, o *Options, sources []source, modules []strin
 }
 
 // lagModules returns the modules the lag check compares: the probe module
-// and extra (DefaultLagModules when nil), without duplicates.
+// and extra (DefaultLagModules() when nil), without duplicates.
 func lagModules(probe string, extra []string) []string {
 	if extra == nil {
-		extra = DefaultLagModules
+		extra = DefaultLagModules()
 	}
 	mods := []string{probe}
 	for _, m := range extra {

@@ -93,7 +93,7 @@ warning. Exit status 1 if any check fails.`,
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print a JSON report instead of text")
 	f.StringVar(&probe, "probe-module", setup.DefaultProbeModule, "module whose version list the protocol check asks for")
-	f.StringSliceVar(&lagModules, "lag-modules", doctor.DefaultLagModules, "modules, besides the probe module, whose version lists are compared across proxies")
+	f.StringSliceVar(&lagModules, "lag-modules", doctor.DefaultLagModules(), "modules, besides the probe module, whose version lists are compared across proxies")
 	f.StringSliceVar(&compare, "compare", nil, "proxy URLs to compare GOPROXY's version lists with (references, not reported on)")
 	f.DurationVar(&timeout, "timeout", 5*time.Second, "time limit for each check step")
 	f.DurationVar(&slow, "slow", 2*time.Second, "a step slower than this is a warning")
