@@ -706,3 +706,44 @@ func TestLagCapsVersions(t *testing.T) {
 	r := find(t, rep, "lag", behind.URL)
 	named(t, r, text, js, Warn, "lagging", "example.com/many v1.3.0 v1.4.0 v1.5.0 v1.6.0 v1.7.0 (+2)")
 }
+
+// TestDefaultSumDBKey: for GOSUMDB naming the go command's default
+// database without a key, doctor verifies with the key the installed go
+// command knows (the name and the key come from the go command at run
+// time, never from gomirror's source); an unknown bare name has no key.
+func TestDefaultSumDBKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOSUMDB", "")
+	env, err := gocmd.Env(context.Background(), gocmd.Cmd{}, "GOSUMDB", "GOROOT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := resolveSumDB(env["GOSUMDB"], env["GOROOT"])
+	if db == nil || db.verifier == nil || db.verifier.Name() != env["GOSUMDB"] {
+		t.Fatalf("default database %q: %+v", env["GOSUMDB"], db)
+	}
+	if db := resolveSumDB("sum.unknown.example", env["GOROOT"]); db.verifier != nil || db.keyErr == nil {
+		t.Errorf("an unknown bare name has a key: %+v", db)
+	}
+	if db := resolveSumDB("off", env["GOROOT"]); db != nil {
+		t.Errorf("off: %+v", db)
+	}
+}
+
+// TestSumDBKeyUnknown: a proxy that serves a database whose key doctor
+// cannot find (a bare name the go command does not know) is a warning,
+// with the signature steps skipped, not an ok.
+func TestSumDBKeyUnknown(t *testing.T) {
+	srv := goodProxy(t)
+	rep, text, js := run(t, env(t, srv.URL+",direct", "GOSUMDB", dbName), nil)
+	r := find(t, rep, "sumdb", srv.URL)
+	named(t, r, text, js, Warn, "sumdb-key-unknown", "signatures cannot be checked")
+	for _, s := range r.Steps[1:] {
+		if !s.Skipped {
+			t.Errorf("step %s not skipped", s.Name)
+		}
+	}
+}
