@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/internal/gocmd"
 )
@@ -201,7 +202,7 @@ func suggest(proxies []string, res []Result) []i18n.Text {
 			continue
 		}
 		if r.Check == "proxy" || r.Check == "sumdb" || r.Check == "lag" {
-			return []i18n.Text{i18n.T("%s, the first proxy in GOPROXY, is slow or failing: gomirror setup --fastest measures the public mirrors and sets GOPROXY to the fastest two (it asks before it changes anything).", proxies[0])}
+			return []i18n.Text{i18n.T("%s, the first proxy in GOPROXY, is slow or failing: %s", proxies[0], mirrors.Suggestion())}
 		}
 	}
 	return nil

@@ -220,6 +220,9 @@ func TestSlowProxy(t *testing.T) {
 	if !strings.Contains(p.Message.String(), "protocol ") {
 		t.Errorf("message does not name the slow step: %s", p.Message)
 	}
+	if !strings.Contains(p.Fix.String(), "gomirror setup --fastest") {
+		t.Errorf("fix does not suggest gomirror setup --fastest: %s", p.Fix)
+	}
 	if rep.Verdict != Warn {
 		t.Errorf("verdict %s, want warn", rep.Verdict)
 	}

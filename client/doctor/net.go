@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/internal/netconf"
 )
@@ -68,7 +69,7 @@ func verdict(r Result, fail *stepFailure, okMsg i18n.Text) Result {
 	if len(slow) > 0 {
 		r.Status, r.Problem = Warn, "slow"
 		r.Message = i18n.T("slow: %s", strings.Join(slow, ", "))
-		r.Fix = i18n.T("Every go command that downloads waits for this: check the network path to the server and its load, or use a mirror closer to you.")
+		r.Fix = i18n.T("Every go command that downloads waits for this: check the network path to the server and its load, or use a mirror closer to you: %s", mirrors.Suggestion())
 		return r
 	}
 	r.Status, r.Message = OK, okMsg

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -91,12 +91,20 @@ func NormalizeURL(s string) (string, error) {
 
 // Config is what Run benchmarks.
 type Config struct {
-	Mirrors []string         // mirror base URLs
+	Mirrors []string // mirror base URLs
+	// Names, if set, are the mirrors' names (same order as Mirrors), for
+	// the report.
+	Names   []string
 	Modules []module.Version // DefaultModules if empty
 	Samples int              // DefaultSamples if zero
 	Timeout time.Duration    // per request; DefaultTimeout if zero
 	// Progress, if set, is called after each sample (1-based) is done.
 	Progress func(sample, samples int)
+	// MaxFailures, if positive, gives up on a mirror once that many of its
+	// requests in a row have failed: its remaining requests are not made
+	// and count as failed ("skipped"), so that a dead mirror whose
+	// requests time out costs at most MaxFailures timeouts.
+	MaxFailures int
 }
 
 // Report is the outcome of Run.
@@ -105,12 +113,15 @@ type Report struct {
 	Modules []string `json:"modules"` // path@version
 	Mirrors []Mirror `json:"mirrors"` // in the order given
 	Best    string   `json:"best"`    // URL of the recommended mirror; "" if none
-	Reason  string   `json:"reason"`  // why Best, or why none
+	Reason  string   `json:"reason"`  // why Best, or why none (English)
+	// ReasonText is Reason, to print in the user's language.
+	ReasonText i18n.Text `json:"-"`
 }
 
 // Mirror is one mirror's results.
 type Mirror struct {
 	URL        string  `json:"url"`
+	Name       string  `json:"name,omitempty"`
 	Requests   int     `json:"requests"`
 	OK         int     `json:"ok"`
 	SuccessPct float64 `json:"success_pct"`
@@ -174,6 +185,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		client *http.Client
 		res    *Mirror
 		errs   map[string]int
+		failed int // requests failed in a row
 	}
 	targets := make([]*target, len(cfg.Mirrors))
 	rep.Mirrors = make([]Mirror, len(cfg.Mirrors))
@@ -185,6 +197,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
 		rep.Mirrors[i] = Mirror{URL: base, times: map[layout.Kind][]time.Duration{}}
+		if i < len(cfg.Names) {
+			rep.Mirrors[i].Name = cfg.Names[i]
+		}
 		targets[i] = &target{base: base, client: &http.Client{Transport: tr}, res: &rep.Mirrors[i], errs: map[string]int{}}
 	}
 
@@ -195,6 +210,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				// One request to every mirror, the first one rotating.
 				for j := range targets {
 					t := targets[(turn+j)%len(targets)]
+					if cfg.MaxFailures > 0 && t.failed >= cfg.MaxFailures {
+						err := fmt.Errorf("skipped after %d failures in a row", t.failed)
+						t.res.record(kind, 0, 0, err)
+						t.errs[err.Error()]++
+						continue
+					}
 					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout)
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
@@ -202,6 +223,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					t.res.record(kind, n, d, err)
 					if err != nil {
 						t.errs[err.Error()]++
+						t.failed++
+					} else {
+						t.failed = 0
 					}
 				}
 				turn++
@@ -214,7 +238,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, t := range targets {
 		t.res.finish(t.errs)
 	}
-	rep.Best, rep.Reason = recommend(rep.Mirrors)
+	rep.Best, rep.ReasonText = recommend(rep.Mirrors)
+	rep.Reason = rep.ReasonText.String()
 	return rep, nil
 }
 
@@ -370,7 +395,7 @@ func plausible(m module.Version, kind layout.Kind, body []byte) error {
 }
 
 // recommend picks the best mirror and says why.
-func recommend(ms []Mirror) (best, reason string) {
+func recommend(ms []Mirror) (best string, reason i18n.Text) {
 	var cands []*Mirror
 	for i := range ms {
 		if ms[i].OK > 0 {
@@ -378,7 +403,7 @@ func recommend(ms []Mirror) (best, reason string) {
 		}
 	}
 	if len(cands) == 0 {
-		return "", "no mirror answered any request successfully"
+		return "", i18n.T("no mirror answered any request successfully")
 	}
 	pick := func(c []*Mirror) *Mirror {
 		b := c[0]
@@ -391,28 +416,52 @@ func recommend(ms []Mirror) (best, reason string) {
 	}
 	b := pick(cands)
 	if len(ms) == 1 {
-		return b.URL, "the only mirror"
+		return b.URL, i18n.T("the only mirror")
 	}
 	rest := slices.DeleteFunc(slices.Clone(cands), func(m *Mirror) bool { return m == b })
 	if len(rest) == 0 {
-		return b.URL, fmt.Sprintf("the only mirror that answered successfully (%.0f%% of requests)", b.SuccessPct)
+		return b.URL, i18n.T("the only mirror that answered successfully (%s of requests)", pct(b.SuccessPct))
 	}
 	why, _ := compare(b, pick(rest))
 	return b.URL, why
 }
 
+// Ranking returns the URLs of the mirrors that succeeded at anything, best
+// first by the recommendation's criteria: Best, then the best of the rest,
+// and so on.
+func (r *Report) Ranking() []string {
+	var rest []*Mirror
+	for i := range r.Mirrors {
+		if r.Mirrors[i].OK > 0 {
+			rest = append(rest, &r.Mirrors[i])
+		}
+	}
+	var out []string
+	for len(rest) > 0 {
+		b := rest[0]
+		for _, m := range rest[1:] {
+			if _, better := compare(m, b); better {
+				b = m
+			}
+		}
+		out = append(out, b.URL)
+		rest = slices.DeleteFunc(rest, func(m *Mirror) bool { return m == b })
+	}
+	return out
+}
+
 // compare says whether a is better than b, and which criterion decides.
-func compare(a, b *Mirror) (why string, better bool) {
+func compare(a, b *Mirror) (why i18n.Text, better bool) {
 	ra, rb := float64(a.OK)/float64(a.Requests), float64(b.OK)/float64(b.Requests)
 	if ra != rb {
-		return fmt.Sprintf("highest success rate: %s of requests, against %s for %s", pct(a.SuccessPct), pct(b.SuccessPct), b.URL), ra > rb
+		return i18n.T("highest success rate: %s of requests, against %s for %s", pct(a.SuccessPct), pct(b.SuccessPct), b.URL), ra > rb
 	}
 	la, lb := infoMod(a), infoMod(b)
 	if math.Abs(la-lb) > LatencyTolerance*max(la, lb) {
-		return fmt.Sprintf("same success rate (%s) and lowest info+mod median latency: %.1fms, against %.1fms for %s", pct(a.SuccessPct), la, lb, b.URL), la < lb
+		return i18n.T("same success rate (%s) and lowest info+mod median latency: %s, against %s for %s", pct(a.SuccessPct), fmt.Sprintf("%.1fms", la), fmt.Sprintf("%.1fms", lb), b.URL), la < lb
 	}
-	return fmt.Sprintf("same success rate (%s), info+mod median latency within %.0f%% (%.1fms, %.1fms for %s), and highest zip throughput: %.2f MB/s, against %.2f MB/s",
-		pct(a.SuccessPct), 100*LatencyTolerance, la, lb, b.URL, a.ZipMBps, b.ZipMBps), a.ZipMBps > b.ZipMBps
+	return i18n.T("same success rate (%s), info+mod median latency within %s (%s, %s for %s), and highest zip throughput: %s MB/s, against %s MB/s",
+		pct(a.SuccessPct), fmt.Sprintf("%.0f%%", 100*LatencyTolerance), fmt.Sprintf("%.1fms", la), fmt.Sprintf("%.1fms", lb), b.URL, fmt.Sprintf("%.2f", a.ZipMBps), fmt.Sprintf("%.2f", b.ZipMBps)), a.ZipMBps > b.ZipMBps
 }
 
 // infoMod is the sum of the .info and .mod medians, in ms; +Inf if either
@@ -429,37 +478,59 @@ func pct(p float64) string {
 	return strings.TrimSuffix(s, ".0") + "%"
 }
 
-// WriteTable writes the report as a table with the recommendation and the
-// failures under it.
-func (r *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MIRROR\tSUCCESS\tLIST p50/p95\tINFO p50/p95\tMOD p50/p95\tZIP MB/s\t")
+// WriteTable writes the report as a table in p's language (English if p is
+// nil), with the recommendation and the failures under it. The table has a
+// NAME column when a mirror has a name. Failures are the client's own
+// English error texts.
+func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
+	if p == nil {
+		p = i18n.English()
+	}
+	named := slices.ContainsFunc(r.Mirrors, func(m Mirror) bool { return m.Name != "" })
+	var head []string
+	if named {
+		head = append(head, p.Sprintf("NAME"))
+	}
+	head = append(head, p.Sprintf("MIRROR"), p.Sprintf("SUCCESS"), p.Sprintf("LIST p50/p95"), p.Sprintf("INFO p50/p95"), p.Sprintf("MOD p50/p95"), p.Sprintf("ZIP MB/s"))
+	rows := [][]string{head}
 	for _, m := range r.Mirrors {
 		zip := "-"
 		if m.Zip.OK > 0 {
 			zip = fmt.Sprintf("%.2f", m.ZipMBps)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.URL, pct(m.SuccessPct), lat(m.List), lat(m.Info), lat(m.Mod), zip)
+		var row []string
+		if named {
+			row = append(row, m.Name)
+		}
+		rows = append(rows, append(row, m.URL, pct(m.SuccessPct), lat(m.List), lat(m.Info), lat(m.Mod), zip))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := i18n.WriteTable(w, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d sample(s) of %d module versions (%s)\n", r.Samples, len(r.Modules), strings.Join(r.Modules, ", "))
+	p.Fprintf(w, "\n%s sample(s) of %s module versions (%s)\n", fmt.Sprint(r.Samples), fmt.Sprint(len(r.Modules)), strings.Join(r.Modules, ", "))
 	if r.Best != "" {
-		fmt.Fprintf(w, "Recommended: %s (%s)\n", r.Best, r.Reason)
+		p.Fprintf(w, "Recommended: %s (%s)\n", r.Best, r.reason())
 	} else {
-		fmt.Fprintf(w, "No recommendation: %s\n", r.Reason)
+		p.Fprintf(w, "No recommendation: %s\n", r.reason())
 	}
 	for _, m := range r.Mirrors {
 		for i, f := range m.Errors {
 			if i == 3 {
-				fmt.Fprintf(w, "%s: ... and %d more kinds of failure\n", m.URL, len(m.Errors)-3)
+				p.Fprintf(w, "%s: ... and %s more kinds of failure\n", m.URL, fmt.Sprint(len(m.Errors)-3))
 				break
 			}
 			fmt.Fprintf(w, "%s: %d× %s\n", m.URL, f.Count, f.Error)
 		}
 	}
 	return nil
+}
+
+// reason is ReasonText, or Reason for a report read from JSON.
+func (r *Report) reason() any {
+	if r.ReasonText.IsZero() {
+		return r.Reason
+	}
+	return r.ReasonText
 }
 
 func lat(s Stats) string {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 )
 
@@ -42,7 +43,7 @@ func run(t *testing.T, samples int, mirrors ...string) *Report {
 		t.Fatalf("%d mirrors in report, want %d", len(rep.Mirrors), len(mirrors))
 	}
 	var b strings.Builder
-	rep.WriteTable(&b)
+	rep.WriteTable(&b, nil)
 	t.Logf("\n%s", b.String())
 	return rep
 }
@@ -168,11 +169,11 @@ func TestCompareZipBreaksLatencyTie(t *testing.T) {
 	a := &Mirror{URL: "a", Requests: 4, OK: 4, SuccessPct: 100, Info: Stats{OK: 1, P50Ms: 10}, Mod: Stats{OK: 1, P50Ms: 10}, ZipMBps: 5}
 	b := &Mirror{URL: "b", Requests: 4, OK: 4, SuccessPct: 100, Info: Stats{OK: 1, P50Ms: 10.2}, Mod: Stats{OK: 1, P50Ms: 10}, ZipMBps: 9}
 	best, why := recommend([]Mirror{*a, *b})
-	if best != "b" || !strings.Contains(why, "zip throughput") {
+	if best != "b" || !strings.Contains(why.String(), "zip throughput") {
 		t.Errorf("recommend = %q, %q; want b for its zip throughput", best, why)
 	}
 	b.Info.P50Ms = 30
-	if best, why := recommend([]Mirror{*a, *b}); best != "a" || !strings.Contains(why, "latency") {
+	if best, why := recommend([]Mirror{*a, *b}); best != "a" || !strings.Contains(why.String(), "latency") {
 		t.Errorf("recommend = %q, %q; want a for its latency", best, why)
 	}
 }
@@ -217,6 +218,48 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	} {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) succeeded", cfg)
+		}
+	}
+}
+
+// TestMaxFailuresBoundsAHangingMirror: a mirror whose every request hangs
+// costs MaxFailures timeouts, not one per request; the others are
+// measured in full and ranked.
+func TestMaxFailuresBoundsAHangingMirror(t *testing.T) {
+	fast := fakeproxy.New(t)
+	slow := fakeproxy.NewMirror(t, fast)
+	slow.Inject(fakeproxy.Modules, fakeproxy.Slow(30*time.Millisecond))
+	hanging := fakeproxy.NewMirror(t, fast)
+	hanging.Inject(fakeproxy.Modules, fakeproxy.Hang())
+	rep, err := Run(context.Background(), Config{
+		Mirrors: []string{hanging.URL, slow.URL, fast.URL}, Names: []string{"H", "S"},
+		Modules: testModules, Samples: 2, Timeout: 200 * time.Millisecond, MaxFailures: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rep.Mirrors[0]
+	if reqs := len(hanging.Requests()); reqs != 2 {
+		t.Errorf("hanging mirror got %d requests, want 2 (MaxFailures)", reqs)
+	}
+	if h.Requests != 16 || h.OK != 0 || len(h.Errors) != 2 || !strings.Contains(h.Errors[0].Error, "skipped after 2 failures in a row") || h.Errors[0].Count != 14 {
+		t.Errorf("hanging mirror: %d/%d ok, errors %+v", h.OK, h.Requests, h.Errors)
+	}
+	if got := rep.Ranking(); len(got) != 2 || got[0] != fast.URL || got[1] != slow.URL {
+		t.Errorf("Ranking = %q, want fast, slow", got)
+	}
+	if rep.Mirrors[0].Name != "H" || rep.Mirrors[1].Name != "S" || rep.Mirrors[2].Name != "" {
+		t.Errorf("names = %+v", rep.Mirrors)
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b, i18n.NewPrinter(i18n.Supported[1])); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Logf("\n%s", out)
+	for _, want := range []string{"名称", "镜像", "成功率", "推荐：" + fast.URL, "成功率相同"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("zh table lacks %q", want)
 		}
 	}
 }

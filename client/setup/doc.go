@@ -22,4 +22,14 @@
 // changed, so that a typo or a web server that is not a module proxy is
 // refused rather than breaking every later go command. [Exports] prints the
 // same settings as shell commands for CI instead of changing the GOENV file.
+//
+// Profiles are named sets of settings, kept in [ProfilesFileName] next to
+// the state file ([ReadProfiles], [WriteProfiles]: atomic, 0600). [Switch]
+// applies one as Apply does and puts back, for every variable an earlier
+// Apply changed that the profile does not set, its value from before the
+// first Apply; so Undo still returns to the settings from before the first
+// change, whichever profiles were switched to in between.
+//
+// Errors are [i18n.Error]s: their Error() is English, and a command prints
+// them in the user's language.
 package setup

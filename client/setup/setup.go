@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/layout"
 )
@@ -38,7 +39,8 @@ var Keys = []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY"}
 
 // Setting is one variable to set.
 type Setting struct {
-	Key, Value string
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Settings validates a mirror URL and the optional extra variables (keys
@@ -52,7 +54,7 @@ func Settings(mirrorURL string, extra map[string]string) ([]Setting, error) {
 	out := []Setting{{"GOPROXY", u}}
 	for k := range extra {
 		if k == "GOPROXY" || !slices.Contains(Keys, k) {
-			return nil, fmt.Errorf("cannot set %s", k)
+			return nil, i18n.Errorf("cannot set %s", k)
 		}
 	}
 	for _, k := range Keys[1:] {
@@ -69,7 +71,7 @@ func Settings(mirrorURL string, extra map[string]string) ([]Setting, error) {
 // checkValue refuses what the go command's env file cannot hold.
 func checkValue(key, val string) error {
 	if !utf8.ValidString(val) || strings.ContainsAny(val, "\x00\v\r\n") {
-		return fmt.Errorf("%s: value %q has a newline, NUL or invalid UTF-8", key, val)
+		return i18n.Errorf("%s: value %q has a newline, NUL or invalid UTF-8", key, val)
 	}
 	return nil
 }
@@ -78,29 +80,29 @@ func checkValue(key, val string) error {
 // GOPROXY list) and returns it without a trailing slash.
 func NormalizeURL(s string) (string, error) {
 	if strings.ContainsAny(s, ",|") {
-		return "", fmt.Errorf("mirror URL %q: give one URL, not a GOPROXY list", s)
+		return "", i18n.Errorf("mirror URL %q: give one URL, not a GOPROXY list", s)
 	}
 	if err := checkValue("GOPROXY", s); err != nil {
 		return "", err
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("mirror URL: %v", err)
+		return "", i18n.Errorf("mirror URL: %v", err)
 	}
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
-			return "", fmt.Errorf("mirror URL %q has no host", s)
+			return "", i18n.Errorf("mirror URL %q has no host", s)
 		}
 	case "file":
 		if u.Path == "" {
-			return "", fmt.Errorf("mirror URL %q has no path", s)
+			return "", i18n.Errorf("mirror URL %q has no path", s)
 		}
 	default:
-		return "", fmt.Errorf("mirror URL %q: want http://, https:// or file://", s)
+		return "", i18n.Errorf("mirror URL %q: want http://, https:// or file://", s)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("mirror URL %q: no query or fragment allowed", s)
+		return "", i18n.Errorf("mirror URL %q: no query or fragment allowed", s)
 	}
 	return strings.TrimRight(s, "/"), nil
 }
@@ -120,15 +122,15 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 	}
 	probePath, err := layout.URLPath(module.Version{Path: probe}, layout.List)
 	if err != nil {
-		return fmt.Errorf("probe module: %v", err)
+		return i18n.Errorf("probe module: %v", err)
 	}
 	u, _ := url.Parse(base)
 	if u.Scheme == "file" {
 		dir := filepath.FromSlash(u.Path)
 		if fi, err := os.Stat(dir); err != nil {
-			return fmt.Errorf("%s is not a module proxy: %v", base, err)
+			return i18n.Errorf("%s is not a module proxy: %v", base, err)
 		} else if !fi.IsDir() {
-			return fmt.Errorf("%s is not a module proxy: %s is not a directory", base, dir)
+			return i18n.Errorf("%s is not a module proxy: %s is not a directory", base, dir)
 		}
 		return nil
 	}
@@ -142,15 +144,15 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s does not answer: %v", base, err)
+		return i18n.Errorf("%s does not answer: %v", base, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("%s does not answer: reading GET %s: %v", base, probeURL, err)
+		return i18n.Errorf("%s does not answer: reading GET %s: %v", base, probeURL, err)
 	}
 	notProxy := func(why string) error {
-		return fmt.Errorf("%s does not speak the module proxy protocol: GET %s: %s", base, probeURL, why)
+		return i18n.Errorf("%s does not speak the module proxy protocol: GET %s: %s", base, probeURL, why)
 	}
 	status := fmt.Sprintf("%s (%s)", resp.Status, snippet(body))
 	switch resp.StatusCode {
@@ -216,7 +218,7 @@ type Saved struct {
 }
 
 // ErrNoState is returned by Undo when there is no state file.
-var ErrNoState = errors.New("no saved settings")
+var ErrNoState = i18n.Errorf("no saved settings")
 
 // Result says what Apply or Undo did.
 type Result struct {
@@ -234,10 +236,10 @@ func envFile(ctx context.Context, r gocmd.Runner) (string, error) {
 	}
 	file := strings.TrimSpace(string(out))
 	if file == "" || file == "off" {
-		return "", errors.New("GOENV is off, so the go command has no settings file to change (use --print instead)")
+		return "", i18n.Errorf("GOENV is off, so the go command has no settings file to change (use --print instead)")
 	}
 	if !filepath.IsAbs(file) {
-		return "", fmt.Errorf("GOENV %q is not an absolute path", file)
+		return "", i18n.Errorf("GOENV %q is not an absolute path", file)
 	}
 	return file, nil
 }
@@ -276,14 +278,14 @@ func ReadEnvFile(file string) (map[string]string, bool, error) {
 func ReadState(path string) (*State, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s does not exist", ErrNoState, path)
+		return nil, i18n.Errorf("%v: the state file %s does not exist", ErrNoState, path)
 	}
 	if err != nil {
 		return nil, err
 	}
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("state file %s: %v", path, err)
+		return nil, i18n.Errorf("state file %s: %v", path, err)
 	}
 	if s.Vars == nil {
 		s.Vars = map[string]Saved{}
@@ -321,7 +323,7 @@ func writeState(path string, s *State) error {
 // with `go env -w`. If setting them fails, the state file is left as it was.
 func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, error) {
 	if len(settings) == 0 {
-		return nil, errors.New("nothing to set")
+		return nil, i18n.Errorf("nothing to set")
 	}
 	goenv, err := envFile(ctx, r)
 	if err != nil {
@@ -336,7 +338,7 @@ func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, er
 			return nil, err
 		}
 		if slices.Contains(keys, s.Key) {
-			return nil, fmt.Errorf("%s given twice", s.Key)
+			return nil, i18n.Errorf("%s given twice", s.Key)
 		}
 		if err := checkValue(s.Key, s.Value); err != nil {
 			return nil, err
@@ -355,7 +357,7 @@ func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, er
 			return nil, err
 		}
 		if state.GOENV != goenv {
-			return nil, fmt.Errorf("state file %s belongs to GOENV %s, not %s: undo that first (GOENV=%s gomirror setup --undo)", statePath, state.GOENV, goenv, state.GOENV)
+			return nil, i18n.Errorf("state file %s belongs to GOENV %s, not %s: undo that first (GOENV=%s gomirror setup --undo)", statePath, state.GOENV, goenv, state.GOENV)
 		}
 	}
 
@@ -383,7 +385,7 @@ func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, er
 			state.Vars[k] = Saved{InFile: ok, Value: v, Effective: effective[k]}
 		}
 		if err := writeState(statePath, state); err != nil {
-			return nil, fmt.Errorf("saving the current settings: %v", err)
+			return nil, i18n.Errorf("saving the current settings: %v", err)
 		}
 	}
 
@@ -424,12 +426,12 @@ func Undo(ctx context.Context, r gocmd.Runner) (*Result, *State, error) {
 		return nil, nil, err
 	}
 	if state.GOENV != goenv {
-		return nil, nil, fmt.Errorf("state file %s belongs to GOENV %s, not %s", statePath, state.GOENV, goenv)
+		return nil, nil, i18n.Errorf("state file %s belongs to GOENV %s, not %s", statePath, state.GOENV, goenv)
 	}
 	var set, unset, keys []string
 	for _, k := range sortedKeys(state.Vars) {
 		if err := checkName(k); err != nil {
-			return nil, nil, fmt.Errorf("state file %s: %v", statePath, err)
+			return nil, nil, i18n.Errorf("state file %s: %v", statePath, err)
 		}
 		keys = append(keys, k)
 		if v := state.Vars[k]; v.InFile {
@@ -471,7 +473,7 @@ func Undo(ctx context.Context, r gocmd.Runner) (*Result, *State, error) {
 
 func checkName(k string) error {
 	if !slices.Contains(Keys, k) {
-		return fmt.Errorf("cannot set %q: not one of %s", k, strings.Join(Keys, ", "))
+		return i18n.Errorf("cannot set %q: not one of %s", k, strings.Join(Keys, ", "))
 	}
 	return nil
 }
@@ -507,7 +509,7 @@ func Exports(shell string, settings []Setting) (string, error) {
 		case "powershell", "pwsh":
 			fmt.Fprintf(&b, "$env:%s = %s\n", s.Key, QuotePowerShell(s.Value))
 		default:
-			return "", fmt.Errorf("unknown shell %q: want one of %s", shell, strings.Join(Shells, ", "))
+			return "", i18n.Errorf("unknown shell %q: want one of %s", shell, strings.Join(Shells, ", "))
 		}
 	}
 	return b.String(), nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomirror/gomirror/client/mirrorbench"
+	"github.com/gomirror/gomirror/client/mirrors"
+	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
 // newBench returns `gomirror bench`: compare module mirrors side by side.
@@ -20,15 +22,17 @@ func newBench() *cobra.Command {
 		samples int
 		timeout time.Duration
 		asJSON  bool
+		catFile string
 	)
 	var defaults []string
 	for _, m := range mirrorbench.DefaultModules {
 		defaults = append(defaults, m.String())
 	}
 	cmd := &cobra.Command{
-		Use:   "bench [--modules PATH@VERSION,...] [--samples N] [--timeout D] [--json] URL...",
+		Use:   "bench [--modules PATH@VERSION,...] [--samples N] [--timeout D] [--json] [--catalogue FILE] [URL...]",
 		Short: "Compare module mirrors: success rate, latency and zip throughput",
-		Long: `Compare the module mirrors at the URLs: for each of --samples samples and each
+		Long: `Compare the module mirrors at the URLs, or with no URL the public mirrors of the
+catalogue (see below): for each of --samples samples and each
 module version in --modules, GET its version list, .info, .mod and .zip from
 every mirror, one request at a time, the mirrors taking turns (the first one
 rotating) so that changing network conditions hit them all alike.
@@ -45,40 +49,62 @@ lowest sum of the .info and .mod medians (within 5% counts as equal), then
 the highest zip throughput. A mirror that answered nothing successfully is
 never recommended.
 
+With no URL, the mirrors compared are those of the catalogue: the go
+command's own default proxy ("official default", read from the go command),
+then the public mirrors built into gomirror (goproxy.cn, goproxy.io, Alibaba
+Cloud, Tencent Cloud, Huawei Cloud), or those of --catalogue FILE instead,
+then the changes of the user's file ` + "`" + `$XDG_CONFIG_HOME/gomirror/mirrors.yaml` + "`" + `
+(os.UserConfigDir): an entry with the id of an earlier one replaces it,
+"disabled: true" removes it ("id: official" is the go command's default).
+A mirror whose requests fail 3 times in a row is given up on for the rest of
+the run. See the README for the file's format.
+
 Exit status: 0 when a mirror is recommended; 1 for a usage error or when no
 mirror answered any request successfully (the report is printed first).`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
 			}
+			p, err := printer(cmd)
+			if err != nil {
+				return err
+			}
 			mods, err := mirrorbench.ParseModules(modules)
 			if err != nil {
-				return fmt.Errorf("--modules: %v", err)
+				return i18n.Errorf("--modules: %v", err)
 			}
 			if samples < 1 {
-				return fmt.Errorf("--samples %d: want at least 1", samples)
+				return i18n.Errorf("--samples %s: want at least 1", fmt.Sprint(samples))
 			}
 			if timeout <= 0 {
-				return fmt.Errorf("--timeout %v: want a positive duration", timeout)
+				return i18n.Errorf("--timeout %s: want a positive duration", timeout.String())
 			}
-			for _, u := range args {
+			cfg := mirrorbench.Config{Mirrors: args, Modules: mods, Samples: samples, Timeout: timeout}
+			if len(args) == 0 {
+				cat, err := mirrors.Load(ctx, gocmd.Cmd{}, mirrors.Sources{Catalogue: catFile, User: mirrors.UserFile()})
+				if err != nil {
+					return err
+				}
+				cfg.Mirrors = cat.URLs()
+				for _, m := range cat.Mirrors {
+					cfg.Names = append(cfg.Names, m.Title(p))
+				}
+				cfg.MaxFailures = 3
+			} else if catFile != "" {
+				return i18n.Errorf("--catalogue goes with no URL")
+			}
+			for _, u := range cfg.Mirrors {
 				if _, err := mirrorbench.NormalizeURL(u); err != nil {
 					return err
 				}
 			}
 			stderr := cmd.ErrOrStderr()
-			fmt.Fprintf(stderr, "benchmarking %d mirrors: %d samples of %s\n", len(args), samples, strings.Join(modules, ", "))
-			rep, err := mirrorbench.Run(ctx, mirrorbench.Config{
-				Mirrors: args,
-				Modules: mods,
-				Samples: samples,
-				Timeout: timeout,
-				Progress: func(i, n int) {
-					fmt.Fprintf(stderr, "sample %d/%d done\n", i, n)
-				},
-			})
+			p.Fprintf(stderr, "benchmarking %s mirrors: %s samples of %s\n", fmt.Sprint(len(cfg.Mirrors)), fmt.Sprint(samples), strings.Join(modules, ", "))
+			cfg.Progress = func(i, n int) {
+				p.Fprintf(stderr, "sample %s/%s done\n", fmt.Sprint(i), fmt.Sprint(n))
+			}
+			rep, err := mirrorbench.Run(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -89,11 +115,11 @@ mirror answered any request successfully (the report is printed first).`,
 				if err := enc.Encode(rep); err != nil {
 					return err
 				}
-			} else if err := rep.WriteTable(out); err != nil {
+			} else if err := rep.WriteTable(out, p); err != nil {
 				return err
 			}
 			if rep.Best == "" {
-				return errors.New("no mirror to recommend: " + rep.Reason)
+				return i18n.Errorf("no mirror to recommend: %v", rep.ReasonText)
 			}
 			return nil
 		},
@@ -103,5 +129,6 @@ mirror answered any request successfully (the report is printed first).`,
 	f.IntVar(&samples, "samples", mirrorbench.DefaultSamples, "how many times to fetch each artifact from each mirror")
 	f.DurationVar(&timeout, "timeout", mirrorbench.DefaultTimeout, "time limit for one request")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	f.StringVar(&catFile, "catalogue", "", "with no URL: compare the mirrors of this catalogue file instead of the built-in one")
 	return cmd
 }

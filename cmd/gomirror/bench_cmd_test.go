@@ -2,14 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomirror/gomirror/client/mirrorbench"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/testutil"
 )
@@ -131,7 +135,6 @@ func TestBenchNoMirrorAnswers(t *testing.T) {
 
 func TestBenchUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{},
 		{"--samples=0", "http://127.0.0.1:1"},
 		{"--timeout=0s", "http://127.0.0.1:1"},
 		{"--modules=example.com/hello", "http://127.0.0.1:1"},
@@ -141,5 +144,65 @@ func TestBenchUsageErrors(t *testing.T) {
 		if _, _, err := runBench(t, args...); err == nil {
 			t.Errorf("bench %q succeeded", args)
 		}
+	}
+}
+
+// writeCatalogue writes a catalogue file of the loopback mirrors (id and
+// URL; the official default disabled, so that nothing leaves the machine)
+// and points the user's configuration directory at an empty one.
+func writeCatalogue(t *testing.T, mirrors ...[2]string) string {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	var b strings.Builder
+	b.WriteString("mirrors:\n  - id: official\n    disabled: true\n")
+	for _, m := range mirrors {
+		fmt.Fprintf(&b, "  - id: %s\n    name: {en: %s mirror, zh: %s 镜像}\n    url: %s\n    operator: tests\n    sumdb: \"no\"\n", m[0], m[0], m[0], m[1])
+	}
+	p := filepath.Join(t.TempDir(), "catalogue.yaml")
+	if err := os.WriteFile(p, []byte(b.String()), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// zhLocale makes the environment's locale Chinese (LANG), the way a
+// Chinese desktop sets it.
+func zhLocale(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "zh_CN.UTF-8")
+}
+
+// TestBenchCatalogueZh: bench with no URL compares the catalogue's mirrors,
+// named in the table, and under a Chinese locale prints Chinese.
+func TestBenchCatalogueZh(t *testing.T) {
+	fast, slow := benchMirrors(t)
+	cat := writeCatalogue(t, [2]string{"slow", slow.URL}, [2]string{"fast", fast.URL})
+	zhLocale(t)
+	out, errOut, err := runBench(t, benchModules, "--samples=1", "--catalogue", cat)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out, "\n")
+	if f := strings.Fields(lines[0]); len(f) < 3 || f[0] != "名称" || f[1] != "镜像" || f[2] != "成功率" {
+		t.Errorf("header = %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], "slow 镜像") || !strings.Contains(lines[1], slow.URL) || !strings.HasPrefix(lines[2], "fast 镜像") {
+		t.Errorf("rows = %q", lines[1:3])
+	}
+	if !strings.Contains(out, "推荐："+fast.URL) || !strings.Contains(errOut, "正在测试 2 个镜像") {
+		t.Errorf("no Chinese recommendation of the fast mirror")
+	}
+	// A URL and --catalogue together are a usage error, in Chinese too.
+	_, _, err = testutil.RunCommand(t, newRoot(), nil, "bench", "--lang", "zh", "--catalogue", cat, fast.URL)
+	if err == nil || !strings.Contains(i18n.NewPrinter(i18n.Supported[1]).Error(err), "--catalogue 只能在不给 URL 时使用") {
+		t.Errorf("err = %v", err)
+	}
+	// A bad catalogue file is refused naming file and line.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("mirrors:\n  - id: x\n    url: http://example.com\n"), 0o666)
+	if _, _, err := runBench(t, "--catalogue", bad); err == nil || !strings.Contains(err.Error(), bad+", line 2: mirror x has no name.en") {
+		t.Errorf("bad catalogue: %v", err)
 	}
 }

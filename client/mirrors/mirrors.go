@@ -1,0 +1,375 @@
+// Package mirrors is the catalogue of well-known public Go module mirrors
+// that `gomirror bench` (with no URL) and `gomirror setup --fastest`
+// compare.
+//
+// The catalogue is one file in the repository, catalogue.yaml, embedded in
+// the binary ([Builtin]). [Load] builds the catalogue a command uses, in
+// layers, each applied to the result of the ones before:
+//
+//  1. the go command's own default proxy, as the entry [OfficialID], read
+//     at run time from the go command's built-in default ([Official]); it is
+//     never written in the catalogue file;
+//  2. the built-in catalogue, or instead the file given with --catalogue;
+//  3. the user's file, [UserFile], when it exists.
+//
+// In a layer, an entry with the id of an earlier one replaces it (in its
+// place), an entry with disabled: true removes it, a new id is appended.
+// Files are decoded strictly: an unknown field, a duplicate id in one file,
+// a missing field or a URL that is not https (http only to a loopback
+// address) is an error naming the file and line.
+package mirrors
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/gocmd"
+)
+
+//go:embed catalogue.yaml
+var builtin []byte
+
+// BuiltinFile is the name of the built-in catalogue in errors.
+const BuiltinFile = "catalogue.yaml (built in)"
+
+// OfficialID is the id of the go command's default proxy in the catalogue.
+const OfficialID = "official"
+
+// SumDB says whether a mirror proxies the checksum database.
+type SumDB string
+
+// The values of SumDB.
+const (
+	SumDBYes     SumDB = "yes"
+	SumDBNo      SumDB = "no"
+	SumDBUnknown SumDB = "unknown"
+)
+
+// Name is a mirror's name in each language.
+type Name struct {
+	En string `yaml:"en"`
+	Zh string `yaml:"zh"`
+}
+
+// Mirror is one entry of the catalogue.
+type Mirror struct {
+	ID       string `yaml:"id"`
+	Name     Name   `yaml:"name"`
+	URL      string `yaml:"url"`
+	Operator string `yaml:"operator"`
+	Region   string `yaml:"region"`
+	SumDB    SumDB  `yaml:"sumdb"`
+	Notes    string `yaml:"notes"`
+	// Disabled, in an overriding file, removes the entry of the same id.
+	Disabled bool `yaml:"disabled"`
+
+	// File and Line are where the entry was read ("" for Official's).
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Title is the mirror's name in p's language (English when it has no
+// Chinese name); the official default is named "official default".
+func (m Mirror) Title(p *i18n.Printer) string {
+	if m.ID == OfficialID {
+		return p.Sprintf("official default")
+	}
+	if p.Chinese() && m.Name.Zh != "" {
+		return m.Name.Zh
+	}
+	return m.Name.En
+}
+
+// Catalogue is the list of mirrors, in order.
+type Catalogue struct {
+	Mirrors []Mirror
+}
+
+// Find returns the mirror whose URL is u (without a trailing slash).
+func (c *Catalogue) Find(u string) (Mirror, bool) {
+	u = strings.TrimRight(u, "/")
+	for _, m := range c.Mirrors {
+		if m.URL == u {
+			return m, true
+		}
+	}
+	return Mirror{}, false
+}
+
+// URLs returns the mirrors' URLs, in order.
+func (c *Catalogue) URLs() []string {
+	out := make([]string, len(c.Mirrors))
+	for i, m := range c.Mirrors {
+		out[i] = m.URL
+	}
+	return out
+}
+
+// file is the shape of a catalogue file.
+type file struct {
+	Mirrors []yaml.Node `yaml:"mirrors"`
+}
+
+var (
+	idRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	lineRE = regexp.MustCompile(`line \d+: `)
+)
+
+// Parse decodes a catalogue file strictly; name is the file's name in
+// errors. Entries with disabled: true need only an id.
+func Parse(name string, data []byte) ([]Mirror, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil // an empty file
+		}
+		return nil, i18n.Errorf("catalogue %s: %v", name, err)
+	}
+	var out []Mirror
+	seen := map[string]int{}
+	for _, n := range f.Mirrors {
+		var m Mirror
+		// The strict decoder's options do not reach Node.Decode: re-decode
+		// the node's own text strictly.
+		b, err := yaml.Marshal(&n)
+		if err != nil {
+			return nil, i18n.Errorf("catalogue %s, line %d: %v", name, n.Line, err)
+		}
+		d := yaml.NewDecoder(bytes.NewReader(b))
+		d.KnownFields(true)
+		if err := d.Decode(&m); err != nil {
+			return nil, i18n.Errorf("catalogue %s, line %d: %v", name, n.Line, stripLine(err))
+		}
+		m.File, m.Line = name, n.Line
+		if err := m.check(); err != nil {
+			return nil, i18n.Errorf("catalogue %s, line %d: %v", name, n.Line, err)
+		}
+		if !m.Disabled {
+			m.URL, _ = CheckURL(m.URL) // checked above
+		}
+		if l, ok := seen[m.ID]; ok {
+			return nil, i18n.Errorf("catalogue %s, line %d: id %q already given on line %d", name, n.Line, m.ID, l)
+		}
+		seen[m.ID] = n.Line
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// stripLine drops the decoder's own line numbers, which count from the
+// start of the re-encoded entry, not of the file.
+func stripLine(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
+	s = lineRE.ReplaceAllString(s, "")
+	return strings.TrimSpace(s)
+}
+
+func (m Mirror) check() error {
+	if !idRE.MatchString(m.ID) {
+		return i18n.Errorf("id %q: want lower-case letters, digits and '-'", m.ID)
+	}
+	if m.Disabled {
+		return nil
+	}
+	if m.ID == OfficialID {
+		return i18n.Errorf("id %q is the go command's default, which the catalogue cannot redefine (only disable)", m.ID)
+	}
+	if m.Name.En == "" {
+		return i18n.Errorf("mirror %s has no name.en", m.ID)
+	}
+	if _, err := CheckURL(m.URL); err != nil {
+		return i18n.Errorf("mirror %s: %v", m.ID, err)
+	}
+	switch m.SumDB {
+	case SumDBYes, SumDBNo, SumDBUnknown:
+	default:
+		return i18n.Errorf("mirror %s: sumdb %q: want yes, no or unknown", m.ID, string(m.SumDB))
+	}
+	return nil
+}
+
+// CheckURL checks that s is a mirror URL the catalogue may hold: https, or
+// http only to a loopback address (localhost, 127.0.0.0/8, ::1); no query,
+// fragment or user. It returns s without a trailing slash.
+func CheckURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", i18n.Errorf("URL %q: want https://host/path", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", i18n.Errorf("URL %q: no query, fragment or user allowed", s)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !loopback(u.Hostname()) {
+			return "", i18n.Errorf("URL %q: plain http only to a loopback address; want https", s)
+		}
+	default:
+		return "", i18n.Errorf("URL %q: want https://host/path", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Builtin returns the built-in catalogue.
+func Builtin() ([]Mirror, error) { return Parse(BuiltinFile, builtin) }
+
+// UserFile is the user's catalogue file: mirrors.yaml in the gomirror
+// directory of the user's configuration directory (os.UserConfigDir:
+// $XDG_CONFIG_HOME or ~/.config on Linux). "" when there is none.
+func UserFile() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "gomirror", "mirrors.yaml")
+}
+
+// Official asks the go command r for its built-in default proxy: `go env
+// GOPROXY` with GOPROXY unset and GOENV=off, so that neither the
+// environment nor the user's settings file changes the answer. It returns
+// the first http(s) URL of that list, or ok false when it has none (a go
+// command built with GOPROXY=direct or off).
+func Official(ctx context.Context, goCmd gocmd.Cmd) (m Mirror, ok bool, err error) {
+	goCmd.Environ = gocmd.WithEnv(goCmd.Environ, "GOENV=off", "GOPROXY=")
+	env, err := goCmd.Env(ctx, "GOPROXY")
+	if err != nil {
+		return Mirror{}, false, err
+	}
+	for _, u := range strings.FieldsFunc(env["GOPROXY"], func(r rune) bool { return r == ',' || r == '|' }) {
+		if v, err := CheckURL(u); err == nil {
+			return Mirror{
+				ID:       OfficialID,
+				Name:     Name{En: "official default"},
+				URL:      v,
+				Operator: "the go command's default",
+				SumDB:    SumDBYes,
+				Notes:    "the go command's built-in GOPROXY default",
+			}, true, nil
+		}
+	}
+	return Mirror{}, false, nil
+}
+
+// Merge applies layer to base: an entry with an id of base replaces it in
+// its place, one with Disabled removes it, a new id is appended.
+func Merge(base, layer []Mirror) []Mirror {
+	out := slices.Clone(base)
+	for _, m := range layer {
+		i := slices.IndexFunc(out, func(b Mirror) bool { return b.ID == m.ID })
+		switch {
+		case m.Disabled && i >= 0:
+			out = slices.Delete(out, i, i+1)
+		case m.Disabled:
+		case i >= 0:
+			out[i] = m
+		default:
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Sources are the layers Load reads besides the official default.
+type Sources struct {
+	// Catalogue replaces the built-in catalogue when not "" (--catalogue);
+	// it must exist.
+	Catalogue string
+	// User is the user's file (UserFile()); a missing file is no layer.
+	User string
+	// NoOfficial leaves out the go command's default.
+	NoOfficial bool
+}
+
+// Load builds the catalogue from the official default (asked of goCmd), the
+// built-in catalogue or src.Catalogue, and src.User. An empty result is an
+// error.
+func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error) {
+	var ms []Mirror
+	if !src.NoOfficial {
+		off, ok, err := Official(ctx, goCmd)
+		if err != nil {
+			return nil, i18n.Errorf("reading the go command's default proxy: %v", err)
+		}
+		if ok {
+			ms = append(ms, off)
+		}
+	}
+	var base []Mirror
+	var err error
+	if src.Catalogue != "" {
+		base, err = readFile(src.Catalogue, true)
+	} else {
+		base, err = Builtin()
+	}
+	if err != nil {
+		return nil, err
+	}
+	ms = Merge(ms, base)
+	if src.User != "" {
+		user, err := readFile(src.User, false)
+		if err != nil {
+			return nil, err
+		}
+		ms = Merge(ms, user)
+	}
+	if len(ms) == 0 {
+		return nil, i18n.Errorf("the mirror catalogue is empty")
+	}
+	return &Catalogue{Mirrors: ms}, nil
+}
+
+func readFile(name string, must bool) ([]Mirror, error) {
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) && !must {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, i18n.Errorf("catalogue: %v", err)
+	}
+	return Parse(name, data)
+}
+
+// Suggestion is the advice doctor gives when the current proxy is slow or
+// failing: measure the catalogue's mirrors and switch to the fastest.
+func Suggestion() i18n.Text {
+	return i18n.T("try `gomirror setup --fastest`: it measures the public mirrors of the catalogue and sets GOPROXY to the fastest two, then direct (undo with `gomirror setup --undo`)")
+}
+
+// SumDBNote says what the choice of m means for the checksum database, or
+// the zero Text when m proxies it.
+func SumDBNote(m Mirror, gosumdb string) i18n.Text {
+	switch m.SumDB {
+	case SumDBYes:
+		return i18n.Text{}
+	case SumDBNo:
+		return i18n.T("%s does not proxy the checksum database: the go command reaches the checksum database (GOSUMDB=%s) directly to verify new modules; where that is blocked or slow, go get fails or waits at verification. Set GOSUMDB to a checksum database proxy you can reach (the name stays the same, the URL is the proxy's), or choose a mirror that proxies it.", m.URL, gosumdb)
+	default:
+		return i18n.T("It is not known whether %s proxies the checksum database: if it does not, the go command reaches the checksum database (GOSUMDB=%s) directly to verify new modules; where that is blocked or slow, go get fails or waits at verification. Set GOSUMDB to a checksum database proxy you can reach (the name stays the same, the URL is the proxy's), or choose a mirror that proxies it.", m.URL, gosumdb)
+	}
+}

@@ -1,0 +1,19 @@
+// Package tty tells whether a file is a terminal, where a person can
+// answer a question (a y/N prompt), without a dependency beyond
+// golang.org/x/sys. /dev/null, a pipe and a regular file are not
+// terminals.
+package tty
+
+import "io"
+
+// Fd is what an *os.File is for IsTerminal.
+type Fd interface {
+	Fd() uintptr
+}
+
+// IsTerminal reports whether r is a terminal: an *os.File (anything with
+// Fd) whose descriptor the system says is one.
+func IsTerminal(r io.Reader) bool {
+	f, ok := r.(Fd)
+	return ok && isTerminal(f.Fd())
+}
