@@ -4,7 +4,9 @@
 // Parse splits the output into errors: an error is a line that is not
 // indented, with the lines that belong to it (continuation lines indented
 // with a tab or spaces, the hint lines the go command prints after an error,
-// and the SECURITY ERROR paragraph after a checksum mismatch). Lines that
+// and the SECURITY ERROR paragraph after a checksum mismatch; an indented
+// paragraph after a blank line, as in "inconsistent vendoring"; the
+// "go.mod:5: ..." lines after "go: errors parsing go.mod:"). Lines that
 // report progress ("go: downloading example.com/m v1.0.0", "go: added ...")
 // are not errors and are skipped.
 //
