@@ -3,6 +3,7 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"github.com/gomirror/gomirror/i18n"
 	"go/version"
 	"io/fs"
 	"net"
@@ -20,7 +21,7 @@ import (
 
 // checkVersion reports `go version` output, warning below go1.21.
 func checkVersion(out string) Result {
-	r := Result{Check: "go-version", Status: OK, Message: out}
+	r := Result{Check: "go-version", Status: OK, Message: i18n.T("%s", out)}
 	f := strings.Fields(out)
 	v := ""
 	if len(f) >= 3 && f[0] == "go" && f[1] == "version" {
@@ -28,11 +29,11 @@ func checkVersion(out string) Result {
 	}
 	switch {
 	case !version.IsValid(v):
-		r.Message = out + " (not a release version; not compared)"
+		r.Message = i18n.T("%s (not a release version; not compared)", out)
 	case version.Compare(v, "go1.21") < 0:
 		r.Status, r.Problem = Warn, "old-go"
-		r.Message = v + " is older than go1.21, which lacks toolchain management (GOTOOLCHAIN) and the go line checks of newer modules"
-		r.Fix = "Install a current Go release from https://go.dev/dl/."
+		r.Message = i18n.T("%s is older than go1.21, which lacks toolchain management (GOTOOLCHAIN) and the go line checks of newer modules", v)
+		r.Fix = i18n.T("Install a current Go release from https://go.dev/dl/.")
 	}
 	return r
 }
@@ -93,8 +94,8 @@ func checkGOPROXY(v string) ([]string, []Result) {
 	if err != nil {
 		r := base
 		r.Status, r.Problem = Fail, "goproxy-syntax"
-		r.Message = fmt.Sprintf("GOPROXY=%q cannot be used: %v; every go command that downloads will fail", v, err)
-		r.Fix = "Set a valid list, e.g. go env -w GOPROXY=https://your-mirror.example,direct"
+		r.Message = i18n.T("GOPROXY=%q cannot be used: %v; every go command that downloads will fail", v, err)
+		r.Fix = i18n.T("Set a valid list, e.g. go env -w GOPROXY=https://your-mirror.example,direct")
 		return nil, []Result{r}
 	}
 	var urls []string
@@ -113,32 +114,32 @@ func checkGOPROXY(v string) ([]string, []Result) {
 	if hasOff {
 		r := base
 		r.Status, r.Problem = Fail, "goproxy-off"
-		r.Message = "GOPROXY ends in \"off\": nothing can be downloaded; any module not already in the module cache fails with \"module lookup disabled by GOPROXY=off\""
-		r.Fix = "Point it at your mirror, e.g. gomirror setup https://your-mirror.example (or go env -w GOPROXY=https://your-mirror.example,direct)"
+		r.Message = i18n.T("GOPROXY ends in \"off\": nothing can be downloaded; any module not already in the module cache fails with \"module lookup disabled by GOPROXY=off\"")
+		r.Fix = i18n.T("Point it at your mirror, e.g. gomirror setup https://your-mirror.example (or go env -w GOPROXY=https://your-mirror.example,direct)")
 		if len(urls) > 0 {
-			r.Message = fmt.Sprintf("GOPROXY ends in \"off\" after %s: a module those proxies do not have cannot be downloaded", strings.Join(urls, ", "))
+			r.Message = i18n.T("GOPROXY ends in \"off\" after %s: a module those proxies do not have cannot be downloaded", strings.Join(urls, ", "))
 			r.Status = Warn
-			r.Fix = fmt.Sprintf("If the proxies should not be the only source, end the list with direct: go env -w GOPROXY=%s,direct", strings.Join(urls, ","))
+			r.Fix = i18n.T("If the proxies should not be the only source, end the list with direct: go env -w GOPROXY=%s,direct", strings.Join(urls, ","))
 		}
 		out = append(out, r)
 	} else if !hasDirect {
 		r := base
 		r.Status, r.Problem = Warn, "no-direct"
-		r.Message = "GOPROXY has no \"direct\" fallback: a module the proxies answer 404/410 for (one they cannot reach, e.g. a private one) cannot be fetched from its origin"
-		r.Fix = fmt.Sprintf("go env -w GOPROXY=%s,direct (or list private modules in GOPRIVATE, which bypasses GOPROXY for them)", strings.Join(urls, ","))
+		r.Message = i18n.T("GOPROXY has no \"direct\" fallback: a module the proxies answer 404/410 for (one they cannot reach, e.g. a private one) cannot be fetched from its origin")
+		r.Fix = i18n.T("go env -w GOPROXY=%s,direct (or list private modules in GOPRIVATE, which bypasses GOPROXY for them)", strings.Join(urls, ","))
 		out = append(out, r)
 	}
 	if len(ignored) > 0 {
 		r := base
 		r.Status, r.Problem = Warn, "goproxy-ignored"
-		r.Message = fmt.Sprintf("GOPROXY entries after \"direct\"/\"off\" are never used: %s", strings.Join(ignored, ", "))
-		r.Fix = "Move them before direct, or remove them."
+		r.Message = i18n.T("GOPROXY entries after \"direct\"/\"off\" are never used: %s", strings.Join(ignored, ", "))
+		r.Fix = i18n.T("Move them before direct, or remove them.")
 		out = append(out, r)
 	}
 	if len(out) == 0 {
 		r := base
 		r.Status = OK
-		r.Message = fmt.Sprintf("%d proxy URL(s), with direct fallback", len(urls))
+		r.Message = i18n.T("%d proxy URL(s), with direct fallback", len(urls))
 		out = append(out, r)
 	}
 	return urls, out
@@ -188,8 +189,8 @@ func checkPrivate(env map[string]string) []Result {
 		}
 		if _, bad := goPatterns(env[k]); len(bad) > 0 {
 			out = append(out, Result{Check: "private", Status: Fail, Problem: "bad-pattern",
-				Message: fmt.Sprintf("%s has pattern(s) that are not valid globs: %s; the go command never matches them, so the modules they were meant to cover are not private", k, strings.Join(bad, ", ")),
-				Fix:     fmt.Sprintf("go env -w %s=... with the pattern(s) corrected (path.Match syntax: *, ?, [a-z], \\ escapes)", k)})
+				Message: i18n.T("%s has pattern(s) that are not valid globs: %s; the go command never matches them, so the modules they were meant to cover are not private", k, strings.Join(bad, ", ")),
+				Fix:     i18n.T("go env -w %s=... with the pattern(s) corrected (path.Match syntax: *, ?, [a-z], \\ escapes)", k)})
 		}
 	}
 	if nosum := env["GONOSUMDB"]; nosum != priv && env["GOSUMDB"] != "off" {
@@ -201,8 +202,8 @@ func checkPrivate(env map[string]string) []Result {
 		}
 		if len(miss) > 0 {
 			out = append(out, Result{Check: "private", Status: Fail, Problem: "private-sent-to-sumdb",
-				Message: fmt.Sprintf("GONOSUMDB=%q is set explicitly and does not cover GOPRIVATE pattern(s) %s: private module paths are sent to the checksum database (and their downloads fail verification)", nosum, strings.Join(miss, ", ")),
-				Fix:     fmt.Sprintf("go env -w GONOSUMDB=%s (or go env -u GONOSUMDB to let it follow GOPRIVATE)", strings.Join(append(splitPatterns(nosum), miss...), ","))})
+				Message: i18n.T("GONOSUMDB=%q is set explicitly and does not cover GOPRIVATE pattern(s) %s: private module paths are sent to the checksum database (and their downloads fail verification)", nosum, strings.Join(miss, ", ")),
+				Fix:     i18n.T("go env -w GONOSUMDB=%s (or go env -u GONOSUMDB to let it follow GOPRIVATE)", strings.Join(append(splitPatterns(nosum), miss...), ","))})
 		}
 	}
 	if noproxy := env["GONOPROXY"]; noproxy != priv {
@@ -214,14 +215,14 @@ func checkPrivate(env map[string]string) []Result {
 		}
 		if len(miss) > 0 {
 			out = append(out, Result{Check: "private", Status: Warn, Problem: "private-via-proxy",
-				Message: fmt.Sprintf("GONOPROXY=%q does not cover GOPRIVATE pattern(s) %s: those private modules are requested from GOPROXY, which tells the proxy their paths (fine only if your own mirror serves them)", noproxy, strings.Join(miss, ", ")),
-				Fix:     fmt.Sprintf("go env -w GONOPROXY=%s, or go env -u GONOPROXY to let it follow GOPRIVATE", strings.Join(append(splitPatterns(noproxy), miss...), ","))})
+				Message: i18n.T("GONOPROXY=%q does not cover GOPRIVATE pattern(s) %s: those private modules are requested from GOPROXY, which tells the proxy their paths (fine only if your own mirror serves them)", noproxy, strings.Join(miss, ", ")),
+				Fix:     i18n.T("go env -w GONOPROXY=%s, or go env -u GONOPROXY to let it follow GOPRIVATE", strings.Join(append(splitPatterns(noproxy), miss...), ","))})
 		}
 	}
 	if len(out) == 0 {
-		msg := "GOPRIVATE is not set"
+		msg := i18n.T("GOPRIVATE is not set")
 		if priv != "" {
-			msg = fmt.Sprintf("GOPRIVATE=%s is covered by GONOSUMDB and GONOPROXY", priv)
+			msg = i18n.T("GOPRIVATE=%s is covered by GONOSUMDB and GONOPROXY", priv)
 		}
 		out = append(out, Result{Check: "private", Status: OK, Message: msg})
 	}
@@ -233,7 +234,7 @@ func checkPrivate(env map[string]string) []Result {
 // database.
 func checkInsecure(env map[string]string, probe string) Result {
 	v := env["GOINSECURE"]
-	r := Result{Check: "goinsecure", Status: OK, Message: "GOINSECURE is not set"}
+	r := Result{Check: "goinsecure", Status: OK, Message: i18n.T("GOINSECURE is not set")}
 	if v == "" {
 		return r
 	}
@@ -251,12 +252,12 @@ func checkInsecure(env map[string]string, probe string) Result {
 		}
 	}
 	if len(bad) == 0 {
-		r.Message = fmt.Sprintf("GOINSECURE=%s (plain HTTP and unverified TLS allowed for these paths only)", v)
+		r.Message = i18n.T("GOINSECURE=%s (plain HTTP and unverified TLS allowed for these paths only)", v)
 		return r
 	}
 	r.Status, r.Problem = Warn, "insecure-public"
-	r.Message = fmt.Sprintf("GOINSECURE pattern(s) %s cover public hosts: their modules may be fetched over plain HTTP or unverified TLS", strings.Join(bad, ", "))
-	r.Fix = "Limit GOINSECURE to your own hosts, e.g. go env -w GOINSECURE=git.corp.internal (better: give them a trusted certificate and go env -u GOINSECURE)"
+	r.Message = i18n.T("GOINSECURE pattern(s) %s cover public hosts: their modules may be fetched over plain HTTP or unverified TLS", strings.Join(bad, ", "))
+	r.Fix = i18n.T("Limit GOINSECURE to your own hosts, e.g. go env -w GOINSECURE=git.corp.internal (better: give them a trusted certificate and go env -u GOINSECURE)")
 	return r
 }
 
@@ -270,16 +271,21 @@ func sumDBName(v string) string {
 	return name
 }
 
-func checkSumDB(v string) Result {
+func checkSumDB(v string, db *sumDB) Result {
+	if db != nil && db.keyErr != nil && strings.Contains(strings.Fields(v)[0], "+") {
+		return Result{Check: "gosumdb", Status: Fail, Problem: "gosumdb-invalid",
+			Message: i18n.T("GOSUMDB=%s cannot be used: %v; every download of a module not yet in go.sum fails", v, db.keyErr),
+			Fix:     i18n.T("go env -u GOSUMDB for the default database, or set it to NAME+HASH+KEY exactly as the database's operator publishes it")}
+	}
 	if v == "off" {
 		return Result{Check: "gosumdb", Status: Warn, Problem: "sumdb-off",
-			Message: "GOSUMDB=off: no checksum verification for modules not yet in go.sum; a proxy or origin serving altered code is not detected",
-			Fix:     "go env -u GOSUMDB (list private modules in GOPRIVATE or GONOSUMDB instead)"}
+			Message: i18n.T("GOSUMDB=off: no checksum verification for modules not yet in go.sum; a proxy or origin serving altered code is not detected"),
+			Fix:     i18n.T("go env -u GOSUMDB (list private modules in GOPRIVATE or GONOSUMDB instead)")}
 	}
 	if v == "" {
-		return Result{Check: "gosumdb", Status: OK, Message: "GOSUMDB is empty (the go command's default database)"}
+		return Result{Check: "gosumdb", Status: OK, Message: i18n.T("GOSUMDB is empty (the go command's default database)")}
 	}
-	return Result{Check: "gosumdb", Status: OK, Message: "GOSUMDB=" + v}
+	return Result{Check: "gosumdb", Status: OK, Message: i18n.T("GOSUMDB=%s", v)}
 }
 
 // goFlags are the flags GOFLAGS may usefully hold (build, module and test flags).
@@ -297,30 +303,30 @@ func checkGOFLAGS(v string) []Result {
 	for _, f := range strings.Fields(v) {
 		if !strings.HasPrefix(f, "-") {
 			out = append(out, Result{Check: "goflags", Status: Fail, Problem: "goflags-syntax",
-				Message: fmt.Sprintf("GOFLAGS holds %q, which is not a flag: every go command fails parsing $GOFLAGS", f),
-				Fix:     "go env -w GOFLAGS='<flags starting with ->' (or go env -u GOFLAGS)"})
+				Message: i18n.T("GOFLAGS holds %q, which is not a flag: every go command fails parsing $GOFLAGS", f),
+				Fix:     i18n.T("go env -w GOFLAGS='<flags starting with ->' (or go env -u GOFLAGS)")})
 			continue
 		}
 		name, val, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
 		switch {
 		case name == "mod" && val == "mod":
 			out = append(out, Result{Check: "goflags", Status: Warn, Problem: "goflags-mod-mod",
-				Message: "GOFLAGS has -mod=mod: builds and tests silently change go.mod and go.sum instead of failing on a missing requirement",
-				Fix:     "Remove it (go env -w GOFLAGS=... without -mod=mod); run go mod tidy or go get when you mean to change go.mod"})
+				Message: i18n.T("GOFLAGS has -mod=mod: builds and tests silently change go.mod and go.sum instead of failing on a missing requirement"),
+				Fix:     i18n.T("Remove it (go env -w GOFLAGS=... without -mod=mod); run go mod tidy or go get when you mean to change go.mod")})
 		case name == "insecure":
 			out = append(out, Result{Check: "goflags", Status: Warn, Problem: "goflags-insecure",
-				Message: "GOFLAGS has -insecure, which the go command removed (Go 1.17): it is ignored, or makes go get fail",
-				Fix:     "Remove it and use GOINSECURE=<your hosts> for the few hosts that need it"})
+				Message: i18n.T("GOFLAGS has -insecure, which the go command removed (Go 1.17): it is ignored, or makes go get fail"),
+				Fix:     i18n.T("Remove it and use GOINSECURE=<your hosts> for the few hosts that need it")})
 		case !goFlags[name]:
 			out = append(out, Result{Check: "goflags", Status: Warn, Problem: "goflags-unknown",
-				Message: fmt.Sprintf("GOFLAGS has %s, which no go command knows: it is silently ignored (a typo?)", f),
-				Fix:     "Fix or remove it: go env -w GOFLAGS=... (see go help build)"})
+				Message: i18n.T("GOFLAGS has %s, which no go command knows: it is silently ignored (a typo?)", f),
+				Fix:     i18n.T("Fix or remove it: go env -w GOFLAGS=... (see go help build)")})
 		}
 	}
 	if len(out) == 0 {
-		msg := "GOFLAGS is not set"
+		msg := i18n.T("GOFLAGS is not set")
 		if v != "" {
-			msg = "GOFLAGS=" + v
+			msg = i18n.T("GOFLAGS=%s", v)
 		}
 		out = append(out, Result{Check: "goflags", Status: OK, Message: msg})
 	}
@@ -365,10 +371,10 @@ func checkHTTPProxy(getenv func(string) string, proxies []string) Result {
 	cfg := proxyConfig(getenv)
 	r := Result{Check: "http-proxy", Status: OK}
 	if cfg.HTTPProxy == "" && cfg.HTTPSProxy == "" {
-		r.Message = "no HTTP proxy set (HTTP_PROXY, HTTPS_PROXY)"
+		r.Message = i18n.T("no HTTP proxy set (HTTP_PROXY, HTTPS_PROXY)")
 		return r
 	}
-	r.Message = fmt.Sprintf("HTTP_PROXY=%q HTTPS_PROXY=%q NO_PROXY=%q", cfg.HTTPProxy, cfg.HTTPSProxy, cfg.NoProxy)
+	r.Message = i18n.T("HTTP_PROXY=%q HTTPS_PROXY=%q NO_PROXY=%q", cfg.HTTPProxy, cfg.HTTPSProxy, cfg.NoProxy)
 	pf := cfg.ProxyFunc()
 	var bad []string
 	var hosts []string
@@ -385,12 +391,12 @@ func checkHTTPProxy(getenv func(string) string, proxies []string) Result {
 	}
 	if len(bad) > 0 {
 		r.Status, r.Problem = Warn, "proxy-not-in-no-proxy"
-		r.Message += fmt.Sprintf("; GOPROXY entries on a private network go through the HTTP proxy: %s", strings.Join(bad, ", "))
+		r.Message = i18n.T("%s; GOPROXY entries on a private network go through the HTTP proxy: %s", r.Message, strings.Join(bad, ", "))
 		np := cfg.NoProxy
 		if np != "" {
 			np += ","
 		}
-		r.Fix = fmt.Sprintf("Add them to NO_PROXY: export NO_PROXY=%s%s", np, strings.Join(hosts, ","))
+		r.Fix = i18n.T("Add them to NO_PROXY: export NO_PROXY=%s%s", np, strings.Join(hosts, ","))
 	}
 	return r
 }
@@ -401,8 +407,8 @@ func checkModCache(dir string) Result {
 	r := Result{Check: "modcache", Target: dir, Status: OK}
 	if dir == "" {
 		r.Status, r.Problem = Fail, "modcache-unset"
-		r.Message = "GOMODCACHE is empty (GOPATH unset?): modules cannot be downloaded"
-		r.Fix = "go env -w GOPATH=$HOME/go (or GOMODCACHE=<a writable directory>)"
+		r.Message = i18n.T("GOMODCACHE is empty (GOPATH unset?): modules cannot be downloaded")
+		r.Fix = i18n.T("go env -w GOPATH=$HOME/go (or GOMODCACHE=<a writable directory>)")
 		return r
 	}
 	existing, exists := dir, true
@@ -411,16 +417,16 @@ func checkModCache(dir string) Result {
 		if err == nil {
 			if !fi.IsDir() {
 				r.Status, r.Problem = Fail, "modcache-not-dir"
-				r.Message = fmt.Sprintf("%s is not a directory", existing)
-				r.Fix = fmt.Sprintf("Remove or move %s, or go env -w GOMODCACHE=<a writable directory>", existing)
+				r.Message = i18n.T("%s is not a directory", existing)
+				r.Fix = i18n.T("Remove or move %s, or go env -w GOMODCACHE=<a writable directory>", existing)
 				return r
 			}
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			r.Status, r.Problem = Fail, "modcache-unreadable"
-			r.Message = err.Error()
-			r.Fix = "Fix the permissions, or go env -w GOMODCACHE=<a writable directory>"
+			r.Message = i18n.T("%v", err)
+			r.Fix = i18n.T("Fix the permissions, or go env -w GOMODCACHE=<a writable directory>")
 			return r
 		}
 		exists = false
@@ -433,27 +439,27 @@ func checkModCache(dir string) Result {
 	f, err := os.CreateTemp(existing, ".gomirror-doctor-*")
 	if err != nil {
 		r.Status, r.Problem = Fail, "modcache-not-writable"
-		r.Message = fmt.Sprintf("cannot write in %s: %v", existing, err)
-		r.Fix = fmt.Sprintf("Fix the permissions of %s (chown it to your user), or go env -w GOMODCACHE=<a writable directory>", existing)
+		r.Message = i18n.T("cannot write in %s: %v", existing, err)
+		r.Fix = i18n.T("Fix the permissions of %s (chown it to your user), or go env -w GOMODCACHE=<a writable directory>", existing)
 		return r
 	}
 	f.Close()
 	os.Remove(f.Name())
 	if exists {
-		r.Message = "exists and is writable"
+		r.Message = i18n.T("exists and is writable")
 	} else {
-		r.Message = fmt.Sprintf("does not exist yet; the go command can create it (%s is writable)", existing)
+		r.Message = i18n.T("does not exist yet; the go command can create it (%s is writable)", existing)
 	}
 	free, ok := freeBytes(existing)
 	switch {
 	case !ok:
-		r.Message += "; free space unknown on this system"
+		r.Message = i18n.T("%s; free space unknown on this system", r.Message)
 	case free < 1<<30:
 		r.Status, r.Problem = Warn, "modcache-low-space"
-		r.Message += fmt.Sprintf("; only %.1f MiB free", float64(free)/(1<<20))
-		r.Fix = "Free disk space (go clean -modcache removes every cached module), or move the cache: go env -w GOMODCACHE=<a larger disk>"
+		r.Message = i18n.T("%s; only %.1f MiB free", r.Message, float64(free)/(1<<20))
+		r.Fix = i18n.T("Free disk space (go clean -modcache removes every cached module), or move the cache: go env -w GOMODCACHE=<a larger disk>")
 	default:
-		r.Message += fmt.Sprintf("; %.1f GiB free", float64(free)/(1<<30))
+		r.Message = i18n.T("%s; %.1f GiB free", r.Message, float64(free)/(1<<30))
 	}
 	return r
 }

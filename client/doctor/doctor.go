@@ -2,15 +2,20 @@ package doctor
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/gomirror/gomirror/i18n"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/internal/gocmd"
 )
@@ -42,19 +47,19 @@ type Result struct {
 	// Problem is a stable name for what is wrong (empty when ok), e.g.
 	// "connection-refused", "slow", "unknown-authority", "self-signed",
 	// "private-sent-to-sumdb", "goproxy-off", "no-direct".
-	Problem string `json:"problem,omitempty"`
-	Message string `json:"message"`
-	Fix     string `json:"fix,omitempty"`
-	Steps   []Step `json:"steps,omitempty"`
+	Problem string    `json:"problem,omitempty"`
+	Message i18n.Text `json:"message"`
+	Fix     i18n.Text `json:"fix,omitzero"`
+	Steps   []Step    `json:"steps,omitempty"`
 }
 
 // Step is one step of a connection check.
 type Step struct {
-	Name      string  `json:"name"` // dns, tcp, tls, protocol, sumdb
-	Status    Status  `json:"status"`
-	Skipped   bool    `json:"skipped,omitempty"`
-	LatencyMS float64 `json:"latency_ms"`
-	Detail    string  `json:"detail"`
+	Name      string    `json:"name"` // dns, tcp, tls, protocol, sumdb
+	Status    Status    `json:"status"`
+	Skipped   bool      `json:"skipped,omitempty"`
+	LatencyMS float64   `json:"latency_ms"`
+	Detail    i18n.Text `json:"detail"`
 
 	latency time.Duration
 }
@@ -66,6 +71,9 @@ type Report struct {
 	Warnings int               `json:"warnings"`
 	GoEnv    map[string]string `json:"go_env,omitempty"`
 	Results  []Result          `json:"results"`
+	// Suggestions is advice beyond single results (e.g. run gomirror
+	// setup --fastest).
+	Suggestions []i18n.Text `json:"suggestions,omitempty"`
 }
 
 // Options configure Run. The zero value checks with the real go command
@@ -78,6 +86,13 @@ type Options struct {
 	Slow        time.Duration       // a slower step is a warning; 2s if zero
 	RootCAs     *x509.CertPool      // TLS roots; the system's if nil
 	Resolver    *net.Resolver       // net.DefaultResolver if nil
+	// LagModules are the modules, besides ProbeModule, whose version
+	// lists are compared across proxies; DefaultLagModules() if nil, none
+	// but the probe module if empty and not nil.
+	LagModules []string
+	// Compare are proxy URLs the lists of GOPROXY's proxies are also
+	// compared with (references; they are not themselves reported on).
+	Compare []string
 }
 
 func (o *Options) defaults() {
@@ -102,7 +117,7 @@ func (o *Options) defaults() {
 }
 
 // EnvKeys are the go env variables Run reads.
-var EnvKeys = []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE", "GOFLAGS", "GOMODCACHE", "GOENV", "GOVERSION"}
+var EnvKeys = []string{"GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE", "GOFLAGS", "GOMODCACHE", "GOENV", "GOVERSION", "GOROOT"}
 
 // Run runs every check. Failing to run the go command is itself a failed
 // check, not an error.
@@ -116,8 +131,8 @@ func Run(ctx context.Context, opts Options) *Report {
 	cancel()
 	if err != nil {
 		add(Result{Check: "go-version", Status: Fail, Problem: "no-go-command",
-			Message: fmt.Sprintf("cannot run the go command: %v", err),
-			Fix:     "Install Go (https://go.dev/dl/) and put its bin directory on PATH."})
+			Message: i18n.T("cannot run the go command: %v", err),
+			Fix:     i18n.T("Install Go (https://go.dev/dl/) and put its bin directory on PATH.")})
 		return finish(nil, res)
 	}
 	add(checkVersion(strings.TrimSpace(string(out))))
@@ -127,8 +142,8 @@ func Run(ctx context.Context, opts Options) *Report {
 	cancel()
 	if err != nil {
 		add(Result{Check: "go-env", Status: Fail, Problem: "go-env",
-			Message: fmt.Sprintf("cannot read go env: %v", err),
-			Fix:     "Run go env yourself and fix what it complains about (often a bad line in the file go env GOENV names)."})
+			Message: i18n.T("cannot read go env: %v", err),
+			Fix:     i18n.T("Run go env yourself and fix what it complains about (often a bad line in the file go env GOENV names).")})
 		return finish(nil, res)
 	}
 
@@ -136,23 +151,61 @@ func Run(ctx context.Context, opts Options) *Report {
 	add(pres...)
 	add(checkPrivate(env)...)
 	add(checkInsecure(env, opts.ProbeModule))
-	add(checkSumDB(env["GOSUMDB"]))
+	db := resolveSumDB(env["GOSUMDB"], env["GOROOT"])
+	add(checkSumDB(env["GOSUMDB"], db))
 	add(checkGOFLAGS(env["GOFLAGS"])...)
 	add(checkHTTPProxy(opts.Getenv, proxies))
 
 	// Connection checks, in parallel, reported in GOPROXY order.
-	sumdbName := sumDBName(env["GOSUMDB"])
 	conn := make([][]Result, len(proxies))
+	clients := make([]*http.Client, len(proxies))
 	var wg sync.WaitGroup
 	for i, p := range proxies {
-		wg.Go(func() { conn[i] = checkProxy(ctx, &opts, p, sumdbName) })
+		wg.Go(func() { conn[i], clients[i] = checkProxy(ctx, &opts, p, db) })
 	}
 	wg.Wait()
 	for _, c := range conn {
 		add(c...)
 	}
+
+	// Lag: the lists of the proxies that answered, and the references.
+	var sources []source
+	for i, p := range proxies {
+		if clients[i] != nil {
+			sources = append(sources, source{url: p, client: clients[i], report: true})
+		}
+	}
+	if len(opts.Compare) > 0 {
+		pf := proxyConfig(opts.Getenv).ProxyFunc()
+		client := &http.Client{Transport: &http.Transport{Proxy: func(req *http.Request) (*url.URL, error) { return pf(req.URL) },
+			TLSClientConfig: &tls.Config{RootCAs: opts.RootCAs}, DisableKeepAlives: true}}
+		for _, c := range opts.Compare {
+			sources = append(sources, source{url: strings.TrimRight(c, "/"), client: client})
+		}
+	}
+	add(checkLag(ctx, &opts, sources, lagModules(opts.ProbeModule, opts.LagModules))...)
 	add(checkModCache(env["GOMODCACHE"]))
-	return finish(env, res)
+	rep := finish(env, res)
+	rep.Suggestions = suggest(proxies, res)
+	return rep
+}
+
+// suggest returns advice beyond the fixes of single results: when the
+// proxy the go command asks first is slow, failing, lagging or fails the
+// checksum database checks, measure the public mirrors and switch.
+func suggest(proxies []string, res []Result) []i18n.Text {
+	if len(proxies) == 0 {
+		return nil
+	}
+	for _, r := range res {
+		if r.Target != proxies[0] || r.Status == OK {
+			continue
+		}
+		if r.Check == "proxy" || r.Check == "sumdb" || r.Check == "lag" {
+			return []i18n.Text{i18n.T("%s, the first proxy in GOPROXY, is slow or failing: %s", proxies[0], mirrors.Suggestion())}
+		}
+	}
+	return nil
 }
 
 func finish(env map[string]string, res []Result) *Report {
@@ -169,28 +222,44 @@ func finish(env map[string]string, res []Result) *Report {
 	return r
 }
 
-// WriteText prints the report for people.
-func WriteText(w io.Writer, r *Report) error {
+// WriteText prints the report for people, in p's language (English if
+// p is nil). Check and step names are identifiers and stay as they are.
+func WriteText(w io.Writer, p *i18n.Printer, r *Report) error {
+	if p == nil {
+		p = i18n.English()
+	}
+	label := func(s Status) string {
+		switch s {
+		case OK:
+			return p.Sprintf("ok")
+		case Warn:
+			return p.Sprintf("warn")
+		}
+		return p.Sprintf("fail")
+	}
 	var b strings.Builder
 	for _, x := range r.Results {
 		name := x.Check
 		if x.Target != "" {
 			name += " " + x.Target
 		}
-		fmt.Fprintf(&b, "%-4s  %s: %s\n", x.Status, name, x.Message)
+		fmt.Fprintf(&b, "%s  %s: %s\n", i18n.Pad(label(x.Status), 4), name, p.Text(x.Message))
 		for _, s := range x.Steps {
-			st := string(s.Status)
+			st := label(s.Status)
 			lat := fmt.Sprintf("%8.1fms", s.LatencyMS)
 			if s.Skipped {
-				st, lat = "skip", fmt.Sprintf("%10s", "")
+				st, lat = p.Sprintf("skip"), fmt.Sprintf("%10s", "")
 			}
-			fmt.Fprintf(&b, "        %-8s %-4s %s  %s\n", s.Name, st, lat, s.Detail)
+			fmt.Fprintf(&b, "        %s %s %s  %s\n", i18n.Pad(s.Name, 8), i18n.Pad(st, 4), lat, p.Text(s.Detail))
 		}
-		if x.Fix != "" {
-			fmt.Fprintf(&b, "      fix: %s\n", x.Fix)
+		if !x.Fix.IsZero() {
+			b.WriteString(p.Sprintf("      fix: %s\n", x.Fix))
 		}
 	}
-	fmt.Fprintf(&b, "verdict: %s (%d failed, %d warnings, %d checks)\n", r.Verdict, r.Failed, r.Warnings, len(r.Results))
+	for _, s := range r.Suggestions {
+		b.WriteString(p.Sprintf("suggestion: %s\n", s))
+	}
+	b.WriteString(p.Sprintf("verdict: %s (%d failed, %d warnings, %d checks)\n", label(r.Verdict), r.Failed, r.Warnings, len(r.Results)))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

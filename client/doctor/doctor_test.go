@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,11 +22,12 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/internal/testcert"
 )
 
-const dbName = "sum.example.test"
+const dbName = fakeproxy.DBName
 
 // fakeGo is a gocmd.Runner that answers go version and go env -json with
 // fixed values.
@@ -65,24 +68,38 @@ func env(t *testing.T, goproxy string, over ...string) map[string]string {
 
 func noEnv(string) string { return "" }
 
-// proxyHandler speaks the module proxy protocol for the probe module and
-// proxies the checksum database dbName.
-func proxyHandler(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/" + setup.DefaultProbeModule + "/@v/list":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("v0.1.0\nv0.2.0\n"))
-	case "/sumdb/" + dbName + "/supported":
-		w.WriteHeader(http.StatusOK)
-	default:
-		http.Error(w, "not found", http.StatusNotFound)
+// probe is the fixture module the tests' doctor probes.
+const probe = "example.com/hello"
+
+// fakeHandler is a handler in front of a new fakeproxy (real protocol,
+// real checksum database behind /sumdb/), and that database's key.
+func fakeHandler(t *testing.T) (http.Handler, *fakeproxy.Server) {
+	t.Helper()
+	fp := fakeproxy.New(t)
+	u, err := url.Parse(fp.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	return rp, fp
 }
 
-func goodProxy(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(proxyHandler))
-	t.Cleanup(srv.Close)
-	return srv
+// fake is a loopback module proxy with its checksum database.
+type fake struct {
+	URL string
+	Key string // the GOSUMDB value of its database
+	fp  *fakeproxy.Server
+}
+
+// env is env(t, goproxy, over...) with GOSUMDB set to f's database.
+func (f *fake) env(t *testing.T, goproxy string, over ...string) map[string]string {
+	return env(t, goproxy, append([]string{"GOSUMDB", f.Key}, over...)...)
+}
+
+func goodProxy(t *testing.T) *fake {
+	fp := fakeproxy.New(t)
+	return &fake{URL: fp.URL, Key: fp.DBKey, fp: fp}
 }
 
 // deadURL is an http URL on a port where nothing listens.
@@ -98,13 +115,14 @@ func deadURL(t *testing.T) string {
 
 func run(t *testing.T, e map[string]string, tweak func(*Options)) (*Report, string, string) {
 	t.Helper()
-	o := Options{Go: fakeGo{"go version go1.26.8 linux/amd64", e}, Getenv: noEnv, Timeout: 5 * time.Second, RootCAs: x509.NewCertPool()}
+	o := Options{Go: fakeGo{"go version go1.26.8 linux/amd64", e}, Getenv: noEnv, Timeout: 5 * time.Second, RootCAs: x509.NewCertPool(),
+		ProbeModule: probe, LagModules: []string{}}
 	if tweak != nil {
 		tweak(&o)
 	}
 	rep := Run(context.Background(), o)
 	var text bytes.Buffer
-	if err := WriteText(&text, rep); err != nil {
+	if err := WriteText(&text, nil, rep); err != nil {
 		t.Fatal(err)
 	}
 	js, err := json.Marshal(rep)
@@ -132,20 +150,20 @@ func named(t *testing.T, r Result, text, js string, status Status, problem, phra
 	if r.Status != status || r.Problem != problem {
 		t.Errorf("%s %s: status %s problem %q, want %s %q (%s)", r.Check, r.Target, r.Status, r.Problem, status, problem, r.Message)
 	}
-	if !strings.Contains(r.Message, phrase) || !strings.Contains(text, phrase) {
+	if !strings.Contains(r.Message.String(), phrase) || !strings.Contains(text, phrase) {
 		t.Errorf("%q not in the message or text:\n%s", phrase, text)
 	}
 	if !strings.Contains(js, `"problem":"`+problem+`"`) {
 		t.Errorf("JSON lacks problem %q:\n%s", problem, js)
 	}
-	if status != OK && r.Fix == "" {
+	if status != OK && r.Fix.IsZero() {
 		t.Errorf("%s %s: no fix", r.Check, r.Target)
 	}
 }
 
 func TestGoodProxy(t *testing.T) {
 	srv := goodProxy(t)
-	rep, text, _ := run(t, env(t, srv.URL+",direct"), nil)
+	rep, text, _ := run(t, srv.env(t, srv.URL+",direct"), nil)
 	p := find(t, rep, "proxy", srv.URL)
 	if p.Status != OK {
 		t.Fatalf("proxy: %s %s", p.Status, p.Message)
@@ -160,7 +178,7 @@ func TestGoodProxy(t *testing.T) {
 	if !slices.Equal(names, []string{"dns", "tcp", "protocol"}) {
 		t.Errorf("steps %v", names)
 	}
-	if s := find(t, rep, "sumdb", srv.URL); s.Status != OK || !strings.Contains(s.Message, "proxies the checksum database "+dbName) {
+	if s := find(t, rep, "sumdb", srv.URL); s.Status != OK || !strings.Contains(s.Message.String(), "proxies the checksum database "+dbName) {
 		t.Errorf("sumdb: %s %s", s.Status, s.Message)
 	}
 	if rep.Failed != 0 {
@@ -186,22 +204,23 @@ func TestDeadProxy(t *testing.T) {
 }
 
 func TestSlowProxy(t *testing.T) {
+	h, fp := fakeHandler(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select { // answer late, or when the client gives up
 		case <-time.After(500 * time.Millisecond):
 		case <-r.Context().Done():
 			return
 		}
-		proxyHandler(w, r)
+		h.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	rep, text, js := run(t, env(t, srv.URL+",direct"), func(o *Options) { o.Slow = 200 * time.Millisecond })
+	rep, text, js := run(t, env(t, srv.URL+",direct", "GOSUMDB", fp.DBKey), func(o *Options) { o.Slow = 200 * time.Millisecond })
 	p := find(t, rep, "proxy", srv.URL)
 	named(t, p, text, js, Warn, "slow", "slow")
-	if !strings.Contains(p.Message, "protocol took") {
+	if !strings.Contains(p.Message.String(), "protocol ") {
 		t.Errorf("message does not name the slow step: %s", p.Message)
 	}
-	if !strings.Contains(p.Fix, "gomirror setup --fastest") {
+	if !strings.Contains(p.Fix.String(), "gomirror setup --fastest") {
 		t.Errorf("fix does not suggest gomirror setup --fastest: %s", p.Fix)
 	}
 	if rep.Verdict != Warn {
@@ -229,7 +248,8 @@ func tlsProxy(t *testing.T) (*httptest.Server, *testcert.Cert) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(proxyHandler))
+	h, _ := fakeHandler(t)
+	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
 	srv.StartTLS()
@@ -284,26 +304,26 @@ func TestTLSFailureNames(t *testing.T) {
 
 func TestPrivateConflict(t *testing.T) {
 	srv := goodProxy(t)
-	e := env(t, srv.URL+",direct", "GOPRIVATE", "git.corp.internal/*,*.secret.internal", "GONOSUMDB", "git.corp.internal/*", "GONOPROXY", "git.corp.internal/*,*.secret.internal")
+	e := srv.env(t, srv.URL+",direct", "GOPRIVATE", "git.corp.internal/*,*.secret.internal", "GONOSUMDB", "git.corp.internal/*", "GONOPROXY", "git.corp.internal/*,*.secret.internal")
 	rep, text, js := run(t, e, nil)
 	r := find(t, rep, "private", "")
 	named(t, r, text, js, Fail, "private-sent-to-sumdb", "private module paths are sent to the checksum database")
-	if !strings.Contains(r.Message, "*.secret.internal") || strings.Contains(r.Message, "pattern(s) git.corp") {
+	if !strings.Contains(r.Message.String(), "*.secret.internal") || strings.Contains(r.Message.String(), "pattern(s) git.corp") {
 		t.Errorf("message does not name exactly the uncovered pattern: %s", r.Message)
 	}
-	if !strings.Contains(r.Fix, "GONOSUMDB=git.corp.internal/*,*.secret.internal") {
+	if !strings.Contains(r.Fix.String(), "GONOSUMDB=git.corp.internal/*,*.secret.internal") {
 		t.Errorf("fix: %s", r.Fix)
 	}
 
 	// Covered by a wider pattern: fine.
-	e = env(t, srv.URL+",direct", "GOPRIVATE", "git.corp.internal/team", "GONOSUMDB", "git.corp.internal", "GONOPROXY", "git.corp.internal/team")
+	e = srv.env(t, srv.URL+",direct", "GOPRIVATE", "git.corp.internal/team", "GONOSUMDB", "git.corp.internal", "GONOPROXY", "git.corp.internal/team")
 	rep, _, _ = run(t, e, nil)
 	if r := find(t, rep, "private", ""); r.Status != OK {
 		t.Errorf("covered: %s %s", r.Status, r.Message)
 	}
 
 	// GONOPROXY not covering GOPRIVATE is a warning.
-	e = env(t, srv.URL+",direct", "GOPRIVATE", "git.corp.internal", "GONOSUMDB", "git.corp.internal", "GONOPROXY", "none.internal")
+	e = srv.env(t, srv.URL+",direct", "GOPRIVATE", "git.corp.internal", "GONOSUMDB", "git.corp.internal", "GONOPROXY", "none.internal")
 	rep, text, js = run(t, e, nil)
 	named(t, find(t, rep, "private", ""), text, js, Warn, "private-via-proxy", "requested from GOPROXY")
 }
@@ -314,19 +334,19 @@ func TestPrivateConflict(t *testing.T) {
 // database; and a pattern that is not a valid glob never matches at all.
 func TestPrivateCoverageIsTheGoCommands(t *testing.T) {
 	srv := goodProxy(t)
-	e := env(t, srv.URL+",direct", "GOPRIVATE", "github.com/MyCorp", "GONOSUMDB", "github.com/mycorp", "GONOPROXY", "github.com/MyCorp")
+	e := srv.env(t, srv.URL+",direct", "GOPRIVATE", "github.com/MyCorp", "GONOSUMDB", "github.com/mycorp", "GONOPROXY", "github.com/MyCorp")
 	rep, text, js := run(t, e, nil)
 	named(t, find(t, rep, "private", ""), text, js, Fail, "private-sent-to-sumdb", "github.com/MyCorp")
 
 	// Both spellings listed: covered.
-	e = env(t, srv.URL+",direct", "GOPRIVATE", "github.com/MyCorp", "GONOSUMDB", "github.com/mycorp,github.com/MyCorp", "GONOPROXY", "github.com/MyCorp")
+	e = srv.env(t, srv.URL+",direct", "GOPRIVATE", "github.com/MyCorp", "GONOSUMDB", "github.com/mycorp,github.com/MyCorp", "GONOPROXY", "github.com/MyCorp")
 	rep, _, _ = run(t, e, nil)
 	if r := find(t, rep, "private", ""); r.Status != OK {
 		t.Errorf("covered in the same case: %s %s", r.Status, r.Message)
 	}
 
 	bad := "corp.example/[x,other.example"
-	e = env(t, srv.URL+",direct", "GOPRIVATE", bad, "GONOSUMDB", bad, "GONOPROXY", bad)
+	e = srv.env(t, srv.URL+",direct", "GOPRIVATE", bad, "GONOSUMDB", bad, "GONOPROXY", bad)
 	rep, text, js = run(t, e, nil)
 	r := find(t, rep, "private", "")
 	named(t, r, text, js, Fail, "bad-pattern", "corp.example/[x")
@@ -336,7 +356,7 @@ func TestPrivateCoverageIsTheGoCommands(t *testing.T) {
 			n++
 		}
 	}
-	if strings.Contains(r.Message, "other.example") || n != 1 {
+	if strings.Contains(r.Message.String(), "other.example") || n != 1 {
 		t.Errorf("want one bad-pattern result naming only the bad pattern, got %d: %s", n, r.Message)
 	}
 }
@@ -356,10 +376,10 @@ func TestGOPROXYOff(t *testing.T) {
 
 func TestNoDirectFallback(t *testing.T) {
 	srv := goodProxy(t)
-	rep, text, js := run(t, env(t, srv.URL), nil)
+	rep, text, js := run(t, srv.env(t, srv.URL), nil)
 	r := find(t, rep, "goproxy", "")
 	named(t, r, text, js, Warn, "no-direct", "no \"direct\" fallback")
-	if !strings.Contains(r.Fix, "GOPROXY="+srv.URL+",direct") {
+	if !strings.Contains(r.Fix.String(), "GOPROXY="+srv.URL+",direct") {
 		t.Errorf("fix: %s", r.Fix)
 	}
 }
@@ -425,10 +445,10 @@ func TestHTTPProxyEnv(t *testing.T) {
 		return map[string]string{"HTTPS_PROXY": "http://127.0.0.1:1", "NO_PROXY": "other.internal"}[k]
 	}
 	r := checkHTTPProxy(getenv, []string{"https://mirror.corp.internal", "https://10.1.2.3:3000", "http://127.0.0.1:3000"})
-	if r.Status != Warn || r.Problem != "proxy-not-in-no-proxy" || !strings.Contains(r.Fix, "NO_PROXY=other.internal,mirror.corp.internal,10.1.2.3") {
+	if r.Status != Warn || r.Problem != "proxy-not-in-no-proxy" || !strings.Contains(r.Fix.String(), "NO_PROXY=other.internal,mirror.corp.internal,10.1.2.3") {
 		t.Errorf("%+v", r)
 	}
-	if strings.Contains(r.Message, "127.0.0.1:3000") {
+	if strings.Contains(r.Message.String(), "127.0.0.1:3000") {
 		t.Errorf("loopback is never proxied, but reported: %s", r.Message)
 	}
 	r = checkHTTPProxy(func(k string) string {
@@ -441,7 +461,7 @@ func TestHTTPProxyEnv(t *testing.T) {
 
 func TestModCache(t *testing.T) {
 	dir := t.TempDir()
-	if r := checkModCache(filepath.Join(dir, "a", "b")); r.Status == Fail || !strings.Contains(r.Message, "does not exist yet") {
+	if r := checkModCache(filepath.Join(dir, "a", "b")); r.Status == Fail || !strings.Contains(r.Message.String(), "does not exist yet") {
 		t.Errorf("missing dir: %+v", r)
 	}
 	file := filepath.Join(dir, "f")
@@ -481,12 +501,12 @@ func TestRealGoCommand(t *testing.T) {
 	}
 	rep := Run(context.Background(), Options{Go: gocmd.Cmd{}, Getenv: noEnv})
 	var text bytes.Buffer
-	WriteText(&text, rep)
+	WriteText(&text, nil, rep)
 	t.Logf("report:\n%s", text.String())
 	if got := rep.GoEnv["GOPROXY"]; got != srv.URL+",direct" {
 		t.Errorf("GOPROXY %q", got)
 	}
-	if r := find(t, rep, "go-version", ""); !strings.HasPrefix(r.Message, "go version go") {
+	if r := find(t, rep, "go-version", ""); !strings.HasPrefix(r.Message.String(), "go version go") {
 		t.Errorf("go-version: %s", r.Message)
 	}
 	if p := find(t, rep, "proxy", srv.URL); p.Status != OK {
@@ -497,5 +517,236 @@ func TestRealGoCommand(t *testing.T) {
 	}
 	if r := find(t, rep, "modcache", ""); r.Target != filepath.Join(dir, "gopath", "pkg", "mod") || r.Status == Fail {
 		t.Errorf("modcache: %+v", r)
+	}
+}
+
+// TestSumDBThroughProxy: the checksum database is checked for real through
+// each proxy: a proxy that says it supports the database but fails its
+// signed tree head, lookups or tiles (a mirror whose upstream is off
+// answers them 502), or serves another database's signatures, fails with
+// the step named.
+func TestSumDBThroughProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		fault   func(fp *fakeproxy.Server)
+		key     func(t *testing.T, fp *fakeproxy.Server) string
+		problem string
+		phrase  string
+		step    string
+	}{
+		{name: "latest 502", problem: "sumdb-latest", phrase: "502 Bad Gateway", step: "latest",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Suffix("/latest"), fakeproxy.Status(http.StatusBadGateway, "upstream off"))
+			}},
+		{name: "lookup 502", problem: "sumdb-lookup", phrase: "502 Bad Gateway", step: "lookup",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/lookup/"), fakeproxy.Status(http.StatusBadGateway, "upstream off"))
+			}},
+		{name: "tile 502", problem: "sumdb-tile", phrase: "502 Bad Gateway", step: "tiles",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/tile/"), fakeproxy.Status(http.StatusBadGateway, "upstream off"))
+			}},
+		{name: "tile altered", problem: "sumdb-proof", phrase: "do not prove", step: "tiles",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/tile/"), func(c *fakeproxy.Call) {
+					g := c.Genuine()
+					b := bytes.Clone(g.Body)
+					b[0] ^= 1
+					c.W.Write(b)
+				})
+			}},
+		{name: "tile short", problem: "sumdb-proof", phrase: "bytes, want", step: "tiles",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/tile/"), func(c *fakeproxy.Call) {
+					c.W.Write(c.Genuine().Body[1:])
+				})
+			}},
+		{name: "another database's key", problem: "sumdb-signature", phrase: "not signed with the GOSUMDB key", step: "latest",
+			key: func(t *testing.T, _ *fakeproxy.Server) string { return fakeproxy.New(t).DBKey }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := goodProxy(t)
+			grow(t, srv.fp)
+			if tc.fault != nil {
+				tc.fault(srv.fp)
+			}
+			key := srv.Key
+			if tc.key != nil {
+				key = tc.key(t, srv.fp)
+			}
+			rep, text, js := run(t, env(t, srv.URL+",direct", "GOSUMDB", key), nil)
+			if p := find(t, rep, "proxy", srv.URL); p.Status != OK {
+				t.Errorf("proxy: %s %s", p.Status, p.Message)
+			}
+			r := find(t, rep, "sumdb", srv.URL)
+			named(t, r, text, js, Fail, tc.problem, tc.phrase)
+			var failed string
+			for _, s := range r.Steps {
+				if s.Status == Fail {
+					failed = s.Name
+				}
+			}
+			if failed != tc.step {
+				t.Errorf("failed step %q, want %q", failed, tc.step)
+			}
+			if rep.Verdict != Fail || len(rep.Suggestions) == 0 || !strings.Contains(text, "gomirror setup --fastest") {
+				t.Errorf("verdict %s, suggestions %v", rep.Verdict, rep.Suggestions)
+			}
+		})
+	}
+}
+
+// TestSumDBVerified: through a healthy proxy every step passes, and the
+// tiles step proves the looked-up record in the signed tree.
+func TestSumDBVerified(t *testing.T) {
+	srv := goodProxy(t)
+	grow(t, srv.fp)
+	rep, _, _ := run(t, srv.env(t, srv.URL+",direct"), nil)
+	r := find(t, rep, "sumdb", srv.URL)
+	var names []string
+	for _, s := range r.Steps {
+		names = append(names, s.Name)
+		if s.Status != OK || s.Skipped {
+			t.Errorf("step %s: %s skipped=%v %s", s.Name, s.Status, s.Skipped, s.Detail)
+		}
+	}
+	if !slices.Equal(names, []string{"sumdb", "latest", "lookup", "tiles"}) {
+		t.Errorf("steps %v", names)
+	}
+	if srv.fp.Hits("/sumdb/"+dbName+"/lookup/example.com/hello@v1.2.0") != 1 {
+		t.Errorf("the newest version was not looked up: %v", srv.fp.Requests())
+	}
+	if len(rep.Suggestions) != 0 {
+		t.Errorf("suggestions for a healthy proxy: %v", rep.Suggestions)
+	}
+}
+
+// grow makes fp's checksum database a tree of several records, so that a
+// proof needs tiles: it looks up every fixture module version but the
+// probe's newest.
+func grow(t *testing.T, fp *fakeproxy.Server) {
+	t.Helper()
+	for _, mv := range []string{"example.com/dep@v1.0.0", "example.com/hello@v1.0.0", "example.com/hello@v1.1.0", "example.com/hello/v2@v2.0.0", "example.com/legacy@v2.1.0+incompatible"} {
+		resp, err := http.Get(fp.URL + "/sumdb/" + dbName + "/lookup/" + mv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("lookup %s: %s", mv, resp.Status)
+		}
+	}
+}
+
+// lagging makes mirror answer the list of mod without its newest drop
+// versions, as a mirror that has not caught up does.
+func lagging(mirror *fakeproxy.Server, mod string, drop int) {
+	mirror.Inject(fakeproxy.Paths("/"+mod+"/@v/list"), func(c *fakeproxy.Call) {
+		g := c.Genuine()
+		if g.Code != http.StatusOK {
+			c.W.WriteHeader(g.Code)
+			c.W.Write(g.Body)
+			return
+		}
+		vs := strings.Fields(string(g.Body))
+		vs = vs[:max(0, len(vs)-drop)]
+		c.W.Write([]byte(strings.Join(vs, "\n") + "\n"))
+	})
+}
+
+// TestLaggingProxy: with two proxies in GOPROXY, the one whose lists lack
+// versions the other lists is a warning that names the versions; the
+// up-to-date one is ok; a --compare reference is compared with but not
+// reported on.
+func TestLaggingProxy(t *testing.T) {
+	full := goodProxy(t)
+	behind := fakeproxy.NewMirror(t, full.fp)
+	lagging(behind, "example.com/hello", 2)
+	mods := func(o *Options) { o.LagModules = []string{"example.com/dep", "example.com/nosuch"} }
+
+	rep, text, js := run(t, full.env(t, behind.URL+","+full.URL+",direct"), mods)
+	r := find(t, rep, "lag", behind.URL)
+	named(t, r, text, js, Warn, "lagging", "example.com/hello v1.1.0 v1.2.0")
+	if strings.Contains(r.Message.String(), "example.com/dep") {
+		t.Errorf("a module whose lists agree is named: %s", r.Message)
+	}
+	if ok := find(t, rep, "lag", full.URL); ok.Status != OK {
+		t.Errorf("the full mirror: %s %s", ok.Status, ok.Message)
+	}
+	if len(rep.Suggestions) == 0 {
+		t.Errorf("no suggestion for a lagging first proxy")
+	}
+
+	// One proxy: nothing to compare, no lag result; with --compare the
+	// reference shows the lag.
+	rep, _, _ = run(t, full.env(t, behind.URL+",direct"), mods)
+	for _, r := range rep.Results {
+		if r.Check == "lag" {
+			t.Errorf("lag result with one proxy: %+v", r)
+		}
+	}
+	rep, text, js = run(t, full.env(t, behind.URL+",direct"), func(o *Options) { mods(o); o.Compare = []string{full.URL + "/"} })
+	named(t, find(t, rep, "lag", behind.URL), text, js, Warn, "lagging", "v1.2.0")
+	for _, r := range rep.Results {
+		if r.Check == "lag" && r.Target != behind.URL {
+			t.Errorf("the reference is reported on: %+v", r)
+		}
+	}
+}
+
+// TestLagCapsVersions: a long list of missing versions is capped, newest
+// shown.
+func TestLagCapsVersions(t *testing.T) {
+	full := goodProxy(t)
+	for i := range 8 {
+		if _, err := full.fp.Add("example.com/many", fmt.Sprintf("v1.%d.0", i), map[string][]byte{"go.mod": []byte("module example.com/many\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	behind := fakeproxy.NewMirror(t, full.fp)
+	lagging(behind, "example.com/many", 7)
+	rep, text, js := run(t, full.env(t, behind.URL+","+full.URL+",direct"), func(o *Options) { o.LagModules = []string{"example.com/many"} })
+	r := find(t, rep, "lag", behind.URL)
+	named(t, r, text, js, Warn, "lagging", "example.com/many v1.3.0 v1.4.0 v1.5.0 v1.6.0 v1.7.0 (+2)")
+}
+
+// TestDefaultSumDBKey: for GOSUMDB naming the go command's default
+// database without a key, doctor verifies with the key the installed go
+// command knows (the name and the key come from the go command at run
+// time, never from gomirror's source); an unknown bare name has no key.
+func TestDefaultSumDBKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOSUMDB", "")
+	env, err := gocmd.Env(context.Background(), gocmd.Cmd{}, "GOSUMDB", "GOROOT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := resolveSumDB(env["GOSUMDB"], env["GOROOT"])
+	if db == nil || db.verifier == nil || db.verifier.Name() != env["GOSUMDB"] {
+		t.Fatalf("default database %q: %+v", env["GOSUMDB"], db)
+	}
+	if db := resolveSumDB("sum.unknown.example", env["GOROOT"]); db.verifier != nil || db.keyErr == nil {
+		t.Errorf("an unknown bare name has a key: %+v", db)
+	}
+	if db := resolveSumDB("off", env["GOROOT"]); db != nil {
+		t.Errorf("off: %+v", db)
+	}
+}
+
+// TestSumDBKeyUnknown: a proxy that serves a database whose key doctor
+// cannot find (a bare name the go command does not know) is a warning,
+// with the signature steps skipped, not an ok.
+func TestSumDBKeyUnknown(t *testing.T) {
+	srv := goodProxy(t)
+	rep, text, js := run(t, env(t, srv.URL+",direct", "GOSUMDB", dbName), nil)
+	r := find(t, rep, "sumdb", srv.URL)
+	named(t, r, text, js, Warn, "sumdb-key-unknown", "signatures cannot be checked")
+	for _, s := range r.Steps[1:] {
+		if !s.Skipped {
+			t.Errorf("step %s not skipped", s.Name)
+		}
 	}
 }

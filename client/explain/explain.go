@@ -4,7 +4,9 @@
 // Parse splits the output into errors: an error is a line that is not
 // indented, with the lines that belong to it (continuation lines indented
 // with a tab or spaces, the hint lines the go command prints after an error,
-// and the SECURITY ERROR paragraph after a checksum mismatch). Lines that
+// and the SECURITY ERROR paragraph after a checksum mismatch; an indented
+// paragraph after a blank line, as in "inconsistent vendoring"; the
+// "go.mod:5: ..." lines after "go: errors parsing go.mod:"). Lines that
 // report progress ("go: downloading example.com/m v1.0.0", "go: added ...")
 // are not errors and are skipped.
 //
@@ -25,14 +27,16 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // A Class is one known kind of go command error.
 type Class struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-	Cause string `json:"cause"`
-	Fix   string `json:"fix"`
+	ID    string    `json:"id"`
+	Title i18n.Text `json:"title"`
+	Cause i18n.Text `json:"cause"`
+	Fix   i18n.Text `json:"fix"`
 
 	patterns []*regexp.Regexp
 }
@@ -48,7 +52,7 @@ func (c *Class) Matches(text string) bool {
 	return false
 }
 
-func class(id, title, cause, fix string, patterns ...string) *Class {
+func class(id string, title, cause, fix i18n.Text, patterns ...string) *Class {
 	c := &Class{ID: id, Title: title, Cause: cause, Fix: fix}
 	for _, p := range patterns {
 		c.patterns = append(c.patterns, regexp.MustCompile(p))
@@ -58,137 +62,159 @@ func class(id, title, cause, fix string, patterns ...string) *Class {
 
 // catalogue is in match order: specific classes before general ones.
 var catalogue = []*Class{
-	class("sumdb-private", "Private module looked up in the checksum database",
-		"The go command asked the checksum database (GOSUMDB) for a module it has never seen, "+
-			"which is what happens to a private module: the database answers 404/410 and the go command refuses the module.",
-		"Tell the go command the module is private: go env -w GOPRIVATE=example.com/yourorg/* "+
+	class("gomod-syntax", i18n.T("go.mod (or go.work) cannot be parsed"),
+		i18n.T("A line of go.mod is not valid go.mod syntax: an unknown directive (a typo, or a directive newer than this go command), "+
+			"a require or replace without a version, or a bad quote or parenthesis. The go command stops at the file, before anything is downloaded."),
+		i18n.T("Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\"); "+
+			"go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go."),
+		`errors parsing \S*go\.(mod|work)`,
+		`go\.(mod|work):\d+(:\d+)?: (unknown directive|usage: |unexpected|invalid quoted string|malformed)`,
+	),
+	class("vendor-inconsistent", i18n.T("Inconsistent vendoring"),
+		i18n.T("The module has a vendor directory (so the go command builds with -mod=vendor) but vendor/modules.txt does not match go.mod: "+
+			"a requirement was added, removed or changed in go.mod after go mod vendor last ran, or modules.txt was edited by hand."),
+		i18n.T("Run go mod vendor and commit the vendor directory with go.mod; or, to build without it, use -mod=mod or -mod=readonly (or delete vendor/)."),
+		`inconsistent vendoring`,
+	),
+	class("sumdb-private", i18n.T("Private module looked up in the checksum database"),
+		i18n.T("The go command asked the checksum database (GOSUMDB) for a module it has never seen, "+
+			"which is what happens to a private module: the database answers 404/410 and the go command refuses the module."),
+		i18n.T("Tell the go command the module is private: go env -w GOPRIVATE=example.com/yourorg/* "+
 			"(or only GONOSUMDB=example.com/yourorg/* to keep fetching it through GOPROXY). "+
-			"Do not set GOSUMDB=off for everything.",
+			"Do not set GOSUMDB=off for everything."),
 		`verifying (module|go\.mod)?:?.*(404 Not Found|410 Gone)`,
 		`reading \S*/lookup/\S*: (404|410)`,
 	),
-	class("checksum-mismatch", "Checksum mismatch (SECURITY ERROR)",
-		"The bytes downloaded for a module version differ from those recorded in go.sum or in the checksum database: "+
-			"the proxy or origin served different content, the version was re-tagged, or go.sum holds a wrong line.",
-		"Do not just delete go.sum lines. Find out which side is wrong: run go clean -modcache and download again; "+
+	class("checksum-mismatch", i18n.T("Checksum mismatch (SECURITY ERROR)"),
+		i18n.T("The bytes downloaded for a module version differ from those recorded in go.sum or in the checksum database: "+
+			"the proxy or origin served different content, the version was re-tagged, or go.sum holds a wrong line."),
+		i18n.T("Do not just delete go.sum lines. Find out which side is wrong: run go clean -modcache and download again; "+
 			"if the mismatch is against go.sum only, check who changed that line (git log go.sum); "+
-			"if a proxy or mirror serves the wrong bytes, report it and fetch from another GOPROXY.",
+			"if a proxy or mirror serves the wrong bytes, report it and fetch from another GOPROXY."),
 		`checksum mismatch`, `SECURITY ERROR`,
 	),
-	class("missing-gosum", "Missing go.sum entry",
-		"go.sum has no checksum for a module the build needs, and the go command may not add it "+
-			"(-mod=readonly is the default for builds and tests).",
-		"Run go mod tidy (or the go get / go mod download command the message names) and commit go.sum.",
+	class("missing-gosum", i18n.T("Missing go.sum entry"),
+		i18n.T("go.sum has no checksum for a module the build needs, and the go command may not add it "+
+			"(-mod=readonly is the default for builds and tests)."),
+		i18n.T("Run go mod tidy (or the go get / go mod download command the message names) and commit go.sum."),
 		`missing go\.sum entry`,
 	),
-	class("auth-required", "Authentication required",
-		"The server (a git host or a proxy) asked for credentials and the go command had none to give; "+
-			"it disables git's terminal prompts, so git cannot ask you.",
-		"Give credentials non-interactively: a ~/.netrc line \"machine HOST login USER password TOKEN\", "+
+	class("auth-required", i18n.T("Authentication required"),
+		i18n.T("The server (a git host or a proxy) asked for credentials and the go command had none to give; "+
+			"it disables git's terminal prompts, so git cannot ask you."),
+		i18n.T("Give credentials non-interactively: a ~/.netrc line \"machine HOST login USER password TOKEN\", "+
 			"a git credential helper, or GOAUTH; for private modules also set GOPRIVATE so they bypass the public proxy and checksum database. "+
-			"For a gomirror with tokens, see gomirror token add.",
+			"For a gomirror with tokens, see gomirror token add."),
 		`terminal prompts disabled`, `could not read (Username|Password)`,
 		`\b401 Unauthorized`, `Authentication failed`, `authentication required`,
 	),
-	class("toolchain", "Newer Go or toolchain required",
-		"The main module or a dependency declares a go (or toolchain) version newer than the go command running, "+
-			"and the go command may not or cannot download that toolchain (GOTOOLCHAIN=local, or the toolchain is not available from GOPROXY).",
-		"Install a newer Go, or allow switching with GOTOOLCHAIN=auto and make the toolchain modules downloadable through your GOPROXY; "+
-			"or lower the go line if it was raised by mistake.",
+	class("toolchain", i18n.T("Newer Go or toolchain required"),
+		i18n.T("The main module or a dependency declares a go (or toolchain) version newer than the go command running, "+
+			"and the go command may not or cannot download that toolchain (GOTOOLCHAIN=local, or the toolchain is not available from GOPROXY)."),
+		i18n.T("Install a newer Go, or allow switching with GOTOOLCHAIN=auto and make the toolchain modules downloadable through your GOPROXY; "+
+			"or lower the go line if it was raised by mistake."),
 		`requires go >= `, `toolchain not available`, `requires toolchain `,
 		`invalid toolchain: .*(newer|not available)`,
 	),
-	class("proxy-unavailable", "Proxy failed (5xx)",
-		"The proxy answered with a server error: a mirror could not reach or verify against its own upstream (502), "+
-			"timed out (504) or is overloaded or out of storage (503).",
-		"Read the \"server response\" line and the proxy's logs (gomirror logs the reason); retry; "+
-			"separate GOPROXY entries with '|' to fall back to the next one on any error.",
+	class("proxy-unavailable", i18n.T("Proxy failed (5xx)"),
+		i18n.T("The proxy answered with a server error: a mirror could not reach or verify against its own upstream (502), "+
+			"timed out (504) or is overloaded or out of storage (503)."),
+		i18n.T("Read the \"server response\" line and the proxy's logs (gomirror logs the reason); retry; "+
+			"separate GOPROXY entries with '|' to fall back to the next one on any error."),
 		`\b50[0234] (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)`,
 	),
-	class("dns", "Host name does not resolve",
-		"The host in the URL or module path has no DNS entry here: a typo in GOPROXY/GOSUMDB, "+
-			"a module path on an internal host, or no DNS in this environment.",
-		"Check the host name in the message. For an internal module host, use the resolver that knows it (VPN) "+
-			"or fetch it through a mirror that can; in an offline environment use GOPROXY pointing at a reachable mirror or GOFLAGS=-mod=vendor.",
+	class("dns", i18n.T("Host name does not resolve"),
+		i18n.T("The host in the URL or module path has no DNS entry here: a typo in GOPROXY/GOSUMDB, "+
+			"a module path on an internal host, or no DNS in this environment."),
+		i18n.T("Check the host name in the message. For an internal module host, use the resolver that knows it (VPN) "+
+			"or fetch it through a mirror that can; in an offline environment use GOPROXY pointing at a reachable mirror or GOFLAGS=-mod=vendor."),
 		`no such host`, `Temporary failure in name resolution`, `server misbehaving`, `dial tcp: lookup `,
 	),
-	class("timeout", "Timeout",
-		"A server accepted the connection (or was being dialled) but did not answer in time: "+
-			"the proxy, the checksum database or a firewall between is slow, overloaded or silently dropping packets.",
-		"Check that the host in the message is reachable from this machine (curl -v the URL); "+
-			"check HTTPS_PROXY/NO_PROXY; retry later; if a proxy in GOPROXY is down, list a fallback after it with '|'.",
+	class("timeout", i18n.T("Timeout"),
+		i18n.T("A server accepted the connection (or was being dialled) but did not answer in time: "+
+			"the proxy, the checksum database or a firewall between is slow, overloaded or silently dropping packets."),
+		i18n.T("Check that the host in the message is reachable from this machine (curl -v the URL); "+
+			"check HTTPS_PROXY/NO_PROXY; retry later; if a proxy in GOPROXY is down, list a fallback after it with '|'."),
 		`i/o timeout`, `context deadline exceeded`, `TLS handshake timeout`,
 		`Client\.Timeout exceeded`, `timeout awaiting response headers`,
 	),
-	class("tls", "TLS certificate not trusted",
-		"The HTTPS server's certificate could not be verified: it is self-signed or issued by a private CA "+
-			"this machine does not trust, expired, or issued for another host name.",
-		"If the server is yours, give it a certificate for the host name in GOPROXY, or add its CA to the system trust store "+
+	class("tls", i18n.T("TLS certificate not trusted"),
+		i18n.T("The HTTPS server's certificate could not be verified: it is self-signed or issued by a private CA "+
+			"this machine does not trust, expired, or issued for another host name."),
+		i18n.T("If the server is yours, give it a certificate for the host name in GOPROXY, or add its CA to the system trust store "+
 			"(or SSL_CERT_FILE / SSL_CERT_DIR for the go command only). Use the host name the certificate is valid for. "+
-			"Do not use GOINSECURE to hide it.",
+			"Do not use GOINSECURE to hide it."),
 		`x509: `, `tls: failed to verify`, `certificate is valid for`,
 		`certificate signed by unknown authority`, `tls: bad certificate`,
 	),
-	class("conn-refused", "Connection refused",
-		"Nothing listens at the host and port the go command connected to: the proxy or mirror is not running, "+
-			"or GOPROXY/GOSUMDB names the wrong port.",
-		"Start the server (gomirror serve) or fix the URL in go env GOPROXY / GOSUMDB; "+
-			"add a fallback with GOPROXY=http://mirror|https://fallback if one should take over.",
+	class("conn-refused", i18n.T("Connection refused"),
+		i18n.T("Nothing listens at the host and port the go command connected to: the proxy or mirror is not running, "+
+			"or GOPROXY/GOSUMDB names the wrong port."),
+		i18n.T("Start the server (gomirror serve) or fix the URL in go env GOPROXY / GOSUMDB; "+
+			"add a fallback with GOPROXY=http://mirror|https://fallback if one should take over."),
 		`connection refused`, `No connection could be made`,
 	),
-	class("forbidden", "Forbidden or not available",
-		"The proxy refuses to serve this module (403): it is blocked by policy, or it is private and the proxy is public.",
-		"Fetch private modules directly: go env -w GOPRIVATE=example.com/yourorg/*; otherwise ask the proxy's owner "+
-			"whether the module is blocked.",
+	class("forbidden", i18n.T("Forbidden or not available"),
+		i18n.T("The proxy refuses to serve this module (403): it is blocked by policy, or it is private and the proxy is public."),
+		i18n.T("Fetch private modules directly: go env -w GOPRIVATE=example.com/yourorg/*; otherwise ask the proxy's owner "+
+			"whether the module is blocked."),
 		`\b403 Forbidden`, `server response:.*not available`,
 	),
-	class("unknown-revision", "Unknown revision or invalid version",
-		"The version, tag, branch or commit asked for does not exist in the module's repository "+
-			"(a typo, a tag not pushed, a deleted version), or the version string is not valid for this module path (e.g. v2+ without /v2).",
-		"List the versions that exist (go list -m -versions MODULE) and use one of them; "+
-			"push the missing tag; for v2 and later use the /vN module path.",
+	class("bad-request", i18n.T("Proxy rejected the request (400 Bad Request)"),
+		i18n.T("The proxy answered 400: it does not accept the module path or version as asked. Some proxies answer 400 rather than 404 for a path they do not serve "+
+			"(an unknown or private host, a path that is not a valid module path); a GOPROXY URL with a wrong path prefix can also cause it. "+
+			"With ',' between GOPROXY entries the go command falls back to the next only on 404/410, so a 400 stops it."),
+		i18n.T("Check the module path and version in the message; for a private module set GOPRIVATE so it is not asked of the proxy; "+
+			"check the proxy URL in go env GOPROXY; to fall back to the next proxy on any error, separate the entries with '|'."),
+		`\b400 Bad Request`,
+	),
+	class("unknown-revision", i18n.T("Unknown revision or invalid version"),
+		i18n.T("The version, tag, branch or commit asked for does not exist in the module's repository "+
+			"(a typo, a tag not pushed, a deleted version), or the version string is not valid for this module path (e.g. v2+ without /v2)."),
+		i18n.T("List the versions that exist (go list -m -versions MODULE) and use one of them; "+
+			"push the missing tag; for v2 and later use the /vN module path."),
 		`unknown revision`, `invalid version`, `no matching versions for query`,
 		`invalid pseudo-version`, `revision .* does not exist`,
 	),
-	class("not-found", "Module or version not found",
-		"The proxy has no such module or version (404/410). Either the path or version is wrong, "+
-			"or the module is private and the public proxy cannot see it.",
-		"Check the module path and version. For a private module: go env -w GOPRIVATE=example.com/yourorg/* "+
-			"so it is fetched directly; or serve it from your own mirror.",
+	class("not-found", i18n.T("Module or version not found"),
+		i18n.T("The proxy has no such module or version (404/410). Either the path or version is wrong, "+
+			"or the module is private and the public proxy cannot see it."),
+		i18n.T("Check the module path and version. For a private module: go env -w GOPRIVATE=example.com/yourorg/* "+
+			"so it is fetched directly; or serve it from your own mirror."),
 		`\b404 Not Found`, `\b410 Gone`, `server response: not found`,
 		`unrecognized import path`, `repository not found`, `module .* not found`,
 	),
-	class("zip-too-large", "Module zip too large",
-		"The module's files exceed the go command's limits (500 MB unpacked zip, 16 MB go.mod), "+
-			"usually because generated or binary files are committed in the module.",
-		"Exclude the large files from the module (move them to a directory with its own go.mod, or out of the repository) and tag a new version.",
+	class("zip-too-large", i18n.T("Module zip too large"),
+		i18n.T("The module's files exceed the go command's limits (500 MB unpacked zip, 16 MB go.mod), "+
+			"usually because generated or binary files are committed in the module."),
+		i18n.T("Exclude the large files from the module (move them to a directory with its own go.mod, or out of the repository) and tag a new version."),
 		`module source tree too large`, `zip file too large`, `go\.mod file too large`,
 	),
-	class("gosumdb-config", "Invalid GOSUMDB or checksum database key",
-		"GOSUMDB is not a valid database name and key, or the key does not match the database's signatures.",
-		"Leave GOSUMDB at its default, or set it to \"NAME+KEY [URL]\" exactly as the database's owner publishes it.",
+	class("gosumdb-config", i18n.T("Invalid GOSUMDB or checksum database key"),
+		i18n.T("GOSUMDB is not a valid database name and key, or the key does not match the database's signatures."),
+		i18n.T("Leave GOSUMDB at its default, or set it to \"NAME+KEY [URL]\" exactly as the database's owner publishes it."),
 		`invalid GOSUMDB`, `verifiers? .*(malformed|invalid)`, `invalid signature`,
 	),
-	class("proxy-off", "Network lookups disabled (GOPROXY=off)",
-		"GOPROXY=off forbids the go command to download modules, and the module is not in the module cache.",
-		"Set GOPROXY to your mirror (go env -w GOPROXY=http://127.0.0.1:3000) or download the module while online first; "+
-			"or vendor dependencies and build with -mod=vendor.",
+	class("proxy-off", i18n.T("Network lookups disabled (GOPROXY=off)"),
+		i18n.T("GOPROXY=off forbids the go command to download modules, and the module is not in the module cache."),
+		i18n.T("Set GOPROXY to your mirror (go env -w GOPROXY=http://127.0.0.1:3000) or download the module while online first; "+
+			"or vendor dependencies and build with -mod=vendor."),
 		`disabled by GOPROXY=off`, `GOPROXY=off`,
 	),
-	class("bad-env", "Invalid go environment setting",
-		"A GOPROXY, GOFLAGS or other go env value cannot be parsed.",
-		"Inspect go env (and GOENV's file: go env GOENV); fix or unset the variable named in the message (go env -u NAME).",
+	class("bad-env", i18n.T("Invalid go environment setting"),
+		i18n.T("A GOPROXY, GOFLAGS or other go env value cannot be parsed."),
+		i18n.T("Inspect go env (and GOENV's file: go env GOENV); fix or unset the variable named in the message (go env -u NAME)."),
 		`invalid GOPROXY`, `invalid proxy URL`, `GOFLAGS`, `go: invalid GO[A-Z0-9]+`, `GOPROXY list is not the empty string`,
 	),
-	class("malformed-path", "Malformed module or import path",
-		"The path is not a valid module path: the first element must be a host name with a dot, no upper-case letters in some places, no trailing slash, and so on.",
-		"Fix the path in the import or go.mod (module paths look like example.com/org/repo); "+
-			"for a local module use a replace directive or a go.work file.",
+	class("malformed-path", i18n.T("Malformed module or import path"),
+		i18n.T("The path is not a valid module path: the first element must be a host name with a dot, no upper-case letters in some places, no trailing slash, and so on."),
+		i18n.T("Fix the path in the import or go.mod (module paths look like example.com/org/repo); "+
+			"for a local module use a replace directive or a go.work file."),
 		`malformed module path`, `malformed import path`, `invalid module path`,
 	),
-	class("no-main-module", "Not in a module",
-		"The command needs a main module but there is no go.mod in this directory or any parent (or GO111MODULE=off).",
-		"Run it inside the module, or create one with go mod init example.com/m; for a single tool use go install PATH@VERSION.",
+	class("no-main-module", i18n.T("Not in a module"),
+		i18n.T("The command needs a main module but there is no go.mod in this directory or any parent (or GO111MODULE=off)."),
+		i18n.T("Run it inside the module, or create one with go mod init example.com/m; for a single tool use go install PATH@VERSION."),
 		`go\.mod file not found`, `cannot find main module`,
 	),
 }
@@ -196,9 +222,9 @@ var catalogue = []*Class{
 // Unknown is the class of an error no catalogue class matches.
 var Unknown = &Class{
 	ID:    "unknown",
-	Title: "Unknown error",
-	Cause: "no known cause",
-	Fix:   "none known: read the message itself.",
+	Title: i18n.T("Unknown error"),
+	Cause: i18n.T("no known cause"),
+	Fix:   i18n.T("none known: read the message itself."),
 }
 
 // Catalogue returns the classes, in match order.
@@ -287,6 +313,13 @@ func isHint(line string) bool {
 	return false
 }
 
+// parsingFile is the first line of the go command's report of a go.mod
+// or go.work file it cannot parse; fileLine is one of the lines after it.
+var (
+	parsingFile = regexp.MustCompile(`errors parsing \S*go\.(mod|work):$`)
+	fileLine    = regexp.MustCompile(`^\S*go\.(mod|work):\d+(:\d+)?: `)
+)
+
 func isContinuation(line string) bool {
 	return strings.HasPrefix(line, "\t") || strings.HasPrefix(line, " ")
 }
@@ -298,19 +331,34 @@ func Parse(r io.Reader) ([]*Error, error) {
 	var (
 		errs     []*Error
 		cur      *Error // the error continuation lines attach to
+		held     *Error // the error before a blank line, which indented lines after it continue
 		security bool   // inside the SECURITY ERROR paragraph of cur
 		n        int
 	)
 	for sc.Scan() {
 		n++
 		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) != "" && !isContinuation(line) {
+			held = nil
+		}
 		switch {
 		case strings.TrimSpace(line) == "":
 			// A blank line ends an error, except inside the SECURITY
 			// ERROR explanation, or between a checksum mismatch and it.
 			if cur != nil && !security && !strings.Contains(cur.Text(), "checksum mismatch") {
-				cur = nil
+				held, cur = cur, nil
 			}
+			continue
+		case isContinuation(line) && cur == nil && held != nil:
+			// An indented paragraph after a blank line (the hints of
+			// "inconsistent vendoring") continues the error before it.
+			cur, held = held, nil
+			cur.Lines = append(cur.Lines, line)
+			continue
+		case cur != nil && parsingFile.MatchString(cur.Lines[0]) && fileLine.MatchString(line):
+			// "go: errors parsing go.mod:" is followed by one unindented
+			// "go.mod:5: ..." line per error in the file.
+			cur.Lines = append(cur.Lines, line)
 			continue
 		case line == "SECURITY ERROR":
 			if cur == nil {
@@ -378,33 +426,67 @@ func NewReport(errs []*Error) *Report {
 	return r
 }
 
-// WriteText writes errs for a person: each error's lines quoted, then its
-// class, cause and fix.
-func WriteText(w io.Writer, errs []*Error) error {
+// WriteText writes errs for a person, in p's language (English if p is
+// nil): each error's lines quoted, then its class, cause and fix.
+func WriteText(w io.Writer, p *i18n.Printer, errs []*Error) error {
+	if p == nil {
+		p = i18n.English()
+	}
 	bw := bufio.NewWriter(w)
 	unknown := 0
 	for i, e := range errs {
 		if i > 0 {
 			bw.WriteString("\n")
 		}
-		fmt.Fprintf(bw, "line %d:\n", e.Line)
+		p.Fprintf(bw, "line %d:\n", e.Line)
 		for _, l := range e.Lines {
 			fmt.Fprintf(bw, "  > %s\n", l)
 		}
 		if !e.Known() {
 			unknown++
-			fmt.Fprintf(bw, "  unknown: no known cause\n")
+			p.Fprintf(bw, "  unknown: %s\n", e.Class.Cause)
 			continue
 		}
-		fmt.Fprintf(bw, "  %s: %s\n", e.Class.ID, e.Class.Title)
-		fmt.Fprintf(bw, "  cause: %s\n", e.Class.Cause)
-		fmt.Fprintf(bw, "  fix:   %s\n", e.Class.Fix)
+		fmt.Fprintf(bw, "  %s: %s\n", e.Class.ID, p.Text(e.Class.Title))
+		p.Fprintf(bw, "  cause: %s\n", e.Class.Cause)
+		p.Fprintf(bw, "  fix:   %s\n", e.Class.Fix)
 	}
 	switch {
 	case len(errs) == 0:
-		bw.WriteString("no errors found\n")
+		p.Fprintf(bw, "no errors found\n")
 	default:
-		fmt.Fprintf(bw, "\n%d error(s): %d explained, %d unknown\n", len(errs), len(errs)-unknown, unknown)
+		p.Fprintf(bw, "\n%d error(s): %d explained, %d unknown\n", len(errs), len(errs)-unknown, unknown)
 	}
 	return bw.Flush()
+}
+
+// WriteList writes the whole catalogue as a table for a person, in p's
+// language (English if p is nil): one row per class, in match order, with
+// its id, symptom (title), cause and fix; columns aligned by display width.
+func WriteList(w io.Writer, p *i18n.Printer) error {
+	if p == nil {
+		p = i18n.English()
+	}
+	rows := [][]string{{p.Sprintf("ID"), p.Sprintf("Symptom"), p.Sprintf("Cause"), p.Sprintf("Fix")}}
+	for _, c := range catalogue {
+		rows = append(rows, []string{c.ID, p.Text(c.Title), p.Text(c.Cause), p.Text(c.Fix)})
+	}
+	return i18n.WriteTable(w, rows)
+}
+
+// ListEntry is one class of the catalogue in JSON (explain --list --json).
+type ListEntry struct {
+	ID    string    `json:"id"`
+	Title i18n.Text `json:"title"`
+	Cause i18n.Text `json:"cause"`
+	Fix   i18n.Text `json:"fix"`
+}
+
+// List returns the catalogue as ListEntries, in match order.
+func List() []ListEntry {
+	var out []ListEntry
+	for _, c := range catalogue {
+		out = append(out, ListEntry{c.ID, c.Title, c.Cause, c.Fix})
+	}
+	return out
 }

@@ -107,6 +107,11 @@ func TestSamples(t *testing.T) {
 		{"proxy-off", "go: example.com/hello@v1.0.0: module lookup disabled by GOPROXY=off"},
 		{"bad-env", "go: parsing $GOFLAGS: non-flag \"x\""},
 		{"malformed-path", `go: malformed import path "Example.com/x y": invalid char ' '`},
+		{"bad-request", "go: example.com/nosuch@latest: reading https://mirror.example.com/example.com/nosuch/@v/list: 400 Bad Request\n\tserver response: invalid module path"},
+		{"gomod-syntax", "go: errors parsing go.mod:\n/path/go.mod:5: unknown directive: foo"},
+		{"gomod-syntax", "go: errors parsing go.mod:\n/path/go.mod:3:2: usage: require module/path v1.2.3\n/path/go.mod:7: unknown directive: bar"},
+		{"gomod-syntax", "go: errors parsing go.work:\ngo.work:3: unknown directive: usee"},
+		{"vendor-inconsistent", "go: inconsistent vendoring in /src/m:\n\texample.com/a@v1.0.0: is explicitly required in go.mod, but not marked as explicit in vendor/modules.txt\n\texample.com/b@v1.2.0: is marked as explicit in vendor/modules.txt, but not explicitly required in go.mod\n\n\tTo ignore the vendor directory, use -mod=readonly or -mod=mod.\n\tTo sync the vendor directory, run:\n\t\tgo mod vendor"},
 		{"unknown", "go: example.com/hello@v1.0.0: the moon is in the wrong phase"},
 	}
 	for _, s := range samples {
@@ -127,7 +132,7 @@ func TestSamples(t *testing.T) {
 func TestCatalogue(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range Catalogue() {
-		if c.ID == "" || c.Title == "" || c.Cause == "" || c.Fix == "" || len(c.patterns) == 0 {
+		if c.ID == "" || c.Title.IsZero() || c.Cause.IsZero() || c.Fix.IsZero() || len(c.patterns) == 0 {
 			t.Errorf("incomplete class %+v", c)
 		}
 		if seen[c.ID] {
@@ -146,7 +151,7 @@ func TestCatalogue(t *testing.T) {
 func TestWriteTextAndJSON(t *testing.T) {
 	errs := parseFile(t, "testdata/mixed.txt")
 	var b bytes.Buffer
-	if err := WriteText(&b, errs); err != nil {
+	if err := WriteText(&b, nil, errs); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -96,11 +96,27 @@ func module(t *testing.T, goVersion, require string, files map[string]string) st
 	}
 	for name, content := range all {
 		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return dir
+}
+
+// appendFile appends text to the file at path.
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // closedPort returns a loopback address nothing listens on.
@@ -246,6 +262,34 @@ var scenarios = []struct {
 	{"no-main-module", "go build outside a module", func(t *testing.T) string {
 		return runGo(t, t.TempDir(), goEnv(t, "off", "off"), "build", ".")
 	}},
+	{"bad-request", "proxy answers 400", func(t *testing.T) string {
+		p := fakeproxy.New(t)
+		p.Inject(fakeproxy.Modules, fakeproxy.Status(400, "bad request: invalid module path"))
+		return runGo(t, t.TempDir(), goEnv(t, p.URL, "off"), "mod", "download", hello)
+	}},
+	{"bad-request", "go get through a proxy answering 400 on list", func(t *testing.T) string {
+		p := fakeproxy.New(t)
+		p.Inject(fakeproxy.Suffix("/@v/list", "/@latest"), fakeproxy.Status(400, "bad request"))
+		dir := module(t, "1.21", "", nil)
+		return runGo(t, dir, goEnv(t, p.URL, "off"), "get", "example.com/hello")
+	}},
+	{"gomod-syntax", "unknown directives", func(t *testing.T) string {
+		dir := module(t, "1.21", "", map[string]string{"main.go": "package main\n\nfunc main() {}\n"})
+		appendFile(t, filepath.Join(dir, "go.mod"), "\nfoo bar\nbaz\n")
+		return runGo(t, dir, goEnv(t, "off", "off"), "build", ".")
+	}},
+	{"gomod-syntax", "require without a version", func(t *testing.T) string {
+		dir := module(t, "1.21", "", map[string]string{"main.go": "package main\n\nfunc main() {}\n"})
+		appendFile(t, filepath.Join(dir, "go.mod"), "\nrequire (\n\texample.com/hello\n)\n")
+		return runGo(t, dir, goEnv(t, "off", "off"), "build", ".")
+	}},
+	{"vendor-inconsistent", "modules.txt without explicit marks", func(t *testing.T) string {
+		dir := module(t, "1.21", "example.com/hello v1.0.0", map[string]string{
+			"main.go":            "package main\n\nfunc main() {}\n",
+			"vendor/modules.txt": "# example.com/hello v1.0.0\nexample.com/hello\n",
+		})
+		return runGo(t, dir, goEnv(t, "off", "off"), "build", ".")
+	}},
 	{"timeout", "TLS server that never answers", func(t *testing.T) string {
 		if testing.Short() {
 			t.Skip("waits for the go command's 10s TLS handshake timeout")
@@ -299,6 +343,9 @@ func TestRealOutput(t *testing.T) {
 			}
 			if len(errs) == 0 {
 				t.Fatalf("found no errors in:\n%s", out)
+			}
+			if len(errs) != 1 {
+				t.Errorf("%d errors, want one entry", len(errs))
 			}
 			for _, e := range errs {
 				if e.Class.ID != sc.want {

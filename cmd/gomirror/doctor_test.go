@@ -60,3 +60,38 @@ func TestDoctorCommandFails(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorCommandChinese: under a zh locale, or with --lang zh, doctor
+// prints its results, fixes and verdict in Chinese; --json stays English.
+func TestDoctorCommandChinese(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "zh_CN.UTF-8")
+	out, err := runDoctor(t, "GOPROXY=off\n")
+	if err == nil {
+		t.Errorf("err = nil, want a failure (exit 1)")
+	}
+	zh := []string{"失败  goproxy off: GOPROXY 以 \"off\" 结尾：什么都无法下载", "修复：", "结论：失败（", "正常  goflags: 未设置 GOFLAGS"}
+	for _, want := range zh {
+		if !strings.Contains(out, want) {
+			t.Errorf("LANG=zh_CN.UTF-8: output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "nothing can be downloaded") || strings.Contains(out, "verdict:") {
+		t.Errorf("English in the Chinese output:\n%s", out)
+	}
+
+	t.Setenv("LANG", "C")
+	goenv := "GOPROXY=off\n"
+	setupSandbox(t, &goenv)
+	out, _, _ = testutil.RunCommand(t, newRoot(), nil, "--lang", "zh", "doctor")
+	for _, want := range zh {
+		if !strings.Contains(out, want) {
+			t.Errorf("--lang zh: output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = testutil.RunCommand(t, newRoot(), nil, "--lang", "zh", "doctor", "--json")
+	if !strings.Contains(out, "nothing can be downloaded") || strings.Contains(out, "什么都无法下载") {
+		t.Errorf("--json is not English:\n%s", out)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomirror/gomirror/client/explain"
 	"github.com/gomirror/gomirror/internal/testutil"
 )
 
@@ -68,5 +69,73 @@ func TestExplainUsage(t *testing.T) {
 	}
 	if _, err := runExplain(t, "", filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+// TestExplainChinese: under a zh locale, or with --lang zh, explain's
+// report and --list table are in Chinese; --json stays English.
+func TestExplainChinese(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "zh_CN.UTF-8")
+	out, err := runExplain(t, explainInput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"第 2 行：\n", "  not-found: 找不到模块或版本\n", "  原因：代理上没有这个模块或版本", "  修复：检查模块路径和版本", "  未知：原因未知\n", "共 2 个错误：1 个已解释，1 个未知"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("LANG=zh_CN.UTF-8: output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = runExplain(t, "", "--list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.HasPrefix(lines[0], "ID  ") || !strings.Contains(lines[0], "症状") || !strings.Contains(lines[0], "修复方法") {
+		t.Errorf("--list header: %q", lines[0])
+	}
+	if !strings.Contains(out, "vendor-inconsistent") || !strings.Contains(out, "vendor 目录不一致") || !strings.Contains(out, "代理拒绝了请求（400 Bad Request）") {
+		t.Errorf("--list lacks the new classes in Chinese:\n%s", out)
+	}
+
+	t.Setenv("LANG", "C")
+	out, _, err = testutil.RunCommand(t, newRoot(), strings.NewReader(explainInput), "--lang", "zh", "explain")
+	if err != nil || !strings.Contains(out, "找不到模块或版本") {
+		t.Errorf("--lang zh: %v\n%s", err, out)
+	}
+	out, _, err = testutil.RunCommand(t, newRoot(), strings.NewReader(explainInput), "--lang", "zh", "explain", "--json")
+	if err != nil || !strings.Contains(out, `"title": "Module or version not found"`) {
+		t.Errorf("--json is not English: %v\n%s", err, out)
+	}
+}
+
+// TestExplainList: --list prints every class of the catalogue as a table
+// whose columns line up; --json gives them as an array.
+func TestExplainList(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "C")
+	out, err := runExplain(t, "", "--list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(explain.Catalogue())+1 {
+		t.Errorf("%d lines, want a header and %d classes:\n%s", len(lines), len(explain.Catalogue()), out)
+	}
+	col := strings.Index(lines[0], "Symptom")
+	for _, l := range lines[1:] {
+		if id, _, _ := strings.Cut(l, " "); explain.Lookup(id) == nil || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("row not aligned with the header at column %d: %q", col, l)
+		}
+	}
+	out, err = runExplain(t, "", "--list", "--json")
+	var list []struct{ ID, Title, Cause, Fix string }
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list) != len(explain.Catalogue()) || list[0].Fix == "" {
+		t.Errorf("--list --json: %v\n%s", err, out)
+	}
+	if _, err := runExplain(t, "", "--list", "file.txt"); err == nil {
+		t.Errorf("--list with a FILE: no error")
 	}
 }
