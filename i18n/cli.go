@@ -87,6 +87,21 @@ func (p *Printer) Fprintf(w io.Writer, key string, args ...any) (int, error) {
 	return io.WriteString(w, p.Sprintf(key, args...))
 }
 
+// Translate returns the translation of text, a catalogue key used as it
+// is, not as a format (a help text, which may hold a '%'), or text itself
+// when the catalogue lacks it or the language is English. It is for texts
+// that are data where they are given (cobra's Short, Long and flag
+// usages): the catalogue scan cannot see them, so whoever gives them
+// checks with Has that they are in the catalogue.
+func (p *Printer) Translate(text string) string {
+	if p.Chinese() {
+		if zh, ok := Default().zh[text]; ok {
+			return zh
+		}
+	}
+	return text
+}
+
 // Text renders t; the zero Text is "".
 func (p *Printer) Text(t Text) string {
 	if t.IsZero() {

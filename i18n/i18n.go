@@ -41,6 +41,7 @@ type Catalogue struct {
 	cat     *catalog.Builder
 	matcher language.Matcher
 	keys    map[string]bool
+	zh      map[string]string // key → its translation, for Translate
 }
 
 // build returns the catalogue of messages.
@@ -49,9 +50,11 @@ func build() *Catalogue {
 		cat:     catalog.NewBuilder(catalog.Fallback(language.English)),
 		matcher: language.NewMatcher(Supported),
 		keys:    map[string]bool{},
+		zh:      map[string]string{},
 	}
 	for _, m := range all() {
 		c.keys[m.en] = true
+		c.zh[m.en] = m.zh
 		// Errors only for malformed tags, which these are not.
 		_ = c.cat.SetString(language.English, m.en, m.en)
 		_ = c.cat.SetString(language.SimplifiedChinese, m.en, m.zh)

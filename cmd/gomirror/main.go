@@ -100,6 +100,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().String(langFlag, "", "language of the client tools' output: en or zh (default: from LC_ALL, LC_MESSAGES or LANG)")
+	localizeHelp(root)
 	root.AddCommand(newServe(), newToken(), newVerify(), newSetup(), newExplain(), newWarm(), newGraph(), newBench(), newDoctor(), newAudit(), newStats(), newIndex(), newPolicy(), newSnapshot(), newEnv(), newGC(), newBundle())
 	return root
 }
