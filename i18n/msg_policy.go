@@ -74,10 +74,14 @@ var policyMessages = []entry{
 	{"the build list of %s could not be resolved, so only its requirements and go.sum were checked: %v", "无法解析 %s 的构建列表，因此只检查了它的 require 和 go.sum：%v"},
 	{"could not tell whether a workspace (go.work) applies to %s: %v", "无法判断 %s 是否处于某个工作区（go.work）中：%v"},
 	{"%s is used through the workspace %s: its build list was resolved without the workspace; the workspace's replacements and go.work.sum were checked, its other modules' requirements were not (check each module, or with GOWORK=off)", "%s 是通过工作区 %s 使用的：它的构建列表是在不使用工作区的情况下解析的；已检查工作区的 replace 和 go.work.sum，但没有检查工作区中其他模块的 require（请逐个模块检查，或设置 GOWORK=off）"},
+	{"not a canonical version", "不是规范版本"},
+	{"%s@%s: %s", "%s@%s：%s"},
 	{"%q: want module@version", "%q：应为 module@version"},
 	{"%q: %v: give a canonical version (such as v1.2.3; go list -m %s shows a query's), not a query", "%q：%v：请给出规范版本（如 v1.2.3；查询对应的版本可用 go list -m %s 查看），而不是版本查询"},
 
 	// client/policycheck: setting up
+	{"%s: %s: %s (is it a gomirror with a policy, serving the policy check endpoint?)", "%s：%s：%s（它是否是配置了策略、提供策略检查端点的 gomirror？）"},
+	{"%s: reading the answer: %v", "%s：读取应答：%v"},
 	{"%s: no token in the file", "%s：文件中没有令牌"},
 	{"give --mirror or --policy, not both", "--mirror 和 --policy 只能给出一个"},
 	{"go env GOPROXY is %q, with no URL first: give --mirror URL or --policy FILE", "go env GOPROXY 为 %q，第一项不是 URL：请给出 --mirror URL 或 --policy FILE"},

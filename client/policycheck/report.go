@@ -98,7 +98,7 @@ func (r *Report) NotChecked() []string { return r.NotCheckedIn(i18n.English()) }
 func (r *Report) NotCheckedIn(p *i18n.Printer) []string {
 	var out []string
 	for _, f := range r.Unchecked {
-		out = append(out, fmt.Sprintf("%s@%s: %s", f.Module, f.Version, f.Error))
+		out = append(out, p.Sprintf("%s@%s: %s", f.Module, f.Version, f.Error))
 	}
 	for _, t := range r.Incomplete {
 		out = append(out, p.Text(t))

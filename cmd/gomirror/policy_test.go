@@ -460,6 +460,16 @@ func TestPolicyCheckChinese(t *testing.T) {
 		t.Errorf("check lic, zh: exit %d, want %q in\n%s%s", code, want, stdout, stderr)
 	}
 
+	// The client's own words inside an error, in Chinese too.
+	_, stderr, code = run("explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@latest")
+	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, `"example.com/hello@latest"：不是规范版本：请给出规范版本`) {
+		t.Errorf("explain @latest, zh: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = run("explain", "--mirror", up.URL, "example.com/hello@v1.1.0")
+	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, "（它是否是配置了策略、提供策略检查端点的 gomirror？）") {
+		t.Errorf("explain --mirror fakeproxy, zh: exit %d, %q", code, stderr)
+	}
+
 	// An argument error, as main prints it.
 	_, stderr, code = run("check", "--policy", pol, "--proxy", up.URL, "a", "b")
 	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, "最多给出一个目录、go.mod 或 go.sum") {
