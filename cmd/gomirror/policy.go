@@ -40,7 +40,7 @@ func (f *policyFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.opts.VulnDB, "vulndb", "", "with --policy: the vulnerability database's URL (default: the proxy's /vuln)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token (default: $"+policycheck.TokenEnv+"), sent only to the origin of --mirror, or of --proxy with --policy (and --vulndb if the same)")
 	fl.StringVar(&f.opts.TokenName, "token-name", "", "with --policy: decide with the rule set of this token name")
-	fl.BoolVar(&f.json, "json", false, "print JSON")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit for the whole command (0: none)")
 }
 
