@@ -275,4 +275,3 @@ func TestSameURLUnderTwoIDsIsOneEntry(t *testing.T) {
 		t.Errorf("Find = %+v, %v", m, ok)
 	}
 }
-
