@@ -1,10 +1,10 @@
 package mirrorbench
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +43,44 @@ const DefaultTimeout = 30 * time.Second
 // LatencyTolerance is how close (as a fraction of the larger) two mirrors'
 // info+mod medians must be to count as equal for the recommendation.
 const LatencyTolerance = 0.05
+
+// The largest bodies a benchmark reads, by kind. A body over its limit is
+// a failed request ("too large"), never a success. List, .info and .mod are
+// read into memory up to their limit; a zip is read as a stream and
+// discarded while it is counted, keeping only its first entry's header and
+// its last bytes (for the plausibility check), so that memory stays bounded
+// whatever a mirror sends.
+const (
+	MaxList int64 = 1 << 20
+	MaxInfo int64 = 64 << 10
+	MaxMod  int64 = 1 << 20
+	MaxZip  int64 = modzip.MaxZipFile
+)
+
+// Limits are the body limits of a run; a zero field is the constant's
+// default (MaxList, MaxInfo, MaxMod, MaxZip).
+type Limits struct {
+	List, Info, Mod, Zip int64
+}
+
+// of is the limit for kind.
+func (l Limits) of(kind layout.Kind) int64 {
+	pick := func(v, def int64) int64 {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	switch kind {
+	case layout.List:
+		return pick(l.List, MaxList)
+	case layout.Info:
+		return pick(l.Info, MaxInfo)
+	case layout.Mod:
+		return pick(l.Mod, MaxMod)
+	}
+	return pick(l.Zip, MaxZip)
+}
 
 // Kinds are the requests made for each module version, in order.
 var Kinds = []layout.Kind{layout.List, layout.Info, layout.Mod, layout.Zip}
@@ -105,6 +143,8 @@ type Config struct {
 	// and count as failed ("skipped"), so that a dead mirror whose
 	// requests time out costs at most MaxFailures timeouts.
 	MaxFailures int
+	// Limits bound the bodies read; zero is the defaults.
+	Limits Limits
 }
 
 // Report is the outcome of Run.
@@ -216,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 						t.errs[err.Error()]++
 						continue
 					}
-					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout)
+					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout, cfg.Limits)
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
 					}
@@ -309,8 +349,8 @@ func percentile(ds []time.Duration, p int) time.Duration {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // fetch makes one request and checks its answer; it returns the body size
-// and the time to the body's last byte.
-func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind layout.Kind, timeout time.Duration) (int64, time.Duration, error) {
+// and the time to the body's last byte. The body is bounded by lim.
+func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind layout.Kind, timeout time.Duration, lim Limits) (int64, time.Duration, error) {
 	if !kind.PerVersion() {
 		m.Version = "" // the module's own file, List
 	}
@@ -331,18 +371,87 @@ func fetch(ctx context.Context, c *http.Client, base string, m module.Version, k
 		return 0, 0, shortErr(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, modzip.MaxZipFile+1))
+	if resp.StatusCode/100 != 2 {
+		return 0, 0, fmt.Errorf("%s: %s", kind, resp.Status)
+	}
+	limit := lim.of(kind)
+	if kind == layout.Zip {
+		n, err := checkZip(resp.Body, m, limit)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %v", kind, shortErr(err))
+		}
+		return n, time.Since(start), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	d := time.Since(start)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: reading body: %v", kind, shortErr(err))
 	}
-	if resp.StatusCode/100 != 2 {
-		return 0, 0, fmt.Errorf("%s: %s", kind, resp.Status)
+	if int64(len(body)) > limit {
+		return 0, 0, fmt.Errorf("%s: body too large (over %d bytes)", kind, limit)
 	}
 	if err := plausible(m, kind, body); err != nil {
 		return 0, 0, fmt.Errorf("%s: %v", kind, err)
 	}
 	return int64(len(body)), d, nil
+}
+
+// zipTail is how much of a zip's end checkZip keeps: the end of central
+// directory record (22 bytes) and the longest comment it may have.
+const zipTail = 22 + 65535
+
+// checkZip reads a zip from r as a stream, up to limit bytes, and checks
+// that it is plausibly m's module zip: its first entry is a file under
+// m's path@version/ and it ends with an end of central directory record.
+// It holds at most zipTail bytes and returns the zip's size.
+func checkZip(r io.Reader, m module.Version, limit int64) (int64, error) {
+	lr := &io.LimitedReader{R: r, N: limit + 1}
+	var head [30]byte
+	if _, err := io.ReadFull(lr, head[:]); err != nil {
+		return 0, fmt.Errorf("not a zip file: %v", err)
+	}
+	if string(head[:4]) != "PK\x03\x04" {
+		return 0, errors.New("not a zip file: no local file header")
+	}
+	name := make([]byte, binary.LittleEndian.Uint16(head[26:]))
+	if _, err := io.ReadFull(lr, name); err != nil {
+		return 0, fmt.Errorf("not a zip file: %v", err)
+	}
+	if prefix := m.String() + "/"; !strings.HasPrefix(string(name), prefix) {
+		return 0, fmt.Errorf("zip file %q is not under %s", name, prefix)
+	}
+	tail := &tailBuffer{max: zipTail}
+	n, err := io.Copy(tail, lr)
+	if err != nil {
+		return 0, fmt.Errorf("reading body: %w", err)
+	}
+	size := int64(len(head)+len(name)) + n
+	if size > limit {
+		return 0, fmt.Errorf("body too large (over %d bytes)", limit)
+	}
+	if !bytes.Contains(tail.buf, []byte("PK\x05\x06")) {
+		return 0, errors.New("not a zip file: no end of central directory (truncated?)")
+	}
+	return size, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
 }
 
 // shortErr drops the URL from a client error: it is the same for every
@@ -367,6 +476,9 @@ func plausible(m module.Version, kind layout.Kind, body []byte) error {
 				return fmt.Errorf("list line %q is not a version", sc.Text())
 			}
 		}
+		if sc.Err() != nil {
+			return fmt.Errorf("list: %v", sc.Err())
+		}
 	case layout.Info:
 		var info struct{ Version string }
 		if err := json.Unmarshal(body, &info); err != nil {
@@ -378,17 +490,6 @@ func plausible(m module.Version, kind layout.Kind, body []byte) error {
 	case layout.Mod:
 		if p := modfile.ModulePath(body); p != m.Path {
 			return fmt.Errorf("go.mod names module %q", p)
-		}
-	case layout.Zip:
-		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
-		if err != nil {
-			return fmt.Errorf("not a zip file: %v", err)
-		}
-		prefix := m.String() + "/"
-		for _, f := range zr.File {
-			if !strings.HasPrefix(f.Name, prefix) {
-				return fmt.Errorf("zip file %q is not under %s", f.Name, prefix)
-			}
 		}
 	}
 	return nil
