@@ -30,6 +30,10 @@ import (
 // that keeps the settings from before the first Apply until Undo.
 const StateFileName = "gomirror-setup.json"
 
+// maxProbeBody is the largest answer Check reads: a version list longer
+// than this is not what a module proxy sends for the probe module.
+const maxProbeBody = 1 << 20
+
 // DefaultProbeModule is the module whose version list Check asks for.
 const DefaultProbeModule = "golang.org/x/mod"
 
@@ -147,7 +151,7 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 		return i18n.Errorf("%s does not answer: %v", base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody+1))
 	if err != nil {
 		return i18n.Errorf("%s does not answer: reading GET %s: %v", base, probeURL, err)
 	}
@@ -164,12 +168,20 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 		return notProxy(fmt.Sprintf("%s with Content-Type %q, want text/plain", resp.Status, resp.Header.Get("Content-Type")))
 	}
 	if resp.StatusCode == http.StatusOK {
+		if len(body) > maxProbeBody {
+			return notProxy(fmt.Sprintf("200 OK, but the list is too large (over %d bytes)", maxProbeBody))
+		}
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
 			if len(f) > 0 && !semver.IsValid(f[0]) {
-				return notProxy(fmt.Sprintf("200 OK, but %q is not a version", f[0]))
+				return notProxy(fmt.Sprintf("200 OK, but %q is not a version", snippet([]byte(f[0]))))
 			}
+		}
+		if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+			return notProxy("200 OK, but a list line too long for a version")
+		} else if err != nil {
+			return notProxy(fmt.Sprintf("200 OK, but the list is not a version list: %v", err))
 		}
 	}
 	return nil

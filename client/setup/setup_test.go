@@ -327,6 +327,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "list", h: handler(200, "text/plain; charset=utf-8", "v1.0.0\nv1.1.0 2020-01-01T00:00:00Z\n")},
 		{name: "empty list", h: handler(200, "text/plain", "")},
+		{name: "oversized list", h: handler(200, "text/plain", strings.Repeat("v1.0.0\n", (1<<20)/7+10)), wantErr: "list is too large"},
+		{name: "one huge line", h: handler(200, "text/plain", "v"+strings.Repeat("1", 200<<10)+"\n"), wantErr: "line too long"},
 		{name: "404 text", h: handler(404, "text/plain; charset=utf-8", "not found: unknown module")},
 		{name: "410 text", h: handler(410, "text/plain", "gone")},
 		{name: "html 200", h: handler(200, "text/html; charset=utf-8", "<!doctype html><html><body>hello</body></html>"), wantErr: "want text/plain"},
