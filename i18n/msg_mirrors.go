@@ -20,7 +20,7 @@ var catalogueMessages = []entry{
 	{"URL %q: want https://host/path", "URL %q：应为 https://host/path"},
 	{"URL %q: no query, fragment or user allowed", "URL %q：不能包含查询参数、片段或用户名"},
 	{"URL %q: plain http only to a loopback address; want https", "URL %q：只有回环地址可以用明文 http，其他请用 https"},
-	{"reading the go command's default proxy: %v", "读取 go 命令的默认代理失败：%v"},
+	{"reading the go command's default proxy: %v (to compare the mirrors without it, add an entry \"id: %s\" with \"disabled: true\" to %s)", "读取 go 命令的默认代理失败：%v（如果不想比较它，请在 %[3]s 中添加一项 \"id: %[2]s\" 并设置 \"disabled: true\"）"},
 	{"the mirror catalogue is empty", "镜像目录为空"},
 	{"catalogue: %v", "镜像目录：%v"},
 	{"try `gomirror setup --fastest`: it measures the public mirrors of the catalogue and sets GOPROXY to the fastest two, then direct (undo with `gomirror setup --undo`)", "试试 `gomirror setup --fastest`：它会测量镜像目录中的公共镜像，把 GOPROXY 设为最快的两个，最后是 direct（用 `gomirror setup --undo` 撤销）"},
@@ -44,9 +44,9 @@ var benchMessages = []entry{
 	{"no mirror answered any request successfully", "没有任何镜像成功响应过请求"},
 	{"the only mirror", "唯一的镜像"},
 	{"the only mirror that answered successfully (%s of requests)", "唯一成功响应的镜像（%s 的请求成功）"},
-	{"highest success rate: %s of requests, against %s for %s", "成功率最高：%s 的请求成功，%s 为 %s"},
-	{"same success rate (%s) and lowest info+mod median latency: %s, against %s for %s", "成功率相同（%s），info+mod 延迟中位数最低：%s，%s 为 %s"},
-	{"same success rate (%s), info+mod median latency within %s (%s, %s for %s), and highest zip throughput: %s MB/s, against %s MB/s", "成功率相同（%s），info+mod 延迟中位数相差在 %s 以内（%s，%s 为 %s），zip 吞吐量最高：%s MB/s，对方为 %s MB/s"},
+	{"highest success rate: %s of requests, against %s for %s", "成功率最高：%[1]s 的请求成功，而 %[3]s 为 %[2]s"},
+	{"same success rate (%s) and lowest info+mod median latency: %s, against %s for %s", "成功率相同（%[1]s），info+mod 延迟中位数最低：%[2]s，而 %[4]s 为 %[3]s"},
+	{"same success rate (%s), info+mod median latency within %s (%s, %s for %s), and highest zip throughput: %s MB/s, against %s MB/s", "成功率相同（%[1]s），info+mod 延迟中位数相差在 %[2]s 以内（%[3]s，而 %[5]s 为 %[4]s），zip 吞吐量最高：%[6]s MB/s，而 %[5]s 为 %[7]s MB/s"},
 }
 
 // gomirror bench.
@@ -116,7 +116,7 @@ var setupMessages = []entry{
 	{"PROFILE", "配置方案"},
 	{"SETTINGS", "设置"},
 	{"measuring %s mirrors of the catalogue (each request limited to %s)...\n", "正在测量镜像目录中的 %s 个镜像（每个请求限时 %s）……\n"},
-	{"no mirror of the catalogue answered; nothing changed", "镜像目录中没有任何镜像响应；未做任何修改"},
+	{"no mirror of the catalogue answered every request; nothing changed", "镜像目录中没有哪个镜像成功响应了全部请求；未做任何修改"},
 	{"\nSetting: GOPROXY=%s\n", "\n将设置：GOPROXY=%s\n"},
 	{"no terminal to confirm on: run again with --yes to set GOPROXY=%s; nothing changed", "没有可以确认的终端：请加上 --yes 重新运行以设置 GOPROXY=%s；未做任何修改"},
 	{"Set GOPROXY=%s? [y/N] ", "设置 GOPROXY=%s？[y/N] "},

@@ -495,49 +495,18 @@ func plausible(m module.Version, kind layout.Kind, body []byte) error {
 	return nil
 }
 
-// recommend picks the best mirror and says why.
-func recommend(ms []Mirror) (best string, reason i18n.Text) {
-	var cands []*Mirror
+// rank orders the mirrors that succeeded at anything, best first: the best
+// of them by compare, then the best of the rest, and so on. It is the one
+// ordering: the recommendation (Best) is its first, Ranking and Fallback
+// are it.
+func rank(ms []Mirror) []*Mirror {
+	var rest []*Mirror
 	for i := range ms {
 		if ms[i].OK > 0 {
-			cands = append(cands, &ms[i])
+			rest = append(rest, &ms[i])
 		}
 	}
-	if len(cands) == 0 {
-		return "", i18n.T("no mirror answered any request successfully")
-	}
-	pick := func(c []*Mirror) *Mirror {
-		b := c[0]
-		for _, m := range c[1:] {
-			if _, better := compare(m, b); better {
-				b = m
-			}
-		}
-		return b
-	}
-	b := pick(cands)
-	if len(ms) == 1 {
-		return b.URL, i18n.T("the only mirror")
-	}
-	rest := slices.DeleteFunc(slices.Clone(cands), func(m *Mirror) bool { return m == b })
-	if len(rest) == 0 {
-		return b.URL, i18n.T("the only mirror that answered successfully (%s of requests)", pct(b.SuccessPct))
-	}
-	why, _ := compare(b, pick(rest))
-	return b.URL, why
-}
-
-// Ranking returns the URLs of the mirrors that succeeded at anything, best
-// first by the recommendation's criteria: Best, then the best of the rest,
-// and so on.
-func (r *Report) Ranking() []string {
-	var rest []*Mirror
-	for i := range r.Mirrors {
-		if r.Mirrors[i].OK > 0 {
-			rest = append(rest, &r.Mirrors[i])
-		}
-	}
-	var out []string
+	var out []*Mirror
 	for len(rest) > 0 {
 		b := rest[0]
 		for _, m := range rest[1:] {
@@ -545,8 +514,49 @@ func (r *Report) Ranking() []string {
 				b = m
 			}
 		}
-		out = append(out, b.URL)
+		out = append(out, b)
 		rest = slices.DeleteFunc(rest, func(m *Mirror) bool { return m == b })
+	}
+	return out
+}
+
+// recommend picks the best mirror (rank's first) and says why.
+func recommend(ms []Mirror) (best string, reason i18n.Text) {
+	r := rank(ms)
+	switch {
+	case len(r) == 0:
+		return "", i18n.T("no mirror answered any request successfully")
+	case len(ms) == 1:
+		return r[0].URL, i18n.T("the only mirror")
+	case len(r) == 1:
+		return r[0].URL, i18n.T("the only mirror that answered successfully (%s of requests)", pct(r[0].SuccessPct))
+	}
+	why, _ := compare(r[0], r[1])
+	return r[0].URL, why
+}
+
+// Ranking returns the URLs of the mirrors that succeeded at anything, best
+// first by the recommendation's order (its first is Best).
+func (r *Report) Ranking() []string {
+	var out []string
+	for _, m := range rank(r.Mirrors) {
+		out = append(out, m.URL)
+	}
+	return out
+}
+
+// Fallback returns the URLs of the mirrors that succeeded at every request
+// of the run, in the ranking's order: the mirrors fit to stand in a
+// GOPROXY list. A mirror that failed anything is left out, however it
+// ranks: the go command falls through a comma list only on 404 and 410, so
+// a mirror answering 500 in second place stops the build. The success
+// threshold is therefore 100% of the (small) sample.
+func (r *Report) Fallback() []string {
+	var out []string
+	for _, m := range rank(r.Mirrors) {
+		if m.OK == m.Requests {
+			out = append(out, m.URL)
+		}
 	}
 	return out
 }

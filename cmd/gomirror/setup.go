@@ -421,9 +421,9 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if err := rep.WriteTable(stdout, p); err != nil {
 		return err
 	}
-	ranking := rep.Ranking()
+	ranking := rep.Fallback()
 	if len(ranking) == 0 {
-		return i18n.Errorf("no mirror of the catalogue answered; nothing changed")
+		return i18n.Errorf("no mirror of the catalogue answered every request; nothing changed")
 	}
 	value := strings.Join(append(ranking[:min(2, len(ranking))], "direct"), ",")
 	p.Fprintf(stdout, "\nSetting: GOPROXY=%s\n", value)

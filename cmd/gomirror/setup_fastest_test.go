@@ -98,7 +98,7 @@ func TestSetupFastestNeedsATerminalOrYes(t *testing.T) {
 	// None of the mirrors answering is an error that changes nothing.
 	fast.Close()
 	slow.Close()
-	if _, _, err := runSetup(t, "--fastest", "--yes", "--catalogue", cat, fastestModules, "--timeout=2s"); err == nil || !strings.Contains(err.Error(), "no mirror of the catalogue answered; nothing changed") {
+	if _, _, err := runSetup(t, "--fastest", "--yes", "--catalogue", cat, fastestModules, "--timeout=2s"); err == nil || !strings.Contains(err.Error(), "no mirror of the catalogue answered every request; nothing changed") {
 		t.Errorf("err = %v", err)
 	}
 	if got := readFileOr(t, goenv); got != initial {
