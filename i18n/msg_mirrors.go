@@ -41,6 +41,7 @@ var benchMessages = []entry{
 	{"Recommended: %s (%s)\n", "推荐：%s（%s）\n"},
 	{"No recommendation: %s\n", "无法推荐：%s\n"},
 	{"%s: ... and %s more kinds of failure\n", "%s：……以及另外 %s 种失败\n"},
+	{"%s: %s requests skipped after %s failures in a row\n", "%s：连续失败 %[3]s 次后，跳过了其余 %[2]s 个请求\n"},
 	{"no mirror answered any request successfully", "没有任何镜像成功响应过请求"},
 	{"the only mirror", "唯一的镜像"},
 	{"the only mirror that answered successfully (%s of requests)", "唯一成功响应的镜像（%s 的请求成功）"},
@@ -118,7 +119,7 @@ var setupMessages = []entry{
 	{"measuring %s mirrors of the catalogue (each request limited to %s)...\n", "正在测量镜像目录中的 %s 个镜像（每个请求限时 %s）……\n"},
 	{"no mirror of the catalogue answered every request; nothing changed", "镜像目录中没有哪个镜像成功响应了全部请求；未做任何修改"},
 	{"\nSetting: GOPROXY=%s\n", "\n将设置：GOPROXY=%s\n"},
-	{"no terminal to confirm on: run again with --yes to set GOPROXY=%s; nothing changed", "没有可以确认的终端：请加上 --yes 重新运行以设置 GOPROXY=%s；未做任何修改"},
+	{"no terminal to confirm on: run again with --yes to set GOPROXY to the fastest mirrors without asking; nothing measured, nothing changed", "没有可以确认的终端：请加上 --yes 重新运行，不经询问把 GOPROXY 设为最快的镜像；未做任何测量，也未做任何修改"},
 	{"Set GOPROXY=%s? [y/N] ", "设置 GOPROXY=%s？[y/N] "},
 	{"Nothing changed.\n", "未做任何修改。\n"},
 }

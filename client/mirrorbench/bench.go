@@ -22,7 +22,9 @@ import (
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -111,20 +113,24 @@ func ParseModules(args []string) ([]module.Version, error) {
 	return out, nil
 }
 
-// NormalizeURL checks that s is an http or https mirror URL and returns it
-// without a trailing slash.
+// CatalogueMaxFailures is the MaxFailures of a run over the catalogue
+// (bench with no URL, setup --fastest): a mirror that fails this many
+// requests in a row is given up on, so that a dead mirror costs at most
+// that many timeouts.
+const CatalogueMaxFailures = 2
+
+// NormalizeURL checks that s is a mirror URL bench can measure: one that
+// setup.NormalizeURL accepts (the client tools' one URL check), with the
+// scheme http or https. It returns it without a trailing slash.
 func NormalizeURL(s string) (string, error) {
-	u, err := url.Parse(s)
+	u, err := setup.NormalizeURL(s)
 	if err != nil {
-		return "", fmt.Errorf("mirror URL: %v", err)
+		return "", err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("mirror URL %q: want http://host or https://host", s)
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return "", i18n.Errorf("mirror URL %q: want http://host or https://host", redact.URL(s))
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("mirror URL %q: no query or fragment allowed", s)
-	}
-	return strings.TrimRight(s, "/"), nil
+	return u, nil
 }
 
 // Config is what Run benchmarks.
@@ -150,6 +156,9 @@ type Config struct {
 // Report is the outcome of Run.
 type Report struct {
 	Samples int      `json:"samples"`
+	// MaxFailures is Config.MaxFailures: after that many failures in a
+	// row a mirror's remaining requests were skipped (0: never).
+	MaxFailures int `json:"max_failures,omitempty"`
 	Modules []string `json:"modules"` // path@version
 	Mirrors []Mirror `json:"mirrors"` // in the order given
 	Best    string   `json:"best"`    // URL of the recommended mirror; "" if none
@@ -173,7 +182,11 @@ type Mirror struct {
 	// ZipMBps is the throughput of the successful zip downloads in MB/s
 	// (10^6 bytes); 0 if none succeeded.
 	ZipMBps float64 `json:"zip_mb_per_s"`
-	// Errors are the distinct failures, most frequent first.
+	// Skipped are the requests not made (counted as failed) because the
+	// mirror had failed MaxFailures in a row.
+	Skipped int `json:"skipped,omitempty"`
+	// Errors are the distinct failures of the requests made, most
+	// frequent first.
 	Errors []Failure `json:"errors,omitempty"`
 
 	zipTime time.Duration
@@ -194,6 +207,9 @@ type Failure struct {
 	Error string `json:"error"`
 	Count int    `json:"count"`
 }
+
+// errSkipped is the failure of a request not made (Mirror.Skipped).
+var errSkipped = errors.New("skipped")
 
 // Run benchmarks the mirrors. It returns an error only for a bad Config or
 // when ctx is done; failing requests are part of the report.
@@ -216,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	rep := &Report{Samples: samples}
+	rep := &Report{Samples: samples, MaxFailures: cfg.MaxFailures}
 	for _, m := range mods {
 		rep.Modules = append(rep.Modules, m.String())
 	}
@@ -233,6 +249,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		base, err := NormalizeURL(u)
 		if err != nil {
 			return nil, err
+		}
+		if slices.ContainsFunc(rep.Mirrors[:i], func(m Mirror) bool { return strings.EqualFold(m.URL, base) }) {
+			return nil, i18n.Errorf("mirror %s given twice", redact.URL(base))
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
@@ -251,9 +270,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				for j := range targets {
 					t := targets[(turn+j)%len(targets)]
 					if cfg.MaxFailures > 0 && t.failed >= cfg.MaxFailures {
-						err := fmt.Errorf("skipped after %d failures in a row", t.failed)
-						t.res.record(kind, 0, 0, err)
-						t.errs[err.Error()]++
+						t.res.record(kind, 0, 0, errSkipped)
+						t.res.Skipped++
 						continue
 					}
 					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout, cfg.Limits)
@@ -625,6 +643,9 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 		p.Fprintf(w, "No recommendation: %s\n", r.reason())
 	}
 	for _, m := range r.Mirrors {
+		if m.Skipped > 0 {
+			p.Fprintf(w, "%s: %s requests skipped after %s failures in a row\n", m.URL, fmt.Sprint(m.Skipped), fmt.Sprint(r.MaxFailures))
+		}
 		for i, f := range m.Errors {
 			if i == 3 {
 				p.Fprintf(w, "%s: ... and %s more kinds of failure\n", m.URL, fmt.Sprint(len(m.Errors)-3))

@@ -242,7 +242,7 @@ func TestMaxFailuresBoundsAHangingMirror(t *testing.T) {
 	if reqs := len(hanging.Requests()); reqs != 2 {
 		t.Errorf("hanging mirror got %d requests, want 2 (MaxFailures)", reqs)
 	}
-	if h.Requests != 16 || h.OK != 0 || len(h.Errors) != 2 || !strings.Contains(h.Errors[0].Error, "skipped after 2 failures in a row") || h.Errors[0].Count != 14 {
+	if h.Requests != 16 || h.OK != 0 || h.Skipped != 14 || len(h.Errors) != 1 || h.Errors[0].Error != "timeout" || h.Errors[0].Count != 2 {
 		t.Errorf("hanging mirror: %d/%d ok, errors %+v", h.OK, h.Requests, h.Errors)
 	}
 	if got := rep.Ranking(); len(got) != 2 || got[0] != fast.URL || got[1] != slow.URL {
@@ -257,7 +257,7 @@ func TestMaxFailuresBoundsAHangingMirror(t *testing.T) {
 	}
 	out := b.String()
 	t.Logf("\n%s", out)
-	for _, want := range []string{"名称", "镜像", "成功率", "推荐：" + fast.URL, "成功率相同"} {
+	for _, want := range []string{"名称", "镜像", "成功率", "推荐：" + fast.URL, "成功率相同", hanging.URL + "：连续失败 2 次后，跳过了其余 14 个请求"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("zh table lacks %q", want)
 		}

@@ -33,10 +33,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
@@ -141,6 +145,9 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		}
 		return nil, i18n.Errorf("catalogue %s: %v", name, err)
 	}
+	if len(f.Mirrors) > MaxEntries {
+		return nil, i18n.Errorf("catalogue %s: %d entries, at most %d allowed", name, len(f.Mirrors), MaxEntries)
+	}
 	var out []Mirror
 	seen := map[string]int{}
 	for _, n := range f.Mirrors {
@@ -194,6 +201,11 @@ func (m Mirror) check() error {
 	if m.Name.En == "" {
 		return i18n.Errorf("mirror %s has no name.en", m.ID)
 	}
+	for _, f := range []struct{ field, v string }{{"name.en", m.Name.En}, {"name.zh", m.Name.Zh}, {"operator", m.Operator}, {"region", m.Region}, {"notes", m.Notes}} {
+		if !printable(f.v) {
+			return i18n.Errorf("mirror %s: %s has control or bidirectional formatting characters", m.ID, f.field)
+		}
+	}
 	if _, err := CheckURL(m.URL); err != nil {
 		return i18n.Errorf("mirror %s: %v", m.ID, err)
 	}
@@ -205,28 +217,53 @@ func (m Mirror) check() error {
 	return nil
 }
 
-// CheckURL checks that s is a mirror URL the catalogue may hold: https, or
-// http only to a loopback address (localhost, 127.0.0.0/8, ::1); no query,
-// fragment or user. It returns s without a trailing slash.
+// CheckURL checks that s is a mirror URL the catalogue may hold: one that
+// setup.NormalizeURL accepts (the client tools' one URL check: no GOPROXY
+// list separators, white space, query or fragment), https, or http only to
+// a loopback address (localhost, 127.0.0.0/8, ::1), and no user. It
+// returns s without a trailing slash. Its errors never show credentials.
 func CheckURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", i18n.Errorf("URL %q: want https://host/path", s)
+	shown := redact.URL(s)
+	if l := strings.ToLower(s); !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "http://") {
+		return "", i18n.Errorf("URL %q: want https://host/path", shown)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", i18n.Errorf("URL %q: no query, fragment or user allowed", s)
+	v, err := setup.NormalizeURL(s)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return "", i18n.Errorf("URL %q: want https://host/path", shown)
+	}
+	if u.User != nil {
+		return "", i18n.Errorf("URL %q: no query, fragment or user allowed", shown)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !loopback(u.Hostname()) {
-			return "", i18n.Errorf("URL %q: plain http only to a loopback address; want https", s)
+			return "", i18n.Errorf("URL %q: plain http only to a loopback address; want https", shown)
 		}
 	default:
-		return "", i18n.Errorf("URL %q: want https://host/path", s)
+		return "", i18n.Errorf("URL %q: want https://host/path", shown)
 	}
-	return strings.TrimRight(s, "/"), nil
+	return v, nil
 }
+
+// printable reports whether s is valid UTF-8 without control characters
+// or bidirectional formatting characters, which a catalogue text printed
+// in a table could use to disguise itself or the terminal.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	})
+}
+
+// MaxEntries is the most entries one catalogue file may hold.
+const MaxEntries = 1000
 
 func loopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

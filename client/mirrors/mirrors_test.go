@@ -161,6 +161,11 @@ func TestParseErrors(t *testing.T) {
 		{"official", "mirrors:\n  - id: official\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n", "cannot redefine"},
 		{"duplicate", "mirrors:\n  - id: a\n    disabled: true\n  - id: a\n    disabled: true\n", "bad.yaml, line 4: id \"a\" already given on line 2"},
 		{"not yaml", "mirrors: [\n", "bad.yaml: yaml: line"},
+		{"escape in name", "mirrors:\n  - id: a\n    name: {en: \"A\\e[31m\"}\n    url: https://a.example\n    sumdb: \"yes\"\n", "name.en has control"},
+		{"bidi in notes", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n    notes: \"x\\u202Ey\"\n", "notes has control"},
+		{"list in URL", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example/x,off\n    sumdb: \"yes\"\n", "not a GOPROXY list"},
+		{"pipe in URL", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example/p|https://c.example\n    sumdb: \"yes\"\n", "not a GOPROXY list"},
+		{"space in URL", "mirrors:\n  - id: a\n    name: {en: A}\n    url: \"https://a.example/ x\"\n    sumdb: \"yes\"\n", "white space"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := mirrors.Parse("bad.yaml", []byte(tt.yaml))
@@ -273,5 +278,26 @@ func TestSameURLUnderTwoIDsIsOneEntry(t *testing.T) {
 	}
 	if m, ok := c.Find("http://localhost:7/x/"); !ok || m.ID != "d" || m.SumDB != mirrors.SumDBYes {
 		t.Errorf("Find = %+v, %v", m, ok)
+	}
+}
+
+// TestURLCredentialsNeverShown: a catalogue URL with a user and password
+// is refused without printing them, whether it parses or not.
+func TestURLCredentialsNeverShown(t *testing.T) {
+	for _, u := range []string{"https://alice:s3cr3t@127.0.0.1:1/x", "http://alice:s3cr3t@a.example/x", "https://alice:s3cr3t@h.example/%zz"} {
+		_, err := mirrors.Parse("u.yaml", []byte("mirrors:\n  - id: a\n    name: {en: A}\n    url: '"+u+"'\n    sumdb: \"yes\"\n"))
+		if err == nil {
+			t.Errorf("%s accepted", u)
+			continue
+		}
+		zh := i18n.NewPrinter(i18n.Supported[1])
+		for _, text := range []string{err.Error(), zh.Error(err)} {
+			if strings.Contains(text, "s3cr3t") || strings.Contains(text, "alice") {
+				t.Errorf("error shows the credentials: %s", text)
+			}
+		}
+	}
+	if _, err := mirrors.Parse("many.yaml", []byte("mirrors:\n"+strings.Repeat("  - id: a\n    disabled: true\n", mirrors.MaxEntries+1))); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("too many entries: %v", err)
 	}
 }

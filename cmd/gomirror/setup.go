@@ -25,15 +25,14 @@ import (
 // request to one mirror.
 const fastestTimeout = 5 * time.Second
 
-// fastestMaxFailures is how many requests in a row a mirror may fail
-// before --fastest gives up on it, so that a dead mirror costs at most
-// that many timeouts.
-const fastestMaxFailures = 2
-
 // newSetup returns `gomirror setup`: point the go command at a mirror, or
 // at the fastest of the catalogue, switch profiles, print the settings for
 // CI, or undo.
-func newSetup() *cobra.Command {
+func newSetup() *cobra.Command { return newSetupWith(tty.IsTerminal) }
+
+// newSetupWith is newSetup asking isTerminal whether its standard input
+// is a terminal to ask --fastest's question on (tests give their own).
+func newSetupWith(isTerminal func(io.Reader) bool) *cobra.Command {
 	var (
 		sumdb, private, nosumdb, noproxy string
 		probe, shell                     string
@@ -159,7 +158,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 				if !cmd.Flags().Changed("timeout") {
 					timeout = fastestTimeout
 				}
-				return runFastest(ctx, cmd, p, goCmd, fastestOptions{catalogue: catFile, modules: modules, samples: samples, timeout: timeout, yes: yes})
+				return runFastest(ctx, cmd, p, goCmd, fastestOptions{catalogue: catFile, modules: modules, samples: samples, timeout: timeout, yes: yes, isTerminal: isTerminal})
 			}
 
 			extra := map[string]string{}
@@ -219,12 +218,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 			if profile != "" {
 				return switchProfile(ctx, stderr, p, goCmd, profile, settings)
 			}
-			res, err := setup.Apply(ctx, goCmd, settings)
-			if err != nil {
-				return err
-			}
-			reportApplied(stderr, p, settings, res)
-			return setActive(ctx, goCmd, "")
+			return applyLocked(ctx, stderr, p, goCmd, settings)
 		},
 	}
 	f := cmd.Flags()
@@ -256,6 +250,9 @@ func reportApplied(w io.Writer, p *i18n.Printer, settings []setup.Setting, res *
 			p.Fprintf(w, "  but the environment variable %s=%s overrides it\n", s.Key, eff)
 		}
 	}
+	for _, k := range res.Reset {
+		p.Fprintf(w, "%s put back to its value from before the first setup (now %q)\n", k, res.Effective[k])
+	}
 	if res.Kept {
 		p.Fprintf(w, "The settings from before the first setup stay saved in %s; undo with: gomirror setup --undo\n", res.StateFile)
 	} else {
@@ -263,26 +260,51 @@ func reportApplied(w io.Writer, p *i18n.Printer, settings []setup.Setting, res *
 	}
 }
 
+// applyLocked applies settings (setup URL, --fastest) under the setup
+// lock and records that no profile is active.
+func applyLocked(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd, settings []setup.Setting) error {
+	return setup.Locked(ctx, goCmd, func() error {
+		ps, path, err := profilesForActive(ctx, w, p, goCmd)
+		if err != nil {
+			return err
+		}
+		res, err := setup.Apply(ctx, goCmd, settings)
+		if err != nil {
+			return err
+		}
+		reportApplied(w, p, settings, res)
+		clearActive(w, p, path, ps)
+		return nil
+	})
+}
+
 func runUndo(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd) error {
-	res, state, err := setup.Undo(ctx, goCmd)
-	if errors.Is(err, setup.ErrNoState) {
-		return i18n.Errorf("nothing to undo: %v (gomirror setup has not changed this GOENV file, or it was undone already)", err)
-	}
-	if err != nil {
-		return err
-	}
-	for _, k := range setup.Keys {
-		v, ok := state.Vars[k]
-		if !ok {
-			continue
+	return setup.Locked(ctx, goCmd, func() error {
+		ps, path, err := profilesForActive(ctx, w, p, goCmd)
+		if err != nil {
+			return err
 		}
-		if v.InFile {
-			p.Fprintf(w, "%s restored to %q in %s\n", k, v.Value, res.GOENV)
-		} else {
-			p.Fprintf(w, "%s removed from %s (now %q)\n", k, res.GOENV, res.Effective[k])
+		res, state, err := setup.Undo(ctx, goCmd)
+		if errors.Is(err, setup.ErrNoState) {
+			return i18n.Errorf("nothing to undo: %v (gomirror setup has not changed this GOENV file, or it was undone already)", err)
 		}
-	}
-	return setActive(ctx, goCmd, "")
+		if err != nil {
+			return err
+		}
+		for _, k := range setup.Keys {
+			v, ok := state.Vars[k]
+			if !ok {
+				continue
+			}
+			if v.InFile {
+				p.Fprintf(w, "%s restored to %q in %s\n", k, v.Value, res.GOENV)
+			} else {
+				p.Fprintf(w, "%s removed from %s (now %q)\n", k, res.GOENV, res.Effective[k])
+			}
+		}
+		clearActive(w, p, path, ps)
+		return nil
+	})
 }
 
 // profilesPath is the profiles file of the go command's GOENV file.
@@ -294,61 +316,75 @@ func profilesPath(ctx context.Context, goCmd gocmd.Cmd) (string, error) {
 	return setup.ProfilesPath(goenv), nil
 }
 
-// setActive records name as the active profile ("" for none), when there
-// is a profiles file.
-func setActive(ctx context.Context, goCmd gocmd.Cmd, name string) error {
-	path, err := profilesPath(ctx, goCmd)
-	if err != nil {
-		return err
+// profilesForActive reads the profiles file before a change that is no
+// profile's (setup URL, --fastest, --undo), so that the change can then
+// record "no active profile". A profiles file that cannot be read is only
+// warned about (and left alone): it must not stop, or turn into a failure,
+// a change that does not need it. ps is nil when there is nothing to
+// record.
+func profilesForActive(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd) (ps *setup.Profiles, path string, err error) {
+	if path, err = profilesPath(ctx, goCmd); err != nil {
+		return nil, "", err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil // no profiles: nothing to record
+		return nil, path, nil // no profiles: nothing to record
 	}
-	ps, err := setup.ReadProfiles(path)
+	ps, err = setup.ReadProfiles(path)
 	if err != nil {
-		return err
+		p.Fprintf(w, "warning: %v; it is left as it is (the active profile is not recorded)\n", err)
+		return nil, path, nil
 	}
-	if ps.Active == name {
-		return nil
+	return ps, path, nil
+}
+
+// clearActive records in ps (read by profilesForActive) that no profile is
+// active. The change is made already: a failure to write is a warning.
+func clearActive(w io.Writer, p *i18n.Printer, path string, ps *setup.Profiles) {
+	if ps == nil || ps.Active == "" {
+		return
 	}
-	ps.Active = name
-	return setup.WriteProfiles(path, ps)
+	ps.Active = ""
+	if err := setup.WriteProfiles(path, ps); err != nil {
+		p.Fprintf(w, "warning: recording that no profile is active: %v\n", err)
+	}
 }
 
 // switchProfile saves settings as profile name (unless nil) and switches
-// to the profile.
+// to the profile, under the setup lock.
 func switchProfile(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd, name string, settings []setup.Setting) error {
-	path, err := profilesPath(ctx, goCmd)
-	if err != nil {
-		return err
-	}
-	ps, err := setup.ReadProfiles(path)
-	if err != nil {
-		return err
-	}
-	if settings == nil {
-		var ok bool
-		if settings, ok = ps.Profiles[name]; !ok {
-			return i18n.Errorf("no profile %s (create it with: gomirror setup --profile %s URL)", name, name)
-		}
-	} else {
-		ps.Profiles[name] = settings
-		if err := setup.WriteProfiles(path, ps); err != nil {
+	return setup.Locked(ctx, goCmd, func() error {
+		path, err := profilesPath(ctx, goCmd)
+		if err != nil {
 			return err
 		}
-		p.Fprintf(w, "Profile %s saved in %s\n", name, path)
-	}
-	res, err := setup.Switch(ctx, goCmd, settings)
-	if err != nil {
-		return err
-	}
-	ps.Active = name
-	if err := setup.WriteProfiles(path, ps); err != nil {
-		return err
-	}
-	p.Fprintf(w, "Switched to profile %s\n", name)
-	reportApplied(w, p, settings, res)
-	return nil
+		ps, err := setup.ReadProfiles(path)
+		if err != nil {
+			return i18n.Errorf("%v; nothing changed (fix or remove the file)", err)
+		}
+		if settings == nil {
+			var ok bool
+			if settings, ok = ps.Profiles[name]; !ok {
+				return i18n.Errorf("no profile %s (create it with: gomirror setup --profile %s URL)", name, name)
+			}
+		} else {
+			ps.Profiles[name] = settings
+			if err := setup.WriteProfiles(path, ps); err != nil {
+				return err
+			}
+			p.Fprintf(w, "Profile %s saved in %s\n", name, path)
+		}
+		res, err := setup.Switch(ctx, goCmd, settings)
+		if err != nil {
+			return err
+		}
+		p.Fprintf(w, "Switched to profile %s\n", name)
+		reportApplied(w, p, settings, res)
+		ps.Active = name
+		if err := setup.WriteProfiles(path, ps); err != nil {
+			p.Fprintf(w, "warning: recording that profile %s is active: %v\n", name, err)
+		}
+		return nil
+	})
 }
 
 func listProfiles(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd) error {
@@ -385,6 +421,8 @@ type fastestOptions struct {
 	samples   int
 	timeout   time.Duration
 	yes       bool
+	// isTerminal says whether standard input is a terminal to ask on.
+	isTerminal func(io.Reader) bool
 }
 
 // runFastest measures the catalogue's mirrors, shows the table and sets
@@ -401,7 +439,12 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if o.timeout <= 0 {
 		return i18n.Errorf("--timeout %s: want a positive duration", o.timeout.String())
 	}
-	// Refuse a GOENV=off before measuring anything.
+	// Refuse what would fail at the end before measuring anything: no
+	// terminal to confirm on, a GOENV that is off or not a file.
+	in := cmd.InOrStdin()
+	if !o.yes && !o.isTerminal(in) {
+		return i18n.Errorf("no terminal to confirm on: run again with --yes to set GOPROXY to the fastest mirrors without asking; nothing measured, nothing changed")
+	}
 	if _, err := setup.EnvFile(ctx, goCmd); err != nil {
 		return err
 	}
@@ -409,7 +452,7 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if err != nil {
 		return err
 	}
-	cfg := mirrorbench.Config{Mirrors: cat.URLs(), Modules: mods, Samples: o.samples, Timeout: o.timeout, MaxFailures: fastestMaxFailures}
+	cfg := mirrorbench.Config{Mirrors: cat.URLs(), Modules: mods, Samples: o.samples, Timeout: o.timeout, MaxFailures: mirrorbench.CatalogueMaxFailures}
 	for _, m := range cat.Mirrors {
 		cfg.Names = append(cfg.Names, m.Title(p))
 	}
@@ -425,7 +468,10 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if len(ranking) == 0 {
 		return i18n.Errorf("no mirror of the catalogue answered every request; nothing changed")
 	}
-	value := strings.Join(append(ranking[:min(2, len(ranking))], "direct"), ",")
+	value, err := setup.ProxyList(append(ranking[:min(2, len(ranking)):min(2, len(ranking))], "direct")...)
+	if err != nil {
+		return err
+	}
 	p.Fprintf(stdout, "\nSetting: GOPROXY=%s\n", value)
 	if best, ok := cat.Find(ranking[0]); ok {
 		env, err := gocmd.Env(ctx, goCmd, "GOSUMDB")
@@ -437,10 +483,6 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 		}
 	}
 	if !o.yes {
-		in := cmd.InOrStdin()
-		if !tty.IsTerminal(in) {
-			return i18n.Errorf("no terminal to confirm on: run again with --yes to set GOPROXY=%s; nothing changed", value)
-		}
 		ok, err := confirm(in, stderr, p.Sprintf("Set GOPROXY=%s? [y/N] ", value))
 		if err != nil {
 			return err
@@ -450,13 +492,7 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 			return nil
 		}
 	}
-	settings := []setup.Setting{{Key: "GOPROXY", Value: value}}
-	res, err := setup.Apply(ctx, goCmd, settings)
-	if err != nil {
-		return err
-	}
-	reportApplied(stderr, p, settings, res)
-	return setActive(ctx, goCmd, "")
+	return applyLocked(ctx, stderr, p, goCmd, []setup.Setting{{Key: "GOPROXY", Value: value}})
 }
 
 // confirm writes question to w and reads one line from r: true for y or
