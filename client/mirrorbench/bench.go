@@ -155,14 +155,14 @@ type Config struct {
 
 // Report is the outcome of Run.
 type Report struct {
-	Samples int      `json:"samples"`
+	Samples int `json:"samples"`
 	// MaxFailures is Config.MaxFailures: after that many failures in a
 	// row a mirror's remaining requests were skipped (0: never).
-	MaxFailures int `json:"max_failures,omitempty"`
-	Modules []string `json:"modules"` // path@version
-	Mirrors []Mirror `json:"mirrors"` // in the order given
-	Best    string   `json:"best"`    // URL of the recommended mirror; "" if none
-	Reason  string   `json:"reason"`  // why Best, or why none (English)
+	MaxFailures int      `json:"max_failures,omitempty"`
+	Modules     []string `json:"modules"` // path@version
+	Mirrors     []Mirror `json:"mirrors"` // in the order given
+	Best        string   `json:"best"`    // URL of the recommended mirror; "" if none
+	Reason      string   `json:"reason"`  // why Best, or why none (English)
 	// ReasonText is Reason, to print in the user's language.
 	ReasonText i18n.Text `json:"-"`
 }

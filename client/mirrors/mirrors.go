@@ -40,8 +40,8 @@ import (
 
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
-	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 //go:embed catalogue.yaml
