@@ -32,7 +32,7 @@ func newSetup() *cobra.Command { return newSetupWith(tty.IsTerminal) }
 
 // newSetupWith is newSetup asking isTerminal whether its standard input
 // is a terminal to ask --fastest's question on (tests give their own).
-func newSetupWith(isTerminal func(io.Reader) bool) *cobra.Command {
+func newSetupWith(isTerminal func(any) bool) *cobra.Command {
 	var (
 		sumdb, private, nosumdb, noproxy string
 		probe, shell                     string
@@ -422,7 +422,7 @@ type fastestOptions struct {
 	timeout   time.Duration
 	yes       bool
 	// isTerminal says whether standard input is a terminal to ask on.
-	isTerminal func(io.Reader) bool
+	isTerminal func(any) bool
 }
 
 // runFastest measures the catalogue's mirrors, shows the table and sets

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -117,7 +116,7 @@ func runSetupOnTerminal(t *testing.T, input string, args ...string) (stdout, std
 	if c, _, err := root.Find([]string{"setup"}); err == nil {
 		root.RemoveCommand(c)
 	}
-	root.AddCommand(newSetupWith(func(io.Reader) bool { return true }))
+	root.AddCommand(newSetupWith(func(any) bool { return true }))
 	return testutil.RunCommand(t, root, strings.NewReader(input), append([]string{"setup"}, args...)...)
 }
 
@@ -218,8 +217,11 @@ func TestSetupProfiles(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	check("office", office, "corp.example/*", "corp.example/*")
-	run("--profile", "home", home)
+	out = run("--profile", "home", home)
 	check("home", home, "", "old.example") // GOPRIVATE unset again, GONOSUMDB back to the file's
+	if !strings.Contains(out, `GOPRIVATE put back to its value from before the first setup (now "")`) || !strings.Contains(out, `GONOSUMDB put back to its value from before the first setup (now "old.example")`) {
+		t.Errorf("the switch does not say what it reset:\n%s", out)
+	}
 	run("--profile", "office")
 	check("office again", office, "corp.example/*", "corp.example/*")
 
@@ -304,5 +306,61 @@ func TestConcurrentSetupsKeepEveryProfileAndTheOriginal(t *testing.T) {
 	}
 	if v := state.Vars["GOPROXY"]; !v.InFile || v.Value != "http://127.0.0.1:1/old" {
 		t.Errorf("saved original GOPROXY = %+v, want the file's http://127.0.0.1:1/old", v)
+	}
+}
+
+// TestCorruptProfilesFileNeverFailsAFinishedChange: with a profiles file
+// that is not JSON, setup URL and --undo make their change, succeed and
+// warn; --profile, which needs the file, refuses before changing anything.
+func TestCorruptProfilesFileNeverFailsAFinishedChange(t *testing.T) {
+	initial := "GOPROXY=http://127.0.0.1:1/old\n"
+	goenv := setupSandbox(t, &initial)
+	srv := fakeProxy(t)
+	path := setup.ProfilesPath(goenv)
+	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := runSetup(t, srv.URL+"/plain", "--no-check")
+	if err != nil || !strings.Contains(stderr, "warning: profiles file") {
+		t.Errorf("setup URL: %v\n%s", err, stderr)
+	}
+	if got := goEnvOf(t, "GOPROXY")["GOPROXY"]; got != srv.URL+"/plain" {
+		t.Errorf("GOPROXY = %q", got)
+	}
+	if _, _, err := runSetup(t, "--profile", "p", srv.URL+"/p", "--no-check"); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+		t.Errorf("--profile with a corrupt file: %v", err)
+	}
+	if got := goEnvOf(t, "GOPROXY")["GOPROXY"]; got != srv.URL+"/plain" {
+		t.Errorf("--profile changed GOPROXY to %q", got)
+	}
+	_, stderr, err = runSetup(t, "--undo")
+	if err != nil || !strings.Contains(stderr, "warning: profiles file") {
+		t.Errorf("--undo: %v\n%s", err, stderr)
+	}
+	if got := readFileOr(t, goenv); got != initial {
+		t.Errorf("after --undo, GOENV file = %q", got)
+	}
+	if got := readFileOr(t, path); got != "{" {
+		t.Errorf("profiles file changed to %q", got)
+	}
+}
+
+// TestSetupFastestRefusesGOENVDirectoryBeforeMeasuring: a GOENV naming a
+// directory is refused before any mirror is asked, with a hint that fits.
+func TestSetupFastestRefusesGOENVDirectoryBeforeMeasuring(t *testing.T) {
+	setupSandbox(t, nil)
+	dir := t.TempDir()
+	t.Setenv("GOENV", dir)
+	fast, _, cat := threeMirrors(t)
+	_, _, err := runSetup(t, "--fastest", "--yes", "--catalogue", cat, fastestModules)
+	if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("err = %v", err)
+	}
+	if n := len(fast.Requests()); n != 0 {
+		t.Errorf("%d requests before refusing", n)
+	}
+	t.Setenv("GOENV", "off")
+	if _, _, err := runSetup(t, "--fastest", "--yes", "--catalogue", cat, fastestModules); err == nil || !strings.Contains(err.Error(), "unset GOENV or point it at a file") {
+		t.Errorf("GOENV=off: %v", err)
 	}
 }
