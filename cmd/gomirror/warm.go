@@ -15,8 +15,8 @@ import (
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/client/warm"
 	"github.com/gomirror/gomirror/i18n"
-	"github.com/gomirror/gomirror/internal/tty"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/tty"
 	"github.com/gomirror/gomirror/sumdb"
 )
 
