@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ import (
 // fastestTimeout is --timeout's default for --fastest: the limit of one
 // request to one mirror.
 const fastestTimeout = 5 * time.Second
+
+// checkTimeout is --timeout's default for the check of a URL.
+const checkTimeout = 10 * time.Second
 
 // newSetup returns `gomirror setup`: point the go command at a mirror, or
 // at the fastest of the catalogue, switch profiles, print the settings for
@@ -77,12 +81,16 @@ proxy and the public mirrors gomirror knows, as 'gomirror bench' with no URL
 does; --catalogue FILE replaces the built-in list, and the user's file
 $XDG_CONFIG_HOME/gomirror/mirrors.yaml changes it): --samples rounds of the
 --modules' list, .info, .mod and .zip, each request limited by --timeout
-(5s by default), a mirror given up on after 2 failures in a row. It prints
+(5s by default), a mirror given up on after ` + strconv.Itoa(mirrorbench.CatalogueMaxFailures) + ` failures in a row. It prints
 the table and sets GOPROXY=<fastest>,<second>,direct, the fallback order the
 guides recommend, after asking "y/N" on the terminal; --yes sets it without
-asking (for scripts). Without a terminal and without --yes it changes
-nothing. When the chosen mirror does not proxy the checksum database (or
-that is not known), it says what that means for GOSUMDB.
+asking (for scripts). Only mirrors that answered every request of the run
+stand in that list (the go command falls through to the next only on 404
+and 410, so a mirror that fails in second place would stop the build); with
+one such mirror it is <fastest>,direct. Without a terminal and without
+--yes it refuses before measuring anything. When the chosen mirror does not
+proxy the checksum database (or that is not known), it says what that means
+for GOSUMDB.
 
 Profiles are named sets of these settings, kept in ` + setup.ProfilesFileName + `
 next to the GOENV file (mode 0600):
@@ -96,8 +104,9 @@ next to the GOENV file (mode 0600):
 --noproxy) saves the profile NAME (replacing one of that name) and switches
 to it; --profile NAME alone switches to the saved profile. A switch sets the
 profile's variables and puts back, for every other variable gomirror has
-changed, its value from before the first setup; --undo still restores
-everything from before the first setup.
+changed, its value from before the first setup (and says so); --undo still
+restores everything from before the first setup. Setups run at the same
+time wait for each other (a lock file, ` + setup.LockFileName + `, next to the GOENV file).
 
 With --print, nothing is changed: the settings are printed as commands for
 the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".`,
@@ -199,6 +208,11 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 					return err
 				}
 			}
+			if !cmd.Flags().Changed("timeout") {
+				timeout = checkTimeout
+			} else if timeout <= 0 {
+				return i18n.Errorf("--timeout %s: want a positive duration", timeout.String())
+			}
 			if !noCheck {
 				cctx, cancel := context.WithTimeout(ctx, timeout)
 				err := setup.Check(cctx, &http.Client{}, settings[0].Value, probe)
@@ -228,7 +242,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 	f.StringVar(&noproxy, "noproxy", "", "also set GONOPROXY")
 	f.StringVar(&probe, "probe-module", setup.DefaultProbeModule, "module whose version list the check asks for")
 	f.BoolVar(&noCheck, "no-check", false, "do not check that URL is a module proxy")
-	f.DurationVar(&timeout, "timeout", 10*time.Second, "time limit for the check; with --fastest, for each request (default 5s)")
+	f.DurationVar(&timeout, "timeout", 0, "time limit for the check (default 10s); with --fastest, for each request (default 5s)")
 	f.BoolVar(&print, "print", false, "print shell commands setting the variables instead of changing anything")
 	f.StringVar(&shell, "shell", "sh", "shell for --print: sh, fish or powershell")
 	f.BoolVar(&undo, "undo", false, "restore the settings from before the first setup")

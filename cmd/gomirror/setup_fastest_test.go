@@ -364,3 +364,26 @@ func TestSetupFastestRefusesGOENVDirectoryBeforeMeasuring(t *testing.T) {
 		t.Errorf("GOENV=off: %v", err)
 	}
 }
+
+// TestSetupAndBenchHelpZh: under a Chinese locale, setup --help and bench
+// --help print their Long texts and flag usages in Chinese.
+func TestSetupAndBenchHelpZh(t *testing.T) {
+	zhLocale(t)
+	for cmd, want := range map[string][]string{
+		"setup": {"配置方案是这些设置的命名集合", "与 --fastest 一起使用：不经询问直接设置 GOPROXY", "检查的时限（默认 10s）"},
+		"bench": {"比较各 URL 处的模块镜像", "单个请求的时限"},
+	} {
+		out, _, err := testutil.RunCommand(t, newRoot(), nil, cmd, "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s --help lacks %q:\n%s", cmd, w, out)
+			}
+		}
+		if strings.Contains(out, ") (default") {
+			t.Errorf("%s --help shows a default twice:\n%s", cmd, out)
+		}
+	}
+}
