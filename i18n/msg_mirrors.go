@@ -47,7 +47,7 @@ var benchMessages = []entry{
 	{"the only mirror that answered successfully (%s of requests)", "唯一成功响应的镜像（%s 的请求成功）"},
 	{"highest success rate: %s of requests, against %s for %s", "成功率最高：%[1]s 的请求成功，而 %[3]s 为 %[2]s"},
 	{"same success rate (%s) and lowest info+mod median latency: %s, against %s for %s", "成功率相同（%[1]s），info+mod 延迟中位数最低：%[2]s，而 %[4]s 为 %[3]s"},
-	{"same success rate (%s), info+mod median latency within %s (%s, %s for %s), and highest zip throughput: %s MB/s, against %s MB/s", "成功率相同（%[1]s），info+mod 延迟中位数相差在 %[2]s 以内（%[3]s，而 %[5]s 为 %[4]s），zip 吞吐量最高：%[6]s MB/s，而 %[5]s 为 %[7]s MB/s"},
+	{"same success rate (%s), info+mod median latency within %s (%s, %s for %s), and highest zip throughput: %s MB/s, against %s MB/s", "成功率相同（%[1]s），info+mod 延迟中位数相差在 %[2]s 以内（%[3]s，而 %[5]s 为 %[4]s），zip 吞吐量最高：%[6]s MB/s，对方为 %[7]s MB/s"},
 }
 
 // gomirror bench.
