@@ -16,6 +16,7 @@ import (
 // lists them all). TestHelpTranslated holds both to it.
 var helpTranslated = []string{
 	"policy", "policy check", "policy explain",
+	"setup", "bench",
 }
 
 // localizeHelp makes `--help` (and `gomirror help CMD`) print in the
