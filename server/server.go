@@ -48,6 +48,11 @@ import (
 	"github.com/gomirror/gomirror/vulndb"
 )
 
+
+// The checksum database confirms the versions a group's mirrors disagree
+// on (upstream.Group.SetConfirmer).
+var _ upstream.Confirmer = (*sumdb.Verifier)(nil)
+
 // Server is an assembled gomirror server.
 type Server struct {
 	cfg     *config.Serve
@@ -280,6 +285,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			sp.ShareLatest(coordinator)
 		}
 		dbEndpoint = sp
+		// A version one mirror of a group lists and another lacks is
+		// served only once the checksum database confirms it.
+		for _, g := range groupList {
+			g.SetConfirmer(v)
+		}
 	}
 
 	// Zips being checked, and prefetched zips held until a client asks
@@ -866,6 +876,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
 	}
 	s.mirror.Close() // the prefetched zips no client asked for
+	for _, g := range s.groups {
+		// The list comparisons that outlived their requests.
+		if gerr := g.Close(sctx); gerr != nil {
+			s.log.Warn("upstream group comparisons still running at shutdown", "group", g.String(), "err", gerr)
+		}
+	}
 	// Every request has been logged: what the alerts and the recorder
 	// hold goes out, to the database or the spill file, before the
 	// process ends.

@@ -1,0 +1,150 @@
+package upstream_test
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomirror/gomirror/internal/fakeproxy"
+	"github.com/gomirror/gomirror/upstream"
+)
+
+// TestUnionNeedsConfirmedVersions: a mirror that adds a version (v1.9.9,
+// which the origin never published) gets it served neither in the list
+// nor as @latest, the honest mirror is not recorded lagging, and the
+// hostile one does not become preferred; with a Confirmer or without one
+// (a module it does not cover).
+func TestUnionNeedsConfirmedVersions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		exempt string
+	}{
+		{"checksum database covers the module", ""},
+		{"module not covered", "example.com/hello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			origin := fakeproxy.New(t)
+			honest, hostile := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+			hostile.Inject(fakeproxy.Mutable, func(c *fakeproxy.Call) {
+				if strings.HasSuffix(c.R.URL.Path, "/@latest") {
+					io.WriteString(c.W, `{"Version":"v1.9.9","Time":"2024-01-02T03:04:05Z"}`)
+					return
+				}
+				io.WriteString(c.W, "v1.0.0\nv1.1.0\nv1.2.0\nv1.9.9\n")
+			})
+			conf := &originConfirms{origin: origin, exempt: tc.exempt}
+			g := newGroup(t, []string{honest.URL, hostile.URL}, conf, upstream.GroupOptions{
+				Timeout: 10 * time.Second, ProbeInterval: -1, HedgeAfterMin: 10 * time.Second})
+			b, _, err := g.List(t.Context(), "example.com/hello")
+			if err != nil || string(b) != "v1.0.0\nv1.1.0\nv1.2.0\n" {
+				t.Errorf("List = %q, %v; want the honest list without v1.9.9", b, err)
+			}
+			lb, _, err := g.Latest(t.Context(), "example.com/hello")
+			if err != nil || !strings.Contains(string(lb), `"v1.2.0"`) {
+				t.Errorf("Latest = %q, %v; want v1.2.0, not the hostile mirror's v1.9.9", lb, err)
+			}
+			if st := statusOf(t, g, honest.URL); st.Lags != 0 || st.LagRate != 0 {
+				t.Errorf("honest mirror recorded as lagging behind the hostile one: %+v (last %+v)", st, st.LastLag)
+			}
+			if st := statusOf(t, g, hostile.URL); st.Preferred || st.Disagreed != 2 {
+				t.Errorf("the hostile mirror: %+v; want not preferred, its 2 unconfirmed answers counted as disagreements", st)
+			}
+			if got := conf.lookups.Load(); (tc.exempt == "") != (got > 0) {
+				t.Errorf("%d lookups of the checksum database; want some only for a module it covers", got)
+			}
+		})
+	}
+}
+
+// TestListWaitsLittleForASlowMirror: a far mirror's latency does not
+// become every list's: the answer waits for it at most compareWait (the
+// fast first answer's latency, at least HedgeAfterMin) after the first.
+func TestListWaitsLittleForASlowMirror(t *testing.T) {
+	origin := fakeproxy.New(t)
+	fast, slow := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	slow.Inject(fakeproxy.Modules, fakeproxy.Slow(400*time.Millisecond))
+	g := newGroup(t, []string{fast.URL, slow.URL}, &originConfirms{origin: origin}, upstream.GroupOptions{Timeout: 10 * time.Second, ProbeInterval: -1})
+	var last []time.Duration
+	for i := range 40 {
+		start := time.Now()
+		if _, _, err := g.List(t.Context(), "example.com/hello"); err != nil {
+			t.Fatal(err)
+		}
+		if i >= 30 {
+			last = append(last, time.Since(start))
+		}
+	}
+	t.Logf("last list latencies: %v; slow status %+v", last, statusOf(t, g, slow.URL))
+	slowOnes := 0
+	for _, d := range last {
+		if d > 300*time.Millisecond {
+			slowOnes++
+		}
+	}
+	if slowOnes > 2 {
+		t.Errorf("%d of %d lists waited for the 400ms mirror although a fast mirror answered", slowOnes, len(last))
+	}
+}
+
+// TestOneListOfARefusedModuleDoesNotMovePreference: a module the preferred
+// mirror refuses (404) and the other lists, unconfirmed, is no lag; a
+// module both refuse is no comparison.
+func TestOneListOfARefusedModuleDoesNotMovePreference(t *testing.T) {
+	origin := fakeproxy.New(t)
+	a, b := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	// a refuses (404) one module, e.g. taken down by its operator's policy.
+	a.Inject(fakeproxy.Paths("/example.com/dep/@v/list"), fakeproxy.Status(404, "not found: gone"))
+	g := newGroup(t, []string{a.URL, b.URL}, nil, upstream.GroupOptions{
+		Timeout: 10 * time.Second, ProbeInterval: -1, HedgeAfterMin: 10 * time.Second})
+	g.Info(t.Context(), "example.com/hello", "v1.0.0")
+	if !statusOf(t, g, a.URL).Preferred {
+		t.Fatalf("a not preferred at start")
+	}
+	g.List(t.Context(), "example.com/dep")
+	g.Info(t.Context(), "example.com/hello", "v1.0.0")
+	if st := statusOf(t, g, a.URL); !st.Preferred || st.Lags != 0 {
+		t.Errorf("one client list of a module a refuses moved the group off a: %+v", g.Status())
+	}
+	for range 3 {
+		if _, _, err := g.List(t.Context(), "example.com/no-such-module"); !upstream.IsNotExist(err) {
+			t.Errorf("List of an unknown module: %v, want not found", err)
+		}
+	}
+	if st := statusOf(t, g, a.URL); st.Compared != 0 {
+		t.Errorf("lists both mirrors refuse counted as comparisons: %+v", st)
+	}
+}
+
+// TestCloseStopsBackgroundComparisons: comparisons that outlive their
+// requests (a mirror that hangs) end when the group is closed, well before
+// their Timeout.
+func TestCloseStopsBackgroundComparisons(t *testing.T) {
+	origin := fakeproxy.New(t)
+	fast, hang := fakeproxy.NewMirror(t, origin), fakeproxy.NewMirror(t, origin)
+	hang.Inject(fakeproxy.Modules, fakeproxy.Hang())
+	g, err := upstream.NewGroup("m", []string{fast.URL, hang.URL}, nil, upstream.GroupOptions{Timeout: time.Hour, ProbeInterval: -1, HedgeAfterMin: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	for range 8 {
+		if _, _, err := g.List(ctx, "example.com/hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if n := hang.Injected("/example.com/hello/@v/list"); n == 0 {
+		t.Fatalf("the hanging mirror was not asked")
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 20*time.Second) // a bound on failure, not a wait
+	defer ccancel()
+	if err := g.Close(cctx); err != nil {
+		t.Fatalf("Close: %v; the background comparisons outlive the group", err)
+	}
+	// The group still answers, without comparing in the background.
+	if b, _, err := g.List(t.Context(), "example.com/hello"); err != nil || !strings.Contains(string(b), "v1.2.0") {
+		t.Errorf("List after Close = %q, %v", b, err)
+	}
+}
