@@ -48,7 +48,6 @@ import (
 	"github.com/gomirror/gomirror/vulndb"
 )
 
-
 // The checksum database confirms the versions a group's mirrors disagree
 // on (upstream.Group.SetConfirmer).
 var _ upstream.Confirmer = (*sumdb.Verifier)(nil)
