@@ -37,7 +37,7 @@ func (m *Metrics) WatchMirrors(snapshot func() []Mirror) {
 	}
 	m.reg.MustRegister(&mirrorCollector{
 		snapshot:   snapshot,
-		score:      d("score", "Mirror score: latency in seconds plus weighted error rate; lower is better."),
+		score:      d("score", "Mirror score: latency in seconds plus weighted error rate plus weighted lag rate; lower is better."),
 		latency:    d("latency_seconds", "Recent latency of the mirror's answers.", "quantile"),
 		errRate:    d("error_rate", "Recent share of failed requests (EWMA)."),
 		breaker:    d("breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open."),

@@ -361,3 +361,21 @@ func BenchmarkCompareHugeList(b *testing.B) {
 		compareList(answerOf{honest, nil, x}, answerOf{hostile, nil, y}, "example.com/m", nil, time.Time{})
 	}
 }
+
+func TestLagWeightNegativeRecordsWithoutScoring(t *testing.T) {
+	for _, tc := range []struct {
+		in, want float64
+	}{{0, 1}, {-1, 0}, {3, 3}} {
+		o := GroupOptions{LagWeight: tc.in}
+		o.setDefaults()
+		if o.LagWeight != tc.want {
+			t.Errorf("LagWeight %v: %v after the defaults, want %v", tc.in, o.LagWeight, tc.want)
+		}
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var h health
+	h.lagged(&LagEvent{Module: "example.com/m", Op: "list"}, now, time.Minute)
+	if st := h.status(weights{lag: 0, lagHalfLife: time.Minute}, now); st.Lags != 1 || st.LagRate == 0 || st.Score != 0 {
+		t.Errorf("a lag with lag weight 0: %+v; want it recorded, the score unchanged", st)
+	}
+}
