@@ -97,7 +97,9 @@ func TestOneListOfARefusedModuleDoesNotMovePreference(t *testing.T) {
 	// a refuses (404) one module, e.g. taken down by its operator's policy.
 	a.Inject(fakeproxy.Paths("/example.com/dep/@v/list"), fakeproxy.Status(404, "not found: gone"))
 	g := newGroup(t, []string{a.URL, b.URL}, nil, upstream.GroupOptions{
-		Timeout: 10 * time.Second, ProbeInterval: -1, HedgeAfterMin: 10 * time.Second})
+		Timeout: 10 * time.Second, ProbeInterval: -1, HedgeAfterMin: 10 * time.Second,
+		LatencyWeight: 1e-9, // only a lag could move the preference, not the loopback's noise
+	})
 	g.Info(t.Context(), "example.com/hello", "v1.0.0")
 	if !statusOf(t, g, a.URL).Preferred {
 		t.Fatalf("a not preferred at start")
