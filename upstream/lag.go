@@ -312,21 +312,24 @@ type comparison struct {
 type confirmFunc func(versions []string) map[string]bool
 
 // confirmNewest asks conf about the newest maxConfirmed versions of both
-// sides' missing ones.
-func confirmNewest(conf confirmFunc, a, b []string) map[string]bool {
+// sides' missing ones, and returns those confirmed and those asked about.
+func confirmNewest(conf confirmFunc, a, b []string) (ok map[string]bool, asked []string) {
 	if conf == nil || len(a)+len(b) == 0 {
-		return nil
+		return nil, nil
 	}
 	all := append(slices.Clone(a), b...)
 	slices.SortFunc(all, func(x, y string) int { return compareKeys(keyOf(y), keyOf(x)) })
-	return conf(all[:min(len(all), maxConfirmed)])
+	asked = all[:min(len(all), maxConfirmed)]
+	return conf(asked), asked
 }
 
 // compareList compares two mirrors' list answers: p is the preferred
 // mirror's (the group's best), o the other's. What is served is p's
-// answer, plus the versions only o lists that conf confirms (then merged):
-// a version one mirror lists and the other lacks is never added on that
-// mirror's word alone. A mirror is recorded lagging only when its versions
+// answer, plus the versions only o lists that conf confirms, less the
+// versions only p lists that conf was asked about and did not confirm
+// (then merged): a version one mirror lists and the other lacks is never
+// served on that mirror's word alone. Without conf (a module it does not
+// cover), p's answer is served as it came. A mirror is recorded lagging only when its versions
 // are a subset of its peer's and the ones it lacks were confirmed; any
 // other difference is a disagreement, logged but not scored. Two "not
 // found" answers are no comparison.
@@ -344,9 +347,15 @@ func compareList(p, o answerOf, path string, conf confirmFunc, now time.Time) co
 		return comparison{served: p, agreed: []*member{p.m, o.m}}
 	}
 	lackP, lackO := missP.last(), missO.last()
-	ok := confirmNewest(conf, lackP, lackO)
+	ok, asked := confirmNewest(conf, lackP, lackO)
 	c := comparison{served: p}
 	addP := confirmedOf(lackP, ok) // versions to add to p's answer
+	var dropP []string             // versions only p lists, found unconfirmed
+	for _, v := range lackO {
+		if slices.Contains(asked, v) && !ok[v] {
+			dropP = append(dropP, v)
+		}
+	}
 	side := func(m, peer *member, lacks, has newest, shown []string) {
 		got := confirmedOf(shown, ok)
 		switch {
@@ -365,14 +374,17 @@ func compareList(p, o answerOf, path string, conf confirmFunc, now time.Time) co
 	}
 	side(p.m, o.m, missP, missO, lackP)
 	side(o.m, p.m, missO, missP, lackO)
-	if len(addP) == 0 {
+	if len(addP) == 0 && len(dropP) == 0 {
 		return c // p's answer as it came
+	}
+	if len(dropP) > 0 {
+		vp = slices.DeleteFunc(slices.Clone(vp), func(v string) bool { return slices.Contains(dropP, v) })
 	}
 	c.served.body, c.capped = formatList(withVersions(vp, addP))
 	c.served.err = nil
 	c.merged = true
-	if missO.count == 0 {
-		c.served.m = o.m // o is the complete one
+	if missO.count == len(dropP) && len(addP) > 0 || missO.count == 0 {
+		c.served.m = o.m // o has all that is served
 	}
 	return c
 }
@@ -401,7 +413,8 @@ func unconfirmedOf(vs []string, ok map[string]bool) []string {
 // compareLatest compares two mirrors' @latest answers: p is the preferred
 // mirror's, o the other's. The version the go command would prefer
 // (layout.LatestOrder: a release over a pre-release, then the higher) is
-// served, o's only when conf confirms it; p's otherwise. A mirror is
+// served if conf confirms it; else the other one if conf confirms that;
+// else p's (as without conf, a module it does not cover). A mirror is
 // recorded lagging when its version is both less preferred and lower than
 // its peer's confirmed one (a pseudo-version is never a lag), or when it
 // does not know a module whose peer's version is confirmed. Answers naming
@@ -439,9 +452,17 @@ func compareLatest(p, o answerOf, path string, conf confirmFunc, now time.Time) 
 	if better(vp, vo) {
 		// o's answer differs only in the go command's preference (a
 		// higher pre-release) unless it is lower too.
+		if conf != nil && !confirmed(vp) {
+			// p's version on its word alone: o's if that is confirmed.
+			d := []disagreement{{m: p.m, peer: o.m, unconfirmed: []string{vp}, count: 1}}
+			if vo != "" && confirmed(vo) {
+				return comparison{served: o, merged: true, disagreed: d}
+			}
+			return comparison{served: p, disagreed: d}
+		}
 		c := comparison{served: p, agreed: []*member{p.m}}
 		if lags(vo, vp) {
-			if confirmed(vp) {
+			if conf != nil {
 				c.lags = []lag{{o.m, lagEvent(path, "latest", p.m, []string{vp}, 1, now)}}
 			} else {
 				c.disagreed = []disagreement{{m: p.m, peer: o.m, unconfirmed: []string{vp}, count: 1}}

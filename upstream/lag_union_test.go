@@ -18,11 +18,13 @@ import (
 // (a module it does not cover).
 func TestUnionNeedsConfirmedVersions(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		exempt string
+		name         string
+		exempt       string
+		hostileFirst bool // preferred: its own additions are not served either
 	}{
-		{"checksum database covers the module", ""},
-		{"module not covered", "example.com/hello"},
+		{"checksum database covers the module", "", false},
+		{"checksum database covers the module, the hostile mirror preferred", "", true},
+		{"module not covered", "example.com/hello", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			origin := fakeproxy.New(t)
@@ -35,8 +37,14 @@ func TestUnionNeedsConfirmedVersions(t *testing.T) {
 				io.WriteString(c.W, "v1.0.0\nv1.1.0\nv1.2.0\nv1.9.9\n")
 			})
 			conf := &originConfirms{origin: origin, exempt: tc.exempt}
-			g := newGroup(t, []string{honest.URL, hostile.URL}, conf, upstream.GroupOptions{
-				Timeout: 10 * time.Second, ProbeInterval: -1, HedgeAfterMin: 10 * time.Second})
+			urls := []string{honest.URL, hostile.URL}
+			if tc.hostileFirst {
+				urls = []string{hostile.URL, honest.URL}
+			}
+			g := newGroup(t, urls, conf, upstream.GroupOptions{
+				Timeout: 10 * time.Second, ProbeInterval: -1, HedgeAfterMin: 10 * time.Second,
+				LatencyWeight: 1e-9, // only a lag could move the preference, not the loopback's noise
+			})
 			b, _, err := g.List(t.Context(), "example.com/hello")
 			if err != nil || string(b) != "v1.0.0\nv1.1.0\nv1.2.0\n" {
 				t.Errorf("List = %q, %v; want the honest list without v1.9.9", b, err)
@@ -48,7 +56,7 @@ func TestUnionNeedsConfirmedVersions(t *testing.T) {
 			if st := statusOf(t, g, honest.URL); st.Lags != 0 || st.LagRate != 0 {
 				t.Errorf("honest mirror recorded as lagging behind the hostile one: %+v (last %+v)", st, st.LastLag)
 			}
-			if st := statusOf(t, g, hostile.URL); st.Preferred || st.Disagreed != 2 {
+			if st := statusOf(t, g, hostile.URL); st.Preferred != tc.hostileFirst || st.Disagreed != 2 {
 				t.Errorf("the hostile mirror: %+v; want not preferred, its 2 unconfirmed answers counted as disagreements", st)
 			}
 			if got := conf.lookups.Load(); (tc.exempt == "") != (got > 0) {
