@@ -3,6 +3,7 @@ package upstream_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,41 @@ func TestCloseStopsBackgroundComparisons(t *testing.T) {
 	// The group still answers, without comparing in the background.
 	if b, _, err := g.List(t.Context(), "example.com/hello"); err != nil || !strings.Contains(string(b), "v1.2.0") {
 		t.Errorf("List after Close = %q, %v", b, err)
+	}
+}
+
+// TestFastLaggingMirrorIsScoredDownInTheBackground: the fast mirror's
+// answer is served without waiting for the slow, complete one; the
+// comparison finishes in the background, records the lag, and the complete
+// mirror is preferred for later requests.
+func TestFastLaggingMirrorIsScoredDownInTheBackground(t *testing.T) {
+	lagging, full := newLaggingPair(t)
+	release := make(chan struct{})
+	full.Inject(fakeproxy.Paths("/example.com/hello/@v/list"), func(c *fakeproxy.Call) {
+		<-release // answers only once the list was served without it
+		r := c.Genuine()
+		c.W.WriteHeader(r.Code)
+		c.W.Write(r.Body)
+	})
+	log := lagLog{make(chan string, 4)}
+	g := newGroup(t, []string{lagging.URL, full.URL}, &originConfirms{origin: full.Origin()}, upstream.GroupOptions{
+		Timeout: 30 * time.Second, ProbeInterval: -1, HedgeAfterMin: time.Millisecond, Logger: slog.New(log),
+		LatencyWeight: 1e-9, // the lag alone decides
+	})
+	b, a, err := g.List(t.Context(), "example.com/hello")
+	close(release)
+	if err != nil || string(b) != "v1.0.0\n" || a.Upstream != lagging.URL {
+		t.Fatalf("List = %q from %s, %v; want the fast lagging mirror's answer, served without waiting", b, a.Upstream, err)
+	}
+	select {
+	case missing := <-log.lags:
+		if missing != "v1.2.0 v1.1.0" {
+			t.Errorf("the fast mirror lagged by %q, want v1.2.0 v1.1.0", missing)
+		}
+	case <-time.After(20 * time.Second): // a bound on failure, not a wait
+		t.Fatal("the comparison was not finished in the background within 20s")
+	}
+	if _, a, err := g.Info(t.Context(), "example.com/hello", "v1.0.0"); err != nil || a.Upstream != full.URL {
+		t.Errorf("Info after the lag answered by %s (%v), want the complete mirror %s", a.Upstream, err, full.URL)
 	}
 }
