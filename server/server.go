@@ -566,7 +566,7 @@ func (s *Server) mirrorMetrics() []obs.Mirror {
 		breaker := map[string]int{"closed": 0, "half-open": 1, "open": 2}[m.Breaker]
 		out[i] = obs.Mirror{Group: m.Group, URL: m.URL, Score: m.Score, P50: m.P50, P95: m.P95,
 			ErrorRate: m.ErrorRate, Breaker: breaker, Preferred: m.Preferred, Requests: m.Requests, Failures: m.Failures,
-			Lags: m.Lags, LagRate: m.LagRate}
+			Lags: m.Lags, LagRate: m.LagRate, Disagreements: m.Disagreed}
 		if m.LastLag != nil {
 			out[i].LagMissing = m.LastLag.MissingCount
 		}
