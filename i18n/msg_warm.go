@@ -27,6 +27,8 @@ var warmMessages = []entry{
 	{"looking up %d module versions in the checksum database %s through %s\n", "正在通过 %[3]s 在校验和数据库 %[2]s 中查询 %[1]d 个模块版本\n"},
 	{"checksum database lookups: %d\nchecksum database files fetched: %d\nchecksum database bytes: %v (%s)\nexempt (GONOSUMDB): %d\nlookup failures: %d\n",
 		"校验和数据库查询：%d\n校验和数据库已拉取文件：%d\n校验和数据库字节数：%v（%s）\n免检（GONOSUMDB）：%d\n查询失败：%d\n"},
+	{"the local go command's checksum database tree: %v", "本地 go 命令的校验和数据库树：%v"},
+	{"also proven from the local go command's tree of %d records\n", "并已从本地 go 命令已知的树（%d 条记录）完成一致性证明\n"},
 	{"%d checksum database lookups failed", "%d 个校验和数据库查询失败"},
 	// gomirror graph (the graph itself, Mermaid, DOT or JSON, is data and
 	// stays as it is).

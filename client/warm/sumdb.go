@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/sumdb"
@@ -23,11 +24,12 @@ type LookupFailure struct {
 
 // SumSummary is what Lookups did.
 type SumSummary struct {
-	Lookups  int   // module versions looked up and proven
-	Files    int   // lookups and tiles fetched through the mirror
-	Bytes    int64 // bytes of those
-	Exempt   int   // module versions skipped: exempt (GONOSUMDB)
-	Failures []LookupFailure
+	Lookups   int   // module versions looked up and proven
+	Files     int   // lookups and tiles fetched through the mirror
+	Bytes     int64 // bytes of those
+	Exempt    int   // module versions skipped: exempt (GONOSUMDB)
+	LocalTree int64 // size of the local tree the lookups were also proven from (0: none)
+	Failures  []LookupFailure
 }
 
 // Lookups fetches through mirror the checksum database lookups of mods,
@@ -35,20 +37,44 @@ type SumSummary struct {
 // an empty module cache asks for them when it verifies those versions'
 // go.mod and zip files: `<mirror>/sumdb/<name>/supported`, then
 // `lookup/M@V` and `tile/...` under it, read and checked by the go
-// command's own client (golang.org/x/mod/sumdb.Client) holding nothing,
-// so that the mirror stores them and serves them later with its upstream
-// off. key is the database's verifier key (GOSUMDB's
-// "<name>+<hash>+<key>" form). The go command asks no `latest` when its
-// cache is empty: neither does Lookups. Versions whose path exempt says
-// is not checked (GONOSUMDB, GOPRIVATE) are skipped. jobs lookups run at
-// a time (1 if less). The error is for the whole: a bad key, or a mirror
-// that does not proxy the database; a failed lookup is in the summary.
-// The client is sumdb.ProxyClient, which doctor's checks use as well.
-func Lookups(ctx context.Context, client *http.Client, mirror, key string, mods []module.Version, exempt func(path string) bool, jobs int) (SumSummary, error) {
+// command's own client (sumdb.ProxyClient) holding nothing, so that the
+// mirror stores them and serves them later with its upstream off. key is
+// the database's verifier key (GOSUMDB's "<name>+<hash>+<key>" form). The
+// go command asks no `latest` when its cache is empty: neither does
+// Lookups.
+//
+// latest, if not empty, is the signed tree head the local go command
+// already knows ($GOPATH/pkg/sumdb/<name>/latest): a go command holding
+// it proves every lookup's tree consistent with it, which asks for more
+// tiles. Lookups then looks every version up a second time from that tree
+// (its signature checked with key first; one not signed with key is an
+// error), so that the mirror has those tiles too. The tiles a go command
+// asks for depend on the order of its lookups when they come with
+// different trees; Lookups proves each lookup's tree against latest
+// itself, as the go command does for its first lookup of a run (the mirror
+// serves every lookup it stored at the tree it was stored with, and warms
+// store them at about the same time).
+//
+// Versions whose path exempt says is not checked (GONOSUMDB, GOPRIVATE)
+// are skipped. jobs lookups run at a time (1 if less). The error is for
+// the whole: a bad key or local tree, or a mirror that does not proxy the
+// database; a failed lookup is in the summary.
+func Lookups(ctx context.Context, client *http.Client, mirror, key string, latest []byte, mods []module.Version, exempt func(path string) bool, jobs int) (SumSummary, error) {
 	var sum SumSummary
 	v, err := note.NewVerifier(key)
 	if err != nil {
 		return sum, i18n.Errorf("checksum database key %q: %v", key, err)
+	}
+	if len(latest) > 0 {
+		n, err := note.Open(latest, note.VerifierList(v))
+		if err != nil {
+			return sum, i18n.Errorf("the local go command's checksum database tree: %v", err)
+		}
+		tree, err := tlog.ParseTree([]byte(n.Text))
+		if err != nil {
+			return sum, i18n.Errorf("the local go command's checksum database tree: %v", err)
+		}
+		sum.LocalTree = tree.N
 	}
 	if client == nil {
 		client = http.DefaultClient
@@ -65,35 +91,46 @@ func Lookups(ctx context.Context, client *http.Client, mirror, key string, mods 
 		}
 		todo = append(todo, m)
 	}
-	var (
-		mu   sync.Mutex
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range min(max(jobs, 1), len(todo)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(todo) {
-					return
+	failed := map[module.Version]string{}
+	lookAll := func(c *sumdb.ProxyClient) {
+		var (
+			mu   sync.Mutex
+			next atomic.Int64
+			wg   sync.WaitGroup
+		)
+		for range min(max(jobs, 1), len(todo)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(todo) {
+						return
+					}
+					m := todo[i]
+					// The record has both hashes: the go.mod's and the zip's.
+					_, err := c.Lookup(m.Path, m.Version)
+					if err == nil {
+						err = ctx.Err()
+					}
+					if err != nil {
+						mu.Lock()
+						if _, ok := failed[m]; !ok {
+							failed[m] = c.Reason(err)
+						}
+						mu.Unlock()
+					}
 				}
-				m := todo[i]
-				// The record has both hashes: the go.mod's and the zip's.
-				_, err := c.Lookup(m.Path, m.Version)
-				if err == nil {
-					err = ctx.Err()
-				}
-				mu.Lock()
-				if err != nil {
-					sum.Failures = append(sum.Failures, LookupFailure{m, c.Reason(err)})
-				} else {
-					sum.Lookups++
-				}
-				mu.Unlock()
-			}
-		})
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	lookAll(c)
+	if len(latest) > 0 {
+		lookAll(c.WithLatest(latest))
+	}
+	sum.Lookups = len(todo) - len(failed)
+	for m, reason := range failed {
+		sum.Failures = append(sum.Failures, LookupFailure{m, reason})
+	}
 	for _, r := range c.Requests() {
 		if r.Err == nil {
 			sum.Files++

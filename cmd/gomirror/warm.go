@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -113,8 +116,9 @@ needs could not be fetched, 0 if only warnings.`,
 			// fails before anything is fetched.
 			var db *sumdb.DB
 			var exempt func(string) bool
+			var latest []byte
 			if withSum {
-				if db, exempt, err = clientSumDB(ctx); err != nil {
+				if db, exempt, latest, err = clientSumDB(ctx); err != nil {
 					return err
 				}
 			}
@@ -144,12 +148,15 @@ needs could not be fetched, 0 if only warnings.`,
 			var lookupsFailed int
 			if db != nil {
 				p.Fprintf(stderr, "looking up %d module versions in the checksum database %s through %s\n", len(plan.Modules), db.Name, mirror)
-				ss, err := warm.Lookups(ctx, &http.Client{}, mirror, db.Key, plan.Modules, exempt, jobs)
+				ss, err := warm.Lookups(ctx, &http.Client{}, mirror, db.Key, latest, plan.Modules, exempt, jobs)
 				if err != nil {
 					return err
 				}
 				p.Fprintf(stdout, "checksum database lookups: %d\nchecksum database files fetched: %d\nchecksum database bytes: %v (%s)\nexempt (GONOSUMDB): %d\nlookup failures: %d\n",
 					ss.Lookups, ss.Files, strconv.FormatInt(ss.Bytes, 10), warm.Bytes(ss.Bytes), ss.Exempt, len(ss.Failures))
+				if ss.LocalTree > 0 {
+					p.Fprintf(stdout, "also proven from the local go command's tree of %d records\n", ss.LocalTree)
+				}
 				for _, f := range ss.Failures {
 					fmt.Fprintf(stdout, "  %s: %s\n", f.Mod.Path+"@"+f.Mod.Version, f.Reason)
 				}
@@ -175,26 +182,36 @@ needs could not be fetched, 0 if only warnings.`,
 
 // clientSumDB is the checksum database a client verifies modules with,
 // as the go command in PATH says (go env GOSUMDB, its key from the go
-// command's table when GOSUMDB names it without one), and which paths it
-// does not check (go env GONOSUMDB, GOPRIVATE's patterns if unset).
-func clientSumDB(ctx context.Context) (*sumdb.DB, func(string) bool, error) {
-	env, err := gocmd.Cmd{}.Env(ctx, "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
+// command's table when GOSUMDB names it without one, an alias as the go
+// command maps it), which paths it does not check (go env GONOSUMDB,
+// GOPRIVATE's patterns if unset), and the signed tree head the go command
+// holds for it ($GOPATH/pkg/sumdb/<name>/latest of the first GOPATH
+// entry; nil if none).
+func clientSumDB(ctx context.Context) (*sumdb.DB, func(string) bool, []byte, error) {
+	env, err := gocmd.Cmd{}.Env(ctx, "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOPATH")
 	if err != nil {
-		return nil, nil, i18n.Errorf("--sumdb: reading go env GOSUMDB: %v", err)
+		return nil, nil, nil, i18n.Errorf("--sumdb: reading go env GOSUMDB: %v", err)
 	}
 	db, err := sumdb.Parse(env["GOSUMDB"])
 	if err != nil {
-		return nil, nil, i18n.Errorf("--sumdb: GOSUMDB %q: %v", env["GOSUMDB"], err)
+		return nil, nil, nil, i18n.Errorf("--sumdb: GOSUMDB %q: %v", env["GOSUMDB"], err)
 	}
 	if db == nil {
-		return nil, nil, i18n.Errorf("--sumdb: GOSUMDB is off: clients check no checksum database, there is nothing to fetch")
+		return nil, nil, nil, i18n.Errorf("--sumdb: GOSUMDB is off: clients check no checksum database, there is nothing to fetch")
 	}
 	patterns := env["GONOSUMDB"]
 	if patterns == "" {
 		patterns = env["GOPRIVATE"]
 	}
 	exempt := func(path string) bool { return module.MatchPrefixPatterns(patterns, path) }
-	return db, exempt, nil
+	var latest []byte
+	if gopath, _, _ := strings.Cut(env["GOPATH"], string(filepath.ListSeparator)); gopath != "" {
+		latest, err = os.ReadFile(filepath.Join(gopath, "pkg", "sumdb", db.Name, "latest"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, nil, err
+		}
+	}
+	return db, exempt, latest, nil
 }
 
 // isTerminal reports whether w is a terminal.
