@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,7 +92,10 @@ The graph goes to standard output, messages to standard error.`,
 				return err
 			}
 			sub, err := g.View(modgraph.View{Depth: depth, Focus: focus})
-			if errors.As(err, new(*modgraph.NotInGraphError)) {
+			if nig := (*modgraph.NotInGraphError)(nil); errors.As(err, &nig) {
+				if nig.At > 0 {
+					return i18n.Errorf("%s is in the module graph of %s at depth %d, beyond --depth %d", focus, gomod, nig.At, depth)
+				}
 				return i18n.Errorf("%s is not in the module graph of %s", focus, gomod)
 			} else if err != nil {
 				return err
@@ -107,10 +111,14 @@ The graph goes to standard output, messages to standard error.`,
 			if err != nil {
 				return err
 			}
-			p.Fprintf(stderr, "%d module versions, %d requirements\n", len(sub.Nodes), len(sub.Edges))
+			p.Fprintf(stderr, "module versions: %d, requirements: %d\n", len(sub.Nodes), len(sub.Edges))
+			graphSizeHint(p, stderr, format, len(sub.Edges))
 			if focus != "" {
-				path, _, _ := strings.Cut(focus, "@")
-				p.Fprintf(stderr, "selected version of %s: %s\n", path, sub.Selected)
+				if path, _, _ := strings.Cut(focus, "@"); path == sub.Main {
+					p.Fprintf(stderr, "%s is the main module\n", path)
+				} else {
+					p.Fprintf(stderr, "selected version of %s: %s\n", path, sub.Selected)
+				}
 			}
 			return nil
 		},
@@ -121,4 +129,17 @@ The graph goes to standard output, messages to standard error.`,
 	f.IntVar(&depth, "depth", 0, "keep module versions at most this many requirement steps from the main module (0: no limit)")
 	f.StringVar(&focus, "focus", "", "keep only the requirement paths from the main module to this module (path or path@version)")
 	return cmd
+}
+
+// mermaidMaxEdges is the number of edges Mermaid draws at most by default
+// (its maxEdges setting): GitHub and most Markdown viewers show an error
+// instead of a larger graph.
+const mermaidMaxEdges = 500
+
+// graphSizeHint warns on w when a graph of edges edges in format is
+// larger than Mermaid draws by default.
+func graphSizeHint(p *i18n.Printer, w io.Writer, format string, edges int) {
+	if format == "mermaid" && edges > mermaidMaxEdges {
+		p.Fprintf(w, "warning: %d requirements are more than Mermaid draws by default (%d): cut the graph with --depth or --focus, or use --format dot\n", edges, mermaidMaxEdges)
+	}
 }

@@ -166,7 +166,7 @@ needs could not be fetched, 0 if only warnings.`,
 				return i18n.Errorf("%d of %d files could not be fetched", n, len(plan.Fetches))
 			}
 			if lookupsFailed > 0 {
-				return i18n.Errorf("%d checksum database lookups failed", lookupsFailed)
+				return i18n.Errorf("checksum database lookups failed: %d", lookupsFailed)
 			}
 			return nil
 		},
@@ -184,11 +184,11 @@ needs could not be fetched, 0 if only warnings.`,
 // as the go command in PATH says (go env GOSUMDB, its key from the go
 // command's table when GOSUMDB names it without one, an alias as the go
 // command maps it), which paths it does not check (go env GONOSUMDB,
-// GOPRIVATE's patterns if unset), and the signed tree head the go command
+// which is GOPRIVATE if GONOSUMDB is unset), and the signed tree head the go command
 // holds for it ($GOPATH/pkg/sumdb/<name>/latest of the first GOPATH
 // entry; nil if none).
 func clientSumDB(ctx context.Context) (*sumdb.DB, func(string) bool, []byte, error) {
-	env, err := gocmd.Cmd{}.Env(ctx, "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOPATH")
+	env, err := gocmd.Cmd{}.Env(ctx, "GOSUMDB", "GONOSUMDB", "GOPATH")
 	if err != nil {
 		return nil, nil, nil, i18n.Errorf("--sumdb: reading go env GOSUMDB: %v", err)
 	}
@@ -199,10 +199,8 @@ func clientSumDB(ctx context.Context) (*sumdb.DB, func(string) bool, []byte, err
 	if db == nil {
 		return nil, nil, nil, i18n.Errorf("--sumdb: GOSUMDB is off: clients check no checksum database, there is nothing to fetch")
 	}
+	// go env GONOSUMDB is GOPRIVATE when GONOSUMDB is not set.
 	patterns := env["GONOSUMDB"]
-	if patterns == "" {
-		patterns = env["GOPRIVATE"]
-	}
 	exempt := func(path string) bool { return module.MatchPrefixPatterns(patterns, path) }
 	var latest []byte
 	if gopath, _, _ := strings.Cut(env["GOPATH"], string(filepath.ListSeparator)); gopath != "" {
