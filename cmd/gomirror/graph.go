@@ -17,6 +17,29 @@ import (
 	"github.com/gomirror/gomirror/modgraph"
 )
 
+// graphLong is graph's Long help text (a key of the catalogue, translated
+// as it is).
+const graphLong = `Print the module requirement graph of a project (the go.mod in DIR, or the
+go.mod file given; ./go.mod if none) as the go command sees it: go mod graph,
+run through the proxy of --proxy (default: go env GOPROXY), without changing
+the project's go.mod or go.sum. Every module version a go.mod requires is a
+node (path@version); the versions of the build list (go list -m all), which
+minimal version selection picks, are marked (bold), the main module
+highlighted (filled in Mermaid, boxed in DOT).
+
+--format mermaid (the default) writes a Mermaid flowchart (graph TD) to paste
+into Markdown; dot a Graphviz digraph (dot -Tsvg); json the nodes and edges in
+a stable order, for programs. Mermaid draws at most 500 edges by default: a
+larger graph gets a hint on standard error.
+
+--depth N keeps the module versions at most N requirement steps from the main
+module. --focus MODULE (a path, or path@version) keeps only the requirement
+paths from the main module to it: who requires it, and through whom; its
+selected version is printed on standard error. A module deeper than --depth
+is reported with its depth.
+
+The graph goes to standard output, messages to standard error.`
+
 // newGraph returns `gomirror graph`: a project's module requirement graph
 // as the go command sees it, drawn as Mermaid, DOT or JSON.
 func newGraph() *cobra.Command {
@@ -27,23 +50,7 @@ func newGraph() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "graph [DIR | go.mod] [--format mermaid|dot|json] [--depth N] [--focus MODULE]",
 		Short: "Draw a project's module requirement graph (Mermaid, DOT or JSON)",
-		Long: `Print the module requirement graph of a project (the go.mod in DIR, or the
-go.mod file given; ./go.mod if none) as the go command sees it: go mod graph,
-run through the proxy of --proxy (default: go env GOPROXY), without changing
-the project's go.mod or go.sum. Every module version a go.mod requires is a
-node (path@version); the versions of the build list (go list -m all), which
-minimal version selection picks, are marked (bold), the main module boxed.
-
---format mermaid (the default) writes a Mermaid flowchart (graph TD) to paste
-into Markdown; dot a Graphviz digraph (dot -Tsvg); json the nodes and edges in
-a stable order, for programs.
-
---depth N keeps the module versions at most N requirement steps from the main
-module. --focus MODULE (a path, or path@version) keeps only the requirement
-paths from the main module to it: who requires it, and through whom; its
-selected version is printed on standard error.
-
-The graph goes to standard output, messages to standard error.`,
+		Long:  graphLong,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return i18n.Errorf("give one directory or go.mod file")

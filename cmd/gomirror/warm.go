@@ -24,6 +24,42 @@ import (
 	"github.com/gomirror/gomirror/sumdb"
 )
 
+// warmLong is warm's Long help text (a key of the catalogue, translated
+// as it is).
+const warmLong = `Fetch through the mirror at --mirror every module file a project needs, so
+that it is stored there and the project builds from the mirror alone later
+(gomirror serve --upstream off).
+
+With a go.mod file (./go.mod if no argument is given), the go command, pointed
+at the mirror, resolves the project's module graph, without changing the
+project's go.mod or go.sum: every module in the requirement graph (go mod
+graph) gets its .info and .mod fetched, and the modules the build downloads
+get their .zip too: those whose packages go build ./... and go test ./... of
+the project load (as with GOFLAGS=-mod=mod, so also a module that a go.mod
+that is not tidy lacks) and those go mod download fetches. With --all, the
+.zip of every module of the build list (go list -m all) is fetched as well;
+the upstream's refusal (403, 404, 410) of one of those extra zips is a
+warning, listed in the summary, not a failure. With module@version
+arguments, the same is done for a main module requiring them (their zips
+are the ones needed).
+
+With --sumdb, the checksum database lookups of every module version of the
+graph, and the tiles that prove them, are fetched through the mirror too
+(<mirror>/sumdb/<name>/lookup/..., tile/...), as the go command asks for
+them with an empty go.sum and module cache; the database is the one
+go env GOSUMDB names (an alias of it as the go command maps it), less the
+paths of GONOSUMDB. If the go command here already holds a tree of that
+database ($GOPATH/pkg/sumdb/<name>/latest), the lookups are also proven
+consistent with that tree, which asks for more tiles. A client with an
+empty go.sum, and either no checksum database state or this machine's,
+then builds the project through the mirror with its upstream off.
+
+Each file is fetched with a plain GET of URL/<module>/@v/<version>.info|.mod|.zip,
+--jobs at a time. Progress goes to standard error (a bar on a terminal, a
+line now and then otherwise); the summary, with every failure and warning and
+its reason, to standard output. The exit status is 1 if a file the build
+needs could not be fetched or a lookup failed, 0 if only warnings.`
+
 // newWarm returns `gomirror warm`: fetch everything a project needs through
 // a mirror, so that the mirror can serve it later on its own.
 func newWarm() *cobra.Command {
@@ -37,33 +73,7 @@ func newWarm() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "warm --mirror URL [--all] [--sumdb] [go.mod | module@version ...]",
 		Short: "Fetch every module a project needs through a mirror, so the mirror has it stored",
-		Long: `Fetch through the mirror at --mirror every module file a project needs, so
-that it is stored there and the project builds from the mirror alone later
-(gomirror serve --upstream off).
-
-With a go.mod file (./go.mod if no argument is given), the go command, pointed
-at the mirror, resolves the project's module graph, without changing the
-project's go.mod or go.sum: every module in the requirement graph (go mod
-graph) gets its .info and .mod fetched, and the modules that go mod download
-and go build ./... of the project fetch get their .zip too. With --all, the
-.zip of every module of the build list (go list -m all) is fetched as well;
-the upstream's refusal (403, 404, 410) of one of those extra zips is a
-warning, listed in the summary, not a failure. With module@version
-arguments, the same is done for a main module requiring them (their zips
-are the ones needed).
-
-With --sumdb, the checksum database lookups of every module version of the
-graph, and the tiles that prove them, are fetched through the mirror too
-(<mirror>/sumdb/<name>/lookup/..., tile/...), as the go command asks for
-them with an empty go.sum and module cache; the database is the one
-go env GOSUMDB names, less the paths of GONOSUMDB. A client with an empty
-go.sum then builds the project through the mirror with its upstream off.
-
-Each file is fetched with a plain GET of URL/<module>/@v/<version>.info|.mod|.zip,
---jobs at a time. Progress goes to standard error (a bar on a terminal, a
-line now and then otherwise); the summary, with every failure and warning and
-its reason, to standard output. The exit status is 1 if a file the build
-needs could not be fetched, 0 if only warnings.`,
+		Long:  warmLong,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if mirror == "" {
 				return i18n.Errorf("give the mirror URL with --mirror")
