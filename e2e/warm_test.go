@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -164,18 +166,16 @@ func TestWarmClosedPort(t *testing.T) {
 }
 
 // TestWarmSumDBThenOffline warms a mirror in front of the real upstream
-// (go env GOPROXY) with a small real project and --sumdb, then restarts
-// it on the same storage with the upstream off and no network, and builds
-// the project with an empty go.sum and module cache and the default
-// checksum database (go env GOSUMDB) reached through the mirror: the
-// lookups and tiles the go command asks for are all stored.
+// (go env GOPROXY) with a small real project, then builds the project
+// with an empty go.sum and module cache and the default checksum database
+// (go env GOSUMDB) reached through the mirror with its upstream off and no
+// network: warmSumDBMatters.
 func TestWarmSumDBThenOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the real upstream; skipped in -short mode")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	sumdbName := goEnvValue(t, "GOSUMDB")
 	src, err := os.ReadFile("testdata/bundleproject/go.mod")
 	if err != nil {
 		t.Fatal(err)
@@ -186,23 +186,57 @@ func TestWarmSumDBThenOffline(t *testing.T) {
 	}
 	project := t.TempDir()
 	writeFiles(t, project, map[string]string{"go.mod": string(src), "main.go": string(main)})
+	warmSumDBMatters(ctx, t, project, nil, goEnvValue(t, "GOSUMDB"), "rsc.io/quote@v1.5.2")
+}
 
-	store := t.TempDir()
-	m := startMirror(t, "--storage-dir", store)
-	stdout, stderr, code := runWarmEnv(ctx, t, project, goEnv(t, "off", sumdbName), "--mirror", m.URL, "--sumdb")
-	t.Logf("gomirror warm --sumdb:\n%s%s", stderr, stdout)
-	if code != 0 {
-		t.Fatalf("warm exited with %d", code)
+// TestWarmSumDBFakeThenOffline is TestWarmSumDBThenOffline with the fake
+// upstream and its checksum database.
+func TestWarmSumDBFakeThenOffline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	up := fakeproxy.New(t)
+	project := t.TempDir()
+	writeFiles(t, project, map[string]string{
+		"go.mod":  "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n\nrequire example.com/dep v1.0.0 // indirect\n",
+		"main.go": "package main\n\nimport \"example.com/hello\"\n\nfunc main() { println(hello.Hello()) }\n",
+	})
+	warmSumDBMatters(ctx, t, project, []string{"--upstream", up.URL, "--sumdb", up.DBKey}, up.DBKey, "example.com/hello@v1.1.0")
+}
+
+// warmSumDBMatters shows that warm --sumdb is what lets a client with an
+// empty go.sum, module cache and checksum database state build project
+// (no go.sum) through a mirror with its upstream off, verifying with the
+// checksum database gosumdb through the mirror: a mirror that verified
+// the zips itself has the lookups stored already, so the store is first
+// filled (warm), then copied without the checksum database's files
+// (sumdb/ and .gomirror/sumdb/: as a store filled by a bundle import);
+// warm without --sumdb on the copy leaves the offline build failing,
+// warm --sumdb makes it succeed. upArgs are the mirror's upstream and
+// checksum database flags; lookup is a module version whose lookup the
+// go command must ask the mirror for.
+func warmSumDBMatters(ctx context.Context, t *testing.T, project string, upArgs []string, gosumdb, lookup string) {
+	t.Helper()
+	name, _, _ := strings.Cut(gosumdb, "+")
+	warmEnv := goEnv(t, "off", gosumdb)
+	serve := func(store string, args ...string) *mirror {
+		return startMirror(t, append(append([]string{"--storage-dir", store}, upArgs...), args...)...)
 	}
-	for _, want := range []string{"failures: 0\n", "checksum database lookups: 4\n", "lookup failures: 0\n"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("summary lacks %q", want)
+	warmWith := func(store string, args ...string) string {
+		m := serve(store)
+		defer m.stop(t)
+		stdout, stderr, code := runWarmEnv(ctx, t, project, warmEnv, append([]string{"--mirror", m.URL}, args...)...)
+		t.Logf("gomirror warm %s:\n%s%s", strings.Join(args, " "), stderr, stdout)
+		if code != 0 {
+			t.Fatalf("warm %s exited with %d", strings.Join(args, " "), code)
 		}
+		return stdout
 	}
-	if _, err := os.Stat(filepath.Join(project, "go.sum")); err == nil {
-		t.Fatal("warm wrote a go.sum")
+
+	full := t.TempDir()
+	warmWith(full)
+	if _, err := os.Stat(filepath.Join(full, "sumdb", name)); err != nil {
+		t.Fatalf("the mirror stored no checksum database files where this test expects them: %v", err)
 	}
-	m.stop(t)
 
 	// No network from here on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -212,26 +246,121 @@ func TestWarmSumDBThenOffline(t *testing.T) {
 	dead := "http://" + l.Addr().String()
 	l.Close()
 	noNet := []string{"HTTPS_PROXY=" + dead, "HTTP_PROXY=" + dead, "NO_PROXY=", "https_proxy=", "http_proxy=", "no_proxy="}
-	off := startMirrorEnv(t, noNet, "--storage-dir", store, "--upstream", "off")
-	env := append(goEnv(t, off.URL, sumdbName), noNet...)
-	env = append(env, "GOFLAGS=-modcacherw -mod=mod")
-	mustGo(ctx, t, project, env, "mod", "download")
-	mustGo(ctx, t, project, env, "build", "-o", os.DevNull, ".")
-	sum, err := os.ReadFile(filepath.Join(project, "go.sum"))
-	if err != nil || !strings.Contains(string(sum), "rsc.io/quote v1.5.2 h1:") {
-		t.Errorf("go.sum after the offline build: %q, %v", sum, err)
+	// offlineBuild builds project with a fresh client through a mirror on
+	// store with the upstream off, and returns the go command's error
+	// and the mirror's log.
+	offlineBuild := func(store string) (error, string) {
+		off := startMirrorEnv(t, noNet, "--storage-dir", store, "--upstream", "off", "--sumdb", gosumdb)
+		defer off.stop(t)
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(project)); err != nil {
+			t.Fatal(err)
+		}
+		env := append(goEnv(t, off.URL, gosumdb), noNet...)
+		env = append(env, "GOFLAGS=-modcacherw -mod=mod")
+		out, err := goCmd(ctx, t, dir, env, "build", "-o", os.DevNull, ".")
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, out)
+		} else if sum, _ := os.ReadFile(filepath.Join(dir, "go.sum")); !strings.Contains(string(sum), strings.Replace(lookup, "@", " ", 1)+" h1:") {
+			t.Errorf("go.sum after the offline build lacks %s:\n%s", lookup, sum)
+		}
+		return err, off.logs.String()
 	}
-	logs := off.logs.String()
-	if !strings.Contains(logs, "/sumdb/"+sumdbName+"/lookup/rsc.io/quote@v1.5.2") {
+
+	// Without --sumdb the lookups are not stored: the build fails.
+	noSum := copyStoreWithoutSumDB(t, full)
+	warmWith(noSum)
+	if err, logs := offlineBuild(noSum); err == nil {
+		t.Fatalf("the offline build succeeded after warm without --sumdb on a store without the checksum database's files:\n%s", tail(logs, 30))
+	} else {
+		t.Logf("offline build after warm without --sumdb (fails, as it must): %v", err)
+	}
+
+	// With --sumdb it builds, verifying through the mirror.
+	withSum := copyStoreWithoutSumDB(t, full)
+	stdout := warmWith(withSum, "--sumdb")
+	for _, want := range []string{"failures: 0\n", "lookup failures: 0\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(project, "go.sum")); err == nil {
+		t.Fatal("warm wrote a go.sum")
+	}
+	err, logs := offlineBuild(withSum)
+	if err != nil {
+		t.Fatalf("offline build after warm --sumdb: %v\nmirror log:\n%s", err, tail(logs, 30))
+	}
+	if !strings.Contains(logs, "/sumdb/"+name+"/lookup/"+lookup) {
 		t.Errorf("the go command did not verify through the mirror's checksum database endpoint:\n%s", tail(logs, 30))
 	}
 	if strings.Contains(logs, "status=5") || strings.Contains(logs, "status=404") {
 		t.Errorf("offline mirror failed a request:\n%s", tail(logs, 30))
 	}
-	// What the go command asked of the checksum database, for the record.
-	for _, line := range strings.Split(logs, "\n") {
-		if strings.Contains(line, "/sumdb/") {
-			t.Logf("go command: %s", line)
+}
+
+// copyStoreWithoutSumDB copies the file store src, less the checksum
+// database's files (sumdb/ and .gomirror/sumdb/), to a new directory.
+func copyStoreWithoutSumDB(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == "sumdb" || rel == filepath.Join(".gomirror", "sumdb") {
+			return fs.SkipDir
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestWarmUntidyThenOffline: warm fetches every zip `go build ./...` of a
+// project whose go.mod lacks a module its imports need (example.com/dep,
+// imported by example.com/hello), from a mirror that fetches nothing on
+// its own (--prefetch 0): afterwards the mirror with its upstream off
+// serves GOFLAGS=-mod=mod go build ./... .
+func TestWarmUntidyThenOffline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	up := fakeproxy.New(t)
+	project := t.TempDir()
+	files := map[string]string{
+		"go.mod":  "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n",
+		"main.go": "package main\n\nimport \"example.com/hello\"\n\nfunc main() { println(hello.Hello()) }\n",
+	}
+	writeFiles(t, project, files)
+	store := t.TempDir()
+	m := startMirror(t, "--storage-dir", store, "--upstream", up.URL, "--sumdb", up.DBKey, "--prefetch", "0")
+	stdout, stderr, code := runWarm(ctx, t, project, "--mirror", m.URL)
+	t.Logf("gomirror warm:\n%s%s", stderr, stdout)
+	if code != 0 {
+		t.Fatalf("warm exited with %d", code)
+	}
+	m.stop(t)
+	for name, data := range files {
+		if got, _ := os.ReadFile(filepath.Join(project, name)); string(got) != data {
+			t.Errorf("warm changed %s:\n%s", name, got)
+		}
+	}
+	off := startMirror(t, "--storage-dir", store, "--upstream", "off", "--sumdb", up.DBKey)
+	env := append(goEnv(t, off.URL, up.DBKey), "GOFLAGS=-modcacherw -mod=mod")
+	if out, err := goCmd(ctx, t, project, env, "build", "-o", os.DevNull, "./..."); err != nil {
+		t.Fatalf("offline GOFLAGS=-mod=mod go build ./...: %v\n%s\nmirror log:\n%s", err, out, tail(off.logs.String(), 20))
 	}
 }

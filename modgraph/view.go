@@ -194,10 +194,21 @@ type Subgraph struct {
 }
 
 // NotInGraphError is returned by View for a Focus that names no module
-// version of the graph.
-type NotInGraphError struct{ Focus string }
+// version of the view: none of the graph (At is 0), or only deeper than
+// the view's Depth (At is the fewest requirement steps from the main
+// module to it, beyond Depth).
+type NotInGraphError struct {
+	Focus string
+	At    int // the focus's depth in the graph, beyond Depth; 0: not in the graph
+	Depth int // the view's Depth
+}
 
-func (e *NotInGraphError) Error() string { return e.Focus + " is not in the module graph" }
+func (e *NotInGraphError) Error() string {
+	if e.At > 0 {
+		return fmt.Sprintf("%s is in the module graph at depth %d, beyond depth %d", e.Focus, e.At, e.Depth)
+	}
+	return e.Focus + " is not in the module graph"
+}
 
 func id(m Mod) string {
 	if m.Version == "" {
@@ -241,7 +252,13 @@ func (g *Graph) View(v View) (*Subgraph, error) {
 			}
 		}
 		if len(queue) == 0 {
-			return nil, &NotInGraphError{Focus: v.Focus}
+			e := &NotInGraphError{Focus: v.Focus, Depth: v.Depth}
+			for m, d := range depth {
+				if m.Path == p && (ver == "" || m.Version == ver) && (e.At == 0 || d < e.At) {
+					e.At = d
+				}
+			}
+			return nil, e
 		}
 		for len(queue) > 0 {
 			m := queue[0]

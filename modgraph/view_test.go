@@ -135,8 +135,26 @@ func TestViewFocusNotInGraph(t *testing.T) {
 	}
 	// Beyond the depth: not in the view.
 	g, _ = ParseGoModGraph([]byte("example.com/app example.com/b@v1.0.0\nexample.com/b@v1.0.0 example.com/c@v1.0.0\n"))
-	if _, err := g.View(View{Focus: "example.com/c", Depth: 1}); !errors.As(err, new(*NotInGraphError)) {
+	var nig *NotInGraphError
+	if _, err := g.View(View{Focus: "example.com/c", Depth: 1}); !errors.As(err, &nig) {
 		t.Errorf("focus beyond the depth: error %v", err)
+	}
+}
+
+// TestViewFocusBeyondDepthSaysSo: a focus deeper than the depth is in the
+// graph: the error says at which depth.
+func TestViewFocusBeyondDepthSaysSo(t *testing.T) {
+	g, err := ParseGoModGraph([]byte("example.com/app example.com/b@v1.0.0\nexample.com/b@v1.0.0 example.com/c@v1.0.0\nexample.com/c@v1.0.0 example.com/d@v1.0.0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.View(View{Focus: "example.com/d", Depth: 1})
+	var nig *NotInGraphError
+	if !errors.As(err, &nig) || nig.At != 3 || !strings.Contains(err.Error(), "depth 3") || strings.Contains(err.Error(), "not in") {
+		t.Errorf("focus at depth 3 with depth 1: %v (%+v)", err, nig)
+	}
+	if _, err = g.View(View{Focus: "example.com/nosuch", Depth: 1}); !errors.As(err, &nig) || nig.At != 0 || !strings.Contains(err.Error(), "not in") {
+		t.Errorf("focus not in the graph: %v", err)
 	}
 }
 

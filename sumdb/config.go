@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,15 +70,15 @@ func ParseGOSUMDB(value string, knownKeys map[string]string) (*DB, error) {
 	return db, nil
 }
 
-// Parse is ParseGOSUMDB with the known keys of the go command in PATH,
-// which it reads (through go env GOROOT, within 30 seconds) only when value
+// Parse is ParseIn with the Go installation of the go command in PATH
+// (go env GOROOT, within 30 seconds), which it reads only when value
 // names a database without its key.
 //
 // The keys are not a constant here, unlike in the go command: the default
 // database's key names its host, which this project keeps out of its
 // source.
 func Parse(value string) (*DB, error) {
-	var known map[string]string
+	var goroot string
 	if name := strings.Fields(value); len(name) > 0 && !strings.Contains(name[0], "+") && name[0] != "off" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -85,11 +86,62 @@ func Parse(value string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("finding the go command's known keys (go env GOROOT): %v; give the database as <name>+<hash>+<key>", err)
 		}
-		if known, err = KnownKeys(env["GOROOT"]); err != nil {
-			return nil, err
-		}
+		goroot = env["GOROOT"]
+	}
+	return ParseIn(goroot, value)
+}
+
+// ParseIn parses a GOSUMDB value as the go command of the Go installation
+// at goroot does: a value that is one of its aliases (KnownAliases)
+// stands for the value the alias maps to (another database name, with the
+// alias's URL), and a bare name takes its key from its table of known keys
+// (KnownKeys). goroot is read only when value names a database without
+// its key.
+func ParseIn(goroot, value string) (*DB, error) {
+	name := strings.Fields(value)
+	if len(name) == 0 || strings.Contains(name[0], "+") || name[0] == "off" {
+		return ParseGOSUMDB(value, nil)
+	}
+	aliases, err := KnownAliases(goroot)
+	if err != nil {
+		return nil, err
+	}
+	if to, ok := aliases[strings.TrimSpace(value)]; ok {
+		value = to
+	}
+	known, err := KnownKeys(goroot)
+	if err != nil {
+		return nil, err
 	}
 	return ParseGOSUMDB(value, known)
+}
+
+// aliasLine matches the go command's special cases of GOSUMDB values,
+// `if gosumdb == "<alias>" { gosumdb = "<name> <URL>" }`.
+var aliasLine = regexp.MustCompile(`if\s+(\w+)\s*==\s*"([^"\s]+)"\s*\{\s*(\w+)\s*=\s*"([^"\s]+ [^"\s]+)"\s*\}`)
+
+// KnownAliases reads the go command's aliases of checksum databases from
+// the Go installation at goroot: GOSUMDB values it replaces by another
+// database name and the URL to reach it at (a name reachable where the
+// default one is not), as alias -> "<name> <URL>". It reads them from the
+// go command's source (cmd/go/internal/modfetch/sumdb.go), as KnownKeys
+// reads the keys; an installation whose source has none (or lacks that
+// file) has none.
+func KnownAliases(goroot string) (map[string]string, error) {
+	aliases := make(map[string]string)
+	b, err := os.ReadFile(filepath.Join(goroot, "src", "cmd", "go", "internal", "modfetch", "sumdb.go"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return aliases, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the go command's checksum database aliases: %w", err)
+	}
+	for _, m := range aliasLine.FindAllStringSubmatch(string(b), -1) {
+		if m[1] == m[3] && m[2] != "off" {
+			aliases[m[2]] = m[4]
+		}
+	}
+	return aliases, nil
 }
 
 // knownKeyLine matches the entries of the go command's table of known

@@ -1,6 +1,7 @@
 package sumdb
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,59 @@ func TestDefaultGOSUMDBResolves(t *testing.T) {
 	db, err := ParseGOSUMDB(f[1], keys)
 	if err != nil || db == nil || db.Name != f[1] {
 		t.Errorf("ParseGOSUMDB(%q) = %+v, %v", f[1], db, err)
+	}
+}
+
+// TestAliasNamesTheDatabaseTheGoCommandMapsItTo: a bare GOSUMDB name that
+// the go command treats as an alias of another database (read from the
+// go command's own source, here a made-up installation) is that database,
+// with its known key, reached at the alias's URL.
+func TestAliasNamesTheDatabaseTheGoCommandMapsItTo(t *testing.T) {
+	goroot := filepath.Join("testdata", "goroot")
+	aliases, err := KnownAliases(goroot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"sum.alias.example": "sum.example.test https://sum-alias.example/db"}; !maps.Equal(aliases, want) {
+		t.Errorf("KnownAliases = %v, want %v", aliases, want)
+	}
+	for _, tc := range []struct{ value, name, url string }{
+		{"sum.alias.example", "sum.example.test", "https://sum-alias.example/db"},
+		{"sum.example.test", "sum.example.test", "https://sum.example.test"},
+		// An explicit URL or key is not an alias.
+		{"sum.example.test https://elsewhere.example", "sum.example.test", "https://elsewhere.example"},
+	} {
+		db, err := ParseIn(goroot, tc.value)
+		if err != nil || db == nil || db.Name != tc.name || db.URL != tc.url || !strings.HasPrefix(db.Key, tc.name+"+") {
+			t.Errorf("ParseIn(%q) = %+v, %v; want name %s, URL %s", tc.value, db, err, tc.name, tc.url)
+		}
+	}
+	if _, err := ParseIn(goroot, "sum.unknown.example"); err == nil {
+		t.Error("ParseIn of an unknown bare name succeeded")
+	}
+	// An installation whose source has no alias: none, no error.
+	if a, err := KnownAliases(t.TempDir()); err != nil || len(a) != 0 {
+		t.Errorf("KnownAliases(empty) = %v, %v", a, err)
+	}
+}
+
+// TestAliasesOfTheInstalledGoCommandParse checks the real installation:
+// every alias the go command maps a GOSUMDB name to (such as the one the
+// guides for mainland China recommend) parses to the database it stands
+// for, with that database's known key.
+func TestAliasesOfTheInstalledGoCommandParse(t *testing.T) {
+	env, err := gocmd.Cmd{}.Env(t.Context(), "GOROOT")
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	aliases, err := KnownAliases(env["GOROOT"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for alias, value := range aliases {
+		db, err := ParseIn(env["GOROOT"], alias)
+		if err != nil || db == nil || db.Name != strings.Fields(value)[0] {
+			t.Errorf("ParseIn(%q) = %+v, %v; want the database %q", alias, db, err, value)
+		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -98,13 +99,18 @@ type Output struct {
 // Ask is what LoadWith asks the go command besides the build list.
 type Ask struct {
 	Graph bool // the requirement graph (go mod graph): Output.Graph
-	// Downloads runs `go mod download -json` with no arguments: for a main
-	// module at go 1.17 or later, the modules it requires explicitly,
-	// which are those needed to build and test its packages (at go 1.16
-	// or earlier, every module of the build list). Output.Downloads lists
-	// them. One that cannot be downloaded (its zip, its .mod or its .info)
-	// fails LoadWith with an error naming it. For a main module made of
-	// module@version arguments (MainModule) these are the arguments.
+	// Downloads asks which modules the build downloads, zips included:
+	// those whose packages `go build ./...` and `go test ./...` of the
+	// main module load, as with GOFLAGS=-mod=mod (`go list -deps -test -e
+	// ./...`; a go.mod that lacks a module its imports need gets it added,
+	// in the temporary copy only), and those `go mod download` with no
+	// arguments fetches (for a main module at go 1.17 or later, the
+	// modules it requires explicitly; at go 1.16 or earlier, every module
+	// of the build list). Output.Downloads lists their union. One that
+	// cannot be downloaded by go mod download (its zip, its .mod or its
+	// .info) fails LoadWith with an error naming it. For a main module
+	// made of module@version arguments (MainModule) these are the
+	// arguments.
 	Downloads bool
 }
 
@@ -167,6 +173,21 @@ func LoadWith(ctx context.Context, g GoCommand, proxy, gomod string, mods []stri
 	}
 	modfileFlag := "-modfile=" + alt
 	out := &Output{}
+	// The packages first: with -mod=mod, what their imports add to the
+	// temporary go.mod is in the build list and graph asked next.
+	var loaded []module.Version
+	if ask.Downloads && gomod != "" {
+		data, err := g.run(ctx, dir, env, "list", modfileFlag, "-mod=mod", "-deps", "-test", "-e",
+			"-f", "{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}", "./...")
+		if err != nil {
+			return nil, err
+		}
+		for line := range strings.Lines(string(data)) {
+			if p, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && v != "" {
+				loaded = append(loaded, module.Version{Path: p, Version: v})
+			}
+		}
+	}
 	if out.List, err = g.run(ctx, dir, env, "list", modfileFlag, "-m", "-json", "all"); err != nil {
 		return nil, err
 	}
@@ -194,11 +215,15 @@ func LoadWith(ctx context.Context, g GoCommand, proxy, gomod string, mods []stri
 		if perr != nil {
 			return nil, perr
 		}
-		out.Downloads = []module.Version{}
+		out.Downloads = loaded
 		for _, d := range ds {
 			out.Downloads = append(out.Downloads, module.Version{Path: d.Path, Version: d.Version})
 		}
 		module.Sort(out.Downloads)
+		out.Downloads = slices.Compact(out.Downloads)
+		if out.Downloads == nil {
+			out.Downloads = []module.Version{}
+		}
 	}
 	data, err := os.ReadFile(alt) // after -mod=mod, as the go command sees it
 	if err != nil {

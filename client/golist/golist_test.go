@@ -147,3 +147,42 @@ func TestLoadWithDownloads(t *testing.T) {
 		t.Errorf("LoadWith with the needed zip refused = %v; want an error naming example.com/hello@v1.1.0", err)
 	}
 }
+
+// TestLoadWithDownloadsWhatTheBuildLoads: for a go.mod that is not tidy
+// (it lacks a module its packages' imports need), the downloads include
+// every module whose packages `go build ./...` and `go test ./...` load,
+// not only the explicitly required ones; the project stays untouched.
+func TestLoadWithDownloadsWhatTheBuildLoads(t *testing.T) {
+	up := fakeproxy.New(t)
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOENV", "off")
+	t.Setenv("GOPATH", filepath.Join(t.TempDir(), "gopath"))
+	dir := t.TempDir()
+	gomod := filepath.Join(dir, "go.mod")
+	// example.com/hello imports example.com/dep, which go.mod lacks.
+	files := map[string]string{
+		"go.mod":  "module example.com/app\n\ngo 1.21\n\nrequire example.com/hello v1.1.0\n",
+		"main.go": "package main\n\nimport \"example.com/hello\"\n\nfunc main() { println(hello.Hello()) }\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := LoadWith(context.Background(), GoCommand{}, up.URL, gomod, nil, Ask{Downloads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []module.Version{{Path: "example.com/dep", Version: "v1.0.0"}, {Path: "example.com/hello", Version: "v1.1.0"}}
+	if !slices.Equal(out.Downloads, want) {
+		t.Errorf("downloads %v, want %v", out.Downloads, want)
+	}
+	for name, data := range files {
+		if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != data {
+			t.Errorf("LoadWith changed %s:\n%s", name, got)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.sum")); err == nil {
+		t.Error("LoadWith wrote a go.sum into the project")
+	}
+}

@@ -1,7 +1,6 @@
 package warm
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/layout"
+	"github.com/gomirror/gomirror/modgraph"
 )
 
 // Fetch is one file to fetch from the mirror.
@@ -71,7 +71,8 @@ func Resolve(ctx context.Context, g golist.GoCommand, mirror, gomod string, mods
 
 // NewPlan makes a plan from what the go command said (golist.LoadWith
 // with Ask{Graph: true, Downloads: true}): the .info and .mod of every
-// module of the requirement graph (`go mod graph`) and of the build list
+// module of the requirement graph (`go mod graph`, read by
+// modgraph.ParseGoModGraph) and of the build list
 // (`go list -m all`), the .zip of every module that `go mod download`
 // fetched (those `go build ./...` and `go test ./...` of the main
 // module's packages need), and, if all, the .zip of every other module of
@@ -134,23 +135,15 @@ func NewPlan(out *golist.Output, all bool) (*Plan, error) {
 		add(module.Version{Path: lm.Path, Version: lm.Version}, listZip)
 	}
 
-	sc := bufio.NewScanner(bytes.NewReader(out.Graph))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
-			continue
+	if len(bytes.TrimSpace(out.Graph)) > 0 {
+		g, err := modgraph.ParseGoModGraph(out.Graph)
+		if err != nil {
+			return nil, err
 		}
-		if len(fields) != 2 {
-			return nil, fmt.Errorf("unexpected go mod graph line %q", sc.Text())
+		for _, e := range g.Edges {
+			add(module.Version{Path: e.From.Path, Version: e.From.Version}, noZip)
+			add(module.Version{Path: e.To, Version: e.Version}, noZip)
 		}
-		for _, node := range fields {
-			p, v, _ := strings.Cut(node, "@")
-			add(module.Version{Path: p, Version: v}, noZip)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	for _, m := range out.Downloads {
 		add(m, neededZip)
@@ -339,7 +332,7 @@ func (r *Reporter) Done(f Fetch, n int64, err error) {
 		if r.Total > 0 {
 			fill = width * r.done / r.Total
 		}
-		p.Fprintf(r.W, "\r[%s%s] %d/%d files, %s, %d failed, %d warnings", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), r.done, r.Total, Bytes(r.bytes), r.failed, r.warnings)
+		p.Fprintf(r.W, "\r[%s%s] %d/%d files, %s, failed: %d, warnings: %d", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), r.done, r.Total, Bytes(r.bytes), r.failed, r.warnings)
 		if r.done == r.Total {
 			fmt.Fprintln(r.W)
 		}
@@ -357,7 +350,7 @@ func (r *Reporter) Done(f Fetch, n int64, err error) {
 		r.last = now
 	}
 	if r.done-r.lastN >= every || now.Sub(r.last) >= interval || r.done == r.Total {
-		p.Fprintf(r.W, "warm: %d/%d files, %s, %d failed, %d warnings\n", r.done, r.Total, Bytes(r.bytes), r.failed, r.warnings)
+		p.Fprintf(r.W, "warm: %d/%d files, %s, failed: %d, warnings: %d\n", r.done, r.Total, Bytes(r.bytes), r.failed, r.warnings)
 		r.last, r.lastN = now, r.done
 	}
 }

@@ -214,7 +214,7 @@ func TestReporterLines(t *testing.T) {
 		}
 		r.Done(Fetch{}, 100, err)
 	}
-	want := "warm: 2/5 files, 200 B, 0 failed, 0 warnings\nwarm: 4/5 files, 400 B, 1 failed, 0 warnings\nwarm: 5/5 files, 500 B, 1 failed, 0 warnings\n"
+	want := "warm: 2/5 files, 200 B, failed: 0, warnings: 0\nwarm: 4/5 files, 400 B, failed: 1, warnings: 0\nwarm: 5/5 files, 500 B, failed: 1, warnings: 0\n"
 	if b.String() != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -225,8 +225,8 @@ func TestReporterBar(t *testing.T) {
 	r := &Reporter{W: &b, Total: 2, TTY: true}
 	r.Done(Fetch{}, 2048, nil)
 	r.Done(Fetch{}, 0, nil)
-	want := "\r[===============               ] 1/2 files, 2.0 KiB, 0 failed, 0 warnings" +
-		"\r[==============================] 2/2 files, 2.0 KiB, 0 failed, 0 warnings\n"
+	want := "\r[===============               ] 1/2 files, 2.0 KiB, failed: 0, warnings: 0" +
+		"\r[==============================] 2/2 files, 2.0 KiB, failed: 0, warnings: 0\n"
 	if b.String() != want {
 		t.Errorf("bar %q, want %q", b.String(), want)
 	}

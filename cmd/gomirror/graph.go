@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,29 @@ import (
 	"github.com/gomirror/gomirror/modgraph"
 )
 
+// graphLong is graph's Long help text (a key of the catalogue, translated
+// as it is).
+const graphLong = `Print the module requirement graph of a project (the go.mod in DIR, or the
+go.mod file given; ./go.mod if none) as the go command sees it: go mod graph,
+run through the proxy of --proxy (default: go env GOPROXY), without changing
+the project's go.mod or go.sum. Every module version a go.mod requires is a
+node (path@version); the versions of the build list (go list -m all), which
+minimal version selection picks, are marked (bold), the main module
+highlighted (filled in Mermaid, boxed in DOT).
+
+--format mermaid (the default) writes a Mermaid flowchart (graph TD) to paste
+into Markdown; dot a Graphviz digraph (dot -Tsvg); json the nodes and edges in
+a stable order, for programs. Mermaid draws at most 500 edges by default: a
+larger graph gets a hint on standard error.
+
+--depth N keeps the module versions at most N requirement steps from the main
+module. --focus MODULE (a path, or path@version) keeps only the requirement
+paths from the main module to it: who requires it, and through whom; its
+selected version is printed on standard error. A module deeper than --depth
+is reported with its depth.
+
+The graph goes to standard output, messages to standard error.`
+
 // newGraph returns `gomirror graph`: a project's module requirement graph
 // as the go command sees it, drawn as Mermaid, DOT or JSON.
 func newGraph() *cobra.Command {
@@ -26,23 +50,7 @@ func newGraph() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "graph [DIR | go.mod] [--format mermaid|dot|json] [--depth N] [--focus MODULE]",
 		Short: "Draw a project's module requirement graph (Mermaid, DOT or JSON)",
-		Long: `Print the module requirement graph of a project (the go.mod in DIR, or the
-go.mod file given; ./go.mod if none) as the go command sees it: go mod graph,
-run through the proxy of --proxy (default: go env GOPROXY), without changing
-the project's go.mod or go.sum. Every module version a go.mod requires is a
-node (path@version); the versions of the build list (go list -m all), which
-minimal version selection picks, are marked (bold), the main module boxed.
-
---format mermaid (the default) writes a Mermaid flowchart (graph TD) to paste
-into Markdown; dot a Graphviz digraph (dot -Tsvg); json the nodes and edges in
-a stable order, for programs.
-
---depth N keeps the module versions at most N requirement steps from the main
-module. --focus MODULE (a path, or path@version) keeps only the requirement
-paths from the main module to it: who requires it, and through whom; its
-selected version is printed on standard error.
-
-The graph goes to standard output, messages to standard error.`,
+		Long:  graphLong,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return i18n.Errorf("give one directory or go.mod file")
@@ -91,7 +99,10 @@ The graph goes to standard output, messages to standard error.`,
 				return err
 			}
 			sub, err := g.View(modgraph.View{Depth: depth, Focus: focus})
-			if errors.As(err, new(*modgraph.NotInGraphError)) {
+			if nig := (*modgraph.NotInGraphError)(nil); errors.As(err, &nig) {
+				if nig.At > 0 {
+					return i18n.Errorf("%s is in the module graph of %s at depth %d, beyond --depth %d", focus, gomod, nig.At, depth)
+				}
 				return i18n.Errorf("%s is not in the module graph of %s", focus, gomod)
 			} else if err != nil {
 				return err
@@ -107,10 +118,14 @@ The graph goes to standard output, messages to standard error.`,
 			if err != nil {
 				return err
 			}
-			p.Fprintf(stderr, "%d module versions, %d requirements\n", len(sub.Nodes), len(sub.Edges))
+			p.Fprintf(stderr, "module versions: %d, requirements: %d\n", len(sub.Nodes), len(sub.Edges))
+			graphSizeHint(p, stderr, format, len(sub.Edges))
 			if focus != "" {
-				path, _, _ := strings.Cut(focus, "@")
-				p.Fprintf(stderr, "selected version of %s: %s\n", path, sub.Selected)
+				if path, _, _ := strings.Cut(focus, "@"); path == sub.Main {
+					p.Fprintf(stderr, "%s is the main module\n", path)
+				} else {
+					p.Fprintf(stderr, "selected version of %s: %s\n", path, sub.Selected)
+				}
 			}
 			return nil
 		},
@@ -121,4 +136,17 @@ The graph goes to standard output, messages to standard error.`,
 	f.IntVar(&depth, "depth", 0, "keep module versions at most this many requirement steps from the main module (0: no limit)")
 	f.StringVar(&focus, "focus", "", "keep only the requirement paths from the main module to this module (path or path@version)")
 	return cmd
+}
+
+// mermaidMaxEdges is the number of edges Mermaid draws at most by default
+// (its maxEdges setting): GitHub and most Markdown viewers show an error
+// instead of a larger graph.
+const mermaidMaxEdges = 500
+
+// graphSizeHint warns on w when a graph of edges edges in format is
+// larger than Mermaid draws by default.
+func graphSizeHint(p *i18n.Printer, w io.Writer, format string, edges int) {
+	if format == "mermaid" && edges > mermaidMaxEdges {
+		p.Fprintf(w, "warning: %d requirements are more than Mermaid draws by default (%d): cut the graph with --depth or --focus, or use --format dot\n", edges, mermaidMaxEdges)
+	}
 }

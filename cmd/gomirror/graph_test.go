@@ -154,7 +154,7 @@ func TestGraphChinese(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"正在通过 " + up.URL + " 解析", "个模块版本", "example.com/dep 的选定版本：v1.0.0"} {
+	for _, want := range []string{"正在通过 " + up.URL + " 解析", "模块版本：", "example.com/dep 的选定版本：v1.0.0"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -165,5 +165,41 @@ func TestGraphChinese(t *testing.T) {
 	_, _, err = runGraphCmd(t, "--proxy", up.URL, "--focus", "example.com/nosuch", dir)
 	if p, _ := printer(newGraph()); err == nil || !strings.Contains(p.Error(err), "不在") {
 		t.Errorf("error %v, want it in Chinese", err)
+	}
+}
+
+// TestGraphFocusBeyondDepth: a module deeper than --depth is said to be
+// there, at its depth; --focus on the main module says it is the main
+// module.
+func TestGraphFocusBeyondDepth(t *testing.T) {
+	up, dir := graphProject(t)
+	_, _, err := runGraphCmd(t, "--proxy", up.URL, "--focus", "example.com/hello@v1.0.0", "--depth", "1", dir)
+	if err == nil || !strings.Contains(err.Error(), "at depth 2, beyond --depth 1") {
+		t.Errorf("focus deeper than --depth: %v", err)
+	}
+	_, stderr, err := runGraphCmd(t, "--proxy", up.URL, "--focus", "example.com/app", dir)
+	if err != nil || !strings.Contains(stderr, "example.com/app is the main module\n") || strings.Contains(stderr, "selected version") {
+		t.Errorf("focus on the main module: %v\n%s", err, stderr)
+	}
+}
+
+// TestGraphMermaidTooManyEdgesWarns: more edges than Mermaid draws by
+// default get a hint on standard error; fewer, none.
+func TestGraphMermaidTooManyEdgesWarns(t *testing.T) {
+	p, _ := printer(newGraph())
+	for _, tc := range []struct {
+		edges  int
+		format string
+		warn   bool
+	}{
+		{mermaidMaxEdges, "mermaid", false},
+		{mermaidMaxEdges + 1, "mermaid", true},
+		{mermaidMaxEdges + 1, "dot", false},
+	} {
+		var b strings.Builder
+		graphSizeHint(p, &b, tc.format, tc.edges)
+		if got := strings.Contains(b.String(), "--depth"); got != tc.warn {
+			t.Errorf("%d edges, %s: hint %q", tc.edges, tc.format, b.String())
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 var helpTranslated = []string{
 	"policy", "policy check", "policy explain",
 	"setup", "bench",
+	"warm", "graph",
 }
 
 // localizeHelp makes `--help` (and `gomirror help CMD`) print in the

@@ -57,6 +57,8 @@ func TestHelpChinese(t *testing.T) {
 	}{
 		{"zh_CN.UTF-8", []string{"--help"}, []string{"用法：", "可用命令：", "自建的 Go 模块镜像", "运行模块镜像", "显示任意命令的帮助"}, []string{"Available Commands:", "Usage:", "Help about any command"}},
 		{"C", []string{"--help"}, []string{"Usage:", "Available Commands:", "A self-hosted Go module mirror"}, nil},
+		{"zh_CN.UTF-8", []string{"warm", "--help"}, []string{"通过 --mirror 指定的镜像拉取", "同时拉取的文件数", "校验和数据库查询结果"}, []string{"Fetch through the mirror", "files fetched at the same time"}},
+		{"zh_CN.UTF-8", []string{"graph", "--help"}, []string{"模块依赖图", "只保留从主模块到该模块的依赖路径"}, []string{"Print the module requirement graph", "keep only the requirement paths"}},
 		{"C", []string{"--lang", "zh", "token", "--help"}, []string{"用法：", "可用命令："}, []string{"Usage:"}},
 		{"zh_CN.UTF-8", []string{"policy", "check", "--help"}, []string{"按依赖策略检查项目构建列表", "以 JSON 格式输出结果", "输出 SARIF 2.1.0 日志"}, []string{"Check every module version", "print the result as JSON", "Usage:"}},
 		{"zh_CN.UTF-8", []string{"policy", "explain", "--help"}, []string{"说明依赖策略中哪条规则决定了 module@version", "不询问镜像，直接在本机按这个策略文件判定"}, []string{"Say which rule", "decide here with"}},

@@ -221,3 +221,39 @@ func TestWarmSumDB(t *testing.T) {
 		t.Errorf("GOSUMDB=off: error %v", err)
 	}
 }
+
+// TestWarmSumDBPrivateAndFailures: with --sumdb, GOPRIVATE's paths are
+// exempt when GONOSUMDB is unset (as the go command does), and a failed
+// lookup makes warm exit with an error naming the count.
+func TestWarmSumDBPrivateAndFailures(t *testing.T) {
+	up := fakeproxy.New(t)
+	t.Setenv("GOSUMDB", up.DBKey)
+	t.Setenv("GONOSUMDB", "")
+	t.Setenv("GOPRIVATE", "example.com/dep")
+	stdout, stderr, err := runWarmCmd(t, "--mirror", up.URL, "--sumdb", "example.com/hello@v1.1.0")
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stderr, stdout)
+	}
+	if !strings.Contains(stdout, "checksum database lookups: 1\n") || !strings.Contains(stdout, "exempt (GONOSUMDB): 1\n") {
+		t.Errorf("GOPRIVATE not exempt:\n%s", stdout)
+	}
+	if up.Hits("/sumdb/"+fakeproxy.DBName+"/lookup/example.com/dep@v1.0.0") != 0 {
+		t.Error("a GOPRIVATE path was looked up")
+	}
+
+	t.Setenv("GOPRIVATE", "")
+	up.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/lookup/example.com/dep@v1.0.0") {
+			http.Error(w, "gone", http.StatusGone)
+			return true
+		}
+		return false
+	})
+	stdout, stderr, err = runWarmCmd(t, "--mirror", up.URL, "--sumdb", "example.com/hello@v1.1.0")
+	if err == nil || !strings.Contains(err.Error(), "checksum database lookups failed: 1") {
+		t.Errorf("a failed lookup: error %v\n%s%s", err, stderr, stdout)
+	}
+	if !strings.Contains(stdout, "example.com/dep@v1.0.0") {
+		t.Errorf("the failed lookup is not named:\n%s", stdout)
+	}
+}
