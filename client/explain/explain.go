@@ -455,7 +455,7 @@ func WriteText(w io.Writer, p *i18n.Printer, errs []*Error) error {
 	case len(errs) == 0:
 		p.Fprintf(bw, "no errors found\n")
 	default:
-		p.Fprintf(bw, "\n%d error(s): %d explained, %d unknown\n", len(errs), len(errs)-unknown, unknown)
+		p.Fprintf(bw, "\nerrors: %d (explained: %d, unknown: %d)\n", len(errs), len(errs)-unknown, unknown)
 	}
 	return bw.Flush()
 }

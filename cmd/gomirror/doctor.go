@@ -85,7 +85,7 @@ warning. Exit status 1 if any check fails.`,
 				return err
 			}
 			if rep.Failed > 0 {
-				return i18n.Errorf("doctor: %d check(s) failed", rep.Failed)
+				return i18n.Errorf("doctor: checks failed: %d", rep.Failed)
 			}
 			return nil
 		},

@@ -27,7 +27,7 @@ func TestExplainStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"line 2:\n", "  not-found: ", "fix:", "line 4:\n", "unknown: no known cause", "2 error(s): 1 explained, 1 unknown"} {
+	for _, want := range []string{"line 2:\n", "  not-found: ", "fix:", "line 4:\n", "unknown: no known cause", "errors: 2 (explained: 1, unknown: 1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -82,7 +82,7 @@ func TestExplainChinese(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"第 2 行：\n", "  not-found: 找不到模块或版本\n", "  原因：代理上没有这个模块或版本", "  修复：检查模块路径和版本", "  未知：原因未知\n", "共 2 个错误：1 个已解释，1 个未知"} {
+	for _, want := range []string{"第 2 行：\n", "  not-found: 找不到模块或版本\n", "  原因：代理上没有这个模块或版本", "  修复：检查模块路径和版本", "  未知：原因未知\n", "错误：2 个（已解释：1，未知：1）"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("LANG=zh_CN.UTF-8: output lacks %q:\n%s", want, out)
 		}
