@@ -462,8 +462,10 @@ func WriteText(w io.Writer, p *i18n.Printer, errs []*Error) error {
 
 // WriteList writes the whole catalogue as a table for a person, in p's
 // language (English if p is nil): one row per class, in match order, with
-// its id, symptom (title), cause and fix; columns aligned by display width.
-func WriteList(w io.Writer, p *i18n.Printer) error {
+// its id, symptom (title), cause and fix; columns aligned by display width,
+// long cells wrapped so that no line is wider than width columns
+// (i18n.WriteTableWrapped; no wrapping if width <= 0).
+func WriteList(w io.Writer, p *i18n.Printer, width int) error {
 	if p == nil {
 		p = i18n.English()
 	}
@@ -471,7 +473,10 @@ func WriteList(w io.Writer, p *i18n.Printer) error {
 	for _, c := range catalogue {
 		rows = append(rows, []string{c.ID, p.Text(c.Title), p.Text(c.Cause), p.Text(c.Fix)})
 	}
-	return i18n.WriteTable(w, rows)
+	if width <= 0 {
+		return i18n.WriteTable(w, rows)
+	}
+	return i18n.WriteTableWrapped(w, rows, width)
 }
 
 // ListEntry is one class of the catalogue in JSON (explain --list --json).
