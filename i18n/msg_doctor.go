@@ -257,4 +257,119 @@ var doctorMessages = []entry{
 	{"answer larger than %d bytes", "应答超过 %d 字节"},
 	{"\nerrors: %d (explained: %d, unknown: %d)\n", "\n错误：%d 个（已解释：%d，未知：%d）\n"},
 	{"doctor: checks failed: %d", "doctor：失败的检查：%d 项"},
+	// gomirror doctor --help and gomirror explain --help (keys: the Long texts and flag usages, verbatim).
+	{`Check this machine's go command settings (read with go version and
+go env -json) and its route to every proxy in GOPROXY, and print a verdict
+per check, ok, warn or fail, with a fix for every problem:
+
+  - the go version (warn below go1.21);
+  - GOPROXY syntax, "off", a missing direct fallback; GOPRIVATE against
+    GONOSUMDB and GONOPROXY; GOINSECURE; GOSUMDB (off, or a name the go
+    command knows no key for); GOFLAGS;
+  - HTTP_PROXY, HTTPS_PROXY and NO_PROXY;
+  - for every proxy: DNS, TCP connect, TLS handshake (naming an unknown
+    authority, a self-signed certificate, a hostname mismatch or an expired
+    certificate) and GET <proxy>/<probe module>/@v/list, each with its
+    latency;
+  - the checksum database through every proxy that says it serves it
+    (<proxy>/sumdb/<name>/supported), checked with the go command's own
+    client as a go command with an empty go.sum uses it: the lookup of the
+    probe module's newest release (its tree head verified with the GOSUMDB
+    key; for a bare name, the key the go command knows) and the tiles that
+    prove its record in that signed tree. A proxy whose upstream is off or
+    broken fails here, naming the step. Then latest, which the go command
+    never reads through a proxy: a failure is a warning; two signed trees
+    that contradict each other fail. A probe module covered by GONOSUMDB or
+    GOPRIVATE is not looked up;
+  - lag: with two or more proxies in GOPROXY (or --compare URLs), the
+    version lists of the probe module and --lag-modules from each (modules
+    covered by GONOPROXY or GOPRIVATE are skipped); a proxy whose list lacks
+    releases another lists, published more than --lag-grace ago, is a
+    warning naming them. With one proxy and no --compare, doctor says lag
+    was not checked;
+  - the module cache (GOMODCACHE): creatable, writable, free space.
+
+When the first proxy in GOPROXY is slow, failing or lagging, doctor
+suggests gomirror setup --fastest. Proxy URLs are shown without their
+password. Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or
+with --lang zh; --json is always English.
+
+Every network step has its own --timeout; a step slower than --slow is a
+warning. Exit status 1 if any check fails.`,
+		`检查本机 go 命令的设置（用 go version 和 go env -json 读取）以及到 GOPROXY
+中每个代理的连接，并对每项检查给出结论：ok、warn 或 fail，每个问题都附有
+修复方法：
+
+  - go 版本（低于 go1.21 时警告）；
+  - GOPROXY 语法、"off"、缺少 direct 回退；GOPRIVATE 与 GONOSUMDB、
+    GONOPROXY 是否一致；GOINSECURE；GOSUMDB（off，或 go 命令不知道公钥的
+    名称）；GOFLAGS；
+  - HTTP_PROXY、HTTPS_PROXY 和 NO_PROXY；
+  - 每个代理：DNS、TCP 连接、TLS 握手（指出未知的证书颁发机构、自签名证书、
+    主机名不匹配或证书过期）以及 GET <代理>/<探测模块>/@v/list，并给出
+    各自的延迟；
+  - 通过每个声明提供校验和数据库的代理（<代理>/sumdb/<名称>/supported）检查
+    校验和数据库：用 go 命令自己的客户端，按 go.sum 为空的 go 命令的方式：
+    查询探测模块最新的正式版本（其树头用 GOSUMDB 公钥验证；只给了名称时，
+    使用 go 命令已知的公钥），再获取证明该记录在这棵已签名树中的瓦片（tile）。
+    上游关闭或出故障的代理会在这里失败，并指出是哪一步。然后检查 latest，
+    go 命令从不通过代理读取它：失败只算警告；两棵互相矛盾的已签名树则判为
+    失败。GONOSUMDB 或 GOPRIVATE 覆盖的探测模块不会被查询；
+  - 不同步（lag）：GOPROXY 中有两个或更多代理（或给了 --compare URL）时，
+    比较各代理上探测模块和 --lag-modules 的版本列表（跳过 GONOPROXY 或
+    GOPRIVATE 覆盖的模块）；某个代理缺少其他代理列出、且发布时间早于
+    --lag-grace 的正式版本时，给出警告并列出这些版本。只有一个代理且没有
+    --compare 时，doctor 会说明没有检查不同步；
+  - 模块缓存（GOMODCACHE）：能否创建、是否可写、剩余空间。
+
+当 GOPROXY 中的第一个代理很慢、失败或不同步时，doctor 会建议运行
+gomirror setup --fastest。显示代理 URL 时不含密码。在中文区域设置下
+（LANG=zh_CN.UTF-8）或使用 --lang zh 时输出中文；--json 始终是英文。
+
+每个网络步骤都有自己的 --timeout；比 --slow 慢的步骤算作警告。任何检查
+失败时退出状态为 1。`},
+	{`Read what the go command printed (from FILE, or standard input) and say, for
+every error in it, what most likely caused it and how to fix it:
+
+	go mod download 2>&1 | gomirror explain
+
+An error is a line with the indented lines that continue it; progress lines
+such as "go: downloading ..." are skipped. An error that matches no known
+class is reported as unknown, with no guess.
+
+--list prints the whole catalogue of classes as a table: id, symptom,
+cause and fix, long cells wrapped to the terminal width (COLUMNS, else 100
+columns); with --json, as a JSON array.
+
+Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or with
+--lang zh; --json is always English.
+
+Exit status: 0 once the input was read, whether or not its errors were all
+explained (the summary line and --json's "unknown" count say); 1 for a usage
+error or input that cannot be read.`,
+		`读取 go 命令的输出（来自 FILE 或标准输入），对其中的每个错误说明最可能
+的原因和修复方法：
+
+	go mod download 2>&1 | gomirror explain
+
+一个错误是一行加上接续它的缩进行；"go: downloading ..." 这样的进度行会被
+跳过。不属于任何已知类别的错误报告为未知，不做猜测。
+
+--list 以表格形式打印全部错误类别：编号、症状、原因和修复方法，过长的
+单元格按终端宽度换行（COLUMNS，否则 100 列）；配合 --json 时输出 JSON 数组。
+
+在中文区域设置下（LANG=zh_CN.UTF-8）或使用 --lang zh 时输出中文；--json
+始终是英文。
+
+退出状态：读完输入即为 0，无论其中的错误是否都得到了解释（摘要行和 --json
+的 "unknown" 计数会说明）；用法错误或无法读取输入时为 1。`},
+	{"print the doctor report as JSON (always English) instead of text", "以 JSON（始终是英文）而不是文本打印 doctor 报告"},
+	{"module whose version list the protocol check asks for", "协议检查时请求其版本列表的模块"},
+	{"modules, besides the probe module, whose version lists are compared across proxies", "除探测模块外，要在各代理间比较版本列表的模块"},
+	{"proxy URLs to compare GOPROXY's version lists with (references, not reported on)", "用来与 GOPROXY 的版本列表比较的代理 URL（仅作参照，不对其出报告）"},
+	{"a version another proxy lists counts as missing only when published longer ago than this", "其他代理列出的版本，只有发布时间早于此值时才算缺失"},
+	{"time limit for each check step", "每个检查步骤的时间限制"},
+	{"a step slower than this is a warning", "比这更慢的步骤算作警告"},
+	{"print the explanations (or with --list the catalogue) as JSON, always English", "以 JSON 打印解释（配合 --list 时打印错误类别目录），始终是英文"},
+	{"print the catalogue of known error classes as a table", "以表格形式打印已知错误类别的目录"},
 }

@@ -75,7 +75,7 @@ error or input that cannot be read.`,
 			return explain.WriteText(cmd.OutOrStdout(), p, errs)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON report instead of text")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the explanations (or with --list the catalogue) as JSON, always English")
 	cmd.Flags().BoolVar(&list, "list", false, "print the catalogue of known error classes as a table")
 	return cmd
 }

@@ -57,6 +57,8 @@ func TestHelpChinese(t *testing.T) {
 	}{
 		{"zh_CN.UTF-8", []string{"--help"}, []string{"用法：", "可用命令：", "自建的 Go 模块镜像", "运行模块镜像", "显示任意命令的帮助"}, []string{"Available Commands:", "Usage:", "Help about any command"}},
 		{"C", []string{"--help"}, []string{"Usage:", "Available Commands:", "A self-hosted Go module mirror"}, nil},
+		{"zh_CN.UTF-8", []string{"doctor", "--help"}, []string{"检查本机 go 命令的设置", "go 命令从不通过代理读取它", "其他代理列出的版本，只有发布时间早于此值时才算缺失"}, []string{"Check this machine", "a step slower than this"}},
+		{"zh_CN.UTF-8", []string{"explain", "--help"}, []string{"读取 go 命令的输出", "以表格形式打印已知错误类别的目录"}, []string{"Read what the go command printed", "print the catalogue"}},
 		{"C", []string{"--lang", "zh", "token", "--help"}, []string{"用法：", "可用命令："}, []string{"Usage:"}},
 	} {
 		t.Setenv("LANG", tt.lang)
