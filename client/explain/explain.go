@@ -63,10 +63,11 @@ func class(id string, title, cause, fix i18n.Text, patterns ...string) *Class {
 // catalogue is in match order: specific classes before general ones.
 var catalogue = []*Class{
 	class("gomod-syntax", i18n.T("go.mod (or go.work) cannot be parsed"),
-		i18n.T("A line of go.mod is not valid go.mod syntax: an unknown directive (a typo, or a directive newer than this go command), "+
-			"a require or replace without a version, or a bad quote or parenthesis. The go command stops at the file, before anything is downloaded."),
-		i18n.T("Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\"); "+
-			"go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go."),
+		i18n.T("A line of go.mod (or go.work) cannot be used: it is not valid syntax (an unknown directive: a typo, or one newer than this go command; "+
+			"a require or replace without a version; a bad quote or parenthesis), or it names a version that is not canonical (a branch, a tag name, latest), "+
+			"which the go command first resolves through GOPROXY: the error of that request (a 400, a 404) is then reported at the go.mod line."),
+		i18n.T("Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\", a canonical version); "+
+			"go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go. If the line's version had to be resolved, the error after it is the proxy's: see its own explanation."),
 		`errors parsing \S*go\.(mod|work)`,
 		`go\.(mod|work):\d+(:\d+)?: (unknown directive|usage: |unexpected|invalid quoted string|malformed)`,
 	),
