@@ -3,7 +3,6 @@ package doctor
 import (
 	"errors"
 	"fmt"
-	"github.com/gomirror/gomirror/i18n"
 	"go/version"
 	"io/fs"
 	"net"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/upstream"
 )

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/gomirror/gomirror/i18n"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/netconf"
 )
 
