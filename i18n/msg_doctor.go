@@ -74,7 +74,7 @@ var doctorMessages = []entry{
 	{"skip", "跳过"},
 	{"      fix: %s\n", "      修复：%s\n"},
 	{"suggestion: %s\n", "建议：%s\n"},
-	{"verdict: %s (%d failed, %d warnings, %d checks)\n", "结论：%s（%d 项失败，%d 个警告，共 %d 项检查）\n"},
+	{"verdict: %s (failed: %d, warnings: %d, checks: %d)\n", "结论：%s（失败：%d 项，警告：%d 个，检查：共 %d 项）\n"},
 	{"lags behind the other proxies: its version lists lack %s", "落后于其他代理：其版本列表缺少 %s"},
 	{"not compared: no list could be compared with another proxy's", "未比较：没有可以与其他代理比较的版本列表"},
 	{"%s: no answer within %v", "%s：%v 内无应答"},

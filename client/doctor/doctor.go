@@ -299,7 +299,7 @@ func WriteText(w io.Writer, p *i18n.Printer, r *Report) error {
 	for _, s := range r.Suggestions {
 		b.WriteString(p.Sprintf("suggestion: %s\n", s))
 	}
-	b.WriteString(p.Sprintf("verdict: %s (%d failed, %d warnings, %d checks)\n", label(r.Verdict), r.Failed, r.Warnings, len(r.Results)))
+	b.WriteString(p.Sprintf("verdict: %s (failed: %d, warnings: %d, checks: %d)\n", label(r.Verdict), r.Failed, r.Warnings, len(r.Results)))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/internal/testcert"
@@ -1003,5 +1004,31 @@ func TestUnknownSumDBName(t *testing.T) {
 	named(t, find(t, rep, "gosumdb", ""), text, js, Fail, "gosumdb-unknown", "does not know")
 	if len(rep.Suggestions) != 0 || strings.Contains(text, "GOROOT") && strings.Contains(text, "readable") {
 		t.Errorf("suggestions %v or a GOROOT fix:\n%s", rep.Suggestions, text)
+	}
+}
+
+// TestWriteTextChinese: doctor's sumdb, lag and suggestion texts render in
+// Chinese (no English of doctor's own beyond identifiers, URLs and
+// library errors), each step on one line.
+func TestWriteTextChinese(t *testing.T) {
+	full := goodProxy(t)
+	behind := fakeproxy.NewMirror(t, full.fp)
+	lagging(behind, "example.com/hello", 1)
+	rep, _, _ := run(t, full.env(t, behind.URL+","+full.URL+",direct"), nil)
+	var b bytes.Buffer
+	if err := WriteText(&b, i18n.NewPrinter(i18n.Supported[1]), rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Logf("%s", out)
+	for _, want := range []string{"已签名树", "缺少", "版本数：", "试试 `gomirror setup --fastest`", "不同步"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("zh output lacks %q", want)
+		}
+	}
+	for _, english := range []string{"lacks", "versions", "signed tree", "the first proxy", "verified with"} {
+		if strings.Contains(out, english) {
+			t.Errorf("English %q in the zh output", english)
+		}
 	}
 }
