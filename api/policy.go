@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/gomirror/gomirror/auth"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/clientaddr"
 	"github.com/gomirror/gomirror/obs"
 	"github.com/gomirror/gomirror/policy"
@@ -79,6 +80,12 @@ type PolicyCheck struct {
 	Fact    string `json:"fact,omitempty"` // what it found: "published 2024-01-02T03:04:05Z", "licenses MIT"
 	Passed  bool   `json:"passed"`
 	Outcome string `json:"outcome,omitempty"`
+	// FactText and OutcomeText are Fact and Outcome as messages for a
+	// person (their String is Fact and Outcome), set where the policy is
+	// decided in this process (Decide); a decision read from JSON (a
+	// mirror's) has only the English strings.
+	FactText    i18n.Text `json:"-"`
+	OutcomeText i18n.Text `json:"-"`
 }
 
 // PolicyDecision is the policy's decision on a module version.
@@ -97,6 +104,10 @@ type PolicyDecision struct {
 	File   string `json:"file,omitempty"`
 	Line   int    `json:"line,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// ReasonText is Reason as a message for a person (its String is
+	// Reason), set where the policy is decided in this process (Decide);
+	// a decision read from JSON (a mirror's) has only Reason, in English.
+	ReasonText i18n.Text `json:"-"`
 	// Checks are the deciding rule's checks that asked for a fact, with
 	// Explain.
 	Checks []PolicyCheck `json:"checks,omitempty"`
@@ -367,7 +378,7 @@ func Decide(ctx context.Context, pol *policy.Policy, subj policy.Subject, m modu
 	if !d.Allowed {
 		out.Mode = d.Mode.String()
 	}
-	out.Rule, out.Set, out.File, out.Line, out.Reason = d.Rule, d.Set, d.File, d.Line, d.Reason
+	out.Rule, out.Set, out.File, out.Line, out.Reason, out.ReasonText = d.Rule, d.Set, d.File, d.Line, d.Reason, d.ReasonText
 	if out.Rule == "" {
 		out.Rule = "default"
 	}
@@ -377,7 +388,7 @@ func Decide(ctx context.Context, pol *policy.Policy, subj policy.Subject, m modu
 		// refusal by a rule's check is its last.
 		if n := len(out.Checks); n > 0 && !d.Allowed {
 			out.Checks[n-1].Passed = false
-			out.Checks[n-1].Outcome = d.Reason
+			out.Checks[n-1].Outcome, out.Checks[n-1].OutcomeText = d.Reason, d.ReasonText
 		}
 	}
 	return out
@@ -391,12 +402,13 @@ type factRecorder struct {
 	checks []PolicyCheck
 }
 
-func (f *factRecorder) add(name, fact string, err error) {
-	c := PolicyCheck{Name: name, Fact: fact, Passed: true, Outcome: "passed"}
+func (f *factRecorder) add(name string, fact i18n.Text, err error) {
+	c := PolicyCheck{Name: name, FactText: fact, Passed: true, Outcome: "passed"}
 	if err != nil {
-		c.Fact = "not known: " + err.Error()
+		c.FactText = i18n.T("not known: %s", err.Error())
 		c.Outcome = "skipped"
 	}
+	c.Fact = c.FactText.String()
 	f.mu.Lock()
 	f.checks = append(f.checks, c)
 	f.mu.Unlock()
@@ -404,17 +416,17 @@ func (f *factRecorder) add(name, fact string, err error) {
 
 func (f *factRecorder) Time(ctx context.Context, m module.Version) (time.Time, error) {
 	t, err := f.Facts.Time(ctx, m)
-	f.add("min-age", "published "+t.UTC().Format(time.RFC3339), err)
+	f.add("min-age", i18n.T("published %s", t.UTC().Format(time.RFC3339)), err)
 	return t, err
 }
 
 func (f *factRecorder) Retracted(ctx context.Context, m module.Version) (string, bool, error) {
 	why, ok, err := f.Facts.Retracted(ctx, m)
-	fact := "not retracted by the latest go.mod"
+	fact := i18n.T("not retracted by the latest go.mod")
 	if ok {
-		fact = "retracted by the latest go.mod"
+		fact = i18n.T("retracted by the latest go.mod")
 		if why != "" {
-			fact += ": " + why
+			fact = i18n.T("retracted by the latest go.mod: %s", why)
 		}
 	}
 	f.add("deny-retracted", fact, err)
@@ -423,9 +435,9 @@ func (f *factRecorder) Retracted(ctx context.Context, m module.Version) (string,
 
 func (f *factRecorder) Licenses(ctx context.Context, m module.Version) ([]string, error) {
 	ids, err := f.Facts.Licenses(ctx, m)
-	fact := "no license found"
+	fact := i18n.T("no license found")
 	if len(ids) > 0 {
-		fact = "licenses " + strings.Join(ids, ", ")
+		fact = i18n.T("licenses %s", strings.Join(ids, ", "))
 	}
 	f.add("licenses", fact, err)
 	return ids, err
@@ -433,13 +445,13 @@ func (f *factRecorder) Licenses(ctx context.Context, m module.Version) ([]string
 
 func (f *factRecorder) Vulns(ctx context.Context, m module.Version) ([]policy.Advisory, error) {
 	advs, err := f.Facts.Vulns(ctx, m)
-	fact := "no advisories"
+	fact := i18n.T("no advisories")
 	if len(advs) > 0 {
 		ids := make([]string, len(advs))
 		for i, a := range advs {
 			ids[i] = a.ID
 		}
-		fact = "advisories " + strings.Join(ids, ", ")
+		fact = i18n.T("advisories %s", strings.Join(ids, ", "))
 	}
 	f.add("deny-vulnerable", fact, err)
 	return advs, err

@@ -100,11 +100,9 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 }
 
 // listable reports whether v, a line of a list answer, is a version to
-// list: canonical, so that a list cut short by the upstream ("v1.2" of
-// "v1.2.0") adds no version that does not exist, and none is stored.
-func listable(v string) bool {
-	return semver.IsValid(v) && module.CanonicalVersion(v) == v
-}
+// list (layout.Listable), so that a list cut short by the upstream adds no
+// version that does not exist, and none is stored.
+func listable(v string) bool { return layout.Listable(v) }
 
 // Latest answers $module/@latest for em, the module with its escaped path
 // (see List).

@@ -164,10 +164,11 @@ type UpstreamGroup struct {
 	ProbeInterval   time.Duration `yaml:"probe-interval"`
 	ProbePath       string        `yaml:"probe-path"`
 	// Compare (default true) asks two mirrors for each list and @latest and
-	// serves the union; LagWeight and LagHalfLife score a lagging mirror
-	// down (upstream.GroupOptions).
+	// serves what one lacks and the checksum database confirms; LagWeight
+	// (default 1; 0: lags are recorded, not scored) and LagHalfLife score
+	// a lagging mirror down (upstream.GroupOptions).
 	Compare     *bool         `yaml:"compare"`
-	LagWeight   float64       `yaml:"lag-weight"`
+	LagWeight   *float64      `yaml:"lag-weight"`
 	LagHalfLife time.Duration `yaml:"lag-half-life"`
 }
 
@@ -194,7 +195,7 @@ func (g UpstreamGroup) check(listen string) error {
 			return fmt.Errorf("group %s: durations must not be negative", g.Name)
 		}
 	}
-	if g.LatencyWeight < 0 || g.ErrorWeight < 0 || g.LagWeight < 0 || g.SwitchThreshold < 0 || g.BreakerFailures < 0 || (g.Retries != nil && *g.Retries < 0) {
+	if g.LatencyWeight < 0 || g.ErrorWeight < 0 || (g.LagWeight != nil && *g.LagWeight < 0) || g.SwitchThreshold < 0 || g.BreakerFailures < 0 || (g.Retries != nil && *g.Retries < 0) {
 		return fmt.Errorf("group %s: weights, thresholds and counts must not be negative", g.Name)
 	}
 	return nil

@@ -49,6 +49,7 @@ func TestEdgeSettingErrors(t *testing.T) {
 		{"upstream without a scheme, with credentials", []string{"--upstream=alice:" + fileSecret + "@127.0.0.1:1"}, nil, "upstream", "is not a URL"},
 		{"upstream pointing at itself, with credentials", []string{"--upstream=http://alice:" + fileSecret + "@127.0.0.1:3000"}, nil, "upstream", "own address"},
 		{"group mirror not http, with credentials", nil, map[string]string{"GOMIRROR_UPSTREAM_GROUPS": "[{name: g, mirrors: ['ftp://alice:" + fileSecret + "@127.0.0.1:1']}]"}, "upstream-groups", "want an http(s) URL"},
+		{"group lag-weight negative", nil, map[string]string{"GOMIRROR_UPSTREAM_GROUPS": "[{name: g, mirrors: ['http://127.0.0.1:1'], lag-weight: -1}]"}, "upstream-groups", "must not be negative"},
 		{"trusted-proxies not networks", []string{"--trusted-proxies=10.0.0.0/8,proxy.lan"}, nil, "trusted-proxies", `"proxy.lan"`},
 		{"trusted-proxies with host bits", []string{"--trusted-proxies=192.168.1.7/24"}, nil, "trusted-proxies", `"192.168.1.7/24": address bits set after the prefix length; did you mean 192.168.1.0/24?`},
 	} {

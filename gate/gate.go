@@ -455,17 +455,8 @@ func (g *Mirror) judgeWhole(ctx context.Context, subj policy.Subject, path strin
 }
 
 // preferred orders versions as the go command prefers them for "latest":
-// releases before pre-releases, each newest first.
-func preferred(a, b string) int {
-	pa, pb := semver.Prerelease(a) != "", semver.Prerelease(b) != ""
-	if pa != pb {
-		if pa {
-			return 1
-		}
-		return -1
-	}
-	return semver.Compare(b, a)
-}
+// releases before pre-releases, each newest first (layout.LatestOrder).
+func preferred(a, b string) int { return layout.LatestOrder(a, b) }
 
 // latestCandidates returns versions (a list's) in the go command's order
 // of preference for "latest" (preferred), without the +incompatible

@@ -42,6 +42,15 @@ func (t Text) IsZero() bool { return t.Key == "" }
 // plain string there, stable for machines.
 func (t Text) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
+// UnmarshalText reads a Text that MarshalText wrote (a JSON report read
+// back): the English string, as data (key "%s" with the string as its
+// argument), so that String and MarshalText give it back as it was and a
+// Printer of any language renders it as it is, a '%' in it included.
+func (t *Text) UnmarshalText(b []byte) error {
+	*t = Text{Key: "%s", Args: []any{string(b)}}
+	return nil
+}
+
 func englishArgs(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {

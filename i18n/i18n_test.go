@@ -1,6 +1,7 @@
 package i18n_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -69,5 +70,36 @@ func TestPrinter(t *testing.T) {
 	}
 	if !c.Has("Overview") || c.Has("no such message") {
 		t.Error("Has")
+	}
+}
+
+// TestTextJSONRoundTrip checks that a Text marshalled into JSON (a
+// report's field) reads back: as the English string, rendered as it is in
+// any language, a '%' included.
+func TestTextJSONRoundTrip(t *testing.T) {
+	in := []i18n.Text{i18n.T("the build list of %s could not be resolved, so only its requirements and go.sum were checked: %v", "go.mod", "exit status 1"), {Key: "%v", Args: []any{"100% sure"}}}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []i18n.Text
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("got %d texts, want %d", len(out), len(in))
+	}
+	zh := i18n.NewPrinter(language.SimplifiedChinese)
+	for i := range in {
+		if got, want := out[i].String(), in[i].String(); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+		if got, want := zh.Text(out[i]), in[i].String(); got != want {
+			t.Errorf("zh.Text = %q, want %q", got, want)
+		}
+	}
+	b2, _ := json.Marshal(out)
+	if string(b2) != string(b) {
+		t.Errorf("re-marshalled %s, want %s", b2, b)
 	}
 }

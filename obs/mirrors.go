@@ -15,9 +15,12 @@ type Mirror struct {
 	// versions a peer mirror had; LagMissing is how many versions it
 	// lacked at the last of them; LagRate is its recent lag rate (0..1),
 	// part of Score.
-	Lags       uint64
-	LagMissing int
-	LagRate    float64
+	// Disagreements counts the comparisons in which it listed versions
+	// its peer lacked that were not confirmed published (never scored).
+	Lags          uint64
+	LagMissing    int
+	LagRate       float64
+	Disagreements uint64
 }
 
 // mirrorCollector reads mirror states when Prometheus scrapes.
@@ -25,7 +28,7 @@ type mirrorCollector struct {
 	snapshot                                    func() []Mirror
 	score, latency, errRate, breaker, preferred *prometheus.Desc
 	requests, failures                          *prometheus.Desc
-	lags, lagMissing, lagRate                   *prometheus.Desc
+	lags, lagMissing, lagRate, disagreements    *prometheus.Desc
 }
 
 // WatchMirrors exports the upstream groups' mirror states, as snapshot
@@ -36,22 +39,23 @@ func (m *Metrics) WatchMirrors(snapshot func() []Mirror) {
 		return prometheus.NewDesc("gomirror_upstream_mirror_"+name, help, append(labels, extra...), nil)
 	}
 	m.reg.MustRegister(&mirrorCollector{
-		snapshot:   snapshot,
-		score:      d("score", "Mirror score: latency in seconds plus weighted error rate; lower is better."),
-		latency:    d("latency_seconds", "Recent latency of the mirror's answers.", "quantile"),
-		errRate:    d("error_rate", "Recent share of failed requests (EWMA)."),
-		breaker:    d("breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open."),
-		preferred:  d("preferred", "1 for the mirror the group sends requests to first."),
-		requests:   d("requests_total", "Requests and probes sent to the mirror."),
-		failures:   d("failures_total", "Requests and probes to the mirror that failed."),
-		lags:       d("lag_total", "List and @latest answers of the mirror that lacked versions a peer mirror of its group had (the group served the union)."),
-		lagMissing: d("lag_missing_versions", "How many versions the mirror lacked at its last lag (0 before any)."),
-		lagRate:    d("lag_rate", "Recent rate at which the mirror lagged behind a peer (EWMA, 0..1, fading with time); part of its score."),
+		snapshot:      snapshot,
+		score:         d("score", "Mirror score: latency in seconds plus weighted error rate plus weighted lag rate; lower is better."),
+		latency:       d("latency_seconds", "Recent latency of the mirror's answers.", "quantile"),
+		errRate:       d("error_rate", "Recent share of failed requests (EWMA)."),
+		breaker:       d("breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open."),
+		preferred:     d("preferred", "1 for the mirror the group sends requests to first."),
+		requests:      d("requests_total", "Requests and probes sent to the mirror."),
+		failures:      d("failures_total", "Requests and probes to the mirror that failed."),
+		lags:          d("lag_total", "List and @latest answers of the mirror that lacked versions a peer mirror of its group had and the checksum database confirmed (a module counts once per lag half-life)."),
+		lagMissing:    d("lag_missing_versions", "How many versions the mirror lacked at its last lag (0 before any)."),
+		lagRate:       d("lag_rate", "Recent rate at which the mirror lagged behind a peer (EWMA, 0..1, fading with time); part of its score."),
+		disagreements: d("disagreements_total", "List and @latest answers of the mirror that named versions its peer lacked and the checksum database did not confirm (not served, not scored)."),
 	})
 }
 
 func (c *mirrorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.score, c.latency, c.errRate, c.breaker, c.preferred, c.requests, c.failures, c.lags, c.lagMissing, c.lagRate} {
+	for _, d := range []*prometheus.Desc{c.score, c.latency, c.errRate, c.breaker, c.preferred, c.requests, c.failures, c.lags, c.lagMissing, c.lagRate, c.disagreements} {
 		ch <- d
 	}
 }
@@ -76,5 +80,6 @@ func (c *mirrorCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.lags, prometheus.CounterValue, float64(s.Lags), s.Group, s.URL)
 		g(c.lagMissing, float64(s.LagMissing))
 		g(c.lagRate, s.LagRate)
+		ch <- prometheus.MustNewConstMetric(c.disagreements, prometheus.CounterValue, float64(s.Disagreements), s.Group, s.URL)
 	}
 }

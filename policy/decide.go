@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/modpattern"
 	"golang.org/x/mod/module"
 	xsemver "golang.org/x/mod/semver"
@@ -120,6 +122,10 @@ type Decision struct {
 	// Reason says why, in words: "denied", "published
 	// 2024-01-02T03:04:05Z, min-age is 14 days: refused until ...", "affected by GO-2024-0001", "allowed".
 	Reason string
+	// ReasonText is Reason as a message for a person (its String is
+	// Reason), which a client tool renders in the user's language; JSON,
+	// HTTP and the audit log keep Reason.
+	ReasonText i18n.Text
 	// Until, when not zero, is when the decision stops holding (a min-age
 	// refusal ends then); a cache must not keep it longer.
 	Until time.Time
@@ -236,7 +242,9 @@ func (d Decision) Unavailable() bool { return d.noVulnDB && d.Refused() }
 // error (see RefusedError). The nil *Policy allows everything.
 func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k Kind, facts Facts) (Decision, error) {
 	if p == nil {
-		return Decision{Module: m, Allowed: true, Reason: "no policy"}, nil
+		d := Decision{Module: m, Allowed: true}
+		d.because(i18n.T("no policy"))
+		return d, nil
 	}
 	if c := xsemver.Canonical(m.Version); c == "" || c != m.Version && c+"+incompatible" != m.Version {
 		return Decision{}, fmt.Errorf("policy: %s@%s: not a canonical version", m.Path, m.Version)
@@ -275,11 +283,11 @@ func (p *Policy) Decide(ctx context.Context, subj Subject, m module.Version, k K
 	d.Line = set.defaultLine
 	d.Mode = set.defaultMode
 	if set.defaultDeny {
-		d.Reason = "no rule matches, and the default is deny"
+		d.because(i18n.T("no rule matches, and the default is deny"))
 		return d, nil
 	}
 	d.Allowed = true
-	d.Reason = "no rule matches, and the default is allow"
+	d.because(i18n.T("no rule matches, and the default is allow"))
 	return d, nil
 }
 
@@ -343,14 +351,14 @@ func (p *Policy) SetFor(subj Subject) string {
 // judge fills d for rule r, which matches m.
 func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind, facts Facts) error {
 	if r.deny {
-		d.Reason = "denied"
+		d.because(i18n.T("denied"))
 		if r.verText != "" {
-			d.Reason = "denied for versions " + r.verText
+			d.because(i18n.T("denied for versions %s", r.verText))
 		}
 		return nil
 	}
 	if r.denyPseudo && module.IsPseudoVersion(m.Version) {
-		d.Reason = "pseudo-versions are denied"
+		d.because(i18n.T("pseudo-versions are denied"))
 		return nil
 	}
 	if r.minAgeDays > 0 {
@@ -373,7 +381,7 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 			ripe := t.Add(time.Duration(r.minAgeDays) * 24 * time.Hour)
 			if now := time.Now(); now.Before(ripe) {
 				// Dates, not an age: the decision is cached until ripe.
-				d.Reason = fmt.Sprintf("published %s, min-age is %d days: refused until %s", t.UTC().Format(time.RFC3339), r.minAgeDays, ripe.UTC().Format(time.RFC3339))
+				d.because(i18n.T("published %s, min-age is %s days: refused until %s", t.UTC().Format(time.RFC3339), strconv.Itoa(r.minAgeDays), ripe.UTC().Format(time.RFC3339)))
 				d.Until = ripe
 				return nil
 			}
@@ -388,9 +396,9 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		case err != nil:
 			return fmt.Errorf("policy: retractions of %s: %w", m.Path, err)
 		case retracted:
-			d.Reason = "retracted"
+			d.because(i18n.T("retracted"))
 			if why != "" {
-				d.Reason += ": " + oneLine(why)
+				d.because(i18n.T("retracted: %s", oneLine(why)))
 			}
 			return nil
 		}
@@ -402,7 +410,7 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		case errors.Is(err, ErrNoVulnDB):
 			var un interface{ Unavailable() bool }
 			d.unknown, d.noVulnDB = true, errors.As(err, &un) && un.Unavailable()
-			d.Reason = ErrNoVulnDB.Error()
+			d.because(i18n.T("vulnerability database not available")) // ErrNoVulnDB's text
 			return nil
 		case errors.Is(err, ErrUnknown):
 			d.unknown = true
@@ -418,7 +426,7 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 			if len(ids) > 0 {
 				slices.Sort(ids)
 				ids = slices.Compact(ids)
-				d.Reason = "affected by " + idList(ids)
+				d.because(i18n.T("affected by %s", idList(ids)))
 				return nil
 			}
 		}
@@ -432,7 +440,7 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 		case err != nil:
 			return fmt.Errorf("policy: licenses of %s@%s: %w", m.Path, m.Version, err)
 		case len(ids) == 0:
-			d.Reason = "no license found; allowed: " + strings.Join(r.licenseList, ", ")
+			d.because(i18n.T("no license found; allowed: %s", strings.Join(r.licenseList, ", ")))
 			return nil
 		default:
 			var bad []string
@@ -442,15 +450,18 @@ func (r *rule) judge(ctx context.Context, d *Decision, m module.Version, k Kind,
 				}
 			}
 			if len(bad) > 0 {
-				d.Reason = fmt.Sprintf("license %s not allowed; allowed: %s", strings.Join(bad, ", "), strings.Join(r.licenseList, ", "))
+				d.because(i18n.T("license %s not allowed; allowed: %s", strings.Join(bad, ", "), strings.Join(r.licenseList, ", ")))
 				return nil
 			}
 		}
 	}
 	d.Allowed = true
-	d.Reason = "allowed"
+	d.because(i18n.T("allowed"))
 	return nil
 }
+
+// because sets d's reason to t: ReasonText, and Reason its English.
+func (d *Decision) because(t i18n.Text) { d.ReasonText, d.Reason = t, t.String() }
 
 func (r *rule) excepted(a Advisory) bool {
 	if r.except[a.ID] {

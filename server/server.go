@@ -48,6 +48,10 @@ import (
 	"github.com/gomirror/gomirror/vulndb"
 )
 
+// The checksum database confirms the versions a group's mirrors disagree
+// on (upstream.Group.SetConfirmer).
+var _ upstream.Confirmer = (*sumdb.Verifier)(nil)
+
 // Server is an assembled gomirror server.
 type Server struct {
 	cfg     *config.Serve
@@ -280,6 +284,11 @@ func New(cfg *config.Serve, log *slog.Logger) (_ *Server, err error) {
 			sp.ShareLatest(coordinator)
 		}
 		dbEndpoint = sp
+		// A version one mirror of a group lists and another lacks is
+		// served only once the checksum database confirms it.
+		for _, g := range groupList {
+			g.SetConfirmer(v)
+		}
 	}
 
 	// Zips being checked, and prefetched zips held until a client asks
@@ -557,7 +566,7 @@ func (s *Server) mirrorMetrics() []obs.Mirror {
 		breaker := map[string]int{"closed": 0, "half-open": 1, "open": 2}[m.Breaker]
 		out[i] = obs.Mirror{Group: m.Group, URL: m.URL, Score: m.Score, P50: m.P50, P95: m.P95,
 			ErrorRate: m.ErrorRate, Breaker: breaker, Preferred: m.Preferred, Requests: m.Requests, Failures: m.Failures,
-			Lags: m.Lags, LagRate: m.LagRate}
+			Lags: m.Lags, LagRate: m.LagRate, Disagreements: m.Disagreed}
 		if m.LastLag != nil {
 			out[i].LagMissing = m.LastLag.MissingCount
 		}
@@ -866,6 +875,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 		err = fmt.Errorf("fills still running at shutdown: %w", werr)
 	}
 	s.mirror.Close() // the prefetched zips no client asked for
+	for _, g := range s.groups {
+		// The list comparisons that outlived their requests.
+		if gerr := g.Close(sctx); gerr != nil {
+			s.log.Warn("upstream group comparisons still running at shutdown", "group", g.String(), "err", gerr)
+		}
+	}
 	// Every request has been logged: what the alerts and the recorder
 	// hold goes out, to the database or the spill file, before the
 	// process ends.

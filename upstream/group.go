@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gomirror/gomirror/internal/redact"
+	"github.com/gomirror/gomirror/internal/syncx"
 )
 
 // GroupOptions tunes a Group. Zero values mean the defaults given.
@@ -50,11 +51,14 @@ type GroupOptions struct {
 	BreakerCooldown time.Duration
 	// NoCompare disables comparing mirrors (see Group). Otherwise a list or
 	// @latest goes to the two best mirrors at once, and a mirror that lacks
-	// versions its peer has is recorded as lagging and, while it keeps
-	// lagging, scored down by LagWeight (default 1) × its lag rate (0..1:
-	// an EWMA of the comparisons it lagged in, halved every LagHalfLife,
-	// default 10m, without new comparisons). One lag adds 0.2 s to its
-	// score (like 200ms more latency), three in a row about 0.5 s.
+	// versions its peer has, confirmed published (SetConfirmer), is
+	// recorded as lagging and, while it keeps lagging, scored down by
+	// LagWeight (default 1; negative: none, lags are only recorded) × its
+	// lag rate (0..1: an EWMA of the comparisons it lagged in, halved every
+	// LagHalfLife, default 10m, without new comparisons). One lag adds
+	// 0.2 s to its score (like 200ms more latency), three in a row about
+	// 0.5 s. A module counts once per LagHalfLife for each mirror and op,
+	// however often clients ask for it.
 	NoCompare   bool
 	LagWeight   float64
 	LagHalfLife time.Duration
@@ -83,6 +87,8 @@ func (o *GroupOptions) setDefaults() {
 	def(&o.LagHalfLife, 10*time.Minute)
 	if o.LagWeight == 0 {
 		o.LagWeight = 1
+	} else if o.LagWeight < 0 {
+		o.LagWeight = 0 // record lags, do not score them
 	}
 	if o.Retries == 0 {
 		o.Retries = 2
@@ -121,22 +127,36 @@ func (o *GroupOptions) setDefaults() {
 // Lists and @latest are the exception, because equivalent mirrors are not
 // always in sync: one may lag, its list lacking the newest versions. So a
 // list or @latest goes to the two best mirrors at once (compared; unless
-// GroupOptions.NoCompare): when the second answers no later than the
-// first answer plus the hedge delay of the second (its p90, at least
-// HedgeAfterMin), the group serves the union of the two lists (the newer
-// @latest); a later second answer is still compared in the background
-// (at most maxBackgroundCompares at a time per group) but not waited for.
-// Either way a mirror that lacked versions is logged, counted (MirrorStatus)
-// and scored down while it keeps lagging (GroupOptions.LagWeight).
+// GroupOptions.NoCompare). When the second answer and the comparison are
+// done within compareWait of the first answer, the group serves the
+// preferred mirror's answer plus the versions only the other lists that
+// the Confirmer (the checksum database) confirms published (the newest
+// maxConfirmed of them); for @latest, the version the go command prefers
+// if it is confirmed. A version on one mirror's word alone is never added;
+// without a Confirmer for the module nothing is. A later second answer is
+// still compared in the background (at most maxBackgroundCompares at a
+// time per group, until Close) but not waited for. Either way a mirror
+// whose versions are a subset of its peer's, lacking confirmed ones, is
+// logged, counted (MirrorStatus) and scored down while it keeps lagging
+// (GroupOptions.LagWeight); other differences are logged and counted as
+// disagreements, never scored.
 type Group struct {
 	name    string
 	members []*member
 	opts    GroupOptions
 	// compares holds a token per comparison finishing in the background.
 	compares chan struct{}
+	// life ends with Close: the comparisons and their attempts that
+	// outlive a request stop then.
+	life    context.Context
+	endLife context.CancelFunc
+	bgMu    sync.Mutex
+	closed  bool
+	bg      sync.WaitGroup // goroutines started by spawn
 
 	mu        sync.Mutex
 	preferred *member
+	confirmer Confirmer
 }
 
 // maxBackgroundCompares bounds the comparisons a group finishes after the
@@ -157,6 +177,7 @@ func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions
 	}
 	opts.setDefaults()
 	g := &Group{name: name, opts: opts, compares: make(chan struct{}, maxBackgroundCompares)}
+	g.life, g.endLife = context.WithCancel(context.Background())
 	for _, u := range urls {
 		p, err := NewProxy(u, client)
 		if err != nil {
@@ -169,6 +190,29 @@ func NewGroup(name string, urls []string, client *http.Client, opts GroupOptions
 	}
 	g.preferred = g.members[0]
 	return g, nil
+}
+
+// spawn runs f in a goroutine that Close waits for.
+func (g *Group) spawn(f func()) {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	if g.closed {
+		go f() // its context has ended: it returns at once
+		return
+	}
+	g.bg.Go(f)
+}
+
+// Close ends the group's background work (the comparisons that outlive
+// their requests, and their upstream requests) and waits for it to stop,
+// or for ctx. The group still answers requests afterwards, without
+// comparing in the background. The server calls it at shutdown.
+func (g *Group) Close(ctx context.Context) error {
+	g.bgMu.Lock()
+	g.closed = true
+	g.bgMu.Unlock()
+	g.endLife()
+	return syncx.Wait(ctx, &g.bg)
 }
 
 // String names the group as its GOPROXY element does.

@@ -60,10 +60,19 @@ type health struct {
 	// a peer had (see lagged).
 	lagRate  float64   // EWMA of comparisons: lagged 1, complete 0
 	lagAt    time.Time // when lagRate was last set; it decays from then
-	lags     uint64    // comparisons the mirror lagged in
+	lags     uint64    // comparisons the mirror lagged in (counted ones)
 	compared uint64    // comparisons the mirror took part in
 	lastLag  *LagEvent
+	// lagCounted is when each op and module (LagEvent.Op+" "+Module) last
+	// counted as a lag: once per half-life (lagged), at most
+	// maxLagModules of them.
+	lagCounted    map[string]time.Time
+	disagreements uint64 // comparisons where it listed versions not confirmed (disagreement)
 }
+
+// maxLagModules bounds the modules a mirror's health remembers as
+// counted lags (health.lagCounted).
+const maxLagModules = 4096
 
 // success records an answer (including "not found") that took d.
 func (h *health) success(d time.Duration, now time.Time) {
@@ -196,18 +205,50 @@ func (h *health) idleSince(t time.Time) bool {
 // mirror that keeps lagging is scored down (see weights), one lag alone
 // costs little, and a mirror recovers both as it is found complete again
 // and as time passes without new lags, even when its worse score keeps it
-// out of comparisons.
-func (h *health) lagged(e *LagEvent, now time.Time, halfLife time.Duration) {
+// out of comparisons. A lag of an op and module that counted less than
+// halfLife ago is only noted as the last lag: it counts (and lagged
+// reports true) once per halfLife, so that clients asking again and again
+// for one module do not move the score.
+func (h *health) lagged(e *LagEvent, now time.Time, halfLife time.Duration) (counted bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if e != nil {
+		h.lastLag = e
+		key := e.Op + " " + e.Module
+		if at, ok := h.lagCounted[key]; ok && now.Sub(at) < halfLife {
+			return false
+		}
+		if h.lagCounted == nil {
+			h.lagCounted = map[string]time.Time{}
+		}
+		if len(h.lagCounted) >= maxLagModules {
+			for k, at := range h.lagCounted {
+				if now.Sub(at) >= halfLife {
+					delete(h.lagCounted, k)
+				}
+			}
+			if len(h.lagCounted) >= maxLagModules {
+				clear(h.lagCounted) // all recent: forget them rather than grow
+			}
+		}
+		h.lagCounted[key] = now
+	}
 	r := h.lagRateLocked(now, halfLife) * (1 - ewmaAlpha)
 	if e != nil {
 		r += ewmaAlpha
 		h.lags++
-		h.lastLag = e
 	}
 	h.lagRate, h.lagAt = r, now
 	h.compared++
+	return e != nil
+}
+
+// disagreed records a comparison in which the mirror listed versions its
+// peer lacked that were not confirmed published (or lists that diverged).
+func (h *health) disagreed() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.disagreements++
 }
 
 // lagRateLocked is the lag rate decayed to now. h.mu must be held.
@@ -272,11 +313,15 @@ type MirrorStatus struct {
 	// LagRate is the mirror's recent rate of lagging (0..1, decayed to
 	// now), part of its Score; Lags counts the comparisons of its list and
 	// @latest answers with a peer's in which it lacked versions, out of
-	// Compared; LastLag is the latest of them.
-	LagRate  float64   `json:"lag_rate"`
-	Lags     uint64    `json:"lags"`
-	Compared uint64    `json:"compared"`
-	LastLag  *LagEvent `json:"last_lag,omitempty"`
+	// Compared (a module counts once per lag half-life); LastLag is the
+	// latest of them. Disagreed counts the comparisons in which it listed
+	// versions its peer lacked that were not confirmed published, or
+	// whose lists diverged: logged, never scored.
+	LagRate   float64   `json:"lag_rate"`
+	Lags      uint64    `json:"lags"`
+	Compared  uint64    `json:"compared"`
+	LastLag   *LagEvent `json:"last_lag,omitempty"`
+	Disagreed uint64    `json:"disagreed"`
 }
 
 func (h *health) status(w weights, now time.Time) MirrorStatus {
@@ -303,5 +348,6 @@ func (h *health) status(w weights, now time.Time) MirrorStatus {
 		Lags:        h.lags,
 		Compared:    h.compared,
 		LastLag:     last,
+		Disagreed:   h.disagreements,
 	}
 }

@@ -3,10 +3,13 @@ package upstream_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +27,41 @@ func newLaggingPair(t *testing.T) (lagging, full *fakeproxy.Server) {
 		return path == "example.com/hello" && version != "v1.0.0"
 	}))
 	return lagging, full
+}
+
+// newGroup is upstream.NewGroup that fails the test on an error and closes
+// the group at its end.
+func newGroup(t *testing.T, urls []string, conf upstream.Confirmer, opts upstream.GroupOptions) *upstream.Group {
+	t.Helper()
+	g, err := upstream.NewGroup("mirrors", urls, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf != nil {
+		g.SetConfirmer(conf)
+	}
+	t.Cleanup(func() { g.Close(context.Background()) })
+	return g
+}
+
+// originConfirms is a Confirmer standing in for the checksum database: it
+// confirms the versions the origin published, and counts its lookups.
+type originConfirms struct {
+	origin  *fakeproxy.Server
+	exempt  string // a path it does not cover
+	lookups atomic.Int64
+}
+
+var _ upstream.Confirmer = (*originConfirms)(nil)
+
+func (c *originConfirms) Exempt(path string) bool { return path == c.exempt }
+
+func (c *originConfirms) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	c.lookups.Add(1)
+	if c.origin.Module(path, version) == nil {
+		return nil, fmt.Errorf("%s@%s: %w", path, version, fs.ErrNotExist)
+	}
+	return []string{path + " " + version + " h1:..."}, nil
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes: a log.
@@ -61,7 +99,7 @@ func TestGroupLagServesTheUnionRecordsAndScoresDown(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	g, err := upstream.NewGroup("mirrors", []string{lagging.URL, full.URL}, nil, upstream.GroupOptions{
+	g := newGroup(t, []string{lagging.URL, full.URL}, &originConfirms{origin: full.Origin()}, upstream.GroupOptions{
 		Timeout:       10 * time.Second,
 		ProbeInterval: -1,
 		// Wait for both answers however the machine's load spreads them.
@@ -69,9 +107,6 @@ func TestGroupLagServesTheUnionRecordsAndScoresDown(t *testing.T) {
 		Logger:        slog.New(slog.NewJSONHandler(&log, nil)),
 		Now:           clock,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	// The lagging mirror is first in the configuration: preferred.
 	b, a, err := g.List(ctx, "example.com/hello")
@@ -214,12 +249,9 @@ func TestGroupLagLateAnswerIsComparedInTheBackground(t *testing.T) {
 		lag(c)
 	})
 	log := lagLog{make(chan string, 4)}
-	g, err := upstream.NewGroup("mirrors", []string{full.URL, lagging.URL}, nil, upstream.GroupOptions{
+	g := newGroup(t, []string{full.URL, lagging.URL}, &originConfirms{origin: origin}, upstream.GroupOptions{
 		Timeout: 30 * time.Second, ProbeInterval: -1, HedgeAfterMin: time.Millisecond, Logger: slog.New(log),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	b, a, err := g.List(t.Context(), "example.com/hello")
 	close(release)
 	if err != nil || string(b) != "v1.0.0\nv1.1.0\nv1.2.0\n" || a.Upstream != full.URL {

@@ -1,10 +1,10 @@
 package mirrorbench
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +22,9 @@ import (
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -43,6 +45,44 @@ const DefaultTimeout = 30 * time.Second
 // LatencyTolerance is how close (as a fraction of the larger) two mirrors'
 // info+mod medians must be to count as equal for the recommendation.
 const LatencyTolerance = 0.05
+
+// The largest bodies a benchmark reads, by kind. A body over its limit is
+// a failed request ("too large"), never a success. List, .info and .mod are
+// read into memory up to their limit; a zip is read as a stream and
+// discarded while it is counted, keeping only its first entry's header and
+// its last bytes (for the plausibility check), so that memory stays bounded
+// whatever a mirror sends.
+const (
+	MaxList int64 = 1 << 20
+	MaxInfo int64 = 64 << 10
+	MaxMod  int64 = 1 << 20
+	MaxZip  int64 = modzip.MaxZipFile
+)
+
+// Limits are the body limits of a run; a zero field is the constant's
+// default (MaxList, MaxInfo, MaxMod, MaxZip).
+type Limits struct {
+	List, Info, Mod, Zip int64
+}
+
+// of is the limit for kind.
+func (l Limits) of(kind layout.Kind) int64 {
+	pick := func(v, def int64) int64 {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	switch kind {
+	case layout.List:
+		return pick(l.List, MaxList)
+	case layout.Info:
+		return pick(l.Info, MaxInfo)
+	case layout.Mod:
+		return pick(l.Mod, MaxMod)
+	}
+	return pick(l.Zip, MaxZip)
+}
 
 // Kinds are the requests made for each module version, in order.
 var Kinds = []layout.Kind{layout.List, layout.Info, layout.Mod, layout.Zip}
@@ -73,20 +113,24 @@ func ParseModules(args []string) ([]module.Version, error) {
 	return out, nil
 }
 
-// NormalizeURL checks that s is an http or https mirror URL and returns it
-// without a trailing slash.
+// CatalogueMaxFailures is the MaxFailures of a run over the catalogue
+// (bench with no URL, setup --fastest): a mirror that fails this many
+// requests in a row is given up on, so that a dead mirror costs at most
+// that many timeouts.
+const CatalogueMaxFailures = 2
+
+// NormalizeURL checks that s is a mirror URL bench can measure: one that
+// setup.NormalizeURL accepts (the client tools' one URL check), with the
+// scheme http or https. It returns it without a trailing slash.
 func NormalizeURL(s string) (string, error) {
-	u, err := url.Parse(s)
+	u, err := setup.NormalizeURL(s)
 	if err != nil {
-		return "", fmt.Errorf("mirror URL: %v", err)
+		return "", err
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("mirror URL %q: want http://host or https://host", s)
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return "", i18n.Errorf("mirror URL %q: want http://host or https://host", redact.URL(s))
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("mirror URL %q: no query or fragment allowed", s)
-	}
-	return strings.TrimRight(s, "/"), nil
+	return u, nil
 }
 
 // Config is what Run benchmarks.
@@ -105,15 +149,20 @@ type Config struct {
 	// and count as failed ("skipped"), so that a dead mirror whose
 	// requests time out costs at most MaxFailures timeouts.
 	MaxFailures int
+	// Limits bound the bodies read; zero is the defaults.
+	Limits Limits
 }
 
 // Report is the outcome of Run.
 type Report struct {
-	Samples int      `json:"samples"`
-	Modules []string `json:"modules"` // path@version
-	Mirrors []Mirror `json:"mirrors"` // in the order given
-	Best    string   `json:"best"`    // URL of the recommended mirror; "" if none
-	Reason  string   `json:"reason"`  // why Best, or why none (English)
+	Samples int `json:"samples"`
+	// MaxFailures is Config.MaxFailures: after that many failures in a
+	// row a mirror's remaining requests were skipped (0: never).
+	MaxFailures int      `json:"max_failures,omitempty"`
+	Modules     []string `json:"modules"` // path@version
+	Mirrors     []Mirror `json:"mirrors"` // in the order given
+	Best        string   `json:"best"`    // URL of the recommended mirror; "" if none
+	Reason      string   `json:"reason"`  // why Best, or why none (English)
 	// ReasonText is Reason, to print in the user's language.
 	ReasonText i18n.Text `json:"-"`
 }
@@ -133,7 +182,11 @@ type Mirror struct {
 	// ZipMBps is the throughput of the successful zip downloads in MB/s
 	// (10^6 bytes); 0 if none succeeded.
 	ZipMBps float64 `json:"zip_mb_per_s"`
-	// Errors are the distinct failures, most frequent first.
+	// Skipped are the requests not made (counted as failed) because the
+	// mirror had failed MaxFailures in a row.
+	Skipped int `json:"skipped,omitempty"`
+	// Errors are the distinct failures of the requests made, most
+	// frequent first.
 	Errors []Failure `json:"errors,omitempty"`
 
 	zipTime time.Duration
@@ -154,6 +207,9 @@ type Failure struct {
 	Error string `json:"error"`
 	Count int    `json:"count"`
 }
+
+// errSkipped is the failure of a request not made (Mirror.Skipped).
+var errSkipped = errors.New("skipped")
 
 // Run benchmarks the mirrors. It returns an error only for a bad Config or
 // when ctx is done; failing requests are part of the report.
@@ -176,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	rep := &Report{Samples: samples}
+	rep := &Report{Samples: samples, MaxFailures: cfg.MaxFailures}
 	for _, m := range mods {
 		rep.Modules = append(rep.Modules, m.String())
 	}
@@ -193,6 +249,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		base, err := NormalizeURL(u)
 		if err != nil {
 			return nil, err
+		}
+		if slices.ContainsFunc(rep.Mirrors[:i], func(m Mirror) bool { return strings.EqualFold(m.URL, base) }) {
+			return nil, i18n.Errorf("mirror %s given twice", redact.URL(base))
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
@@ -211,12 +270,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				for j := range targets {
 					t := targets[(turn+j)%len(targets)]
 					if cfg.MaxFailures > 0 && t.failed >= cfg.MaxFailures {
-						err := fmt.Errorf("skipped after %d failures in a row", t.failed)
-						t.res.record(kind, 0, 0, err)
-						t.errs[err.Error()]++
+						t.res.record(kind, 0, 0, errSkipped)
+						t.res.Skipped++
 						continue
 					}
-					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout)
+					n, d, err := fetch(ctx, t.client, t.base, m, kind, timeout, cfg.Limits)
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
 					}
@@ -309,8 +367,8 @@ func percentile(ds []time.Duration, p int) time.Duration {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // fetch makes one request and checks its answer; it returns the body size
-// and the time to the body's last byte.
-func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind layout.Kind, timeout time.Duration) (int64, time.Duration, error) {
+// and the time to the body's last byte. The body is bounded by lim.
+func fetch(ctx context.Context, c *http.Client, base string, m module.Version, kind layout.Kind, timeout time.Duration, lim Limits) (int64, time.Duration, error) {
 	if !kind.PerVersion() {
 		m.Version = "" // the module's own file, List
 	}
@@ -331,18 +389,87 @@ func fetch(ctx context.Context, c *http.Client, base string, m module.Version, k
 		return 0, 0, shortErr(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, modzip.MaxZipFile+1))
+	if resp.StatusCode/100 != 2 {
+		return 0, 0, fmt.Errorf("%s: %s", kind, resp.Status)
+	}
+	limit := lim.of(kind)
+	if kind == layout.Zip {
+		n, err := checkZip(resp.Body, m, limit)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %v", kind, shortErr(err))
+		}
+		return n, time.Since(start), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	d := time.Since(start)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: reading body: %v", kind, shortErr(err))
 	}
-	if resp.StatusCode/100 != 2 {
-		return 0, 0, fmt.Errorf("%s: %s", kind, resp.Status)
+	if int64(len(body)) > limit {
+		return 0, 0, fmt.Errorf("%s: body too large (over %d bytes)", kind, limit)
 	}
 	if err := plausible(m, kind, body); err != nil {
 		return 0, 0, fmt.Errorf("%s: %v", kind, err)
 	}
 	return int64(len(body)), d, nil
+}
+
+// zipTail is how much of a zip's end checkZip keeps: the end of central
+// directory record (22 bytes) and the longest comment it may have.
+const zipTail = 22 + 65535
+
+// checkZip reads a zip from r as a stream, up to limit bytes, and checks
+// that it is plausibly m's module zip: its first entry is a file under
+// m's path@version/ and it ends with an end of central directory record.
+// It holds at most zipTail bytes and returns the zip's size.
+func checkZip(r io.Reader, m module.Version, limit int64) (int64, error) {
+	lr := &io.LimitedReader{R: r, N: limit + 1}
+	var head [30]byte
+	if _, err := io.ReadFull(lr, head[:]); err != nil {
+		return 0, fmt.Errorf("not a zip file: %v", err)
+	}
+	if string(head[:4]) != "PK\x03\x04" {
+		return 0, errors.New("not a zip file: no local file header")
+	}
+	name := make([]byte, binary.LittleEndian.Uint16(head[26:]))
+	if _, err := io.ReadFull(lr, name); err != nil {
+		return 0, fmt.Errorf("not a zip file: %v", err)
+	}
+	if prefix := m.String() + "/"; !strings.HasPrefix(string(name), prefix) {
+		return 0, fmt.Errorf("zip file %q is not under %s", name, prefix)
+	}
+	tail := &tailBuffer{max: zipTail}
+	n, err := io.Copy(tail, lr)
+	if err != nil {
+		return 0, fmt.Errorf("reading body: %w", err)
+	}
+	size := int64(len(head)+len(name)) + n
+	if size > limit {
+		return 0, fmt.Errorf("body too large (over %d bytes)", limit)
+	}
+	if !bytes.Contains(tail.buf, []byte("PK\x05\x06")) {
+		return 0, errors.New("not a zip file: no end of central directory (truncated?)")
+	}
+	return size, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	if over := len(t.buf) + len(p) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
 }
 
 // shortErr drops the URL from a client error: it is the same for every
@@ -367,6 +494,9 @@ func plausible(m module.Version, kind layout.Kind, body []byte) error {
 				return fmt.Errorf("list line %q is not a version", sc.Text())
 			}
 		}
+		if sc.Err() != nil {
+			return fmt.Errorf("list: %v", sc.Err())
+		}
 	case layout.Info:
 		var info struct{ Version string }
 		if err := json.Unmarshal(body, &info); err != nil {
@@ -379,64 +509,22 @@ func plausible(m module.Version, kind layout.Kind, body []byte) error {
 		if p := modfile.ModulePath(body); p != m.Path {
 			return fmt.Errorf("go.mod names module %q", p)
 		}
-	case layout.Zip:
-		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
-		if err != nil {
-			return fmt.Errorf("not a zip file: %v", err)
-		}
-		prefix := m.String() + "/"
-		for _, f := range zr.File {
-			if !strings.HasPrefix(f.Name, prefix) {
-				return fmt.Errorf("zip file %q is not under %s", f.Name, prefix)
-			}
-		}
 	}
 	return nil
 }
 
-// recommend picks the best mirror and says why.
-func recommend(ms []Mirror) (best string, reason i18n.Text) {
-	var cands []*Mirror
+// rank orders the mirrors that succeeded at anything, best first: the best
+// of them by compare, then the best of the rest, and so on. It is the one
+// ordering: the recommendation (Best) is its first, Ranking and Fallback
+// are it.
+func rank(ms []Mirror) []*Mirror {
+	var rest []*Mirror
 	for i := range ms {
 		if ms[i].OK > 0 {
-			cands = append(cands, &ms[i])
+			rest = append(rest, &ms[i])
 		}
 	}
-	if len(cands) == 0 {
-		return "", i18n.T("no mirror answered any request successfully")
-	}
-	pick := func(c []*Mirror) *Mirror {
-		b := c[0]
-		for _, m := range c[1:] {
-			if _, better := compare(m, b); better {
-				b = m
-			}
-		}
-		return b
-	}
-	b := pick(cands)
-	if len(ms) == 1 {
-		return b.URL, i18n.T("the only mirror")
-	}
-	rest := slices.DeleteFunc(slices.Clone(cands), func(m *Mirror) bool { return m == b })
-	if len(rest) == 0 {
-		return b.URL, i18n.T("the only mirror that answered successfully (%s of requests)", pct(b.SuccessPct))
-	}
-	why, _ := compare(b, pick(rest))
-	return b.URL, why
-}
-
-// Ranking returns the URLs of the mirrors that succeeded at anything, best
-// first by the recommendation's criteria: Best, then the best of the rest,
-// and so on.
-func (r *Report) Ranking() []string {
-	var rest []*Mirror
-	for i := range r.Mirrors {
-		if r.Mirrors[i].OK > 0 {
-			rest = append(rest, &r.Mirrors[i])
-		}
-	}
-	var out []string
+	var out []*Mirror
 	for len(rest) > 0 {
 		b := rest[0]
 		for _, m := range rest[1:] {
@@ -444,8 +532,49 @@ func (r *Report) Ranking() []string {
 				b = m
 			}
 		}
-		out = append(out, b.URL)
+		out = append(out, b)
 		rest = slices.DeleteFunc(rest, func(m *Mirror) bool { return m == b })
+	}
+	return out
+}
+
+// recommend picks the best mirror (rank's first) and says why.
+func recommend(ms []Mirror) (best string, reason i18n.Text) {
+	r := rank(ms)
+	switch {
+	case len(r) == 0:
+		return "", i18n.T("no mirror answered any request successfully")
+	case len(ms) == 1:
+		return r[0].URL, i18n.T("the only mirror")
+	case len(r) == 1:
+		return r[0].URL, i18n.T("the only mirror that answered successfully (%s of requests)", pct(r[0].SuccessPct))
+	}
+	why, _ := compare(r[0], r[1])
+	return r[0].URL, why
+}
+
+// Ranking returns the URLs of the mirrors that succeeded at anything, best
+// first by the recommendation's order (its first is Best).
+func (r *Report) Ranking() []string {
+	var out []string
+	for _, m := range rank(r.Mirrors) {
+		out = append(out, m.URL)
+	}
+	return out
+}
+
+// Fallback returns the URLs of the mirrors that succeeded at every request
+// of the run, in the ranking's order: the mirrors fit to stand in a
+// GOPROXY list. A mirror that failed anything is left out, however it
+// ranks: the go command falls through a comma list only on 404 and 410, so
+// a mirror answering 500 in second place stops the build. The success
+// threshold is therefore 100% of the (small) sample.
+func (r *Report) Fallback() []string {
+	var out []string
+	for _, m := range rank(r.Mirrors) {
+		if m.OK == m.Requests {
+			out = append(out, m.URL)
+		}
 	}
 	return out
 }
@@ -514,6 +643,9 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 		p.Fprintf(w, "No recommendation: %s\n", r.reason())
 	}
 	for _, m := range r.Mirrors {
+		if m.Skipped > 0 {
+			p.Fprintf(w, "%s: %s requests skipped after %s failures in a row\n", m.URL, fmt.Sprint(m.Skipped), fmt.Sprint(r.MaxFailures))
+		}
 		for i, f := range m.Errors {
 			if i == 3 {
 				p.Fprintf(w, "%s: ... and %s more kinds of failure\n", m.URL, fmt.Sprint(len(m.Errors)-3))

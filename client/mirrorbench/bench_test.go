@@ -242,7 +242,7 @@ func TestMaxFailuresBoundsAHangingMirror(t *testing.T) {
 	if reqs := len(hanging.Requests()); reqs != 2 {
 		t.Errorf("hanging mirror got %d requests, want 2 (MaxFailures)", reqs)
 	}
-	if h.Requests != 16 || h.OK != 0 || len(h.Errors) != 2 || !strings.Contains(h.Errors[0].Error, "skipped after 2 failures in a row") || h.Errors[0].Count != 14 {
+	if h.Requests != 16 || h.OK != 0 || h.Skipped != 14 || len(h.Errors) != 1 || h.Errors[0].Error != "timeout" || h.Errors[0].Count != 2 {
 		t.Errorf("hanging mirror: %d/%d ok, errors %+v", h.OK, h.Requests, h.Errors)
 	}
 	if got := rep.Ranking(); len(got) != 2 || got[0] != fast.URL || got[1] != slow.URL {
@@ -257,9 +257,60 @@ func TestMaxFailuresBoundsAHangingMirror(t *testing.T) {
 	}
 	out := b.String()
 	t.Logf("\n%s", out)
-	for _, want := range []string{"名称", "镜像", "成功率", "推荐：" + fast.URL, "成功率相同"} {
+	for _, want := range []string{"名称", "镜像", "成功率", "推荐：" + fast.URL, "成功率相同", hanging.URL + "：连续失败 2 次后，跳过了其余 14 个请求"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("zh table lacks %q", want)
 		}
+	}
+}
+
+// TestFallbackHoldsOnlyMirrorsThatAnsweredEverything: a mirror that
+// failed any request is never in the fallback order, however it ranks
+// against a dead one; Best is the fallback's first.
+func TestFallbackHoldsOnlyMirrorsThatAnsweredEverything(t *testing.T) {
+	fast := fakeproxy.New(t)
+	partial := fakeproxy.NewMirror(t, fast)
+	partial.Inject(fakeproxy.Suffix(".info", ".mod", ".zip"), fakeproxy.Status(http.StatusInternalServerError, "broken"))
+	rep := run(t, 1, partial.URL, deadURL(t), fast.URL)
+	if got := rep.Fallback(); len(got) != 1 || got[0] != fast.URL {
+		t.Errorf("Fallback = %q, want only %s", got, fast.URL)
+	}
+	if r := rep.Ranking(); len(r) != 2 || r[0] != rep.Best || r[1] != partial.URL {
+		t.Errorf("Ranking = %q, Best %s", r, rep.Best)
+	}
+}
+
+// TestBestIsRankingFirst: with latencies where the 5% tolerance makes
+// compare non-transitive (a≈b, b≈c, a better than c on latency), Best and
+// the ranking's first are the same mirror, whatever the input order.
+func TestBestIsRankingFirst(t *testing.T) {
+	mk := func(u string, infoMod, zip float64) Mirror {
+		return Mirror{URL: u, Requests: 8, OK: 8, SuccessPct: 100, Info: Stats{OK: 2, P50Ms: infoMod / 2}, Mod: Stats{OK: 2, P50Ms: infoMod / 2}, ZipMBps: zip}
+	}
+	base := []Mirror{mk("a", 100, 1), mk("b", 104, 3), mk("c", 108, 2)}
+	for _, perm := range [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}} {
+		ms := []Mirror{base[perm[0]], base[perm[1]], base[perm[2]]}
+		rep := &Report{Mirrors: ms}
+		rep.Best, rep.ReasonText = recommend(rep.Mirrors)
+		if r := rep.Ranking(); r[0] != rep.Best {
+			t.Errorf("order %v: Best %s, Ranking %q", perm, rep.Best, r)
+		}
+	}
+}
+
+// TestReasonZh: the Chinese comparison names the other mirror with its
+// own figure ("而 <URL> 为 <figure>"), never "<figure> 为 <URL>".
+func TestReasonZh(t *testing.T) {
+	zh := i18n.NewPrinter(i18n.Supported[1])
+	a := &Mirror{URL: "http://a", Requests: 4, OK: 4, SuccessPct: 100, Info: Stats{OK: 1, P50Ms: 1}, Mod: Stats{OK: 1, P50Ms: 1}}
+	b := &Mirror{URL: "http://b", Requests: 4, OK: 2, SuccessPct: 50, Info: Stats{OK: 1, P50Ms: 5}, Mod: Stats{OK: 1, P50Ms: 5}}
+	why, _ := compare(a, b)
+	if got := zh.Text(why); !strings.Contains(got, "而 http://b 为 50%") {
+		t.Errorf("zh reason = %s", got)
+	}
+	b.OK, b.SuccessPct = 4, 100
+	why, _ = compare(a, b)
+	if got := zh.Text(why); !strings.Contains(got, "而 http://b 为 10.0ms") {
+		t.Errorf("zh reason = %s", got)
 	}
 }

@@ -33,11 +33,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 //go:embed catalogue.yaml
@@ -99,11 +103,11 @@ type Catalogue struct {
 	Mirrors []Mirror
 }
 
-// Find returns the mirror whose URL is u (without a trailing slash).
+// Find returns the mirror whose URL is u (as URLKey compares them).
 func (c *Catalogue) Find(u string) (Mirror, bool) {
-	u = strings.TrimRight(u, "/")
+	u = URLKey(u)
 	for _, m := range c.Mirrors {
-		if m.URL == u {
+		if URLKey(m.URL) == u {
 			return m, true
 		}
 	}
@@ -140,6 +144,9 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 			return nil, nil // an empty file
 		}
 		return nil, i18n.Errorf("catalogue %s: %v", name, err)
+	}
+	if len(f.Mirrors) > MaxEntries {
+		return nil, i18n.Errorf("catalogue %s: %d entries, at most %d allowed", name, len(f.Mirrors), MaxEntries)
 	}
 	var out []Mirror
 	seen := map[string]int{}
@@ -194,6 +201,11 @@ func (m Mirror) check() error {
 	if m.Name.En == "" {
 		return i18n.Errorf("mirror %s has no name.en", m.ID)
 	}
+	for _, f := range []struct{ field, v string }{{"name.en", m.Name.En}, {"name.zh", m.Name.Zh}, {"operator", m.Operator}, {"region", m.Region}, {"notes", m.Notes}} {
+		if !printable(f.v) {
+			return i18n.Errorf("mirror %s: %s has control or bidirectional formatting characters", m.ID, f.field)
+		}
+	}
 	if _, err := CheckURL(m.URL); err != nil {
 		return i18n.Errorf("mirror %s: %v", m.ID, err)
 	}
@@ -205,31 +217,56 @@ func (m Mirror) check() error {
 	return nil
 }
 
-// CheckURL checks that s is a mirror URL the catalogue may hold: https, or
-// http only to a loopback address (localhost, 127.0.0.0/8, ::1); no query,
-// fragment or user. It returns s without a trailing slash.
+// CheckURL checks that s is a mirror URL the catalogue may hold: one that
+// setup.NormalizeURL accepts (the client tools' one URL check: no GOPROXY
+// list separators, white space, query or fragment), https, or http only to
+// a loopback address (localhost, 127.0.0.0/8, ::1), and no user. It
+// returns s without a trailing slash. Its errors never show credentials.
 func CheckURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", i18n.Errorf("URL %q: want https://host/path", s)
+	shown := redact.URL(s)
+	if l := strings.ToLower(s); !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "http://") {
+		return "", i18n.Errorf("URL %q: want https://host/path", shown)
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", i18n.Errorf("URL %q: no query, fragment or user allowed", s)
+	v, err := setup.NormalizeURL(s)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return "", i18n.Errorf("URL %q: want https://host/path", shown)
+	}
+	if u.User != nil {
+		return "", i18n.Errorf("URL %q: no query, fragment or user allowed", shown)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !loopback(u.Hostname()) {
-			return "", i18n.Errorf("URL %q: plain http only to a loopback address; want https", s)
+			return "", i18n.Errorf("URL %q: plain http only to a loopback address; want https", shown)
 		}
 	default:
-		return "", i18n.Errorf("URL %q: want https://host/path", s)
+		return "", i18n.Errorf("URL %q: want https://host/path", shown)
 	}
-	return strings.TrimRight(s, "/"), nil
+	return v, nil
 }
 
+// printable reports whether s is valid UTF-8 without control characters
+// or bidirectional formatting characters, which a catalogue text printed
+// in a table could use to disguise itself or the terminal.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+	})
+}
+
+// MaxEntries is the most entries one catalogue file may hold.
+const MaxEntries = 1000
+
 func loopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -255,8 +292,13 @@ func UserFile() string {
 // environment nor the user's settings file changes the answer. It returns
 // the first http(s) URL of that list, or ok false when it has none (a go
 // command built with GOPROXY=direct or off).
+//
+// The go command runs with GOTOOLCHAIN=local and GOFLAGS empty: a
+// GOTOOLCHAIN naming a newer release would otherwise make it download that
+// toolchain from the very default proxy asked about, which the user may not
+// reach.
 func Official(ctx context.Context, goCmd gocmd.Cmd) (m Mirror, ok bool, err error) {
-	goCmd.Environ = gocmd.WithEnv(goCmd.Environ, "GOENV=off", "GOPROXY=")
+	goCmd.Environ = gocmd.WithEnv(goCmd.Environ, "GOENV=off", "GOPROXY=", "GOTOOLCHAIN=local", "GOFLAGS=")
 	env, err := goCmd.Env(ctx, "GOPROXY")
 	if err != nil {
 		return Mirror{}, false, err
@@ -277,20 +319,62 @@ func Official(ctx context.Context, goCmd gocmd.Cmd) (m Mirror, ok bool, err erro
 }
 
 // Merge applies layer to base: an entry with an id of base replaces it in
-// its place, one with Disabled removes it, a new id is appended.
+// its place, one with Disabled removes it, a new id is appended. It takes
+// time linear in the entries.
 func Merge(base, layer []Mirror) []Mirror {
 	out := slices.Clone(base)
+	at := make(map[string]int, len(out)+len(layer))
+	for i, m := range out {
+		at[m.ID] = i
+	}
+	removed := false
 	for _, m := range layer {
-		i := slices.IndexFunc(out, func(b Mirror) bool { return b.ID == m.ID })
+		i, ok := at[m.ID]
 		switch {
-		case m.Disabled && i >= 0:
-			out = slices.Delete(out, i, i+1)
+		case m.Disabled && ok:
+			out[i].Disabled = true // dropped below
+			delete(at, m.ID)
+			removed = true
 		case m.Disabled:
-		case i >= 0:
+		case ok:
 			out[i] = m
 		default:
+			at[m.ID] = len(out)
 			out = append(out, m)
 		}
+	}
+	if removed {
+		out = slices.DeleteFunc(out, func(m Mirror) bool { return m.Disabled })
+	}
+	return out
+}
+
+// URLKey is u as dedupe compares it: scheme and host in lower case, no
+// trailing slash.
+func URLKey(u string) string {
+	v, err := url.Parse(u)
+	if err != nil {
+		return strings.TrimRight(u, "/")
+	}
+	v.Scheme = strings.ToLower(v.Scheme)
+	v.Host = strings.ToLower(v.Host)
+	return strings.TrimRight(v.String(), "/")
+}
+
+// dedupe keeps one entry per URL (URLKey): the last one given (a later
+// layer describes the mirror), in the place of the first, so that the
+// mirror is measured once and GOPROXY never names it twice.
+func dedupe(ms []Mirror) []Mirror {
+	first := make(map[string]int, len(ms))
+	var out []Mirror
+	for _, m := range ms {
+		k := URLKey(m.URL)
+		if i, ok := first[k]; ok {
+			out[i] = m
+			continue
+		}
+		first[k] = len(out)
+		out = append(out, m)
 	}
 	return out
 }
@@ -307,18 +391,15 @@ type Sources struct {
 }
 
 // Load builds the catalogue from the official default (asked of goCmd), the
-// built-in catalogue or src.Catalogue, and src.User. An empty result is an
-// error.
+// built-in catalogue or src.Catalogue, and src.User. The go command is run
+// only when the official entry is still in the catalogue once every layer
+// is applied: a file that disables it needs no go command. An empty result
+// is an error.
 func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error) {
 	var ms []Mirror
 	if !src.NoOfficial {
-		off, ok, err := Official(ctx, goCmd)
-		if err != nil {
-			return nil, i18n.Errorf("reading the go command's default proxy: %v", err)
-		}
-		if ok {
-			ms = append(ms, off)
-		}
+		// A placeholder, so that the layers can disable it; filled in below.
+		ms = append(ms, Mirror{ID: OfficialID})
 	}
 	var base []Mirror
 	var err error
@@ -338,10 +419,30 @@ func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error)
 		}
 		ms = Merge(ms, user)
 	}
+	if i := slices.IndexFunc(ms, func(m Mirror) bool { return m.ID == OfficialID }); i >= 0 {
+		off, ok, err := Official(ctx, goCmd)
+		if err != nil {
+			return nil, i18n.Errorf("reading the go command's default proxy: %v (to compare the mirrors without it, add an entry \"id: %s\" with \"disabled: true\" to %s)", err, OfficialID, userFileName(src.User))
+		}
+		if ok {
+			ms[i] = off
+		} else {
+			ms = slices.Delete(ms, i, i+1)
+		}
+	}
+	ms = dedupe(ms)
 	if len(ms) == 0 {
 		return nil, i18n.Errorf("the mirror catalogue is empty")
 	}
 	return &Catalogue{Mirrors: ms}, nil
+}
+
+// userFileName is the user's file for a hint, or a description of it.
+func userFileName(user string) string {
+	if user == "" {
+		return "the user's mirrors.yaml"
+	}
+	return user
 }
 
 func readFile(name string, must bool) ([]Mirror, error) {

@@ -17,7 +17,7 @@ import (
 // neither the environment nor a settings file in the way.
 func goDefaults(t *testing.T) (proxy, sumdb string) {
 	t.Helper()
-	env, err := gocmd.Cmd{Environ: gocmd.WithEnv(nil, "GOENV=off", "GOPROXY=", "GOSUMDB=", "GOFLAGS=")}.Env(context.Background(), "GOPROXY", "GOSUMDB")
+	env, err := gocmd.Cmd{Environ: gocmd.WithEnv(nil, "GOENV=off", "GOPROXY=", "GOSUMDB=", "GOFLAGS=", "GOTOOLCHAIN=local")}.Env(context.Background(), "GOPROXY", "GOSUMDB")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +161,11 @@ func TestParseErrors(t *testing.T) {
 		{"official", "mirrors:\n  - id: official\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n", "cannot redefine"},
 		{"duplicate", "mirrors:\n  - id: a\n    disabled: true\n  - id: a\n    disabled: true\n", "bad.yaml, line 4: id \"a\" already given on line 2"},
 		{"not yaml", "mirrors: [\n", "bad.yaml: yaml: line"},
+		{"escape in name", "mirrors:\n  - id: a\n    name: {en: \"A\\e[31m\"}\n    url: https://a.example\n    sumdb: \"yes\"\n", "name.en has control"},
+		{"bidi in notes", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n    notes: \"x\\u202Ey\"\n", "notes has control"},
+		{"list in URL", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example/x,off\n    sumdb: \"yes\"\n", "not a GOPROXY list"},
+		{"pipe in URL", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example/p|https://c.example\n    sumdb: \"yes\"\n", "not a GOPROXY list"},
+		{"space in URL", "mirrors:\n  - id: a\n    name: {en: A}\n    url: \"https://a.example/ x\"\n    sumdb: \"yes\"\n", "white space"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := mirrors.Parse("bad.yaml", []byte(tt.yaml))
@@ -188,5 +193,111 @@ func TestSumDBNote(t *testing.T) {
 	}
 	if s := zh.Text(mirrors.Suggestion()); !strings.Contains(s, "gomirror setup --fastest") || !strings.Contains(s, "镜像") {
 		t.Errorf("zh suggestion = %s", s)
+	}
+}
+
+// fakeGo writes a stand-in for the go command that answers `go env -json
+// GOPROXY` with a loopback URL naming the GOTOOLCHAIN and GOFLAGS it was
+// run with, so a test sees the environment Official gives the go command
+// (and no real go command can download a toolchain).
+func fakeGo(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "go")
+	script := "#!/bin/sh\nprintf '{\"GOPROXY\":\"http://127.0.0.1:1/%s/%s\"}\\n' \"$GOTOOLCHAIN\" \"${GOFLAGS:-none}\"\n"
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestOfficialNeverDownloadsAToolchain: the go command is asked with
+// GOTOOLCHAIN=local and no GOFLAGS, whatever the environment says, so a
+// GOTOOLCHAIN newer than the local go cannot make it download a toolchain
+// from the default proxy.
+func TestOfficialNeverDownloadsAToolchain(t *testing.T) {
+	goCmd := gocmd.Cmd{Path: fakeGo(t), Environ: gocmd.WithEnv(nil, "GOTOOLCHAIN=go1.99.0", "GOFLAGS=-mod=mod")}
+	m, ok, err := mirrors.Official(context.Background(), goCmd)
+	if err != nil || !ok {
+		t.Fatalf("Official = %+v, %v, %v", m, ok, err)
+	}
+	if m.URL != "http://127.0.0.1:1/local/none" {
+		t.Errorf("the go command ran with GOTOOLCHAIN/GOFLAGS = %s, want local/none", strings.TrimPrefix(m.URL, "http://127.0.0.1:1/"))
+	}
+}
+
+// TestLoadWithOfficialDisabledNeedsNoGoCommand: a catalogue that disables
+// the official entry loads without running the go command (none is
+// there); one that keeps it says clearly that the go command is missing.
+func TestLoadWithOfficialDisabledNeedsNoGoCommand(t *testing.T) {
+	missing := gocmd.Cmd{Path: filepath.Join(t.TempDir(), "no-go")}
+	user := write(t, "mirrors.yaml", "mirrors:\n  - id: official\n    disabled: true\n")
+	cat, err := mirrors.Load(context.Background(), missing, mirrors.Sources{Catalogue: "testdata/loopback.yaml", User: user})
+	if err != nil || len(cat.Mirrors) != 3 {
+		t.Fatalf("Load = %v, %v", cat, err)
+	}
+	keep := write(t, "keep.yaml", "mirrors:\n  - id: one\n    name: {en: One}\n    url: http://127.0.0.1:1/one\n    sumdb: \"no\"\n")
+	_, err = mirrors.Load(context.Background(), missing, mirrors.Sources{Catalogue: keep})
+	if err == nil || !strings.Contains(err.Error(), "disabled: true") {
+		t.Errorf("Load with a missing go command = %v, want the hint to disable official", err)
+	}
+}
+
+// TestSameURLUnderTwoIDsIsOneEntry: a URL given under two ids (here with a
+// trailing slash and an upper-case host) is one entry, the later one's
+// description in the place of the first, so Find and the GOSUMDB note
+// follow the entry that stays.
+func TestSameURLUnderTwoIDsIsOneEntry(t *testing.T) {
+	cat := write(t, "dup.yaml", `mirrors:
+  - id: a
+    name: {en: A}
+    url: http://127.0.0.1:7/x
+    sumdb: "no"
+  - id: c
+    name: {en: C}
+    url: http://127.0.0.1:8
+    sumdb: "no"
+  - id: b
+    name: {en: B}
+    url: http://LOCALHOST:7/x/
+    sumdb: "yes"
+  - id: d
+    name: {en: D}
+    url: http://localhost:7/x
+    sumdb: "yes"
+`)
+	c, err := mirrors.Load(context.Background(), gocmd.Cmd{}, mirrors.Sources{Catalogue: cat, NoOfficial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range c.Mirrors {
+		ids = append(ids, m.ID)
+	}
+	if got := strings.Join(ids, " "); got != "a c d" {
+		t.Errorf("ids = %s, want a c d (127.0.0.1 and localhost are different URLs; b and d the same)", got)
+	}
+	if m, ok := c.Find("http://localhost:7/x/"); !ok || m.ID != "d" || m.SumDB != mirrors.SumDBYes {
+		t.Errorf("Find = %+v, %v", m, ok)
+	}
+}
+
+// TestURLCredentialsNeverShown: a catalogue URL with a user and password
+// is refused without printing them, whether it parses or not.
+func TestURLCredentialsNeverShown(t *testing.T) {
+	for _, u := range []string{"https://alice:s3cr3t@127.0.0.1:1/x", "http://alice:s3cr3t@a.example/x", "https://alice:s3cr3t@h.example/%zz"} {
+		_, err := mirrors.Parse("u.yaml", []byte("mirrors:\n  - id: a\n    name: {en: A}\n    url: '"+u+"'\n    sumdb: \"yes\"\n"))
+		if err == nil {
+			t.Errorf("%s accepted", u)
+			continue
+		}
+		zh := i18n.NewPrinter(i18n.Supported[1])
+		for _, text := range []string{err.Error(), zh.Error(err)} {
+			if strings.Contains(text, "s3cr3t") || strings.Contains(text, "alice") {
+				t.Errorf("error shows the credentials: %s", text)
+			}
+		}
+	}
+	if _, err := mirrors.Parse("many.yaml", []byte("mirrors:\n"+strings.Repeat("  - id: a\n    disabled: true\n", mirrors.MaxEntries+1))); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("too many entries: %v", err)
 	}
 }

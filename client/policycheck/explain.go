@@ -40,9 +40,10 @@ func ExplainExitCode(d Decision) int {
 
 // WriteExplain writes d for people, in p's language: the verdict and
 // rule, the reason, and each check that asked for a fact with what it
-// found and its outcome. The reason, the checks' names, facts and
-// outcomes and a decider's error are the policy engine's (or the
-// mirror's) data and stay as they are.
+// found and its outcome. The reason and the checks' facts and outcomes
+// decided here (--policy) are in p's language; a mirror's are English text
+// and stay as they are, as do the checks' names (the policy file's keys)
+// and a decider's error.
 func WriteExplain(w io.Writer, p *i18n.Printer, d Decision) error {
 	var b strings.Builder
 	mv := d.Module + "@" + d.Version
@@ -59,25 +60,26 @@ func WriteExplain(w io.Writer, p *i18n.Printer, d Decision) error {
 	default:
 		p.Fprintf(&b, "%s: allowed by %v\n", mv, where)
 	}
-	p.Fprintf(&b, "  reason: %s\n", d.Reason)
+	p.Fprintf(&b, "  reason: %v\n", reasonText(d))
 	if len(d.Checks) == 0 {
 		p.Fprintf(&b, "  checks: none that needs a fact ran\n")
 	} else {
 		p.Fprintf(&b, "  checks (in order; the first that fails decides):\n")
 	}
 	for _, c := range d.Checks {
+		fact, why := orData(c.FactText, c.Fact), orData(c.OutcomeText, c.Outcome)
 		outcome := !c.Passed && c.Outcome != ""
 		switch {
 		case c.Outcome == "skipped" && outcome:
-			p.Fprintf(&b, "    %s: %s: skipped (%s)\n", c.Name, c.Fact, c.Outcome)
+			p.Fprintf(&b, "    %s: %v: skipped (%v)\n", c.Name, fact, why)
 		case c.Outcome == "skipped":
-			p.Fprintf(&b, "    %s: %s: skipped\n", c.Name, c.Fact)
+			p.Fprintf(&b, "    %s: %v: skipped\n", c.Name, fact)
 		case c.Passed:
-			p.Fprintf(&b, "    %s: %s: passed\n", c.Name, c.Fact)
+			p.Fprintf(&b, "    %s: %v: passed\n", c.Name, fact)
 		case outcome:
-			p.Fprintf(&b, "    %s: %s: failed (%s)\n", c.Name, c.Fact, c.Outcome)
+			p.Fprintf(&b, "    %s: %v: failed (%v)\n", c.Name, fact, why)
 		default:
-			p.Fprintf(&b, "    %s: %s: failed\n", c.Name, c.Fact)
+			p.Fprintf(&b, "    %s: %v: failed\n", c.Name, fact)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

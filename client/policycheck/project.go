@@ -370,7 +370,7 @@ func sortItems(items []Item) {
 }
 
 // errNoVersion is a module version string that is not canonical.
-var errNoVersion = errors.New("not a canonical version")
+var errNoVersion = i18n.Errorf("not a canonical version")
 
 // ParseModuleVersion parses "path@version" with a canonical version, as
 // `policy explain` takes it.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/i18n"
 )
 
 // maxResponse bounds a policy check answer: MaxPolicyQueries decisions
@@ -81,13 +82,13 @@ func (r *Remote) decide(ctx context.Context, qs []Query) ([]Decision, error) {
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusTooManyRequests:
 			// auth's answer: give a token with --token-file or $GOMIRROR_TOKEN
 		default:
-			msg += " (is it a gomirror with a policy, serving the policy check endpoint?)"
+			return nil, i18n.Errorf("%s: %s: %s (is it a gomirror with a policy, serving the policy check endpoint?)", u, resp.Status, msg)
 		}
 		return nil, fmt.Errorf("%s: %s: %s", u, resp.Status, msg)
 	}
 	var ans api.PolicyCheckResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&ans); err != nil {
-		return nil, fmt.Errorf("%s: reading the answer: %v", u, err)
+		return nil, i18n.Errorf("%s: reading the answer: %v", u, err)
 	}
 	if len(ans.Decisions) != len(qs) {
 		return nil, fmt.Errorf("%s: %d decisions for %d module versions", u, len(ans.Decisions), len(qs))

@@ -98,7 +98,7 @@ func (r *Report) NotChecked() []string { return r.NotCheckedIn(i18n.English()) }
 func (r *Report) NotCheckedIn(p *i18n.Printer) []string {
 	var out []string
 	for _, f := range r.Unchecked {
-		out = append(out, fmt.Sprintf("%s@%s: %s", f.Module, f.Version, f.Error))
+		out = append(out, p.Sprintf("%s@%s: %s", f.Module, f.Version, f.Error))
 	}
 	for _, t := range r.Incomplete {
 		out = append(out, p.Text(t))
@@ -120,9 +120,9 @@ func (r *Report) ExitCode() int {
 
 // WriteText writes r for people, in p's language: one line per
 // violation, warning and unchecked module version, "file:line:
-// module@version: ...", then a summary line. The policy's reasons and the
-// deciders' errors are data (the policy file's, the mirror's) and stay as
-// they are.
+// module@version: ...", then a summary line. A reason decided here
+// (--policy) is in p's language (ReasonText); a mirror's reasons and the
+// deciders' errors are English text and stay as they are.
 func (r *Report) WriteText(w io.Writer, p *i18n.Printer) error {
 	var b strings.Builder
 	loc := func(f Finding) string {
@@ -132,10 +132,10 @@ func (r *Report) WriteText(w io.Writer, p *i18n.Printer) error {
 		return fmt.Sprintf("%s:%d: ", f.At.File, f.At.Line)
 	}
 	for _, f := range r.Violations {
-		p.Fprintf(&b, "%s%s@%s: refused by %v: %s\n", loc(f), f.Module, f.Version, WhereText(f.Decision), f.Reason)
+		p.Fprintf(&b, "%s%s@%s: refused by %v: %v\n", loc(f), f.Module, f.Version, WhereText(f.Decision), reasonText(f.Decision))
 	}
 	for _, f := range r.Warnings {
-		p.Fprintf(&b, "%swarning: %s@%s: refused by %v (mode warn): %s\n", loc(f), f.Module, f.Version, WhereText(f.Decision), f.Reason)
+		p.Fprintf(&b, "%swarning: %s@%s: refused by %v (mode warn): %v\n", loc(f), f.Module, f.Version, WhereText(f.Decision), reasonText(f.Decision))
 	}
 	for _, f := range r.Unchecked {
 		p.Fprintf(&b, "%snot checked: %s@%s: %s\n", loc(f), f.Module, f.Version, f.Error)
@@ -150,6 +150,19 @@ func (r *Report) WriteText(w io.Writer, p *i18n.Printer) error {
 		num(len(r.Unchecked)+len(r.Incomplete)))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// reasonText is d's reason as a Text: ReasonText when the policy was
+// decided in this process, else the English Reason (a mirror's) as it is.
+func reasonText(d Decision) i18n.Text { return orData(d.ReasonText, d.Reason) }
+
+// orData is t, or when t is zero s as data: a string rendered as it is
+// (key "%s"), which needs no entry in the catalogue.
+func orData(t i18n.Text, s string) i18n.Text {
+	if t.IsZero() {
+		return i18n.Text{Key: "%s", Args: []any{s}}
+	}
+	return t
 }
 
 // count is one if n is 1, else many.

@@ -96,6 +96,27 @@ func TestReportJSON(t *testing.T) {
 	}
 }
 
+// TestReportJSONRoundTrip checks that a Report reads its own JSON back,
+// what could not be checked included.
+func TestReportJSONRoundTrip(t *testing.T) {
+	r := sampleReport()
+	r.Incomplete = []i18n.Text{i18n.T("could not tell whether a workspace (go.work) applies to %s: %v", "proj", errors.New("exit status 1"))}
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if len(got.Incomplete) != 1 || got.Incomplete[0].String() != r.Incomplete[0].String() {
+		t.Errorf("incomplete %v, want %v", got.Incomplete, r.Incomplete)
+	}
+	if got.Checked != r.Checked || len(got.Violations) != 1 || got.Violations[0].Reason != "denied" {
+		t.Errorf("report %+v", got)
+	}
+}
+
 // validateSARIF checks what SARIF 2.1.0 requires of a log, and what GitHub
 // code scanning needs to show results: a version, runs with a tool driver
 // named, rules with unique ids, results whose ruleId names a rule (and

@@ -157,6 +157,7 @@ func Switch(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, e
 			return nil, err
 		}
 	}
+	res.Reset = keys
 	if len(keys) > 0 {
 		eff, err := gocmd.Env(ctx, r, keys...)
 		if err != nil {

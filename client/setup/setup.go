@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/mod/module"
@@ -23,12 +24,17 @@ import (
 
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 )
 
 // StateFileName is the name of the file, in the directory of the GOENV file,
 // that keeps the settings from before the first Apply until Undo.
 const StateFileName = "gomirror-setup.json"
+
+// maxProbeBody is the largest answer Check reads: a version list longer
+// than this is not what a module proxy sends for the probe module.
+const maxProbeBody = 1 << 20
 
 // DefaultProbeModule is the module whose version list Check asks for.
 const DefaultProbeModule = "golang.org/x/mod"
@@ -76,35 +82,60 @@ func checkValue(key, val string) error {
 	return nil
 }
 
-// NormalizeURL checks that s is one mirror URL (http, https or file; not a
-// GOPROXY list) and returns it without a trailing slash.
+// NormalizeURL checks that s is one mirror URL that may stand in a
+// GOPROXY list (http, https or file; no ',' or '|', which separate list
+// elements, no white space or control character, no query or fragment)
+// and returns it without a trailing slash. It is the one URL check of the
+// client tools: the catalogue (client/mirrors) and bench
+// (client/mirrorbench) add their own narrower rules on top. Its errors
+// name the URL without its credentials.
 func NormalizeURL(s string) (string, error) {
+	shown := redact.URL(s)
 	if strings.ContainsAny(s, ",|") {
-		return "", i18n.Errorf("mirror URL %q: give one URL, not a GOPROXY list", s)
+		return "", i18n.Errorf("mirror URL %q: give one URL, not a GOPROXY list", shown)
 	}
-	if err := checkValue("GOPROXY", s); err != nil {
-		return "", err
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return "", i18n.Errorf("mirror URL %q: white space, control characters or invalid UTF-8", shown)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", i18n.Errorf("mirror URL: %v", err)
+		return "", i18n.Errorf("mirror URL %q: not a URL", shown)
 	}
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
-			return "", i18n.Errorf("mirror URL %q has no host", s)
+			return "", i18n.Errorf("mirror URL %q has no host", shown)
 		}
 	case "file":
 		if u.Path == "" {
-			return "", i18n.Errorf("mirror URL %q has no path", s)
+			return "", i18n.Errorf("mirror URL %q has no path", shown)
 		}
 	default:
-		return "", i18n.Errorf("mirror URL %q: want http://, https:// or file://", s)
+		return "", i18n.Errorf("mirror URL %q: want http://, https:// or file://", shown)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", i18n.Errorf("mirror URL %q: no query or fragment allowed", s)
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", i18n.Errorf("mirror URL %q: no query or fragment allowed", shown)
 	}
 	return strings.TrimRight(s, "/"), nil
+}
+
+// ProxyList joins elems into a GOPROXY value with ',' (fall through on
+// 404 and 410 only): each element is "direct", "off" or a URL that
+// NormalizeURL accepts.
+func ProxyList(elems ...string) (string, error) {
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if e == "direct" || e == "off" {
+			out[i] = e
+			continue
+		}
+		u, err := NormalizeURL(e)
+		if err != nil {
+			return "", err
+		}
+		out[i] = u
+	}
+	return strings.Join(out, ","), nil
 }
 
 // Check reports whether mirrorURL speaks the module proxy protocol: a GET of
@@ -147,7 +178,7 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 		return i18n.Errorf("%s does not answer: %v", base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody+1))
 	if err != nil {
 		return i18n.Errorf("%s does not answer: reading GET %s: %v", base, probeURL, err)
 	}
@@ -164,12 +195,20 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 		return notProxy(fmt.Sprintf("%s with Content-Type %q, want text/plain", resp.Status, resp.Header.Get("Content-Type")))
 	}
 	if resp.StatusCode == http.StatusOK {
+		if len(body) > maxProbeBody {
+			return notProxy(fmt.Sprintf("200 OK, but the list is too large (over %d bytes)", maxProbeBody))
+		}
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
 			if len(f) > 0 && !semver.IsValid(f[0]) {
-				return notProxy(fmt.Sprintf("200 OK, but %q is not a version", f[0]))
+				return notProxy(fmt.Sprintf("200 OK, but %q is not a version", snippet([]byte(f[0]))))
 			}
+		}
+		if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+			return notProxy("200 OK, but a list line too long for a version")
+		} else if err != nil {
+			return notProxy(fmt.Sprintf("200 OK, but the list is not a version list: %v", err))
 		}
 	}
 	return nil
@@ -225,6 +264,7 @@ type Result struct {
 	GOENV     string            // the go command's settings file
 	StateFile string            // the state file
 	Kept      bool              // Apply: a state file from an earlier Apply was kept
+	Reset     []string          // Switch: the variables put back to their values from before the first Apply
 	Effective map[string]string // the variables' values according to go env afterwards
 }
 
@@ -236,10 +276,13 @@ func envFile(ctx context.Context, r gocmd.Runner) (string, error) {
 	}
 	file := strings.TrimSpace(string(out))
 	if file == "" || file == "off" {
-		return "", i18n.Errorf("GOENV is off, so the go command has no settings file to change (use --print instead)")
+		return "", i18n.Errorf("GOENV is off, so the go command has no settings file to change: unset GOENV or point it at a file (gomirror setup --print URL prints the settings for the shell instead)")
 	}
 	if !filepath.IsAbs(file) {
 		return "", i18n.Errorf("GOENV %q is not an absolute path", file)
+	}
+	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
+		return "", i18n.Errorf("GOENV %s is not a regular file (a directory?): unset GOENV or point it at a file", file)
 	}
 	return file, nil
 }

@@ -327,6 +327,8 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "list", h: handler(200, "text/plain; charset=utf-8", "v1.0.0\nv1.1.0 2020-01-01T00:00:00Z\n")},
 		{name: "empty list", h: handler(200, "text/plain", "")},
+		{name: "oversized list", h: handler(200, "text/plain", strings.Repeat("v1.0.0\n", (1<<20)/7+10)), wantErr: "list is too large"},
+		{name: "one huge line", h: handler(200, "text/plain", "v"+strings.Repeat("1", 200<<10)+"\n"), wantErr: "line too long"},
 		{name: "404 text", h: handler(404, "text/plain; charset=utf-8", "not found: unknown module")},
 		{name: "410 text", h: handler(410, "text/plain", "gone")},
 		{name: "html 200", h: handler(200, "text/html; charset=utf-8", "<!doctype html><html><body>hello</body></html>"), wantErr: "want text/plain"},
@@ -445,5 +447,36 @@ func TestExportsRunInShell(t *testing.T) {
 				t.Errorf("%s gives %q, want %q", shell, got, settings[0].Value)
 			}
 		})
+	}
+}
+
+// TestNormalizeURLIsTheOneURLCheck: list separators, white space, control
+// characters, queries and other schemes are refused, with the URL's
+// credentials left out of the error; ProxyList joins only what it accepts.
+func TestNormalizeURLIsTheOneURLCheck(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"https://h.example/x,off", "not a GOPROXY list"},
+		{"https://h.example/p|https://c.example", "not a GOPROXY list"},
+		{"https://h.example/a b", "white space"},
+		{"https://h.example/a\tb", "white space"},
+		{"https://h.example/\x1b[31m", "control"},
+		{"https://u:s3cr3t@h.example/a b", "white space"},
+		{"https://h.example/?x=1", "no query"},
+		{"https://h.example/?", "no query"},
+		{"ftp://h.example", "want http://, https:// or file://"},
+	} {
+		_, err := NormalizeURL(tc.url)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("NormalizeURL(%q) = %v, want %q (without credentials)", tc.url, err, tc.want)
+		}
+	}
+	if got, err := NormalizeURL("https://u:p@h.example/x/"); err != nil || got != "https://u:p@h.example/x" {
+		t.Errorf("a URL with credentials (valid in GOPROXY): %q, %v", got, err)
+	}
+	if got, err := ProxyList("https://a.example/", "http://127.0.0.1:1", "direct"); err != nil || got != "https://a.example,http://127.0.0.1:1,direct" {
+		t.Errorf("ProxyList = %q, %v", got, err)
+	}
+	if _, err := ProxyList("https://a.example/x,off", "direct"); err == nil {
+		t.Errorf("ProxyList took a list element holding a list")
 	}
 }

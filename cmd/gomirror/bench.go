@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,20 +45,24 @@ rate, the median and 95th percentile latency of the successful list, .info
 and .mod requests, and the zip throughput in MB/s; --json prints the same
 data as JSON.
 
-The recommendation is the mirror with the highest success rate, then the
-lowest sum of the .info and .mod medians (within 5% counts as equal), then
-the highest zip throughput. A mirror that answered nothing successfully is
-never recommended.
+The mirrors are ranked by the highest success rate, then the lowest sum of
+the .info and .mod medians (within 5% counts as equal), then the highest
+zip throughput; the recommendation is the first. A mirror that answered
+nothing successfully is never recommended. Bodies are bounded (list and
+.mod 1 MiB, .info 64 KiB, .zip 500 MiB, read as a stream): a larger one is
+a failed request.
 
 With no URL, the mirrors compared are those of the catalogue: the go
-command's own default proxy ("official default", read from the go command),
-then the public mirrors built into gomirror (goproxy.cn, goproxy.io, Alibaba
-Cloud, Tencent Cloud, Huawei Cloud), or those of --catalogue FILE instead,
-then the changes of the user's file ` + "`" + `$XDG_CONFIG_HOME/gomirror/mirrors.yaml` + "`" + `
+command's own default proxy ("official default", read from the go command
+with GOTOOLCHAIN=local), then the public mirrors built into gomirror (the
+table names them), or those of --catalogue FILE instead, then the changes of
+the user's file ` + "`" + `$XDG_CONFIG_HOME/gomirror/mirrors.yaml` + "`" + `
 (os.UserConfigDir): an entry with the id of an earlier one replaces it,
-"disabled: true" removes it ("id: official" is the go command's default).
-A mirror whose requests fail 3 times in a row is given up on for the rest of
-the run. See the README for the file's format.
+"disabled: true" removes it ("id: official" is the go command's default,
+which then needs no go command), and a URL given twice is measured once
+(the later entry describes it). A mirror whose requests fail ` + strconv.Itoa(mirrorbench.CatalogueMaxFailures) + ` times in a
+row is given up on for the rest of the run. See docs/client-tools.md for the
+file's format.
 
 Exit status: 0 when a mirror is recommended; 1 for a usage error or when no
 mirror answered any request successfully (the report is printed first).`,
@@ -90,7 +95,7 @@ mirror answered any request successfully (the report is printed first).`,
 				for _, m := range cat.Mirrors {
 					cfg.Names = append(cfg.Names, m.Title(p))
 				}
-				cfg.MaxFailures = 3
+				cfg.MaxFailures = mirrorbench.CatalogueMaxFailures
 			} else if catFile != "" {
 				return i18n.Errorf("--catalogue goes with no URL")
 			}

@@ -14,7 +14,11 @@ import (
 // catalogue: the client tools, which a developer reads in their own
 // language. Every command's Short is in the catalogue (the root's help
 // lists them all). TestHelpTranslated holds both to it.
-var helpTranslated = []string{"doctor", "explain"}
+var helpTranslated = []string{
+	"policy", "policy check", "policy explain",
+	"setup", "bench",
+	"doctor", "explain",
+}
 
 // localizeHelp makes `--help` (and `gomirror help CMD`) print in the
 // language the command runs in: under Chinese, the command's texts and

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -41,7 +40,7 @@ func (f *policyFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.opts.VulnDB, "vulndb", "", "with --policy: the vulnerability database's URL (default: the proxy's /vuln)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the token (default: $"+policycheck.TokenEnv+"), sent only to the origin of --mirror, or of --proxy with --policy (and --vulndb if the same)")
 	fl.StringVar(&f.opts.TokenName, "token-name", "", "with --policy: decide with the rule set of this token name")
-	fl.BoolVar(&f.json, "json", false, "print JSON")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "time limit for the whole command (0: none)")
 }
 
@@ -53,8 +52,9 @@ func usage(err error) error {
 	return &exitCodeError{code: policycheck.ExitUnchecked, err: err}
 }
 
-// setup reads the token and builds the checker.
-func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.CancelFunc, *policycheck.Checker, error) {
+// setup reads the token and builds the checker; p prints its warnings
+// and notes.
+func (f *policyFlags) setup(cmd *cobra.Command, p *i18n.Printer) (context.Context, context.CancelFunc, *policycheck.Checker, error) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -71,7 +71,6 @@ func (f *policyFlags) setup(cmd *cobra.Command) (context.Context, context.Cancel
 	f.opts.Token = tok
 	f.opts.Client = &http.Client{}
 	f.opts.Go = golist.GoCommand{}
-	p := policyPrinter(cmd)
 	f.opts.Warn = func(t i18n.Text) { p.Fprintf(cmd.ErrOrStderr(), "gomirror: warning: %v\n", t) }
 	c, err := policycheck.NewChecker(ctx, f.opts)
 	if err != nil {
@@ -143,7 +142,10 @@ or a module version's decision was not available).`,
 				arg = args[0]
 			}
 			out := cmd.OutOrStdout()
-			p := policyPrinter(cmd)
+			p, err := printer(cmd)
+			if err != nil {
+				return usage(err)
+			}
 			write := func(rep *policycheck.Report) error {
 				switch {
 				case f.json:
@@ -166,13 +168,20 @@ or a module version's decision was not available).`,
 			if err != nil {
 				return fail(err)
 			}
-			ctx, cancel, c, err := f.setup(cmd)
+			ctx, cancel, c, err := f.setup(cmd, p)
 			if err != nil {
 				return fail(err)
 			}
 			defer cancel()
 			defer c.Close()
-			io.WriteString(cmd.ErrOrStderr(), p.Text(checking(proj, c.Where)))
+			switch w := cmd.ErrOrStderr(); {
+			case proj.GoMod != "" && proj.GoSum != "":
+				p.Fprintf(w, "checking %s and %s against %v\n", proj.GoMod, proj.GoSum, c.Where)
+			case proj.GoMod != "":
+				p.Fprintf(w, "checking %s against %v\n", proj.GoMod, c.Where)
+			default:
+				p.Fprintf(w, "checking %s against %v\n", proj.GoSum, c.Where)
+			}
 			rep, err := policycheck.Run(ctx, proj, c.Resolver, c.Decider)
 			if err != nil {
 				return fail(err)
@@ -223,12 +232,16 @@ refused, 2 not decided.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := printer(cmd)
+			if err != nil {
+				return usage(err)
+			}
 			m, err := policycheck.ParseModuleVersion(args[0])
 			if err != nil {
 				return usage(err)
 			}
 			f.opts.Explain = true
-			ctx, cancel, c, err := f.setup(cmd)
+			ctx, cancel, c, err := f.setup(cmd, p)
 			if err != nil {
 				return err
 			}
@@ -241,7 +254,7 @@ refused, 2 not decided.`,
 			if f.json {
 				err = policycheck.WriteExplainJSON(cmd.OutOrStdout(), d)
 			} else {
-				err = policycheck.WriteExplain(cmd.OutOrStdout(), policyPrinter(cmd), d)
+				err = policycheck.WriteExplain(cmd.OutOrStdout(), p, d)
 			}
 			if err != nil {
 				return usage(err)
@@ -255,26 +268,6 @@ refused, 2 not decided.`,
 	f.add(cmd)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	return cmd
-}
-
-// checking is the progress line of a check of proj against where.
-func checking(proj policycheck.Project, where i18n.Text) i18n.Text {
-	switch {
-	case proj.GoMod != "" && proj.GoSum != "":
-		return i18n.T("checking %s and %s against %v\n", proj.GoMod, proj.GoSum, where)
-	case proj.GoMod != "":
-		return i18n.T("checking %s against %v\n", proj.GoMod, where)
-	}
-	return i18n.T("checking %s against %v\n", proj.GoSum, where)
-}
-
-// policyPrinter is the printer of cmd's language (English when its
-// --lang is not valid, which the root command has refused already).
-func policyPrinter(cmd *cobra.Command) *i18n.Printer {
-	if p, err := printer(cmd); err == nil {
-		return p
-	}
-	return i18n.English()
 }
 
 // version is gomirror's module version as built ("(devel)" from a work

@@ -425,7 +425,7 @@ func TestPolicyCheckChinese(t *testing.T) {
 	}
 
 	stdout, stderr, code = run("check", "--policy", pol, "--proxy", up.URL, bad)
-	if code != policycheck.ExitViolation || !strings.Contains(stdout, `go.mod:5: example.com/hello@v1.2.0：被规则 "no-hello-1.2"（policy.yaml:3）拒绝：denied for versions >=1.2.0`) ||
+	if code != policycheck.ExitViolation || !strings.Contains(stdout, `go.mod:5: example.com/hello@v1.2.0：被规则 "no-hello-1.2"（policy.yaml:3）拒绝：禁止使用 >=1.2.0 范围内的版本`) ||
 		!strings.Contains(stdout, "1 个违规") {
 		t.Errorf("violation, zh: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -437,8 +437,37 @@ func TestPolicyCheckChinese(t *testing.T) {
 	}
 
 	stdout, stderr, code = run("explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@v1.2.0")
-	if code != policycheck.ExitViolation || !strings.HasPrefix(stdout, "example.com/hello@v1.2.0：被规则 \"no-hello-1.2\"（policy.yaml:3）拒绝\n  原因：denied for versions >=1.2.0\n") {
-		t.Errorf("explain, zh: exit %d\n%s%s", code, stdout, stderr)
+	if want := "example.com/hello@v1.2.0：被规则 \"no-hello-1.2\"（policy.yaml:3）拒绝\n  原因：禁止使用 >=1.2.0 范围内的版本\n  检查：没有需要查询模块信息（发布时间、撤回、许可证、漏洞）的检查\n"; code != policycheck.ExitViolation || stdout != want {
+		t.Errorf("explain, zh: exit %d\n%s%s\nwant\n%s", code, stdout, stderr, want)
+	}
+
+	// The policy engine's reasons and facts, built in this process, in
+	// Chinese; the rule's checks in order.
+	lic := filepath.Join(t.TempDir(), "lic.yaml")
+	if err := os.WriteFile(lic, []byte("rules:\n  - name: lic\n    module: example.com/hello\n    min-age: 1\n    licenses: [Apache-2.0]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = run("explain", "--policy", lic, "--proxy", up.URL, "example.com/hello@v1.1.0")
+	if want := "example.com/hello@v1.1.0：被规则 \"lic\"（lic.yaml:2）拒绝\n" +
+		"  原因：未找到许可证；允许的许可证：Apache-2.0\n" +
+		"  检查（按顺序；第一个未通过的检查决定结果）：\n" +
+		"    min-age：发布于 2024-01-02T03:04:05Z：通过\n" +
+		"    licenses：未找到许可证：未通过（未找到许可证；允许的许可证：Apache-2.0）\n"; code != policycheck.ExitViolation || stdout != want {
+		t.Errorf("explain lic, zh: exit %d\n%s%s\nwant\n%s", code, stdout, stderr, want)
+	}
+	stdout, stderr, code = run("check", "--policy", lic, "--proxy", up.URL, clean)
+	if want := "：被规则 \"lic\"（lic.yaml:2）拒绝：未找到许可证；允许的许可证：Apache-2.0\n"; code != policycheck.ExitViolation || !strings.Contains(stdout, want) {
+		t.Errorf("check lic, zh: exit %d, want %q in\n%s%s", code, want, stdout, stderr)
+	}
+
+	// The client's own words inside an error, in Chinese too.
+	_, stderr, code = run("explain", "--policy", pol, "--proxy", up.URL, "example.com/hello@latest")
+	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, `"example.com/hello@latest"：不是规范版本：请给出规范版本`) {
+		t.Errorf("explain @latest, zh: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = run("explain", "--mirror", up.URL, "example.com/hello@v1.1.0")
+	if code != policycheck.ExitUnchecked || !strings.Contains(stderr, "（它是否是配置了策略、提供策略检查端点的 gomirror？）") {
+		t.Errorf("explain --mirror fakeproxy, zh: exit %d, %q", code, stderr)
 	}
 
 	// An argument error, as main prints it.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,15 +26,17 @@ import (
 // request to one mirror.
 const fastestTimeout = 5 * time.Second
 
-// fastestMaxFailures is how many requests in a row a mirror may fail
-// before --fastest gives up on it, so that a dead mirror costs at most
-// that many timeouts.
-const fastestMaxFailures = 2
+// checkTimeout is --timeout's default for the check of a URL.
+const checkTimeout = 10 * time.Second
 
 // newSetup returns `gomirror setup`: point the go command at a mirror, or
 // at the fastest of the catalogue, switch profiles, print the settings for
 // CI, or undo.
-func newSetup() *cobra.Command {
+func newSetup() *cobra.Command { return newSetupWith(tty.IsTerminal) }
+
+// newSetupWith is newSetup asking isTerminal whether its standard input
+// is a terminal to ask --fastest's question on (tests give their own).
+func newSetupWith(isTerminal func(any) bool) *cobra.Command {
 	var (
 		sumdb, private, nosumdb, noproxy string
 		probe, shell                     string
@@ -78,12 +81,16 @@ proxy and the public mirrors gomirror knows, as 'gomirror bench' with no URL
 does; --catalogue FILE replaces the built-in list, and the user's file
 $XDG_CONFIG_HOME/gomirror/mirrors.yaml changes it): --samples rounds of the
 --modules' list, .info, .mod and .zip, each request limited by --timeout
-(5s by default), a mirror given up on after 2 failures in a row. It prints
+(5s by default), a mirror given up on after ` + strconv.Itoa(mirrorbench.CatalogueMaxFailures) + ` failures in a row. It prints
 the table and sets GOPROXY=<fastest>,<second>,direct, the fallback order the
 guides recommend, after asking "y/N" on the terminal; --yes sets it without
-asking (for scripts). Without a terminal and without --yes it changes
-nothing. When the chosen mirror does not proxy the checksum database (or
-that is not known), it says what that means for GOSUMDB.
+asking (for scripts). Only mirrors that answered every request of the run
+stand in that list (the go command falls through to the next only on 404
+and 410, so a mirror that fails in second place would stop the build); with
+one such mirror it is <fastest>,direct. Without a terminal and without
+--yes it refuses before measuring anything. When the chosen mirror does not
+proxy the checksum database (or that is not known), it says what that means
+for GOSUMDB.
 
 Profiles are named sets of these settings, kept in ` + setup.ProfilesFileName + `
 next to the GOENV file (mode 0600):
@@ -97,8 +104,9 @@ next to the GOENV file (mode 0600):
 --noproxy) saves the profile NAME (replacing one of that name) and switches
 to it; --profile NAME alone switches to the saved profile. A switch sets the
 profile's variables and puts back, for every other variable gomirror has
-changed, its value from before the first setup; --undo still restores
-everything from before the first setup.
+changed, its value from before the first setup (and says so); --undo still
+restores everything from before the first setup. Setups run at the same
+time wait for each other (a lock file, ` + setup.LockFileName + `, next to the GOENV file).
 
 With --print, nothing is changed: the settings are printed as commands for
 the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".`,
@@ -159,7 +167,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 				if !cmd.Flags().Changed("timeout") {
 					timeout = fastestTimeout
 				}
-				return runFastest(ctx, cmd, p, goCmd, fastestOptions{catalogue: catFile, modules: modules, samples: samples, timeout: timeout, yes: yes})
+				return runFastest(ctx, cmd, p, goCmd, fastestOptions{catalogue: catFile, modules: modules, samples: samples, timeout: timeout, yes: yes, isTerminal: isTerminal})
 			}
 
 			extra := map[string]string{}
@@ -200,6 +208,11 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 					return err
 				}
 			}
+			if !cmd.Flags().Changed("timeout") {
+				timeout = checkTimeout
+			} else if timeout <= 0 {
+				return i18n.Errorf("--timeout %s: want a positive duration", timeout.String())
+			}
 			if !noCheck {
 				cctx, cancel := context.WithTimeout(ctx, timeout)
 				err := setup.Check(cctx, &http.Client{}, settings[0].Value, probe)
@@ -219,12 +232,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 			if profile != "" {
 				return switchProfile(ctx, stderr, p, goCmd, profile, settings)
 			}
-			res, err := setup.Apply(ctx, goCmd, settings)
-			if err != nil {
-				return err
-			}
-			reportApplied(stderr, p, settings, res)
-			return setActive(ctx, goCmd, "")
+			return applyLocked(ctx, stderr, p, goCmd, settings)
 		},
 	}
 	f := cmd.Flags()
@@ -234,7 +242,7 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 	f.StringVar(&noproxy, "noproxy", "", "also set GONOPROXY")
 	f.StringVar(&probe, "probe-module", setup.DefaultProbeModule, "module whose version list the check asks for")
 	f.BoolVar(&noCheck, "no-check", false, "do not check that URL is a module proxy")
-	f.DurationVar(&timeout, "timeout", 10*time.Second, "time limit for the check; with --fastest, for each request (default 5s)")
+	f.DurationVar(&timeout, "timeout", 0, "time limit for the check (default 10s); with --fastest, for each request (default 5s)")
 	f.BoolVar(&print, "print", false, "print shell commands setting the variables instead of changing anything")
 	f.StringVar(&shell, "shell", "sh", "shell for --print: sh, fish or powershell")
 	f.BoolVar(&undo, "undo", false, "restore the settings from before the first setup")
@@ -256,6 +264,9 @@ func reportApplied(w io.Writer, p *i18n.Printer, settings []setup.Setting, res *
 			p.Fprintf(w, "  but the environment variable %s=%s overrides it\n", s.Key, eff)
 		}
 	}
+	for _, k := range res.Reset {
+		p.Fprintf(w, "%s put back to its value from before the first setup (now %q)\n", k, res.Effective[k])
+	}
 	if res.Kept {
 		p.Fprintf(w, "The settings from before the first setup stay saved in %s; undo with: gomirror setup --undo\n", res.StateFile)
 	} else {
@@ -263,26 +274,51 @@ func reportApplied(w io.Writer, p *i18n.Printer, settings []setup.Setting, res *
 	}
 }
 
+// applyLocked applies settings (setup URL, --fastest) under the setup
+// lock and records that no profile is active.
+func applyLocked(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd, settings []setup.Setting) error {
+	return setup.Locked(ctx, goCmd, func() error {
+		ps, path, err := profilesForActive(ctx, w, p, goCmd)
+		if err != nil {
+			return err
+		}
+		res, err := setup.Apply(ctx, goCmd, settings)
+		if err != nil {
+			return err
+		}
+		reportApplied(w, p, settings, res)
+		clearActive(w, p, path, ps)
+		return nil
+	})
+}
+
 func runUndo(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd) error {
-	res, state, err := setup.Undo(ctx, goCmd)
-	if errors.Is(err, setup.ErrNoState) {
-		return i18n.Errorf("nothing to undo: %v (gomirror setup has not changed this GOENV file, or it was undone already)", err)
-	}
-	if err != nil {
-		return err
-	}
-	for _, k := range setup.Keys {
-		v, ok := state.Vars[k]
-		if !ok {
-			continue
+	return setup.Locked(ctx, goCmd, func() error {
+		ps, path, err := profilesForActive(ctx, w, p, goCmd)
+		if err != nil {
+			return err
 		}
-		if v.InFile {
-			p.Fprintf(w, "%s restored to %q in %s\n", k, v.Value, res.GOENV)
-		} else {
-			p.Fprintf(w, "%s removed from %s (now %q)\n", k, res.GOENV, res.Effective[k])
+		res, state, err := setup.Undo(ctx, goCmd)
+		if errors.Is(err, setup.ErrNoState) {
+			return i18n.Errorf("nothing to undo: %v (gomirror setup has not changed this GOENV file, or it was undone already)", err)
 		}
-	}
-	return setActive(ctx, goCmd, "")
+		if err != nil {
+			return err
+		}
+		for _, k := range setup.Keys {
+			v, ok := state.Vars[k]
+			if !ok {
+				continue
+			}
+			if v.InFile {
+				p.Fprintf(w, "%s restored to %q in %s\n", k, v.Value, res.GOENV)
+			} else {
+				p.Fprintf(w, "%s removed from %s (now %q)\n", k, res.GOENV, res.Effective[k])
+			}
+		}
+		clearActive(w, p, path, ps)
+		return nil
+	})
 }
 
 // profilesPath is the profiles file of the go command's GOENV file.
@@ -294,61 +330,75 @@ func profilesPath(ctx context.Context, goCmd gocmd.Cmd) (string, error) {
 	return setup.ProfilesPath(goenv), nil
 }
 
-// setActive records name as the active profile ("" for none), when there
-// is a profiles file.
-func setActive(ctx context.Context, goCmd gocmd.Cmd, name string) error {
-	path, err := profilesPath(ctx, goCmd)
-	if err != nil {
-		return err
+// profilesForActive reads the profiles file before a change that is no
+// profile's (setup URL, --fastest, --undo), so that the change can then
+// record "no active profile". A profiles file that cannot be read is only
+// warned about (and left alone): it must not stop, or turn into a failure,
+// a change that does not need it. ps is nil when there is nothing to
+// record.
+func profilesForActive(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd) (ps *setup.Profiles, path string, err error) {
+	if path, err = profilesPath(ctx, goCmd); err != nil {
+		return nil, "", err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil // no profiles: nothing to record
+		return nil, path, nil // no profiles: nothing to record
 	}
-	ps, err := setup.ReadProfiles(path)
+	ps, err = setup.ReadProfiles(path)
 	if err != nil {
-		return err
+		p.Fprintf(w, "warning: %v; it is left as it is (the active profile is not recorded)\n", err)
+		return nil, path, nil
 	}
-	if ps.Active == name {
-		return nil
+	return ps, path, nil
+}
+
+// clearActive records in ps (read by profilesForActive) that no profile is
+// active. The change is made already: a failure to write is a warning.
+func clearActive(w io.Writer, p *i18n.Printer, path string, ps *setup.Profiles) {
+	if ps == nil || ps.Active == "" {
+		return
 	}
-	ps.Active = name
-	return setup.WriteProfiles(path, ps)
+	ps.Active = ""
+	if err := setup.WriteProfiles(path, ps); err != nil {
+		p.Fprintf(w, "warning: recording that no profile is active: %v\n", err)
+	}
 }
 
 // switchProfile saves settings as profile name (unless nil) and switches
-// to the profile.
+// to the profile, under the setup lock.
 func switchProfile(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd, name string, settings []setup.Setting) error {
-	path, err := profilesPath(ctx, goCmd)
-	if err != nil {
-		return err
-	}
-	ps, err := setup.ReadProfiles(path)
-	if err != nil {
-		return err
-	}
-	if settings == nil {
-		var ok bool
-		if settings, ok = ps.Profiles[name]; !ok {
-			return i18n.Errorf("no profile %s (create it with: gomirror setup --profile %s URL)", name, name)
-		}
-	} else {
-		ps.Profiles[name] = settings
-		if err := setup.WriteProfiles(path, ps); err != nil {
+	return setup.Locked(ctx, goCmd, func() error {
+		path, err := profilesPath(ctx, goCmd)
+		if err != nil {
 			return err
 		}
-		p.Fprintf(w, "Profile %s saved in %s\n", name, path)
-	}
-	res, err := setup.Switch(ctx, goCmd, settings)
-	if err != nil {
-		return err
-	}
-	ps.Active = name
-	if err := setup.WriteProfiles(path, ps); err != nil {
-		return err
-	}
-	p.Fprintf(w, "Switched to profile %s\n", name)
-	reportApplied(w, p, settings, res)
-	return nil
+		ps, err := setup.ReadProfiles(path)
+		if err != nil {
+			return i18n.Errorf("%v; nothing changed (fix or remove the file)", err)
+		}
+		if settings == nil {
+			var ok bool
+			if settings, ok = ps.Profiles[name]; !ok {
+				return i18n.Errorf("no profile %s (create it with: gomirror setup --profile %s URL)", name, name)
+			}
+		} else {
+			ps.Profiles[name] = settings
+			if err := setup.WriteProfiles(path, ps); err != nil {
+				return err
+			}
+			p.Fprintf(w, "Profile %s saved in %s\n", name, path)
+		}
+		res, err := setup.Switch(ctx, goCmd, settings)
+		if err != nil {
+			return err
+		}
+		p.Fprintf(w, "Switched to profile %s\n", name)
+		reportApplied(w, p, settings, res)
+		ps.Active = name
+		if err := setup.WriteProfiles(path, ps); err != nil {
+			p.Fprintf(w, "warning: recording that profile %s is active: %v\n", name, err)
+		}
+		return nil
+	})
 }
 
 func listProfiles(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd) error {
@@ -385,6 +435,8 @@ type fastestOptions struct {
 	samples   int
 	timeout   time.Duration
 	yes       bool
+	// isTerminal says whether standard input is a terminal to ask on.
+	isTerminal func(any) bool
 }
 
 // runFastest measures the catalogue's mirrors, shows the table and sets
@@ -401,7 +453,12 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if o.timeout <= 0 {
 		return i18n.Errorf("--timeout %s: want a positive duration", o.timeout.String())
 	}
-	// Refuse a GOENV=off before measuring anything.
+	// Refuse what would fail at the end before measuring anything: no
+	// terminal to confirm on, a GOENV that is off or not a file.
+	in := cmd.InOrStdin()
+	if !o.yes && !o.isTerminal(in) {
+		return i18n.Errorf("no terminal to confirm on: run again with --yes to set GOPROXY to the fastest mirrors without asking; nothing measured, nothing changed")
+	}
 	if _, err := setup.EnvFile(ctx, goCmd); err != nil {
 		return err
 	}
@@ -409,7 +466,7 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if err != nil {
 		return err
 	}
-	cfg := mirrorbench.Config{Mirrors: cat.URLs(), Modules: mods, Samples: o.samples, Timeout: o.timeout, MaxFailures: fastestMaxFailures}
+	cfg := mirrorbench.Config{Mirrors: cat.URLs(), Modules: mods, Samples: o.samples, Timeout: o.timeout, MaxFailures: mirrorbench.CatalogueMaxFailures}
 	for _, m := range cat.Mirrors {
 		cfg.Names = append(cfg.Names, m.Title(p))
 	}
@@ -421,11 +478,14 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if err := rep.WriteTable(stdout, p); err != nil {
 		return err
 	}
-	ranking := rep.Ranking()
+	ranking := rep.Fallback()
 	if len(ranking) == 0 {
-		return i18n.Errorf("no mirror of the catalogue answered; nothing changed")
+		return i18n.Errorf("no mirror of the catalogue answered every request; nothing changed")
 	}
-	value := strings.Join(append(ranking[:min(2, len(ranking))], "direct"), ",")
+	value, err := setup.ProxyList(append(ranking[:min(2, len(ranking)):min(2, len(ranking))], "direct")...)
+	if err != nil {
+		return err
+	}
 	p.Fprintf(stdout, "\nSetting: GOPROXY=%s\n", value)
 	if best, ok := cat.Find(ranking[0]); ok {
 		env, err := gocmd.Env(ctx, goCmd, "GOSUMDB")
@@ -437,10 +497,6 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 		}
 	}
 	if !o.yes {
-		in := cmd.InOrStdin()
-		if !tty.IsTerminal(in) {
-			return i18n.Errorf("no terminal to confirm on: run again with --yes to set GOPROXY=%s; nothing changed", value)
-		}
 		ok, err := confirm(in, stderr, p.Sprintf("Set GOPROXY=%s? [y/N] ", value))
 		if err != nil {
 			return err
@@ -450,13 +506,7 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 			return nil
 		}
 	}
-	settings := []setup.Setting{{Key: "GOPROXY", Value: value}}
-	res, err := setup.Apply(ctx, goCmd, settings)
-	if err != nil {
-		return err
-	}
-	reportApplied(stderr, p, settings, res)
-	return setActive(ctx, goCmd, "")
+	return applyLocked(ctx, stderr, p, goCmd, []setup.Setting{{Key: "GOPROXY", Value: value}})
 }
 
 // confirm writes question to w and reads one line from r: true for y or

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/gomirror/gomirror/client/warm"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/tty"
 	"github.com/gomirror/gomirror/sumdb"
 )
 
@@ -128,7 +127,7 @@ needs could not be fetched, 0 if only warnings.`,
 				return i18n.Errorf("resolving the module graph: %v", err)
 			}
 			p.Fprintf(stderr, "fetching %d files of %d modules, %d at a time\n", len(plan.Fetches), len(plan.Modules), jobs)
-			progress := &warm.Reporter{W: stderr, P: p, Total: len(plan.Fetches), TTY: isTerminal(stderr)}
+			progress := &warm.Reporter{W: stderr, P: p, Total: len(plan.Fetches), TTY: tty.IsTerminal(stderr)}
 			sum := warm.Run(ctx, &http.Client{}, mirror, plan, jobs, progress)
 			p.Fprintf(stdout, "modules: %d\nfiles fetched: %d\nbytes: %v (%s)\nfailures: %d\n",
 				sum.Modules, sum.Files, strconv.FormatInt(sum.Bytes, 10), warm.Bytes(sum.Bytes), len(sum.Failures))
@@ -195,14 +194,4 @@ func clientSumDB(ctx context.Context) (*sumdb.DB, func(string) bool, error) {
 	}
 	exempt := func(path string) bool { return module.MatchPrefixPatterns(patterns, path) }
 	return db, exempt, nil
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

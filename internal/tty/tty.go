@@ -4,16 +4,15 @@
 // terminals.
 package tty
 
-import "io"
-
 // Fd is what an *os.File is for IsTerminal.
 type Fd interface {
 	Fd() uintptr
 }
 
-// IsTerminal reports whether r is a terminal: an *os.File (anything with
-// Fd) whose descriptor the system says is one.
-func IsTerminal(r io.Reader) bool {
-	f, ok := r.(Fd)
+// IsTerminal reports whether x (a reader to ask on, a writer to draw
+// progress on) is a terminal: an *os.File (anything with Fd) whose
+// descriptor the system says is one.
+func IsTerminal(x any) bool {
+	f, ok := x.(Fd)
 	return ok && isTerminal(f.Fd())
 }

@@ -133,7 +133,6 @@ func groupOptions(gc config.UpstreamGroup, log *slog.Logger) upstream.GroupOptio
 		BreakerCooldown: gc.BreakerCooldown,
 		ProbeInterval:   gc.ProbeInterval,
 		ProbePath:       gc.ProbePath,
-		LagWeight:       gc.LagWeight,
 		LagHalfLife:     gc.LagHalfLife,
 		NoCompare:       gc.Compare != nil && !*gc.Compare,
 		Logger:          log,
@@ -142,6 +141,12 @@ func groupOptions(gc config.UpstreamGroup, log *slog.Logger) upstream.GroupOptio
 		o.Retries = *gc.Retries
 		if o.Retries == 0 {
 			o.Retries = -1 // none
+		}
+	}
+	if gc.LagWeight != nil {
+		o.LagWeight = *gc.LagWeight
+		if o.LagWeight == 0 {
+			o.LagWeight = -1 // record lags, do not score them
 		}
 	}
 	if gc.Hedge != nil && !*gc.Hedge {

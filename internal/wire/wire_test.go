@@ -50,3 +50,20 @@ func TestOpenStorage(t *testing.T) {
 		})
 	}
 }
+
+func TestGroupOptionsLagWeight(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		name string
+		in   *float64
+		want float64
+	}{
+		{"unset: upstream's default", nil, 0},
+		{"0: record lags, do not score them", f(0), -1},
+		{"a weight", f(2.5), 2.5},
+	} {
+		if got := groupOptions(config.UpstreamGroup{Name: "g", LagWeight: tc.in}, nil).LagWeight; got != tc.want {
+			t.Errorf("%s: LagWeight %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
