@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,8 @@ func doctorReport(ctx context.Context, t *testing.T, env []string, proxy string)
 // upstream off and the newest version's lookup not stored (the go command
 // fails to verify that version through it), doctor fails naming the
 // lookup, where it once said ok because /sumdb/<name>/supported answered.
+// A latest newer than the stored tiles is no failure: the go command
+// never reads latest through a proxy.
 func TestDoctorChecksumDatabaseUpstreamOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -56,6 +59,23 @@ func TestDoctorChecksumDatabaseUpstreamOff(t *testing.T) {
 		t.Errorf("upstream on: sumdb %s %s, want ok", status, problem)
 	}
 	on.stop(t)
+
+	// The database grows, and the mirror (restarted, so that it asks its
+	// upstream again) stores a latest of the grown tree, whose tiles it
+	// never fetched: with its upstream off, it still serves what the go
+	// command asks (the lookup and the tiles of the lookup's tree), so
+	// doctor must not fail it for latest.
+	get := func(u string) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	get(up.URL + "/sumdb/" + fakeproxy.DBName + "/lookup/example.com/dep@v1.0.0")
+	again := startMirror(t, "--storage-dir", store, "--upstream", up.URL, "--sumdb", db)
+	get(again.URL + "/sumdb/" + fakeproxy.DBName + "/latest")
+	again.stop(t)
 
 	off := startMirror(t, "--storage-dir", store, "--upstream", "off", "--sumdb", db)
 	if status, problem, _ := doctorReport(ctx, t, goEnv(t, off.URL+",direct", up.DBKey), off.URL); status != "ok" {

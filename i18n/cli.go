@@ -267,3 +267,156 @@ func (p *Printer) Error(err error) string {
 	}
 	return err.Error()
 }
+
+// WriteTableWrapped is WriteTable for a terminal maxWidth columns wide:
+// when the table is wider, the widest columns are narrowed (to no less
+// than 8 columns each) and their cells wrapped by display width, English
+// between words (a word wider than the column is cut), Chinese between
+// any two characters; a row then takes several lines, the other cells
+// blank on its continuation lines. A table that fits is WriteTable's.
+func WriteTableWrapped(w io.Writer, rows [][]string, maxWidth int) error {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], Width(c))
+		}
+	}
+	const minCol = 8
+	total := func() int {
+		n := 2 * max(len(widths)-1, 0)
+		for _, x := range widths {
+			n += x
+		}
+		return n
+	}
+	if total() <= maxWidth {
+		return WriteTable(w, rows)
+	}
+	for total() > maxWidth {
+		widest := 0
+		for i, x := range widths {
+			if x > widths[widest] {
+				widest = i
+			}
+		}
+		if widths[widest] <= minCol {
+			break
+		}
+		widths[widest]--
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		cells := make([][]string, len(r))
+		lines := 1
+		for i, c := range r {
+			cells[i] = wrapCell(c, widths[i])
+			lines = max(lines, len(cells[i]))
+		}
+		for l := range lines {
+			for i := range r {
+				s := ""
+				if l < len(cells[i]) {
+					s = cells[i][l]
+				}
+				if i == len(r)-1 {
+					b.WriteString(s)
+					break
+				}
+				b.WriteString(Pad(s, widths[i]))
+				b.WriteString("  ")
+			}
+			line := strings.TrimRight(b.String(), " ")
+			b.Reset()
+			if _, err := io.WriteString(w, line+"\n"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// wrapCell breaks s into lines of at most n display columns: between
+// words, and between any two wide (CJK) characters.
+func wrapCell(s string, n int) []string {
+	if Width(s) <= n {
+		return []string{s}
+	}
+	// Tokens: a word of narrow characters, one wide character, or a
+	// space (a break that is dropped at a line end).
+	var toks []string
+	var word strings.Builder
+	flush := func() {
+		if word.Len() > 0 {
+			toks = append(toks, word.String())
+			word.Reset()
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r == ' ' || r == '\n' || r == '\t':
+			flush()
+			toks = append(toks, " ")
+		case strings.ContainsRune("。，、；：？！）》」』", r) && (word.Len() > 0 || len(toks) > 0 && toks[len(toks)-1] != " "):
+			flush()
+			toks[len(toks)-1] += string(r) // closing punctuation never starts a line
+		case Width(string(r)) == 2:
+			flush()
+			toks = append(toks, string(r))
+		default:
+			word.WriteRune(r)
+		}
+	}
+	flush()
+	// Opening punctuation never ends a line: it goes with what follows.
+	for i := len(toks) - 2; i >= 0; i-- {
+		if strings.ContainsAny(toks[i], "（《「『") && Width(toks[i]) == 2 && toks[i+1] != " " {
+			toks[i] += toks[i+1]
+			toks = append(toks[:i+1], toks[i+2:]...)
+		}
+	}
+	var lines []string
+	var cur strings.Builder
+	curW := 0
+	end := func() {
+		lines = append(lines, strings.TrimRight(cur.String(), " "))
+		cur.Reset()
+		curW = 0
+	}
+	for _, t := range toks {
+		tw := Width(t)
+		if t == " " {
+			if curW > 0 && curW < n {
+				cur.WriteString(" ")
+				curW++
+			}
+			continue
+		}
+		if curW+tw > n && curW > 0 {
+			end()
+		}
+		for tw > n { // a word wider than the column: cut it
+			part, pw := "", 0
+			for _, r := range t {
+				if rw := Width(string(r)); pw+rw > n {
+					break
+				} else {
+					part += string(r)
+					pw += rw
+				}
+			}
+			cur.WriteString(part)
+			end()
+			t = t[len(part):]
+			tw = Width(t)
+		}
+		cur.WriteString(t)
+		curW += tw
+	}
+	if curW > 0 {
+		end()
+	}
+	return lines
+}

@@ -18,7 +18,6 @@ var doctorMessages = []entry{
 	{"go env -w GOPROXY=%s,direct (or list private modules in GOPRIVATE, which bypasses GOPROXY for them)", "go env -w GOPROXY=%s,direct（或把私有模块列入 GOPRIVATE，它们会绕过 GOPROXY）"},
 	{"GOPROXY entries after \"direct\"/\"off\" are never used: %s", "GOPROXY 中 \"direct\"/\"off\" 之后的条目永远不会被使用：%s"},
 	{"Move them before direct, or remove them.", "把它们移到 direct 之前，或删除它们。"},
-	{"%d proxy URL(s), with direct fallback", "%d 个代理 URL，带 direct 回退"},
 	{"%s has pattern(s) that are not valid globs: %s; the go command never matches them, so the modules they were meant to cover are not private", "%s 中有不是有效通配符的模式：%s；go 命令永远不会匹配它们，因此它们本应覆盖的模块并未被视为私有模块"},
 	{"go env -w %s=... with the pattern(s) corrected (path.Match syntax: *, ?, [a-z], \\ escapes)", "go env -w %s=...，并改正这些模式（path.Match 语法：*、?、[a-z]、\\ 转义）"},
 	{"GONOSUMDB=%q is set explicitly and does not cover GOPRIVATE pattern(s) %s: private module paths are sent to the checksum database (and their downloads fail verification)", "GONOSUMDB=%q 被显式设置，且未覆盖 GOPRIVATE 的模式 %s：私有模块路径会被发送到校验和数据库（其下载也会校验失败）"},
@@ -69,22 +68,15 @@ var doctorMessages = []entry{
 	{"Install Go (https://go.dev/dl/) and put its bin directory on PATH.", "安装 Go（https://go.dev/dl/），并把其 bin 目录加入 PATH。"},
 	{"cannot read go env: %v", "无法读取 go env：%v"},
 	{"Run go env yourself and fix what it complains about (often a bad line in the file go env GOENV names).", "自己运行 go env，按它的报错修正（常见原因是 go env GOENV 所指文件中有一行写错了）。"},
-	{"%s, the first proxy in GOPROXY, is slow or failing: %s", "GOPROXY 中的第一个代理 %s 速度慢或不可用：%s"},
 	{"ok", "正常"},
 	{"warn", "警告"},
 	{"fail", "失败"},
 	{"skip", "跳过"},
 	{"      fix: %s\n", "      修复：%s\n"},
 	{"suggestion: %s\n", "建议：%s\n"},
-	{"verdict: %s (%d failed, %d warnings, %d checks)\n", "结论：%s（%d 项失败，%d 个警告，共 %d 项检查）\n"},
-	{"the list could not be read; not compared", "无法读取版本列表；未比较"},
-	{"no other proxy answered; not compared", "没有其他代理应答；未比较"},
-	{"%d versions, as many as the others list", "%d 个版本，与其他代理列出的一样多"},
-	{"lacks %d versions that %s list: %s", "缺少 %d 个版本（%s 列出了它们）：%s"},
+	{"verdict: %s (failed: %d, warnings: %d, checks: %d)\n", "结论：%s（失败：%d 项，警告：%d 个，检查：共 %d 项）\n"},
 	{"lags behind the other proxies: its version lists lack %s", "落后于其他代理：其版本列表缺少 %s"},
-	{"A go get of a missing version fails through this proxy (or, with '|' or ',' fallbacks, goes on to the next): tell its operator that it is out of date, or put an up-to-date mirror first in GOPROXY (gomirror setup --fastest measures the public ones).", "通过此代理 go get 缺失的版本会失败（若用 '|' 或 ',' 设置了回退，则会转向下一个代理）：请告知其运营方镜像已过时，或把一个同步及时的镜像放在 GOPROXY 的第一位（gomirror setup --fastest 可测量各公共镜像）。"},
 	{"not compared: no list could be compared with another proxy's", "未比较：没有可以与其他代理比较的版本列表"},
-	{"lists the same versions as the other proxies for %d modules", "在 %d 个模块上与其他代理列出的版本相同"},
 	{"%s: no answer within %v", "%s：%v 内无应答"},
 	{"The server accepts nothing or hangs: check that it runs and that no firewall drops the traffic, or remove it from GOPROXY.", "服务器不接受任何连接或挂起：检查它是否在运行、是否有防火墙丢弃流量，或把它从 GOPROXY 中移除。"},
 	{"%s (slow: %v, over %v)", "%s（慢：%v，超过 %v）"},
@@ -125,32 +117,14 @@ var doctorMessages = []entry{
 	{"The proxy says it serves the checksum database %s, so the go command does not ask the database itself: every download of a module not yet in go.sum fails while this does. Check the mirror's upstream (is it off or unreachable?) and its logs; or put a proxy that passes this check first in GOPROXY.", "该代理声称提供校验和数据库 %s，因此 go 命令不会直接访问数据库本身：只要这一检查失败，所有 go.sum 中尚无记录的模块下载都会失败。检查镜像的上游（是否被关闭或无法访问？）及其日志；或者把能通过此检查的代理放在 GOPROXY 的第一位。"},
 	{"GET %s: %v", "GET %s：%v"},
 	{"GET %s: %s (%s)", "GET %s：%s（%s）"},
-	{"Check the mirror's logs.", "检查镜像的日志。"},
 	{"GET %s: %s", "GET %s：%s"},
-	{"GET %s: %s (the go command asks %s directly)", "GET %s：%s（go 命令会直接访问 %s）"},
-	{"GET %s: %s (%s): checksum database lookups through this proxy fail", "GET %s：%s（%s）：通过此代理查询校验和数据库会失败"},
 	{"Check the mirror's checksum database settings and logs; the go command only falls back to the database itself on 404/410.", "检查镜像的校验和数据库设置和日志；只有在返回 404/410 时，go 命令才会回退到直接访问数据库。"},
 	{"does not proxy the checksum database %s; the go command connects to it directly", "不代理校验和数据库 %s；go 命令会直接连接它"},
 	{"no key for %s: %v", "没有 %s 的公钥：%v"},
 	{"proxies the checksum database %s, but its signatures cannot be checked: %v", "代理了校验和数据库 %s，但无法验证其签名：%v"},
 	{"Give GOSUMDB with its key (NAME+HASH+KEY), or make the Go installation readable (go env GOROOT), whose go command knows the default database's key.", "在 GOSUMDB 中带上公钥（NAME+HASH+KEY），或确保 Go 安装目录可读（go env GOROOT），其中的 go 命令知道默认数据库的公钥。"},
-	{"signed tree head of %d records, signature verified with the %s key", "已签名的树头，共 %d 条记录，签名已用 %s 的公钥验证"},
-	{"the proxy lists no version of %s to look up", "代理没有列出 %s 的任何版本，无从查询"},
-	{"%s@%s: %v", "%s@%s：%v"},
-	{"GET %s: not a checksum database record: %v", "GET %s：不是校验和数据库记录：%v"},
-	{"GET %s: record %d does not hold %s@%s", "GET %s：第 %d 条记录不包含 %s@%s"},
-	{"GET %s: record %d is outside its signed tree of %d records", "GET %s：第 %d 条记录超出了其签名树的范围（共 %d 条记录）"},
-	{"%s@%s: record %d, in a signed tree of %d records", "%s@%s：第 %d 条记录，位于一棵共 %d 条记录的已签名树中"},
-	{"the tiles served do not prove the tree heads served: %v", "代理提供的瓦片无法证明其提供的树头：%v"},
-	{"%d tiles (%d bytes) prove the record in the signed tree and the tree heads consistent", "%d 个瓦片（%d 字节）证明了该记录在已签名的树中，且树头彼此一致"},
-	{"%d tiles (%d bytes) hash to the signed tree", "%d 个瓦片（%d 字节）的哈希与已签名的树一致"},
-	{"proxies the checksum database %s: signed tree head, lookup and tiles verified", "代理了校验和数据库 %s：已验证签名树头、查询记录和瓦片"},
 	{"The proxy serves checksum database data for %s that does not verify against the GOSUMDB key: it serves another database under this name, or altered data. Do not use it for this database: check go env GOSUMDB and the mirror's checksum database settings, or remove the proxy from GOPROXY.", "该代理为 %s 提供的校验和数据库数据无法用 GOSUMDB 的公钥验证：它以这个名字提供了另一个数据库，或者数据被篡改。不要用它访问这个数据库：检查 go env GOSUMDB 和镜像的校验和数据库设置，或把该代理从 GOPROXY 中移除。"},
-	{"GET %s: the tree head is not signed with the GOSUMDB key of %s: %v", "GET %s：树头没有用 %s 的 GOSUMDB 公钥签名：%v"},
-	{"GET %s: signed, but not a tree head: %v", "GET %s：有签名，但不是树头：%v"},
 	{"go.mod (or go.work) cannot be parsed", "无法解析 go.mod（或 go.work）"},
-	{"A line of go.mod is not valid go.mod syntax: an unknown directive (a typo, or a directive newer than this go command), a require or replace without a version, or a bad quote or parenthesis. The go command stops at the file, before anything is downloaded.", "go.mod 中有一行不符合 go.mod 语法：未知指令（拼写错误，或比当前 go 命令更新的指令）、没有版本的 require 或 replace、引号或括号不匹配。go 命令在这个文件处就停下了，还没有下载任何东西。"},
-	{"Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\"); go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go.", "打开报错信息所指的那一行并改正（go help go.mod 列出了语法；require 行的格式是 \"module/path v1.2.3\"）；go mod edit -fmt 可以检查文件能否解析。如果该指令比你的 Go 版本新，请升级 Go。"},
 	{"Inconsistent vendoring", "vendor 目录不一致"},
 	{"The module has a vendor directory (so the go command builds with -mod=vendor) but vendor/modules.txt does not match go.mod: a requirement was added, removed or changed in go.mod after go mod vendor last ran, or modules.txt was edited by hand.", "模块有 vendor 目录（因此 go 命令使用 -mod=vendor 构建），但 vendor/modules.txt 与 go.mod 不一致：上次运行 go mod vendor 之后 go.mod 中增加、删除或修改了依赖，或者有人手动编辑了 modules.txt。"},
 	{"Run go mod vendor and commit the vendor directory with go.mod; or, to build without it, use -mod=mod or -mod=readonly (or delete vendor/).", "运行 go mod vendor，并把 vendor 目录和 go.mod 一起提交；或者不使用 vendor 目录构建：使用 -mod=mod 或 -mod=readonly（或删除 vendor/）。"},
@@ -222,11 +196,180 @@ var doctorMessages = []entry{
 	{"  cause: %s\n", "  原因：%s\n"},
 	{"  fix:   %s\n", "  修复：%s\n"},
 	{"no errors found\n", "未发现错误\n"},
-	{"\n%d error(s): %d explained, %d unknown\n", "\n共 %d 个错误：%d 个已解释，%d 个未知\n"},
 	{"ID", "ID"},
 	{"Symptom", "症状"},
 	{"Cause", "原因"},
 	{"Fix", "修复方法"},
-	{"doctor: %d check(s) failed", "doctor：%d 项检查失败"},
 	{"explain --list takes no FILE", "explain --list 不接受 FILE 参数"},
+	{"proxy URLs: %d, with direct fallback", "代理 URL：%d 个，带 direct 回退"},
+	{"GOSUMDB=%s names a checksum database whose key the go command does not know: it refuses to download any module not yet in go.sum", "GOSUMDB=%s 指定的校验和数据库，go 命令不知道它的公钥：任何尚未记录在 go.sum 中的模块，go 命令都会拒绝下载"},
+	{"go env -u GOSUMDB for the default database, or give the database with its key: go env -w GOSUMDB=NAME+HASH+KEY (as its operator publishes it)", "go env -u GOSUMDB 恢复默认数据库，或连同公钥一起指定数据库：go env -w GOSUMDB=NAME+HASH+KEY（按其运营方公布的写法）"},
+	{"%s, the first proxy in GOPROXY, is slow", "GOPROXY 中的第一个代理 %s 很慢"},
+	{"%s, the first proxy in GOPROXY, fails", "GOPROXY 中的第一个代理 %s 检查失败"},
+	{"%s, the first proxy in GOPROXY, lags", "GOPROXY 中的第一个代理 %s 不同步（落后于其他代理）"},
+	{"%s: %s (if it serves your private modules, keep it for them: GOPRIVATE, or a profile, gomirror setup --profile)", "%s：%s（如果它还提供你的私有模块，请为这些模块保留它：GOPRIVATE，或使用配置档 gomirror setup --profile）"},
+	{"not checked: one proxy in GOPROXY and no --compare URL to compare its lists with (gomirror doctor --compare URL)", "未检查：GOPROXY 中只有一个代理，也没有用来比较版本列表的 --compare URL（gomirror doctor --compare URL）"},
+	{"%s: private (GONOPROXY/GOPRIVATE): the go command does not ask a proxy for it; not compared", "%s：私有模块（GONOPROXY/GOPRIVATE），go 命令不会向代理请求它；不做比较"},
+	{"%s: the list could not be read (%s); not compared", "%s：无法读取版本列表（%s）；不做比较"},
+	{"%s: no other proxy answered; not compared", "%s：没有其他代理应答；不做比较"},
+	{"%s: versions: %d, as many as the others list", "%s：版本数：%d，与其他代理列出的一样多"},
+	{"%s: missing versions that %s list: %d: %s", "%s：缺少 %s 列出的版本，数量：%d：%s"},
+	{"%s; missing, published within %v (not counted): %d", "%s；缺少但在 %v 内刚发布（不计入）的版本数：%d"},
+	{"Through this proxy, go get M@latest and go get -u resolve to an older version, and a go get of a missing version fails (or, with '|' or ',' fallbacks, goes on to the next proxy): tell its operator that it is out of date, or put an up-to-date mirror first in GOPROXY (gomirror setup --fastest measures the public ones).", "通过这个代理，go get M@latest 和 go get -u 会解析到较旧的版本，go get 缺少的版本会失败（或在有 '|' 或 ',' 回退时转向下一个代理）：请告知其运营方镜像已不同步，或把一个同步的镜像放在 GOPROXY 的第一位（gomirror setup --fastest 会测量各公共镜像）。"},
+	{"lists the same versions as the other proxies (modules compared: %d)", "与其他代理列出的版本相同（比较的模块数：%d）"},
+	{"the go command knows no key for %s", "go 命令不知道 %s 的公钥"},
+	{"GET %s: answer larger than %d bytes", "GET %s：应答超过 %d 字节"},
+	{"GET %s: no answer within %v", "GET %s：%v 内没有应答"},
+	{"The proxy answered the earlier steps but not this one in time: its upstream for the checksum database %s is slow or unreachable. Check the mirror's logs and its route to its upstream.", "代理及时应答了前面的步骤，这一步却超时了：它的校验和数据库 %s 上游很慢或无法访问。请检查镜像的日志以及它到上游的网络。"},
+	{"the list of %s could not be read: %v", "无法读取 %s 的版本列表：%v"},
+	{"the list of %s: %s", "%s 的版本列表：%s"},
+	{"the proxy lists no release of %s to look up", "代理没有列出 %s 的可供查询的正式版本"},
+	{"not checked: GOSUMDB cannot be used (see the gosumdb check)", "未检查：GOSUMDB 无法使用（见 gosumdb 检查）"},
+	{"GET %s/supported: %s (the go command asks %s directly)", "GET %s/supported：%s（go 命令直接访问 %s）"},
+	{"%s: checksum database lookups through this proxy fail", "%s：通过这个代理查询校验和数据库会失败"},
+	{"GET %s/supported: 200 OK", "GET %s/supported：200 OK"},
+	{"%s is private (GONOSUMDB/GOPRIVATE): the go command does not look it up", "%s 是私有模块（GONOSUMDB/GOPRIVATE）：go 命令不会在校验和数据库中查询它"},
+	{"lookup not checked: %s", "未检查查询（lookup）：%s"},
+	{"Check the proxy's list of %s (doctor's --probe-module names another module).", "请检查代理中 %s 的版本列表（可用 doctor 的 --probe-module 指定其他模块）。"},
+	{"%s: no lookup made", "%s：没有发出查询"},
+	{"%s: %s", "%s：%s"},
+	{"the lookup failed", "查询失败"},
+	{"GET %s: the tree head is not signed with the GOSUMDB key of %s: %s", "GET %s：树头没有用 %s 的 GOSUMDB 公钥签名：%s"},
+	{"GET %s: the record does not hold %s", "GET %s：记录中没有 %s"},
+	{"%s: record in the signed tree of size %d, signature verified with the %s key", "%s：记录位于大小为 %d 的已签名树中，签名已用 %s 的公钥验证"},
+	{"the tiles served do not prove the record in its signed tree: %s", "代理提供的瓦片（tile）不能证明该记录在其已签名树中：%s"},
+	{"tiles: %d (%d bytes), proving the record in the signed tree", "瓦片：%d 个（%d 字节），证明了记录在已签名树中"},
+	{"proxies the checksum database %s: lookup and tiles verified", "代理校验和数据库 %s：查询和瓦片均已验证"},
+	{"proxies the checksum database %s", "代理校验和数据库 %s"},
+	{"The go command never reads latest through a proxy (it verifies lookups and tiles), so downloads still work; but this mirror's copy of the checksum database %s is not served whole: check its upstream and logs.", "go 命令从不通过代理读取 latest（它验证的是查询和瓦片），所以下载仍然正常；但这个镜像提供的校验和数据库 %s 不完整：请检查它的上游和日志。"},
+	{"%s; but latest failed: %s", "%s；但 latest 失败：%s"},
+	{"GET %s/latest: the tree head is not signed with the GOSUMDB key of %s: %s", "GET %s/latest：树头没有用 %s 的 GOSUMDB 公钥签名：%s"},
+	{"signed tree head of size %d, signature verified with the %s key", "大小为 %d 的已签名树头，签名已用 %s 的公钥验证"},
+	{"%s; but not consistent with the lookup's signed tree: %s", "%s；但与查询所在的已签名树不一致：%s"},
+	{"two signed trees of the checksum database %s served by this proxy are inconsistent: %s", "这个代理提供的校验和数据库 %s 的两棵已签名树互相矛盾：%s"},
+	{"A go command holding one of these trees refuses the other with a SECURITY ERROR. Remove the proxy from GOPROXY and report it to its operator (and to the database's operator if the signatures are genuine).", "持有其中一棵树的 go 命令会以 SECURITY ERROR 拒绝另一棵。请把这个代理从 GOPROXY 中移除，并报告给它的运营方（如果签名是真的，也报告给数据库的运营方）。"},
+	{"two signed trees of size %d with different hashes", "两棵大小同为 %d 的已签名树，哈希却不同"},
+	{"%s; consistent with the lookup's tree", "%s；与查询所在的树一致"},
+	{"%s; consistency with the lookup's tree not checked (%s)", "%s；未检查与查询所在的树是否一致（%s）"},
+	{"%s; consistency with the lookup's tree not proven: %s", "%s；无法证明与查询所在的树一致：%s"},
+	{"answer larger than %d bytes", "应答超过 %d 字节"},
+	{"\nerrors: %d (explained: %d, unknown: %d)\n", "\n错误：%d 个（已解释：%d，未知：%d）\n"},
+	{"doctor: checks failed: %d", "doctor：失败的检查：%d 项"},
+	// gomirror doctor --help and gomirror explain --help (keys: the Long texts and flag usages, verbatim).
+	{`Check this machine's go command settings (read with go version and
+go env -json) and its route to every proxy in GOPROXY, and print a verdict
+per check, ok, warn or fail, with a fix for every problem:
+
+  - the go version (warn below go1.21);
+  - GOPROXY syntax, "off", a missing direct fallback; GOPRIVATE against
+    GONOSUMDB and GONOPROXY; GOINSECURE; GOSUMDB (off, or a name the go
+    command knows no key for); GOFLAGS;
+  - HTTP_PROXY, HTTPS_PROXY and NO_PROXY;
+  - for every proxy: DNS, TCP connect, TLS handshake (naming an unknown
+    authority, a self-signed certificate, a hostname mismatch or an expired
+    certificate) and GET <proxy>/<probe module>/@v/list, each with its
+    latency;
+  - the checksum database through every proxy that says it serves it
+    (<proxy>/sumdb/<name>/supported), checked with the go command's own
+    client as a go command with an empty go.sum uses it: the lookup of the
+    probe module's newest release (its tree head verified with the GOSUMDB
+    key; for a bare name, the key the go command knows) and the tiles that
+    prove its record in that signed tree. A proxy whose upstream is off or
+    broken fails here, naming the step. Then latest, which the go command
+    never reads through a proxy: a failure is a warning; two signed trees
+    that contradict each other fail. A probe module covered by GONOSUMDB or
+    GOPRIVATE is not looked up;
+  - lag: with two or more proxies in GOPROXY (or --compare URLs), the
+    version lists of the probe module and --lag-modules from each (modules
+    covered by GONOPROXY or GOPRIVATE are skipped); a proxy whose list lacks
+    releases another lists, published more than --lag-grace ago, is a
+    warning naming them. With one proxy and no --compare, doctor says lag
+    was not checked;
+  - the module cache (GOMODCACHE): creatable, writable, free space.
+
+When the first proxy in GOPROXY is slow, failing or lagging, doctor
+suggests gomirror setup --fastest. Proxy URLs are shown without their
+password. Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or
+with --lang zh; --json is always English.
+
+Every network step has its own --timeout; a step slower than --slow is a
+warning. Exit status 1 if any check fails.`,
+		`检查本机 go 命令的设置（用 go version 和 go env -json 读取）以及到 GOPROXY
+中每个代理的连接，并对每项检查给出结论：ok、warn 或 fail，每个问题都附有
+修复方法：
+
+  - go 版本（低于 go1.21 时警告）；
+  - GOPROXY 语法、"off"、缺少 direct 回退；GOPRIVATE 与 GONOSUMDB、
+    GONOPROXY 是否一致；GOINSECURE；GOSUMDB（off，或 go 命令不知道公钥的
+    名称）；GOFLAGS；
+  - HTTP_PROXY、HTTPS_PROXY 和 NO_PROXY；
+  - 每个代理：DNS、TCP 连接、TLS 握手（指出未知的证书颁发机构、自签名证书、
+    主机名不匹配或证书过期）以及 GET <代理>/<探测模块>/@v/list，并给出
+    各自的延迟；
+  - 通过每个声明提供校验和数据库的代理（<代理>/sumdb/<名称>/supported）检查
+    校验和数据库：用 go 命令自己的客户端，按 go.sum 为空的 go 命令的方式：
+    查询探测模块最新的正式版本（其树头用 GOSUMDB 公钥验证；只给了名称时，
+    使用 go 命令已知的公钥），再获取证明该记录在这棵已签名树中的瓦片（tile）。
+    上游关闭或出故障的代理会在这里失败，并指出是哪一步。然后检查 latest，
+    go 命令从不通过代理读取它：失败只算警告；两棵互相矛盾的已签名树则判为
+    失败。GONOSUMDB 或 GOPRIVATE 覆盖的探测模块不会被查询；
+  - 不同步（lag）：GOPROXY 中有两个或更多代理（或给了 --compare URL）时，
+    比较各代理上探测模块和 --lag-modules 的版本列表（跳过 GONOPROXY 或
+    GOPRIVATE 覆盖的模块）；某个代理缺少其他代理列出、且发布时间早于
+    --lag-grace 的正式版本时，给出警告并列出这些版本。只有一个代理且没有
+    --compare 时，doctor 会说明没有检查不同步；
+  - 模块缓存（GOMODCACHE）：能否创建、是否可写、剩余空间。
+
+当 GOPROXY 中的第一个代理很慢、失败或不同步时，doctor 会建议运行
+gomirror setup --fastest。显示代理 URL 时不含密码。在中文区域设置下
+（LANG=zh_CN.UTF-8）或使用 --lang zh 时输出中文；--json 始终是英文。
+
+每个网络步骤都有自己的 --timeout；比 --slow 慢的步骤算作警告。任何检查
+失败时退出状态为 1。`},
+	{`Read what the go command printed (from FILE, or standard input) and say, for
+every error in it, what most likely caused it and how to fix it:
+
+	go mod download 2>&1 | gomirror explain
+
+An error is a line with the indented lines that continue it; progress lines
+such as "go: downloading ..." are skipped. An error that matches no known
+class is reported as unknown, with no guess.
+
+--list prints the whole catalogue of classes as a table: id, symptom,
+cause and fix, long cells wrapped to the terminal width (COLUMNS, else 100
+columns); with --json, as a JSON array.
+
+Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or with
+--lang zh; --json is always English.
+
+Exit status: 0 once the input was read, whether or not its errors were all
+explained (the summary line and --json's "unknown" count say); 1 for a usage
+error or input that cannot be read.`,
+		`读取 go 命令的输出（来自 FILE 或标准输入），对其中的每个错误说明最可能
+的原因和修复方法：
+
+	go mod download 2>&1 | gomirror explain
+
+一个错误是一行加上接续它的缩进行；"go: downloading ..." 这样的进度行会被
+跳过。不属于任何已知类别的错误报告为未知，不做猜测。
+
+--list 以表格形式打印全部错误类别：编号、症状、原因和修复方法，过长的
+单元格按终端宽度换行（COLUMNS，否则 100 列）；配合 --json 时输出 JSON 数组。
+
+在中文区域设置下（LANG=zh_CN.UTF-8）或使用 --lang zh 时输出中文；--json
+始终是英文。
+
+退出状态：读完输入即为 0，无论其中的错误是否都得到了解释（摘要行和 --json
+的 "unknown" 计数会说明）；用法错误或无法读取输入时为 1。`},
+	{"print the doctor report as JSON (always English) instead of text", "以 JSON（始终是英文）而不是文本打印 doctor 报告"},
+	{"module whose version list the protocol check asks for", "协议检查时请求其版本列表的模块"},
+	{"modules, besides the probe module, whose version lists are compared across proxies", "除探测模块外，要在各代理间比较版本列表的模块"},
+	{"proxy URLs to compare GOPROXY's version lists with (references, not reported on)", "用来与 GOPROXY 的版本列表比较的代理 URL（仅作参照，不对其出报告）"},
+	{"a version another proxy lists counts as missing only when published longer ago than this", "其他代理列出的版本，只有发布时间早于此值时才算缺失"},
+	{"time limit for each check step", "每个检查步骤的时间限制"},
+	{"a step slower than this is a warning", "比这更慢的步骤算作警告"},
+	{"print the explanations (or with --list the catalogue) as JSON, always English", "以 JSON 打印解释（配合 --list 时打印错误类别目录），始终是英文"},
+	{"print the catalogue of known error classes as a table", "以表格形式打印已知错误类别的目录"},
+	{"A line of go.mod (or go.work) cannot be used: it is not valid syntax (an unknown directive: a typo, or one newer than this go command; a require or replace without a version; a bad quote or parenthesis), or it names a version that is not canonical (a branch, a tag name, latest), which the go command first resolves through GOPROXY: the error of that request (a 400, a 404) is then reported at the go.mod line.", "go.mod（或 go.work）中有一行无法使用：要么语法不对（未知指令：拼写错误，或比当前 go 命令更新的指令；没有版本的 require 或 replace；引号或括号不匹配），要么写的版本不是规范版本（分支名、标签名、latest），go 命令要先通过 GOPROXY 解析它：这个请求的错误（400、404 等）就会报在 go.mod 的这一行上。"},
+	{"Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\", a canonical version); go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go. If the line's version had to be resolved, the error after it is the proxy's: see its own explanation.", "打开报错信息所指的那一行并改正（go help go.mod 列出了语法；require 行的格式是 \"module/path v1.2.3\"，即规范版本）；go mod edit -fmt 可以检查文件能否解析。如果该指令比你的 Go 版本新，请升级 Go。如果这一行的版本需要解析，其后的错误来自代理：请看该错误本身的解释。"},
 }

@@ -101,6 +101,14 @@ func (c *ProxyClient) WithLatest(latest []byte) *ProxyClient {
 	return newProxyClient(c.ops.sh, latest)
 }
 
+// Latest is the signed tree head c knows: the newest tree of its lookups
+// (or the one WithLatest gave), verified; empty before any.
+func (c *ProxyClient) Latest() []byte {
+	c.ops.mu.Lock()
+	defer c.ops.mu.Unlock()
+	return bytes.Clone(c.ops.latest)
+}
+
 // Get reads path under the base (e.g. "/supported", "/latest") as the
 // client's remote reads are: bounded, recorded, not cached.
 func (c *ProxyClient) Get(path string) ([]byte, error) { return c.ops.sh.get(path) }

@@ -3,7 +3,6 @@ package doctor
 import (
 	"errors"
 	"fmt"
-	"github.com/gomirror/gomirror/i18n"
 	"go/version"
 	"io/fs"
 	"net"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/net/http/httpproxy"
 
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -86,11 +86,29 @@ func parseGOPROXY(s string) (list []proxySpec, ignored []string, err error) {
 	return list, ignored, nil
 }
 
+// redactGOPROXY is a GOPROXY value (or any list of URLs separated by ',',
+// '|' or spaces) with every URL's password replaced (redact).
+func redactGOPROXY(v string) string {
+	var b strings.Builder
+	start := 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == ',' || v[i] == '|' || v[i] == ' ' {
+			b.WriteString(redact(v[start:i]))
+			if i < len(v) {
+				b.WriteByte(v[i])
+			}
+			start = i + 1
+		}
+	}
+	return b.String()
+}
+
 // checkGOPROXY checks GOPROXY's syntax and shape and returns the proxy URLs
 // (http, https and file) to check.
 func checkGOPROXY(v string) ([]string, []Result) {
-	base := Result{Check: "goproxy", Target: v}
 	list, ignored, err := parseGOPROXY(v)
+	v = redactGOPROXY(v)
+	base := Result{Check: "goproxy", Target: v}
 	if err != nil {
 		r := base
 		r.Status, r.Problem = Fail, "goproxy-syntax"
@@ -98,7 +116,7 @@ func checkGOPROXY(v string) ([]string, []Result) {
 		r.Fix = i18n.T("Set a valid list, e.g. go env -w GOPROXY=https://your-mirror.example,direct")
 		return nil, []Result{r}
 	}
-	var urls []string
+	var urls, shown []string // shown: without passwords
 	hasDirect, hasOff := false, false
 	for _, p := range list {
 		switch p.URL {
@@ -108,6 +126,7 @@ func checkGOPROXY(v string) ([]string, []Result) {
 			hasOff = true
 		default:
 			urls = append(urls, p.URL)
+			shown = append(shown, redact(p.URL))
 		}
 	}
 	var out []Result
@@ -117,29 +136,29 @@ func checkGOPROXY(v string) ([]string, []Result) {
 		r.Message = i18n.T("GOPROXY ends in \"off\": nothing can be downloaded; any module not already in the module cache fails with \"module lookup disabled by GOPROXY=off\"")
 		r.Fix = i18n.T("Point it at your mirror, e.g. gomirror setup https://your-mirror.example (or go env -w GOPROXY=https://your-mirror.example,direct)")
 		if len(urls) > 0 {
-			r.Message = i18n.T("GOPROXY ends in \"off\" after %s: a module those proxies do not have cannot be downloaded", strings.Join(urls, ", "))
+			r.Message = i18n.T("GOPROXY ends in \"off\" after %s: a module those proxies do not have cannot be downloaded", strings.Join(shown, ", "))
 			r.Status = Warn
-			r.Fix = i18n.T("If the proxies should not be the only source, end the list with direct: go env -w GOPROXY=%s,direct", strings.Join(urls, ","))
+			r.Fix = i18n.T("If the proxies should not be the only source, end the list with direct: go env -w GOPROXY=%s,direct", strings.Join(shown, ","))
 		}
 		out = append(out, r)
 	} else if !hasDirect {
 		r := base
 		r.Status, r.Problem = Warn, "no-direct"
 		r.Message = i18n.T("GOPROXY has no \"direct\" fallback: a module the proxies answer 404/410 for (one they cannot reach, e.g. a private one) cannot be fetched from its origin")
-		r.Fix = i18n.T("go env -w GOPROXY=%s,direct (or list private modules in GOPRIVATE, which bypasses GOPROXY for them)", strings.Join(urls, ","))
+		r.Fix = i18n.T("go env -w GOPROXY=%s,direct (or list private modules in GOPRIVATE, which bypasses GOPROXY for them)", strings.Join(shown, ","))
 		out = append(out, r)
 	}
 	if len(ignored) > 0 {
 		r := base
 		r.Status, r.Problem = Warn, "goproxy-ignored"
-		r.Message = i18n.T("GOPROXY entries after \"direct\"/\"off\" are never used: %s", strings.Join(ignored, ", "))
+		r.Message = i18n.T("GOPROXY entries after \"direct\"/\"off\" are never used: %s", redactGOPROXY(strings.Join(ignored, ", ")))
 		r.Fix = i18n.T("Move them before direct, or remove them.")
 		out = append(out, r)
 	}
 	if len(out) == 0 {
 		r := base
 		r.Status = OK
-		r.Message = i18n.T("%d proxy URL(s), with direct fallback", len(urls))
+		r.Message = i18n.T("proxy URLs: %d, with direct fallback", len(urls))
 		out = append(out, r)
 	}
 	return urls, out
@@ -272,6 +291,11 @@ func sumDBName(v string) string {
 }
 
 func checkSumDB(v string, db *sumDB) Result {
+	if db != nil && db.unusable {
+		return Result{Check: "gosumdb", Status: Fail, Problem: "gosumdb-unknown",
+			Message: i18n.T("GOSUMDB=%s names a checksum database whose key the go command does not know: it refuses to download any module not yet in go.sum", v),
+			Fix:     i18n.T("go env -u GOSUMDB for the default database, or give the database with its key: go env -w GOSUMDB=NAME+HASH+KEY (as its operator publishes it)")}
+	}
 	if db != nil && db.keyErr != nil && strings.Contains(strings.Fields(v)[0], "+") {
 		return Result{Check: "gosumdb", Status: Fail, Problem: "gosumdb-invalid",
 			Message: i18n.T("GOSUMDB=%s cannot be used: %v; every download of a module not yet in go.sum fails", v, db.keyErr),

@@ -34,28 +34,39 @@
 //     parallel.
 //   - the checksum database GOSUMDB names, through every proxy that answers
 //     <proxy>/sumdb/<name>/supported with 200 (404/410: the go command asks
-//     the database directly, and the check ends there): the signed tree
-//     head (latest), verified with the GOSUMDB key (a bare name takes the
-//     key the installed go command knows, sumdb.KnownKeys: no key is written
-//     in gomirror's source); one lookup of the probe module's newest
-//     version, whose record must hold that version under a tree head signed
-//     by the same key; and the tiles that prove the record in the larger of
-//     the two trees and the two trees consistent, each verified by
-//     tlog.TileHashReader against the signed tree (at least one tile is
-//     read). Problems: sumdb-latest, sumdb-lookup, sumdb-tile (an HTTP
-//     failure: a mirror whose upstream is off), sumdb-signature,
-//     sumdb-record, sumdb-proof (data that does not verify),
-//     sumdb-key-unknown (a warning).
+//     the database directly, and the check ends there), with the go
+//     command's own client (sumdb.ProxyClient over
+//     golang.org/x/mod/sumdb.Client, an empty in-memory cache): the lookup
+//     of the probe module's newest release (not a pseudo-version; skipped
+//     when GONOSUMDB/GOPRIVATE covers it), its tree head verified with the
+//     GOSUMDB key (a bare name takes the key the installed go command
+//     knows, sumdb.KnownKeys: no key is written in gomirror's source) and
+//     its record holding that version; then the tiles that prove the
+//     record in the lookup's signed tree. These are what a go command with
+//     an empty go.sum asks: their failure fails the check (sumdb-lookup,
+//     sumdb-tile: an HTTP failure, e.g. a mirror whose upstream is off;
+//     sumdb-signature, sumdb-record, sumdb-proof: data that does not
+//     verify). latest is read last and is informational (the go command
+//     never reads it through a proxy): a failure is a warning
+//     (sumdb-latest); when it verifies, it is proven consistent with the
+//     lookup's tree, a proven fork failing (sumdb-fork) and tiles not
+//     served leaving it unchecked. sumdb-key-unknown is a warning; a bare
+//     GOSUMDB name the go command knows no key for fails the gosumdb check
+//     (gosumdb-unknown).
 //   - lag: with two or more sources (the proxies that speak the protocol,
 //     and Options.Compare references), the version lists of the probe module
-//     and Options.LagModules; a GOPROXY proxy whose list lacks versions
-//     another source lists is a "lagging" warning naming them (the newest
-//     five per module).
+//     and Options.LagModules (those GONOPROXY/GOPRIVATE covers are skipped);
+//     a GOPROXY proxy whose list lacks releases another source lists
+//     (pseudo-versions do not count) that the source's .info dates more
+//     than Options.LagGrace ago is a "lagging" warning naming them (the
+//     newest five per module). With one source, an ok result says lag was
+//     not checked.
 //   - the module cache (GOMODCACHE): exists or can be created, is writable
 //     (a temporary file is created and removed), and has at least 1 GiB free.
 //
 // When the first proxy in GOPROXY is slow, failing or lagging, the report
-// suggests gomirror setup --fastest (Report.Suggestions).
+// suggests gomirror setup --fastest (Report.Suggestions). Proxy URLs are
+// shown without their password everywhere (text and JSON).
 //
 // Every text (messages, step details, fixes, suggestions) is an i18n.Text:
 // WriteText renders it in the user's language; JSON has it in English.

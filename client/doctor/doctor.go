@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"github.com/gomirror/gomirror/i18n"
 	"io"
 	"net"
 	"net/http"
@@ -15,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
@@ -93,6 +95,12 @@ type Options struct {
 	// Compare are proxy URLs the lists of GOPROXY's proxies are also
 	// compared with (references; they are not themselves reported on).
 	Compare []string
+	// LagGrace: a version a proxy lacks counts as lag only when the
+	// source that lists it says (its .info Time) it was published longer
+	// ago than this; 1h if zero. Mirrors fetch new tags on demand.
+	LagGrace time.Duration
+
+	noSumDB, noProxy string // GONOSUMDB, GONOPROXY (defaulting to GOPRIVATE), set by Run
 }
 
 func (o *Options) defaults() {
@@ -113,6 +121,9 @@ func (o *Options) defaults() {
 	}
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
+	}
+	if o.LagGrace <= 0 {
+		o.LagGrace = time.Hour
 	}
 }
 
@@ -147,6 +158,13 @@ func Run(ctx context.Context, opts Options) *Report {
 		return finish(nil, res)
 	}
 
+	opts.noSumDB, opts.noProxy = env["GONOSUMDB"], env["GONOPROXY"]
+	if opts.noSumDB == "" {
+		opts.noSumDB = env["GOPRIVATE"]
+	}
+	if opts.noProxy == "" {
+		opts.noProxy = env["GOPRIVATE"]
+	}
 	proxies, pres := checkGOPROXY(env["GOPROXY"])
 	add(pres...)
 	add(checkPrivate(env)...)
@@ -183,8 +201,19 @@ func Run(ctx context.Context, opts Options) *Report {
 			sources = append(sources, source{url: strings.TrimRight(c, "/"), client: client})
 		}
 	}
-	add(checkLag(ctx, &opts, sources, lagModules(opts.ProbeModule, opts.LagModules))...)
+	var lagMods, private []string
+	for _, m := range lagModules(opts.ProbeModule, opts.LagModules) {
+		if module.MatchPrefixPatterns(opts.noProxy, m) {
+			private = append(private, m) // the go command never asks a proxy for it
+		} else {
+			lagMods = append(lagMods, m)
+		}
+	}
+	add(checkLag(ctx, &opts, sources, lagMods, private)...)
 	add(checkModCache(env["GOMODCACHE"]))
+	if env != nil {
+		env["GOPROXY"] = redactGOPROXY(env["GOPROXY"])
+	}
 	rep := finish(env, res)
 	rep.Suggestions = suggest(proxies, res)
 	return rep
@@ -192,17 +221,26 @@ func Run(ctx context.Context, opts Options) *Report {
 
 // suggest returns advice beyond the fixes of single results: when the
 // proxy the go command asks first is slow, failing, lagging or fails the
-// checksum database checks, measure the public mirrors and switch.
+// checksum database checks, measure the public mirrors and switch
+// (mirrors.Suggestion, a text in the user's language). Not for a problem
+// another proxy would not fix (a GOSUMDB key doctor cannot find).
 func suggest(proxies []string, res []Result) []i18n.Text {
 	if len(proxies) == 0 {
 		return nil
 	}
+	first := redact(proxies[0])
 	for _, r := range res {
-		if r.Target != proxies[0] || r.Status == OK {
+		if r.Target != first || r.Status == OK || r.Problem == "sumdb-key-unknown" || r.Problem == "sumdb-not-checked" {
 			continue
 		}
 		if r.Check == "proxy" || r.Check == "sumdb" || r.Check == "lag" {
-			return []i18n.Text{i18n.T("%s, the first proxy in GOPROXY, is slow or failing: %s", proxies[0], mirrors.Suggestion())}
+			verb := i18n.T("%s, the first proxy in GOPROXY, is slow", first)
+			if r.Status == Fail {
+				verb = i18n.T("%s, the first proxy in GOPROXY, fails", first)
+			} else if r.Check == "lag" {
+				verb = i18n.T("%s, the first proxy in GOPROXY, lags", first)
+			}
+			return []i18n.Text{i18n.T("%s: %s (if it serves your private modules, keep it for them: GOPRIVATE, or a profile, gomirror setup --profile)", verb, mirrors.Suggestion())}
 		}
 	}
 	return nil
@@ -250,7 +288,9 @@ func WriteText(w io.Writer, p *i18n.Printer, r *Report) error {
 			if s.Skipped {
 				st, lat = p.Sprintf("skip"), fmt.Sprintf("%10s", "")
 			}
-			fmt.Fprintf(&b, "        %s %s %s  %s\n", i18n.Pad(s.Name, 8), i18n.Pad(st, 4), lat, p.Text(s.Detail))
+			// One line per step: a detail never breaks the table.
+			detail := strings.ReplaceAll(p.Text(s.Detail), "\n", " ")
+			fmt.Fprintf(&b, "        %s %s %s  %s\n", i18n.Pad(s.Name, 8), i18n.Pad(st, 4), lat, detail)
 		}
 		if !x.Fix.IsZero() {
 			b.WriteString(p.Sprintf("      fix: %s\n", x.Fix))
@@ -259,7 +299,7 @@ func WriteText(w io.Writer, p *i18n.Printer, r *Report) error {
 	for _, s := range r.Suggestions {
 		b.WriteString(p.Sprintf("suggestion: %s\n", s))
 	}
-	b.WriteString(p.Sprintf("verdict: %s (%d failed, %d warnings, %d checks)\n", label(r.Verdict), r.Failed, r.Warnings, len(r.Results)))
+	b.WriteString(p.Sprintf("verdict: %s (failed: %d, warnings: %d, checks: %d)\n", label(r.Verdict), r.Failed, r.Warnings, len(r.Results)))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -21,10 +21,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/internal/testcert"
+	gsumdb "github.com/gomirror/gomirror/sumdb"
 )
 
 const dbName = fakeproxy.DBName
@@ -521,11 +526,13 @@ func TestRealGoCommand(t *testing.T) {
 }
 
 // TestSumDBThroughProxy: the checksum database is checked for real through
-// each proxy: a proxy that says it supports the database but fails its
-// signed tree head, lookups or tiles (a mirror whose upstream is off
-// answers them 502), or serves another database's signatures, fails with
-// the step named.
+// each proxy, as the go command uses it: a proxy that says it supports the
+// database but fails the lookup or its tiles (a mirror whose upstream is
+// off answers them 502), serves another database's signatures, a record
+// of another module or outside its tree, or altered tiles, fails with the
+// step named.
 func TestSumDBThroughProxy(t *testing.T) {
+	lookupPath := "/sumdb/" + dbName + "/lookup/example.com/hello@v1.2.0"
 	for _, tc := range []struct {
 		name    string
 		fault   func(fp *fakeproxy.Server)
@@ -534,10 +541,6 @@ func TestSumDBThroughProxy(t *testing.T) {
 		phrase  string
 		step    string
 	}{
-		{name: "latest 502", problem: "sumdb-latest", phrase: "502 Bad Gateway", step: "latest",
-			fault: func(fp *fakeproxy.Server) {
-				fp.Inject(fakeproxy.Suffix("/latest"), fakeproxy.Status(http.StatusBadGateway, "upstream off"))
-			}},
 		{name: "lookup 502", problem: "sumdb-lookup", phrase: "502 Bad Gateway", step: "lookup",
 			fault: func(fp *fakeproxy.Server) {
 				fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/lookup/"), fakeproxy.Status(http.StatusBadGateway, "upstream off"))
@@ -555,14 +558,31 @@ func TestSumDBThroughProxy(t *testing.T) {
 					c.W.Write(b)
 				})
 			}},
-		{name: "tile short", problem: "sumdb-proof", phrase: "bytes, want", step: "tiles",
+		{name: "tile short", problem: "sumdb-proof", phrase: "do not prove", step: "tiles",
 			fault: func(fp *fakeproxy.Server) {
 				fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/tile/"), func(c *fakeproxy.Call) {
 					c.W.Write(c.Genuine().Body[1:])
 				})
 			}},
-		{name: "another database's key", problem: "sumdb-signature", phrase: "not signed with the GOSUMDB key", step: "latest",
+		{name: "another database's key", problem: "sumdb-signature", phrase: "not signed with the GOSUMDB key", step: "lookup",
 			key: func(t *testing.T, _ *fakeproxy.Server) string { return fakeproxy.New(t).DBKey }},
+		{name: "record of another module", problem: "sumdb-record", phrase: "the record does not hold example.com/hello@v1.2.0", step: "lookup",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Paths(lookupPath), func(c *fakeproxy.Call) {
+					c.W.Write(genuine(fp, "/sumdb/"+dbName+"/lookup/example.com/dep@v1.0.0"))
+				})
+			}},
+		{name: "record outside its tree", problem: "sumdb-record", phrase: "record 1000", step: "lookup",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Paths(lookupPath), func(c *fakeproxy.Call) {
+					_, rest, _ := strings.Cut(string(c.Genuine().Body), "\n")
+					c.W.Write([]byte("1000\n" + rest))
+				})
+			}},
+		{name: "lookup too large", problem: "sumdb-lookup", phrase: "answer larger than", step: "lookup",
+			fault: func(fp *fakeproxy.Server) {
+				fp.Inject(fakeproxy.Paths(lookupPath), func(c *fakeproxy.Call) { c.W.Write(make([]byte, 2<<20)) })
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := goodProxy(t)
@@ -580,27 +600,168 @@ func TestSumDBThroughProxy(t *testing.T) {
 			}
 			r := find(t, rep, "sumdb", srv.URL)
 			named(t, r, text, js, Fail, tc.problem, tc.phrase)
-			var failed string
-			for _, s := range r.Steps {
-				if s.Status == Fail {
-					failed = s.Name
-				}
-			}
-			if failed != tc.step {
+			if failed := failedStep(r); failed != tc.step {
 				t.Errorf("failed step %q, want %q", failed, tc.step)
 			}
 			if rep.Verdict != Fail || len(rep.Suggestions) == 0 || !strings.Contains(text, "gomirror setup --fastest") {
 				t.Errorf("verdict %s, suggestions %v", rep.Verdict, rep.Suggestions)
 			}
+			if r.Problem == "sumdb-record" && strings.Contains(r.Fix.String(), "upstream") {
+				t.Errorf("bad data with the upstream's fix: %s", r.Fix)
+			}
 		})
 	}
 }
 
-// TestSumDBVerified: through a healthy proxy every step passes, and the
-// tiles step proves the looked-up record in the signed tree.
+// failedStep is the name of r's failed step.
+func failedStep(r Result) string {
+	for _, s := range r.Steps {
+		if s.Status == Fail {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+// genuine is fp's answer to path.
+func genuine(fp *fakeproxy.Server, path string) []byte {
+	resp, err := http.Get(fp.URL + path)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b
+}
+
+// TestSumDBLatestIsInformational: the go command never reads latest
+// through a proxy, so a latest that fails, is too large or hangs is a
+// warning (lookup and tiles still checked and ok), with a fix that says
+// so, not the failing upstream's.
+func TestSumDBLatestIsInformational(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  fakeproxy.Fault
+		phrase string
+	}{
+		{"502", fakeproxy.Status(http.StatusBadGateway, "upstream off"), "502 Bad Gateway"},
+		{"too large", func(c *fakeproxy.Call) { c.W.Write(make([]byte, 2<<20)) }, "answer larger than"},
+		{"hangs", fakeproxy.Hang(), "no answer within"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := goodProxy(t)
+			grow(t, srv.fp)
+			srv.fp.Inject(fakeproxy.Suffix("/latest"), tc.fault)
+			rep, text, js := run(t, srv.env(t, srv.URL+",direct"), func(o *Options) { o.Timeout = 300 * time.Millisecond; o.Slow = time.Minute })
+			r := find(t, rep, "sumdb", srv.URL)
+			named(t, r, text, js, Warn, "sumdb-latest", tc.phrase)
+			for _, s := range r.Steps {
+				if s.Name != "latest" && (s.Status != OK || s.Skipped) {
+					t.Errorf("step %s: %s skipped=%v: latest failing must not stop the lookup and tiles", s.Name, s.Status, s.Skipped)
+				}
+			}
+			if !strings.Contains(r.Fix.String(), "never reads latest") {
+				t.Errorf("fix %q", r.Fix)
+			}
+		})
+	}
+}
+
+// TestSumDBLatestTilesMissing: a mirror whose upstream is off serves the
+// lookup and the tiles of its tree (what go needs) but not the tiles
+// proving a newer latest consistent with it: ok, with the consistency
+// said not checked, not a failure.
+func TestSumDBLatestTilesMissing(t *testing.T) {
+	srv := goodProxy(t)
+	grow(t, srv.fp)
+	lookupPath := "/sumdb/" + dbName + "/lookup/example.com/hello@v1.2.0"
+	lookup := genuine(srv.fp, lookupPath)
+	c := gsumdb.NewProxyClient(context.Background(), nil, srv.URL+"/sumdb/"+dbName, srv.Key, 5*time.Second)
+	if _, err := c.Lookup("example.com/hello", "v1.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string][]byte{}
+	for _, q := range c.Requests() {
+		if strings.HasPrefix(q.Path, "/tile/") {
+			stored["/sumdb/"+dbName+q.Path] = genuine(srv.fp, "/sumdb/"+dbName+q.Path)
+		}
+	}
+	if _, err := srv.fp.Add("example.com/more", "v1.0.0", map[string][]byte{"go.mod": []byte("module example.com/more\n")}); err != nil {
+		t.Fatal(err)
+	}
+	genuine(srv.fp, "/sumdb/"+dbName+"/lookup/example.com/more@v1.0.0") // latest grows
+	// One Inject (a second replaces the first): the lookup as it was,
+	// the tiles of its tree only.
+	srv.fp.Inject(func(r *http.Request) bool {
+		return r.URL.Path == lookupPath || strings.HasPrefix(r.URL.Path, "/sumdb/"+dbName+"/tile/")
+	}, func(c *fakeproxy.Call) {
+		if c.R.URL.Path == lookupPath {
+			c.W.Write(lookup)
+			return
+		}
+		if b, ok := stored[c.R.URL.Path]; ok {
+			c.W.Write(b)
+			return
+		}
+		http.Error(c.W, "not stored here", http.StatusNotFound)
+	})
+	rep, text, _ := run(t, srv.env(t, srv.URL+",direct"), nil)
+	r := find(t, rep, "sumdb", srv.URL)
+	if r.Status != OK || !strings.Contains(text, "consistency with the lookup's tree not checked") {
+		t.Errorf("status %s: %s", r.Status, r.Message)
+	}
+}
+
+// TestSumDBFork: a latest signed with the key, of the same size as the
+// lookup's tree but another hash (a forked database), fails the check.
+func TestSumDBFork(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(nil, dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := func(hash string) http.Handler {
+		return sumdb.NewServer(sumdb.NewTestServer(skey, func(path, vers string) ([]byte, error) {
+			return fmt.Appendf(nil, "%s %s h1:%s=\n%s %s/go.mod h1:%s=\n", path, vers, hash, path, vers, hash), nil
+		}))
+	}
+	a, b := db(strings.Repeat("A", 43)), db(strings.Repeat("B", 43))
+	for _, h := range []http.Handler{a, b} {
+		for _, mv := range []string{"example.com/dep@v1.0.0", "example.com/hello@v1.2.0"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/lookup/"+mv, nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("lookup %s: %d %s", mv, rec.Code, rec.Body)
+			}
+		}
+	}
+	srv := goodProxy(t)
+	srv.fp.Inject(fakeproxy.Prefix("/sumdb/"+dbName+"/"), func(c *fakeproxy.Call) {
+		h := a
+		if strings.HasSuffix(c.R.URL.Path, "/supported") {
+			return // 200
+		}
+		if strings.HasSuffix(c.R.URL.Path, "/latest") {
+			h = b
+		}
+		http.StripPrefix("/sumdb/"+dbName, h).ServeHTTP(c.W, c.R)
+	})
+	rep, text, js := run(t, env(t, srv.URL+",direct", "GOSUMDB", vkey), nil)
+	r := find(t, rep, "sumdb", srv.URL)
+	named(t, r, text, js, Fail, "sumdb-fork", "different hashes")
+	if failedStep(r) != "latest" {
+		t.Errorf("failed step %q, want latest", failedStep(r))
+	}
+}
+
+// TestSumDBVerified: through a healthy proxy every step passes, the
+// lookup is of the newest release (not a pseudo-version), and latest is
+// asked only after the lookup and its tiles.
 func TestSumDBVerified(t *testing.T) {
 	srv := goodProxy(t)
 	grow(t, srv.fp)
+	if _, err := srv.fp.Add("example.com/hello", "v1.2.1-0.20240102030405-abcdefabcdef", map[string][]byte{"go.mod": []byte("module example.com/hello\n")}); err != nil {
+		t.Fatal(err)
+	}
 	rep, _, _ := run(t, srv.env(t, srv.URL+",direct"), nil)
 	r := find(t, rep, "sumdb", srv.URL)
 	var names []string
@@ -610,14 +771,42 @@ func TestSumDBVerified(t *testing.T) {
 			t.Errorf("step %s: %s skipped=%v %s", s.Name, s.Status, s.Skipped, s.Detail)
 		}
 	}
-	if !slices.Equal(names, []string{"sumdb", "latest", "lookup", "tiles"}) {
+	if !slices.Equal(names, []string{"sumdb", "lookup", "tiles", "latest"}) {
 		t.Errorf("steps %v", names)
 	}
 	if srv.fp.Hits("/sumdb/"+dbName+"/lookup/example.com/hello@v1.2.0") != 1 {
-		t.Errorf("the newest version was not looked up: %v", srv.fp.Requests())
+		t.Errorf("the newest release was not looked up: %v", srv.fp.Requests())
 	}
 	if len(rep.Suggestions) != 0 {
 		t.Errorf("suggestions for a healthy proxy: %v", rep.Suggestions)
+	}
+}
+
+// TestPrivateProbeNotLookedUp: a probe module that GOPRIVATE (or
+// GONOSUMDB) covers is not sent to the checksum database, and lag
+// modules it (or GONOPROXY) covers are not compared; both say so.
+func TestPrivateProbeNotLookedUp(t *testing.T) {
+	full := goodProxy(t)
+	behind := fakeproxy.NewMirror(t, full.fp)
+	lagging(behind, "example.com/hello", 2)
+	for _, v := range []string{"GOPRIVATE", "GONOSUMDB"} {
+		t.Run(v, func(t *testing.T) {
+			rep, text, _ := run(t, full.env(t, behind.URL+","+full.URL+",direct", v, "example.com"), nil)
+			for _, fp := range []*fakeproxy.Server{full.fp, behind} {
+				for _, q := range fp.Requests() {
+					if strings.Contains(q, "/lookup/example.com/") {
+						t.Errorf("a private module was looked up: %s", q)
+					}
+				}
+			}
+			if !strings.Contains(text, "the go command does not look it up") {
+				t.Errorf("no word of the skipped lookup")
+			}
+			lag := find(t, rep, "lag", behind.URL)
+			if v == "GOPRIVATE" && (lag.Status != OK || !strings.Contains(text, "does not ask a proxy for it")) {
+				t.Errorf("a private module compared for lag: %s %s", lag.Status, lag.Message)
+			}
+		})
 	}
 }
 
@@ -677,13 +866,11 @@ func TestLaggingProxy(t *testing.T) {
 		t.Errorf("no suggestion for a lagging first proxy")
 	}
 
-	// One proxy: nothing to compare, no lag result; with --compare the
+	// One proxy: nothing to compare, said so; with --compare the
 	// reference shows the lag.
 	rep, _, _ = run(t, full.env(t, behind.URL+",direct"), mods)
-	for _, r := range rep.Results {
-		if r.Check == "lag" {
-			t.Errorf("lag result with one proxy: %+v", r)
-		}
+	if r := find(t, rep, "lag", behind.URL); r.Status != OK || !strings.Contains(r.Message.String(), "not checked") {
+		t.Errorf("one proxy: %s %s", r.Status, r.Message)
 	}
 	rep, text, js = run(t, full.env(t, behind.URL+",direct"), func(o *Options) { mods(o); o.Compare = []string{full.URL + "/"} })
 	named(t, find(t, rep, "lag", behind.URL), text, js, Warn, "lagging", "v1.2.0")
@@ -747,6 +934,101 @@ func TestSumDBKeyUnknown(t *testing.T) {
 	for _, s := range r.Steps[1:] {
 		if !s.Skipped {
 			t.Errorf("step %s not skipped", s.Name)
+		}
+	}
+}
+
+// TestCredentialsRedacted: a GOPROXY URL with a password (basic auth)
+// never shows the password: not in targets, step details, messages,
+// fixes, suggestions or go_env, in text or JSON.
+func TestCredentialsRedacted(t *testing.T) {
+	full := goodProxy(t)
+	behind := fakeproxy.NewMirror(t, full.fp)
+	lagging(behind, "example.com/hello", 1)
+	withPass := func(u string) string { return strings.Replace(u, "http://", "http://alice:s3cretpw@", 1) }
+	rep, text, js := run(t, full.env(t, withPass(behind.URL)+","+withPass(full.URL)+"|direct"), nil)
+	if strings.Contains(text, "s3cretpw") || strings.Contains(js, "s3cretpw") {
+		t.Errorf("the password is shown:\n%s\n%s", text, js)
+	}
+	if !strings.Contains(text, "alice:xxxxx@") || len(rep.Suggestions) == 0 {
+		t.Errorf("the redacted URL or the suggestion is missing:\n%s", text)
+	}
+	if r := find(t, rep, "lag", withPass(behind.URL)[:0]+redact(withPass(behind.URL))); r.Status != Warn {
+		t.Errorf("lag %s %s", r.Status, r.Message)
+	}
+}
+
+// TestLagCountsOnlyOldReleases: versions another proxy lists count as
+// lag only when they are releases (no pseudo-version) published longer
+// ago than the grace period.
+func TestLagCountsOnlyOldReleases(t *testing.T) {
+	full := goodProxy(t)
+	add := func(v string) {
+		if _, err := full.fp.Add("example.com/fresh", v, map[string][]byte{"go.mod": []byte("module example.com/fresh\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("v1.0.0")
+	add("v1.1.0")
+	add("v1.2.0")
+	add("v1.2.1-0.20240102030405-abcdefabcdef")
+	full.fp.SetTime("example.com/fresh", "v1.2.0", time.Now().Add(-10*time.Minute))
+	behind := fakeproxy.NewMirror(t, full.fp)
+	behind.Inject(fakeproxy.Paths("/example.com/fresh/@v/list"), func(c *fakeproxy.Call) { c.W.Write([]byte("v1.0.0\n")) })
+	rep, text, js := run(t, full.env(t, behind.URL+","+full.URL+",direct"), func(o *Options) { o.LagModules = []string{"example.com/fresh"} })
+	r := find(t, rep, "lag", behind.URL)
+	named(t, r, text, js, Warn, "lagging", "example.com/fresh v1.1.0")
+	if strings.Contains(r.Message.String(), "v1.2.0") || strings.Contains(text, "0.20240102030405") {
+		t.Errorf("a recent release or a pseudo-version counted as lag:\n%s", text)
+	}
+	if !strings.Contains(text, "published within 1h0m0s (not counted): 1") {
+		t.Errorf("the recent release is not mentioned:\n%s", text)
+	}
+}
+
+// TestUnknownSumDBName: a bare GOSUMDB name the go command has no key for
+// fails the gosumdb check (the go command refuses it) and suggests no
+// other mirror: switching proxies does not fix it.
+func TestUnknownSumDBName(t *testing.T) {
+	goroot := t.TempDir()
+	dir := filepath.Join(goroot, "src", "cmd", "go", "internal", "modfetch")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := goodProxy(t)
+	if err := os.WriteFile(filepath.Join(dir, "key.go"), fmt.Appendf(nil, "var knownGOSUMDB = map[string]string{\n\t%q: %q,\n}\n", "sum.other.test", strings.Replace(other.Key, dbName, "sum.other.test", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := goodProxy(t)
+	rep, text, js := run(t, env(t, srv.URL+",direct", "GOSUMDB", "sum.unknown.test", "GOROOT", goroot), nil)
+	named(t, find(t, rep, "gosumdb", ""), text, js, Fail, "gosumdb-unknown", "does not know")
+	if len(rep.Suggestions) != 0 || strings.Contains(text, "GOROOT") && strings.Contains(text, "readable") {
+		t.Errorf("suggestions %v or a GOROOT fix:\n%s", rep.Suggestions, text)
+	}
+}
+
+// TestWriteTextChinese: doctor's sumdb, lag and suggestion texts render in
+// Chinese (no English of doctor's own beyond identifiers, URLs and
+// library errors), each step on one line.
+func TestWriteTextChinese(t *testing.T) {
+	full := goodProxy(t)
+	behind := fakeproxy.NewMirror(t, full.fp)
+	lagging(behind, "example.com/hello", 1)
+	rep, _, _ := run(t, full.env(t, behind.URL+","+full.URL+",direct"), nil)
+	var b bytes.Buffer
+	if err := WriteText(&b, i18n.NewPrinter(i18n.Supported[1]), rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	t.Logf("%s", out)
+	for _, want := range []string{"已签名树", "缺少", "版本数：", "试试 `gomirror setup --fastest`", "不同步"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("zh output lacks %q", want)
+		}
+	}
+	for _, english := range []string{"lacks", "versions", "signed tree", "the first proxy", "verified with"} {
+		if strings.Contains(out, english) {
+			t.Errorf("English %q in the zh output", english)
 		}
 	}
 }

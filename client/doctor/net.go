@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/gomirror/gomirror/i18n"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/mirrors"
 	"github.com/gomirror/gomirror/client/setup"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/netconf"
 )
 
@@ -80,7 +80,7 @@ func verdict(r Result, fail *stepFailure, okMsg i18n.Text) Result {
 // It returns the results and, when the proxy speaks the protocol, the
 // client that reached it (for the checks that compare proxies).
 func checkProxy(ctx context.Context, o *Options, proxyURL string, db *sumDB) ([]Result, *http.Client) {
-	r := Result{Check: "proxy", Target: proxyURL}
+	r := Result{Check: "proxy", Target: redact(proxyURL)}
 	u, err := url.Parse(proxyURL)
 	if err != nil {
 		r.Status, r.Problem, r.Message = Fail, "goproxy-syntax", i18n.T("%v", err)

@@ -63,10 +63,11 @@ func class(id string, title, cause, fix i18n.Text, patterns ...string) *Class {
 // catalogue is in match order: specific classes before general ones.
 var catalogue = []*Class{
 	class("gomod-syntax", i18n.T("go.mod (or go.work) cannot be parsed"),
-		i18n.T("A line of go.mod is not valid go.mod syntax: an unknown directive (a typo, or a directive newer than this go command), "+
-			"a require or replace without a version, or a bad quote or parenthesis. The go command stops at the file, before anything is downloaded."),
-		i18n.T("Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\"); "+
-			"go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go."),
+		i18n.T("A line of go.mod (or go.work) cannot be used: it is not valid syntax (an unknown directive: a typo, or one newer than this go command; "+
+			"a require or replace without a version; a bad quote or parenthesis), or it names a version that is not canonical (a branch, a tag name, latest), "+
+			"which the go command first resolves through GOPROXY: the error of that request (a 400, a 404) is then reported at the go.mod line."),
+		i18n.T("Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\", a canonical version); "+
+			"go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go. If the line's version had to be resolved, the error after it is the proxy's: see its own explanation."),
 		`errors parsing \S*go\.(mod|work)`,
 		`go\.(mod|work):\d+(:\d+)?: (unknown directive|usage: |unexpected|invalid quoted string|malformed)`,
 	),
@@ -455,15 +456,17 @@ func WriteText(w io.Writer, p *i18n.Printer, errs []*Error) error {
 	case len(errs) == 0:
 		p.Fprintf(bw, "no errors found\n")
 	default:
-		p.Fprintf(bw, "\n%d error(s): %d explained, %d unknown\n", len(errs), len(errs)-unknown, unknown)
+		p.Fprintf(bw, "\nerrors: %d (explained: %d, unknown: %d)\n", len(errs), len(errs)-unknown, unknown)
 	}
 	return bw.Flush()
 }
 
 // WriteList writes the whole catalogue as a table for a person, in p's
 // language (English if p is nil): one row per class, in match order, with
-// its id, symptom (title), cause and fix; columns aligned by display width.
-func WriteList(w io.Writer, p *i18n.Printer) error {
+// its id, symptom (title), cause and fix; columns aligned by display width,
+// long cells wrapped so that no line is wider than width columns
+// (i18n.WriteTableWrapped; no wrapping if width <= 0).
+func WriteList(w io.Writer, p *i18n.Printer, width int) error {
 	if p == nil {
 		p = i18n.English()
 	}
@@ -471,7 +474,10 @@ func WriteList(w io.Writer, p *i18n.Printer) error {
 	for _, c := range catalogue {
 		rows = append(rows, []string{c.ID, p.Text(c.Title), p.Text(c.Cause), p.Text(c.Fix)})
 	}
-	return i18n.WriteTable(w, rows)
+	if width <= 0 {
+		return i18n.WriteTable(w, rows)
+	}
+	return i18n.WriteTableWrapped(w, rows, width)
 }
 
 // ListEntry is one class of the catalogue in JSON (explain --list --json).

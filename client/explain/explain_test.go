@@ -160,7 +160,7 @@ func TestWriteTextAndJSON(t *testing.T) {
 		"  conn-refused: Connection refused\n  cause: ",
 		"  > SECURITY ERROR\n",
 		"  unknown: no known cause\n",
-		"5 error(s): 4 explained, 1 unknown\n",
+		"errors: 5 (explained: 4, unknown: 1)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +28,8 @@ such as "go: downloading ..." are skipped. An error that matches no known
 class is reported as unknown, with no guess.
 
 --list prints the whole catalogue of classes as a table: id, symptom,
-cause and fix (with --json, as a JSON array).
+cause and fix, long cells wrapped to the terminal width (COLUMNS, else 100
+columns); with --json, as a JSON array.
 
 Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or with
 --lang zh; --json is always English.
@@ -50,7 +52,7 @@ error or input that cannot be read.`,
 					enc.SetIndent("", "  ")
 					return enc.Encode(explain.List())
 				}
-				return explain.WriteList(cmd.OutOrStdout(), p)
+				return explain.WriteList(cmd.OutOrStdout(), p, terminalWidth())
 			}
 			var in io.Reader = cmd.InOrStdin()
 			if len(args) == 1 && args[0] != "-" {
@@ -73,7 +75,16 @@ error or input that cannot be read.`,
 			return explain.WriteText(cmd.OutOrStdout(), p, errs)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON report instead of text")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the explanations (or with --list the catalogue) as JSON, always English")
 	cmd.Flags().BoolVar(&list, "list", false, "print the catalogue of known error classes as a table")
 	return cmd
+}
+
+// terminalWidth is the width explain --list wraps its table to: COLUMNS
+// when it is a number of at least 40, else 100.
+func terminalWidth() int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n >= 40 {
+		return n
+	}
+	return 100
 }

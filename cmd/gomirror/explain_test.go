@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomirror/gomirror/client/explain"
+	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/testutil"
 )
 
@@ -27,7 +28,7 @@ func TestExplainStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"line 2:\n", "  not-found: ", "fix:", "line 4:\n", "unknown: no known cause", "2 error(s): 1 explained, 1 unknown"} {
+	for _, want := range []string{"line 2:\n", "  not-found: ", "fix:", "line 4:\n", "unknown: no known cause", "errors: 2 (explained: 1, unknown: 1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -75,6 +76,7 @@ func TestExplainUsage(t *testing.T) {
 // TestExplainChinese: under a zh locale, or with --lang zh, explain's
 // report and --list table are in Chinese; --json stays English.
 func TestExplainChinese(t *testing.T) {
+	t.Setenv("COLUMNS", "")
 	t.Setenv("LC_ALL", "")
 	t.Setenv("LC_MESSAGES", "")
 	t.Setenv("LANG", "zh_CN.UTF-8")
@@ -82,7 +84,7 @@ func TestExplainChinese(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"第 2 行：\n", "  not-found: 找不到模块或版本\n", "  原因：代理上没有这个模块或版本", "  修复：检查模块路径和版本", "  未知：原因未知\n", "共 2 个错误：1 个已解释，1 个未知"} {
+	for _, want := range []string{"第 2 行：\n", "  not-found: 找不到模块或版本\n", "  原因：代理上没有这个模块或版本", "  修复：检查模块路径和版本", "  未知：原因未知\n", "错误：2 个（已解释：1，未知：1）"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("LANG=zh_CN.UTF-8: output lacks %q:\n%s", want, out)
 		}
@@ -92,10 +94,15 @@ func TestExplainChinese(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		if i18n.Width(l) > 100 {
+			t.Errorf("zh line wider than 100 columns: %q", l)
+		}
+	}
 	if !strings.HasPrefix(lines[0], "ID  ") || !strings.Contains(lines[0], "症状") || !strings.Contains(lines[0], "修复方法") {
 		t.Errorf("--list header: %q", lines[0])
 	}
-	if !strings.Contains(out, "vendor-inconsistent") || !strings.Contains(out, "vendor 目录不一致") || !strings.Contains(out, "代理拒绝了请求（400 Bad Request）") {
+	if !strings.Contains(out, "vendor-inconsistent") || !strings.Contains(out, "vendor 目录不一致") || !strings.Contains(out, "代理拒绝了请求（400") {
 		t.Errorf("--list lacks the new classes in Chinese:\n%s", out)
 	}
 
@@ -113,6 +120,7 @@ func TestExplainChinese(t *testing.T) {
 // TestExplainList: --list prints every class of the catalogue as a table
 // whose columns line up; --json gives them as an array.
 func TestExplainList(t *testing.T) {
+	t.Setenv("COLUMNS", "")
 	t.Setenv("LC_ALL", "")
 	t.Setenv("LC_MESSAGES", "")
 	t.Setenv("LANG", "C")
@@ -121,13 +129,33 @@ func TestExplainList(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(explain.Catalogue())+1 {
-		t.Errorf("%d lines, want a header and %d classes:\n%s", len(lines), len(explain.Catalogue()), out)
-	}
+	rows := 0
 	col := strings.Index(lines[0], "Symptom")
-	for _, l := range lines[1:] {
-		if id, _, _ := strings.Cut(l, " "); explain.Lookup(id) == nil || l[col-1] != ' ' || l[col] == ' ' {
+	for _, l := range lines {
+		if i18n.Width(l) > 100 {
+			t.Errorf("line wider than 100 columns (COLUMNS unset): %q", l)
+		}
+		if strings.HasPrefix(l, " ") { // a wrapped row's next line
+			if strings.TrimSpace(l[:col]) != "" {
+				t.Errorf("continuation line with an id: %q", l)
+			}
+			continue
+		}
+		rows++
+		if id, _, _ := strings.Cut(l, " "); l != lines[0] && (explain.Lookup(id) == nil || l[col-1] != ' ' || l[col] == ' ') {
 			t.Errorf("row not aligned with the header at column %d: %q", col, l)
+		}
+	}
+	if rows != len(explain.Catalogue())+1 {
+		t.Errorf("%d rows, want a header and %d classes:\n%s", rows, len(explain.Catalogue()), out)
+	}
+	t.Setenv("COLUMNS", "60")
+	if out, err = runExplain(t, "", "--list"); err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		if i18n.Width(l) > 60 {
+			t.Errorf("line wider than COLUMNS=60: %q", l)
 		}
 	}
 	out, err = runExplain(t, "", "--list", "--json")

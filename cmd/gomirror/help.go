@@ -18,6 +18,7 @@ var helpTranslated = []string{
 	"policy", "policy check", "policy explain",
 	"setup", "bench",
 	"warm", "graph",
+	"doctor", "explain",
 }
 
 // localizeHelp makes `--help` (and `gomirror help CMD`) print in the

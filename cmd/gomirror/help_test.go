@@ -59,6 +59,8 @@ func TestHelpChinese(t *testing.T) {
 		{"C", []string{"--help"}, []string{"Usage:", "Available Commands:", "A self-hosted Go module mirror"}, nil},
 		{"zh_CN.UTF-8", []string{"warm", "--help"}, []string{"通过 --mirror 指定的镜像拉取", "同时拉取的文件数", "校验和数据库查询结果"}, []string{"Fetch through the mirror", "files fetched at the same time"}},
 		{"zh_CN.UTF-8", []string{"graph", "--help"}, []string{"模块依赖图", "只保留从主模块到该模块的依赖路径"}, []string{"Print the module requirement graph", "keep only the requirement paths"}},
+		{"zh_CN.UTF-8", []string{"doctor", "--help"}, []string{"检查本机 go 命令的设置", "go 命令从不通过代理读取它", "其他代理列出的版本，只有发布时间早于此值时才算缺失"}, []string{"Check this machine", "a step slower than this"}},
+		{"zh_CN.UTF-8", []string{"explain", "--help"}, []string{"读取 go 命令的输出", "以表格形式打印已知错误类别的目录"}, []string{"Read what the go command printed", "print the catalogue"}},
 		{"C", []string{"--lang", "zh", "token", "--help"}, []string{"用法：", "可用命令："}, []string{"Usage:"}},
 		{"zh_CN.UTF-8", []string{"policy", "check", "--help"}, []string{"按依赖策略检查项目构建列表", "以 JSON 格式输出结果", "输出 SARIF 2.1.0 日志"}, []string{"Check every module version", "print the result as JSON", "Usage:"}},
 		{"zh_CN.UTF-8", []string{"policy", "explain", "--help"}, []string{"说明依赖策略中哪条规则决定了 module@version", "不询问镜像，直接在本机按这个策略文件判定"}, []string{"Say which rule", "decide here with"}},
