@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/atomicfile"
 	"github.com/gomirror/gomirror/internal/gocmd"
 )
 
@@ -91,33 +92,10 @@ func WriteProfiles(path string, p *Profiles) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, append(data, '\n'), 0o600)
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory renamed over it, with mode perm.
-func writeAtomic(path string, data []byte, perm fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // Switch makes settings the whole of what gomirror has changed: it applies

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/atomicfile"
 	"github.com/gomirror/gomirror/internal/gocmd"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
@@ -344,21 +345,7 @@ func writeState(path string, s *State) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), StateFileName+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // Apply saves the current settings of the variables in settings (unless a

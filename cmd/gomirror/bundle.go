@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"math"
-	mrand "math/rand/v2"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/gomirror/gomirror/bundle"
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/atomicfile"
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/server"
 	"github.com/gomirror/gomirror/snapshot"
@@ -223,23 +222,14 @@ The file is written with mode 0644 less the umask.`,
 			}
 
 			// Written next to FILE, renamed into place when complete.
-			f, err := createTemp(out)
-			if err != nil {
+			var rep *bundle.ExportReport
+			err = atomicfile.Write(out, 0o644, func(w io.Writer) error {
+				var err error
+				rep, err = bundle.Export(ctx, w, mods, bundle.ExportOptions{
+					Storage: store, Fetch: bundle.MirrorFetcher{URL: lb.URL}, DB: db, Exempt: exempt, Signer: signer,
+				})
 				return err
-			}
-			defer os.Remove(f.Name())
-			rep, err := bundle.Export(ctx, f, mods, bundle.ExportOptions{
-				Storage: store, Fetch: bundle.MirrorFetcher{URL: lb.URL}, DB: db, Exempt: exempt, Signer: signer,
 			})
-			if err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Rename(f.Name(), out)
-			}
 			if err != nil {
 				return err
 			}
@@ -259,18 +249,6 @@ The file is written with mode 0644 less the umask.`,
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "sign the manifest with the signer key in this file (bundle keygen)")
 	config.RegisterFlags(cmd.Flags(), &defaults)
 	return cmd
-}
-
-// createTemp creates a new file next to name, of mode 0644 less the umask
-// (os.CreateTemp's is 0600).
-func createTemp(name string) (*os.File, error) {
-	for {
-		tmp := filepath.Join(filepath.Dir(name), fmt.Sprintf(".%s.tmp-%d-%d", filepath.Base(name), os.Getpid(), mrand.Uint32()))
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if !errors.Is(err, fs.ErrExist) {
-			return f, err
-		}
-	}
 }
 
 func newBundleImport() *cobra.Command {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/config"
+	"github.com/gomirror/gomirror/internal/atomicfile"
 	"github.com/gomirror/gomirror/internal/wire"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/server"
@@ -304,35 +304,10 @@ func newSnapshotExport() *cobra.Command {
 		if out == "-" {
 			return m.Encode(cmd.OutOrStdout())
 		}
-		return writeFileAtomic(out, m.Encode)
+		return atomicfile.Write(out, 0o644, m.Encode)
 	})
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the JSON file to write (- for standard output)")
 	return cmd
-}
-
-// writeFileAtomic writes name with write, through a temporary file renamed
-// into place, so that no half-written file is left.
-func writeFileAtomic(name string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(dirOf(name), ".gomirror-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
-}
-
-func dirOf(name string) string {
-	if i := strings.LastIndexByte(name, os.PathSeparator); i >= 0 {
-		return name[:i+1]
-	}
-	return "."
 }
 
 func newSnapshotImport() *cobra.Command {
