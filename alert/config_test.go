@@ -107,7 +107,7 @@ func TestYAMLExample(t *testing.T) {
 	if err := Validate(c.Alerts, c.Notifiers); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Alerts) != 6 || len(c.Notifiers) != 6 {
+	if len(c.Alerts) != 7 || len(c.Notifiers) != 6 {
 		t.Errorf("%d rules, %d notifiers: want one of each kind and type", len(c.Alerts), len(c.Notifiers))
 	}
 	if r := c.Alerts[0]; r.Kind != KindClientRate || r.Threshold != 200 || r.Window != time.Hour || r.RequestKind != "latest" || r.Repeat != 6*time.Hour {
