@@ -23,6 +23,12 @@ const (
 	// when empty), or every mirror of the group Upstream names, has been
 	// failing for at least Window.
 	KindUpstreamDown = "upstream-down"
+	// KindUpstreamLag: a mirror of a group (Upstream names it or its
+	// group, or every group mirror when empty) keeps lagging: its lag
+	// rate (UpstreamState.LagRate, how often its list and @latest answers
+	// lacked versions a peer had) has reached Threshold (default 0.5,
+	// about four lagged comparisons in a row; at most 1).
+	KindUpstreamLag = "upstream-lag"
 	// KindSumDBUnreachable: the last Threshold (default 1) checksum-database
 	// calls failed, the first of them at least Window ago.
 	KindSumDBUnreachable = "sumdb-unreachable"
@@ -41,11 +47,13 @@ type Rule struct {
 	Kind string `yaml:"kind"` // one of the Kind constants
 	// Threshold is what the value must exceed (client-rate: requests;
 	// storage-usage, error-rate: percent) or reach (checksum-mismatch:
-	// mismatches; sumdb-unreachable: consecutive failures).
+	// mismatches; sumdb-unreachable: consecutive failures;
+	// upstream-lag: the lag rate, 0 to 1).
 	Threshold float64 `yaml:"threshold"`
 	// Window is the period counted (client-rate, checksum-mismatch,
 	// error-rate) or how long the failure must have lasted
-	// (upstream-down, sumdb-unreachable). Unused by storage-usage.
+	// (upstream-down, sumdb-unreachable). Not for storage-usage and
+	// upstream-lag (a state, held for For).
 	Window time.Duration `yaml:"window"`
 	// For is how long the condition must hold, evaluation after
 	// evaluation, before the alert fires (it is "pending" meanwhile). 0
@@ -63,8 +71,9 @@ type Rule struct {
 	// RequestKind (client-rate only) counts only requests of this audit
 	// kind (list, latest, info, mod, zip, sumdb); empty counts all.
 	RequestKind string `yaml:"request-kind"`
-	// Upstream (upstream-down only) names an upstream or a group; empty
-	// watches every upstream, each its own alert.
+	// Upstream (upstream-down, upstream-lag) names an upstream or a
+	// group; empty watches every upstream, each its own alert
+	// (upstream-lag: every group mirror, each its own alert).
 	Upstream string `yaml:"upstream"`
 	// MinRequests (error-rate only) is the fewest requests in the window
 	// for the rate to count; 0 means 20.
@@ -78,6 +87,7 @@ const (
 	defaultUpstreamWindow   = 5 * time.Minute
 	defaultErrorRateWindow  = 5 * time.Minute
 	defaultMinRequests      = 20
+	defaultLagRate          = 0.5
 )
 
 // resolve reports whether the rule sends "resolved" notifications.
@@ -111,8 +121,8 @@ func (r *Rule) Validate() error {
 	if r.RequestKind != "" && r.Kind != KindClientRate {
 		return bad("request-kind", "only for kind %s", KindClientRate)
 	}
-	if r.Upstream != "" && r.Kind != KindUpstreamDown {
-		return bad("upstream", "only for kind %s", KindUpstreamDown)
+	if r.Upstream != "" && r.Kind != KindUpstreamDown && r.Kind != KindUpstreamLag {
+		return bad("upstream", "only for kinds %s and %s", KindUpstreamDown, KindUpstreamLag)
 	}
 	if r.MinRequests != 0 && r.Kind != KindErrorRate {
 		return bad("min-requests", "only for kind %s", KindErrorRate)
@@ -138,6 +148,16 @@ func (r *Rule) Validate() error {
 	case KindUpstreamDown:
 		if r.Window == 0 {
 			r.Window = defaultUpstreamWindow
+		}
+	case KindUpstreamLag:
+		if r.Threshold > 1 {
+			return bad("threshold", "want a lag rate between 0 and 1 (default %v)", defaultLagRate)
+		}
+		if r.Threshold == 0 {
+			r.Threshold = defaultLagRate
+		}
+		if r.Window != 0 {
+			return bad("window", "not for kind %s: the lag rate already spans time; hold it with for", KindUpstreamLag)
 		}
 	case KindSumDBUnreachable:
 		if r.Threshold == 0 {
@@ -168,7 +188,7 @@ func (r *Rule) Validate() error {
 	return nil
 }
 
-var kinds = []string{KindClientRate, KindChecksumMismatch, KindUpstreamDown, KindSumDBUnreachable, KindStorageUsage, KindErrorRate}
+var kinds = []string{KindClientRate, KindChecksumMismatch, KindUpstreamDown, KindUpstreamLag, KindSumDBUnreachable, KindStorageUsage, KindErrorRate}
 
 // Types of Notifier.Type.
 const (

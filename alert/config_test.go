@@ -24,6 +24,10 @@ func TestValidate(t *testing.T) {
 		{"rate without threshold", []Rule{{Name: "a", Kind: KindClientRate}}, nil, `"a" threshold`},
 		{"bad request kind", []Rule{{Name: "a", Kind: KindClientRate, Threshold: 1, RequestKind: "tar"}}, nil, `"a" request-kind "tar"`},
 		{"request kind on another kind", []Rule{{Name: "a", Kind: KindErrorRate, Threshold: 5, RequestKind: "zip"}}, nil, `"a" request-kind only`},
+		{"lag rate over 1", []Rule{{Name: "lag", Kind: KindUpstreamLag, Threshold: 50}}, nil, `"lag" threshold lag rate between 0 and 1`},
+		{"window on upstream-lag", []Rule{{Name: "lag", Kind: KindUpstreamLag, Window: time.Hour}}, nil, `"lag" window for`},
+		{"upstream on another kind", []Rule{{Name: "a", Kind: KindErrorRate, Threshold: 5, Upstream: "cn"}}, nil, `"a" upstream upstream-down upstream-lag`},
+		{"upstream-lag of a group", []Rule{{Name: "lag", Kind: KindUpstreamLag, Upstream: "cn", For: 10 * time.Minute}}, nil, ""},
 		{"percent over 100", []Rule{{Name: "disk", Kind: KindStorageUsage, Threshold: 120}}, nil, `"disk" threshold percentage`},
 		{"negative window", []Rule{{Name: "a", Kind: KindChecksumMismatch, Window: -time.Second}}, nil, `"a" negative`},
 		{"repeat too short", []Rule{{Name: "a", Kind: KindChecksumMismatch, Repeat: time.Second}}, nil, `"a" repeat`},
@@ -64,12 +68,12 @@ func ptr[T any](v T) *T { return &v }
 
 // TestDefaults: zero fields take their kind's defaults.
 func TestDefaults(t *testing.T) {
-	rules := []Rule{{Name: "a", Kind: KindClientRate, Threshold: 1}, {Name: "b", Kind: KindChecksumMismatch}, {Name: "c", Kind: KindErrorRate, Threshold: 5}, {Name: "d", Kind: KindUpstreamDown}}
+	rules := []Rule{{Name: "a", Kind: KindClientRate, Threshold: 1}, {Name: "b", Kind: KindChecksumMismatch}, {Name: "c", Kind: KindErrorRate, Threshold: 5}, {Name: "d", Kind: KindUpstreamDown}, {Name: "e", Kind: KindUpstreamLag}}
 	ns := []Notifier{{Name: "m", Type: TypeEmail, SMTP: "127.0.0.1:25", From: "a@b", To: []string{"c@d"}}}
 	if err := Validate(rules, ns); err != nil {
 		t.Fatal(err)
 	}
-	if rules[0].Window != time.Hour || rules[1].Threshold != 1 || rules[2].MinRequests != 20 || rules[2].Window != 5*time.Minute || rules[3].Window != 5*time.Minute || !rules[0].resolve() {
+	if rules[0].Window != time.Hour || rules[1].Threshold != 1 || rules[2].MinRequests != 20 || rules[2].Window != 5*time.Minute || rules[3].Window != 5*time.Minute || rules[4].Threshold != 0.5 || !rules[0].resolve() {
 		t.Errorf("defaults %+v", rules)
 	}
 	if ns[0].TLS != "starttls" || ns[0].Timeout != 10*time.Second || *ns[0].Retries != 2 {
@@ -103,7 +107,7 @@ func TestYAMLExample(t *testing.T) {
 	if err := Validate(c.Alerts, c.Notifiers); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Alerts) != 6 || len(c.Notifiers) != 6 {
+	if len(c.Alerts) != 7 || len(c.Notifiers) != 6 {
 		t.Errorf("%d rules, %d notifiers: want one of each kind and type", len(c.Alerts), len(c.Notifiers))
 	}
 	if r := c.Alerts[0]; r.Kind != KindClientRate || r.Threshold != 200 || r.Window != time.Hour || r.RequestKind != "latest" || r.Repeat != 6*time.Hour {

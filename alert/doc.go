@@ -62,6 +62,22 @@
 //   - upstream-down: an upstream (`upstream` names it; empty watches each
 //     upstream), or every mirror of the group `upstream` names, has been
 //     failing for at least `window` (default 5m).
+//   - upstream-lag: a mirror of a group keeps lagging: its lag rate
+//     (the /upstreams lag_rate: each comparison of its list or @latest
+//     answer with a peer's moves it a fifth of the way towards 1 when
+//     it lacked versions the peer had and the checksum database
+//     confirmed, towards 0 when it had them all; it halves every
+//     lag-half-life without new lags) has reached `threshold` (default
+//     0.5, about four lags in a row; one lag is 0.2), held for `for`.
+//     Each mirror is its own alert, keyed by its URL without
+//     credentials; `upstream` narrows the rule to one mirror (its URL)
+//     or the mirrors of one group. The text names the group, the mirror,
+//     the lag rate and the module and missing versions (at most 5, and
+//     how many more) of its last lag; it resolves when the rate falls
+//     below the threshold. No `window`: the rate already spans time.
+//     A mirror scored so far down that it is no longer compared (in a
+//     group of three or more) stops adding lags, so its rate decays and
+//     the alert resolves while it may still lag.
 //   - sumdb-unreachable: the last `threshold` (default 1) calls to the
 //     checksum database failed, the first of them at least `window`
 //     (default 0) ago; resolves at the next call that succeeds.
@@ -126,6 +142,12 @@
 //	    kind: upstream-down
 //	    upstream: cn
 //	    window: 10m
+//	  - name: mirror-lagging         # a mirror of group "cn" whose list keeps lacking versions its peers have
+//	    kind: upstream-lag
+//	    upstream: cn
+//	    threshold: 0.5               # lag rate, 0 to 1 (one lag: 0.2; four in a row: 0.59)
+//	    for: 10m
+//	    notifiers: [ops-dingtalk, ops-wecom]
 //	  - name: sumdb-unreachable
 //	    kind: sumdb-unreachable
 //	    threshold: 3                 # three failed calls in a row

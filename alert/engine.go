@@ -36,7 +36,8 @@ type History interface {
 
 var _ History = (*db.DB)(nil)
 
-// UpstreamState is what the upstream-down rules see of one upstream.
+// UpstreamState is what the upstream-down and upstream-lag rules see of
+// one upstream.
 type UpstreamState struct {
 	Name string // an upstream's name, as rules' upstream names it (redacted URL or mirror name)
 	// Group is the group the upstream is a mirror of, "" for none: a rule
@@ -45,6 +46,24 @@ type UpstreamState struct {
 	Up        bool
 	Since     time.Time // when Up last changed
 	LastError string    // redacted before it is shown
+	// LagRate is a group mirror's recent rate of lagging, 0 to 1 (see
+	// upstream.MirrorStatus.LagRate): how often its list and @latest
+	// answers lacked versions a peer had, decaying while it does not lag.
+	// Lags counts the comparisons it lagged in, LastLag is the latest
+	// (nil for none). Zero for an upstream outside a group.
+	LagRate float64
+	Lags    uint64
+	LastLag *Lag
+}
+
+// Lag is what an upstream-lag alert names of a mirror's latest lag.
+type Lag struct {
+	Module string
+	// Missing names versions the mirror lacked (newest first; the text
+	// shows at most maxLagVersions of them); MissingCount is how many it
+	// lacked in all.
+	Missing      []string
+	MissingCount int
 }
 
 // Options configures an Engine. Rules and Notifiers are validated by New
@@ -55,7 +74,7 @@ type Options struct {
 	// History receives firing and resolved events; nil keeps none.
 	History History
 	// Upstreams returns the state of every upstream, for upstream-down
-	// rules; it is called once per evaluation, off the request path.
+	// and upstream-lag rules; it is called once per evaluation, off the request path.
 	Upstreams func() []UpstreamState
 	// Storage returns the bytes used and the total capacity of storage,
 	// for storage-usage rules; called once per evaluation.
@@ -108,7 +127,7 @@ type Alert struct {
 	Since time.Time `json:"since"`
 	// Value is the last value evaluated: client-rate requests in the
 	// window, checksum-mismatch mismatches in the window, upstream-down
-	// minutes failing, sumdb-unreachable failed calls in a row,
+	// minutes failing, upstream-lag the lag rate, sumdb-unreachable failed calls in a row,
 	// storage-usage and error-rate percent.
 	Value        float64   `json:"value"`
 	Threshold    float64   `json:"threshold"`
@@ -476,7 +495,7 @@ func (e *Engine) EvaluateNow(now time.Time) {
 	p := &polled{e: e}
 	for _, r := range e.rules {
 		switch r.Kind {
-		case KindUpstreamDown:
+		case KindUpstreamDown, KindUpstreamLag:
 			p.getUpstreams()
 		case KindStorageUsage:
 			p.getStorage()

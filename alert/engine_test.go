@@ -262,6 +262,10 @@ func TestKinds(t *testing.T) {
 	up := func(name, group string, isUp bool, downFor time.Duration) UpstreamState {
 		return UpstreamState{Name: name, Group: group, Up: isUp, Since: t0.Add(-downFor), LastError: "GET https://user:hunter2@mirror.example/x: 502"}
 	}
+	lag := func(name, group string, rate float64, lags uint64) UpstreamState {
+		return UpstreamState{Name: name, Group: group, Up: true, Since: t0, LagRate: rate, Lags: lags,
+			LastLag: &Lag{Module: "example.com/jwt", Missing: []string{"v4.5.6", "v4.5.5", "v4.5.4", "v4.5.3", "v4.5.2", "v4.5.1"}, MissingCount: 7}}
+	}
 	for _, tc := range []struct {
 		name      string
 		rule      Rule
@@ -296,6 +300,18 @@ func TestKinds(t *testing.T) {
 			want:      map[string]float64{}},
 		{name: "group down, not yet long enough", rule: Rule{Kind: KindUpstreamDown, Upstream: "g", Window: 5 * time.Minute},
 			upstreams: []UpstreamState{up("m1", "g", false, time.Hour), up("m2", "g", false, time.Minute)},
+			want:      map[string]float64{}},
+		{name: "mirror lagging", rule: Rule{Kind: KindUpstreamLag},
+			upstreams: []UpstreamState{lag("https://u:hunter2@a.example", "g", 0.59, 4), lag("https://b.example", "g", 0.2, 1), lag("https://c.example", "h", 0.8, 6), up("x", "", false, time.Hour)},
+			want:      map[string]float64{"https://a.example": 0.59, "https://c.example": 0.8}, wantText: "example.com/jwt lacked v4.5.6, v4.5.5, v4.5.4, v4.5.3, v4.5.2 and 2 more"},
+		{name: "mirrors of one group lagging", rule: Rule{Kind: KindUpstreamLag, Upstream: "g", Threshold: 0.3},
+			upstreams: []UpstreamState{lag("https://a.example", "g", 0.59, 4), lag("https://b.example", "g", 0.36, 2), lag("https://c.example", "h", 0.8, 6)},
+			want:      map[string]float64{"https://a.example": 0.59, "https://b.example": 0.36}, wantText: "of group g keeps lagging"},
+		{name: "one mirror lagging", rule: Rule{Kind: KindUpstreamLag, Upstream: "https://c.example"},
+			upstreams: []UpstreamState{lag("https://a.example", "g", 0.59, 4), lag("https://c.example", "h", 0.8, 6)},
+			want:      map[string]float64{"https://c.example": 0.8}, wantText: "lag rate 0.80 (threshold 0.5), 6 lags"},
+		{name: "a single lag is quiet", rule: Rule{Kind: KindUpstreamLag},
+			upstreams: []UpstreamState{lag("https://a.example", "g", 0.2, 1)},
 			want:      map[string]float64{}},
 		{name: "storage over", rule: Rule{Kind: KindStorageUsage, Threshold: 90}, used: 95, want: map[string]float64{"": 95}, wantText: "95.0% used"},
 		{name: "storage under", rule: Rule{Kind: KindStorageUsage, Threshold: 90}, used: 90, want: map[string]float64{}},
@@ -340,6 +356,49 @@ func TestKinds(t *testing.T) {
 }
 
 // requests observes ok 200s and failed 502s at t0.
+// TestUpstreamLag: a mirror that keeps lagging is pending, then firing
+// once its lag rate has held for the rule's for, then resolved when the
+// rate falls; a mirror that lagged once stays quiet.
+func TestUpstreamLag(t *testing.T) {
+	// The lag rate of mirror a, minute by minute: it lags once (0.2),
+	// then keeps lagging (as upstream's EWMA: 0.36, 0.49, 0.59, 0.67),
+	// then its rate decays.
+	rates := []float64{0.2, 0, 0, 0.36, 0.49, 0.59, 0.67, 0.67, 0.4, 0.2}
+	var rate float64
+	te := newTestEngine(t, []Rule{{Name: "lag", Kind: KindUpstreamLag, For: 2 * time.Minute}}, func(o *Options) {
+		o.Upstreams = func() []UpstreamState {
+			return []UpstreamState{
+				{Name: "https://a.example", Group: "g", Up: true, LagRate: rate, Lags: 5,
+					LastLag: &Lag{Module: "example.com/jwt/v4", Missing: []string{"v4.5.2", "v4.5.1", "v4.5.0"}, MissingCount: 3}},
+				{Name: "https://b.example", Group: "g", Up: true},
+			}
+		}
+	})
+	var seen []string
+	for i, r := range rates {
+		rate = r
+		te.at(time.Duration(i) * time.Minute)
+		st := strings.Join(te.states(), ",")
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+	}
+	te.flush(t)
+	want := []string{"", "pending https://a.example", "firing https://a.example", "resolved https://a.example"}
+	if !equal(seen, want) {
+		t.Errorf("states %q, want %q", seen, want)
+	}
+	got := te.recv.got()
+	if s := summary(got); !equal(s, []string{"firing https://a.example", "resolved https://a.example"}) {
+		t.Fatalf("notifications %q", s)
+	}
+	if p := got[0]; p.Kind != KindUpstreamLag || p.Value != 0.67 || p.Threshold != 0.5 ||
+		!strings.Contains(p.Text, "mirror https://a.example of group g") || !strings.Contains(p.Text, "example.com/jwt/v4 lacked v4.5.2, v4.5.1, v4.5.0") ||
+		!strings.Contains(p.TextZH, "example.com/jwt/v4 缺少 v4.5.2") {
+		t.Errorf("firing payload %+v", p)
+	}
+}
+
 func requests(e *Engine, ok, failed int) {
 	for range ok {
 		e.Observe(audit.Record{Time: t0, Remote: "10.0.0.1", Kind: audit.KindInfo, Status: 200})

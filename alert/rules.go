@@ -48,6 +48,8 @@ func (e *Engine) check(r *rule, now time.Time, p *polled) (found map[string]find
 		}
 	case KindUpstreamDown:
 		e.checkUpstreams(r, now, p.getUpstreams(), found)
+	case KindUpstreamLag:
+		checkLag(r, p.getUpstreams(), found)
 	case KindSumDBUnreachable:
 		e.sdMu.Lock()
 		fails, since, last := e.sdFails, e.sdSince, e.sdLastErr
@@ -142,5 +144,39 @@ func (e *Engine) checkUpstreams(r *rule, now time.Time, states []UpstreamState, 
 	}
 	if mirrors > 0 {
 		down(r.Upstream, since, lastErr, mirrors)
+	}
+}
+
+// maxLagVersions bounds the missing versions an upstream-lag text names.
+const maxLagVersions = 5
+
+// checkLag: each group mirror whose lag rate has reached the threshold is
+// its own alert, keyed by the mirror's (redacted) name; a rule's upstream
+// narrows it to one mirror (its URL, with or without credentials) or the
+// mirrors of one group.
+func checkLag(r *rule, states []UpstreamState, found map[string]finding) {
+	for _, s := range states {
+		name := redact.List(s.Name) // as the server gives it; redacted again to be sure
+		if s.Group == "" || s.LagRate < r.Threshold {
+			continue
+		}
+		if r.Upstream != "" && s.Group != r.Upstream && s.Name != r.Upstream && name != redact.List(r.Upstream) {
+			continue
+		}
+		last, lastZH := "", ""
+		if l := s.LastLag; l != nil {
+			shown := l.Missing[:min(len(l.Missing), maxLagVersions)]
+			versions, total := strings.Join(shown, ", "), max(l.MissingCount, len(l.Missing))
+			module := redact.Text(l.Module)
+			last = fmt.Sprintf("; last lag: %s lacked %s", module, versions)
+			lastZH = fmt.Sprintf("；最近一次：%s 缺少 %s", module, versions)
+			if more := total - len(shown); more > 0 {
+				last += fmt.Sprintf(" and %d more", more)
+				lastZH += fmt.Sprintf(" 等 %d 个版本", total)
+			}
+		}
+		found[name] = finding{value: s.LagRate,
+			text:   fmt.Sprintf("mirror %s of group %s keeps lagging behind its peers: lag rate %.2f (threshold %v), %d lags%s", name, s.Group, s.LagRate, r.Threshold, s.Lags, last),
+			textZH: fmt.Sprintf("上游组 %s 的镜像 %s 持续落后于其他镜像：落后率 %.2f（阈值 %v），共 %d 次%s", s.Group, name, s.LagRate, r.Threshold, s.Lags, lastZH)}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,7 +137,8 @@ upstream-groups:
 // go command's `go list -m -versions` through gomirror shows every
 // version; /upstreams, /metrics and the log name the lagging mirror (its
 // URL without the credentials it was configured with) and the versions it
-// lacked.
+// lacked, and an upstream-lag alert rule fires for it, naming the module
+// and the versions.
 func TestUpstreamGroupLaggingMirror(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -149,16 +152,37 @@ func TestUpstreamGroupLaggingMirror(t *testing.T) {
 	// The lagging mirror first: it is preferred until it is found lagging.
 	// hedge-after-min: the list waits for both answers however busy the
 	// machine is.
+	// The upstream-lag rule (threshold 0.1: one lag) tells a webhook on
+	// loopback.
+	hook := make(chan map[string]any, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var msg map[string]any
+		if err := json.Unmarshal(b, &msg); err != nil {
+			t.Errorf("webhook body %q: %v", b, err)
+		}
+		hook <- msg
+	}))
+	defer receiver.Close()
 	yaml := fmt.Sprintf(`upstream: mirrors
 upstream-groups:
   - name: mirrors
     mirrors: [%s, %s]
     hedge-after-min: 20s
-`, laggingURL, full.URL)
+alerts:
+  - name: mirror-lagging
+    kind: upstream-lag
+    upstream: mirrors
+    threshold: 0.1
+notifiers:
+  - name: hook
+    type: webhook
+    url: %s/hook
+`, laggingURL, full.URL, receiver.URL)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := startMirror(t, "--config", cfg, "--storage-dir", t.TempDir(), "--sumdb", origin.DBKey)
+	m := startMirror(t, "--config", cfg, "--storage-dir", t.TempDir(), "--sumdb", origin.DBKey, "--alert-interval", "1s")
 
 	env := append(goEnv(t, m.URL, origin.DBKey), "GOFLAGS=-mod=mod -modcacherw")
 	dir := t.TempDir()
@@ -218,11 +242,22 @@ upstream-groups:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	var fired map[string]any
+	select {
+	case fired = <-hook:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("after 30s no upstream-lag alert reached the webhook\n%s", tail(m.logs.String(), 20))
+	}
+	text := fmt.Sprint(fired["text"])
+	if fired["rule"] != "mirror-lagging" || fired["state"] != "firing" || fired["key"] != lagging.URL ||
+		!strings.Contains(text, "mirror "+lagging.URL+" of group mirrors") || !strings.Contains(text, "example.com/hello lacked v1.2.0, v1.1.0") {
+		t.Errorf("upstream-lag alert %v; want it firing about %s, naming example.com/hello v1.2.0, v1.1.0", fired, lagging.URL)
+	}
 	logs := m.logs.String()
 	if !strings.Contains(logs, "upstream mirror lags behind its group") || !strings.Contains(logs, "v1.2.0 v1.1.0") {
 		t.Errorf("no log line names the lag:\n%s", logs)
 	}
-	for _, where := range []string{logs, body, metrics} {
+	for _, where := range []string{logs, body, metrics, text} {
 		if strings.Contains(where, "s3cret") {
 			t.Errorf("the mirror's password is shown:\n%s", where)
 		}

@@ -20,7 +20,8 @@ import (
 )
 
 // upstreamHealth follows whether each upstream answers, for the
-// upstream-down alert rules: a fetch that fails (other than "not found")
+// upstream-down alert rules (and, for group mirrors, their lags, for the
+// upstream-lag rules): a fetch that fails (other than "not found")
 // marks its upstream down, one that succeeds marks it up; Since is when
 // that last changed. Group mirrors are read from their breakers instead
 // (states).
@@ -72,31 +73,45 @@ func (h *upstreamHealth) set(name, group string, up bool, lastErr string, now ti
 
 // snapshot returns every upstream's state, after updating the group
 // mirrors' from their breakers (mirrors): a mirror whose breaker is open
-// is down.
+// is down; a group mirror's state carries its lag rate and last lag.
 func (h *upstreamHealth) snapshot(mirrors func() []alertMirror, now time.Time) []alert.UpstreamState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	lag := map[string]alertMirror{}
 	for _, m := range mirrors() {
 		h.set(m.name, m.group, !m.open, m.lastErr, now)
+		lag[m.name] = m
 	}
 	out := make([]alert.UpstreamState, 0, len(h.states))
 	for _, st := range h.states {
-		out = append(out, *st)
+		u := *st
+		if m, ok := lag[u.Name]; ok {
+			u.LagRate, u.Lags, u.LastLag = m.lagRate, m.lags, m.lastLag
+		}
+		out = append(out, u)
 	}
 	return out
 }
 
-// alertMirror is what the alert rules see of a group mirror.
+// alertMirror is what the alert rules see of a group mirror: its breaker
+// (upstream-down) and its lags (upstream-lag).
 type alertMirror struct {
 	name, group, lastErr string
 	open                 bool
+	lagRate              float64
+	lags                 uint64
+	lastLag              *alert.Lag
 }
 
 func (s *Server) alertMirrors() []alertMirror {
 	st := s.mirrorStatus()
 	out := make([]alertMirror, len(st))
 	for i, m := range st {
-		out[i] = alertMirror{name: redact.URL(m.URL), group: m.Group, lastErr: redact.Text(m.LastError), open: m.Breaker == "open"}
+		out[i] = alertMirror{name: redact.URL(m.URL), group: m.Group, lastErr: redact.Text(m.LastError), open: m.Breaker == "open",
+			lagRate: m.LagRate, lags: m.Lags}
+		if l := m.LastLag; l != nil {
+			out[i].lastLag = &alert.Lag{Module: l.Module, Missing: l.Missing, MissingCount: l.MissingCount}
+		}
 	}
 	return out
 }
