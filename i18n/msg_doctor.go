@@ -207,7 +207,7 @@ var doctorMessages = []entry{
 	{"%s, the first proxy in GOPROXY, is slow", "GOPROXY 中的第一个代理 %s 很慢"},
 	{"%s, the first proxy in GOPROXY, fails", "GOPROXY 中的第一个代理 %s 检查失败"},
 	{"%s, the first proxy in GOPROXY, lags", "GOPROXY 中的第一个代理 %s 不同步（落后于其他代理）"},
-	{"%s: %s (if it serves your private modules, keep it for them: GOPRIVATE, or a profile, gomirror setup --profile)", "%s：%s（如果它还提供你的私有模块，请为这些模块保留它：GOPRIVATE，或使用配置档 gomirror setup --profile）"},
+	{"%s: %s. If it also serves your private modules, keep it first in GOPROXY for them (e.g. GOPROXY=%s,<public mirror>,direct, or a profile for the office: gomirror setup --profile) and list them in GONOSUMDB; GOPRIVATE instead makes them bypass every proxy, fetched directly from version control.", "%s：%s。如果它还提供你的私有模块，请让它在 GOPROXY 中保持第一位（例如 GOPROXY=%s,<公共镜像>,direct，或为办公室建一个配置方案：gomirror setup --profile），并把这些模块列入 GONOSUMDB；而 GOPRIVATE 会让它们绕过所有代理，直接从版本控制系统获取。"},
 	{"not checked: one proxy in GOPROXY and no --compare URL to compare its lists with (gomirror doctor --compare URL)", "未检查：GOPROXY 中只有一个代理，也没有用来比较版本列表的 --compare URL（gomirror doctor --compare URL）"},
 	{"%s: private (GONOPROXY/GOPRIVATE): the go command does not ask a proxy for it; not compared", "%s：私有模块（GONOPROXY/GOPRIVATE），go 命令不会向代理请求它；不做比较"},
 	{"%s: the list could not be read (%s); not compared", "%s：无法读取版本列表（%s）；不做比较"},
