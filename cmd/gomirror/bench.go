@@ -93,7 +93,9 @@ mirror answered any request successfully (the report is printed first).`,
 				}
 				cfg.Mirrors = cat.URLs()
 				for _, m := range cat.Mirrors {
-					cfg.Names = append(cfg.Names, m.Title(p))
+					cfg.IDs = append(cfg.IDs, m.ID)
+					cfg.Names = append(cfg.Names, m.Title(i18n.English()))
+					cfg.Titles = append(cfg.Titles, m.Title(p))
 				}
 				cfg.MaxFailures = mirrorbench.CatalogueMaxFailures
 			} else if catFile != "" {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,5 +205,35 @@ func TestBenchCatalogueZh(t *testing.T) {
 	os.WriteFile(bad, []byte("mirrors:\n  - id: x\n    url: http://example.com\n"), 0o666)
 	if _, _, err := runBench(t, "--catalogue", bad); err == nil || !strings.Contains(err.Error(), bad+", line 2: mirror x has no name.en") {
 		t.Errorf("bad catalogue: %v", err)
+	}
+}
+
+// TestBenchJSONSameInEveryLocale: bench --json of a catalogue carries each
+// mirror's catalogue id and English name whatever the locale (machines
+// read it); only the table shows the localized name.
+func TestBenchJSONSameInEveryLocale(t *testing.T) {
+	fast, slow := benchMirrors(t)
+	cat := writeCatalogue(t, [2]string{"slow", slow.URL}, [2]string{"fast", fast.URL})
+	type named struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	}
+	decode := func(lang string) []named {
+		t.Helper()
+		out, _, err := testutil.RunCommand(t, newRoot(), nil, "bench", "--lang", lang, benchModules, "--samples=1", "--json", "--catalogue", cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct{ Mirrors []named }
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Mirrors
+	}
+	en, zh := decode("en"), decode("zh")
+	want := []named{{"slow", "slow mirror", slow.URL}, {"fast", "fast mirror", fast.URL}}
+	if !slices.Equal(en, want) || !slices.Equal(zh, want) {
+		t.Errorf("en %v, zh %v; want both %v", en, zh, want)
 	}
 }
