@@ -278,7 +278,9 @@ per check, ok, warn or fail, with a fix for every problem:
     broken fails here, naming the step. Then latest, which the go command
     never reads through a proxy: a failure is a warning; two signed trees
     that contradict each other fail. A probe module covered by GONOSUMDB or
-    GOPRIVATE is not looked up;
+    GOPRIVATE is not looked up; one the proxy does not hold (its list is
+    404, e.g. a mirror with its upstream off that never fetched it) leaves
+    the lookup unchecked, a warning that says so;
   - lag: with two or more proxies in GOPROXY (or --compare URLs), the
     version lists of the probe module and --lag-modules from each (modules
     covered by GONOPROXY or GOPRIVATE are skipped); a proxy whose list lacks
@@ -288,12 +290,13 @@ per check, ok, warn or fail, with a fix for every problem:
   - the module cache (GOMODCACHE): creatable, writable, free space.
 
 When the first proxy in GOPROXY is slow, failing or lagging, doctor
-suggests gomirror setup --fastest. Proxy URLs are shown without their
+suggests gomirror setup --fastest (not for a warning on latest alone). Proxy URLs are shown without their
 password. Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or
 with --lang zh; --json is always English.
 
 Every network step has its own --timeout; a step slower than --slow is a
-warning. Exit status 1 if any check fails.`,
+warning. Exit status 1 if any check fails; 0 when every check is ok or
+only warns.`,
 		`检查本机 go 命令的设置（用 go version 和 go env -json 读取）以及到 GOPROXY
 中每个代理的连接，并对每项检查给出结论：ok、warn 或 fail，每个问题都附有
 修复方法：
@@ -312,7 +315,9 @@ warning. Exit status 1 if any check fails.`,
     使用 go 命令已知的公钥），再获取证明该记录在这棵已签名树中的瓦片（tile）。
     上游关闭或出故障的代理会在这里失败，并指出是哪一步。然后检查 latest，
     go 命令从不通过代理读取它：失败只算警告；两棵互相矛盾的已签名树则判为
-    失败。GONOSUMDB 或 GOPRIVATE 覆盖的探测模块不会被查询；
+    失败。GONOSUMDB 或 GOPRIVATE 覆盖的探测模块不会被查询；代理没有的探测模块
+    （其版本列表为 404，例如上游关闭、从未获取过它的镜像）则无法检查查询，
+    给出一条说明原因的警告；
   - 不同步（lag）：GOPROXY 中有两个或更多代理（或给了 --compare URL）时，
     比较各代理上探测模块和 --lag-modules 的版本列表（跳过 GONOPROXY 或
     GOPRIVATE 覆盖的模块）；某个代理缺少其他代理列出、且发布时间早于
@@ -321,11 +326,11 @@ warning. Exit status 1 if any check fails.`,
   - 模块缓存（GOMODCACHE）：能否创建、是否可写、剩余空间。
 
 当 GOPROXY 中的第一个代理很慢、失败或不同步时，doctor 会建议运行
-gomirror setup --fastest。显示代理 URL 时不含密码。在中文区域设置下
+gomirror setup --fastest（仅 latest 出现警告时不建议）。显示代理 URL 时不含密码。在中文区域设置下
 （LANG=zh_CN.UTF-8）或使用 --lang zh 时输出中文；--json 始终是英文。
 
 每个网络步骤都有自己的 --timeout；比 --slow 慢的步骤算作警告。任何检查
-失败时退出状态为 1。`},
+失败时退出状态为 1；所有检查都正常或只有警告时为 0。`},
 	{`Read what the go command printed (from FILE, or standard input) and say, for
 every error in it, what most likely caused it and how to fix it:
 
@@ -372,4 +377,7 @@ error or input that cannot be read.`,
 	{"print the catalogue of known error classes as a table", "以表格形式打印已知错误类别的目录"},
 	{"A line of go.mod (or go.work) cannot be used: it is not valid syntax (an unknown directive: a typo, or one newer than this go command; a require or replace without a version; a bad quote or parenthesis), or it names a version that is not canonical (a branch, a tag name, latest), which the go command first resolves through GOPROXY: the error of that request (a 400, a 404) is then reported at the go.mod line.", "go.mod（或 go.work）中有一行无法使用：要么语法不对（未知指令：拼写错误，或比当前 go 命令更新的指令；没有版本的 require 或 replace；引号或括号不匹配），要么写的版本不是规范版本（分支名、标签名、latest），go 命令要先通过 GOPROXY 解析它：这个请求的错误（400、404 等）就会报在 go.mod 的这一行上。"},
 	{"Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\", a canonical version); go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go. If the line's version had to be resolved, the error after it is the proxy's: see its own explanation.", "打开报错信息所指的那一行并改正（go help go.mod 列出了语法；require 行的格式是 \"module/path v1.2.3\"，即规范版本）；go mod edit -fmt 可以检查文件能否解析。如果该指令比你的 Go 版本新，请升级 Go。如果这一行的版本需要解析，其后的错误来自代理：请看该错误本身的解释。"},
+	{"lookup and tiles not checked: the proxy does not hold %s (%s), so no checksum database lookup through it could be made", "未检查查询（lookup）和瓦片（tiles）：该代理没有 %s（%s），因此无法通过它查询校验和数据库"},
+	{"list: %s", "版本列表：%s"},
+	{"A mirror whose upstream is off (gomirror serve --upstream off) serves only what it holds: the go command's downloads and checksum lookups of modules it lacks fail too. Fetch what your projects need while it is online (gomirror warm --sumdb in each project), or turn its upstream on; or name a module it holds with doctor's --probe-module.", "上游关闭的镜像（gomirror serve --upstream off）只提供它已存有的内容：它没有的模块，go 命令的下载和校验和查询同样会失败。请在镜像联网时预先获取项目所需的内容（在每个项目中运行 gomirror warm --sumdb），或打开它的上游；也可以用 doctor 的 --probe-module 指定一个它存有的模块。"},
 }

@@ -93,3 +93,28 @@ func TestSuggestionPrivateModulesAdvice(t *testing.T) {
 		t.Errorf("zh suggestion uses 配置档: %s", zh)
 	}
 }
+
+// TestProbeModuleNotHeldSaysWhy: a proxy that does not hold the probe
+// module (an offline mirror, upstream off, that never fetched it) answers
+// its list with 404: lookup and tiles are skipped and the sumdb check is a
+// warning (exit status 0) that says the proxy does not hold it and what
+// that means, with a fix that names gomirror warm and the upstream; no
+// suggestion to switch mirrors.
+func TestProbeModuleNotHeldSaysWhy(t *testing.T) {
+	srv := goodProxy(t)
+	rep, text, js := run(t, srv.env(t, srv.URL+",direct"), func(o *Options) { o.ProbeModule = "example.com/nosuch" })
+	r := find(t, rep, "sumdb", srv.URL)
+	named(t, r, text, js, Warn, "sumdb-not-checked", "does not hold example.com/nosuch")
+	for _, want := range []string{"gomirror warm", "upstream", "--probe-module"} {
+		if !strings.Contains(r.Fix.String(), want) {
+			t.Errorf("fix lacks %q: %s", want, r.Fix)
+		}
+	}
+	if rep.Verdict != Warn || len(rep.Suggestions) != 0 {
+		t.Errorf("verdict %s, suggestions %v", rep.Verdict, rep.Suggestions)
+	}
+	zh := i18n.NewPrinter(i18n.Supported[1])
+	if s := zh.Text(r.Message) + zh.Text(r.Fix); !strings.Contains(s, "没有 example.com/nosuch") || !strings.Contains(s, "gomirror warm") {
+		t.Errorf("zh: %s", s)
+	}
+}
