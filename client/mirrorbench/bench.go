@@ -654,7 +654,7 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 	if err := i18n.WriteTable(w, rows); err != nil {
 		return err
 	}
-	p.Fprintf(w, "\n%s sample(s) of %s module versions (%s)\n", fmt.Sprint(r.Samples), fmt.Sprint(len(r.Modules)), strings.Join(r.Modules, ", "))
+	p.Fprintf(w, "\nsamples: %s, module versions: %s (%s)\n", fmt.Sprint(r.Samples), fmt.Sprint(len(r.Modules)), strings.Join(r.Modules, ", "))
 	if r.Best != "" {
 		p.Fprintf(w, "Recommended: %s (%s)\n", r.Best, r.reason())
 	} else {
@@ -669,7 +669,7 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 				p.Fprintf(w, "%s: ... and %s more kinds of failure\n", m.URL, fmt.Sprint(len(m.Errors)-3))
 				break
 			}
-			fmt.Fprintf(w, "%s: %d× %s\n", m.URL, f.Count, f.Error)
+			p.Fprintf(w, "%s: %s× %s\n", m.URL, fmt.Sprint(f.Count), f.Error)
 		}
 	}
 	return nil

@@ -237,3 +237,19 @@ func TestBenchJSONSameInEveryLocale(t *testing.T) {
 		t.Errorf("en %v, zh %v; want both %v", en, zh, want)
 	}
 }
+
+// TestBenchTableWording: the summary line under the table has no "(s)"
+// plural and, in Chinese, a failure line uses the full-width colon.
+func TestBenchTableWording(t *testing.T) {
+	fast, _ := benchMirrors(t)
+	broken := fakeproxy.NewMirror(t, fast)
+	broken.Inject(fakeproxy.Modules, fakeproxy.Status(502, "bad gateway"))
+	out, _, _ := runBench(t, benchModules, "--samples=1", broken.URL, fast.URL)
+	if strings.Contains(out, "(s)") || !strings.Contains(out, "samples: 1, module versions: 2") {
+		t.Errorf("en summary:\n%s", out)
+	}
+	out, _, _ = testutil.RunCommand(t, newRoot(), nil, "bench", "--lang", "zh", benchModules, "--samples=1", broken.URL, fast.URL)
+	if !strings.Contains(out, "采样轮数：1，模块版本数：2") || !strings.Contains(out, broken.URL+"：2× ") {
+		t.Errorf("zh summary or failure line:\n%s", out)
+	}
+}
