@@ -170,6 +170,8 @@ var mirrorsHelpMessages = []entry{
 	{"time limit for one request", "单个请求的时限"},
 	{setupLong, setupLongZh},
 	{benchLong, benchLongZh},
+	{"the official default is left out: there is no go command (%s) on PATH to ask for it", "未包含官方默认代理：PATH 中没有 go 命令（%s），无法查询它"},
+	{"warning: %s\n", "警告：%s\n"},
 }
 
 const setupLong = `Point the go command at the mirror at URL: check that URL answers the module
@@ -293,7 +295,8 @@ table names them), or those of --catalogue FILE instead, then the changes of
 the user's file ` + "`$XDG_CONFIG_HOME/gomirror/mirrors.yaml`" + `
 (os.UserConfigDir): an entry with the id of an earlier one replaces it,
 "disabled: true" removes it ("id: official" is the go command's default,
-which then needs no go command), and a URL given twice is measured once
+which then needs no go command; with no go command on PATH it is left out
+with a warning), and a URL given twice is measured once
 (the later entry describes it). A mirror whose requests fail 2 times in a
 row is given up on for the rest of the run. See docs/client-tools.md for the
 file's format.
@@ -319,7 +322,8 @@ zip 吞吐量最高；推荐的是排在第一的镜像。没有任何请求成�
 GOTOOLCHAIN=local 向 go 命令读取），然后是 gomirror 内置的公共镜像（表格中列出名称），
 或者改用 --catalogue FILE 中的镜像，最后应用用户文件 ` + "`$XDG_CONFIG_HOME/gomirror/mirrors.yaml`" + `
 （os.UserConfigDir）中的修改：id 与前面某项相同的条目替换它，"disabled: true" 删除它
-（"id: official" 是 go 命令的默认代理，禁用后就不需要 go 命令），同一个 URL 出现两次时
+（"id: official" 是 go 命令的默认代理，禁用后就不需要 go 命令；PATH 中没有 go 命令时
+会跳过它并给出警告），同一个 URL 出现两次时
 只测量一次（以后出现的条目为准）。某个镜像的请求连续失败 2 次后，本次运行不再测它。
 文件格式见 docs/client-tools.md。
 

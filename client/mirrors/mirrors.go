@@ -21,6 +21,7 @@ package mirrors
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -101,6 +103,9 @@ func (m Mirror) Title(p *i18n.Printer) string {
 // Catalogue is the list of mirrors, in order.
 type Catalogue struct {
 	Mirrors []Mirror
+	// Warnings are what Load left out and why (the official default
+	// when there is no go command to ask), for the user.
+	Warnings []i18n.Text
 }
 
 // Find returns the mirror whose URL is u (as URLKey compares them).
@@ -393,8 +398,9 @@ type Sources struct {
 // Load builds the catalogue from the official default (asked of goCmd), the
 // built-in catalogue or src.Catalogue, and src.User. The go command is run
 // only when the official entry is still in the catalogue once every layer
-// is applied: a file that disables it needs no go command. An empty result
-// is an error.
+// is applied: a file that disables it needs no go command; with no go
+// command to run (not on PATH), the official entry is left out and
+// Catalogue.Warnings says so. An empty result is an error.
 func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error) {
 	var ms []Mirror
 	if !src.NoOfficial {
@@ -419,9 +425,14 @@ func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error)
 		}
 		ms = Merge(ms, user)
 	}
+	var warnings []i18n.Text
 	if i := slices.IndexFunc(ms, func(m Mirror) bool { return m.ID == OfficialID }); i >= 0 {
-		off, ok, err := Official(ctx, goCmd)
-		if err != nil {
+		off, ok, err := Mirror{}, false, error(nil)
+		path := cmp.Or(goCmd.Path, "go")
+		if _, lerr := exec.LookPath(path); errors.Is(lerr, exec.ErrNotFound) || errors.Is(lerr, fs.ErrNotExist) {
+			// No go command to ask: the rest can still be measured.
+			warnings = append(warnings, i18n.T("the official default is left out: there is no go command (%s) on PATH to ask for it", path))
+		} else if off, ok, err = Official(ctx, goCmd); err != nil {
 			return nil, i18n.Errorf("reading the go command's default proxy: %v (to compare the mirrors without it, add an entry \"id: %s\" with \"disabled: true\" to %s)", err, OfficialID, userFileName(src.User))
 		}
 		if ok {
@@ -434,7 +445,7 @@ func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error)
 	if len(ms) == 0 {
 		return nil, i18n.Errorf("the mirror catalogue is empty")
 	}
-	return &Catalogue{Mirrors: ms}, nil
+	return &Catalogue{Mirrors: ms, Warnings: warnings}, nil
 }
 
 // userFileName is the user's file for a hint, or a description of it.

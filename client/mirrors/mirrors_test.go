@@ -227,7 +227,9 @@ func TestOfficialNeverDownloadsAToolchain(t *testing.T) {
 
 // TestLoadWithOfficialDisabledNeedsNoGoCommand: a catalogue that disables
 // the official entry loads without running the go command (none is
-// there); one that keeps it says clearly that the go command is missing.
+// there); one that keeps it leaves the official default out with a
+// warning when the go command is missing, and fails (with the hint to
+// disable it) when the go command fails.
 func TestLoadWithOfficialDisabledNeedsNoGoCommand(t *testing.T) {
 	missing := gocmd.Cmd{Path: filepath.Join(t.TempDir(), "no-go")}
 	user := write(t, "mirrors.yaml", "mirrors:\n  - id: official\n    disabled: true\n")
@@ -236,9 +238,18 @@ func TestLoadWithOfficialDisabledNeedsNoGoCommand(t *testing.T) {
 		t.Fatalf("Load = %v, %v", cat, err)
 	}
 	keep := write(t, "keep.yaml", "mirrors:\n  - id: one\n    name: {en: One}\n    url: http://127.0.0.1:1/one\n    sumdb: \"no\"\n")
-	_, err = mirrors.Load(context.Background(), missing, mirrors.Sources{Catalogue: keep})
+	cat, err = mirrors.Load(context.Background(), missing, mirrors.Sources{Catalogue: keep})
+	if err != nil || len(cat.Mirrors) != 1 || len(cat.Warnings) != 1 || !strings.Contains(cat.Warnings[0].String(), "no-go") {
+		t.Errorf("Load with a missing go command = %+v, %v; want the rest, with a warning naming it", cat, err)
+	}
+	// A go command that is there but fails is an error, with the hint.
+	broken := write(t, "go", "#!/bin/sh\necho broken >&2\nexit 1\n")
+	if err := os.Chmod(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mirrors.Load(context.Background(), gocmd.Cmd{Path: broken}, mirrors.Sources{Catalogue: keep})
 	if err == nil || !strings.Contains(err.Error(), "disabled: true") {
-		t.Errorf("Load with a missing go command = %v, want the hint to disable official", err)
+		t.Errorf("Load with a failing go command = %v, want the hint to disable official", err)
 	}
 }
 
@@ -299,5 +310,26 @@ func TestURLCredentialsNeverShown(t *testing.T) {
 	}
 	if _, err := mirrors.Parse("many.yaml", []byte("mirrors:\n"+strings.Repeat("  - id: a\n    disabled: true\n", mirrors.MaxEntries+1))); err == nil || !strings.Contains(err.Error(), "at most") {
 		t.Errorf("too many entries: %v", err)
+	}
+}
+
+// TestLoadWithoutGoCommand: with no go command on PATH, the official
+// default is left out with a warning that says why, and the rest of the
+// catalogue is measured.
+func TestLoadWithoutGoCommand(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	cat, err := mirrors.Load(context.Background(), gocmd.Cmd{}, mirrors.Sources{Catalogue: "testdata/withofficial.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Mirrors) != 1 || cat.Mirrors[0].ID != "one" {
+		t.Errorf("mirrors %+v, want only one", cat.Mirrors)
+	}
+	if len(cat.Warnings) != 1 || !strings.Contains(cat.Warnings[0].String(), "no go command") {
+		t.Fatalf("warnings %v", cat.Warnings)
+	}
+	zh := i18n.NewPrinter(i18n.Supported[1]).Text(cat.Warnings[0])
+	if !strings.Contains(zh, "官方默认") {
+		t.Errorf("zh warning: %s", zh)
 	}
 }

@@ -253,3 +253,23 @@ func TestBenchTableWording(t *testing.T) {
 		t.Errorf("zh summary or failure line:\n%s", out)
 	}
 }
+
+// TestBenchWithoutGoCommand: with no go command on PATH, bench leaves the
+// official default out with a warning and measures the catalogue's other
+// mirrors.
+func TestBenchWithoutGoCommand(t *testing.T) {
+	fast, _ := benchMirrors(t)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	cat := filepath.Join(t.TempDir(), "catalogue.yaml")
+	if err := os.WriteFile(cat, []byte("mirrors:\n  - id: fast\n    name: {en: fast mirror}\n    url: "+fast.URL+"\n    sumdb: \"no\"\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	out, errOut, err := runBench(t, benchModules, "--samples=1", "--catalogue", cat)
+	if err != nil || !strings.Contains(out, "Recommended: "+fast.URL) {
+		t.Fatalf("err %v, out:\n%s", err, out)
+	}
+	if !strings.Contains(errOut, "warning: the official default is left out: there is no go command") {
+		t.Errorf("no warning:\n%s", errOut)
+	}
+}

@@ -466,6 +466,9 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if err != nil {
 		return err
 	}
+	for _, w := range cat.Warnings {
+		p.Fprintf(stderr, "warning: %s\n", w)
+	}
 	cfg := mirrorbench.Config{Mirrors: cat.URLs(), Modules: mods, Samples: o.samples, Timeout: o.timeout, MaxFailures: mirrorbench.CatalogueMaxFailures}
 	for _, m := range cat.Mirrors {
 		cfg.IDs = append(cfg.IDs, m.ID)
