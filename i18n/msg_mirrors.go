@@ -11,6 +11,7 @@ var catalogueMessages = []entry{
 	{"official default", "官方默认"},
 	{"catalogue %s: %v", "镜像目录 %s：%v"},
 	{"catalogue %s, line %d: %v", "镜像目录 %s 第 %d 行：%v"},
+	{"catalogue %s, line %d: unknown field %s", "镜像目录 %s 第 %d 行：未知字段 %s"},
 	{"catalogue %s, line %d: id %q already given on line %d", "镜像目录 %s 第 %d 行：id %q 已在第 %d 行出现过"},
 	{"id %q: want lower-case letters, digits and '-'", "id %q：只能包含小写字母、数字和 '-'"},
 	{"id %q is the go command's default, which the catalogue cannot redefine (only disable)", "id %q 是 go 命令的默认代理，镜像目录不能重新定义它（只能禁用）"},

@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -148,6 +149,9 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file
 		}
+		if field, line, ok := unknownField(err, nil); ok {
+			return nil, i18n.Errorf("catalogue %s, line %d: unknown field %s", name, line, field)
+		}
 		return nil, i18n.Errorf("catalogue %s: %v", name, err)
 	}
 	if len(f.Mirrors) > MaxEntries {
@@ -166,6 +170,9 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		d := yaml.NewDecoder(bytes.NewReader(b))
 		d.KnownFields(true)
 		if err := d.Decode(&m); err != nil {
+			if field, line, ok := unknownField(err, &n); ok {
+				return nil, i18n.Errorf("catalogue %s, line %d: unknown field %s", name, line, field)
+			}
 			return nil, i18n.Errorf("catalogue %s, line %d: %v", name, n.Line, stripLine(err))
 		}
 		m.File, m.Line = name, n.Line
@@ -182,6 +189,51 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// fieldNotFound is the yaml decoder's text for an unknown field, which
+// names a Go type the user has never seen.
+var fieldNotFound = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+
+// unknownField reports the first unknown field of a strict decode's err:
+// its name and its line in the file (found in node, the entry decoded from
+// its re-encoded text, whose own line numbers are the decoder's; the
+// decoder's line when node is nil).
+func unknownField(err error, node *yaml.Node) (field string, line int, ok bool) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return "", 0, false
+	}
+	m := fieldNotFound.FindStringSubmatch(te.Errors[0])
+	if m == nil {
+		return "", 0, false
+	}
+	field = m[2]
+	line, _ = strconv.Atoi(m[1])
+	if node != nil {
+		line = node.Line
+		if k := findKey(node, field); k != nil {
+			line = k.Line
+		}
+	}
+	return field, line, true
+}
+
+// findKey is the first mapping key named key in n, depth first.
+func findKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i]
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if k := findKey(c, key); k != nil {
+			return k
+		}
+	}
+	return nil
 }
 
 // stripLine drops the decoder's own line numbers, which count from the

@@ -150,8 +150,9 @@ func TestLoadLayers(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, want string }{
-		{"unknown field", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n    speed: fast\n", "bad.yaml, line 2: field speed not found"},
-		{"top-level field", "mirror:\n  - id: a\n", "bad.yaml: yaml: unmarshal errors:\n  line 1: field mirror not found"},
+		{"unknown field", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n    speed: fast\n", "bad.yaml, line 6: unknown field speed"},
+		{"unknown nested field", "mirrors:\n  - id: a\n    name:\n      en: A\n      colour: red\n    url: https://a.example\n    sumdb: \"yes\"\n", "bad.yaml, line 5: unknown field colour"},
+		{"top-level field", "mirror:\n  - id: a\n", "bad.yaml, line 1: unknown field mirror"},
 		{"plain http", "mirrors:\n  - id: a\n    name: {en: A}\n    url: http://a.example\n    sumdb: \"yes\"\n", "bad.yaml, line 2: mirror a: URL \"http://a.example\": plain http only to a loopback address"},
 		{"ftp", "mirrors:\n  - id: a\n    name: {en: A}\n    url: ftp://a.example\n    sumdb: \"yes\"\n", "want https://host/path"},
 		{"query", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example/?x=1\n    sumdb: \"yes\"\n", "no query"},
@@ -171,6 +172,9 @@ func TestParseErrors(t *testing.T) {
 			_, err := mirrors.Parse("bad.yaml", []byte(tt.yaml))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+			if err != nil && (strings.Contains(err.Error(), "in type") || strings.Contains(err.Error(), "mirrors.")) {
+				t.Errorf("err = %v: a Go type name", err)
 			}
 		})
 	}
