@@ -269,7 +269,9 @@ func (p *Printer) Error(err error) string {
 }
 
 // WriteTableWrapped is WriteTable for a terminal maxWidth columns wide:
-// when the table is wider, the widest columns are narrowed (to no less
+// when the table is wider, the widest columns are narrowed (first to no
+// less than their longest word, so that an ID or other token without
+// spaces that fits is never split; then, if still too wide, to no less
 // than 8 columns each) and their cells wrapped by display width, English
 // between words (a word wider than the column is cut), Chinese between
 // any two characters; a row then takes several lines, the other cells
@@ -295,18 +297,31 @@ func WriteTableWrapped(w io.Writer, rows [][]string, maxWidth int) error {
 	if total() <= maxWidth {
 		return WriteTable(w, rows)
 	}
-	for total() > maxWidth {
-		widest := 0
-		for i, x := range widths {
-			if x > widths[widest] {
-				widest = i
-			}
+	// First narrow no column below its longest unbreakable word (an ID,
+	// a path: what a user greps for stays whole); only if the table is
+	// still too wide, down to minCol, cutting words.
+	words := make([]int, len(widths))
+	for _, r := range rows {
+		for i, c := range r {
+			words[i] = max(words[i], longestWord(c))
 		}
-		if widths[widest] <= minCol {
-			break
-		}
-		widths[widest]--
 	}
+	narrow := func(floor func(i int) int) {
+		for total() > maxWidth {
+			widest := -1
+			for i, x := range widths {
+				if x > floor(i) && (widest < 0 || x > widths[widest]) {
+					widest = i
+				}
+			}
+			if widest < 0 {
+				return
+			}
+			widths[widest]--
+		}
+	}
+	narrow(func(i int) int { return max(minCol, words[i]) })
+	narrow(func(int) int { return minCol })
 	var b strings.Builder
 	for _, r := range rows {
 		cells := make([][]string, len(r))
@@ -336,6 +351,22 @@ func WriteTableWrapped(w io.Writer, rows [][]string, maxWidth int) error {
 		}
 	}
 	return nil
+}
+
+// longestWord is the display width of the longest run of narrow
+// characters without a space in s (wide characters break anywhere).
+func longestWord(s string) int {
+	longest, n := 0, 0
+	for _, r := range s {
+		w := Width(string(r))
+		if r == ' ' || r == '\n' || r == '\t' || w == 2 {
+			n = 0
+			continue
+		}
+		n += w
+		longest = max(longest, n)
+	}
+	return longest
 }
 
 // wrapCell breaks s into lines of at most n display columns: between

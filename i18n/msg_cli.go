@@ -56,4 +56,13 @@ var cliMessages = []entry{
 	{"Use \"%s\" for more information about a command.", "使用 \"%s\" 查看命令的详细信息。"},
 	{"help for %s", "显示 %s 的帮助"},
 	{"language of the client tools' output: en or zh (default: from LC_ALL, LC_MESSAGES or LANG)", "客户端工具输出的语言：en 或 zh（默认取自 LC_ALL、LC_MESSAGES 或 LANG）"},
+	{" (default %s)", "（默认 %s）"},
+	{"[flags]", "[选项]"},
+	{"[command]", "[命令]"},
+	{"unknown shorthand flag: %s in -%s", "未知短标志：-%[2]s 中的 %[1]s"},
+	{"unknown flag: --%s", "未知标志：--%s"},
+	{"flag needs an argument: %s in -%s", "标志需要一个参数：-%[2]s 中的 %[1]s"},
+	{"flag needs an argument: --%s", "标志需要一个参数：--%s"},
+	{"invalid argument %s for flag --%s: %v", "标志 --%[2]s 的参数 %[1]s 无效：%[3]v"},
+	{"bad flag syntax: %s", "标志语法错误：%s"},
 }

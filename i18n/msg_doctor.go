@@ -207,7 +207,7 @@ var doctorMessages = []entry{
 	{"%s, the first proxy in GOPROXY, is slow", "GOPROXY 中的第一个代理 %s 很慢"},
 	{"%s, the first proxy in GOPROXY, fails", "GOPROXY 中的第一个代理 %s 检查失败"},
 	{"%s, the first proxy in GOPROXY, lags", "GOPROXY 中的第一个代理 %s 不同步（落后于其他代理）"},
-	{"%s: %s (if it serves your private modules, keep it for them: GOPRIVATE, or a profile, gomirror setup --profile)", "%s：%s（如果它还提供你的私有模块，请为这些模块保留它：GOPRIVATE，或使用配置档 gomirror setup --profile）"},
+	{"%s: %s. If it also serves your private modules, keep it first in GOPROXY for them (e.g. GOPROXY=%s,<public mirror>,direct, or a profile for the office: gomirror setup --profile) and list them in GONOSUMDB; GOPRIVATE instead makes them bypass every proxy, fetched directly from version control.", "%s：%s。如果它还提供你的私有模块，请让它在 GOPROXY 中保持第一位（例如 GOPROXY=%s,<公共镜像>,direct，或为办公室建一个配置方案：gomirror setup --profile），并把这些模块列入 GONOSUMDB；而 GOPRIVATE 会让它们绕过所有代理，直接从版本控制系统获取。"},
 	{"not checked: one proxy in GOPROXY and no --compare URL to compare its lists with (gomirror doctor --compare URL)", "未检查：GOPROXY 中只有一个代理，也没有用来比较版本列表的 --compare URL（gomirror doctor --compare URL）"},
 	{"%s: private (GONOPROXY/GOPRIVATE): the go command does not ask a proxy for it; not compared", "%s：私有模块（GONOPROXY/GOPRIVATE），go 命令不会向代理请求它；不做比较"},
 	{"%s: the list could not be read (%s); not compared", "%s：无法读取版本列表（%s）；不做比较"},
@@ -278,7 +278,9 @@ per check, ok, warn or fail, with a fix for every problem:
     broken fails here, naming the step. Then latest, which the go command
     never reads through a proxy: a failure is a warning; two signed trees
     that contradict each other fail. A probe module covered by GONOSUMDB or
-    GOPRIVATE is not looked up;
+    GOPRIVATE is not looked up; one the proxy does not hold (its list is
+    404, e.g. a mirror with its upstream off that never fetched it) leaves
+    the lookup unchecked, a warning that says so;
   - lag: with two or more proxies in GOPROXY (or --compare URLs), the
     version lists of the probe module and --lag-modules from each (modules
     covered by GONOPROXY or GOPRIVATE are skipped); a proxy whose list lacks
@@ -288,12 +290,13 @@ per check, ok, warn or fail, with a fix for every problem:
   - the module cache (GOMODCACHE): creatable, writable, free space.
 
 When the first proxy in GOPROXY is slow, failing or lagging, doctor
-suggests gomirror setup --fastest. Proxy URLs are shown without their
+suggests gomirror setup --fastest (not for a warning on latest alone). Proxy URLs are shown without their
 password. Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or
 with --lang zh; --json is always English.
 
 Every network step has its own --timeout; a step slower than --slow is a
-warning. Exit status 1 if any check fails.`,
+warning. Exit status 1 if any check fails; 0 when every check is ok or
+only warns.`,
 		`检查本机 go 命令的设置（用 go version 和 go env -json 读取）以及到 GOPROXY
 中每个代理的连接，并对每项检查给出结论：ok、warn 或 fail，每个问题都附有
 修复方法：
@@ -312,7 +315,9 @@ warning. Exit status 1 if any check fails.`,
     使用 go 命令已知的公钥），再获取证明该记录在这棵已签名树中的瓦片（tile）。
     上游关闭或出故障的代理会在这里失败，并指出是哪一步。然后检查 latest，
     go 命令从不通过代理读取它：失败只算警告；两棵互相矛盾的已签名树则判为
-    失败。GONOSUMDB 或 GOPRIVATE 覆盖的探测模块不会被查询；
+    失败。GONOSUMDB 或 GOPRIVATE 覆盖的探测模块不会被查询；代理没有的探测模块
+    （其版本列表为 404，例如上游关闭、从未获取过它的镜像）则无法检查查询，
+    给出一条说明原因的警告；
   - 不同步（lag）：GOPROXY 中有两个或更多代理（或给了 --compare URL）时，
     比较各代理上探测模块和 --lag-modules 的版本列表（跳过 GONOPROXY 或
     GOPRIVATE 覆盖的模块）；某个代理缺少其他代理列出、且发布时间早于
@@ -321,11 +326,11 @@ warning. Exit status 1 if any check fails.`,
   - 模块缓存（GOMODCACHE）：能否创建、是否可写、剩余空间。
 
 当 GOPROXY 中的第一个代理很慢、失败或不同步时，doctor 会建议运行
-gomirror setup --fastest。显示代理 URL 时不含密码。在中文区域设置下
+gomirror setup --fastest（仅 latest 出现警告时不建议）。显示代理 URL 时不含密码。在中文区域设置下
 （LANG=zh_CN.UTF-8）或使用 --lang zh 时输出中文；--json 始终是英文。
 
 每个网络步骤都有自己的 --timeout；比 --slow 慢的步骤算作警告。任何检查
-失败时退出状态为 1。`},
+失败时退出状态为 1；所有检查都正常或只有警告时为 0。`},
 	{`Read what the go command printed (from FILE, or standard input) and say, for
 every error in it, what most likely caused it and how to fix it:
 
@@ -372,4 +377,13 @@ error or input that cannot be read.`,
 	{"print the catalogue of known error classes as a table", "以表格形式打印已知错误类别的目录"},
 	{"A line of go.mod (or go.work) cannot be used: it is not valid syntax (an unknown directive: a typo, or one newer than this go command; a require or replace without a version; a bad quote or parenthesis), or it names a version that is not canonical (a branch, a tag name, latest), which the go command first resolves through GOPROXY: the error of that request (a 400, a 404) is then reported at the go.mod line.", "go.mod（或 go.work）中有一行无法使用：要么语法不对（未知指令：拼写错误，或比当前 go 命令更新的指令；没有版本的 require 或 replace；引号或括号不匹配），要么写的版本不是规范版本（分支名、标签名、latest），go 命令要先通过 GOPROXY 解析它：这个请求的错误（400、404 等）就会报在 go.mod 的这一行上。"},
 	{"Open the file at the line the message names and fix it (go help go.mod lists the syntax; a require line is \"module/path v1.2.3\", a canonical version); go mod edit -fmt shows whether the file parses. If the directive is newer than your Go, upgrade Go. If the line's version had to be resolved, the error after it is the proxy's: see its own explanation.", "打开报错信息所指的那一行并改正（go help go.mod 列出了语法；require 行的格式是 \"module/path v1.2.3\"，即规范版本）；go mod edit -fmt 可以检查文件能否解析。如果该指令比你的 Go 版本新，请升级 Go。如果这一行的版本需要解析，其后的错误来自代理：请看该错误本身的解释。"},
+	{"lookup and tiles not checked: the proxy does not hold %s (%s), so no checksum database lookup through it could be made", "未检查查询（lookup）和瓦片（tiles）：该代理没有 %s（%s），因此无法通过它查询校验和数据库"},
+	{"list: %s", "版本列表：%s"},
+	{"A mirror whose upstream is off (gomirror serve --upstream off) serves only what it holds: the go command's downloads and checksum lookups of modules it lacks fail too. Fetch what your projects need while it is online (gomirror warm --sumdb in each project), or turn its upstream on; or name a module it holds with doctor's --probe-module.", "上游关闭的镜像（gomirror serve --upstream off）只提供它已存有的内容：它没有的模块，go 命令的下载和校验和查询同样会失败。请在镜像联网时预先获取项目所需的内容（在每个项目中运行 gomirror warm --sumdb），或打开它的上游；也可以用 doctor 的 --probe-module 指定一个它存有的模块。"},
+	{"Mirror is offline and does not hold it", "镜像处于离线状态，且没有存储它"},
+	{"The mirror (a gomirror with its upstream off) serves only what it stores and makes no outbound connections: this module version, its list, or its checksum database record was never fetched into it.", "该镜像（上游关闭的 gomirror）只提供它已存储的内容，不会向外发起任何连接：这个模块版本、它的版本列表或它在校验和数据库中的记录从未被获取到镜像里。"},
+	{"Fetch what the project needs into the mirror while it is online (gomirror warm --sumdb in the project), or import a bundle made where it is online (gomirror bundle import), or turn the mirror's upstream on; if the mirror is not yours, ask its operator.", "在镜像联网时把项目所需的内容预先获取进去（在项目中运行 gomirror warm --sumdb），或导入在联网环境中制作的离线包（gomirror bundle import），或打开镜像的上游；如果镜像不归你管理，请联系其运维人员。"},
+	{"Checksum database answer not signed with the GOSUMDB key", "校验和数据库的应答未用 GOSUMDB 公钥签名"},
+	{"The checksum database's signed tree head carries no signature the go command can verify with the key it has for GOSUMDB: the key in GOSUMDB is wrong or belongs to another database, a proxy in GOPROXY serves another database under this name, or GOPATH/pkg/sumdb holds a tree of another database of the same name.", "校验和数据库的已签名树头上没有 go 命令能用 GOSUMDB 公钥验证的签名：GOSUMDB 中的公钥有误或属于另一个数据库；GOPROXY 中的某个代理以这个名称提供了另一个数据库；或者 GOPATH/pkg/sumdb 中存有同名的另一个数据库的树。"},
+	{"Check go env GOSUMDB against the key the database's operator publishes (or unset it: go env -u GOSUMDB for the default); if a proxy serves the database (<proxy>/sumdb/<name>/supported), check that mirror's checksum database settings (gomirror doctor checks this through each proxy); remove a stale GOPATH/pkg/sumdb/<name> directory.", "把 go env GOSUMDB 与数据库运营方公布的公钥核对（或用 go env -u GOSUMDB 恢复默认值）；如果由代理提供该数据库（<代理>/sumdb/<名称>/supported），请检查该镜像的校验和数据库设置（gomirror doctor 会逐个代理检查这一点）；删除过时的 GOPATH/pkg/sumdb/<名称> 目录。"},
 }

@@ -11,6 +11,7 @@ var catalogueMessages = []entry{
 	{"official default", "官方默认"},
 	{"catalogue %s: %v", "镜像目录 %s：%v"},
 	{"catalogue %s, line %d: %v", "镜像目录 %s 第 %d 行：%v"},
+	{"catalogue %s, line %d: unknown field %s", "镜像目录 %s 第 %d 行：未知字段 %s"},
 	{"catalogue %s, line %d: id %q already given on line %d", "镜像目录 %s 第 %d 行：id %q 已在第 %d 行出现过"},
 	{"id %q: want lower-case letters, digits and '-'", "id %q：只能包含小写字母、数字和 '-'"},
 	{"id %q is the go command's default, which the catalogue cannot redefine (only disable)", "id %q 是 go 命令的默认代理，镜像目录不能重新定义它（只能禁用）"},
@@ -37,7 +38,8 @@ var benchMessages = []entry{
 	{"INFO p50/p95", "INFO p50/p95"},
 	{"MOD p50/p95", "MOD p50/p95"},
 	{"ZIP MB/s", "ZIP MB/s"},
-	{"\n%s sample(s) of %s module versions (%s)\n", "\n%s 轮采样，%s 个模块版本（%s）\n"},
+	{"\nsamples: %s, module versions: %s (%s)\n", "\n采样轮数：%s，模块版本数：%s（%s）\n"},
+	{"%s: %s× %s\n", "%s：%s× %s\n"},
 	{"Recommended: %s (%s)\n", "推荐：%s（%s）\n"},
 	{"No recommendation: %s\n", "无法推荐：%s\n"},
 	{"%s: ... and %s more kinds of failure\n", "%s：……以及另外 %s 种失败\n"},
@@ -169,6 +171,8 @@ var mirrorsHelpMessages = []entry{
 	{"time limit for one request", "单个请求的时限"},
 	{setupLong, setupLongZh},
 	{benchLong, benchLongZh},
+	{"the official default is left out: there is no go command (%s) on PATH to ask for it", "未包含官方默认代理：PATH 中没有 go 命令（%s），无法查询它"},
+	{"warning: %s\n", "警告：%s\n"},
 }
 
 const setupLong = `Point the go command at the mirror at URL: check that URL answers the module
@@ -292,7 +296,8 @@ table names them), or those of --catalogue FILE instead, then the changes of
 the user's file ` + "`$XDG_CONFIG_HOME/gomirror/mirrors.yaml`" + `
 (os.UserConfigDir): an entry with the id of an earlier one replaces it,
 "disabled: true" removes it ("id: official" is the go command's default,
-which then needs no go command), and a URL given twice is measured once
+which then needs no go command; with no go command on PATH it is left out
+with a warning), and a URL given twice is measured once
 (the later entry describes it). A mirror whose requests fail 2 times in a
 row is given up on for the rest of the run. See docs/client-tools.md for the
 file's format.
@@ -318,7 +323,8 @@ zip 吞吐量最高；推荐的是排在第一的镜像。没有任何请求成�
 GOTOOLCHAIN=local 向 go 命令读取），然后是 gomirror 内置的公共镜像（表格中列出名称），
 或者改用 --catalogue FILE 中的镜像，最后应用用户文件 ` + "`$XDG_CONFIG_HOME/gomirror/mirrors.yaml`" + `
 （os.UserConfigDir）中的修改：id 与前面某项相同的条目替换它，"disabled: true" 删除它
-（"id: official" 是 go 命令的默认代理，禁用后就不需要 go 命令），同一个 URL 出现两次时
+（"id: official" 是 go 命令的默认代理，禁用后就不需要 go 命令；PATH 中没有 go 命令时
+会跳过它并给出警告），同一个 URL 出现两次时
 只测量一次（以后出现的条目为准）。某个镜像的请求连续失败 2 次后，本次运行不再测它。
 文件格式见 docs/client-tools.md。
 

@@ -32,6 +32,14 @@ func TestWriteTableWrapped(t *testing.T) {
 		{"brackets", [][]string{{"x", "代理拒绝提供此模（模块）"}}, 17,
 			"x  代理拒绝提供此\n" +
 				"   模（模块）\n"}, // （ never ends a line
+		// An ID (no spaces) that fits keeps its column's natural width:
+		// the wide text column is narrowed instead, though wider.
+		{"id never split", [][]string{{"ID", "Cause"}, {"vendor-inconsistent", "The vendor directory does not match."}}, 34,
+			"ID                   Cause\n" +
+				"vendor-inconsistent  The vendor\n" +
+				"                     directory\n" +
+				"                     does not\n" +
+				"                     match.\n"},
 		{"long word", [][]string{{"a", "https://example.com/a/very/long/path"}}, 20,
 			"a  https://example.c\n" +
 				"   om/a/very/long/pa\n" +

@@ -65,7 +65,9 @@
 //     (a temporary file is created and removed), and has at least 1 GiB free.
 //
 // When the first proxy in GOPROXY is slow, failing or lagging, the report
-// suggests gomirror setup --fastest (Report.Suggestions). Proxy URLs are
+// suggests gomirror setup --fastest (Report.Suggestions), worded by what
+// went wrong; a warning on the checksum database's latest alone (which the
+// go command never reads through a proxy) suggests nothing. Proxy URLs are
 // shown without their password everywhere (text and JSON).
 //
 // Every text (messages, step details, fixes, suggestions) is an i18n.Text:

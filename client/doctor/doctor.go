@@ -222,28 +222,65 @@ func Run(ctx context.Context, opts Options) *Report {
 // suggest returns advice beyond the fixes of single results: when the
 // proxy the go command asks first is slow, failing, lagging or fails the
 // checksum database checks, measure the public mirrors and switch
-// (mirrors.Suggestion, a text in the user's language). Not for a problem
-// another proxy would not fix (a GOSUMDB key doctor cannot find).
+// (mirrors.Suggestion, a text in the user's language), worded by the
+// worst of these. Not for a problem another proxy would not fix (a GOSUMDB
+// key doctor cannot find) nor for one that is only informational (latest
+// of the checksum database, a probe that could not be looked up).
 func suggest(proxies []string, res []Result) []i18n.Text {
 	if len(proxies) == 0 {
 		return nil
 	}
 	first := redact(proxies[0])
+	// The worst problem of the first proxy decides the wording: failing,
+	// then lagging, then slow. What is only informational (the checksum
+	// database's latest, which the go command never reads through a
+	// proxy; a key or probe that could not be checked) is no reason to
+	// leave a mirror, least of all an offline company one.
+	const (
+		none = iota
+		slow
+		lags
+		fails
+	)
+	worst := none
 	for _, r := range res {
-		if r.Target != first || r.Status == OK || r.Problem == "sumdb-key-unknown" || r.Problem == "sumdb-not-checked" {
+		if r.Target != first || r.Status == OK {
 			continue
 		}
-		if r.Check == "proxy" || r.Check == "sumdb" || r.Check == "lag" {
-			verb := i18n.T("%s, the first proxy in GOPROXY, is slow", first)
-			if r.Status == Fail {
-				verb = i18n.T("%s, the first proxy in GOPROXY, fails", first)
-			} else if r.Check == "lag" {
-				verb = i18n.T("%s, the first proxy in GOPROXY, lags", first)
-			}
-			return []i18n.Text{i18n.T("%s: %s (if it serves your private modules, keep it for them: GOPRIVATE, or a profile, gomirror setup --profile)", verb, mirrors.Suggestion())}
+		if r.Check != "proxy" && r.Check != "sumdb" && r.Check != "lag" {
+			continue
 		}
+		got := none
+		switch {
+		case r.Status == Fail:
+			got = fails
+		case r.Check == "lag":
+			got = lags
+		case r.Problem == "slow":
+			got = slow
+		case r.Problem == "sumdb-latest":
+			// Slow only if a step other than latest was (latest's own
+			// warning is its failure).
+			for _, s := range r.Steps {
+				if s.Status == Warn && s.Name != "latest" {
+					got = slow
+				}
+			}
+		}
+		worst = max(worst, got)
 	}
-	return nil
+	var verb i18n.Text
+	switch worst {
+	case none:
+		return nil
+	case fails:
+		verb = i18n.T("%s, the first proxy in GOPROXY, fails", first)
+	case lags:
+		verb = i18n.T("%s, the first proxy in GOPROXY, lags", first)
+	default:
+		verb = i18n.T("%s, the first proxy in GOPROXY, is slow", first)
+	}
+	return []i18n.Text{i18n.T("%s: %s. If it also serves your private modules, keep it first in GOPROXY for them (e.g. GOPROXY=%s,<public mirror>,direct, or a profile for the office: gomirror setup --profile) and list them in GONOSUMDB; GOPRIVATE instead makes them bypass every proxy, fetched directly from version control.", verb, mirrors.Suggestion(), first)}
 }
 
 func finish(env map[string]string, res []Result) *Report {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -124,27 +125,42 @@ func reqFix(err error, name string, upstream i18n.Text) i18n.Text {
 }
 
 // probeVersion is the newest release of mod the proxy lists (no
-// pseudo-version, as @latest picks), or why there is none.
-func probeVersion(ctx context.Context, o *Options, client *http.Client, proxyURL, mod string) (string, i18n.Text) {
+// pseudo-version, as @latest picks), or why there is none; notHeld is a
+// list answered 404/410 (the proxy does not hold mod, e.g. an offline
+// mirror that never fetched it).
+func probeVersion(ctx context.Context, o *Options, client *http.Client, proxyURL, mod string) (version string, why i18n.Text, notHeld bool) {
 	lctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	code, status, body, err := get(lctx, client, proxyURL+"/"+escaped(mod)+"/@v/list", maxList)
 	switch {
 	case err != nil:
-		return "", i18n.T("the list of %s could not be read: %v", mod, listErr(err))
+		return "", i18n.T("the list of %s could not be read: %v", mod, listErr(err)), false
+	case code == http.StatusNotFound || code == http.StatusGone:
+		// The proxy's own words say why (gomirror: its upstream is off),
+		// printable and short: the proxy may be hostile.
+		line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
+		line = strings.Map(func(r rune) rune {
+			if unicode.IsPrint(r) {
+				return r
+			}
+			return -1
+		}, line)
+		if line != "" && len(line) <= 200 {
+			status += ": " + line
+		}
+		return "", i18n.T("list: %s", status), true
 	case code != http.StatusOK:
-		return "", i18n.T("the list of %s: %s", mod, status)
+		return "", i18n.T("the list of %s: %s", mod, status), false
 	}
-	version := ""
 	for _, v := range releases(body) {
 		if version == "" || semver.Compare(v, version) > 0 {
 			version = v
 		}
 	}
 	if version == "" {
-		return "", i18n.T("the proxy lists no release of %s to look up", mod)
+		return "", i18n.T("the proxy lists no release of %s to look up", mod), false
 	}
-	return version, i18n.Text{}
+	return version, i18n.Text{}, false
 }
 
 // releases are the versions of a list the go command counts: canonical
@@ -238,10 +254,14 @@ func checkSumDBThrough(ctx context.Context, o *Options, client *http.Client, pro
 	var version string
 	if module.MatchPrefixPatterns(o.noSumDB, o.ProbeModule) {
 		skipRest(i18n.T("%s is private (GONOSUMDB/GOPRIVATE): the go command does not look it up", o.ProbeModule), "lookup", "tiles")
-	} else if v, why := probeVersion(ctx, o, client, proxyURL, o.ProbeModule); v == "" {
+	} else if v, why, notHeld := probeVersion(ctx, o, client, proxyURL, o.ProbeModule); v == "" {
 		skipRest(why, "lookup", "tiles")
 		r.Status, r.Problem, r.Message = Warn, "sumdb-not-checked", i18n.T("lookup not checked: %s", why)
 		r.Fix = i18n.T("Check the proxy's list of %s (doctor's --probe-module names another module).", o.ProbeModule)
+		if notHeld {
+			r.Message = i18n.T("lookup and tiles not checked: the proxy does not hold %s (%s), so no checksum database lookup through it could be made", o.ProbeModule, why)
+			r.Fix = i18n.T("A mirror whose upstream is off (gomirror serve --upstream off) serves only what it holds: the go command's downloads and checksum lookups of modules it lacks fail too. Fetch what your projects need while it is online (gomirror warm --sumdb in each project), or turn its upstream on; or name a module it holds with doctor's --probe-module.")
+		}
 	} else {
 		version = v
 	}

@@ -77,6 +77,23 @@ var catalogue = []*Class{
 		i18n.T("Run go mod vendor and commit the vendor directory with go.mod; or, to build without it, use -mod=mod or -mod=readonly (or delete vendor/)."),
 		`inconsistent vendoring`,
 	),
+	class("mirror-offline", i18n.T("Mirror is offline and does not hold it"),
+		i18n.T("The mirror (a gomirror with its upstream off) serves only what it stores and makes no outbound connections: "+
+			"this module version, its list, or its checksum database record was never fetched into it."),
+		i18n.T("Fetch what the project needs into the mirror while it is online (gomirror warm --sumdb in the project), "+
+			"or import a bundle made where it is online (gomirror bundle import), or turn the mirror's upstream on; "+
+			"if the mirror is not yours, ask its operator."),
+		`disabled by upstream "off"`, `is not stored here, and the upstream is off`,
+	),
+	class("sumdb-wrong-key", i18n.T("Checksum database answer not signed with the GOSUMDB key"),
+		i18n.T("The checksum database's signed tree head carries no signature the go command can verify with the key it has for GOSUMDB: "+
+			"the key in GOSUMDB is wrong or belongs to another database, a proxy in GOPROXY serves another database under this name, "+
+			"or GOPATH/pkg/sumdb holds a tree of another database of the same name."),
+		i18n.T("Check go env GOSUMDB against the key the database's operator publishes (or unset it: go env -u GOSUMDB for the default); "+
+			"if a proxy serves the database (<proxy>/sumdb/<name>/supported), check that mirror's checksum database settings "+
+			"(gomirror doctor checks this through each proxy); remove a stale GOPATH/pkg/sumdb/<name> directory."),
+		`note has no verifiable signatures`,
+	),
 	class("sumdb-private", i18n.T("Private module looked up in the checksum database"),
 		i18n.T("The go command asked the checksum database (GOSUMDB) for a module it has never seen, "+
 			"which is what happens to a private module: the database answers 404/410 and the go command refuses the module."),
@@ -334,6 +351,7 @@ func Parse(r io.Reader) ([]*Error, error) {
 		cur      *Error // the error continuation lines attach to
 		held     *Error // the error before a blank line, which indented lines after it continue
 		security bool   // inside the SECURITY ERROR paragraph of cur
+		inNote   bool   // inside the signed note the go command prints after a note error
 		n        int
 	)
 	for sc.Scan() {
@@ -343,6 +361,22 @@ func Parse(r io.Reader) ([]*Error, error) {
 			held = nil
 		}
 		switch {
+		case cur != nil && line == "note:" && strings.Contains(cur.Lines[len(cur.Lines)-1], "note"):
+			// "reading tree note: note has no verifiable signatures" is
+			// followed by the note itself: text, a blank line, and its
+			// signature lines ("— name sig").
+			inNote = true
+			cur.Lines = append(cur.Lines, line)
+			continue
+		case inNote && cur != nil:
+			if strings.HasPrefix(line, "— ") {
+				inNote = false
+			}
+			cur.Lines = append(cur.Lines, line)
+			continue
+		case cur != nil && strings.HasPrefix(line, "— ") && strings.HasPrefix(cur.Lines[len(cur.Lines)-1], "— "):
+			cur.Lines = append(cur.Lines, line) // a note's further signatures
+			continue
 		case strings.TrimSpace(line) == "":
 			// A blank line ends an error, except inside the SECURITY
 			// ERROR explanation, or between a checksum mismatch and it.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomirror/gomirror/i18n"
 )
 
 func parseFile(t *testing.T, name string) []*Error {
@@ -184,5 +186,27 @@ func TestWriteTextAndJSON(t *testing.T) {
 	}
 	if r.Known != 4 || r.Unknown != 1 || len(r.Errors) != 5 || r.Errors[0].ID != "conn-refused" || r.Errors[0].Fix == "" || r.Errors[2].ID != "unknown" {
 		t.Errorf("JSON report: %s", j)
+	}
+}
+
+// TestMirrorOfflineChecksumRecord: gomirror's answer for a checksum
+// database record it does not hold with its upstream off is the offline
+// mirror's class, not a private module's (its 404 comes from the mirror).
+func TestMirrorOfflineChecksumRecord(t *testing.T) {
+	out := "go: example.com/hello@v1.0.0: verifying module: example.com/hello@v1.0.0: reading http://127.0.0.1:3000/sumdb/sum.example.test/lookup/example.com/hello@v1.0.0: 404 Not Found\n" +
+		"\tserver response: not found: checksum database sum.example.test: lookup example.com/hello@v1.0.0 is not stored here, and the upstream is off (gomirror makes no outbound connections)\n"
+	errs, err := Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 || errs[0].Class.ID != "mirror-offline" {
+		t.Fatalf("got %d errors, first %v", len(errs), errs[0].Class.ID)
+	}
+	zh := i18n.NewPrinter(i18n.Supported[1])
+	if s := zh.Text(errs[0].Class.Title) + zh.Text(errs[0].Class.Fix); !strings.Contains(s, "gomirror warm --sumdb") || !strings.Contains(s, "离线") {
+		t.Errorf("zh: %s", s)
+	}
+	if c := Lookup("sumdb-wrong-key"); c == nil || !strings.Contains(zh.Text(c.Title), "GOSUMDB") || !strings.Contains(zh.Text(c.Cause), "公钥") {
+		t.Errorf("sumdb-wrong-key in zh: %v", c)
 	}
 }

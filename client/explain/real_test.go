@@ -2,6 +2,7 @@ package explain
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"flag"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gomirror/gomirror/internal/fakeproxy"
 	"github.com/gomirror/gomirror/internal/gitserver"
@@ -179,6 +182,14 @@ var scenarios = []struct {
 			"main.go": "package main\n\nimport \"example.com/hello\"\n\nfunc main() { println(hello.Hello()) }\n",
 		})
 		return runGo(t, dir, goEnv(t, p.URL, "off"), "mod", "download")
+	}},
+	{"sumdb-wrong-key", "GOSUMDB key of another database", func(t *testing.T) string {
+		p := fakeproxy.New(t)
+		_, vkey, err := note.GenerateKey(rand.Reader, fakeproxy.DBName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runGo(t, t.TempDir(), goEnv(t, p.URL, vkey), "mod", "download", hello)
 	}},
 	{"sumdb-private", "checksum database answers 410", func(t *testing.T) string {
 		p := fakeproxy.New(t)

@@ -136,9 +136,13 @@ func NormalizeURL(s string) (string, error) {
 // Config is what Run benchmarks.
 type Config struct {
 	Mirrors []string // mirror base URLs
-	// Names, if set, are the mirrors' names (same order as Mirrors), for
-	// the report.
+	// IDs, Names and Titles, if set, are the mirrors' catalogue ids,
+	// English names and names in the user's language (same order as
+	// Mirrors): the first two for the report (JSON, the same in every
+	// locale), Titles for its table (Names when unset).
+	IDs     []string
 	Names   []string
+	Titles  []string
 	Modules []module.Version // DefaultModules if empty
 	Samples int              // DefaultSamples if zero
 	Timeout time.Duration    // per request; DefaultTimeout if zero
@@ -169,8 +173,11 @@ type Report struct {
 
 // Mirror is one mirror's results.
 type Mirror struct {
-	URL        string  `json:"url"`
-	Name       string  `json:"name,omitempty"`
+	URL  string `json:"url"`
+	ID   string `json:"id,omitempty"`   // catalogue id
+	Name string `json:"name,omitempty"` // English name
+	// Title is the name in the user's language, for the table.
+	Title      string  `json:"-"`
 	Requests   int     `json:"requests"`
 	OK         int     `json:"ok"`
 	SuccessPct float64 `json:"success_pct"`
@@ -256,8 +263,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
 		rep.Mirrors[i] = Mirror{URL: base, times: map[layout.Kind][]time.Duration{}}
+		if i < len(cfg.IDs) {
+			rep.Mirrors[i].ID = cfg.IDs[i]
+		}
 		if i < len(cfg.Names) {
 			rep.Mirrors[i].Name = cfg.Names[i]
+		}
+		rep.Mirrors[i].Title = rep.Mirrors[i].Name
+		if i < len(cfg.Titles) {
+			rep.Mirrors[i].Title = cfg.Titles[i]
 		}
 		targets[i] = &target{base: base, client: &http.Client{Transport: tr}, res: &rep.Mirrors[i], errs: map[string]int{}}
 	}
@@ -615,7 +629,7 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 	if p == nil {
 		p = i18n.English()
 	}
-	named := slices.ContainsFunc(r.Mirrors, func(m Mirror) bool { return m.Name != "" })
+	named := slices.ContainsFunc(r.Mirrors, func(m Mirror) bool { return m.Name != "" || m.Title != "" })
 	var head []string
 	if named {
 		head = append(head, p.Sprintf("NAME"))
@@ -629,14 +643,18 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 		}
 		var row []string
 		if named {
-			row = append(row, m.Name)
+			title := m.Title
+			if title == "" {
+				title = m.Name // a report read from JSON
+			}
+			row = append(row, title)
 		}
 		rows = append(rows, append(row, m.URL, pct(m.SuccessPct), lat(m.List), lat(m.Info), lat(m.Mod), zip))
 	}
 	if err := i18n.WriteTable(w, rows); err != nil {
 		return err
 	}
-	p.Fprintf(w, "\n%s sample(s) of %s module versions (%s)\n", fmt.Sprint(r.Samples), fmt.Sprint(len(r.Modules)), strings.Join(r.Modules, ", "))
+	p.Fprintf(w, "\nsamples: %s, module versions: %s (%s)\n", fmt.Sprint(r.Samples), fmt.Sprint(len(r.Modules)), strings.Join(r.Modules, ", "))
 	if r.Best != "" {
 		p.Fprintf(w, "Recommended: %s (%s)\n", r.Best, r.reason())
 	} else {
@@ -651,7 +669,7 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 				p.Fprintf(w, "%s: ... and %s more kinds of failure\n", m.URL, fmt.Sprint(len(m.Errors)-3))
 				break
 			}
-			fmt.Fprintf(w, "%s: %d× %s\n", m.URL, f.Count, f.Error)
+			p.Fprintf(w, "%s: %s× %s\n", m.URL, fmt.Sprint(f.Count), f.Error)
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ package mirrors
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -29,9 +30,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -101,6 +104,9 @@ func (m Mirror) Title(p *i18n.Printer) string {
 // Catalogue is the list of mirrors, in order.
 type Catalogue struct {
 	Mirrors []Mirror
+	// Warnings are what Load left out and why (the official default
+	// when there is no go command to ask), for the user.
+	Warnings []i18n.Text
 }
 
 // Find returns the mirror whose URL is u (as URLKey compares them).
@@ -143,6 +149,9 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file
 		}
+		if field, line, ok := unknownField(err, nil); ok {
+			return nil, i18n.Errorf("catalogue %s, line %d: unknown field %s", name, line, field)
+		}
 		return nil, i18n.Errorf("catalogue %s: %v", name, err)
 	}
 	if len(f.Mirrors) > MaxEntries {
@@ -161,6 +170,9 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		d := yaml.NewDecoder(bytes.NewReader(b))
 		d.KnownFields(true)
 		if err := d.Decode(&m); err != nil {
+			if field, line, ok := unknownField(err, &n); ok {
+				return nil, i18n.Errorf("catalogue %s, line %d: unknown field %s", name, line, field)
+			}
 			return nil, i18n.Errorf("catalogue %s, line %d: %v", name, n.Line, stripLine(err))
 		}
 		m.File, m.Line = name, n.Line
@@ -177,6 +189,51 @@ func Parse(name string, data []byte) ([]Mirror, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// fieldNotFound is the yaml decoder's text for an unknown field, which
+// names a Go type the user has never seen.
+var fieldNotFound = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+
+// unknownField reports the first unknown field of a strict decode's err:
+// its name and its line in the file (found in node, the entry decoded from
+// its re-encoded text, whose own line numbers are the decoder's; the
+// decoder's line when node is nil).
+func unknownField(err error, node *yaml.Node) (field string, line int, ok bool) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return "", 0, false
+	}
+	m := fieldNotFound.FindStringSubmatch(te.Errors[0])
+	if m == nil {
+		return "", 0, false
+	}
+	field = m[2]
+	line, _ = strconv.Atoi(m[1])
+	if node != nil {
+		line = node.Line
+		if k := findKey(node, field); k != nil {
+			line = k.Line
+		}
+	}
+	return field, line, true
+}
+
+// findKey is the first mapping key named key in n, depth first.
+func findKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i]
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if k := findKey(c, key); k != nil {
+			return k
+		}
+	}
+	return nil
 }
 
 // stripLine drops the decoder's own line numbers, which count from the
@@ -393,8 +450,9 @@ type Sources struct {
 // Load builds the catalogue from the official default (asked of goCmd), the
 // built-in catalogue or src.Catalogue, and src.User. The go command is run
 // only when the official entry is still in the catalogue once every layer
-// is applied: a file that disables it needs no go command. An empty result
-// is an error.
+// is applied: a file that disables it needs no go command; with no go
+// command to run (not on PATH), the official entry is left out and
+// Catalogue.Warnings says so. An empty result is an error.
 func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error) {
 	var ms []Mirror
 	if !src.NoOfficial {
@@ -419,9 +477,14 @@ func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error)
 		}
 		ms = Merge(ms, user)
 	}
+	var warnings []i18n.Text
 	if i := slices.IndexFunc(ms, func(m Mirror) bool { return m.ID == OfficialID }); i >= 0 {
-		off, ok, err := Official(ctx, goCmd)
-		if err != nil {
+		off, ok, err := Mirror{}, false, error(nil)
+		path := cmp.Or(goCmd.Path, "go")
+		if _, lerr := exec.LookPath(path); errors.Is(lerr, exec.ErrNotFound) || errors.Is(lerr, fs.ErrNotExist) {
+			// No go command to ask: the rest can still be measured.
+			warnings = append(warnings, i18n.T("the official default is left out: there is no go command (%s) on PATH to ask for it", path))
+		} else if off, ok, err = Official(ctx, goCmd); err != nil {
 			return nil, i18n.Errorf("reading the go command's default proxy: %v (to compare the mirrors without it, add an entry \"id: %s\" with \"disabled: true\" to %s)", err, OfficialID, userFileName(src.User))
 		}
 		if ok {
@@ -434,7 +497,7 @@ func Load(ctx context.Context, goCmd gocmd.Cmd, src Sources) (*Catalogue, error)
 	if len(ms) == 0 {
 		return nil, i18n.Errorf("the mirror catalogue is empty")
 	}
-	return &Catalogue{Mirrors: ms}, nil
+	return &Catalogue{Mirrors: ms, Warnings: warnings}, nil
 }
 
 // userFileName is the user's file for a hint, or a description of it.

@@ -150,8 +150,9 @@ func TestLoadLayers(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tt := range []struct{ name, yaml, want string }{
-		{"unknown field", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n    speed: fast\n", "bad.yaml, line 2: field speed not found"},
-		{"top-level field", "mirror:\n  - id: a\n", "bad.yaml: yaml: unmarshal errors:\n  line 1: field mirror not found"},
+		{"unknown field", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example\n    sumdb: \"yes\"\n    speed: fast\n", "bad.yaml, line 6: unknown field speed"},
+		{"unknown nested field", "mirrors:\n  - id: a\n    name:\n      en: A\n      colour: red\n    url: https://a.example\n    sumdb: \"yes\"\n", "bad.yaml, line 5: unknown field colour"},
+		{"top-level field", "mirror:\n  - id: a\n", "bad.yaml, line 1: unknown field mirror"},
 		{"plain http", "mirrors:\n  - id: a\n    name: {en: A}\n    url: http://a.example\n    sumdb: \"yes\"\n", "bad.yaml, line 2: mirror a: URL \"http://a.example\": plain http only to a loopback address"},
 		{"ftp", "mirrors:\n  - id: a\n    name: {en: A}\n    url: ftp://a.example\n    sumdb: \"yes\"\n", "want https://host/path"},
 		{"query", "mirrors:\n  - id: a\n    name: {en: A}\n    url: https://a.example/?x=1\n    sumdb: \"yes\"\n", "no query"},
@@ -171,6 +172,9 @@ func TestParseErrors(t *testing.T) {
 			_, err := mirrors.Parse("bad.yaml", []byte(tt.yaml))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v\nwant it to contain %q", err, tt.want)
+			}
+			if err != nil && (strings.Contains(err.Error(), "in type") || strings.Contains(err.Error(), "mirrors.")) {
+				t.Errorf("err = %v: a Go type name", err)
 			}
 		})
 	}
@@ -227,7 +231,9 @@ func TestOfficialNeverDownloadsAToolchain(t *testing.T) {
 
 // TestLoadWithOfficialDisabledNeedsNoGoCommand: a catalogue that disables
 // the official entry loads without running the go command (none is
-// there); one that keeps it says clearly that the go command is missing.
+// there); one that keeps it leaves the official default out with a
+// warning when the go command is missing, and fails (with the hint to
+// disable it) when the go command fails.
 func TestLoadWithOfficialDisabledNeedsNoGoCommand(t *testing.T) {
 	missing := gocmd.Cmd{Path: filepath.Join(t.TempDir(), "no-go")}
 	user := write(t, "mirrors.yaml", "mirrors:\n  - id: official\n    disabled: true\n")
@@ -236,9 +242,18 @@ func TestLoadWithOfficialDisabledNeedsNoGoCommand(t *testing.T) {
 		t.Fatalf("Load = %v, %v", cat, err)
 	}
 	keep := write(t, "keep.yaml", "mirrors:\n  - id: one\n    name: {en: One}\n    url: http://127.0.0.1:1/one\n    sumdb: \"no\"\n")
-	_, err = mirrors.Load(context.Background(), missing, mirrors.Sources{Catalogue: keep})
+	cat, err = mirrors.Load(context.Background(), missing, mirrors.Sources{Catalogue: keep})
+	if err != nil || len(cat.Mirrors) != 1 || len(cat.Warnings) != 1 || !strings.Contains(cat.Warnings[0].String(), "no-go") {
+		t.Errorf("Load with a missing go command = %+v, %v; want the rest, with a warning naming it", cat, err)
+	}
+	// A go command that is there but fails is an error, with the hint.
+	broken := write(t, "go", "#!/bin/sh\necho broken >&2\nexit 1\n")
+	if err := os.Chmod(broken, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = mirrors.Load(context.Background(), gocmd.Cmd{Path: broken}, mirrors.Sources{Catalogue: keep})
 	if err == nil || !strings.Contains(err.Error(), "disabled: true") {
-		t.Errorf("Load with a missing go command = %v, want the hint to disable official", err)
+		t.Errorf("Load with a failing go command = %v, want the hint to disable official", err)
 	}
 }
 
@@ -299,5 +314,26 @@ func TestURLCredentialsNeverShown(t *testing.T) {
 	}
 	if _, err := mirrors.Parse("many.yaml", []byte("mirrors:\n"+strings.Repeat("  - id: a\n    disabled: true\n", mirrors.MaxEntries+1))); err == nil || !strings.Contains(err.Error(), "at most") {
 		t.Errorf("too many entries: %v", err)
+	}
+}
+
+// TestLoadWithoutGoCommand: with no go command on PATH, the official
+// default is left out with a warning that says why, and the rest of the
+// catalogue is measured.
+func TestLoadWithoutGoCommand(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	cat, err := mirrors.Load(context.Background(), gocmd.Cmd{}, mirrors.Sources{Catalogue: "testdata/withofficial.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Mirrors) != 1 || cat.Mirrors[0].ID != "one" {
+		t.Errorf("mirrors %+v, want only one", cat.Mirrors)
+	}
+	if len(cat.Warnings) != 1 || !strings.Contains(cat.Warnings[0].String(), "no go command") {
+		t.Fatalf("warnings %v", cat.Warnings)
+	}
+	zh := i18n.NewPrinter(i18n.Supported[1]).Text(cat.Warnings[0])
+	if !strings.Contains(zh, "官方默认") {
+		t.Errorf("zh warning: %s", zh)
 	}
 }

@@ -59,7 +59,8 @@ table names them), or those of --catalogue FILE instead, then the changes of
 the user's file ` + "`" + `$XDG_CONFIG_HOME/gomirror/mirrors.yaml` + "`" + `
 (os.UserConfigDir): an entry with the id of an earlier one replaces it,
 "disabled: true" removes it ("id: official" is the go command's default,
-which then needs no go command), and a URL given twice is measured once
+which then needs no go command; with no go command on PATH it is left out
+with a warning), and a URL given twice is measured once
 (the later entry describes it). A mirror whose requests fail ` + strconv.Itoa(mirrorbench.CatalogueMaxFailures) + ` times in a
 row is given up on for the rest of the run. See docs/client-tools.md for the
 file's format.
@@ -91,9 +92,14 @@ mirror answered any request successfully (the report is printed first).`,
 				if err != nil {
 					return err
 				}
+				for _, w := range cat.Warnings {
+					p.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+				}
 				cfg.Mirrors = cat.URLs()
 				for _, m := range cat.Mirrors {
-					cfg.Names = append(cfg.Names, m.Title(p))
+					cfg.IDs = append(cfg.IDs, m.ID)
+					cfg.Names = append(cfg.Names, m.Title(i18n.English()))
+					cfg.Titles = append(cfg.Titles, m.Title(p))
 				}
 				cfg.MaxFailures = mirrorbench.CatalogueMaxFailures
 			} else if catFile != "" {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,5 +205,71 @@ func TestBenchCatalogueZh(t *testing.T) {
 	os.WriteFile(bad, []byte("mirrors:\n  - id: x\n    url: http://example.com\n"), 0o666)
 	if _, _, err := runBench(t, "--catalogue", bad); err == nil || !strings.Contains(err.Error(), bad+", line 2: mirror x has no name.en") {
 		t.Errorf("bad catalogue: %v", err)
+	}
+}
+
+// TestBenchJSONSameInEveryLocale: bench --json of a catalogue carries each
+// mirror's catalogue id and English name whatever the locale (machines
+// read it); only the table shows the localized name.
+func TestBenchJSONSameInEveryLocale(t *testing.T) {
+	fast, slow := benchMirrors(t)
+	cat := writeCatalogue(t, [2]string{"slow", slow.URL}, [2]string{"fast", fast.URL})
+	type named struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	}
+	decode := func(lang string) []named {
+		t.Helper()
+		out, _, err := testutil.RunCommand(t, newRoot(), nil, "bench", "--lang", lang, benchModules, "--samples=1", "--json", "--catalogue", cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct{ Mirrors []named }
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Mirrors
+	}
+	en, zh := decode("en"), decode("zh")
+	want := []named{{"slow", "slow mirror", slow.URL}, {"fast", "fast mirror", fast.URL}}
+	if !slices.Equal(en, want) || !slices.Equal(zh, want) {
+		t.Errorf("en %v, zh %v; want both %v", en, zh, want)
+	}
+}
+
+// TestBenchTableWording: the summary line under the table has no "(s)"
+// plural and, in Chinese, a failure line uses the full-width colon.
+func TestBenchTableWording(t *testing.T) {
+	fast, _ := benchMirrors(t)
+	broken := fakeproxy.NewMirror(t, fast)
+	broken.Inject(fakeproxy.Modules, fakeproxy.Status(502, "bad gateway"))
+	out, _, _ := runBench(t, benchModules, "--samples=1", broken.URL, fast.URL)
+	if strings.Contains(out, "(s)") || !strings.Contains(out, "samples: 1, module versions: 2") {
+		t.Errorf("en summary:\n%s", out)
+	}
+	out, _, _ = testutil.RunCommand(t, newRoot(), nil, "bench", "--lang", "zh", benchModules, "--samples=1", broken.URL, fast.URL)
+	if !strings.Contains(out, "采样轮数：1，模块版本数：2") || !strings.Contains(out, broken.URL+"：2× ") {
+		t.Errorf("zh summary or failure line:\n%s", out)
+	}
+}
+
+// TestBenchWithoutGoCommand: with no go command on PATH, bench leaves the
+// official default out with a warning and measures the catalogue's other
+// mirrors.
+func TestBenchWithoutGoCommand(t *testing.T) {
+	fast, _ := benchMirrors(t)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	cat := filepath.Join(t.TempDir(), "catalogue.yaml")
+	if err := os.WriteFile(cat, []byte("mirrors:\n  - id: fast\n    name: {en: fast mirror}\n    url: "+fast.URL+"\n    sumdb: \"no\"\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	out, errOut, err := runBench(t, benchModules, "--samples=1", "--catalogue", cat)
+	if err != nil || !strings.Contains(out, "Recommended: "+fast.URL) {
+		t.Fatalf("err %v, out:\n%s", err, out)
+	}
+	if !strings.Contains(errOut, "warning: the official default is left out: there is no go command") {
+		t.Errorf("no warning:\n%s", errOut)
 	}
 }

@@ -49,7 +49,9 @@ per check, ok, warn or fail, with a fix for every problem:
     broken fails here, naming the step. Then latest, which the go command
     never reads through a proxy: a failure is a warning; two signed trees
     that contradict each other fail. A probe module covered by GONOSUMDB or
-    GOPRIVATE is not looked up;
+    GOPRIVATE is not looked up; one the proxy does not hold (its list is
+    404, e.g. a mirror with its upstream off that never fetched it) leaves
+    the lookup unchecked, a warning that says so;
   - lag: with two or more proxies in GOPROXY (or --compare URLs), the
     version lists of the probe module and --lag-modules from each (modules
     covered by GONOPROXY or GOPRIVATE are skipped); a proxy whose list lacks
@@ -59,12 +61,13 @@ per check, ok, warn or fail, with a fix for every problem:
   - the module cache (GOMODCACHE): creatable, writable, free space.
 
 When the first proxy in GOPROXY is slow, failing or lagging, doctor
-suggests gomirror setup --fastest. Proxy URLs are shown without their
+suggests gomirror setup --fastest (not for a warning on latest alone). Proxy URLs are shown without their
 password. Output is in Chinese under a zh locale (LANG=zh_CN.UTF-8) or
 with --lang zh; --json is always English.
 
 Every network step has its own --timeout; a step slower than --slow is a
-warning. Exit status 1 if any check fails.`,
+warning. Exit status 1 if any check fails; 0 when every check is ok or
+only warns.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -102,7 +102,7 @@ func TestExplainChinese(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "ID  ") || !strings.Contains(lines[0], "症状") || !strings.Contains(lines[0], "修复方法") {
 		t.Errorf("--list header: %q", lines[0])
 	}
-	if !strings.Contains(out, "vendor-inconsistent") || !strings.Contains(out, "vendor 目录不一致") || !strings.Contains(out, "代理拒绝了请求（400") {
+	if !strings.Contains(out, "vendor-inconsistent") || !strings.Contains(out, "vendor 目录不一致") || !strings.Contains(out, "代理拒绝了请求") {
 		t.Errorf("--list lacks the new classes in Chinese:\n%s", out)
 	}
 
@@ -165,5 +165,23 @@ func TestExplainList(t *testing.T) {
 	}
 	if _, err := runExplain(t, "", "--list", "file.txt"); err == nil {
 		t.Errorf("--list with a FILE: no error")
+	}
+}
+
+// TestExplainListKeepsIDsWhole: explain --list in a narrow terminal never
+// splits an ID (what a user greps for), in either language.
+func TestExplainListKeepsIDsWhole(t *testing.T) {
+	for _, lang := range []string{"C", "zh_CN.UTF-8"} {
+		t.Setenv("LANG", lang)
+		t.Setenv("COLUMNS", "80")
+		out, err := runExplain(t, "", "--list")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"vendor-inconsistent", "checksum-mismatch", "sumdb-private", "gomod-syntax"} {
+			if !strings.Contains(out, "\n"+id+" ") {
+				t.Errorf("LANG=%s: ID %s split or missing:\n%s", lang, id, out)
+			}
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,14 +30,67 @@ var helpTranslated = []string{
 // flag usages, its subcommands' Shorts and cobra's own headings come from
 // the catalogue (i18n.Printer.Translate; a text the catalogue lacks stays
 // English).
+//
+// Under Chinese the rendered help is post-processed too (localizeRendered):
+// pflag's "(default …)" and cobra's "[flags]"/"[command]" are not in any
+// template. Flag errors (unknown flag, missing or bad value) are
+// translated for every command (flagError).
 func localizeHelp(root *cobra.Command) {
 	help := root.HelpFunc()
 	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
-		if p, err := printer(cmd); err == nil && p.Chinese() {
-			translateHelp(cmd, p)
+		p, err := printer(cmd)
+		if err != nil || !p.Chinese() {
+			help(cmd, args)
+			return
 		}
+		translateHelp(cmd, p)
+		out := cmd.OutOrStdout()
+		var b strings.Builder
+		cmd.SetOut(&b)
 		help(cmd, args)
+		cmd.SetOut(out)
+		io.WriteString(out, localizeRendered(b.String(), p))
 	})
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
+}
+
+// flagDefault is pflag's default annotation, at the end of a flag's line.
+var flagDefault = regexp.MustCompile(`(?m) \(default (.*)\)$`)
+
+// localizeRendered puts what pflag and cobra add to a rendered help in p's
+// language: the flags' "(default …)" and the usage lines' "[flags]" and
+// "[command]".
+func localizeRendered(help string, p *i18n.Printer) string {
+	help = flagDefault.ReplaceAllStringFunc(help, func(m string) string {
+		return p.Sprintf(" (default %s)", flagDefault.FindStringSubmatch(m)[1])
+	})
+	return strings.NewReplacer("[flags]", p.Sprintf("[flags]"), "[command]", p.Sprintf("[command]")).Replace(help)
+}
+
+// flagError is a flag parsing error of pflag as an i18n error, printed in
+// the language the command runs in (other errors as they are).
+func flagError(err error) error {
+	var (
+		notExist *pflag.NotExistError
+		required *pflag.ValueRequiredError
+		invalid  *pflag.InvalidValueError
+		syntax   *pflag.InvalidSyntaxError
+	)
+	switch {
+	case errors.As(err, &notExist) && notExist.GetSpecifiedShortnames() != "":
+		return i18n.Errorf("unknown shorthand flag: %s in -%s", fmt.Sprintf("%q", rune(notExist.GetSpecifiedName()[0])), notExist.GetSpecifiedShortnames())
+	case errors.As(err, &notExist):
+		return i18n.Errorf("unknown flag: --%s", notExist.GetSpecifiedName())
+	case errors.As(err, &required) && required.GetSpecifiedShortnames() != "":
+		return i18n.Errorf("flag needs an argument: %s in -%s", fmt.Sprintf("%q", rune(required.GetSpecifiedName()[0])), required.GetSpecifiedShortnames())
+	case errors.As(err, &required):
+		return i18n.Errorf("flag needs an argument: --%s", required.GetSpecifiedName())
+	case errors.As(err, &invalid):
+		return i18n.Errorf("invalid argument %s for flag --%s: %v", fmt.Sprintf("%q", invalid.GetValue()), invalid.GetFlag().Name, errors.Unwrap(invalid))
+	case errors.As(err, &syntax):
+		return i18n.Errorf("bad flag syntax: %s", strings.TrimPrefix(err.Error(), "bad flag syntax: "))
+	}
+	return err
 }
 
 // translateHelp puts cmd's help texts in p's language, in place (the

@@ -88,3 +88,75 @@ func TestHelpChinese(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpChineseNoCobraEnglish: under Chinese, pflag's "(default …)"
+// annotations and cobra's "[flags]"/"[command]" in usage lines are
+// Chinese too; under C they stay as cobra prints them.
+func TestHelpChineseNoCobraEnglish(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	help := func(lang string, args ...string) string {
+		t.Helper()
+		t.Setenv("LANG", lang)
+		root := newRoot()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetArgs(args)
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	zh := help("zh_CN.UTF-8", "graph", "--help")
+	for _, english := range []string{"(default ", "[flags]"} {
+		if strings.Contains(zh, english) {
+			t.Errorf("%q left in:\n%s", english, zh)
+		}
+	}
+	if !strings.Contains(zh, `（默认 "mermaid"）`) || !strings.Contains(zh, "[选项]") {
+		t.Errorf("no Chinese default or [选项]:\n%s", zh)
+	}
+	if root := help("zh_CN.UTF-8", "--help"); strings.Contains(root, "[command]") || !strings.Contains(root, "[命令]") {
+		t.Errorf("[command] in the root's help:\n%s", root)
+	}
+	if en := help("C", "graph", "--help"); !strings.Contains(en, `(default "mermaid")`) || !strings.Contains(en, "[flags]") {
+		t.Errorf("English help changed:\n%s", en)
+	}
+}
+
+// TestFlagErrorChinese: a flag error (unknown flag, missing argument, bad
+// value) is printed in the language the command runs in.
+func TestFlagErrorChinese(t *testing.T) {
+	t.Setenv("LC_ALL", "")
+	t.Setenv("LC_MESSAGES", "")
+	t.Setenv("LANG", "zh_CN.UTF-8")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"setup", "--bogus"}, "未知标志：--bogus"},
+		{[]string{"bench", "--samples"}, "标志需要一个参数：--samples"},
+		{[]string{"bench", "--samples", "x"}, `标志 --samples 的参数 "x" 无效`},
+		{[]string{"graph", "-Z"}, "未知短标志"},
+	} {
+		root := newRoot()
+		root.SetOut(&bytes.Buffer{})
+		root.SetErr(&bytes.Buffer{})
+		root.SetArgs(tt.args)
+		cmd, err := root.ExecuteC()
+		if err == nil {
+			t.Fatalf("%v: no error", tt.args)
+		}
+		code, msg := exitStatus(err, errorPrinter(cmd))
+		if code != 1 || !strings.Contains(msg, tt.want) || strings.Contains(msg, "flag") {
+			t.Errorf("%v: exit %d, %q; want %q", tt.args, code, msg, tt.want)
+		}
+	}
+	t.Setenv("LANG", "C")
+	root := newRoot()
+	root.SetArgs([]string{"setup", "--bogus"})
+	cmd, err := root.ExecuteC()
+	if _, msg := exitStatus(err, errorPrinter(cmd)); !strings.Contains(msg, "unknown flag: --bogus") {
+		t.Errorf("C: %q", msg)
+	}
+}

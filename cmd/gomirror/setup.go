@@ -466,9 +466,14 @@ func runFastest(ctx context.Context, cmd *cobra.Command, p *i18n.Printer, goCmd 
 	if err != nil {
 		return err
 	}
+	for _, w := range cat.Warnings {
+		p.Fprintf(stderr, "warning: %s\n", w)
+	}
 	cfg := mirrorbench.Config{Mirrors: cat.URLs(), Modules: mods, Samples: o.samples, Timeout: o.timeout, MaxFailures: mirrorbench.CatalogueMaxFailures}
 	for _, m := range cat.Mirrors {
-		cfg.Names = append(cfg.Names, m.Title(p))
+		cfg.IDs = append(cfg.IDs, m.ID)
+		cfg.Names = append(cfg.Names, m.Title(i18n.English()))
+		cfg.Titles = append(cfg.Titles, m.Title(p))
 	}
 	p.Fprintf(stderr, "measuring %s mirrors of the catalogue (each request limited to %s)...\n", fmt.Sprint(len(cfg.Mirrors)), o.timeout.String())
 	rep, err := mirrorbench.Run(ctx, cfg)

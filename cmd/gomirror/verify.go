@@ -114,7 +114,7 @@ or configuration error.`,
 // the process with status 2; the error is returned for when exit does not
 // end it (tests).
 func usageError(cmd *cobra.Command, err error) error {
-	fmt.Fprintln(cmd.ErrOrStderr(), "gomirror:", err)
+	fmt.Fprintln(cmd.ErrOrStderr(), "gomirror:", errorPrinter(cmd).Error(flagError(err)))
 	exit(2)
 	return err
 }
