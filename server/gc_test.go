@@ -60,6 +60,11 @@ func TestGCOverQuota(t *testing.T) {
 			}
 		}
 	}
+	// The small files (.mod and its .modhash) are written behind the
+	// answers: wait for them before reading the stored hashes below.
+	if err := s.mirror.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
 	// A private module, stored as a direct fetch would have.
 	for file, content := range map[string]string{".info": `{"Version":"v1.0.0"}`, ".mod": "module corp.example/p\n", ".zip": "PK private", ".ziphash": "h1:x\n"} {
 		if err := storage.PutBytes(ctx, s.store, "corp.example/p/@v/v1.0.0"+file, []byte(content)); err != nil {
