@@ -206,6 +206,17 @@ func Pad(s string, n int) string {
 // others. Use it rather than text/tabwriter, which counts a Chinese
 // character as one column.
 func WriteTable(w io.Writer, rows [][]string) error {
+	widths := columnWidths(rows)
+	for _, r := range rows {
+		if err := writeRow(w, r, widths); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// columnWidths is the display width of each column of rows.
+func columnWidths(rows [][]string) []int {
 	var widths []int
 	for _, r := range rows {
 		for i, c := range r {
@@ -215,23 +226,23 @@ func WriteTable(w io.Writer, rows [][]string) error {
 			widths[i] = max(widths[i], Width(c))
 		}
 	}
+	return widths
+}
+
+// writeRow writes one line of a table: cells padded to widths, two spaces
+// between them, the last one as it is, no trailing spaces.
+func writeRow(w io.Writer, cells []string, widths []int) error {
 	var b strings.Builder
-	for _, r := range rows {
-		for i, c := range r {
-			if i == len(r)-1 {
-				b.WriteString(c)
-				break
-			}
-			b.WriteString(Pad(c, widths[i]))
-			b.WriteString("  ")
+	for i, c := range cells {
+		if i == len(cells)-1 {
+			b.WriteString(c)
+			break
 		}
-		line := strings.TrimRight(b.String(), " ")
-		b.Reset()
-		if _, err := io.WriteString(w, line+"\n"); err != nil {
-			return err
-		}
+		b.WriteString(Pad(c, widths[i]))
+		b.WriteString("  ")
 	}
-	return nil
+	_, err := io.WriteString(w, strings.TrimRight(b.String(), " ")+"\n")
+	return err
 }
 
 // Error is an error whose message is a Text, so that the command that
@@ -277,15 +288,7 @@ func (p *Printer) Error(err error) string {
 // any two characters; a row then takes several lines, the other cells
 // blank on its continuation lines. A table that fits is WriteTable's.
 func WriteTableWrapped(w io.Writer, rows [][]string, maxWidth int) error {
-	var widths []int
-	for _, r := range rows {
-		for i, c := range r {
-			if i == len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], Width(c))
-		}
-	}
+	widths := columnWidths(rows)
 	const minCol = 8
 	total := func() int {
 		n := 2 * max(len(widths)-1, 0)
@@ -322,7 +325,6 @@ func WriteTableWrapped(w io.Writer, rows [][]string, maxWidth int) error {
 	}
 	narrow(func(i int) int { return max(minCol, words[i]) })
 	narrow(func(int) int { return minCol })
-	var b strings.Builder
 	for _, r := range rows {
 		cells := make([][]string, len(r))
 		lines := 1
@@ -330,22 +332,15 @@ func WriteTableWrapped(w io.Writer, rows [][]string, maxWidth int) error {
 			cells[i] = wrapCell(c, widths[i])
 			lines = max(lines, len(cells[i]))
 		}
+		line := make([]string, len(r))
 		for l := range lines {
 			for i := range r {
-				s := ""
+				line[i] = ""
 				if l < len(cells[i]) {
-					s = cells[i][l]
+					line[i] = cells[i][l]
 				}
-				if i == len(r)-1 {
-					b.WriteString(s)
-					break
-				}
-				b.WriteString(Pad(s, widths[i]))
-				b.WriteString("  ")
 			}
-			line := strings.TrimRight(b.String(), " ")
-			b.Reset()
-			if _, err := io.WriteString(w, line+"\n"); err != nil {
+			if err := writeRow(w, line, widths); err != nil {
 				return err
 			}
 		}
