@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomirror/gomirror/internal/redact"
 
@@ -107,7 +109,7 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("db: opening %s: %w", dsn, err)
 	}
@@ -127,6 +129,34 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	}
 	c.SetMaxOpenConns(1)
 	return &DB{d: d, w: w, r: r, ckpt: startCheckpointer(c)}, nil
+}
+
+// pingSQLite opens w's connection, trying again (for as long as the busy
+// timeout, within ctx) while SQLite answers SQLITE_BUSY: switching a new
+// database to WAL mode takes a lock that the busy timeout does not wait
+// for when another connection is taking it too (SQLite then fails one of
+// them at once rather than let them deadlock), as replicas or commands
+// starting together on a new database do.
+func pingSQLite(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := w.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (or one of its
+// extended codes).
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 5 // SQLITE_BUSY
 }
 
 // checkpointEvery is how many write transactions the checkpointer lets

@@ -176,9 +176,11 @@ func TestVulnDBAirGapped(t *testing.T) {
 	if err != nil || !strings.Contains(body, `"golang.org/x/text"`) {
 		t.Fatalf("GET /vuln/ID/GO-2022-1059.json: %v\n%s", err, body)
 	}
-	if !strings.Contains(m.logs.String(), "vulnerability database loaded from storage") {
-		t.Errorf("no load from storage in the log:\n%s", tail(m.logs.String(), 20))
-	}
+	// The load is logged just after the copy is served, and log lines
+	// are written out off the request path.
+	eventually(t, "the log line of the load from storage", func() bool {
+		return strings.Contains(m.logs.String(), "vulnerability database loaded from storage")
+	})
 }
 
 // startDenyVulnerable starts a mirror with the vulnerability database
