@@ -191,7 +191,20 @@ func TestFastLaggingMirrorIsScoredDownInTheBackground(t *testing.T) {
 	case <-time.After(20 * time.Second): // a bound on failure, not a wait
 		t.Fatal("the comparison was not finished in the background within 20s")
 	}
-	if _, a, err := g.Info(t.Context(), "example.com/hello", "v1.0.0"); err != nil || a.Upstream != full.URL {
-		t.Errorf("Info after the lag answered by %s (%v), want the complete mirror %s", a.Upstream, err, full.URL)
+	// The next request goes first to the complete mirror, now the better
+	// scored and preferred one (which of the two answers it may still
+	// vary: requests are hedged after HedgeAfterMin).
+	if _, _, err := g.Info(t.Context(), "example.com/hello", "v1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	score := map[string]float64{}
+	for _, st := range g.Status() {
+		score[st.URL] = st.Score
+		if st.URL == full.URL && !st.Preferred {
+			t.Errorf("after the lag the complete mirror is not preferred: %+v", g.Status())
+		}
+	}
+	if score[full.URL] >= score[lagging.URL] {
+		t.Errorf("scores after the lag: complete %v, lagging %v; want the lagging one worse", score[full.URL], score[lagging.URL])
 	}
 }
