@@ -155,12 +155,13 @@ const maxLagVersions = 5
 // narrows it to one mirror (its URL, with or without credentials) or the
 // mirrors of one group.
 func checkLag(r *rule, states []UpstreamState, found map[string]finding) {
+	want := redact.List(r.Upstream)
 	for _, s := range states {
-		name := redact.List(s.Name) // as the server gives it; redacted again to be sure
 		if s.Group == "" || s.LagRate < r.Threshold {
 			continue
 		}
-		if r.Upstream != "" && s.Group != r.Upstream && s.Name != r.Upstream && name != redact.List(r.Upstream) {
+		name := redact.List(s.Name) // as the server gives it; redacted again to be sure
+		if r.Upstream != "" && s.Group != r.Upstream && s.Name != r.Upstream && name != want {
 			continue
 		}
 		last, lastZH := "", ""

@@ -53,7 +53,7 @@ func (m *Mirror) List(ctx context.Context, em layout.Module) ([]byte, Source, er
 	}
 	versions := slices.Clone(stored)
 	for v := range strings.FieldsSeq(string(fresh)) {
-		if listable(v) {
+		if layout.Listable(v) {
 			versions = append(versions, v)
 		}
 	}
@@ -80,7 +80,7 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 	}
 	hadList = err == nil
 	for v := range strings.FieldsSeq(string(list)) {
-		if listable(v) {
+		if layout.Listable(v) {
 			versions = append(versions, v)
 		}
 	}
@@ -98,11 +98,6 @@ func (m *Mirror) storedVersions(ctx context.Context, path, listKey string) (vers
 	}
 	return versions, list, hadList, nil
 }
-
-// listable reports whether v, a line of a list answer, is a version to
-// list (layout.Listable), so that a list cut short by the upstream adds no
-// version that does not exist, and none is stored.
-func listable(v string) bool { return layout.Listable(v) }
 
 // Latest answers $module/@latest for em, the module with its escaped path
 // (see List).

@@ -98,7 +98,7 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	// WAL: readers never block the writer nor the writer them. The busy
 	// timeout makes a connection wait for another process's write (the
 	// CLI next to a running server) instead of failing at once.
-	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)"
+	params := "?_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout/time.Millisecond)) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=mmap_size(1073741824)"
 	// The writer does not checkpoint after its commits: a checkpointer
 	// does, on a connection of its own, so that a commit does not wait
 	// for a checkpoint's writes and fsyncs.
@@ -131,6 +131,10 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{d: d, w: w, r: r, ckpt: startCheckpointer(c)}, nil
 }
 
+// busyTimeout is how long a SQLite connection waits for another's lock
+// (its busy_timeout).
+const busyTimeout = 10 * time.Second
+
 // pingSQLite opens w's connection, trying again (for as long as the busy
 // timeout, within ctx) while SQLite answers SQLITE_BUSY: switching a new
 // database to WAL mode takes a lock that the busy timeout does not wait
@@ -138,7 +142,7 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 // them at once rather than let them deadlock), as replicas or commands
 // starting together on a new database do.
 func pingSQLite(ctx context.Context, w *sql.DB) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(busyTimeout)
 	for {
 		err := w.PingContext(ctx)
 		if err == nil || !isBusy(err) || time.Now().After(deadline) {
@@ -155,8 +159,8 @@ func pingSQLite(ctx context.Context, w *sql.DB) error {
 // isBusy reports whether err is SQLite's SQLITE_BUSY (or one of its
 // extended codes).
 func isBusy(err error) bool {
-	var coded interface{ Code() int }
-	return errors.As(err, &coded) && coded.Code()&0xff == 5 // SQLITE_BUSY
+	code, ok := sqliteCode(err)
+	return ok && code == sqliteBusy
 }
 
 // checkpointEvery is how many write transactions the checkpointer lets

@@ -17,9 +17,8 @@ func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	var coded interface{ Code() int } // modernc.org/sqlite's *Error
-	if errors.As(err, &coded) {
-		switch coded.Code() & 0xff {
+	if code, ok := sqliteCode(err); ok {
+		switch code {
 		case sqliteCorrupt, sqliteNotADB, sqliteCantOpen:
 			return true
 		}
@@ -35,3 +34,16 @@ const (
 	sqliteCorrupt  = 11 // SQLITE_CORRUPT
 	sqliteNotADB   = 26 // SQLITE_NOTADB
 )
+
+// sqliteBusy is SQLite's SQLITE_BUSY: another connection holds the lock.
+const sqliteBusy = 5
+
+// sqliteCode returns SQLite's primary result code of err, if it is one of
+// modernc.org/sqlite's errors.
+func sqliteCode(err error) (int, bool) {
+	var coded interface{ Code() int } // modernc.org/sqlite's *Error
+	if errors.As(err, &coded) {
+		return coded.Code() & 0xff, true
+	}
+	return 0, false
+}

@@ -454,12 +454,8 @@ func (g *Mirror) judgeWhole(ctx context.Context, subj policy.Subject, path strin
 	return ds, nil
 }
 
-// preferred orders versions as the go command prefers them for "latest":
-// releases before pre-releases, each newest first (layout.LatestOrder).
-func preferred(a, b string) int { return layout.LatestOrder(a, b) }
-
 // latestCandidates returns versions (a list's) in the go command's order
-// of preference for "latest" (preferred), without the +incompatible
+// of preference for "latest" (layout.LatestOrder), without the +incompatible
 // versions when the newest compatible version (the highest without
 // +incompatible, pre-releases included) has a go.mod of its own, not the
 // one the go command makes up for a module without one: the go command
@@ -468,7 +464,7 @@ func preferred(a, b string) int { return layout.LatestOrder(a, b) }
 // fetch's; the versions are then returned with the +incompatible ones.
 func (g *Mirror) latestCandidates(ctx context.Context, path string, versions []string) ([]string, error) {
 	order := slices.Clone(versions)
-	slices.SortFunc(order, preferred)
+	slices.SortFunc(order, layout.LatestOrder)
 	compatible := ""
 	for _, v := range versions {
 		if !strings.HasSuffix(v, "+incompatible") && semver.IsValid(v) && (compatible == "" || semver.Compare(v, compatible) > 0) {

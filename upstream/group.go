@@ -394,6 +394,32 @@ func (g *Group) backoff(ctx context.Context, attempt int, err error, allTried bo
 	}
 }
 
+// settle records in m's health how an attempt that began at begin ended
+// with err, and returns err (saying so when the attempt's own Timeout
+// ended it, timedOut): a success; lost, not waited for (another answer
+// won, or the attempt was abandoned): only its slowness is learned;
+// gaveUp, the caller gave up: nothing is learned; else a failure, which
+// may open the mirror's breaker.
+func (g *Group) settle(m *member, begin time.Time, err error, timedOut, lost, gaveUp bool) error {
+	if timedOut && err != nil {
+		err = fmt.Errorf("%s: no answer within %v: %w", m.p, g.opts.Timeout, context.DeadlineExceeded)
+	}
+	d := g.opts.Now().Sub(begin)
+	switch {
+	case err == nil || (!isFailure(err) && !timedOut):
+		m.h.success(d, g.opts.Now())
+	case lost:
+		m.h.slow(d)
+	case gaveUp:
+		m.h.release()
+	default:
+		if m.h.failure(err, g.opts.Now(), g.opts.BreakerFailures, retryAfterOf(err)) {
+			g.opts.Logger.Warn("upstream mirror breaker opened", "group", g.name, "mirror", m.p.String(), "err", err)
+		}
+	}
+	return err
+}
+
 // race runs f on primary and, if primary is slower than its p90, on runner
 // too; the first good answer wins and the other attempt is cancelled.
 func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(ctx context.Context, p *Proxy) (T, error), release func(T)) (T, *member, error) {
@@ -408,22 +434,8 @@ func race[T any](ctx context.Context, g *Group, primary, runner *member, f func(
 			timer := time.AfterFunc(g.opts.Timeout, cancel)
 			v, err := f(actx, m.p)
 			timedOut := !timer.Stop()
-			if timedOut && err != nil {
-				err = fmt.Errorf("%s: no answer within %v: %w", m.p, g.opts.Timeout, context.DeadlineExceeded)
-			}
-			d := g.opts.Now().Sub(begin)
-			switch {
-			case err == nil || (!isFailure(err) && !timedOut):
-				m.h.success(d, g.opts.Now())
-			case decided.Load():
-				m.h.slow(d) // cancelled: the other mirror answered first
-			case ctx.Err() != nil:
-				m.h.release() // the caller gave up: nothing learned
-			default:
-				if m.h.failure(err, g.opts.Now(), g.opts.BreakerFailures, retryAfterOf(err)) {
-					g.opts.Logger.Warn("upstream mirror breaker opened", "group", g.name, "mirror", m.p.String(), "err", err)
-				}
-			}
+			// decided: cancelled, the other mirror answered first.
+			err = g.settle(m, begin, err, timedOut, decided.Load(), ctx.Err() != nil)
 			results <- result[T]{v, err, m}
 		}()
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -389,21 +388,16 @@ func compareList(p, o answerOf, path string, conf confirmFunc, now time.Time) co
 	return c
 }
 
-// confirmedOf returns the versions of vs that ok holds, in order.
-func confirmedOf(vs []string, ok map[string]bool) []string {
-	var out []string
-	for _, v := range vs {
-		if ok[v] {
-			out = append(out, v)
-		}
-	}
-	return out
-}
+// confirmedOf returns the versions of vs that ok holds (is true), in
+// order; unconfirmedOf those it does not.
+func confirmedOf(vs []string, ok map[string]bool) []string { return filterBy(vs, ok, true) }
 
-func unconfirmedOf(vs []string, ok map[string]bool) []string {
+func unconfirmedOf(vs []string, ok map[string]bool) []string { return filterBy(vs, ok, false) }
+
+func filterBy(vs []string, ok map[string]bool, want bool) []string {
 	var out []string
 	for _, v := range vs {
-		if !ok[v] {
+		if ok[v] == want {
 			out = append(out, v)
 		}
 	}
@@ -597,20 +591,7 @@ func (g *Group) compared(ctx context.Context, path string, cmp func(p, o answerO
 			begin := g.opts.Now()
 			b, err := f(actx, m.p)
 			timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
-			if timedOut && err != nil {
-				err = fmt.Errorf("%s: no answer within %v: %w", m.p, g.opts.Timeout, context.DeadlineExceeded)
-			}
-			d := g.opts.Now().Sub(begin)
-			switch {
-			case err == nil || (!isFailure(err) && !timedOut):
-				m.h.success(d, g.opts.Now())
-			case abandoned[i].Load() || g.life.Err() != nil:
-				m.h.slow(d) // not waited for: nothing learned but its slowness
-			default:
-				if m.h.failure(err, g.opts.Now(), g.opts.BreakerFailures, retryAfterOf(err)) {
-					g.opts.Logger.Warn("upstream mirror breaker opened", "group", g.name, "mirror", m.p.String(), "err", err)
-				}
-			}
+			err = g.settle(m, begin, err, timedOut, abandoned[i].Load() || g.life.Err() != nil, false)
 			results <- answerOf{b, err, m}
 		})
 	}

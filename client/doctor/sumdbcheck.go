@@ -163,12 +163,13 @@ func probeVersion(ctx context.Context, o *Options, client *http.Client, proxyURL
 	return version, i18n.Text{}, false
 }
 
-// releases are the versions of a list the go command counts: canonical
-// semantic versions that are not pseudo-versions (its proxy Versions).
+// releases are the versions of a list the go command counts: those a
+// list may hold (layout.Listable, +incompatible ones included) that are
+// not pseudo-versions (its proxy Versions).
 func releases(list []byte) []string {
 	var vs []string
 	for v := range strings.FieldsSeq(string(list)) {
-		if semver.IsValid(v) && semver.Canonical(v) == v && !module.IsPseudoVersion(v) {
+		if layout.Listable(v) && !module.IsPseudoVersion(v) {
 			vs = append(vs, v)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/sumdb"
 )
 
@@ -79,7 +80,7 @@ func Lookups(ctx context.Context, client *http.Client, mirror, key string, lates
 	if client == nil {
 		client = http.DefaultClient
 	}
-	c := sumdb.NewProxyClient(ctx, client, strings.TrimRight(mirror, "/")+"/sumdb/"+v.Name(), key, 0)
+	c := sumdb.NewProxyClient(ctx, client, strings.TrimRight(mirror, "/")+"/"+layout.SumDBKey(v.Name()), key, 0)
 	if _, err := c.Get("/supported"); err != nil {
 		return sum, i18n.Errorf("the mirror does not proxy the checksum database %s: %v", v.Name(), err)
 	}
