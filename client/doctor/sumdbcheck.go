@@ -227,7 +227,8 @@ func checkSumDBThrough(ctx context.Context, o *Options, client *http.Client, pro
 		r.Status, r.Message = OK, i18n.T("not checked: GOSUMDB cannot be used (see the gosumdb check)")
 		return r
 	}
-	pc := sumdb.NewProxyClient(ctx, client, proxyURL+prefix, "", o.Timeout)
+	// db.key is "" when it is not known: then only /supported is asked.
+	pc := sumdb.NewProxyClient(ctx, client, proxyURL+prefix, db.key, o.Timeout)
 	start := time.Now()
 	_, err := pc.Get("/supported")
 	d := time.Since(start)
@@ -250,8 +251,6 @@ func checkSumDBThrough(ctx context.Context, o *Options, client *http.Client, pro
 		r.Fix = i18n.T("Give GOSUMDB with its key (NAME+HASH+KEY), or make the Go installation readable (go env GOROOT), whose go command knows the default database's key.")
 		return r
 	}
-	pc = sumdb.NewProxyClient(ctx, client, proxyURL+prefix, db.key, o.Timeout)
-
 	var version string
 	if module.MatchPrefixPatterns(o.noSumDB, o.ProbeModule) {
 		skipRest(i18n.T("%s is private (GONOSUMDB/GOPRIVATE): the go command does not look it up", o.ProbeModule), "lookup", "tiles")

@@ -327,6 +327,11 @@ func ReadState(path string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseState(path, data)
+}
+
+// parseState decodes data, the state file at path.
+func parseState(path string, data []byte) (*State, error) {
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, i18n.Errorf("state file %s: %v", path, err)
@@ -383,7 +388,7 @@ func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, er
 	state := &State{GOENV: goenv, Vars: map[string]Saved{}}
 	if oldState != nil {
 		res.Kept = true
-		if state, err = ReadState(statePath); err != nil {
+		if state, err = parseState(statePath, oldState); err != nil {
 			return nil, err
 		}
 		if state.GOENV != goenv {
@@ -429,7 +434,7 @@ func Apply(ctx context.Context, r gocmd.Runner, settings []Setting) (*Result, er
 			if oldState == nil {
 				os.Remove(statePath)
 			} else {
-				os.WriteFile(statePath, oldState, 0o666)
+				atomicfile.WriteFile(statePath, oldState, 0o600)
 			}
 		}
 		return nil, err
