@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -821,11 +822,16 @@ func TestImportRepairsDamagedStoreFiles(t *testing.T) {
 type failingStore struct {
 	storage.Storage
 	n    int
+	mu   sync.Mutex
 	puts int
 }
 
 func (s *failingStore) Put(ctx context.Context, key string, r io.Reader) error {
-	if s.puts++; s.puts > s.n {
+	s.mu.Lock()
+	s.puts++
+	fail := s.puts > s.n
+	s.mu.Unlock()
+	if fail {
 		return fmt.Errorf("put %s: disk full (test)", key)
 	}
 	return s.Storage.Put(ctx, key, r)

@@ -126,9 +126,9 @@ func Export(ctx context.Context, w io.Writer, mods []Module, opts ExportOptions)
 	ctx, cancel := context.WithCancel(ctx)
 	sumDone := make(chan struct{})
 	e := &exporter{ctx: ctx, opts: opts, h1: make(map[string]string)}
-	// The zips' h1: hashes are computed on the other cores while the next
+	// The zips' h1: hashes are computed on every core while the next
 	// artifacts are written; a few at a time (each holds its file open).
-	e.hashes.SetLimit(max(1, runtime.GOMAXPROCS(0)-1))
+	e.hashes.SetLimit(runtime.GOMAXPROCS(0))
 	defer func() {
 		cancel()
 		<-sumDone // nothing outlives Export

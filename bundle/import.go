@@ -650,6 +650,7 @@ type write struct {
 	data     []byte
 	artifact bool
 	repair   bool // replaces a file of other contents
+	done     bool // stored
 }
 
 // exists reports whether s holds key.
@@ -686,10 +687,17 @@ func holds(ctx context.Context, s storage.Storage, key string, size int64, sum s
 	return true, n == size && hex.EncodeToString(h.Sum(nil)) == sum, nil
 }
 
+// storeWorkers bounds the files Import checks for or writes at once:
+// storing is mostly waiting (file creation in the kernel, a round trip to
+// S3), and module versions are independent of each other.
+const storeWorkers = 8
+
 // store writes the verified entries that the store lacks or holds with
-// other contents (repaired): database files, then per module version its
-// .zip, .mod (each after its recorded hash, as the cache does) and .info,
-// so that a failure midway leaves no version listable without its zip.
+// other contents (repaired): the database files first, then the module
+// versions, each version's .zip, .mod (each after its recorded hash, as
+// the cache does) and .info in that order, so that a failure midway leaves
+// no version listable without its zip. Versions are written several at a
+// time (storeWorkers), as are the database files.
 // With adopt (the staging directory is in the store's file system), every
 // file is staged, the staging directory's file system synced once
 // (syncfs), and each file renamed into place through the store's unsynced
@@ -697,109 +705,38 @@ func holds(ctx context.Context, s storage.Storage, key string, size int64, sum s
 // its content is on disk), for one sync instead of one per file.
 func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts ImportOptions, adopt bool, dir string, rep *ImportReport) error {
 	s := opts.Storage
-	var plan []write
-	// need plans key unless the store holds it with size bytes of SHA-256
-	// sum; it reports whether it did, and whether the key was repaired.
-	need := func(w write, size int64, sum string) (planned bool, err error) {
-		held, same, err := holds(ctx, s, w.key, size, sum)
-		if err != nil || same {
-			return false, err
-		}
-		w.repair = held
-		plan = append(plan, w)
-		return true, nil
+	plan, err := planStore(ctx, s, entries, man, opts, rep)
+	if err != nil {
+		return err
 	}
-	needData := func(w write) (bool, error) {
-		sum := sha256.Sum256(w.data)
-		return need(w, int64(len(w.data)), hex.EncodeToString(sum[:]))
-	}
-	if man.SumDB != "" && opts.DB != nil {
-		for _, name := range slices.Sorted(mapKeys(entries)) {
-			e := entries[name]
-			if e.kind != 0 {
-				continue
-			}
-			if p, ok := lookupModule(name); ok && opts.Exempt(p) {
-				continue // never stored for a path the database must not learn of
-			}
-			if name == layout.SumDBKey(opts.DB.Name)+"/latest" {
-				// Written if missing, never replaced: the store's may be
-				// newer (the sumdb endpoint keeps the newest it verified).
-				ok, err := exists(ctx, s, name)
-				if err != nil {
-					return err
-				}
-				if ok {
-					rep.SumDBPresent++
-				} else {
-					plan = append(plan, write{key: name, data: e.data})
-					rep.SumDBAdded++
-				}
-				continue
-			}
-			planned, err := needData(write{key: name, data: e.data})
-			if err != nil {
-				return err
-			}
-			if !planned {
-				rep.SumDBPresent++
-			} else if !plan[len(plan)-1].repair {
-				rep.SumDBAdded++
-			}
-		}
-		if ok, err := exists(ctx, s, layout.SumDBSupportedKey(opts.DB.Name)); err != nil {
-			return err
-		} else if !ok {
-			plan = append(plan, write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}})
-		}
-	}
-	for _, m := range man.Modules {
-		for _, k := range [...]layout.Kind{layout.Zip, layout.Mod, layout.Info} {
-			key, err := layout.Key(m.ModuleVersion(), k)
-			if err != nil {
-				return err
-			}
-			e := entries[key]
-			if e == nil {
-				continue // a go.mod-only requirement's zip or .info
-			}
-			if hashKey, ok := layout.HashKey(key); ok {
-				if _, err := needData(write{key: hashKey, data: []byte(e.h1 + "\n")}); err != nil {
-					return err
-				}
-			}
-			planned, err := need(write{key: key, file: e.file, artifact: true}, e.size, e.sha256)
-			if err != nil {
-				return err
-			}
-			if !planned {
-				rep.Present++
-			}
-		}
-	}
-
 	adopter, canAdopt := storage.As[storage.FileAdopter](storage.Unsynced(s))
-	if adopt && canAdopt {
-		for i := range plan {
-			w := &plan[i]
-			if w.file != "" {
-				continue
+	canAdopt = canAdopt && adopt
+	if canAdopt {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(storeWorkers)
+		for i, group := range plan {
+			for j := range group {
+				w := &group[j]
+				if w.file != "" {
+					continue
+				}
+				w.file = filepath.Join(dir, fmt.Sprintf("w%05d-%02d", i, j))
+				g.Go(func() error {
+					if err := gctx.Err(); err != nil {
+						return err
+					}
+					return os.WriteFile(w.file, w.data, 0o644)
+				})
 			}
-			w.file = filepath.Join(dir, fmt.Sprintf("w%07d", i))
-			if err := os.WriteFile(w.file, w.data, 0o644); err != nil {
-				return err
-			}
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		if err := syncDir(dir); err != nil {
 			return err
 		}
-	} else {
-		canAdopt = false
 	}
-	for _, w := range plan {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	put := func(ctx context.Context, w *write) error {
 		var err error
 		switch {
 		case canAdopt:
@@ -816,16 +753,155 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 		if err != nil {
 			return fmt.Errorf("storing %s: %w", w.key, err)
 		}
-		switch {
-		case w.repair:
-			rep.Repaired++
-			rep.RepairedKeys = append(rep.RepairedKeys, w.key)
-		case w.artifact:
-			rep.Added++
-			rep.AddedKeys = append(rep.AddedKeys, w.key)
+		w.done = true
+		return nil
+	}
+	// The database files (plan[0], in any order) before any version: a
+	// client that sees a version finds its proof.
+	err = forEach(ctx, plan[:1], true, put)
+	if err == nil {
+		err = forEach(ctx, plan[1:], false, put)
+	}
+	// What was written, in the plan's order, also when storing failed.
+	for _, group := range plan {
+		for _, w := range group {
+			switch {
+			case !w.done:
+			case w.repair:
+				rep.Repaired++
+				rep.RepairedKeys = append(rep.RepairedKeys, w.key)
+			case w.artifact:
+				rep.Added++
+				rep.AddedKeys = append(rep.AddedKeys, w.key)
+			}
 		}
 	}
-	return nil
+	return err
+}
+
+// forEach puts every write of groups, storeWorkers at a time: each group
+// in order in one goroutine or, with split, each write on its own. The
+// first error stops the rest (a group stops at its failed write).
+func forEach(ctx context.Context, groups [][]write, split bool, put func(context.Context, *write) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(storeWorkers)
+	run := func(ws []write) {
+		g.Go(func() error {
+			for i := range ws {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := put(gctx, &ws[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for _, group := range groups {
+		if !split {
+			run(group)
+			continue
+		}
+		for i := range group {
+			run(group[i : i+1])
+		}
+	}
+	return g.Wait()
+}
+
+// planStore returns the writes store makes, as groups: the database files
+// first (one group), then one group per module version, in order; it
+// counts what the store already holds as it is (rep.Present,
+// SumDBPresent) and the database files to add (SumDBAdded). Whether the
+// store holds each file is asked storeWorkers at a time.
+func planStore(ctx context.Context, s storage.Storage, entries map[string]*staged, man *Manifest, opts ImportOptions, rep *ImportReport) ([][]write, error) {
+	type candidate struct {
+		w     write
+		group int // 0: database files; i > 0: the (i-1)th module version
+		// existsOnly: written only if missing, never replaced (whatever
+		// its contents); else written unless held with size bytes of
+		// SHA-256 sum.
+		existsOnly bool
+		size       int64
+		sum        string
+		counted    *int // rep's count of files held as they are, if any
+		sumdb      bool // counted in SumDBAdded when added
+		planned    bool // set by the check
+	}
+	var cands []candidate
+	dataSum := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:])
+	}
+	if man.SumDB != "" && opts.DB != nil {
+		for _, name := range slices.Sorted(mapKeys(entries)) {
+			e := entries[name]
+			if e.kind != 0 {
+				continue
+			}
+			if p, ok := lookupModule(name); ok && opts.Exempt(p) {
+				continue // never stored for a path the database must not learn of
+			}
+			c := candidate{w: write{key: name, data: e.data}, size: int64(len(e.data)), sum: dataSum(e.data), counted: &rep.SumDBPresent, sumdb: true}
+			// The tree head is written if missing, never replaced: the
+			// store's may be newer (the sumdb endpoint keeps the newest
+			// it verified).
+			c.existsOnly = name == layout.SumDBKey(opts.DB.Name)+"/latest"
+			cands = append(cands, c)
+		}
+		cands = append(cands, candidate{w: write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}}, existsOnly: true})
+	}
+	for i, m := range man.Modules {
+		for _, k := range [...]layout.Kind{layout.Zip, layout.Mod, layout.Info} {
+			key, err := layout.Key(m.ModuleVersion(), k)
+			if err != nil {
+				return nil, err
+			}
+			e := entries[key]
+			if e == nil {
+				continue // a go.mod-only requirement's zip or .info
+			}
+			if hashKey, ok := layout.HashKey(key); ok {
+				data := []byte(e.h1 + "\n")
+				cands = append(cands, candidate{w: write{key: hashKey, data: data}, group: i + 1, size: int64(len(data)), sum: dataSum(data)})
+			}
+			cands = append(cands, candidate{w: write{key: key, file: e.file, artifact: true}, group: i + 1, size: e.size, sum: e.sha256, counted: &rep.Present})
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(storeWorkers)
+	for i := range cands {
+		c := &cands[i]
+		g.Go(func() error {
+			if c.existsOnly {
+				ok, err := exists(gctx, s, c.w.key)
+				c.planned = !ok
+				return err
+			}
+			held, same, err := holds(gctx, s, c.w.key, c.size, c.sum)
+			c.planned, c.w.repair = !same, held && !same
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	plan := make([][]write, len(man.Modules)+1)
+	for _, c := range cands {
+		switch {
+		case c.planned:
+			plan[c.group] = append(plan[c.group], c.w)
+			if c.sumdb && !c.w.repair {
+				rep.SumDBAdded++
+			}
+		case c.counted != nil:
+			*c.counted++
+		}
+	}
+	return plan, nil
 }
 
 // lookupModule returns the module path of a lookup file's key.
