@@ -24,6 +24,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gomirror/gomirror/internal/diskspace"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	gsumdb "github.com/gomirror/gomirror/sumdb"
@@ -174,8 +175,8 @@ func Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportReport
 	}
 	defer os.RemoveAll(dir)
 	if lim.MaxBytes <= 0 {
-		free, ok := freeBytes(dir)
-		lim.MaxBytes = defaultMaxBytes(free, ok)
+		u, err := diskspace.Of(dir)
+		lim.MaxBytes = defaultMaxBytes(u.Avail, err == nil)
 		bytesLimit = fmt.Sprintf("the space free to stage it in %s less a margin", dir)
 	}
 

@@ -9,11 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gomirror/gomirror/alert"
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/db"
+	"github.com/gomirror/gomirror/internal/diskspace"
 	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/sumdb"
 	"github.com/gomirror/gomirror/upstream"
@@ -118,16 +117,10 @@ func (s *Server) alertMirrors() []alertMirror {
 
 // storageUsage returns the bytes used and the size of the file system of
 // the storage directory (storage fs); for S3 there is no such figure.
+// Counted as df does (diskspace.Usage): a disk full for gomirror is 100 %.
 func storageUsage(dir string) (used, total int64, err error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return 0, 0, err
-	}
-	// As df counts: the blocks reserved for root are neither used nor
-	// available, so a full disk (for gomirror) is 100 %.
-	used = int64(st.Blocks-st.Bfree) * int64(st.Bsize)
-	total = used + int64(st.Bavail)*int64(st.Bsize)
-	return used, total, nil
+	u, err := diskspace.Of(dir)
+	return u.Used, u.Total(), err
 }
 
 // verified feeds a check against the checksum database to the alerts: a

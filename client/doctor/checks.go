@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/diskspace"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -474,9 +475,10 @@ func checkModCache(dir string) Result {
 	} else {
 		r.Message = i18n.T("does not exist yet; the go command can create it (%s is writable)", existing)
 	}
-	free, ok := freeBytes(existing)
+	u, err := diskspace.Of(existing)
+	free := u.Avail
 	switch {
-	case !ok:
+	case err != nil:
 		r.Message = i18n.T("%s; free space unknown on this system", r.Message)
 	case free < 1<<30:
 		r.Status, r.Problem = Warn, "modcache-low-space"

@@ -1,0 +1,13 @@
+//go:build !unix && !windows
+
+package diskspace
+
+import (
+	"errors"
+	"io/fs"
+)
+
+// Of fails with errors.ErrUnsupported: this platform is not asked.
+func Of(dir string) (Usage, error) {
+	return Usage{}, &fs.PathError{Op: "statfs", Path: dir, Err: errors.ErrUnsupported}
+}

@@ -1,0 +1,19 @@
+//go:build unix
+
+package diskspace
+
+import (
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
+
+// Of returns the usage of the file system holding dir.
+func Of(dir string) (Usage, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return Usage{}, &fs.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	bs := int64(st.Bsize)
+	return Usage{Used: int64(st.Blocks-st.Bfree) * bs, Avail: int64(st.Bavail) * bs}, nil
+}
