@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/diskspace"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/modpattern"
 	"github.com/gomirror/gomirror/upstream"
 )
@@ -94,7 +95,7 @@ func redactGOPROXY(v string) string {
 	start := 0
 	for i := 0; i <= len(v); i++ {
 		if i == len(v) || v[i] == ',' || v[i] == '|' || v[i] == ' ' {
-			b.WriteString(redact(v[start:i]))
+			b.WriteString(redact.URL(v[start:i]))
 			if i < len(v) {
 				b.WriteByte(v[i])
 			}
@@ -127,7 +128,7 @@ func checkGOPROXY(v string) ([]string, []Result) {
 			hasOff = true
 		default:
 			urls = append(urls, p.URL)
-			shown = append(shown, redact(p.URL))
+			shown = append(shown, redact.URL(p.URL))
 		}
 	}
 	var out []Result

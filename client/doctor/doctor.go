@@ -20,6 +20,7 @@ import (
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // Status is a verdict: ok, warn or fail.
@@ -230,7 +231,7 @@ func suggest(proxies []string, res []Result) []i18n.Text {
 	if len(proxies) == 0 {
 		return nil
 	}
-	first := redact(proxies[0])
+	first := redact.URL(proxies[0])
 	// The worst problem of the first proxy decides the wording: failing,
 	// then lagging, then slow. What is only informational (the checksum
 	// database's latest, which the go command never reads through a

@@ -938,23 +938,30 @@ func TestSumDBKeyUnknown(t *testing.T) {
 	}
 }
 
-// TestCredentialsRedacted: a GOPROXY URL with a password (basic auth)
-// never shows the password: not in targets, step details, messages,
-// fixes, suggestions or go_env, in text or JSON.
+// TestCredentialsRedacted: a GOPROXY URL with credentials (basic auth, or
+// a token as the user name, as many private mirrors take it) never shows
+// them: not in targets, step details, messages, fixes, suggestions or
+// go_env, in text or JSON. The whole userinfo goes (internal/redact):
+// people paste doctor's output into issues.
 func TestCredentialsRedacted(t *testing.T) {
 	full := goodProxy(t)
 	behind := fakeproxy.NewMirror(t, full.fp)
 	lagging(behind, "example.com/hello", 1)
-	withPass := func(u string) string { return strings.Replace(u, "http://", "http://alice:s3cretpw@", 1) }
-	rep, text, js := run(t, full.env(t, withPass(behind.URL)+","+withPass(full.URL)+"|direct"), nil)
-	if strings.Contains(text, "s3cretpw") || strings.Contains(js, "s3cretpw") {
-		t.Errorf("the password is shown:\n%s\n%s", text, js)
-	}
-	if !strings.Contains(text, "alice:xxxxx@") || len(rep.Suggestions) == 0 {
-		t.Errorf("the redacted URL or the suggestion is missing:\n%s", text)
-	}
-	if r := find(t, rep, "lag", withPass(behind.URL)[:0]+redact(withPass(behind.URL))); r.Status != Warn {
-		t.Errorf("lag %s %s", r.Status, r.Message)
+	for name, userinfo := range map[string]string{"password": "alice:s3cretpw", "token": "ghp_t0kenAsUserName"} {
+		t.Run(name, func(t *testing.T) {
+			secret := userinfo[strings.LastIndexByte(userinfo, ':')+1:]
+			with := func(u string) string { return strings.Replace(u, "http://", "http://"+userinfo+"@", 1) }
+			rep, text, js := run(t, full.env(t, with(behind.URL)+","+with(full.URL)+"|direct"), nil)
+			if strings.Contains(text, secret) || strings.Contains(js, secret) {
+				t.Errorf("the credential %q is shown:\n%s\n%s", secret, text, js)
+			}
+			if strings.Contains(text, "@"+strings.TrimPrefix(behind.URL, "http://")) || len(rep.Suggestions) == 0 {
+				t.Errorf("a userinfo is left in a URL, or the suggestion is missing:\n%s", text)
+			}
+			if r := find(t, rep, "lag", behind.URL); r.Status != Warn {
+				t.Errorf("lag %s %s", r.Status, r.Message)
+			}
+		})
 	}
 }
 

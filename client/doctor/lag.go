@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // DefaultLagModules returns the well-known modules, besides the probe
@@ -66,7 +67,7 @@ func checkLag(ctx context.Context, o *Options, sources []source, modules, privat
 		return nil
 	}
 	if len(sources) < 2 {
-		return []Result{{Check: "lag", Target: redact(sources[0].url), Status: OK,
+		return []Result{{Check: "lag", Target: redact.URL(sources[0].url), Status: OK,
 			Message: i18n.T("not checked: one proxy in GOPROXY and no --compare URL to compare its lists with (gomirror doctor --compare URL)")}}
 	}
 	lists := make([][]listOf, len(sources)) // [source][module]
@@ -103,7 +104,7 @@ func checkLag(ctx context.Context, o *Options, sources []source, modules, privat
 		if !s.report {
 			continue
 		}
-		r := Result{Check: "lag", Target: redact(s.url)}
+		r := Result{Check: "lag", Target: redact.URL(s.url)}
 		var lacks []string
 		compared := 0
 		for _, m := range private {
@@ -150,7 +151,7 @@ func checkLag(ctx context.Context, o *Options, sources []source, modules, privat
 				from := map[string]bool{}
 				var froms []string
 				for _, v := range missing {
-					if u := redact(lister[v].url); !from[u] {
+					if u := redact.URL(lister[v].url); !from[u] {
 						from[u] = true
 						froms = append(froms, u)
 					}

@@ -20,6 +20,7 @@ import (
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/netconf"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // stepFailure is a failed step: a problem name, a message and a fix.
@@ -80,7 +81,7 @@ func verdict(r Result, fail *stepFailure, okMsg i18n.Text) Result {
 // It returns the results and, when the proxy speaks the protocol, the
 // client that reached it (for the checks that compare proxies).
 func checkProxy(ctx context.Context, o *Options, proxyURL string, db *sumDB) ([]Result, *http.Client) {
-	r := Result{Check: "proxy", Target: redact(proxyURL)}
+	r := Result{Check: "proxy", Target: redact.URL(proxyURL)}
 	u, err := url.Parse(proxyURL)
 	if err != nil {
 		r.Status, r.Problem, r.Message = Fail, "goproxy-syntax", i18n.T("%v", err)
@@ -120,7 +121,7 @@ func checkProxy(ctx context.Context, o *Options, proxyURL string, db *sumDB) ([]
 	}
 
 	if via != nil {
-		why := i18n.T("through HTTP proxy %s", via.Redacted())
+		why := i18n.T("through HTTP proxy %s", redact.URL(via.String()))
 		r.Steps = append(r.Steps, skipped("dns", why), skipped("tcp", why))
 		if u.Scheme == "https" {
 			r.Steps = append(r.Steps, skipped("tls", why))

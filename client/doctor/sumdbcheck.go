@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/sumdb"
 )
@@ -76,18 +76,6 @@ func resolveSumDB(gosumdb, goroot string) *sumDB {
 	}
 	db.key, db.verifier = parsed.Key, v
 	return db
-}
-
-// redact is a URL as doctor shows it: without the password of its
-// userinfo (url.URL.Redacted); the text itself when it does not parse.
-// Every proxy URL in a Result, a step, a suggestion or go_env goes
-// through it: people paste doctor's output into issues.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }
 
 // firstLine is the first line of an error (x/mod's errors can hold the
@@ -199,7 +187,7 @@ func releases(list []byte) []string {
 //     refuses the other with a SECURITY ERROR; tiles that are not served
 //     leave it unchecked, not failed).
 func checkSumDBThrough(ctx context.Context, o *Options, client *http.Client, proxyURL string, db *sumDB) Result {
-	shown := redact(proxyURL)
+	shown := redact.URL(proxyURL)
 	r := Result{Check: "sumdb", Target: shown}
 	prefix := "/" + layout.SumDBKey(db.name)
 	fixUpstream := i18n.T("The proxy says it serves the checksum database %s, so the go command does not ask the database itself: every download of a module not yet in go.sum fails while this does. Check the mirror's upstream (is it off or unreachable?) and its logs; or put a proxy that passes this check first in GOPROXY.", db.name)

@@ -12,6 +12,7 @@ import (
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/policy"
 	"github.com/gomirror/gomirror/vulndb"
 )
@@ -136,7 +137,7 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		return &Checker{
 			Decider:  &Remote{Mirror: mirror, Client: opts.Client, Token: tok, Explain: opts.Explain},
 			Resolver: GoList{Go: g, Proxy: resolve},
-			Where:    i18n.T("the mirror at %s", redactURL(mirror)),
+			Where:    i18n.T("the mirror at %s", redact.URL(mirror)),
 			Notes:    notes,
 		}, nil
 	}
@@ -170,10 +171,10 @@ func NewChecker(ctx context.Context, opts Options) (*Checker, error) {
 		return nil, err
 	}
 	if tok != "" && vtok == "" {
-		vnotes = []i18n.Text{i18n.T("the token is not sent to --vulndb %s: not the origin of --proxy", redactURL(vdb))}
+		vnotes = []i18n.Text{i18n.T("the token is not sent to --vulndb %s: not the origin of --proxy", redact.URL(vdb))}
 	}
 	facts := &ProxyFacts{Proxy: proxy, Client: opts.Client, Header: bearer(tok),
-		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}, URL: redactURL(vdb), Warn: opts.Warn}}
+		VulnDB: &BatchVulns{DB: &vulndb.Client{URL: vdb, HTTP: opts.Client, Header: bearer(vtok)}, URL: redact.URL(vdb), Warn: opts.Warn}}
 	g := opts.Go
 	g.Token = tok // the go command resolves through the proxy the token is for
 	return &Checker{
@@ -204,7 +205,7 @@ func tokenFor(tok, named, u, flag string) (string, []i18n.Text, error) {
 		return "", nil, nil
 	}
 	if named == "" {
-		return "", []i18n.Text{i18n.T("the token is not sent to %s, taken from go env GOPROXY: it goes only to a mirror named with %s", redactURL(u), flag)}, nil
+		return "", []i18n.Text{i18n.T("the token is not sent to %s, taken from go env GOPROXY: it goes only to a mirror named with %s", redact.URL(u), flag)}, nil
 	}
 	nu, err1 := url.Parse(named)
 	uu, err2 := url.Parse(u)
@@ -212,7 +213,7 @@ func tokenFor(tok, named, u, flag string) (string, []i18n.Text, error) {
 		return "", nil, nil
 	}
 	if uu.Scheme != "https" && !loopback(uu.Hostname()) {
-		return "", nil, i18n.Errorf("%s %s: refusing to send the token over plain http to a host other than loopback: use https", flag, redactURL(u))
+		return "", nil, i18n.Errorf("%s %s: refusing to send the token over plain http to a host other than loopback: use https", flag, redact.URL(u))
 	}
 	return tok, nil, nil
 }
@@ -242,16 +243,7 @@ func firstURL(goproxy string) string {
 func checkURL(flag, s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return i18n.Errorf("%s %q: want an http or https URL", flag, redactURL(s))
+		return i18n.Errorf("%s %q: want an http or https URL", flag, redact.URL(s))
 	}
 	return nil
-}
-
-// redactURL hides a password in a URL's user information.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomirror/gomirror/client/golist"
@@ -42,6 +43,29 @@ func TestCheckerGoToken(t *testing.T) {
 			defer c.Close()
 			if got := c.Resolver.(GoList).Go.Token; got != tt.want {
 				t.Errorf("the go command's token %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestURLsRedacted: a mirror URL that carries credentials (a password, or
+// a token as the user name) is named in policy check's notes and errors
+// without its userinfo.
+func TestURLsRedacted(t *testing.T) {
+	for name, userinfo := range map[string]string{"password": "alice:s3cretpw", "token": "ghp_t0kenAsUserName"} {
+		t.Run(name, func(t *testing.T) {
+			secret := userinfo[strings.LastIndexByte(userinfo, ':')+1:]
+			plain := "http://" + userinfo + "@mirror.test/"
+			_, _, err := tokenFor("tok", plain, plain, "--mirror")
+			_, notes, _ := tokenFor("tok", "", plain, "--mirror")
+			uerr := checkURL("--vulndb", "ftp://"+userinfo+"@mirror.test/")
+			if err == nil || len(notes) != 1 || uerr == nil {
+				t.Fatalf("tokenFor: %v, %v; checkURL: %v", err, notes, uerr)
+			}
+			for _, s := range []string{err.Error(), notes[0].String(), uerr.Error()} {
+				if strings.Contains(s, secret) || !strings.Contains(s, "mirror.test") {
+					t.Errorf("%q shows the credential or not the host", s)
+				}
 			}
 		})
 	}
