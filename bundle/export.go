@@ -24,6 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gomirror/gomirror/internal/httpstatus"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/storage"
 	gsumdb "github.com/gomirror/gomirror/sumdb"
@@ -55,15 +56,9 @@ func (f MirrorFetcher) Fetch(ctx context.Context, urlPath string) (io.ReadCloser
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if err := httpstatus.Check(resp); err != nil {
 		resp.Body.Close()
-		line, _, _ := strings.Cut(strings.TrimSpace(string(msg)), "\n")
-		err := fmt.Errorf("%s: %s: %s", urlPath, resp.Status, line)
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-			return nil, errors.Join(err, fs.ErrNotExist)
-		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", urlPath, err) // 404 and 410 are fs.ErrNotExist
 	}
 	return resp.Body, nil
 }

@@ -80,7 +80,7 @@ var policyMessages = []entry{
 	{"%q: %v: give a canonical version (such as v1.2.3; go list -m %s shows a query's), not a query", "%q：%v：请给出规范版本（如 v1.2.3；查询对应的版本可用 go list -m %s 查看），而不是版本查询"},
 
 	// client/policycheck: setting up
-	{"%s: %s: %s (is it a gomirror with a policy, serving the policy check endpoint?)", "%s：%s：%s（它是否是配置了策略、提供策略检查端点的 gomirror？）"},
+	{"%s: %v (is it a gomirror with a policy, serving the policy check endpoint?)", "%s：%v（它是否是配置了策略、提供策略检查端点的 gomirror？）"},
 	{"%s: reading the answer: %v", "%s：读取应答：%v"},
 	{"%s: no token in the file", "%s：文件中没有令牌"},
 	{"give --mirror or --policy, not both", "--mirror 和 --policy 只能给出一个"},

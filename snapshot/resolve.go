@@ -20,6 +20,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/client/warm"
+	"github.com/gomirror/gomirror/internal/httpstatus"
 	"github.com/gomirror/gomirror/layout"
 )
 
@@ -368,7 +369,7 @@ func (r *Resolver) fetch(ctx context.Context, m module.Version, zip need) (Entry
 	defer os.Remove(f.Name())
 	defer f.Close()
 	if _, err := r.get(ctx, m, layout.Zip, modzip.MaxZipFile, f); err != nil {
-		var st *warm.StatusError
+		var st *httpstatus.Error
 		if zip == ifThere && errors.As(err, &st) && warm.Refused(st.Code) {
 			if r.Warn != nil {
 				fmt.Fprintf(r.Warn, "warning: %v; %s@%s is go.mod-only in the snapshot (upstream has no zip, and no source's build downloads it)\n", err, m.Path, m.Version)
@@ -406,9 +407,8 @@ func (r *Resolver) get(ctx context.Context, m module.Version, k layout.Kind, lim
 		return 0, fmt.Errorf("%s: %w", f, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return 0, &warm.StatusError{Code: resp.StatusCode, Msg: fmt.Sprintf("%s: %s: %s", f, resp.Status, strings.TrimSpace(string(msg)))}
+	if err := httpstatus.Check(resp); err != nil {
+		return 0, fmt.Errorf("%s: %w", f, err)
 	}
 	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	xsumdb "golang.org/x/mod/sumdb"
+
+	"github.com/gomirror/gomirror/internal/httpstatus"
 )
 
 // MaxProxyFile bounds a checksum database file read through a proxy by a
@@ -28,14 +30,6 @@ type ProxyRequest struct {
 	Duration time.Duration // from the request to the end of the body
 	Err      error         // nil for a 200 within the bounds
 }
-
-// ProxyStatusError is a proxy's answer other than 200.
-type ProxyStatusError struct {
-	Code int
-	Msg  string // the status line and the first line of the body
-}
-
-func (e *ProxyStatusError) Error() string { return e.Msg }
 
 // TooLargeError is an answer larger than the bound.
 type TooLargeError struct {
@@ -161,13 +155,8 @@ func (sh *proxyShared) fetch(path string) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		msg, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-		if msg != "" {
-			msg = ": " + msg
-		}
-		return nil, resp.StatusCode, &ProxyStatusError{Code: resp.StatusCode, Msg: resp.Status + msg}
+	if err := httpstatus.Check(resp); err != nil {
+		return nil, resp.StatusCode, err
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxProxyFile+1))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -220,10 +221,9 @@ func checkSumDBThrough(ctx context.Context, o *Options, client *http.Client, pro
 	start := time.Now()
 	_, err := pc.Get("/supported")
 	d := time.Since(start)
-	var se *sumdb.ProxyStatusError
 	switch {
-	case errors.As(err, &se) && (se.Code == http.StatusNotFound || se.Code == http.StatusGone):
-		r.Steps = append(r.Steps, step("sumdb", d, i18n.T("GET %s/supported: %s (the go command asks %s directly)", prefix, se.Msg, db.name), OK))
+	case errors.Is(err, fs.ErrNotExist):
+		r.Steps = append(r.Steps, step("sumdb", d, i18n.T("GET %s/supported: %s (the go command asks %s directly)", prefix, err, db.name), OK))
 		return verdict(r, nil, i18n.T("does not proxy the checksum database %s; the go command connects to it directly", db.name))
 	case err != nil:
 		return failed(step("sumdb", d, i18n.T("%s: checksum database lookups through this proxy fail", reqError(prefix+"/supported", err, o.Timeout)), Fail), "sumdb-error",

@@ -21,6 +21,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/gomirror/gomirror/api"
+	"github.com/gomirror/gomirror/internal/httpstatus"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/policy"
@@ -163,15 +164,9 @@ func (p *ProxyFacts) get(ctx context.Context, rel string) (*http.Response, error
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	if err := httpstatus.Check(resp); err != nil {
 		resp.Body.Close()
-		msg := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
-		err := fmt.Errorf("%s: %s %s", rel, resp.Status, msg)
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-			err = fmt.Errorf("%w: %v", fs.ErrNotExist, err)
-		}
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", rel, err) // 404 and 410 are fs.ErrNotExist
 	}
 	return resp, nil
 }

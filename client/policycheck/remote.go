@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/httpstatus"
 )
 
 // maxResponse bounds a policy check answer: MaxPolicyQueries decisions
@@ -72,19 +73,18 @@ func (r *Remote) decide(ctx context.Context, qs []Query) ([]Decision, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		msg := strings.TrimSpace(string(b))
+	if err := httpstatus.Check(resp); err != nil {
+		st := err.(*httpstatus.Error)
 		var e struct{ Error string }
 		switch {
-		case json.Unmarshal(b, &e) == nil && e.Error != "":
-			msg = e.Error // the endpoint's own answer
-		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden, resp.StatusCode == http.StatusTooManyRequests:
+		case json.Unmarshal(st.Body, &e) == nil && e.Error != "":
+			st.Line = e.Error // the endpoint's own answer
+		case st.Code == http.StatusUnauthorized, st.Code == http.StatusForbidden, st.Code == http.StatusTooManyRequests:
 			// auth's answer: give a token with --token-file or $GOMIRROR_TOKEN
 		default:
-			return nil, i18n.Errorf("%s: %s: %s (is it a gomirror with a policy, serving the policy check endpoint?)", u, resp.Status, msg)
+			return nil, i18n.Errorf("%s: %v (is it a gomirror with a policy, serving the policy check endpoint?)", u, err)
 		}
-		return nil, fmt.Errorf("%s: %s: %s", u, resp.Status, msg)
+		return nil, fmt.Errorf("%s: %w", u, err)
 	}
 	var ans api.PolicyCheckResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&ans); err != nil {

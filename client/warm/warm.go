@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/httpstatus"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modgraph"
 )
@@ -180,14 +181,6 @@ type Summary struct {
 	Warnings []Failure
 }
 
-// StatusError is a mirror's answer other than 200.
-type StatusError struct {
-	Code int
-	Msg  string // the status line and the first line of the body
-}
-
-func (e *StatusError) Error() string { return e.Msg }
-
 // Refused reports whether a mirror's status says that the upstream does
 // not have, or will not give, the file: 404 and 410 as the go command's
 // proxy protocol reads them, and 403, which a mirror answers for an
@@ -198,7 +191,7 @@ func Refused(code int) bool {
 
 // refused reports whether err is a refusal (Refused).
 func refused(err error) bool {
-	var st *StatusError
+	var st *httpstatus.Error
 	return errors.As(err, &st) && Refused(st.Code)
 }
 
@@ -271,16 +264,8 @@ func get(ctx context.Context, client *http.Client, mirror string, f Fetch) (int6
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		msg := strings.TrimSpace(string(b))
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		if msg != "" {
-			return 0, &StatusError{Code: resp.StatusCode, Msg: resp.Status + ": " + msg}
-		}
-		return 0, &StatusError{Code: resp.StatusCode, Msg: resp.Status}
+	if err := httpstatus.Check(resp); err != nil {
+		return 0, err
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil {
