@@ -757,11 +757,16 @@ func store(ctx context.Context, entries map[string]*staged, man *Manifest, opts 
 		w.done = true
 		return nil
 	}
-	// The database files (plan[0], in any order) before any version: a
-	// client that sees a version finds its proof.
+	// The database files (plan[0], in any order), then supported
+	// (plan[1]: the store says it serves the database only once it holds
+	// its files), before any version: a client that sees a version finds
+	// its proof.
 	err = forEach(ctx, plan[:1], true, put)
 	if err == nil {
-		err = forEach(ctx, plan[1:], false, put)
+		err = forEach(ctx, plan[1:2], true, put)
+	}
+	if err == nil {
+		err = forEach(ctx, plan[2:], false, put)
 	}
 	// What was written, in the plan's order, also when storing failed.
 	for _, group := range plan {
@@ -812,14 +817,15 @@ func forEach(ctx context.Context, groups [][]write, split bool, put func(context
 }
 
 // planStore returns the writes store makes, as groups: the database files
-// first (one group), then one group per module version, in order; it
+// first (one group), then sumdb/<name>/supported (one group, empty if the
+// store has it), then one group per module version, in order; it
 // counts what the store already holds as it is (rep.Present,
 // SumDBPresent) and the database files to add (SumDBAdded). Whether the
 // store holds each file is asked storeWorkers at a time.
 func planStore(ctx context.Context, s storage.Storage, entries map[string]*staged, man *Manifest, opts ImportOptions, rep *ImportReport) ([][]write, error) {
 	type candidate struct {
 		w     write
-		group int // 0: database files; i > 0: the (i-1)th module version
+		group int // 0: database files; 1: supported; i > 1: the (i-2)th module version
 		// existsOnly: written only if missing, never replaced (whatever
 		// its contents); else written unless held with size bytes of
 		// SHA-256 sum.
@@ -851,7 +857,7 @@ func planStore(ctx context.Context, s storage.Storage, entries map[string]*stage
 			c.existsOnly = name == layout.SumDBKey(opts.DB.Name)+"/latest"
 			cands = append(cands, c)
 		}
-		cands = append(cands, candidate{w: write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}}, existsOnly: true})
+		cands = append(cands, candidate{w: write{key: layout.SumDBSupportedKey(opts.DB.Name), data: []byte{}}, group: 1, existsOnly: true})
 	}
 	for i, m := range man.Modules {
 		for _, k := range [...]layout.Kind{layout.Zip, layout.Mod, layout.Info} {
@@ -865,9 +871,9 @@ func planStore(ctx context.Context, s storage.Storage, entries map[string]*stage
 			}
 			if hashKey, ok := layout.HashKey(key); ok {
 				data := []byte(e.h1 + "\n")
-				cands = append(cands, candidate{w: write{key: hashKey, data: data}, group: i + 1, size: int64(len(data)), sum: dataSum(data)})
+				cands = append(cands, candidate{w: write{key: hashKey, data: data}, group: i + 2, size: int64(len(data)), sum: dataSum(data)})
 			}
-			cands = append(cands, candidate{w: write{key: key, file: e.file, artifact: true}, group: i + 1, size: e.size, sum: e.sha256, counted: &rep.Present})
+			cands = append(cands, candidate{w: write{key: key, file: e.file, artifact: true}, group: i + 2, size: e.size, sum: e.sha256, counted: &rep.Present})
 		}
 	}
 
@@ -890,7 +896,7 @@ func planStore(ctx context.Context, s storage.Storage, entries map[string]*stage
 		return nil, err
 	}
 
-	plan := make([][]write, len(man.Modules)+1)
+	plan := make([][]write, len(man.Modules)+2)
 	for _, c := range cands {
 		switch {
 		case c.planned:

@@ -15,6 +15,7 @@ import (
 	xsumdb "golang.org/x/mod/sumdb"
 
 	"github.com/gomirror/gomirror/internal/httpstatus"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // MaxProxyFile bounds a checksum database file read through a proxy by a
@@ -152,7 +153,7 @@ func (sh *proxyShared) fetch(path string) ([]byte, int, error) {
 	}
 	resp, err := sh.client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, redact.Err(err) // the proxy URL's userinfo is often a token
 	}
 	defer resp.Body.Close()
 	if err := httpstatus.Check(resp); err != nil {

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // Limits of what a Client reads from a database: it may be hostile.
@@ -61,7 +63,7 @@ func (c *Client) open(ctx context.Context, endpoint string, max int64) (io.ReadC
 	u := strings.TrimRight(c.URL, "/") + "/" + endpoint + ".json.gz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, redact.Err(err)
 	}
 	for k, vs := range c.Header {
 		req.Header[k] = vs
@@ -72,7 +74,7 @@ func (c *Client) open(ctx context.Context, endpoint string, max int64) (io.ReadC
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, redact.Err(err) // the URL's userinfo is often a token
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:

@@ -400,7 +400,7 @@ func checkHTTPProxy(getenv func(string) string, proxies []string) Result {
 		r.Message = i18n.T("no HTTP proxy set (HTTP_PROXY, HTTPS_PROXY)")
 		return r
 	}
-	r.Message = i18n.T("HTTP_PROXY=%q HTTPS_PROXY=%q NO_PROXY=%q", cfg.HTTPProxy, cfg.HTTPSProxy, cfg.NoProxy)
+	r.Message = i18n.T("HTTP_PROXY=%q HTTPS_PROXY=%q NO_PROXY=%q", redact.URL(cfg.HTTPProxy), redact.URL(cfg.HTTPSProxy), cfg.NoProxy)
 	pf := cfg.ProxyFunc()
 	var bad []string
 	var hosts []string

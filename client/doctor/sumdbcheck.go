@@ -83,7 +83,7 @@ func resolveSumDB(gosumdb, goroot string) *sumDB {
 // note they read): a detail is one line of the table.
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
-	return s
+	return redact.Text(s)
 }
 
 // reqError is the text of a failed request: an i18n text for the cases
@@ -419,13 +419,18 @@ func listErr(err error) i18n.Text {
 // *errTooLarge).
 func get(ctx context.Context, client *http.Client, url string, limit int64) (int, string, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", nil, err
+	if err == nil {
+		var resp *http.Response
+		if resp, err = client.Do(req); err == nil {
+			return readBody(resp, limit)
+		}
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", nil, err
-	}
+	return 0, "", nil, redact.Err(err) // the proxy URL's userinfo is often a token
+}
+
+// readBody reads resp's body, at most limit bytes (more is an *errTooLarge),
+// and closes it.
+func readBody(resp *http.Response, limit int64) (int, string, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/internal/httpstatus"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modinfo"
 	"github.com/gomirror/gomirror/policy"
@@ -151,7 +152,7 @@ func (p *ProxyFacts) Close() error {
 func (p *ProxyFacts) get(ctx context.Context, rel string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.Proxy, "/")+"/"+rel, nil)
 	if err != nil {
-		return nil, err
+		return nil, redact.Err(err)
 	}
 	for k, vs := range p.Header {
 		req.Header[k] = vs
@@ -162,7 +163,7 @@ func (p *ProxyFacts) get(ctx context.Context, rel string) (*http.Response, error
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, redact.Err(err) // the proxy URL's userinfo is often a token
 	}
 	if err := httpstatus.Check(resp); err != nil {
 		resp.Body.Close()

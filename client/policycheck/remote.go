@@ -12,6 +12,7 @@ import (
 	"github.com/gomirror/gomirror/api"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/httpstatus"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // maxResponse bounds a policy check answer: MaxPolicyQueries decisions
@@ -58,8 +59,9 @@ func (r *Remote) decide(ctx context.Context, qs []Query) ([]Decision, error) {
 	u := strings.TrimRight(r.Mirror, "/") + "/api/v1/policy/check"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return nil, redact.Err(err)
 	}
+	u = redact.URL(u) // as errors name it: the userinfo is often a token
 	req.Header.Set("Content-Type", "application/json")
 	if r.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.Token)
@@ -70,7 +72,7 @@ func (r *Remote) decide(ctx context.Context, qs []Query) ([]Decision, error) {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, redact.Err(err)
 	}
 	defer resp.Body.Close()
 	if err := httpstatus.Check(resp); err != nil {
@@ -78,7 +80,7 @@ func (r *Remote) decide(ctx context.Context, qs []Query) ([]Decision, error) {
 		var e struct{ Error string }
 		switch {
 		case json.Unmarshal(st.Body, &e) == nil && e.Error != "":
-			st.Line = e.Error // the endpoint's own answer
+			st.Line = httpstatus.Printable(e.Error) // the endpoint's own answer
 		case st.Code == http.StatusUnauthorized, st.Code == http.StatusForbidden, st.Code == http.StatusTooManyRequests:
 			// auth's answer: give a token with --token-file or $GOMIRROR_TOKEN
 		default:

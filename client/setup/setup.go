@@ -156,13 +156,16 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 	if err != nil {
 		return i18n.Errorf("probe module: %v", err)
 	}
+	// Errors name the mirror without its userinfo (a user name is often
+	// a token): people paste them into issues.
+	shown := redact.URL(base)
 	u, _ := url.Parse(base)
 	if u.Scheme == "file" {
 		dir := filepath.FromSlash(u.Path)
 		if fi, err := os.Stat(dir); err != nil {
-			return i18n.Errorf("%s is not a module proxy: %v", base, err)
+			return i18n.Errorf("%s is not a module proxy: %v", shown, err)
 		} else if !fi.IsDir() {
-			return i18n.Errorf("%s is not a module proxy: %s is not a directory", base, dir)
+			return i18n.Errorf("%s is not a module proxy: %s is not a directory", shown, dir)
 		}
 		return nil
 	}
@@ -172,19 +175,20 @@ func Check(ctx context.Context, client *http.Client, mirrorURL, probe string) er
 	probeURL := base + "/" + probePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, probeURL, nil)
 	if err != nil {
-		return err
+		return redact.Err(err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return i18n.Errorf("%s does not answer: %v", base, err)
+		return i18n.Errorf("%s does not answer: %v", shown, redact.Err(err))
 	}
+	probeURL = redact.URL(probeURL)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody+1))
 	if err != nil {
-		return i18n.Errorf("%s does not answer: reading GET %s: %v", base, probeURL, err)
+		return i18n.Errorf("%s does not answer: reading GET %s: %v", shown, probeURL, redact.Err(err))
 	}
 	notProxy := func(why string) error {
-		return i18n.Errorf("%s does not speak the module proxy protocol: GET %s: %s", base, probeURL, why)
+		return i18n.Errorf("%s does not speak the module proxy protocol: GET %s: %s", shown, probeURL, why)
 	}
 	status := fmt.Sprintf("%s (%s)", resp.Status, snippet(body))
 	switch resp.StatusCode {

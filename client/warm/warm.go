@@ -20,6 +20,7 @@ import (
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/httpstatus"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/layout"
 	"github.com/gomirror/gomirror/modgraph"
 )
@@ -257,11 +258,11 @@ func get(ctx context.Context, client *http.Client, mirror string, f Fetch) (int6
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, err
+		return 0, redact.Err(err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, redact.Err(err) // the mirror URL's userinfo is often a token
 	}
 	defer resp.Body.Close()
 	if err := httpstatus.Check(resp); err != nil {

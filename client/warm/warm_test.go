@@ -193,14 +193,21 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunConnectionRefused: each fetch fails, saying why, and without the
+// mirror URL's userinfo (a token as user name).
 func TestRunConnectionRefused(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
+	url := strings.Replace(srv.URL, "http://", "http://tok3nAsUser@", 1)
 	srv.Close()
 	m := module.Version{Path: "example.com/hello", Version: "v1.1.0"}
 	sum := Run(context.Background(), nil, url, &Plan{Modules: []module.Version{m}, Fetches: []Fetch{{Mod: m, Kind: layout.Info}, {Mod: m, Kind: layout.Mod}}}, 8, nil)
 	if sum.Files != 0 || len(sum.Failures) != 2 || !strings.Contains(sum.Failures[0].Reason, "refused") {
 		t.Errorf("summary %+v", sum)
+	}
+	for _, f := range sum.Failures {
+		if strings.Contains(f.Reason, "tok3nAsUser") {
+			t.Errorf("failure shows the token: %s", f.Reason)
+		}
 	}
 }
 

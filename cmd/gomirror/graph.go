@@ -14,6 +14,7 @@ import (
 	"github.com/gomirror/gomirror/client/golist"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/modgraph"
 )
 
@@ -89,10 +90,10 @@ func newGraph() *cobra.Command {
 				}
 				proxy = env["GOPROXY"]
 			}
-			p.Fprintf(stderr, "resolving the module graph of %s through %s\n", gomod, proxy)
+			p.Fprintf(stderr, "resolving the module graph of %s through %s\n", gomod, redact.List(proxy))
 			out, err := golist.Load(ctx, golist.GoCommand{}, proxy, gomod, nil, true)
 			if err != nil {
-				return i18n.Errorf("resolving the module graph: %v", err)
+				return i18n.Errorf("resolving the module graph: %v", redact.Err(err))
 			}
 			g, err := modgraph.ParseGoModGraph(out.Graph)
 			if err != nil {

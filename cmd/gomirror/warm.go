@@ -20,6 +20,7 @@ import (
 	"github.com/gomirror/gomirror/client/warm"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/tty"
 	"github.com/gomirror/gomirror/sumdb"
 )
@@ -80,7 +81,7 @@ func newWarm() *cobra.Command {
 			}
 			u, err := url.Parse(mirror)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return i18n.Errorf("--mirror %q: want an http or https URL", mirror)
+				return i18n.Errorf("--mirror %q: want an http or https URL", redact.URL(mirror))
 			}
 			if jobs < 1 {
 				return i18n.Errorf("--jobs %v: want at least 1", strconv.Itoa(jobs))
@@ -136,10 +137,10 @@ func newWarm() *cobra.Command {
 			if gomod == "" {
 				what = strings.Join(mods, " ")
 			}
-			p.Fprintf(stderr, "resolving the module graph of %s through %s\n", what, mirror)
+			p.Fprintf(stderr, "resolving the module graph of %s through %s\n", what, redact.URL(mirror))
 			plan, err := warm.Resolve(ctx, golist.GoCommand{}, mirror, gomod, mods, all)
 			if err != nil {
-				return i18n.Errorf("resolving the module graph: %v", err)
+				return i18n.Errorf("resolving the module graph: %v", redact.Err(err))
 			}
 			p.Fprintf(stderr, "fetching %d files of %d modules, %d at a time\n", len(plan.Fetches), len(plan.Modules), jobs)
 			progress := &warm.Reporter{W: stderr, P: p, Total: len(plan.Fetches), TTY: tty.IsTerminal(stderr)}
@@ -157,7 +158,7 @@ func newWarm() *cobra.Command {
 			}
 			var lookupsFailed int
 			if db != nil {
-				p.Fprintf(stderr, "looking up %d module versions in the checksum database %s through %s\n", len(plan.Modules), db.Name, mirror)
+				p.Fprintf(stderr, "looking up %d module versions in the checksum database %s through %s\n", len(plan.Modules), db.Name, redact.URL(mirror))
 				ss, err := warm.Lookups(ctx, &http.Client{}, mirror, db.Key, latest, plan.Modules, exempt, jobs)
 				if err != nil {
 					return err

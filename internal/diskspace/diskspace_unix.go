@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux || darwin || freebsd || dragonfly || aix
 
 package diskspace
 
@@ -15,5 +15,7 @@ func Of(dir string) (Usage, error) {
 		return Usage{}, &fs.PathError{Op: "statfs", Path: dir, Err: err}
 	}
 	bs := int64(st.Bsize)
-	return Usage{Used: int64(st.Blocks-st.Bfree) * bs, Avail: int64(st.Bavail) * bs}, nil
+	// FreeBSD's Bavail is signed: negative while the superuser's reserve
+	// is in use. Nothing is available then.
+	return Usage{Used: int64(st.Blocks-st.Bfree) * bs, Avail: max(0, int64(st.Bavail)) * bs}, nil
 }

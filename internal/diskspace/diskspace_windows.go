@@ -19,5 +19,8 @@ func Of(dir string) (Usage, error) {
 	if err := windows.GetDiskFreeSpaceEx(p, &avail, &total, &free); err != nil {
 		return Usage{}, &fs.PathError{Op: "GetDiskFreeSpaceEx", Path: dir, Err: err}
 	}
-	return Usage{Used: int64(total - free), Avail: int64(avail)}, nil
+	// total and avail are the caller's (its disk quota, if any); free is
+	// the whole volume's: mixing them would make Used negative under a
+	// quota.
+	return Usage{Used: int64(total - min(avail, total)), Avail: int64(avail)}, nil
 }

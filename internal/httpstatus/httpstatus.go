@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -41,10 +42,10 @@ func Check(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n"))
 	status := resp.Status
-	if status == "" {
-		status = http.StatusText(resp.StatusCode)
+	if status == "" { // a response not read from the wire
+		status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 	}
-	return &Error{Code: resp.StatusCode, Status: status, Line: printable(string(line)), Body: b}
+	return &Error{Code: resp.StatusCode, Status: status, Line: Printable(string(line)), Body: b}
 }
 
 // Error is "<status line>: <first line of the body>", or the status line
@@ -66,9 +67,11 @@ func (e *Error) Is(target error) bool {
 // 404 or 410.
 func NotFound(code int) bool { return code == http.StatusNotFound || code == http.StatusGone }
 
-// printable is s, at most maxLine bytes, with control and bidirectional
-// formatting characters (a hostile server's terminal escapes) replaced.
-func printable(s string) string {
+// Printable is s as Check keeps a line of another server's answer:
+// trimmed, at most 512 bytes, with control and bidirectional formatting
+// characters (a hostile server's terminal escapes) replaced. For callers
+// that take the text from the answer's own format (e.g. a JSON "error").
+func Printable(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) > maxLine {
 		s = strings.ToValidUTF8(s[:maxLine], "") + "…"

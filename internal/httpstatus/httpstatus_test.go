@@ -34,7 +34,7 @@ func TestCheck(t *testing.T) {
 		{"gone", 410, "410 Gone", "", "410 Gone", true},
 		{"forbidden", 403, "403 Forbidden", "  \n", "403 Forbidden", false},
 		{"server error", 502, "502 Bad Gateway", "upstream down", "502 Bad Gateway: upstream down", false},
-		{"no status line", 503, "", "busy", "Service Unavailable: busy", false},
+		{"no status line", 503, "", "busy", "503 Service Unavailable: busy", false},
 		{"terminal escapes", 500, "500 Internal Server Error", "evil\x1b[2J\u202ename", "500 Internal Server Error: evil?[2J?name", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
