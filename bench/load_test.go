@@ -513,7 +513,19 @@ upstream-groups:
 		b.Fatalf("filling the cached set: %s", e)
 	}
 	// Every cached artifact is now stored or being written behind; a
-	// second pass must be all hits.
+	// second pass must be all hits. The first pass's access lines are
+	// written after their answers: wait for all of them (the log holds
+	// one per request) before the second pass, so that its count is its
+	// own.
+	logged := func() int { return m.stats(0).Requests }
+	poll := time.NewTicker(10 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); logged() < len(cached) && time.Now().Before(deadline); {
+		<-poll.C
+	}
+	poll.Stop()
+	if n := logged(); n < len(cached) {
+		b.Logf("PROBLEM: %d access lines for the %d requests of the first pass after 10s", n, len(cached))
+	}
 	offset := m.logSize()
 	for _, q := range cached {
 		resp, err := client.Get(m.URL + q.path)
