@@ -19,6 +19,7 @@ import (
 	"github.com/gomirror/gomirror/client/setup"
 	"github.com/gomirror/gomirror/i18n"
 	"github.com/gomirror/gomirror/internal/gocmd"
+	"github.com/gomirror/gomirror/internal/redact"
 	"github.com/gomirror/gomirror/internal/tty"
 )
 
@@ -257,15 +258,18 @@ the shell given with --shell, for CI, e.g. eval "$(gomirror setup --print URL)".
 }
 
 // reportApplied says what Apply or Switch wrote, and how to undo it.
+// Values are shown without the userinfo of their URLs (redact.Text): a
+// user name is often a token, and this output lands in terminals and CI
+// logs; the GOENV file holds them as given.
 func reportApplied(w io.Writer, p *i18n.Printer, settings []setup.Setting, res *setup.Result) {
 	for _, s := range settings {
-		p.Fprintf(w, "%s=%s written to %s\n", s.Key, s.Value, res.GOENV)
+		p.Fprintf(w, "%s=%s written to %s\n", s.Key, redact.Text(s.Value), res.GOENV)
 		if eff := res.Effective[s.Key]; eff != s.Value {
-			p.Fprintf(w, "  but the environment variable %s=%s overrides it\n", s.Key, eff)
+			p.Fprintf(w, "  but the environment variable %s=%s overrides it\n", s.Key, redact.Text(eff))
 		}
 	}
 	for _, k := range res.Reset {
-		p.Fprintf(w, "%s put back to its value from before the first setup (now %q)\n", k, res.Effective[k])
+		p.Fprintf(w, "%s put back to its value from before the first setup (now %q)\n", k, redact.Text(res.Effective[k]))
 	}
 	if res.Kept {
 		p.Fprintf(w, "The settings from before the first setup stay saved in %s; undo with: gomirror setup --undo\n", res.StateFile)
@@ -311,9 +315,9 @@ func runUndo(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd.Cmd)
 				continue
 			}
 			if v.InFile {
-				p.Fprintf(w, "%s restored to %q in %s\n", k, v.Value, res.GOENV)
+				p.Fprintf(w, "%s restored to %q in %s\n", k, redact.Text(v.Value), res.GOENV)
 			} else {
-				p.Fprintf(w, "%s removed from %s (now %q)\n", k, res.GOENV, res.Effective[k])
+				p.Fprintf(w, "%s removed from %s (now %q)\n", k, res.GOENV, redact.Text(res.Effective[k]))
 			}
 		}
 		clearActive(w, p, path, ps)
@@ -422,7 +426,7 @@ func listProfiles(ctx context.Context, w io.Writer, p *i18n.Printer, goCmd gocmd
 		}
 		var kv []string
 		for _, s := range ps.Profiles[name] {
-			kv = append(kv, s.Key+"="+s.Value)
+			kv = append(kv, s.Key+"="+redact.Text(s.Value))
 		}
 		rows = append(rows, []string{mark, name, strings.Join(kv, " ")})
 	}

@@ -213,3 +213,39 @@ func TestSetupCommandUsageErrors(t *testing.T) {
 }
 
 func ptrTo(s string) *string { return &s }
+
+// TestSetupCommandHidesCredentials: a mirror URL with a token as its user
+// name is written to the GOENV file as given, but setup never prints the
+// token (setup, --profile, --list, --undo write to terminals and CI logs);
+// --print, whose output is meant for eval, does.
+func TestSetupCommandHidesCredentials(t *testing.T) {
+	srv := fakeProxy(t)
+	initial := "GOPROXY=http://oldtok3n@127.0.0.1:1/old\n"
+	goenv := setupSandbox(t, &initial)
+	withToken := strings.Replace(srv.URL, "http://", "http://tok3nAsUser@", 1)
+	var all strings.Builder
+	for _, args := range [][]string{{withToken}, {"--profile", "corp", withToken}, {"--list"}, {"--undo"}} {
+		stdout, stderr, err := runSetup(t, args...)
+		if err != nil {
+			t.Fatalf("setup %q: %v\n%s", args, err, stderr)
+		}
+		all.WriteString(stdout + stderr)
+		if args[0] == withToken {
+			if got := readFileOr(t, goenv); !strings.Contains(got, "GOPROXY="+withToken) {
+				t.Errorf("GOENV file %q, want the URL as given", got)
+			}
+		}
+	}
+	for _, secret := range []string{"tok3nAsUser", "oldtok3n"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("setup printed %s:\n%s", secret, all.String())
+		}
+	}
+	if !strings.Contains(all.String(), "GOPROXY="+srv.URL) {
+		t.Errorf("setup did not say what it wrote:\n%s", all.String())
+	}
+	stdout, _, err := runSetup(t, "--print", withToken)
+	if err != nil || !strings.Contains(stdout, withToken) {
+		t.Errorf("--print: %v\n%s", err, stdout)
+	}
+}
