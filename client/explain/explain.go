@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/gomirror/gomirror/i18n"
+	"github.com/gomirror/gomirror/internal/redact"
 )
 
 // A Class is one known kind of go command error.
@@ -342,7 +343,8 @@ func isContinuation(line string) bool {
 	return strings.HasPrefix(line, "\t") || strings.HasPrefix(line, " ")
 }
 
-// Parse reads go command output and returns its errors, classified.
+// Parse reads go command output and returns its errors, classified, their
+// lines without the userinfo of any URL in them.
 func Parse(r io.Reader) ([]*Error, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -356,7 +358,9 @@ func Parse(r io.Reader) ([]*Error, error) {
 	)
 	for sc.Scan() {
 		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		// Without the userinfo of its URLs: a GOPROXY user name is often a
+		// token, and explain's output is pasted into issues.
+		line := redact.Text(strings.TrimRight(sc.Text(), "\r"))
 		if strings.TrimSpace(line) != "" && !isContinuation(line) {
 			held = nil
 		}

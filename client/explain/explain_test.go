@@ -84,6 +84,30 @@ func TestProgressOnly(t *testing.T) {
 	}
 }
 
+// TestLinesRedacted: a token in a proxy URL's user name (the go command
+// prints the URL it asked) is classified as usual but never quoted, in
+// text or JSON.
+func TestLinesRedacted(t *testing.T) {
+	in := `go: example.com/m@v1.0.0: Get "http://tok3nAsUser@127.0.0.1:1/example.com/m/@v/v1.0.0.info": dial tcp 127.0.0.1:1: connect: connection refused` + "\n"
+	errs, err := Parse(strings.NewReader(in))
+	if err != nil || len(errs) != 1 || !errs[0].Known() {
+		t.Fatalf("Parse = %v, %v; want one known error", errs, err)
+	}
+	var text strings.Builder
+	if err := WriteText(&text, nil, errs); err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(NewReport(errs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{text.String(), string(js)} {
+		if strings.Contains(out, "tok3nAsUser") || !strings.Contains(out, "127.0.0.1:1/example.com/m/@v/v1.0.0.info") {
+			t.Errorf("the token is quoted, or the line is not:\n%s", out)
+		}
+	}
+}
+
 // TestSamples covers messages that the tests cannot produce with the real
 // go command on loopback in bounded time (zip limits, other timeouts,
 // certificate names), and variants of the captured ones. They are written

@@ -629,6 +629,7 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 	if p == nil {
 		p = i18n.English()
 	}
+	r = r.Redacted()
 	named := slices.ContainsFunc(r.Mirrors, func(m Mirror) bool { return m.Name != "" || m.Title != "" })
 	var head []string
 	if named {
@@ -673,6 +674,25 @@ func (r *Report) WriteTable(w io.Writer, p *i18n.Printer) error {
 		}
 	}
 	return nil
+}
+
+// Redacted returns a copy of r for people and logs (the table, --json):
+// mirror URLs and failure texts without the userinfo of their URLs (a
+// user name is often a token). r, whose URLs the caller may use (setup
+// --fastest writes them to GOPROXY), is unchanged.
+func (r *Report) Redacted() *Report {
+	out := *r
+	out.Best = redact.URL(r.Best)
+	out.Mirrors = slices.Clone(r.Mirrors)
+	for i := range out.Mirrors {
+		m := &out.Mirrors[i]
+		m.URL = redact.URL(m.URL)
+		m.Errors = slices.Clone(m.Errors)
+		for j := range m.Errors {
+			m.Errors[j].Error = redact.Text(m.Errors[j].Error)
+		}
+	}
+	return &out
 }
 
 // reason is ReasonText, or Reason for a report read from JSON.

@@ -2,6 +2,7 @@ package mirrorbench
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -312,5 +313,34 @@ func TestReasonZh(t *testing.T) {
 	why, _ = compare(a, b)
 	if got := zh.Text(why); !strings.Contains(got, "而 http://b 为 10.0ms") {
 		t.Errorf("zh reason = %s", got)
+	}
+}
+
+// TestReportRedacted: mirror URLs with a token as user name are measured
+// as given, but the table and Redacted (what --json prints) name them
+// without it, in errors too.
+func TestReportRedacted(t *testing.T) {
+	good := fakeproxy.New(t)
+	withTok := strings.Replace(good.URL, "http://", "http://tok3nGood@", 1)
+	dead := strings.Replace(deadURL(t), "http://", "http://tok3nDead@", 1)
+	rep := run(t, 1, withTok, dead)
+	if rep.Mirrors[0].SuccessPct != 100 || rep.Best != withTok {
+		t.Fatalf("the URL with a token was not measured as given: %+v", rep.Mirrors[0])
+	}
+	var table strings.Builder
+	if err := rep.WriteTable(&table, i18n.English()); err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(rep.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{table.String(), string(js)} {
+		if strings.Contains(out, "tok3n") || !strings.Contains(out, good.URL) {
+			t.Errorf("a token is shown, or the mirror is not named:\n%s", out)
+		}
+	}
+	if rep.Mirrors[0].URL != withTok {
+		t.Errorf("Redacted changed the report: %q", rep.Mirrors[0].URL)
 	}
 }

@@ -123,7 +123,7 @@ mirror answered any request successfully (the report is printed first).`,
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := enc.Encode(rep.Redacted()); err != nil {
 					return err
 				}
 			} else if err := rep.WriteTable(out, p); err != nil {
