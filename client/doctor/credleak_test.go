@@ -7,39 +7,35 @@ import (
 	"testing"
 )
 
-// TestProtocolFailureRedacted: a GOPROXY URL with a token as its
-// user name, naming a server that does not speak the module proxy
-// protocol (an HTML 404, e.g. a wrong path prefix): doctor's protocol step
-// and result message must not show the token (setup.Check's error embeds
-// the raw base URL and probe URL).
-func TestProtocolFailureRedacted(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("<html>not here</html>"))
-	}))
-	t.Cleanup(srv.Close)
-	with := strings.Replace(srv.URL, "http://", "http://tok3nAsUser@", 1)
-	_, text, js := run(t, env(t, with+",direct"), nil)
-	if strings.Contains(text, "tok3nAsUser") || strings.Contains(js, "tok3nAsUser") {
-		t.Errorf("the token (user name) is shown:\n%s", text)
-	}
-}
-
-// TestTransportFailureRedacted: a proxy that accepts the
-// connection and closes it: the protocol step's "does not answer" error is
-// net/http's *url.Error, whose URL keeps the user name.
-func TestTransportFailureRedacted(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj, _ := w.(http.Hijacker)
-		c, _, _ := hj.Hijack()
-		c.Close()
-	}))
-	t.Cleanup(srv.Close)
-	with := strings.Replace(srv.URL, "http://", "http://tok3nAsUser@", 1)
-	_, text, js := run(t, env(t, with+",direct"), nil)
-	if strings.Contains(text, "tok3nAsUser") || strings.Contains(js, "tok3nAsUser") {
-		t.Errorf("the token (user name) is shown:\n%s", text)
+// TestFailuresRedacted: a GOPROXY URL with a token as its user name,
+// naming a server that fails the protocol check (an HTML 404, as a wrong
+// path prefix answers; a dropped connection, whose *url.Error keeps the
+// user name): doctor's steps and messages never show the token, in text
+// or JSON.
+func TestFailuresRedacted(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{
+		"not a proxy": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte("<html>not here</html>"))
+		},
+		"connection dropped": func(w http.ResponseWriter, r *http.Request) {
+			c, _, _ := w.(http.Hijacker).Hijack()
+			c.Close()
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			with := strings.Replace(srv.URL, "http://", "http://tok3nAsUser@", 1)
+			rep, text, js := run(t, env(t, with+",direct"), nil)
+			if strings.Contains(text, "tok3nAsUser") || strings.Contains(js, "tok3nAsUser") {
+				t.Errorf("the token (user name) is shown:\n%s", text)
+			}
+			if r := find(t, rep, "proxy", srv.URL); r.Status != Fail {
+				t.Errorf("proxy check %s, want fail:\n%s", r.Status, text)
+			}
+		})
 	}
 }
 
