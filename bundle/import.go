@@ -694,11 +694,12 @@ func holds(ctx context.Context, s storage.Storage, key string, size int64, sum s
 const storeWorkers = 8
 
 // store writes the verified entries that the store lacks or holds with
-// other contents (repaired): the database files first, then the module
-// versions, each version's .zip, .mod (each after its recorded hash, as
-// the cache does) and .info in that order, so that a failure midway leaves
-// no version listable without its zip. Versions are written several at a
-// time (storeWorkers), as are the database files.
+// other contents (repaired): the database files first, then
+// sumdb/<name>/supported, then the module versions, each version's .zip,
+// .mod (each after its recorded hash, as the cache does) and .info in that
+// order, so that a failure midway leaves no version listable without its
+// zip and no store claiming a database whose files it lacks. Versions are
+// written several at a time (storeWorkers), as are the database files.
 // With adopt (the staging directory is in the store's file system), every
 // file is staged, the staging directory's file system synced once
 // (syncfs), and each file renamed into place through the store's unsynced
